@@ -1,0 +1,70 @@
+"""Plain records shared by the dataset readers, the converters and the input pipeline (DATASETS.md §2.8, §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+class DataError(ValueError):
+    """A problem with the user's data. `source` names the file (and line or field); `reason` is a short code
+    (e.g. "missing_video", "bad_row") used in `skipped.csv`."""
+
+    def __init__(self, source: str, message: str, reason: str = "bad_input"):
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class Referral:
+    """One sentence that refers to one actor of an annotated frame.
+
+    Attributes:
+        sentence: normalised text, `" ".join(q.lower().split())` (DATASETS.md §2.3).
+        instance_id: A2D instance id (DATASETS.md §2.5); 0 for J-HMDB (one human per video).
+        line: "path:lineno" of the annotation row, for error messages.
+    """
+
+    sentence: str
+    instance_id: int
+    line: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnotatedFrame:
+    """An annotated frame with every sentence that refers to an actor in it: stored once per frame.
+
+    Attributes:
+        dataset: "a2d" or "jhmdb".
+        split: "train" or "test".
+        video_id: A2D YouTube id or J-HMDB video folder name.
+        frame_number: 1-based frame number (file name of the .h5 / .png).
+        frames_path: the A2D .mp4 file, or the J-HMDB folder of 00001.png ... frames.
+        mask_path: the A2D per-frame .h5, or the J-HMDB puppet_mask.mat.
+        num_frames: usable frames when known from annotations (J-HMDB: min(pngs, masks)); None for A2D.
+        referrals: the sentences, in annotation-file order.
+    """
+
+    dataset: str
+    split: str
+    video_id: str
+    frame_number: int
+    frames_path: str
+    mask_path: str
+    num_frames: int | None
+    referrals: tuple[Referral, ...]
+
+    @property
+    def key(self) -> str:
+        """A unique id of the frame: "<video_id>/<frame_number:05d>"."""
+        return f"{self.video_id}/{self.frame_number:05d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """An item left out with `--skip-bad`: where it is and why (one row of `skipped.csv`)."""
+
+    source: str
+    reason: str
+    message: str
