@@ -1,0 +1,334 @@
+"""A2D Sentences reader: `videoset.csv`, `a2d_annotation.txt`, missed videos and per-frame `.h5` instance lists.
+
+Implements DATASETS.md §2 exactly: the split comes from `videoset.csv` (no header, 9 columns, usage 0 = train,
+1 = test), missed videos are dropped, the official `1 (copy)` row is dropped with a note, sentences are normalised
+as `" ".join(q.lower().split())`, and samples are built per §2.8: one `AnnotatedFrame` per annotated frame holding
+every sentence whose instance is in that frame's `instance` list. Only the `instance` field of each `.h5` is read
+here; masks are read later by `acga_tf.data.video.load_sample`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+
+import numpy as np
+
+from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("all", "train", "test")
+USAGE_TO_SPLIT = {0: "train", 1: "test"}  # DATASETS.md §2.2, column 8
+VIDEOSET_COLUMNS = 9  # DATASETS.md §2.2
+ANNOTATION_COLUMNS = ("video_id", "instance_id", "query")  # DATASETS.md §2.3
+COPY_QUIRK = "1 (copy)"  # DATASETS.md §2.3: official quirk row, dropped
+_INT_RE = re.compile(r"^[0-9]+$")
+_H5_RE = re.compile(r"^([0-9]+)\.h5$")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnotationRow:
+    """One sentence row of `a2d_annotation.txt`."""
+
+    video_id: str
+    instance_id: int
+    sentence: str
+    line: str
+
+
+def normalize_sentence(query: str) -> str:
+    """MTTR's normalisation: lower case, runs of whitespace collapsed, ends stripped (DATASETS.md §2.3)."""
+    return " ".join(query.lower().split())
+
+
+def check_path_component(value: str, source: str, field: str) -> str:
+    """Rejects a name from an annotation file that could escape the dataset root when used in a path.
+
+    Raises:
+        DataError: reason "bad_path" if `value` is empty, `.`/`..`, or contains `/`, `\\`, `..` or NUL.
+    """
+    if not value or value in (".", "..") or any(s in value for s in ("/", "\\", "..", "\x00")):
+        raise DataError(source, f"field '{field}' is {value!r}: not a safe file name "
+                                f"(must not be empty or contain '/', '\\', '..' or NUL)", reason="bad_path")
+    return value
+
+
+class _Reporter:
+    """Raises DataErrors, or records them as `Skipped` when `skip_bad`."""
+
+    def __init__(self, skip_bad: bool, skipped: list[Skipped] | None):
+        self.skip_bad = skip_bad
+        self.skipped = skipped
+
+    def __call__(self, err: DataError) -> None:
+        if not self.skip_bad:
+            raise err
+        logger.warning("skipped: %s", err)
+        if self.skipped is not None:
+            self.skipped.append(Skipped(source=err.source, reason=err.reason, message=err.message))
+
+
+def read_text_lines(path: str, report=None) -> list[tuple[int, str]]:
+    """Reads a UTF-8 text file as (1-based line number, line) pairs, accepting LF or CRLF and a BOM.
+
+    Blank lines are left out.
+
+    Args:
+        path: the file.
+        report: called with the `DataError` of each non-UTF-8 line, which is then left out; None raises it.
+
+    Raises:
+        DataError: "missing_file" if the file cannot be read, "bad_encoding" naming `path:lineno` for bytes
+            that are not UTF-8 (when `report` is None).
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise DataError(path, "file not found", reason="missing_file") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read the file ({e})", reason="missing_file") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    out = []
+    for i, raw in enumerate(data.split(b"\n"), start=1):
+        raw = raw.rstrip(b"\r")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            err = DataError(f"{path}:{i}", f"line is not valid UTF-8 ({e.reason} at byte {e.start}: "
+                                           f"{raw[max(0, e.start - 8):e.start + 8]!r})", reason="bad_encoding")
+            if report is None:
+                raise err from None
+            report(err)
+            continue
+        if text.strip():
+            out.append((i, text))
+    return out
+
+
+def read_videoset(path: str, *, skip_bad: bool = False, skipped: list[Skipped] | None = None) -> dict[str, str]:
+    """Reads `Release/videoset.csv` (no header, 9 columns; DATASETS.md §2.2).
+
+    Args:
+        path: the csv file.
+        skip_bad: record malformed rows in `skipped` and go on instead of raising.
+        skipped: receives the `Skipped` records.
+
+    Returns:
+        {video_id: "train" | "test"}, in file order.
+
+    Raises:
+        DataError: naming `path:lineno` and the field: wrong column count, a usage that is not 0/1, an unsafe
+            or duplicated video id, non-UTF-8 bytes.
+    """
+    report = _Reporter(skip_bad, skipped)
+    out: dict[str, str] = {}
+    lines = read_text_lines(path, report if skip_bad else None)
+    for lineno, text in lines:
+        src = f"{path}:{lineno}"
+        try:
+            cols = text.split(",")
+            if len(cols) != VIDEOSET_COLUMNS:
+                raise DataError(src, f"expected {VIDEOSET_COLUMNS} comma-separated columns (no header), got "
+                                     f"{len(cols)}: {text!r}", reason="bad_row")
+            vid = check_path_component(cols[0].strip(), src, "video_id")
+            usage = cols[8].strip()
+            if usage not in ("0", "1"):
+                raise DataError(src, f"column 8 'usage' is {usage!r}, expected 0 (train) or 1 (test)",
+                                reason="bad_row")
+            if vid in out:
+                raise DataError(src, f"video_id {vid!r} is listed twice", reason="bad_row")
+            out[vid] = USAGE_TO_SPLIT[int(usage)]
+        except DataError as e:
+            report(e)
+    return out
+
+
+def read_missed_videos(path: str) -> set[str]:
+    """Reads `a2d_missed_videos.txt`: one video id per line (DATASETS.md §2.4).
+
+    Raises:
+        DataError: missing file or non-UTF-8 bytes.
+    """
+    return {text.strip() for _, text in read_text_lines(path)}
+
+
+def read_a2d_annotations(path: str, *, skip_bad: bool = False,
+                         skipped: list[Skipped] | None = None) -> list[AnnotationRow]:
+    """Reads `a2d_annotation.txt` (header `video_id,instance_id,query`; DATASETS.md §2.3).
+
+    Extra columns are accepted when the header names them (e.g. BCMKC's `short_query`); every row must have as
+    many columns as the header. The `1 (copy)` quirk row is dropped with a logged note.
+
+    Args:
+        path: the annotation file.
+        skip_bad: record malformed rows in `skipped` and go on instead of raising.
+        skipped: receives the `Skipped` records.
+
+    Returns:
+        The rows, in file order, sentences normalised.
+
+    Raises:
+        DataError: naming `path:lineno` and the field: missing/invalid header, wrong column count, an
+            instance id that is not a non-negative int, an empty sentence, an unsafe video id, non-UTF-8 bytes.
+    """
+    report = _Reporter(skip_bad, skipped)
+    lines = read_text_lines(path, report if skip_bad else None)
+    if not lines:
+        raise DataError(str(path), "empty annotation file, expected a header 'video_id,instance_id,query'",
+                        reason="bad_header")
+    header_no, header = lines[0]
+    names = [c.strip() for c in header.split(",")]
+    if names[:3] != list(ANNOTATION_COLUMNS):
+        raise DataError(f"{path}:{header_no}", f"header is {header!r}, expected it to start with "
+                                               f"'{','.join(ANNOTATION_COLUMNS)}'", reason="bad_header")
+    ncols = len(names)
+    rows: list[AnnotationRow] = []
+    for lineno, text in lines[1:]:
+        src = f"{path}:{lineno}"
+        try:
+            cols = text.split(",")
+            if len(cols) != ncols:
+                raise DataError(src, f"expected {ncols} columns ({','.join(names)}), got {len(cols)}: {text!r}",
+                                reason="bad_row")
+            vid = check_path_component(cols[0].strip(), src, "video_id")
+            iid = cols[1].strip()
+            if iid == COPY_QUIRK:
+                logger.info("%s: dropping the official quirk row with instance_id %r (DATASETS.md §2.3)", src, iid)
+                continue
+            if not _INT_RE.match(iid):
+                raise DataError(src, f"column 'instance_id' is {cols[1]!r}, expected a non-negative int",
+                                reason="bad_row")
+            sentence = normalize_sentence(cols[2])
+            if not sentence:
+                raise DataError(src, f"column 'query' is empty ({cols[2]!r})", reason="empty_sentence")
+            rows.append(AnnotationRow(vid, int(iid), sentence, src))
+        except DataError as e:
+            report(e)
+    return rows
+
+
+def read_instance_list(path: str) -> list[int]:
+    """The `instance` field of an A2D `.h5` (DATASETS.md §2.5), without reading the masks.
+
+    Raises:
+        DataError: "bad_mask" if the file or field is unreadable.
+    """
+    import h5py
+
+    path = os.fspath(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if "instance" not in f:
+                raise DataError(path, f"field 'instance' is missing (keys: {sorted(f.keys())})", reason="bad_mask")
+            return [int(x) for x in np.asarray(f["instance"]).reshape(-1)]
+    except DataError:
+        raise
+    except (OSError, ValueError, TypeError) as e:
+        raise DataError(path, f"cannot read field 'instance' ({e})", reason="bad_mask") from None
+
+
+def _frame_files(folder: str, report: _Reporter) -> list[tuple[int, str]]:
+    """(frame number, path) of the `<fffff>.h5` files of a video folder, sorted by frame number."""
+    out = []
+    for name in sorted(os.listdir(folder)):
+        m = _H5_RE.match(name)
+        if m is None:
+            if name.endswith(".h5"):
+                report(DataError(os.path.join(folder, name), "file name is not a frame number '<fffff>.h5'",
+                                 reason="bad_frame_file"))
+            continue
+        number = int(m.group(1))
+        if number < 1:
+            report(DataError(os.path.join(folder, name), "frame number must be >= 1", reason="bad_frame_file"))
+            continue
+        out.append((number, os.path.join(folder, name)))
+    return sorted(out)
+
+
+def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: list[Skipped] | None = None,
+             videoset_path: str | None = None, annotation_path: str | None = None, missed_path: str | None = None,
+             instances_dir: str | None = None, clips_dir: str | None = None) -> list[AnnotatedFrame]:
+    """Reads A2D Sentences into annotated frames (DATASETS.md §2).
+
+    Args:
+        root: the `a2d_sentences/` folder.
+        split: "all", "train" (usage 0) or "test" (usage 1).
+        skip_bad: record bad rows, videos and frames in `skipped` and go on instead of raising.
+        skipped: receives the `Skipped` records when `skip_bad`.
+        videoset_path: default `root/Release/videoset.csv`.
+        annotation_path: default `root/text_annotations/a2d_annotation.txt`.
+        missed_path: default `root/text_annotations/a2d_missed_videos.txt`.
+        instances_dir: default `root/text_annotations/a2d_annotation_with_instances`.
+        clips_dir: default `root/Release/clips320H`.
+
+    Returns:
+        One `AnnotatedFrame` per annotated frame with at least one referral, sorted by (video, frame).
+
+    Raises:
+        DataError: a malformed row (`path:lineno` and field), a video id that is unsafe ("bad_path") or not in
+            `videoset.csv` ("unknown_video"), a missing `.h5` folder ("missing_annotations") or `.mp4`
+            ("missing_video"), an unreadable `.h5` ("bad_mask"), unless `skip_bad`.
+        ValueError: unknown `split`.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split is {split!r}, expected one of {SPLITS}")
+    root = os.fspath(root)
+    videoset_path = videoset_path or os.path.join(root, "Release", "videoset.csv")
+    annotation_path = annotation_path or os.path.join(root, "text_annotations", "a2d_annotation.txt")
+    missed_path = missed_path or os.path.join(root, "text_annotations", "a2d_missed_videos.txt")
+    instances_dir = instances_dir or os.path.join(root, "text_annotations", "a2d_annotation_with_instances")
+    clips_dir = clips_dir or os.path.join(root, "Release", "clips320H")
+    report = _Reporter(skip_bad, skipped)
+
+    videoset = read_videoset(videoset_path, skip_bad=skip_bad, skipped=skipped)
+    missed = read_missed_videos(missed_path)
+    rows = read_a2d_annotations(annotation_path, skip_bad=skip_bad, skipped=skipped)
+
+    by_video: dict[str, list[AnnotationRow]] = {}
+    for row in rows:
+        if row.video_id not in videoset:
+            report(DataError(row.line, f"column 'video_id' is {row.video_id!r}, not listed in {videoset_path}",
+                             reason="unknown_video"))
+            continue
+        if row.video_id in missed:
+            logger.warning("%s: video %r is listed in %s; its sentence is ignored", row.line, row.video_id,
+                           missed_path)
+            continue
+        by_video.setdefault(row.video_id, []).append(row)
+
+    frames: list[AnnotatedFrame] = []
+    for vid in sorted(by_video):
+        video_split = videoset[vid]
+        if split != "all" and video_split != split:
+            continue
+        vrows = by_video[vid]
+        folder = os.path.join(instances_dir, vid)
+        mp4 = os.path.join(clips_dir, f"{vid}.mp4")
+        if not os.path.isdir(folder):
+            report(DataError(folder, f"no .h5 folder for video {vid!r} (referenced at {vrows[0].line})",
+                             reason="missing_annotations"))
+            continue
+        if not os.path.isfile(mp4):
+            report(DataError(mp4, f"video file not found for video {vid!r} (referenced at {vrows[0].line})",
+                             reason="missing_video"))
+            continue
+        for number, h5 in _frame_files(folder, report):
+            try:
+                present = set(read_instance_list(h5))
+            except DataError as e:
+                report(e)
+                continue
+            referrals = tuple(Referral(r.sentence, r.instance_id, r.line) for r in vrows if r.instance_id in present)
+            if not referrals:
+                continue
+            frames.append(AnnotatedFrame(dataset="a2d", split=video_split, video_id=vid, frame_number=number,
+                                         frames_path=mp4, mask_path=h5, num_frames=None, referrals=referrals))
+    logger.info("A2D %s: %d annotated frames, %d referrals, %d videos", split, len(frames),
+                sum(len(f.referrals) for f in frames), len({f.video_id for f in frames}))
+    return frames

@@ -1,0 +1,304 @@
+"""Frame and mask loading for one annotated frame: PyAV video decoding, J-HMDB PNGs, A2D .h5 and J-HMDB .mat masks.
+
+Implements the reading rules of DATASETS.md §2.5, §2.6 (A2D: annotated frame k is decoded frame k − 1) and §3.3
+(J-HMDB: frame k is `<k:05d>.png` and `part_mask[:, :, k − 1]`), and the clip window of §2.8 / spec §7 (a window
+centred on the annotated frame, clamped to the video's range). Everything here is plain Python/numpy run by the
+converters in `pipelines/`, never inside a `tf.data` map (STYLE §6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+import numpy as np
+
+from acga_tf.data.types import AnnotatedFrame, DataError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedSample:
+    """The decoded pixels of one annotated frame: its clip window and one mask per referral.
+
+    Attributes:
+        frames: uint8 (n, H, W, 3) RGB, the distinct frames of the window centred on the annotated frame, clamped
+            to the video's range (each frame stored once; repeat the first/last one to get a fixed-length clip).
+        center: index of the annotated frame within `frames`.
+        masks: one uint8 (H, W) {0, 1} mask per referral of the frame, in the frame's referral order.
+        height: H.
+        width: W.
+        first_index: zero-based video index of `frames[0]`.
+    """
+
+    frames: np.ndarray
+    center: int
+    masks: tuple[np.ndarray, ...]
+    height: int
+    width: int
+    first_index: int = 0
+
+
+def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
+    """The distinct zero-based frame indices of a window centred on `center`, clamped to the video.
+
+    The window is `[center − window//2, center + (window+1)//2)` (MTTR, DATASETS.md §2.8); indices past the ends
+    clamp to the first/last frame, so the distinct frames are `first .. last` (inclusive).
+
+    Args:
+        center: zero-based index of the annotated frame.
+        window: clip length T (>= 1).
+        num_frames: frames in the video (> center).
+
+    Returns:
+        (first, last): inclusive zero-based bounds.
+
+    Raises:
+        ValueError: `window` < 1 or `center` outside `[0, num_frames)`.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    if not 0 <= center < num_frames:
+        raise ValueError(f"center {center} is outside the video's {num_frames} frames")
+    first = max(0, center - window // 2)
+    last = min(num_frames - 1, center + (window + 1) // 2 - 1)
+    return first, last
+
+
+def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
+    """Decodes a video file with PyAV into RGB frames.
+
+    Args:
+        path: an .mp4 (or any container FFmpeg reads).
+        max_frames: stop after this many frames (None: decode all).
+
+    Returns:
+        uint8 (N, H, W, 3) RGB; decoded index i is the 1-based annotated frame i + 1 (DATASETS.md §2.6).
+
+    Raises:
+        DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it
+            or it has no video frame.
+    """
+    import av  # heavy import, only needed by the converters
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(path, "video file not found", reason="missing_video")
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                raise DataError(path, "no video stream in the file", reason="corrupt_video")
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except av.FFmpegError as e:
+        raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
+    if not frames:
+        raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
+    shapes = {f.shape for f in frames}
+    if len(shapes) != 1:
+        raise DataError(path, f"frames change size within the video: {sorted(shapes)}", reason="corrupt_video")
+    return np.stack(frames)
+
+
+def read_png_frames(folder: str, numbers) -> np.ndarray:
+    """Reads J-HMDB frames `<folder>/<k:05d>.png` (DATASETS.md §3.3).
+
+    Args:
+        folder: the video's `Rename_Images/<action>/<video>` folder.
+        numbers: 1-based frame numbers, in the order wanted.
+
+    Returns:
+        uint8 (len(numbers), H, W, 3) RGB.
+
+    Raises:
+        DataError: "missing_video" for a missing PNG, "corrupt_video" for an unreadable one or frames of
+            different sizes.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    folder = os.fspath(folder)
+    frames = []
+    for k in numbers:
+        p = os.path.join(folder, f"{int(k):05d}.png")
+        if not os.path.isfile(p):
+            raise DataError(p, f"frame {int(k)} not found", reason="missing_video")
+        try:
+            with Image.open(p) as im:
+                frames.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+        except (OSError, UnidentifiedImageError) as e:
+            raise DataError(p, f"cannot read the PNG ({e})", reason="corrupt_video") from None
+    if not frames:
+        raise DataError(folder, "no frame number given", reason="corrupt_video")
+    shapes = {f.shape for f in frames}
+    if len(shapes) != 1:
+        raise DataError(folder, f"frames of different sizes: {sorted(shapes)}", reason="corrupt_video")
+    return np.stack(frames)
+
+
+def read_a2d_masks(path: str, instance_ids) -> tuple[np.ndarray, ...]:
+    """Reads the masks of the given instances from an A2D `<fffff>.h5` (DATASETS.md §2.5 reading rule).
+
+    `reMask` is `(N, W, H)`, or `(W, H)` when N == 1 (MATLAB transposition); mask k is `reMask[k].T`, indexed by
+    the position of the instance id in `instance` (first match for duplicated ids; surplus masks ignored).
+
+    Args:
+        path: the .h5 file.
+        instance_ids: instance ids to return, in order.
+
+    Returns:
+        One uint8 (H, W) {0, 1} mask per id.
+
+    Raises:
+        DataError: "bad_mask" if the file or its `instance`/`reMask` field is unreadable or malformed,
+            "missing_instance" if an id is not in `instance` or has no mask.
+    """
+    import h5py
+
+    path = os.fspath(path)
+    try:
+        with h5py.File(path, "r") as f:
+            for key in ("instance", "reMask"):
+                if key not in f:
+                    raise DataError(path, f"field '{key}' is missing (keys: {sorted(f.keys())})", reason="bad_mask")
+            instance = [int(x) for x in np.asarray(f["instance"]).reshape(-1)]
+            masks = np.asarray(f["reMask"])
+    except DataError:
+        raise
+    except (OSError, ValueError, TypeError) as e:
+        raise DataError(path, f"cannot read the mask file ({e})", reason="bad_mask") from None
+    if masks.ndim == 2:
+        masks = masks[None]
+    if masks.ndim != 3:
+        raise DataError(path, f"field 'reMask' has shape {masks.shape}, expected (N, W, H) or (W, H)",
+                        reason="bad_mask")
+    out = []
+    for iid in instance_ids:
+        iid = int(iid)
+        if iid not in instance:
+            raise DataError(path, f"field 'instance' is {instance}: referred instance {iid} is absent",
+                            reason="missing_instance")
+        k = instance.index(iid)
+        if k >= masks.shape[0]:
+            raise DataError(path, f"field 'reMask' has {masks.shape[0]} masks, no mask for instance {iid} "
+                                  f"(position {k} in 'instance' {instance})", reason="missing_instance")
+        out.append((masks[k].T != 0).astype(np.uint8))
+    return tuple(out)
+
+
+def mat_num_frames(path: str) -> tuple[int, int, int]:
+    """Shape (H, W, T) of `part_mask` in a J-HMDB `puppet_mask.mat`, read without loading the data.
+
+    Raises:
+        DataError: "bad_mask" if the file is unreadable or has no 3-D `part_mask`.
+    """
+    import scipy.io
+
+    path = os.fspath(path)
+    try:
+        info = scipy.io.whosmat(path)
+    except (OSError, ValueError, TypeError, NotImplementedError) as e:
+        raise DataError(path, f"cannot read the .mat file ({e})", reason="bad_mask") from None
+    shapes = {name: shape for name, shape, _ in info}
+    if "part_mask" not in shapes:
+        raise DataError(path, f"field 'part_mask' is missing (fields: {sorted(shapes)})", reason="bad_mask")
+    shape = tuple(shapes["part_mask"])
+    if len(shape) == 2:  # a single-frame mask is saved as (H, W)
+        shape = (*shape, 1)
+    if len(shape) != 3:
+        raise DataError(path, f"field 'part_mask' has shape {shape}, expected (H, W, T)", reason="bad_mask")
+    return shape  # type: ignore[return-value]
+
+
+def read_jhmdb_mask(path: str, frame_number: int) -> np.ndarray:
+    """The mask of 1-based frame `frame_number` from a J-HMDB `puppet_mask.mat`: `part_mask[:, :, k − 1]`.
+
+    Returns:
+        uint8 (H, W) {0, 1} (not transposed: scipy returns MATLAB's H × W × T order, DATASETS.md §3.3).
+
+    Raises:
+        DataError: "bad_mask" for an unreadable file or field, "short_video" if the mask has fewer frames.
+    """
+    import scipy.io
+
+    path = os.fspath(path)
+    try:
+        mat = scipy.io.loadmat(path, variable_names=["part_mask"])
+    except (OSError, ValueError, TypeError, NotImplementedError) as e:
+        raise DataError(path, f"cannot read the .mat file ({e})", reason="bad_mask") from None
+    if "part_mask" not in mat:
+        raise DataError(path, "field 'part_mask' is missing", reason="bad_mask")
+    m = np.asarray(mat["part_mask"])
+    if m.ndim == 2:
+        m = m[:, :, None]
+    if m.ndim != 3:
+        raise DataError(path, f"field 'part_mask' has shape {m.shape}, expected (H, W, T)", reason="bad_mask")
+    if not 1 <= frame_number <= m.shape[2]:
+        raise DataError(path, f"field 'part_mask' has {m.shape[2]} frames, no frame {frame_number}",
+                        reason="short_video")
+    return (m[:, :, frame_number - 1] != 0).astype(np.uint8)
+
+
+def _count_pngs(folder: str) -> int:
+    n = 0
+    while os.path.isfile(os.path.join(folder, f"{n + 1:05d}.png")):
+        n += 1
+    return n
+
+
+def load_sample(frame: AnnotatedFrame, window: int) -> LoadedSample:
+    """Loads the clip window and the referral masks of one annotated frame.
+
+    The window holds zero-based indices `[c − window//2, c + (window+1)//2)` with `c = frame_number − 1`,
+    clamped to the usable frames; each distinct frame is stored once (DATASETS.md §2.8).
+
+    Args:
+        frame: from `read_a2d` or `read_jhmdb`.
+        window: clip length T.
+
+    Returns:
+        A `LoadedSample`.
+
+    Raises:
+        DataError: "missing_video"/"corrupt_video" (frames), "short_video" (fewer frames than the annotated
+            index), "bad_mask"/"missing_instance" (masks), "mask_size" (mask size differs from the frame size).
+        ValueError: unknown `frame.dataset` or bad `window`.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    c = frame.frame_number - 1
+    if frame.dataset == "a2d":
+        masks = read_a2d_masks(frame.mask_path, [r.instance_id for r in frame.referrals])
+        stop = c + (window + 1) // 2  # decode no further than the window's end
+        video = read_video_frames(frame.frames_path, max_frames=stop)
+        if video.shape[0] <= c:
+            raise DataError(frame.frames_path, f"the video has {video.shape[0]} frames, fewer than annotated frame "
+                                               f"{frame.frame_number} ({frame.mask_path})", reason="short_video")
+        # Decoding stopped at `stop`: if the video is longer, the clamp at its end does not matter.
+        first, last = window_bounds(c, window, video.shape[0])
+        frames = video[first:last + 1]
+    elif frame.dataset == "jhmdb":
+        usable = frame.num_frames
+        if usable is None:
+            usable = min(_count_pngs(frame.frames_path), mat_num_frames(frame.mask_path)[2])
+        if not 0 <= c < usable:
+            raise DataError(frame.frames_path, f"{usable} usable frames, fewer than annotated frame "
+                                               f"{frame.frame_number}", reason="short_video")
+        mask = read_jhmdb_mask(frame.mask_path, frame.frame_number)
+        masks = tuple(mask for _ in frame.referrals)
+        first, last = window_bounds(c, window, usable)
+        frames = read_png_frames(frame.frames_path, range(first + 1, last + 2))
+    else:
+        raise ValueError(f"{frame.key}: unknown dataset {frame.dataset!r}, expected 'a2d' or 'jhmdb'")
+    h, w = frames.shape[1:3]
+    for m, r in zip(masks, frame.referrals):
+        if m.shape != (h, w):
+            raise DataError(frame.mask_path, f"mask of instance {r.instance_id} is {m.shape[0]}x{m.shape[1]} (HxW), "
+                                             f"the frames of {frame.frames_path} are {h}x{w}", reason="mask_size")
+    return LoadedSample(frames=frames, center=c - first, masks=masks, height=int(h), width=int(w),
+                        first_index=first)
