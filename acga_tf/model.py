@@ -1,0 +1,220 @@
+"""`ACGA`: the model assembled from its stages (spec §2–§6).
+
+A keras-hub style "functional subclass": named inputs `video` and `words`, the stage layers called in order,
+`super().__init__(inputs, outputs)` with a dict of named outputs, and a config that is the `ACGAConfig`.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from acga_tf.attention import CrossGuidedAttention
+from acga_tf.config import ACGAConfig
+from acga_tf.decoder import MultiResolutionDecoder
+from acga_tf.text_encoder import TextEncoder
+from acga_tf.video_encoder import I3D
+
+_STREAM_CHANNELS = {"rgb": slice(0, 3), "flow": slice(3, 5)}  # rgb+flow input: RGB then flow (spec §2)
+
+
+@keras.saving.register_keras_serializable(package="acga_tf")
+class VideoFeature(keras.layers.Layer):
+    """Mixed_4f averaged over time, then L2-normalised over channels (spec §2): `(B, T', h, w, C)` → `(B, h, w, C)`."""
+
+    def call(self, x):
+        x = keras.ops.mean(x, axis=1)
+        x32 = keras.ops.cast(x, "float32")
+        norm = keras.ops.sqrt(keras.ops.maximum(keras.ops.sum(x32 * x32, axis=-1, keepdims=True), 1e-24))
+        return keras.ops.cast(x32 / norm, x.dtype)  # reference: F.normalize(p=2, eps=1e-12)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="acga_tf")
+class ACGA(keras.Model):
+    """Asymmetric Cross-Guided Attention network (spec §1–§6).
+
+    Args:
+        config: an `ACGAConfig` (or its `to_dict()`).
+        dtype: dtype policy of the model ("float32", "mixed_bfloat16", "mixed_float16"); set on this model only.
+
+    Call arguments:
+        inputs: dict with `video` float32 `(B, T, S, S, C)` in [-1, 1] (C = 3 RGB, 2 flow, 5 RGB then flow) and
+            `words` float32 `(B, L, D)` word vectors (padding rows zero).
+        training: BatchNorm/Dropout mode (frozen I3D blocks always run in inference mode).
+
+    Returns:
+        dict of float32 logits `logits_res1` `(B, S/16, S/16, 1)`, `logits_res2` `(B, S/4, S/4, 1)`, `logits`
+        `(B, S, S, 1)` (the fused output); with `config.return_attention` also `word_attention` `(B, N, L)` and
+        `spatial_attention` `(B, N, N)` where the configuration has them (N = (S/16)²; two-stream models
+        prefix them with `rgb_` / `flow_`).
+
+    Example:
+        >>> config = ACGAConfig.preset("tiny")
+        >>> model = ACGA(config)
+        >>> out = model({"video": np.zeros((1, 8, 64, 64, 3), "float32"),
+        ...              "words": np.zeros((1, 8, 32), "float32")})
+        >>> tuple(out["logits"].shape)
+        (1, 64, 64, 1)
+
+    References:
+        Wang et al., ICCV 2019, https://arxiv.org/abs/1908.10047
+    """
+
+    def __init__(self, config: ACGAConfig | dict, dtype=None, **kwargs):
+        if isinstance(config, dict):
+            config = ACGAConfig.from_dict(config, source="ACGA config")
+        if keras.config.image_data_format() != "channels_last":
+            raise ValueError("ACGA is channels-last only; keras.config.image_data_format() is "
+                             f"{keras.config.image_data_format()!r}")
+        c = config
+        streams = ("rgb", "flow") if c.modality == "rgb+flow" else (c.modality,)
+
+        # === Layers ===
+        stages = {}
+        for stream in streams:
+            prefix = f"{stream}_" if len(streams) > 1 else ""
+            stages[stream] = dict(
+                video_encoder=I3D(final_endpoint="Mixed_4f", width_multiplier=c.i3d_width_multiplier,
+                                  trainable_from=c.i3d_trainable_from, bn_scale=c.bn_scale, bn_epsilon=c.bn_epsilon,
+                                  endpoints=("Mixed_4e", "Mixed_4f"), dtype=dtype, name=f"{prefix}video_encoder"),
+                video_feature=VideoFeature(dtype=dtype, name=f"{prefix}video_feature"),
+                text_encoder=TextEncoder(c.text_dim, c.text_encoder, dtype=dtype, name=f"{prefix}text_encoder"),
+                attention=CrossGuidedAttention(c.vision_guided_attention, c.language_guided_attention, c.attention,
+                                               c.mask_padding, dtype=dtype, name=f"{prefix}attention"),
+                decoder=MultiResolutionDecoder(c.decoder_filters, c.fusion_resolutions, dtype=dtype,
+                                               name=f"{prefix}decoder"),
+            )
+
+        # === Functional Model ===
+        video = keras.Input((c.clip_length, c.image_size, c.image_size, c.input_channels), name="video")
+        words = keras.Input((c.sentence_length, c.word_dim), name="words")
+        word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)  # (B, L): real words
+        per_stream, intermediates = [], {}
+        for stream in streams:
+            s = stages[stream]
+            clip = video if len(streams) == 1 else video[..., _STREAM_CHANNELS[stream]]
+            endpoints = s["video_encoder"](clip)
+            feature = s["video_feature"](endpoints["Mixed_4f"])  # (B, S/16, S/16, 832)
+            text = s["text_encoder"](words)  # (B, L, 300)
+            attended = s["attention"](feature, text, word_mask)
+            logits = s["decoder"](attended["attended_video"], attended["attended_text"])
+            per_stream.append((stream, attended, logits))
+            if not intermediates:  # spec §9 intermediates of the first stream, for `intermediate_model`
+                intermediates = {"mixed_4e": endpoints["Mixed_4e"], "mixed_4f": endpoints["Mixed_4f"],
+                                 "video_feature": feature, "text_feature": text,
+                                 **{k: v for k, v in attended.items() if k.startswith("attended")}, **logits}
+        outputs = {}
+        for key in ("logits_res1", "logits_res2", "logits"):
+            # rgb+flow: late fusion, the average of the two streams' logits.
+            outputs[key] = (per_stream[0][2][key] if len(per_stream) == 1
+                            else keras.ops.mean(keras.ops.stack([p[2][key] for p in per_stream]), axis=0))
+        if c.return_attention:
+            for stream, attended, _ in per_stream:
+                prefix = f"{stream}_" if len(per_stream) > 1 else ""
+                for key in ("word_attention", "spatial_attention"):
+                    if key in attended:
+                        outputs[prefix + key] = attended[key]
+        super().__init__(inputs={"video": video, "words": words}, outputs=outputs, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.config = config
+        self.streams = streams
+        self._intermediates = intermediates
+
+    def call(self, inputs, training=None, mask=None):
+        self._check_inputs(inputs)
+        return super().call(inputs, training=training, mask=mask)
+
+    def _check_inputs(self, inputs) -> None:
+        """Raises a ValueError naming the input, the expected shape and the config field behind it."""
+        c = self.config
+        if not isinstance(inputs, dict) or set(inputs) != {"video", "words"}:
+            got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+            raise ValueError(f"ACGA expects a dict with keys ['video', 'words'], got {got}")
+        expected = {
+            "video": ((c.clip_length, "clip_length"), (c.image_size, "image_size"), (c.image_size, "image_size"),
+                      (c.input_channels, f"modality={c.modality!r}")),
+            "words": ((c.sentence_length, "sentence_length"), (c.word_dim, "word_dim")),
+        }
+        for key, dims in expected.items():
+            shape = tuple(inputs[key].shape)
+            want = "(B, " + ", ".join(str(d) for d, _ in dims) + ")"
+            if len(shape) != len(dims) + 1:
+                raise ValueError(f"ACGA input {key!r} has shape {shape}, expected rank {len(dims) + 1}: {want}")
+            for axis, (size, field) in enumerate(dims, start=1):
+                if shape[axis] is not None and shape[axis] != size:
+                    raise ValueError(f"ACGA input {key!r} has shape {shape}, expected {want}: axis {axis} is "
+                                     f"{shape[axis]} but the config's {field} gives {size}")
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name,
+                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    def stage(self, name: str, stream: str | None = None) -> keras.layers.Layer:
+        """The stage layer `name` ("video_encoder", "video_feature", "text_encoder", "attention", "decoder")."""
+        if len(self.streams) > 1:
+            return self.get_layer(f"{stream or self.streams[0]}_{name}")
+        return self.get_layer(name)
+
+
+def intermediate_model(model: ACGA) -> keras.Model:
+    """A model over the same layers that returns the spec §9 intermediates of the (first) stream.
+
+    Keys: `mixed_4e`, `mixed_4f`, `video_feature`, `text_feature`, `attended_text`, `attended_video`
+    (and `attended_video_full` with F_VA), `logits_res1`, `logits_res2`, `logits_res3`, `logits`.
+    """
+    return keras.Model(model.inputs, dict(model._intermediates), name=f"{model.name}_intermediates")
+
+
+def parameter_table(model: ACGA) -> str:
+    """A Table-1-style parameter count: video encoder, text encoder, attention, decoder, fusion, total,
+    trainable vs frozen (spec §6: the paper head has 23,664,391 parameters, MRF 28)."""
+    rows = []
+
+    def count(weights):
+        return int(sum(np.prod(w.shape) for w in weights))
+
+    groups = {"video encoder (I3D)": [], "text encoder": [], "attention": [], "decoder": [], "fusion (MRF)": []}
+    for stream in model.streams:
+        groups["video encoder (I3D)"].append(model.stage("video_encoder", stream))
+        groups["text encoder"].append(model.stage("text_encoder", stream))
+        groups["attention"].append(model.stage("attention", stream))
+        groups["decoder"].append(model.stage("decoder", stream))
+    for name, layers in groups.items():
+        if name == "fusion (MRF)":
+            continue
+        trainable = sum(count(layer.trainable_weights) for layer in layers)
+        frozen = sum(count(layer.non_trainable_weights) for layer in layers)
+        if name == "decoder":
+            fusion = [layer.conv_fusion for layer in layers if layer.conv_fusion is not None]
+            fusion_count = sum(count(f.weights) for f in fusion)
+            rows.append((name, trainable - fusion_count, frozen))
+            rows.append(("fusion (MRF)", fusion_count, 0))
+        else:
+            rows.append((name, trainable, frozen))
+    head = sum(t + f for n, t, f in rows if n != "video encoder (I3D)")
+    total_t = sum(t for _, t, _ in rows)
+    total_f = sum(f for _, _, f in rows)
+    width = 24
+    lines = [f"{'component':<{width}} {'trainable':>13} {'frozen':>13} {'total':>13}"]
+    for name, t, f in rows:
+        lines.append(f"{name:<{width}} {t:>13,} {f:>13,} {t + f:>13,}")
+    lines.append(f"{'head (text+attn+dec+MRF)':<{width}} {'':>13} {'':>13} {head:>13,}")
+    lines.append(f"{'total':<{width}} {total_t:>13,} {total_f:>13,} {total_t + total_f:>13,}")
+    return "\n".join(lines)
+
+
+def head_parameter_count(model: ACGA) -> int:
+    """Parameters of text encoder + attention + decoder + fusion (spec §6: 23,664,391 for the paper preset)."""
+    return int(sum(model.stage(n, s).count_params() for s in model.streams
+                   for n in ("text_encoder", "attention", "decoder")))

@@ -1,0 +1,247 @@
+"""I3D (Inflated Inception-v1) video encoder up to Mixed_4f, with DeepMind's layer names (spec §2).
+
+Layers are nested so that variable paths reproduce the checkpoint scopes: `Mixed_4f/Branch_1/Conv3d_0b_3x3/
+conv_3d/kernel` ↔ DeepMind's `RGB/inception_i3d/Mixed_4f/Branch_1/Conv3d_0b_3x3/conv_3d/w`. Weight loading
+(`acga_tf.weights`) is therefore a table of leaf renames, not code.
+
+References:
+    Carreira & Zisserman, "Quo Vadis, Action Recognition?", CVPR 2017, https://arxiv.org/abs/1705.07750
+"""
+
+from __future__ import annotations
+
+import keras
+
+# Endpoints in order, DeepMind's names (kinetics-i3d `i3d.py` VALID_ENDPOINTS).
+VALID_ENDPOINTS = (
+    "Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3", "MaxPool3d_3a_3x3",
+    "Mixed_3b", "Mixed_3c", "MaxPool3d_4a_3x3", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f",
+    "MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c",
+)
+
+# spec §2: (kind, output channels or inception widths, kernel, strides).
+# Inception widths: (b0 1x1, b1 1x1, b1 3x3, b2 1x1, b2 3x3, b3 pool->1x1).
+_LAYOUT = {
+    "Conv3d_1a_7x7": ("unit", 64, (7, 7, 7), (2, 2, 2)),
+    "MaxPool3d_2a_3x3": ("pool", None, (1, 3, 3), (1, 2, 2)),
+    "Conv3d_2b_1x1": ("unit", 64, (1, 1, 1), (1, 1, 1)),
+    "Conv3d_2c_3x3": ("unit", 192, (3, 3, 3), (1, 1, 1)),
+    "MaxPool3d_3a_3x3": ("pool", None, (1, 3, 3), (1, 2, 2)),
+    "Mixed_3b": ("mixed", (64, 96, 128, 16, 32, 32), None, None),
+    "Mixed_3c": ("mixed", (128, 128, 192, 32, 96, 64), None, None),
+    "MaxPool3d_4a_3x3": ("pool", None, (3, 3, 3), (2, 2, 2)),
+    "Mixed_4b": ("mixed", (192, 96, 208, 16, 48, 64), None, None),
+    "Mixed_4c": ("mixed", (160, 112, 224, 24, 64, 64), None, None),
+    "Mixed_4d": ("mixed", (128, 128, 256, 24, 64, 64), None, None),
+    "Mixed_4e": ("mixed", (112, 144, 288, 32, 64, 64), None, None),
+    "Mixed_4f": ("mixed", (256, 160, 320, 32, 128, 128), None, None),
+    "MaxPool3d_5a_2x2": ("pool", None, (2, 2, 2), (2, 2, 2)),
+    "Mixed_5b": ("mixed", (256, 160, 320, 32, 128, 128), None, None),
+    "Mixed_5c": ("mixed", (384, 192, 384, 48, 128, 128), None, None),
+}
+
+
+def scaled_width(width: int, multiplier: float) -> int:
+    """An I3D width scaled by `multiplier` (at least 4 channels)."""
+    return width if multiplier == 1.0 else max(4, int(round(width * multiplier)))
+
+
+def endpoint_channels(endpoint: str, multiplier: float = 1.0) -> int:
+    """Output channels of an I3D endpoint (832 for Mixed_4f at full width, spec §2)."""
+    index = VALID_ENDPOINTS.index(endpoint)
+    for name in reversed(VALID_ENDPOINTS[: index + 1]):
+        kind, widths, _, _ = _LAYOUT[name]
+        if kind == "unit":
+            return scaled_width(widths, multiplier)
+        if kind == "mixed":
+            w = [scaled_width(x, multiplier) for x in widths]
+            return w[0] + w[2] + w[4] + w[5]
+    raise ValueError(endpoint)
+
+
+@keras.saving.register_keras_serializable(package="acga_tf")
+class Unit3D(keras.layers.Layer):
+    """Conv3D (no bias) → BatchNorm → ReLU with TF "SAME" padding (spec §2).
+
+    Args:
+        filters: output channels.
+        kernel_size: (t, h, w).
+        strides: (t, h, w).
+        bn_scale: BatchNorm has a learned scale (reference checkpoint) or not (DeepMind).
+        bn_epsilon: BatchNorm epsilon.
+    """
+
+    def __init__(self, filters: int, kernel_size=(1, 1, 1), strides=(1, 1, 1), bn_scale: bool = False,
+                 bn_epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides = filters, tuple(kernel_size), tuple(strides)
+        self.bn_scale, self.bn_epsilon = bn_scale, bn_epsilon
+        self.conv_3d = keras.layers.Conv3D(filters, self.kernel_size, self.strides, padding="same",
+                                           use_bias=False, dtype=self.dtype_policy, name="conv_3d")
+        self.batch_norm = keras.layers.BatchNormalization(epsilon=bn_epsilon, scale=bn_scale, momentum=0.99,
+                                                          dtype=self.dtype_policy, name="batch_norm")
+
+    def build(self, input_shape):
+        self.conv_3d.build(input_shape)
+        self.batch_norm.build(self.conv_3d.compute_output_shape(input_shape))
+
+    def call(self, x, training=None):
+        return keras.ops.relu(self.batch_norm(self.conv_3d(x), training=training))
+
+    def compute_output_shape(self, input_shape):
+        return self.conv_3d.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "bn_scale": self.bn_scale, "bn_epsilon": self.bn_epsilon}
+
+
+@keras.saving.register_keras_serializable(package="acga_tf")
+class InceptionBlock(keras.layers.Layer):
+    """I3D inception block: 1×1 | 1×1→3×3×3 | 1×1→3×3×3 | 3×3×3 max-pool→1×1, concatenated (spec §2).
+
+    Args:
+        widths: (b0, b1a, b1b, b2a, b2b, b3) output channels.
+        bn_scale, bn_epsilon: passed to every `Unit3D`.
+    """
+
+    def __init__(self, widths, bn_scale: bool = False, bn_epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.widths = tuple(int(w) for w in widths)
+        self.bn_scale, self.bn_epsilon = bn_scale, bn_epsilon
+        b0, b1a, b1b, b2a, b2b, b3 = self.widths
+
+        def unit(filters, kernel, name):
+            return Unit3D(filters, kernel, bn_scale=bn_scale, bn_epsilon=bn_epsilon, dtype=self.dtype_policy,
+                          name=name)
+
+        # Branch names are DeepMind's scopes (Branch_k/Conv3d_0x_...).
+        self.branch_0 = _Branch([unit(b0, (1, 1, 1), "Conv3d_0a_1x1")], name="Branch_0")
+        self.branch_1 = _Branch([unit(b1a, (1, 1, 1), "Conv3d_0a_1x1"), unit(b1b, (3, 3, 3), "Conv3d_0b_3x3")],
+                                name="Branch_1")
+        self.branch_2 = _Branch([unit(b2a, (1, 1, 1), "Conv3d_0a_1x1"), unit(b2b, (3, 3, 3), "Conv3d_0b_3x3")],
+                                name="Branch_2")
+        self.pool = keras.layers.MaxPooling3D((3, 3, 3), (1, 1, 1), padding="same", dtype=self.dtype_policy,
+                                              name="MaxPool3d_0a_3x3")
+        self.branch_3 = _Branch([unit(b3, (1, 1, 1), "Conv3d_0b_1x1")], name="Branch_3")
+
+    def build(self, input_shape):
+        for branch in (self.branch_0, self.branch_1, self.branch_2, self.branch_3):
+            branch.build(input_shape)
+
+    def call(self, x, training=None):
+        return keras.ops.concatenate([
+            self.branch_0(x, training=training), self.branch_1(x, training=training),
+            self.branch_2(x, training=training), self.branch_3(self.pool(x), training=training)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        w = self.widths
+        return tuple(input_shape[:-1]) + (w[0] + w[2] + w[4] + w[5],)
+
+    def get_config(self):
+        return {**super().get_config(), "widths": self.widths, "bn_scale": self.bn_scale,
+                "bn_epsilon": self.bn_epsilon}
+
+
+class _Branch(keras.layers.Layer):
+    """A chain of `Unit3D`s under one name scope (Branch_k); internal to `InceptionBlock`."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        shape = input_shape
+        for unit in self.units:
+            unit.build(shape)
+            shape = unit.compute_output_shape(shape)
+
+    def call(self, x, training=None):
+        for unit in self.units:
+            x = unit(x, training=training)
+        return x
+
+
+@keras.saving.register_keras_serializable(package="acga_tf")
+class I3D(keras.layers.Layer):
+    """I3D video encoder returning a dict of endpoints (spec §2).
+
+    Args:
+        final_endpoint: last block built, one of `VALID_ENDPOINTS` (ACGA: "Mixed_4f").
+        width_multiplier: scales every width (1.0 = DeepMind's I3D).
+        trainable_from: first block that trains; earlier blocks are frozen (their BatchNorms run in
+            inference mode). "none" freezes every block.
+        bn_scale, bn_epsilon: BatchNorm scale and epsilon (spec §2: reference 1e-5 with scale, DeepMind 1e-3
+            without).
+        endpoints: names of the endpoints returned by `call` (default: just `final_endpoint`).
+
+    Call arguments:
+        video: float `(B, T, H, W, C)` in [-1, 1].
+
+    Returns:
+        dict endpoint name → `(B, T', H', W', C')`; Mixed_4f at T=16, S=512 is `(B, 4, 32, 32, 832)`.
+
+    Example:
+        >>> enc = I3D(endpoints=("Mixed_4e", "Mixed_4f"), width_multiplier=0.125)
+        >>> out = enc(keras.ops.zeros((1, 8, 64, 64, 3)))
+        >>> tuple(out["Mixed_4f"].shape)
+        (1, 2, 4, 4, 104)
+    """
+
+    def __init__(self, final_endpoint: str = "Mixed_4f", width_multiplier: float = 1.0,
+                 trainable_from: str = "Conv3d_1a_7x7", bn_scale: bool = False, bn_epsilon: float = 1e-3,
+                 endpoints=None, **kwargs):
+        super().__init__(**kwargs)
+        if final_endpoint not in VALID_ENDPOINTS:
+            raise ValueError(f"I3D final_endpoint={final_endpoint!r}: expected one of {VALID_ENDPOINTS}")
+        if trainable_from != "none" and trainable_from not in VALID_ENDPOINTS:
+            raise ValueError(f"I3D trainable_from={trainable_from!r}: expected 'none' or one of {VALID_ENDPOINTS}")
+        self.final_endpoint, self.width_multiplier = final_endpoint, float(width_multiplier)
+        self.trainable_from, self.bn_scale, self.bn_epsilon = trainable_from, bn_scale, bn_epsilon
+        self.endpoints = tuple(endpoints) if endpoints else (final_endpoint,)
+        for name in self.endpoints:
+            if name not in VALID_ENDPOINTS[: VALID_ENDPOINTS.index(final_endpoint) + 1]:
+                raise ValueError(f"I3D endpoint {name!r} is not built up to final_endpoint={final_endpoint!r}")
+        first_trainable = (len(VALID_ENDPOINTS) if trainable_from == "none"
+                           else VALID_ENDPOINTS.index(trainable_from))
+        self.blocks = {}
+        for index, name in enumerate(VALID_ENDPOINTS[: VALID_ENDPOINTS.index(final_endpoint) + 1]):
+            kind, widths, kernel, strides = _LAYOUT[name]
+            if kind == "unit":
+                layer = Unit3D(scaled_width(widths, self.width_multiplier), kernel, strides, bn_scale=bn_scale,
+                               bn_epsilon=bn_epsilon, dtype=self.dtype_policy, name=name)
+            elif kind == "mixed":
+                layer = InceptionBlock([scaled_width(w, self.width_multiplier) for w in widths],
+                                       bn_scale=bn_scale, bn_epsilon=bn_epsilon, dtype=self.dtype_policy, name=name)
+            else:
+                layer = keras.layers.MaxPooling3D(kernel, strides, padding="same", dtype=self.dtype_policy,
+                                                  name=name)
+            layer.trainable = index >= first_trainable
+            self.blocks[name] = layer
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.blocks.values():
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, video, training=None):
+        outputs, x = {}, video
+        for name, layer in self.blocks.items():
+            x = layer(x) if name.startswith("MaxPool") else layer(x, training=training)
+            if name in self.endpoints:
+                outputs[name] = x
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        shapes, shape = {}, tuple(input_shape)
+        for name, layer in self.blocks.items():
+            shape = layer.compute_output_shape(shape)
+            if name in self.endpoints:
+                shapes[name] = shape
+        return shapes
+
+    def get_config(self):
+        return {**super().get_config(), "final_endpoint": self.final_endpoint,
+                "width_multiplier": self.width_multiplier, "trainable_from": self.trainable_from,
+                "bn_scale": self.bn_scale, "bn_epsilon": self.bn_epsilon, "endpoints": self.endpoints}

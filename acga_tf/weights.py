@@ -1,0 +1,239 @@
+"""Weight loading as name tables: DeepMind's Kinetics I3D checkpoints (spec §2) and the reference PyTorch
+ACGA checkpoint (spec §9).
+
+Keras variable paths follow the checkpoints' scopes (see `video_encoder.py`), so each source is a table of
+renames plus a layout transpose per tensor rank; a test checks the tables against the real checkpoint indexes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+
+import keras
+import numpy as np
+
+from acga_tf.video_encoder import I3D
+
+logger = logging.getLogger(__name__)
+
+# DeepMind leaf names (kinetics-i3d: snt.Conv3D "w", snt.BatchNorm "beta", "moving_mean", "moving_variance").
+_DEEPMIND_LEAVES = {"conv_3d/kernel": "conv_3d/w", "batch_norm/beta": "batch_norm/beta",
+                    "batch_norm/gamma": "batch_norm/gamma", "batch_norm/moving_mean": "batch_norm/moving_mean",
+                    "batch_norm/moving_variance": "batch_norm/moving_variance"}
+_DEEPMIND_SCOPES = {"rgb": "RGB/inception_i3d", "flow": "Flow/inception_i3d"}
+
+# Reference (PyTorch) names: I3D units inside a Mixed block, and leaves.
+_REFERENCE_UNITS = {"": "", "Branch_0/Conv3d_0a_1x1": "branch_0", "Branch_1/Conv3d_0a_1x1": "branch_1.0",
+                    "Branch_1/Conv3d_0b_3x3": "branch_1.1", "Branch_2/Conv3d_0a_1x1": "branch_2.0",
+                    "Branch_2/Conv3d_0b_3x3": "branch_2.1", "Branch_3/Conv3d_0b_1x1": "branch_3.1"}
+_REFERENCE_LEAVES = {"conv_3d/kernel": "conv3d.weight", "batch_norm/gamma": "batch3d.weight",
+                     "batch_norm/beta": "batch3d.bias", "batch_norm/moving_mean": "batch3d.running_mean",
+                     "batch_norm/moving_variance": "batch3d.running_var"}
+# Head layers: Keras path (below the model) → reference module (spec §9).
+_REFERENCE_HEAD = {
+    "text_encoder/conv1d": "txt_model.0",
+    "attention/video_reduce": "attention_layer.video_reduce",
+    "attention/txt_increase": "attention_layer.txt_increase",
+    "attention/video_linearK": "attention_layer.video_linearK",
+    "attention/video_linearQ": "attention_layer.video_linearQ",
+    "attention/video_linearV": "attention_layer.video_linearV",
+    **{f"decoder/conv_mask_{size}/conv_{i}": f"conv_mask_{size}.{i}"
+       for size in ("small", "medium", "large") for i in (0, 2, 4)},
+    **{f"decoder/deconv_{size}/deconv_0": f"deconv_{size}.0" for size in ("small", "medium")},
+    **{f"decoder/deconv_{size}/conv_1": f"deconv_{size}.1" for size in ("small", "medium")},
+    "decoder/conv_fusion": "conv_fusion",
+}
+# PyTorch → Keras layout by rank (spec §9): Conv3d (out,in,t,h,w) → (t,h,w,in,out); Conv2d (out,in,h,w) and
+# ConvTranspose2d (in,out,h,w) → (h,w,in,out) / (h,w,out,in); Conv1d (out,in,k) → (k,in,out); Linear → (in,out).
+_TORCH_TO_KERAS = {5: (2, 3, 4, 1, 0), 4: (2, 3, 1, 0), 3: (2, 1, 0), 2: (1, 0), 1: None}
+
+
+@dataclasses.dataclass
+class LoadReport:
+    """What a load did: `loaded` model paths, checkpoint names it did not use, model weights it did not set."""
+
+    loaded: list[str]
+    unused_checkpoint: list[str]
+    unset_model: list[str]
+
+    def log(self, source: str) -> None:
+        logger.info("%s: loaded %d tensors", source, len(self.loaded))
+        if self.unused_checkpoint:
+            logger.warning("%s: %d checkpoint variables not used: %s", source, len(self.unused_checkpoint),
+                           ", ".join(self.unused_checkpoint))
+        if self.unset_model:
+            logger.warning("%s: %d model weights not set: %s", source, len(self.unset_model),
+                           ", ".join(self.unset_model))
+
+
+def _relative(variable, layer: keras.layers.Layer) -> str:
+    """The variable's path below `layer` ("Mixed_4f/Branch_1/Conv3d_0b_3x3/conv_3d/kernel")."""
+    prefix = layer.name + "/"
+    path = variable.path
+    return path[path.index(prefix) + len(prefix):] if prefix in path else path
+
+
+def _i3d_relative_parts(rel: str) -> tuple[str, str, str]:
+    """Splits an I3D relative path into (block, unit below the block, leaf)."""
+    parts = rel.split("/")
+    return parts[0], "/".join(parts[1:-2]), "/".join(parts[-2:])
+
+
+def deepmind_name(rel: str, stream: str = "rgb") -> str:
+    """DeepMind checkpoint name of an I3D variable path relative to the encoder."""
+    block, unit, leaf = _i3d_relative_parts(rel)
+    return "/".join(p for p in (_DEEPMIND_SCOPES[stream], block, unit, _DEEPMIND_LEAVES[leaf]) if p)
+
+
+def reference_name(stage: str, rel: str) -> str:
+    """Reference state-dict name (no `module.` prefix) of a variable at `rel` below stage layer `stage`."""
+    if stage == "video_encoder":
+        block, unit, leaf = _i3d_relative_parts(rel)
+        return ".".join(p for p in ("video_model.model", block.lower(), _REFERENCE_UNITS[unit],
+                                    _REFERENCE_LEAVES[leaf]) if p)
+    layer, leaf = rel.rsplit("/", 1)
+    return f"{_REFERENCE_HEAD[f'{stage}/{layer}']}.{'weight' if leaf == 'kernel' else leaf}"
+
+
+def _encoder(model_or_encoder, stream: str | None) -> I3D:
+    if isinstance(model_or_encoder, I3D):
+        return model_or_encoder
+    return model_or_encoder.stage("video_encoder", stream)
+
+
+def _assign(targets: dict[str, keras.Variable], source: Mapping[str, np.ndarray], transpose,
+            source_name: str) -> LoadReport:
+    """Sets `targets` (checkpoint name → variable) from `source`, checking shapes; reports leftovers."""
+    loaded, unset = [], []
+    for name, variable in targets.items():
+        if name not in source:
+            unset.append(variable.path)
+            continue
+        value = np.asarray(source[name])
+        value = value.transpose(transpose(value)) if transpose else value
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(f"{source_name}: shape mismatch: checkpoint {name!r} {tuple(np.shape(source[name]))} "
+                             f"(as Keras {tuple(value.shape)}) vs model {variable.path!r} {tuple(variable.shape)}")
+        variable.assign(value.astype(variable.dtype))
+        loaded.append(variable.path)
+    unused = sorted(set(source) - set(targets))
+    report = LoadReport(loaded, unused, unset)
+    report.log(source_name)
+    return report
+
+
+class _CheckpointReader(Mapping):
+    """A read-only mapping over a TF checkpoint's variables (read lazily)."""
+
+    def __init__(self, path: str):
+        import tensorflow as tf
+
+        try:
+            self._reader = tf.train.load_checkpoint(path)
+        except Exception as e:  # TF raises several types (NotFoundError, DataLossError, ValueError).
+            raise ValueError(f"{path}: cannot read TF checkpoint ({type(e).__name__}: {e})") from None
+        self._shapes = self._reader.get_variable_to_shape_map()
+
+    def __getitem__(self, name):
+        return self._reader.get_tensor(name)
+
+    def __iter__(self):
+        return iter(self._shapes)
+
+    def __len__(self):
+        return len(self._shapes)
+
+
+def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None) -> LoadReport:
+    """Loads a DeepMind Kinetics I3D TF checkpoint (`rgb_imagenet`, `flow_imagenet`, ...) into the encoder.
+
+    Args:
+        model_or_encoder: an `ACGA` model or an `I3D` layer.
+        path: checkpoint prefix (`.../rgb_imagenet/model.ckpt`).
+        stream: "rgb" or "flow"; default: detected from the checkpoint's scope (`RGB/` or `Flow/`). For a
+            two-stream model it also picks which stream's encoder is loaded.
+
+    Returns:
+        A `LoadReport`; the checkpoint's Mixed_5*/Logits variables and the model's BatchNorm scales (when the
+        config has `bn_scale=True`; DeepMind's BatchNorm has none, spec §2) show up as unused/unset.
+
+    Raises:
+        ValueError: unreadable checkpoint or a shape mismatch (naming both sides).
+    """
+    reader = _CheckpointReader(path)
+    if stream is None:
+        stream = "flow" if any(n.startswith("Flow/") for n in reader) else "rgb"
+    encoder = _encoder(model_or_encoder, stream)
+    if not encoder.built:
+        raise ValueError("load_i3d_checkpoint: build the encoder (or the model) before loading weights")
+    targets = {deepmind_name(_relative(v, encoder), stream): v for v in encoder.weights}
+    return _assign(targets, reader, None, path)
+
+
+def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], source: str = "state_dict") -> LoadReport:
+    """Loads the reference PyTorch ACGA weights (spec §9) into a single-stream `ACGA` model.
+
+    Args:
+        model: an `ACGA` whose config matches the checkpoint (reference: BatchNorm with scale, epsilon 1e-5).
+        state_dict: parameter name → NumPy array, names with or without the DataParallel `module.` prefix.
+        source: name used in messages.
+
+    Raises:
+        ValueError: a shape mismatch, or a two-stream model.
+    """
+    if len(model.streams) != 1:
+        raise ValueError("load_reference_state_dict: the reference checkpoint is single-stream; "
+                         f"this model has streams {model.streams}")
+    source_arrays = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+    targets = {}
+    for stage in ("video_encoder", "text_encoder", "attention", "decoder"):
+        layer = model.stage(stage)
+        for variable in layer.weights:
+            targets[reference_name(stage, _relative(variable, layer))] = variable
+    return _assign(targets, source_arrays, lambda v: _TORCH_TO_KERAS[v.ndim], source)
+
+
+def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
+    """Reads a `.pth` / `.pth.tar` file (a state dict, or a dict with a `state_dict` entry) into NumPy arrays.
+
+    Raises:
+        ImportError: PyTorch is not installed (an optional extra).
+        ValueError: the file is missing or holds no state dict.
+    """
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("reading a PyTorch checkpoint needs PyTorch: pip install 'acga-tf[convert]'") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: checkpoint file not found") from None
+    except Exception as e:  # torch raises RuntimeError/UnpicklingError/... for damaged files
+        raise ValueError(f"{path}: cannot read PyTorch checkpoint ({type(e).__name__}: {e})") from None
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"{path}: no state_dict found (top-level keys: {list(obj)[:10] if isinstance(obj, dict) else type(obj).__name__})")
+    return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, "detach")}
+
+
+def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadReport:
+    """`acga convert-weights`: a reference `.pth` → Keras weights (`.weights.h5`) for `ACGA(config)`.
+
+    Args:
+        path: the reference checkpoint.
+        output: a `.weights.h5` path (the config is written next to it as `<output>.config.json`).
+        config: the model config (default: the paper preset, which follows the reference checkpoint).
+    """
+    from acga_tf.config import ACGAConfig
+    from acga_tf.model import ACGA
+
+    if not output.endswith(".weights.h5"):
+        raise ValueError(f"{output}: the output must end in .weights.h5")
+    state = read_torch_checkpoint(path)
+    model = ACGA(config or ACGAConfig.preset("paper"))
+    report = load_reference_state_dict(model, state, source=path)
+    model.save_weights(output)
+    model.config.to_json(output[: -len(".weights.h5")] + ".config.json")
+    return report
