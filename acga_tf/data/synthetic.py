@@ -266,10 +266,15 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
     rng = np.random.default_rng(seed)
     ids = _video_ids(rng, n_videos + 1)
     missed = ids.pop()
-    test_ids = set()
-    for layout in dict.fromkeys(LAYOUTS):  # test videos drawn per layout: same layout mix in both splits
+    # round(n · test_fraction) test videos, stratified by layout: each layout's videos are ranked at random and
+    # the videos with the lowest relative rank (rank + 0.5) / layout size are taken, so both splits get the mix.
+    keys = {}
+    for layout in dict.fromkeys(LAYOUTS):
         members = [v for v in range(n_videos) if LAYOUTS[v % len(LAYOUTS)] == layout]
-        test_ids |= {ids[members[i]] for i in rng.permutation(len(members))[:int(round(len(members) * test_fraction))]}
+        for rank, i in enumerate(rng.permutation(len(members))):
+            keys[members[i]] = ((rank + 0.5) / len(members), float(rng.random()))
+    n_test = int(np.floor(n_videos * test_fraction + 0.5))
+    test_ids = {ids[v] for v in sorted(keys, key=keys.get)[:n_test]}
     release = os.path.join(root, "Release")
     clips = os.path.join(release, "clips320H")
     text = os.path.join(root, "text_annotations")

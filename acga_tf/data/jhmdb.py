@@ -1,0 +1,230 @@
+"""J-HMDB Sentences reader: `jhmdb_annotation.txt`, `Rename_Images` PNG folders, `puppet_mask.mat` (DATASETS.md §3).
+
+Folders are found by globbing `Rename_Images/*/*` and `puppet_mask/*/*/puppet_mask.mat` and keyed by video name
+(MTTR). Usable frames = min(PNG count, `part_mask` frames). Evaluation frames per video are either
+`frames="uniform"`: `round(linspace(1, T, frames_per_video))` over the usable frames (halves round up), or
+`frames="metadata"`: MTTR's frozen `jhmdb_sentences_samples_metadata.json`, paths rebased on our root.
+J-HMDB is test-only (§3.4); every referral has instance id 0 (one human per video).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+
+import numpy as np
+
+from acga_tf.data.a2d import _Reporter, check_path_component, normalize_sentence, read_text_lines
+from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
+from acga_tf.data.video import mat_num_frames
+
+logger = logging.getLogger(__name__)
+
+FRAME_MODES = ("uniform", "metadata")
+ANNOTATION_COLUMNS = ("video_id", "query")  # DATASETS.md §3.2
+METADATA_PREFIX = "./jhmdb_sentences/"  # DATASETS.md §3.4: paths in MTTR's metadata start with it
+_PNG_RE = re.compile(r"^([0-9]{5})\.png$")
+
+
+def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
+                           skipped: list[Skipped] | None = None) -> list[tuple[str, str, str]]:
+    """Reads `jhmdb_annotation.txt` (header `video_id,query`, DATASETS.md §3.2).
+
+    Returns:
+        (video_id, normalised sentence, "path:lineno") per row, in file order.
+
+    Raises:
+        DataError: naming `path:lineno` and the field: bad header, wrong column count, empty query, unsafe
+            video name, non-UTF-8 bytes (unless `skip_bad`).
+    """
+    report = _Reporter(skip_bad, skipped)
+    lines = read_text_lines(path, report if skip_bad else None)
+    if not lines:
+        raise DataError(str(path), "empty annotation file, expected a header 'video_id,query'", reason="bad_header")
+    header_no, header = lines[0]
+    names = [c.strip() for c in header.split(",")]
+    if names != list(ANNOTATION_COLUMNS):
+        raise DataError(f"{path}:{header_no}", f"header is {header!r}, expected 'video_id,query'",
+                        reason="bad_header")
+    rows = []
+    for lineno, text in lines[1:]:
+        src = f"{path}:{lineno}"
+        try:
+            cols = text.split(",")
+            if len(cols) != 2:
+                raise DataError(src, f"expected 2 columns (video_id,query), got {len(cols)}: {text!r}",
+                                reason="bad_row")
+            vid = check_path_component(cols[0].strip(), src, "video_id")
+            sentence = normalize_sentence(cols[1])
+            if not sentence:
+                raise DataError(src, f"column 'query' is empty ({cols[1]!r})", reason="empty_sentence")
+            rows.append((vid, sentence, src))
+        except DataError as e:
+            report(e)
+    return rows
+
+
+def read_jhmdb_metadata(path: str) -> list[list]:
+    """Reads MTTR's `jhmdb_sentences_samples_metadata.json`: a list of
+    `[video_id, png_path, mat_path, usable_frames, query]` entries (DATASETS.md §3.4).
+
+    Raises:
+        DataError: unreadable JSON or an entry of the wrong form (naming `path` and the entry index).
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise DataError(str(path), "file not found", reason="missing_file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(str(path), f"not valid UTF-8 JSON ({e})", reason="bad_row") from None
+    if not isinstance(data, list):
+        raise DataError(str(path), f"expected a JSON list, got {type(data).__name__}", reason="bad_row")
+    for i, e in enumerate(data):
+        if (not isinstance(e, list) or len(e) != 5 or not all(isinstance(x, str) for x in (e[0], e[1], e[2], e[4]))
+                or not isinstance(e[3], int)):
+            raise DataError(f"{path}[{i}]", f"entry is {str(e)[:200]!r}, expected "
+                                            "[video_id, png_path, mat_path, usable_frames, query]", reason="bad_row")
+    return data
+
+
+def _scan(root: str) -> tuple[dict[str, str], dict[str, str]]:
+    """{video: png folder} from `Rename_Images/*/*` and {video: mat} from `puppet_mask/*/*/puppet_mask.mat`."""
+    found: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    for which, top in enumerate(("Rename_Images", "puppet_mask")):
+        base = os.path.join(root, top)
+        if not os.path.isdir(base):
+            raise DataError(base, "folder not found", reason="missing_file")
+        for action in sorted(os.listdir(base)):
+            adir = os.path.join(base, action)
+            if not os.path.isdir(adir):
+                continue
+            for video in sorted(os.listdir(adir)):
+                vdir = os.path.join(adir, video)
+                target = vdir if which == 0 else os.path.join(vdir, "puppet_mask.mat")
+                if not (os.path.isdir(vdir) and (which == 0 or os.path.isfile(target))):
+                    continue
+                if video in found[which]:
+                    raise DataError(vdir, f"video name {video!r} also in {found[which][video]}", reason="bad_path")
+                found[which][video] = target
+    return found
+
+
+def _count_pngs(folder: str) -> int:
+    """Number of consecutive `00001.png, 00002.png, ...` frames in a folder."""
+    numbers = {int(m.group(1)) for m in map(_PNG_RE.match, os.listdir(folder)) if m}
+    n = 0
+    while n + 1 in numbers:
+        n += 1
+    return n
+
+
+def uniform_frames(num_frames: int, count: int) -> list[int]:
+    """`round(linspace(1, T, count))` (halves round up), de-duplicated: 1-based frame numbers."""
+    return sorted({int(np.floor(x + 0.5)) for x in np.linspace(1, num_frames, count)})
+
+
+def _safe_rebase(root: str, rel: str, top: str, src: str, field: str) -> str:
+    """Rebases a metadata path `./jhmdb_sentences/<top>/...` on `root`, refusing paths that leave it."""
+    if not rel.startswith(METADATA_PREFIX):
+        raise DataError(src, f"field '{field}' is {rel!r}, expected a path starting with {METADATA_PREFIX!r}",
+                        reason="bad_path")
+    parts = rel[len(METADATA_PREFIX):].split("/")
+    if parts[0] != top or len(parts) != 4:
+        raise DataError(src, f"field '{field}' is {rel!r}, expected '{METADATA_PREFIX}{top}/<action>/<video>/<file>'",
+                        reason="bad_path")
+    for p in parts:
+        check_path_component(p, src, field)
+    return os.path.join(root, *parts)
+
+
+def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None = None,
+               annotation_path: str | None = None, skip_bad: bool = False, skipped: list[Skipped] | None = None,
+               frames_per_video: int = 3) -> list[AnnotatedFrame]:
+    """Reads J-HMDB Sentences into annotated frames (DATASETS.md §3), split "test".
+
+    Args:
+        root: the `jhmdb_sentences/` folder.
+        frames: "uniform" (`round(linspace(1, T, frames_per_video))`) or "metadata" (MTTR's frozen frames).
+        metadata_path: MTTR's metadata JSON (required for "metadata"; its queries are used and
+            `annotation_path` is not read).
+        annotation_path: default `root/jhmdb_annotation.txt`.
+        skip_bad: record bad rows/videos in `skipped` and go on instead of raising.
+        skipped: receives the `Skipped` records.
+        frames_per_video: frames per video in "uniform" mode.
+
+    Returns:
+        One `AnnotatedFrame` per chosen frame, sorted by (video, frame); `num_frames` = usable frames.
+
+    Raises:
+        DataError: malformed rows/entries, unsafe paths, a video without PNG folder ("missing_video") or mask
+            ("missing_mask"), no usable frame ("short_video"), a metadata frame past the usable frames.
+        ValueError: unknown `frames` mode or missing `metadata_path`.
+    """
+    if frames not in FRAME_MODES:
+        raise ValueError(f"frames is {frames!r}, expected one of {FRAME_MODES}")
+    if frames == "metadata" and metadata_path is None:
+        raise ValueError('frames="metadata" needs metadata_path (MTTR\'s jhmdb_sentences_samples_metadata.json)')
+    root = os.fspath(root)
+    report = _Reporter(skip_bad, skipped)
+    png_dirs, mats = _scan(root)
+
+    # (video, frame number or None for uniform) -> referrals
+    wanted: dict[str, list[tuple[int | None, str, str]]] = {}
+    if frames == "uniform":
+        annotation_path = annotation_path or os.path.join(root, "jhmdb_annotation.txt")
+        for vid, sentence, src in read_jhmdb_annotations(annotation_path, skip_bad=skip_bad, skipped=skipped):
+            wanted.setdefault(vid, []).append((None, sentence, src))
+    else:
+        for i, (vid, png, mat, usable, query) in enumerate(read_jhmdb_metadata(metadata_path)):
+            src = f"{metadata_path}[{i}]"
+            try:
+                check_path_component(vid, src, "video_id")
+                png_path = _safe_rebase(root, png, "Rename_Images", src, "png_path")
+                mat_path = _safe_rebase(root, mat, "puppet_mask", src, "mat_path")
+                m = _PNG_RE.match(os.path.basename(png_path))
+                if (m is None or os.path.basename(os.path.dirname(png_path)) != vid
+                        or os.path.basename(os.path.dirname(mat_path)) != vid):
+                    raise DataError(src, f"paths {png!r}, {mat!r} do not name video {vid!r} and a '<k:05d>.png'",
+                                    reason="bad_path")
+                sentence = normalize_sentence(query)
+                if not sentence:
+                    raise DataError(src, f"field 'query' is empty ({query!r})", reason="empty_sentence")
+                wanted.setdefault(vid, []).append((int(m.group(1)), sentence, src))
+            except DataError as e:
+                report(e)
+
+    out: list[AnnotatedFrame] = []
+    for vid in sorted(wanted):
+        src = wanted[vid][0][2]
+        try:
+            if vid not in png_dirs:
+                raise DataError(src, f"video {vid!r} has no folder Rename_Images/*/{vid}", reason="missing_video")
+            if vid not in mats:
+                raise DataError(src, f"video {vid!r} has no puppet_mask/*/{vid}/puppet_mask.mat", reason="missing_mask")
+            n_png = _count_pngs(png_dirs[vid])
+            n_mask = mat_num_frames(mats[vid])[2]
+            usable = min(n_png, n_mask)
+            if usable < 1:
+                raise DataError(png_dirs[vid], f"no usable frame ({n_png} PNGs, {n_mask} masks in {mats[vid]})",
+                                reason="short_video")
+        except DataError as e:
+            report(e)
+            continue
+        by_frame: dict[int, list[Referral]] = {}
+        for number, sentence, rsrc in wanted[vid]:
+            numbers = uniform_frames(usable, frames_per_video) if number is None else [number]
+            for k in numbers:
+                if not 1 <= k <= usable:
+                    report(DataError(rsrc, f"frame {k} of video {vid!r} is past its {usable} usable frames "
+                                           f"({n_png} PNGs, {n_mask} masks)", reason="short_video"))
+                    continue
+                by_frame.setdefault(k, []).append(Referral(sentence, 0, rsrc))
+        for k in sorted(by_frame):
+            out.append(AnnotatedFrame(dataset="jhmdb", split="test", video_id=vid, frame_number=k,
+                                      frames_path=png_dirs[vid], mask_path=mats[vid], num_frames=usable,
+                                      referrals=tuple(by_frame[k])))
+    logger.info("J-HMDB (%s frames): %d annotated frames, %d videos", frames, len(out), len({f.video_id for f in out}))
+    return out
