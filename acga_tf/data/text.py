@@ -1,0 +1,51 @@
+"""The one tokenizer of acga-tf (spec §4: sentence → lower-case tokens), in stock TF string ops.
+
+The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map and in
+the serving graph, so the three can never disagree. Rule: lower-case (UTF-8 aware), delete apostrophes
+("man's" → "mans"), turn every other character that is not a letter or a digit into a space, split on whitespace.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# Apostrophes (ASCII and typographic) are deleted so "man's" stays one token.
+APOSTROPHES = r"['\x{2019}\x{2018}`]"
+# Everything that is not a Unicode letter, mark or digit separates tokens (RE2 syntax).
+SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
+
+
+def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
+    """Splits sentences into lower-case word tokens.
+
+    Args:
+        sentences: tf.string (B,).
+
+    Returns:
+        tf.RaggedTensor tf.string (B, None) of tokens; a sentence without letters or digits has no token.
+    """
+    s = tf.strings.lower(tf.convert_to_tensor(sentences, tf.string), encoding="utf-8")
+    s = tf.strings.regex_replace(s, APOSTROPHES, "")
+    s = tf.strings.regex_replace(s, SEPARATORS, " ")
+    return tf.strings.split(s)
+
+
+def tokenize_py_many(sentences: list[str]) -> list[list[str]]:
+    """`tokenize` run eagerly on a list of Python strings.
+
+    Returns:
+        One list of tokens per sentence.
+    """
+    if not sentences:
+        return []
+    tokens = tokenize(tf.constant(list(sentences), tf.string)).to_list()
+    return [[t.decode("utf-8") for t in row] for row in tokens]
+
+
+def tokenize_py(sentence: str) -> list[str]:
+    """`tokenize` run eagerly on one Python string.
+
+    Returns:
+        The tokens.
+    """
+    return tokenize_py_many([sentence])[0]

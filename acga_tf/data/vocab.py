@@ -1,0 +1,402 @@
+"""Vocabulary, word vectors and the in-graph sentence vectorizer (spec §4: up to L frozen word vectors, zero-padded).
+
+- `Vocabulary`: the words of the training sentences (index 0 is reserved: padding and unknown words, a zero
+  vector), saved as `word<TAB>count` lines.
+- `load_word_vectors`: word2vec binary (GoogleNews), word2vec text and GloVe text (no header) files.
+- `Vocabulary.embedding_matrix`: the (V, D) float32 matrix, from a vectors file or deterministic per-word random
+  vectors (the same word always gets the same vector).
+- `SentenceVectorizer`: a `tf.Module` mapping tf.string sentences to (B, L, D) word vectors with a
+  `StaticHashTable` and `tf.gather`: stock ops only, used in `tf.data` maps and the serving graph.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import logging
+import os
+import zlib
+from typing import Iterable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from acga_tf.data.text import tokenize, tokenize_py_many
+
+logger = logging.getLogger(__name__)
+
+PAD = "<pad>"  # index 0: padding and unknown words (zero vector)
+VECTOR_FORMATS = ("word2vec_binary", "word2vec_text", "glove")
+
+
+class Vocabulary:
+    """An immutable word list with counts; `words[0]` is `PAD` (padding/unknown, zero vector).
+
+    Attributes:
+        words: tuple of words, index = row of the embedding matrix.
+        counts: tuple of training counts (0 for `PAD`).
+    """
+
+    __slots__ = ("_words", "_counts", "_index")
+
+    def __init__(self, words: Iterable[str], counts: Iterable[int] | None = None):
+        """Args:
+            words: the words without `PAD` (it is prepended), distinct, no whitespace.
+            counts: one count per word (default 0).
+
+        Raises:
+            ValueError: duplicated words, words with whitespace or `PAD`, count length mismatch.
+        """
+        words = list(words)
+        counts = [0] * len(words) if counts is None else [int(c) for c in counts]
+        if len(counts) != len(words):
+            raise ValueError(f"{len(words)} words but {len(counts)} counts")
+        for w in words:
+            if not w or w == PAD or any(c.isspace() for c in w):
+                raise ValueError(f"invalid vocabulary word {w!r} (empty, {PAD!r} or with whitespace)")
+        dup = [w for w, n in collections.Counter(words).items() if n > 1]
+        if dup:
+            raise ValueError(f"duplicated vocabulary words: {dup[:10]}")
+        object.__setattr__(self, "_words", (PAD, *words))
+        object.__setattr__(self, "_counts", (0, *counts))
+        object.__setattr__(self, "_index", {w: i for i, w in enumerate(self._words)})
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Vocabulary is immutable")
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return self._words
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return self._counts
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and self._words == other._words and self._counts == other._counts
+
+    def __hash__(self) -> int:
+        return hash(self._words)
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} words incl. {PAD!r})"
+
+    def index(self, word: str) -> int:
+        """Row of `word` (0 if unknown)."""
+        return self._index.get(word, 0)
+
+    def encode(self, sentence: str) -> list[int]:
+        """Token ids of one sentence, with the shared tokenizer (0 for unknown words)."""
+        return [self.index(t) for t in tokenize_py_many([sentence])[0]]
+
+    @classmethod
+    def build(cls, sentences: Iterable[str], min_count: int = 1) -> "Vocabulary":
+        """Counts the tokens of `sentences` (shared tokenizer) and keeps words seen at least `min_count` times.
+
+        Words are ordered by decreasing count, then alphabetically (deterministic).
+
+        Raises:
+            ValueError: `min_count` < 1.
+        """
+        if min_count < 1:
+            raise ValueError(f"min_count must be >= 1, got {min_count}")
+        counter: collections.Counter = collections.Counter()
+        sentences = list(sentences)
+        for i in range(0, len(sentences), 4096):
+            for tokens in tokenize_py_many(sentences[i:i + 4096]):
+                counter.update(tokens)
+        kept = sorted(((w, c) for w, c in counter.items() if c >= min_count), key=lambda x: (-x[1], x[0]))
+        logger.info("vocabulary: %d words (min_count=%d) of %d distinct tokens", len(kept), min_count, len(counter))
+        return cls([w for w, _ in kept], [c for _, c in kept])
+
+    def save(self, path: str) -> None:
+        """Writes `word<TAB>count` per line, UTF-8 (without `PAD`)."""
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            for w, c in zip(self._words[1:], self._counts[1:]):
+                f.write(f"{w}\t{c}\n")
+
+    @classmethod
+    def load(cls, path: str) -> "Vocabulary":
+        """Reads a file written by `save`.
+
+        Raises:
+            ValueError: naming `path:line` for a malformed line, a duplicated word or non-UTF-8 bytes.
+        """
+        words, counts = [], []
+        seen: dict[str, int] = {}
+        with open(path, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"{path}:{lineno}: not valid UTF-8 ({e.reason})") from None
+                if not line:
+                    continue
+                parts = line.split("\t")
+                if len(parts) != 2 or not parts[1].isdigit() or not parts[0] or parts[0] == PAD \
+                        or any(c.isspace() for c in parts[0]):
+                    raise ValueError(f"{path}:{lineno}: expected 'word<TAB>count', got {line!r}")
+                if parts[0] in seen:
+                    raise ValueError(f"{path}:{lineno}: word {parts[0]!r} already on line {seen[parts[0]]}")
+                seen[parts[0]] = lineno
+                words.append(parts[0])
+                counts.append(int(parts[1]))
+        return cls(words, counts)
+
+    def embedding_matrix(self, vectors_path: str | None = None, *, dim: int | None = None, seed: int = 0,
+                         format: str | None = None) -> tuple[np.ndarray, int]:
+        """The (V, D) float32 word-vector matrix; row 0 (`PAD`) is zero.
+
+        Args:
+            vectors_path: a word2vec/GloVe file; None for deterministic random vectors.
+            dim: D; required without `vectors_path`, checked against the file otherwise.
+            seed: seed of the random vectors (each word's vector depends only on the word and the seed).
+            format: see `load_word_vectors`.
+
+        Returns:
+            (matrix, n_unknown): words missing from the file get a zero vector and are counted (and logged).
+
+        Raises:
+            ValueError: no `dim` without a file, or `dim` differing from the file's.
+        """
+        if vectors_path is None:
+            if dim is None or dim < 1:
+                raise ValueError(f"dim must be a positive int without a vectors file, got {dim}")
+            matrix = np.zeros((len(self), dim), np.float32)
+            for i, w in enumerate(self._words[1:], start=1):
+                matrix[i] = random_word_vector(w, dim, seed)
+            return matrix, 0
+        vectors = load_word_vectors(vectors_path, format=format, words=self._words[1:])
+        file_dim = _vector_dim(vectors_path, format)
+        if dim is not None and dim != file_dim:
+            raise ValueError(f"{vectors_path}: vectors have {file_dim} dimensions, expected dim={dim}")
+        matrix = np.zeros((len(self), file_dim), np.float32)
+        unknown = []
+        for i, w in enumerate(self._words[1:], start=1):
+            v = vectors.get(w)
+            if v is None:
+                unknown.append(w)
+            else:
+                matrix[i] = v
+        if unknown:
+            logger.warning("%d of %d vocabulary words have no vector in %s (zero vectors), e.g. %s",
+                           len(unknown), len(self) - 1, vectors_path, unknown[:10])
+        return matrix, len(unknown)
+
+
+def random_word_vector(word: str, dim: int, seed: int = 0) -> np.ndarray:
+    """A deterministic N(0, 1/dim) float32 vector for `word` (crc32 of the word + seed), same in every process."""
+    rng = np.random.default_rng([zlib.crc32(word.encode("utf-8")), seed])
+    return (rng.standard_normal(dim) / np.sqrt(dim)).astype(np.float32)
+
+
+def _open(path: str):
+    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+
+
+def detect_vector_format(path: str) -> str:
+    """"word2vec_binary" for `.bin`/`.bin.gz`, else "word2vec_text" if the first line is `<count> <dim>`, else
+    "glove"."""
+    name = os.path.basename(str(path)).lower()
+    if name.endswith(".bin") or name.endswith(".bin.gz"):
+        return "word2vec_binary"
+    with _open(path) as f:
+        first = f.readline().split()
+    if len(first) == 2 and all(x.isdigit() for x in first):
+        return "word2vec_text"
+    return "glove"
+
+
+def _vector_dim(path: str, format: str | None) -> int:
+    for _, v in iter_word_vectors(path, format=format):
+        return int(v.shape[0])
+    raise ValueError(f"{path}: no word vector in the file")
+
+
+def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    """Streams (word, float32 vector) pairs from a word2vec binary, word2vec text or GloVe text file.
+
+    Args:
+        path: the file (`.gz` accepted).
+        format: one of `VECTOR_FORMATS`, or None to detect it (`detect_vector_format`).
+
+    Raises:
+        ValueError: unknown format, or a malformed header/line/entry (naming `path:line` or the entry).
+    """
+    format = format or detect_vector_format(path)
+    if format not in VECTOR_FORMATS:
+        raise ValueError(f"unknown word-vector format {format!r}, expected one of {VECTOR_FORMATS}")
+    with _open(path) as f:
+        if format == "word2vec_binary":
+            header = f.readline().split()
+            if len(header) != 2 or not all(x.isdigit() for x in header):
+                raise ValueError(f"{path}:1: word2vec header is {b' '.join(header)!r}, expected '<count> <dim>'")
+            count, dim = int(header[0]), int(header[1])
+            for i in range(count):
+                chars = bytearray()
+                while True:
+                    c = f.read(1)
+                    if not c:
+                        raise ValueError(f"{path}: entry {i + 1} of {count}: unexpected end of file")
+                    if c == b" ":
+                        break
+                    if c != b"\n" or chars:
+                        chars += c
+                data = f.read(4 * dim)
+                if len(data) != 4 * dim:
+                    raise ValueError(f"{path}: entry {i + 1} of {count}: truncated vector")
+                yield chars.decode("utf-8", errors="replace"), np.frombuffer(data, "<f4").astype(np.float32)
+            return
+        dim = None
+        for lineno, raw in enumerate(f, start=1):
+            parts = raw.rstrip(b"\r\n").split(b" ")
+            parts = [p for p in parts if p]
+            if lineno == 1 and format == "word2vec_text":
+                if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                    raise ValueError(f"{path}:1: word2vec header is {raw[:80]!r}, expected '<count> <dim>'")
+                dim = int(parts[1])
+                continue
+            if not parts:
+                continue
+            try:
+                vec = np.array([float(x) for x in parts[1:]], np.float32)
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: non-numeric vector value in {raw[:80]!r}") from None
+            if dim is None:
+                dim = vec.shape[0]
+            if vec.shape[0] != dim or dim == 0:
+                raise ValueError(f"{path}:{lineno}: {vec.shape[0]} values, expected {dim}")
+            yield parts[0].decode("utf-8", errors="replace"), vec
+
+
+def load_word_vectors(path: str, format: str | None = None,
+                      words: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Reads word vectors into a dict, keeping only `words` when given (GoogleNews has 3M words).
+
+    A word missing in its own case falls back to the first file entry whose lower case equals it.
+
+    Raises:
+        ValueError: see `iter_word_vectors`.
+    """
+    wanted = None if words is None else set(words)
+    exact: dict[str, np.ndarray] = {}
+    folded: dict[str, np.ndarray] = {}
+    for w, v in iter_word_vectors(path, format=format):
+        if wanted is None:
+            exact.setdefault(w, v)
+        elif w in wanted:
+            exact.setdefault(w, v)
+        else:
+            lw = w.lower()
+            if lw in wanted:
+                folded.setdefault(lw, v)
+    for w, v in folded.items():
+        exact.setdefault(w, v)
+    return exact
+
+
+def save_word_vectors(path: str, vectors: dict[str, np.ndarray], format: str) -> None:
+    """Writes vectors as word2vec binary, word2vec text or GloVe text (for tests and small demo files)."""
+    items = list(vectors.items())
+    dim = len(items[0][1]) if items else 0
+    with open(path, "wb") as f:
+        if format in ("word2vec_binary", "word2vec_text"):
+            f.write(f"{len(items)} {dim}\n".encode())
+        for w, v in items:
+            v = np.asarray(v, np.float32)
+            if format == "word2vec_binary":
+                f.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes() + b"\n")
+            elif format in ("word2vec_text", "glove"):
+                f.write((w + " " + " ".join(repr(float(x)) for x in v) + "\n").encode("utf-8"))
+            else:
+                raise ValueError(f"unknown word-vector format {format!r}, expected one of {VECTOR_FORMATS}")
+
+
+def save_embedding_matrix(path: str, matrix: np.ndarray) -> None:
+    """Saves a (V, D) float32 matrix as `.npy`."""
+    np.save(path, np.asarray(matrix, np.float32), allow_pickle=False)
+
+
+def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None) -> np.ndarray:
+    """Loads a `.npy` matrix written by `save_embedding_matrix`.
+
+    Raises:
+        ValueError: not a 2-D float matrix, row 0 not zero, or its row count differs from `len(vocabulary)`.
+    """
+    m = np.load(path, allow_pickle=False)
+    if m.ndim != 2 or not np.issubdtype(m.dtype, np.floating):
+        raise ValueError(f"{path}: expected a (V, D) float matrix, got {m.dtype} {m.shape}")
+    if np.any(m[0] != 0):
+        raise ValueError(f"{path}: row 0 (padding/unknown) must be zero")
+    if vocabulary is not None and m.shape[0] != len(vocabulary):
+        raise ValueError(f"{path}: {m.shape[0]} rows, the vocabulary has {len(vocabulary)} words")
+    return m.astype(np.float32)
+
+
+class SentenceVectorizer(tf.Module):
+    """Sentences → first L word vectors, zero-padded (spec §4), with stock TF ops only.
+
+    Args:
+        words: the vocabulary words, `words[0]` the padding/unknown entry (e.g. `Vocabulary.words`).
+        matrix: float (V, D), row 0 zeros.
+        sentence_length: L.
+    """
+
+    def __init__(self, words, matrix: np.ndarray, sentence_length: int, name: str | None = None):
+        super().__init__(name=name)
+        words = list(words)
+        matrix = np.asarray(matrix, np.float32)
+        if matrix.ndim != 2 or matrix.shape[0] != len(words):
+            raise ValueError(f"matrix has shape {matrix.shape}, expected ({len(words)}, D) for {len(words)} words")
+        if sentence_length < 1:
+            raise ValueError(f"sentence_length must be >= 1, got {sentence_length}")
+        self.sentence_length = int(sentence_length)
+        self.dim = int(matrix.shape[1])
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(words[1:], tf.string),
+                                                tf.range(1, len(words), dtype=tf.int64)),
+            default_value=tf.constant(0, tf.int64))
+        self.matrix = tf.Variable(matrix, trainable=False, name="word_vectors")
+
+    @classmethod
+    def from_vocabulary(cls, vocabulary: Vocabulary, matrix: np.ndarray, sentence_length: int) -> "SentenceVectorizer":
+        """Builds a vectorizer from a `Vocabulary` and its embedding matrix."""
+        return cls(vocabulary.words, matrix, sentence_length)
+
+    def ids(self, sentences: tf.Tensor) -> tf.Tensor:
+        """int64 (B, L) token ids (0 for padding and unknown words) of tf.string (B,) sentences."""
+        tokens = tokenize(sentences)  # (B, None)
+        ids = tf.ragged.map_flat_values(self.table.lookup, tokens)[:, :self.sentence_length]
+        return ids.to_tensor(default_value=0, shape=[None, self.sentence_length])
+
+    def lengths(self, sentences: tf.Tensor) -> tf.Tensor:
+        """int32 (B,) number of tokens, clipped to L (unknown words count)."""
+        n = tf.cast(tokenize(sentences).row_lengths(), tf.int32)
+        return tf.minimum(n, self.sentence_length)
+
+    def __call__(self, sentences: tf.Tensor) -> tf.Tensor:
+        """float32 (B, L, D) word vectors of tf.string (B,) sentences; padding and unknown words are zeros."""
+        return tf.gather(self.matrix, self.ids(sentences))  # (B, L, D)
+
+
+def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf.Tensor:
+    """Fails with `tf.errors.InvalidArgumentError` ("query is empty") if a sentence has no token.
+
+    Args:
+        sentences: tf.string (B,).
+        lengths: their token counts (default: computed with `tokenize`).
+
+    Returns:
+        `sentences`, with the check as a control dependency (use the result so graphs keep the check).
+    """
+    sentences = tf.convert_to_tensor(sentences, tf.string)
+    if lengths is None:
+        lengths = tokenize(sentences).row_lengths()
+    check = tf.debugging.assert_greater(
+        tf.cast(lengths, tf.int64), tf.constant(0, tf.int64),
+        message="query is empty: a sentence has no word (letters or digits) after tokenization")
+    with tf.control_dependencies([check]):
+        return tf.identity(sentences)

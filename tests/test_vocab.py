@@ -1,0 +1,156 @@
+"""Tests of acga_tf/data/text.py and acga_tf/data/vocab.py."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acga_tf.data.text import tokenize, tokenize_py, tokenize_py_many
+from acga_tf.data.vocab import (PAD, SentenceVectorizer, Vocabulary, check_nonempty, detect_vector_format,
+                                load_embedding_matrix, load_word_vectors, random_word_vector,
+                                save_embedding_matrix, save_word_vectors)
+
+SENTENCES = ["The red square moving LEFT", "  a man's  dog, running!  ", "the blue-circle", "dog dog dog"]
+
+
+def test_tokenizer_rule_and_consistency():
+    assert tokenize_py("  The Man's RED-square,  moving\tleft!! ") == ["the", "mans", "red", "square", "moving", "left"]
+    assert tokenize_py("Élan ÜBER café 3d") == ["élan", "über", "café", "3d"]
+    assert tokenize_py("... !") == []
+    ragged = tokenize(tf.constant(SENTENCES)).to_list()
+    assert [[t.decode() for t in r] for r in ragged] == tokenize_py_many(SENTENCES)
+    assert [tokenize_py(s) for s in SENTENCES] == tokenize_py_many(SENTENCES)
+
+    # the same function traced in a graph (tf.data / serving) agrees
+    ds = tf.data.Dataset.from_tensor_slices(SENTENCES).batch(4).map(lambda s: tokenize(s).to_tensor(""))
+    graph = next(iter(ds)).numpy()
+    for row, expected in zip(graph, tokenize_py_many(SENTENCES)):
+        assert [t.decode() for t in row if t] == expected
+
+
+def test_vocabulary_build_save_load(tmp_path):
+    v = Vocabulary.build(SENTENCES)
+    assert v.words[0] == PAD and v.counts[0] == 0
+    assert v.words[1] == "dog" and v.counts[1] == 4
+    assert v.index("red") > 0 and v.index("zebra") == 0
+    assert v.encode("The dog, zebra") == [v.index("the"), v.index("dog"), 0]
+    assert Vocabulary.build(SENTENCES, min_count=2).words == (PAD, "dog", "the")
+    p = tmp_path / "vocab.tsv"
+    v.save(str(p))
+    assert p.read_text().splitlines()[0] == "dog\t4"
+    assert Vocabulary.load(str(p)) == v
+    with pytest.raises(AttributeError):
+        v.words = ()
+
+
+def test_vocabulary_load_errors(tmp_path):
+    p = tmp_path / "bad.tsv"
+    p.write_text("dog\t4\ncat 3\n")
+    with pytest.raises(ValueError, match=r"bad\.tsv:2: expected 'word<TAB>count'"):
+        Vocabulary.load(str(p))
+    p.write_text("dog\t4\ndog\t2\n")
+    with pytest.raises(ValueError, match=r"bad\.tsv:2: word 'dog' already on line 1"):
+        Vocabulary.load(str(p))
+    p.write_bytes(b"dog\t4\n\xff\t1\n")
+    with pytest.raises(ValueError, match=r"bad\.tsv:2: not valid UTF-8"):
+        Vocabulary.load(str(p))
+
+
+@pytest.fixture
+def vectors():
+    rng = np.random.default_rng(0)
+    words = ["the", "dog", "red", "Square", "mans", "élan"]
+    return {w: rng.standard_normal(5).astype(np.float32) for w in words}
+
+
+def test_three_vector_formats_agree(tmp_path, vectors):
+    paths = {"word2vec_binary": tmp_path / "v.bin", "word2vec_text": tmp_path / "v.txt",
+             "glove": tmp_path / "glove.6B.5d.txt"}
+    for fmt, p in paths.items():
+        save_word_vectors(str(p), vectors, fmt)
+        assert detect_vector_format(str(p)) == fmt
+    loaded = {fmt: load_word_vectors(str(p)) for fmt, p in paths.items()}
+    for fmt, d in loaded.items():
+        assert set(d) == set(vectors), fmt
+        for w in vectors:
+            np.testing.assert_allclose(d[w], vectors[w], rtol=1e-6, err_msg=fmt)
+    assert (tmp_path / "glove.6B.5d.txt").read_text(encoding="utf-8").split("\n")[0].startswith("the ")
+
+    v = Vocabulary.build(SENTENCES + ["square élan zebra"])
+    mats = [v.embedding_matrix(str(p)) for p in paths.values()]
+    for m, n_unknown in mats:
+        np.testing.assert_allclose(m, mats[0][0], rtol=1e-6)
+        unknown = [w for w in v.words[1:] if w not in vectors and w != "square"]
+        assert n_unknown == len(unknown)
+        assert m.shape == (len(v), 5) and m.dtype == np.float32
+        assert not m[0].any()
+        for w in unknown:
+            assert not m[v.index(w)].any()
+        np.testing.assert_allclose(m[v.index("square")], vectors["Square"], rtol=1e-6)  # case fallback
+        np.testing.assert_allclose(m[v.index("dog")], vectors["dog"], rtol=1e-6)
+    with pytest.raises(ValueError, match="5 dimensions, expected dim=7"):
+        v.embedding_matrix(str(paths["glove"]), dim=7)
+
+
+def test_vector_file_errors(tmp_path):
+    p = tmp_path / "bad.txt"
+    p.write_text("2 3\nthe 1 2 3\ndog 1 x 3\n")
+    with pytest.raises(ValueError, match=r"bad\.txt:3: non-numeric"):
+        load_word_vectors(str(p))
+    p.write_text("the 1 2 3\ndog 1 2\n")
+    with pytest.raises(ValueError, match=r"bad\.txt:2: 2 values, expected 3"):
+        load_word_vectors(str(p))
+    b = tmp_path / "bad.bin"
+    b.write_bytes(b"2 3\nthe " + np.zeros(3, "<f4").tobytes() + b"\ndog " + b"\x00" * 5)
+    with pytest.raises(ValueError, match=r"bad\.bin: entry 2 of 2: truncated"):
+        load_word_vectors(str(b))
+
+
+def test_random_vectors_are_deterministic_per_word(tmp_path):
+    a = Vocabulary.build(["red dog"])
+    b = Vocabulary.build(["the dog dog ran"])
+    ma, n = a.embedding_matrix(dim=8, seed=1)
+    mb, _ = b.embedding_matrix(dim=8, seed=1)
+    assert n == 0
+    np.testing.assert_array_equal(ma[a.index("dog")], mb[b.index("dog")])
+    np.testing.assert_array_equal(ma[a.index("dog")], random_word_vector("dog", 8, 1))
+    assert not np.allclose(ma[a.index("dog")], a.embedding_matrix(dim=8, seed=2)[0][a.index("dog")])
+    assert not ma[0].any()
+    p = tmp_path / "emb.npy"
+    save_embedding_matrix(str(p), ma)
+    np.testing.assert_array_equal(load_embedding_matrix(str(p), a), ma)
+    with pytest.raises(ValueError, match="rows, the vocabulary has"):
+        load_embedding_matrix(str(p), b)
+    with pytest.raises(ValueError, match="dim must be"):
+        a.embedding_matrix()
+
+
+def test_sentence_vectorizer_matches_numpy():
+    v = Vocabulary.build(SENTENCES)
+    m, _ = v.embedding_matrix(dim=6, seed=0)
+    vec = SentenceVectorizer.from_vocabulary(v, m, sentence_length=4)
+    queries = ["the red zebra", "a man's dog running the blue circle", "DOG", "zebra"]
+    out = vec(tf.constant(queries)).numpy()
+    assert out.shape == (4, 4, 6) and out.dtype == np.float32
+    expected = np.zeros_like(out)
+    for b, q in enumerate(queries):
+        for i, t in enumerate(tokenize_py(q)[:4]):
+            expected[b, i] = m[v.index(t)]
+    np.testing.assert_allclose(out, expected)
+    np.testing.assert_array_equal(vec.lengths(tf.constant(queries)).numpy(), [3, 4, 1, 1])
+    assert not out[0, 2].any()  # unknown word -> zeros
+
+    # the same module inside a tf.data map and a tf.function
+    ds = tf.data.Dataset.from_tensor_slices(queries).batch(2).map(vec)
+    np.testing.assert_allclose(np.concatenate([x.numpy() for x in ds]), expected)
+    fn = tf.function(vec.__call__, input_signature=[tf.TensorSpec([None], tf.string)])
+    np.testing.assert_allclose(fn(tf.constant(queries)).numpy(), expected)
+
+
+def test_check_nonempty():
+    s = tf.constant(["the dog", "red"])
+    assert check_nonempty(s).numpy().tolist() == [b"the dog", b"red"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="query is empty"):
+        check_nonempty(tf.constant(["the dog", " ?! "]))
+    fn = tf.function(check_nonempty, input_signature=[tf.TensorSpec([None], tf.string)])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="query is empty"):
+        fn(tf.constant([""]))
