@@ -38,7 +38,43 @@ def _run_params(args) -> int:
     return 0
 
 
-_SUBCOMMANDS = [_add_params]
+# === prepare (issue: data pipeline) ===
+def _add_prepare(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", required=True, help="dataset root (a2d_sentences/ or jhmdb_sentences/)")
+    common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
+    common.add_argument("--split", default="all", choices=("train", "test", "all"), help="default: all")
+    common.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
+    common.add_argument("--shard-size", type=int, default=64, help="annotated frames per shard (default: 64)")
+    common.add_argument("--skip-bad", action="store_true", help="leave bad items out, listed in skipped.csv")
+    common.add_argument("--runner", default="local", choices=("local", "beam"), help="local pool or Apache Beam")
+    common.add_argument("--window", type=int, default=24, help="frames stored around each annotated frame")
+    common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")
+    common.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("prepare", help="convert A2D / J-HMDB Sentences to TFRecord shards")
+    datasets = p.add_subparsers(dest="dataset", required=True)
+    datasets.add_parser("a2d", parents=[common], help="A2D Sentences")
+    jhmdb = datasets.add_parser("jhmdb", parents=[common], help="J-HMDB Sentences (test only)")
+    jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
+                       help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
+    p.set_defaults(run=_run_prepare)
+
+
+def _run_prepare(args) -> int:
+    from pipelines.convert import prepare
+
+    summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
+                        shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
+                        frames=getattr(args, "frames", "uniform"), vocabulary=args.vocabulary,
+                        progress=not args.no_progress)
+    for s in summaries:
+        print(f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
+              f"{len(s['shards'])} shards, {s['skipped']} skipped"
+              + (f" (listed in {s['skipped_csv']})" if s["skipped_csv"] else "") + f" -> {s['output_dir']}")
+    return 0
+
+
+_SUBCOMMANDS = [_add_params, _add_prepare]
 
 
 def main(argv: list[str] | None = None) -> int:

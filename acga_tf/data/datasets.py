@@ -1,0 +1,132 @@
+"""`make_dataset`: prepared TFRecord shards → `tf.data.Dataset` of `(inputs, targets)` for `model.fit` (spec §7).
+
+Order of operations: sorted file list → file-level shuffle (training) → interleaved `TFRecordDataset`s →
+record-level shuffle (training; records are compact JPEG clips, so the buffer stays small) → decode and prepare
+each clip once (`decode` + `prepare_clip`, parallel) → one sample per sentence → per-sample parse (words, flip,
+multi-scale targets, parallel) → global batch → prefetch. Randomness is seeded from `config.seed`; order is
+deterministic when `config.deterministic`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import tensorflow as tf
+
+from acga_tf.config import ACGAConfig
+from acga_tf.data.decode import decode
+from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+# Samples of this many clips are interleaved in training so a batch rarely holds two sentences of one frame.
+_TRAIN_SENTENCE_MIXING = 4
+
+
+def read_manifest(directory: str) -> dict[str, Any]:
+    """The `manifest.json` written by the converter in `directory`.
+
+    Raises:
+        FileNotFoundError: no manifest there.
+        ValueError: not valid JSON.
+    """
+    path = os.path.join(directory, MANIFEST_NAME)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path}: no manifest (run `acga prepare` to write the shards and manifest)")
+    with tf.io.gfile.GFile(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+
+
+def load_vectorizer(directory: str, config: ACGAConfig, vectors_path: str | None = None):
+    """A `SentenceVectorizer` over the vocabulary saved next to the shards (the manifest names it).
+
+    Without `vectors_path`, every word gets a deterministic random vector of `config.word_dim` (seed
+    `config.seed`); fine for tests and smoke runs, not for reproducing the paper (spec §1: word2vec).
+    """
+    from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
+
+    manifest = read_manifest(directory)
+    vocab = Vocabulary.load(os.path.join(directory, manifest["vocabulary"]))
+    matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
+    if vectors_path is None:
+        logger.warning("no word vectors given: using deterministic random %d-d vectors for the %d words of %s "
+                       "(seed %d)", config.word_dim, len(vocab.words), directory, config.seed)
+    elif n_unknown:
+        logger.warning("%d of %d words have no vector in %s", n_unknown, len(vocab.words), vectors_path)
+    return SentenceVectorizer(vocab.words, matrix, config.sentence_length)
+
+
+def make_dataset(file_pattern: str, config: ACGAConfig, *, training: bool, batch_size: int,
+                 vectorizer: Any = None, with_info: bool = False) -> tf.data.Dataset:
+    """The input pipeline over prepared shards.
+
+    Args:
+        file_pattern: glob of TFRecord shards, e.g. "data/a2d/train-*.tfrecord".
+        config: T, S, L, D, seed, shuffle_buffer, horizontal_flip, deterministic.
+        training: shuffle (files, records), random flip, drop the last partial batch.
+        batch_size: the global batch size.
+        vectorizer: a `SentenceVectorizer`; None loads the vocabulary next to the shards with random vectors
+            (a warning is logged).
+        with_info: also yield `info` (`sample_id`, `height`, `width`, `mask_png`, `sentence`) for evaluation.
+
+    Returns:
+        A dataset of `(inputs, targets)` (or `(inputs, targets, info)`): inputs `video` float32 (B, T, S, S, 3) in
+        [-1, 1], `words` float32 (B, L, D); targets `logits_res1` (B, S/16, S/16, 1), `logits_res2`
+        (B, S/4, S/4, 1), `logits` (B, S, S, 1), float32 {0,1}.
+
+    Raises:
+        FileNotFoundError: no file matches `file_pattern`.
+        ValueError: batch_size is not positive, with_info with training, or the shards' window (manifest) is
+            shorter than `config.clip_length`.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size={batch_size}: must be positive")
+    if training and with_info:
+        raise ValueError("with_info=True is for evaluation: use it with training=False")
+    files = tf.io.gfile.glob(file_pattern)
+    if not files:
+        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
+    directory = os.path.dirname(sorted(files)[0])
+    if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
+        window = read_manifest(directory).get("clip", {}).get("window")
+        if window is not None and window < config.clip_length:
+            raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
+                             f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "
+                             f"--window {config.clip_length} or more")
+    if vectorizer is None:
+        vectorizer = load_vectorizer(directory, config)
+    det = config.deterministic
+
+    ds = tf.data.Dataset.list_files(file_pattern, shuffle=False)  # sorted: the same order every run
+    if training:
+        ds = ds.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
+    if training:
+        ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda s: prepare_clip(decode(s), config), num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
+    if training:
+        ds = ds.interleave(expand_sentences, cycle_length=_TRAIN_SENTENCE_MIXING, block_length=1)
+        seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda sample, r: parse_train(sample, config, vectorizer, tf.stack([tf.cast(config.seed, tf.int64), r])),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
+    else:
+        ds = ds.flat_map(expand_sentences)
+        ds = ds.map(lambda sample: parse_eval(sample, config, vectorizer, with_info),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
+    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+
+    options = tf.data.Options()
+    options.deterministic = det
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.FILE if len(files) > 1 else tf.data.experimental.AutoShardPolicy.DATA)
+    return ds.with_options(options)

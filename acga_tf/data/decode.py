@@ -1,0 +1,57 @@
+"""Decoder: serialized `SequenceExample` (schema in `acga_tf.data.schema`) → dict of tensors (STYLE B.6).
+
+Pure TF ops, usable inside `tf.data` maps and serving graphs. Frames stay JPEG strings here so that the parser
+decodes only the T frames of the clip it selects (`decode_images`).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from acga_tf.data import schema
+
+_CONTEXT_FEATURES = {
+    **{k: tf.io.FixedLenFeature([], tf.string) for k in schema.CONTEXT_BYTES_KEYS},
+    **{k: tf.io.FixedLenFeature([], tf.int64) for k in schema.CONTEXT_INT_KEYS},
+    schema.SENTENCES_KEY: tf.io.VarLenFeature(tf.string),
+    schema.INSTANCE_IDS_KEY: tf.io.VarLenFeature(tf.int64),
+    schema.MASKS_KEY: tf.io.VarLenFeature(tf.string),
+}
+_SEQUENCE_FEATURES = {schema.FRAMES_KEY: tf.io.FixedLenSequenceFeature([], tf.string)}
+
+
+def decode(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Parses one serialized record.
+
+    Args:
+        serialized: scalar string, a `SequenceExample` written by `schema.encode_example`.
+
+    Returns:
+        A dict keyed by the schema's keys: `dataset`, `split`, `video_id` (string scalars); `frame_number`,
+        `height`, `width`, `center`, `num_frames` (int32 scalars); `sentences` (N,) string; `instance_ids` (N,)
+        int32; `masks` (N,) string (PNG); `frames` (n,) string (JPEG).
+    """
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized, context_features=_CONTEXT_FEATURES, sequence_features=_SEQUENCE_FEATURES)
+    out = {k: context[k] for k in schema.CONTEXT_BYTES_KEYS}
+    out.update({k: tf.cast(context[k], tf.int32) for k in schema.CONTEXT_INT_KEYS})
+    out[schema.SENTENCES_KEY] = tf.sparse.to_dense(context[schema.SENTENCES_KEY])
+    out[schema.INSTANCE_IDS_KEY] = tf.cast(tf.sparse.to_dense(context[schema.INSTANCE_IDS_KEY]), tf.int32)
+    out[schema.MASKS_KEY] = tf.sparse.to_dense(context[schema.MASKS_KEY])
+    out[schema.FRAMES_KEY] = sequence[schema.FRAMES_KEY]
+    return out
+
+
+def decode_images(encoded: tf.Tensor, channels: int) -> tf.Tensor:
+    """Decodes a vector of JPEG/PNG strings of one size.
+
+    Args:
+        encoded: (k,) string.
+        channels: 3 for frames (RGB), 1 for masks.
+
+    Returns:
+        uint8 (k, H, W, channels).
+    """
+    images = tf.map_fn(lambda s: tf.io.decode_image(s, channels=channels, expand_animations=False), encoded,
+                       fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8))
+    return tf.ensure_shape(images, [None, None, None, channels])

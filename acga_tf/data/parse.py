@@ -1,0 +1,259 @@
+"""Parser: decoded record → model `(features, targets)` (spec §7, §8; STYLE B.6). Pure TF ops.
+
+The geometry functions (`letterbox`, `unletterbox`, `clip_indices`, `scale_frames`) are shared with the serving
+graph and the evaluator, so they accept batched and unbatched tensors with dynamic heights and widths.
+
+The record-level step `prepare_clip` decodes the clip of one annotated frame once (T frames centred on the
+annotated frame, letterboxed to S × S, scaled to [-1, 1]) together with the letterboxed mask of every sentence;
+`expand_sentences` turns it into one sample per sentence; `parse_train` / `parse_eval` then make the model's
+inputs `{"video", "words"}` and the multi-scale targets `{"logits_res1", "logits_res2", "logits"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from acga_tf.config import ACGAConfig
+from acga_tf.data import schema
+from acga_tf.data.decode import decode_images
+
+# Keys of the per-sample dict produced by `expand_sentences`.
+VIDEO = "video"
+WORDS = "words"
+SENTENCE = "sentence"
+INSTANCE_ID = "instance_id"
+MASK = "mask"
+MASK_PNG = "mask_png"
+SAMPLE_ID = "sample_id"
+# Target names = the model's output names (spec §6, §7).
+TARGET_RES1 = "logits_res1"  # S/16
+TARGET_RES2 = "logits_res2"  # S/4
+TARGET_RES3 = "logits"  # S
+
+# spec §7: targets at S/16 and S/4 are area averages of the S × S mask thresholded at 0.5.
+_RES1_FACTOR, _RES2_FACTOR = 16, 4
+TARGET_THRESHOLD = 0.5
+# Sentences with one of these words are never flipped: a horizontal flip would swap which actor "the man on the
+# left" designates, so the flipped frame would no longer match its mask (the referent changes, not just pixels).
+LEFT_RIGHT_PATTERN = r".*\b(left|right)(most|hand|side|wards?)?\b.*"
+
+
+# === Geometry (shared with serving and evaluation) ===
+def letterbox_geometry(height: Any, width: Any, size: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Where a height × width image lands in the size × size letterbox (spec §7).
+
+    Scale to fit keeping the aspect ratio (the long side becomes `size`; the short side is rounded half up),
+    then centre (the extra padding pixel, if any, goes to the bottom/right).
+
+    Returns:
+        int32 scalars (new_height, new_width, top, left).
+    """
+    h, w = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+    s = tf.cast(size, tf.int64)
+    m = tf.maximum(h, w)
+    # Exact integer rounding of h * s / m (no float error for any frame size).
+    new_h = tf.maximum((2 * h * s + m) // (2 * m), 1)
+    new_w = tf.maximum((2 * w * s + m) // (2 * m), 1)
+    top, left = (s - new_h) // 2, (s - new_w) // 2
+    return tuple(tf.cast(v, tf.int32) for v in (new_h, new_w, top, left))
+
+
+def _as_4d(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    rank = images.shape.rank
+    if rank is None or rank < 3:
+        raise ValueError(f"expected images of shape (..., H, W, C), got {images.shape}")
+    shape = tf.shape(images)
+    return tf.reshape(images, tf.concat([[-1], shape[-3:]], 0)), shape
+
+
+def _resize(images: tf.Tensor, size: tf.Tensor, method: str, antialias: bool) -> tf.Tensor:
+    out = tf.image.resize(images, size, method=method, antialias=antialias)
+    return tf.cast(out, images.dtype) if method == "nearest" else out
+
+
+def letterbox(images: tf.Tensor, size: int, method: str = "bilinear", antialias: bool = False) -> tf.Tensor:
+    """Letterboxes images to size × size: scale to fit keeping the aspect ratio, centre, pad zeros (spec §7).
+
+    Args:
+        images: (..., H, W, C), any number of leading dims (a frame, a clip (T,H,W,C), a batch of clips); H and W
+            may be dynamic.
+        size: S.
+        method: a `tf.image.resize` method: "bilinear" for frames, "nearest" for masks.
+        antialias: passed to `tf.image.resize`.
+
+    Returns:
+        (..., S, S, C): the input dtype for "nearest", float32 otherwise.
+    """
+    images = tf.convert_to_tensor(images)
+    flat, shape = _as_4d(images)
+    new_h, new_w, top, left = letterbox_geometry(shape[-3], shape[-2], size)
+    resized = _resize(flat, tf.stack([new_h, new_w]), method, antialias)
+    padded = tf.image.pad_to_bounding_box(resized, top, left, size, size)
+    out = tf.reshape(padded, tf.concat([shape[:-3], [size, size], shape[-1:]], 0))
+    out.set_shape(images.shape[:-3].concatenate([size, size, images.shape[-1]]))
+    return out
+
+
+def unletterbox(prob_or_mask: tf.Tensor, height: Any, width: Any, method: str = "bilinear",
+                antialias: bool = False) -> tf.Tensor:
+    """Maps an S × S prediction back to the original height × width: the exact inverse of `letterbox`.
+
+    Scale to cover and centre crop (spec §8), done as: crop the region where `letterbox` put the frame, then
+    resize it to height × width. For nearest-neighbour masks, `unletterbox(letterbox(m)) == m` whenever the frame
+    was not shrunk (S ≥ max(H, W)), and `letterbox(unletterbox(p)) == p` for any S × S mask p that is zero on
+    the padding when the frame was shrunk.
+
+    Args:
+        prob_or_mask: (..., S, S, C); every leading item shares the same original size.
+        height, width: original size (Python ints or int scalars).
+        method: "bilinear" for probabilities, "nearest" for masks.
+        antialias: passed to `tf.image.resize`.
+
+    Returns:
+        (..., height, width, C): the input dtype for "nearest", float32 otherwise.
+    """
+    x = tf.convert_to_tensor(prob_or_mask)
+    flat, shape = _as_4d(x)
+    new_h, new_w, top, left = letterbox_geometry(height, width, shape[-2])
+    crop = tf.image.crop_to_bounding_box(flat, top, left, new_h, new_w)
+    resized = _resize(crop, tf.cast(tf.stack([height, width]), tf.int32), method, antialias)
+    out = tf.reshape(resized, tf.concat([shape[:-3], tf.cast(tf.stack([height, width]), tf.int32),
+                                         shape[-1:]], 0))
+    static_hw = [height if isinstance(height, int) else None, width if isinstance(width, int) else None]
+    out.set_shape(x.shape[:-3].concatenate(static_hw + [x.shape[-1]]))
+    return out
+
+
+def clip_indices(center: Any, num_frames: Any, clip_length: int) -> tf.Tensor:
+    """Indices of T frames centred on `center`, repeating the first/last frame past the ends (spec §7).
+
+    Indices center − T//2 … center + (T+1)//2 − 1, clamped to [0, num_frames − 1].
+
+    Returns:
+        int32 (T,).
+    """
+    center = tf.cast(center, tf.int32)
+    offsets = tf.range(clip_length, dtype=tf.int32) - clip_length // 2
+    return tf.clip_by_value(center + offsets, 0, tf.cast(num_frames, tf.int32) - 1)
+
+
+def scale_frames(frames: tf.Tensor) -> tf.Tensor:
+    """uint8-range pixels → float32 in [-1, 1] (x / 127.5 − 1, spec §2)."""
+    x = tf.clip_by_value(tf.cast(frames, tf.float32), 0.0, 255.0)
+    return x / 127.5 - 1.0
+
+
+def preprocess_clip(frames: tf.Tensor, size: int) -> tf.Tensor:
+    """Frames uint8 (..., H, W, 3) → letterboxed float32 (..., S, S, 3) in [-1, 1] (spec §7); padding is black."""
+    return scale_frames(letterbox(frames, size, method="bilinear"))
+
+
+def downsample_mask(mask: tf.Tensor, factor: int) -> tf.Tensor:
+    """{0,1} float mask (..., S, S, 1) → (..., S/f, S/f, 1): area average then ≥ 0.5 (spec §7)."""
+    flat, shape = _as_4d(mask)
+    pooled = tf.nn.avg_pool2d(tf.cast(flat, tf.float32), ksize=factor, strides=factor, padding="VALID")
+    out = tf.cast(pooled >= TARGET_THRESHOLD, tf.float32)
+    out = tf.reshape(out, tf.concat([shape[:-3], tf.shape(out)[1:]], 0))
+    s = mask.shape[-2]
+    out.set_shape(mask.shape[:-3].concatenate([None if s is None else s // factor] * 2 + [mask.shape[-1]]))
+    return out
+
+
+def multiscale_targets(mask: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Letterboxed mask (S, S, 1) → {"logits_res1": S/16, "logits_res2": S/4, "logits": S} float32 {0,1}."""
+    mask = tf.cast(mask, tf.float32)
+    return {TARGET_RES1: downsample_mask(mask, _RES1_FACTOR), TARGET_RES2: downsample_mask(mask, _RES2_FACTOR),
+            TARGET_RES3: mask}
+
+
+def mentions_left_or_right(sentence: tf.Tensor) -> tf.Tensor:
+    """bool: the sentence contains "left"/"right" (also "leftmost", "right-hand", …), case-insensitive."""
+    return tf.strings.regex_full_match(tf.strings.lower(sentence), LEFT_RIGHT_PATTERN)
+
+
+# === Record level ===
+def prepare_clip(decoded: dict[str, tf.Tensor], config: ACGAConfig) -> dict[str, tf.Tensor]:
+    """Decodes the clip and masks of one record (once for all its sentences).
+
+    Args:
+        decoded: output of `acga_tf.data.decode.decode`.
+        config: T = `clip_length`, S = `image_size`.
+
+    Returns:
+        The decoded dict plus `video` float32 (T, S, S, 3) in [-1, 1] and `mask` uint8 (N, S, S, 1) letterboxed
+        masks; `masks` keeps the original-resolution PNGs.
+    """
+    out = dict(decoded)
+    idx = clip_indices(decoded[schema.CENTER_KEY], decoded[schema.NUM_FRAMES_KEY], config.clip_length)
+    frames = decode_images(tf.gather(decoded[schema.FRAMES_KEY], idx), channels=3)  # (T, H, W, 3)
+    out[VIDEO] = preprocess_clip(frames, config.image_size)
+    out[VIDEO].set_shape([config.clip_length, config.image_size, config.image_size, 3])
+    masks = decode_images(decoded[schema.MASKS_KEY], channels=1)  # (N, H, W, 1)
+    out[MASK] = letterbox(masks, config.image_size, method="nearest")
+    del out[schema.FRAMES_KEY]
+    return out
+
+
+def expand_sentences(record: dict[str, tf.Tensor]) -> tf.data.Dataset:
+    """One record (output of `prepare_clip`) → a dataset of one sample per sentence; the clip is shared."""
+    per_sentence = {SENTENCE: record[schema.SENTENCES_KEY], INSTANCE_ID: record[schema.INSTANCE_IDS_KEY],
+                    MASK: record[MASK], MASK_PNG: record[schema.MASKS_KEY]}
+    shared = {VIDEO: record[VIDEO], schema.VIDEO_ID_KEY: record[schema.VIDEO_ID_KEY],
+              schema.FRAME_NUMBER_KEY: record[schema.FRAME_NUMBER_KEY], schema.HEIGHT_KEY: record[schema.HEIGHT_KEY],
+              schema.WIDTH_KEY: record[schema.WIDTH_KEY]}
+    n = tf.shape(record[schema.SENTENCES_KEY], out_type=tf.int64)[0]
+    pairs = tf.data.Dataset.zip(tf.data.Dataset.from_tensors(shared).repeat(n),
+                                tf.data.Dataset.from_tensor_slices(per_sentence))
+    return pairs.map(lambda a, b: {**a, **b})
+
+
+# === Sample level ===
+def _words(sentence: tf.Tensor, vectorizer: Any) -> tf.Tensor:
+    return vectorizer(tf.reshape(sentence, [1]))[0]  # (L, D)
+
+
+def parse_train(sample: dict[str, tf.Tensor], config: ACGAConfig, vectorizer: Any,
+                seed: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+    """Training sample → `({"video", "words"}, targets)` with a random horizontal flip.
+
+    The flip (probability 0.5, `config.horizontal_flip`) moves the clip and the mask together and is applied only
+    when the sentence has no left/right word: flipping changes the referent of "left"/"right".
+
+    Args:
+        sample: one element of `expand_sentences`.
+        config: the config (S, L, D, horizontal_flip).
+        vectorizer: `SentenceVectorizer`: strings (B,) → float32 (B, L, D).
+        seed: int (2,) seed of the stateless random flip.
+    """
+    video, mask = sample[VIDEO], tf.cast(sample[MASK], tf.float32)
+    if config.horizontal_flip:
+        coin = tf.random.stateless_uniform([], seed=seed) < 0.5
+        flip = tf.logical_and(coin, tf.logical_not(mentions_left_or_right(sample[SENTENCE])))
+        video = tf.cond(flip, lambda: tf.reverse(video, axis=[-2]), lambda: video)
+        mask = tf.cond(flip, lambda: tf.reverse(mask, axis=[-2]), lambda: mask)
+    return {VIDEO: video, WORDS: _words(sample[SENTENCE], vectorizer)}, multiscale_targets(mask)
+
+
+def sample_id(video_id: tf.Tensor, frame_number: tf.Tensor, instance_id: tf.Tensor) -> tf.Tensor:
+    """"<video>/<frame:05d>/<instance>" string."""
+    return tf.strings.join([video_id, tf.strings.as_string(frame_number, width=5, fill="0"),
+                            tf.strings.as_string(instance_id)], separator="/")
+
+
+def parse_eval(sample: dict[str, tf.Tensor], config: ACGAConfig, vectorizer: Any, with_info: bool = False):
+    """Evaluation sample → `(inputs, targets)` or, with `with_info`, `(inputs, targets, info)`.
+
+    `info`: `sample_id` string "<video>/<frame:05d>/<instance>", `height`, `width` int32 (original size, to
+    invert the letterbox, spec §8), `mask_png` (the original-resolution ground-truth PNG), `sentence`.
+    """
+    inputs = {VIDEO: sample[VIDEO], WORDS: _words(sample[SENTENCE], vectorizer)}
+    targets = multiscale_targets(sample[MASK])
+    if not with_info:
+        return inputs, targets
+    info = {SAMPLE_ID: sample_id(sample[schema.VIDEO_ID_KEY], sample[schema.FRAME_NUMBER_KEY],
+                                 sample[INSTANCE_ID]),
+            schema.HEIGHT_KEY: sample[schema.HEIGHT_KEY], schema.WIDTH_KEY: sample[schema.WIDTH_KEY],
+            MASK_PNG: sample[MASK_PNG], SENTENCE: sample[SENTENCE]}
+    return inputs, targets, info
