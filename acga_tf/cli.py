@@ -57,6 +57,7 @@ def _add_prepare(sub) -> None:
     jhmdb = datasets.add_parser("jhmdb", parents=[common], help="J-HMDB Sentences (test only)")
     jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
                        help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
+    jhmdb.add_argument("--metadata", help="MTTR's metadata JSON (default: ROOT/jhmdb_sentences_samples_metadata.json)")
     p.set_defaults(run=_run_prepare)
 
 
@@ -65,7 +66,8 @@ def _run_prepare(args) -> int:
 
     summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
                         shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
-                        frames=getattr(args, "frames", "uniform"), vocabulary=args.vocabulary,
+                        frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
+                        vocabulary=args.vocabulary,
                         progress=not args.no_progress)
     for s in summaries:
         print(f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "

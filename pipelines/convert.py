@@ -362,20 +362,27 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     return summary
 
 
-def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str) -> list[AnnotatedFrame]:
+METADATA_NAME = "jhmdb_sentences_samples_metadata.json"  # MTTR's frozen J-HMDB frames (DATASETS.md §3.4)
+
+
+def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str,
+          metadata_path: str | None) -> list[AnnotatedFrame]:
     if dataset == "a2d":
         from acga_tf.data.a2d import read_a2d
 
         return read_a2d(root, "all", skip_bad=skip_bad, skipped=skipped)
     from acga_tf.data.jhmdb import read_jhmdb
 
-    return read_jhmdb(root, frames=frames, skip_bad=skip_bad, skipped=skipped)
+    if frames == "metadata" and metadata_path is None:
+        metadata_path = os.path.join(root, METADATA_NAME)
+    return read_jhmdb(root, frames=frames, metadata_path=metadata_path, skip_bad=skip_bad, skipped=skipped)
 
 
 def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers: int = 1,
             shard_size: int = DEFAULT_SHARD_SIZE, skip_bad: bool = False, runner: str = "local",
-            window: int = DEFAULT_WINDOW, frames: str = "uniform", vocabulary: str | None = None,
-            beam_options: Sequence[str] = (), progress: bool = True) -> list[dict[str, Any]]:
+            window: int = DEFAULT_WINDOW, frames: str = "uniform", metadata_path: str | None = None,
+            vocabulary: str | None = None, beam_options: Sequence[str] = (),
+            progress: bool = True) -> list[dict[str, Any]]:
     """Reads a dataset and converts the requested split(s) (`convert`); vocab.txt is built from the TRAINING
     sentences (J-HMDB Sentences has no training split: pass the A2D `vocabulary`, or all its sentences are used).
 
@@ -386,6 +393,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         split: "train", "test" or "all".
         workers, shard_size, skip_bad, runner, window, beam_options, progress: see `convert`.
         frames: J-HMDB frame choice, "uniform" or "metadata" (DATASETS.md §3.4).
+        metadata_path: MTTR's metadata JSON for frames="metadata" (default: `root/` + `METADATA_NAME`).
         vocabulary: a vocabulary file to copy instead of building one.
 
     Returns:
@@ -400,7 +408,8 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
     reader_skipped: list[Skipped] = []
-    items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames)
+    items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames,
+                  metadata_path=metadata_path)
     by_split: dict[str, list[AnnotatedFrame]] = {"train": [], "test": []}
     for f in items:
         by_split.setdefault(f.split, []).append(f)

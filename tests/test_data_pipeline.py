@@ -320,3 +320,22 @@ def test_decode_matches_schema(prepared):
     assert d[schema.SENTENCES_KEY].shape == d[schema.INSTANCE_IDS_KEY].shape == d[schema.MASKS_KEY].shape
     frames = decode_images(d[schema.FRAMES_KEY], channels=3)
     assert frames.shape == (n, int(d[schema.HEIGHT_KEY]), int(d[schema.WIDTH_KEY]), 3)
+
+
+def test_prepare_jhmdb_test_only(tmp_path, prepared, capsys):
+    from acga_tf.data.synthetic import write_jhmdb_world
+
+    root = tmp_path / "jhmdb_sentences"
+    write_jhmdb_world(str(root), n_videos=2, seed=1)
+    out = tmp_path / "out"
+    args = ["prepare", "jhmdb", "--root", str(root), "--output", str(out), "--no-progress"]
+    assert main(args + ["--split", "train"]) == 2
+    assert "J-HMDB Sentences is test-only" in capsys.readouterr().err
+    # The A2D vocabulary is shared with the model trained on A2D (spec §8).
+    assert main(args + ["--frames", "uniform", "--vocabulary", str(prepared / "vocab.txt")]) == 0
+    manifest = json.load(open(out / "manifest.json"))
+    assert list(manifest["splits"]) == ["test"] and manifest["splits"]["test"]["samples"] == 2 * 3
+    assert (out / "vocab.txt").read_text() == (prepared / "vocab.txt").read_text()
+    ds = make_dataset(str(out / "test-*.tfrecord"), CONFIG, training=False, batch_size=6, with_info=True)
+    _, targets, info = next(iter(ds))
+    assert targets["logits"].shape == (6, 64, 64, 1) and set(info["height"].numpy()) == {120}
