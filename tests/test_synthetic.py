@@ -100,6 +100,7 @@ def test_determinism(tmp_path, world):
     clips = sorted(os.listdir(a / "Release/clips320H"))
     assert clips == sorted(os.listdir(b / "Release/clips320H"))
     for c in clips:
+        assert filecmp.cmp(a / "Release/clips320H" / c, b / "Release/clips320H" / c, shallow=False), c
         np.testing.assert_array_equal(read_video_frames(str(a / "Release/clips320H" / c)),
                                       read_video_frames(str(b / "Release/clips320H" / c)))
     c = tmp_path / "c"

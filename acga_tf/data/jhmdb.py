@@ -126,7 +126,7 @@ def uniform_frames(num_frames: int, count: int) -> list[int]:
     return sorted({int(np.floor(x + 0.5)) for x in np.linspace(1, num_frames, count)})
 
 
-def _safe_rebase(root: str, rel: str, top: str, src: str, field: str) -> str:
+def rebase_metadata_path(root: str, rel: str, top: str, src: str, field: str) -> str:
     """Rebases a metadata path `./jhmdb_sentences/<top>/...` on `root`, refusing paths that leave it."""
     if not rel.startswith(METADATA_PREFIX):
         raise DataError(src, f"field '{field}' is {rel!r}, expected a path starting with {METADATA_PREFIX!r}",
@@ -182,8 +182,8 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
             src = f"{metadata_path}[{i}]"
             try:
                 check_path_component(vid, src, "video_id")
-                png_path = _safe_rebase(root, png, "Rename_Images", src, "png_path")
-                mat_path = _safe_rebase(root, mat, "puppet_mask", src, "mat_path")
+                png_path = rebase_metadata_path(root, png, "Rename_Images", src, "png_path")
+                mat_path = rebase_metadata_path(root, mat, "puppet_mask", src, "mat_path")
                 m = _PNG_RE.match(os.path.basename(png_path))
                 if (m is None or os.path.basename(os.path.dirname(png_path)) != vid
                         or os.path.basename(os.path.dirname(mat_path)) != vid):

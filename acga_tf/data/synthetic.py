@@ -207,10 +207,12 @@ def write_mp4(path: str, frames: np.ndarray, fps: int = 24) -> str:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
         stream.pix_fmt = "yuv420p"
-        stream.codec_context.thread_count = 1  # deterministic output
-        stream.options = {"crf": "14", "preset": "veryfast"} if codec == "libx264" else {"qscale": "2"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
+        # Constant quantiser: x264's CRF rate control gave different bytes from run to run here; qp does not.
+        stream.options = {"qp": "12", "preset": "veryfast"} if codec == "libx264" else {"qscale": "2"}
+        for t, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            frame.pts = t
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
