@@ -381,8 +381,8 @@ def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str
 def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers: int = 1,
             shard_size: int = DEFAULT_SHARD_SIZE, skip_bad: bool = False, runner: str = "local",
             window: int = DEFAULT_WINDOW, frames: str = "uniform", metadata_path: str | None = None,
-            vocabulary: str | None = None, beam_options: Sequence[str] = (),
-            progress: bool = True) -> list[dict[str, Any]]:
+            vocabulary: str | None = None, beam_options: Sequence[str] = (), progress: bool = True,
+            executor: ProcessPoolExecutor | None = None) -> list[dict[str, Any]]:
     """Reads a dataset and converts the requested split(s) (`convert`); vocab.txt is built from the TRAINING
     sentences (J-HMDB Sentences has no training split: pass the A2D `vocabulary`, or all its sentences are used).
 
@@ -395,6 +395,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         frames: J-HMDB frame choice, "uniform" or "metadata" (DATASETS.md §3.4).
         metadata_path: MTTR's metadata JSON for frames="metadata" (default: `root/` + `METADATA_NAME`).
         vocabulary: a vocabulary file to copy instead of building one.
+        executor: a pool (`make_pool`) to use instead of starting one for `workers` > 1.
 
     Returns:
         One `convert` summary per split.
@@ -427,14 +428,15 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         vocabulary = train_sentences
     if workers < 1:
         raise ValueError(f"workers={workers}: must be positive")
-    pool = make_pool(workers) if workers > 1 and runner == "local" else None  # one pool for every split
+    own_pool = executor is None and workers > 1 and runner == "local"
+    pool = make_pool(workers) if own_pool else executor  # one pool for every split
     try:
         return [convert(by_split[s], output, split_name=s, dataset=dataset, window=window, shard_size=shard_size,
                         workers=workers, skip_bad=skip_bad, vocabulary=vocabulary, reader_skipped=reader_skipped,
                         runner=runner, beam_options=beam_options, progress=progress, executor=pool)
                 for s in wanted]
     finally:
-        if pool is not None:
+        if own_pool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
