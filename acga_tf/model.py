@@ -124,9 +124,9 @@ class ACGA(keras.Model):
         self.streams = streams
         self._intermediates = intermediates
 
-    def call(self, inputs, training=None, mask=None):
-        self._check_inputs(inputs)
-        return super().call(inputs, training=training, mask=mask)
+    def __call__(self, inputs, *args, **kwargs):
+        self._check_inputs(inputs)  # before Keras' own input_spec check, to name the config field
+        return super().__call__(inputs, *args, **kwargs)
 
     def _check_inputs(self, inputs) -> None:
         """Raises a ValueError naming the input, the expected shape and the config field behind it."""

@@ -1,0 +1,35 @@
+"""Multi-scale weighted binary cross-entropy (spec §7)."""
+
+from __future__ import annotations
+
+import keras
+
+OUTPUT_NAMES = ("logits_res1", "logits_res2", "logits")  # spec §7: the three supervised outputs
+
+
+@keras.saving.register_keras_serializable(package="acga_tf")
+class WeightedBCE(keras.losses.Loss):
+    """WBCE(x, y) = mean of −[w·y·log σ(x) + (1−y)·log(1−σ(x))] over pixels, from logits (spec §7).
+
+    Args:
+        foreground_weight: w, the positive-class weight (spec §1: 1.5).
+    """
+
+    def __init__(self, foreground_weight: float = 1.5, name: str = "weighted_bce", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.foreground_weight = float(foreground_weight)
+
+    def call(self, y_true, y_pred):
+        x = keras.ops.cast(y_pred, "float32")
+        y = keras.ops.cast(y_true, "float32")
+        # Stable: log σ(x) = −softplus(−x), log(1 − σ(x)) = −softplus(x).
+        loss = self.foreground_weight * y * keras.ops.softplus(-x) + (1.0 - y) * keras.ops.softplus(x)
+        return keras.ops.mean(loss, axis=(1, 2, 3))  # per sample; the Loss reduction averages over the batch
+
+    def get_config(self):
+        return {**super().get_config(), "foreground_weight": self.foreground_weight}
+
+
+def acga_losses(config) -> dict[str, WeightedBCE]:
+    """The spec §7 loss as a dict for `model.compile(loss=...)`: WBCE at S/16, S/4 and S, summed by Keras."""
+    return {name: WeightedBCE(config.foreground_weight, name=f"wbce_{name}") for name in OUTPUT_NAMES}

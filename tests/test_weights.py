@@ -1,0 +1,117 @@
+"""Weight loading: the reference parity fixture (spec §9) and DeepMind's real I3D indexes (spec §2)."""
+
+import json
+import zlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acga_tf import ACGAConfig
+from acga_tf.model import ACGA, intermediate_model
+from acga_tf.video_encoder import I3D, VALID_ENDPOINTS
+from acga_tf.weights import deepmind_name, load_i3d_checkpoint, load_reference_state_dict
+
+UP_TO_4F = VALID_ENDPOINTS[: VALID_ENDPOINTS.index("Mixed_4f") + 1]
+
+
+def reference_weights(spec: dict, prefix: str = "") -> dict:
+    """Rebuilds the fixture's weights with the rule in fixtures/reference/README.md."""
+    state = {}
+    for p in spec["parameters"]:
+        name, shape = p["name"], tuple(p["shape"])
+        z = np.random.default_rng(zlib.crc32(name.encode()) + spec["seed"]).standard_normal(shape)
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf == "running_var":
+            v = 1.0 + 0.1 * np.abs(z)
+        elif leaf in ("running_mean", "bias"):
+            v = 0.1 * z
+        elif leaf == "weight" and len(shape) == 1:
+            v = 1.0 + 0.1 * z
+        elif name.startswith("deconv_") and name.endswith(".0.weight"):
+            v = z * np.sqrt(1 / (shape[0] * 8 * 8 / 16))
+        else:
+            v = z * np.sqrt(1 / np.prod(shape[1:]))
+        state[prefix + name] = v.astype(np.float32)
+    return state
+
+
+@pytest.mark.parametrize("prefix", ["module.", ""])
+def test_reference_parity_fixture(shared_dir, prefix):
+    ref = shared_dir / "fixtures" / "reference"
+    spec = json.loads((ref / "acga_parity_t8_s64.json").read_text())
+    arrays = np.load(ref / "acga_parity_t8_s64.npz")
+    model = ACGA(ACGAConfig.preset("paper", clip_length=spec["T"], image_size=spec["S"]))
+    report = load_reference_state_dict(model, reference_weights(spec, prefix))
+    assert len(report.loaded) == 265 and not report.unused_checkpoint and not report.unset_model
+    out = intermediate_model(model)({"video": arrays["video"], "words": arrays["words"]})
+    # fixture name → ours (the reference returns all 840 attended channels and the fusion in place of res3)
+    names = {"mixed_4e": "mixed_4e", "video_feature": "video_feature", "text_feature": "text_feature",
+             "attended_text": "attended_text", "attended_video": "attended_video_full",
+             "logits_res1": "logits_res1", "logits_res2": "logits_res2", "logits_res3": "logits"}
+    for key, ours in names.items():
+        expected = arrays[key]
+        got = np.asarray(out[ours]).reshape(expected.shape)
+        if key.startswith("logits"):
+            np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=key)
+        else:
+            np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5, err_msg=key)
+
+
+def test_reference_shape_mismatch_names_both_sides(shared_dir):
+    spec = json.loads((shared_dir / "fixtures/reference/acga_parity_t8_s64.json").read_text())
+    state = reference_weights(spec)
+    state["txt_model.0.weight"] = np.zeros((300, 300, 5), np.float32)
+    model = ACGA(ACGAConfig.preset("paper", clip_length=8, image_size=64))
+    with pytest.raises(ValueError, match=r"'txt_model.0.weight' \(300, 300, 5\).*'text_encoder/conv1d/kernel' "
+                                         r"\(3, 300, 300\)"):
+        load_reference_state_dict(model, state)
+
+
+def _index(shared_dir, stream):
+    path = shared_dir / "fixtures" / "i3d" / f"{stream}_imagenet" / "model.ckpt"
+    return dict(tf.train.list_variables(str(path)))
+
+
+@pytest.mark.parametrize("stream, channels", [("rgb", 3), ("flow", 2)])
+def test_i3d_table_covers_the_real_deepmind_index_up_to_mixed_4f(shared_dir, stream, channels):
+    index = _index(shared_dir, stream)
+    assert len(index) == 230
+    encoder = I3D(bn_scale=False, bn_epsilon=1e-3, name="i3d")
+    encoder.build((None, 8, 64, 64, channels))
+    ours = {deepmind_name(w.path.split("/", 1)[1], stream): tuple(w.shape) for w in encoder.weights}
+    wanted = {n: tuple(s) for n, s in index.items() if n.split("/")[2] in UP_TO_4F}
+    assert ours == wanted  # every variable up to Mixed_4f maps to one Keras weight of the same shape
+    leftover = {n.split("/")[2] for n in set(index) - set(wanted)}
+    assert leftover == {"Mixed_5b", "Mixed_5c", "Logits"}
+
+
+def test_a_checkpoint_with_the_real_names_loads_into_the_right_layers(shared_dir, tmp_path):
+    index = _index(shared_dir, "rgb")
+    rng = np.random.default_rng(0)
+    values = {n: rng.standard_normal(s).astype(np.float32) for n, s in index.items()}
+    prefix = str(tmp_path / "model.ckpt")
+    names = sorted(values)
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[values[n] for n in names])
+    config = ACGAConfig.preset("paper", clip_length=8, image_size=64, bn_scale=False, bn_epsilon=1e-3)
+    model = ACGA(config)
+    report = load_i3d_checkpoint(model, prefix)
+    assert len(report.loaded) == len([n for n in index if n.split("/")[2] in UP_TO_4F])
+    assert all(n.split("/")[2] in ("Mixed_5b", "Mixed_5c", "Logits") for n in report.unused_checkpoint)
+    encoder = model.stage("video_encoder")
+    unit = encoder.blocks["Mixed_4f"].branch_1.units[1]
+    np.testing.assert_array_equal(unit.conv_3d.kernel.numpy(),
+                                  values["RGB/inception_i3d/Mixed_4f/Branch_1/Conv3d_0b_3x3/conv_3d/w"])
+    np.testing.assert_array_equal(unit.batch_norm.moving_variance.numpy(),
+                                  values["RGB/inception_i3d/Mixed_4f/Branch_1/Conv3d_0b_3x3/batch_norm/moving_variance"])
+    np.testing.assert_array_equal(encoder.blocks["Conv3d_1a_7x7"].batch_norm.beta.numpy(),
+                                  values["RGB/inception_i3d/Conv3d_1a_7x7/batch_norm/beta"])
+    # the head is not in an I3D checkpoint: nothing of it is reported as loaded
+    assert not any(p.startswith(("attention", "decoder", "text_encoder")) for p in report.loaded)
+
+
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
+    model = ACGA(ACGAConfig.preset("tiny"))
+    with pytest.raises(ValueError, match="nope.ckpt: cannot read TF checkpoint"):
+        load_i3d_checkpoint(model, str(tmp_path / "nope.ckpt"))
