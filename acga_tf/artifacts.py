@@ -1,0 +1,83 @@
+"""A trained model on disk: the one layout that `train` writes and `evaluate`, `export`, `predict` and the demo read.
+
+    <run>/model.keras        the final model (`keras.saving.load_model`, no custom objects needed)
+    <run>/config.json        its ACGAConfig
+    <run>/vocab.txt          the vocabulary (word<TAB>count), row i of the embedding matrix is word i
+    <run>/embeddings.npy     float32 (V, D) word vectors the model was trained with (row 0: padding/unknown)
+
+`path` may be the run directory or its `model.keras` (the vocabulary files are then looked up beside it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from acga_tf.config import ACGAConfig
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.txt"
+EMBEDDINGS_FILE = "embeddings.npy"
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """A loaded run: the model, its config and the word vectors it was trained with."""
+
+    model: keras.Model
+    config: ACGAConfig
+    vocabulary: object  # acga_tf.data.vocab.Vocabulary
+    embeddings: np.ndarray
+    directory: str
+
+    def vectorizer(self):
+        """A `SentenceVectorizer` (string sentences → (B, L, D) word vectors) for this model."""
+        from acga_tf.data.vocab import SentenceVectorizer
+
+        return SentenceVectorizer.from_vocabulary(self.vocabulary, self.embeddings, self.config.sentence_length)
+
+
+def save_vocabulary(directory: str, vocabulary, embeddings: np.ndarray) -> None:
+    """Writes `vocab.txt` and `embeddings.npy` into `directory`."""
+    from acga_tf.data.vocab import save_embedding_matrix
+
+    os.makedirs(directory, exist_ok=True)
+    if embeddings.shape[0] != len(vocabulary.words):
+        raise ValueError(f"embeddings have {embeddings.shape[0]} rows for {len(vocabulary.words)} words")
+    vocabulary.save(os.path.join(directory, VOCAB_FILE))
+    save_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), embeddings)
+
+
+def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.ndarray) -> str:
+    """Writes the whole layout; returns the model path."""
+    save_vocabulary(directory, vocabulary, embeddings)
+    model.config.to_json(os.path.join(directory, CONFIG_FILE))
+    path = os.path.join(directory, MODEL_FILE)
+    model.save(path)
+    return path
+
+
+def load_trained(path: str) -> TrainedModel:
+    """Loads a run written by `save_trained` (a directory or its `model.keras`).
+
+    Raises:
+        FileNotFoundError: the model or its vocabulary files are missing (the message names the file).
+    """
+    from acga_tf.data.vocab import Vocabulary, load_embedding_matrix
+
+    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    model_path = os.path.join(directory, MODEL_FILE) if os.path.isdir(path) else path
+    for needed in (model_path, os.path.join(directory, VOCAB_FILE), os.path.join(directory, EMBEDDINGS_FILE)):
+        if not os.path.exists(needed):
+            raise FileNotFoundError(f"{needed}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
+                                    f"{EMBEDDINGS_FILE}; see acga_tf/artifacts.py)")
+    import acga_tf.model  # noqa: F401  (registers the serializable classes)
+
+    model = keras.saving.load_model(model_path)
+    vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
+    embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
+    return TrainedModel(model, model.config, vocabulary, embeddings, directory)
