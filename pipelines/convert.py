@@ -247,7 +247,7 @@ def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: 
     else:
         sentences = list(vocabulary) if vocabulary is not None else [r.sentence for f in frames for r in f.referrals]
         vocab = Vocabulary.build(sentences)
-        source = f"{len(sentences)} sentences"
+        source = f"built from {len(sentences)} sentences"
     vocab.save(path + ".tmp")
     os.replace(path + ".tmp", path)
     return len(vocab.words), source
