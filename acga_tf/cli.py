@@ -51,6 +51,9 @@ def _add_prepare(sub) -> None:
     common.add_argument("--window", type=int, default=24, help="frames stored around each annotated frame")
     common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")
     common.add_argument("--no-progress", action="store_true", help="no progress bar")
+    common.add_argument("--beam-option", action="append", default=[], metavar="OPT",
+                        help="a Beam PipelineOptions flag for --runner beam, e.g. --beam-option=--runner=FlinkRunner "
+                             "(repeatable; default: DirectRunner)")
     p = sub.add_parser("prepare", help="convert A2D / J-HMDB Sentences to TFRecord shards")
     datasets = p.add_subparsers(dest="dataset", required=True)
     datasets.add_parser("a2d", parents=[common], help="A2D Sentences")
@@ -62,12 +65,12 @@ def _add_prepare(sub) -> None:
 
 
 def _run_prepare(args) -> int:
-    from pipelines.convert import prepare
+    from acga_tf.data.convert import prepare
 
     summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
                         shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
                         frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
-                        vocabulary=args.vocabulary,
+                        vocabulary=args.vocabulary, beam_options=args.beam_option,
                         progress=not args.no_progress)
     for s in summaries:
         print(f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "

@@ -1,66 +1,21 @@
-"""The converter as an Apache Beam pipeline (`acga prepare ... --runner beam`).
+"""Runnable Apache Beam conversion (library: `acga_tf.data.beam`; needs `pip install 'acga-tf[beam]'`).
 
-The same shards as the local converter (`pipelines.convert`): the shard plan is made on the driver, each shard
-is one Beam element written by `convert.write_shard` (temporary name, rename, completion marker), so the bytes
-do not depend on the runner or its parallelism. The driver then reads the completion markers to write the
-manifest. Output paths must be visible to the driver and the Beam workers (DirectRunner: local disk).
+    python -m pipelines.beam a2d --root /shared/a2d_sentences --output /shared/a2d_tfrecords \
+        --beam-option=--runner=FlinkRunner --beam-option=--flink_master=HOST:8081
+
+Each `--beam-option` goes to Beam's PipelineOptions (DirectRunner when none is given). Input and output must be
+on a filesystem every Beam worker sees. The same as `acga prepare ... --runner beam`.
 """
 
-from __future__ import annotations
+import sys
 
-import json
-import os
-from typing import Any, Sequence
-
-from pipelines.convert import MARKER_DIR, ShardTask, write_shard
+from acga_tf.data.convert import main
 
 
-def _error_path(task: ShardTask) -> str:
-    return os.path.join(task.output_dir, MARKER_DIR, task.name + ".error.json")
+def run(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return main(argv + ["--runner", "beam"] if "--runner" not in argv else argv)
 
 
-def _write_and_record(task: ShardTask) -> str:
-    """Beam step: writes one shard; a DataError (without skip_bad) is recorded for the driver to raise."""
-    result = write_shard(task)
-    if "error" in result:
-        with open(_error_path(task), "w", encoding="utf-8") as f:
-            json.dump(result, f)
-    return task.name
-
-
-def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Writes the shards with Apache Beam.
-
-    Args:
-        tasks: the shards to write (`convert.plan_shards`).
-        beam_options: pipeline arguments; default `--runner=DirectRunner`.
-
-    Returns:
-        One marker per shard (as `convert.write_shard` returns), errors included, in `tasks` order.
-
-    Raises:
-        ImportError: Apache Beam is not installed.
-    """
-    try:
-        import apache_beam as beam
-        from apache_beam.options.pipeline_options import PipelineOptions
-    except ImportError:
-        raise ImportError("the Beam runner needs Apache Beam: pip install 'acga-tf[beam]'") from None
-
-    for task in tasks:
-        if os.path.exists(_error_path(task)):
-            os.remove(_error_path(task))
-    options = PipelineOptions(list(beam_options) or ["--runner=DirectRunner"])
-    with beam.Pipeline(options=options) as pipeline:
-        _ = (pipeline
-             | "ShardPlan" >> beam.Create(list(tasks))
-             | "Spread" >> beam.Reshuffle()
-             | "WriteShard" >> beam.Map(_write_and_record))
-
-    results = []
-    for task in tasks:
-        path = _error_path(task) if os.path.exists(_error_path(task)) else os.path.join(
-            task.output_dir, MARKER_DIR, task.name + ".json")
-        with open(path, encoding="utf-8") as f:
-            results.append(json.load(f))
-    return results
+if __name__ == "__main__":
+    sys.exit(run())
