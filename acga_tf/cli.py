@@ -79,7 +79,32 @@ def _run_prepare(args) -> int:
     return 0
 
 
-_SUBCOMMANDS = [_add_params, _add_prepare]
+# === convert-weights (issue: model) ===
+def _add_convert_weights(sub) -> None:
+    p = sub.add_parser("convert-weights", help="reference PyTorch checkpoint (.pth/.pth.tar) -> Keras .weights.h5 "
+                                               "(needs: pip install 'acga-tf[convert]')")
+    p.add_argument("--checkpoint", required=True, help="the reference ACGA .pth / .pth.tar file")
+    p.add_argument("--output", required=True, help="NAME.weights.h5 (NAME.config.json is written beside it)")
+    p.add_argument("--preset", default="paper", help="model preset matching the checkpoint (default: paper)")
+    p.add_argument("--config", help="a config JSON file instead of a preset")
+    p.set_defaults(run=_run_convert_weights)
+
+
+def _run_convert_weights(args) -> int:
+    from acga_tf.config import ACGAConfig
+    from acga_tf.weights import convert_reference_checkpoint
+
+    config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
+    report = convert_reference_checkpoint(args.checkpoint, args.output, config)
+    print(f"loaded {len(report.loaded)} tensors from {args.checkpoint} -> {args.output}")
+    for label, names in (("checkpoint variables not used", report.unused_checkpoint),
+                         ("model weights not set", report.unset_model)):
+        if names:
+            print(f"{len(names)} {label}: {', '.join(names)}")
+    return 0
+
+
+_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights]
 
 
 def main(argv: list[str] | None = None) -> int:

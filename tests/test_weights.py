@@ -115,3 +115,47 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
     model = ACGA(ACGAConfig.preset("tiny"))
     with pytest.raises(ValueError, match="nope.ckpt: cannot read TF checkpoint"):
         load_i3d_checkpoint(model, str(tmp_path / "nope.ckpt"))
+
+
+def test_convert_weights_command_writes_keras_weights_that_reproduce_the_fixture(shared_dir, tmp_path, monkeypatch):
+    """`acga convert-weights` end to end; only `torch.load` is replaced (PyTorch is an optional extra)."""
+    import acga_tf.weights as weights
+    from acga_tf.cli import main
+
+    ref = shared_dir / "fixtures" / "reference"
+    spec = json.loads((ref / "acga_parity_t8_s64.json").read_text())
+    arrays = np.load(ref / "acga_parity_t8_s64.npz")
+    monkeypatch.setattr(weights, "read_torch_checkpoint", lambda path: reference_weights(spec, "module."))
+    config_path = tmp_path / "c.json"
+    ACGAConfig.preset("paper", clip_length=8, image_size=64).to_json(str(config_path))
+    out = tmp_path / "acga.weights.h5"
+    assert main(["convert-weights", "--checkpoint", "ref.pth", "--output", str(out), "--config", str(config_path)]) == 0
+    model = ACGA(ACGAConfig.from_json(str(tmp_path / "acga.config.json")))
+    model.load_weights(str(out))
+    logits = model({"video": arrays["video"], "words": arrays["words"]})["logits"]
+    np.testing.assert_allclose(np.asarray(logits)[..., 0], arrays["logits_res3"], atol=1e-4)
+
+
+def test_convert_weights_without_pytorch_says_how_to_install(tmp_path, monkeypatch, capsys):
+    import builtins
+
+    from acga_tf.cli import main
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch":
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    assert main(["convert-weights", "--checkpoint", "x.pth", "--output", str(tmp_path / "a.weights.h5")]) == 2
+    assert "pip install 'acga-tf[convert]'" in capsys.readouterr().err
+
+
+def test_params_command_prints_the_table_1_count(capsys):
+    from acga_tf.cli import main
+
+    assert main(["params", "--preset", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert "23,664,391" in out and "fusion (MRF)" in out and "28" in out
