@@ -129,9 +129,10 @@ def _attribute_triples(layout: str, rng: np.random.Generator) -> list[tuple[str,
     return [(triples[i]["colour"], triples[i]["shape"], triples[i]["motion"]) for i in order]
 
 
-def _place_actors(triples, rng: np.random.Generator, height: int, width: int, num_frames: int) -> list[Actor]:
+def _place_actors(triples, rng: np.random.Generator, height: int, width: int, num_frames: int,
+                  actor_size: float = 0.18) -> list[Actor]:
     """Random start positions keeping every trajectory inside the frame and actors mostly apart."""
-    radius = 0.1 * height
+    radius = actor_size * height
     speed = 0.3 * height / max(1, num_frames - 1)
     best, best_gap = None, -1.0
     for _ in range(200):
@@ -239,8 +240,9 @@ def _action_id(actor: Actor) -> int:
 
 
 def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int = 160,
-                    widths: tuple[int, ...] = (224, 256, 192), num_frames: int = 24,
-                    annotated: tuple[int, ...] = (8, 12, 16), test_fraction: float = 0.25) -> dict:
+                    widths: tuple[int, ...] = (192, 208, 176), num_frames: int = 24,
+                    annotated: tuple[int, ...] = (8, 12, 16), test_fraction: float = 0.25,
+                    actor_size: float = 0.18) -> dict:
     """Writes a synthetic dataset in the A2D Sentences layout (DATASETS.md §2.1–§2.6) under `root`.
 
     Args:
@@ -252,6 +254,8 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
         num_frames: frames per video.
         annotated: 1-based annotated frame numbers (one `.h5` each).
         test_fraction: share of videos with usage 1 (test).
+        actor_size: actor radius as a fraction of the height (large enough that an actor covers about one cell of
+            the S/16 grid at the tiny preset's S = 64).
 
     Returns:
         A summary: {"root", "codec", "missed", "train", "test", "frames", "sentences", "samples",
@@ -296,7 +300,7 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
         width = int(widths[v % len(widths)])
         layout = LAYOUTS[v % len(LAYOUTS)]
         triples = _attribute_triples(layout, vrng)
-        actors = _place_actors(triples, vrng, height, width, num_frames)
+        actors = _place_actors(triples, vrng, height, width, num_frames, actor_size)
         frames, masks = render(actors, vrng, height, width, num_frames)
         codec = write_mp4(os.path.join(clips, f"{vid}.mp4"), frames)
         split = "test" if vid in test_ids else "train"
