@@ -1,0 +1,263 @@
+"""Export a trained ACGA run as a TF Serving SavedModel (spec §7 letterbox, §8 inference; STYLE B.7).
+
+`export_model(run, "saved_models/acga/1")` writes, with `keras.export.ExportArchive`, a SavedModel whose graph
+does everything a client would otherwise have to reproduce, in stock TF ops only (no `py_function`):
+
+    serving_default   video uint8 [B, T, H, W, 3], query string [B]
+                      → mask uint8 [B, H, W] ({0, 1}), probability float32 [B, H, W]
+    segment_queries   video uint8 [T, H, W, 3], queries string [Q]
+                      → mask uint8 [Q, H, W], probability float32 [Q, H, W]  (I3D runs once for the Q queries)
+
+Both: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word vectors (the run's
+`SentenceVectorizer`, a tracked hash table), the model, σ, the spec §8 relative threshold (≥ 0.5 × each sample's
+maximum) and the inverse letterbox back to the input's own H × W. The result is for the clip's centre frame: send
+the T = `clip_length` frames centred on the frame to segment. H and W may differ from request to request.
+
+Bad requests (wrong rank or channel count, T ≠ clip_length, zero frames, empty frames, an empty query, batch
+sizes that disagree) fail in the graph with an `InvalidArgumentError` that says what is wrong; a wrong dtype is
+rejected by the signature itself. The server stays up either way.
+
+TF Serving layout: `<base>/<name>/<version>/` (the version folder is an integer), written to a temporary
+sibling and renamed into place so a watching server never sees half a model, with warmup requests in
+`assets.extra/tf_serving_warmup_requests` and an example `<base>/models.config`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from acga_tf import serving
+from acga_tf.config import ACGAConfig
+from acga_tf.data.parse import preprocess_clip, unletterbox
+from acga_tf.data.vocab import check_nonempty
+from acga_tf.metrics import binarize
+
+logger = logging.getLogger(__name__)
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MODELS_CONFIG = "models.config"
+# Warmup frames are small: the graph letterboxes any H × W to S × S, so the model runs at full size anyway.
+WARMUP_FRAME_SIZE = (48, 64)
+
+
+class ServingModule(tf.Module):
+    """The serving graph of one trained model: preprocessing, model, threshold and inverse letterbox.
+
+    Args:
+        model: an `ACGA` model (RGB modality).
+        vectorizer: the run's `SentenceVectorizer` (strings → (B, L, D) word vectors).
+
+    Raises:
+        ValueError: the model is not an RGB model (the signatures take uint8 RGB frames), or the vectorizer's
+            L/D differ from the config's.
+    """
+
+    def __init__(self, model: keras.Model, vectorizer: tf.Module):
+        super().__init__(name="acga_serving")
+        config: ACGAConfig = model.config
+        if config.modality != "rgb":
+            raise ValueError(f"export serves RGB frames, but the model's config.modality is {config.modality!r}")
+        if (vectorizer.sentence_length, vectorizer.dim) != (config.sentence_length, config.word_dim):
+            raise ValueError(f"the vectorizer gives (L, D) = ({vectorizer.sentence_length}, {vectorizer.dim}) but "
+                             f"the config has sentence_length={config.sentence_length}, word_dim={config.word_dim}")
+        self.model = model
+        self.vectorizer = vectorizer
+        self.config = config
+
+    # === Request checks (in the graph, so TF Serving answers INVALID_ARGUMENT instead of failing later) ===
+    # Shapes are fixed with reshape + set_shape, not tf.ensure_shape: the runtime checks ensure_shape's shape
+    # function against the actual input before any assert could run, which would hide the messages below.
+    def _check_video(self, video: tf.Tensor, batched: bool) -> tf.Tensor:
+        """Returns `video` with static shape [(B,) T, None, None, 3] once every check has passed."""
+        t = self.config.clip_length
+        layout = "[B, T, H, W, 3]" if batched else "[T, H, W, 3]"
+        rank = 5 if batched else 4
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.rank(video), rank, message=f"video must be uint8 {layout} (rank {rank}); got a tensor of rank")]):
+            shape = tf.shape(video)
+            dims = tf.stack([shape[i] for i in range(rank)])
+        checks = [
+            tf.debugging.assert_equal(shape[-1], 3, message=f"video must be uint8 {layout}: RGB frames with 3 "
+                                                             "channels; got channels"),
+            tf.debugging.assert_positive(shape[-4], message=f"video has zero frames: {layout} needs T = {t} frames "
+                                                            "(clip_length) centred on the frame to segment"),
+            tf.debugging.assert_equal(shape[-4], t, message=f"video must have T = {t} frames (the model's "
+                                                            f"clip_length) in {layout}; got T"),
+            tf.debugging.assert_positive(shape[-3] * shape[-2], message="video frames are empty (H or W is 0)"),
+        ]
+        if batched:
+            checks.append(tf.debugging.assert_positive(shape[0], message="empty batch: video has B = 0 clips"))
+        with tf.control_dependencies(checks):
+            video = tf.reshape(video, dims)
+        video.set_shape(([None] if batched else []) + [t, None, None, 3])
+        return video
+
+    def _check_queries(self, queries: tf.Tensor, name: str, count: tf.Tensor | None) -> tf.Tensor:
+        """Returns `queries` with static shape [None] once it is a non-empty vector of non-empty sentences."""
+        letter = "B" if count is not None else "Q"
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.rank(queries), 1, message=f"{name} must be a string vector [{letter}]; got a tensor of rank")]):
+            size = tf.size(queries)
+        if count is not None:
+            check = tf.debugging.assert_equal(size, count, message=f"{name} must have one sentence per clip: "
+                                                                   "B differs between video and query")
+        else:
+            check = tf.debugging.assert_positive(size, message=f"{name} is empty: send at least one sentence")
+        with tf.control_dependencies([check]):
+            queries = tf.reshape(queries, [-1])
+        return check_nonempty(queries, self.vectorizer.lengths(queries))
+
+    # === Graph pieces ===
+    def _outputs(self, logits: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> dict[str, tf.Tensor]:
+        """(N, S, S, 1) logits → spec §8 mask uint8 (N, H, W) and σ probability float32 (N, H, W)."""
+        probability = tf.sigmoid(tf.cast(logits, tf.float32))
+        binary = tf.cast(binarize(probability), tf.uint8)  # ≥ 0.5 × per-sample max, at S × S (spec §8)
+        mask = unletterbox(binary, height, width, method="nearest")
+        probability = unletterbox(probability, height, width, method="bilinear")
+        return {"mask": mask[..., 0], "probability": probability[..., 0]}
+
+    def segment(self, video: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`serving_default`: video uint8 [B, T, H, W, 3], query string [B] → mask, probability [B, H, W]."""
+        video = self._check_video(video, batched=True)
+        query = self._check_queries(query, "query", tf.shape(video)[0])
+        height, width = tf.shape(video)[2], tf.shape(video)[3]
+        inputs = {"video": preprocess_clip(video, self.config.image_size), "words": self.vectorizer(query)}
+        logits = self.model(inputs, training=False)["logits"]  # (B, S, S, 1)
+        return self._outputs(logits, height, width)
+
+    def segment_queries(self, video: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`segment_queries`: video uint8 [T, H, W, 3], queries string [Q] → mask, probability [Q, H, W].
+
+        The I3D stage runs once; the text encoder, attention and decoder run on the Q queries as a batch.
+        """
+        video = self._check_video(video, batched=False)
+        queries = self._check_queries(queries, "queries", None)
+        height, width = tf.shape(video)[1], tf.shape(video)[2]
+        stage = self.model.stage
+        clip = preprocess_clip(video[None], self.config.image_size)  # (1, T, S, S, 3)
+        endpoints = stage("video_encoder")(clip, training=False)
+        feature = stage("video_feature")(endpoints["Mixed_4f"])  # (1, S/16, S/16, 832)
+        words = self.vectorizer(queries)  # (Q, L, D)
+        feature = tf.repeat(feature, tf.shape(words)[0], axis=0)  # (Q, S/16, S/16, 832): shared, not recomputed
+        text = stage("text_encoder")(words)  # (Q, L, 300)
+        word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)  # (Q, L), as in ACGA
+        attended = stage("attention")(feature, text, word_mask)
+        logits = stage("decoder")(attended["attended_video"], attended["attended_text"])["logits"]  # (Q, S, S, 1)
+        return self._outputs(logits, height, width)
+
+
+def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
+    output_dir = os.path.abspath(os.fspath(output_dir)).rstrip(os.sep)
+    version, name_dir = os.path.basename(output_dir), os.path.dirname(output_dir)
+    if not version.isdigit() or not version.isascii():
+        raise ValueError(f"{output_dir}: the last folder must be an integer version, as TF Serving expects "
+                         f"(e.g. saved_models/acga/1), got {version!r}")
+    if os.path.exists(output_dir):
+        raise ValueError(f"{output_dir}: already exists; export to a new version number (TF Serving serves the "
+                         "highest one)")
+    return output_dir, name_dir, int(version)
+
+
+def models_config_text(name: str, base_path: str) -> str:
+    """An example TF Serving `--model_config_file` (text proto) serving `name` from `base_path`."""
+    return ("model_config_list {\n"
+            "  config {\n"
+            f"    name: \"{name}\"\n"
+            f"    base_path: \"{base_path}\"\n"
+            "    model_platform: \"tensorflow\"\n"
+            "  }\n"
+            "}\n")
+
+
+def warmup_requests(config: ACGAConfig, query: str, model_name: str) -> list:
+    """One `PredictionLog` per signature for `assets.extra/tf_serving_warmup_requests` (black frames, `query`).
+
+    Raises:
+        ImportError: tensorflow-serving-api is missing.
+    """
+    _, prediction_log_pb2, _ = serving.import_serving_apis()
+    video = np.zeros((config.clip_length, *WARMUP_FRAME_SIZE, 3), np.uint8)
+    requests = [
+        serving.predict_request({"video": video[None], "query": np.array([query], object)},
+                                serving.DEFAULT_SIGNATURE, model_name),
+        serving.predict_request({"video": video, "queries": np.array([query, query], object)},
+                                serving.MULTI_QUERY_SIGNATURE, model_name),
+    ]
+    return [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=r)) for r in requests]
+
+
+def write_warmup(export_dir: str, records: list) -> str:
+    """Writes `PredictionLog` records to `<export_dir>/assets.extra/tf_serving_warmup_requests`; returns the path."""
+    path = os.path.join(export_dir, WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records:
+            writer.write(record.SerializeToString())
+    return path
+
+
+def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> str:
+    """Exports a trained run as a TF Serving SavedModel version folder.
+
+    Args:
+        model_path: a run directory written by `acga_tf.artifacts.save_trained` (or its `model.keras`).
+        output_dir: `<base>/<name>/<version>`, e.g. `saved_models/acga/1`; the version must be an integer and the
+            folder must not exist yet. `<base>/models.config` (an example TF Serving model config for `<name>`)
+            is written if there is none.
+        warmup: write `assets.extra/tf_serving_warmup_requests` (needs tensorflow-serving-api; without it the
+            warmup file is skipped with a warning).
+
+    Returns:
+        The absolute path of the version folder.
+
+    Raises:
+        ValueError: the version folder is not an integer or already exists, or the model is not an RGB model.
+        FileNotFoundError: the run is incomplete (see `acga_tf.artifacts.load_trained`).
+    """
+    from acga_tf.artifacts import load_trained
+
+    output_dir, name_dir, version = _check_version_dir(output_dir)
+    trained = load_trained(model_path)
+    module = ServingModule(trained.model, trained.vectorizer())
+    records = None
+    if warmup:
+        try:
+            records = warmup_requests(trained.config, trained.vocabulary.words[1] if len(trained.vocabulary) > 1
+                                      else "person", os.path.basename(name_dir))
+        except ImportError as e:
+            logger.warning("skipping the warmup requests: %s", e)
+
+    archive = keras.export.ExportArchive()
+    archive.track(trained.model)
+    archive.track(module.vectorizer)  # the word table and vectors
+    archive.add_endpoint(serving.DEFAULT_SIGNATURE, module.segment, input_signature=[
+        tf.TensorSpec(None, tf.uint8, name="video"), tf.TensorSpec(None, tf.string, name="query")])
+    archive.add_endpoint(serving.MULTI_QUERY_SIGNATURE, module.segment_queries, input_signature=[
+        tf.TensorSpec(None, tf.uint8, name="video"), tf.TensorSpec(None, tf.string, name="queries")])
+
+    os.makedirs(name_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{version}.partial-", dir=name_dir)  # not an integer: TF Serving ignores it
+    try:
+        archive.write_out(staging, verbose=False)
+        if records is not None:
+            write_warmup(staging, records)
+        os.rename(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    base = os.path.dirname(name_dir)
+    config_path = os.path.join(base, MODELS_CONFIG)
+    name = os.path.basename(name_dir)
+    if not os.path.exists(config_path):
+        with open(config_path, "w", encoding="utf-8") as f:
+            f.write(models_config_text(name, f"/models/{name}"))
+    logger.info("exported %s (T=%d, S=%d) to %s; signatures %s, %s", trained.directory, trained.config.clip_length,
+                trained.config.image_size, output_dir, serving.DEFAULT_SIGNATURE, serving.MULTI_QUERY_SIGNATURE)
+    return output_dir

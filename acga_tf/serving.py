@@ -1,0 +1,266 @@
+"""Requests and responses for an exported ACGA SavedModel, as TF Serving exchanges them (spec §8 outputs).
+
+- gRPC: `predict_request` builds a `tensorflow_serving.apis.predict_pb2.PredictRequest`, `request_inputs` decodes
+  one (`tf.make_ndarray`) and `predict_response` wraps a signature's outputs.
+- REST: `rest_body` writes the JSON body of `POST /v1/models/<name>:predict` (columnar `"inputs"`), and
+  `parse_rest_body` reads one the way TF Serving's REST API does (columnar `"inputs"` or row `"instances"`,
+  `{"b64": ...}` strings, values converted to the signature's dtypes).
+- `LocalServer` answers both kinds of requests from a SavedModel directory in-process: handy to try a request
+  before deploying to the `tensorflow/serving` container, and what the export tests use.
+
+Only this module's gRPC helpers need the optional `tensorflow-serving-api` (`pip install acga-tf[serving]`).
+Nothing here imports the model code: a SavedModel answers requests with TensorFlow alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+DEFAULT_SIGNATURE = "serving_default"
+MULTI_QUERY_SIGNATURE = "segment_queries"
+SERVING_INSTALL_HINT = "pip install acga-tf[serving]  (or: pip install tensorflow-serving-api)"
+
+
+def import_serving_apis():
+    """Returns the `tensorflow_serving.apis` modules `(predict_pb2, prediction_log_pb2, model_pb2)`.
+
+    Raises:
+        ImportError: tensorflow-serving-api is not installed (the message says how to install it).
+    """
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError as e:
+        raise ImportError(f"TF Serving request protos need the optional tensorflow-serving-api package "
+                          f"({e}); install it with: {SERVING_INSTALL_HINT}") from None
+    return predict_pb2, prediction_log_pb2, model_pb2
+
+
+# === gRPC (PredictRequest / PredictResponse protos) ===
+def predict_request(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE, model_name: str = "acga"):
+    """A `PredictRequest` proto for TF Serving's gRPC `PredictionService.Predict`.
+
+    Args:
+        inputs: input name → array-like (e.g. `{"video": uint8 (B, T, H, W, 3), "query": [b"...", ...]}`); each is
+            turned into a `TensorProto` with `tf.make_tensor_proto` (keep uint8 videos uint8).
+        signature_name: "serving_default" or "segment_queries".
+        model_name: the model's name on the server (`MODEL_NAME` of the container).
+
+    Returns:
+        `tensorflow_serving.apis.predict_pb2.PredictRequest`.
+
+    Raises:
+        ImportError: tensorflow-serving-api is missing.
+    """
+    predict_pb2, _, _ = import_serving_apis()
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def request_inputs(request) -> dict[str, np.ndarray]:
+    """The inputs of a `PredictRequest` as NumPy arrays (`tf.make_ndarray`, as the server decodes them)."""
+    return {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+
+
+def predict_response(outputs: Mapping[str, Any], request=None):
+    """A `PredictResponse` proto holding `outputs` (name → tensor), echoing the request's model spec.
+
+    Raises:
+        ImportError: tensorflow-serving-api is missing.
+    """
+    predict_pb2, _, _ = import_serving_apis()
+    response = predict_pb2.PredictResponse()
+    if request is not None:
+        response.model_spec.CopyFrom(request.model_spec)
+    for name, value in outputs.items():
+        response.outputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+    return response
+
+
+def response_outputs(response) -> dict[str, np.ndarray]:
+    """The outputs of a `PredictResponse` as NumPy arrays."""
+    return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+
+# === REST (JSON bodies) ===
+def _to_json(value: Any) -> Any:
+    array = np.asarray(value)
+    if array.dtype.kind in "SUO":  # strings: bytes → UTF-8 text
+        text = np.vectorize(lambda s: s.decode("utf-8") if isinstance(s, bytes) else str(s), otypes=[object])
+        return text(array).tolist()
+    return array.tolist()
+
+
+def rest_body(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, Any]:
+    """The JSON body of TF Serving's REST predict API in the columnar format.
+
+    Returns:
+        `{"signature_name": ..., "inputs": {name: nested lists}}` (`json.dumps` it for `POST
+        /v1/models/<name>:predict`).
+    """
+    return {"signature_name": signature_name, "inputs": {k: _to_json(v) for k, v in inputs.items()}}
+
+
+def _invalid(message: str) -> tf.errors.InvalidArgumentError:
+    return tf.errors.InvalidArgumentError(None, None, message)
+
+
+def _decode_strings(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) != {"b64"}:
+            raise _invalid(f"expected a string or {{'b64': ...}} object, got keys {sorted(value)}")
+        return base64.b64decode(value["b64"])
+    if isinstance(value, list):
+        return [_decode_strings(v) for v in value]
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise _invalid(f"expected a string, got {type(value).__name__} {value!r}")
+
+
+def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
+    """Converts one JSON value to an array of the signature's `dtype`, as TF Serving's REST API does.
+
+    Strings may be `{"b64": ...}` objects. Integer inputs reject non-integral or out-of-range numbers.
+
+    Raises:
+        tf.errors.InvalidArgumentError: the value cannot be read as `dtype` (the message names the input).
+    """
+    if dtype == tf.string:
+        return np.array(_decode_strings(value), dtype=object)
+    try:
+        array = np.array(value)
+    except ValueError as e:  # ragged nested lists
+        raise _invalid(f"input {name!r}: not a rectangular array ({e})") from None
+    if array.dtype == object or array.dtype.kind in "SU":
+        raise _invalid(f"input {name!r}: expected {dtype.name} numbers, got {array.dtype} values")
+    target = dtype.as_numpy_dtype
+    if dtype.is_integer or dtype == tf.bool:
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
+            raise _invalid(f"input {name!r}: JSON value is not {dtype.name} (non-integral numbers such as "
+                           f"{array[array != np.round(array)].flat[0] if array.size else ''})")
+        if dtype.is_integer and array.size and (array.min() < dtype.min or array.max() > dtype.max):
+            raise _invalid(f"input {name!r}: values outside the {dtype.name} range [{dtype.min}, {dtype.max}]")
+    return array.astype(target)
+
+
+def parse_rest_body(body: str | bytes | Mapping[str, Any],
+                    input_specs: Mapping[str, tf.TensorSpec]) -> tuple[str, dict[str, np.ndarray], str]:
+    """Reads a TF Serving REST predict body.
+
+    Args:
+        body: JSON text or the parsed dict: `{"signature_name"?, "inputs": {...}}` (columnar; a bare value is
+            allowed when the signature has one input) or `{"signature_name"?, "instances": [{...}, ...]}` (row
+            format: instances are stacked along a new batch axis).
+        input_specs: the signature's inputs (name → `tf.TensorSpec`), for names and dtypes.
+
+    Returns:
+        (signature_name, {name: array}, "inputs" or "instances"): the format decides the response's key
+        (`"outputs"` or `"predictions"`).
+
+    Raises:
+        tf.errors.InvalidArgumentError: malformed JSON, both or neither of inputs/instances, unknown or missing
+            input names, values that are not of the input's dtype.
+    """
+    if isinstance(body, (str, bytes)):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError as e:
+            raise _invalid(f"JSON parse error: {e}") from None
+    if not isinstance(body, dict):
+        raise _invalid("the request body must be a JSON object")
+    signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
+    if ("inputs" in body) == ("instances" in body):
+        raise _invalid("the request body must have exactly one of 'inputs' (columnar) or 'instances' (row)")
+    names = sorted(input_specs)
+    if "inputs" in body:
+        columns = body["inputs"]
+        if not isinstance(columns, dict):
+            if len(names) != 1:
+                raise _invalid(f"'inputs' must be an object with the inputs {names}")
+            columns = {names[0]: columns}
+        fmt = "inputs"
+    else:
+        rows = body["instances"]
+        if not isinstance(rows, list) or not rows:
+            raise _invalid("'instances' must be a non-empty list")
+        if len(names) == 1 and not isinstance(rows[0], dict):
+            columns = {names[0]: rows}
+        else:
+            if not all(isinstance(r, dict) and sorted(r) == names for r in rows):
+                raise _invalid(f"every instance must be an object with the inputs {names}")
+            columns = {n: [r[n] for r in rows] for n in names}
+        fmt = "instances"
+    unknown, missing = sorted(set(columns) - set(names)), sorted(set(names) - set(columns))
+    if unknown or missing:
+        raise _invalid(f"signature {signature_name!r} takes inputs {names}; unknown {unknown}, missing {missing}")
+    return signature_name, {n: json_to_array(columns[n], input_specs[n].dtype, n) for n in names}, fmt
+
+
+def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, Any]:
+    """The REST response body: `{"outputs": {name: lists}}` for a columnar request, `{"predictions": [...]}`
+    (one object per batch item) for a row request."""
+    lists = {k: np.asarray(v).tolist() for k, v in outputs.items()}
+    if fmt == "inputs":
+        return {"outputs": lists}
+    n = len(next(iter(lists.values())))
+    return {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(n)]}
+
+
+# === In-process server ===
+class LocalServer:
+    """Answers TF Serving gRPC and REST predict requests from a SavedModel directory, in this process.
+
+    Args:
+        export_dir: a version folder written by `acga_tf.export.export_model` (or any SavedModel).
+
+    Example:
+        >>> server = LocalServer("saved_models/acga/1")
+        >>> server.predict_json({"inputs": {"video": video.tolist(), "query": ["the man running"]}})["outputs"]
+    """
+
+    def __init__(self, export_dir: str):
+        self.export_dir = str(export_dir)
+        self.saved_model = tf.saved_model.load(self.export_dir)
+        self.signatures = dict(self.saved_model.signatures)
+
+    def input_specs(self, signature_name: str = DEFAULT_SIGNATURE) -> dict[str, tf.TensorSpec]:
+        """name → `tf.TensorSpec` of a signature's inputs."""
+        return dict(self._signature(signature_name).structured_input_signature[1])
+
+    def _signature(self, name: str):
+        if name not in self.signatures:
+            raise _invalid(f"signature {name!r} not found; the model has {sorted(self.signatures)}")
+        return self.signatures[name]
+
+    def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
+        """Calls a signature on arrays; returns its outputs as NumPy arrays.
+
+        Raises:
+            tf.errors.InvalidArgumentError: a bad request (the graph's checks name what is wrong).
+        """
+        outputs = self._signature(signature_name)(**{k: tf.convert_to_tensor(v) for k, v in inputs.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def predict(self, request):
+        """Answers a gRPC `PredictRequest` with a `PredictResponse` (both tensorflow-serving-api protos)."""
+        signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        return predict_response(self.run(request_inputs(request), signature_name), request)
+
+    def predict_json(self, body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+        """Answers a REST predict body; a bad request gives `{"error": message}` as TF Serving's REST API does."""
+        try:
+            if isinstance(body, (str, bytes)):
+                body = json.loads(body)
+            name = body.get("signature_name", DEFAULT_SIGNATURE) if isinstance(body, Mapping) else DEFAULT_SIGNATURE
+            name, inputs, fmt = parse_rest_body(body, self.input_specs(name))
+            return rest_response(self.run(inputs, name), fmt)
+        except (tf.errors.InvalidArgumentError, json.JSONDecodeError) as e:
+            return {"error": getattr(e, "message", str(e))}
