@@ -104,7 +104,24 @@ def _run_convert_weights(args) -> int:
     return 0
 
 
-_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights]
+# === export (issue: serving) ===
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a trained run as a TF Serving SavedModel (saved_models/NAME/VERSION)")
+    p.add_argument("--model", required=True, help="trained run directory (or its model.keras)")
+    p.add_argument("--output", required=True, help="version folder to create, e.g. saved_models/acga/1")
+    p.add_argument("--no-warmup", action="store_true", help="no assets.extra/tf_serving_warmup_requests")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    from acga_tf.export import export_model
+
+    path = export_model(args.model, args.output, warmup=not args.no_warmup)
+    print(f"exported {args.model} -> {path} (signatures: serving_default, segment_queries)")
+    return 0
+
+
+_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights, _add_export]
 
 
 def main(argv: list[str] | None = None) -> int:
