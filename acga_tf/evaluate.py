@@ -1,0 +1,151 @@
+"""Evaluation with the official protocol (spec §8): P@0.5…0.9, mAP@0.5:0.95, overall IoU and mean IoU, each sample
+scored at its frame's ORIGINAL resolution.
+
+The prediction is σ(logits) thresholded at 0.5 × its own maximum, mapped back to the frame's H × W by inverting the
+letterbox (`metrics.prediction_at_original_size`), and compared with the ground-truth mask decoded from the shard
+at its original size. Sentences are vectorized with the trained run's vocabulary and word vectors (not the
+vocabulary beside the shards), so a J-HMDB split is scored with the A2D-trained model's words (spec §8).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+
+import keras
+import tensorflow as tf
+
+from acga_tf.metrics import MAP_THRESHOLDS, PRECISION_THRESHOLDS, EvaluationAccumulator
+
+logger = logging.getLogger(__name__)
+
+CSV_COLUMNS = ("sample_id", "sentence", "height", "width", "intersection", "union", "iou")
+
+
+def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None = None):
+    """`(model, vectorizer)` for `model_path`: a trained run (directory or its `model.keras`), or a checkpoint
+    `<run>/checkpoints/epoch-NN.keras` (the run's vocabulary is used).
+
+    A bare `.keras` file with no vocabulary beside it or its parent falls back to the vocabulary beside the shards in
+    `data_dir` with `vectors_path` (a warning is logged: the words are then not guaranteed to be the model's).
+
+    Raises:
+        FileNotFoundError: `model_path` does not exist.
+    """
+    from acga_tf import artifacts
+    from acga_tf.data.datasets import load_vectorizer
+
+    if not os.path.exists(model_path):
+        raise FileNotFoundError(f"{model_path}: no such trained run or .keras model")
+    model_dir = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
+    for run_dir in (model_dir, os.path.dirname(model_dir)):
+        if all(os.path.exists(os.path.join(run_dir, f)) for f in (artifacts.VOCAB_FILE, artifacts.EMBEDDINGS_FILE)):
+            if vectors_path is not None:
+                logger.warning("%s has its own word vectors (%s): vectors_path=%s is ignored", run_dir,
+                               artifacts.EMBEDDINGS_FILE, vectors_path)
+            if run_dir == model_dir:
+                trained = artifacts.load_trained(model_path)
+            else:  # a checkpoint of the run
+                from acga_tf.data.vocab import Vocabulary, load_embedding_matrix
+
+                model = _load_model(model_path)
+                vocabulary = Vocabulary.load(os.path.join(run_dir, artifacts.VOCAB_FILE))
+                embeddings = load_embedding_matrix(os.path.join(run_dir, artifacts.EMBEDDINGS_FILE), vocabulary)
+                trained = artifacts.TrainedModel(model, model.config, vocabulary, embeddings, run_dir)
+            return trained.model, trained.vectorizer()
+    if os.path.isdir(model_path):
+        raise FileNotFoundError(f"{os.path.join(model_path, artifacts.MODEL_FILE)}: missing (not a trained run)")
+    model = _load_model(model_path)
+    logger.warning("%s has no %s beside it: using the vocabulary beside the shards in %s (and %s)", model_path,
+                   artifacts.VOCAB_FILE, data_dir, vectors_path or "random word vectors")
+    return model, load_vectorizer(data_dir, model.config, vectors_path)
+
+
+def _load_model(path: str) -> keras.Model:
+    import acga_tf.losses  # noqa: F401  (checkpoints carry their compile config: loss and metric classes)
+    import acga_tf.metrics  # noqa: F401
+    import acga_tf.model  # noqa: F401  (registers the serializable classes)
+
+    return keras.saving.load_model(path)
+
+
+def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_csv: str | None = None,
+             vectors_path: str | None = None, progress: bool = False) -> dict[str, float]:
+    """Scores a trained model on prepared shards with the spec §8 protocol at the original resolution.
+
+    Args:
+        model_path: a trained run (`acga train` output directory or its `model.keras`), or one of its checkpoints.
+        data_pattern: glob of prepared shards (e.g. "data/a2d/test-*.tfrecord", "data/jhmdb/test-*.tfrecord").
+        batch_size: samples per forward pass.
+        output_csv: where to write one row per sample (`CSV_COLUMNS`); None writes none.
+        vectors_path: word vectors, only for a bare `.keras` model with no vocabulary of its own.
+        progress: show a progress bar (for the CLI).
+
+    Returns:
+        The summary (fractions): `P@0.5` … `P@0.9`, `mAP@0.5:0.95`, `overall_iou`, `mean_iou`, `samples`.
+
+    Raises:
+        FileNotFoundError: no shard matches, or the model is missing.
+        ValueError: batch_size is not positive, or the shards hold no sample.
+    """
+    from acga_tf.data.datasets import make_dataset
+    from acga_tf.metrics import prediction_at_original_size
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: must be positive")
+    files = sorted(tf.io.gfile.glob(data_pattern))
+    if not files:
+        raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
+    model, vectorizer = load_for_evaluation(model_path, os.path.dirname(files[0]), vectors_path)
+    dataset = make_dataset(data_pattern, model.config, training=False, batch_size=batch_size,
+                           vectorizer=vectorizer, with_info=True)
+
+    @tf.function
+    def probability(inputs):
+        return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
+
+    accumulator, rows = EvaluationAccumulator(), []
+    bar = keras.utils.Progbar(None, unit_name="sample") if progress else None
+    for inputs, _, info in dataset:
+        probs = probability(inputs).numpy()
+        for b in range(probs.shape[0]):
+            height, width = int(info["height"][b]), int(info["width"][b])
+            truth = tf.io.decode_png(info["mask_png"][b], channels=1).numpy()[..., 0] > 0  # (H, W)
+            prediction = prediction_at_original_size(probs[b, ..., 0], height, width)
+            sample_id = info["sample_id"][b].numpy().decode("utf-8")
+            iou = accumulator.add(sample_id, prediction, truth)
+            rows.append((sample_id, info["sentence"][b].numpy().decode("utf-8"), height, width,
+                         accumulator.intersections[-1], accumulator.unions[-1], iou))
+        if bar is not None:
+            bar.add(probs.shape[0])
+    if not rows:
+        raise ValueError(f"{data_pattern}: the shards hold no sample")
+    summary = accumulator.summary()
+    if output_csv is not None:
+        write_csv(output_csv, rows)
+    logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
+    return summary
+
+
+def write_csv(path: str, rows) -> None:
+    """Writes per-sample rows (`CSV_COLUMNS`; IoU with 6 decimals) to `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for sample_id, sentence, height, width, inter, union, iou in rows:
+            writer.writerow((sample_id, sentence, height, width, inter, union, f"{iou:.6f}"))
+
+
+def format_table(summary: dict[str, float]) -> str:
+    """The paper's results table (percentages, one decimal) as Markdown: P@0.5…0.9, mAP@0.5:0.95, overall IoU,
+    mean IoU, and the sample count."""
+    keys = [f"P@{k}" for k in PRECISION_THRESHOLDS] + ["mAP@0.5:0.95", "overall_iou", "mean_iou"]
+    names = [f"P@{k}" for k in PRECISION_THRESHOLDS] + [
+        f"mAP@{MAP_THRESHOLDS[0]}:{MAP_THRESHOLDS[-1]}", "Overall IoU", "Mean IoU"]
+    header = "| " + " | ".join(names + ["samples"]) + " |"
+    rule = "|" + "|".join(" ---: " for _ in range(len(names) + 1)) + "|"
+    values = "| " + " | ".join(f"{100 * summary[k]:.1f}" for k in keys) + f" | {summary['samples']} |"
+    return "\n".join((header, rule, values))
