@@ -121,7 +121,84 @@ def _run_export(args) -> int:
     return 0
 
 
-_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights, _add_export]
+# === train (issue: training) ===
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train ACGA on prepared shards (paper schedule, spec §1)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a config JSON file (ACGAConfig fields, or {\"preset\": NAME, ...})")
+    source.add_argument("--preset", help="paper | small | tiny")
+    p.add_argument("--data", help="glob of training shards, e.g. 'data/a2d/train-*.tfrecord'")
+    p.add_argument("--val-data", help="glob of validation shards, evaluated after every epoch")
+    p.add_argument("--output", default="runs/acga", help="run directory (default: runs/acga)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the config's)")
+    p.add_argument("--batch-size", type=int, help="batch size per replica (default: the config's)")
+    p.add_argument("--steps-per-epoch", type=int, help="optimizer steps per epoch (default: samples // batch)")
+    p.add_argument("--word-vectors", help="word2vec / GloVe file (default: random vectors, a warning)")
+    p.add_argument("--mixed-precision", action="store_true", help="bfloat16 on CPU, float16 on GPU")
+    p.add_argument("--feature-cache", action="store_true", help="precompute the frozen I3D layers once")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (VALUE parsed as JSON, else a string); repeatable")
+    p.set_defaults(run=_run_train)
+
+
+def _config_overrides(items: list[str]) -> dict:
+    import json
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def _run_train(args) -> int:
+    from acga_tf.config import ACGAConfig
+    from acga_tf.train import fit
+
+    if not args.data:
+        raise ValueError("--data is required: a glob of training shards written by `acga prepare`")
+    config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
+    overrides = _config_overrides(args.set)
+    if args.batch_size is not None:
+        overrides["batch_size"] = args.batch_size
+    config = config.replace(**overrides)
+    history = fit(config, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
+                  epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
+                  feature_cache=args.feature_cache)
+    print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
+    return 0
+
+
+# === evaluate (issue: training) ===
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a trained run on prepared shards (spec §8, original resolution)")
+    p.add_argument("--model", help="a trained run directory, its model.keras, or a checkpoint")
+    p.add_argument("--data", help="glob of shards, e.g. 'data/a2d/test-*.tfrecord'")
+    p.add_argument("--output-csv", help="write one row per sample (IoU at the original resolution)")
+    p.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default: 8)")
+    p.add_argument("--word-vectors", help="word vectors, only for a bare .keras model without vocabulary")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from acga_tf.evaluate import evaluate, format_table
+
+    for flag, value in (("--model", args.model), ("--data", args.data)):
+        if not value:
+            raise ValueError(f"{flag} is required")
+    summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=args.output_csv,
+                       vectors_path=args.word_vectors, progress=not args.no_progress)
+    print(format_table(summary))
+    return 0
+
+
+_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights, _add_export, _add_train, _add_evaluate]
 
 
 def main(argv: list[str] | None = None) -> int:
