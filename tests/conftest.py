@@ -27,3 +27,18 @@ def random_inputs(config, batch=2, seed=0):
     words = rng.standard_normal((batch, config.sentence_length, config.word_dim)).astype("float32")
     words[:, 5:] = 0.0
     return {"video": video, "words": words}
+
+
+@pytest.fixture(scope="session")
+def prepared_a2d(tmp_path_factory) -> dict:
+    """A small synthetic A2D Sentences world (6 videos) converted with `prepare`: {"root", "data", "train", "test",
+    "summary"}, "train"/"test" being shard globs. Shared by the training, evaluation and notebook tests."""
+    from acga_tf.data.convert import prepare
+    from acga_tf.data.synthetic import write_a2d_world
+
+    base = tmp_path_factory.mktemp("prepared_a2d")
+    summary = write_a2d_world(str(base / "a2d_sentences"), n_videos=6, seed=1)
+    prepare("a2d", str(base / "a2d_sentences"), str(base / "data"), progress=False)
+    return {"root": str(base / "a2d_sentences"), "data": str(base / "data"),
+            "train": str(base / "data" / "train-*.tfrecord"), "test": str(base / "data" / "test-*.tfrecord"),
+            "summary": summary}
