@@ -104,6 +104,37 @@ def _run_convert_weights(args) -> int:
     return 0
 
 
+# === predict (issue: predict) ===
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="segment the actor a sentence describes in every frame of a video")
+    p.add_argument("--model", required=True, help="a trained run directory (or its model.keras)")
+    p.add_argument("--video", required=True, help="a video file (any format FFmpeg reads)")
+    p.add_argument("--query", required=True, help="the sentence describing the actor")
+    p.add_argument("--output", help="overlay video to write: FILE.mp4 or FILE.gif")
+    p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...)")
+    p.add_argument("--batch-size", type=int, default=4, help="clips per forward pass (default: 4)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args) -> int:
+    from tqdm import tqdm
+
+    from acga_tf.predict import check_query, load_video, overlay_format, predict, write_mask_frames, write_overlay
+
+    check_query(args.query)
+    if args.output:
+        overlay_format(args.output)
+    frames, fps = load_video(args.video)  # decoded once, for the model and the overlay
+    with tqdm(total=len(frames), unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr) as bar:
+        result = predict(args.model, frames, args.query, batch_size=args.batch_size, fps=fps, progress=bar.update)
+    written = [write_overlay(result, frames, args.output)] if args.output else []
+    written += [args.frames_dir] if args.frames_dir and write_mask_frames(result, args.frames_dir) else []
+    print(f"{result.num_frames} frames ({result.width}x{result.height}), mask covers "
+          f"{100 * result.masks.mean():.1f}% of pixels" + (f" -> {', '.join(written)}" if written else ""))
+    return 0
+
+
 # === export (issue: serving) ===
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a trained run as a TF Serving SavedModel (saved_models/NAME/VERSION)")
@@ -198,7 +229,7 @@ def _run_evaluate(args) -> int:
     return 0
 
 
-_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights, _add_export, _add_train, _add_evaluate]
+_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights, _add_predict, _add_export, _add_train, _add_evaluate]
 
 
 def main(argv: list[str] | None = None) -> int:
