@@ -14,6 +14,7 @@ import logging
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from acga_tf.metrics import MAP_THRESHOLDS, PRECISION_THRESHOLDS, EvaluationAccumulator
@@ -90,7 +91,6 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
         ValueError: batch_size is not positive, or the shards hold no sample.
     """
     from acga_tf.data.datasets import make_dataset
-    from acga_tf.metrics import prediction_at_original_size
 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be positive")
@@ -102,13 +102,32 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
                            vectorizer=vectorizer, with_info=True)
 
     @tf.function
-    def probability(inputs):
+    def probability(inputs, targets):
         return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
+
+    summary, rows = score(dataset, probability, progress=progress)
+    if output_csv is not None:
+        write_csv(output_csv, rows)
+    logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
+    return summary
+
+
+def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> tuple[dict[str, float], list[tuple]]:
+    """The spec §8 loop: `probability(inputs, targets)` → `(B, S, S, 1)` probabilities for each batch of
+    `dataset` (`make_dataset(..., training=False, with_info=True)`), scored at each frame's original resolution.
+
+    Returns:
+        `(summary, rows)`: the `metrics.summarize` dict and one `CSV_COLUMNS` tuple per sample.
+
+    Raises:
+        ValueError: the dataset is empty.
+    """
+    from acga_tf.metrics import prediction_at_original_size
 
     accumulator, rows = EvaluationAccumulator(), []
     bar = keras.utils.Progbar(None, unit_name="sample") if progress else None
-    for inputs, _, info in dataset:
-        probs = probability(inputs).numpy()
+    for inputs, targets, info in dataset:
+        probs = np.asarray(probability(inputs, targets), np.float32)
         for b in range(probs.shape[0]):
             height, width = int(info["height"][b]), int(info["width"][b])
             truth = tf.io.decode_png(info["mask_png"][b], channels=1).numpy()[..., 0] > 0  # (H, W)
@@ -120,12 +139,8 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
         if bar is not None:
             bar.add(probs.shape[0])
     if not rows:
-        raise ValueError(f"{data_pattern}: the shards hold no sample")
-    summary = accumulator.summary()
-    if output_csv is not None:
-        write_csv(output_csv, rows)
-    logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
-    return summary
+        raise ValueError("no sample to evaluate: the dataset is empty")
+    return accumulator.summary(), rows
 
 
 def write_csv(path: str, rows) -> None:

@@ -100,11 +100,12 @@ def count_samples(train_pattern: str) -> int:
 
 
 class _ResumableBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that also saves at every epoch's end and leaves restoring to `fit` (which restores once,
-    before training, so that the resumed run can start mid-epoch; Keras itself restarts the epoch)."""
+    """`BackupAndRestore` that also saves at every epoch's end, records the optimizer step in its metadata and
+    leaves restoring to `fit` (which restores once, before training, so that a resumed run can start mid-epoch;
+    Keras itself would restart the epoch). `double_checkpoint` keeps the previous state for a kill mid-write."""
 
     def on_train_begin(self, logs=None):
-        pass  # `fit` restored the state already (`_restore`)
+        pass  # `fit` restored the state already (`restore`)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
@@ -117,11 +118,19 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
     def on_train_end(self, logs=None):
         pass  # removed by `fit` once every epoch has run
 
+    def _save_model(self):
+        super()._save_model()
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen,
+                    "step": int(self.model.optimizer.iterations.numpy())}
+        with tf.io.gfile.GFile(self._training_metadata_path, "w") as f:
+            f.write(json.dumps(metadata))
+
     def restore(self) -> bool:
-        """Loads the backup into the model and its optimizer; returns whether there was one."""
-        if not tf.io.gfile.exists(self._weights_path):
+        """Loads the backup (or the previous one, if the latest is unreadable) into the model and its optimizer;
+        returns whether there was one."""
+        if not (tf.io.gfile.exists(self._weights_path) or tf.io.gfile.exists(self._prev_weights_path)):
             return False
-        self._load_model()
+        super().on_train_begin()
         self.model._initial_epoch = None  # `fit` passes the epoch to start from itself
         return True
 
@@ -205,7 +214,8 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
                       metrics={"logits": [ReferringIoU()]})
         model.optimizer.build(model.trainable_variables)
 
-    backup = _ResumableBackup(os.path.join(work_dir, BACKUP_DIR), save_freq=backup_every)
+    backup = _ResumableBackup(os.path.join(work_dir, BACKUP_DIR), save_freq=backup_every,
+                              double_checkpoint=True)
     backup.set_model(model)
     start_step = 0
     if backup.restore():

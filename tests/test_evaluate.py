@@ -1,0 +1,106 @@
+"""Tests for acga_tf/evaluate.py and `acga evaluate`: spec §8 at the original resolution, per-sample CSV, the
+trained run's vocabulary on shards with another vocabulary (J-HMDB), and user errors."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from acga_tf import cli
+from acga_tf.config import ACGAConfig
+from acga_tf.data.convert import prepare
+from acga_tf.data.datasets import load_vectorizer, make_dataset, read_manifest
+from acga_tf.data.synthetic import write_jhmdb_world
+from acga_tf.evaluate import CSV_COLUMNS, evaluate, format_table, score
+from acga_tf.train import fit
+
+CONFIG = ACGAConfig.preset("tiny", image_size=32, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def trained_run(prepared_a2d, tmp_path_factory) -> str:
+    out = str(tmp_path_factory.mktemp("run"))
+    fit(CONFIG, prepared_a2d["train"], out, epochs=1, steps_per_epoch=2, verbose=0)
+    return out
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_perfect_prediction_scores_one_at_original_resolution(prepared_a2d):
+    # The ground truth at the model's letterboxed resolution, scored by the §8 loop against the ORIGINAL masks:
+    # un-letterboxing must land it back on the original frame. With S at least the frame's size, the nearest-
+    # neighbour round trip is exact, so a perfect predictor scores exactly 1.
+    config = CONFIG.replace(image_size=256)
+    dataset = make_dataset(prepared_a2d["test"], config, training=False, batch_size=5,
+                           vectorizer=load_vectorizer(prepared_a2d["data"], config), with_info=True)
+    summary, rows = score(dataset, lambda inputs, targets: targets["logits"])
+    assert summary["samples"] == len(rows) == read_manifest(prepared_a2d["data"])["splits"]["test"]["samples"]
+    assert max(max(r[2], r[3]) for r in rows) <= config.image_size
+    assert summary["P@0.9"] == 1.0 and summary["mAP@0.5:0.95"] == 1.0
+    assert summary["overall_iou"] == 1.0 and summary["mean_iou"] == 1.0
+    assert all(r[4] == r[5] > 0 for r in rows)  # intersection == union, in original-resolution pixels
+    heights = {r[2] for r in rows}
+    assert heights and all(h != config.image_size for h in heights)  # scored at the frame's size, not S
+    # An empty prediction scores 0 wherever the mask is not empty.
+    empty, _ = score(dataset, lambda inputs, targets: 0.0 * targets["logits"] - 1.0)
+    assert empty["P@0.5"] == 0.0
+
+
+def test_evaluate_writes_table_and_csv(trained_run, prepared_a2d, tmp_path):
+    out_csv = str(tmp_path / "per_sample.csv")
+    summary = evaluate(trained_run, prepared_a2d["test"], batch_size=8, output_csv=out_csv)
+    rows = _read_csv(out_csv)
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == summary["samples"] > 0
+    ious = np.array([float(r["iou"]) for r in rows])
+    inter = np.array([int(r["intersection"]) for r in rows], np.float64)
+    union = np.array([int(r["union"]) for r in rows], np.float64)
+    assert np.all((ious >= 0) & (ious <= 1)) and np.all(inter <= union)
+    np.testing.assert_allclose(ious, (inter + 1e-6) / (union + 1e-6), atol=1e-6)
+    assert summary["overall_iou"] == pytest.approx(inter.sum() / union.sum())
+    assert summary["mean_iou"] == pytest.approx(ious.mean(), abs=1e-6)
+    assert summary["P@0.5"] == pytest.approx(np.mean(ious >= 0.5))
+    table = format_table(summary)
+    assert "mAP@0.5:0.95" in table and "Overall IoU" in table and f"| {summary['samples']} |" in table
+    # A checkpoint of the run is evaluated with the run's vocabulary too.
+    again = evaluate(os.path.join(trained_run, "checkpoints", "epoch-01.keras"), prepared_a2d["test"])
+    assert again == pytest.approx(summary)
+
+
+def test_jhmdb_uses_the_trained_vocabulary(trained_run, tmp_path):
+    # The same J-HMDB world prepared with its own vocabulary and with the A2D one scores identically: the model's
+    # vocabulary is used, not the one beside the shards.
+    write_jhmdb_world(str(tmp_path / "jhmdb"), n_videos=2, seed=4)
+    prepare("jhmdb", str(tmp_path / "jhmdb"), str(tmp_path / "own"), "test", progress=False)
+    prepare("jhmdb", str(tmp_path / "jhmdb"), str(tmp_path / "shared"), "test", progress=False,
+            vocabulary=os.path.join(trained_run, "vocab.txt"))
+    own = open(tmp_path / "own" / "vocab.txt").read()
+    assert own != open(os.path.join(trained_run, "vocab.txt")).read()
+    a = evaluate(trained_run, str(tmp_path / "own" / "test-*.tfrecord"), output_csv=str(tmp_path / "a.csv"))
+    b = evaluate(trained_run, str(tmp_path / "shared" / "test-*.tfrecord"), output_csv=str(tmp_path / "b.csv"))
+    assert a == b and _read_csv(tmp_path / "a.csv") == _read_csv(tmp_path / "b.csv")
+
+
+def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, capsys):
+    out_csv = str(tmp_path / "cli.csv")
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", out_csv,
+                     "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "P@0.5" in printed and "Mean IoU" in printed and os.path.exists(out_csv)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "--model", "MODEL"], "--data is required"),
+    (["evaluate", "--model", "MODEL", "--data", "/nonexistent/test-*.tfrecord"], "no TFRecord file matches"),
+    (["evaluate", "--model", "/nonexistent/run", "--data", "DATA"], "/nonexistent/run: no such trained run"),
+    (["evaluate", "--model", "MODEL", "--data", "DATA", "--batch-size", "0"], "batch_size=0"),
+])
+def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a2d, capsys):
+    argv = [{"MODEL": trained_run, "DATA": prepared_a2d["test"]}.get(a, a) for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and err.startswith("acga evaluate: error:")
