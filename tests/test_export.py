@@ -1,0 +1,303 @@
+"""Export (STYLE B.7): a TF Serving SavedModel answering gRPC and REST requests in a fresh process (spec §7, §8).
+
+One tiny run is exported once (through `acga export`); `tests/serving_client.py` then loads it with
+`tf.saved_model.load` in a new Python process and answers every request below, good and bad, in order. The
+answers are compared here with the Keras model run on the same preprocessed input.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acga_tf import ACGAConfig, artifacts, serving
+from acga_tf.cli import main
+from acga_tf.data.parse import preprocess_clip, unletterbox
+from acga_tf.data.vocab import Vocabulary
+from acga_tf.export import WARMUP_FILE, export_model, warmup_requests
+from acga_tf.metrics import prediction_at_original_size
+from acga_tf.model import ACGA
+
+predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
+prediction_log_pb2 = pytest.importorskip("tensorflow_serving.apis.prediction_log_pb2")
+
+CLIENT = pathlib.Path(__file__).with_name("serving_client.py")
+SENTENCES = ["a man in a red shirt is running", "the dog on the left is jumping", "a woman is rolling on the floor",
+             "a bird flying"]
+SIZES = [(48, 80), (80, 48), (64, 64)]  # (H, W): landscape, portrait, square
+# The untrained tiny model's logits barely vary (σ in 0.3..0.55, so the spec §8 mask would be all ones); sharpening
+# the fusion conv makes the relative threshold select a real region, so the mask comparison means something.
+LOGIT_SCALE = 6.0
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    config = ACGAConfig.preset("tiny")
+    keras.utils.set_random_seed(0)
+    model = ACGA(config)
+    fusion = model.stage("decoder").conv_fusion
+    fusion.set_weights([w * LOGIT_SCALE for w in fusion.get_weights()])
+    vocab = Vocabulary.build(SENTENCES)
+    matrix, _ = vocab.embedding_matrix(dim=config.word_dim, seed=0)
+    directory = tmp_path_factory.mktemp("run")
+    artifacts.save_trained(str(directory), model, vocab, matrix)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory):
+    base = tmp_path_factory.mktemp("saved_models")
+    assert main(["export", "--model", str(run_dir), "--output", str(base / "acga" / "1")]) == 0
+    return base / "acga" / "1"
+
+
+@pytest.fixture(scope="module")
+def trained(run_dir):
+    return artifacts.load_trained(str(run_dir))
+
+
+def _videos(config, seed=0):
+    rng = np.random.default_rng(seed)
+    return {f"{h}x{w}": rng.integers(0, 256, (2, config.clip_length, h, w, 3), dtype=np.uint8) for h, w in SIZES}
+
+
+def _reference(trained, video, queries):
+    """The Keras model on the same preprocessed input: σ(logits) (B, S, S) and its spec §8 outputs at H × W."""
+    inputs = {"video": preprocess_clip(tf.constant(video), trained.config.image_size),
+              "words": trained.vectorizer()(tf.constant(queries))}
+    prob = tf.sigmoid(trained.model(inputs, training=False)["logits"])  # (B, S, S, 1)
+    h, w = video.shape[-3:-1]
+    probability = unletterbox(prob, h, w, method="bilinear")[..., 0].numpy()
+    mask = np.stack([prediction_at_original_size(p[..., 0], h, w) for p in prob.numpy()]).astype(np.uint8)
+    return prob.numpy()[..., 0], probability, mask
+
+
+@pytest.fixture(scope="module")
+def fresh(exported, trained, tmp_path_factory):
+    """Writes the requests, answers them in a fresh process, returns (results, work_dir, requests)."""
+    work = tmp_path_factory.mktemp("requests")
+    config = trained.config
+    videos = _videos(config)
+    queries = np.array(SENTENCES[:2], object)
+    good = {"video": videos["48x80"], "query": queries}
+    requests, manifest = {}, []
+
+    def add(id_, kind, inputs, signature="serving_default", body=None):
+        requests[id_] = (signature, inputs)
+        path = work / (id_ + (".pb" if kind == "grpc" else ".json"))
+        if kind == "grpc":
+            path.write_bytes(serving.predict_request(inputs, signature).SerializeToString())
+        else:
+            path.write_text(json.dumps(body if body is not None else serving.rest_body(inputs, signature)))
+        manifest.append({"id": id_, "kind": kind, "path": str(path)})
+
+    for size, video in videos.items():
+        add(f"grpc_{size}", "grpc", {"video": video, "query": queries})
+        add(f"rest_{size}", "rest", {"video": video, "query": queries})
+    add("rest_instances", "rest", good, body={"instances": [
+        {"video": good["video"][i].tolist(), "query": str(good["query"][i])} for i in range(2)]})
+    add("multi_48x80", "grpc", {"video": good["video"][0], "queries": np.array(SENTENCES, object)},
+        "segment_queries")
+    add("rest_multi_80x48", "rest", {"video": videos["80x48"][1], "queries": np.array(SENTENCES[1:], object)},
+        "segment_queries")
+    bad = {
+        "bad_rank4": ("grpc", {"video": good["video"][0], "query": queries[:1]}, "serving_default"),
+        "bad_float": ("grpc", {"video": good["video"].astype(np.float32), "query": queries}, "serving_default"),
+        "bad_empty_query": ("grpc", {"video": good["video"], "query": np.array(["a man", ""], object)},
+                            "serving_default"),
+        "bad_punctuation_query": ("rest", {"video": good["video"][:1], "query": np.array(["?!"], object)},
+                                  "serving_default"),
+        "bad_zero_frames": ("grpc", {"video": good["video"][:, :0], "query": queries}, "serving_default"),
+        "bad_wrong_t": ("grpc", {"video": good["video"][:, :4], "query": queries}, "serving_default"),
+        "bad_batch_mismatch": ("grpc", {"video": good["video"], "query": queries[:1]}, "serving_default"),
+        "bad_rest_float": ("rest", {"video": good["video"] / 255.0, "query": queries}, "serving_default"),
+        "bad_no_queries": ("grpc", {"video": good["video"][0], "queries": np.array([], object)}, "segment_queries"),
+        "bad_multi_rank5": ("grpc", {"video": good["video"], "queries": queries}, "segment_queries"),
+    }
+    for id_, (kind, inputs, signature) in bad.items():
+        add(id_, kind, inputs, signature)
+        add(f"after_{id_}", "grpc", good)  # the process must answer a good request after each bad one
+    (work / "manifest.json").write_text(json.dumps(manifest))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, str(CLIENT), str(exported), str(work)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((work / "results.json").read_text())
+    return results, work, requests
+
+
+def _answer(work, id_):
+    grpc = work / f"{id_}.response.pb"
+    if grpc.exists():
+        return serving.response_outputs(predict_pb2.PredictResponse.FromString(grpc.read_bytes()))
+    body = json.loads((work / f"{id_}.response.json").read_text())
+    if "predictions" in body:
+        return {k: np.array([p[k] for p in body["predictions"]]) for k in body["predictions"][0]}
+    return {k: np.array(v) for k, v in body["outputs"].items()}
+
+
+def _assert_matches(answer, reference, h, w):
+    _, probability, mask = reference
+    assert answer["probability"].shape == answer["mask"].shape == (len(mask), h, w)
+    np.testing.assert_allclose(answer["probability"], probability, atol=2e-5)
+    assert set(np.unique(answer["mask"])) <= {0, 1}
+    # Pixels where σ sits on the threshold may differ by float rounding; none do in practice.
+    assert np.mean(answer["mask"] != mask) <= 1e-3, np.mean(answer["mask"] != mask)
+
+
+@pytest.mark.parametrize("kind", ["grpc", "rest"])
+@pytest.mark.parametrize("size", [f"{h}x{w}" for h, w in SIZES])
+def test_fresh_process_answers_match_the_keras_model(fresh, trained, kind, size):
+    results, work, requests = fresh
+    assert results["outcomes"][f"{kind}_{size}"] == {"ok": True}
+    _, inputs = requests[f"{kind}_{size}"]
+    h, w = inputs["video"].shape[2:4]
+    answer = _answer(work, f"{kind}_{size}")
+    assert answer["mask"].dtype == np.uint8 if kind == "grpc" else True
+    reference = _reference(trained, inputs["video"], inputs["query"])
+    _assert_matches(answer, reference, h, w)
+    assert 0.002 < answer["mask"].mean() < 0.95, "the spec §8 threshold should select a region, not all or nothing"
+
+
+def test_row_format_rest_request(fresh, trained):
+    results, work, requests = fresh
+    assert results["outcomes"]["rest_instances"] == {"ok": True}
+    body = json.loads((work / "rest_instances.response.json").read_text())
+    assert len(body["predictions"]) == 2 and set(body["predictions"][0]) == {"mask", "probability"}
+    _, inputs = requests["rest_instances"]
+    _assert_matches(_answer(work, "rest_instances"), _reference(trained, inputs["video"], inputs["query"]), 48, 80)
+
+
+@pytest.mark.parametrize("id_", ["multi_48x80", "rest_multi_80x48"])
+def test_multi_query_signature_matches_single_query(fresh, trained, id_):
+    results, work, requests = fresh
+    assert results["outcomes"][id_] == {"ok": True}
+    signature, inputs = requests[id_]
+    assert signature == "segment_queries"
+    q = len(inputs["queries"])
+    h, w = inputs["video"].shape[1:3]
+    answer = _answer(work, id_)
+    # Same as serving_default on the clip repeated once per query (what the single-query signature computes).
+    reference = _reference(trained, np.repeat(inputs["video"][None], q, axis=0), inputs["queries"])
+    _assert_matches(answer, reference, h, w)
+    assert not np.allclose(answer["probability"][0], answer["probability"][1]), "queries should change the answer"
+
+
+@pytest.mark.parametrize("id_, message", [
+    ("bad_rank4", r"video must be uint8 \[B, T, H, W, 3\] \(rank 5\)"),
+    ("bad_float", r"expected to be a uint8 tensor but is a float tensor"),
+    ("bad_empty_query", r"query is empty"),
+    ("bad_punctuation_query", r"query is empty"),
+    ("bad_zero_frames", r"video has zero frames"),
+    ("bad_wrong_t", r"video must have T = 8 frames \(the model's clip_length\)"),
+    ("bad_batch_mismatch", r"B differs between video and query"),
+    ("bad_rest_float", r"input 'video'.*not uint8"),
+    ("bad_no_queries", r"queries is empty"),
+    ("bad_multi_rank5", r"video must be uint8 \[T, H, W, 3\] \(rank 4\)"),
+])
+def test_bad_requests_fail_clearly_and_the_process_survives(fresh, trained, id_, message):
+    import re
+
+    results, work, requests = fresh
+    outcome = results["outcomes"][id_]
+    assert not outcome["ok"]
+    assert outcome["type"] == "InvalidArgumentError"
+    assert re.search(message, outcome["message"].replace("\\'", "'")), outcome["message"][:500]
+    after = f"after_{id_}"
+    assert results["outcomes"][after] == {"ok": True}
+    _, inputs = requests[after]
+    _assert_matches(_answer(work, after), _reference(trained, inputs["video"], inputs["query"]), 48, 80)
+
+
+def test_graph_has_only_stock_ops_and_needs_no_model_code(fresh):
+    results, _, _ = fresh
+    graph = results["graph"]
+    assert graph["functions"] > 0 and len(graph["ops"]) > 20
+    assert graph["python"] == [] and graph["unregistered"] == []
+    # The in-graph pieces are there: tokenizer, hash table, letterbox resize/pad, model convolutions, asserts.
+    assert {"StaticRegexReplace", "StringSplitV2", "LookupTableFindV2", "ResizeBilinear", "Conv3D", "Conv2D",
+            "Sigmoid", "Assert"} <= set(graph["ops"]), graph["ops"]
+    assert results["acga_modules_loaded"] == []
+
+
+def test_signatures(fresh):
+    results, _, _ = fresh
+    assert results["signatures"] == {
+        "serving_default": {"inputs": {"video": "uint8", "query": "string"},
+                            "outputs": {"mask": "uint8", "probability": "float32"}},
+        "segment_queries": {"inputs": {"video": "uint8", "queries": "string"},
+                            "outputs": {"mask": "uint8", "probability": "float32"}},
+    }
+
+
+def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, trained):
+    records = [prediction_log_pb2.PredictionLog.FromString(r)
+               for r in tf.data.TFRecordDataset(str(exported / WARMUP_FILE)).as_numpy_iterator()]
+    assert [r.predict_log.request.model_spec.signature_name for r in records] == ["serving_default",
+                                                                                 "segment_queries"]
+    first = serving.request_inputs(records[0].predict_log.request)
+    assert first["video"].dtype == np.uint8 and first["video"].shape[:2] == (1, trained.config.clip_length)
+    assert first["query"][0].decode() in trained.vocabulary.words
+    results, _, _ = fresh
+    h, w = first["video"].shape[2:4]
+    assert results["warmup"] == [
+        {"signature": "serving_default", "outputs": {"mask": [1, h, w], "probability": [1, h, w]}},
+        {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "probability": [2, h, w]}}]
+
+
+def test_version_folder_layout(exported):
+    name_dir, base = exported.parent, exported.parent.parent
+    assert sorted(p.name for p in name_dir.iterdir()) == ["1"], "no staging folder left behind"
+    assert (exported / "saved_model.pb").is_file() and (exported / "variables" / "variables.index").is_file()
+    assert (exported / WARMUP_FILE).is_file()
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = text_format.Parse((base / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
+    (entry,) = config.model_config_list.config
+    assert (entry.name, entry.base_path, entry.model_platform) == ("acga", "/models/acga", "tensorflow")
+
+
+@pytest.mark.parametrize("version, message", [("latest", "must be an integer version"), ("v2", "integer version"),
+                                              ("1", "already exists")])
+def test_version_folder_is_validated(run_dir, exported, tmp_path, capsys, version, message):
+    parent = exported.parent if version == "1" else tmp_path / "acga"
+    with pytest.raises(ValueError, match=message):
+        export_model(str(run_dir), str(parent / version))
+    assert main(["export", "--model", str(run_dir), "--output", str(parent / version)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_export_refuses_non_rgb_models(tmp_path):
+    config = ACGAConfig.preset("tiny", modality="flow")
+    vocab = Vocabulary.build(SENTENCES)
+    matrix, _ = vocab.embedding_matrix(dim=config.word_dim, seed=0)
+    artifacts.save_trained(str(tmp_path / "run"), ACGA(config), vocab, matrix)
+    with pytest.raises(ValueError, match="RGB frames.*modality is 'flow'"):
+        export_model(str(tmp_path / "run"), str(tmp_path / "models" / "acga" / "1"))
+    assert not (tmp_path / "models" / "acga" / "1").exists()
+
+
+def test_missing_serving_api_raises_a_clear_import_error(trained, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
+    monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
+    with pytest.raises(ImportError, match=r"pip install acga-tf\[serving\]"):
+        warmup_requests(trained.config, "man", "acga")
+    with pytest.raises(ImportError, match="tensorflow-serving-api"):
+        serving.predict_request({"query": np.array(["a"], object)})
+
+
+@pytest.mark.slow
+def test_export_without_serving_api_skips_warmup_with_a_warning(run_dir, tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
+    monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
+    path = export_model(str(run_dir), str(tmp_path / "acga" / "3"))
+    assert "skipping the warmup requests" in caplog.text and "pip install" in caplog.text
+    assert not os.path.exists(os.path.join(path, WARMUP_FILE))
+    assert os.path.exists(os.path.join(path, "saved_model.pb"))
