@@ -15,9 +15,9 @@ from acga_tf.coords import COORD_CHANNELS, CoordinateMap
 _NEG = -1e9  # masked positions in softmax / max-pool (finite, so an all-padding row gives no NaN)
 
 
-def _dense(units: int, name: str, dtype) -> keras.layers.Dense:
+def _dense(units: int, name: str, dtype, init_std: float) -> keras.layers.Dense:
     # spec §5: attention Dense layers are initialised N(0, 0.02), bias 0 (the reference's init).
-    return keras.layers.Dense(units, kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
+    return keras.layers.Dense(units, kernel_initializer=keras.initializers.RandomNormal(stddev=init_std),
                               bias_initializer="zeros", dtype=dtype, name=name)
 
 
@@ -43,6 +43,7 @@ class CrossGuidedAttention(keras.layers.Layer):
             contexts concatenated to the video feature).
         mask_padding: mask zero word vectors (padding) in the word softmax and word max-pool (spec §4: the
             reference does not).
+        init_std: standard deviation of the Dense kernels' normal init (spec §5: 0.02).
 
     Call arguments:
         video: `(B, h, w, Cv)` L2-normalised video feature (Cv = 832 at full width).
@@ -61,13 +62,13 @@ class CrossGuidedAttention(keras.layers.Layer):
     """
 
     def __init__(self, vision_guided_attention: bool = True, language_guided_attention: bool = True,
-                 variant: str = "acga", mask_padding: bool = False, **kwargs):
+                 variant: str = "acga", mask_padding: bool = False, init_std: float = 0.02, **kwargs):
         super().__init__(**kwargs)
         if variant not in ("acga", "key_word_aware"):
             raise ValueError(f"CrossGuidedAttention variant={variant!r}: expected 'acga' or 'key_word_aware'")
         self.vision_guided_attention = vision_guided_attention
         self.language_guided_attention = language_guided_attention
-        self.variant, self.mask_padding = variant, mask_padding
+        self.variant, self.mask_padding, self.init_std = variant, mask_padding, init_std
         self.coords = CoordinateMap(dtype=self.dtype_policy, name="coords_res1")
 
     def build(self, video_shape, text_shape, word_mask_shape=None):
@@ -79,14 +80,14 @@ class CrossGuidedAttention(keras.layers.Layer):
         pixels = (video_shape[0], int(h) * int(w), cvc)
         uses_word_attention = self.vision_guided_attention or self.variant == "key_word_aware"
         if uses_word_attention:
-            self.video_reduce = _dense(dt, "video_reduce", self.dtype_policy)  # Vr = Dense(300)(V)
+            self.video_reduce = _dense(dt, "video_reduce", self.dtype_policy, self.init_std)  # Vr = Dense(300)(V)
             self.video_reduce.build(pixels)
         if self.language_guided_attention and self.variant == "acga":
-            self.txt_increase = _dense(cvc, "txt_increase", self.dtype_policy)  # g = Dense(840)(max_l W)
+            self.txt_increase = _dense(cvc, "txt_increase", self.dtype_policy, self.init_std)  # g = Dense(840)(max_l W)
             self.txt_increase.build((text_shape[0], dt))
-            self.video_linear_k = _dense(cvc, "video_linearK", self.dtype_policy)
-            self.video_linear_q = _dense(cvc, "video_linearQ", self.dtype_policy)
-            self.video_linear_v = _dense(cvc, "video_linearV", self.dtype_policy)
+            self.video_linear_k = _dense(cvc, "video_linearK", self.dtype_policy, self.init_std)
+            self.video_linear_q = _dense(cvc, "video_linearQ", self.dtype_policy, self.init_std)
+            self.video_linear_v = _dense(cvc, "video_linearV", self.dtype_policy, self.init_std)
             for layer in (self.video_linear_k, self.video_linear_q, self.video_linear_v):
                 layer.build(pixels)
 
@@ -140,4 +141,4 @@ class CrossGuidedAttention(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vision_guided_attention": self.vision_guided_attention,
                 "language_guided_attention": self.language_guided_attention, "variant": self.variant,
-                "mask_padding": self.mask_padding}
+                "mask_padding": self.mask_padding, "init_std": self.init_std}

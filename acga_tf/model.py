@@ -83,7 +83,8 @@ class ACGA(keras.Model):
                 video_feature=VideoFeature(dtype=dtype, name=f"{prefix}video_feature"),
                 text_encoder=TextEncoder(c.text_dim, c.text_encoder, dtype=dtype, name=f"{prefix}text_encoder"),
                 attention=CrossGuidedAttention(c.vision_guided_attention, c.language_guided_attention, c.attention,
-                                               c.mask_padding, dtype=dtype, name=f"{prefix}attention"),
+                                               c.mask_padding, c.attention_init_std, dtype=dtype,
+                                               name=f"{prefix}attention"),
                 decoder=MultiResolutionDecoder(c.decoder_filters, c.fusion_resolutions, dtype=dtype,
                                                name=f"{prefix}decoder"),
             )
