@@ -135,6 +135,39 @@ def _run_predict(args) -> int:
     return 0
 
 
+# === visualize (issue: predict) ===
+def _add_visualize(sub) -> None:
+    p = sub.add_parser("visualize", help="attention figures for a query point, or a qualitative grid of a dataset")
+    p.add_argument("--model", required=True, help="a trained run directory (or its model.keras)")
+    p.add_argument("--output", required=True, help="figure file (FIG.png, .pdf, .svg)")
+    p.add_argument("--video", help="attention figure: a video file")
+    p.add_argument("--query", help="attention figure: the sentence")
+    p.add_argument("--point", help="attention figure: query pixel X,Y in frame coordinates")
+    p.add_argument("--frame", type=int, help="attention figure: centre frame index (default: the middle one)")
+    p.add_argument("--data", help="qualitative grid: glob of prepared TFRecord shards")
+    p.add_argument("--samples", type=int, default=4, help="qualitative grid: rows (default: 4)")
+    p.set_defaults(run=_run_visualize)
+
+
+def _run_visualize(args) -> int:
+    from acga_tf import visualize as vis
+
+    if args.data:
+        fig = vis.qualitative_grid(args.model, args.data, args.samples)
+    elif args.video and args.query is not None and args.point:
+        try:
+            point = tuple(float(v) for v in args.point.split(","))
+        except ValueError:
+            point = ()
+        if len(point) != 2:
+            raise ValueError(f"--point {args.point!r}: expected X,Y (two numbers)")
+        fig = vis.attention_figure(vis.compute_attention(args.model, args.video, args.query, frame=args.frame), point)
+    else:
+        raise ValueError("give --data PATTERN (qualitative grid) or --video, --query and --point (attention figure)")
+    print(f"wrote {vis.save_figure(fig, args.output)}")
+    return 0
+
+
 # === export (issue: serving) ===
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a trained run as a TF Serving SavedModel (saved_models/NAME/VERSION)")
@@ -229,7 +262,7 @@ def _run_evaluate(args) -> int:
     return 0
 
 
-_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights, _add_predict, _add_export, _add_train, _add_evaluate]
+_SUBCOMMANDS = [_add_params, _add_prepare, _add_convert_weights, _add_predict, _add_visualize, _add_export, _add_train, _add_evaluate]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,297 @@
+"""Figures like the paper's: per-pixel word attention, spatial attention and qualitative grids (spec §5, §8).
+
+The attention maps come from an attention-returning twin of a trained model (`attention_model`: the same config
+with `return_attention=True` and the same weights), so no retraining is needed. Pixel positions are given in the
+original frame's coordinates and mapped to the S/16 attention grid through the letterbox (spec §7).
+
+Figures are `matplotlib.figure.Figure`s on the Agg canvas, made without pyplot (no display and no global
+backend state); `save_figure` writes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import textwrap
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+PADDING_LABEL = "<0s>"  # padding words, labelled as in the paper's Figure 1
+ATTENTION_STRIDE = 16  # spec §5: attention positions are the S/16 × S/16 grid of Mixed_4f
+GRID_COLUMNS = ("frame", "ground truth", "ours")
+
+
+def _figure(**kwargs):
+    """A matplotlib Figure on the Agg canvas, without pyplot: no global backend or figure-manager state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def attention_model(model):
+    """The model itself if it returns attention maps, else a twin built with `return_attention=True` and the
+    same weights (spec §5 outputs `word_attention` (B, N, L), `spatial_attention` (B, N, N))."""
+    from acga_tf.model import ACGA
+
+    if model.config.return_attention:
+        return model
+    twin = ACGA(model.config.replace(return_attention=True), dtype=model.dtype_policy)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+@dataclasses.dataclass
+class AttentionMaps:
+    """The attention of one query on the clip centred on one frame.
+
+    Attributes:
+        frame: uint8 (H, W, 3): the centre frame.
+        frame_index: its index in the video.
+        words: L labels: the query's tokens (first L), then `PADDING_LABEL` for each padding position.
+        word_attention: float32 (N, L): row i = the word weights of attention position i (rows sum to 1).
+        spatial_attention: float32 (N, N) or None (F_VA off): row i = position i's weights over all positions.
+        probability: float32 (H, W): σ(logits) at the frame's size.
+        mask: uint8 (H, W): the spec §8 prediction.
+        image_size: S; the attention grid is (S/16) × (S/16), N = (S/16)².
+        query: the sentence.
+    """
+
+    frame: np.ndarray
+    frame_index: int
+    words: tuple[str, ...]
+    word_attention: np.ndarray
+    spatial_attention: np.ndarray | None
+    probability: np.ndarray
+    mask: np.ndarray
+    image_size: int
+    query: str
+
+    @property
+    def grid(self) -> int:
+        return self.image_size // ATTENTION_STRIDE
+
+    def point_index(self, x: float, y: float) -> int:
+        """The attention position (row-major on the S/16 grid) of frame pixel (x, y) (column, row).
+
+        Raises:
+            ValueError: the point lies outside the frame.
+        """
+        from acga_tf.data.parse import letterbox_geometry
+
+        h, w = self.frame.shape[:2]
+        if not (0 <= x < w and 0 <= y < h):
+            raise ValueError(f"point ({x:g}, {y:g}) is outside the {w}x{h} (WxH) frame")
+        new_h, new_w, top, left = (int(v) for v in letterbox_geometry(h, w, self.image_size))
+        lx, ly = left + (x + 0.5) * new_w / w, top + (y + 0.5) * new_h / h  # letterbox pixel coordinates
+        col = min(int(lx // ATTENTION_STRIDE), self.grid - 1)
+        row = min(int(ly // ATTENTION_STRIDE), self.grid - 1)
+        return row * self.grid + col
+
+    def word_weights(self, x: float, y: float) -> np.ndarray:
+        """float32 (L,): the word attention row of the position under pixel (x, y)."""
+        return self.word_attention[self.point_index(x, y)]
+
+    def spatial_map(self, x: float, y: float) -> np.ndarray:
+        """float32 (H, W): the spatial attention of the position under pixel (x, y) over the frame.
+
+        Raises:
+            ValueError: the model has no spatial attention (F_VA off).
+        """
+        import tensorflow as tf
+
+        from acga_tf.data.parse import unletterbox
+
+        if self.spatial_attention is None:
+            raise ValueError("the model has no spatial attention (language_guided_attention is off)")
+        n, s = self.grid, self.image_size
+        row = self.spatial_attention[self.point_index(x, y)].reshape(n, n, 1)  # letterbox grid
+        full = tf.image.resize(row[None], (s, s), method="bilinear")[0]  # (S, S, 1)
+        h, w = self.frame.shape[:2]
+        return np.asarray(unletterbox(full, h, w, method="bilinear"))[..., 0]
+
+
+def _attention_output(outputs: dict, key: str):
+    """`key` or, for two-stream models, the first stream's `rgb_<key>`; None when the config has none."""
+    for name in (key, f"rgb_{key}"):
+        if name in outputs:
+            return np.asarray(outputs[name], np.float32)[0]
+    return None
+
+
+def compute_attention(model_path_or_trained, video, query: str, *, frame: int | None = None) -> AttentionMaps:
+    """Runs the attention twin of a trained model on the clip centred on `frame` (spec §7).
+
+    Args:
+        model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel`.
+        video: a video file or uint8 frames (N, H, W, 3).
+        query: the sentence.
+        frame: the centre frame (default: the middle one, N // 2).
+
+    Returns:
+        `AttentionMaps`.
+
+    Raises:
+        ValueError: empty query, frame out of range, or a model without word attention (F_TA off).
+    """
+    import tensorflow as tf
+
+    from acga_tf.data.parse import clip_indices, preprocess_clip, unletterbox
+    from acga_tf.metrics import prediction_at_original_size
+    from acga_tf.predict import as_trained, check_query, load_video, query_words
+
+    query = check_query(query)
+    frames = load_video(video)[0]
+    n, h, w = frames.shape[:3]
+    frame = n // 2 if frame is None else int(frame)
+    if not 0 <= frame < n:
+        raise ValueError(f"frame {frame} is outside the video's {n} frames")
+    trained = as_trained(model_path_or_trained)
+    c = trained.config
+    clip = frames[np.asarray(clip_indices(frame, n, c.clip_length))]  # (T, H, W, 3)
+    inputs = {"video": np.asarray(preprocess_clip(clip, c.image_size))[None], "words": query_words(trained, query)}
+    outputs = attention_model(trained.model).predict_on_batch(inputs)
+    word_attention = _attention_output(outputs, "word_attention")
+    if word_attention is None:
+        raise ValueError(f"the model has no word attention (vision_guided_attention={c.vision_guided_attention}, "
+                         f"attention={c.attention!r})")
+    from acga_tf.data.text import tokenize_py
+
+    tokens = tokenize_py(query)[: c.sentence_length]
+    words = tuple(tokens) + (PADDING_LABEL,) * (c.sentence_length - len(tokens))
+    prob = np.asarray(tf.sigmoid(np.asarray(outputs["logits"], np.float32)))[0]  # (S, S, 1)
+    return AttentionMaps(
+        frame=frames[frame], frame_index=frame, words=words, word_attention=word_attention,
+        spatial_attention=_attention_output(outputs, "spatial_attention"),
+        probability=np.asarray(unletterbox(prob, h, w, method="bilinear"))[..., 0],
+        mask=prediction_at_original_size(prob[..., 0], h, w).astype(np.uint8), image_size=c.image_size, query=query)
+
+
+# === Figures ===
+def plot_word_attention(ax, weights: np.ndarray, words) -> None:
+    """Bars of one pixel's word attention (L,) with the words as tick labels (padding as `PADDING_LABEL`)."""
+    positions = np.arange(len(words))
+    ax.bar(positions, np.asarray(weights, np.float64), color="tab:blue")
+    ax.set_xticks(positions, list(words), rotation=45, ha="right")
+    ax.set_ylim(0, max(1.0, float(np.max(weights)) * 1.05))
+    ax.set_ylabel("attention weight")
+    ax.set_gid("word_attention")
+
+
+def plot_spatial_attention(ax, frame: np.ndarray, heat: np.ndarray, point: tuple[float, float]) -> None:
+    """The frame with a spatial attention map (H, W) overlaid and the query point marked."""
+    ax.imshow(frame)
+    ax.imshow(heat, cmap="jet", alpha=0.5, vmin=0.0, vmax=float(heat.max()) or 1.0)
+    ax.plot([point[0]], [point[1]], marker="*", color="white", markeredgecolor="black", markersize=14)
+    ax.set_axis_off()
+    ax.set_gid("spatial_attention")
+
+
+def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
+    """The paper's attention figure for one query point (x, y) in frame pixels: (a) the frame with the point and
+    the predicted mask, (b) the spatial attention of the point over the frame (if the model has F_VA), (c) the
+    point's word attention over the sentence.
+
+    Raises:
+        ValueError: the point lies outside the frame.
+    """
+    x, y = point
+    weights = maps.word_weights(x, y)  # validates the point
+    panels = 3 if maps.spatial_attention is not None else 2
+    fig = _figure(figsize=(4.2 * panels, 4.2))
+    axes = fig.subplots(1, panels)
+    axes[0].imshow(maps.frame)
+    axes[0].imshow(np.ma.masked_equal(maps.mask, 0), cmap="autumn", alpha=0.45, vmin=0, vmax=1)
+    axes[0].plot([x], [y], marker="*", color="white", markeredgecolor="black", markersize=14)
+    axes[0].set_title(f"frame {maps.frame_index} and prediction")
+    axes[0].set_axis_off()
+    if maps.spatial_attention is not None:
+        plot_spatial_attention(axes[1], maps.frame, maps.spatial_map(x, y), (x, y))
+        axes[1].set_title(f"spatial attention of ({x:g}, {y:g})")
+    plot_word_attention(axes[-1], weights, maps.words)
+    axes[-1].set_title(f"word attention of ({x:g}, {y:g})")
+    fig.suptitle(textwrap.shorten(maps.query, 90))
+    fig.tight_layout()
+    return fig
+
+
+def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4, *, batch_size: int = 4):
+    """Rows of (frame, ground truth, ours) for the first `samples` samples of prepared evaluation shards, each
+    row titled with the sentence and the sample's IoU at the frame's original size (spec §8).
+
+    Args:
+        model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel`.
+        data_pattern: glob of TFRecord shards written by `acga prepare`.
+        samples: number of rows.
+        batch_size: samples per forward pass.
+
+    Returns:
+        The figure; `fig.samples` lists (sample_id, sentence, IoU) per row.
+
+    Raises:
+        ValueError: `samples` < 1, or no sample in the shards.
+        FileNotFoundError: no shard matches `data_pattern`.
+    """
+    import tensorflow as tf
+
+    from acga_tf.data.datasets import make_dataset
+    from acga_tf.data.parse import unletterbox
+    from acga_tf.metrics import IOU_EPSILON, prediction_at_original_size
+    from acga_tf.predict import as_trained
+
+    if samples < 1:
+        raise ValueError(f"samples={samples}: must be >= 1")
+    trained = as_trained(model_path_or_trained)
+    c = trained.config
+    ds = make_dataset(data_pattern, c, training=False, batch_size=batch_size, vectorizer=trained.vectorizer(),
+                      with_info=True)
+    rows = []
+    for inputs, _, info in ds:
+        logits = np.asarray(trained.model.predict_on_batch(inputs)["logits"], np.float32)
+        prob = 1.0 / (1.0 + np.exp(-logits))
+        for i in range(len(logits)):
+            h, w = int(info["height"][i]), int(info["width"][i])
+            centre = inputs["video"][i, c.clip_length // 2]  # the annotated frame, letterboxed in [-1, 1]
+            frame = np.asarray(unletterbox(centre, h, w, method="bilinear"))
+            frame = np.clip(np.rint((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)
+            truth = np.asarray(tf.io.decode_png(info["mask_png"][i], channels=1))[..., 0] > 0
+            ours = prediction_at_original_size(prob[i, ..., 0], h, w)
+            iou = (np.logical_and(ours, truth).sum() + IOU_EPSILON) / (np.logical_or(ours, truth).sum() + IOU_EPSILON)
+            rows.append((info["sample_id"][i].numpy().decode(), info["sentence"][i].numpy().decode(), frame, truth,
+                         ours, float(iou)))
+            if len(rows) == samples:
+                break
+        if len(rows) == samples:
+            break
+    if not rows:
+        raise ValueError(f"{data_pattern}: no sample in the shards")
+    if len(rows) < samples:
+        logger.warning("%s holds %d samples, fewer than the %d asked for", data_pattern, len(rows), samples)
+    fig = _figure(figsize=(9, 3.1 * len(rows)))
+    axes = fig.subplots(len(rows), 3, squeeze=False)
+    for r, (sample_id, sentence, frame, truth, ours, iou) in enumerate(rows):
+        for col, image in enumerate((frame, truth, ours)):
+            ax = axes[r, col]
+            ax.imshow(image, cmap=None if col == 0 else "gray", vmin=0, vmax=255 if col == 0 else 1)
+            ax.set_axis_off()
+            if r == 0:
+                ax.set_title(GRID_COLUMNS[col], fontweight="bold")
+        axes[r, 0].text(0, -0.04, textwrap.shorten(f'"{sentence}"', 60), transform=axes[r, 0].transAxes,
+                        va="top", fontsize=8)
+        axes[r, 2].text(0, -0.04, f"IoU {iou:.2f}", transform=axes[r, 2].transAxes, va="top", fontsize=8)
+    fig.tight_layout()
+    fig.samples = [(sample_id, sentence, iou) for sample_id, sentence, *_, iou in rows]
+    return fig
+
+
+def save_figure(fig, path: str, dpi: int = 100) -> str:
+    """Writes a figure (PNG, PDF, SVG by extension), creating the folder; returns `path`."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    logger.info("wrote %s", path)
+    return os.fspath(path)

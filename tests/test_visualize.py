@@ -1,0 +1,127 @@
+"""acga_tf.visualize and `acga visualize`: attention figures (spec §5) and qualitative grids (spec §8)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from acga_tf import artifacts
+from acga_tf.cli import main
+from acga_tf.visualize import (PADDING_LABEL, attention_figure, attention_model, compute_attention,
+                               qualitative_grid, save_figure)
+from test_predict import QUERY, make_run, moving_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="module")
+def trained(run_dir):
+    return artifacts.load_trained(run_dir)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return moving_frames(12, 72, 100, seed=3)
+
+
+def _axis(fig, gid):
+    return next(ax for ax in fig.axes if ax.get_gid() == gid)
+
+
+def test_attention_twin_has_the_same_weights_and_outputs(trained):
+    twin = attention_model(trained.model)
+    assert twin is not trained.model and twin.config.return_attention
+    assert attention_model(twin) is twin
+    rng = np.random.default_rng(0)
+    c = trained.config
+    x = {"video": rng.uniform(-1, 1, (1, c.clip_length, c.image_size, c.image_size, 3)).astype("float32"),
+         "words": rng.standard_normal((1, c.sentence_length, c.word_dim)).astype("float32")}
+    out, ref = twin.predict_on_batch(x), trained.model.predict_on_batch(x)
+    np.testing.assert_allclose(out["logits"], ref["logits"], atol=1e-5)
+    n = (c.image_size // 16) ** 2
+    assert out["word_attention"].shape == (1, n, c.sentence_length)
+    assert out["spatial_attention"].shape == (1, n, n)
+
+
+def test_attention_maps_and_figure(trained, frames):
+    maps = compute_attention(trained, frames, QUERY, frame=0)
+    c = trained.config
+    assert maps.words == ("the", "red", "circle", "jumping", "on", "the", "left", PADDING_LABEL)
+    assert maps.frame.shape == (72, 100, 3) and maps.mask.shape == (72, 100) and maps.probability.shape == (72, 100)
+    np.testing.assert_array_equal(maps.frame, frames[0])
+    # 72×100 letterboxed to 64: 46×64 at top 9, left 0; the 4×4 attention grid has 16-pixel cells.
+    assert maps.point_index(0, 0) == 0
+    assert maps.point_index(50, 36) == 2 * 4 + 2
+    assert maps.point_index(99, 71) == 15
+    assert maps.point_index(30, 5) == 0 * 4 + 1  # y=5 → letterbox row 12.2 → grid row 0
+    with pytest.raises(ValueError, match=r"point \(100, 3\) is outside the 100x72"):
+        maps.point_index(100, 3)
+    np.testing.assert_allclose(maps.word_attention.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(maps.spatial_attention.sum(-1), 1.0, atol=1e-5)
+    heat = maps.spatial_map(50, 36)
+    assert heat.shape == (72, 100) and heat.min() >= 0
+
+    fig = attention_figure(maps, (50, 36))
+    bars = _axis(fig, "word_attention")
+    heights = np.array([p.get_height() for p in bars.patches])
+    np.testing.assert_allclose(heights, maps.word_attention[10], rtol=1e-6)
+    assert heights.sum() == pytest.approx(1.0, abs=1e-5)
+    assert [t.get_text() for t in bars.get_xticklabels()] == list(maps.words)
+    shown = _axis(fig, "spatial_attention").images[1].get_array()
+    np.testing.assert_allclose(np.asarray(shown), heat)
+    # The clip of frame 0 is centred on it (first frame repeated), unlike the middle frame's.
+    middle = compute_attention(trained, frames, QUERY)
+    assert middle.frame_index == 6 and np.abs(middle.word_attention - maps.word_attention).max() > 1e-6
+
+
+def test_cli_visualize_attention_figure(run_dir, frames, tmp_path, capsys):
+    video = write_video(tmp_path / "v.mp4", frames, "libx264", "yuv420p")
+    out = tmp_path / "figs" / "attention.png"
+    assert main(["visualize", "--model", run_dir, "--video", video, "--query", QUERY, "--point", "50,36",
+                 "--output", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.width > 2 * im.height > 200  # three panels side by side
+        pixels = np.asarray(im.convert("RGB"))
+    assert pixels.std() > 10  # drawn content, not a blank canvas
+
+
+def test_qualitative_grid_of_prepared_shards(trained, prepared_a2d, tmp_path, capsys):
+    fig = qualitative_grid(trained, prepared_a2d["test"], samples=3, batch_size=2)
+    assert len(fig.samples) == 3 and len(fig.axes) == 9
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["frame", "ground truth", "ours"]
+    for r, (sample_id, sentence, iou) in enumerate(fig.samples):
+        frame, truth, ours = (np.asarray(ax.images[0].get_array()) for ax in fig.axes[3 * r:3 * r + 3])
+        assert frame.shape[:2] == truth.shape == ours.shape and frame.shape[0] == 160  # the synthetic frame height
+        assert truth.any()
+        expected = (np.logical_and(truth, ours).sum() + 1e-6) / (np.logical_or(truth, ours).sum() + 1e-6)
+        assert iou == pytest.approx(expected)
+    out = tmp_path / "grid.png"
+    assert main(["visualize", "--model", trained.directory, "--data", prepared_a2d["test"], "--samples", "2",
+                 "--output", str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.height > im.width * 0.5 > 100
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--video", "V", "--query", QUERY, "--point", "12;4"], "--point '12;4': expected X,Y"),
+    (["--video", "V", "--query", QUERY, "--point", "500,4"], r"point \(500, 4\) is outside the 100x72"),
+    (["--video", "V", "--query", QUERY], "give --data PATTERN"),
+    (["--video", "V", "--query", "", "--point", "1,1"], "query is empty"),
+    (["--data", "/nonexistent/*.tfrecord"], "no TFRecord file matches"),
+])
+def test_cli_visualize_user_errors_are_one_line(args, message, run_dir, frames, tmp_path, capsys):
+    video = write_video(tmp_path / "v.mp4", frames, "libx264", "yuv420p")
+    args = [video if a == "V" else a for a in args]
+    code = main(["visualize", "--model", run_dir, "--output", str(tmp_path / "f.png"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and err[0].startswith("acga visualize: error:"), err
+    assert __import__("re").search(message, err[0]), err[0]
+
+
+def test_save_figure_creates_folders(trained, frames, tmp_path):
+    maps = compute_attention(trained, frames, QUERY)
+    path = save_figure(attention_figure(maps, (10, 10)), str(tmp_path / "a" / "b" / "fig.svg"))
+    assert open(path).read(200).lstrip().startswith("<?xml")
