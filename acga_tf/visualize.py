@@ -184,9 +184,9 @@ def plot_word_attention(ax, weights: np.ndarray, words) -> None:
 
 
 def plot_spatial_attention(ax, frame: np.ndarray, heat: np.ndarray, point: tuple[float, float]) -> None:
-    """The frame with a spatial attention map (H, W) overlaid and the query point marked."""
+    """The frame with a spatial attention map (H, W) overlaid (colours span its min … max) and the point marked."""
     ax.imshow(frame)
-    ax.imshow(heat, cmap="jet", alpha=0.5, vmin=0.0, vmax=float(heat.max()) or 1.0)
+    ax.imshow(heat, cmap="jet", alpha=0.5)  # colours span the map's own min … max, as in the paper's figures
     ax.plot([point[0]], [point[1]], marker="*", color="white", markeredgecolor="black", markersize=14)
     ax.set_axis_off()
     ax.set_gid("spatial_attention")
