@@ -88,8 +88,8 @@ class ServingModule(tf.Module):
                                                              "channels; got channels"),
             tf.debugging.assert_positive(shape[-4], message=f"video has zero frames: {layout} needs T = {t} frames "
                                                             "(clip_length) centred on the frame to segment"),
-            tf.debugging.assert_equal(shape[-4], t, message=f"video must have T = {t} frames (the model's "
-                                                            f"clip_length) in {layout}; got T"),
+            tf.debugging.assert_equal(shape[-4], t, message=f"video must have T = {t} frames (clip_length of the "
+                                                            f"model) in {layout}; got T"),
             tf.debugging.assert_positive(shape[-3] * shape[-2], message="video frames are empty (H or W is 0)"),
         ]
         if batched:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -107,6 +108,15 @@ def rest_body(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE
         /v1/models/<name>:predict`).
     """
     return {"signature_name": signature_name, "inputs": {k: _to_json(v) for k, v in inputs.items()}}
+
+
+def error_message(error: tf.errors.OpError) -> str:
+    """The part of a TF runtime error a client needs, as TF Serving reports it: the failed check's message,
+    without eager Python's "Graph execution error" / "Detected at node" preamble and the node suffix."""
+    message = re.sub(r"^Graph execution error:\s*", "", getattr(error, "message", str(error)))
+    message = re.sub(r"^Detected at node .*?\(most recent call last\):\n(?:(?:<stack traces unavailable>|\s+.*)\n)*",
+                     "", message)
+    return message.split("\n\t [[")[0].strip()
 
 
 def _invalid(message: str) -> tf.errors.InvalidArgumentError:
@@ -246,7 +256,11 @@ class LocalServer:
         Raises:
             tf.errors.InvalidArgumentError: a bad request (the graph's checks name what is wrong).
         """
-        outputs = self._signature(signature_name)(**{k: tf.convert_to_tensor(v) for k, v in inputs.items()})
+        signature = self._signature(signature_name)
+        try:
+            outputs = signature(**{k: tf.convert_to_tensor(v) for k, v in inputs.items()})
+        except tf.errors.InvalidArgumentError as e:
+            raise _invalid(error_message(e)) from None
         return {k: v.numpy() for k, v in outputs.items()}
 
     def predict(self, request):
