@@ -128,7 +128,9 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
     """Runs the attention twin of a trained model on the clip centred on `frame` (spec §7).
 
     Args:
-        model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel`.
+        model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel` (one whose model
+            already returns attention, e.g. with `model=attention_model(trained.model)`, is used as is, which saves
+            building the twin on every call).
         video: a video file or uint8 frames (N, H, W, 3).
         query: the sentence.
         frame: the centre frame (default: the middle one, N // 2).
@@ -246,6 +248,8 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
 
     if samples < 1:
         raise ValueError(f"samples={samples}: must be >= 1")
+    if not tf.io.gfile.glob(data_pattern):  # before loading the model
+        raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
     trained = as_trained(model_path_or_trained)
     c = trained.config
     ds = make_dataset(data_pattern, c, training=False, batch_size=batch_size, vectorizer=trained.vectorizer(),
