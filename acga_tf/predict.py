@@ -312,5 +312,5 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
     return paths
 
 
-__all__ = ["PredictionResult", "predict", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_format", "check_query",
-           "load_video"]
+__all__ = ["PredictionResult", "predict", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_format",
+           "check_query", "load_video"]

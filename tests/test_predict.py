@@ -12,7 +12,8 @@ from acga_tf.cli import main
 from acga_tf.config import ACGAConfig
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.model import ACGA
-from acga_tf.predict import OVERLAY_COLOR, PredictionResult, load_video, overlay_frames, predict, write_mask_frames, write_overlay
+from acga_tf.predict import (OVERLAY_COLOR, PredictionResult, load_video, overlay_frames, predict, write_mask_frames,
+                             write_overlay)
 
 QUERY = "the red circle jumping on the left"
 
