@@ -2,11 +2,12 @@
 
     python tests/serving_client.py EXPORT_DIR WORK_DIR
 
-WORK_DIR/manifest.json lists requests in order: `{"id", "kind": "grpc" | "rest", "path"}`; gRPC requests are
-serialized `PredictRequest` protos, REST ones JSON bodies. Each is answered as TF Serving would (gRPC: decode
-with `tf.make_ndarray`, call the signature; REST: parse the columnar/row JSON, call the signature), and a failure
-is recorded, not fatal. Writes `<id>.response.pb` / `<id>.response.json` and WORK_DIR/results.json with the
-outcomes, the signatures, the op types of every graph function and the warmup replay.
+WORK_DIR/manifest.json lists requests in order: `{"id", "kind": "grpc" | "rest" | "run", "path", "signature"}`;
+gRPC requests are serialized `PredictRequest` protos, REST ones JSON bodies, "run" ones `.npz` arrays fed to the
+signature directly. Each is answered as TF Serving would (gRPC: decode with `tf.make_ndarray`, call the signature;
+REST: parse the columnar/row JSON, call the signature), and a failure is recorded, not fatal. Writes
+`<id>.response.{pb,json,npz}` and WORK_DIR/results.json with the outcomes, the signatures, the op types of every
+graph function and the warmup replay (when tensorflow-serving-api is installed).
 
 Only TensorFlow, tensorflow-serving-api and `acga_tf.serving` (which imports no model code) are loaded: the
 SavedModel must answer without the package's Keras classes.
@@ -18,10 +19,10 @@ import json
 import os
 import sys
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import op_def_registry
-from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from acga_tf.serving import LocalServer
 
@@ -54,7 +55,13 @@ def main(export_dir: str, work_dir: str) -> None:
     outcomes = {}
     for item in manifest:
         try:
-            if item["kind"] == "grpc":
+            if item["kind"] == "run":
+                with np.load(item["path"], allow_pickle=True) as data:
+                    outputs = server.run({k: data[k] for k in data.files}, item["signature"])
+                np.savez(os.path.join(work_dir, item["id"] + ".response.npz"), **outputs)
+            elif item["kind"] == "grpc":
+                from tensorflow_serving.apis import predict_pb2
+
                 request = predict_pb2.PredictRequest.FromString(open(item["path"], "rb").read())
                 response = server.predict(request)
                 with open(os.path.join(work_dir, item["id"] + ".response.pb"), "wb") as f:
@@ -70,12 +77,14 @@ def main(export_dir: str, work_dir: str) -> None:
             outcomes[item["id"]] = {"ok": False, "type": type(e).__name__, "message": getattr(e, "message", str(e))}
     warmup = []
     path = os.path.join(export_dir, "assets.extra", "tf_serving_warmup_requests")
-    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+    records = tf.data.TFRecordDataset(path).as_numpy_iterator() if os.path.exists(path) else []
+    for record in records:
+        from tensorflow_serving.apis import prediction_log_pb2
+
         log = prediction_log_pb2.PredictionLog.FromString(record)
         response = server.predict(log.predict_log.request)
         warmup.append({"signature": log.predict_log.request.model_spec.signature_name,
-                       "outputs": {k: list(v.tensor_shape.dim and [d.size for d in v.tensor_shape.dim])
-                                   for k, v in response.outputs.items()}})
+                       "outputs": {k: [d.size for d in v.tensor_shape.dim] for k, v in response.outputs.items()}})
     signatures = {name: {"inputs": {k: v.dtype.name for k, v in fn.structured_input_signature[1].items()},
                          "outputs": {k: v.dtype.name for k, v in fn.structured_outputs.items()}}
                   for name, fn in server.signatures.items()}
