@@ -120,14 +120,16 @@ def _add_predict(sub) -> None:
 def _run_predict(args) -> int:
     from tqdm import tqdm
 
-    from acga_tf.predict import check_query, load_video, overlay_format, predict, write_mask_frames, write_overlay
+    from acga_tf.predict import (as_trained, check_query, load_video, overlay_format, predict, write_mask_frames,
+                                 write_overlay)
 
     check_query(args.query)
     if args.output:
         overlay_format(args.output)
     frames, fps = load_video(args.video)  # decoded once, for the model and the overlay
+    trained = as_trained(args.model)
     with tqdm(total=len(frames), unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr) as bar:
-        result = predict(args.model, frames, args.query, batch_size=args.batch_size, fps=fps, progress=bar.update)
+        result = predict(trained, frames, args.query, batch_size=args.batch_size, fps=fps, progress=bar.update)
     written = [write_overlay(result, frames, args.output)] if args.output else []
     written += [args.frames_dir] if args.frames_dir and write_mask_frames(result, args.frames_dir) else []
     print(f"{result.num_frames} frames ({result.width}x{result.height}), mask covers "
