@@ -98,6 +98,9 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
     timings["evaluate"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    base = os.path.dirname(paths["saved_model"])  # next free version number when the folder is reused
+    versions = [int(v) for v in os.listdir(base) if v.isdigit()] if os.path.isdir(base) else []
+    paths["saved_model"] = os.path.join(base, str(max(versions, default=0) + 1))
     export_model(paths["run"], paths["saved_model"])
     timings["export"] = time.perf_counter() - start
 
