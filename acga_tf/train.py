@@ -102,7 +102,7 @@ def count_samples(train_pattern: str) -> int:
 class _ResumableBackup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that also saves at every epoch's end, records the optimizer step in its metadata and
     leaves restoring to `fit` (which restores once, before training, so that a resumed run can start mid-epoch;
-    Keras itself would restart the epoch). `double_checkpoint` keeps the previous state for a kill mid-write."""
+    Keras itself would restart the epoch). Writes are atomic (temporary name, then rename)."""
 
     def on_train_begin(self, logs=None):
         pass  # `fit` restored the state already (`restore`)
@@ -119,18 +119,22 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         pass  # removed by `fit` once every epoch has run
 
     def _save_model(self):
-        super()._save_model()
+        # Written to temporary names and renamed, so a kill mid-write leaves the previous backup intact.
+        tf.io.gfile.makedirs(self.backup_dir)
+        staging = os.path.join(self.backup_dir, "staging.weights.h5")
+        self.model.save_weights(staging, overwrite=True)
+        tf.io.gfile.rename(staging, self._weights_path, overwrite=True)
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                     "step": int(self.model.optimizer.iterations.numpy())}
-        with tf.io.gfile.GFile(self._training_metadata_path, "w") as f:
+        with tf.io.gfile.GFile(self._training_metadata_path + ".tmp", "w") as f:
             f.write(json.dumps(metadata))
+        tf.io.gfile.rename(self._training_metadata_path + ".tmp", self._training_metadata_path, overwrite=True)
 
     def restore(self) -> bool:
-        """Loads the backup (or the previous one, if the latest is unreadable) into the model and its optimizer;
-        returns whether there was one."""
-        if not (tf.io.gfile.exists(self._weights_path) or tf.io.gfile.exists(self._prev_weights_path)):
+        """Loads the backup into the model and its optimizer; returns whether there was one."""
+        if not tf.io.gfile.exists(self._weights_path):
             return False
-        super().on_train_begin()
+        self._load_model()
         self.model._initial_epoch = None  # `fit` passes the epoch to start from itself
         return True
 
@@ -213,9 +217,10 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=acga_losses(config),
                       metrics={"logits": [ReferringIoU()]})
         model.optimizer.build(model.trainable_variables)
+    if replicas > 1:
+        _work_around_nested_distributed_build(model)
 
-    backup = _ResumableBackup(os.path.join(work_dir, BACKUP_DIR), save_freq=backup_every,
-                              double_checkpoint=True)
+    backup = _ResumableBackup(os.path.join(work_dir, BACKUP_DIR), save_freq=backup_every)
     backup.set_model(model)
     start_step = 0
     if backup.restore():
@@ -270,12 +275,33 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
     return history
 
 
+def _work_around_nested_distributed_build(model: keras.Model) -> None:
+    """Keras' TF trainer builds the compiled metrics at the start of `fit` from a `strategy.reduce("MEAN", batch)` of
+    the first distributed batch, which fails for dict inputs across replicas (keras-team/keras#20329: "Attempt to
+    convert a value ({'video': PerReplica...}) ... to a Tensor"). The build only needs shapes and dtypes, so this
+    model builds from the first replica's local batch instead (an instance attribute: nothing is saved with it)."""
+    import types
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: (self.distribute_strategy.experimental_local_results(v)[0]
+                               if isinstance(v, tf.distribute.DistributedValues) else v), next(it))
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = types.MethodType(_maybe_symbolic_build, model)
+
+
 def _inference_copy(model: keras.Model) -> keras.Model:
     """An uncompiled copy of `model` with its weights, outside any strategy scope: `model.keras` then loads with
     `keras.saving.load_model` alone (no loss or metric classes, no optimizer state; checkpoints keep those)."""
     from acga_tf.model import ACGA
 
-    copy = ACGA.from_config(model.get_config())
+    # The layers carry the dtype policy (ACGA's own `dtype_policy` reads float32 even when built mixed).
+    copy = ACGA(model.config, dtype=model.stage("decoder").dtype_policy.name)
     copy.set_weights(model.get_weights())
     return copy
 
