@@ -123,6 +123,8 @@ class ACGA(keras.Model):
         # === Config ===
         self.config = config
         self.streams = streams
+        # Keras' Functional keeps a float32 policy of its own; remember the layers' policy for get_config.
+        self._layer_dtype = keras.dtype_policies.serialize(keras.dtype_policies.get(dtype)) if dtype else None
         self._intermediates = intermediates
 
     def __call__(self, inputs, *args, **kwargs):
@@ -151,8 +153,7 @@ class ACGA(keras.Model):
                                      f"{shape[axis]} but the config's {field} gives {size}")
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name,
-                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        return {"config": self.config.to_dict(), "name": self.name, "dtype": self._layer_dtype}
 
     @classmethod
     def from_config(cls, config):

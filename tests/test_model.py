@@ -199,3 +199,17 @@ def test_tiny_preset_overfits_with_model_fit():
     losses = history.history["loss"]
     assert losses[-1] <= 0.2 * losses[0], (losses[0], losses[-1])
     assert history.history["mean_iou"][-1] > 0.5  # ReferringIoU on the fused logits
+
+
+def test_mixed_precision_model_keeps_its_policy_through_save_and_load(tmp_path):
+    model = ACGA(TINY, dtype="mixed_bfloat16")
+    assert model.stage("decoder").compute_dtype == "bfloat16"
+    path = str(tmp_path / "mixed.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.stage("decoder").compute_dtype == "bfloat16"
+    assert restored.stage("video_encoder").variable_dtype == "float32"
+    inputs = random_inputs(TINY)
+    out = restored(inputs)["logits"]
+    assert out.dtype == "float32"  # logits stay float32 (STYLE §3)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(model(inputs)["logits"]), atol=1e-6)
