@@ -145,7 +145,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
 
 def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern: str | None = None,
         vectors_path: str | None = None, epochs: int | None = None, steps_per_epoch: int | None = None,
-        mixed_precision: bool = False, feature_cache: bool = False, strategy: tf.distribute.Strategy | None = None,
+        mixed_precision: bool = False, strategy: tf.distribute.Strategy | None = None,
         backup_every: int = DEFAULT_BACKUP_EVERY, verbose: int = 1) -> keras.callbacks.History:
     """Trains ACGA with the paper schedule (spec §1) and saves the run (`acga_tf.artifacts` layout).
 
@@ -159,7 +159,6 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         epochs: overrides `config.epochs`.
         steps_per_epoch: optimizer steps per epoch; default: training samples // global batch.
         mixed_precision: compute in bfloat16 (CPU) or float16 (GPU) through the model's dtype policy.
-        feature_cache: run the frozen part of I3D once into a cache (not implemented: raises).
         strategy: a `tf.distribute.Strategy`; default `make_strategy()`.
         backup_every: optimizer steps between backups (a backup is also written at each epoch's end).
         verbose: Keras progress output (0, 1 or 2).
@@ -185,8 +184,6 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         raise ValueError(f"steps_per_epoch={steps_per_epoch}: must be positive")
     if backup_every < 1:
         raise ValueError(f"backup_every={backup_every}: must be positive")
-    if feature_cache:
-        raise ValueError("feature_cache=True: the I3D feature cache is not implemented yet; train without it")
     files = sorted(tf.io.gfile.glob(train_pattern))
     if not files:
         raise FileNotFoundError(f"{train_pattern}: no TFRecord file matches (run `acga prepare` first)")
