@@ -216,6 +216,8 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         model.optimizer.build(model.trainable_variables)
     if replicas > 1:
         _work_around_nested_distributed_build(model)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _work_around_multi_worker_scalar_logs(model)
 
     backup = _ResumableBackup(os.path.join(work_dir, BACKUP_DIR), save_freq=backup_every)
     backup.set_model(model)
@@ -290,6 +292,22 @@ def _work_around_nested_distributed_build(model: keras.Model) -> None:
             self._symbolic_build(data_batch=data_batch)
 
     model._maybe_symbolic_build = types.MethodType(_maybe_symbolic_build, model)
+
+
+def _work_around_multi_worker_scalar_logs(model: keras.Model) -> None:
+    """Keras 3's TF trainer reduces each step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`, which
+    fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388).
+    This model's steps give every scalar log a leading axis of length 1, which that reduction then removes
+    (an instance attribute: nothing is saved with it)."""
+    import types
+
+    def with_axis(step):
+        def wrapped(self, data):
+            return keras.tree.map_structure(lambda v: tf.reshape(v, [1]) if v.shape.rank == 0 else v, step(data))
+        return wrapped
+
+    model.train_step = types.MethodType(with_axis(model.train_step), model)
+    model.test_step = types.MethodType(with_axis(model.test_step), model)
 
 
 def _inference_copy(model: keras.Model) -> keras.Model:

@@ -127,9 +127,6 @@ def _free_ports(n: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="Keras 3 fit under MultiWorkerMirroredStrategy reduces scalar logs with axis=0 and fails "
-                          "('Invalid reduction dimension 0 for input with 0 dimensions', tensorflow/tensorflow#72388)")
 def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     out = str(tmp_path / "multi")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
@@ -145,10 +142,16 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
                 p.kill()
     for r in results:
         assert r["run"]["replicas"] == 2 and r["run"]["iterations"] == 3
-    chief = _weights(os.path.join(out, artifacts.MODEL_FILE))
-    worker = _weights(os.path.join(out, "workers", "worker-1", artifacts.MODEL_FILE))
-    for a, b in zip(chief, worker):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # Trainable weights are all-reduced, so both workers end equal. BatchNorm moving statistics are not: each
+    # worker averages its own batches (Keras BatchNormalization is not synchronised across replicas).
+    chief_model = keras.saving.load_model(os.path.join(out, artifacts.MODEL_FILE))
+    worker_model = keras.saving.load_model(os.path.join(out, "workers", "worker-1", artifacts.MODEL_FILE))
+    for a, b in zip(chief_model.trainable_weights, worker_model.trainable_weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+    moving = [(a, b) for a, b in zip(chief_model.non_trainable_weights, worker_model.non_trainable_weights)
+              if "moving_mean" in a.path]
+    assert moving and any(not np.allclose(a.numpy(), b.numpy()) for a, b in moving)  # each saw its own shard
+    chief = chief_model.get_weights()
     # ...and they trained: the weights moved away from the seeded initialisation.
     keras.utils.set_random_seed(ACGAConfig.preset("tiny").seed)
     from acga_tf.model import ACGA
