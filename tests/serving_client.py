@@ -89,7 +89,8 @@ def main(export_dir: str, work_dir: str) -> None:
                          "outputs": {k: v.dtype.name for k, v in fn.structured_outputs.items()}}
                   for name, fn in server.signatures.items()}
     model_modules = sorted(m for m in sys.modules if m.startswith("acga_tf") and m != "acga_tf.serving"
-                           and m not in ("acga_tf", "acga_tf.config"))
+                           and m not in ("acga_tf", "acga_tf.config", "acga_tf.predict"))  # the package imports
+    # these two light modules (no TensorFlow, no layers); no model, layer or data code may be loaded
     with open(os.path.join(work_dir, "results.json"), "w") as f:
         json.dump({"outcomes": outcomes, "warmup": warmup, "signatures": signatures,
                    "graph": graph_op_types(export_dir), "acga_modules_loaded": model_modules}, f)
