@@ -267,7 +267,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="synthetic A2D-format world -> prepare -> train (tiny) -> evaluate -> export "
                                     "-> figures")
     p.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
-    p.add_argument("--videos", type=int, default=48, help="synthetic videos (default: 48)")
+    p.add_argument("--videos", type=int, default=96, help="synthetic videos (default: 96)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the tiny preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
     p.set_defaults(run=_run_demo)
@@ -278,7 +278,7 @@ def _run_demo(args) -> int:
     from acga_tf.evaluate import format_table
 
     result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed)
-    print("\nACGA (tiny preset) on the held-out synthetic clips, spec §8 protocol:")
+    print("\nACGA (tiny preset, S=128) on the held-out synthetic clips, spec §8 protocol:")
     print(format_table(result.summary))
     print("\nText-blind reference (every actor of the frame predicted perfectly) on the same samples:")
     print(format_table(result.all_actors_summary))

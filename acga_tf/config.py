@@ -221,9 +221,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "config": ACGAConfig(clip_length=8, image_size=64, sentence_length=8, word_dim=32, text_dim=64,
                              i3d_width_multiplier=0.125, decoder_filters=(64, 32, 16),
-                             i3d_trainable_from="Conv3d_1a_7x7", learning_rate=2e-3, epochs=12, batch_size=8,
-                             foreground_weight=1.5),
+                             i3d_trainable_from="Conv3d_1a_7x7", learning_rate=2e-3, epochs=12, lr_decay_epoch=10,
+                             batch_size=8, attention_init_std=1.0),
         "metadata": {"description": "Same topology at T=8, S=64, L=8, D=32, 1/8-width I3D trained from "
-                                    "scratch: tests and the demo on a CPU."},
+                                    "scratch (sharper initial attention, attention_init_std=1): tests and, at "
+                                    "S=128, the demo on a CPU."},
     },
 }

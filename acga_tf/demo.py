@@ -17,7 +17,8 @@ from acga_tf.config import ACGAConfig
 
 logger = logging.getLogger(__name__)
 
-DEMO_VIDEOS = 48  # synthetic videos (75% train, 25% held out)
+DEMO_VIDEOS = 96  # synthetic videos (75% train, 25% held out)
+DEMO_IMAGE_SIZE = 128  # the tiny preset at S=128: an 8x8 attention grid, so that actors span a few cells
 
 
 @dataclasses.dataclass
@@ -60,7 +61,7 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
         n_videos: synthetic videos to generate.
         epochs: training epochs (default: the tiny preset's).
         seed: seed of the synthetic world.
-        config: model config (default: the tiny preset).
+        config: model config (default: the tiny preset at S = `DEMO_IMAGE_SIZE`).
         verbose: Keras progress output.
     """
     from acga_tf import visualize
@@ -70,7 +71,7 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
     from acga_tf.export import export_model
     from acga_tf.train import fit
 
-    config = config or ACGAConfig.preset("tiny")
+    config = config or ACGAConfig.preset("tiny", image_size=DEMO_IMAGE_SIZE)
     paths = {k: os.path.join(output_dir, v) for k, v in {
         "dataset": "a2d_sentences", "shards": "tfrecords", "run": "run", "saved_model": "saved_models/acga/1",
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",

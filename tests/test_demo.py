@@ -1,0 +1,46 @@
+"""`acga demo` end to end on a very small world (the full demo is measured, not asserted: see the README)."""
+
+import os
+
+import numpy as np
+import pytest
+
+from acga_tf.cli import main
+from acga_tf.demo import all_actors_baseline
+
+
+def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "mIoU" in printed or "mean" in printed.lower()
+    for name in ("a2d_sentences/Release/videoset.csv", "tfrecords/manifest.json", "run/model.keras",
+                 "run/vocab.txt", "saved_models/acga/1/saved_model.pb", "test_results.csv", "predictions.png",
+                 "attention.png"):
+        assert (out / name).exists(), name
+    # a second run into the same folder exports the next version instead of failing
+    assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1"]) == 0
+    assert (out / "saved_models/acga/2/saved_model.pb").exists()
+
+
+def test_all_actors_baseline_scores_the_union_of_a_frames_actors(tmp_path):
+    import tensorflow as tf
+
+    from acga_tf.data.schema import encode_example
+    from acga_tf.data.types import AnnotatedFrame, Referral
+    from acga_tf.data.video import LoadedSample
+
+    a, b = np.zeros((8, 10), np.uint8), np.zeros((8, 10), np.uint8)
+    a[0, :5] = 1  # 5 pixels
+    b[4:7, :5] = 1  # 15 pixels, disjoint from a
+    frame = AnnotatedFrame("a2d", "test", "vid", 1, "v.mp4", "m.h5", None,
+                           (Referral("the red one", 0), Referral("the blue one", 1)))
+    sample = LoadedSample(np.zeros((1, 8, 10, 3), np.uint8), 0, (a, b), 8, 10)
+    path = str(tmp_path / "test-00000-of-00001.tfrecord")
+    with tf.io.TFRecordWriter(path) as w:
+        w.write(encode_example(frame, sample))
+    summary = all_actors_baseline(path)
+    # the union (20 px) against each actor: IoU 5/20 and 15/20
+    assert summary["samples"] == 2
+    assert summary["mean_iou"] == pytest.approx((0.25 + 0.75) / 2, abs=1e-6)
+    assert summary["overall_iou"] == pytest.approx(20 / 40)
