@@ -200,6 +200,8 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, help="batch size per replica (default: the config's)")
     p.add_argument("--steps-per-epoch", type=int, help="optimizer steps per epoch (default: samples // batch)")
     p.add_argument("--word-vectors", help="word2vec / GloVe file (default: random vectors, a warning)")
+    p.add_argument("--feature-cache", action="store_true",
+                   help="run the frozen I3D blocks once into OUTPUT/feature_cache and train only the rest")
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 on CPU, float16 on GPU")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
@@ -233,7 +235,8 @@ def _run_train(args) -> int:
         overrides["batch_size"] = args.batch_size
     config = config.replace(**overrides)
     history = fit(config, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
-                  epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision)
+                  epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
+                  feature_cache=args.feature_cache)
     print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
     return 0
 

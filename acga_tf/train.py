@@ -32,6 +32,7 @@ CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PATTERN = "epoch-{epoch:02d}.keras"
 LOG_DIR = "logs"
 WORKERS_DIR = "workers"
+FEATURE_CACHE_DIR = "feature_cache"
 DEFAULT_BACKUP_EVERY = 100  # optimizer steps between backups (and at every epoch's end)
 
 
@@ -145,7 +146,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
 
 def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern: str | None = None,
         vectors_path: str | None = None, epochs: int | None = None, steps_per_epoch: int | None = None,
-        mixed_precision: bool = False, strategy: tf.distribute.Strategy | None = None,
+        mixed_precision: bool = False, feature_cache: bool = False,
+        strategy: tf.distribute.Strategy | None = None,
         backup_every: int = DEFAULT_BACKUP_EVERY, verbose: int = 1) -> keras.callbacks.History:
     """Trains ACGA with the paper schedule (spec §1) and saves the run (`acga_tf.artifacts` layout).
 
@@ -159,6 +161,9 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         epochs: overrides `config.epochs`.
         steps_per_epoch: optimizer steps per epoch; default: training samples // global batch.
         mixed_precision: compute in bfloat16 (CPU) or float16 (GPU) through the model's dtype policy.
+        feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` and train
+            only the rest (`acga_tf.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
+            training; no flip augmentation).
         strategy: a `tf.distribute.Strategy`; default `make_strategy()`.
         backup_every: optimizer steps between backups (a backup is also written at each epoch's end).
         verbose: Keras progress output (0, 1 or 2).
@@ -175,6 +180,7 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
     from acga_tf.data.vocab import Vocabulary
     from acga_tf.losses import acga_losses
     from acga_tf.metrics import ReferringIoU
+    from acga_tf.feature_cache import cached_dataset, split_model
     from acga_tf.model import ACGA
 
     epochs = config.epochs if epochs is None else int(epochs)
@@ -211,19 +217,21 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
 
     with strategy.scope():
         model = ACGA(config, dtype=mixed_precision_policy() if mixed_precision else None)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=acga_losses(config),
-                      metrics={"logits": [ReferringIoU()]})
-        model.optimizer.build(model.trainable_variables)
+        # With the feature cache, `fit_model` is the head over the same layers (training it trains `model`).
+        prefix, fit_model = split_model(model) if feature_cache else (None, model)
+        fit_model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=acga_losses(config),
+                          metrics={"logits": [ReferringIoU()]})
+        fit_model.optimizer.build(fit_model.trainable_variables)
     if replicas > 1:
-        _work_around_nested_distributed_build(model)
+        _work_around_nested_distributed_build(fit_model)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _work_around_multi_worker_scalar_logs(model)
+        _work_around_multi_worker_scalar_logs(fit_model)
 
     backup = _ResumableBackup(os.path.join(work_dir, BACKUP_DIR), save_freq=backup_every)
-    backup.set_model(model)
+    backup.set_model(fit_model)
     start_step = 0
     if backup.restore():
-        start_step = int(model.optimizer.iterations.numpy())
+        start_step = int(fit_model.optimizer.iterations.numpy())
         logger.info("resuming from %s at optimizer step %d (epoch %d, step %d of %d)", backup.backup_dir,
                     start_step, start_step // steps_per_epoch + 1, start_step % steps_per_epoch, steps_per_epoch)
     total_steps = epochs * steps_per_epoch
@@ -231,8 +239,19 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         raise ValueError(f"{backup.backup_dir}: the backup is at step {start_step}, at or past the "
                          f"{total_steps} steps of {epochs} epochs x {steps_per_epoch}; remove it or train longer")
 
+    cache_paths = None
+    if feature_cache:
+        cache_paths = _feature_cache(prefix, make_dataset(train_pattern, config.replace(horizontal_flip=False),
+                                                          training=False, batch_size=global_batch,
+                                                          vectorizer=vectorizer),
+                                     os.path.join(work_dir, FEATURE_CACHE_DIR))
+
     def batches(skip: int) -> tf.data.Dataset:
         # One endless stream shared by every epoch; a resumed run skips what the backup has trained on.
+        if cache_paths is not None:
+            ds = cached_dataset(cache_paths, batch_size=global_batch, seed=config.seed,
+                                shuffle_buffer=config.shuffle_buffer)
+            return ds.skip(skip) if skip else ds
         ds = make_dataset(train_pattern, config, training=True, batch_size=global_batch, vectorizer=vectorizer)
         return ds.repeat().skip(skip) if skip else ds.repeat()
 
@@ -245,7 +264,8 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch)),
         keras.callbacks.TerminateOnNaN(),
         backup,
-        keras.callbacks.ModelCheckpoint(os.path.join(work_dir, CHECKPOINT_DIR, CHECKPOINT_PATTERN)),
+        _FullModelCheckpoint(model, os.path.join(work_dir, CHECKPOINT_DIR, CHECKPOINT_PATTERN)) if feature_cache
+        else keras.callbacks.ModelCheckpoint(os.path.join(work_dir, CHECKPOINT_DIR, CHECKPOINT_PATTERN)),
     ]
     if _tensorboard_installed():
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(work_dir, LOG_DIR)))
@@ -255,23 +275,52 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
     history = None
     epoch, done = divmod(start_step, steps_per_epoch)
     if done:  # finish the interrupted epoch first
-        history = model.fit(batches(start_step), initial_epoch=epoch, epochs=epoch + 1,
+        history = fit_model.fit(batches(start_step), initial_epoch=epoch, epochs=epoch + 1,
                             steps_per_epoch=steps_per_epoch - done, validation_data=validation,
                             callbacks=callbacks, verbose=verbose)
         epoch += 1
-    if epoch < epochs and not model.stop_training:
-        rest = model.fit(batches(epoch * steps_per_epoch), initial_epoch=epoch, epochs=epochs,
+    if epoch < epochs and not fit_model.stop_training:
+        rest = fit_model.fit(batches(epoch * steps_per_epoch), initial_epoch=epoch, epochs=epochs,
                          steps_per_epoch=steps_per_epoch, validation_data=validation, callbacks=callbacks,
                          verbose=verbose)
         history = _merge(history, rest)
-    if model.stop_training:
+    if fit_model.stop_training:
         logger.warning("training stopped early (TerminateOnNaN) at optimizer step %d; the backup in %s is kept",
-                       int(model.optimizer.iterations.numpy()), backup.backup_dir)
+                       int(fit_model.optimizer.iterations.numpy()), backup.backup_dir)
     else:
         backup.remove()
     artifacts.save_trained(work_dir, _inference_copy(model), vocabulary, embeddings)
     logger.info("saved the trained run to %s", work_dir)
     return history
+
+
+def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str) -> list[str]:
+    """The cache's shards: reused when a complete cache is there (`complete.json`), else written once."""
+    from acga_tf.feature_cache import write_cache
+
+    marker = os.path.join(directory, "complete.json")
+    if tf.io.gfile.exists(marker):
+        with tf.io.gfile.GFile(marker) as f:
+            paths = json.load(f)["shards"]
+        if all(tf.io.gfile.exists(p) for p in paths):
+            logger.info("reusing the feature cache in %s (%d shards)", directory, len(paths))
+            return paths
+    paths = write_cache(prefix, dataset, directory)
+    with tf.io.gfile.GFile(marker + ".tmp", "w") as f:
+        f.write(json.dumps({"shards": paths}))
+    tf.io.gfile.rename(marker + ".tmp", marker, overwrite=True)
+    return paths
+
+
+class _FullModelCheckpoint(keras.callbacks.Callback):
+    """Saves the full model (not the head being fitted) after every epoch, as `ModelCheckpoint` would."""
+
+    def __init__(self, full_model: keras.Model, pattern: str):
+        super().__init__()
+        self.full_model, self.pattern = full_model, pattern
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.full_model.save(self.pattern.format(epoch=epoch + 1))
 
 
 def _work_around_nested_distributed_build(model: keras.Model) -> None:

@@ -1,0 +1,127 @@
+"""Frozen-I3D feature cache: run the frozen part of the video encoder once, then train only what trains.
+
+This is how the reference implementation trained (spec §1: it precomputes Mixed_4e features and trains Mixed_4f and
+the head). `split_model` cuts an `ACGA` at its first trainable I3D block into
+
+    prefix: {"video"} → the frozen endpoint (e.g. Mixed_4e, (B, T/4, S/16, S/16, 528) for the paper preset)
+    head:   {"features", "words"} → the model's outputs (logits_res1, logits_res2, logits)
+
+over the *same layer objects*, so training the head trains the full model. `write_cache` runs the prefix over
+the (un-augmented) training samples once into TFRecord shards; `cached_dataset` reads them for `model.fit`.
+Flip augmentation cannot apply to cached features, so cached training uses none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+CACHE_PATTERN = "features-{index:05d}.tfrecord"
+_TARGETS = ("logits_res1", "logits_res2", "logits")
+
+
+def split_model(model) -> tuple[keras.Model, keras.Model]:
+    """(prefix, head) functional models over `model`'s layers, cut at the first trainable I3D block.
+
+    Raises:
+        ValueError: a two-stream model, or an I3D with nothing frozen (no cache to make).
+    """
+    config = model.config
+    if len(model.streams) != 1:
+        raise ValueError("the feature cache supports single-stream models; this one has streams "
+                         f"{model.streams}")
+    encoder = model.stage("video_encoder")
+    names = list(encoder.blocks)
+    first = encoder.trainable_from
+    if first not in names or names.index(first) == 0:
+        raise ValueError(f"i3d_trainable_from={first!r}: no frozen I3D block to cache; the feature cache needs "
+                         "frozen layers below the trainable ones (paper: 'Mixed_4f')")
+    start = names.index(first)
+
+    video = keras.Input((config.clip_length, config.image_size, config.image_size, config.input_channels),
+                        name="video")
+    x = video
+    for name in names[:start]:
+        x = encoder.blocks[name](x) if name.startswith("MaxPool") else encoder.blocks[name](x, training=False)
+    prefix = keras.Model({"video": video}, {"features": x}, name=f"{model.name}_frozen_prefix")
+
+    features = keras.Input(tuple(x.shape[1:]), name="features")
+    words = keras.Input((config.sentence_length, config.word_dim), name="words")
+    y = features
+    for name in names[start:]:
+        y = encoder.blocks[name](y) if name.startswith("MaxPool") else encoder.blocks[name](y)
+    word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)
+    attended = model.stage("attention")(model.stage("video_feature")(y), model.stage("text_encoder")(words),
+                                        word_mask)
+    logits = model.stage("decoder")(attended["attended_video"], attended["attended_text"])
+    head = keras.Model({"features": features, "words": words}, {k: logits[k] for k in _TARGETS},
+                       name=f"{model.name}_head")
+    return prefix, head
+
+
+def _float_feature(array: np.ndarray) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(array).numpy()]))
+
+
+def write_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, *, samples_per_shard: int = 256
+                ) -> list[str]:
+    """Runs `prefix` once over `dataset` (batches of `(inputs, targets)`, un-augmented) and writes one
+    `tf.train.Example` per sample (`features`, `words` and the three targets, as serialized tensors).
+
+    Shards are written under a temporary name and renamed when complete. Returns the shard paths.
+    """
+    tf.io.gfile.makedirs(directory)
+    paths, writer, count, index = [], None, 0, 0
+
+    def close():
+        nonlocal writer
+        if writer is not None:
+            writer.close()
+            final = os.path.join(directory, CACHE_PATTERN.format(index=index))
+            tf.io.gfile.rename(final + ".tmp", final, overwrite=True)
+            paths.append(final)
+            writer = None
+
+    for inputs, targets in dataset:
+        features = prefix({"video": inputs["video"]}, training=False)["features"].numpy()
+        words = inputs["words"].numpy()
+        targets = {k: v.numpy() for k, v in targets.items()}
+        for i in range(features.shape[0]):
+            if writer is None:
+                writer = tf.io.TFRecordWriter(os.path.join(directory, CACHE_PATTERN.format(index=index)) + ".tmp")
+            example = {"features": _float_feature(features[i]), "words": _float_feature(words[i]),
+                       **{k: _float_feature(targets[k][i]) for k in _TARGETS}}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString())
+            count += 1
+            if count % samples_per_shard == 0:
+                close()
+                index += 1
+    close()
+    logger.info("wrote %d cached samples in %d shards to %s", count, len(paths), directory)
+    return paths
+
+
+def cached_dataset(paths: list[str], *, batch_size: int, seed: int, shuffle_buffer: int) -> tf.data.Dataset:
+    """An endless, shuffled dataset of `({"features", "words"}, targets)` batches from `write_cache` shards."""
+    spec = {k: tf.io.FixedLenFeature([], tf.string) for k in ("features", "words", *_TARGETS)}
+
+    def parse(serialized):
+        example = tf.io.parse_single_example(serialized, spec)
+        tensors = {k: tf.io.parse_tensor(v, tf.float32) for k, v in example.items()}
+        return {"features": tensors["features"], "words": tensors["words"]}, {k: tensors[k] for k in _TARGETS}
+
+    ds = tf.data.Dataset.from_tensor_slices(sorted(paths)).interleave(
+        tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    # shapes are fixed per cache: restore them for Keras (parse_tensor gives unknown shapes)
+    first = next(iter(tf.data.TFRecordDataset(sorted(paths)[:1]).map(parse)))
+    shapes = tf.nest.map_structure(lambda t: t.shape, first)
+    ds = ds.map(lambda x, y: tf.nest.map_structure(lambda t, s: tf.ensure_shape(t, s), (x, y), shapes))
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

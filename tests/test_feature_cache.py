@@ -1,0 +1,76 @@
+"""The frozen-I3D feature cache (how the reference trained, spec §1)."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acga_tf import ACGAConfig
+from acga_tf.feature_cache import cached_dataset, split_model, write_cache
+from acga_tf.losses import acga_losses
+from acga_tf.model import ACGA
+from conftest import random_inputs
+
+FROZEN = ACGAConfig.preset("tiny", i3d_trainable_from="Mixed_4e", horizontal_flip=False)
+
+
+def test_prefix_then_head_equals_the_model_and_its_loss():
+    model = ACGA(FROZEN)
+    prefix, head = split_model(model)
+    inputs = random_inputs(FROZEN)
+    features = prefix({"video": inputs["video"]})["features"]
+    assert tuple(features.shape[1:4]) == (2, 4, 4)  # Mixed_4d: T/4, S/16, S/16
+    split = head({"features": features, "words": tf.constant(inputs["words"])})
+    full = model(inputs)
+    for key in ("logits_res1", "logits_res2", "logits"):
+        np.testing.assert_allclose(split[key], full[key], atol=1e-5)
+    # the head trains exactly the model's trainable weights (shared objects)
+    assert {id(w) for w in head.trainable_weights} == {id(w) for w in model.trainable_weights}
+    losses = acga_losses(FROZEN)
+    targets = {k: (np.asarray(v) > 0).astype("float32") for k, v in full.items()}
+    total = lambda out: sum(float(losses[k](targets[k], out[k])) for k in losses)
+    assert total(split) == pytest.approx(total(full), rel=1e-5)
+
+
+def test_cache_round_trip(tmp_path):
+    model = ACGA(FROZEN)
+    prefix, _ = split_model(model)
+    inputs = random_inputs(FROZEN, batch=3)
+    targets = {"logits_res1": np.zeros((3, 4, 4, 1), "float32"), "logits_res2": np.ones((3, 16, 16, 1), "float32"),
+               "logits": np.zeros((3, 64, 64, 1), "float32")}
+    data = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(2)
+    paths = write_cache(prefix, data, str(tmp_path), samples_per_shard=2)
+    assert [os.path.basename(p) for p in paths] == ["features-00000.tfrecord", "features-00001.tfrecord"]
+    x, y = next(iter(cached_dataset(paths, batch_size=3, seed=0, shuffle_buffer=1)))
+    expected = prefix({"video": inputs["video"]})["features"].numpy()
+    order = [int(np.argmin([np.abs(w - ref).sum() for ref in inputs["words"]])) for w in x["words"].numpy()]
+    np.testing.assert_allclose(x["features"].numpy(), expected[order], atol=1e-6)
+    np.testing.assert_array_equal(y["logits_res2"].numpy(), targets["logits_res2"][order])
+
+
+def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, tmp_path):
+    from acga_tf.cli import main
+
+    out = str(tmp_path / "run")
+    keras.utils.set_random_seed(FROZEN.seed)
+    initial = ACGA(FROZEN)
+    assert main(["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e",
+                 "--set", "horizontal_flip=false", "--data", prepared_a2d["train"], "--output", out,
+                 "--epochs", "1", "--steps-per-epoch", "3", "--feature-cache"]) == 0
+    assert os.path.exists(os.path.join(out, "feature_cache", "complete.json"))
+    assert os.path.exists(os.path.join(out, "checkpoints", "epoch-01.keras"))
+    trained = keras.saving.load_model(os.path.join(out, "model.keras"))
+    before = {w.path: w.numpy() for w in initial.weights}
+    frozen = trained.stage("video_encoder").blocks["Conv3d_1a_7x7"].conv_3d.kernel
+    np.testing.assert_array_equal(frozen.numpy(), before[frozen.path])  # never trained
+    mixed_4e = trained.stage("video_encoder").blocks["Mixed_4e"].branch_0.units[0].conv_3d.kernel
+    assert not np.allclose(mixed_4e.numpy(), before[mixed_4e.path])  # trained
+    decoder = trained.stage("decoder").conv_fusion.kernel
+    assert not np.allclose(decoder.numpy(), before[decoder.path])
+
+
+def test_nothing_frozen_means_no_cache():
+    with pytest.raises(ValueError, match="i3d_trainable_from='Conv3d_1a_7x7': no frozen I3D block"):
+        split_model(ACGA(ACGAConfig.preset("tiny")))
