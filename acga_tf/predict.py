@@ -12,7 +12,6 @@ preprocessed frames that the current and later batches still need, so memory sta
 from __future__ import annotations
 
 import dataclasses
-import fractions
 import logging
 import os
 from collections.abc import Callable
@@ -223,25 +222,9 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
 
 
 def _write_mp4(path: str, frames: np.ndarray, fps: float) -> None:
-    import av
+    from acga_tf.data.video import write_mp4
 
-    # yuv420p needs even sizes: repeat the last row/column of odd-sized videos.
-    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
-    if pad_h or pad_w:
-        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-    rate = fractions.Fraction(fps).limit_denominator(1001)
-    with av.open(path, "w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
-        stream.pix_fmt = "yuv420p"
-        for t, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts = t
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    write_mp4(path, frames, fps)
 
 
 def gif_frame_duration(fps: float) -> int:

@@ -201,23 +201,10 @@ def write_mp4(path: str, frames: np.ndarray, fps: int = 24) -> str:
     Returns:
         The codec used.
     """
-    import av
+    from acga_tf.data.video import write_mp4 as encode
 
-    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-    with av.open(path, "w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
-        stream.pix_fmt = "yuv420p"
-        # Constant quantiser: x264's CRF rate control gave different bytes from run to run here; qp does not.
-        stream.options = {"qp": "12", "preset": "veryfast"} if codec == "libx264" else {"qscale": "2"}
-        for t, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts = t
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return codec
+    # Constant quantiser: x264's CRF rate control gave different bytes from run to run here; qp does not.
+    return encode(path, frames, fps, options={"qp": "12", "preset": "veryfast"})
 
 
 def _video_ids(rng: np.random.Generator, n: int) -> list[str]:

@@ -302,3 +302,41 @@ def load_sample(frame: AnnotatedFrame, window: int) -> LoadedSample:
                                              f"the frames of {frame.frames_path} are {h}x{w}", reason="mask_size")
     return LoadedSample(frames=frames, center=c - first, masks=masks, height=int(h), width=int(w),
                         first_index=first)
+
+
+def write_mp4(path: str, frames: np.ndarray, fps: float = 24, options: dict | None = None) -> str:
+    """Encodes uint8 (T, H, W, 3) RGB frames as H.264 yuv420p (MPEG-4 Part 2 where libx264 is missing).
+
+    yuv420p needs even sizes: odd-sized frames get their last row/column repeated.
+
+    Args:
+        path: the .mp4 to write.
+        frames: uint8 (T, H, W, 3).
+        fps: frame rate (a float is kept as an exact fraction, e.g. 29.97).
+        options: encoder options (e.g. {"qp": "12"} for byte-identical output); libx264 ones are dropped for mpeg4.
+
+    Returns:
+        The codec used.
+    """
+    import fractions
+
+    import av
+
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    with av.open(path, "w", format="mp4") as container:
+        stream = container.add_stream(codec, rate=fractions.Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
+        stream.pix_fmt = "yuv420p"
+        if options:
+            stream.options = options if codec == "libx264" else {"qscale": "2"}
+        for t, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            frame.pts = t
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return codec
