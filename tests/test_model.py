@@ -192,7 +192,7 @@ def _synthetic_batch(config, n=4, seed=0):
 def test_tiny_preset_overfits_with_model_fit():
     keras.utils.set_random_seed(0)
     model = ACGA(TINY)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=acga_losses(TINY),
+    model.compile(optimizer=keras.optimizers.Adam(TINY.learning_rate), loss=acga_losses(TINY),
                   metrics={"logits": [ReferringIoU()]})
     x, y = _synthetic_batch(TINY)
     history = model.fit(x, y, batch_size=4, epochs=60, verbose=0)

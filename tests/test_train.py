@@ -174,7 +174,9 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch(prepared_a2d, t
     np.testing.assert_allclose(results["two"]["loss"], results["one"]["loss"], rtol=1e-4)
     for a, b in zip(_weights(str(tmp_path / "two" / artifacts.MODEL_FILE)),
                     _weights(str(tmp_path / "one" / artifacts.MODEL_FILE))):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+        # atol: Adam divides by sqrt(v) + 1e-7, so gradients near zero turn summation-order round-off into
+        # weight differences up to a few 1e-5; 1e-4 is 5% of one step at the tiny preset's 2e-3.
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
 def test_paper_learning_rate_schedule():
