@@ -112,7 +112,8 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
     video_path = os.path.join(paths["dataset"], "Release", "clips320H", f"{test_video}.mp4")
     maps = visualize.compute_attention(paths["run"], video_path, actor["sentence"])
     ys, xs = np.nonzero(maps.mask)  # query point: the centre of the predicted mask (or of the frame)
-    point = (float(xs.mean()), float(ys.mean())) if len(xs) else (maps.frame.shape[1] / 2, maps.frame.shape[0] / 2)
+    point = ((round(float(xs.mean())), round(float(ys.mean()))) if len(xs)
+             else (maps.frame.shape[1] // 2, maps.frame.shape[0] // 2))
     visualize.save_figure(visualize.attention_figure(maps, point), paths["attention_png"])
     timings["figures"] = time.perf_counter() - start
     return DemoResult(summary, baseline, timings, paths)
