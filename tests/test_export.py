@@ -314,7 +314,6 @@ def test_missing_serving_api_raises_a_clear_import_error(trained, monkeypatch):
         serving.predict_request({"query": np.array(["a"], object)})
 
 
-@pytest.mark.slow
 def test_export_without_serving_api_skips_warmup_with_a_warning(run_dir, tmp_path, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
     monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)

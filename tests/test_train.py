@@ -70,7 +70,6 @@ def _read_json(path):
         return None
 
 
-@pytest.mark.slow  # about 160 s on 2 CPU cores: three tiny training runs
 def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path):
     steps, epochs = 4, 2
     killed = str(tmp_path / "killed")
@@ -126,7 +125,6 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-@pytest.mark.slow
 def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     out = str(tmp_path / "multi")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
