@@ -4,21 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from acga_tf import artifacts
 from acga_tf.cli import main
 from acga_tf.visualize import (PADDING_LABEL, attention_figure, attention_model, compute_attention,
                                qualitative_grid, save_figure)
-from test_predict import QUERY, make_run, moving_frames, write_video
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("run"))
-
-
-@pytest.fixture(scope="module")
-def trained(run_dir):
-    return artifacts.load_trained(run_dir)
+from test_predict import QUERY, moving_frames, run_dir, trained, write_video  # noqa: F401 (shared fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -98,12 +98,7 @@ def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
                     break
     except av.FFmpegError as e:
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
-    if not frames:
-        raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
-    shapes = {f.shape for f in frames}
-    if len(shapes) != 1:
-        raise DataError(path, f"frames change size within the video: {sorted(shapes)}", reason="corrupt_video")
-    return np.stack(frames)
+    return _stack_frames(path, frames, "the video has no decodable frame")
 
 
 def read_png_frames(folder: str, numbers) -> np.ndarray:
@@ -133,11 +128,16 @@ def read_png_frames(folder: str, numbers) -> np.ndarray:
                 frames.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
         except (OSError, UnidentifiedImageError) as e:
             raise DataError(p, f"cannot read the PNG ({e})", reason="corrupt_video") from None
+    return _stack_frames(folder, frames, "no frame number given")
+
+
+def _stack_frames(source: str, frames: list, empty_message: str) -> np.ndarray:
+    """Stacks decoded frames into (n, H, W, 3), or raises a "corrupt_video" DataError naming `source`."""
     if not frames:
-        raise DataError(folder, "no frame number given", reason="corrupt_video")
+        raise DataError(source, empty_message, reason="corrupt_video")
     shapes = {f.shape for f in frames}
     if len(shapes) != 1:
-        raise DataError(folder, f"frames of different sizes: {sorted(shapes)}", reason="corrupt_video")
+        raise DataError(source, f"frames of different sizes: {sorted(shapes)}", reason="corrupt_video")
     return np.stack(frames)
 
 
