@@ -5,7 +5,8 @@
     <run>/vocab.txt          the vocabulary (word<TAB>count), row i of the embedding matrix is word i
     <run>/embeddings.npy     float32 (V, D) word vectors the model was trained with (row 0: padding/unknown)
 
-`path` may be the run directory or its `model.keras` (the vocabulary files are then looked up beside it).
+`path` may be the run directory, its `model.keras`, or one of its checkpoints (`<run>/checkpoints/epoch-NN.keras`):
+the vocabulary files are looked up beside the model file, then in the folder above it.
 """
 
 from __future__ import annotations
@@ -61,23 +62,41 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
     return path
 
 
+def run_directory(path: str) -> str | None:
+    """The run folder holding the vocabulary of the model at `path` (a run directory, its `model.keras`, or a
+    checkpoint one folder below the run); None when there is none."""
+    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    for candidate in (directory, os.path.dirname(directory)):
+        if all(os.path.exists(os.path.join(candidate, f)) for f in (VOCAB_FILE, EMBEDDINGS_FILE)):
+            return candidate
+    return None
+
+
+def load_model_file(path: str) -> keras.Model:
+    """`keras.saving.load_model` with acga_tf's classes registered (checkpoints also carry their loss and metrics)."""
+    import acga_tf.losses  # noqa: F401
+    import acga_tf.metrics  # noqa: F401
+    import acga_tf.model  # noqa: F401  (registers the serializable classes)
+
+    return keras.saving.load_model(path)
+
+
 def load_trained(path: str) -> TrainedModel:
-    """Loads a run written by `save_trained` (a directory or its `model.keras`).
+    """Loads a run written by `save_trained`: the directory, its `model.keras`, or one of its checkpoints.
 
     Raises:
         FileNotFoundError: the model or its vocabulary files are missing (the message names the file).
     """
     from acga_tf.data.vocab import Vocabulary, load_embedding_matrix
 
-    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-    model_path = os.path.join(directory, MODEL_FILE) if os.path.isdir(path) else path
-    for needed in (model_path, os.path.join(directory, VOCAB_FILE), os.path.join(directory, EMBEDDINGS_FILE)):
-        if not os.path.exists(needed):
-            raise FileNotFoundError(f"{needed}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
-                                    f"{EMBEDDINGS_FILE}; see acga_tf/artifacts.py)")
-    import acga_tf.model  # noqa: F401  (registers the serializable classes)
-
-    model = keras.saving.load_model(model_path)
+    model_path = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+    directory = run_directory(path)
+    if not os.path.exists(model_path) or directory is None:
+        missing = model_path if not os.path.exists(model_path) else os.path.join(
+            path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)), VOCAB_FILE)
+        raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
+                                f"{EMBEDDINGS_FILE}; see acga_tf/artifacts.py)")
+    model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
     return TrainedModel(model, model.config, vocabulary, embeddings, directory)

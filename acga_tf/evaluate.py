@@ -39,36 +39,16 @@ def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None
 
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"{model_path}: no such trained run or .keras model")
-    model_dir = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
-    for run_dir in (model_dir, os.path.dirname(model_dir)):
-        if all(os.path.exists(os.path.join(run_dir, f)) for f in (artifacts.VOCAB_FILE, artifacts.EMBEDDINGS_FILE)):
-            if vectors_path is not None:
-                logger.warning("%s has its own word vectors (%s): vectors_path=%s is ignored", run_dir,
-                               artifacts.EMBEDDINGS_FILE, vectors_path)
-            if run_dir == model_dir:
-                trained = artifacts.load_trained(model_path)
-            else:  # a checkpoint of the run
-                from acga_tf.data.vocab import Vocabulary, load_embedding_matrix
-
-                model = _load_model(model_path)
-                vocabulary = Vocabulary.load(os.path.join(run_dir, artifacts.VOCAB_FILE))
-                embeddings = load_embedding_matrix(os.path.join(run_dir, artifacts.EMBEDDINGS_FILE), vocabulary)
-                trained = artifacts.TrainedModel(model, model.config, vocabulary, embeddings, run_dir)
-            return trained.model, trained.vectorizer()
-    if os.path.isdir(model_path):
-        raise FileNotFoundError(f"{os.path.join(model_path, artifacts.MODEL_FILE)}: missing (not a trained run)")
-    model = _load_model(model_path)
+    if os.path.isdir(model_path) or artifacts.run_directory(model_path) is not None:
+        if vectors_path is not None:
+            logger.warning("%s has its own word vectors (%s): vectors_path=%s is ignored", model_path,
+                           artifacts.EMBEDDINGS_FILE, vectors_path)
+        trained = artifacts.load_trained(model_path)
+        return trained.model, trained.vectorizer()
+    model = artifacts.load_model_file(model_path)
     logger.warning("%s has no %s beside it: using the vocabulary beside the shards in %s (and %s)", model_path,
                    artifacts.VOCAB_FILE, data_dir, vectors_path or "random word vectors")
     return model, load_vectorizer(data_dir, model.config, vectors_path)
-
-
-def _load_model(path: str) -> keras.Model:
-    import acga_tf.losses  # noqa: F401  (checkpoints carry their compile config: loss and metric classes)
-    import acga_tf.metrics  # noqa: F401
-    import acga_tf.model  # noqa: F401  (registers the serializable classes)
-
-    return keras.saving.load_model(path)
 
 
 def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_csv: str | None = None,

@@ -70,6 +70,12 @@ class ReferringIoU(keras.metrics.Metric):
             v.assign(keras.ops.zeros(v.shape))
 
 
+def sample_iou(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Spec §8 per-sample IoU of two binary masks of the same shape: (I + 1e-6) / (U + 1e-6)."""
+    p, t = prediction.astype(bool), truth.astype(bool)
+    return (int(np.logical_and(p, t).sum()) + IOU_EPSILON) / (int(np.logical_or(p, t).sum()) + IOU_EPSILON)
+
+
 @dataclasses.dataclass
 class EvaluationAccumulator:
     """Accumulates per-sample intersections and unions at the original resolution (spec §8)."""

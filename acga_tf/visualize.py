@@ -243,7 +243,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
 
     from acga_tf.data.datasets import make_dataset
     from acga_tf.data.parse import unletterbox
-    from acga_tf.metrics import IOU_EPSILON, prediction_at_original_size
+    from acga_tf.metrics import prediction_at_original_size, sample_iou
     from acga_tf.predict import as_trained
 
     if samples < 1:
@@ -265,7 +265,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
             frame = np.clip(np.rint((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)
             truth = np.asarray(tf.io.decode_png(info["mask_png"][i], channels=1))[..., 0] > 0
             ours = prediction_at_original_size(prob[i, ..., 0], h, w)
-            iou = (np.logical_and(ours, truth).sum() + IOU_EPSILON) / (np.logical_or(ours, truth).sum() + IOU_EPSILON)
+            iou = sample_iou(ours, truth)
             rows.append((info["sample_id"][i].numpy().decode(), info["sentence"][i].numpy().decode(), frame, truth,
                          ours, float(iou)))
             if len(rows) == samples:
