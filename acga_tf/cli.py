@@ -270,7 +270,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="synthetic A2D-format world -> prepare -> train (tiny) -> evaluate -> export "
                                     "-> figures")
     p.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
-    p.add_argument("--videos", type=int, default=96, help="synthetic videos (default: 96)")
+    p.add_argument("--videos", type=int, help="synthetic videos (default: 480, a fifth held out)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the tiny preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
     p.set_defaults(run=_run_demo)
@@ -281,10 +281,15 @@ def _run_demo(args) -> int:
     from acga_tf.evaluate import format_table
 
     result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed)
-    print("\nACGA (tiny preset, S=128) on the held-out synthetic clips, spec §8 protocol:")
+    c = result.config
+    print(f"\nACGA (tiny preset, T={c.clip_length}, S={c.image_size}, {c.epochs if args.epochs is None else args.epochs} "
+          "epochs) on the held-out synthetic clips, spec §8 protocol:")
     print(format_table(result.summary))
     print("\nText-blind reference (every actor of the frame predicted perfectly) on the same samples:")
     print(format_table(result.all_actors_summary))
+    print("\nACGA's mean IoU by the attributes a sentence needs to single out its actor (colour, shape, motion):")
+    for count, (samples, mean_iou) in result.by_attributes.items():
+        print(f"  {count} attribute{'s' if count > 1 else ' '}: {100 * mean_iou:5.1f}  ({samples} samples)")
     print("\nseconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
           + f" (total {sum(result.timings.values()):.0f})")
     print("wrote:")

@@ -17,8 +17,12 @@ from acga_tf.config import ACGAConfig
 
 logger = logging.getLogger(__name__)
 
-DEMO_VIDEOS = 96  # synthetic videos (75% train, 25% held out)
-DEMO_IMAGE_SIZE = 128  # the tiny preset at S=128: an 8x8 attention grid, so that actors span a few cells
+DEMO_VIDEOS = 480  # synthetic videos: 80% train (about 3,900 samples), 20% held out (about 1,000)
+DEMO_TEST_FRACTION = 0.2
+# The tiny preset at S=128 (an 8x8 attention grid, so that actors span a few cells), 4 epochs of about 490 steps,
+# the learning rate ×0.1 for the last. Measured on 2 cores: with 72 training videos the model learnt the training
+# clips but not the task (train mean IoU 0.54, held out 0.28); more videos seen fewer times generalise.
+DEMO_OVERRIDES = {"image_size": 128, "epochs": 4, "lr_decay_epoch": 3}
 
 
 @dataclasses.dataclass
@@ -27,6 +31,8 @@ class DemoResult:
 
     summary: dict  # spec §8 metrics of the trained model on the held-out clips
     all_actors_summary: dict  # the same protocol for a text-blind predictor that returns every actor of the frame
+    config: ACGAConfig  # the trained model's
+    by_attributes: dict  # {attributes the sentence needs (1, 2, 3): (samples, mean IoU)} on the held-out clips
     timings: dict  # seconds per stage
     paths: dict  # what was written where
 
@@ -52,16 +58,35 @@ def all_actors_baseline(test_pattern: str) -> dict:
     return acc.summary()
 
 
-def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None = None, seed: int = 0,
+def mean_iou_by_attributes(results_csv: str, world: dict) -> dict[int, tuple[int, float]]:
+    """Mean IoU of the per-sample results (`evaluate`'s CSV) grouped by how many attributes (colour, shape, motion)
+    the sample's sentence needs to single out its actor (`world`: `write_a2d_world`'s summary).
+
+    Returns:
+        `{1: (samples, mean IoU), 2: ..., 3: ...}` for the counts present.
+    """
+    import csv
+
+    needed = {(vid, actor["instance_id"]): len(actor["attributes"])
+              for vid, info in world["videos"].items() for actor in info["actors"]}
+    groups: dict[int, list[float]] = {}
+    with open(results_csv, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            vid, _, instance = row["sample_id"].split("/")  # video/frame/instance
+            groups.setdefault(needed[(vid, int(instance))], []).append(float(row["iou"]))
+    return {n: (len(v), float(np.mean(v))) for n, v in sorted(groups.items())}
+
+
+def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
              config: ACGAConfig | None = None, verbose: int = 1) -> DemoResult:
     """Runs the demo into `output_dir` (created) and returns what it measured.
 
     Args:
         output_dir: where the dataset, shards, run, SavedModel and figures go.
-        n_videos: synthetic videos to generate.
+        n_videos: synthetic videos to generate (default `DEMO_VIDEOS`).
         epochs: training epochs (default: the tiny preset's).
         seed: seed of the synthetic world.
-        config: model config (default: the tiny preset at S = `DEMO_IMAGE_SIZE`).
+        config: model config (default: the tiny preset with `DEMO_OVERRIDES`).
         verbose: Keras progress output.
     """
     from acga_tf import visualize
@@ -71,7 +96,8 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
     from acga_tf.export import export_model
     from acga_tf.train import fit
 
-    config = config or ACGAConfig.preset("tiny", image_size=DEMO_IMAGE_SIZE)
+    config = config or ACGAConfig.preset("tiny", **DEMO_OVERRIDES)
+    n_videos = n_videos or DEMO_VIDEOS
     paths = {k: os.path.join(output_dir, v) for k, v in {
         "dataset": "a2d_sentences", "shards": "tfrecords", "run": "run", "saved_model": "saved_models/acga/1",
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",
@@ -80,7 +106,7 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
     os.makedirs(output_dir, exist_ok=True)
 
     start = time.perf_counter()
-    world = write_a2d_world(paths["dataset"], n_videos=n_videos, seed=seed)
+    world = write_a2d_world(paths["dataset"], n_videos=n_videos, seed=seed, test_fraction=DEMO_TEST_FRACTION)
     timings["dataset"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -96,6 +122,7 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
     start = time.perf_counter()
     summary = evaluate(paths["run"], test_pattern, output_csv=paths["results_csv"], progress=verbose > 0)
     baseline = all_actors_baseline(test_pattern)
+    by_attributes = mean_iou_by_attributes(paths["results_csv"], world)
     timings["evaluate"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -116,4 +143,4 @@ def run_demo(output_dir: str, *, n_videos: int = DEMO_VIDEOS, epochs: int | None
              else (maps.frame.shape[1] // 2, maps.frame.shape[0] // 2))
     visualize.save_figure(visualize.attention_figure(maps, point), paths["attention_png"])
     timings["figures"] = time.perf_counter() - start
-    return DemoResult(summary, baseline, timings, paths)
+    return DemoResult(summary, baseline, config, by_attributes, timings, paths)

@@ -44,3 +44,21 @@ def test_all_actors_baseline_scores_the_union_of_a_frames_actors(tmp_path):
     assert summary["samples"] == 2
     assert summary["mean_iou"] == pytest.approx((0.25 + 0.75) / 2, abs=1e-6)
     assert summary["overall_iou"] == pytest.approx(20 / 40)
+
+
+def test_mean_iou_by_attributes_groups_samples_by_what_their_sentence_needs(tmp_path):
+    from acga_tf.demo import mean_iou_by_attributes
+
+    world = {"videos": {
+        "vidA": {"actors": [{"instance_id": 0, "attributes": ["colour"]},
+                            {"instance_id": 1, "attributes": ["colour", "shape", "motion"]}]},
+        "vidB": {"actors": [{"instance_id": 0, "attributes": ["shape"]},
+                            {"instance_id": 2, "attributes": ["shape", "motion"]}]},
+    }}
+    results = tmp_path / "results.csv"
+    results.write_text("sample_id,sentence,height,width,intersection,union,iou\n"
+                       "vidA/00008/0,the red object,8,8,1,2,0.5\n"
+                       "vidA/00012/1,the red square moving up,8,8,1,4,0.25\n"
+                       "vidB/00008/0,the circle,8,8,1,1,1.0\n"
+                       "vidB/00008/2,the square standing still,8,8,0,1,0.0\n")
+    assert mean_iou_by_attributes(str(results), world) == {1: (2, 0.75), 2: (1, 0.0), 3: (1, 0.25)}
