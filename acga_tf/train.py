@@ -215,8 +215,13 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
     vocabulary = Vocabulary.load(os.path.join(data_dir, read_manifest(data_dir)["vocabulary"]))
     embeddings = vectorizer.matrix.numpy()
 
+    policy = mixed_precision_policy() if mixed_precision else None
+    if policy == "mixed_bfloat16" and config.i3d_trainable_from != "none":
+        logger.warning("mixed_bfloat16 with trainable I3D blocks (from %s): measured on the tiny preset trained from "
+                       "scratch, this did not learn (README, Status); train in float32 if the loss does not fall",
+                       config.i3d_trainable_from)
     with strategy.scope():
-        model = ACGA(config, dtype=mixed_precision_policy() if mixed_precision else None)
+        model = ACGA(config, dtype=policy)
         # With the feature cache, `fit_model` is the head over the same layers (training it trains `model`).
         prefix, fit_model = split_model(model) if feature_cache else (None, model)
         fit_model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=acga_losses(config),

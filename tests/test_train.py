@@ -15,7 +15,7 @@ import pytest
 
 from acga_tf import artifacts, cli
 from acga_tf.config import ACGAConfig
-from acga_tf.train import fit, learning_rate_at
+from acga_tf.train import fit, learning_rate_at, mixed_precision_policy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"image_size": 32, "batch_size": 2}
@@ -182,12 +182,14 @@ def test_paper_learning_rate_schedule():
     assert [learning_rate_at(paper, e) for e in range(9)] == pytest.approx([5e-4] * 8 + [5e-5])  # spec §1
 
 
-def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys):
+def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog):
     out = str(tmp_path / "cli_run")
     assert cli.main(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", out, "--epochs", "2",
                      "--steps-per-epoch", "1", "--batch-size", "2", "--set", "image_size=32",
                      "--set", "learning_rate=0.01", "--mixed-precision"]) == 0
     assert "trained 2 epoch(s)" in capsys.readouterr().out
+    if mixed_precision_policy() == "mixed_bfloat16":  # CPU: see README, Status
+        assert "mixed_bfloat16 with trainable I3D blocks (from Conv3d_1a_7x7)" in caplog.text
     trained = artifacts.load_trained(out)
     assert trained.config == ACGAConfig.preset("tiny", image_size=32, batch_size=2, learning_rate=0.01)
     assert keras.config.dtype_policy().name == "float32"  # never a global policy
