@@ -271,7 +271,7 @@ def _add_demo(sub) -> None:
                                     "-> figures")
     p.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
     p.add_argument("--videos", type=int, help="synthetic videos (default: 480, a fifth held out)")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the tiny preset's)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
     p.set_defaults(run=_run_demo)
 
@@ -282,14 +282,21 @@ def _run_demo(args) -> int:
 
     result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed)
     c = result.config
-    print(f"\nACGA (tiny preset, T={c.clip_length}, S={c.image_size}, {c.epochs if args.epochs is None else args.epochs} "
-          "epochs) on the held-out synthetic clips, spec §8 protocol:")
+    epochs = f"{c.epochs} epoch{'s' * (c.epochs != 1)}"
+    print(f"\nACGA (tiny preset, T={c.clip_length}, S={c.image_size}, {epochs}) on the held-out synthetic clips, "
+          "spec §8 protocol:")
     print(format_table(result.summary))
     print("\nText-blind reference (every actor of the frame predicted perfectly) on the same samples:")
     print(format_table(result.all_actors_summary))
-    print("\nACGA's mean IoU by the attributes a sentence needs to single out its actor (colour, shape, motion):")
-    for count, (samples, mean_iou) in result.by_attributes.items():
-        print(f"  {count} attribute{'s' if count > 1 else ' '}: {100 * mean_iou:5.1f}  ({samples} samples)")
+    print("\nACGA's mean IoU by what a sentence needs to single out its actor:")
+    for count in (1, 2, 3):
+        groups = {k: v for k, v in result.by_attributes.items() if len(k) == count}
+        samples = sum(n for n, _ in groups.values())
+        if samples:
+            mean_iou = sum(n * m for n, m in groups.values()) / samples
+            print(f"  {count} attribute{'s' if count > 1 else ''}: {100 * mean_iou:.1f} ({samples} samples)")
+            for names, (n, m) in groups.items():
+                print(f"      {' + '.join(names)}: {100 * m:.1f} ({n})")
     print("\nseconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
           + f" (total {sum(result.timings.values()):.0f})")
     print("wrote:")

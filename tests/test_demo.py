@@ -14,6 +14,7 @@ def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
     assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1"]) == 0
     printed = capsys.readouterr().out
     assert "mIoU" in printed or "mean" in printed.lower()
+    assert "1 epoch) on the held-out" in printed and "attribute" in printed
     for name in ("a2d_sentences/Release/videoset.csv", "tfrecords/manifest.json", "run/model.keras",
                  "run/vocab.txt", "saved_models/acga/1/saved_model.pb", "test_results.csv", "predictions.png",
                  "attention.png"):
@@ -61,4 +62,6 @@ def test_mean_iou_by_attributes_groups_samples_by_what_their_sentence_needs(tmp_
                        "vidA/00012/1,the red square moving up,8,8,1,4,0.25\n"
                        "vidB/00008/0,the circle,8,8,1,1,1.0\n"
                        "vidB/00008/2,the square standing still,8,8,0,1,0.0\n")
-    assert mean_iou_by_attributes(str(results), world) == {1: (2, 0.75), 2: (1, 0.0), 3: (1, 0.25)}
+    assert mean_iou_by_attributes(str(results), world) == {
+        ("colour",): (1, 0.5), ("shape",): (1, 1.0), ("shape", "motion"): (1, 0.0),
+        ("colour", "shape", "motion"): (1, 0.25)}
