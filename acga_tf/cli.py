@@ -270,8 +270,11 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="synthetic A2D-format world -> prepare -> train (tiny) -> evaluate -> export "
                                     "-> figures")
     p.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
-    p.add_argument("--videos", type=int, help="synthetic videos (default: 480, a fifth held out)")
-    p.add_argument("--epochs", type=int, help="training epochs (default: 4)")
+    from acga_tf.demo import DEMO_OVERRIDES, DEMO_TEST_FRACTION, DEMO_VIDEOS
+
+    p.add_argument("--videos", type=int, default=DEMO_VIDEOS,
+                   help=f"synthetic videos (default: {DEMO_VIDEOS}, {round(100 * DEMO_TEST_FRACTION)}%% held out)")
+    p.add_argument("--epochs", type=int, help=f"training epochs (default: {DEMO_OVERRIDES['epochs']})")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
     p.set_defaults(run=_run_demo)
 

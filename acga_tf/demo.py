@@ -85,7 +85,7 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     Args:
         output_dir: where the dataset, shards, run, SavedModel and figures go.
         n_videos: synthetic videos to generate (default `DEMO_VIDEOS`).
-        epochs: training epochs (default: `DEMO_OVERRIDES`'); replaces the config's.
+        epochs: training epochs, replacing the config's (default: the config's; `DEMO_OVERRIDES` has 4).
         seed: seed of the synthetic world.
         config: model config (default: the tiny preset with `DEMO_OVERRIDES`).
         verbose: Keras progress output.
@@ -100,7 +100,7 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     config = config or ACGAConfig.preset("tiny", **DEMO_OVERRIDES)
     if epochs is not None:
         config = config.replace(epochs=epochs)
-    n_videos = n_videos or DEMO_VIDEOS
+    n_videos = DEMO_VIDEOS if n_videos is None else n_videos
     paths = {k: os.path.join(output_dir, v) for k, v in {
         "dataset": "a2d_sentences", "shards": "tfrecords", "run": "run", "saved_model": "saved_models/acga/1",
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",

@@ -65,3 +65,12 @@ def test_mean_iou_by_attributes_groups_samples_by_what_their_sentence_needs(tmp_
     assert mean_iou_by_attributes(str(results), world) == {
         ("colour",): (1, 0.5), ("shape",): (1, 1.0), ("shape", "motion"): (1, 0.0),
         ("colour", "shape", "motion"): (1, 0.25)}
+
+
+def test_demo_help_names_the_defaults(capsys):
+    from acga_tf.demo import DEMO_VIDEOS
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--help"])
+    assert exit_info.value.code == 0
+    assert f"default: {DEMO_VIDEOS}, 20% held out" in capsys.readouterr().out
