@@ -48,6 +48,35 @@ def test_layers_pass_layer_checks():
                      {"logits_res1": (2, 4, 4, 1), "logits_res2": (2, 16, 16, 1), "logits": (2, 64, 64, 1)})
 
 
+@pytest.mark.parametrize("grid,text_dim", [(4, 12), (5, 7)])
+def test_decoder_equals_the_literal_concat_resize_conv_of_spec_section_6(grid, text_dim):
+    """res2/res3 never build concat(features, resize(text), coords): their result must equal doing so."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(grid)
+    video = tf.constant(rng.standard_normal((2, grid, grid, 10)), tf.float32)
+    text = tf.constant(rng.standard_normal((2, grid, grid, text_dim)), tf.float32)
+    decoder = MultiResolutionDecoder((8, 6, 4))
+    out = decoder(video, text)
+    for w in decoder.weights:  # non-zero biases, so that a dropped bias shows
+        if w.path.endswith("bias"):
+            w.assign(rng.standard_normal(w.shape).astype("float32"))
+    out = decoder(video, text)
+
+    def literal(branch, features):
+        size = features.shape[1]
+        x = tf.concat([features, tf.image.resize(text, (size, size), "bilinear"),
+                       tf.broadcast_to(coordinate_map(size, size)[None], (2, size, size, 8))], -1)
+        return branch.conv_4(branch.conv_2(branch.conv_0(x)))
+
+    medium = decoder.deconv_small(video)
+    large = decoder.deconv_medium(medium)
+    res2, res3 = literal(decoder.conv_mask_medium, medium), literal(decoder.conv_mask_large, large)
+    np.testing.assert_allclose(out["logits_res2"], res2, atol=2e-5 * float(np.abs(res2).max()))
+    np.testing.assert_allclose(out["logits_res3"], res3, atol=2e-5 * float(np.abs(res3).max()))
+    assert float(np.abs(res3 - tf.reduce_mean(res3)).max()) > 1e-3  # not a constant map
+
+
 def test_i3d_shapes_at_paper_size_without_running_it():
     enc = I3D(endpoints=("Mixed_4e", "Mixed_4f"))
     shapes = enc.compute_output_shape((None, 16, 512, 512, 3))
