@@ -40,8 +40,10 @@ class ACGAConfig:
         language_guided_attention: F_VA, language-guided vision attention (spec §5).
         attention: "acga" (spec §5) or "key_word_aware" (comparison row, Shi et al. 2018).
         attention_init_std: standard deviation of the attention Dense kernels' normal init (spec §5: 0.02, the
-            reference's). Small models trained from scratch learn faster with larger values (sharper initial
-            attention); loading weights makes it irrelevant.
+            reference's). Small models trained from scratch learn faster with larger values: at 0.02 every pixel
+            starts with the same word mix and spatial context. The spatial (F_VA) scores grow as std⁴, so at 1 that
+            attention starts saturated, each pixel on one other pixel, and its gradients vanish; 0.2–0.3 learnt
+            best in the demo's measurements (`demo.DEMO_OVERRIDES`). Loading weights makes it irrelevant.
         fusion_resolutions: which branch logits the MRF fusion takes, a subset of (1, 2, 3); empty for no fusion
             (then "logits" is res3's logits) (spec §6).
         decoder_filters: widths of the res1, res2 and res3 branches (spec §6: 256, 128, 64).
