@@ -227,6 +227,6 @@ PRESETS: dict[str, dict[str, Any]] = {
                              batch_size=8, attention_init_std=1.0),
         "metadata": {"description": "Same topology at T=8, S=64, L=8, D=32, 1/8-width I3D trained from "
                                     "scratch (sharper initial attention, attention_init_std=1): tests and, at "
-                                    "S=128, the demo on a CPU."},
+                                    "S=128 with attention_init_std=0.2, the demo on a CPU."},
     },
 }
