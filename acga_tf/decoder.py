@@ -18,8 +18,6 @@ import numpy as np
 
 from acga_tf.coords import COORD_CHANNELS, CoordinateMap, coordinate_map
 
-_BRANCHES = ("small", "medium", "large")  # res1, res2, res3 (reference names)
-
 
 def _resize(x, size: int):
     """Bilinear resize with half-pixel centres (spec §6: TF `tf.image.resize` = PyTorch align_corners=False)."""

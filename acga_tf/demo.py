@@ -88,7 +88,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     Args:
         output_dir: where the dataset, shards, run, SavedModel and figures go.
         n_videos: synthetic videos to generate (default `DEMO_VIDEOS`).
-        epochs: training epochs, replacing the config's (default: the config's; `DEMO_OVERRIDES` has 4).
+        epochs: training epochs, replacing the config's (default: the config's, `DEMO_OVERRIDES["epochs"]` for the
+            default config).
         seed: seed of the synthetic world.
         config: model config (default: the tiny preset with `DEMO_OVERRIDES`).
         verbose: Keras progress output.
