@@ -8,8 +8,30 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+
+from tqdm import tqdm
+
+from acga_tf.apps import visualize as vis
+from acga_tf.apps.demo import DEMO_OVERRIDES, DEMO_TEST_FRACTION, DEMO_VIDEOS, run_demo
+from acga_tf.apps.evaluate import evaluate, format_table
+from acga_tf.apps.predict import (
+    as_trained,
+    check_query,
+    load_video,
+    overlay_format,
+    predict,
+    write_mask_frames,
+    write_overlay,
+)
+from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
+from acga_tf.models.acga import ACGA, parameter_table
+from acga_tf.models.config import ACGAConfig
+from acga_tf.serving.export import export_model
+from acga_tf.training.train import fit
+from acga_tf.training.weights import convert_reference_checkpoint
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -30,9 +52,6 @@ def _add_params(sub) -> None:
 
 
 def _run_params(args) -> int:
-    from acga_tf.config import ACGAConfig
-    from acga_tf.model import ACGA, parameter_table
-
     config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
     print(parameter_table(ACGA(config)))
     return 0
@@ -40,42 +59,14 @@ def _run_params(args) -> int:
 
 # === prepare (issue: data pipeline) ===
 def _add_prepare(sub) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", required=True, help="dataset root (a2d_sentences/ or jhmdb_sentences/)")
-    common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
-    common.add_argument("--split", default="all", choices=("train", "test", "all"), help="default: all")
-    common.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
-    common.add_argument("--shard-size", type=int, default=64, help="annotated frames per shard (default: 64)")
-    common.add_argument("--skip-bad", action="store_true", help="leave bad items out, listed in skipped.csv")
-    common.add_argument("--runner", default="local", choices=("local", "beam"), help="local pool or Apache Beam")
-    common.add_argument("--window", type=int, default=24, help="frames stored around each annotated frame")
-    common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")
-    common.add_argument("--no-progress", action="store_true", help="no progress bar")
-    common.add_argument("--beam-option", action="append", default=[], metavar="OPT",
-                        help="a Beam PipelineOptions flag for --runner beam, e.g. --beam-option=--runner=FlinkRunner "
-                             "(repeatable; default: DirectRunner)")
     p = sub.add_parser("prepare", help="convert A2D / J-HMDB Sentences to TFRecord shards")
-    datasets = p.add_subparsers(dest="dataset", required=True)
-    datasets.add_parser("a2d", parents=[common], help="A2D Sentences")
-    jhmdb = datasets.add_parser("jhmdb", parents=[common], help="J-HMDB Sentences (test only)")
-    jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
-                       help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
-    jhmdb.add_argument("--metadata", help="MTTR's metadata JSON (default: ROOT/jhmdb_sentences_samples_metadata.json)")
+    add_prepare_arguments(p)
     p.set_defaults(run=_run_prepare)
 
 
 def _run_prepare(args) -> int:
-    from acga_tf.data.convert import prepare
-
-    summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
-                        shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
-                        frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
-                        vocabulary=args.vocabulary, beam_options=args.beam_option,
-                        progress=not args.no_progress)
-    for s in summaries:
-        print(f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
-              f"{len(s['shards'])} shards, {s['skipped']} skipped"
-              + (f" (listed in {s['skipped_csv']})" if s["skipped_csv"] else "") + f" -> {s['output_dir']}")
+    for line in prepare_from_args(args):
+        print(line)
     return 0
 
 
@@ -91,9 +82,6 @@ def _add_convert_weights(sub) -> None:
 
 
 def _run_convert_weights(args) -> int:
-    from acga_tf.config import ACGAConfig
-    from acga_tf.weights import convert_reference_checkpoint
-
     config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
     report = convert_reference_checkpoint(args.checkpoint, args.output, config)
     print(f"loaded {len(report.loaded)} tensors from {args.checkpoint} -> {args.output}")
@@ -118,11 +106,6 @@ def _add_predict(sub) -> None:
 
 
 def _run_predict(args) -> int:
-    from tqdm import tqdm
-
-    from acga_tf.predict import (as_trained, check_query, load_video, overlay_format, predict, write_mask_frames,
-                                 write_overlay)
-
     check_query(args.query)
     if args.output:
         overlay_format(args.output)
@@ -152,8 +135,6 @@ def _add_visualize(sub) -> None:
 
 
 def _run_visualize(args) -> int:
-    from acga_tf import visualize as vis
-
     if args.data:
         fig = vis.qualitative_grid(args.model, args.data, args.samples)
     elif args.video and args.query is not None and args.point:
@@ -180,8 +161,6 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from acga_tf.export import export_model
-
     path = export_model(args.model, args.output, warmup=not args.no_warmup)
     print(f"exported {args.model} -> {path} (signatures: serving_default, segment_queries)")
     return 0
@@ -209,8 +188,6 @@ def _add_train(sub) -> None:
 
 
 def _config_overrides(items: list[str]) -> dict:
-    import json
-
     overrides = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -224,9 +201,6 @@ def _config_overrides(items: list[str]) -> dict:
 
 
 def _run_train(args) -> int:
-    from acga_tf.config import ACGAConfig
-    from acga_tf.train import fit
-
     if not args.data:
         raise ValueError("--data is required: a glob of training shards written by `acga prepare`")
     config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
@@ -254,8 +228,6 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from acga_tf.evaluate import evaluate, format_table
-
     for flag, value in (("--model", args.model), ("--data", args.data)):
         if not value:
             raise ValueError(f"{flag} is required")
@@ -270,7 +242,6 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="synthetic A2D-format world -> prepare -> train (tiny) -> evaluate -> export "
                                     "-> figures")
     p.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
-    from acga_tf.demo import DEMO_OVERRIDES, DEMO_TEST_FRACTION, DEMO_VIDEOS
 
     p.add_argument("--videos", type=int, default=DEMO_VIDEOS,
                    help=f"synthetic videos (default: {DEMO_VIDEOS}, {round(100 * DEMO_TEST_FRACTION)}%% held out)")
@@ -280,9 +251,6 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    from acga_tf.demo import run_demo
-    from acga_tf.evaluate import format_table
-
     result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed)
     c = result.config
     epochs = f"{c.epochs} epoch{'s' * (c.epochs != 1)}"

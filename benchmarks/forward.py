@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf import ACGAConfig
-from acga_tf.model import ACGA
+from acga_tf.models.acga import ACGA
 
 
 class RawACGA:
@@ -34,7 +34,7 @@ class RawACGA:
             raise ValueError("RawACGA covers the paper configuration only")
         self.model, self.config = model, c
         self.flops = 0
-        from acga_tf.coords import coordinate_map
+        from acga_tf.models.coords import coordinate_map
 
         s16 = c.image_size // 16
         self.coords = {k: tf.constant(coordinate_map(k, k)[None]) for k in (s16, s16 * 4, s16 * 16)}

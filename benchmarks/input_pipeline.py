@@ -20,9 +20,9 @@ import time
 
 import tensorflow as tf
 
-from acga_tf.config import ACGAConfig
 from acga_tf.data import make_dataset
 from acga_tf.data.synthetic import write_a2d_world
+from acga_tf.models.config import ACGAConfig
 from pipelines.convert import make_pool, prepare
 
 

@@ -9,7 +9,7 @@ on a filesystem every Beam worker sees. The same as `acga prepare ... --runner b
 
 import sys
 
-from acga_tf.data.convert import main
+from pipelines.convert import main
 
 
 def run(argv=None) -> int:

@@ -9,7 +9,7 @@ REST: parse the columnar/row JSON, call the signature), and a failure is recorde
 `<id>.response.{pb,json,npz}` and WORK_DIR/results.json with the outcomes, the signatures, the op types of every
 graph function and the warmup replay (when tensorflow-serving-api is installed).
 
-Only TensorFlow, tensorflow-serving-api and `acga_tf.serving` (which imports no model code) are loaded: the
+Only TensorFlow, tensorflow-serving-api and `acga_tf.serving.client` (which imports no model code) are loaded: the
 SavedModel must answer without the package's Keras classes.
 """
 
@@ -24,7 +24,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import op_def_registry
 
-from acga_tf.serving import LocalServer
+from acga_tf.serving.client import LocalServer
 
 PY_FUNCTION_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
@@ -88,8 +88,8 @@ def main(export_dir: str, work_dir: str) -> None:
     signatures = {name: {"inputs": {k: v.dtype.name for k, v in fn.structured_input_signature[1].items()},
                          "outputs": {k: v.dtype.name for k, v in fn.structured_outputs.items()}}
                   for name, fn in server.signatures.items()}
-    model_modules = sorted(m for m in sys.modules if m.startswith("acga_tf") and m != "acga_tf.serving"
-                           and m not in ("acga_tf", "acga_tf.config", "acga_tf.predict"))  # the package imports
+    model_modules = sorted(m for m in sys.modules if m.startswith("acga_tf") and m != "acga_tf.serving.client"
+                           and m not in ("acga_tf", "acga_tf.serving"))  # the packages themselves
     # these two light modules (no TensorFlow, no layers); no model, layer or data code may be loaded
     with open(os.path.join(work_dir, "results.json"), "w") as f:
         json.dump({"outcomes": outcomes, "warmup": warmup, "signatures": signatures,

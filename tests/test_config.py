@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from acga_tf.config import PRESETS, ACGAConfig
+from acga_tf.models.config import PRESETS, ACGAConfig
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

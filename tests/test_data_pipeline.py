@@ -13,15 +13,20 @@ import pytest
 import tensorflow as tf
 
 from acga_tf.cli import main
-from acga_tf.config import ACGAConfig
 from acga_tf.data import make_dataset, schema
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.decode import decode, decode_images
-from acga_tf.data.parse import (VIDEO, clip_indices, letterbox, letterbox_geometry, mentions_left_or_right,
-                                parse_train, unletterbox)
+from acga_tf.data.parse import VIDEO, mentions_left_or_right, parse_train
 from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.data.video import load_sample
 from acga_tf.data.vocab import Vocabulary
+from acga_tf.models.config import ACGAConfig
+from acga_tf.ops.geometry import (
+    clip_indices,
+    letterbox,
+    letterbox_geometry,
+    unletterbox,
+)
 
 CONFIG = ACGAConfig.preset("tiny")  # T=8, S=64, L=8, D=32
 SHARD_SIZE = 4

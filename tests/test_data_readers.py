@@ -20,10 +20,21 @@ import scipy.io
 from PIL import Image
 
 from acga_tf.data.a2d import read_a2d, read_a2d_annotations, read_videoset
-from acga_tf.data.jhmdb import (read_jhmdb, read_jhmdb_annotations, read_jhmdb_metadata, rebase_metadata_path,
-                                uniform_frames)
+from acga_tf.data.jhmdb import (
+    read_jhmdb,
+    read_jhmdb_annotations,
+    read_jhmdb_metadata,
+    rebase_metadata_path,
+    uniform_frames,
+)
 from acga_tf.data.types import DataError, Referral, Skipped
-from acga_tf.data.video import (LoadedSample, load_sample, read_png_frames, read_video_frames, window_bounds)
+from acga_tf.data.video import (
+    LoadedSample,
+    load_sample,
+    read_png_frames,
+    read_video_frames,
+    window_bounds,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "annotations"
 if not FIXTURES.is_dir():

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
+from acga_tf.apps.demo import all_actors_baseline
 from acga_tf.cli import main
-from acga_tf.demo import all_actors_baseline
 
 
 def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
@@ -48,7 +48,7 @@ def test_all_actors_baseline_scores_the_union_of_a_frames_actors(tmp_path):
 
 
 def test_mean_iou_by_attributes_groups_samples_by_what_their_sentence_needs(tmp_path):
-    from acga_tf.demo import mean_iou_by_attributes
+    from acga_tf.apps.demo import mean_iou_by_attributes
 
     world = {"videos": {
         "vidA": {"actors": [{"instance_id": 0, "attributes": ["colour"]},
@@ -68,7 +68,7 @@ def test_mean_iou_by_attributes_groups_samples_by_what_their_sentence_needs(tmp_
 
 
 def test_demo_help_names_the_defaults(capsys):
-    from acga_tf.demo import DEMO_VIDEOS
+    from acga_tf.apps.demo import DEMO_VIDEOS
 
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--help"])

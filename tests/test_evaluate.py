@@ -1,4 +1,4 @@
-"""Tests for acga_tf/evaluate.py and `acga evaluate`: spec §8 at the original resolution, per-sample CSV, the
+"""Tests for acga_tf/apps/evaluate.py and `acga evaluate`: spec §8 at the original resolution, per-sample CSV, the
 trained run's vocabulary on shards with another vocabulary (J-HMDB), and user errors."""
 
 import csv
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from acga_tf import cli
-from acga_tf.config import ACGAConfig
+from acga_tf.apps.evaluate import CSV_COLUMNS, evaluate, format_table, score
 from acga_tf.data.convert import prepare
 from acga_tf.data.datasets import load_vectorizer, make_dataset, read_manifest
 from acga_tf.data.synthetic import write_jhmdb_world
-from acga_tf.evaluate import CSV_COLUMNS, evaluate, format_table, score
-from acga_tf.train import fit
+from acga_tf.models.config import ACGAConfig
+from acga_tf.training.train import fit
 
 CONFIG = ACGAConfig.preset("tiny", image_size=32, batch_size=4)
 

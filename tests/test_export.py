@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acga_tf import ACGAConfig, artifacts, serving
+from acga_tf import ACGAConfig
 from acga_tf.cli import main
-from acga_tf.data.parse import preprocess_clip, unletterbox
 from acga_tf.data.vocab import Vocabulary
-from acga_tf.export import WARMUP_FILE, export_model, warmup_requests
-from acga_tf.metrics import prediction_at_original_size
-from acga_tf.model import ACGA
+from acga_tf.models.acga import ACGA
+from acga_tf.ops.geometry import preprocess_clip, unletterbox
+from acga_tf.ops.postprocess import mask_at_original_size
+from acga_tf.serving import client as serving
+from acga_tf.serving.export import WARMUP_FILE, export_model, warmup_requests
+from acga_tf.training import artifacts
 
 # gRPC protos and warmup records need the optional tensorflow-serving-api (`pip install acga-tf[serving]`); without
 # it the gRPC cases are skipped, bad requests are fed to the signatures directly and the export skips the warmup.
@@ -77,7 +79,7 @@ def _reference(trained, video, queries):
     prob = tf.sigmoid(trained.model(inputs, training=False)["logits"])  # (B, S, S, 1)
     h, w = video.shape[-3:-1]
     probability = unletterbox(prob, h, w, method="bilinear")[..., 0].numpy()
-    mask = np.stack([prediction_at_original_size(p[..., 0], h, w) for p in prob.numpy()]).astype(np.uint8)
+    mask = np.stack([mask_at_original_size(p[..., 0], h, w) for p in prob.numpy()]).astype(np.uint8)
     return prob.numpy()[..., 0], probability, mask
 
 

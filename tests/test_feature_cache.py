@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import random_inputs
 
 from acga_tf import ACGAConfig
-from acga_tf.feature_cache import cached_dataset, split_model, write_cache
-from acga_tf.losses import acga_losses
-from acga_tf.model import ACGA
-from conftest import random_inputs
+from acga_tf.models.acga import ACGA
+from acga_tf.models.losses import acga_losses
+from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
 
 FROZEN = ACGAConfig.preset("tiny", i3d_trainable_from="Mixed_4e", horizontal_flip=False)
 

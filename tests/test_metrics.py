@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+from acga_tf.apps.evaluate import evaluate_masks
 from acga_tf.data.parse import letterbox
-from acga_tf.losses import WeightedBCE
-from acga_tf.metrics import ReferringIoU, binarize, evaluate_masks, summarize
+from acga_tf.models.losses import WeightedBCE
+from acga_tf.models.metrics import ReferringIoU, summarize
+from acga_tf.ops.threshold import binarize
 
 
 def test_weighted_bce_matches_the_formula():

@@ -3,18 +3,18 @@
 import keras
 import numpy as np
 import pytest
-
-from acga_tf import ACGAConfig
-from acga_tf.attention import CrossGuidedAttention
-from acga_tf.coords import CoordinateMap, coordinate_map
-from acga_tf.decoder import MultiResolutionDecoder
-from acga_tf.losses import acga_losses
-from acga_tf.metrics import ReferringIoU
-from acga_tf.model import ACGA, head_parameter_count, parameter_table
-from acga_tf.text_encoder import TextEncoder
-from acga_tf.video_encoder import I3D, InceptionBlock, Unit3D, endpoint_channels
 from conftest import random_inputs
 from layer_checks import run_layer_checks
+
+from acga_tf import ACGAConfig
+from acga_tf.models.acga import ACGA, head_parameter_count, parameter_table
+from acga_tf.models.attention import CrossGuidedAttention
+from acga_tf.models.coords import CoordinateMap, coordinate_map
+from acga_tf.models.decoder import MultiResolutionDecoder
+from acga_tf.models.losses import acga_losses
+from acga_tf.models.metrics import ReferringIoU
+from acga_tf.models.text_encoder import TextEncoder
+from acga_tf.models.video_encoder import I3D, InceptionBlock, Unit3D, endpoint_channels
 
 TINY = ACGAConfig.preset("tiny")
 

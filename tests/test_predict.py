@@ -1,4 +1,4 @@
-"""acga_tf.predict and `acga predict`: one spec §8 mask per frame from clips centred on it (spec §7)."""
+"""acga_tf.apps.predict and `acga predict`: one spec §8 mask per frame from clips centred on it (spec §7)."""
 
 import os
 
@@ -7,13 +7,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from acga_tf import artifacts
+from acga_tf.apps.predict import (
+    OVERLAY_COLOR,
+    PredictionResult,
+    load_video,
+    overlay_frames,
+    predict,
+    write_mask_frames,
+    write_overlay,
+)
 from acga_tf.cli import main
-from acga_tf.config import ACGAConfig
 from acga_tf.data.vocab import Vocabulary
-from acga_tf.model import ACGA
-from acga_tf.predict import (OVERLAY_COLOR, PredictionResult, load_video, overlay_frames, predict, write_mask_frames,
-                             write_overlay)
+from acga_tf.models.acga import ACGA
+from acga_tf.models.config import ACGAConfig
+from acga_tf.training import artifacts
 
 QUERY = "the red circle jumping on the left"
 
@@ -63,10 +70,10 @@ def write_video(path, frames, codec, pix_fmt, fps=12):
 
 
 def by_hand(trained, frames, query, centres):
-    """σ(logits) (S, S) and the spec §8 mask at the frame size for each centre, computed without acga_tf.predict."""
+    """σ(logits) (S, S) and the spec §8 mask at the frame size for each centre, computed without acga_tf.apps.predict."""
     import tensorflow as tf
 
-    from acga_tf.data.parse import preprocess_clip, unletterbox
+    from acga_tf.ops.geometry import preprocess_clip, unletterbox
 
     c = trained.config
     n, h, w = frames.shape[:3]
@@ -137,7 +144,7 @@ def test_predict_matches_the_model_on_each_centred_clip_including_edges(trained,
     sure = margin > 1e-4
     np.testing.assert_array_equal(result.masks[sure], expected[sure])
     # Probabilities at the frame size are the bilinear un-letterbox of σ: their maximum equals σ's over the frame.
-    from acga_tf.data.parse import unletterbox
+    from acga_tf.ops.geometry import unletterbox
 
     np.testing.assert_allclose(result.probabilities, np.asarray(unletterbox(prob[..., None], h, w))[..., 0],
                                atol=1e-5)
@@ -148,13 +155,13 @@ def test_predict_matches_the_model_on_each_centred_clip_including_edges(trained,
 
 
 def test_each_frame_is_decoded_once_and_letterboxed_once(trained, videos, monkeypatch, tmp_path):
-    from acga_tf.data import parse, video
+    from acga_tf.apps import predict as module
 
     path, _ = videos["mp4"]
     decodes, letterboxed = [], []
-    real_read, real_pre = video.read_video_frames, parse.preprocess_clip
-    monkeypatch.setattr(video, "read_video_frames", lambda *a, **k: decodes.append(a) or real_read(*a, **k))
-    monkeypatch.setattr(parse, "preprocess_clip", lambda x, s: letterboxed.append(len(x)) or real_pre(x, s))
+    real_read, real_pre = module.read_video_frames, module.preprocess_clip
+    monkeypatch.setattr(module, "read_video_frames", lambda *a, **k: decodes.append(a) or real_read(*a, **k))
+    monkeypatch.setattr(module, "preprocess_clip", lambda x, s: letterboxed.append(len(x)) or real_pre(x, s))
     assert main(["predict", "--model", trained.directory, "--video", path, "--query", QUERY,
                  "--output", str(tmp_path / "o.mp4"), "--no-progress"]) == 0
     assert len(decodes) == 1

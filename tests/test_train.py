@@ -1,4 +1,4 @@
-"""Tests for acga_tf/train.py and `acga train`: resume after SIGKILL mid-epoch, multi-worker and multi-replica
+"""Tests for acga_tf/training/train.py and `acga train`: resume after SIGKILL mid-epoch, multi-worker and multi-replica
 training, the paper schedule, the saved run, and user errors."""
 
 import json
@@ -13,9 +13,10 @@ import keras
 import numpy as np
 import pytest
 
-from acga_tf import artifacts, cli
-from acga_tf.config import ACGAConfig
-from acga_tf.train import fit, learning_rate_at, mixed_precision_policy
+from acga_tf import cli
+from acga_tf.models.config import ACGAConfig
+from acga_tf.training import artifacts
+from acga_tf.training.train import fit, learning_rate_at, mixed_precision_policy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"image_size": 32, "batch_size": 2}
@@ -28,8 +29,8 @@ args = json.loads(sys.argv[1])
 if args.get("logical_cpus"):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args["logical_cpus"])
-from acga_tf.config import ACGAConfig
-from acga_tf.train import fit
+from acga_tf.models.config import ACGAConfig
+from acga_tf.training.train import fit
 results = {}
 for name, run in args["runs"].items():
     strategy = tf.distribute.MirroredStrategy(run["devices"]) if run.get("devices") else None
@@ -152,7 +153,7 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     chief = chief_model.get_weights()
     # ...and they trained: the weights moved away from the seeded initialisation.
     keras.utils.set_random_seed(ACGAConfig.preset("tiny").seed)
-    from acga_tf.model import ACGA
+    from acga_tf.models.acga import ACGA
 
     initial = ACGA(ACGAConfig.preset("tiny", **TINY)).get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(chief, initial))

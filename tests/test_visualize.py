@@ -1,13 +1,19 @@
-"""acga_tf.visualize and `acga visualize`: attention figures (spec §5) and qualitative grids (spec §8)."""
+"""acga_tf.apps.visualize and `acga visualize`: attention figures (spec §5) and qualitative grids (spec §8)."""
 
 import numpy as np
 import pytest
 from PIL import Image
-
-from acga_tf.cli import main
-from acga_tf.visualize import (PADDING_LABEL, attention_figure, attention_model, compute_attention,
-                               qualitative_grid, save_figure)
 from test_predict import QUERY, moving_frames, run_dir, trained, write_video  # noqa: F401 (shared fixtures)
+
+from acga_tf.apps.visualize import (
+    PADDING_LABEL,
+    attention_figure,
+    attention_model,
+    compute_attention,
+    qualitative_grid,
+    save_figure,
+)
+from acga_tf.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,18 @@ import pytest
 import tensorflow as tf
 
 from acga_tf.data.text import tokenize, tokenize_py, tokenize_py_many
-from acga_tf.data.vocab import (PAD, SentenceVectorizer, Vocabulary, check_nonempty, detect_vector_format,
-                                load_embedding_matrix, load_word_vectors, random_word_vector,
-                                save_embedding_matrix, save_word_vectors)
+from acga_tf.data.vocab import (
+    PAD,
+    SentenceVectorizer,
+    Vocabulary,
+    check_nonempty,
+    detect_vector_format,
+    load_embedding_matrix,
+    load_word_vectors,
+    random_word_vector,
+    save_embedding_matrix,
+    save_word_vectors,
+)
 
 SENTENCES = ["The red square moving LEFT", "  a man's  dog, running!  ", "the blue-circle", "dog dog dog"]
 

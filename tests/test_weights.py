@@ -8,9 +8,13 @@ import pytest
 import tensorflow as tf
 
 from acga_tf import ACGAConfig
-from acga_tf.model import ACGA, intermediate_model
-from acga_tf.video_encoder import I3D, VALID_ENDPOINTS
-from acga_tf.weights import deepmind_name, load_i3d_checkpoint, load_reference_state_dict
+from acga_tf.models.acga import ACGA, intermediate_model
+from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS
+from acga_tf.training.weights import (
+    deepmind_name,
+    load_i3d_checkpoint,
+    load_reference_state_dict,
+)
 
 UP_TO_4F = VALID_ENDPOINTS[: VALID_ENDPOINTS.index("Mixed_4f") + 1]
 
@@ -119,7 +123,7 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
 
 def test_convert_weights_command_writes_keras_weights_that_reproduce_the_fixture(shared_dir, tmp_path, monkeypatch):
     """`acga convert-weights` end to end; only `torch.load` is replaced (PyTorch is an optional extra)."""
-    import acga_tf.weights as weights
+    import acga_tf.training.weights as weights
     from acga_tf.cli import main
 
     ref = shared_dir / "fixtures" / "reference"

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 
+import h5py
 import numpy as np
 
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
@@ -219,8 +220,6 @@ def read_instance_list(path: str) -> list[int]:
     Raises:
         DataError: "bad_mask" if the file or field is unreadable.
     """
-    import h5py
-
     path = os.fspath(path)
     try:
         with h5py.File(path, "r") as f:

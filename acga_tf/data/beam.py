@@ -1,7 +1,7 @@
 """The converter as an Apache Beam pipeline (`acga prepare ... --runner beam`).
 
 The same shards as the local converter (`acga_tf.data.convert`): the shard plan is made on the driver, each shard
-is one Beam element written by `convert.write_shard` (temporary name, rename, completion marker), so the bytes
+is one Beam element written by `shards.write_shard` (temporary name, rename, completion marker), so the bytes
 do not depend on the runner or its parallelism. The driver then reads the completion markers to write the
 manifest. Output paths must be visible to the driver and the Beam workers (DirectRunner: local disk).
 """
@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Sequence
 
-from acga_tf.data.convert import MARKER_DIR, ShardTask, write_shard
+from acga_tf.data.shards import MARKER_DIR, ShardTask, write_shard
 
 
 def _error_path(task: ShardTask) -> str:
@@ -36,7 +36,7 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
         beam_options: pipeline arguments; default `--runner=DirectRunner`.
 
     Returns:
-        One marker per shard (as `convert.write_shard` returns), errors included, in `tasks` order.
+        One marker per shard (as `shards.write_shard` returns), errors included, in `tasks` order.
 
     Raises:
         ImportError: Apache Beam is not installed.

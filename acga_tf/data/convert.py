@@ -20,148 +20,46 @@ Run as `acga prepare a2d --root DIR --output DIR ...` or `python -m pipelines.co
 
 from __future__ import annotations
 
+import argparse
 import csv
-import dataclasses
-import hashlib
-import json
 import logging
-import math
 import multiprocessing
 import os
 import sys
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Sequence
 
+from tqdm.auto import tqdm
+
+from acga_tf.data.a2d import read_a2d
+from acga_tf.data.beam import run_beam
+from acga_tf.data.jhmdb import read_jhmdb
+from acga_tf.data.manifest import MANIFEST_NAME, VOCAB_NAME, read_manifest
+from acga_tf.data.schema import JPEG_QUALITY, SCHEMA_VERSION
+from acga_tf.data.shards import (
+    CONVERTER_VERSION,
+    MARKER_DIR,
+    ShardTask,
+    completed_marker,
+    marker_path,
+    plan_shards,
+    write_shard,
+)
 from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
+from acga_tf.data.vocab import Vocabulary
+from acga_tf.ops import files
 
 logger = logging.getLogger(__name__)
 
-CONVERTER_VERSION = "1.0"
 DEFAULT_SHARD_SIZE = 64  # annotated frames per shard
 DEFAULT_WINDOW = 24  # stored frames around the annotated frame: covers T = 8, 16, 24 (spec §1, Table 2)
-MANIFEST_NAME = "manifest.json"
-VOCAB_NAME = "vocab.txt"
 SKIPPED_NAME = "skipped.csv"
-MARKER_DIR = ".shards"
 CLIP_RULE = ("stored frames = distinct frames of zero-based indices k - window//2 ... k + (window+1)//2 - 1 "
              "clamped to [0, video frames - 1] (k = annotated frame); a T-frame clip (T <= window) is indices "
              "center - T//2 ... center + (T+1)//2 - 1 clamped to [0, num_frames - 1] (spec §7)")
 DATASETS = ("a2d", "jhmdb")
 SPLITS = ("train", "test", "all")
 RUNNERS = ("local", "beam")
-
-
-@dataclasses.dataclass(frozen=True)
-class ShardTask:
-    """One shard to write: its items, where, and the fingerprint of everything its bytes depend on."""
-
-    output_dir: str
-    name: str
-    items: tuple[AnnotatedFrame, ...]
-    window: int
-    skip_bad: bool
-    fingerprint: str
-
-
-def shard_name(split: str, index: int, count: int) -> str:
-    """"<split>-00000-of-000NN.tfrecord"."""
-    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-
-
-def sha256_file(path: str) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fingerprint(items: Sequence[AnnotatedFrame], window: int, skip_bad: bool) -> str:
-    content = [CONVERTER_VERSION, window, skip_bad] + [
-        [f.dataset, f.split, f.video_id, f.frame_number, f.num_frames,
-         [[r.sentence, r.instance_id] for r in f.referrals]] for f in items]
-    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def plan_shards(frames: Sequence[AnnotatedFrame], output_dir: str, split_name: str, *, window: int,
-                shard_size: int, skip_bad: bool) -> list[ShardTask]:
-    """Cuts the frames, sorted by (video, frame), into shards of `shard_size` (at least one shard)."""
-    items = sorted(frames, key=lambda f: (f.video_id, f.frame_number))
-    count = max(1, math.ceil(len(items) / shard_size))
-    tasks = []
-    for i in range(count):
-        chunk = tuple(items[i * shard_size:(i + 1) * shard_size])
-        tasks.append(ShardTask(output_dir, shard_name(split_name, i, count), chunk, window, skip_bad,
-                               _fingerprint(chunk, window, skip_bad)))
-    return tasks
-
-
-def _marker_path(output_dir: str, name: str) -> str:
-    return os.path.join(output_dir, MARKER_DIR, name + ".json")
-
-
-def _write_json_atomic(path: str, obj: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def completed_marker(task: ShardTask) -> dict[str, Any] | None:
-    """The shard's marker if the shard is complete for these inputs (marker matches, file has its sha256)."""
-    path = _marker_path(task.output_dir, task.name)
-    shard = os.path.join(task.output_dir, task.name)
-    if not (os.path.exists(path) and os.path.exists(shard)):
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            marker = json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return None
-    if marker.get("fingerprint") != task.fingerprint or marker.get("sha256") != sha256_file(shard):
-        return None
-    return marker
-
-
-def write_shard(task: ShardTask) -> dict[str, Any]:
-    """Writes one shard (tmp file, then rename, then marker). Runs in a worker process.
-
-    Returns:
-        The marker: name, fingerprint, sha256, frames, samples, skipped (list of [source, reason, message]); or,
-        on a DataError without skip_bad, {"name", "error": [source, message, reason]} and nothing is written.
-    """
-    import tensorflow as tf
-
-    from acga_tf.data.schema import encode_example
-    from acga_tf.data.video import load_sample
-
-    final = os.path.join(task.output_dir, task.name)
-    tmp = final + ".tmp"
-    frames = samples = 0
-    skipped: list[list[str]] = []
-    with tf.io.TFRecordWriter(tmp) as writer:
-        for frame in task.items:
-            try:
-                record = encode_example(frame, load_sample(frame, task.window))
-            except DataError as e:
-                if not task.skip_bad:
-                    writer.close()
-                    os.remove(tmp)
-                    return {"name": task.name, "error": [e.source, e.message, e.reason]}
-                skipped.append([e.source, e.reason, e.message])
-                continue
-            writer.write(record)
-            frames += 1
-            samples += len(frame.referrals)
-    digest = sha256_file(tmp)
-    os.replace(tmp, final)
-    marker = {"name": task.name, "fingerprint": task.fingerprint, "sha256": digest, "frames": frames,
-              "samples": samples, "skipped": skipped}
-    os.makedirs(os.path.join(task.output_dir, MARKER_DIR), exist_ok=True)
-    _write_json_atomic(_marker_path(task.output_dir, task.name), marker)
-    return marker
 
 
 def _raise_error(result: dict[str, Any]) -> None:
@@ -177,7 +75,6 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 
 def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
                executor: ProcessPoolExecutor | None) -> list[dict[str, Any]]:
-    from tqdm.auto import tqdm
 
     results = []
     with tqdm(total=sum(len(t.items) for t in tasks), unit="frame", desc=desc, disable=not progress,
@@ -220,25 +117,13 @@ def _remove_stale(output_dir: str, split_name: str, keep: set[str]) -> None:
         if entry.endswith(".tmp") or (entry.endswith(".tfrecord") and entry not in keep):
             logger.info("removing stale %s", path)
             os.remove(path)
-            marker = _marker_path(output_dir, entry.removesuffix(".tmp"))
+            marker = marker_path(output_dir, entry.removesuffix(".tmp"))
             if not entry.endswith(".tmp") and os.path.exists(marker):
                 os.remove(marker)
 
 
-def _read_manifest(output_dir: str) -> dict[str, Any] | None:
-    path = os.path.join(output_dir, MANIFEST_NAME)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: Sequence[AnnotatedFrame]
                       ) -> tuple[int, str]:
-    from acga_tf.data.vocab import Vocabulary
 
     path = os.path.join(output_dir, VOCAB_NAME)
     if isinstance(vocabulary, str):
@@ -248,8 +133,8 @@ def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: 
         sentences = list(vocabulary) if vocabulary is not None else [r.sentence for f in frames for r in f.referrals]
         vocab = Vocabulary.build(sentences)
         source = f"built from {len(sentences)} sentences"
-    vocab.save(path + ".tmp")
-    os.replace(path + ".tmp", path)
+    with files.atomic_path(path) as temporary:
+        vocab.save(temporary)
     return len(vocab.words), source
 
 
@@ -260,11 +145,10 @@ def _write_skipped(output_dir: str, rows: Iterable[Sequence[str]]) -> str | None
         if os.path.exists(path):
             os.remove(path)
         return None
-    with open(path + ".tmp", "w", newline="", encoding="utf-8") as f:
+    with files.atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["source", "reason", "message"])
         w.writerows(rows)
-    os.replace(path + ".tmp", path)
     return path
 
 
@@ -315,7 +199,6 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
         logger.info("%s: %d of %d shards already complete", split_name, len(tasks) - len(todo), len(tasks))
     if todo:
         if runner == "beam":
-            from acga_tf.data.beam import run_beam
 
             results = run_beam(todo, beam_options)
         else:
@@ -332,12 +215,11 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
                      "num_shards": len(shards), "shard_size": shard_size, "skipped": len(skipped_rows),
                      "skipped_items": skipped_rows, "shards": shards}
 
-    manifest = _read_manifest(output_dir) or {}
+    manifest = read_manifest(output_dir, missing_ok=True) or {}
     if manifest.get("dataset") not in (None, dataset) or manifest.get("converter_version") != CONVERTER_VERSION \
             or manifest.get("clip", {}).get("window") != window:
         manifest = {}  # another dataset/version/window: start a fresh manifest
     vocab_size, vocab_source = _write_vocabulary(output_dir, vocabulary, frames)
-    from acga_tf.data.schema import JPEG_QUALITY, SCHEMA_VERSION
 
     manifest.update({
         "dataset": dataset, "converter_version": CONVERTER_VERSION, "schema_version": SCHEMA_VERSION,
@@ -352,7 +234,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     manifest["reader_skipped_items"] = [[s.source, s.reason, s.message] for s in reader_skipped]
     all_skipped = [row for s in manifest["splits"].values() for row in s["skipped_items"]]
     skipped_path = _write_skipped(output_dir, all_skipped + manifest["reader_skipped_items"])
-    _write_json_atomic(os.path.join(output_dir, MANIFEST_NAME), manifest)
+    files.write_json(os.path.join(output_dir, MANIFEST_NAME), manifest)
     summary = {"dataset": dataset, "split": split_name, "frames": split_summary["frames"],
                "samples": split_summary["samples"], "shards": shards,
                "skipped": len(skipped_rows) + len(reader_skipped), "skipped_csv": skipped_path,
@@ -368,10 +250,8 @@ METADATA_NAME = "jhmdb_sentences_samples_metadata.json"  # MTTR's frozen J-HMDB 
 def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str,
           metadata_path: str | None) -> list[AnnotatedFrame]:
     if dataset == "a2d":
-        from acga_tf.data.a2d import read_a2d
 
         return read_a2d(root, "all", skip_bad=skip_bad, skipped=skipped)
-    from acga_tf.data.jhmdb import read_jhmdb
 
     if frames == "metadata" and metadata_path is None:
         metadata_path = os.path.join(root, METADATA_NAME)
@@ -440,12 +320,41 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m pipelines.convert a2d --root ...`: the same as `acga prepare a2d --root ...`."""
-    from acga_tf.cli import main as acga_main
+# === Command line (shared by `acga prepare` and `python -m pipelines.convert`) ===
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the `a2d` / `jhmdb` sub-commands and their options to `parser`."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", required=True, help="dataset root (a2d_sentences/ or jhmdb_sentences/)")
+    common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
+    common.add_argument("--split", default="all", choices=("train", "test", "all"), help="default: all")
+    common.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
+    common.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
+                        help=f"annotated frames per shard (default: {DEFAULT_SHARD_SIZE})")
+    common.add_argument("--skip-bad", action="store_true", help="leave bad items out, listed in skipped.csv")
+    common.add_argument("--runner", default="local", choices=RUNNERS, help="local pool or Apache Beam")
+    common.add_argument("--window", type=int, default=DEFAULT_WINDOW,
+                        help=f"frames stored around each annotated frame (default: {DEFAULT_WINDOW})")
+    common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")
+    common.add_argument("--no-progress", action="store_true", help="no progress bar")
+    common.add_argument("--beam-option", action="append", default=[], metavar="OPT",
+                        help="a Beam PipelineOptions flag for --runner beam, e.g. --beam-option=--runner=FlinkRunner "
+                             "(repeatable; default: DirectRunner)")
+    datasets = parser.add_subparsers(dest="dataset", required=True)
+    datasets.add_parser("a2d", parents=[common], help="A2D Sentences")
+    jhmdb = datasets.add_parser("jhmdb", parents=[common], help="J-HMDB Sentences (test only)")
+    jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
+                       help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
+    jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")
 
-    return acga_main(["prepare", *(sys.argv[1:] if argv is None else argv)])
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+def prepare_from_args(args: argparse.Namespace) -> list[str]:
+    """Runs `prepare` with parsed `add_prepare_arguments` options; returns one summary line per split."""
+    summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
+                        shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
+                        frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
+                        vocabulary=args.vocabulary, beam_options=args.beam_option,
+                        progress=not args.no_progress)
+    return [f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
+            f"{len(s['shards'])} shards, {s['skipped']} skipped"
+            + (f" (listed in {s['skipped_csv']})" if s["skipped_csv"] else "") + f" -> {s['output_dir']}"
+            for s in summaries]

@@ -9,39 +9,22 @@ deterministic when `config.deterministic`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any
 
 import tensorflow as tf
 
-from acga_tf.config import ACGAConfig
 from acga_tf.data.decode import decode
+from acga_tf.data.manifest import MANIFEST_NAME, read_manifest
 from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
+from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
+from acga_tf.models.config import ACGAConfig
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
 # Samples of this many clips are interleaved in training so a batch rarely holds two sentences of one frame.
 _TRAIN_SENTENCE_MIXING = 4
-
-
-def read_manifest(directory: str) -> dict[str, Any]:
-    """The `manifest.json` written by the converter in `directory`.
-
-    Raises:
-        FileNotFoundError: no manifest there.
-        ValueError: not valid JSON.
-    """
-    path = os.path.join(directory, MANIFEST_NAME)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{path}: no manifest (run `acga prepare` to write the shards and manifest)")
-    with tf.io.gfile.GFile(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
 
 
 def load_vectorizer(directory: str, config: ACGAConfig, vectors_path: str | None = None):
@@ -50,8 +33,6 @@ def load_vectorizer(directory: str, config: ACGAConfig, vectors_path: str | None
     Without `vectors_path`, every word gets a deterministic random vector of `config.word_dim` (seed
     `config.seed`); fine for tests and smoke runs, not for reproducing the paper (spec §1: word2vec).
     """
-    from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
-
     manifest = read_manifest(directory)
     vocab = Vocabulary.load(os.path.join(directory, manifest["vocabulary"]))
     matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)

@@ -16,7 +16,12 @@ import re
 
 import numpy as np
 
-from acga_tf.data.a2d import _Reporter, check_path_component, normalize_sentence, read_text_lines
+from acga_tf.data.a2d import (
+    _Reporter,
+    check_path_component,
+    normalize_sentence,
+    read_text_lines,
+)
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
 from acga_tf.data.video import mat_num_frames
 

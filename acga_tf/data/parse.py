@@ -15,9 +15,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from acga_tf.config import ACGAConfig
 from acga_tf.data import schema
 from acga_tf.data.decode import decode_images
+from acga_tf.models.config import ACGAConfig
+from acga_tf.ops.geometry import as_4d, clip_indices, letterbox, preprocess_clip
 
 # Keys of the per-sample dict produced by `expand_sentences`.
 VIDEO = "video"
@@ -40,119 +41,9 @@ TARGET_THRESHOLD = 0.5
 LEFT_RIGHT_PATTERN = r".*\b(left|right)(most|hand|side|wards?)?\b.*"
 
 
-# === Geometry (shared with serving and evaluation) ===
-def letterbox_geometry(height: Any, width: Any, size: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Where a height × width image lands in the size × size letterbox (spec §7).
-
-    Scale to fit keeping the aspect ratio (the long side becomes `size`; the short side is rounded half up),
-    then centre (the extra padding pixel, if any, goes to the bottom/right).
-
-    Returns:
-        int32 scalars (new_height, new_width, top, left).
-    """
-    h, w = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
-    s = tf.cast(size, tf.int64)
-    m = tf.maximum(h, w)
-    # Exact integer rounding of h * s / m (no float error for any frame size).
-    new_h = tf.maximum((2 * h * s + m) // (2 * m), 1)
-    new_w = tf.maximum((2 * w * s + m) // (2 * m), 1)
-    top, left = (s - new_h) // 2, (s - new_w) // 2
-    return tuple(tf.cast(v, tf.int32) for v in (new_h, new_w, top, left))
-
-
-def _as_4d(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    rank = images.shape.rank
-    if rank is None or rank < 3:
-        raise ValueError(f"expected images of shape (..., H, W, C), got {images.shape}")
-    shape = tf.shape(images)
-    return tf.reshape(images, tf.concat([[-1], shape[-3:]], 0)), shape
-
-
-def _resize(images: tf.Tensor, size: tf.Tensor, method: str, antialias: bool) -> tf.Tensor:
-    out = tf.image.resize(images, size, method=method, antialias=antialias)
-    return tf.cast(out, images.dtype) if method == "nearest" else out
-
-
-def letterbox(images: tf.Tensor, size: int, method: str = "bilinear", antialias: bool = False) -> tf.Tensor:
-    """Letterboxes images to size × size: scale to fit keeping the aspect ratio, centre, pad zeros (spec §7).
-
-    Args:
-        images: (..., H, W, C), any number of leading dims (a frame, a clip (T,H,W,C), a batch of clips); H and W
-            may be dynamic.
-        size: S.
-        method: a `tf.image.resize` method: "bilinear" for frames, "nearest" for masks.
-        antialias: passed to `tf.image.resize`.
-
-    Returns:
-        (..., S, S, C): the input dtype for "nearest", float32 otherwise.
-    """
-    images = tf.convert_to_tensor(images)
-    flat, shape = _as_4d(images)
-    new_h, new_w, top, left = letterbox_geometry(shape[-3], shape[-2], size)
-    resized = _resize(flat, tf.stack([new_h, new_w]), method, antialias)
-    padded = tf.image.pad_to_bounding_box(resized, top, left, size, size)
-    out = tf.reshape(padded, tf.concat([shape[:-3], [size, size], shape[-1:]], 0))
-    out.set_shape(images.shape[:-3].concatenate([size, size, images.shape[-1]]))
-    return out
-
-
-def unletterbox(prob_or_mask: tf.Tensor, height: Any, width: Any, method: str = "bilinear",
-                antialias: bool = False) -> tf.Tensor:
-    """Maps an S × S prediction back to the original height × width: the exact inverse of `letterbox`.
-
-    Scale to cover and centre crop (spec §8), done as: crop the region where `letterbox` put the frame, then
-    resize it to height × width. For nearest-neighbour masks, `unletterbox(letterbox(m)) == m` whenever the frame
-    was not shrunk (S ≥ max(H, W)), and `letterbox(unletterbox(p)) == p` for any S × S mask p that is zero on
-    the padding when the frame was shrunk.
-
-    Args:
-        prob_or_mask: (..., S, S, C); every leading item shares the same original size.
-        height, width: original size (Python ints or int scalars).
-        method: "bilinear" for probabilities, "nearest" for masks.
-        antialias: passed to `tf.image.resize`.
-
-    Returns:
-        (..., height, width, C): the input dtype for "nearest", float32 otherwise.
-    """
-    x = tf.convert_to_tensor(prob_or_mask)
-    flat, shape = _as_4d(x)
-    new_h, new_w, top, left = letterbox_geometry(height, width, shape[-2])
-    crop = tf.image.crop_to_bounding_box(flat, top, left, new_h, new_w)
-    resized = _resize(crop, tf.cast(tf.stack([height, width]), tf.int32), method, antialias)
-    out = tf.reshape(resized, tf.concat([shape[:-3], tf.cast(tf.stack([height, width]), tf.int32),
-                                         shape[-1:]], 0))
-    static_hw = [height if isinstance(height, int) else None, width if isinstance(width, int) else None]
-    out.set_shape(x.shape[:-3].concatenate(static_hw + [x.shape[-1]]))
-    return out
-
-
-def clip_indices(center: Any, num_frames: Any, clip_length: int) -> tf.Tensor:
-    """Indices of T frames centred on `center`, repeating the first/last frame past the ends (spec §7).
-
-    Indices center − T//2 … center + (T+1)//2 − 1, clamped to [0, num_frames − 1].
-
-    Returns:
-        int32 (T,).
-    """
-    center = tf.cast(center, tf.int32)
-    offsets = tf.range(clip_length, dtype=tf.int32) - clip_length // 2
-    return tf.clip_by_value(center + offsets, 0, tf.cast(num_frames, tf.int32) - 1)
-
-
-def scale_frames(frames: tf.Tensor) -> tf.Tensor:
-    """uint8-range pixels → float32 in [-1, 1] (x / 127.5 − 1, spec §2)."""
-    x = tf.clip_by_value(tf.cast(frames, tf.float32), 0.0, 255.0)
-    return x / 127.5 - 1.0
-
-
-def preprocess_clip(frames: tf.Tensor, size: int) -> tf.Tensor:
-    """Frames uint8 (..., H, W, 3) → letterboxed float32 (..., S, S, 3) in [-1, 1] (spec §7); padding is black."""
-    return scale_frames(letterbox(frames, size, method="bilinear"))
-
-
 def downsample_mask(mask: tf.Tensor, factor: int) -> tf.Tensor:
     """{0,1} float mask (..., S, S, 1) → (..., S/f, S/f, 1): area average then ≥ 0.5 (spec §7)."""
-    flat, shape = _as_4d(mask)
+    flat, shape = as_4d(mask)
     pooled = tf.nn.avg_pool2d(tf.cast(flat, tf.float32), ksize=factor, strides=factor, padding="VALID")
     out = tf.cast(pooled >= TARGET_THRESHOLD, tf.float32)
     out = tf.reshape(out, tf.concat([shape[:-3], tf.shape(out)[1:]], 0))

@@ -38,6 +38,7 @@ import io
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from acga_tf.data.types import AnnotatedFrame, DataError
@@ -94,7 +95,6 @@ def encode_example(frame: AnnotatedFrame, sample: Any) -> bytes:
     Raises:
         DataError: the sample disagrees with the frame (mask count, shapes, centre index).
     """
-    import tensorflow as tf  # the converter side only needs the protobuf classes
 
     frames = np.asarray(sample.frames)
     height, width = int(sample.height), int(sample.width)

@@ -31,7 +31,12 @@ import itertools
 import logging
 import os
 
+import h5py
 import numpy as np
+import scipy.io
+from PIL import Image
+
+from acga_tf.data import video
 
 logger = logging.getLogger(__name__)
 
@@ -201,10 +206,8 @@ def write_mp4(path: str, frames: np.ndarray, fps: int = 24) -> str:
     Returns:
         The codec used.
     """
-    from acga_tf.data.video import write_mp4 as encode
-
     # Constant quantiser: x264's CRF rate control gave different bytes from run to run here; qp does not.
-    return encode(path, frames, fps, options={"qp": "12", "preset": "veryfast"})
+    return video.write_mp4(path, frames, fps, options={"qp": "12", "preset": "veryfast"})
 
 
 def _video_ids(rng: np.random.Generator, n: int) -> list[str]:
@@ -275,7 +278,6 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
     for d in (clips, instances):
         os.makedirs(d, exist_ok=True)
 
-    import h5py
 
     videoset_rows, annotation_rows = [], ["video_id,instance_id,query"]
     summary: dict = {"root": os.fspath(root), "missed": missed, "train": 0, "test": 0, "frames": 0,
@@ -339,9 +341,6 @@ def write_jhmdb_world(root: str, n_videos: int = 4, seed: int = 0, *, height: in
     Returns:
         {"root", "videos": {name: {"action", "sentence", "num_pngs", "num_masks", "actor": {...}}}}.
     """
-    import scipy.io
-    from PIL import Image
-
     num_masks = num_frames - 2 if num_masks is None else num_masks
     rng = np.random.default_rng(seed)
     rows = ["video_id,query"]

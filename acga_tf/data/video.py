@@ -9,10 +9,15 @@ converters in `pipelines/`, never inside a `tf.data` map (STYLE §6).
 from __future__ import annotations
 
 import dataclasses
+import fractions
 import logging
 import os
 
+import av
+import h5py
 import numpy as np
+import scipy.io
+from PIL import Image, UnidentifiedImageError
 
 from acga_tf.data.types import AnnotatedFrame, DataError
 
@@ -81,7 +86,6 @@ def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
         DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it
             or it has no video frame.
     """
-    import av  # heavy import, only needed by the converters
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -115,8 +119,6 @@ def read_png_frames(folder: str, numbers) -> np.ndarray:
         DataError: "missing_video" for a missing PNG, "corrupt_video" for an unreadable one or frames of
             different sizes.
     """
-    from PIL import Image, UnidentifiedImageError
-
     folder = os.fspath(folder)
     frames = []
     for k in numbers:
@@ -158,8 +160,6 @@ def read_a2d_masks(path: str, instance_ids) -> tuple[np.ndarray, ...]:
         DataError: "bad_mask" if the file or its `instance`/`reMask` field is unreadable or malformed,
             "missing_instance" if an id is not in `instance` or has no mask.
     """
-    import h5py
-
     path = os.fspath(path)
     try:
         with h5py.File(path, "r") as f:
@@ -197,8 +197,6 @@ def mat_num_frames(path: str) -> tuple[int, int, int]:
     Raises:
         DataError: "bad_mask" if the file is unreadable or has no 3-D `part_mask`.
     """
-    import scipy.io
-
     path = os.fspath(path)
     try:
         info = scipy.io.whosmat(path)
@@ -224,8 +222,6 @@ def read_jhmdb_mask(path: str, frame_number: int) -> np.ndarray:
     Raises:
         DataError: "bad_mask" for an unreadable file or field, "short_video" if the mask has fewer frames.
     """
-    import scipy.io
-
     path = os.fspath(path)
     try:
         mat = scipy.io.loadmat(path, variable_names=["part_mask"])
@@ -318,10 +314,6 @@ def write_mp4(path: str, frames: np.ndarray, fps: float = 24, options: dict | No
     Returns:
         The codec used.
     """
-    import fractions
-
-    import av
-
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")

@@ -17,7 +17,14 @@ import os
 import keras
 import numpy as np
 
-from acga_tf.config import ACGAConfig
+from acga_tf.data.vocab import (
+    SentenceVectorizer,
+    Vocabulary,
+    load_embedding_matrix,
+    save_embedding_matrix,
+)
+from acga_tf.models import acga, losses, metrics  # noqa: F401  (registers the serializable classes)
+from acga_tf.models.config import ACGAConfig
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -37,15 +44,11 @@ class TrainedModel:
 
     def vectorizer(self):
         """A `SentenceVectorizer` (string sentences → (B, L, D) word vectors) for this model."""
-        from acga_tf.data.vocab import SentenceVectorizer
-
         return SentenceVectorizer.from_vocabulary(self.vocabulary, self.embeddings, self.config.sentence_length)
 
 
 def save_vocabulary(directory: str, vocabulary, embeddings: np.ndarray) -> None:
     """Writes `vocab.txt` and `embeddings.npy` into `directory`."""
-    from acga_tf.data.vocab import save_embedding_matrix
-
     os.makedirs(directory, exist_ok=True)
     if embeddings.shape[0] != len(vocabulary.words):
         raise ValueError(f"embeddings have {embeddings.shape[0]} rows for {len(vocabulary.words)} words")
@@ -74,10 +77,6 @@ def run_directory(path: str) -> str | None:
 
 def load_model_file(path: str) -> keras.Model:
     """`keras.saving.load_model` with acga_tf's classes registered (checkpoints also carry their loss and metrics)."""
-    import acga_tf.losses  # noqa: F401
-    import acga_tf.metrics  # noqa: F401
-    import acga_tf.model  # noqa: F401  (registers the serializable classes)
-
     return keras.saving.load_model(path)
 
 
@@ -87,15 +86,13 @@ def load_trained(path: str) -> TrainedModel:
     Raises:
         FileNotFoundError: the model or its vocabulary files are missing (the message names the file).
     """
-    from acga_tf.data.vocab import Vocabulary, load_embedding_matrix
-
     model_path = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     directory = run_directory(path)
     if not os.path.exists(model_path) or directory is None:
         missing = model_path if not os.path.exists(model_path) else os.path.join(
             path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)), VOCAB_FILE)
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
-                                f"{EMBEDDINGS_FILE}; see acga_tf/artifacts.py)")
+                                f"{EMBEDDINGS_FILE}; see acga_tf/training/artifacts.py)")
     model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)

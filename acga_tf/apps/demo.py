@@ -12,8 +12,17 @@ import os
 import time
 
 import numpy as np
+import tensorflow as tf
 
-from acga_tf.config import ACGAConfig
+from acga_tf.apps import visualize
+from acga_tf.apps.evaluate import evaluate
+from acga_tf.data.convert import prepare
+from acga_tf.data.decode import decode
+from acga_tf.data.synthetic import write_a2d_world
+from acga_tf.models.config import ACGAConfig
+from acga_tf.models.metrics import EvaluationAccumulator
+from acga_tf.serving.export import export_model
+from acga_tf.training.train import fit
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +55,6 @@ def all_actors_baseline(test_pattern: str) -> dict:
     A model that ignores the sentence can at best find the actors; this is what finding all of them perfectly
     scores on the same held-out samples (the referred actor is one of several).
     """
-    import tensorflow as tf
-
-    from acga_tf.data.decode import decode
-    from acga_tf.metrics import EvaluationAccumulator
-
     acc = EvaluationAccumulator()
     for serialized in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(test_pattern))):
         record = decode(serialized)
@@ -94,13 +98,6 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         config: model config (default: the tiny preset with `DEMO_OVERRIDES`).
         verbose: Keras progress output.
     """
-    from acga_tf import visualize
-    from acga_tf.data.convert import prepare
-    from acga_tf.data.synthetic import write_a2d_world
-    from acga_tf.evaluate import evaluate
-    from acga_tf.export import export_model
-    from acga_tf.train import fit
-
     config = config or ACGAConfig.preset("tiny", **DEMO_OVERRIDES)
     if epochs is not None:
         config = config.replace(epochs=epochs)

@@ -10,7 +10,7 @@ import math
 
 import keras
 
-from acga_tf.coords import COORD_CHANNELS, CoordinateMap
+from acga_tf.models.coords import COORD_CHANNELS, CoordinateMap
 
 _NEG = -1e9  # masked positions in softmax / max-pool (finite, so an all-padding row gives no NaN)
 

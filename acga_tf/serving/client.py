@@ -229,7 +229,7 @@ class LocalServer:
     """Answers TF Serving gRPC and REST predict requests from a SavedModel directory, in this process.
 
     Args:
-        export_dir: a version folder written by `acga_tf.export.export_model` (or any SavedModel).
+        export_dir: a version folder written by `acga_tf.serving.export.export_model` (or any SavedModel).
 
     Example:
         >>> server = LocalServer("saved_models/acga/1")

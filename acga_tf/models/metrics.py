@@ -12,21 +12,11 @@ import dataclasses
 import keras
 import numpy as np
 
+from acga_tf.ops.threshold import binarize
+
 PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # spec §8: P@k
 MAP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))  # spec §8: 0.50, 0.55, ..., 0.95
-RELATIVE_THRESHOLD = 0.5  # spec §8: σ(logits) ≥ 0.5 × its own maximum
 IOU_EPSILON = 1e-6  # spec §8: (I + 1e-6) / (U + 1e-6)
-
-
-def binarize(probability):
-    """Spec §8 prediction: `probability >= 0.5 * max(probability)` per sample over its last three axes
-    (or the whole array for a 2-D input). Works on NumPy arrays and tensors."""
-    if isinstance(probability, np.ndarray):
-        axes = tuple(range(probability.ndim - 2, probability.ndim)) if probability.ndim in (2, 3) else (1, 2, 3)
-        peak = probability.max(axis=axes, keepdims=True)
-        return probability >= RELATIVE_THRESHOLD * peak
-    peak = keras.ops.max(probability, axis=(1, 2, 3), keepdims=True)
-    return keras.ops.greater_equal(probability, RELATIVE_THRESHOLD * peak)
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
@@ -120,32 +110,3 @@ def summarize(intersections: np.ndarray, unions: np.ndarray) -> dict[str, float]
     out["mean_iou"] = float(ious.mean())
     out["samples"] = int(len(ious))
     return out
-
-
-def prediction_at_original_size(probability, height: int, width: int) -> np.ndarray:
-    """Spec §8: threshold σ(logits) `(S, S)` at 0.5 × its maximum, then invert the letterbox (scale to cover,
-    centre crop; nearest neighbour) to the frame's `(height, width)`. Returns bool `(height, width)`."""
-    from acga_tf.data.parse import unletterbox
-
-    binary = binarize(np.asarray(probability, np.float32).reshape(np.shape(probability)[:2]))
-    restored = unletterbox(binary[..., None].astype(np.uint8), int(height), int(width), method="nearest")
-    return np.asarray(restored)[..., 0].astype(bool)
-
-
-def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, float], np.ndarray]:
-    """The official protocol on NumPy arrays (spec §8).
-
-    Args:
-        probabilities: per sample σ(logits) at the model's `(S, S)` or `(S, S, 1)` letterboxed resolution.
-        truths: per sample the ground-truth mask `(H, W)` at the frame's original resolution.
-        sample_ids: optional ids, for error messages.
-
-    Returns:
-        (summary dict as `summarize`, per-sample IoUs).
-    """
-    acc = EvaluationAccumulator()
-    for index, (prob, truth) in enumerate(zip(probabilities, truths)):
-        truth = np.asarray(truth)
-        prediction = prediction_at_original_size(prob, truth.shape[0], truth.shape[1])
-        acc.add(sample_ids[index] if sample_ids is not None else str(index), prediction, truth)
-    return acc.summary(), acc.ious()

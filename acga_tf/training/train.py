@@ -1,6 +1,6 @@
 """Training: `fit(config, train_pattern, output_dir)` runs the paper schedule (spec §1) on prepared shards.
 
-Layout of `output_dir` (the final files are `acga_tf.artifacts`' layout of a trained run):
+Layout of `output_dir` (the final files are `acga_tf.training.artifacts`' layout of a trained run):
 
     model.keras, config.json, vocab.txt, embeddings.npy    the trained run (`artifacts.save_trained`)
     checkpoints/epoch-NN.keras                              the model after every epoch
@@ -16,14 +16,24 @@ and resumed run makes as many optimizer steps as an uninterrupted one.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
+import types
 
 import keras
 import tensorflow as tf
 
-from acga_tf.config import ACGAConfig
+from acga_tf.data.datasets import load_vectorizer, make_dataset
+from acga_tf.data.manifest import count_samples, read_manifest
+from acga_tf.data.vocab import Vocabulary
+from acga_tf.models.acga import ACGA
+from acga_tf.models.config import ACGAConfig
+from acga_tf.models.losses import acga_losses
+from acga_tf.models.metrics import ReferringIoU
+from acga_tf.training import artifacts
+from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
 
 logger = logging.getLogger(__name__)
 
@@ -76,30 +86,6 @@ def mixed_precision_policy() -> str:
     return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
 
 
-def count_samples(train_pattern: str) -> int:
-    """Training samples (one per sentence) in the shards matching `train_pattern`, from the converter's manifest.
-
-    Raises:
-        FileNotFoundError: no file matches, or there is no manifest beside them.
-        ValueError: a matched shard is not listed in the manifest.
-    """
-    from acga_tf.data.datasets import read_manifest
-
-    files = sorted(tf.io.gfile.glob(train_pattern))
-    if not files:
-        raise FileNotFoundError(f"{train_pattern}: no TFRecord file matches")
-    directory = os.path.dirname(files[0])
-    manifest = read_manifest(directory)
-    per_file = {s["file"]: s["samples"] for split in manifest.get("splits", {}).values() for s in split["shards"]}
-    total = 0
-    for f in files:
-        name = os.path.basename(f)
-        if name not in per_file:
-            raise ValueError(f"{directory}/manifest.json: shard {name!r} (matched by {train_pattern!r}) is not listed")
-        total += int(per_file[name])
-    return total
-
-
 class _ResumableBackup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that also saves at every epoch's end, records the optimizer step in its metadata and
     leaves restoring to `fit` (which restores once, before training, so that a resumed run can start mid-epoch;
@@ -149,7 +135,7 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         mixed_precision: bool = False, feature_cache: bool = False,
         strategy: tf.distribute.Strategy | None = None,
         backup_every: int = DEFAULT_BACKUP_EVERY, verbose: int = 1) -> keras.callbacks.History:
-    """Trains ACGA with the paper schedule (spec §1) and saves the run (`acga_tf.artifacts` layout).
+    """Trains ACGA with the paper schedule (spec §1) and saves the run (`acga_tf.training.artifacts` layout).
 
     Args:
         config: the model and schedule (learning_rate, lr_decay_epoch, lr_decay_factor, epochs, batch_size per
@@ -162,7 +148,7 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         steps_per_epoch: optimizer steps per epoch; default: training samples // global batch.
         mixed_precision: compute in bfloat16 (CPU) or float16 (GPU) through the model's dtype policy.
         feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` and train
-            only the rest (`acga_tf.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
+            only the rest (`acga_tf.training.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
             training; no flip augmentation).
         strategy: a `tf.distribute.Strategy`; default `make_strategy()`.
         backup_every: optimizer steps between backups (a backup is also written at each epoch's end).
@@ -175,14 +161,6 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
         FileNotFoundError: no shard matches `train_pattern`, or no manifest beside them.
         ValueError: bad arguments (the message names the argument and its value).
     """
-    from acga_tf import artifacts
-    from acga_tf.data.datasets import load_vectorizer, make_dataset, read_manifest
-    from acga_tf.data.vocab import Vocabulary
-    from acga_tf.losses import acga_losses
-    from acga_tf.metrics import ReferringIoU
-    from acga_tf.feature_cache import cached_dataset, split_model
-    from acga_tf.model import ACGA
-
     epochs = config.epochs if epochs is None else int(epochs)
     if epochs < 1:
         raise ValueError(f"epochs={epochs}: must be positive")
@@ -301,8 +279,6 @@ def fit(config: ACGAConfig, train_pattern: str, output_dir: str, *, val_pattern:
 
 def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str) -> list[str]:
     """The cache's shards: reused when a complete cache is there (`complete.json`), else written once."""
-    from acga_tf.feature_cache import write_cache
-
     marker = os.path.join(directory, "complete.json")
     if tf.io.gfile.exists(marker):
         with tf.io.gfile.GFile(marker) as f:
@@ -333,8 +309,6 @@ def _work_around_nested_distributed_build(model: keras.Model) -> None:
     the first distributed batch, which fails for dict inputs across replicas (keras-team/keras#20329: "Attempt to
     convert a value ({'video': PerReplica...}) ... to a Tensor"). The build only needs shapes and dtypes, so this
     model builds from the first replica's local batch instead (an instance attribute: nothing is saved with it)."""
-    import types
-
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if iterator is not None:
             for _, _, it in iterator:
@@ -353,8 +327,6 @@ def _work_around_multi_worker_scalar_logs(model: keras.Model) -> None:
     fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388).
     This model's steps give every scalar log a leading axis of length 1, which that reduction then removes
     (an instance attribute: nothing is saved with it)."""
-    import types
-
     def with_axis(step):
         def wrapped(self, data):
             return keras.tree.map_structure(lambda v: tf.reshape(v, [1]) if v.shape.rank == 0 else v, step(data))
@@ -367,8 +339,6 @@ def _work_around_multi_worker_scalar_logs(model: keras.Model) -> None:
 def _inference_copy(model: keras.Model) -> keras.Model:
     """An uncompiled copy of `model` with its weights, outside any strategy scope: `model.keras` then loads with
     `keras.saving.load_model` alone (no loss or metric classes, no optimizer state; checkpoints keep those)."""
-    from acga_tf.model import ACGA
-
     # The layers carry the dtype policy (ACGA's own `dtype_policy` reads float32 even when built mixed).
     copy = ACGA(model.config, dtype=model.stage("decoder").dtype_policy.name)
     copy.set_weights(model.get_weights())
@@ -376,8 +346,6 @@ def _inference_copy(model: keras.Model) -> keras.Model:
 
 
 def _tensorboard_installed() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("tensorboard") is not None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from acga_tf.coords import COORD_CHANNELS, CoordinateMap, coordinate_map
+from acga_tf.models.coords import COORD_CHANNELS, CoordinateMap, coordinate_map
 
 
 def _resize(x, size: int):

@@ -16,7 +16,16 @@ import logging
 import os
 from collections.abc import Callable
 
+import av
 import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from acga_tf.data.text import tokenize_py
+from acga_tf.data.video import read_video_frames, write_mp4
+from acga_tf.ops.geometry import clip_indices, preprocess_clip
+from acga_tf.ops.postprocess import logits_outputs
+from acga_tf.training.artifacts import TrainedModel, load_trained
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +70,6 @@ def check_query(query: str) -> str:
     Raises:
         ValueError: the query has no word (letters or digits) after tokenization.
     """
-    from acga_tf.data.text import tokenize_py
-
     if not isinstance(query, str) or not tokenize_py(query):
         raise ValueError(f"query is empty: {query!r} has no word (letters or digits)")
     return query.strip()
@@ -70,8 +77,6 @@ def check_query(query: str) -> str:
 
 def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
     """The average frame rate of a video file (its container metadata; nothing is decoded), or `default`."""
-    import av
-
     try:
         with av.open(os.fspath(path)) as container:
             rate = container.streams.video[0].average_rate if container.streams.video else None
@@ -87,8 +92,6 @@ def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
         DataError: the file is missing or cannot be decoded (a ValueError; the message names the file).
         ValueError: an array that is not uint8 (N, H, W, 3) with N ≥ 1.
     """
-    from acga_tf.data.video import read_video_frames
-
     if isinstance(video, (str, os.PathLike)):
         frames = read_video_frames(os.fspath(video))
         return frames, float(fps) if fps else video_fps(video)
@@ -101,8 +104,6 @@ def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
 
 def as_trained(model_path_or_trained):
     """A `TrainedModel` from a run directory / `model.keras` path, or the `TrainedModel` itself."""
-    from acga_tf.artifacts import TrainedModel, load_trained
-
     if isinstance(model_path_or_trained, TrainedModel):
         return model_path_or_trained
     return load_trained(os.fspath(model_path_or_trained))
@@ -110,10 +111,6 @@ def as_trained(model_path_or_trained):
 
 def query_words(trained, query: str) -> np.ndarray:
     """float32 (1, L, D) word vectors of `query`; logs a warning naming the words the vocabulary lacks."""
-    import tensorflow as tf
-
-    from acga_tf.data.text import tokenize_py
-
     tokens = tokenize_py(query)[: trained.config.sentence_length]
     unknown = [t for t in tokens if trained.vocabulary.index(t) == 0]
     if unknown:
@@ -123,8 +120,6 @@ def query_words(trained, query: str) -> np.ndarray:
 
 def clip_batches(num_frames: int, clip_length: int, batch_size: int):
     """Yields (centres, indices) per batch: centres int (b,), indices int (b, T) of each centre's clip (spec §7)."""
-    from acga_tf.data.parse import clip_indices
-
     for start in range(0, num_frames, batch_size):
         centres = np.arange(start, min(start + batch_size, num_frames))
         yield centres, np.asarray(clip_indices(centres[:, None], num_frames, clip_length))  # (b, T)
@@ -139,8 +134,6 @@ class _PreprocessedFrames:
 
     def gather(self, indices: np.ndarray) -> np.ndarray:
         """float32 (..., S, S, 3) for int `indices`; indices must never go below an earlier call's minimum."""
-        from acga_tf.data.parse import preprocess_clip
-
         lo, hi = int(indices.min()), int(indices.max())
         have = self.first + len(self.cache)
         if hi >= have:
@@ -155,7 +148,7 @@ def predict(model_path_or_trained, video, query: str, *, batch_size: int = 4, fp
     """Predicts the mask of the actor `query` describes in every frame of `video`.
 
     Args:
-        model_path_or_trained: a trained run (directory or its `model.keras`, see `acga_tf.artifacts`) or a loaded
+        model_path_or_trained: a trained run (directory or its `model.keras`, see `acga_tf.training.artifacts`) or a loaded
             `TrainedModel`.
         video: a video file PyAV can read, or uint8 frames (N, H, W, 3) RGB; any size and length.
         query: the sentence.
@@ -171,9 +164,6 @@ def predict(model_path_or_trained, video, query: str, *, batch_size: int = 4, fp
             (`DataError`).
         FileNotFoundError: the model run is incomplete.
     """
-    from acga_tf.data.parse import unletterbox
-    from acga_tf.metrics import binarize
-
     query = check_query(query)
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be >= 1")
@@ -195,10 +185,9 @@ def predict(model_path_or_trained, video, query: str, *, batch_size: int = 4, fp
         # Pad the last batch with copies of its last clip: one input shape, one traced function.
         indices = np.concatenate([indices, np.repeat(indices[-1:], batch_size - b, axis=0)])
         logits = trained.model.predict_on_batch({"video": source.gather(indices), "words": words})["logits"]
-        prob = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float32)[:b]))  # (b, S, S, 1): σ
-        binary = binarize(prob).astype(np.uint8)  # spec §8: ≥ 0.5 × per-sample maximum
-        masks[centres] = np.asarray(unletterbox(binary, h, w, method="nearest"))[..., 0]
-        probabilities[centres] = np.asarray(unletterbox(prob, h, w, method="bilinear"))[..., 0]
+        outputs = logits_outputs(np.asarray(logits)[:b], h, w)  # σ, relative threshold, inverse letterbox
+        masks[centres] = np.asarray(outputs["mask"])
+        probabilities[centres] = np.asarray(outputs["probability"])
         if progress is not None:
             progress(b)
     return PredictionResult(masks=masks, probabilities=probabilities, fps=fps, query=query)
@@ -221,20 +210,12 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _write_mp4(path: str, frames: np.ndarray, fps: float) -> None:
-    from acga_tf.data.video import write_mp4
-
-    write_mp4(path, frames, fps)
-
-
 def gif_frame_duration(fps: float) -> int:
     """Milliseconds per GIF frame: GIF stores centiseconds, and viewers slow down delays under 20 ms."""
     return max(10 * int(round(100.0 / fps)), 20)
 
 
 def _write_gif(path: str, frames: np.ndarray, fps: float) -> None:
-    from PIL import Image
-
     images = [Image.fromarray(f) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=gif_frame_duration(fps),
                    loop=0)
@@ -272,7 +253,7 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
     frames = load_video(frames)[0]
     blended = overlay_frames(frames, result.masks, color, alpha)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    (_write_mp4 if ext == ".mp4" else _write_gif)(os.fspath(path), blended, result.fps)
+    (write_mp4 if ext == ".mp4" else _write_gif)(os.fspath(path), blended, result.fps)
     logger.info("wrote %d overlay frames to %s", len(blended), path)
     return os.fspath(path)
 
@@ -283,8 +264,6 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
     Returns:
         The paths, in frame order.
     """
-    from PIL import Image
-
     os.makedirs(directory, exist_ok=True)
     paths = []
     for i, mask in enumerate(result.masks):

@@ -2,7 +2,7 @@
 scored at its frame's ORIGINAL resolution.
 
 The prediction is σ(logits) thresholded at 0.5 × its own maximum, mapped back to the frame's H × W by inverting the
-letterbox (`metrics.prediction_at_original_size`), and compared with the ground-truth mask decoded from the shard
+letterbox (`acga_tf.ops.postprocess`), and compared with the ground-truth mask decoded from the shard
 at its original size. Sentences are vectorized with the trained run's vocabulary and word vectors (not the
 vocabulary beside the shards), so a J-HMDB split is scored with the A2D-trained model's words (spec §8).
 """
@@ -17,7 +17,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.metrics import MAP_THRESHOLDS, PRECISION_THRESHOLDS, EvaluationAccumulator
+from acga_tf.data.datasets import load_vectorizer, make_dataset
+from acga_tf.models.metrics import (
+    MAP_THRESHOLDS,
+    PRECISION_THRESHOLDS,
+    EvaluationAccumulator,
+)
+from acga_tf.ops.postprocess import mask_at_original_size
+from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +41,6 @@ def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None
     Raises:
         FileNotFoundError: `model_path` does not exist.
     """
-    from acga_tf import artifacts
-    from acga_tf.data.datasets import load_vectorizer
-
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"{model_path}: no such trained run or .keras model")
     if os.path.isdir(model_path) or artifacts.run_directory(model_path) is not None:
@@ -70,8 +74,6 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
         FileNotFoundError: no shard matches, or the model is missing.
         ValueError: batch_size is not positive, or the shards hold no sample.
     """
-    from acga_tf.data.datasets import make_dataset
-
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be positive")
     files = sorted(tf.io.gfile.glob(data_pattern))
@@ -102,8 +104,6 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> t
     Raises:
         ValueError: the dataset is empty.
     """
-    from acga_tf.metrics import prediction_at_original_size
-
     accumulator, rows = EvaluationAccumulator(), []
     bar = keras.utils.Progbar(None, unit_name="sample") if progress else None
     for inputs, targets, info in dataset:
@@ -111,7 +111,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> t
         for b in range(probs.shape[0]):
             height, width = int(info["height"][b]), int(info["width"][b])
             truth = tf.io.decode_png(info["mask_png"][b], channels=1).numpy()[..., 0] > 0  # (H, W)
-            prediction = prediction_at_original_size(probs[b, ..., 0], height, width)
+            prediction = mask_at_original_size(probs[b, ..., 0], height, width)
             sample_id = info["sample_id"][b].numpy().decode("utf-8")
             iou = accumulator.add(sample_id, prediction, truth)
             rows.append((sample_id, info["sentence"][b].numpy().decode("utf-8"), height, width,
@@ -144,3 +144,22 @@ def format_table(summary: dict[str, float]) -> str:
     rule = "|" + "|".join(" ---: " for _ in range(len(names) + 1)) + "|"
     values = "| " + " | ".join(f"{100 * summary[k]:.1f}" for k in keys) + f" | {summary['samples']} |"
     return "\n".join((header, rule, values))
+
+
+def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, float], np.ndarray]:
+    """The official protocol on NumPy arrays (spec §8).
+
+    Args:
+        probabilities: per sample σ(logits) at the model's `(S, S)` or `(S, S, 1)` letterboxed resolution.
+        truths: per sample the ground-truth mask `(H, W)` at the frame's original resolution.
+        sample_ids: optional ids, for error messages.
+
+    Returns:
+        (summary dict as `summarize`, per-sample IoUs).
+    """
+    acc = EvaluationAccumulator()
+    for index, (prob, truth) in enumerate(zip(probabilities, truths)):
+        truth = np.asarray(truth)
+        prediction = mask_at_original_size(prob, truth.shape[0], truth.shape[1])
+        acc.add(sample_ids[index] if sample_ids is not None else str(index), prediction, truth)
+    return acc.summary(), acc.ious()

@@ -13,8 +13,11 @@ from collections.abc import Mapping
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from acga_tf.video_encoder import I3D
+from acga_tf.models.acga import ACGA
+from acga_tf.models.config import ACGAConfig
+from acga_tf.models.video_encoder import I3D
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +131,6 @@ class _CheckpointReader(Mapping):
     """A read-only mapping over a TF checkpoint's variables (read lazily)."""
 
     def __init__(self, path: str):
-        import tensorflow as tf
-
         try:
             self._reader = tf.train.load_checkpoint(path)
         except Exception as e:  # TF raises several types (NotFoundError, DataLossError, ValueError).
@@ -226,9 +227,6 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
         output: a `.weights.h5` path (the config is written next to it as `<output>.config.json`).
         config: the model config (default: the paper preset, which follows the reference checkpoint).
     """
-    from acga_tf.config import ACGAConfig
-    from acga_tf.model import ACGA
-
     if not output.endswith(".weights.h5"):
         raise ValueError(f"{output}: the output must end in .weights.h5")
     state = read_torch_checkpoint(path)

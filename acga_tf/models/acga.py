@@ -9,11 +9,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from acga_tf.attention import CrossGuidedAttention
-from acga_tf.config import ACGAConfig
-from acga_tf.decoder import MultiResolutionDecoder
-from acga_tf.text_encoder import TextEncoder
-from acga_tf.video_encoder import I3D
+from acga_tf.models.attention import CrossGuidedAttention
+from acga_tf.models.config import ACGAConfig
+from acga_tf.models.decoder import MultiResolutionDecoder
+from acga_tf.models.text_encoder import TextEncoder
+from acga_tf.models.video_encoder import I3D
 
 _STREAM_CHANNELS = {"rgb": slice(0, 3), "flow": slice(3, 5)}  # rgb+flow input: RGB then flow (spec §2)
 

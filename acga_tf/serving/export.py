@@ -33,11 +33,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acga_tf import serving
-from acga_tf.config import ACGAConfig
-from acga_tf.data.parse import preprocess_clip, unletterbox
 from acga_tf.data.vocab import check_nonempty
-from acga_tf.metrics import binarize
+from acga_tf.models.config import ACGAConfig
+from acga_tf.ops.geometry import preprocess_clip
+from acga_tf.ops.postprocess import logits_outputs
+from acga_tf.serving import client as serving
+from acga_tf.training.artifacts import load_trained
 
 logger = logging.getLogger(__name__)
 
@@ -115,14 +116,6 @@ class ServingModule(tf.Module):
         return check_nonempty(queries, self.vectorizer.lengths(queries))
 
     # === Graph pieces ===
-    def _outputs(self, logits: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> dict[str, tf.Tensor]:
-        """(N, S, S, 1) logits → spec §8 mask uint8 (N, H, W) and σ probability float32 (N, H, W)."""
-        probability = tf.sigmoid(tf.cast(logits, tf.float32))
-        binary = tf.cast(binarize(probability), tf.uint8)  # ≥ 0.5 × per-sample max, at S × S (spec §8)
-        mask = unletterbox(binary, height, width, method="nearest")
-        probability = unletterbox(probability, height, width, method="bilinear")
-        return {"mask": mask[..., 0], "probability": probability[..., 0]}
-
     def segment(self, video: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
         """`serving_default`: video uint8 [B, T, H, W, 3], query string [B] → mask, probability [B, H, W]."""
         video = self._check_video(video, batched=True)
@@ -130,7 +123,7 @@ class ServingModule(tf.Module):
         height, width = tf.shape(video)[2], tf.shape(video)[3]
         inputs = {"video": preprocess_clip(video, self.config.image_size), "words": self.vectorizer(query)}
         logits = self.model(inputs, training=False)["logits"]  # (B, S, S, 1)
-        return self._outputs(logits, height, width)
+        return logits_outputs(logits, height, width)
 
     def segment_queries(self, video: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
         """`segment_queries`: video uint8 [T, H, W, 3], queries string [Q] → mask, probability [Q, H, W].
@@ -150,7 +143,7 @@ class ServingModule(tf.Module):
         word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)  # (Q, L), as in ACGA
         attended = stage("attention")(feature, text, word_mask)
         logits = stage("decoder")(attended["attended_video"], attended["attended_text"])["logits"]  # (Q, S, S, 1)
-        return self._outputs(logits, height, width)
+        return logits_outputs(logits, height, width)
 
 
 def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
@@ -207,7 +200,7 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
     """Exports a trained run as a TF Serving SavedModel version folder.
 
     Args:
-        model_path: a run directory written by `acga_tf.artifacts.save_trained` (or its `model.keras`).
+        model_path: a run directory written by `acga_tf.training.artifacts.save_trained` (or its `model.keras`).
         output_dir: `<base>/<name>/<version>`, e.g. `saved_models/acga/1`; the version must be an integer and the
             folder must not exist yet. `<base>/models.config` (an example TF Serving model config for `<name>`)
             is written if there is none.
@@ -219,10 +212,8 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
 
     Raises:
         ValueError: the version folder is not an integer or already exists, or the model is not an RGB model.
-        FileNotFoundError: the run is incomplete (see `acga_tf.artifacts.load_trained`).
+        FileNotFoundError: the run is incomplete (see `acga_tf.training.artifacts.load_trained`).
     """
-    from acga_tf.artifacts import load_trained
-
     output_dir, name_dir, version = _check_version_dir(output_dir)
     trained = load_trained(model_path)
     module = ServingModule(trained.model, trained.vectorizer())

@@ -2,7 +2,7 @@
 
 Layers are nested so that variable paths reproduce the checkpoint scopes: `Mixed_4f/Branch_1/Conv3d_0b_3x3/
 conv_3d/kernel` ↔ DeepMind's `RGB/inception_i3d/Mixed_4f/Branch_1/Conv3d_0b_3x3/conv_3d/w`. Weight loading
-(`acga_tf.weights`) is therefore a table of leaf renames, not code.
+(`acga_tf.training.weights`) is therefore a table of leaf renames, not code.
 
 References:
     Carreira & Zisserman, "Quo Vadis, Action Recognition?", CVPR 2017, https://arxiv.org/abs/1705.07750

@@ -16,6 +16,22 @@ import os
 import textwrap
 
 import numpy as np
+import tensorflow as tf
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from acga_tf.apps.predict import as_trained, check_query, load_video, query_words
+from acga_tf.data.datasets import make_dataset
+from acga_tf.data.text import tokenize_py
+from acga_tf.models.acga import ACGA
+from acga_tf.models.metrics import sample_iou
+from acga_tf.ops.geometry import (
+    clip_indices,
+    letterbox_geometry,
+    preprocess_clip,
+    unletterbox,
+)
+from acga_tf.ops.postprocess import logits_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +42,6 @@ GRID_COLUMNS = ("frame", "ground truth", "ours")
 
 def _figure(**kwargs):
     """A matplotlib Figure on the Agg canvas, without pyplot: no global backend or figure-manager state."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(**kwargs)
     FigureCanvasAgg(fig)
     return fig
@@ -37,8 +50,6 @@ def _figure(**kwargs):
 def attention_model(model):
     """The model itself if it returns attention maps, else a twin built with `return_attention=True` and the
     same weights (spec §5 outputs `word_attention` (B, N, L), `spatial_attention` (B, N, N))."""
-    from acga_tf.model import ACGA
-
     if model.config.return_attention:
         return model
     twin = ACGA(model.config.replace(return_attention=True), dtype=model.dtype_policy)
@@ -82,8 +93,6 @@ class AttentionMaps:
         Raises:
             ValueError: the point lies outside the frame.
         """
-        from acga_tf.data.parse import letterbox_geometry
-
         h, w = self.frame.shape[:2]
         if not (0 <= x < w and 0 <= y < h):
             raise ValueError(f"point ({x:g}, {y:g}) is outside the {w}x{h} (WxH) frame")
@@ -103,10 +112,6 @@ class AttentionMaps:
         Raises:
             ValueError: the model has no spatial attention (F_VA off).
         """
-        import tensorflow as tf
-
-        from acga_tf.data.parse import unletterbox
-
         if self.spatial_attention is None:
             raise ValueError("the model has no spatial attention (language_guided_attention is off)")
         n, s = self.grid, self.image_size
@@ -141,12 +146,6 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
     Raises:
         ValueError: empty query, frame out of range, or a model without word attention (F_TA off).
     """
-    import tensorflow as tf
-
-    from acga_tf.data.parse import clip_indices, preprocess_clip, unletterbox
-    from acga_tf.metrics import prediction_at_original_size
-    from acga_tf.predict import as_trained, check_query, load_video, query_words
-
     query = check_query(query)
     frames = load_video(video)[0]
     n, h, w = frames.shape[:3]
@@ -162,16 +161,14 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
     if word_attention is None:
         raise ValueError(f"the model has no word attention (vision_guided_attention={c.vision_guided_attention}, "
                          f"attention={c.attention!r})")
-    from acga_tf.data.text import tokenize_py
-
     tokens = tokenize_py(query)[: c.sentence_length]
     words = tuple(tokens) + (PADDING_LABEL,) * (c.sentence_length - len(tokens))
-    prob = np.asarray(tf.sigmoid(np.asarray(outputs["logits"], np.float32)))[0]  # (S, S, 1)
+    post = logits_outputs(outputs["logits"], h, w)  # σ, relative threshold, inverse letterbox
     return AttentionMaps(
         frame=frames[frame], frame_index=frame, words=words, word_attention=word_attention,
         spatial_attention=_attention_output(outputs, "spatial_attention"),
-        probability=np.asarray(unletterbox(prob, h, w, method="bilinear"))[..., 0],
-        mask=prediction_at_original_size(prob[..., 0], h, w).astype(np.uint8), image_size=c.image_size, query=query)
+        probability=np.asarray(post["probability"])[0], mask=np.asarray(post["mask"])[0],
+        image_size=c.image_size, query=query)
 
 
 # === Figures ===
@@ -239,13 +236,6 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
         ValueError: `samples` < 1, or no sample in the shards.
         FileNotFoundError: no shard matches `data_pattern`.
     """
-    import tensorflow as tf
-
-    from acga_tf.data.datasets import make_dataset
-    from acga_tf.data.parse import unletterbox
-    from acga_tf.metrics import prediction_at_original_size, sample_iou
-    from acga_tf.predict import as_trained
-
     if samples < 1:
         raise ValueError(f"samples={samples}: must be >= 1")
     if not tf.io.gfile.glob(data_pattern):  # before loading the model
@@ -257,14 +247,13 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
     rows = []
     for inputs, _, info in ds:
         logits = np.asarray(trained.model.predict_on_batch(inputs)["logits"], np.float32)
-        prob = 1.0 / (1.0 + np.exp(-logits))
         for i in range(len(logits)):
             h, w = int(info["height"][i]), int(info["width"][i])
             centre = inputs["video"][i, c.clip_length // 2]  # the annotated frame, letterboxed in [-1, 1]
             frame = np.asarray(unletterbox(centre, h, w, method="bilinear"))
             frame = np.clip(np.rint((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)
             truth = np.asarray(tf.io.decode_png(info["mask_png"][i], channels=1))[..., 0] > 0
-            ours = prediction_at_original_size(prob[i, ..., 0], h, w)
+            ours = np.asarray(logits_outputs(logits[i:i + 1], h, w)["mask"])[0].astype(bool)
             iou = sample_iou(ours, truth)
             rows.append((info["sample_id"][i].numpy().decode(), info["sentence"][i].numpy().decode(), frame, truth,
                          ours, float(iou)))

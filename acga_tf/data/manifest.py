@@ -1,0 +1,70 @@
+"""The converter's `manifest.json` (docs/data.md#manifest): the one reader every consumer uses.
+
+The manifest beside the shards records the dataset, the splits with each shard's name, sha256 and sample count,
+the clip policy (`window`), the vocabulary file and the converter version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import tensorflow as tf
+
+MANIFEST_NAME = "manifest.json"
+VOCAB_NAME = "vocab.txt"
+
+
+def read_manifest(directory: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+    """The `manifest.json` in `directory`.
+
+    Args:
+        directory: the converter's output folder.
+        missing_ok: return None (instead of raising) when there is no manifest or it is not valid JSON; the
+            converter uses this to start a fresh one.
+
+    Raises:
+        FileNotFoundError: no manifest there.
+        ValueError: not valid JSON (the message names the file and line).
+    """
+    path = os.path.join(directory, MANIFEST_NAME)
+    if not tf.io.gfile.exists(path):
+        if missing_ok:
+            return None
+        raise FileNotFoundError(f"{path}: no manifest (run `acga prepare` to write the shards and manifest)")
+    with tf.io.gfile.GFile(path) as f:
+        try:
+            manifest = json.load(f)
+        except json.JSONDecodeError as e:
+            if missing_ok:
+                return None
+            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(manifest, dict):
+        if missing_ok:
+            return None
+        raise ValueError(f"{path}: expected a JSON object")
+    return manifest
+
+
+def count_samples(file_pattern: str) -> int:
+    """Samples (one per sentence) in the shards matching `file_pattern`, from the manifest beside them.
+
+    Raises:
+        FileNotFoundError: no file matches, or there is no manifest beside them.
+        ValueError: a matched shard is not listed in the manifest.
+    """
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    if not files:
+        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
+    directory = os.path.dirname(files[0])
+    manifest = read_manifest(directory)
+    per_file = {s["file"]: s["samples"] for split in manifest.get("splits", {}).values() for s in split["shards"]}
+    total = 0
+    for f in files:
+        name = os.path.basename(f)
+        if name not in per_file:
+            raise ValueError(f"{directory}/{MANIFEST_NAME}: shard {name!r} (matched by {file_pattern!r}) is not "
+                             "listed")
+        total += int(per_file[name])
+    return total

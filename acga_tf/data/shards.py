@@ -1,0 +1,127 @@
+"""Shards of the converter: the plan (which annotated frames go to which shard), the writer of one shard, and
+its completion marker (docs/data.md#conversion).
+
+Items are sorted by (video, frame) and cut into shards of `shard_size` annotated frames, so the bytes of each shard
+depend only on its inputs and `window`, never on the number of workers or the runner (local pool or Beam). A
+shard is written under a temporary name, renamed when complete, then its marker (fingerprint of its inputs,
+sha256, counts) is written to `.shards/<shard>.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from typing import Any, Sequence
+
+import tensorflow as tf
+
+from acga_tf.data.schema import encode_example
+from acga_tf.data.types import AnnotatedFrame, DataError
+from acga_tf.data.video import load_sample
+from acga_tf.ops import files
+
+CONVERTER_VERSION = "1.0"
+MARKER_DIR = ".shards"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardTask:
+    """One shard to write: its items, where, and the fingerprint of everything its bytes depend on."""
+
+    output_dir: str
+    name: str
+    items: tuple[AnnotatedFrame, ...]
+    window: int
+    skip_bad: bool
+    fingerprint: str
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    """"<split>-00000-of-000NN.tfrecord"."""
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def sha256_file(path: str) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fingerprint(items: Sequence[AnnotatedFrame], window: int, skip_bad: bool) -> str:
+    content = [CONVERTER_VERSION, window, skip_bad] + [
+        [f.dataset, f.split, f.video_id, f.frame_number, f.num_frames,
+         [[r.sentence, r.instance_id] for r in f.referrals]] for f in items]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def plan_shards(frames: Sequence[AnnotatedFrame], output_dir: str, split_name: str, *, window: int,
+                shard_size: int, skip_bad: bool) -> list[ShardTask]:
+    """Cuts the frames, sorted by (video, frame), into shards of `shard_size` (at least one shard)."""
+    items = sorted(frames, key=lambda f: (f.video_id, f.frame_number))
+    count = max(1, math.ceil(len(items) / shard_size))
+    tasks = []
+    for i in range(count):
+        chunk = tuple(items[i * shard_size:(i + 1) * shard_size])
+        tasks.append(ShardTask(output_dir, shard_name(split_name, i, count), chunk, window, skip_bad,
+                               _fingerprint(chunk, window, skip_bad)))
+    return tasks
+
+
+def marker_path(output_dir: str, name: str) -> str:
+    """The completion marker of shard `name`."""
+    return os.path.join(output_dir, MARKER_DIR, name + ".json")
+
+
+def completed_marker(task: ShardTask) -> dict[str, Any] | None:
+    """The shard's marker if the shard is complete for these inputs (marker matches, file has its sha256)."""
+    path = marker_path(task.output_dir, task.name)
+    shard = os.path.join(task.output_dir, task.name)
+    if not (os.path.exists(path) and os.path.exists(shard)):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            marker = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+    if marker.get("fingerprint") != task.fingerprint or marker.get("sha256") != sha256_file(shard):
+        return None
+    return marker
+
+
+def write_shard(task: ShardTask) -> dict[str, Any]:
+    """Writes one shard (tmp file, then rename, then marker). Runs in a worker process.
+
+    Returns:
+        The marker: name, fingerprint, sha256, frames, samples, skipped (list of [source, reason, message]); or,
+        on a DataError without skip_bad, {"name", "error": [source, message, reason]} and nothing is written.
+    """
+    frames = samples = 0
+    skipped: list[list[str]] = []
+    try:
+        with files.atomic_path(os.path.join(task.output_dir, task.name)) as temporary:
+            with tf.io.TFRecordWriter(temporary) as writer:
+                for frame in task.items:
+                    try:
+                        record = encode_example(frame, load_sample(frame, task.window))
+                    except DataError as e:
+                        if not task.skip_bad:
+                            raise
+                        skipped.append([e.source, e.reason, e.message])
+                        continue
+                    writer.write(record)
+                    frames += 1
+                    samples += len(frame.referrals)
+            digest = sha256_file(temporary)
+    except DataError as e:  # nothing is written; the driver raises it with the skip-bad hint
+        return {"name": task.name, "error": [e.source, e.message, e.reason]}
+    marker = {"name": task.name, "fingerprint": task.fingerprint, "sha256": digest, "frames": frames,
+              "samples": samples, "skipped": skipped}
+    os.makedirs(os.path.join(task.output_dir, MARKER_DIR), exist_ok=True)
+    files.write_json(marker_path(task.output_dir, task.name), marker)
+    return marker

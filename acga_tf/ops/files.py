@@ -1,0 +1,55 @@
+"""Atomic file writes: the one helper every writer in the package uses (shards, manifests, backups, exports).
+
+A file or folder is written under a temporary sibling name and renamed into place only when complete, so a kill
+mid-write leaves either the previous version or nothing, never half a file. `tf.io.gfile` makes the same code
+work on local disks and on the remote filesystems TensorFlow supports (gs://, hdfs://).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import tensorflow as tf
+
+TEMPORARY_SUFFIX = ".tmp"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = True) -> Iterator[str]:
+    """Yields a temporary path beside `path` to write to; renames it to `path` when the block succeeds.
+
+    On an exception the temporary file (or folder) is removed and `path` is left as it was.
+
+    Args:
+        path: the final file or folder.
+        suffix: appended to `path` for the temporary name (readers skip names with this suffix).
+        overwrite: replace an existing `path` (files only; a folder is never replaced).
+    """
+    temporary = path + suffix
+    try:
+        yield temporary
+    except BaseException:
+        if tf.io.gfile.exists(temporary):
+            (tf.io.gfile.rmtree if tf.io.gfile.isdir(temporary) else tf.io.gfile.remove)(temporary)
+        raise
+    tf.io.gfile.rename(temporary, path, overwrite=overwrite)
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes `text` to `path` atomically (UTF-8)."""
+    with atomic_path(path) as temporary, tf.io.gfile.GFile(temporary, "w") as f:
+        f.write(text)
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Writes `obj` as indented JSON to `path` atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str) -> Any:
+    """Reads a JSON file (local or remote)."""
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

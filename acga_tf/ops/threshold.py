@@ -1,0 +1,26 @@
+"""The evaluation protocol's relative threshold, backend-agnostic (NumPy arrays or Keras tensors).
+
+A prediction is σ(logits) ≥ 0.5 × its own maximum (docs/evaluation.md#protocol). This module imports no
+TensorFlow, so the Keras metric built on it runs under every Keras backend.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+RELATIVE_THRESHOLD = 0.5  # σ(logits) ≥ 0.5 × its own maximum
+
+
+def binarize(probability):
+    """`probability >= 0.5 * max(probability)` per sample.
+
+    NumPy input: per sample over its last two axes for a 2-D `(S, S)` or 3-D `(N, S, S)` array, over axes
+    (1, 2, 3) for `(N, S, S, 1)`. Tensors: over axes (1, 2, 3) of `(N, S, S, 1)`.
+    """
+    if isinstance(probability, np.ndarray):
+        axes = tuple(range(probability.ndim - 2, probability.ndim)) if probability.ndim in (2, 3) else (1, 2, 3)
+        peak = probability.max(axis=axes, keepdims=True)
+        return probability >= RELATIVE_THRESHOLD * peak
+    peak = keras.ops.max(probability, axis=(1, 2, 3), keepdims=True)
+    return keras.ops.greater_equal(probability, RELATIVE_THRESHOLD * peak)

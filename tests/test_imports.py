@@ -1,0 +1,98 @@
+"""The package's layering (docs/architecture.md): every module imports only from its own layer or the layers
+below it, and imports the package's own modules at the top of the file, so that a cycle is visible and fails.
+
+Layers, bottom to top: `ops` → `models` → `data` → `training` → `serving` → `apps` → `cli`. `models/` and the
+`ops/` modules it uses import no TensorFlow, so the model core runs under every Keras backend. The way
+keras-hub's `import_test.py` polices its imports: by walking the source (AST), without importing anything.
+"""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "acga_tf"
+LAYERS = ("ops", "models", "data", "training", "serving", "apps", "cli")
+# Backend-free modules: the Keras core and what it uses.
+NO_TENSORFLOW = ("models", "ops.threshold")
+# Package `__init__` files may re-export lazily through a module `__getattr__` (PEP 562): `acga_tf.serving`'s
+# request helpers then load without the model code, and `import acga_tf` does not pay for Keras.
+LAZY_REEXPORTS = {"acga_tf/__init__.py"}
+
+
+def _module_name(path: pathlib.Path, package: pathlib.Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    if len(parts) < 2:
+        return None  # the package itself
+    return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
+
+
+def _imports(tree: ast.AST):
+    """(node, imported module, at top level) for every import of the tree."""
+    top = set()
+    for node in tree.body:
+        for sub in ast.walk(node) if isinstance(node, (ast.If, ast.Try)) else (node,):
+            top.add(id(sub))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node, alias.name, id(node) in top
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [f"{node.module}.{a.name}" for a in node.names] if node.module in ("acga_tf",) else []
+            for name in names or [node.module]:
+                yield node, name, id(node) in top
+
+
+def violations(package: pathlib.Path = PACKAGE) -> list[str]:
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        module = _module_name(path, package)
+        rel = path.relative_to(package.parent).as_posix()
+        layer = _layer(module)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
+        for node, name, at_top in _imports(tree):
+            where = f"{rel}:{node.lineno}"
+            if name == "tensorflow" or name.startswith("tensorflow."):
+                if any(module == m or module.startswith(m + ".") for m in (f"acga_tf.{n}" for n in NO_TENSORFLOW)):
+                    found.append(f"{where}: {module} imports {name}; the Keras core must stay backend-free")
+            if not name.startswith("acga_tf"):
+                continue
+            if not at_top and rel not in LAZY_REEXPORTS:
+                found.append(f"{where}: function-level import of {name}; import the package's modules at the top")
+            if name == "acga_tf.cli" or (name.startswith("acga_tf.cli.")):
+                found.append(f"{where}: {module} imports the command line; nothing may import acga_tf.cli")
+                continue
+            target = _layer(name)
+            if layer is not None and target is not None and target > layer:
+                found.append(f"{where}: {module} ({LAYERS[layer]}) imports {name} ({LAYERS[target]}), a higher layer")
+    return found
+
+
+def test_imports_point_down_and_sit_at_the_top():
+    assert violations() == []
+
+
+def test_the_check_fails_on_a_planted_upward_import(tmp_path):
+    planted = tmp_path / "acga_tf"
+    for layer in ("models", "apps"):
+        (planted / layer).mkdir(parents=True)
+        (planted / layer / "__init__.py").write_text("")
+    (planted / "__init__.py").write_text("")
+    (planted / "apps" / "predict.py").write_text("def predict():\n    return 1\n")
+    (planted / "models" / "acga.py").write_text(
+        "import tensorflow\n\nfrom acga_tf.apps.predict import predict\n\n\n"
+        "def f():\n    from acga_tf.models import acga\n")
+    found = violations(planted)
+    assert any("a higher layer" in v for v in found), found
+    assert any("function-level import" in v for v in found), found
+    assert any("backend-free" in v for v in found), found
+
+
+@pytest.mark.parametrize("layer", LAYERS[:-1])
+def test_every_layer_is_a_folder(layer):
+    assert (PACKAGE / layer / "__init__.py").is_file()
