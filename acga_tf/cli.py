@@ -15,7 +15,7 @@ import sys
 from tqdm import tqdm
 
 from acga_tf.apps import visualize as vis
-from acga_tf.apps.demo import DEMO_OVERRIDES, DEMO_TEST_FRACTION, DEMO_VIDEOS, run_demo
+from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import (
     as_trained,
@@ -30,6 +30,7 @@ from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.serving.export import export_model
+from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit
 from acga_tf.training.weights import convert_reference_checkpoint
 
@@ -46,7 +47,7 @@ def _build_parser() -> argparse.ArgumentParser:
 # === params (issue: model) ===
 def _add_params(sub) -> None:
     p = sub.add_parser("params", help="print a Table-1-style parameter count of a preset")
-    p.add_argument("--preset", default="paper", help="paper | small | tiny (default: paper)")
+    p.add_argument("--preset", default="paper", help="paper | small | tiny | demo (default: paper)")
     p.add_argument("--config", help="a config JSON file instead of a preset")
     p.set_defaults(run=_run_params)
 
@@ -168,10 +169,11 @@ def _run_export(args) -> int:
 
 # === train (issue: training) ===
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train ACGA on prepared shards (paper schedule, spec §1)")
+    p = sub.add_parser("train", help="train ACGA on prepared shards (paper schedule, docs/model.md#presets)")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help="a config JSON file (ACGAConfig fields, or {\"preset\": NAME, ...})")
-    source.add_argument("--preset", help="paper | small | tiny")
+    source.add_argument("--config", help="an experiment JSON file ({\"model\": ..., \"data\": ..., \"training\": "
+                        "...}, flat fields, or {\"preset\": NAME, ...})")
+    source.add_argument("--preset", help="paper | small | tiny | demo")
     p.add_argument("--data", help="glob of training shards, e.g. 'data/a2d/train-*.tfrecord'")
     p.add_argument("--val-data", help="glob of validation shards, evaluated after every epoch")
     p.add_argument("--output", default="runs/acga", help="run directory (default: runs/acga)")
@@ -203,12 +205,12 @@ def _config_overrides(items: list[str]) -> dict:
 def _run_train(args) -> int:
     if not args.data:
         raise ValueError("--data is required: a glob of training shards written by `acga prepare`")
-    config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
+    experiment = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig.preset(args.preset)
     overrides = _config_overrides(args.set)
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
-    config = config.replace(**overrides)
-    history = fit(config, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
+    experiment = experiment.override(**overrides)
+    history = fit(experiment, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
                   feature_cache=args.feature_cache)
     print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
@@ -217,7 +219,8 @@ def _run_train(args) -> int:
 
 # === evaluate (issue: training) ===
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="score a trained run on prepared shards (spec §8, original resolution)")
+    p = sub.add_parser("evaluate", help="score a trained run on prepared shards (the paper's protocol, at each "
+                                        "frame's original resolution)")
     p.add_argument("--model", help="a trained run directory, its model.keras, or a checkpoint")
     p.add_argument("--data", help="glob of shards, e.g. 'data/a2d/test-*.tfrecord'")
     p.add_argument("--output-csv", help="write one row per sample (IoU at the original resolution)")
@@ -245,17 +248,17 @@ def _add_demo(sub) -> None:
 
     p.add_argument("--videos", type=int, default=DEMO_VIDEOS,
                    help=f"synthetic videos (default: {DEMO_VIDEOS}, {round(100 * DEMO_TEST_FRACTION)}%% held out)")
-    p.add_argument("--epochs", type=int, help=f"training epochs (default: {DEMO_OVERRIDES['epochs']})")
+    p.add_argument("--epochs", type=int, help="training epochs (default: "
+                   f"{ExperimentConfig.preset(DEMO_PRESET).training.epochs}, the {DEMO_PRESET!r} experiment's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args) -> int:
     result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed)
-    c = result.config
-    epochs = f"{c.epochs} epoch{'s' * (c.epochs != 1)}"
-    print(f"\nACGA (tiny preset, T={c.clip_length}, S={c.image_size}, {epochs}) on the held-out synthetic clips, "
-          "spec §8 protocol:")
+    c, n = result.experiment.model, result.experiment.training.epochs
+    print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {n} epoch{'s' * (n != 1)}) on the "
+          "held-out synthetic clips, the paper's evaluation protocol:")
     print(format_table(result.summary))
     print("\nText-blind reference (every actor of the frame predicted perfectly) on the same samples:")
     print(format_table(result.all_actors_summary))
@@ -276,7 +279,8 @@ def _run_demo(args) -> int:
     return 0
 
 
-_SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add_predict, _add_visualize, _add_export, _add_train, _add_evaluate]
+_SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add_predict, _add_visualize, _add_export,
+               _add_train, _add_evaluate]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,10 @@ import json
 
 import pytest
 
-from acga_tf.models.config import PRESETS, ACGAConfig
+from acga_tf.models.acga import ACGA, head_parameter_count
+from acga_tf.models.config import ACGAConfig
+from acga_tf.models.presets import PRESETS
+from acga_tf.training.experiment import EXPERIMENTS, ExperimentConfig
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -11,12 +14,65 @@ def test_preset_json_round_trip(name):
     assert ACGAConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
 
-def test_paper_preset_matches_spec_section_1():
-    c = ACGAConfig.preset("paper")
+def test_paper_preset_matches_the_paper():
+    e = ExperimentConfig.preset("paper")
+    c, t = e.model, e.training
     assert (c.clip_length, c.image_size, c.sentence_length, c.word_dim) == (16, 512, 20, 300)
-    assert (c.learning_rate, c.lr_decay_epoch, c.epochs, c.batch_size, c.seed) == (5e-4, 8, 9, 4, 2019)
-    assert c.foreground_weight == 1.5 and c.i3d_trainable_from == "Mixed_4f"
+    assert (t.learning_rate, t.lr_decay_epoch, t.epochs, t.batch_size, t.seed) == (5e-4, 8, 9, 4, 2019)
+    assert t.foreground_weight == 1.5 and c.i3d_trainable_from == "Mixed_4f"
     assert c.bn_scale and c.bn_epsilon == 1e-5
+
+
+def test_the_model_config_holds_the_architecture_only():
+    assert len(ACGAConfig.field_names()) == 19
+    assert not {"epochs", "learning_rate", "shuffle_buffer", "seed"} & set(ACGAConfig.field_names())
+    model = ACGA(ACGAConfig.preset("tiny"))
+    assert set(model.get_config()["config"]) == set(ACGAConfig.field_names())
+
+
+def test_paper_preset_metadata_records_the_head_parameter_count():
+    model = ACGA(ACGAConfig.preset("paper"))
+    assert head_parameter_count(model) == PRESETS["paper"]["metadata"]["params"]["head"] == 23_664_391
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_experiment_json_round_trip(name):
+    e = ExperimentConfig.preset(name)
+    assert ExperimentConfig.from_dict(json.loads(json.dumps(e.to_dict()))) == e
+    assert e.model == ACGAConfig.preset(name)
+
+
+def test_flat_overrides_reach_every_part_that_has_the_field(tmp_path):
+    e = ExperimentConfig.preset("tiny", image_size=128, seed=7, epochs=2, horizontal_flip=False)
+    assert e.model.image_size == e.data.image_size == 128
+    assert e.data.seed == e.training.seed == 7
+    assert e.training.epochs == 2 and e.data.horizontal_flip is False
+    path = tmp_path / "e.json"
+    e.to_json(str(path))
+    assert ExperimentConfig.from_json(str(path)) == e
+    (tmp_path / "p.json").write_text('{"preset": "small", "epochs": 2}')
+    assert ExperimentConfig.from_json(str(tmp_path / "p.json")) == ExperimentConfig.preset("small", epochs=2)
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"horizontal_flip": "False"}, "horizontal_flip='False': expected true or false"),
+    ({"epochs": 1.5}, "epochs=1.5: expected an integer"),
+    ({"learning_rate": float("inf")}, "learning_rate=inf: expected a finite number"),
+    ({"learning_rate": -0.001}, "learning_rate=-0.001: must be positive"),
+    ({"deterministic": 0}, "deterministic=0: expected true or false"),
+    ({"no_such_field": 1}, "unknown config field"),
+])
+def test_experiment_overrides_are_type_checked(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        ExperimentConfig.preset("tiny", **overrides)
+
+
+def test_parts_that_disagree_are_refused():
+    e = ExperimentConfig.preset("tiny")
+    with pytest.raises(ValueError, match="data.image_size=128 differs from model.image_size=64"):
+        ExperimentConfig(model=e.model, data=e.data.replace(image_size=128), training=e.training)
+    with pytest.raises(ValueError, match="preset\" must be a name"):
+        ExperimentConfig.from_dict({"preset": ["tiny"]})
 
 
 def test_overrides_and_file_round_trip(tmp_path):
@@ -25,8 +81,8 @@ def test_overrides_and_file_round_trip(tmp_path):
     path = tmp_path / "c.json"
     c.to_json(str(path))
     assert ACGAConfig.from_json(str(path)) == c
-    (tmp_path / "p.json").write_text('{"preset": "small", "epochs": 2}')
-    assert ACGAConfig.from_json(str(tmp_path / "p.json")) == ACGAConfig.preset("small", epochs=2)
+    (tmp_path / "p.json").write_text('{"preset": "small", "text_dim": 32}')
+    assert ACGAConfig.from_json(str(tmp_path / "p.json")) == ACGAConfig.preset("small", text_dim=32)
 
 
 @pytest.mark.parametrize("overrides, match", [

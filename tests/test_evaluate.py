@@ -10,12 +10,13 @@ import pytest
 from acga_tf import cli
 from acga_tf.apps.evaluate import CSV_COLUMNS, evaluate, format_table, score
 from acga_tf.data.convert import prepare
-from acga_tf.data.datasets import load_vectorizer, make_dataset, read_manifest
+from acga_tf.data.datasets import load_vectorizer, make_dataset
+from acga_tf.data.manifest import read_manifest
 from acga_tf.data.synthetic import write_jhmdb_world
-from acga_tf.models.config import ACGAConfig
+from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit
 
-CONFIG = ACGAConfig.preset("tiny", image_size=32, batch_size=4)
+CONFIG = ExperimentConfig.preset("tiny", image_size=32, batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_perfect_prediction_scores_one_at_original_resolution(prepared_a2d):
     # The ground truth at the model's letterboxed resolution, scored by the §8 loop against the ORIGINAL masks:
     # un-letterboxing must land it back on the original frame. With S at least the frame's size, the nearest-
     # neighbour round trip is exact, so a perfect predictor scores exactly 1.
-    config = CONFIG.replace(image_size=256)
+    config = CONFIG.override(image_size=256).data
     dataset = make_dataset(prepared_a2d["test"], config, training=False, batch_size=5,
                            vectorizer=load_vectorizer(prepared_a2d["data"], config), with_info=True)
     summary, rows = score(dataset, lambda inputs, targets: targets["logits"])

@@ -13,8 +13,8 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "acga_tf"
 LAYERS = ("ops", "models", "data", "training", "serving", "apps", "cli")
-# Backend-free modules: the Keras core and what it uses.
-NO_TENSORFLOW = ("models", "ops.threshold")
+# The Keras core: these modules, and every package module they import (transitively), import no TensorFlow.
+BACKEND_FREE = ("acga_tf.models",)
 # Package `__init__` files may re-export lazily through a module `__getattr__` (PEP 562): `acga_tf.serving`'s
 # request helpers then load without the model code, and `import acga_tf` does not pay for Keras.
 LAZY_REEXPORTS = {"acga_tf/__init__.py"}
@@ -43,25 +43,27 @@ def _imports(tree: ast.AST):
             for alias in node.names:
                 yield node, alias.name, id(node) in top
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [f"{node.module}.{a.name}" for a in node.names] if node.module in ("acga_tf",) else []
+            # `from acga_tf.ops import helpers` may import the module acga_tf.ops.helpers: keep the full name.
+            names = [f"{node.module}.{a.name}" for a in node.names] if node.module.startswith("acga_tf") else []
             for name in names or [node.module]:
                 yield node, name, id(node) in top
 
 
 def violations(package: pathlib.Path = PACKAGE) -> list[str]:
-    found = []
+    found, graph, tensorflow_users = [], {}, {}
     for path in sorted(package.rglob("*.py")):
         module = _module_name(path, package)
         rel = path.relative_to(package.parent).as_posix()
         layer = _layer(module)
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
+        graph[module] = set()
         for node, name, at_top in _imports(tree):
             where = f"{rel}:{node.lineno}"
             if name == "tensorflow" or name.startswith("tensorflow."):
-                if any(module == m or module.startswith(m + ".") for m in (f"acga_tf.{n}" for n in NO_TENSORFLOW)):
-                    found.append(f"{where}: {module} imports {name}; the Keras core must stay backend-free")
+                tensorflow_users.setdefault(module, where)
             if not name.startswith("acga_tf"):
                 continue
+            graph[module].add(name)
             if not at_top and rel not in LAZY_REEXPORTS:
                 found.append(f"{where}: function-level import of {name}; import the package's modules at the top")
             if name == "acga_tf.cli" or (name.startswith("acga_tf.cli.")):
@@ -70,7 +72,33 @@ def violations(package: pathlib.Path = PACKAGE) -> list[str]:
             target = _layer(name)
             if layer is not None and target is not None and target > layer:
                 found.append(f"{where}: {module} ({LAYERS[layer]}) imports {name} ({LAYERS[target]}), a higher layer")
-    return found
+    for root in sorted(m for m in graph if m.startswith(BACKEND_FREE)):
+        for reached in _reachable(root, graph):
+            if reached in tensorflow_users:
+                found.append(f"{tensorflow_users[reached]}: {reached} imports tensorflow, and the Keras core "
+                             f"{root} imports it; the core must stay backend-free")
+    return sorted(set(found))
+
+
+def _reachable(root: str, graph: dict[str, set[str]]) -> set[str]:
+    """`root` and every package module it imports, directly or not (`from acga_tf.x import y` may name module y)."""
+    seen, todo = set(), [root]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        for name in graph.get(module, ()):
+            for candidate in (name, name.rpartition(".")[0]):
+                if candidate in graph:
+                    todo.append(candidate)
+                    # importing a module runs its package's __init__ first
+                    parent = candidate.rpartition(".")[0]
+                    while parent:
+                        if parent in graph:
+                            todo.append(parent)
+                        parent = parent.rpartition(".")[0]
+    return seen
 
 
 def test_imports_point_down_and_sit_at_the_top():
@@ -91,6 +119,12 @@ def test_the_check_fails_on_a_planted_upward_import(tmp_path):
     assert any("a higher layer" in v for v in found), found
     assert any("function-level import" in v for v in found), found
     assert any("backend-free" in v for v in found), found
+    (planted / "ops").mkdir()
+    (planted / "ops" / "__init__.py").write_text("")
+    (planted / "ops" / "helpers.py").write_text("import tensorflow\n")
+    (planted / "models" / "acga.py").write_text("from acga_tf.ops import helpers\n")  # TensorFlow, one step away
+    assert any("acga_tf.ops.helpers imports tensorflow, and the Keras core acga_tf.models.acga" in v
+               for v in violations(planted)), violations(planted)
 
 
 @pytest.mark.parametrize("layer", LAYERS[:-1])

@@ -1,6 +1,5 @@
 """Spec §7 loss and §8 metrics against hand-computed values."""
 
-import keras
 import numpy as np
 import pytest
 

@@ -16,31 +16,11 @@ import pytest
 from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
 from acga_tf.training import artifacts
-from acga_tf.training.train import fit, learning_rate_at, mixed_precision_policy
+from acga_tf.training.experiment import ExperimentConfig
+from acga_tf.training.train import fit, mixed_precision_policy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"image_size": 32, "batch_size": 2}
-
-# Runs `fit` from a JSON argument, in a fresh process (TF_CONFIG and logical devices must precede TF's start).
-_FIT_SCRIPT = """
-import json, sys
-import tensorflow as tf
-args = json.loads(sys.argv[1])
-if args.get("logical_cpus"):
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args["logical_cpus"])
-from acga_tf.models.config import ACGAConfig
-from acga_tf.training.train import fit
-results = {}
-for name, run in args["runs"].items():
-    strategy = tf.distribute.MirroredStrategy(run["devices"]) if run.get("devices") else None
-    history = fit(ACGAConfig.preset("tiny", **run["config"]), args["train"], run["output"], epochs=run["epochs"],
-                  steps_per_epoch=run["steps"], backup_every=1, strategy=strategy, verbose=0)
-    results[name] = {"loss": history.history["loss"], "replicas": history.model.distribute_strategy.num_replicas_in_sync,
-                     "iterations": int(history.model.optimizer.iterations.numpy())}
-print("RESULTS " + json.dumps(results))
-"""
-
 
 def _env(**extra):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
@@ -49,7 +29,7 @@ def _env(**extra):
 
 
 def _launch(args: dict, **env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _FIT_SCRIPT, json.dumps(args)], cwd=REPO, env=_env(**env),
+    return subprocess.Popen([sys.executable, "-m", "tests.programs.fit", json.dumps(args)], cwd=REPO, env=_env(**env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -75,7 +55,7 @@ def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path):
     steps, epochs = 4, 2
     killed = str(tmp_path / "killed")
     proc = _launch({"train": prepared_a2d["train"],
-                    "runs": {"run": {"config": TINY, "output": killed, "epochs": epochs, "steps": steps}}})
+                    "runs": {"run": {"overrides": TINY, "output": killed, "epochs": epochs, "steps": steps}}})
     metadata_path = os.path.join(killed, "backup", "training_metadata.json")
     deadline = time.monotonic() + 240
     try:
@@ -97,7 +77,7 @@ def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path):
     killed_epoch = metadata["step"] // steps
     assert not os.path.exists(os.path.join(killed, artifacts.MODEL_FILE))
 
-    config = ACGAConfig.preset("tiny", **TINY)
+    config = ExperimentConfig.preset("tiny", **TINY)
     resumed = fit(config, prepared_a2d["train"], killed, epochs=epochs, steps_per_epoch=steps, backup_every=1,
                   verbose=0)
     assert int(resumed.model.optimizer.iterations.numpy()) == steps * epochs
@@ -130,7 +110,7 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     out = str(tmp_path / "multi")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     args = {"train": prepared_a2d["train"],
-            "runs": {"run": {"config": TINY, "output": out, "epochs": 1, "steps": 3}}}
+            "runs": {"run": {"overrides": TINY, "output": out, "epochs": 1, "steps": 3}}}
     procs = [_launch(args, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
              for i in range(2)]
     try:
@@ -152,7 +132,7 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     assert moving and any(not np.allclose(a.numpy(), b.numpy()) for a, b in moving)  # each saw its own shard
     chief = chief_model.get_weights()
     # ...and they trained: the weights moved away from the seeded initialisation.
-    keras.utils.set_random_seed(ACGAConfig.preset("tiny").seed)
+    keras.utils.set_random_seed(ExperimentConfig.preset("tiny").training.seed)
     from acga_tf.models.acga import ACGA
 
     initial = ACGA(ACGAConfig.preset("tiny", **TINY)).get_weights()
@@ -163,9 +143,9 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch(prepared_a2d, t
     # I3D frozen ("none"): no training-mode BatchNorm, whose per-replica statistics would differ by design.
     frozen = {**TINY, "i3d_trainable_from": "none"}
     args = {"train": prepared_a2d["train"], "logical_cpus": 2, "runs": {
-        "two": {"config": frozen, "output": str(tmp_path / "two"), "epochs": 1, "steps": 3,
+        "two": {"overrides": frozen, "output": str(tmp_path / "two"), "epochs": 1, "steps": 3,
                 "devices": ["/cpu:0", "/cpu:1"]},
-        "one": {"config": {**frozen, "batch_size": 2 * TINY["batch_size"]}, "output": str(tmp_path / "one"),
+        "one": {"overrides": {**frozen, "batch_size": 2 * TINY["batch_size"]}, "output": str(tmp_path / "one"),
                 "epochs": 1, "steps": 3, "devices": ["/cpu:0"]},
     }}
     results = _results(_launch(args), timeout=300)
@@ -179,8 +159,8 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch(prepared_a2d, t
 
 
 def test_paper_learning_rate_schedule():
-    paper = ACGAConfig.preset("paper")
-    assert [learning_rate_at(paper, e) for e in range(9)] == pytest.approx([5e-4] * 8 + [5e-5])  # spec §1
+    paper = ExperimentConfig.preset("paper").training
+    assert [paper.learning_rate_at(e) for e in range(9)] == pytest.approx([5e-4] * 8 + [5e-5])
 
 
 def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog):
@@ -192,18 +172,21 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog)
     if mixed_precision_policy() == "mixed_bfloat16":  # CPU: see README, Status
         assert "mixed_bfloat16 with trainable I3D blocks (from Conv3d_1a_7x7)" in caplog.text
     trained = artifacts.load_trained(out)
-    assert trained.config == ACGAConfig.preset("tiny", image_size=32, batch_size=2, learning_rate=0.01)
+    assert trained.config == ACGAConfig.preset("tiny", image_size=32)  # the architecture only
+    experiment = ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE))
+    assert experiment == ExperimentConfig.preset("tiny", image_size=32, batch_size=2, learning_rate=0.01)
     assert keras.config.dtype_policy().name == "float32"  # never a global policy
     assert trained.embeddings.shape == (len(trained.vocabulary), trained.config.word_dim)
-    ckpt = keras.saving.load_model(os.path.join(out, "checkpoints", "epoch-02.keras"))
-    assert int(ckpt.optimizer.iterations.numpy()) == 2
-    assert float(ckpt.optimizer.learning_rate.numpy()) == pytest.approx(0.01)  # lr_decay_epoch 8 not reached
+    ckpt = keras.saving.load_model(os.path.join(out, "checkpoints", "epoch-02.keras"))  # the ACGA after epoch 2
+    assert ckpt.config == trained.config
+    for a, b in zip(ckpt.get_weights(), trained.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--preset", "tiny"], "--data is required"),
     (["train", "--preset", "tiny", "--data", "/nonexistent/train-*.tfrecord"], "no TFRecord file matches"),
-    (["train", "--preset", "tiny", "--data", "DATA", "--set", "no_such_field=1"], "unknown ACGAConfig field"),
+    (["train", "--preset", "tiny", "--data", "DATA", "--set", "no_such_field=1"], "unknown config field"),
     (["train", "--preset", "tiny", "--data", "DATA", "--set", "image_size"], "expected KEY=VALUE"),
     (["train", "--preset", "tiny", "--data", "DATA", "--set", "image_size=30"], "ACGAConfig.image_size=30"),
     (["train", "--preset", "nope", "--data", "DATA"], "unknown preset 'nope'"),

@@ -1,7 +1,8 @@
 """`acga demo`: the whole job on the built-in synthetic world, with the real pipeline at every step.
 
 synthetic A2D Sentences world (mp4 + h5 + sentence files) → `acga prepare` shards → `train.fit` (tiny preset) →
-spec §8 evaluation on the held-out split → SavedModel export → figures of predictions and attention maps.
+docs/evaluation.md#protocol evaluation on the held-out split → SavedModel export → figures of predictions and attention
+maps.
 """
 
 from __future__ import annotations
@@ -19,38 +20,37 @@ from acga_tf.apps.evaluate import evaluate
 from acga_tf.data.convert import prepare
 from acga_tf.data.decode import decode
 from acga_tf.data.synthetic import write_a2d_world
-from acga_tf.models.config import ACGAConfig
 from acga_tf.models.metrics import EvaluationAccumulator
 from acga_tf.serving.export import export_model
+from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit
 
 logger = logging.getLogger(__name__)
 
 DEMO_VIDEOS = 480  # synthetic videos: 80% train (about 4,100 samples), 20% held out (about 1,000)
 DEMO_TEST_FRACTION = 0.2
-# The tiny preset at S=128 (an 8x8 attention grid, so that actors span a few cells), 5 epochs of about 515 steps,
-# the learning rate ×0.1 for the last. Measured on 2 cores: with 72 training videos the model learnt the training
-# clips but not the task (train mean IoU 0.54, held out 0.28); more videos seen fewer times generalise. Attention
-# init std 0.2 instead of the preset's 1: at 1 the spatial attention starts saturated (each pixel on one other
-# pixel), its gradients vanish and mostly colour is learnt; at 0.02 (the spec's) nothing varies per pixel at first.
-# Held out after 3 epochs of a 384-video world: std 0.02 → 0.281, 0.1 → 0.302, 0.2 → 0.420, 0.3 → 0.399, 1 → 0.350.
-DEMO_OVERRIDES = {"image_size": 128, "epochs": 5, "lr_decay_epoch": 4, "attention_init_std": 0.2}
+# The "demo" experiment (`acga_tf.training.experiment`): the tiny topology at S=128 (an 8x8 attention grid, so that
+# actors span a few cells), 5 epochs of about 515 steps, the learning rate x0.1 for the last, attention init std
+# 0.2 (docs/model.md#initialisation). Measured on 2 cores: with 72 training videos the model learnt the training
+# clips but not the task (train mean IoU 0.54, held out 0.28); more videos seen fewer times generalise.
+DEMO_PRESET = "demo"
 
 
 @dataclasses.dataclass
 class DemoResult:
     """What the demo measured and wrote."""
 
-    summary: dict  # spec §8 metrics of the trained model on the held-out clips
+    summary: dict  # docs/evaluation.md#protocol metrics of the trained model on the held-out clips
     all_actors_summary: dict  # the same protocol for a text-blind predictor that returns every actor of the frame
-    config: ACGAConfig  # the trained model's
+    experiment: ExperimentConfig  # what was trained
     by_attributes: dict  # {attributes the sentence needs, e.g. ("colour", "shape"): (samples, mean IoU)}, held out
     timings: dict  # seconds per stage
     paths: dict  # what was written where
 
 
 def all_actors_baseline(test_pattern: str) -> dict:
-    """Spec §8 metrics of a text-blind oracle that predicts the union of every annotated actor of the frame.
+    """docs/evaluation.md#protocol metrics of a text-blind oracle that predicts the union of every annotated actor of
+    the frame.
 
     A model that ignores the sentence can at best find the actors; this is what finding all of them perfectly
     scores on the same held-out samples (the referred actor is one of several).
@@ -86,21 +86,20 @@ def mean_iou_by_attributes(results_csv: str, world: dict) -> dict[tuple[str, ...
 
 
 def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
-             config: ACGAConfig | None = None, verbose: int = 1) -> DemoResult:
+             experiment: ExperimentConfig | None = None, verbose: int = 1) -> DemoResult:
     """Runs the demo into `output_dir` (created) and returns what it measured.
 
     Args:
         output_dir: where the dataset, shards, run, SavedModel and figures go.
         n_videos: synthetic videos to generate (default `DEMO_VIDEOS`).
-        epochs: training epochs, replacing the config's (default: the config's, `DEMO_OVERRIDES["epochs"]` for the
-            default config).
+        epochs: training epochs, replacing the experiment's.
         seed: seed of the synthetic world.
-        config: model config (default: the tiny preset with `DEMO_OVERRIDES`).
+        experiment: what to train (default: `ExperimentConfig.preset("demo")`).
         verbose: Keras progress output.
     """
-    config = config or ACGAConfig.preset("tiny", **DEMO_OVERRIDES)
+    experiment = experiment or ExperimentConfig.preset(DEMO_PRESET)
     if epochs is not None:
-        config = config.replace(epochs=epochs)
+        experiment = experiment.override(epochs=epochs)
     n_videos = DEMO_VIDEOS if n_videos is None else n_videos
     paths = {k: os.path.join(output_dir, v) for k, v in {
         "dataset": "a2d_sentences", "shards": "tfrecords", "run": "run", "saved_model": "saved_models/acga/1",
@@ -114,13 +113,13 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     timings["dataset"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    prepare("a2d", paths["dataset"], paths["shards"], "all", window=config.clip_length, progress=verbose > 0)
+    prepare("a2d", paths["dataset"], paths["shards"], "all", window=experiment.data.clip_length, progress=verbose > 0)
     timings["prepare"] = time.perf_counter() - start
     train_pattern = os.path.join(paths["shards"], "train-*.tfrecord")
     test_pattern = os.path.join(paths["shards"], "test-*.tfrecord")
 
     start = time.perf_counter()
-    fit(config, train_pattern, paths["run"], verbose=verbose)
+    fit(experiment, train_pattern, paths["run"], verbose=verbose)
     timings["train"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -147,4 +146,4 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
              else (maps.frame.shape[1] // 2, maps.frame.shape[0] // 2))
     visualize.save_figure(visualize.attention_figure(maps, point), paths["attention_png"])
     timings["figures"] = time.perf_counter() - start
-    return DemoResult(summary, baseline, config, by_attributes, timings, paths)
+    return DemoResult(summary, baseline, experiment, by_attributes, timings, paths)

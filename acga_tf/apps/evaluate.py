@@ -1,10 +1,11 @@
-"""Evaluation with the official protocol (spec §8): P@0.5…0.9, mAP@0.5:0.95, overall IoU and mean IoU, each sample
-scored at its frame's ORIGINAL resolution.
+"""Evaluation with the official protocol (docs/evaluation.md#protocol): P@0.5…0.9, mAP@0.5:0.95, overall IoU and mean
+IoU, each sample scored at its frame's ORIGINAL resolution.
 
 The prediction is σ(logits) thresholded at 0.5 × its own maximum, mapped back to the frame's H × W by inverting the
 letterbox (`acga_tf.ops.postprocess`), and compared with the ground-truth mask decoded from the shard
 at its original size. Sentences are vectorized with the trained run's vocabulary and word vectors (not the
-vocabulary beside the shards), so a J-HMDB split is scored with the A2D-trained model's words (spec §8).
+vocabulary beside the shards), so a J-HMDB split is scored with the A2D-trained model's words
+(docs/evaluation.md#protocol).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from acga_tf.models.metrics import (
     PRECISION_THRESHOLDS,
     EvaluationAccumulator,
 )
+from acga_tf.ops import files
 from acga_tf.ops.postprocess import mask_at_original_size
 from acga_tf.training import artifacts
 
@@ -57,7 +59,8 @@ def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None
 
 def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_csv: str | None = None,
              vectors_path: str | None = None, progress: bool = False) -> dict[str, float]:
-    """Scores a trained model on prepared shards with the spec §8 protocol at the original resolution.
+    """Scores a trained model on prepared shards with the docs/evaluation.md#protocol protocol at the original
+    resolution.
 
     Args:
         model_path: a trained run (`acga train` output directory or its `model.keras`), or one of its checkpoints.
@@ -95,7 +98,8 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
 
 
 def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> tuple[dict[str, float], list[tuple]]:
-    """The spec §8 loop: `probability(inputs, targets)` → `(B, S, S, 1)` probabilities for each batch of
+    """The docs/evaluation.md#protocol loop: `probability(inputs, targets)` → `(B, S, S, 1)` probabilities for each
+    batch of
     `dataset` (`make_dataset(..., training=False, with_info=True)`), scored at each frame's original resolution.
 
     Returns:
@@ -127,7 +131,7 @@ def write_csv(path: str, rows) -> None:
     """Writes per-sample rows (`CSV_COLUMNS`; IoU with 6 decimals) to `path`."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with files.atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for sample_id, sentence, height, width, inter, union, iou in rows:
@@ -147,7 +151,7 @@ def format_table(summary: dict[str, float]) -> str:
 
 
 def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, float], np.ndarray]:
-    """The official protocol on NumPy arrays (spec §8).
+    """The official protocol on NumPy arrays (docs/evaluation.md#protocol).
 
     Args:
         probabilities: per sample σ(logits) at the model's `(S, S)` or `(S, S, 1)` letterboxed resolution.

@@ -1,9 +1,9 @@
-"""Segment the actor a sentence describes in every frame of a video (spec §7 clip centring, §8 inference).
+"""Segment the actor a sentence describes in every frame of a video (docs/data.md#clips, docs/evaluation.md#protocol).
 
 Frame i's clip is the T frames centred on i with the first/last frame repeated past the video's ends (the data
-pipeline's `clip_indices`, spec §7). Clips are batched through the model; each prediction is σ(logits)
-thresholded at 0.5 × its own maximum and mapped back to the frame's H × W by inverting the letterbox (spec §8),
-exactly as the evaluator does.
+pipeline's `clip_indices`, docs/data.md#clips). Clips are batched through the model; each prediction is σ(logits)
+thresholded at 0.5 × its own maximum and mapped back to the frame's H × W by inverting the letterbox
+(docs/evaluation.md#protocol), exactly as the evaluator does.
 
 The video is decoded once and each frame is letterboxed and scaled once: a rolling window keeps only the
 preprocessed frames that the current and later batches still need, so memory stays bounded for long videos.
@@ -40,7 +40,7 @@ class PredictionResult:
     """Per-frame predictions of one query on one video.
 
     Attributes:
-        masks: uint8 (N, H, W) in {0, 1}: spec §8 prediction of every frame at the video's size.
+        masks: uint8 (N, H, W) in {0, 1}: docs/evaluation.md#protocol prediction of every frame at the video's size.
         probabilities: float32 (N, H, W): σ(logits) mapped back to H × W (bilinear).
         fps: frames per second of the video (for writing overlays).
         query: the sentence.
@@ -119,14 +119,15 @@ def query_words(trained, query: str) -> np.ndarray:
 
 
 def clip_batches(num_frames: int, clip_length: int, batch_size: int):
-    """Yields (centres, indices) per batch: centres int (b,), indices int (b, T) of each centre's clip (spec §7)."""
+    """Yields (centres, indices) per batch: centres int (b,), indices int (b, T) of each centre's clip
+    (docs/data.md#clips)."""
     for start in range(0, num_frames, batch_size):
         centres = np.arange(start, min(start + batch_size, num_frames))
         yield centres, np.asarray(clip_indices(centres[:, None], num_frames, clip_length))  # (b, T)
 
 
 class _PreprocessedFrames:
-    """Letterboxed, scaled frames (spec §7) computed once each, kept only while a later clip needs them."""
+    """Letterboxed, scaled frames (docs/data.md#clips) computed once each, kept only while a later clip needs them."""
 
     def __init__(self, frames: np.ndarray, size: int):
         self.frames, self.size = frames, size
@@ -148,7 +149,8 @@ def predict(model_path_or_trained, video, query: str, *, batch_size: int = 4, fp
     """Predicts the mask of the actor `query` describes in every frame of `video`.
 
     Args:
-        model_path_or_trained: a trained run (directory or its `model.keras`, see `acga_tf.training.artifacts`) or a loaded
+        model_path_or_trained: a trained run (directory or its `model.keras`, see `acga_tf.training.artifacts`) or a
+            loaded
             `TrainedModel`.
         video: a video file PyAV can read, or uint8 frames (N, H, W, 3) RGB; any size and length.
         query: the sentence.

@@ -1,8 +1,9 @@
-"""Figures like the paper's: per-pixel word attention, spatial attention and qualitative grids (spec §5, §8).
+"""Figures like the paper's: per-pixel word attention, spatial attention and qualitative grids (docs/model.md#attention,
+docs/evaluation.md#protocol).
 
 The attention maps come from an attention-returning twin of a trained model (`attention_model`: the same config
 with `return_attention=True` and the same weights), so no retraining is needed. Pixel positions are given in the
-original frame's coordinates and mapped to the S/16 attention grid through the letterbox (spec §7).
+original frame's coordinates and mapped to the S/16 attention grid through the letterbox (docs/data.md#letterbox).
 
 Figures are `matplotlib.figure.Figure`s on the Agg canvas, made without pyplot (no display and no global
 backend state); `save_figure` writes them.
@@ -36,7 +37,7 @@ from acga_tf.ops.postprocess import logits_outputs
 logger = logging.getLogger(__name__)
 
 PADDING_LABEL = "<0s>"  # padding words, labelled as in the paper's Figure 1
-ATTENTION_STRIDE = 16  # spec §5: attention positions are the S/16 × S/16 grid of Mixed_4f
+ATTENTION_STRIDE = 16  # docs/model.md#attention: attention positions are the S/16 × S/16 grid of Mixed_4f
 GRID_COLUMNS = ("frame", "ground truth", "ours")
 
 
@@ -49,7 +50,7 @@ def _figure(**kwargs):
 
 def attention_model(model):
     """The model itself if it returns attention maps, else a twin built with `return_attention=True` and the
-    same weights (spec §5 outputs `word_attention` (B, N, L), `spatial_attention` (B, N, N))."""
+    same weights (docs/model.md#attention outputs `word_attention` (B, N, L), `spatial_attention` (B, N, N))."""
     if model.config.return_attention:
         return model
     twin = ACGA(model.config.replace(return_attention=True), dtype=model.dtype_policy)
@@ -68,7 +69,7 @@ class AttentionMaps:
         word_attention: float32 (N, L): row i = the word weights of attention position i (rows sum to 1).
         spatial_attention: float32 (N, N) or None (F_VA off): row i = position i's weights over all positions.
         probability: float32 (H, W): σ(logits) at the frame's size.
-        mask: uint8 (H, W): the spec §8 prediction.
+        mask: uint8 (H, W): the docs/evaluation.md#protocol prediction.
         image_size: S; the attention grid is (S/16) × (S/16), N = (S/16)².
         query: the sentence.
     """
@@ -130,7 +131,7 @@ def _attention_output(outputs: dict, key: str):
 
 
 def compute_attention(model_path_or_trained, video, query: str, *, frame: int | None = None) -> AttentionMaps:
-    """Runs the attention twin of a trained model on the clip centred on `frame` (spec §7).
+    """Runs the attention twin of a trained model on the clip centred on `frame` (docs/data.md#letterbox).
 
     Args:
         model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel` (one whose model
@@ -221,7 +222,7 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
 
 def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4, *, batch_size: int = 4):
     """Rows of (frame, ground truth, ours) for the first `samples` samples of prepared evaluation shards, each
-    row titled with the sentence and the sample's IoU at the frame's original size (spec §8).
+    row titled with the sentence and the sample's IoU at the frame's original size (docs/evaluation.md#protocol).
 
     Args:
         model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel`.

@@ -1,10 +1,10 @@
 """A2D Sentences reader: `videoset.csv`, `a2d_annotation.txt`, missed videos and per-frame `.h5` instance lists.
 
-Implements DATASETS.md §2 exactly: the split comes from `videoset.csv` (no header, 9 columns, usage 0 = train,
+Implements docs/data.md#datasets exactly: the split comes from `videoset.csv` (no header, 9 columns, usage 0 = train,
 1 = test), missed videos are dropped, the official `1 (copy)` row is dropped with a note, sentences are normalised
-as `" ".join(q.lower().split())`, and samples are built per §2.8: one `AnnotatedFrame` per annotated frame holding
-every sentence whose instance is in that frame's `instance` list. Only the `instance` field of each `.h5` is read
-here; masks are read later by `acga_tf.data.video.load_sample`.
+as `" ".join(q.lower().split())`, and samples are built per docs/data.md#datasets: one `AnnotatedFrame` per annotated
+frame holding every sentence whose instance is in that frame's `instance` list. Only the `instance` field of each `.h5`
+is read here; masks are read later by `acga_tf.data.video.load_sample`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
 logger = logging.getLogger(__name__)
 
 SPLITS = ("all", "train", "test")
-USAGE_TO_SPLIT = {0: "train", 1: "test"}  # DATASETS.md §2.2, column 8
-VIDEOSET_COLUMNS = 9  # DATASETS.md §2.2
-ANNOTATION_COLUMNS = ("video_id", "instance_id", "query")  # DATASETS.md §2.3
-COPY_QUIRK = "1 (copy)"  # DATASETS.md §2.3: official quirk row, dropped
+USAGE_TO_SPLIT = {0: "train", 1: "test"}  # docs/data.md#datasets, column 8
+VIDEOSET_COLUMNS = 9  # docs/data.md#datasets
+ANNOTATION_COLUMNS = ("video_id", "instance_id", "query")  # docs/data.md#datasets
+COPY_QUIRK = "1 (copy)"  # docs/data.md#datasets: official quirk row, dropped
 _INT_RE = re.compile(r"^[0-9]+$")
 _H5_RE = re.compile(r"^([0-9]+)\.h5$")
 
@@ -41,7 +41,7 @@ class AnnotationRow:
 
 
 def normalize_sentence(query: str) -> str:
-    """MTTR's normalisation: lower case, runs of whitespace collapsed, ends stripped (DATASETS.md §2.3)."""
+    """MTTR's normalisation: lower case, runs of whitespace collapsed, ends stripped (docs/data.md#datasets)."""
     return " ".join(query.lower().split())
 
 
@@ -113,7 +113,7 @@ def read_text_lines(path: str, report=None) -> list[tuple[int, str]]:
 
 
 def read_videoset(path: str, *, skip_bad: bool = False, skipped: list[Skipped] | None = None) -> dict[str, str]:
-    """Reads `Release/videoset.csv` (no header, 9 columns; DATASETS.md §2.2).
+    """Reads `Release/videoset.csv` (no header, 9 columns; docs/data.md#datasets).
 
     Args:
         path: the csv file.
@@ -151,7 +151,7 @@ def read_videoset(path: str, *, skip_bad: bool = False, skipped: list[Skipped] |
 
 
 def read_missed_videos(path: str) -> set[str]:
-    """Reads `a2d_missed_videos.txt`: one video id per line (DATASETS.md §2.4).
+    """Reads `a2d_missed_videos.txt`: one video id per line (docs/data.md#datasets).
 
     Raises:
         DataError: missing file or non-UTF-8 bytes.
@@ -161,7 +161,7 @@ def read_missed_videos(path: str) -> set[str]:
 
 def read_a2d_annotations(path: str, *, skip_bad: bool = False,
                          skipped: list[Skipped] | None = None) -> list[AnnotationRow]:
-    """Reads `a2d_annotation.txt` (header `video_id,instance_id,query`; DATASETS.md §2.3).
+    """Reads `a2d_annotation.txt` (header `video_id,instance_id,query`; docs/data.md#datasets).
 
     Extra columns are accepted when the header names them (e.g. BCMKC's `short_query`); every row must have as
     many columns as the header. The `1 (copy)` quirk row is dropped with a logged note.
@@ -200,7 +200,7 @@ def read_a2d_annotations(path: str, *, skip_bad: bool = False,
             vid = check_path_component(cols[0].strip(), src, "video_id")
             iid = cols[1].strip()
             if iid == COPY_QUIRK:
-                logger.info("%s: dropping the official quirk row with instance_id %r (DATASETS.md §2.3)", src, iid)
+                logger.info("%s: dropping the official quirk row with instance_id %r (docs/data.md#datasets)", src, iid)
                 continue
             if not _INT_RE.match(iid):
                 raise DataError(src, f"column 'instance_id' is {cols[1]!r}, expected a non-negative int",
@@ -215,7 +215,7 @@ def read_a2d_annotations(path: str, *, skip_bad: bool = False,
 
 
 def read_instance_list(path: str) -> list[int]:
-    """The `instance` field of an A2D `.h5` (DATASETS.md §2.5), without reading the masks.
+    """The `instance` field of an A2D `.h5` (docs/data.md#datasets), without reading the masks.
 
     Raises:
         DataError: "bad_mask" if the file or field is unreadable.
@@ -253,7 +253,7 @@ def _frame_files(folder: str, report: _Reporter) -> list[tuple[int, str]]:
 def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: list[Skipped] | None = None,
              videoset_path: str | None = None, annotation_path: str | None = None, missed_path: str | None = None,
              instances_dir: str | None = None, clips_dir: str | None = None) -> list[AnnotatedFrame]:
-    """Reads A2D Sentences into annotated frames (DATASETS.md §2).
+    """Reads A2D Sentences into annotated frames (docs/data.md#datasets).
 
     Args:
         root: the `a2d_sentences/` folder.

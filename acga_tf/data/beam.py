@@ -13,6 +13,7 @@ import os
 from typing import Any, Sequence
 
 from acga_tf.data.shards import MARKER_DIR, ShardTask, write_shard
+from acga_tf.ops import files
 
 
 def _error_path(task: ShardTask) -> str:
@@ -23,8 +24,7 @@ def _write_and_record(task: ShardTask) -> str:
     """Beam step: writes one shard; a DataError (without skip_bad) is recorded for the driver to raise."""
     result = write_shard(task)
     if "error" in result:
-        with open(_error_path(task), "w", encoding="utf-8") as f:
-            json.dump(result, f)
+        files.write_json(_error_path(task), result)
     return task.name
 
 

@@ -52,11 +52,11 @@ from acga_tf.ops import files
 logger = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE = 64  # annotated frames per shard
-DEFAULT_WINDOW = 24  # stored frames around the annotated frame: covers T = 8, 16, 24 (spec §1, Table 2)
+DEFAULT_WINDOW = 24  # stored frames around the annotated frame: covers T = 8, 16, 24 (docs/model.md#presets, Table 2)
 SKIPPED_NAME = "skipped.csv"
 CLIP_RULE = ("stored frames = distinct frames of zero-based indices k - window//2 ... k + (window+1)//2 - 1 "
              "clamped to [0, video frames - 1] (k = annotated frame); a T-frame clip (T <= window) is indices "
-             "center - T//2 ... center + (T+1)//2 - 1 clamped to [0, num_frames - 1] (spec §7)")
+             "center - T//2 ... center + (T+1)//2 - 1 clamped to [0, num_frames - 1] (docs/data.md#pipeline)")
 DATASETS = ("a2d", "jhmdb")
 SPLITS = ("train", "test", "all")
 RUNNERS = ("local", "beam")
@@ -244,7 +244,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     return summary
 
 
-METADATA_NAME = "jhmdb_sentences_samples_metadata.json"  # MTTR's frozen J-HMDB frames (DATASETS.md §3.4)
+METADATA_NAME = "jhmdb_sentences_samples_metadata.json"  # MTTR's frozen J-HMDB frames (docs/evaluation.md#protocol)
 
 
 def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str,
@@ -268,11 +268,11 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
 
     Args:
         dataset: "a2d" or "jhmdb".
-        root: the dataset root (DATASETS.md §2.1, §3.1).
+        root: the dataset root (docs/data.md#datasets).
         output: output directory.
         split: "train", "test" or "all".
         workers, shard_size, skip_bad, runner, window, beam_options, progress: see `convert`.
-        frames: J-HMDB frame choice, "uniform" or "metadata" (DATASETS.md §3.4).
+        frames: J-HMDB frame choice, "uniform" or "metadata" (docs/evaluation.md#protocol).
         metadata_path: MTTR's metadata JSON for frames="metadata" (default: `root/` + `METADATA_NAME`).
         vocabulary: a vocabulary file to copy instead of building one.
         executor: a pool (`make_pool`) to use instead of starting one for `workers` > 1.
@@ -298,7 +298,8 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     for s in wanted:
         if not by_split[s]:
             raise ValueError(f"{root}: no annotated frame in the {s!r} split of {dataset}"
-                             + (" (J-HMDB Sentences is test-only, spec §8)" if dataset == "jhmdb" else ""))
+                             + (" (J-HMDB Sentences is test-only, docs/evaluation.md#protocol)"
+                                if dataset == "jhmdb" else ""))
     if vocabulary is None:
         train_sentences = [r.sentence for f in by_split["train"] for r in f.referrals]
         if not train_sentences:

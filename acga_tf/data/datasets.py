@@ -1,4 +1,5 @@
-"""`make_dataset`: prepared TFRecord shards → `tf.data.Dataset` of `(inputs, targets)` for `model.fit` (spec §7).
+"""`make_dataset`: prepared TFRecord shards → `tf.data.Dataset` of `(inputs, targets)` for `model.fit`
+(docs/data.md#pipeline).
 
 Order of operations: sorted file list → file-level shuffle (training) → interleaved `TFRecordDataset`s →
 record-level shuffle (training; records are compact JPEG clips, so the buffer stays small) → decode and prepare
@@ -15,11 +16,11 @@ from typing import Any
 
 import tensorflow as tf
 
+from acga_tf.data.config import DataConfig
 from acga_tf.data.decode import decode
 from acga_tf.data.manifest import MANIFEST_NAME, read_manifest
 from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
-from acga_tf.models.config import ACGAConfig
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +28,19 @@ logger = logging.getLogger(__name__)
 _TRAIN_SENTENCE_MIXING = 4
 
 
-def load_vectorizer(directory: str, config: ACGAConfig, vectors_path: str | None = None):
+def as_data_config(config) -> DataConfig:
+    """`config` itself if it is a `DataConfig`; for a model's `ACGAConfig`, `DataConfig.for_model(config)`."""
+    return config if isinstance(config, DataConfig) else DataConfig.for_model(config)
+
+
+def load_vectorizer(directory: str, config, vectors_path: str | None = None):
     """A `SentenceVectorizer` over the vocabulary saved next to the shards (the manifest names it).
 
     Without `vectors_path`, every word gets a deterministic random vector of `config.word_dim` (seed
-    `config.seed`); fine for tests and smoke runs, not for reproducing the paper (spec §1: word2vec).
+    `config.seed`); fine for tests and smoke runs, not for reproducing the paper (which used word2vec).
+    `config` is a `DataConfig` or a model's `ACGAConfig`.
     """
+    config = as_data_config(config)
     manifest = read_manifest(directory)
     vocab = Vocabulary.load(os.path.join(directory, manifest["vocabulary"]))
     matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
@@ -44,13 +52,14 @@ def load_vectorizer(directory: str, config: ACGAConfig, vectors_path: str | None
     return SentenceVectorizer(vocab.words, matrix, config.sentence_length)
 
 
-def make_dataset(file_pattern: str, config: ACGAConfig, *, training: bool, batch_size: int,
+def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
                  vectorizer: Any = None, with_info: bool = False) -> tf.data.Dataset:
     """The input pipeline over prepared shards.
 
     Args:
         file_pattern: glob of TFRecord shards, e.g. "data/a2d/train-*.tfrecord".
-        config: T, S, L, D, seed, shuffle_buffer, horizontal_flip, deterministic.
+        config: a `DataConfig` (T, S, L, D, seed, shuffle_buffer, horizontal_flip, deterministic), or a model's
+            `ACGAConfig` (its T, S, L, D with the default pipeline settings).
         training: shuffle (files, records), random flip, drop the last partial batch.
         batch_size: the global batch size.
         vectorizer: a `SentenceVectorizer`; None loads the vocabulary next to the shards with random vectors
@@ -67,6 +76,7 @@ def make_dataset(file_pattern: str, config: ACGAConfig, *, training: bool, batch
         ValueError: batch_size is not positive, with_info with training, or the shards' window (manifest) is
             shorter than `config.clip_length`.
     """
+    config = as_data_config(config)
     if batch_size <= 0:
         raise ValueError(f"batch_size={batch_size}: must be positive")
     if training and with_info:

@@ -1,4 +1,4 @@
-"""Decoder: serialized `SequenceExample` (schema in `acga_tf.data.schema`) → dict of tensors (STYLE B.6).
+"""Decoder: serialized `SequenceExample` (schema in `acga_tf.data.schema`) → dict of tensors (docs/architecture.md).
 
 Pure TF ops, usable inside `tf.data` maps and serving graphs. Frames stay JPEG strings here so that the parser
 decodes only the T frames of the clip it selects (`decode_images`).

@@ -1,10 +1,11 @@
-"""J-HMDB Sentences reader: `jhmdb_annotation.txt`, `Rename_Images` PNG folders, `puppet_mask.mat` (DATASETS.md §3).
+"""J-HMDB Sentences reader: `jhmdb_annotation.txt`, `Rename_Images` PNG folders, `puppet_mask.mat`
+(docs/data.md#datasets).
 
 Folders are found by globbing `Rename_Images/*/*` and `puppet_mask/*/*/puppet_mask.mat` and keyed by video name
 (MTTR). Usable frames = min(PNG count, `part_mask` frames). Evaluation frames per video are either
 `frames="uniform"`: `round(linspace(1, T, frames_per_video))` over the usable frames (halves round up), or
 `frames="metadata"`: MTTR's frozen `jhmdb_sentences_samples_metadata.json`, paths rebased on our root.
-J-HMDB is test-only (§3.4); every referral has instance id 0 (one human per video).
+J-HMDB is test-only (docs/evaluation.md#protocol); every referral has instance id 0 (one human per video).
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from acga_tf.data.video import mat_num_frames
 logger = logging.getLogger(__name__)
 
 FRAME_MODES = ("uniform", "metadata")
-ANNOTATION_COLUMNS = ("video_id", "query")  # DATASETS.md §3.2
-METADATA_PREFIX = "./jhmdb_sentences/"  # DATASETS.md §3.4: paths in MTTR's metadata start with it
+ANNOTATION_COLUMNS = ("video_id", "query")  # docs/data.md#datasets
+METADATA_PREFIX = "./jhmdb_sentences/"  # docs/evaluation.md#protocol: paths in MTTR's metadata start with it
 _PNG_RE = re.compile(r"^([0-9]{5})\.png$")
 
 
 def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
                            skipped: list[Skipped] | None = None) -> list[tuple[str, str, str]]:
-    """Reads `jhmdb_annotation.txt` (header `video_id,query`, DATASETS.md §3.2).
+    """Reads `jhmdb_annotation.txt` (header `video_id,query`, docs/data.md#datasets).
 
     Returns:
         (video_id, normalised sentence, "path:lineno") per row, in file order.
@@ -73,7 +74,7 @@ def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
 
 def read_jhmdb_metadata(path: str) -> list[list]:
     """Reads MTTR's `jhmdb_sentences_samples_metadata.json`: a list of
-    `[video_id, png_path, mat_path, usable_frames, query]` entries (DATASETS.md §3.4).
+    `[video_id, png_path, mat_path, usable_frames, query]` entries (docs/evaluation.md#protocol).
 
     Raises:
         DataError: unreadable JSON or an entry of the wrong form (naming `path` and the entry index).
@@ -148,7 +149,7 @@ def rebase_metadata_path(root: str, rel: str, top: str, src: str, field: str) ->
 def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None = None,
                annotation_path: str | None = None, skip_bad: bool = False, skipped: list[Skipped] | None = None,
                frames_per_video: int = 3) -> list[AnnotatedFrame]:
-    """Reads J-HMDB Sentences into annotated frames (DATASETS.md §3), split "test".
+    """Reads J-HMDB Sentences into annotated frames (docs/data.md#datasets), split "test".
 
     Args:
         root: the `jhmdb_sentences/` folder.

@@ -1,7 +1,8 @@
-"""Parser: decoded record → model `(features, targets)` (spec §7, §8; STYLE B.6). Pure TF ops.
+"""Parser: decoded record → model `(features, targets)` (docs/data.md#pipeline, docs/evaluation.md#protocol;
+docs/architecture.md). Pure TF ops.
 
-The geometry functions (`letterbox`, `unletterbox`, `clip_indices`, `scale_frames`) are shared with the serving
-graph and the evaluator, so they accept batched and unbatched tensors with dynamic heights and widths.
+The geometry (`letterbox`, `clip_indices`, `preprocess_clip`) comes from `acga_tf.ops.geometry`, which the serving
+graph, the evaluator and predict share.
 
 The record-level step `prepare_clip` decodes the clip of one annotated frame once (T frames centred on the
 annotated frame, letterboxed to S × S, scaled to [-1, 1]) together with the letterboxed mask of every sentence;
@@ -16,8 +17,8 @@ from typing import Any
 import tensorflow as tf
 
 from acga_tf.data import schema
+from acga_tf.data.config import DataConfig
 from acga_tf.data.decode import decode_images
-from acga_tf.models.config import ACGAConfig
 from acga_tf.ops.geometry import as_4d, clip_indices, letterbox, preprocess_clip
 
 # Keys of the per-sample dict produced by `expand_sentences`.
@@ -28,12 +29,12 @@ INSTANCE_ID = "instance_id"
 MASK = "mask"
 MASK_PNG = "mask_png"
 SAMPLE_ID = "sample_id"
-# Target names = the model's output names (spec §6, §7).
+# Target names = the model's output names (docs/model.md#decoder, docs/data.md#pipeline).
 TARGET_RES1 = "logits_res1"  # S/16
 TARGET_RES2 = "logits_res2"  # S/4
 TARGET_RES3 = "logits"  # S
 
-# spec §7: targets at S/16 and S/4 are area averages of the S × S mask thresholded at 0.5.
+# docs/data.md#pipeline: targets at S/16 and S/4 are area averages of the S × S mask thresholded at 0.5.
 _RES1_FACTOR, _RES2_FACTOR = 16, 4
 TARGET_THRESHOLD = 0.5
 # Sentences with one of these words are never flipped: a horizontal flip would swap which actor "the man on the
@@ -42,7 +43,7 @@ LEFT_RIGHT_PATTERN = r".*\b(left|right)(most|hand|side|wards?)?\b.*"
 
 
 def downsample_mask(mask: tf.Tensor, factor: int) -> tf.Tensor:
-    """{0,1} float mask (..., S, S, 1) → (..., S/f, S/f, 1): area average then ≥ 0.5 (spec §7)."""
+    """{0,1} float mask (..., S, S, 1) → (..., S/f, S/f, 1): area average then ≥ 0.5 (docs/data.md#pipeline)."""
     flat, shape = as_4d(mask)
     pooled = tf.nn.avg_pool2d(tf.cast(flat, tf.float32), ksize=factor, strides=factor, padding="VALID")
     out = tf.cast(pooled >= TARGET_THRESHOLD, tf.float32)
@@ -65,7 +66,7 @@ def mentions_left_or_right(sentence: tf.Tensor) -> tf.Tensor:
 
 
 # === Record level ===
-def prepare_clip(decoded: dict[str, tf.Tensor], config: ACGAConfig) -> dict[str, tf.Tensor]:
+def prepare_clip(decoded: dict[str, tf.Tensor], config: DataConfig) -> dict[str, tf.Tensor]:
     """Decodes the clip and masks of one record (once for all its sentences).
 
     Args:
@@ -105,7 +106,7 @@ def _words(sentence: tf.Tensor, vectorizer: Any) -> tf.Tensor:
     return vectorizer(tf.reshape(sentence, [1]))[0]  # (L, D)
 
 
-def parse_train(sample: dict[str, tf.Tensor], config: ACGAConfig, vectorizer: Any,
+def parse_train(sample: dict[str, tf.Tensor], config: DataConfig, vectorizer: Any,
                 seed: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
     """Training sample → `({"video", "words"}, targets)` with a random horizontal flip.
 
@@ -133,11 +134,12 @@ def sample_id(video_id: tf.Tensor, frame_number: tf.Tensor, instance_id: tf.Tens
                             tf.strings.as_string(instance_id)], separator="/")
 
 
-def parse_eval(sample: dict[str, tf.Tensor], config: ACGAConfig, vectorizer: Any, with_info: bool = False):
+def parse_eval(sample: dict[str, tf.Tensor], config: DataConfig, vectorizer: Any, with_info: bool = False):
     """Evaluation sample → `(inputs, targets)` or, with `with_info`, `(inputs, targets, info)`.
 
     `info`: `sample_id` string "<video>/<frame:05d>/<instance>", `height`, `width` int32 (original size, to
-    invert the letterbox, spec §8), `mask_png` (the original-resolution ground-truth PNG), `sentence`.
+    invert the letterbox, docs/evaluation.md#protocol), `mask_png` (the original-resolution ground-truth PNG),
+    `sentence`.
     """
     inputs = {VIDEO: sample[VIDEO], WORDS: _words(sample[SENTENCE], vectorizer)}
     targets = multiscale_targets(sample[MASK])

@@ -1,4 +1,4 @@
-"""TFRecord schema of prepared A2D / J-HMDB Sentences data, and its writer (spec §7, DATASETS.md §2.8, §3).
+"""TFRecord schema of prepared A2D / J-HMDB Sentences data, and its writer (docs/data.md#schema).
 
 One `tf.train.SequenceExample` per **annotated frame**. The frame's clip is stored once, with every sentence that
 refers to an actor in it and one mask per sentence; the input pipeline expands a record into one sample per
@@ -29,7 +29,7 @@ Feature list (`tf.train.FeatureLists`):
 Stored frames: the distinct frames of a window of `window` frames centred on the annotated frame
 (zero-based indices `k − window//2 … k + (window+1)//2 − 1`, clamped to the video's range, duplicates removed).
 Selecting T ≤ window frames centred on `center` with indices clamped to `[0, num_frames − 1]` therefore gives
-exactly the clip of spec §7 (first/last frame repeated past the video's ends).
+exactly the clip of docs/data.md#clips (first/last frame repeated past the video's ends).
 """
 
 from __future__ import annotations

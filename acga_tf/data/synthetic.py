@@ -2,8 +2,9 @@
 
 Each video shows coloured shapes ("actors") on a plain or noisy background. An actor has three attributes:
 colour (red, green, blue, yellow), shape (square, circle, triangle) and motion (moving left/right/up/down,
-standing still). The files follow DATASETS.md §2 (A2D: `videoset.csv`, `a2d_annotation.txt`,
-`a2d_missed_videos.txt`, per-frame `.h5` with MATLAB-transposed `reMask`, `clips320H/<vid>.mp4`) and §3 (J-HMDB:
+standing still). The files follow docs/data.md#datasets (A2D: `videoset.csv`, `a2d_annotation.txt`,
+`a2d_missed_videos.txt`, per-frame `.h5` with MATLAB-transposed `reMask`, `clips320H/<vid>.mp4`) and
+docs/data.md#datasets (J-HMDB:
 `Rename_Images` PNGs, `puppet_mask.mat`, `jhmdb_annotation.txt`), so the real readers and converters run on them.
 
 Sentence rule (A2D world). Video layouts cycle through full, parity, full, pair, full, random (`LAYOUTS`), and
@@ -154,7 +155,8 @@ def _place_actors(triples, rng: np.random.Generator, height: int, width: int, nu
         t = np.arange(num_frames)[:, None]
         centres = np.stack([np.concatenate([a.start[0] + t * a.velocity[0], a.start[1] + t * a.velocity[1]], 1)
                             for a in actors])  # (N, T, 2)
-        gap = min(float(np.min(np.linalg.norm(centres[i] - centres[j], axis=-1)) / (actors[i].radius + actors[j].radius))
+        gap = min(float(np.min(np.linalg.norm(centres[i] - centres[j], axis=-1))
+                        / (actors[i].radius + actors[j].radius))
                   for i, j in itertools.combinations(range(len(actors)), 2)) if len(actors) > 1 else 9.0
         if gap > best_gap:
             best, best_gap = actors, gap
@@ -225,7 +227,7 @@ def _bbox(mask: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def _action_id(actor: Actor) -> int:
-    # A2D-style id = 10·actor + action (DATASETS.md §2.7), here 10·(shape+1) + (motion+1): diagnostics only.
+    # A2D-style id = 10·actor + action (docs/data.md#datasets), here 10·(shape+1) + (motion+1): diagnostics only.
     return 10 * (SHAPES.index(actor.shape) + 1) + list(MOTIONS).index(actor.motion) + 1
 
 
@@ -233,7 +235,7 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
                     widths: tuple[int, ...] = (192, 208, 176), num_frames: int = 24,
                     annotated: tuple[int, ...] = (8, 12, 16), test_fraction: float = 0.25,
                     actor_size: float = 0.18) -> dict:
-    """Writes a synthetic dataset in the A2D Sentences layout (DATASETS.md §2.1–§2.6) under `root`.
+    """Writes a synthetic dataset in the A2D Sentences layout (docs/data.md#datasets) under `root`.
 
     Args:
         root: the `a2d_sentences/` folder to create.
@@ -249,7 +251,8 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
 
     Returns:
         A summary: {"root", "codec", "missed", "train", "test", "frames", "sentences", "samples",
-        "needed_attributes": {count: sentences}, "test_needed_attributes" (same, test split), "videos": {vid: {"split", "width", "layout", "actors": [...]}}},
+        "needed_attributes": {count: sentences}, "test_needed_attributes" (same, test split),
+        "videos": {vid: {"split", "width", "layout", "actors": [...]}}},
         each actor a dict with instance_id, colour, shape, motion, sentence, attributes.
 
     Raises:
@@ -333,7 +336,7 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
 
 def write_jhmdb_world(root: str, n_videos: int = 4, seed: int = 0, *, height: int = 120, width: int = 160,
                       num_frames: int = 20, num_masks: int | None = None) -> dict:
-    """Writes a synthetic dataset in the J-HMDB Sentences layout (DATASETS.md §3.1–§3.3) under `root`.
+    """Writes a synthetic dataset in the J-HMDB Sentences layout (docs/data.md#datasets) under `root`.
 
     One actor per video, described by colour, shape and motion. `puppet_mask.mat` has `num_masks` frames
     (default `num_frames − 2`, fewer than the PNGs, as in the real data).

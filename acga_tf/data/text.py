@@ -1,4 +1,4 @@
-"""The one tokenizer of acga-tf (spec §4: sentence → lower-case tokens), in stock TF string ops.
+"""The one tokenizer of acga-tf (docs/model.md#text-encoder: sentence → lower-case tokens), in stock TF string ops.
 
 The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map and in
 the serving graph, so the three can never disagree. Rule: lower-case (UTF-8 aware), delete apostrophes

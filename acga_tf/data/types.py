@@ -1,4 +1,4 @@
-"""Plain records shared by the dataset readers, the converters and the input pipeline (DATASETS.md §2.8, §3)."""
+"""Plain records shared by the dataset readers, the converters and the input pipeline (docs/data.md#datasets)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ class Referral:
     """One sentence that refers to one actor of an annotated frame.
 
     Attributes:
-        sentence: normalised text, `" ".join(q.lower().split())` (DATASETS.md §2.3).
-        instance_id: A2D instance id (DATASETS.md §2.5); 0 for J-HMDB (one human per video).
+        sentence: normalised text, `" ".join(q.lower().split())` (docs/data.md#datasets).
+        instance_id: A2D instance id (docs/data.md#datasets); 0 for J-HMDB (one human per video).
         line: "path:lineno" of the annotation row, for error messages.
     """
 

@@ -1,9 +1,9 @@
 """Frame and mask loading for one annotated frame: PyAV video decoding, J-HMDB PNGs, A2D .h5 and J-HMDB .mat masks.
 
-Implements the reading rules of DATASETS.md §2.5, §2.6 (A2D: annotated frame k is decoded frame k − 1) and §3.3
-(J-HMDB: frame k is `<k:05d>.png` and `part_mask[:, :, k − 1]`), and the clip window of §2.8 / spec §7 (a window
+Implements the reading rules of docs/data.md#datasets (A2D: annotated frame k is decoded frame k − 1; J-HMDB:
+frame k is `<k:05d>.png` and `part_mask[:, :, k − 1]`), and the clip window of docs/data.md#clips (a window
 centred on the annotated frame, clamped to the video's range). Everything here is plain Python/numpy run by the
-converters in `pipelines/`, never inside a `tf.data` map (STYLE §6).
+converters in `pipelines/`, never inside a `tf.data` map (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class LoadedSample:
 def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
     """The distinct zero-based frame indices of a window centred on `center`, clamped to the video.
 
-    The window is `[center − window//2, center + (window+1)//2)` (MTTR, DATASETS.md §2.8); indices past the ends
+    The window is `[center − window//2, center + (window+1)//2)` (MTTR, docs/data.md#datasets); indices past the ends
     clamp to the first/last frame, so the distinct frames are `first .. last` (inclusive).
 
     Args:
@@ -80,7 +80,7 @@ def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
         max_frames: stop after this many frames (None: decode all).
 
     Returns:
-        uint8 (N, H, W, 3) RGB; decoded index i is the 1-based annotated frame i + 1 (DATASETS.md §2.6).
+        uint8 (N, H, W, 3) RGB; decoded index i is the 1-based annotated frame i + 1 (docs/data.md#datasets).
 
     Raises:
         DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it
@@ -106,7 +106,7 @@ def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
 
 
 def read_png_frames(folder: str, numbers) -> np.ndarray:
-    """Reads J-HMDB frames `<folder>/<k:05d>.png` (DATASETS.md §3.3).
+    """Reads J-HMDB frames `<folder>/<k:05d>.png` (docs/data.md#datasets).
 
     Args:
         folder: the video's `Rename_Images/<action>/<video>` folder.
@@ -144,7 +144,7 @@ def _stack_frames(source: str, frames: list, empty_message: str) -> np.ndarray:
 
 
 def read_a2d_masks(path: str, instance_ids) -> tuple[np.ndarray, ...]:
-    """Reads the masks of the given instances from an A2D `<fffff>.h5` (DATASETS.md §2.5 reading rule).
+    """Reads the masks of the given instances from an A2D `<fffff>.h5` (docs/data.md#datasets reading rule).
 
     `reMask` is `(N, W, H)`, or `(W, H)` when N == 1 (MATLAB transposition); mask k is `reMask[k].T`, indexed by
     the position of the instance id in `instance` (first match for duplicated ids; surplus masks ignored).
@@ -217,7 +217,7 @@ def read_jhmdb_mask(path: str, frame_number: int) -> np.ndarray:
     """The mask of 1-based frame `frame_number` from a J-HMDB `puppet_mask.mat`: `part_mask[:, :, k − 1]`.
 
     Returns:
-        uint8 (H, W) {0, 1} (not transposed: scipy returns MATLAB's H × W × T order, DATASETS.md §3.3).
+        uint8 (H, W) {0, 1} (not transposed: scipy returns MATLAB's H × W × T order, docs/data.md#datasets).
 
     Raises:
         DataError: "bad_mask" for an unreadable file or field, "short_video" if the mask has fewer frames.
@@ -251,7 +251,7 @@ def load_sample(frame: AnnotatedFrame, window: int) -> LoadedSample:
     """Loads the clip window and the referral masks of one annotated frame.
 
     The window holds zero-based indices `[c − window//2, c + (window+1)//2)` with `c = frame_number − 1`,
-    clamped to the usable frames; each distinct frame is stored once (DATASETS.md §2.8).
+    clamped to the usable frames; each distinct frame is stored once (docs/data.md#datasets).
 
     Args:
         frame: from `read_a2d` or `read_jhmdb`.

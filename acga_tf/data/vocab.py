@@ -1,4 +1,5 @@
-"""Vocabulary, word vectors and the in-graph sentence vectorizer (spec §4: up to L frozen word vectors, zero-padded).
+"""Vocabulary, word vectors and the in-graph sentence vectorizer (docs/model.md#text-encoder: up to L frozen word
+vectors, zero-padded).
 
 - `Vocabulary`: the words of the training sentences (index 0 is reserved: padding and unknown words, a zero
   vector), saved as `word<TAB>count` lines.
@@ -337,7 +338,7 @@ def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None) -> np
 
 
 class SentenceVectorizer(tf.Module):
-    """Sentences → first L word vectors, zero-padded (spec §4), with stock TF ops only.
+    """Sentences → first L word vectors, zero-padded (docs/model.md#text-encoder), with stock TF ops only.
 
     Args:
         words: the vocabulary words, `words[0]` the padding/unknown entry (e.g. `Vocabulary.words`).

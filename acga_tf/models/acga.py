@@ -1,4 +1,4 @@
-"""`ACGA`: the model assembled from its stages (spec §2–§6).
+"""`ACGA`: the model assembled from its stages (docs/model.md).
 
 A keras-hub style "functional subclass": named inputs `video` and `words`, the stage layers called in order,
 `super().__init__(inputs, outputs)` with a dict of named outputs, and a config that is the `ACGAConfig`.
@@ -10,17 +10,21 @@ import keras
 import numpy as np
 
 from acga_tf.models.attention import CrossGuidedAttention
-from acga_tf.models.config import ACGAConfig
+from acga_tf.models.config import FORMER_FIELDS, ACGAConfig
 from acga_tf.models.decoder import MultiResolutionDecoder
+from acga_tf.models.losses import FOREGROUND_WEIGHT, acga_losses
+from acga_tf.models.metrics import ReferringIoU
 from acga_tf.models.text_encoder import TextEncoder
 from acga_tf.models.video_encoder import I3D
 
-_STREAM_CHANNELS = {"rgb": slice(0, 3), "flow": slice(3, 5)}  # rgb+flow input: RGB then flow (spec §2)
+# rgb+flow input: RGB then flow (docs/model.md#video-encoder)
+_STREAM_CHANNELS = {"rgb": slice(0, 3), "flow": slice(3, 5)}
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class VideoFeature(keras.layers.Layer):
-    """Mixed_4f averaged over time, then L2-normalised over channels (spec §2): `(B, T', h, w, C)` → `(B, h, w, C)`."""
+    """Mixed_4f averaged over time, then L2-normalised over channels (docs/model.md#video-encoder):
+    `(B, T', h, w, C)` → `(B, h, w, C)`."""
 
     def call(self, x):
         x = keras.ops.mean(x, axis=1)
@@ -32,9 +36,49 @@ class VideoFeature(keras.layers.Layer):
         return (input_shape[0],) + tuple(input_shape[2:])
 
 
+def wire_head(stages, mixed_4f, words):
+    """Everything after the video encoder, wired once for `ACGA` and for any model cut inside the encoder.
+
+    Args:
+        stages: the stage layers by name ("video_feature", "text_encoder", "attention", "decoder").
+        mixed_4f: the encoder's last endpoint `(B, T/4, S/16, S/16, C)`.
+        words: word vectors `(B, L, D)`; all-zero rows are padding.
+
+    Returns:
+        `(video feature, text feature, attention outputs, decoder logits)`.
+    """
+    word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)  # (B, L): real words
+    feature = stages["video_feature"](mixed_4f)  # (B, S/16, S/16, C)
+    text = stages["text_encoder"](words)  # (B, L, text_dim)
+    attended = stages["attention"](feature, text, word_mask)
+    logits = stages["decoder"](attended["attended_video"], attended["attended_text"])
+    return feature, text, attended, logits
+
+
+class SegmentationTask:
+    """keras-hub's task shape for models trained with the paper's loss: `compile()` with no arguments uses Adam,
+    the multi-resolution weighted BCE and the referring IoU metric (docs/training.md#loss). Mixed into `ACGA` and
+    into the training task of `acga_tf.training.task`."""
+
+    def compile(self, optimizer=None, loss=None, metrics=None, *, learning_rate: float = 5e-4,
+                foreground_weight: float = FOREGROUND_WEIGHT, **kwargs):
+        """`keras.Model.compile` with the paper's defaults.
+
+        Args:
+            optimizer: default `keras.optimizers.Adam(learning_rate)`.
+            loss: default `acga_losses(foreground_weight)`: WBCE at S/16, S/4 and S.
+            metrics: default `{"logits": [ReferringIoU()]}`.
+            learning_rate, foreground_weight: used by the defaults only.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
+        """
+        super().compile(optimizer=optimizer if optimizer is not None else keras.optimizers.Adam(learning_rate),
+                        loss=loss if loss is not None else acga_losses(foreground_weight),
+                        metrics=metrics if metrics is not None else {"logits": [ReferringIoU()]}, **kwargs)
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
-class ACGA(keras.Model):
-    """Asymmetric Cross-Guided Attention network (spec §1–§6).
+class ACGA(SegmentationTask, keras.Model):
+    """Asymmetric Cross-Guided Attention network (docs/model.md).
 
     Args:
         config: an `ACGAConfig` (or its `to_dict()`).
@@ -92,18 +136,14 @@ class ACGA(keras.Model):
         # === Functional Model ===
         video = keras.Input((c.clip_length, c.image_size, c.image_size, c.input_channels), name="video")
         words = keras.Input((c.sentence_length, c.word_dim), name="words")
-        word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)  # (B, L): real words
         per_stream, intermediates = [], {}
         for stream in streams:
             s = stages[stream]
             clip = video if len(streams) == 1 else video[..., _STREAM_CHANNELS[stream]]
             endpoints = s["video_encoder"](clip)
-            feature = s["video_feature"](endpoints["Mixed_4f"])  # (B, S/16, S/16, 832)
-            text = s["text_encoder"](words)  # (B, L, 300)
-            attended = s["attention"](feature, text, word_mask)
-            logits = s["decoder"](attended["attended_video"], attended["attended_text"])
+            feature, text, attended, logits = wire_head(s, endpoints["Mixed_4f"], words)
             per_stream.append((stream, attended, logits))
-            if not intermediates:  # spec §9 intermediates of the first stream, for `intermediate_model`
+            if not intermediates:  # docs/model.md#weights intermediates of the first stream, for `intermediate_model`
                 intermediates = {"mixed_4e": endpoints["Mixed_4e"], "mixed_4f": endpoints["Mixed_4f"],
                                  "video_feature": feature, "text_feature": text,
                                  **{k: v for k, v in attended.items() if k.startswith("attended")}, **logits}
@@ -158,6 +198,8 @@ class ACGA(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        if isinstance(config.get("config"), dict):  # models saved before the config split also stored training fields
+            config["config"] = {k: v for k, v in config["config"].items() if k not in FORMER_FIELDS}
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
@@ -170,7 +212,7 @@ class ACGA(keras.Model):
 
 
 def intermediate_model(model: ACGA) -> keras.Model:
-    """A model over the same layers that returns the spec §9 intermediates of the (first) stream.
+    """A model over the same layers that returns the docs/model.md#weights intermediates of the (first) stream.
 
     Keys: `mixed_4e`, `mixed_4f`, `video_feature`, `text_feature`, `attended_text`, `attended_video`
     (and `attended_video_full` with F_VA), `logits_res1`, `logits_res2`, `logits_res3`, `logits`.
@@ -180,7 +222,7 @@ def intermediate_model(model: ACGA) -> keras.Model:
 
 def parameter_table(model: ACGA) -> str:
     """A Table-1-style parameter count: video encoder, text encoder, attention, decoder, fusion, total,
-    trainable vs frozen (spec §6: the paper head has 23,664,391 parameters, MRF 28)."""
+    trainable vs frozen (docs/model.md#decoder: the paper head has 23,664,391 parameters, MRF 28)."""
     rows = []
 
     def count(weights):
@@ -217,6 +259,7 @@ def parameter_table(model: ACGA) -> str:
 
 
 def head_parameter_count(model: ACGA) -> int:
-    """Parameters of text encoder + attention + decoder + fusion (spec §6: 23,664,391 for the paper preset)."""
+    """Parameters of text encoder + attention + decoder + fusion (23,664,391 for the paper preset,
+    docs/model.md#presets)."""
     return int(sum(model.stage(n, s).count_params() for s in model.streams
                    for n in ("text_encoder", "attention", "decoder")))

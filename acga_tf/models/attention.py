@@ -1,4 +1,4 @@
-"""Asymmetric cross-guided attention (spec §5) and the Key-Word-Aware comparison variant.
+"""Asymmetric cross-guided attention (docs/model.md#attention) and the Key-Word-Aware comparison variant.
 
 Vision-guided language attention (F_TA) gives every pixel its own sentence vector; language-guided vision
 attention (F_VA) gives every pixel a query-focused global visual context.
@@ -16,7 +16,7 @@ _NEG = -1e9  # masked positions in softmax / max-pool (finite, so an all-padding
 
 
 def _dense(units: int, name: str, dtype, init_std: float) -> keras.layers.Dense:
-    # spec §5: attention Dense layers are initialised N(0, 0.02), bias 0 (the reference's init).
+    # docs/model.md#attention: attention Dense layers are initialised N(0, 0.02), bias 0 (the reference's init).
     return keras.layers.Dense(units, kernel_initializer=keras.initializers.RandomNormal(stddev=init_std),
                               bias_initializer="zeros", dtype=dtype, name=name)
 
@@ -31,7 +31,7 @@ def _softmax_f32(scores, mask=None):
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class CrossGuidedAttention(keras.layers.Layer):
-    """ACGA's attention block (spec §5).
+    """ACGA's attention block (docs/model.md#attention).
 
     Args:
         vision_guided_attention: F_TA on (per-pixel attention over words) or off (every pixel gets the
@@ -41,9 +41,10 @@ class CrossGuidedAttention(keras.layers.Layer):
         variant: "acga" or "key_word_aware" (Shi et al., ECCV 2018: per-pixel word weights, a visual context
             per word pooled over pixels with those weights, and per pixel the word-weighted sum of those
             contexts concatenated to the video feature).
-        mask_padding: mask zero word vectors (padding) in the word softmax and word max-pool (spec §4: the
+        mask_padding: mask zero word vectors (padding) in the word softmax and word max-pool
+        (docs/model.md#text-encoder: the
             reference does not).
-        init_std: standard deviation of the Dense kernels' normal init (spec §5: 0.02).
+        init_std: standard deviation of the Dense kernels' normal init (docs/model.md#attention: 0.02).
 
     Call arguments:
         video: `(B, h, w, Cv)` L2-normalised video feature (Cv = 832 at full width).
@@ -76,7 +77,7 @@ class CrossGuidedAttention(keras.layers.Layer):
         dt = text_shape[-1]
         self.video_channels, self.text_channels = int(cv), int(dt)
         self.coords.build(video_shape)
-        cvc = int(cv) + COORD_CHANNELS  # spec §5: 840 = 832 + 8 coords
+        cvc = int(cv) + COORD_CHANNELS  # docs/model.md#attention: 840 = 832 + 8 coords
         pixels = (video_shape[0], int(h) * int(w), cvc)
         uses_word_attention = self.vision_guided_attention or self.variant == "key_word_aware"
         if uses_word_attention:
@@ -130,7 +131,7 @@ class CrossGuidedAttention(keras.layers.Layer):
             full = keras.ops.einsum("bij,bjc->bic", keras.ops.cast(spatial_attention, u.dtype), u)  # (B, N, 840)
             outputs["attended_video_full"] = keras.ops.reshape(full, (batch, h, w, self.video_channels
                                                                       + COORD_CHANNELS))
-            attended_video = full[..., : self.video_channels]  # spec §5: keep the first 832 channels
+            attended_video = full[..., : self.video_channels]  # docs/model.md#attention: keep the first 832 channels
         else:
             attended_video = v[..., : self.video_channels]
 

@@ -1,9 +1,10 @@
-"""Multi-resolution decoder and its fusion (MRF) (spec §6).
+"""Multi-resolution decoder and its fusion (MRF) (docs/model.md#decoder).
 
 res1 at S/16 → upsample ×4 → res2 at S/4 → upsample ×4 → res3 at S; the fusion conv combines the chosen
 branch logits at S. Layer names follow the reference checkpoint (`conv_mask_small`, `deconv_small`, ...).
 
-res2 and res3 start with a 3×3 conv over concat(features, bilinear-resized attended text, coords) (spec §6). That
+res2 and res3 start with a 3×3 conv over concat(features, bilinear-resized attended text, coords)
+(docs/model.md#decoder). That
 conv is linear, so it is computed as the sum of three convs over the parts, with the same kernel split by input
 channels, and the text part never builds the resized text: a 3×3 "same" conv of a bilinear resize is, along each
 axis, three shifted copies of the 1-D resize matrix (`tap_matrices`), so conv3×3(resize(t)) =
@@ -20,7 +21,8 @@ from acga_tf.models.coords import COORD_CHANNELS, CoordinateMap, coordinate_map
 
 
 def _resize(x, size: int):
-    """Bilinear resize with half-pixel centres (spec §6: TF `tf.image.resize` = PyTorch align_corners=False)."""
+    """Bilinear resize with half-pixel centres (TF `tf.image.resize` = PyTorch align_corners=False;
+    docs/model.md#decoder)."""
     return keras.ops.image.resize(x, (size, size), interpolation="bilinear", antialias=False)
 
 
@@ -47,7 +49,7 @@ def tap_matrices(size_in: int, size_out: int) -> np.ndarray:
 
 
 class _MaskBranch(keras.layers.Layer):
-    """Conv3×3(f)+ReLU, Conv3×3(f)+ReLU, Conv1×1(1): one resolution's logits (spec §6).
+    """Conv3×3(f)+ReLU, Conv3×3(f)+ReLU, Conv1×1(1): one resolution's logits (docs/model.md#decoder).
 
     Called with `x` alone, the first conv takes `x` as is (res1: features, text and coords already concatenated).
     Called with `(features, text)`, it takes concat(features, bilinear resize of `text` to the features' size, coords)
@@ -93,7 +95,7 @@ class _MaskBranch(keras.layers.Layer):
 
 
 class _Upsample(keras.layers.Layer):
-    """ConvTranspose 8×8 stride 4 ("same": output exactly 4×) then Conv3×3, no activations (spec §6)."""
+    """ConvTranspose 8×8 stride 4 ("same": output exactly 4×) then Conv3×3, no activations (docs/model.md#decoder)."""
 
     def __init__(self, filters: int, **kwargs):
         super().__init__(**kwargs)
@@ -112,10 +114,10 @@ class _Upsample(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class MultiResolutionDecoder(keras.layers.Layer):
-    """The three resolution branches and the MRF fusion (spec §6).
+    """The three resolution branches and the MRF fusion (docs/model.md#decoder).
 
     Args:
-        filters: widths of the res1, res2 and res3 branches (spec §6: 256, 128, 64).
+        filters: widths of the res1, res2 and res3 branches (docs/model.md#decoder: 256, 128, 64).
         fusion_resolutions: which branch logits the fusion conv takes (subset of (1, 2, 3), in that order);
             empty: no fusion, `logits` is res3's logits (Table 1 "Baseline").
 
@@ -149,7 +151,7 @@ class MultiResolutionDecoder(keras.layers.Layer):
         f1, f2, f3 = self.filters
         shapes = [(b, h * k, w * k) for k in (1, 4, 16)]
         self.coords.build(shapes[0] + (None,))
-        # spec §6: 1140 = 832 + 300 + 8; 564 = 256 + 300 + 8; 436 = 128 + 300 + 8
+        # docs/model.md#decoder: 1140 = 832 + 300 + 8; 564 = 256 + 300 + 8; 436 = 128 + 300 + 8
         self.conv_mask_small.build(shapes[0] + (cv + dt + COORD_CHANNELS,))
         self.deconv_small.build(shapes[0] + (cv,))
         self.conv_mask_medium.build(shapes[1] + (f1 + dt + COORD_CHANNELS,), attended_text_shape)
@@ -174,7 +176,7 @@ class MultiResolutionDecoder(keras.layers.Layer):
         else:
             logits = logits_res3
         outputs["logits"] = logits
-        return {k: keras.ops.cast(v, "float32") for k, v in outputs.items()}  # logits are float32 (STYLE §3)
+        return {k: keras.ops.cast(v, "float32") for k, v in outputs.items()}  # logits stay float32 when mixed
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "fusion_resolutions": self.fusion_resolutions}

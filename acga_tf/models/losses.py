@@ -1,18 +1,18 @@
-"""Multi-scale weighted binary cross-entropy (spec §7)."""
+"""Multi-scale weighted binary cross-entropy (docs/training.md#loss)."""
 
 from __future__ import annotations
 
 import keras
 
-OUTPUT_NAMES = ("logits_res1", "logits_res2", "logits")  # spec §7: the three supervised outputs
+OUTPUT_NAMES = ("logits_res1", "logits_res2", "logits")  # docs/training.md#loss: the three supervised outputs
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class WeightedBCE(keras.losses.Loss):
-    """WBCE(x, y) = mean of −[w·y·log σ(x) + (1−y)·log(1−σ(x))] over pixels, from logits (spec §7).
+    """WBCE(x, y) = mean of −[w·y·log σ(x) + (1−y)·log(1−σ(x))] over pixels, from logits (docs/training.md#loss).
 
     Args:
-        foreground_weight: w, the positive-class weight (spec §1: 1.5).
+        foreground_weight: w, the positive-class weight (docs/model.md#presets: 1.5).
     """
 
     def __init__(self, foreground_weight: float = 1.5, name: str = "weighted_bce", **kwargs):
@@ -30,6 +30,9 @@ class WeightedBCE(keras.losses.Loss):
         return {**super().get_config(), "foreground_weight": self.foreground_weight}
 
 
-def acga_losses(config) -> dict[str, WeightedBCE]:
-    """The spec §7 loss as a dict for `model.compile(loss=...)`: WBCE at S/16, S/4 and S, summed by Keras."""
-    return {name: WeightedBCE(config.foreground_weight, name=f"wbce_{name}") for name in OUTPUT_NAMES}
+FOREGROUND_WEIGHT = 1.5  # the paper's positive-class weight
+
+
+def acga_losses(foreground_weight: float = FOREGROUND_WEIGHT) -> dict[str, WeightedBCE]:
+    """The paper's loss as a dict for `model.compile(loss=...)`: WBCE at S/16, S/4 and S, summed by Keras."""
+    return {name: WeightedBCE(foreground_weight, name=f"wbce_{name}") for name in OUTPUT_NAMES}

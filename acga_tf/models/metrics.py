@@ -1,4 +1,4 @@
-"""Referring-segmentation metrics (spec §8): overall IoU, mean IoU, P@0.5…0.9 and mAP@0.5:0.95.
+"""Referring-segmentation metrics (docs/evaluation.md#protocol): overall IoU, mean IoU, P@0.5…0.9 and mAP@0.5:0.95.
 
 `ReferringIoU` is a Keras metric for monitoring during training: it accumulates sums (ΣI, ΣU, Σ IoU, hits)
 so that values stay exact across batches and replicas, at the letterboxed resolution. `evaluate_masks` and
@@ -14,15 +14,16 @@ import numpy as np
 
 from acga_tf.ops.threshold import binarize
 
-PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # spec §8: P@k
-MAP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))  # spec §8: 0.50, 0.55, ..., 0.95
-IOU_EPSILON = 1e-6  # spec §8: (I + 1e-6) / (U + 1e-6)
+PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # docs/evaluation.md#protocol: P@k
+MAP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))  # docs/evaluation.md#protocol: 0.50, 0.55, ..., 0.95
+IOU_EPSILON = 1e-6  # docs/evaluation.md#protocol: (I + 1e-6) / (U + 1e-6)
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class ReferringIoU(keras.metrics.Metric):
-    """Overall IoU, mean IoU, P@k and mAP of logits against a binary mask (spec §8 threshold), at the model's
-    resolution. `result()` returns a dict; Keras logs each entry as `<output>_<key>`.
+    """Overall IoU, mean IoU, P@k and mAP of logits against a binary mask (docs/evaluation.md#protocol threshold), at
+    the model's resolution. `result()` returns a dict; Keras logs each entry under its key (`mean_iou`, `val_mean_iou`,
+    ...).
 
     Args:
         name: metric name.
@@ -61,14 +62,14 @@ class ReferringIoU(keras.metrics.Metric):
 
 
 def sample_iou(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """Spec §8 per-sample IoU of two binary masks of the same shape: (I + 1e-6) / (U + 1e-6)."""
+    """docs/evaluation.md#protocol per-sample IoU of two binary masks of the same shape: (I + 1e-6) / (U + 1e-6)."""
     p, t = prediction.astype(bool), truth.astype(bool)
     return (int(np.logical_and(p, t).sum()) + IOU_EPSILON) / (int(np.logical_or(p, t).sum()) + IOU_EPSILON)
 
 
 @dataclasses.dataclass
 class EvaluationAccumulator:
-    """Accumulates per-sample intersections and unions at the original resolution (spec §8)."""
+    """Accumulates per-sample intersections and unions at the original resolution (docs/evaluation.md#protocol)."""
 
     sample_ids: list = dataclasses.field(default_factory=list)
     intersections: list = dataclasses.field(default_factory=list)
@@ -99,7 +100,7 @@ class EvaluationAccumulator:
 
 
 def summarize(intersections: np.ndarray, unions: np.ndarray) -> dict[str, float]:
-    """Spec §8 metrics from per-sample intersections and unions (pixel counts)."""
+    """docs/evaluation.md#protocol metrics from per-sample intersections and unions (pixel counts)."""
     if len(intersections) == 0:
         raise ValueError("no samples to evaluate")
     i, u = np.asarray(intersections, np.float64), np.asarray(unions, np.float64)

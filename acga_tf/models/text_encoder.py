@@ -1,4 +1,4 @@
-"""Sentence encoders: Conv1D + tanh (spec §4) or an LSTM (Table 2 "LSTM")."""
+"""Sentence encoders: Conv1D + tanh (docs/model.md#text-encoder) or an LSTM (Table 2 "LSTM")."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import keras
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class TextEncoder(keras.layers.Layer):
-    """Encodes word vectors `(B, L, D)` into text features `(B, L, units)` (spec §4).
+    """Encodes word vectors `(B, L, D)` into text features `(B, L, units)` (docs/model.md#text-encoder).
 
     Args:
-        units: feature width (spec §4: 300).
+        units: feature width (docs/model.md#text-encoder: 300).
         kind: "conv1d" (Conv1D(units, 3, "same", bias) → tanh) or "lstm" (LSTM(units), all steps).
 
     Call arguments:
@@ -23,7 +23,8 @@ class TextEncoder(keras.layers.Layer):
             raise ValueError(f"TextEncoder kind={kind!r}: expected 'conv1d' or 'lstm'")
         self.units, self.kind = units, kind
         if kind == "conv1d":
-            # spec §4: kernel 3, "same" padding, bias (reference: txt_model.0 = Conv1d(300, 300, 3, padding=1)).
+            # docs/model.md#text-encoder: kernel 3, "same" padding, bias (reference: txt_model.0 = Conv1d(300, 300, 3,
+            # padding=1)).
             self.encoder = keras.layers.Conv1D(units, 3, padding="same", activation="tanh",
                                                dtype=self.dtype_policy, name="conv1d")
         else:

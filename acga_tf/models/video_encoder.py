@@ -1,4 +1,4 @@
-"""I3D (Inflated Inception-v1) video encoder up to Mixed_4f, with DeepMind's layer names (spec §2).
+"""I3D (Inflated Inception-v1) video encoder up to Mixed_4f, with DeepMind's layer names (docs/model.md#video-encoder).
 
 Layers are nested so that variable paths reproduce the checkpoint scopes: `Mixed_4f/Branch_1/Conv3d_0b_3x3/
 conv_3d/kernel` ↔ DeepMind's `RGB/inception_i3d/Mixed_4f/Branch_1/Conv3d_0b_3x3/conv_3d/w`. Weight loading
@@ -19,7 +19,7 @@ VALID_ENDPOINTS = (
     "MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c",
 )
 
-# spec §2: (kind, output channels or inception widths, kernel, strides).
+# docs/model.md#video-encoder: (kind, output channels or inception widths, kernel, strides).
 # Inception widths: (b0 1x1, b1 1x1, b1 3x3, b2 1x1, b2 3x3, b3 pool->1x1).
 _LAYOUT = {
     "Conv3d_1a_7x7": ("unit", 64, (7, 7, 7), (2, 2, 2)),
@@ -47,7 +47,7 @@ def scaled_width(width: int, multiplier: float) -> int:
 
 
 def endpoint_channels(endpoint: str, multiplier: float = 1.0) -> int:
-    """Output channels of an I3D endpoint (832 for Mixed_4f at full width, spec §2)."""
+    """Output channels of an I3D endpoint (832 for Mixed_4f at full width, docs/model.md#video-encoder)."""
     index = VALID_ENDPOINTS.index(endpoint)
     for name in reversed(VALID_ENDPOINTS[: index + 1]):
         kind, widths, _, _ = _LAYOUT[name]
@@ -61,7 +61,7 @@ def endpoint_channels(endpoint: str, multiplier: float = 1.0) -> int:
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class Unit3D(keras.layers.Layer):
-    """Conv3D (no bias) → BatchNorm → ReLU with TF "SAME" padding (spec §2).
+    """Conv3D (no bias) → BatchNorm → ReLU with TF "SAME" padding (docs/model.md#video-encoder).
 
     Args:
         filters: output channels.
@@ -98,7 +98,8 @@ class Unit3D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class InceptionBlock(keras.layers.Layer):
-    """I3D inception block: 1×1 | 1×1→3×3×3 | 1×1→3×3×3 | 3×3×3 max-pool→1×1, concatenated (spec §2).
+    """I3D inception block: 1×1 | 1×1→3×3×3 | 1×1→3×3×3 | 3×3×3 max-pool→1×1, concatenated
+    (docs/model.md#video-encoder).
 
     Args:
         widths: (b0, b1a, b1b, b2a, b2b, b3) output channels.
@@ -164,14 +165,15 @@ class _Branch(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class I3D(keras.layers.Layer):
-    """I3D video encoder returning a dict of endpoints (spec §2).
+    """I3D video encoder returning a dict of endpoints (docs/model.md#video-encoder).
 
     Args:
         final_endpoint: last block built, one of `VALID_ENDPOINTS` (ACGA: "Mixed_4f").
         width_multiplier: scales every width (1.0 = DeepMind's I3D).
         trainable_from: first block that trains; earlier blocks are frozen (their BatchNorms run in
             inference mode). "none" freezes every block.
-        bn_scale, bn_epsilon: BatchNorm scale and epsilon (spec §2: reference 1e-5 with scale, DeepMind 1e-3
+        bn_scale, bn_epsilon: BatchNorm scale and epsilon (docs/model.md#video-encoder: reference 1e-5 with scale,
+        DeepMind 1e-3
             without).
         endpoints: names of the endpoints returned by `call` (default: just `final_endpoint`).
 
@@ -227,11 +229,19 @@ class I3D(keras.layers.Layer):
 
     def call(self, video, training=None):
         outputs, x = {}, video
-        for name, layer in self.blocks.items():
-            x = layer(x) if name.startswith("MaxPool") else layer(x, training=training)
+        for name in self.blocks:
+            x = self.run_blocks(x, (name,), training=training)
             if name in self.endpoints:
                 outputs[name] = x
         return outputs
+
+    def run_blocks(self, x, names, training=None):
+        """Runs the blocks `names` (consecutive, in order) on `x`: how a model cut inside the encoder (the feature
+        cache, `acga_tf.training.feature_cache`) runs one part of it over the same layers."""
+        for name in names:
+            layer = self.blocks[name]
+            x = layer(x) if name.startswith("MaxPool") else layer(x, training=training)
+        return x
 
     def compute_output_shape(self, input_shape):
         shapes, shape = {}, tuple(input_shape)

@@ -21,7 +21,8 @@ TEMPORARY_SUFFIX = ".tmp"
 def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = True) -> Iterator[str]:
     """Yields a temporary path beside `path` to write to; renames it to `path` when the block succeeds.
 
-    On an exception the temporary file (or folder) is removed and `path` is left as it was.
+    On an exception the temporary file (or folder) is removed and `path` is left as it was; a temporary left over
+    by a killed run is removed first.
 
     Args:
         path: the final file or folder.
@@ -29,13 +30,18 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
         overwrite: replace an existing `path` (files only; a folder is never replaced).
     """
     temporary = path + suffix
+    _remove(temporary)  # a leftover of a run killed mid-write
     try:
         yield temporary
     except BaseException:
-        if tf.io.gfile.exists(temporary):
-            (tf.io.gfile.rmtree if tf.io.gfile.isdir(temporary) else tf.io.gfile.remove)(temporary)
+        _remove(temporary)
         raise
     tf.io.gfile.rename(temporary, path, overwrite=overwrite)
+
+
+def _remove(path: str) -> None:
+    if tf.io.gfile.exists(path):
+        (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
 
 
 def write_text(path: str, text: str) -> None:

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 
 def letterbox_geometry(height: Any, width: Any, size: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Where a height × width image lands in the size × size letterbox (spec §7).
+    """Where a height × width image lands in the size × size letterbox (docs/data.md#letterbox).
 
     Scale to fit keeping the aspect ratio (the long side becomes `size`; the short side is rounded half up),
     then centre (the extra padding pixel, if any, goes to the bottom/right).
@@ -45,7 +45,8 @@ def _resize(images: tf.Tensor, size: tf.Tensor, method: str, antialias: bool) ->
 
 
 def letterbox(images: tf.Tensor, size: int, method: str = "bilinear", antialias: bool = False) -> tf.Tensor:
-    """Letterboxes images to size × size: scale to fit keeping the aspect ratio, centre, pad zeros (spec §7).
+    """Letterboxes images to size × size: scale to fit keeping the aspect ratio, centre, pad zeros
+    (docs/data.md#letterbox).
 
     Args:
         images: (..., H, W, C), any number of leading dims (a frame, a clip (T,H,W,C), a batch of clips); H and W
@@ -71,9 +72,9 @@ def unletterbox(prob_or_mask: tf.Tensor, height: Any, width: Any, method: str = 
                 antialias: bool = False) -> tf.Tensor:
     """Maps an S × S prediction back to the original height × width: the exact inverse of `letterbox`.
 
-    Scale to cover and centre crop (spec §8), done as: crop the region where `letterbox` put the frame, then
-    resize it to height × width. For nearest-neighbour masks, `unletterbox(letterbox(m)) == m` whenever the frame
-    was not shrunk (S ≥ max(H, W)), and `letterbox(unletterbox(p)) == p` for any S × S mask p that is zero on
+    Scale to cover and centre crop (docs/evaluation.md#protocol), done as: crop the region where `letterbox` put the
+    frame, then resize it to height × width. For nearest-neighbour masks, `unletterbox(letterbox(m)) == m` whenever the
+    frame was not shrunk (S ≥ max(H, W)), and `letterbox(unletterbox(p)) == p` for any S × S mask p that is zero on
     the padding when the frame was shrunk.
 
     Args:
@@ -98,7 +99,7 @@ def unletterbox(prob_or_mask: tf.Tensor, height: Any, width: Any, method: str = 
 
 
 def clip_indices(center: Any, num_frames: Any, clip_length: int) -> tf.Tensor:
-    """Indices of T frames centred on `center`, repeating the first/last frame past the ends (spec §7).
+    """Indices of T frames centred on `center`, repeating the first/last frame past the ends (docs/data.md#letterbox).
 
     Indices center − T//2 … center + (T+1)//2 − 1, clamped to [0, num_frames − 1].
 
@@ -111,11 +112,12 @@ def clip_indices(center: Any, num_frames: Any, clip_length: int) -> tf.Tensor:
 
 
 def scale_frames(frames: tf.Tensor) -> tf.Tensor:
-    """uint8-range pixels → float32 in [-1, 1] (x / 127.5 − 1, spec §2)."""
+    """uint8-range pixels → float32 in [-1, 1] (x / 127.5 − 1, docs/model.md#video-encoder)."""
     x = tf.clip_by_value(tf.cast(frames, tf.float32), 0.0, 255.0)
     return x / 127.5 - 1.0
 
 
 def preprocess_clip(frames: tf.Tensor, size: int) -> tf.Tensor:
-    """Frames uint8 (..., H, W, 3) → letterboxed float32 (..., S, S, 3) in [-1, 1] (spec §7); padding is black."""
+    """Frames uint8 (..., H, W, 3) → letterboxed float32 (..., S, S, 3) in [-1, 1] (docs/data.md#letterbox);
+    padding is black."""
     return scale_frames(letterbox(frames, size, method="bilinear"))

@@ -1,4 +1,5 @@
-"""Requests and responses for an exported ACGA SavedModel, as TF Serving exchanges them (spec §8 outputs).
+"""Requests and responses for an exported ACGA SavedModel, as TF Serving exchanges them (docs/evaluation.md#protocol
+outputs).
 
 - gRPC: `predict_request` builds a `tensorflow_serving.apis.predict_pb2.PredictRequest`, `request_inputs` decodes
   one (`tf.make_ndarray`) and `predict_response` wraps a signature's outputs.

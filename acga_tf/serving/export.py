@@ -1,4 +1,4 @@
-"""Export a trained ACGA run as a TF Serving SavedModel (spec §7 letterbox, §8 inference; STYLE B.7).
+"""Export a trained ACGA run as a TF Serving SavedModel (docs/serving.md#signatures).
 
 `export_model(run, "saved_models/acga/1")` writes, with `keras.export.ExportArchive`, a SavedModel whose graph
 does everything a client would otherwise have to reproduce, in stock TF ops only (no `py_function`):
@@ -9,9 +9,9 @@ does everything a client would otherwise have to reproduce, in stock TF ops only
                       → mask uint8 [Q, H, W], probability float32 [Q, H, W]  (I3D runs once for the Q queries)
 
 Both: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word vectors (the run's
-`SentenceVectorizer`, a tracked hash table), the model, σ, the spec §8 relative threshold (≥ 0.5 × each sample's
-maximum) and the inverse letterbox back to the input's own H × W. The result is for the clip's centre frame: send
-the T = `clip_length` frames centred on the frame to segment. H and W may differ from request to request.
+`SentenceVectorizer`, a tracked hash table), the model, σ, the docs/evaluation.md#protocol relative threshold (≥ 0.5 ×
+each sample's maximum) and the inverse letterbox back to the input's own H × W. The result is for the clip's centre
+frame: send the T = `clip_length` frames centred on the frame to segment. H and W may differ from request to request.
 
 Bad requests (wrong rank or channel count, T ≠ clip_length, zero frames, empty frames, an empty query, batch
 sizes that disagree) fail in the graph with an `InvalidArgumentError` that says what is wrong; a wrong dtype is
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -35,6 +33,7 @@ import tensorflow as tf
 
 from acga_tf.data.vocab import check_nonempty
 from acga_tf.models.config import ACGAConfig
+from acga_tf.ops import files
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import logits_outputs
 from acga_tf.serving import client as serving
@@ -234,21 +233,16 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
         tf.TensorSpec(None, tf.uint8, name="video"), tf.TensorSpec(None, tf.string, name="queries")])
 
     os.makedirs(name_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{version}.partial-", dir=name_dir)  # not an integer: TF Serving ignores it
-    try:
+    # Written beside the version folder under a name that is not an integer (TF Serving ignores it), then renamed.
+    with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
         archive.write_out(staging, verbose=False)
         if records is not None:
             write_warmup(staging, records)
-        os.rename(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     base = os.path.dirname(name_dir)
     config_path = os.path.join(base, MODELS_CONFIG)
     name = os.path.basename(name_dir)
     if not os.path.exists(config_path):
-        with open(config_path, "w", encoding="utf-8") as f:
-            f.write(models_config_text(name, f"/models/{name}"))
+        files.write_text(config_path, models_config_text(name, f"/models/{name}"))
     logger.info("exported %s (T=%d, S=%d) to %s; signatures %s, %s", trained.directory, trained.config.clip_length,
                 trained.config.image_size, output_dir, serving.DEFAULT_SIGNATURE, serving.MULTI_QUERY_SIGNATURE)
     return output_dir

@@ -1,7 +1,8 @@
 """A trained model on disk: the one layout that `train` writes and `evaluate`, `export`, `predict` and the demo read.
 
     <run>/model.keras        the final model (`keras.saving.load_model`, no custom objects needed)
-    <run>/config.json        its ACGAConfig
+    <run>/config.json        its ACGAConfig (the architecture)
+    <run>/experiment.json    the ExperimentConfig it was trained with (model, data, training), when known
     <run>/vocab.txt          the vocabulary (word<TAB>count), row i of the embedding matrix is word i
     <run>/embeddings.npy     float32 (V, D) word vectors the model was trained with (row 0: padding/unknown)
 
@@ -25,9 +26,11 @@ from acga_tf.data.vocab import (
 )
 from acga_tf.models import acga, losses, metrics  # noqa: F401  (registers the serializable classes)
 from acga_tf.models.config import ACGAConfig
+from acga_tf.ops import files
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
+EXPERIMENT_FILE = "experiment.json"
 VOCAB_FILE = "vocab.txt"
 EMBEDDINGS_FILE = "embeddings.npy"
 
@@ -52,16 +55,26 @@ def save_vocabulary(directory: str, vocabulary, embeddings: np.ndarray) -> None:
     os.makedirs(directory, exist_ok=True)
     if embeddings.shape[0] != len(vocabulary.words):
         raise ValueError(f"embeddings have {embeddings.shape[0]} rows for {len(vocabulary.words)} words")
-    vocabulary.save(os.path.join(directory, VOCAB_FILE))
-    save_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), embeddings)
+    with files.atomic_path(os.path.join(directory, VOCAB_FILE)) as temporary:
+        vocabulary.save(temporary)
+    with files.atomic_path(os.path.join(directory, EMBEDDINGS_FILE), suffix=".partial.npy") as temporary:
+        save_embedding_matrix(temporary, embeddings)  # (np.save appends .npy to names without it)
 
 
-def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.ndarray) -> str:
-    """Writes the whole layout; returns the model path."""
+def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.ndarray, *,
+                 experiment=None) -> str:
+    """Writes the whole layout (each file atomically); returns the model path.
+
+    Args:
+        experiment: the `ExperimentConfig` of the run, written to `experiment.json` when given.
+    """
     save_vocabulary(directory, vocabulary, embeddings)
-    model.config.to_json(os.path.join(directory, CONFIG_FILE))
+    files.write_text(os.path.join(directory, CONFIG_FILE), model.config.to_json() + "\n")
+    if experiment is not None:
+        files.write_text(os.path.join(directory, EXPERIMENT_FILE), experiment.to_json() + "\n")
     path = os.path.join(directory, MODEL_FILE)
-    model.save(path)
+    with files.atomic_path(path, suffix=".partial.keras") as temporary:  # Keras wants the .keras ending
+        model.save(temporary)
     return path
 
 
@@ -76,7 +89,7 @@ def run_directory(path: str) -> str | None:
 
 
 def load_model_file(path: str) -> keras.Model:
-    """`keras.saving.load_model` with acga_tf's classes registered (checkpoints also carry their loss and metrics)."""
+    """`keras.saving.load_model` with acga_tf's serializable classes registered."""
     return keras.saving.load_model(path)
 
 

@@ -1,7 +1,7 @@
 """Frozen-I3D feature cache: run the frozen part of the video encoder once, then train only what trains.
 
-This is how the reference implementation trained (spec §1: it precomputes Mixed_4e features and trains Mixed_4f and
-the head). `split_model` cuts an `ACGA` at its first trainable I3D block into
+This is how the reference implementation trained (docs/model.md#presets: it precomputes Mixed_4e features and trains
+Mixed_4f and the head). `split_model` cuts an `ACGA` at its first trainable I3D block into
 
     prefix: {"video"} → the frozen endpoint (e.g. Mixed_4e, (B, T/4, S/16, S/16, 528) for the paper preset)
     head:   {"features", "words"} → the model's outputs (logits_res1, logits_res2, logits)
@@ -20,14 +20,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from acga_tf.models.acga import wire_head
+from acga_tf.ops import files
+
 logger = logging.getLogger(__name__)
 
 CACHE_PATTERN = "features-{index:05d}.tfrecord"
 _TARGETS = ("logits_res1", "logits_res2", "logits")
 
 
-def split_model(model) -> tuple[keras.Model, keras.Model]:
+def split_model(model, task_class=keras.Model) -> tuple[keras.Model, keras.Model]:
     """(prefix, head) functional models over `model`'s layers, cut at the first trainable I3D block.
+
+    The prefix runs the frozen blocks (`I3D.run_blocks`); the head runs the trainable blocks, then the rest of the
+    model through `acga.wire_head`, the same wiring `ACGA` uses, so nothing of the forward pass is written twice.
+
+    Args:
+        model: a single-stream `ACGA`.
+        task_class: the class of the head (e.g. the training task of `acga_tf.training.task`).
 
     Raises:
         ValueError: a two-stream model, or an I3D with nothing frozen (no cache to make).
@@ -46,22 +56,15 @@ def split_model(model) -> tuple[keras.Model, keras.Model]:
 
     video = keras.Input((config.clip_length, config.image_size, config.image_size, config.input_channels),
                         name="video")
-    x = video
-    for name in names[:start]:
-        x = encoder.blocks[name](x) if name.startswith("MaxPool") else encoder.blocks[name](x, training=False)
-    prefix = keras.Model({"video": video}, {"features": x}, name=f"{model.name}_frozen_prefix")
+    cut = encoder.run_blocks(video, names[:start], training=False)
+    prefix = keras.Model({"video": video}, {"features": cut}, name=f"{model.name}_frozen_prefix")
 
-    features = keras.Input(tuple(x.shape[1:]), name="features")
+    features = keras.Input(tuple(cut.shape[1:]), name="features")
     words = keras.Input((config.sentence_length, config.word_dim), name="words")
-    y = features
-    for name in names[start:]:
-        y = encoder.blocks[name](y) if name.startswith("MaxPool") else encoder.blocks[name](y)
-    word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)
-    attended = model.stage("attention")(model.stage("video_feature")(y), model.stage("text_encoder")(words),
-                                        word_mask)
-    logits = model.stage("decoder")(attended["attended_video"], attended["attended_text"])
-    head = keras.Model({"features": features, "words": words}, {k: logits[k] for k in _TARGETS},
-                       name=f"{model.name}_head")
+    stages = {name: model.stage(name) for name in ("video_feature", "text_encoder", "attention", "decoder")}
+    _, _, _, logits = wire_head(stages, encoder.run_blocks(features, names[start:]), words)
+    head = task_class(inputs={"features": features, "words": words}, outputs={k: logits[k] for k in _TARGETS},
+                      name=f"{model.name}_head")
     return prefix, head
 
 
@@ -84,7 +87,7 @@ def write_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, *
         if writer is not None:
             writer.close()
             final = os.path.join(directory, CACHE_PATTERN.format(index=index))
-            tf.io.gfile.rename(final + ".tmp", final, overwrite=True)
+            tf.io.gfile.rename(final + files.TEMPORARY_SUFFIX, final, overwrite=True)
             paths.append(final)
             writer = None
 
@@ -94,7 +97,8 @@ def write_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, *
         targets = {k: v.numpy() for k, v in targets.items()}
         for i in range(features.shape[0]):
             if writer is None:
-                writer = tf.io.TFRecordWriter(os.path.join(directory, CACHE_PATTERN.format(index=index)) + ".tmp")
+                writer = tf.io.TFRecordWriter(os.path.join(directory, CACHE_PATTERN.format(index=index))
+                                             + files.TEMPORARY_SUFFIX)
             example = {"features": _float_feature(features[i]), "words": _float_feature(words[i]),
                        **{k: _float_feature(targets[k][i]) for k in _TARGETS}}
             writer.write(tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString())

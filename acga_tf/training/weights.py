@@ -1,5 +1,5 @@
-"""Weight loading as name tables: DeepMind's Kinetics I3D checkpoints (spec §2) and the reference PyTorch
-ACGA checkpoint (spec §9).
+"""Weight loading as name tables: DeepMind's Kinetics I3D checkpoints (docs/model.md#video-encoder) and the reference
+PyTorch ACGA checkpoint (docs/model.md#weights).
 
 Keras variable paths follow the checkpoints' scopes (see `video_encoder.py`), so each source is a table of
 renames plus a layout transpose per tensor rank; a test checks the tables against the real checkpoint indexes.
@@ -34,7 +34,7 @@ _REFERENCE_UNITS = {"": "", "Branch_0/Conv3d_0a_1x1": "branch_0", "Branch_1/Conv
 _REFERENCE_LEAVES = {"conv_3d/kernel": "conv3d.weight", "batch_norm/gamma": "batch3d.weight",
                      "batch_norm/beta": "batch3d.bias", "batch_norm/moving_mean": "batch3d.running_mean",
                      "batch_norm/moving_variance": "batch3d.running_var"}
-# Head layers: Keras path (below the model) → reference module (spec §9).
+# Head layers: Keras path (below the model) → reference module (docs/model.md#weights).
 _REFERENCE_HEAD = {
     "text_encoder/conv1d": "txt_model.0",
     "attention/video_reduce": "attention_layer.video_reduce",
@@ -48,8 +48,8 @@ _REFERENCE_HEAD = {
     **{f"decoder/deconv_{size}/conv_1": f"deconv_{size}.1" for size in ("small", "medium")},
     "decoder/conv_fusion": "conv_fusion",
 }
-# PyTorch → Keras layout by rank (spec §9): Conv3d (out,in,t,h,w) → (t,h,w,in,out); Conv2d (out,in,h,w) and
-# ConvTranspose2d (in,out,h,w) → (h,w,in,out) / (h,w,out,in); Conv1d (out,in,k) → (k,in,out); Linear → (in,out).
+# PyTorch → Keras layout by rank (docs/model.md#weights): Conv3d (out,in,t,h,w) → (t,h,w,in,out); Conv2d (out,in,h,w)
+# and ConvTranspose2d (in,out,h,w) → (h,w,in,out) / (h,w,out,in); Conv1d (out,in,k) → (k,in,out); Linear → (in,out).
 _TORCH_TO_KERAS = {5: (2, 3, 4, 1, 0), 4: (2, 3, 1, 0), 3: (2, 1, 0), 2: (1, 0), 1: None}
 
 
@@ -158,7 +158,7 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None) 
 
     Returns:
         A `LoadReport`; the checkpoint's Mixed_5*/Logits variables and the model's BatchNorm scales (when the
-        config has `bn_scale=True`; DeepMind's BatchNorm has none, spec §2) show up as unused/unset.
+        config has `bn_scale=True`; DeepMind's BatchNorm has none, docs/model.md#video-encoder) show up as unused/unset.
 
     Raises:
         ValueError: unreadable checkpoint or a shape mismatch (naming both sides).
@@ -174,7 +174,7 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None) 
 
 
 def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], source: str = "state_dict") -> LoadReport:
-    """Loads the reference PyTorch ACGA weights (spec §9) into a single-stream `ACGA` model.
+    """Loads the reference PyTorch ACGA weights (docs/model.md#weights) into a single-stream `ACGA` model.
 
     Args:
         model: an `ACGA` whose config matches the checkpoint (reference: BatchNorm with scale, epsilon 1e-5).
@@ -215,7 +215,8 @@ def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
         raise ValueError(f"{path}: cannot read PyTorch checkpoint ({type(e).__name__}: {e})") from None
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not state:
-        raise ValueError(f"{path}: no state_dict found (top-level keys: {list(obj)[:10] if isinstance(obj, dict) else type(obj).__name__})")
+        found = list(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"{path}: no state_dict found (top-level keys: {found})")
     return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, "detach")}
 
 

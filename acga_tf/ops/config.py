@@ -1,0 +1,111 @@
+"""The base of every config in the package: a frozen dataclass that checks its field types, round-trips through
+JSON, and names the config, field and value in every error (docs/architecture.md#configs).
+
+Subclasses declare typed fields and add range checks in `validate()`; `__post_init__` first normalises JSON lists
+to tuples and checks each value against its annotation (`bool` is not accepted for `int`, an `int` is accepted for
+`float`), so `from_dict(json.loads(json.dumps(c.to_dict()))) == c` for every config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound="FrozenConfig")
+
+
+class FrozenConfig:
+    """Mixin for `@dataclasses.dataclass(frozen=True)` configs: type checks, `to_dict`, `from_dict`, `replace`."""
+
+    def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            object.__setattr__(self, field.name, _coerce(self, field.name, value, hints[field.name]))
+        self.validate()
+
+    def validate(self) -> None:
+        """Range checks of the subclass (raise `ValueError` through `self.check`)."""
+
+    def check(self, ok: bool, field: str, why: str) -> None:
+        """Raises `ValueError("<Config>.<field>=<value>: <why>")` unless `ok`."""
+        if not ok:
+            raise ValueError(f"{type(self).__name__}.{field}={getattr(self, field)!r}: {why}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of every field (tuples as lists)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def to_json(self, path: str | None = None) -> str:
+        """The config as JSON text; also written to `path` when given."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        return text
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_dict(cls: type[T], d: dict[str, Any], source: str = "<dict>") -> T:
+        """Builds a config from `to_dict()` output.
+
+        Raises:
+            ValueError: not a dict, an unknown key or a bad value; the message names `source` and the key.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: expected a JSON object of {cls.__name__} fields, got {type(d).__name__}")
+        unknown = sorted(set(d) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(f"{source}: unknown {cls.__name__} field(s) {unknown}; known fields: "
+                             f"{sorted(cls.field_names())}")
+        try:
+            return cls(**d)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{source}: {e}") from None
+
+    def replace(self: T, **overrides) -> T:
+        """A copy with fields replaced (validated like a new config)."""
+        d = self.to_dict()
+        d.update(overrides)
+        return type(self).from_dict(d, source=f"{type(self).__name__}.replace")
+
+
+def _jsonable(value: Any) -> Any:
+    return [_jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _coerce(config: FrozenConfig, name: str, value: Any, hint: Any) -> Any:
+    """`value` checked against the annotation `hint` (JSON lists become tuples)."""
+    where = f"{type(config).__name__}.{name}={value!r}"
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list of {typing.get_args(hint)[0].__name__}")
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce_scalar(where, v, item) for v in value)
+    return _coerce_scalar(where, value, hint)
+
+
+def _coerce_scalar(where: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: expected an integer")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: expected a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: expected a finite number")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string")
+    return value

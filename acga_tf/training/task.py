@@ -1,0 +1,63 @@
+"""`TrainingTask`: the model `fit` trains under a `tf.distribute` strategy (docs/training.md#distribution).
+
+A functional model over an `ACGA`'s own layers (the whole model, or the head after the feature-cache cut), with
+`SegmentationTask`'s compile defaults and the two TensorFlow-trainer work-arounds that multi-replica and
+multi-worker training need, as methods of the subclass. Training it trains the `ACGA` whose layers it shares.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from acga_tf.models.acga import SegmentationTask
+
+
+@keras.saving.register_keras_serializable(package="acga_tf")
+class TrainingTask(SegmentationTask, keras.Model):
+    """A functional model trained with the paper's loss under a `tf.distribute` strategy.
+
+    Args:
+        inputs, outputs: as for a functional `keras.Model` (over an `ACGA`'s layers).
+        scalar_logs_with_axis: give every scalar log of a step a leading axis of length 1 (multi-worker
+            training, see `train_step`).
+    """
+
+    def __init__(self, inputs, outputs, *, scalar_logs_with_axis: bool = False, **kwargs):
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.scalar_logs_with_axis = scalar_logs_with_axis
+
+    @classmethod
+    def over(cls, model: keras.Model, **kwargs) -> "TrainingTask":
+        """The task over all of `model`'s layers, inputs and outputs."""
+        return cls(inputs=model.input, outputs=model.output, name=f"{model.name}_task", **kwargs)
+
+    def train_step(self, data):
+        return self._with_axis(super().train_step(data))
+
+    def test_step(self, data):
+        return self._with_axis(super().test_step(data))
+
+    def _with_axis(self, logs):
+        # Keras 3's TF trainer reduces each step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
+        # which fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions",
+        # tensorflow/tensorflow#72388); with a leading axis of length 1 that reduction removes it again.
+        if not self.scalar_logs_with_axis:
+            return logs
+        return keras.tree.map_structure(lambda v: tf.reshape(v, [1]) if v.shape.rank == 0 else v, logs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TF trainer builds the compiled metrics from a `strategy.reduce("MEAN", batch)` of the first
+        # distributed batch, which fails for dict inputs across replicas (keras-team/keras#20329: "Attempt to
+        # convert a value ({'video': PerReplica...}) ... to a Tensor"). The build needs only shapes and dtypes,
+        # so this task builds from the first replica's local batch.
+        if self._distribute_strategy is None:
+            return  # no strategy: Keras builds when the step function is traced
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: (self.distribute_strategy.experimental_local_results(v)[0]
+                               if isinstance(v, tf.distribute.DistributedValues) else v), next(it))
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
