@@ -3,11 +3,14 @@
     python benchmarks/forward.py                    # paper preset, batch 1, CPU, from pixels
     python benchmarks/forward.py --preset small --runs 10 --bfloat16
     python benchmarks/forward.py --device GPU --xla --bfloat16
+    python benchmarks/forward.py --preset tiny --runs 1 --bfloat16   # smoke run (seconds): checks it works only
 
 Prints the median wall time of `tf.function(model)` and of one `tf.function` of raw TF ops (conv3d,
 batch_normalization, max_pool3d, einsum, conv2d, conv2d_transpose, resize) over the same variables, their
 ratio (Keras / raw, measured in one run, interleaved), and the FLOPs per clip counted from the static shapes of
-every convolution and matrix product (2 × multiply-adds). The two outputs are checked to agree.
+every convolution and matrix product (2 × multiply-adds). The two outputs are checked to agree (exit 1 if not,
+before any timing). The backend, the device the outputs were computed on and the host (CPU model, usable cores)
+are printed with the figures.
 """
 
 from __future__ import annotations
@@ -19,9 +22,14 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from hostinfo import environment_lines, require_device  # benchmarks/hostinfo.py
 
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA
+
+PRESET_NAMES = ("tiny", "small", "paper")  # ACGAConfig.preset names
+# Keras and raw logits must agree to this share of max |logit| (float32 differs ~1e-6; TF32 matmuls on a GPU more).
+MAX_RELATIVE_DIFFERENCE = 1e-2
 
 
 class RawACGA:
@@ -75,7 +83,7 @@ class RawACGA:
 
     def __call__(self, video, words):
         self.flops = 0
-        m, c = self.model, self.config
+        m = self.model
         x = video
         for name, layer in m.stage("video_encoder").blocks.items():
             if name.startswith("MaxPool"):
@@ -135,42 +143,56 @@ def _median_time(fn, inputs, runs: int) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--preset", default="paper", choices=PRESET_NAMES,
+                        help="model size (default: paper, T=16 S=512; tiny and small are for quick checks)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each version (after one warm-up)")
-    parser.add_argument("--device", default="CPU", help="CPU or GPU")
+    parser.add_argument("--device", default="CPU", choices=("CPU", "GPU"), help="default: CPU")
     parser.add_argument("--bfloat16", action="store_true", help="also time the model under mixed_bfloat16")
     parser.add_argument("--xla", action="store_true", help="compile both functions with XLA (jit_compile)")
     args = parser.parse_args(argv)
+    if args.runs < 1 or args.batch < 1:
+        parser.error(f"--runs {args.runs} and --batch {args.batch} must be positive")
 
     config = ACGAConfig.preset(args.preset)
+    device = require_device(args.device)  # without it, TF would run a GPU request on the CPU silently
     rng = np.random.default_rng(0)
-    with tf.device(f"/{args.device}:0"):
+    with tf.device(f"/{device}"):
         video = tf.constant(rng.uniform(-1, 1, (args.batch, config.clip_length, config.image_size, config.image_size,
                                                 config.input_channels)).astype("float32"))
-        words = tf.constant(rng.standard_normal((args.batch, config.sentence_length, config.word_dim)).astype("float32"))
+        words = tf.constant(rng.standard_normal((args.batch, config.sentence_length, config.word_dim))
+                            .astype("float32"))
         model = ACGA(config)
         raw = RawACGA(model)
         keras_fn = tf.function(lambda v, w: model({"video": v, "words": w}, training=False)["logits"],
                                jit_compile=args.xla)
         raw_fn = tf.function(raw.__call__, jit_compile=args.xla)
         keras_out, raw_out = keras_fn(video, words), raw_fn(video, words)  # trace + warm up
+        ran_on = {t.device.split("device:")[-1] for t in (keras_out, raw_out)}
+        if ran_on != {device}:
+            raise SystemExit(f"error: asked for {device}, the outputs are on {sorted(ran_on)}")
         flops = raw.flops
         diff = float(tf.reduce_max(tf.abs(keras_out - raw_out)))
+        relative = diff / max(float(tf.reduce_max(tf.abs(raw_out))), 1e-30)
+        print(f"preset={args.preset} T={config.clip_length} S={config.image_size} batch={args.batch} "
+              f"device={device} xla={args.xla} runs={args.runs}")
+        for line in environment_lines(device):
+            print(line)
+        print(f"FLOPs per clip: {flops / args.batch / 1e9:.4g} GFLOP (convolutions and matrix products, 2 x MACs)")
+        print(f"max |keras - raw| on logits: {diff:.2e} ({relative:.1e} of max |logit|)")
+        if not relative <= MAX_RELATIVE_DIFFERENCE:
+            raise SystemExit(f"error: the Keras model and the raw ops disagree (more than {MAX_RELATIVE_DIFFERENCE:g} "
+                             "of max |logit|): their times would not compare the same computation")
         keras_times, raw_times = [], []
         for _ in range(args.runs):  # interleaved, so machine noise hits both alike
             keras_times.append(_median_time(keras_fn, (video, words), 1))
             raw_times.append(_median_time(raw_fn, (video, words), 1))
         k_med, r_med = statistics.median(keras_times), statistics.median(raw_times)
-        print(f"preset={args.preset} T={config.clip_length} S={config.image_size} batch={args.batch} "
-              f"device={args.device} xla={args.xla} threads={tf.config.threading.get_intra_op_parallelism_threads()}")
-        print(f"FLOPs per clip: {flops / args.batch / 1e9:.1f} GFLOP (convolutions and matrix products, 2 x MACs)")
-        print(f"max |keras - raw| on logits: {diff:.2e}")
         # The Keras decoder skips the resized-text concatenation (decoder.py), so its GFLOP/s is per spec FLOP.
-        print(f"keras model  median {k_med:.3f} s  ({flops / k_med / 1e9:.0f} spec GFLOP/s)  runs: "
-              + ", ".join(f"{t:.3f}" for t in keras_times))
-        print(f"raw TF ops   median {r_med:.3f} s  ({flops / r_med / 1e9:.0f} GFLOP/s)  runs: "
-              + ", ".join(f"{t:.3f}" for t in raw_times))
+        print(f"keras model  median {k_med:.4g} s  ({flops / k_med / 1e9:.0f} spec GFLOP/s)  runs: "
+              + ", ".join(f"{t:.4g}" for t in keras_times))
+        print(f"raw TF ops   median {r_med:.4g} s  ({flops / r_med / 1e9:.0f} GFLOP/s)  runs: "
+              + ", ".join(f"{t:.4g}" for t in raw_times))
         print(f"ratio keras/raw: {k_med / r_med:.3f}")
         if args.bfloat16:
             mixed = ACGA(config, dtype="mixed_bfloat16")
@@ -180,7 +202,7 @@ def main(argv=None) -> int:
             mixed_out = mixed_fn(video, words)
             b_med = _median_time(mixed_fn, (video, words), args.runs)
             agree = float(tf.reduce_mean(tf.cast((mixed_out > 0) == (keras_out > 0), tf.float32)))
-            print(f"keras mixed_bfloat16 median {b_med:.3f} s  (speed-up {k_med / b_med:.2f}x over float32; "
+            print(f"keras mixed_bfloat16 median {b_med:.4g} s  (speed-up {k_med / b_med:.2f}x over float32; "
                   f"sign agreement of logits with float32: {agree:.4f})")
     return 0
 

@@ -14,7 +14,8 @@ from pipelines.convert import main
 
 def run(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    return main(argv + ["--runner", "beam"] if "--runner" not in argv else argv)
+    explicit = any(a == "--runner" or a.startswith("--runner=") for a in argv)
+    return main(argv if explicit else argv + ["--runner", "beam"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""Where a benchmark ran: Keras backend and versions, the device, and the host (CPU model, usable cores).
+
+Every benchmark prints these lines with its figures (`environment_lines`), so a number is never quoted without
+the machine it came from. Run alone to see them:
+
+    python benchmarks/hostinfo.py                   # backend, CPU device, host
+    python benchmarks/hostinfo.py --device GPU      # fails (exit 1) where TensorFlow sees no GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+
+__all__ = ["cores", "cpu_model", "device_description", "environment_lines", "require_device"]
+
+
+def cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a container's share), not the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """The CPU model from /proc/cpuinfo ("model name" on x86; "Model" / "Hardware" / "CPU part" on ARM), else
+    what `platform` knows."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and value.strip():
+                    fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    for key in ("model name", "Model", "Hardware", "cpu model", "CPU part"):
+        if key in fields:
+            return fields[key]
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def require_device(kind: str) -> str:
+    """The first logical TensorFlow device of `kind` ("CPU" or "GPU"), as "GPU:0".
+
+    Raises:
+        SystemExit: TensorFlow sees no such device (it would otherwise place the work on the CPU silently).
+    """
+    import tensorflow as tf
+
+    devices = tf.config.list_logical_devices(kind.upper())
+    if not devices:
+        seen = ", ".join(d.name for d in tf.config.list_logical_devices()) or "none"
+        raise SystemExit(f"error: TensorFlow sees no {kind.upper()} device (it sees: {seen})")
+    return devices[0].name.split("device:")[-1]
+
+
+def device_description(device: str = "CPU:0") -> str:
+    """"GPU:0 (NVIDIA H200, compute capability 9.0)" or "CPU:0 (the host CPU, N cores)"."""
+    import tensorflow as tf
+
+    kind, _, index = device.upper().partition(":")
+    if kind == "GPU":
+        gpus = tf.config.list_physical_devices("GPU")
+        i = int(index or 0)
+        if i < len(gpus):
+            details = tf.config.experimental.get_device_details(gpus[i])
+            name = details.get("device_name", "unknown GPU")
+            cc = details.get("compute_capability")
+            return f"{device} ({name}" + (f", compute capability {cc[0]}.{cc[1]}" if cc else "") + ")"
+        return f"{device} (not visible to TensorFlow)"
+    return f"{device} (the host CPU, {cores()} cores)"
+
+
+def environment_lines(device: str = "CPU:0") -> list[str]:
+    """Three lines to print with a benchmark's figures: backend, device, host."""
+    import keras
+    import tensorflow as tf
+
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    backend = (f"backend: Keras {keras.__version__} on {keras.backend.backend()}, TensorFlow {tf.__version__}, "
+               f"Python {platform.python_version()}; intra-op threads: {threads or 'TF default (one per core)'}")
+    host = (f"host: {cpu_model()}, {cores()} usable cores (of {os.cpu_count()}), "
+            f"{platform.system()} {platform.machine()}")
+    return [backend, f"device: {device_description(device)}", host]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="CPU", choices=("CPU", "GPU"), help="the device to describe")
+    args = parser.parse_args(argv)
+    for line in environment_lines(require_device(args.device)):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

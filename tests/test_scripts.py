@@ -1,0 +1,204 @@
+"""Smoke tests of every script in benchmarks/ and pipelines/: `--help` and a tiny real run, each in a subprocess.
+
+The scripts are found with a glob, and `TINY_RUNS` must name every one of them (and nothing else), so a new
+script without a smoke test fails `test_every_script_has_a_tiny_run`, and a script that no longer imports or runs
+fails here instead of in someone's terminal. The tiny runs check that a script works and prints what it should,
+never its figures (the machines are shared and noisy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT_DIRS = ("benchmarks", "pipelines")
+TIMEOUT_S = 300  # per subprocess: a hang fails the test instead of blocking the suite
+
+
+def discover_scripts() -> list[str]:
+    """Every `benchmarks/*.py` and `pipelines/*.py` but `__init__.py`, as repository-relative paths."""
+    return sorted(p.relative_to(REPO).as_posix() for d in SCRIPT_DIRS for p in (REPO / d).glob("*.py")
+                  if p.name != "__init__.py")
+
+
+def command(script: str) -> list[str]:
+    """How the README starts `script`: benchmarks as files, pipelines as modules (`python -m pipelines.beam`)."""
+    if script.startswith("pipelines/"):
+        return [sys.executable, "-m", script.removesuffix(".py").replace("/", ".")]
+    return [sys.executable, script]
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyRun:
+    """A script's tiny run.
+
+    args: after the script; "{root}" is a 4-video synthetic A2D world (seed 0), "{out}" a new empty directory.
+    expect: regular expressions, each matching a whole line of stdout ("{root}", "{out}", "{frames}" and
+        "{samples}", the world's annotated frames and samples, are replaced first, escaped).
+    check: further checks of (stdout, context with root, out, world summary).
+    """
+
+    args: tuple[str, ...]
+    expect: tuple[str, ...]
+    check: Callable[[str, dict], None] | None = None
+
+
+# Lines every benchmark prints with its figures (benchmarks/hostinfo.py).
+ENVIRONMENT = (r"backend: Keras \S+ on tensorflow, TensorFlow \S+, Python \S+; intra-op threads: .+",
+               r"device: CPU:0 \(the host CPU, \d+ cores\)",
+               r"host: .+, \d+ usable cores \(of \d+\), .+")
+NUMBER = r"[0-9.e+-]+"
+
+
+def _check_forward(stdout: str, context: dict) -> None:
+    diff = float(re.search(r"^max \|keras - raw\| on logits: (\S+)", stdout, re.M).group(1))
+    assert diff < 1e-3, stdout
+
+
+def _check_converted(stdout: str, context: dict) -> None:
+    """Both splits' summary lines add up to the world, and the output directory holds manifest and shards."""
+    counts = [(int(s), int(f)) for s, f in re.findall(r"^a2d \w+: (\d+) samples \((\d+) annotated frames\)", stdout,
+                                                       re.M)]
+    world = context["world"]
+    assert (sum(s for s, _ in counts), sum(f for _, f in counts)) == (world["samples"], world["frames"]), stdout
+    out = Path(context["out"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["splits"]) == ["test", "train"]
+    assert manifest["samples"] == world["samples"]
+    for split in manifest["splits"].values():
+        for shard in split["shards"]:
+            assert (out / shard["file"]).is_file(), shard
+
+
+CONVERTED = (r"a2d train: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 skipped -> {out}",
+             r"a2d test: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 skipped -> {out}")
+
+TINY_RUNS: dict[str, TinyRun] = {
+    "benchmarks/forward.py": TinyRun(
+        ("--preset", "tiny", "--runs", "1", "--bfloat16"),
+        (r"preset=tiny T=8 S=64 batch=1 device=CPU:0 xla=False runs=1", *ENVIRONMENT,
+         rf"FLOPs per clip: {NUMBER} GFLOP \(.*\)",
+         rf"max \|keras - raw\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)",
+         rf"keras model  median {NUMBER} s  \(\d+ spec GFLOP/s\)  runs: {NUMBER}",
+         rf"raw TF ops   median {NUMBER} s  \(\d+ GFLOP/s\)  runs: {NUMBER}",
+         rf"ratio keras/raw: {NUMBER}",
+         rf"keras mixed_bfloat16 median {NUMBER} s  \(speed-up {NUMBER}x over float32; sign agreement of logits "
+         rf"with float32: {NUMBER}\)"),
+        _check_forward),
+    "benchmarks/hostinfo.py": TinyRun((), ENVIRONMENT),
+    "benchmarks/input_pipeline.py": TinyRun(
+        ("--videos", "4", "--min-seconds", "0.2", "--presets", "tiny"),
+        (*ENVIRONMENT,
+         r"synthetic A2D world: 4 videos, {frames} annotated frames, {samples} samples, frames 160 x [0-9|]+",
+         r"converter \(window 24, JPEG q95, shards of 16\), both splits:",
+         rf"  workers=1: +{NUMBER} clips/s  \({{frames}} clips in {NUMBER} s, first run in this process\)",
+         rf"  workers=1: +{NUMBER} clips/s  \({{frames}} clips in {NUMBER} s, steady state\)",
+         rf"  workers=2: +{NUMBER} clips/s  \({{frames}} clips in {NUMBER} s, new pool: worker start \+ TF import "
+         r"included\)",
+         rf"  workers=2: +{NUMBER} clips/s  \({{frames}} clips in {NUMBER} s, steady state\)",
+         r"make_dataset \(batch 4, at least 0.2 s each\), samples/s:",
+         rf"  tiny  T= 8 S= 64 train: +{NUMBER} clips/s total, +{NUMBER} clips/s per core  \(\d+ samples\)",
+         rf"  tiny  T= 8 S= 64 test : +{NUMBER} clips/s total, +{NUMBER} clips/s per core  \(\d+ samples\)")),
+    "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
+                                    _check_converted),
+    "pipelines/beam.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress",
+                                  "--beam-option=--runner=DirectRunner"), CONVERTED, _check_converted),
+}
+
+SCRIPTS = discover_scripts()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout
+    return env
+
+
+def _start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(proc.args)} ran past {TIMEOUT_S} s\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")
+    return proc.returncode, out, err
+
+
+def _report(args, rc, out, err) -> str:
+    return f"{' '.join(map(str, args))} -> exit {rc}\nstdout:\n{out[-4000:]}\nstderr:\n{err[-4000:]}"
+
+
+def test_scripts_are_discovered():
+    assert {"benchmarks/forward.py", "benchmarks/input_pipeline.py", "pipelines/convert.py",
+            "pipelines/beam.py"} <= set(SCRIPTS)
+
+
+def test_every_script_has_a_tiny_run():
+    """A new script in benchmarks/ or pipelines/ needs an entry in TINY_RUNS (and a removed one loses its entry)."""
+    missing = sorted(set(SCRIPTS) - set(TINY_RUNS))
+    stale = sorted(set(TINY_RUNS) - set(SCRIPTS))
+    assert not missing, f"scripts without a smoke test: add them to TINY_RUNS in {__file__}: {missing}"
+    assert not stale, f"TINY_RUNS names scripts that no longer exist: {stale}"
+
+
+@pytest.fixture(scope="module")
+def help_runs() -> dict[str, tuple[int, str, str]]:
+    """`SCRIPT --help` of every script, started together (each mostly imports TensorFlow, one core each)."""
+    procs = {s: _start([*command(s), "--help"]) for s in SCRIPTS}
+    return {s: _finish(p) for s, p in procs.items()}
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help(script, help_runs):
+    rc, out, err = help_runs[script]
+    assert rc == 0, _report([*command(script), "--help"], rc, out, err)
+    assert out.startswith("usage: "), out
+    assert "-h, --help" in out
+
+
+@pytest.fixture(scope="module")
+def a2d_world(tmp_path_factory) -> dict:
+    """The tiny synthetic A2D Sentences world the pipelines convert (and the input benchmark writes itself)."""
+    from acga_tf.data.synthetic import write_a2d_world
+
+    root = tmp_path_factory.mktemp("scripts_world") / "a2d_sentences"
+    return write_a2d_world(str(root), n_videos=4, seed=0)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_tiny_run(script, request, tmp_path):
+    if script not in TINY_RUNS:
+        pytest.fail(f"{script} has no tiny run in TINY_RUNS")
+    run = TINY_RUNS[script]
+    a2d_world = request.getfixturevalue("a2d_world")
+    out_dir = tmp_path / "out"
+    context = {"root": a2d_world["root"], "out": str(out_dir), "world": a2d_world}
+    args = [*command(script), *(a.replace("{root}", context["root"]).replace("{out}", context["out"])
+                                for a in run.args)]
+    start = time.perf_counter()
+    rc, out, err = _finish(_start(args))
+    report = _report(args, rc, out, err) + f"\n({time.perf_counter() - start:.1f} s)"
+    assert rc == 0, report
+    lines = out.splitlines()
+    for pattern in run.expect:
+        for key in ("root", "out"):
+            pattern = pattern.replace("{%s}" % key, re.escape(context[key]))
+        for key in ("frames", "samples"):
+            pattern = pattern.replace("{%s}" % key, str(a2d_world[key]))
+        assert any(re.fullmatch(pattern, line) for line in lines), f"no line matches {pattern!r}\n{report}"
+    if run.check is not None:
+        run.check(out, context)
