@@ -1,32 +1,25 @@
-"""Shared test fixtures: paths to ../shared and small deterministic inputs."""
+"""Shared fixtures: paths to ../shared, small dataset trees in the real formats, and prepared shards.
+
+Plain helpers live in support.py (random model inputs) and dataset_files.py (the dataset trees' contents); import
+them from there, never from this file. Fixtures import the package (TensorFlow) only when they run, so collecting
+a test that needs none of them stays fast.
+"""
 
 import os
-import pathlib
+import shutil
+from pathlib import Path
 
-import numpy as np
 import pytest
+from support import SHARED
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-
 
 @pytest.fixture(scope="session")
-def shared_dir() -> pathlib.Path:
+def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} (the project's shared fixtures) is not next to the checkout")
     return SHARED
-
-
-def random_inputs(config, batch=2, seed=0):
-    """Deterministic model inputs for `config`: video in [-1, 1], words with zero padding after 5 words."""
-    rng = np.random.default_rng(seed)
-    video = rng.uniform(-1, 1, (batch, config.clip_length, config.image_size, config.image_size,
-                                config.input_channels)).astype("float32")
-    words = rng.standard_normal((batch, config.sentence_length, config.word_dim)).astype("float32")
-    words[:, 5:] = 0.0
-    return {"video": video, "words": words}
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +35,65 @@ def prepared_a2d(tmp_path_factory) -> dict:
     return {"root": str(base / "a2d_sentences"), "data": str(base / "data"),
             "train": str(base / "data" / "train-*.tfrecord"), "test": str(base / "data" / "test-*.tfrecord"),
             "summary": summary}
+
+
+@pytest.fixture(scope="session")
+def a2d_world(tmp_path_factory) -> tuple:
+    """A synthetic A2D Sentences world of 8 videos (`acga_tf.data.synthetic`): (root, summary). Read-only: copy it
+    to break it."""
+    from acga_tf.data.synthetic import write_a2d_world
+
+    root = tmp_path_factory.mktemp("world") / "a2d_sentences"
+    summary = write_a2d_world(str(root), n_videos=8, seed=3)
+    return root, summary
+
+
+@pytest.fixture(scope="session")
+def a2d_shards(a2d_world, tmp_path_factory) -> Path:
+    """`a2d_world` converted by `acga prepare a2d` (dataset_files.SHARD_SIZE frames per shard). Read-only."""
+    from dataset_files import prepare_a2d
+
+    root, _ = a2d_world
+    out = tmp_path_factory.mktemp("prepared")
+    assert prepare_a2d(root, out) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def a2d_root(tmp_path_factory) -> Path:
+    """The hand-written A2D Sentences tree of dataset_files (3 videos, docs/data.md#datasets quirks). Read-only."""
+    from dataset_files import write_a2d_tree
+
+    return write_a2d_tree(tmp_path_factory.mktemp("a2d_sentences"))
+
+
+@pytest.fixture
+def a2d_copy(a2d_root, tmp_path) -> Path:
+    """A writable copy for tests that break files."""
+    root = tmp_path / "a2d"
+    shutil.copytree(a2d_root, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def jhmdb_root(tmp_path_factory) -> Path:
+    """The hand-written J-HMDB Sentences tree of dataset_files (2 videos). Read-only."""
+    from dataset_files import write_jhmdb_tree
+
+    return write_jhmdb_tree(tmp_path_factory.mktemp("jhmdb") / "jhmdb_sentences")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> str:
+    """A saved tiny run (random weights, a vocabulary covering `runs.QUERY`); see tests/runs.py."""
+    from runs import make_run
+
+    return make_run(tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="module")
+def trained(run_dir):
+    """`run_dir` loaded as a `TrainedModel`."""
+    from acga_tf.training import artifacts
+
+    return artifacts.load_trained(run_dir)

@@ -1,88 +1,40 @@
-"""The ACGA model: shapes, layer checks, ablation switches, serialization, input errors, training (spec §2–§7)."""
+"""acga_tf/models/acga.py: `VideoFeature`, and the `ACGA` model: parameter counts, shapes, ablation switches,
+serialization, input errors, compile defaults, training, mixed precision (docs/)."""
 
 import keras
 import numpy as np
 import pytest
-from conftest import random_inputs
-from layer_checks import run_layer_checks
+from layer_test_case import run_layer_test
+from support import random_inputs
 
 from acga_tf import ACGAConfig
-from acga_tf.models.acga import ACGA, head_parameter_count, parameter_table
-from acga_tf.models.attention import CrossGuidedAttention
-from acga_tf.models.coords import CoordinateMap, coordinate_map
-from acga_tf.models.decoder import MultiResolutionDecoder
-from acga_tf.models.losses import acga_losses
-from acga_tf.models.metrics import ReferringIoU
-from acga_tf.models.text_encoder import TextEncoder
-from acga_tf.models.video_encoder import I3D, InceptionBlock, Unit3D, endpoint_channels
+from acga_tf.models.acga import ACGA, VideoFeature, head_parameter_count, parameter_table
+from acga_tf.models.losses import WeightedBCE
 
 TINY = ACGAConfig.preset("tiny")
+VIDEO_FEATURE_INPUT = np.random.default_rng(0).standard_normal((2, 2, 4, 4, 16)).astype("float32")  # Mixed_4f
 
 
-def test_coordinate_map_matches_spec_section_3():
-    c = coordinate_map(2, 4)
-    assert c.shape == (2, 4, 8)
-    # cell (i=1, j=2) of a 2x4 grid: xmin = 2*2/4-1 = 0, xmax = 0.5, ymin = 0, ymax = 1
-    np.testing.assert_allclose(c[1, 2], [0.0, 0.0, 0.5, 1.0, 0.25, 0.5, 0.25, 0.5])
+def test_video_feature_layer():
+    """Mean over time, then unit L2 norm over channels (docs/model.md#video-encoder)."""
+    out = run_layer_test(VideoFeature, {}, VIDEO_FEATURE_INPUT, expected_output_shape=(2, 4, 4, 16),
+                         expected_num_trainable_weights=0, expected_num_non_trainable_weights=0)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=-1), 1.0, rtol=1e-5)
+    mean = VIDEO_FEATURE_INPUT.mean(axis=1)
+    np.testing.assert_allclose(out, mean / np.linalg.norm(mean, axis=-1, keepdims=True), rtol=1e-5, atol=1e-6)
 
 
-def test_layers_pass_layer_checks():
-    rng = np.random.default_rng(0)
-    video = rng.uniform(-1, 1, (1, 8, 32, 32, 3)).astype("float32")
-    run_layer_checks(lambda dtype=None: Unit3D(8, (3, 3, 3), (1, 2, 2), bn_scale=True, dtype=dtype), {"x": video},
-                     (1, 8, 16, 16, 8))
-    run_layer_checks(lambda dtype=None: InceptionBlock((4, 4, 8, 2, 4, 4), dtype=dtype), {"x": video},
-                     (1, 8, 32, 32, 20))
-    run_layer_checks(lambda dtype=None: I3D(width_multiplier=0.125, endpoints=("Mixed_4e", "Mixed_4f"),
-                                            dtype=dtype), {"video": video},
-                     {"Mixed_4f": (1, 2, 2, 2, endpoint_channels("Mixed_4f", 0.125))})
-    feature = rng.standard_normal((2, 4, 4, 16)).astype("float32")
-    text = rng.standard_normal((2, 6, 12)).astype("float32")
-    run_layer_checks(lambda dtype=None: CoordinateMap(dtype=dtype), {"features": feature}, (2, 4, 4, 24))
-    run_layer_checks(lambda dtype=None: TextEncoder(12, "conv1d", dtype=dtype), {"words": text}, (2, 6, 12))
-    run_layer_checks(lambda dtype=None: CrossGuidedAttention(dtype=dtype), {"video": feature, "text": text},
-                     {"attended_text": (2, 4, 4, 12), "attended_video": (2, 4, 4, 16),
-                      "word_attention": (2, 16, 6), "spatial_attention": (2, 16, 16)})
-    run_layer_checks(lambda dtype=None: MultiResolutionDecoder((8, 6, 4), dtype=dtype),
-                     {"attended_video": feature, "attended_text": feature[..., :12]},
-                     {"logits_res1": (2, 4, 4, 1), "logits_res2": (2, 16, 16, 1), "logits": (2, 64, 64, 1)})
-
-
-@pytest.mark.parametrize("grid,text_dim", [(4, 12), (5, 7)])
-def test_decoder_equals_the_literal_concat_resize_conv_of_spec_section_6(grid, text_dim):
-    """res2/res3 never build concat(features, resize(text), coords): their result must equal doing so."""
-    import tensorflow as tf
-
-    rng = np.random.default_rng(grid)
-    video = tf.constant(rng.standard_normal((2, grid, grid, 10)), tf.float32)
-    text = tf.constant(rng.standard_normal((2, grid, grid, text_dim)), tf.float32)
-    decoder = MultiResolutionDecoder((8, 6, 4))
-    out = decoder(video, text)
-    for w in decoder.weights:  # non-zero biases, so that a dropped bias shows
-        if w.path.endswith("bias"):
-            w.assign(rng.standard_normal(w.shape).astype("float32"))
-    out = decoder(video, text)
-
-    def literal(branch, features):
-        size = features.shape[1]
-        x = tf.concat([features, tf.image.resize(text, (size, size), "bilinear"),
-                       tf.broadcast_to(coordinate_map(size, size)[None], (2, size, size, 8))], -1)
-        return branch.conv_4(branch.conv_2(branch.conv_0(x)))
-
-    medium = decoder.deconv_small(video)
-    large = decoder.deconv_medium(medium)
-    res2, res3 = literal(decoder.conv_mask_medium, medium), literal(decoder.conv_mask_large, large)
-    np.testing.assert_allclose(out["logits_res2"], res2, atol=2e-5 * float(np.abs(res2).max()))
-    np.testing.assert_allclose(out["logits_res3"], res3, atol=2e-5 * float(np.abs(res3).max()))
-    assert float(np.abs(res3 - tf.reduce_mean(res3)).max()) > 1e-3  # not a constant map
-
-
-def test_i3d_shapes_at_paper_size_without_running_it():
-    enc = I3D(endpoints=("Mixed_4e", "Mixed_4f"))
-    shapes = enc.compute_output_shape((None, 16, 512, 512, 3))
-    assert shapes["Mixed_4e"] == (None, 4, 32, 32, 528) and shapes["Mixed_4f"] == (None, 4, 32, 32, 832)
-    with pytest.raises(ValueError, match="final_endpoint='Mixed_9z'"):
-        I3D(final_endpoint="Mixed_9z")
+def test_compile_defaults_are_the_papers():
+    """`compile()` with no arguments: Adam at 5e-4 and the weighted BCE (w = 1.5) at the three resolutions."""
+    model = ACGA(TINY)
+    model.compile()
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(5e-4)
+    assert sorted(model.loss) == ["logits", "logits_res1", "logits_res2"]
+    assert all(isinstance(loss, WeightedBCE) and loss.foreground_weight == 1.5 for loss in model.loss.values())
+    model.compile(learning_rate=1e-3, foreground_weight=2.0)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-3)
+    assert {loss.foreground_weight for loss in model.loss.values()} == {2.0}
 
 
 def test_paper_head_has_23664391_parameters_and_mrf_adds_28():
@@ -92,7 +44,7 @@ def test_paper_head_has_23664391_parameters_and_mrf_adds_28():
     assert head_parameter_count(paper) - head_parameter_count(no_fusion) == 28
     table = parameter_table(paper)
     assert "23,664,391" in table and "fusion (MRF)" in table
-    # spec §1: only Mixed_4f of I3D trains.
+    # docs/model.md#presets: only Mixed_4f of I3D trains.
     encoder = paper.stage("video_encoder")
     trainable = {w.path.split("/")[1] for w in encoder.trainable_weights}
     assert trainable == {"Mixed_4f"}
@@ -221,8 +173,7 @@ def _synthetic_batch(config, n=4, seed=0):
 def test_tiny_preset_overfits_with_model_fit():
     keras.utils.set_random_seed(0)
     model = ACGA(TINY)
-    model.compile(optimizer=keras.optimizers.Adam(TINY.learning_rate), loss=acga_losses(TINY),
-                  metrics={"logits": [ReferringIoU()]})
+    model.compile(learning_rate=2e-3)  # the paper's loss and metrics by default (the tiny experiment's rate)
     x, y = _synthetic_batch(TINY)
     history = model.fit(x, y, batch_size=4, epochs=60, verbose=0)
     losses = history.history["loss"]
@@ -240,5 +191,5 @@ def test_mixed_precision_model_keeps_its_policy_through_save_and_load(tmp_path):
     assert restored.stage("video_encoder").variable_dtype == "float32"
     inputs = random_inputs(TINY)
     out = restored(inputs)["logits"]
-    assert out.dtype == "float32"  # logits stay float32 (STYLE §3)
+    assert out.dtype == "float32"  # logits stay float32 (docs/architecture.md)
     np.testing.assert_allclose(np.asarray(out), np.asarray(model(inputs)["logits"]), atol=1e-6)

@@ -1,6 +1,5 @@
 """`acga demo` end to end on a very small world (the full demo is measured, not asserted: see the README)."""
 
-import os
 
 import numpy as np
 import pytest

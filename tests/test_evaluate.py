@@ -1,5 +1,5 @@
-"""Tests for acga_tf/apps/evaluate.py and `acga evaluate`: spec §8 at the original resolution, per-sample CSV, the
-trained run's vocabulary on shards with another vocabulary (J-HMDB), and user errors."""
+"""Tests for acga_tf/apps/evaluate.py and `acga evaluate`: docs/evaluation.md#protocol at the original resolution,
+per-sample CSV, the trained run's vocabulary on shards with another vocabulary (J-HMDB), and user errors."""
 
 import csv
 import os
@@ -32,7 +32,8 @@ def _read_csv(path):
 
 
 def test_perfect_prediction_scores_one_at_original_resolution(prepared_a2d):
-    # The ground truth at the model's letterboxed resolution, scored by the §8 loop against the ORIGINAL masks:
+    # The ground truth at the model's letterboxed resolution, scored by the evaluation loop
+    # (docs/evaluation.md#protocol) against the ORIGINAL masks:
     # un-letterboxing must land it back on the original frame. With S at least the frame's size, the nearest-
     # neighbour round trip is exact, so a perfect predictor scores exactly 1.
     config = CONFIG.override(image_size=256).data

@@ -1,4 +1,5 @@
-"""Export (STYLE B.7): a TF Serving SavedModel answering gRPC and REST requests in a fresh process (spec §7, §8).
+"""Export (docs/architecture.md): a TF Serving SavedModel answering gRPC and REST requests in a fresh process
+(docs/data.md#pipeline, docs/evaluation.md#protocol).
 
 One tiny run is exported once (through `acga export`); `tests/serving_client.py` then loads it with
 `tf.saved_model.load` in a new Python process and answers every request below, good and bad, in order. The
@@ -36,8 +37,9 @@ CLIENT = pathlib.Path(__file__).with_name("serving_client.py")
 SENTENCES = ["a man in a red shirt is running", "the dog on the left is jumping", "a woman is rolling on the floor",
              "a bird flying"]
 SIZES = [(48, 80), (80, 48), (64, 64)]  # (H, W): landscape, portrait, square
-# The untrained tiny model's logits barely vary (σ in 0.3..0.55, so the spec §8 mask would be all ones); sharpening
-# the fusion conv makes the relative threshold select a real region, so the mask comparison means something.
+# The untrained tiny model's logits barely vary (σ in 0.3..0.55, so the docs/evaluation.md#protocol mask would be all
+# ones); sharpening the fusion conv makes the relative threshold select a real region, so the mask comparison means
+# something.
 LOGIT_SCALE = 6.0
 
 
@@ -73,7 +75,7 @@ def _videos(config, seed=0):
 
 
 def _reference(trained, video, queries):
-    """The Keras model on the same preprocessed input: σ(logits) (B, S, S) and its spec §8 outputs at H × W."""
+    """The Keras model on the same preprocessed input: σ(logits) (B, S, S) and its evaluated outputs at H × W."""
     inputs = {"video": preprocess_clip(tf.constant(video), trained.config.image_size),
               "words": trained.vectorizer()(tf.constant(queries))}
     prob = tf.sigmoid(trained.model(inputs, training=False)["logits"])  # (B, S, S, 1)
@@ -177,7 +179,7 @@ def test_fresh_process_answers_match_the_keras_model(fresh, trained, kind, size)
         assert answer["mask"].dtype == np.uint8 and answer["probability"].dtype == np.float32
     reference = _reference(trained, inputs["video"], inputs["query"])
     _assert_matches(answer, reference, h, w)
-    assert 0.002 < answer["mask"].mean() < 0.95, "the spec §8 threshold should select a region, not all or nothing"
+    assert 0.002 < answer["mask"].mean() < 0.95, "the relative threshold should select a region, not all or nothing"
 
 
 def test_row_format_rest_request(fresh, trained):

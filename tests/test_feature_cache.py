@@ -1,4 +1,4 @@
-"""The frozen-I3D feature cache (how the reference trained, spec §1)."""
+"""The frozen-I3D feature cache (how the reference trained, docs/model.md#presets)."""
 
 import os
 
@@ -6,14 +6,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_inputs
+from support import random_inputs
 
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA
 from acga_tf.models.losses import acga_losses
+from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
 
-FROZEN = ACGAConfig.preset("tiny", i3d_trainable_from="Mixed_4e", horizontal_flip=False)
+FROZEN = ACGAConfig.preset("tiny", i3d_trainable_from="Mixed_4e")
 
 
 def test_prefix_then_head_equals_the_model_and_its_loss():
@@ -28,7 +29,7 @@ def test_prefix_then_head_equals_the_model_and_its_loss():
         np.testing.assert_allclose(split[key], full[key], atol=1e-5)
     # the head trains exactly the model's trainable weights (shared objects)
     assert {id(w) for w in head.trainable_weights} == {id(w) for w in model.trainable_weights}
-    losses = acga_losses(FROZEN)
+    losses = acga_losses()
     targets = {k: (np.asarray(v) > 0).astype("float32") for k, v in full.items()}
     total = lambda out: sum(float(losses[k](targets[k], out[k])) for k in losses)
     assert total(split) == pytest.approx(total(full), rel=1e-5)
@@ -54,7 +55,7 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
     from acga_tf.cli import main
 
     out = str(tmp_path / "run")
-    keras.utils.set_random_seed(FROZEN.seed)
+    keras.utils.set_random_seed(ExperimentConfig.preset("tiny").training.seed)
     initial = ACGA(FROZEN)
     assert main(["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e",
                  "--set", "horizontal_flip=false", "--data", prepared_a2d["train"], "--output", out,

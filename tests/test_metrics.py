@@ -1,4 +1,4 @@
-"""Spec §7 loss and §8 metrics against hand-computed values."""
+"""The loss (docs/training.md#loss) and the metrics (docs/evaluation.md#protocol) against hand-computed values."""
 
 import numpy as np
 import pytest

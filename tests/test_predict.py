@@ -1,11 +1,12 @@
-"""acga_tf.apps.predict and `acga predict`: one spec §8 mask per frame from clips centred on it (spec §7)."""
+"""acga_tf.apps.predict and `acga predict`: one mask per frame (docs/evaluation.md#protocol) from clips centred on it
+(docs/data.md#clips)."""
 
 import os
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
+from runs import QUERY, moving_frames, write_video
 
 from acga_tf.apps.predict import (
     OVERLAY_COLOR,
@@ -17,60 +18,11 @@ from acga_tf.apps.predict import (
     write_overlay,
 )
 from acga_tf.cli import main
-from acga_tf.data.vocab import Vocabulary
-from acga_tf.models.acga import ACGA
-from acga_tf.models.config import ACGAConfig
-from acga_tf.training import artifacts
-
-QUERY = "the red circle jumping on the left"
-
-
-def make_run(directory, seed=0):
-    """A saved tiny trained run (random weights) with a vocabulary covering QUERY."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = ACGA(ACGAConfig.preset("tiny"))
-    # Random logits lie within ±0.4, so σ ≥ 0.5 × max everywhere: scale the fusion kernel so the maps have a
-    # real foreground and background (the spec §8 threshold then selects part of each frame).
-    fusion = next(w for w in model.weights if w.path == "decoder/conv_fusion/kernel")
-    fusion.assign(fusion * 40.0)
-    vocab = Vocabulary.build([QUERY, "a blue square walking", "the green triangle rolling right"])
-    matrix, _ = vocab.embedding_matrix(dim=model.config.word_dim, seed=0)
-    artifacts.save_trained(str(directory), model, vocab, matrix)
-    return str(directory)
-
-
-def moving_frames(n, h, w, seed=0):
-    """uint8 (n, h, w, 3): a bright square that moves across a noisy background, so every clip differs."""
-    rng = np.random.default_rng(seed)
-    frames = rng.integers(0, 80, (n, h, w, 3), dtype=np.uint8)
-    side = max(h, w) // 4
-    for t in range(n):
-        y, x = (t * 3) % max(h - side, 1), (t * 5) % max(w - side, 1)
-        frames[t, y:y + side, x:x + side] = (230, 40, 40)
-    return frames
-
-
-def write_video(path, frames, codec, pix_fmt, fps=12):
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = pix_fmt
-        if codec == "libx264":
-            stream.options = {"qp": "0"}
-        for t, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = t
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return str(path)
 
 
 def by_hand(trained, frames, query, centres):
-    """σ(logits) (S, S) and the spec §8 mask at the frame size for each centre, computed without acga_tf.apps.predict."""
+    """σ(logits) (S, S) and the evaluated mask at the frame size for each centre, computed without
+    acga_tf.apps.predict."""
     import tensorflow as tf
 
     from acga_tf.ops.geometry import preprocess_clip, unletterbox
@@ -87,16 +39,6 @@ def by_hand(trained, frames, query, centres):
     masks = np.asarray(unletterbox(binary[..., None], h, w, method="nearest"))[..., 0]
     margin = np.abs(prob - 0.5 * peak)  # pixels this close to the threshold may flip with float round-off
     return prob, masks, np.asarray(unletterbox(margin[..., None], h, w, method="nearest"))[..., 0]
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("run"))
-
-
-@pytest.fixture(scope="module")
-def trained(run_dir):
-    return artifacts.load_trained(run_dir)
 
 
 @pytest.fixture(scope="module")

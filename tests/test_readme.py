@@ -3,7 +3,7 @@
 import os
 import re
 
-from conftest import REPO
+from support import REPO
 
 
 def test_readme_model_quick_start_runs(tmp_path, monkeypatch):

@@ -105,7 +105,8 @@ def test_determinism(tmp_path, world):
                                       read_video_frames(str(b / "Release/clips320H" / c)))
     c = tmp_path / "c"
     write_a2d_world(str(c), n_videos=3, seed=6)
-    assert (a / "text_annotations/a2d_annotation.txt").read_bytes() != (c / "text_annotations/a2d_annotation.txt").read_bytes()
+    annotations = "text_annotations/a2d_annotation.txt"
+    assert (a / annotations).read_bytes() != (c / annotations).read_bytes()
 
 
 def test_jhmdb_world(tmp_path):

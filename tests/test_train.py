@@ -135,7 +135,7 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     keras.utils.set_random_seed(ExperimentConfig.preset("tiny").training.seed)
     from acga_tf.models.acga import ACGA
 
-    initial = ACGA(ACGAConfig.preset("tiny", **TINY)).get_weights()
+    initial = ACGA(ExperimentConfig.preset("tiny", **TINY).model).get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(chief, initial))
 
 

@@ -1,9 +1,10 @@
-"""acga_tf.apps.visualize and `acga visualize`: attention figures (spec §5) and qualitative grids (spec §8)."""
+"""acga_tf.apps.visualize and `acga visualize`: attention figures (docs/model.md#attention) and qualitative grids
+(docs/evaluation.md#protocol)."""
 
 import numpy as np
 import pytest
 from PIL import Image
-from test_predict import QUERY, moving_frames, run_dir, trained, write_video  # noqa: F401 (shared fixtures)
+from runs import QUERY, moving_frames, write_video
 
 from acga_tf.apps.visualize import (
     PADDING_LABEL,

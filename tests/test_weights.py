@@ -1,4 +1,4 @@
-"""Weight loading: the reference parity fixture (spec §9) and DeepMind's real I3D indexes (spec §2)."""
+"""Weight loading: the reference parity fixture and DeepMind's real I3D indexes (docs/model.md#weights)."""
 
 import json
 import zlib

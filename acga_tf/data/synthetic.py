@@ -231,6 +231,38 @@ def _action_id(actor: Actor) -> int:
     return 10 * (SHAPES.index(actor.shape) + 1) + list(MOTIONS).index(actor.motion) + 1
 
 
+def _test_ids(rng: np.random.Generator, ids: list[str], n_videos: int, test_fraction: float) -> set[str]:
+    """round(n · test_fraction) test videos, stratified by layout: each layout's videos are ranked at random and the
+    videos with the lowest relative rank (rank + 0.5) / layout size are taken, so both splits get the mix."""
+    keys = {}
+    for layout in dict.fromkeys(LAYOUTS):
+        members = [v for v in range(n_videos) if LAYOUTS[v % len(LAYOUTS)] == layout]
+        for rank, i in enumerate(rng.permutation(len(members))):
+            keys[members[i]] = ((rank + 0.5) / len(members), float(rng.random()))
+    n_test = int(np.floor(n_videos * test_fraction + 0.5))
+    return {ids[v] for v in sorted(keys, key=keys.get)[:n_test]}
+
+
+def _write_instance_masks(folder: str, actors: list, masks: np.ndarray, annotated: tuple[int, ...]
+                          ) -> tuple[int, int]:
+    """One A2D `.h5` per annotated frame (MATLAB-transposed `reMask`, `reBBox`, `id`, `instance`) of the actors
+    visible in it; returns (annotated frames with a visible actor, samples)."""
+    os.makedirs(folder, exist_ok=True)
+    frames = samples = 0
+    for k in annotated:
+        m = masks[k - 1]  # (N, H, W): annotated frame k is decoded frame k − 1
+        visible = [i for i in range(len(actors)) if m[i].sum() >= MIN_VISIBLE_PIXELS]
+        frames += 1 if visible else 0
+        samples += len(visible)
+        stack = np.stack([m[i].T for i in visible]).astype(np.uint8)  # (N, W, H): MATLAB transposition
+        with h5py.File(os.path.join(folder, f"{k:05d}.h5"), "w") as f:
+            f.create_dataset("reMask", data=stack[0] if len(visible) == 1 else stack)
+            f.create_dataset("reBBox", data=np.array([_bbox(m[i]) for i in visible], np.float64).T)
+            f.create_dataset("id", data=np.array([[_action_id(actors[i]) for i in visible]], np.float64))
+            f.create_dataset("instance", data=np.array(visible, np.int64))
+    return frames, samples
+
+
 def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int = 160,
                     widths: tuple[int, ...] = (192, 208, 176), num_frames: int = 24,
                     annotated: tuple[int, ...] = (8, 12, 16), test_fraction: float = 0.25,
@@ -265,22 +297,13 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
     rng = np.random.default_rng(seed)
     ids = _video_ids(rng, n_videos + 1)
     missed = ids.pop()
-    # round(n · test_fraction) test videos, stratified by layout: each layout's videos are ranked at random and
-    # the videos with the lowest relative rank (rank + 0.5) / layout size are taken, so both splits get the mix.
-    keys = {}
-    for layout in dict.fromkeys(LAYOUTS):
-        members = [v for v in range(n_videos) if LAYOUTS[v % len(LAYOUTS)] == layout]
-        for rank, i in enumerate(rng.permutation(len(members))):
-            keys[members[i]] = ((rank + 0.5) / len(members), float(rng.random()))
-    n_test = int(np.floor(n_videos * test_fraction + 0.5))
-    test_ids = {ids[v] for v in sorted(keys, key=keys.get)[:n_test]}
+    test_ids = _test_ids(rng, ids, n_videos, test_fraction)
     release = os.path.join(root, "Release")
     clips = os.path.join(release, "clips320H")
     text = os.path.join(root, "text_annotations")
     instances = os.path.join(text, "a2d_annotation_with_instances")
     for d in (clips, instances):
         os.makedirs(d, exist_ok=True)
-
 
     videoset_rows, annotation_rows = [], ["video_id,instance_id,query"]
     summary: dict = {"root": os.fspath(root), "missed": missed, "train": 0, "test": 0, "frames": 0,
@@ -308,19 +331,9 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
                 summary["test_needed_attributes"][len(attrs)] += 1
             info["actors"].append({"instance_id": i, "colour": actor.colour, "shape": actor.shape,
                                    "motion": actor.motion, "sentence": sentence, "attributes": list(attrs)})
-        folder = os.path.join(instances, vid)
-        os.makedirs(folder, exist_ok=True)
-        for k in annotated:
-            m = masks[k - 1]  # (N, H, W): annotated frame k is decoded frame k − 1
-            visible = [i for i in range(len(actors)) if m[i].sum() >= MIN_VISIBLE_PIXELS]
-            summary["frames"] += 1 if visible else 0
-            summary["samples"] += len(visible)
-            stack = np.stack([m[i].T for i in visible]).astype(np.uint8)  # (N, W, H): MATLAB transposition
-            with h5py.File(os.path.join(folder, f"{k:05d}.h5"), "w") as f:
-                f.create_dataset("reMask", data=stack[0] if len(visible) == 1 else stack)
-                f.create_dataset("reBBox", data=np.array([_bbox(m[i]) for i in visible], np.float64).T)
-                f.create_dataset("id", data=np.array([[_action_id(actors[i]) for i in visible]], np.float64))
-                f.create_dataset("instance", data=np.array(visible, np.int64))
+        frames_written, samples = _write_instance_masks(os.path.join(instances, vid), actors, masks, annotated)
+        summary["frames"] += frames_written
+        summary["samples"] += samples
         videoset_rows.append(f"{vid},{_action_id(actors[0])},0,{num_frames / 24:g},{height},{width},"
                              f"{num_frames},{len(annotated)},{1 if split == 'test' else 0}")
         summary["videos"][vid] = info

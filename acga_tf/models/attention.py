@@ -101,9 +101,12 @@ class CrossGuidedAttention(keras.layers.Layer):
             mask = keras.ops.cast(word_mask, "bool")[:, None, :]  # (B, 1, L)
         outputs = {}
 
-        text_max = text if mask is None else keras.ops.where(
-            mask[:, 0, :, None], text, keras.ops.cast(_NEG, text.dtype))
-        sentence = keras.ops.max(text_max, axis=1)  # (B, Dt): max over words
+        if mask is None:
+            sentence = keras.ops.max(text, axis=1)  # (B, Dt): max over words
+        else:  # in float32: -1e9 is -inf in float16; a sentence without words gives zeros, not -1e9
+            text_max = keras.ops.where(mask[:, 0, :, None], keras.ops.cast(text, "float32"), _NEG)
+            has_words = keras.ops.any(mask[:, 0, :], axis=-1)[:, None]
+            sentence = keras.ops.cast(keras.ops.where(has_words, keras.ops.max(text_max, axis=1), 0.0), text.dtype)
 
         if self.vision_guided_attention or self.variant == "key_word_aware":
             vr = self.video_reduce(v)  # (B, N, Dt)

@@ -65,13 +65,15 @@ class _MaskBranch(keras.layers.Layer):
                                           name="conv_2")
         self.conv_4 = keras.layers.Conv2D(1, 1, dtype=self.dtype_policy, name="conv_4")
 
-    def build(self, input_shape, text_shape=None):
-        self.conv_0.build(input_shape)
-        shape = tuple(input_shape[:-1]) + (self.filters,)
+    def build(self, x_shape, text_shape=None):
+        # conv_0 sees concat(x, resized text, coords) when there is text (computed split, see `call`).
+        extra = 0 if text_shape is None else int(text_shape[-1]) + COORD_CHANNELS
+        self.conv_0.build(tuple(x_shape[:-1]) + (int(x_shape[-1]) + extra,))
+        shape = tuple(x_shape[:-1]) + (self.filters,)
         self.conv_2.build(shape)
         self.conv_4.build(shape)
         if text_shape is not None:
-            height, width = int(input_shape[1]), int(input_shape[2])
+            height, width = int(x_shape[1]), int(x_shape[2])
             self._taps_h = tap_matrices(int(text_shape[1]), height)
             self._taps_w = tap_matrices(int(text_shape[2]), width)
             self._coords = coordinate_map(height, width)[None]
@@ -154,9 +156,9 @@ class MultiResolutionDecoder(keras.layers.Layer):
         # docs/model.md#decoder: 1140 = 832 + 300 + 8; 564 = 256 + 300 + 8; 436 = 128 + 300 + 8
         self.conv_mask_small.build(shapes[0] + (cv + dt + COORD_CHANNELS,))
         self.deconv_small.build(shapes[0] + (cv,))
-        self.conv_mask_medium.build(shapes[1] + (f1 + dt + COORD_CHANNELS,), attended_text_shape)
+        self.conv_mask_medium.build(shapes[1] + (f1,), attended_text_shape)
         self.deconv_medium.build(shapes[1] + (f1,))
-        self.conv_mask_large.build(shapes[2] + (f2 + dt + COORD_CHANNELS,), attended_text_shape)
+        self.conv_mask_large.build(shapes[2] + (f2,), attended_text_shape)
         if self.conv_fusion is not None:
             self.conv_fusion.build(shapes[2][:3] + (len(self.fusion_resolutions),))
 

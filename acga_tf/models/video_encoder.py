@@ -117,14 +117,18 @@ class InceptionBlock(keras.layers.Layer):
                           name=name)
 
         # Branch names are DeepMind's scopes (Branch_k/Conv3d_0x_...).
-        self.branch_0 = _Branch([unit(b0, (1, 1, 1), "Conv3d_0a_1x1")], name="Branch_0")
+        self.branch_0 = _Branch([unit(b0, (1, 1, 1), "Conv3d_0a_1x1")], dtype=self.dtype_policy,
+                                name="Branch_0")
         self.branch_1 = _Branch([unit(b1a, (1, 1, 1), "Conv3d_0a_1x1"), unit(b1b, (3, 3, 3), "Conv3d_0b_3x3")],
+                                dtype=self.dtype_policy,
                                 name="Branch_1")
         self.branch_2 = _Branch([unit(b2a, (1, 1, 1), "Conv3d_0a_1x1"), unit(b2b, (3, 3, 3), "Conv3d_0b_3x3")],
+                                dtype=self.dtype_policy,
                                 name="Branch_2")
         self.pool = keras.layers.MaxPooling3D((3, 3, 3), (1, 1, 1), padding="same", dtype=self.dtype_policy,
                                               name="MaxPool3d_0a_3x3")
-        self.branch_3 = _Branch([unit(b3, (1, 1, 1), "Conv3d_0b_1x1")], name="Branch_3")
+        self.branch_3 = _Branch([unit(b3, (1, 1, 1), "Conv3d_0b_1x1")], dtype=self.dtype_policy,
+                                name="Branch_3")
 
     def build(self, input_shape):
         for branch in (self.branch_0, self.branch_1, self.branch_2, self.branch_3):

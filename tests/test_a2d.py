@@ -1,0 +1,168 @@
+"""acga_tf/data/a2d.py: reading A2D Sentences (annotation rows, videoset, instance files), on the hand-written tree
+of dataset_files (docs/data.md#datasets) and on the real annotation files of shared/fixtures/annotations."""
+
+import csv
+import shutil
+from collections import Counter
+
+import h5py
+import numpy as np
+import pytest
+from dataset_files import ANNOTATION, FIXTURES, SPLITS, WIDTHS, expected, summary, write_lines
+
+from acga_tf.data.a2d import read_a2d, read_a2d_annotations, read_videoset
+from acga_tf.data.types import DataError, Skipped
+
+
+def test_a2d_samples_and_splits(a2d_root, caplog):
+    with caplog.at_level("INFO"):
+        frames = read_a2d(str(a2d_root))
+    assert "1 (copy)" in caplog.text
+    assert summary(frames) == expected(set(WIDTHS))
+    assert len(frames) == 8 and sum(len(f.referrals) for f in frames) == 13
+    train = read_a2d(str(a2d_root), split="train")
+    test = read_a2d(str(a2d_root), split="test")
+    assert summary(train) == expected({"--h5fAKYurM", "-0cOo0cRVZU"})
+    assert summary(test) == expected({"EadxBPmQvtg"})
+    assert {f.split for f in train} == {"train"} and {f.split for f in test} == {"test"}
+    f = test[0]
+    assert f.dataset == "a2d" and f.num_frames is None and f.key == "EadxBPmQvtg/00008"
+    assert f.frames_path == str(a2d_root / "Release" / "clips320H" / "EadxBPmQvtg.mp4")
+    assert f.mask_path == str(a2d_root / "text_annotations" / "a2d_annotation_with_instances" / "EadxBPmQvtg" /
+                              "00008.h5")
+    assert f.referrals[0].line.endswith("a2d_annotation.txt:7")
+    with pytest.raises(ValueError, match="split is 'val'"):
+        read_a2d(str(a2d_root), split="val")
+
+
+def test_a2d_crlf_and_bom(a2d_copy):
+    ann = a2d_copy / "text_annotations" / "a2d_annotation.txt"
+    ann.write_bytes(b"\xef\xbb\xbf" + ("\r\n".join(ANNOTATION)).encode())  # CRLF, BOM, no final newline
+    write_lines(a2d_copy / "Release" / "videoset.csv",
+                [f"{v},48,0,4,360,640,24,3,{u}" for v, u in SPLITS.items()], newline="\r\n")
+    assert summary(read_a2d(str(a2d_copy))) == expected(set(WIDTHS))
+
+
+def test_a2d_configurable_paths(a2d_copy):
+    shutil.move(a2d_copy / "text_annotations", a2d_copy / "Release" / "text")
+    frames = read_a2d(str(a2d_copy), annotation_path=str(a2d_copy / "Release/text/a2d_annotation.txt"),
+                      missed_path=str(a2d_copy / "Release/text/a2d_missed_videos.txt"),
+                      instances_dir=str(a2d_copy / "Release/text/a2d_annotation_with_instances"))
+    assert summary(frames) == expected(set(WIDTHS))
+
+
+@pytest.mark.parametrize("row, reason, match", [
+    ("EadxBPmQvtg,1", "bad_row", r"a2d_annotation\.txt:9: expected 3 columns"),
+    ("EadxBPmQvtg,1,a,b", "bad_row", r"a2d_annotation\.txt:9: expected 3 columns"),
+    ("EadxBPmQvtg,x1,a dog", "bad_row", r"a2d_annotation\.txt:9: column 'instance_id' is 'x1'"),
+    ("EadxBPmQvtg,-1,a dog", "bad_row", r"a2d_annotation\.txt:9: column 'instance_id' is '-1'"),
+    ("EadxBPmQvtg,1,   ", "empty_sentence", r"a2d_annotation\.txt:9: column 'query' is empty"),
+    ("ZZZZZZZZZZZ,0,a dog", "unknown_video", r"a2d_annotation\.txt:9: column 'video_id' is 'ZZZZZZZZZZZ', not listed"),
+    ("../../etc,0,a dog", "bad_path", r"a2d_annotation\.txt:9: field 'video_id' is '\.\./\.\./etc'"),
+    ("a\\b,0,a dog", "bad_path", r"a2d_annotation\.txt:9: field 'video_id'"),
+    ("ab\x00c,0,a dog", "bad_path", r"a2d_annotation\.txt:9: field 'video_id'"),
+    (b"EadxBPmQvtg,1,caf\xe9 dog", "bad_encoding", r"a2d_annotation\.txt:9: line is not valid UTF-8"),
+])
+def test_a2d_bad_rows(a2d_copy, row, reason, match):
+    ann = a2d_copy / "text_annotations" / "a2d_annotation.txt"
+    data = ("\n".join(ANNOTATION) + "\n").encode()
+    data += (row if isinstance(row, bytes) else row.encode()) + b"\n"
+    ann.write_bytes(data)
+    with pytest.raises(DataError, match=match) as e:
+        read_a2d(str(a2d_copy))
+    assert e.value.reason == reason
+    skipped = []
+    frames = read_a2d(str(a2d_copy), skip_bad=True, skipped=skipped)
+    assert summary(frames) == expected(set(WIDTHS))
+    assert [s.reason for s in skipped] == [reason]
+    assert skipped[0].source.endswith("a2d_annotation.txt:9")
+
+
+def test_a2d_bad_header_and_videoset(a2d_copy):
+    ann = a2d_copy / "text_annotations" / "a2d_annotation.txt"
+    write_lines(ann, ANNOTATION[1:])
+    with pytest.raises(DataError, match=r"a2d_annotation\.txt:1: header is '--h5fAKYurM,0,the pigeon is limping'"):
+        read_a2d(str(a2d_copy))
+    write_lines(ann, ANNOTATION)
+    vs = a2d_copy / "Release" / "videoset.csv"
+    write_lines(vs, ["video_id,label,a,b,c,d,e,f,usage"] + [f"{v},48,0,4,360,640,24,3,{u}" for v, u in SPLITS.items()])
+    with pytest.raises(DataError, match=r"videoset\.csv:1: column 8 'usage' is 'usage'"):
+        read_a2d(str(a2d_copy))
+    write_lines(vs, [f"{v},48,0,4,360,640,24,3,{u}" for v, u in SPLITS.items()] + ["XYZ,1,2"])
+    with pytest.raises(DataError, match=r"videoset\.csv:5: expected 9 comma-separated columns"):
+        read_a2d(str(a2d_copy))
+    skipped = []
+    assert summary(read_a2d(str(a2d_copy), skip_bad=True, skipped=skipped)) == expected(set(WIDTHS))
+    assert skipped == [Skipped(str(vs) + ":5", "bad_row", skipped[0].message)]
+
+
+def test_a2d_missing_files(a2d_copy):
+    (a2d_copy / "Release" / "clips320H" / "-0cOo0cRVZU.mp4").unlink()
+    with pytest.raises(DataError, match=r"-0cOo0cRVZU\.mp4: video file not found .*a2d_annotation\.txt:4") as e:
+        read_a2d(str(a2d_copy))
+    assert e.value.reason == "missing_video"
+    shutil.rmtree(a2d_copy / "text_annotations" / "a2d_annotation_with_instances" / "EadxBPmQvtg")
+    skipped = []
+    frames = read_a2d(str(a2d_copy), skip_bad=True, skipped=skipped)
+    assert summary(frames) == expected({"--h5fAKYurM"})
+    assert sorted(s.reason for s in skipped) == ["missing_annotations", "missing_video"]
+    (a2d_copy / "text_annotations" / "a2d_missed_videos.txt").unlink()
+    with pytest.raises(DataError, match=r"a2d_missed_videos\.txt: file not found"):
+        read_a2d(str(a2d_copy))
+
+
+def test_a2d_bad_h5(a2d_copy):
+    bad = a2d_copy / "text_annotations" / "a2d_annotation_with_instances" / "EadxBPmQvtg" / "00012.h5"
+    bad.write_bytes(b"not an hdf5 file")
+    with pytest.raises(DataError, match=r"EadxBPmQvtg/00012\.h5: cannot read field 'instance'") as e:
+        read_a2d(str(a2d_copy), split="test")
+    assert e.value.reason == "bad_mask"
+    skipped = []
+    frames = read_a2d(str(a2d_copy), split="test", skip_bad=True, skipped=skipped)
+    assert [f.frame_number for f in frames] == [8, 16] and skipped[0].reason == "bad_mask"
+
+
+def test_real_a2d_annotations(tmp_path):
+    rows = read_a2d_annotations(str(FIXTURES / "a2d_annotation.reconstructed.txt"))
+    assert len(rows) == 6654 and len({r.video_id for r in rows}) == 3754
+    assert all(r.sentence == " ".join(r.sentence.split()) and r.sentence == r.sentence.lower() for r in rows)
+    bcmkc = read_a2d_annotations(str(FIXTURES / "a2d_annotation.BCMKC_with_short_query.txt"))
+    assert [(r.video_id, r.instance_id, r.sentence) for r in bcmkc] == [(r.video_id, r.instance_id, r.sentence)
+                                                                        for r in rows]
+    with open(FIXTURES / "a2d_split.derived.csv") as f:
+        split = {r["video_id"]: int(r["usage"]) for r in csv.DictReader(f)}
+    vs = tmp_path / "videoset.csv"
+    write_lines(vs, [f"{v},11,0,5,320,568,100,3,{u}" for v, u in split.items()])
+    videoset = read_videoset(str(vs))
+    assert Counter(videoset.values()) == {"train": 3017, "test": 737}
+    per_split = Counter(videoset[r.video_id] for r in rows)
+    assert per_split == {"train": 5359, "test": 1295}
+
+
+def test_real_a2d_test_samples(tmp_path):
+    """Sample construction (docs/data.md#datasets) on the real test sentences gives the standard 3800 test samples."""
+    root = tmp_path / "a2d"
+    (root / "Release" / "clips320H").mkdir(parents=True)
+    text = root / "text_annotations"
+    text.mkdir()
+    shutil.copy(FIXTURES / "a2d_annotation.reconstructed.txt", text / "a2d_annotation.txt")
+    write_lines(text / "a2d_missed_videos.txt", ["MISSED00001"])
+    with open(FIXTURES / "a2d_split.derived.csv") as f:
+        split = {r["video_id"]: int(r["usage"]) for r in csv.DictReader(f)}
+    write_lines(root / "Release" / "videoset.csv",
+                [f"{v},11,0,5,320,568,100,3,{u}" for v, u in split.items()] + ["MISSED00001,11,0,5,320,568,100,0,1"])
+    instances: dict = {}
+    with open(FIXTURES / "a2d_test_frame_instance_pairs.derived.csv") as f:
+        for r in csv.DictReader(f):
+            instances.setdefault((r["video_id"], int(r["frame_idx"])), []).append(int(r["instance_id"]))
+    for (vid, frame), inst in instances.items():
+        folder = text / "a2d_annotation_with_instances" / vid
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            (root / "Release" / "clips320H" / f"{vid}.mp4").touch()  # existence only: read_a2d does not decode
+        with h5py.File(folder / f"{frame:05d}.h5", "w") as h:
+            h.create_dataset("instance", data=np.array(sorted(inst), np.int64))
+    frames = read_a2d(str(root), split="test")
+    assert len(frames) == 2342 and len({f.video_id for f in frames}) == 737
+    assert sum(len(f.referrals) for f in frames) == 3800
+    assert len({r.line for f in frames for r in f.referrals}) == 1295

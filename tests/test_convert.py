@@ -1,0 +1,156 @@
+"""acga_tf/data/convert.py (`acga prepare`, `python -m pipelines.convert`): synthetic A2D world → shards, manifest
+and vocabulary; identical shards with workers, Beam and after an interrupted run; bad inputs; J-HMDB (test only)."""
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+
+import pytest
+import tensorflow as tf
+from dataset_files import SHARD_SIZE, prepare_a2d
+
+from acga_tf.cli import main
+from acga_tf.data import make_dataset
+from acga_tf.data.a2d import read_a2d
+from acga_tf.data.vocab import Vocabulary
+from acga_tf.models.config import ACGAConfig
+
+CONFIG = ACGAConfig.preset("tiny")  # T=8, S=64, L=8, D=32
+
+
+def _shard_digests(out) -> dict[str, str]:
+    return {n: hashlib.sha256(open(os.path.join(out, n), "rb").read()).hexdigest()
+            for n in sorted(os.listdir(out)) if n.endswith(".tfrecord")}
+
+
+def test_round_trip_counts_manifest_and_vocabulary(a2d_world, a2d_shards):
+    root, summary = a2d_world
+    manifest = json.load(open(a2d_shards / "manifest.json"))
+    assert manifest["dataset"] == "a2d" and manifest["clip"]["window"] == 24
+    assert manifest["samples"] == summary["samples"] and manifest["frames"] == summary["frames"]
+    frames = read_a2d(str(root))
+    for split in ("train", "test"):
+        entry = manifest["splits"][split]
+        split_frames = [f for f in frames if f.split == split]
+        assert entry["frames"] == len(split_frames)
+        assert entry["samples"] == sum(len(f.referrals) for f in split_frames)
+        assert entry["num_shards"] == -(-len(split_frames) // SHARD_SIZE)
+        for shard in entry["shards"]:  # sha256 in the manifest is the file's
+            assert shard["sha256"] == hashlib.sha256(open(a2d_shards / shard["file"], "rb").read()).hexdigest()
+            assert shard["file"].endswith(f"-of-{entry['num_shards']:05d}.tfrecord")
+    train_sentences = [r.sentence for f in frames if f.split == "train" for r in f.referrals]
+    assert Vocabulary.load(str(a2d_shards / manifest["vocabulary"])) == Vocabulary.build(train_sentences)
+    assert not (a2d_shards / "skipped.csv").exists()
+
+
+def test_workers_two_gives_identical_shards(a2d_world, a2d_shards, tmp_path):
+    root, _ = a2d_world
+    assert prepare_a2d(root, tmp_path, "--workers", "2") == 0
+    assert _shard_digests(tmp_path) == _shard_digests(a2d_shards)
+
+
+def test_interrupted_run_resumes_to_identical_shards(a2d_world, a2d_shards, tmp_path):
+    root, _ = a2d_world
+    out = tmp_path / "out"
+    shutil.copytree(a2d_shards, out)
+    names = sorted(_shard_digests(out))
+    # An interrupted run: one shard never renamed (only a partial .tmp), one shard half-written and no manifest.
+    os.remove(out / names[0])
+    (out / (names[0] + ".tmp")).write_bytes(b"partial")
+    with open(out / names[-1], "r+b") as f:
+        f.truncate(100)
+    os.remove(out / "manifest.json")
+    untouched = out / names[1]
+    mtime = os.stat(untouched).st_mtime_ns
+    assert prepare_a2d(root, out) == 0
+    assert _shard_digests(out) == _shard_digests(a2d_shards)
+    assert os.stat(untouched).st_mtime_ns == mtime  # complete shards are kept, not rewritten
+    assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
+    manifest, reference = json.load(open(out / "manifest.json")), json.load(open(a2d_shards / "manifest.json"))
+    assert manifest["splits"] == reference["splits"]
+    # Another shard size: old shards are replaced, samples never duplicated.
+    assert prepare_a2d(root, out, "--shard-size", "100") == 0
+    assert sorted(_shard_digests(out)) == ["test-00000-of-00001.tfrecord", "train-00000-of-00001.tfrecord"]
+    total = sum(1 for _ in tf.data.TFRecordDataset(str(out / "train-00000-of-00001.tfrecord")))
+    assert total == reference["splits"]["train"]["frames"]
+
+
+def test_bad_inputs_stop_with_message_or_are_skipped(a2d_world, tmp_path, capsys):
+    root, _ = a2d_world
+    bad = tmp_path / "bad"
+    shutil.copytree(root, bad)
+    frames = read_a2d(str(bad), "train")
+    corrupt_video, missing_video = frames[0].frames_path, frames[-1].frames_path
+    assert corrupt_video != missing_video
+    with open(corrupt_video, "wb") as f:
+        f.write(b"not an mp4 file")
+    out = tmp_path / "out"
+
+    # A corrupt video (found while converting): the message names the file.
+    assert prepare_a2d(bad, out, "--split", "train") == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and os.path.basename(corrupt_video) in err and "--skip-bad" in err
+    assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
+
+    # A missing video and a bad annotation row (found by the reader).
+    os.remove(missing_video)
+    assert prepare_a2d(bad, out, "--split", "train") == 2
+    assert os.path.basename(missing_video) in capsys.readouterr().err
+    annotation = bad / "text_annotations" / "a2d_annotation.txt"
+    lines = annotation.read_text().splitlines()
+    lines.append(f"{frames[0].video_id},x,a bad row")
+    annotation.write_text("\n".join(lines) + "\n")
+    assert prepare_a2d(bad, out, "--split", "train") == 2
+    assert f"a2d_annotation.txt:{len(lines)}" in capsys.readouterr().err
+
+    # --skip-bad: every skipped item is listed with its reason.
+    assert prepare_a2d(bad, out, "--split", "train", "--skip-bad") == 0
+    assert "skipped.csv" in capsys.readouterr().out
+    with open(out / "skipped.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_source = {r["source"].split(":")[0]: r for r in rows}
+    assert by_source[corrupt_video]["reason"] == "corrupt_video"
+    assert by_source[missing_video]["reason"] == "missing_video"
+    assert by_source[str(annotation)]["reason"] and "'x'" in by_source[str(annotation)]["message"]
+    manifest = json.load(open(out / "manifest.json"))
+    good = [f for f in frames if f.frames_path not in (corrupt_video, missing_video)]
+    assert manifest["splits"]["train"]["frames"] == len(good)
+
+
+def test_module_entry_point_and_unknown_split(a2d_world, tmp_path, capsys):
+    from pipelines.convert import main as convert_main
+
+    root, _ = a2d_world
+    assert convert_main(["a2d", "--root", str(root), "--output", str(tmp_path), "--split", "test",
+                         "--no-progress"]) == 0
+    assert "a2d test:" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["prepare", "a2d", "--root", str(root), "--output", str(tmp_path), "--split", "val"])
+
+
+def test_beam_runner_gives_identical_shards(a2d_world, a2d_shards, tmp_path):
+    pytest.importorskip("apache_beam")
+    root, _ = a2d_world
+    assert prepare_a2d(root, tmp_path, "--runner", "beam") == 0
+    assert _shard_digests(tmp_path) == _shard_digests(a2d_shards)
+
+
+def test_prepare_jhmdb_test_only(tmp_path, a2d_shards, capsys):
+    from acga_tf.data.synthetic import write_jhmdb_world
+
+    root = tmp_path / "jhmdb_sentences"
+    write_jhmdb_world(str(root), n_videos=2, seed=1)
+    out = tmp_path / "out"
+    args = ["prepare", "jhmdb", "--root", str(root), "--output", str(out), "--no-progress"]
+    assert main(args + ["--split", "train"]) == 2
+    assert "J-HMDB Sentences is test-only" in capsys.readouterr().err
+    # The A2D vocabulary is shared with the model trained on A2D (docs/evaluation.md#protocol).
+    assert main(args + ["--frames", "uniform", "--vocabulary", str(a2d_shards / "vocab.txt")]) == 0
+    manifest = json.load(open(out / "manifest.json"))
+    assert list(manifest["splits"]) == ["test"] and manifest["splits"]["test"]["samples"] == 2 * 3
+    assert (out / "vocab.txt").read_text() == (a2d_shards / "vocab.txt").read_text()
+    ds = make_dataset(str(out / "test-*.tfrecord"), CONFIG, training=False, batch_size=6, with_info=True)
+    _, targets, info = next(iter(ds))
+    assert targets["logits"].shape == (6, 64, 64, 1) and set(info["height"].numpy()) == {120}

@@ -1,0 +1,71 @@
+"""acga_tf/data/datasets.py: `make_dataset` over the shards of the synthetic A2D world: shapes, ranges, masks at
+the original resolution, determinism, errors (docs/data.md#pipeline, docs/evaluation.md#protocol)."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acga_tf.data import make_dataset
+from acga_tf.data.a2d import read_a2d
+from acga_tf.data.video import load_sample
+from acga_tf.models.config import ACGAConfig
+from acga_tf.ops.geometry import letterbox
+
+CONFIG = ACGAConfig.preset("tiny")  # T=8, S=64, L=8, D=32
+
+
+def test_make_dataset_shapes_ranges_and_masks(a2d_world, a2d_shards):
+    root, _ = a2d_world
+    s, t = CONFIG.image_size, CONFIG.clip_length
+    ds = make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=3, with_info=True)
+    sources = {f.key: f for f in read_a2d(str(root), "test")}
+    seen = 0
+    for inputs, targets, info in ds:
+        b = inputs["video"].shape[0]
+        assert inputs["video"].shape == (b, t, s, s, 3) and inputs["video"].dtype == tf.float32
+        assert inputs["words"].shape == (b, CONFIG.sentence_length, CONFIG.word_dim)
+        assert float(tf.reduce_min(inputs["video"])) >= -1.0 and float(tf.reduce_max(inputs["video"])) <= 1.0
+        for name, side in (("logits_res1", s // 16), ("logits_res2", s // 4), ("logits", s)):
+            assert targets[name].shape == (b, side, side, 1) and targets[name].dtype == tf.float32
+            assert set(np.unique(targets[name].numpy())) <= {0.0, 1.0}
+        for i in range(b):
+            video_id, frame, instance = info["sample_id"][i].numpy().decode().split("/")
+            frame_src = sources[f"{video_id}/{frame}"]
+            loaded = load_sample(frame_src, 24)
+            k = [r.instance_id for r in frame_src.referrals].index(int(instance))
+            gt = loaded.masks[k]
+            assert (int(info["height"][i]), int(info["width"][i])) == gt.shape
+            png = tf.io.decode_png(info["mask_png"][i]).numpy()[..., 0]
+            np.testing.assert_array_equal(png, gt)  # lossless at the original resolution
+            expected = letterbox(gt[..., None], s, method="nearest").numpy().astype(np.float32)
+            np.testing.assert_array_equal(targets["logits"][i].numpy(), expected)
+            # The clip's middle frame is the annotated frame (JPEG q95 + resize: small error).
+            ref = letterbox(loaded.frames[loaded.center], s).numpy() / 127.5 - 1.0
+            assert np.abs(inputs["video"][i, t // 2].numpy() - ref).mean() < 0.03
+            seen += 1
+    assert seen == sum(len(f.referrals) for f in sources.values())
+
+
+def test_training_dataset_is_deterministic_and_drops_remainder(a2d_shards):
+    pattern = str(a2d_shards / "train-*.tfrecord")
+    manifest = json.load(open(a2d_shards / "manifest.json"))
+
+    def first_batches():
+        ds = make_dataset(pattern, CONFIG, training=True, batch_size=4)
+        return [(x["video"].numpy(), y["logits"].numpy()) for x, y in ds]
+
+    a, b = first_batches(), first_batches()
+    assert len(a) == manifest["splits"]["train"]["samples"] // 4
+    for (va, ma), (vb, mb) in zip(a, b):
+        np.testing.assert_array_equal(va, vb)
+        np.testing.assert_array_equal(ma, mb)
+
+
+def test_make_dataset_errors(a2d_shards, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no TFRecord file matches"):
+        make_dataset(str(tmp_path / "nothing-*.tfrecord"), CONFIG, training=False, batch_size=2)
+    with pytest.raises(ValueError, match="fewer than clip_length=32.*--window 32"):
+        make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG.replace(clip_length=32), training=False,
+                     batch_size=2)

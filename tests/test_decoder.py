@@ -1,0 +1,74 @@
+"""acga_tf/models/decoder.py: `MultiResolutionDecoder`, its `_MaskBranch` and `_Upsample` (docs/model.md#decoder)."""
+
+import numpy as np
+import pytest
+from layer_test_case import run_layer_test
+
+from acga_tf.models.coords import coordinate_map
+from acga_tf.models.decoder import MultiResolutionDecoder, _MaskBranch, _Upsample
+
+RNG = np.random.default_rng(0)
+VIDEO = RNG.standard_normal((2, 4, 4, 16)).astype("float32")  # attended video (B, S/16, S/16, Cv), S = 64
+TEXT = RNG.standard_normal((2, 4, 4, 12)).astype("float32")  # attended text (B, S/16, S/16, Dt)
+LOGITS = {"logits_res1": (2, 4, 4, 1), "logits_res2": (2, 16, 16, 1), "logits_res3": (2, 64, 64, 1),
+          "logits": (2, 64, 64, 1)}
+# Three mask branches of 3 convs and two upsamplers of 2 (kernel + bias each): 26 weights, and the fusion conv's 2.
+DECODER_WEIGHTS = 3 * 3 * 2 + 2 * 2 * 2
+
+
+@pytest.mark.parametrize("fusion, weights", [((1, 2, 3), DECODER_WEIGHTS + 2), ((1, 3), DECODER_WEIGHTS + 2),
+                                             ((), DECODER_WEIGHTS)])
+def test_multi_resolution_decoder_layer(fusion, weights):
+    out = run_layer_test(MultiResolutionDecoder, dict(filters=(8, 6, 4), fusion_resolutions=fusion),
+                         {"attended_video": VIDEO, "attended_text": TEXT}, expected_output_shape=LOGITS,
+                         expected_num_trainable_weights=weights, expected_num_non_trainable_weights=0,
+                         float32_outputs=tuple(LOGITS))  # logits stay float32 (docs/architecture.md)
+    if not fusion:  # Table 1 "Baseline": no fusion, the output is res3's logits
+        np.testing.assert_array_equal(out["logits"], out["logits_res3"])
+
+
+def test_upsample_layer():
+    """ConvTranspose 8×8 stride 4 then Conv3×3: exactly 4× the size."""
+    run_layer_test(_Upsample, dict(filters=6), VIDEO, expected_output_shape=(2, 16, 16, 6),
+                   expected_num_trainable_weights=4, expected_num_non_trainable_weights=0,
+                   custom_objects={"_Upsample": _Upsample})  # private: only the decoder's constructor makes it
+
+
+
+@pytest.mark.parametrize("inputs, shape", [
+    ({"x": np.concatenate([VIDEO, TEXT, np.zeros((2, 4, 4, 8), "float32")], -1)}, (2, 4, 4, 1)),  # res1
+    ({"x": RNG.standard_normal((2, 16, 16, 8)).astype("float32"), "text": TEXT}, (2, 16, 16, 1)),  # res2
+])
+def test_mask_branch_layer(inputs, shape):
+    run_layer_test(_MaskBranch, dict(filters=8), inputs, expected_output_shape=shape,
+                   expected_num_trainable_weights=6, expected_num_non_trainable_weights=0,
+                   custom_objects={"_MaskBranch": _MaskBranch})
+
+
+@pytest.mark.parametrize("grid,text_dim", [(4, 12), (5, 7)])
+def test_decoder_equals_the_literal_concat_resize_conv_of_spec_section_6(grid, text_dim):
+    """res2/res3 never build concat(features, resize(text), coords): their result must equal doing so."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(grid)
+    video = tf.constant(rng.standard_normal((2, grid, grid, 10)), tf.float32)
+    text = tf.constant(rng.standard_normal((2, grid, grid, text_dim)), tf.float32)
+    decoder = MultiResolutionDecoder((8, 6, 4))
+    out = decoder(video, text)
+    for w in decoder.weights:  # non-zero biases, so that a dropped bias shows
+        if w.path.endswith("bias"):
+            w.assign(rng.standard_normal(w.shape).astype("float32"))
+    out = decoder(video, text)
+
+    def literal(branch, features):
+        size = features.shape[1]
+        x = tf.concat([features, tf.image.resize(text, (size, size), "bilinear"),
+                       tf.broadcast_to(coordinate_map(size, size)[None], (2, size, size, 8))], -1)
+        return branch.conv_4(branch.conv_2(branch.conv_0(x)))
+
+    medium = decoder.deconv_small(video)
+    large = decoder.deconv_medium(medium)
+    res2, res3 = literal(decoder.conv_mask_medium, medium), literal(decoder.conv_mask_large, large)
+    np.testing.assert_allclose(out["logits_res2"], res2, atol=2e-5 * float(np.abs(res2).max()))
+    np.testing.assert_allclose(out["logits_res3"], res3, atol=2e-5 * float(np.abs(res3).max()))
+    assert float(np.abs(res3 - tf.reduce_mean(res3)).max()) > 1e-3  # not a constant map

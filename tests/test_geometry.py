@@ -1,0 +1,56 @@
+"""acga_tf/ops/geometry.py: letterbox and its inverse, clip indices."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acga_tf.ops.geometry import (
+    clip_indices,
+    letterbox,
+    letterbox_geometry,
+    unletterbox,
+)
+
+
+@pytest.mark.parametrize("height,width", [(40, 24), (24, 40), (33, 33), (1, 64), (64, 7)])
+def test_unletterbox_inverts_letterbox_when_upscaling(height, width):
+    mask = (np.random.default_rng(height * width).random((height, width, 1)) > 0.5).astype(np.uint8)
+    boxed = letterbox(mask, 64, method="nearest")
+    new_h, new_w, top, left = (int(v) for v in letterbox_geometry(height, width, 64))
+    assert max(new_h, new_w) == 64
+    assert boxed.numpy()[:top].sum() == 0 and boxed.numpy()[:, :left].sum() == 0  # zero padding
+    np.testing.assert_array_equal(unletterbox(boxed, height, width, method="nearest").numpy(), mask)
+
+
+@pytest.mark.parametrize("height,width", [(160, 224), (320, 568), (568, 320), (100, 100), (77, 301)])
+def test_letterbox_inverts_unletterbox_when_downscaling(height, width):
+    new_h, new_w, top, left = (int(v) for v in letterbox_geometry(height, width, 64))
+    pred = np.zeros((64, 64, 1), np.uint8)
+    pred[top:top + new_h, left:left + new_w] = np.random.default_rng(width).random((new_h, new_w, 1)) > 0.5
+    full = unletterbox(pred, height, width, method="nearest")
+    assert full.shape == (height, width, 1)
+    np.testing.assert_array_equal(letterbox(full, 64, method="nearest").numpy(), pred)
+
+
+def test_letterbox_batched_with_dynamic_sizes():
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None, 1], tf.uint8),
+                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
+    def round_trip(x, height, width):
+        boxed = letterbox(x, 64, method="nearest")
+        return boxed, unletterbox(boxed, height, width, method="nearest")
+
+    clips = (np.random.default_rng(1).random((2, 3, 40, 30, 1)) > 0.5).astype(np.uint8)  # (B, T, H, W, 1)
+    boxed, back = round_trip(clips, 40, 30)
+    assert boxed.shape == (2, 3, 64, 64, 1)
+    np.testing.assert_array_equal(back.numpy(), clips)
+    frames = letterbox(np.full((2, 30, 40, 3), 255, np.uint8), 64)  # bilinear → float32, black padding
+    assert frames.dtype == tf.float32 and frames.shape == (2, 64, 64, 3)
+    assert float(frames[0, 0, 0, 0]) == 0.0 and float(frames[0, 32, 32, 0]) == 255.0
+
+
+def test_clip_centring_repeats_edges():
+    np.testing.assert_array_equal(clip_indices(0, 5, 8), [0, 0, 0, 0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(clip_indices(4, 5, 8), [0, 1, 2, 3, 4, 4, 4, 4])
+    np.testing.assert_array_equal(clip_indices(10, 30, 8), [6, 7, 8, 9, 10, 11, 12, 13])
+    np.testing.assert_array_equal(clip_indices(2, 30, 5), [0, 1, 2, 3, 4])  # odd T: center − 2 … center + 2
+    np.testing.assert_array_equal(clip_indices(0, 1, 4), [0, 0, 0, 0])

@@ -1,0 +1,101 @@
+"""acga_tf/data/jhmdb.py: reading J-HMDB Sentences (annotation rows, uniform or metadata frames), on the
+hand-written tree of dataset_files and on the real files of shared/fixtures/annotations."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from dataset_files import BRUSH, FIXTURES, PULLUP, frame_values, jhmdb_mask, write_lines
+
+from acga_tf.data.jhmdb import (
+    read_jhmdb,
+    read_jhmdb_annotations,
+    read_jhmdb_metadata,
+    rebase_metadata_path,
+    uniform_frames,
+)
+from acga_tf.data.types import DataError, Referral
+from acga_tf.data.video import load_sample
+
+
+def test_jhmdb_uniform(jhmdb_root):
+    frames = read_jhmdb(str(jhmdb_root))
+    assert [(f.video_id, f.frame_number, f.num_frames) for f in frames] == [
+        (PULLUP, 1, 20), (PULLUP, 11, 20), (PULLUP, 20, 20), (BRUSH, 1, 12), (BRUSH, 7, 12), (BRUSH, 12, 12)]
+    assert {f.split for f in frames} == {"test"} and {f.dataset for f in frames} == {"jhmdb"}
+    assert frames[3].referrals == (Referral("a woman is combing her hair", 0, frames[3].referrals[0].line),)
+    assert frames[3].referrals[0].line.endswith("jhmdb_annotation.txt:3")
+    assert frames[0].mask_path == str(jhmdb_root / "puppet_mask" / "pullup" / PULLUP / "puppet_mask.mat")
+    for f in frames:
+        s = load_sample(f, 8)
+        assert s.masks[0].shape == (240, 320) and (s.height, s.width) == (240, 320)
+        np.testing.assert_array_equal(s.masks[0], jhmdb_mask(f.video_id, f.frame_number))
+        np.testing.assert_array_equal(frame_values(s.frames), (np.arange(s.frames.shape[0]) + s.first_index + 1) * 10)
+        assert s.first_index + s.center + 1 == f.frame_number
+        assert s.first_index + s.frames.shape[0] <= f.num_frames  # clamped to usable frames (12 < 15 PNGs)
+    assert not load_sample(frames[4], 4).masks[0].any()  # the all-zero frame
+    assert uniform_frames(12, 3) == [1, 7, 12] and uniform_frames(2, 3) == [1, 2]
+
+
+def test_jhmdb_metadata(jhmdb_root):
+    frames = read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(jhmdb_root / "metadata.json"))
+    assert [(f.video_id, f.frame_number) for f in frames] == [
+        (PULLUP, 2), (PULLUP, 9), (PULLUP, 17), (BRUSH, 3), (BRUSH, 7), (BRUSH, 12)]
+    assert frames[3].frames_path == str(jhmdb_root / "Rename_Images" / "brush_hair" / BRUSH)
+    assert frames[3].referrals[0].sentence == "a woman is combing her hair"
+    s = load_sample(frames[2], 16)
+    np.testing.assert_array_equal(s.masks[0], jhmdb_mask(PULLUP, 17))
+    assert s.frames[s.center].mean() == 170
+    with pytest.raises(ValueError, match="needs metadata_path"):
+        read_jhmdb(str(jhmdb_root), frames="metadata")
+
+
+def test_jhmdb_metadata_errors(jhmdb_root, tmp_path):
+    entries = json.loads((jhmdb_root / "metadata.json").read_text())
+    bad = [list(e) for e in entries]
+    bad[1][1] = "./jhmdb_sentences/Rename_Images/pullup/../../../etc/00001.png"
+    bad[4][1] = bad[4][1].replace("00007.png", "00014.png")  # past the 12 usable frames
+    p = tmp_path / "meta.json"
+    p.write_text(json.dumps(bad))
+    with pytest.raises(DataError, match=r"meta\.json\[1\]: field 'png_path'") as e:
+        read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(p))
+    assert e.value.reason == "bad_path"
+    skipped = []
+    frames = read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(p), skip_bad=True, skipped=skipped)
+    assert [(f.video_id, f.frame_number) for f in frames] == [(PULLUP, 2), (PULLUP, 17), (BRUSH, 3), (BRUSH, 12)]
+    assert [(s.reason, s.source.rsplit("/", 1)[-1]) for s in skipped] == [("bad_path", "meta.json[1]"),
+                                                                          ("short_video", "meta.json[4]")]
+    p.write_text(json.dumps([["a", "b"]]))
+    with pytest.raises(DataError, match=r"meta\.json\[0\]: entry is"):
+        read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(p))
+
+
+def test_jhmdb_annotation_errors(jhmdb_root, tmp_path):
+    root = tmp_path / "j"
+    shutil.copytree(jhmdb_root, root)
+    ann = root / "jhmdb_annotation.txt"
+    lines = ann.read_text().splitlines()
+    write_lines(ann, lines + ["no_such_video,a man", "x,y,z", f"{PULLUP},  "])
+    with pytest.raises(DataError, match=r"jhmdb_annotation\.txt:5: expected 2 columns"):
+        read_jhmdb(str(root))
+    skipped = []
+    frames = read_jhmdb(str(root), skip_bad=True, skipped=skipped)
+    assert len(frames) == 6
+    assert [s.reason for s in skipped] == ["bad_row", "empty_sentence", "missing_video"]
+    assert skipped[2].source.endswith("jhmdb_annotation.txt:4")
+    with pytest.raises(ValueError, match="frames is 'random'"):
+        read_jhmdb(str(root), frames="random")
+
+
+def test_real_jhmdb_files():
+    rows = read_jhmdb_annotations(str(FIXTURES / "jhmdb_annotation.reconstructed.txt"))
+    assert len(rows) == 928 and len({r[0] for r in rows}) == 928
+    entries = read_jhmdb_metadata(str(FIXTURES / "jhmdb_sentences_samples_metadata.json"))
+    assert len(entries) == 2784 and len({e[0] for e in entries}) == 928
+    for i, (vid, png, mat, usable, _) in enumerate(entries):
+        p = rebase_metadata_path("/data/jhmdb_sentences", png, "Rename_Images", f"meta[{i}]", "png_path")
+        assert p.startswith("/data/jhmdb_sentences/Rename_Images/") and f"/{vid}/" in p
+        rebase_metadata_path("/data/jhmdb_sentences", mat, "puppet_mask", f"meta[{i}]", "mat_path")
+        assert 1 <= int(os.path.basename(p)[:5]) <= usable

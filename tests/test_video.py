@@ -1,0 +1,105 @@
+"""acga_tf/data/video.py: decoding frames (MP4, PNG folders), the window around the annotated frame and
+`load_sample`'s masks, on the hand-written trees of dataset_files and the synthetic A2D world."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dataset_files import BRUSH, frame_values, make_mask, write_h5
+
+from acga_tf.data.a2d import read_a2d
+from acga_tf.data.types import DataError, Referral
+from acga_tf.data.video import LoadedSample, load_sample, read_png_frames, read_video_frames, window_bounds
+from acga_tf.ops.geometry import clip_indices
+
+
+def test_read_video_frames_indexing(a2d_root):
+    v = read_video_frames(str(a2d_root / "Release" / "clips320H" / "--h5fAKYurM.mp4"))
+    assert v.shape == (24, 320, 424, 3) and v.dtype == np.uint8
+    np.testing.assert_allclose(frame_values(v), np.arange(24) * 10, atol=3)
+    assert read_video_frames(str(a2d_root / "Release" / "clips320H" / "--h5fAKYurM.mp4"), max_frames=5).shape[0] == 5
+
+
+def test_load_sample_a2d_masks_and_window(a2d_root):
+    frames = {(f.video_id, f.frame_number): f for f in read_a2d(str(a2d_root))}
+    # duplicated ids [0, 1, 1]: instance 1 -> first match (position 1)
+    s = load_sample(frames["-0cOo0cRVZU", 8], window=16)
+    assert isinstance(s, LoadedSample) and (s.height, s.width) == (320, 568)
+    assert s.frames.shape == (15, 320, 568, 3) and s.center == 7 and s.first_index == 0  # [−1, 15) clamped
+    np.testing.assert_allclose(frame_values(s.frames), np.arange(15) * 10, atol=3)
+    assert int(np.argmin(np.abs(frame_values(s.frames) - 70))) == s.center  # annotated frame 8 = decoded 7
+    for m, pos in zip(s.masks, [0, 1]):
+        assert m.shape == (320, 568) and m.dtype == np.uint8
+        np.testing.assert_array_equal(m, make_mask("-0cOo0cRVZU", 8, pos))
+    # more masks than ids; annotation order 0 then 2: instance 0 is at position 1, instance 2 at position 0
+    s = load_sample(frames["-0cOo0cRVZU", 16], window=16)
+    assert [r.instance_id for r in frames["-0cOo0cRVZU", 16].referrals] == [0, 2]
+    np.testing.assert_array_equal(s.masks[0], make_mask("-0cOo0cRVZU", 16, 1))
+    np.testing.assert_array_equal(s.masks[1], make_mask("-0cOo0cRVZU", 16, 0))
+    assert s.frames.shape[0] == 16 and s.center == 8 and s.first_index == 7  # [7, 23)
+    np.testing.assert_allclose(frame_values(s.frames), np.arange(7, 23) * 10, atol=3)
+    # single instance, 2-D reMask, W = 424 != H
+    s = load_sample(frames["--h5fAKYurM", 12], window=1)
+    assert s.frames.shape == (1, 320, 424, 3) and s.center == 0
+    np.testing.assert_allclose(frame_values(s.frames), [110], atol=3)
+    np.testing.assert_array_equal(s.masks[0], make_mask("--h5fAKYurM", 12, 0))
+
+
+def test_window_bounds():
+    assert window_bounds(7, 16, 24) == (0, 14)
+    assert window_bounds(23, 16, 24) == (15, 23)
+    assert window_bounds(10, 5, 24) == (8, 12)
+    assert window_bounds(10, 4, 24) == (8, 11)
+    assert window_bounds(0, 8, 1) == (0, 0)
+    with pytest.raises(ValueError, match="center 24 is outside"):
+        window_bounds(24, 8, 24)
+
+
+def test_load_sample_errors(a2d_copy):
+    frames = {(f.video_id, f.frame_number): f for f in read_a2d(str(a2d_copy))}
+    f = frames["EadxBPmQvtg", 8]
+    with pytest.raises(DataError, match=r"EadxBPmQvtg\.mp4: the video has 24 frames, fewer than annotated frame 30") \
+            as e:
+        load_sample(dataclasses.replace(f, frame_number=30), 8)
+    assert e.value.reason == "short_video"
+    with pytest.raises(DataError, match=r"00008\.h5: field 'instance' is \[0, 1\]: referred instance 5 is absent") \
+            as e:
+        load_sample(dataclasses.replace(f, referrals=(Referral("a dog", 5),)), 8)
+    assert e.value.reason == "missing_instance"
+    # mask of another size than the frames
+    write_h5(Path(f.mask_path), [np.zeros((320, 500), np.uint8)] * 2, [0, 1])
+    with pytest.raises(DataError, match=r"00008\.h5: mask of instance 0 is 320x500 .*are 320x568") as e:
+        load_sample(f, 8)
+    assert e.value.reason == "mask_size"
+    Path(f.mask_path).write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"00008\.h5: cannot read the mask file") as e:
+        load_sample(f, 8)
+    assert e.value.reason == "bad_mask"
+    g = frames["EadxBPmQvtg", 12]
+    Path(g.frames_path).write_bytes(b"\x00" * 1000)
+    with pytest.raises(DataError, match=r"EadxBPmQvtg\.mp4: (cannot decode|the video has no)") as e:
+        load_sample(g, 8)
+    assert e.value.reason == "corrupt_video"
+    Path(g.frames_path).unlink()
+    with pytest.raises(DataError, match=r"EadxBPmQvtg\.mp4: video file not found") as e:
+        load_sample(g, 8)
+    assert e.value.reason == "missing_video"
+
+
+def test_read_png_frames_errors(jhmdb_root):
+    folder = jhmdb_root / "Rename_Images" / "brush_hair" / BRUSH
+    assert read_png_frames(str(folder), [15, 1]).reshape(2, -1).mean(1).tolist() == [150, 10]
+    with pytest.raises(DataError, match=r"00016\.png: frame 16 not found"):
+        read_png_frames(str(folder), [16])
+
+
+def test_stored_window_gives_the_clip_of_the_full_video(a2d_world):
+    # Clamping inside the stored window == clamping in the whole video (schema docstring).
+    root, _ = a2d_world
+    frame = read_a2d(str(root), "train")[0]
+    loaded = load_sample(frame, 24)
+    c = frame.frame_number - 1
+    for t in (4, 8, 16, 24):
+        from_window = loaded.first_index + clip_indices(loaded.center, len(loaded.frames), t).numpy()
+        np.testing.assert_array_equal(from_window, clip_indices(c, 24, t).numpy())

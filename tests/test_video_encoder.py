@@ -1,0 +1,112 @@
+"""acga_tf/models/video_encoder.py: `Unit3D`, `InceptionBlock` (and its `_Branch`es), `I3D`
+(docs/model.md#video-encoder)."""
+
+import keras
+import numpy as np
+import pytest
+from layer_test_case import run_layer_test
+
+from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS, InceptionBlock, Unit3D, endpoint_channels
+
+VIDEO = np.random.default_rng(0).uniform(-1, 1, (1, 8, 32, 32, 3)).astype("float32")  # (B, T, H, W, C)
+# The tiny preset's clip (T=8, S=64) for I3D: at 32×32 the Mixed_4x maps are 2×2×2, where the 3×3×3 max-pool of
+# Branch_3 is constant, its BatchNorm output 0 and its ReLU gradient 0, so its weights could not train.
+CLIP = np.random.default_rng(1).uniform(-1, 1, (1, 8, 64, 64, 3)).astype("float32")
+
+# I3D at width 1/8: 3 Unit3Ds + 7 inception blocks of 6 Unit3Ds = 45 Unit3Ds, each a conv kernel, a BatchNorm
+# offset (no scale: DeepMind's layout) and two moving statistics.
+I3D_UNITS = 3 + 7 * 6
+MIXED_4E_CHANNELS = 14 + 36 + 8 + 8  # Mixed_4e widths (112, 144, 288, 32, 64, 64) / 8: b0 + b1b + b2b + b3
+MIXED_4F_CHANNELS = 32 + 40 + 16 + 16  # Mixed_4f widths (256, 160, 320, 32, 128, 128) / 8
+I3D_KWARGS = dict(width_multiplier=0.125, endpoints=("Mixed_4e", "Mixed_4f"))
+# TensorFlow has no float16 MaxPool3D kernel on CPU: blocks with a 3-D max-pool are checked in mixed_bfloat16 only.
+BFLOAT16 = ("mixed_bfloat16",)
+
+
+def test_endpoint_channels_at_width_one_eighth():
+    assert endpoint_channels("Mixed_4e", 0.125) == MIXED_4E_CHANNELS
+    assert endpoint_channels("Mixed_4f", 0.125) == MIXED_4F_CHANNELS
+    assert endpoint_channels("Mixed_4f") == 832  # docs/model.md#video-encoder
+
+
+@pytest.mark.parametrize("bn_scale, trainable", [(True, 3), (False, 2)])  # kernel, beta (+ gamma)
+def test_unit3d_layer(bn_scale, trainable):
+    run_layer_test(Unit3D, dict(filters=8, kernel_size=(3, 3, 3), strides=(1, 2, 2), bn_scale=bn_scale), VIDEO,
+                   expected_output_shape=(1, 8, 16, 16, 8), expected_num_trainable_weights=trainable,
+                   expected_num_non_trainable_weights=2, expected_num_updated_non_trainable_weights=2)
+
+
+def test_inception_block_layer():
+    """Six Unit3Ds in four `_Branch`es (the branches are built and checked through the block)."""
+    run_layer_test(InceptionBlock, dict(widths=(4, 4, 8, 2, 4, 4)), VIDEO,
+                   expected_output_shape=(1, 8, 32, 32, 4 + 8 + 4 + 4), expected_num_trainable_weights=12,
+                   expected_num_non_trainable_weights=12, expected_num_updated_non_trainable_weights=12,
+                   run_mixed_precision_check=False)  # test_inception_block_mixed_precision
+
+
+
+@pytest.mark.parametrize("layer", [InceptionBlock((4, 4, 8, 2, 4, 4), dtype="mixed_bfloat16"),
+                                   I3D(dtype="mixed_bfloat16", **I3D_KWARGS)], ids=["InceptionBlock", "I3D"])
+def test_mixed_precision_outputs_are_finite_bfloat16(layer):
+    """Mixed-precision I3D blocks compute in bfloat16 and stay finite."""
+    out = layer(VIDEO)
+    for value in out.values() if isinstance(out, dict) else [out]:
+        assert value.dtype == "bfloat16"
+        assert np.all(np.isfinite(np.asarray(keras.ops.cast(value, "float32"))))
+
+
+def test_inception_block_mixed_precision():
+    run_layer_test(InceptionBlock, dict(widths=(4, 4, 8, 2, 4, 4)), VIDEO,
+                   expected_output_shape=(1, 8, 32, 32, 20), expected_num_trainable_weights=12,
+                   expected_num_non_trainable_weights=12, run_training_check=False,
+                   run_serialization_check=False, run_saving_check=False, mixed_precision_policies=BFLOAT16)
+
+
+I3D_OUTPUT = {"Mixed_4e": (1, 2, 4, 4, MIXED_4E_CHANNELS), "Mixed_4f": (1, 2, 4, 4, MIXED_4F_CHANNELS)}
+
+
+def test_i3d_endpoints_at_32x32():
+    out = I3D(**I3D_KWARGS)(VIDEO)
+    assert tuple(out["Mixed_4f"].shape) == (1, 2, 2, 2, endpoint_channels("Mixed_4f", 0.125))
+    assert tuple(out["Mixed_4e"].shape) == (1, 2, 2, 2, MIXED_4E_CHANNELS)
+
+
+def test_i3d_layer():
+    run_layer_test(I3D, I3D_KWARGS, CLIP, expected_output_shape=I3D_OUTPUT,
+                   expected_num_trainable_weights=2 * I3D_UNITS, expected_num_non_trainable_weights=2 * I3D_UNITS,
+                   expected_num_updated_non_trainable_weights=2 * I3D_UNITS,
+                   run_mixed_precision_check=False)  # test_i3d_mixed_precision
+
+
+def test_i3d_with_a_frozen_prefix_trains_only_the_last_blocks():
+    """trainable_from="Mixed_4e": 2 blocks × 6 Unit3Ds train; every other weight is non-trainable, and the frozen
+    BatchNorms keep their statistics (inference mode) in a training step."""
+    trained_units = 2 * 6
+    run_layer_test(I3D, dict(I3D_KWARGS, trainable_from="Mixed_4e"), CLIP, expected_output_shape=I3D_OUTPUT,
+                   expected_num_trainable_weights=2 * trained_units,
+                   expected_num_non_trainable_weights=2 * I3D_UNITS + 2 * (I3D_UNITS - trained_units),
+                   expected_num_updated_non_trainable_weights=2 * trained_units,
+                   run_serialization_check=False, run_saving_check=False, run_mixed_precision_check=False)
+
+
+def test_i3d_mixed_precision():
+    run_layer_test(I3D, I3D_KWARGS, CLIP, expected_output_shape=I3D_OUTPUT,
+                   expected_num_trainable_weights=2 * I3D_UNITS, expected_num_non_trainable_weights=2 * I3D_UNITS,
+                   run_training_check=False, run_serialization_check=False, run_saving_check=False,
+                   mixed_precision_policies=BFLOAT16)
+
+
+def test_i3d_shapes_at_paper_size_without_running_it():
+    enc = I3D(endpoints=("Mixed_4e", "Mixed_4f"))
+    shapes = enc.compute_output_shape((None, 16, 512, 512, 3))
+    assert shapes["Mixed_4e"] == (None, 4, 32, 32, 528) and shapes["Mixed_4f"] == (None, 4, 32, 32, 832)
+    with pytest.raises(ValueError, match="final_endpoint='Mixed_9z'"):
+        I3D(final_endpoint="Mixed_9z")
+
+
+def test_i3d_argument_errors_name_the_value():
+    with pytest.raises(ValueError, match="trainable_from='Mixed_9z': expected 'none' or one of"):
+        I3D(trainable_from="Mixed_9z")
+    with pytest.raises(ValueError, match="endpoint 'Mixed_5b' is not built up to final_endpoint='Mixed_4f'"):
+        I3D(endpoints=("Mixed_5b",))
+    assert VALID_ENDPOINTS.index("Mixed_4f") == 12  # DeepMind's order: ACGA stops after the 13th endpoint
