@@ -161,3 +161,25 @@ def test_one_fit_epoch_lowers_the_loss(runs, prepared_a2d, backend):
     # first step's (measured: ~2.2 -> ~0.9 under every backend).
     tail = sum(losses[-3:]) / 3
     assert tail < 0.9 * losses[0], f"{backend}: loss {losses[0]:.3f} at the first step, {tail:.3f} over the last 3"
+
+
+def test_acga_train_honours_keras_backend(runs, prepared_a2d, tmp_path):
+    """`acga train` under KERAS_BACKEND=jax: one device, no strategy, the same run layout; the TensorFlow-only
+    options say so."""
+    require("jax")
+    out = tmp_path / "jax_run"
+    train = [sys.executable, "-m", "acga_tf.cli", "train", "--preset", "tiny", "--data", prepared_a2d["train"],
+             "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--set", "image_size=32",
+             "--set", "i3d_trainable_from=Mixed_4f"]
+    proc = subprocess.run(train + ["--output", str(out)], cwd=REPO, env=runs.env("jax"), capture_output=True,
+                          text=True, timeout=PROGRAM_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "trained 1 epoch(s)" in proc.stdout
+    for name in ("model.keras", "config.json", "experiment.json", "vocab.txt", "embeddings.npy",
+                 "checkpoints/epoch-01.keras"):
+        assert (out / name).exists(), name
+    cached = subprocess.run(train + ["--output", str(tmp_path / "cached"), "--feature-cache"], cwd=REPO,
+                            env=runs.env("jax"), capture_output=True, text=True, timeout=PROGRAM_TIMEOUT_S)
+    assert cached.returncode == 2
+    assert "the feature cache needs KERAS_BACKEND=tensorflow (running jax)" in cached.stderr
+    assert "Traceback" not in cached.stderr

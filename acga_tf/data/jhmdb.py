@@ -146,6 +146,47 @@ def rebase_metadata_path(root: str, rel: str, top: str, src: str, field: str) ->
     return os.path.join(root, *parts)
 
 
+def _wanted_from_metadata(root: str, metadata_path: str, report) -> dict[str, list[tuple[int, str, str]]]:
+    """MTTR's metadata entries as {video: [(frame number, sentence, source)]}; bad entries go to `report`."""
+    wanted: dict[str, list[tuple[int, str, str]]] = {}
+    for i, (vid, png, mat, usable, query) in enumerate(read_jhmdb_metadata(metadata_path)):
+        src = f"{metadata_path}[{i}]"
+        try:
+            check_path_component(vid, src, "video_id")
+            png_path = rebase_metadata_path(root, png, "Rename_Images", src, "png_path")
+            mat_path = rebase_metadata_path(root, mat, "puppet_mask", src, "mat_path")
+            m = _PNG_RE.match(os.path.basename(png_path))
+            if (m is None or os.path.basename(os.path.dirname(png_path)) != vid
+                    or os.path.basename(os.path.dirname(mat_path)) != vid):
+                raise DataError(src, f"paths {png!r}, {mat!r} do not name video {vid!r} and a '<k:05d>.png'",
+                                reason="bad_path")
+            sentence = normalize_sentence(query)
+            if not sentence:
+                raise DataError(src, f"field 'query' is empty ({query!r})", reason="empty_sentence")
+            wanted.setdefault(vid, []).append((int(m.group(1)), sentence, src))
+        except DataError as e:
+            report(e)
+    return wanted
+
+
+def _frame_counts(vid: str, src: str, png_dirs: dict, mats: dict) -> tuple[int, int]:
+    """(PNG frames, mask frames) of a video.
+
+    Raises:
+        DataError: no PNG folder ("missing_video"), no mask ("missing_mask"), no usable frame ("short_video").
+    """
+    if vid not in png_dirs:
+        raise DataError(src, f"video {vid!r} has no folder Rename_Images/*/{vid}", reason="missing_video")
+    if vid not in mats:
+        raise DataError(src, f"video {vid!r} has no puppet_mask/*/{vid}/puppet_mask.mat", reason="missing_mask")
+    n_png = _count_pngs(png_dirs[vid])
+    n_mask = mat_num_frames(mats[vid])[2]
+    if min(n_png, n_mask) < 1:
+        raise DataError(png_dirs[vid], f"no usable frame ({n_png} PNGs, {n_mask} masks in {mats[vid]})",
+                        reason="short_video")
+    return n_png, n_mask
+
+
 def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None = None,
                annotation_path: str | None = None, skip_bad: bool = False, skipped: list[Skipped] | None = None,
                frames_per_video: int = 3) -> list[AnnotatedFrame]:
@@ -184,41 +225,16 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
         for vid, sentence, src in read_jhmdb_annotations(annotation_path, skip_bad=skip_bad, skipped=skipped):
             wanted.setdefault(vid, []).append((None, sentence, src))
     else:
-        for i, (vid, png, mat, usable, query) in enumerate(read_jhmdb_metadata(metadata_path)):
-            src = f"{metadata_path}[{i}]"
-            try:
-                check_path_component(vid, src, "video_id")
-                png_path = rebase_metadata_path(root, png, "Rename_Images", src, "png_path")
-                mat_path = rebase_metadata_path(root, mat, "puppet_mask", src, "mat_path")
-                m = _PNG_RE.match(os.path.basename(png_path))
-                if (m is None or os.path.basename(os.path.dirname(png_path)) != vid
-                        or os.path.basename(os.path.dirname(mat_path)) != vid):
-                    raise DataError(src, f"paths {png!r}, {mat!r} do not name video {vid!r} and a '<k:05d>.png'",
-                                    reason="bad_path")
-                sentence = normalize_sentence(query)
-                if not sentence:
-                    raise DataError(src, f"field 'query' is empty ({query!r})", reason="empty_sentence")
-                wanted.setdefault(vid, []).append((int(m.group(1)), sentence, src))
-            except DataError as e:
-                report(e)
+        wanted = _wanted_from_metadata(root, metadata_path, report)
 
     out: list[AnnotatedFrame] = []
     for vid in sorted(wanted):
-        src = wanted[vid][0][2]
         try:
-            if vid not in png_dirs:
-                raise DataError(src, f"video {vid!r} has no folder Rename_Images/*/{vid}", reason="missing_video")
-            if vid not in mats:
-                raise DataError(src, f"video {vid!r} has no puppet_mask/*/{vid}/puppet_mask.mat", reason="missing_mask")
-            n_png = _count_pngs(png_dirs[vid])
-            n_mask = mat_num_frames(mats[vid])[2]
-            usable = min(n_png, n_mask)
-            if usable < 1:
-                raise DataError(png_dirs[vid], f"no usable frame ({n_png} PNGs, {n_mask} masks in {mats[vid]})",
-                                reason="short_video")
+            n_png, n_mask = _frame_counts(vid, wanted[vid][0][2], png_dirs, mats)
         except DataError as e:
             report(e)
             continue
+        usable = min(n_png, n_mask)
         by_frame: dict[int, list[Referral]] = {}
         for number, sentence, rsrc in wanted[vid]:
             numbers = uniform_frames(usable, frames_per_video) if number is None else [number]

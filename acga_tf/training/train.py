@@ -128,7 +128,7 @@ class _Run:
     experiment: ExperimentConfig
     train_pattern: str
     work_dir: str
-    strategy: tf.distribute.Strategy
+    strategy: tf.distribute.Strategy | None  # None: another Keras backend, one device
     global_batch: int
     steps_per_epoch: int
     epochs: int
@@ -156,7 +156,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` and train
             only the rest (`acga_tf.training.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
             training; no flip augmentation).
-        strategy: a `tf.distribute.Strategy`; default `make_strategy()`.
+        strategy: a `tf.distribute.Strategy`; default `make_strategy()`. Under another Keras backend (JAX,
+            PyTorch) training runs on one device, without a strategy (docs/training.md#backends).
         backup_every: optimizer steps between backups (a backup is also written at each epoch's end).
         verbose: Keras progress output (0, 1 or 2).
 
@@ -203,8 +204,14 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
         raise FileNotFoundError(f"{train_pattern}: no TFRecord file matches (run `acga prepare` first)")
     if val_pattern is not None and not tf.io.gfile.glob(val_pattern):
         raise FileNotFoundError(f"{val_pattern}: no TFRecord file matches the validation pattern")
-    strategy = strategy or make_strategy()
-    replicas = strategy.num_replicas_in_sync
+    if keras.backend.backend() != "tensorflow":
+        # JAX and PyTorch train the same model on one device; tf.distribute and the feature cache are TensorFlow's.
+        if strategy is not None or os.environ.get("TF_CONFIG"):
+            raise ValueError(f"KERAS_BACKEND={keras.backend.backend()}: distribution strategies and TF_CONFIG need "
+                             "KERAS_BACKEND=tensorflow; other backends train on one device")
+    else:
+        strategy = strategy or make_strategy()
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     global_batch = experiment.training.batch_size * replicas
     if steps_per_epoch is None:
         samples = count_samples(train_pattern)
@@ -234,6 +241,14 @@ def _build_model(run: _Run, mixed_precision: bool, feature_cache: bool):
         logger.warning("mixed_bfloat16 with trainable I3D blocks (from %s): measured on the tiny preset trained from "
                        "scratch, this did not learn (README, Status); train in float32 if the loss does not fall",
                        experiment.model.i3d_trainable_from)
+    if run.strategy is None:  # JAX / PyTorch: the model is its own task (SegmentationTask's compile defaults)
+        if feature_cache:
+            raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
+        model = ACGA(experiment.model, dtype=policy)
+        model.compile(learning_rate=experiment.training.learning_rate,
+                      foreground_weight=experiment.training.foreground_weight)
+        model.optimizer.build(model.trainable_variables)
+        return model, model, None
     multi_worker = isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with run.strategy.scope():
         model = ACGA(experiment.model, dtype=policy)
@@ -348,7 +363,7 @@ class _FullModelCheckpoint(keras.callbacks.Callback):
 
 def _inference_copy(model: keras.Model) -> keras.Model:
     """An uncompiled copy of `model` with its weights, outside any strategy scope: `model.keras` then loads with
-    `keras.saving.load_model` alone (no loss or metric classes, no optimizer state; checkpoints keep those)."""
+    `keras.saving.load_model` alone (no loss or metric classes, no optimizer state; the backup keeps those)."""
     # The layers carry the dtype policy (ACGA's own `dtype_policy` reads float32 even when built mixed).
     copy = ACGA(model.config, dtype=model.stage("decoder").dtype_policy.name)
     copy.set_weights(model.get_weights())
