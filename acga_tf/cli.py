@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 
+import tensorflow as tf
 from tqdm import tqdm
 
 from acga_tf.apps import visualize as vis
@@ -31,13 +32,14 @@ from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
-from acga_tf.training.train import fit
+from acga_tf.training.train import TrainingDiverged, fit
 from acga_tf.training.weights import convert_reference_checkpoint
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acga", description="ACGA: segment the actor a sentence describes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in _SUBCOMMANDS:
         add(sub)
@@ -183,6 +185,9 @@ def _add_train(sub) -> None:
     p.add_argument("--word-vectors", help="word2vec / GloVe file (default: random vectors, a warning)")
     p.add_argument("--feature-cache", action="store_true",
                    help="run the frozen I3D blocks once into OUTPUT/feature_cache and train only the rest")
+    p.add_argument("--resume", action="store_true", help="train a finished run in --output further, from its backup "
+                   "(--epochs is the new total)")
+    p.add_argument("--overwrite", action="store_true", help="remove the run files already in --output and start over")
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 on CPU, float16 on GPU")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
@@ -212,7 +217,7 @@ def _run_train(args) -> int:
     experiment = experiment.override(**overrides)
     history = fit(experiment, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
-                  feature_cache=args.feature_cache)
+                  feature_cache=args.feature_cache, resume=args.resume, overwrite=args.overwrite)
     print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
     return 0
 
@@ -283,6 +288,10 @@ _SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add
                _add_train, _add_evaluate]
 
 
+# Errors a user can cause (bad arguments, files, data): one line and exit status 2. `--debug` shows the traceback.
+USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, TrainingDiverged)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the `acga` command; returns the exit status."""
     args = _build_parser().parse_args(argv)
@@ -290,9 +299,20 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, ImportError, KeyError) as e:
-        print(f"acga {args.command}: error: {e}", file=sys.stderr)
+    except USER_ERRORS as e:
+        if args.debug:
+            raise
+        print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (TensorFlow's op errors carry a multi-line traceback of the graph)."""
+    message = error.message if isinstance(error, tf.errors.OpError) else str(error)
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in message:
+        message = f"{error.filename}: {message}"
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:2000]
 
 
 if __name__ == "__main__":

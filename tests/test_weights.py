@@ -153,7 +153,9 @@ def test_convert_weights_without_pytorch_says_how_to_install(tmp_path, monkeypat
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_torch)
-    assert main(["convert-weights", "--checkpoint", "x.pth", "--output", str(tmp_path / "a.weights.h5")]) == 2
+    checkpoint = tmp_path / "x.pth"
+    checkpoint.write_bytes(b"not read")
+    assert main(["convert-weights", "--checkpoint", str(checkpoint), "--output", str(tmp_path / "a.weights.h5")]) == 2
     assert "pip install 'acga-tf[convert]'" in capsys.readouterr().err
 
 

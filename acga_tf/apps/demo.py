@@ -119,7 +119,7 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     test_pattern = os.path.join(paths["shards"], "test-*.tfrecord")
 
     start = time.perf_counter()
-    fit(experiment, train_pattern, paths["run"], verbose=verbose)
+    fit(experiment, train_pattern, paths["run"], overwrite=True, verbose=verbose)  # the demo owns its folder
     timings["train"] = time.perf_counter() - start
 
     start = time.perf_counter()

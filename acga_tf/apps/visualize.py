@@ -73,7 +73,6 @@ class AttentionMaps:
         image_size: S; the attention grid is (S/16) × (S/16), N = (S/16)².
         query: the sentence.
     """
-
     frame: np.ndarray
     frame_index: int
     words: tuple[str, ...]

@@ -17,6 +17,7 @@ import re
 import h5py
 import numpy as np
 
+from acga_tf.data.text import has_word
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
 
 logger = logging.getLogger(__name__)
@@ -206,8 +207,9 @@ def read_a2d_annotations(path: str, *, skip_bad: bool = False,
                 raise DataError(src, f"column 'instance_id' is {cols[1]!r}, expected a non-negative int",
                                 reason="bad_row")
             sentence = normalize_sentence(cols[2])
-            if not sentence:
-                raise DataError(src, f"column 'query' is empty ({cols[2]!r})", reason="empty_sentence")
+            if not has_word(sentence):
+                raise DataError(src, f"column 'query' has no word (letters or digits): {cols[2]!r}",
+                                reason="empty_sentence")
             rows.append(AnnotationRow(vid, int(iid), sentence, src))
         except DataError as e:
             report(e)

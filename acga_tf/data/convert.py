@@ -208,8 +208,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
                 _raise_error(r)
             markers[r["name"]] = r
 
-    shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "frames": markers[t.name]["frames"],
-               "samples": markers[t.name]["samples"]} for t in tasks]
+    shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "bytes": markers[t.name].get("bytes"),
+               "frames": markers[t.name]["frames"], "samples": markers[t.name]["samples"]} for t in tasks]
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
     split_summary = {"frames": sum(s["frames"] for s in shards), "samples": sum(s["samples"] for s in shards),
                      "num_shards": len(shards), "shard_size": shard_size, "skipped": len(skipped_rows),

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from acga_tf.data.config import DataConfig
 from acga_tf.data.decode import decode
-from acga_tf.data.manifest import MANIFEST_NAME, read_manifest
+from acga_tf.data.manifest import MANIFEST_NAME, check_shard_sizes, read_manifest
 from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
 
@@ -86,6 +86,7 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
     directory = os.path.dirname(sorted(files)[0])
     if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
+        check_shard_sizes(files, read_manifest(directory))
         window = read_manifest(directory).get("clip", {}).get("window")
         if window is not None and window < config.clip_length:
             raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "

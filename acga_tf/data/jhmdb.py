@@ -23,6 +23,7 @@ from acga_tf.data.a2d import (
     normalize_sentence,
     read_text_lines,
 )
+from acga_tf.data.text import has_word
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
 from acga_tf.data.video import mat_num_frames
 
@@ -64,8 +65,9 @@ def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
                                 reason="bad_row")
             vid = check_path_component(cols[0].strip(), src, "video_id")
             sentence = normalize_sentence(cols[1])
-            if not sentence:
-                raise DataError(src, f"column 'query' is empty ({cols[1]!r})", reason="empty_sentence")
+            if not has_word(sentence):
+                raise DataError(src, f"column 'query' has no word (letters or digits): {cols[1]!r}",
+                                reason="empty_sentence")
             rows.append((vid, sentence, src))
         except DataError as e:
             report(e)
@@ -161,8 +163,9 @@ def _wanted_from_metadata(root: str, metadata_path: str, report) -> dict[str, li
                 raise DataError(src, f"paths {png!r}, {mat!r} do not name video {vid!r} and a '<k:05d>.png'",
                                 reason="bad_path")
             sentence = normalize_sentence(query)
-            if not sentence:
-                raise DataError(src, f"field 'query' is empty ({query!r})", reason="empty_sentence")
+            if not has_word(sentence):
+                raise DataError(src, f"field 'query' has no word (letters or digits): {query!r}",
+                                reason="empty_sentence")
             wanted.setdefault(vid, []).append((int(m.group(1)), sentence, src))
         except DataError as e:
             report(e)

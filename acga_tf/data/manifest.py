@@ -68,3 +68,19 @@ def count_samples(file_pattern: str) -> int:
                              "listed")
         total += int(per_file[name])
     return total
+
+
+def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
+    """Checks each shard against the size the converter recorded in the manifest (a cheap integrity check, so a
+    truncated or replaced shard is named before TensorFlow fails deep inside `tf.data` with a `DataLossError`).
+
+    Raises:
+        ValueError: a shard's size differs from the manifest's (the message names the shard).
+    """
+    recorded = {s["file"]: s.get("bytes") for split in manifest.get("splits", {}).values() for s in split["shards"]}
+    for path in files:
+        expected = recorded.get(os.path.basename(path))
+        if expected is not None and tf.io.gfile.stat(path).length != expected:
+            raise ValueError(f"{path}: {tf.io.gfile.stat(path).length} bytes, but {MANIFEST_NAME} records {expected} "
+                             "(the shard was truncated or changed after `acga prepare`); re-run `acga prepare` into "
+                             "that folder to rewrite it")

@@ -95,7 +95,6 @@ def encode_example(frame: AnnotatedFrame, sample: Any) -> bytes:
     Raises:
         DataError: the sample disagrees with the frame (mask count, shapes, centre index).
     """
-
     frames = np.asarray(sample.frames)
     height, width = int(sample.height), int(sample.width)
     src = f"{frame.mask_path} (frame {frame.frame_number})"

@@ -117,10 +117,10 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
                     writer.write(record)
                     frames += 1
                     samples += len(frame.referrals)
-            digest = sha256_file(temporary)
+            digest, size = sha256_file(temporary), os.path.getsize(temporary)
     except DataError as e:  # nothing is written; the driver raises it with the skip-bad hint
         return {"name": task.name, "error": [e.source, e.message, e.reason]}
-    marker = {"name": task.name, "fingerprint": task.fingerprint, "sha256": digest, "frames": frames,
+    marker = {"name": task.name, "fingerprint": task.fingerprint, "sha256": digest, "bytes": size, "frames": frames,
               "samples": samples, "skipped": skipped}
     os.makedirs(os.path.join(task.output_dir, MARKER_DIR), exist_ok=True)
     files.write_json(marker_path(task.output_dir, task.name), marker)

@@ -7,6 +7,8 @@ the serving graph, so the three can never disagree. Rule: lower-case (UTF-8 awar
 
 from __future__ import annotations
 
+import unicodedata
+
 import tensorflow as tf
 
 # Apostrophes (ASCII and typographic) are deleted so "man's" stays one token.
@@ -49,3 +51,9 @@ def tokenize_py(sentence: str) -> list[str]:
         The tokens.
     """
     return tokenize_py_many([sentence])[0]
+
+
+def has_word(sentence: str) -> bool:
+    """Whether `tokenize` gives `sentence` at least one token: a Unicode letter, mark or digit (the complement of
+    `SEPARATORS`), checked in Python, so readers can refuse a sentence without words at no TensorFlow cost."""
+    return any(unicodedata.category(c)[0] in "LMN" for c in sentence)

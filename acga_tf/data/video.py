@@ -86,7 +86,6 @@ def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
         DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it
             or it has no video frame.
     """
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(path, "video file not found", reason="missing_video")

@@ -70,7 +70,6 @@ def sample_iou(prediction: np.ndarray, truth: np.ndarray) -> float:
 @dataclasses.dataclass
 class EvaluationAccumulator:
     """Accumulates per-sample intersections and unions at the original resolution (docs/evaluation.md#protocol)."""
-
     sample_ids: list = dataclasses.field(default_factory=list)
     intersections: list = dataclasses.field(default_factory=list)
     unions: list = dataclasses.field(default_factory=list)

@@ -89,8 +89,20 @@ def run_directory(path: str) -> str | None:
 
 
 def load_model_file(path: str) -> keras.Model:
-    """`keras.saving.load_model` with acga_tf's serializable classes registered."""
-    return keras.saving.load_model(path)
+    """`keras.saving.load_model` with acga_tf's serializable classes registered.
+
+    Raises:
+        ValueError: the file is not a Keras model, or not an `ACGA`.
+    """
+    try:
+        model = keras.saving.load_model(path)
+    except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: cannot load a Keras model ({first_line})") from None
+    if not isinstance(model, acga.ACGA):
+        raise ValueError(f"{path}: a {type(model).__name__}, not an ACGA model (acga-tf loads the .keras files that "
+                         "`acga train` or `ACGA.save` write)")
+    return model
 
 
 def load_trained(path: str) -> TrainedModel:

@@ -1,15 +1,17 @@
-"""Training: `fit(config, train_pattern, output_dir)` runs the paper schedule (docs/model.md#presets) on prepared
-shards.
+"""Training: `fit(experiment, train_pattern, output_dir)` runs the experiment's schedule (docs/training.md#schedule)
+on prepared shards.
 
 Layout of `output_dir` (the final files are `acga_tf.training.artifacts`' layout of a trained run):
 
-    model.keras, config.json, vocab.txt, embeddings.npy    the trained run (`artifacts.save_trained`)
-    checkpoints/epoch-NN.keras                              the model after every epoch
-    backup/                                                  `BackupAndRestore` state (removed when training ends)
-    logs/                                                    TensorBoard workers/<type>-<index>/                        
-             the same, for the non-chief workers of a multi-worker run
+    model.keras, config.json, experiment.json,
+    vocab.txt, embeddings.npy                  the trained run (`artifacts.save_trained`)
+    checkpoints/epoch-NN.keras                 the model after every epoch
+    backup/                                    `BackupAndRestore` state (kept: `--resume` trains further from it)
+    logs/                                      TensorBoard
+    workers/<type>-<index>/                    the same, for the non-chief workers of a multi-worker run
 
-Resuming: run `fit` again with the same arguments. The backup (saved every `backup_every` optimizer steps and at
+Resuming: run `fit` again with the same arguments (a finished run is refused unless `resume` or `overwrite`, see
+`claim_run_dir`). The backup (saved every `backup_every` optimizer steps and at
 each epoch's end) restores the weights and the optimizer (its `iterations` included); training goes on from that
 exact step, mid-epoch included, over the same stream of batches (the consumed ones are skipped), so a killed
 and resumed run makes as many optimizer steps as an uninterrupted one.
@@ -18,12 +20,14 @@ and resumed run makes as many optimizer steps as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import logging
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, make_dataset
@@ -45,6 +49,10 @@ LOG_DIR = "logs"
 WORKERS_DIR = "workers"
 FEATURE_CACHE_DIR = "feature_cache"
 DEFAULT_BACKUP_EVERY = 100  # optimizer steps between backups (and at every epoch's end)
+# What a run directory holds (anything else there is someone else's).
+RUN_ENTRIES = (artifacts.MODEL_FILE, artifacts.CONFIG_FILE, artifacts.EXPERIMENT_FILE, artifacts.VOCAB_FILE,
+               artifacts.EMBEDDINGS_FILE, BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR, WORKERS_DIR, FEATURE_CACHE_DIR)
+TEMPORARY_ENDINGS = (files.TEMPORARY_SUFFIX, ".partial.keras", ".partial.npy")
 
 
 def make_strategy() -> tf.distribute.Strategy:
@@ -100,6 +108,10 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         pass  # removed by `fit` once every epoch has run
 
     def _save_model(self):
+        if not weights_are_finite(self.model):  # never replace the last good backup with a diverged model
+            logger.warning("not backing up optimizer step %d: the weights are not finite",
+                           int(self.model.optimizer.iterations.numpy()))
+            return
         # Written to temporary names and renamed, so a kill mid-write leaves the previous backup intact.
         tf.io.gfile.makedirs(self.backup_dir)
         # Keras picks the weights format from the name's ending: the temporary name keeps ".weights.h5".
@@ -116,15 +128,34 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = None  # `fit` passes the epoch to start from itself
         return True
 
-    def remove(self) -> None:
-        if tf.io.gfile.exists(self.backup_dir):
-            tf.io.gfile.rmtree(self.backup_dir)
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run's last finite backup and checkpoints are kept."""
+
+
+def weights_are_finite(model: keras.Model) -> bool:
+    """Whether every weight of `model` is finite."""
+    return all(np.isfinite(w).all() for w in model.get_weights())
+
+
+class _StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite and remembers it (`TerminateOnNaN`, plus
+    the step and the loss for the error message)."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at: tuple[int, float] | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.diverged_at = (int(self.model.optimizer.iterations.numpy()), float(loss))
+            self.model.stop_training = True
 
 
 @dataclasses.dataclass
 class _Run:
     """What the named steps of `fit` share."""
-
     experiment: ExperimentConfig
     train_pattern: str
     work_dir: str
@@ -139,8 +170,8 @@ class _Run:
 def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, val_pattern: str | None = None,
         vectors_path: str | None = None, epochs: int | None = None, steps_per_epoch: int | None = None,
         mixed_precision: bool = False, feature_cache: bool = False,
-        strategy: tf.distribute.Strategy | None = None,
-        backup_every: int = DEFAULT_BACKUP_EVERY, verbose: int = 1) -> keras.callbacks.History:
+        strategy: tf.distribute.Strategy | None = None, backup_every: int = DEFAULT_BACKUP_EVERY,
+        resume: bool = False, overwrite: bool = False, verbose: int = 1) -> keras.callbacks.History:
     """Trains ACGA with the experiment's schedule (docs/training.md#schedule) and saves the run
     (`acga_tf.training.artifacts` layout).
 
@@ -159,6 +190,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         strategy: a `tf.distribute.Strategy`; default `make_strategy()`. Under another Keras backend (JAX,
             PyTorch) training runs on one device, without a strategy (docs/training.md#backends).
         backup_every: optimizer steps between backups (a backup is also written at each epoch's end).
+        resume: go on training a finished run in `output_dir` from its backup, up to `epochs` in all.
+        overwrite: remove the run files already in `output_dir` and start over (see `claim_run_dir`).
         verbose: Keras progress output (0, 1 or 2).
 
     Returns:
@@ -169,6 +202,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         ValueError: bad arguments (the message names the argument and its value).
     """
     run = _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every, strategy)
+    claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite)
     keras.utils.set_random_seed(experiment.training.seed)  # once, here
     _load_words(run, vectors_path)
     model, task, prefix = _build_model(run, mixed_precision, feature_cache)
@@ -179,15 +213,51 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         val_pattern, experiment.data, training=False, batch_size=run.global_batch, vectorizer=run.vectorizer)
     callbacks = _build_callbacks(run, model, backup)
     history = _train(run, task, batches, validation, callbacks, start_step, verbose)
-    if task.stop_training:
-        logger.warning("training stopped early (TerminateOnNaN) at optimizer step %d; the backup in %s is kept",
-                       int(task.optimizer.iterations.numpy()), backup.backup_dir)
-    else:
-        backup.remove()
+    diverged = next(c for c in callbacks if isinstance(c, _StopOnNonFiniteLoss)).diverged_at
+    if diverged is not None:
+        step, loss = diverged
+        kept = (f"the last finite backup (step {files.read_json(backup._training_metadata_path)['step']}) is kept "
+                f"in {backup.backup_dir}" if tf.io.gfile.exists(backup._weights_path) else "no backup was written")
+        raise TrainingDiverged(f"the training loss became {loss} at optimizer step {step}: training stopped and no "
+                               f"model was saved; {kept}. Lower the learning rate "
+                               f"({run.experiment.training.learning_rate}) or check the data")
     artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
                            experiment=experiment)
     logger.info("saved the trained run to %s", run.work_dir)
     return history
+
+
+def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = False) -> None:
+    """The output-folder policy of `fit` (docs/training.md#resume): a new or empty folder is used; an interrupted
+    run (a backup, no `model.keras`) is resumed; a finished run is refused unless `resume` (go on from its backup
+    to more epochs) or `overwrite` (remove the run's files and start over); a folder holding files that are not a
+    run's is refused unless `overwrite` (which then removes only the run's own files).
+
+    Raises:
+        ValueError: the folder holds a finished run or files that are not a run's (the message says what to pass).
+    """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other")
+    entries = set(tf.io.gfile.listdir(work_dir)) if tf.io.gfile.isdir(work_dir) else set()
+    entries = {e.rstrip("/") for e in entries}
+    finished = artifacts.MODEL_FILE in entries
+    foreign = sorted(e for e in entries if e not in RUN_ENTRIES and not e.endswith(TEMPORARY_ENDINGS))
+    if overwrite:
+        for entry in entries & set(RUN_ENTRIES):
+            path = os.path.join(work_dir, entry)
+            (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
+        logger.warning("--overwrite: removed the previous run's files in %s", work_dir)
+    elif foreign:
+        raise ValueError(f"{work_dir}: holds files that are not a training run's ({', '.join(foreign[:5])}); choose "
+                         "an empty or new --output, or pass --overwrite to train there anyway")
+    elif finished and not resume:
+        raise ValueError(f"{work_dir}: holds a finished run ({artifacts.MODEL_FILE}); pass --resume to train it for "
+                         "more epochs (--epochs is the new total), --overwrite to start over, or choose another "
+                         "--output")
+    elif finished and not tf.io.gfile.exists(os.path.join(work_dir, BACKUP_DIR)):
+        raise ValueError(f"{work_dir}: the finished run has no {BACKUP_DIR}/ to resume from; pass --overwrite to "
+                         "start over")
+    tf.io.gfile.makedirs(work_dir)
 
 
 def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every,
@@ -221,7 +291,6 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
                              f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas)")
     task_type, task_index, is_chief = worker_role()
     work_dir = output_dir if is_chief else os.path.join(output_dir, WORKERS_DIR, f"{task_type}-{task_index}")
-    tf.io.gfile.makedirs(work_dir)
     return _Run(experiment, train_pattern, work_dir, strategy, global_batch, steps_per_epoch, epochs)
 
 
@@ -273,9 +342,9 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup") -> int:
                 start_step // run.steps_per_epoch + 1, start_step % run.steps_per_epoch, run.steps_per_epoch)
     total_steps = run.epochs * run.steps_per_epoch
     if start_step >= total_steps:
-        raise ValueError(f"{backup.backup_dir}: the backup is at step {start_step}, at or past the "
-                         f"{total_steps} steps of {run.epochs} epochs x {run.steps_per_epoch}; remove it or train "
-                         "longer")
+        raise ValueError(f"{backup.backup_dir}: the run has already made {start_step} optimizer steps, at or past the "
+                         f"{total_steps} of {run.epochs} epochs x {run.steps_per_epoch}; pass a larger --epochs to "
+                         "train it further")
     return start_step
 
 
@@ -291,7 +360,8 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
         return batches
     unflipped = make_dataset(run.train_pattern, experiment.data.replace(horizontal_flip=False), training=False,
                              batch_size=global_batch, vectorizer=run.vectorizer)
-    cache_paths = _feature_cache(prefix, unflipped, os.path.join(run.work_dir, FEATURE_CACHE_DIR))
+    cache_paths = _feature_cache(prefix, unflipped, os.path.join(run.work_dir, FEATURE_CACHE_DIR),
+                                 _cache_fingerprint(run, prefix))
 
     def cached(skip: int) -> tf.data.Dataset:
         ds = cached_dataset(cache_paths, batch_size=global_batch, seed=experiment.data.seed,
@@ -306,7 +376,7 @@ def _build_callbacks(run: _Run, model: keras.Model, backup: "_ResumableBackup") 
     tf.io.gfile.makedirs(os.path.dirname(pattern))
     callbacks = [
         keras.callbacks.LearningRateScheduler(run.experiment.training.learning_rate_at),
-        keras.callbacks.TerminateOnNaN(),
+        _StopOnNonFiniteLoss(),
         backup,
         _FullModelCheckpoint(model, pattern),  # the ACGA, not the task that trains it
     ]
@@ -336,16 +406,37 @@ def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_s
     return history
 
 
-def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str) -> list[str]:
-    """The cache's shards: reused when a complete cache is there (`complete.json`), else written once."""
+def _cache_fingerprint(run: _Run, prefix: keras.Model) -> str:
+    """sha256 of everything the cached features depend on: the training shards (names and the manifest's sha256),
+    the data and model configs, the word vectors and the frozen prefix's weights."""
+    files_used = sorted(tf.io.gfile.glob(run.train_pattern))
+    manifest = read_manifest(os.path.dirname(files_used[0]))
+    digests = {s["file"]: s["sha256"] for split in manifest.get("splits", {}).values() for s in split["shards"]}
+    h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(f), digests.get(os.path.basename(f)))
+                                              for f in files_used],
+                                   "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict()},
+                                  sort_keys=True).encode("utf-8"))
+    h.update(np.ascontiguousarray(run.vectorizer.matrix.numpy()).tobytes())
+    for weight in prefix.get_weights():
+        h.update(np.ascontiguousarray(weight).tobytes())
+    return h.hexdigest()
+
+
+def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, fingerprint: str) -> list[str]:
+    """The cache's shards: reused when a complete cache of the same inputs is there (`complete.json` records their
+    fingerprint), else written again."""
     marker = os.path.join(directory, "complete.json")
     if tf.io.gfile.exists(marker):
-        paths = files.read_json(marker)["shards"]
-        if all(tf.io.gfile.exists(p) for p in paths):
+        recorded = files.read_json(marker)
+        paths = recorded["shards"]
+        if recorded.get("fingerprint") == fingerprint and all(tf.io.gfile.exists(p) for p in paths):
             logger.info("reusing the feature cache in %s (%d shards)", directory, len(paths))
             return paths
+        logger.warning("the feature cache in %s was made from other inputs (shards, configs, word vectors or frozen "
+                       "weights): writing it again", directory)
+        tf.io.gfile.rmtree(directory)
     paths = write_cache(prefix, dataset, directory)
-    files.write_json(marker, {"shards": paths})
+    files.write_json(marker, {"shards": paths, "fingerprint": fingerprint})
     return paths
 
 
@@ -357,6 +448,9 @@ class _FullModelCheckpoint(keras.callbacks.Callback):
         self.full_model, self.pattern = full_model, pattern
 
     def on_epoch_end(self, epoch, logs=None):
+        if not weights_are_finite(self.full_model):
+            logger.warning("no checkpoint after epoch %d: the weights are not finite", epoch + 1)
+            return
         with files.atomic_path(self.pattern.format(epoch=epoch + 1), suffix=".partial.keras") as temporary:
             self.full_model.save(temporary)
 

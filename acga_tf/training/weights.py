@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Mapping
 
 import keras
@@ -199,20 +200,27 @@ def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], sourc
 def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
     """Reads a `.pth` / `.pth.tar` file (a state dict, or a dict with a `state_dict` entry) into NumPy arrays.
 
+    The file is unpickled with `weights_only=True`: tensors, numbers, strings and containers only, so a hostile
+    checkpoint cannot run code. A checkpoint that also pickled other Python objects is refused with a message.
+
     Raises:
         ImportError: PyTorch is not installed (an optional extra).
-        ValueError: the file is missing or holds no state dict.
+        FileNotFoundError: there is no such file.
+        ValueError: the file is not a checkpoint of tensors, or holds no state dict.
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: checkpoint file not found")
     try:
-        import torch
+        import torch  # optional: pip install 'acga-tf[convert]'
     except ImportError:
         raise ImportError("reading a PyTorch checkpoint needs PyTorch: pip install 'acga-tf[convert]'") from None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: checkpoint file not found") from None
-    except Exception as e:  # torch raises RuntimeError/UnpicklingError/... for damaged files
-        raise ValueError(f"{path}: cannot read PyTorch checkpoint ({type(e).__name__}: {e})") from None
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError for non-tensor objects, RuntimeError for damaged files
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: not a checkpoint of tensors only, refused without unpickling other objects "
+                         f"(which could run code): {first_line}. If you trust the file, re-save its state dict "
+                         "alone: torch.save(torch.load(PATH, weights_only=False)['state_dict'], 'clean.pth')") from None
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not state:
         found = list(obj)[:10] if isinstance(obj, dict) else type(obj).__name__

@@ -1,0 +1,233 @@
+"""One test per finding of the reliability and security probe (issue: "nothing silent, nothing lost, no code run
+from a file"). Each failed on the code before its fix; the README's Reliability table lists them."""
+
+import json
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+from support import REPO
+
+from acga_tf import cli
+from acga_tf.data.convert import prepare
+from acga_tf.data.synthetic import write_a2d_world
+from acga_tf.training import weights
+from acga_tf.training.experiment import ExperimentConfig
+
+TINY = {"image_size": 32, "batch_size": 2}
+
+
+def run_cli(argv, capsys):
+    """`acga ARGV` in-process: (exit status, stdout, stderr)."""
+    status = cli.main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(err: str, *needles: str):
+    lines = [line for line in err.strip().splitlines() if line.startswith("acga ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+# === Code execution ===
+class _Payload:
+    """Unpickling this runs code: it creates the file named in `marker`."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def _fake_torch(monkeypatch):
+    """A test double of `torch.load`: with weights_only=False it unpickles as torch does (running the payload);
+    with weights_only=True it refuses anything but tensors, as torch does."""
+    calls = []
+
+    def load(path, map_location=None, weights_only=None):
+        calls.append(weights_only)
+        if weights_only:
+            raise pickle.UnpicklingError("Weights only load failed: unsupported global pathlib.Path.touch")
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=load))
+    return calls
+
+
+def test_a_hostile_checkpoint_does_not_run_its_payload_test_double(tmp_path, monkeypatch, capsys):
+    marker, checkpoint = tmp_path / "pwned", tmp_path / "hostile.pth"
+    checkpoint.write_bytes(pickle.dumps({"state_dict": _Payload(str(marker))}))
+    calls = _fake_torch(monkeypatch)
+    status, _, err = run_cli(["convert-weights", "--checkpoint", str(checkpoint), "--output",
+                              str(tmp_path / "w.weights.h5")], capsys)
+    assert calls == [True]  # weights_only=True, always
+    assert status == 2 and not marker.exists()
+    assert_one_line_error(err, "not a checkpoint of tensors only")
+
+
+def test_a_hostile_checkpoint_does_not_run_its_payload_real_torch(tmp_path):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install -e '.[convert]')")
+    marker, checkpoint = tmp_path / "pwned", tmp_path / "hostile.pth"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "extra": _Payload(str(marker))}, str(checkpoint))
+    with pytest.raises(ValueError, match="not a checkpoint of tensors only"):
+        weights.read_torch_checkpoint(str(checkpoint))
+    assert not marker.exists()
+    clean = tmp_path / "clean.pth"
+    torch.save({"state_dict": {"w": torch.ones(2)}}, str(clean))
+    np.testing.assert_array_equal(weights.read_torch_checkpoint(str(clean))["w"], [1.0, 1.0])
+
+
+# === Data lost or overwritten ===
+def test_train_refuses_a_finished_run_and_resume_or_overwrite_say_what_happens(prepared_a2d, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    base = ["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", out, "--steps-per-epoch", "1",
+            "--batch-size", "2", "--set", "image_size=32"]
+    assert run_cli(base + ["--epochs", "1"], capsys)[0] == 0
+    first = os.path.getmtime(os.path.join(out, "model.keras"))
+    status, _, err = run_cli(base + ["--epochs", "1"], capsys)
+    assert status == 2 and os.path.getmtime(os.path.join(out, "model.keras")) == first  # nothing overwritten
+    assert_one_line_error(err, "holds a finished run", "--resume", "--overwrite")
+    status, out_text, _ = run_cli(base + ["--epochs", "2", "--resume"], capsys)
+    assert status == 0 and "trained 1 epoch(s)" in out_text  # only the new epoch
+    metadata = json.loads(pathlib.Path(out, "backup", "training_metadata.json").read_text())
+    assert metadata["step"] == 2
+    assert run_cli(base + ["--epochs", "1", "--overwrite"], capsys)[0] == 0
+    assert json.loads(pathlib.Path(out, "backup", "training_metadata.json").read_text())["step"] == 1
+
+
+def test_train_refuses_a_folder_of_other_files(prepared_a2d, tmp_path, capsys):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "thesis.tex").write_text("mine")
+    status, _, err = run_cli(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", str(out),
+                              "--set", "image_size=32"], capsys)
+    assert status == 2 and (out / "thesis.tex").read_text() == "mine"
+    assert_one_line_error(err, "not a training run's", "thesis.tex")
+
+
+def test_a_diverging_run_stops_with_an_error_and_keeps_only_finite_weights(prepared_a2d, tmp_path, capsys):
+    out = tmp_path / "nan"
+    status, _, err = run_cli(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", str(out),
+                              "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "2", "--set",
+                              "image_size=32", "--set", "learning_rate=1e30"], capsys)
+    assert status == 2
+    assert_one_line_error(err, "the training loss became", "no model was saved")
+    assert not (out / "model.keras").exists()
+    import keras  # noqa: PLC0415
+
+    from acga_tf.models.acga import ACGA  # noqa: PLC0415  (registers the class for load_model)
+
+    for checkpoint in (out / "checkpoints").glob("*.keras"):
+        assert all(np.isfinite(w).all() for w in keras.saving.load_model(checkpoint).get_weights())
+    backup = out / "backup" / "latest.weights.h5"
+    if backup.exists():  # a backup, if any, holds the last finite weights
+        model = ACGA(ExperimentConfig.preset("tiny", image_size=32).model)
+        model.load_weights(str(backup))
+        assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+# === Silently wrong ===
+@pytest.mark.parametrize("setting, message", [
+    ("horizontal_flip=False", "horizontal_flip='False': expected true or false"),
+    ("deterministic=False", "deterministic='False': expected true or false"),
+    ("learning_rate=-0.001", "learning_rate=-0.001: must be positive"),
+    ("learning_rate=Infinity", "learning_rate=inf: expected a finite number"),
+    ('epochs="abc"', "epochs='abc': expected an integer"),
+])
+def test_set_values_are_type_checked(setting, message, prepared_a2d, tmp_path, capsys):
+    status, _, err = run_cli(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output",
+                              str(tmp_path / "o"), "--set", setting], capsys)
+    assert status == 2
+    assert_one_line_error(err, message)
+    assert not (tmp_path / "o").exists()  # refused before any work
+
+
+def test_the_feature_cache_is_rebuilt_when_its_inputs_change(tmp_path, monkeypatch):
+    from acga_tf.training import train  # noqa: PLC0415
+
+    writes = []
+    monkeypatch.setattr(train, "write_cache", lambda prefix, dataset, directory: writes.append(directory) or [
+        pathlib.Path(directory).mkdir(parents=True, exist_ok=True) or str(pathlib.Path(directory, "f.tfrecord"))])
+    directory = str(tmp_path / "cache")
+    first = train._feature_cache(None, None, directory, "fingerprint-a")
+    pathlib.Path(first[0]).touch()
+    assert train._feature_cache(None, None, directory, "fingerprint-a") == first and len(writes) == 1  # reused
+    train._feature_cache(None, None, directory, "fingerprint-b")  # other shards, configs or weights
+    assert len(writes) == 2
+
+
+def test_a_sentence_without_a_word_is_refused_by_the_converter(tmp_path):
+    root = tmp_path / "a2d"
+    write_a2d_world(str(root), n_videos=3, seed=0)
+    annotations = root / "text_annotations" / "a2d_annotation.txt"
+    lines = annotations.read_text().splitlines()
+    vid, instance, _ = lines[1].split(",", 2)
+    lines[1] = f"{vid},{instance},?! ... --"
+    annotations.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"a2d_annotation\.txt:2: column 'query' has no word"):
+        prepare("a2d", str(root), str(tmp_path / "out"), progress=False)
+    summaries = prepare("a2d", str(root), str(tmp_path / "out"), progress=False, skip_bad=True)
+    assert sum(s["skipped"] for s in summaries) >= 1
+
+
+# === Tracebacks instead of messages ===
+def test_a_truncated_shard_is_named(world_copy, capsys, tmp_path):
+    shard = sorted(pathlib.Path(world_copy["data"]).glob("train-*.tfrecord"))[0]
+    shard.write_bytes(shard.read_bytes()[:-100])
+    status, _, err = run_cli(["train", "--preset", "tiny", "--data", world_copy["train"], "--output",
+                              str(tmp_path / "o"), "--set", "image_size=32", "--steps-per-epoch", "1"], capsys)
+    assert status == 2
+    assert_one_line_error(err, shard.name, "truncated or changed")
+
+
+def test_an_impossible_output_is_one_line(prepared_a2d, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    status, _, err = run_cli(["prepare", "a2d", "--root", prepared_a2d["root"], "--output", str(blocker / "sub"),
+                              "--no-progress"], capsys)
+    assert status == 2
+    assert_one_line_error(err, str(blocker))
+
+
+def test_a_preset_that_is_not_a_name_is_one_line(prepared_a2d, tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text('{"preset": ["tiny"]}')
+    status, _, err = run_cli(["train", "--config", str(config), "--data", prepared_a2d["train"], "--output",
+                              str(tmp_path / "o")], capsys)
+    assert status == 2
+    assert_one_line_error(err, '"preset" must be a name')
+
+
+def test_a_keras_file_that_is_not_acga_is_one_line(prepared_a2d, tmp_path, capsys):
+    import keras  # noqa: PLC0415
+
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    path = tmp_path / "other.keras"
+    other.save(str(path))
+    status, _, err = run_cli(["evaluate", "--model", str(path), "--data", prepared_a2d["test"]], capsys)
+    assert status == 2
+    assert_one_line_error(err, "not an ACGA model")
+
+
+def test_convert_weights_on_a_missing_file_says_not_found(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)  # also where PyTorch is absent: "not found", not "needs PyTorch"
+    status, _, err = run_cli(["convert-weights", "--checkpoint", str(tmp_path / "nope.pth"), "--output",
+                              str(tmp_path / "w.weights.h5")], capsys)
+    assert status == 2
+    assert_one_line_error(err, "nope.pth: checkpoint file not found")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", "--debug", "convert-weights", "--checkpoint",
+                           str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")], cwd=REPO,
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr
