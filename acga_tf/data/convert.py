@@ -152,6 +152,49 @@ def _write_skipped(output_dir: str, rows: Iterable[Sequence[str]]) -> str | None
     return path
 
 
+def _write_shards(tasks: list[ShardTask], runner: str, beam_options: Sequence[str], workers: int, progress: bool,
+                  desc: str, executor: ProcessPoolExecutor | None) -> dict[str, dict[str, Any]]:
+    """Writes the shards not complete yet (local pool or Beam); returns every shard's completion marker."""
+    markers = {t.name: completed_marker(t) for t in tasks}
+    todo = [t for t in tasks if markers[t.name] is None]
+    if len(todo) < len(tasks):
+        logger.info("%s: %d of %d shards already complete", desc, len(tasks) - len(todo), len(tasks))
+    if todo:
+        results = run_beam(todo, beam_options) if runner == "beam" else _run_local(todo, workers, progress, desc,
+                                                                                   executor)
+        for r in results:
+            if "error" in r:
+                _raise_error(r)
+            markers[r["name"]] = r
+    return markers
+
+
+def _update_manifest(output_dir: str, dataset: str, split_name: str, split_summary: dict[str, Any], window: int,
+                     vocabulary: tuple[int, str], reader_skipped: Sequence[Skipped]) -> str | None:
+    """Writes the split into `manifest.json` (a fresh one for another dataset, converter version or window) and
+    `skipped.csv`; returns the latter's path (None when nothing was skipped)."""
+    manifest = read_manifest(output_dir, missing_ok=True) or {}
+    if manifest.get("dataset") not in (None, dataset) or manifest.get("converter_version") != CONVERTER_VERSION \
+            or manifest.get("clip", {}).get("window") != window:
+        manifest = {}  # another dataset/version/window: start a fresh manifest
+    vocab_size, vocab_source = vocabulary
+    manifest.update({
+        "dataset": dataset, "converter_version": CONVERTER_VERSION, "schema_version": SCHEMA_VERSION,
+        "record": "tf.train.SequenceExample per annotated frame (acga_tf.data.schema)",
+        "clip": {"window": window, "rule": CLIP_RULE, "frames": f"JPEG quality {JPEG_QUALITY}, original size"},
+        "vocabulary": VOCAB_NAME, "vocabulary_size": vocab_size, "vocabulary_source": vocab_source,
+    })
+    manifest.setdefault("splits", {})[split_name] = split_summary
+    manifest["samples"] = sum(s["samples"] for s in manifest["splits"].values())
+    manifest["frames"] = sum(s["frames"] for s in manifest["splits"].values())
+    # Items the reader left out belong to no shard: listed once, for the whole dataset.
+    manifest["reader_skipped_items"] = [[s.source, s.reason, s.message] for s in reader_skipped]
+    all_skipped = [row for s in manifest["splits"].values() for row in s["skipped_items"]]
+    skipped_path = _write_skipped(output_dir, all_skipped + manifest["reader_skipped_items"])
+    files.write_json(os.path.join(output_dir, MANIFEST_NAME), manifest)
+    return skipped_path
+
+
 def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: str, dataset: str,
             window: int = DEFAULT_WINDOW, shard_size: int = DEFAULT_SHARD_SIZE, workers: int = 1,
             skip_bad: bool = False, vocabulary: str | Sequence[str] | None = None,
@@ -193,21 +236,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
 
     tasks = plan_shards(frames, output_dir, split_name, window=window, shard_size=shard_size, skip_bad=skip_bad)
     _remove_stale(output_dir, split_name, {t.name for t in tasks})
-    markers = {t.name: completed_marker(t) for t in tasks}
-    todo = [t for t in tasks if markers[t.name] is None]
-    if len(todo) < len(tasks):
-        logger.info("%s: %d of %d shards already complete", split_name, len(tasks) - len(todo), len(tasks))
-    if todo:
-        if runner == "beam":
-
-            results = run_beam(todo, beam_options)
-        else:
-            results = _run_local(todo, workers, progress, f"{dataset} {split_name}", executor)
-        for r in results:
-            if "error" in r:
-                _raise_error(r)
-            markers[r["name"]] = r
-
+    markers = _write_shards(tasks, runner, beam_options, workers, progress, f"{dataset} {split_name}", executor)
     shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "bytes": markers[t.name].get("bytes"),
                "frames": markers[t.name]["frames"], "samples": markers[t.name]["samples"]} for t in tasks]
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
@@ -215,26 +244,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
                      "num_shards": len(shards), "shard_size": shard_size, "skipped": len(skipped_rows),
                      "skipped_items": skipped_rows, "shards": shards}
 
-    manifest = read_manifest(output_dir, missing_ok=True) or {}
-    if manifest.get("dataset") not in (None, dataset) or manifest.get("converter_version") != CONVERTER_VERSION \
-            or manifest.get("clip", {}).get("window") != window:
-        manifest = {}  # another dataset/version/window: start a fresh manifest
-    vocab_size, vocab_source = _write_vocabulary(output_dir, vocabulary, frames)
-
-    manifest.update({
-        "dataset": dataset, "converter_version": CONVERTER_VERSION, "schema_version": SCHEMA_VERSION,
-        "record": "tf.train.SequenceExample per annotated frame (acga_tf.data.schema)",
-        "clip": {"window": window, "rule": CLIP_RULE, "frames": f"JPEG quality {JPEG_QUALITY}, original size"},
-        "vocabulary": VOCAB_NAME, "vocabulary_size": vocab_size, "vocabulary_source": vocab_source,
-    })
-    manifest.setdefault("splits", {})[split_name] = split_summary
-    manifest["samples"] = sum(s["samples"] for s in manifest["splits"].values())
-    manifest["frames"] = sum(s["frames"] for s in manifest["splits"].values())
-    # Items the reader left out belong to no shard: listed once, for the whole dataset.
-    manifest["reader_skipped_items"] = [[s.source, s.reason, s.message] for s in reader_skipped]
-    all_skipped = [row for s in manifest["splits"].values() for row in s["skipped_items"]]
-    skipped_path = _write_skipped(output_dir, all_skipped + manifest["reader_skipped_items"])
-    files.write_json(os.path.join(output_dir, MANIFEST_NAME), manifest)
+    skipped_path = _update_manifest(output_dir, dataset, split_name, split_summary, window,
+                                    _write_vocabulary(output_dir, vocabulary, frames), reader_skipped)
     summary = {"dataset": dataset, "split": split_name, "frames": split_summary["frames"],
                "samples": split_summary["samples"], "shards": shards,
                "skipped": len(skipped_rows) + len(reader_skipped), "skipped_csv": skipped_path,
