@@ -289,6 +289,30 @@ def test_version_folder_layout(exported):
         assert 'name: "acga"' in text and 'base_path: "/models/acga"' in text
 
 
+def test_the_export_is_readable_by_other_users(exported):
+    """A TF Serving process running as another user can read the version folder (the umask decides, as for any
+    file; the tests run with the usual 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [exported, *exported.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        wanted = (0o777 if path.is_dir() else 0o666) & ~umask & 0o755
+        assert mode & wanted == wanted, (str(path), oct(mode), oct(umask))
+
+
+@needs_serving_api
+@pytest.mark.parametrize("name", ["acga", 'my "acga" model', "back\\slash", "vidéo"])
+def test_models_config_parses_as_model_server_config(name):
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    from acga_tf.serving.export import models_config_text
+
+    text = models_config_text(name, f"/models/{name}")
+    (entry,) = text_format.Parse(text, model_server_config_pb2.ModelServerConfig()).model_config_list.config
+    assert (entry.name, entry.base_path) == (name, f"/models/{name}")
+
+
 @pytest.mark.parametrize("version, message", [("latest", "must be an integer version"), ("v2", "integer version"),
                                               ("1", "already exists")])
 def test_version_folder_is_validated(run_dir, exported, tmp_path, capsys, version, message):

@@ -158,14 +158,31 @@ def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
 
 
 def models_config_text(name: str, base_path: str) -> str:
-    """An example TF Serving `--model_config_file` (text proto) serving `name` from `base_path`."""
+    """An example TF Serving `--model_config_file` (a `ModelServerConfig` text proto) serving `name` from
+    `base_path`. Strings are written as protobuf text-format literals (quotes, backslashes and non-ASCII bytes
+    escaped), so any folder name gives a file TF Serving parses (`tests/test_export.py` parses it with TF Serving's
+    own `model_server_config_pb2`)."""
     return ("model_config_list {\n"
             "  config {\n"
-            f"    name: \"{name}\"\n"
-            f"    base_path: \"{base_path}\"\n"
+            f"    name: {_proto_string(name)}\n"
+            f"    base_path: {_proto_string(base_path)}\n"
             "    model_platform: \"tensorflow\"\n"
             "  }\n"
             "}\n")
+
+
+def _proto_string(value: str) -> str:
+    """`value` as a protobuf text-format string literal (C escapes of the UTF-8 bytes, in double quotes)."""
+    out = []
+    for byte in value.encode("utf-8"):
+        char = chr(byte)
+        if char in "\"\\":
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
 
 
 def warmup_requests(config: ACGAConfig, query: str, model_name: str) -> list:
