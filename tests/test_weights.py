@@ -1,11 +1,11 @@
 """Weight loading: the reference parity fixture and DeepMind's real I3D indexes (docs/model.md#weights)."""
 
 import json
-import zlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from backend_programs.common import reference_weights  # the fixture's rule, written once
 
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA, intermediate_model
@@ -17,27 +17,6 @@ from acga_tf.training.weights import (
 )
 
 UP_TO_4F = VALID_ENDPOINTS[: VALID_ENDPOINTS.index("Mixed_4f") + 1]
-
-
-def reference_weights(spec: dict, prefix: str = "") -> dict:
-    """Rebuilds the fixture's weights with the rule in fixtures/reference/README.md."""
-    state = {}
-    for p in spec["parameters"]:
-        name, shape = p["name"], tuple(p["shape"])
-        z = np.random.default_rng(zlib.crc32(name.encode()) + spec["seed"]).standard_normal(shape)
-        leaf = name.rsplit(".", 1)[-1]
-        if leaf == "running_var":
-            v = 1.0 + 0.1 * np.abs(z)
-        elif leaf in ("running_mean", "bias"):
-            v = 0.1 * z
-        elif leaf == "weight" and len(shape) == 1:
-            v = 1.0 + 0.1 * z
-        elif name.startswith("deconv_") and name.endswith(".0.weight"):
-            v = z * np.sqrt(1 / (shape[0] * 8 * 8 / 16))
-        else:
-            v = z * np.sqrt(1 / np.prod(shape[1:]))
-        state[prefix + name] = v.astype(np.float32)
-    return state
 
 
 @pytest.mark.parametrize("prefix", ["module.", ""])

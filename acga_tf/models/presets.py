@@ -4,6 +4,10 @@ Each entry's `config` holds the `ACGAConfig` fields that differ from the paper's
 builds it. Training schedules of the same names live with the experiment presets (`acga_tf.training.experiment`).
 """
 
+_TINY = {"clip_length": 8, "image_size": 64, "sentence_length": 8, "word_dim": 32, "text_dim": 64,
+         "i3d_width_multiplier": 0.125, "decoder_filters": (64, 32, 16), "i3d_trainable_from": "Conv3d_1a_7x7",
+         "attention_init_std": 1.0}
+
 PRESETS = {
     "paper": {
         "config": {},
@@ -19,16 +23,12 @@ PRESETS = {
         "metadata": {"description": "Same topology at T=8, S=128, half-width I3D: CPU experiments."},
     },
     "tiny": {
-        "config": {"clip_length": 8, "image_size": 64, "sentence_length": 8, "word_dim": 32, "text_dim": 64,
-                   "i3d_width_multiplier": 0.125, "decoder_filters": (64, 32, 16),
-                   "i3d_trainable_from": "Conv3d_1a_7x7", "attention_init_std": 1.0},
+        "config": _TINY,
         "metadata": {"description": "Same topology at T=8, S=64, L=8, D=32, 1/8-width I3D trained from scratch "
                                     "(sharper initial attention, attention_init_std=1): the tests."},
     },
     "demo": {
-        "config": {"clip_length": 8, "image_size": 128, "sentence_length": 8, "word_dim": 32, "text_dim": 64,
-                   "i3d_width_multiplier": 0.125, "decoder_filters": (64, 32, 16),
-                   "i3d_trainable_from": "Conv3d_1a_7x7", "attention_init_std": 0.2},
+        "config": {**_TINY, "image_size": 128, "attention_init_std": 0.2},
         "metadata": {"description": "The tiny topology at S=128 with attention_init_std=0.2 (measured best for the "
                                     "synthetic world, docs/model.md#initialisation): `acga demo` on a CPU."},
     },

@@ -41,11 +41,7 @@ class FrozenConfig:
 
     def to_json(self, path: str | None = None) -> str:
         """The config as JSON text; also written to `path` when given."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
+        return config_json(self.to_dict(), path)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -74,6 +70,15 @@ class FrozenConfig:
         d = self.to_dict()
         d.update(overrides)
         return type(self).from_dict(d, source=f"{type(self).__name__}.replace")
+
+
+def config_json(d: dict[str, Any], path: str | None = None) -> str:
+    """`d` as indented, key-sorted JSON text; also written to `path` when given."""
+    text = json.dumps(d, indent=2, sort_keys=True)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return text
 
 
 def _jsonable(value: Any) -> Any:

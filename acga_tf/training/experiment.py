@@ -13,11 +13,11 @@ the data's and the training's, so the parts cannot disagree.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from acga_tf.data.config import SHAPE_FIELDS, DataConfig
 from acga_tf.models.config import ACGAConfig, read_json_object
+from acga_tf.ops.config import config_json
 from acga_tf.training.config import TrainingConfig
 
 PARTS = {"model": ACGAConfig, "data": DataConfig, "training": TrainingConfig}
@@ -134,8 +134,5 @@ class ExperimentConfig:
         return cls.from_dict(read_json_object(path), source=path)
 
     def to_json(self, path: str | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
+        """The experiment as JSON text; also written to `path` when given."""
+        return config_json(self.to_dict(), path)

@@ -34,7 +34,7 @@ def write_result(path: str, result: dict) -> None:
 
 
 def reference_weights(spec: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    """The parity fixture's weights, rebuilt with the rule in shared/fixtures/reference/README.md (the same rule as
+    """The parity fixture's weights, rebuilt with the rule in shared/fixtures/reference/README.md (also used by
     tests/test_weights.py)."""
     state = {}
     for p in spec["parameters"]:
