@@ -25,6 +25,8 @@ import csv
 import logging
 import multiprocessing
 import os
+import re
+import shutil
 import sys
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Sequence
@@ -60,6 +62,9 @@ CLIP_RULE = ("stored frames = distinct frames of zero-based indices k - window//
 DATASETS = ("a2d", "jhmdb")
 SPLITS = ("train", "test", "all")
 RUNNERS = ("local", "beam")
+SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp)?$")  # what `shards.shard_name` writes
+OUTPUT_FILES = {MANIFEST_NAME, MANIFEST_NAME + ".tmp", VOCAB_NAME, VOCAB_NAME + ".tmp", SKIPPED_NAME,
+                SKIPPED_NAME + ".tmp", MARKER_DIR}
 
 
 def _raise_error(result: dict[str, Any]) -> None:
@@ -109,10 +114,13 @@ def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
 
 
 def _remove_stale(output_dir: str, split_name: str, keep: set[str]) -> None:
-    """Removes shards of this split not in the current plan (another shard count), and leftover .tmp files."""
+    """Removes shards of this split not in the current plan (another shard count), and leftover .tmp files; only
+    names the converter writes (`<split>-NNNNN-of-NNNNN.tfrecord`), never another file that happens to share a
+    prefix."""
     for entry in os.listdir(output_dir):
         path = os.path.join(output_dir, entry)
-        if not entry.startswith(split_name + "-"):
+        match = SHARD_RE.match(entry)
+        if match is None or match.group(1) != split_name:
             continue
         if entry.endswith(".tmp") or (entry.endswith(".tfrecord") and entry not in keep):
             logger.info("removing stale %s", path)
@@ -120,6 +128,35 @@ def _remove_stale(output_dir: str, split_name: str, keep: set[str]) -> None:
             marker = marker_path(output_dir, entry.removesuffix(".tmp"))
             if not entry.endswith(".tmp") and os.path.exists(marker):
                 os.remove(marker)
+
+
+def claim_output_dir(output_dir: str, dataset: str, *, overwrite: bool = False) -> None:
+    """The converter's output-folder policy, checked before any work: a new or empty folder, or one holding this
+    dataset's shards (re-run, resume), is used; a folder holding another dataset's shards or files the converter
+    did not write is refused unless `overwrite` (which removes another dataset's shards, manifest and vocabulary
+    first; files the converter did not write are never touched).
+
+    Raises:
+        ValueError: the folder is someone else's or another dataset's (the message says what to pass).
+    """
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"{output_dir}: exists and is not a folder")
+    entries = set(os.listdir(output_dir)) if os.path.isdir(output_dir) else set()
+    ours = {e for e in entries if e in OUTPUT_FILES or SHARD_RE.match(e)}
+    foreign = sorted(entries - ours)
+    manifest = read_manifest(output_dir, missing_ok=True) or {}
+    other_dataset = manifest.get("dataset") not in (None, dataset)
+    if not overwrite and foreign:
+        raise ValueError(f"{output_dir}: holds files the converter did not write ({', '.join(foreign[:5])}); choose "
+                         "an empty or new --output, or pass --overwrite to write the shards there anyway")
+    if not overwrite and other_dataset:
+        raise ValueError(f"{output_dir}: holds {manifest['dataset']} shards; choose another --output for {dataset}, "
+                         "or pass --overwrite to replace them")
+    if overwrite and other_dataset:
+        for entry in ours:
+            path = os.path.join(output_dir, entry)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        logger.warning("--overwrite: removed the converter's previous files in %s", output_dir)
 
 
 def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: Sequence[AnnotatedFrame]
@@ -273,7 +310,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
             shard_size: int = DEFAULT_SHARD_SIZE, skip_bad: bool = False, runner: str = "local",
             window: int = DEFAULT_WINDOW, frames: str = "uniform", metadata_path: str | None = None,
             vocabulary: str | None = None, beam_options: Sequence[str] = (), progress: bool = True,
-            executor: ProcessPoolExecutor | None = None) -> list[dict[str, Any]]:
+            executor: ProcessPoolExecutor | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
     """Reads a dataset and converts the requested split(s) (`convert`); vocab.txt is built from the TRAINING
     sentences (J-HMDB Sentences has no training split: pass the A2D `vocabulary`, or all its sentences are used).
 
@@ -287,6 +324,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         metadata_path: MTTR's metadata JSON for frames="metadata" (default: `root/` + `METADATA_NAME`).
         vocabulary: a vocabulary file to copy instead of building one.
         executor: a pool (`make_pool`) to use instead of starting one for `workers` > 1.
+        overwrite: write into a folder of other files or of another dataset's shards (`claim_output_dir`).
 
     Returns:
         One `convert` summary per split.
@@ -299,6 +337,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         raise ValueError(f"dataset={dataset!r}: expected one of {DATASETS}")
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
+    claim_output_dir(output, dataset, overwrite=overwrite)
     reader_skipped: list[Skipped] = []
     items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames,
                   metadata_path=metadata_path)
@@ -348,6 +387,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"frames stored around each annotated frame (default: {DEFAULT_WINDOW})")
     common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")
     common.add_argument("--no-progress", action="store_true", help="no progress bar")
+    common.add_argument("--overwrite", action="store_true",
+                        help="write into a folder of other files or another dataset's shards (removes the latter)")
     common.add_argument("--beam-option", action="append", default=[], metavar="OPT",
                         help="a Beam PipelineOptions flag for --runner beam, e.g. --beam-option=--runner=FlinkRunner "
                              "(repeatable; default: DirectRunner)")
@@ -365,7 +406,7 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
                         frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
                         vocabulary=args.vocabulary, beam_options=args.beam_option,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, overwrite=args.overwrite)
     return [f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
             f"{len(s['shards'])} shards, {s['skipped']} skipped"
             + (f" (listed in {s['skipped_csv']})" if s["skipped_csv"] else "") + f" -> {s['output_dir']}"

@@ -231,3 +231,32 @@ def test_debug_shows_the_traceback(tmp_path):
                            str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")], cwd=REPO,
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr
+
+
+def test_prepare_keeps_files_it_did_not_write(tmp_path, capsys):
+    root, out = tmp_path / "a2d", tmp_path / "out"
+    write_a2d_world(str(root), n_videos=3, seed=0)
+    out.mkdir()
+    (out / "test-important.tfrecord").write_text("mine")
+    (out / "train-notes.tmp").write_text("mine too")
+    status, _, err = run_cli(["prepare", "a2d", "--root", str(root), "--output", str(out), "--no-progress"], capsys)
+    assert status == 2
+    assert_one_line_error(err, "files the converter did not write", "test-important.tfrecord")
+    assert run_cli(["prepare", "a2d", "--root", str(root), "--output", str(out), "--no-progress", "--overwrite"],
+                   capsys)[0] == 0
+    assert (out / "test-important.tfrecord").read_text() == "mine"  # never deleted, even with --overwrite
+    assert (out / "train-notes.tmp").read_text() == "mine too"
+
+
+def test_prepare_refuses_another_datasets_folder(tmp_path, capsys):
+    from acga_tf.data.synthetic import write_jhmdb_world  # noqa: PLC0415
+
+    a2d, jhmdb, out = tmp_path / "a2d", tmp_path / "jhmdb", tmp_path / "out"
+    write_a2d_world(str(a2d), n_videos=3, seed=0)
+    write_jhmdb_world(str(jhmdb), n_videos=2, seed=0)
+    assert run_cli(["prepare", "a2d", "--root", str(a2d), "--output", str(out), "--no-progress"], capsys)[0] == 0
+    manifest = (out / "manifest.json").read_text()
+    status, _, err = run_cli(["prepare", "jhmdb", "--root", str(jhmdb), "--output", str(out), "--no-progress"],
+                             capsys)
+    assert status == 2 and (out / "manifest.json").read_text() == manifest  # the A2D shards are untouched
+    assert_one_line_error(err, "holds a2d shards", "--overwrite")
