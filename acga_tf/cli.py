@@ -32,7 +32,7 @@ from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
-from acga_tf.training.train import TrainingDiverged, fit
+from acga_tf.training.train import DEFAULT_BACKUP_EVERY, TrainingDiverged, fit
 from acga_tf.training.weights import convert_reference_checkpoint
 
 
@@ -185,6 +185,9 @@ def _add_train(sub) -> None:
     p.add_argument("--word-vectors", help="word2vec / GloVe file (default: random vectors, a warning)")
     p.add_argument("--feature-cache", action="store_true",
                    help="run the frozen I3D blocks once into OUTPUT/feature_cache and train only the rest")
+    p.add_argument("--backup-every", type=int, default=DEFAULT_BACKUP_EVERY,
+                   help=f"optimizer steps between backups a killed run resumes from (default: {DEFAULT_BACKUP_EVERY}; "
+                        "one is also written at every epoch's end)")
     p.add_argument("--resume", action="store_true", help="train a finished run in --output further, from its backup "
                    "(--epochs is the new total)")
     p.add_argument("--overwrite", action="store_true", help="remove the run files already in --output and start over")
@@ -217,7 +220,8 @@ def _run_train(args) -> int:
     experiment = experiment.override(**overrides)
     history = fit(experiment, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
-                  feature_cache=args.feature_cache, resume=args.resume, overwrite=args.overwrite)
+                  feature_cache=args.feature_cache, backup_every=args.backup_every, resume=args.resume,
+                  overwrite=args.overwrite)
     print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
     return 0
 

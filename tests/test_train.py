@@ -192,6 +192,7 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog)
     (["train", "--preset", "nope", "--data", "DATA"], "unknown preset 'nope'"),
     (["train", "--config", "/nonexistent.json", "--data", "DATA"], "/nonexistent.json: config file not found"),
     (["train", "--preset", "tiny", "--data", "DATA", "--epochs", "0"], "epochs=0"),
+    (["train", "--preset", "tiny", "--data", "DATA", "--backup-every", "0"], "backup_every=0: must be positive"),
     (["train", "--preset", "tiny", "--data", "DATA", "--batch-size", "1000"], "fewer than one global batch"),
 ])
 def test_cli_train_errors_are_one_line(argv, message, prepared_a2d, tmp_path, capsys):
