@@ -61,7 +61,8 @@ def a2d_shards(a2d_world, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def a2d_root(tmp_path_factory) -> Path:
-    """The hand-written A2D Sentences tree of dataset_files (3 videos, docs/data.md#datasets quirks). Read-only."""
+    """The hand-written A2D Sentences tree of dataset_files (3 videos, the quirks of docs/data.md#datasets).
+    Read-only."""
     from dataset_files import write_a2d_tree
 
     return write_a2d_tree(tmp_path_factory.mktemp("a2d_sentences"))

@@ -36,7 +36,7 @@ ANNOTATION = [
     "EadxBPmQvtg,0,boy in the front left passing football",
     "EadxBPmQvtg,1,a man in black is standing on the left side",
 ]
-# (video, frame) -> (instance list, number of masks); docs/data.md#datasets quirks.
+# (video, frame) -> (instance list, number of masks); the quirks of docs/data.md#datasets.
 FRAMES = {
     ("--h5fAKYurM", 8): ([0], 1),  # single instance: 2-D reMask
     ("--h5fAKYurM", 12): ([0], 1),

@@ -18,7 +18,8 @@ def make_run(directory, seed=0):
     keras.utils.set_random_seed(seed)
     model = ACGA(ACGAConfig.preset("tiny"))
     # Random logits lie within ±0.4, so σ ≥ 0.5 × max everywhere: scale the fusion kernel so the maps have a
-    # real foreground and background (the docs/evaluation.md#protocol threshold then selects part of each frame).
+    # real foreground and background (the relative threshold, docs/evaluation.md#protocol, then selects part of each
+    # frame).
     fusion = next(w for w in model.weights if w.path == "decoder/conv_fusion/kernel")
     fusion.assign(fusion * 40.0)
     vocab = Vocabulary.build([QUERY, "a blue square walking", "the green triangle rolling right"])

@@ -37,7 +37,7 @@ CLIENT = pathlib.Path(__file__).with_name("serving_client.py")
 SENTENCES = ["a man in a red shirt is running", "the dog on the left is jumping", "a woman is rolling on the floor",
              "a bird flying"]
 SIZES = [(48, 80), (80, 48), (64, 64)]  # (H, W): landscape, portrait, square
-# The untrained tiny model's logits barely vary (σ in 0.3..0.55, so the docs/evaluation.md#protocol mask would be all
+# The untrained tiny model's logits barely vary (σ in 0.3..0.55, so the evaluated mask would be all
 # ones); sharpening the fusion conv makes the relative threshold select a real region, so the mask comparison means
 # something.
 LOGIT_SCALE = 6.0

@@ -1,8 +1,8 @@
 """`acga demo`: the whole job on the built-in synthetic world, with the real pipeline at every step.
 
 synthetic A2D Sentences world (mp4 + h5 + sentence files) → `acga prepare` shards → `train.fit` (tiny preset) →
-docs/evaluation.md#protocol evaluation on the held-out split → SavedModel export → figures of predictions and attention
-maps.
+evaluation (docs/evaluation.md#protocol) on the held-out split → SavedModel export → figures of predictions and
+attention maps.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ DEMO_PRESET = "demo"
 class DemoResult:
     """What the demo measured and wrote."""
 
-    summary: dict  # docs/evaluation.md#protocol metrics of the trained model on the held-out clips
+    summary: dict  # evaluation metrics (docs/evaluation.md#protocol) of the trained model on the held-out clips
     all_actors_summary: dict  # the same protocol for a text-blind predictor that returns every actor of the frame
     experiment: ExperimentConfig  # what was trained
     by_attributes: dict  # {attributes the sentence needs, e.g. ("colour", "shape"): (samples, mean IoU)}, held out
@@ -49,8 +49,8 @@ class DemoResult:
 
 
 def all_actors_baseline(test_pattern: str) -> dict:
-    """docs/evaluation.md#protocol metrics of a text-blind oracle that predicts the union of every annotated actor of
-    the frame.
+    """Evaluation metrics (docs/evaluation.md#protocol) of a text-blind oracle that predicts the union of every
+    annotated actor of the frame.
 
     A model that ignores the sentence can at best find the actors; this is what finding all of them perfectly
     scores on the same held-out samples (the referred actor is one of several).

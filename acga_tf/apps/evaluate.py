@@ -59,8 +59,8 @@ def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None
 
 def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_csv: str | None = None,
              vectors_path: str | None = None, progress: bool = False) -> dict[str, float]:
-    """Scores a trained model on prepared shards with the docs/evaluation.md#protocol protocol at the original
-    resolution.
+    """Scores a trained model on prepared shards with the evaluation protocol (docs/evaluation.md#protocol) at the
+    original resolution.
 
     Args:
         model_path: a trained run (`acga train` output directory or its `model.keras`), or one of its checkpoints.
@@ -98,9 +98,9 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
 
 
 def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> tuple[dict[str, float], list[tuple]]:
-    """The docs/evaluation.md#protocol loop: `probability(inputs, targets)` → `(B, S, S, 1)` probabilities for each
-    batch of
-    `dataset` (`make_dataset(..., training=False, with_info=True)`), scored at each frame's original resolution.
+    """The evaluation loop (docs/evaluation.md#protocol): `probability(inputs, targets)` → `(B, S, S, 1)` probabilities
+    for each batch of `dataset` (`make_dataset(..., training=False, with_info=True)`), scored at each frame's original
+    resolution.
 
     Returns:
         `(summary, rows)`: the `metrics.summarize` dict and one `CSV_COLUMNS` tuple per sample.

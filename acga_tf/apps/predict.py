@@ -40,7 +40,8 @@ class PredictionResult:
     """Per-frame predictions of one query on one video.
 
     Attributes:
-        masks: uint8 (N, H, W) in {0, 1}: docs/evaluation.md#protocol prediction of every frame at the video's size.
+        masks: uint8 (N, H, W) in {0, 1}: the evaluated prediction (docs/evaluation.md#protocol) of every frame at the
+        video's size.
         probabilities: float32 (N, H, W): σ(logits) mapped back to H × W (bilinear).
         fps: frames per second of the video (for writing overlays).
         query: the sentence.

@@ -32,7 +32,7 @@ from acga_tf.ops.geometry import (
     preprocess_clip,
     unletterbox,
 )
-from acga_tf.ops.postprocess import logits_outputs
+from acga_tf.ops.postprocess import logits_outputs, mask_at_original_size
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _figure(**kwargs):
 
 def attention_model(model):
     """The model itself if it returns attention maps, else a twin built with `return_attention=True` and the
-    same weights (docs/model.md#attention outputs `word_attention` (B, N, L), `spatial_attention` (B, N, N))."""
+    same weights (outputs `word_attention` (B, N, L), `spatial_attention` (B, N, N); docs/model.md#attention)."""
     if model.config.return_attention:
         return model
     twin = ACGA(model.config.replace(return_attention=True), dtype=model.dtype_policy)
@@ -69,7 +69,7 @@ class AttentionMaps:
         word_attention: float32 (N, L): row i = the word weights of attention position i (rows sum to 1).
         spatial_attention: float32 (N, N) or None (F_VA off): row i = position i's weights over all positions.
         probability: float32 (H, W): σ(logits) at the frame's size.
-        mask: uint8 (H, W): the docs/evaluation.md#protocol prediction.
+        mask: uint8 (H, W): the evaluated prediction (docs/evaluation.md#protocol).
         image_size: S; the attention grid is (S/16) × (S/16), N = (S/16)².
         query: the sentence.
     """
@@ -253,7 +253,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
             frame = np.asarray(unletterbox(centre, h, w, method="bilinear"))
             frame = np.clip(np.rint((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)
             truth = np.asarray(tf.io.decode_png(info["mask_png"][i], channels=1))[..., 0] > 0
-            ours = np.asarray(logits_outputs(logits[i:i + 1], h, w)["mask"])[0].astype(bool)
+            ours = mask_at_original_size(tf.sigmoid(logits[i]), h, w)
             iou = sample_iou(ours, truth)
             rows.append((info["sample_id"][i].numpy().decode(), info["sentence"][i].numpy().decode(), frame, truth,
                          ours, float(iou)))

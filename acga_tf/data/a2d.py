@@ -1,10 +1,10 @@
 """A2D Sentences reader: `videoset.csv`, `a2d_annotation.txt`, missed videos and per-frame `.h5` instance lists.
 
-Implements docs/data.md#datasets exactly: the split comes from `videoset.csv` (no header, 9 columns, usage 0 = train,
-1 = test), missed videos are dropped, the official `1 (copy)` row is dropped with a note, sentences are normalised
-as `" ".join(q.lower().split())`, and samples are built per docs/data.md#datasets: one `AnnotatedFrame` per annotated
-frame holding every sentence whose instance is in that frame's `instance` list. Only the `instance` field of each `.h5`
-is read here; masks are read later by `acga_tf.data.video.load_sample`.
+Implements the A2D reading rules of docs/data.md#datasets exactly: the split comes from `videoset.csv` (no header, 9
+columns, usage 0 = train, 1 = test), missed videos are dropped, the official `1 (copy)` row is dropped with a note,
+sentences are normalised as `" ".join(q.lower().split())`, and samples are built per docs/data.md#datasets: one
+`AnnotatedFrame` per annotated frame holding every sentence whose instance is in that frame's `instance` list. Only the
+`instance` field of each `.h5` is read here; masks are read later by `acga_tf.data.video.load_sample`.
 """
 
 from __future__ import annotations

@@ -33,16 +33,21 @@ def as_data_config(config) -> DataConfig:
     return config if isinstance(config, DataConfig) else DataConfig.for_model(config)
 
 
-def load_vectorizer(directory: str, config, vectors_path: str | None = None):
-    """A `SentenceVectorizer` over the vocabulary saved next to the shards (the manifest names it).
+def load_vocabulary(directory: str) -> Vocabulary:
+    """The vocabulary saved next to the shards (the manifest names its file)."""
+    return Vocabulary.load(os.path.join(directory, read_manifest(directory)["vocabulary"]))
+
+
+def load_vectorizer(directory: str, config, vectors_path: str | None = None, vocabulary: Vocabulary | None = None):
+    """A `SentenceVectorizer` over the vocabulary saved next to the shards (`load_vocabulary`, unless `vocabulary`
+    is given).
 
     Without `vectors_path`, every word gets a deterministic random vector of `config.word_dim` (seed
     `config.seed`); fine for tests and smoke runs, not for reproducing the paper (which used word2vec).
     `config` is a `DataConfig` or a model's `ACGAConfig`.
     """
     config = as_data_config(config)
-    manifest = read_manifest(directory)
-    vocab = Vocabulary.load(os.path.join(directory, manifest["vocabulary"]))
+    vocab = vocabulary if vocabulary is not None else load_vocabulary(directory)
     matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
     if vectors_path is None:
         logger.warning("no word vectors given: using deterministic random %d-d vectors for the %d words of %s "
@@ -86,8 +91,9 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
     directory = os.path.dirname(sorted(files)[0])
     if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
-        check_shard_sizes(files, read_manifest(directory))
-        window = read_manifest(directory).get("clip", {}).get("window")
+        manifest = read_manifest(directory)
+        check_shard_sizes(files, manifest)
+        window = manifest.get("clip", {}).get("window")
         if window is not None and window < config.clip_length:
             raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
                              f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "

@@ -143,7 +143,7 @@ def _stack_frames(source: str, frames: list, empty_message: str) -> np.ndarray:
 
 
 def read_a2d_masks(path: str, instance_ids) -> tuple[np.ndarray, ...]:
-    """Reads the masks of the given instances from an A2D `<fffff>.h5` (docs/data.md#datasets reading rule).
+    """Reads the masks of the given instances from an A2D `<fffff>.h5` (the reading rule of docs/data.md#datasets).
 
     `reMask` is `(N, W, H)`, or `(W, H)` when N == 1 (MATLAB transposition); mask k is `reMask[k].T`, indexed by
     the position of the instance id in `instance` (first match for duplicated ids; surplus masks ignored).

@@ -143,7 +143,7 @@ class ACGA(SegmentationTask, keras.Model):
             endpoints = s["video_encoder"](clip)
             feature, text, attended, logits = wire_head(s, endpoints["Mixed_4f"], words)
             per_stream.append((stream, attended, logits))
-            if not intermediates:  # docs/model.md#weights intermediates of the first stream, for `intermediate_model`
+            if not intermediates:  # intermediates of the first stream (docs/model.md#weights), for `intermediate_model`
                 intermediates = {"mixed_4e": endpoints["Mixed_4e"], "mixed_4f": endpoints["Mixed_4f"],
                                  "video_feature": feature, "text_feature": text,
                                  **{k: v for k, v in attended.items() if k.startswith("attended")}, **logits}
@@ -212,7 +212,8 @@ class ACGA(SegmentationTask, keras.Model):
 
 
 def intermediate_model(model: ACGA) -> keras.Model:
-    """A model over the same layers that returns the docs/model.md#weights intermediates of the (first) stream.
+    """A model over the same layers that returns the intermediates of the (first) stream
+    (docs/model.md#weights).
 
     Keys: `mixed_4e`, `mixed_4f`, `video_feature`, `text_feature`, `attended_text`, `attended_video`
     (and `attended_video_full` with F_VA), `logits_res1`, `logits_res2`, `logits_res3`, `logits`.

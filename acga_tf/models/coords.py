@@ -9,7 +9,7 @@ COORD_CHANNELS = 8  # docs/model.md#coordinates
 
 
 def coordinate_map(height: int, width: int) -> np.ndarray:
-    """The docs/model.md#coordinates coordinate map of an `height × width` grid.
+    """The coordinate map (docs/model.md#coordinates) of an `height × width` grid.
 
     Cell (i, j) gets `[xmin, ymin, xmax, ymax, xctr, yctr, 1/w, 1/h]` with `xmin = 2j/w − 1`,
     `xmax = 2(j+1)/w − 1`, `ymin = 2i/h − 1`, `ymax = 2(i+1)/h − 1`.
@@ -28,7 +28,8 @@ def coordinate_map(height: int, width: int) -> np.ndarray:
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class CoordinateMap(keras.layers.Layer):
-    """Appends the docs/model.md#coordinates coordinate map to a `(B, H, W, C)` feature map, giving `(B, H, W, C + 8)`.
+    """Appends the coordinate map (docs/model.md#coordinates) to a `(B, H, W, C)` feature map, giving `(B, H, W, C +
+    8)`.
 
     The map is a constant built once, when the layer is built (not per call).
     """

@@ -21,9 +21,9 @@ IOU_EPSILON = 1e-6  # docs/evaluation.md#protocol: (I + 1e-6) / (U + 1e-6)
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class ReferringIoU(keras.metrics.Metric):
-    """Overall IoU, mean IoU, P@k and mAP of logits against a binary mask (docs/evaluation.md#protocol threshold), at
-    the model's resolution. `result()` returns a dict; Keras logs each entry under its key (`mean_iou`, `val_mean_iou`,
-    ...).
+    """Overall IoU, mean IoU, P@k and mAP of logits against a binary mask (the evaluation threshold,
+    docs/evaluation.md#protocol), at the model's resolution. `result()` returns a dict; Keras logs each entry under its
+    key (`mean_iou`, `val_mean_iou`, ...).
 
     Args:
         name: metric name.
@@ -62,7 +62,8 @@ class ReferringIoU(keras.metrics.Metric):
 
 
 def sample_iou(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """docs/evaluation.md#protocol per-sample IoU of two binary masks of the same shape: (I + 1e-6) / (U + 1e-6)."""
+    """The per-sample IoU of two binary masks of the same shape: (I + 1e-6) / (U + 1e-6) (docs/evaluation.md#protocol).
+    """
     p, t = prediction.astype(bool), truth.astype(bool)
     return (int(np.logical_and(p, t).sum()) + IOU_EPSILON) / (int(np.logical_or(p, t).sum()) + IOU_EPSILON)
 
@@ -99,7 +100,7 @@ class EvaluationAccumulator:
 
 
 def summarize(intersections: np.ndarray, unions: np.ndarray) -> dict[str, float]:
-    """docs/evaluation.md#protocol metrics from per-sample intersections and unions (pixel counts)."""
+    """The evaluation metrics (docs/evaluation.md#protocol) from per-sample intersections and unions (pixel counts)."""
     if len(intersections) == 0:
         raise ValueError("no samples to evaluate")
     i, u = np.asarray(intersections, np.float64), np.asarray(unions, np.float64)

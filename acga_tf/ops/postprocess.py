@@ -17,13 +17,17 @@ from acga_tf.ops.geometry import unletterbox
 from acga_tf.ops.threshold import binarize
 
 
+def probability_mask(probability: Any, height: Any, width: Any) -> tf.Tensor:
+    """σ(logits) `(N, S, S, 1)` → the evaluated mask, uint8 `(N, H, W)` in {0, 1}."""
+    binary = tf.cast(binarize(tf.cast(probability, tf.float32)), tf.uint8)  # thresholded at S × S, then un-letterboxed
+    return unletterbox(binary, height, width, method="nearest")[..., 0]
+
+
 def probability_outputs(probability: Any, height: Any, width: Any) -> dict[str, tf.Tensor]:
     """σ(logits) `(N, S, S, 1)` → `{"mask": uint8 (N, H, W) in {0, 1}, "probability": float32 (N, H, W)}`."""
     probability = tf.cast(probability, tf.float32)
-    binary = tf.cast(binarize(probability), tf.uint8)  # thresholded at S × S, before the inverse letterbox
-    mask = unletterbox(binary, height, width, method="nearest")
     restored = unletterbox(probability, height, width, method="bilinear")
-    return {"mask": mask[..., 0], "probability": restored[..., 0]}
+    return {"mask": probability_mask(probability, height, width), "probability": restored[..., 0]}
 
 
 def logits_outputs(logits: Any, height: Any, width: Any) -> dict[str, tf.Tensor]:
@@ -32,7 +36,8 @@ def logits_outputs(logits: Any, height: Any, width: Any) -> dict[str, tf.Tensor]
 
 
 def mask_at_original_size(probability: Any, height: int, width: int) -> np.ndarray:
-    """One sample's σ(logits) `(S, S)` or `(S, S, 1)` → bool `(height, width)`: the evaluated prediction."""
+    """One sample's σ(logits) `(S, S)` or `(S, S, 1)` → bool `(height, width)`: the evaluated prediction (the mask
+    only: no probability map is resized)."""
     probability = np.asarray(probability, np.float32)
     probability = probability.reshape((1,) + probability.shape[:2] + (1,))
-    return np.asarray(probability_outputs(probability, int(height), int(width))["mask"])[0].astype(bool)
+    return np.asarray(probability_mask(probability, int(height), int(width)))[0].astype(bool)

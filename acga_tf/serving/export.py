@@ -9,7 +9,7 @@ does everything a client would otherwise have to reproduce, in stock TF ops only
                       → mask uint8 [Q, H, W], probability float32 [Q, H, W]  (I3D runs once for the Q queries)
 
 Both: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word vectors (the run's
-`SentenceVectorizer`, a tracked hash table), the model, σ, the docs/evaluation.md#protocol relative threshold (≥ 0.5 ×
+`SentenceVectorizer`, a tracked hash table), the model, σ, the relative threshold (docs/evaluation.md#protocol) (≥ 0.5 ×
 each sample's maximum) and the inverse letterbox back to the input's own H × W. The result is for the clip's centre
 frame: send the T = `clip_length` frames centred on the frame to segment. H and W may differ from request to request.
 

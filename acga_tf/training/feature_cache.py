@@ -13,6 +13,7 @@ Flip augmentation cannot apply to cached features, so cached training uses none.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 
@@ -77,38 +78,32 @@ def write_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, *
     """Runs `prefix` once over `dataset` (batches of `(inputs, targets)`, un-augmented) and writes one
     `tf.train.Example` per sample (`features`, `words` and the three targets, as serialized tensors).
 
-    Shards are written under a temporary name and renamed when complete. Returns the shard paths.
+    Each shard is written through `ops.files.atomic_path` (a temporary name, renamed when complete). Returns the
+    shard paths.
     """
     tf.io.gfile.makedirs(directory)
-    paths, writer, count, index = [], None, 0, 0
+    examples, paths, count = _examples(prefix, dataset), [], 0
+    while (first := next(examples, None)) is not None:
+        path = os.path.join(directory, CACHE_PATTERN.format(index=len(paths)))
+        with files.atomic_path(path) as temporary, tf.io.TFRecordWriter(temporary) as writer:
+            for record in itertools.chain([first], itertools.islice(examples, samples_per_shard - 1)):
+                writer.write(record)
+                count += 1
+        paths.append(path)
+    logger.info("wrote %d cached samples in %d shards to %s", count, len(paths), directory)
+    return paths
 
-    def close():
-        nonlocal writer
-        if writer is not None:
-            writer.close()
-            final = os.path.join(directory, CACHE_PATTERN.format(index=index))
-            tf.io.gfile.rename(final + files.TEMPORARY_SUFFIX, final, overwrite=True)
-            paths.append(final)
-            writer = None
 
+def _examples(prefix: keras.Model, dataset: tf.data.Dataset):
+    """Yields one serialized `tf.train.Example` per sample of `dataset`, its video replaced by the prefix's output."""
     for inputs, targets in dataset:
         features = prefix({"video": inputs["video"]}, training=False)["features"].numpy()
         words = inputs["words"].numpy()
         targets = {k: v.numpy() for k, v in targets.items()}
         for i in range(features.shape[0]):
-            if writer is None:
-                writer = tf.io.TFRecordWriter(os.path.join(directory, CACHE_PATTERN.format(index=index))
-                                             + files.TEMPORARY_SUFFIX)
             example = {"features": _float_feature(features[i]), "words": _float_feature(words[i]),
                        **{k: _float_feature(targets[k][i]) for k in _TARGETS}}
-            writer.write(tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString())
-            count += 1
-            if count % samples_per_shard == 0:
-                close()
-                index += 1
-    close()
-    logger.info("wrote %d cached samples in %d shards to %s", count, len(paths), directory)
-    return paths
+            yield tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString()
 
 
 def cached_dataset(paths: list[str], *, batch_size: int, seed: int, shuffle_buffer: int) -> tf.data.Dataset:

@@ -2,7 +2,8 @@
 
 A functional model over an `ACGA`'s own layers (the whole model, or the head after the feature-cache cut), with
 `SegmentationTask`'s compile defaults and the two TensorFlow-trainer work-arounds that multi-replica and
-multi-worker training need, as methods of the subclass. Training it trains the `ACGA` whose layers it shares.
+multi-worker training need, as methods of the subclass. Training it trains the `ACGA` whose layers it shares; it is
+never saved itself (checkpoints and `model.keras` hold the `ACGA`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import tensorflow as tf
 from acga_tf.models.acga import SegmentationTask
 
 
-@keras.saving.register_keras_serializable(package="acga_tf")
 class TrainingTask(SegmentationTask, keras.Model):
     """A functional model trained with the paper's loss under a `tf.distribute` strategy.
 

@@ -30,9 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.data.datasets import load_vectorizer, make_dataset
+from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import count_samples, read_manifest
-from acga_tf.data.vocab import Vocabulary
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
 from acga_tf.training import artifacts
@@ -119,6 +118,12 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
             self.model.save_weights(temporary, overwrite=True)
         files.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                                                         "step": int(self.model.optimizer.iterations.numpy())})
+
+    def saved_step(self) -> int | None:
+        """The optimizer step of the backup on disk, or None when there is none."""
+        if not tf.io.gfile.exists(self._weights_path):
+            return None
+        return int(files.read_json(self._training_metadata_path)["step"])
 
     def restore(self) -> bool:
         """Loads the backup into the model and its optimizer; returns whether there was one."""
@@ -216,8 +221,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     diverged = next(c for c in callbacks if isinstance(c, _StopOnNonFiniteLoss)).diverged_at
     if diverged is not None:
         step, loss = diverged
-        kept = (f"the last finite backup (step {files.read_json(backup._training_metadata_path)['step']}) is kept "
-                f"in {backup.backup_dir}" if tf.io.gfile.exists(backup._weights_path) else "no backup was written")
+        saved = backup.saved_step()
+        kept = (f"the last finite backup (step {saved}) is kept in {backup.backup_dir}" if saved is not None
+                else "no backup was written")
         raise TrainingDiverged(f"the training loss became {loss} at optimizer step {step}: training stopped and no "
                                f"model was saved; {kept}. Lower the learning rate "
                                f"({run.experiment.training.learning_rate}) or check the data")
@@ -297,8 +303,8 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
 def _load_words(run: _Run, vectors_path: str | None) -> None:
     """The vocabulary beside the shards and its word vectors (outside the strategy scope: not mirrored)."""
     data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
-    run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path)
-    run.vocabulary = Vocabulary.load(os.path.join(data_dir, read_manifest(data_dir)["vocabulary"]))
+    run.vocabulary = load_vocabulary(data_dir)
+    run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path, vocabulary=run.vocabulary)
 
 
 def _build_model(run: _Run, mixed_precision: bool, feature_cache: bool):
