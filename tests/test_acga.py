@@ -193,3 +193,16 @@ def test_mixed_precision_model_keeps_its_policy_through_save_and_load(tmp_path):
     out = restored(inputs)["logits"]
     assert out.dtype == "float32"  # logits stay float32 (docs/architecture.md)
     np.testing.assert_allclose(np.asarray(out), np.asarray(model(inputs)["logits"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("modality", ["rgb", "rgb+flow"])
+def test_segment_queries_equals_the_model_on_the_repeated_clip(modality):
+    config = TINY.replace(modality=modality)
+    model = ACGA(config)
+    inputs = random_inputs(config, batch=3)
+    clip = inputs["video"][:1]
+    together = model.segment_queries(clip, inputs["words"])
+    alone = model({"video": np.repeat(clip, 3, axis=0), "words": inputs["words"]}, training=False)
+    for key in ("logits_res1", "logits_res2", "logits"):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(together[key]),
+                                   keras.ops.convert_to_numpy(alone[key]), atol=1e-5)

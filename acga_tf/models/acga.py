@@ -204,6 +204,29 @@ class ACGA(SegmentationTask, keras.Model):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
 
+    def segment_queries(self, video, words) -> dict:
+        """One clip and Q sentences in one pass: the video encoder runs once, the head on the Q sentences as a batch
+        (inference mode). Equal to calling the model on the clip repeated Q times.
+
+        Args:
+            video: `(1, T, S, S, C)`, as for `call`.
+            words: `(Q, L, D)` word vectors, one sentence per row.
+
+        Returns:
+            dict of float32 logits `logits_res1`, `logits_res2`, `logits`, each with Q rows.
+        """
+        count = keras.ops.shape(words)[0]
+        per_stream = []
+        for stream in self.streams:
+            clip = video if len(self.streams) == 1 else video[..., _STREAM_CHANNELS[stream]]
+            mixed_4f = self.stage("video_encoder", stream)(clip, training=False)["Mixed_4f"]
+            stages = {name: self.stage(name, stream)
+                      for name in ("video_feature", "text_encoder", "attention", "decoder")}
+            per_stream.append(wire_head(stages, keras.ops.repeat(mixed_4f, count, axis=0), words)[3])
+        return {key: (per_stream[0][key] if len(per_stream) == 1
+                      else keras.ops.mean(keras.ops.stack([p[key] for p in per_stream]), axis=0))
+                for key in ("logits_res1", "logits_res2", "logits")}
+
     def stage(self, name: str, stream: str | None = None) -> keras.layers.Layer:
         """The stage layer `name` ("video_encoder", "video_feature", "text_encoder", "attention", "decoder")."""
         if len(self.streams) > 1:

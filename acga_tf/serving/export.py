@@ -132,16 +132,8 @@ class ServingModule(tf.Module):
         video = self._check_video(video, batched=False)
         queries = self._check_queries(queries, "queries", None)
         height, width = tf.shape(video)[1], tf.shape(video)[2]
-        stage = self.model.stage
         clip = preprocess_clip(video[None], self.config.image_size)  # (1, T, S, S, 3)
-        endpoints = stage("video_encoder")(clip, training=False)
-        feature = stage("video_feature")(endpoints["Mixed_4f"])  # (1, S/16, S/16, 832)
-        words = self.vectorizer(queries)  # (Q, L, D)
-        feature = tf.repeat(feature, tf.shape(words)[0], axis=0)  # (Q, S/16, S/16, 832): shared, not recomputed
-        text = stage("text_encoder")(words)  # (Q, L, 300)
-        word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)  # (Q, L), as in ACGA
-        attended = stage("attention")(feature, text, word_mask)
-        logits = stage("decoder")(attended["attended_video"], attended["attended_text"])["logits"]  # (Q, S, S, 1)
+        logits = self.model.segment_queries(clip, self.vectorizer(queries))["logits"]  # (Q, S, S, 1)
         return logits_outputs(logits, height, width)
 
 
