@@ -5,8 +5,10 @@ import json
 import os
 import pathlib
 import pickle
+import signal
 import subprocess
 import sys
+import time
 import types
 
 import numpy as np
@@ -102,6 +104,50 @@ def test_train_refuses_a_finished_run_and_resume_or_overwrite_say_what_happens(p
     assert metadata["step"] == 2
     assert run_cli(base + ["--epochs", "1", "--overwrite"], capsys)[0] == 0
     assert json.loads(pathlib.Path(out, "backup", "training_metadata.json").read_text())["step"] == 1
+
+
+def _backup_step(run_dir) -> int:
+    """The optimizer step of the run's backup (0 before the first one); the metadata is written atomically."""
+    try:
+        return json.loads(pathlib.Path(run_dir, "backup", "training_metadata.json").read_text())["step"]
+    except FileNotFoundError:
+        return 0
+
+
+def test_sigkill_at_five_random_points_then_resume_ends_with_the_uninterrupted_weights(prepared_a2d, tmp_path):
+    epochs, steps = 2, 4
+    killed = tmp_path / "killed"
+    argv = [sys.executable, "-m", "acga_tf.cli", "train", "--preset", "tiny", "--set", "image_size=32",
+            "--batch-size", "2", "--data", prepared_a2d["train"], "--epochs", str(epochs), "--steps-per-epoch",
+            str(steps), "--backup-every", "1", "--output", str(killed)]
+    env = {**os.environ, "PYTHONPATH": REPO, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    rng = np.random.default_rng(11)
+    points = []
+    for _ in range(5):  # a random step to reach, then a random delay: mid-step, mid-backup, mid-checkpoint
+        target, delay = int(rng.integers(_backup_step(killed), epochs * steps)), float(rng.uniform(0, 0.5))
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and _backup_step(killed) < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        points.append((target, round(delay, 2), _backup_step(killed), proc.returncode))
+    assert sum(code == -signal.SIGKILL for *_, code in points) >= 4, points  # killed, not finished early
+    finish = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert finish.returncode == 0 and _backup_step(killed) == epochs * steps, (points, finish.stderr[-2000:])
+
+    import keras  # noqa: PLC0415
+
+    from acga_tf.models.acga import ACGA  # noqa: PLC0415, F401  (registers the class for load_model)
+    from acga_tf.training.train import fit  # noqa: PLC0415
+
+    whole = tmp_path / "whole"
+    fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], str(whole), epochs=epochs,
+        steps_per_epoch=steps, verbose=0)
+    for a, b in zip(keras.saving.load_model(killed / "model.keras").get_weights(),
+                    keras.saving.load_model(whole / "model.keras").get_weights()):
+        np.testing.assert_array_equal(a, b, err_msg=f"kills (target step, delay s, backup step, exit): {points}")
 
 
 def test_train_refuses_a_folder_of_other_files(prepared_a2d, tmp_path, capsys):
