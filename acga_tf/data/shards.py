@@ -53,23 +53,49 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _fingerprint(items: Sequence[AnnotatedFrame], window: int, skip_bad: bool) -> str:
+def input_digest(path: str, memo: dict[str, str] | None = None) -> str:
+    """sha256 of an input's bytes: a file's, or a folder's files (names and bytes, in sorted order); "missing" when
+    it does not exist. `memo` keeps the digests already computed (frames of one video share its files)."""
+    if memo is not None and path in memo:
+        return memo[path]
+    h = hashlib.sha256()
+    if os.path.isdir(path):
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                h.update(os.path.relpath(os.path.join(root, name), path).encode("utf-8") + b"\0")
+                h.update(bytes.fromhex(sha256_file(os.path.join(root, name))))
+        digest = h.hexdigest()
+    elif os.path.isfile(path):
+        digest = sha256_file(path)
+    else:
+        digest = "missing"
+    if memo is not None:
+        memo[path] = digest
+    return digest
+
+
+def _fingerprint(items: Sequence[AnnotatedFrame], window: int, skip_bad: bool, memo: dict[str, str]) -> str:
+    """sha256 of everything a shard's bytes depend on: the converter's version and options, the annotations and
+    the contents of every clip and mask file it reads (a repaired or replaced file makes the shard stale)."""
     content = [CONVERTER_VERSION, window, skip_bad] + [
         [f.dataset, f.split, f.video_id, f.frame_number, f.num_frames,
-         [[r.sentence, r.instance_id] for r in f.referrals]] for f in items]
+         [[r.sentence, r.instance_id] for r in f.referrals],
+         input_digest(f.frames_path, memo), input_digest(f.mask_path, memo)] for f in items]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def plan_shards(frames: Sequence[AnnotatedFrame], output_dir: str, split_name: str, *, window: int,
                 shard_size: int, skip_bad: bool) -> list[ShardTask]:
-    """Cuts the frames, sorted by (video, frame), into shards of `shard_size` (at least one shard)."""
+    """Cuts the frames, sorted by (video, frame), into shards of `shard_size` (at least one shard); each shard's
+    fingerprint covers its annotations and its input files' contents (read once per file)."""
     items = sorted(frames, key=lambda f: (f.video_id, f.frame_number))
     count = max(1, math.ceil(len(items) / shard_size))
-    tasks = []
+    tasks, memo = [], {}
     for i in range(count):
         chunk = tuple(items[i * shard_size:(i + 1) * shard_size])
         tasks.append(ShardTask(output_dir, shard_name(split_name, i, count), chunk, window, skip_bad,
-                               _fingerprint(chunk, window, skip_bad)))
+                               _fingerprint(chunk, window, skip_bad, memo)))
     return tasks
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import fractions
 import logging
 import os
+from collections.abc import Iterator
 
 import av
 import h5py
@@ -72,36 +73,59 @@ def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
     return first, last
 
 
-def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
-    """Decodes a video file with PyAV into RGB frames.
+# FFmpeg decoders that render text as video (its `tty` demuxer reads any `.txt`, `.nfo`, ... as 640 x 400 "ANSI art");
+# a file they decode is a text file, never a user's video.
+TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+
+
+def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Decodes a video file with PyAV frame by frame (only one decoded frame is held at a time).
 
     Args:
         path: an .mp4 (or any container FFmpeg reads).
         max_frames: stop after this many frames (None: decode all).
 
-    Returns:
-        uint8 (N, H, W, 3) RGB; decoded index i is the 1-based annotated frame i + 1 (docs/data.md#datasets).
+    Yields:
+        uint8 (H, W, 3) RGB frames; decoded index i is the 1-based annotated frame i + 1 (docs/data.md#datasets).
 
     Raises:
-        DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it
-            or it has no video frame.
+        DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it,
+            it has no video frame, or it is text that FFmpeg would render as a picture of characters.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(path, "video file not found", reason="missing_video")
-    frames: list[np.ndarray] = []
+    count = 0
     try:
         with av.open(path) as container:
             if not container.streams.video:
                 raise DataError(path, "no video stream in the file", reason="corrupt_video")
             stream = container.streams.video[0]
+            if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
+                raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader would "
+                                      "draw its characters as frames)", reason="corrupt_video")
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if max_frames is not None and len(frames) >= max_frames:
+                yield frame.to_ndarray(format="rgb24")
+                count += 1
+                if max_frames is not None and count >= max_frames:
                     break
     except av.FFmpegError as e:
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
-    return _stack_frames(path, frames, "the video has no decodable frame")
+    if count == 0:
+        raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
+
+
+def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
+    """Decodes a whole video file with PyAV (`iter_video_frames`, stacked).
+
+    Returns:
+        uint8 (N, H, W, 3) RGB; decoded index i is the 1-based annotated frame i + 1 (docs/data.md#datasets).
+
+    Raises:
+        DataError: as `iter_video_frames`.
+    """
+    return _stack_frames(os.fspath(path), list(iter_video_frames(path, max_frames)),
+                         "the video has no decodable frame")
 
 
 def read_png_frames(folder: str, numbers) -> np.ndarray:

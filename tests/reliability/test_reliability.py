@@ -235,6 +235,39 @@ def test_a_truncated_shard_is_named(world_copy, capsys, tmp_path):
     assert_one_line_error(err, shard.name, "truncated or changed")
 
 
+def test_a_clip_repaired_after_skip_bad_is_converted_on_the_next_run(a2d_world, tmp_path, capsys):
+    import shutil  # noqa: PLC0415
+
+    from acga_tf.data.a2d import read_a2d  # noqa: PLC0415
+
+    root = tmp_path / "a2d"
+    shutil.copytree(a2d_world[0], root)
+    clip = read_a2d(str(root), "train")[0].frames_path
+    original = pathlib.Path(clip).read_bytes()
+    pathlib.Path(clip).write_bytes(b"not an mp4 file")
+    out = tmp_path / "out"
+    argv = ["prepare", "a2d", "--root", str(root), "--output", str(out), "--split", "train", "--skip-bad",
+            "--no-progress"]
+    assert run_cli(argv, capsys)[0] == 0
+    assert clip in (out / "skipped.csv").read_text()
+    broken = json.loads((out / "manifest.json").read_text())["splits"]["train"]["frames"]
+
+    pathlib.Path(clip).write_bytes(original)  # repaired: the annotations are unchanged
+    assert run_cli(argv, capsys)[0] == 0
+    assert not (out / "skipped.csv").exists() or clip not in (out / "skipped.csv").read_text()
+    assert json.loads((out / "manifest.json").read_text())["splits"]["train"]["frames"] > broken
+
+
+@pytest.mark.parametrize("name", ["notes.mp4", "notes.txt"])
+def test_a_text_file_is_not_decoded_as_a_video(name, run_dir, tmp_path, capsys):
+    text = tmp_path / name  # FFmpeg's tty reader draws a .txt as 640 x 400 frames of characters
+    text.write_text("meeting notes\n" * 40)
+    status, _, err = run_cli(["predict", "--model", run_dir, "--video", str(text), "--query", "the red circle"],
+                             capsys)
+    assert status == 2
+    assert_one_line_error(err, str(text))
+
+
 def test_an_impossible_output_is_one_line(prepared_a2d, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
