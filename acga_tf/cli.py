@@ -16,6 +16,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from acga_tf.apps import visualize as vis
+from acga_tf.apps.app import serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import (
@@ -288,8 +289,23 @@ def _run_demo(args) -> int:
     return 0
 
 
+# === app (issue: deployment) ===
+def _add_app(sub) -> None:
+    p = sub.add_parser("app", help="a local web page: upload a video, type sentences, see the masks (needs [app])")
+    p.add_argument("--model", required=True, help="a trained run directory (or its model.keras)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.set_defaults(run=_run_app)
+
+
+def _run_app(args) -> int:
+    print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)")
+    serve(args.model, host=args.host, port=args.port)
+    return 0
+
+
 _SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add_predict, _add_visualize, _add_export,
-               _add_train, _add_evaluate]
+               _add_train, _add_evaluate, _add_app]
 
 
 # Errors a user can cause (bad arguments, files, data): one line and exit status 2. `--debug` shows the traceback.

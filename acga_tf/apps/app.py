@@ -1,0 +1,177 @@
+"""`acga app`: a local web page to try a trained model on your own video (docs/serving.md#web-page).
+
+Upload a video (or take the built-in synthetic example), type one sentence per line, and get the overlay video
+(one colour per sentence, with a legend), each sentence's masks as a zip of PNGs, and, for a point clicked on the
+middle frame, the attention figure of the first sentence. The page runs the same prediction as `acga predict`
+(`acga_tf.apps.predict`); mistakes (no video, an unreadable file, an empty sentence) are shown on the page.
+
+Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of the field's demo pages).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+from PIL import Image
+
+from acga_tf.apps.predict import as_trained, check_query, load_video, predict, write_overlay
+from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
+from acga_tf.data.synthetic import write_example_video
+
+try:
+    import gradio as gr
+except ImportError:  # the optional [app] extra
+    gr = None
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = 'the web page needs Gradio: pip install "acga-tf[app]"'
+TITLE = "ACGA: segment the actor a sentence describes"
+
+
+@dataclasses.dataclass
+class _Session:
+    """What one segmentation left for the attention click: the video file, its sentences and middle frame."""
+
+    video: str
+    sentences: list[str]
+    frame: int
+
+
+def _sentences(text: str | None) -> list[str]:
+    """One sentence per non-empty line; each must have a word (`check_query`)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("type at least one sentence (one per line)")
+    return [check_query(line) for line in lines]
+
+
+class WebApp:
+    """The page's actions over one loaded model (usable without a browser: the tests call them directly too).
+
+    Args:
+        model: a trained run directory or its `model.keras` (`acga_tf.training.artifacts`).
+        work_dir: where outputs are written (default: a new temporary folder).
+    """
+
+    def __init__(self, model: str, work_dir: str | None = None):
+        self.trained = as_trained(model)
+        self.trained = dataclasses.replace(self.trained, model=attention_model(self.trained.model))
+        self.work_dir = work_dir or tempfile.mkdtemp(prefix="acga-app-")
+        self.runs = 0
+
+    def example(self) -> str:
+        """A built-in synthetic example video (written once)."""
+        path = os.path.join(self.work_dir, "example.mp4")
+        if not os.path.exists(path):
+            write_example_video(path)
+        return path
+
+    def segment(self, video: str | None, text: str | None, progress=None):
+        """`(overlay mp4, [mask zip per sentence], middle frame, session)` for the page; ValueError on bad input."""
+        if not video:
+            raise ValueError("upload a video first (or press 'Use the example video')")
+        sentences = _sentences(text)
+        frames, fps = load_video(video)  # DataError (a ValueError) names an unreadable file
+        self.runs += 1
+        out = os.path.join(self.work_dir, f"run-{self.runs:04d}")
+        os.makedirs(out)
+        total = len(frames) * len(sentences)
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress is not None:
+                progress(done / total, desc=f"segmenting: {done} of {total} frames")
+
+        results = [predict(self.trained, frames, sentence, fps=fps, progress=advance) for sentence in sentences]
+        overlay = write_overlay(results[0], frames, os.path.join(out, "overlay.mp4"))
+        zips = [self._mask_zip(result.masks, os.path.join(out, f"masks-{i + 1}.zip"), sentence)
+                for i, (result, sentence) in enumerate(zip(results, sentences))]
+        middle = len(frames) // 2
+        return overlay, zips, frames[middle], _Session(video, sentences, middle)
+
+    @staticmethod
+    def _mask_zip(masks: np.ndarray, path: str, sentence: str) -> str:
+        """The sentence's masks as PNGs (`00001.png`, ..., pixels 0/255) in a zip, with the sentence in
+        `sentence.txt`."""
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("sentence.txt", sentence + "\n")
+            for i, mask in enumerate(masks):
+                with archive.open(f"{i + 1:05d}.png", "w") as f:
+                    Image.fromarray((mask > 0).astype(np.uint8) * 255).save(f, format="PNG")
+        return path
+
+    def attention(self, session: _Session | None, point: tuple[float, float]) -> str:
+        """The attention figure (PNG path) of the first sentence at `point` (x, y) of the middle frame."""
+        if session is None:
+            raise ValueError("segment a video first, then click a point on its middle frame")
+        maps = compute_attention(self.trained, session.video, session.sentences[0], frame=session.frame)
+        self.runs += 1
+        return save_figure(attention_figure(maps, point), os.path.join(self.work_dir, f"attention-{self.runs}.png"))
+
+
+def build_page(app: WebApp):
+    """The Gradio page over `app`'s actions."""
+    if gr is None:
+        raise ImportError(INSTALL_HINT)
+
+    def segment(video, text, progress=gr.Progress()):
+        try:
+            return app.segment(video, text, progress)
+        except ValueError as e:  # the user's mistake: shown on the page
+            raise gr.Error(str(e)) from None
+
+    def attention(session, event: gr.SelectData):
+        try:
+            return app.attention(session, tuple(float(v) for v in event.index))
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
+
+    with gr.Blocks(title=TITLE) as page:
+        gr.Markdown(f"# {TITLE}\nUpload a video, type one sentence per line, press **Segment**.")
+        session = gr.State(None)
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label="video", sources=["upload"], elem_id="video")
+                example = gr.Button("Use the example video", elem_id="example")
+                text = gr.Textbox(label="sentences (one per line)", lines=3, elem_id="sentences",
+                                  placeholder="the red circle jumping on the left")
+                run = gr.Button("Segment", variant="primary", elem_id="segment")
+            with gr.Column():
+                overlay = gr.Video(label="overlay", interactive=False, elem_id="overlay")
+                masks = gr.File(label="masks (one zip of PNGs per sentence)", file_count="multiple",
+                                interactive=False, elem_id="masks")
+        with gr.Row():
+            frame = gr.Image(label="middle frame: click a point for its attention", interactive=False,
+                             elem_id="frame")
+            figure = gr.Image(label="attention of the clicked point (first sentence)", interactive=False,
+                              elem_id="attention")
+        example.click(app.example, outputs=video)
+        run.click(segment, inputs=[video, text], outputs=[overlay, masks, frame, session])
+        frame.select(attention, inputs=session, outputs=figure)
+    return page
+
+
+def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
+    """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page).
+
+    Raises:
+        ImportError: Gradio is not installed (the message says how to install it).
+    """
+    if gr is None:
+        raise ImportError(INSTALL_HINT)
+    app = WebApp(model)
+    page = build_page(app)
+    page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
+                allowed_paths=[app.work_dir])
+    return page
+
+
+__all__ = ["WebApp", "build_page", "serve"]

@@ -1,0 +1,114 @@
+"""acga_tf/apps/app.py: `acga app`, the web page, driven in a real headless Chromium (Debian's package, through
+Playwright): upload a test-written mp4, type a sentence, wait for the overlay, compare the downloaded masks with
+`acga predict` on the same input; click a point for the attention figure; an empty sentence is shown as an error
+on the page. `.ci/run` installs Chromium and the `[app]` extra."""
+
+import io
+import os
+import shutil
+import socket
+import urllib.request
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import sync_playwright
+from runs import QUERY
+
+from acga_tf import cli
+from acga_tf.apps.app import WebApp, build_page
+from acga_tf.apps.predict import predict
+from acga_tf.data.synthetic import write_example_video
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = os.environ.get("ACGA_APP_SCREENSHOT")  # where to save the README's screenshot (docs/images/app.png)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(run_dir, tmp_path_factory):
+    """The page over the tiny run, served on a free local port: (app, url)."""
+    app = WebApp(run_dir, work_dir=str(tmp_path_factory.mktemp("app")))
+    page = build_page(app)
+    port = _free_port()
+    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                allowed_paths=[app.work_dir])
+    yield app, f"http://127.0.0.1:{port}/"
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: install Debian's chromium (apt-get install chromium), as .ci/run does")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _read_masks(url: str) -> tuple[str, np.ndarray]:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        archive = zipfile.ZipFile(io.BytesIO(response.read()))
+    names = sorted(n for n in archive.namelist() if n.endswith(".png"))
+    masks = np.stack([np.asarray(Image.open(archive.open(n))) > 0 for n in names])
+    return archive.read("sentence.txt").decode().strip(), masks
+
+
+def test_the_page_segments_an_uploaded_video_like_acga_predict(served, browser, run_dir, tmp_path):
+    app, url = served
+    video = str(tmp_path / "upload.mp4")
+    write_example_video(video, seed=3)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(url)
+    page.locator("#video input[type=file]").set_input_files(video)
+    page.locator("#video video").wait_for(timeout=60_000)  # the upload finished: the player shows it
+    page.locator("#sentences textarea").fill(QUERY)
+    page.locator("#segment").click()
+    link = page.locator("#masks a[href]").first
+    link.wait_for(timeout=180_000)
+    page.locator("#overlay video").wait_for(timeout=60_000)
+
+    sentence, masks = _read_masks(link.evaluate("a => a.href"))
+    expected = predict(run_dir, video, QUERY).masks > 0
+    assert sentence == QUERY
+    np.testing.assert_array_equal(masks, expected)
+
+    page.locator("#frame img").click(position={"x": 60, "y": 50})  # a point: its attention figure appears
+    page.locator("#attention img").wait_for(timeout=120_000)
+    if SCREENSHOT:
+        page.screenshot(path=SCREENSHOT, full_page=True)
+
+    page.locator("#sentences textarea").fill("?! ...")  # no word: the page says so, the server keeps running
+    page.locator("#segment").click()
+    page.get_by_text("has no word").first.wait_for(timeout=60_000)
+    page.close()
+
+
+def test_actions_refuse_bad_input_with_a_message(served, tmp_path):
+    app, _ = served
+    with pytest.raises(ValueError, match="upload a video first"):
+        app.segment(None, QUERY)
+    with pytest.raises(ValueError, match="at least one sentence"):
+        app.segment(app.example(), "  \n ")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video\n" * 20)
+    with pytest.raises(ValueError, match="notes.txt"):
+        app.segment(str(text), QUERY)
+    with pytest.raises(ValueError, match="segment a video first"):
+        app.attention(None, (1.0, 1.0))
+
+
+def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys):
+    monkeypatch.setattr("acga_tf.apps.app.gr", None)
+    assert cli.main(["app", "--model", run_dir]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "acga-tf[app]"' in err and "Traceback" not in err
