@@ -93,8 +93,8 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
     length = predictor.sentence_length
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
         if known == 0:
-            raise ValueError(f"query {query!r} has no word in the model's vocabulary among its first {length}: "
-                             "every word would get a zero vector and the mask would ignore the sentence")
+            raise ValueError(f"query {query!r} has no known word: none of its first {length} words is in the "
+                             "vocabulary of the model, so the mask would ignore the sentence")
         if words > length:
             logger.warning("query %r has %d words; the model reads the first %d: %d are dropped", query,
                            words, length, words - length)

@@ -422,8 +422,8 @@ def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf
         return tf.identity(sentences)
 
 
-NO_KNOWN_WORD = ("query has no word in the model's vocabulary (among its first sentence_length words): every word "
-                 "would get a zero vector and the mask would ignore the sentence")
+NO_KNOWN_WORD = ("query has no known word: none of its first sentence_length words is in the vocabulary of the "
+                 "model, so every word would get a zero vector and the mask would ignore the sentence")
 
 
 def check_known(sentences: tf.Tensor, known_words: tf.Tensor) -> tf.Tensor:
