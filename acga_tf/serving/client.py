@@ -222,7 +222,7 @@ def parse_rest_body(body: str | bytes | Mapping[str, Any],
 def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, Any]:
     """The REST response body: `{"outputs": {name: lists}}` for a columnar request, `{"predictions": [...]}`
     (one object per batch item) for a row request."""
-    lists = {k: np.asarray(v).tolist() for k, v in outputs.items()}
+    lists = {k: _to_json(v) for k, v in outputs.items()}  # strings as UTF-8 text, as TF Serving writes them
     if fmt == "inputs":
         return {"outputs": lists}
     n = len(next(iter(lists.values())))
