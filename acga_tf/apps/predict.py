@@ -45,6 +45,7 @@ OVERLAY_COLORS = ((255, 40, 40), (40, 110, 255), (40, 200, 60), (255, 200, 0), (
 OVERLAY_COLOR = OVERLAY_COLORS[0]
 OVERLAY_ALPHA = 0.5
 OVERLAY_FORMATS = (".mp4", ".gif")
+MP4_OPTIONS = {"preset": "veryfast", "crf": "20"}  # libx264: overlays of long videos encode at several times real time
 MASK_PNG = re.compile(r"^\d{5}\.png$")  # what write_mask_frames writes (and may overwrite)
 
 
@@ -376,10 +377,11 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     frames, masks = np.asarray(frames), np.asarray(masks)
     if frames.shape[:3] != masks.shape:
         raise ValueError(f"frames {frames.shape} and masks {masks.shape} differ in number or size")
-    out = frames.copy()
     on = masks.astype(bool)
-    blended = (1.0 - alpha) * out[on].astype(np.float32) + alpha * np.asarray(color, np.float32)
-    out[on] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    out = np.empty_like(frames)
+    for c in range(3):  # a 256-entry table per channel: rint((1 − α)·x + α·colour), no float image
+        table = np.rint((1.0 - alpha) * np.arange(256) + alpha * float(color[c])).clip(0, 255).astype(np.uint8)
+        out[..., c] = np.where(on, table[frames[..., c]], frames[..., c])
     return out
 
 
@@ -447,7 +449,7 @@ class OverlayWriter:
         self.path, self.fps, self.count = os.fspath(path), fps, 0
         self.ext = overlay_format(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self.mp4 = Mp4Writer(self.path, fps) if self.ext == ".mp4" else None
+        self.mp4 = Mp4Writer(self.path, fps, MP4_OPTIONS) if self.ext == ".mp4" else None
         self.images: list[Image.Image] = []
 
     def write(self, image: np.ndarray) -> None:
