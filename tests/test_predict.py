@@ -144,7 +144,7 @@ def test_predict_rejects_bad_arrays_and_batch_sizes(trained):
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "output_folder",
-                                  "output_is_video", "output_under_file", "bad_url"])
+                                  "output_is_video", "output_under_file", "bad_url", "server_down"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
     from acga_tf.apps import predict as module
 
@@ -153,7 +153,7 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
                 "empty_query": "query is empty", "bad_output": "unsupported overlay format '.png'",
                 "missing_model": "model.keras: missing", "output_folder": "out.mp4: is an existing folder",
                 "output_is_video": "is the input video", "output_under_file": "is a file, not a folder",
-                "bad_url": "not a TF Serving model URL"}[case]
+                "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server"}[case]
     if case.startswith("output"):  # refused before the model or the video is read
         monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
         output = {"output_folder": str(tmp_path / "out.mp4"), "output_is_video": video,
@@ -164,6 +164,8 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
             (tmp_path / "o.gif").write_text("x")
     elif case == "bad_url":
         model = "http://localhost:8501/acga"
+    elif case == "server_down":
+        model = "http://127.0.0.1:9/v1/models/acga"  # nothing listens on the discard port
     if case == "missing":
         video = str(tmp_path / "nope.mp4")
     elif case == "corrupt":
