@@ -193,7 +193,7 @@ SENTENCES = [QUERY, "a blue square walking", "the green triangle rolling right"]
 
 @pytest.fixture(scope="module")
 def exported(run_dir, tmp_path_factory):
-    """`run_dir` exported as saved_models/acga/1 (and an older, different version 0 beside it, never chosen)."""
+    """`run_dir` exported as saved_models/acga/1."""
     from acga_tf.serving.export import export_model
 
     base = tmp_path_factory.mktemp("saved_models")
@@ -231,6 +231,18 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported, tmp_path):
         assert np.mean(masks != reference) <= 1e-3, (kind, np.mean(masks != reference))
         np.testing.assert_allclose(np.stack([r.probabilities for r in result]),
                                    np.stack([r.probabilities for r in results["run"]]), atol=2e-5)
+
+
+def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):
+    from acga_tf.apps.predictors import saved_model_version
+
+    for name in ("2", "10", "9", "11", "x1", "10.partial"):
+        (tmp_path / name).mkdir()
+        if name != "11":  # a version folder still being written has no saved_model.pb yet
+            (tmp_path / name / "saved_model.pb").write_bytes(b"")
+    assert saved_model_version(str(tmp_path)) == str(tmp_path / "10")  # 10 > 9 > 2, as integers
+    assert saved_model_version(str(tmp_path / "9")) == str(tmp_path / "9")
+    assert saved_model_version(str(tmp_path / "11")) is None
 
 
 def test_a_keras_file_without_its_vocabulary_is_a_clear_error(run_dir, tmp_path, capsys):
