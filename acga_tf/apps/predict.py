@@ -45,7 +45,9 @@ OVERLAY_COLORS = ((255, 40, 40), (40, 110, 255), (40, 200, 60), (255, 200, 0), (
 OVERLAY_COLOR = OVERLAY_COLORS[0]
 OVERLAY_ALPHA = 0.5
 OVERLAY_FORMATS = (".mp4", ".gif")
-MP4_OPTIONS = {"preset": "veryfast", "crf": "20"}  # libx264: overlays of long videos encode at several times real time
+# libx264 for overlays: veryfast encodes long videos at several times real time; zerolatency (no lookahead, no
+# B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
+MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 MASK_PNG = re.compile(r"^\d{5}\.png$")  # what write_mask_frames writes (and may overwrite)
 
 

@@ -10,6 +10,7 @@ same (docs/evaluation.md#protocol).
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Sequence
 
@@ -25,8 +26,10 @@ SAVED_MODEL_FILE = "saved_model.pb"
 URL_SCHEMES = ("http://", "https://")
 
 
-class Predictor:
+class Predictor(abc.ABC):
     """Segments clips for sentences; `load_predictor` builds one from any artifact (docs/serving.md#predict).
+
+    Not thread-safe: a web server shares one per process behind a lock, or loads one per worker.
 
     Attributes:
         clip_length: T, frames per clip.
@@ -38,20 +41,20 @@ class Predictor:
     sentence_length: int
     source: str
 
+    @abc.abstractmethod
     def describe(self, queries: Sequence[str]) -> dict[str, np.ndarray]:
         """What the model reads of each sentence: `{"words", "known_words": int (Q,), "unknown_words": str (Q,)}`
         (`acga_tf.data.vocab.SentenceVectorizer.describe`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """One uint8 (H, W, 3) frame → what clips are made of (computed once per frame)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def segment(self, clips: np.ndarray, queries: Sequence[str], height: int, width: int,
                 probabilities: bool = False) -> dict[str, np.ndarray]:
         """b clips of prepared frames (b, T, ...) and Q sentences → `{"mask": uint8 (b, Q, H, W), "empty": bool
         (b, Q), "probability": float32 (b, Q, H, W) when asked for}` of each clip's centre frame."""
-        raise NotImplementedError
 
 
 class KerasPredictor(Predictor):
