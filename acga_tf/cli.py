@@ -19,15 +19,7 @@ from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
-from acga_tf.apps.predict import (
-    as_trained,
-    check_query,
-    load_video,
-    overlay_format,
-    predict,
-    write_mask_frames,
-    write_overlay,
-)
+from acga_tf.apps.predict import predict_to_files, video_length
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
@@ -96,31 +88,32 @@ def _run_convert_weights(args) -> int:
     return 0
 
 
-# === predict (issue: predict) ===
+# === predict (issue: predict, deployment) ===
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="segment the actor a sentence describes in every frame of a video")
-    p.add_argument("--model", required=True, help="a trained run directory (or its model.keras)")
+    p = sub.add_parser("predict", help="segment the actors sentences describe in every frame of a video")
+    p.add_argument("--model", required=True, help="a trained run directory, a .keras file (vocab.txt and "
+                   "embeddings.npy beside it), an exported SavedModel (saved_models/NAME or saved_models/NAME/N) "
+                   "or a TF Serving URL http://HOST:8501/v1/models/NAME")
     p.add_argument("--video", required=True, help="a video file (any format FFmpeg reads)")
-    p.add_argument("--query", required=True, help="the sentence describing the actor")
+    p.add_argument("--query", required=True, action="append",
+                   help="a sentence describing an actor; repeat for several (one mask and colour each)")
     p.add_argument("--output", help="overlay video to write: FILE.mp4 or FILE.gif")
-    p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...)")
+    p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...; with several queries "
+                                        "DIR/1/00001.png, DIR/2/..., and DIR/queries.txt)")
     p.add_argument("--batch-size", type=int, default=4, help="clips per forward pass (default: 4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_predict)
 
 
 def _run_predict(args) -> int:
-    check_query(args.query)
-    if args.output:
-        overlay_format(args.output)
-    frames, fps = load_video(args.video)  # decoded once, for the model and the overlay
-    trained = as_trained(args.model)
-    with tqdm(total=len(frames), unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr) as bar:
-        result = predict(trained, frames, args.query, batch_size=args.batch_size, fps=fps, progress=bar.update)
-    written = [write_overlay(result, frames, args.output)] if args.output else []
-    written += [args.frames_dir] if args.frames_dir and write_mask_frames(result, args.frames_dir) else []
-    print(f"{result.num_frames} frames ({result.width}x{result.height}), mask covers "
-          f"{100 * result.masks.mean():.1f}% of pixels" + (f" -> {', '.join(written)}" if written else ""))
+    total = video_length(args.video)
+    with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr) as bar:
+        summary = predict_to_files(args.model, args.video, args.query, output=args.output,
+                                   frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update)
+    written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
+    print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){written}")
+    for query, coverage, empty in zip(summary.queries, summary.coverage, summary.empty_frames):
+        print(f"  {query!r}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")
     return 0
 
 

@@ -206,3 +206,14 @@ def test_segment_queries_equals_the_model_on_the_repeated_clip(modality):
     for key in ("logits_res1", "logits_res2", "logits"):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(together[key]),
                                    keras.ops.convert_to_numpy(alone[key]), atol=1e-5)
+
+
+def test_segment_queries_on_several_clips_is_clip_major():
+    """B clips and Q sentences → B × Q rows, row b·Q + q = clip b with sentence q (what predict batches)."""
+    model = ACGA(TINY)
+    inputs = random_inputs(TINY, batch=3)
+    clips, words = inputs["video"][:2], inputs["words"]  # B = 2, Q = 3
+    together = keras.ops.convert_to_numpy(model.segment_queries(clips, words)["logits"])
+    alone = model({"video": np.repeat(clips, 3, axis=0), "words": np.tile(words, (2, 1, 1))}, training=False)
+    assert together.shape[0] == 6
+    np.testing.assert_allclose(together, keras.ops.convert_to_numpy(alone["logits"]), atol=1e-5)

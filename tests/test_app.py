@@ -76,6 +76,7 @@ def test_the_page_segments_an_uploaded_video_like_acga_predict(served, browser, 
     link = page.locator("#masks a[href]").first
     link.wait_for(timeout=180_000)
     page.locator("#overlay video").wait_for(timeout=60_000)
+    page.get_by_text("of the pixels on average").first.wait_for(timeout=30_000)  # the per-sentence report
 
     sentence, masks = _read_masks(link.evaluate("a => a.href"))
     expected = predict(run_dir, video, QUERY).masks > 0
@@ -91,6 +92,22 @@ def test_the_page_segments_an_uploaded_video_like_acga_predict(served, browser, 
     page.locator("#segment").click()
     page.get_by_text("has no word").first.wait_for(timeout=60_000)
     page.close()
+
+
+def test_several_sentences_give_one_zip_each_equal_to_predict(served, run_dir, tmp_path):
+    app, _ = served
+    sentences = [QUERY, "a blue square walking"]
+    overlay, zips, frame, report, session = app.segment(app.example(), "\n".join(sentences))
+    expected = predict(run_dir, app.example(), queries=sentences)
+    assert os.path.getsize(overlay) > 0 and len(zips) == 2 and session.sentences == sentences
+    for path, result in zip(zips, expected):
+        with open(path, "rb") as f:
+            archive = zipfile.ZipFile(io.BytesIO(f.read()))
+        masks = np.stack([np.asarray(Image.open(archive.open(n))) > 0
+                          for n in sorted(n for n in archive.namelist() if n.endswith(".png"))])
+        assert archive.read("sentence.txt").decode().strip() == result.query
+        np.testing.assert_array_equal(masks, result.masks > 0)
+    assert report.count("of the pixels on average") == 2 and frame.shape == expected[0].masks.shape[1:] + (3,)
 
 
 def test_actions_refuse_bad_input_with_a_message(served, tmp_path):

@@ -22,8 +22,7 @@ from acga_tf import ACGAConfig
 from acga_tf.cli import main
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.models.acga import ACGA
-from acga_tf.ops.geometry import preprocess_clip, unletterbox
-from acga_tf.ops.postprocess import mask_at_original_size
+from acga_tf.ops.geometry import letterbox_geometry, preprocess_clip, unletterbox
 from acga_tf.serving import client as serving
 from acga_tf.serving.export import WARMUP_FILE, export_model, warmup_requests
 from acga_tf.training import artifacts
@@ -75,14 +74,19 @@ def _videos(config, seed=0):
 
 
 def _reference(trained, video, queries):
-    """The Keras model on the same preprocessed input: σ(logits) (B, S, S) and its evaluated outputs at H × W."""
+    """The Keras model on the same preprocessed input: σ(logits) (B, S, S) and its outputs at H × W, thresholded at
+    0.5 × the maximum over the frame's own pixels of the letterbox (docs/serving.md#signatures), by hand."""
     inputs = {"video": preprocess_clip(tf.constant(video), trained.config.image_size),
               "words": trained.vectorizer()(tf.constant(queries))}
     prob = tf.sigmoid(trained.model(inputs, training=False)["logits"])  # (B, S, S, 1)
     h, w = video.shape[-3:-1]
     probability = unletterbox(prob, h, w, method="bilinear")[..., 0].numpy()
-    mask = np.stack([mask_at_original_size(p[..., 0], h, w) for p in prob.numpy()]).astype(np.uint8)
-    return prob.numpy()[..., 0], probability, mask
+    nh, nw, top, left = (int(v) for v in letterbox_geometry(h, w, trained.config.image_size))
+    p = prob.numpy()
+    peak = p[:, top:top + nh, left:left + nw].max(axis=(1, 2, 3), keepdims=True)
+    binary = (p >= 0.5 * peak).astype(np.uint8)
+    mask = unletterbox(binary, h, w, method="nearest")[..., 0].numpy()
+    return p[..., 0], probability, mask
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +119,8 @@ def fresh(exported, trained, tmp_path_factory):
         {"video": good["video"][i].tolist(), "query": str(good["query"][i])} for i in range(2)]})
     add("multi_48x80", proto, {"video": good["video"][0], "queries": np.array(SENTENCES, object)},
         "segment_queries")
+    add("describe", "rest", {"queries": np.array([SENTENCES[0], "a zebra and a man", " ".join(["zebra"] * 30)],
+                                                 object)}, "describe_queries")
     add("rest_multi_80x48", "rest", {"video": videos["80x48"][1], "queries": np.array(SENTENCES[1:], object)},
         "segment_queries")
     bad = {
@@ -124,6 +130,8 @@ def fresh(exported, trained, tmp_path_factory):
                             "serving_default"),
         "bad_punctuation_query": ("rest", {"video": good["video"][:1], "query": np.array(["?!"], object)},
                                   "serving_default"),
+        "bad_unknown_words": (proto, {"video": good["video"][0], "queries": np.array(["a man", "zebra xylophone"],
+                                                                                      object)}, "segment_queries"),
         "bad_zero_frames": (proto, {"video": good["video"][:, :0], "query": queries}, "serving_default"),
         "bad_wrong_t": (proto, {"video": good["video"][:, :4], "query": queries}, "serving_default"),
         "bad_batch_mismatch": (proto, {"video": good["video"], "query": queries[:1]}, "serving_default"),
@@ -161,6 +169,7 @@ def _answer(work, id_):
 def _assert_matches(answer, reference, h, w):
     _, probability, mask = reference
     assert answer["probability"].shape == answer["mask"].shape == (len(mask), h, w)
+    np.testing.assert_array_equal(np.asarray(answer["empty"], bool), ~answer["mask"].any(axis=(1, 2)))
     np.testing.assert_allclose(answer["probability"], probability, atol=2e-5)
     assert set(np.unique(answer["mask"])) <= {0, 1}
     # Pixels where σ sits on the threshold may differ by float rounding; none do in practice.
@@ -186,7 +195,7 @@ def test_row_format_rest_request(fresh, trained):
     results, work, requests = fresh
     assert results["outcomes"]["rest_instances"] == {"ok": True}
     body = json.loads((work / "rest_instances.response.json").read_text())
-    assert len(body["predictions"]) == 2 and set(body["predictions"][0]) == {"mask", "probability"}
+    assert len(body["predictions"]) == 2 and set(body["predictions"][0]) == {"mask", "empty", "probability"}
     _, inputs = requests["rest_instances"]
     _assert_matches(_answer(work, "rest_instances"), _reference(trained, inputs["video"], inputs["query"]), 48, 80)
 
@@ -211,6 +220,7 @@ def test_multi_query_signature_matches_single_query(fresh, trained, id_):
     ("bad_float", r"expected to be a uint8 tensor but is a float tensor"),
     ("bad_empty_query", r"query is empty"),
     ("bad_punctuation_query", r"query is empty"),
+    ("bad_unknown_words", r"query has no known word.*zebra xylophone"),
     ("bad_zero_frames", r"video has zero frames"),
     ("bad_wrong_t", r"video must have T = 8 frames \(clip_length of the model\)"),
     ("bad_batch_mismatch", r"B differs between video and query"),
@@ -233,6 +243,18 @@ def test_bad_requests_fail_clearly_and_the_process_survives(fresh, trained, id_,
     _assert_matches(_answer(work, after), _reference(trained, inputs["video"], inputs["query"]), 48, 80)
 
 
+def test_describe_queries_says_what_the_model_reads(fresh, trained):
+    results, work, _ = fresh
+    assert results["outcomes"]["describe"] == {"ok": True}
+    answer = _answer(work, "describe")
+    c = trained.config
+    assert answer["words"].tolist() == [8, 5, 30]
+    assert answer["known_words"].tolist() == [min(8, c.sentence_length), 3, 0]
+    assert answer["unknown_words"].tolist() == ["", "zebra and", " ".join(["zebra"] * 30)]
+    assert (int(answer["clip_length"]), int(answer["image_size"]), int(answer["sentence_length"])) == (
+        c.clip_length, c.image_size, c.sentence_length)
+
+
 def test_graph_has_only_stock_ops_and_needs_no_model_code(fresh):
     results, _, _ = fresh
     graph = results["graph"]
@@ -248,9 +270,12 @@ def test_signatures(fresh):
     results, _, _ = fresh
     assert results["signatures"] == {
         "serving_default": {"inputs": {"video": "uint8", "query": "string"},
-                            "outputs": {"mask": "uint8", "probability": "float32"}},
+                            "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
         "segment_queries": {"inputs": {"video": "uint8", "queries": "string"},
-                            "outputs": {"mask": "uint8", "probability": "float32"}},
+                            "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
+        "describe_queries": {"inputs": {"queries": "string"},
+                             "outputs": {"words": "int32", "known_words": "int32", "unknown_words": "string",
+                                         "clip_length": "int32", "image_size": "int32", "sentence_length": "int32"}},
     }
 
 
@@ -268,8 +293,8 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
     results, _, _ = fresh
     h, w = first["video"].shape[2:4]
     assert results["warmup"] == [
-        {"signature": "serving_default", "outputs": {"mask": [1, h, w], "probability": [1, h, w]}},
-        {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "probability": [2, h, w]}}]
+        {"signature": "serving_default", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}},
+        {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "empty": [2], "probability": [2, h, w]}}]
 
 
 def test_version_folder_layout(exported):

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from acga_tf.ops.geometry import (
     clip_indices,
+    frame_region,
     letterbox,
     letterbox_geometry,
     unletterbox,
@@ -54,3 +55,12 @@ def test_clip_centring_repeats_edges():
     np.testing.assert_array_equal(clip_indices(10, 30, 8), [6, 7, 8, 9, 10, 11, 12, 13])
     np.testing.assert_array_equal(clip_indices(2, 30, 5), [0, 1, 2, 3, 4])  # odd T: center − 2 … center + 2
     np.testing.assert_array_equal(clip_indices(0, 1, 4), [0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("h, w", [(32, 64), (64, 20), (7, 7), (45, 61)])
+def test_frame_region_is_where_letterbox_puts_the_frame(h, w):
+    size = 64
+    region = np.asarray(frame_region(h, w, size))
+    assert region.shape == (size, size, 1) and region.dtype == bool
+    ones = np.asarray(letterbox(np.full((h, w, 1), 255, np.uint8), size, method="nearest"))
+    np.testing.assert_array_equal(region, ones > 0)  # the frame's pixels, not the zero padding

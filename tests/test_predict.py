@@ -25,7 +25,7 @@ def by_hand(trained, frames, query, centres):
     acga_tf.apps.predict."""
     import tensorflow as tf
 
-    from acga_tf.ops.geometry import preprocess_clip, unletterbox
+    from acga_tf.ops.geometry import letterbox_geometry, preprocess_clip, unletterbox
 
     c = trained.config
     n, h, w = frames.shape[:3]
@@ -34,7 +34,8 @@ def by_hand(trained, frames, query, centres):
     video = np.asarray(preprocess_clip(clips, c.image_size))
     logits = trained.model({"video": video, "words": words})["logits"]
     prob = tf.sigmoid(logits).numpy()[..., 0]  # (b, S, S)
-    peak = prob.max(axis=(1, 2), keepdims=True)
+    nh, nw, top, left = (int(v) for v in letterbox_geometry(h, w, c.image_size))
+    peak = prob[:, top:top + nh, left:left + nw].max(axis=(1, 2), keepdims=True)  # over the frame's own pixels
     binary = (prob >= 0.5 * peak).astype(np.uint8)
     masks = np.asarray(unletterbox(binary[..., None], h, w, method="nearest"))[..., 0]
     margin = np.abs(prob - 0.5 * peak)  # pixels this close to the threshold may flip with float round-off
@@ -98,12 +99,13 @@ def test_predict_matches_the_model_on_each_centred_clip_including_edges(trained,
 
 def test_each_frame_is_decoded_once_and_letterboxed_once(trained, videos, monkeypatch, tmp_path):
     from acga_tf.apps import predict as module
+    from acga_tf.apps import predictors
 
     path, _ = videos["mp4"]
     decodes, letterboxed = [], []
-    real_read, real_pre = module.read_video_frames, module.preprocess_clip
-    monkeypatch.setattr(module, "read_video_frames", lambda *a, **k: decodes.append(a) or real_read(*a, **k))
-    monkeypatch.setattr(module, "preprocess_clip", lambda x, s: letterboxed.append(len(x)) or real_pre(x, s))
+    real_read, real_pre = module.iter_video_frames, predictors.preprocess_clip
+    monkeypatch.setattr(module, "iter_video_frames", lambda *a, **k: decodes.append(a) or real_read(*a, **k))
+    monkeypatch.setattr(predictors, "preprocess_clip", lambda x, s: letterboxed.append(len(x)) or real_pre(x, s))
     assert main(["predict", "--model", trained.directory, "--video", path, "--query", QUERY,
                  "--output", str(tmp_path / "o.mp4"), "--no-progress"]) == 0
     assert len(decodes) == 1
@@ -141,12 +143,29 @@ def test_predict_rejects_bad_arrays_and_batch_sizes(trained):
         predict(trained, np.zeros((2, 8, 8, 3), np.uint8), QUERY, batch_size=0)
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model"])
-def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys):
+@pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "output_folder",
+                                  "output_is_video", "output_under_file", "bad_url", "server_down"])
+def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
+    from acga_tf.apps import predict as module
+
     video, query, model, output = videos["mp4"][0], QUERY, run_dir, str(tmp_path / "o.gif")
     expected = {"missing": "nope.mp4: video file not found", "corrupt": "broken.mp4: ",
                 "empty_query": "query is empty", "bad_output": "unsupported overlay format '.png'",
-                "missing_model": "model.keras: missing"}[case]
+                "missing_model": "model.keras: missing", "output_folder": "out.mp4: is an existing folder",
+                "output_is_video": "is the input video", "output_under_file": "is a file, not a folder",
+                "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server"}[case]
+    if case.startswith("output"):  # refused before the model or the video is read
+        monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
+        output = {"output_folder": str(tmp_path / "out.mp4"), "output_is_video": video,
+                  "output_under_file": str(tmp_path / "o.gif" / "x.mp4")}[case]
+        if case == "output_folder":
+            os.makedirs(output)
+        if case == "output_under_file":
+            (tmp_path / "o.gif").write_text("x")
+    elif case == "bad_url":
+        model = "http://localhost:8501/acga"
+    elif case == "server_down":
+        model = "http://127.0.0.1:9/v1/models/acga"  # nothing listens on the discard port
     if case == "missing":
         video = str(tmp_path / "nope.mp4")
     elif case == "corrupt":
@@ -157,7 +176,7 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
         query = "  ?! "
     elif case == "bad_output":
         output = str(tmp_path / "o.png")
-    else:
+    elif case == "missing_model":
         model = str(tmp_path / "no_run")
         os.makedirs(model)
     code = main(["predict", "--model", model, "--video", video, "--query", query, "--output", output,
@@ -166,3 +185,162 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
     assert code != 0
     assert len(err) == 1 and err[0].startswith("acga predict: error:"), err
     assert expected in err[0]
+
+
+# === Any artifact, several sentences, streaming (docs/serving.md#predict) ===
+SENTENCES = [QUERY, "a blue square walking", "the green triangle rolling right"]  # all in the run's vocabulary
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory):
+    """`run_dir` exported as saved_models/acga/1."""
+    from acga_tf.serving.export import export_model
+
+    base = tmp_path_factory.mktemp("saved_models")
+    return export_model(run_dir, str(base / "acga" / "1"), warmup=False)
+
+
+def test_every_artifact_gives_the_same_masks(run_dir, exported, tmp_path):
+    """Run directory, its .keras file, the SavedModel (version folder and its parent) and a TF Serving REST URL
+    (a stand-in server over the SavedModel) give the same masks for the same video and sentences."""
+    from tf_serving_stand_in import TFServingStandIn
+
+    from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, load_predictor
+
+    frames = moving_frames(10, 40, 56, seed=3)
+    queries = SENTENCES[:2]
+    with TFServingStandIn(exported, "acga") as server:
+        models = {"run": run_dir, "keras": os.path.join(run_dir, "model.keras"), "saved_model": exported,
+                  "saved_models_name": os.path.dirname(exported), "rest": server.url}
+        results = {}
+        for kind, model in models.items():
+            predictor = load_predictor(model)
+            assert isinstance(predictor, KerasPredictor if kind in ("run", "keras") else ServingPredictor), kind
+            results[kind] = predict(predictor, frames, queries=queries, batch_size=3)
+        # describe_queries twice (the model's T and L; the sentences), then one segment_queries request per frame.
+        assert server.requests == 2 + len(frames)
+    reference = np.stack([r.masks for r in results["run"]])  # (Q, N, H, W)
+    assert reference.shape == (2, 10, 40, 56) and 0 < reference.mean() < 1
+    assert not np.array_equal(reference[0], reference[1]), "the sentences should change the masks"
+    for kind, result in results.items():
+        masks = np.stack([r.masks for r in result])
+        if kind in ("keras", "saved_models_name", "rest"):  # same code (or same graph) as the one before it
+            other = {"keras": "run", "saved_models_name": "saved_model", "rest": "saved_model"}[kind]
+            np.testing.assert_array_equal(masks, np.stack([r.masks for r in results[other]]))
+        # The SavedModel's graph letterboxes each clip itself: float round-off may flip a pixel on the threshold.
+        assert np.mean(masks != reference) <= 1e-3, (kind, np.mean(masks != reference))
+        np.testing.assert_allclose(np.stack([r.probabilities for r in result]),
+                                   np.stack([r.probabilities for r in results["run"]]), atol=2e-5)
+
+
+def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):
+    from acga_tf.apps.predictors import saved_model_version
+
+    for name in ("2", "10", "9", "11", "x1", "10.partial"):
+        (tmp_path / name).mkdir()
+        if name != "11":  # a version folder still being written has no saved_model.pb yet
+            (tmp_path / name / "saved_model.pb").write_bytes(b"")
+    assert saved_model_version(str(tmp_path)) == str(tmp_path / "10")  # 10 > 9 > 2, as integers
+    assert saved_model_version(str(tmp_path / "9")) == str(tmp_path / "9")
+    assert saved_model_version(str(tmp_path / "11")) is None
+
+
+def test_a_keras_file_without_its_vocabulary_is_a_clear_error(run_dir, tmp_path, capsys):
+    import shutil
+
+    lone = tmp_path / "lone" / "acga.keras"
+    lone.parent.mkdir()
+    shutil.copy(os.path.join(run_dir, "model.keras"), lone)
+    path = write_video(tmp_path / "v.mp4", moving_frames(3, 24, 32), "libx264", "yuv420p")
+    assert main(["predict", "--model", str(lone), "--video", path, "--query", QUERY, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("acga predict: error:") and "vocab.txt: missing" in err and "\n" not in err
+
+
+def test_three_sentences_in_one_call_equal_three_single_calls_and_encode_each_clip_once(run_dir, monkeypatch):
+    import tensorflow as tf
+
+    from acga_tf.apps.predictors import KerasPredictor
+    from acga_tf.training.artifacts import load_trained
+
+    trained = load_trained(run_dir)
+    encoder = trained.model.stage("video_encoder")
+    clips = tf.Variable(0, dtype=tf.int32)  # clips through the I3D encoder, counted in the traced graph too
+    real_call = encoder.call
+
+    def counting_call(video, *args, **kwargs):
+        clips.assign_add(tf.shape(video)[0])
+        return real_call(video, *args, **kwargs)
+
+    monkeypatch.setattr(encoder, "call", counting_call)
+    frames = moving_frames(10, 40, 56, seed=4)
+    together = predict(KerasPredictor(trained), frames, queries=SENTENCES, batch_size=4)
+    encoded_together = int(clips.numpy())
+    singles = []
+    for sentence in SENTENCES:
+        clips.assign(0)
+        singles.append(predict(KerasPredictor(trained), frames, sentence, batch_size=4))
+        assert int(clips.numpy()) == encoded_together  # the same clips, whatever the number of sentences
+    assert encoded_together == 12  # 10 frames in batches of 4: the last batch padded to 4 clips
+    for result, single in zip(together, singles):
+        assert result.query == single.query
+        np.testing.assert_array_equal(result.masks, single.masks)
+        np.testing.assert_allclose(result.probabilities, single.probabilities, atol=1e-6)
+
+
+def test_iter_masks_streams_with_a_bounded_frame_window(trained):
+    from acga_tf.apps.predict import FrameWindow, iter_masks
+    from acga_tf.apps.predictors import load_predictor
+
+    frames = moving_frames(41, 24, 32, seed=5)
+    pulled = []
+
+    def source():  # a lazy source that records how many frames were read when each mask came out
+        for frame in frames:
+            pulled.append(1)
+            yield frame
+
+    window, t, batch = FrameWindow(), trained.config.clip_length, 3
+    lags = []
+    items = []
+    for item in iter_masks(load_predictor(trained), source(), [QUERY], batch_size=batch, window=window):
+        lags.append(len(pulled) - item.index)
+        items.append(item)
+        assert item.probabilities is None  # only when asked for
+    assert [i.index for i in items] == list(range(41))
+    assert window.longest <= t + batch - 1, window.longest  # never the whole video
+    assert max(lags) <= t + batch, max(lags)  # each mask comes out a bounded number of frames after its frame
+    whole = predict(trained, frames, QUERY, batch_size=batch)
+    np.testing.assert_array_equal(np.stack([i.masks[0] for i in items]), whole.masks)
+    np.testing.assert_array_equal(np.stack([i.frame for i in items]), frames)
+
+
+def test_cli_several_queries_write_one_mask_track_and_colour_each_with_a_legend(run_dir, videos, tmp_path, capsys):
+    from acga_tf.apps.predict import OVERLAY_COLORS, legend
+
+    path, _ = videos["mp4"]
+    decoded, _ = load_video(path)
+    n, h, w = decoded.shape[:3]
+    out = tmp_path / "masks"
+    argv = ["predict", "--model", run_dir, "--video", path, "--frames-dir", str(out), "--output",
+            str(tmp_path / "overlay.gif"), "--no-progress"]
+    assert main(argv + sum((["--query", q] for q in SENTENCES), [])) == 0
+    printed = capsys.readouterr().out
+    assert f"{n} frames ({w}x{h})" in printed
+    for q in SENTENCES:
+        assert f"  {q!r}: mask covers " in printed
+    assert (out / "queries.txt").read_text().splitlines() == [f"{k + 1}\t{q}" for k, q in enumerate(SENTENCES)]
+    tracks = [np.stack([np.asarray(Image.open(out / str(k + 1) / f"{i:05d}.png")) // 255 for i in range(1, n + 1)])
+              for k in range(3)]
+    expected = predict(run_dir, path, queries=SENTENCES)
+    for track, result in zip(tracks, expected):
+        np.testing.assert_array_equal(track, result.masks)
+    with Image.open(tmp_path / "overlay.gif") as gif:
+        assert (gif.n_frames, gif.size) == (n, (w, h))
+        first = np.asarray(gif.convert("RGB"))
+    pixels, opacity = legend(SENTENCES, w)
+    assert pixels.shape[0] == 4 + 14 * 3 and pixels.shape[1] <= w
+    # The legend's swatches are the overlay colours, in order (GIF palette: within a few levels).
+    for k in range(3):
+        swatch = first[3 + 14 * k + 6, 8].astype(int)
+        assert np.abs(swatch - np.array(OVERLAY_COLORS[k])).max() <= 24, (k, swatch)

@@ -109,6 +109,17 @@ TINY_RUNS: dict[str, TinyRun] = {
          r"make_dataset \(batch 4, at least 0.2 s each\), samples/s:",
          rf"  tiny  T= 8 S= 64 train: +{NUMBER} clips/s total, +{NUMBER} clips/s per core  \(\d+ samples\)",
          rf"  tiny  T= 8 S= 64 test : +{NUMBER} clips/s total, +{NUMBER} clips/s per core  \(\d+ samples\)")),
+    "benchmarks/predict_memory.py": TinyRun(
+        ("--seconds", "1", "2", "--height", "72", "--uhd-seconds", "0", "--fps", "12"),
+        (*ENVIRONMENT,
+         r"acga predict, untrained tiny preset \(T=8, S=64\), batch 4, query 'the red square moving left', writing "
+         r"overlay\.mp4 and one mask PNG per frame:",
+         rf"  128x72 12 fps 1 s \(12 frames\): peak RSS {NUMBER} MB, {NUMBER} frames/s \({NUMBER} s; video written in "
+         rf"{NUMBER} s\)",
+         rf"  128x72 12 fps 2 s \(24 frames\): peak RSS {NUMBER} MB, {NUMBER} frames/s \({NUMBER} s; video written in "
+         rf"{NUMBER} s\)",
+         rf"peak RSS, longest / shortest at 72p: {NUMBER} \(target <= 1\.10\): (met|NOT met)",
+         rf"largest peak RSS: {NUMBER} MB \(target < 2048 MB\): (met|NOT met)")),
     "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
                                     _check_converted),
     "pipelines/beam.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress",

@@ -11,17 +11,18 @@ Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import tempfile
+import threading
 import zipfile
 
-import numpy as np
-from PIL import Image
-
-from acga_tf.apps.predict import as_trained, check_query, load_video, predict, write_overlay
+from acga_tf.apps.predict import check_query, predict_to_files, video_length
+from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
 from acga_tf.data.synthetic import write_example_video
+from acga_tf.data.video import iter_video_frames
 
 try:
     import gradio as gr
@@ -53,68 +54,91 @@ def _sentences(text: str | None) -> list[str]:
 
 class WebApp:
     """The page's actions over one loaded model (usable without a browser: the tests call them directly too).
+    Requests are served one at a time (a `Predictor` is not thread-safe).
 
     Args:
-        model: a trained run directory or its `model.keras` (`acga_tf.training.artifacts`).
+        model: any artifact `acga predict` takes (a run directory, a `.keras` file, a SavedModel folder or a TF
+            Serving URL); the attention figure needs a Keras model (a run or a `.keras` file).
         work_dir: where outputs are written (default: a new temporary folder).
     """
 
     def __init__(self, model: str, work_dir: str | None = None):
-        self.trained = as_trained(model)
-        self.trained = dataclasses.replace(self.trained, model=attention_model(self.trained.model))
+        self.predictor = load_predictor(model)
+        self.trained = None
+        if isinstance(self.predictor, KerasPredictor):  # the attention twin, built once
+            trained = self.predictor.trained
+            self.trained = dataclasses.replace(trained, model=attention_model(trained.model))
         self.work_dir = work_dir or tempfile.mkdtemp(prefix="acga-app-")
         self.runs = 0
+        self.lock = threading.Lock()
 
     def example(self) -> str:
         """A built-in synthetic example video (written once)."""
         path = os.path.join(self.work_dir, "example.mp4")
-        if not os.path.exists(path):
-            write_example_video(path)
+        with self.lock:
+            if not os.path.exists(path):
+                write_example_video(path)
         return path
 
     def segment(self, video: str | None, text: str | None, progress=None):
-        """`(overlay mp4, [mask zip per sentence], middle frame, session)` for the page; ValueError on bad input."""
+        """`acga predict` on the page's input: `(overlay mp4, [mask zip per sentence], middle frame, report,
+        session)`. Raises ValueError (a `DataError` for an unreadable video) on the user's mistakes."""
         if not video:
             raise ValueError("upload a video first (or press 'Use the example video')")
         sentences = _sentences(text)
-        frames, fps = load_video(video)  # DataError (a ValueError) names an unreadable file
-        self.runs += 1
-        out = os.path.join(self.work_dir, f"run-{self.runs:04d}")
-        os.makedirs(out)
-        total = len(frames) * len(sentences)
-        done = 0
+        total, done = video_length(video), 0
 
         def advance(count: int) -> None:
             nonlocal done
             done += count
-            if progress is not None:
-                progress(done / total, desc=f"segmenting: {done} of {total} frames")
+            if progress is not None and total:
+                progress(min(done / total, 1.0), desc=f"segmenting: frame {done} of {total}")
 
-        results = [predict(self.trained, frames, sentence, fps=fps, progress=advance) for sentence in sentences]
-        overlay = write_overlay(results[0], frames, os.path.join(out, "overlay.mp4"))
-        zips = [self._mask_zip(result.masks, os.path.join(out, f"masks-{i + 1}.zip"), sentence)
-                for i, (result, sentence) in enumerate(zip(results, sentences))]
-        middle = len(frames) // 2
-        return overlay, zips, frames[middle], _Session(video, sentences, middle)
+        with self.lock:
+            self.runs += 1
+            out = os.path.join(self.work_dir, f"run-{self.runs:04d}")
+            os.makedirs(out)
+            summary = predict_to_files(self.predictor, video, sentences, output=os.path.join(out, "overlay.mp4"),
+                                       frames_dir=os.path.join(out, "masks"), progress=advance)
+        folders = ([os.path.join(out, "masks")] if len(sentences) == 1
+                   else [os.path.join(out, "masks", str(k + 1)) for k in range(len(sentences))])
+        zips = [self._zip(folder, os.path.join(out, f"masks-{k + 1}.zip"), sentence)
+                for k, (folder, sentence) in enumerate(zip(folders, summary.queries))]
+        middle = summary.num_frames // 2
+        frame = next(itertools.islice(iter_video_frames(video), middle, None))
+        return summary.paths[0], zips, frame, _report(summary), _Session(video, summary.queries, middle)
 
     @staticmethod
-    def _mask_zip(masks: np.ndarray, path: str, sentence: str) -> str:
-        """The sentence's masks as PNGs (`00001.png`, ..., pixels 0/255) in a zip, with the sentence in
-        `sentence.txt`."""
+    def _zip(folder: str, path: str, sentence: str) -> str:
+        """A sentence's mask PNGs (`00001.png`, ..., pixels 0/255) in a zip, with the sentence in `sentence.txt`."""
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("sentence.txt", sentence + "\n")
-            for i, mask in enumerate(masks):
-                with archive.open(f"{i + 1:05d}.png", "w") as f:
-                    Image.fromarray((mask > 0).astype(np.uint8) * 255).save(f, format="PNG")
+            for name in sorted(n for n in os.listdir(folder) if n.endswith(".png")):
+                archive.write(os.path.join(folder, name), name)
         return path
 
     def attention(self, session: _Session | None, point: tuple[float, float]) -> str:
         """The attention figure (PNG path) of the first sentence at `point` (x, y) of the middle frame."""
         if session is None:
             raise ValueError("segment a video first, then click a point on its middle frame")
-        maps = compute_attention(self.trained, session.video, session.sentences[0], frame=session.frame)
-        self.runs += 1
-        return save_figure(attention_figure(maps, point), os.path.join(self.work_dir, f"attention-{self.runs}.png"))
+        if self.trained is None:
+            raise ValueError(f"{self.predictor.source}: attention figures need a Keras model (a run directory or a "
+                             ".keras file), not an exported or served one")
+        with self.lock:
+            maps = compute_attention(self.trained, session.video, session.sentences[0], frame=session.frame)
+            self.runs += 1
+            return save_figure(attention_figure(maps, point),
+                               os.path.join(self.work_dir, f"attention-{self.runs}.png"))
+
+
+def _report(summary) -> str:
+    """One line per sentence: its colour number, mask coverage and the frames where its mask is empty."""
+    lines = []
+    for k, (query, coverage, empty) in enumerate(zip(summary.queries, summary.coverage, summary.empty_frames)):
+        note = (f"**empty in {len(empty)} of {summary.num_frames} frames** (first: frame {empty[0] + 1})" if empty
+                else "found in every frame")
+        lines.append(f"{k + 1}. *{query}*: covers {100 * coverage:.1f}% of the pixels on average; {note}")
+    return "\n".join(lines)
 
 
 def build_page(app: WebApp):
@@ -148,13 +172,14 @@ def build_page(app: WebApp):
                 overlay = gr.Video(label="overlay", interactive=False, elem_id="overlay")
                 masks = gr.File(label="masks (one zip of PNGs per sentence)", file_count="multiple",
                                 interactive=False, elem_id="masks")
+                report = gr.Markdown(elem_id="report")
         with gr.Row():
             frame = gr.Image(label="middle frame: click a point for its attention", interactive=False,
                              elem_id="frame")
             figure = gr.Image(label="attention of the clicked point (first sentence)", interactive=False,
                               elem_id="attention")
         example.click(app.example, outputs=video)
-        run.click(segment, inputs=[video, text], outputs=[overlay, masks, frame, session])
+        run.click(segment, inputs=[video, text], outputs=[overlay, masks, frame, report, session])
         frame.select(attention, inputs=session, outputs=figure)
     return page
 

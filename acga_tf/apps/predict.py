@@ -1,47 +1,295 @@
-"""Segment the actor a sentence describes in every frame of a video (docs/data.md#clips, docs/evaluation.md#protocol).
+"""Segment the actors sentences describe in every frame of a video, from any artifact, streaming
+(docs/data.md#clips, docs/evaluation.md#protocol, docs/serving.md#predict).
 
 Frame i's clip is the T frames centred on i with the first/last frame repeated past the video's ends (the data
-pipeline's `clip_indices`, docs/data.md#clips). Clips are batched through the model; each prediction is σ(logits)
-thresholded at 0.5 × its own maximum and mapped back to the frame's H × W by inverting the letterbox
-(docs/evaluation.md#protocol), exactly as the evaluator does.
+pipeline's `clip_indices`, docs/data.md#clips). Each prediction is σ(logits) thresholded at 0.5 × its maximum over
+the frame's own pixels (padding is never an answer) and mapped back to the frame's H × W by inverting the letterbox
+(`acga_tf.ops.postprocess`, the one post-processing every command and the serving graph share).
 
-The video is decoded once and each frame is letterboxed and scaled once: a rolling window keeps only the
-preprocessed frames that the current and later batches still need, so memory stays bounded for long videos.
+- `load_predictor(model)` (`acga_tf.apps.predictors`): a `Predictor` from a run directory, a `.keras` file (its
+  vocabulary beside it), an exported SavedModel (a version folder or its `saved_models/NAME` parent: the highest
+  version) or a TF Serving URL (`http://host:8501/v1/models/NAME`). All give the same masks.
+- `iter_masks(predictor, frames, queries)`: the streaming core. Frames come from any iterator; each frame's masks,
+  one per sentence, are yielded as soon as its clip is done, and only the frames that pending clips still need
+  are held (about clip_length + batch_size), so memory does not grow with the video's length. The clip is encoded
+  once for all the sentences (`ACGA.segment_queries`, or the SavedModel's `segment_queries` signature).
+- `predict(...)`: the whole video in memory (`PredictionResult`); `predict_to_files(...)`: the `acga predict`
+  job, writing the overlay and mask PNGs frame by frame.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import av
 import numpy as np
 import tensorflow as tf
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
+from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
-from acga_tf.data.video import read_video_frames, write_mp4
-from acga_tf.ops.geometry import clip_indices, preprocess_clip
-from acga_tf.ops.postprocess import logits_outputs
+from acga_tf.data.video import Mp4Writer, iter_video_frames
+from acga_tf.ops.geometry import clip_indices
 from acga_tf.training.artifacts import TrainedModel, load_trained
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
-OVERLAY_COLOR = (255, 40, 40)  # RGB of the predicted mask in overlays
+# RGB overlay colours, one per sentence (cycled past six): red first, so one sentence looks as it always did.
+OVERLAY_COLORS = ((255, 40, 40), (40, 110, 255), (40, 200, 60), (255, 200, 0), (200, 60, 255), (0, 210, 210))
+OVERLAY_COLOR = OVERLAY_COLORS[0]
 OVERLAY_ALPHA = 0.5
 OVERLAY_FORMATS = (".mp4", ".gif")
+# libx264 for overlays: veryfast encodes long videos at several times real time; zerolatency (no lookahead, no
+# B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
+MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
+MASK_PNG = re.compile(r"^\d{5}\.png$")  # what write_mask_frames writes (and may overwrite)
 
 
+def as_trained(model_path_or_trained) -> TrainedModel:
+    """A `TrainedModel` from a run directory / `.keras` path, or the `TrainedModel` itself."""
+    if isinstance(model_path_or_trained, TrainedModel):
+        return model_path_or_trained
+    return load_trained(os.fspath(model_path_or_trained))
+
+
+# === Sentences ===
+def query_words(trained: TrainedModel, query: str) -> np.ndarray:
+    """float32 (1, L, D) word vectors of `query`; logs a warning naming the words the vocabulary lacks."""
+    tokens = tokenize_py(query)[: trained.config.sentence_length]
+    unknown = [t for t in tokens if trained.vocabulary.index(t) == 0]
+    if unknown:
+        logger.warning("query words not in the model's vocabulary (they get zero vectors): %s", ", ".join(unknown))
+    return np.asarray(trained.vectorizer()(tf.constant([query])), np.float32)
+
+
+def check_query(query: str) -> str:
+    """Returns the query stripped.
+
+    Raises:
+        ValueError: the query has no word (letters or digits) after tokenization.
+    """
+    if not isinstance(query, str) or not tokenize_py(query):
+        raise ValueError(f"query is empty: {query!r} has no word (letters or digits)")
+    return query.strip()
+
+
+def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
+    """Checks the sentences against the model before any frame is read; returns them stripped.
+
+    Logs a warning naming the words the vocabulary lacks (they get zero vectors) and, for a sentence longer than
+    L words, how many are dropped (the model reads the first L).
+
+    Raises:
+        ValueError: no sentence, an empty one, or one with no vocabulary word among its first L (its mask would
+            ignore it: a text-blind answer).
+    """
+    if isinstance(queries, str) or not len(queries):
+        raise ValueError("give at least one query (a list of sentences)")
+    queries = [check_query(q) for q in queries]
+    info = predictor.describe(queries)
+    length = predictor.sentence_length
+    for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
+        if known == 0:
+            raise ValueError(f"query {query!r} has no known word: none of its first {length} words is in the "
+                             "vocabulary of the model, so the mask would ignore the sentence")
+        if words > length:
+            logger.warning("query %r has %d words; the model reads the first %d: %d are dropped", query,
+                           words, length, words - length)
+        if unknown:
+            logger.warning("query words not in the model's vocabulary (they get zero vectors): %s",
+                           ", ".join(str(unknown).split()))
+    return queries
+
+
+# === Frames ===
+def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
+    """The average frame rate of a video file (its container metadata; nothing is decoded), or `default`."""
+    try:
+        with av.open(os.fspath(path)) as container:
+            rate = container.streams.video[0].average_rate if container.streams.video else None
+    except av.FFmpegError:
+        return default
+    return float(rate) if rate else default
+
+
+def video_length(path: str) -> int | None:
+    """The frame count a video's container declares (for progress bars), or None."""
+    try:
+        with av.open(os.fspath(path)) as container:
+            count = container.streams.video[0].frames if container.streams.video else 0
+    except av.FFmpegError:
+        return None
+    return int(count) or None
+
+
+def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
+    """A video path (anything PyAV reads) or a uint8 array → (frames uint8 (N, H, W, 3), fps), all in memory.
+
+    Raises:
+        DataError: the file is missing or cannot be decoded (a ValueError; the message names the file).
+        ValueError: an array that is not uint8 (N, H, W, 3) with N ≥ 1.
+    """
+    frames, fps = open_frames(video, fps)
+    return np.stack(list(frames)), fps
+
+
+def open_frames(video, fps: float | None = None) -> tuple[Iterator[np.ndarray], float]:
+    """A video path or uint8 (N, H, W, 3) array → (an iterator of uint8 (H, W, 3) frames, fps). A file is decoded
+    lazily, one frame at a time; its first frame is decoded here, so a missing or unreadable file fails now.
+
+    Raises:
+        DataError: the file is missing or cannot be decoded (a ValueError naming the file).
+        ValueError: an array that is not uint8 (N, H, W, 3) with N ≥ 1.
+    """
+    if isinstance(video, (str, os.PathLike)):
+        frames = iter_video_frames(os.fspath(video))
+        first = next(frames)
+        return _chain(first, frames), float(fps) if fps else video_fps(video)
+    array = np.asarray(video)
+    if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] < 1 or array.dtype != np.uint8:
+        raise ValueError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
+                         "(N, H, W, 3) with N >= 1")
+    return iter(array), float(fps) if fps else DEFAULT_FPS
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+class FrameWindow:
+    """The frames pending clips still need: index → (raw uint8 frame, prepared frame), oldest dropped first.
+
+    Attributes:
+        longest: the most frames held at once (what bounds memory: about clip_length + batch_size).
+    """
+
+    def __init__(self):
+        self.first, self.items, self.longest = 0, collections.deque(), 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def last(self) -> int:
+        """Index of the newest frame held."""
+        return self.first + len(self.items) - 1
+
+    def append(self, raw: np.ndarray, prepared: np.ndarray) -> None:
+        self.items.append((raw, prepared))
+        self.longest = max(self.longest, len(self.items))
+
+    def raw(self, index: int) -> np.ndarray:
+        return self.items[index - self.first][0]
+
+    def prepared(self, indices: np.ndarray) -> np.ndarray:
+        """Stacked prepared frames of int `indices` (any shape) → (*indices.shape, ...)."""
+        flat = [self.items[i - self.first][1] for i in np.asarray(indices).ravel()]
+        return np.stack(flat).reshape(np.shape(indices) + flat[0].shape)
+
+    def drop_before(self, index: int) -> None:
+        """Forgets the frames before `index` (no later clip needs them)."""
+        while self.items and self.first < index:
+            self.items.popleft()
+            self.first += 1
+
+
+@dataclasses.dataclass
+class FrameMasks:
+    """One frame's predictions, one row per sentence.
+
+    Attributes:
+        index: zero-based frame index.
+        frame: uint8 (H, W, 3), the frame itself (for overlays).
+        masks: uint8 (Q, H, W) in {0, 1} (docs/evaluation.md#protocol, maximum over the frame's own pixels).
+        empty: bool (Q,): a mask without any foreground pixel.
+        probabilities: float32 (Q, H, W) σ(logits) at the frame's size, or None when not asked for.
+    """
+
+    index: int
+    frame: np.ndarray
+    masks: np.ndarray
+    empty: np.ndarray
+    probabilities: np.ndarray | None = None
+
+
+def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequence[str], *, batch_size: int = 4,
+               probabilities: bool = False, window: FrameWindow | None = None) -> Iterator[FrameMasks]:
+    """Yields every frame's masks, in order, as soon as its clip is done (docs/data.md#clips).
+
+    Frame i's clip is frames i − T//2 … i + (T+1)//2 − 1, clamped to the video; frames are read lazily and only
+    those later clips need are held, so memory does not grow with the video's length. Usable from a web handler:
+    pass a loaded predictor (`load_predictor`) and checked sentences (`check_queries`).
+
+    Args:
+        predictor: from `load_predictor`.
+        frames: uint8 (H, W, 3) RGB frames, all the same size (an iterator: read as needed).
+        queries: Q sentences; each frame gets one mask per sentence, in this order.
+        batch_size: clips per model call.
+        probabilities: also return σ(logits) at the frame's size (a bilinear resize per frame and sentence).
+        window: the frame buffer to use (to inspect its `longest` afterwards); a new one by default.
+
+    Yields:
+        `FrameMasks`, frame 0 first.
+
+    Raises:
+        ValueError: bad batch size, no queries, or frames that are not uint8 (H, W, 3) of one size.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: must be >= 1")
+    if isinstance(queries, str) or not len(queries):
+        raise ValueError("give at least one query (a list of sentences)")
+    queries = list(queries)
+    window = FrameWindow() if window is None else window
+    t = predictor.clip_length
+    before, after = t // 2, (t + 1) // 2 - 1  # a clip's frames before and after its centre
+    shape, centre = None, 0  # the first frame's shape; the next centre to yield
+    for index, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3 or frame.shape != (shape or frame.shape):
+            raise ValueError(f"frame {index} has dtype {frame.dtype} and shape {frame.shape}, expected uint8 "
+                             f"(H, W, 3) frames of one size{f' {shape}' if shape else ''}")
+        shape = frame.shape
+        window.append(frame, predictor.prepare(frame))
+        while centre + batch_size - 1 + after <= index:  # a full batch of clips is complete
+            yield from _run_batch(predictor, window, queries, centre, centre + batch_size, None, probabilities)
+            centre += batch_size
+            window.drop_before(centre - before)
+    if shape is None:
+        return
+    total = window.last + 1
+    for start in range(centre, total, batch_size):  # the last clips repeat the last frame
+        yield from _run_batch(predictor, window, queries, start, min(start + batch_size, total), total,
+                              probabilities)
+        window.drop_before(start + batch_size - before)
+
+
+def _run_batch(predictor: Predictor, window: FrameWindow, queries: list[str], start: int, stop: int,
+               total: int | None, probabilities: bool) -> Iterator[FrameMasks]:
+    centres = np.arange(start, stop)
+    # Without the total (mid-stream), no clip of these centres reaches past the newest frame.
+    indices = np.asarray(clip_indices(centres[:, None], total or window.last + 1, predictor.clip_length))  # (b, T)
+    h, w = window.raw(start).shape[:2]
+    outputs = predictor.segment(window.prepared(indices), queries, h, w, probabilities)
+    for i, c in enumerate(centres):
+        yield FrameMasks(index=int(c), frame=window.raw(int(c)), masks=outputs["mask"][i],
+                         empty=outputs["empty"][i], probabilities=outputs["probability"][i] if probabilities else None)
+
+
+# === The whole video in memory ===
 @dataclasses.dataclass
 class PredictionResult:
     """Per-frame predictions of one query on one video.
 
     Attributes:
-        masks: uint8 (N, H, W) in {0, 1}: the evaluated prediction (docs/evaluation.md#protocol) of every frame at the
-        video's size.
+        masks: uint8 (N, H, W) in {0, 1}: the predicted mask of every frame at the video's size
+            (docs/evaluation.md#protocol, maximum over the frame's own pixels).
         probabilities: float32 (N, H, W): σ(logits) mapped back to H × W (bilinear).
         fps: frames per second of the video (for writing overlays).
         query: the sentence.
@@ -64,139 +312,63 @@ class PredictionResult:
     def width(self) -> int:
         return int(self.masks.shape[2])
 
-
-def check_query(query: str) -> str:
-    """Returns the query stripped.
-
-    Raises:
-        ValueError: the query has no word (letters or digits) after tokenization.
-    """
-    if not isinstance(query, str) or not tokenize_py(query):
-        raise ValueError(f"query is empty: {query!r} has no word (letters or digits)")
-    return query.strip()
+    @property
+    def empty_frames(self) -> list[int]:
+        """Zero-based indices of the frames whose mask is empty."""
+        return [int(i) for i in np.flatnonzero(~self.masks.any(axis=(1, 2)))]
 
 
-def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
-    """The average frame rate of a video file (its container metadata; nothing is decoded), or `default`."""
-    try:
-        with av.open(os.fspath(path)) as container:
-            rate = container.streams.video[0].average_rate if container.streams.video else None
-    except av.FFmpegError:
-        return default
-    return float(rate) if rate else default
-
-
-def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
-    """A video path (anything PyAV reads) or a uint8 array → (frames uint8 (N, H, W, 3), fps).
-
-    Raises:
-        DataError: the file is missing or cannot be decoded (a ValueError; the message names the file).
-        ValueError: an array that is not uint8 (N, H, W, 3) with N ≥ 1.
-    """
-    if isinstance(video, (str, os.PathLike)):
-        frames = read_video_frames(os.fspath(video))
-        return frames, float(fps) if fps else video_fps(video)
-    frames = np.asarray(video)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1 or frames.dtype != np.uint8:
-        raise ValueError(f"video array has dtype {frames.dtype} and shape {frames.shape}, expected uint8 "
-                         "(N, H, W, 3) with N >= 1")
-    return frames, float(fps) if fps else DEFAULT_FPS
-
-
-def as_trained(model_path_or_trained):
-    """A `TrainedModel` from a run directory / `model.keras` path, or the `TrainedModel` itself."""
-    if isinstance(model_path_or_trained, TrainedModel):
-        return model_path_or_trained
-    return load_trained(os.fspath(model_path_or_trained))
-
-
-def query_words(trained, query: str) -> np.ndarray:
-    """float32 (1, L, D) word vectors of `query`; logs a warning naming the words the vocabulary lacks."""
-    tokens = tokenize_py(query)[: trained.config.sentence_length]
-    unknown = [t for t in tokens if trained.vocabulary.index(t) == 0]
-    if unknown:
-        logger.warning("query words not in the model's vocabulary (they get zero vectors): %s", ", ".join(unknown))
-    return np.asarray(trained.vectorizer()(tf.constant([query])), np.float32)
-
-
-def clip_batches(num_frames: int, clip_length: int, batch_size: int):
-    """Yields (centres, indices) per batch: centres int (b,), indices int (b, T) of each centre's clip
-    (docs/data.md#clips)."""
-    for start in range(0, num_frames, batch_size):
-        centres = np.arange(start, min(start + batch_size, num_frames))
-        yield centres, np.asarray(clip_indices(centres[:, None], num_frames, clip_length))  # (b, T)
-
-
-class _PreprocessedFrames:
-    """Letterboxed, scaled frames (docs/data.md#clips) computed once each, kept only while a later clip needs them."""
-
-    def __init__(self, frames: np.ndarray, size: int):
-        self.frames, self.size = frames, size
-        self.first, self.cache = 0, np.zeros((0, size, size, 3), np.float32)
-
-    def gather(self, indices: np.ndarray) -> np.ndarray:
-        """float32 (..., S, S, 3) for int `indices`; indices must never go below an earlier call's minimum."""
-        lo, hi = int(indices.min()), int(indices.max())
-        have = self.first + len(self.cache)
-        if hi >= have:
-            new = np.asarray(preprocess_clip(self.frames[have:hi + 1], self.size), np.float32)
-            self.cache = np.concatenate([self.cache, new])
-        self.cache, self.first = self.cache[lo - self.first:], lo  # frames before `lo` are never needed again
-        return self.cache[indices - self.first]
-
-
-def predict(model_path_or_trained, video, query: str, *, batch_size: int = 4, fps: float | None = None,
-            progress: Callable[[int], None] | None = None) -> PredictionResult:
-    """Predicts the mask of the actor `query` describes in every frame of `video`.
+def predict(model, video, query: str | None = None, *, queries: Sequence[str] | None = None, batch_size: int = 4,
+            fps: float | None = None, progress: Callable[[int], None] | None = None
+            ) -> PredictionResult | list[PredictionResult]:
+    """Predicts the mask of the actor each sentence describes in every frame of `video`, all kept in memory (for
+    long videos use `iter_masks` or `predict_to_files`, whose memory does not grow with the length).
 
     Args:
-        model_path_or_trained: a trained run (directory or its `model.keras`, see `acga_tf.training.artifacts`) or a
-            loaded
-            `TrainedModel`.
+        model: any artifact `load_predictor` takes (run directory, `.keras`, SavedModel, TF Serving URL), or a
+            loaded `TrainedModel` / `Predictor`.
         video: a video file PyAV can read, or uint8 frames (N, H, W, 3) RGB; any size and length.
-        query: the sentence.
+        query: one sentence → one `PredictionResult`.
+        queries: several sentences, segmented together (the clip encoded once for all) → one `PredictionResult`
+            per sentence, in order. Give `query` or `queries`, not both.
         batch_size: clips per forward pass.
         fps: frame rate to record (default: the file's, or 24 for arrays).
-        progress: called with the number of frames finished after each batch.
+        progress: called with the number of frames finished after each one.
 
     Returns:
-        A `PredictionResult`: masks uint8 (N, H, W), probabilities float32 (N, H, W), fps.
+        `PredictionResult` (masks uint8 (N, H, W), probabilities float32 (N, H, W), fps), or a list of them.
 
     Raises:
-        ValueError: empty query, bad batch size or array, a model that is not RGB-only, or an unreadable video
-            (`DataError`).
-        FileNotFoundError: the model run is incomplete.
+        ValueError: no or an empty query, a query without a vocabulary word, a bad batch size or array, a model
+            that is not RGB-only, or an unreadable video (`DataError`).
+        FileNotFoundError: the model is missing or incomplete.
     """
-    query = check_query(query)
+    if (query is None) == (queries is None):
+        raise ValueError("give query (one sentence) or queries (a list of sentences), not both")
+    sentences = [query] if queries is None else list(queries)
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be >= 1")
-    frames, fps = load_video(video, fps)
-    trained = as_trained(model_path_or_trained)
-    config = trained.config
-    if config.modality != "rgb":
-        raise ValueError(f"the model's modality is {config.modality!r}: prediction from video frames needs an RGB "
-                         "model (modality='rgb')")
-    n, h, w = frames.shape[:3]
-    logger.info("predicting %d frames of %dx%d (HxW) with clips of %d frames at %d px", n, h, w,
-                config.clip_length, config.image_size)
-    words = np.repeat(query_words(trained, query), batch_size, axis=0)  # (batch, L, D)
-    source = _PreprocessedFrames(frames, config.image_size)
-    masks = np.zeros((n, h, w), np.uint8)
-    probabilities = np.zeros((n, h, w), np.float32)
-    for centres, indices in clip_batches(n, config.clip_length, batch_size):
-        b = len(centres)
-        # Pad the last batch with copies of its last clip: one input shape, one traced function.
-        indices = np.concatenate([indices, np.repeat(indices[-1:], batch_size - b, axis=0)])
-        logits = trained.model.predict_on_batch({"video": source.gather(indices), "words": words})["logits"]
-        outputs = logits_outputs(np.asarray(logits)[:b], h, w)  # σ, relative threshold, inverse letterbox
-        masks[centres] = np.asarray(outputs["mask"])
-        probabilities[centres] = np.asarray(outputs["probability"])
+    frames, fps = open_frames(video, fps)
+    predictor = load_predictor(model)
+    sentences = check_queries(predictor, sentences)
+    masks, probs = [], []
+    for item in iter_masks(predictor, frames, sentences, batch_size=batch_size, probabilities=True):
+        masks.append(item.masks)
+        probs.append(item.probabilities)
         if progress is not None:
-            progress(b)
-    return PredictionResult(masks=masks, probabilities=probabilities, fps=fps, query=query)
+            progress(1)
+    masks, probs = np.stack(masks, axis=1), np.stack(probs, axis=1)  # (Q, N, H, W)
+    results = [PredictionResult(masks=m, probabilities=p, fps=fps, query=q)
+               for m, p, q in zip(masks, probs, sentences)]
+    return results[0] if queries is None else results
 
 
 # === Writing results ===
+def overlay_color(k: int) -> tuple[int, int, int]:
+    """The overlay colour of sentence k (zero-based)."""
+    return OVERLAY_COLORS[k % len(OVERLAY_COLORS)]
+
+
 def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, alpha: float = OVERLAY_ALPHA
                    ) -> np.ndarray:
     """Blends `color` into the masked pixels: uint8 (N, H, W, 3) frames and (N, H, W) masks → uint8 (N, H, W, 3).
@@ -207,21 +379,55 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     frames, masks = np.asarray(frames), np.asarray(masks)
     if frames.shape[:3] != masks.shape:
         raise ValueError(f"frames {frames.shape} and masks {masks.shape} differ in number or size")
-    out = frames.astype(np.float32)
     on = masks.astype(bool)
-    out[on] = (1.0 - alpha) * out[on] + alpha * np.asarray(color, np.float32)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    out = np.empty_like(frames)
+    for c in range(3):  # a 256-entry table per channel: rint((1 − α)·x + α·colour), no float image
+        table = np.rint((1.0 - alpha) * np.arange(256) + alpha * float(color[c])).clip(0, 255).astype(np.uint8)
+        out[..., c] = np.where(on, table[frames[..., c]], frames[..., c])
+    return out
+
+
+def legend(queries: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The overlay's legend: each sentence next to a swatch of its colour, on a dark translucent box, drawn with
+    Pillow's default font and cut to `width` pixels.
+
+    Returns:
+        (uint8 (h, w, 3) pixels, float32 (h, w, 1) opacity).
+    """
+    font = ImageFont.load_default()
+    line = 14  # pixels per sentence: the default font's 11-pixel glyphs and a gap
+    texts = [f"{k + 1}. {q}" for k, q in enumerate(queries)]
+    text_width = max(int(np.ceil(font.getlength(t))) for t in texts)
+    size = (min(width, 18 + text_width + 4), 4 + line * len(texts))
+    rgba = Image.new("RGBA", size, (0, 0, 0, 150))
+    draw = ImageDraw.Draw(rgba)
+    for k, text in enumerate(texts):
+        y = 3 + line * k
+        draw.rectangle([3, y + 1, 13, y + 11], fill=overlay_color(k) + (255,))
+        draw.text((18, y), text, fill=(255, 255, 255, 255), font=font)
+    pixels = np.asarray(rgba, np.float32)
+    return pixels[..., :3].astype(np.uint8), pixels[..., 3:] / 255.0
+
+
+def overlay_frame(frame: np.ndarray, masks: np.ndarray, key: tuple[np.ndarray, np.ndarray] | None = None,
+                  alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """One uint8 (H, W, 3) frame with its (Q, H, W) masks blended in, sentence k in `overlay_color(k)`, and the
+    `legend` (if given) in the top-left corner."""
+    out = frame
+    for k, mask in enumerate(masks):
+        out = overlay_frames(out[None], mask[None], overlay_color(k), alpha)[0]
+    if key is not None:
+        pixels, opacity = key
+        h, w = min(pixels.shape[0], out.shape[0]), min(pixels.shape[1], out.shape[1])
+        out = out.copy()
+        corner = out[:h, :w].astype(np.float32)
+        out[:h, :w] = np.rint(corner * (1 - opacity[:h, :w]) + pixels[:h, :w] * opacity[:h, :w]).astype(np.uint8)
+    return out
 
 
 def gif_frame_duration(fps: float) -> int:
     """Milliseconds per GIF frame: GIF stores centiseconds, and viewers slow down delays under 20 ms."""
     return max(10 * int(round(100.0 / fps)), 20)
-
-
-def _write_gif(path: str, frames: np.ndarray, fps: float) -> None:
-    images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=gif_frame_duration(fps),
-                   loop=0)
 
 
 def overlay_format(path: str) -> str:
@@ -237,9 +443,36 @@ def overlay_format(path: str) -> str:
     return ext
 
 
+class OverlayWriter:
+    """Writes overlay frames one at a time: MP4 streams through PyAV; a GIF (Pillow) keeps its frames until
+    `close` (GIFs are for short clips)."""
+
+    def __init__(self, path: str, fps: float):
+        self.path, self.fps, self.count = os.fspath(path), fps, 0
+        self.ext = overlay_format(path)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self.mp4 = Mp4Writer(self.path, fps, MP4_OPTIONS) if self.ext == ".mp4" else None
+        self.images: list[Image.Image] = []
+
+    def write(self, image: np.ndarray) -> None:
+        if self.mp4 is not None:
+            self.mp4.write(image)
+        else:
+            self.images.append(Image.fromarray(image))
+        self.count += 1
+
+    def close(self) -> None:
+        if self.mp4 is not None:
+            self.mp4.close()
+        elif self.images:
+            self.images[0].save(self.path, save_all=True, append_images=self.images[1:],
+                                duration=gif_frame_duration(self.fps), loop=0)
+        logger.info("wrote %d overlay frames to %s", self.count, self.path)
+
+
 def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_COLOR,
                   alpha: float = OVERLAY_ALPHA) -> str:
-    """Writes the frames with the predicted masks blended in, as MP4 (PyAV) or GIF (Pillow) by `path`'s extension.
+    """Writes the frames with one result's masks blended in, as MP4 (PyAV) or GIF (Pillow) by `path`'s extension.
 
     Args:
         result: from `predict`.
@@ -252,13 +485,24 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
     Raises:
         ValueError: another extension, or frames that do not match the result.
     """
-    ext = overlay_format(path)
+    overlay_format(path)
     frames = load_video(frames)[0]
     blended = overlay_frames(frames, result.masks, color, alpha)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    (write_mp4 if ext == ".mp4" else _write_gif)(os.fspath(path), blended, result.fps)
-    logger.info("wrote %d overlay frames to %s", len(blended), path)
+    writer = OverlayWriter(path, result.fps)
+    for image in blended:
+        writer.write(image)
+    writer.close()
     return os.fspath(path)
+
+
+def mask_png(directory: str, index: int) -> str:
+    """`<directory>/<i:05d>.png`, i = index + 1 (J-HMDB's 1-based frame naming)."""
+    return os.path.join(directory, f"{index + 1:05d}.png")
+
+
+def write_mask_png(path: str, mask: np.ndarray) -> None:
+    """One (H, W) mask as a PNG with pixels 0 / 255."""
+    Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255).save(path)
 
 
 def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
@@ -270,12 +514,144 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
     os.makedirs(directory, exist_ok=True)
     paths = []
     for i, mask in enumerate(result.masks):
-        path = os.path.join(directory, f"{i + 1:05d}.png")
-        Image.fromarray((mask > 0).astype(np.uint8) * 255).save(path)
-        paths.append(path)
+        paths.append(mask_png(directory, i))
+        write_mask_png(paths[-1], mask)
     logger.info("wrote %d mask PNGs to %s", len(paths), directory)
     return paths
 
 
-__all__ = ["PredictionResult", "predict", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_format",
-           "check_query", "load_video"]
+# === acga predict: streaming to files ===
+def _nearest_existing(path: str) -> str:
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1) -> None:
+    """Checks the output paths before any work (docs/serving.md#predict).
+
+    Raises:
+        ValueError: an overlay that is not .mp4/.gif, is an existing folder, or is the input video; a frames
+            folder that is a file or holds files other than mask PNGs; a path under a file; both paths the same.
+    """
+    video_path = os.path.abspath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
+    for flag, path in (("--output", output), ("--frames-dir", frames_dir)):
+        if path is None:
+            continue
+        anchor = _nearest_existing(path)
+        if not os.path.isdir(anchor) and anchor != os.path.abspath(path):
+            raise ValueError(f"{path}: cannot be created: {anchor} is a file, not a folder ({flag})")
+        if os.path.abspath(path) == video_path:
+            raise ValueError(f"{path}: is the input video; {flag} must name another path")
+    if output is not None:
+        overlay_format(output)
+        if os.path.isdir(output):
+            raise ValueError(f"{output}: is an existing folder; --output names the overlay file to write "
+                             "(FILE.mp4 or FILE.gif)")
+    if frames_dir is not None:
+        if os.path.exists(frames_dir) and not os.path.isdir(frames_dir):
+            raise ValueError(f"{frames_dir}: is a file; --frames-dir names a folder for the mask PNGs")
+        if output is not None and os.path.abspath(output) == os.path.abspath(frames_dir):
+            raise ValueError(f"{output}: --output and --frames-dir name the same path")
+        if os.path.isdir(frames_dir):
+            ours = MASK_PNG if queries == 1 else re.compile(r"^\d+$|^queries\.txt$")
+            others = sorted(n for n in os.listdir(frames_dir) if not ours.match(n))
+            if others:
+                raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
+                                 "choose an empty or new --frames-dir")
+
+
+@dataclasses.dataclass
+class PredictionSummary:
+    """What `predict_to_files` did: sizes and, per sentence, the mean mask coverage and the empty frames."""
+
+    queries: list[str]
+    num_frames: int
+    height: int
+    width: int
+    fps: float
+    coverage: list[float]
+    empty_frames: list[list[int]]
+    paths: list[str]
+
+
+def predict_to_files(model, video, queries: Sequence[str], *, output: str | None = None,
+                     frames_dir: str | None = None, batch_size: int = 4, fps: float | None = None,
+                     progress: Callable[[int], None] | None = None) -> PredictionSummary:
+    """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
+    as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
+    frames). Every path and sentence is checked before the first frame is segmented.
+
+    Args:
+        model: any artifact `load_predictor` takes.
+        video: a video file, or uint8 (N, H, W, 3) frames.
+        queries: the sentences; overlay colour k and the legend (two or more sentences) follow their order.
+        output: overlay `FILE.mp4` or `FILE.gif`.
+        frames_dir: one PNG per frame (`00001.png`, ...); with several sentences, `<frames_dir>/<k>/00001.png`
+            (k = 1, 2, ...) and `queries.txt` listing them.
+        batch_size, fps, progress: as `predict`.
+
+    Returns:
+        A `PredictionSummary`; frames with an empty mask are also logged as a warning.
+
+    Raises:
+        ValueError, FileNotFoundError: as `predict` and `check_outputs`.
+    """
+    if isinstance(queries, str):
+        queries = [queries]
+    check_outputs(video, output, frames_dir, len(queries))
+    frames, fps = open_frames(video, fps)
+    predictor = load_predictor(model)
+    queries = check_queries(predictor, queries)
+    folders = _mask_folders(frames_dir, queries)
+    writer, key, summary = None, None, None
+    try:
+        for item in iter_masks(predictor, frames, queries, batch_size=batch_size):
+            if summary is None:
+                h, w = item.frame.shape[:2]
+                summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [])
+                writer = OverlayWriter(output, fps) if output else None
+                key = legend(queries, w) if len(queries) > 1 else None
+            if writer is not None:
+                writer.write(overlay_frame(item.frame, item.masks, key))
+            for folder, mask in zip(folders, item.masks):
+                write_mask_png(mask_png(folder, item.index), mask)
+            summary.num_frames += 1
+            for k, mask in enumerate(item.masks):
+                summary.coverage[k] += float(mask.mean())
+                if item.empty[k]:
+                    summary.empty_frames[k].append(item.index)
+            if progress is not None:
+                progress(1)
+    finally:
+        if writer is not None:
+            writer.close()
+    summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
+    summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
+    for query, empty in zip(queries, summary.empty_frames):
+        if empty:
+            logger.warning("query %r: the mask is empty in %d of %d frames (first: frame %d)", query, len(empty),
+                           summary.num_frames, empty[0])
+    return summary
+
+
+def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
+    """The PNG folder of each sentence (created), and `queries.txt` for several."""
+    if frames_dir is None:
+        return []
+    if len(queries) == 1:
+        os.makedirs(frames_dir, exist_ok=True)
+        return [frames_dir]
+    folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(queries))]
+    for folder in folders:
+        os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(frames_dir, "queries.txt"), "w", encoding="utf-8") as f:
+        f.writelines(f"{k + 1}\t{q}\n" for k, q in enumerate(queries))
+    return folders
+
+
+__all__ = ["as_trained", "query_words", "check_query", "check_queries", "iter_masks", "FrameMasks", "FrameWindow",
+           "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary", "predict_to_files",
+           "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_frame", "overlay_format",
+           "legend", "Predictor", "load_predictor"]

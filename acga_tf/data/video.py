@@ -79,7 +79,9 @@ TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
 def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Decodes a video file with PyAV frame by frame (only one decoded frame is held at a time).
+    """Decodes a video file with PyAV one frame at a time (memory does not grow with the video's length).
+
+    The file is opened, and a missing or unreadable one reported, when the first frame is asked for.
 
     Args:
         path: an .mp4 (or any container FFmpeg reads).
@@ -90,12 +92,13 @@ def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.n
 
     Raises:
         DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it,
-            it has no video frame, or it is text that FFmpeg would render as a picture of characters.
+            it has no video frame, its frames change size, or it is text that FFmpeg would render as a picture of
+            characters.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(path, "video file not found", reason="missing_video")
-    count = 0
+    count, shape = 0, None
     try:
         with av.open(path) as container:
             if not container.streams.video:
@@ -105,10 +108,14 @@ def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.n
                 raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader would "
                                       "draw its characters as frames)", reason="corrupt_video")
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
-                count += 1
+                image = frame.to_ndarray(format="rgb24")
+                if shape is not None and image.shape != shape:
+                    raise DataError(path, f"frames of different sizes: {shape} then {image.shape} at frame {count}",
+                                    reason="corrupt_video")
+                shape, count = image.shape, count + 1
+                yield image
                 if max_frames is not None and count >= max_frames:
-                    break
+                    return
     except av.FFmpegError as e:
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
     if count == 0:
@@ -116,7 +123,7 @@ def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.n
 
 
 def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
-    """Decodes a whole video file with PyAV (`iter_video_frames`, stacked).
+    """Decodes a whole video file with PyAV into RGB frames (`iter_video_frames`, stacked).
 
     Returns:
         uint8 (N, H, W, 3) RGB; decoded index i is the 1-based annotated frame i + 1 (docs/data.md#datasets).
@@ -124,8 +131,7 @@ def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:
     Raises:
         DataError: as `iter_video_frames`.
     """
-    return _stack_frames(os.fspath(path), list(iter_video_frames(path, max_frames)),
-                         "the video has no decodable frame")
+    return np.stack(list(iter_video_frames(path, max_frames)))
 
 
 def read_png_frames(folder: str, numbers) -> np.ndarray:
@@ -323,35 +329,63 @@ def load_sample(frame: AnnotatedFrame, window: int) -> LoadedSample:
                         first_index=first)
 
 
-def write_mp4(path: str, frames: np.ndarray, fps: float = 24, options: dict | None = None) -> str:
-    """Encodes uint8 (T, H, W, 3) RGB frames as H.264 yuv420p (MPEG-4 Part 2 where libx264 is missing).
+class Mp4Writer:
+    """Encodes uint8 (H, W, 3) RGB frames one at a time as H.264 yuv420p (MPEG-4 Part 2 where libx264 is missing).
 
-    yuv420p needs even sizes: odd-sized frames get their last row/column repeated.
+    yuv420p needs even sizes: odd-sized frames get their last row/column repeated. Use as a context manager; the
+    stream is set up by the first frame.
 
     Args:
         path: the .mp4 to write.
-        frames: uint8 (T, H, W, 3).
         fps: frame rate (a float is kept as an exact fraction, e.g. 29.97).
         options: encoder options (e.g. {"qp": "12"} for byte-identical output); libx264 ones are dropped for mpeg4.
+    """
+
+    def __init__(self, path: str, fps: float = 24, options: dict | None = None):
+        self.codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        self.fps, self.options, self.count = fps, options, 0
+        self.container = av.open(os.fspath(path), "w", format="mp4")
+        self.stream = None
+
+    def write(self, image: np.ndarray) -> None:
+        """Encodes one uint8 (H, W, 3) frame (every frame the size of the first)."""
+        pad_h, pad_w = image.shape[0] % 2, image.shape[1] % 2
+        if pad_h or pad_w:
+            image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        if self.stream is None:
+            self.stream = self.container.add_stream(self.codec,
+                                                    rate=fractions.Fraction(self.fps).limit_denominator(1001))
+            self.stream.width, self.stream.height = int(image.shape[1]), int(image.shape[0])
+            self.stream.pix_fmt = "yuv420p"
+            if self.options:
+                self.stream.options = self.options if self.codec == "libx264" else {"qscale": "2"}
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame.pts = self.count
+        self.count += 1
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        """Flushes the encoder and closes the file."""
+        if self.stream is not None:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+        self.container.close()
+
+    def __enter__(self) -> "Mp4Writer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_mp4(path: str, frames: np.ndarray, fps: float = 24, options: dict | None = None) -> str:
+    """Encodes uint8 (T, H, W, 3) RGB frames with `Mp4Writer`.
 
     Returns:
         The codec used.
     """
-    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
-    if pad_h or pad_w:
-        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-    with av.open(path, "w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=fractions.Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
-        stream.pix_fmt = "yuv420p"
-        if options:
-            stream.options = options if codec == "libx264" else {"qscale": "2"}
-        for t, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts = t
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return codec
+    with Mp4Writer(path, fps, options) as writer:
+        for image in frames:
+            writer.write(image)
+    return writer.codec

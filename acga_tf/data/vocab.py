@@ -382,6 +382,25 @@ class SentenceVectorizer(tf.Module):
         """float32 (B, L, D) word vectors of tf.string (B,) sentences; padding and unknown words are zeros."""
         return tf.gather(self.matrix, self.ids(sentences))  # (B, L, D)
 
+    def describe(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
+        """What the model will read of each sentence (docs/serving.md#signatures): how many words it has, how
+        many of the first L are in the vocabulary, and which are not.
+
+        Args:
+            sentences: tf.string (B,).
+
+        Returns:
+            `{"words": int32 (B,) tokens before cutting to L, "known_words": int32 (B,) vocabulary words among the
+            first L (the only ones that reach the model), "unknown_words": tf.string (B,) the words that get a zero
+            vector, space-separated}`.
+        """
+        tokens = tokenize(sentences)  # (B, None)
+        ids = tf.ragged.map_flat_values(self.table.lookup, tokens)
+        unknown = tf.ragged.boolean_mask(tokens, tf.equal(ids, 0))
+        return {"words": tf.cast(tokens.row_lengths(), tf.int32),
+                "known_words": tf.reduce_sum(tf.cast(ids[:, :self.sentence_length] > 0, tf.int32), axis=1),
+                "unknown_words": tf.strings.reduce_join(unknown, axis=1, separator=" ")}
+
 
 def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf.Tensor:
     """Fails with `tf.errors.InvalidArgumentError` ("query is empty") if a sentence has no token.
@@ -399,5 +418,28 @@ def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf
     check = tf.debugging.assert_greater(
         tf.cast(lengths, tf.int64), tf.constant(0, tf.int64),
         message="query is empty: a sentence has no word (letters or digits) after tokenization")
+    with tf.control_dependencies([check]):
+        return tf.identity(sentences)
+
+
+NO_KNOWN_WORD = ("query has no known word: none of its first sentence_length words is in the vocabulary of the "
+                 "model, so every word would get a zero vector and the mask would ignore the sentence")
+
+
+def check_known(sentences: tf.Tensor, known_words: tf.Tensor) -> tf.Tensor:
+    """Fails with `tf.errors.InvalidArgumentError` (`NO_KNOWN_WORD`, then the sentences at fault) if a sentence
+    has no vocabulary word the model reads; the pattern of `check_nonempty`.
+
+    Args:
+        sentences: tf.string (B,).
+        known_words: int (B,), `SentenceVectorizer.describe(sentences)["known_words"]`.
+
+    Returns:
+        `sentences`, with the check as a control dependency.
+    """
+    sentences = tf.convert_to_tensor(sentences, tf.string)
+    known = tf.cast(known_words, tf.int64)
+    check = tf.debugging.Assert(tf.reduce_all(known > 0),
+                                [NO_KNOWN_WORD + "; sentences:", tf.boolean_mask(sentences, known <= 0)], summarize=8)
     with tf.control_dependencies([check]):
         return tf.identity(sentences)

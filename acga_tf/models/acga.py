@@ -205,17 +205,19 @@ class ACGA(SegmentationTask, keras.Model):
         return cls(**config)
 
     def segment_queries(self, video, words) -> dict:
-        """One clip and Q sentences in one pass: the video encoder runs once, the head on the Q sentences as a batch
-        (inference mode). Equal to calling the model on the clip repeated Q times.
+        """B clips and Q sentences in one pass: the video encoder runs once per clip, the head on every (clip,
+        sentence) pair as a batch (inference mode). Equal to calling the model on each clip repeated Q times.
 
         Args:
-            video: `(1, T, S, S, C)`, as for `call`.
+            video: `(B, T, S, S, C)`, as for `call` (B = 1: one clip).
             words: `(Q, L, D)` word vectors, one sentence per row.
 
         Returns:
-            dict of float32 logits `logits_res1`, `logits_res2`, `logits`, each with Q rows.
+            dict of float32 logits `logits_res1`, `logits_res2`, `logits`, each with B × Q rows, clip-major (row
+            b × Q + q is clip b with sentence q).
         """
-        count = keras.ops.shape(words)[0]
+        count, clips = keras.ops.shape(words)[0], keras.ops.shape(video)[0]
+        words = keras.ops.tile(words, (clips, 1, 1))  # (B·Q, L, D): sentences 0..Q-1 for each clip
         per_stream = []
         for stream in self.streams:
             clip = video if len(self.streams) == 1 else video[..., _STREAM_CHANNELS[stream]]

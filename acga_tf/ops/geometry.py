@@ -30,6 +30,16 @@ def letterbox_geometry(height: Any, width: Any, size: Any) -> tuple[tf.Tensor, t
     return tuple(tf.cast(v, tf.int32) for v in (new_h, new_w, top, left))
 
 
+def frame_region(height: Any, width: Any, size: Any) -> tf.Tensor:
+    """bool (S, S, 1): True on the pixels where `letterbox` puts a height × width frame, False on the padding
+    (docs/data.md#letterbox)."""
+    new_h, new_w, top, left = letterbox_geometry(height, width, size)
+    positions = tf.range(tf.cast(size, tf.int32))
+    rows = (positions >= top) & (positions < top + new_h)  # (S,)
+    cols = (positions >= left) & (positions < left + new_w)  # (S,)
+    return (rows[:, None] & cols[None, :])[..., None]
+
+
 def as_4d(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """(..., H, W, C) → ((N, H, W, C), the original dynamic shape)."""
     rank = images.shape.rank

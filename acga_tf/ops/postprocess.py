@@ -4,6 +4,11 @@ serving graph share (docs/evaluation.md#protocol).
 σ(logits) at S × S, the relative threshold (`threshold.binarize`: ≥ 0.5 × each sample's maximum), then the
 inverse letterbox back to H × W (nearest neighbour for masks, bilinear for probabilities). Pure TF ops: runs
 inside the exported graph and eagerly on NumPy inputs.
+
+Where the maximum is taken (`peak`): evaluation keeps the paper's protocol, the maximum over the whole S × S output
+("letterbox"), so its figures stay comparable with published ones; predict and the serving graph take it over the
+frame's own pixels ("frame"): a peak in the letterbox padding (an out-of-distribution video) would otherwise leave
+an empty mask inside the frame (docs/evaluation.md#protocol, docs/serving.md#signatures).
 """
 
 from __future__ import annotations
@@ -13,26 +18,51 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.ops.geometry import unletterbox
+from acga_tf.ops.geometry import frame_region, unletterbox
 from acga_tf.ops.threshold import binarize
 
+PEAK_LETTERBOX = "letterbox"  # the evaluation protocol: the maximum over the whole S × S output, padding included
+PEAK_FRAME = "frame"  # predict and serving: the maximum over the frame's own pixels (padding is never an answer)
+PEAKS = (PEAK_LETTERBOX, PEAK_FRAME)
 
-def probability_mask(probability: Any, height: Any, width: Any) -> tf.Tensor:
-    """σ(logits) `(N, S, S, 1)` → the evaluated mask, uint8 `(N, H, W)` in {0, 1}."""
-    binary = tf.cast(binarize(tf.cast(probability, tf.float32)), tf.uint8)  # thresholded at S × S, then un-letterboxed
+
+def _region(probability: tf.Tensor, height: Any, width: Any, peak: str) -> tf.Tensor | None:
+    """Where the relative threshold's maximum is taken: None (everywhere) or bool (S, S, 1), the frame's pixels."""
+    if peak not in PEAKS:
+        raise ValueError(f"peak={peak!r}: expected one of {', '.join(map(repr, PEAKS))}")
+    return None if peak == PEAK_LETTERBOX else frame_region(height, width, tf.shape(probability)[-2])
+
+
+def probability_mask(probability: Any, height: Any, width: Any, peak: str = PEAK_LETTERBOX) -> tf.Tensor:
+    """σ(logits) `(N, S, S, 1)` → the evaluated mask, uint8 `(N, H, W)` in {0, 1}.
+
+    Args:
+        peak: "letterbox" (the evaluation protocol: ≥ 0.5 × the maximum over all S × S pixels) or "frame" (≥ 0.5 ×
+            the maximum over the frame's own pixels: what predict and serving use, docs/evaluation.md#protocol).
+    """
+    probability = tf.cast(probability, tf.float32)
+    where = _region(probability, height, width, peak)
+    binary = tf.cast(binarize(probability, where), tf.uint8)  # thresholded at S × S, then un-letterboxed
     return unletterbox(binary, height, width, method="nearest")[..., 0]
 
 
-def probability_outputs(probability: Any, height: Any, width: Any) -> dict[str, tf.Tensor]:
-    """σ(logits) `(N, S, S, 1)` → `{"mask": uint8 (N, H, W) in {0, 1}, "probability": float32 (N, H, W)}`."""
+def probability_outputs(probability: Any, height: Any, width: Any, peak: str = PEAK_LETTERBOX,
+                        probabilities: bool = True) -> dict[str, tf.Tensor]:
+    """σ(logits) `(N, S, S, 1)` → `{"mask": uint8 (N, H, W) in {0, 1}, "empty": bool (N,) (the mask has no
+    foreground pixel), "probability": float32 (N, H, W)}`; "probability" (a bilinear resize per sample) only when
+    `probabilities`. `peak` as in `probability_mask`."""
     probability = tf.cast(probability, tf.float32)
-    restored = unletterbox(probability, height, width, method="bilinear")
-    return {"mask": probability_mask(probability, height, width), "probability": restored[..., 0]}
+    mask = probability_mask(probability, height, width, peak)
+    outputs = {"mask": mask, "empty": tf.logical_not(tf.reduce_any(mask > 0, axis=[1, 2]))}
+    if probabilities:
+        outputs["probability"] = unletterbox(probability, height, width, method="bilinear")[..., 0]
+    return outputs
 
 
-def logits_outputs(logits: Any, height: Any, width: Any) -> dict[str, tf.Tensor]:
-    """Model logits `(N, S, S, 1)` → `{"mask", "probability"}` at `(N, H, W)` (see `probability_outputs`)."""
-    return probability_outputs(tf.sigmoid(tf.cast(logits, tf.float32)), height, width)
+def logits_outputs(logits: Any, height: Any, width: Any, peak: str = PEAK_LETTERBOX,
+                   probabilities: bool = True) -> dict[str, tf.Tensor]:
+    """Model logits `(N, S, S, 1)` → `{"mask", "empty", "probability"}` at `(N, H, W)` (see `probability_outputs`)."""
+    return probability_outputs(tf.sigmoid(tf.cast(logits, tf.float32)), height, width, peak, probabilities)
 
 
 def mask_at_original_size(probability: Any, height: int, width: int) -> np.ndarray:

@@ -12,15 +12,23 @@ import numpy as np
 RELATIVE_THRESHOLD = 0.5  # σ(logits) ≥ 0.5 × its own maximum
 
 
-def binarize(probability):
+def binarize(probability, where=None):
     """`probability >= 0.5 * max(probability)` per sample.
 
     NumPy input: per sample over its last two axes for a 2-D `(S, S)` or 3-D `(N, S, S)` array, over axes
     (1, 2, 3) for `(N, S, S, 1)`. Tensors: over axes (1, 2, 3) of `(N, S, S, 1)`.
+
+    Args:
+        probability: σ(logits), values in [0, 1].
+        where: optional boolean array broadcastable to `probability` (e.g. `(S, S, 1)`): the maximum is taken over
+            these pixels only (predict and serving: the frame's own pixels, never the letterbox padding,
+            docs/evaluation.md#protocol). None: over every pixel (the evaluation protocol).
     """
     if isinstance(probability, np.ndarray):
         axes = tuple(range(probability.ndim - 2, probability.ndim)) if probability.ndim in (2, 3) else (1, 2, 3)
-        peak = probability.max(axis=axes, keepdims=True)
+        candidates = probability if where is None else np.where(where, probability, 0.0)  # σ ≥ 0: 0 never wins
+        peak = candidates.max(axis=axes, keepdims=True)
         return probability >= RELATIVE_THRESHOLD * peak
-    peak = keras.ops.max(probability, axis=(1, 2, 3), keepdims=True)
+    candidates = probability if where is None else keras.ops.where(where, probability, 0.0)
+    peak = keras.ops.max(candidates, axis=(1, 2, 3), keepdims=True)
     return keras.ops.greater_equal(probability, RELATIVE_THRESHOLD * peak)

@@ -3,8 +3,10 @@ gRPC `PredictRequest`s, REST bodies, `LocalServer`), which load no model code (d
 
 from acga_tf.serving.client import (
                                     DEFAULT_SIGNATURE,
+                                    DESCRIBE_SIGNATURE,
                                     MULTI_QUERY_SIGNATURE,
                                     LocalServer,
+                                    RestClient,
                                     parse_rest_body,
                                     predict_request,
                                     request_inputs,
@@ -12,5 +14,5 @@ from acga_tf.serving.client import (
                                     rest_body,
 )
 
-__all__ = ["DEFAULT_SIGNATURE", "MULTI_QUERY_SIGNATURE", "LocalServer", "parse_rest_body", "predict_request",
-           "request_inputs", "response_outputs", "rest_body"]
+__all__ = ["DEFAULT_SIGNATURE", "DESCRIBE_SIGNATURE", "MULTI_QUERY_SIGNATURE", "LocalServer", "RestClient",
+           "parse_rest_body", "predict_request", "request_inputs", "response_outputs", "rest_body"]

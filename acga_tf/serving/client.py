@@ -6,6 +6,7 @@ outputs).
 - REST: `rest_body` writes the JSON body of `POST /v1/models/<name>:predict` (columnar `"inputs"`), and
   `parse_rest_body` reads one the way TF Serving's REST API does (columnar `"inputs"` or row `"instances"`,
   `{"b64": ...}` strings, values converted to the signature's dtypes).
+- `RestClient` sends REST predict requests to a running server (`http://host:8501/v1/models/NAME`).
 - `LocalServer` answers both kinds of requests from a SavedModel directory in-process: handy to try a request
   before deploying to the `tensorflow/serving` container, and what the export tests use.
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import urllib.error
+import urllib.request
 from typing import Any, Mapping
 
 import numpy as np
@@ -25,6 +28,7 @@ import tensorflow as tf
 
 DEFAULT_SIGNATURE = "serving_default"
 MULTI_QUERY_SIGNATURE = "segment_queries"
+DESCRIBE_SIGNATURE = "describe_queries"
 SERVING_INSTALL_HINT = "pip install acga-tf[serving]  (or: pip install tensorflow-serving-api)"
 
 
@@ -218,11 +222,64 @@ def parse_rest_body(body: str | bytes | Mapping[str, Any],
 def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, Any]:
     """The REST response body: `{"outputs": {name: lists}}` for a columnar request, `{"predictions": [...]}`
     (one object per batch item) for a row request."""
-    lists = {k: np.asarray(v).tolist() for k, v in outputs.items()}
+    lists = {k: _to_json(v) for k, v in outputs.items()}  # strings as UTF-8 text, as TF Serving writes them
     if fmt == "inputs":
         return {"outputs": lists}
     n = len(next(iter(lists.values())))
     return {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(n)]}
+
+
+# === HTTP client of a running server ===
+REST_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:\s]+(/versions/\d+|/labels/[^/:\s]+)?$")
+
+
+class RestClient:
+    """Calls a running TF Serving's REST predict API (`POST <url>:predict`, JSON bodies of `rest_body`) with the
+    standard library's HTTP client; the same `run` as `LocalServer`.
+
+    Args:
+        url: the model's URL, `http://host:8501/v1/models/NAME` (optionally `/versions/N` or `/labels/L`).
+        timeout: seconds per request.
+
+    Raises:
+        ValueError: `url` is not of that form.
+    """
+
+    def __init__(self, url: str, timeout: float = 600.0):
+        url = str(url).rstrip("/")
+        if not REST_URL.match(url):
+            raise ValueError(f"{url}: not a TF Serving model URL; expected http://HOST:PORT/v1/models/NAME "
+                             "(optionally /versions/N or /labels/LABEL)")
+        self.url, self.timeout = url, timeout
+
+    def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
+        """Sends one columnar predict request; returns the outputs as NumPy arrays (JSON numbers: int64 /
+        float64, booleans: bool, strings: object arrays of str).
+
+        Raises:
+            tf.errors.InvalidArgumentError: the server refused the request (its message, e.g. a failed graph check).
+            OSError: the server cannot be reached or does not answer with a predict response.
+        """
+        data = json.dumps(rest_body(inputs, signature_name)).encode("utf-8")
+        request = urllib.request.Request(self.url + ":predict", data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            text = e.read().decode("utf-8", "replace")
+            try:
+                message = json.loads(text)["error"]
+            except (ValueError, KeyError, TypeError):
+                raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {text[:200]}") from None
+            raise _invalid(f"{self.url}: {message}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise OSError(f"{self.url}: cannot reach the server ({getattr(e, 'reason', e)})") from None
+        except ValueError as e:
+            raise OSError(f"{self.url}: the answer is not JSON ({e})") from None
+        if not isinstance(body, dict) or not isinstance(body.get("outputs"), dict):
+            raise OSError(f"{self.url}: the answer has no 'outputs' object: {str(body)[:200]}")
+        return {name: np.asarray(value) for name, value in body["outputs"].items()}
 
 
 # === In-process server ===

@@ -4,18 +4,23 @@
 does everything a client would otherwise have to reproduce, in stock TF ops only (no `py_function`):
 
     serving_default   video uint8 [B, T, H, W, 3], query string [B]
-                      → mask uint8 [B, H, W] ({0, 1}), probability float32 [B, H, W]
+                      → mask uint8 [B, H, W] ({0, 1}), empty bool [B], probability float32 [B, H, W]
     segment_queries   video uint8 [T, H, W, 3], queries string [Q]
-                      → mask uint8 [Q, H, W], probability float32 [Q, H, W]  (I3D runs once for the Q queries)
+                      → mask uint8 [Q, H, W], empty bool [Q], probability float32 [Q, H, W]  (I3D runs once)
+    describe_queries  queries string [Q] → words, known_words int32 [Q], unknown_words string [Q],
+                      clip_length, image_size, sentence_length int32 scalars
 
-Both: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word vectors (the run's
-`SentenceVectorizer`, a tracked hash table), the model, σ, the relative threshold (docs/evaluation.md#protocol) (≥ 0.5 ×
-each sample's maximum) and the inverse letterbox back to the input's own H × W. The result is for the clip's centre
-frame: send the T = `clip_length` frames centred on the frame to segment. H and W may differ from request to request.
+Both segmenting signatures: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word
+vectors (the run's `SentenceVectorizer`, a tracked hash table), the model, σ, the relative threshold (≥ 0.5 × the
+maximum over the frame's own pixels: padding is never an answer, docs/evaluation.md#protocol) and the inverse
+letterbox back to the input's own H × W; `empty` says a mask has no foreground pixel. The result is for the clip's
+centre frame: send the T = `clip_length` frames centred on the frame to segment. H and W may differ from request to
+request.
 
-Bad requests (wrong rank or channel count, T ≠ clip_length, zero frames, empty frames, an empty query, batch
-sizes that disagree) fail in the graph with an `InvalidArgumentError` that says what is wrong; a wrong dtype is
-rejected by the signature itself. The server stays up either way.
+Bad requests (wrong rank or channel count, T ≠ clip_length, zero frames, empty frames, an empty query, a query
+with no vocabulary word among its first L words, batch sizes that disagree) fail in the graph with an
+`InvalidArgumentError` that says what is wrong; a wrong dtype is rejected by the signature itself. The server
+stays up either way.
 
 TF Serving layout: `<base>/<name>/<version>/` (the version folder is an integer), written to a temporary
 sibling and renamed into place so a watching server never sees half a model, with warmup requests in
@@ -31,11 +36,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.data.vocab import check_nonempty
+from acga_tf.data.vocab import check_known, check_nonempty
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.geometry import preprocess_clip
-from acga_tf.ops.postprocess import logits_outputs
+from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
 from acga_tf.training.artifacts import load_trained
 
@@ -112,7 +117,9 @@ class ServingModule(tf.Module):
             check = tf.debugging.assert_positive(size, message=f"{name} is empty: send at least one sentence")
         with tf.control_dependencies([check]):
             queries = tf.reshape(queries, [-1])
-        return check_nonempty(queries, self.vectorizer.lengths(queries))
+        queries = check_nonempty(queries, self.vectorizer.lengths(queries))
+        # After check_nonempty (its result feeds this check), so a sentence without any word says "query is empty".
+        return check_known(queries, self.vectorizer.describe(queries)["known_words"])
 
     # === Graph pieces ===
     def segment(self, video: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -122,7 +129,7 @@ class ServingModule(tf.Module):
         height, width = tf.shape(video)[2], tf.shape(video)[3]
         inputs = {"video": preprocess_clip(video, self.config.image_size), "words": self.vectorizer(query)}
         logits = self.model(inputs, training=False)["logits"]  # (B, S, S, 1)
-        return logits_outputs(logits, height, width)
+        return logits_outputs(logits, height, width, peak=PEAK_FRAME)
 
     def segment_queries(self, video: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
         """`segment_queries`: video uint8 [T, H, W, 3], queries string [Q] → mask, probability [Q, H, W].
@@ -134,7 +141,19 @@ class ServingModule(tf.Module):
         height, width = tf.shape(video)[1], tf.shape(video)[2]
         clip = preprocess_clip(video[None], self.config.image_size)  # (1, T, S, S, 3)
         logits = self.model.segment_queries(clip, self.vectorizer(queries))["logits"]  # (Q, S, S, 1)
-        return logits_outputs(logits, height, width)
+        return logits_outputs(logits, height, width, peak=PEAK_FRAME)
+
+    def describe_queries(self, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`describe_queries`: queries string [Q] → what the model reads of each (`SentenceVectorizer.describe`:
+        words, known_words, unknown_words [Q]) and the model's clip_length, image_size, sentence_length (scalars).
+        Refuses nothing but a non-vector: clients call it to warn before segmenting (docs/serving.md#signatures)."""
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.rank(queries), 1, message="queries must be a string vector [Q]; got a tensor of rank")]):
+            queries = tf.reshape(queries, [-1])
+        c = self.config
+        return {**self.vectorizer.describe(queries), "clip_length": tf.constant(c.clip_length, tf.int32),
+                "image_size": tf.constant(c.image_size, tf.int32),
+                "sentence_length": tf.constant(c.sentence_length, tf.int32)}
 
 
 def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
@@ -240,6 +259,8 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
         tf.TensorSpec(None, tf.uint8, name="video"), tf.TensorSpec(None, tf.string, name="query")])
     archive.add_endpoint(serving.MULTI_QUERY_SIGNATURE, module.segment_queries, input_signature=[
         tf.TensorSpec(None, tf.uint8, name="video"), tf.TensorSpec(None, tf.string, name="queries")])
+    archive.add_endpoint(serving.DESCRIBE_SIGNATURE, module.describe_queries, input_signature=[
+        tf.TensorSpec(None, tf.string, name="queries")])
 
     os.makedirs(name_dir, exist_ok=True)
     # Written beside the version folder under a name that is not an integer (TF Serving ignores it), then renamed.

@@ -339,3 +339,83 @@ def test_prepare_refuses_another_datasets_folder(tmp_path, capsys):
                              capsys)
     assert status == 2 and (out / "manifest.json").read_text() == manifest  # the A2D shards are untouched
     assert_one_line_error(err, "holds a2d shards", "--overwrite")
+
+
+# === Silently wrong: predict and serving ===
+@pytest.fixture(scope="module")
+def exported_run(run_dir, tmp_path_factory):
+    """The tiny run of tests/runs.py (vocabulary: runs.QUERY and two more sentences) exported as a SavedModel."""
+    from acga_tf.serving.export import export_model  # noqa: PLC0415
+
+    base = tmp_path_factory.mktemp("saved_models")
+    return export_model(run_dir, str(base / "acga" / "1"), warmup=False)
+
+
+def test_a_query_without_a_known_word_is_refused_not_answered_text_blind(run_dir, exported_run, tmp_path, capsys):
+    import tensorflow as tf  # noqa: PLC0415
+    from runs import QUERY, moving_frames, write_video  # noqa: PLC0415
+
+    from acga_tf.serving.client import LocalServer  # noqa: PLC0415
+
+    server = LocalServer(exported_run)
+    video = moving_frames(8, 24, 32)  # T = 8 frames (the tiny preset's clip)
+    message = r"query has no known word: none of its first sentence_length words is in the vocabulary.*zebra xylophone"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        server.run({"video": video, "queries": np.array([QUERY, "zebra xylophone"], object)}, "segment_queries")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        server.run({"video": video[None], "query": np.array(["zebra xylophone"], object)}, "serving_default")
+    assert server.run({"video": video[None], "query": np.array([QUERY], object)})["mask"].any()  # still serving
+    path = write_video(tmp_path / "clip.mp4", moving_frames(4, 24, 32), "libx264", "yuv420p")
+    for model in (run_dir, exported_run):  # predict refuses it too, from a run and from the SavedModel
+        status, _, err = run_cli(["predict", "--model", model, "--video", path, "--query", QUERY, "--query",
+                                  "zebra xylophone", "--frames-dir", str(tmp_path / "masks"), "--no-progress"],
+                                 capsys)
+        assert status == 2
+        assert_one_line_error(err, "'zebra xylophone' has no known word")
+        assert not (tmp_path / "masks").exists()  # refused before any frame was segmented
+
+
+def test_a_query_longer_than_the_model_reads_says_how_many_words_are_dropped(run_dir, exported_run, caplog):
+    import logging  # noqa: PLC0415
+
+    from runs import QUERY, moving_frames  # noqa: PLC0415
+
+    from acga_tf.apps.predict import predict  # noqa: PLC0415
+
+    words = (QUERY.split() * 100)[:500]
+    for model in (run_dir, exported_run):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            predict(model, moving_frames(2, 24, 32), " ".join(words))
+        assert "has 500 words; the model reads the first 8: 492 are dropped" in caplog.text, (model, caplog.text)
+
+
+def test_a_peak_in_the_letterbox_padding_still_gives_a_mask_inside_the_frame(trained, monkeypatch):
+    """An out-of-distribution video: σ peaks in the padding (rows 0-15 and 48-63 of a 32 × 64 frame's 64 × 64
+    letterbox). Predict and serving threshold at 0.5 × the maximum over the frame's own pixels; evaluation keeps the
+    protocol's maximum over all S × S pixels (docs/evaluation.md#protocol)."""
+    import tensorflow as tf  # noqa: PLC0415
+    from runs import QUERY, moving_frames  # noqa: PLC0415
+
+    from acga_tf.apps.predict import predict  # noqa: PLC0415
+    from acga_tf.ops.postprocess import logits_outputs  # noqa: PLC0415
+
+    s = trained.config.image_size
+    logits = np.full((1, s, s, 1), -6.0, np.float32)  # σ = 0.0025 everywhere
+    logits[0, 2, 30] = 6.0  # σ = 0.9975 in the padding
+    logits[0, 28:36, 20:28] = -1.0  # σ = 0.27 inside the frame: under 0.5 × 0.9975
+    # The network is replaced by these logits (a test double of its output, for any batch).
+    monkeypatch.setattr(trained.model, "predict_on_batch",
+                        lambda inputs: {"logits": np.repeat(logits, len(inputs["video"]), axis=0)})
+    monkeypatch.setattr(trained.model, "segment_queries",
+                        lambda video, words: {"logits": tf.repeat(logits, video.shape[0] * words.shape[0], axis=0)})
+    result = predict(trained, moving_frames(3, 32, 64), QUERY)
+    expected = np.zeros((32, 64), np.uint8)
+    expected[12:20, 20:28] = 1  # the frame fills letterbox rows 16..47 at scale 1
+    assert result.masks.any(axis=(1, 2)).all(), "every frame has a mask inside the frame"
+    np.testing.assert_array_equal(result.masks, np.repeat(expected[None], 3, axis=0))
+    assert result.empty_frames == []
+    evaluated = logits_outputs(logits, 32, 64)  # the evaluation protocol is unchanged: nothing inside the frame
+    assert not np.asarray(evaluated["mask"]).any() and bool(np.asarray(evaluated["empty"])[0])
+    served = logits_outputs(logits, 32, 64, peak="frame")
+    np.testing.assert_array_equal(np.asarray(served["mask"])[0], result.masks[0])

@@ -1,0 +1,182 @@
+"""Predictors: one interface over every artifact that segments video (docs/serving.md#predict).
+
+`load_predictor(model)` takes a run directory, a `.keras` file (its vocabulary beside it), an exported SavedModel
+(a version folder or its `saved_models/NAME` parent: the highest integer version) or a TF Serving URL
+(`http://host:8501/v1/models/NAME`, its REST predict API). Every predictor gives the same masks for the same clip and
+sentences: the Keras ones run `ACGA.segment_queries` and the shared post-processing (`acga_tf.ops.postprocess`,
+maximum over the frame's own pixels), the others the SavedModel's `segment_queries` signature, whose graph does the
+same (docs/evaluation.md#protocol).
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from acga_tf.ops.geometry import preprocess_clip
+from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
+from acga_tf.serving.client import DESCRIBE_SIGNATURE, MULTI_QUERY_SIGNATURE, LocalServer, RestClient
+from acga_tf.training.artifacts import TrainedModel, load_trained
+
+SAVED_MODEL_FILE = "saved_model.pb"
+URL_SCHEMES = ("http://", "https://")
+
+
+class Predictor(abc.ABC):
+    """Segments clips for sentences; `load_predictor` builds one from any artifact (docs/serving.md#predict).
+
+    Not thread-safe: a web server shares one per process behind a lock, or loads one per worker.
+
+    Attributes:
+        clip_length: T, frames per clip.
+        sentence_length: L, words the model reads of a sentence.
+        source: what it was loaded from (for messages).
+    """
+
+    clip_length: int
+    sentence_length: int
+    source: str
+
+    @abc.abstractmethod
+    def describe(self, queries: Sequence[str]) -> dict[str, np.ndarray]:
+        """What the model reads of each sentence: `{"words", "known_words": int (Q,), "unknown_words": str (Q,)}`
+        (`acga_tf.data.vocab.SentenceVectorizer.describe`)."""
+
+    @abc.abstractmethod
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        """One uint8 (H, W, 3) frame → what clips are made of (computed once per frame)."""
+
+    @abc.abstractmethod
+    def segment(self, clips: np.ndarray, queries: Sequence[str], height: int, width: int,
+                probabilities: bool = False) -> dict[str, np.ndarray]:
+        """b clips of prepared frames (b, T, ...) and Q sentences → `{"mask": uint8 (b, Q, H, W), "empty": bool
+        (b, Q), "probability": float32 (b, Q, H, W) when asked for}` of each clip's centre frame."""
+
+
+class KerasPredictor(Predictor):
+    """A trained Keras model (`TrainedModel`): frames are letterboxed and scaled once each (docs/data.md#letterbox);
+    each batch of clips goes through the I3D encoder once for all the sentences (`ACGA.segment_queries`).
+
+    Raises:
+        ValueError: the model is not RGB-only (prediction reads video frames).
+    """
+
+    def __init__(self, trained: TrainedModel):
+        config = trained.config
+        if config.modality != "rgb":
+            raise ValueError(f"{trained.directory}: the model's modality is {config.modality!r}: prediction from "
+                             "video frames needs an RGB model (modality='rgb')")
+        self.trained, self.source = trained, trained.directory
+        self.clip_length, self.sentence_length = config.clip_length, config.sentence_length
+        self.image_size = config.image_size
+        self.vectorizer = trained.vectorizer()
+        self._segment = tf.function(trained.model.segment_queries)  # one trace per batch size and query count
+        self._words: dict[tuple[str, ...], tf.Tensor] = {}
+        self._batch = 0
+
+    def describe(self, queries):
+        return _described(self.vectorizer.describe(tf.constant(list(queries))))
+
+    def prepare(self, frame):
+        return np.asarray(preprocess_clip(frame[None], self.image_size), np.float32)[0]  # (S, S, 3)
+
+    def segment(self, clips, queries, height, width, probabilities=False):
+        key = tuple(queries)
+        if key not in self._words:
+            self._words = {key: self.vectorizer(tf.constant(list(key)))}  # (Q, L, D)
+        b, q = len(clips), len(key)
+        # Pad a short (last) batch with copies of its last clip: one input shape, one traced function.
+        self._batch = max(self._batch, b)
+        video = np.concatenate([clips, np.repeat(clips[-1:], self._batch - b, axis=0)])
+        logits = self._segment(tf.constant(video), self._words[key])["logits"][:b * q]  # (b·Q, S, S, 1)
+        outputs = logits_outputs(logits, height, width, peak=PEAK_FRAME, probabilities=probabilities)
+        return {k: np.asarray(v).reshape((b, q) + tuple(np.shape(v)[1:])) for k, v in outputs.items()}
+
+
+class ServingPredictor(Predictor):
+    """An exported SavedModel, loaded in this process (`LocalServer`) or behind a TF Serving REST URL
+    (`RestClient`): one `segment_queries` request per frame (the raw T frames of its clip and the Q sentences),
+    whose graph does the letterbox, the model and the post-processing (docs/serving.md#signatures).
+
+    Raises:
+        ValueError: the SavedModel has no `describe_queries` signature (exported before it existed).
+    """
+
+    def __init__(self, server, source: str):
+        self.server, self.source = server, source
+        try:
+            info = server.run({"queries": np.array(["a"], object)}, DESCRIBE_SIGNATURE)
+        except tf.errors.InvalidArgumentError as e:
+            raise ValueError(f"{source}: cannot use this SavedModel for prediction ({e.message}); export it again "
+                             "with `acga export` (it needs the describe_queries signature)") from None
+        self.clip_length = int(info["clip_length"])
+        self.sentence_length = int(info["sentence_length"])
+
+    def describe(self, queries):
+        return _described(self.server.run({"queries": np.array(list(queries), object)}, DESCRIBE_SIGNATURE))
+
+    def prepare(self, frame):
+        return frame  # the graph letterboxes the raw frames
+
+    def segment(self, clips, queries, height, width, probabilities=False):
+        answers = [self.server.run({"video": clip, "queries": np.array(list(queries), object)},
+                                   MULTI_QUERY_SIGNATURE) for clip in clips]
+        outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
+                   "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
+        if probabilities:
+            outputs["probability"] = np.stack([np.asarray(a["probability"], np.float32) for a in answers])
+        return outputs
+
+
+def _described(outputs) -> dict[str, np.ndarray]:
+    """`describe` outputs (tensors, or arrays from a server) → int arrays and a str array of unknown words."""
+    unknown = [w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in np.asarray(outputs["unknown_words"])]
+    return {"words": np.asarray(outputs["words"]).astype(int), "known_words": np.asarray(outputs["known_words"]
+                                                                                         ).astype(int),
+            "unknown_words": np.array(unknown, object)}
+
+
+def saved_model_version(path: str) -> str | None:
+    """The SavedModel folder `path` names: itself, or the highest integer version inside it (TF Serving's
+    `saved_models/NAME` layout); None when it is neither."""
+    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+        return path
+    versions = [int(n) for n in os.listdir(path) if n.isdigit() and n.isascii()
+                and os.path.isfile(os.path.join(path, n, SAVED_MODEL_FILE))]
+    return os.path.join(path, str(max(versions))) if versions else None
+
+
+def load_predictor(model) -> Predictor:
+    """A `Predictor` from any artifact (docs/serving.md#predict).
+
+    Args:
+        model: a `Predictor` or `TrainedModel` (returned as one), a TF Serving URL
+            (`http://host:8501/v1/models/NAME`), a SavedModel folder or its parent holding integer versions (the
+            highest is used), a run directory, or a `.keras` file (its `vocab.txt` and `embeddings.npy` beside it or
+            in the folder above, as `acga train` writes them).
+
+    Raises:
+        FileNotFoundError: the path does not exist, or a run / `.keras` file lacks its vocabulary files.
+        ValueError: a malformed URL, a file that is not an ACGA model, a model that is not RGB.
+    """
+    if isinstance(model, Predictor):
+        return model
+    if isinstance(model, TrainedModel):
+        return KerasPredictor(model)
+    path = os.fspath(model)
+    if path.startswith(URL_SCHEMES):
+        return ServingPredictor(RestClient(path), path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: not found (--model takes a run directory, a .keras file, an exported "
+                                "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME)")
+    version = saved_model_version(path) if os.path.isdir(path) else None
+    if version is not None:
+        return ServingPredictor(LocalServer(version), version)
+    return KerasPredictor(load_trained(path))
+
+
+__all__ = ["Predictor", "KerasPredictor", "ServingPredictor", "load_predictor", "saved_model_version"]
