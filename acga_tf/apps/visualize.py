@@ -32,7 +32,7 @@ from acga_tf.ops.geometry import (
     preprocess_clip,
     unletterbox,
 )
-from acga_tf.ops.postprocess import logits_outputs, mask_at_original_size
+from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs, mask_at_original_size
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
                          f"attention={c.attention!r})")
     tokens = tokenize_py(query)[: c.sentence_length]
     words = tuple(tokens) + (PADDING_LABEL,) * (c.sentence_length - len(tokens))
-    post = logits_outputs(outputs["logits"], h, w)  # σ, relative threshold, inverse letterbox
+    post = logits_outputs(outputs["logits"], h, w, peak=PEAK_FRAME)  # as predict: the in-frame maximum
     return AttentionMaps(
         frame=frames[frame], frame_index=frame, words=words, word_attention=word_attention,
         spatial_attention=_attention_output(outputs, "spatial_attention"),
