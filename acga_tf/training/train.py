@@ -115,9 +115,9 @@ def mixed_precision_policy(gpu: str | None = _DETECT) -> tuple[str, str]:
     """
     gpu = gpu_description() if gpu == _DETECT else gpu
     if gpu is None:
-        return "float32", ("no GPU: float32 stays the CPU default (mixed_bfloat16 measured 0.65x float32's speed on "
-                           "a 2-core host and did not learn the tiny preset from scratch, benchmarks/README.md; "
-                           "pass --mixed-precision mixed_bfloat16 to use it anyway)")
+        return "float32", ("no GPU: float32 stays the CPU default (mixed_bfloat16 did not learn the tiny preset from "
+                           "scratch on a CPU, and its speed there depends on the host, benchmarks/README.md; pass "
+                           "--mixed-precision mixed_bfloat16 to use it anyway)")
     return "mixed_float16", (f"GPU ({gpu}): float16 compute with dynamic loss scaling (a LossScaleOptimizer); "
                              "mixed_bfloat16 is offered (--mixed-precision mixed_bfloat16) but not chosen until "
                              "benchmarks/gpu_learning.py shows it learning like float32 on a GPU")
