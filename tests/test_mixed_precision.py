@@ -150,14 +150,3 @@ def test_resolve_policy():
     with pytest.raises(ValueError, match="mixed precision 'float16': expected auto or one of float32, "
                                          "mixed_bfloat16, mixed_float16"):
         resolve_policy("float16")
-
-
-def test_acga_train_mixed_precision_prints_its_choice(prepared_a2d, tmp_path, capsys):
-    from acga_tf.cli import main
-
-    rc = main(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", str(tmp_path / "run"),
-               "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2", "--set", "image_size=32",
-               "--set", "i3d_trainable_from=Mixed_4f", "--mixed-precision"])
-    assert rc == 0
-    out = capsys.readouterr().out
-    assert "mixed precision: float32 (no GPU: float32 stays the CPU default" in out
