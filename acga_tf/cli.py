@@ -25,7 +25,7 @@ from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
-from acga_tf.training.train import DEFAULT_BACKUP_EVERY, TrainingDiverged, fit
+from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
 from acga_tf.training.weights import convert_reference_checkpoint
 
 
@@ -185,7 +185,9 @@ def _add_train(sub) -> None:
     p.add_argument("--resume", action="store_true", help="train a finished run in --output further, from its backup "
                    "(--epochs is the new total)")
     p.add_argument("--overwrite", action="store_true", help="remove the run files already in --output and start over")
-    p.add_argument("--mixed-precision", action="store_true", help="bfloat16 on CPU, float16 on GPU")
+    p.add_argument("--mixed-precision", nargs="?", const="auto", default=None, choices=("auto", *POLICIES),
+                   help="alone: mixed_float16 (loss-scaled) on a GPU, float32 on a CPU (the choice and why are "
+                        "printed); or a policy: " + ", ".join(POLICIES))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
     p.set_defaults(run=_run_train)
@@ -212,10 +214,14 @@ def _run_train(args) -> int:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     experiment = experiment.override(**overrides)
+    if args.mixed_precision == "auto":
+        policy, reason = mixed_precision_policy()
+        print(f"mixed precision: {policy} ({reason})")
+        args.mixed_precision = policy
     history = fit(experiment, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
-                  epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
-                  feature_cache=args.feature_cache, backup_every=args.backup_every, resume=args.resume,
-                  overwrite=args.overwrite)
+                  epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                  mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
+                  backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite)
     print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
     return 0
 

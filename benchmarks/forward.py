@@ -4,13 +4,17 @@
     python benchmarks/forward.py --preset small --runs 10 --bfloat16
     python benchmarks/forward.py --device GPU --xla --bfloat16
     python benchmarks/forward.py --preset tiny --runs 1 --bfloat16   # smoke run (seconds): checks it works only
+    python benchmarks/forward.py --queries 1,4,16     # also the multi-query cost (default; "0" skips it)
 
 Prints the median wall time of `tf.function(model)` and of one `tf.function` of raw TF ops (conv3d,
 batch_normalization, max_pool3d, einsum, conv2d, conv2d_transpose, resize) over the same variables, their
 ratio (Keras / raw, measured in one run, interleaved), and the FLOPs per clip counted from the static shapes of
 every convolution and matrix product (2 × multiply-adds). The two outputs are checked to agree (exit 1 if not,
 before any timing). The backend, the device the outputs were computed on and the host (CPU model, usable cores)
-are printed with the figures.
+are printed with the figures. With `--bfloat16` the mixed_bfloat16 model's median is printed as a speed-up over
+float32, or, where it is slower on the host, as "slower than float32". The multi-query cost is the median time
+of `ACGA.segment_queries` (one clip, Q sentences, the video encoder run once) for each Q of `--queries`, as a
+ratio to one query (the target: at most 1.1x one query at Q = 16).
 """
 
 from __future__ import annotations
@@ -150,9 +154,17 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="CPU", choices=("CPU", "GPU"), help="default: CPU")
     parser.add_argument("--bfloat16", action="store_true", help="also time the model under mixed_bfloat16")
     parser.add_argument("--xla", action="store_true", help="compile both functions with XLA (jit_compile)")
+    parser.add_argument("--queries", default="1,4,16",
+                        help="sentence counts for the multi-query cost on one clip (default 1,4,16; 0: skip)")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.batch < 1:
         parser.error(f"--runs {args.runs} and --batch {args.batch} must be positive")
+    try:
+        args.queries = () if args.queries == "0" else tuple(int(q) for q in args.queries.split(","))
+    except ValueError:
+        args.queries = (0,)
+    if any(q < 1 for q in args.queries) or (args.queries and args.queries[0] != 1):
+        parser.error(f"--queries {args.queries}: comma-separated positive counts starting with 1, e.g. 1,4,16")
 
     config = ACGAConfig.preset(args.preset)
     device = require_device(args.device)  # without it, TF would run a GPU request on the CPU silently
@@ -202,9 +214,27 @@ def main(argv=None) -> int:
             mixed_out = mixed_fn(video, words)
             b_med = _median_time(mixed_fn, (video, words), args.runs)
             agree = float(tf.reduce_mean(tf.cast((mixed_out > 0) == (keras_out > 0), tf.float32)))
-            print(f"keras mixed_bfloat16 median {b_med:.4g} s  (speed-up {k_med / b_med:.2f}x over float32; "
+            versus = (f"speed-up {k_med / b_med:.2f}x over float32" if b_med < k_med else
+                      f"slower than float32 on this host: {k_med / b_med:.2f}x float32's speed")
+            print(f"keras mixed_bfloat16 median {b_med:.4g} s  ({versus}; "
                   f"sign agreement of logits with float32: {agree:.4f})")
+        if args.queries:
+            _multi_query(model, video[:1], config, args)
     return 0
+
+
+def _multi_query(model: ACGA, video, config, args) -> None:
+    """Median time of `segment_queries` on one clip with Q sentences, for each Q, and its ratio to Q = 1."""
+    rng = np.random.default_rng(1)
+    queries_fn = tf.function(lambda v, w: model.segment_queries(v, w)["logits"], jit_compile=args.xla)
+    medians = {}
+    for q in args.queries:
+        words = tf.constant(rng.standard_normal((q, config.sentence_length, config.word_dim)).astype("float32"))
+        queries_fn(video, words)  # trace + warm up
+        medians[q] = _median_time(queries_fn, (video, words), args.runs)
+    print("multi-query (segment_queries, one clip): " + ", ".join(
+        f"{q} {'query' if q == 1 else 'queries'} {m:.4g} s ({m / medians[1]:.2f}x one query)"
+        for q, m in medians.items()))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ the machine it came from. Run alone to see them:
 
     python benchmarks/hostinfo.py                   # backend, CPU device, host
     python benchmarks/hostinfo.py --device GPU      # fails (exit 1) where TensorFlow sees no GPU
+    KERAS_BACKEND=jax python benchmarks/hostinfo.py --device GPU   # the same through JAX (no TensorFlow imported)
+
+Under `KERAS_BACKEND=jax` nothing here imports TensorFlow: the device is JAX's (`jax_device`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 import platform
 import sys
 
-__all__ = ["cores", "cpu_model", "device_description", "environment_lines", "require_device"]
+__all__ = ["cores", "cpu_model", "device_description", "environment_lines", "jax_device", "require_device"]
 
 
 def cores() -> int:
@@ -40,12 +43,31 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def require_device(kind: str) -> str:
-    """The first logical TensorFlow device of `kind` ("CPU" or "GPU"), as "GPU:0".
+def jax_device(kind: str):
+    """The first JAX device of `kind` ("cpu" or "gpu", any case).
 
     Raises:
-        SystemExit: TensorFlow sees no such device (it would otherwise place the work on the CPU silently).
+        SystemExit: JAX has no such device (`jax.devices("gpu")` raises where no GPU backend is installed).
     """
+    import jax
+
+    try:
+        return jax.devices(kind.lower())[0]
+    except RuntimeError:
+        seen = ", ".join(str(d) for d in jax.devices()) or "none"
+        raise SystemExit(f"error: JAX sees no {kind.upper()} device (it sees: {seen})") from None
+
+
+def require_device(kind: str) -> str:
+    """The first logical device of `kind` ("CPU" or "GPU") of the Keras backend, as "GPU:0" (TensorFlow's or,
+    under `KERAS_BACKEND=jax`, JAX's).
+
+    Raises:
+        SystemExit: the backend sees no such device (TensorFlow would otherwise place the work on the CPU silently).
+    """
+    if _backend() == "jax":
+        device = jax_device(kind)
+        return f"{device.platform.upper()}:{device.id}"
     import tensorflow as tf
 
     devices = tf.config.list_logical_devices(kind.upper())
@@ -55,11 +77,27 @@ def require_device(kind: str) -> str:
     return devices[0].name.split("device:")[-1]
 
 
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
 def device_description(device: str = "CPU:0") -> str:
     """"GPU:0 (NVIDIA H200, compute capability 9.0)" or "CPU:0 (the host CPU, N cores)"."""
-    import tensorflow as tf
-
     kind, _, index = device.upper().partition(":")
+    if kind == "GPU" and _backend() == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        i = int(index or 0)
+        if i < len(gpus):
+            cc = getattr(gpus[i], "compute_capability", None)
+            return f"{device} ({gpus[i].device_kind}" + (f", compute capability {cc}" if cc else "") + ")"
+        return f"{device} (not visible to JAX)"
+    if kind == "GPU":
+        import tensorflow as tf
+
     if kind == "GPU":
         gpus = tf.config.list_physical_devices("GPU")
         i = int(index or 0)
@@ -75,11 +113,19 @@ def device_description(device: str = "CPU:0") -> str:
 def environment_lines(device: str = "CPU:0") -> list[str]:
     """Three lines to print with a benchmark's figures: backend, device, host."""
     import keras
-    import tensorflow as tf
 
-    threads = tf.config.threading.get_intra_op_parallelism_threads()
-    backend = (f"backend: Keras {keras.__version__} on {keras.backend.backend()}, TensorFlow {tf.__version__}, "
-               f"Python {platform.python_version()}; intra-op threads: {threads or 'TF default (one per core)'}")
+    if keras.backend.backend() == "jax":
+        import jax
+        import jaxlib
+
+        backend = (f"backend: Keras {keras.__version__} on jax, JAX {jax.__version__} (jaxlib {jaxlib.__version__}), "
+                   f"Python {platform.python_version()}; XLA_FLAGS: {os.environ.get('XLA_FLAGS', 'none')}")
+    else:
+        import tensorflow as tf
+
+        threads = tf.config.threading.get_intra_op_parallelism_threads()
+        backend = (f"backend: Keras {keras.__version__} on {keras.backend.backend()}, TensorFlow {tf.__version__}, "
+                   f"Python {platform.python_version()}; intra-op threads: {threads or 'TF default (one per core)'}")
     host = (f"host: {cpu_model()}, {cores()} usable cores (of {os.cpu_count()}), "
             f"{platform.system()} {platform.machine()}")
     return [backend, f"device: {device_description(device)}", host]

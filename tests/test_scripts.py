@@ -46,11 +46,18 @@ class TinyRun:
     expect: regular expressions, each matching a whole line of stdout ("{root}", "{out}", "{frames}" and
         "{samples}", the world's annotated frames and samples, are replaced first, escaped).
     check: further checks of (stdout, context with root, out, world summary).
+    env: environment variables set for the run; `NO_TENSORFLOW` (below) runs the script under JAX with
+        `import tensorflow` refused (tests/no_tensorflow/sitecustomize.py), as on a GPU machine without it.
     """
 
     args: tuple[str, ...]
     expect: tuple[str, ...]
     check: Callable[[str, dict], None] | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+
+NO_TENSORFLOW = (("KERAS_BACKEND", "jax"), ("JAX_PLATFORMS", "cpu"), ("JAX_THREEFRY_PARTITIONABLE", "0"),
+                 ("PYTHONPATH_PREPEND", str(REPO / "tests" / "no_tensorflow")))
 
 
 # Lines every benchmark prints with its figures (benchmarks/hostinfo.py).
@@ -58,6 +65,28 @@ ENVIRONMENT = (r"backend: Keras \S+ on tensorflow, TensorFlow \S+, Python \S+; i
                r"device: CPU:0 \(the host CPU, \d+ cores\)",
                r"host: .+, \d+ usable cores \(of \d+\), .+")
 NUMBER = r"[0-9.e+-]+"
+JAX_ENVIRONMENT = (r"backend: Keras \S+ on jax, JAX \S+ \(jaxlib \S+\), Python \S+; XLA_FLAGS: .+",
+                   r"device: CPU:0 \(the host CPU, \d+ cores\)",
+                   r"host: .+, \d+ usable cores \(of \d+\), .+")
+# What gpu.py prints per policy and batch (inference or training).
+GPU_LINE = (rf"{{policy}} +{{kind}} batch +1: +{NUMBER} clips/s  \({NUMBER} ms per batch, {NUMBER}% of the bf16 "
+            rf"matmul rate; first calls? {NUMBER} s; peak memory n/a{{optimizer}}\)")
+
+
+def _gpu_lines(policies: tuple[str, ...]) -> tuple[str, ...]:
+    lines = []
+    for policy in policies:
+        lines.append(GPU_LINE.format(policy=policy, kind="forward", optimizer=""))
+        optimizer = "LossScaleOptimizer" if policy == "mixed_float16" else "Adam"
+        lines.append(GPU_LINE.format(policy=policy, kind="training", optimizer=f"; optimizer {optimizer}"))
+    return tuple(lines)
+
+
+def _check_learning(stdout: str, context: dict) -> None:
+    """Three curve points per policy; the loss fell over the 3 steps under each policy."""
+    for policy in ("float32", "mixed_float16"):
+        losses = [float(v) for v in re.findall(rf"^  {policy} +step +\d+  loss (\S+)  IoU \S+$", stdout, re.M)]
+        assert len(losses) == 3 and losses[-1] < losses[0], (policy, stdout)
 
 
 def _check_forward(stdout: str, context: dict) -> None:
@@ -92,10 +121,41 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"keras model  median {NUMBER} s  \(\d+ spec GFLOP/s\)  runs: {NUMBER}",
          rf"raw TF ops   median {NUMBER} s  \(\d+ GFLOP/s\)  runs: {NUMBER}",
          rf"ratio keras/raw: {NUMBER}",
-         rf"keras mixed_bfloat16 median {NUMBER} s  \(speed-up {NUMBER}x over float32; sign agreement of logits "
-         rf"with float32: {NUMBER}\)"),
+         rf"keras mixed_bfloat16 median {NUMBER} s  \((speed-up {NUMBER}x over float32|slower than float32 on this "
+         rf"host: {NUMBER}x float32's speed); sign agreement of logits with float32: {NUMBER}\)",
+         rf"multi-query \(segment_queries, one clip\): 1 query {NUMBER} s \(1.00x one query\), 4 queries {NUMBER} s "
+         rf"\({NUMBER}x one query\), 16 queries {NUMBER} s \({NUMBER}x one query\)"),
         _check_forward),
+    "benchmarks/gpu.py": TinyRun(
+        ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f",
+         "--batches", "1", "--train-batches", "1", "--runs", "1", "--policies", "float32,mixed_float16"),
+        (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 trainable_from=Mixed_4f",
+         *JAX_ENVIRONMENT,
+         rf"bf16 matmul rate: {NUMBER} TFLOP/s \(1024x1024 by 1024x1024, median of 3\)",
+         rf"FLOPs per clip, forward: {NUMBER} GFLOP \(XLA cost analysis of the jitted forward, batch 1\)",
+         rf"FLOPs per clip, training: {NUMBER} GFLOP \(XLA cost analysis of value_and_grad of the loss, batch 1\)",
+         *_gpu_lines(("float32", "mixed_float16")),
+         r"tensorflow imported: no"),
+        env=NO_TENSORFLOW),
+    "benchmarks/gpu_learning.py": TinyRun(
+        ("--device", "cpu", "--preset", "tiny", "--steps", "3", "--eval-every", "1", "--image-size", "32",
+         "--trainable-from", "Mixed_4f", "--batch", "2", "--eval-clips", "4", "--policies", "float32,mixed_float16"),
+        (r"preset=tiny T=8 S=32 device=cpu:0 steps=3 batch=2 learning_rate=0.002 trainable_from=Mixed_4f",
+         *JAX_ENVIRONMENT,
+         rf"mixed_float16: 3 steps in {NUMBER} s \(optimizer LossScaleOptimizer\); step, loss, IoU:",
+         rf"final mixed_float16 vs float32: loss {NUMBER} vs {NUMBER} \({NUMBER}%\), IoU {NUMBER} vs {NUMBER} "
+         rf"\({NUMBER}%\): (agree|disagree) within 10%",
+         r"tensorflow imported: no"),
+        _check_learning, env=NO_TENSORFLOW),
     "benchmarks/hostinfo.py": TinyRun((), ENVIRONMENT),
+    "benchmarks/jit.py": TinyRun(
+        ("--train-preset", "tiny", "--forward-preset", "tiny", "--runs", "1"),
+        (r"train_preset=tiny forward_preset=tiny batch=2 runs=1", *ENVIRONMENT,
+         *(rf"tiny {kind}: jit_compile=False median {NUMBER} s, jit_compile=True median {NUMBER} s, ratio xla/plain "
+           rf"{NUMBER} \(first calls {NUMBER} s, {NUMBER} s\)"
+           for kind in (r"training step \(batch 2\)", r"evaluation step \(batch 2\)",
+                        r"forward \(batch 1, inference\)")),
+         rf"max \|xla - plain\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)")),
     "benchmarks/input_pipeline.py": TinyRun(
         ("--videos", "4", "--min-seconds", "0.2", "--presets", "tiny"),
         (*ENVIRONMENT,
@@ -129,14 +189,18 @@ TINY_RUNS: dict[str, TinyRun] = {
 SCRIPTS = discover_scripts()
 
 
-def _env() -> dict[str, str]:
+def _env(extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout
+    env.update(extra)
+    prepend = env.pop("PYTHONPATH_PREPEND", None)
+    env["PYTHONPATH"] = os.pathsep.join([*filter(None, [prepend]), str(REPO),  # this checkout
+                                         *filter(None, [os.environ.get("PYTHONPATH")])])
     return env
 
 
-def _start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _start(args: list[str], extra_env: tuple[tuple[str, str], ...] = ()) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=REPO, env=_env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -156,6 +220,13 @@ def _report(args, rc, out, err) -> str:
 def test_scripts_are_discovered():
     assert {"benchmarks/forward.py", "benchmarks/input_pipeline.py", "pipelines/convert.py",
             "pipelines/beam.py"} <= set(SCRIPTS)
+
+
+def test_no_tensorflow_refuses_the_import():
+    """The guard the JAX benchmarks' tiny runs are under (NO_TENSORFLOW) does refuse TensorFlow."""
+    proc = subprocess.run([sys.executable, "-c", "import tensorflow"], cwd=REPO, env=_env(NO_TENSORFLOW),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "this run must not import TensorFlow" in proc.stderr, proc.stderr[-2000:]
 
 
 def test_every_script_has_a_tiny_run():
@@ -201,7 +272,7 @@ def test_tiny_run(script, request, tmp_path):
     args = [*command(script), *(a.replace("{root}", context["root"]).replace("{out}", context["out"])
                                 for a in run.args)]
     start = time.perf_counter()
-    rc, out, err = _finish(_start(args))
+    rc, out, err = _finish(_start(args, run.env))
     report = _report(args, rc, out, err) + f"\n({time.perf_counter() - start:.1f} s)"
     assert rc == 0, report
     lines = out.splitlines()

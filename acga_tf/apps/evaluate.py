@@ -86,7 +86,7 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
     dataset = make_dataset(data_pattern, model.config, training=False, batch_size=batch_size,
                            vectorizer=vectorizer, with_info=True)
 
-    @tf.function
+    @tf.function(jit_compile=model.jit_compile)  # Keras' choice: XLA on a GPU, not on a CPU (docs/training.md#xla)
     def probability(inputs, targets):
         return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
 

@@ -55,25 +55,52 @@ def wire_head(stages, mixed_4f, words):
     return feature, text, attended, logits
 
 
+def compute_dtype(model: keras.Model) -> str:
+    """The dtype the model's layers compute in ("float32", "bfloat16", "float16").
+
+    Keras' functional model keeps a float32 policy of its own whatever its layers' policy (`ACGA(config,
+    dtype="mixed_float16").dtype_policy.name` is "float32"), so this reads the layers: the narrowest compute dtype
+    of any of them (docs/training.md#mixed-precision).
+    """
+    dtypes = {layer.dtype_policy.compute_dtype for layer in model.layers}
+    for dtype in ("float16", "bfloat16"):
+        if dtype in dtypes:
+            return dtype
+    return "float32"
+
+
 class SegmentationTask:
     """keras-hub's task shape for models trained with the paper's loss: `compile()` with no arguments uses Adam,
     the multi-resolution weighted BCE and the referring IoU metric (docs/training.md#loss). Mixed into `ACGA` and
     into the training task of `acga_tf.training.task`."""
 
     def compile(self, optimizer=None, loss=None, metrics=None, *, learning_rate: float = 5e-4,
-                foreground_weight: float = FOREGROUND_WEIGHT, **kwargs):
+                foreground_weight: float = FOREGROUND_WEIGHT, jit_compile="auto", **kwargs):
         """`keras.Model.compile` with the paper's defaults.
 
+        A model whose layers compute in float16 always trains with dynamic loss scaling: the optimizer (the
+        default or the one given) is wrapped in a `keras.optimizers.LossScaleOptimizer`, under every backend
+        (docs/training.md#mixed-precision). Keras would only do so from the model's own policy, which a functional
+        model keeps at float32.
+
         Args:
-            optimizer: default `keras.optimizers.Adam(learning_rate)`.
+            optimizer: default `keras.optimizers.Adam(learning_rate)`; an optimizer or its name.
             loss: default `acga_losses(foreground_weight)`: WBCE at S/16, S/4 and S.
             metrics: default `{"logits": [ReferringIoU()]}`.
             learning_rate, foreground_weight: used by the defaults only.
-            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`).
+            jit_compile: XLA for training, evaluation and inference; "auto" (default) is Keras' choice: on
+                under JAX and on a TensorFlow GPU without a distribution strategy, off on a TensorFlow CPU, where
+                XLA measured slower (docs/training.md#xla).
+            **kwargs: passed to `keras.Model.compile` (`auto_scale_loss=False` turns the loss scaling off).
         """
-        super().compile(optimizer=optimizer if optimizer is not None else keras.optimizers.Adam(learning_rate),
+        optimizer = keras.optimizers.Adam(learning_rate) if optimizer is None else keras.optimizers.get(optimizer)
+        if (kwargs.get("auto_scale_loss", True) and compute_dtype(self) == "float16"
+                and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
+        super().compile(optimizer=optimizer,
                         loss=loss if loss is not None else acga_losses(foreground_weight),
-                        metrics=metrics if metrics is not None else {"logits": [ReferringIoU()]}, **kwargs)
+                        metrics=metrics if metrics is not None else {"logits": [ReferringIoU()]},
+                        jit_compile=jit_compile, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")

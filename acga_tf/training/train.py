@@ -82,9 +82,63 @@ def worker_role() -> tuple[str, int, bool]:
     return task_type, index, task_type == "chief" or (task_type == "worker" and index == 0 and not has_chief)
 
 
-def mixed_precision_policy() -> str:
-    """"mixed_float16" with a GPU, "mixed_bfloat16" on CPU."""
-    return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")  # the dtype policies `fit` trains under
+_DETECT = "detect"
+
+
+def gpu_description() -> str | None:
+    """"NVIDIA H200, compute capability 9.0" for the first GPU the Keras backend sees, or None without one."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if not gpus:
+            return None
+        cc = getattr(gpus[0], "compute_capability", None)
+        return gpus[0].device_kind + (f", compute capability {cc}" if cc else "")
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    details = tf.config.experimental.get_device_details(gpus[0])
+    cc = details.get("compute_capability")
+    return details.get("device_name", "GPU") + (f", compute capability {cc[0]}.{cc[1]}" if cc else "")
+
+
+def mixed_precision_policy(gpu: str | None = _DETECT) -> tuple[str, str]:
+    """The dtype policy `--mixed-precision` trains under, and why (docs/training.md#mixed-precision).
+
+    Args:
+        gpu: the GPU's description (`gpu_description()`, detected by default), None for a CPU.
+
+    Returns:
+        `(policy, reason)`: "mixed_float16" (with dynamic loss scaling) on a GPU; "float32" on a CPU.
+    """
+    gpu = gpu_description() if gpu == _DETECT else gpu
+    if gpu is None:
+        return "float32", ("no GPU: float32 stays the CPU default (mixed_bfloat16 did not learn the tiny preset from "
+                           "scratch on a CPU, and its speed there depends on the host, benchmarks/README.md; pass "
+                           "--mixed-precision mixed_bfloat16 to use it anyway)")
+    return "mixed_float16", (f"GPU ({gpu}): float16 compute with dynamic loss scaling (a LossScaleOptimizer); "
+                             "mixed_bfloat16 is offered (--mixed-precision mixed_bfloat16) but not chosen until "
+                             "benchmarks/gpu_learning.py shows it learning like float32 on a GPU")
+
+
+def resolve_policy(mixed_precision: bool | str) -> str | None:
+    """The dtype policy of `fit(mixed_precision=...)`: None (the model's default, float32) for False,
+    `mixed_precision_policy()` for True or "auto", else the policy named (one of `POLICIES`).
+
+    Raises:
+        ValueError: an unknown policy name.
+    """
+    if mixed_precision is False or mixed_precision is None:
+        return None
+    if mixed_precision is True or mixed_precision == "auto":
+        policy, reason = mixed_precision_policy()
+        logger.warning("mixed precision: %s (%s)", policy, reason)
+        return policy
+    if mixed_precision not in POLICIES:
+        raise ValueError(f"mixed precision {mixed_precision!r}: expected auto or one of {', '.join(POLICIES)}")
+    return mixed_precision
 
 
 class _ResumableBackup(keras.callbacks.BackupAndRestore):
@@ -174,7 +228,7 @@ class _Run:
 
 def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, val_pattern: str | None = None,
         vectors_path: str | None = None, epochs: int | None = None, steps_per_epoch: int | None = None,
-        mixed_precision: bool = False, feature_cache: bool = False,
+        mixed_precision: bool | str = False, feature_cache: bool = False,
         strategy: tf.distribute.Strategy | None = None, backup_every: int = DEFAULT_BACKUP_EVERY,
         resume: bool = False, overwrite: bool = False, verbose: int = 1) -> keras.callbacks.History:
     """Trains ACGA with the experiment's schedule (docs/training.md#schedule) and saves the run
@@ -188,7 +242,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         vectors_path: word vectors (word2vec / GloVe); None gives deterministic random vectors (a warning).
         epochs: overrides `experiment.training.epochs`.
         steps_per_epoch: optimizer steps per epoch; default: training samples // global batch.
-        mixed_precision: compute in bfloat16 (CPU) or float16 (GPU) through the model's dtype policy.
+        mixed_precision: True or "auto": the policy `mixed_precision_policy()` picks (mixed_float16 with loss
+            scaling on a GPU, float32 on a CPU; logged with its reason); or a policy name from `POLICIES`.
         feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` and train
             only the rest (`acga_tf.training.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
             training; no flip augmentation).
@@ -311,7 +366,7 @@ def _build_model(run: _Run, mixed_precision: bool, feature_cache: bool):
     """`(model, task, prefix)`: the `ACGA`, the `TrainingTask` that trains it (the head after the cut with the
     feature cache), and the frozen prefix (None without the cache)."""
     experiment = run.experiment
-    policy = mixed_precision_policy() if mixed_precision else None
+    policy = resolve_policy(mixed_precision)
     if policy == "mixed_bfloat16" and experiment.model.i3d_trainable_from != "none":
         logger.warning("mixed_bfloat16 with trainable I3D blocks (from %s): measured on the tiny preset trained from "
                        "scratch, this did not learn (README, Status); train in float32 if the loss does not fall",

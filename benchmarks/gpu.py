@@ -1,0 +1,285 @@
+"""ACGA's throughput on one accelerator under JAX: forward and training clips/s in float32, mixed_bfloat16 and
+mixed_float16, against the device's own bfloat16 matrix-multiply rate.
+
+    KERAS_BACKEND=jax python benchmarks/gpu.py                      # paper preset on the GPU
+    KERAS_BACKEND=jax python benchmarks/gpu.py --device cpu --preset tiny --batches 1,2 --train-batches 2 --runs 1
+                                                                   # smoke run (seconds): checks it works only
+
+Runs under `KERAS_BACKEND=jax` only, and imports no TensorFlow (a GPU machine may have JAX and CUDA but no
+TensorFlow): the model comes from `acga_tf.models` (TensorFlow-free), the inputs are numpy arrays put on the device.
+The last line says whether `tensorflow` was imported (exit 1 if it was).
+
+Printed, for each dtype policy:
+- forward (inference) clips/s at each `--batches` size: one `jax.jit` of `model.stateless_call`, median of `--runs`;
+- training clips/s at each `--train-batches` size: `model.train_on_batch` (Keras' jitted train step, Adam, the
+  paper's loss; mixed_float16 with its loss-scale optimizer), median of `--runs` after one warm-up step;
+- the fraction of the device's bfloat16 matmul rate each reaches.
+FLOPs per clip are XLA's own count (`jax.jit(f).lower(...).compile().cost_analysis()["flops"]`) of the float32
+forward and of the float32 forward + backward (`jax.value_and_grad` of the loss over the trainable weights) at the
+first batch size, divided by it. The bfloat16 matmul rate is 2·n³ / time of an n×n by n×n bfloat16 product
+(`--matmul-size`), timed in the same run. Peak device memory is `device.memory_stats()["peak_bytes_in_use"]` (the
+process's peak so far, read after each figure; "n/a" where the device has no memory statistics, e.g. the CPU).
+`--skip-stage` times variants with one stage left out (inference): the video encoder replaced by zeros of its
+output's shape, or the decoder by the attention's output, to see where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+from hostinfo import environment_lines, jax_device  # benchmarks/hostinfo.py
+
+PRESET_NAMES = ("tiny", "small", "paper")  # ACGAConfig.preset names
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def _sizes(text: str, flag: str, parser) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        parser.error(f"{flag} {text!r}: expected comma-separated positive integers, e.g. 1,8,32")
+    if not sizes or min(sizes) < 1:
+        parser.error(f"{flag} {text!r}: expected comma-separated positive integers, e.g. 1,8,32")
+    return sizes
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="paper", choices=PRESET_NAMES, help="default: paper (T=16, S=512)")
+    parser.add_argument("--device", default="gpu", choices=("cpu", "gpu"), help="default: gpu")
+    parser.add_argument("--batches", default="1,8,32", help="forward batch sizes (default 1,8,32)")
+    parser.add_argument("--train-batches", default="8,32", help="training batch sizes (default 8,32; '0' for none)")
+    parser.add_argument("--policies", default=",".join(POLICIES), help=f"default: {','.join(POLICIES)}")
+    parser.add_argument("--runs", type=int, default=10, help="timed calls per figure (default 10)")
+    parser.add_argument("--matmul-size", type=int, default=None,
+                        help="n of the bfloat16 n×n matmul (default 8192 on a GPU, 1024 on a CPU)")
+    parser.add_argument("--image-size", type=int, default=None, help="override the preset's S (a multiple of 16)")
+    parser.add_argument("--trainable-from", default=None,
+                        help="override the preset's i3d_trainable_from (e.g. Mixed_4f: fewer gradients to compile)")
+    parser.add_argument("--skip-stage", action="store_true",
+                        help="also time inference without the video encoder and without the decoder")
+    args = parser.parse_args(argv)
+    args.batches = _sizes(args.batches, "--batches", parser)
+    args.train_batches = () if args.train_batches == "0" else _sizes(args.train_batches, "--train-batches", parser)
+    args.policies = tuple(args.policies.split(","))
+    unknown = sorted(set(args.policies) - set(POLICIES))
+    if unknown:
+        parser.error(f"--policies: unknown {unknown}, expected some of {', '.join(POLICIES)}")
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: must be positive")
+    if args.matmul_size is None:
+        args.matmul_size = 8192 if args.device == "gpu" else 1024
+    return args
+
+
+def median_seconds(fn, runs: int) -> float:
+    """Median wall time of `fn()` (which must return once its result is ready)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_memory(device) -> str:
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if not stats or "peak_bytes_in_use" not in stats:
+        return "n/a"
+    return f"{stats['peak_bytes_in_use'] / 2**30:.2f} GiB"
+
+
+def flops_of(jitted, *args) -> float:
+    """XLA's FLOP count of `jitted(*args)` (cost analysis of the compiled program)."""
+    analysis = jitted.lower(*args).compile().cost_analysis()
+    if isinstance(analysis, (list, tuple)):  # older JAX: one dict per program
+        analysis = analysis[0]
+    return float(analysis["flops"])
+
+
+def bfloat16_matmul_rate(n: int, runs: int) -> float:
+    """FLOP/s of an n×n by n×n bfloat16 matrix product on the default device."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.bfloat16)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.bfloat16)
+    matmul = jax.jit(jnp.matmul)
+    matmul(a, b).block_until_ready()
+    return 2 * n**3 / median_seconds(lambda: matmul(a, b).block_until_ready(), max(runs, 3))
+
+
+def make_batch(config, batch: int, seed: int = 0):
+    """Numpy inputs and targets (a quarter-frame mask at the three resolutions) of `batch` clips."""
+    rng = np.random.default_rng(seed)
+    s = config.image_size
+    x = {"video": rng.uniform(-1, 1, (batch, config.clip_length, s, s, config.input_channels)).astype("float32"),
+         "words": rng.standard_normal((batch, config.sentence_length, config.word_dim)).astype("float32")}
+    mask = np.zeros((batch, s, s, 1), "float32")
+    mask[:, s // 4: 3 * s // 4, s // 4: 3 * s // 4] = 1.0
+    return x, {"logits": mask, "logits_res2": mask[:, ::4, ::4], "logits_res1": mask[:, ::16, ::16]}
+
+
+def forward_fn(model):
+    """`jax.jit((trainable, non_trainable, inputs) -> logits)` in inference mode."""
+    import jax
+
+    def forward(trainable, non_trainable, inputs):
+        return model.stateless_call(trainable, non_trainable, inputs, training=False)[0]["logits"]
+    return jax.jit(forward)
+
+
+def loss_and_grad_fn(model):
+    """`jax.jit(value_and_grad)` of the paper's loss over the trainable weights (for the FLOP count)."""
+    import jax
+    import keras
+
+    from acga_tf.models.losses import acga_losses
+
+    losses = acga_losses()
+
+    def loss(trainable, non_trainable, inputs, targets):
+        out = model.stateless_call(trainable, non_trainable, inputs, training=True)[0]
+        return sum(keras.ops.mean(losses[k](targets[k], out[k])) for k in losses)
+    return jax.jit(jax.value_and_grad(loss))
+
+
+def stage_variants(model):
+    """Inference without one stage: `{name: jitted (trainable, non_trainable, inputs) -> logits}`."""
+    import jax
+    import keras
+
+    from acga_tf.models.acga import wire_head
+
+    stages = {n: model.stage(n) for n in ("video_feature", "text_encoder", "attention", "decoder")}
+    c = model.config
+    video_shape = (None, c.clip_length, c.image_size, c.image_size, c.input_channels)
+    mixed_4f_shape = model.stage("video_encoder").compute_output_shape(video_shape)["Mixed_4f"][1:]  # (T/4, h, w, C)
+
+    def without_encoder(inputs):
+        batch = keras.ops.shape(inputs["words"])[0]
+        mixed_4f = keras.ops.zeros((batch, *mixed_4f_shape), model.stage("decoder").compute_dtype)
+        return wire_head(stages, mixed_4f, inputs["words"])[3]["logits"]
+
+    def without_decoder(inputs):
+        mixed_4f = model.stage("video_encoder")(inputs["video"], training=False)["Mixed_4f"]
+        feature = stages["video_feature"](mixed_4f)
+        text = stages["text_encoder"](inputs["words"])
+        word_mask = keras.ops.any(keras.ops.not_equal(inputs["words"], 0.0), axis=-1)
+        return stages["attention"](feature, text, word_mask)["attended_video"]
+
+    variants = {}
+    for name, fn in (("without the video encoder", without_encoder), ("without the decoder", without_decoder)):
+        def call(trainable, non_trainable, inputs, fn=fn):
+            with keras.StatelessScope(state_mapping=list(zip(model.trainable_variables, trainable))
+                                      + list(zip(model.non_trainable_variables, non_trainable))):
+                return fn(inputs)
+        variants[name] = jax.jit(call)
+    return variants
+
+
+def measure_policy(policy, config, args, device, matmul_rate, flops):
+    import jax
+
+    from acga_tf.models.acga import ACGA
+
+    model = ACGA(config, dtype=policy)  # fresh random weights (keras.utils.set_random_seed would import TensorFlow)
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    forward = forward_fn(model)
+    if "forward" not in flops:  # float32's count serves every policy (the same operations)
+        x, _ = make_batch(config, args.batches[0])
+        flops["forward"] = flops_of(forward, trainable, non_trainable, jax.device_put(x, device)) / args.batches[0]
+        print(f"FLOPs per clip, forward: {flops['forward'] / 1e9:.4g} GFLOP (XLA cost analysis of the jitted "
+              f"forward, batch {args.batches[0]})")
+        if args.train_batches:
+            x, y = make_batch(config, args.train_batches[0])
+            flops["train"] = flops_of(loss_and_grad_fn(model), trainable, non_trainable, jax.device_put(x, device),
+                                      jax.device_put(y, device)) / args.train_batches[0]
+            print(f"FLOPs per clip, training: {flops['train'] / 1e9:.4g} GFLOP (XLA cost analysis of "
+                  f"value_and_grad of the loss, batch {args.train_batches[0]})")
+    for batch in args.batches:
+        x = jax.device_put(make_batch(config, batch)[0], device)
+        _report(policy, "forward", batch, lambda: forward(trainable, non_trainable, x).block_until_ready(), args,
+                device, matmul_rate, flops["forward"])
+    if args.skip_stage:
+        batch = args.batches[-1]
+        x = jax.device_put(make_batch(config, batch)[0], device)
+        for name, fn in stage_variants(model).items():
+            _report(policy, f"forward {name}", batch,
+                    lambda fn=fn: jax.block_until_ready(fn(trainable, non_trainable, x)), args, device, None, None)
+    if args.train_batches:
+        model.compile(jit_compile=True)  # mixed_float16: a LossScaleOptimizer (SegmentationTask.compile)
+        for batch in args.train_batches:
+            x, y = (jax.device_put(a, device) for a in make_batch(config, batch))
+            _report(policy, "training", batch, lambda: model.train_on_batch(x, y), args, device, matmul_rate,
+                    flops.get("train"), optimizer=type(model.optimizer).__name__, warmup=2)
+            # Two warm-up steps: the second compiles again (the weights the first step returns are committed to the
+            # device, the initial ones were not).
+
+
+def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip, optimizer=None, warmup=1):
+    try:
+        start = time.perf_counter()
+        for _ in range(warmup):  # trace, compile, first run(s)
+            step()
+        first = time.perf_counter() - start
+        seconds = median_seconds(step, args.runs)
+    except Exception as e:  # noqa: BLE001 - an out-of-memory batch is a result, not a crash
+        if "RESOURCE_EXHAUSTED" not in str(e) and "out of memory" not in str(e).lower():
+            raise
+        print(f"{policy:<15} {kind} batch {batch:>3}: out of device memory ({str(e).splitlines()[0][:120]})")
+        return
+    clips = batch / seconds
+    line = f"{policy:<15} {kind} batch {batch:>3}: {clips:10.4g} clips/s  ({seconds * 1e3:.4g} ms per batch"
+    if flops_per_clip and matmul_rate:
+        line += f", {clips * flops_per_clip / matmul_rate:.1%} of the bf16 matmul rate"
+    line += f"; first call{'s' if warmup > 1 else ''} {first:.3g} s; peak memory {peak_memory(device)}"
+    if optimizer:
+        line += f"; optimizer {optimizer}"
+    print(line + ")")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise SystemExit(f"error: benchmarks/gpu.py runs under KERAS_BACKEND=jax (running "
+                         f"{keras.backend.backend()}); see benchmarks/README.md")
+    import jax
+
+    from acga_tf.models.config import ACGAConfig
+
+    device = jax_device(args.device)
+    overrides = {k: v for k, v in (("image_size", args.image_size), ("i3d_trainable_from", args.trainable_from))
+                 if v is not None}
+    try:
+        config = ACGAConfig.preset(args.preset, **overrides)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    print(f"preset={args.preset} T={config.clip_length} S={config.image_size} device={device.platform}:{device.id} "
+          f"batches={','.join(map(str, args.batches))} train_batches={','.join(map(str, args.train_batches))} "
+          f"runs={args.runs} trainable_from={config.i3d_trainable_from}")
+    for line in environment_lines(f"{device.platform.upper()}:{device.id}"):
+        print(line)
+    with jax.default_device(device):
+        matmul_rate = bfloat16_matmul_rate(args.matmul_size, args.runs)
+        print(f"bf16 matmul rate: {matmul_rate / 1e12:.4g} TFLOP/s ({args.matmul_size}x{args.matmul_size} by "
+              f"{args.matmul_size}x{args.matmul_size}, median of {max(args.runs, 3)})")
+        flops: dict[str, float] = {}
+        for policy in args.policies:
+            measure_policy(policy, config, args, device, matmul_rate, flops)
+    imported = "tensorflow" in sys.modules
+    print(f"tensorflow imported: {'yes' if imported else 'no'}")
+    return 1 if imported else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    raise SystemExit(main())
