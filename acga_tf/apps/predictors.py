@@ -74,7 +74,9 @@ class KerasPredictor(Predictor):
         self.clip_length, self.sentence_length = config.clip_length, config.sentence_length
         self.image_size = config.image_size
         self.vectorizer = trained.vectorizer()
-        self._segment = tf.function(trained.model.segment_queries)  # one trace per batch size and query count
+        # One trace per batch size and query count; no AutoGraph (no tensor-dependent Python control flow here, and
+        # converting the model's methods failed in some test orders: "_check_inputs() takes 2 positional arguments").
+        self._segment = tf.function(trained.model.segment_queries, autograph=False)
         self._words: dict[tuple[str, ...], tf.Tensor] = {}
         self._batch = 0
 
