@@ -28,11 +28,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
-from hostinfo import environment_lines, jax_device  # benchmarks/hostinfo.py
+from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "paper")  # ACGAConfig.preset names
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -247,27 +246,10 @@ def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import keras
-
-    if keras.backend.backend() != "jax":
-        raise SystemExit(f"error: benchmarks/gpu.py runs under KERAS_BACKEND=jax (running "
-                         f"{keras.backend.backend()}); see benchmarks/README.md")
+    device, config = jax_start(args, "benchmarks/gpu.py", f"batches={','.join(map(str, args.batches))} "
+                               f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs}")
     import jax
 
-    from acga_tf.models.config import ACGAConfig
-
-    device = jax_device(args.device)
-    overrides = {k: v for k, v in (("image_size", args.image_size), ("i3d_trainable_from", args.trainable_from))
-                 if v is not None}
-    try:
-        config = ACGAConfig.preset(args.preset, **overrides)
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
-    print(f"preset={args.preset} T={config.clip_length} S={config.image_size} device={device.platform}:{device.id} "
-          f"batches={','.join(map(str, args.batches))} train_batches={','.join(map(str, args.train_batches))} "
-          f"runs={args.runs} trainable_from={config.i3d_trainable_from}")
-    for line in environment_lines(f"{device.platform.upper()}:{device.id}"):
-        print(line)
     with jax.default_device(device):
         matmul_rate = bfloat16_matmul_rate(args.matmul_size, args.runs)
         print(f"bf16 matmul rate: {matmul_rate / 1e12:.4g} TFLOP/s ({args.matmul_size}x{args.matmul_size} by "
@@ -275,9 +257,7 @@ def main(argv=None) -> int:
         flops: dict[str, float] = {}
         for policy in args.policies:
             measure_policy(policy, config, args, device, matmul_rate, flops)
-    imported = "tensorflow" in sys.modules
-    print(f"tensorflow imported: {'yes' if imported else 'no'}")
-    return 1 if imported else 0
+    return tensorflow_free_exit()
 
 
 if __name__ == "__main__":

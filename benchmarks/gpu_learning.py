@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
-from hostinfo import environment_lines, jax_device  # benchmarks/hostinfo.py
+from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "paper")  # ACGAConfig.preset names
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -149,28 +148,12 @@ def train(policy, config, weights, clips, args, device, held_out):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import keras
-
-    if keras.backend.backend() != "jax":
-        raise SystemExit(f"error: benchmarks/gpu_learning.py runs under KERAS_BACKEND=jax (running "
-                         f"{keras.backend.backend()}); see benchmarks/README.md")
+    device, config = jax_start(args, "benchmarks/gpu_learning.py", f"steps={args.steps} batch={args.batch} "
+                               f"learning_rate={args.learning_rate:g}")
     import jax
 
     from acga_tf.models.acga import ACGA
-    from acga_tf.models.config import ACGAConfig
 
-    device = jax_device(args.device)
-    overrides = {k: v for k, v in (("image_size", args.image_size), ("i3d_trainable_from", args.trainable_from))
-                 if v is not None}
-    try:
-        config = ACGAConfig.preset(args.preset, **overrides)
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
-    print(f"preset={args.preset} T={config.clip_length} S={config.image_size} device={device.platform}:{device.id} "
-          f"steps={args.steps} batch={args.batch} learning_rate={args.learning_rate:g} "
-          f"trainable_from={config.i3d_trainable_from}")
-    for line in environment_lines(f"{device.platform.upper()}:{device.id}"):
-        print(line)
     clips = SyntheticClips(config)
     held_out = clips.batch(np.random.default_rng(2), args.eval_clips)
     results = {}
@@ -195,9 +178,7 @@ def main(argv=None) -> int:
         verdict = "agree" if max(d_loss, d_iou) <= AGREEMENT else "disagree"
         print(f"final {policy} vs float32: loss {loss:.4f} vs {reference[1]:.4f} ({d_loss:.1%}), IoU {iou:.4f} vs "
               f"{reference[2]:.4f} ({d_iou:.1%}): {verdict} within {AGREEMENT:.0%}")
-    imported = "tensorflow" in sys.modules
-    print(f"tensorflow imported: {'yes' if imported else 'no'}")
-    return 1 if imported else 0
+    return tensorflow_free_exit()
 
 
 if __name__ == "__main__":

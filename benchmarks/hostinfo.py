@@ -58,6 +58,43 @@ def jax_device(kind: str):
         raise SystemExit(f"error: JAX sees no {kind.upper()} device (it sees: {seen})") from None
 
 
+def jax_start(args, script: str, header: str):
+    """The start of a JAX-only script (`gpu.py`, `gpu_learning.py`): checks `KERAS_BACKEND=jax`, picks the
+    `--device`, builds the `ACGAConfig` of `--preset` with `--image-size` / `--trainable-from`, prints `header`
+    after the preset's sizes and the environment lines. Returns `(device, config)`.
+
+    Raises:
+        SystemExit: another backend, no such device, or a bad preset or override (one line).
+    """
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise SystemExit(f"error: {script} runs under KERAS_BACKEND=jax (running {keras.backend.backend()}); see "
+                         "benchmarks/README.md")
+    from acga_tf.models.config import ACGAConfig
+
+    device = jax_device(args.device)
+    overrides = {k: v for k, v in (("image_size", args.image_size), ("i3d_trainable_from", args.trainable_from))
+                 if v is not None}
+    try:
+        config = ACGAConfig.preset(args.preset, **overrides)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    print(f"preset={args.preset} T={config.clip_length} S={config.image_size} device={device.platform}:{device.id} "
+          f"{header} trainable_from={config.i3d_trainable_from}")
+    for line in environment_lines(f"{device.platform.upper()}:{device.id}"):
+        print(line)
+    return device, config
+
+
+def tensorflow_free_exit() -> int:
+    """Prints whether `tensorflow` was imported and returns the exit status: 1 if it was (the JAX scripts must run
+    where TensorFlow is not installed)."""
+    imported = "tensorflow" in sys.modules
+    print(f"tensorflow imported: {'yes' if imported else 'no'}")
+    return 1 if imported else 0
+
+
 def require_device(kind: str) -> str:
     """The first logical device of `kind` ("CPU" or "GPU") of the Keras backend, as "GPU:0" (TensorFlow's or,
     under `KERAS_BACKEND=jax`, JAX's).

@@ -191,7 +191,8 @@ class ACGA(SegmentationTask, keras.Model):
         self.config = config
         self.streams = streams
         # Keras' Functional keeps a float32 policy of its own; remember the layers' policy for get_config.
-        self._layer_dtype = keras.dtype_policies.serialize(keras.dtype_policies.get(dtype)) if dtype else None
+        # (Serialised in get_config only: Keras' serializer probes for TensorFlow, which a JAX-only machine lacks.)
+        self._layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
         self._intermediates = intermediates
 
     def __call__(self, inputs, *args, **kwargs):
@@ -220,7 +221,8 @@ class ACGA(SegmentationTask, keras.Model):
                                      f"{shape[axis]} but the config's {field} gives {size}")
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, "dtype": self._layer_dtype}
+        dtype = keras.dtype_policies.serialize(self._layer_dtype) if self._layer_dtype is not None else None
+        return {"config": self.config.to_dict(), "name": self.name, "dtype": dtype}
 
     @classmethod
     def from_config(cls, config):
