@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from acga_tf.apps.demo import all_actors_baseline
+from acga_tf.apps.predict import predict
 from acga_tf.cli import main
 
 
@@ -21,6 +22,14 @@ def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
     # a second run into the same folder exports the next version instead of failing
     assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1"]) == 0
     assert (out / "saved_models/acga/2/saved_model.pb").exists()
+
+    # What a deployer keeps: the run and its export (the parent folder: its highest version) give the same masks.
+    video = sorted((out / "a2d_sentences/Release/clips320H").glob("*.mp4"))[0]
+    sentence = (out / "a2d_sentences/text_annotations/a2d_annotation.txt").read_text().splitlines()[1].split(",")[2]
+    from_run = predict(str(out / "run"), str(video), sentence).masks
+    from_export = predict(str(out / "saved_models/acga"), str(video), sentence).masks
+    assert from_run.any()
+    np.testing.assert_array_equal(from_run, from_export)
 
 
 def test_all_actors_baseline_scores_the_union_of_a_frames_actors(tmp_path):
