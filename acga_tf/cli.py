@@ -291,7 +291,8 @@ def _run_demo(args) -> int:
 # === app (issue: deployment) ===
 def _add_app(sub) -> None:
     p = sub.add_parser("app", help="a local web page: upload a video, type sentences, see the masks (needs [app])")
-    p.add_argument("--model", required=True, help="a trained run directory (or its model.keras)")
+    p.add_argument("--model", required=True, help="any artifact acga predict takes (the attention figure needs a run "
+                   "directory or a .keras file)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     p.set_defaults(run=_run_app)
