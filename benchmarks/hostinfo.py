@@ -60,8 +60,9 @@ def jax_device(kind: str):
 
 def jax_start(args, script: str, header: str):
     """The start of a JAX-only script (`gpu.py`, `gpu_learning.py`): checks `KERAS_BACKEND=jax`, picks the
-    `--device`, builds the `ACGAConfig` of `--preset` with `--image-size` / `--trainable-from`, prints `header`
-    after the preset's sizes and the environment lines. Returns `(device, config)`.
+    `--device`, builds the `ACGAConfig` of `--preset` with `--image-size` / `--trainable-from` (and
+    `--attention-init-std` where the script has it), prints `header` after the preset's sizes and the environment
+    lines. Returns `(device, config)`.
 
     Raises:
         SystemExit: another backend, no such device, or a bad preset or override (one line).
@@ -74,14 +75,15 @@ def jax_start(args, script: str, header: str):
     from acga_tf.models.config import ACGAConfig
 
     device = jax_device(args.device)
-    overrides = {k: v for k, v in (("image_size", args.image_size), ("i3d_trainable_from", args.trainable_from))
+    overrides = {k: v for k, v in (("image_size", args.image_size), ("i3d_trainable_from", args.trainable_from),
+                                   ("attention_init_std", getattr(args, "attention_init_std", None)))
                  if v is not None}
     try:
         config = ACGAConfig.preset(args.preset, **overrides)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     print(f"preset={args.preset} T={config.clip_length} S={config.image_size} device={device.platform}:{device.id} "
-          f"{header} trainable_from={config.i3d_trainable_from}")
+          f"{header} trainable_from={config.i3d_trainable_from} attention_init_std={config.attention_init_std:g}")
     for line in environment_lines(f"{device.platform.upper()}:{device.id}"):
         print(line)
     return device, config

@@ -129,7 +129,8 @@ TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/gpu.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f",
          "--batches", "1", "--train-batches", "1", "--runs", "1", "--policies", "float32,mixed_float16"),
-        (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 trainable_from=Mixed_4f",
+        (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 trainable_from=Mixed_4f "
+         r"attention_init_std=1",
          *JAX_ENVIRONMENT,
          rf"bf16 matmul rate: {NUMBER} TFLOP/s \(1024x1024 by 1024x1024, median of 3\)",
          rf"FLOPs per clip, forward: {NUMBER} GFLOP \(XLA cost analysis of the jitted forward, batch 1\)",
@@ -140,7 +141,8 @@ TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/gpu_learning.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--steps", "3", "--eval-every", "1", "--image-size", "32",
          "--trainable-from", "Mixed_4f", "--batch", "2", "--eval-clips", "4", "--policies", "float32,mixed_float16"),
-        (r"preset=tiny T=8 S=32 device=cpu:0 steps=3 batch=2 learning_rate=0.002 trainable_from=Mixed_4f",
+        (r"preset=tiny T=8 S=32 device=cpu:0 steps=3 batch=2 learning_rate=0.002 trainable_from=Mixed_4f "
+         r"attention_init_std=0.2",
          *JAX_ENVIRONMENT,
          rf"mixed_float16: 3 steps in {NUMBER} s \(optimizer LossScaleOptimizer\); step, loss, IoU:",
          rf"final mixed_float16 vs float32: loss {NUMBER} vs {NUMBER} \({NUMBER}%\), IoU {NUMBER} vs {NUMBER} "
