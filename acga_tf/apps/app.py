@@ -18,7 +18,7 @@ import tempfile
 import threading
 import zipfile
 
-from acga_tf.apps.predict import check_query, predict_to_files, video_length
+from acga_tf.apps.predict import predict_to_files, video_length
 from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
 from acga_tf.data.synthetic import write_example_video
@@ -45,11 +45,11 @@ class _Session:
 
 
 def _sentences(text: str | None) -> list[str]:
-    """One sentence per non-empty line; each must have a word (`check_query`)."""
+    """One sentence per non-empty line (`predict_to_files` checks each before any frame is read)."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     if not lines:
         raise ValueError("type at least one sentence (one per line)")
-    return [check_query(line) for line in lines]
+    return lines
 
 
 class WebApp:

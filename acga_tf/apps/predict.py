@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -62,9 +63,7 @@ def as_trained(model_path_or_trained) -> TrainedModel:
 def query_words(trained: TrainedModel, query: str) -> np.ndarray:
     """float32 (1, L, D) word vectors of `query`; logs a warning naming the words the vocabulary lacks."""
     tokens = tokenize_py(query)[: trained.config.sentence_length]
-    unknown = [t for t in tokens if trained.vocabulary.index(t) == 0]
-    if unknown:
-        logger.warning("query words not in the model's vocabulary (they get zero vectors): %s", ", ".join(unknown))
+    _warn_unknown([t for t in tokens if trained.vocabulary.index(t) == 0])
     return np.asarray(trained.vectorizer()(tf.constant([query])), np.float32)
 
 
@@ -101,10 +100,14 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
         if words > length:
             logger.warning("query %r has %d words; the model reads the first %d: %d are dropped", query,
                            words, length, words - length)
-        if unknown:
-            logger.warning("query words not in the model's vocabulary (they get zero vectors): %s",
-                           ", ".join(str(unknown).split()))
+        _warn_unknown(str(unknown).split())
     return queries
+
+
+def _warn_unknown(words: Sequence[str]) -> None:
+    """Logs the words of a sentence that the vocabulary lacks (they get zero vectors), if any."""
+    if words:
+        logger.warning("query words not in the model's vocabulary (they get zero vectors): %s", ", ".join(words))
 
 
 # === Frames ===
@@ -369,6 +372,23 @@ def overlay_color(k: int) -> tuple[int, int, int]:
     return OVERLAY_COLORS[k % len(OVERLAY_COLORS)]
 
 
+@functools.lru_cache(maxsize=64)
+def _blend_table(value: float, alpha: float) -> np.ndarray:
+    """uint8 (256,): rint((1 − α)·x + α·value) for every channel value x (a table, no float image)."""
+    return np.rint((1.0 - alpha) * np.arange(256) + alpha * value).clip(0, 255).astype(np.uint8)
+
+
+def _blend(frames: np.ndarray, layers, alpha: float) -> np.ndarray:
+    """uint8 (..., H, W, 3) frames with each `(bool mask (..., H, W), colour)` of `layers` blended in, in order."""
+    out = np.empty_like(frames)
+    for c in range(3):
+        channel = frames[..., c]
+        for mask, color in layers:
+            channel = np.where(mask, _blend_table(float(color[c]), alpha)[channel], channel)
+        out[..., c] = channel
+    return out
+
+
 def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, alpha: float = OVERLAY_ALPHA
                    ) -> np.ndarray:
     """Blends `color` into the masked pixels: uint8 (N, H, W, 3) frames and (N, H, W) masks → uint8 (N, H, W, 3).
@@ -379,12 +399,7 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     frames, masks = np.asarray(frames), np.asarray(masks)
     if frames.shape[:3] != masks.shape:
         raise ValueError(f"frames {frames.shape} and masks {masks.shape} differ in number or size")
-    on = masks.astype(bool)
-    out = np.empty_like(frames)
-    for c in range(3):  # a 256-entry table per channel: rint((1 − α)·x + α·colour), no float image
-        table = np.rint((1.0 - alpha) * np.arange(256) + alpha * float(color[c])).clip(0, 255).astype(np.uint8)
-        out[..., c] = np.where(on, table[frames[..., c]], frames[..., c])
-    return out
+    return _blend(frames, [(masks.astype(bool), color)], alpha)
 
 
 def legend(queries: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -413,13 +428,11 @@ def overlay_frame(frame: np.ndarray, masks: np.ndarray, key: tuple[np.ndarray, n
                   alpha: float = OVERLAY_ALPHA) -> np.ndarray:
     """One uint8 (H, W, 3) frame with its (Q, H, W) masks blended in, sentence k in `overlay_color(k)`, and the
     `legend` (if given) in the top-left corner."""
-    out = frame
-    for k, mask in enumerate(masks):
-        out = overlay_frames(out[None], mask[None], overlay_color(k), alpha)[0]
+    out = _blend(np.asarray(frame), [(np.asarray(m).astype(bool), overlay_color(k)) for k, m in enumerate(masks)],
+                 alpha)
     if key is not None:
         pixels, opacity = key
         h, w = min(pixels.shape[0], out.shape[0]), min(pixels.shape[1], out.shape[1])
-        out = out.copy()
         corner = out[:h, :w].astype(np.float32)
         out[:h, :w] = np.rint(corner * (1 - opacity[:h, :w]) + pixels[:h, :w] * opacity[:h, :w]).astype(np.uint8)
     return out

@@ -117,9 +117,10 @@ class ServingModule(tf.Module):
             check = tf.debugging.assert_positive(size, message=f"{name} is empty: send at least one sentence")
         with tf.control_dependencies([check]):
             queries = tf.reshape(queries, [-1])
-        queries = check_nonempty(queries, self.vectorizer.lengths(queries))
+        info = self.vectorizer.describe(queries)  # one tokenisation for both checks
+        queries = check_nonempty(queries, info["words"])
         # After check_nonempty (its result feeds this check), so a sentence without any word says "query is empty".
-        return check_known(queries, self.vectorizer.describe(queries)["known_words"])
+        return check_known(queries, info["known_words"])
 
     # === Graph pieces ===
     def segment(self, video: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
