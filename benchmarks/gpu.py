@@ -20,7 +20,8 @@ first batch size, divided by it. The bfloat16 matmul rate is 2·n³ / time of an
 (`--matmul-size`), timed in the same run. Peak device memory is `device.memory_stats()["peak_bytes_in_use"]` (the
 process's peak so far, read after each figure; "n/a" where the device has no memory statistics, e.g. the CPU).
 `--skip-stage` times variants with one stage left out (inference): the video encoder replaced by zeros of its
-output's shape, or the decoder by the attention's output, to see where the time goes.
+output's shape, or the decoder by the attention's output, to see where the time goes; each variant's FLOPs (XLA's
+count, float32) are printed beside it, so a stage's share of the time can be read against its share of the work.
 """
 
 from __future__ import annotations
@@ -210,8 +211,13 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
         batch = args.batches[-1]
         x = jax.device_put(make_batch(config, batch)[0], device)
         for name, fn in stage_variants(model).items():
-            _report(policy, f"forward {name}", batch,
-                    lambda fn=fn: jax.block_until_ready(fn(trainable, non_trainable, x)), args, device, None, None)
+            key = f"forward {name}"
+            if key not in flops:  # float32's count, as for the whole forward
+                flops[key] = flops_of(fn, trainable, non_trainable, x) / batch
+                print(f"FLOPs per clip, {key}: {flops[key] / 1e9:.4g} GFLOP "
+                      f"({flops[key] / flops['forward']:.1%} of the whole forward's)")
+            _report(policy, key, batch, lambda fn=fn: jax.block_until_ready(fn(trainable, non_trainable, x)), args,
+                    device, matmul_rate, flops[key])
     if args.train_batches:
         model.compile(jit_compile=True)  # mixed_float16: a LossScaleOptimizer (SegmentationTask.compile)
         for batch in args.train_batches:

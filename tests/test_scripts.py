@@ -89,6 +89,12 @@ def _check_learning(stdout: str, context: dict) -> None:
         assert len(losses) == 3 and losses[-1] < losses[0], (policy, stdout)
 
 
+def _check_stage_flops(stdout: str, context: dict) -> None:
+    """Leaving a stage out leaves a part of the whole forward's FLOPs, neither none nor all of them."""
+    shares = [float(v) for v in re.findall(r"^FLOPs per clip, forward without .*\((\S+)% of the whole", stdout, re.M)]
+    assert len(shares) == 2 and all(0 < share < 100 for share in shares), stdout
+
+
 def _check_forward(stdout: str, context: dict) -> None:
     diff = float(re.search(r"^max \|keras - raw\| on logits: (\S+)", stdout, re.M).group(1))
     assert diff < 1e-3, stdout
@@ -128,7 +134,8 @@ TINY_RUNS: dict[str, TinyRun] = {
         _check_forward),
     "benchmarks/gpu.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f",
-         "--batches", "1", "--train-batches", "1", "--runs", "1", "--policies", "float32,mixed_float16"),
+         "--batches", "1", "--train-batches", "1", "--runs", "1", "--policies", "float32,mixed_float16",
+         "--skip-stage"),
         (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 trainable_from=Mixed_4f "
          r"attention_init_std=1",
          *JAX_ENVIRONMENT,
@@ -136,8 +143,12 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"FLOPs per clip, forward: {NUMBER} GFLOP \(XLA cost analysis of the jitted forward, batch 1\)",
          rf"FLOPs per clip, training: {NUMBER} GFLOP \(XLA cost analysis of value_and_grad of the loss, batch 1\)",
          *_gpu_lines(("float32", "mixed_float16")),
+         *(rf"FLOPs per clip, forward without the {stage}: {NUMBER} GFLOP \({NUMBER}% of the whole forward's\)"
+           for stage in ("video encoder", "decoder")),
+         *(GPU_LINE.format(policy=policy, kind=f"forward without the {stage}", optimizer="")
+           for policy in ("float32", "mixed_float16") for stage in ("video encoder", "decoder")),
          r"tensorflow imported: no"),
-        env=NO_TENSORFLOW),
+        _check_stage_flops, env=NO_TENSORFLOW),
     "benchmarks/gpu_learning.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--steps", "3", "--eval-every", "1", "--image-size", "32",
          "--trainable-from", "Mixed_4f", "--batch", "2", "--eval-clips", "4", "--policies", "float32,mixed_float16"),
@@ -286,3 +297,21 @@ def test_tiny_run(script, request, tmp_path):
         assert any(re.fullmatch(pattern, line) for line in lines), f"no line matches {pattern!r}\n{report}"
     if run.check is not None:
         run.check(out, context)
+
+
+@pytest.mark.slow  # about 3 minutes on 2 cores: three JAX scripts' tiny runs, one after the other
+def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
+    """benchmarks/gpu_session.sh (the GPU checks in one call) at tiny sizes on the CPU, `import tensorflow` refused."""
+    env = _env(NO_TENSORFLOW)
+    env.update(TINY="1", WHEELS=str(tmp_path / "no_wheels"))
+    proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    steps = ("hostinfo", "gpu_bfloat16", "learning", "gpu_float32_float16")
+    assert (tmp_path / "out" / "summary.txt").read_text().splitlines() == [f"{s}: exit 0" for s in steps]
+    assert re.search(r"^backend: Keras \S+ on jax", (tmp_path / "out" / "hostinfo.log").read_text(), re.M)
+    for step in steps[1:]:
+        log = (tmp_path / "out" / f"{step}.log").read_text()
+        assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
+    bf16 = (tmp_path / "out" / "gpu_bfloat16.log").read_text()
+    assert re.search(r"^mixed_bfloat16 +forward without the decoder batch +1: ", bf16, re.M), bf16

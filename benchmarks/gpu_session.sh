@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The GPU checks of benchmarks/README.md in one call, most important first, each with its own time limit, so that
+# a short loan of a GPU machine returns what it could measure even when a step runs out of time.
+#
+#   bash benchmarks/gpu_session.sh [OUT_DIR]      # on the GPU machine, from the repository root
+#   TINY=1 bash benchmarks/gpu_session.sh DIR     # the same steps at tiny sizes on the CPU (seconds; the test suite)
+#
+# Steps (limit): hostinfo (45 s); gpu.py in mixed_bfloat16 with --skip-stage, the figures to compare with issue 12's
+# table (180 s); gpu_learning.py, small preset, the three policies (150 s); gpu.py in float32 and mixed_float16
+# (100 s). About 8 minutes at most. Each step's output goes to OUT_DIR/<step>.log (default: $OUT where it is set,
+# else gpu_session_out), and summary.txt lists each step's exit status (124: out of time).
+#
+# Runs under JAX without TensorFlow (see benchmarks/README.md). A machine that cannot reach a package registry gets
+# Keras' pure-Python wheels from a folder: WHEELS=DIR (default: .whl when it exists) is installed into /tmp/site
+# first. Download them where pip works, for the GPU machine's Python (3.12 here):
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl keras==3.15.1 namex optree
+set -uo pipefail
+
+out=${1:-${OUT:-gpu_session_out}}
+mkdir -p "$out"
+wheels=${WHEELS:-.whl}
+if [ -d "$wheels" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+        "$wheels"/*.whl || { echo "installing the wheels of $wheels failed" >&2; exit 1; }
+    export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=$PWD/benchmarks:$PWD:${PYTHONPATH:-} KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+
+if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the CPU
+    host=(--device CPU)
+    gpu=(--device cpu --preset tiny --image-size 32 --trainable-from Mixed_4f --batches 1 --train-batches 1 --runs 1)
+    learning=(--device cpu --preset tiny --steps 3 --eval-every 1 --image-size 32 --trainable-from Mixed_4f
+              --batch 2 --eval-clips 4)
+else
+    host=(--device GPU)
+    gpu=(--runs 5)
+    learning=(--steps 300)
+fi
+
+: > "$out/summary.txt"
+step() {  # step NAME LIMIT_SECONDS COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name (limit ${limit} s): $*"
+    timeout -k 10 "$limit" "$@" > "$out/$name.log" 2>&1
+    local status=$?
+    tail -n 40 "$out/$name.log"
+    echo "$name: exit $status" | tee -a "$out/summary.txt"
+}
+
+step hostinfo 45 python3 benchmarks/hostinfo.py "${host[@]}"
+step gpu_bfloat16 180 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --skip-stage
+step learning 150 python3 benchmarks/gpu_learning.py "${learning[@]}"
+step gpu_float32_float16 100 python3 benchmarks/gpu.py "${gpu[@]}" --policies float32,mixed_float16
+! grep -qv ": exit 0$" "$out/summary.txt"
