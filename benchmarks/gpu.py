@@ -14,14 +14,15 @@ Printed, for each dtype policy:
 - training clips/s at each `--train-batches` size: `model.train_on_batch` (Keras' jitted train step, Adam, the
   paper's loss; mixed_float16 with its loss-scale optimizer), median of `--runs` after one warm-up step;
 - the fraction of the device's bfloat16 matmul rate each reaches.
-FLOPs per clip are XLA's own count (`jax.jit(f).lower(...).compile().cost_analysis()["flops"]`) of the float32
-forward and of the float32 forward + backward (`jax.value_and_grad` of the loss over the trainable weights) at the
-first batch size, divided by it. The bfloat16 matmul rate is 2·n³ / time of an n×n by n×n bfloat16 product
+FLOPs per clip are XLA's own count (`jax.jit(f).lower(...).compile().cost_analysis()["flops"]`) of the forward and
+of the forward + backward (`jax.value_and_grad` of the loss over the trainable weights) at the first batch size,
+divided by it, in the first policy of `--policies` (float32 by default; the other policies' casts aside, the same
+operations). The bfloat16 matmul rate is 2·n³ / time of an n×n by n×n bfloat16 product
 (`--matmul-size`), timed in the same run. Peak device memory is `device.memory_stats()["peak_bytes_in_use"]` (the
 process's peak so far, read after each figure; "n/a" where the device has no memory statistics, e.g. the CPU).
 `--skip-stage` times variants with one stage left out (inference): the video encoder replaced by zeros of its
 output's shape, or the decoder by the attention's output, to see where the time goes; each variant's FLOPs (XLA's
-count, float32) are printed beside it, so a stage's share of the time can be read against its share of the work.
+count, as above) are printed beside it, so a stage's share of the time can be read against its share of the work.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     forward = forward_fn(model)
-    if "forward" not in flops:  # float32's count serves every policy (the same operations)
+    if "forward" not in flops:  # the first policy's count serves every policy (the same operations)
         x, _ = make_batch(config, args.batches[0])
         flops["forward"] = flops_of(forward, trainable, non_trainable, jax.device_put(x, device)) / args.batches[0]
         print(f"FLOPs per clip, forward: {flops['forward'] / 1e9:.4g} GFLOP (XLA cost analysis of the jitted "
@@ -212,7 +213,7 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
         x = jax.device_put(make_batch(config, batch)[0], device)
         for name, fn in stage_variants(model).items():
             key = f"forward {name}"
-            if key not in flops:  # float32's count, as for the whole forward
+            if key not in flops:  # the first policy's count serves every policy, as for the whole forward
                 flops[key] = flops_of(fn, trainable, non_trainable, x) / batch
                 print(f"FLOPs per clip, {key}: {flops[key] / 1e9:.4g} GFLOP "
                       f"({flops[key] / flops['forward']:.1%} of the whole forward's)")
