@@ -155,7 +155,7 @@ def stage_variants(model):
     import jax
     import keras
 
-    from acga_tf.models.acga import wire_head
+    from acga_tf.models.acga import attend, wire_head
 
     stages = {n: model.stage(n) for n in ("video_feature", "text_encoder", "attention", "decoder")}
     c = model.config
@@ -169,10 +169,7 @@ def stage_variants(model):
 
     def without_decoder(inputs):
         mixed_4f = model.stage("video_encoder")(inputs["video"], training=False)["Mixed_4f"]
-        feature = stages["video_feature"](mixed_4f)
-        text = stages["text_encoder"](inputs["words"])
-        word_mask = keras.ops.any(keras.ops.not_equal(inputs["words"], 0.0), axis=-1)
-        return stages["attention"](feature, text, word_mask)["attended_video"]
+        return attend(stages, mixed_4f, inputs["words"])[2]["attended_video"]
 
     variants = {}
     for name, fn in (("without the video encoder", without_encoder), ("without the decoder", without_decoder)):

@@ -125,27 +125,12 @@ def _backend() -> str:
 def device_description(device: str = "CPU:0") -> str:
     """"GPU:0 (NVIDIA H200, compute capability 9.0)" or "CPU:0 (the host CPU, N cores)"."""
     kind, _, index = device.upper().partition(":")
-    if kind == "GPU" and _backend() == "jax":
-        import jax
-
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
-        i = int(index or 0)
-        if i < len(gpus):
-            cc = getattr(gpus[i], "compute_capability", None)
-            return f"{device} ({gpus[i].device_kind}" + (f", compute capability {cc}" if cc else "") + ")"
-        return f"{device} (not visible to JAX)"
     if kind == "GPU":
-        import tensorflow as tf
+        from acga_tf.ops.devices import gpu_description  # imports Keras: after the scripts set KERAS_BACKEND
 
-    if kind == "GPU":
-        gpus = tf.config.list_physical_devices("GPU")
-        i = int(index or 0)
-        if i < len(gpus):
-            details = tf.config.experimental.get_device_details(gpus[i])
-            name = details.get("device_name", "unknown GPU")
-            cc = details.get("compute_capability")
-            return f"{device} ({name}" + (f", compute capability {cc[0]}.{cc[1]}" if cc else "") + ")"
-        return f"{device} (not visible to TensorFlow)"
+        description = gpu_description(int(index or 0))
+        seen_by = "JAX" if _backend() == "jax" else "TensorFlow"
+        return f"{device} ({description})" if description else f"{device} (not visible to {seen_by})"
     return f"{device} (the host CPU, {cores()} cores)"
 
 

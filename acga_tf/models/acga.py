@@ -47,12 +47,17 @@ def wire_head(stages, mixed_4f, words):
     Returns:
         `(video feature, text feature, attention outputs, decoder logits)`.
     """
+    feature, text, attended = attend(stages, mixed_4f, words)
+    logits = stages["decoder"](attended["attended_video"], attended["attended_text"])
+    return feature, text, attended, logits
+
+
+def attend(stages, mixed_4f, words):
+    """The head up to the decoder (`wire_head` without it): `(video feature, text feature, attention outputs)`."""
     word_mask = keras.ops.any(keras.ops.not_equal(words, 0.0), axis=-1)  # (B, L): real words
     feature = stages["video_feature"](mixed_4f)  # (B, S/16, S/16, C)
     text = stages["text_encoder"](words)  # (B, L, text_dim)
-    attended = stages["attention"](feature, text, word_mask)
-    logits = stages["decoder"](attended["attended_video"], attended["attended_text"])
-    return feature, text, attended, logits
+    return feature, text, stages["attention"](feature, text, word_mask)
 
 
 def compute_dtype(model: keras.Model) -> str:

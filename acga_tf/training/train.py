@@ -34,6 +34,7 @@ from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import count_samples, read_manifest
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
+from acga_tf.ops.devices import gpu_description
 from acga_tf.training import artifacts
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
@@ -84,24 +85,6 @@ def worker_role() -> tuple[str, int, bool]:
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")  # the dtype policies `fit` trains under
 _DETECT = "detect"
-
-
-def gpu_description() -> str | None:
-    """"NVIDIA H200, compute capability 9.0" for the first GPU the Keras backend sees, or None without one."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
-        if not gpus:
-            return None
-        cc = getattr(gpus[0], "compute_capability", None)
-        return gpus[0].device_kind + (f", compute capability {cc}" if cc else "")
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return None
-    details = tf.config.experimental.get_device_details(gpus[0])
-    cc = details.get("compute_capability")
-    return details.get("device_name", "GPU") + (f", compute capability {cc[0]}.{cc[1]}" if cc else "")
 
 
 def mixed_precision_policy(gpu: str | None = _DETECT) -> tuple[str, str]:
