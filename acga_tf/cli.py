@@ -186,8 +186,9 @@ def _add_train(sub) -> None:
                    "(--epochs is the new total)")
     p.add_argument("--overwrite", action="store_true", help="remove the run files already in --output and start over")
     p.add_argument("--mixed-precision", nargs="?", const="auto", default=None, choices=("auto", *POLICIES),
-                   help="alone: mixed_float16 (loss-scaled) on a GPU, float32 on a CPU (the choice and why are "
-                        "printed); or a policy: " + ", ".join(POLICIES))
+                   help="alone: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16 where this host "
+                        "convolves faster in it, else float32 (the choice and why are printed); or a policy: "
+                        + ", ".join(POLICIES))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
     p.set_defaults(run=_run_train)
@@ -260,14 +261,18 @@ def _add_demo(sub) -> None:
     p.add_argument("--epochs", type=int, help="training epochs (default: "
                    f"{ExperimentConfig.preset(DEMO_PRESET).training.epochs}, the {DEMO_PRESET!r} experiment's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
+    p.add_argument("--mixed-precision", default="auto", choices=("auto", *POLICIES),
+                   help="dtype policy to train under (default: auto, what `acga train --mixed-precision` picks: "
+                        "on a CPU, mixed_bfloat16 where this host convolves faster in it, else float32)")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args) -> int:
-    result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed)
+    result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
+                      mixed_precision=args.mixed_precision)
     c, n = result.experiment.model, result.experiment.training.epochs
-    print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {n} epoch{'s' * (n != 1)}) on the "
-          "held-out synthetic clips, the paper's evaluation protocol:")
+    print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {n} epoch{'s' * (n != 1)}, "
+          f"{result.precision[0]}) on the held-out synthetic clips, the paper's evaluation protocol:")
     print(format_table(result.summary))
     print("\nText-blind reference (every actor of the frame predicted perfectly) on the same samples:")
     print(format_table(result.all_actors_summary))
@@ -280,7 +285,8 @@ def _run_demo(args) -> int:
             print(f"  {count} attribute{'s' if count > 1 else ''}: {100 * mean_iou:.1f} ({samples} samples)")
             for names, (n, m) in groups.items():
                 print(f"      {' + '.join(names)}: {100 * m:.1f} ({n})")
-    print("\nseconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
+    print(f"\ntrained in {result.precision[0]}: {result.precision[1]}")
+    print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
           + f" (total {sum(result.timings.values()):.0f})")
     print("wrote:")
     for name, path in result.paths.items():

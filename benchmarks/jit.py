@@ -28,7 +28,7 @@ PRESET_NAMES = ("tiny", "small", "paper")  # ACGAConfig.preset names
 MAX_RELATIVE_DIFFERENCE = 1e-4  # XLA fuses and reorders float32 sums: ~1e-6 of max |logit| measured
 
 
-def _inputs(config: ACGAConfig, batch: int, seed: int = 0):
+def batch_inputs(config: ACGAConfig, batch: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     s = config.image_size
     x = {"video": rng.uniform(-1, 1, (batch, config.clip_length, s, s, config.input_channels)).astype("float32"),
@@ -51,7 +51,7 @@ def _pair(config: ACGAConfig, train: bool):
     return models
 
 
-def _time(fn) -> float:
+def timed(fn) -> float:
     start = time.perf_counter()
     out = fn()
     keras.tree.map_structure(np.asarray, out)
@@ -59,11 +59,11 @@ def _time(fn) -> float:
 
 
 def _compare(name: str, calls: dict, runs: int) -> None:
-    first = {jit: _time(fn) for jit, fn in calls.items()}  # trace (+ XLA compile)
+    first = {jit: timed(fn) for jit, fn in calls.items()}  # trace (+ XLA compile)
     times = {False: [], True: []}
     for _ in range(runs):
         for jit, fn in calls.items():
-            times[jit].append(_time(fn))
+            times[jit].append(timed(fn))
     plain, xla = statistics.median(times[False]), statistics.median(times[True])
     print(f"{name}: jit_compile=False median {plain:.4g} s, jit_compile=True median {xla:.4g} s, "
           f"ratio xla/plain {xla / plain:.3f} (first calls {first[False]:.3g} s, {first[True]:.3g} s)")
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         print(line)
     keras.utils.set_random_seed(0)
     train_config = ACGAConfig.preset(args.train_preset)
-    x, y = _inputs(train_config, args.batch)
+    x, y = batch_inputs(train_config, args.batch)
     models = _pair(train_config, train=True)
     _compare(f"{args.train_preset} training step (batch {args.batch})",
              {jit: (lambda m=m: m.train_on_batch(x, y)) for jit, m in models.items()}, args.runs)
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
              {jit: (lambda m=m: m.test_on_batch(x, y)) for jit, m in models.items()}, args.runs)
 
     forward_config = ACGAConfig.preset(args.forward_preset)
-    x1, _ = _inputs(forward_config, 1)
+    x1, _ = batch_inputs(forward_config, 1)
     models = _pair(forward_config, train=True)  # compile() sets jit_compile, which predict_on_batch honours
     outputs = {jit: m.predict_on_batch(x1)["logits"] for jit, m in models.items()}
     diff = float(np.max(np.abs(outputs[True] - outputs[False])))

@@ -23,6 +23,7 @@ from support import REPO, random_inputs
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA, SegmentationTask, compute_dtype
 from acga_tf.models.losses import WeightedBCE
+from acga_tf.ops.devices import bfloat16_speedup
 from acga_tf.training.train import mixed_precision_policy, resolve_policy
 
 TINY = ACGAConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f")
@@ -136,11 +137,37 @@ def test_xla_equals_eager_for_the_forward_pass_and_one_training_step():
 
 
 def test_mixed_precision_policy_names_its_choice_and_why():
-    policy, reason = mixed_precision_policy(gpu=None)
-    assert policy == "float32" and "CPU" in reason and "benchmarks/README.md" in reason
-    policy, reason = mixed_precision_policy(gpu="NVIDIA H200, compute capability 9.0")
+    policy, reason = mixed_precision_policy(gpu=None, speedup=0.65)  # issue 12's Intel host
+    assert policy == "float32" and reason == ("no GPU; this CPU convolves in bfloat16 at 0.65x float32's speed (a "
+                                              "0.2 s probe), under the 1.5x that mixed_bfloat16 needs to pay off")
+    policy, reason = mixed_precision_policy(gpu=None, speedup=1.8)  # the AMD EPYC development host
+    assert policy == "mixed_bfloat16" and "at 1.80x float32's speed" in reason and "benchmarks/README.md" in reason
+    policy, reason = mixed_precision_policy(gpu="NVIDIA H200, compute capability 9.0", speedup=1.8)
     assert policy == "mixed_float16" and "loss scaling" in reason and "NVIDIA H200" in reason
-    assert mixed_precision_policy() == mixed_precision_policy(gpu=None)  # this machine: no GPU
+    # this machine: no GPU, and the probe is measured once per process
+    assert mixed_precision_policy() == mixed_precision_policy(gpu=None) == mixed_precision_policy(
+        gpu=None, speedup=bfloat16_speedup())
+
+
+def test_bfloat16_speedup_times_the_same_convolutions_in_both_dtypes(monkeypatch):
+    """The probe's ratio is float32's time over bfloat16's: made 3x slower in float32, it reads about 3x more."""
+    import time
+
+    import keras
+
+    speedup = bfloat16_speedup.__wrapped__(repeats=3)
+    assert 0.05 < speedup < 20
+    conv = keras.ops.conv
+
+    def slow_float32_conv(x, kernel, **kwargs):
+        start = time.perf_counter()
+        y = keras.ops.convert_to_numpy(conv(x, kernel, **kwargs))
+        if x.dtype == "float32":
+            time.sleep(2 * (time.perf_counter() - start))
+        return y
+
+    monkeypatch.setattr(keras.ops, "conv", slow_float32_conv)
+    assert 1.5 < bfloat16_speedup.__wrapped__(repeats=3) / speedup < 6
 
 
 def test_resolve_policy():

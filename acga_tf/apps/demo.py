@@ -23,7 +23,7 @@ from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.models.metrics import EvaluationAccumulator
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
-from acga_tf.training.train import fit
+from acga_tf.training.train import fit, mixed_precision_policy
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class DemoResult:
     by_attributes: dict  # {attributes the sentence needs, e.g. ("colour", "shape"): (samples, mean IoU)}, held out
     timings: dict  # seconds per stage
     paths: dict  # what was written where
+    precision: tuple[str, str]  # the dtype policy trained under, and why
 
 
 def all_actors_baseline(test_pattern: str) -> dict:
@@ -86,7 +87,8 @@ def mean_iou_by_attributes(results_csv: str, world: dict) -> dict[tuple[str, ...
 
 
 def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
-             experiment: ExperimentConfig | None = None, verbose: int = 1) -> DemoResult:
+             experiment: ExperimentConfig | None = None, mixed_precision: str = "auto",
+             verbose: int = 1) -> DemoResult:
     """Runs the demo into `output_dir` (created) and returns what it measured.
 
     Args:
@@ -95,6 +97,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         epochs: training epochs, replacing the experiment's.
         seed: seed of the synthetic world.
         experiment: what to train (default: `ExperimentConfig.preset("demo")`).
+        mixed_precision: the dtype policy to train under, or "auto" (default): the one `--mixed-precision` picks
+            (`mixed_precision_policy`: on a CPU, mixed_bfloat16 where this host convolves faster in it).
         verbose: Keras progress output.
     """
     experiment = experiment or ExperimentConfig.preset(DEMO_PRESET)
@@ -119,7 +123,10 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     test_pattern = os.path.join(paths["shards"], "test-*.tfrecord")
 
     start = time.perf_counter()
-    fit(experiment, train_pattern, paths["run"], overwrite=True, verbose=verbose)  # the demo owns its folder
+    precision = (mixed_precision_policy() if mixed_precision == "auto"
+                 else (mixed_precision, "asked for with --mixed-precision"))
+    fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,
+        verbose=verbose)  # the demo owns its folder
     timings["train"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -146,4 +153,4 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
              else (maps.frame.shape[1] // 2, maps.frame.shape[0] // 2))
     visualize.save_figure(visualize.attention_figure(maps, point), paths["attention_png"])
     timings["figures"] = time.perf_counter() - start
-    return DemoResult(summary, baseline, experiment, by_attributes, timings, paths)
+    return DemoResult(summary, baseline, experiment, by_attributes, timings, paths, precision)

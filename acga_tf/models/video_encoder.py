@@ -59,6 +59,22 @@ def endpoint_channels(endpoint: str, multiplier: float = 1.0) -> int:
     raise ValueError(endpoint)
 
 
+def _bfloat16_filter_gradient_is_wrong(compute_dtype: str, input_shape, kernel_size, strides) -> bool:
+    """Whether TensorFlow's bfloat16 Conv3D kernel gradient is wrong for this conv (docs/training.md#mixed-precision).
+
+    Measured on TensorFlow 2.21's CPU kernels (oneDNN): where an input axis is shorter than the kernel along it
+    (T = 2 under a 3×3×3 kernel, Mixed_4 of a clip of 8 frames), or no longer than it with a stride, the bfloat16
+    kernel gradient is off by 50 to 180% (sometimes NaN, once a crash) while the forward pass and the input
+    gradient are right. Such convs run in float32 under the TensorFlow backend: they sit at the coarsest
+    resolution, so this costs little. JAX is not affected.
+    """
+    if compute_dtype != "bfloat16" or keras.backend.backend() != "tensorflow":
+        return False
+    sizes = tuple(input_shape)[1:4]
+    return any(size is not None and (size < k or (s > 1 and size <= k))
+               for size, k, s in zip(sizes, kernel_size, strides))
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class Unit3D(keras.layers.Layer):
     """Conv3D (no bias) → BatchNorm → ReLU with TF "SAME" padding (docs/model.md#video-encoder).
@@ -82,6 +98,10 @@ class Unit3D(keras.layers.Layer):
                                                           dtype=self.dtype_policy, name="batch_norm")
 
     def build(self, input_shape):
+        if _bfloat16_filter_gradient_is_wrong(self.conv_3d.dtype_policy.compute_dtype, input_shape,
+                                              self.kernel_size, self.strides):
+            self.conv_3d.dtype_policy = "float32"  # inputs are cast to float32 by the conv, outputs back by the BN
+            self.conv_3d.float32_reason = "TensorFlow's bfloat16 kernel gradient is wrong for this input shape"
         self.conv_3d.build(input_shape)
         self.batch_norm.build(self.conv_3d.compute_output_shape(input_shape))
 

@@ -1,9 +1,17 @@
-"""The GPU the running Keras backend computes on, described in one line. Imports TensorFlow only under the
-TensorFlow backend, so the JAX benchmarks can use it where TensorFlow is not installed."""
+"""What the machine the running Keras backend computes on is and does: its GPU in one line, and how much faster it
+convolves in bfloat16 than in float32. Imports TensorFlow only under the TensorFlow backend, so the JAX benchmarks
+can use it where TensorFlow is not installed."""
 
 from __future__ import annotations
 
+import functools
+import time
+
 import keras
+import numpy as np
+
+# (input, kernel) shapes of the probe's convolutions: the demo decoder's 3x3 convs at S/2 and an I3D 3x3x3 conv.
+_PROBE_CONVS = (((8, 64, 64, 32), (3, 3, 32, 32)), ((4, 4, 32, 32, 32), (3, 3, 3, 32, 32)))
 
 
 def gpu_description(index: int = 0) -> str | None:
@@ -25,3 +33,27 @@ def gpu_description(index: int = 0) -> str | None:
     details = tf.config.experimental.get_device_details(gpus[index])
     cc = details.get("compute_capability")
     return details.get("device_name", "unknown GPU") + (f", compute capability {cc[0]}.{cc[1]}" if cc else "")
+
+
+@functools.cache
+def bfloat16_speedup(repeats: int = 5) -> float:
+    """float32's time over bfloat16's for the same convolutions on the backend's default device (> 1: bfloat16
+    is faster), measured once per process in about 0.2 s on a 2-core CPU (docs/training.md#mixed-precision).
+
+    On a CPU the answer depends on the host: 1.8 on the 2-core AMD EPYC development host under TensorFlow (0.88
+    under JAX), while issue 12 measured the paper forward pass at 0.65x float32's speed on a 2-core Intel host.
+    The median of `repeats` timings of each, interleaved, after one untimed run.
+    """
+    rng = np.random.default_rng(0)
+    inputs = {dtype: [tuple(keras.ops.convert_to_tensor(rng.normal(size=shape).astype("float32"), dtype=dtype)
+                            for shape in pair) for pair in _PROBE_CONVS]
+              for dtype in ("float32", "bfloat16")}
+    times = {dtype: [] for dtype in inputs}
+    for run in range(repeats + 1):
+        for dtype, pairs in inputs.items():
+            start = time.perf_counter()
+            for x, kernel in pairs:
+                keras.ops.convert_to_numpy(keras.ops.conv(x, kernel, padding="same"))
+            if run:
+                times[dtype].append(time.perf_counter() - start)
+    return float(np.median(times["float32"]) / np.median(times["bfloat16"]))

@@ -34,7 +34,7 @@ from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import count_samples, read_manifest
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
-from acga_tf.ops.devices import gpu_description
+from acga_tf.ops.devices import bfloat16_speedup, gpu_description
 from acga_tf.training import artifacts
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
@@ -85,25 +85,33 @@ def worker_role() -> tuple[str, int, bool]:
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")  # the dtype policies `fit` trains under
 _DETECT = "detect"
+# bfloat16 over float32 convolution speed from which `--mixed-precision` picks mixed_bfloat16 on a CPU: a probe of
+# 1.8x came with a 1.2x faster demo training step (2-core AMD EPYC, benchmarks/README.md).
+BFLOAT16_MIN_SPEEDUP = 1.5
 
 
-def mixed_precision_policy(gpu: str | None = _DETECT) -> tuple[str, str]:
+def mixed_precision_policy(gpu: str | None = _DETECT, speedup: float | None = None) -> tuple[str, str]:
     """The dtype policy `--mixed-precision` trains under, and why (docs/training.md#mixed-precision).
 
     Args:
         gpu: the GPU's description (`gpu_description()`, detected by default), None for a CPU.
+        speedup: on a CPU, bfloat16's convolution speed over float32's (`bfloat16_speedup()`, measured by default).
 
     Returns:
-        `(policy, reason)`: "mixed_float16" (with dynamic loss scaling) on a GPU; "float32" on a CPU.
+        `(policy, reason)`: "mixed_float16" (with dynamic loss scaling) on a GPU; on a CPU "mixed_bfloat16" where
+        bfloat16 convolutions run at least `BFLOAT16_MIN_SPEEDUP` times float32's speed, else "float32".
     """
     gpu = gpu_description() if gpu == _DETECT else gpu
-    if gpu is None:
-        return "float32", ("no GPU: float32 stays the CPU default (mixed_bfloat16 did not learn the tiny preset from "
-                           "scratch on a CPU, and its speed there depends on the host, benchmarks/README.md; pass "
-                           "--mixed-precision mixed_bfloat16 to use it anyway)")
-    return "mixed_float16", (f"GPU ({gpu}): float16 compute with dynamic loss scaling (a LossScaleOptimizer); "
-                             "mixed_bfloat16 is offered (--mixed-precision mixed_bfloat16) but not chosen until "
-                             "benchmarks/gpu_learning.py shows it learning like float32 on a GPU")
+    if gpu is not None:
+        return "mixed_float16", (f"GPU ({gpu}): float16 compute with dynamic loss scaling (a LossScaleOptimizer); "
+                                 "mixed_bfloat16 is offered (--mixed-precision mixed_bfloat16) but not chosen until "
+                                 "benchmarks/gpu_learning.py shows it learning like float32 on a GPU")
+    speedup = bfloat16_speedup() if speedup is None else speedup
+    measured = f"no GPU; this CPU convolves in bfloat16 at {speedup:.2f}x float32's speed (a 0.2 s probe)"
+    if speedup >= BFLOAT16_MIN_SPEEDUP:
+        return "mixed_bfloat16", (f"{measured}; the demo learnt as well in mixed_bfloat16 as in float32, "
+                                  "benchmarks/README.md")
+    return "float32", f"{measured}, under the {BFLOAT16_MIN_SPEEDUP}x that mixed_bfloat16 needs to pay off"
 
 
 def resolve_policy(mixed_precision: bool | str) -> str | None:
@@ -226,7 +234,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         epochs: overrides `experiment.training.epochs`.
         steps_per_epoch: optimizer steps per epoch; default: training samples // global batch.
         mixed_precision: True or "auto": the policy `mixed_precision_policy()` picks (mixed_float16 with loss
-            scaling on a GPU, float32 on a CPU; logged with its reason); or a policy name from `POLICIES`.
+            scaling on a GPU; on a CPU mixed_bfloat16 where the host convolves faster in it, else float32; logged
+            with its reason); or a policy name from `POLICIES`.
         feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` and train
             only the rest (`acga_tf.training.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
             training; no flip augmentation).
@@ -350,10 +359,6 @@ def _build_model(run: _Run, mixed_precision: bool, feature_cache: bool):
     feature cache), and the frozen prefix (None without the cache)."""
     experiment = run.experiment
     policy = resolve_policy(mixed_precision)
-    if policy == "mixed_bfloat16" and experiment.model.i3d_trainable_from != "none":
-        logger.warning("mixed_bfloat16 with trainable I3D blocks (from %s): measured on the tiny preset trained from "
-                       "scratch, this did not learn (README, Status); train in float32 if the loss does not fall",
-                       experiment.model.i3d_trainable_from)
     if run.strategy is None:  # JAX / PyTorch: the model is its own task (SegmentationTask's compile defaults)
         if feature_cache:
             raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")

@@ -1,0 +1,80 @@
+"""float32 against mixed_bfloat16 on this machine: what `--mixed-precision` picks, and what bfloat16 buys.
+
+    python benchmarks/precision.py                                   # the demo's training step (demo preset, batch 8)
+    python benchmarks/precision.py --preset tiny --batch 2 --runs 1  # smoke run: checks it works only
+
+Prints the probe that `--mixed-precision` reads on a CPU (`acga_tf.ops.devices.bfloat16_speedup`: the same
+convolutions timed in float32 and bfloat16) and the policy it picks, then times `model.train_on_batch` and
+`model.predict_on_batch` of the preset built in float32 and in mixed_bfloat16 (same weights, same batch), under
+the running Keras backend. Runs are interleaved (one of each in turn) and the medians printed with their ratio. The
+mixed_bfloat16 model must still have finite weights after its training steps (exit 1 otherwise): TensorFlow's
+bfloat16 Conv3D kernel gradient is wrong on its CPU for short clips, which `Unit3D` works around
+(docs/training.md#mixed-precision).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import keras
+from hostinfo import environment_lines  # benchmarks/hostinfo.py
+from jit import batch_inputs, timed  # benchmarks/jit.py
+
+from acga_tf.models.acga import ACGA
+from acga_tf.models.config import ACGAConfig
+from acga_tf.ops.devices import bfloat16_speedup
+from acga_tf.training.train import mixed_precision_policy, weights_are_finite
+
+PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
+POLICIES = ("float32", "mixed_bfloat16")
+
+
+def _compare(name: str, calls: dict, runs: int) -> None:
+    for fn in calls.values():
+        fn()  # trace
+    times = {policy: [] for policy in calls}
+    for _ in range(runs):
+        for policy, fn in calls.items():
+            times[policy].append(timed(fn))
+    float32, bfloat16 = (statistics.median(times[p]) for p in POLICIES)
+    print(f"{name}: float32 median {float32:.4g} s, mixed_bfloat16 median {bfloat16:.4g} s, "
+          f"bfloat16 speed-up {float32 / bfloat16:.2f}x")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="demo", choices=PRESET_NAMES, help="default: demo")
+    parser.add_argument("--batch", type=int, default=8, help="training and inference batch (default 8, the demo's)")
+    parser.add_argument("--runs", type=int, default=8, help="timed runs of each policy (after the first call)")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.batch < 1:
+        parser.error(f"--runs {args.runs} and --batch {args.batch} must be positive")
+    print(f"preset={args.preset} batch={args.batch} runs={args.runs}")
+    for line in environment_lines("CPU:0"):
+        print(line)
+    policy, reason = mixed_precision_policy()
+    print(f"bfloat16 convolution probe: {bfloat16_speedup():.2f}x float32's speed; --mixed-precision picks "
+          f"{policy} ({reason})")
+
+    keras.utils.set_random_seed(0)
+    config = ACGAConfig.preset(args.preset)
+    x, y = batch_inputs(config, args.batch)
+    models = {}
+    for name in POLICIES:
+        models[name] = ACGA(config, dtype=name)
+        if len(models) > 1:
+            models[name].set_weights(models[POLICIES[0]].get_weights())
+        models[name].compile()
+    _compare(f"{args.preset} training step (batch {args.batch})",
+             {p: (lambda m=m: m.train_on_batch(x, y)) for p, m in models.items()}, args.runs)
+    if not weights_are_finite(models["mixed_bfloat16"]):
+        raise SystemExit(f"error: the mixed_bfloat16 {args.preset} model has non-finite weights after "
+                         f"{args.runs + 1} training steps")
+    _compare(f"{args.preset} forward (batch {args.batch}, inference)",
+             {p: (lambda m=m: m.predict_on_batch(x)) for p, m in models.items()}, args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
