@@ -86,7 +86,7 @@ def worker_role() -> tuple[str, int, bool]:
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")  # the dtype policies `fit` trains under
 _DETECT = "detect"
 # bfloat16 over float32 convolution speed from which `--mixed-precision` picks mixed_bfloat16 on a CPU: a probe of
-# 1.8x came with a 1.2x faster demo training step (2-core AMD EPYC, benchmarks/README.md).
+# 2.00x came with a 1.35x faster demo training step in the same run (2-core AMD EPYC, benchmarks/precision.py).
 BFLOAT16_MIN_SPEEDUP = 1.5
 
 
@@ -296,10 +296,12 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
     finished = artifacts.MODEL_FILE in entries
     foreign = sorted(e for e in entries if e not in RUN_ENTRIES and not e.endswith(TEMPORARY_ENDINGS))
     if overwrite:
-        for entry in entries & set(RUN_ENTRIES):
+        removed = sorted(entries & set(RUN_ENTRIES))
+        for entry in removed:
             path = os.path.join(work_dir, entry)
             (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
-        logger.warning("--overwrite: removed the previous run's files in %s", work_dir)
+        if removed:
+            logger.warning("--overwrite: removed the previous run's files in %s (%s)", work_dir, ", ".join(removed))
     elif foreign:
         raise ValueError(f"{work_dir}: holds files that are not a training run's ({', '.join(foreign[:5])}); choose "
                          "an empty or new --output, or pass --overwrite to train there anyway")
