@@ -58,13 +58,19 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def interleaved_medians(calls: dict, runs: int) -> dict:
+    """`{key: median seconds}` of each call over `runs` rounds, one call of each in turn per round."""
+    times = {key: [] for key in calls}
+    for _ in range(runs):
+        for key, fn in calls.items():
+            times[key].append(timed(fn))
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
 def _compare(name: str, calls: dict, runs: int) -> None:
     first = {jit: timed(fn) for jit, fn in calls.items()}  # trace (+ XLA compile)
-    times = {False: [], True: []}
-    for _ in range(runs):
-        for jit, fn in calls.items():
-            times[jit].append(timed(fn))
-    plain, xla = statistics.median(times[False]), statistics.median(times[True])
+    medians = interleaved_medians(calls, runs)
+    plain, xla = medians[False], medians[True]
     print(f"{name}: jit_compile=False median {plain:.4g} s, jit_compile=True median {xla:.4g} s, "
           f"ratio xla/plain {xla / plain:.3f} (first calls {first[False]:.3g} s, {first[True]:.3g} s)")
 

@@ -15,11 +15,10 @@ bfloat16 Conv3D kernel gradient is wrong on its CPU for short clips, which `Unit
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import keras
 from hostinfo import environment_lines  # benchmarks/hostinfo.py
-from jit import batch_inputs, timed  # benchmarks/jit.py
+from jit import batch_inputs, interleaved_medians  # benchmarks/jit.py
 
 from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
@@ -33,11 +32,8 @@ POLICIES = ("float32", "mixed_bfloat16")
 def _compare(name: str, calls: dict, runs: int) -> None:
     for fn in calls.values():
         fn()  # trace
-    times = {policy: [] for policy in calls}
-    for _ in range(runs):
-        for policy, fn in calls.items():
-            times[policy].append(timed(fn))
-    float32, bfloat16 = (statistics.median(times[p]) for p in POLICIES)
+    medians = interleaved_medians(calls, runs)
+    float32, bfloat16 = (medians[p] for p in POLICIES)
     print(f"{name}: float32 median {float32:.4g} s, mixed_bfloat16 median {bfloat16:.4g} s, "
           f"bfloat16 speed-up {float32 / bfloat16:.2f}x")
 

@@ -109,8 +109,8 @@ def mixed_precision_policy(gpu: str | None = _DETECT, speedup: float | None = No
     speedup = bfloat16_speedup() if speedup is None else speedup
     measured = f"no GPU; this CPU convolves in bfloat16 at {speedup:.2f}x float32's speed (a 0.2 s probe)"
     if speedup >= BFLOAT16_MIN_SPEEDUP:
-        return "mixed_bfloat16", (f"{measured}; the demo learnt as well in mixed_bfloat16 as in float32, "
-                                  "benchmarks/README.md")
+        return "mixed_bfloat16", (f"{measured}; it learns, though the demo's held-out score varied more than "
+                                  "in float32, benchmarks/README.md")
     return "float32", f"{measured}, under the {BFLOAT16_MIN_SPEEDUP}x that mixed_bfloat16 needs to pay off"
 
 
