@@ -40,7 +40,7 @@ def bfloat16_speedup(repeats: int = 5) -> float:
     """float32's time over bfloat16's for the same convolutions on the backend's default device (> 1: bfloat16
     is faster), measured once per process in about 0.2 s on a 2-core CPU (docs/training.md#mixed-precision).
 
-    On a CPU the answer depends on the host: 1.77 to 2.24 on the 2-core AMD EPYC development host under TensorFlow
+    On a CPU the answer depends on the host: 1.70 to 2.31 on the 2-core AMD EPYC development host under TensorFlow
     (0.88 under JAX), while issue 12 measured the paper forward pass at 0.65x float32's speed on a 2-core Intel host.
     The median of `repeats` timings of each, interleaved, after one untimed run.
     """
