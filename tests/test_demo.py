@@ -15,7 +15,7 @@ def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "mIoU" in printed or "mean" in printed.lower()
     assert "1 epoch, float32) on the held-out" in printed and "attribute" in printed
-    assert "trained in float32: the demo's default; --mixed-precision auto trains in mixed_bfloat16" in printed
+    assert "trained in float32: the demo's default; --mixed-precision mixed_bfloat16 trains faster" in printed
     for name in ("a2d_sentences/Release/videoset.csv", "tfrecords/manifest.json", "run/model.keras",
                  "run/vocab.txt", "saved_models/acga/1/saved_model.pb", "test_results.csv", "predictions.png",
                  "attention.png"):

@@ -98,8 +98,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         seed: seed of the synthetic world.
         experiment: what to train (default: `ExperimentConfig.preset("demo")`).
         mixed_precision: the dtype policy to train under (default float32), or "auto": the one
-            `acga train --mixed-precision` picks (`mixed_precision_policy`: on a CPU, mixed_bfloat16 where this host
-            convolves faster in it; faster, but its held-out score varied more, README).
+            `acga train --mixed-precision` picks (`mixed_precision_policy`). mixed_bfloat16 trains faster where the
+            CPU convolves faster in bfloat16 but learnt the demo worse (README).
         verbose: Keras progress output.
     """
     experiment = experiment or ExperimentConfig.preset(DEMO_PRESET)
@@ -125,7 +125,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
 
     start = time.perf_counter()
     precision = (mixed_precision_policy() if mixed_precision == "auto" else (mixed_precision, (
-        "the demo's default; --mixed-precision auto trains in mixed_bfloat16 where this CPU convolves faster in it"
+        "the demo's default; --mixed-precision mixed_bfloat16 trains faster where the CPU convolves faster in "
+        "bfloat16, but learnt the demo worse (README)"
         if mixed_precision == "float32" else "asked for with --mixed-precision")))
     fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,
         verbose=verbose)  # the demo owns its folder
