@@ -38,17 +38,22 @@ def batch_inputs(config: ACGAConfig, batch: int, seed: int = 0):
     return x, y
 
 
-def _pair(config: ACGAConfig, train: bool):
-    """Two models with the same weights, compiled with jit_compile False and True."""
+def same_weights(config: ACGAConfig, variants: dict) -> dict:
+    """`{key: model}`: one ACGA of `config` per key, all with the first one's weights, each compiled. `variants`
+    maps a key to `(ACGA keyword arguments, compile keyword arguments)`."""
     models = {}
-    for jit in (False, True):
-        model = ACGA(config)
+    for key, (model_kwargs, compile_kwargs) in variants.items():
+        model = ACGA(config, **model_kwargs)
         if models:
-            model.set_weights(models[False].get_weights())
-        if train:
-            model.compile(jit_compile=jit)
-        models[jit] = model
+            model.set_weights(next(iter(models.values())).get_weights())
+        model.compile(**compile_kwargs)
+        models[key] = model
     return models
+
+
+def _pair(config: ACGAConfig) -> dict:
+    """Two models with the same weights, compiled with jit_compile False and True."""
+    return same_weights(config, {jit: ({}, {"jit_compile": jit}) for jit in (False, True)})
 
 
 def timed(fn) -> float:
@@ -91,7 +96,7 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(0)
     train_config = ACGAConfig.preset(args.train_preset)
     x, y = batch_inputs(train_config, args.batch)
-    models = _pair(train_config, train=True)
+    models = _pair(train_config)
     _compare(f"{args.train_preset} training step (batch {args.batch})",
              {jit: (lambda m=m: m.train_on_batch(x, y)) for jit, m in models.items()}, args.runs)
     _compare(f"{args.train_preset} evaluation step (batch {args.batch})",
@@ -99,7 +104,7 @@ def main(argv=None) -> int:
 
     forward_config = ACGAConfig.preset(args.forward_preset)
     x1, _ = batch_inputs(forward_config, 1)
-    models = _pair(forward_config, train=True)  # compile() sets jit_compile, which predict_on_batch honours
+    models = _pair(forward_config)  # compile() sets jit_compile, which predict_on_batch honours
     outputs = {jit: m.predict_on_batch(x1)["logits"] for jit, m in models.items()}
     diff = float(np.max(np.abs(outputs[True] - outputs[False])))
     relative = diff / max(float(np.max(np.abs(outputs[False]))), 1e-30)

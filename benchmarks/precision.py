@@ -18,9 +18,8 @@ import argparse
 
 import keras
 from hostinfo import environment_lines  # benchmarks/hostinfo.py
-from jit import batch_inputs, interleaved_medians  # benchmarks/jit.py
+from jit import batch_inputs, interleaved_medians, same_weights  # benchmarks/jit.py
 
-from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops.devices import bfloat16_speedup
 from acga_tf.training.train import mixed_precision_policy, weights_are_finite
@@ -56,12 +55,7 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(0)
     config = ACGAConfig.preset(args.preset)
     x, y = batch_inputs(config, args.batch)
-    models = {}
-    for name in POLICIES:
-        models[name] = ACGA(config, dtype=name)
-        if len(models) > 1:
-            models[name].set_weights(models[POLICIES[0]].get_weights())
-        models[name].compile()
+    models = same_weights(config, {policy: ({"dtype": policy}, {}) for policy in POLICIES})
     _compare(f"{args.preset} training step (batch {args.batch})",
              {p: (lambda m=m: m.train_on_batch(x, y)) for p, m in models.items()}, args.runs)
     if not weights_are_finite(models["mixed_bfloat16"]):

@@ -124,10 +124,13 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     test_pattern = os.path.join(paths["shards"], "test-*.tfrecord")
 
     start = time.perf_counter()
-    precision = (mixed_precision_policy() if mixed_precision == "auto" else (mixed_precision, (
-        "the demo's default; --mixed-precision mixed_bfloat16 trains faster where the CPU convolves faster in "
-        "bfloat16, but learnt the demo worse (README)"
-        if mixed_precision == "float32" else "asked for with --mixed-precision")))
+    if mixed_precision == "auto":
+        precision = mixed_precision_policy()
+    elif mixed_precision == "float32":
+        precision = ("float32", "the demo's default; --mixed-precision mixed_bfloat16 trains faster where the CPU "
+                                "convolves faster in bfloat16, but learnt the demo worse (README)")
+    else:
+        precision = (mixed_precision, "asked for with --mixed-precision")
     fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,
         verbose=verbose)  # the demo owns its folder
     timings["train"] = time.perf_counter() - start
