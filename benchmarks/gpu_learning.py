@@ -130,7 +130,31 @@ def parse_args(argv):
     return args
 
 
-def train(policy, config, weights, clips, args, device, held_out):
+class TrainingBatches:
+    """The same `steps` training batches for every policy (seed 1): made once and kept when they take at most
+    `KEEP_BYTES` (the small preset's 300 batches of 8: about 1 GB), else made again for each policy."""
+
+    KEEP_BYTES = 2**31
+
+    def __init__(self, clips, steps: int, batch: int):
+        c = clips.config
+        self.clips, self.steps, self.batch = clips, steps, batch
+        clip_bytes = 4 * c.clip_length * c.image_size**2 * (c.input_channels + 1)
+        self.kept = [] if steps * batch * clip_bytes <= self.KEEP_BYTES else None
+
+    def __iter__(self):
+        if self.kept and len(self.kept) == self.steps:
+            yield from self.kept
+            return
+        rng = np.random.default_rng(1)
+        for _ in range(self.steps):
+            batch = self.clips.batch(rng, self.batch)
+            if self.kept is not None:
+                self.kept.append(batch)
+            yield batch
+
+
+def train(policy, config, weights, batches, args, device, held_out):
     """`(curve, seconds)`: curve rows `(step, mean training loss since the last row, held-out mean IoU)`."""
     import jax
 
@@ -139,10 +163,9 @@ def train(policy, config, weights, clips, args, device, held_out):
     model = ACGA(config, dtype=policy)
     model.set_weights(weights)
     model.compile(learning_rate=args.learning_rate, jit_compile=True)
-    rng = np.random.default_rng(1)  # the same batches for every policy
     curve, losses, start = [], [], time.perf_counter()
-    for step in range(1, args.steps + 1):
-        x, y = (jax.device_put(a, device) for a in clips.batch(rng, args.batch))
+    for step, batch in enumerate(batches, 1):
+        x, y = (jax.device_put(a, device) for a in batch)
         losses.append(float(model.train_on_batch(x, y, return_dict=True)["loss"]))
         if step % args.eval_every == 0 or step == args.steps:
             logits = np.asarray(model.predict_on_batch(held_out[0])["logits"])
@@ -161,11 +184,12 @@ def main(argv=None) -> int:
 
     clips = SyntheticClips(config)
     held_out = clips.batch(np.random.default_rng(2), args.eval_clips)
+    batches = TrainingBatches(clips, args.steps, args.batch)
     results = {}
     with jax.default_device(device):
         weights = ACGA(config).get_weights()  # one initialisation for every policy
         for policy in args.policies:
-            curve, seconds, optimizer = train(policy, config, weights, clips, args, device, held_out)
+            curve, seconds, optimizer = train(policy, config, weights, batches, args, device, held_out)
             results[policy] = curve
             print(f"{policy}: {args.steps} steps in {seconds:.1f} s (optimizer {optimizer}); step, loss, IoU:")
             for step, loss, iou in curve:

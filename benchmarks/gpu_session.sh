@@ -5,11 +5,14 @@
 #   bash benchmarks/gpu_session.sh [OUT_DIR]      # on the GPU machine, from the repository root
 #   TINY=1 bash benchmarks/gpu_session.sh DIR     # the same steps at tiny sizes on the CPU (minutes; a slow test)
 #
-# Steps (limit): hostinfo (45 s); gpu.py in mixed_bfloat16 with --skip-stage, the figures to compare with issue 12's
-# table (240 s); gpu_learning.py, small preset, the three policies (180 s); gpu.py in float32 and mixed_float16
-# (60 s: what fits). Under 9 minutes in all; a step cut off keeps the lines it printed. Each step's output goes to
-# OUT_DIR/<step>.log (default: $OUT where it is set, else gpu_session_out), and summary.txt lists each step's exit
-# status (124: out of time).
+# Steps (limit): hostinfo (30 s); gpu.py in mixed_bfloat16 with --skip-stage, the figures to compare with issue 12's
+# table (200 s); gpu_profile.py, where the device time of the forward and of forward + backward goes (100 s);
+# gpu_learning.py, small preset, the three policies (150 s); gpu.py in float32 and mixed_float16 (80 s: what fits).
+# Under 9 minutes and a half in all; a step cut off keeps the lines it printed. Each step's output goes to
+# OUT_DIR/<step>.log (default: $OUT where it is set, else gpu_session_out), the profiler's traces and HLO texts to
+# OUT_DIR/profile.tar.gz, and summary.txt lists each step's exit status (124: out of time). The steps share JAX's
+# persistent compilation cache (/tmp/jax_cache), so a program one step compiled is not compiled again by the next
+# (its "first call" time then measures a cache hit).
 #
 # Runs under JAX without TensorFlow (see benchmarks/README.md). A machine that cannot reach a package registry gets
 # Keras' pure-Python wheels from a folder: WHEELS=DIR (default: .whl when it exists) is installed into /tmp/site
@@ -27,6 +30,8 @@ if [ -d "$wheels" ]; then
     export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
 export PYTHONPATH=$PWD/benchmarks:$PWD:${PYTHONPATH:-} KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-/tmp/jax_cache} JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 
 slack=1
 if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the CPU (a shared CPU: 4x the limits)
@@ -35,10 +40,12 @@ if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the C
     gpu=(--device cpu --preset tiny --image-size 32 --trainable-from Mixed_4f --batches 1 --train-batches 1 --runs 1)
     learning=(--device cpu --preset tiny --steps 3 --eval-every 1 --image-size 32 --trainable-from Mixed_4f
               --batch 2 --eval-clips 4)
+    profile=(--device cpu --preset tiny --image-size 32 --trainable-from Mixed_4f --batch 2 --steps 1)
 else
     host=(--device GPU)
     gpu=(--runs 5)
     learning=(--steps 300)
+    profile=()
 fi
 
 : > "$out/summary.txt"
@@ -52,8 +59,10 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
     echo "$name: exit $status" | tee -a "$out/summary.txt"
 }
 
-step hostinfo 45 python3 benchmarks/hostinfo.py "${host[@]}"
-step gpu_bfloat16 240 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --skip-stage
-step learning 180 python3 benchmarks/gpu_learning.py "${learning[@]}"
-step gpu_float32_float16 60 python3 benchmarks/gpu.py "${gpu[@]}" --policies float32,mixed_float16
+step hostinfo 30 python3 benchmarks/hostinfo.py "${host[@]}"
+step gpu_bfloat16 200 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --skip-stage
+step profile 100 python3 benchmarks/gpu_profile.py "${profile[@]}" --out "$out/profile"
+tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
+step learning 150 python3 benchmarks/gpu_learning.py "${learning[@]}"
+step gpu_float32_float16 80 python3 benchmarks/gpu.py "${gpu[@]}" --policies float32,mixed_float16
 ! grep -qv ": exit 0$" "$out/summary.txt"

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -95,6 +96,18 @@ def _check_stage_flops(stdout: str, context: dict) -> None:
     assert len(shares) == 2 and all(0 < share < 100 for share in shares), stdout
 
 
+def _check_profile(stdout: str, context: dict) -> None:
+    """Per program: three top operations, each charged to a kind, and the time per layer charged to Keras layers
+    (no more than all of the device time)."""
+    for program in stdout.split("\n== ")[1:]:
+        top, rest = program.split("per layer")
+        ops = top.splitlines()[2:]
+        assert len(ops) == 3 and all(re.match(r" +\S+ +\S+%  \S+ +\S+ ", op) for op in ops), program
+        layers = re.findall(r"^ +\S+ +(\S+)%  (.+)$", rest.split("per kind")[0], re.M)
+        assert len(layers) == 3 and sum(float(share) for share, _ in layers) <= 100.5, program
+        assert {layer.split("/")[0] for _, layer in layers} & {"video_encoder", "decoder"}, program
+
+
 def _check_forward(stdout: str, context: dict) -> None:
     diff = float(re.search(r"^max \|keras - raw\| on logits: (\S+)", stdout, re.M).group(1))
     assert diff < 1e-3, stdout
@@ -160,6 +173,16 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"\({NUMBER}%\): (agree|disagree) within 10%",
          r"tensorflow imported: no"),
         _check_learning, env=NO_TENSORFLOW),
+    "benchmarks/gpu_profile.py": TinyRun(
+        ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f", "--batch", "2",
+         "--steps", "1", "--top", "3"),
+        (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 steps=1 trainable_from=Mixed_4f "
+         r"attention_init_std=1",
+         *JAX_ENVIRONMENT,
+         *(rf"== {program}: mixed_bfloat16, batch 2: {NUMBER} ms per call \(wall, traced\), {NUMBER} ms of device "
+           rf"time per call \(\d+ operations; from .+\)" for program in ("forward", "gradient")),
+         r"tensorflow imported: no"),
+        _check_profile, env=NO_TENSORFLOW),
     "benchmarks/hostinfo.py": TinyRun((), ENVIRONMENT),
     "benchmarks/jit.py": TinyRun(
         ("--train-preset", "tiny", "--forward-preset", "tiny", "--runs", "1"),
@@ -314,7 +337,7 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "gpu_bfloat16", "learning", "gpu_float32_float16")
+    steps = ("hostinfo", "gpu_bfloat16", "profile", "learning", "gpu_float32_float16")
     assert (tmp_path / "out" / "summary.txt").read_text().splitlines() == [f"{s}: exit 0" for s in steps]
     assert re.search(r"^backend: Keras \S+ on jax", (tmp_path / "out" / "hostinfo.log").read_text(), re.M)
     for step in steps[1:]:
@@ -322,3 +345,6 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
         assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
     bf16 = (tmp_path / "out" / "gpu_bfloat16.log").read_text()
     assert re.search(r"^mixed_bfloat16 +forward without the decoder batch +1: ", bf16, re.M), bf16
+    with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
+        names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)
+    assert names == ["forward.hlo.txt", "forward.xplane.pb", "gradient.hlo.txt", "gradient.xplane.pb"], names
