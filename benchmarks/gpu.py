@@ -14,7 +14,8 @@ Printed, for each dtype policy:
 - training clips/s at each `--train-batches` size: `model.train_on_batch` (Keras' jitted train step, Adam, the
   paper's loss; mixed_float16 with its loss-scale optimizer), median of `--runs` after one warm-up step;
 - the fraction of the device's bfloat16 matmul rate each reaches.
-FLOPs per clip are XLA's own count (`jax.jit(f).lower(...).compile().cost_analysis()["flops"]`) of the forward and
+FLOPs per clip are XLA's own count (`jax.jit(f).lower(...).cost_analysis()["flops"]`, before compilation: on a GPU
+the compiled program's count leaves out the cuDNN convolutions) of the forward and
 of the forward + backward (`jax.value_and_grad` of the loss over the trainable weights) at the first batch size,
 divided by it, in the first policy of `--policies` (float32 by default; the other policies' casts aside, the same
 operations). The bfloat16 matmul rate is 2·n³ / time of an n×n by n×n bfloat16 product
@@ -96,8 +97,9 @@ def peak_memory(device) -> str:
 
 
 def flops_of(jitted, *args) -> float:
-    """XLA's FLOP count of `jitted(*args)` (cost analysis of the compiled program)."""
-    analysis = jitted.lower(*args).compile().cost_analysis()
+    """XLA's FLOP count of `jitted(*args)`: the cost analysis of the lowered program, before the backend's
+    optimizations (a GPU's compiled program hands its convolutions to cuDNN, which that count leaves out)."""
+    analysis = jitted.lower(*args).cost_analysis()
     if isinstance(analysis, (list, tuple)):  # older JAX: one dict per program
         analysis = analysis[0]
     return float(analysis["flops"])
