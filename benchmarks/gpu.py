@@ -14,21 +14,23 @@ Printed, for each dtype policy:
 - training clips/s at each `--train-batches` size: `model.train_on_batch` (Keras' jitted train step, Adam, the
   paper's loss; mixed_float16 with its loss-scale optimizer), median of `--runs` after one warm-up step;
 - the fraction of the device's bfloat16 matmul rate each reaches.
-FLOPs per clip are XLA's own count (`jax.jit(f).lower(...).cost_analysis()["flops"]`, before compilation: on a GPU
-the compiled program's count leaves out the cuDNN convolutions) of the forward and
-of the forward + backward (`jax.value_and_grad` of the loss over the trainable weights) at the first batch size,
-divided by it, in the first policy of `--policies` (float32 by default; the other policies' casts aside, the same
-operations). The bfloat16 matmul rate is 2·n³ / time of an n×n by n×n bfloat16 product
-(`--matmul-size`), timed in the same run. Peak device memory is `device.memory_stats()["peak_bytes_in_use"]` (the
-process's peak so far, read after each figure; "n/a" where the device has no memory statistics, e.g. the CPU).
+FLOPs per clip are those of the convolutions and matrix products, 2 per multiply-add, counted on the jaxpr (the
+same on every backend; XLA's cost analysis leaves out cuDNN's convolutions on a GPU; a transposed convolution's
+multiplies by the zeros of its dilated input are not counted), of the forward and of the forward + backward
+(`jax.value_and_grad` of the loss over the trainable weights) at the first batch size, divided by it, in the first
+policy of `--policies` (the same operations in every policy). The bfloat16 matmul rate is 2·n³ / time of an n×n
+by n×n bfloat16 product (`--matmul-size`), timed in the same run. Peak device memory is
+`device.memory_stats()["peak_bytes_in_use"]` (the process's peak so far, read after each figure; "n/a" where the
+device has no memory statistics, e.g. the CPU).
 `--skip-stage` times variants with one stage left out (inference): the video encoder replaced by zeros of its
-output's shape, or the decoder by the attention's output, to see where the time goes; each variant's FLOPs (XLA's
-count, as above) are printed beside it, so a stage's share of the time can be read against its share of the work.
+output's shape, or the decoder by the attention's output, to see where the time goes; each variant's FLOPs (counted as
+above) are printed beside it, so a stage's share of the time can be read against its share of the work.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -96,13 +98,35 @@ def peak_memory(device) -> str:
     return f"{stats['peak_bytes_in_use'] / 2**30:.2f} GiB"
 
 
-def flops_of(jitted, *args) -> float:
-    """XLA's FLOP count of `jitted(*args)`: the cost analysis of the lowered program, before the backend's
-    optimizations (a GPU's compiled program hands its convolutions to cuDNN, which that count leaves out)."""
-    analysis = jitted.lower(*args).cost_analysis()
-    if isinstance(analysis, (list, tuple)):  # older JAX: one dict per program
-        analysis = analysis[0]
-    return float(analysis["flops"])
+def flops_of(fn, *args) -> float:
+    """FLOPs of `fn(*args)` in its convolutions and matrix products (2 per multiply-add), counted on its jaxpr:
+    the same count on every backend. XLA's own cost analysis does not serve: on a GPU the compiled program hands
+    its convolutions to cuDNN, which it leaves out, and the lowered program's analysis is missing there."""
+    import jax
+
+    return float(_jaxpr_flops(jax.make_jaxpr(fn)(*args).jaxpr))
+
+
+def _jaxpr_flops(jaxpr) -> int:
+    total = 0
+    for eqn in jaxpr.eqns:
+        out = eqn.outvars[0].aval.shape if eqn.outvars else ()
+        if eqn.primitive.name == "conv_general_dilated":
+            rhs = eqn.invars[1].aval.shape
+            kernel_out = rhs[eqn.params["dimension_numbers"].rhs_spec[0]]
+            # Each output: in-features × window, less the zeros a transposed conv's dilated input holds.
+            zeros = math.prod(eqn.params["lhs_dilation"])
+            total += 2 * math.prod(out) * math.prod(rhs) // kernel_out // zeros
+        elif eqn.primitive.name == "dot_general":
+            (contracting, _), _ = eqn.params["dimension_numbers"]
+            lhs = eqn.invars[0].aval.shape
+            total += 2 * math.prod(out) * math.prod(lhs[d] for d in contracting)
+        for param in eqn.params.values():  # nested programs: jit, custom_jvp, remat, cond branches
+            for sub in param if isinstance(param, (list, tuple)) else (param,):
+                sub = getattr(sub, "jaxpr", sub)
+                if hasattr(sub, "eqns"):
+                    total += _jaxpr_flops(sub)
+    return total
 
 
 def bfloat16_matmul_rate(n: int, runs: int) -> float:
@@ -195,14 +219,14 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
     if "forward" not in flops:  # the first policy's count serves every policy (the same operations)
         x, _ = make_batch(config, args.batches[0])
         flops["forward"] = flops_of(forward, trainable, non_trainable, jax.device_put(x, device)) / args.batches[0]
-        print(f"FLOPs per clip, forward: {flops['forward'] / 1e9:.4g} GFLOP (XLA cost analysis of the jitted "
-              f"forward, batch {args.batches[0]})")
+        print(f"FLOPs per clip, forward: {flops['forward'] / 1e9:.4g} GFLOP (convolutions and matrix products "
+              f"of the forward, batch {args.batches[0]})")
         if args.train_batches:
             x, y = make_batch(config, args.train_batches[0])
             flops["train"] = flops_of(loss_and_grad_fn(model), trainable, non_trainable, jax.device_put(x, device),
                                       jax.device_put(y, device)) / args.train_batches[0]
-            print(f"FLOPs per clip, training: {flops['train'] / 1e9:.4g} GFLOP (XLA cost analysis of "
-                  f"value_and_grad of the loss, batch {args.train_batches[0]})")
+            print(f"FLOPs per clip, training: {flops['train'] / 1e9:.4g} GFLOP (convolutions and matrix "
+                  f"products of value_and_grad of the loss, batch {args.train_batches[0]})")
     for batch in args.batches:
         x = jax.device_put(make_batch(config, batch)[0], device)
         _report(policy, "forward", batch, lambda: forward(trainable, non_trainable, x).block_until_ready(), args,

@@ -155,7 +155,8 @@ class TrainingBatches:
 
 
 def train(policy, config, weights, batches, args, device, held_out):
-    """`(curve, seconds)`: curve rows `(step, mean training loss since the last row, held-out mean IoU)`."""
+    """Trains one policy, printing each curve row `(step, mean training loss since the last row, held-out mean IoU)`
+    as it is made (a run cut off keeps its rows); returns the curve."""
     import jax
 
     from acga_tf.models.acga import ACGA
@@ -163,15 +164,19 @@ def train(policy, config, weights, batches, args, device, held_out):
     model = ACGA(config, dtype=policy)
     model.set_weights(weights)
     model.compile(learning_rate=args.learning_rate, jit_compile=True)
-    curve, losses, start = [], [], time.perf_counter()
+    print(f"{policy} (optimizer {type(model.optimizer).__name__}): step, loss, IoU:", flush=True)
+    curve, losses, start, first = [], [], time.perf_counter(), 0.0
     for step, batch in enumerate(batches, 1):
         x, y = (jax.device_put(a, device) for a in batch)
         losses.append(float(model.train_on_batch(x, y, return_dict=True)["loss"]))
+        first = first or time.perf_counter() - start
         if step % args.eval_every == 0 or step == args.steps:
             logits = np.asarray(model.predict_on_batch(held_out[0])["logits"])
             curve.append((step, float(np.mean(losses)), mean_iou(logits, held_out[1]["logits"])))
+            print(f"  {policy:<15} step {step:>5}  loss {curve[-1][1]:.4f}  IoU {curve[-1][2]:.4f}", flush=True)
             losses = []
-    return curve, time.perf_counter() - start, type(model.optimizer).__name__
+    print(f"{policy}: {args.steps} steps in {time.perf_counter() - start:.1f} s (the first, compiling, {first:.1f} s)")
+    return curve
 
 
 def main(argv=None) -> int:
@@ -189,11 +194,7 @@ def main(argv=None) -> int:
     with jax.default_device(device):
         weights = ACGA(config).get_weights()  # one initialisation for every policy
         for policy in args.policies:
-            curve, seconds, optimizer = train(policy, config, weights, batches, args, device, held_out)
-            results[policy] = curve
-            print(f"{policy}: {args.steps} steps in {seconds:.1f} s (optimizer {optimizer}); step, loss, IoU:")
-            for step, loss, iou in curve:
-                print(f"  {policy:<15} step {step:>5}  loss {loss:.4f}  IoU {iou:.4f}")
+            results[policy] = train(policy, config, weights, batches, args, device, held_out)
     reference = results["float32"][-1]
     if reference[2] < LEARNED_IOU:
         print(f"float32 did not learn (final IoU {reference[2]:.4f} < {LEARNED_IOU}): the comparison below says "

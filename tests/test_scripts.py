@@ -153,8 +153,9 @@ TINY_RUNS: dict[str, TinyRun] = {
          r"attention_init_std=1",
          *JAX_ENVIRONMENT,
          rf"bf16 matmul rate: {NUMBER} TFLOP/s \(1024x1024 by 1024x1024, median of 3\)",
-         rf"FLOPs per clip, forward: {NUMBER} GFLOP \(XLA cost analysis of the jitted forward, batch 1\)",
-         rf"FLOPs per clip, training: {NUMBER} GFLOP \(XLA cost analysis of value_and_grad of the loss, batch 1\)",
+         rf"FLOPs per clip, forward: {NUMBER} GFLOP \(convolutions and matrix products of the forward, batch 1\)",
+         rf"FLOPs per clip, training: {NUMBER} GFLOP \(convolutions and matrix products of value_and_grad of the loss, "
+         r"batch 1\)",
          *_gpu_lines(("float32", "mixed_float16")),
          *(rf"FLOPs per clip, forward without the {stage}: {NUMBER} GFLOP \({NUMBER}% of the whole forward's\)"
            for stage in ("video encoder", "decoder")),
@@ -168,7 +169,8 @@ TINY_RUNS: dict[str, TinyRun] = {
         (r"preset=tiny T=8 S=32 device=cpu:0 steps=3 batch=2 learning_rate=0.002 trainable_from=Mixed_4f "
          r"attention_init_std=0.2",
          *JAX_ENVIRONMENT,
-         rf"mixed_float16: 3 steps in {NUMBER} s \(optimizer LossScaleOptimizer\); step, loss, IoU:",
+         r"mixed_float16 \(optimizer LossScaleOptimizer\): step, loss, IoU:",
+         rf"mixed_float16: 3 steps in {NUMBER} s \(the first, compiling, {NUMBER} s\)",
          rf"final mixed_float16 vs float32: loss {NUMBER} vs {NUMBER} \({NUMBER}%\), IoU {NUMBER} vs {NUMBER} "
          rf"\({NUMBER}%\): (agree|disagree) within 10%",
          r"tensorflow imported: no"),
@@ -348,3 +350,21 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)
     assert names == ["forward.hlo.txt", "forward.xplane.pb", "gradient.hlo.txt", "gradient.xplane.pb"], names
+
+
+def test_gpu_flop_count(monkeypatch):
+    """benchmarks/gpu.py's FLOPs (the fraction of the matmul rate it prints): 2 per multiply-add of the matrix
+    products and convolutions, a transposed convolution's zeros left out, nested programs included."""
+    jax = pytest.importorskip("jax")
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from gpu import flops_of
+
+    x, w = jax.numpy.ones((1, 4, 4, 2)), jax.numpy.ones((3, 3, 2, 3))
+    nhwc = ("NHWC", "HWIO", "NHWC")
+    assert flops_of(lambda a, b: a @ b, jax.numpy.ones((4, 5)), jax.numpy.ones((5, 6))) == 2 * 4 * 6 * 5
+    conv = jax.jit(lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=nhwc))
+    assert flops_of(conv, x, w) == 2 * (4 * 4 * 3) * (3 * 3 * 2)  # inside a jit: a nested program
+    transposed = jax.lax.conv_transpose(x, w, (2, 2), "SAME", dimension_numbers=nhwc)
+    assert transposed.shape == (1, 8, 8, 3)
+    assert flops_of(lambda x, w: jax.lax.conv_transpose(x, w, (2, 2), "SAME", dimension_numbers=nhwc), x, w) == \
+        2 * (4 * 4 * 2) * (3 * 3) * 3  # each input pixel meets the whole kernel once
