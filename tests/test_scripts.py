@@ -339,14 +339,14 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "gpu_bfloat16", "profile", "learning", "gpu_float32_float16")
+    steps = ("hostinfo", "gpu_bfloat16", "learning", "gpu_float16_float32", "profile")
     assert (tmp_path / "out" / "summary.txt").read_text().splitlines() == [f"{s}: exit 0" for s in steps]
     assert re.search(r"^backend: Keras \S+ on jax", (tmp_path / "out" / "hostinfo.log").read_text(), re.M)
     for step in steps[1:]:
         log = (tmp_path / "out" / f"{step}.log").read_text()
         assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
     bf16 = (tmp_path / "out" / "gpu_bfloat16.log").read_text()
-    assert re.search(r"^mixed_bfloat16 +forward without the decoder batch +1: ", bf16, re.M), bf16
+    assert re.search(r"^mixed_bfloat16 +training batch +1: ", bf16, re.M), bf16
     with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)
     assert names == ["forward.hlo.txt", "forward.xplane.pb", "gradient.hlo.txt", "gradient.xplane.pb"], names

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import keras
 
-from acga_tf.ops.devices import gpu_description
-
 # Endpoints in order, DeepMind's names (kinetics-i3d `i3d.py` VALID_ENDPOINTS).
 VALID_ENDPOINTS = (
     "Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3", "MaxPool3d_3a_3x3",
@@ -77,6 +75,11 @@ def _bfloat16_filter_gradient_is_wrong(compute_dtype: str, input_shape, kernel_s
                for size, k, s in zip(sizes, kernel_size, strides))
 
 
+def _on_gpu() -> bool:
+    """Whether the Keras backend computes on a GPU (`keras.distribution.list_devices` lists GPUs first)."""
+    return any(d.lower().startswith(("gpu", "cuda")) for d in keras.distribution.list_devices())
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class Unit3D(keras.layers.Layer):
     """Conv3D (no bias) → BatchNorm → ReLU with TF "SAME" padding (docs/model.md#video-encoder).
@@ -106,11 +109,9 @@ class Unit3D(keras.layers.Layer):
             self.conv_3d.float32_reason = "TensorFlow's bfloat16 kernel gradient is wrong for this input shape"
         self.conv_3d.build(input_shape)
         self.batch_norm.build(self.conv_3d.compute_output_shape(input_shape))
-        # The RGB stem (3 input channels, 7×7×7) on a GPU: convolution kernels need a multiple of 8 channels to use
-        # the tensor cores (XLA pads 21 to 24 itself, but not 3 to 8), so it is computed as a 1×7×7 convolution
-        # over the 7 frames its kernel spans, stacked as 21 channels: the same sum, 5x faster on an H200 under
-        # JAX, 3x slower on a CPU under TensorFlow (docs/architecture.md#speed).
-        self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and gpu_description() is not None
+        # The RGB stem (3 input channels, 7×7×7) on a GPU runs as a 1×7×7 convolution over the 7 frames its kernel
+        # spans, stacked as 21 channels: the same sum in a shape the tensor cores take (docs/model.md#video-encoder).
+        self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and _on_gpu()
 
     def call(self, x, training=None):
         y = self._folded_conv(x) if self.fold_time else self.conv_3d(x)
