@@ -110,7 +110,7 @@ class Unit3D(keras.layers.Layer):
         self.conv_3d.build(input_shape)
         self.batch_norm.build(self.conv_3d.compute_output_shape(input_shape))
         # The RGB stem (3 input channels, 7×7×7) on a GPU runs as a 1×7×7 convolution over the 7 frames its kernel
-        # spans, stacked as 21 channels: the same sum in a shape the tensor cores take (docs/model.md#video-encoder).
+        # spans, stacked as 21 channels: the same sum, in a shape the GPU runs faster (docs/model.md#video-encoder).
         self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and _on_gpu()
 
     def call(self, x, training=None):
