@@ -1,6 +1,10 @@
 """acga_tf/models/video_encoder.py: `Unit3D`, `InceptionBlock` (and its `_Branch`es), `I3D`
 (docs/model.md#video-encoder)."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -102,6 +106,16 @@ def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
     assert y_fold.shape == y_3d.shape
     np.testing.assert_allclose(y_fold, y_3d, atol=1e-5 * np.abs(y_3d).max())
     np.testing.assert_allclose(g_fold, g_3d, atol=1e-5 * np.abs(g_3d).max())
+
+
+def test_stem_builds_under_a_backend_without_keras_distribution():
+    """Keras' torch backend has no `keras.distribution` (the NumPy backend neither, and it runs here without PyTorch):
+    the stem's GPU check must not fail there, and the 3D form stays."""
+    program = ("from acga_tf.models.video_encoder import Unit3D\n"
+               "unit = Unit3D(8, (7, 7, 7), (2, 2, 2))\nunit.build((1, 8, 16, 16, 3))\nprint(unit.fold_time)")
+    proc = subprocess.run([sys.executable, "-c", program], env={**os.environ, "KERAS_BACKEND": "numpy"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr[-2000:]
 
 
 def test_inception_block_mixed_precision():

@@ -76,8 +76,13 @@ def _bfloat16_filter_gradient_is_wrong(compute_dtype: str, input_shape, kernel_s
 
 
 def _on_gpu() -> bool:
-    """Whether the Keras backend computes on a GPU (`keras.distribution.list_devices` lists GPUs first)."""
-    return any(d.lower().startswith(("gpu", "cuda")) for d in keras.distribution.list_devices())
+    """Whether the Keras backend computes on a GPU (`keras.distribution.list_devices` lists GPUs first). False
+    under backends without `keras.distribution` (PyTorch): they keep the 3D form, right on every device."""
+    try:
+        devices = keras.distribution.list_devices()
+    except AttributeError:  # keras.src.backend.distribution_lib is None under the torch backend
+        return False
+    return any(d.lower().startswith("gpu") for d in devices)
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
