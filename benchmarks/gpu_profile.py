@@ -28,10 +28,9 @@ import shutil
 import tempfile
 import time
 
-from gpu import forward_fn, loss_and_grad_fn, make_batch  # benchmarks/gpu.py
+from gpu import PRESET_NAMES, forward_fn, loss_and_grad_fn, make_batch  # benchmarks/gpu.py
 from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
-PRESET_NAMES = ("tiny", "small", "paper")  # ACGAConfig.preset names
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(.*)$")
 _OPCODE = re.compile(r"\s*([\w\-]+)\((.*)$")
 
@@ -150,8 +149,9 @@ def profile(name, jitted, args_, steps, options):
     import jax
 
     compiled = jitted.lower(*args_).compile()
-    operations = hlo_operations(compiled.as_text())
-    module = re.search(r"HloModule\s+([\w.\-]+)", compiled.as_text())
+    hlo_text = compiled.as_text()  # megabytes for the paper preset: made once
+    operations = hlo_operations(hlo_text)
+    module = re.search(r"HloModule\s+([\w.\-]+)", hlo_text)
     module = module.group(1) if module else ""
     jax.block_until_ready(compiled(*args_))
     trace_dir = tempfile.mkdtemp(prefix=f"profile_{name}_")
@@ -169,7 +169,7 @@ def profile(name, jitted, args_, steps, options):
         for path in glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True):
             shutil.copy(path, os.path.join(options.out, f"{name}.xplane.pb"))
         with open(os.path.join(options.out, f"{name}.hlo.txt"), "w") as f:
-            f.write(compiled.as_text())
+            f.write(hlo_text)
     shutil.rmtree(trace_dir, ignore_errors=True)
     if not times:
         return
