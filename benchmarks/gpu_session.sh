@@ -7,9 +7,9 @@
 #
 # Steps (limit): hostinfo (20 s); gpu.py in mixed_bfloat16, the figures to compare with issue 12's table (200 s);
 # gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on the CPU; the small preset did
-# not on the H200, benchmarks/README.md), the three policies (180 s); gpu.py in mixed_float16 and float32 (100 s);
-# gpu_profile.py, where the device time of the forward and of forward + backward goes (60 s: what fits).
-# Under 9 minutes and a half in all. On the H200 on 2026-11-30 every step after hostinfo ran out of its time
+# not on the H200, benchmarks/README.md), the three policies (180 s); gpu_stem.py, the I3D stem's forms at batch 32,
+# to choose the one a GPU runs (40 s); gpu.py in mixed_float16 and float32 (90 s); gpu_profile.py, where the device
+# time of the forward and of forward + backward goes (50 s: what fits). 9 minutes and 40 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of its time
 # (benchmarks/README.md): gpu.py then compiled extra programs for its FLOP count (now counted on the jaxpr, without
 # compiling), and the learning check spent 92 s on 300 steps of one policy, compilation included; it now compiles
 # without XLA's convolution autotuning (--xla_gpu_autotune_level=0: its speed is not what it measures) and prints
@@ -46,11 +46,13 @@ if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the C
     learning=(--device cpu --preset tiny --steps 3 --eval-every 1 --image-size 32 --trainable-from Mixed_4f
               --batch 2 --eval-clips 4)
     profile=(--device cpu --preset tiny --image-size 32 --trainable-from Mixed_4f --batch 2 --steps 1)
+    stem=(--device cpu --preset tiny --image-size 32 --batch 2 --runs 1)
 else
     host=(--device GPU)
     gpu=(--runs 5)
     learning=(--preset demo --image-size 64 --steps 300 --eval-every 50)
     profile=()
+    stem=(--runs 5)
 fi
 
 : > "$out/summary.txt"
@@ -67,7 +69,8 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
 step hostinfo 20 python3 benchmarks/hostinfo.py "${host[@]}"
 step gpu_bfloat16 200 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 180 python3 benchmarks/gpu_learning.py "${learning[@]}"
-step gpu_float16_float32 100 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32
-step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --out "$out/profile"
+step stem 40 python3 benchmarks/gpu_stem.py "${stem[@]}"
+step gpu_float16_float32 90 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32
+step profile 50 python3 benchmarks/gpu_profile.py "${profile[@]}" --out "$out/profile"
 tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
 ! grep -qv ": exit 0$" "$out/summary.txt"

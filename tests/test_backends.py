@@ -4,7 +4,8 @@ Each check runs a program of tests/backend_programs/ in a subprocess with `KERAS
 Keras backend once, at import), and asserts on the JSON that the program writes:
 
 - parity.py: the reference parity fixture (shared/fixtures/reference) is reproduced under the backend, with the I3D
-  stem in both of its forms (a CPU's and a GPU's), and the model (fixture weights) is saved as a .keras file;
+  stem in each of its forms (a CPU's, a GPU's, the GPU's space-to-depth variant), and the model (fixture weights) is
+  saved as a .keras file;
 - save_load.py: the .keras files saved under the other backends load under this one, with the same outputs;
 - fit_one_epoch.py: one `model.fit` epoch of the tiny model on `make_dataset`'s tf.data batches of the synthetic world
   lowers the training loss.
@@ -138,6 +139,8 @@ def test_reference_parity_fixture_under_each_backend(runs, shared_dir, backend):
     stem = "folded (a GPU's)" if result["stem_folded"] else "3D (a CPU's)"
     for key, diff in result["max_abs_diff_other_stem"].items():
         assert diff <= PARITY_ATOL, f"{backend}, the stem {stem}: {key} differs from the fixture by {diff:.3g}"
+    for key, diff in result["max_abs_diff_space_to_depth_stem"].items():
+        assert diff <= PARITY_ATOL, f"{backend}, the stem folded, space to depth: {key} is off by {diff:.3g}"
 
 
 @pytest.mark.parametrize("source, target", list(itertools.permutations(BACKENDS, 2)))

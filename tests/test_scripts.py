@@ -108,6 +108,15 @@ def _check_profile(stdout: str, context: dict) -> None:
         assert {layer.split("/")[0] for _, layer in layers} & {"video_encoder", "decoder"}, program
 
 
+def _check_stem_forms(stdout: str, context: dict) -> None:
+    """The forms compute the 3D form's output up to bfloat16 rounding; space to depth pads 7 taps to 8 per axis."""
+    forms = re.findall(r"^(3d|folded|folded, space to depth) .* computes (\S+)x that work\); difference from 3d "
+                       r"(\S+);", stdout, re.M)
+    assert [(form, work) for form, work, _ in forms] == [("3d", "1.00"), ("folded", "1.00"),
+                                                         ("folded, space to depth", "1.31")], stdout
+    assert all(float(difference) < 0.02 for _, _, difference in forms), stdout
+
+
 def _check_forward(stdout: str, context: dict) -> None:
     diff = float(re.search(r"^max \|keras - raw\| on logits: (\S+)", stdout, re.M).group(1))
     assert diff < 1e-3, stdout
@@ -185,6 +194,18 @@ TINY_RUNS: dict[str, TinyRun] = {
            rf"time per call \(\d+ operations; from .+\)" for program in ("forward", "gradient")),
          r"tensorflow imported: no"),
         _check_profile, env=NO_TENSORFLOW),
+    "benchmarks/gpu_stem.py": TinyRun(
+        ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--batch", "2", "--runs", "1"),
+        (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 runs=1 trainable_from=Conv3d_1a_7x7 "
+         r"attention_init_std=1",
+         *JAX_ENVIRONMENT,
+         rf"stem: 8 filters, kernel \(7, 7, 7\), strides \(2, 2, 2\), input \(2, 8, 32, 32, 3\): {NUMBER} GFLOP "
+         r"per clip",
+         *(rf"{form} +{NUMBER} ms per batch +{NUMBER} TFLOP/s of the stem's work \({NUMBER}% of the bf16 matmul "
+           rf"rate; this form computes {NUMBER}x that work\); difference from 3d {NUMBER}; peak memory n/a"
+           for form in ("3d", "folded", "folded, space to depth")),
+         r"tensorflow imported: no"),
+        _check_stem_forms, env=NO_TENSORFLOW),
     "benchmarks/hostinfo.py": TinyRun((), ENVIRONMENT),
     "benchmarks/jit.py": TinyRun(
         ("--train-preset", "tiny", "--forward-preset", "tiny", "--runs", "1"),
@@ -331,7 +352,7 @@ def test_tiny_run(script, request, tmp_path):
         run.check(out, context)
 
 
-@pytest.mark.slow  # about 3 minutes on 2 cores: three JAX scripts' tiny runs, one after the other
+@pytest.mark.slow  # about 3 minutes on 2 cores: four JAX scripts' tiny runs, one after the other
 def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     """benchmarks/gpu_session.sh (the GPU checks in one call) at tiny sizes on the CPU, `import tensorflow` refused."""
     env = _env(NO_TENSORFLOW)
@@ -339,7 +360,7 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "gpu_bfloat16", "learning", "gpu_float16_float32", "profile")
+    steps = ("hostinfo", "gpu_bfloat16", "learning", "stem", "gpu_float16_float32", "profile")
     assert (tmp_path / "out" / "summary.txt").read_text().splitlines() == [f"{s}: exit 0" for s in steps]
     assert re.search(r"^backend: Keras \S+ on jax", (tmp_path / "out" / "hostinfo.log").read_text(), re.M)
     for step in steps[1:]:

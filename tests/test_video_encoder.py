@@ -83,11 +83,14 @@ def test_bfloat16_kernel_gradient_agrees_with_float32(frames, kernel_size, strid
 
 
 @pytest.mark.parametrize("frames, kernel_size, strides", [(16, (7, 7, 7), (2, 2, 2)), (9, (7, 7, 7), (2, 2, 2)),
-                                                          (3, (7, 7, 7), (2, 2, 2)), (5, (3, 3, 3), (1, 1, 1))],
-                         ids=["stem of 16 frames", "even padding", "clip shorter than the kernel", "stride 1"])
+                                                          (3, (7, 7, 7), (2, 2, 2)), (5, (3, 3, 3), (1, 1, 1)),
+                                                          (4, (3, 5, 5), (1, 3, 3))],
+                         ids=["stem of 16 frames", "even padding", "clip shorter than the kernel", "stride 1",
+                              "spatial stride 3"])
 def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
-    """On a GPU the RGB stem runs as a 1×kh×kw conv over the frames stacked as channels (Unit3D.build): the same
-    sum as the 3D conv with "same" padding, up to float32 rounding, and the same gradient for its kernel."""
+    """On a GPU the RGB stem runs as a 1×kh×kw conv over the frames stacked as channels (Unit3D.build), and may run
+    with each block of stride × stride pixels stacked too (`space_to_depth`): the same sum as the 3D conv with
+    "same" padding (an odd height here), up to float32 rounding, and the same gradient for its kernel."""
     import tensorflow as tf
 
     x = np.random.default_rng(4).uniform(-1, 1, (2, frames, 17, 16, 3)).astype("float32")
@@ -95,17 +98,19 @@ def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
     unit.build(x.shape)
     unit.conv_3d.kernel.assign(np.random.default_rng(5).normal(0, 0.1, unit.conv_3d.kernel.shape))
     assert unit.fold_time == bool(tf.config.list_physical_devices("GPU"))  # the CPU keeps the faster 3D conv
+    assert not unit.space_to_depth  # chosen nowhere until measured faster
     results = []
-    for fold in (False, True):
-        unit.fold_time = fold
+    for fold, space_to_depth in ((False, False), (True, False), (True, True)):
+        unit.fold_time, unit.space_to_depth = fold, space_to_depth
         with tf.GradientTape() as tape:
             y = unit(x, training=False)
             loss = tf.reduce_sum(y ** 3)
         results.append((y.numpy(), tape.gradient(loss, unit.conv_3d.kernel).numpy()))
-    (y_3d, g_3d), (y_fold, g_fold) = results
-    assert y_fold.shape == y_3d.shape
-    np.testing.assert_allclose(y_fold, y_3d, atol=1e-5 * np.abs(y_3d).max())
-    np.testing.assert_allclose(g_fold, g_3d, atol=1e-5 * np.abs(g_3d).max())
+    (y_3d, g_3d), *folded = results
+    for y_fold, g_fold in folded:
+        assert y_fold.shape == y_3d.shape
+        np.testing.assert_allclose(y_fold, y_3d, atol=1e-5 * np.abs(y_3d).max())
+        np.testing.assert_allclose(g_fold, g_3d, atol=1e-5 * np.abs(g_3d).max())
 
 
 def test_stem_builds_under_a_backend_without_keras_distribution():

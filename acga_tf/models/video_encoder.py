@@ -75,6 +75,35 @@ def _bfloat16_filter_gradient_is_wrong(compute_dtype: str, input_shape, kernel_s
                for size, k, s in zip(sizes, kernel_size, strides))
 
 
+def _space_to_depth_conv(x, kernel, stride: int):
+    """A "same" 2D convolution of stride `stride` over every frame of `x` `(B, T, H, W, C)`, as a stride-1
+    convolution over `stride` × `stride` blocks of pixels stacked as channels ("space to depth").
+
+    `kernel` `(k, k, C, F)` is zero-padded to `stride · ceil(k / stride)` taps and regrouped the same way, so the
+    sum is the same; the convolution then sees `stride²·C` input channels and no stride, the form in which
+    accelerators' matrix units run a few-channel stem fastest (measured by benchmarks/gpu_stem.py).
+    """
+    ops = keras.ops
+    batch, frames, height, width, channels = x.shape
+    k, filters = kernel.shape[0], kernel.shape[-1]
+    blocks = -(-k // stride)  # kernel taps per axis in block units
+    pads = []
+    for size in (height, width):
+        out = -(-size // stride)
+        before = max((out - 1) * stride + k - size, 0) // 2  # TF "same"
+        pads.append((before, (out + blocks - 1) * stride - size - before))  # whole blocks, the extra ones zero-weighted
+    x = ops.pad(x, [[0, 0], [0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+    hb, wb = (height + sum(pads[0])) // stride, (width + sum(pads[1])) // stride
+    x = ops.reshape(x, (-1, hb, stride, wb, stride, channels))
+    x = ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, hb, wb, stride * stride * channels))
+    kernel = ops.pad(kernel, [[0, blocks * stride - k], [0, blocks * stride - k], [0, 0], [0, 0]])
+    kernel = ops.reshape(kernel, (blocks, stride, blocks, stride, channels, filters))
+    kernel = ops.reshape(ops.transpose(kernel, (0, 2, 1, 3, 4, 5)),
+                         (blocks, blocks, stride * stride * channels, filters))
+    y = ops.conv(x, kernel, padding="valid")  # (B·T, out_h, out_w, F)
+    return ops.reshape(y, (-1 if batch is None else batch, frames) + tuple(y.shape[1:]))
+
+
 def _on_gpu() -> bool:
     """Whether the Keras backend computes on a GPU (`keras.distribution.list_devices` lists GPUs first). False
     under backends without `keras.distribution` (PyTorch): they keep the 3D form, right on every device."""
@@ -117,13 +146,17 @@ class Unit3D(keras.layers.Layer):
         # The RGB stem (3 input channels, 7×7×7) on a GPU runs as a 1×7×7 convolution over the 7 frames its kernel
         # spans, stacked as 21 channels: the same sum, in a shape the GPU runs faster (docs/model.md#video-encoder).
         self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and _on_gpu()
+        # A further form of the folded conv, with each 2×2 block of pixels stacked as channels too (`_folded_conv`);
+        # not chosen on any device until measured faster there (benchmarks/gpu_stem.py compares the forms).
+        self.space_to_depth = False
 
     def call(self, x, training=None):
         y = self._folded_conv(x) if self.fold_time else self.conv_3d(x)
         return keras.ops.relu(self.batch_norm(y, training=training))
 
     def _folded_conv(self, x):
-        """`conv_3d(x)` with the time axis folded into the channels (see `build`)."""
+        """`conv_3d(x)` with the time axis folded into the channels (see `build`); with `space_to_depth` (and a
+        spatial stride), each stride × stride block of pixels too (`_space_to_depth_conv`)."""
         ops = keras.ops
         (kt, kh, kw), (st, sh, sw) = self.kernel_size, self.strides
         dtype = self.conv_3d.compute_dtype
@@ -135,6 +168,8 @@ class Unit3D(keras.layers.Layer):
         x = ops.concatenate([x[:, k:k + (out_frames - 1) * st + 1:st] for k in range(kt)], axis=-1)  # (k, c)
         kernel = ops.cast(self.conv_3d.kernel, dtype)  # (kt, kh, kw, c, f) -> (1, kh, kw, kt * c, f)
         kernel = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (1, kh, kw, kt * channels, self.filters))
+        if self.space_to_depth and sh == sw > 1:
+            return _space_to_depth_conv(x, kernel[0], sh)
         return ops.conv(x, kernel, strides=(1, sh, sw), padding="same")
 
     def compute_output_shape(self, input_shape):

@@ -6,8 +6,9 @@ Builds the paper topology at the fixture's T and S, loads the reference weights 
 `acga_tf.training.weights.load_reference_state_dict`, runs the model and writes, per logits output, the maximum
 absolute difference from the fixture (and, for diagnosis, the intermediates' maximum absolute and relative
 differences), then the same with the I3D stem in its other form (folded where this machine has no GPU: the form a
-GPU runs, docs/model.md#video-encoder). With `--save DIR` it also saves the model as `DIR/model.keras` with its
-inputs and outputs (`save_load.save_with_reference`), for loading under the other backends.
+GPU runs, docs/model.md#video-encoder) and in the folded form's space-to-depth variant. With `--save DIR` it also
+saves the model as `DIR/model.keras` with its inputs and outputs (`save_load.save_with_reference`), for loading under
+the other backends.
 """
 
 from __future__ import annotations
@@ -59,12 +60,17 @@ def main(argv=None) -> None:
         intermediates[key] = {"max_abs": float(diff.max()),
                               "max_rel": float((diff / np.maximum(np.abs(expected), 1e-5)).max())}
     # The stem as it runs on a GPU (docs/model.md#video-encoder), forced here: it must reproduce the fixture too.
+    # So must the folded stem's space-to-depth form (benchmarks/gpu_stem.py).
     stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
-    on_gpu, stem.fold_time = stem.fold_time, not stem.fold_time
-    folded = predict(intermediate_model(model), inputs)
-    stem.fold_time = on_gpu
-    folded_logits = {key: float(np.max(np.abs(folded[ours].reshape(arrays[key].shape) - arrays[key])))
-                     for key, ours in LOGITS.items()}
+    on_gpu = stem.fold_time
+    other_forms = {}
+    for name, fold, space_to_depth in (("other_stem", not on_gpu, False), ("space_to_depth_stem", True, True)):
+        stem.fold_time, stem.space_to_depth = fold, space_to_depth
+        other = predict(intermediate_model(model), inputs)
+        other_forms[f"max_abs_diff_{name}"] = {
+            key: float(np.max(np.abs(other[ours].reshape(arrays[key].shape) - arrays[key])))
+            for key, ours in LOGITS.items()}
+    stem.fold_time, stem.space_to_depth = on_gpu, False
     if args.save:
         outputs = {k: out[k] for k in ("logits_res1", "logits_res2", "logits")}
         save_with_reference(model, inputs, outputs, args.save, backend)
@@ -73,7 +79,7 @@ def main(argv=None) -> None:
         "loaded": len(report.loaded), "unused_checkpoint": len(report.unused_checkpoint),
         "unset_model": len(report.unset_model),
         "max_abs_diff": logits, "intermediates": intermediates, "saved": args.save,
-        "stem_folded": not on_gpu, "max_abs_diff_other_stem": folded_logits,
+        "stem_folded": not on_gpu, **other_forms,
         "seconds": round(time.perf_counter() - start, 2),
     })
 

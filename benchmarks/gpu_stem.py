@@ -1,0 +1,116 @@
+"""The I3D stem (`Conv3d_1a_7x7`: 7×7×7 convolution, stride 2, over the RGB clip, then BatchNorm and ReLU) in each
+of its forms, timed on one accelerator under JAX, to choose the form a GPU runs (docs/model.md#video-encoder).
+
+    KERAS_BACKEND=jax python benchmarks/gpu_stem.py                 # paper preset (T=16, S=512), batch 32, on the GPU
+    KERAS_BACKEND=jax python benchmarks/gpu_stem.py --device cpu --preset tiny --image-size 32 --batch 2 --runs 1
+                                                                   # smoke run (seconds): checks it works only
+
+The forms, all the same sum (`tests/test_video_encoder.py`, and the parity fixture under every backend):
+- `3d`: the 3D convolution, over 3 input channels (what a CPU runs);
+- `folded`: a 1×7×7 convolution over the 7 frames each output step spans, stacked as 21 channels (what a GPU runs:
+  on an H200 it took the forward at batch 32 from 260 to 383 clips/s, benchmarks/README.md);
+- `folded, space to depth`: the same with each 2×2 block of pixels stacked as channels too: a stride-1 4×4
+  convolution over 84 channels, with 31% more multiply-adds (the kernel padded from 7 to 8 taps per axis).
+
+For each form: milliseconds per call (`jax.jit` of the layer's `stateless_call` in inference mode, median of `--runs`
+after one compiling call), the stem's own work per second (FLOPs of the `3d` form's convolution counted on its jaxpr,
+2 per multiply-add) and as a share of the bfloat16 matmul rate measured in the same run, and the largest difference
+from the `3d` form's output over that output's largest value (bfloat16 rounding only, about 1e-2, under
+mixed_bfloat16). Only the forward pass is timed: the paper trains I3D from Mixed_4f on, so the stem never
+back-propagates there. Runs under `KERAS_BACKEND=jax` without TensorFlow, as `gpu.py` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+from gpu import PRESET_NAMES, bfloat16_matmul_rate, flops_of, median_seconds, peak_memory  # benchmarks/gpu.py
+from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
+
+FORMS = {"3d": (False, False), "folded": (True, False), "folded, space to depth": (True, True)}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="paper", choices=PRESET_NAMES, help="default: paper (T=16, S=512)")
+    parser.add_argument("--device", default="gpu", choices=("cpu", "gpu"), help="default: gpu")
+    parser.add_argument("--batch", type=int, default=32, help="clips per call (default 32)")
+    parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
+    parser.add_argument("--runs", type=int, default=10, help="timed calls per form (default 10)")
+    parser.add_argument("--matmul-size", type=int, default=None,
+                        help="n of the bfloat16 n×n matmul (default 8192 on a GPU, 1024 on a CPU)")
+    parser.add_argument("--image-size", type=int, default=None, help="override the preset's S (a multiple of 16)")
+    args = parser.parse_args(argv)
+    args.trainable_from = None  # jax_start's override, not used here
+    if args.batch < 1 or args.runs < 1:
+        parser.error("--batch and --runs must be positive")
+    if args.matmul_size is None:
+        args.matmul_size = 8192 if args.device == "gpu" else 1024
+    return args
+
+
+def stem_forms(config, policy: str) -> tuple:
+    """`(unit, {form: jitted (trainable, non_trainable, video) -> output})`: the preset's stem `Unit3D` with random
+    weights and random BatchNorm statistics, and its call in each form of `FORMS`."""
+    import jax
+
+    from acga_tf.models.video_encoder import I3D
+
+    unit = I3D("Conv3d_1a_7x7", config.i3d_width_multiplier, bn_scale=config.bn_scale, bn_epsilon=config.bn_epsilon,
+               dtype=policy).blocks["Conv3d_1a_7x7"]
+    unit.build((None, config.clip_length, config.image_size, config.image_size, config.input_channels))
+    rng = np.random.default_rng(0)
+    for variable in unit.weights:  # random, with positive BatchNorm scales and variances
+        values = (rng.normal(0, 0.05, variable.shape) if "kernel" in variable.path
+                  else rng.uniform(0.5, 1.5, variable.shape) if variable.name in ("gamma", "moving_variance")
+                  else rng.normal(0, 0.1, variable.shape))
+        variable.assign(values.astype("float32"))
+
+    def form(fold: bool, space_to_depth: bool):
+        def call(trainable, non_trainable, video):
+            unit.fold_time, unit.space_to_depth = fold, space_to_depth  # read while tracing
+            return unit.stateless_call(trainable, non_trainable, video, training=False)[0]
+        return jax.jit(call)
+    return unit, {name: form(*flags) for name, flags in FORMS.items()}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device, config = jax_start(args, "benchmarks/gpu_stem.py", f"batch={args.batch} policy={args.policy} "
+                               f"runs={args.runs}")
+    import jax
+
+    with jax.default_device(device):
+        matmul_rate = bfloat16_matmul_rate(args.matmul_size, args.runs)
+        print(f"bf16 matmul rate: {matmul_rate / 1e12:.4g} TFLOP/s ({args.matmul_size}x{args.matmul_size} by "
+              f"{args.matmul_size}x{args.matmul_size}, median of {max(args.runs, 3)})")
+        unit, forms = stem_forms(config, args.policy)
+        trainable = [v.value for v in unit.trainable_variables]
+        non_trainable = [v.value for v in unit.non_trainable_variables]
+        shape = (args.batch, config.clip_length, config.image_size, config.image_size, config.input_channels)
+        video = jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0)  # made on the device
+        work = flops_of(forms["3d"], trainable, non_trainable, video)
+        print(f"stem: {unit.filters} filters, kernel {unit.kernel_size}, strides {unit.strides}, input {shape}: "
+              f"{work / args.batch / 1e9:.4g} GFLOP per clip")
+        reference = None
+        for name, call in forms.items():
+            own = flops_of(call, trainable, non_trainable, video)
+            out = call(trainable, non_trainable, video).astype("float32")  # trace, compile, first run
+            if reference is None:
+                reference = out
+            difference = float(jax.numpy.abs(out - reference).max() / jax.numpy.maximum(abs(reference).max(), 1e-30))
+            del out
+            seconds = median_seconds(lambda call=call: call(trainable, non_trainable, video).block_until_ready(),
+                                     args.runs)
+            print(f"{name:<24} {seconds * 1e3:9.4g} ms per batch  {work / seconds / 1e12:8.4g} TFLOP/s of the stem's "
+                  f"work ({work / seconds / matmul_rate:.1%} of the bf16 matmul rate; this form computes "
+                  f"{own / work:.2f}x that work); difference from 3d {difference:.2g}; peak memory "
+                  f"{peak_memory(device)}")
+    return tensorflow_free_exit()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    raise SystemExit(main())
