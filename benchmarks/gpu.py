@@ -52,10 +52,19 @@ def _sizes(text: str, flag: str, parser) -> tuple[int, ...]:
     return sizes
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_model_arguments(parser, *, one_batch: bool = False) -> None:
+    """`--preset` and `--device`, which every JAX benchmark takes; with `one_batch`, also `--batch` (32) and
+    `--policy` (mixed_bfloat16), for the scripts that look at one program at one size (gpu_profile.py, gpu_stem.py)."""
     parser.add_argument("--preset", default="paper", choices=PRESET_NAMES, help="default: paper (T=16, S=512)")
     parser.add_argument("--device", default="gpu", choices=("cpu", "gpu"), help="default: gpu")
+    if one_batch:
+        parser.add_argument("--batch", type=int, default=32, help="clips per call (default 32)")
+        parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_model_arguments(parser)
     parser.add_argument("--batches", default="1,8,32", help="forward batch sizes (default 1,8,32)")
     parser.add_argument("--train-batches", default="8,32", help="training batch sizes (default 8,32; '0' for none)")
     parser.add_argument("--policies", default=",".join(POLICIES), help=f"default: {','.join(POLICIES)}")
@@ -130,7 +139,7 @@ def _jaxpr_flops(jaxpr) -> int:
 
 
 def bfloat16_matmul_rate(n: int, runs: int) -> float:
-    """FLOP/s of an n×n by n×n bfloat16 matrix product on the default device."""
+    """FLOP/s of an n×n by n×n bfloat16 matrix product on the default device, printed."""
     import jax
     import jax.numpy as jnp
 
@@ -138,7 +147,9 @@ def bfloat16_matmul_rate(n: int, runs: int) -> float:
     b = jax.random.normal(jax.random.key(1), (n, n), jnp.bfloat16)
     matmul = jax.jit(jnp.matmul)
     matmul(a, b).block_until_ready()
-    return 2 * n**3 / median_seconds(lambda: matmul(a, b).block_until_ready(), max(runs, 3))
+    rate = 2 * n**3 / median_seconds(lambda: matmul(a, b).block_until_ready(), max(runs, 3))
+    print(f"bf16 matmul rate: {rate / 1e12:.4g} TFLOP/s ({n}x{n} by {n}x{n}, median of {max(runs, 3)})")
+    return rate
 
 
 def make_batch(config, batch: int, seed: int = 0):
@@ -282,8 +293,6 @@ def main(argv=None) -> int:
 
     with jax.default_device(device):
         matmul_rate = bfloat16_matmul_rate(args.matmul_size, args.runs)
-        print(f"bf16 matmul rate: {matmul_rate / 1e12:.4g} TFLOP/s ({args.matmul_size}x{args.matmul_size} by "
-              f"{args.matmul_size}x{args.matmul_size}, median of {max(args.runs, 3)})")
         flops: dict[str, float] = {}
         for policy in args.policies:
             measure_policy(policy, config, args, device, matmul_rate, flops)

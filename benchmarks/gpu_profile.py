@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import time
 
-from gpu import PRESET_NAMES, forward_fn, loss_and_grad_fn, make_batch  # benchmarks/gpu.py
+from gpu import add_model_arguments, forward_fn, loss_and_grad_fn, make_batch  # benchmarks/gpu.py
 from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(.*)$")
@@ -37,10 +37,7 @@ _OPCODE = re.compile(r"\s*([\w\-]+)\((.*)$")
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="paper", choices=PRESET_NAMES, help="default: paper (T=16, S=512)")
-    parser.add_argument("--device", default="gpu", choices=("cpu", "gpu"), help="default: gpu")
-    parser.add_argument("--batch", type=int, default=32, help="clips per call (default 32)")
-    parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
+    add_model_arguments(parser, one_batch=True)
     parser.add_argument("--steps", type=int, default=3, help="traced calls per program (default 3)")
     parser.add_argument("--top", type=int, default=25, help="operations listed per program (default 25)")
     parser.add_argument("--depth", type=int, default=2, help="layer path parts grouped together (default 2)")

@@ -26,7 +26,7 @@ import argparse
 import os
 
 import numpy as np
-from gpu import PRESET_NAMES, bfloat16_matmul_rate, flops_of, median_seconds, peak_memory  # benchmarks/gpu.py
+from gpu import add_model_arguments, bfloat16_matmul_rate, flops_of, median_seconds, peak_memory  # benchmarks/gpu.py
 from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 FORMS = {"3d": (False, False), "folded": (True, False), "folded, space to depth": (True, True)}
@@ -34,10 +34,7 @@ FORMS = {"3d": (False, False), "folded": (True, False), "folded, space to depth"
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="paper", choices=PRESET_NAMES, help="default: paper (T=16, S=512)")
-    parser.add_argument("--device", default="gpu", choices=("cpu", "gpu"), help="default: gpu")
-    parser.add_argument("--batch", type=int, default=32, help="clips per call (default 32)")
-    parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
+    add_model_arguments(parser, one_batch=True)
     parser.add_argument("--runs", type=int, default=10, help="timed calls per form (default 10)")
     parser.add_argument("--matmul-size", type=int, default=None,
                         help="n of the bfloat16 n×n matmul (default 8192 on a GPU, 1024 on a CPU)")
@@ -84,8 +81,6 @@ def main(argv=None) -> int:
 
     with jax.default_device(device):
         matmul_rate = bfloat16_matmul_rate(args.matmul_size, args.runs)
-        print(f"bf16 matmul rate: {matmul_rate / 1e12:.4g} TFLOP/s ({args.matmul_size}x{args.matmul_size} by "
-              f"{args.matmul_size}x{args.matmul_size}, median of {max(args.runs, 3)})")
         unit, forms = stem_forms(config, args.policy)
         trainable = [v.value for v in unit.trainable_variables]
         non_trainable = [v.value for v in unit.non_trainable_variables]
