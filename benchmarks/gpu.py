@@ -62,9 +62,26 @@ def add_model_arguments(parser, *, one_batch: bool = False) -> None:
         parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
 
 
+def add_stem_argument(parser) -> None:
+    """`--stem`: the I3D stem's form in the whole model (`with_stem_form`)."""
+    parser.add_argument("--stem", default="default", choices=("default", "space-to-depth"),
+                        help="the I3D stem's form: the model's own choice for the device (folded on a GPU, 3D on a "
+                             "CPU; docs/model.md#video-encoder), or the folded one with space to depth (default: "
+                             "default; benchmarks/gpu_stem.py times the forms)")
+
+
+def with_stem_form(model, form: str):
+    """`model`, its I3D stem switched to the folded form with space to depth where `form` says so (`--stem`)."""
+    if form == "space-to-depth":
+        stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
+        stem.fold_time = stem.space_to_depth = True  # read when the model is traced
+    return model
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_model_arguments(parser)
+    add_stem_argument(parser)
     parser.add_argument("--batches", default="1,8,32", help="forward batch sizes (default 1,8,32)")
     parser.add_argument("--train-batches", default="8,32", help="training batch sizes (default 8,32; '0' for none)")
     parser.add_argument("--policies", default=",".join(POLICIES), help=f"default: {','.join(POLICIES)}")
@@ -223,7 +240,8 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
 
     from acga_tf.models.acga import ACGA
 
-    model = ACGA(config, dtype=policy)  # fresh random weights (keras.utils.set_random_seed would import TensorFlow)
+    model = with_stem_form(ACGA(config, dtype=policy), args.stem)  # fresh random weights (no set_random_seed:
+    # keras.utils.set_random_seed would import TensorFlow)
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     forward = forward_fn(model)
@@ -288,7 +306,8 @@ def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip
 def main(argv=None) -> int:
     args = parse_args(argv)
     device, config = jax_start(args, "benchmarks/gpu.py", f"batches={','.join(map(str, args.batches))} "
-                               f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs}")
+                               f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs} "
+                               f"stem={args.stem}")
     import jax
 
     with jax.default_device(device):

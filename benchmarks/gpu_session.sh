@@ -5,11 +5,12 @@
 #   bash benchmarks/gpu_session.sh [OUT_DIR]      # on the GPU machine, from the repository root
 #   TINY=1 bash benchmarks/gpu_session.sh DIR     # the same steps at tiny sizes on the CPU (minutes; a slow test)
 #
-# Steps (limit): hostinfo (20 s); gpu.py in mixed_bfloat16, the figures to compare with issue 12's table (200 s);
-# gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on the CPU; the small preset did
-# not on the H200, benchmarks/README.md), the three policies (180 s); gpu_stem.py, the I3D stem's forms at batch 32,
-# to choose the one a GPU runs (40 s); gpu.py in mixed_float16 and float32 (90 s); gpu_profile.py, where the device
-# time of the forward and of forward + backward goes (50 s: what fits). 9 minutes and 40 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of its time
+# Steps (limit): hostinfo (20 s); gpu_stem.py, the I3D stem's three forms at batch 32 (40 s: the whole-model steps
+# then run the fastest, `--stem`); gpu.py in mixed_bfloat16, the figures to compare with issue 12's table, batch 32
+# (the targets') first (200 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on
+# the CPU; the small preset did not on the H200, benchmarks/README.md), the three policies (180 s); gpu.py in
+# mixed_float16 and float32 (90 s); gpu_profile.py, where the device time of the forward and of forward + backward
+# goes (50 s: what fits). 9 minutes and 40 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of its time
 # (benchmarks/README.md): gpu.py then compiled extra programs for its FLOP count (now counted on the jaxpr, without
 # compiling), and the learning check spent 92 s on 300 steps of one policy, compilation included; it now compiles
 # without XLA's convolution autotuning (--xla_gpu_autotune_level=0: its speed is not what it measures) and prints
@@ -49,7 +50,7 @@ if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the C
     stem=(--device cpu --preset tiny --image-size 32 --batch 2 --runs 1)
 else
     host=(--device GPU)
-    gpu=(--runs 5)
+    gpu=(--runs 5 --batches 32,8,1 --train-batches 32,8)  # the targets' batch size first: what a cut-off step keeps
     learning=(--preset demo --image-size 64 --steps 300 --eval-every 50)
     profile=()
     stem=(--runs 5)
@@ -67,10 +68,14 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
 }
 
 step hostinfo 20 python3 benchmarks/hostinfo.py "${host[@]}"
-step gpu_bfloat16 200 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16
-XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 180 python3 benchmarks/gpu_learning.py "${learning[@]}"
 step stem 40 python3 benchmarks/gpu_stem.py "${stem[@]}"
-step gpu_float16_float32 90 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32
-step profile 50 python3 benchmarks/gpu_profile.py "${profile[@]}" --out "$out/profile"
+# The whole model runs with the stem in the form just measured fastest where that is not the model's own choice.
+form=default
+grep -qx "fastest form: folded, space to depth" "$out/stem.log" && form=space-to-depth
+echo "whole-model steps: --stem $form"
+step gpu_bfloat16 200 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --stem "$form"
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 180 python3 benchmarks/gpu_learning.py "${learning[@]}"
+step gpu_float16_float32 90 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
+step profile 50 python3 benchmarks/gpu_profile.py "${profile[@]}" --stem "$form" --out "$out/profile"
 tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
 ! grep -qv ": exit 0$" "$out/summary.txt"

@@ -16,7 +16,8 @@ For each form: milliseconds per call (`jax.jit` of the layer's `stateless_call` 
 after one compiling call), the stem's own work per second (FLOPs of the `3d` form's convolution counted on its jaxpr,
 2 per multiply-add) and as a share of the bfloat16 matmul rate measured in the same run, and the largest difference
 from the `3d` form's output over that output's largest value (bfloat16 rounding only, about 1e-2, under
-mixed_bfloat16). Only the forward pass is timed: the paper trains I3D from Mixed_4f on, so the stem never
+mixed_bfloat16), then the fastest form (`gpu_session.sh` runs the whole model with it:
+`gpu.py --stem`). Only the forward pass is timed: the paper trains I3D from Mixed_4f on, so the stem never
 back-propagates there. Runs under `KERAS_BACKEND=jax` without TensorFlow, as `gpu.py` does.
 """
 
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
         work = flops_of(forms["3d"], trainable, non_trainable, video)
         print(f"stem: {unit.filters} filters, kernel {unit.kernel_size}, strides {unit.strides}, input {shape}: "
               f"{work / args.batch / 1e9:.4g} GFLOP per clip")
-        reference = None
+        reference, times = None, {}
         for name, call in forms.items():
             own = flops_of(call, trainable, non_trainable, video)
             out = call(trainable, non_trainable, video).astype("float32")  # trace, compile, first run
@@ -97,12 +98,13 @@ def main(argv=None) -> int:
                 reference = out
             difference = float(jax.numpy.abs(out - reference).max() / jax.numpy.maximum(abs(reference).max(), 1e-30))
             del out
-            seconds = median_seconds(lambda call=call: call(trainable, non_trainable, video).block_until_ready(),
-                                     args.runs)
+            seconds = times[name] = median_seconds(
+                lambda call=call: call(trainable, non_trainable, video).block_until_ready(), args.runs)
             print(f"{name:<24} {seconds * 1e3:9.4g} ms per batch  {work / seconds / 1e12:8.4g} TFLOP/s of the stem's "
                   f"work ({work / seconds / matmul_rate:.1%} of the bf16 matmul rate; this form computes "
                   f"{own / work:.2f}x that work); difference from 3d {difference:.2g}; peak memory "
                   f"{peak_memory(device)}")
+        print(f"fastest form: {min(times, key=times.get)}")  # gpu_session.sh reads it
     return tensorflow_free_exit()
 
 
