@@ -240,8 +240,8 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
 
     from acga_tf.models.acga import ACGA
 
-    model = with_stem_form(ACGA(config, dtype=policy), args.stem)  # fresh random weights (no set_random_seed:
-    # keras.utils.set_random_seed would import TensorFlow)
+    # Fresh random weights, unseeded: keras.utils.set_random_seed would import TensorFlow.
+    model = with_stem_form(ACGA(config, dtype=policy), args.stem)
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     forward = forward_fn(model)

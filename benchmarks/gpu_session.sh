@@ -10,11 +10,11 @@
 # (the targets') first (200 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on
 # the CPU; the small preset did not on the H200, benchmarks/README.md), the three policies (180 s); gpu.py in
 # mixed_float16 and float32 (90 s); gpu_profile.py, where the device time of the forward and of forward + backward
-# goes (50 s: what fits). 9 minutes and 40 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of its time
-# (benchmarks/README.md): gpu.py then compiled extra programs for its FLOP count (now counted on the jaxpr, without
-# compiling), and the learning check spent 92 s on 300 steps of one policy, compilation included; it now compiles
-# without XLA's convolution autotuning (--xla_gpu_autotune_level=0: its speed is not what it measures) and prints
-# its compile time. A step cut off keeps the lines it printed. Each step's output goes to
+# goes (50 s: what fits). 9 minutes and 40 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of
+# its time (benchmarks/README.md): gpu.py then compiled extra programs for its FLOP count (now counted on the jaxpr,
+# without compiling), and the learning check spent 92 s on 300 steps of one policy, compilation included; it now
+# compiles without XLA's convolution autotuning (--xla_gpu_autotune_level=0: its speed is not what it measures) and
+# prints its compile time. A step cut off keeps the lines it printed. Each step's output goes to
 # OUT_DIR/<step>.log (default: $OUT where it is set, else gpu_session_out), the profiler's traces and HLO texts to
 # OUT_DIR/profile.tar.gz, and summary.txt lists each step's exit status (124: out of time). The steps share JAX's
 # persistent compilation cache (/tmp/jax_cache), so a program one step compiled is not compiled again by the next

@@ -80,8 +80,8 @@ def _space_to_depth_conv(x, kernel, stride: int):
     convolution over `stride` × `stride` blocks of pixels stacked as channels ("space to depth").
 
     `kernel` `(k, k, C, F)` is zero-padded to `stride · ceil(k / stride)` taps and regrouped the same way, so the
-    sum is the same; the convolution then sees `stride²·C` input channels and no stride, the form in which
-    accelerators' matrix units run a few-channel stem fastest (measured by benchmarks/gpu_stem.py).
+    sum is the same; the convolution then sees `stride²·C` input channels and no stride, a shape that suits matrix
+    units better than a few channels under a stride (not yet measured on a GPU: benchmarks/gpu_stem.py does).
     """
     ops = keras.ops
     batch, frames, height, width, channels = x.shape
