@@ -87,22 +87,22 @@ def main(argv=None) -> int:
         non_trainable = [v.value for v in unit.non_trainable_variables]
         shape = (args.batch, config.clip_length, config.image_size, config.image_size, config.input_channels)
         video = jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0)  # made on the device
-        work = flops_of(forms["3d"], trainable, non_trainable, video)
+        flops = {name: flops_of(call, trainable, non_trainable, video) for name, call in forms.items()}
+        work = flops["3d"]  # the stem's own work; the other forms' counts are compared with it
         print(f"stem: {unit.filters} filters, kernel {unit.kernel_size}, strides {unit.strides}, input {shape}: "
               f"{work / args.batch / 1e9:.4g} GFLOP per clip")
-        reference, times = None, {}
-        for name, call in forms.items():
-            own = flops_of(call, trainable, non_trainable, video)
+        reference, scale, times = None, None, {}
+        for name, call in forms.items():  # "3d" first: the reference
             out = call(trainable, non_trainable, video).astype("float32")  # trace, compile, first run
             if reference is None:
-                reference = out
-            difference = float(jax.numpy.abs(out - reference).max() / jax.numpy.maximum(abs(reference).max(), 1e-30))
+                reference, scale = out, jax.numpy.maximum(abs(out).max(), 1e-30)
+            difference = float(abs(out - reference).max() / scale)
             del out
             seconds = times[name] = median_seconds(
                 lambda call=call: call(trainable, non_trainable, video).block_until_ready(), args.runs)
             print(f"{name:<24} {seconds * 1e3:9.4g} ms per batch  {work / seconds / 1e12:8.4g} TFLOP/s of the stem's "
                   f"work ({work / seconds / matmul_rate:.1%} of the bf16 matmul rate; this form computes "
-                  f"{own / work:.2f}x that work); difference from 3d {difference:.2g}; peak memory "
+                  f"{flops[name] / work:.2f}x that work); difference from 3d {difference:.2g}; peak memory "
                   f"{peak_memory(device)}")
         print(f"fastest form: {min(times, key=times.get)}")  # gpu_session.sh reads it
     return tensorflow_free_exit()

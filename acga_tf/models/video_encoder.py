@@ -145,6 +145,8 @@ class Unit3D(keras.layers.Layer):
         self.batch_norm.build(self.conv_3d.compute_output_shape(input_shape))
         # The RGB stem (3 input channels, 7×7×7) on a GPU runs as a 1×7×7 convolution over the 7 frames its kernel
         # spans, stacked as 21 channels: the same sum, in a shape the GPU runs faster (docs/model.md#video-encoder).
+        # The test is any input channel count that is not a multiple of 8 with a temporal kernel: at the paper's
+        # widths only the stem; at the narrow presets' (tiny, demo) some inner 3×3×3 units too, unmeasured there.
         self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and _on_gpu()
         # A further form of the folded conv, with each 2×2 block of pixels stacked as channels too (`_folded_conv`);
         # not chosen on any device until measured faster there (benchmarks/gpu_stem.py compares the forms).
