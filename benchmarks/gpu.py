@@ -12,7 +12,9 @@ The last line says whether `tensorflow` was imported (exit 1 if it was).
 Printed, for each dtype policy:
 - forward (inference) clips/s at each `--batches` size: one `jax.jit` of `model.stateless_call`, median of `--runs`;
 - training clips/s at each `--train-batches` size: `model.train_on_batch` (Keras' jitted train step, Adam, the
-  paper's loss; mixed_float16 with its loss-scale optimizer), median of `--runs` after one warm-up step;
+  paper's loss; mixed_float16 with its loss-scale optimizer; the training state committed to the device first, so
+  that it compiles once), median of `--runs` after one warm-up step; each size's training right after its forward,
+  in the order of `--batches` then `--train-batches`, so that a run cut off keeps the first sizes' figures;
 - the fraction of the device's bfloat16 matmul rate each reaches.
 FLOPs per clip are those of the convolutions and matrix products, 2 per multiply-add, counted on the jaxpr (the
 same on every backend; XLA's cost analysis leaves out cuDNN's convolutions on a GPU; a transposed convolution's
@@ -62,26 +64,34 @@ def add_model_arguments(parser, *, one_batch: bool = False) -> None:
         parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
 
 
-def add_stem_argument(parser) -> None:
-    """`--stem`: the I3D stem's form in the whole model (`with_stem_form`)."""
+def add_form_arguments(parser) -> None:
+    """`--stem` and `--batch-norm`: the forms of the I3D units' operations in the whole model (`with_forms`)."""
     parser.add_argument("--stem", default="default", choices=("default", "space-to-depth"),
                         help="the I3D stem's form: the model's own choice for the device (folded on a GPU, 3D on a "
                              "CPU; docs/model.md#video-encoder), or the folded one with space to depth (default: "
                              "default; benchmarks/gpu_stem.py times the forms)")
+    parser.add_argument("--batch-norm", default="folded", choices=("folded", "separate"),
+                        help="the I3D units' BatchNorm where it uses its moving statistics: folded into the conv "
+                             "(the model's form) or a separate op, to compare (default: folded)")
 
 
-def with_stem_form(model, form: str):
-    """`model`, its I3D stem switched to the folded form with space to depth where `form` says so (`--stem`)."""
-    if form == "space-to-depth":
+def with_forms(model, args):
+    """`model`, its I3D stem in the form `args.stem` says and its units' BatchNorm as `args.batch_norm` says."""
+    from acga_tf.models.video_encoder import Unit3D
+
+    for layer in model._flatten_layers():  # read when the model is traced
+        if isinstance(layer, Unit3D):
+            layer.fold_batch_norm = args.batch_norm == "folded"
+    if args.stem == "space-to-depth":
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
-        stem.fold_time = stem.space_to_depth = True  # read when the model is traced
+        stem.fold_time = stem.space_to_depth = True
     return model
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_model_arguments(parser)
-    add_stem_argument(parser)
+    add_form_arguments(parser)
     parser.add_argument("--batches", default="1,8,32", help="forward batch sizes (default 1,8,32)")
     parser.add_argument("--train-batches", default="8,32", help="training batch sizes (default 8,32; '0' for none)")
     parser.add_argument("--policies", default=",".join(POLICIES), help=f"default: {','.join(POLICIES)}")
@@ -241,28 +251,39 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
     from acga_tf.models.acga import ACGA
 
     # Fresh random weights, unseeded: keras.utils.set_random_seed would import TensorFlow.
-    model = with_stem_form(ACGA(config, dtype=policy), args.stem)
-    trainable = [v.value for v in model.trainable_variables]
-    non_trainable = [v.value for v in model.non_trainable_variables]
+    model = with_forms(ACGA(config, dtype=policy), args)
     forward = forward_fn(model)
+
+    def weights():  # read at each use: a training step donates the arrays it was given and returns new ones
+        return [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
+
     if "forward" not in flops:  # the first policy's count serves every policy (the same operations)
         x, _ = make_batch(config, args.batches[0])
-        flops["forward"] = flops_of(forward, trainable, non_trainable, jax.device_put(x, device)) / args.batches[0]
+        flops["forward"] = flops_of(forward, *weights(), jax.device_put(x, device)) / args.batches[0]
         print(f"FLOPs per clip, forward: {flops['forward'] / 1e9:.4g} GFLOP (convolutions and matrix products "
               f"of the forward, batch {args.batches[0]})")
         if args.train_batches:
             x, y = make_batch(config, args.train_batches[0])
-            flops["train"] = flops_of(loss_and_grad_fn(model), trainable, non_trainable, jax.device_put(x, device),
+            flops["train"] = flops_of(loss_and_grad_fn(model), *weights(), jax.device_put(x, device),
                                       jax.device_put(y, device)) / args.train_batches[0]
             print(f"FLOPs per clip, training: {flops['train'] / 1e9:.4g} GFLOP (convolutions and matrix "
                   f"products of value_and_grad of the loss, batch {args.train_batches[0]})")
-    for batch in args.batches:
-        x = jax.device_put(make_batch(config, batch)[0], device)
-        _report(policy, "forward", batch, lambda: forward(trainable, non_trainable, x).block_until_ready(), args,
-                device, matmul_rate, flops["forward"])
+    if args.train_batches:
+        compile_for_training(model, device)
+    # Each size's training step right after its forward, in the order given: a run cut off keeps the first sizes'.
+    for batch in dict.fromkeys(args.batches + args.train_batches):
+        x, y = (jax.device_put(a, device) for a in make_batch(config, batch))
+        if batch in args.batches:
+            trainable, non_trainable = weights()
+            _report(policy, "forward", batch, lambda: forward(trainable, non_trainable, x).block_until_ready(),
+                    args, device, matmul_rate, flops["forward"])
+        if batch in args.train_batches:
+            _report(policy, "training", batch, lambda: model.train_on_batch(x, y), args, device, matmul_rate,
+                    flops.get("train"), optimizer=type(model.optimizer).__name__)
     if args.skip_stage:
         batch = args.batches[-1]
         x = jax.device_put(make_batch(config, batch)[0], device)
+        trainable, non_trainable = weights()
         for name, fn in stage_variants(model).items():
             key = f"forward {name}"
             if key not in flops:  # the first policy's count serves every policy, as for the whole forward
@@ -271,21 +292,25 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
                       f"({flops[key] / flops['forward']:.1%} of the whole forward's)")
             _report(policy, key, batch, lambda fn=fn: jax.block_until_ready(fn(trainable, non_trainable, x)), args,
                     device, matmul_rate, flops[key])
-    if args.train_batches:
-        model.compile(jit_compile=True)  # mixed_float16: a LossScaleOptimizer (SegmentationTask.compile)
-        for batch in args.train_batches:
-            x, y = (jax.device_put(a, device) for a in make_batch(config, batch))
-            _report(policy, "training", batch, lambda: model.train_on_batch(x, y), args, device, matmul_rate,
-                    flops.get("train"), optimizer=type(model.optimizer).__name__, warmup=2)
-            # Two warm-up steps: the second compiles again (the weights the first step returns are committed to the
-            # device, the initial ones were not).
 
 
-def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip, optimizer=None, warmup=1):
+def compile_for_training(model, device, **compile_kwargs):
+    """`model.compile(jit_compile=True, ...)` with every variable of the training state (the model's, the
+    optimizer's, built now, and the metrics') committed to `device`, so that Keras' jitted train step compiles once.
+    Left uncommitted, the first step's arguments differ in sharding from the state it returns, and the second step
+    compiles the whole program again (minutes for the paper preset on a GPU)."""
+    import jax
+
+    model.compile(jit_compile=True, **compile_kwargs)  # mixed_float16: a LossScaleOptimizer (SegmentationTask)
+    model.optimizer.build(model.trainable_variables)
+    for variable in model.variables + model.optimizer.variables + model.metrics_variables:
+        variable.assign(jax.device_put(variable.value, device))
+
+
+def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip, optimizer=None):
     try:
         start = time.perf_counter()
-        for _ in range(warmup):  # trace, compile, first run(s)
-            step()
+        step()  # trace, compile, first run
         first = time.perf_counter() - start
         seconds = median_seconds(step, args.runs)
     except Exception as e:  # noqa: BLE001 - an out-of-memory batch is a result, not a crash
@@ -297,7 +322,7 @@ def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip
     line = f"{policy:<15} {kind} batch {batch:>3}: {clips:10.4g} clips/s  ({seconds * 1e3:.4g} ms per batch"
     if flops_per_clip and matmul_rate:
         line += f", {clips * flops_per_clip / matmul_rate:.1%} of the bf16 matmul rate"
-    line += f"; first call{'s' if warmup > 1 else ''} {first:.3g} s; peak memory {peak_memory(device)}"
+    line += f"; first call {first:.3g} s; peak memory {peak_memory(device)}"
     if optimizer:
         line += f"; optimizer {optimizer}"
     print(line + ")")
@@ -307,7 +332,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device, config = jax_start(args, "benchmarks/gpu.py", f"batches={','.join(map(str, args.batches))} "
                                f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs} "
-                               f"stem={args.stem}")
+                               f"stem={args.stem} batch_norm={args.batch_norm}")
     import jax
 
     with jax.default_device(device):

@@ -27,6 +27,7 @@ import os
 import time
 
 import numpy as np
+from gpu import compile_for_training  # benchmarks/gpu.py
 from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
@@ -163,7 +164,7 @@ def train(policy, config, weights, batches, args, device, held_out):
 
     model = ACGA(config, dtype=policy)
     model.set_weights(weights)
-    model.compile(learning_rate=args.learning_rate, jit_compile=True)
+    compile_for_training(model, device, learning_rate=args.learning_rate)
     print(f"{policy} (optimizer {type(model.optimizer).__name__}): step, loss, IoU:", flush=True)
     curve, losses, start, first = [], [], time.perf_counter(), 0.0
     for step, batch in enumerate(batches, 1):

@@ -29,12 +29,12 @@ import tempfile
 import time
 
 from gpu import (  # benchmarks/gpu.py
+    add_form_arguments,
     add_model_arguments,
-    add_stem_argument,
     forward_fn,
     loss_and_grad_fn,
     make_batch,
-    with_stem_form,
+    with_forms,
 )
 from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
@@ -45,7 +45,7 @@ _OPCODE = re.compile(r"\s*([\w\-]+)\((.*)$")
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_model_arguments(parser, one_batch=True)
-    add_stem_argument(parser)
+    add_form_arguments(parser)
     parser.add_argument("--steps", type=int, default=3, help="traced calls per program (default 3)")
     parser.add_argument("--top", type=int, default=25, help="operations listed per program (default 25)")
     parser.add_argument("--depth", type=int, default=2, help="layer path parts grouped together (default 2)")
@@ -196,13 +196,13 @@ def profile(name, jitted, args_, steps, options):
 def main(argv=None) -> int:
     args = parse_args(argv)
     device, config = jax_start(args, "benchmarks/gpu_profile.py", f"batch={args.batch} policy={args.policy} "
-                               f"steps={args.steps} stem={args.stem}")
+                               f"steps={args.steps} stem={args.stem} batch_norm={args.batch_norm}")
     import jax
 
     from acga_tf.models.acga import ACGA
 
     with jax.default_device(device):
-        model = with_stem_form(ACGA(config, dtype=args.policy), args.stem)
+        model = with_forms(ACGA(config, dtype=args.policy), args)
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
         x, y = (jax.device_put(a, device) for a in make_batch(config, args.batch))

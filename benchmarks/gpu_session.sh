@@ -5,14 +5,17 @@
 #   bash benchmarks/gpu_session.sh [OUT_DIR]      # on the GPU machine, from the repository root
 #   TINY=1 bash benchmarks/gpu_session.sh DIR     # the same steps at tiny sizes on the CPU (minutes; a slow test)
 #
-# Steps (limit): hostinfo (20 s); gpu_stem.py, the I3D stem's three forms at batch 32 (40 s: the whole-model steps
-# then run the fastest, `--stem`); gpu.py in mixed_bfloat16, the figures to compare with issue 12's table, batch 32
-# (the targets') first (200 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on
-# the CPU; the small preset did not on the H200, benchmarks/README.md), the three policies (180 s); gpu.py in
-# mixed_float16 and float32 (90 s); gpu_profile.py, where the device time of the forward and of forward + backward
-# goes (50 s: what fits). 9 minutes and 40 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of
+# Steps (limit): hostinfo (15 s, at the top of summary.txt); gpu_stem.py, the I3D stem's three forms at batch 32 (35 s:
+# the whole-model steps then run the fastest, `--stem`); gpu.py in mixed_bfloat16, the figures to compare with issue
+# 12's table, batch 32 (the targets') first, each size's training step right after its forward (190 s); the same
+# forward at batch 32 with the I3D units' BatchNorms as separate ops, the form before they were folded into the convs
+# (45 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on the CPU; the small
+# preset did not on the H200, benchmarks/README.md), the three policies (160 s); gpu.py in mixed_float16 and float32
+# (80 s); gpu_profile.py, where the device time of the forward and of forward + backward goes (50 s: what fits).
+# 9 minutes and 35 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of
 # its time (benchmarks/README.md): gpu.py then compiled extra programs for its FLOP count (now counted on the jaxpr,
-# without compiling), and the learning check spent 92 s on 300 steps of one policy, compilation included; it now
+# without compiling) and its training step twice (the state is now committed to the device first), and the learning
+# check spent 92 s on 300 steps of one policy, compilation included; it now
 # compiles without XLA's convolution autotuning (--xla_gpu_autotune_level=0: its speed is not what it measures) and
 # prints its compile time. A step cut off keeps the lines it printed. Each step's output goes to
 # OUT_DIR/<step>.log (default: $OUT where it is set, else gpu_session_out), the profiler's traces and HLO texts to
@@ -48,15 +51,16 @@ if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the C
               --batch 2 --eval-clips 4)
     profile=(--device cpu --preset tiny --image-size 32 --trainable-from Mixed_4f --batch 2 --steps 1)
     stem=(--device cpu --preset tiny --image-size 32 --batch 2 --runs 1)
+    gpu_one=(--device cpu --preset tiny --image-size 32 --trainable-from Mixed_4f --batches 1 --train-batches 0 --runs 1)
 else
     host=(--device GPU)
     gpu=(--runs 5 --batches 32,8,1 --train-batches 32,8)  # the targets' batch size first: what a cut-off step keeps
     learning=(--preset demo --image-size 64 --steps 300 --eval-every 50)
     profile=()
     stem=(--runs 5)
+    gpu_one=(--runs 5 --batches 32 --train-batches 0)
 fi
 
-: > "$out/summary.txt"
 step() {  # step NAME LIMIT_SECONDS COMMAND...
     local name=$1 limit=$(( $2 * slack ))
     shift 2
@@ -67,15 +71,22 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
     echo "$name: exit $status" | tee -a "$out/summary.txt"
 }
 
-step hostinfo 20 python3 benchmarks/hostinfo.py "${host[@]}"
-step stem 40 python3 benchmarks/gpu_stem.py "${stem[@]}"
+# hostinfo's lines open summary.txt (few files come back from a GPU machine)
+echo "== hostinfo (limit $(( 15 * slack )) s)"
+timeout -k 5 $(( 15 * slack )) python3 benchmarks/hostinfo.py "${host[@]}" > "$out/summary.txt" 2>&1
+echo "hostinfo: exit $?" | tee -a "$out/summary.txt"
+cat "$out/summary.txt"
+step stem 35 python3 benchmarks/gpu_stem.py "${stem[@]}"
 # The whole model runs with the stem in the form just measured fastest where that is not the model's own choice.
 form=default
 grep -qx "fastest form: folded, space to depth" "$out/stem.log" && form=space-to-depth
 echo "whole-model steps: --stem $form"
-step gpu_bfloat16 200 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --stem "$form"
-XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 180 python3 benchmarks/gpu_learning.py "${learning[@]}"
-step gpu_float16_float32 90 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
+step gpu_bfloat16 190 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --stem "$form"
+# The same forward at the first batch size with the BatchNorms as separate ops, the form before they were folded.
+step batch_norm_separate 45 python3 benchmarks/gpu.py "${gpu_one[@]}" --policies mixed_bfloat16 --stem "$form" \
+    --batch-norm separate
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 160 python3 benchmarks/gpu_learning.py "${learning[@]}"
+step gpu_float16_float32 80 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
 step profile 50 python3 benchmarks/gpu_profile.py "${profile[@]}" --stem "$form" --out "$out/profile"
 tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
-! grep -qv ": exit 0$" "$out/summary.txt"
+! grep -E ": exit [0-9]+$" "$out/summary.txt" | grep -qv ": exit 0$"

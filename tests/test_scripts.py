@@ -157,8 +157,8 @@ TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/gpu.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f",
          "--batches", "1", "--train-batches", "1", "--runs", "1", "--policies", "float32,mixed_float16",
-         "--skip-stage"),
-        (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 stem=default "
+         "--skip-stage", "--batch-norm", "separate"),
+        (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 stem=default batch_norm=separate "
          r"trainable_from=Mixed_4f attention_init_std=1",
          *JAX_ENVIRONMENT,
          rf"bf16 matmul rate: {NUMBER} TFLOP/s \(1024x1024 by 1024x1024, median of 3\)",
@@ -187,7 +187,7 @@ TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/gpu_profile.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f", "--batch", "2",
          "--steps", "1", "--top", "3", "--stem", "space-to-depth"),
-        (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 steps=1 stem=space-to-depth "
+        (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 steps=1 stem=space-to-depth batch_norm=folded "
          r"trainable_from=Mixed_4f attention_init_std=1",
          *JAX_ENVIRONMENT,
          *(rf"== {program}: mixed_bfloat16, batch 2: {NUMBER} ms per call \(wall, traced\), {NUMBER} ms of device "
@@ -361,19 +361,22 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "stem", "gpu_bfloat16", "learning", "gpu_float16_float32", "profile")
-    assert (tmp_path / "out" / "summary.txt").read_text().splitlines() == [f"{s}: exit 0" for s in steps]
-    assert re.search(r"^backend: Keras \S+ on jax", (tmp_path / "out" / "hostinfo.log").read_text(), re.M)
+    steps = ("hostinfo", "stem", "gpu_bfloat16", "batch_norm_separate", "learning", "gpu_float16_float32", "profile")
+    summary = (tmp_path / "out" / "summary.txt").read_text()
+    assert re.findall(r"^(\w+): exit (\d+)$", summary, re.M) == [(s, "0") for s in steps], summary
+    assert re.search(r"^backend: Keras \S+ on jax", summary, re.M), summary  # hostinfo's lines open the summary
+    assert len(list((tmp_path / "out").iterdir())) <= 8  # at most 8 files come back from the GPU machine
     for step in steps[1:]:
         log = (tmp_path / "out" / f"{step}.log").read_text()
         assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
+    assert " batch_norm=separate" in (tmp_path / "out" / "batch_norm_separate.log").read_text()
     bf16 = (tmp_path / "out" / "gpu_bfloat16.log").read_text()
     assert re.search(r"^mixed_bfloat16 +training batch +1: ", bf16, re.M), bf16
     # The whole model runs with the stem form gpu_stem.py found fastest, where it is not the model's own choice.
     fastest = re.search(r"^fastest form: (.+)$", (tmp_path / "out" / "stem.log").read_text(), re.M).group(1)
     form = "space-to-depth" if fastest == "folded, space to depth" else "default"
     assert f"whole-model steps: --stem {form}" in proc.stdout, proc.stdout[-4000:]
-    for step in ("gpu_bfloat16", "gpu_float16_float32", "profile"):
+    for step in ("gpu_bfloat16", "batch_norm_separate", "gpu_float16_float32", "profile"):
         assert f" stem={form} " in (tmp_path / "out" / f"{step}.log").read_text(), step
     with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)

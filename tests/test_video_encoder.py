@@ -178,3 +178,46 @@ def test_i3d_argument_errors_name_the_value():
     with pytest.raises(ValueError, match="endpoint 'Mixed_5b' is not built up to final_endpoint='Mixed_4f'"):
         I3D(endpoints=("Mixed_5b",))
     assert VALID_ENDPOINTS.index("Mixed_4f") == 12  # DeepMind's order: ACGA stops after the 13th endpoint
+
+
+@pytest.mark.parametrize("fold_time", [False, True], ids=["3d conv", "folded stem"])
+@pytest.mark.parametrize("bn_scale", [False, True], ids=["no gamma", "gamma"])
+def test_batch_norm_folded_into_the_conv_equals_the_separate_batch_norm(fold_time, bn_scale):
+    """Where the BN uses its moving statistics, `Unit3D` folds it into the kernel and a bias (docs/model.md#video-
+    encoder): in inference and for a frozen BN in training, the same outputs and the same gradients for the input,
+    the kernel and the BN's own variables as the conv followed by the separate BN; a trainable BN in training keeps
+    its batch statistics, so its moving ones are updated as before."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1, 1, (2, 5, 9, 8, 3)).astype("float32")
+    unit = Unit3D(8, (3, 3, 3), (1, 2, 2), bn_scale=bn_scale)
+    unit.build(x.shape)
+    unit.fold_time = fold_time
+    for variable in unit.weights:  # BN statistics far from (0, 1), positive scales and variances
+        values = (rng.normal(0, 0.3, variable.shape) if "kernel" in variable.path
+                  else rng.uniform(0.2, 3.0, variable.shape) if variable.name in ("gamma", "moving_variance")
+                  else rng.normal(0, 0.5, variable.shape))
+        variable.assign(values.astype("float32"))
+
+    def run(fold_batch_norm, training):
+        unit.fold_batch_norm = fold_batch_norm
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = unit(xt, training=training)
+            loss = tf.reduce_sum(y ** 2 * tf.cos(y))
+        grads = tape.gradient(loss, [xt] + unit.trainable_weights)
+        return [y.numpy()] + [g.numpy() for g in grads]
+
+    for frozen in (False, True):
+        unit.batch_norm.trainable = not frozen
+        for training in ((False, True) if frozen else (False,)):
+            separate, folded = run(False, training), run(True, training)
+            for a, b in zip(separate, folded):
+                np.testing.assert_allclose(b, a, atol=2e-5 * np.abs(a).max())
+    unit.batch_norm.trainable = True
+    mean = unit.batch_norm.moving_mean.numpy()
+    training_outputs = run(True, True)[0]
+    assert not np.allclose(unit.batch_norm.moving_mean.numpy(), mean)  # batch statistics, moving ones updated
+    assert np.abs(training_outputs - run(True, False)[0]).max() > 0.1  # and not the moving statistics' outputs

@@ -151,14 +151,37 @@ class Unit3D(keras.layers.Layer):
         # A further form of the folded conv, with each 2×2 block of pixels stacked as channels too (`_folded_conv`);
         # not chosen on any device until measured faster there (benchmarks/gpu_stem.py compares the forms).
         self.space_to_depth = False
+        # Where the BN uses its moving statistics (inference, or a frozen BN in training), fold it into the conv
+        # (`call`); False keeps it a separate op, for comparison (benchmarks/gpu.py --batch-norm separate).
+        self.fold_batch_norm = True
 
     def call(self, x, training=None):
-        y = self._folded_conv(x) if self.fold_time else self.conv_3d(x)
-        return keras.ops.relu(self.batch_norm(y, training=training))
+        bn = self.batch_norm
+        if (training and bn.trainable) or not self.fold_batch_norm:  # batch statistics: the BN is its own op
+            y = self._folded_conv(x, self.conv_3d.kernel) if self.fold_time else self.conv_3d(x)
+            return keras.ops.relu(bn(y, training=training))
+        # The BN's moving statistics make it y·s + (β − μ·s) per channel, s = γ/√(σ² + ε): folded into the kernel
+        # and a bias, so that conv, bias and ReLU run as one fused op (docs/model.md#video-encoder). Computed from
+        # the variables at every call, so gradients reach the kernel (and γ, β) as through the separate BN.
+        ops = keras.ops
+        scale = ops.rsqrt(ops.cast(bn.moving_variance, "float32") + bn.epsilon)
+        if bn.scale:
+            scale = scale * ops.cast(bn.gamma, "float32")
+        shift = -ops.cast(bn.moving_mean, "float32") * scale
+        if bn.center:
+            shift = shift + ops.cast(bn.beta, "float32")
+        kernel = ops.cast(self.conv_3d.kernel, "float32") * scale
+        if self.fold_time:
+            y = self._folded_conv(x, kernel)
+        else:
+            dtype = self.conv_3d.compute_dtype
+            y = ops.conv(ops.cast(x, dtype), ops.cast(kernel, dtype), strides=self.strides, padding="same")
+        return ops.cast(ops.relu(y + ops.cast(shift, y.dtype)), bn.compute_dtype)
 
-    def _folded_conv(self, x):
-        """`conv_3d(x)` with the time axis folded into the channels (see `build`); with `space_to_depth` (and a
-        spatial stride), each stride × stride block of pixels too (`_space_to_depth_conv`)."""
+    def _folded_conv(self, x, kernel):
+        """The convolution of `kernel` `(kt, kh, kw, c, f)` (`conv_3d`'s shape) over `x` with the time axis folded
+        into the channels (see `build`); with `space_to_depth` (and a spatial stride), each stride × stride block of
+        pixels too (`_space_to_depth_conv`)."""
         ops = keras.ops
         (kt, kh, kw), (st, sh, sw) = self.kernel_size, self.strides
         dtype = self.conv_3d.compute_dtype
@@ -168,7 +191,7 @@ class Unit3D(keras.layers.Layer):
         pad = max((out_frames - 1) * st + kt - frames, 0)  # "same": the odd one at the end
         x = ops.pad(x, [[0, 0], [pad // 2, pad - pad // 2], [0, 0], [0, 0], [0, 0]])
         x = ops.concatenate([x[:, k:k + (out_frames - 1) * st + 1:st] for k in range(kt)], axis=-1)  # (k, c)
-        kernel = ops.cast(self.conv_3d.kernel, dtype)  # (kt, kh, kw, c, f) -> (1, kh, kw, kt * c, f)
+        kernel = ops.cast(kernel, dtype)  # (kt, kh, kw, c, f) -> (1, kh, kw, kt * c, f)
         kernel = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (1, kh, kw, kt * channels, self.filters))
         if self.space_to_depth and sh == sw > 1:
             return _space_to_depth_conv(x, kernel[0], sh)
