@@ -70,18 +70,20 @@ def add_form_arguments(parser) -> None:
                         help="the I3D stem's form: the model's own choice for the device (folded on a GPU, 3D on a "
                              "CPU; docs/model.md#video-encoder), or the folded one with space to depth (default: "
                              "default; benchmarks/gpu_stem.py times the forms)")
-    parser.add_argument("--batch-norm", default="folded", choices=("folded", "separate"),
-                        help="the I3D units' BatchNorm where it uses its moving statistics: folded into the conv "
-                             "(the model's form) or a separate op, to compare (default: folded)")
+    parser.add_argument("--batch-norm", default="default", choices=("default", "folded", "separate"),
+                        help="the I3D units' BatchNorm where it uses its moving statistics: the model's own choice "
+                             "for the device (separate on a GPU, folded into the conv on a CPU; docs/model.md#video-"
+                             "encoder), folded or separate (default: default)")
 
 
 def with_forms(model, args):
     """`model`, its I3D stem in the form `args.stem` says and its units' BatchNorm as `args.batch_norm` says."""
     from acga_tf.models.video_encoder import Unit3D
 
-    for layer in model._flatten_layers():  # read when the model is traced
-        if isinstance(layer, Unit3D):
-            layer.fold_batch_norm = args.batch_norm == "folded"
+    if args.batch_norm != "default":
+        for layer in model._flatten_layers():  # read when the model is traced
+            if isinstance(layer, Unit3D):
+                layer.fold_batch_norm = args.batch_norm == "folded"
     if args.stem == "space-to-depth":
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
         stem.fold_time = stem.space_to_depth = True

@@ -8,8 +8,7 @@
 # Steps (limit): hostinfo (15 s, at the top of summary.txt); gpu_stem.py, the I3D stem's three forms at batch 32 (35 s:
 # the whole-model steps then run the fastest, `--stem`); gpu.py in mixed_bfloat16, the figures to compare with issue
 # 12's table, batch 32 (the targets') first, each size's training step right after its forward (190 s); the same
-# forward at batch 32 with the I3D units' BatchNorms as separate ops, the form before they were folded into the convs
-# (45 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on the CPU; the small
+# forward at batch 32 with the I3D units' BatchNorms folded into their convs, as on a CPU (45 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on the CPU; the small
 # preset did not on the H200, benchmarks/README.md), the three policies (160 s); gpu.py in mixed_float16 and float32
 # (80 s); gpu_profile.py, where the device time of the forward and of forward + backward goes (50 s: what fits).
 # 9 minutes and 35 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of
@@ -82,9 +81,10 @@ form=default
 grep -qx "fastest form: folded, space to depth" "$out/stem.log" && form=space-to-depth
 echo "whole-model steps: --stem $form"
 step gpu_bfloat16 190 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --stem "$form"
-# The same forward at the first batch size with the BatchNorms as separate ops, the form before they were folded.
-step batch_norm_separate 45 python3 benchmarks/gpu.py "${gpu_one[@]}" --policies mixed_bfloat16 --stem "$form" \
-    --batch-norm separate
+# The same forward at the first batch size with the I3D units' BatchNorms folded into their convs (the CPU's form;
+# a GPU keeps them separate: measured slower folded on the H200, benchmarks/README.md).
+step batch_norm_folded 45 python3 benchmarks/gpu.py "${gpu_one[@]}" --policies mixed_bfloat16 --stem "$form" \
+    --batch-norm folded
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 160 python3 benchmarks/gpu_learning.py "${learning[@]}"
 step gpu_float16_float32 80 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
 step profile 50 python3 benchmarks/gpu_profile.py "${profile[@]}" --stem "$form" --out "$out/profile"

@@ -89,7 +89,8 @@ def main(argv=None) -> int:
         video = jax.random.uniform(jax.random.key(1), shape, minval=-1.0, maxval=1.0)  # made on the device
         flops = {name: flops_of(call, trainable, non_trainable, video) for name, call in forms.items()}
         work = flops["3d"]  # the stem's own work; the other forms' counts are compared with it
-        print(f"stem: {unit.filters} filters, kernel {unit.kernel_size}, strides {unit.strides}, input {shape}: "
+        print(f"stem: {unit.filters} filters, kernel {unit.kernel_size}, strides {unit.strides}, input {shape}, "
+              f"BatchNorm {'folded into the conv' if unit.fold_batch_norm else 'separate'} (the device's choice): "
               f"{work / args.batch / 1e9:.4g} GFLOP per clip")
         reference, scale, times = None, None, {}
         for name, call in forms.items():  # "3d" first: the reference

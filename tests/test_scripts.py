@@ -158,8 +158,8 @@ TINY_RUNS: dict[str, TinyRun] = {
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f",
          "--batches", "1", "--train-batches", "1", "--runs", "1", "--policies", "float32,mixed_float16",
          "--skip-stage", "--batch-norm", "separate"),
-        (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 stem=default batch_norm=separate "
-         r"trainable_from=Mixed_4f attention_init_std=1",
+        (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 stem=default "
+         r"batch_norm=separate trainable_from=Mixed_4f attention_init_std=1",
          *JAX_ENVIRONMENT,
          rf"bf16 matmul rate: {NUMBER} TFLOP/s \(1024x1024 by 1024x1024, median of 3\)",
          rf"FLOPs per clip, forward: {NUMBER} GFLOP \(convolutions and matrix products of the forward, batch 1\)",
@@ -187,8 +187,8 @@ TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/gpu_profile.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f", "--batch", "2",
          "--steps", "1", "--top", "3", "--stem", "space-to-depth"),
-        (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 steps=1 stem=space-to-depth batch_norm=folded "
-         r"trainable_from=Mixed_4f attention_init_std=1",
+        (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 steps=1 stem=space-to-depth "
+         r"batch_norm=default trainable_from=Mixed_4f attention_init_std=1",
          *JAX_ENVIRONMENT,
          *(rf"== {program}: mixed_bfloat16, batch 2: {NUMBER} ms per call \(wall, traced\), {NUMBER} ms of device "
            rf"time per call \(\d+ operations; from .+\)" for program in ("forward", "gradient")),
@@ -199,7 +199,8 @@ TINY_RUNS: dict[str, TinyRun] = {
         (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 runs=1 trainable_from=Conv3d_1a_7x7 "
          r"attention_init_std=1",
          *JAX_ENVIRONMENT,
-         rf"stem: 8 filters, kernel \(7, 7, 7\), strides \(2, 2, 2\), input \(2, 8, 32, 32, 3\): {NUMBER} GFLOP "
+         rf"stem: 8 filters, kernel \(7, 7, 7\), strides \(2, 2, 2\), input \(2, 8, 32, 32, 3\), BatchNorm folded "
+         rf"into the conv \(the device.s choice\): {NUMBER} GFLOP "
          r"per clip",
          *(rf"{form} +{NUMBER} ms per batch +{NUMBER} TFLOP/s of the stem's work \({NUMBER}% of the bf16 matmul "
            rf"rate; this form computes {NUMBER}x that work\); difference from 3d {NUMBER}; peak memory n/a"
@@ -361,7 +362,7 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "stem", "gpu_bfloat16", "batch_norm_separate", "learning", "gpu_float16_float32", "profile")
+    steps = ("hostinfo", "stem", "gpu_bfloat16", "batch_norm_folded", "learning", "gpu_float16_float32", "profile")
     summary = (tmp_path / "out" / "summary.txt").read_text()
     assert re.findall(r"^(\w+): exit (\d+)$", summary, re.M) == [(s, "0") for s in steps], summary
     assert re.search(r"^backend: Keras \S+ on jax", summary, re.M), summary  # hostinfo's lines open the summary
@@ -369,14 +370,14 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     for step in steps[1:]:
         log = (tmp_path / "out" / f"{step}.log").read_text()
         assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
-    assert " batch_norm=separate" in (tmp_path / "out" / "batch_norm_separate.log").read_text()
+    assert " batch_norm=folded" in (tmp_path / "out" / "batch_norm_folded.log").read_text()
     bf16 = (tmp_path / "out" / "gpu_bfloat16.log").read_text()
     assert re.search(r"^mixed_bfloat16 +training batch +1: ", bf16, re.M), bf16
     # The whole model runs with the stem form gpu_stem.py found fastest, where it is not the model's own choice.
     fastest = re.search(r"^fastest form: (.+)$", (tmp_path / "out" / "stem.log").read_text(), re.M).group(1)
     form = "space-to-depth" if fastest == "folded, space to depth" else "default"
     assert f"whole-model steps: --stem {form}" in proc.stdout, proc.stdout[-4000:]
-    for step in ("gpu_bfloat16", "batch_norm_separate", "gpu_float16_float32", "profile"):
+    for step in ("gpu_bfloat16", "batch_norm_folded", "gpu_float16_float32", "profile"):
         assert f" stem={form} " in (tmp_path / "out" / f"{step}.log").read_text(), step
     with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)

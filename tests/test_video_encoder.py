@@ -193,6 +193,7 @@ def test_batch_norm_folded_into_the_conv_equals_the_separate_batch_norm(fold_tim
     x = rng.uniform(-1, 1, (2, 5, 9, 8, 3)).astype("float32")
     unit = Unit3D(8, (3, 3, 3), (1, 2, 2), bn_scale=bn_scale)
     unit.build(x.shape)
+    assert unit.fold_batch_norm != bool(tf.config.list_physical_devices("GPU"))  # folded on the CPU, not on a GPU
     unit.fold_time = fold_time
     for variable in unit.weights:  # BN statistics far from (0, 1), positive scales and variances
         values = (rng.normal(0, 0.3, variable.shape) if "kernel" in variable.path
