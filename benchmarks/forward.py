@@ -8,8 +8,9 @@
 
 Prints the median wall time of `tf.function(model)` and of one `tf.function` of raw TF ops (conv3d,
 batch_normalization, max_pool3d, einsum, conv2d, conv2d_transpose, resize) over the same variables, their
-ratio (Keras / raw, measured in one run, interleaved), and the FLOPs per clip counted from the static shapes of
-every convolution and matrix product (2 × multiply-adds). The two outputs are checked to agree (exit 1 if not,
+ratio (Keras / raw, measured in one run, interleaved), the Keras model's median with its I3D BatchNorms in the form
+the device does not choose (separate on a CPU, where the model folds them into the convs; interleaved too), and the
+FLOPs per clip counted from the static shapes of every convolution and matrix product (2 × multiply-adds). The two outputs are checked to agree (exit 1 if not,
 before any timing). The backend, the device the outputs were computed on and the host (CPU model, usable cores)
 are printed with the figures. With `--bfloat16` the mixed_bfloat16 model's median is printed as a speed-up over
 float32, or, where it is slower on the host, as "slower than float32". The multi-query cost is the median time
@@ -195,17 +196,24 @@ def main(argv=None) -> int:
         if not relative <= MAX_RELATIVE_DIFFERENCE:
             raise SystemExit(f"error: the Keras model and the raw ops disagree (more than {MAX_RELATIVE_DIFFERENCE:g} "
                              "of max |logit|): their times would not compare the same computation")
-        keras_times, raw_times = [], []
-        for _ in range(args.runs):  # interleaved, so machine noise hits both alike
+        other_fn, folded = _other_batch_norm_form(model, args.xla, video, words)
+        other_fn(video, words)  # warm up
+        keras_times, raw_times, other_times = [], [], []
+        for _ in range(args.runs):  # interleaved, so machine noise hits them alike
             keras_times.append(_median_time(keras_fn, (video, words), 1))
             raw_times.append(_median_time(raw_fn, (video, words), 1))
+            other_times.append(_median_time(other_fn, (video, words), 1))
         k_med, r_med = statistics.median(keras_times), statistics.median(raw_times)
+        o_med = statistics.median(other_times)
         # The Keras decoder skips the resized-text concatenation (decoder.py), so its GFLOP/s is per spec FLOP.
         print(f"keras model  median {k_med:.4g} s  ({flops / k_med / 1e9:.0f} spec GFLOP/s)  runs: "
               + ", ".join(f"{t:.4g}" for t in keras_times))
         print(f"raw TF ops   median {r_med:.4g} s  ({flops / r_med / 1e9:.0f} GFLOP/s)  runs: "
               + ", ".join(f"{t:.4g}" for t in raw_times))
         print(f"ratio keras/raw: {k_med / r_med:.3f}")
+        print(f"keras model with the I3D BatchNorms {'separate' if folded else 'folded'}: median {o_med:.4g} s; "
+              f"this device's choice ({'folded into the convs' if folded else 'separate'}) runs at "
+              f"{o_med / k_med:.2f}x its speed")
         if args.bfloat16:
             mixed = ACGA(config, dtype="mixed_bfloat16")
             mixed.set_weights(model.get_weights())
@@ -221,6 +229,25 @@ def main(argv=None) -> int:
         if args.queries:
             _multi_query(model, video[:1], config, args)
     return 0
+
+
+def _other_batch_norm_form(model: ACGA, xla: bool, video, words):
+    """`(tf.function, folded)`: the model's forward with each I3D unit's BatchNorm in the form the device does not
+    choose (separate where the model folds it into the conv, docs/model.md#video-encoder), traced now on `video`
+    and `words`; and whether the device's own choice is the folded form."""
+    from acga_tf.models.video_encoder import Unit3D
+
+    units = [layer for layer in model._flatten_layers() if isinstance(layer, Unit3D)]
+    chosen = units[0].fold_batch_norm
+    fn = tf.function(lambda v, w: model({"video": v, "words": w}, training=False)["logits"], jit_compile=xla)
+    for unit in units:  # read while tracing
+        unit.fold_batch_norm = not chosen
+    try:
+        fn.get_concrete_function(video, words)
+    finally:
+        for unit in units:
+            unit.fold_batch_norm = chosen
+    return fn, chosen
 
 
 def _multi_query(model: ACGA, video, config, args) -> None:

@@ -149,6 +149,8 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"keras model  median {NUMBER} s  \(\d+ spec GFLOP/s\)  runs: {NUMBER}",
          rf"raw TF ops   median {NUMBER} s  \(\d+ GFLOP/s\)  runs: {NUMBER}",
          rf"ratio keras/raw: {NUMBER}",
+         rf"keras model with the I3D BatchNorms separate: median {NUMBER} s; this device's choice \(folded into the "
+         rf"convs\) runs at {NUMBER}x its speed",
          rf"keras mixed_bfloat16 median {NUMBER} s  \((speed-up {NUMBER}x over float32|slower than float32 on this "
          rf"host: {NUMBER}x float32's speed); sign agreement of logits with float32: {NUMBER}\)",
          rf"multi-query \(segment_queries, one clip\): 1 query {NUMBER} s \(1.00x one query\), 4 queries {NUMBER} s "
