@@ -7,15 +7,15 @@
     python benchmarks/forward.py --queries 1,4,16     # also the multi-query cost (default; "0" skips it)
 
 Prints the median wall time of `tf.function(model)` and of one `tf.function` of raw TF ops (conv3d,
-batch_normalization, max_pool3d, einsum, conv2d, conv2d_transpose, resize) over the same variables, their
-ratio (Keras / raw, measured in one run, interleaved), the Keras model's median with its I3D BatchNorms in the form
-the device does not choose (separate on a CPU, where the model folds them into the convs; interleaved too), and the
-FLOPs per clip counted from the static shapes of every convolution and matrix product (2 × multiply-adds). The
-two outputs are checked to agree (exit 1 if not, before any timing). The backend, the device the outputs were computed on and the host (CPU model, usable cores)
-are printed with the figures. With `--bfloat16` the mixed_bfloat16 model's median is printed as a speed-up over
-float32, or, where it is slower on the host, as "slower than float32". The multi-query cost is the median time
-of `ACGA.segment_queries` (one clip, Q sentences, the video encoder run once) for each Q of `--queries`, as a
-ratio to one query (the target: at most 1.1x one query at Q = 16).
+batch_normalization, max_pool3d, einsum, conv2d, conv2d_transpose, resize) over the same variables, their ratio (Keras
+/ raw, measured in one run, interleaved), the Keras model's median with its I3D BatchNorms in the form the device does
+not choose (separate on a CPU, where the model folds them into the convs; interleaved too), and the FLOPs per clip
+counted from the static shapes of every convolution and matrix product (2 × multiply-adds). The two outputs are
+checked to agree (exit 1 if not, before any timing). The backend, the device the outputs were computed on and the host
+(CPU model, usable cores) are printed with the figures. With `--bfloat16` the mixed_bfloat16 model's median is printed
+as a speed-up over float32, or, where it is slower on the host, as "slower than float32". The multi-query cost is the
+median time of `ACGA.segment_queries` (one clip, Q sentences, the video encoder run once) for each Q of `--queries`,
+as a ratio to one query (the target: at most 1.1x one query at Q = 16).
 """
 
 from __future__ import annotations
