@@ -5,22 +5,23 @@
 #   bash benchmarks/gpu_session.sh [OUT_DIR]      # on the GPU machine, from the repository root
 #   TINY=1 bash benchmarks/gpu_session.sh DIR     # the same steps at tiny sizes on the CPU (minutes; a slow test)
 #
-# Steps (limit): hostinfo (15 s, at the top of summary.txt); gpu_stem.py, the I3D stem's three forms at batch 32 (35 s:
-# the whole-model steps then run the fastest, `--stem`); gpu.py in mixed_bfloat16, the figures to compare with issue
-# 12's table, batch 32 (the targets') first, each size's training step right after its forward (190 s); the same
-# forward at batch 32 with the I3D units' BatchNorms folded into their convs, as on a CPU (45 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn in 300 steps on the CPU; the small
-# preset did not on the H200, benchmarks/README.md), the three policies (160 s); gpu.py in mixed_float16 and float32
-# (80 s); gpu_profile.py, where the device time of the forward and of forward + backward goes (50 s: what fits).
-# 9 minutes and 35 s in all. On the H200 on 2026-11-30 every step after hostinfo ran out of
-# its time (benchmarks/README.md): gpu.py then compiled extra programs for its FLOP count (now counted on the jaxpr,
-# without compiling) and its training step twice (the state is now committed to the device first), and the learning
-# check spent 92 s on 300 steps of one policy, compilation included; it now
-# compiles without XLA's convolution autotuning (--xla_gpu_autotune_level=0: its speed is not what it measures) and
-# prints its compile time. A step cut off keeps the lines it printed. Each step's output goes to
-# OUT_DIR/<step>.log (default: $OUT where it is set, else gpu_session_out), the profiler's traces and HLO texts to
-# OUT_DIR/profile.tar.gz, and summary.txt lists each step's exit status (124: out of time). The steps share JAX's
-# persistent compilation cache (/tmp/jax_cache), so a program one step compiled is not compiled again by the next
-# (its "first call" time then measures a cache hit).
+# Steps (limit): hostinfo (15 s, at the top of summary.txt); gpu_stem.py, the I3D stem's three forms at batch 32 with
+# the device's own BatchNorm form (35 s: the whole-model steps then run the fastest, `--stem`); gpu.py in
+# mixed_bfloat16, the figures to compare with issue 12's table, batch 32 (the targets') first, each size's training
+# step right after its forward (240 s); the same forward at batch 32 with the I3D units' BatchNorms folded into their
+# convs, as on a CPU (45 s); gpu.py in mixed_float16 and float32 (100 s); gpu_profile.py, where the device time of the
+# forward and of forward + backward goes (60 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn
+# in 300 steps on the CPU and on the H200; the small preset did not learn there, benchmarks/README.md), the three
+# policies, last because it has run on the H200 once (80 s: the rows it reaches). 9 minutes and 35 s in all. Learnt on
+# the H200: in the fourth session every step after hostinfo ran out of its time, as gpu.py compiled extra programs for
+# its FLOP count (now counted on the jaxpr, without compiling) and its training step twice (the state is now committed
+# to the device first); the learning check compiles without XLA's convolution autotuning (--xla_gpu_autotune_level=0:
+# its speed is not what it measures) and prints its compile time; in the sixth session, the programs with the
+# BatchNorms separate took over 45 s to compile on a cold cache (with them folded, 14 s). A step cut off keeps the
+# lines it printed. Each step's output goes to OUT_DIR/<step>.log (default: $OUT where it is set, else
+# gpu_session_out), the profiler's traces and HLO texts to OUT_DIR/profile.tar.gz, and summary.txt lists each step's
+# exit status (124: out of time). The steps share JAX's persistent compilation cache (/tmp/jax_cache), so a program
+# one step compiled is not compiled again by the next (its "first call" time then measures a cache hit).
 #
 # Runs under JAX without TensorFlow (see benchmarks/README.md). A machine that cannot reach a package registry gets
 # Keras' pure-Python wheels from a folder: WHEELS=DIR (default: .whl when it exists) is installed into /tmp/site
@@ -80,13 +81,14 @@ step stem 35 python3 benchmarks/gpu_stem.py "${stem[@]}"
 form=default
 grep -qx "fastest form: folded, space to depth" "$out/stem.log" && form=space-to-depth
 echo "whole-model steps: --stem $form"
-step gpu_bfloat16 190 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --stem "$form"
+step gpu_bfloat16 240 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --stem "$form"
 # The same forward at the first batch size with the I3D units' BatchNorms folded into their convs (the CPU's form;
 # a GPU keeps them separate: measured slower folded on the H200, benchmarks/README.md).
 step batch_norm_folded 45 python3 benchmarks/gpu.py "${gpu_one[@]}" --policies mixed_bfloat16 --stem "$form" \
     --batch-norm folded
-XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 160 python3 benchmarks/gpu_learning.py "${learning[@]}"
-step gpu_float16_float32 80 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
-step profile 50 python3 benchmarks/gpu_profile.py "${profile[@]}" --stem "$form" --out "$out/profile"
+step gpu_float16_float32 100 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
+step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --stem "$form" --out "$out/profile"
+# Last: it ran once on the H200 (sixth session), in 112 s for the three policies with their compilation.
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 80 python3 benchmarks/gpu_learning.py "${learning[@]}"
 tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
 ! grep -E ": exit [0-9]+$" "$out/summary.txt" | grep -qv ": exit 0$"

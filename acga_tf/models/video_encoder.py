@@ -152,9 +152,9 @@ class Unit3D(keras.layers.Layer):
         # not chosen on any device until measured faster there (benchmarks/gpu_stem.py compares the forms).
         self.space_to_depth = False
         # Where the BN uses its moving statistics (inference, or a frozen BN in training), fold it into the conv
-        # (`call`): 3 to 8% faster inference on the CPU under TensorFlow. Not on a GPU: on the H200 under JAX,
-        # cuDNN's fused conv + bias + ReLU made the folded stem 2.8x slower and the inner units slower too
-        # (benchmarks/README.md, sixth session); `benchmarks/gpu.py --batch-norm` compares the two.
+        # (`call`): 2 to 8% faster inference on the CPU under TensorFlow. Not on a GPU: on the H200 under JAX, as
+        # cuDNN's fused conv + bias + ReLU, it made the forward with the folded stem 2.8x slower (236 against 83.5 ms
+        # per batch of 32; benchmarks/README.md, sixth session); `benchmarks/gpu.py --batch-norm` compares the two.
         self.fold_batch_norm = not _on_gpu()
 
     def call(self, x, training=None):
