@@ -396,6 +396,38 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     assert names == ["forward.hlo.txt", "forward.xplane.pb", "gradient.hlo.txt", "gradient.xplane.pb"], names
 
 
+_TRAIN_TWICE = """
+import sys
+sys.path.insert(0, "benchmarks")
+import jax
+from gpu import compile_for_training, make_batch
+from acga_tf.models.acga import ACGA
+from acga_tf.models.config import ACGAConfig
+config = ACGAConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f")
+model, device = ACGA(config, dtype=sys.argv[1]), jax.devices("cpu")[0]
+if sys.argv[2] == "committed":
+    compile_for_training(model, device)
+else:
+    model.compile(jit_compile=True)
+x, y = (jax.device_put(a, device) for a in make_batch(config, 2))
+for _ in range(3):
+    model.train_on_batch(x, y)
+"""
+
+
+def test_gpu_training_step_compiles_once():
+    """benchmarks/gpu.py commits the training state to the device first (`compile_for_training`), so Keras' jitted
+    train step compiles once; left uncommitted, the second step compiles it again (minutes on a GPU). In
+    mixed_float16: the loss-scale optimizer's variables too."""
+    counts = {}
+    for state in ("committed", "uncommitted"):
+        proc = subprocess.run([sys.executable, "-c", _TRAIN_TWICE, "mixed_float16", state], cwd=REPO, capture_output=True,
+                              text=True, timeout=TIMEOUT_S, env=_env((*NO_TENSORFLOW, ("JAX_LOG_COMPILES", "1"))))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        counts[state] = proc.stderr.count("Compiling jit(train_step)")
+    assert counts == {"committed": 1, "uncommitted": 2}, counts
+
+
 def test_gpu_flop_count(monkeypatch):
     """benchmarks/gpu.py's FLOPs (the fraction of the matmul rate it prints): 2 per multiply-add of the matrix
     products and convolutions, a transposed convolution's zeros left out, nested programs included."""
