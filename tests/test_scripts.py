@@ -421,8 +421,9 @@ def test_gpu_training_step_compiles_once():
     mixed_float16: the loss-scale optimizer's variables too."""
     counts = {}
     for state in ("committed", "uncommitted"):
-        proc = subprocess.run([sys.executable, "-c", _TRAIN_TWICE, "mixed_float16", state], cwd=REPO, capture_output=True,
-                              text=True, timeout=TIMEOUT_S, env=_env((*NO_TENSORFLOW, ("JAX_LOG_COMPILES", "1"))))
+        proc = subprocess.run([sys.executable, "-c", _TRAIN_TWICE, "mixed_float16", state], cwd=REPO,
+                              capture_output=True, text=True, timeout=TIMEOUT_S,
+                              env=_env((*NO_TENSORFLOW, ("JAX_LOG_COMPILES", "1"))))
         assert proc.returncode == 0, proc.stderr[-3000:]
         counts[state] = proc.stderr.count("Compiling jit(train_step)")
     assert counts == {"committed": 1, "uncommitted": 2}, counts
