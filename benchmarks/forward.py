@@ -235,9 +235,9 @@ def _other_batch_norm_form(model: ACGA, xla: bool, video, words):
     """`(tf.function, folded)`: the model's forward with each I3D unit's BatchNorm in the form the device does not
     choose (separate where the model folds it into the conv, docs/model.md#video-encoder), traced now on `video`
     and `words`; and whether the device's own choice is the folded form."""
-    from acga_tf.models.video_encoder import Unit3D
+    from acga_tf.models.video_encoder import i3d_units
 
-    units = [layer for layer in model._flatten_layers() if isinstance(layer, Unit3D)]
+    units = i3d_units(model)
     chosen = units[0].fold_batch_norm
     fn = tf.function(lambda v, w: model({"video": v, "words": w}, training=False)["logits"], jit_compile=xla)
     for unit in units:  # read while tracing

@@ -78,12 +78,11 @@ def add_form_arguments(parser) -> None:
 
 def with_forms(model, args):
     """`model`, its I3D stem in the form `args.stem` says and its units' BatchNorm as `args.batch_norm` says."""
-    from acga_tf.models.video_encoder import Unit3D
+    from acga_tf.models.video_encoder import i3d_units
 
     if args.batch_norm != "default":
-        for layer in model._flatten_layers():  # read when the model is traced
-            if isinstance(layer, Unit3D):
-                layer.fold_batch_norm = args.batch_norm == "folded"
+        for unit in i3d_units(model):  # read when the model is traced
+            unit.fold_batch_norm = args.batch_norm == "folded"
     if args.stem == "space-to-depth":
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
         stem.fold_time = stem.space_to_depth = True

@@ -147,7 +147,8 @@ class Unit3D(keras.layers.Layer):
         # spans, stacked as 21 channels: the same sum, in a shape the GPU runs faster (docs/model.md#video-encoder).
         # The test is any input channel count that is not a multiple of 8 with a temporal kernel: at the paper's
         # widths only the stem; at the narrow presets' (tiny, demo) some inner 3×3×3 units too, unmeasured there.
-        self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and _on_gpu()
+        on_gpu = _on_gpu()
+        self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and on_gpu
         # A further form of the folded conv, with each 2×2 block of pixels stacked as channels too (`_folded_conv`);
         # not chosen on any device until measured faster there (benchmarks/gpu_stem.py compares the forms).
         self.space_to_depth = False
@@ -155,13 +156,12 @@ class Unit3D(keras.layers.Layer):
         # (`call`): 2 to 8% faster inference on the CPU under TensorFlow. Not on a GPU: on the H200 under JAX, as
         # cuDNN's fused conv + bias + ReLU, it made the forward with the folded stem 2.8x slower (236 against 83.5 ms
         # per batch of 32; benchmarks/README.md, sixth session); `benchmarks/gpu.py --batch-norm` compares the two.
-        self.fold_batch_norm = not _on_gpu()
+        self.fold_batch_norm = not on_gpu
 
     def call(self, x, training=None):
         bn = self.batch_norm
         if (training and bn.trainable) or not self.fold_batch_norm:  # batch statistics: the BN is its own op
-            y = self._folded_conv(x, self.conv_3d.kernel) if self.fold_time else self.conv_3d(x)
-            return keras.ops.relu(bn(y, training=training))
+            return keras.ops.relu(bn(self._conv(x, self.conv_3d.kernel), training=training))
         # The BN's moving statistics make it y·s + (β − μ·s) per channel, s = γ/√(σ² + ε): folded into the kernel
         # and a bias, so that conv, bias and ReLU run as one fused op (docs/model.md#video-encoder). Computed from
         # the variables at every call, so gradients reach the kernel (and γ, β) as through the separate BN.
@@ -172,13 +172,17 @@ class Unit3D(keras.layers.Layer):
         shift = -ops.cast(bn.moving_mean, "float32") * scale
         if bn.center:
             shift = shift + ops.cast(bn.beta, "float32")
-        kernel = ops.cast(self.conv_3d.kernel, "float32") * scale
-        if self.fold_time:
-            y = self._folded_conv(x, kernel)
-        else:
-            dtype = self.conv_3d.compute_dtype
-            y = ops.conv(ops.cast(x, dtype), ops.cast(kernel, dtype), strides=self.strides, padding="same")
+        y = self._conv(x, ops.cast(self.conv_3d.kernel, "float32") * scale)
         return ops.cast(ops.relu(y + ops.cast(shift, y.dtype)), bn.compute_dtype)
+
+    def _conv(self, x, kernel):
+        """`conv_3d`'s convolution of `x` with `kernel` `(kt, kh, kw, c, f)`, in `conv_3d`'s compute dtype: the
+        folded form where `build` chose it (`_folded_conv`), else the 3D conv."""
+        if self.fold_time:
+            return self._folded_conv(x, kernel)
+        dtype = self.conv_3d.compute_dtype
+        return keras.ops.conv(keras.ops.cast(x, dtype), keras.ops.cast(kernel, dtype), strides=self.strides,
+                              padding="same")
 
     def _folded_conv(self, x, kernel):
         """The convolution of `kernel` `(kt, kh, kw, c, f)` (`conv_3d`'s shape) over `x` with the time axis folded
@@ -205,6 +209,11 @@ class Unit3D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "bn_scale": self.bn_scale, "bn_epsilon": self.bn_epsilon}
+
+
+def i3d_units(layer) -> list:
+    """Every `Unit3D` inside `layer` (a model, a stage or a block), e.g. to switch a form before tracing."""
+    return [sub for sub in layer._flatten_layers() if isinstance(sub, Unit3D)]
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
