@@ -161,7 +161,8 @@ class Unit3D(keras.layers.Layer):
     def call(self, x, training=None):
         bn = self.batch_norm
         if (training and bn.trainable) or not self.fold_batch_norm:  # batch statistics: the BN is its own op
-            return keras.ops.relu(bn(self._conv(x, self.conv_3d.kernel), training=training))
+            y = self._folded_conv(x, self.conv_3d.kernel) if self.fold_time else self.conv_3d(x)
+            return keras.ops.relu(bn(y, training=training))
         # The BN's moving statistics make it y·s + (β − μ·s) per channel, s = γ/√(σ² + ε): folded into the kernel
         # and a bias, so that conv, bias and ReLU run as one fused op (docs/model.md#video-encoder). Computed from
         # the variables at every call, so gradients reach the kernel (and γ, β) as through the separate BN.
@@ -172,17 +173,13 @@ class Unit3D(keras.layers.Layer):
         shift = -ops.cast(bn.moving_mean, "float32") * scale
         if bn.center:
             shift = shift + ops.cast(bn.beta, "float32")
-        y = self._conv(x, ops.cast(self.conv_3d.kernel, "float32") * scale)
-        return ops.cast(ops.relu(y + ops.cast(shift, y.dtype)), bn.compute_dtype)
-
-    def _conv(self, x, kernel):
-        """`conv_3d`'s convolution of `x` with `kernel` `(kt, kh, kw, c, f)`, in `conv_3d`'s compute dtype: the
-        folded form where `build` chose it (`_folded_conv`), else the 3D conv."""
+        kernel = ops.cast(self.conv_3d.kernel, "float32") * scale
         if self.fold_time:
-            return self._folded_conv(x, kernel)
-        dtype = self.conv_3d.compute_dtype
-        return keras.ops.conv(keras.ops.cast(x, dtype), keras.ops.cast(kernel, dtype), strides=self.strides,
-                              padding="same")
+            y = self._folded_conv(x, kernel)
+        else:
+            dtype = self.conv_3d.compute_dtype
+            y = ops.conv(ops.cast(x, dtype), ops.cast(kernel, dtype), strides=self.strides, padding="same")
+        return ops.cast(ops.relu(y + ops.cast(shift, y.dtype)), bn.compute_dtype)
 
     def _folded_conv(self, x, kernel):
         """The convolution of `kernel` `(kt, kh, kw, c, f)` (`conv_3d`'s shape) over `x` with the time axis folded
