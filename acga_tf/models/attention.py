@@ -10,15 +10,16 @@ import math
 
 import keras
 
+from acga_tf.models import precision
 from acga_tf.models.coords import COORD_CHANNELS, CoordinateMap
 
 _NEG = -1e9  # masked positions in softmax / max-pool (finite, so an all-padding row gives no NaN)
 
 
-def _dense(units: int, name: str, dtype, init_std: float) -> keras.layers.Dense:
+def _dense(units: int, name: str, dtype, init_std: float) -> precision.Dense:
     # docs/model.md#attention: attention Dense layers are initialised N(0, 0.02), bias 0 (the reference's init).
-    return keras.layers.Dense(units, kernel_initializer=keras.initializers.RandomNormal(stddev=init_std),
-                              bias_initializer="zeros", dtype=dtype, name=name)
+    return precision.Dense(units, kernel_initializer=keras.initializers.RandomNormal(stddev=init_std),
+                           bias_initializer="zeros", dtype=dtype, name=name)
 
 
 def _softmax_f32(scores, mask=None):
@@ -125,8 +126,8 @@ class CrossGuidedAttention(keras.layers.Layer):
             attended_video = keras.ops.concatenate([v[..., : self.video_channels], per_pixel], axis=-1)
         elif self.language_guided_attention:
             g = self.txt_increase(sentence)[:, None, :]  # (B, 1, 840)
-            k = self.video_linear_k(v) * g
-            q = self.video_linear_q(v) * g
+            k = precision.gate(self.video_linear_k(v), g)
+            q = precision.gate(self.video_linear_q(v), g)
             u = self.video_linear_v(v)
             scores = keras.ops.einsum("bic,bjc->bij", k, q) / math.sqrt(self.video_channels + COORD_CHANNELS)
             spatial_attention = _softmax_f32(scores)  # (B, N, N): row i = query pixel i over all j

@@ -17,6 +17,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from acga_tf.models import precision
 from acga_tf.models.coords import COORD_CHANNELS, CoordinateMap, coordinate_map
 
 
@@ -59,11 +60,11 @@ class _MaskBranch(keras.layers.Layer):
     def __init__(self, filters: int, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
-        self.conv_0 = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=self.dtype_policy,
-                                          name="conv_0")
-        self.conv_2 = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=self.dtype_policy,
-                                          name="conv_2")
-        self.conv_4 = keras.layers.Conv2D(1, 1, dtype=self.dtype_policy, name="conv_4")
+        self.conv_0 = precision.Conv2D(filters, 3, padding="same", activation="relu", dtype=self.dtype_policy,
+                                         name="conv_0")
+        self.conv_2 = precision.Conv2D(filters, 3, padding="same", activation="relu", dtype=self.dtype_policy,
+                                         name="conv_2")
+        self.conv_4 = precision.Conv2D(1, 1, dtype=self.dtype_policy, name="conv_4")
 
     def build(self, x_shape, text_shape=None):
         # conv_0 sees concat(x, resized text, coords) when there is text (computed split, see `call`).
@@ -92,7 +93,7 @@ class _MaskBranch(keras.layers.Layer):
         h = h + ops.einsum("uip,bpjuf->bijf", ops.cast(self._taps_h, dtype), y)
         # Coords: a constant map, so one image's conv serves the whole batch.
         coords = ops.conv(ops.cast(self._coords, dtype), kernel[:, :, cf + dt:], padding="same")
-        h = ops.relu(h + coords + ops.cast(self.conv_0.bias, dtype))
+        h = ops.relu(precision.add_bias(h + coords, self.conv_0.bias))
         return self.conv_4(self.conv_2(h))
 
 
@@ -102,9 +103,9 @@ class _Upsample(keras.layers.Layer):
     def __init__(self, filters: int, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
-        self.deconv_0 = keras.layers.Conv2DTranspose(filters, 8, strides=4, padding="same", dtype=self.dtype_policy,
-                                                     name="deconv_0")
-        self.conv_1 = keras.layers.Conv2D(filters, 3, padding="same", dtype=self.dtype_policy, name="conv_1")
+        self.deconv_0 = precision.Conv2DTranspose(filters, 8, strides=4, padding="same", dtype=self.dtype_policy,
+                                                    name="deconv_0")
+        self.conv_1 = precision.Conv2D(filters, 3, padding="same", dtype=self.dtype_policy, name="conv_1")
 
     def build(self, input_shape):
         self.deconv_0.build(input_shape)
@@ -144,7 +145,7 @@ class MultiResolutionDecoder(keras.layers.Layer):
         self.conv_mask_medium = _MaskBranch(f2, dtype=dtype, name="conv_mask_medium")
         self.deconv_medium = _Upsample(f2, dtype=dtype, name="deconv_medium")
         self.conv_mask_large = _MaskBranch(f3, dtype=dtype, name="conv_mask_large")
-        self.conv_fusion = (keras.layers.Conv2D(1, 3, padding="same", dtype=dtype, name="conv_fusion")
+        self.conv_fusion = (precision.Conv2D(1, 3, padding="same", dtype=dtype, name="conv_fusion")
                             if self.fusion_resolutions else None)
 
     def build(self, attended_video_shape, attended_text_shape):

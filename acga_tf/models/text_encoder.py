@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from acga_tf.models import precision
+
 
 @keras.saving.register_keras_serializable(package="acga_tf")
 class TextEncoder(keras.layers.Layer):
@@ -25,8 +27,8 @@ class TextEncoder(keras.layers.Layer):
         if kind == "conv1d":
             # docs/model.md#text-encoder: kernel 3, "same" padding, bias (reference: txt_model.0 = Conv1d(300, 300, 3,
             # padding=1)).
-            self.encoder = keras.layers.Conv1D(units, 3, padding="same", activation="tanh",
-                                               dtype=self.dtype_policy, name="conv1d")
+            self.encoder = precision.Conv1D(units, 3, padding="same", activation="tanh",
+                                              dtype=self.dtype_policy, name="conv1d")
         else:
             self.encoder = keras.layers.LSTM(units, return_sequences=True, dtype=self.dtype_policy, name="lstm")
 
