@@ -3,9 +3,8 @@
 Under a mixed policy a layer adds its bias in the compute dtype (bfloat16 or float16), and the bias's gradient is the
 upstream gradient summed over the batch and every pixel. Summed in 16 bits, such a sum stalls once it is about 256
 times larger than what is added to it: TensorFlow 2.21's CPU `BiasAddGrad` returned 2,352 for a true 65,569 (a
-bfloat16 gradient of 8×128×128 values, mean 0.5), and JAX on the CPU reduces the same gradient in bfloat16 too. The
-decoder's bias gradients at S came out 80 to 98% wrong under both, and mixed_bfloat16 learnt the demo worse than
-float32 until they were summed in float32.
+bfloat16 gradient of 8×128×128 values, mean 0.5), and JAX on the CPU sums a Conv2D's bias gradient in 16 bits too.
+The decoder's bias gradients at S/4 and S came out 80 to 98% wrong under both.
 
 `add_bias` and `gate` keep the forward pass as it was (one add or multiply in the compute dtype, which XLA and oneDNN
 fuse into the convolution) and give the gradient of the broadcast operand summed in float32. The layers below are
