@@ -9,10 +9,13 @@
 # the device's own BatchNorm form (35 s: the whole-model steps then run the fastest, `--stem`); gpu.py in
 # mixed_bfloat16, the figures to compare with issue 12's table, batch 32 (the targets') first, each size's training
 # step right after its forward (240 s); the same forward at batch 32 with the I3D units' BatchNorms folded into their
-# convs, as on a CPU (45 s); gpu.py in mixed_float16 and float32 (100 s); gpu_profile.py, where the device time of the
-# forward and of forward + backward goes (60 s); gpu_learning.py, the demo preset at S=64 (the setting seen to learn
-# in 300 steps on the CPU and on the H200; the small preset did not learn there, benchmarks/README.md), the three
-# policies, last because it has run on the H200 once (80 s: the rows it reaches). 9 minutes and 35 s in all. Learnt on
+# convs, as on a CPU (45 s); gpu.py in mixed_float16 and float32 (90 s); gpu_profile.py, where the device time of the
+# forward and of forward + backward goes (60 s); tests/backend_programs/bias_gradients.py, whether the device sums
+# Keras' own 16-bit bias gradients in 16 bits, as JAX and TensorFlow do on a CPU, and whether acga_tf/models/
+# precision.py's layers are right (25 s; its JSON goes into summary.txt); gpu_learning.py, the demo preset at S=64
+# (the setting seen to learn in 300 steps on the CPU and on the H200; the small preset did not learn there,
+# benchmarks/README.md), the three policies, last because it has run on the H200 once (80 s: the rows it reaches).
+# 9 minutes and 50 s in all. Learnt on
 # the H200: in the fourth session every step after hostinfo ran out of its time, as gpu.py compiled extra programs for
 # its FLOP count (now counted on the jaxpr, without compiling) and its training step twice (the state is now committed
 # to the device first); the learning check compiles without XLA's convolution autotuning (--xla_gpu_autotune_level=0:
@@ -86,8 +89,15 @@ step gpu_bfloat16 240 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfl
 # a GPU keeps them separate: measured slower folded on the H200, benchmarks/README.md).
 step batch_norm_folded 45 python3 benchmarks/gpu.py "${gpu_one[@]}" --policies mixed_bfloat16 --stem "$form" \
     --batch-norm folded
-step gpu_float16_float32 100 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
+step gpu_float16_float32 90 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16,float32 --stem "$form"
 step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --stem "$form" --out "$out/profile"
+# The bias-gradient check writes its JSON into summary.txt (few files come back).
+echo "== bias_gradients (limit $(( 25 * slack )) s)"
+timeout -k 5 $(( 25 * slack )) python3 -m tests.backend_programs.bias_gradients --result /tmp/bias_gradients.json \
+    > /tmp/bias_gradients.log 2>&1
+status=$?
+{ cat /tmp/bias_gradients.json 2>/dev/null || tail -n 20 /tmp/bias_gradients.log; } >> "$out/summary.txt"
+echo "bias_gradients: exit $status" | tee -a "$out/summary.txt"
 # Last: it ran once on the H200 (sixth session), in 112 s for the three policies with their compilation.
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 80 python3 benchmarks/gpu_learning.py "${learning[@]}"
 tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back

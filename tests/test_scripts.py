@@ -374,12 +374,15 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "stem", "gpu_bfloat16", "batch_norm_folded", "gpu_float16_float32", "profile", "learning")
+    steps = ("hostinfo", "stem", "gpu_bfloat16", "batch_norm_folded", "gpu_float16_float32", "profile",
+             "bias_gradients", "learning")
     summary = (tmp_path / "out" / "summary.txt").read_text()
     assert re.findall(r"^(\w+): exit (\d+)$", summary, re.M) == [(s, "0") for s in steps], summary
+    errors = json.loads(summary[summary.index("{"):summary.rindex("}") + 1])["errors"]  # bias_gradients' JSON
+    assert errors["mixed_bfloat16"]["Conv2D ours"] < 0.01 and errors["mixed_bfloat16"]["Conv2D keras"] > 0.5
     assert re.search(r"^backend: Keras \S+ on jax", summary, re.M), summary  # hostinfo's lines open the summary
     assert len(list((tmp_path / "out").iterdir())) <= 8  # at most 8 files come back from the GPU machine
-    for step in steps[1:]:
+    for step in (s for s in steps[1:] if s != "bias_gradients"):
         log = (tmp_path / "out" / f"{step}.log").read_text()
         assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
     assert " batch_norm=folded" in (tmp_path / "out" / "batch_norm_folded.log").read_text()
