@@ -15,16 +15,15 @@
 # precision.py's layers are right (25 s; its JSON goes into summary.txt); gpu_learning.py, the demo preset at S=64
 # (the setting seen to learn in 300 steps on the CPU and on the H200; the small preset did not learn there,
 # benchmarks/README.md), the three policies, last because it has run on the H200 once (80 s: the rows it reaches).
-# 9 minutes and 50 s in all. Learnt on
-# the H200: in the fourth session every step after hostinfo ran out of its time, as gpu.py compiled extra programs for
-# its FLOP count (now counted on the jaxpr, without compiling) and its training step twice (the state is now committed
-# to the device first); the learning check compiles without XLA's convolution autotuning (--xla_gpu_autotune_level=0:
-# its speed is not what it measures) and prints its compile time; in the sixth session, the programs with the
-# BatchNorms separate took over 45 s to compile on a cold cache (with them folded, 14 s). A step cut off keeps the
-# lines it printed. Each step's output goes to OUT_DIR/<step>.log (default: $OUT where it is set, else
-# gpu_session_out), the profiler's traces and HLO texts to OUT_DIR/profile.tar.gz, and summary.txt lists each step's
-# exit status (124: out of time). The steps share JAX's persistent compilation cache (/tmp/jax_cache), so a program
-# one step compiled is not compiled again by the next (its "first call" time then measures a cache hit).
+# 9 minutes and 50 s in all. Learnt on the H200: in the fourth session every step after hostinfo ran out of its time, as
+# gpu.py compiled extra programs for its FLOP count (now counted on the jaxpr, without compiling) and its training step
+# twice (the state is now committed to the device first); the learning check compiles without XLA's convolution
+# autotuning (--xla_gpu_autotune_level=0: its speed is not what it measures) and prints its compile time; in the sixth
+# session, the programs with the BatchNorms separate took over 45 s to compile on a cold cache (with them folded, 14 s).
+# A step cut off keeps the lines it printed. Each step's output goes to OUT_DIR/<step>.log (default: $OUT where it is
+# set, else gpu_session_out), the profiler's traces and HLO texts to OUT_DIR/profile.tar.gz, and summary.txt lists each
+# step's exit status (124: out of time). The steps share JAX's persistent compilation cache (/tmp/jax_cache), so a
+# program one step compiled is not compiled again by the next (its "first call" time then measures a cache hit).
 #
 # Runs under JAX without TensorFlow (see benchmarks/README.md). A machine that cannot reach a package registry gets
 # Keras' pure-Python wheels from a folder: WHEELS=DIR (default: .whl when it exists) is installed into /tmp/site
