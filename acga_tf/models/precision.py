@@ -18,15 +18,23 @@ import keras
 _SIXTEEN_BIT = ("bfloat16", "float16")
 
 
+def _is_sixteen_bit(x) -> bool:
+    return keras.backend.standardize_dtype(x.dtype) in _SIXTEEN_BIT
+
+
 def _sum_in_float32(x, axes, dtype, keepdims=False):
     return keras.ops.cast(keras.ops.sum(keras.ops.cast(x, "float32"), axis=axes, keepdims=keepdims), dtype)
+
+
+def _upstream(args, upstream):
+    """The upstream gradient, whichever way the backend passes it to a `keras.ops.custom_gradient` function."""
+    return args[0] if upstream is None else upstream
 
 
 @keras.ops.custom_gradient
 def _add_bias_16(x, bias):
     def grad(*args, upstream=None):
-        if upstream is None:
-            (upstream,) = args
+        upstream = _upstream(args, upstream)
         return upstream, _sum_in_float32(upstream, tuple(range(len(upstream.shape) - 1)), bias.dtype)
 
     return keras.ops.add(x, bias), grad
@@ -34,7 +42,7 @@ def _add_bias_16(x, bias):
 
 def add_bias(x, bias):
     """`x + bias`, `bias` `(C,)` along the last axis; in 16 bits, the bias's gradient is summed in float32."""
-    if keras.backend.standardize_dtype(x.dtype) not in _SIXTEEN_BIT:
+    if not _is_sixteen_bit(x):
         return keras.ops.add(x, bias)
     return _add_bias_16(x, keras.ops.cast(bias, x.dtype))
 
@@ -42,8 +50,7 @@ def add_bias(x, bias):
 @keras.ops.custom_gradient
 def _gate_16(x, g):
     def grad(*args, upstream=None):
-        if upstream is None:
-            (upstream,) = args
+        upstream = _upstream(args, upstream)
         product = keras.ops.cast(upstream, "float32") * keras.ops.cast(x, "float32")
         return upstream * g, _sum_in_float32(product, 1, g.dtype, keepdims=True)
 
@@ -52,35 +59,33 @@ def _gate_16(x, g):
 
 def gate(x, g):
     """`x * g` with `x` `(B, N, C)` and `g` `(B, 1, C)`; in 16 bits, `g`'s gradient is summed over N in float32."""
-    if keras.backend.standardize_dtype(x.dtype) not in _SIXTEEN_BIT:
+    if not _is_sixteen_bit(x):
         return x * g
     return _gate_16(x, keras.ops.cast(g, x.dtype))
 
 
 class _BiasGradientInFloat32:
-    """Mixin for a Keras layer with `use_bias` and `activation`: in 16 bits, its bias goes through `add_bias`."""
+    """Mixin for a Keras layer with `use_bias` and `activation`: in 16 bits, its bias goes through `add_bias`.
+    `_without_bias` is the layer's op before its bias: a convolution's by default."""
 
     def call(self, inputs):
         if (not self.use_bias or self.compute_dtype not in _SIXTEEN_BIT
                 or getattr(self, "quantization_mode", None) or getattr(self, "lora_enabled", False)
-                or getattr(self, "padding", None) == "causal"):
+                or getattr(self, "padding", None) == "causal"):  # Keras' own call: what this one does not cover
             return super().call(inputs)
         outputs = add_bias(self._without_bias(inputs), self.bias)
         return outputs if self.activation is None else self.activation(outputs)
+
+    def _without_bias(self, inputs):
+        return self.convolution_op(inputs, self.kernel)
 
 
 class Conv1D(_BiasGradientInFloat32, keras.layers.Conv1D):
     """`keras.layers.Conv1D`, its bias gradient summed in float32 in 16 bits."""
 
-    def _without_bias(self, inputs):
-        return self.convolution_op(inputs, self.kernel)
-
 
 class Conv2D(_BiasGradientInFloat32, keras.layers.Conv2D):
     """`keras.layers.Conv2D`, its bias gradient summed in float32 in 16 bits."""
-
-    def _without_bias(self, inputs):
-        return self.convolution_op(inputs, self.kernel)
 
 
 class Conv2DTranspose(_BiasGradientInFloat32, keras.layers.Conv2DTranspose):
