@@ -186,8 +186,9 @@ def _add_train(sub) -> None:
                    "(--epochs is the new total)")
     p.add_argument("--overwrite", action="store_true", help="remove the run files already in --output and start over")
     p.add_argument("--mixed-precision", nargs="?", const="auto", default=None, choices=("auto", *POLICIES),
-                   help="alone: mixed_float16 (loss-scaled) on a GPU, float32 on a CPU (the choice and why are "
-                        "printed, with this CPU's bfloat16 speed); or a policy: " + ", ".join(POLICIES))
+                   help="alone: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16_head (I3D in float32, "
+                        "the rest in mixed_bfloat16) where it convolves faster in bfloat16, else float32 (the choice "
+                        "and why are printed); or one of " + ", ".join(POLICIES) + " (default: float32)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
     p.set_defaults(run=_run_train)
@@ -260,10 +261,9 @@ def _add_demo(sub) -> None:
     p.add_argument("--epochs", type=int, help="training epochs (default: "
                    f"{ExperimentConfig.preset(DEMO_PRESET).training.epochs}, the {DEMO_PRESET!r} experiment's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
-    p.add_argument("--mixed-precision", default="float32", choices=("auto", *POLICIES),
-                   help="dtype policy to train under (default: float32; auto: what `acga train --mixed-precision` "
-                        "picks). mixed_bfloat16 is faster where the CPU convolves faster in bfloat16, but learnt the "
-                        "demo worse (README)")
+    p.add_argument("--mixed-precision", default="auto", choices=("auto", *POLICIES),
+                   help="precision to train under (default: auto, what `acga train --mixed-precision` picks: on a "
+                        "CPU fast in bfloat16, mixed_bfloat16_head, else float32); or one of " + ", ".join(POLICIES))
     p.set_defaults(run=_run_demo)
 
 

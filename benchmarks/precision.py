@@ -1,13 +1,14 @@
-"""float32 against mixed_bfloat16 on this machine: what `--mixed-precision` picks, and what bfloat16 buys.
+"""float32 against the bfloat16 precisions on this machine: what `--mixed-precision` picks, and what bfloat16 buys.
 
     python benchmarks/precision.py                                   # the demo's training step (demo preset, batch 8)
     python benchmarks/precision.py --preset tiny --batch 2 --runs 1  # smoke run: checks it works only
 
 Prints the probe that `--mixed-precision` reads on a CPU (`acga_tf.ops.devices.bfloat16_speedup`: the same
 convolutions timed in float32 and bfloat16) and the policy it picks, then times `model.train_on_batch` and
-`model.predict_on_batch` of the preset built in float32 and in mixed_bfloat16 (same weights, same batch), under
-the running Keras backend. Runs are interleaved (one of each in turn) and the medians printed with their ratio. The
-mixed_bfloat16 model must still have finite weights after its training steps (exit 1 otherwise): TensorFlow's
+`model.predict_on_batch` of the preset built in float32, mixed_bfloat16 and mixed_bfloat16_head (I3D in float32,
+the rest in mixed_bfloat16) with the same weights and batch, under the running Keras backend. Runs are interleaved
+(one of each in turn) and the medians printed with their speed-up over float32. The bfloat16 models must still
+have finite weights after their training steps (exit 1 otherwise): TensorFlow's
 bfloat16 Conv3D kernel gradient is wrong on its CPU for short clips, which `Unit3D` works around
 (docs/training.md#mixed-precision).
 """
@@ -22,19 +23,18 @@ from jit import batch_inputs, interleaved_medians, same_weights  # benchmarks/ji
 
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops.devices import bfloat16_speedup
-from acga_tf.training.train import mixed_precision_policy, weights_are_finite
+from acga_tf.training.train import PRECISIONS, mixed_precision_policy, weights_are_finite
 
 PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
-POLICIES = ("float32", "mixed_bfloat16")
+POLICIES = ("float32", "mixed_bfloat16", "mixed_bfloat16_head")  # keys of PRECISIONS
 
 
 def _compare(name: str, calls: dict, runs: int) -> None:
     for fn in calls.values():
         fn()  # trace
     medians = interleaved_medians(calls, runs)
-    float32, bfloat16 = (medians[p] for p in POLICIES)
-    print(f"{name}: float32 median {float32:.4g} s, mixed_bfloat16 median {bfloat16:.4g} s, "
-          f"bfloat16 speed-up {float32 / bfloat16:.2f}x")
+    print(f"{name}: " + ", ".join(f"{p} median {medians[p]:.4g} s" for p in POLICIES) + "; speed-up over float32: "
+          + ", ".join(f"{p} {medians['float32'] / medians[p]:.2f}x" for p in POLICIES[1:]))
 
 
 def main(argv=None) -> int:
@@ -55,12 +55,13 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(0)
     config = ACGAConfig.preset(args.preset)
     x, y = batch_inputs(config, args.batch)
-    models = same_weights(config, {policy: ({"dtype": policy}, {}) for policy in POLICIES})
+    models = same_weights(config, {policy: (PRECISIONS[policy], {}) for policy in POLICIES})
     _compare(f"{args.preset} training step (batch {args.batch})",
              {p: (lambda m=m: m.train_on_batch(x, y)) for p, m in models.items()}, args.runs)
-    if not weights_are_finite(models["mixed_bfloat16"]):
-        raise SystemExit(f"error: the mixed_bfloat16 {args.preset} model has non-finite weights after "
-                         f"{args.runs + 1} training steps")
+    for policy in POLICIES[1:]:
+        if not weights_are_finite(models[policy]):
+            raise SystemExit(f"error: the {policy} {args.preset} model has non-finite weights after "
+                             f"{args.runs + 1} training steps")
     _compare(f"{args.preset} forward (batch {args.batch}, inference)",
              {p: (lambda m=m: m.predict_on_batch(x)) for p, m in models.items()}, args.runs)
     return 0

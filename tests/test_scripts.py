@@ -232,10 +232,11 @@ TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/precision.py": TinyRun(
         ("--preset", "tiny", "--batch", "2", "--runs", "1"),
         (r"preset=tiny batch=2 runs=1", *ENVIRONMENT,
-         rf"bfloat16 convolution probe: {NUMBER}x float32's speed; --mixed-precision picks (float32|mixed_bfloat16) "
-         rf"\(no GPU; this CPU convolves in bfloat16 at {NUMBER}x float32's speed .*\)",
-         *(rf"tiny {kind}: float32 median {NUMBER} s, mixed_bfloat16 median {NUMBER} s, bfloat16 speed-up "
-           rf"{NUMBER}x" for kind in (r"training step \(batch 2\)", r"forward \(batch 2, inference\)")))),
+         rf"bfloat16 convolution probe: {NUMBER}x float32's speed; --mixed-precision picks "
+         rf"(float32|mixed_bfloat16_head) \(no GPU; this CPU convolves in bfloat16 at {NUMBER}x float32's speed .*\)",
+         *(rf"tiny {kind}: float32 median {NUMBER} s, mixed_bfloat16 median {NUMBER} s, mixed_bfloat16_head median "
+           rf"{NUMBER} s; speed-up over float32: mixed_bfloat16 {NUMBER}x, mixed_bfloat16_head {NUMBER}x"
+           for kind in (r"training step \(batch 2\)", r"forward \(batch 2, inference\)")))),
     "benchmarks/input_pipeline.py": TinyRun(
         ("--videos", "4", "--min-seconds", "0.2", "--presets", "tiny"),
         (*ENVIRONMENT,

@@ -46,7 +46,7 @@ class DemoResult:
     by_attributes: dict  # {attributes the sentence needs, e.g. ("colour", "shape"): (samples, mean IoU)}, held out
     timings: dict  # seconds per stage
     paths: dict  # what was written where
-    precision: tuple[str, str]  # the dtype policy trained under, and why
+    precision: tuple[str, str]  # the precision trained under (a key of PRECISIONS), and why
 
 
 def all_actors_baseline(test_pattern: str) -> dict:
@@ -87,7 +87,7 @@ def mean_iou_by_attributes(results_csv: str, world: dict) -> dict[tuple[str, ...
 
 
 def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
-             experiment: ExperimentConfig | None = None, mixed_precision: str = "float32",
+             experiment: ExperimentConfig | None = None, mixed_precision: str = "auto",
              verbose: int = 1) -> DemoResult:
     """Runs the demo into `output_dir` (created) and returns what it measured.
 
@@ -97,9 +97,9 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         epochs: training epochs, replacing the experiment's.
         seed: seed of the synthetic world.
         experiment: what to train (default: `ExperimentConfig.preset("demo")`).
-        mixed_precision: the dtype policy to train under (default float32), or "auto": the one
-            `acga train --mixed-precision` picks (`mixed_precision_policy`). mixed_bfloat16 trains faster where the
-            CPU convolves faster in bfloat16 but learnt the demo worse (README).
+        mixed_precision: "auto" (default): the precision `acga train --mixed-precision` picks
+            (`mixed_precision_policy`): on a CPU fast in bfloat16, I3D in float32 and the rest in mixed_bfloat16,
+            else float32 (a GPU: mixed_float16); or a name from `acga_tf.training.train.PRECISIONS`.
         verbose: Keras progress output.
     """
     experiment = experiment or ExperimentConfig.preset(DEMO_PRESET)
@@ -126,9 +126,6 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     start = time.perf_counter()
     if mixed_precision == "auto":
         precision = mixed_precision_policy()
-    elif mixed_precision == "float32":
-        precision = ("float32", "the demo's default; --mixed-precision mixed_bfloat16 trains faster where the CPU "
-                                "convolves faster in bfloat16, but learnt the demo worse (README)")
     else:
         precision = (mixed_precision, "asked for with --mixed-precision")
     fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,

@@ -53,7 +53,7 @@ def attention_model(model):
     same weights (outputs `word_attention` (B, N, L), `spatial_attention` (B, N, N); docs/model.md#attention)."""
     if model.config.return_attention:
         return model
-    twin = ACGA(model.config.replace(return_attention=True), dtype=model.dtype_policy)
+    twin = ACGA.from_config({**model.get_config(), "config": model.config.replace(return_attention=True).to_dict()})
     twin.set_weights(model.get_weights())
     return twin
 

@@ -108,6 +108,10 @@ class SegmentationTask:
                         jit_compile=jit_compile, **kwargs)
 
 
+def _serialize(policy):
+    return keras.dtype_policies.serialize(policy) if policy is not None else None
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class ACGA(SegmentationTask, keras.Model):
     """Asymmetric Cross-Guided Attention network (docs/model.md).
@@ -115,6 +119,9 @@ class ACGA(SegmentationTask, keras.Model):
     Args:
         config: an `ACGAConfig` (or its `to_dict()`).
         dtype: dtype policy of the model ("float32", "mixed_bfloat16", "mixed_float16"); set on this model only.
+        encoder_dtype: dtype policy of the I3D video encoder(s) where it differs from `dtype` (default: `dtype`).
+            `dtype="mixed_bfloat16", encoder_dtype="float32"` computes the text encoder, attention and decoder in
+            bfloat16 and I3D in float32 (docs/training.md#mixed-precision).
 
     Call arguments:
         inputs: dict with `video` float32 `(B, T, S, S, C)` in [-1, 1] (C = 3 RGB, 2 flow, 5 RGB then flow) and
@@ -139,7 +146,7 @@ class ACGA(SegmentationTask, keras.Model):
         Wang et al., ICCV 2019, https://arxiv.org/abs/1908.10047
     """
 
-    def __init__(self, config: ACGAConfig | dict, dtype=None, **kwargs):
+    def __init__(self, config: ACGAConfig | dict, dtype=None, encoder_dtype=None, **kwargs):
         if isinstance(config, dict):
             config = ACGAConfig.from_dict(config, source="ACGA config")
         if keras.config.image_data_format() != "channels_last":
@@ -155,7 +162,8 @@ class ACGA(SegmentationTask, keras.Model):
             stages[stream] = dict(
                 video_encoder=I3D(final_endpoint="Mixed_4f", width_multiplier=c.i3d_width_multiplier,
                                   trainable_from=c.i3d_trainable_from, bn_scale=c.bn_scale, bn_epsilon=c.bn_epsilon,
-                                  endpoints=("Mixed_4e", "Mixed_4f"), dtype=dtype, name=f"{prefix}video_encoder"),
+                                  endpoints=("Mixed_4e", "Mixed_4f"), dtype=encoder_dtype or dtype,
+                                  name=f"{prefix}video_encoder"),
                 video_feature=VideoFeature(dtype=dtype, name=f"{prefix}video_feature"),
                 text_encoder=TextEncoder(c.text_dim, c.text_encoder, dtype=dtype, name=f"{prefix}text_encoder"),
                 attention=CrossGuidedAttention(c.vision_guided_attention, c.language_guided_attention, c.attention,
@@ -198,6 +206,7 @@ class ACGA(SegmentationTask, keras.Model):
         # Keras' Functional keeps a float32 policy of its own; remember the layers' policy for get_config.
         # (Serialised in get_config only: Keras' serializer probes for TensorFlow, which a JAX-only machine lacks.)
         self._layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
+        self._encoder_dtype = keras.dtype_policies.get(encoder_dtype) if encoder_dtype else None
         self._intermediates = intermediates
 
     def __call__(self, inputs, *args, **kwargs):
@@ -226,16 +235,19 @@ class ACGA(SegmentationTask, keras.Model):
                                      f"{shape[axis]} but the config's {field} gives {size}")
 
     def get_config(self):
-        dtype = keras.dtype_policies.serialize(self._layer_dtype) if self._layer_dtype is not None else None
-        return {"config": self.config.to_dict(), "name": self.name, "dtype": dtype}
+        config = {"config": self.config.to_dict(), "name": self.name, "dtype": _serialize(self._layer_dtype)}
+        if self._encoder_dtype is not None:  # only where set: configs saved before it load as they did
+            config["encoder_dtype"] = _serialize(self._encoder_dtype)
+        return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("config"), dict):  # models saved before the config split also stored training fields
             config["config"] = {k: v for k, v in config["config"].items() if k not in FORMER_FIELDS}
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        for key in ("dtype", "encoder_dtype"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.dtype_policies.deserialize(config[key])
         return cls(**config)
 
     def segment_queries(self, video, words) -> dict:
