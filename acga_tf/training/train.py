@@ -371,18 +371,18 @@ def _build_model(run: _Run, mixed_precision: bool, feature_cache: bool):
     """`(model, task, prefix)`: the `ACGA`, the `TrainingTask` that trains it (the head after the cut with the
     feature cache), and the frozen prefix (None without the cache)."""
     experiment = run.experiment
-    policy = resolve_policy(mixed_precision)
+    dtypes = PRECISIONS.get(resolve_policy(mixed_precision), {})  # ACGA's dtype arguments; {} for the default
     if run.strategy is None:  # JAX / PyTorch: the model is its own task (SegmentationTask's compile defaults)
         if feature_cache:
             raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
-        model = ACGA(experiment.model, **PRECISIONS.get(policy, {}))
+        model = ACGA(experiment.model, **dtypes)
         model.compile(learning_rate=experiment.training.learning_rate,
                       foreground_weight=experiment.training.foreground_weight)
         model.optimizer.build(model.trainable_variables)
         return model, model, None
     multi_worker = isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with run.strategy.scope():
-        model = ACGA(experiment.model, **PRECISIONS.get(policy, {}))
+        model = ACGA(experiment.model, **dtypes)
         if feature_cache:
             prefix, task = split_model(model, task_class=TrainingTask)
             task.scalar_logs_with_axis = multi_worker
