@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import serve
-from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, run_demo, unlearnt_attributes
+from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import predict_to_files, video_length
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
@@ -285,11 +285,10 @@ def _run_demo(args) -> int:
             print(f"  {count} attribute{'s' if count > 1 else ''}: {100 * mean_iou:.1f} ({samples} samples)")
             for names, (n, m) in groups.items():
                 print(f"      {' + '.join(names)}: {100 * m:.1f} ({n})")
-    reference = result.all_actors_summary["mean_iou"]
-    unlearnt = unlearnt_attributes(result.by_attributes, reference)
-    if unlearnt:
-        print(f"\nNot learnt by this run (sentences that name only it score less than 5 points above the text-blind "
-              f"reference, {100 * reference:.1f}): " + ", ".join(f"{k} {100 * v:.1f}" for k, v in unlearnt.items())
+    if result.unlearnt:
+        print(f"\nNot learnt by this run (sentences that name only it score less than {100 * UNLEARNT_MARGIN:.0f} "
+              f"points above the text-blind reference, {100 * result.all_actors_summary['mean_iou']:.1f}): "
+              + ", ".join(f"{k} {100 * v:.1f}" for k, v in result.unlearnt.items())
               + ". Which attributes a run learns turns on rounding and on training length (README, 'Runs vary'): "
               "another --seed, --mixed-precision or more --epochs may learn them.")
     print(f"\ntrained in {result.precision[0]}: {result.precision[1]}")

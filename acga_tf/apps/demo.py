@@ -34,6 +34,7 @@ DEMO_TEST_FRACTION = 0.2
 # 0.2 (docs/model.md#initialisation). Measured on 2 cores: with 72 training videos the model learnt the training
 # clips but not the task (train mean IoU 0.54, held out 0.28); more videos seen fewer times generalise.
 DEMO_PRESET = "demo"
+UNLEARNT_MARGIN = 0.05  # `unlearnt_attributes`: at most this far above the text-blind reference's mean IoU
 
 
 @dataclasses.dataclass
@@ -44,6 +45,7 @@ class DemoResult:
     all_actors_summary: dict  # the same protocol for a text-blind predictor that returns every actor of the frame
     experiment: ExperimentConfig  # what was trained
     by_attributes: dict  # {attributes the sentence needs, e.g. ("colour", "shape"): (samples, mean IoU)}, held out
+    unlearnt: dict  # `unlearnt_attributes(by_attributes, ...)`: {attribute: mean IoU} left at the text-blind level
     timings: dict  # seconds per stage
     paths: dict  # what was written where
     precision: tuple[str, str]  # the precision trained under (a key of PRECISIONS), and why
@@ -86,7 +88,7 @@ def mean_iou_by_attributes(results_csv: str, world: dict) -> dict[tuple[str, ...
     return {k: (len(v), float(np.mean(v))) for k, v in sorted(groups.items(), key=lambda kv: (len(kv[0]), kv[0]))}
 
 
-def unlearnt_attributes(by_attributes: dict, reference_mean_iou: float, margin: float = 0.05
+def unlearnt_attributes(by_attributes: dict, reference_mean_iou: float, margin: float = UNLEARNT_MARGIN
                         ) -> dict[str, float]:
     """The attributes a demo run did not learn: those whose one-attribute sentences ("the red one") score within
     `margin` of the text-blind reference's mean IoU (`all_actors_baseline`), or below it.
@@ -151,6 +153,7 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     summary = evaluate(paths["run"], test_pattern, output_csv=paths["results_csv"], progress=verbose > 0)
     baseline = all_actors_baseline(test_pattern)
     by_attributes = mean_iou_by_attributes(paths["results_csv"], world)
+    unlearnt = unlearnt_attributes(by_attributes, baseline["mean_iou"])
     timings["evaluate"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -171,4 +174,4 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
              else (maps.frame.shape[1] // 2, maps.frame.shape[0] // 2))
     visualize.save_figure(visualize.attention_figure(maps, point), paths["attention_png"])
     timings["figures"] = time.perf_counter() - start
-    return DemoResult(summary, baseline, experiment, by_attributes, timings, paths, precision)
+    return DemoResult(summary, baseline, experiment, by_attributes, unlearnt, timings, paths, precision)
