@@ -8,6 +8,17 @@ dataset readers load without the model code.
 """
 
 import importlib
+import os
+import sys
+
+# TensorFlow's oneDNN CPU kernels: on Linux, TensorFlow 2.21 turns them on by itself only on CPUs with AVX512-VNNI,
+# AVX512-BF16, AVX-VNNI or AMX (tensorflow/core/util/port.cc), so not on the many AVX2-only ones, and it reads
+# TF_ENABLE_ONEDNN_OPTS once, when it loads. On an AVX2-only AMD EPYC the demo's float32 training step took 1.67 s
+# with them off and 0.42 s on (docs/training.md#cpu). So they are turned on here, before any module of the package
+# loads TensorFlow; a value the user set is kept, and a process that loaded TensorFlow first keeps TensorFlow's
+# choice (`fit` then says so: `acga_tf.ops.devices.onednn_hint`).
+if "tensorflow" not in sys.modules:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __all__ = ["ACGA", "ACGAConfig", "predict"]
 __version__ = "0.1.0"

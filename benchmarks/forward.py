@@ -20,6 +20,7 @@ as a ratio to one query (the target: at most 1.1x one query at Q = 16).
 
 from __future__ import annotations
 
+import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it turns on oneDNN, docs/training.md#cpu)
 import argparse
 import math
 import statistics

@@ -147,9 +147,13 @@ def environment_lines(device: str = "CPU:0") -> list[str]:
     else:
         import tensorflow as tf
 
+        from acga_tf.ops.devices import onednn_enabled
+
         threads = tf.config.threading.get_intra_op_parallelism_threads()
+        onednn = {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
         backend = (f"backend: Keras {keras.__version__} on {keras.backend.backend()}, TensorFlow {tf.__version__}, "
-                   f"Python {platform.python_version()}; intra-op threads: {threads or 'TF default (one per core)'}")
+                   f"Python {platform.python_version()}; intra-op threads: {threads or 'TF default (one per core)'}; "
+                   f"oneDNN CPU kernels: {onednn}")
     host = (f"host: {cpu_model()}, {cores()} usable cores (of {os.cpu_count()}), "
             f"{platform.system()} {platform.machine()}")
     return [backend, f"device: {device_description(device)}", host]

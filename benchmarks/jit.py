@@ -13,6 +13,7 @@ that `SegmentationTask.compile` picks from these figures is documented in docs/t
 
 from __future__ import annotations
 
+import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it turns on oneDNN, docs/training.md#cpu)
 import argparse
 import statistics
 import time

@@ -15,6 +15,7 @@ bfloat16 Conv3D kernel gradient is wrong on its CPU for short clips, which `Unit
 
 from __future__ import annotations
 
+import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it turns on oneDNN, docs/training.md#cpu)
 import argparse
 
 import keras

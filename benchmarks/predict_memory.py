@@ -13,6 +13,7 @@ Targets (docs/serving.md#predict): the longest video's peak within 10% of the sh
 
 from __future__ import annotations
 
+import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it turns on oneDNN, docs/training.md#cpu)
 import argparse
 import json
 import os

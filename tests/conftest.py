@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from support import SHARED
 
+import acga_tf  # noqa: F401  (light; before any test module loads TensorFlow: turns oneDNN on, docs/training.md#cpu)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

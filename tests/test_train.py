@@ -16,6 +16,7 @@ import pytest
 from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
 from acga_tf.training import artifacts
+from acga_tf.training import train as train_module
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit, mixed_precision_policy
 
@@ -163,13 +164,16 @@ def test_paper_learning_rate_schedule():
     assert [paper.learning_rate_at(e) for e in range(9)] == pytest.approx([5e-4] * 8 + [5e-5])
 
 
-def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog):
+def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog, monkeypatch):
     out = str(tmp_path / "cli_run")
+    # Where TensorFlow left its oneDNN kernels off (loaded before acga_tf), `fit` passes on the hint (test_onednn.py).
+    monkeypatch.setattr(train_module, "onednn_hint", lambda: "oneDNN hint from the test")
     assert cli.main(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", out, "--epochs", "2",
                      "--steps-per-epoch", "1", "--batch-size", "2", "--set", "image_size=32",
                      "--set", "learning_rate=0.01", "--mixed-precision"]) == 0
     printed = capsys.readouterr().out
     assert "trained 2 epoch(s)" in printed
+    assert "oneDNN hint from the test" in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     # A CPU: float32, or mixed_bfloat16_head where it convolves faster in bfloat16, printed with its reason and this
     # CPU's bfloat16 speed (docs/training.md#mixed-precision).
     policy, reason = mixed_precision_policy()  # the probe is measured once per process: the same figure

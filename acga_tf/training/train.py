@@ -34,7 +34,7 @@ from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import count_samples, read_manifest
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
-from acga_tf.ops.devices import bfloat16_speedup, gpu_description
+from acga_tf.ops.devices import bfloat16_speedup, gpu_description, onednn_hint
 from acga_tf.training import artifacts
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
@@ -265,6 +265,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         ValueError: bad arguments (the message names the argument and its value).
     """
     run = _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every, strategy)
+    if (hint := onednn_hint()) is not None:
+        logger.warning(hint)
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite)
     keras.utils.set_random_seed(experiment.training.seed)  # once, here
     _load_words(run, vectors_path)
