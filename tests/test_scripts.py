@@ -63,7 +63,8 @@ NO_TENSORFLOW = (("KERAS_BACKEND", "jax"), ("JAX_PLATFORMS", "cpu"), ("JAX_THREE
 
 
 # Lines every benchmark prints with its figures (benchmarks/hostinfo.py).
-ENVIRONMENT = (r"backend: Keras \S+ on tensorflow, TensorFlow \S+, Python \S+; intra-op threads: .+",
+ENVIRONMENT = (r"backend: Keras \S+ on tensorflow, TensorFlow \S+, Python \S+; intra-op threads: .+; oneDNN CPU "
+               r"kernels: (on|off|unknown)",
                r"device: CPU:0 \(the host CPU, \d+ cores\)",
                r"host: .+, \d+ usable cores \(of \d+\), .+")
 NUMBER = r"[0-9.e+-]+"
@@ -229,6 +230,12 @@ TINY_RUNS: dict[str, TinyRun] = {
            for kind in (r"training step \(batch 2\)", r"evaluation step \(batch 2\)",
                         r"forward \(batch 1, inference\)")),
          rf"max \|xla - plain\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)")),
+    "benchmarks/onednn.py": TinyRun(
+        ("--preset", "tiny", "--batch", "2", "--rounds", "1", "--runs", "1"),
+        (r"preset=tiny batch=2 rounds=1 runs=1 float32", *ENVIRONMENT,
+         *(rf"round 1 oneDNN {side}: training step {NUMBER} s, forward {NUMBER} s" for side in ("off", "on")),
+         *(rf"tiny {kind} \(batch 2\): oneDNN off median {NUMBER} s, on median {NUMBER} s; on runs at {NUMBER}x "
+           r"off's speed" for kind in ("training step", "forward")))),
     "benchmarks/precision.py": TinyRun(
         ("--preset", "tiny", "--batch", "2", "--runs", "1"),
         (r"preset=tiny batch=2 runs=1", *ENVIRONMENT,
