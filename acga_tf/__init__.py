@@ -13,10 +13,10 @@ import sys
 
 # TensorFlow's oneDNN CPU kernels: on Linux, TensorFlow 2.21 turns them on by itself only on CPUs with AVX512-VNNI,
 # AVX512-BF16, AVX-VNNI or AMX (tensorflow/core/util/port.cc), so not on the many AVX2-only ones, and it reads
-# TF_ENABLE_ONEDNN_OPTS once, when it loads. On an AVX2-only AMD EPYC the demo's float32 training step took 1.67 s
-# with them off and 0.42 s on (docs/training.md#cpu). So they are turned on here, before any module of the package
-# loads TensorFlow; a value the user set is kept, and a process that loaded TensorFlow first keeps TensorFlow's
-# choice (`fit` then says so: `acga_tf.ops.devices.onednn_hint`).
+# TF_ENABLE_ONEDNN_OPTS once, when it loads. On an AVX2-only AMD EPYC the demo's float32 training step took 3.1x as
+# long with them off (2.36 s against 0.75 s; docs/training.md#cpu). So they are turned on here, before any module of
+# the package loads TensorFlow; a value the user set is kept, and a process that loaded TensorFlow first keeps
+# TensorFlow's choice (`fit` then says so: `acga_tf.ops.devices.onednn_hint`).
 if "tensorflow" not in sys.modules:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 

@@ -84,5 +84,5 @@ def onednn_hint() -> str | None:
     if gpu_description() is not None:
         return None
     return ("TensorFlow's oneDNN CPU kernels are off in this process (TensorFlow was loaded before acga_tf, which "
-            "turns them on): on an AVX2-only CPU the demo's training step then took 4x as long (1.67 s against 0.42 "
-            "s); import acga_tf before tensorflow or keras, or set TF_ENABLE_ONEDNN_OPTS=1 before Python starts")
+            "turns them on): on an AVX2-only CPU the demo's training step then took 3.1x as long (2.36 s against "
+            "0.75 s); import acga_tf before tensorflow or keras, or set TF_ENABLE_ONEDNN_OPTS=1 before Python starts")
