@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 from hostinfo import environment_lines  # benchmarks/hostinfo.py
 
@@ -29,7 +28,7 @@ PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
 def _child(preset: str, batch: int, runs: int) -> dict:
     """The figures of this process (its oneDNN setting is the one TensorFlow read when it loaded)."""
     import keras
-    from jit import batch_inputs  # benchmarks/jit.py
+    from jit import batch_inputs, interleaved_medians  # benchmarks/jit.py
 
     from acga_tf.models.acga import ACGA
     from acga_tf.models.config import ACGAConfig
@@ -44,13 +43,7 @@ def _child(preset: str, batch: int, runs: int) -> dict:
         model.train_on_batch(x, y)
         model.predict_on_batch(x)
     calls = {"train": lambda: model.train_on_batch(x, y), "forward": lambda: model.predict_on_batch(x)}
-    times = {kind: [] for kind in calls}
-    for _ in range(runs):
-        for kind, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[kind].append(time.perf_counter() - start)
-    return {"onednn": onednn_enabled(), **{k: statistics.median(v) for k, v in times.items()}}
+    return {"onednn": onednn_enabled(), **interleaved_medians(calls, runs)}
 
 
 def main(argv=None) -> int:
