@@ -50,12 +50,15 @@ class TinyRun:
     check: further checks of (stdout, context with root, out, world summary).
     env: environment variables set for the run; `NO_TENSORFLOW` (below) runs the script under JAX with
         `import tensorflow` refused (tests/no_tensorflow/sitecustomize.py), as on a GPU machine without it.
+    slow: marks the run @pytest.mark.slow (`pytest -m slow`), for a run whose parts other tiny runs and tests
+        exercise (the reason beside it).
     """
 
     args: tuple[str, ...]
     expect: tuple[str, ...]
     check: Callable[[str, dict], None] | None = None
     env: tuple[tuple[str, str], ...] = ()
+    slow: bool = False
 
 
 NO_TENSORFLOW = (("KERAS_BACKEND", "jax"), ("JAX_PLATFORMS", "cpu"), ("JAX_THREEFRY_PARTITIONABLE", "0"),
@@ -229,7 +232,10 @@ TINY_RUNS: dict[str, TinyRun] = {
            rf"{NUMBER} \(first calls {NUMBER} s, {NUMBER} s\)"
            for kind in (r"training step \(batch 2\)", r"evaluation step \(batch 2\)",
                         r"forward \(batch 1, inference\)")),
-         rf"max \|xla - plain\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)")),
+         rf"max \|xla - plain\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)"),
+        # About 3 minutes on a 2-core AVX2 host, mostly XLA compiling the tiny training step on the CPU. Its timing
+        # helpers run in precision.py's and onednn.py's tiny runs; XLA against eager in tests/test_mixed_precision.py.
+        slow=True),
     "benchmarks/onednn.py": TinyRun(
         ("--preset", "tiny", "--batch", "2", "--rounds", "1", "--runs", "1"),
         (r"preset=tiny batch=2 rounds=1 runs=1 float32", *ENVIRONMENT,
@@ -277,9 +283,27 @@ TINY_RUNS: dict[str, TinyRun] = {
 SCRIPTS = discover_scripts()
 
 
+# This module's JAX runs share one persistent compilation cache (`jax_cache` below): on a CPU, building the model
+# compiles each initializer shape, and the scripts build the same tiny model. Measured on a 2-core AVX2 host: gpu.py's
+# tiny run takes 100 s cold and 25 s from its own cache, gpu_learning.py's 89 s cold and 69 s after gpu.py's. The
+# processes run one at a time (one file a pytest process), so none reads an entry another is writing.
+_JAX_CACHE: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jax_cache(tmp_path_factory):
+    _JAX_CACHE.update(JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
+                      JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    yield
+    _JAX_CACHE.clear()
+
+
 def _env(extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env.update(extra)
+    if env.get("KERAS_BACKEND") == "jax":
+        for key, value in _JAX_CACHE.items():
+            env.setdefault(key, value)
     prepend = env.pop("PYTHONPATH_PREPEND", None)
     env["PYTHONPATH"] = os.pathsep.join([*filter(None, [prepend]), str(REPO),  # this checkout
                                          *filter(None, [os.environ.get("PYTHONPATH")])])
@@ -325,17 +349,39 @@ def test_every_script_has_a_tiny_run():
     assert not stale, f"TINY_RUNS names scripts that no longer exist: {stale}"
 
 
+_HELP_ALL = """
+import contextlib, io, json, runpy, sys
+sys.path.insert(0, "benchmarks")  # as `python benchmarks/X.py` puts the script's folder first
+results = {}
+for script in sys.argv[1:]:
+    sys.argv, out, code = [script, "--help"], io.StringIO(), 0
+    with contextlib.redirect_stdout(out):
+        try:
+            if script.startswith("pipelines/"):
+                runpy.run_module(script.removesuffix(".py").replace("/", "."), run_name="__main__", alter_sys=True)
+            else:
+                runpy.run_path(script, run_name="__main__")
+        except SystemExit as exit:
+            code = exit.code
+    results[script] = [code, out.getvalue()]
+print(json.dumps(results))
+"""
+
+
 @pytest.fixture(scope="module")
-def help_runs() -> dict[str, tuple[int, str, str]]:
-    """`SCRIPT --help` of every script, started together (each mostly imports TensorFlow, one core each)."""
-    procs = {s: _start([*command(s), "--help"]) for s in SCRIPTS}
-    return {s: _finish(p) for s, p in procs.items()}
+def help_runs() -> dict[str, tuple[int, str]]:
+    """`SCRIPT --help` of every script, each run as `python SCRIPT` runs it (as `__main__`), all in one Python: a
+    process each would import TensorFlow once per script (about 10 s of CPU each on a 2-core AVX2 host)."""
+    proc = subprocess.run([sys.executable, "-c", _HELP_ALL, *SCRIPTS], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return {script: tuple(result) for script, result in json.loads(proc.stdout.splitlines()[-1]).items()}
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help(script, help_runs):
-    rc, out, err = help_runs[script]
-    assert rc == 0, _report([*command(script), "--help"], rc, out, err)
+    rc, out = help_runs[script]
+    assert rc == 0, _report([*command(script), "--help"], rc, out, "")
     assert out.startswith("usage: "), out
     assert "-h, --help" in out
 
@@ -349,7 +395,8 @@ def a2d_world(tmp_path_factory) -> dict:
     return write_a2d_world(str(root), n_videos=4, seed=0)
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", [pytest.param(s, marks=[pytest.mark.slow] if s in TINY_RUNS and TINY_RUNS[s].slow
+                                                 else []) for s in SCRIPTS])
 def test_tiny_run(script, request, tmp_path):
     if script not in TINY_RUNS:
         pytest.fail(f"{script} has no tiny run in TINY_RUNS")

@@ -114,6 +114,10 @@ def _backup_step(run_dir) -> int:
         return 0
 
 
+# About 5 minutes on a 2-core AVX2 host (six training processes, each importing TensorFlow and tracing the step). The
+# default suite kills a run once, mid-epoch, and resumes it to the same weights:
+# tests/test_train.py::test_killed_mid_epoch_resumes_with_the_same_steps.
+@pytest.mark.slow
 def test_sigkill_at_five_random_points_then_resume_ends_with_the_uninterrupted_weights(prepared_a2d, tmp_path):
     epochs, steps = 2, 4
     killed = tmp_path / "killed"
