@@ -350,11 +350,11 @@ def test_every_script_has_a_tiny_run():
 
 
 _HELP_ALL = """
-import contextlib, io, json, runpy, sys
+import contextlib, io, json, runpy, sys, traceback
 sys.path.insert(0, "benchmarks")  # as `python benchmarks/X.py` puts the script's folder first
 results = {}
 for script in sys.argv[1:]:
-    sys.argv, out, code = [script, "--help"], io.StringIO(), 0
+    sys.argv, out, code, error = [script, "--help"], io.StringIO(), 0, ""
     with contextlib.redirect_stdout(out):
         try:
             if script.startswith("pipelines/"):
@@ -363,13 +363,15 @@ for script in sys.argv[1:]:
                 runpy.run_path(script, run_name="__main__")
         except SystemExit as exit:
             code = exit.code
-    results[script] = [code, out.getvalue()]
+        except Exception:  # this script's test fails with its traceback; the others still run
+            code, error = 1, traceback.format_exc()
+    results[script] = [code, out.getvalue(), error]
 print(json.dumps(results))
 """
 
 
 @pytest.fixture(scope="module")
-def help_runs() -> dict[str, tuple[int, str]]:
+def help_runs() -> dict[str, tuple[int, str, str]]:
     """`SCRIPT --help` of every script, each run as `python SCRIPT` runs it (as `__main__`), all in one Python: a
     process each would import TensorFlow once per script (about 10 s of CPU each on a 2-core AVX2 host)."""
     proc = subprocess.run([sys.executable, "-c", _HELP_ALL, *SCRIPTS], cwd=REPO, env=_env(), capture_output=True,
@@ -380,8 +382,8 @@ def help_runs() -> dict[str, tuple[int, str]]:
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help(script, help_runs):
-    rc, out = help_runs[script]
-    assert rc == 0, _report([*command(script), "--help"], rc, out, "")
+    rc, out, err = help_runs[script]
+    assert rc == 0, _report([*command(script), "--help"], rc, out, err)
     assert out.startswith("usage: "), out
     assert "-h, --help" in out
 
