@@ -11,6 +11,13 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def jax_compile_cache(directory) -> dict[str, str]:
+    """Environment variables for a JAX process to read and write the persistent compilation cache in `directory`,
+    every compile kept (on a CPU a model build compiles each initializer shape, each quick but many)."""
+    return {"JAX_COMPILATION_CACHE_DIR": str(directory), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+
+
 def random_inputs(config, batch=2, seed=0):
     """Deterministic model inputs for `config`: video in [-1, 1], words with zero padding after 5 words."""
     rng = np.random.default_rng(seed)

@@ -28,6 +28,7 @@ import subprocess
 import sys
 
 import pytest
+from support import jax_compile_cache
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -68,9 +69,8 @@ class BackendRuns:
                    PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
         # JAX on a CPU: each initializer shape is an XLA compile. The session's JAX processes share a compilation
         # cache, and the non-partitionable threefry (another random stream, same distributions) compiles ~3x faster.
-        env.setdefault("JAX_COMPILATION_CACHE_DIR", str(self.work / "jax_cache"))
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+        for key, value in jax_compile_cache(self.work / "jax_cache").items():
+            env.setdefault(key, value)
         env.setdefault("JAX_THREEFRY_PARTITIONABLE", "0")
         return env
 

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from support import jax_compile_cache
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT_DIRS = ("benchmarks", "pipelines")
@@ -292,8 +293,7 @@ _JAX_CACHE: dict[str, str] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def jax_cache(tmp_path_factory):
-    _JAX_CACHE.update(JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
-                      JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    _JAX_CACHE.update(jax_compile_cache(tmp_path_factory.mktemp("jax_cache")))
     yield
     _JAX_CACHE.clear()
 
