@@ -1,9 +1,9 @@
 """`TrainingTask`: the model `fit` trains under a `tf.distribute` strategy (docs/training.md#distribution).
 
 A functional model over an `ACGA`'s own layers (the whole model, or the head after the feature-cache cut), with
-`SegmentationTask`'s compile defaults and the two TensorFlow-trainer work-arounds that multi-replica and
-multi-worker training need, as methods of the subclass. Training it trains the `ACGA` whose layers it shares; it is
-never saved itself (checkpoints and `model.keras` hold the `ACGA`).
+`SegmentationTask`'s compile defaults and build before the first step (the multi-replica work-around is there),
+and the multi-worker work-around as a method of the subclass. Training it trains the `ACGA` whose layers it shares;
+it is never saved itself (checkpoints and `model.keras` hold the `ACGA`).
 """
 
 from __future__ import annotations
@@ -45,19 +45,3 @@ class TrainingTask(SegmentationTask, keras.Model):
         if not self.scalar_logs_with_axis:
             return logs
         return keras.tree.map_structure(lambda v: tf.reshape(v, [1]) if v.shape.rank == 0 else v, logs)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras' TF trainer builds the compiled metrics from a `strategy.reduce("MEAN", batch)` of the first
-        # distributed batch, which fails for dict inputs across replicas (keras-team/keras#20329: "Attempt to
-        # convert a value ({'video': PerReplica...}) ... to a Tensor"). The build needs only shapes and dtypes,
-        # so this task builds from the first replica's local batch.
-        if self._distribute_strategy is None:
-            return  # no strategy: Keras builds when the step function is traced
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = keras.tree.map_structure(
-                    lambda v: (self.distribute_strategy.experimental_local_results(v)[0]
-                               if isinstance(v, tf.distribute.DistributedValues) else v), next(it))
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
