@@ -113,7 +113,7 @@ class SegmentationTask:
         # - Without a distribution strategy Keras leaves the optimizer, loss and metric variables to be created
         #   while the first step function is traced, and TensorFlow then traces that step a second time, without
         #   creating variables. Building first, as Keras does under a strategy, traces it once: the tiny preset's
-        #   first `fit` epoch measured 42.7 s before, 27.6 s after, with the same losses.
+        #   first `fit` epoch measured 42.7 s before, 27.4 s after, with the same losses.
         # - Under a strategy Keras builds the compiled metrics from a `strategy.reduce("MEAN", batch)` of the first
         #   distributed batch, which fails for dict inputs across replicas (keras-team/keras#20329: "Attempt to
         #   convert a value ({'video': PerReplica...}) ... to a Tensor"). The build needs only shapes and dtypes,
@@ -121,13 +121,10 @@ class SegmentationTask:
         # Like Keras under a strategy, this reads one batch at every call, built or not, and Keras then starts the
         # epoch on a new iterator: with a dataset reshuffled at each iteration the order is that of its second
         # iteration, in every `fit`, and a resumed run counts on that to see the batches the uninterrupted one saw.
-        import tensorflow as tf  # only Keras' TensorFlow trainer calls this
-
         if iterator is not None:
-            for _, _, it in iterator:
+            for _, _, it in iterator:  # a plain tensor's local results are itself
                 data_batch = keras.tree.map_structure(
-                    lambda v: (self.distribute_strategy.experimental_local_results(v)[0]
-                               if isinstance(v, tf.distribute.DistributedValues) else v), next(it))
+                    lambda v: self.distribute_strategy.experimental_local_results(v)[0], next(it))
                 break
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=data_batch)
