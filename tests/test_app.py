@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import socket
+import sys
 import urllib.request
 import zipfile
 
@@ -125,7 +126,7 @@ def test_actions_refuse_bad_input_with_a_message(served, tmp_path):
 
 
 def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys):
-    monkeypatch.setattr("acga_tf.apps.app.gr", None)
+    monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` then fails as when it is not installed
     assert cli.main(["app", "--model", run_dir]) == 2
     err = capsys.readouterr().err
     assert 'pip install "acga-tf[app]"' in err and "Traceback" not in err

@@ -8,8 +8,6 @@ middle frame, the attention figure of the first sentence. The page runs the same
 Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of the field's demo pages).
 """
 
-from __future__ import annotations
-
 import dataclasses
 import itertools
 import logging
@@ -24,15 +22,20 @@ from acga_tf.apps.visualize import attention_figure, attention_model, compute_at
 from acga_tf.data.synthetic import write_example_video
 from acga_tf.data.video import iter_video_frames
 
-try:
-    import gradio as gr
-except ImportError:  # the optional [app] extra
-    gr = None
-
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'the web page needs Gradio: pip install "acga-tf[app]"'
 TITLE = "ACGA: segment the actor a sentence describes"
+
+
+def _gradio():
+    """Gradio, imported when the page is built: importing it takes seconds (3.8 s measured on a 2-core CPU), which
+    every other `acga` command would pay too, since the command line imports this module."""
+    try:
+        import gradio
+    except ImportError:  # the optional [app] extra
+        raise ImportError(INSTALL_HINT) from None
+    return gradio
 
 
 @dataclasses.dataclass
@@ -143,8 +146,7 @@ def _report(summary) -> str:
 
 def build_page(app: WebApp):
     """The Gradio page over `app`'s actions."""
-    if gr is None:
-        raise ImportError(INSTALL_HINT)
+    gr = _gradio()
 
     def segment(video, text, progress=gr.Progress()):
         try:
@@ -152,6 +154,8 @@ def build_page(app: WebApp):
         except ValueError as e:  # the user's mistake: shown on the page
             raise gr.Error(str(e)) from None
 
+    # Gradio passes the click to the parameter annotated `gr.SelectData`, reading the annotation's object: this
+    # module does not postpone annotations, since `gr` is a local name here
     def attention(session, event: gr.SelectData):
         try:
             return app.attention(session, tuple(float(v) for v in event.index))
@@ -190,8 +194,7 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     Raises:
         ImportError: Gradio is not installed (the message says how to install it).
     """
-    if gr is None:
-        raise ImportError(INSTALL_HINT)
+    _gradio()  # before loading the model: say what is missing first
     app = WebApp(model)
     page = build_page(app)
     page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
