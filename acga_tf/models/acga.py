@@ -118,9 +118,10 @@ class SegmentationTask:
         #   distributed batch, which fails for dict inputs across replicas (keras-team/keras#20329: "Attempt to
         #   convert a value ({'video': PerReplica...}) ... to a Tensor"). The build needs only shapes and dtypes,
         #   so this builds from the first replica's local batch.
-        # Like Keras under a strategy, this reads one batch at every call, built or not, and Keras then starts the
-        # epoch on a new iterator: with a dataset reshuffled at each iteration the order is that of its second
-        # iteration, in every `fit`, and a resumed run counts on that to see the batches the uninterrupted one saw.
+        # Like Keras under a strategy (and its JAX and PyTorch trainers), this reads one batch in every `fit` and
+        # `evaluate`, built or not, and Keras then starts the epoch on a new iterator: with a dataset reshuffled at
+        # each iteration every `fit` trains on its second iteration's order, and a resumed run counts on that to see
+        # the batches the uninterrupted one saw.
         if iterator is not None:
             for _, _, it in iterator:  # a plain tensor's local results are itself
                 data_batch = keras.tree.map_structure(

@@ -1,9 +1,9 @@
 """`TrainingTask`: the model `fit` trains under a `tf.distribute` strategy (docs/training.md#distribution).
 
 A functional model over an `ACGA`'s own layers (the whole model, or the head after the feature-cache cut), with
-`SegmentationTask`'s compile defaults and build before the first step (the multi-replica work-around is there),
-and the multi-worker work-around as a method of the subclass. Training it trains the `ACGA` whose layers it shares;
-it is never saved itself (checkpoints and `model.keras` hold the `ACGA`).
+`SegmentationTask`'s compile defaults and its build before the first step (which holds the multi-replica
+work-around), and the multi-worker work-around as a method of this subclass. Training it trains the `ACGA` whose
+layers it shares; it is never saved itself (checkpoints and `model.keras` hold the `ACGA`).
 """
 
 from __future__ import annotations
