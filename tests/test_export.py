@@ -6,6 +6,7 @@ One tiny run is exported once (through `acga export`); `tests/serving_client.py`
 answers are compared here with the Keras model run on the same preprocessed input.
 """
 
+import collections
 import importlib.util
 import json
 import os
@@ -24,7 +25,7 @@ from acga_tf.data.vocab import Vocabulary
 from acga_tf.models.acga import ACGA
 from acga_tf.ops.geometry import letterbox_geometry, preprocess_clip, unletterbox
 from acga_tf.serving import client as serving
-from acga_tf.serving.export import WARMUP_FILE, export_model, warmup_requests
+from acga_tf.serving.export import WARMUP_FILE, ServingModule, export_model, warmup_requests
 from acga_tf.training import artifacts
 
 # gRPC protos and warmup records need the optional tensorflow-serving-api (`pip install acga-tf[serving]`); without
@@ -57,10 +58,27 @@ def run_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def exported(run_dir, tmp_path_factory):
+def export_traces():
+    """{ServingModule method: times traced} during the `exported` fixture's export."""
+    return collections.Counter()
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, export_traces, tmp_path_factory):
     base = tmp_path_factory.mktemp("saved_models")
-    assert main(["export", "--model", str(run_dir), "--output", str(base / "acga" / "1")]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("segment", "segment_queries", "describe_queries"):
+            patch.setattr(ServingModule, name, _counted(getattr(ServingModule, name), export_traces))
+        assert main(["export", "--model", str(run_dir), "--output", str(base / "acga" / "1")]) == 0
     return base / "acga" / "1"
+
+
+def _counted(method, counter):
+    def traced(self, *args):
+        counter[method.__name__] += 1
+        return method(self, *args)
+
+    return traced
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +313,12 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
     assert results["warmup"] == [
         {"signature": "serving_default", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}},
         {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "empty": [2], "probability": [2, h, w]}}]
+
+
+def test_export_traces_each_signature_once(exported, export_traces):
+    """tf.saved_model.save gets concrete functions: a `tf.function` would be traced again in its save context
+    (docs/serving.md#export)."""
+    assert export_traces == {"segment": 1, "segment_queries": 1, "describe_queries": 1}
 
 
 def test_version_folder_layout(exported):

@@ -1,6 +1,6 @@
 """Export a trained ACGA run as a TF Serving SavedModel (docs/serving.md#signatures).
 
-`export_model(run, "saved_models/acga/1")` writes, with `keras.export.ExportArchive`, a SavedModel whose graph
+`export_model(run, "saved_models/acga/1")` writes, with `tf.saved_model.save`, a SavedModel whose graph
 does everything a client would otherwise have to reproduce, in stock TF ops only (no `py_function`):
 
     serving_default   video uint8 [B, T, H, W, 3], query string [B]
@@ -224,6 +224,25 @@ def write_warmup(export_dir: str, records: list) -> str:
     return path
 
 
+def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    """The three signatures of `module`, each traced once: {signature name: concrete function}.
+
+    Concrete functions, not `tf.function`s, are what `tf.saved_model.save` gets: it would trace a `tf.function` again
+    inside its save context, a tracing context of its own. `keras.export.ExportArchive` traced each endpoint twice
+    that way, and the tiny preset's export took 21.7 s instead of 12.6 s (docs/serving.md#export).
+    """
+    def concrete(method, *specs):
+        return tf.function(method, input_signature=list(specs), autograph=False).get_concrete_function()
+
+    return {
+        serving.DEFAULT_SIGNATURE: concrete(module.segment, tf.TensorSpec(None, tf.uint8, name="video"),
+                                            tf.TensorSpec(None, tf.string, name="query")),
+        serving.MULTI_QUERY_SIGNATURE: concrete(module.segment_queries, tf.TensorSpec(None, tf.uint8, name="video"),
+                                                tf.TensorSpec(None, tf.string, name="queries")),
+        serving.DESCRIBE_SIGNATURE: concrete(module.describe_queries, tf.TensorSpec(None, tf.string, name="queries")),
+    }
+
+
 def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> str:
     """Exports a trained run as a TF Serving SavedModel version folder.
 
@@ -253,20 +272,22 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
         except ImportError as e:
             logger.warning("skipping the warmup requests: %s", e)
 
-    archive = keras.export.ExportArchive()
-    archive.track(trained.model)
-    archive.track(module.vectorizer)  # the word table and vectors
-    archive.add_endpoint(serving.DEFAULT_SIGNATURE, module.segment, input_signature=[
-        tf.TensorSpec(None, tf.uint8, name="video"), tf.TensorSpec(None, tf.string, name="query")])
-    archive.add_endpoint(serving.MULTI_QUERY_SIGNATURE, module.segment_queries, input_signature=[
-        tf.TensorSpec(None, tf.uint8, name="video"), tf.TensorSpec(None, tf.string, name="queries")])
-    archive.add_endpoint(serving.DESCRIBE_SIGNATURE, module.describe_queries, input_signature=[
-        tf.TensorSpec(None, tf.string, name="queries")])
+    signatures = trace_signatures(module)
+    # The root of the saved object graph: the signatures under their names (`loaded.serving_default(video=...,
+    # query=...)`), the model's variables under the names keras.export.ExportArchive uses, and the vectorizer (its
+    # word table and vectors are resources that the signatures capture).
+    root = tf.__internal__.tracking.AutoTrackable()
+    root.variables = list(trained.model.variables)
+    root.trainable_variables = list(trained.model.trainable_variables)
+    root.non_trainable_variables = list(trained.model.non_trainable_variables)
+    root.vectorizer = module.vectorizer
+    for name, function in signatures.items():
+        setattr(root, name, function)
 
     os.makedirs(name_dir, exist_ok=True)
     # Written beside the version folder under a name that is not an integer (TF Serving ignores it), then renamed.
     with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
-        archive.write_out(staging, verbose=False)
+        tf.saved_model.save(root, staging, signatures=signatures)
         if records is not None:
             write_warmup(staging, records)
     base = os.path.dirname(name_dir)
