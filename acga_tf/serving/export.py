@@ -229,7 +229,7 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
 
     Concrete functions, not `tf.function`s, are what `tf.saved_model.save` gets: it would trace a `tf.function` again
     inside its save context, a tracing context of its own. `keras.export.ExportArchive` traced each endpoint twice
-    that way, and the tiny preset's export took 21.7 s instead of 12.6 s (docs/serving.md#export).
+    that way: the tiny preset's export took about twice as long (docs/serving.md#export).
     """
     def concrete(method, *specs):
         return tf.function(method, input_signature=list(specs), autograph=False).get_concrete_function()
