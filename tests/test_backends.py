@@ -207,3 +207,31 @@ def test_acga_train_honours_keras_backend(runs, prepared_a2d, tmp_path):
     assert cached.returncode == 2
     assert "the feature cache needs KERAS_BACKEND=tensorflow (running jax)" in cached.stderr
     assert "Traceback" not in cached.stderr
+
+
+def test_commands_that_run_the_model_in_tensorflow_graphs_refuse_other_backends_in_one_line(runs, run_dir, tmp_path):
+    """Under KERAS_BACKEND=jax, export, evaluate, predict from a run, both figures, the demo and the web page each
+    print one line naming the fix (exit status 2), before writing anything (acga_tf/ops/devices.py); predict from
+    the run's export works."""
+    require("jax")
+    from runs import moving_frames, write_video
+
+    from acga_tf.serving.export import export_model
+
+    video = write_video(tmp_path / "clip.mp4", moving_frames(12, 48, 64), "mpeg4", "yuv420p")
+    saved_model = export_model(run_dir, str(tmp_path / "saved_models" / "acga" / "1"), warmup=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = runs.run("jax", "refusals", str(run_dir), saved_model, video, str(out))
+    what = {"export": "the export", "evaluate": "evaluation", "predict": "prediction from a Keras run",
+            "visualize attention": "the attention figure", "visualize grid": "the qualitative grid",
+            "demo": "the demo", "app": "prediction from a Keras run"}
+    assert sorted(result["commands"]) == sorted(what)
+    for name, outcome in result["commands"].items():
+        command = name.split()[0]
+        assert outcome["status"] == 2, (name, outcome)
+        assert outcome["stderr"] == (f"acga {command}: error: {what[name]} needs KERAS_BACKEND=tensorflow (the "
+                                     "default), not jax: it runs the model in TensorFlow graphs; a run trained under "
+                                     "jax loads there as it is (docs/training.md#backends)\n"), name
+    assert result["written"] == []
+    assert result["served"] == {"status": 0, "frames": [f"{i:05d}.png" for i in range(1, 13)]}

@@ -21,6 +21,7 @@ from acga_tf.data.convert import prepare
 from acga_tf.data.decode import decode
 from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.models.metrics import EvaluationAccumulator
+from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit, mixed_precision_policy
@@ -119,6 +120,7 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
             else float32 (a GPU: mixed_float16); or a name from `acga_tf.training.train.PRECISIONS`.
         verbose: Keras progress output.
     """
+    require_tensorflow_backend("the demo")  # before the world and the training: evaluation and export need it
     experiment = experiment or ExperimentConfig.preset(DEMO_PRESET)
     if epochs is not None:
         experiment = experiment.override(epochs=epochs)

@@ -25,6 +25,7 @@ from acga_tf.models.metrics import (
     EvaluationAccumulator,
 )
 from acga_tf.ops import files
+from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.postprocess import mask_at_original_size
 from acga_tf.training import artifacts
 
@@ -77,6 +78,7 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
         FileNotFoundError: no shard matches, or the model is missing.
         ValueError: batch_size is not positive, or the shards hold no sample.
     """
+    require_tensorflow_backend("evaluation")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be positive")
     files = sorted(tf.io.gfile.glob(data_pattern))

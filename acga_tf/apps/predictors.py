@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving.client import DESCRIBE_SIGNATURE, MULTI_QUERY_SIGNATURE, LocalServer, RestClient
@@ -66,6 +67,7 @@ class KerasPredictor(Predictor):
     """
 
     def __init__(self, trained: TrainedModel):
+        require_tensorflow_backend("prediction from a Keras run")
         config = trained.config
         if config.modality != "rgb":
             raise ValueError(f"{trained.directory}: the model's modality is {config.modality!r}: prediction from "
@@ -178,6 +180,7 @@ def load_predictor(model) -> Predictor:
     version = saved_model_version(path) if os.path.isdir(path) else None
     if version is not None:
         return ServingPredictor(LocalServer(version), version)
+    require_tensorflow_backend("prediction from a Keras run")  # before loading it
     return KerasPredictor(load_trained(path))
 
 

@@ -26,6 +26,7 @@ from acga_tf.data.datasets import make_dataset
 from acga_tf.data.text import tokenize_py
 from acga_tf.models.acga import ACGA
 from acga_tf.models.metrics import sample_iou
+from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import (
     clip_indices,
     letterbox_geometry,
@@ -146,6 +147,7 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
     Raises:
         ValueError: empty query, frame out of range, or a model without word attention (F_TA off).
     """
+    require_tensorflow_backend("the attention figure")
     query = check_query(query)
     frames = load_video(video)[0]
     n, h, w = frames.shape[:3]
@@ -236,6 +238,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
         ValueError: `samples` < 1, or no sample in the shards.
         FileNotFoundError: no shard matches `data_pattern`.
     """
+    require_tensorflow_backend("the qualitative grid")
     if samples < 1:
         raise ValueError(f"samples={samples}: must be >= 1")
     if not tf.io.gfile.glob(data_pattern):  # before loading the model

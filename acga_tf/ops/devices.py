@@ -15,6 +15,20 @@ import numpy as np
 _PROBE_CONVS = (((8, 64, 64, 32), (3, 3, 32, 32)), ((4, 4, 32, 32, 32), (3, 3, 3, 32, 32)))
 
 
+def require_tensorflow_backend(what: str) -> None:
+    """Refuses `what` unless Keras runs the TensorFlow backend: evaluation, prediction from a Keras run, the figures,
+    the export and the demo run the model inside TensorFlow graphs (docs/training.md#backends).
+
+    Raises:
+        ValueError: another backend, named with the fix, on one line.
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(f"{what} needs KERAS_BACKEND=tensorflow (the default), not {backend}: it runs the model in "
+                         f"TensorFlow graphs; a run trained under {backend} loads there as it is "
+                         "(docs/training.md#backends)")
+
+
 def gpu_description(index: int = 0) -> str | None:
     """"NVIDIA H200, compute capability 9.0" for the backend's GPU `index` (JAX's under `KERAS_BACKEND=jax`,
     else TensorFlow's), or None when it sees no such GPU."""

@@ -39,6 +39,7 @@ import tensorflow as tf
 from acga_tf.data.vocab import check_known, check_nonempty
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
+from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
@@ -261,6 +262,7 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
         ValueError: the version folder is not an integer or already exists, or the model is not an RGB model.
         FileNotFoundError: the run is incomplete (see `acga_tf.training.artifacts.load_trained`).
     """
+    require_tensorflow_backend("the export")
     output_dir, name_dir, version = _check_version_dir(output_dir)
     trained = load_trained(model_path)
     module = ServingModule(trained.model, trained.vectorizer())
