@@ -76,7 +76,8 @@ def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_
 
     Raises:
         FileNotFoundError: no shard matches, or the model is missing.
-        ValueError: batch_size is not positive, or the shards hold no sample.
+        ValueError: batch_size is not positive, the shards hold no sample, or Keras runs another backend than
+            TensorFlow.
     """
     require_tensorflow_backend("evaluation")
     if batch_size < 1:

@@ -1,6 +1,7 @@
 """What the machine the running Keras backend computes on is and does: its GPU in one line, and how much faster it
-convolves in bfloat16 than in float32. Imports TensorFlow only under the TensorFlow backend, so the JAX benchmarks
-can use it where TensorFlow is not installed."""
+convolves in bfloat16 than in float32; and the check that the backend is TensorFlow where the model runs in graphs.
+Imports TensorFlow only under the TensorFlow backend, so the JAX benchmarks can use it where TensorFlow is not
+installed."""
 
 from __future__ import annotations
 

@@ -259,7 +259,8 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
         The absolute path of the version folder.
 
     Raises:
-        ValueError: the version folder is not an integer or already exists, or the model is not an RGB model.
+        ValueError: the version folder is not an integer or already exists, the model is not an RGB model, or
+            Keras runs another backend than TensorFlow.
         FileNotFoundError: the run is incomplete (see `acga_tf.training.artifacts.load_trained`).
     """
     require_tensorflow_backend("the export")
