@@ -21,7 +21,9 @@ from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.training import weights
 from acga_tf.training.experiment import ExperimentConfig
 
-TINY = {"image_size": 32, "batch_size": 2}
+# Training Mixed_4f and the head rather than all of I3D: half the step's graph (tests/test_train.py says more).
+TINY = {"image_size": 32, "batch_size": 2, "i3d_trainable_from": "Mixed_4f"}
+TINY_SET = ("--set", "image_size=32", "--set", "i3d_trainable_from=Mixed_4f")  # the same for `acga train`
 
 
 def run_cli(argv, capsys):
@@ -92,7 +94,7 @@ def test_a_hostile_checkpoint_does_not_run_its_payload_real_torch(tmp_path):
 def test_train_refuses_a_finished_run_and_resume_or_overwrite_say_what_happens(prepared_a2d, tmp_path, capsys):
     out = str(tmp_path / "run")
     base = ["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", out, "--steps-per-epoch", "1",
-            "--batch-size", "2", "--set", "image_size=32"]
+            "--batch-size", "2", *TINY_SET]
     assert run_cli(base + ["--epochs", "1"], capsys)[0] == 0
     first = os.path.getmtime(os.path.join(out, "model.keras"))
     status, _, err = run_cli(base + ["--epochs", "1"], capsys)
@@ -121,7 +123,7 @@ def _backup_step(run_dir) -> int:
 def test_sigkill_at_five_random_points_then_resume_ends_with_the_uninterrupted_weights(prepared_a2d, tmp_path):
     epochs, steps = 2, 4
     killed = tmp_path / "killed"
-    argv = [sys.executable, "-m", "acga_tf.cli", "train", "--preset", "tiny", "--set", "image_size=32",
+    argv = [sys.executable, "-m", "acga_tf.cli", "train", "--preset", "tiny", *TINY_SET,
             "--batch-size", "2", "--data", prepared_a2d["train"], "--epochs", str(epochs), "--steps-per-epoch",
             str(steps), "--backup-every", "1", "--output", str(killed)]
     env = {**os.environ, "PYTHONPATH": REPO, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -167,8 +169,8 @@ def test_train_refuses_a_folder_of_other_files(prepared_a2d, tmp_path, capsys):
 def test_a_diverging_run_stops_with_an_error_and_keeps_only_finite_weights(prepared_a2d, tmp_path, capsys):
     out = tmp_path / "nan"
     status, _, err = run_cli(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", str(out),
-                              "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "2", "--set",
-                              "image_size=32", "--set", "learning_rate=1e30"], capsys)
+                              "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "2", *TINY_SET,
+                              "--set", "learning_rate=1e30"], capsys)
     assert status == 2
     assert_one_line_error(err, "the training loss became", "no model was saved")
     assert not (out / "model.keras").exists()
@@ -180,7 +182,7 @@ def test_a_diverging_run_stops_with_an_error_and_keeps_only_finite_weights(prepa
         assert all(np.isfinite(w).all() for w in keras.saving.load_model(checkpoint).get_weights())
     backup = out / "backup" / "latest.weights.h5"
     if backup.exists():  # a backup, if any, holds the last finite weights
-        model = ACGA(ExperimentConfig.preset("tiny", image_size=32).model)
+        model = ACGA(ExperimentConfig.preset("tiny", **TINY).model)
         model.load_weights(str(backup))
         assert all(np.isfinite(w).all() for w in model.get_weights())
 
