@@ -58,6 +58,24 @@ def jax_device(kind: str):
         raise SystemExit(f"error: JAX sees no {kind.upper()} device (it sees: {seen})") from None
 
 
+def preset_config(args):
+    """The `ACGAConfig` of `args.preset` with the overrides the script's arguments give: `--image-size`,
+    `--trainable-from` and `--attention-init-std`, where the script has them and they are set.
+
+    Raises:
+        SystemExit: a bad preset or override (one line).
+    """
+    from acga_tf.models.config import ACGAConfig
+
+    overrides = {field: getattr(args, name, None) for field, name in (
+        ("image_size", "image_size"), ("i3d_trainable_from", "trainable_from"),
+        ("attention_init_std", "attention_init_std"))}
+    try:
+        return ACGAConfig.preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def jax_start(args, script: str, header: str):
     """The start of a JAX-only script (`gpu.py`, `gpu_learning.py`): checks `KERAS_BACKEND=jax`, picks the
     `--device`, builds the `ACGAConfig` of `--preset` with `--image-size` / `--trainable-from` (and
@@ -72,16 +90,8 @@ def jax_start(args, script: str, header: str):
     if keras.backend.backend() != "jax":
         raise SystemExit(f"error: {script} runs under KERAS_BACKEND=jax (running {keras.backend.backend()}); see "
                          "benchmarks/README.md")
-    from acga_tf.models.config import ACGAConfig
-
     device = jax_device(args.device)
-    overrides = {k: v for k, v in (("image_size", args.image_size), ("i3d_trainable_from", args.trainable_from),
-                                   ("attention_init_std", getattr(args, "attention_init_std", None)))
-                 if v is not None}
-    try:
-        config = ACGAConfig.preset(args.preset, **overrides)
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+    config = preset_config(args)
     print(f"preset={args.preset} T={config.clip_length} S={config.image_size} device={device.platform}:{device.id} "
           f"{header} trainable_from={config.i3d_trainable_from} attention_init_std={config.attention_init_std:g}")
     for line in environment_lines(f"{device.platform.upper()}:{device.id}"):

@@ -1,7 +1,7 @@
 """TensorFlow's oneDNN CPU kernels off against on (docs/training.md#cpu): a training step and a forward pass.
 
     python benchmarks/onednn.py                                          # demo preset, batch 8, 3 rounds
-    python benchmarks/onednn.py --preset tiny --batch 2 --rounds 1 --runs 1   # smoke run: checks it works only
+    python benchmarks/onednn.py --preset tiny --batch 2 --rounds 1 --runs 1 --trainable-from Mixed_4f  # smoke run
 
 TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` once, when it loads, so every measurement is a fresh Python process: one
 with `TF_ENABLE_ONEDNN_OPTS=0`, one with `=1`, in turn, `--rounds` times (the host's speed drifts; alternating keeps
@@ -20,21 +20,19 @@ import statistics
 import subprocess
 import sys
 
-from hostinfo import environment_lines  # benchmarks/hostinfo.py
+from hostinfo import environment_lines, preset_config  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
 
 
-def _child(preset: str, batch: int, runs: int) -> dict:
+def _child(config, batch: int, runs: int) -> dict:
     """The figures of this process (its oneDNN setting is the one TensorFlow read when it loaded)."""
     import keras
     from jit import batch_inputs, interleaved_medians  # benchmarks/jit.py
 
     from acga_tf.models.acga import ACGA
-    from acga_tf.models.config import ACGAConfig
     from acga_tf.ops.devices import onednn_enabled
 
-    config = ACGAConfig.preset(preset)
     keras.utils.set_random_seed(0)
     model = ACGA(config)
     model.compile()
@@ -52,18 +50,22 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="batch of the step and the forward (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="pairs of processes, off then on (default 3)")
     parser.add_argument("--runs", type=int, default=8, help="timed calls of each kind per process (default 8)")
+    parser.add_argument("--trainable-from", default=None,
+                        help="override the preset's i3d_trainable_from (e.g. Mixed_4f, the paper's)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.batch, args.rounds, args.runs) < 1:
         parser.error(f"--batch {args.batch}, --rounds {args.rounds} and --runs {args.runs} must be positive")
+    config = preset_config(args)
     if args.child:
-        print(json.dumps(_child(args.preset, args.batch, args.runs)))
+        print(json.dumps(_child(config, args.batch, args.runs)))
         return 0
-    print(f"preset={args.preset} batch={args.batch} rounds={args.rounds} runs={args.runs} float32")
+    print(f"preset={args.preset} batch={args.batch} rounds={args.rounds} runs={args.runs} "
+          f"trainable_from={config.i3d_trainable_from} float32")
     for line in environment_lines("CPU:0"):
         print(line)
     command = [sys.executable, os.path.abspath(__file__), "--child", "--preset", args.preset, "--batch",
-               str(args.batch), "--runs", str(args.runs)]
+               str(args.batch), "--runs", str(args.runs), "--trainable-from", config.i3d_trainable_from]
     seen = {"off": [], "on": []}
     for round_ in range(1, args.rounds + 1):
         for side, value in (("off", "0"), ("on", "1")):

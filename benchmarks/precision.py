@@ -1,7 +1,7 @@
 """float32 against the bfloat16 precisions on this machine: what `--mixed-precision` picks, and what bfloat16 buys.
 
     python benchmarks/precision.py                                   # the demo's training step (demo preset, batch 8)
-    python benchmarks/precision.py --preset tiny --batch 2 --runs 1  # smoke run: checks it works only
+    python benchmarks/precision.py --preset tiny --batch 2 --runs 1 --trainable-from Mixed_4f  # smoke run only
 
 Prints the probe that `--mixed-precision` reads on a CPU (`acga_tf.ops.devices.bfloat16_speedup`: the same
 convolutions timed in float32 and bfloat16) and the policy it picks, then times `model.train_on_batch` and
@@ -19,10 +19,9 @@ import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it
 import argparse
 
 import keras
-from hostinfo import environment_lines  # benchmarks/hostinfo.py
+from hostinfo import environment_lines, preset_config  # benchmarks/hostinfo.py
 from jit import batch_inputs, interleaved_medians, same_weights  # benchmarks/jit.py
 
-from acga_tf.models.config import ACGAConfig
 from acga_tf.ops.devices import bfloat16_speedup
 from acga_tf.training.train import PRECISIONS, mixed_precision_policy, weights_are_finite
 
@@ -43,10 +42,13 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="demo", choices=PRESET_NAMES, help="default: demo")
     parser.add_argument("--batch", type=int, default=8, help="training and inference batch (default 8, the demo's)")
     parser.add_argument("--runs", type=int, default=8, help="timed runs of each policy (after the first call)")
+    parser.add_argument("--trainable-from", default=None,
+                        help="override the preset's i3d_trainable_from (e.g. Mixed_4f, the paper's)")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.batch < 1:
         parser.error(f"--runs {args.runs} and --batch {args.batch} must be positive")
-    print(f"preset={args.preset} batch={args.batch} runs={args.runs}")
+    config = preset_config(args)
+    print(f"preset={args.preset} batch={args.batch} runs={args.runs} trainable_from={config.i3d_trainable_from}")
     for line in environment_lines("CPU:0"):
         print(line)
     policy, reason = mixed_precision_policy()
@@ -54,7 +56,6 @@ def main(argv=None) -> int:
           f"{policy} ({reason})")
 
     keras.utils.set_random_seed(0)
-    config = ACGAConfig.preset(args.preset)
     x, y = batch_inputs(config, args.batch)
     models = same_weights(config, {policy: (PRECISIONS[policy], {}) for policy in POLICIES})
     _compare(f"{args.preset} training step (batch {args.batch})",

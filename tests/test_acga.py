@@ -171,13 +171,15 @@ def _synthetic_batch(config, n=4, seed=0):
 
 
 def test_tiny_preset_overfits_with_model_fit(monkeypatch):
+    # Mixed_4f and the head train, as in the paper (the whole encoder: 40 s instead of 27 s on a 2-core AVX2 host).
+    config = TINY.replace(i3d_trainable_from="Mixed_4f")
     keras.utils.set_random_seed(0)
-    model = ACGA(TINY)
+    model = ACGA(config)
     model.compile(learning_rate=2e-3)  # the paper's loss and metrics by default (the tiny experiment's rate)
     traced = []
     train_step = model.train_step
     monkeypatch.setattr(model, "train_step", lambda data: (traced.append(1), train_step(data))[1])
-    x, y = _synthetic_batch(TINY)
+    x, y = _synthetic_batch(config)
     history = model.fit(x, y, batch_size=4, epochs=60, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] <= 0.2 * losses[0], (losses[0], losses[-1])

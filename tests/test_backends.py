@@ -12,8 +12,8 @@ Keras backend once, at import), and asserts on the JSON that the program writes:
   lowers the training loss.
 
 JAX (CPU wheels) comes with the `test` extra; PyTorch with the `convert` extra: the torch checks skip, saying so,
-where it is not installed. The JAX programs share a persistent compilation cache for the session (the initializers'
-compiles dominate a JAX model build on a CPU); set `JAX_COMPILATION_CACHE_DIR` to keep one across runs.
+where it is not installed. The JAX programs share a persistent compilation cache for the module and compile at LLVM
+optimisation level 0 (`jax_test_env` in tests/support.py); set `JAX_COMPILATION_CACHE_DIR` to keep a cache across runs.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 import pytest
-from support import jax_compile_cache
+from support import jax_test_env
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -67,11 +67,9 @@ class BackendRuns:
         env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CONFIG")}
         env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", JAX_PLATFORMS="cpu",
                    PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-        # JAX on a CPU: each initializer shape is an XLA compile. The session's JAX processes share a compilation
-        # cache, and the non-partitionable threefry (another random stream, same distributions) compiles ~3x faster.
-        for key, value in jax_compile_cache(self.work / "jax_cache").items():
-            env.setdefault(key, value)
-        env.setdefault("JAX_THREEFRY_PARTITIONABLE", "0")
+        # JAX on a CPU: compiling dominates. The module's JAX processes share a compilation cache (tests/support.py).
+        if backend == "jax":
+            env.update(jax_test_env(self.work / "jax_cache"))
         return env
 
     def run(self, backend: str, program: str, *args: str) -> dict:

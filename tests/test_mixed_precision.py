@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from support import REPO, random_inputs
+from support import REPO, jax_test_env, random_inputs
 
 from acga_tf import ACGAConfig
 from acga_tf.models import precision
@@ -100,8 +100,9 @@ def test_loss_scaling_lets_the_tiny_acga_learn_in_float16_under_jax(tmp_path):
     pytest.importorskip("jax", reason="the JAX-backend test needs JAX (pip install -e '.[test]')")
     result = tmp_path / "loss_scaling.json"
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CONFIG")}
-    env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", JAX_THREEFRY_PARTITIONABLE="0", TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+    env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+               **jax_test_env(tmp_path / "jax_cache"))
     proc = subprocess.run([sys.executable, "-m", "tests.backend_programs.loss_scaling", "--result", str(result)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from support import jax_compile_cache
+from support import jax_test_env
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT_DIRS = ("benchmarks", "pipelines")
@@ -238,14 +238,14 @@ TINY_RUNS: dict[str, TinyRun] = {
         # helpers run in precision.py's and onednn.py's tiny runs; XLA against eager in tests/test_mixed_precision.py.
         slow=True),
     "benchmarks/onednn.py": TinyRun(
-        ("--preset", "tiny", "--batch", "2", "--rounds", "1", "--runs", "1"),
-        (r"preset=tiny batch=2 rounds=1 runs=1 float32", *ENVIRONMENT,
+        ("--preset", "tiny", "--batch", "2", "--rounds", "1", "--runs", "1", "--trainable-from", "Mixed_4f"),
+        (r"preset=tiny batch=2 rounds=1 runs=1 trainable_from=Mixed_4f float32", *ENVIRONMENT,
          *(rf"round 1 oneDNN {side}: training step {NUMBER} s, forward {NUMBER} s" for side in ("off", "on")),
          *(rf"tiny {kind} \(batch 2\): oneDNN off median {NUMBER} s, on median {NUMBER} s; on runs at {NUMBER}x "
            r"off's speed" for kind in ("training step", "forward")))),
     "benchmarks/precision.py": TinyRun(
-        ("--preset", "tiny", "--batch", "2", "--runs", "1"),
-        (r"preset=tiny batch=2 runs=1", *ENVIRONMENT,
+        ("--preset", "tiny", "--batch", "2", "--runs", "1", "--trainable-from", "Mixed_4f"),
+        (r"preset=tiny batch=2 runs=1 trainable_from=Mixed_4f", *ENVIRONMENT,
          rf"bfloat16 convolution probe: {NUMBER}x float32's speed; --mixed-precision picks "
          rf"(float32|mixed_bfloat16_head) \(no GPU; this CPU convolves in bfloat16 at {NUMBER}x float32's speed .*\)",
          *(rf"tiny {kind}: float32 median {NUMBER} s, mixed_bfloat16 median {NUMBER} s, mixed_bfloat16_head median "
@@ -284,26 +284,26 @@ TINY_RUNS: dict[str, TinyRun] = {
 SCRIPTS = discover_scripts()
 
 
-# This module's JAX runs share one persistent compilation cache (`jax_cache` below): on a CPU, building the model
-# compiles each initializer shape, and the scripts build the same tiny model. Measured on a 2-core AVX2 host: gpu.py's
-# tiny run takes 100 s cold and 25 s from its own cache, gpu_learning.py's 89 s cold and 69 s after gpu.py's. The
-# processes run one at a time (one file a pytest process), so none reads an entry another is writing.
-_JAX_CACHE: dict[str, str] = {}
+# This module's JAX runs share one persistent compilation cache (`jax_env` below) and compile at LLVM optimisation
+# level 0 (tests/support.py): on a CPU, building the model compiles each initializer shape, and the scripts build the
+# same tiny model. Measured on a 2-core AVX2 host: gpu.py's tiny run takes 100 s cold and 25 s from its own cache,
+# gpu_learning.py's 89 s cold and 69 s after gpu.py's (before level 0). The processes run one at a time (one file a
+# pytest process), so none reads an entry another is writing.
+_JAX_ENV: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def jax_cache(tmp_path_factory):
-    _JAX_CACHE.update(jax_compile_cache(tmp_path_factory.mktemp("jax_cache")))
+def jax_env(tmp_path_factory):
+    _JAX_ENV.update(jax_test_env(tmp_path_factory.mktemp("jax_cache")))
     yield
-    _JAX_CACHE.clear()
+    _JAX_ENV.clear()
 
 
 def _env(extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env.update(extra)
     if env.get("KERAS_BACKEND") == "jax":
-        for key, value in _JAX_CACHE.items():
-            env.setdefault(key, value)
+        env.update(_JAX_ENV)
     prepend = env.pop("PYTHONPATH_PREPEND", None)
     env["PYTHONPATH"] = os.pathsep.join([*filter(None, [prepend]), str(REPO),  # this checkout
                                          *filter(None, [os.environ.get("PYTHONPATH")])])
