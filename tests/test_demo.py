@@ -35,8 +35,9 @@ def _run_and_export_agree(out, video, sentence, precision):
         assert np.mean(from_run != from_export) <= 0.005
 
 
-def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
-    out = tmp_path / "demo"
+def _demo_in_the_precision_this_cpu_picks(out, capsys):
+    """`acga demo` on 8 videos for 1 epoch into `out`, in the precision `acga train --mixed-precision` picks here,
+    checked stage by stage; returns (that precision, a test video, a sentence of it)."""
     assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1"]) == 0
     printed = capsys.readouterr().out
     assert "mIoU" in printed or "mean" in printed.lower()
@@ -58,8 +59,18 @@ def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
     video = sorted((out / "a2d_sentences/Release/clips320H").glob("*.mp4"))[0]
     sentence = (out / "a2d_sentences/text_annotations/a2d_annotation.txt").read_text().splitlines()[1].split(",")[2]
     _run_and_export_agree(out, video, sentence, policy)
+    return policy, video, sentence
 
-    # a second run into the same folder, in the other precision, exports the next version instead of failing
+
+def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
+    _demo_in_the_precision_this_cpu_picks(tmp_path / "demo", capsys)
+
+
+# Two demos: about 5 minutes in the suite on a 2-core AVX2 host; the default suite runs the first (the test above).
+@pytest.mark.slow
+def test_a_second_demo_into_the_same_folder_in_the_other_precision_exports_the_next_version(tmp_path, capsys):
+    out = tmp_path / "demo"
+    policy, video, sentence = _demo_in_the_precision_this_cpu_picks(out, capsys)
     other = "float32" if policy == "mixed_bfloat16_head" else "mixed_bfloat16_head"
     assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1", "--mixed-precision", other]) == 0
     assert f"trained in {other}: asked for with --mixed-precision" in capsys.readouterr().out
