@@ -116,7 +116,7 @@ def _backup_step(run_dir) -> int:
         return 0
 
 
-# About 5 minutes on a 2-core AVX2 host (six training processes, each importing TensorFlow and tracing the step). The
+# About 3 minutes on a 2-core AVX2 host (six training processes, each importing TensorFlow and tracing the step). The
 # default suite kills a run once, mid-epoch, and resumes it to the same weights:
 # tests/test_train.py::test_killed_mid_epoch_resumes_with_the_same_steps.
 @pytest.mark.slow
