@@ -66,7 +66,7 @@ def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
     _demo_in_the_precision_this_cpu_picks(tmp_path / "demo", capsys)
 
 
-# Two demos: about 5 minutes in the suite on a 2-core AVX2 host; the default suite runs the first (the test above).
+# Two demos: about 4 minutes alone on a 2-core AVX2 host (249 s); the default suite runs the first (the test above).
 @pytest.mark.slow
 def test_a_second_demo_into_the_same_folder_in_the_other_precision_exports_the_next_version(tmp_path, capsys):
     out = tmp_path / "demo"
