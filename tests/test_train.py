@@ -114,7 +114,7 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     out = str(tmp_path / "multi")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
     args = {"train": prepared_a2d["train"],
-            "runs": {"run": {"overrides": TINY, "output": out, "epochs": 1, "steps": 3}}}
+            "runs": {"run": {"overrides": TINY, "output": out, "epochs": 1, "steps": 3, "backup_every": 3}}}
     procs = [_launch(args, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
              for i in range(2)]
     try:
@@ -148,9 +148,9 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch(prepared_a2d, t
     frozen = {**TINY, "i3d_trainable_from": "none"}
     args = {"train": prepared_a2d["train"], "logical_cpus": 2, "runs": {
         "two": {"overrides": frozen, "output": str(tmp_path / "two"), "epochs": 1, "steps": 3,
-                "devices": ["/cpu:0", "/cpu:1"]},
+                "devices": ["/cpu:0", "/cpu:1"], "backup_every": 3},
         "one": {"overrides": {**frozen, "batch_size": 2 * TINY["batch_size"]}, "output": str(tmp_path / "one"),
-                "epochs": 1, "steps": 3, "devices": ["/cpu:0"]},
+                "epochs": 1, "steps": 3, "devices": ["/cpu:0"], "backup_every": 3},
     }}
     results = _results(_launch(args), timeout=300)
     assert results["two"]["replicas"] == 2 and results["one"]["replicas"] == 1

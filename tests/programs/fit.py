@@ -3,10 +3,11 @@ devices must be set before TensorFlow starts, and a run can be killed.
 
     python -m tests.programs.fit '{"train": PATTERN, "logical_cpus": 2,
                                    "runs": {NAME: {"overrides": {...}, "output": DIR, "epochs": 1, "steps": 3,
-                                                   "devices": ["/cpu:0"]}}}'
+                                                   "devices": ["/cpu:0"], "backup_every": 1}}}'
 
-Each run trains `ExperimentConfig.preset("tiny", **overrides)`; the last line printed is `RESULTS <json>` with, per
-run, the losses, the number of replicas and the optimizer step reached.
+Each run trains `ExperimentConfig.preset("tiny", **overrides)`, backing up every `backup_every` steps (default 1,
+as a run to kill needs); the last line printed is `RESULTS <json>` with, per run, the losses, the number of replicas
+and the optimizer step reached.
 """
 
 import json
@@ -30,7 +31,8 @@ def main(argv: list[str]) -> int:
     for name, run in args["runs"].items():
         strategy = tf.distribute.MirroredStrategy(run["devices"]) if run.get("devices") else None
         history = fit(ExperimentConfig.preset("tiny", **run["overrides"]), args["train"], run["output"],
-                      epochs=run["epochs"], steps_per_epoch=run["steps"], backup_every=1, strategy=strategy,
+                      epochs=run["epochs"], steps_per_epoch=run["steps"],
+                      backup_every=run.get("backup_every", 1), strategy=strategy,
                       verbose=0)
         results[name] = {"loss": history.history["loss"],
                          "replicas": history.model.distribute_strategy.num_replicas_in_sync,
