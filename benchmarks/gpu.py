@@ -38,7 +38,7 @@ import statistics
 import time
 
 import numpy as np
-from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
+from hostinfo import add_trainable_from, jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "paper")  # ACGAConfig.preset names
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -100,8 +100,7 @@ def parse_args(argv):
     parser.add_argument("--matmul-size", type=int, default=None,
                         help="n of the bfloat16 n×n matmul (default 8192 on a GPU, 1024 on a CPU)")
     parser.add_argument("--image-size", type=int, default=None, help="override the preset's S (a multiple of 16)")
-    parser.add_argument("--trainable-from", default=None,
-                        help="override the preset's i3d_trainable_from (e.g. Mixed_4f: fewer gradients to compile)")
+    add_trainable_from(parser)
     parser.add_argument("--skip-stage", action="store_true",
                         help="also time inference without the video encoder and without the decoder")
     args = parser.parse_args(argv)

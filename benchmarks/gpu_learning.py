@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 from gpu import compile_for_training  # benchmarks/gpu.py
-from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
+from hostinfo import add_trainable_from, jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -118,7 +118,7 @@ def parse_args(argv):
     parser.add_argument("--eval-clips", type=int, default=32, help="held-out clips for the IoU (default 32)")
     parser.add_argument("--policies", default=",".join(POLICIES), help=f"default: {','.join(POLICIES)}")
     parser.add_argument("--image-size", type=int, default=None, help="override the preset's S (a multiple of 16)")
-    parser.add_argument("--trainable-from", default=None, help="override the preset's i3d_trainable_from")
+    add_trainable_from(parser)
     parser.add_argument("--attention-init-std", type=float, default=0.2,
                         help="default 0.2, the demo's (the paper's 0.02 learns far more slowly: README); "
                              "0 keeps the preset's")

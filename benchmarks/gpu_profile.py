@@ -36,7 +36,7 @@ from gpu import (  # benchmarks/gpu.py
     make_batch,
     with_forms,
 )
-from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
+from hostinfo import add_trainable_from, jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
 
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(.*)$")
 _OPCODE = re.compile(r"\s*([\w\-]+)\((.*)$")
@@ -51,7 +51,7 @@ def parse_args(argv):
     parser.add_argument("--depth", type=int, default=2, help="layer path parts grouped together (default 2)")
     parser.add_argument("--programs", default="forward,gradient", help="default: forward,gradient")
     parser.add_argument("--image-size", type=int, default=None, help="override the preset's S (a multiple of 16)")
-    parser.add_argument("--trainable-from", default=None, help="override the preset's i3d_trainable_from")
+    add_trainable_from(parser)
     parser.add_argument("--out", default=None, help="folder for the traces and HLO texts (default: not kept)")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.steps < 1:

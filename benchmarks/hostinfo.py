@@ -58,6 +58,13 @@ def jax_device(kind: str):
         raise SystemExit(f"error: JAX sees no {kind.upper()} device (it sees: {seen})") from None
 
 
+def add_trainable_from(parser) -> None:
+    """The `--trainable-from` option that `preset_config` reads."""
+    parser.add_argument("--trainable-from", default=None,
+                        help="override the preset's i3d_trainable_from (e.g. Mixed_4f, the paper's: fewer gradients "
+                             "to trace and compile)")
+
+
 def preset_config(args):
     """The `ACGAConfig` of `args.preset` with the overrides the script's arguments give: `--image-size`,
     `--trainable-from` and `--attention-init-std`, where the script has them and they are set.

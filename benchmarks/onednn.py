@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 
-from hostinfo import environment_lines, preset_config  # benchmarks/hostinfo.py
+from hostinfo import add_trainable_from, environment_lines, preset_config  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
 
@@ -50,8 +50,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="batch of the step and the forward (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="pairs of processes, off then on (default 3)")
     parser.add_argument("--runs", type=int, default=8, help="timed calls of each kind per process (default 8)")
-    parser.add_argument("--trainable-from", default=None,
-                        help="override the preset's i3d_trainable_from (e.g. Mixed_4f, the paper's)")
+    add_trainable_from(parser)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.batch, args.rounds, args.runs) < 1:

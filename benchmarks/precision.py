@@ -19,7 +19,7 @@ import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it
 import argparse
 
 import keras
-from hostinfo import environment_lines, preset_config  # benchmarks/hostinfo.py
+from hostinfo import add_trainable_from, environment_lines, preset_config  # benchmarks/hostinfo.py
 from jit import batch_inputs, interleaved_medians, same_weights  # benchmarks/jit.py
 
 from acga_tf.ops.devices import bfloat16_speedup
@@ -42,8 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="demo", choices=PRESET_NAMES, help="default: demo")
     parser.add_argument("--batch", type=int, default=8, help="training and inference batch (default 8, the demo's)")
     parser.add_argument("--runs", type=int, default=8, help="timed runs of each policy (after the first call)")
-    parser.add_argument("--trainable-from", default=None,
-                        help="override the preset's i3d_trainable_from (e.g. Mixed_4f, the paper's)")
+    add_trainable_from(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.batch < 1:
         parser.error(f"--runs {args.runs} and --batch {args.batch} must be positive")

@@ -16,7 +16,7 @@ from acga_tf.data.synthetic import write_jhmdb_world
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit
 
-# Mixed_4f and the head train, not all of I3D: a run to evaluate, trained in half the graph (tests/test_train.py).
+# Mixed_4f and the head train, not all of I3D: a run to evaluate (TRAINING_TINY in tests/support.py says why).
 CONFIG = ExperimentConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f", batch_size=4)
 
 

@@ -12,6 +12,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from support import TRAINING_TINY
 
 from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
@@ -21,10 +22,7 @@ from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit, mixed_precision_policy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The tiny preset at S=32, training Mixed_4f and the head (as the paper does) rather than all of I3D: what these tests
-# check does not need the whole encoder to learn, and its gradients would double the step's graph (a one-step
-# `acga train` measured 31 s against 18 s on a 2-core AVX2 host).
-TINY = {"image_size": 32, "batch_size": 2, "i3d_trainable_from": "Mixed_4f"}
+TINY = TRAINING_TINY  # tests/support.py: Mixed_4f and the head train
 
 def _env(**extra):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}

@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 import pytest
-from support import REPO
+from support import REPO, TRAINING_TINY
 
 from acga_tf import cli
 from acga_tf.data.convert import prepare
@@ -21,9 +21,9 @@ from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.training import weights
 from acga_tf.training.experiment import ExperimentConfig
 
-# Training Mixed_4f and the head rather than all of I3D: half the step's graph (tests/test_train.py says more).
-TINY = {"image_size": 32, "batch_size": 2, "i3d_trainable_from": "Mixed_4f"}
-TINY_SET = ("--set", "image_size=32", "--set", "i3d_trainable_from=Mixed_4f")  # the same for `acga train`
+TINY = TRAINING_TINY  # tests/support.py: Mixed_4f and the head train
+TINY_SET = ("--set", f"image_size={TINY['image_size']}", "--set",  # the same for `acga train`
+            f"i3d_trainable_from={TINY['i3d_trainable_from']}")
 
 
 def run_cli(argv, capsys):
