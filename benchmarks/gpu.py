@@ -23,7 +23,9 @@ multiplies by the zeros of its dilated input are not counted), of the forward an
 policy of `--policies` (the same operations in every policy). The bfloat16 matmul rate is 2·n³ / time of an n×n
 by n×n bfloat16 product (`--matmul-size`), timed in the same run. Peak device memory is
 `device.memory_stats()["peak_bytes_in_use"]` (the process's peak so far, read after each figure; "n/a" where the
-device has no memory statistics, e.g. the CPU).
+device has no memory statistics, e.g. the CPU). Each figure also says how many programs JAX lowered (compiled or
+fetched from its compilation cache) in its first call and in its timed calls: a figure is a steady state only with
+none in the timed calls.
 `--skip-stage` times variants with one stage left out (inference): the video encoder replaced by zeros of its
 output's shape, or the decoder by the attention's output, to see where the time goes; each variant's FLOPs (counted as
 above) are printed beside it, so a stage's share of the time can be read against its share of the work.
@@ -307,12 +309,31 @@ def compile_for_training(model, device, **compile_kwargs):
         variable.assign(jax.device_put(variable.value, device))
 
 
+# JAX records this event each time it lowers a program to MLIR (jax/_src/dispatch.py): a new program, or the same one
+# for arguments of other shardings (the second step of an uncommitted training state), even where its persistent
+# compilation cache then holds the compiled program.
+LOWERING_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
+_lowerings = [0]
+
+
+def count_lowerings() -> None:
+    """Counts JAX's lowerings from now on in `_lowerings` (`_report` prints those of each figure's calls)."""
+    import jax
+
+    def listener(event, duration_secs, **kwargs):
+        if event == LOWERING_EVENT:
+            _lowerings[0] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+
+
 def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip, optimizer=None):
     try:
-        start = time.perf_counter()
+        start, lowered = time.perf_counter(), _lowerings[0]
         step()  # trace, compile, first run
-        first = time.perf_counter() - start
+        first, lowered_first = time.perf_counter() - start, _lowerings[0] - lowered
         seconds = median_seconds(step, args.runs)
+        lowered_timed = _lowerings[0] - lowered - lowered_first
     except Exception as e:  # noqa: BLE001 - an out-of-memory batch is a result, not a crash
         if "RESOURCE_EXHAUSTED" not in str(e) and "out of memory" not in str(e).lower():
             raise
@@ -322,7 +343,8 @@ def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip
     line = f"{policy:<15} {kind} batch {batch:>3}: {clips:10.4g} clips/s  ({seconds * 1e3:.4g} ms per batch"
     if flops_per_clip and matmul_rate:
         line += f", {clips * flops_per_clip / matmul_rate:.1%} of the bf16 matmul rate"
-    line += f"; first call {first:.3g} s; peak memory {peak_memory(device)}"
+    line += (f"; first call {first:.3g} s ({lowered_first} program{'s' * (lowered_first != 1)} compiled), "
+             f"{lowered_timed} compiled while timed; peak memory {peak_memory(device)}")
     if optimizer:
         line += f"; optimizer {optimizer}"
     print(line + ")")
@@ -335,6 +357,7 @@ def main(argv=None) -> int:
                                f"stem={args.stem} batch_norm={args.batch_norm}")
     import jax
 
+    count_lowerings()
     with jax.default_device(device):
         matmul_rate = bfloat16_matmul_rate(args.matmul_size, args.runs)
         flops: dict[str, float] = {}

@@ -44,6 +44,20 @@ CROSS_BACKEND_ATOL = 1e-5
 PROGRAM_TIMEOUT_S = 600
 
 
+# What these programs check under TensorFlow, the default suite checks in its own process, at less cost: the parity
+# fixture in tests/test_weights.py (the stem's forms in tests/test_video_encoder.py), the 16-bit bias gradients in
+# tests/test_mixed_precision.py, fits on the synthetic world's tf.data batches in tests/test_train.py and
+# tests/test_acga.py. So their TensorFlow runs here are slow tests (`pytest -m slow`; 10 to 45 s each on a 2-core
+# AVX2 host), and so is loading under JAX a file saved under TensorFlow (the default suite loads under TensorFlow a
+# file saved under JAX: a run trained on a GPU under JAX, exported and served under TensorFlow).
+SLOW = pytest.mark.slow
+
+
+def each_backend() -> list:
+    """BACKENDS as test parameters, TensorFlow's marked slow (above)."""
+    return [pytest.param(b, marks=[SLOW] if b == "tensorflow" else []) for b in BACKENDS]
+
+
 def installed(backend: str) -> bool:
     return importlib.util.find_spec(backend) is not None  # the backends' names are their modules' names
 
@@ -127,7 +141,7 @@ def runs(tmp_path_factory):
     shutil.rmtree(work / "saved", ignore_errors=True)  # three .keras files of the paper topology, ~125 MB each
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", each_backend())
 def test_reference_parity_fixture_under_each_backend(runs, shared_dir, backend):
     require(backend)
     result = runs.parity(backend, shared_dir / FIXTURE_DIR)
@@ -142,7 +156,7 @@ def test_reference_parity_fixture_under_each_backend(runs, shared_dir, backend):
         assert diff <= PARITY_ATOL, f"{backend}, the stem folded, space to depth: {key} is off by {diff:.3g}"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", each_backend())
 def test_bias_and_gate_gradients_are_summed_in_float32_under_each_backend(runs, backend):
     """acga_tf/models/precision.py: in mixed_bfloat16 and mixed_float16, the bias gradient of each of its layers and
     the gate's gradient, summed over 32,768 positions, are within 1% of the true sum. Keras' own Conv2D is the
@@ -159,7 +173,8 @@ def test_bias_and_gate_gradients_are_summed_in_float32_under_each_backend(runs, 
                              "defect that precision.py works around may be fixed")
 
 
-@pytest.mark.parametrize("source, target", list(itertools.permutations(BACKENDS, 2)))
+@pytest.mark.parametrize("source, target", [pytest.param(*pair, marks=[SLOW] if pair == ("tensorflow", "jax") else [])
+                                            for pair in itertools.permutations(BACKENDS, 2)])
 def test_keras_file_saved_under_one_backend_loads_under_another(runs, shared_dir, source, target):
     """The model saved is the parity model (the reference's weights, BatchNorm statistics included)."""
     require(source, target)
@@ -170,7 +185,7 @@ def test_keras_file_saved_under_one_backend_loads_under_another(runs, shared_dir
         assert diff <= CROSS_BACKEND_ATOL, f"saved under {source}, loaded under {target}: {key} differs by {diff:.3g}"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", each_backend())
 def test_one_fit_epoch_lowers_the_loss(runs, prepared_a2d, backend):
     require(backend)
     result = runs.fit(backend, prepared_a2d["train"])

@@ -75,9 +75,11 @@ NUMBER = r"[0-9.e+-]+"
 JAX_ENVIRONMENT = (r"backend: Keras \S+ on jax, JAX \S+ \(jaxlib \S+\), Python \S+; XLA_FLAGS: .+",
                    r"device: CPU:0 \(the host CPU, \d+ cores\)",
                    r"host: .+, \d+ usable cores \(of \d+\), .+")
-# What gpu.py prints per policy and batch (inference or training).
+# What gpu.py prints per policy and batch (inference or training): its first call compiles, its timed call does not
+# (a training state left uncommitted would compile again: test_gpu_training_step_compiles_once).
 GPU_LINE = (rf"{{policy}} +{{kind}} batch +1: +{NUMBER} clips/s  \({NUMBER} ms per batch, {NUMBER}% of the bf16 "
-            rf"matmul rate; first calls? {NUMBER} s; peak memory n/a{{optimizer}}\)")
+            rf"matmul rate; first call {NUMBER} s \([1-9][0-9]* programs? compiled\), 0 compiled while timed; peak "
+            rf"memory n/a{{optimizer}}\)")
 
 
 def _gpu_lines(policies: tuple[str, ...]) -> tuple[str, ...]:
@@ -200,7 +202,11 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"mean of the last 3 rows, mixed_float16 vs float32: loss {NUMBER} vs {NUMBER} \({NUMBER}%\), IoU {NUMBER} "
          rf"vs {NUMBER} \({NUMBER}%\): (agree|disagree) within 10%",
          r"tensorflow imported: no"),
-        _check_learning, env=NO_TENSORFLOW),
+        _check_learning, env=NO_TENSORFLOW,
+        # About a minute on a 2-core AVX2 host; it runs again in test_gpu_session_runs_every_step_without_tensorflow
+        # (slow). The default suite trains under JAX in tests/test_backends.py (the loss falls) and checks the
+        # loss-scale optimizer of mixed_float16 under JAX in gpu.py's tiny run.
+        slow=True),
     "benchmarks/gpu_profile.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f", "--batch", "2",
          "--steps", "1", "--top", "3", "--stem", "space-to-depth"),
@@ -210,7 +216,9 @@ TINY_RUNS: dict[str, TinyRun] = {
          *(rf"== {program}: mixed_bfloat16, batch 2: {NUMBER} ms per call \(wall, traced\), {NUMBER} ms of device "
            rf"time per call \(\d+ operations; from .+\)" for program in ("forward", "gradient")),
          r"tensorflow imported: no"),
-        _check_profile, env=NO_TENSORFLOW),
+        _check_profile, env=NO_TENSORFLOW,
+        # 40 s on a 2-core AVX2 host; it runs again in test_gpu_session_runs_every_step_without_tensorflow (slow).
+        slow=True),
     "benchmarks/gpu_stem.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--batch", "2", "--runs", "1"),
         (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 runs=1 trainable_from=Conv3d_1a_7x7 "
@@ -235,14 +243,17 @@ TINY_RUNS: dict[str, TinyRun] = {
                         r"forward \(batch 1, inference\)")),
          rf"max \|xla - plain\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)"),
         # About 3 minutes on a 2-core AVX2 host, mostly XLA compiling the tiny training step on the CPU. Its timing
-        # helpers run in precision.py's and onednn.py's tiny runs; XLA against eager in tests/test_mixed_precision.py.
+        # helpers run in precision.py's tiny run; XLA against eager in tests/test_mixed_precision.py.
         slow=True),
     "benchmarks/onednn.py": TinyRun(
         ("--preset", "tiny", "--batch", "2", "--rounds", "1", "--runs", "1", "--trainable-from", "Mixed_4f"),
         (r"preset=tiny batch=2 rounds=1 runs=1 trainable_from=Mixed_4f float32", *ENVIRONMENT,
          *(rf"round 1 oneDNN {side}: training step {NUMBER} s, forward {NUMBER} s" for side in ("off", "on")),
          *(rf"tiny {kind} \(batch 2\): oneDNN off median {NUMBER} s, on median {NUMBER} s; on runs at {NUMBER}x "
-           r"off's speed" for kind in ("training step", "forward")))),
+           r"off's speed" for kind in ("training step", "forward"))),
+        # About a minute on a 2-core AVX2 host (two processes). What it relies on runs in the default suite: the
+        # oneDNN switch in tests/test_onednn.py, the timing helpers in precision.py's tiny run.
+        slow=True),
     "benchmarks/precision.py": TinyRun(
         ("--preset", "tiny", "--batch", "2", "--runs", "1", "--trainable-from", "Mixed_4f"),
         (r"preset=tiny batch=2 runs=1 trainable_from=Mixed_4f", *ENVIRONMENT,
@@ -263,7 +274,10 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"  workers=2: +{NUMBER} clips/s  \({{frames}} clips in {NUMBER} s, steady state\)",
          r"make_dataset \(batch 4, at least 0.2 s each\), samples/s:",
          rf"  tiny  T= 8 S= 64 train: +{NUMBER} clips/s total, +{NUMBER} clips/s per core  \(\d+ samples\)",
-         rf"  tiny  T= 8 S= 64 test : +{NUMBER} clips/s total, +{NUMBER} clips/s per core  \(\d+ samples\)")),
+         rf"  tiny  T= 8 S= 64 test : +{NUMBER} clips/s total, +{NUMBER} clips/s per core  \(\d+ samples\)"),
+        # 40 s on a 2-core AVX2 host. The default suite converts with two workers (tests/test_convert.py, and
+        # pipelines/convert.py's tiny run) and reads the shards with make_dataset (tests/test_datasets.py).
+        slow=True),
     "benchmarks/predict_memory.py": TinyRun(
         ("--seconds", "1", "2", "--height", "72", "--uhd-seconds", "0", "--fps", "12"),
         (*ENVIRONMENT,
@@ -274,7 +288,10 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"  128x72 12 fps 2 s \(24 frames\): peak RSS {NUMBER} MB, {NUMBER} frames/s \({NUMBER} s; video written in "
          rf"{NUMBER} s\)",
          rf"peak RSS, longest / shortest at 72p: {NUMBER} \(target <= 1\.10\): (met|NOT met)",
-         rf"largest peak RSS: {NUMBER} MB \(target < 2048 MB\): (met|NOT met)")),
+         rf"largest peak RSS: {NUMBER} MB \(target < 2048 MB\): (met|NOT met)"),
+        # 50 s on a 2-core AVX2 host (a process per video). The default suite checks acga predict's bounded frame
+        # window (tests/test_predict.py::test_iter_masks_streams_with_a_bounded_frame_window).
+        slow=True),
     "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
                                     _check_converted),
     "pipelines/beam.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress",
@@ -475,6 +492,9 @@ for _ in range(3):
 """
 
 
+# About a minute on a 2-core AVX2 host (two processes). The default suite's gpu.py tiny run checks that its timed
+# training step compiles nothing (its lines count the programs JAX lowers); this also shows the control.
+@pytest.mark.slow
 def test_gpu_training_step_compiles_once():
     """benchmarks/gpu.py commits the training state to the device first (`compile_for_training`), so Keras' jitted
     train step compiles once; left uncommitted, the second step compiles it again (minutes on a GPU). In
