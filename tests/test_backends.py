@@ -44,18 +44,17 @@ CROSS_BACKEND_ATOL = 1e-5
 PROGRAM_TIMEOUT_S = 600
 
 
-# What these programs check under TensorFlow, the default suite checks in its own process, at less cost: the parity
-# fixture in tests/test_weights.py (the stem's forms in tests/test_video_encoder.py), the 16-bit bias gradients in
-# tests/test_mixed_precision.py, fits on the synthetic world's tf.data batches in tests/test_train.py and
-# tests/test_acga.py. So their TensorFlow runs here are slow tests (`pytest -m slow`; 10 to 45 s each on a 2-core
-# AVX2 host), and so is loading under JAX a file saved under TensorFlow (the default suite loads under TensorFlow a
-# file saved under JAX: a run trained on a GPU under JAX, exported and served under TensorFlow).
+# Slow tests here (`pytest -m slow`; 10 to 60 s each on a 2-core AVX2 host), each covered in the default suite at
+# less cost:
+# - the programs under TensorFlow: the default suite checks the same in its own process: the parity fixture in
+#   tests/test_weights.py (the stem's forms in tests/test_video_encoder.py), the 16-bit bias gradients in
+#   tests/test_mixed_precision.py, fits on the synthetic world's tf.data batches in tests/test_train.py and
+#   tests/test_acga.py;
+# - under JAX, the bias gradients (the slow test_gpu_session_runs_every_step_without_tensorflow runs them again) and
+#   the fit (`acga train` below fits under JAX too, and checks that the loss falls);
+# - loading under JAX a file saved under TensorFlow (the default suite loads under TensorFlow a file saved under JAX:
+#   a run trained on a GPU under JAX, then exported and served under TensorFlow).
 SLOW = pytest.mark.slow
-
-
-def each_backend() -> list:
-    """BACKENDS as test parameters, TensorFlow's marked slow (above)."""
-    return [pytest.param(b, marks=[SLOW] if b == "tensorflow" else []) for b in BACKENDS]
 
 
 def installed(backend: str) -> bool:
@@ -141,7 +140,7 @@ def runs(tmp_path_factory):
     shutil.rmtree(work / "saved", ignore_errors=True)  # three .keras files of the paper topology, ~125 MB each
 
 
-@pytest.mark.parametrize("backend", each_backend())
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=[SLOW] if b == "tensorflow" else []) for b in BACKENDS])
 def test_reference_parity_fixture_under_each_backend(runs, shared_dir, backend):
     require(backend)
     result = runs.parity(backend, shared_dir / FIXTURE_DIR)
@@ -156,7 +155,8 @@ def test_reference_parity_fixture_under_each_backend(runs, shared_dir, backend):
         assert diff <= PARITY_ATOL, f"{backend}, the stem folded, space to depth: {key} is off by {diff:.3g}"
 
 
-@pytest.mark.parametrize("backend", each_backend())
+@SLOW
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_bias_and_gate_gradients_are_summed_in_float32_under_each_backend(runs, backend):
     """acga_tf/models/precision.py: in mixed_bfloat16 and mixed_float16, the bias gradient of each of its layers and
     the gate's gradient, summed over 32,768 positions, are within 1% of the true sum. Keras' own Conv2D is the
@@ -185,7 +185,8 @@ def test_keras_file_saved_under_one_backend_loads_under_another(runs, shared_dir
         assert diff <= CROSS_BACKEND_ATOL, f"saved under {source}, loaded under {target}: {key} differs by {diff:.3g}"
 
 
-@pytest.mark.parametrize("backend", each_backend())
+@SLOW
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_one_fit_epoch_lowers_the_loss(runs, prepared_a2d, backend):
     require(backend)
     result = runs.fit(backend, prepared_a2d["train"])
@@ -200,21 +201,37 @@ def test_one_fit_epoch_lowers_the_loss(runs, prepared_a2d, backend):
     assert tail < 0.9 * losses[0], f"{backend}: loss {losses[0]:.3f} at the first step, {tail:.3f} over the last 3"
 
 
+def _epoch_losses(run_dir: pathlib.Path) -> list[float]:
+    """The training loss of each epoch, from the run's TensorBoard logs (`epoch_loss` in logs/train)."""
+    import tensorflow as tf
+
+    losses = {}
+    for path in sorted((run_dir / "logs" / "train").glob("events.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == "epoch_loss":
+                    losses[event.step] = float(tf.make_ndarray(value.tensor))
+    return [losses[epoch] for epoch in sorted(losses)]
+
+
 def test_acga_train_honours_keras_backend(runs, prepared_a2d, tmp_path):
-    """`acga train` under KERAS_BACKEND=jax: one device, no strategy, the same run layout; the TensorFlow-only
-    options say so."""
+    """`acga train` under KERAS_BACKEND=jax: one device, no strategy, the same run layout, and the loss falls from
+    the first epoch to the second; the TensorFlow-only options say so."""
     require("jax")
     out = tmp_path / "jax_run"
     train = [sys.executable, "-m", "acga_tf.cli", "train", "--preset", "tiny", "--data", prepared_a2d["train"],
-             "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--set", "image_size=32",
+             "--epochs", "2", "--steps-per-epoch", "4", "--batch-size", "4", "--set", "image_size=32",
              "--set", "i3d_trainable_from=Mixed_4f"]
     proc = subprocess.run(train + ["--output", str(out)], cwd=REPO, env=runs.env("jax"), capture_output=True,
                           text=True, timeout=PROGRAM_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "trained 1 epoch(s)" in proc.stdout
+    assert "trained 2 epoch(s)" in proc.stdout
     for name in ("model.keras", "config.json", "experiment.json", "vocab.txt", "embeddings.npy",
-                 "checkpoints/epoch-01.keras"):
+                 "checkpoints/epoch-01.keras", "checkpoints/epoch-02.keras"):
         assert (out / name).exists(), name
+    losses = _epoch_losses(out)
+    assert len(losses) == 2 and losses[1] < 0.9 * losses[0], losses  # measured: 1.46 -> 0.75
     cached = subprocess.run(train + ["--output", str(tmp_path / "cached"), "--feature-cache"], cwd=REPO,
                             env=runs.env("jax"), capture_output=True, text=True, timeout=PROGRAM_TIMEOUT_S)
     assert cached.returncode == 2

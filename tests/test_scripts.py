@@ -233,7 +233,10 @@ TINY_RUNS: dict[str, TinyRun] = {
          r"fastest form: (3d|folded|folded, space to depth)",
          r"tensorflow imported: no"),
         _check_stem_forms, env=NO_TENSORFLOW),
-    "benchmarks/hostinfo.py": TinyRun((), ENVIRONMENT),
+    # 11 s on a 2-core AVX2 host, importing TensorFlow to print the lines every benchmark's tiny run prints
+    # (forward.py's and gpu.py's in the default suite); test_gpu_session_runs_every_step_without_tensorflow (slow)
+    # runs it too.
+    "benchmarks/hostinfo.py": TinyRun((), ENVIRONMENT, slow=True),
     "benchmarks/jit.py": TinyRun(
         ("--train-preset", "tiny", "--forward-preset", "tiny", "--runs", "1"),
         (r"train_preset=tiny forward_preset=tiny batch=2 runs=1", *ENVIRONMENT,
@@ -242,8 +245,8 @@ TINY_RUNS: dict[str, TinyRun] = {
            for kind in (r"training step \(batch 2\)", r"evaluation step \(batch 2\)",
                         r"forward \(batch 1, inference\)")),
          rf"max \|xla - plain\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)"),
-        # About 3 minutes on a 2-core AVX2 host, mostly XLA compiling the tiny training step on the CPU. Its timing
-        # helpers run in precision.py's tiny run; XLA against eager in tests/test_mixed_precision.py.
+        # About 3 minutes on a 2-core AVX2 host, mostly XLA compiling the tiny training step on the CPU. XLA against
+        # eager: tests/test_mixed_precision.py.
         slow=True),
     "benchmarks/onednn.py": TinyRun(
         ("--preset", "tiny", "--batch", "2", "--rounds", "1", "--runs", "1", "--trainable-from", "Mixed_4f"),
@@ -251,8 +254,8 @@ TINY_RUNS: dict[str, TinyRun] = {
          *(rf"round 1 oneDNN {side}: training step {NUMBER} s, forward {NUMBER} s" for side in ("off", "on")),
          *(rf"tiny {kind} \(batch 2\): oneDNN off median {NUMBER} s, on median {NUMBER} s; on runs at {NUMBER}x "
            r"off's speed" for kind in ("training step", "forward"))),
-        # About a minute on a 2-core AVX2 host (two processes). What it relies on runs in the default suite: the
-        # oneDNN switch in tests/test_onednn.py, the timing helpers in precision.py's tiny run.
+        # About a minute on a 2-core AVX2 host (two processes). The default suite checks the oneDNN switch it
+        # flips (tests/test_onednn.py).
         slow=True),
     "benchmarks/precision.py": TinyRun(
         ("--preset", "tiny", "--batch", "2", "--runs", "1", "--trainable-from", "Mixed_4f"),
@@ -261,7 +264,11 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"(float32|mixed_bfloat16_head) \(no GPU; this CPU convolves in bfloat16 at {NUMBER}x float32's speed .*\)",
          *(rf"tiny {kind}: float32 median {NUMBER} s, mixed_bfloat16 median {NUMBER} s, mixed_bfloat16_head median "
            rf"{NUMBER} s; speed-up over float32: mixed_bfloat16 {NUMBER}x, mixed_bfloat16_head {NUMBER}x"
-           for kind in (r"training step \(batch 2\)", r"forward \(batch 2, inference\)")))),
+           for kind in (r"training step \(batch 2\)", r"forward \(batch 2, inference\)"))),
+        # A minute on a 2-core AVX2 host (three policies, each traced twice). The default suite checks the choice
+        # it reports, `--mixed-precision`'s (tests/test_train.py, tests/test_demo.py), and the probe behind it
+        # (tests/test_mixed_precision.py); forward.py's tiny run times the model in float32 and mixed_bfloat16.
+        slow=True),
     "benchmarks/input_pipeline.py": TinyRun(
         ("--videos", "4", "--min-seconds", "0.2", "--presets", "tiny"),
         (*ENVIRONMENT,

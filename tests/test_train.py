@@ -108,6 +108,10 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
+# About 90 s in the suite on a 2-core AVX2 host: two training processes, each importing TensorFlow and tracing the
+# step for MultiWorkerMirroredStrategy, beside the suite's other process. The default suite trains two replicas
+# against one (the next test: the global batch is split and the gradients summed across replicas).
+@pytest.mark.slow
 def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     out = str(tmp_path / "multi")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
