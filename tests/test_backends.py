@@ -3,13 +3,15 @@
 Each check runs a program of tests/backend_programs/ in a subprocess with `KERAS_BACKEND` set (a process picks its
 Keras backend once, at import), and asserts on the JSON that the program writes:
 
-- parity.py: the reference parity fixture (shared/fixtures/reference) is reproduced under the backend, with the I3D
-  stem in each of its forms (a CPU's, a GPU's, the GPU's space-to-depth variant), and the model (fixture weights) is
-  saved as a .keras file;
+- parity.py: the reference parity fixture (shared/fixtures/reference) is reproduced under the backend (with
+  `--other-stems`, also with the I3D stem in its other forms: a CPU's or a GPU's, the GPU's space-to-depth variant),
+  and the model (fixture weights) is saved as a .keras file;
 - save_load.py: the .keras files saved under the other backends load under this one, with the same outputs;
 - bias_gradients.py: bias and gate gradients in 16 bits, summed in float32 (acga_tf/models/precision.py);
 - fit_one_epoch.py: one `model.fit` epoch of the tiny model on `make_dataset`'s tf.data batches of the synthetic world
   lowers the training loss.
+
+Some of these checks are slow tests (`pytest -m slow`): the comment above `SLOW` says why.
 
 JAX (CPU wheels) comes with the `test` extra; PyTorch with the `convert` extra: the torch checks skip, saying so,
 where it is not installed. The JAX programs share a persistent compilation cache for the module and compile at LLVM
@@ -53,7 +55,9 @@ PROGRAM_TIMEOUT_S = 600
 # - under JAX, the bias gradients (the slow test_gpu_session_runs_every_step_without_tensorflow runs them again) and
 #   the fit (`acga train` below fits under JAX too, and checks that the loss falls);
 # - loading under JAX a file saved under TensorFlow (the default suite loads under TensorFlow a file saved under JAX:
-#   a run trained on a GPU under JAX, then exported and served under TensorFlow).
+#   a run trained on a GPU under JAX, then exported and served under TensorFlow);
+# - the parity fixture with the I3D stem in its other forms (the default suite checks the forms against each other:
+#   under TensorFlow in tests/test_video_encoder.py, under JAX in benchmarks/gpu_stem.py's tiny run).
 SLOW = pytest.mark.slow
 
 
@@ -85,10 +89,10 @@ class BackendRuns:
             env.update(jax_test_env(self.work / "jax_cache"))
         return env
 
-    def run(self, backend: str, program: str, *args: str) -> dict:
+    def run(self, backend: str, program: str, *args: str, name: str = "") -> dict:
         """Runs `python -m tests.backend_programs.<program> ARGS --result R.json` under `backend`; returns R.json's
-        JSON."""
-        result = self.work / f"{program}-{backend}.json"
+        JSON (R: `name`, by default the program's, and the backend)."""
+        result = self.work / f"{name or program}-{backend}.json"
         command = [sys.executable, "-m", f"tests.backend_programs.{program}", *args, "--result", str(result)]
         proc = subprocess.run(command, cwd=REPO, env=self.env(backend), capture_output=True, text=True,
                               timeout=PROGRAM_TIMEOUT_S)
@@ -148,6 +152,13 @@ def test_reference_parity_fixture_under_each_backend(runs, shared_dir, backend):
     assert set(result["max_abs_diff"]) == {"logits_res1", "logits_res2", "logits_res3"}
     for key, diff in result["max_abs_diff"].items():
         assert diff <= PARITY_ATOL, f"{backend}: {key} differs from the fixture by {diff:.3g}"
+
+
+@SLOW  # a minute a backend on a 2-core AVX2 host (the comment above SLOW says what the default suite checks instead)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_stems_other_forms_reproduce_the_parity_fixture_under_each_backend(runs, shared_dir, backend):
+    require(backend)
+    result = runs.run(backend, "parity", "--other-stems", str(shared_dir / FIXTURE_DIR), name="parity_stems")
     stem = "folded (a GPU's)" if result["stem_folded"] else "3D (a CPU's)"
     for key, diff in result["max_abs_diff_other_stem"].items():
         assert diff <= PARITY_ATOL, f"{backend}, the stem {stem}: {key} differs from the fixture by {diff:.3g}"
@@ -239,20 +250,18 @@ def test_acga_train_honours_keras_backend(runs, prepared_a2d, tmp_path):
     assert "Traceback" not in cached.stderr
 
 
-def test_commands_that_run_the_model_in_tensorflow_graphs_refuse_other_backends_in_one_line(runs, run_dir, tmp_path):
+def test_commands_that_run_the_model_in_tensorflow_graphs_refuse_other_backends_in_one_line(runs, run_dir, exported_run,
+                                                                                            tmp_path):
     """Under KERAS_BACKEND=jax, export, evaluate, predict from a run, both figures, the demo and the web page each
     print one line naming the fix (exit status 2), before writing anything (acga_tf/ops/devices.py); predict from
     the run's export works."""
     require("jax")
     from runs import moving_frames, write_video
 
-    from acga_tf.serving.export import export_model
-
     video = write_video(tmp_path / "clip.mp4", moving_frames(12, 48, 64), "mpeg4", "yuv420p")
-    saved_model = export_model(run_dir, str(tmp_path / "saved_models" / "acga" / "1"), warmup=False)
     out = tmp_path / "out"
     out.mkdir()
-    result = runs.run("jax", "refusals", str(run_dir), saved_model, video, str(out))
+    result = runs.run("jax", "refusals", str(run_dir), exported_run, video, str(out))
     what = {"export": "the export", "evaluate": "evaluation", "predict": "prediction from a Keras run",
             "visualize attention": "the attention figure", "visualize grid": "the qualitative grid",
             "demo": "the demo", "app": "prediction from a Keras run"}

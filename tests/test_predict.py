@@ -191,16 +191,7 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
 SENTENCES = [QUERY, "a blue square walking", "the green triangle rolling right"]  # all in the run's vocabulary
 
 
-@pytest.fixture(scope="module")
-def exported(run_dir, tmp_path_factory):
-    """`run_dir` exported as saved_models/acga/1."""
-    from acga_tf.serving.export import export_model
-
-    base = tmp_path_factory.mktemp("saved_models")
-    return export_model(run_dir, str(base / "acga" / "1"), warmup=False)
-
-
-def test_every_artifact_gives_the_same_masks(run_dir, exported, tmp_path):
+def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
     """Run directory, its .keras file, the SavedModel (version folder and its parent) and a TF Serving REST URL
     (a stand-in server over the SavedModel) give the same masks for the same video and sentences."""
     from tf_serving_stand_in import TFServingStandIn
@@ -209,9 +200,9 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported, tmp_path):
 
     frames = moving_frames(10, 40, 56, seed=3)
     queries = SENTENCES[:2]
-    with TFServingStandIn(exported, "acga") as server:
-        models = {"run": run_dir, "keras": os.path.join(run_dir, "model.keras"), "saved_model": exported,
-                  "saved_models_name": os.path.dirname(exported), "rest": server.url}
+    with TFServingStandIn(exported_run, "acga") as server:
+        models = {"run": run_dir, "keras": os.path.join(run_dir, "model.keras"), "saved_model": exported_run,
+                  "saved_models_name": os.path.dirname(exported_run), "rest": server.url}
         results = {}
         for kind, model in models.items():
             predictor = load_predictor(model)

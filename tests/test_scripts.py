@@ -301,8 +301,10 @@ TINY_RUNS: dict[str, TinyRun] = {
         slow=True),
     "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
                                     _check_converted),
+    # 16 s on a 2-core AVX2 host. The default suite runs the same Beam pipeline on the DirectRunner in its own process
+    # (tests/test_convert.py::test_beam_runner_gives_identical_shards).
     "pipelines/beam.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress",
-                                  "--beam-option=--runner=DirectRunner"), CONVERTED, _check_converted),
+                                  "--beam-option=--runner=DirectRunner"), CONVERTED, _check_converted, slow=True),
 }
 
 SCRIPTS = discover_scripts()

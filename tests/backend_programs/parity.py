@@ -5,10 +5,10 @@
 Builds the paper topology at the fixture's T and S, loads the reference weights with
 `acga_tf.training.weights.load_reference_state_dict`, runs the model and writes, per logits output, the maximum
 absolute difference from the fixture (and, for diagnosis, the intermediates' maximum absolute and relative
-differences), then the same with the I3D stem in its other form (folded where this machine has no GPU: the form a
-GPU runs, docs/model.md#video-encoder) and in the folded form's space-to-depth variant. With `--save DIR` it also
-saves the model as `DIR/model.keras` with its inputs and outputs (`save_load.save_with_reference`), for loading under
-the other backends.
+differences). With `--other-stems`, the same with the I3D stem in its other form (folded where this machine has no
+GPU: the form a GPU runs, docs/model.md#video-encoder) and in the folded form's space-to-depth variant. With
+`--save DIR` it also saves the model as `DIR/model.keras` with its inputs and outputs
+(`save_load.save_with_reference`), for loading under the other backends.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def main(argv=None) -> None:
     parser.add_argument("fixture_dir")
     parser.add_argument("--result", required=True, help="where the JSON result goes")
     parser.add_argument("--save", metavar="DIR", help="also save the model and its outputs to DIR")
+    parser.add_argument("--other-stems", action="store_true", help="also run the I3D stem's other two forms")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     backend = active_backend()
@@ -64,7 +65,8 @@ def main(argv=None) -> None:
     stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
     on_gpu = stem.fold_time
     other_forms = {}
-    for name, fold, space_to_depth in (("other_stem", not on_gpu, False), ("space_to_depth_stem", True, True)):
+    forms = (("other_stem", not on_gpu, False), ("space_to_depth_stem", True, True)) if args.other_stems else ()
+    for name, fold, space_to_depth in forms:
         stem.fold_time, stem.space_to_depth = fold, space_to_depth
         other = predict(intermediate_model(model), inputs)
         other_forms[f"max_abs_diff_{name}"] = {

@@ -348,15 +348,6 @@ def test_prepare_refuses_another_datasets_folder(tmp_path, capsys):
 
 
 # === Silently wrong: predict and serving ===
-@pytest.fixture(scope="module")
-def exported_run(run_dir, tmp_path_factory):
-    """The tiny run of tests/runs.py (vocabulary: runs.QUERY and two more sentences) exported as a SavedModel."""
-    from acga_tf.serving.export import export_model  # noqa: PLC0415
-
-    base = tmp_path_factory.mktemp("saved_models")
-    return export_model(run_dir, str(base / "acga" / "1"), warmup=False)
-
-
 def test_a_query_without_a_known_word_is_refused_not_answered_text_blind(run_dir, exported_run, tmp_path, capsys):
     import tensorflow as tf  # noqa: PLC0415
     from runs import QUERY, moving_frames, write_video  # noqa: PLC0415
