@@ -28,7 +28,7 @@ LONGEST_FIRST = ("test_train.py", "test_backends.py", "test_scripts.py", "test_a
 def pytest_collection_modifyitems(config, items):
     tests = Path(__file__).parent
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.relative_to(tests).as_posix(), len(rank)))  # stable
+    items.sort(key=lambda item: rank.get(Path(os.path.relpath(item.path, tests)).as_posix(), len(rank)))  # stable
 
 
 @pytest.fixture(scope="session")
