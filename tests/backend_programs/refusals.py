@@ -1,11 +1,13 @@
 """The commands that run the model inside TensorFlow graphs, under another Keras backend: each refuses in one line.
 
-    KERAS_BACKEND=jax python -m tests.backend_programs.refusals RUN SAVED_MODEL VIDEO OUT --result RESULT.json
+    KERAS_BACKEND=jax python -m tests.backend_programs.refusals RUN SAVED_MODEL VIDEO OUT --result RESULT.json \
+        [--train-data PATTERN --train-output DIR]
 
 RUN is a trained run (tests/runs.py), SAVED_MODEL its export, VIDEO a video file, OUT an empty folder for what the
 commands would write. Each command runs through `acga_tf.cli.main` in this process; the result records its exit
-status, its stderr and what it left in OUT. Last, `acga predict` from SAVED_MODEL, which needs no Keras backend,
-writes its masks to OUT/served.
+status, its stderr and what it left in OUT. With `--train-data`, also `acga train --feature-cache` on those shards
+into DIR (the feature cache is TensorFlow's alone). Last, `acga predict` from SAVED_MODEL, which needs no Keras
+backend, writes its masks to OUT/served.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ def main(argv=None) -> None:
     parser.add_argument("saved_model")
     parser.add_argument("video")
     parser.add_argument("out")
+    parser.add_argument("--train-data", help="training shards (a glob) for `acga train --feature-cache`")
+    parser.add_argument("--train-output", help="the run folder `acga train --feature-cache` is given")
     args = parser.parse_args(argv)
     backend = active_backend()
     from acga_tf.cli import main as acga
@@ -42,6 +46,9 @@ def main(argv=None) -> None:
         "demo": ["demo", "--output", os.path.join(out, "demo"), "--videos", "8", "--epochs", "1"],
         "app": ["app", "--model", args.run, "--port", "0"],
     }
+    if args.train_data:
+        commands["train --feature-cache"] = ["train", "--preset", "tiny", "--data", args.train_data, "--output",
+                                             args.train_output, "--feature-cache"]
     results = {}
     for name, argv_ in commands.items():
         stdout, stderr = io.StringIO(), io.StringIO()
