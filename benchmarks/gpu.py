@@ -313,27 +313,33 @@ def compile_for_training(model, device, **compile_kwargs):
 # for arguments of other shardings (the second step of an uncommitted training state), even where its persistent
 # compilation cache then holds the compiled program.
 LOWERING_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
-_lowerings = [0]
+_lowerings = 0  # counted since count_lowerings() first ran
+_listening = False
+
+
+def _on_event(event, duration_secs, **kwargs):
+    global _lowerings
+    if event == LOWERING_EVENT:
+        _lowerings += 1
 
 
 def count_lowerings() -> None:
-    """Counts JAX's lowerings from now on in `_lowerings` (`_report` prints those of each figure's calls)."""
-    import jax
+    """Counts JAX's lowerings from now on in `_lowerings` (`_report` prints those of each figure's calls); once."""
+    global _listening
+    if not _listening:
+        import jax
 
-    def listener(event, duration_secs, **kwargs):
-        if event == LOWERING_EVENT:
-            _lowerings[0] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
+        jax.monitoring.register_event_duration_secs_listener(_on_event)
+        _listening = True
 
 
 def _report(policy, kind, batch, step, args, device, matmul_rate, flops_per_clip, optimizer=None):
     try:
-        start, lowered = time.perf_counter(), _lowerings[0]
+        start, lowered = time.perf_counter(), _lowerings
         step()  # trace, compile, first run
-        first, lowered_first = time.perf_counter() - start, _lowerings[0] - lowered
+        first, lowered_first = time.perf_counter() - start, _lowerings - lowered
         seconds = median_seconds(step, args.runs)
-        lowered_timed = _lowerings[0] - lowered - lowered_first
+        lowered_timed = _lowerings - lowered - lowered_first
     except Exception as e:  # noqa: BLE001 - an out-of-memory batch is a result, not a crash
         if "RESOURCE_EXHAUSTED" not in str(e) and "out of memory" not in str(e).lower():
             raise

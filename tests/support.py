@@ -16,6 +16,9 @@ SHARED = REPO.parent / "shared"
 # need the whole encoder to learn, and its gradients double the step's graph: a one-step `acga train` took 31 s
 # against 18 s on a 2-core AVX2 host.
 TRAINING_TINY = {"image_size": 32, "batch_size": 2, "i3d_trainable_from": "Mixed_4f"}
+# The same model settings as `acga train` arguments (the batch goes with --batch-size).
+TRAINING_TINY_SET = ("--set", f"image_size={TRAINING_TINY['image_size']}",
+                     "--set", f"i3d_trainable_from={TRAINING_TINY['i3d_trainable_from']}")
 
 
 def jax_test_env(cache_directory) -> dict[str, str]:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 
 import pytest
-from support import jax_test_env
+from support import TRAINING_TINY_SET, jax_test_env
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -232,8 +232,7 @@ def test_acga_train_honours_keras_backend(runs, prepared_a2d, tmp_path):
     require("jax")
     out = tmp_path / "jax_run"
     train = [sys.executable, "-m", "acga_tf.cli", "train", "--preset", "tiny", "--data", prepared_a2d["train"],
-             "--epochs", "2", "--steps-per-epoch", "4", "--batch-size", "4", "--set", "image_size=32",
-             "--set", "i3d_trainable_from=Mixed_4f"]
+             "--epochs", "2", "--steps-per-epoch", "4", "--batch-size", "4", *TRAINING_TINY_SET]
     proc = subprocess.run(train + ["--output", str(out)], cwd=REPO, env=runs.env("jax"), capture_output=True,
                           text=True, timeout=PROGRAM_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from support import TRAINING_TINY
 
 from acga_tf import cli
 from acga_tf.apps.evaluate import CSV_COLUMNS, evaluate, format_table, score
@@ -17,7 +18,7 @@ from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit
 
 # Mixed_4f and the head train, not all of I3D: a run to evaluate (TRAINING_TINY in tests/support.py says why).
-CONFIG = ExperimentConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f", batch_size=4)
+CONFIG = ExperimentConfig.preset("tiny", **{**TRAINING_TINY, "batch_size": 4})
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from support import TRAINING_TINY
+from support import TRAINING_TINY, TRAINING_TINY_SET
 
 from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
@@ -174,8 +174,7 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
     # Where TensorFlow left its oneDNN kernels off (loaded before acga_tf), `fit` passes on the hint (test_onednn.py).
     monkeypatch.setattr(train_module, "onednn_hint", lambda: "oneDNN hint from the test")
     assert cli.main(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", out, "--epochs", "2",
-                     "--steps-per-epoch", "1", "--batch-size", "2", "--set", "image_size=32",
-                     "--set", "i3d_trainable_from=Mixed_4f", "--set", "learning_rate=0.01",
+                     "--steps-per-epoch", "1", "--batch-size", "2", *TRAINING_TINY_SET, "--set", "learning_rate=0.01",
                      "--mixed-precision"]) == 0
     printed = capsys.readouterr().out
     assert "trained 2 epoch(s)" in printed

@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 import pytest
-from support import REPO, TRAINING_TINY
+from support import REPO, TRAINING_TINY, TRAINING_TINY_SET
 
 from acga_tf import cli
 from acga_tf.data.convert import prepare
@@ -21,9 +21,7 @@ from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.training import weights
 from acga_tf.training.experiment import ExperimentConfig
 
-TINY = TRAINING_TINY  # tests/support.py: Mixed_4f and the head train
-TINY_SET = ("--set", f"image_size={TINY['image_size']}", "--set",  # the same for `acga train`
-            f"i3d_trainable_from={TINY['i3d_trainable_from']}")
+TINY, TINY_SET = TRAINING_TINY, TRAINING_TINY_SET  # tests/support.py: Mixed_4f and the head train
 
 
 def run_cli(argv, capsys):
