@@ -37,10 +37,22 @@ def test_import_acga_tf_first_turns_onednn_on():
     assert seen == {"env": "1", "enabled": True, "hint": None}
 
 
-@pytest.mark.parametrize("value", ["0", "false"])
-def test_a_users_choice_is_kept_and_not_argued_with(value):
-    seen = _probe(env_value=value)
-    assert seen == {"env": value, "enabled": False, "hint": None}
+def test_a_users_choice_is_kept_and_not_argued_with():
+    seen = _probe(env_value="0")
+    assert seen == {"env": "0", "enabled": False, "hint": None}
+
+
+@pytest.mark.parametrize("value", ["0", "false", " False "])
+def test_the_hint_reads_each_spelling_of_a_users_no(value, monkeypatch):
+    """In-process (a fresh Python each would import TensorFlow again): TensorFlow reads "false" as "0" too."""
+    from acga_tf.ops import devices
+
+    monkeypatch.setattr(devices, "onednn_enabled", lambda: False)
+    monkeypatch.setattr(devices, "gpu_description", lambda: None)
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert "TF_ENABLE_ONEDNN_OPTS=1" in devices.onednn_hint()  # off, and not the user's choice: the hint
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", value)
+    assert devices.onednn_hint() is None
 
 
 def test_tensorflow_loaded_first_keeps_its_choice_and_the_hint_says_what_to_do():
