@@ -14,6 +14,7 @@ from acga_tf.data.convert import prepare
 from acga_tf.data.datasets import load_vectorizer, make_dataset
 from acga_tf.data.manifest import read_manifest
 from acga_tf.data.synthetic import write_jhmdb_world
+from acga_tf.training import artifacts
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit
 
@@ -56,7 +57,9 @@ def test_perfect_prediction_scores_one_at_original_resolution(prepared_a2d):
 
 def test_evaluate_writes_table_and_csv(trained_run, prepared_a2d, tmp_path):
     out_csv = str(tmp_path / "per_sample.csv")
-    summary = evaluate(trained_run, prepared_a2d["test"], batch_size=8, output_csv=out_csv)
+    # A run loaded once (as `acga demo` evaluates, exports and draws it); the paths: the checkpoint below, and
+    # test_jhmdb_uses_the_trained_vocabulary.
+    summary = evaluate(artifacts.load_trained(trained_run), prepared_a2d["test"], batch_size=8, output_csv=out_csv)
     rows = _read_csv(out_csv)
     assert tuple(rows[0]) == CSV_COLUMNS
     assert len(rows) == summary["samples"] > 0
@@ -70,7 +73,7 @@ def test_evaluate_writes_table_and_csv(trained_run, prepared_a2d, tmp_path):
     assert summary["P@0.5"] == pytest.approx(np.mean(ious >= 0.5))
     table = format_table(summary)
     assert "mAP@0.5:0.95" in table and "Overall IoU" in table and f"| {summary['samples']} |" in table
-    # A checkpoint of the run is evaluated with the run's vocabulary too.
+    # A checkpoint of the run (the same weights after one epoch) is evaluated with the run's vocabulary too.
     again = evaluate(os.path.join(trained_run, "checkpoints", "epoch-01.keras"), prepared_a2d["test"])
     assert again == pytest.approx(summary)
 

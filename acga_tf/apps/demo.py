@@ -23,6 +23,7 @@ from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.models.metrics import EvaluationAccumulator
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.serving.export import export_model
+from acga_tf.training.artifacts import load_trained
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit, mixed_precision_policy
 
@@ -152,7 +153,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     timings["train"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    summary = evaluate(paths["run"], test_pattern, output_csv=paths["results_csv"], progress=verbose > 0)
+    trained = load_trained(paths["run"])  # as saved; evaluated, exported and drawn from this one load
+    summary = evaluate(trained, test_pattern, output_csv=paths["results_csv"], progress=verbose > 0)
     baseline = all_actors_baseline(test_pattern)
     by_attributes = mean_iou_by_attributes(paths["results_csv"], world)
     unlearnt = unlearnt_attributes(by_attributes, baseline["mean_iou"])
@@ -162,15 +164,15 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     base = os.path.dirname(paths["saved_model"])  # next free version number when the folder is reused
     versions = [int(v) for v in os.listdir(base) if v.isdigit()] if os.path.isdir(base) else []
     paths["saved_model"] = os.path.join(base, str(max(versions, default=0) + 1))
-    export_model(paths["run"], paths["saved_model"])
+    export_model(trained, paths["saved_model"])
     timings["export"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    visualize.save_figure(visualize.qualitative_grid(paths["run"], test_pattern, samples=6), paths["predictions_png"])
+    visualize.save_figure(visualize.qualitative_grid(trained, test_pattern, samples=6), paths["predictions_png"])
     test_video = next(v for v, info in sorted(world["videos"].items()) if info["split"] == "test")
     actor = max(world["videos"][test_video]["actors"], key=lambda a: len(a["attributes"]))
     video_path = os.path.join(paths["dataset"], "Release", "clips320H", f"{test_video}.mp4")
-    maps = visualize.compute_attention(paths["run"], video_path, actor["sentence"])
+    maps = visualize.compute_attention(trained, video_path, actor["sentence"])
     ys, xs = np.nonzero(maps.mask)  # query point: the centre of the predicted mask (or of the frame)
     point = ((round(float(xs.mean())), round(float(ys.mean()))) if len(xs)
              else (maps.frame.shape[1] // 2, maps.frame.shape[0] // 2))

@@ -34,9 +34,9 @@ logger = logging.getLogger(__name__)
 CSV_COLUMNS = ("sample_id", "sentence", "height", "width", "intersection", "union", "iou")
 
 
-def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None = None):
-    """`(model, vectorizer)` for `model_path`: a trained run (directory or its `model.keras`), or a checkpoint
-    `<run>/checkpoints/epoch-NN.keras` (the run's vocabulary is used).
+def load_for_evaluation(model_path, data_dir: str, vectors_path: str | None = None):
+    """`(model, vectorizer)` for `model_path`: a trained run (directory or its `model.keras`), a checkpoint
+    `<run>/checkpoints/epoch-NN.keras` (the run's vocabulary is used), or a run already loaded (`TrainedModel`).
 
     A bare `.keras` file with no vocabulary beside it or its parent falls back to the vocabulary beside the shards in
     `data_dir` with `vectors_path` (a warning is logged: the words are then not guaranteed to be the model's).
@@ -44,6 +44,8 @@ def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None
     Raises:
         FileNotFoundError: `model_path` does not exist.
     """
+    if isinstance(model_path, artifacts.TrainedModel):
+        return model_path.model, model_path.vectorizer()
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"{model_path}: no such trained run or .keras model")
     if os.path.isdir(model_path) or artifacts.run_directory(model_path) is not None:
@@ -58,13 +60,14 @@ def load_for_evaluation(model_path: str, data_dir: str, vectors_path: str | None
     return model, load_vectorizer(data_dir, model.config, vectors_path)
 
 
-def evaluate(model_path: str, data_pattern: str, *, batch_size: int = 8, output_csv: str | None = None,
+def evaluate(model_path, data_pattern: str, *, batch_size: int = 8, output_csv: str | None = None,
              vectors_path: str | None = None, progress: bool = False) -> dict[str, float]:
     """Scores a trained model on prepared shards with the evaluation protocol (docs/evaluation.md#protocol) at the
     original resolution.
 
     Args:
-        model_path: a trained run (`acga train` output directory or its `model.keras`), or one of its checkpoints.
+        model_path: a trained run (`acga train` output directory or its `model.keras`), one of its checkpoints, or
+            a run already loaded (`acga_tf.training.artifacts.TrainedModel`).
         data_pattern: glob of prepared shards (e.g. "data/a2d/test-*.tfrecord", "data/jhmdb/test-*.tfrecord").
         batch_size: samples per forward pass.
         output_csv: where to write one row per sample (`CSV_COLUMNS`); None writes none.

@@ -36,7 +36,7 @@ from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.video import Mp4Writer, iter_video_frames
 from acga_tf.ops.geometry import clip_indices
-from acga_tf.training.artifacts import TrainedModel, load_trained
+from acga_tf.training.artifacts import TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,6 @@ OVERLAY_FORMATS = (".mp4", ".gif")
 # B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
 MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 MASK_PNG = re.compile(r"^\d{5}\.png$")  # what write_mask_frames writes (and may overwrite)
-
-
-def as_trained(model_path_or_trained) -> TrainedModel:
-    """A `TrainedModel` from a run directory / `.keras` path, or the `TrainedModel` itself."""
-    if isinstance(model_path_or_trained, TrainedModel):
-        return model_path_or_trained
-    return load_trained(os.fspath(model_path_or_trained))
 
 
 # === Sentences ===
@@ -664,7 +657,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
     return folders
 
 
-__all__ = ["as_trained", "query_words", "check_query", "check_queries", "iter_masks", "FrameMasks", "FrameWindow",
+__all__ = ["query_words", "check_query", "check_queries", "iter_masks", "FrameMasks", "FrameWindow",
            "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary", "predict_to_files",
            "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_frame", "overlay_format",
            "legend", "Predictor", "load_predictor"]

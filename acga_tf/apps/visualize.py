@@ -21,7 +21,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from acga_tf.apps.predict import as_trained, check_query, load_video, query_words
+from acga_tf.apps.predict import check_query, load_video, query_words
 from acga_tf.data.datasets import make_dataset
 from acga_tf.data.text import tokenize_py
 from acga_tf.models.acga import ACGA
@@ -34,6 +34,7 @@ from acga_tf.ops.geometry import (
     unletterbox,
 )
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs, mask_at_original_size
+from acga_tf.training.artifacts import as_trained
 
 logger = logging.getLogger(__name__)
 

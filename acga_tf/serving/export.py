@@ -43,7 +43,7 @@ from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
-from acga_tf.training.artifacts import load_trained
+from acga_tf.training.artifacts import as_trained
 
 logger = logging.getLogger(__name__)
 
@@ -244,11 +244,12 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
     }
 
 
-def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> str:
+def export_model(model_path, output_dir: str, *, warmup: bool = True) -> str:
     """Exports a trained run as a TF Serving SavedModel version folder.
 
     Args:
-        model_path: a run directory written by `acga_tf.training.artifacts.save_trained` (or its `model.keras`).
+        model_path: a run directory written by `acga_tf.training.artifacts.save_trained` (or its `model.keras`), or
+            a run already loaded (`acga_tf.training.artifacts.TrainedModel`).
         output_dir: `<base>/<name>/<version>`, e.g. `saved_models/acga/1`; the version must be an integer and the
             folder must not exist yet. `<base>/models.config` (an example TF Serving model config for `<name>`)
             is written if there is none.
@@ -265,7 +266,7 @@ def export_model(model_path: str, output_dir: str, *, warmup: bool = True) -> st
     """
     require_tensorflow_backend("the export")
     output_dir, name_dir, version = _check_version_dir(output_dir)
-    trained = load_trained(model_path)
+    trained = as_trained(model_path)
     module = ServingModule(trained.model, trained.vectorizer())
     records = None
     if warmup:

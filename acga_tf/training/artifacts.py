@@ -122,3 +122,11 @@ def load_trained(path: str) -> TrainedModel:
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
     return TrainedModel(model, model.config, vocabulary, embeddings, directory)
+
+
+def as_trained(model_path_or_trained) -> TrainedModel:
+    """A `TrainedModel` from a run directory / `.keras` path (`load_trained`), or the `TrainedModel` itself: the jobs
+    of `acga demo` share one loaded run."""
+    if isinstance(model_path_or_trained, TrainedModel):
+        return model_path_or_trained
+    return load_trained(os.fspath(model_path_or_trained))
