@@ -49,6 +49,16 @@ def temporary_files_in_basetemp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def jax_cache(tmp_path_factory) -> Path:
+    """The persistent compilation cache of this test process' JAX programs (`jax_test_env` in tests/support.py). One
+    per process: pytest-xdist gives a process one file at a time and a test runs its programs one at a time, so no
+    program reads an entry another is writing. The files' programs build the same tiny model: on a 2-core AVX2 host
+    gpu.py's tiny run took 54 s after `acga train`'s JAX run (tests/test_backends.py) had filled the cache, 66 s
+    cold."""
+    return tmp_path_factory.mktemp("jax_cache")
+
+
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} (the project's shared fixtures) is not next to the checkout")

@@ -76,17 +76,17 @@ class BackendRuns:
     """Runs each backend program once per module (a failure too: later tests that need it fail with its message)
     and keeps the JSON results."""
 
-    def __init__(self, work: pathlib.Path):
-        self.work = work
+    def __init__(self, work: pathlib.Path, jax_cache: pathlib.Path):
+        self.work, self.jax_cache = work, jax_cache
         self._results: dict[tuple, dict] = {}
 
     def env(self, backend: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CONFIG")}
         env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", JAX_PLATFORMS="cpu",
                    PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-        # JAX on a CPU: compiling dominates. The module's JAX processes share a compilation cache (tests/support.py).
+        # JAX on a CPU: compiling dominates. The JAX processes share a compilation cache (tests/conftest.py).
         if backend == "jax":
-            env.update(jax_test_env(self.work / "jax_cache"))
+            env.update(jax_test_env(self.jax_cache))
         return env
 
     def run(self, backend: str, program: str, *args: str, name: str = "") -> dict:
@@ -138,9 +138,9 @@ class BackendRuns:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, jax_cache):
     work = tmp_path_factory.mktemp("backends")
-    yield BackendRuns(work)
+    yield BackendRuns(work, jax_cache)
     shutil.rmtree(work / "saved", ignore_errors=True)  # three .keras files of the paper topology, ~125 MB each
 
 

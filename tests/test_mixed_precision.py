@@ -96,13 +96,13 @@ def test_loss_scaling_lets_float16_gradients_that_underflow_learn_under_tensorfl
 
 
 @pytest.mark.slow  # ~60 s on 2 cores: JAX compiles the tiny model's two training steps
-def test_loss_scaling_lets_the_tiny_acga_learn_in_float16_under_jax(tmp_path):
+def test_loss_scaling_lets_the_tiny_acga_learn_in_float16_under_jax(tmp_path, jax_cache):
     pytest.importorskip("jax", reason="the JAX-backend test needs JAX (pip install -e '.[test]')")
     result = tmp_path / "loss_scaling.json"
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CONFIG")}
     env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2",
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-               **jax_test_env(tmp_path / "jax_cache"))
+               **jax_test_env(jax_cache))
     proc = subprocess.run([sys.executable, "-m", "tests.backend_programs.loss_scaling", "--result", str(result)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -310,17 +310,16 @@ TINY_RUNS: dict[str, TinyRun] = {
 SCRIPTS = discover_scripts()
 
 
-# This module's JAX runs share one persistent compilation cache (`jax_env` below) and compile at LLVM optimisation
-# level 0 (tests/support.py): on a CPU, building the model compiles each initializer shape, and the scripts build the
-# same tiny model. Measured on a 2-core AVX2 host: gpu.py's tiny run takes 100 s cold and 25 s from its own cache,
-# gpu_learning.py's 89 s cold and 69 s after gpu.py's (before level 0). The processes run one at a time (one file a
-# pytest process), so none reads an entry another is writing.
+# This module's JAX runs share the test process' persistent compilation cache (`jax_cache` in tests/conftest.py) and
+# compile at LLVM optimisation level 0 (tests/support.py): on a CPU, building the model compiles each initializer
+# shape, and the scripts build the same tiny model. Measured on a 2-core AVX2 host: gpu.py's tiny run takes 100 s cold
+# and 25 s from its own cache, gpu_learning.py's 89 s cold and 69 s after gpu.py's (before level 0).
 _JAX_ENV: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def jax_env(tmp_path_factory):
-    _JAX_ENV.update(jax_test_env(tmp_path_factory.mktemp("jax_cache")))
+def jax_env(jax_cache):
+    _JAX_ENV.update(jax_test_env(jax_cache))
     yield
     _JAX_ENV.clear()
 
