@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 CSV_COLUMNS = ("sample_id", "sentence", "height", "width", "intersection", "union", "iou")
 
 
-def load_for_evaluation(model_path, data_dir: str, vectors_path: str | None = None):
+def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str, vectors_path: str | None = None):
     """`(model, vectorizer)` for `model_path`: a trained run (directory or its `model.keras`), a checkpoint
     `<run>/checkpoints/epoch-NN.keras` (the run's vocabulary is used), or a run already loaded (`TrainedModel`).
 
@@ -60,8 +60,9 @@ def load_for_evaluation(model_path, data_dir: str, vectors_path: str | None = No
     return model, load_vectorizer(data_dir, model.config, vectors_path)
 
 
-def evaluate(model_path, data_pattern: str, *, batch_size: int = 8, output_csv: str | None = None,
-             vectors_path: str | None = None, progress: bool = False) -> dict[str, float]:
+def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, batch_size: int = 8,
+             output_csv: str | None = None, vectors_path: str | None = None,
+             progress: bool = False) -> dict[str, float]:
     """Scores a trained model on prepared shards with the evaluation protocol (docs/evaluation.md#protocol) at the
     original resolution.
 

@@ -43,7 +43,7 @@ from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
-from acga_tf.training.artifacts import as_trained
+from acga_tf.training.artifacts import TrainedModel, as_trained
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
     }
 
 
-def export_model(model_path, output_dir: str, *, warmup: bool = True) -> str:
+def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: bool = True) -> str:
     """Exports a trained run as a TF Serving SavedModel version folder.
 
     Args:

@@ -124,7 +124,7 @@ def load_trained(path: str) -> TrainedModel:
     return TrainedModel(model, model.config, vocabulary, embeddings, directory)
 
 
-def as_trained(model_path_or_trained) -> TrainedModel:
+def as_trained(model_path_or_trained: str | os.PathLike | TrainedModel) -> TrainedModel:
     """A `TrainedModel` from a run directory / `.keras` path (`load_trained`), or the `TrainedModel` itself: the jobs
     of `acga demo` share one loaded run."""
     if isinstance(model_path_or_trained, TrainedModel):
