@@ -21,10 +21,10 @@ def _run_and_export_agree(out, video, sentence, precision):
     flat); 1e-6 and 0.01% allowed. In bfloat16 they round differently. Measured in mixed_bfloat16_head: probabilities
     1.4e-4 apart on average (a float32 twin of the run: 1.2e-3), masks on 0.23% of the pixels, because the
     probabilities are flat (0.17 to 0.51) around the relative threshold; 0.5% allowed."""
-    trained = artifacts.load_trained(str(out / "run")).model
-    assert trained.stage("video_encoder").compute_dtype == "float32"  # I3D in float32 in both precisions
-    assert trained.stage("decoder").compute_dtype == ("float32" if precision == "float32" else "bfloat16")
-    run = predict(str(out / "run"), str(video), sentence)
+    trained = artifacts.load_trained(str(out / "run"))  # the run's folder, loaded once for both checks
+    assert trained.model.stage("video_encoder").compute_dtype == "float32"  # I3D in float32 in both precisions
+    assert trained.model.stage("decoder").compute_dtype == ("float32" if precision == "float32" else "bfloat16")
+    run = predict(trained, str(video), sentence)
     export = predict(str(out / "saved_models/acga"), str(video), sentence)
     from_run, from_export = run.masks, export.masks
     assert from_run.any()
