@@ -391,10 +391,10 @@ def test_missing_serving_api_raises_a_clear_import_error(trained, monkeypatch):
         serving.predict_request({"query": np.array(["a"], object)})
 
 
-def test_export_without_serving_api_skips_warmup_with_a_warning(run_dir, tmp_path, monkeypatch, caplog):
+def test_export_without_serving_api_skips_warmup_with_a_warning(trained, tmp_path, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
     monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
-    path = export_model(str(run_dir), str(tmp_path / "acga" / "3"))
+    path = export_model(trained, str(tmp_path / "acga" / "3"))  # a loaded run (the other tests export paths)
     assert "skipping the warmup requests" in caplog.text and "pip install" in caplog.text
     assert not os.path.exists(os.path.join(path, WARMUP_FILE))
     assert os.path.exists(os.path.join(path, "saved_model.pb"))
