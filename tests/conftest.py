@@ -38,14 +38,10 @@ def temporary_files_in_basetemp(tmp_path_factory):
     Beam, AutoGraph), goes under pytest's base folder, which pytest prunes to the last three runs: the notebooks'
     `tempfile.mkdtemp` folders alone left 47 MB in /tmp per run."""
     folder = str(tmp_path_factory.mktemp("tmpdir"))
-    saved = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
-    yield folder
-    if saved[0] is None:
-        os.environ.pop("TMPDIR")
-    else:
-        os.environ["TMPDIR"] = saved[0]
-    tempfile.tempdir = saved[1]
+    with pytest.MonkeyPatch.context() as patch:  # restored at the session's end
+        patch.setenv("TMPDIR", folder)
+        patch.setattr(tempfile, "tempdir", folder)
+        yield folder
 
 
 @pytest.fixture(scope="session")
