@@ -14,8 +14,9 @@ Keras backend once, at import), and asserts on the JSON that the program writes:
 Some of these checks are slow tests (`pytest -m slow`): the comment above `SLOW` says why.
 
 JAX (CPU wheels) comes with the `test` extra; PyTorch with the `convert` extra: the torch checks skip, saying so,
-where it is not installed. The JAX programs share a persistent compilation cache for the module and compile at LLVM
-optimisation level 0 (`jax_test_env` in tests/support.py); set `JAX_COMPILATION_CACHE_DIR` to keep a cache across runs.
+where it is not installed. The JAX programs share the test process' persistent compilation cache (`jax_cache` in
+tests/conftest.py) and compile at LLVM optimisation level 0 (`jax_test_env` in tests/support.py); set
+`JAX_COMPILATION_CACHE_DIR` to keep a cache across runs.
 """
 
 from __future__ import annotations
