@@ -169,7 +169,7 @@ def test_paper_learning_rate_schedule():
     assert [paper.learning_rate_at(e) for e in range(9)] == pytest.approx([5e-4] * 8 + [5e-5])
 
 
-def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog, monkeypatch):
+def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog, monkeypatch, recwarn):
     out = str(tmp_path / "cli_run")
     # Where TensorFlow left its oneDNN kernels off (loaded before acga_tf), `fit` passes on the hint (test_onednn.py).
     monkeypatch.setattr(train_module, "onednn_hint", lambda: "oneDNN hint from the test")
@@ -178,6 +178,8 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
                      "--mixed-precision"]) == 0
     printed = capsys.readouterr().out
     assert "trained 2 epoch(s)" in printed
+    # Python shows a user every UserWarning on stderr: Keras' "`shuffle=True` was passed, but will be ignored" was one.
+    assert [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)] == []
     assert "oneDNN hint from the test" in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     # A CPU: float32, or mixed_bfloat16_head where it convolves faster in bfloat16, printed with its reason and this
     # CPU's bfloat16 speed (docs/training.md#mixed-precision).

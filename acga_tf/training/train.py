@@ -454,18 +454,22 @@ def _build_callbacks(run: _Run, model: keras.Model, backup: "_ResumableBackup") 
 
 def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_step: int,
            verbose: int) -> keras.callbacks.History:
-    """`task.fit` from `start_step`: the rest of an interrupted epoch first, then whole epochs."""
+    """`task.fit` from `start_step`: the rest of an interrupted epoch first, then whole epochs.
+
+    `shuffle=False`: `batches` is a `tf.data.Dataset` that shuffles itself (seeded, docs/training.md); Keras ignores
+    its `shuffle=True` default for one, but warns about it on every `fit`.
+    """
     history = None
     epoch, done = divmod(start_step, run.steps_per_epoch)
     if done:  # finish the interrupted epoch first
         history = task.fit(batches(start_step), initial_epoch=epoch, epochs=epoch + 1,
                            steps_per_epoch=run.steps_per_epoch - done, validation_data=validation,
-                           callbacks=callbacks, verbose=verbose)
+                           callbacks=callbacks, shuffle=False, verbose=verbose)
         epoch += 1
     if epoch < run.epochs and not task.stop_training:
         rest = task.fit(batches(epoch * run.steps_per_epoch), initial_epoch=epoch, epochs=run.epochs,
                         steps_per_epoch=run.steps_per_epoch, validation_data=validation, callbacks=callbacks,
-                        verbose=verbose)
+                        shuffle=False, verbose=verbose)
         history = _merge(history, rest)
     return history
 
