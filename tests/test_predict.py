@@ -143,15 +143,16 @@ def test_predict_rejects_bad_arrays_and_batch_sizes(trained):
         predict(trained, np.zeros((2, 8, 8, 3), np.uint8), QUERY, batch_size=0)
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "output_folder",
-                                  "output_is_video", "output_under_file", "bad_url", "server_down"])
+@pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",
+                                  "output_folder", "output_is_video", "output_under_file", "bad_url", "server_down"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
     from acga_tf.apps import predict as module
 
     video, query, model, output = videos["mp4"][0], QUERY, run_dir, str(tmp_path / "o.gif")
     expected = {"missing": "nope.mp4: video file not found", "corrupt": "broken.mp4: ",
                 "empty_query": "query is empty", "bad_output": "unsupported overlay format '.png'",
-                "missing_model": "model.keras: missing", "output_folder": "out.mp4: is an existing folder",
+                "missing_model": "model.keras: missing", "video_as_model": ".mp4: not a .keras file",
+                "output_folder": "out.mp4: is an existing folder",
                 "output_is_video": "is the input video", "output_under_file": "is a file, not a folder",
                 "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server"}[case]
     if case.startswith("output"):  # refused before the model or the video is read
@@ -179,6 +180,8 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
     elif case == "missing_model":
         model = str(tmp_path / "no_run")
         os.makedirs(model)
+    elif case == "video_as_model":  # --model and --video swapped
+        model = video
     code = main(["predict", "--model", model, "--video", video, "--query", query, "--output", output,
                  "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()

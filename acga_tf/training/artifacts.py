@@ -88,12 +88,20 @@ def run_directory(path: str) -> str | None:
     return None
 
 
+def _require_keras_file(path: str) -> None:
+    """Refuses, in one line, a file that is not a `.keras` file (Keras' own message suggests a SavedModel layer)."""
+    if not path.endswith(".keras"):
+        raise ValueError(f"{path}: not a .keras file (a trained run is its folder, its {MODEL_FILE} or a checkpoint "
+                         "checkpoints/epoch-NN.keras)")
+
+
 def load_model_file(path: str) -> keras.Model:
     """`keras.saving.load_model` with acga_tf's serializable classes registered.
 
     Raises:
-        ValueError: the file is not a Keras model, or not an `ACGA`.
+        ValueError: the file is not a `.keras` file, not a Keras model, or not an `ACGA`.
     """
+    _require_keras_file(path)
     try:
         model = keras.saving.load_model(path)
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
@@ -110,7 +118,10 @@ def load_trained(path: str) -> TrainedModel:
 
     Raises:
         FileNotFoundError: the model or its vocabulary files are missing (the message names the file).
+        ValueError: `path` is a file, but not a `.keras` file (a video passed as the model, say).
     """
+    if os.path.isfile(path):
+        _require_keras_file(path)
     model_path = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     directory = run_directory(path)
     if not os.path.exists(model_path) or directory is None:

@@ -299,6 +299,12 @@ def test_a_keras_file_that_is_not_acga_is_one_line(prepared_a2d, tmp_path, capsy
     status, _, err = run_cli(["evaluate", "--model", str(path), "--data", prepared_a2d["test"]], capsys)
     assert status == 2
     assert_one_line_error(err, "not an ACGA model")
+    # A file that is not a .keras file at all (Keras' own message, one long line, suggests a SavedModel layer).
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    status, _, err = run_cli(["evaluate", "--model", str(video), "--data", prepared_a2d["test"]], capsys)
+    assert status == 2
+    assert_one_line_error(err, "clip.mp4: not a .keras file")
 
 
 def test_convert_weights_on_a_missing_file_says_not_found(tmp_path, monkeypatch, capsys):
