@@ -23,6 +23,7 @@ from acga_tf.apps.predict import predict_to_files, video_length
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
+from acga_tf.ops import files
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
@@ -132,6 +133,7 @@ def _add_visualize(sub) -> None:
 
 
 def _run_visualize(args) -> int:
+    files.check_writable(args.output)
     if args.data:
         fig = vis.qualitative_grid(args.model, args.data, args.samples)
     elif args.video and args.query is not None and args.point:

@@ -80,16 +80,18 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
 
     Raises:
         FileNotFoundError: no shard matches, or the model is missing.
-        ValueError: batch_size is not positive, the shards hold no sample, or Keras runs another backend than
-            TensorFlow.
+        ValueError: `output_csv` cannot be written, batch_size is not positive, the shards hold no sample, or Keras
+            runs another backend than TensorFlow.
     """
     require_tensorflow_backend("evaluation")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be positive")
-    files = sorted(tf.io.gfile.glob(data_pattern))
-    if not files:
+    shards = sorted(tf.io.gfile.glob(data_pattern))
+    if not shards:
         raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
-    model, vectorizer = load_for_evaluation(model_path, os.path.dirname(files[0]), vectors_path)
+    if output_csv is not None:
+        files.check_writable(output_csv)  # before the evaluation, not after it
+    model, vectorizer = load_for_evaluation(model_path, os.path.dirname(shards[0]), vectors_path)
     dataset = make_dataset(data_pattern, model.config, training=False, batch_size=batch_size,
                            vectorizer=vectorizer, with_info=True)
 

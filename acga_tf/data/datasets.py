@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from acga_tf.data.config import DataConfig
 from acga_tf.data.decode import decode
-from acga_tf.data.manifest import MANIFEST_NAME, check_shard_sizes, read_manifest
+from acga_tf.data.manifest import MANIFEST_NAME, check_shard_sizes, check_tfrecord_files, read_manifest
 from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
 
@@ -85,8 +85,9 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
 
     Raises:
         FileNotFoundError: no file matches `file_pattern`.
-        ValueError: batch_size is not positive, with_info with training, or the shards' window (manifest) is
-            shorter than `config.clip_length`.
+        ValueError: batch_size is not positive, with_info with training, the shards' window (manifest) is
+            shorter than `config.clip_length`, or a shard's size differs from its manifest's (with no manifest: a
+            file is not a TFRecord file).
     """
     config = as_data_config(config)
     if batch_size <= 0:
@@ -105,6 +106,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
             raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
                              f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "
                              f"--window {config.clip_length} or more")
+    else:
+        check_tfrecord_files(files)
     if vectorizer is None:
         vectorizer = load_vectorizer(directory, config)
     det = config.deterministic

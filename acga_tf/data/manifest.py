@@ -84,3 +84,18 @@ def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
             raise ValueError(f"{path}: {tf.io.gfile.stat(path).length} bytes, but {MANIFEST_NAME} records {expected} "
                              "(the shard was truncated or changed after `acga prepare`); re-run `acga prepare` into "
                              "that folder to rewrite it")
+
+
+def check_tfrecord_files(files: list[str]) -> None:
+    """Reads the first record of each file, for shards with no manifest to check their sizes against: a file that is
+    not a TFRecord file (a video matched by too wide a glob, say) is named before TensorFlow fails inside `tf.data`.
+
+    Raises:
+        ValueError: a file's first record cannot be read (the message names the file).
+    """
+    for path in files:
+        try:
+            next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+        except tf.errors.OpError:  # DataLossError: "corrupted record at 0"
+            raise ValueError(f"{path}: not a TFRecord file (`acga prepare` writes the shards and their "
+                             f"{MANIFEST_NAME})") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,27 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
         _remove(temporary)
         raise
     tf.io.gfile.rename(temporary, path, overwrite=overwrite)
+
+
+def check_writable(path: str) -> None:
+    """Checks, before a long job, that the file `path` can be written at its end: its folder is made if missing, and
+    a temporary file is created and removed beside it.
+
+    Raises:
+        ValueError: `path` is a folder, or cannot be written (the message names it and says why).
+    """
+    if tf.io.gfile.isdir(path):
+        raise ValueError(f"{path}: is a folder; name the file to write")
+    probe = path + TEMPORARY_SUFFIX
+    try:
+        if os.path.dirname(path):
+            tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(probe, "w") as f:
+            f.write("")  # GFile opens the file on its first write
+        _remove(probe)
+    except (OSError, tf.errors.OpError) as e:
+        reason = e.message if isinstance(e, tf.errors.OpError) else (e.strerror or str(e))
+        raise ValueError(f"{path}: cannot be written ({reason.strip().splitlines()[0]})") from None
 
 
 def _remove(path: str) -> None:

@@ -239,6 +239,30 @@ def test_a_truncated_shard_is_named(world_copy, capsys, tmp_path):
     assert_one_line_error(err, shard.name, "truncated or changed")
 
 
+def test_a_file_that_is_not_a_shard_is_named(run_dir, tmp_path, capsys):
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # shards with no manifest
+    status, _, err = run_cli(["evaluate", "--model", run_dir, "--data", str(tmp_path / "*.mp4")], capsys)
+    assert status == 2
+    assert_one_line_error(err, "clip.mp4: not a TFRecord file")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "visualize"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, run_dir, prepared_a2d, tmp_path,
+                                                                      capsys, monkeypatch):
+    from acga_tf.apps import evaluate  # noqa: PLC0415
+
+    # Checked before the model is loaded: the CSV used to be opened only after the whole evaluation.
+    monkeypatch.setattr(evaluate, "load_for_evaluation", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(cli.vis, "qualitative_grid", lambda *a: pytest.fail("the figure was computed"))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    output = {"evaluate": ["--output-csv", str(blocker / "results.csv")],
+              "visualize": ["--output", str(blocker / "grid.png")]}[command]
+    status, _, err = run_cli([command, "--model", run_dir, "--data", prepared_a2d["test"], *output], capsys)
+    assert status == 2
+    assert_one_line_error(err, f"{blocker}/", "cannot be written")
+
+
 def test_a_clip_repaired_after_skip_bad_is_converted_on_the_next_run(a2d_world, tmp_path, capsys):
     import shutil  # noqa: PLC0415
 
