@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.video import Mp4Writer, iter_video_frames
+from acga_tf.ops import files
 from acga_tf.ops.geometry import clip_indices
 from acga_tf.training.artifacts import TrainedModel
 
@@ -527,13 +528,6 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
 
 
 # === acga predict: streaming to files ===
-def _nearest_existing(path: str) -> str:
-    path = os.path.abspath(path)
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
-    return path
-
-
 def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1) -> None:
     """Checks the output paths before any work (docs/serving.md#predict).
 
@@ -545,9 +539,6 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     for flag, path in (("--output", output), ("--frames-dir", frames_dir)):
         if path is None:
             continue
-        anchor = _nearest_existing(path)
-        if not os.path.isdir(anchor) and anchor != os.path.abspath(path):
-            raise ValueError(f"{path}: cannot be created: {anchor} is a file, not a folder ({flag})")
         if os.path.abspath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
     if output is not None:
@@ -555,9 +546,11 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if os.path.isdir(output):
             raise ValueError(f"{output}: is an existing folder; --output names the overlay file to write "
                              "(FILE.mp4 or FILE.gif)")
+        files.check_writable(output, flag="--output")
     if frames_dir is not None:
         if os.path.exists(frames_dir) and not os.path.isdir(frames_dir):
             raise ValueError(f"{frames_dir}: is a file; --frames-dir names a folder for the mask PNGs")
+        files.check_writable(frames_dir, folder=True, flag="--frames-dir")
         if output is not None and os.path.abspath(output) == os.path.abspath(frames_dir):
             raise ValueError(f"{output}: --output and --frames-dir name the same path")
         if os.path.isdir(frames_dir):

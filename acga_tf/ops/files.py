@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,25 +41,35 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
     tf.io.gfile.rename(temporary, path, overwrite=overwrite)
 
 
-def check_writable(path: str) -> None:
-    """Checks, before a long job, that the file `path` can be written at its end: its folder is made if missing, and
-    a temporary file is created and removed beside it.
+def check_writable(path: str, *, folder: bool = False, flag: str | None = None) -> None:
+    """Checks, before a long job, that the local file (or `folder`) `path` can be written at its end, creating nothing:
+    a temporary file is made and removed in `path` if it is an existing folder, else in the nearest existing folder
+    above it.
+
+    Args:
+        path: the file (or folder) the job will write.
+        folder: `path` is a folder to write files into, not a file.
+        flag: the command-line option that named `path`, added to the message (e.g. "--output").
 
     Raises:
-        ValueError: `path` is a folder, or cannot be written (the message names it and says why).
+        ValueError: `path` is a folder (a file, with `folder`), lies under a file, or cannot be written there (the
+            message names it and says why).
     """
-    if tf.io.gfile.isdir(path):
-        raise ValueError(f"{path}: is a folder; name the file to write")
-    probe = path + TEMPORARY_SUFFIX
+    path = os.fspath(path)
+    where = f" ({flag})" if flag else ""
+    if os.path.isdir(path) != folder and os.path.exists(path):
+        raise ValueError(f"{path}: is {'a file' if folder else 'a folder'}; name the {'folder' if folder else 'file'} "
+                         f"to write{where}")
+    anchor = os.path.abspath(path if folder else os.path.dirname(os.path.abspath(path)))
+    while not os.path.exists(anchor):
+        anchor = os.path.dirname(anchor)
+    if not os.path.isdir(anchor):
+        raise ValueError(f"{path}: cannot be created: {anchor} is a file, not a folder{where}")
     try:
-        if os.path.dirname(path):
-            tf.io.gfile.makedirs(os.path.dirname(path))
-        with tf.io.gfile.GFile(probe, "w") as f:
-            f.write("")  # GFile opens the file on its first write
-        _remove(probe)
-    except (OSError, tf.errors.OpError) as e:
-        reason = e.message if isinstance(e, tf.errors.OpError) else (e.strerror or str(e))
-        raise ValueError(f"{path}: cannot be written ({reason.strip().splitlines()[0]})") from None
+        with tempfile.TemporaryFile(dir=anchor):
+            pass
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be written ({anchor}: {e.strerror or e}){where}") from None
 
 
 def _remove(path: str) -> None:

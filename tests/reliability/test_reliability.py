@@ -246,21 +246,31 @@ def test_a_file_that_is_not_a_shard_is_named(run_dir, tmp_path, capsys):
     assert_one_line_error(err, "clip.mp4: not a TFRecord file")
 
 
-@pytest.mark.parametrize("command", ["evaluate", "visualize"])
-def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, run_dir, prepared_a2d, tmp_path,
+@pytest.mark.parametrize("place", ["under_a_file", "proc"])
+@pytest.mark.parametrize("command", ["evaluate", "visualize", "predict"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, place, run_dir, prepared_a2d, tmp_path,
                                                                       capsys, monkeypatch):
-    from acga_tf.apps import evaluate  # noqa: PLC0415
+    from acga_tf.apps import evaluate, predict  # noqa: PLC0415
 
-    # Checked before the model is loaded: the CSV used to be opened only after the whole evaluation.
+    # Checked before the model is loaded: the CSV and the figure used to be written only after the whole job, and
+    # predict's overlay at its first frame, with "[Errno 2] No such file or directory" and no path.
     monkeypatch.setattr(evaluate, "load_for_evaluation", lambda *a: pytest.fail("the model was loaded"))
     monkeypatch.setattr(cli.vis, "qualitative_grid", lambda *a: pytest.fail("the figure was computed"))
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    output = {"evaluate": ["--output-csv", str(blocker / "results.csv")],
-              "visualize": ["--output", str(blocker / "grid.png")]}[command]
-    status, _, err = run_cli([command, "--model", run_dir, "--data", prepared_a2d["test"], *output], capsys)
+    monkeypatch.setattr(predict, "load_predictor", lambda *a: pytest.fail("the model was loaded"))
+    if place == "proc":  # a folder where no file can be created, even by root (Linux' procfs)
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("no /proc on this system")
+        folder, expected = pathlib.Path("/proc"), "cannot be written (/proc: "
+    else:
+        (tmp_path / "file").write_text("x")
+        folder, expected = tmp_path / "file", f"{tmp_path / 'file'} is a file, not a folder"
+    argv = {"evaluate": ["--data", prepared_a2d["test"], "--output-csv", str(folder / "results.csv")],
+            "visualize": ["--data", prepared_a2d["test"], "--output", str(folder / "grid.png")],
+            "predict": ["--video", str(tmp_path / "never_read.mp4"), "--query", "the red circle",
+                        "--output", str(folder / "overlay.mp4")]}[command]
+    status, _, err = run_cli([command, "--model", run_dir, *argv], capsys)
     assert status == 2
-    assert_one_line_error(err, f"{blocker}/", "cannot be written")
+    assert_one_line_error(err, f"{folder}/", expected)
 
 
 def test_a_clip_repaired_after_skip_bad_is_converted_on_the_next_run(a2d_world, tmp_path, capsys):
