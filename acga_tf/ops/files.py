@@ -1,4 +1,5 @@
-"""Atomic file writes: the one helper every writer in the package uses (shards, manifests, backups, exports).
+"""Atomic file writes: the one helper every writer in the package uses (shards, manifests, backups, exports); and
+`check_writable`, which the commands call on their outputs before the work.
 
 A file or folder is written under a temporary sibling name and renamed into place only when complete, so a kill
 mid-write leaves either the previous version or nothing, never half a file. `tf.io.gfile` makes the same code
