@@ -16,7 +16,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from acga_tf.apps import visualize as vis
-from acga_tf.apps.app import serve
+from acga_tf.apps.app import check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import predict_to_files, video_length
@@ -313,6 +313,7 @@ def _add_app(sub) -> None:
 
 
 def _run_app(args) -> int:
+    check_address(args.host, args.port)  # before saying "serving"
     print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)")
     serve(args.model, host=args.host, port=args.port)
     return 0

@@ -133,6 +133,23 @@ def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys
     assert 'pip install "acga-tf[app]"' in err and "Traceback" not in err
 
 
+def test_an_address_the_page_cannot_listen_on_is_one_line_before_the_model_loads(run_dir, monkeypatch, capsys):
+    from acga_tf.apps import app as app_module
+
+    monkeypatch.setattr(app_module, "WebApp", lambda *a, **k: pytest.fail("the model was loaded"))
+    with socket.socket() as busy:  # Gradio's own message named its `launch()` parameter; 99999 was a traceback
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for value, expected in (
+                (str(port), f"127.0.0.1:{port}: cannot listen there (Address already in use); choose another --port "
+                            "or --host"),
+                ("99999", "port 99999: expected 1 to 65535 (--port)")):
+            assert cli.main(["app", "--model", run_dir, "--port", value]) == 2
+            out, err = capsys.readouterr()
+            assert (out, err) == ("", f"acga app: error: {expected}\n")
+
+
 def test_the_command_line_loads_without_gradio():
     # Gradio is imported when the page is built: importing it took 3.8 s that every `acga` command paid
     code = "import sys, acga_tf.cli; print('gradio' in sys.modules)"

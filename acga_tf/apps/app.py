@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import logging
 import os
+import socket
 import tempfile
 import threading
 import zipfile
@@ -188,13 +189,34 @@ def build_page(app: WebApp):
     return page
 
 
+def check_address(host: str, port: int) -> None:
+    """Checks that the page can listen on `host:port` before the model loads, by binding a socket there as the server
+    would (with SO_REUSEADDR, as uvicorn binds) and closing it.
+
+    Raises:
+        ValueError: the port is out of range, the host is unknown, or the address is in use (the message names it).
+    """
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port}: expected 1 to 65535 (--port)")
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:  # socket.gaierror (an unknown host) is one
+        raise ValueError(f"{host}:{port}: cannot listen there ({e.strerror or e}); choose another --port or "
+                         "--host") from None
+
+
 def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
     """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page).
 
     Raises:
         ImportError: Gradio is not installed (the message says how to install it).
+        ValueError: the page cannot listen on `host:port` (`check_address`).
     """
     _gradio()  # before loading the model: say what is missing first
+    check_address(host, port)
     app = WebApp(model)
     page = build_page(app)
     page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
@@ -202,4 +224,4 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     return page
 
 
-__all__ = ["WebApp", "build_page", "serve"]
+__all__ = ["WebApp", "build_page", "check_address", "serve"]
