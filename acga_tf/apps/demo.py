@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_VIDEOS = 480  # synthetic videos: 80% train (about 4,100 samples), 20% held out (about 1,000)
 DEMO_TEST_FRACTION = 0.2
+MIN_DEMO_VIDEOS = 3  # the fewest with a held-out video: round(3 x 0.2) = 1 (and 2 to train on)
 # The "demo" experiment (`acga_tf.training.experiment`): the tiny topology at S=128 (an 8x8 attention grid, so that
 # actors span a few cells), 5 epochs of about 515 steps, the learning rate x0.1 for the last, attention init std
 # 0.2 (docs/model.md#initialisation). Measured on 2 cores: with 72 training videos the model learnt the training
@@ -112,7 +113,7 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
 
     Args:
         output_dir: where the dataset, shards, run, SavedModel and figures go.
-        n_videos: synthetic videos to generate (default `DEMO_VIDEOS`).
+        n_videos: synthetic videos to generate (default `DEMO_VIDEOS`; at least `MIN_DEMO_VIDEOS`).
         epochs: training epochs, replacing the experiment's.
         seed: seed of the synthetic world.
         experiment: what to train (default: `ExperimentConfig.preset("demo")`).
@@ -126,6 +127,9 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     if epochs is not None:
         experiment = experiment.override(epochs=epochs)
     n_videos = DEMO_VIDEOS if n_videos is None else n_videos
+    if n_videos < MIN_DEMO_VIDEOS:  # before any file: with no held-out video the demo trained, then failed
+        raise ValueError(f"n_videos={n_videos}: the demo needs at least {MIN_DEMO_VIDEOS} videos, "
+                         f"{round(100 * DEMO_TEST_FRACTION)}% of them held out for evaluation (at least one)")
     paths = {k: os.path.join(output_dir, v) for k, v in {
         "dataset": "a2d_sentences", "shards": "tfrecords", "run": "run", "saved_model": "saved_models/acga/1",
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",
