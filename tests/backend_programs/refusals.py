@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import os
+import socket
 
 from tests.backend_programs.common import active_backend, write_result
 
@@ -34,6 +35,9 @@ def main(argv=None) -> None:
     from acga_tf.cli import main as acga
 
     out = args.out
+    with socket.socket() as free:  # a port `acga app` may listen on: it refuses the backend after checking the port
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
     commands = {
         "export": ["export", "--model", args.run, "--output", os.path.join(out, "saved_models", "acga", "1")],
         "evaluate": ["evaluate", "--model", args.run, "--data", os.path.join(out, "test-*.tfrecord")],
@@ -44,7 +48,7 @@ def main(argv=None) -> None:
         "visualize grid": ["visualize", "--model", args.run, "--output", os.path.join(out, "grid.png"),
                            "--data", os.path.join(out, "test-*.tfrecord")],
         "demo": ["demo", "--output", os.path.join(out, "demo"), "--videos", "8", "--epochs", "1"],
-        "app": ["app", "--model", args.run, "--port", "0"],
+        "app": ["app", "--model", args.run, "--port", str(port)],
     }
     if args.train_data:
         commands["train --feature-cache"] = ["train", "--preset", "tiny", "--data", args.train_data, "--output",
