@@ -53,11 +53,13 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
         flag: the command-line option that named `path`, added to the message (e.g. "--output").
 
     Raises:
-        ValueError: `path` is a folder (a file, with `folder`), lies under a file, or cannot be written there (the
-            message names it and says why).
+        ValueError: `path` is empty, is a folder (a file, with `folder`), lies under a file, or cannot be written
+            there (the message names it and says why).
     """
     path = os.fspath(path)
     where = f" ({flag})" if flag else ""
+    if not path:
+        raise ValueError(f"the output path is empty{where}")
     if os.path.isdir(path) != folder and os.path.exists(path):
         raise ValueError(f"{path}: is {'a file' if folder else 'a folder'}; name the {'folder' if folder else 'file'} "
                          f"to write{where}")

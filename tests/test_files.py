@@ -1,0 +1,36 @@
+"""acga_tf/ops/files.py: `check_writable`, which the commands call on their outputs before the work (the commands'
+own cases: tests/reliability/test_reliability.py, tests/test_predict.py)."""
+
+import os
+
+import pytest
+
+from acga_tf.ops.files import check_writable
+
+
+def test_a_new_path_passes_and_nothing_is_created(tmp_path):
+    before = sorted(os.listdir(tmp_path))
+    check_writable(str(tmp_path / "new" / "deeper" / "results.csv"))
+    check_writable(str(tmp_path / "frames"), folder=True)
+    check_writable(str(tmp_path / "results.csv"))
+    assert sorted(os.listdir(tmp_path)) == before  # neither the folders nor the probe file are left
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty", "the output path is empty (--output)"),
+    ("folder_as_file", "is a folder; name the file to write (--output)"),
+    ("file_as_folder", "is a file; name the folder to write (--output)"),
+    ("under_a_file", "is a file, not a folder (--output)"),
+    ("proc", "cannot be written (/proc: "),
+])
+def test_what_cannot_be_written_is_named(case, message, tmp_path):
+    (tmp_path / "file").write_text("x")
+    path, folder = {"empty": ("", False), "folder_as_file": (str(tmp_path), False),
+                    "file_as_folder": (str(tmp_path / "file"), True),
+                    "under_a_file": (str(tmp_path / "file" / "out.csv"), False),
+                    "proc": ("/proc/acga-results.csv", False)}[case]
+    if case == "proc" and not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc on this system")
+    with pytest.raises(ValueError) as error:
+        check_writable(path, folder=folder, flag="--output")
+    assert str(error.value).startswith(path) and message in str(error.value)
