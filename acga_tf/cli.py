@@ -108,7 +108,8 @@ def _add_predict(sub) -> None:
 
 def _run_predict(args) -> int:
     total = video_length(args.video)
-    with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr) as bar:
+    # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed
+    with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1) as bar:
         summary = predict_to_files(args.model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update)
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""

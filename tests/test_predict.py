@@ -182,8 +182,8 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
         os.makedirs(model)
     elif case == "video_as_model":  # --model and --video swapped
         model = video
-    code = main(["predict", "--model", model, "--video", video, "--query", query, "--output", output,
-                 "--no-progress"])
+    # With the progress bar: it used to be drawn at 0% before the error line
+    code = main(["predict", "--model", model, "--video", video, "--query", query, "--output", output])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0
     assert len(err) == 1 and err[0].startswith("acga predict: error:"), err
