@@ -260,12 +260,13 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
         The absolute path of the version folder.
 
     Raises:
-        ValueError: the version folder is not an integer or already exists, the model is not an RGB model, or
-            Keras runs another backend than TensorFlow.
+        ValueError: the version folder is not an integer, already exists or cannot be written, the model is not an
+            RGB model, or Keras runs another backend than TensorFlow.
         FileNotFoundError: the run is incomplete (see `acga_tf.training.artifacts.load_trained`).
     """
     require_tensorflow_backend("the export")
     output_dir, name_dir, version = _check_version_dir(output_dir)
+    files.check_writable(output_dir, folder=True)  # before the model is loaded and traced
     trained = as_trained(model_path)
     module = ServingModule(trained.model, trained.vectorizer())
     records = None

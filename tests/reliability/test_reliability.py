@@ -247,14 +247,17 @@ def test_a_file_that_is_not_a_shard_is_named(run_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("place", ["under_a_file", "proc"])
-@pytest.mark.parametrize("command", ["evaluate", "visualize", "predict"])
+@pytest.mark.parametrize("command", ["evaluate", "visualize", "predict", "export"])
 def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, place, run_dir, prepared_a2d, tmp_path,
                                                                       capsys, monkeypatch):
     from acga_tf.apps import evaluate, predict  # noqa: PLC0415
+    from acga_tf.serving import export  # noqa: PLC0415
 
-    # Checked before the model is loaded: the CSV and the figure used to be written only after the whole job, and
-    # predict's overlay at its first frame, with "[Errno 2] No such file or directory" and no path.
+    # Checked before the model is loaded: the CSV and the figure used to be written only after the whole job,
+    # predict's overlay at its first frame, with "[Errno 2] No such file or directory" and no path, and the export
+    # after the model was loaded and its signatures traced.
     monkeypatch.setattr(evaluate, "load_for_evaluation", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(export, "as_trained", lambda *a: pytest.fail("the model was loaded"))
     monkeypatch.setattr(cli.vis, "qualitative_grid", lambda *a: pytest.fail("the figure was computed"))
     monkeypatch.setattr(predict, "load_predictor", lambda *a: pytest.fail("the model was loaded"))
     if place == "proc":  # a folder where no file can be created, even by root (Linux' procfs)
@@ -267,7 +270,8 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, pl
     argv = {"evaluate": ["--data", prepared_a2d["test"], "--output-csv", str(folder / "results.csv")],
             "visualize": ["--data", prepared_a2d["test"], "--output", str(folder / "grid.png")],
             "predict": ["--video", str(tmp_path / "never_read.mp4"), "--query", "the red circle",
-                        "--output", str(folder / "overlay.mp4")]}[command]
+                        "--output", str(folder / "overlay.mp4")],
+            "export": ["--output", str(folder / "acga" / "1")]}[command]
     status, _, err = run_cli([command, "--model", run_dir, *argv], capsys)
     assert status == 2
     assert_one_line_error(err, f"{folder}/", expected)
