@@ -19,6 +19,7 @@ import tensorflow as tf
 from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
 from acga_tf.models.video_encoder import I3D
+from acga_tf.ops import files
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +239,7 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
     """
     if not output.endswith(".weights.h5"):
         raise ValueError(f"{output}: the output must end in .weights.h5")
+    files.check_writable(output, flag="--output")  # before the checkpoint is read and the model built
     state = read_torch_checkpoint(path)
     model = ACGA(config or ACGAConfig.preset("paper"))
     report = load_reference_state_dict(model, state, source=path)

@@ -247,17 +247,18 @@ def test_a_file_that_is_not_a_shard_is_named(run_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("place", ["under_a_file", "proc"])
-@pytest.mark.parametrize("command", ["evaluate", "visualize", "predict", "export"])
+@pytest.mark.parametrize("command", ["evaluate", "visualize", "predict", "export", "convert-weights"])
 def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, place, run_dir, prepared_a2d, tmp_path,
                                                                       capsys, monkeypatch):
     from acga_tf.apps import evaluate, predict  # noqa: PLC0415
     from acga_tf.serving import export  # noqa: PLC0415
 
     # Checked before the model is loaded: the CSV and the figure used to be written only after the whole job,
-    # predict's overlay at its first frame, with "[Errno 2] No such file or directory" and no path, and the export
-    # after the model was loaded and its signatures traced.
+    # predict's overlay at its first frame, with "[Errno 2] No such file or directory" and no path, the export
+    # after the model was loaded and its signatures traced, and the converted weights after the checkpoint was read.
     monkeypatch.setattr(evaluate, "load_for_evaluation", lambda *a: pytest.fail("the model was loaded"))
     monkeypatch.setattr(export, "as_trained", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(weights, "read_torch_checkpoint", lambda *a: pytest.fail("the checkpoint was read"))
     monkeypatch.setattr(cli.vis, "qualitative_grid", lambda *a: pytest.fail("the figure was computed"))
     monkeypatch.setattr(predict, "load_predictor", lambda *a: pytest.fail("the model was loaded"))
     if place == "proc":  # a folder where no file can be created, even by root (Linux' procfs)
@@ -267,12 +268,15 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, pl
     else:
         (tmp_path / "file").write_text("x")
         folder, expected = tmp_path / "file", f"{tmp_path / 'file'} is a file, not a folder"
-    argv = {"evaluate": ["--data", prepared_a2d["test"], "--output-csv", str(folder / "results.csv")],
-            "visualize": ["--data", prepared_a2d["test"], "--output", str(folder / "grid.png")],
-            "predict": ["--video", str(tmp_path / "never_read.mp4"), "--query", "the red circle",
+    model = ["--model", run_dir]
+    argv = {"evaluate": [*model, "--data", prepared_a2d["test"], "--output-csv", str(folder / "results.csv")],
+            "visualize": [*model, "--data", prepared_a2d["test"], "--output", str(folder / "grid.png")],
+            "predict": [*model, "--video", str(tmp_path / "never_read.mp4"), "--query", "the red circle",
                         "--output", str(folder / "overlay.mp4")],
-            "export": ["--output", str(folder / "acga" / "1")]}[command]
-    status, _, err = run_cli([command, "--model", run_dir, *argv], capsys)
+            "export": [*model, "--output", str(folder / "acga" / "1")],
+            "convert-weights": ["--checkpoint", str(tmp_path / "never_read.pth"),
+                                "--output", str(folder / "acga.weights.h5")]}[command]
+    status, _, err = run_cli([command, *argv], capsys)
     assert status == 2
     assert_one_line_error(err, f"{folder}/", expected)
 
