@@ -60,10 +60,10 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
     where = f" ({flag})" if flag else ""
     if not path:
         raise ValueError(f"the output path is empty{where}")
-    if os.path.isdir(path) != folder and os.path.exists(path):
-        raise ValueError(f"{path}: is {'a file' if folder else 'a folder'}; name the {'folder' if folder else 'file'} "
-                         f"to write{where}")
-    anchor = os.path.abspath(path if folder else os.path.dirname(os.path.abspath(path)))
+    if os.path.exists(path) and os.path.isdir(path) != folder:
+        found, wanted = ("a file", "folder") if folder else ("a folder", "file")
+        raise ValueError(f"{path}: is {found}; name the {wanted} to write{where}")
+    anchor = os.path.abspath(path) if folder else os.path.dirname(os.path.abspath(path))
     while not os.path.exists(anchor):
         anchor = os.path.dirname(anchor)
     if not os.path.isdir(anchor):
