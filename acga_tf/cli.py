@@ -12,6 +12,11 @@ import json
 import logging
 import sys
 
+from acga_tf.ops import native_log
+
+# First: the imports below load TensorFlow, whose start-up lines would reach stderr.
+native_log.import_tensorflow_quietly()
+
 import tensorflow as tf
 from tqdm import tqdm
 
@@ -333,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
+    for line in native_log.held_lines():
+        logging.getLogger(__name__).info("no usable GPU, running on the CPU: %s", line)
     try:
         return int(args.run(args) or 0)
     except USER_ERRORS as e:

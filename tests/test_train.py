@@ -218,6 +218,7 @@ def test_cli_train_errors_are_one_line(argv, message, prepared_a2d, tmp_path, ca
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith("acga train: error:")
+    assert not (tmp_path / "o").exists()  # refused before the run's folder is made
 
 
 def test_overwrite_removes_only_the_runs_files_and_says_so_only_when_there_were_some(tmp_path, caplog):

@@ -10,6 +10,7 @@ from acga_tf.data.vocab import (
     SentenceVectorizer,
     Vocabulary,
     check_nonempty,
+    check_word_vectors,
     detect_vector_format,
     load_embedding_matrix,
     load_word_vectors,
@@ -112,6 +113,17 @@ def test_vector_file_errors(tmp_path):
     b.write_bytes(b"2 3\nthe " + np.zeros(3, "<f4").tobytes() + b"\ndog " + b"\x00" * 5)
     with pytest.raises(ValueError, match=r"bad\.bin: entry 2 of 2: truncated"):
         load_word_vectors(str(b))
+    with pytest.raises(FileNotFoundError, match=r"nope\.txt: word-vector file not found$"):
+        load_word_vectors(str(tmp_path / "nope.txt"))
+    with pytest.raises(FileNotFoundError, match=r"word-vector file not found \(a folder\)"):
+        load_word_vectors(str(tmp_path))
+    # check_word_vectors reads only the start: the dimension, before a malformed line further on
+    p.write_text("the 1 2 3\ndog 1 x 3\n")
+    assert check_word_vectors(str(p)) == 3 and check_word_vectors(str(p), 3) == 3
+    with pytest.raises(ValueError, match=r"bad\.txt: vectors have 3 dimensions, expected dim=300"):
+        check_word_vectors(str(p), 300)
+    with pytest.raises(ValueError, match=r"bad\.txt: vectors have 3 dimensions, expected dim=300"):
+        Vocabulary.build(["the dog"]).embedding_matrix(str(p), dim=300)
 
 
 def test_random_vectors_are_deterministic_per_word(tmp_path):

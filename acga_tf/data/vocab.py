@@ -170,10 +170,8 @@ class Vocabulary:
             for i, w in enumerate(self._words[1:], start=1):
                 matrix[i] = random_word_vector(w, dim, seed)
             return matrix, 0
+        file_dim = check_word_vectors(vectors_path, dim, format=format)  # before reading the whole file
         vectors = load_word_vectors(vectors_path, format=format, words=self._words[1:])
-        file_dim = _vector_dim(vectors_path, format)
-        if dim is not None and dim != file_dim:
-            raise ValueError(f"{vectors_path}: vectors have {file_dim} dimensions, expected dim={dim}")
         matrix = np.zeros((len(self), file_dim), np.float32)
         unknown = []
         for i, w in enumerate(self._words[1:], start=1):
@@ -195,6 +193,8 @@ def random_word_vector(word: str, dim: int, seed: int = 0) -> np.ndarray:
 
 
 def _open(path: str):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: word-vector file not found" + (" (a folder)" if os.path.isdir(path) else ""))
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
 
 
@@ -211,8 +211,18 @@ def detect_vector_format(path: str) -> str:
     return "glove"
 
 
-def _vector_dim(path: str, format: str | None) -> int:
+def check_word_vectors(path: str, dim: int | None = None, format: str | None = None) -> int:
+    """The dimension of the vectors in `path`, read from its header and first vector (a quick check before a long
+    read or a run: `fit` calls it before it creates the run's folder).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: no vector in the file, a malformed start (see `iter_word_vectors`), or vectors of a dimension
+            other than `dim`.
+    """
     for _, v in iter_word_vectors(path, format=format):
+        if dim is not None and v.shape[0] != dim:
+            raise ValueError(f"{path}: vectors have {v.shape[0]} dimensions, expected dim={dim}")
         return int(v.shape[0])
     raise ValueError(f"{path}: no word vector in the file")
 

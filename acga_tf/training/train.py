@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import count_samples, read_manifest
+from acga_tf.data.vocab import check_word_vectors
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
 from acga_tf.ops.devices import bfloat16_speedup, gpu_description, onednn_hint
@@ -261,12 +262,15 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         The `History` of the epochs run by this call (all of them when the run did not resume).
 
     Raises:
-        FileNotFoundError: no shard matches `train_pattern`, or no manifest beside them.
-        ValueError: bad arguments (the message names the argument and its value).
+        FileNotFoundError: no shard matches `train_pattern`, no manifest beside them, or no `vectors_path` file.
+        ValueError: bad arguments (the message names the argument and its value), or word vectors of another
+            dimension than the model's.
     """
     run = _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every, strategy)
     if (hint := onednn_hint()) is not None:
         logger.warning(hint)
+    if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
+        check_word_vectors(vectors_path, experiment.data.word_dim)
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite)
     keras.utils.set_random_seed(experiment.training.seed)  # once, here
     _load_words(run, vectors_path)

@@ -357,6 +357,36 @@ def test_convert_weights_on_a_missing_file_says_not_found(tmp_path, monkeypatch,
     assert_one_line_error(err, "nope.pth: checkpoint file not found")
 
 
+@pytest.mark.parametrize("vectors, message", [("nope.txt", "nope.txt: word-vector file not found"),
+                                             ("v3.txt", "v3.txt: vectors have 3 dimensions, expected dim=32")])
+def test_word_vectors_that_cannot_serve_are_refused_before_the_run_folder(vectors, message, prepared_a2d, tmp_path,
+                                                                        capsys):
+    """Before: a missing file was `[Errno 2] No such file or directory: 'nope.txt'`, after the run's folder was
+    made; vectors of the wrong size were found after the whole file was read (GoogleNews: 3.6 GB)."""
+    (tmp_path / "v3.txt").write_text("the 1 2 3\ndog 4 5 6\n")
+    status, _, err = run_cli(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output",
+                              str(tmp_path / "run"), "--word-vectors", str(tmp_path / vectors)], capsys)
+    assert status == 2
+    assert_one_line_error(err, message)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_user_error_is_the_only_line_in_a_fresh_process(tmp_path):
+    """The command in a process of its own, as a user's shell starts it. Before: the error line came after nine
+    lines of TensorFlow's start-up (`I0000 ... port.cc:153] oneDNN custom operations are on`, ...), which
+    `TF_CPP_MIN_LOG_LEVEL` does not silence (acga_tf/ops/native_log.py). With `TF_CPP_MIN_LOG_LEVEL=0` (the user
+    asks for them) they show, which proves TensorFlow prints them here."""
+    argv = [sys.executable, "-m", "acga_tf.cli", "predict", "--model", str(tmp_path), "--video",
+            str(tmp_path / "nope.mp4"), "--query", "a man"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    loud = subprocess.Popen(argv, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    (_, err), (_, loud_err) = quiet.communicate(timeout=300), loud.communicate(timeout=300)
+    assert quiet.returncode == 2 and err == f"acga predict: error: {tmp_path / 'nope.mp4'}: video file not found\n"
+    assert loud.returncode == 2 and loud_err.endswith(err) and "port.cc" in loud_err, loud_err
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", "--debug", "convert-weights", "--checkpoint",
                            str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")], cwd=REPO,

@@ -1,0 +1,80 @@
+"""TensorFlow's start-up lines, kept off the `acga` command's stderr (README "Reliability").
+
+TensorFlow 2.21's native libraries log a few INFO lines while they load ("oneDNN custom operations are on",
+"Could not find cuda drivers on your machine", ...), before Abseil's logging is set up, so `TF_CPP_MIN_LOG_LEVEL`
+does not silence them: a user error that the command reports on one line came after nine lines of them.
+`import_tensorflow_quietly` imports TensorFlow with stderr's file descriptor routed through a filter that drops
+exactly those lines (Abseil's `I` lines and its "before absl::InitializeLog()" notice) and passes every other byte on
+as it comes, so a warning, an error or a crash's last words during the import still reach the user. It also looks
+for GPUs inside the filter, where CUDA's "failed call to cuInit" error line (printed on every machine without an
+NVIDIA driver, each time a command first touched a device) is held back: `held_lines` gives it to the command, which
+logs it at INFO level (`acga -v`).
+
+This module imports no TensorFlow: the command line calls it before anything loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+
+# Abseil's INFO lines as TensorFlow writes them (`I0000 00:00:1796205476.834428   1234 port.cc:153] `: the epoch
+# seconds where Abseil has the seconds of the minute), and Abseil's notice about early log lines.
+NOISE = re.compile(rb"I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] "
+                   rb"|WARNING: All log messages before absl::InitializeLog")
+# CUDA's error line on a machine without a usable NVIDIA driver (TensorFlow then runs on the CPU).
+HELD = re.compile(rb"E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] failed call to cuInit")
+LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
+_DRAIN_S = 5.0
+_held: list[str] = []
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow without its INFO start-up lines on stderr, unless it is already imported or the user asked
+    for INFO logs (`TF_CPP_MIN_LOG_LEVEL=0`). Sets `TF_CPP_MIN_LOG_LEVEL=1` (warnings and errors) when unset."""
+    os.environ.setdefault(LEVEL_VARIABLE, "1")
+    if "tensorflow" in sys.modules or os.environ[LEVEL_VARIABLE].strip() == "0":
+        return
+    with filtered_stderr():
+        import tensorflow as tf  # loaded here, filtered; the importers below find it loaded
+
+        tf.config.list_physical_devices("GPU")  # CUDA's initialisation, whose failure is one more line
+
+
+def held_lines() -> list[str]:
+    """The lines `import_tensorflow_quietly` held back (CUDA's "failed call to cuInit"), to log at INFO level."""
+    return list(_held)
+
+
+@contextlib.contextmanager
+def filtered_stderr() -> Iterator[None]:
+    """Routes file descriptor 2 through a thread that drops `NOISE` lines and holds `HELD` ones (`held_lines`), for
+    the duration of the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    thread = threading.Thread(target=_forward, args=(read_end, saved), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the thread reads to the end and stops
+        thread.join(timeout=_DRAIN_S)  # a child process started in the block may hold the pipe: do not wait for it
+        if not thread.is_alive():
+            os.close(saved)
+
+
+def _forward(read_end: int, destination: int) -> None:
+    with os.fdopen(read_end, "rb") as pipe:
+        for line in pipe:
+            if HELD.match(line):
+                _held.append(line.decode("utf-8", errors="replace").strip())
+            elif not NOISE.match(line):
+                os.write(destination, line)

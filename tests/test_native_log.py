@@ -1,0 +1,28 @@
+"""Tests of acga_tf/ops/native_log.py: TensorFlow's start-up lines kept off the `acga` command's stderr."""
+
+import os
+
+from acga_tf.ops import native_log
+
+# Lines as TensorFlow 2.21 printed them on `import tensorflow` and at the first device query (this host, no GPU).
+START_UP = (b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            b"I0000 00:00:1796205421.690931    5688 port.cc:153] oneDNN custom operations are on. You may see ...\n"
+            b"I0000 00:00:1796205421.691245    5688 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n")
+CUINIT = (b"E0000 00:00:1796205537.740736    8085 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: "
+          b"Failed call to cuInit: UNKNOWN ERROR (303)\n")
+KEPT = (b"W0000 00:00:1796205537.740736    8085 some_op.cc:12] a warning stays\n"
+        b"a Python warning stays\n"
+        b"I said: a line that only starts with I stays\n")
+
+
+def test_the_filter_drops_only_the_start_up_lines_and_holds_the_cuda_one(capfd):
+    held = len(native_log.held_lines())
+    with native_log.filtered_stderr():
+        os.write(2, START_UP + KEPT[:40])
+        os.write(2, KEPT[40:] + CUINIT + b"no newline at the end")
+    out, err = capfd.readouterr()
+    assert err.encode() == KEPT + b"no newline at the end"
+    assert native_log.held_lines()[held:] == [CUINIT.decode().strip()]
+    os.write(2, START_UP)  # outside the block nothing is filtered
+    assert capfd.readouterr().err.encode() == START_UP
+
