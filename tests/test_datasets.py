@@ -69,3 +69,34 @@ def test_make_dataset_errors(a2d_shards, tmp_path):
     with pytest.raises(ValueError, match="fewer than clip_length=32.*--window 32"):
         make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG.replace(clip_length=32), training=False,
                      batch_size=2)
+
+
+def test_under_another_backend_the_gpus_are_hidden_from_tensorflow(a2d_shards, monkeypatch, caplog):
+    """TensorFlow only reads the data under KERAS_BACKEND=jax or torch; on a GPU it would first reserve almost all
+    of the memory the backend trains in. No GPU here: TensorFlow's device calls are replaced by test doubles."""
+    import keras
+
+    from acga_tf.data import datasets
+
+    hidden, devices = [], {"physical": ["GPU:0"], "logical": []}
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: devices["physical"])
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: devices["logical"])
+    monkeypatch.setattr(tf.config, "set_visible_devices", lambda found, kind=None: hidden.append((found, kind)))
+    datasets.keep_gpus_for_the_backend()
+    assert hidden == []  # the TensorFlow backend computes on them
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    vectorizer = datasets.load_vectorizer(str(a2d_shards), CONFIG)  # `fit` under JAX: its first TensorFlow op
+    assert hidden == [([], "GPU")]
+    make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=1, vectorizer=vectorizer)
+    assert hidden == [([], "GPU")] * 2
+
+    def initialised(found, kind=None):
+        raise RuntimeError("Visible devices cannot be modified after being initialized")
+
+    monkeypatch.setattr(tf.config, "set_visible_devices", initialised)
+    devices["logical"] = ["GPU:0"]
+    datasets.keep_gpus_for_the_backend()
+    assert "TF_FORCE_GPU_ALLOW_GROWTH=true" in caplog.text and "KERAS_BACKEND=jax" in caplog.text
+    devices["physical"], hidden[:] = [], []
+    datasets.keep_gpus_for_the_backend()
+    assert hidden == []  # no GPU: nothing to hide

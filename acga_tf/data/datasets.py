@@ -14,6 +14,7 @@ import logging
 import os
 from typing import Any
 
+import keras
 import tensorflow as tf
 
 from acga_tf.data.config import DataConfig
@@ -26,6 +27,26 @@ logger = logging.getLogger(__name__)
 
 # Samples of this many clips are interleaved in training so a batch rarely holds two sentences of one frame.
 _TRAIN_SENTENCE_MIXING = 4
+
+
+def keep_gpus_for_the_backend() -> None:
+    """Under `KERAS_BACKEND=jax` or `torch`, hides the GPUs from TensorFlow, which then only reads and prepares the
+    data (`tf.data`, the sentence vectorizer) on the CPU: TensorFlow reserves almost all of a GPU's memory the first
+    time it uses it, and the backend that trains the model would find none left (docs/training.md#backends).
+
+    Called by `make_dataset` and `load_vectorizer`, before their first TensorFlow op; does nothing under the
+    TensorFlow backend or without a GPU. Where TensorFlow already runs on the GPUs (it cannot hide them then), logs
+    a warning saying how to avoid it.
+    """
+    if keras.backend.backend() == "tensorflow" or not tf.config.list_physical_devices("GPU"):
+        return
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # TensorFlow's devices are already made
+        if tf.config.list_logical_devices("GPU"):
+            logger.warning("TensorFlow already runs on the GPUs and may hold their memory, which KERAS_BACKEND=%s "
+                           "needs: make the datasets before any other TensorFlow op, or set "
+                           "TF_FORCE_GPU_ALLOW_GROWTH=true", keras.backend.backend())
 
 
 def as_data_config(config) -> DataConfig:
@@ -46,6 +67,7 @@ def load_vectorizer(directory: str, config, vectors_path: str | None = None, voc
     `config.seed`); fine for tests and smoke runs, not for reproducing the paper (which used word2vec).
     `config` is a `DataConfig` or a model's `ACGAConfig`.
     """
+    keep_gpus_for_the_backend()
     config = as_data_config(config)
     vocab = vocabulary if vocabulary is not None else load_vocabulary(directory)
     matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
@@ -89,6 +111,7 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
             shorter than `config.clip_length`, or a shard's size differs from its manifest's (with no manifest: a
             file is not a TFRecord file).
     """
+    keep_gpus_for_the_backend()
     config = as_data_config(config)
     if batch_size <= 0:
         raise ValueError(f"batch_size={batch_size}: must be positive")
