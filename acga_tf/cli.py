@@ -230,7 +230,8 @@ def _run_train(args) -> int:
     history = fit(experiment, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
-                  backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite)
+                  backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite,
+                  verbose=_keras_verbosity())
     print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
     return 0
 
@@ -277,7 +278,7 @@ def _add_demo(sub) -> None:
 
 def _run_demo(args) -> int:
     result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
-                      mixed_precision=args.mixed_precision)
+                      mixed_precision=args.mixed_precision, verbose=_keras_verbosity())
     c, n = result.experiment.model, result.experiment.training.epochs
     print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {n} epoch{'s' * (n != 1)}, "
           f"{result.precision[0]}) on the held-out synthetic clips, the paper's evaluation protocol:")
@@ -348,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _keras_verbosity() -> int:
+    """Keras' live progress bar on a terminal; one line per epoch where stdout is a file or a pipe (a training log),
+    which the bar's redrawing filled with about 500 bytes a step (the demo's 2,575 steps: 1.3 MB)."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _one_line(error: BaseException) -> str:

@@ -178,6 +178,8 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
                      "--mixed-precision"]) == 0
     printed = capsys.readouterr().out
     assert "trained 2 epoch(s)" in printed
+    # stdout is not a terminal here (a log file): one line per epoch, not the live bar's redrawing
+    assert "\r" not in printed and printed.count("1/1 - ") == 2, printed
     # Python shows a user every UserWarning on stderr: Keras' "`shuffle=True` was passed, but will be ignored" was one.
     assert [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)] == []
     assert "oneDNN hint from the test" in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

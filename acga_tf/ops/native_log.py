@@ -77,4 +77,5 @@ def _forward(read_end: int, destination: int) -> None:
             if HELD.match(line):
                 _held.append(line.decode("utf-8", errors="replace").strip())
             elif not NOISE.match(line):
-                os.write(destination, line)
+                while line:  # os.write may write part of it
+                    line = line[os.write(destination, line):]
