@@ -349,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C: what was kept, if the job says, and the shell's status for SIGINT
+        if args.debug:
+            raise
+        print(f"\nacga {args.command}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
+        return 130
 
 
 def _keras_verbosity() -> int:

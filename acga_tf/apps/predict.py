@@ -20,6 +20,7 @@ the frame's own pixels (padding is never an answer) and mapped back to the frame
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -452,13 +453,19 @@ def overlay_format(path: str) -> str:
 
 class OverlayWriter:
     """Writes overlay frames one at a time: MP4 streams through PyAV; a GIF (Pillow) keeps its frames until
-    `close` (GIFs are for short clips)."""
+    `close` (GIFs are for short clips).
+
+    The file is written under a temporary name beside `path` (`path` + ".tmp") and renamed to `path` by `close`;
+    `discard` removes it instead. So a run that fails or is interrupted leaves no half overlay at `path`, and an
+    earlier file there as it was.
+    """
 
     def __init__(self, path: str, fps: float):
         self.path, self.fps, self.count = os.fspath(path), fps, 0
         self.ext = overlay_format(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self.mp4 = Mp4Writer(self.path, fps, MP4_OPTIONS) if self.ext == ".mp4" else None
+        self.temporary = self.path + files.TEMPORARY_SUFFIX
+        self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS) if self.ext == ".mp4" else None
         self.images: list[Image.Image] = []
 
     def write(self, image: np.ndarray) -> None:
@@ -469,12 +476,23 @@ class OverlayWriter:
         self.count += 1
 
     def close(self) -> None:
+        """Finishes the file and renames it to `path`."""
         if self.mp4 is not None:
             self.mp4.close()
         elif self.images:
-            self.images[0].save(self.path, save_all=True, append_images=self.images[1:],
+            self.images[0].save(self.temporary, format="GIF", save_all=True, append_images=self.images[1:],
                                 duration=gif_frame_duration(self.fps), loop=0)
+        if os.path.exists(self.temporary):
+            os.replace(self.temporary, self.path)
         logger.info("wrote %d overlay frames to %s", self.count, self.path)
+
+    def discard(self) -> None:
+        """Removes what was written; `path` is left as it was."""
+        if self.mp4 is not None:
+            with contextlib.suppress(Exception):  # the encoder may be what failed
+                self.mp4.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.temporary)
 
 
 def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_COLOR,
@@ -496,8 +514,12 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
     frames = load_video(frames)[0]
     blended = overlay_frames(frames, result.masks, color, alpha)
     writer = OverlayWriter(path, result.fps)
-    for image in blended:
-        writer.write(image)
+    try:
+        for image in blended:
+            writer.write(image)
+    except BaseException:
+        writer.discard()
+        raise
     writer.close()
     return os.fspath(path)
 
@@ -623,9 +645,17 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     summary.empty_frames[k].append(item.index)
             if progress is not None:
                 progress(1)
-    finally:
+    except BaseException as e:
         if writer is not None:
-            writer.close()
+            writer.discard()
+        if isinstance(e, KeyboardInterrupt):
+            done = 0 if summary is None else summary.num_frames
+            kept = [f"{output} was not written"] if output else []
+            kept += [f"{frames_dir} holds the masks of the first {done} frames"] if frames_dir else []
+            raise KeyboardInterrupt("; ".join([f"after {done} frames", *kept])) from None
+        raise
+    if writer is not None:
+        writer.close()
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
     for query, empty in zip(queries, summary.empty_frames):

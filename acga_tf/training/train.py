@@ -281,7 +281,13 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     validation = None if val_pattern is None else make_dataset(
         val_pattern, experiment.data, training=False, batch_size=run.global_batch, vectorizer=run.vectorizer)
     callbacks = _build_callbacks(run, model, backup)
-    history = _train(run, task, batches, validation, callbacks, start_step, verbose)
+    try:
+        history = _train(run, task, batches, validation, callbacks, start_step, verbose)
+    except KeyboardInterrupt:
+        saved = backup.saved_step()
+        raise KeyboardInterrupt(f"no model was saved; the same command resumes the run from its backup (optimizer "
+                                f"step {saved}) in {backup.backup_dir}" if saved is not None else
+                                "no model and no backup were saved; the same command starts the run over") from None
     diverged = next(c for c in callbacks if isinstance(c, _StopOnNonFiniteLoss)).diverged_at
     if diverged is not None:
         step, loss = diverged

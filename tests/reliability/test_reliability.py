@@ -387,6 +387,61 @@ def test_a_user_error_is_the_only_line_in_a_fresh_process(tmp_path):
     assert loud.returncode == 2 and loud_err.endswith(err) and "port.cc" in loud_err, loud_err
 
 
+def test_ctrl_c_in_predict_keeps_the_earlier_overlay_and_says_what_was_written(run_dir, tmp_path, capsys,
+                                                                             monkeypatch):
+    """Before: a Python traceback, and a partial MP4 in place of the earlier one at --output."""
+    from runs import QUERY, moving_frames, write_video
+
+    from acga_tf.apps import predict as module
+
+    video = write_video(tmp_path / "clip.mp4", moving_frames(12, 40, 56), "libx264", "yuv420p")
+    output, frames = tmp_path / "overlay.mp4", tmp_path / "masks"
+    output.write_bytes(b"an earlier overlay")
+    real = module.write_mask_png
+    written = []
+
+    def ctrl_c_at_the_fourth_frame(path, mask):
+        if len(written) == 3:
+            raise KeyboardInterrupt
+        real(path, mask)
+        written.append(path)
+
+    monkeypatch.setattr(module, "write_mask_png", ctrl_c_at_the_fourth_frame)
+    status, _, err = run_cli(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output",
+                              str(output), "--frames-dir", str(frames), "--no-progress"], capsys)
+    assert status == 130
+    assert err.strip() == (f"acga predict: interrupted: after 3 frames; {output} was not written; {frames} holds the "
+                           "masks of the first 3 frames")
+    assert output.read_bytes() == b"an earlier overlay" and sorted(os.listdir(tmp_path)) == ["clip.mp4", "masks",
+                                                                                             "overlay.mp4"]
+    assert sorted(os.listdir(frames)) == ["00001.png", "00002.png", "00003.png"]
+
+
+def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(prepared_a2d, tmp_path, capsys, monkeypatch):
+    """Before: a Python traceback from inside Keras' `fit`."""
+    import keras
+
+    from acga_tf.training import train as train_module
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.optimizer.iterations.numpy() == 2:
+                raise KeyboardInterrupt
+
+    build = train_module._build_callbacks
+    monkeypatch.setattr(train_module, "_build_callbacks", lambda *a: [*build(*a), CtrlC()])  # after the backup
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", str(out), "--epochs", "1",
+            "--steps-per-epoch", "3", "--backup-every", "1", *TINY_SET, "--batch-size", "2"]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 130
+    assert err.strip().splitlines()[-1] == ("acga train: interrupted: no model was saved; the same command resumes "
+                                            f"the run from its backup (optimizer step 2) in {out / 'backup'}")
+    assert not (out / "model.keras").exists()
+    monkeypatch.setattr(train_module, "_build_callbacks", build)
+    assert run_cli(argv, capsys)[0] == 0 and (out / "model.keras").exists()
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", "--debug", "convert-weights", "--checkpoint",
                            str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")], cwd=REPO,
