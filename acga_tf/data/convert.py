@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import sys
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Sequence
@@ -74,8 +75,15 @@ def _raise_error(result: dict[str, Any]) -> None:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool for `convert(executor=...)`; "spawn" workers start clean (no forked TensorFlow state)."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    """A process pool for `convert(executor=...)`; "spawn" workers start clean (no forked TensorFlow state).
+
+    The workers ignore Ctrl-C (SIGINT, which a terminal sends to every process of the command): the main process
+    alone stops the conversion, cancels the shards not started and waits for those being written, so that what it
+    reports as complete is what is on disk when the command exits. Before, a worker went on to its next queued
+    shard after the command had ended.
+    """
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
 
 
 def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
@@ -197,8 +205,15 @@ def _write_shards(tasks: list[ShardTask], runner: str, beam_options: Sequence[st
     if len(todo) < len(tasks):
         logger.info("%s: %d of %d shards already complete", desc, len(tasks) - len(todo), len(tasks))
     if todo:
-        results = run_beam(todo, beam_options) if runner == "beam" else _run_local(todo, workers, progress, desc,
-                                                                                   executor)
+        try:
+            results = run_beam(todo, beam_options) if runner == "beam" else _run_local(todo, workers, progress, desc,
+                                                                                       executor)
+        except KeyboardInterrupt:
+            if executor is not None:  # the caller's pool: its shards being written finish before they are counted
+                executor.shutdown(wait=True, cancel_futures=True)
+            complete = sum(completed_marker(t) is not None for t in tasks)
+            raise KeyboardInterrupt(f"{complete} of {len(tasks)} {desc} shards are complete and kept; the same command "
+                                    "converts only the rest") from None
         for r in results:
             if "error" in r:
                 _raise_error(r)

@@ -442,6 +442,34 @@ def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(prepared_a2d,
     assert run_cli(argv, capsys)[0] == 0 and (out / "model.keras").exists()
 
 
+def test_ctrl_c_in_prepare_with_workers_reports_what_is_on_disk_and_the_rerun_ends_it(tmp_path, capsys):
+    """Ctrl-C as a terminal sends it: to the command and its worker processes. Before: "interrupted" said nothing
+    of the shards, and the workers went on writing queued shards after the command had exited."""
+    root, out = tmp_path / "a2d", tmp_path / "out"
+    write_a2d_world(str(root), n_videos=6, seed=0)
+    argv = [sys.executable, "-m", "acga_tf.cli", "prepare", "a2d", "--root", str(root), "--output", str(out),
+            "--workers", "2", "--shard-size", "2", "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    markers = out / ".shards"
+    deadline = time.monotonic() + 240
+    while not (markers.is_dir() and any(markers.iterdir())) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    written = sorted(p.name for p in markers.iterdir())
+    assert proc.returncode == 130, err
+    count = int(err.strip().split("interrupted: ")[1].split(" of ")[0])
+    assert err.strip().endswith("shards are complete and kept; the same command converts only the rest"), err
+    assert count == len(written) and count >= 1, (err, written)
+    time.sleep(2)
+    assert sorted(p.name for p in markers.iterdir()) == written  # nothing is written after the command ended
+    kept = {name: (out / name.removesuffix(".json")).stat().st_mtime_ns for name in written}
+    status, out_text, _ = run_cli(argv[3:], capsys)
+    assert status == 0 and "0 skipped" in out_text
+    assert {name: (out / name).stat().st_mtime_ns for name in (n.removesuffix(".json") for n in kept)} == \
+        {name.removesuffix(".json"): t for name, t in kept.items()}  # the complete shards were not written again
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", "--debug", "convert-weights", "--checkpoint",
                            str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")], cwd=REPO,
