@@ -232,7 +232,9 @@ def _run_train(args) -> int:
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
                   backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite,
                   verbose=_keras_verbosity())
-    print(f"trained {len(history.epoch)} epoch(s), final loss {history.history['loss'][-1]:.4f} -> {args.output}")
+    losses = history.history.get("loss")  # none when only the save was left (a run stopped after its last step)
+    print(f"trained {len(history.epoch)} epoch(s)" + (f", final loss {losses[-1]:.4f}" if losses else "")
+          + f" -> {args.output}")
     return 0
 
 
@@ -277,8 +279,11 @@ def _add_demo(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
-                      mixed_precision=args.mixed_precision, verbose=_keras_verbosity())
+    try:
+        result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
+                          mixed_precision=args.mixed_precision, verbose=_keras_verbosity())
+    except KeyboardInterrupt:  # not what `acga train` says: the demo trains its run over (it owns its folder)
+        raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs
     print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {n} epoch{'s' * (n != 1)}, "
           f"{result.precision[0]}) on the held-out synthetic clips, the paper's evaluation protocol:")

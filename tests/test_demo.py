@@ -148,3 +148,18 @@ def test_unlearnt_attributes_are_the_single_attributes_at_the_text_blind_level()
     assert unlearnt_attributes({("colour",): (10, 0.20)}, 0.278) == {"colour": 0.20}  # below the reference too
     assert unlearnt_attributes(by_attributes, 0.278, margin=0.25) == {"colour": 0.282, "motion": 0.478}
     assert unlearnt_attributes(by_attributes, 0.20) == {}
+
+
+def test_ctrl_c_in_the_demo_says_it_starts_over_not_that_it_resumes(tmp_path, capsys, monkeypatch):
+    """The demo trains with overwrite (it owns its folder), so `fit`'s "the same command resumes the run" would be
+    wrong there."""
+    from acga_tf import cli
+
+    def interrupted_training(*args, **kwargs):
+        raise KeyboardInterrupt("no model was saved; the same command resumes the run from its backup (optimizer "
+                                "step 80) in demo/run/backup")
+
+    monkeypatch.setattr(cli, "run_demo", interrupted_training)
+    assert main(["demo", "--output", str(tmp_path / "demo")]) == 130
+    assert capsys.readouterr().err.strip() == f"acga demo: interrupted: the same command starts the demo over in " \
+                                              f"{tmp_path / 'demo'}"

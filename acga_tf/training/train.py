@@ -161,7 +161,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
             self._save_model()
 
     def on_train_end(self, logs=None):
-        pass  # removed by `fit` once every epoch has run
+        pass  # kept when every epoch has run: `--resume` trains a finished run further from it
 
     def _save_model(self):
         if not weights_are_finite(self.model):  # never replace the last good backup with a diverged model
@@ -415,7 +415,9 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup") -> int:
     logger.info("resuming from %s at optimizer step %d (epoch %d, step %d of %d)", backup.backup_dir, start_step,
                 start_step // run.steps_per_epoch + 1, start_step % run.steps_per_epoch, run.steps_per_epoch)
     total_steps = run.epochs * run.steps_per_epoch
-    if start_step >= total_steps:
+    finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
+    # A run stopped after its last step but before its model was saved has only the save left.
+    if start_step > total_steps or (start_step == total_steps and finished):
         raise ValueError(f"{backup.backup_dir}: the run has already made {start_step} optimizer steps, at or past the "
                          f"{total_steps} of {run.epochs} epochs x {run.steps_per_epoch}; pass a larger --epochs to "
                          "train it further")
@@ -469,7 +471,8 @@ def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_s
     `shuffle=False`: `batches` is a `tf.data.Dataset` that shuffles itself (seeded, docs/training.md); Keras ignores
     its `shuffle=True` default for one, but warns about it on every `fit`.
     """
-    history = None
+    history = keras.callbacks.History()  # no epoch left: a run stopped between its last step and its save
+    history.epoch = []
     epoch, done = divmod(start_step, run.steps_per_epoch)
     if done:  # finish the interrupted epoch first
         history = task.fit(batches(start_step), initial_epoch=epoch, epochs=epoch + 1,

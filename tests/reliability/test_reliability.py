@@ -417,15 +417,18 @@ def test_ctrl_c_in_predict_keeps_the_earlier_overlay_and_says_what_was_written(r
     assert sorted(os.listdir(frames)) == ["00001.png", "00002.png", "00003.png"]
 
 
-def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(prepared_a2d, tmp_path, capsys, monkeypatch):
-    """Before: a Python traceback from inside Keras' `fit`."""
+@pytest.mark.parametrize("step, printed", [(2, "trained 1 epoch(s), final loss "), (3, "trained 0 epoch(s) -> ")])
+def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(step, printed, prepared_a2d, tmp_path, capsys,
+                                                                  monkeypatch):
+    """Before: a Python traceback from inside Keras' `fit`. At step 3 of 3 the run is stopped between its last step
+    and its save; the same command then only saves it (before, it refused: "already made 3 optimizer steps")."""
     import keras
 
     from acga_tf.training import train as train_module
 
     class CtrlC(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            if self.model.optimizer.iterations.numpy() == 2:
+            if self.model.optimizer.iterations.numpy() == step:
                 raise KeyboardInterrupt
 
     build = train_module._build_callbacks
@@ -436,10 +439,11 @@ def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(prepared_a2d,
     status, _, err = run_cli(argv, capsys)
     assert status == 130
     assert err.strip().splitlines()[-1] == ("acga train: interrupted: no model was saved; the same command resumes "
-                                            f"the run from its backup (optimizer step 2) in {out / 'backup'}")
+                                            f"the run from its backup (optimizer step {step}) in {out / 'backup'}")
     assert not (out / "model.keras").exists()
     monkeypatch.setattr(train_module, "_build_callbacks", build)
-    assert run_cli(argv, capsys)[0] == 0 and (out / "model.keras").exists()
+    status, out_text, _ = run_cli(argv, capsys)
+    assert status == 0 and printed in out_text and (out / "model.keras").exists()
 
 
 def test_ctrl_c_in_prepare_with_workers_reports_what_is_on_disk_and_the_rerun_ends_it(tmp_path, capsys):
