@@ -1,6 +1,8 @@
 """Tests of acga_tf/ops/native_log.py: TensorFlow's start-up lines kept off the `acga` command's stderr."""
 
 import os
+import subprocess
+import sys
 
 from acga_tf.ops import native_log
 
@@ -26,3 +28,13 @@ def test_the_filter_drops_only_the_start_up_lines_and_holds_the_cuda_one(capfd):
     os.write(2, START_UP)  # outside the block nothing is filtered
     assert capfd.readouterr().err.encode() == START_UP
 
+
+
+def test_a_closed_stderr_is_left_alone():
+    """`acga ... 2>&-`: before, the import itself failed (os.dup of a closed descriptor)."""
+    program = ("import os; os.close(2)\n"
+               "from acga_tf.ops import native_log\n"
+               "native_log.import_tensorflow_quietly(); print('imported')")
+    env = {k: v for k, v in os.environ.items() if k != native_log.LEVEL_VARIABLE}
+    proc = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout == "imported\n", proc

@@ -55,7 +55,11 @@ def filtered_stderr() -> Iterator[None]:
     """Routes file descriptor 2 through a thread that drops `NOISE` lines and holds `HELD` ones (`held_lines`), for
     the duration of the block."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr (closed by the caller): nothing to filter
+        yield
+        return
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
