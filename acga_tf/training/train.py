@@ -544,10 +544,8 @@ def _inference_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
-def _merge(first: keras.callbacks.History | None, second: keras.callbacks.History) -> keras.callbacks.History:
+def _merge(first: keras.callbacks.History, second: keras.callbacks.History) -> keras.callbacks.History:
     """`second` with `first`'s epochs and logs put in front."""
-    if first is None:
-        return second
     second.epoch = list(first.epoch) + list(second.epoch)
     for key, values in first.history.items():
         second.history[key] = list(values) + list(second.history.get(key, []))
