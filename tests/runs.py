@@ -39,11 +39,17 @@ def moving_frames(n, h, w, seed=0):
     return frames
 
 
-def write_video(path, frames, codec, pix_fmt, fps=12):
+def write_video(path, frames, codec, pix_fmt, fps=12, display=None):
+    """Encodes frames; `display` is (degrees counter-clockwise, hflip, vflip), stored as the display matrix that
+    players (and FFmpeg's tool) apply, the way phones store portrait videos; or a 9-int matrix."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt
+        if display is not None and len(display) == 9:
+            stream.set_display_matrix(display)
+        elif display is not None:
+            stream.set_display_rotation(display[0], hflip=display[1], vflip=display[2])
         if codec == "libx264":
             stream.options = {"qp": "0"}
         for t, img in enumerate(frames):

@@ -112,6 +112,24 @@ def test_each_frame_is_decoded_once_and_letterboxed_once(trained, videos, monkey
     assert sum(letterboxed) == 20
 
 
+def test_a_phone_video_is_segmented_and_written_upright(run_dir, tmp_path, capsys):
+    # A portrait phone video: landscape frames and a display matrix that turns them a quarter clockwise. Its masks
+    # and overlay are those of the same frames stored upright, not of the frames lying on their side.
+    upright = moving_frames(9, 40, 24, seed=5)  # portrait, H x W = 40 x 24
+    lying = np.rot90(upright, 1, axes=(1, 2))  # stored as phones store it: 24 x 40
+    runs = {}
+    for name, frames, display in (("upright", upright, None), ("phone", lying, (-90, False, False))):
+        path = write_video(tmp_path / f"{name}.mkv", frames, "ffv1", "bgr0", display=display)
+        out = tmp_path / name
+        assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(out / "m"),
+                     "--output", str(out / "o.mp4"), "--no-progress"]) == 0
+        assert "9 frames (24x40)" in capsys.readouterr().out
+        runs[name] = np.stack([np.asarray(Image.open(out / "m" / f"{i:05d}.png")) for i in range(1, 10)])
+        assert load_video(str(out / "o.mp4"))[0].shape == (9, 40, 24, 3)
+    assert runs["phone"].shape == (9, 40, 24)
+    np.testing.assert_array_equal(runs["phone"], runs["upright"])
+
+
 def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):
     frames = moving_frames(6, 45, 61)
     masks = np.zeros((6, 45, 61), np.uint8)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
+from runs import moving_frames, write_video
 
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.types import DataError, Referral
@@ -103,3 +104,27 @@ def test_stored_window_gives_the_clip_of_the_full_video(a2d_world):
     for t in (4, 8, 16, 24):
         from_window = loaded.first_index + clip_indices(loaded.center, len(loaded.frames), t).numpy()
         np.testing.assert_array_equal(from_window, clip_indices(c, 24, t).numpy())
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+@pytest.mark.parametrize("hflip", [False, True])
+@pytest.mark.parametrize("vflip", [False, True])
+def test_a_video_is_decoded_as_players_show_it(degrees, hflip, vflip, tmp_path):
+    # A phone stores a portrait video as landscape frames and a display matrix; players and FFmpeg's own tool turn the
+    # frames by it (the eight orientations: a counter-clockwise turn, then mirrors; by hand, `ffmpeg -i` gave these
+    # same frames for all sixteen cases, 2026-12-02). Lossless FFV1, so the frames compare exactly.
+    stored = moving_frames(3, 24, 40, seed=3)
+    path = write_video(tmp_path / "phone.mkv", stored, "ffv1", "bgr0", display=(degrees, hflip, vflip))
+    shown = np.rot90(stored, degrees // 90, axes=(1, 2))
+    shown = shown[:, :, ::-1] if hflip else shown
+    shown = shown[:, ::-1] if vflip else shown
+    np.testing.assert_array_equal(read_video_frames(path), shown)
+
+
+def test_a_turn_that_is_not_a_quarter_keeps_the_stored_frames_and_says_so(tmp_path, caplog):
+    stored = moving_frames(2, 24, 40, seed=4)
+    c, s = round(np.cos(np.pi / 4) * 65536), round(np.sin(np.pi / 4) * 65536)
+    path = write_video(tmp_path / "tilted.mkv", stored, "ffv1", "bgr0", display=[c, s, 0, -s, c, 0, 0, 0, 1 << 30])
+    with caplog.at_level("WARNING"):
+        np.testing.assert_array_equal(read_video_frames(path), stored)
+    assert "tilted.mkv: its display matrix turns it 45.0 degrees clockwise, not a multiple of 90" in caplog.text

@@ -78,17 +78,69 @@ def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
 TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
+def upright(image: np.ndarray, matrix: np.ndarray | None, source: str = "") -> np.ndarray:
+    """Turns a decoded frame the way players show it, by its display matrix (docs/data.md#videos).
+
+    Phones store a portrait video as landscape frames plus a display matrix (a rotation by a multiple of 90 degrees,
+    sometimes with a mirror). FFmpeg's `ffmpeg` tool applies it by default ("autorotate"); its library, and so
+    PyAV, hands out the frames as stored. This is the tool's rule, ported: the angle is the matrix's, rounded to a
+    degree, and the signs of the matrix's entries choose between a turn and a turn with a mirror.
+
+    Args:
+        image: (H, W, C) as decoded.
+        matrix: the frame's 3x3 display matrix as 9 int32 (16.16 fixed point), or None (no side data: as stored).
+        source: the file, named in the warning logged for an angle that is not a multiple of 90 degrees (FFmpeg
+            resamples those; here the frame is left as stored).
+
+    Returns:
+        The frame as players show it (a copy when it is turned; (W, H, C) for a quarter turn).
+    """
+    if matrix is None:
+        return image
+    m = np.asarray(matrix, np.int64)
+    a, b, c, d = (float(v) / 65536 for v in m[[0, 1, 3, 4]])
+    scale_x, scale_y = np.hypot(a, c), np.hypot(b, d)
+    if scale_x == 0 or scale_y == 0:
+        return image
+    # av_display_rotation_get, then fftools' get_rotation: the clockwise angle in [0, 360).
+    theta = -round(-np.degrees(np.arctan2(b / scale_y, a / scale_x)))
+    theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:
+        turned = image.transpose(1, 0, 2) if m[3] > 0 else np.rot90(image, -1)  # transpose=cclock_flip / clock
+    elif abs(theta - 180) < 1:
+        turned = image[:, ::-1] if m[0] < 0 else image  # hflip
+        turned = turned[::-1] if m[4] < 0 else turned  # vflip
+    elif abs(theta - 270) < 1:
+        turned = np.rot90(image, -1)[::-1] if m[3] < 0 else np.rot90(image, 1)  # transpose=clock_flip / cclock
+    elif abs(theta) < 1:
+        turned = image[::-1] if m[4] < 0 else image  # vflip
+    else:
+        logger.warning("%s: its display matrix turns it %.1f degrees clockwise, not a multiple of 90; its frames are "
+                       "used as stored", source, theta)
+        return image
+    return np.ascontiguousarray(turned)
+
+
+def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
+    """The frame's display matrix side data as 9 int32, or None."""
+    side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    return None if side is None else np.frombuffer(bytes(side), np.int32)
+
+
 def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.ndarray]:
     """Decodes a video file with PyAV one frame at a time (memory does not grow with the video's length).
 
-    The file is opened, and a missing or unreadable one reported, when the first frame is asked for.
+    The file is opened, and a missing or unreadable one reported, when the first frame is asked for. Frames come out
+    as players show them: turned by the video's display matrix (`upright`; the first frame's matrix is used for
+    every frame, as FFmpeg's tool does).
 
     Args:
         path: an .mp4 (or any container FFmpeg reads).
         max_frames: stop after this many frames (None: decode all).
 
     Yields:
-        uint8 (H, W, 3) RGB frames; decoded index i is the 1-based annotated frame i + 1 (docs/data.md#datasets).
+        uint8 (H, W, 3) RGB frames, upright; decoded index i is the 1-based annotated frame i + 1
+        (docs/data.md#datasets).
 
     Raises:
         DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it,
@@ -108,7 +160,9 @@ def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.n
                 raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader would "
                                       "draw its characters as frames)", reason="corrupt_video")
             for frame in container.decode(stream):
-                image = frame.to_ndarray(format="rgb24")
+                if count == 0:
+                    matrix = _display_matrix(frame)
+                image = upright(frame.to_ndarray(format="rgb24"), matrix, path)
                 if shape is not None and image.shape != shape:
                     raise DataError(path, f"frames of different sizes: {shape} then {image.shape} at frame {count}",
                                     reason="corrupt_video")
