@@ -368,12 +368,14 @@ def _keras_verbosity() -> int:
 
 
 def _one_line(error: BaseException) -> str:
-    """The error's message on one line (TensorFlow's op errors carry a multi-line traceback of the graph)."""
+    """The error's message on one line (TensorFlow's op errors carry a multi-line traceback of the graph), followed
+    by its notes (`BaseException.add_note`: what the job had done and kept)."""
     message = error.message if isinstance(error, tf.errors.OpError) else str(error)
     if isinstance(error, OSError) and error.filename and str(error.filename) not in message:
         message = f"{error.filename}: {message}"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return (lines[0] if lines else type(error).__name__)[:2000]
+    notes = "".join(f"; {note}" for note in getattr(error, "__notes__", ()))  # e.g. what a job kept
+    return (lines[0] if lines else type(error).__name__)[:2000] + notes
 
 
 if __name__ == "__main__":

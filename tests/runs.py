@@ -39,10 +39,11 @@ def moving_frames(n, h, w, seed=0):
     return frames
 
 
-def write_video(path, frames, codec, pix_fmt, fps=12, display=None):
+def write_video(path, frames, codec, pix_fmt, fps=12, display=None, options=None):
     """Encodes frames; `display` is (degrees counter-clockwise, hflip, vflip), stored as the display matrix that
-    players (and FFmpeg's tool) apply, the way phones store portrait videos; or a 9-int matrix."""
-    with av.open(str(path), "w") as container:
+    players (and FFmpeg's tool) apply, the way phones store portrait videos; or a 9-int matrix. `options` are the
+    container's (e.g. {"movflags": "faststart"}: the index first, as files served for download have it)."""
+    with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt

@@ -18,6 +18,7 @@ from acga_tf.apps.predict import (
     write_overlay,
 )
 from acga_tf.cli import main
+from acga_tf.data.video import iter_video_frames
 
 
 def by_hand(trained, frames, query, centres):
@@ -128,6 +129,20 @@ def test_a_phone_video_is_segmented_and_written_upright(run_dir, tmp_path, capsy
         assert load_video(str(out / "o.mp4"))[0].shape == (9, 40, 24, 3)
     assert runs["phone"].shape == (9, 40, 24)
     np.testing.assert_array_equal(runs["phone"], runs["upright"])
+
+
+def test_a_truncated_download_is_segmented_up_to_where_it_ends(run_dir, tmp_path, capsys):
+    # Players show such a file up to the cut; so does predict, with a warning (docs/data.md#videos).
+    full = write_video(tmp_path / "full.mp4", moving_frames(30, 48, 64, seed=6), "libx264", "yuv420p",
+                       options={"movflags": "faststart"})
+    data = open(full, "rb").read()
+    cut = tmp_path / "download.mp4"
+    cut.write_bytes(data[:len(data) * 3 // 5])
+    held = len(list(iter_video_frames(str(cut), damaged="skip")))
+    assert main(["predict", "--model", run_dir, "--video", str(cut), "--query", QUERY, "--frames-dir",
+                 str(tmp_path / "m"), "--no-progress"]) == 0
+    assert f"{held} frames (64x48)" in capsys.readouterr().out
+    assert len(os.listdir(tmp_path / "m")) == held
 
 
 def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):

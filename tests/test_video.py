@@ -11,7 +11,14 @@ from runs import moving_frames, write_video
 
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.types import DataError, Referral
-from acga_tf.data.video import LoadedSample, load_sample, read_png_frames, read_video_frames, window_bounds
+from acga_tf.data.video import (
+    LoadedSample,
+    iter_video_frames,
+    load_sample,
+    read_png_frames,
+    read_video_frames,
+    window_bounds,
+)
 from acga_tf.ops.geometry import clip_indices
 
 
@@ -128,3 +135,23 @@ def test_a_turn_that_is_not_a_quarter_keeps_the_stored_frames_and_says_so(tmp_pa
     with caplog.at_level("WARNING"):
         np.testing.assert_array_equal(read_video_frames(path), stored)
     assert "tilted.mkv: its display matrix turns it 45.0 degrees clockwise, not a multiple of 90" in caplog.text
+
+
+def test_a_truncated_download_gives_the_frames_it_holds_where_damage_is_skipped(tmp_path, caplog):
+    # The index first ("faststart", as served for download), then the file cut: players show the frames up to the cut.
+    frames = moving_frames(30, 48, 64, seed=6)
+    full = write_video(tmp_path / "full.mp4", frames, "libx264", "yuv420p", options={"movflags": "faststart"})
+    data = Path(full).read_bytes()
+    cut = tmp_path / "download.mp4"
+    cut.write_bytes(data[:len(data) * 3 // 5])
+    whole = read_video_frames(full)
+    with caplog.at_level("WARNING"):
+        held = np.stack(list(iter_video_frames(str(cut), damaged="skip")))
+    assert 0 < len(held) < 30
+    np.testing.assert_array_equal(held, whole[:len(held)])
+    assert (f"download.mp4: 1 damaged packet skipped, as players skip them (FFmpeg: InvalidDataError: Invalid data "
+            f"found when processing input); {len(held)} frames decoded of the 30 its container declares") in caplog.text
+    with pytest.raises(DataError, match=r"download\.mp4: cannot decode the video \(InvalidDataError"):
+        read_video_frames(str(cut))  # the converters' default: frame k must be decoded frame k - 1
+    with pytest.raises(ValueError, match="damaged must be 'error' or 'skip', got 'ignore'"):
+        next(iter_video_frames(full, damaged="ignore"))

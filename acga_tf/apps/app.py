@@ -109,7 +109,7 @@ class WebApp:
         zips = [self._zip(folder, os.path.join(out, f"masks-{k + 1}.zip"), sentence)
                 for k, (folder, sentence) in enumerate(zip(folders, summary.queries))]
         middle = summary.num_frames // 2
-        frame = next(itertools.islice(iter_video_frames(video), middle, None))
+        frame = next(itertools.islice(iter_video_frames(video, damaged="skip"), middle, None))
         return summary.paths[0], zips, frame, _report(summary), _Session(video, summary.queries, middle)
 
     @staticmethod

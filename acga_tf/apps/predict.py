@@ -146,7 +146,7 @@ def open_frames(video, fps: float | None = None) -> tuple[Iterator[np.ndarray], 
         ValueError: an array that is not uint8 (N, H, W, 3) with N ≥ 1.
     """
     if isinstance(video, (str, os.PathLike)):
-        frames = iter_video_frames(os.fspath(video))
+        frames = iter_video_frames(os.fspath(video), damaged="skip")
         first = next(frames)
         return _chain(first, frames), float(fps) if fps else video_fps(video)
     array = np.asarray(video)
@@ -648,11 +648,13 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     except BaseException as e:
         if writer is not None:
             writer.discard()
+        done = 0 if summary is None else summary.num_frames
+        kept = [f"{output} was not written"] if output else []
+        kept += [f"{frames_dir} holds the masks of the first {done} frames"] if frames_dir else []
+        kept = "; ".join([f"after {done} frames", *kept])
         if isinstance(e, KeyboardInterrupt):
-            done = 0 if summary is None else summary.num_frames
-            kept = [f"{output} was not written"] if output else []
-            kept += [f"{frames_dir} holds the masks of the first {done} frames"] if frames_dir else []
-            raise KeyboardInterrupt("; ".join([f"after {done} frames", *kept])) from None
+            raise KeyboardInterrupt(kept) from None
+        e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
         raise
     if writer is not None:
         writer.close()

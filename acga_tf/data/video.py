@@ -127,7 +127,7 @@ def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     return None if side is None else np.frombuffer(bytes(side), np.int32)
 
 
-def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.ndarray]:
+def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str = "error") -> Iterator[np.ndarray]:
     """Decodes a video file with PyAV one frame at a time (memory does not grow with the video's length).
 
     The file is opened, and a missing or unreadable one reported, when the first frame is asked for. Frames come out
@@ -137,6 +137,10 @@ def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.n
     Args:
         path: an .mp4 (or any container FFmpeg reads).
         max_frames: stop after this many frames (None: decode all).
+        damaged: what a packet that FFmpeg cannot decode does. "error": a DataError (the converters: annotated frame k
+            must be decoded frame k − 1, and a skipped packet would shift every later frame). "skip": it is skipped,
+            as players and FFmpeg's tool skip it (a truncated download plays up to where it ends), and one warning
+            at the end names the file, the packets skipped and FFmpeg's reason (`acga predict`, docs/data.md#videos).
 
     Yields:
         uint8 (H, W, 3) RGB frames, upright; decoded index i is the 1-based annotated frame i + 1
@@ -147,19 +151,22 @@ def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.n
             it has no video frame, its frames change size, or it is text that FFmpeg would render as a picture of
             characters.
     """
+    if damaged not in ("error", "skip"):
+        raise ValueError(f"damaged must be 'error' or 'skip', got {damaged!r}")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(path, "video file not found", reason="missing_video")
-    count, shape = 0, None
+    count, shape, skipped = 0, None, []
     try:
         with av.open(path) as container:
             if not container.streams.video:
                 raise DataError(path, "no video stream in the file", reason="corrupt_video")
             stream = container.streams.video[0]
+            declared = stream.frames  # the container's count; 0 where it has none
             if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
                 raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader would "
                                       "draw its characters as frames)", reason="corrupt_video")
-            for frame in container.decode(stream):
+            for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                 if count == 0:
                     matrix = _display_matrix(frame)
                 image = upright(frame.to_ndarray(format="rgb24"), matrix, path)
@@ -169,11 +176,30 @@ def iter_video_frames(path: str, max_frames: int | None = None) -> Iterator[np.n
                 shape, count = image.shape, count + 1
                 yield image
                 if max_frames is not None and count >= max_frames:
-                    return
+                    break
     except av.FFmpegError as e:
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
+    if skipped and count:
+        of = f" of the {declared} its container declares" if declared > count else ""
+        logger.warning("%s: %d damaged packet%s skipped, as players skip them (FFmpeg: %s); %d frames decoded%s", path,
+                       len(skipped), "" if len(skipped) == 1 else "s", skipped[0], count, of)
     if count == 0:
         raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
+
+
+def _decode(container: av.container.InputContainer, stream: av.VideoStream,
+            skipped: list[str] | None) -> Iterator[av.VideoFrame]:
+    """The frames of `stream`, packet by packet. Where `skipped` is a list, a packet FFmpeg cannot decode is left out
+    and its error appended; otherwise the error propagates."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as e:
+            if skipped is None:
+                raise
+            skipped.append(f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}")
+            continue
+        yield from frames
 
 
 def read_video_frames(path: str, max_frames: int | None = None) -> np.ndarray:

@@ -387,9 +387,11 @@ def test_a_user_error_is_the_only_line_in_a_fresh_process(tmp_path):
     assert loud.returncode == 2 and loud_err.endswith(err) and "port.cc" in loud_err, loud_err
 
 
-def test_ctrl_c_in_predict_keeps_the_earlier_overlay_and_says_what_was_written(run_dir, tmp_path, capsys,
-                                                                             monkeypatch):
-    """Before: a Python traceback, and a partial MP4 in place of the earlier one at --output."""
+@pytest.mark.parametrize("stop", ["ctrl_c", "disk_full"])
+def test_predict_stopped_midway_keeps_the_earlier_overlay_and_says_what_was_written(stop, run_dir, tmp_path, capsys,
+                                                                                    monkeypatch):
+    """Ctrl-C, or an error after some frames (a full disk). Before: a Python traceback for Ctrl-C, a partial MP4 in
+    place of the earlier one at --output, and for the error a message that did not say what was kept."""
     from runs import QUERY, moving_frames, write_video
 
     from acga_tf.apps import predict as module
@@ -400,18 +402,21 @@ def test_ctrl_c_in_predict_keeps_the_earlier_overlay_and_says_what_was_written(r
     real = module.write_mask_png
     written = []
 
-    def ctrl_c_at_the_fourth_frame(path, mask):
+    def stop_at_the_fourth_frame(path, mask):
         if len(written) == 3:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt if stop == "ctrl_c" else OSError(28, "No space left on device", path)
         real(path, mask)
         written.append(path)
 
-    monkeypatch.setattr(module, "write_mask_png", ctrl_c_at_the_fourth_frame)
+    monkeypatch.setattr(module, "write_mask_png", stop_at_the_fourth_frame)
     status, _, err = run_cli(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output",
                               str(output), "--frames-dir", str(frames), "--no-progress"], capsys)
-    assert status == 130
-    assert err.strip() == (f"acga predict: interrupted: after 3 frames; {output} was not written; {frames} holds the "
-                           "masks of the first 3 frames")
+    kept = f"after 3 frames; {output} was not written; {frames} holds the masks of the first 3 frames"
+    if stop == "ctrl_c":
+        assert status == 130 and err.strip() == f"acga predict: interrupted: {kept}"
+    else:
+        assert status == 2 and err.strip() == (f"acga predict: error: [Errno 28] No space left on device: "
+                                               f"'{frames / '00004.png'}'; {kept}")
     assert output.read_bytes() == b"an earlier overlay" and sorted(os.listdir(tmp_path)) == ["clip.mp4", "masks",
                                                                                              "overlay.mp4"]
     assert sorted(os.listdir(frames)) == ["00001.png", "00002.png", "00003.png"]
