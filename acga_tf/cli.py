@@ -29,6 +29,7 @@ from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
+from acga_tf.serving.client import SIGNATURES
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
@@ -167,7 +168,7 @@ def _add_export(sub) -> None:
 
 def _run_export(args) -> int:
     path = export_model(args.model, args.output, warmup=not args.no_warmup)
-    print(f"exported {args.model} -> {path} (signatures: serving_default, segment_queries)")
+    print(f"exported {args.model} -> {path} (signatures: {', '.join(SIGNATURES)})")
     return 0
 
 

@@ -67,7 +67,7 @@ def export_traces():
 def exported(run_dir, export_traces, tmp_path_factory):
     base = tmp_path_factory.mktemp("saved_models")
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("segment", "segment_queries", "describe_queries"):
+        for name in ("segment", "segment_queries", "segment_encoded", "describe_queries"):
             patch.setattr(ServingModule, name, _counted(getattr(ServingModule, name), export_traces))
         assert main(["export", "--model", str(run_dir), "--output", str(base / "acga" / "1")]) == 0
     return base / "acga" / "1"
@@ -141,6 +141,9 @@ def fresh(exported, trained, tmp_path_factory):
                                                  object)}, "describe_queries")
     add("rest_multi_80x48", "rest", {"video": videos["80x48"][1], "queries": np.array(SENTENCES[1:], object)},
         "segment_queries")
+    pngs = np.array([serving.encode_png(f) for f in videos["80x48"][1]], object)  # the same clip, PNG-encoded
+    add("rest_encoded_80x48", "rest", {"frames": pngs, "queries": np.array(SENTENCES[1:], object)},
+        "segment_encoded")
     bad = {
         "bad_rank4": (proto, {"video": good["video"][0], "query": queries[:1]}, "serving_default"),
         "bad_float": (proto, {"video": good["video"].astype(np.float32), "query": queries}, "serving_default"),
@@ -156,6 +159,12 @@ def fresh(exported, trained, tmp_path_factory):
         "bad_rest_float": ("rest", {"video": good["video"] / 255.0, "query": queries}, "serving_default"),
         "bad_no_queries": (proto, {"video": good["video"][0], "queries": np.array([], "S")}, "segment_queries"),
         "bad_multi_rank5": (proto, {"video": good["video"], "queries": queries}, "segment_queries"),
+        "bad_encoded_rank2": ("rest", {"frames": pngs[None], "queries": queries}, "segment_encoded"),
+        "bad_encoded_wrong_t": ("rest", {"frames": pngs[:4], "queries": queries}, "segment_encoded"),
+        "bad_encoded_not_an_image": ("rest", {"frames": np.array([b"not an image"] + list(pngs[1:]), object),
+                                              "queries": queries}, "segment_encoded"),
+        "bad_encoded_sizes": ("rest", {"frames": np.array(list(pngs[:-1]) + [serving.encode_png(
+            good["video"][0, 0])], object), "queries": queries}, "segment_encoded"),
     }
     for id_, (kind, inputs, signature) in bad.items():
         add(id_, kind, inputs, signature)
@@ -218,12 +227,17 @@ def test_row_format_rest_request(fresh, trained):
     _assert_matches(_answer(work, "rest_instances"), _reference(trained, inputs["video"], inputs["query"]), 48, 80)
 
 
-@pytest.mark.parametrize("id_", ["multi_48x80", "rest_multi_80x48"])
+@pytest.mark.parametrize("id_", ["multi_48x80", "rest_multi_80x48", "rest_encoded_80x48"])
 def test_multi_query_signature_matches_single_query(fresh, trained, id_):
     results, work, requests = fresh
     assert results["outcomes"][id_] == {"ok": True}
     signature, inputs = requests[id_]
-    assert signature == "segment_queries"
+    if signature == "segment_encoded":  # PNG frames: lossless, so the same clip as rest_multi_80x48's
+        assert json.loads((work / f"{id_}.json").read_text())["inputs"]["frames"][0].keys() == {"b64"}
+        inputs = {"video": requests["rest_multi_80x48"][1]["video"], "queries": inputs["queries"]}
+        np.testing.assert_array_equal(_answer(work, id_)["mask"], _answer(work, "rest_multi_80x48")["mask"])
+    else:
+        assert signature == "segment_queries"
     q = len(inputs["queries"])
     h, w = inputs["video"].shape[1:3]
     answer = _answer(work, id_)
@@ -245,6 +259,10 @@ def test_multi_query_signature_matches_single_query(fresh, trained, id_):
     ("bad_rest_float", r"input 'video'.*not uint8"),
     ("bad_no_queries", r"queries is empty"),
     ("bad_multi_rank5", r"video must be uint8 \[T, H, W, 3\] \(rank 4\)"),
+    ("bad_encoded_rank2", r"frames must be a string vector \[T\] of encoded images"),
+    ("bad_encoded_wrong_t", r"frames must hold T = 8 encoded images \(clip_length of the model\)"),
+    ("bad_encoded_not_an_image", r"Unknown image file format\. One of JPEG, .*PNG, GIF, BMP.* required"),
+    ("bad_encoded_sizes", r"frames must all be the size of the first one \(H, W, 3\); got a frame of shape"),
 ])
 def test_bad_requests_fail_clearly_and_the_process_survives(fresh, trained, id_, message):
     import re
@@ -291,6 +309,8 @@ def test_signatures(fresh):
                             "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
         "segment_queries": {"inputs": {"video": "uint8", "queries": "string"},
                             "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
+        "segment_encoded": {"inputs": {"frames": "string", "queries": "string"},
+                            "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
         "describe_queries": {"inputs": {"queries": "string"},
                              "outputs": {"words": "int32", "known_words": "int32", "unknown_words": "string",
                                          "clip_length": "int32", "image_size": "int32", "sentence_length": "int32"}},
@@ -304,7 +324,8 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
     records = [prediction_log_pb2.PredictionLog.FromString(r)
                for r in tf.data.TFRecordDataset(str(exported / WARMUP_FILE)).as_numpy_iterator()]
     assert [r.predict_log.request.model_spec.signature_name for r in records] == ["serving_default",
-                                                                                 "segment_queries"]
+                                                                                 "segment_queries",
+                                                                                 "segment_encoded"]
     first = serving.request_inputs(records[0].predict_log.request)
     assert first["video"].dtype == np.uint8 and first["video"].shape[:2] == (1, trained.config.clip_length)
     assert first["query"][0].decode() in trained.vocabulary.words
@@ -312,13 +333,14 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
     h, w = first["video"].shape[2:4]
     assert results["warmup"] == [
         {"signature": "serving_default", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}},
-        {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "empty": [2], "probability": [2, h, w]}}]
+        {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "empty": [2], "probability": [2, h, w]}},
+        {"signature": "segment_encoded", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}}]
 
 
 def test_export_traces_each_signature_once(exported, export_traces):
     """tf.saved_model.save gets concrete functions: a `tf.function` would be traced again in its save context
     (docs/serving.md#export)."""
-    assert export_traces == {"segment": 1, "segment_queries": 1, "describe_queries": 1}
+    assert export_traces == {"segment": 1, "segment_queries": 1, "segment_encoded": 1, "describe_queries": 1}
 
 
 def test_version_folder_layout(exported):

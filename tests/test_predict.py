@@ -1,6 +1,7 @@
 """acga_tf.apps.predict and `acga predict`: one mask per frame (docs/evaluation.md#protocol) from clips centred on it
 (docs/data.md#clips)."""
 
+import json
 import os
 
 import numpy as np
@@ -19,6 +20,7 @@ from acga_tf.apps.predict import (
 )
 from acga_tf.cli import main
 from acga_tf.data.video import iter_video_frames
+from acga_tf.serving.client import rest_body
 
 
 def by_hand(trained, frames, query, centres):
@@ -243,6 +245,7 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
         for kind, model in models.items():
             predictor = load_predictor(model)
             assert isinstance(predictor, KerasPredictor if kind in ("run", "keras") else ServingPredictor), kind
+            assert getattr(predictor, "encoded", False) == (kind == "rest")  # PNG frames to segment_encoded
             results[kind] = predict(predictor, frames, queries=queries, batch_size=3)
         # describe_queries twice (the model's T and L; the sentences), then one segment_queries request per frame.
         assert server.requests == 2 + len(frames)
@@ -258,6 +261,31 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
         assert np.mean(masks != reference) <= 1e-3, (kind, np.mean(masks != reference))
         np.testing.assert_allclose(np.stack([r.probabilities for r in result]),
                                    np.stack([r.probabilities for r in results["run"]]), atol=2e-5)
+
+
+def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_with_a_warning(exported_run, caplog):
+    from tf_serving_stand_in import TFServingStandIn
+
+    from acga_tf.apps.predictors import load_predictor
+
+    frames = moving_frames(5, 40, 56, seed=4)
+    bodies = {}
+    with TFServingStandIn(exported_run, "acga") as server:
+        for old in (False, True):
+            if old:  # as a SavedModel exported before segment_encoded existed is described
+                metadata = server.metadata()
+                del metadata["metadata"]["signature_def"]["signature_def"]["segment_encoded"]
+                server.metadata = lambda: metadata
+            predictor = load_predictor(server.url)
+            real_run, sizes = predictor.server.run, []
+            predictor.server.run = lambda inputs, name: sizes.append(len(json.dumps(rest_body(inputs, name)))) or \
+                real_run(inputs, name)
+            with caplog.at_level("WARNING"):
+                bodies[old] = (predict(predictor, frames, QUERY).masks, max(sizes))
+    np.testing.assert_array_equal(bodies[True][0], bodies[False][0])
+    assert bodies[True][1] > 3 * bodies[False][1], bodies  # noisy 40 x 56 frames: PNG barely compresses them
+    assert caplog.text.count("no segment_encoded signature (its signatures are describe_queries, segment_queries, "
+                             "serving_default): each frame is sent as JSON numbers, 7 to 40 times more bytes") == 1
 
 
 def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):

@@ -299,6 +299,15 @@ TINY_RUNS: dict[str, TinyRun] = {
         # 50 s on a 2-core AVX2 host (a process per video). The default suite checks acga predict's bounded frame
         # window (tests/test_predict.py::test_iter_masks_streams_with_a_bounded_frame_window).
         slow=True),
+    "benchmarks/rest_payload.py": TinyRun(
+        ("--height", "24", "--width", "40", "--clip-length", "4", "--repeats", "1"),
+        (*ENVIRONMENT,
+         r"one request per frame: its clip of T = 4 frames at 40x24, synthetic frames \(gradient, moving squares, "
+         r"noise σ = 3\)",
+         rf"  segment_queries, JSON numbers: {NUMBER} MB a request, built in {NUMBER} s",
+         rf"  segment_encoded, PNG frames:   {NUMBER} MB a request, built in {NUMBER} s \(\+ {NUMBER} s to encode "
+         r"each frame once\)",
+         rf"  bytes, numbers / PNG: {NUMBER}x")),
     "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
                                     _check_converted),
     # 16 s on a 2-core AVX2 host. The default suite runs the same Beam pipeline on the DirectRunner in its own process

@@ -2,6 +2,7 @@
 
     POST /v1/models/<name>[/versions/<n>]:predict   {"signature_name"?, "inputs" | "instances"}
     GET  /v1/models/<name>                          the model's status
+    GET  /v1/models/<name>/metadata                 its signatures (names, input and output dtypes)
 
 over an exported SavedModel loaded with `tf.saved_model.load` (`acga_tf.serving.LocalServer`, which parses the
 bodies the way TF Serving documents them). A bad request gets HTTP 400 with `{"error": message}`, an unknown model
@@ -21,7 +22,7 @@ import threading
 from acga_tf.serving.client import LocalServer
 
 PREDICT = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?:predict$")
-STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+)?$")
+STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+)?(?P<metadata>/metadata)?$")
 
 
 class TFServingStandIn:
@@ -57,6 +58,8 @@ class TFServingStandIn:
                 match = STATUS.match(self.path)
                 if not match or match["name"] != stand_in.name:
                     return self._send(404, {"error": f"Servable not found for request: {self.path}"})
+                if match["metadata"]:
+                    return self._send(200, stand_in.metadata())
                 self._send(200, {"model_version_status": [{"version": "1", "state": "AVAILABLE",
                                                            "status": {"error_code": "OK", "error_message": ""}}]})
 
@@ -66,6 +69,20 @@ class TFServingStandIn:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1/models/{name}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def metadata(self) -> dict:
+        """`GET .../metadata` as TF Serving answers it: the SignatureDefs as JSON (dtypes; shapes left out)."""
+        def tensors(specs):
+            return {name: {"dtype": f"DT_{spec.dtype.name.upper()}", "tensor_shape": {"unknown_rank": True},
+                           "name": f"{name}:0"} for name, spec in specs.items()}
+
+        signatures = {}
+        for name, function in self.server_model.signatures.items():
+            signatures[name] = {"inputs": tensors(function.structured_input_signature[1]),
+                                "outputs": tensors(function.structured_outputs),
+                                "method_name": "tensorflow/serving/predict"}
+        return {"model_spec": {"name": self.name, "signature_name": "", "version": "1"},
+                "metadata": {"signature_def": {"signature_def": signatures}}}
 
     def __enter__(self) -> "TFServingStandIn":
         self.thread.start()

@@ -4,13 +4,14 @@
 (a version folder or its `saved_models/NAME` parent: the highest integer version) or a TF Serving URL
 (`http://host:8501/v1/models/NAME`, its REST predict API). Every predictor gives the same masks for the same clip and
 sentences: the Keras ones run `ACGA.segment_queries` and the shared post-processing (`acga_tf.ops.postprocess`,
-maximum over the frame's own pixels), the others the SavedModel's `segment_queries` signature, whose graph does the
-same (docs/evaluation.md#protocol).
+maximum over the frame's own pixels), the others the SavedModel's `segment_queries` signature (`segment_encoded`
+over REST), whose graph does the same (docs/evaluation.md#protocol).
 """
 
 from __future__ import annotations
 
 import abc
+import logging
 import os
 from collections.abc import Sequence
 
@@ -20,8 +21,17 @@ import tensorflow as tf
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
-from acga_tf.serving.client import DESCRIBE_SIGNATURE, MULTI_QUERY_SIGNATURE, LocalServer, RestClient
+from acga_tf.serving.client import (
+    DESCRIBE_SIGNATURE,
+    ENCODED_SIGNATURE,
+    MULTI_QUERY_SIGNATURE,
+    LocalServer,
+    RestClient,
+    encode_png,
+)
 from acga_tf.training.artifacts import TrainedModel, load_trained
+
+logger = logging.getLogger(__name__)
 
 SAVED_MODEL_FILE = "saved_model.pb"
 URL_SCHEMES = ("http://", "https://")
@@ -103,8 +113,11 @@ class KerasPredictor(Predictor):
 
 class ServingPredictor(Predictor):
     """An exported SavedModel, loaded in this process (`LocalServer`) or behind a TF Serving REST URL
-    (`RestClient`): one `segment_queries` request per frame (the raw T frames of its clip and the Q sentences),
-    whose graph does the letterbox, the model and the post-processing (docs/serving.md#signatures).
+    (`RestClient`): one request per frame (the T frames of its clip and the Q sentences), whose graph does the
+    letterbox, the model and the post-processing (docs/serving.md#signatures). In process, the raw frames go to
+    `segment_queries`; over REST, each frame is PNG-encoded once and its clips go to `segment_encoded`: 7 to 40 times
+    fewer bytes than JSON numbers (noisy to clean frames; benchmarks/rest_payload.py). A model exported before that
+    signature existed gets the numbers, with a warning.
 
     Raises:
         ValueError: the SavedModel has no `describe_queries` signature (exported before it existed).
@@ -119,16 +132,32 @@ class ServingPredictor(Predictor):
                              "with `acga export` (it needs the describe_queries signature)") from None
         self.clip_length = int(info["clip_length"])
         self.sentence_length = int(info["sentence_length"])
+        self.encoded = isinstance(server, RestClient) and self._serves_encoded()
+
+    def _serves_encoded(self) -> bool:
+        try:
+            names = self.server.signature_names()
+        except OSError as e:
+            names, reason = [], str(e)
+        else:
+            reason = f"its signatures are {', '.join(names)}"
+        if ENCODED_SIGNATURE not in names:
+            logger.warning("%s: no %s signature (%s): each frame is sent as JSON numbers, 7 to 40 times more bytes "
+                           "than PNG; export the model again with `acga export` to get it", self.source,
+                           ENCODED_SIGNATURE, reason)
+        return ENCODED_SIGNATURE in names
 
     def describe(self, queries):
         return _described(self.server.run({"queries": np.array(list(queries), object)}, DESCRIBE_SIGNATURE))
 
     def prepare(self, frame):
-        return frame  # the graph letterboxes the raw frames
+        # The graph letterboxes the raw frames; over REST each frame is encoded once, for all the clips it is in.
+        return np.array(encode_png(frame), object) if self.encoded else frame
 
     def segment(self, clips, queries, height, width, probabilities=False):
-        answers = [self.server.run({"video": clip, "queries": np.array(list(queries), object)},
-                                   MULTI_QUERY_SIGNATURE) for clip in clips]
+        queries = np.array(list(queries), object)
+        answers = [self.server.run({"frames": clip, "queries": queries}, ENCODED_SIGNATURE) if self.encoded
+                   else self.server.run({"video": clip, "queries": queries}, MULTI_QUERY_SIGNATURE) for clip in clips]
         outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
         if probabilities:

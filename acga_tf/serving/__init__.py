@@ -4,9 +4,12 @@ gRPC `PredictRequest`s, REST bodies, `LocalServer`), which load no model code (d
 from acga_tf.serving.client import (
                                     DEFAULT_SIGNATURE,
                                     DESCRIBE_SIGNATURE,
+                                    ENCODED_SIGNATURE,
                                     MULTI_QUERY_SIGNATURE,
+                                    SIGNATURES,
                                     LocalServer,
                                     RestClient,
+                                    encode_png,
                                     parse_rest_body,
                                     predict_request,
                                     request_inputs,
@@ -14,5 +17,6 @@ from acga_tf.serving.client import (
                                     rest_body,
 )
 
-__all__ = ["DEFAULT_SIGNATURE", "DESCRIBE_SIGNATURE", "MULTI_QUERY_SIGNATURE", "LocalServer", "RestClient",
-           "parse_rest_body", "predict_request", "request_inputs", "response_outputs", "rest_body"]
+__all__ = ["DEFAULT_SIGNATURE", "DESCRIBE_SIGNATURE", "ENCODED_SIGNATURE", "MULTI_QUERY_SIGNATURE", "SIGNATURES",
+           "LocalServer", "RestClient", "encode_png", "parse_rest_body", "predict_request", "request_inputs",
+           "response_outputs", "rest_body"]

@@ -7,6 +7,8 @@ does everything a client would otherwise have to reproduce, in stock TF ops only
                       → mask uint8 [B, H, W] ({0, 1}), empty bool [B], probability float32 [B, H, W]
     segment_queries   video uint8 [T, H, W, 3], queries string [Q]
                       → mask uint8 [Q, H, W], empty bool [Q], probability float32 [Q, H, W]  (I3D runs once)
+    segment_encoded   frames string [T] (encoded images: PNG, JPEG, GIF, BMP, WebP), queries string [Q]
+                      → as segment_queries (for REST clients: a frame is one `{"b64": ...}` string, not JSON numbers)
     describe_queries  queries string [Q] → words, known_words int32 [Q], unknown_words string [Q],
                       clip_length, image_size, sentence_length int32 scalars
 
@@ -138,6 +140,37 @@ class ServingModule(tf.Module):
 
         The I3D stage runs once; the text encoder, attention and decoder run on the Q queries as a batch.
         """
+        return self._segment_clip(video, queries)
+
+    def segment_encoded(self, frames: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`segment_encoded`: frames string [T], each an encoded image (PNG, JPEG, GIF, BMP or WebP; a GIF gives
+        its first frame), queries string [Q] → as `segment_queries` on the decoded frames.
+
+        For REST clients: in JSON a uint8 `video` costs about 4 bytes a pixel value, a PNG frame in `{"b64": ...}`
+        about 1.33 bytes per byte of the file (docs/serving.md#signatures).
+        """
+        t = self.config.clip_length
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.rank(frames), 1, message="frames must be a string vector [T] of encoded images; got a tensor of "
+                                            "rank")]):
+            frames = tf.reshape(frames, [-1])
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.size(frames), t, message=f"frames must hold T = {t} encoded images (clip_length of the model), "
+                                            "centred on the frame to segment; got T")]):
+            first = tf.shape(tf.io.decode_image(frames[0], channels=3, expand_animations=False))
+
+        def decode(data: tf.Tensor) -> tf.Tensor:
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+            with tf.control_dependencies([tf.debugging.assert_equal(
+                    tf.shape(image), first, message="frames must all be the size of the first one (H, W, 3); got "
+                                                    "a frame of shape")]):
+                return tf.identity(image)
+
+        video = tf.map_fn(decode, frames, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+        return self._segment_clip(video, queries)
+
+    def _segment_clip(self, video: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One clip uint8 [T, H, W, 3] and Q sentences → mask, probability [Q, H, W] (both clip signatures)."""
         video = self._check_video(video, batched=False)
         queries = self._check_queries(queries, "queries", None)
         height, width = tf.shape(video)[1], tf.shape(video)[2]
@@ -211,6 +244,8 @@ def warmup_requests(config: ACGAConfig, query: str, model_name: str) -> list:
                                 serving.DEFAULT_SIGNATURE, model_name),
         serving.predict_request({"video": video, "queries": np.array([query, query], object)},
                                 serving.MULTI_QUERY_SIGNATURE, model_name),
+        serving.predict_request({"frames": np.array([serving.encode_png(f) for f in video], object),
+                                 "queries": np.array([query], object)}, serving.ENCODED_SIGNATURE, model_name),
     ]
     return [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=r)) for r in requests]
 
@@ -226,7 +261,7 @@ def write_warmup(export_dir: str, records: list) -> str:
 
 
 def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.ConcreteFunction]:
-    """The three signatures of `module`, each traced once: {signature name: concrete function}.
+    """The four signatures of `module`, each traced once: {signature name: concrete function}.
 
     Concrete functions, not `tf.function`s, are what `tf.saved_model.save` gets: it would trace a `tf.function` again
     inside its save context, a tracing context of its own. `keras.export.ExportArchive` traced each endpoint twice
@@ -240,6 +275,8 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
                                             tf.TensorSpec(None, tf.string, name="query")),
         serving.MULTI_QUERY_SIGNATURE: concrete(module.segment_queries, tf.TensorSpec(None, tf.uint8, name="video"),
                                                 tf.TensorSpec(None, tf.string, name="queries")),
+        serving.ENCODED_SIGNATURE: concrete(module.segment_encoded, tf.TensorSpec(None, tf.string, name="frames"),
+                                            tf.TensorSpec(None, tf.string, name="queries")),
         serving.DESCRIBE_SIGNATURE: concrete(module.describe_queries, tf.TensorSpec(None, tf.string, name="queries")),
     }
 
@@ -300,6 +337,6 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     name = os.path.basename(name_dir)
     if not os.path.exists(config_path):
         files.write_text(config_path, models_config_text(name, f"/models/{name}"))
-    logger.info("exported %s (T=%d, S=%d) to %s; signatures %s, %s", trained.directory, trained.config.clip_length,
-                trained.config.image_size, output_dir, serving.DEFAULT_SIGNATURE, serving.MULTI_QUERY_SIGNATURE)
+    logger.info("exported %s (T=%d, S=%d) to %s; signatures %s", trained.directory, trained.config.clip_length,
+                trained.config.image_size, output_dir, ", ".join(signatures))
     return output_dir
