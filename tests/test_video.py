@@ -4,11 +4,13 @@
 import dataclasses
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
 from runs import moving_frames, write_video
 
+from acga_tf.apps.predict import video_fps
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.types import DataError, Referral
 from acga_tf.data.video import (
@@ -155,3 +157,24 @@ def test_a_truncated_download_gives_the_frames_it_holds_where_damage_is_skipped(
         read_video_frames(str(cut))  # the converters' default: frame k must be decoded frame k - 1
     with pytest.raises(ValueError, match="damaged must be 'error' or 'skip', got 'ignore'"):
         next(iter_video_frames(full, damaged="ignore"))
+
+
+def test_a_cover_picture_stored_before_the_video_is_not_taken_for_it(tmp_path):
+    # Some files store their cover picture (one frame) as a first video stream; players and ffmpeg play the video.
+    frames = moving_frames(6, 24, 40, seed=7)
+    path = tmp_path / "with_cover.mkv"
+    with av.open(str(path), "w") as container:
+        cover = container.add_stream("mjpeg", rate=1)
+        video = container.add_stream("ffv1", rate=12)
+        cover.width, cover.height, cover.pix_fmt = 40, 24, "yuvj420p"
+        video.width, video.height, video.pix_fmt = 40, 24, "bgr0"
+        for stream, images in ((cover, frames[:1] // 2), (video, frames)):
+            for t, image in enumerate(images):
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = t
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    np.testing.assert_array_equal(read_video_frames(str(path)), frames)  # lossless FFV1: exactly the video
+    assert video_fps(str(path)) == 12

@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
-from acga_tf.data.video import Mp4Writer, iter_video_frames
+from acga_tf.data.video import Mp4Writer, iter_video_frames, video_stream
 from acga_tf.ops import files
 from acga_tf.ops.geometry import clip_indices
 from acga_tf.training.artifacts import TrainedModel
@@ -110,7 +110,8 @@ def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
     """The average frame rate of a video file (its container metadata; nothing is decoded), or `default`."""
     try:
         with av.open(os.fspath(path)) as container:
-            rate = container.streams.video[0].average_rate if container.streams.video else None
+            stream = video_stream(container)
+            rate = stream.average_rate if stream is not None else None
     except av.FFmpegError:
         return default
     return float(rate) if rate else default
@@ -120,7 +121,8 @@ def video_length(path: str) -> int | None:
     """The frame count a video's container declares (for progress bars), or None."""
     try:
         with av.open(os.fspath(path)) as container:
-            count = container.streams.video[0].frames if container.streams.video else 0
+            stream = video_stream(container)
+            count = stream.frames if stream is not None else 0
     except av.FFmpegError:
         return None
     return int(count) or None

@@ -121,6 +121,15 @@ def upright(image: np.ndarray, matrix: np.ndarray | None, source: str = "") -> n
     return np.ascontiguousarray(turned)
 
 
+def video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    """The video stream players and FFmpeg's tool pick (`av_find_best_stream`), or None where there is none.
+
+    Not simply the first: a file can store its cover picture (one frame) as a video stream before the video, and
+    FFmpeg prefers a stream of several frames, then the default one (docs/data.md#videos).
+    """
+    return container.streams.best("video")
+
+
 def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     """The frame's display matrix side data as 9 int32, or None."""
     side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
@@ -159,9 +168,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     count, shape, skipped = 0, None, []
     try:
         with av.open(path) as container:
-            if not container.streams.video:
+            stream = video_stream(container)
+            if stream is None:
                 raise DataError(path, "no video stream in the file", reason="corrupt_video")
-            stream = container.streams.video[0]
             declared = stream.frames  # the container's count; 0 where it has none
             if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
                 raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader would "
