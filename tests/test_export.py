@@ -144,6 +144,10 @@ def fresh(exported, trained, tmp_path_factory):
     pngs = np.array([serving.encode_png(f) for f in videos["80x48"][1]], object)  # the same clip, PNG-encoded
     add("rest_encoded_80x48", "rest", {"frames": pngs, "queries": np.array(SENTENCES[1:], object)},
         "segment_encoded")
+    jpegs = np.array([tf.io.encode_jpeg(f, quality=95).numpy() for f in videos["80x48"][1]], object)
+    add("encoded_jpeg_80x48", proto, {"frames": jpegs, "queries": np.array(SENTENCES[1:], object)}, "segment_encoded")
+    bomb = bytearray(pngs[0])  # a real PNG whose header now declares 30000 x 30000 pixels (2.7 GB decoded)
+    bomb[16:24] = (30000).to_bytes(4, "big") * 2
     bad = {
         "bad_rank4": (proto, {"video": good["video"][0], "query": queries[:1]}, "serving_default"),
         "bad_float": (proto, {"video": good["video"].astype(np.float32), "query": queries}, "serving_default"),
@@ -163,6 +167,10 @@ def fresh(exported, trained, tmp_path_factory):
         "bad_encoded_wrong_t": ("rest", {"frames": pngs[:4], "queries": queries}, "segment_encoded"),
         "bad_encoded_not_an_image": ("rest", {"frames": np.array([b"not an image"] + list(pngs[1:]), object),
                                               "queries": queries}, "segment_encoded"),
+        "bad_encoded_gif": ("rest", {"frames": np.array(list(pngs[:-1]) + [tf.io.encode_png(good["video"][0, 0]).numpy(
+            ).replace(b"\x89PNG", b"GIF8", 1)], object), "queries": queries}, "segment_encoded"),
+        "bad_encoded_bomb": ("rest", {"frames": np.array(list(pngs[:-1]) + [bytes(bomb)], object),
+                                      "queries": queries}, "segment_encoded"),
         "bad_encoded_sizes": ("rest", {"frames": np.array(list(pngs[:-1]) + [serving.encode_png(
             good["video"][0, 0])], object), "queries": queries}, "segment_encoded"),
     }
@@ -247,6 +255,15 @@ def test_multi_query_signature_matches_single_query(fresh, trained, id_):
     assert not np.allclose(answer["probability"][0], answer["probability"][1]), "queries should change the answer"
 
 
+def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
+    results, work, requests = fresh
+    assert results["outcomes"]["encoded_jpeg_80x48"] == {"ok": True}
+    _, inputs = requests["encoded_jpeg_80x48"]
+    decoded = np.stack([tf.io.decode_jpeg(f).numpy() for f in inputs["frames"]])  # what the graph sees
+    reference = _reference(trained, np.repeat(decoded[None], len(inputs["queries"]), axis=0), inputs["queries"])
+    _assert_matches(_answer(work, "encoded_jpeg_80x48"), reference, 80, 48)
+
+
 @pytest.mark.parametrize("id_, message", [
     ("bad_rank4", r"video must be uint8 \[B, T, H, W, 3\] \(rank 5\)"),
     ("bad_float", r"expected to be a uint8 tensor but is a float tensor"),
@@ -261,8 +278,11 @@ def test_multi_query_signature_matches_single_query(fresh, trained, id_):
     ("bad_multi_rank5", r"video must be uint8 \[T, H, W, 3\] \(rank 4\)"),
     ("bad_encoded_rank2", r"frames must be a string vector \[T\] of encoded images"),
     ("bad_encoded_wrong_t", r"frames must hold T = 8 encoded images \(clip_length of the model\)"),
-    ("bad_encoded_not_an_image", r"Unknown image file format\. One of JPEG, .*PNG, GIF, BMP.* required"),
-    ("bad_encoded_sizes", r"frames must all be the size of the first one \(H, W, 3\); got a frame of shape"),
+    ("bad_encoded_not_an_image", r"frames must be PNG or JPEG images; got a frame that starts with.*not an i"),
+    ("bad_encoded_gif", r"frames must be PNG or JPEG images; got a frame that starts with.*GIF8"),
+    ("bad_encoded_bomb", r"frames must have at most 33177600 pixels each \(8K UHD, 7680 x 4320\); their headers "
+                         r"declare H, W =.*30000 30000"),
+    ("bad_encoded_sizes", r"frames must all be the size of the first one; their headers declare H, W =.*80 48.*48 80"),
 ])
 def test_bad_requests_fail_clearly_and_the_process_survives(fresh, trained, id_, message):
     import re

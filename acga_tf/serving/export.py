@@ -7,7 +7,7 @@ does everything a client would otherwise have to reproduce, in stock TF ops only
                       → mask uint8 [B, H, W] ({0, 1}), empty bool [B], probability float32 [B, H, W]
     segment_queries   video uint8 [T, H, W, 3], queries string [Q]
                       → mask uint8 [Q, H, W], empty bool [Q], probability float32 [Q, H, W]  (I3D runs once)
-    segment_encoded   frames string [T] (encoded images: PNG, JPEG, GIF, BMP, WebP), queries string [Q]
+    segment_encoded   frames string [T] (PNG or JPEG images, at most 8K UHD each), queries string [Q]
                       → as segment_queries (for REST clients: a frame is one `{"b64": ...}` string, not JSON numbers)
     describe_queries  queries string [Q] → words, known_words int32 [Q], unknown_words string [Q],
                       clip_length, image_size, sentence_length int32 scalars
@@ -38,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from acga_tf.data.decode import decode_images
 from acga_tf.data.vocab import check_known, check_nonempty
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
@@ -53,6 +54,10 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MODELS_CONFIG = "models.config"
 # Warmup frames are small: the graph letterboxes any H × W to S × S, so the model runs at full size anyway.
 WARMUP_FRAME_SIZE = (48, 64)
+# The most pixels an encoded frame may declare (8K UHD, 7680 × 4320), read from its header before it is decoded: a
+# PNG of a few megabytes can declare 30000 × 30000 pixels (2.7 GB decoded, 16 times per request).
+MAX_ENCODED_PIXELS = 7680 * 4320
+PNG_SIGNATURE, JPEG_SIGNATURE = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 
 
 class ServingModule(tf.Module):
@@ -143,11 +148,12 @@ class ServingModule(tf.Module):
         return self._segment_clip(video, queries)
 
     def segment_encoded(self, frames: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`segment_encoded`: frames string [T], each an encoded image (PNG, JPEG, GIF, BMP or WebP; a GIF gives
-        its first frame), queries string [Q] → as `segment_queries` on the decoded frames.
+        """`segment_encoded`: frames string [T], each a PNG or JPEG image, queries string [Q] → as `segment_queries`
+        on the decoded frames.
 
         For REST clients: in JSON a uint8 `video` costs about 4 bytes a pixel value, a PNG frame in `{"b64": ...}`
-        about 1.33 bytes per byte of the file (docs/serving.md#signatures).
+        about 1.33 bytes per byte of the file (docs/serving.md#signatures). Each frame's size is read from its header
+        and refused above `MAX_ENCODED_PIXELS` before anything is decoded.
         """
         t = self.config.clip_length
         with tf.control_dependencies([tf.debugging.assert_equal(
@@ -157,16 +163,17 @@ class ServingModule(tf.Module):
         with tf.control_dependencies([tf.debugging.assert_equal(
                 tf.size(frames), t, message=f"frames must hold T = {t} encoded images (clip_length of the model), "
                                             "centred on the frame to segment; got T")]):
-            first = tf.shape(tf.io.decode_image(frames[0], channels=3, expand_animations=False))
-
-        def decode(data: tf.Tensor) -> tf.Tensor:
-            image = tf.io.decode_image(data, channels=3, expand_animations=False)
-            with tf.control_dependencies([tf.debugging.assert_equal(
-                    tf.shape(image), first, message="frames must all be the size of the first one (H, W, 3); got "
-                                                    "a frame of shape")]):
-                return tf.identity(image)
-
-        video = tf.map_fn(decode, frames, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+            sizes = tf.map_fn(_header_size, frames, fn_output_signature=tf.TensorSpec([2], tf.int64))  # (T, 2)
+        pixels = sizes[:, 0] * sizes[:, 1]
+        checks = [
+            tf.debugging.Assert(tf.reduce_all(sizes > 0) & tf.reduce_all(pixels <= MAX_ENCODED_PIXELS),
+                                [f"frames must have at most {MAX_ENCODED_PIXELS} pixels each (8K UHD, 7680 x 4320); "
+                                 "their headers declare H, W =", sizes], summarize=2 * t),
+            tf.debugging.Assert(tf.reduce_all(sizes == sizes[0]), [
+                "frames must all be the size of the first one; their headers declare H, W =", sizes], summarize=2 * t),
+        ]
+        with tf.control_dependencies(checks):  # nothing is decoded before the headers have passed
+            video = decode_images(frames, channels=3)
         return self._segment_clip(video, queries)
 
     def _segment_clip(self, video: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -189,6 +196,19 @@ class ServingModule(tf.Module):
         return {**self.vectorizer.describe(queries), "clip_length": tf.constant(c.clip_length, tf.int32),
                 "image_size": tf.constant(c.image_size, tf.int32),
                 "sentence_length": tf.constant(c.sentence_length, tf.int32)}
+
+
+def _header_size(data: tf.Tensor) -> tf.Tensor:
+    """(H, W) int64 of one PNG or JPEG frame (a string scalar), read from its header: nothing is decoded."""
+    is_png = tf.logical_and(tf.strings.substr(data, 0, 8) == PNG_SIGNATURE, tf.strings.length(data) >= 24)
+    is_jpeg = tf.strings.substr(data, 0, 3) == JPEG_SIGNATURE
+    with tf.control_dependencies([tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [
+            "frames must be PNG or JPEG images; got a frame that starts with", tf.strings.substr(data, 0, 8)])]):
+        height_width = tf.cond(  # PNG: IHDR's big-endian width and height; JPEG: its SOF marker
+            is_png, lambda: tf.reverse(tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.int32, little_endian=False),
+                                       [0]),
+            lambda: tf.image.extract_jpeg_shape(data)[:2])
+    return tf.cast(tf.reshape(height_width, [2]), tf.int64)
 
 
 def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
