@@ -24,7 +24,7 @@ from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
-from acga_tf.apps.predict import predict_to_files, video_length
+from acga_tf.apps.predict import frame_range, predict_to_files, video_fps, video_length
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
@@ -107,6 +107,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--output", help="overlay video to write: FILE.mp4 or FILE.gif")
     p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...; with several queries "
                                         "DIR/1/00001.png, DIR/2/..., and DIR/queries.txt)")
+    p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
+                                               "mask PNGs keep the video's frame numbers")
+    p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")
     p.add_argument("--batch-size", type=int, default=4, help="clips per forward pass (default: 4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_predict)
@@ -114,12 +117,20 @@ def _add_predict(sub) -> None:
 
 def _run_predict(args) -> int:
     total = video_length(args.video)
+    if total and (args.start or args.end):  # the range's frames, as frame_range counts them
+        first, stop = frame_range(args.start, args.end, video_fps(args.video))
+        total = max(min(total, stop or total) - first, 0) or None
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1) as bar:
         summary = predict_to_files(args.model, args.video, args.query, output=args.output,
-                                   frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update)
+                                   frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update,
+                                   start=args.start, end=args.end)
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
-    print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){written}")
+    part = ""
+    if args.start is not None or args.end is not None:
+        part = (f", frames {summary.first + 1} to {summary.first + summary.num_frames} of the video "
+                f"({summary.first / summary.fps:.2f} s to {(summary.first + summary.num_frames) / summary.fps:.2f} s)")
+    print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
     for query, coverage, empty in zip(summary.queries, summary.coverage, summary.empty_frames):
         print(f"  {query!r}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")
     return 0

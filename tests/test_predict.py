@@ -370,6 +370,53 @@ def test_iter_masks_streams_with_a_bounded_frame_window(trained):
     np.testing.assert_array_equal(np.stack([i.frame for i in items]), frames)
 
 
+@pytest.mark.parametrize("first, stop, batch", [(0, 5, 3), (1, 2, 4), (6, 17, 3), (30, None, 4), (40, None, 1),
+                                                 (0, None, 2)])
+def test_a_range_of_frames_gets_the_masks_of_the_whole_video_and_reads_only_what_its_clips_need(trained, first, stop,
+                                                                                              batch):
+    from acga_tf.apps.predict import iter_masks
+    from acga_tf.apps.predictors import load_predictor
+
+    frames = moving_frames(41, 24, 32, seed=5)
+    pulled = []
+
+    def source():
+        for frame in frames:
+            pulled.append(1)
+            yield frame
+
+    items = list(iter_masks(load_predictor(trained), source(), [QUERY], batch_size=batch, first=first, stop=stop))
+    t = trained.config.clip_length
+    assert [i.index for i in items] == list(range(first, stop or 41))
+    whole = predict(trained, frames, QUERY, batch_size=batch)
+    np.testing.assert_array_equal(np.stack([i.masks[0] for i in items]), whole.masks[first:stop])
+    # Decoding stops one frame past the last clip's reach (stop - 1 + after), or at the video's end.
+    assert len(pulled) == (41 if stop is None else min(41, stop - 1 + (t + 1) // 2 + 1))
+
+
+def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys):
+    path, _ = videos["mp4"]  # 20 frames at 12 fps
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(whole),
+                 "--no-progress"]) == 0
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(part),
+                 "--output", str(tmp_path / "part.mp4"), "--start", "0.5", "--end", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "6 frames (100x72), frames 7 to 12 of the video (0.50 s to 1.00 s)" in out  # frame i is shown at i / 12 s
+    assert sorted(os.listdir(part)) == [f"{i:05d}.png" for i in range(7, 13)]  # the video's frame numbers
+    for name in os.listdir(part):
+        np.testing.assert_array_equal(np.asarray(Image.open(part / name)), np.asarray(Image.open(whole / name)))
+    assert load_video(str(tmp_path / "part.mp4"))[0].shape[0] == 6
+    for argv, message in (
+            (["--start", "2"], f"{path}: --start 2.0 is frame 25, past the video's end (20 frames, 1.67 s at 12 fps)"),
+            (["--start", "1", "--end", "1"], "--end 1.0: must be a time in seconds after --start (1.0)"),
+            (["--start", "nan"], "--start nan: must be a time in seconds, 0 or more")):
+        assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir",
+                     str(tmp_path / "none"), "--no-progress", *argv]) == 2
+        assert capsys.readouterr().err.strip() == f"acga predict: error: {message}"
+        assert not (tmp_path / "none").exists()
+
+
 def test_cli_several_queries_write_one_mask_track_and_colour_each_with_a_legend(run_dir, videos, tmp_path, capsys):
     from acga_tf.apps.predict import OVERLAY_COLORS, legend
 

@@ -220,7 +220,8 @@ class FrameMasks:
 
 
 def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequence[str], *, batch_size: int = 4,
-               probabilities: bool = False, window: FrameWindow | None = None) -> Iterator[FrameMasks]:
+               probabilities: bool = False, window: FrameWindow | None = None, first: int = 0,
+               stop: int | None = None) -> Iterator[FrameMasks]:
     """Yields every frame's masks, in order, as soon as its clip is done (docs/data.md#clips).
 
     Frame i's clip is frames i − T//2 … i + (T+1)//2 − 1, clamped to the video; frames are read lazily and only
@@ -234,9 +235,13 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         batch_size: clips per model call.
         probabilities: also return σ(logits) at the frame's size (a bilinear resize per frame and sentence).
         window: the frame buffer to use (to inspect its `longest` afterwards); a new one by default.
+        first, stop: segment frames `first` to `stop` − 1 only (stop None: to the video's end). `frames` is still
+            the whole video: the clips of the range's first and last frames take the frames around them, so each
+            mask is the one segmenting the whole video gives. Frames before the clips' reach are passed over,
+            and no frame after it is read.
 
     Yields:
-        `FrameMasks`, frame 0 first.
+        `FrameMasks`, frame `first` first.
 
     Raises:
         ValueError: bad batch size, no queries, or frames that are not uint8 (H, W, 3) of one size.
@@ -245,27 +250,36 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         raise ValueError(f"batch_size={batch_size}: must be >= 1")
     if isinstance(queries, str) or not len(queries):
         raise ValueError("give at least one query (a list of sentences)")
+    if first < 0 or (stop is not None and stop <= first):
+        raise ValueError(f"frames {first} to {stop}: an empty or negative range")
     queries = list(queries)
     window = FrameWindow() if window is None else window
     t = predictor.clip_length
     before, after = t // 2, (t + 1) // 2 - 1  # a clip's frames before and after its centre
-    shape, centre = None, 0  # the first frame's shape; the next centre to yield
+    window.first = lowest = max(0, first - before)  # the first frame a clip of the range takes
+    end = stop if stop is not None else np.inf
+    shape, centre = None, first  # the first frame's shape; the next centre to yield
     for index, frame in enumerate(frames):
+        if index < lowest:
+            continue
+        if index > end - 1 + after:  # past the last clip's reach: the clips below are all complete
+            break
         frame = np.asarray(frame)
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3 or frame.shape != (shape or frame.shape):
             raise ValueError(f"frame {index} has dtype {frame.dtype} and shape {frame.shape}, expected uint8 "
                              f"(H, W, 3) frames of one size{f' {shape}' if shape else ''}")
         shape = frame.shape
         window.append(frame, predictor.prepare(frame))
-        while centre + batch_size - 1 + after <= index:  # a full batch of clips is complete
-            yield from _run_batch(predictor, window, queries, centre, centre + batch_size, None, probabilities)
-            centre += batch_size
+        while centre < end and min(centre + batch_size, end) - 1 + after <= index:  # a batch of clips is complete
+            batch_stop = int(min(centre + batch_size, end))
+            yield from _run_batch(predictor, window, queries, centre, batch_stop, None, probabilities)
+            centre = batch_stop
             window.drop_before(centre - before)
     if shape is None:
         return
-    total = window.last + 1
-    for start in range(centre, total, batch_size):  # the last clips repeat the last frame
-        yield from _run_batch(predictor, window, queries, start, min(start + batch_size, total), total,
+    total = window.last + 1  # the video's end, or a frame no remaining clip reaches past
+    for start in range(centre, int(min(total, end)), batch_size):  # the last clips repeat the last frame
+        yield from _run_batch(predictor, window, queries, start, int(min(start + batch_size, total, end)), total,
                               probabilities)
         window.drop_before(start + batch_size - before)
 
@@ -597,11 +611,30 @@ class PredictionSummary:
     coverage: list[float]
     empty_frames: list[list[int]]
     paths: list[str]
+    first: int = 0  # zero-based index, in the video, of the first frame segmented
+
+
+def frame_range(start: float | None, end: float | None, fps: float) -> tuple[int, int | None]:
+    """`--start`/`--end` in seconds → the zero-based frames [first, stop) shown from `start` until before `end`.
+
+    Frame i is shown from i / fps (exact for a constant frame rate; a variable one is taken at its average).
+
+    Raises:
+        ValueError: a start below 0 or not a number, an end not after the start.
+    """
+    if start is not None and not start >= 0:
+        raise ValueError(f"--start {start}: must be a time in seconds, 0 or more")
+    if end is not None and not end > (start or 0):
+        raise ValueError(f"--end {end}: must be a time in seconds after --start ({start or 0})")
+    first = 0 if start is None else int(np.ceil(start * fps - 1e-6))
+    stop = None if end is None else max(int(np.ceil(end * fps - 1e-6)), first + 1)
+    return first, stop
 
 
 def predict_to_files(model, video, queries: Sequence[str], *, output: str | None = None,
                      frames_dir: str | None = None, batch_size: int = 4, fps: float | None = None,
-                     progress: Callable[[int], None] | None = None) -> PredictionSummary:
+                     progress: Callable[[int], None] | None = None, start: float | None = None,
+                     end: float | None = None) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -614,6 +647,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         frames_dir: one PNG per frame (`00001.png`, ...); with several sentences, `<frames_dir>/<k>/00001.png`
             (k = 1, 2, ...) and `queries.txt` listing them.
         batch_size, fps, progress: as `predict`.
+        start, end: segment only the frames shown from `start` until before `end` seconds (`frame_range`); mask
+            PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -625,15 +660,20 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         queries = [queries]
     check_outputs(video, output, frames_dir, len(queries))
     frames, fps = open_frames(video, fps)
+    first, stop = frame_range(start, end, fps)
+    declared = len(video) if not isinstance(video, (str, os.PathLike)) else video_length(video)
+    if declared is not None and first >= declared:
+        raise ValueError(_past_the_end(video, start, first, declared, fps))
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     folders = _mask_folders(frames_dir, queries)
     writer, key, summary = None, None, None
     try:
-        for item in iter_masks(predictor, frames, queries, batch_size=batch_size):
+        for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop):
             if summary is None:
                 h, w = item.frame.shape[:2]
-                summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [])
+                summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
+                                            first=item.index)
                 writer = OverlayWriter(output, fps) if output else None
                 key = legend(queries, w) if len(queries) > 1 else None
             if writer is not None:
@@ -658,6 +698,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             raise KeyboardInterrupt(kept) from None
         e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
         raise
+    if summary is None:  # the container declared no length, or a wrong one
+        raise ValueError(_past_the_end(video, start, first, None, fps))
     if writer is not None:
         writer.close()
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
@@ -667,6 +709,12 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             logger.warning("query %r: the mask is empty in %d of %d frames (first: frame %d)", query, len(empty),
                            summary.num_frames, empty[0])
     return summary
+
+
+def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float) -> str:
+    name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
+    length = f"{frames} frames, {frames / fps:.2f} s at {fps:g} fps" if frames else f"{fps:g} fps"
+    return f"{name}: --start {start} is frame {first + 1}, past the video's end ({length})"
 
 
 def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
