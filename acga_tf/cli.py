@@ -100,7 +100,7 @@ def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="segment the actors sentences describe in every frame of a video")
     p.add_argument("--model", required=True, help="a trained run directory, a .keras file (vocab.txt and "
                    "embeddings.npy beside it), an exported SavedModel (saved_models/NAME or saved_models/NAME/N) "
-                   "or a TF Serving URL http://HOST:8501/v1/models/NAME")
+                   "or a TF Serving URL: http://HOST:8501/v1/models/NAME (REST) or grpc://HOST:8500/NAME")
     p.add_argument("--video", required=True, help="a video file (any format FFmpeg reads)")
     p.add_argument("--query", required=True, action="append",
                    help="a sentence describing an actor; repeat for several (one mask and colour each)")

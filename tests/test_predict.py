@@ -179,7 +179,8 @@ def test_predict_rejects_bad_arrays_and_batch_sizes(trained):
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",
-                                  "output_folder", "output_is_video", "output_under_file", "bad_url", "server_down"])
+                                  "output_folder", "output_is_video", "output_under_file", "bad_url", "server_down",
+                                  "bad_grpc_url", "grpc_server_down"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
     from acga_tf.apps import predict as module
 
@@ -189,7 +190,9 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
                 "missing_model": "model.keras: missing", "video_as_model": ".mp4: not a .keras file",
                 "output_folder": "out.mp4: is an existing folder",
                 "output_is_video": "is the input video", "output_under_file": "is a file, not a folder",
-                "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server"}[case]
+                "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server",
+                "bad_grpc_url": "grpc://localhost:8500: not a TF Serving gRPC URL; expected grpc://HOST:PORT/NAME",
+                "grpc_server_down": "grpc://127.0.0.1:9/acga: UNAVAILABLE: "}[case]
     if case.startswith("output"):  # refused before the model or the video is read
         monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
         output = {"output_folder": str(tmp_path / "out.mp4"), "output_is_video": video,
@@ -202,6 +205,10 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
         model = "http://localhost:8501/acga"
     elif case == "server_down":
         model = "http://127.0.0.1:9/v1/models/acga"  # nothing listens on the discard port
+    elif case == "bad_grpc_url":
+        model = "grpc://localhost:8500"
+    elif case == "grpc_server_down":
+        model = "grpc://127.0.0.1:9/acga"
     if case == "missing":
         video = str(tmp_path / "nope.mp4")
     elif case == "corrupt":
@@ -230,37 +237,56 @@ SENTENCES = [QUERY, "a blue square walking", "the green triangle rolling right"]
 
 
 def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
-    """Run directory, its .keras file, the SavedModel (version folder and its parent) and a TF Serving REST URL
-    (a stand-in server over the SavedModel) give the same masks for the same video and sentences."""
-    from tf_serving_stand_in import TFServingStandIn
+    """Run directory, its .keras file, the SavedModel (version folder and its parent) and TF Serving REST and gRPC
+    URLs (stand-in servers over the SavedModel) give the same masks for the same video and sentences."""
+    from tf_serving_stand_in import GrpcStandIn, TFServingStandIn
 
     from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, load_predictor
 
     frames = moving_frames(10, 40, 56, seed=3)
     queries = SENTENCES[:2]
-    with TFServingStandIn(exported_run, "acga") as server:
+    with TFServingStandIn(exported_run, "acga") as server, GrpcStandIn(exported_run, "acga") as grpc_server:
         models = {"run": run_dir, "keras": os.path.join(run_dir, "model.keras"), "saved_model": exported_run,
-                  "saved_models_name": os.path.dirname(exported_run), "rest": server.url}
+                  "saved_models_name": os.path.dirname(exported_run), "rest": server.url, "grpc": grpc_server.url}
         results = {}
         for kind, model in models.items():
             predictor = load_predictor(model)
             assert isinstance(predictor, KerasPredictor if kind in ("run", "keras") else ServingPredictor), kind
             assert getattr(predictor, "encoded", False) == (kind == "rest")  # PNG frames to segment_encoded
             results[kind] = predict(predictor, frames, queries=queries, batch_size=3)
-        # describe_queries twice (the model's T and L; the sentences), then one segment_queries request per frame.
-        assert server.requests == 2 + len(frames)
+        # describe_queries twice (the model's T and L; the sentences), then one segment_* request per frame.
+        assert server.requests == grpc_server.requests == 2 + len(frames)
     reference = np.stack([r.masks for r in results["run"]])  # (Q, N, H, W)
     assert reference.shape == (2, 10, 40, 56) and 0 < reference.mean() < 1
     assert not np.array_equal(reference[0], reference[1]), "the sentences should change the masks"
     for kind, result in results.items():
         masks = np.stack([r.masks for r in result])
-        if kind in ("keras", "saved_models_name", "rest"):  # same code (or same graph) as the one before it
-            other = {"keras": "run", "saved_models_name": "saved_model", "rest": "saved_model"}[kind]
+        if kind in ("keras", "saved_models_name", "rest", "grpc"):  # same code (or same graph) as another
+            other = {"keras": "run", "saved_models_name": "saved_model", "rest": "saved_model",
+                     "grpc": "saved_model"}[kind]
             np.testing.assert_array_equal(masks, np.stack([r.masks for r in results[other]]))
         # The SavedModel's graph letterboxes each clip itself: float round-off may flip a pixel on the threshold.
         assert np.mean(masks != reference) <= 1e-3, (kind, np.mean(masks != reference))
         np.testing.assert_allclose(np.stack([r.probabilities for r in result]),
                                    np.stack([r.probabilities for r in results["run"]]), atol=2e-5)
+
+
+def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_run):
+    import tensorflow as tf
+    from tf_serving_stand_in import GrpcStandIn
+
+    from acga_tf.serving import SIGNATURES, GrpcClient
+
+    clip = moving_frames(8, 24, 32, seed=6)
+    with GrpcStandIn(exported_run, "acga") as server:
+        client = GrpcClient(server.url)
+        assert client.signature_names() == sorted(SIGNATURES)
+        answer = client.run({"video": clip, "queries": np.array([QUERY], object)}, "segment_queries")
+        assert answer["mask"].shape == (1, 24, 32) and answer["mask"].dtype == np.uint8
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"grpc://127\.0\.0\.1:\d+/acga: .*video must have T"):
+            client.run({"video": clip[:3], "queries": np.array([QUERY], object)}, "segment_queries")
+        with pytest.raises(OSError, match=r"/zebra: NOT_FOUND: Servable not found"):
+            GrpcClient(server.url.replace("/acga", "/zebra")).signature_names()
 
 
 def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_with_a_warning(exported_run, caplog):

@@ -92,3 +92,64 @@ class TFServingStandIn:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+class GrpcStandIn:
+    """TensorFlow Serving's gRPC `PredictionService` (`Predict`, `GetModelMetadata` with the SavedModel's own
+    SignatureDefs) over one SavedModel on 127.0.0.1 (a free port) while the context is open; a bad request is
+    aborted with `INVALID_ARGUMENT` and the graph's message, an unknown model with `NOT_FOUND`, as TF Serving does.
+
+        with GrpcStandIn(export_dir, "acga") as server:   # server.url = grpc://127.0.0.1:PORT/acga
+            ...
+    """
+
+    def __init__(self, export_dir: str, name: str = "acga"):
+        import os
+        from concurrent import futures
+
+        import grpc
+        import tensorflow as tf
+        from tensorflow.core.protobuf import saved_model_pb2
+        from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_pb2_grpc
+
+        model, self.name, self.requests = LocalServer(str(export_dir)), name, 0
+        saved = saved_model_pb2.SavedModel()
+        with open(os.path.join(str(export_dir), "saved_model.pb"), "rb") as f:
+            saved.ParseFromString(f.read())
+        self.signature_defs = dict(saved.meta_graphs[0].signature_def)
+        stand_in = self
+
+        class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+            def _check_name(self, request, context):
+                if request.model_spec.name != stand_in.name:
+                    context.abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {request.model_spec}")
+
+            def Predict(self, request, context):  # noqa: N802 (gRPC's naming)
+                self._check_name(request, context)
+                stand_in.requests += 1
+                try:
+                    return model.predict(request)
+                except tf.errors.InvalidArgumentError as e:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
+
+            def GetModelMetadata(self, request, context):  # noqa: N802
+                self._check_name(request, context)
+                signatures = get_model_metadata_pb2.SignatureDefMap()
+                for key, value in stand_in.signature_defs.items():
+                    signatures.signature_def[key].CopyFrom(value)
+                response = get_model_metadata_pb2.GetModelMetadataResponse()
+                response.model_spec.name = stand_in.name
+                response.metadata["signature_def"].Pack(signatures)
+                return response
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Servicer(), self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.url = f"grpc://127.0.0.1:{port}/{name}"
+
+    def __enter__(self) -> "GrpcStandIn":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop(grace=None)

@@ -8,7 +8,7 @@ the frame's own pixels (padding is never an answer) and mapped back to the frame
 
 - `load_predictor(model)` (`acga_tf.apps.predictors`): a `Predictor` from a run directory, a `.keras` file (its
   vocabulary beside it), an exported SavedModel (a version folder or its `saved_models/NAME` parent: the highest
-  version) or a TF Serving URL (`http://host:8501/v1/models/NAME`). All give the same masks.
+  version) or a TF Serving URL (`http://host:8501/v1/models/NAME`, `grpc://host:8500/NAME`). All give the same masks.
 - `iter_masks(predictor, frames, queries)`: the streaming core. Frames come from any iterator; each frame's masks,
   one per sentence, are yielded as soon as its clip is done, and only the frames that pending clips still need
   are held (about clip_length + batch_size), so memory does not grow with the video's length. The clip is encoded

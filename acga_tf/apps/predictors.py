@@ -2,10 +2,10 @@
 
 `load_predictor(model)` takes a run directory, a `.keras` file (its vocabulary beside it), an exported SavedModel
 (a version folder or its `saved_models/NAME` parent: the highest integer version) or a TF Serving URL
-(`http://host:8501/v1/models/NAME`, its REST predict API). Every predictor gives the same masks for the same clip and
-sentences: the Keras ones run `ACGA.segment_queries` and the shared post-processing (`acga_tf.ops.postprocess`,
-maximum over the frame's own pixels), the others the SavedModel's `segment_queries` signature (`segment_encoded`
-over REST), whose graph does the same (docs/evaluation.md#protocol).
+(`http://host:8501/v1/models/NAME`, its REST predict API; `grpc://host:8500/NAME`, its gRPC one). Every predictor
+gives the same masks for the same clip and sentences: the Keras ones run `ACGA.segment_queries` and the shared
+post-processing (`acga_tf.ops.postprocess`, maximum over the frame's own pixels), the others the SavedModel's
+`segment_queries` signature (`segment_encoded` over REST), whose graph does the same (docs/evaluation.md#protocol).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from acga_tf.serving.client import (
     DESCRIBE_SIGNATURE,
     ENCODED_SIGNATURE,
     MULTI_QUERY_SIGNATURE,
+    GrpcClient,
     LocalServer,
     RestClient,
     encode_png,
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 SAVED_MODEL_FILE = "saved_model.pb"
 URL_SCHEMES = ("http://", "https://")
+GRPC_SCHEME = "grpc://"
 
 
 class Predictor(abc.ABC):
@@ -113,7 +115,8 @@ class KerasPredictor(Predictor):
 
 class ServingPredictor(Predictor):
     """An exported SavedModel, loaded in this process (`LocalServer`) or behind a TF Serving REST URL
-    (`RestClient`): one request per frame (the T frames of its clip and the Q sentences), whose graph does the
+    (`RestClient`) or gRPC one (`GrpcClient`, binary tensors: the raw frames to `segment_queries`): one request per
+    frame (the T frames of its clip and the Q sentences), whose graph does the
     letterbox, the model and the post-processing (docs/serving.md#signatures). In process, the raw frames go to
     `segment_queries`; over REST, each frame is PNG-encoded once and its clips go to `segment_encoded`: 7 to 40 times
     fewer bytes than JSON numbers (noisy to clean frames; benchmarks/rest_payload.py). A model exported before that
@@ -188,9 +191,9 @@ def load_predictor(model) -> Predictor:
 
     Args:
         model: a `Predictor` or `TrainedModel` (returned as one), a TF Serving URL
-            (`http://host:8501/v1/models/NAME`), a SavedModel folder or its parent holding integer versions (the
-            highest is used), a run directory, or a `.keras` file (its `vocab.txt` and `embeddings.npy` beside it or
-            in the folder above, as `acga train` writes them).
+            (`http://host:8501/v1/models/NAME`, REST; `grpc://host:8500/NAME`, gRPC), a SavedModel folder or its
+            parent holding integer versions (the highest is used), a run directory, or a `.keras` file (its
+            `vocab.txt` and `embeddings.npy` beside it or in the folder above, as `acga train` writes them).
 
     Raises:
         FileNotFoundError: the path does not exist, or a run / `.keras` file lacks its vocabulary files.
@@ -203,9 +206,12 @@ def load_predictor(model) -> Predictor:
     path = os.fspath(model)
     if path.startswith(URL_SCHEMES):
         return ServingPredictor(RestClient(path), path)
+    if path.startswith(GRPC_SCHEME):
+        return ServingPredictor(GrpcClient(path), path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: not found (--model takes a run directory, a .keras file, an exported "
-                                "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME)")
+                                "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
+                                "grpc://HOST:8500/NAME)")
     version = saved_model_version(path) if os.path.isdir(path) else None
     if version is not None:
         return ServingPredictor(LocalServer(version), version)

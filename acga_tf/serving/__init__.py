@@ -7,6 +7,7 @@ from acga_tf.serving.client import (
                                     ENCODED_SIGNATURE,
                                     MULTI_QUERY_SIGNATURE,
                                     SIGNATURES,
+                                    GrpcClient,
                                     LocalServer,
                                     RestClient,
                                     encode_png,
@@ -18,5 +19,5 @@ from acga_tf.serving.client import (
 )
 
 __all__ = ["DEFAULT_SIGNATURE", "DESCRIBE_SIGNATURE", "ENCODED_SIGNATURE", "MULTI_QUERY_SIGNATURE", "SIGNATURES",
-           "LocalServer", "RestClient", "encode_png", "parse_rest_body", "predict_request", "request_inputs",
-           "response_outputs", "rest_body"]
+           "GrpcClient", "LocalServer", "RestClient", "encode_png", "parse_rest_body", "predict_request",
+           "request_inputs", "response_outputs", "rest_body"]

@@ -6,7 +6,8 @@ outputs).
 - REST: `rest_body` writes the JSON body of `POST /v1/models/<name>:predict` (columnar `"inputs"`), and
   `parse_rest_body` reads one the way TF Serving's REST API does (columnar `"inputs"` or row `"instances"`,
   `{"b64": ...}` strings, values converted to the signature's dtypes).
-- `RestClient` sends REST predict requests to a running server (`http://host:8501/v1/models/NAME`).
+- `RestClient` sends REST predict requests to a running server (`http://host:8501/v1/models/NAME`), `GrpcClient`
+  gRPC ones (`grpc://host:8500/NAME`).
 - `LocalServer` answers both kinds of requests from a SavedModel directory in-process: handy to try a request
   before deploying to the `tensorflow/serving` container, and what the export tests use.
 
@@ -304,7 +305,8 @@ class RestClient:
         return {name: np.asarray(value) for name, value in body["outputs"].items()}
 
     def signature_names(self) -> list[str]:
-        """The served model's signatures, from TF Serving's REST metadata API (`GET <url>/metadata`).
+        """The served model's signatures, from TF Serving's REST metadata API (`GET <url>/metadata`), without
+        TensorFlow's own `__saved_model_init_op`.
 
         Raises:
             OSError: the server cannot be reached or its answer is not a metadata response.
@@ -312,12 +314,83 @@ class RestClient:
         try:
             with urllib.request.urlopen(self.url + "/metadata", timeout=self.timeout) as response:
                 body = json.loads(response.read())
-            return sorted(body["metadata"]["signature_def"]["signature_def"])
+            return _public(body["metadata"]["signature_def"]["signature_def"])
         except (urllib.error.URLError, OSError) as e:
             raise OSError(f"{self.url}/metadata: cannot read the model's signatures ({getattr(e, 'reason', e)})"
                           ) from None
         except (ValueError, KeyError, TypeError) as e:
             raise OSError(f"{self.url}/metadata: not a TF Serving metadata answer ({type(e).__name__}: {e})") from None
+
+
+class GrpcClient:
+    """Calls a running TF Serving's gRPC `PredictionService` (`Predict`, `GetModelMetadata`); the same `run` as
+    `RestClient`. Tensors travel as binary `TensorProto`s: a uint8 video is one byte a pixel value, not JSON text.
+
+    Args:
+        url: `grpc://HOST:PORT/NAME` (TF Serving's gRPC port, 8500 by default), optionally `/versions/N`.
+        timeout: seconds per request.
+
+    Raises:
+        ValueError: `url` is not of that form.
+        ImportError: tensorflow-serving-api (and so grpcio) is missing.
+    """
+
+    MESSAGE_BYTES = 1 << 30  # a clip of 16 frames at 3840 x 2160 is 398 MB; gRPC's default limit is 4 MB
+
+    def __init__(self, url: str, timeout: float = 600.0):
+        url = str(url).rstrip("/")
+        match = GRPC_URL.match(url)
+        if not match:
+            raise ValueError(f"{url}: not a TF Serving gRPC URL; expected grpc://HOST:PORT/NAME (optionally "
+                             "/versions/N)")
+        import_serving_apis()
+        import grpc
+        from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_pb2_grpc
+
+        self.url, self.timeout, self.name = url, timeout, match["name"]
+        self.version = int(match["version"]) if match["version"] else None
+        options = [("grpc.max_send_message_length", self.MESSAGE_BYTES),
+                   ("grpc.max_receive_message_length", self.MESSAGE_BYTES)]
+        self._grpc, self._metadata_pb2 = grpc, get_model_metadata_pb2
+        self.channel = grpc.insecure_channel(match["target"], options=options)
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+
+    def _call(self, method, request):
+        if self.version is not None:
+            request.model_spec.version.value = self.version
+        try:
+            return method(request, timeout=self.timeout)
+        except self._grpc.RpcError as e:
+            if e.code() == self._grpc.StatusCode.INVALID_ARGUMENT:
+                raise _invalid(f"{self.url}: {e.details()}") from None
+            raise OSError(f"{self.url}: {e.code().name}: {e.details()}") from None
+
+    def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
+        """Sends one `PredictRequest`; returns the outputs as NumPy arrays.
+
+        Raises:
+            tf.errors.InvalidArgumentError: the server refused the request (its message).
+            OSError: the server cannot be reached, or failed otherwise (the gRPC status and its details).
+        """
+        return response_outputs(self._call(self.stub.Predict, predict_request(inputs, signature_name, self.name)))
+
+    def signature_names(self) -> list[str]:
+        """The served model's signatures (`GetModelMetadata`), without TensorFlow's own `__saved_model_init_op`."""
+        request = self._metadata_pb2.GetModelMetadataRequest()
+        request.model_spec.name = self.name
+        request.metadata_field.append("signature_def")
+        response = self._call(self.stub.GetModelMetadata, request)
+        signatures = self._metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signatures)
+        return _public(signatures.signature_def)
+
+
+def _public(names) -> list[str]:
+    """Signature names, sorted, without those TensorFlow reserves (`__saved_model_init_op`)."""
+    return sorted(name for name in names if not name.startswith("__"))
+
+
+GRPC_URL = re.compile(r"^grpc://(?P<target>[^/\s]+)/(?P<name>[^/:\s]+)(/versions/(?P<version>\d+))?$")
 
 
 # === In-process server ===
