@@ -5,7 +5,8 @@ Each frame is segmented by one request holding its clip's T frames. Sent as the 
 PNG in `{"b64": ...}` (docs/serving.md#signatures), and the client encodes each frame once for the T clips that hold
 it. This prints, for frames of moving squares on a gradient with camera-like noise (or `--video`): the body of one
 request both ways, the time to build it on the client (`json.dumps`, and the PNG encoding of one frame), and, with
-`--url` of a running TF Serving (or the tests' stand-in), the frames per second of `acga predict` both ways.
+`--url` of a running TF Serving's REST API (or the tests' stand-in), the frames per second of `acga predict` both
+ways; and the size of the same request over gRPC (binary tensors).
 
     python benchmarks/rest_payload.py                                  # 1280 x 720, T = 16
     python benchmarks/rest_payload.py --height 240 --width 320 --url http://localhost:8501/v1/models/acga
@@ -23,7 +24,7 @@ from hostinfo import environment_lines  # benchmarks/hostinfo.py
 
 from acga_tf.apps.predict import load_video, predict
 from acga_tf.apps.predictors import load_predictor
-from acga_tf.serving.client import ENCODED_SIGNATURE, MULTI_QUERY_SIGNATURE, encode_png, rest_body
+from acga_tf.serving.client import ENCODED_SIGNATURE, MULTI_QUERY_SIGNATURE, encode_png, predict_request, rest_body
 
 QUERY = "the red square moving left"
 
@@ -61,7 +62,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--clip-length", type=int, default=16, help="T (16: the paper preset)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--url", help="a served model, http://HOST:8501/v1/models/NAME: also time acga predict")
+    parser.add_argument("--url", help="a served model's REST URL, http://HOST:8501/v1/models/NAME: also time "
+                        "acga predict through it, JSON numbers against PNG frames")
     parser.add_argument("--frames", type=int, default=20, help="frames segmented through --url, each way")
     args = parser.parse_args()
 
@@ -88,6 +90,11 @@ def main() -> None:
     print(f"  segment_encoded, PNG frames:   {len(encoded) / 1e6:.2f} MB a request, built in {encoded_s:.4f} s "
           f"(+ {png_s:.4f} s to encode each frame once)")
     print(f"  bytes, numbers / PNG: {len(numbers) / len(encoded):.1f}x")
+    try:  # gRPC, for comparison: the raw frames as one binary uint8 tensor (acga predict --model grpc://...)
+        request = predict_request({"video": clip, "queries": queries}, MULTI_QUERY_SIGNATURE)
+        print(f"  gRPC segment_queries, binary tensor: {request.ByteSize() / 1e6:.2f} MB a request")
+    except ImportError:
+        print("  gRPC: not measured (needs tensorflow-serving-api: pip install acga-tf[serving])")
     if args.url:
         frames = load_video(args.video)[0][:args.frames] if args.video else synthetic_frames(args.frames, h, w)
         predictor = load_predictor(args.url)

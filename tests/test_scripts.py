@@ -307,7 +307,8 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"  segment_queries, JSON numbers: {NUMBER} MB a request, built in {NUMBER} s",
          rf"  segment_encoded, PNG frames:   {NUMBER} MB a request, built in {NUMBER} s \(\+ {NUMBER} s to encode "
          r"each frame once\)",
-         rf"  bytes, numbers / PNG: {NUMBER}x")),
+         rf"  bytes, numbers / PNG: {NUMBER}x",
+         rf"  gRPC segment_queries, binary tensor: {NUMBER} MB a request")),
     "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
                                     _check_converted),
     # 16 s on a 2-core AVX2 host. The default suite runs the same Beam pipeline on the DirectRunner in its own process
