@@ -20,6 +20,7 @@ import json
 import time
 
 import numpy as np
+from gpu import median_seconds  # benchmarks/gpu.py (imports neither TensorFlow nor JAX)
 from hostinfo import environment_lines  # benchmarks/hostinfo.py
 
 from acga_tf.apps.predict import load_video, predict
@@ -44,15 +45,6 @@ def synthetic_frames(count: int, height: int, width: int, seed: int = 0) -> np.n
             image[top:top + side, left:left + side] = colour
         frames[t] = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
     return frames
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main() -> None:

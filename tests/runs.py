@@ -53,11 +53,16 @@ def write_video(path, frames, codec, pix_fmt, fps=12, display=None, options=None
             stream.set_display_rotation(display[0], hflip=display[1], vflip=display[2])
         if codec == "libx264":
             stream.options = {"qp": "0"}
-        for t, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = t
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        encode_frames(container, stream, frames)
     return str(path)
+
+
+def encode_frames(container, stream, frames):
+    """Encodes uint8 (H, W, 3) RGB frames into `stream` of the open `container` (pts 0, 1, ...) and flushes it."""
+    for t, img in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts = t
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
-from runs import moving_frames, write_video
+from runs import encode_frames, moving_frames, write_video
 
 from acga_tf.apps.predict import video_fps
 from acga_tf.data.a2d import read_a2d
@@ -168,13 +168,7 @@ def test_a_cover_picture_stored_before_the_video_is_not_taken_for_it(tmp_path):
         video = container.add_stream("ffv1", rate=12)
         cover.width, cover.height, cover.pix_fmt = 40, 24, "yuvj420p"
         video.width, video.height, video.pix_fmt = 40, 24, "bgr0"
-        for stream, images in ((cover, frames[:1] // 2), (video, frames)):
-            for t, image in enumerate(images):
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts = t
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
+        encode_frames(container, cover, frames[:1] // 2)
+        encode_frames(container, video, frames)
     np.testing.assert_array_equal(read_video_frames(str(path)), frames)  # lossless FFV1: exactly the video
     assert video_fps(str(path)) == 12
