@@ -115,12 +115,11 @@ class KerasPredictor(Predictor):
 
 class ServingPredictor(Predictor):
     """An exported SavedModel, loaded in this process (`LocalServer`) or behind a TF Serving REST URL
-    (`RestClient`) or gRPC one (`GrpcClient`, binary tensors: the raw frames to `segment_queries`): one request per
-    frame (the T frames of its clip and the Q sentences), whose graph does the
-    letterbox, the model and the post-processing (docs/serving.md#signatures). In process, the raw frames go to
-    `segment_queries`; over REST, each frame is PNG-encoded once and its clips go to `segment_encoded`: 7 to 40 times
-    fewer bytes than JSON numbers (noisy to clean frames; benchmarks/rest_payload.py). A model exported before that
-    signature existed gets the numbers, with a warning.
+    (`RestClient`) or gRPC one (`GrpcClient`): one request per frame (the T frames of its clip and the Q sentences),
+    whose graph does the letterbox, the model and the post-processing (docs/serving.md#signatures). In process and
+    over gRPC (binary tensors), the raw frames go to `segment_queries`. Over REST each frame is PNG-encoded once and
+    its clips go to `segment_encoded`: 7 to 40 times fewer bytes than JSON numbers (noisy to clean frames;
+    benchmarks/rest_payload.py). A model exported before that signature existed gets the numbers, with a warning.
 
     Raises:
         ValueError: the SavedModel has no `describe_queries` signature (exported before it existed).

@@ -103,7 +103,8 @@ def response_outputs(response) -> dict[str, np.ndarray]:
 
 def encode_png(frame: np.ndarray) -> bytes:
     """A uint8 (H, W, 3) frame as PNG bytes (lossless, so `segment_encoded` sees the same pixels), compressed at
-    zlib level 1: for a 640 × 360 video frame, a fraction of level 6's time for a few percent more bytes."""
+    zlib level 1. On 640 × 360 frames here, against Pillow's default level 6: 5.2 ms and 60.7 kB against 9.0 ms and
+    51.5 kB (a test pattern), 19.8 ms and 419 kB against 49.8 ms and 363 kB (with camera-like noise)."""
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(frame, np.uint8)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
