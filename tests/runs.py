@@ -57,11 +57,12 @@ def write_video(path, frames, codec, pix_fmt, fps=12, display=None, options=None
     return str(path)
 
 
-def encode_frames(container, stream, frames):
-    """Encodes uint8 (H, W, 3) RGB frames into `stream` of the open `container` (pts 0, 1, ...) and flushes it."""
+def encode_frames(container, stream, frames, pts=None):
+    """Encodes uint8 (H, W, 3) RGB frames into `stream` of the open `container` (at `pts`, in the stream's time
+    base: 0, 1, ... by default) and flushes it."""
     for t, img in enumerate(frames):
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-        frame.pts = t
+        frame.pts = t if pts is None else pts[t]
         for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode():

@@ -147,6 +147,42 @@ def test_a_truncated_download_is_segmented_up_to_where_it_ends(run_dir, tmp_path
     assert len(os.listdir(tmp_path / "m")) == held
 
 
+def test_a_variable_frame_rate_keeps_its_timing_in_the_overlay(run_dir, tmp_path, capsys):
+    # As phones record: 10 frames 1/30 s apart, then 6 frames 1/10 s apart. The overlay was written at the average
+    # rate, so its first part played slower and its second faster than the video.
+    import fractions
+
+    import av
+    from runs import encode_frames
+
+    frames = moving_frames(16, 32, 48, seed=8)
+    ticks = [3 * k for k in range(10)] + [27 + 9 * k for k in range(1, 7)]  # in 1/90 s
+    path = str(tmp_path / "phone.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        stream.codec_context.time_base = fractions.Fraction(1, 90)
+        encode_frames(container, stream, frames, ticks)
+
+    def times(video):
+        with av.open(video) as container:
+            return [float(f.time) for f in container.decode(video=0)]
+
+    source = times(path)
+    np.testing.assert_allclose(source, np.array(ticks) / 90)
+    for name in ("o.mp4", "o.gif"):
+        assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--output",
+                     str(tmp_path / name), "--no-progress"]) == 0
+    np.testing.assert_allclose(times(str(tmp_path / "o.mp4")), source, atol=1 / 60000)
+    with Image.open(tmp_path / "o.gif") as gif:
+        durations = []
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            durations.append(gif.info["duration"])
+    assert durations[:9] == [30] * 9 and durations[10:15] == [100] * 5  # ms: 1/30 s (in centiseconds), 1/10 s
+    capsys.readouterr()
+
+
 def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):
     frames = moving_frames(6, 45, 61)
     masks = np.zeros((6, 45, 61), np.uint8)

@@ -139,16 +139,18 @@ def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
     return np.stack(list(frames)), fps
 
 
-def open_frames(video, fps: float | None = None) -> tuple[Iterator[np.ndarray], float]:
+def open_frames(video, fps: float | None = None,
+                times: collections.abc.MutableSequence | None = None) -> tuple[Iterator[np.ndarray], float]:
     """A video path or uint8 (N, H, W, 3) array → (an iterator of uint8 (H, W, 3) frames, fps). A file is decoded
-    lazily, one frame at a time; its first frame is decoded here, so a missing or unreadable file fails now.
+    lazily, one frame at a time; its first frame is decoded here, so a missing or unreadable file fails now. Where
+    `times` is given, a file's frame times are appended to it as frames are decoded (`iter_video_frames`).
 
     Raises:
         DataError: the file is missing or cannot be decoded (a ValueError naming the file).
         ValueError: an array that is not uint8 (N, H, W, 3) with N ≥ 1.
     """
     if isinstance(video, (str, os.PathLike)):
-        frames = iter_video_frames(os.fspath(video), damaged="skip")
+        frames = iter_video_frames(os.fspath(video), damaged="skip", times=times)
         first = next(frames)
         return _chain(first, frames), float(fps) if fps else video_fps(video)
     array = np.asarray(video)
@@ -483,12 +485,15 @@ class OverlayWriter:
         self.temporary = self.path + files.TEMPORARY_SUFFIX
         self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS) if self.ext == ".mp4" else None
         self.images: list[Image.Image] = []
+        self.times: list[float | None] = []
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, time: float | None = None) -> None:
+        """Adds one frame; `time` (seconds), where known, keeps a variable frame rate's timing (`Mp4Writer`)."""
         if self.mp4 is not None:
-            self.mp4.write(image)
+            self.mp4.write(image, time)
         else:
             self.images.append(Image.fromarray(image))
+            self.times.append(time)
         self.count += 1
 
     def close(self) -> None:
@@ -497,10 +502,17 @@ class OverlayWriter:
             self.mp4.close()
         elif self.images:
             self.images[0].save(self.temporary, format="GIF", save_all=True, append_images=self.images[1:],
-                                duration=gif_frame_duration(self.fps), loop=0)
+                                duration=self._gif_durations(), loop=0)
         if os.path.exists(self.temporary):
             os.replace(self.temporary, self.path)
         logger.info("wrote %d overlay frames to %s", self.count, self.path)
+
+    def _gif_durations(self) -> int | list[int]:
+        """Each frame's GIF duration: until the next frame's time where every frame has one, else 1 / fps."""
+        if len(self.times) < 2 or None in self.times:
+            return gif_frame_duration(self.fps)
+        gaps = np.diff(np.asarray(self.times, float)).tolist() + [1.0 / self.fps]
+        return [gif_frame_duration(1.0 / gap) if gap > 0 else gif_frame_duration(self.fps) for gap in gaps]
 
     def discard(self) -> None:
         """Removes what was written; `path` is left as it was."""
@@ -659,7 +671,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     if isinstance(queries, str):
         queries = [queries]
     check_outputs(video, output, frames_dir, len(queries))
-    frames, fps = open_frames(video, fps)
+    times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
+    frames, fps = open_frames(video, fps, times)
     first, stop = frame_range(start, end, fps)
     declared = len(video) if not isinstance(video, (str, os.PathLike)) else video_length(video)
     if declared is not None and first >= declared:
@@ -667,7 +680,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     folders = _mask_folders(frames_dir, queries)
-    writer, key, summary = None, None, None
+    writer, key, summary, timed = None, None, None, 0
     try:
         for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop):
             if summary is None:
@@ -676,8 +689,11 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                                             first=item.index)
                 writer = OverlayWriter(output, fps) if output else None
                 key = legend(queries, w) if len(queries) > 1 else None
+            while timed < item.index and times:  # drop the times of frames written or passed over
+                times.popleft()
+                timed += 1
             if writer is not None:
-                writer.write(overlay_frame(item.frame, item.masks, key))
+                writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
             for folder, mask in zip(folders, item.masks):
                 write_mask_png(mask_png(folder, item.index), mask)
             summary.num_frames += 1

@@ -8,6 +8,7 @@ converters in `pipelines/`, never inside a `tf.data` map (docs/architecture.md).
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import fractions
 import logging
@@ -136,7 +137,8 @@ def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     return None if side is None else np.frombuffer(bytes(side), np.int32)
 
 
-def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str = "error") -> Iterator[np.ndarray]:
+def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str = "error",
+                      times: collections.abc.MutableSequence | None = None) -> Iterator[np.ndarray]:
     """Decodes a video file with PyAV one frame at a time (memory does not grow with the video's length).
 
     The file is opened, and a missing or unreadable one reported, when the first frame is asked for. Frames come out
@@ -150,6 +152,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
             must be decoded frame k − 1, and a skipped packet would shift every later frame). "skip": it is skipped,
             as players and FFmpeg's tool skip it (a truncated download plays up to where it ends), and one warning
             at the end names the file, the packets skipped and FFmpeg's reason (`acga predict`, docs/data.md#videos).
+        times: where given (a list or deque), each yielded frame's presentation time in seconds (None where the
+            container has none) is appended to it first, so a variable frame rate can be written back
+            (`Mp4Writer.write(..., time=)`).
 
     Yields:
         uint8 (H, W, 3) RGB frames, upright; decoded index i is the 1-based annotated frame i + 1
@@ -183,6 +188,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     raise DataError(path, f"frames of different sizes: {shape} then {image.shape} at frame {count}",
                                     reason="corrupt_video")
                 shape, count = image.shape, count + 1
+                if times is not None:
+                    times.append(frame.time)
                 yield image
                 if max_frames is not None and count >= max_frames:
                     break
@@ -418,11 +425,17 @@ def load_sample(frame: AnnotatedFrame, window: int) -> LoadedSample:
                         first_index=first)
 
 
+# Ticks a second of an MP4 written with its source's frame times: whole ticks a frame at 24, 25, 30, 50, 60 and
+# 29.97 fps, and at most 65535 as MPEG-4 Part 2 requires.
+TIME_SCALE = 60000
+
+
 class Mp4Writer:
     """Encodes uint8 (H, W, 3) RGB frames one at a time as H.264 yuv420p (MPEG-4 Part 2 where libx264 is missing).
 
     yuv420p needs even sizes: odd-sized frames get their last row/column repeated. Use as a context manager; the
-    stream is set up by the first frame.
+    stream is set up by the first frame. Frames are 1 / fps apart, or, where `write` is given each frame's time (a
+    variable frame rate, as phones record), at those times counted from the first one.
 
     Args:
         path: the .mp4 to write.
@@ -434,10 +447,17 @@ class Mp4Writer:
         self.codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         self.fps, self.options, self.count = fps, options, 0
         self.container = av.open(os.fspath(path), "w", format="mp4")
-        self.stream = None
+        self.stream, self.start, self.pts = None, None, -1
 
-    def write(self, image: np.ndarray) -> None:
-        """Encodes one uint8 (H, W, 3) frame (every frame the size of the first)."""
+    def write(self, image: np.ndarray, time: float | None = None) -> None:
+        """Encodes one uint8 (H, W, 3) frame (every frame the size of the first).
+
+        Args:
+            image: the frame.
+            time: its time in seconds. Given with the first frame, every frame is placed at its time minus the
+                first's (a later frame without one comes 1 / fps after the one before); otherwise frames are
+                1 / fps apart.
+        """
         pad_h, pad_w = image.shape[0] % 2, image.shape[1] % 2
         if pad_h or pad_w:
             image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
@@ -448,8 +468,16 @@ class Mp4Writer:
             self.stream.pix_fmt = "yuv420p"
             if self.options:
                 self.stream.options = self.options if self.codec == "libx264" else {"qscale": "2"}
+            if time is not None:
+                self.start = time
+                self.stream.codec_context.time_base = fractions.Fraction(1, TIME_SCALE)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame.pts = self.count
+        if self.start is None:
+            frame.pts = self.count
+        else:
+            ticks = round((time - self.start) * TIME_SCALE) if time is not None else self.pts + TIME_SCALE / self.fps
+            self.pts = frame.pts = max(int(round(ticks)), self.pts + 1)  # strictly increasing
+            frame.time_base = fractions.Fraction(1, TIME_SCALE)
         self.count += 1
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
