@@ -183,6 +183,31 @@ def test_a_variable_frame_rate_keeps_its_timing_in_the_overlay(run_dir, tmp_path
     capsys.readouterr()
 
 
+def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
+    # 720 x 480 shown 16:9 (DVD's 32:27 pixels), here 72 x 48: the overlay used to have square pixels and played
+    # narrower than the video. The masks stay at the stored size, as `ffmpeg -i video frame.png` writes the frames.
+    import fractions
+
+    import av
+    from runs import encode_frames
+
+    from acga_tf.apps.predict import video_sample_aspect
+
+    path = str(tmp_path / "dvd.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 72, 48, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = fractions.Fraction(32, 27)
+        encode_frames(container, stream, moving_frames(6, 48, 72, seed=9))
+    assert video_sample_aspect(path) == fractions.Fraction(32, 27)
+    assert video_sample_aspect(write_video(tmp_path / "square.mp4", moving_frames(2, 48, 72), "libx264",
+                                           "yuv420p")) is None
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--output",
+                 str(tmp_path / "o.mp4"), "--frames-dir", str(tmp_path / "m"), "--no-progress"]) == 0
+    assert video_sample_aspect(str(tmp_path / "o.mp4")) == fractions.Fraction(32, 27)
+    assert np.asarray(Image.open(tmp_path / "m" / "00001.png")).shape == (48, 72)
+
+
 def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):
     frames = moving_frames(6, 45, 61)
     masks = np.zeros((6, 45, 61), np.uint8)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import fractions
 import functools
 import logging
 import os
@@ -115,6 +116,18 @@ def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
     except av.FFmpegError:
         return default
     return float(rate) if rate else default
+
+
+def video_sample_aspect(path: str) -> fractions.Fraction | None:
+    """The aspect ratio of a video's pixels where it is not 1 (anamorphic video, e.g. 32/27 for DVD's 720 × 480 shown
+    16:9), from its container metadata; None for square pixels or where it is unknown."""
+    try:
+        with av.open(os.fspath(path)) as container:
+            stream = video_stream(container)
+            aspect = stream.sample_aspect_ratio if stream is not None else None
+    except av.FFmpegError:
+        return None
+    return aspect if aspect and aspect != 1 else None
 
 
 def video_length(path: str) -> int | None:
@@ -471,19 +484,19 @@ def overlay_format(path: str) -> str:
 
 class OverlayWriter:
     """Writes overlay frames one at a time: MP4 streams through PyAV; a GIF (Pillow) keeps its frames until
-    `close` (GIFs are for short clips).
+    `close` (GIFs are for short clips). An MP4 keeps an anamorphic source's `sample_aspect` (a GIF cannot store one).
 
     The file is written under a temporary name beside `path` (`path` + ".tmp") and renamed to `path` by `close`;
     `discard` removes it instead. So a run that fails or is interrupted leaves no half overlay at `path`, and an
     earlier file there as it was.
     """
 
-    def __init__(self, path: str, fps: float):
+    def __init__(self, path: str, fps: float, sample_aspect: fractions.Fraction | None = None):
         self.path, self.fps, self.count = os.fspath(path), fps, 0
         self.ext = overlay_format(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.temporary = self.path + files.TEMPORARY_SUFFIX
-        self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS) if self.ext == ".mp4" else None
+        self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS, sample_aspect) if self.ext == ".mp4" else None
         self.images: list[Image.Image] = []
         self.times: list[float | None] = []
 
@@ -687,7 +700,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 h, w = item.frame.shape[:2]
                 summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
                                             first=item.index)
-                writer = OverlayWriter(output, fps) if output else None
+                sample_aspect = video_sample_aspect(video) if isinstance(video, (str, os.PathLike)) else None
+                writer = OverlayWriter(output, fps, sample_aspect) if output else None
                 key = legend(queries, w) if len(queries) > 1 else None
             while timed < item.index and times:  # drop the times of frames written or passed over
                 times.popleft()

@@ -441,11 +441,14 @@ class Mp4Writer:
         path: the .mp4 to write.
         fps: frame rate (a float is kept as an exact fraction, e.g. 29.97).
         options: encoder options (e.g. {"qp": "12"} for byte-identical output); libx264 ones are dropped for mpeg4.
+        sample_aspect: the pixels' aspect ratio where it is not 1 (an anamorphic source's, e.g. 32/27 for a
+            720 × 480 picture shown 16:9), so that players stretch the frames as they stretch the source's.
     """
 
-    def __init__(self, path: str, fps: float = 24, options: dict | None = None):
+    def __init__(self, path: str, fps: float = 24, options: dict | None = None,
+                 sample_aspect: fractions.Fraction | None = None):
         self.codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-        self.fps, self.options, self.count = fps, options, 0
+        self.fps, self.options, self.count, self.sample_aspect = fps, options, 0, sample_aspect
         self.container = av.open(os.fspath(path), "w", format="mp4")
         self.stream, self.start, self.pts = None, None, -1
 
@@ -468,6 +471,8 @@ class Mp4Writer:
             self.stream.pix_fmt = "yuv420p"
             if self.options:
                 self.stream.options = self.options if self.codec == "libx264" else {"qscale": "2"}
+            if self.sample_aspect is not None:
+                self.stream.codec_context.sample_aspect_ratio = fractions.Fraction(self.sample_aspect)
             if time is not None:
                 self.start = time
                 self.stream.codec_context.time_base = fractions.Fraction(1, TIME_SCALE)
