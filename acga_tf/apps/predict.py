@@ -107,38 +107,33 @@ def _warn_unknown(words: Sequence[str]) -> None:
 
 
 # === Frames ===
-def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
-    """The average frame rate of a video file (its container metadata; nothing is decoded), or `default`."""
+def _stream_metadata(path: str, name: str):
+    """Attribute `name` of the video stream players pick (`video_stream`), from the container's metadata (nothing is
+    decoded); None where there is no video stream or FFmpeg cannot open the file."""
     try:
         with av.open(os.fspath(path)) as container:
             stream = video_stream(container)
-            rate = stream.average_rate if stream is not None else None
+            return getattr(stream, name) if stream is not None else None
     except av.FFmpegError:
-        return default
+        return None
+
+
+def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
+    """The average frame rate of a video file (its container metadata; nothing is decoded), or `default`."""
+    rate = _stream_metadata(path, "average_rate")
     return float(rate) if rate else default
 
 
 def video_sample_aspect(path: str) -> fractions.Fraction | None:
     """The aspect ratio of a video's pixels where it is not 1 (anamorphic video, e.g. 32/27 for DVD's 720 × 480 shown
     16:9), from its container metadata; None for square pixels or where it is unknown."""
-    try:
-        with av.open(os.fspath(path)) as container:
-            stream = video_stream(container)
-            aspect = stream.sample_aspect_ratio if stream is not None else None
-    except av.FFmpegError:
-        return None
+    aspect = _stream_metadata(path, "sample_aspect_ratio")
     return aspect if aspect and aspect != 1 else None
 
 
 def video_length(path: str) -> int | None:
     """The frame count a video's container declares (for progress bars), or None."""
-    try:
-        with av.open(os.fspath(path)) as container:
-            stream = video_stream(container)
-            count = stream.frames if stream is not None else 0
-    except av.FFmpegError:
-        return None
-    return int(count) or None
+    return int(_stream_metadata(path, "frames") or 0) or None
 
 
 def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
