@@ -24,7 +24,7 @@ from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
-from acga_tf.apps.predict import frame_range, predict_to_files, video_fps, video_length
+from acga_tf.apps.predict import frames_to_segment, predict_to_files
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
@@ -116,10 +116,7 @@ def _add_predict(sub) -> None:
 
 
 def _run_predict(args) -> int:
-    total = video_length(args.video)
-    if total and (args.start or args.end):  # the range's frames, as frame_range counts them
-        first, stop = frame_range(args.start, args.end, video_fps(args.video))
-        total = max(min(total, stop or total) - first, 0) or None
+    total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1) as bar:
         summary = predict_to_files(args.model, args.video, args.query, output=args.output,

@@ -107,33 +107,63 @@ def _warn_unknown(words: Sequence[str]) -> None:
 
 
 # === Frames ===
-def _stream_metadata(path: str, name: str):
-    """Attribute `name` of the video stream players pick (`video_stream`), from the container's metadata (nothing is
-    decoded); None where there is no video stream or FFmpeg cannot open the file."""
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What a video's container declares about the stream players pick (`video_stream`); nothing is decoded.
+
+    Attributes:
+        fps: the average frame rate, or None.
+        frames: the frame count, or None (for progress bars: a damaged file may decode fewer).
+        sample_aspect: the aspect ratio of its pixels where it is not 1 (anamorphic video, e.g. 32/27 for DVD's
+            720 × 480 shown 16:9), or None.
+    """
+
+    fps: float | None = None
+    frames: int | None = None
+    sample_aspect: fractions.Fraction | None = None
+
+
+def video_info(path: str) -> VideoInfo:
+    """A video file's `VideoInfo`, from one read of its container; all None where FFmpeg cannot open it or it has no
+    video stream."""
     try:
         with av.open(os.fspath(path)) as container:
             stream = video_stream(container)
-            return getattr(stream, name) if stream is not None else None
+            if stream is None:
+                return VideoInfo()
+            rate, count, aspect = stream.average_rate, stream.frames, stream.sample_aspect_ratio
     except av.FFmpegError:
-        return None
+        return VideoInfo()
+    return VideoInfo(float(rate) if rate else None, int(count) or None, aspect if aspect and aspect != 1 else None)
 
 
 def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
-    """The average frame rate of a video file (its container metadata; nothing is decoded), or `default`."""
-    rate = _stream_metadata(path, "average_rate")
-    return float(rate) if rate else default
+    """The average frame rate of a video file (`video_info`), or `default`."""
+    return video_info(path).fps or default
 
 
 def video_sample_aspect(path: str) -> fractions.Fraction | None:
-    """The aspect ratio of a video's pixels where it is not 1 (anamorphic video, e.g. 32/27 for DVD's 720 × 480 shown
-    16:9), from its container metadata; None for square pixels or where it is unknown."""
-    aspect = _stream_metadata(path, "sample_aspect_ratio")
-    return aspect if aspect and aspect != 1 else None
+    """The aspect ratio of a video's pixels where it is not 1 (`video_info`), else None."""
+    return video_info(path).sample_aspect
 
 
 def video_length(path: str) -> int | None:
-    """The frame count a video's container declares (for progress bars), or None."""
-    return int(_stream_metadata(path, "frames") or 0) or None
+    """The frame count a video's container declares (`video_info`; for progress bars), or None."""
+    return video_info(path).frames
+
+
+def frames_to_segment(path: str, start: float | None = None, end: float | None = None) -> int | None:
+    """How many frames `predict_to_files(path, ..., start=, end=)` will segment, from the container's declared
+    frame count and rate (for progress bars), or None where it declares no count.
+
+    Raises:
+        ValueError: as `frame_range`.
+    """
+    info = video_info(path)
+    first, stop = frame_range(start, end, info.fps or DEFAULT_FPS)
+    if info.frames is None:
+        return None
+    return max(min(info.frames, stop or info.frames) - first, 0) or None
 
 
 def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
@@ -680,9 +710,10 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         queries = [queries]
     check_outputs(video, output, frames_dir, len(queries))
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
-    frames, fps = open_frames(video, fps, times)
+    info = video_info(video) if isinstance(video, (str, os.PathLike)) else VideoInfo(frames=len(video))
+    frames, fps = open_frames(video, fps or info.fps or DEFAULT_FPS, times)
     first, stop = frame_range(start, end, fps)
-    declared = len(video) if not isinstance(video, (str, os.PathLike)) else video_length(video)
+    declared = info.frames
     if declared is not None and first >= declared:
         raise ValueError(_past_the_end(video, start, first, declared, fps))
     predictor = load_predictor(model)
@@ -695,8 +726,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 h, w = item.frame.shape[:2]
                 summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
                                             first=item.index)
-                sample_aspect = video_sample_aspect(video) if isinstance(video, (str, os.PathLike)) else None
-                writer = OverlayWriter(output, fps, sample_aspect) if output else None
+                writer = OverlayWriter(output, fps, info.sample_aspect) if output else None
                 key = legend(queries, w) if len(queries) > 1 else None
             while timed < item.index and times:  # drop the times of frames written or passed over
                 times.popleft()
@@ -760,4 +790,4 @@ def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
 __all__ = ["query_words", "check_query", "check_queries", "iter_masks", "FrameMasks", "FrameWindow",
            "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary", "predict_to_files",
            "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_frame", "overlay_format",
-           "legend", "Predictor", "load_predictor"]
+           "legend", "Predictor", "load_predictor", "VideoInfo", "video_info", "frame_range", "frames_to_segment"]
