@@ -710,10 +710,11 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         queries = [queries]
     check_outputs(video, output, frames_dir, len(queries))
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
-    info = video_info(video) if isinstance(video, (str, os.PathLike)) else VideoInfo(frames=len(video))
-    frames, fps = open_frames(video, fps or info.fps or DEFAULT_FPS, times)
+    is_file = isinstance(video, (str, os.PathLike))
+    info = video_info(video) if is_file else VideoInfo()
+    frames, fps = open_frames(video, fps or info.fps or DEFAULT_FPS, times)  # an array is checked here
     first, stop = frame_range(start, end, fps)
-    declared = info.frames
+    declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
         raise ValueError(_past_the_end(video, start, first, declared, fps))
     predictor = load_predictor(model)
