@@ -16,13 +16,26 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import re
 import threading
+
+from google.protobuf import json_format
+from tensorflow.core.protobuf import saved_model_pb2
 
 from acga_tf.serving.client import LocalServer
 
 PREDICT = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?:predict$")
 STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+)?(?P<metadata>/metadata)?$")
+
+
+def signature_defs(export_dir: str) -> dict:
+    """The SavedModel's SignatureDef protos by name, as TF Serving reads them from `saved_model.pb` (with TensorFlow's
+    own `__saved_model_init_op`)."""
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(str(export_dir), "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    return dict(saved.meta_graphs[0].signature_def)
 
 
 class TFServingStandIn:
@@ -34,6 +47,7 @@ class TFServingStandIn:
 
     def __init__(self, export_dir: str, name: str = "acga"):
         self.server_model, self.name, self.requests = LocalServer(str(export_dir)), name, 0
+        self.signature_defs = signature_defs(export_dir)
         stand_in = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -71,16 +85,8 @@ class TFServingStandIn:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def metadata(self) -> dict:
-        """`GET .../metadata` as TF Serving answers it: the SignatureDefs as JSON (dtypes; shapes left out)."""
-        def tensors(specs):
-            return {name: {"dtype": f"DT_{spec.dtype.name.upper()}", "tensor_shape": {"unknown_rank": True},
-                           "name": f"{name}:0"} for name, spec in specs.items()}
-
-        signatures = {}
-        for name, function in self.server_model.signatures.items():
-            signatures[name] = {"inputs": tensors(function.structured_input_signature[1]),
-                                "outputs": tensors(function.structured_outputs),
-                                "method_name": "tensorflow/serving/predict"}
+        """`GET .../metadata` as TF Serving answers it: the SignatureDef protos in protobuf's JSON mapping."""
+        signatures = {name: json_format.MessageToDict(proto) for name, proto in self.signature_defs.items()}
         return {"model_spec": {"name": self.name, "signature_name": "", "version": "1"},
                 "metadata": {"signature_def": {"signature_def": signatures}}}
 
@@ -104,19 +110,14 @@ class GrpcStandIn:
     """
 
     def __init__(self, export_dir: str, name: str = "acga"):
-        import os
         from concurrent import futures
 
         import grpc
         import tensorflow as tf
-        from tensorflow.core.protobuf import saved_model_pb2
         from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_pb2_grpc
 
         model, self.name, self.requests = LocalServer(str(export_dir)), name, 0
-        saved = saved_model_pb2.SavedModel()
-        with open(os.path.join(str(export_dir), "saved_model.pb"), "rb") as f:
-            saved.ParseFromString(f.read())
-        self.signature_defs = dict(saved.meta_graphs[0].signature_def)
+        self.signature_defs = signature_defs(export_dir)
         stand_in = self
 
         class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
