@@ -8,12 +8,11 @@ converters in `pipelines/`, never inside a `tf.data` map (docs/architecture.md).
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import fractions
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableSequence
 
 import av
 import h5py
@@ -79,8 +78,9 @@ def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
 TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
-def upright(image: np.ndarray, matrix: np.ndarray | None, source: str = "") -> np.ndarray:
-    """Turns a decoded frame the way players show it, by its display matrix (docs/data.md#videos).
+def upright(matrix: np.ndarray | None, source: str = "") -> Callable[[np.ndarray], np.ndarray]:
+    """The function that turns decoded frames the way players show them, by their display matrix
+    (docs/data.md#videos). Decided once per video; the warning below is logged once.
 
     Phones store a portrait video as landscape frames plus a display matrix (a rotation by a multiple of 90 degrees,
     sometimes with a mirror). FFmpeg's `ffmpeg` tool applies it by default ("autorotate"); its library, and so
@@ -88,38 +88,41 @@ def upright(image: np.ndarray, matrix: np.ndarray | None, source: str = "") -> n
     degree, and the signs of the matrix's entries choose between a turn and a turn with a mirror.
 
     Args:
-        image: (H, W, C) as decoded.
-        matrix: the frame's 3x3 display matrix as 9 int32 (16.16 fixed point), or None (no side data: as stored).
+        matrix: the first frame's 3x3 display matrix as 9 int32 (16.16 fixed point), or None (no side data: frames
+            as stored).
         source: the file, named in the warning logged for an angle that is not a multiple of 90 degrees (FFmpeg
-            resamples those; here the frame is left as stored).
+            resamples those; here the frames are left as stored).
 
     Returns:
-        The frame as players show it (a copy when it is turned; (W, H, C) for a quarter turn).
+        (H, W, C) frame as decoded → the frame as players show it (a contiguous copy when it is turned; (W, H, C)
+        for a quarter turn).
     """
-    if matrix is None:
+    def stored(image):
         return image
+
+    if matrix is None:
+        return stored
     m = np.asarray(matrix, np.int64)
     a, b, c, d = (float(v) / 65536 for v in m[[0, 1, 3, 4]])
     scale_x, scale_y = np.hypot(a, c), np.hypot(b, d)
     if scale_x == 0 or scale_y == 0:
-        return image
+        return stored
     # av_display_rotation_get, then fftools' get_rotation: the clockwise angle in [0, 360).
     theta = -round(-np.degrees(np.arctan2(b / scale_y, a / scale_x)))
     theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
     if abs(theta - 90) < 1:
-        turned = image.transpose(1, 0, 2) if m[3] > 0 else np.rot90(image, -1)  # transpose=cclock_flip / clock
+        turn = (lambda x: x.transpose(1, 0, 2)) if m[3] > 0 else (lambda x: np.rot90(x, -1))  # cclock_flip / clock
     elif abs(theta - 180) < 1:
-        turned = image[:, ::-1] if m[0] < 0 else image  # hflip
-        turned = turned[::-1] if m[4] < 0 else turned  # vflip
+        turn = lambda x: x[::-1 if m[4] < 0 else 1, ::-1 if m[0] < 0 else 1]  # noqa: E731 (vflip, hflip)
     elif abs(theta - 270) < 1:
-        turned = np.rot90(image, -1)[::-1] if m[3] < 0 else np.rot90(image, 1)  # transpose=clock_flip / cclock
+        turn = (lambda x: np.rot90(x, -1)[::-1]) if m[3] < 0 else (lambda x: np.rot90(x, 1))  # clock_flip / cclock
     elif abs(theta) < 1:
-        turned = image[::-1] if m[4] < 0 else image  # vflip
+        turn = (lambda x: x[::-1]) if m[4] < 0 else stored  # vflip
     else:
         logger.warning("%s: its display matrix turns it %.1f degrees clockwise, not a multiple of 90; its frames are "
                        "used as stored", source, theta)
-        return image
-    return np.ascontiguousarray(turned)
+        return stored
+    return stored if turn is stored else lambda image: np.ascontiguousarray(turn(image))
 
 
 def video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
@@ -138,7 +141,7 @@ def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
 
 
 def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str = "error",
-                      times: collections.abc.MutableSequence | None = None) -> Iterator[np.ndarray]:
+                      times: MutableSequence | None = None) -> Iterator[np.ndarray]:
     """Decodes a video file with PyAV one frame at a time (memory does not grow with the video's length).
 
     The file is opened, and a missing or unreadable one reported, when the first frame is asked for. Frames come out
@@ -182,8 +185,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                                       "draw its characters as frames)", reason="corrupt_video")
             for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                 if count == 0:
-                    matrix = _display_matrix(frame)
-                image = upright(frame.to_ndarray(format="rgb24"), matrix, path)
+                    turn = upright(_display_matrix(frame), path)
+                image = turn(frame.to_ndarray(format="rgb24"))
                 if shape is not None and image.shape != shape:
                     raise DataError(path, f"frames of different sizes: {shape} then {image.shape} at frame {count}",
                                     reason="corrupt_video")
