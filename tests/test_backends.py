@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from support import TRAINING_TINY_SET, jax_test_env
 
@@ -81,13 +82,16 @@ class BackendRuns:
         self.work, self.jax_cache = work, jax_cache
         self._results: dict[tuple, dict] = {}
 
-    def env(self, backend: str) -> dict[str, str]:
+    def env(self, backend: str, cpu_devices: int = 1) -> dict[str, str]:
+        """The backend's environment; under JAX, `cpu_devices` CPU devices (XLA's host platform device count)."""
         env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "TF_CONFIG")}
         env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", JAX_PLATFORMS="cpu",
                    PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
         # JAX on a CPU: compiling dominates. The JAX processes share a compilation cache (tests/conftest.py).
         if backend == "jax":
             env.update(jax_test_env(self.jax_cache))
+            if cpu_devices > 1:
+                env["XLA_FLAGS"] += f" --xla_force_host_platform_device_count={cpu_devices}"
         return env
 
     def run(self, backend: str, program: str, *args: str, name: str = "") -> dict:
@@ -129,6 +133,23 @@ class BackendRuns:
                 self.parity(source, fixture_dir)
             return self.run(backend, "save_load", *(str(self.saved_dir(s)) for s in sources))
         return self._once(("load", backend), make)
+
+    def train(self, backend: str, train_pattern: str, *, cpu_devices: int, batch_size: int,
+              extra: tuple = ()) -> tuple[pathlib.Path, subprocess.CompletedProcess]:
+        """`acga -v train` of the tiny preset at S=32 (trainable from Mixed_4f), 2 epochs of 4 steps, under `backend`
+        on `cpu_devices` devices with `batch_size` per device: (run folder, finished process)."""
+        def make():
+            out = self.work / f"train-{backend}-{cpu_devices}x{batch_size}"
+            command = [sys.executable, "-m", "acga_tf.cli", "-v", "train", "--preset", "tiny", "--data", train_pattern,
+                       "--epochs", "2", "--steps-per-epoch", "4", "--batch-size", str(batch_size), *TRAINING_TINY_SET,
+                       *extra, "--output", str(out)]
+            proc = subprocess.run(command, cwd=REPO, env=self.env(backend, cpu_devices), capture_output=True,
+                                  text=True, timeout=PROGRAM_TIMEOUT_S)
+            if proc.returncode != 0:
+                pytest.fail(f"KERAS_BACKEND={backend} acga train exited with {proc.returncode}:\n{proc.stderr[-6000:]}")
+            return {"out": out, "proc": proc}
+        result = self._once(("train", backend, str(cpu_devices), str(batch_size)), make)
+        return result["out"], result["proc"]
 
     def fit(self, backend: str, train_pattern: str) -> dict:
         """fit_one_epoch.py under `backend`: the tiny model at S=32 with the paper's trainable blocks (Mixed_4f and
@@ -227,22 +248,47 @@ def _epoch_losses(run_dir: pathlib.Path) -> list[float]:
     return [losses[epoch] for epoch in sorted(losses)]
 
 
-def test_acga_train_honours_keras_backend(runs, prepared_a2d, tmp_path):
+def test_acga_train_honours_keras_backend(runs, prepared_a2d):
     """`acga train` under KERAS_BACKEND=jax: one device, no strategy, the same run layout, and the loss falls from
     the first epoch to the second (its TensorFlow-only option, the feature cache, refuses: the next test)."""
     require("jax")
-    out = tmp_path / "jax_run"
-    train = [sys.executable, "-m", "acga_tf.cli", "train", "--preset", "tiny", "--data", prepared_a2d["train"],
-             "--epochs", "2", "--steps-per-epoch", "4", "--batch-size", "4", *TRAINING_TINY_SET]
-    proc = subprocess.run(train + ["--output", str(out)], cwd=REPO, env=runs.env("jax"), capture_output=True,
-                          text=True, timeout=PROGRAM_TIMEOUT_S)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    out, proc = runs.train("jax", prepared_a2d["train"], cpu_devices=1, batch_size=4)
     assert "trained 2 epoch(s)" in proc.stdout
+    assert "training with one jax device: global batch 4 (4 per replica x 1)" in proc.stderr
     for name in ("model.keras", "config.json", "experiment.json", "vocab.txt", "embeddings.npy",
                  "checkpoints/epoch-01.keras", "checkpoints/epoch-02.keras"):
         assert (out / name).exists(), name
     losses = _epoch_losses(out)
     assert len(losses) == 2 and losses[1] < 0.9 * losses[0], losses  # measured: 1.46 -> 0.75
+
+
+def test_acga_train_under_jax_splits_each_batch_over_every_device(runs, prepared_a2d):
+    """Under JAX, `acga train` trains on all the devices JAX sees (keras.distribution.DataParallel; here 2 CPU
+    devices), `--batch-size` per device as under tf.distribute, and 2 devices at 2 clips each make the steps one
+    device makes at 4: the same weights to rounding. I3D's trainable Mixed_4f keeps its training-mode BatchNorm: JAX
+    computes its statistics over the whole batch, not per device (docs/training.md#distribution). The validation
+    shards are evaluated after each epoch."""
+    require("jax")
+    from acga_tf.training.artifacts import load_trained
+
+    out, proc = runs.train("jax", prepared_a2d["train"], cpu_devices=2, batch_size=2,
+                           extra=("--val-data", prepared_a2d["test"]))
+    assert "training with DataParallel over cpu:0, cpu:1: global batch 4 (2 per replica x 2)" in proc.stderr
+    assert proc.stdout.count("val_loss") == 2, proc.stdout  # one line per epoch (stdout is a pipe)
+    assert "ran out of data" not in proc.stderr  # Keras' warning at the end of a dataset of unknown length
+    one_out, _ = runs.train("jax", prepared_a2d["train"], cpu_devices=1, batch_size=4)
+    np.testing.assert_allclose(_epoch_losses(out), _epoch_losses(one_out), rtol=1e-4)
+    two, one = (load_trained(str(path)).model for path in (out, one_out))
+    assert len(two.weights) == len(one.weights) == 265
+    for a, b in zip(two.weights, one.weights):
+        assert a.path == b.path
+        if a.path == "attention/video_linearQ/bias":
+            # Its gradient is zero by construction (its term K_i · b is the same for every j of softmax_j(K_i · Q_j)),
+            # so Adam, dividing by sqrt(v) + 1e-7, turns round-off alone into steps: measured 9.0e-5 apart.
+            continue
+        # atol as in tests/test_train.py's two-replica test: Adam turns round-off in near-zero gradients into weight
+        # differences of a few 1e-5 (measured here after 8 steps: at most 4.6e-5, in video_linearQ's kernel)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-4, err_msg=a.path)
 
 
 def test_commands_that_run_the_model_in_tensorflow_graphs_refuse_other_backends_in_one_line(runs, run_dir, exported_run,

@@ -164,6 +164,31 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch(prepared_a2d, t
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
+def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_devices(prepared_a2d, caplog):
+    """`fit`'s validation batches (docs/training.md#distribution): of known length (Keras warns "Your input ran out of
+    data" after a dataset of unknown length), and under JAX's DataParallel whole slices of the devices: 42 samples in
+    batches of 12 over 4 devices are 3 batches of 12 and one of 4, the last 2 samples left out with a warning."""
+    experiment = ExperimentConfig.preset("tiny", **TINY)
+    vectorizer = train_module.load_vectorizer(prepared_a2d["data"], experiment.data)
+    assert train_module.count_samples(prepared_a2d["train"]) == 42  # the fixture's world; the figures follow from it
+    caplog.clear()  # the random word vectors' warning
+
+    def sizes(replicas, global_batch, distribution):
+        run = train_module._Run(experiment, prepared_a2d["train"], "unused", None, distribution, replicas, global_batch,
+                                1, 1, vectorizer=vectorizer)
+        ds = train_module._build_validation(run, prepared_a2d["train"])
+        batches = [int(x["video"].shape[0]) for x, _ in ds]
+        assert int(ds.cardinality()) == len(batches)
+        return batches
+
+    assert sizes(1, 12, None) == [12, 12, 12, 6]  # one device, or TensorFlow's strategies: every sample
+    assert not caplog.records
+    assert sizes(4, 12, object()) == [12, 12, 12, 4]  # DataParallel over 4 devices
+    assert [r.getMessage() for r in caplog.records] == [
+        f"validation leaves out the last 2 of the 42 samples of {prepared_a2d['train']}: JAX splits every batch "
+        "evenly over the 4 devices (`acga evaluate` scores them all)"]
+
+
 def test_paper_learning_rate_schedule():
     paper = ExperimentConfig.preset("paper").training
     assert [paper.learning_rate_at(e) for e in range(9)] == pytest.approx([5e-4] * 8 + [5e-5])
@@ -175,12 +200,14 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
     monkeypatch.setattr(train_module, "onednn_hint", lambda: "oneDNN hint from the test")
     assert cli.main(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", out, "--epochs", "2",
                      "--steps-per-epoch", "1", "--batch-size", "2", *TRAINING_TINY_SET, "--set", "learning_rate=0.01",
-                     "--mixed-precision"]) == 0
+                     "--mixed-precision", "--val-data", prepared_a2d["test"]]) == 0
     printed = capsys.readouterr().out
     assert "trained 2 epoch(s)" in printed
     # stdout is not a terminal here (a log file): one line per epoch, not the live bar's redrawing
     assert "\r" not in printed and printed.count("1/1 - ") == 2, printed
-    # Python shows a user every UserWarning on stderr: Keras' "`shuffle=True` was passed, but will be ignored" was one.
+    assert printed.count("val_loss") == 2, printed  # the validation shards, after each epoch
+    # Python shows a user every UserWarning on stderr: Keras' "`shuffle=True` was passed, but will be ignored" was one,
+    # and "Your input ran out of data" at the end of the validation shards another.
     assert [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)] == []
     assert "oneDNN hint from the test" in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     # A CPU: float32, or mixed_bfloat16_head where it convolves faster in bfloat16, printed with its reason and this

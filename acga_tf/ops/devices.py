@@ -1,7 +1,7 @@
-"""What the machine the running Keras backend computes on is and does: its GPU in one line, and how much faster it
-convolves in bfloat16 than in float32; and the check that the backend is TensorFlow where the model runs in graphs.
-Imports TensorFlow only under the TensorFlow backend, so the JAX benchmarks can use it where TensorFlow is not
-installed."""
+"""What the machine the running Keras backend computes on is and does: its GPU in one line, how much faster it
+convolves in bfloat16 than in float32, and JAX's data parallelism over its devices; and the check that the backend is
+TensorFlow where the model runs in graphs. Imports TensorFlow only under the TensorFlow backend, so the JAX benchmarks
+can use it where TensorFlow is not installed."""
 
 from __future__ import annotations
 
@@ -28,6 +28,20 @@ def require_tensorflow_backend(what: str) -> None:
         raise ValueError(f"{what} needs KERAS_BACKEND=tensorflow (the default), not {backend}: it runs the model in "
                          f"TensorFlow graphs; a run trained under {backend} loads there as it is "
                          "(docs/training.md#backends)")
+
+
+def data_parallel():
+    """`keras.distribution.DataParallel` over every device the backend computes on, under JAX where it sees more than
+    one (docs/training.md#distribution); None otherwise: one device has nothing to split, TensorFlow trains under a
+    `tf.distribute` strategy instead, and Keras' distribution API is JAX-only (PyTorch trains on one device).
+
+    Each device gets an equal slice of every batch; the weights are replicated and their gradients summed across
+    devices, so a step on N devices computes what one device computes on the whole batch (tested to rounding).
+    """
+    if keras.backend.backend() != "jax":
+        return None
+    devices = keras.distribution.list_devices()
+    return keras.distribution.DataParallel(devices=devices) if len(devices) > 1 else None
 
 
 def gpu_description(index: int = 0) -> str | None:

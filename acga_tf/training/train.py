@@ -19,6 +19,7 @@ and resumed run makes as many optimizer steps as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
@@ -35,7 +36,7 @@ from acga_tf.data.manifest import count_samples, read_manifest
 from acga_tf.data.vocab import check_word_vectors
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
-from acga_tf.ops.devices import bfloat16_speedup, gpu_description, onednn_hint
+from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_hint
 from acga_tf.training import artifacts
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
@@ -221,7 +222,9 @@ class _Run:
     experiment: ExperimentConfig
     train_pattern: str
     work_dir: str
-    strategy: tf.distribute.Strategy | None  # None: another Keras backend, one device
+    strategy: tf.distribute.Strategy | None  # None: another Keras backend
+    distribution: keras.distribution.Distribution | None  # JAX on several devices (`data_parallel`), else None
+    replicas: int
     global_batch: int
     steps_per_epoch: int
     epochs: int
@@ -251,8 +254,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` and train
             only the rest (`acga_tf.training.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
             training; no flip augmentation).
-        strategy: a `tf.distribute.Strategy`; default `make_strategy()`. Under another Keras backend (JAX,
-            PyTorch) training runs on one device, without a strategy (docs/training.md#backends).
+        strategy: a `tf.distribute.Strategy`; default `make_strategy()`. Under JAX training runs on all the
+            devices JAX sees, under `keras.distribution.DataParallel` (`data_parallel`), under PyTorch on one
+            device; neither takes a strategy (docs/training.md#distribution).
         backup_every: optimizer steps between backups (a backup is also written at each epoch's end).
         resume: go on training a finished run in `output_dir` from its backup, up to `epochs` in all.
         overwrite: remove the run files already in `output_dir` and start over (see `claim_run_dir`).
@@ -272,35 +276,36 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
         check_word_vectors(vectors_path, experiment.data.word_dim)
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite)
-    keras.utils.set_random_seed(experiment.training.seed)  # once, here
-    _load_words(run, vectors_path)
-    model, task, prefix = _build_model(run, mixed_precision, feature_cache)
-    backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every)
-    start_step = _resume(run, task, backup)
-    batches = _build_inputs(run, prefix)
-    validation = None if val_pattern is None else make_dataset(
-        val_pattern, experiment.data, training=False, batch_size=run.global_batch, vectorizer=run.vectorizer)
-    callbacks = _build_callbacks(run, model, backup)
-    try:
-        history = _train(run, task, batches, validation, callbacks, start_step, verbose)
-    except KeyboardInterrupt:
-        saved = backup.saved_step()
-        raise KeyboardInterrupt(f"no model was saved; the same command resumes the run from its backup (optimizer "
-                                f"step {saved}) in {backup.backup_dir}" if saved is not None else
-                                "no model and no backup were saved; the same command starts the run over") from None
-    diverged = next(c for c in callbacks if isinstance(c, _StopOnNonFiniteLoss)).diverged_at
-    if diverged is not None:
-        step, loss = diverged
-        saved = backup.saved_step()
-        kept = (f"the last finite backup (step {saved}) is kept in {backup.backup_dir}" if saved is not None
-                else "no backup was written")
-        raise TrainingDiverged(f"the training loss became {loss} at optimizer step {step}: training stopped and no "
-                               f"model was saved; {kept}. Lower the learning rate "
-                               f"({run.experiment.training.learning_rate}) or check the data")
-    artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
-                           experiment=experiment)
-    logger.info("saved the trained run to %s", run.work_dir)
-    return history
+    # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
+    with run.distribution.scope() if run.distribution is not None else contextlib.nullcontext():
+        keras.utils.set_random_seed(experiment.training.seed)  # once, here
+        _load_words(run, vectors_path)
+        model, task, prefix = _build_model(run, mixed_precision, feature_cache)
+        backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every)
+        start_step = _resume(run, task, backup)
+        batches = _build_inputs(run, prefix)
+        validation = None if val_pattern is None else _build_validation(run, val_pattern)
+        callbacks = _build_callbacks(run, model, backup)
+        try:
+            history = _train(run, task, batches, validation, callbacks, start_step, verbose)
+        except KeyboardInterrupt:
+            saved = backup.saved_step()
+            raise KeyboardInterrupt(f"no model was saved; the same command resumes the run from its backup (optimizer "
+                                    f"step {saved}) in {backup.backup_dir}" if saved is not None else
+                                    "no model and no backup were saved; the same command starts the run over") from None
+        diverged = next(c for c in callbacks if isinstance(c, _StopOnNonFiniteLoss)).diverged_at
+        if diverged is not None:
+            step, loss = diverged
+            saved = backup.saved_step()
+            kept = (f"the last finite backup (step {saved}) is kept in {backup.backup_dir}" if saved is not None
+                    else "no backup was written")
+            raise TrainingDiverged(f"the training loss became {loss} at optimizer step {step}: training stopped and no "
+                                   f"model was saved; {kept}. Lower the learning rate "
+                                   f"({run.experiment.training.learning_rate}) or check the data")
+        artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
+                               experiment=experiment)
+        logger.info("saved the trained run to %s", run.work_dir)
+        return history
 
 
 def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = False) -> None:
@@ -352,14 +357,22 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
         raise FileNotFoundError(f"{train_pattern}: no TFRecord file matches (run `acga prepare` first)")
     if val_pattern is not None and not tf.io.gfile.glob(val_pattern):
         raise FileNotFoundError(f"{val_pattern}: no TFRecord file matches the validation pattern")
+    distribution = None
     if keras.backend.backend() != "tensorflow":
-        # JAX and PyTorch train the same model on one device; tf.distribute and the feature cache are TensorFlow's.
+        # JAX splits each batch over its devices (keras.distribution), PyTorch trains on one device; tf.distribute,
+        # TF_CONFIG's workers and the feature cache are TensorFlow's.
         if strategy is not None or os.environ.get("TF_CONFIG"):
             raise ValueError(f"KERAS_BACKEND={keras.backend.backend()}: distribution strategies and TF_CONFIG need "
-                             "KERAS_BACKEND=tensorflow; other backends train on one device")
+                             "KERAS_BACKEND=tensorflow; under JAX one process trains on all its devices, under "
+                             "PyTorch on one")
+        distribution = data_parallel()
+        replicas = distribution.num_model_replicas if distribution is not None else 1
+        where = (f"DataParallel over {', '.join(keras.distribution.list_devices())}" if distribution is not None
+                 else f"one {keras.backend.backend()} device")
     else:
         strategy = strategy or make_strategy()
-    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+        replicas = strategy.num_replicas_in_sync
+        where = f"{type(strategy).__name__} over {', '.join(getattr(strategy.extended, 'worker_devices', ()))}"
     global_batch = experiment.training.batch_size * replicas
     if steps_per_epoch is None:
         samples = count_samples(train_pattern)
@@ -369,7 +382,10 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
                              f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas)")
     task_type, task_index, is_chief = worker_role()
     work_dir = output_dir if is_chief else os.path.join(output_dir, WORKERS_DIR, f"{task_type}-{task_index}")
-    return _Run(experiment, train_pattern, work_dir, strategy, global_batch, steps_per_epoch, epochs)
+    logger.info("training with %s: global batch %d (%d per replica x %d)", where, global_batch,
+                experiment.training.batch_size, replicas)
+    return _Run(experiment, train_pattern, work_dir, strategy, distribution, replicas, global_batch, steps_per_epoch,
+                epochs)
 
 
 def _load_words(run: _Run, vectors_path: str | None) -> None:
@@ -444,6 +460,27 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
                             shuffle_buffer=experiment.data.shuffle_buffer)
         return ds.skip(skip) if skip else ds
     return cached
+
+
+def _build_validation(run: _Run, val_pattern: str) -> tf.data.Dataset:
+    """The validation batches `fit` evaluates after every epoch, of known length: Keras warns "Your input ran out of
+    data" after a dataset of unknown length, as `make_dataset`'s is, ends. Not for several workers, whose shards
+    each read a part of it. Under JAX's DataParallel every batch is a whole number of slices, one per device (JAX
+    cannot split a batch unevenly): the last `samples % devices` samples are left out, and a warning says so."""
+    ds = make_dataset(val_pattern, run.experiment.data, training=False, batch_size=run.global_batch,
+                      vectorizer=run.vectorizer)
+    if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return ds
+    samples = count_samples(val_pattern)
+    if run.distribution is not None and samples % run.replicas:
+        replicas = run.replicas
+        logger.warning("validation leaves out the last %d of the %d samples of %s: JAX splits every batch evenly over "
+                       "the %d devices (`acga evaluate` scores them all)", samples % replicas, samples, val_pattern,
+                       replicas)
+        samples -= samples % replicas
+        ds = ds.map(lambda x, y: tf.nest.map_structure(lambda t: t[:tf.shape(t)[0] // replicas * replicas], (x, y)))
+        ds = ds.filter(lambda x, y: tf.shape(x["video"])[0] > 0)
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-samples // run.global_batch)))
 
 
 def _build_callbacks(run: _Run, model: keras.Model, backup: "_ResumableBackup") -> list:
