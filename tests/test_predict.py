@@ -504,6 +504,36 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
         assert not (tmp_path / "none").exists()
 
 
+def test_cli_predict_start_decodes_from_the_keyframe_before_the_part(run_dir, tmp_path, capsys, monkeypatch):
+    """A part of a long video: the reader seeks to the keyframe before the first frame the part's clips take
+    (docs/data.md#videos), and the masks are still the whole video's."""
+    from acga_tf.data import video
+
+    frames = moving_frames(48, 48, 64, seed=11)  # 4 s at 12 fps, a keyframe every 8 frames
+    path = write_video(tmp_path / "long.mp4", frames, "libx264", "yuv420p",
+                       codec_options={"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=2"})
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(whole),
+                 "--no-progress"]) == 0
+    decoded = []
+    decode = video._decode
+
+    def counting(*args):
+        for frame in decode(*args):
+            decoded.append(frame.pts)
+            yield frame
+    monkeypatch.setattr(video, "_decode", counting)
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(part),
+                 "--output", str(tmp_path / "part.mp4"), "--start", "3", "--end", "3.5", "--no-progress"]) == 0
+    assert "6 frames (64x48), frames 37 to 42 of the video (3.00 s to 3.50 s)" in capsys.readouterr().out
+    assert sorted(os.listdir(part)) == [f"{i:05d}.png" for i in range(37, 43)]
+    for name in os.listdir(part):
+        np.testing.assert_array_equal(np.asarray(Image.open(part / name)), np.asarray(Image.open(whole / name)))
+    # The clips of frames 36 to 41 (T = 8) take frames 32 to 44; frame 32 is a keyframe. Decoded: the first frame
+    # (the video is checked before the model loads), then frames 32 to 45 (decoding stops one past the clips' reach).
+    assert len(decoded) == 1 + 14, decoded
+
+
 def test_cli_several_queries_write_one_mask_track_and_colour_each_with_a_legend(run_dir, videos, tmp_path, capsys):
     from acga_tf.apps.predict import OVERLAY_COLORS, legend
 

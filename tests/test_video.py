@@ -173,3 +173,93 @@ def test_a_cover_picture_stored_before_the_video_is_not_taken_for_it(tmp_path):
         encode_frames(container, video, frames)
     np.testing.assert_array_equal(read_video_frames(str(path)), frames)  # lossless FFV1: exactly the video
     assert video_fps(str(path)) == 12
+
+
+# Lossy H.264 (lossless has no B-frames) with a keyframe every 8 frames and two B-frames between references.
+X264_GOP_8 = {"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=2"}
+
+
+def _seekable_videos(tmp_path):
+    """40 frames with a keyframe every 8 and B-frames, in the containers users have: (name, path)."""
+    frames = moving_frames(40, 48, 64, seed=8)
+    x264 = X264_GOP_8
+    # An open GOP: the B-frames that follow each I-frame in the file show before it and refer to the GOP before.
+    open_gop = {"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=3:open-gop=1"}
+    return [
+        ("closed GOP mp4", write_video(tmp_path / "closed.mp4", frames, "libx264", "yuv420p", codec_options=x264)),
+        ("open GOP mkv", write_video(tmp_path / "open.mkv", frames, "libx264", "yuv420p", codec_options=open_gop)),
+        ("VP9 webm", write_video(tmp_path / "vp9.webm", frames, "libvpx-vp9", "yuv420p",
+                                 codec_options={"g": "8", "lossless": "1"})),
+        ("portrait phone mp4", write_video(tmp_path / "phone.mp4", frames, "libx264", "yuv420p", display=(90, 0, 0),
+                                           codec_options=x264)),
+        ("variable frame rate mp4", write_video(tmp_path / "vfr.mp4", frames, "libx264", "yuv420p", codec_options=x264,
+                                                pts=[2 * t if t < 20 else 40 + 5 * (t - 20) for t in range(40)])),
+    ]
+
+
+def test_a_reader_from_frame_k_seeks_to_the_keyframe_before_it_and_gives_what_decoding_from_the_start_gives(
+        tmp_path, monkeypatch):
+    """`iter_video_frames(start=k)` (docs/data.md#videos): frames k, k + 1, ... and their times, as decoding the whole
+    file gives them (turned upright, at a variable rate too), decoding from the last keyframe at or before frame k."""
+    from acga_tf.data import video
+
+    decoded = []
+    decode = video._decode
+
+    def counting(*args):
+        for frame in decode(*args):
+            decoded.append(frame.pts)
+            yield frame
+    monkeypatch.setattr(video, "_decode", counting)
+    for name, path in _seekable_videos(tmp_path):
+        times = []
+        whole = list(iter_video_frames(path, times=times))
+        assert len(whole) == 40, name
+        for start in (1, 7, 8, 9, 23, 32, 39):
+            decoded.clear()
+            part_times = []
+            part = list(iter_video_frames(path, start=start, times=part_times))
+            assert len(part) == 40 - start, (name, start)
+            for k, (a, b) in enumerate(zip(part, whole[start:])):
+                np.testing.assert_array_equal(a, b, err_msg=f"{name}: frame {start + k} read from frame {start}")
+            assert part_times == times[start:], (name, start)
+            if start >= 16:  # decoded from the keyframe before frame `start` (8 or fewer back), not from the start;
+                # an open GOP's 3 leading frames decode after its keyframe
+                assert len(decoded) <= 40 - start + 8 + 3, (name, start, len(decoded))
+
+
+def test_a_seek_that_misses_its_frame_decodes_from_the_start(tmp_path, monkeypatch, caplog):
+    # A container whose seek lands past the keyframe asked for (simulated: MPEG-TS and MPEG-PS seek by a byte search,
+    # which landed late on files written by `ffmpeg`): the reader notices by the first frame's time and starts over.
+    from acga_tf.data import video
+
+    frames = moving_frames(24, 48, 64, seed=9)
+    path = write_video(tmp_path / "late.mp4", frames, "libx264", "yuv420p",
+                       codec_options=X264_GOP_8)
+    seek = video._seek
+
+    def late(container, stream, start):
+        target = seek(container, stream, start)
+        container.seek(target + 8 * int(1 / (stream.time_base * 12)), stream=stream)  # 8 frames later
+        return target
+    monkeypatch.setattr(video, "_seek", late)
+    with caplog.at_level("DEBUG", logger="acga_tf.data.video"):
+        part = list(iter_video_frames(path, start=10))
+    np.testing.assert_array_equal(np.stack(part), read_video_frames(path)[10:])
+    assert "late.mp4: seeking to frame 10 missed it; decoding from the start" in caplog.text
+
+
+def test_a_reader_from_frame_k_of_a_download_cut_short(tmp_path, caplog):
+    frames = moving_frames(40, 48, 64, seed=10)
+    full = write_video(tmp_path / "full.mp4", frames, "libx264", "yuv420p", options={"movflags": "faststart"},
+                       codec_options=X264_GOP_8)
+    data = Path(full).read_bytes()
+    cut = tmp_path / "download.mp4"
+    cut.write_bytes(data[:len(data) * 3 // 5])
+    held = list(iter_video_frames(str(cut), damaged="skip"))
+    with caplog.at_level("WARNING"):
+        part = list(iter_video_frames(str(cut), damaged="skip", start=17))
+    np.testing.assert_array_equal(np.stack(part), np.stack(held[17:]))
+    assert f"{len(held)} frames decoded of the 40 its container declares" in caplog.text
+    with pytest.raises(DataError, match=rf"download\.mp4: the video has no decodable frame from frame {len(held)} on"):
+        next(iter_video_frames(str(cut), damaged="skip", start=len(held)))

@@ -9,7 +9,6 @@ Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of t
 """
 
 import dataclasses
-import itertools
 import logging
 import os
 import socket
@@ -109,7 +108,7 @@ class WebApp:
         zips = [self._zip(folder, os.path.join(out, f"masks-{k + 1}.zip"), sentence)
                 for k, (folder, sentence) in enumerate(zip(folders, summary.queries))]
         middle = summary.num_frames // 2
-        frame = next(itertools.islice(iter_video_frames(video, damaged="skip"), middle, None))
+        frame = next(iter_video_frames(video, damaged="skip", start=middle))  # from the keyframe before it
         return summary.paths[0], zips, frame, _report(summary), _Session(video, summary.queries, middle)
 
     @staticmethod

@@ -177,25 +177,26 @@ def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
     return np.stack(list(frames)), fps
 
 
-def open_frames(video, fps: float | None = None,
-                times: collections.abc.MutableSequence | None = None) -> tuple[Iterator[np.ndarray], float]:
-    """A video path or uint8 (N, H, W, 3) array → (an iterator of uint8 (H, W, 3) frames, fps). A file is decoded
-    lazily, one frame at a time; its first frame is decoded here, so a missing or unreadable file fails now. Where
-    `times` is given, a file's frame times are appended to it as frames are decoded (`iter_video_frames`).
+def open_frames(video, fps: float | None = None, times: collections.abc.MutableSequence | None = None,
+                start: int = 0) -> tuple[Iterator[np.ndarray], float]:
+    """A video path or uint8 (N, H, W, 3) array → (an iterator of uint8 (H, W, 3) frames from frame `start`, fps). A
+    file is decoded lazily, one frame at a time, from the keyframe before `start` where it can seek
+    (`iter_video_frames`); its first frame is decoded here, so a missing or unreadable file fails now. Where `times`
+    is given, a file's frame times are appended to it as frames are decoded.
 
     Raises:
-        DataError: the file is missing or cannot be decoded (a ValueError naming the file).
-        ValueError: an array that is not uint8 (N, H, W, 3) with N ≥ 1.
+        DataError: the file is missing or cannot be decoded, or has no frame `start` (a ValueError naming the file).
+        ValueError: an array that is not uint8 (N, H, W, 3) with more than `start` frames.
     """
     if isinstance(video, (str, os.PathLike)):
-        frames = iter_video_frames(os.fspath(video), damaged="skip", times=times)
+        frames = iter_video_frames(os.fspath(video), damaged="skip", times=times, start=start)
         first = next(frames)
         return _chain(first, frames), float(fps) if fps else video_fps(video)
     array = np.asarray(video)
-    if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] < 1 or array.dtype != np.uint8:
+    if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] <= start or array.dtype != np.uint8:
         raise ValueError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
-                         "(N, H, W, 3) with N >= 1")
-    return iter(array), float(fps) if fps else DEFAULT_FPS
+                         f"(N, H, W, 3) with N >= {start + 1}")
+    return iter(array[start:]), float(fps) if fps else DEFAULT_FPS
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -261,7 +262,7 @@ class FrameMasks:
 
 def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequence[str], *, batch_size: int = 4,
                probabilities: bool = False, window: FrameWindow | None = None, first: int = 0,
-               stop: int | None = None) -> Iterator[FrameMasks]:
+               stop: int | None = None, offset: int = 0) -> Iterator[FrameMasks]:
     """Yields every frame's masks, in order, as soon as its clip is done (docs/data.md#clips).
 
     Frame i's clip is frames i − T//2 … i + (T+1)//2 − 1, clamped to the video; frames are read lazily and only
@@ -279,6 +280,8 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
             the whole video: the clips of the range's first and last frames take the frames around them, so each
             mask is the one segmenting the whole video gives. Frames before the clips' reach are passed over,
             and no frame after it is read.
+        offset: the video's index of `frames`' first frame, where the reader started there (`open_frames(start=)`,
+            at most `clip_reach(predictor, first)`, the first frame a clip of the range takes).
 
     Yields:
         `FrameMasks`, frame `first` first.
@@ -296,10 +299,13 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
     window = FrameWindow() if window is None else window
     t = predictor.clip_length
     before, after = t // 2, (t + 1) // 2 - 1  # a clip's frames before and after its centre
-    window.first = lowest = max(0, first - before)  # the first frame a clip of the range takes
+    window.first = lowest = clip_reach(predictor, first)
+    if not 0 <= offset <= lowest:
+        raise ValueError(f"offset={offset}: the frames must start at or before frame {lowest}, the first that frame "
+                         f"{first}'s clip takes")
     end = stop if stop is not None else np.inf
     shape, centre = None, first  # the first frame's shape; the next centre to yield
-    for index, frame in enumerate(frames):
+    for index, frame in enumerate(frames, offset):
         if index < lowest:
             continue
         if index > end - 1 + after:  # past the last clip's reach: the clips below are all complete
@@ -322,6 +328,12 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         yield from _run_batch(predictor, window, queries, start, int(min(start + batch_size, total, end)), total,
                               probabilities)
         window.drop_before(start + batch_size - before)
+
+
+def clip_reach(predictor: Predictor, first: int) -> int:
+    """The first frame that the clip of frame `first` takes (T // 2 before it, clamped at 0; docs/data.md#clips): where
+    a reader segmenting from frame `first` can start."""
+    return max(0, first - predictor.clip_length // 2)
 
 
 def _run_batch(predictor: Predictor, window: FrameWindow, queries: list[str], start: int, stop: int,
@@ -720,9 +732,15 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     folders = _mask_folders(frames_dir, queries)
-    writer, key, summary, timed = None, None, None, 0
+    offset = clip_reach(predictor, first) if is_file else 0
+    if offset:  # a file is read again from the first frame the clips take, seeking to the keyframe before it
+        frames.close()
+        times.clear()
+        frames, _ = open_frames(video, fps, times, start=offset)
+    writer, key, summary, timed = None, None, None, offset
     try:
-        for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop):
+        for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
+                               offset=offset):
             if summary is None:
                 h, w = item.frame.shape[:2]
                 summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
