@@ -309,6 +309,13 @@ TINY_RUNS: dict[str, TinyRun] = {
          r"each frame once\)",
          rf"  bytes, numbers / PNG: {NUMBER}x",
          rf"  gRPC segment_queries, binary tensor: {NUMBER} MB a request")),
+    "benchmarks/seek.py": TinyRun(
+        ("--seconds", "4", "--height", "48", "--width", "64"),
+        (*ENVIRONMENT,
+         rf"wrote 4 s of 64x48 H.264 at 30 fps in {NUMBER} s",
+         r"video: 120 frames at 30 fps",
+         *(rf"frame {k} \({t} s\): seeking {NUMBER} s, decoding from the start {NUMBER} s \({NUMBER}x\); the same "
+           r"frame: True" for k, t in ((12, "0.4"), (60, "2.0"), (117, "3.9"))))),
     "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
                                     _check_converted),
     # 16 s on a 2-core AVX2 host. The default suite runs the same Beam pipeline on the DirectRunner in its own process

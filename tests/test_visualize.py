@@ -34,6 +34,39 @@ def _axis(fig, gid):
     return next(ax for ax in fig.axes if ax.get_gid() == gid)
 
 
+def test_attention_of_a_video_file_decodes_only_its_clip(trained_twin, tmp_path, monkeypatch):
+    """`acga visualize --video` and the web page's clicks read the clip's frames only, from the keyframe before them
+    (before, the whole video was decoded into memory: 48 GB for 10 minutes of 1280 × 720), and give the maps the
+    video's frames in memory give, at the start, middle and end."""
+    from acga_tf.data import video
+
+    frames = moving_frames(40, 48, 64, seed=4)
+    path = write_video(tmp_path / "long.mp4", frames, "libx264", "yuv420p",
+                       codec_options={"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=2"})
+    decoded_frames = video.read_video_frames(path)
+    decoded = []
+    decode = video._decode
+
+    def counting(*args):
+        for frame in decode(*args):
+            decoded.append(frame.pts)
+            yield frame
+    monkeypatch.setattr(video, "_decode", counting)
+    t = trained_twin.config.clip_length
+    for frame in (None, 0, 25, 39):
+        decoded.clear()
+        maps = compute_attention(trained_twin, path, QUERY, frame=frame)
+        expected = compute_attention(trained_twin, decoded_frames, QUERY, frame=frame)
+        assert maps.frame_index == expected.frame_index == (20 if frame is None else frame)
+        np.testing.assert_array_equal(maps.frame, expected.frame)
+        np.testing.assert_array_equal(maps.mask, expected.mask)
+        np.testing.assert_allclose(maps.word_attention, expected.word_attention, atol=1e-6)
+        # the clip's frames and the frames between the keyframe before it and its first (7 at most)
+        assert len(decoded) <= t + 7, (frame, len(decoded))
+    with pytest.raises(ValueError, match="frame 40 is outside the video's 40 frames"):
+        compute_attention(trained_twin, path, QUERY, frame=40)
+
+
 def test_attention_twin_has_the_same_weights_and_outputs(trained):
     twin = attention_model(trained.model)
     assert twin is not trained.model and twin.config.return_attention

@@ -21,9 +21,10 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from acga_tf.apps.predict import check_query, load_video, query_words
+from acga_tf.apps.predict import check_query, load_video, query_words, video_length
 from acga_tf.data.datasets import make_dataset
 from acga_tf.data.text import tokenize_py
+from acga_tf.data.video import iter_video_frames
 from acga_tf.models.acga import ACGA
 from acga_tf.models.metrics import sample_iou
 from acga_tf.ops.devices import require_tensorflow_backend
@@ -150,14 +151,10 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
     """
     require_tensorflow_backend("the attention figure")
     query = check_query(query)
-    frames = load_video(video)[0]
-    n, h, w = frames.shape[:3]
-    frame = n // 2 if frame is None else int(frame)
-    if not 0 <= frame < n:
-        raise ValueError(f"frame {frame} is outside the video's {n} frames")
     trained = as_trained(model_path_or_trained)
     c = trained.config
-    clip = frames[np.asarray(clip_indices(frame, n, c.clip_length))]  # (T, H, W, 3)
+    clip, frame = _clip_of(video, frame, c.clip_length)  # (T, H, W, 3), the centre's index
+    h, w = clip.shape[1:3]
     inputs = {"video": np.asarray(preprocess_clip(clip, c.image_size))[None], "words": query_words(trained, query)}
     outputs = attention_model(trained.model).predict_on_batch(inputs)
     word_attention = _attention_output(outputs, "word_attention")
@@ -168,10 +165,39 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
     words = tuple(tokens) + (PADDING_LABEL,) * (c.sentence_length - len(tokens))
     post = logits_outputs(outputs["logits"], h, w, peak=PEAK_FRAME)  # as predict: the in-frame maximum
     return AttentionMaps(
-        frame=frames[frame], frame_index=frame, words=words, word_attention=word_attention,
+        frame=clip[c.clip_length // 2], frame_index=frame, words=words, word_attention=word_attention,
         spatial_attention=_attention_output(outputs, "spatial_attention"),
         probability=np.asarray(post["probability"])[0], mask=np.asarray(post["mask"])[0],
         image_size=c.image_size, query=query)
+
+
+def _clip_of(video, frame: int | None, clip_length: int) -> tuple[np.ndarray, int]:
+    """The clip of frame `frame` (default: the middle one) as uint8 (T, H, W, 3), and `frame`. Of a file, only the
+    clip's frames are decoded, from the keyframe before them (`iter_video_frames(start=)`): the web page asks for a
+    clip at every click, and a long video does not fit in memory. The middle frame is taken from the count the
+    container declares; where it declares none, the whole file is decoded.
+
+    Raises:
+        ValueError: `frame` outside the video (a DataError for a file that cannot be read).
+    """
+    declared = video_length(video) if isinstance(video, (str, os.PathLike)) else None
+    if declared is None:  # frames in memory, or a container without a frame count
+        frames = load_video(video)[0]
+        n = len(frames)
+        frame = n // 2 if frame is None else int(frame)
+        if not 0 <= frame < n:
+            raise ValueError(f"frame {frame} is outside the video's {n} frames")
+        return frames[np.asarray(clip_indices(frame, n, clip_length))], frame
+    frame = declared // 2 if frame is None else int(frame)
+    if not 0 <= frame < declared:
+        raise ValueError(f"frame {frame} is outside the video's {declared} frames")
+    first = max(0, frame - clip_length // 2)
+    read = list(iter_video_frames(os.fspath(video), damaged="skip", start=first,
+                                  max_frames=frame + (clip_length + 1) // 2))
+    n = first + len(read)  # the frames read end at the clip's last one, or at the video's end
+    if frame >= n:
+        raise ValueError(f"frame {frame} is outside the video's {n} frames")
+    return np.stack(read)[np.asarray(clip_indices(frame, n, clip_length)) - first], frame
 
 
 # === Figures ===
