@@ -502,6 +502,12 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
                      str(tmp_path / "none"), "--no-progress", *argv]) == 2
         assert capsys.readouterr().err.strip() == f"acga predict: error: {message}"
         assert not (tmp_path / "none").exists()
+    # WebM declares no frame count: the start is found past the end by reading (the same line; the reader seeks)
+    webm = write_video(tmp_path / "clip.webm", moving_frames(20, 48, 64, seed=2), "libvpx-vp9", "yuv420p")
+    assert main(["predict", "--model", run_dir, "--video", webm, "--query", QUERY, "--frames-dir",
+                 str(tmp_path / "webm"), "--no-progress", "--start", "5"]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: {webm}: --start 5.0 is frame 61, past the "
+                                               "video's end (12 fps)")
 
 
 def test_cli_predict_start_decodes_from_the_keyframe_before_the_part(run_dir, tmp_path, capsys, monkeypatch):

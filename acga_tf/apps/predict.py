@@ -36,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
+from acga_tf.data.types import DataError
 from acga_tf.data.video import Mp4Writer, iter_video_frames, video_stream
 from acga_tf.ops import files
 from acga_tf.ops.geometry import clip_indices
@@ -736,7 +737,12 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     if offset:  # a file is read again from the first frame the clips take, seeking to the keyframe before it
         frames.close()
         times.clear()
-        frames, _ = open_frames(video, fps, times, start=offset)
+        try:
+            frames, _ = open_frames(video, fps, times, start=offset)
+        except DataError as e:
+            if e.reason != "past_the_end":
+                raise
+            raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     writer, key, summary, timed = None, None, None, offset
     try:
         for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,

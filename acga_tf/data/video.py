@@ -173,8 +173,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
 
     Raises:
         DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it,
-            it has no video frame (from `start` on), its frames change size, or it is text that FFmpeg would render
-            as a picture of characters.
+            it has no video frame, its frames change size, or it is text that FFmpeg would render as a picture of
+            characters; "past_the_end" if no frame decodes from `start` on.
     """
     if damaged not in ("error", "skip"):
         raise ValueError(f"damaged must be 'error' or 'skip', got {damaged!r}")
@@ -229,9 +229,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         of = f" of the {declared} its container declares" if declared > index else ""
         logger.warning("%s: %d damaged packet%s skipped, as players skip them (FFmpeg: %s); %d frames decoded%s", path,
                        len(skipped), "" if len(skipped) == 1 else "s", skipped[0], index, of)
+    if count == 0 and start:
+        raise DataError(path, f"the video has no decodable frame from frame {start} on", reason="past_the_end")
     if count == 0:
-        raise DataError(path, "the video has no decodable frame" + (f" from frame {start} on" if start else ""),
-                        reason="corrupt_video")
+        raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
 
 
 def _seek(container: av.container.InputContainer, stream: av.VideoStream, start: int) -> int | None:
