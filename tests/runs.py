@@ -5,12 +5,16 @@ import av
 import keras
 import numpy as np
 
+from acga_tf.data import video
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
 from acga_tf.training import artifacts
 
 QUERY = "the red circle jumping on the left"
+# Lossy H.264 (lossless has no B-frames) with a keyframe every 8 frames and two B-frames between references: a file
+# the video reader can seek in (`write_video(..., codec_options=X264_GOP_8)`).
+X264_GOP_8 = {"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=2"}
 
 
 def make_run(directory, seed=0):
@@ -68,3 +72,17 @@ def encode_frames(container, stream, frames, pts=None):
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
+
+
+def count_decoded(monkeypatch) -> list:
+    """A list that gets the timestamp of every frame the video reader decodes from now on (`monkeypatch` wraps
+    `acga_tf.data.video._decode`): what a seek saves."""
+    decoded = []
+    decode = video._decode
+
+    def counting(*args):
+        for frame in decode(*args):
+            decoded.append(frame.pts)
+            yield frame
+    monkeypatch.setattr(video, "_decode", counting)
+    return decoded

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from runs import QUERY, moving_frames, write_video
+from runs import QUERY, X264_GOP_8, count_decoded, moving_frames, write_video
 
 from acga_tf.apps.predict import (
     OVERLAY_COLOR,
@@ -513,22 +513,12 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
 def test_cli_predict_start_decodes_from_the_keyframe_before_the_part(run_dir, tmp_path, capsys, monkeypatch):
     """A part of a long video: the reader seeks to the keyframe before the first frame the part's clips take
     (docs/data.md#videos), and the masks are still the whole video's."""
-    from acga_tf.data import video
-
     frames = moving_frames(48, 48, 64, seed=11)  # 4 s at 12 fps, a keyframe every 8 frames
-    path = write_video(tmp_path / "long.mp4", frames, "libx264", "yuv420p",
-                       codec_options={"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=2"})
+    path = write_video(tmp_path / "long.mp4", frames, "libx264", "yuv420p", codec_options=X264_GOP_8)
     whole, part = tmp_path / "whole", tmp_path / "part"
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(whole),
                  "--no-progress"]) == 0
-    decoded = []
-    decode = video._decode
-
-    def counting(*args):
-        for frame in decode(*args):
-            decoded.append(frame.pts)
-            yield frame
-    monkeypatch.setattr(video, "_decode", counting)
+    decoded = count_decoded(monkeypatch)
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(part),
                  "--output", str(tmp_path / "part.mp4"), "--start", "3", "--end", "3.5", "--no-progress"]) == 0
     assert "6 frames (64x48), frames 37 to 42 of the video (3.00 s to 3.50 s)" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
-from runs import encode_frames, moving_frames, write_video
+from runs import X264_GOP_8, count_decoded, encode_frames, moving_frames, write_video
 
 from acga_tf.apps.predict import video_fps
 from acga_tf.data.a2d import read_a2d
@@ -175,10 +175,6 @@ def test_a_cover_picture_stored_before_the_video_is_not_taken_for_it(tmp_path):
     assert video_fps(str(path)) == 12
 
 
-# Lossy H.264 (lossless has no B-frames) with a keyframe every 8 frames and two B-frames between references.
-X264_GOP_8 = {"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=2"}
-
-
 def _seekable_videos(tmp_path):
     """40 frames with a keyframe every 8 and B-frames, in the containers users have: (name, path)."""
     frames = moving_frames(40, 48, 64, seed=8)
@@ -201,16 +197,7 @@ def test_a_reader_from_frame_k_seeks_to_the_keyframe_before_it_and_gives_what_de
         tmp_path, monkeypatch):
     """`iter_video_frames(start=k)` (docs/data.md#videos): frames k, k + 1, ... and their times, as decoding the whole
     file gives them (turned upright, at a variable rate too), decoding from the last keyframe at or before frame k."""
-    from acga_tf.data import video
-
-    decoded = []
-    decode = video._decode
-
-    def counting(*args):
-        for frame in decode(*args):
-            decoded.append(frame.pts)
-            yield frame
-    monkeypatch.setattr(video, "_decode", counting)
+    decoded = count_decoded(monkeypatch)
     for name, path in _seekable_videos(tmp_path):
         times = []
         whole = list(iter_video_frames(path, times=times))
@@ -234,8 +221,7 @@ def test_a_seek_that_misses_its_frame_decodes_from_the_start(tmp_path, monkeypat
     from acga_tf.data import video
 
     frames = moving_frames(24, 48, 64, seed=9)
-    path = write_video(tmp_path / "late.mp4", frames, "libx264", "yuv420p",
-                       codec_options=X264_GOP_8)
+    path = write_video(tmp_path / "late.mp4", frames, "libx264", "yuv420p", codec_options=X264_GOP_8)
     seek = video._seek
 
     def late(container, stream, start):

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 from PIL import Image
-from runs import QUERY, moving_frames, write_video
+from runs import QUERY, X264_GOP_8, count_decoded, moving_frames, write_video
 
 from acga_tf.apps.visualize import (
     PADDING_LABEL,
@@ -41,17 +41,9 @@ def test_attention_of_a_video_file_decodes_only_its_clip(trained_twin, tmp_path,
     from acga_tf.data import video
 
     frames = moving_frames(40, 48, 64, seed=4)
-    path = write_video(tmp_path / "long.mp4", frames, "libx264", "yuv420p",
-                       codec_options={"qp": "20", "x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=2"})
+    path = write_video(tmp_path / "long.mp4", frames, "libx264", "yuv420p", codec_options=X264_GOP_8)
     decoded_frames = video.read_video_frames(path)
-    decoded = []
-    decode = video._decode
-
-    def counting(*args):
-        for frame in decode(*args):
-            decoded.append(frame.pts)
-            yield frame
-    monkeypatch.setattr(video, "_decode", counting)
+    decoded = count_decoded(monkeypatch)
     t = trained_twin.config.clip_length
     for frame in (None, 0, 25, 39):
         decoded.clear()
