@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 
 import keras
 import numpy as np
@@ -164,7 +165,7 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch(prepared_a2d, t
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
-def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_devices(prepared_a2d, caplog):
+def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_devices(prepared_a2d, caplog, monkeypatch):
     """`fit`'s validation batches (docs/training.md#distribution): of known length (Keras warns "Your input ran out of
     data" after a dataset of unknown length), and under JAX's DataParallel whole slices of the devices: 42 samples in
     batches of 12 over 4 devices are 3 batches of 12 and one of 4, the last 2 samples left out with a warning."""
@@ -187,6 +188,13 @@ def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_device
     assert [r.getMessage() for r in caplog.records] == [
         f"validation leaves out the last 2 of the 42 samples of {prepared_a2d['train']}: JAX splits every batch "
         "evenly over the 4 devices (`acga evaluate` scores them all)"]
+    # Fewer validation samples than devices: refused by `fit`'s checks, before the run's folder is made.
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")  # the checks only: nothing runs under JAX here
+    monkeypatch.setattr(train_module, "data_parallel", lambda: types.SimpleNamespace(num_model_replicas=64))
+    monkeypatch.setattr(keras.distribution, "list_devices", lambda: [f"gpu:{i}" for i in range(64)])
+    with pytest.raises(ValueError, match=r"test-\*\.tfrecord: 24 validation sample\(s\), fewer than the 64 "
+                                         "devices JAX splits each batch over"):
+        train_module._plan(experiment, prepared_a2d["train"], "unused", prepared_a2d["test"], 1, 1, 1, None)
 
 
 def test_paper_learning_rate_schedule():

@@ -374,6 +374,9 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
         replicas = strategy.num_replicas_in_sync
         where = f"{type(strategy).__name__} over {', '.join(getattr(strategy.extended, 'worker_devices', ()))}"
     global_batch = experiment.training.batch_size * replicas
+    if distribution is not None and val_pattern is not None and (held_out := count_samples(val_pattern)) < replicas:
+        raise ValueError(f"{val_pattern}: {held_out} validation sample(s), fewer than the {replicas} devices JAX "
+                         "splits each batch over; give more, or leave --val-data out and run acga evaluate")
     if steps_per_epoch is None:
         samples = count_samples(train_pattern)
         steps_per_epoch = samples // global_batch
