@@ -3,6 +3,7 @@ per-sample CSV, the trained run's vocabulary on shards with another vocabulary (
 
 import csv
 import os
+import re
 
 import numpy as np
 import pytest
@@ -98,6 +99,13 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
                      "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "P@0.5" in printed and "Mean IoU" in printed and os.path.exists(out_csv)
+    # With its progress bar, into a file or a pipe (stdout here): one line with the manifest's total, then the table
+    # on lines of its own. Before, the bar's redrawing (backspaces, carriage returns) never ended its line, and the
+    # table's header began on it.
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"24/24 - \d+s - \d+m?s/sample", lines[0]), lines[0]
+    assert lines[1].startswith("| P@0.5 |") and not any("\r" in line or "\b" in line for line in lines), lines
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, make_dataset
+from acga_tf.data.manifest import count_samples
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
     PRECISION_THRESHOLDS,
@@ -99,17 +101,28 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     def probability(inputs, targets):
         return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
 
-    summary, rows = score(dataset, probability, progress=progress)
+    summary, rows = score(dataset, probability, progress=progress, total=_sample_count(data_pattern))
     if output_csv is not None:
         write_csv(output_csv, rows)
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
     return summary
 
 
-def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> tuple[dict[str, float], list[tuple]]:
+def _sample_count(data_pattern: str) -> int | None:
+    """The samples the shards hold, from their manifest (the progress bar's total), or None without one."""
+    try:
+        return count_samples(data_pattern)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
+          total: int | None = None) -> tuple[dict[str, float], list[tuple]]:
     """The evaluation loop (docs/evaluation.md#protocol): `probability(inputs, targets)` → `(B, S, S, 1)` probabilities
     for each batch of `dataset` (`make_dataset(..., training=False, with_info=True)`), scored at each frame's original
-    resolution.
+    resolution. With `progress`, a bar of `total` samples (None: unknown) on a terminal; where stdout is a file or a
+    pipe, one line at the end (the bar's redrawing wrote backspaces and carriage returns into logs, and, with no total,
+    never ended its line, so the table printed after it began on the bar's line).
 
     Returns:
         `(summary, rows)`: the `metrics.summarize` dict and one `CSV_COLUMNS` tuple per sample.
@@ -118,7 +131,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> t
         ValueError: the dataset is empty.
     """
     accumulator, rows = EvaluationAccumulator(), []
-    bar = keras.utils.Progbar(None, unit_name="sample") if progress else None
+    bar = keras.utils.Progbar(total, unit_name="sample", verbose=1 if sys.stdout.isatty() else 2) if progress else None
     for inputs, targets, info in dataset:
         probs = np.asarray(probability(inputs, targets), np.float32)
         for b in range(probs.shape[0]):
@@ -130,7 +143,9 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False) -> t
             rows.append((sample_id, info["sentence"][b].numpy().decode("utf-8"), height, width,
                          accumulator.intersections[-1], accumulator.unions[-1], iou))
         if bar is not None:
-            bar.add(probs.shape[0])
+            bar.update(len(rows), finalize=False)
+    if bar is not None and rows:
+        bar.update(len(rows), finalize=True)  # ends its line, whatever the total
     if not rows:
         raise ValueError("no sample to evaluate: the dataset is empty")
     return accumulator.summary(), rows
