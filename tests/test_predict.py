@@ -510,6 +510,18 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
                                                "video's end (12 fps)")
 
 
+def test_cli_predict_progress_into_a_log_is_redrawn_rarely(run_dir, tmp_path, capsys):
+    # stderr is not a terminal here (`2> log`): a redraw every 30 s at most (none in this short run, whose summary
+    # line says what was done), not one every 0.1 s (15 here before)
+    path = write_video(tmp_path / "clip.mp4", moving_frames(60, 48, 64, seed=12), "libx264", "yuv420p")
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--batch-size", "1",
+                 "--frames-dir", str(tmp_path / "m")]) == 0
+    out, err = capsys.readouterr()
+    draws = [d for d in err.split("\r") if d.strip()]
+    assert len(draws) <= 2, draws
+    assert "60 frames (64x48)" in out
+
+
 def test_cli_predict_start_decodes_from_the_keyframe_before_the_part(run_dir, tmp_path, capsys, monkeypatch):
     """A part of a long video: the reader seeks to the keyframe before the first frame the part's clips take
     (docs/data.md#videos), and the masks are still the whole video's."""
