@@ -1,8 +1,10 @@
 """Tests for acga_tf/training/train.py and `acga train`: resume after SIGKILL mid-epoch, multi-worker and multi-replica
 training, the paper schedule, the saved run, and user errors."""
 
+import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -165,7 +167,8 @@ def test_two_replicas_match_one_replica_on_the_same_global_batch(prepared_a2d, t
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
-def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_devices(prepared_a2d, caplog, monkeypatch):
+def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_devices(prepared_a2d, caplog, monkeypatch,
+                                                                                    tmp_path):
     """`fit`'s validation batches (docs/training.md#distribution): of known length (Keras warns "Your input ran out of
     data" after a dataset of unknown length), and under JAX's DataParallel whole slices of the devices: 42 samples in
     batches of 12 over 4 devices are 3 batches of 12 and one of 4, the last 2 samples left out with a warning."""
@@ -188,6 +191,15 @@ def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_device
     assert [r.getMessage() for r in caplog.records] == [
         f"validation leaves out the last 2 of the 42 samples of {prepared_a2d['train']}: JAX splits every batch "
         "evenly over the 4 devices (`acga evaluate` scores them all)"]
+    # Shards without a manifest (`make_dataset` reads them): every sample, of unknown length, as before.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for shard in glob.glob(prepared_a2d["train"]):
+        shutil.copy(shard, bare)
+    run = train_module._Run(experiment, str(bare / "*.tfrecord"), "unused", None, None, 1, 12, 1, 1,
+                            vectorizer=vectorizer)
+    assert [int(x["video"].shape[0]) for x, _ in train_module._build_validation(run, str(bare / "*.tfrecord"))] == [
+        12, 12, 12, 6]
     # Fewer validation samples than devices: refused by `fit`'s checks, before the run's folder is made.
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")  # the checks only: nothing runs under JAX here
     monkeypatch.setattr(train_module, "data_parallel", lambda: types.SimpleNamespace(num_model_replicas=64))

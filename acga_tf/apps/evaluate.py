@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, make_dataset
-from acga_tf.data.manifest import count_samples
+from acga_tf.data.manifest import known_sample_count
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
     PRECISION_THRESHOLDS,
@@ -101,19 +101,11 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     def probability(inputs, targets):
         return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
 
-    summary, rows = score(dataset, probability, progress=progress, total=_sample_count(data_pattern))
+    summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))
     if output_csv is not None:
         write_csv(output_csv, rows)
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
     return summary
-
-
-def _sample_count(data_pattern: str) -> int | None:
-    """The samples the shards hold, from their manifest (the progress bar's total), or None without one."""
-    try:
-        return count_samples(data_pattern)
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,

@@ -70,6 +70,15 @@ def count_samples(file_pattern: str) -> int:
     return total
 
 
+def known_sample_count(file_pattern: str) -> int | None:
+    """`count_samples`, or None where the shards have no manifest that lists them (`make_dataset` reads such shards
+    too): for progress totals and dataset lengths, which can do without it."""
+    try:
+        return count_samples(file_pattern)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
     """Checks each shard against the size the converter recorded in the manifest (a cheap integrity check, so a
     truncated or replaced shard is named before TensorFlow fails deep inside `tf.data` with a `DataLossError`).

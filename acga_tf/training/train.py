@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
-from acga_tf.data.manifest import count_samples, read_manifest
+from acga_tf.data.manifest import count_samples, known_sample_count, read_manifest
 from acga_tf.data.vocab import check_word_vectors
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
@@ -374,7 +374,8 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
         replicas = strategy.num_replicas_in_sync
         where = f"{type(strategy).__name__} over {', '.join(getattr(strategy.extended, 'worker_devices', ()))}"
     global_batch = experiment.training.batch_size * replicas
-    if distribution is not None and val_pattern is not None and (held_out := count_samples(val_pattern)) < replicas:
+    held_out = known_sample_count(val_pattern) if distribution is not None and val_pattern is not None else None
+    if held_out is not None and held_out < replicas:
         raise ValueError(f"{val_pattern}: {held_out} validation sample(s), fewer than the {replicas} devices JAX "
                          "splits each batch over; give more, or leave --val-data out and run acga evaluate")
     if steps_per_epoch is None:
@@ -466,24 +467,27 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
 
 
 def _build_validation(run: _Run, val_pattern: str) -> tf.data.Dataset:
-    """The validation batches `fit` evaluates after every epoch, of known length: Keras warns "Your input ran out of
-    data" after a dataset of unknown length, as `make_dataset`'s is, ends. Not for several workers, whose shards
-    each read a part of it. Under JAX's DataParallel every batch is a whole number of slices, one per device (JAX
-    cannot split a batch unevenly): the last `samples % devices` samples are left out, and a warning says so."""
+    """The validation batches `fit` evaluates after every epoch, of known length where the manifest gives it: Keras
+    warns "Your input ran out of data" after a dataset of unknown length, as `make_dataset`'s is, ends. Not for
+    several workers, whose shards each read a part of it. Under JAX's DataParallel every batch is a whole number of
+    slices, one per device (JAX cannot split a batch unevenly): the last `samples % devices` samples are left out, and
+    a warning says so."""
     ds = make_dataset(val_pattern, run.experiment.data, training=False, batch_size=run.global_batch,
                       vectorizer=run.vectorizer)
     if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return ds
-    samples = count_samples(val_pattern)
-    if run.distribution is not None and samples % run.replicas:
+    samples = known_sample_count(val_pattern)  # None: shards without a manifest
+    if run.distribution is not None:
         replicas = run.replicas
-        logger.warning("validation leaves out the last %d of the %d samples of %s: JAX splits every batch evenly over "
-                       "the %d devices (`acga evaluate` scores them all)", samples % replicas, samples, val_pattern,
-                       replicas)
-        samples -= samples % replicas
         ds = ds.map(lambda x, y: tf.nest.map_structure(lambda t: t[:tf.shape(t)[0] // replicas * replicas], (x, y)))
         ds = ds.filter(lambda x, y: tf.shape(x["video"])[0] > 0)
-    return ds.apply(tf.data.experimental.assert_cardinality(-(-samples // run.global_batch)))
+        if samples is not None and samples % replicas:
+            logger.warning("validation leaves out the last %d of the %d samples of %s: JAX splits every batch evenly "
+                           "over the %d devices (`acga evaluate` scores them all)", samples % replicas, samples,
+                           val_pattern, replicas)
+            samples -= samples % replicas
+    return ds if samples is None else ds.apply(tf.data.experimental.assert_cardinality(-(-samples //
+                                                                                           run.global_batch)))
 
 
 def _build_callbacks(run: _Run, model: keras.Model, backup: "_ResumableBackup") -> list:
