@@ -191,7 +191,7 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
     import av
     from runs import encode_frames
 
-    from acga_tf.apps.predict import video_sample_aspect
+    from acga_tf.apps.predict import video_info
 
     path = str(tmp_path / "dvd.mp4")
     with av.open(path, "w") as container:
@@ -199,12 +199,12 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
         stream.width, stream.height, stream.pix_fmt = 72, 48, "yuv420p"
         stream.codec_context.sample_aspect_ratio = fractions.Fraction(32, 27)
         encode_frames(container, stream, moving_frames(6, 48, 72, seed=9))
-    assert video_sample_aspect(path) == fractions.Fraction(32, 27)
-    assert video_sample_aspect(write_video(tmp_path / "square.mp4", moving_frames(2, 48, 72), "libx264",
-                                           "yuv420p")) is None
+    assert video_info(path).sample_aspect == fractions.Fraction(32, 27)
+    assert video_info(write_video(tmp_path / "square.mp4", moving_frames(2, 48, 72), "libx264",
+                                  "yuv420p")).sample_aspect is None
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--output",
                  str(tmp_path / "o.mp4"), "--frames-dir", str(tmp_path / "m"), "--no-progress"]) == 0
-    assert video_sample_aspect(str(tmp_path / "o.mp4")) == fractions.Fraction(32, 27)
+    assert video_info(str(tmp_path / "o.mp4")).sample_aspect == fractions.Fraction(32, 27)
     assert np.asarray(Image.open(tmp_path / "m" / "00001.png")).shape == (48, 72)
 
 

@@ -143,11 +143,6 @@ def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
     return video_info(path).fps or default
 
 
-def video_sample_aspect(path: str) -> fractions.Fraction | None:
-    """The aspect ratio of a video's pixels where it is not 1 (`video_info`), else None."""
-    return video_info(path).sample_aspect
-
-
 def video_length(path: str) -> int | None:
     """The frame count a video's container declares (`video_info`; for progress bars), or None."""
     return video_info(path).frames

@@ -180,22 +180,18 @@ def _clip_of(video, frame: int | None, clip_length: int) -> tuple[np.ndarray, in
     Raises:
         ValueError: `frame` outside the video (a DataError for a file that cannot be read).
     """
-    declared = video_length(video) if isinstance(video, (str, os.PathLike)) else None
-    if declared is None:  # frames in memory, or a container without a frame count
-        frames = load_video(video)[0]
-        n = len(frames)
-        frame = n // 2 if frame is None else int(frame)
-        if not 0 <= frame < n:
-            raise ValueError(f"frame {frame} is outside the video's {n} frames")
-        return frames[np.asarray(clip_indices(frame, n, clip_length))], frame
-    frame = declared // 2 if frame is None else int(frame)
-    if not 0 <= frame < declared:
-        raise ValueError(f"frame {frame} is outside the video's {declared} frames")
-    first = max(0, frame - clip_length // 2)
-    read = list(iter_video_frames(os.fspath(video), damaged="skip", start=first,
-                                  max_frames=frame + (clip_length + 1) // 2))
-    n = first + len(read)  # the frames read end at the clip's last one, or at the video's end
-    if frame >= n:
+    is_file = isinstance(video, (str, os.PathLike))
+    n = video_length(video) if is_file else None
+    if n is None:  # frames in memory, or a container without a frame count
+        video, is_file = load_video(video)[0], False
+        n = len(video)
+    frame = n // 2 if frame is None else int(frame)
+    first, stop = max(0, frame - clip_length // 2), frame + (clip_length + 1) // 2
+    if 0 <= frame < n:
+        read = (list(iter_video_frames(os.fspath(video), damaged="skip", start=first, max_frames=stop)) if is_file
+                else list(video[first:stop]))
+        n = first + len(read)  # the frames read end at the clip's last one, or at the video's end
+    if not 0 <= frame < n:
         raise ValueError(f"frame {frame} is outside the video's {n} frames")
     return np.stack(read)[np.asarray(clip_indices(frame, n, clip_length)) - first], frame
 
