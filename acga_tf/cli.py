@@ -147,7 +147,8 @@ def _add_visualize(sub) -> None:
     p.add_argument("--output", required=True, help="figure file (FIG.png, .pdf, .svg)")
     p.add_argument("--video", help="attention figure: a video file")
     p.add_argument("--query", help="attention figure: the sentence")
-    p.add_argument("--point", help="attention figure: query pixel X,Y in frame coordinates")
+    p.add_argument("--point", help="attention figure: query pixel X,Y of the frame as players show it (an "
+                                    "anamorphic video's in square pixels)")
     p.add_argument("--frame", type=int, help="attention figure: centre frame index (default: the middle one)")
     p.add_argument("--data", help="qualitative grid: glob of prepared TFRecord shards")
     p.add_argument("--samples", type=int, default=4, help="qualitative grid: rows (default: 4)")

@@ -43,12 +43,14 @@ def moving_frames(n, h, w, seed=0):
     return frames
 
 
-def write_video(path, frames, codec, pix_fmt, fps=12, display=None, options=None, codec_options=None, pts=None):
+def write_video(path, frames, codec, pix_fmt, fps=12, display=None, options=None, codec_options=None, pts=None,
+                sample_aspect=None):
     """Encodes frames; `display` is (degrees counter-clockwise, hflip, vflip), stored as the display matrix that
     players (and FFmpeg's tool) apply, the way phones store portrait videos; or a 9-int matrix. `options` are the
     container's (e.g. {"movflags": "faststart"}: the index first, as files served for download have it),
     `codec_options` the encoder's (libx264: lossless by default; {"x264-params": "keyint=8"}: a keyframe every 8
-    frames), `pts` the frames' times in 1 / fps (`encode_frames`)."""
+    frames), `pts` the frames' times in 1 / fps (`encode_frames`), `sample_aspect` the pixels' aspect of an
+    anamorphic video (a Fraction; libx264 stores it in the stream, FFV1 in MKV does not)."""
     with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -58,6 +60,8 @@ def write_video(path, frames, codec, pix_fmt, fps=12, display=None, options=None
         elif display is not None:
             stream.set_display_rotation(display[0], hflip=display[1], vflip=display[2])
         stream.options = {**({"qp": "0"} if codec == "libx264" else {}), **(codec_options or {})}
+        if sample_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect
         encode_frames(container, stream, frames, pts)
     return str(path)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import sync_playwright
-from runs import QUERY
+from runs import QUERY, moving_frames, write_video
 
 from acga_tf import cli
 from acga_tf.apps.app import WebApp, build_page
@@ -110,6 +110,21 @@ def test_several_sentences_give_one_zip_each_equal_to_predict(served, run_dir, t
         assert archive.read("sentence.txt").decode().strip() == result.query
         np.testing.assert_array_equal(masks, result.masks > 0)
     assert report.count("of the pixels on average") == 2 and frame.shape == expected[0].masks.shape[1:] + (3,)
+
+
+def test_an_anamorphic_videos_middle_frame_is_shown_as_players_show_it(served, tmp_path):
+    # 4:3 pixels, 48 x 60 stored and shown 48 x 80: the page's frame and its clicks are in square pixels, as the
+    # attention figure is; the masks keep the stored size, as `acga predict` writes them.
+    import fractions
+
+    app, _ = served
+    path = write_video(tmp_path / "hdv.mp4", moving_frames(10, 48, 60, seed=6), "libx264", "yuv420p",
+                       sample_aspect=fractions.Fraction(4, 3))
+    _, zips, frame, _, session = app.segment(path, QUERY)
+    assert frame.shape == (48, 80, 3)
+    with zipfile.ZipFile(zips[0]) as archive:
+        assert np.asarray(Image.open(archive.open("00001.png"))).shape == (48, 60)
+    assert os.path.getsize(app.attention(session, (75.0, 40.0))) > 0  # a point right of the stored width
 
 
 def test_actions_refuse_bad_input_with_a_message(served, tmp_path):

@@ -188,17 +188,10 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
     # narrower than the video. The masks stay at the stored size, as `ffmpeg -i video frame.png` writes the frames.
     import fractions
 
-    import av
-    from runs import encode_frames
-
     from acga_tf.apps.predict import video_info
 
-    path = str(tmp_path / "dvd.mp4")
-    with av.open(path, "w") as container:
-        stream = container.add_stream("libx264", rate=12)
-        stream.width, stream.height, stream.pix_fmt = 72, 48, "yuv420p"
-        stream.codec_context.sample_aspect_ratio = fractions.Fraction(32, 27)
-        encode_frames(container, stream, moving_frames(6, 48, 72, seed=9))
+    path = write_video(tmp_path / "dvd.mp4", moving_frames(6, 48, 72, seed=9), "libx264", "yuv420p",
+                       sample_aspect=fractions.Fraction(32, 27))
     assert video_info(path).sample_aspect == fractions.Fraction(32, 27)
     assert video_info(write_video(tmp_path / "square.mp4", moving_frames(2, 48, 72), "libx264",
                                   "yuv420p")).sample_aspect is None
@@ -206,6 +199,40 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
                  str(tmp_path / "o.mp4"), "--frames-dir", str(tmp_path / "m"), "--no-progress"]) == 0
     assert video_info(str(tmp_path / "o.mp4")).sample_aspect == fractions.Fraction(32, 27)
     assert np.asarray(Image.open(tmp_path / "m" / "00001.png")).shape == (48, 72)
+
+
+@pytest.mark.parametrize("kind", ["run", "saved_model"])
+def test_an_anamorphic_video_is_segmented_as_players_show_it(kind, run_dir, exported_run, tmp_path, monkeypatch):
+    # HDV's 1440 x 1080 shown 1920 x 1080 (4:3 pixels), here 48 x 60 shown 48 x 80: the model used to see the
+    # people a quarter narrower than players show them. It now sees square pixels; the masks keep the stored size.
+    import fractions
+
+    from acga_tf.apps.predictors import load_predictor
+
+    path = write_video(tmp_path / "hdv.mp4", moving_frames(7, 48, 60, seed=4), "libx264", "yuv420p",
+                       sample_aspect=fractions.Fraction(4, 3))
+    stored, _ = load_video(path)  # as decoded
+    predictor = load_predictor(exported_run if kind == "saved_model" else run_dir)
+    seen = []
+    prepare = predictor.prepare
+    monkeypatch.setattr(predictor, "prepare", lambda frame: seen.append(frame.shape) or prepare(frame))
+    result = predict(predictor, path, QUERY, batch_size=3)
+    assert set(seen) == {(48, 80, 3)}  # the model's input: frames as players show them
+    assert result.masks.shape == result.probabilities.shape == (7, 48, 60)  # the stored size, as ffmpeg writes frames
+    # The same frames given as square pixels (PIL's resize, as the file's are), their masks taken at every stored
+    # column's centre: 0.5, 1.5, ... stored columns are 0.667, 2.0, ... display columns.
+    square = np.stack([np.asarray(Image.fromarray(f).resize((80, 48), Image.Resampling.BILINEAR)) for f in stored])
+    wide = predict(predictor, square, QUERY, batch_size=3)
+    np.testing.assert_array_equal(result.masks, wide.masks[..., ((np.arange(60) + 0.5) * 80 / 60).astype(int)])
+    centres = (np.arange(60) + 0.5) * 80 / 60 - 0.5  # probabilities: linear between display columns
+    np.testing.assert_allclose(result.probabilities, np.apply_along_axis(
+        lambda row: np.interp(centres, np.arange(80), row), -1, wide.probabilities), atol=1e-6)
+    assert 0 < result.masks.mean() < 1
+    # An array of the stored frames with their pixel aspect given gives the file's masks.
+    given = predict(predictor, stored, QUERY, batch_size=3, sample_aspect=fractions.Fraction(4, 3))
+    np.testing.assert_array_equal(given.masks, result.masks)
+    np.testing.assert_allclose(given.probabilities, result.probabilities, atol=1e-6)
+    assert not np.array_equal(predict(predictor, stored, QUERY, batch_size=3).masks, result.masks)
 
 
 def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):

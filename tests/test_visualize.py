@@ -59,6 +59,25 @@ def test_attention_of_a_video_file_decodes_only_its_clip(trained_twin, tmp_path,
         compute_attention(trained_twin, path, QUERY, frame=40)
 
 
+def test_attention_of_an_anamorphic_video_is_drawn_as_players_show_it(trained_twin, tmp_path):
+    """4:3 pixels (HDV's), 48 × 60 stored, shown 48 × 80: the figure's frame, maps and points are in square pixels,
+    as the frames resampled to them in memory give (before, the figure was a quarter narrower than players show)."""
+    import fractions
+
+    from acga_tf.apps.predict import load_video
+
+    path = write_video(tmp_path / "hdv.mp4", moving_frames(12, 48, 60, seed=5), "libx264", "yuv420p",
+                       sample_aspect=fractions.Fraction(4, 3))
+    stored, _ = load_video(path)
+    square = np.stack([np.asarray(Image.fromarray(f).resize((80, 48), Image.Resampling.BILINEAR)) for f in stored])
+    maps = compute_attention(trained_twin, path, QUERY, frame=5)
+    expected = compute_attention(trained_twin, square, QUERY, frame=5)
+    assert maps.frame.shape == (48, 80, 3)
+    np.testing.assert_array_equal(maps.frame, expected.frame)
+    np.testing.assert_array_equal(maps.mask, expected.mask)
+    np.testing.assert_allclose(maps.spatial_map(70, 10), expected.spatial_map(70, 10), atol=1e-6)  # x 70 > 60
+
+
 def test_attention_twin_has_the_same_weights_and_outputs(trained):
     twin = attention_model(trained.model)
     assert twin is not trained.model and twin.config.return_attention

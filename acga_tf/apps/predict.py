@@ -195,9 +195,52 @@ def open_frames(video, fps: float | None = None, times: collections.abc.MutableS
     return iter(array[start:]), float(fps) if fps else DEFAULT_FPS
 
 
+def _pixel_aspect(given: fractions.Fraction | None, declared: fractions.Fraction | None
+                  ) -> fractions.Fraction | None:
+    """The frames' pixel aspect: the one `given`, else the one the container `declared`; None for square pixels."""
+    value = declared if given is None else given
+    if value is not None and not value > 0:
+        raise ValueError(f"sample_aspect={given}: the pixels' width over their height, must be > 0")
+    return None if value is None or value == 1 else fractions.Fraction(value)
+
+
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
     yield first
     yield from rest
+
+
+def display_width(width: int, sample_aspect: fractions.Fraction | None) -> int:
+    """The width at which players show a frame `width` pixels wide whose pixels have the aspect `sample_aspect`
+    (`ffmpeg -vf scale=iw*sar:ih`, rounded): 853 for DVD's 720 at 32:27; `width` where the pixels are square."""
+    return max(1, round(width * sample_aspect)) if sample_aspect else width
+
+
+def square_pixels(frame: np.ndarray, sample_aspect: fractions.Fraction | None) -> np.ndarray:
+    """A uint8 (H, W, 3) frame as players show it: an anamorphic one resampled to square pixels, (H, display W, 3)
+    (`display_width`; PIL's bilinear filter, which averages over the pixels it narrows); any other as it is."""
+    width = display_width(frame.shape[1], sample_aspect)
+    if width == frame.shape[1]:
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((width, frame.shape[0]), Image.Resampling.BILINEAR))
+
+
+def _to_stored_width(outputs: dict[str, np.ndarray], width: int) -> dict[str, np.ndarray]:
+    """`Predictor.segment`'s outputs for square-pixel frames (`square_pixels`) → at the stored `width`: masks by
+    nearest column, probabilities by linear interpolation (both with pixel centres aligned); `empty` is recounted,
+    since a mask one display column wide can vanish."""
+    display = outputs["mask"].shape[-1]
+    if display == width:
+        return outputs
+    centres = (np.arange(width) + 0.5) * display / width  # each stored column's centre, in display columns
+    out = dict(outputs, mask=outputs["mask"][..., np.minimum(centres.astype(int), display - 1)])
+    out["empty"] = ~out["mask"].any(axis=(-2, -1))
+    if "probability" in outputs:
+        x = np.clip(centres - 0.5, 0, display - 1)
+        left = np.minimum(x.astype(int), display - 2) if display > 1 else np.zeros(width, int)
+        t = (x - left).astype(np.float32)
+        p = outputs["probability"]
+        out["probability"] = p[..., left] * (1 - t) + p[..., np.minimum(left + 1, display - 1)] * t
+    return out
 
 
 class FrameWindow:
@@ -258,7 +301,8 @@ class FrameMasks:
 
 def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequence[str], *, batch_size: int = 4,
                probabilities: bool = False, window: FrameWindow | None = None, first: int = 0,
-               stop: int | None = None, offset: int = 0) -> Iterator[FrameMasks]:
+               stop: int | None = None, offset: int = 0,
+               sample_aspect: fractions.Fraction | None = None) -> Iterator[FrameMasks]:
     """Yields every frame's masks, in order, as soon as its clip is done (docs/data.md#clips).
 
     Frame i's clip is frames i − T//2 … i + (T+1)//2 − 1, clamped to the video; frames are read lazily and only
@@ -278,6 +322,9 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
             and no frame after it is read.
         offset: the video's index of `frames`' first frame, where the reader started there (`open_frames(start=)`,
             at most `clip_reach(predictor, first)`, the first frame a clip of the range takes).
+        sample_aspect: the aspect of the frames' pixels where they are not square (an anamorphic video's,
+            `video_info(path).sample_aspect`): the model then sees each frame as players show it (`square_pixels`),
+            and the masks are mapped back to the stored size.
 
     Yields:
         `FrameMasks`, frame `first` first.
@@ -311,10 +358,10 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
             raise ValueError(f"frame {index} has dtype {frame.dtype} and shape {frame.shape}, expected uint8 "
                              f"(H, W, 3) frames of one size{f' {shape}' if shape else ''}")
         shape = frame.shape
-        window.append(frame, predictor.prepare(frame))
+        window.append(frame, predictor.prepare(square_pixels(frame, sample_aspect)))
         while centre < end and min(centre + batch_size, end) - 1 + after <= index:  # a batch of clips is complete
             batch_stop = int(min(centre + batch_size, end))
-            yield from _run_batch(predictor, window, queries, centre, batch_stop, None, probabilities)
+            yield from _run_batch(predictor, window, queries, centre, batch_stop, None, probabilities, sample_aspect)
             centre = batch_stop
             window.drop_before(centre - before)
     if shape is None:
@@ -322,7 +369,7 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
     total = window.last + 1  # the video's end, or a frame no remaining clip reaches past
     for start in range(centre, int(min(total, end)), batch_size):  # the last clips repeat the last frame
         yield from _run_batch(predictor, window, queries, start, int(min(start + batch_size, total, end)), total,
-                              probabilities)
+                              probabilities, sample_aspect)
         window.drop_before(start + batch_size - before)
 
 
@@ -333,12 +380,14 @@ def clip_reach(predictor: Predictor, first: int) -> int:
 
 
 def _run_batch(predictor: Predictor, window: FrameWindow, queries: list[str], start: int, stop: int,
-               total: int | None, probabilities: bool) -> Iterator[FrameMasks]:
+               total: int | None, probabilities: bool, sample_aspect: fractions.Fraction | None
+               ) -> Iterator[FrameMasks]:
     centres = np.arange(start, stop)
     # Without the total (mid-stream), no clip of these centres reaches past the newest frame.
     indices = np.asarray(clip_indices(centres[:, None], total or window.last + 1, predictor.clip_length))  # (b, T)
     h, w = window.raw(start).shape[:2]
-    outputs = predictor.segment(window.prepared(indices), queries, h, w, probabilities)
+    outputs = predictor.segment(window.prepared(indices), queries, h, display_width(w, sample_aspect), probabilities)
+    outputs = _to_stored_width(outputs, w)
     for i, c in enumerate(centres):
         yield FrameMasks(index=int(c), frame=window.raw(int(c)), masks=outputs["mask"][i],
                          empty=outputs["empty"][i], probabilities=outputs["probability"][i] if probabilities else None)
@@ -381,8 +430,8 @@ class PredictionResult:
 
 
 def predict(model, video, query: str | None = None, *, queries: Sequence[str] | None = None, batch_size: int = 4,
-            fps: float | None = None, progress: Callable[[int], None] | None = None
-            ) -> PredictionResult | list[PredictionResult]:
+            fps: float | None = None, progress: Callable[[int], None] | None = None,
+            sample_aspect: fractions.Fraction | None = None) -> PredictionResult | list[PredictionResult]:
     """Predicts the mask of the actor each sentence describes in every frame of `video`, all kept in memory (for
     long videos use `iter_masks` or `predict_to_files`, whose memory does not grow with the length).
 
@@ -396,6 +445,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
         batch_size: clips per forward pass.
         fps: frame rate to record (default: the file's, or 24 for arrays).
         progress: called with the number of frames finished after each one.
+        sample_aspect: the aspect of an array's pixels where they are not square (a file's is read from its
+            container): the model sees the frames as players show them, the masks keep the stored size (`iter_masks`).
 
     Returns:
         `PredictionResult` (masks uint8 (N, H, W), probabilities float32 (N, H, W), fps), or a list of them.
@@ -411,10 +462,13 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be >= 1")
     frames, fps = open_frames(video, fps)
+    is_file = isinstance(video, (str, os.PathLike))
+    aspect = _pixel_aspect(sample_aspect, video_info(video).sample_aspect if is_file else None)
     predictor = load_predictor(model)
     sentences = check_queries(predictor, sentences)
     masks, probs = [], []
-    for item in iter_masks(predictor, frames, sentences, batch_size=batch_size, probabilities=True):
+    for item in iter_masks(predictor, frames, sentences, batch_size=batch_size, probabilities=True,
+                           sample_aspect=aspect):
         masks.append(item.masks)
         probs.append(item.probabilities)
         if progress is not None:
@@ -692,7 +746,8 @@ def frame_range(start: float | None, end: float | None, fps: float) -> tuple[int
 def predict_to_files(model, video, queries: Sequence[str], *, output: str | None = None,
                      frames_dir: str | None = None, batch_size: int = 4, fps: float | None = None,
                      progress: Callable[[int], None] | None = None, start: float | None = None,
-                     end: float | None = None) -> PredictionSummary:
+                     end: float | None = None, sample_aspect: fractions.Fraction | None = None
+                     ) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -704,7 +759,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         output: overlay `FILE.mp4` or `FILE.gif`.
         frames_dir: one PNG per frame (`00001.png`, ...); with several sentences, `<frames_dir>/<k>/00001.png`
             (k = 1, 2, ...) and `queries.txt` listing them.
-        batch_size, fps, progress: as `predict`.
+        batch_size, fps, progress, sample_aspect: as `predict` (an MP4 overlay keeps the pixels' aspect).
         start, end: segment only the frames shown from `start` until before `end` seconds (`frame_range`); mask
             PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
 
@@ -720,6 +775,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
     is_file = isinstance(video, (str, os.PathLike))
     info = video_info(video) if is_file else VideoInfo()
+    aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
     frames, fps = open_frames(video, fps or info.fps or DEFAULT_FPS, times)  # an array is checked here
     first, stop = frame_range(start, end, fps)
     declared = info.frames if is_file else len(video)
@@ -741,12 +797,12 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     writer, key, summary, timed = None, None, None, offset
     try:
         for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
-                               offset=offset):
+                               offset=offset, sample_aspect=aspect):
             if summary is None:
                 h, w = item.frame.shape[:2]
                 summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
                                             first=item.index)
-                writer = OverlayWriter(output, fps, info.sample_aspect) if output else None
+                writer = OverlayWriter(output, fps, aspect) if output else None
                 key = legend(queries, w) if len(queries) > 1 else None
             while timed < item.index and times:  # drop the times of frames written or passed over
                 times.popleft()
@@ -810,4 +866,5 @@ def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
 __all__ = ["query_words", "check_query", "check_queries", "iter_masks", "FrameMasks", "FrameWindow",
            "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary", "predict_to_files",
            "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_frame", "overlay_format",
-           "legend", "Predictor", "load_predictor", "VideoInfo", "video_info", "frame_range", "frames_to_segment"]
+           "legend", "Predictor", "load_predictor", "VideoInfo", "video_info", "frame_range", "frames_to_segment",
+           "display_width", "square_pixels"]

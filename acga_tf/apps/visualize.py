@@ -21,7 +21,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from acga_tf.apps.predict import check_query, load_video, query_words, video_length
+from acga_tf.apps.predict import VideoInfo, check_query, load_video, query_words, square_pixels, video_info
 from acga_tf.data.datasets import make_dataset
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.video import iter_video_frames
@@ -175,13 +175,15 @@ def _clip_of(video, frame: int | None, clip_length: int) -> tuple[np.ndarray, in
     """The clip of frame `frame` (default: the middle one) as uint8 (T, H, W, 3), and `frame`. Of a file, only the
     clip's frames are decoded, from the keyframe before them (`iter_video_frames(start=)`): the web page asks for a
     clip at every click, and a long video does not fit in memory. The middle frame is taken from the count the
-    container declares; where it declares none, the whole file is decoded.
+    container declares; where it declares none, the whole file is decoded. An anamorphic file's frames are resampled
+    to square pixels (`square_pixels`): the figure shows them as players do, and points are in those pixels.
 
     Raises:
         ValueError: `frame` outside the video (a DataError for a file that cannot be read).
     """
     is_file = isinstance(video, (str, os.PathLike))
-    n = video_length(video) if is_file else None
+    info = video_info(video) if is_file else VideoInfo()
+    n = info.frames
     if n is None:  # frames in memory, or a container without a frame count
         video, is_file = load_video(video)[0], False
         n = len(video)
@@ -193,7 +195,8 @@ def _clip_of(video, frame: int | None, clip_length: int) -> tuple[np.ndarray, in
         n = first + len(read)  # the frames read end at the clip's last one, or at the video's end
     if not 0 <= frame < n:
         raise ValueError(f"frame {frame} is outside the video's {n} frames")
-    return np.stack(read)[np.asarray(clip_indices(frame, n, clip_length)) - first], frame
+    clip = np.stack([square_pixels(f, info.sample_aspect) for f in read])
+    return clip[np.asarray(clip_indices(frame, n, clip_length)) - first], frame
 
 
 # === Figures ===
