@@ -29,6 +29,7 @@ from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
+from acga_tf.ops.progress import redraw_interval
 from acga_tf.serving.client import SIGNATURES
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
@@ -115,17 +116,11 @@ def _add_predict(sub) -> None:
     p.set_defaults(run=_run_predict)
 
 
-LOG_PROGRESS_INTERVAL_S = 30  # seconds between progress redraws where stderr is not a terminal
-
-
 def _run_predict(args) -> int:
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
-    # Into a file or a pipe (`2> log`), a redraw every 30 s instead of every 0.1 s: 480 frames wrote 57 redraws, each
-    # ended by a carriage return (2026-12-02), so an hour's run would write some 36,000 into a log.
-    interval = 0.1 if sys.stderr.isatty() else LOG_PROGRESS_INTERVAL_S
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
-              mininterval=interval) as bar:
+              mininterval=redraw_interval(sys.stderr)) as bar:
         summary = predict_to_files(args.model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update,
                                    start=args.start, end=args.end)

@@ -130,6 +130,27 @@ def test_module_entry_point_and_unknown_split(a2d_world, tmp_path, capsys):
         main(["prepare", "a2d", "--root", str(root), "--output", str(tmp_path), "--split", "val"])
 
 
+def test_progress_into_a_log_is_redrawn_rarely(a2d_world, tmp_path, capsys):
+    # stderr is not a terminal here (`2> log`): a redraw every 30 s at most, so the bar of each split is drawn at its
+    # start and end; before, up to once per shard written (5 draws for the 18 train frames here, a frame a shard)
+    root, _ = a2d_world
+    assert main(["prepare", "a2d", "--root", str(root), "--output", str(tmp_path), "--split", "train",
+                 "--shard-size", "1"]) == 0
+    draws = [d for d in capsys.readouterr().err.split("\r") if d.strip()]
+    assert len(draws) <= 2 and draws[-1].startswith("a2d train: 100%"), draws
+
+
+def test_bars_redraw_live_on_a_terminal_and_in_a_notebook_and_rarely_into_a_log():
+    import io
+
+    from acga_tf.ops.progress import redraw_interval
+
+    terminal = type("Terminal", (io.StringIO,), {"isatty": lambda self: True})()
+    notebook = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})()  # tqdm.auto draws a widget
+    assert redraw_interval(terminal) == redraw_interval(notebook) == 0.1
+    assert redraw_interval(io.StringIO()) == redraw_interval(object()) == 30
+
+
 def test_beam_runner_gives_identical_shards(a2d_world, a2d_shards, tmp_path):
     pytest.importorskip("apache_beam")
     root, _ = a2d_world
