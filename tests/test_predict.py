@@ -199,6 +199,8 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
                  str(tmp_path / "o.mp4"), "--frames-dir", str(tmp_path / "m"), "--no-progress"]) == 0
     assert video_info(str(tmp_path / "o.mp4")).sample_aspect == fractions.Fraction(32, 27)
     assert np.asarray(Image.open(tmp_path / "m" / "00001.png")).shape == (48, 72)
+    written = write_overlay(predict(run_dir, path, QUERY), path, str(tmp_path / "w.mp4"))  # the Python API's
+    assert video_info(written).sample_aspect == fractions.Fraction(32, 27)
 
 
 @pytest.mark.parametrize("kind", ["run", "saved_model"])

@@ -629,7 +629,8 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
 
     Args:
         result: from `predict`.
-        frames: the video's uint8 (N, H, W, 3) frames, or its path (decoded again).
+        frames: the video's uint8 (N, H, W, 3) frames, or its path (decoded again; an MP4 keeps an anamorphic
+            video's pixel aspect).
         path: `*.mp4` or `*.gif`; odd-sized MP4s get their last row/column repeated (yuv420p needs even sizes).
 
     Returns:
@@ -639,9 +640,10 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
         ValueError: another extension, or frames that do not match the result.
     """
     overlay_format(path)
+    aspect = video_info(frames).sample_aspect if isinstance(frames, (str, os.PathLike)) else None
     frames = load_video(frames)[0]
     blended = overlay_frames(frames, result.masks, color, alpha)
-    writer = OverlayWriter(path, result.fps)
+    writer = OverlayWriter(path, result.fps, aspect)
     try:
         for image in blended:
             writer.write(image)
