@@ -156,6 +156,14 @@ CONVERTED = (r"a2d train: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 sk
              r"a2d test: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 skipped -> {out}")
 
 TINY_RUNS: dict[str, TinyRun] = {
+    "benchmarks/anamorphic.py": TinyRun(
+        ("--untrained", "--root", "{root}", "--videos", "2", "--batch-size", "4"),
+        (*ENVIRONMENT,
+         rf"model untrained tiny preset; {{root}}, split test: \d+ videos?, \d+ samples; twin's pixel aspect 4/3 \(the "
+         rf"last video stored \d+ pixels wide, shown \d+\); {NUMBER} s",
+         *(rf"{re.escape(way)}: mean IoU {NUMBER}, overall IoU {NUMBER}"
+           for way in ("original, square pixels", "anamorphic, the model sees square pixels (now)",
+                       "anamorphic, the model sees the stored pixels (before)")))),
     "benchmarks/forward.py": TinyRun(
         ("--preset", "tiny", "--runs", "1", "--bfloat16"),
         (r"preset=tiny T=8 S=64 batch=1 device=CPU:0 xla=False runs=1", *ENVIRONMENT,
