@@ -12,7 +12,8 @@ three ways, through `acga_tf.apps.predict.predict` (frames in memory, so no code
 - the twin as it read it before: the model sees the narrowed frames (`sample_aspect=1`).
 
 The twin's masks are widened back to the original's size (nearest column) and every mask is scored against the
-annotation, by the paper's protocol (docs/evaluation.md#protocol): mean IoU (over samples) and overall IoU.
+annotation by the paper's protocol (`EvaluationAccumulator`, docs/evaluation.md#protocol): mean IoU (over samples)
+and overall IoU.
 
     python benchmarks/anamorphic.py --model runs/demo/run --root runs/demo/a2d_sentences      # after `acga demo`
     python benchmarks/anamorphic.py --model runs/a2d --root a2d_sentences --videos 50 --aspect 32/27
@@ -40,6 +41,7 @@ from acga_tf.data.video import read_a2d_masks, read_video_frames
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
+from acga_tf.models.metrics import EvaluationAccumulator
 from acga_tf.training.artifacts import TrainedModel
 
 WAYS = ("original, square pixels", "anamorphic, the model sees square pixels (now)",
@@ -89,7 +91,7 @@ def main(argv=None) -> None:
     videos = sorted(by_video)[:args.videos]
     predictor = load_predictor(untrained(sorted({r.sentence for v in videos for f in by_video[v] for r in f.referrals}))
                                if args.untrained else args.model)
-    intersections, unions, ious = ({w: [] for w in WAYS} for _ in range(3))
+    scores = {way: EvaluationAccumulator() for way in WAYS}
     began, width, stored = time.perf_counter(), None, None
     for video_id in videos:
         annotated = by_video[video_id]
@@ -105,21 +107,16 @@ def main(argv=None) -> None:
         for frame in annotated:
             truths = read_a2d_masks(frame.mask_path, [r.instance_id for r in frame.referrals])
             for referral, truth in zip(frame.referrals, truths):
-                truth = np.asarray(truth) > 0
                 for way, result in results.items():
                     mask = result[sentences.index(referral.sentence)].masks[frame.frame_number - 1]
-                    mask = widened(mask, width) > 0
-                    inter, union = int(np.sum(mask & truth)), int(np.sum(mask | truth))
-                    intersections[way].append(inter)
-                    unions[way].append(union)
-                    ious[way].append(inter / union if union else 1.0)
-    samples = len(ious[WAYS[0]])
-    print(f"model {args.model or 'untrained tiny preset'}; {args.root}, split {args.split}: {len(videos)} video{'s' * (len(videos) != 1)}, "
-          f"{samples} samples; twin's pixel aspect {args.aspect} (the last video stored {stored} pixels wide, shown "
-          f"{width}); {time.perf_counter() - began:.0f} s")
+                    scores[way].add(f"{video_id}/{frame.frame_number}", widened(mask, width), truth)
+    samples, plural = len(scores[WAYS[0]].ious()), "s" * (len(videos) != 1)
+    print(f"model {args.model or 'untrained tiny preset'}; {args.root}, split {args.split}: {len(videos)} "
+          f"video{plural}, {samples} samples; twin's pixel aspect {args.aspect} (the last video stored {stored} "
+          f"pixels wide, shown {width}); {time.perf_counter() - began:.0f} s")
     for way in WAYS:
-        print(f"{way}: mean IoU {100 * np.mean(ious[way]):.1f}, overall IoU "
-              f"{100 * sum(intersections[way]) / max(sum(unions[way]), 1):.1f}")
+        summary = scores[way].summary()
+        print(f"{way}: mean IoU {100 * summary['mean_iou']:.1f}, overall IoU {100 * summary['overall_iou']:.1f}")
 
 
 if __name__ == "__main__":

@@ -163,7 +163,10 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"last video stored \d+ pixels wide, shown \d+\); {NUMBER} s",
          *(rf"{re.escape(way)}: mean IoU {NUMBER}, overall IoU {NUMBER}"
            for way in ("original, square pixels", "anamorphic, the model sees square pixels (now)",
-                       "anamorphic, the model sees the stored pixels (before)")))),
+                       "anamorphic, the model sees the stored pixels (before)"))),
+        # 25 s on a 2-core AMD EPYC. The default suite segments anamorphic videos and arrays the two ways it compares
+        # (tests/test_predict.py::test_an_anamorphic_video_is_segmented_as_players_show_it).
+        slow=True),
     "benchmarks/forward.py": TinyRun(
         ("--preset", "tiny", "--runs", "1", "--bfloat16"),
         (r"preset=tiny T=8 S=64 batch=1 device=CPU:0 xla=False runs=1", *ENVIRONMENT,
