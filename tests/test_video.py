@@ -167,6 +167,33 @@ def test_colours_are_decoded_with_the_videos_own_yuv_matrix(name, tmp_path):
     assert error <= 4, (name, decoded[:, 8, 8])
 
 
+def test_an_interlaced_video_is_deinterlaced_as_players_show_it(tmp_path):
+    # Broadcast, DVD and HDV video store two fields filmed 1/50 s apart, woven row by row: a square that moves 6 pixels
+    # between them is drawn combed (even rows at x, odd rows at x + 6). Players deinterlace; so does the reader now,
+    # keeping the top field (the even rows) and filling each odd row with the mean of its neighbours.
+    h, w, n = 48, 64, 4
+    first = np.full((n, h, w, 3), 40, np.uint8)  # what the top field filmed
+    second = first.copy()  # and the bottom one, a moment later
+    for t in range(n):
+        first[t, 10:31, 5 + 4 * t:25 + 4 * t] = (230, 40, 40)
+        second[t, 10:31, 11 + 4 * t:31 + 4 * t] = (230, 40, 40)
+    woven = first.copy()
+    woven[:, 1::2] = second[:, 1::2]
+    path = write_video(tmp_path / "interlaced.mp4", woven, "libx264", "yuv444p",
+                       codec_options={"x264-params": "interlaced=1"})  # lossless (qp 0)
+    with av.open(path) as container:
+        assert all(f.interlaced_frame for f in container.decode(video=0))
+    frames = read_video_frames(path).astype(int)
+    assert np.abs(frames[:, 0::2] - woven[:, 0::2]).max() <= 2  # the top field, kept
+    below = np.concatenate([woven[:, 2::2], woven[:, -2:-1]], axis=1).astype(int)  # rows 2, 4, ..., and 46 again
+    np.testing.assert_allclose(frames[:, 1::2], (woven[:, 0::2] + below + 1) // 2, atol=2)
+    # No comb left: away from the square's top and bottom edges, each frame is the top field's picture.
+    rows = np.r_[0:8, 12:29, 33:h]
+    assert np.abs(frames[:, rows] - first[:, rows]).max() <= 2
+    progressive = write_video(tmp_path / "progressive.mp4", woven, "libx264", "yuv444p")  # stored combed, not marked
+    assert np.abs(read_video_frames(progressive).astype(int) - woven).max() <= 2
+
+
 def test_a_turn_that_is_not_a_quarter_keeps_the_stored_frames_and_says_so(tmp_path, caplog):
     stored = moving_frames(2, 24, 40, seed=4)
     c, s = round(np.cos(np.pi / 4) * 65536), round(np.sin(np.pi / 4) * 65536)
