@@ -156,16 +156,18 @@ CONVERTED = (r"a2d train: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 sk
              r"a2d test: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 skipped -> {out}")
 
 TINY_RUNS: dict[str, TinyRun] = {
-    "benchmarks/anamorphic.py": TinyRun(
+    "benchmarks/twins.py": TinyRun(
         ("--untrained", "--root", "{root}", "--videos", "2", "--batch-size", "4"),
         (*ENVIRONMENT,
-         rf"model untrained tiny preset; {{root}}, split test: \d+ videos?, \d+ samples; twin's pixel aspect 4/3 \(the "
-         rf"last video stored \d+ pixels wide, shown \d+\); {NUMBER} s",
+         rf"model untrained tiny preset; {{root}}, split test: \d+ videos?, \d+ samples; anamorphic pixels 4/3; "
+         rf"{NUMBER} s",
          *(rf"{re.escape(way)}: mean IoU {NUMBER}, overall IoU {NUMBER}"
-           for way in ("original, square pixels", "anamorphic, the model sees square pixels (now)",
-                       "anamorphic, the model sees the stored pixels (before)"))),
+           for way in ("original", "anamorphic twin, read as players show it (now)",
+                       "anamorphic twin, read as stored (before)", "interlaced twin, read as players show it (now)",
+                       "interlaced twin, read as stored (before)"))),
         # 25 s on a 2-core AMD EPYC. The default suite segments anamorphic videos and arrays the two ways it compares
-        # (tests/test_predict.py::test_an_anamorphic_video_is_segmented_as_players_show_it).
+        # (tests/test_predict.py::test_an_anamorphic_video_is_segmented_as_players_show_it) and reads interlaced
+        # H.264 (tests/test_video.py::test_an_interlaced_video_is_deinterlaced_as_players_show_it).
         slow=True),
     "benchmarks/forward.py": TinyRun(
         ("--preset", "tiny", "--runs", "1", "--bfloat16"),
