@@ -131,10 +131,13 @@ def test_a_video_is_decoded_as_players_show_it(degrees, hflip, vflip, tmp_path):
 
 
 # (codec, pixel format, the YUV matrix to encode with, the stream's tags: FFmpeg's AVColorSpace, AVColorPrimaries and
-# AVColorTransferCharacteristic): SD, HD, and a phone's HDR video (iPhones record 10-bit HEVC, BT.2020, HLG).
-COLOUR_SYSTEMS = {"sd.mp4": ("libx264", "yuv420p", "ITU601", (6, 6, 6)),
-                  "hd.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1)),
-                  "phone.mov": ("libx265", "yuv420p10le", "BT2020", (9, 9, 18))}
+# AVColorTransferCharacteristic, and its range): SD, HD, HD in full range (0 to 255, as some phones record; it decodes
+# as yuvj420p), and a
+# phone's HDR video (iPhones record 10-bit HEVC, BT.2020, HLG).
+COLOUR_SYSTEMS = {"sd.mp4": ("libx264", "yuv420p", "ITU601", (6, 6, 6), "MPEG"),
+                  "hd.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1), "MPEG"),
+                  "hd_full_range.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1), "JPEG"),
+                  "phone.mov": ("libx265", "yuv420p10le", "BT2020", (9, 9, 18), "MPEG")}
 
 
 @pytest.mark.parametrize("name", COLOUR_SYSTEMS)
@@ -143,7 +146,7 @@ def test_colours_are_decoded_with_the_videos_own_yuv_matrix(name, tmp_path):
     # HD's red (200, 30, 30) came out (184, 11, 31) with PyAV 16.1 (measured 2026-12-02), so setup.cfg asks for 18.
     from av.video.reformatter import ColorRange, Colorspace
 
-    codec, pix_fmt, matrix, tags = COLOUR_SYSTEMS[name]
+    codec, pix_fmt, matrix, tags, value_range = COLOUR_SYSTEMS[name]
     colours = np.array([(200, 30, 30), (30, 180, 60), (40, 60, 210), (225, 170, 140)], np.uint8)  # the last: skin
     frames = np.repeat(np.repeat(colours[:, None, None], 32, axis=1), 32, axis=2)  # (4, 32, 32, 3), one colour each
     path = str(tmp_path / name)
@@ -152,11 +155,12 @@ def test_colours_are_decoded_with_the_videos_own_yuv_matrix(name, tmp_path):
         stream.width, stream.height, stream.pix_fmt = 32, 32, pix_fmt
         context = stream.codec_context
         context.colorspace, context.color_primaries, context.color_trc = tags
-        context.color_range = int(ColorRange.MPEG)
+        context.color_range = int(getattr(ColorRange, value_range))
         stream.options = {"x265-params": "log-level=error"} if codec == "libx265" else {}
         for t, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
-                format=pix_fmt, dst_colorspace=getattr(Colorspace, matrix), dst_color_range=ColorRange.MPEG)
+                format=pix_fmt, dst_colorspace=getattr(Colorspace, matrix),
+                dst_color_range=getattr(ColorRange, value_range))
             frame.pts = t
             for packet in stream.encode(frame):
                 container.mux(packet)
