@@ -132,8 +132,7 @@ def test_a_video_is_decoded_as_players_show_it(degrees, hflip, vflip, tmp_path):
 
 # (codec, pixel format, the YUV matrix to encode with, the stream's tags: FFmpeg's AVColorSpace, AVColorPrimaries and
 # AVColorTransferCharacteristic, and its range): SD, HD, HD in full range (0 to 255, as some phones record; it decodes
-# as yuvj420p), and a
-# phone's HDR video (iPhones record 10-bit HEVC, BT.2020, HLG).
+# as yuvj420p), and a phone's HDR video (iPhones record 10-bit HEVC, BT.2020, HLG).
 COLOUR_SYSTEMS = {"sd.mp4": ("libx264", "yuv420p", "ITU601", (6, 6, 6), "MPEG"),
                   "hd.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1), "MPEG"),
                   "hd_full_range.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1), "JPEG"),
