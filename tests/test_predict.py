@@ -235,6 +235,8 @@ def test_an_anamorphic_video_is_segmented_as_players_show_it(kind, run_dir, expo
     np.testing.assert_array_equal(given.masks, result.masks)
     np.testing.assert_allclose(given.probabilities, result.probabilities, atol=1e-6)
     assert not np.array_equal(predict(predictor, stored, QUERY, batch_size=3).masks, result.masks)
+    with pytest.raises(ValueError, match=r"sample_aspect=-4/3: the pixels' width over their height, must be > 0"):
+        predict(predictor, stored, QUERY, sample_aspect=fractions.Fraction(-4, 3))
 
 
 def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):
