@@ -29,7 +29,7 @@ from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
-from acga_tf.ops.progress import redraw_interval
+from acga_tf.ops.progress import keras_verbosity, redraw_interval
 from acga_tf.serving.client import SIGNATURES
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
@@ -243,7 +243,7 @@ def _run_train(args) -> int:
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
                   backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite,
-                  verbose=_keras_verbosity())
+                  verbose=keras_verbosity(sys.stdout))
     losses = history.history.get("loss")  # none when only the save was left (a run stopped after its last step)
     print(f"trained {len(history.epoch)} epoch(s)" + (f", final loss {losses[-1]:.4f}" if losses else "")
           + f" -> {args.output}")
@@ -293,7 +293,7 @@ def _add_demo(sub) -> None:
 def _run_demo(args) -> int:
     try:
         result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
-                          mixed_precision=args.mixed_precision, verbose=_keras_verbosity())
+                          mixed_precision=args.mixed_precision, verbose=keras_verbosity(sys.stdout))
     except KeyboardInterrupt:  # not what `acga train` says: the demo trains its run over (it owns its folder)
         raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs
@@ -371,12 +371,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"\nacga {args.command}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
         return 130
-
-
-def _keras_verbosity() -> int:
-    """Keras' live progress bar on a terminal; one line per epoch where stdout is a file or a pipe (a training log),
-    which the bar's redrawing filled with about 500 bytes a step (the demo's 2,575 steps: 1.3 MB)."""
-    return 1 if sys.stdout.isatty() else 2
 
 
 def _one_line(error: BaseException) -> str:

@@ -143,12 +143,14 @@ def test_progress_into_a_log_is_redrawn_rarely(a2d_world, tmp_path, capsys):
 def test_bars_redraw_live_on_a_terminal_and_in_a_notebook_and_rarely_into_a_log():
     import io
 
-    from acga_tf.ops.progress import redraw_interval
+    from acga_tf.ops.progress import keras_verbosity, redraw_interval
 
     terminal = type("Terminal", (io.StringIO,), {"isatty": lambda self: True})()
     notebook = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})()  # tqdm.auto draws a widget
     assert redraw_interval(terminal) == redraw_interval(notebook) == 0.1
     assert redraw_interval(io.StringIO()) == redraw_interval(object()) == 30
+    assert keras_verbosity(terminal) == keras_verbosity(notebook) == 1  # the same rule for Keras' bars
+    assert keras_verbosity(io.StringIO()) == 2
 
 
 def test_beam_runner_gives_identical_shards(a2d_world, a2d_shards, tmp_path):

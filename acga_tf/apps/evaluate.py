@@ -29,6 +29,7 @@ from acga_tf.models.metrics import (
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.postprocess import mask_at_original_size
+from acga_tf.ops.progress import keras_verbosity
 from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
@@ -112,9 +113,9 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
           total: int | None = None) -> tuple[dict[str, float], list[tuple]]:
     """The evaluation loop (docs/evaluation.md#protocol): `probability(inputs, targets)` → `(B, S, S, 1)` probabilities
     for each batch of `dataset` (`make_dataset(..., training=False, with_info=True)`), scored at each frame's original
-    resolution. With `progress`, a bar of `total` samples (None: unknown) on a terminal; where stdout is a file or a
-    pipe, one line at the end (the bar's redrawing wrote backspaces and carriage returns into logs, and, with no total,
-    never ended its line, so the table printed after it began on the bar's line).
+    resolution. With `progress`, a bar of `total` samples (None: unknown) on a terminal or in a notebook; where stdout
+    is a file or a pipe, one line at the end (`acga_tf.ops.progress`; the bar's redrawing wrote backspaces and carriage
+    returns into logs, and, with no total, never ended its line, so the table printed after it began on its line).
 
     Returns:
         `(summary, rows)`: the `metrics.summarize` dict and one `CSV_COLUMNS` tuple per sample.
@@ -123,7 +124,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
         ValueError: the dataset is empty.
     """
     accumulator, rows = EvaluationAccumulator(), []
-    bar = keras.utils.Progbar(total, unit_name="sample", verbose=1 if sys.stdout.isatty() else 2) if progress else None
+    bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stdout)) if progress else None
     for inputs, targets, info in dataset:
         probs = np.asarray(probability(inputs, targets), np.float32)
         for b in range(probs.shape[0]):

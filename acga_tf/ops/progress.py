@@ -1,6 +1,10 @@
-"""How often a progress bar redraws (`tqdm`'s `mininterval`): every 0.1 s on a terminal, every 30 s at most where the
-stream is a file or a pipe (`2> log`). Each redraw into a log is a line ended by a carriage return: `acga predict`
-wrote 57 for 480 frames (2026-12-02), some 36,000 for an hour's run; `acga prepare` one per shard written."""
+"""Progress output on a live display or into a log: the one rule every bar follows (`is_live`).
+
+On a terminal or in a notebook a bar redraws in place. Into a file or a pipe (`acga train > train.log`, `2> log`)
+each redraw is a line ended by a carriage return: `acga predict` wrote 57 for 480 frames (2026-12-02), some 36,000
+for an hour's run; `acga prepare` one per shard; Keras' training bar about 500 bytes a step. There tqdm's bars
+redraw every 30 s at most (`redraw_interval`), and Keras' bars print one line when done (`keras_verbosity`).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,22 @@ TERMINAL_INTERVAL_S = 0.1  # tqdm's default
 LOG_INTERVAL_S = 30.0
 
 
-def redraw_interval(stream: IO) -> float:
-    """Seconds between redraws of a bar written to `stream`. A notebook's stream (ipykernel's, not a terminal) counts
-    as one: `tqdm.auto` draws a widget there, which redraws in place."""
+def is_live(stream: IO) -> bool:
+    """Whether a bar written to `stream` redraws in place: a terminal, or a notebook's stream (ipykernel's, not a
+    terminal), where `tqdm.auto` draws a widget and Keras' bar redraws its line."""
     isatty = getattr(stream, "isatty", None)
-    live = (isatty is not None and isatty()) or type(stream).__module__.startswith("ipykernel")
-    return TERMINAL_INTERVAL_S if live else LOG_INTERVAL_S
+    return bool(isatty is not None and isatty()) or type(stream).__module__.startswith("ipykernel")
 
 
-__all__ = ["redraw_interval", "LOG_INTERVAL_S", "TERMINAL_INTERVAL_S"]
+def redraw_interval(stream: IO) -> float:
+    """Seconds between redraws of a tqdm bar written to `stream` (its `mininterval`)."""
+    return TERMINAL_INTERVAL_S if is_live(stream) else LOG_INTERVAL_S
+
+
+def keras_verbosity(stream: IO) -> int:
+    """Keras' `verbose` for a bar written to `stream` (`fit`, `keras.utils.Progbar`): 1, the live bar, or 2, one line
+    when done (an epoch's, or the whole run's)."""
+    return 1 if is_live(stream) else 2
+
+
+__all__ = ["is_live", "redraw_interval", "keras_verbosity", "LOG_INTERVAL_S", "TERMINAL_INTERVAL_S"]
