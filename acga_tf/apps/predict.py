@@ -461,9 +461,9 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     sentences = [query] if queries is None else list(queries)
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be >= 1")
-    frames, fps = open_frames(video, fps)
-    is_file = isinstance(video, (str, os.PathLike))
-    aspect = _pixel_aspect(sample_aspect, video_info(video).sample_aspect if is_file else None)
+    info = video_info(video) if isinstance(video, (str, os.PathLike)) else VideoInfo()  # one read of the container
+    frames, fps = open_frames(video, fps or info.fps)
+    aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
     predictor = load_predictor(model)
     sentences = check_queries(predictor, sentences)
     masks, probs = [], []
