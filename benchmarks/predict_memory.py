@@ -64,11 +64,11 @@ def write_video(path: str, seconds: float, height: int, fps: float) -> int:
     return count
 
 
-def make_run(directory: str) -> str:
-    """An untrained tiny-preset run (random weights, a vocabulary covering QUERY), as `acga train` writes one."""
+def make_run(directory: str, sentences: tuple[str, ...] = (QUERY,)) -> str:
+    """An untrained tiny-preset run (random weights, a vocabulary covering `sentences`), as `acga train` writes one."""
     keras.utils.set_random_seed(0)
     model = ACGA(ACGAConfig.preset("tiny"))
-    vocabulary = Vocabulary.build([QUERY])
+    vocabulary = Vocabulary.build(list(sentences))
     matrix, _ = vocabulary.embedding_matrix(dim=model.config.word_dim, seed=0)
     save_trained(directory, model, vocabulary, matrix)
     return directory

@@ -19,7 +19,8 @@ and overall IoU.
     python benchmarks/twins.py --model runs/demo/run --root runs/demo/a2d_sentences      # after `acga demo`
     python benchmarks/twins.py --model runs/a2d --root a2d_sentences --videos 50 --twins anamorphic --aspect 32/27
 
-`--untrained` uses an untrained tiny-preset run instead (the tests' smoke run: its figures mean nothing).
+`--untrained` uses an untrained tiny-preset run instead (`predict_memory.make_run`; the tests' smoke run: its
+figures mean nothing).
 """
 
 from __future__ import annotations
@@ -33,20 +34,16 @@ import tempfile
 import time
 
 import av
-import keras
 import numpy as np
 from hostinfo import environment_lines  # benchmarks/hostinfo.py
 from PIL import Image
+from predict_memory import make_run  # benchmarks/predict_memory.py
 
 from acga_tf.apps.predict import predict
 from acga_tf.apps.predictors import load_predictor
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.video import read_a2d_masks, read_video_frames
-from acga_tf.data.vocab import Vocabulary
-from acga_tf.models.acga import ACGA
-from acga_tf.models.config import ACGAConfig
 from acga_tf.models.metrics import EvaluationAccumulator
-from acga_tf.training.artifacts import TrainedModel
 
 TWINS = ("anamorphic", "interlaced")
 
@@ -87,16 +84,6 @@ def write_interlaced(frames: np.ndarray, path: str) -> str:
     return path
 
 
-def untrained(sentences: list[str]) -> TrainedModel:
-    """An untrained tiny-preset model whose vocabulary covers `sentences`."""
-    keras.utils.set_random_seed(0)
-    model = ACGA(ACGAConfig.preset("tiny"))
-    vocabulary = Vocabulary.build(sentences)
-    matrix, _ = vocabulary.embedding_matrix(dim=model.config.word_dim, seed=0)
-    return TrainedModel(model=model, config=model.config, vocabulary=vocabulary, embeddings=matrix,
-                        directory="untrained tiny preset")
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     model = p.add_mutually_exclusive_group(required=True)
@@ -117,13 +104,13 @@ def main(argv=None) -> None:
     for frame in read_a2d(args.root, args.split):
         by_video[frame.video_id].append(frame)
     videos = sorted(by_video)[:args.videos]
-    predictor = load_predictor(untrained(sorted({r.sentence for v in videos for f in by_video[v] for r in f.referrals}))
-                               if args.untrained else args.model)
     ways = ["original"] + [f"{twin} twin, {how}" for twin in args.twins
                            for how in ("read as players show it (now)", "read as stored (before)")]
     scores = {way: EvaluationAccumulator() for way in ways}
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
+        every = tuple(sorted({r.sentence for v in videos for f in by_video[v] for r in f.referrals}))
+        predictor = load_predictor(make_run(os.path.join(work, "run"), every) if args.untrained else args.model)
         for video_id in videos:
             annotated = by_video[video_id]
             frames = read_video_frames(annotated[0].frames_path)
@@ -139,7 +126,7 @@ def main(argv=None) -> None:
                                                                                **segment)
             if "interlaced" in args.twins:
                 twin = woven(frames)
-                path = write_interlaced(twin, os.path.join(work, f"{len(os.listdir(work))}.mp4"))
+                path = write_interlaced(twin, os.path.join(work, f"{video_id}.mp4"))
                 results["interlaced twin, read as players show it (now)"] = predict(predictor, path, **segment)
                 results["interlaced twin, read as stored (before)"] = predict(predictor, twin, **segment)
             for frame in annotated:
