@@ -16,7 +16,7 @@ import tempfile
 import threading
 import zipfile
 
-from acga_tf.apps.predict import predict_to_files, square_pixels, video_info, video_length
+from acga_tf.apps.predict import predict_to_files, square_pixels, video_length
 from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
 from acga_tf.data.synthetic import write_example_video
@@ -109,7 +109,7 @@ class WebApp:
                 for k, (folder, sentence) in enumerate(zip(folders, summary.queries))]
         middle = summary.num_frames // 2
         frame = next(iter_video_frames(video, damaged="skip", start=middle))  # from the keyframe before it
-        frame = square_pixels(frame, video_info(video).sample_aspect)  # as players show it, as the figure does
+        frame = square_pixels(frame, summary.sample_aspect)  # as players show it, as the figure does
         return summary.paths[0], zips, frame, _report(summary), _Session(video, summary.queries, middle)
 
     @staticmethod

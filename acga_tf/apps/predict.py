@@ -726,6 +726,7 @@ class PredictionSummary:
     empty_frames: list[list[int]]
     paths: list[str]
     first: int = 0  # zero-based index, in the video, of the first frame segmented
+    sample_aspect: fractions.Fraction | None = None  # the pixels' aspect where not square (the model saw square ones)
 
 
 def frame_range(start: float | None, end: float | None, fps: float) -> tuple[int, int | None]:
@@ -803,7 +804,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if summary is None:
                 h, w = item.frame.shape[:2]
                 summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
-                                            first=item.index)
+                                            first=item.index, sample_aspect=aspect)
                 writer = OverlayWriter(output, fps, aspect) if output else None
                 key = legend(queries, w) if len(queries) > 1 else None
             while timed < item.index and times:  # drop the times of frames written or passed over
