@@ -12,7 +12,7 @@ players show as the original:
 
 It segments each annotated frame's sentences with `acga_tf.apps.predict.predict` on the original, on each twin read
 as `acga predict` now reads it (square pixels; the top field), and on each twin as stored (what it read before).
-Masks are taken back to the original's grid (an anamorphic twin's widened, nearest column) and scored against the
+Masks are taken back to the original's grid (an anamorphic twin's by `nearest_columns`) and scored against the
 annotation by the paper's protocol (`EvaluationAccumulator`, docs/evaluation.md#protocol): mean IoU (over samples)
 and overall IoU.
 
@@ -39,7 +39,7 @@ from hostinfo import environment_lines  # benchmarks/hostinfo.py
 from PIL import Image
 from predict_memory import make_run  # benchmarks/predict_memory.py
 
-from acga_tf.apps.predict import predict
+from acga_tf.apps.predict import nearest_columns, predict
 from acga_tf.apps.predictors import load_predictor
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.video import read_a2d_masks, read_video_frames
@@ -53,11 +53,6 @@ def narrowed(frames: np.ndarray, aspect: fractions.Fraction) -> np.ndarray:
     width = max(1, round(frames.shape[2] / aspect))
     return np.stack([np.asarray(Image.fromarray(f).resize((width, f.shape[0]), Image.Resampling.BILINEAR))
                      for f in frames])
-
-
-def widened(masks: np.ndarray, width: int) -> np.ndarray:
-    """Masks (..., H, w) → (..., H, width), each column the nearest one's."""
-    return masks[..., np.minimum(((np.arange(width) + 0.5) * masks.shape[-1] / width).astype(int), masks.shape[-1] - 1)]
 
 
 def woven(frames: np.ndarray) -> np.ndarray:
@@ -134,7 +129,7 @@ def main(argv=None) -> None:
                 for referral, truth in zip(frame.referrals, truths):
                     for way, result in results.items():
                         mask = result[sentences.index(referral.sentence)].masks[frame.frame_number - 1]
-                        scores[way].add(f"{video_id}/{frame.frame_number}", widened(mask, width), truth)
+                        scores[way].add(f"{video_id}/{frame.frame_number}", nearest_columns(mask, width), truth)
     samples, plural = len(scores["original"].ious()), "s" * (len(videos) != 1)
     print(f"model {args.model or 'untrained tiny preset'}; {args.root}, split {args.split}: {len(videos)} "
           f"video{plural}, {samples} samples; anamorphic pixels {args.aspect}; {time.perf_counter() - began:.0f} s")

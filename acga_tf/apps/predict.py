@@ -224,6 +224,13 @@ def square_pixels(frame: np.ndarray, sample_aspect: fractions.Fraction | None) -
     return np.asarray(Image.fromarray(frame).resize((width, frame.shape[0]), Image.Resampling.BILINEAR))
 
 
+def nearest_columns(array: np.ndarray, width: int) -> np.ndarray:
+    """(..., W) → (..., width): each column the one whose span holds its centre (a mask's nearest-neighbour resize
+    along the width, pixel centres aligned)."""
+    columns = array.shape[-1]
+    return array[..., np.minimum(((np.arange(width) + 0.5) * columns / width).astype(int), columns - 1)]
+
+
 def _to_stored_width(outputs: dict[str, np.ndarray], width: int) -> dict[str, np.ndarray]:
     """`Predictor.segment`'s outputs for square-pixel frames (`square_pixels`) → at the stored `width`: masks by
     nearest column, probabilities by linear interpolation (both with pixel centres aligned); `empty` is recounted,
@@ -231,11 +238,10 @@ def _to_stored_width(outputs: dict[str, np.ndarray], width: int) -> dict[str, np
     display = outputs["mask"].shape[-1]
     if display == width:
         return outputs
-    centres = (np.arange(width) + 0.5) * display / width  # each stored column's centre, in display columns
-    out = dict(outputs, mask=outputs["mask"][..., np.minimum(centres.astype(int), display - 1)])
+    out = dict(outputs, mask=nearest_columns(outputs["mask"], width))
     out["empty"] = ~out["mask"].any(axis=(-2, -1))
     if "probability" in outputs:
-        x = np.clip(centres - 0.5, 0, display - 1)
+        x = np.clip((np.arange(width) + 0.5) * display / width - 0.5, 0, display - 1)  # in display columns
         left = np.minimum(x.astype(int), display - 2) if display > 1 else np.zeros(width, int)
         t = (x - left).astype(np.float32)
         p = outputs["probability"]
@@ -870,4 +876,4 @@ __all__ = ["query_words", "check_query", "check_queries", "iter_masks", "FrameMa
            "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary", "predict_to_files",
            "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_frame", "overlay_format",
            "legend", "Predictor", "load_predictor", "VideoInfo", "video_info", "frame_range", "frames_to_segment",
-           "display_width", "square_pixels"]
+           "display_width", "square_pixels", "nearest_columns"]
