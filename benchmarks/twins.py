@@ -1,6 +1,6 @@
 """What the model loses on videos stored otherwise than players show them, and what reading them as players show
-them gives back (docs/data.md#videos): anamorphic pixels (`acga_tf.apps.predict.square_pixels`) and interlaced
-fields (`acga_tf.data.video.top_field`).
+them gives back (docs/data.md#videos): anamorphic pixels (`acga_tf.apps.predict.square_pixels`), interlaced
+fields (`acga_tf.data.video.top_field`) and HDR (`acga_tf.data.colour.sdr_from_hdr`).
 
 For each video of an A2D Sentences split (`acga demo`'s synthetic world, or the real dataset), it makes twins that
 players show as the original:
@@ -8,10 +8,13 @@ players show as the original:
 - anamorphic: every frame narrowed to 1 / `--aspect` of its width, its pixels `--aspect` wide (4/3: HDV's 1440 × 1080
   shown 1920 × 1080);
 - interlaced: each frame's odd rows taken from the next frame, as two fields filmed a moment apart are woven, and
-  written as lossless interlaced H.264, which the decoder marks interlaced.
+  written as lossless interlaced H.264, which the decoder marks interlaced;
+- hdr: every frame carried in HLG, as BT.2408 maps SDR into HDR (`hdr_from_sdr`), and written as 10-bit HEVC tagged
+  BT.2020 and HLG (x265 at CRF 20), as phones record video.
 
 It segments each annotated frame's sentences with `acga_tf.apps.predict.predict` on the original, on each twin read
-as `acga predict` now reads it (square pixels; the top field), and on each twin as stored (what it read before).
+as `acga predict` now reads it (square pixels; the top field; the SDR picture), and on each twin as stored (what it
+read before; the HDR twin's signal as FFmpeg converts it to 8-bit RGB).
 Masks are taken back to the original's grid (an anamorphic twin's by `nearest_columns`) and scored against the
 annotation by the paper's protocol (`EvaluationAccumulator`, docs/evaluation.md#protocol): mean IoU (over samples)
 and overall IoU.
@@ -35,6 +38,7 @@ import time
 
 import av
 import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
 from hostinfo import environment_lines  # benchmarks/hostinfo.py
 from PIL import Image
 from predict_memory import make_run  # benchmarks/predict_memory.py
@@ -42,10 +46,11 @@ from predict_memory import make_run  # benchmarks/predict_memory.py
 from acga_tf.apps.predict import nearest_columns, predict
 from acga_tf.apps.predictors import load_predictor
 from acga_tf.data.a2d import read_a2d
+from acga_tf.data.colour import hdr_from_sdr
 from acga_tf.data.video import read_a2d_masks, read_video_frames
 from acga_tf.models.metrics import EvaluationAccumulator
 
-TWINS = ("anamorphic", "interlaced")
+TWINS = ("anamorphic", "interlaced", "hdr")
 
 
 def narrowed(frames: np.ndarray, aspect: fractions.Fraction) -> np.ndarray:
@@ -63,20 +68,43 @@ def woven(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_interlaced(frames: np.ndarray, path: str) -> str:
-    """Lossless interlaced H.264 (x264 at qp 0 in 4:4:4, `interlaced=1`) of uint8 (N, H, W, 3) frames."""
+def write_twin(frames: np.ndarray, path: str, pix_fmt: str, options: dict, tags: tuple[int, int, int] | None = None
+               ) -> str:
+    """Encodes (N, H, W, 3) RGB frames, uint8 or (for 10-bit HDR) uint16 signal, at 24 fps.
+
+    Args:
+        frames: the pictures.
+        path: where (.mp4 for H.264, .mov for HEVC).
+        pix_fmt: "yuv444p" (H.264, lossless at `{"qp": "0"}`) or "yuv420p10le" (HEVC).
+        options: the encoder's.
+        tags: (matrix, primaries, transfer) where not BT.709 SDR's (FFmpeg's numbers: BT.2020 HLG is (9, 9, 18)).
+    """
     with av.open(path, "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv444p"
-        stream.options = {"qp": "0", "x264-params": "interlaced=1"}
+        stream = container.add_stream("libx265" if tags else "libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
+        stream.options = options
+        if tags:
+            context = stream.codec_context
+            context.colorspace, context.color_primaries, context.color_trc = tags
+            context.color_range = int(ColorRange.MPEG)
         for t, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(image, format="rgb48le" if image.dtype == np.uint16 else "rgb24")
+            if tags:
+                frame = frame.reformat(format=pix_fmt, dst_colorspace=Colorspace.BT2020,
+                                       dst_color_range=ColorRange.MPEG)
             frame.pts = t
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def stored_signal(path: str) -> np.ndarray:
+    """uint8 (N, H, W, 3): a video's frames as FFmpeg converts them to RGB, whatever their transfer (what the reader
+    handed out for HDR video before `sdr_from_hdr`)."""
+    with av.open(path) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
 
 
 def main(argv=None) -> None:
@@ -121,9 +149,16 @@ def main(argv=None) -> None:
                                                                                **segment)
             if "interlaced" in args.twins:
                 twin = woven(frames)
-                path = write_interlaced(twin, os.path.join(work, f"{video_id}.mp4"))
+                path = write_twin(twin, os.path.join(work, f"{video_id}.mp4"), "yuv444p",
+                                  {"qp": "0", "x264-params": "interlaced=1"})
                 results["interlaced twin, read as players show it (now)"] = predict(predictor, path, **segment)
                 results["interlaced twin, read as stored (before)"] = predict(predictor, twin, **segment)
+            if "hdr" in args.twins:
+                signal = np.round(hdr_from_sdr(frames, "hlg") * 65535).astype(np.uint16)
+                path = write_twin(signal, os.path.join(work, f"{video_id}.mov"), "yuv420p10le",
+                                  {"x265-params": "log-level=error:crf=20"}, tags=(9, 9, 18))
+                results["hdr twin, read as players show it (now)"] = predict(predictor, path, **segment)
+                results["hdr twin, read as stored (before)"] = predict(predictor, stored_signal(path), **segment)
             for frame in annotated:
                 truths = read_a2d_masks(frame.mask_path, [r.instance_id for r in frame.referrals])
                 for referral, truth in zip(frame.referrals, truths):

@@ -164,10 +164,12 @@ TINY_RUNS: dict[str, TinyRun] = {
          *(rf"{re.escape(way)}: mean IoU {NUMBER}, overall IoU {NUMBER}"
            for way in ("original", "anamorphic twin, read as players show it (now)",
                        "anamorphic twin, read as stored (before)", "interlaced twin, read as players show it (now)",
-                       "interlaced twin, read as stored (before)"))),
+                       "interlaced twin, read as stored (before)", "hdr twin, read as players show it (now)",
+                       "hdr twin, read as stored (before)"))),
         # 25 s on a 2-core AMD EPYC. The default suite segments anamorphic videos and arrays the two ways it compares
-        # (tests/test_predict.py::test_an_anamorphic_video_is_segmented_as_players_show_it) and reads interlaced
-        # H.264 (tests/test_video.py::test_an_interlaced_video_is_deinterlaced_as_players_show_it).
+        # (tests/test_predict.py::test_an_anamorphic_video_is_segmented_as_players_show_it), reads interlaced H.264
+        # (tests/test_video.py::test_an_interlaced_video_is_deinterlaced_as_players_show_it) and HLG HEVC
+        # (tests/test_video.py::test_colours_are_decoded_as_players_show_them).
         slow=True),
     "benchmarks/forward.py": TinyRun(
         ("--preset", "tiny", "--runs", "1", "--bfloat16"),

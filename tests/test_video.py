@@ -12,6 +12,15 @@ from runs import X264_GOP_8, count_decoded, encode_frames, moving_frames, write_
 
 from acga_tf.apps.predict import video_fps
 from acga_tf.data.a2d import read_a2d
+from acga_tf.data.colour import (
+    HDR_TRANSFERS,
+    hdr_from_sdr,
+    hlg_to_scene,
+    light_to_pq,
+    pq_to_light,
+    scene_to_hlg,
+    sdr_from_hdr,
+)
 from acga_tf.data.types import DataError, Referral
 from acga_tf.data.video import (
     LoadedSample,
@@ -20,6 +29,7 @@ from acga_tf.data.video import (
     read_png_frames,
     read_video_frames,
     window_bounds,
+    write_mp4,
 )
 from acga_tf.ops.geometry import clip_indices
 
@@ -136,38 +146,103 @@ def test_a_video_is_decoded_as_players_show_it(degrees, hflip, vflip, tmp_path):
 COLOUR_SYSTEMS = {"sd.mp4": ("libx264", "yuv420p", "ITU601", (6, 6, 6), "MPEG"),
                   "hd.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1), "MPEG"),
                   "hd_full_range.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1), "JPEG"),
-                  "phone.mov": ("libx265", "yuv420p10le", "BT2020", (9, 9, 18), "MPEG")}
+                  "phone_hlg.mov": ("libx265", "yuv420p10le", "BT2020", (9, 9, 18), "MPEG"),
+                  "hdr10_pq.mkv": ("libx265", "yuv420p10le", "BT2020", (9, 9, 16), "MPEG")}
+SKIN = (225, 170, 140)
 
 
-@pytest.mark.parametrize("name", COLOUR_SYSTEMS)
-def test_colours_are_decoded_with_the_videos_own_yuv_matrix(name, tmp_path):
-    # Players convert YUV to RGB with the matrix the stream names. PyAV before 17 used SD's (BT.601) for every video:
-    # HD's red (200, 30, 30) came out (184, 11, 31) with PyAV 16.1 (measured 2026-12-02), so setup.cfg asks for 18.
+def write_colour_video(path, frames, name) -> str:
+    """Encodes uint8 (N, H, W, 3) RGB pictures as COLOUR_SYSTEMS[name] says; an HDR stream carries them as BT.2408's
+    SDR-to-HDR mapping does (`hdr_from_sdr`)."""
     from av.video.reformatter import ColorRange, Colorspace
 
     codec, pix_fmt, matrix, tags, value_range = COLOUR_SYSTEMS[name]
-    colours = np.array([(200, 30, 30), (30, 180, 60), (40, 60, 210), (225, 170, 140)], np.uint8)  # the last: skin
-    frames = np.repeat(np.repeat(colours[:, None, None], 32, axis=1), 32, axis=2)  # (4, 32, 32, 3), one colour each
-    path = str(tmp_path / name)
-    with av.open(path, "w") as container:
+    transfer = HDR_TRANSFERS.get(tags[2])
+    with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=12)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, pix_fmt
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
         context = stream.codec_context
         context.colorspace, context.color_primaries, context.color_trc = tags
         context.color_range = int(getattr(ColorRange, value_range))
-        stream.options = {"x265-params": "log-level=error"} if codec == "libx265" else {}
+        # HDR's lossless: BT.709's dark channels are differences of BT.2020's, which magnify x265's losses near black.
+        stream.options = {"x265-params": "log-level=error:lossless=1"} if codec == "libx265" else {}
         for t, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
-                format=pix_fmt, dst_colorspace=getattr(Colorspace, matrix),
-                dst_color_range=getattr(ColorRange, value_range))
+            if transfer is None:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            else:
+                signal = np.round(hdr_from_sdr(image, transfer) * 65535).astype(np.uint16)
+                frame = av.VideoFrame.from_ndarray(signal, format="rgb48le")
+            frame = frame.reformat(format=pix_fmt, dst_colorspace=getattr(Colorspace, matrix),
+                                   dst_color_range=getattr(ColorRange, value_range))
             frame.pts = t
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", COLOUR_SYSTEMS)
+def test_colours_are_decoded_as_players_show_them(name, tmp_path):
+    # Players convert YUV to RGB with the matrix the stream names. PyAV before 17 used SD's (BT.601) for every video:
+    # HD's red (200, 30, 30) came out (184, 11, 31) with PyAV 16.1 (measured 2026-12-02), so setup.cfg asks for 18.
+    # An HDR stream (a phone's HLG, HDR10's PQ) is shown as its SDR picture. Read as stored, before, the HLG one's red
+    # came out (153, 54, 32) and its skin tone (169, 148, 123); the PQ one's (122, 73, 54) and (133, 123, 115).
+    colours = np.array([(200, 30, 30), (30, 180, 60), (40, 60, 210), SKIN], np.uint8)
+    frames = np.repeat(np.repeat(colours[:, None, None], 32, axis=1), 32, axis=2)  # (4, 32, 32, 3), one colour each
+    path = write_colour_video(tmp_path / name, frames, name)
     decoded = read_video_frames(path)[:, 8:24, 8:24]  # away from the chroma edges
     error = np.abs(decoded.astype(int) - frames[:, 8:24, 8:24]).max()
-    assert error <= 4, (name, decoded[:, 8, 8])
+    # PQ spends its 10 bits on 0 to 10,000 cd/m²: near black, BT.709's channels (differences of BT.2020's) come back
+    # up to 5 levels off (green's red: 35 for 30).
+    assert error <= (6 if name == "hdr10_pq.mkv" else 4), (name, decoded[:, 8, 8])
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_written_videos_say_their_colours_are_bt709(codec, tmp_path, monkeypatch):
+    # Overlays were written untagged, converted with SD's matrix (BT.601), while browsers and players read an untagged
+    # HD video with BT.709's: red (200, 30, 30) showed as (215, 46, 30) in Chromium (measured). They are now converted
+    # with BT.709's and say so, which every player honours; the `ffmpeg` tool read (199, 28, 29) before and reads
+    # (200, 29, 30) now.
+    from av.video.reformatter import Colorspace
+
+    if codec == "mpeg4":  # what Mp4Writer falls back to where FFmpeg has no libx264
+        monkeypatch.setattr(av, "codecs_available", av.codecs_available - {"libx264"})
+    colours = np.array([(200, 30, 30), (30, 180, 60), (40, 60, 210), SKIN], np.uint8)
+    frames = np.repeat(np.repeat(colours[:, None, None], 32, axis=1), 32, axis=2)
+    path = str(tmp_path / "written.mp4")
+    assert write_mp4(path, frames, 12, {"qp": "0"}) == codec
+    with av.open(path) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
+        as_709 = np.stack([f.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU709)
+                           for f in container.decode(video=0)])
+    for decoded in (as_709, read_video_frames(path)):
+        assert np.abs(decoded[:, 8:24, 8:24].astype(int) - frames[:, 8:24, 8:24]).max() <= 4, decoded[:, 8, 8]
+
+
+def test_hdr_light_is_mapped_as_bt2408_relates_hdr_to_sdr():
+    # BT.2408's anchors: an 18% grey card is HLG 38% (26 cd/m² on a 1000 cd/m² display), reference white HLG 75% and
+    # PQ 58% (203 cd/m²). White is SDR's 100%, and the grey card's 26 / 203 of it is level 255 · 0.128^(1 / 2.4).
+    assert 1000 * hlg_to_scene(0.38) ** 1.2 == pytest.approx(26, abs=0.5)
+    assert 1000 * hlg_to_scene(0.75) ** 1.2 == pytest.approx(203, abs=0.5)
+    assert pq_to_light(0.58) == pytest.approx(203, abs=2)
+    np.testing.assert_allclose(scene_to_hlg(hlg_to_scene(np.linspace(0, 1, 11))), np.linspace(0, 1, 11), atol=1e-9)
+    np.testing.assert_allclose(light_to_pq(pq_to_light(np.linspace(0, 1, 11))), np.linspace(0, 1, 11), atol=1e-6)
+
+    def seen(transfer, level):
+        return sdr_from_hdr(np.full((1, 1, 3), round(level * 65535), np.uint16), transfer)[0, 0].tolist()
+
+    assert seen("hlg", 0.38) == [109] * 3
+    assert seen("hlg", 0.75) == [255] * 3
+    assert seen("pq", 0.58) == [254] * 3
+    assert seen("hlg", 1.0) == [255] * 3  # HLG's peak, 1000 cd/m²: brighter than white, shown white
+    # A red five times as bright as SDR's (200, 30, 30) is dimmed along its hue (to (255, 38, 38), the same light in
+    # the same proportions), not washed towards white or yellow.
+    red = hlg_to_scene(hdr_from_sdr(np.array([200, 30, 30], np.uint8), "hlg"))
+    brighter = np.round(scene_to_hlg(red * 5 ** (1 / 1.2)) * 65535).astype(np.uint16)  # display light ∝ E^1.2
+    shown = sdr_from_hdr(brighter[None, None], "hlg")[0, 0].astype(int)
+    assert np.abs(shown - [255, 38, 38]).max() <= 2, shown
 
 
 def test_an_interlaced_video_is_deinterlaced_as_players_show_it(tmp_path):
@@ -316,3 +391,15 @@ def test_a_reader_from_frame_k_of_a_download_cut_short(tmp_path, caplog):
     assert f"{len(held)} frames decoded of the 40 its container declares" in caplog.text
     with pytest.raises(DataError, match=rf"download\.mp4: the video has no decodable frame from frame {len(held)} on"):
         next(iter_video_frames(str(cut), damaged="skip", start=len(held)))
+
+
+def test_hdr_conversion_runs_in_a_process_forked_after_it_ran():
+    # `sdr_from_hdr` converts bands of rows on a pool of threads; a forked child (Beam's workers may fork) gets the
+    # parent's pool without its threads, and would wait for them for ever: it makes its own.
+    import multiprocessing
+
+    image = np.full((130, 8, 3), 49152, np.uint16)  # three bands: HLG 75%, white
+    expected = sdr_from_hdr(image, "hlg")
+    assert (expected == 255).all()
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        np.testing.assert_array_equal(pool.apply_async(sdr_from_hdr, (image, "hlg")).get(timeout=60), expected)

@@ -18,8 +18,10 @@ import av
 import h5py
 import numpy as np
 import scipy.io
+from av.video.reformatter import ColorRange, Colorspace
 from PIL import Image, UnidentifiedImageError
 
+from acga_tf.data.colour import BT709, HDR_TRANSFERS, sdr_from_hdr
 from acga_tf.data.types import AnnotatedFrame, DataError
 
 logger = logging.getLogger(__name__)
@@ -156,6 +158,17 @@ def top_field(image: np.ndarray) -> np.ndarray:
     return out
 
 
+def rgb_picture(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as the uint8 (H, W, 3) RGB picture an SDR screen shows: PyAV converts the YUV with the matrix
+    and range the stream names; an HDR frame (HLG or PQ transfer) is converted to its SDR picture (`sdr_from_hdr`,
+    docs/data.md#videos), its primaries taken as BT.2020 unless it names BT.709's."""
+    transfer = HDR_TRANSFERS.get(frame.color_trc)
+    if transfer is None:
+        return frame.to_ndarray(format="rgb24")
+    primaries = "bt709" if frame.color_primaries == BT709 else "bt2020"
+    return sdr_from_hdr(frame.to_ndarray(format="rgb48le"), transfer, primaries)
+
+
 def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     """The frame's display matrix side data as 9 int32, or None."""
     side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
@@ -173,8 +186,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
 
     The file is opened, and a missing or unreadable one reported, when the first frame is asked for. Frames come out
     as players show them: turned by the video's display matrix (`upright`; the first decoded frame's matrix is used
-    for every frame, as FFmpeg's tool does), and deinterlaced where the decoder marks a frame interlaced
-    (`top_field`), as players deinterlace.
+    for every frame, as FFmpeg's tool does), deinterlaced where the decoder marks a frame interlaced (`top_field`),
+    as players deinterlace, and an HDR video (a phone's HLG) as its SDR picture (`rgb_picture`).
 
     Args:
         path: an .mp4 (or any container FFmpeg reads).
@@ -234,7 +247,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     if index < start:
                         index += 1
                         continue
-                    image = frame.to_ndarray(format="rgb24")
+                    image = rgb_picture(frame)
                     image = turn(top_field(image) if frame.interlaced_frame else image)
                     if shape is not None and image.shape != shape:
                         raise DataError(path, f"frames of different sizes: {shape} then {image.shape} at frame "
@@ -529,6 +542,10 @@ TIME_SCALE = 60000
 class Mp4Writer:
     """Encodes uint8 (H, W, 3) RGB frames one at a time as H.264 yuv420p (MPEG-4 Part 2 where libx264 is missing).
 
+    Colours are converted with BT.709's matrix and the stream says so (matrix, primaries and transfer BT.709, limited
+    range). Untagged, FFmpeg converted them with SD's BT.601 while browsers and players read an untagged HD video
+    with BT.709's: red (200, 30, 30) showed as (215, 46, 30) in Chromium (docs/data.md#videos).
+
     yuv420p needs even sizes: odd-sized frames get their last row/column repeated. Use as a context manager; the
     stream is set up by the first frame. Frames are 1 / fps apart, or, where `write` is given each frame's time (a
     variable frame rate, as phones record), at those times counted from the first one.
@@ -565,6 +582,9 @@ class Mp4Writer:
                                                     rate=fractions.Fraction(self.fps).limit_denominator(1001))
             self.stream.width, self.stream.height = int(image.shape[1]), int(image.shape[0])
             self.stream.pix_fmt = "yuv420p"
+            context = self.stream.codec_context  # BT.709, said in the stream, as players read it (the class docstring)
+            context.colorspace, context.color_primaries, context.color_trc = BT709, BT709, BT709
+            context.color_range = int(ColorRange.MPEG)
             if self.options:
                 self.stream.options = self.options if self.codec == "libx264" else {"qscale": "2"}
             if self.sample_aspect is not None:
@@ -572,7 +592,8 @@ class Mp4Writer:
             if time is not None:
                 self.start = time
                 self.stream.codec_context.time_base = fractions.Fraction(1, TIME_SCALE)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(
+            format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
         if self.start is None:
             frame.pts = self.count
         else:
