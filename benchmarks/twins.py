@@ -167,7 +167,9 @@ def main(argv=None) -> None:
                         scores[way].add(f"{video_id}/{frame.frame_number}", nearest_columns(mask, width), truth)
     samples, plural = len(scores["original"].ious()), "s" * (len(videos) != 1)
     print(f"model {args.model or 'untrained tiny preset'}; {args.root}, split {args.split}: {len(videos)} "
-          f"video{plural}, {samples} samples; anamorphic pixels {args.aspect}; {time.perf_counter() - began:.0f} s")
+          f"video{plural}, {samples} samples; "
+          f"{f'anamorphic pixels {args.aspect}; ' if 'anamorphic' in args.twins else ''}"
+          f"{time.perf_counter() - began:.0f} s")
     for way in ways:
         summary = scores[way].summary()
         print(f"{way}: mean IoU {100 * summary['mean_iou']:.1f}, overall IoU {100 * summary['overall_iou']:.1f}")

@@ -11,6 +11,7 @@ from dataset_files import BRUSH, frame_values, make_mask, write_h5
 from runs import X264_GOP_8, count_decoded, encode_frames, moving_frames, write_video
 
 from acga_tf.apps.predict import video_fps
+from acga_tf.data import colour
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.colour import (
     HDR_TRANSFERS,
@@ -395,11 +396,22 @@ def test_a_reader_from_frame_k_of_a_download_cut_short(tmp_path, caplog):
 
 def test_hdr_conversion_runs_in_a_process_forked_after_it_ran():
     # `sdr_from_hdr` converts bands of rows on a pool of threads; a forked child (Beam's workers may fork) gets the
-    # parent's pool without its threads, and would wait for them for ever: it makes its own.
-    import multiprocessing
+    # parent's pool without its threads, and would wait for them for ever: it makes its own. Run in a fresh Python
+    # that loads colour.py alone (numpy only): forking this one, which holds JAX's and TensorFlow's threads, is unsafe.
+    import subprocess
+    import sys
 
-    image = np.full((130, 8, 3), 49152, np.uint16)  # three bands: HLG 75%, white
-    expected = sdr_from_hdr(image, "hlg")
-    assert (expected == 255).all()
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        np.testing.assert_array_equal(pool.apply_async(sdr_from_hdr, (image, "hlg")).get(timeout=60), expected)
+    script = f"""
+import importlib.util, multiprocessing, sys, numpy as np
+spec = importlib.util.spec_from_file_location("colour", {str(Path(colour.__file__))!r})
+colour = sys.modules["colour"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(colour)
+image = np.full((130, 8, 3), 49152, np.uint16)  # three bands of HLG 75%: white
+expected = colour.sdr_from_hdr(image, "hlg")
+assert (expected == 255).all()
+with multiprocessing.get_context("fork").Pool(1) as pool:
+    np.testing.assert_array_equal(pool.apply_async(colour.sdr_from_hdr, (image, "hlg")).get(timeout=60), expected)
+print("forked child converted")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "forked child converted" in done.stdout, done.stderr[-2000:]
