@@ -8,7 +8,7 @@ reference white (203 cd/m²) is SDR's white, turned into BT.709 primaries, and e
 gamma 2.4). Colours brighter than reference white are dimmed along their own hue to white's brightness, as an SDR
 camera clips them; colours outside BT.709's gamut are clipped per channel. An SDR picture carried in HDR by the
 inverse mapping (`hdr_from_sdr`, BT.2408's SDR-to-HDR conversion, which tests and `benchmarks/twins.py` use to make
-HDR videos) comes back within a level (docs/data.md#videos).
+HDR videos) comes back within a level or two at 16 bits (docs/data.md#videos).
 """
 
 from __future__ import annotations
