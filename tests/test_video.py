@@ -149,7 +149,9 @@ COLOUR_SYSTEMS = {"sd.mp4": ("libx264", "yuv420p", "ITU601", (6, 6, 6), "MPEG"),
                   "hd_full_range.mp4": ("libx264", "yuv420p", "ITU709", (1, 1, 1), "JPEG"),
                   "phone_hlg.mov": ("libx265", "yuv420p10le", "BT2020", (9, 9, 18), "MPEG"),
                   "hdr10_pq.mkv": ("libx265", "yuv420p10le", "BT2020", (9, 9, 16), "MPEG")}
-SKIN = (225, 170, 140)
+# Four flat 32 × 32 frames, one colour each: a red, a green, a blue and a skin tone.
+COLOURS = np.array([(200, 30, 30), (30, 180, 60), (40, 60, 210), (225, 170, 140)], np.uint8)
+COLOUR_FRAMES = np.repeat(np.repeat(COLOURS[:, None, None], 32, axis=1), 32, axis=2)
 
 
 def write_colour_video(path, frames, name) -> str:
@@ -189,8 +191,7 @@ def test_colours_are_decoded_as_players_show_them(name, tmp_path):
     # HD's red (200, 30, 30) came out (184, 11, 31) with PyAV 16.1 (measured 2026-12-02), so setup.cfg asks for 18.
     # An HDR stream (a phone's HLG, HDR10's PQ) is shown as its SDR picture. Read as stored, before, the HLG one's red
     # came out (153, 54, 32) and its skin tone (169, 148, 123); the PQ one's (122, 73, 54) and (133, 123, 115).
-    colours = np.array([(200, 30, 30), (30, 180, 60), (40, 60, 210), SKIN], np.uint8)
-    frames = np.repeat(np.repeat(colours[:, None, None], 32, axis=1), 32, axis=2)  # (4, 32, 32, 3), one colour each
+    frames = COLOUR_FRAMES
     path = write_colour_video(tmp_path / name, frames, name)
     decoded = read_video_frames(path)[:, 8:24, 8:24]  # away from the chroma edges
     error = np.abs(decoded.astype(int) - frames[:, 8:24, 8:24]).max()
@@ -209,8 +210,7 @@ def test_written_videos_say_their_colours_are_bt709(codec, tmp_path, monkeypatch
 
     if codec == "mpeg4":  # what Mp4Writer falls back to where FFmpeg has no libx264
         monkeypatch.setattr(av, "codecs_available", av.codecs_available - {"libx264"})
-    colours = np.array([(200, 30, 30), (30, 180, 60), (40, 60, 210), SKIN], np.uint8)
-    frames = np.repeat(np.repeat(colours[:, None, None], 32, axis=1), 32, axis=2)
+    frames = COLOUR_FRAMES
     path = str(tmp_path / "written.mp4")
     assert write_mp4(path, frames, 12, {"qp": "0"}) == codec
     with av.open(path) as container:

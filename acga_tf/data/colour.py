@@ -53,6 +53,7 @@ def primaries_matrix(source: str, target: str) -> np.ndarray:
     return (np.linalg.inv(_to_xyz(target)) @ _to_xyz(source)).astype(np.float32)
 
 
+@functools.cache
 def _luminance(primaries: str) -> np.ndarray:
     """The weights of R, G, B in luminance Y (the middle row of `_to_xyz`)."""
     return _to_xyz(primaries)[1].astype(np.float32)
@@ -133,8 +134,11 @@ def _sdr_band(image: np.ndarray, transfer: str, primaries: str, out: np.ndarray)
     # Channel by channel (contiguous planes are several times faster than (H, W, 3) arithmetic in numpy).
     table = _signal_table(transfer)
     signal = [table[image[..., k]] for k in range(3)]  # linear, (H, W) float32 each
-    matrix = primaries_matrix(primaries, "bt709") if primaries != "bt709" else np.eye(3, dtype=np.float32)
-    light = [sum(matrix[k, j] * signal[j] for j in range(3)) for k in range(3)]
+    if primaries == "bt709":
+        light = [e.copy() for e in signal]  # scaled in place below; `signal` still gives HLG's luminance
+    else:
+        matrix = primaries_matrix(primaries, "bt709")
+        light = [sum(matrix[k, j] * signal[j] for j in range(3)) for k in range(3)]
     scale = np.maximum(np.maximum(light[0], light[1]), light[2])  # the brightest channel
     if transfer == "hlg":  # the OOTF: display light = peak · Ys^(γ - 1) · E, in units of reference white
         weights = _luminance(primaries)
