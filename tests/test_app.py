@@ -15,7 +15,6 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import sync_playwright
 from runs import QUERY, moving_frames, write_video
 
 from acga_tf import cli
@@ -38,6 +37,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(run_dir, tmp_path_factory):
     """The page over the tiny run, served on a free local port: (app, url)."""
+    pytest.importorskip("gradio", reason="gradio is not installed: the web page's tests need it (pip install -e "
+                                         "'.[test]' or '.[app]')")
     app = WebApp(run_dir, work_dir=str(tmp_path_factory.mktemp("app")))
     page = build_page(app)
     port = _free_port()
@@ -51,7 +52,9 @@ def served(run_dir, tmp_path_factory):
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} missing: install Debian's chromium (apt-get install chromium), as .ci/run does")
-    with sync_playwright() as playwright:
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: the web "
+                                         "page's browser test needs it (pip install -e '.[test]')")
+    with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()

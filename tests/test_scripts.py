@@ -460,6 +460,9 @@ def test_tiny_run(script, request, tmp_path):
     if script not in TINY_RUNS:
         pytest.fail(f"{script} has no tiny run in TINY_RUNS")
     run = TINY_RUNS[script]
+    if dict(run.env).get("KERAS_BACKEND") == "jax":
+        pytest.importorskip("jax", reason="JAX is not installed: this script's tiny run needs it (pip install -e "
+                                          "'.[test]' or '.[jax]')")
     a2d_world = request.getfixturevalue("a2d_world")
     out_dir = tmp_path / "out"
     context = {"root": a2d_world["root"], "out": str(out_dir), "world": a2d_world}
