@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import types
 import urllib.request
 import zipfile
 
@@ -149,6 +150,14 @@ def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys
     assert cli.main(["app", "--model", run_dir]) == 2
     err = capsys.readouterr().err
     assert 'pip install "acga-tf[app]"' in err and "Traceback" not in err
+
+
+def test_cli_app_with_a_gradio_too_old_says_how_to_upgrade(run_dir, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gradio", types.SimpleNamespace(__version__="5.0.2"))  # did not start here
+    assert cli.main(["app", "--model", run_dir]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("acga app: error: the web page needs Gradio 5.50 or newer, found 5.0.2: pip install -U "
+                           '"gradio>=5.50"'), err
 
 
 def test_an_address_the_page_cannot_listen_on_is_one_line_before_the_model_loads(run_dir, monkeypatch, capsys):

@@ -11,6 +11,7 @@ Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of t
 import dataclasses
 import logging
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -25,6 +26,9 @@ from acga_tf.data.video import iter_video_frames
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'the web page needs Gradio: pip install "acga-tf[app]"'
+# The oldest Gradio the page is tested with; 5.0.2 and 4.44.1 (with huggingface-hub < 1) did not start on the
+# development host: "When localhost is not accessible, a shareable link must be created" (measured 2026-12-03).
+GRADIO_MIN = (5, 50)
 TITLE = "ACGA: segment the actor a sentence describes"
 
 
@@ -35,6 +39,11 @@ def _gradio():
         import gradio
     except ImportError:  # the optional [app] extra
         raise ImportError(INSTALL_HINT) from None
+    found = tuple(int(part) for part in re.findall(r"\d+", gradio.__version__)[:2])
+    if found < GRADIO_MIN:
+        wanted = ".".join(map(str, GRADIO_MIN))
+        raise ImportError(f"the web page needs Gradio {wanted} or newer, found {gradio.__version__}: pip install -U "
+                          f'"gradio>={wanted}"')
     return gradio
 
 
