@@ -3,10 +3,12 @@ imports the rootdir-less test modules with its default "prepend" import mode). F
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
 
 import numpy as np
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -19,6 +21,24 @@ TRAINING_TINY = {"image_size": 32, "batch_size": 2, "i3d_trainable_from": "Mixed
 # The same model settings as `acga train` arguments (the batch goes with --batch-size).
 TRAINING_TINY_SET = ("--set", f"image_size={TRAINING_TINY['image_size']}",
                      "--set", f"i3d_trainable_from={TRAINING_TINY['i3d_trainable_from']}")
+
+
+MISSING = {
+    "tensorflow": "TensorFlow is not installed (a dependency of acga-tf: pip install -e .)",
+    "jax": "JAX is not installed: the JAX-backend tests need it (pip install -e '.[test]' or '.[jax]')",
+    "torch": "PyTorch is not installed: the torch-backend tests need it (pip install -e '.[convert]')",
+}
+
+
+def installed(backend: str) -> bool:
+    return importlib.util.find_spec(backend) is not None  # the backends' names are their modules' names
+
+
+def require(*backends: str) -> None:
+    """Skips the test, naming what to install, unless every backend in `backends` is installed."""
+    for backend in backends:
+        if not installed(backend):
+            pytest.skip(MISSING[backend])
 
 
 def jax_test_env(cache_directory) -> dict[str, str]:

@@ -21,7 +21,6 @@ tests/conftest.py) and compile at LLVM optimisation level 0 (`jax_test_env` in t
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -32,15 +31,10 @@ import sys
 
 import numpy as np
 import pytest
-from support import TRAINING_TINY_SET, jax_test_env
+from support import TRAINING_TINY_SET, installed, jax_test_env, require
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
-MISSING = {
-    "tensorflow": "TensorFlow is not installed (a dependency of acga-tf: pip install -e .)",
-    "jax": "JAX is not installed: the JAX-backend tests need it (pip install -e '.[test]' or '.[jax]')",
-    "torch": "PyTorch is not installed: the torch-backend tests need it (pip install -e '.[convert]')",
-}
 LOGITS = ("logits_res1", "logits_res2", "logits")
 FIXTURE_DIR = pathlib.Path("fixtures", "reference")  # under shared/
 PARITY_ATOL = 1e-4  # the fixture's tolerance on the logits (shared/fixtures/reference/README.md)
@@ -61,17 +55,6 @@ PROGRAM_TIMEOUT_S = 600
 # - the parity fixture with the I3D stem in its other forms (the default suite checks the forms against each other:
 #   under TensorFlow in tests/test_video_encoder.py, under JAX in benchmarks/gpu_stem.py's tiny run).
 SLOW = pytest.mark.slow
-
-
-def installed(backend: str) -> bool:
-    return importlib.util.find_spec(backend) is not None  # the backends' names are their modules' names
-
-
-def require(*backends: str) -> None:
-    """Skips the test, naming what to install, unless every backend in `backends` is installed."""
-    for backend in backends:
-        if not installed(backend):
-            pytest.skip(MISSING[backend])
 
 
 class BackendRuns:

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from support import jax_test_env
+from support import jax_test_env, require
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT_DIRS = ("benchmarks", "pipelines")
@@ -461,8 +461,7 @@ def test_tiny_run(script, request, tmp_path):
         pytest.fail(f"{script} has no tiny run in TINY_RUNS")
     run = TINY_RUNS[script]
     if dict(run.env).get("KERAS_BACKEND") == "jax":
-        pytest.importorskip("jax", reason="JAX is not installed: this script's tiny run needs it (pip install -e "
-                                          "'.[test]' or '.[jax]')")
+        require("jax")
     a2d_world = request.getfixturevalue("a2d_world")
     out_dir = tmp_path / "out"
     context = {"root": a2d_world["root"], "out": str(out_dir), "world": a2d_world}

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 from layer_test_case import run_layer_test
+from support import require
 
 from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS, InceptionBlock, Unit3D, endpoint_channels
 
@@ -116,8 +117,7 @@ def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
 def test_stem_builds_under_a_backend_without_keras_distribution():
     """Keras' torch backend has no `keras.distribution` (the NumPy backend neither, and it runs here without PyTorch):
     the stem's GPU check must not fail there, and the 3D form stays."""
-    pytest.importorskip("jax", reason="JAX is not installed: Keras' NumPy backend imports it (pip install -e "
-                                      "'.[test]')")
+    require("jax")  # Keras' NumPy backend imports JAX
     program = ("from acga_tf.models.video_encoder import Unit3D\n"
                "unit = Unit3D(8, (7, 7, 7), (2, 2, 2))\nunit.build((1, 8, 16, 16, 3))\nprint(unit.fold_time)")
     proc = subprocess.run([sys.executable, "-c", program], env={**os.environ, "KERAS_BACKEND": "numpy"},

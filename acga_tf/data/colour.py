@@ -135,7 +135,7 @@ def _sdr_band(image: np.ndarray, transfer: str, primaries: str, out: np.ndarray)
     table = _signal_table(transfer)
     signal = [table[image[..., k]] for k in range(3)]  # linear, (H, W) float32 each
     if primaries == "bt709":
-        light = [e.copy() for e in signal]  # scaled in place below; `signal` still gives HLG's luminance
+        light = signal  # scaled in place at the end, after HLG's luminance is taken from `signal`
     else:
         matrix = primaries_matrix(primaries, "bt709")
         light = [sum(matrix[k, j] * signal[j] for j in range(3)) for k in range(3)]
