@@ -154,11 +154,37 @@ def test_keras_save_and_load_round_trip(tmp_path):
     (lambda c: {"video": np.zeros((8, 64, 64, 3), "float32"), "words": np.zeros((1, 8, 32), "float32")},
      r"'video' has shape \(8, 64, 64, 3\), expected rank 5"),
     (lambda c: {"video": np.zeros((1, 8, 64, 64, 3), "float32")}, r"keys \['video', 'words'\], got \['video'\]"),
+    (lambda c: {"video": np.zeros((2, 8, 64, 64, 3), "float32"), "words": np.zeros((3, 8, 32), "float32")},
+     r"inputs differ in batch size: video \(2, 8, 64, 64, 3\), words \(3, 8, 32\)"),
+    (lambda c: {"video": np.zeros((0, 8, 64, 64, 3), "float32"), "words": np.zeros((0, 8, 32), "float32")},
+     r"'video' has shape \(0, 8, 64, 64, 3\): an empty batch"),
+    (lambda c: {"video": np.zeros((1, 8, 64, 64, 3)).tolist(), "words": np.zeros((1, 8, 32), "float32")},
+     r"'video' is a list: pass an array or a tensor"),
 ])
 def test_wrong_inputs_fail_with_a_clear_message(inputs, match):
     model = ACGA(TINY)
     with pytest.raises(ValueError, match=match):
         model(inputs(TINY))
+
+
+@pytest.mark.parametrize("video, words, match", [
+    ((1, 7, 64, 64, 3), (3, 8, 32), r"'video'.*axis 1 is 7 but the config's clip_length gives 8"),
+    ((1, 8, 64, 64, 3), (3, 9, 32), r"'words'.*axis 1 is 9 but the config's sentence_length gives 8"),
+    ((1, 8, 64, 64, 3), (8, 32), r"'words' has shape \(8, 32\), expected rank 3"),
+    ((1, 8, 64, 64, 3), (0, 8, 32), r"'words' has shape \(0, 8, 32\): an empty batch"),
+])
+def test_segment_queries_checks_its_inputs_as_the_model_does(video, words, match):
+    """Any number of clips with any number of sentences; the shapes are the config's."""
+    model = ACGA(TINY)
+    assert model.segment_queries(np.zeros((2, 8, 64, 64, 3), "float32"), np.zeros((3, 8, 32), "float32")
+                                 )["logits"].shape == (6, 64, 64, 1)
+    with pytest.raises(ValueError, match=match):
+        model.segment_queries(np.zeros(video, "float32"), np.zeros(words, "float32"))
+
+
+def test_a_preset_name_is_not_a_config():
+    with pytest.raises(TypeError, match=r"ACGA takes an ACGAConfig or its dict, got str 'tiny' \(a preset: "):
+        ACGA("tiny")
 
 
 def _synthetic_batch(config, n=4, seed=0):

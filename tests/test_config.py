@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from acga_tf.models.acga import ACGA, head_parameter_count
@@ -65,6 +66,13 @@ def test_flat_overrides_reach_every_part_that_has_the_field(tmp_path):
 def test_experiment_overrides_are_type_checked(overrides, match):
     with pytest.raises(ValueError, match=match):
         ExperimentConfig.preset("tiny", **overrides)
+
+
+def test_numpy_numbers_are_stored_as_python_ones():
+    e = ExperimentConfig.preset("tiny", epochs=np.int64(3), learning_rate=np.float32(0.5), image_size=np.int32(32))
+    assert type(e.training.epochs) is int and e.training.epochs == 3 and type(e.model.image_size) is int
+    assert type(e.training.learning_rate) is float and e.training.learning_rate == 0.5
+    assert ExperimentConfig.from_dict(json.loads(json.dumps(e.to_dict()))) == e  # JSON has no NumPy numbers
 
 
 def test_parts_that_disagree_are_refused():

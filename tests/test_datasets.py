@@ -63,7 +63,18 @@ def test_training_dataset_is_deterministic_and_drops_remainder(a2d_shards):
         np.testing.assert_array_equal(ma, mb)
 
 
+def test_make_dataset_takes_a_path(a2d_shards):
+    from_str = next(iter(make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=2)))
+    from_path = next(iter(make_dataset(a2d_shards / "test-*.tfrecord", CONFIG, training=False, batch_size=2)))
+    np.testing.assert_array_equal(from_str[0]["video"], from_path[0]["video"])
+
+
 def test_make_dataset_errors(a2d_shards, tmp_path):
+    for size in (0, 1.5):
+        with pytest.raises(ValueError, match=rf"batch_size={size}: must be an integer >= 1"):
+            make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=size)
+    with pytest.raises(TypeError, match="expected a DataConfig or a model's ACGAConfig, got str 'tiny'"):
+        make_dataset(str(a2d_shards / "test-*.tfrecord"), "tiny", training=False, batch_size=2)
     with pytest.raises(FileNotFoundError, match="no TFRecord file matches"):
         make_dataset(str(tmp_path / "nothing-*.tfrecord"), CONFIG, training=False, batch_size=2)
     with pytest.raises(ValueError, match="fewer than clip_length=32.*--window 32"):

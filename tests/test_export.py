@@ -169,6 +169,9 @@ def fresh(exported, trained, tmp_path_factory):
                                               "queries": queries}, "segment_encoded"),
         "bad_encoded_gif": ("rest", {"frames": np.array(list(pngs[:-1]) + [tf.io.encode_png(good["video"][0, 0]).numpy(
             ).replace(b"\x89PNG", b"GIF8", 1)], object), "queries": queries}, "segment_encoded"),
+        # A WebP's first bytes are not UTF-8: the message must still be text.
+        "bad_encoded_webp": ("rest", {"frames": np.array(list(pngs[:-1]) + [b"RIFF\xff\x8a\x00\x00WEBPVP8 "], object),
+                                      "queries": queries}, "segment_encoded"),
         "bad_encoded_bomb": ("rest", {"frames": np.array(list(pngs[:-1]) + [bytes(bomb)], object),
                                       "queries": queries}, "segment_encoded"),
         "bad_encoded_sizes": ("rest", {"frames": np.array(list(pngs[:-1]) + [serving.encode_png(
@@ -280,6 +283,7 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     ("bad_encoded_wrong_t", r"frames must hold T = 8 encoded images \(clip_length of the model\)"),
     ("bad_encoded_not_an_image", r"frames must be PNG or JPEG images; got a frame that starts with.*not an i"),
     ("bad_encoded_gif", r"frames must be PNG or JPEG images; got a frame that starts with.*GIF8"),
+    ("bad_encoded_webp", r"frames must be PNG or JPEG images; got a frame that starts with.*RIFF\ufffd\ufffd"),
     ("bad_encoded_bomb", r"frames must have at most 33177600 pixels each \(8K UHD, 7680 x 4320\); their headers "
                          r"declare H, W =.*30000 30000"),
     ("bad_encoded_sizes", r"frames must all be the size of the first one; their headers declare H, W =.*80 48.*48 80"),

@@ -15,6 +15,7 @@ from acga_tf.apps.predict import (
     load_video,
     overlay_frames,
     predict,
+    predict_to_files,
     write_mask_frames,
     write_overlay,
 )
@@ -266,8 +267,83 @@ def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):
 def test_predict_rejects_bad_arrays_and_batch_sizes(trained):
     with pytest.raises(ValueError, match=r"video array has dtype float32 and shape \(2, 8, 8, 3\)"):
         predict(trained, np.zeros((2, 8, 8, 3), np.float32), QUERY)
-    with pytest.raises(ValueError, match="batch_size=0"):
-        predict(trained, np.zeros((2, 8, 8, 3), np.uint8), QUERY, batch_size=0)
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    for size in (0, 2.5, "4"):
+        with pytest.raises(ValueError, match=rf"batch_size={size!r}: must be an integer >= 1"):
+            predict(trained, frames, QUERY, batch_size=size)
+    for fps in (0, -5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=rf"fps={fps!r}: frames per second, must be a number > 0"):
+            predict(trained, frames, QUERY, fps=fps)
+    with pytest.raises(ValueError, match=r"fps=-5"):  # before the first batch is segmented or written
+        predict_to_files(trained, frames, QUERY, fps=-5)
+
+
+def test_sentences_of_the_wrong_type_are_named(trained):
+    frames = moving_frames(3, 24, 32, seed=3)
+    one = predict(trained, frames, queries=QUERY)  # one str is one sentence, not a list of characters
+    assert len(one) == 1 and one[0].query == QUERY
+    np.testing.assert_array_equal(one[0].masks, predict(trained, frames, QUERY).masks)
+    with pytest.raises(TypeError, match=r"query b'the red circle jumping on the left' is bytes: give each sentence"):
+        predict(trained, frames, QUERY.encode())
+    with pytest.raises(TypeError, match=r"query 5 is int"):
+        predict(trained, frames, queries=[QUERY, 5])
+    with pytest.raises(ValueError, match=r"is not valid Unicode: character 4 is a lone surrogate"):
+        predict(trained, frames, "the \udcff circle")
+
+
+def test_iter_masks_refuses_what_the_saved_model_refuses(run_dir, exported_run):
+    """`iter_masks` takes sentences checked by `check_queries`, but a Keras run refuses an unchecked one without a
+    vocabulary word as the SavedModel does, instead of answering without the sentence (text-blind)."""
+    import tensorflow as tf
+
+    from acga_tf.apps.predict import iter_masks
+    from acga_tf.apps.predictors import load_predictor
+
+    frames = moving_frames(2, 24, 32, seed=3)
+    for model in (run_dir, exported_run):
+        predictor = load_predictor(model)
+        for sentence, message in (("zebra xylophone", r"^assertion failed: \[query has no known word.*\[zebra xyl"),
+                                  ("?!", r"^assertion failed: \[query is empty")):
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                list(iter_masks(predictor, frames, [sentence]))
+
+
+def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
+    """Each thread gets the masks of its own sentence, even where the other thread changed the predictor's cached
+    sentences between its own caching them and using them."""
+    import threading
+
+    from acga_tf.apps.predictors import load_predictor
+
+    predictor = load_predictor(run_dir)
+    frames = moving_frames(2, 24, 32, seed=4)
+    sentences = [QUERY, "a blue square walking"]
+    alone = {q: predict(predictor, frames, q).masks for q in sentences}
+    # Both threads wait for each other inside `segment` (where it pads the batch, after caching its sentences).
+    barrier, repeat = threading.Barrier(2, timeout=60), np.repeat
+
+    def repeat_together(*args, **kwargs):
+        if threading.current_thread().name.startswith("segment-"):
+            barrier.wait()
+        return repeat(*args, **kwargs)
+
+    monkeypatch.setattr(np, "repeat", repeat_together)
+    results, errors = {}, []
+
+    def work(query):
+        try:
+            results[query] = predict(predictor, frames, query).masks
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(q,), name=f"segment-{k}") for k, q in enumerate(sentences)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for query in sentences:
+        np.testing.assert_array_equal(results[query], alone[query])
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",

@@ -156,6 +156,7 @@ def test_qualitative_grid_of_prepared_shards(trained, prepared_a2d, tmp_path, ca
     (["--video", "V", "--query", QUERY, "--point", "12;4"], "--point '12;4': expected X,Y"),
     (["--video", "V", "--query", QUERY], "give --data PATTERN"),
     (["--video", "V", "--query", "", "--point", "1,1"], "query is empty"),
+    (["--video", "V", "--query", "zebra xylophone", "--point", "1,1"], "query 'zebra xylophone' has no known word"),
     (["--data", "/nonexistent/*.tfrecord"], "no TFRecord file matches"),
 ])
 def test_cli_visualize_user_errors_are_one_line(args, message, run_dir, frames, tmp_path, capsys):

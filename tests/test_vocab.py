@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from acga_tf.data.text import tokenize, tokenize_py, tokenize_py_many
+from acga_tf.data.text import has_word, tokenize, tokenize_py, tokenize_py_many
 from acga_tf.data.vocab import (
     PAD,
     SentenceVectorizer,
@@ -26,14 +26,21 @@ def test_tokenizer_rule_and_consistency():
     assert tokenize_py("  The Man's RED-square,  moving\tleft!! ") == ["the", "mans", "red", "square", "moving", "left"]
     assert tokenize_py("Élan ÜBER café 3d") == ["élan", "über", "café", "3d"]
     assert tokenize_py("... !") == []
+    # TensorFlow's UTF-8 lower-casing stops at a NUL: separators go first, so the words after it are kept.
+    assert tokenize_py("the\x00YELLOW circle") == ["the", "yellow", "circle"]
+    # A mark that begins a word modifies nothing (an emoji's variation selector): dropped; inside a word it stays.
+    assert tokenize_py("\U0001f7e1 circle \u2b06\ufe0f \u0301\u0302") == ["circle"]
+    assert tokenize_py("\u0301abc x\u0301y") == ["abc", "x\u0301y"]
+    assert not has_word("\u2b06\ufe0f \u0301") and has_word("\u0301a")
     ragged = tokenize(tf.constant(SENTENCES)).to_list()
     assert [[t.decode() for t in r] for r in ragged] == tokenize_py_many(SENTENCES)
     assert [tokenize_py(s) for s in SENTENCES] == tokenize_py_many(SENTENCES)
 
     # the same function traced in a graph (tf.data / serving) agrees
-    ds = tf.data.Dataset.from_tensor_slices(SENTENCES).batch(4).map(lambda s: tokenize(s).to_tensor(""))
+    tricky = "THE\x00GREEN \ufe0fcircle"
+    ds = tf.data.Dataset.from_tensor_slices(SENTENCES + [tricky]).batch(5).map(lambda s: tokenize(s).to_tensor(""))
     graph = next(iter(ds)).numpy()
-    for row, expected in zip(graph, tokenize_py_many(SENTENCES)):
+    for row, expected in zip(graph, tokenize_py_many(SENTENCES) + [["the", "green", "circle"]], strict=True):
         assert [t.decode() for t in row if t] == expected
 
 

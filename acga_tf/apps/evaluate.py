@@ -20,13 +20,14 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, make_dataset
-from acga_tf.data.manifest import known_sample_count
+from acga_tf.data.manifest import known_sample_count, shard_pattern
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
     PRECISION_THRESHOLDS,
     EvaluationAccumulator,
 )
 from acga_tf.ops import files
+from acga_tf.ops.config import positive_int
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.postprocess import mask_at_original_size
 from acga_tf.ops.progress import keras_verbosity
@@ -87,8 +88,8 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
             runs another backend than TensorFlow.
     """
     require_tensorflow_backend("evaluation")
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size}: must be positive")
+    batch_size = positive_int("batch_size", batch_size)
+    data_pattern = shard_pattern(data_pattern)
     shards = sorted(tf.io.gfile.glob(data_pattern))
     if not shards:
         raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")

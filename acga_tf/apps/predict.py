@@ -25,13 +25,14 @@ import dataclasses
 import fractions
 import functools
 import logging
+import math
+import numbers
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import av
 import numpy as np
-import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
@@ -39,8 +40,8 @@ from acga_tf.data.text import tokenize_py
 from acga_tf.data.types import DataError
 from acga_tf.data.video import Mp4Writer, iter_video_frames, video_stream
 from acga_tf.ops import files
+from acga_tf.ops.config import positive_int
 from acga_tf.ops.geometry import clip_indices
-from acga_tf.training.artifacts import TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -57,22 +58,36 @@ MASK_PNG = re.compile(r"^\d{5}\.png$")  # what write_mask_frames writes (and may
 
 
 # === Sentences ===
-def query_words(trained: TrainedModel, query: str) -> np.ndarray:
-    """float32 (1, L, D) word vectors of `query`; logs a warning naming the words the vocabulary lacks."""
-    tokens = tokenize_py(query)[: trained.config.sentence_length]
-    _warn_unknown([t for t in tokens if trained.vocabulary.index(t) == 0])
-    return np.asarray(trained.vectorizer()(tf.constant([query])), np.float32)
-
-
 def check_query(query: str) -> str:
     """Returns the query stripped.
 
     Raises:
-        ValueError: the query has no word (letters or digits) after tokenization.
+        TypeError: the query is not a str (bytes included: decode them first).
+        ValueError: the query is not valid Unicode (a lone surrogate) or has no word (letters or digits) after
+            tokenization.
     """
-    if not isinstance(query, str) or not tokenize_py(query):
+    if not isinstance(query, str):
+        raise TypeError(f"query {query!r} is {type(query).__name__}: give each sentence as a str"
+                        + (" (bytes.decode('utf-8'))" if isinstance(query, (bytes, bytearray)) else ""))
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"query {query!r} is not valid Unicode: character {e.start} is a lone surrogate") from None
+    if not tokenize_py(query):
         raise ValueError(f"query is empty: {query!r} has no word (letters or digits)")
     return query.strip()
+
+
+def as_sentences(queries) -> list[str]:
+    """The sentences `queries` holds: a list, tuple or array of them, or one str (one sentence).
+
+    Raises:
+        ValueError: no sentence.
+    """
+    sentences = [queries] if isinstance(queries, (str, bytes, bytearray)) else list(queries)
+    if not sentences:
+        raise ValueError("give at least one query (a list of sentences)")
+    return sentences
 
 
 def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
@@ -82,12 +97,11 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
     L words, how many are dropped (the model reads the first L).
 
     Raises:
+        TypeError: a sentence that is not a str.
         ValueError: no sentence, an empty one, or one with no vocabulary word among its first L (its mask would
             ignore it: a text-blind answer).
     """
-    if isinstance(queries, str) or not len(queries):
-        raise ValueError("give at least one query (a list of sentences)")
-    queries = [check_query(q) for q in queries]
+    queries = [check_query(q) for q in as_sentences(queries)]
     info = predictor.describe(queries)
     length = predictor.sentence_length
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
@@ -97,14 +111,10 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
         if words > length:
             logger.warning("query %r has %d words; the model reads the first %d: %d are dropped", query,
                            words, length, words - length)
-        _warn_unknown(str(unknown).split())
+        if str(unknown):
+            logger.warning("query words not in the model's vocabulary (they get zero vectors): %s",
+                           ", ".join(str(unknown).split()))
     return queries
-
-
-def _warn_unknown(words: Sequence[str]) -> None:
-    """Logs the words of a sentence that the vocabulary lacks (they get zero vectors), if any."""
-    if words:
-        logger.warning("query words not in the model's vocabulary (they get zero vectors): %s", ", ".join(words))
 
 
 # === Frames ===
@@ -184,6 +194,7 @@ def open_frames(video, fps: float | None = None, times: collections.abc.MutableS
         DataError: the file is missing or cannot be decoded, or has no frame `start` (a ValueError naming the file).
         ValueError: an array that is not uint8 (N, H, W, 3) with more than `start` frames.
     """
+    check_fps(fps)
     if isinstance(video, (str, os.PathLike)):
         frames = iter_video_frames(os.fspath(video), damaged="skip", times=times, start=start)
         first = next(frames)
@@ -193,6 +204,13 @@ def open_frames(video, fps: float | None = None, times: collections.abc.MutableS
         raise ValueError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
                          f"(N, H, W, 3) with N >= {start + 1}")
     return iter(array[start:]), float(fps) if fps else DEFAULT_FPS
+
+
+def check_fps(fps) -> None:
+    """Raises a ValueError unless `fps` is None (the file's rate, or 24) or a finite number of frames per second > 0."""
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not math.isfinite(fps)
+                            or fps <= 0):
+        raise ValueError(f"fps={fps!r}: frames per second, must be a number > 0")
 
 
 def _pixel_aspect(given: fractions.Fraction | None, declared: fractions.Fraction | None
@@ -338,10 +356,8 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
     Raises:
         ValueError: bad batch size, no queries, or frames that are not uint8 (H, W, 3) of one size.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size}: must be >= 1")
-    if isinstance(queries, str) or not len(queries):
-        raise ValueError("give at least one query (a list of sentences)")
+    batch_size = positive_int("batch_size", batch_size)
+    queries = as_sentences(queries)
     if first < 0 or (stop is not None and stop <= first):
         raise ValueError(f"frames {first} to {stop}: an empty or negative range")
     queries = list(queries)
@@ -464,9 +480,9 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     """
     if (query is None) == (queries is None):
         raise ValueError("give query (one sentence) or queries (a list of sentences), not both")
-    sentences = [query] if queries is None else list(queries)
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size}: must be >= 1")
+    sentences = [query] if queries is None else as_sentences(queries)
+    batch_size = positive_int("batch_size", batch_size)
+    check_fps(fps)
     info = video_info(video) if isinstance(video, (str, os.PathLike)) else VideoInfo()  # one read of the container
     frames, fps = open_frames(video, fps or info.fps)
     aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
@@ -778,8 +794,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     Raises:
         ValueError, FileNotFoundError: as `predict` and `check_outputs`.
     """
-    if isinstance(queries, str):
-        queries = [queries]
+    queries = as_sentences(queries)
+    batch_size = positive_int("batch_size", batch_size)
+    check_fps(fps)
     check_outputs(video, output, frames_dir, len(queries))
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
     is_file = isinstance(video, (str, os.PathLike))
@@ -872,7 +889,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
     return folders
 
 
-__all__ = ["query_words", "check_query", "check_queries", "iter_masks", "FrameMasks", "FrameWindow",
+__all__ = ["check_query", "check_queries", "as_sentences", "check_fps", "iter_masks", "FrameMasks", "FrameWindow",
            "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary", "predict_to_files",
            "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_frame", "overlay_format",
            "legend", "Predictor", "load_predictor", "VideoInfo", "video_info", "frame_range", "frames_to_segment",

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from acga_tf.data.vocab import check_sentences
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
@@ -29,6 +30,8 @@ from acga_tf.serving.client import (
     LocalServer,
     RestClient,
     encode_png,
+    error_message,
+    invalid_argument,
 )
 from acga_tf.training.artifacts import TrainedModel, load_trained
 
@@ -91,24 +94,37 @@ class KerasPredictor(Predictor):
         # One trace per batch size and query count; no AutoGraph (no tensor-dependent Python control flow here, and
         # converting the model's methods failed in some test orders: "_check_inputs() takes 2 positional arguments").
         self._segment = tf.function(trained.model.segment_queries, autograph=False)
+        # In a graph, as in the SavedModel, so a refused sentence gets the same message.
+        self._checked_words = tf.function(lambda s: self.vectorizer(check_sentences(self.vectorizer, s)),
+                                          input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self._words: dict[tuple[str, ...], tf.Tensor] = {}
         self._batch = 0
 
     def describe(self, queries):
         return _described(self.vectorizer.describe(tf.constant(list(queries))))
 
+    def _vectors(self, queries: tuple[str, ...]) -> tf.Tensor:
+        """(Q, L, D) word vectors of sentences that pass the serving graph's checks (`check_sentences`): a sentence
+        the SavedModel refuses is refused here too, with its message."""
+        try:
+            return self._checked_words(tf.constant(list(queries)))
+        except tf.errors.InvalidArgumentError as e:
+            raise invalid_argument(error_message(e)) from None
+
     def prepare(self, frame):
         return np.asarray(preprocess_clip(frame[None], self.image_size), np.float32)[0]  # (S, S, 3)
 
     def segment(self, clips, queries, height, width, probabilities=False):
         key = tuple(queries)
-        if key not in self._words:
-            self._words = {key: self.vectorizer(tf.constant(list(key)))}  # (Q, L, D)
+        words = self._words.get(key)
+        if words is None:
+            words = self._vectors(key)
+            self._words = {key: words}  # the last sentences only (a new dict: another thread may read the old one)
         b, q = len(clips), len(key)
         # Pad a short (last) batch with copies of its last clip: one input shape, one traced function.
-        self._batch = max(self._batch, b)
-        video = np.concatenate([clips, np.repeat(clips[-1:], self._batch - b, axis=0)])
-        logits = self._segment(tf.constant(video), self._words[key])["logits"][:b * q]  # (b·Q, S, S, 1)
+        batch = self._batch = max(self._batch, b)
+        video = np.concatenate([clips, np.repeat(clips[-1:], batch - b, axis=0)])
+        logits = self._segment(tf.constant(video), words)["logits"][:b * q]  # (b·Q, S, S, 1)
         outputs = logits_outputs(logits, height, width, peak=PEAK_FRAME, probabilities=probabilities)
         return {k: np.asarray(v).reshape((b, q) + tuple(np.shape(v)[1:])) for k, v in outputs.items()}
 

@@ -21,12 +21,15 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from acga_tf.apps.predict import VideoInfo, check_query, load_video, query_words, square_pixels, video_info
+from acga_tf.apps.predict import VideoInfo, check_queries, check_query, load_video, square_pixels, video_info
+from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.data.datasets import make_dataset
+from acga_tf.data.manifest import shard_pattern
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.video import iter_video_frames
 from acga_tf.models.acga import ACGA
 from acga_tf.models.metrics import sample_iou
+from acga_tf.ops.config import positive_int
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import (
     clip_indices,
@@ -147,15 +150,19 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
         `AttentionMaps`.
 
     Raises:
-        ValueError: empty query, frame out of range, or a model without word attention (F_TA off).
+        ValueError: empty query or one without a vocabulary word, frame out of range, a model that is not RGB or has
+            no word attention (F_TA off).
     """
     require_tensorflow_backend("the attention figure")
-    query = check_query(query)
+    query = check_query(query)  # before loading the model
     trained = as_trained(model_path_or_trained)
+    # As predict: words the vocabulary lacks, or past L, are named; a sentence without a vocabulary word is refused.
+    query = check_queries(KerasPredictor(trained), [query])[0]
     c = trained.config
     clip, frame = _clip_of(video, frame, c.clip_length)  # (T, H, W, 3), the centre's index
     h, w = clip.shape[1:3]
-    inputs = {"video": np.asarray(preprocess_clip(clip, c.image_size))[None], "words": query_words(trained, query)}
+    words = np.asarray(trained.vectorizer()(tf.constant([query])), np.float32)  # (1, L, D)
+    inputs = {"video": np.asarray(preprocess_clip(clip, c.image_size))[None], "words": words}
     outputs = attention_model(trained.model).predict_on_batch(inputs)
     word_attention = _attention_output(outputs, "word_attention")
     if word_attention is None:
@@ -265,8 +272,8 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
         FileNotFoundError: no shard matches `data_pattern`.
     """
     require_tensorflow_backend("the qualitative grid")
-    if samples < 1:
-        raise ValueError(f"samples={samples}: must be >= 1")
+    samples = positive_int("samples", samples)
+    data_pattern = shard_pattern(data_pattern)
     if not tf.io.gfile.glob(data_pattern):  # before loading the model
         raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
     trained = as_trained(model_path_or_trained)

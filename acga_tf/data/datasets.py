@@ -17,11 +17,18 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from acga_tf.data.config import DataConfig
+from acga_tf.data.config import SHAPE_FIELDS, DataConfig
 from acga_tf.data.decode import decode
-from acga_tf.data.manifest import MANIFEST_NAME, check_shard_sizes, check_tfrecord_files, read_manifest
+from acga_tf.data.manifest import (
+    MANIFEST_NAME,
+    check_shard_sizes,
+    check_tfrecord_files,
+    read_manifest,
+    shard_pattern,
+)
 from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
+from acga_tf.ops.config import positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +57,16 @@ def keep_gpus_for_the_backend() -> None:
 
 
 def as_data_config(config) -> DataConfig:
-    """`config` itself if it is a `DataConfig`; for a model's `ACGAConfig`, `DataConfig.for_model(config)`."""
-    return config if isinstance(config, DataConfig) else DataConfig.for_model(config)
+    """`config` itself if it is a `DataConfig`; for a model's `ACGAConfig`, `DataConfig.for_model(config)`.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if isinstance(config, DataConfig):
+        return config
+    if not all(hasattr(config, name) for name in SHAPE_FIELDS):
+        raise TypeError(f"expected a DataConfig or a model's ACGAConfig, got {type(config).__name__} {config!r}")
+    return DataConfig.for_model(config)
 
 
 def load_vocabulary(directory: str) -> Vocabulary:
@@ -113,10 +128,10 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     """
     keep_gpus_for_the_backend()
     config = as_data_config(config)
-    if batch_size <= 0:
-        raise ValueError(f"batch_size={batch_size}: must be positive")
+    batch_size = positive_int("batch_size", batch_size)
     if training and with_info:
         raise ValueError("with_info=True is for evaluation: use it with training=False")
+    file_pattern = shard_pattern(file_pattern)
     files = tf.io.gfile.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")

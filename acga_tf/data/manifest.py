@@ -47,6 +47,13 @@ def read_manifest(directory: str, *, missing_ok: bool = False) -> dict[str, Any]
     return manifest
 
 
+def shard_pattern(file_pattern):
+    """A glob of shards (or a list of them) as TensorFlow's file functions take it: `pathlib.Path`s become str."""
+    if isinstance(file_pattern, (list, tuple)):
+        return [os.fspath(p) for p in file_pattern]
+    return os.fspath(file_pattern)
+
+
 def count_samples(file_pattern: str) -> int:
     """Samples (one per sentence) in the shards matching `file_pattern`, from the manifest beside them.
 
@@ -54,6 +61,7 @@ def count_samples(file_pattern: str) -> int:
         FileNotFoundError: no file matches, or there is no manifest beside them.
         ValueError: a matched shard is not listed in the manifest.
     """
+    file_pattern = shard_pattern(file_pattern)
     files = sorted(tf.io.gfile.glob(file_pattern))
     if not files:
         raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")

@@ -1,8 +1,9 @@
 """The one tokenizer of acga-tf (docs/model.md#text-encoder: sentence → lower-case tokens), in stock TF string ops.
 
 The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map and in
-the serving graph, so the three can never disagree. Rule: lower-case (UTF-8 aware), delete apostrophes
-("man's" → "mans"), turn every other character that is not a letter or a digit into a space, split on whitespace.
+the serving graph, so the three can never disagree. Rule: delete apostrophes ("man's" → "mans"), turn every other
+character that is not a letter, mark or digit into a space, drop the marks that begin a word (an emoji's variation
+selector would otherwise be a word of its own), lower-case (UTF-8 aware), split on whitespace.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tensorflow as tf
 APOSTROPHES = r"['\x{2019}\x{2018}`]"
 # Everything that is not a Unicode letter, mark or digit separates tokens (RE2 syntax).
 SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
+# Marks at the start of a word (after SEPARATORS made every boundary a space): they modify nothing of the word.
+LEADING_MARKS = r"(^| )\p{M}+"
 
 
 def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
@@ -26,10 +29,11 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
     Returns:
         tf.RaggedTensor tf.string (B, None) of tokens; a sentence without letters or digits has no token.
     """
-    s = tf.strings.lower(tf.convert_to_tensor(sentences, tf.string), encoding="utf-8")
-    s = tf.strings.regex_replace(s, APOSTROPHES, "")
+    s = tf.strings.regex_replace(tf.convert_to_tensor(sentences, tf.string), APOSTROPHES, "")
     s = tf.strings.regex_replace(s, SEPARATORS, " ")
-    return tf.strings.split(s)
+    s = tf.strings.regex_replace(s, LEADING_MARKS, r"\1")
+    # Lower-cased last: with encoding="utf-8" TensorFlow's lower stops at a NUL character, which SEPARATORS removed.
+    return tf.strings.split(tf.strings.lower(s, encoding="utf-8"))
 
 
 def tokenize_py_many(sentences: list[str]) -> list[list[str]]:
@@ -54,6 +58,6 @@ def tokenize_py(sentence: str) -> list[str]:
 
 
 def has_word(sentence: str) -> bool:
-    """Whether `tokenize` gives `sentence` at least one token: a Unicode letter, mark or digit (the complement of
-    `SEPARATORS`), checked in Python, so readers can refuse a sentence without words at no TensorFlow cost."""
-    return any(unicodedata.category(c)[0] in "LMN" for c in sentence)
+    """Whether `tokenize` gives `sentence` at least one token: a Unicode letter or digit (a mark alone makes no word),
+    checked in Python, so readers can refuse a sentence without words at no TensorFlow cost."""
+    return any(unicodedata.category(c)[0] in "LN" for c in sentence)

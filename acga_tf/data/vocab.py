@@ -453,3 +453,13 @@ def check_known(sentences: tf.Tensor, known_words: tf.Tensor) -> tf.Tensor:
                                 [NO_KNOWN_WORD + "; sentences:", tf.boolean_mask(sentences, known <= 0)], summarize=8)
     with tf.control_dependencies([check]):
         return tf.identity(sentences)
+
+
+def check_sentences(vectorizer: SentenceVectorizer, sentences: tf.Tensor) -> tf.Tensor:
+    """`sentences` (tf.string (B,)) with both checks of the serving graph as control dependencies: each has a word
+    (`check_nonempty`) and a vocabulary word among the first L (`check_known`); eagerly, the first that fails
+    raises its `tf.errors.InvalidArgumentError`."""
+    info = vectorizer.describe(sentences)  # one tokenisation for both checks
+    sentences = check_nonempty(sentences, info["words"])
+    # After check_nonempty (its result feeds this check), so a sentence without any word says "query is empty".
+    return check_known(sentences, info["known_words"])

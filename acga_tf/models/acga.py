@@ -172,6 +172,9 @@ class ACGA(SegmentationTask, keras.Model):
     def __init__(self, config: ACGAConfig | dict, dtype=None, encoder_dtype=None, **kwargs):
         if isinstance(config, dict):
             config = ACGAConfig.from_dict(config, source="ACGA config")
+        if not isinstance(config, ACGAConfig):
+            raise TypeError(f"ACGA takes an ACGAConfig or its dict, got {type(config).__name__} {config!r} (a preset: "
+                            "ACGA(ACGAConfig.preset('tiny')))")
         if keras.config.image_data_format() != "channels_last":
             raise ValueError("ACGA is channels-last only; keras.config.image_data_format() is "
                              f"{keras.config.image_data_format()!r}")
@@ -236,19 +239,26 @@ class ACGA(SegmentationTask, keras.Model):
         self._check_inputs(inputs)  # before Keras' own input_spec check, to name the config field
         return super().__call__(inputs, *args, **kwargs)
 
-    def _check_inputs(self, inputs) -> None:
-        """Raises a ValueError naming the input, the expected shape and the config field behind it."""
+    def _check_inputs(self, inputs, per_clip: bool = True) -> None:
+        """Raises a ValueError naming the input, the expected shape and the config field behind it; with
+        `per_clip`, also where video and words differ in batch size (`segment_queries` pairs every clip with every
+        sentence)."""
         c = self.config
         if not isinstance(inputs, dict) or set(inputs) != {"video", "words"}:
             got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
             raise ValueError(f"ACGA expects a dict with keys ['video', 'words'], got {got}")
+        for key, value in inputs.items():
+            if not hasattr(value, "shape"):
+                raise ValueError(f"ACGA input {key!r} is a {type(value).__name__}: pass an array or a tensor "
+                                 "(np.asarray(...))")
+        shapes = {key: tuple(value.shape) for key, value in inputs.items()}
         expected = {
             "video": ((c.clip_length, "clip_length"), (c.image_size, "image_size"), (c.image_size, "image_size"),
                       (c.input_channels, f"modality={c.modality!r}")),
             "words": ((c.sentence_length, "sentence_length"), (c.word_dim, "word_dim")),
         }
         for key, dims in expected.items():
-            shape = tuple(inputs[key].shape)
+            shape = shapes[key]
             want = "(B, " + ", ".join(str(d) for d, _ in dims) + ")"
             if len(shape) != len(dims) + 1:
                 raise ValueError(f"ACGA input {key!r} has shape {shape}, expected rank {len(dims) + 1}: {want}")
@@ -256,6 +266,12 @@ class ACGA(SegmentationTask, keras.Model):
                 if shape[axis] is not None and shape[axis] != size:
                     raise ValueError(f"ACGA input {key!r} has shape {shape}, expected {want}: axis {axis} is "
                                      f"{shape[axis]} but the config's {field} gives {size}")
+            if shape[0] == 0:
+                raise ValueError(f"ACGA input {key!r} has shape {shape}: an empty batch")
+        batches = shapes["video"][0], shapes["words"][0]
+        if per_clip and None not in batches and batches[0] != batches[1]:
+            raise ValueError(f"ACGA inputs differ in batch size: video {shapes['video']}, words {shapes['words']} "
+                             "(one sentence per clip; segment_queries pairs each clip with every sentence)")
 
     def get_config(self):
         config = {"config": self.config.to_dict(), "name": self.name, "dtype": _serialize(self._layer_dtype)}
@@ -285,6 +301,7 @@ class ACGA(SegmentationTask, keras.Model):
             dict of float32 logits `logits_res1`, `logits_res2`, `logits`, each with B × Q rows, clip-major (row
             b × Q + q is clip b with sentence q).
         """
+        self._check_inputs({"video": video, "words": words}, per_clip=False)
         count, clips = keras.ops.shape(words)[0], keras.ops.shape(video)[0]
         words = keras.ops.tile(words, (clips, 1, 1))  # (B·Q, L, D): sentences 0..Q-1 for each clip
         per_stream = []

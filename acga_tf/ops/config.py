@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import typing
 from typing import Any, TypeVar
 
@@ -101,11 +102,12 @@ def _coerce_scalar(where: str, value: Any, kind: type) -> Any:
     if kind is bool:
         if not isinstance(value, bool):
             raise ValueError(f"{where}: expected true or false")
-    elif kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    elif kind is int:  # NumPy's integers too, stored as int (JSON has no other)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"{where}: expected an integer")
+        value = int(value)
     elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"{where}: expected a number")
         value = float(value)
         if not math.isfinite(value):
@@ -114,3 +116,14 @@ def _coerce_scalar(where: str, value: Any, kind: type) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"{where}: expected a string")
     return value
+
+
+def positive_int(name: str, value: Any) -> int:
+    """`value` as an int, where it is an integer (Python's or NumPy's) of at least 1: a count or a batch size.
+
+    Raises:
+        ValueError: anything else, as `name=value: must be an integer >= 1`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r}: must be an integer >= 1")
+    return int(value)

@@ -141,27 +141,30 @@ def rest_body(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE
 
 def error_message(error: tf.errors.OpError) -> str:
     """The part of a TF runtime error a client needs, as TF Serving reports it: the failed check's message,
-    without eager Python's "Graph execution error" / "Detected at node" preamble and the node suffix."""
+    without eager Python's "Graph execution error" / "Detected at node" / "{{function_node ...}}" preamble and the
+    node suffix."""
     message = re.sub(r"^Graph execution error:\s*", "", getattr(error, "message", str(error)))
     message = re.sub(r"^Detected at node .*?\(most recent call last\):\n(?:(?:<stack traces unavailable>|\s+.*)\n)*",
                      "", message)
+    message = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", message)  # a tf.function called eagerly
     return message.split("\n\t [[")[0].strip()
 
 
-def _invalid(message: str) -> tf.errors.InvalidArgumentError:
+def invalid_argument(message: str) -> tf.errors.InvalidArgumentError:
+    """The error TF Serving answers a bad request with (INVALID_ARGUMENT), carrying `message`."""
     return tf.errors.InvalidArgumentError(None, None, message)
 
 
 def _decode_strings(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) != {"b64"}:
-            raise _invalid(f"expected a string or {{'b64': ...}} object, got keys {sorted(value)}")
+            raise invalid_argument(f"expected a string or {{'b64': ...}} object, got keys {sorted(value)}")
         return base64.b64decode(value["b64"])
     if isinstance(value, list):
         return [_decode_strings(v) for v in value]
     if isinstance(value, str):
         return value.encode("utf-8")
-    raise _invalid(f"expected a string, got {type(value).__name__} {value!r}")
+    raise invalid_argument(f"expected a string, got {type(value).__name__} {value!r}")
 
 
 def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
@@ -177,16 +180,16 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
     try:
         array = np.array(value)
     except ValueError as e:  # ragged nested lists
-        raise _invalid(f"input {name!r}: not a rectangular array ({e})") from None
+        raise invalid_argument(f"input {name!r}: not a rectangular array ({e})") from None
     if array.dtype == object or array.dtype.kind in "SU":
-        raise _invalid(f"input {name!r}: expected {dtype.name} numbers, got {array.dtype} values")
+        raise invalid_argument(f"input {name!r}: expected {dtype.name} numbers, got {array.dtype} values")
     target = dtype.as_numpy_dtype
     if dtype.is_integer or dtype == tf.bool:
         if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
-            raise _invalid(f"input {name!r}: JSON value is not {dtype.name} (non-integral numbers such as "
+            raise invalid_argument(f"input {name!r}: JSON value is not {dtype.name} (non-integral numbers such as "
                            f"{array[array != np.round(array)].flat[0] if array.size else ''})")
         if dtype.is_integer and array.size and (array.min() < dtype.min or array.max() > dtype.max):
-            raise _invalid(f"input {name!r}: values outside the {dtype.name} range [{dtype.min}, {dtype.max}]")
+            raise invalid_argument(f"input {name!r}: values outside the {dtype.name} range [{dtype.min}, {dtype.max}]")
     return array.astype(target)
 
 
@@ -212,34 +215,35 @@ def parse_rest_body(body: str | bytes | Mapping[str, Any],
         try:
             body = json.loads(body)
         except json.JSONDecodeError as e:
-            raise _invalid(f"JSON parse error: {e}") from None
+            raise invalid_argument(f"JSON parse error: {e}") from None
     if not isinstance(body, dict):
-        raise _invalid("the request body must be a JSON object")
+        raise invalid_argument("the request body must be a JSON object")
     signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
     if ("inputs" in body) == ("instances" in body):
-        raise _invalid("the request body must have exactly one of 'inputs' (columnar) or 'instances' (row)")
+        raise invalid_argument("the request body must have exactly one of 'inputs' (columnar) or 'instances' (row)")
     names = sorted(input_specs)
     if "inputs" in body:
         columns = body["inputs"]
         if not isinstance(columns, dict):
             if len(names) != 1:
-                raise _invalid(f"'inputs' must be an object with the inputs {names}")
+                raise invalid_argument(f"'inputs' must be an object with the inputs {names}")
             columns = {names[0]: columns}
         fmt = "inputs"
     else:
         rows = body["instances"]
         if not isinstance(rows, list) or not rows:
-            raise _invalid("'instances' must be a non-empty list")
+            raise invalid_argument("'instances' must be a non-empty list")
         if len(names) == 1 and not isinstance(rows[0], dict):
             columns = {names[0]: rows}
         else:
             if not all(isinstance(r, dict) and sorted(r) == names for r in rows):
-                raise _invalid(f"every instance must be an object with the inputs {names}")
+                raise invalid_argument(f"every instance must be an object with the inputs {names}")
             columns = {n: [r[n] for r in rows] for n in names}
         fmt = "instances"
     unknown, missing = sorted(set(columns) - set(names)), sorted(set(names) - set(columns))
     if unknown or missing:
-        raise _invalid(f"signature {signature_name!r} takes inputs {names}; unknown {unknown}, missing {missing}")
+        raise invalid_argument(f"signature {signature_name!r} takes inputs {names}; unknown {unknown}, "
+                               f"missing {missing}")
     return signature_name, {n: json_to_array(columns[n], input_specs[n].dtype, n) for n in names}, fmt
 
 
@@ -296,7 +300,7 @@ class RestClient:
                 message = json.loads(text)["error"]
             except (ValueError, KeyError, TypeError):
                 raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {text[:200]}") from None
-            raise _invalid(f"{self.url}: {message}") from None
+            raise invalid_argument(f"{self.url}: {message}") from None
         except (urllib.error.URLError, OSError) as e:
             raise OSError(f"{self.url}: cannot reach the server ({getattr(e, 'reason', e)})") from None
         except ValueError as e:
@@ -363,7 +367,7 @@ class GrpcClient:
             return method(request, timeout=self.timeout)
         except self._grpc.RpcError as e:
             if e.code() == self._grpc.StatusCode.INVALID_ARGUMENT:
-                raise _invalid(f"{self.url}: {e.details()}") from None
+                raise invalid_argument(f"{self.url}: {e.details()}") from None
             raise OSError(f"{self.url}: {e.code().name}: {e.details()}") from None
 
     def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
@@ -421,7 +425,7 @@ class LocalServer:
 
     def _signature(self, name: str):
         if name not in self.signatures:
-            raise _invalid(f"signature {name!r} not found; the model has {sorted(self.signatures)}")
+            raise invalid_argument(f"signature {name!r} not found; the model has {sorted(self.signatures)}")
         return self.signatures[name]
 
     def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
@@ -434,7 +438,7 @@ class LocalServer:
         try:
             outputs = signature(**{k: tf.convert_to_tensor(v) for k, v in inputs.items()})
         except tf.errors.InvalidArgumentError as e:
-            raise _invalid(error_message(e)) from None
+            raise invalid_argument(error_message(e)) from None
         return {k: v.numpy() for k, v in outputs.items()}
 
     def predict(self, request):

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.decode import decode_images
-from acga_tf.data.vocab import check_known, check_nonempty
+from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
@@ -125,10 +125,7 @@ class ServingModule(tf.Module):
             check = tf.debugging.assert_positive(size, message=f"{name} is empty: send at least one sentence")
         with tf.control_dependencies([check]):
             queries = tf.reshape(queries, [-1])
-        info = self.vectorizer.describe(queries)  # one tokenisation for both checks
-        queries = check_nonempty(queries, info["words"])
-        # After check_nonempty (its result feeds this check), so a sentence without any word says "query is empty".
-        return check_known(queries, info["known_words"])
+        return check_sentences(self.vectorizer, queries)
 
     # === Graph pieces ===
     def segment(self, video: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -202,8 +199,11 @@ def _header_size(data: tf.Tensor) -> tf.Tensor:
     """(H, W) int64 of one PNG or JPEG frame (a string scalar), read from its header: nothing is decoded."""
     is_png = tf.logical_and(tf.strings.substr(data, 0, 8) == PNG_SIGNATURE, tf.strings.length(data) >= 24)
     is_jpeg = tf.strings.substr(data, 0, 3) == JPEG_SIGNATURE
+    # The first bytes as text (a GIF's "GIF89a", a WebP's "RIFF"), what is not UTF-8 as U+FFFD: an error message
+    # must be text, or the client fails to read it.
+    start = tf.strings.unicode_transcode(tf.strings.substr(data, 0, 8), "UTF-8", "UTF-8", errors="replace")
     with tf.control_dependencies([tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [
-            "frames must be PNG or JPEG images; got a frame that starts with", tf.strings.substr(data, 0, 8)])]):
+            "frames must be PNG or JPEG images; got a frame that starts with", start])]):
         height_width = tf.cond(  # PNG: IHDR's big-endian width and height; JPEG: its SOF marker
             is_png, lambda: tf.reverse(tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.int32, little_endian=False),
                                        [0]),
