@@ -151,6 +151,7 @@ def _add_visualize(sub) -> None:
 
 
 def _run_visualize(args) -> int:
+    vis.figure_format(args.output)  # before the work
     files.check_writable(args.output)
     if args.data:
         fig = vis.qualitative_grid(args.model, args.data, args.samples)

@@ -9,6 +9,11 @@ The same options as `acga prepare ...` (both come from `acga_tf.data.convert.add
 import argparse
 import sys
 
+from acga_tf.ops import native_log
+
+# First, as the `acga` command does: the imports below load TensorFlow, whose start-up lines would reach stderr.
+native_log.import_tensorflow_quietly()
+
 from acga_tf.data.convert import (
     add_prepare_arguments,
     convert,

@@ -310,7 +310,8 @@ def test_describe_queries_says_what_the_model_reads(fresh, trained):
     c = trained.config
     assert answer["words"].tolist() == [8, 5, 30]
     assert answer["known_words"].tolist() == [min(8, c.sentence_length), 3, 0]
-    assert answer["unknown_words"].tolist() == ["", "zebra and", " ".join(["zebra"] * 30)]
+    # The words among the first L only: the others are dropped (a count: words - L), not given zero vectors.
+    assert answer["unknown_words"].tolist() == ["", "zebra and", " ".join(["zebra"] * c.sentence_length)]
     assert (int(answer["clip_length"]), int(answer["image_size"]), int(answer["sentence_length"])) == (
         c.clip_length, c.image_size, c.sentence_length)
 

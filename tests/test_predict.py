@@ -482,6 +482,22 @@ def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_wit
                              "serving_default): each frame is sent as JSON numbers, 7 to 40 times more bytes") == 1
 
 
+def test_the_last_artifact_loaded_is_loaded_once_until_its_files_change(run_dir, exported_run, tmp_path):
+    """A loop of `predict(path, ...)` loads the model once (TensorFlow keeps ~100 MB of every SavedModel loaded)."""
+    import shutil
+
+    from acga_tf.apps.predictors import load_predictor
+
+    copy = shutil.copytree(exported_run, tmp_path / "1")
+    first = load_predictor(str(copy))
+    assert load_predictor(copy) is first and load_predictor(str(copy) + "/") is first
+    os.utime(copy / "saved_model.pb", ns=(0, 0))  # written again (an export over it)
+    second = load_predictor(copy)
+    assert second is not first and load_predictor(copy) is second
+    run = load_predictor(run_dir)  # another artifact: only the last one is kept
+    assert load_predictor(run_dir) is run and load_predictor(copy) is not second
+
+
 def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):
     from acga_tf.apps.predictors import saved_model_version
 
@@ -601,10 +617,16 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
     for name in os.listdir(part):
         np.testing.assert_array_equal(np.asarray(Image.open(part / name)), np.asarray(Image.open(whole / name)))
     assert load_video(str(tmp_path / "part.mp4"))[0].shape[0] == 6
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir",
+                 str(tmp_path / "end"), "--start", "1", "--end", "inf", "--no-progress"]) == 0  # to the video's end
+    assert sorted(os.listdir(tmp_path / "end")) == [f"{i:05d}.png" for i in range(13, 21)]
     for argv, message in (
             (["--start", "2"], f"{path}: --start 2.0 is frame 25, past the video's end (20 frames, 1.67 s at 12 fps)"),
             (["--start", "1", "--end", "1"], "--end 1.0: must be a time in seconds after --start (1.0)"),
-            (["--start", "nan"], "--start nan: must be a time in seconds, 0 or more")):
+            (["--start", "nan"], "--start nan: must be a time in seconds, 0 or more"),
+            (["--start", "inf"], "--start inf: must be a time in seconds, 0 or more"),
+            (["--start", "1e308"], f"{path}: --start 1e+308 is frame 4611686018427387905, past the video's end (20 "
+                                   "frames, 1.67 s at 12 fps)")):
         assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir",
                      str(tmp_path / "none"), "--no-progress", *argv]) == 2
         assert capsys.readouterr().err.strip() == f"acga predict: error: {message}"

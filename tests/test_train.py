@@ -286,3 +286,146 @@ def test_overwrite_removes_only_the_runs_files_and_says_so_only_when_there_were_
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
     assert [r.getMessage() for r in caplog.records] == [
         f"--overwrite: removed the previous run's files in {run} (backup, {artifacts.MODEL_FILE})"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(prepared_a2d, tmp_path_factory) -> str:
+    """A finished tiny run of 1 epoch x 1 step (`TRAINING_TINY`), its backup at optimizer step 1. Read-only: copy it
+    (`_copy_run`) to resume or break it."""
+    out = str(tmp_path_factory.mktemp("finished") / "run")
+    fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, verbose=0)
+    return out
+
+
+def _copy_run(run, tmp_path) -> str:
+    copy = str(tmp_path / "run")
+    shutil.copytree(run, copy)
+    return copy
+
+
+def _snapshot(directory) -> dict:
+    """Every file under `directory` (relative path -> contents): what a refused command must leave as it was."""
+    snapshot = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                snapshot[os.path.relpath(path, directory)] = f.read()
+    return snapshot
+
+
+# TRAINING_TINY's --set but the trained I3D blocks: the whole encoder trains ("Conv3d_1a_7x7", the preset's).
+OTHER_SET = ("--set", f"image_size={TINY['image_size']}")
+
+
+def _train_argv(prepared_a2d, out, *extra, model_set=TRAINING_TINY_SET):
+    """`acga train` of `finished_run`'s experiment (of another with `model_set=OTHER_SET`) into `out`, with `extra`
+    arguments after it."""
+    return ["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", out, "--steps-per-epoch", "1",
+            "--batch-size", "2", *model_set, *extra]
+
+
+def _refused(capsys, argv, *needles) -> str:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    lines = [line for line in err.splitlines() if line.startswith("acga ")]
+    assert len(lines) == 1 and lines[0].startswith("acga train: error: ") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def test_resume_under_another_experiment_is_refused_naming_the_fields(finished_run, prepared_a2d, tmp_path, capsys):
+    """Before: Keras warned "Skipping variable loading for optimizer 'adam'" (another i3d_trainable_from trains other
+    variables), the run went on from optimizer step 0 and replaced its checkpoints, backup, model.keras and
+    experiment.json. Only the number of epochs may change (docs/training.md#resume)."""
+    out = _copy_run(finished_run, tmp_path)
+    before = _snapshot(out)
+    stored = os.path.join(out, artifacts.EXPERIMENT_FILE)
+    other = _train_argv(prepared_a2d, out, "--set", "learning_rate=0.01", "--epochs", "2", "--resume",
+                        model_set=OTHER_SET)
+    line = _refused(capsys, other, f"{stored}: the run was trained with another experiment",
+                    "i3d_trainable_from: 'Mixed_4f' -> 'Conv3d_1a_7x7'", "learning_rate: 0.002 -> 0.01",
+                    f"--config {stored}")
+    assert "epochs" not in line.split("(")[1].split(")")[0]  # 12 (the preset's) in both, and --epochs is allowed
+    assert _snapshot(out) == before
+    # The epochs may change, by --epochs or by the config's field: the run goes on from its step 1.
+    assert cli.main(_train_argv(prepared_a2d, out, "--set", "epochs=2", "--resume")) == 0
+    assert "trained 1 epoch(s)" in capsys.readouterr().out
+    assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 2
+    assert ExperimentConfig.from_json(stored) == ExperimentConfig.preset("tiny", **TINY, epochs=2)
+
+
+def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
+    """experiment.json is written when training starts, so a run killed before its save is checked too. Before: it
+    was written with model.keras only, and the run went on from optimizer step 0 over its backup."""
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt  # after the first step, whose backup (--backup-every 1) is written first
+
+    build = train_module._build_callbacks
+    monkeypatch.setattr(train_module, "_build_callbacks", lambda *a: [*build(*a), CtrlC()])
+    out = str(tmp_path / "run")
+    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--backup-every", "1")) == 130
+    capsys.readouterr()
+    assert not os.path.exists(os.path.join(out, artifacts.MODEL_FILE))
+    assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 1
+    monkeypatch.setattr(train_module, "_build_callbacks", build)
+    before = _snapshot(out)
+    other = _train_argv(prepared_a2d, out, "--epochs", "2", "--backup-every", "1", model_set=OTHER_SET)
+    _refused(capsys, other, f"{os.path.join(out, artifacts.EXPERIMENT_FILE)}: the run was trained with another "
+                            "experiment (i3d_trainable_from: 'Mixed_4f' -> 'Conv3d_1a_7x7')")
+    assert _snapshot(out) == before
+
+
+def _remove(out, *paths):
+    for path in paths:
+        os.remove(os.path.join(out, path))
+
+
+def _truncate(out, path, size):
+    with open(os.path.join(out, path), "r+b") as f:
+        f.truncate(size)
+
+
+WEIGHTS, METADATA = os.path.join("backup", "latest.weights.h5"), os.path.join("backup", "training_metadata.json")
+
+
+@pytest.mark.parametrize("damage, needles", [
+    # Before: each of the first three trained over the run from optimizer step 0 (exit 0).
+    (lambda out: _remove(out, WEIGHTS), [f"{WEIGHTS}: missing, though ", f"{METADATA} records optimizer step 1",
+                                         "--overwrite"]),
+    (lambda out: _remove(out, WEIGHTS, artifacts.MODEL_FILE),  # an interrupted run: the same command resumes it
+     [f"{WEIGHTS}: missing, though ", f"{METADATA} records optimizer step 1"]),
+    (lambda out: _remove(out, WEIGHTS, METADATA, artifacts.MODEL_FILE),
+     [f"{WEIGHTS}: missing, though the run has trained ", os.path.join("checkpoints", "epoch-01.keras")]),
+    # Before: "Expecting value: line 2 column 1 (char 10)" and "Unable to synchronously open file (truncated file:
+    # ...)", naming no file.
+    (lambda out: _truncate(out, METADATA, 10), [f"{METADATA}: the backup's metadata is not valid JSON (line "]),
+    (lambda out: _truncate(out, WEIGHTS, 4096), [f"{WEIGHTS}: cannot load the backup (", "truncated"]),
+], ids=["weights-missing", "weights-missing-interrupted", "backup-missing-checkpoints-kept", "metadata-truncated",
+        "weights-truncated"])
+def test_resume_from_a_missing_or_damaged_backup_is_refused_naming_the_file(damage, needles, finished_run,
+                                                                           prepared_a2d, tmp_path, capsys):
+    out = _copy_run(finished_run, tmp_path)
+    damage(out)
+    before = _snapshot(out)
+    _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
+             *[needle if needle.startswith("--") or os.sep not in needle else os.path.join(out, needle)
+               for needle in needles])
+    assert _snapshot(out) == before  # nothing overwritten
+
+
+def test_a_backup_whose_optimizer_state_does_not_load_is_refused(finished_run, prepared_a2d, tmp_path, capsys):
+    """A run without experiment.json to compare with (one written before it was saved at the start): Keras skips
+    loading an optimizer state of other variables with a warning, which left the run at step 0; the step the backup's
+    metadata records shows it."""
+    out = _copy_run(finished_run, tmp_path)
+    _remove(out, artifacts.EXPERIMENT_FILE)
+    before = _snapshot(out)
+    argv = _train_argv(prepared_a2d, out, "--epochs", "2", "--resume", model_set=OTHER_SET)
+    with pytest.warns(UserWarning, match="Skipping variable loading for optimizer"):
+        _refused(capsys, argv, f"{os.path.join(out, WEIGHTS)}: the optimizer state did not load into this model "
+                               f"(optimizer step 0; {os.path.join(out, METADATA)} records 1)")
+    assert _snapshot(out) == before

@@ -1,6 +1,8 @@
 """acga_tf.apps.visualize and `acga visualize`: attention figures (docs/model.md#attention) and qualitative grids
 (docs/evaluation.md#protocol)."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -158,14 +160,36 @@ def test_qualitative_grid_of_prepared_shards(trained, prepared_a2d, tmp_path, ca
     (["--video", "V", "--query", "", "--point", "1,1"], "query is empty"),
     (["--video", "V", "--query", "zebra xylophone", "--point", "1,1"], "query 'zebra xylophone' has no known word"),
     (["--data", "/nonexistent/*.tfrecord"], "no TFRecord file matches"),
+    (["--data", "D", "--output", "O"], r"/fig: the figure's format is its extension, none is not one of .*\.png"),
+    (["--data", "D", "--output", "O.jpgx"], r"/fig.jpgx: the figure's format is its extension, .jpgx is not one of"),
 ])
 def test_cli_visualize_user_errors_are_one_line(args, message, run_dir, frames, tmp_path, capsys):
     video = write_video(tmp_path / "v.mp4", frames, "libx264", "yuv420p")
-    args = [video if a == "V" else a for a in args]
+    # Refused before the model or the shards are read (D: a pattern that matches nothing).
+    names = {"V": video, "D": str(tmp_path / "nothing-*.tfrecord"), "O": str(tmp_path / "fig"),
+             "O.jpgx": str(tmp_path / "fig.jpgx")}
+    args = [names.get(a, a) for a in args]
     code = main(["visualize", "--model", run_dir, "--output", str(tmp_path / "f.png"), *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("acga visualize: error:"), err
     assert __import__("re").search(message, err[0]), err[0]
+
+
+def test_a_failed_figure_write_keeps_the_earlier_file(trained_twin, frames, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "fig.png"
+    path.write_bytes(b"the earlier figure")
+
+    def full_disk(self, fname, **kwargs):
+        with open(fname, "wb") as f:
+            f.write(b"half a PNG")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        save_figure(Figure(), str(path))
+    assert path.read_bytes() == b"the earlier figure" and os.listdir(tmp_path) == ["fig.png"]
 
 
 def test_save_figure_creates_folders(trained_twin, frames, tmp_path):

@@ -757,15 +757,21 @@ def frame_range(start: float | None, end: float | None, fps: float) -> tuple[int
     Frame i is shown from i / fps (exact for a constant frame rate; a variable one is taken at its average).
 
     Raises:
-        ValueError: a start below 0 or not a number, an end not after the start.
+        ValueError: a start below 0, infinite or not a number, an end not after the start (an infinite end is the
+            video's end).
     """
-    if start is not None and not start >= 0:
+    if start is not None and not 0 <= start < math.inf:
         raise ValueError(f"--start {start}: must be a time in seconds, 0 or more")
     if end is not None and not end > (start or 0):
         raise ValueError(f"--end {end}: must be a time in seconds after --start ({start or 0})")
-    first = 0 if start is None else int(np.ceil(start * fps - 1e-6))
-    stop = None if end is None else max(int(np.ceil(end * fps - 1e-6)), first + 1)
+    first = 0 if start is None else _frame_at(start, fps)
+    stop = None if end is None or end == math.inf else max(_frame_at(end, fps), first + 1)
     return first, stop
+
+
+def _frame_at(seconds: float, fps: float) -> int:
+    """The first frame shown at or after `seconds` (frame i from i / fps), capped far past any video's end."""
+    return int(np.ceil(min(seconds * fps, 2.0 ** 62) - 1e-6))
 
 
 def predict_to_files(model, video, queries: Sequence[str], *, output: str | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 import os
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -201,8 +202,26 @@ def saved_model_version(path: str) -> str | None:
     return os.path.join(path, str(max(versions))) if versions else None
 
 
+def _artifact_state(path: str) -> tuple:
+    """What changes when the artifact at `path` is written again: its real path, and the size and modification time
+    of it and (a folder) of each entry in it."""
+    path = os.path.realpath(path)
+    entries = [os.stat(path)]
+    if os.path.isdir(path):
+        entries += [entry.stat() for entry in sorted(os.scandir(path), key=lambda e: e.name)]
+    return (path,) + tuple((e.st_size, e.st_mtime_ns) for e in entries)
+
+
+_LAST_LOADED: dict[tuple, Predictor] = {}  # the last artifact loaded from a path, by `_artifact_state`
+_LOADING = threading.Lock()
+
+
 def load_predictor(model) -> Predictor:
     """A `Predictor` from any artifact (docs/serving.md#predict).
+
+    The last one loaded from a path is kept and given again while the files there are unchanged, so a loop that
+    calls `predict(path, ...)` on video after video loads the model once (loading it again each time would not only
+    be slow: TensorFlow keeps about 100 MB of every SavedModel it ever loaded).
 
     Args:
         model: a `Predictor` or `TrainedModel` (returned as one), a TF Serving URL
@@ -228,10 +247,15 @@ def load_predictor(model) -> Predictor:
                                 "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
                                 "grpc://HOST:8500/NAME)")
     version = saved_model_version(path) if os.path.isdir(path) else None
-    if version is not None:
-        return ServingPredictor(LocalServer(version), version)
-    require_tensorflow_backend("prediction from a Keras run")  # before loading it
-    return KerasPredictor(load_trained(path))
+    if version is None:
+        require_tensorflow_backend("prediction from a Keras run")  # before loading it
+    key = _artifact_state(version or path)
+    with _LOADING:
+        if key not in _LAST_LOADED:
+            _LAST_LOADED.clear()  # one at a time: a model no longer asked for is not kept
+            _LAST_LOADED[key] = (ServingPredictor(LocalServer(version), version) if version is not None
+                                 else KerasPredictor(load_trained(path)))
+        return _LAST_LOADED[key]
 
 
 __all__ = ["Predictor", "KerasPredictor", "ServingPredictor", "load_predictor", "saved_model_version"]

@@ -29,6 +29,7 @@ from acga_tf.data.text import tokenize_py
 from acga_tf.data.video import iter_video_frames
 from acga_tf.models.acga import ACGA
 from acga_tf.models.metrics import sample_iou
+from acga_tf.ops import files
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import (
@@ -318,9 +319,31 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
     return fig
 
 
+def figure_format(path: str) -> str:
+    """The format of a figure file, from its extension: "png", "pdf", "svg", "jpg", ... (what Matplotlib writes).
+
+    Raises:
+        ValueError: no extension, or one Matplotlib cannot write.
+    """
+    ext = os.path.splitext(os.fspath(path))[1][1:].lower()
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if ext not in formats:
+        raise ValueError(f"{path}: the figure's format is its extension, {'.' + ext if ext else 'none'} is not one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    return ext
+
+
 def save_figure(fig, path: str, dpi: int = 100) -> str:
-    """Writes a figure (PNG, PDF, SVG by extension), creating the folder; returns `path`."""
+    """Writes a figure (PNG, PDF, SVG, ... by extension, `figure_format`), creating the folder; returns `path`.
+    It is written beside `path` and renamed to it, so a failed write (a full disk) leaves an earlier file as it was.
+
+    Raises:
+        ValueError: as `figure_format`.
+    """
+    path = os.fspath(path)
+    fmt = figure_format(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    with files.atomic_path(path) as temporary:
+        fig.savefig(temporary, format=fmt, dpi=dpi, bbox_inches="tight")
     logger.info("wrote %s", path)
-    return os.fspath(path)
+    return path

@@ -401,12 +401,13 @@ class SentenceVectorizer(tf.Module):
 
         Returns:
             `{"words": int32 (B,) tokens before cutting to L, "known_words": int32 (B,) vocabulary words among the
-            first L (the only ones that reach the model), "unknown_words": tf.string (B,) the words that get a zero
-            vector, space-separated}`.
+            first L (the only ones that reach the model), "unknown_words": tf.string (B,) the words among the first L
+            that get a zero vector, space-separated}`.
         """
         tokens = tokenize(sentences)  # (B, None)
         ids = tf.ragged.map_flat_values(self.table.lookup, tokens)
-        unknown = tf.ragged.boolean_mask(tokens, tf.equal(ids, 0))
+        read = tokens[:, :self.sentence_length]  # the words past L are dropped, not given zero vectors
+        unknown = tf.ragged.boolean_mask(read, tf.equal(ids[:, :self.sentence_length], 0))
         return {"words": tf.cast(tokens.row_lengths(), tf.int32),
                 "known_words": tf.reduce_sum(tf.cast(ids[:, :self.sentence_length] > 0, tf.int32), axis=1),
                 "unknown_words": tf.strings.reduce_join(unknown, axis=1, separator=" ")}

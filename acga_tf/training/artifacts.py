@@ -2,7 +2,8 @@
 
     <run>/model.keras        the final model (`keras.saving.load_model`, no custom objects needed)
     <run>/config.json        its ACGAConfig (the architecture)
-    <run>/experiment.json    the ExperimentConfig it was trained with (model, data, training), when known
+    <run>/experiment.json    the ExperimentConfig it was trained with (model, data, training), when known; `train`
+                             writes it when training starts
     <run>/vocab.txt          the vocabulary (word<TAB>count), row i of the embedding matrix is word i
     <run>/embeddings.npy     float32 (V, D) word vectors the model was trained with (row 0: padding/unknown)
 
@@ -71,11 +72,17 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
     save_vocabulary(directory, vocabulary, embeddings)
     files.write_text(os.path.join(directory, CONFIG_FILE), model.config.to_json() + "\n")
     if experiment is not None:
-        files.write_text(os.path.join(directory, EXPERIMENT_FILE), experiment.to_json() + "\n")
+        save_experiment(directory, experiment)
     path = os.path.join(directory, MODEL_FILE)
     with files.atomic_path(path, suffix=".partial.keras") as temporary:  # Keras wants the .keras ending
         model.save(temporary)
     return path
+
+
+def save_experiment(directory: str, experiment) -> None:
+    """Writes `experiment.json` (an `ExperimentConfig`) into `directory`, atomically. `train` also writes it when
+    training starts, before the run's first backup: `--resume` refuses another experiment (docs/training.md#resume)."""
+    files.write_text(os.path.join(directory, EXPERIMENT_FILE), experiment.to_json() + "\n")
 
 
 def run_directory(path: str) -> str | None:

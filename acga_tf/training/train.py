@@ -4,14 +4,16 @@ on prepared shards.
 Layout of `output_dir` (the final files are `acga_tf.training.artifacts`' layout of a trained run):
 
     model.keras, config.json, experiment.json,
-    vocab.txt, embeddings.npy                  the trained run (`artifacts.save_trained`)
+    vocab.txt, embeddings.npy                  the trained run (`artifacts.save_trained`; experiment.json is also
+                                               written when training starts: a resume is checked against it)
     checkpoints/epoch-NN.keras                 the model after every epoch
     backup/                                    `BackupAndRestore` state (kept: `--resume` trains further from it)
     logs/                                      TensorBoard
     workers/<type>-<index>/                    the same, for the non-chief workers of a multi-worker run
 
-Resuming: run `fit` again with the same arguments (a finished run is refused unless `resume` or `overwrite`, see
-`claim_run_dir`). The backup (saved every `backup_every` optimizer steps and at
+Resuming: run `fit` again with the same arguments (a finished run is refused unless `resume` or `overwrite`; so is a
+resume under another experiment than the run's `experiment.json`, the epochs aside, and one whose backup is missing
+or damaged: see `claim_run_dir`). The backup (saved every `backup_every` optimizer steps and at
 each epoch's end) restores the weights and the optimizer (its `iterations` included); training goes on from that
 exact step, mid-epoch included, over the same stream of batches (the consumed ones are skipped), so a killed
 and resumed run makes as many optimizer steps as an uninterrupted one.
@@ -32,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
-from acga_tf.data.manifest import count_samples, known_sample_count, read_manifest
+from acga_tf.data.manifest import count_samples, known_sample_count, read_manifest, shard_pattern
 from acga_tf.data.vocab import check_word_vectors
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
@@ -51,6 +53,12 @@ LOG_DIR = "logs"
 WORKERS_DIR = "workers"
 FEATURE_CACHE_DIR = "feature_cache"
 DEFAULT_BACKUP_EVERY = 100  # optimizer steps between backups (and at every epoch's end)
+# The backup's files (Keras' `BackupAndRestore` names).
+BACKUP_WEIGHTS_FILE = "latest.weights.h5"
+BACKUP_METADATA_FILE = "training_metadata.json"
+# The experiment fields (`ExperimentConfig.to_dict()` part, field) a resumed run may change (docs/training.md#resume):
+# the number of epochs, to train further. Any other difference is refused.
+RESUMABLE_CHANGES = (("training", "epochs"),)
 # What a run directory holds (anything else there is someone else's).
 RUN_ENTRIES = (artifacts.MODEL_FILE, artifacts.CONFIG_FILE, artifacts.EXPERIMENT_FILE, artifacts.VOCAB_FILE,
                artifacts.EMBEDDINGS_FILE, BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR, WORKERS_DIR, FEATURE_CACHE_DIR)
@@ -184,12 +192,51 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         return int(files.read_json(self._training_metadata_path)["step"])
 
     def restore(self) -> bool:
-        """Loads the backup into the model and its optimizer; returns whether there was one."""
+        """Loads the backup into the model and its optimizer; returns whether there was one.
+
+        Raises:
+            ValueError: the weights file cannot be loaded (truncated, say), its metadata is not JSON, or the optimizer
+                state did not load (Keras skips it, with a warning, when the optimizer's variables differ: another
+                model or optimizer); the message names the file.
+        """
         if not tf.io.gfile.exists(self._weights_path):
             return False
-        self._load_model()
-        self.model._initial_epoch = None  # `fit` passes the epoch to start from itself
+        metadata = read_backup_metadata(self._training_metadata_path)
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(self._weights_path)
+        except (OSError, ValueError, KeyError) as e:  # h5py's errors for a truncated or foreign file
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{self._weights_path}: cannot load the backup ({reason}); restore the file, pass "
+                             "--overwrite to start over, or choose another --output") from None
+        step, recorded = int(self.model.optimizer.iterations.numpy()), (metadata or {}).get("step")
+        # The weights are renamed into place before the metadata is written: they are never behind it.
+        if isinstance(recorded, int) and step < recorded:
+            raise ValueError(f"{self._weights_path}: the optimizer state did not load into this model (optimizer step "
+                             f"{step}; {self._training_metadata_path} records {recorded}): the backup was made with "
+                             "other settings (another model or optimizer); pass the run's, --overwrite to start "
+                             "over, or choose another --output")
         return True
+
+
+def read_backup_metadata(path: str) -> dict | None:
+    """The backup's `training_metadata.json` (`{"epoch", "batch", "step"}`), None when there is none.
+
+    Raises:
+        ValueError: the file is not a JSON object (truncated, say); the message names it.
+    """
+    if not tf.io.gfile.exists(path):
+        return None
+    try:
+        metadata = files.read_json(path)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: the backup's metadata is not valid JSON (line {e.lineno}: {e.msg}); restore the "
+                         "file, pass --overwrite to start over, or choose another --output") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path}: the backup's metadata is not a JSON object; restore the file, pass --overwrite to "
+                         "start over, or choose another --output")
+    return metadata
 
 
 class TrainingDiverged(RuntimeError):
@@ -267,15 +314,19 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
 
     Raises:
         FileNotFoundError: no shard matches `train_pattern`, no manifest beside them, or no `vectors_path` file.
-        ValueError: bad arguments (the message names the argument and its value), or word vectors of another
-            dimension than the model's.
+        ValueError: bad arguments (the message names the argument and its value), word vectors of another
+            dimension than the model's, or a resume refused: another experiment than the run's, a damaged backup
+            (`claim_run_dir`, `_ResumableBackup.restore`; the message names the file).
+        FileNotFoundError: also, the backup weights of a run that has trained are missing (`claim_run_dir`).
     """
+    train_pattern = shard_pattern(train_pattern)
+    val_pattern = None if val_pattern is None else shard_pattern(val_pattern)
     run = _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every, strategy)
     if (hint := onednn_hint()) is not None:
         logger.warning(hint)
     if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
         check_word_vectors(vectors_path, experiment.data.word_dim)
-    claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite)
+    claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite, experiment=experiment)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with run.distribution.scope() if run.distribution is not None else contextlib.nullcontext():
         keras.utils.set_random_seed(experiment.training.seed)  # once, here
@@ -283,6 +334,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         model, task, prefix = _build_model(run, mixed_precision, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every)
         start_step = _resume(run, task, backup)
+        artifacts.save_experiment(run.work_dir, experiment)  # before the first backup: what a resume is checked against
         batches = _build_inputs(run, prefix)
         validation = None if val_pattern is None else _build_validation(run, val_pattern)
         callbacks = _build_callbacks(run, model, backup)
@@ -308,14 +360,21 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         return history
 
 
-def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = False) -> None:
+def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = False,
+                  experiment: ExperimentConfig | None = None) -> None:
     """The output-folder policy of `fit` (docs/training.md#resume): a new or empty folder is used; an interrupted
     run (a backup, no `model.keras`) is resumed; a finished run is refused unless `resume` (go on from its backup
     to more epochs) or `overwrite` (remove the run's files and start over); a folder holding files that are not a
-    run's is refused unless `overwrite` (which then removes only the run's own files).
+    run's is refused unless `overwrite` (which then removes only the run's own files). Without `overwrite`, a run
+    that has trained (its backup's metadata records a step, it is finished, or it has checkpoints) but whose backup
+    weights are missing is refused, and so, given `experiment`, is a backup of another experiment than the run's
+    `experiment.json` (any field but those of `RESUMABLE_CHANGES`): training would start over at step 0, or Keras
+    would skip loading the optimizer state, and replace the run's files.
 
     Raises:
-        ValueError: the folder holds a finished run or files that are not a run's (the message says what to pass).
+        ValueError: the folder holds a finished run, files that are not a run's, a run of another experiment, or a
+            damaged backup metadata file (the message says what to pass, or names the file).
+        FileNotFoundError: the backup weights of a run that has trained are missing (the message names the file).
     """
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other")
@@ -340,7 +399,57 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
     elif finished and not tf.io.gfile.exists(os.path.join(work_dir, BACKUP_DIR)):
         raise ValueError(f"{work_dir}: the finished run has no {BACKUP_DIR}/ to resume from; pass --overwrite to "
                          "start over")
+    if not overwrite:
+        _check_resumable(work_dir, finished, experiment)
     tf.io.gfile.makedirs(work_dir)
+
+
+def _check_resumable(work_dir: str, finished: bool, experiment: ExperimentConfig | None) -> None:
+    """Refuses a run whose backup cannot be resumed from, or whose experiment is not `experiment` (`claim_run_dir`)."""
+    weights = os.path.join(work_dir, BACKUP_DIR, BACKUP_WEIGHTS_FILE)
+    metadata_path = os.path.join(work_dir, BACKUP_DIR, BACKUP_METADATA_FILE)
+    metadata = read_backup_metadata(metadata_path)
+    if not tf.io.gfile.exists(weights):
+        checkpoints = sorted(tf.io.gfile.glob(os.path.join(work_dir, CHECKPOINT_DIR, "epoch-*.keras")))
+        if metadata is not None and "step" in metadata:
+            trained = f"{metadata_path} records optimizer step {metadata['step']}"
+        elif finished:
+            trained = f"the run is finished ({artifacts.MODEL_FILE})"
+        elif checkpoints:
+            trained = f"the run has trained ({checkpoints[-1]})"
+        else:
+            return  # killed before its first backup: nothing trained to lose, the run starts (over)
+        raise FileNotFoundError(f"{weights}: missing, though {trained}; without it training would start over at step 0 "
+                                "and replace the run's files: restore the file, pass --overwrite to start over, or "
+                                "choose another --output")
+    stored_path = os.path.join(work_dir, artifacts.EXPERIMENT_FILE)
+    if experiment is None or not tf.io.gfile.exists(stored_path):
+        return  # a run from before experiment.json was written at the start: `restore` checks the optimizer state
+    try:
+        stored = ExperimentConfig.from_dict(files.read_json(stored_path), source=stored_path)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{stored_path}: not valid JSON (line {e.lineno}: {e.msg}); restore the file, pass "
+                         "--overwrite to start over, or choose another --output") from None
+    differences = experiment_differences(stored, experiment)
+    if differences:
+        shown = ", ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
+        raise ValueError(f"{stored_path}: the run was trained with another experiment ({shown}); a resumed run keeps "
+                         "its experiment, only its epochs may change: pass the run's settings (e.g. --config "
+                         f"{stored_path}), --overwrite to start over, or choose another --output")
+
+
+def experiment_differences(run: ExperimentConfig, new: ExperimentConfig) -> list[str]:
+    """The fields `new` changes in the `run`'s experiment, other than `RESUMABLE_CHANGES`, as
+    "name: <the run's value> -> <the new value>" (a field of several parts, such as image_size, once)."""
+    differences = []
+    stored, given = run.to_dict(), new.to_dict()
+    for part in stored:
+        for name, value in stored[part].items():
+            if (part, name) not in RESUMABLE_CHANGES and value != given[part].get(name):
+                line = f"{name}: {value!r} -> {given[part].get(name)!r}"
+                if line not in differences:
+                    differences.append(line)
+    return differences
 
 
 def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every,
