@@ -8,11 +8,46 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 
 from acga_tf.ops import native_log
+
+# Keras' backends and the module each needs.
+KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy",
+                  "openvino": "openvino"}
+
+
+def _check_keras_backend() -> None:
+    """Exits with one line (status 2) where KERAS_BACKEND names no Keras backend or one that is not installed: Keras
+    would fail on import, before the command could say so."""
+    name = os.environ.get("KERAS_BACKEND", "").strip()
+    if name and name not in KERAS_BACKENDS:
+        problem = f"not a Keras backend (one of {', '.join(KERAS_BACKENDS)})"
+    elif name and importlib.util.find_spec(KERAS_BACKENDS[name]) is None:
+        module = KERAS_BACKENDS[name]
+        problem = f"{module} is not installed (pip install {module}, or unset KERAS_BACKEND)"
+    else:
+        return
+    print(f"acga: error: KERAS_BACKEND={name}: {problem}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _interrupted_while_starting(signum, frame) -> None:
+    """Ctrl-C while TensorFlow loads (seconds): one line and the shell's status for SIGINT, not a traceback."""
+    print("\nacga: interrupted while starting", file=sys.stderr)
+    raise SystemExit(130)
+
+
+_check_keras_backend()
+# Until the imports below are done; then the handler Python had (KeyboardInterrupt, which `main` reports).
+_SIGINT_BEFORE = (signal.signal(signal.SIGINT, _interrupted_while_starting)
+                  if threading.current_thread() is threading.main_thread() else None)
 
 # First: the imports below load TensorFlow, whose start-up lines would reach stderr.
 native_log.import_tensorflow_quietly()
@@ -35,6 +70,9 @@ from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
 from acga_tf.training.weights import convert_reference_checkpoint
+
+if _SIGINT_BEFORE is not None:
+    signal.signal(signal.SIGINT, _SIGINT_BEFORE)
 
 
 def _build_parser() -> argparse.ArgumentParser:

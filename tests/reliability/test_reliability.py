@@ -387,6 +387,42 @@ def test_a_user_error_is_the_only_line_in_a_fresh_process(tmp_path):
     assert loud.returncode == 2 and loud_err.endswith(err) and "port.cc" in loud_err, loud_err
 
 
+# Ctrl-C the moment TensorFlow starts to load (it takes seconds, in every command), then the command as installed.
+INTERRUPTED_WHILE_STARTING = """
+import os, runpy, signal, sys
+from acga_tf.ops import native_log
+load = native_log.import_tensorflow_quietly
+def interrupted():
+    os.kill(os.getpid(), signal.SIGINT)
+    load()
+native_log.import_tensorflow_quietly = interrupted
+sys.argv = ["acga", "params"]
+runpy.run_module("acga_tf.cli", run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
+    """Before: a Python traceback from inside TensorFlow's import, status 1."""
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_STARTING], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 130 and proc.stderr == "\nacga: interrupted while starting\n", proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("backend, message", [
+    ("nonsense", "acga: error: KERAS_BACKEND=nonsense: not a Keras backend (one of tensorflow, jax, torch, numpy, "
+                 "openvino)"),
+    ("openvino", "acga: error: KERAS_BACKEND=openvino: openvino is not installed (pip install openvino, or unset "
+                 "KERAS_BACKEND)"),
+])
+def test_a_keras_backend_that_cannot_load_is_one_line(backend, message):
+    """Before: Keras' import failed with a traceback, even for `acga --help`."""
+    if backend != "nonsense" and __import__("importlib").util.find_spec(backend) is not None:
+        pytest.skip(f"{backend} is installed here")
+    proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", "--help"], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "KERAS_BACKEND": backend})
+    assert proc.returncode == 2 and proc.stderr == message + "\n", proc.stderr[-2000:]
+
+
 @pytest.mark.parametrize("stop", ["ctrl_c", "disk_full"])
 def test_predict_stopped_midway_keeps_the_earlier_overlay_and_says_what_was_written(stop, run_dir, tmp_path, capsys,
                                                                                     monkeypatch):
