@@ -82,6 +82,26 @@ def test_make_dataset_errors(a2d_shards, tmp_path):
                      batch_size=2)
 
 
+def test_a_pattern_that_also_matches_the_manifest_names_it(a2d_shards, tmp_path):
+    """`folder/*` matches manifest.json, vocab.txt and .shards/ beside the shards. Before: TensorFlow's "corrupted
+    record at 0", naming no file, once the pipeline ran."""
+    with pytest.raises(ValueError, match=r"/prepared\d*/\.shards: not a TFRecord file"):  # the first, sorted
+        make_dataset(str(a2d_shards / "*"), CONFIG, training=False, batch_size=2)
+
+
+def test_shards_of_an_unfinished_prepare_are_refused(a2d_shards, tmp_path):
+    """Stopped midway, `acga prepare` leaves shards and its .shards/ progress but no manifest. Before: evaluated as if
+    they were the whole split."""
+    import shutil
+
+    partial = shutil.copytree(a2d_shards, tmp_path / "partial")
+    (partial / "manifest.json").unlink()
+    assert (partial / ".shards").is_dir()
+    with pytest.raises(ValueError, match=r"/partial: `acga prepare` has not finished writing these shards \(no "
+                                         r"manifest.json; .shards/ lists the shards done so far\): run the same"):
+        make_dataset(str(partial / "test-*.tfrecord"), CONFIG, training=False, batch_size=2)
+
+
 def test_under_another_backend_the_gpus_are_hidden_from_tensorflow(a2d_shards, monkeypatch, caplog):
     """TensorFlow only reads the data under KERAS_BACKEND=jax or torch; on a GPU it would first reserve almost all
     of the memory the backend trains in. No GPU here: TensorFlow's device calls are replaced by test doubles."""

@@ -27,6 +27,7 @@ from acga_tf.data.manifest import (
     shard_pattern,
 )
 from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
+from acga_tf.data.shards import MARKER_DIR
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
 from acga_tf.ops.config import positive_int
 
@@ -144,6 +145,9 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
             raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
                              f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "
                              f"--window {config.clip_length} or more")
+    elif tf.io.gfile.isdir(os.path.join(directory, MARKER_DIR)):  # the converter's progress, without its manifest
+        raise ValueError(f"{directory}: `acga prepare` has not finished writing these shards (no {MANIFEST_NAME}; "
+                         f"{MARKER_DIR}/ lists the shards done so far): run the same command again to finish them")
     else:
         check_tfrecord_files(files)
     if vectorizer is None:

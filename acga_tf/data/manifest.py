@@ -91,10 +91,15 @@ def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
     """Checks each shard against the size the converter recorded in the manifest (a cheap integrity check, so a
     truncated or replaced shard is named before TensorFlow fails deep inside `tf.data` with a `DataLossError`).
 
+    A matched file the manifest does not list (`manifest.json` itself, matched by `folder/*`, say) gets
+    `check_tfrecord_files`.
+
     Raises:
-        ValueError: a shard's size differs from the manifest's (the message names the shard).
+        ValueError: a shard's size differs from the manifest's, or an unlisted file is not a TFRecord file (the
+            message names the file).
     """
     recorded = {s["file"]: s.get("bytes") for split in manifest.get("splits", {}).values() for s in split["shards"]}
+    check_tfrecord_files(sorted(path for path in files if os.path.basename(path) not in recorded))
     for path in files:
         expected = recorded.get(os.path.basename(path))
         if expected is not None and tf.io.gfile.stat(path).length != expected:
