@@ -36,10 +36,11 @@ def read_manifest(directory: str, *, missing_ok: bool = False) -> dict[str, Any]
     with tf.io.gfile.GFile(path) as f:
         try:
             manifest = json.load(f)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             if missing_ok:
                 return None
-            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})" if isinstance(e, json.JSONDecodeError)
+                             else f"{path}: not UTF-8 text (byte {e.start})") from None
     if not isinstance(manifest, dict):
         if missing_ok:
             return None

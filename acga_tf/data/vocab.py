@@ -278,7 +278,11 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
                 raise ValueError(f"{path}:{lineno}: non-numeric vector value in {raw[:80]!r}") from None
             if dim is None:
                 dim = vec.shape[0]
-            if vec.shape[0] != dim or dim == 0:
+            if dim == 0:  # a vocabulary ("word<TAB>count"), say
+                raise ValueError(f"{path}:{lineno}: a word without a vector ({raw[:80]!r}): not a word-vector file, "
+                                 "whose lines are 'WORD V1 V2 ...' (word2vec text, GloVe) after an optional "
+                                 "'<count> <dim>' line")
+            if vec.shape[0] != dim:
                 raise ValueError(f"{path}:{lineno}: {vec.shape[0]} values, expected {dim}")
             yield parts[0].decode("utf-8", errors="replace"), vec
 
@@ -337,7 +341,13 @@ def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None) -> np
     Raises:
         ValueError: not a 2-D float matrix, row 0 not zero, or its row count differs from `len(vocabulary)`.
     """
-    m = np.load(path, allow_pickle=False)
+    try:
+        m = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:  # NumPy names no file: not a .npy file, or a truncated one
+        raise ValueError(f"{path}: not a .npy matrix ({str(e).strip().splitlines()[0] if str(e).strip() else e!r})"
+                         ) from None
+    if not isinstance(m, np.ndarray):
+        raise ValueError(f"{path}: expected a (V, D) float matrix, got a .npz archive")
     if m.ndim != 2 or not np.issubdtype(m.dtype, np.floating):
         raise ValueError(f"{path}: expected a (V, D) float matrix, got {m.dtype} {m.shape}")
     if np.any(m[0] != 0):

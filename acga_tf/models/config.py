@@ -149,6 +149,8 @@ def read_json_object(path: str) -> dict[str, Any]:
         raise ValueError(f"{path}: config file not found") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start:e.start + 1]!r})") from None
     if not isinstance(d, dict):
         raise ValueError(f"{path}: expected a JSON object of config fields")
     return d

@@ -92,6 +92,14 @@ def write_json(path: str, obj: Any) -> None:
 
 
 def read_json(path: str) -> Any:
-    """Reads a JSON file (local or remote)."""
+    """Reads a JSON file (local or remote).
+
+    Raises:
+        json.JSONDecodeError: not JSON.
+        ValueError: not UTF-8 text (the message names the file).
+    """
     with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None

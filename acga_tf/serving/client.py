@@ -412,7 +412,13 @@ class LocalServer:
 
     def __init__(self, export_dir: str):
         self.export_dir = str(export_dir)
-        self.saved_model = tf.saved_model.load(self.export_dir)
+        try:
+            self.saved_model = tf.saved_model.load(self.export_dir)
+        except (tf.errors.OpError, OSError, ValueError, IndexError) as e:  # IndexError: truncated variables
+            reason = error_message(e) if isinstance(e, tf.errors.OpError) else str(e)
+            reason = reason.strip().splitlines()[0] if reason.strip() else type(e).__name__
+            raise ValueError(f"{self.export_dir}: cannot load the SavedModel ({reason}); export it again with "
+                             "`acga export`") from None
         self.signatures = dict(self.saved_model.signatures)
 
     def signature_names(self) -> list[str]:

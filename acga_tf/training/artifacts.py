@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -109,6 +110,9 @@ def load_model_file(path: str) -> keras.Model:
         ValueError: the file is not a `.keras` file, not a Keras model, or not an `ACGA`.
     """
     _require_keras_file(path)
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):  # Keras says "File not found" of an empty file
+        raise ValueError(f"{path}: not a .keras file: {os.path.getsize(path)} bytes that are not a zip archive "
+                         "(truncated, or not written by Keras)")
     try:
         model = keras.saving.load_model(path)
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
@@ -132,8 +136,10 @@ def load_trained(path: str) -> TrainedModel:
     model_path = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     directory = run_directory(path)
     if not os.path.exists(model_path) or directory is None:
-        missing = model_path if not os.path.exists(model_path) else os.path.join(
-            path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)), VOCAB_FILE)
+        folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        absent = [os.path.join(folder, f) for f in (VOCAB_FILE, EMBEDDINGS_FILE)
+                  if not os.path.exists(os.path.join(folder, f))]
+        missing = model_path if not os.path.exists(model_path) else (absent or [os.path.join(folder, VOCAB_FILE)])[0]
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE}; see acga_tf/training/artifacts.py)")
     model = load_model_file(model_path)

@@ -349,6 +349,40 @@ def test_a_keras_file_that_is_not_acga_is_one_line(prepared_a2d, tmp_path, capsy
     assert_one_line_error(err, "clip.mp4: not a .keras file")
 
 
+@pytest.mark.parametrize("damage, message", [
+    ("no_embeddings", "embeddings.npy: missing"),  # before: "vocab.txt: missing", the file that was there
+    ("garbage_embeddings", "embeddings.npy: not a .npy matrix"),  # before: NumPy's message, no file
+    ("empty_model", "model.keras: not a .keras file: 0 bytes that are not a zip archive"),  # before: "File not found"
+    ("truncated_variables", "cannot load the SavedModel"),  # before: IndexError's traceback
+    ("non_utf8_config", "c.json: not UTF-8 text (byte 25 is b'\\xff')"),  # before: the codec's message, no file
+])
+def test_a_damaged_file_is_named_in_one_line(damage, message, run_dir, exported_run, tmp_path, capsys):
+    import shutil  # noqa: PLC0415
+
+    run, model = shutil.copytree(run_dir, tmp_path / "run"), None
+    argv = ["predict", "--model", str(run), "--video", str(tmp_path / "v.mp4"), "--query", "a man"]
+    if damage == "no_embeddings":
+        (run / "embeddings.npy").unlink()
+    elif damage == "garbage_embeddings":
+        (run / "embeddings.npy").write_text("garbage\n")
+    elif damage == "empty_model":
+        (run / "model.keras").write_bytes(b"")
+    elif damage == "truncated_variables":
+        model = shutil.copytree(exported_run, tmp_path / "1")
+        data = next((model / "variables").glob("variables.data-*"))
+        data.write_bytes(data.read_bytes()[:1000])
+        argv[2] = str(model)
+    else:
+        (tmp_path / "c.json").write_bytes(b'{"preset": "tiny", "x": "\xff"}')
+        argv = ["params", "--config", str(tmp_path / "c.json")]
+    from runs import moving_frames, write_video  # noqa: PLC0415
+
+    write_video(tmp_path / "v.mp4", moving_frames(3, 24, 32), "libx264", "yuv420p")
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2
+    assert_one_line_error(err, message)
+
+
 def test_convert_weights_on_a_missing_file_says_not_found(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "torch", None)  # also where PyTorch is absent: "not found", not "needs PyTorch"
     status, _, err = run_cli(["convert-weights", "--checkpoint", str(tmp_path / "nope.pth"), "--output",
@@ -358,12 +392,14 @@ def test_convert_weights_on_a_missing_file_says_not_found(tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("vectors, message", [("nope.txt", "nope.txt: word-vector file not found"),
-                                             ("v3.txt", "v3.txt: vectors have 3 dimensions, expected dim=32")])
+                                             ("v3.txt", "v3.txt: vectors have 3 dimensions, expected dim=32"),
+                                             ("vocab.txt", "vocab.txt:1: a word without a vector ")])
 def test_word_vectors_that_cannot_serve_are_refused_before_the_run_folder(vectors, message, prepared_a2d, tmp_path,
                                                                         capsys):
     """Before: a missing file was `[Errno 2] No such file or directory: 'nope.txt'`, after the run's folder was
     made; vectors of the wrong size were found after the whole file was read (GoogleNews: 3.6 GB)."""
     (tmp_path / "v3.txt").write_text("the 1 2 3\ndog 4 5 6\n")
+    (tmp_path / "vocab.txt").write_text("<pad>\t0\nthe\t12\n")  # a vocabulary given for vectors: "0 values, expected 0"
     status, _, err = run_cli(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output",
                               str(tmp_path / "run"), "--word-vectors", str(tmp_path / vectors)], capsys)
     assert status == 2
