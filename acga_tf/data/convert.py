@@ -48,6 +48,7 @@ from acga_tf.data.shards import (
     plan_shards,
     write_shard,
 )
+from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
@@ -182,6 +183,29 @@ def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: 
     with files.atomic_path(path) as temporary:
         vocab.save(temporary)
     return len(vocab.words), source
+
+
+def check_vocabulary_covers(path: str, sentences: Sequence[str]) -> None:
+    """Checks a vocabulary file given to copy against the sentences to convert: the model reads only its words.
+
+    Logs a warning with the number of sentences that have none of its words.
+
+    Raises:
+        ValueError: the file holds no word, or none of the sentences has one of its words (every sentence would be
+            read as zero vectors: the model could not learn from the text).
+    """
+    vocab = Vocabulary.load(path)
+    if len(vocab.words) <= 1:  # the padding entry only
+        raise ValueError(f"{path}: no word (an empty vocabulary); give the vocab.txt of the shards the model was "
+                         "trained on, or leave --vocabulary out to build one")
+    blind = sum(not any(vocab.index(t) > 0 for t in tokens) for tokens in tokenize_py_many(list(sentences)))
+    if sentences and blind == len(sentences):
+        raise ValueError(f"{path}: none of the {len(sentences)} sentences has a word of this vocabulary (every "
+                         "sentence would be read as zero vectors); give the vocab.txt of the shards the model was "
+                         "trained on")
+    if blind:
+        logger.warning("%s: %d of %d sentences have no word of this vocabulary (they are read as zero vectors)", path,
+                       blind, len(sentences))
 
 
 def _write_skipped(output_dir: str, rows: Iterable[Sequence[str]]) -> str | None:
@@ -366,6 +390,8 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
             raise ValueError(f"{root}: no annotated frame in the {s!r} split of {dataset}"
                              + (" (J-HMDB Sentences is test-only, docs/evaluation.md#protocol)"
                                 if dataset == "jhmdb" else ""))
+    if vocabulary is not None:  # before any shard is written
+        check_vocabulary_covers(vocabulary, [r.sentence for s in wanted for f in by_split[s] for r in f.referrals])
     if vocabulary is None:
         train_sentences = [r.sentence for f in by_split["train"] for r in f.referrals]
         if not train_sentences:
