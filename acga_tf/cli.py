@@ -376,9 +376,10 @@ def _add_app(sub) -> None:
 
 
 def _run_app(args) -> int:
-    check_address(args.host, args.port)  # before saying "serving"
-    print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)")
-    serve(args.model, host=args.host, port=args.port)
+    check_address(args.host, args.port)  # before loading the model
+    serve(args.model, host=args.host, port=args.port,
+          ready=lambda: print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)",
+                              flush=True))
     return 0
 
 

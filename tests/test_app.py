@@ -152,6 +152,17 @@ def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys
     assert 'pip install "acga-tf[app]"' in err and "Traceback" not in err
 
 
+def test_cli_app_with_a_model_that_does_not_load_says_only_that(tmp_path, capsys):
+    """Before: "serving ... (Ctrl+C stops it)" on stdout, then the error."""
+    pytest.importorskip("gradio", reason="gradio is not installed: the web page's tests need it")
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert cli.main(["app", "--model", str(tmp_path / "nope"), "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"acga app: error: {tmp_path / 'nope'}: not found"), (out, err)
+
+
 def test_cli_app_with_a_gradio_too_old_says_how_to_upgrade(run_dir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", types.SimpleNamespace(__version__="5.0.2"))  # did not start here
     assert cli.main(["app", "--model", run_dir]) == 2

@@ -130,12 +130,17 @@ def test_demo_help_names_the_defaults(capsys):
     assert f"default: {DEMO_VIDEOS}, 20% held out" in capsys.readouterr().out
 
 
-def test_too_few_videos_are_refused_before_anything_is_written(tmp_path, capsys):
+def test_too_few_videos_or_a_file_as_the_folder_are_refused_before_anything_is_written(tmp_path, capsys):
     out = tmp_path / "demo"  # with 2 videos none was held out: the demo trained, then failed to find test shards
     assert main(["demo", "--output", str(out), "--videos", "2"]) == 2
     assert capsys.readouterr().err == ("acga demo: error: n_videos=2: the demo needs at least 3 videos, 20% of them "
                                        "held out for evaluation (at least one)\n")
     assert not out.exists()
+    out.write_text("notes")  # before: "[Errno 17] File exists"
+    assert main(["demo", "--output", str(out)]) == 2
+    assert capsys.readouterr().err == (f"acga demo: error: {out}: is a file; --output names the folder the demo writes "
+                                       "into\n")
+    assert out.read_text() == "notes"
 
 
 def test_unlearnt_attributes_are_the_single_attributes_at_the_text_blind_level():

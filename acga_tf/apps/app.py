@@ -16,6 +16,7 @@ import socket
 import tempfile
 import threading
 import zipfile
+from collections.abc import Callable
 
 from acga_tf.apps.predict import predict_to_files, square_pixels, video_length
 from acga_tf.apps.predictors import KerasPredictor, load_predictor
@@ -217,8 +218,11 @@ def check_address(host: str, port: int) -> None:
                          "--host") from None
 
 
-def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page).
+def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
+          ready: Callable[[], None] | None = None):
+    """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page); calls
+    `ready` once the model is loaded, before the page listens (the command says where it serves then, not before a
+    model that fails to load).
 
     Raises:
         ImportError: Gradio is not installed (the message says how to install it).
@@ -228,6 +232,8 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     check_address(host, port)
     app = WebApp(model)
     page = build_page(app)
+    if ready is not None:
+        ready()
     page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
                 allowed_paths=[app.work_dir])
     return page

@@ -135,6 +135,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",
     }.items()}
     timings = {}
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"{output_dir}: is a file; --output names the folder the demo writes into")
     os.makedirs(output_dir, exist_ok=True)
 
     start = time.perf_counter()
