@@ -498,6 +498,43 @@ def test_the_last_artifact_loaded_is_loaded_once_until_its_files_change(run_dir,
     assert load_predictor(run_dir) is run and load_predictor(copy) is not second
 
 
+@pytest.mark.parametrize("answer, message", [
+    ({"outputs": {"mask": [1]}}, "the answer to describe_queries has no clip_length, sentence_length, words, "
+                                 "known_words, unknown_words (it has mask)"),
+    ({"outputs": {"clip_length": "x", "sentence_length": 8, "words": [1], "known_words": [1], "unknown_words": [""]}},
+     "the answer to describe_queries gives clip_length 'x' and sentence_length 8, not integers"),
+])
+def test_a_server_that_is_not_an_acga_model_is_named(answer, message):
+    """Before: a bare KeyError ('clip_length'), or int()'s message, naming no server."""
+    import http.server
+    import threading
+
+    from acga_tf.apps.predictors import load_predictor
+
+    class Stub(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1/models/acga"
+    try:
+        with pytest.raises(ValueError, match=f"^{url}: " + __import__("re").escape(message)):
+            load_predictor(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):
     from acga_tf.apps.predictors import saved_model_version
 

@@ -149,8 +149,15 @@ class ServingPredictor(Predictor):
         except tf.errors.InvalidArgumentError as e:
             raise ValueError(f"{source}: cannot use this SavedModel for prediction ({e.message}); export it again "
                              "with `acga export` (it needs the describe_queries signature)") from None
-        self.clip_length = int(info["clip_length"])
-        self.sentence_length = int(info["sentence_length"])
+        _check_answer(info, ("clip_length", "sentence_length", "words", "known_words", "unknown_words"),
+                      DESCRIBE_SIGNATURE, source)
+        try:
+            self.clip_length, self.sentence_length = int(info["clip_length"]), int(info["sentence_length"])
+        except (TypeError, ValueError):
+            given = {k: np.asarray(info[k]).tolist() for k in ("clip_length", "sentence_length")}
+            raise ValueError(f"{source}: the answer to {DESCRIBE_SIGNATURE} gives clip_length "
+                             f"{given['clip_length']!r} and sentence_length {given['sentence_length']!r}, not "
+                             "integers: not an acga-tf SavedModel") from None
         self.encoded = isinstance(server, RestClient) and self._serves_encoded()
 
     def _serves_encoded(self) -> bool:
@@ -177,11 +184,24 @@ class ServingPredictor(Predictor):
         queries = np.array(list(queries), object)
         answers = [self.server.run({"frames": clip, "queries": queries}, ENCODED_SIGNATURE) if self.encoded
                    else self.server.run({"video": clip, "queries": queries}, MULTI_QUERY_SIGNATURE) for clip in clips]
+        for answer in answers:
+            _check_answer(answer, ("mask", "empty") + (("probability",) if probabilities else ()),
+                          ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE, self.source)
         outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
         if probabilities:
             outputs["probability"] = np.stack([np.asarray(a["probability"], np.float32) for a in answers])
         return outputs
+
+
+def _check_answer(answer, keys: Sequence[str], signature: str, source: str) -> None:
+    """Raises a ValueError naming the server where its answer to `signature` lacks one of `keys` (a server that is not
+    TF Serving over an acga-tf SavedModel: before, a bare KeyError)."""
+    missing = [k for k in keys if k not in answer]
+    if missing:
+        raise ValueError(f"{source}: the answer to {signature} has no {', '.join(missing)} (it has "
+                         f"{', '.join(sorted(answer)) or 'nothing'}): not an acga-tf SavedModel served by TF Serving; "
+                         "export the model with `acga export`")
 
 
 def _described(outputs) -> dict[str, np.ndarray]:
