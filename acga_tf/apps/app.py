@@ -67,7 +67,7 @@ def _sentences(text: str | None) -> list[str]:
 
 class WebApp:
     """The page's actions over one loaded model (usable without a browser: the tests call them directly too).
-    Requests are served one at a time (a `Predictor` is not thread-safe).
+    Requests are served one at a time (each one keeps every core busy).
 
     Args:
         model: any artifact `acga predict` takes (a run directory, a `.keras` file, a SavedModel folder or a TF

@@ -360,7 +360,6 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
     queries = as_sentences(queries)
     if first < 0 or (stop is not None and stop <= first):
         raise ValueError(f"frames {first} to {stop}: an empty or negative range")
-    queries = list(queries)
     window = FrameWindow() if window is None else window
     t = predictor.clip_length
     before, after = t // 2, (t + 1) // 2 - 1  # a clip's frames before and after its centre

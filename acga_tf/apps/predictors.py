@@ -46,7 +46,8 @@ GRPC_SCHEME = "grpc://"
 class Predictor(abc.ABC):
     """Segments clips for sentences; `load_predictor` builds one from any artifact (docs/serving.md#predict).
 
-    Not thread-safe: a web server shares one per process behind a lock, or loads one per worker.
+    May be shared by threads (a web server's handlers): each call's sentences and clips are its own (tests/
+    test_predict.py runs one Keras predictor in two threads).
 
     Attributes:
         clip_length: T, frames per clip.
