@@ -45,9 +45,10 @@ def _interrupted_while_starting(signum, frame) -> None:
 
 
 _check_keras_backend()
-# Until the imports below are done; then the handler Python had (KeyboardInterrupt, which `main` reports).
-_SIGINT_BEFORE = (signal.signal(signal.SIGINT, _interrupted_while_starting)
-                  if threading.current_thread() is threading.main_thread() else None)
+# Until the imports below are done; then the handler Python had (KeyboardInterrupt, which `main` reports). Only the
+# main thread may set one (a test may import this module from another).
+_STARTING = threading.current_thread() is threading.main_thread()
+_SIGINT_BEFORE = signal.signal(signal.SIGINT, _interrupted_while_starting) if _STARTING else None
 
 # First: the imports below load TensorFlow, whose start-up lines would reach stderr.
 native_log.import_tensorflow_quietly()
@@ -71,8 +72,8 @@ from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
 from acga_tf.training.weights import convert_reference_checkpoint
 
-if _SIGINT_BEFORE is not None:
-    signal.signal(signal.SIGINT, _SIGINT_BEFORE)
+if _STARTING:
+    signal.signal(signal.SIGINT, signal.default_int_handler if _SIGINT_BEFORE is None else _SIGINT_BEFORE)
 
 
 def _build_parser() -> argparse.ArgumentParser:

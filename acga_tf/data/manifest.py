@@ -12,6 +12,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from acga_tf.ops import files
+
 MANIFEST_NAME = "manifest.json"
 VOCAB_NAME = "vocab.txt"
 
@@ -33,14 +35,14 @@ def read_manifest(directory: str, *, missing_ok: bool = False) -> dict[str, Any]
         if missing_ok:
             return None
         raise FileNotFoundError(f"{path}: no manifest (run `acga prepare` to write the shards and manifest)")
-    with tf.io.gfile.GFile(path) as f:
-        try:
-            manifest = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            if missing_ok:
-                return None
-            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})" if isinstance(e, json.JSONDecodeError)
-                             else f"{path}: not UTF-8 text (byte {e.start})") from None
+    try:
+        manifest = files.read_json(path)
+    except ValueError as e:  # not JSON, or not UTF-8 (`files.read_json` names the file)
+        if missing_ok:
+            return None
+        if isinstance(e, json.JSONDecodeError):
+            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+        raise
     if not isinstance(manifest, dict):
         if missing_ok:
             return None
