@@ -458,6 +458,9 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
     if not isinstance(experiment, ExperimentConfig):
         raise ValueError(f"fit needs an ExperimentConfig (e.g. ExperimentConfig.preset('paper')), got "
                          f"{type(experiment).__name__}")
+    if experiment.model.modality != "rgb":  # before: Keras' shape error on the first batch, an empty run folder left
+        raise ValueError(f"modality={experiment.model.modality!r}: training reads the RGB frames of the shards "
+                         "(acga prepare writes no optical flow); train with modality='rgb' (docs/data.md#pipeline)")
     epochs = experiment.training.epochs if epochs is None else int(epochs)
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch), ("backup_every", backup_every)):
         if value is not None and value < 1:

@@ -192,6 +192,8 @@ def test_a_diverging_run_stops_with_an_error_and_keeps_only_finite_weights(prepa
     ("learning_rate=-0.001", "learning_rate=-0.001: must be positive"),
     ("learning_rate=Infinity", "learning_rate=inf: expected a finite number"),
     ('epochs="abc"', "epochs='abc': expected an integer"),
+    # Before: Keras' "expected shape=(None, 8, 64, 64, 2), found (2, 8, 64, 64, 3)" and an empty run folder.
+    ("modality=flow", "modality='flow': training reads the RGB frames of the shards"),
 ])
 def test_set_values_are_type_checked(setting, message, prepared_a2d, tmp_path, capsys):
     status, _, err = run_cli(["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output",
