@@ -356,6 +356,22 @@ def test_resume_under_another_experiment_is_refused_naming_the_fields(finished_r
     assert ExperimentConfig.from_json(stored) == ExperimentConfig.preset("tiny", **TINY, epochs=2)
 
 
+def test_resume_with_other_steps_per_epoch_is_refused_naming_the_recorded_ones(finished_run, prepared_a2d, tmp_path,
+                                                                              capsys):
+    """The backup records the steps an epoch had. Before: resumed with other ones, the run's epochs moved and its
+    epoch checkpoints were written at other steps (epoch-02.keras of a run at step 4 of 2 x 2, resumed at 4 an
+    epoch, was epoch 1's end)."""
+    out = _copy_run(finished_run, tmp_path)
+    before = _snapshot(out)
+    metadata = os.path.join(out, "backup", "training_metadata.json")
+    assert json.load(open(metadata))["steps_per_epoch"] == 1
+    argv = _train_argv(prepared_a2d, out, "--epochs", "2", "--resume")
+    argv[argv.index("--steps-per-epoch") + 1] = "2"
+    _refused(capsys, argv, f"{metadata}: the run's epochs have 1 optimizer steps, this command's 2",
+             "pass --steps-per-epoch 1 to resume it")
+    assert _snapshot(out) == before
+
+
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
     """experiment.json is written when training starts, so a run killed before its save is checked too. Before: it
     was written with model.keras only, and the run went on from optimizer step 0 over its backup."""

@@ -158,6 +158,10 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
     leaves restoring to `fit` (which restores once, before training, so that a resumed run can start mid-epoch;
     Keras itself would restart the epoch). Writes are atomic (temporary name, then rename)."""
 
+    def __init__(self, backup_dir: str, *, save_freq, steps_per_epoch: int | None = None):
+        super().__init__(backup_dir, save_freq=save_freq)
+        self.steps_per_epoch = steps_per_epoch  # recorded with each backup: a resume must keep the epochs' bounds
+
     def on_train_begin(self, logs=None):
         pass  # `fit` restored the state already (`restore`)
 
@@ -183,7 +187,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         with files.atomic_path(self._weights_path, suffix=".staging.weights.h5") as temporary:
             self.model.save_weights(temporary, overwrite=True)
         files.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen,
-                                                        "step": int(self.model.optimizer.iterations.numpy())})
+                                                        "step": int(self.model.optimizer.iterations.numpy()),
+                                                        "steps_per_epoch": self.steps_per_epoch})
 
     def saved_step(self) -> int | None:
         """The optimizer step of the backup on disk, or None when there is none."""
@@ -195,13 +200,20 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         """Loads the backup into the model and its optimizer; returns whether there was one.
 
         Raises:
-            ValueError: the weights file cannot be loaded (truncated, say), its metadata is not JSON, or the optimizer
-                state did not load (Keras skips it, with a warning, when the optimizer's variables differ: another
-                model or optimizer); the message names the file.
+            ValueError: the weights file cannot be loaded (truncated, say), its metadata is not JSON, it records
+                other steps per epoch than this run's, or the optimizer state did not load (Keras skips it, with a
+                warning, when the optimizer's variables differ: another model or optimizer); the message names the
+                file.
         """
         if not tf.io.gfile.exists(self._weights_path):
             return False
         metadata = read_backup_metadata(self._training_metadata_path)
+        recorded_steps = (metadata or {}).get("steps_per_epoch")  # absent from backups written before it was recorded
+        if recorded_steps is not None and self.steps_per_epoch is not None and recorded_steps != self.steps_per_epoch:
+            raise ValueError(f"{self._training_metadata_path}: the run's epochs have {recorded_steps} optimizer steps, "
+                             f"this command's {self.steps_per_epoch} (--steps-per-epoch, or the samples over the "
+                             f"global batch on this many devices); pass --steps-per-epoch {recorded_steps} to resume "
+                             "it, --overwrite to start over, or choose another --output")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         try:
@@ -332,7 +344,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         keras.utils.set_random_seed(experiment.training.seed)  # once, here
         _load_words(run, vectors_path)
         model, task, prefix = _build_model(run, mixed_precision, feature_cache)
-        backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every)
+        backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
+                                  steps_per_epoch=run.steps_per_epoch)
         start_step = _resume(run, task, backup)
         artifacts.save_experiment(run.work_dir, experiment)  # before the first backup: what a resume is checked against
         batches = _build_inputs(run, prefix)
