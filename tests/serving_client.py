@@ -88,9 +88,10 @@ def main(export_dir: str, work_dir: str) -> None:
     signatures = {name: {"inputs": {k: v.dtype.name for k, v in fn.structured_input_signature[1].items()},
                          "outputs": {k: v.dtype.name for k, v in fn.structured_outputs.items()}}
                   for name, fn in server.signatures.items()}
-    model_modules = sorted(m for m in sys.modules if m.startswith("acga_tf") and m != "acga_tf.serving.client"
-                           and m not in ("acga_tf", "acga_tf.serving"))  # the packages themselves
-    # these two light modules (no TensorFlow, no layers); no model, layer or data code may be loaded
+    model_modules = sorted(m for m in sys.modules if m.startswith("acga_tf")
+                           and m not in ("acga_tf.serving.client", "acga_tf.ops.errors")  # the client, its errors
+                           and m not in ("acga_tf", "acga_tf.serving", "acga_tf.ops"))  # the packages themselves
+    # these light modules (no layers); no model, layer or data code may be loaded
     with open(os.path.join(work_dir, "results.json"), "w") as f:
         json.dump({"outcomes": outcomes, "warmup": warmup, "signatures": signatures,
                    "graph": graph_op_types(export_dir), "acga_modules_loaded": model_modules}, f)

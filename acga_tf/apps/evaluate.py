@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, make_dataset
-from acga_tf.data.manifest import known_sample_count, shard_pattern
+from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
     PRECISION_THRESHOLDS,
@@ -103,7 +103,10 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     def probability(inputs, targets):
         return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
 
-    summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))
+    try:
+        summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))
+    except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
+        raise damaged_shard_error([data_pattern], e) from None
     if output_csv is not None:
         write_csv(output_csv, rows)
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)

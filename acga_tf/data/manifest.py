@@ -13,6 +13,7 @@ from typing import Any
 import tensorflow as tf
 
 from acga_tf.ops import files
+from acga_tf.ops.errors import error_message
 
 MANIFEST_NAME = "manifest.json"
 VOCAB_NAME = "vocab.txt"
@@ -109,6 +110,22 @@ def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
             raise ValueError(f"{path}: {tf.io.gfile.stat(path).length} bytes, but {MANIFEST_NAME} records {expected} "
                              "(the shard was truncated or changed after `acga prepare`); re-run `acga prepare` into "
                              "that folder to rewrite it")
+
+
+def damaged_shard_error(file_patterns, error: tf.errors.DataLossError) -> ValueError:
+    """The error to raise for TensorFlow's `DataLossError` while reading shards ("corrupted record at N", which names
+    no file): a ValueError naming the first shard matched by `file_patterns` (globs; None skipped) that cannot be read
+    through. Each shard is read to its end, which is done only once the error has happened: the shards' sizes are
+    checked up front (`check_shard_sizes`), their bytes are not."""
+    reason = error_message(error).splitlines()[0]
+    for pattern in file_patterns:
+        for path in sorted(tf.io.gfile.glob(shard_pattern(pattern))) if pattern is not None else ():
+            try:
+                tf.data.TFRecordDataset(path).reduce(0, lambda count, _: count + 1)
+            except tf.errors.DataLossError:
+                return ValueError(f"{path}: damaged ({reason}); re-run `acga prepare` into that folder to rewrite it "
+                                  "(its shards' sha256 are checked then)")
+    return ValueError(reason)
 
 
 def check_tfrecord_files(files: list[str]) -> None:

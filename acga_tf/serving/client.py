@@ -29,6 +29,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from acga_tf.ops.errors import error_message
+
 DEFAULT_SIGNATURE = "serving_default"
 MULTI_QUERY_SIGNATURE = "segment_queries"
 ENCODED_SIGNATURE = "segment_encoded"
@@ -137,17 +139,6 @@ def rest_body(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE
         /v1/models/<name>:predict`).
     """
     return {"signature_name": signature_name, "inputs": {k: _to_json(v) for k, v in inputs.items()}}
-
-
-def error_message(error: tf.errors.OpError) -> str:
-    """The part of a TF runtime error a client needs, as TF Serving reports it: the failed check's message,
-    without eager Python's "Graph execution error" / "Detected at node" / "{{function_node ...}}" preamble and the
-    node suffix."""
-    message = re.sub(r"^Graph execution error:\s*", "", getattr(error, "message", str(error)))
-    message = re.sub(r"^Detected at node .*?\(most recent call last\):\n(?:(?:<stack traces unavailable>|\s+.*)\n)*",
-                     "", message)
-    message = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", message)  # a tf.function called eagerly
-    return message.split("\n\t [[")[0].strip()
 
 
 def invalid_argument(message: str) -> tf.errors.InvalidArgumentError:

@@ -34,7 +34,13 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
-from acga_tf.data.manifest import count_samples, known_sample_count, read_manifest, shard_pattern
+from acga_tf.data.manifest import (
+    count_samples,
+    damaged_shard_error,
+    known_sample_count,
+    read_manifest,
+    shard_pattern,
+)
 from acga_tf.data.vocab import check_word_vectors
 from acga_tf.models.acga import ACGA
 from acga_tf.ops import files
@@ -353,6 +359,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         callbacks = _build_callbacks(run, model, backup)
         try:
             history = _train(run, task, batches, validation, callbacks, start_step, verbose)
+        except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
+            raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
         except KeyboardInterrupt:
             saved = backup.saved_step()
             raise KeyboardInterrupt(f"no model was saved; the same command resumes the run from its backup (optimizer "

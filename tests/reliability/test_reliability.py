@@ -241,6 +241,18 @@ def test_a_truncated_shard_is_named(world_copy, capsys, tmp_path):
     assert_one_line_error(err, shard.name, "truncated or changed")
 
 
+def test_a_shard_with_damaged_bytes_is_named(world_copy, run_dir, capsys):
+    """Its size is the manifest's, so only reading it finds the damage. Before: "{{function_node
+    __wrapped__IteratorGetNext_...}} corrupted record at 12 [Op:IteratorGetNext] name:", naming no file."""
+    shard = sorted(pathlib.Path(world_copy["data"]).glob("test-*.tfrecord"))[-1]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a record's payload: its CRC no longer matches
+    shard.write_bytes(bytes(data))
+    status, _, err = run_cli(["evaluate", "--model", run_dir, "--data", world_copy["test"]], capsys)
+    assert status == 2
+    assert_one_line_error(err, f"{shard}: damaged (corrupted record at ", "re-run `acga prepare` into that folder")
+
+
 def test_a_file_that_is_not_a_shard_is_named(run_dir, tmp_path, capsys):
     (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # shards with no manifest
     status, _, err = run_cli(["evaluate", "--model", run_dir, "--data", str(tmp_path / "*.mp4")], capsys)
