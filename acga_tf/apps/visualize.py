@@ -158,11 +158,12 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
     query = check_query(query)  # before loading the model
     trained = as_trained(model_path_or_trained)
     # As predict: words the vocabulary lacks, or past L, are named; a sentence without a vocabulary word is refused.
-    query = check_queries(KerasPredictor(trained), [query])[0]
+    predictor = KerasPredictor(trained)
+    query = check_queries(predictor, [query])[0]
     c = trained.config
     clip, frame = _clip_of(video, frame, c.clip_length)  # (T, H, W, 3), the centre's index
     h, w = clip.shape[1:3]
-    words = np.asarray(trained.vectorizer()(tf.constant([query])), np.float32)  # (1, L, D)
+    words = np.asarray(predictor.vectorizer(tf.constant([query])), np.float32)  # (1, L, D): its vectorizer, built once
     inputs = {"video": np.asarray(preprocess_clip(clip, c.image_size))[None], "words": words}
     outputs = attention_model(trained.model).predict_on_batch(inputs)
     word_attention = _attention_output(outputs, "word_attention")
@@ -326,7 +327,7 @@ def figure_format(path: str) -> str:
         ValueError: no extension, or one Matplotlib cannot write.
     """
     ext = os.path.splitext(os.fspath(path))[1][1:].lower()
-    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    formats = FigureCanvasAgg.get_supported_filetypes()
     if ext not in formats:
         raise ValueError(f"{path}: the figure's format is its extension, {'.' + ext if ext else 'none'} is not one of "
                          f"{', '.join('.' + f for f in sorted(formats))}")
