@@ -68,3 +68,12 @@ def random_inputs(config, batch=2, seed=0):
     words = rng.standard_normal((batch, config.sentence_length, config.word_dim)).astype("float32")
     words[:, 5:] = 0.0
     return {"video": video, "words": words}
+
+
+def assert_one_line_error(err: str, *needles: str) -> str:
+    """`err` (a command's stderr) holds one `acga ...` line, no traceback, and every needle in that line; returns it."""
+    lines = [line for line in err.strip().splitlines() if line.startswith("acga ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]

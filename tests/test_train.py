@@ -15,7 +15,7 @@ import types
 import keras
 import numpy as np
 import pytest
-from support import TRAINING_TINY, TRAINING_TINY_SET
+from support import TRAINING_TINY, TRAINING_TINY_SET, assert_one_line_error
 
 from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
@@ -327,12 +327,9 @@ def _train_argv(prepared_a2d, out, *extra, model_set=TRAINING_TINY_SET):
 
 def _refused(capsys, argv, *needles) -> str:
     assert cli.main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    lines = [line for line in err.splitlines() if line.startswith("acga ")]
-    assert len(lines) == 1 and lines[0].startswith("acga train: error: ") and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
+    line = assert_one_line_error(capsys.readouterr().err, *needles)
+    assert line.startswith("acga train: error: "), line
+    return line
 
 
 def test_resume_under_another_experiment_is_refused_naming_the_fields(finished_run, prepared_a2d, tmp_path, capsys):

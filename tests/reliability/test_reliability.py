@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 import pytest
-from support import REPO, TRAINING_TINY, TRAINING_TINY_SET
+from support import REPO, TRAINING_TINY, TRAINING_TINY_SET, assert_one_line_error
 
 from acga_tf import cli
 from acga_tf.data.convert import prepare
@@ -29,13 +29,6 @@ def run_cli(argv, capsys):
     status = cli.main(argv)
     out, err = capsys.readouterr()
     return status, out, err
-
-
-def assert_one_line_error(err: str, *needles: str):
-    lines = [line for line in err.strip().splitlines() if line.startswith("acga ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 # === Code execution ===
