@@ -10,6 +10,7 @@ import shutil
 import pytest
 import tensorflow as tf
 from dataset_files import SHARD_SIZE, prepare_a2d
+from runs import count_decoded
 
 from acga_tf.cli import main
 from acga_tf.data import make_dataset
@@ -49,6 +50,16 @@ def test_workers_two_gives_identical_shards(a2d_world, a2d_shards, tmp_path):
     root, _ = a2d_world
     assert prepare_a2d(root, tmp_path, "--workers", "2") == 0
     assert _shard_digests(tmp_path) == _shard_digests(a2d_shards)
+
+
+def test_each_video_is_decoded_once_for_all_its_annotated_frames(a2d_world, tmp_path, monkeypatch):
+    # 24-frame videos annotated at frames 8, 12 and 16, window 24: decoding each frame's window from the video's start
+    # read 19 + 23 + 24 frames of every video; once, up to the end of the last window, it reads 24.
+    # (With one shard a split: a video whose frames a shard boundary parts is decoded once for each part.)
+    root, _ = a2d_world
+    decoded = count_decoded(monkeypatch)
+    assert prepare_a2d(root, tmp_path, "--shard-size", "100") == 0  # one worker: in this process
+    assert len(decoded) == 24 * len({f.video_id for f in read_a2d(str(root))})
 
 
 def test_interrupted_run_resumes_to_identical_shards(a2d_world, a2d_shards, tmp_path):

@@ -300,6 +300,13 @@ TINY_RUNS: dict[str, TinyRun] = {
         # 40 s on a 2-core AVX2 host. The default suite converts with two workers (tests/test_convert.py, and
         # pipelines/convert.py's tiny run) and reads the shards with make_dataset (tests/test_datasets.py).
         slow=True),
+    "benchmarks/prepare.py": TinyRun(
+        ("--videos", "2", "--frames", "24", "--window", "4", "--repeats", "1"),
+        (*ENVIRONMENT,
+         rf"wrote 2 videos of 24 frames \(320 high\), annotated at 6, 12, 18, in {NUMBER} s",
+         rf"loading 6 annotated frames of 2 videos, window 4: one at a time {NUMBER} s, a video's frames together "
+         rf"{NUMBER} s \({NUMBER}x\); the same samples: True",
+         rf"converting them \(one worker, shards and manifest written\): {NUMBER} s, {NUMBER} ms an annotated frame")),
     "benchmarks/predict_memory.py": TinyRun(
         ("--seconds", "1", "2", "--height", "72", "--uhd-seconds", "0", "--fps", "12"),
         (*ENVIRONMENT,

@@ -22,11 +22,12 @@ from acga_tf.data.colour import (
     scene_to_hlg,
     sdr_from_hdr,
 )
-from acga_tf.data.types import DataError, Referral
+from acga_tf.data.types import AnnotatedFrame, DataError, Referral
 from acga_tf.data.video import (
     LoadedSample,
     iter_video_frames,
     load_sample,
+    load_samples,
     read_png_frames,
     read_video_frames,
     window_bounds,
@@ -106,6 +107,75 @@ def test_load_sample_errors(a2d_copy):
     with pytest.raises(DataError, match=r"EadxBPmQvtg\.mp4: video file not found") as e:
         load_sample(g, 8)
     assert e.value.reason == "missing_video"
+
+
+def _a2d_frames(video, folder, numbers, masks_of):
+    """AnnotatedFrames of one A2D-style video, each with an .h5 of one instance (masks_of(frame) gives its mask)."""
+    out = []
+    for k in numbers:
+        write_h5(folder / f"{k:05d}.h5", [masks_of(k)], [0])
+        out.append(AnnotatedFrame("a2d", "train", "vid", k, str(video), str(folder / f"{k:05d}.h5"), None,
+                                  (Referral(f"the actor at {k}", 0),)))
+    return out
+
+
+def _same_results(together, one_at_a_time):
+    assert len(together) == len(one_at_a_time)
+    for (frame, got), (frame_alone, expected) in zip(together, one_at_a_time):
+        assert frame is frame_alone
+        assert type(got) is type(expected), (frame.frame_number, got, expected)
+        if isinstance(expected, DataError):
+            assert (got.source, got.reason, got.message) == (expected.source, expected.reason, expected.message)
+        else:
+            assert (got.center, got.first_index, got.height, got.width) == \
+                (expected.center, expected.first_index, expected.height, expected.width)
+            np.testing.assert_array_equal(got.frames, expected.frames)
+            np.testing.assert_array_equal(np.stack(got.masks), np.stack(expected.masks))
+
+
+def test_the_annotated_frames_of_a_video_are_decoded_once_and_load_as_one_at_a_time(tmp_path, monkeypatch):
+    # A2D annotates 3 to 5 frames a video, spread over it: the converter decoded it from its start for each of them.
+    video = write_video(tmp_path / "vid.mp4", moving_frames(40, 48, 64, seed=2), "libx264", "yuv420p")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    frames = _a2d_frames(video, masks, (1, 5, 20, 38, 45), lambda k: (np.arange(48 * 64).reshape(48, 64) % k == 0))
+    write_h5(masks / "00020.h5", [np.ones((48, 64), np.uint8)], [3])  # frame 20: a mask error, not a video one
+    one_at_a_time = [(f, _load_or_error(f, 8)) for f in frames]
+    decoded = count_decoded(monkeypatch)
+    together = list(load_samples(frames, 8))
+    assert len(decoded) == 40  # once, to the video's end (frame 45's window ends past it)
+    _same_results(together, one_at_a_time)
+    assert [type(r).__name__ for _, r in together] == ["LoadedSample", "LoadedSample", "DataError", "LoadedSample",
+                                                      "DataError"]
+    assert together[4][1].reason == "short_video" and together[2][1].reason == "missing_instance"
+    decoded.clear()
+    assert [r.first_index for _, r in load_samples(frames[:2], 8)] == [0, 0]
+    assert len(decoded) == 4 + 4  # no further than the last window's end (frame 5 is index 4)
+
+
+def test_a_decoding_error_stops_only_the_frames_whose_window_it_cuts(tmp_path):
+    whole = write_video(tmp_path / "full.mp4", moving_frames(30, 48, 64, seed=6), "libx264", "yuv420p",
+                        options={"movflags": "faststart"})
+    cut = tmp_path / "vid.mp4"
+    data = Path(whole).read_bytes()
+    cut.write_bytes(data[:len(data) * 3 // 5])  # decodable up to about frame 18, then InvalidDataError
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    frames = _a2d_frames(cut, masks, (3, 8, 28), lambda k: np.eye(48, 64, k, dtype=np.uint8))
+    one_at_a_time = [(f, _load_or_error(f, 6)) for f in frames]
+    together = list(load_samples(frames, 6))
+    _same_results(together, one_at_a_time)
+    assert [type(r).__name__ for _, r in together] == ["LoadedSample", "LoadedSample", "DataError"]
+    assert together[2][1].reason == "corrupt_video"
+    Path(cut).unlink()
+    assert {r.reason for _, r in load_samples(frames, 6)} == {"missing_video"}
+
+
+def _load_or_error(frame, window):
+    try:
+        return load_sample(frame, window)
+    except DataError as e:
+        return e
 
 
 def test_read_png_frames_errors(jhmdb_root):

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from acga_tf.data.schema import encode_example
 from acga_tf.data.types import AnnotatedFrame, DataError
-from acga_tf.data.video import load_sample
+from acga_tf.data.video import load_samples
 from acga_tf.ops import files
 
 CONVERTER_VERSION = "1.0"
@@ -132,9 +132,11 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
     try:
         with files.atomic_path(os.path.join(task.output_dir, task.name)) as temporary:
             with tf.io.TFRecordWriter(temporary) as writer:
-                for frame in task.items:
+                for frame, sample in load_samples(task.items, task.window):  # a video decoded once
                     try:
-                        record = encode_example(frame, load_sample(frame, task.window))
+                        if isinstance(sample, DataError):
+                            raise sample
+                        record = encode_example(frame, sample)
                     except DataError as e:
                         if not task.skip_bad:
                             raise
