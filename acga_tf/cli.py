@@ -248,7 +248,8 @@ def _add_train(sub) -> None:
     p.add_argument("--mixed-precision", nargs="?", const="auto", default=None, choices=("auto", *POLICIES),
                    help="alone: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16_head (I3D in float32, "
                         "the rest in mixed_bfloat16) where it convolves faster in bfloat16, else float32 (the choice "
-                        "and why are printed); or one of " + ", ".join(POLICIES) + " (default: float32)")
+                        "and why are printed); or one of " + ", ".join(POLICIES) + " (default: float32; mixed_float16 "
+                        "needs a GPU under TensorFlow)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
     p.set_defaults(run=_run_train)

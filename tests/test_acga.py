@@ -225,6 +225,63 @@ def test_tiny_preset_overfits_with_model_fit(monkeypatch):
         assert len(traced) == 1
 
 
+def test_a_model_returning_attention_maps_trains_with_the_default_compile():
+    # The maps have no target: Keras' compiled metrics indexed the targets by every output name (KeyError).
+    config = TINY.replace(return_attention=True)
+    model = ACGA(config)
+    model.compile()
+    x, y = _synthetic_batch(config, n=2)
+    history = model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0]) and "mean_iou" in history.history
+    assert model.train_on_batch(x, y, return_dict=True)["loss"] > 0
+    assert set(model.predict(x, verbose=0)) >= {"logits", "word_attention", "spatial_attention"}
+
+
+def test_a_saved_compiled_model_loads_compiled_and_goes_on_training_with_its_optimizer(tmp_path):
+    model = ACGA(TINY)
+    model.compile(learning_rate=1e-3)
+    x, y = _synthetic_batch(TINY, n=2)
+    model.fit(x, y, batch_size=2, epochs=2, verbose=0)
+    path = str(tmp_path / "trained.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)  # before: not compiled (Keras skipped the custom compile), fit failed
+    assert restored.compiled and type(restored.optimizer).__name__ == "Adam"
+    assert int(restored.optimizer.iterations) == 2
+    assert float(restored.optimizer.learning_rate) == pytest.approx(1e-3)
+    for saved, loaded in zip(model.optimizer.variables, restored.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(saved))
+    restored.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert int(restored.optimizer.iterations) == 3
+
+
+def test_layers_frozen_after_the_build_stay_frozen_through_save_and_load(tmp_path):
+    model = ACGA(TINY)
+    built = len(model.trainable_weights)
+    model.get_layer("video_encoder").trainable = False
+    model.get_layer("text_encoder").trainable = False
+    frozen = len(model.trainable_weights)
+    assert frozen < built
+    model.save(str(tmp_path / "frozen.keras"))
+    restored = keras.saving.load_model(str(tmp_path / "frozen.keras"))  # before: every layer trainable again
+    assert len(restored.trainable_weights) == frozen
+    assert [w.path for w in restored.trainable_weights] == [w.path for w in model.trainable_weights]
+    ACGA(TINY).save(str(tmp_path / "plain.keras"))  # nothing changed: the config as before, without the flags
+    assert "layers_trainable" not in ACGA(TINY).get_config()
+    assert len(keras.saving.load_model(str(tmp_path / "plain.keras")).trainable_weights) == built
+
+
+def test_unfreezing_the_encoder_keeps_the_blocks_its_config_freezes_frozen():
+    model = ACGA(TINY.replace(i3d_trainable_from="Mixed_4b"))
+    encoder = model.get_layer("video_encoder")
+    trainable = [w.path for w in model.trainable_weights]
+    encoder.trainable = False
+    encoder.trainable = True  # before: every block trained, Conv3d_1a_7x7 included
+    assert [w.path for w in model.trainable_weights] == trainable
+    assert not encoder.blocks["Conv3d_1a_7x7"].trainable and encoder.blocks["Mixed_4b"].trainable
+    encoder.blocks["Conv3d_1a_7x7"].trainable = True  # a block's own flag still trains it
+    assert len(model.trainable_weights) > len(trainable)
+
+
 def test_mixed_precision_model_keeps_its_policy_through_save_and_load(tmp_path):
     model = ACGA(TINY, dtype="mixed_bfloat16")
     assert model.stage("decoder").compute_dtype == "bfloat16"

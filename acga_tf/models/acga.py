@@ -106,6 +106,29 @@ class SegmentationTask:
                         loss=loss if loss is not None else acga_losses(foreground_weight),
                         metrics=metrics if metrics is not None else {"logits": [ReferringIoU()]},
                         jit_compile=jit_compile, **kwargs)
+        self._jit_compile_asked = jit_compile
+
+    def get_compile_config(self):
+        # Keras' record of the compile, with `jit_compile` as asked ("auto" is decided again where the model loads:
+        # a model compiled on a TensorFlow CPU keeps XLA under JAX).
+        config = super().get_compile_config()
+        if config and getattr(self, "_jit_compile_asked", None) == "auto":
+            config["jit_compile"] = "auto"
+        return config
+
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was saved (optimizer, loss, metrics), so that a `.keras` file of a compiled
+        model goes on training with its optimizer's state. Keras skips a `compile` it did not write (with a warning);
+        this one takes Keras' own arguments, already resolved, so it is called with them."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)  # its variables, into which Keras loads the saved ones
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, y, _with_targets(y, y_pred), sample_weight, training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y, _with_targets(y, y_pred), sample_weight)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Called by Keras' TensorFlow trainer only, before `fit`, `evaluate`, `train_on_batch` and `test_on_batch`
@@ -129,6 +152,14 @@ class SegmentationTask:
                 break
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=data_batch)
+
+
+def _with_targets(y, y_pred):
+    """The outputs that have a target in `y`: with `return_attention` the model also returns attention maps, which
+    have none, and Keras' compiled metrics index the targets by every output name (a KeyError)."""
+    if isinstance(y, dict) and isinstance(y_pred, dict) and not set(y_pred) <= set(y):
+        return {key: value for key, value in y_pred.items() if key in y}
+    return y_pred
 
 
 def _serialize(policy):
@@ -234,6 +265,7 @@ class ACGA(SegmentationTask, keras.Model):
         self._layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
         self._encoder_dtype = keras.dtype_policies.get(encoder_dtype) if encoder_dtype else None
         self._intermediates = intermediates
+        self._built_trainable = trainable_flags(self)  # what `get_config` compares with
 
     def __call__(self, inputs, *args, **kwargs):
         self._check_inputs(inputs)  # before Keras' own input_spec check, to name the config field
@@ -277,6 +309,9 @@ class ACGA(SegmentationTask, keras.Model):
         config = {"config": self.config.to_dict(), "name": self.name, "dtype": _serialize(self._layer_dtype)}
         if self._encoder_dtype is not None:  # only where set: configs saved before it load as they did
             config["encoder_dtype"] = _serialize(self._encoder_dtype)
+        flags = trainable_flags(self)
+        if flags != self._built_trainable:  # a layer frozen or unfrozen since the build: every flag, in build order
+            config["layers_trainable"] = flags
         return config
 
     @classmethod
@@ -287,7 +322,11 @@ class ACGA(SegmentationTask, keras.Model):
         for key in ("dtype", "encoder_dtype"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.dtype_policies.deserialize(config[key])
-        return cls(**config)
+        flags = config.pop("layers_trainable", None)
+        model = cls(**config)
+        if flags:
+            set_trainable_flags(model, flags)
+        return model
 
     def segment_queries(self, video, words) -> dict:
         """B clips and Q sentences in one pass: the video encoder runs once per clip, the head on every (clip,
@@ -320,6 +359,33 @@ class ACGA(SegmentationTask, keras.Model):
         if len(self.streams) > 1:
             return self.get_layer(f"{stream or self.streams[0]}_{name}")
         return self.get_layer(name)
+
+
+def _named_layers(layer: keras.layers.Layer, path: str = ""):
+    """`(path, layer)` for `layer`'s sublayers at every depth, each before its own sublayers; a path is the names
+    from the model down, "/"-joined (a name that siblings share gets "#k")."""
+    children = layer._flatten_layers(include_self=False, recursive=False)
+    names = [child.name for child in children]
+    for index, child in enumerate(children):
+        name = child.name if names.count(child.name) == 1 else f"{child.name}#{names[:index].count(child.name)}"
+        yield f"{path}/{name}" if path else name, child
+        yield from _named_layers(child, f"{path}/{name}" if path else name)
+
+
+def trainable_flags(model: keras.Model) -> dict[str, bool]:
+    """Every layer's `trainable`, the model's own under "" (docs/model.md#fine-tuning): what `ACGA.get_config` keeps
+    where a layer was frozen or unfrozen after the build, so that a `.keras` file trains the same layers again."""
+    return {"": model.trainable, **{path: layer.trainable for path, layer in _named_layers(model)}}
+
+
+def set_trainable_flags(model: keras.Model, flags: dict[str, bool]) -> None:
+    """Sets the flags of `trainable_flags`, each layer after the layers that hold it (setting a layer's flag sets its
+    sublayers' too, so each then gets its own)."""
+    if "" in flags:
+        model.trainable = flags[""]
+    for path, layer in _named_layers(model):
+        if path in flags:
+            layer.trainable = flags[path]
 
 
 def intermediate_model(model: ACGA) -> keras.Model:

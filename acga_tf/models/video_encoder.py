@@ -327,6 +327,7 @@ class I3D(keras.layers.Layer):
                 raise ValueError(f"I3D endpoint {name!r} is not built up to final_endpoint={final_endpoint!r}")
         first_trainable = (len(VALID_ENDPOINTS) if trainable_from == "none"
                            else VALID_ENDPOINTS.index(trainable_from))
+        self._first_trainable = first_trainable
         self.blocks = {}
         for index, name in enumerate(VALID_ENDPOINTS[: VALID_ENDPOINTS.index(final_endpoint) + 1]):
             kind, widths, kernel, strides = _LAYOUT[name]
@@ -341,6 +342,21 @@ class I3D(keras.layers.Layer):
                                                   name=name)
             layer.trainable = index >= first_trainable
             self.blocks[name] = layer
+
+    @property
+    def trainable(self):
+        return keras.layers.Layer.trainable.fget(self)
+
+    @trainable.setter
+    def trainable(self, value):
+        # Keras sets every sublayer's flag to the layer's: `encoder.trainable = True` after `False` would train the
+        # blocks before `trainable_from` too. Those stay frozen, as the config says; a block's own flag (or the
+        # config's `trainable_from`) trains them (docs/model.md#fine-tuning).
+        keras.layers.Layer.trainable.fset(self, value)
+        if value and hasattr(self, "blocks"):
+            for index, layer in enumerate(self.blocks.values()):
+                if index < self._first_trainable:
+                    layer.trainable = False
 
     def build(self, input_shape):
         shape = tuple(input_shape)

@@ -156,6 +156,11 @@ def resolve_policy(mixed_precision: bool | str) -> str | None:
         return policy
     if mixed_precision not in POLICIES:
         raise ValueError(f"mixed precision {mixed_precision!r}: expected auto or one of {', '.join(POLICIES)}")
+    if mixed_precision == "mixed_float16" and keras.backend.backend() == "tensorflow" and gpu_description() is None:
+        raise ValueError("mixed precision mixed_float16: TensorFlow has no float16 kernel on a CPU for I3D's 3-D "
+                         "pooling (MaxPool3D), so it cannot train the model in float16 here; on a CPU choose "
+                         "mixed_bfloat16_head, mixed_bfloat16 or float32 (auto picks one), or train under "
+                         "KERAS_BACKEND=jax")
     return mixed_precision
 
 
@@ -344,12 +349,13 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         logger.warning(hint)
     if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
         check_word_vectors(vectors_path, experiment.data.word_dim)
+    policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite, experiment=experiment)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with run.distribution.scope() if run.distribution is not None else contextlib.nullcontext():
         keras.utils.set_random_seed(experiment.training.seed)  # once, here
         _load_words(run, vectors_path)
-        model, task, prefix = _build_model(run, mixed_precision, feature_cache)
+        model, task, prefix = _build_model(run, policy, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch)
         start_step = _resume(run, task, backup)
@@ -532,11 +538,11 @@ def _load_words(run: _Run, vectors_path: str | None) -> None:
     run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path, vocabulary=run.vocabulary)
 
 
-def _build_model(run: _Run, mixed_precision: bool, feature_cache: bool):
+def _build_model(run: _Run, policy: str | None, feature_cache: bool):
     """`(model, task, prefix)`: the `ACGA`, the `TrainingTask` that trains it (the head after the cut with the
     feature cache), and the frozen prefix (None without the cache)."""
     experiment = run.experiment
-    dtypes = PRECISIONS.get(resolve_policy(mixed_precision), {})  # ACGA's dtype arguments; {} for the default
+    dtypes = PRECISIONS.get(policy, {})  # ACGA's dtype arguments; {} for the default (`resolve_policy`)
     if run.strategy is None:  # JAX / PyTorch: the model is its own task (SegmentationTask's compile defaults)
         if feature_cache:
             raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
