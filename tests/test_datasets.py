@@ -63,6 +63,27 @@ def test_training_dataset_is_deterministic_and_drops_remainder(a2d_shards):
         np.testing.assert_array_equal(ma, mb)
 
 
+def test_a_dataset_has_its_length_and_model_fit_ends_its_epochs_without_running_out(a2d_shards, recwarn):
+    # Keras warned "Your input ran out of data; interrupting training" at the end of every epoch of a plain
+    # `model.fit(make_dataset(...))`, and of its validation, when the dataset's length was unknown.
+    import keras
+
+    from acga_tf import ACGA
+
+    manifest = json.load(open(a2d_shards / "manifest.json"))
+    train, test = (manifest["splits"][split]["samples"] for split in ("train", "test"))
+    train_ds = make_dataset(str(a2d_shards / "train-*.tfrecord"), CONFIG, training=True, batch_size=4)
+    test_ds = make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=4)
+    assert int(train_ds.cardinality()) == train // 4 and int(test_ds.cardinality()) == -(-test // 4)
+    assert sum(1 for _ in test_ds) == -(-test // 4)  # the length asserted is the one read
+    unlisted = make_dataset(str(a2d_shards / "train-00000-*.tfrecord"), CONFIG, training=False, batch_size=2)
+    assert int(unlisted.cardinality()) == -(-manifest["splits"]["train"]["shards"][0]["samples"] // 2)
+    model = ACGA(CONFIG)
+    model.compile()
+    model.fit(train_ds, epochs=1, validation_data=test_ds, verbose=0)
+    assert not [w for w in recwarn if "ran out of data" in str(w.message)]
+
+
 def test_make_dataset_takes_a_path(a2d_shards):
     from_str = next(iter(make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=2)))
     from_path = next(iter(make_dataset(a2d_shards / "test-*.tfrecord", CONFIG, training=False, batch_size=2)))

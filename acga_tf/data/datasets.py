@@ -23,6 +23,7 @@ from acga_tf.data.manifest import (
     MANIFEST_NAME,
     check_shard_sizes,
     check_tfrecord_files,
+    known_sample_count,
     read_manifest,
     shard_pattern,
 )
@@ -175,6 +176,10 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         ds = ds.map(_as_written(lambda sample: parse_eval(sample, config, vectorizer, with_info)),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
     ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
+    samples = known_sample_count(file_pattern)
+    if samples is not None:  # its length: Keras' fit and evaluate end the epoch there, not on "ran out of data"
+        ds = ds.apply(tf.data.experimental.assert_cardinality(samples // batch_size if training
+                                                              else -(-samples // batch_size)))
     ds = ds.prefetch(tf.data.AUTOTUNE)
 
     options = tf.data.Options()
