@@ -572,9 +572,19 @@ def overlay_frame(frame: np.ndarray, masks: np.ndarray, key: tuple[np.ndarray, n
     return out
 
 
-def gif_frame_duration(fps: float) -> int:
-    """Milliseconds per GIF frame: GIF stores centiseconds, and viewers slow down delays under 20 ms."""
-    return max(10 * int(round(100.0 / fps)), 20)
+def gif_durations(times: Sequence[float]) -> list[int]:
+    """Milliseconds each GIF frame lasts, for frames shown at `times` (seconds) and the end at `times[-1]`'s successor.
+
+    GIF stores centiseconds: each frame starts at its time rounded to them, so the rounding does not add up (a 1/30 s
+    frame rounded alone lasted 30 ms, and a GIF of a 30 fps video played 11% fast). Viewers slow frames under 20 ms
+    down to 100 ms, so none is shorter: above 50 fps a GIF plays slower than its video (an MP4 keeps its timing).
+    """
+    out, start = [], round(times[0] * 100)
+    for time in times[1:]:
+        end = max(start + 2, round(time * 100))
+        out.append(10 * (end - start))
+        start = end
+    return out
 
 
 def overlay_format(path: str) -> str:
@@ -628,12 +638,14 @@ class OverlayWriter:
             os.replace(self.temporary, self.path)
         logger.info("wrote %d overlay frames to %s", self.count, self.path)
 
-    def _gif_durations(self) -> int | list[int]:
-        """Each frame's GIF duration: until the next frame's time where every frame has one, else 1 / fps."""
-        if len(self.times) < 2 or None in self.times:
-            return gif_frame_duration(self.fps)
-        gaps = np.diff(np.asarray(self.times, float)).tolist() + [1.0 / self.fps]
-        return [gif_frame_duration(1.0 / gap) if gap > 0 else gif_frame_duration(self.fps) for gap in gaps]
+    def _gif_durations(self) -> list[int]:
+        """Each frame's GIF duration (`gif_durations`): until the next frame's time where every frame has one, else
+        at 1 / fps from the first; the last frame lasts 1 / fps."""
+        if None in self.times:
+            times = [k / self.fps for k in range(len(self.images) + 1)]
+        else:
+            times = [float(t) for t in self.times] + [float(self.times[-1]) + 1.0 / self.fps]
+        return gif_durations(times)
 
     def discard(self) -> None:
         """Removes what was written; `path` is left as it was."""
