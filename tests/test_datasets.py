@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from acga_tf import ACGA
 from acga_tf.data import make_dataset
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.video import load_sample
@@ -66,10 +67,6 @@ def test_training_dataset_is_deterministic_and_drops_remainder(a2d_shards):
 def test_a_dataset_has_its_length_and_model_fit_ends_its_epochs_without_running_out(a2d_shards, recwarn):
     # Keras warned "Your input ran out of data; interrupting training" at the end of every epoch of a plain
     # `model.fit(make_dataset(...))`, and of its validation, when the dataset's length was unknown.
-    import keras
-
-    from acga_tf import ACGA
-
     manifest = json.load(open(a2d_shards / "manifest.json"))
     train, test = (manifest["splits"][split]["samples"] for split in ("train", "test"))
     train_ds = make_dataset(str(a2d_shards / "train-*.tfrecord"), CONFIG, training=True, batch_size=4)

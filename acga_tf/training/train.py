@@ -608,9 +608,9 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
 def _build_validation(run: _Run, val_pattern: str) -> tf.data.Dataset:
     """The validation batches `fit` evaluates after every epoch, of known length where the manifest gives it: Keras
     warns "Your input ran out of data" after a dataset of unknown length ends (`make_dataset` gives its length; the
-    trim below loses it). Not for several workers, whose shards each read a part of it. Under JAX's DataParallel every batch is a whole number of
-    slices, one per device (JAX cannot split a batch unevenly): the last `samples % devices` samples are left out, and
-    a warning says so."""
+    trim below loses it). Not for several workers, whose shards each read a part of it. Under JAX's DataParallel
+    every batch is a whole number of slices, one per device (JAX cannot split a batch unevenly): the last
+    `samples % devices` samples are left out, and a warning says so."""
     ds = make_dataset(val_pattern, run.experiment.data, training=False, batch_size=run.global_batch,
                       vectorizer=run.vectorizer)
     if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
