@@ -12,6 +12,7 @@ from runs import QUERY, X264_GOP_8, count_decoded, moving_frames, write_video
 from acga_tf.apps.predict import (
     OVERLAY_COLOR,
     PredictionResult,
+    frames_to_segment,
     load_video,
     overlay_frames,
     predict,
@@ -20,7 +21,7 @@ from acga_tf.apps.predict import (
     write_overlay,
 )
 from acga_tf.cli import main
-from acga_tf.data.video import iter_video_frames
+from acga_tf.data.video import frame_times, iter_video_frames
 from acga_tf.serving.client import rest_body
 
 
@@ -154,9 +155,9 @@ def test_a_truncated_download_is_segmented_up_to_where_it_ends(run_dir, tmp_path
     assert len(os.listdir(tmp_path / "m")) == held
 
 
-def test_a_variable_frame_rate_keeps_its_timing_in_the_overlay(run_dir, tmp_path, capsys):
-    # As phones record: 10 frames 1/30 s apart, then 6 frames 1/10 s apart. The overlay was written at the average
-    # rate, so its first part played slower and its second faster than the video.
+def _phone_video(tmp_path):
+    """A variable frame rate, as phones record: 10 frames 1/30 s apart, then 6 frames 1/10 s apart (0 to 0.3 s, then
+    0.4 to 0.9 s). Returns (path, the frames' times in 1/90 s)."""
     import fractions
 
     import av
@@ -170,6 +171,33 @@ def test_a_variable_frame_rate_keeps_its_timing_in_the_overlay(run_dir, tmp_path
         stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
         stream.codec_context.time_base = fractions.Fraction(1, 90)
         encode_frames(container, stream, frames, ticks)
+    return path, ticks
+
+
+def test_a_part_of_a_variable_frame_rate_video_is_the_frames_shown_then(run_dir, tmp_path, capsys):
+    # --start/--end counted frame i at i / (average rate, 17.8 fps here): 0.35 s to 0.75 s picked frames 7 to 13,
+    # shown from 0.2 s, and printed times no frame has. Now the frames shown in [0.35, 0.75): 0.4, 0.5, 0.6, 0.7 s.
+    path, ticks = _phone_video(tmp_path)
+    assert frame_times(path) == pytest.approx([t / 90 for t in ticks])
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "0.35", "--end",
+                 "0.75", "--frames-dir", str(tmp_path / "part"), "--no-progress"]) == 0
+    assert "4 frames (48x32), frames 11 to 14 of the video (0.40 s to 0.80 s)" in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path / "part")) == [f"{k:05d}.png" for k in range(11, 15)]
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir",
+                 str(tmp_path / "whole"), "--no-progress"]) == 0
+    for k in range(11, 15):  # each mask is the whole video's
+        name = f"{k:05d}.png"
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "part" / name)),
+                                      np.asarray(Image.open(tmp_path / "whole" / name)))
+    assert frames_to_segment(path, 0.35, 0.75) == 4
+
+
+def test_a_variable_frame_rate_keeps_its_timing_in_the_overlay(run_dir, tmp_path, capsys):
+    # As phones record: 10 frames 1/30 s apart, then 6 frames 1/10 s apart. The overlay was written at the average
+    # rate, so its first part played slower and its second faster than the video.
+    import av
+
+    path, ticks = _phone_video(tmp_path)
 
     def times(video):
         with av.open(video) as container:

@@ -19,6 +19,7 @@ the frame's own pixels (padding is never an answer) and mapped back to the frame
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import dataclasses
@@ -38,7 +39,7 @@ from PIL import Image, ImageDraw, ImageFont
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.types import DataError
-from acga_tf.data.video import Mp4Writer, iter_video_frames, video_stream
+from acga_tf.data.video import Mp4Writer, frame_times, iter_video_frames, video_stream
 from acga_tf.ops import files
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.geometry import clip_indices
@@ -166,7 +167,7 @@ def frames_to_segment(path: str, start: float | None = None, end: float | None =
         ValueError: as `frame_range`.
     """
     info = video_info(path)
-    first, stop = frame_range(start, end, info.fps or DEFAULT_FPS)
+    first, stop = frame_range(start, end, info.fps or DEFAULT_FPS, _times_for(path, start, end))
     if info.frames is None:
         return None
     return max(min(info.frames, stop or info.frames) - first, 0) or None
@@ -760,12 +761,16 @@ class PredictionSummary:
     paths: list[str]
     first: int = 0  # zero-based index, in the video, of the first frame segmented
     sample_aspect: fractions.Fraction | None = None  # the pixels' aspect where not square (the model saw square ones)
+    start_time: float = 0.0  # seconds: when the first frame segmented is shown (from the video's first frame)
+    end_time: float = 0.0  # seconds: when the frame after the last one segmented is shown
 
 
-def frame_range(start: float | None, end: float | None, fps: float) -> tuple[int, int | None]:
+def frame_range(start: float | None, end: float | None, fps: float,
+                times: Sequence[float] | None = None) -> tuple[int, int | None]:
     """`--start`/`--end` in seconds → the zero-based frames [first, stop) shown from `start` until before `end`.
 
-    Frame i is shown from i / fps (exact for a constant frame rate; a variable one is taken at its average).
+    Frame i is shown at `times[i]` where the video's frame times are given (`frame_times`: a variable frame rate's
+    uneven ones, as `ffmpeg -ss`/`-to` count), else from i / fps.
 
     Raises:
         ValueError: a start below 0, infinite or not a number, an end not after the start (an infinite end is the
@@ -775,14 +780,31 @@ def frame_range(start: float | None, end: float | None, fps: float) -> tuple[int
         raise ValueError(f"--start {start}: must be a time in seconds, 0 or more")
     if end is not None and not end > (start or 0):
         raise ValueError(f"--end {end}: must be a time in seconds after --start ({start or 0})")
-    first = 0 if start is None else _frame_at(start, fps)
-    stop = None if end is None or end == math.inf else max(_frame_at(end, fps), first + 1)
+    first = 0 if start is None else _frame_at(start, fps, times)
+    stop = None if end is None or end == math.inf else max(_frame_at(end, fps, times), first + 1)
     return first, stop
 
 
-def _frame_at(seconds: float, fps: float) -> int:
-    """The first frame shown at or after `seconds` (frame i from i / fps), capped far past any video's end."""
+def _frame_at(seconds: float, fps: float, times: Sequence[float] | None) -> int:
+    """The first frame shown at or after `seconds`, capped far past any video's end: by `times` up to their last
+    frame, else (and past it) from i / fps."""
+    if times and seconds <= times[-1] + 1e-6:
+        return bisect.bisect_left(times, seconds - 1e-6)
     return int(np.ceil(min(seconds * fps, 2.0 ** 62) - 1e-6))
+
+
+def _times_for(video, start: float | None, end: float | None) -> list[float] | None:
+    """A file's frame times (`frame_times`) up to what `--start`/`--end` need; None where no part is asked for."""
+    if not isinstance(video, (str, os.PathLike)) or (start is None and end is None):
+        return None
+    return frame_times(video, max([t for t in (start, end) if t is not None and t < math.inf], default=0.0))
+
+
+def _time_of(index: int, fps: float, times: Sequence[float] | None) -> float:
+    """When frame `index` is shown (seconds): by `times`, past their end 1 / fps apart, else index / fps."""
+    if not times:
+        return index / fps
+    return times[index] if index < len(times) else times[-1] + (index - len(times) + 1) / fps
 
 
 def predict_to_files(model, video, queries: Sequence[str], *, output: str | None = None,
@@ -820,7 +842,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     info = video_info(video) if is_file else VideoInfo()
     aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
     frames, fps = open_frames(video, fps or info.fps or DEFAULT_FPS, times)  # an array is checked here
-    first, stop = frame_range(start, end, fps)
+    shown = _times_for(video, start, end)  # when each frame is shown, where a part is asked for
+    first, stop = frame_range(start, end, fps, shown)
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
         raise ValueError(_past_the_end(video, start, first, declared, fps))
@@ -876,6 +899,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         raise ValueError(_past_the_end(video, start, first, None, fps))
     if writer is not None:
         writer.close()
+    summary.start_time = _time_of(summary.first, fps, shown)
+    summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
     for query, empty in zip(queries, summary.empty_frames):

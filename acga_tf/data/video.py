@@ -12,6 +12,7 @@ import dataclasses
 import fractions
 import itertools
 import logging
+import math
 import os
 from collections.abc import Callable, Iterator, MutableSequence, Sequence
 
@@ -318,6 +319,40 @@ def _seek(container: av.container.InputContainer, stream: av.VideoStream, start:
     except av.FFmpegError:  # a container that cannot seek
         return None
     return target
+
+
+def frame_times(path: str, until: float = math.inf) -> list[float] | None:
+    """When each frame of a video file is shown: presentation times in seconds from its first frame, in order, read
+    from the packets (demuxed, not decoded), up to the frames shown after `until` seconds. A variable frame rate (as
+    phones record) has uneven ones: frame i is not at i / (average rate). None where a packet has no timestamp, as
+    raw H.264 has none, or FFmpeg cannot read the file.
+
+    Packets the container marks to discard (an edit list's leading frames) are left out, as decoders leave them out;
+    reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder.
+    """
+    pts, past, lowest = [], 0, None
+    try:
+        with av.open(os.fspath(path)) as container:
+            stream = video_stream(container)
+            if stream is None or stream.time_base is None:
+                return None
+            base = stream.time_base
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                if packet.pts is None:
+                    return None
+                pts.append(packet.pts)
+                lowest = packet.pts if lowest is None else min(lowest, packet.pts)
+                if float((packet.pts - lowest) * base) > until:
+                    past += 1
+                    if past > SEEK_MARGIN:
+                        break
+    except av.FFmpegError:  # damaged data: the packets before it still say when their frames are shown
+        pass
+    if not pts:
+        return None
+    return [float((p - lowest) * base) for p in sorted(pts)]
 
 
 def _decode(container: av.container.InputContainer, stream: av.VideoStream,
