@@ -70,3 +70,23 @@ def test_keras_metric_agrees_with_numpy_summary_at_model_resolution():
     assert result["map"] == pytest.approx(expected["mAP@0.5:0.95"], rel=1e-6)
     metric.reset_state()
     assert float(metric.result()["mean_iou"]) == 0.0
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 1), (6, 16, 16, 1)])
+def test_the_keras_metric_weighs_samples_by_their_sample_weight(shape):
+    # Before, `sample_weight` was ignored without a word: weights [1, 0, ...] scored every sample.
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((6, 16, 16, 1)).astype("float32")
+    truth = (rng.uniform(size=(6, 16, 16, 1)) > 0.6).astype("float32")
+    logits[:2] = np.where(truth[:2] > 0, 5.0, -5.0)  # two perfect samples
+    weight = np.array([1, 1, 0, 0, 0, 0], "float32").reshape((6,) + (1,) * (len(shape) - 1)) * np.ones(shape, "float32")
+    weighted, alone = ReferringIoU(), ReferringIoU()
+    weighted.update_state(truth, logits, sample_weight=weight)
+    alone.update_state(truth[:2], logits[:2])
+    assert {k: float(v) for k, v in weighted.result().items()} == {k: float(v) for k, v in alone.result().items()}
+    assert float(weighted.result()["mean_iou"]) == pytest.approx(1.0)
+    doubled = ReferringIoU()
+    doubled.update_state(truth, logits, sample_weight=2 * np.ones(6, "float32"))
+    plain = ReferringIoU()
+    plain.update_state(truth, logits)
+    assert float(doubled.result()["map"]) == pytest.approx(float(plain.result()["map"]))

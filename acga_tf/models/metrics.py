@@ -27,6 +27,9 @@ class ReferringIoU(keras.metrics.Metric):
 
     Args:
         name: metric name.
+
+    `update_state(..., sample_weight=)` weighs each sample (a weight per sample, `(B,)`; one per pixel is averaged
+    over the sample's pixels): its intersection and union in the overall IoU, its IoU and hits in the others.
     """
 
     def __init__(self, name: str = "referring_iou", **kwargs):
@@ -44,11 +47,16 @@ class ReferringIoU(keras.metrics.Metric):
         union = keras.ops.sum(keras.ops.maximum(prediction, truth), axis=(1, 2, 3))
         iou = (inter + IOU_EPSILON) / (union + IOU_EPSILON)
         thresholds = keras.ops.convert_to_tensor(np.array(MAP_THRESHOLDS, "float32"))
-        self.intersection.assign_add(keras.ops.sum(inter))
-        self.union.assign_add(keras.ops.sum(union))
-        self.iou_sum.assign_add(keras.ops.sum(iou))
-        self.count.assign_add(keras.ops.cast(keras.ops.shape(iou)[0], "float32"))
-        self.hits.assign_add(keras.ops.sum(keras.ops.cast(iou[:, None] >= thresholds[None, :] - 1e-7, "float32"), 0))
+        weight = keras.ops.ones_like(iou)
+        if sample_weight is not None:  # per sample: before, weights were ignored without a word
+            weight = keras.ops.reshape(keras.ops.cast(sample_weight, "float32"), (keras.ops.shape(iou)[0], -1))
+            weight = keras.ops.mean(weight, axis=1)  # (B,) or a mask's shape → one weight a sample
+        self.intersection.assign_add(keras.ops.sum(inter * weight))
+        self.union.assign_add(keras.ops.sum(union * weight))
+        self.iou_sum.assign_add(keras.ops.sum(iou * weight))
+        self.count.assign_add(keras.ops.sum(weight))
+        hits = keras.ops.cast(iou[:, None] >= thresholds[None, :] - 1e-7, "float32")
+        self.hits.assign_add(keras.ops.sum(hits * weight[:, None], 0))
 
     def result(self):
         n = keras.ops.maximum(self.count, 1.0)
