@@ -385,7 +385,8 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",
-                                  "output_folder", "output_is_video", "output_under_file", "bad_url", "server_down",
+                                  "output_folder", "output_folder_no_extension", "output_is_video",
+                                  "output_under_file", "bad_url", "server_down",
                                   "bad_grpc_url", "grpc_server_down"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
     from acga_tf.apps import predict as module
@@ -395,15 +396,17 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
                 "empty_query": "query is empty", "bad_output": "unsupported overlay format '.png'",
                 "missing_model": "model.keras: missing", "video_as_model": ".mp4: not a .keras file",
                 "output_folder": "out.mp4: is an existing folder",
+                "output_folder_no_extension": "out: is an existing folder",  # before: "unsupported overlay format"
                 "output_is_video": "is the input video", "output_under_file": "is a file, not a folder",
                 "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server",
                 "bad_grpc_url": "grpc://localhost:8500: not a TF Serving gRPC URL; expected grpc://HOST:PORT/NAME",
                 "grpc_server_down": "grpc://127.0.0.1:9/acga: UNAVAILABLE: "}[case]
     if case.startswith("output"):  # refused before the model or the video is read
         monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
-        output = {"output_folder": str(tmp_path / "out.mp4"), "output_is_video": video,
+        output = {"output_folder": str(tmp_path / "out.mp4"), "output_folder_no_extension": str(tmp_path / "out"),
+                  "output_is_video": video,
                   "output_under_file": str(tmp_path / "o.gif" / "x.mp4")}[case]
-        if case == "output_folder":
+        if case.startswith("output_folder"):
             os.makedirs(output)
         if case == "output_under_file":
             (tmp_path / "o.gif").write_text("x")
@@ -700,8 +703,7 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
             (["--start", "1", "--end", "1"], "--end 1.0: must be a time in seconds after --start (1.0)"),
             (["--start", "nan"], "--start nan: must be a time in seconds, 0 or more"),
             (["--start", "inf"], "--start inf: must be a time in seconds, 0 or more"),
-            (["--start", "1e308"], f"{path}: --start 1e+308 is frame 4611686018427387905, past the video's end (20 "
-                                   "frames, 1.67 s at 12 fps)")):
+            (["--start", "1e308"], f"{path}: --start 1e+308 is past the video's end (20 frames, 1.67 s at 12 fps)")):
         assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir",
                      str(tmp_path / "none"), "--no-progress", *argv]) == 2
         assert capsys.readouterr().err.strip() == f"acga predict: error: {message}"

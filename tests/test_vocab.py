@@ -180,5 +180,8 @@ def test_check_nonempty():
     with pytest.raises(tf.errors.InvalidArgumentError, match="query is empty"):
         check_nonempty(tf.constant(["the dog", " ?! "]))
     fn = tf.function(check_nonempty, input_signature=[tf.TensorSpec([None], tf.string)])
+    with pytest.raises(tf.errors.InvalidArgumentError,  # which sentence (before: every sentence's word count)
+                       match=r"\[query is empty: .*; positions \(from 0\):\] \[1\] \[sentences:\] \[ \?! \]"):
+        fn(tf.constant(["the dog", " ?! "]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="query is empty"):
         fn(tf.constant([""]))

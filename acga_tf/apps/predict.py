@@ -728,10 +728,10 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if os.path.abspath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
     if output is not None:
-        overlay_format(output)
-        if os.path.isdir(output):
+        if os.path.isdir(output):  # before the extension: a folder's name has none
             raise ValueError(f"{output}: is an existing folder; --output names the overlay file to write "
                              "(FILE.mp4 or FILE.gif)")
+        overlay_format(output)
         files.check_writable(output, flag="--output")
     if frames_dir is not None:
         if os.path.exists(frames_dir) and not os.path.isdir(frames_dir):
@@ -913,7 +913,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
 def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float) -> str:
     name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
     length = f"{frames} frames, {frames / fps:.2f} s at {fps:g} fps" if frames else f"{fps:g} fps"
-    return f"{name}: --start {start} is frame {first + 1}, past the video's end ({length})"
+    frame = f"is frame {first + 1}, " if first < 2 ** 31 else "is "  # no made-up frame number for --start 1e300
+    return f"{name}: --start {start} {frame}past the video's end ({length})"
 
 
 def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:

@@ -436,11 +436,16 @@ def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf
     sentences = tf.convert_to_tensor(sentences, tf.string)
     if lengths is None:
         lengths = tokenize(sentences).row_lengths()
-    check = tf.debugging.assert_greater(
-        tf.cast(lengths, tf.int64), tf.constant(0, tf.int64),
-        message="query is empty: a sentence has no word (letters or digits) after tokenization")
+    empty = tf.cast(lengths, tf.int64) <= 0
+    check = tf.debugging.Assert(  # which sentences (position, text): before, TensorFlow's list of every word count
+        tf.logical_not(tf.reduce_any(empty)),
+        [EMPTY_QUERY + "; positions (from 0):", tf.where(empty)[:, 0], "sentences:", tf.boolean_mask(sentences, empty)],
+        summarize=8)
     with tf.control_dependencies([check]):
         return tf.identity(sentences)
+
+
+EMPTY_QUERY = "query is empty: a sentence has no word (letters or digits) after tokenization"
 
 
 NO_KNOWN_WORD = ("query has no known word: none of its first sentence_length words is in the vocabulary of the "
