@@ -292,19 +292,14 @@ def _seek(container: av.container.InputContainer, stream: av.VideoStream, start:
     show before it (an open GOP) may not decode after a seek; they come before frame `start`, which is not one of them.
     """
     order, keys = [], []  # the packets' presentation timestamps in decoding order; the keyframes'
-    try:
-        for packet in container.demux(stream):
-            if packet.size == 0 or packet.is_discard:
-                continue
-            if packet.pts is None:
-                return None
-            if packet.is_keyframe:
-                if len(order) > start + SEEK_MARGIN:
-                    break
-                keys.append(packet.pts)
-            order.append(packet.pts)
-    except av.FFmpegError:  # damaged data (a download cut short): the packets before it still say where to go
-        pass
+    for pts, keyframe in _stamps(container, stream):
+        if pts is None:
+            return None
+        if keyframe:
+            if len(order) > start + SEEK_MARGIN:
+                break
+            keys.append(pts)
+        order.append(pts)
     if len(order) <= start:
         return None
     target = sorted(order)[start]
@@ -330,29 +325,40 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     Packets the container marks to discard (an edit list's leading frames) are left out, as decoders leave them out;
     reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder.
     """
-    pts, past, lowest = [], 0, None
+    stamps, past, lowest = [], 0, None
     try:
         with av.open(os.fspath(path)) as container:
             stream = video_stream(container)
             if stream is None or stream.time_base is None:
                 return None
             base = stream.time_base
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:
-                    continue
-                if packet.pts is None:
+            for pts, _ in _stamps(container, stream):
+                if pts is None:
                     return None
-                pts.append(packet.pts)
-                lowest = packet.pts if lowest is None else min(lowest, packet.pts)
-                if float((packet.pts - lowest) * base) > until:
+                stamps.append(pts)
+                lowest = pts if lowest is None else min(lowest, pts)
+                if float((pts - lowest) * base) > until:
                     past += 1
                     if past > SEEK_MARGIN:
                         break
-    except av.FFmpegError:  # damaged data: the packets before it still say when their frames are shown
-        pass
-    if not pts:
+    except av.FFmpegError:  # a file FFmpeg cannot open
         return None
-    return [float((p - lowest) * base) for p in sorted(pts)]
+    if not stamps:
+        return None
+    return [float((p - lowest) * base) for p in sorted(stamps)]
+
+
+def _stamps(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[tuple[int | None, bool]]:
+    """(presentation timestamp, is a keyframe) of the stream's packets in decoding order, read without decoding,
+    leaving out the packets decoders leave out (empty ones; those the container marks to discard, an edit list's
+    leading frames). Damaged data ends them: the packets before it still say where their frames are."""
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:
+                continue
+            yield packet.pts, packet.is_keyframe
+    except av.FFmpegError:
+        return
 
 
 def _decode(container: av.container.InputContainer, stream: av.VideoStream,
