@@ -12,6 +12,7 @@ from support import random_inputs
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA, VideoFeature, head_parameter_count, parameter_table
 from acga_tf.models.losses import WeightedBCE
+from acga_tf.training.artifacts import load_model_file
 
 TINY = ACGAConfig.preset("tiny")
 VIDEO_FEATURE_INPUT = np.random.default_rng(0).standard_normal((2, 2, 4, 4, 16)).astype("float32")  # Mixed_4f
@@ -252,6 +253,7 @@ def test_a_saved_compiled_model_loads_compiled_and_goes_on_training_with_its_opt
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(saved))
     restored.fit(x, y, batch_size=2, epochs=1, verbose=0)
     assert int(restored.optimizer.iterations) == 3
+    assert not load_model_file(path).compiled  # the product's loader (evaluate, predict, export): no optimizer state
 
 
 def test_layers_frozen_after_the_build_stay_frozen_through_save_and_load(tmp_path):

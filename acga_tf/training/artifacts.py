@@ -104,7 +104,9 @@ def _require_keras_file(path: str) -> None:
 
 
 def load_model_file(path: str) -> keras.Model:
-    """`keras.saving.load_model` with acga_tf's serializable classes registered.
+    """`keras.saving.load_model` with acga_tf's serializable classes registered, not compiled: evaluation, prediction
+    and export need no optimizer (a compiled model's `.keras` file would otherwise build its state, two values a
+    weight for Adam; `keras.saving.load_model` gives it for further training, docs/model.md#fine-tuning).
 
     Raises:
         ValueError: the file is not a `.keras` file, not a Keras model, or not an `ACGA`.
@@ -114,7 +116,7 @@ def load_model_file(path: str) -> keras.Model:
         raise ValueError(f"{path}: not a .keras file: {os.path.getsize(path)} bytes that are not a zip archive "
                          "(truncated, or not written by Keras)")
     try:
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path}: cannot load a Keras model ({first_line})") from None
