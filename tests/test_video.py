@@ -28,6 +28,7 @@ from acga_tf.data.video import (
     iter_video_frames,
     load_sample,
     load_samples,
+    read_a2d_masks,
     read_png_frames,
     read_video_frames,
     window_bounds,
@@ -172,8 +173,17 @@ def test_a_decoding_error_stops_only_the_frames_whose_window_it_cuts(tmp_path):
 
 
 def _load_or_error(frame, window):
+    """What the converter loaded before, written out independently of `load_samples`: the frame's masks, then its
+    video decoded from the start to the end of its window (every frame converted), then the window taken."""
     try:
-        return load_sample(frame, window)
+        masks = read_a2d_masks(frame.mask_path, [r.instance_id for r in frame.referrals])
+        c = frame.frame_number - 1
+        video = read_video_frames(frame.frames_path, max_frames=c + (window + 1) // 2)
+        if len(video) <= c:
+            return DataError(frame.frames_path, f"the video has {len(video)} frames, fewer than annotated frame "
+                                                f"{frame.frame_number} ({frame.mask_path})", reason="short_video")
+        first, last = window_bounds(c, window, len(video))
+        return LoadedSample(video[first:last + 1], c - first, masks, video.shape[1], video.shape[2], first)
     except DataError as e:
         return e
 
