@@ -793,11 +793,21 @@ def _frame_at(seconds: float, fps: float, times: Sequence[float] | None) -> int:
     return int(np.ceil(min(seconds * fps, 2.0 ** 62) - 1e-6))
 
 
-def _times_for(video, start: float | None, end: float | None) -> list[float] | None:
-    """A file's frame times (`frame_times`) up to what `--start`/`--end` need; None where no part is asked for."""
+def _times_for(video, start: float | None, end: float | None) -> tuple[float, ...] | None:
+    """A file's frame times (`frame_times`) up to what `--start`/`--end` need; None where no part is asked for. The
+    last file's are kept while it is unchanged: `acga predict` asks twice (its progress bar's total, then the run)."""
     if not isinstance(video, (str, os.PathLike)) or (start is None and end is None):
         return None
-    return frame_times(video, max([t for t in (start, end) if t is not None and t < math.inf], default=0.0))
+    path = os.fspath(video)
+    stat = os.stat(path) if os.path.isfile(path) else None
+    until = max([t for t in (start, end) if t is not None and t < math.inf], default=0.0)
+    return _cached_frame_times(path, stat and (stat.st_size, stat.st_mtime_ns), until)
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_frame_times(path: str, version, until: float) -> tuple[float, ...] | None:
+    times = frame_times(path, until)
+    return None if times is None else tuple(times)
 
 
 def _time_of(index: int, fps: float, times: Sequence[float] | None) -> float:

@@ -423,6 +423,9 @@ class SentenceVectorizer(tf.Module):
                 "unknown_words": tf.strings.reduce_join(unknown, axis=1, separator=" ")}
 
 
+EMPTY_QUERY = "query is empty: a sentence has no word (letters or digits) after tokenization"
+
+
 def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf.Tensor:
     """Fails with `tf.errors.InvalidArgumentError` ("query is empty") if a sentence has no token.
 
@@ -443,9 +446,6 @@ def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf
         summarize=8)
     with tf.control_dependencies([check]):
         return tf.identity(sentences)
-
-
-EMPTY_QUERY = "query is empty: a sentence has no word (letters or digits) after tokenization"
 
 
 NO_KNOWN_WORD = ("query has no known word: none of its first sentence_length words is in the vocabulary of the "

@@ -606,25 +606,24 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
 
 
 def _build_validation(run: _Run, val_pattern: str) -> tf.data.Dataset:
-    """The validation batches `fit` evaluates after every epoch, of known length where the manifest gives it: Keras
-    warns "Your input ran out of data" after a dataset of unknown length ends (`make_dataset` gives its length; the
-    trim below loses it). Not for several workers, whose shards each read a part of it. Under JAX's DataParallel
-    every batch is a whole number of slices, one per device (JAX cannot split a batch unevenly): the last
-    `samples % devices` samples are left out, and a warning says so."""
+    """The validation batches `fit` evaluates after every epoch, of the length `make_dataset` gives them where the
+    manifest knows it (Keras warns "Your input ran out of data" after a dataset of unknown length ends; several
+    workers' auto-shard drops that length, each reading a part). Under JAX's DataParallel every batch is a whole number
+    of slices, one per device (JAX cannot split a batch unevenly): the last `samples % devices` samples are left out,
+    a warning says so, and the length is set again after that trim."""
     ds = make_dataset(val_pattern, run.experiment.data, training=False, batch_size=run.global_batch,
                       vectorizer=run.vectorizer)
-    if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if run.distribution is None:
         return ds
     samples = known_sample_count(val_pattern)  # None: shards without a manifest
-    if run.distribution is not None:
-        replicas = run.replicas
-        ds = ds.map(lambda x, y: tf.nest.map_structure(lambda t: t[:tf.shape(t)[0] // replicas * replicas], (x, y)))
-        ds = ds.filter(lambda x, y: tf.shape(x["video"])[0] > 0)
-        if samples is not None and samples % replicas:
-            logger.warning("validation leaves out the last %d of the %d samples of %s: JAX splits every batch evenly "
-                           "over the %d devices (`acga evaluate` scores them all)", samples % replicas, samples,
-                           val_pattern, replicas)
-            samples -= samples % replicas
+    replicas = run.replicas
+    ds = ds.map(lambda x, y: tf.nest.map_structure(lambda t: t[:tf.shape(t)[0] // replicas * replicas], (x, y)))
+    ds = ds.filter(lambda x, y: tf.shape(x["video"])[0] > 0)
+    if samples is not None and samples % replicas:
+        logger.warning("validation leaves out the last %d of the %d samples of %s: JAX splits every batch evenly "
+                       "over the %d devices (`acga evaluate` scores them all)", samples % replicas, samples,
+                       val_pattern, replicas)
+        samples -= samples % replicas
     return ds if samples is None else ds.apply(tf.data.experimental.assert_cardinality(-(-samples //
                                                                                            run.global_batch)))
 
