@@ -167,3 +167,51 @@ def test_real_a2d_test_samples(tmp_path):
     assert len(frames) == 2342 and len({f.video_id for f in frames}) == 737
     assert sum(len(f.referrals) for f in frames) == 3800
     assert len({r.line for f in frames for r in f.referrals}) == 1295
+
+
+def test_a2d_duplicate_row(a2d_copy):
+    """A row repeating an earlier one's video, instance and sentence (a merged or edited copy) would be stored,
+    trained on and scored twice under one sample id: refused, naming both rows (listed with --skip-bad)."""
+    ann = a2d_copy / "text_annotations" / "a2d_annotation.txt"
+    write_lines(ann, ANNOTATION + ["EadxBPmQvtg,1,A man in black is  standing on the left side"])
+    with pytest.raises(DataError, match=r"a2d_annotation\.txt:9: the same video, instance and sentence as "
+                                        r".*a2d_annotation\.txt:8") as e:
+        read_a2d(str(a2d_copy))
+    assert e.value.reason == "duplicate_row"
+    skipped = []
+    assert summary(read_a2d(str(a2d_copy), skip_bad=True, skipped=skipped)) == expected(set(WIDTHS))
+    assert [s.reason for s in skipped] == ["duplicate_row"]
+    write_lines(ann, ANNOTATION + ['EadxBPmQvtg,1,"the man, in black"'])
+    with pytest.raises(DataError, match=r"got 4 \(fields are not quoted: a comma in a sentence splits it\)"):
+        read_a2d(str(a2d_copy))
+
+
+def test_a2d_instance_without_mask_loses_only_its_sentence(a2d_copy):
+    """A frame listing an instance that has no mask (fewer masks than ids) drops that sentence alone; before, every
+    sentence of the frame was lost with it."""
+    from dataset_files import make_mask, write_h5
+
+    h5 = a2d_copy / "text_annotations" / "a2d_annotation_with_instances" / "EadxBPmQvtg" / "00008.h5"
+    write_h5(h5, [make_mask("EadxBPmQvtg", 8, 0)], [0, 1])  # instance 1 listed, one mask
+    with pytest.raises(DataError, match=r"00008\.h5: field 'reMask' has 1 masks, no mask for instance 1 \(position 1"
+                                        r".*a2d_annotation\.txt:8") as e:
+        read_a2d(str(a2d_copy), split="test")
+    assert e.value.reason == "missing_instance"
+    skipped = []
+    frames = read_a2d(str(a2d_copy), split="test", skip_bad=True, skipped=skipped)
+    assert [(f.frame_number, [r.instance_id for r in f.referrals]) for f in frames] == [(8, [0]), (12, [1]),
+                                                                                          (16, [0, 1])]
+    assert [s.reason for s in skipped] == ["missing_instance"]
+
+
+def test_a2d_sentence_without_frame_is_listed(a2d_copy, caplog):
+    """A sentence whose instance no frame lists gives no sample: not an error, but warned and listed ("no_frame"),
+    so that the counts add up; before, it vanished without a word."""
+    ann = a2d_copy / "text_annotations" / "a2d_annotation.txt"
+    write_lines(ann, ANNOTATION + ["EadxBPmQvtg,5,the dog nobody annotated"])
+    skipped = []
+    with caplog.at_level("WARNING"):
+        frames = read_a2d(str(a2d_copy), skipped=skipped)  # without skip_bad
+    assert summary(frames) == expected(set(WIDTHS))
+    assert [(s.source.rsplit("/", 1)[-1], s.reason) for s in skipped] == [("a2d_annotation.txt:9", "no_frame")]
+    assert "instance 5 of video 'EadxBPmQvtg' is in no frame's 'instance' list" in caplog.text

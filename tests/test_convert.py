@@ -116,9 +116,17 @@ def test_bad_inputs_stop_with_message_or_are_skipped(a2d_world, tmp_path, capsys
     assert prepare_a2d(bad, out, "--split", "train") == 2
     assert f"a2d_annotation.txt:{len(lines)}" in capsys.readouterr().err
 
-    # --skip-bad: every skipped item is listed with its reason.
-    assert prepare_a2d(bad, out, "--split", "train", "--skip-bad") == 0
-    assert "skipped.csv" in capsys.readouterr().out
+    # --skip-bad: every skipped item is listed with its reason; each split's line counts its own frames, as the
+    # manifest does, and the reader's items (a missing video, a bad row) are counted once (before, in every split's).
+    assert prepare_a2d(bad, out, "--skip-bad") == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    manifest = json.load(open(out / "manifest.json"))
+    counts = {s: manifest["splits"][s]["skipped"] for s in ("train", "test")}
+    assert counts["train"] >= 1 and counts["test"] == 0
+    assert f"{counts['train']} skipped (listed in " in printed[0] and "a2d train:" in printed[0]
+    assert "a2d test:" in printed[1] and "0 skipped ->" in printed[1]
+    assert printed[2].startswith("a2d: 2 annotation items left out while reading (listed in ")
+    assert len(manifest["reader_skipped_items"]) == 2
     with open(out / "skipped.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     by_source = {r["source"].split(":")[0]: r for r in rows}

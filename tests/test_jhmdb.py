@@ -89,6 +89,25 @@ def test_jhmdb_annotation_errors(jhmdb_root, tmp_path):
         read_jhmdb(str(root), frames="random")
 
 
+def test_a_matlab_73_mask_file_is_named_as_such(jhmdb_root, tmp_path):
+    """A puppet_mask.mat re-saved as MATLAB v7.3 (HDF5 behind a 512-byte user block that starts with MATLAB's
+    128-byte header) is named as such; before, SciPy's advice to programmers: "Please use HDF reader ..."."""
+    import h5py
+
+    root = tmp_path / "j"
+    shutil.copytree(jhmdb_root, root)
+    (mat,) = (root / "puppet_mask").glob(f"*/{PULLUP}/puppet_mask.mat")
+    mat.unlink()
+    with h5py.File(mat, "w", userblock_size=512) as f:
+        f.create_dataset("part_mask", data=np.zeros((12, 320, 240), np.uint8))  # MATLAB's (H, W, T), reversed
+    with open(mat, "r+b") as f:
+        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .".ljust(116) + bytes(8) + b"\x00\x02IM")
+    with pytest.raises(DataError, match=r"puppet_mask\.mat: a MATLAB v7\.3 \(HDF5\) \.mat file, which is not read: "
+                                        r"J-HMDB's puppet_mask\.mat files are MATLAB v5") as e:
+        read_jhmdb(str(root))
+    assert e.value.reason == "bad_mask"
+
+
 def test_real_jhmdb_files():
     rows = read_jhmdb_annotations(str(FIXTURES / "jhmdb_annotation.reconstructed.txt"))
     assert len(rows) == 928 and len({r[0] for r in rows}) == 928

@@ -172,6 +172,34 @@ def test_a_decoding_error_stops_only_the_frames_whose_window_it_cuts(tmp_path):
     assert {r.reason for _, r in load_samples(frames, 6)} == {"missing_video"}
 
 
+def test_a_frame_ffmpeg_concealed_is_a_decoding_error_for_the_converter_and_shown_by_predict(tmp_path, caplog):
+    # A few bytes damaged mid-file: H.264's decoder conceals the error (the picture partly guessed, and the frames
+    # after it built on it) instead of failing the packet; the converter stored such frames without a word.
+    whole = write_video(tmp_path / "full.mp4", moving_frames(40, 96, 160, seed=2), "libx264", "yuv420p",
+                        options={"movflags": "faststart"}, codec_options={"crf": "20"})
+    data = bytearray(Path(whole).read_bytes())
+    for offset in np.random.default_rng(0).integers(len(data) * 55 // 100, len(data) * 60 // 100, 20):
+        data[offset] ^= 0xFF
+    video = tmp_path / "vid.mp4"
+    video.write_bytes(bytes(data))
+    with av.open(str(video)) as c:  # what FFmpeg itself says of it: every frame decodes, some concealed
+        flags = [f.is_corrupt for f in c.decode(c.streams.video[0])]
+    assert len(flags) == 40 and any(flags)
+    first = flags.index(True)
+    with pytest.raises(DataError, match=rf"vid\.mp4: frame {first} is damaged \(FFmpeg concealed") as e:
+        list(iter_video_frames(str(video)))
+    assert e.value.reason == "corrupt_video"
+    with caplog.at_level("WARNING"):
+        assert len(list(iter_video_frames(str(video), damaged="skip"))) == 40  # as players show it
+    assert f"{sum(flags)} damaged frame" in caplog.text and f"from frame {first} on" in caplog.text
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    frames = _a2d_frames(video, masks, (3, 8, 38), lambda k: np.eye(96, 160, k, dtype=np.uint8))
+    results = [r for _, r in load_samples(frames, 6)]
+    assert [type(r).__name__ for r in results] == ["LoadedSample", "LoadedSample", "DataError"]
+    assert results[2].reason == "corrupt_video" and f"frame {first} is damaged" in results[2].message
+
+
 def _load_or_error(frame, window):
     """What the converter loaded before, written out independently of `load_samples`: the frame's masks, then its
     video decoded from the start to the end of its window (every frame converted), then the window taken."""

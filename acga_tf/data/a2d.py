@@ -177,7 +177,8 @@ def read_a2d_annotations(path: str, *, skip_bad: bool = False,
 
     Raises:
         DataError: naming `path:lineno` and the field: missing/invalid header, wrong column count, an
-            instance id that is not a non-negative int, an empty sentence, an unsafe video id, non-UTF-8 bytes.
+            instance id that is not a non-negative int, an empty sentence, an unsafe video id, non-UTF-8 bytes, a
+            row repeating an earlier one's video, instance and sentence ("duplicate_row").
     """
     report = _Reporter(skip_bad, skipped)
     lines = read_text_lines(path, report if skip_bad else None)
@@ -191,13 +192,15 @@ def read_a2d_annotations(path: str, *, skip_bad: bool = False,
                                                f"'{','.join(ANNOTATION_COLUMNS)}'", reason="bad_header")
     ncols = len(names)
     rows: list[AnnotationRow] = []
+    first_line: dict[tuple[str, int, str], str] = {}  # (video, instance, sentence) -> its first row
     for lineno, text in lines[1:]:
         src = f"{path}:{lineno}"
         try:
             cols = text.split(",")
             if len(cols) != ncols:
-                raise DataError(src, f"expected {ncols} columns ({','.join(names)}), got {len(cols)}: {text!r}",
-                                reason="bad_row")
+                quoted = " (fields are not quoted: a comma in a sentence splits it)" if '"' in text else ""
+                raise DataError(src, f"expected {ncols} columns ({','.join(names)}), got {len(cols)}{quoted}: "
+                                     f"{text!r}", reason="bad_row")
             vid = check_path_component(cols[0].strip(), src, "video_id")
             iid = cols[1].strip()
             if iid == COPY_QUIRK:
@@ -210,14 +213,23 @@ def read_a2d_annotations(path: str, *, skip_bad: bool = False,
             if not has_word(sentence):
                 raise DataError(src, f"column 'query' has no word (letters or digits): {cols[2]!r}",
                                 reason="empty_sentence")
+            key = (vid, int(iid), sentence)
+            if key in first_line:  # it would be stored, trained on and scored twice
+                raise DataError(src, f"the same video, instance and sentence as {first_line[key]}",
+                                reason="duplicate_row")
+            first_line[key] = src
             rows.append(AnnotationRow(vid, int(iid), sentence, src))
         except DataError as e:
             report(e)
     return rows
 
 
-def read_instance_list(path: str) -> list[int]:
-    """The `instance` field of an A2D `.h5` (docs/data.md#datasets), without reading the masks.
+def read_instance_list(path: str) -> tuple[list[int], int | None]:
+    """The `instance` field of an A2D `.h5` (docs/data.md#datasets) and the number of masks in `reMask`, without
+    reading the masks.
+
+    Returns:
+        (the instance ids, the number of masks; None where `reMask` is missing, which reading the masks reports).
 
     Raises:
         DataError: "bad_mask" if the file or field is unreadable.
@@ -227,11 +239,14 @@ def read_instance_list(path: str) -> list[int]:
         with h5py.File(path, "r") as f:
             if "instance" not in f:
                 raise DataError(path, f"field 'instance' is missing (keys: {sorted(f.keys())})", reason="bad_mask")
-            return [int(x) for x in np.asarray(f["instance"]).reshape(-1)]
+            ids = [int(x) for x in np.asarray(f["instance"]).reshape(-1)]
+            shape = f["reMask"].shape if "reMask" in f else None
     except DataError:
         raise
-    except (OSError, ValueError, TypeError) as e:
+    except (OSError, ValueError, TypeError, AttributeError) as e:
         raise DataError(path, f"cannot read field 'instance' ({e})", reason="bad_mask") from None
+    masks = None if shape is None else (1 if len(shape) == 2 else shape[0] if shape else 0)  # (W, H) is one mask
+    return ids, masks
 
 
 def _frame_files(folder: str, report: _Reporter) -> list[tuple[int, str]]:
@@ -261,7 +276,8 @@ def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: 
         root: the `a2d_sentences/` folder.
         split: "all", "train" (usage 0) or "test" (usage 1).
         skip_bad: record bad rows, videos and frames in `skipped` and go on instead of raising.
-        skipped: receives the `Skipped` records when `skip_bad`.
+        skipped: receives the `Skipped` records when `skip_bad`, and always those of sentences whose instance no
+            frame lists ("no_frame": they give no sample, which is not an error).
         videoset_path: default `root/Release/videoset.csv`.
         annotation_path: default `root/text_annotations/a2d_annotation.txt`.
         missed_path: default `root/text_annotations/a2d_missed_videos.txt`.
@@ -274,7 +290,8 @@ def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: 
     Raises:
         DataError: a malformed row (`path:lineno` and field), a video id that is unsafe ("bad_path") or not in
             `videoset.csv` ("unknown_video"), a missing `.h5` folder ("missing_annotations") or `.mp4`
-            ("missing_video"), an unreadable `.h5` ("bad_mask"), unless `skip_bad`.
+            ("missing_video"), an unreadable `.h5` ("bad_mask"), a sentence whose instance a frame lists without a
+            mask ("missing_instance": that sentence alone loses the frame), unless `skip_bad`.
         ValueError: unknown `split`.
     """
     if split not in SPLITS:
@@ -319,17 +336,36 @@ def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: 
             report(DataError(mp4, f"video file not found for video {vid!r} (referenced at {vrows[0].line})",
                              reason="missing_video"))
             continue
+        listed: set[int] = set()  # the instances some frame of the video lists
         for number, h5 in _frame_files(folder, report):
             try:
-                present = set(read_instance_list(h5))
+                ids, masks = read_instance_list(h5)
             except DataError as e:
                 report(e)
                 continue
-            referrals = tuple(Referral(r.sentence, r.instance_id, r.line) for r in vrows if r.instance_id in present)
-            if not referrals:
-                continue
-            frames.append(AnnotatedFrame(dataset="a2d", split=video_split, video_id=vid, frame_number=number,
-                                         frames_path=mp4, mask_path=h5, num_frames=None, referrals=referrals))
+            listed.update(ids)
+            referrals = []
+            for r in vrows:
+                if r.instance_id not in ids:
+                    continue
+                k = ids.index(r.instance_id)  # a mask is picked by its id's first position (docs/data.md#datasets)
+                if masks is not None and k >= masks:  # only this sentence loses the frame
+                    report(DataError(h5, f"field 'reMask' has {masks} masks, no mask for instance {r.instance_id} "
+                                         f"(position {k} in 'instance' {ids}) of the sentence at {r.line}",
+                                     reason="missing_instance"))
+                    continue
+                referrals.append(Referral(r.sentence, r.instance_id, r.line))
+            if referrals:
+                frames.append(AnnotatedFrame(dataset="a2d", split=video_split, video_id=vid, frame_number=number,
+                                             frames_path=mp4, mask_path=h5, num_frames=None,
+                                             referrals=tuple(referrals)))
+        for r in vrows:
+            if r.instance_id not in listed:  # not a bad row (the dataset may have such), but it gives no sample
+                logger.warning("%s: instance %d of video %r is in no frame's 'instance' list under %s: the sentence "
+                               "gives no sample", r.line, r.instance_id, vid, folder)
+                if skipped is not None:
+                    skipped.append(Skipped(source=r.line, reason="no_frame", message=(
+                        f"instance {r.instance_id} is in no frame's 'instance' list under {folder}")))
     logger.info("A2D %s: %d annotated frames, %d referrals, %d videos", split, len(frames),
                 sum(len(f.referrals) for f in frames), len({f.video_id for f in frames}))
     return frames

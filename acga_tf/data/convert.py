@@ -5,7 +5,8 @@ Output directory:
     <split>-00000-of-000NN.tfrecord   one SequenceExample per annotated frame (clip stored once, all sentences)
     manifest.json                      dataset, splits, counts, clip policy, vocabulary, converter version, sha256
     vocab.txt                          vocabulary of the TRAINING sentences
-    skipped.csv                        source,reason,message of every item left out (only with --skip-bad)
+    skipped.csv                        source,reason,message of every item left out (bad items only with --skip-bad;
+                                       sentences that label no frame always, docs/data.md#conversion)
     .shards/<shard>.json               per-shard completion marker (fingerprint of its inputs, sha256, counts)
 
 Items are sorted by (video, frame) and cut into shards of `shard_size` annotated frames, so the content of each
@@ -29,6 +30,8 @@ import re
 import shutil
 import signal
 import sys
+import threading
+import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Sequence
 
@@ -56,6 +59,7 @@ from acga_tf.ops.progress import redraw_interval
 
 logger = logging.getLogger(__name__)
 
+WORKER_WATCH_S = 1.0  # how often a pool worker checks that the command's process is still there
 DEFAULT_SHARD_SIZE = 64  # annotated frames per shard
 DEFAULT_WINDOW = 24  # stored frames around the annotated frame: covers T = 8, 16, 24 (docs/model.md#presets, Table 2)
 SKIPPED_NAME = "skipped.csv"
@@ -85,7 +89,21 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     shard after the command had ended.
     """
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+                               initializer=_start_worker, initargs=(os.getpid(),))
+
+
+def _start_worker(parent: int) -> None:
+    """A pool worker ignores Ctrl-C (`make_pool`) and ends when the command's process is gone (killed with SIGKILL,
+    which nothing can catch): before, the workers went on writing the shards queued to them, then waited forever.
+    A shard being written is left as its `.tmp` file, which the next run removes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WORKER_WATCH_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="acga-parent-watch", daemon=True).start()
 
 
 def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
@@ -179,7 +197,8 @@ def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: 
     else:
         sentences = list(vocabulary) if vocabulary is not None else [r.sentence for f in frames for r in f.referrals]
         vocab = Vocabulary.build(sentences)
-        source = f"built from {len(sentences)} sentences"
+        # one sentence for each frame it labels (a sentence on 4 annotated frames counts its words 4 times)
+        source = f"built from {len(sentences)} referrals (a sentence once for each annotated frame it labels)"
     with files.atomic_path(path) as temporary:
         vocab.save(temporary)
     return len(vocab.words), source
@@ -297,7 +316,9 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
         executor: a pool (`make_pool`) to reuse across calls instead of starting one for `workers` > 1.
 
     Returns:
-        The summary: split, frames, samples, shards (name, sha256, frames, samples), skipped (count), output_dir.
+        The summary: split, frames, samples, shards (name, sha256, frames, samples), skipped (the split's frames
+        left out: the manifest's count), reader_skipped (the items the reader left out, of every split),
+        skipped_csv, output_dir.
 
     Raises:
         DataError: bad input without `skip_bad` (the message names the file and field).
@@ -324,9 +345,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     skipped_path = _update_manifest(output_dir, dataset, split_name, split_summary, window,
                                     _write_vocabulary(output_dir, vocabulary, frames), reader_skipped)
     summary = {"dataset": dataset, "split": split_name, "frames": split_summary["frames"],
-               "samples": split_summary["samples"], "shards": shards,
-               "skipped": len(skipped_rows) + len(reader_skipped), "skipped_csv": skipped_path,
-               "output_dir": output_dir}
+               "samples": split_summary["samples"], "shards": shards, "skipped": len(skipped_rows),
+               "reader_skipped": len(reader_skipped), "skipped_csv": skipped_path, "output_dir": output_dir}
     logger.info("%s %s: %d samples (%d frames) in %d shards, %d skipped", dataset, split_name, summary["samples"],
                 summary["frames"], len(shards), summary["skipped"])
     return summary
@@ -449,7 +469,12 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
                         vocabulary=args.vocabulary, beam_options=args.beam_option,
                         progress=not args.no_progress, overwrite=args.overwrite)
-    return [f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
-            f"{len(s['shards'])} shards, {s['skipped']} skipped"
-            + (f" (listed in {s['skipped_csv']})" if s["skipped_csv"] else "") + f" -> {s['output_dir']}"
-            for s in summaries]
+    lines = [f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
+             f"{len(s['shards'])} shards, {s['skipped']} skipped"
+             + (f" (listed in {s['skipped_csv']})" if s["skipped"] else "") + f" -> {s['output_dir']}"
+             for s in summaries]
+    read = summaries[-1]["reader_skipped"] if summaries else 0
+    if read:  # rows, videos and sentences left out before the split's frames: once, for the whole dataset
+        lines.append(f"{summaries[-1]['dataset']}: {read} annotation item{'s' if read != 1 else ''} left out while "
+                     f"reading (listed in {summaries[-1]['skipped_csv']})")
+    return lines

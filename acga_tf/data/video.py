@@ -195,10 +195,12 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     Args:
         path: an .mp4 (or any container FFmpeg reads).
         max_frames: stop before frame `max_frames` (None: decode all).
-        damaged: what a packet that FFmpeg cannot decode does. "error": a DataError (the converters: annotated frame k
-            must be decoded frame k − 1, and a skipped packet would shift every later frame). "skip": it is skipped,
-            as players and FFmpeg's tool skip it (a truncated download plays up to where it ends), and one warning
-            at the end names the file, the packets skipped and FFmpeg's reason (`acga predict`, docs/data.md#videos).
+        damaged: what a packet that FFmpeg cannot decode, or a frame in which it concealed a decoding error (its
+            picture partly guessed, and later frames built on it), does. "error": a DataError at that frame (the
+            converters: annotated frame k must be decoded frame k − 1, and a skipped packet would shift every later
+            frame). "skip": the packet is skipped and the concealed frame shown, as players and FFmpeg's tool do (a
+            truncated download plays up to where it ends), and a warning at the end names the file, the packets
+            skipped and FFmpeg's reason, and the frames concealed (`acga predict`, docs/data.md#videos).
         times: where given (a list or deque), each yielded frame's presentation time in seconds (None where the
             container has none) is appended to it first, so a variable frame rate can be written back
             (`Mp4Writer.write(..., time=)`).
@@ -224,7 +226,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(path, "video file not found", reason="missing_video")
-    index, count, shape, skipped = 0, 0, None, []
+    index, count, shape, skipped, concealed = 0, 0, None, [], []
     try:
         for seek in (start > 0, False):  # a seek that misses its frame decodes from the start instead
             with av.open(path) as container:
@@ -238,7 +240,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 target = _seek(container, stream, start) if seek else None
                 if seek and target is None:
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
-                index, turn, skipped = (None if seek else 0), None, []
+                index, turn, skipped, concealed = (None if seek else 0), None, [], []
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                     if turn is None:
                         turn = upright(_display_matrix(frame), path)
@@ -252,6 +254,11 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     if index < start:
                         index += 1
                         continue
+                    if frame.is_corrupt:  # FFmpeg concealed a decoding error: its picture is partly guessed
+                        if damaged == "error":  # later frames may be built on it: as if decoding stopped here
+                            raise DataError(path, f"frame {index} is damaged (FFmpeg concealed a decoding error in "
+                                                  "it)", reason="corrupt_video")
+                        concealed.append(index)
                     stored = (frame.width, frame.height)
                     if shape is not None and stored != shape:
                         raise DataError(path, f"frames of different sizes: {shape[0]}x{shape[1]} then "
@@ -275,6 +282,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         of = f" of the {declared} its container declares" if declared > index else ""
         logger.warning("%s: %d damaged packet%s skipped, as players skip them (FFmpeg: %s); %d frames decoded%s", path,
                        len(skipped), "" if len(skipped) == 1 else "s", skipped[0], index, of)
+    if concealed and count:
+        logger.warning("%s: %d damaged frame%s shown as FFmpeg concealed them (from frame %d on), as players show them",
+                       path, len(concealed), "" if len(concealed) == 1 else "s", concealed[0])
     if count == 0 and start:
         raise DataError(path, f"the video has no decodable frame from frame {start} on", reason="past_the_end")
     if count == 0:
@@ -474,6 +484,10 @@ def read_a2d_masks(path: str, instance_ids) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+MAT_73 = ("a MATLAB v7.3 (HDF5) .mat file, which is not read: J-HMDB's puppet_mask.mat files are MATLAB v5 "
+          "(re-save it in MATLAB with save(file, 'part_mask', '-v7'))")
+
+
 def mat_num_frames(path: str) -> tuple[int, int, int]:
     """Shape (H, W, T) of `part_mask` in a J-HMDB `puppet_mask.mat`, read without loading the data.
 
@@ -483,7 +497,9 @@ def mat_num_frames(path: str) -> tuple[int, int, int]:
     path = os.fspath(path)
     try:
         info = scipy.io.whosmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as e:
+    except NotImplementedError:  # SciPy's "Please use HDF reader for matlab v7.3 files"
+        raise DataError(path, MAT_73, reason="bad_mask") from None
+    except (OSError, ValueError, TypeError) as e:
         raise DataError(path, f"cannot read the .mat file ({e})", reason="bad_mask") from None
     shapes = {name: shape for name, shape, _ in info}
     if "part_mask" not in shapes:
@@ -508,7 +524,9 @@ def read_jhmdb_mask(path: str, frame_number: int) -> np.ndarray:
     path = os.fspath(path)
     try:
         mat = scipy.io.loadmat(path, variable_names=["part_mask"])
-    except (OSError, ValueError, TypeError, NotImplementedError) as e:
+    except NotImplementedError:
+        raise DataError(path, MAT_73, reason="bad_mask") from None
+    except (OSError, ValueError, TypeError) as e:
         raise DataError(path, f"cannot read the .mat file ({e})", reason="bad_mask") from None
     if "part_mask" not in mat:
         raise DataError(path, "field 'part_mask' is missing", reason="bad_mask")

@@ -558,6 +558,53 @@ def test_ctrl_c_in_prepare_with_workers_reports_what_is_on_disk_and_the_rerun_en
         {name.removesuffix(".json"): t for name, t in kept.items()}  # the complete shards were not written again
 
 
+def _children(pid):
+    """The processes whose parent is `pid` (from /proc), alive (not zombies)."""
+    out = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_prepare_workers_end_when_the_command_is_killed(tmp_path, capsys):
+    """`kill -9` of `acga prepare --workers 2` (nothing can catch it): before, its workers went on writing the shards
+    queued to them, then waited forever (about 830 MB each on a real tree). Now they end within a second or two, and
+    the same command finishes the conversion."""
+    root, out = tmp_path / "a2d", tmp_path / "out"
+    write_a2d_world(str(root), n_videos=6, seed=0)
+    argv = [sys.executable, "-m", "acga_tf.cli", "prepare", "a2d", "--root", str(root), "--output", str(out),
+            "--workers", "2", "--shard-size", "2", "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    markers = out / ".shards"
+    deadline = time.monotonic() + 240
+    while not (markers.is_dir() and any(markers.iterdir())) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert workers, "no worker process was found"
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "worker processes outlived the killed command"
+    status, out_text, _ = run_cli(argv[3:], capsys)
+    assert status == 0 and "0 skipped" in out_text
+    assert not list(out.glob("*.tmp"))
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", "--debug", "convert-weights", "--checkpoint",
                            str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")], cwd=REPO,
