@@ -23,6 +23,11 @@ I3D_TRAINABLE_FROM = (
 )
 # Input channels per stream (docs/model.md#video-encoder).
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2, "rgb+flow": 5}
+# Upper bounds, far above any published setting, so that a config from a file, a model or a server cannot ask for
+# memory no machine has (image_size 100000 is 2.9 TB a float clip): (bound, what the paper uses).
+LIMITS = {"image_size": (2048, 512), "clip_length": (256, 16), "sentence_length": (1024, 20),
+          "word_dim": (4096, 300), "text_dim": (4096, 300)}
+MAX_DECODER_FILTERS = 4096
 # Fields that older saved models stored in their config but that never shaped the network (data and training
 # settings, now in their own configs): dropped when such a model is loaded.
 FORMER_FIELDS = ("foreground_weight", "learning_rate", "lr_decay_epoch", "lr_decay_factor", "epochs", "batch_size",
@@ -91,14 +96,17 @@ class ACGAConfig(FrozenConfig):
               "must be a positive multiple of 4 (I3D halves time twice)")
         for name in ("sentence_length", "word_dim", "text_dim"):
             check(getattr(self, name) > 0, name, "must be positive")
+        for name, (bound, paper) in LIMITS.items():
+            check(getattr(self, name) <= bound, name, f"must be at most {bound} (the paper uses {paper})")
         check(self.modality in MODALITIES, "modality", f"expected one of {MODALITIES}")
         check(self.text_encoder in TEXT_ENCODERS, "text_encoder", f"expected one of {TEXT_ENCODERS}")
         check(self.attention in ATTENTIONS, "attention", f"expected one of {ATTENTIONS}")
         check(set(self.fusion_resolutions) <= {1, 2, 3}
               and len(set(self.fusion_resolutions)) == len(self.fusion_resolutions),
               "fusion_resolutions", "expected distinct values from (1, 2, 3)")
-        check(len(self.decoder_filters) == 3 and min(self.decoder_filters) > 0, "decoder_filters",
-              "expected three positive widths (res1, res2, res3)")
+        check(len(self.decoder_filters) == 3 and 0 < min(self.decoder_filters)
+              and max(self.decoder_filters) <= MAX_DECODER_FILTERS, "decoder_filters",
+              f"expected three positive widths (res1, res2, res3), at most {MAX_DECODER_FILTERS}")
         check(0 < self.i3d_width_multiplier <= 1, "i3d_width_multiplier", "must be in (0, 1]")
         check(self.i3d_trainable_from in I3D_TRAINABLE_FROM, "i3d_trainable_from",
               f"expected one of {I3D_TRAINABLE_FROM}")
