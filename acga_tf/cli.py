@@ -57,7 +57,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from acga_tf.apps import visualize as vis
-from acga_tf.apps.app import check_address, serve
+from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import frames_to_segment, predict_to_files
@@ -374,12 +374,16 @@ def _add_app(sub) -> None:
                    "directory or a .keras file)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
+                   help=f"the most frames a video may have (default: {MAX_FRAMES}; 0: no limit)")
+    p.add_argument("--max-upload-mb", type=int, default=MAX_UPLOAD_MB,
+                   help=f"the largest upload, in MB (default: {MAX_UPLOAD_MB})")
     p.set_defaults(run=_run_app)
 
 
 def _run_app(args) -> int:
     check_address(args.host, args.port)  # before loading the model
-    serve(args.model, host=args.host, port=args.port,
+    serve(args.model, host=args.host, port=args.port, max_frames=args.max_frames, max_upload_mb=args.max_upload_mb,
           ready=lambda: print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)",
                               flush=True))
     return 0

@@ -194,3 +194,83 @@ def test_the_command_line_loads_without_gradio():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
+
+
+def test_a_request_naming_a_server_file_does_not_learn_where_gradio_copied_it(served, tmp_path):
+    """A request may name any server path as its video (Gradio 6.31 copies the file into its cache, reachable at
+    /gradio_api/file=<copy>). The page's error named the copy's full path, so anyone who could reach the page could
+    download any file the server could read (/etc/passwd, the run's files). Now the page names the upload's file name
+    alone."""
+    gradio_client = pytest.importorskip("gradio_client")
+    app, url = served
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the server's secret\n" * 10)
+    client = gradio_client.Client(url, verbose=False, download_files=False)
+    with pytest.raises(Exception) as e:  # Gradio's client raises its AppError with the page's message
+        client.predict({"path": str(secret), "meta": {"_type": "gradio.FileData"}}, QUERY, api_name="/segment")
+    message = str(e.value)
+    assert message.startswith("secret.txt: cannot decode the video") and "/" not in message, message
+
+
+def test_page_messages_name_the_upload_and_not_the_servers_folders(tmp_path):
+    from acga_tf.apps.app import page_message
+    from acga_tf.data.types import DataError
+
+    upload = str(tmp_path / "gradio" / "0123abcd" / "clip.mp4")
+    work = str(tmp_path / "acga-app-x")
+    written = os.path.join(work, "run-0001", "overlay.mp4")
+    error = DataError(upload, f"cannot decode the video; after 3 frames; {written} was not written")
+    assert page_message(error, upload, work) == ("clip.mp4: cannot decode the video; after 3 frames; "
+                                                 + os.path.join("run-0001", "overlay.mp4") + " was not written")
+
+
+def test_a_video_longer_than_the_page_takes_is_refused_or_stopped(served, monkeypatch):
+    """One visitor's video of 50,000 frames held the page (one request at a time) for 28 minutes: a video of more
+    frames than `--max-frames` is refused from its declared count, and one that declares none is stopped there."""
+    from acga_tf.apps import app as app_module
+
+    app, _ = served
+    monkeypatch.setattr(app, "max_frames", 5)
+    example = app.example()
+    with pytest.raises(ValueError, match=r"example\.mp4: the video has \d+ frames; this page segments at most 5 "
+                                         r"\(acga app --max-frames"):
+        app.segment(example, QUERY)
+    monkeypatch.setattr(app_module, "video_length", lambda path: None)  # a container that declares no count
+    with pytest.raises(ValueError, match=r"example\.mp4: stopped after 5 frames, the most this page segments"):
+        app.segment(example, QUERY)
+
+
+def test_outputs_older_than_an_hour_are_removed_when_a_request_comes(served, tmp_path):
+    app, _ = served
+    old, new = os.path.join(app.work_dir, "run-9998"), os.path.join(app.work_dir, "run-9999")
+    figure, mine = os.path.join(app.work_dir, "attention-9998.png"), os.path.join(app.work_dir, "example.mp4")
+    for folder in (old, new):
+        os.makedirs(os.path.join(folder, "masks"))
+    open(figure, "wb").close()
+    app.example()
+    hour_ago = os.path.getmtime(new) - app.keep_outputs_s - 1
+    for path in (old, figure, mine):
+        os.utime(path, (hour_ago, hour_ago))
+    app._remove_old_outputs()
+    assert not os.path.exists(old) and not os.path.exists(figure)
+    assert os.path.isdir(new) and os.path.exists(mine)  # a recent run, and the example (not an output), are kept
+
+
+def test_serving_beyond_this_machine_is_warned_about(run_dir, monkeypatch, caplog):
+    pytest.importorskip("gradio", reason="gradio is not installed: the web page's tests need it")
+    from acga_tf.apps import app as app_module
+
+    class Loaded(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Loaded
+
+    monkeypatch.setattr(app_module, "WebApp", stop)
+    with caplog.at_level("WARNING"), pytest.raises(Loaded):
+        app_module.serve(run_dir, host="0.0.0.0", port=_free_port())
+    assert "listening on 0.0.0.0: anyone who can reach it can run the model" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"), pytest.raises(Loaded):
+        app_module.serve(run_dir, host="127.0.0.1", port=_free_port())
+    assert "listening on" not in caplog.text

@@ -200,6 +200,28 @@ def test_a_frame_ffmpeg_concealed_is_a_decoding_error_for_the_converter_and_show
     assert results[2].reason == "corrupt_video" and f"frame {first} is damaged" in results[2].message
 
 
+def test_a_frame_size_no_machine_can_hold_is_refused_before_decoding(tmp_path):
+    # A 75-byte GIF whose logical screen says 15000 x 15000: `acga predict`, the web page and `acga_tf.predict` held
+    # a clip of such frames (0.7 GB each in RGB) until the machine ran out of memory.
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    frames = [Image.new("P", (8, 8), i) for i in range(4)]
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=40)
+    data = bytearray(buffer.getvalue())
+    data[6:10] = (15000).to_bytes(2, "little") * 2  # the logical screen's width and height
+    bomb = tmp_path / "bomb.gif"
+    bomb.write_bytes(bytes(data))
+    assert len(data) < 200
+    for damaged in ("error", "skip"):
+        with pytest.raises(DataError, match=r"bomb\.gif: the video declares frames of 15000 x 15000 pixels, more "
+                                            r"than the 33,177,600 a frame may have \(8K UHD") as e:
+            next(iter_video_frames(str(bomb), damaged=damaged))
+        assert e.value.reason == "corrupt_video"
+
+
 def _load_or_error(frame, window):
     """What the converter loaded before, written out independently of `load_samples`: the frame's masks, then its
     video decoded from the start to the end of its window (every frame converted), then the window taken."""

@@ -12,9 +12,12 @@ import dataclasses
 import logging
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
+import time
+import weakref
 import zipfile
 from collections.abc import Callable
 
@@ -31,6 +34,13 @@ INSTALL_HINT = 'the web page needs Gradio: pip install "acga-tf[app]"'
 # development host: "When localhost is not accessible, a shareable link must be created" (measured 2026-12-03).
 GRADIO_MIN = (5, 50)
 TITLE = "ACGA: segment the actor a sentence describes"
+# What one visitor may ask of the page (it serves one request at a time): the most frames a video may have (5 minutes
+# at 30 frames a second; `acga app --max-frames`), the largest upload (`--max-upload-mb`), and how long outputs are
+# kept, in the page's folder and in Gradio's cache (deleted every 10 minutes once they are an hour old).
+MAX_FRAMES = 9000
+MAX_UPLOAD_MB = 1024
+KEEP_OUTPUTS_S = 3600
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _gradio():
@@ -72,16 +82,23 @@ class WebApp:
     Args:
         model: any artifact `acga predict` takes (a run directory, a `.keras` file, a SavedModel folder or a TF
             Serving URL); the attention figure needs a Keras model (a run or a `.keras` file).
-        work_dir: where outputs are written (default: a new temporary folder).
+        work_dir: where outputs are written (default: a new temporary folder, removed when the app is).
+        max_frames: the most frames a video may have (0: no limit).
+        keep_outputs_s: a request's outputs older than this are removed when a new request comes.
     """
 
-    def __init__(self, model: str, work_dir: str | None = None):
+    def __init__(self, model: str, work_dir: str | None = None, *, max_frames: int = MAX_FRAMES,
+                 keep_outputs_s: float = KEEP_OUTPUTS_S):
         self.predictor = load_predictor(model)
         self.trained = None
         if isinstance(self.predictor, KerasPredictor):  # the attention twin, built once
             trained = self.predictor.trained
             self.trained = dataclasses.replace(trained, model=attention_model(trained.model))
-        self.work_dir = work_dir or tempfile.mkdtemp(prefix="acga-app-")
+        if work_dir is None:
+            work_dir = tempfile.mkdtemp(prefix="acga-app-")
+            weakref.finalize(self, shutil.rmtree, work_dir, ignore_errors=True)  # also at the interpreter's exit
+        self.work_dir = work_dir
+        self.max_frames, self.keep_outputs_s = max_frames, keep_outputs_s
         self.runs = 0
         self.lock = threading.Lock()
 
@@ -100,14 +117,22 @@ class WebApp:
             raise ValueError("upload a video first (or press 'Use the example video')")
         sentences = _sentences(text)
         total, done = video_length(video), 0
+        limit = self.max_frames
+        if limit and total is not None and total > limit:
+            raise ValueError(f"{os.path.basename(video)}: the video has {total} frames; this page segments at most "
+                             f"{limit} (acga app --max-frames; or cut it, or use acga predict --start/--end)")
 
         def advance(count: int) -> None:
             nonlocal done
             done += count
+            if limit and done > limit:  # a container that declared no count, or fewer frames than it holds
+                raise ValueError(f"{os.path.basename(video)}: stopped after {limit} frames, the most this page "
+                                 "segments (acga app --max-frames)")
             if progress is not None and total:
                 progress(min(done / total, 1.0), desc=f"segmenting: frame {done} of {total}")
 
         with self.lock:
+            self._remove_old_outputs()
             self.runs += 1
             out = os.path.join(self.work_dir, f"run-{self.runs:04d}")
             os.makedirs(out)
@@ -121,6 +146,17 @@ class WebApp:
         frame = next(iter_video_frames(video, damaged="skip", start=middle))  # from the keyframe before it
         frame = square_pixels(frame, summary.sample_aspect)  # as players show it, as the figure does
         return summary.paths[0], zips, frame, _report(summary), _Session(video, summary.queries, middle)
+
+    def _remove_old_outputs(self) -> None:
+        """Removes the outputs of requests older than `keep_outputs_s` (the page's folder grew with every request)."""
+        cutoff = time.time() - self.keep_outputs_s
+        for name in os.listdir(self.work_dir):
+            path = os.path.join(self.work_dir, name)
+            if re.fullmatch(r"run-\d+|attention-\d+\.png", name) and os.path.getmtime(path) < cutoff:
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
 
     @staticmethod
     def _zip(folder: str, path: str, sentence: str) -> str:
@@ -163,7 +199,7 @@ def build_page(app: WebApp):
         try:
             return app.segment(video, text, progress)
         except ValueError as e:  # the user's mistake: shown on the page
-            raise gr.Error(str(e)) from None
+            raise gr.Error(page_message(e, video, app.work_dir)) from None
 
     # Gradio passes the click to the parameter annotated `gr.SelectData`, reading the annotation's object: this
     # module does not postpone annotations, since `gr` is a local name here
@@ -171,9 +207,9 @@ def build_page(app: WebApp):
         try:
             return app.attention(session, tuple(float(v) for v in event.index))
         except ValueError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(page_message(e, session.video if session else None, app.work_dir)) from None
 
-    with gr.Blocks(title=TITLE) as page:
+    with gr.Blocks(title=TITLE, delete_cache=(600, int(app.keep_outputs_s))) as page:
         gr.Markdown(f"# {TITLE}\nUpload a video, type one sentence per line, press **Segment**.")
         session = gr.State(None)
         with gr.Row():
@@ -199,6 +235,17 @@ def build_page(app: WebApp):
     return page
 
 
+def page_message(error: Exception, video: str | None, work_dir: str) -> str:
+    """An error as the page shows it: the upload named by its file name alone, and the page's folder left out. The
+    server's paths are not the visitor's business: Gradio copies a file that a request names by its server path into
+    its cache, and an error naming where the copy lies let anyone who could reach the page download any file the
+    server could read."""
+    text = str(error)
+    if video:
+        text = text.replace(os.fspath(video), os.path.basename(os.fspath(video)))
+    return text.replace(os.path.join(work_dir, ""), "").replace(work_dir, "")
+
+
 def check_address(host: str, port: int) -> None:
     """Checks that the page can listen on `host:port` before the model loads, by binding a socket there as the server
     would (with SO_REUSEADDR, as uvicorn binds) and closing it.
@@ -219,24 +266,30 @@ def check_address(host: str, port: int) -> None:
 
 
 def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-          ready: Callable[[], None] | None = None):
+          ready: Callable[[], None] | None = None, max_frames: int = MAX_FRAMES, max_upload_mb: int = MAX_UPLOAD_MB):
     """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page); calls
     `ready` once the model is loaded, before the page listens (the command says where it serves then, not before a
-    model that fails to load).
+    model that fails to load). A host other than this machine's loopback is warned about: the page has no login.
 
     Raises:
         ImportError: Gradio is not installed (the message says how to install it).
-        ValueError: the page cannot listen on `host:port` (`check_address`).
+        ValueError: the page cannot listen on `host:port` (`check_address`), or a limit is negative.
     """
     _gradio()  # before loading the model: say what is missing first
     check_address(host, port)
-    app = WebApp(model)
+    if max_frames < 0 or max_upload_mb < 1:
+        raise ValueError(f"--max-frames {max_frames} / --max-upload-mb {max_upload_mb}: expected 0 or more frames "
+                         "(0: no limit) and at least 1 MB")
+    if host not in LOCAL_HOSTS:
+        logger.warning("listening on %s: anyone who can reach it can run the model on this machine (the page has no "
+                       "login); serve it to a network you trust, or behind a proxy that asks for one", host)
+    app = WebApp(model, max_frames=max_frames)
     page = build_page(app)
     if ready is not None:
         ready()
     page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
-                allowed_paths=[app.work_dir])
+                allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
     return page
 
 
-__all__ = ["WebApp", "build_page", "check_address", "serve"]
+__all__ = ["WebApp", "build_page", "check_address", "page_message", "serve"]

@@ -80,6 +80,9 @@ def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
 # FFmpeg decoders that render text as video (its `tty` demuxer reads any `.txt`, `.nfo`, ... as 640 x 400 "ANSI art");
 # a file they decode is a text file, never a user's video.
 TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+# The most pixels a frame may have (8K UHD, 7680 × 4320), checked from the stream's header before any frame is
+# decoded: a small file can declare frames of any size. The SavedModel's encoded frames have the same bound.
+MAX_FRAME_PIXELS = 7680 * 4320
 
 
 def upright(matrix: np.ndarray | None, source: str = "") -> Callable[[np.ndarray], np.ndarray]:
@@ -237,6 +240,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
                     raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader "
                                           "would draw its characters as frames)", reason="corrupt_video")
+                _check_size(path, stream.codec_context.width, stream.codec_context.height, "declares")
                 target = _seek(container, stream, start) if seek else None
                 if seek and target is None:
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
@@ -260,6 +264,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                                                   "it)", reason="corrupt_video")
                         concealed.append(index)
                     stored = (frame.width, frame.height)
+                    if shape is None:  # where the stream's header did not say
+                        _check_size(path, frame.width, frame.height, "has")
                     if shape is not None and stored != shape:
                         raise DataError(path, f"frames of different sizes: {shape[0]}x{shape[1]} then "
                                               f"{stored[0]}x{stored[1]} (width x height, as stored) at frame {index}",
@@ -289,6 +295,14 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         raise DataError(path, f"the video has no decodable frame from frame {start} on", reason="past_the_end")
     if count == 0:
         raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
+
+
+def _check_size(path: str, width: int, height: int, verb: str) -> None:
+    """Refuses frames of more than `MAX_FRAME_PIXELS` before they are decoded (or converted): a GIF of 75 bytes can
+    declare 15000 × 15000 pixels, and the reader holds a clip's frames (0.7 GB each in RGB)."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise DataError(path, f"the video {verb} frames of {width} x {height} pixels, more than the "
+                              f"{MAX_FRAME_PIXELS:,} a frame may have (8K UHD, 7680 x 4320)", reason="corrupt_video")
 
 
 def _seek(container: av.container.InputContainer, stream: av.VideoStream, start: int) -> int | None:

@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.decode import decode_images
+from acga_tf.data.video import MAX_FRAME_PIXELS
 from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
@@ -54,9 +55,9 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MODELS_CONFIG = "models.config"
 # Warmup frames are small: the graph letterboxes any H × W to S × S, so the model runs at full size anyway.
 WARMUP_FRAME_SIZE = (48, 64)
-# The most pixels an encoded frame may declare (8K UHD, 7680 × 4320), read from its header before it is decoded: a
-# PNG of a few megabytes can declare 30000 × 30000 pixels (2.7 GB decoded, 16 times per request).
-MAX_ENCODED_PIXELS = 7680 * 4320
+# The most pixels an encoded frame may declare (8K UHD, 7680 × 4320, as the video reader), read from its header before
+# it is decoded: a PNG of a few megabytes can declare 30000 × 30000 pixels (2.7 GB decoded, 16 times per request).
+MAX_ENCODED_PIXELS = MAX_FRAME_PIXELS
 PNG_SIGNATURE, JPEG_SIGNATURE = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 
 
