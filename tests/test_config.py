@@ -100,6 +100,12 @@ def test_overrides_and_file_round_trip(tmp_path):
     ({"fusion_resolutions": (1, 4)}, "fusion_resolutions"),
     ({"text_encoder": "gru"}, "text_encoder='gru'"),
     ({"imagesize": 64}, "unknown ACGAConfig field.*imagesize"),
+    # a config read from a model file or a server: values no machine can run (before: 732 GiB asked for, or killed)
+    ({"image_size": 100000}, r"image_size=100000: must be at most 2048 \(the paper uses 512\)"),
+    ({"clip_length": 10 ** 6}, r"clip_length=1000000: must be at most 256"),
+    ({"sentence_length": 10 ** 9}, r"sentence_length=1000000000: must be at most 1024"),
+    ({"word_dim": 10 ** 6}, r"word_dim=1000000: must be at most 4096"),
+    ({"decoder_filters": (10 ** 6, 128, 64)}, r"decoder_filters=.*at most 4096"),
 ])
 def test_bad_values_name_the_field(overrides, match):
     with pytest.raises(ValueError, match=match):
