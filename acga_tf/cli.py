@@ -65,6 +65,7 @@ from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
+from acga_tf.ops.errors import error_message
 from acga_tf.ops.progress import keras_verbosity, redraw_interval
 from acga_tf.serving.client import SIGNATURES
 from acga_tf.serving.export import export_model
@@ -422,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 def _one_line(error: BaseException) -> str:
     """The error's message on one line (TensorFlow's op errors carry a multi-line traceback of the graph), followed
     by its notes (`BaseException.add_note`: what the job had done and kept)."""
-    message = error.message if isinstance(error, tf.errors.OpError) else str(error)
+    message = error_message(error) if isinstance(error, tf.errors.OpError) else str(error)
     if isinstance(error, OSError) and error.filename and str(error.filename) not in message:
         message = f"{error.filename}: {message}"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]

@@ -149,3 +149,32 @@ def test_under_another_backend_the_gpus_are_hidden_from_tensorflow(a2d_shards, m
     devices["physical"], hidden[:] = [], []
     datasets.keep_gpus_for_the_backend()
     assert hidden == []  # no GPU: nothing to hide
+
+
+@pytest.mark.parametrize("field, value", [("center", 10 ** 12), ("num_frames", 3)])
+def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_frames(a2d_shards, tmp_path, field,
+                                                                                     value):
+    """A record whose `center` is 10**12 (by hand, or by another tool): the int32 cast wrapped it around and
+    `acga evaluate` scored a clip of other frames without a word (42.2 overall IoU became 38.6)."""
+    import shutil
+
+    out = tmp_path / "data"
+    shutil.copytree(a2d_shards, out)
+    (shard,) = sorted(out.glob("test-00000-*.tfrecord"))
+    records = [tf.train.SequenceExample.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(shard))]
+    records[0].context.feature[field].int64_list.value[0] = value
+    video = records[0].context.feature["video_id"].bytes_list.value[0].decode()
+    with tf.io.TFRecordWriter(str(shard)) as writer:
+        for record in records:
+            writer.write(record.SerializeToString())
+    manifest = json.load(open(out / "manifest.json"))  # the manifest agrees with the new bytes: only the record lies
+    for entry in manifest["splits"]["test"]["shards"]:
+        if entry["file"] == shard.name:
+            import hashlib
+
+            entry["bytes"], entry["sha256"] = shard.stat().st_size, hashlib.sha256(shard.read_bytes()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"a record that acga prepare did not write: video\] "
+                                                             rf"\[{video}\]"):
+        for _ in make_dataset(str(out / "test-*.tfrecord"), CONFIG, training=False, batch_size=2):
+            pass

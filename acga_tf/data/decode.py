@@ -33,6 +33,7 @@ def decode(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     """
     context, sequence = tf.io.parse_single_sequence_example(
         serialized, context_features=_CONTEXT_FEATURES, sequence_features=_SEQUENCE_FEATURES)
+    context = _checked(context, sequence[schema.FRAMES_KEY])
     out = {k: context[k] for k in schema.CONTEXT_BYTES_KEYS}
     out.update({k: tf.cast(context[k], tf.int32) for k in schema.CONTEXT_INT_KEYS})
     out[schema.SENTENCES_KEY] = tf.sparse.to_dense(context[schema.SENTENCES_KEY])
@@ -40,6 +41,31 @@ def decode(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     out[schema.MASKS_KEY] = tf.sparse.to_dense(context[schema.MASKS_KEY])
     out[schema.FRAMES_KEY] = sequence[schema.FRAMES_KEY]
     return out
+
+
+def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The context, once it holds what `schema.encode_example` writes: `num_frames` the stored frames, `center` one
+    of them, a mask and an instance id per sentence, a frame size. A record that breaks these (written by hand, or
+    by another tool) stops the pipeline with its video and frame named; before, a `center` of 10**12 wrapped around
+    in the int32 cast and the clip was taken from the wrong frames without a word."""
+    stored = tf.shape(frames, out_type=tf.int64)[0]
+    sentences = tf.shape(context[schema.SENTENCES_KEY].values, out_type=tf.int64)[0]
+    center, num_frames = context[schema.CENTER_KEY], context[schema.NUM_FRAMES_KEY]
+    height, width = context[schema.HEIGHT_KEY], context[schema.WIDTH_KEY]
+    ok = tf.reduce_all([
+        tf.equal(num_frames, stored), center >= 0, center < stored, sentences > 0,
+        tf.equal(tf.shape(context[schema.MASKS_KEY].values, out_type=tf.int64)[0], sentences),
+        tf.equal(tf.shape(context[schema.INSTANCE_IDS_KEY].values, out_type=tf.int64)[0], sentences),
+        height > 0, width > 0, height <= _MAX_SIDE, width <= _MAX_SIDE])
+    check = tf.debugging.Assert(ok, [
+        "a record that acga prepare did not write: video", context[schema.VIDEO_ID_KEY], "frame",
+        context[schema.FRAME_NUMBER_KEY], "has center", center, "and num_frames", num_frames, "for", stored,
+        "stored frames,", sentences, "sentences, size", height, width], summarize=8)
+    with tf.control_dependencies([check]):
+        return {k: tf.identity(v) if isinstance(v, tf.Tensor) else v for k, v in context.items()}
+
+
+_MAX_SIDE = 1 << 16  # frame sides a record may give (int32 arithmetic on them stays exact)
 
 
 def decode_images(encoded: tf.Tensor, channels: int) -> tf.Tensor:

@@ -16,4 +16,8 @@ def error_message(error: tf.errors.OpError) -> str:
                      "", message)
     message = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", message)  # a tf.function called eagerly
     message = re.sub(r"\s*\[Op:[^\]]*\][^\n]*", "", message)  # an eager op's "[Op:IteratorGetNext] name:"
+    # a tf.data map's: "Error in user-defined function passed to ParallelMapDatasetV2:2 transformation with
+    # iterator: Iterator::Root::...::ParallelMapV2: "
+    message = re.sub(r"^Error in user-defined function passed to \S+ transformation with iterator: \S+: ", "",
+                     message)
     return message.split("\n\t [[")[0].strip()
