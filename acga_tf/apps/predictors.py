@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.vocab import check_sentences
+from acga_tf.models.config import LIMITS
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
@@ -140,7 +141,9 @@ class ServingPredictor(Predictor):
     benchmarks/rest_payload.py). A model exported before that signature existed gets the numbers, with a warning.
 
     Raises:
-        ValueError: the SavedModel has no `describe_queries` signature (exported before it existed).
+        ValueError: the SavedModel has no `describe_queries` signature (exported before it existed), or the server's
+            answer to it is not one of an acga-tf model: outputs missing or not of their dtype and shape, a
+            clip_length or sentence_length that is not an integer from 1 to its bound in `LIMITS`.
     """
 
     def __init__(self, server, source: str):
@@ -150,15 +153,19 @@ class ServingPredictor(Predictor):
         except tf.errors.InvalidArgumentError as e:
             raise ValueError(f"{source}: cannot use this SavedModel for prediction ({e.message}); export it again "
                              "with `acga export` (it needs the describe_queries signature)") from None
-        _check_answer(info, ("clip_length", "sentence_length", "words", "known_words", "unknown_words"),
+        _check_answer(info, {"clip_length": None, "sentence_length": None, **_describe_outputs(1)},
                       DESCRIBE_SIGNATURE, source)
-        try:
-            self.clip_length, self.sentence_length = int(info["clip_length"]), int(info["sentence_length"])
-        except (TypeError, ValueError):
-            given = {k: np.asarray(info[k]).tolist() for k in ("clip_length", "sentence_length")}
+        given = {k: np.asarray(info[k]) for k in ("clip_length", "sentence_length")}
+        if any(v.shape != () or v.dtype.kind not in "iu" for v in given.values()):
             raise ValueError(f"{source}: the answer to {DESCRIBE_SIGNATURE} gives clip_length "
-                             f"{given['clip_length']!r} and sentence_length {given['sentence_length']!r}, not "
-                             "integers: not an acga-tf SavedModel") from None
+                             f"{given['clip_length'].tolist()!r} and sentence_length "
+                             f"{given['sentence_length'].tolist()!r}, not integers: not an acga-tf SavedModel")
+        for name, value in given.items():  # the server's numbers size what is allocated here: bounded as a config's
+            bound = LIMITS[name][0]
+            if not 1 <= value <= bound:
+                raise ValueError(f"{source}: the answer to {DESCRIBE_SIGNATURE} gives {name} {int(value)}, expected "
+                                 f"1 to {bound} (the bound of an acga-tf model's config): not an acga-tf SavedModel")
+        self.clip_length, self.sentence_length = int(given["clip_length"]), int(given["sentence_length"])
         self.encoded = isinstance(server, RestClient) and self._serves_encoded()
 
     def _serves_encoded(self) -> bool:
@@ -175,19 +182,25 @@ class ServingPredictor(Predictor):
         return ENCODED_SIGNATURE in names
 
     def describe(self, queries):
-        return _described(self.server.run({"queries": np.array(list(queries), object)}, DESCRIBE_SIGNATURE))
+        """Raises ValueError where the server's answer is not of Q sentences (`_check_answer`)."""
+        queries = list(queries)
+        answer = self.server.run({"queries": np.array(queries, object)}, DESCRIBE_SIGNATURE)
+        return _described(_check_answer(answer, _describe_outputs(len(queries)), DESCRIBE_SIGNATURE, self.source))
 
     def prepare(self, frame):
         # The graph letterboxes the raw frames; over REST each frame is encoded once, for all the clips it is in.
         return np.array(encode_png(frame), object) if self.encoded else frame
 
     def segment(self, clips, queries, height, width, probabilities=False):
+        """Raises ValueError where a server's answer is not of Q sentences and (H, W) frames (`_check_answer`)."""
         queries = np.array(list(queries), object)
-        answers = [self.server.run({"frames": clip, "queries": queries}, ENCODED_SIGNATURE) if self.encoded
-                   else self.server.run({"video": clip, "queries": queries}, MULTI_QUERY_SIGNATURE) for clip in clips]
-        for answer in answers:
-            _check_answer(answer, ("mask", "empty") + (("probability",) if probabilities else ()),
-                          ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE, self.source)
+        signature, q = ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE, len(queries)
+        height, width = int(height), int(width)
+        expected = {"mask": (INTEGERS, (q, height, width), (0, 1)), "empty": (BOOLEANS, (q,), None)}
+        if probabilities:
+            expected["probability"] = (NUMBERS, (q, height, width), (0, 1))
+        answers = [_check_answer(self.server.run({"frames" if self.encoded else "video": clip, "queries": queries},
+                                                 signature), expected, signature, self.source) for clip in clips]
         outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
         if probabilities:
@@ -195,14 +208,46 @@ class ServingPredictor(Predictor):
         return outputs
 
 
-def _check_answer(answer, keys: Sequence[str], signature: str, source: str) -> None:
-    """Raises a ValueError naming the server where its answer to `signature` lacks one of `keys` (a server that is not
-    TF Serving over an acga-tf SavedModel: before, a bare KeyError)."""
-    missing = [k for k in keys if k not in answer]
+# Kinds of outputs (NumPy's `dtype.kind`s) and their names in messages: a REST server's JSON numbers are int64 or
+# float64, gRPC and in-process answers keep the signature's dtypes (uint8, int32, float32, bool, bytes).
+INTEGERS, BOOLEANS, NUMBERS, STRINGS = ("iu", "integers"), ("b", "booleans"), ("iuf", "numbers"), ("OSU", "strings")
+
+
+def _describe_outputs(q: int) -> dict:
+    """What `_check_answer` expects of a `describe_queries` answer for `q` sentences (the outputs `_described`
+    reads)."""
+    return {"words": (INTEGERS, (q,), None), "known_words": (INTEGERS, (q,), None),
+            "unknown_words": (STRINGS, (q,), None)}
+
+
+def _check_answer(answer, expected: dict, signature: str, source: str) -> dict[str, np.ndarray]:
+    """The outputs of a server's answer to `signature` as arrays, checked against `expected`: name → None (only
+    present) or (kinds, shape, value range or None), as the request implies (Q sentences, (H, W) frames). A server
+    that is not TF Serving over an acga-tf SavedModel is named, with what it gave (before: a bare KeyError, or an
+    IndexError deep in the caller).
+
+    Raises:
+        ValueError: an output is missing, or not of its kind, shape or range (the message names the server, the
+            output, what was expected and what was received).
+    """
+    missing = [k for k in expected if k not in answer]
+    hint = "not an acga-tf SavedModel served by TF Serving; export the model with `acga export`"
     if missing:
         raise ValueError(f"{source}: the answer to {signature} has no {', '.join(missing)} (it has "
-                         f"{', '.join(sorted(answer)) or 'nothing'}): not an acga-tf SavedModel served by TF Serving; "
-                         "export the model with `acga export`")
+                         f"{', '.join(sorted(answer)) or 'nothing'}): {hint}")
+    arrays = {}
+    for name, spec in expected.items():
+        value = np.asarray(answer[name])
+        if spec is not None:
+            (kinds, kind_name), shape, bounds = spec
+            if value.dtype.kind not in kinds or value.shape != shape:
+                raise ValueError(f"{source}: the answer to {signature} gives {name} of dtype {value.dtype} and shape "
+                                 f"{value.shape}, expected {kind_name} of shape {shape}: {hint}")
+            if bounds and value.size and not (bounds[0] <= value.min() and value.max() <= bounds[1]):
+                raise ValueError(f"{source}: the answer to {signature} gives {name} values from {value.min()} to "
+                                 f"{value.max()}, expected {bounds[0]} to {bounds[1]}: {hint}")
+        arrays[name] = value
+    return arrays
 
 
 def _described(outputs) -> dict[str, np.ndarray]:

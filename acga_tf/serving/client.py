@@ -18,9 +18,11 @@ Nothing here imports the model code: a SavedModel answers requests with TensorFl
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from typing import Any, Mapping
@@ -250,6 +252,13 @@ def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, 
 
 # === HTTP client of a running server ===
 REST_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:\s]+(/versions/\d+|/labels/[^/:\s]+)?$")
+# The largest predict answer read. The largest we send for: one clip of 4K frames (3840 x 2160) and 10 sentences,
+# with probabilities: a mask value is at most 3 bytes of JSON ("1, "), a float32 probability at most ~21
+# ("0.12345678901234567, "), so 10 x 8.3 M pixels x 24 bytes = 1.99 GB. A larger answer is not one we asked for.
+MAX_ANSWER_BYTES = 1 << 31
+# Metadata and error answers: TF Serving's are a few kB (signature defs, one error message).
+MAX_SMALL_ANSWER_BYTES = 1 << 24
+READ_BYTES = 1 << 20  # one piece of an answer, between two checks of the deadline
 
 
 class RestClient:
@@ -258,7 +267,9 @@ class RestClient:
 
     Args:
         url: the model's URL, `http://host:8501/v1/models/NAME` (optionally `/versions/N` or `/labels/L`).
-        timeout: seconds per request.
+        timeout: seconds for a whole request: connecting, sending it and reading the whole answer. The answer is read
+            piece by piece (`READ_BYTES`) and given up at the first piece after the deadline; no single wait on the
+            server is longer than `timeout` either.
 
     Raises:
         ValueError: `url` is not of that form.
@@ -277,45 +288,103 @@ class RestClient:
 
         Raises:
             tf.errors.InvalidArgumentError: the server refused the request (its message, e.g. a failed graph check).
-            OSError: the server cannot be reached or does not answer with a predict response.
+            OSError: the server cannot be reached, gives no complete answer within `timeout` seconds, answers more
+                than `MAX_ANSWER_BYTES`, or does not answer with a predict response (not JSON, no 'outputs'
+                object, an output that is not a rectangular array).
         """
         data = json.dumps(rest_body(inputs, signature_name)).encode("utf-8")
         request = urllib.request.Request(self.url + ":predict", data=data, method="POST",
                                          headers={"Content-Type": "application/json"})
+        deadline = time.monotonic() + self.timeout
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = json.loads(response.read())
+            response = urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as e:
-            text = e.read().decode("utf-8", "replace")
+            with e:
+                text = self._read(e, self.url, deadline, MAX_SMALL_ANSWER_BYTES).decode("utf-8", "replace")
             try:
                 message = json.loads(text)["error"]
             except (ValueError, KeyError, TypeError):
                 raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {text[:200]}") from None
             raise invalid_argument(f"{self.url}: {message}") from None
-        except (urllib.error.URLError, OSError) as e:
-            raise OSError(f"{self.url}: cannot reach the server ({getattr(e, 'reason', e)})") from None
-        except ValueError as e:
-            raise OSError(f"{self.url}: the answer is not JSON ({e})") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # BadStatusLine: not HTTP
+            raise self._unreachable(self.url, e) from None
+        with response:
+            body = self._json(self._read(response, self.url, deadline, MAX_ANSWER_BYTES), self.url)
         if not isinstance(body, dict) or not isinstance(body.get("outputs"), dict):
             raise OSError(f"{self.url}: the answer has no 'outputs' object: {str(body)[:200]}")
-        return {name: np.asarray(value) for name, value in body["outputs"].items()}
+        outputs = {}
+        for name, value in body["outputs"].items():
+            try:
+                outputs[name] = np.asarray(value)
+            except ValueError:  # ragged nested lists
+                raise OSError(f"{self.url}: the answer's output {name!r} is not a rectangular array") from None
+        return outputs
 
     def signature_names(self) -> list[str]:
         """The served model's signatures, from TF Serving's REST metadata API (`GET <url>/metadata`), without
         TensorFlow's own `__saved_model_init_op`.
 
         Raises:
-            OSError: the server cannot be reached or its answer is not a metadata response.
+            OSError: the server cannot be reached, gives no complete answer within `timeout` seconds, answers more
+                than `MAX_SMALL_ANSWER_BYTES`, or its answer is not a metadata response.
         """
+        url = self.url + "/metadata"
+        deadline = time.monotonic() + self.timeout
         try:
-            with urllib.request.urlopen(self.url + "/metadata", timeout=self.timeout) as response:
-                body = json.loads(response.read())
+            response = urllib.request.urlopen(url, timeout=self.timeout)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            raise self._unreachable(url, e, "cannot read the model's signatures") from None
+        with response:
+            body = self._json(self._read(response, url, deadline, MAX_SMALL_ANSWER_BYTES), url)
+        try:
             return _public(body["metadata"]["signature_def"]["signature_def"])
-        except (urllib.error.URLError, OSError) as e:
-            raise OSError(f"{self.url}/metadata: cannot read the model's signatures ({getattr(e, 'reason', e)})"
-                          ) from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise OSError(f"{self.url}/metadata: not a TF Serving metadata answer ({type(e).__name__}: {e})") from None
+        except (KeyError, TypeError, AttributeError) as e:
+            raise OSError(f"{url}: not a TF Serving metadata answer ({type(e).__name__}: {e})") from None
+
+    def _late(self, url: str) -> OSError:
+        return OSError(f"{url}: no complete answer within {self.timeout:g} s (the timeout)")
+
+    def _unreachable(self, url: str, error: Exception, what: str = "cannot reach the server") -> OSError:
+        """The error for a request that got no answer: the deadline's for a server that stopped answering."""
+        reason = getattr(error, "reason", None) or error
+        if isinstance(reason, TimeoutError):
+            return self._late(url)
+        return OSError(f"{url}: {what} ({type(reason).__name__ if not str(reason) else reason})")
+
+    def _read(self, response, url: str, deadline: float, limit: int) -> bytes:
+        """The whole body of `response`, read a piece (`READ_BYTES`) at a time: refused past `deadline` (a server
+        trickling its answer) or past `limit` bytes (declared or received).
+
+        Raises:
+            OSError: the deadline passed, the answer is longer than `limit`, or it broke off.
+        """
+        declared = (response.headers.get("Content-Length") or "").strip()
+        too_long = f"{url}: the answer is longer than {limit} bytes, more than any answer asked for; refused"
+        if declared.isdigit() and int(declared) > limit:
+            raise OSError(f"{too_long} (Content-Length {declared})")
+        pieces, size = [], 0
+        while True:
+            try:
+                piece = response.read1(READ_BYTES)
+            except TimeoutError:
+                raise self._late(url) from None
+            except (OSError, http.client.HTTPException) as e:  # IncompleteRead: closed before Content-Length
+                raise OSError(f"{url}: the answer broke off ({type(e).__name__}: {e})") from None
+            if not piece:
+                return b"".join(pieces)
+            size += len(piece)
+            if size > limit:
+                raise OSError(too_long)
+            if time.monotonic() > deadline:
+                raise self._late(url)
+            pieces.append(piece)
+
+    @staticmethod
+    def _json(data: bytes, url: str) -> Any:
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError) as e:  # RecursionError: lists nested thousands deep
+            raise OSError(f"{url}: the answer is not JSON ({type(e).__name__}: {str(e)[:200]})") from None
 
 
 class GrpcClient:

@@ -1,0 +1,245 @@
+"""acga_tf.serving.client.RestClient and the remote predictor (acga_tf.apps.predictors.ServingPredictor) against a
+server that is not TF Serving over an acga-tf SavedModel: one that answers slowly, at length, or with outputs of the
+wrong type, shape or size (docs/serving.md#predict). Each refusal is one line naming the server's URL."""
+
+import http.server
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from runs import QUERY, moving_frames, write_video
+
+from acga_tf.apps.predict import predict
+from acga_tf.apps.predictors import load_predictor
+from acga_tf.cli import main
+from acga_tf.serving import client
+from acga_tf.serving.client import SIGNATURES, RestClient
+
+H, W = 24, 32  # the frames' size
+DESCRIBE = {"words": [2], "known_words": [2], "unknown_words": [""], "clip_length": 4, "image_size": 32,
+            "sentence_length": 8}
+METADATA = {"metadata": {"signature_def": {"signature_def": {name: {} for name in SIGNATURES}}}}
+GOOD = {"mask": np.zeros((1, H, W), int).tolist(), "empty": [True],  # one sentence, one clip
+        "probability": np.full((1, H, W), 0.25).tolist()}
+VIDEO = {"video": np.zeros((4, H, W, 3), np.uint8), "queries": np.array([QUERY], object)}
+
+
+class FakeServing:
+    """A stdlib HTTP server on 127.0.0.1 (a free port, a thread) that answers `POST /v1/models/NAME:predict` and
+    `GET /v1/models/NAME/metadata` as `behaviours[NAME]` says: `{signature or "metadata": JSON object}` (the others:
+    a good describe_queries, metadata and segment answer), or a function `(handler, signature)` that writes the
+    answer itself."""
+
+    def __init__(self):
+        self.behaviours, self.released = {}, threading.Event()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def send(self, body: bytes, length: int | None = None) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if length is not None:
+                    self.send_header("Content-Length", str(length))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def answer(self, signature: str) -> None:
+                name = self.path.split("/v1/models/")[1].split(":")[0].split("/")[0]
+                behaviour = fake.behaviours.get(name, {})
+                if callable(behaviour):
+                    return behaviour(self, signature)
+                body = behaviour.get(signature) or {"metadata": METADATA, "describe_queries": {"outputs": DESCRIBE}
+                                                    }.get(signature, {"outputs": GOOD})
+                data = json.dumps(body).encode()
+                self.send(data, len(data))
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.answer(body.get("signature_name"))
+
+            def do_GET(self):  # noqa: N802
+                self.answer("metadata")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+
+    def url(self, name: str, behaviour) -> str:
+        self.behaviours[name] = behaviour
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1/models/{name}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.released.set()  # hanging handlers return
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake():
+    with FakeServing() as server:
+        yield server
+
+
+def error_line(error) -> str:
+    message = str(error.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+# === RestClient: deadline and size ===
+def test_a_trickling_answer_times_out_at_the_deadline(fake):
+    """Before: urllib's timeout bounds each read, so an answer of one byte every 0.1 s took 6 s (one every 2 s
+    forever: never timed out)."""
+    body = json.dumps({"outputs": {"mask": [0]}}).encode().ljust(60)
+
+    def trickle(handler, signature):
+        handler.send(b"", len(body))
+        for byte in body:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            if fake.released.wait(0.1):
+                return
+
+    url = fake.url("trickle", trickle)
+    start = time.monotonic()
+    with pytest.raises(OSError) as error:
+        RestClient(url, timeout=1).run(VIDEO, "segment_queries")
+    assert error_line(error).startswith(f"{url}: no complete answer within 1 s")
+    assert time.monotonic() - start < 3
+
+
+def test_a_silent_server_times_out_naming_the_timeout(fake):
+    url = fake.url("hang", lambda handler, signature: fake.released.wait(30))
+    with pytest.raises(OSError) as error:
+        RestClient(url, timeout=0.5).run(VIDEO, "segment_queries")
+    assert error_line(error) == f"{url}: no complete answer within 0.5 s (the timeout)"  # before: "cannot reach"
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_answer_longer_than_the_bound_is_refused(fake, monkeypatch, declared):
+    """Before: read whole (a 300 MB answer took the client to 1.8 GB)."""
+    monkeypatch.setattr(client, "MAX_ANSWER_BYTES", 10_000)
+    body = json.dumps({"outputs": {"mask": [0] * 50_000}}).encode()
+    url = fake.url("long", lambda handler, signature: handler.send(body, len(body) if declared else None))
+    with pytest.raises(OSError) as error:
+        RestClient(url).run(VIDEO, "segment_queries")
+    assert error_line(error).startswith(f"{url}: the answer is longer than 10000 bytes")
+    assert (f"(Content-Length {len(body)})" in str(error.value)) == declared
+
+
+def test_a_declared_length_past_the_bound_is_refused_before_reading(fake):
+    def declare(handler, signature):  # 3 GiB promised, a few bytes sent, the connection kept open
+        handler.send(b'{"outputs": ', 3 << 30)
+        fake.released.wait(30)
+
+    url = fake.url("huge", declare)
+    start = time.monotonic()
+    with pytest.raises(OSError) as error:
+        RestClient(url, timeout=5).run(VIDEO, "segment_queries")
+    assert error_line(error) == (f"{url}: the answer is longer than {1 << 31} bytes, more than any answer asked for; "
+                                 f"refused (Content-Length {3 << 30})")
+    assert time.monotonic() - start < 3
+
+
+def test_a_metadata_answer_longer_than_its_bound_is_refused(fake, monkeypatch):
+    monkeypatch.setattr(client, "MAX_SMALL_ANSWER_BYTES", 1000)
+    url = fake.url("metadata", {"metadata": {"metadata": {"signature_def": {"signature_def": {
+        f"signature_{i}": {} for i in range(1000)}}}}})
+    with pytest.raises(OSError) as error:
+        RestClient(url).signature_names()
+    assert error_line(error).startswith(f"{url}/metadata: the answer is longer than 1000 bytes")
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 100_000, "the answer is not JSON (RecursionError"),
+    (b'{"outputs": {"mask": [[1], [1, 2]]}}', "the answer's output 'mask' is not a rectangular array"),
+])
+def test_answers_that_numpy_cannot_read_name_the_server(fake, body, message):
+    """Before: RecursionError, or NumPy's 'inhomogeneous shape' ValueError, naming no server."""
+    url = fake.url("odd", lambda handler, signature: handler.send(body, len(body)))
+    with pytest.raises(OSError) as error:
+        RestClient(url).run(VIDEO, "segment_queries")
+    assert error_line(error).startswith(f"{url}: {message}")
+
+
+# === The remote predictor: outputs checked against the request ===
+@pytest.mark.parametrize("answer, message", [
+    ({"clip_length": 1_000_000}, "gives clip_length 1000000, expected 1 to 256 (the bound of an acga-tf model's "
+                                 "config): not an acga-tf SavedModel"),
+    ({"sentence_length": 10**6}, "gives sentence_length 1000000, expected 1 to 1024"),
+    ({"clip_length": 0}, "gives clip_length 0, expected 1 to 256"),
+    ({"clip_length": 8.5}, "gives clip_length 8.5 and sentence_length 8, not integers"),
+    ({"words": [1, 2]}, "gives words of dtype int64 and shape (2,), expected integers of shape (1,)"),
+    ({"unknown_words": [[""]]}, "gives unknown_words of dtype <U1 and shape (1, 1), expected strings of shape (1,)"),
+])
+def test_describe_answers_beyond_the_models_bounds_are_refused(fake, answer, message):
+    """Before: clip_length 1,000,000 was taken, and the client allocated clips of a million frames until killed."""
+    url = fake.url("describe", {"describe_queries": {"outputs": {**DESCRIBE, **answer}}})
+    with pytest.raises(ValueError) as error:
+        load_predictor(url)
+    assert error_line(error).startswith(f"{url}: the answer to describe_queries {message}")
+
+
+@pytest.mark.parametrize("answer, message", [
+    ({**GOOD, "mask": "garbage", "empty": "yes"}, f"gives mask of dtype <U7 and shape (), expected integers of shape "
+                                          f"(1, {H}, {W}): not an acga-tf SavedModel served by TF Serving"),
+    ({**GOOD, "mask": [[1]], "empty": [False]}, f"gives mask of dtype int64 and shape (1, 1), expected integers of "
+                                                f"shape (1, {H}, {W})"),
+    ({**GOOD, "empty": [0]}, "gives empty of dtype int64 and shape (1,), expected booleans of shape (1,)"),
+    ({**GOOD, "mask": np.full((1, H, W), 300).tolist()}, "gives mask values from 300 to 300, expected 0 to 1"),
+    ({"empty": [True], "probability": GOOD["probability"]},
+     "has no mask (it has empty, probability)"),
+    ({**GOOD, "probability": [["x"]]}, "gives probability of dtype <U1 and shape (1, 1), expected numbers"),
+])
+def test_segment_answers_of_the_wrong_type_or_shape_name_the_server(fake, answer, message):
+    """Before: `IndexError: invalid index to scalar variable.` deep in acga_tf/apps/predict.py, or int()'s message
+    on 'garbage', naming no server."""
+    url = fake.url("segment", {"segment_encoded": {"outputs": answer}})
+    with pytest.raises(ValueError) as error:
+        predict(url, moving_frames(3, H, W), QUERY)
+    assert error_line(error).startswith(f"{url}: the answer to segment_encoded {message}")
+
+
+def test_probabilities_and_describe_are_checked_against_the_request(fake):
+    url = fake.url("probability", {"segment_encoded": {"outputs": {**GOOD, "probability": [[[0.5]]]}}})
+    predictor = load_predictor(url)
+    clips = np.stack([[predictor.prepare(frame) for frame in moving_frames(4, H, W)]])  # (1, T)
+    assert predictor.segment(clips, [QUERY], H, W)["mask"].shape == (1, 1, H, W)  # no probability asked for
+    with pytest.raises(ValueError) as error:
+        predictor.segment(clips, [QUERY], H, W, probabilities=True)
+    assert error_line(error).startswith(f"{url}: the answer to segment_encoded gives probability of dtype float64 "
+                                        f"and shape (1, 1, 1), expected numbers of shape (1, {H}, {W})")
+    with pytest.raises(ValueError) as error:  # two sentences, one answered
+        predictor.describe([QUERY, "a blue square"])
+    assert error_line(error).startswith(f"{url}: the answer to describe_queries gives words of dtype int64 and "
+                                        "shape (1,), expected integers of shape (2,)")
+
+
+def test_good_answers_give_masks(fake):
+    """The checks refuse nothing TF Serving over an acga-tf SavedModel answers (JSON int64, float64, bool, str)."""
+    mask = np.zeros((1, H, W), int)
+    mask[0, 5:9, 7:20] = 1
+    url = fake.url("good", {"segment_encoded": {"outputs": {**GOOD, "mask": mask.tolist(),
+                                                                        "empty": [False]}}})
+    result = predict(url, moving_frames(3, H, W), QUERY)
+    assert result.masks.shape == (3, H, W) and result.masks[:, 5:9, 7:20].all() and result.masks.sum() == 3 * 4 * 13
+    np.testing.assert_allclose(result.probabilities, 0.25)
+
+
+def test_cli_predict_names_the_server_in_one_line(fake, tmp_path, capsys):
+    url = fake.url("cli", {"segment_encoded": {"outputs": {**GOOD, "mask": [[1]]}}})
+    video = write_video(tmp_path / "v.mp4", moving_frames(3, H, W), "libx264", "yuv420p")
+    code = main(["predict", "--model", url, "--video", video, "--query", QUERY, "--output", str(tmp_path / "o.gif"),
+                 "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1, err
+    assert err[0].startswith(f"acga predict: error: {url}: the answer to segment_encoded gives mask of dtype int64 "
+                             "and shape (1, 1)"), err
