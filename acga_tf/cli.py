@@ -61,6 +61,7 @@ from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import frames_to_segment, predict_to_files
+from acga_tf.apps.predictors import GRPC_SCHEME, SERVER_TIMEOUT_S, URL_SCHEMES, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
@@ -152,6 +153,8 @@ def _add_predict(sub) -> None:
                                                "mask PNGs keep the video's frame numbers")
     p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")
     p.add_argument("--batch-size", type=int, default=4, help="clips per forward pass (default: 4)")
+    p.add_argument("--timeout", type=float, help=f"seconds a TF Serving URL has for each whole answer (default: "
+                                                 f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_predict)
 
@@ -161,7 +164,12 @@ def _run_predict(args) -> int:
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
               mininterval=redraw_interval(sys.stderr)) as bar:
-        summary = predict_to_files(args.model, args.video, args.query, output=args.output,
+        model = args.model
+        if args.timeout is not None:
+            if not args.model.startswith(URL_SCHEMES + (GRPC_SCHEME,)):
+                raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
+            model = load_predictor(args.model, timeout=args.timeout)
+        summary = predict_to_files(model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update,
                                    start=args.start, end=args.end)
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""

@@ -243,3 +243,20 @@ def test_cli_predict_names_the_server_in_one_line(fake, tmp_path, capsys):
     assert code != 0 and len(err) == 1, err
     assert err[0].startswith(f"acga predict: error: {url}: the answer to segment_encoded gives mask of dtype int64 "
                              "and shape (1, 1)"), err
+
+
+def test_cli_predict_timeout_bounds_a_silent_server(fake, tmp_path, capsys):
+    """`acga predict --timeout` (a URL's time for each whole answer; before, always 600 s)."""
+    url = fake.url("silent", lambda handler, signature: fake.released.wait(30))
+    video = write_video(tmp_path / "v.mp4", moving_frames(3, H, W), "libx264", "yuv420p")
+    argv = ["predict", "--video", video, "--query", QUERY, "--output", str(tmp_path / "o.gif"), "--no-progress"]
+    start = time.monotonic()
+    assert main([*argv, "--model", url, "--timeout", "0.5"]) == 2
+    assert time.monotonic() - start < 10
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: {url}: no complete answer within "
+                                               "0.5 s (the timeout)")
+    for model, timeout, message in ((url, "-1", "--timeout -1.0: must be a positive number of seconds"),
+                                    (str(tmp_path), "5", f"--timeout: {tmp_path} is not a TF Serving URL")):
+        assert main([*argv, "--model", model, "--timeout", timeout]) == 2
+        assert capsys.readouterr().err.strip() == f"acga predict: error: {message} (http://... or grpc://...)" \
+            if "URL" in message else f"acga predict: error: {message}"

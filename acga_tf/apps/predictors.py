@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 SAVED_MODEL_FILE = "saved_model.pb"
 URL_SCHEMES = ("http://", "https://")
 GRPC_SCHEME = "grpc://"
+SERVER_TIMEOUT_S = 600.0  # a TF Serving server's time for one whole answer (`acga predict --timeout`)
 
 
 class Predictor(abc.ABC):
@@ -282,7 +284,7 @@ _LAST_LOADED: dict[tuple, Predictor] = {}  # the last artifact loaded from a pat
 _LOADING = threading.Lock()
 
 
-def load_predictor(model) -> Predictor:
+def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     """A `Predictor` from any artifact (docs/serving.md#predict).
 
     The last one loaded from a path is kept and given again while the files there are unchanged, so a loop that
@@ -294,6 +296,7 @@ def load_predictor(model) -> Predictor:
             (`http://host:8501/v1/models/NAME`, REST; `grpc://host:8500/NAME`, gRPC), a SavedModel folder or its
             parent holding integer versions (the highest is used), a run directory, or a `.keras` file (its
             `vocab.txt` and `embeddings.npy` beside it or in the folder above, as `acga train` writes them).
+        timeout: seconds a TF Serving server has for each whole answer (a URL only).
 
     Raises:
         FileNotFoundError: the path does not exist, or a run / `.keras` file lacks its vocabulary files.
@@ -304,10 +307,12 @@ def load_predictor(model) -> Predictor:
     if isinstance(model, TrainedModel):
         return KerasPredictor(model)
     path = os.fspath(model)
+    if path.startswith(URL_SCHEMES + (GRPC_SCHEME,)) and not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"--timeout {timeout}: must be a positive number of seconds")
     if path.startswith(URL_SCHEMES):
-        return ServingPredictor(RestClient(path), path)
+        return ServingPredictor(RestClient(path, timeout), path)
     if path.startswith(GRPC_SCHEME):
-        return ServingPredictor(GrpcClient(path), path)
+        return ServingPredictor(GrpcClient(path, timeout), path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: not found (--model takes a run directory, a .keras file, an exported "
                                 "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
