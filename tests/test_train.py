@@ -373,6 +373,24 @@ def test_resume_with_other_steps_per_epoch_is_refused_naming_the_recorded_ones(f
     assert _snapshot(out) == before
 
 
+def test_resume_with_another_global_batch_is_refused(finished_run, prepared_a2d, tmp_path, capsys):
+    """The backup records the global batch (batch_size x devices). Before: a run backed up on one device and resumed
+    on two, with `--steps-per-epoch` as the docs said, skipped and trained on batches twice as large (other samples)
+    without a word; here the run's record says two devices' batches, and this command runs on one."""
+    out = _copy_run(finished_run, tmp_path)
+    metadata = os.path.join(out, "backup", "training_metadata.json")
+    recorded = json.load(open(metadata))
+    assert recorded["global_batch"] == TINY["batch_size"]
+    recorded["global_batch"] *= 2  # as two devices would have recorded it
+    with open(metadata, "w") as f:
+        json.dump(recorded, f)
+    before = _snapshot(out)
+    _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
+             f"{metadata}: the run trained on batches of {2 * TINY['batch_size']} clips (--batch-size x devices), "
+             f"this command's are {TINY['batch_size']}", "resume it on as many devices as it trained on")
+    assert _snapshot(out) == before
+
+
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
     """experiment.json is written when training starts, so a run killed before its save is checked too. Before: it
     was written with model.keras only, and the run went on from optimizer step 0 over its backup."""

@@ -169,9 +169,12 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
     leaves restoring to `fit` (which restores once, before training, so that a resumed run can start mid-epoch;
     Keras itself would restart the epoch). Writes are atomic (temporary name, then rename)."""
 
-    def __init__(self, backup_dir: str, *, save_freq, steps_per_epoch: int | None = None):
+    def __init__(self, backup_dir: str, *, save_freq, steps_per_epoch: int | None = None,
+                 global_batch: int | None = None):
         super().__init__(backup_dir, save_freq=save_freq)
-        self.steps_per_epoch = steps_per_epoch  # recorded with each backup: a resume must keep the epochs' bounds
+        # recorded with each backup: a resume must keep the epochs' bounds, and the batch (batch_size x devices) that
+        # the steps it skips were made of
+        self.steps_per_epoch, self.global_batch = steps_per_epoch, global_batch
 
     def on_train_begin(self, logs=None):
         pass  # `fit` restored the state already (`restore`)
@@ -199,7 +202,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
             self.model.save_weights(temporary, overwrite=True)
         files.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                                                         "step": int(self.model.optimizer.iterations.numpy()),
-                                                        "steps_per_epoch": self.steps_per_epoch})
+                                                        "steps_per_epoch": self.steps_per_epoch,
+                                                        "global_batch": self.global_batch})
 
     def saved_step(self) -> int | None:
         """The optimizer step of the backup on disk, or None when there is none."""
@@ -212,9 +216,9 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
 
         Raises:
             ValueError: the weights file cannot be loaded (truncated, say), its metadata is not JSON, it records
-                other steps per epoch than this run's, or the optimizer state did not load (Keras skips it, with a
-                warning, when the optimizer's variables differ: another model or optimizer); the message names the
-                file.
+                other steps per epoch or another global batch than this run's, or the optimizer state did not load
+                (Keras skips it, with a warning, when the optimizer's variables differ: another model or optimizer);
+                the message names the file.
         """
         if not tf.io.gfile.exists(self._weights_path):
             return False
@@ -225,6 +229,12 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                              f"this command's {self.steps_per_epoch} (--steps-per-epoch, or the samples over the "
                              f"global batch on this many devices); pass --steps-per-epoch {recorded_steps} to resume "
                              "it, --overwrite to start over, or choose another --output")
+        recorded_batch = (metadata or {}).get("global_batch")
+        if recorded_batch is not None and self.global_batch is not None and recorded_batch != self.global_batch:
+            raise ValueError(f"{self._training_metadata_path}: the run trained on batches of {recorded_batch} clips "
+                             f"(--batch-size x devices), this command's are {self.global_batch}: resumed, it would "
+                             "skip and train on other samples; resume it on as many devices as it trained on, "
+                             "--overwrite to start over, or choose another --output")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         try:
@@ -244,7 +254,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
 
 
 def read_backup_metadata(path: str) -> dict | None:
-    """The backup's `training_metadata.json` (`{"epoch", "batch", "step"}`), None when there is none.
+    """The backup's `training_metadata.json` (`{"epoch", "batch", "step", "steps_per_epoch", "global_batch"}`), None
+    when there is none.
 
     Raises:
         ValueError: the file is not a JSON object (truncated, say); the message names it.
@@ -350,6 +361,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
         check_word_vectors(vectors_path, experiment.data.word_dim)
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
+    if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
+        raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite, experiment=experiment)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with run.distribution.scope() if run.distribution is not None else contextlib.nullcontext():
@@ -357,7 +370,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         _load_words(run, vectors_path)
         model, task, prefix = _build_model(run, policy, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
-                                  steps_per_epoch=run.steps_per_epoch)
+                                  steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch)
         start_step = _resume(run, task, backup)
         artifacts.save_experiment(run.work_dir, experiment)  # before the first backup: what a resume is checked against
         batches = _build_inputs(run, prefix)
@@ -544,8 +557,6 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool):
     experiment = run.experiment
     dtypes = PRECISIONS.get(policy, {})  # ACGA's dtype arguments; {} for the default (`resolve_policy`)
     if run.strategy is None:  # JAX / PyTorch: the model is its own task (SegmentationTask's compile defaults)
-        if feature_cache:
-            raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
         model = ACGA(experiment.model, **dtypes)
         model.compile(learning_rate=experiment.training.learning_rate,
                       foreground_weight=experiment.training.foreground_weight)
