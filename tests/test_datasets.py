@@ -178,3 +178,25 @@ def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_fr
                                                              rf"\[{video}\]"):
         for _ in make_dataset(str(out / "test-*.tfrecord"), CONFIG, training=False, batch_size=2):
             pass
+
+
+def test_each_worker_reads_its_own_shard_files_and_tensorflow_does_not_shard_again(a2d_shards):
+    """Several workers (`acga train` under TF_CONFIG) on several shard files: TensorFlow's file-based auto-sharding
+    stopped with "Did not find a shardable source" on the training pipeline (whose flips' seeds come from a second
+    source), so every multi-worker run on real data failed. Now each worker reads its own files."""
+    pattern = str(a2d_shards / "train-*.tfrecord")
+    manifest = json.load(open(a2d_shards / "manifest.json"))
+    files = sorted(s["file"] for s in manifest["splits"]["train"]["shards"])
+    per_file = {s["file"]: s["samples"] for s in manifest["splits"]["train"]["shards"]}
+    assert len(files) >= 2
+    counts = []
+    for index in range(2):
+        ds = make_dataset(pattern, CONFIG, training=True, batch_size=1, shard=(2, index))
+        # what MultiWorkerMirroredStrategy applies to a worker's dataset (TensorFlow's private class)
+        from tensorflow.python.data.experimental.ops.distribute import _AutoShardDataset
+
+        distributed = _AutoShardDataset(ds, 2, index)
+        counts.append(sum(1 for _ in distributed))
+    assert counts == [sum(per_file[f] for f in files[0::2]), sum(per_file[f] for f in files[1::2])]
+    with pytest.raises(ValueError, match=rf"{len(files)} shard files for {len(files) + 1} workers"):
+        make_dataset(pattern, CONFIG, training=True, batch_size=1, shard=(len(files) + 1, 0))

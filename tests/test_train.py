@@ -117,9 +117,15 @@ def _free_ports(n: int) -> list[int]:
 # against one (the next test: the global batch is split and the gradients summed across replicas).
 @pytest.mark.slow
 def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
+    # Several shard files, as real data has: TensorFlow's file-based auto-sharding stopped on the training pipeline
+    # ("Did not find a shardable source"); each worker now reads its own files (make_dataset(shard=)).
+    from acga_tf.data.convert import prepare
+
+    prepare("a2d", prepared_a2d["root"], str(tmp_path / "data"), "train", shard_size=2, progress=False)
+    assert len(list((tmp_path / "data").glob("train-*.tfrecord"))) >= 2
     out = str(tmp_path / "multi")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    args = {"train": prepared_a2d["train"],
+    args = {"train": str(tmp_path / "data" / "train-*.tfrecord"),
             "runs": {"run": {"overrides": TINY, "output": out, "epochs": 1, "steps": 3, "backup_every": 3}}}
     procs = [_launch(args, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
              for i in range(2)]

@@ -104,7 +104,8 @@ def _as_written(fn):
 
 
 def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
-                 vectorizer: Any = None, with_info: bool = False) -> tf.data.Dataset:
+                 vectorizer: Any = None, with_info: bool = False,
+                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
     """The input pipeline over prepared shards.
 
     Args:
@@ -116,6 +117,10 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         vectorizer: a `SentenceVectorizer`; None loads the vocabulary next to the shards with random vectors
             (a warning is logged).
         with_info: also yield `info` (`sample_id`, `height`, `width`, `mask_png`, `sentence`) for evaluation.
+        shard: (workers, this worker's index): read only this worker's shard files (every `workers`-th from the
+            index, in sorted order), for several workers (`acga train` under `TF_CONFIG`). TensorFlow's own
+            file-based auto-sharding cannot split a training pipeline (its flips' seeds come from a second source),
+            so it is turned off for such a dataset.
 
     Returns:
         A dataset of `(inputs, targets)` (or `(inputs, targets, info)`): inputs `video` float32 (B, T, S, S, 3) in
@@ -125,8 +130,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     Raises:
         FileNotFoundError: no file matches `file_pattern`.
         ValueError: batch_size is not positive, with_info with training, the shards' window (manifest) is
-            shorter than `config.clip_length`, or a shard's size differs from its manifest's (with no manifest: a
-            file is not a TFRecord file).
+            shorter than `config.clip_length`, a shard's size differs from its manifest's (with no manifest: a
+            file is not a TFRecord file), or fewer shard files than workers.
     """
     keep_gpus_for_the_backend()
     config = as_data_config(config)
@@ -156,6 +161,14 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     det = config.deterministic
 
     ds = tf.data.Dataset.list_files(file_pattern, shuffle=False)  # sorted: the same order every run
+    if shard is not None:
+        workers, index = shard
+        if not 0 <= index < workers:
+            raise ValueError(f"shard={shard}: expected (workers, index) with 0 <= index < workers")
+        if len(files) < workers:
+            raise ValueError(f"{file_pattern}: {len(files)} shard files for {workers} workers, each of which reads its "
+                             "own: re-run `acga prepare` with a smaller --shard-size")
+        ds = ds.shard(workers, index)
     if training:
         ds = ds.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
@@ -176,7 +189,7 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         ds = ds.map(_as_written(lambda sample: parse_eval(sample, config, vectorizer, with_info)),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
     ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
-    samples = known_sample_count(file_pattern)
+    samples = None if shard is not None else known_sample_count(file_pattern)
     if samples is not None:  # its length: Keras' fit and evaluate end the epoch there, not on "ran out of data"
         ds = ds.apply(tf.data.experimental.assert_cardinality(samples // batch_size if training
                                                               else -(-samples // batch_size)))
@@ -184,6 +197,7 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
 
     options = tf.data.Options()
     options.deterministic = det
+    policy = tf.data.experimental.AutoShardPolicy
     options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.FILE if len(files) > 1 else tf.data.experimental.AutoShardPolicy.DATA)
+        policy.OFF if shard is not None else policy.FILE if len(files) > 1 else policy.DATA)
     return ds.with_options(options)

@@ -599,9 +599,11 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
     run has trained on; with the feature cache, over the cached features (written once here)."""
     experiment, global_batch = run.experiment, run.global_batch
     if prefix is None:
+        shard = _worker_shard(run.strategy, run.train_pattern)
+
         def batches(skip: int) -> tf.data.Dataset:
             ds = make_dataset(run.train_pattern, experiment.data, training=True, batch_size=global_batch,
-                              vectorizer=run.vectorizer).repeat()
+                              vectorizer=run.vectorizer, shard=shard).repeat()
             return ds.skip(skip) if skip else ds
         return batches
     unflipped = make_dataset(run.train_pattern, experiment.data.replace(horizontal_flip=False), training=False,
@@ -614,6 +616,20 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
                             shuffle_buffer=experiment.data.shuffle_buffer)
         return ds.skip(skip) if skip else ds
     return cached
+
+
+def _worker_shard(strategy, pattern: str) -> tuple[int, int] | None:
+    """(workers, this worker's index) under `MultiWorkerMirroredStrategy` where the training shards are several
+    files: each worker then reads its own (`make_dataset(shard=)`; TensorFlow's file-based auto-sharding stopped with
+    "Did not find a shardable source" on the training pipeline). None otherwise: one file is split by records."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+    if len(tf.io.gfile.glob(pattern)) < 2:
+        return None
+    resolver = strategy.cluster_resolver
+    spec = resolver.cluster_spec().as_dict()
+    tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(spec.get(kind, ())))]
+    return len(tasks), tasks.index((resolver.task_type, resolver.task_id))
 
 
 def _build_validation(run: _Run, val_pattern: str) -> tf.data.Dataset:
