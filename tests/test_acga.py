@@ -298,6 +298,25 @@ def test_mixed_precision_model_keeps_its_policy_through_save_and_load(tmp_path):
     np.testing.assert_allclose(np.asarray(out), np.asarray(model(inputs)["logits"]), atol=1e-6)
 
 
+def test_a_float16_model_runs_in_float32_where_tensorflow_has_no_gpu(tmp_path, caplog):
+    """A run trained in mixed_float16 (under JAX, or on a GPU) failed at its first clip in `acga evaluate`, `predict`
+    and the SavedModel `acga export` wrote, on a CPU: TensorFlow has no float16 MaxPool3D kernel there."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's CPU kernels")
+    from acga_tf.models.acga import compute_dtype
+
+    model = ACGA(TINY, dtype="mixed_float16")
+    path = str(tmp_path / "f16.keras")
+    model.save(path)
+    with caplog.at_level("WARNING"):
+        loaded = load_model_file(path)
+    assert compute_dtype(loaded) == "float32" and "runs in float32 here, with the same weights" in caplog.text
+    reference = ACGA(TINY)  # the same weights in float32
+    reference.set_weights(model.get_weights())
+    inputs = random_inputs(TINY)
+    np.testing.assert_array_equal(np.asarray(loaded(inputs)["logits"]), np.asarray(reference(inputs)["logits"]))
+
+
 @pytest.mark.parametrize("modality", ["rgb", "rgb+flow"])
 def test_segment_queries_equals_the_model_on_the_repeated_clip(modality):
     config = TINY.replace(modality=modality)

@@ -14,6 +14,7 @@ the vocabulary files are looked up beside the model file, then in the folder abo
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import zipfile
 
@@ -29,6 +30,9 @@ from acga_tf.data.vocab import (
 from acga_tf.models import acga, losses, metrics  # noqa: F401  (registers the serializable classes)
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
+from acga_tf.ops.devices import gpu_description
+
+logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -123,7 +127,22 @@ def load_model_file(path: str) -> keras.Model:
     if not isinstance(model, acga.ACGA):
         raise ValueError(f"{path}: a {type(model).__name__}, not an ACGA model (acga-tf loads the .keras files that "
                          "`acga train` or `ACGA.save` write)")
-    return model
+    return _runnable_here(model, path)
+
+
+def _runnable_here(model: acga.ACGA, path: str) -> acga.ACGA:
+    """The model, or, where it computes in float16 and TensorFlow runs on a CPU (which has no float16 MaxPool3D
+    kernel), its float32 twin with the same weights (a warning says so): a run trained in mixed_float16 under JAX, or
+    on a GPU, then failed at its first clip in `acga evaluate`, `predict` and the SavedModel `acga export` wrote."""
+    if acga.compute_dtype(model) != "float16" or keras.backend.backend() != "tensorflow" or gpu_description():
+        return model
+    logger.warning("%s: the model computes in float16, which TensorFlow cannot run on a CPU (it has no float16 "
+                   "MaxPool3D kernel): it runs in float32 here, with the same weights", path)
+    config = {**model.get_config(), "dtype": "float32"}
+    config.pop("encoder_dtype", None)
+    twin = acga.ACGA.from_config(config)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def load_trained(path: str) -> TrainedModel:
