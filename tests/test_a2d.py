@@ -63,6 +63,9 @@ def test_a2d_configurable_paths(a2d_copy):
     ("a\\b,0,a dog", "bad_path", r"a2d_annotation\.txt:9: field 'video_id'"),
     ("ab\x00c,0,a dog", "bad_path", r"a2d_annotation\.txt:9: field 'video_id'"),
     (b"EadxBPmQvtg,1,caf\xe9 dog", "bad_encoding", r"a2d_annotation\.txt:9: line is not valid UTF-8"),
+    # a 100 MB sentence took `acga prepare` past 4 GB of memory before any check
+    ("EadxBPmQvtg,1," + "a dog " * 20000, "bad_row", r"a2d_annotation\.txt:9: line is 120,014 bytes long, more than "
+                                                     r"the 65,536 an annotation line may have"),
 ])
 def test_a2d_bad_rows(a2d_copy, row, reason, match):
     ann = a2d_copy / "text_annotations" / "a2d_annotation.txt"

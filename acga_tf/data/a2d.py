@@ -28,6 +28,9 @@ VIDEOSET_COLUMNS = 9  # docs/data.md#datasets
 ANNOTATION_COLUMNS = ("video_id", "instance_id", "query")  # docs/data.md#datasets
 COPY_QUIRK = "1 (copy)"  # docs/data.md#datasets: official quirk row, dropped
 _INT_RE = re.compile(r"^[0-9]+$")
+# The longest annotation line read: the datasets' longest sentences are a few hundred characters, and the model reads
+# at most 1024 words of one (`ACGAConfig.sentence_length`).
+MAX_LINE_BYTES = 1 << 16
 _H5_RE = re.compile(r"^([0-9]+)\.h5$")
 
 
@@ -80,11 +83,12 @@ def read_text_lines(path: str, report=None) -> list[tuple[int, str]]:
 
     Args:
         path: the file.
-        report: called with the `DataError` of each non-UTF-8 line, which is then left out; None raises it.
+        report: called with the `DataError` of each non-UTF-8 or overlong line, which is then left out; None raises
+            it.
 
     Raises:
         DataError: "missing_file" if the file cannot be read, "bad_encoding" naming `path:lineno` for bytes
-            that are not UTF-8 (when `report` is None).
+            that are not UTF-8, "bad_row" for a line longer than `MAX_LINE_BYTES` (when `report` is None).
     """
     path = os.fspath(path)
     try:
@@ -99,6 +103,13 @@ def read_text_lines(path: str, report=None) -> list[tuple[int, str]]:
     out = []
     for i, raw in enumerate(data.split(b"\n"), start=1):
         raw = raw.rstrip(b"\r")
+        if len(raw) > MAX_LINE_BYTES:  # a sentence of 100 MB took `acga prepare` past 4 GB before any check
+            err = DataError(f"{path}:{i}", f"line is {len(raw):,} bytes long, more than the {MAX_LINE_BYTES:,} an "
+                                           "annotation line may have", reason="bad_row")
+            if report is None:
+                raise err
+            report(err)
+            continue
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
