@@ -151,18 +151,38 @@ def test_under_another_backend_the_gpus_are_hidden_from_tensorflow(a2d_shards, m
     assert hidden == []  # no GPU: nothing to hide
 
 
-@pytest.mark.parametrize("field, value", [("center", 10 ** 12), ("num_frames", 3)])
-def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_frames(a2d_shards, tmp_path, field,
-                                                                                     value):
-    """A record whose `center` is 10**12 (by hand, or by another tool): the int32 cast wrapped it around and
-    `acga evaluate` scored a clip of other frames without a word (42.2 overall IoU became 38.6)."""
+def _center_far_away(record):  # the int32 cast wrapped it around: `acga evaluate` scored a clip of other frames
+    record.context.feature["center"].int64_list.value[0] = 10 ** 12
+
+
+def _fewer_frames_said(record):
+    record.context.feature["num_frames"].int64_list.value[0] = 3
+
+
+def _frames_of_another_size(record):
+    # (a 16000 x 16000 JPEG stopped in TensorFlow's JPEG decoder naming no record, and a 20000 x 20000 mask PNG was
+    # decoded, 1.3 GB, before a shape error): the images' headers are read first
+    small = tf.io.encode_jpeg(tf.zeros([48, 48, 3], tf.uint8)).numpy()
+    for frame in record.feature_lists.feature_list["frames"].feature:
+        frame.bytes_list.value[0] = small
+
+
+@pytest.mark.parametrize("change, message", [
+    (_center_far_away, r"has center\] \[1000000000000"),
+    (_fewer_frames_said, r"and num_frames\] \[3\]"),
+    (_frames_of_another_size, r"has images of H, W =\] \[\[48 48\]"),
+], ids=["center", "num_frames", "image_size"])
+def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_frames(a2d_shards, tmp_path, change,
+                                                                                     message):
+    """A record that breaks what the converter writes (by hand, or by another tool), in a shard whose manifest agrees
+    with its bytes: the pipeline stops naming its video and frame."""
     import shutil
 
     out = tmp_path / "data"
     shutil.copytree(a2d_shards, out)
     (shard,) = sorted(out.glob("test-00000-*.tfrecord"))
     records = [tf.train.SequenceExample.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(shard))]
-    records[0].context.feature[field].int64_list.value[0] = value
+    change(records[0])
     video = records[0].context.feature["video_id"].bytes_list.value[0].decode()
     with tf.io.TFRecordWriter(str(shard)) as writer:
         for record in records:
@@ -175,7 +195,7 @@ def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_fr
             entry["bytes"], entry["sha256"] = shard.stat().st_size, hashlib.sha256(shard.read_bytes()).hexdigest()
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(tf.errors.InvalidArgumentError, match=rf"a record that acga prepare did not write: video\] "
-                                                             rf"\[{video}\]"):
+                                                             rf"\[{video}\].*{message}"):
         for _ in make_dataset(str(out / "test-*.tfrecord"), CONFIG, training=False, batch_size=2):
             pass
 

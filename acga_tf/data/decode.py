@@ -9,6 +9,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from acga_tf.data import schema
+from acga_tf.data.types import MAX_FRAME_PIXELS
 
 _CONTEXT_FEATURES = {
     **{k: tf.io.FixedLenFeature([], tf.string) for k in schema.CONTEXT_BYTES_KEYS},
@@ -45,9 +46,10 @@ def decode(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
 
 def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.Tensor]:
     """The context, once it holds what `schema.encode_example` writes: `num_frames` the stored frames, `center` one
-    of them, a mask and an instance id per sentence, a frame size. A record that breaks these (written by hand, or
-    by another tool) stops the pipeline with its video and frame named; before, a `center` of 10**12 wrapped around
-    in the int32 cast and the clip was taken from the wrong frames without a word."""
+    of them, a mask and an instance id per sentence, a frame size of at most `MAX_FRAME_PIXELS`. A record that
+    breaks these (written by hand, or by another tool) stops the pipeline with its video and frame named; before, a
+    `center` of 10**12 wrapped around in the int32 cast and the clip was taken from the wrong frames without a
+    word."""
     stored = tf.shape(frames, out_type=tf.int64)[0]
     sentences = tf.shape(context[schema.SENTENCES_KEY].values, out_type=tf.int64)[0]
     center, num_frames = context[schema.CENTER_KEY], context[schema.NUM_FRAMES_KEY]
@@ -56,7 +58,7 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.T
         tf.equal(num_frames, stored), center >= 0, center < stored, sentences > 0,
         tf.equal(tf.shape(context[schema.MASKS_KEY].values, out_type=tf.int64)[0], sentences),
         tf.equal(tf.shape(context[schema.INSTANCE_IDS_KEY].values, out_type=tf.int64)[0], sentences),
-        height > 0, width > 0, height <= _MAX_SIDE, width <= _MAX_SIDE])
+        height > 0, width > 0, height * width <= MAX_FRAME_PIXELS])
     check = tf.debugging.Assert(ok, [
         "a record that acga prepare did not write: video", context[schema.VIDEO_ID_KEY], "frame",
         context[schema.FRAME_NUMBER_KEY], "has center", center, "and num_frames", num_frames, "for", stored,
@@ -65,7 +67,29 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.T
         return {k: tf.identity(v) if isinstance(v, tf.Tensor) else v for k, v in context.items()}
 
 
-_MAX_SIDE = 1 << 16  # frame sides a record may give (int32 arithmetic on them stays exact)
+PNG_SIGNATURE, JPEG_SIGNATURE = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
+
+
+def header_sizes(encoded: tf.Tensor, what: str) -> tf.Tensor:
+    """(H, W) int64 of each PNG or JPEG image of a string vector (k,) → (k, 2), read from the headers: nothing is
+    decoded. An image of another kind fails the graph, `what` naming the images ("frames", "masks")."""
+    return tf.map_fn(lambda data: _header_size(data, what), encoded, fn_output_signature=tf.TensorSpec([2], tf.int64))
+
+
+def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
+    """(H, W) int64 of one PNG or JPEG image (a string scalar), read from its header."""
+    is_png = tf.logical_and(tf.strings.substr(data, 0, 8) == PNG_SIGNATURE, tf.strings.length(data) >= 24)
+    is_jpeg = tf.strings.substr(data, 0, 3) == JPEG_SIGNATURE
+    # The first bytes as text (a GIF's "GIF89a", a WebP's "RIFF"), what is not UTF-8 as U+FFFD: an error message
+    # must be text, or the client fails to read it.
+    start = tf.strings.unicode_transcode(tf.strings.substr(data, 0, 8), "UTF-8", "UTF-8", errors="replace")
+    with tf.control_dependencies([tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [
+            f"{what} must be PNG or JPEG images; got a {what.rstrip('s')} that starts with", start])]):
+        height_width = tf.cond(  # PNG: IHDR's big-endian width and height; JPEG: its SOF marker
+            is_png, lambda: tf.reverse(tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.int32, little_endian=False),
+                                       [0]),
+            lambda: tf.image.extract_jpeg_shape(data)[:2])
+    return tf.cast(tf.reshape(height_width, [2]), tf.int64)
 
 
 def decode_images(encoded: tf.Tensor, channels: int) -> tf.Tensor:

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from acga_tf.data import schema
 from acga_tf.data.config import DataConfig
-from acga_tf.data.decode import decode_images
+from acga_tf.data.decode import decode_images, header_sizes
 from acga_tf.ops.geometry import as_4d, clip_indices, letterbox, preprocess_clip
 
 # Keys of the per-sample dict produced by `expand_sentences`.
@@ -79,10 +79,20 @@ def prepare_clip(decoded: dict[str, tf.Tensor], config: DataConfig) -> dict[str,
     """
     out = dict(decoded)
     idx = clip_indices(decoded[schema.CENTER_KEY], decoded[schema.NUM_FRAMES_KEY], config.clip_length)
-    frames = decode_images(tf.gather(decoded[schema.FRAMES_KEY], idx), channels=3)  # (T, H, W, 3)
+    encoded = tf.gather(decoded[schema.FRAMES_KEY], idx)
+    # The images' headers must give the record's frame size before anything is decoded: a record whose JPEG declared
+    # 16000 x 16000 stopped in TensorFlow's JPEG decoder naming no record, and a 20000 x 20000 mask PNG was decoded
+    # (1.3 GB) before a shape error did.
+    sizes = header_sizes(tf.concat([encoded, decoded[schema.MASKS_KEY]], 0), "images")
+    size = tf.cast(tf.stack([decoded[schema.HEIGHT_KEY], decoded[schema.WIDTH_KEY]]), tf.int64)
+    check = tf.debugging.Assert(tf.reduce_all(sizes == size), [
+        "a record that acga prepare did not write: video", decoded[schema.VIDEO_ID_KEY], "frame",
+        decoded[schema.FRAME_NUMBER_KEY], "has images of H, W =", sizes, "where it says", size], summarize=80)
+    with tf.control_dependencies([check]):
+        frames = decode_images(encoded, channels=3)  # (T, H, W, 3)
+        masks = decode_images(decoded[schema.MASKS_KEY], channels=1)  # (N, H, W, 1)
     out[VIDEO] = preprocess_clip(frames, config.image_size)
     out[VIDEO].set_shape([config.clip_length, config.image_size, config.image_size, 3])
-    masks = decode_images(decoded[schema.MASKS_KEY], channels=1)  # (N, H, W, 1)
     out[MASK] = letterbox(masks, config.image_size, method="nearest")
     del out[schema.FRAMES_KEY]
     return out

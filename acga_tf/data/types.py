@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+# The most pixels a frame may have (8K UHD, 7680 × 4320), checked from headers before anything is decoded (a file of a
+# few bytes can declare any size): the video reader's streams, the records' images, the SavedModel's encoded frames.
+MAX_FRAME_PIXELS = 7680 * 4320
+
 
 class DataError(ValueError):
     """A problem with the user's data. `source` names the file (and line or field); `reason` is a short code

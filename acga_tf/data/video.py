@@ -24,7 +24,7 @@ from av.video.reformatter import ColorRange, Colorspace
 from PIL import Image, UnidentifiedImageError
 
 from acga_tf.data.colour import BT709, HDR_TRANSFERS, sdr_from_hdr
-from acga_tf.data.types import AnnotatedFrame, DataError
+from acga_tf.data.types import MAX_FRAME_PIXELS, AnnotatedFrame, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +80,6 @@ def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
 # FFmpeg decoders that render text as video (its `tty` demuxer reads any `.txt`, `.nfo`, ... as 640 x 400 "ANSI art");
 # a file they decode is a text file, never a user's video.
 TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
-# The most pixels a frame may have (8K UHD, 7680 × 4320), checked from the stream's header before any frame is
-# decoded: a small file can declare frames of any size. The SavedModel's encoded frames have the same bound.
-MAX_FRAME_PIXELS = 7680 * 4320
 
 
 def upright(matrix: np.ndarray | None, source: str = "") -> Callable[[np.ndarray], np.ndarray]:

@@ -38,8 +38,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.data.decode import decode_images
-from acga_tf.data.video import MAX_FRAME_PIXELS
+from acga_tf.data.decode import decode_images, header_sizes
+from acga_tf.data.types import MAX_FRAME_PIXELS
 from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
@@ -58,7 +58,6 @@ WARMUP_FRAME_SIZE = (48, 64)
 # The most pixels an encoded frame may declare (8K UHD, 7680 × 4320, as the video reader), read from its header before
 # it is decoded: a PNG of a few megabytes can declare 30000 × 30000 pixels (2.7 GB decoded, 16 times per request).
 MAX_ENCODED_PIXELS = MAX_FRAME_PIXELS
-PNG_SIGNATURE, JPEG_SIGNATURE = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 
 
 class ServingModule(tf.Module):
@@ -161,7 +160,7 @@ class ServingModule(tf.Module):
         with tf.control_dependencies([tf.debugging.assert_equal(
                 tf.size(frames), t, message=f"frames must hold T = {t} encoded images (clip_length of the model), "
                                             "centred on the frame to segment; got T")]):
-            sizes = tf.map_fn(_header_size, frames, fn_output_signature=tf.TensorSpec([2], tf.int64))  # (T, 2)
+            sizes = header_sizes(frames, "frames")  # (T, 2)
         pixels = sizes[:, 0] * sizes[:, 1]
         checks = [
             tf.debugging.Assert(tf.reduce_all(sizes > 0) & tf.reduce_all(pixels <= MAX_ENCODED_PIXELS),
@@ -194,22 +193,6 @@ class ServingModule(tf.Module):
         return {**self.vectorizer.describe(queries), "clip_length": tf.constant(c.clip_length, tf.int32),
                 "image_size": tf.constant(c.image_size, tf.int32),
                 "sentence_length": tf.constant(c.sentence_length, tf.int32)}
-
-
-def _header_size(data: tf.Tensor) -> tf.Tensor:
-    """(H, W) int64 of one PNG or JPEG frame (a string scalar), read from its header: nothing is decoded."""
-    is_png = tf.logical_and(tf.strings.substr(data, 0, 8) == PNG_SIGNATURE, tf.strings.length(data) >= 24)
-    is_jpeg = tf.strings.substr(data, 0, 3) == JPEG_SIGNATURE
-    # The first bytes as text (a GIF's "GIF89a", a WebP's "RIFF"), what is not UTF-8 as U+FFFD: an error message
-    # must be text, or the client fails to read it.
-    start = tf.strings.unicode_transcode(tf.strings.substr(data, 0, 8), "UTF-8", "UTF-8", errors="replace")
-    with tf.control_dependencies([tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [
-            "frames must be PNG or JPEG images; got a frame that starts with", start])]):
-        height_width = tf.cond(  # PNG: IHDR's big-endian width and height; JPEG: its SOF marker
-            is_png, lambda: tf.reverse(tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.int32, little_endian=False),
-                                       [0]),
-            lambda: tf.image.extract_jpeg_shape(data)[:2])
-    return tf.cast(tf.reshape(height_width, [2]), tf.int64)
 
 
 def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
