@@ -196,7 +196,7 @@ def test_the_command_line_loads_without_gradio():
     assert proc.stdout.strip() == "False"
 
 
-def test_a_request_naming_a_server_file_does_not_learn_where_gradio_copied_it(served, tmp_path):
+def test_a_request_naming_a_server_file_does_not_learn_where_gradio_copied_it(served, tmp_path, capfd):
     """A request may name any server path as its video (Gradio 6.31 copies the file into its cache, reachable at
     /gradio_api/file=<copy>). The page's error named the copy's full path, so anyone who could reach the page could
     download any file the server could read (/etc/passwd, the run's files). Now the page names the upload's file name
@@ -210,6 +210,13 @@ def test_a_request_naming_a_server_file_does_not_learn_where_gradio_copied_it(se
         client.predict({"path": str(secret), "meta": {"_type": "gradio.FileData"}}, QUERY, api_name="/segment")
     message = str(e.value)
     assert message.startswith("secret.txt: cannot decode the video") and "/" not in message, message
+    # Gradio renders the message as HTML: a sentence quoted in it is escaped (Gradio strips < and > from file names)
+    with pytest.raises(Exception) as e:
+        client.predict({"path": app.example(), "meta": {"_type": "gradio.FileData"}}, "<img src=x onerror=alert(1)>",
+                       api_name="/segment")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in str(e.value) and "<img" not in str(e.value), str(e.value)
+    # and the visitor's mistakes are no tracebacks in the server's log
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_page_messages_name_the_upload_and_not_the_servers_folders(tmp_path):

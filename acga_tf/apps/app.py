@@ -9,6 +9,7 @@ Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of t
 """
 
 import dataclasses
+import html
 import logging
 import os
 import re
@@ -195,11 +196,16 @@ def build_page(app: WebApp):
     """The Gradio page over `app`'s actions."""
     gr = _gradio()
 
+    def shown(error: ValueError, video: str | None) -> Exception:
+        """The user's mistake as the page shows it: Gradio renders the message as HTML (a file name or sentence is
+        escaped), and does not print it as a traceback in the server's log (it did for every such mistake)."""
+        return gr.Error(html.escape(page_message(error, video, app.work_dir)), print_exception=False)
+
     def segment(video, text, progress=gr.Progress()):
         try:
             return app.segment(video, text, progress)
         except ValueError as e:  # the user's mistake: shown on the page
-            raise gr.Error(page_message(e, video, app.work_dir)) from None
+            raise shown(e, video) from None
 
     # Gradio passes the click to the parameter annotated `gr.SelectData`, reading the annotation's object: this
     # module does not postpone annotations, since `gr` is a local name here
@@ -207,7 +213,7 @@ def build_page(app: WebApp):
         try:
             return app.attention(session, tuple(float(v) for v in event.index))
         except ValueError as e:
-            raise gr.Error(page_message(e, session.video if session else None, app.work_dir)) from None
+            raise shown(e, session.video if session else None) from None
 
     with gr.Blocks(title=TITLE, delete_cache=(600, int(app.keep_outputs_s))) as page:
         gr.Markdown(f"# {TITLE}\nUpload a video, type one sentence per line, press **Segment**.")
