@@ -604,6 +604,14 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
         def batches(skip: int) -> tf.data.Dataset:
             ds = make_dataset(run.train_pattern, experiment.data, training=True, batch_size=global_batch,
                               vectorizer=run.vectorizer, shard=shard).repeat()
+            if shard is not None and skip:
+                # Each worker reads its own files, and a step takes global_batch / workers of its samples
+                # (tf.distribute splits each batch over the replicas): skip that many a step, not a global batch
+                # (a resumed multi-worker run skipped `workers` times too many, so trained on other samples).
+                workers = shard[0]
+                if skip % workers:  # a part of a batch: skipped by samples
+                    return ds.unbatch().skip(skip * global_batch // workers).batch(global_batch, drop_remainder=True)
+                return ds.skip(skip // workers)
             return ds.skip(skip) if skip else ds
         return batches
     unflipped = make_dataset(run.train_pattern, experiment.data.replace(horizontal_flip=False), training=False,
