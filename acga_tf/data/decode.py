@@ -72,7 +72,7 @@ PNG_SIGNATURE, JPEG_SIGNATURE = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 
 def header_sizes(encoded: tf.Tensor, what: str) -> tf.Tensor:
     """(H, W) int64 of each PNG or JPEG image of a string vector (k,) → (k, 2), read from the headers: nothing is
-    decoded. An image of another kind fails the graph, `what` naming the images ("frames", "masks")."""
+    decoded. An image of another kind fails the graph, `what` naming the images ("frames", "record images")."""
     return tf.map_fn(lambda data: _header_size(data, what), encoded, fn_output_signature=tf.TensorSpec([2], tf.int64))
 
 

@@ -83,7 +83,7 @@ def prepare_clip(decoded: dict[str, tf.Tensor], config: DataConfig) -> dict[str,
     # The images' headers must give the record's frame size before anything is decoded: a record whose JPEG declared
     # 16000 x 16000 stopped in TensorFlow's JPEG decoder naming no record, and a 20000 x 20000 mask PNG was decoded
     # (1.3 GB) before a shape error did.
-    sizes = header_sizes(tf.concat([encoded, decoded[schema.MASKS_KEY]], 0), "images")
+    sizes = header_sizes(tf.concat([encoded, decoded[schema.MASKS_KEY]], 0), "record images")
     size = tf.cast(tf.stack([decoded[schema.HEIGHT_KEY], decoded[schema.WIDTH_KEY]]), tf.int64)
     check = tf.debugging.Assert(tf.reduce_all(sizes == size), [
         "a record that acga prepare did not write: video", decoded[schema.VIDEO_ID_KEY], "frame",
