@@ -173,17 +173,17 @@ def _two_workers(args: dict) -> list[dict]:
 def test_two_workers_resumed_end_at_the_weights_of_an_uninterrupted_run(prepared_a2d, tmp_path, steps):
     """Each worker reads its own shard files and a step takes half of a global batch of them: a resume skipped whole
     global batches, twice what each worker had trained on, so the resumed run trained on other samples (weights 6e-3
-    apart after 4 steps). 3 steps an epoch resumes in the middle of a global batch."""
+    apart after 4 steps). 3 steps an epoch resumes in the middle of a global batch. (With the feature cache, a
+    multi-worker resume is not exact yet: benchmarks/README.md, twenty-sixth session.)"""
     from acga_tf.data.convert import prepare
 
     prepare("a2d", prepared_a2d["root"], str(tmp_path / "data"), "train", shard_size=2, progress=False)
     train = str(tmp_path / "data" / "train-*.tfrecord")
     whole, resumed = str(tmp_path / "whole"), str(tmp_path / "resumed")
-    _two_workers({"train": train, "runs": {"run": {"overrides": TINY, "output": whole, "epochs": 2, "steps": steps}}})
-    _two_workers({"train": train, "runs": {"run": {"overrides": TINY, "output": resumed, "epochs": 1,
-                                                   "steps": steps}}})
-    results = _two_workers({"train": train, "runs": {"run": {"overrides": TINY, "output": resumed, "epochs": 2,
-                                                             "steps": steps, "resume": True}}})
+    run = {"overrides": TINY, "steps": steps}
+    _two_workers({"train": train, "runs": {"run": {**run, "output": whole, "epochs": 2}}})
+    _two_workers({"train": train, "runs": {"run": {**run, "output": resumed, "epochs": 1}}})
+    results = _two_workers({"train": train, "runs": {"run": {**run, "output": resumed, "epochs": 2, "resume": True}}})
     assert results[0]["run"]["iterations"] == 2 * steps
     a = keras.saving.load_model(os.path.join(whole, artifacts.MODEL_FILE))
     b = keras.saving.load_model(os.path.join(resumed, artifacts.MODEL_FILE))

@@ -3,7 +3,8 @@ devices must be set before TensorFlow starts, and a run can be killed.
 
     python -m tests.programs.fit '{"train": PATTERN, "logical_cpus": 2,
                                    "runs": {NAME: {"overrides": {...}, "output": DIR, "epochs": 1, "steps": 3,
-                                                   "devices": ["/cpu:0"], "backup_every": 1, "resume": false}}}'
+                                                   "devices": ["/cpu:0"], "backup_every": 1, "resume": false,
+                                                   "feature_cache": false}}}'
 
 Each run trains `ExperimentConfig.preset("tiny", **overrides)`, backing up every `backup_every` steps (default 1,
 as a run to kill needs); the last line printed is `RESULTS <json>` with, per run, the losses, the number of replicas
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
         history = fit(ExperimentConfig.preset("tiny", **run["overrides"]), args["train"], run["output"],
                       epochs=run["epochs"], steps_per_epoch=run["steps"],
                       backup_every=run.get("backup_every", 1), strategy=strategy,
-                      resume=run.get("resume", False), verbose=0)
+                      resume=run.get("resume", False), feature_cache=run.get("feature_cache", False), verbose=0)
         results[name] = {"loss": history.history["loss"],
                          "replicas": history.model.distribute_strategy.num_replicas_in_sync,
                          "iterations": int(history.model.optimizer.iterations.numpy())}
