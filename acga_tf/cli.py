@@ -61,7 +61,7 @@ from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import frames_to_segment, predict_to_files
-from acga_tf.apps.predictors import GRPC_SCHEME, SERVER_TIMEOUT_S, URL_SCHEMES, load_predictor
+from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
@@ -166,7 +166,7 @@ def _run_predict(args) -> int:
               mininterval=redraw_interval(sys.stderr)) as bar:
         model = args.model
         if args.timeout is not None:
-            if not args.model.startswith(URL_SCHEMES + (GRPC_SCHEME,)):
+            if not is_server_url(args.model):
                 raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
             model = load_predictor(args.model, timeout=args.timeout)
         summary = predict_to_files(model, args.video, args.query, output=args.output,

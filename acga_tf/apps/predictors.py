@@ -284,6 +284,11 @@ _LAST_LOADED: dict[tuple, Predictor] = {}  # the last artifact loaded from a pat
 _LOADING = threading.Lock()
 
 
+def is_server_url(model) -> bool:
+    """Whether `model` names a TF Serving server (REST `http(s)://` or `grpc://`) rather than files."""
+    return isinstance(model, (str, os.PathLike)) and os.fspath(model).startswith(URL_SCHEMES + (GRPC_SCHEME,))
+
+
 def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     """A `Predictor` from any artifact (docs/serving.md#predict).
 
@@ -307,7 +312,7 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     if isinstance(model, TrainedModel):
         return KerasPredictor(model)
     path = os.fspath(model)
-    if path.startswith(URL_SCHEMES + (GRPC_SCHEME,)) and not (timeout > 0 and math.isfinite(timeout)):
+    if is_server_url(path) and not (timeout > 0 and math.isfinite(timeout)):
         raise ValueError(f"--timeout {timeout}: must be a positive number of seconds")
     if path.startswith(URL_SCHEMES):
         return ServingPredictor(RestClient(path, timeout), path)
