@@ -116,6 +116,30 @@ def test_a_trickling_answer_times_out_at_the_deadline(fake):
     assert time.monotonic() - start < 3
 
 
+@pytest.mark.parametrize("signature", ["segment_queries", "metadata"])
+def test_trickling_headers_time_out_at_the_deadline(fake, signature):
+    """Before: the status line and headers were read by urllib, each wait bounded by the timeout but not their sum,
+    so headers of one byte every 0.1 s took 20 s with `timeout=1` (one byte every 2 s: never timed out)."""
+    def trickle(handler, signature):
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for byte in b"X-Slow: " + b"z" * 200:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            if fake.released.wait(0.1):
+                return
+
+    url = fake.url("slow_headers", trickle)
+    start = time.monotonic()
+    with pytest.raises(OSError) as error:
+        if signature == "metadata":
+            RestClient(url, timeout=1).signature_names()
+        else:
+            RestClient(url, timeout=1).run(VIDEO, signature)
+    assert error_line(error) == f"{url}{'/metadata' if signature == 'metadata' else ''}: " \
+        "no complete answer within 1 s (the timeout)"
+    assert time.monotonic() - start < 3
+
+
 def test_a_silent_server_times_out_naming_the_timeout(fake):
     url = fake.url("hang", lambda handler, signature: fake.released.wait(30))
     with pytest.raises(OSError) as error:

@@ -22,6 +22,8 @@ import http.client
 import io
 import json
 import re
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -261,15 +263,65 @@ MAX_SMALL_ANSWER_BYTES = 1 << 24
 READ_BYTES = 1 << 20  # one piece of an answer, between two checks of the deadline
 
 
+class _Deadline:
+    """The end of one request: when it passes, every connection the request opened is shut down, so that a server
+    trickling its status line, headers or body a byte at a time cannot hold the caller past it (the socket timeout
+    bounds each wait, not their sum). `expired` says whether it did."""
+
+    def __init__(self, seconds: float):
+        self.at, self.expired, self._timers = time.monotonic() + seconds, False, []
+
+    def watch(self, sock: socket.socket) -> None:
+        timer = threading.Timer(max(0.0, self.at - time.monotonic()), self._expire, (sock,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def _expire(self, sock: socket.socket) -> None:
+        self.expired = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # a blocked read or send returns at once
+        except OSError:  # already closed
+            pass
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """urllib's opener (proxies, redirects and all) whose HTTP(S) connections this deadline watches."""
+        deadline = self
+
+        def watched(base):
+            class Connection(base):
+                def connect(self):
+                    super().connect()
+                    deadline.watch(self.sock)
+            return Connection
+
+        class HTTPHandler(urllib.request.HTTPHandler):
+            def http_open(self, req):
+                return self.do_open(watched(http.client.HTTPConnection), req)
+
+        class HTTPSHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req):
+                return self.do_open(watched(http.client.HTTPSConnection), req, context=self._context)
+
+        return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for timer in self._timers:
+            timer.cancel()
+
+
 class RestClient:
     """Calls a running TF Serving's REST predict API (`POST <url>:predict`, JSON bodies of `rest_body`) with the
     standard library's HTTP client; the same `run` as `LocalServer`.
 
     Args:
         url: the model's URL, `http://host:8501/v1/models/NAME` (optionally `/versions/N` or `/labels/L`).
-        timeout: seconds for a whole request: connecting, sending it and reading the whole answer. The answer is read
-            piece by piece (`READ_BYTES`) and given up at the first piece after the deadline; no single wait on the
-            server is longer than `timeout` either.
+        timeout: seconds for a whole request: connecting, sending it and reading the whole answer, its status line
+            and headers included. At the deadline the connection is shut down, however slowly the server is still
+            answering; no single wait on the server is longer than `timeout` either.
 
     Raises:
         ValueError: `url` is not of that form.
@@ -295,21 +347,21 @@ class RestClient:
         data = json.dumps(rest_body(inputs, signature_name)).encode("utf-8")
         request = urllib.request.Request(self.url + ":predict", data=data, method="POST",
                                          headers={"Content-Type": "application/json"})
-        deadline = time.monotonic() + self.timeout
-        try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as e:
-            with e:
-                text = self._read(e, self.url, deadline, MAX_SMALL_ANSWER_BYTES).decode("utf-8", "replace")
+        with _Deadline(self.timeout) as deadline:
             try:
-                message = json.loads(text)["error"]
-            except (ValueError, KeyError, TypeError):
-                raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {text[:200]}") from None
-            raise invalid_argument(f"{self.url}: {message}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # BadStatusLine: not HTTP
-            raise self._unreachable(self.url, e) from None
-        with response:
-            body = self._json(self._read(response, self.url, deadline, MAX_ANSWER_BYTES), self.url)
+                response = deadline.opener().open(request, timeout=self.timeout)
+            except urllib.error.HTTPError as e:
+                with e:
+                    text = self._read(e, self.url, deadline, MAX_SMALL_ANSWER_BYTES).decode("utf-8", "replace")
+                try:
+                    message = json.loads(text)["error"]
+                except (ValueError, KeyError, TypeError):
+                    raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {text[:200]}") from None
+                raise invalid_argument(f"{self.url}: {message}") from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # BadStatusLine: not HTTP
+                raise self._unreachable(self.url, e, deadline) from None
+            with response:
+                body = self._json(self._read(response, self.url, deadline, MAX_ANSWER_BYTES), self.url)
         if not isinstance(body, dict) or not isinstance(body.get("outputs"), dict):
             raise OSError(f"{self.url}: the answer has no 'outputs' object: {str(body)[:200]}")
         outputs = {}
@@ -329,13 +381,13 @@ class RestClient:
                 than `MAX_SMALL_ANSWER_BYTES`, or its answer is not a metadata response.
         """
         url = self.url + "/metadata"
-        deadline = time.monotonic() + self.timeout
-        try:
-            response = urllib.request.urlopen(url, timeout=self.timeout)
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            raise self._unreachable(url, e, "cannot read the model's signatures") from None
-        with response:
-            body = self._json(self._read(response, url, deadline, MAX_SMALL_ANSWER_BYTES), url)
+        with _Deadline(self.timeout) as deadline:
+            try:
+                response = deadline.opener().open(url, timeout=self.timeout)
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                raise self._unreachable(url, e, deadline, "cannot read the model's signatures") from None
+            with response:
+                body = self._json(self._read(response, url, deadline, MAX_SMALL_ANSWER_BYTES), url)
         try:
             return _public(body["metadata"]["signature_def"]["signature_def"])
         except (KeyError, TypeError, AttributeError) as e:
@@ -344,15 +396,17 @@ class RestClient:
     def _late(self, url: str) -> OSError:
         return OSError(f"{url}: no complete answer within {self.timeout:g} s (the timeout)")
 
-    def _unreachable(self, url: str, error: Exception, what: str = "cannot reach the server") -> OSError:
-        """The error for a request that got no answer: the deadline's for a server that stopped answering."""
+    def _unreachable(self, url: str, error: Exception, deadline: _Deadline,
+                     what: str = "cannot reach the server") -> OSError:
+        """The error for a request that got no answer: the deadline's for a server that stopped answering or
+        answered too slowly."""
         reason = getattr(error, "reason", None) or error
-        if isinstance(reason, TimeoutError):
+        if deadline.expired or isinstance(reason, TimeoutError):
             return self._late(url)
         return OSError(f"{url}: {what} ({type(reason).__name__ if not str(reason) else reason})")
 
-    def _read(self, response, url: str, deadline: float, limit: int) -> bytes:
-        """The whole body of `response`, read a piece (`READ_BYTES`) at a time: refused past `deadline` (a server
+    def _read(self, response, url: str, deadline: _Deadline, limit: int) -> bytes:
+        """The whole body of `response`, read a piece (`READ_BYTES`) at a time: refused past the deadline (a server
         trickling its answer) or past `limit` bytes (declared or received).
 
         Raises:
@@ -369,14 +423,16 @@ class RestClient:
             except TimeoutError:
                 raise self._late(url) from None
             except (OSError, http.client.HTTPException) as e:  # IncompleteRead: closed before Content-Length
+                if deadline.expired:
+                    raise self._late(url) from None
                 raise OSError(f"{url}: the answer broke off ({type(e).__name__}: {e})") from None
+            if deadline.expired or time.monotonic() > deadline.at:  # shut down mid-answer: its end is not the end
+                raise self._late(url)
             if not piece:
                 return b"".join(pieces)
             size += len(piece)
             if size > limit:
                 raise OSError(too_long)
-            if time.monotonic() > deadline:
-                raise self._late(url)
             pieces.append(piece)
 
     @staticmethod
