@@ -8,10 +8,12 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -419,13 +421,32 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as e:
         if args.debug:
             raise
-        print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        if isinstance(e, BrokenPipeError) and _stdout_closed():  # `acga ... | head`: the reader had enough
+            return 128 + signal.SIGPIPE  # as a shell reports a command that SIGPIPE ended
+        with contextlib.suppress(OSError):  # stderr closed (`2>&-`): the status alone says it
+            if sys.stderr is not None:  # None where Python started without it (print would write to stdout)
+                print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C: what was kept, if the job says, and the shell's status for SIGINT
         if args.debug:
             raise
         print(f"\nacga {args.command}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
         return 130
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe its reader closed; if so, it is pointed at os.devnull, so that Python's own flush at
+    exit does not print "Exception ignored ... BrokenPipeError" (the recipe of Python's `signal` documentation)."""
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        broken = any(events & select.POLLERR for _, events in poll.poll(0))  # a pipe whose reader closed it
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a notebook's stream), or no poll (Windows)
+        return False
+    if broken:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return broken
 
 
 def _one_line(error: BaseException) -> str:

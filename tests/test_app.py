@@ -6,9 +6,11 @@ on the page. `.ci/run` installs Chromium and the `[app]` extra."""
 import io
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 import types
 import urllib.request
 import zipfile
@@ -281,3 +283,38 @@ def test_serving_beyond_this_machine_is_warned_about(run_dir, monkeypatch, caplo
     with caplog.at_level("WARNING"), pytest.raises(Loaded):
         app_module.serve(run_dir, host="127.0.0.1", port=_free_port())
     assert "listening on" not in caplog.text
+
+
+def test_acga_app_stopped_by_sigterm_leaves_nothing_of_its_visitors(run_dir, tmp_path):
+    """`kill`, `docker stop` and `systemctl stop` send SIGTERM. Before: Python ended at once, and the page's folder
+    (the visitors' outputs) and Gradio's cache in the shared /tmp/gradio (their uploads) stayed on the disk; that
+    /tmp/gradio, owned by the first user who ran a page, also failed every upload of another user's page. Now the
+    page's folder holds Gradio's cache too, and SIGTERM stops the page as Ctrl-C does, removing it."""
+    gradio_client = pytest.importorskip("gradio_client")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"} | {"TMPDIR": str(temp)}
+    proc = subprocess.Popen([sys.executable, "-m", "acga_tf.cli", "app", "--model", run_dir, "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(240):  # the model loads, then the page listens
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.5)
+        client = gradio_client.Client(url, verbose=False, download_files=False)
+        client.predict(api_name="/example")  # Gradio copies the example video into its cache
+        left = [str(p.relative_to(temp)) for p in temp.rglob("*")]
+        assert any(name.endswith("example.mp4") for name in left) and all(
+            name.startswith("acga-app-") for name in left), left
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert list(temp.iterdir()) == []

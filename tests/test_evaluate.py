@@ -2,6 +2,7 @@
 per-sample CSV, the trained run's vocabulary on shards with another vocabulary (J-HMDB), and user errors."""
 
 import csv
+import errno
 import os
 import re
 
@@ -10,6 +11,7 @@ import pytest
 from support import TRAINING_TINY
 
 from acga_tf import cli
+from acga_tf.apps import evaluate as evaluate_module
 from acga_tf.apps.evaluate import CSV_COLUMNS, evaluate, format_table, score
 from acga_tf.data.convert import prepare
 from acga_tf.data.datasets import load_vectorizer, make_dataset
@@ -106,6 +108,29 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     lines = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"24/24 - \d+s - \d+m?s/sample", lines[0]), lines[0]
     assert lines[1].startswith("| P@0.5 |") and not any("\r" in line or "\b" in line for line in lines), lines
+
+
+def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_run, prepared_a2d, tmp_path,
+                                                                          monkeypatch, capsys):
+    """Before: "acga evaluate: error: [Errno 28] No space left on device" after the whole evaluation: no file named,
+    and the scores, a long run's on real data, lost with the table that was never printed."""
+    out_csv = str(tmp_path / "scores.csv")
+
+    class FullDisk:
+        def __init__(self, f):
+            pass
+
+        def writerow(self, row):
+            raise OSError(errno.ENOSPC, "No space left on device")  # as Python's own writes raise it: no file name
+
+    monkeypatch.setattr(evaluate_module.csv, "writer", FullDisk)
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", out_csv,
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(rf"acga evaluate: error: \[Errno 28\] No space left on device: '{re.escape(out_csv)}'; the "
+                        r"evaluation finished \(24 samples: mean IoU \d+\.\d, overall IoU \d+\.\d, mAP \d+\.\d\) "
+                        rf"but {re.escape(out_csv)} was not written", err), err
+    assert os.listdir(tmp_path) == []  # nor its temporary file
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -1,8 +1,10 @@
 """acga_tf.apps.predict and `acga predict`: one mask per frame (docs/evaluation.md#protocol) from clips centred on it
 (docs/data.md#clips)."""
 
+import errno
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -777,3 +779,170 @@ def test_cli_several_queries_write_one_mask_track_and_colour_each_with_a_legend(
     for k in range(3):
         swatch = first[3 + 14 * k + 6, 8].astype(int)
         assert np.abs(swatch - np.array(OVERLAY_COLORS[k])).max() <= 24, (k, swatch)
+
+
+# === A full disk midway; a --frames-dir used again (docs/serving.md#predict) ===
+def _saves_fail_at(monkeypatch, call):
+    """From now on, the `call`-th save of a Pillow image (1-based: mask PNGs as they are written, a GIF overlay at its
+    end) writes a few bytes, as a disk that fills up mid-file takes them, then fails as Pillow does on a full disk:
+    ENOSPC, naming no file."""
+    real, calls = Image.Image.save, []
+
+    def save(self, fp, *args, **kwargs):
+        calls.append(fp)
+        if len(calls) == call:
+            with open(fp, "wb") as f:
+                f.write(b"\x89PNG\r\n")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+
+
+def _mp4_close_fails(monkeypatch):
+    """From now on, the first MP4 finished fails as PyAV does on a full disk: ENOSPC, naming the file it writes (the
+    overlay's temporary one), once its bytes are in that file."""
+    import av
+
+    from acga_tf.data import video
+
+    real, failed = video.Mp4Writer.close, []
+
+    def close(self):
+        real(self)
+        if not failed:
+            failed.append(self.container.name)
+            raise av.error.OSError(errno.ENOSPC, "No space left on device", self.container.name)
+
+    monkeypatch.setattr(video.Mp4Writer, "close", close)
+
+
+@pytest.mark.parametrize("case", ["gif", "mp4", "png", "png_two_sentences"])
+def test_a_full_disk_names_the_file_says_what_was_kept_and_leaves_no_partial_file(case, run_dir, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """Before (a tester's 12 KB tmpfs): the overlay was finished after the error handling, so a failure there (always
+    a GIF's case: it is saved at its end) left `o.gif.tmp` (`o.mp4.tmp`) behind and the line did not say what was
+    kept; a GIF's error named no file, an MP4's its `.tmp`; a mask PNG's named no file and left a partial
+    `00004.png` (with two sentences, sentence 1's whole `00004.png` too, while the line said 3 frames were kept)."""
+    video = write_video(tmp_path / "clip.mp4", moving_frames(6, 40, 56, seed=7), "libx264", "yuv420p")
+    queries = SENTENCES[:2] if case == "png_two_sentences" else [QUERY]
+    argv = ["predict", "--model", run_dir, "--video", video, "--no-progress", *sum((["--query", q] for q in queries),
+                                                                                    [])]
+    output, frames = tmp_path / f"o.{case}", tmp_path / "masks"
+    if case in ("gif", "mp4"):
+        output.write_bytes(b"an earlier overlay")
+        argv += ["--output", str(output)]
+        failed, kept = output, f"after 6 frames; {output} was not written"
+    else:
+        argv += ["--frames-dir", str(frames)]
+        failed = frames / "2" / "00004.png" if len(queries) == 2 else frames / "00004.png"
+        kept = f"after 3 frames; {frames} holds the masks of the first 3 frames"
+    if case == "mp4":
+        _mp4_close_fails(monkeypatch)
+    else:
+        _saves_fail_at(monkeypatch, 1 if case == "gif" else 4 * len(queries))  # frame 4's (last) PNG
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: [Errno 28] No space left on device: "
+                                               f"'{failed}'; {kept}")
+    if case in ("gif", "mp4"):
+        assert output.read_bytes() == b"an earlier overlay"
+        assert sorted(os.listdir(tmp_path)) == ["clip.mp4", output.name]  # no o.gif.tmp
+    else:
+        folders = [frames] if len(queries) == 1 else [frames / "1", frames / "2"]
+        for folder in folders:
+            assert sorted(os.listdir(folder)) == ["00001.png", "00002.png", "00003.png"]
+            for name in os.listdir(folder):
+                assert np.asarray(Image.open(folder / name)).shape == (40, 56)  # whole PNGs
+
+
+def _predict_into(run_dir, video, frames, queries, *argv):
+    assert main(["predict", "--model", run_dir, "--video", video, "--frames-dir", str(frames), "--no-progress",
+                 *sum((["--query", q] for q in queries), []), *argv]) == 0
+
+
+def _pngs(folder):
+    """(the mask PNGs' names, their masks (N, H, W) in {0, 1})."""
+    names = sorted(os.listdir(folder))
+    return names, np.stack([np.asarray(Image.open(os.path.join(folder, n))) // 255 for n in names])
+
+
+def test_a_frames_dir_used_again_holds_only_the_last_runs_masks(run_dir, tmp_path, capsys, caplog):
+    """Before: a second run over fewer frames (a part of the video, a shorter video) overwrote only its own frames'
+    PNGs: the folder held 00001-00006 of the first sentence and 00007-00012 of the second, without a word."""
+    path = write_video(tmp_path / "clip.mp4", moving_frames(12, 40, 56, seed=3), "libx264", "yuv420p")  # 1 s, 12 fps
+    short = write_video(tmp_path / "short.mp4", moving_frames(5, 40, 56, seed=4), "libx264", "yuv420p")
+    frames, other = tmp_path / "masks", "a blue square walking"
+    _predict_into(run_dir, path, frames, [QUERY])
+    assert _pngs(frames)[0] == [f"{i:05d}.png" for i in range(1, 13)]
+    caplog.clear()
+    _predict_into(run_dir, path, frames, [other], "--start", "0.5")  # frames 7 to 12
+    names, masks = _pngs(frames)
+    assert names == [f"{i:05d}.png" for i in range(7, 13)]
+    np.testing.assert_array_equal(masks, predict(run_dir, path, other).masks[6:])
+    assert f"{frames}: removed the 12 mask PNGs of an earlier run" in caplog.text
+    _predict_into(run_dir, short, frames, [QUERY])
+    names, masks = _pngs(frames)
+    assert names == [f"{i:05d}.png" for i in range(1, 6)]
+    np.testing.assert_array_equal(masks, predict(run_dir, short, QUERY).masks)
+    assert f"{frames}: removed the 6 mask PNGs of an earlier run" in caplog.text
+    capsys.readouterr()
+
+
+def test_a_frames_dir_used_again_with_other_sentences_holds_only_the_last_runs_masks(run_dir, tmp_path, capsys,
+                                                                                      caplog):
+    """Before: a run with 2 sentences after one with 3 left the first run's `3/`; a run with one sentence after them
+    was refused ("holds files predict did not write (1, 2, queries.txt)"); a numbered folder's other files were not
+    looked at."""
+    path = write_video(tmp_path / "clip.mp4", moving_frames(4, 40, 56, seed=5), "libx264", "yuv420p")
+    frames, two = tmp_path / "masks", [SENTENCES[1], SENTENCES[0]]
+    _predict_into(run_dir, path, frames, SENTENCES)
+    assert sorted(os.listdir(frames)) == ["1", "2", "3", "queries.txt"]
+    caplog.clear()
+    _predict_into(run_dir, path, frames, two)
+    assert sorted(os.listdir(frames)) == ["1", "2", "queries.txt"]
+    assert (frames / "queries.txt").read_text().splitlines() == [f"{k + 1}\t{q}" for k, q in enumerate(two)]
+    for k, result in enumerate(predict(run_dir, path, queries=two)):
+        names, masks = _pngs(frames / str(k + 1))
+        assert names == [f"{i:05d}.png" for i in range(1, 5)]
+        np.testing.assert_array_equal(masks, result.masks)
+    assert f"{frames}: removed the 12 mask PNGs of an earlier run" in caplog.text
+    _predict_into(run_dir, path, frames, [QUERY])  # numbered folders, then one sentence's PNGs
+    names, masks = _pngs(frames)
+    assert names == [f"{i:05d}.png" for i in range(1, 5)]
+    np.testing.assert_array_equal(masks, predict(run_dir, path, QUERY).masks)
+    assert f"{frames}: removed the 8 mask PNGs of an earlier run" in caplog.text
+    capsys.readouterr()
+    (frames / "2").mkdir()
+    (frames / "2" / "notes.txt").write_text("mine")
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(frames),
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: {frames}: holds files predict did not write "
+                                               "(2/notes.txt); choose an empty or new --frames-dir")
+    assert sorted(os.listdir(frames)) == ["00001.png", "00002.png", "00003.png", "00004.png", "2"]
+
+
+def test_check_outputs_takes_an_earlier_runs_masks_of_any_sentences_and_refuses_other_files(tmp_path):
+    """Before: a folder of one sentence's PNGs was refused for several sentences ("holds files predict did not write
+    (00001.png)"), numbered folders for one, and a numbered folder's own files were not looked at."""
+    from acga_tf.apps.predict import check_outputs
+
+    frames = tmp_path / "masks"
+    (frames / "2").mkdir(parents=True)
+    for name in ("00001.png", "00002.png.tmp", "queries.txt", "2/00001.png"):  # .tmp: a PNG a killed run was writing
+        (frames / name).write_bytes(b"")
+    for queries in (1, 2, 5):
+        check_outputs(str(tmp_path / "clip.mp4"), None, str(frames), queries)
+    for foreign in ("notes.txt", "2/notes.txt", "3", "2/00003.png/", "x/"):  # a file, or a folder (/)
+        path = frames / foreign
+        if foreign.endswith("/"):
+            path.mkdir()
+        else:
+            path.write_text("mine")
+        message = f"{frames}: holds files predict did not write ({path.relative_to(frames)})"
+        for queries in (1, 3):
+            with pytest.raises(ValueError, match=re.escape(message)):
+                check_outputs(str(tmp_path / "clip.mp4"), None, str(frames), queries)
+        if foreign.endswith("/"):
+            path.rmdir()
+        else:
+            path.unlink()

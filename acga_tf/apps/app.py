@@ -8,13 +8,16 @@ middle frame, the attention figure of the first sentence. The page runs the same
 Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of the field's demo pages).
 """
 
+import contextlib
 import dataclasses
 import html
 import logging
 import os
 import re
 import shutil
+import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -98,6 +101,7 @@ class WebApp:
         if work_dir is None:
             work_dir = tempfile.mkdtemp(prefix="acga-app-")
             weakref.finalize(self, shutil.rmtree, work_dir, ignore_errors=True)  # also at the interpreter's exit
+        os.makedirs(work_dir, exist_ok=True)
         self.work_dir = work_dir
         self.max_frames, self.keep_outputs_s = max_frames, keep_outputs_s
         self.runs = 0
@@ -276,26 +280,66 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page); calls
     `ready` once the model is loaded, before the page listens (the command says where it serves then, not before a
     model that fails to load). A host other than this machine's loopback is warned about: the page has no login.
+    The page's folder (its outputs, and Gradio's cache of uploads unless GRADIO_TEMP_DIR names another or Gradio was
+    imported before) is a new temporary one, removed when the page stops: at Ctrl-C or SIGTERM when it blocks, else
+    when Python exits.
 
     Raises:
         ImportError: Gradio is not installed (the message says how to install it).
         ValueError: the page cannot listen on `host:port` (`check_address`), or a limit is negative.
     """
-    _gradio()  # before loading the model: say what is missing first
-    check_address(host, port)
-    if max_frames < 0 or max_upload_mb < 1:
-        raise ValueError(f"--max-frames {max_frames} / --max-upload-mb {max_upload_mb}: expected 0 or more frames "
-                         "(0: no limit) and at least 1 MB")
-    if host not in LOCAL_HOSTS:
-        logger.warning("listening on %s: anyone who can reach it can run the model on this machine (the page has no "
-                       "login); serve it to a network you trust, or behind a proxy that asks for one", host)
-    app = WebApp(model, max_frames=max_frames)
-    page = build_page(app)
+    root = tempfile.mkdtemp(prefix="acga-app-")
+    # Gradio's cache (uploads, the outputs it serves) in the page's own folder, unless GRADIO_TEMP_DIR says where:
+    # Gradio's default, the shared /tmp/gradio, belongs to whoever used it first on the machine, and another user's
+    # page then failed every upload (PermissionError); and the visitors' uploads outlived the page. Gradio reads the
+    # variable when it is imported (some of its modules keep it): in a process that imported it already, as it was
+    if "GRADIO_TEMP_DIR" not in os.environ and "gradio" not in sys.modules:
+        os.environ["GRADIO_TEMP_DIR"] = os.path.join(root, "gradio")
+    try:
+        _gradio()  # before loading the model: say what is missing first
+        check_address(host, port)
+        if max_frames < 0 or max_upload_mb < 1:
+            raise ValueError(f"--max-frames {max_frames} / --max-upload-mb {max_upload_mb}: expected 0 or more "
+                             "frames (0: no limit) and at least 1 MB")
+        if host not in LOCAL_HOSTS:
+            logger.warning("listening on %s: anyone who can reach it can run the model on this machine (the page has "
+                           "no login); serve it to a network you trust, or behind a proxy that asks for one", host)
+        app = WebApp(model, os.path.join(root, "outputs"), max_frames=max_frames)
+        page = build_page(app)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    weakref.finalize(app, shutil.rmtree, root, ignore_errors=True)  # also at the interpreter's exit
     if ready is not None:
         ready()
-    page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
-                allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
+    if not block:
+        page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
+                    allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
+        return page
+    with _stopped_by_sigterm():
+        page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir],
+                    max_file_size=max_upload_mb * 1024 * 1024)  # returns at Ctrl-C or SIGTERM
+    page.close()
+    shutil.rmtree(root, ignore_errors=True)
     return page
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm():
+    """SIGTERM (`kill`, `docker stop`, `systemctl stop`) stops the page as Ctrl-C does, in the main thread: its
+    default ends Python at once, leaving the visitors' uploads and outputs on the disk."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 __all__ = ["WebApp", "build_page", "check_address", "page_message", "serve"]

@@ -86,6 +86,8 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         FileNotFoundError: no shard matches, or the model is missing.
         ValueError: `output_csv` cannot be written, batch_size is not positive, the shards hold no sample, or Keras
             runs another backend than TensorFlow.
+        OSError: writing `output_csv` failed after the evaluation (a full disk): the message names it, and a note
+            gives the scores.
     """
     require_tensorflow_backend("evaluation")
     batch_size = positive_int("batch_size", batch_size)
@@ -108,7 +110,13 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
         raise damaged_shard_error([data_pattern], e) from None
     if output_csv is not None:
-        write_csv(output_csv, rows)
+        try:
+            write_csv(output_csv, rows)
+        except OSError as e:  # a full disk: the scores computed are not lost with the file
+            e.add_note(f"the evaluation finished ({summary['samples']} samples: mean IoU "
+                       f"{100 * summary['mean_iou']:.1f}, overall IoU {100 * summary['overall_iou']:.1f}, "
+                       f"mAP {100 * summary['mAP@0.5:0.95']:.1f}) but {output_csv} was not written")
+            raise
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
     return summary
 

@@ -55,7 +55,9 @@ OVERLAY_FORMATS = (".mp4", ".gif")
 # libx264 for overlays: veryfast encodes long videos at several times real time; zerolatency (no lookahead, no
 # B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
 MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
-MASK_PNG = re.compile(r"^\d{5}\.png$")  # what write_mask_frames writes (and may overwrite)
+# What write_mask_frames writes (and may overwrite), and the temporary name of a PNG a killed run was writing.
+MASK_PNG = re.compile(r"^\d{5}\.png(\.tmp)?$")
+SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of sentence k of several
 
 
 # === Sentences ===
@@ -601,13 +603,25 @@ def overlay_format(path: str) -> str:
     return ext
 
 
+@contextlib.contextmanager
+def _naming(path: str) -> Iterator[None]:
+    """An OSError with an errno raised inside (a full disk) is raised again naming `path`, the file being written:
+    Pillow's save names no file, and PyAV's error names the temporary file (`path` + ".tmp")."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno is None or e.filename == path:
+            raise
+        raise OSError(e.errno, e.strerror, path) from e
+
+
 class OverlayWriter:
     """Writes overlay frames one at a time: MP4 streams through PyAV; a GIF (Pillow) keeps its frames until
     `close` (GIFs are for short clips). An MP4 keeps an anamorphic source's `sample_aspect` (a GIF cannot store one).
 
     The file is written under a temporary name beside `path` (`path` + ".tmp") and renamed to `path` by `close`;
     `discard` removes it instead. So a run that fails or is interrupted leaves no half overlay at `path`, and an
-    earlier file there as it was.
+    earlier file there as it was. An OSError while writing (a full disk) names `path` (`_naming`).
     """
 
     def __init__(self, path: str, fps: float, sample_aspect: fractions.Fraction | None = None):
@@ -615,28 +629,32 @@ class OverlayWriter:
         self.ext = overlay_format(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.temporary = self.path + files.TEMPORARY_SUFFIX
-        self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS, sample_aspect) if self.ext == ".mp4" else None
+        with _naming(self.path):
+            self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS, sample_aspect) if self.ext == ".mp4" else None
         self.images: list[Image.Image] = []
         self.times: list[float | None] = []
 
     def write(self, image: np.ndarray, time: float | None = None) -> None:
         """Adds one frame; `time` (seconds), where known, keeps a variable frame rate's timing (`Mp4Writer`)."""
         if self.mp4 is not None:
-            self.mp4.write(image, time)
+            with _naming(self.path):
+                self.mp4.write(image, time)
         else:
             self.images.append(Image.fromarray(image))
             self.times.append(time)
         self.count += 1
 
     def close(self) -> None:
-        """Finishes the file and renames it to `path`."""
-        if self.mp4 is not None:
-            self.mp4.close()
-        elif self.images:
-            self.images[0].save(self.temporary, format="GIF", save_all=True, append_images=self.images[1:],
-                                duration=self._gif_durations(), loop=0)
-        if os.path.exists(self.temporary):
-            os.replace(self.temporary, self.path)
+        """Finishes the file (a GIF's frames are all saved here) and renames it to `path`; after a failure, call
+        `discard`."""
+        with _naming(self.path):
+            if self.mp4 is not None:
+                self.mp4.close()
+            elif self.images:
+                self.images[0].save(self.temporary, format="GIF", save_all=True, append_images=self.images[1:],
+                                    duration=self._gif_durations(), loop=0)
+            if os.path.exists(self.temporary):
+                os.replace(self.temporary, self.path)
         logger.info("wrote %d overlay frames to %s", self.count, self.path)
 
     def _gif_durations(self) -> list[int]:
@@ -681,10 +699,10 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
     try:
         for image in blended:
             writer.write(image)
+        writer.close()  # a GIF is saved here: a failure leaves no temporary file either
     except BaseException:
         writer.discard()
         raise
-    writer.close()
     return os.fspath(path)
 
 
@@ -694,8 +712,11 @@ def mask_png(directory: str, index: int) -> str:
 
 
 def write_mask_png(path: str, mask: np.ndarray) -> None:
-    """One (H, W) mask as a PNG with pixels 0 / 255."""
-    Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255).save(path)
+    """One (H, W) mask as a PNG with pixels 0 / 255, written atomically (`files.atomic_path`): a write that fails
+    (a full disk) leaves no file, and its OSError names `path`."""
+    image = Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255)
+    with _naming(path), files.atomic_path(path) as temporary:
+        image.save(temporary, format="PNG")
 
 
 def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
@@ -717,9 +738,13 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
 def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1) -> None:
     """Checks the output paths before any work (docs/serving.md#predict).
 
+    A frames folder may hold what an earlier run wrote there, for any number of sentences (mask PNGs, or numbered
+    folders of them and `queries.txt`): `predict_to_files` replaces it.
+
     Raises:
         ValueError: an overlay that is not .mp4/.gif, is an existing folder, or is the input video; a frames
-            folder that is a file or holds files other than mask PNGs; a path under a file; both paths the same.
+            folder that is a file or holds other files (a numbered folder's included); a path under a file; both
+            paths the same.
     """
     video_path = os.path.abspath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
     for flag, path in (("--output", output), ("--frames-dir", frames_dir)):
@@ -740,8 +765,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if output is not None and os.path.abspath(output) == os.path.abspath(frames_dir):
             raise ValueError(f"{output}: --output and --frames-dir name the same path")
         if os.path.isdir(frames_dir):
-            ours = MASK_PNG if queries == 1 else re.compile(r"^\d+$|^queries\.txt$")
-            others = sorted(n for n in os.listdir(frames_dir) if not ours.match(n))
+            others = _earlier_masks(frames_dir)[1]
             if others:
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
                                  "choose an empty or new --frames-dir")
@@ -832,7 +856,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         queries: the sentences; overlay colour k and the legend (two or more sentences) follow their order.
         output: overlay `FILE.mp4` or `FILE.gif`.
         frames_dir: one PNG per frame (`00001.png`, ...); with several sentences, `<frames_dir>/<k>/00001.png`
-            (k = 1, 2, ...) and `queries.txt` listing them.
+            (k = 1, 2, ...) and `queries.txt` listing them. The masks an earlier run wrote there are removed when
+            this run starts writing (a warning says how many), so the folder holds this run's only.
         batch_size, fps, progress, sample_aspect: as `predict` (an MP4 overlay keeps the pixels' aspect).
         start, end: segment only the frames shown from `start` until before `end` seconds (`frame_range`); mask
             PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
@@ -842,6 +867,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
 
     Raises:
         ValueError, FileNotFoundError: as `predict` and `check_outputs`.
+        OSError: a file could not be written (a full disk; it names the file). An error after the work began says
+            what was kept in a note; the overlay is not written, and no mask PNG is left half written.
     """
     queries = as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
@@ -859,7 +886,6 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         raise ValueError(_past_the_end(video, start, first, declared, fps))
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
-    folders = _mask_folders(frames_dir, queries)
     offset = clip_reach(predictor, first) if is_file else 0
     if offset:  # a file is read again from the first frame the clips take, seeking to the keyframe before it
         frames.close()
@@ -870,6 +896,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if e.reason != "past_the_end":
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
+    folders = _mask_folders(frames_dir, queries)
     writer, key, summary, timed = None, None, None, offset
     try:
         for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
@@ -885,8 +912,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 timed += 1
             if writer is not None:
                 writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
-            for folder, mask in zip(folders, item.masks):
-                write_mask_png(mask_png(folder, item.index), mask)
+            _write_frame_masks(folders, item.index, item.masks)
             summary.num_frames += 1
             for k, mask in enumerate(item.masks):
                 summary.coverage[k] += float(mask.mean())
@@ -894,6 +920,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     summary.empty_frames[k].append(item.index)
             if progress is not None:
                 progress(1)
+        if writer is not None:
+            writer.close()  # in the try: a failure here (a GIF is saved here) is discarded and says what was kept
     except BaseException as e:
         if writer is not None:
             writer.discard()
@@ -907,8 +935,6 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         raise
     if summary is None:  # the container declared no length, or a wrong one
         raise ValueError(_past_the_end(video, start, first, None, fps))
-    if writer is not None:
-        writer.close()
     summary.start_time = _time_of(summary.first, fps, shown)
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
@@ -927,10 +953,44 @@ def _past_the_end(video, start: float | None, first: int, frames: int | None, fp
     return f"{name}: --start {start} {frame}past the video's end ({length})"
 
 
+def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
+    """The files in `frames_dir`, relative to it and sorted: (those a run of `predict_to_files` writes: mask PNGs at
+    its top and in its numbered folders, `queries.txt`; every other file or folder)."""
+    ours, others = [], []
+    for name in sorted(os.listdir(frames_dir)):
+        path = os.path.join(frames_dir, name)
+        if SENTENCE_FOLDER.match(name) and os.path.isdir(path):
+            for inner in sorted(os.listdir(path)):
+                mine = MASK_PNG.match(inner) and os.path.isfile(os.path.join(path, inner))
+                (ours if mine else others).append(os.path.join(name, inner))
+        elif (MASK_PNG.match(name) or name == "queries.txt") and os.path.isfile(path):
+            ours.append(name)
+        else:
+            others.append(name)
+    return ours, others
+
+
 def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
-    """The PNG folder of each sentence (created), and `queries.txt` for several."""
+    """The PNG folder of each sentence (created), and `queries.txt` for several.
+
+    What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is removed
+    first, then the numbered folders it leaves empty, with a warning: before, a run over fewer frames or sentences
+    left the earlier run's masks beyond them, mixed with its own.
+    """
     if frames_dir is None:
         return []
+    if os.path.isdir(frames_dir):
+        earlier = _earlier_masks(frames_dir)[0]
+        for name in earlier:
+            os.remove(os.path.join(frames_dir, name))
+        for name in os.listdir(frames_dir):
+            folder = os.path.join(frames_dir, name)
+            if SENTENCE_FOLDER.match(name) and os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
+        pngs = sum(name != "queries.txt" for name in earlier)
+        if pngs:
+            logger.warning("%s: removed the %d mask PNGs of an earlier run, so that the folder holds this run's "
+                           "masks only", frames_dir, pngs)
     if len(queries) == 1:
         os.makedirs(frames_dir, exist_ok=True)
         return [frames_dir]
@@ -940,6 +1000,22 @@ def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
     with open(os.path.join(frames_dir, "queries.txt"), "w", encoding="utf-8") as f:
         f.writelines(f"{k + 1}\t{q}\n" for k, q in enumerate(queries))
     return folders
+
+
+def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray) -> None:
+    """Writes frame `index`'s mask PNG in each sentence's folder; a failure (a full disk, Ctrl-C) removes those
+    already written, so that every folder holds the masks of the same frames."""
+    written = []
+    try:
+        for folder, mask in zip(folders, masks):
+            path = mask_png(folder, index)
+            write_mask_png(path, mask)
+            written.append(path)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        raise
 
 
 __all__ = ["check_query", "check_queries", "as_sentences", "check_fps", "iter_masks", "FrameMasks", "FrameWindow",

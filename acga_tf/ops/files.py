@@ -25,7 +25,8 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
     """Yields a temporary path beside `path` to write to; renames it to `path` when the block succeeds.
 
     On an exception the temporary file (or folder) is removed and `path` is left as it was; a temporary left over
-    by a killed run is removed first.
+    by a killed run is removed first. An OSError that names no file (a full disk, as Python's own writes raise it)
+    is given `path` as its file name, so that its message says which file was not written.
 
     Args:
         path: the final file or folder.
@@ -36,8 +37,10 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
     _remove(temporary)  # a leftover of a run killed mid-write
     try:
         yield temporary
-    except BaseException:
+    except BaseException as e:
         _remove(temporary)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            e.filename = path
         raise
     tf.io.gfile.rename(temporary, path, overwrite=overwrite)
 

@@ -54,6 +54,9 @@ def held_lines() -> list[str]:
 def filtered_stderr() -> Iterator[None]:
     """Routes file descriptor 2 through a thread that drops `NOISE` lines and holds `HELD` ones (`held_lines`), for
     the duration of the block."""
+    if sys.stderr is None:  # Python started with file descriptor 2 closed (`2>&-`): nothing to filter
+        yield
+        return
     sys.stderr.flush()
     try:
         saved = os.dup(2)

@@ -430,6 +430,21 @@ def test_a_user_error_is_the_only_line_in_a_fresh_process(tmp_path):
     assert loud.returncode == 2 and loud_err.endswith(err) and "port.cc" in loud_err, loud_err
 
 
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
+    """`acga evaluate ... | head -1`: the reader closes the pipe. Before: "acga params: error: [Errno 32] Broken pipe"
+    and status 2 after the work was done (and Python's "Exception ignored ... BrokenPipeError" at exit). Now the
+    shell's status for a command SIGPIPE ended, 141, and nothing on stderr. And with stderr closed too (`2>&-`), a
+    user error is still status 2 (before: 1, from the failed print)."""
+    argv = [sys.executable, "-m", "acga_tf.cli", "params", "--preset", "tiny"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the command prints anything: it takes seconds to load TensorFlow
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141 and err == "", err
+    closed = subprocess.run(argv[:-1] + ["nope"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300,
+                            preexec_fn=lambda: os.close(2))
+    assert closed.returncode == 2
+
+
 # Ctrl-C the moment TensorFlow starts to load (it takes seconds, in every command), then the command as installed.
 INTERRUPTED_WHILE_STARTING = """
 import os, runpy, signal, sys
