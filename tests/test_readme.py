@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 
 from support import REPO
 
@@ -24,3 +25,42 @@ def test_readme_opens_with_the_demo_and_test_commands():
     assert "acga demo" in lines[0] and "pytest" in lines[1]
     ci = (REPO / ".ci" / "run").read_text()
     assert 'pip install --quiet -e ".[test]"' in ci and "python3 -m pytest -q" in ci
+
+
+def test_docs_fine_tuning_recipe_reads_sentences_with_the_runs_word_vectors(run_dir, prepared_a2d, tmp_path,
+                                                                            monkeypatch):
+    """docs/model.md#fine-tuning as written, on a run whose word vectors are not the random ones `make_dataset`
+    makes without a vectorizer (as a run trained with `--word-vectors` has). Before, the recipe loaded `model.keras`
+    alone and fine-tuned on the random vectors, without an error."""
+    import numpy as np
+
+    import acga_tf.data
+    from acga_tf.training.artifacts import EMBEDDINGS_FILE
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    embeddings = np.load(run / EMBEDDINGS_FILE)
+    other = np.random.default_rng(7).normal(size=embeddings.shape).astype(embeddings.dtype)
+    other[0] = 0  # padding and unknown words
+    np.save(run / EMBEDDINGS_FILE, other)
+    rows = np.load(run / EMBEDDINGS_FILE)
+    seen = []
+    make_dataset = acga_tf.data.make_dataset
+
+    def recording(*args, **kwargs):
+        dataset = make_dataset(*args, **kwargs)
+        seen.append(next(iter(dataset))[0]["words"].numpy())
+        return dataset
+
+    monkeypatch.setattr(acga_tf.data, "make_dataset", recording)
+    text = (REPO / "docs" / "model.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text[text.index("## Fine-tuning"):], re.S)[0]
+    block = (block.replace('"run"', repr(str(run))).replace('"data/a2d/train-*.tfrecord"', repr(prepared_a2d["train"]))
+             .replace("batch_size=8", "batch_size=2").replace("epochs=2)", "epochs=1, steps_per_epoch=1, verbose=0)"))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/model.md (Fine-tuning)", "exec"), {})
+    vectors = seen[0].reshape(-1, seen[0].shape[-1])
+    vectors = vectors[np.abs(vectors).sum(axis=1) > 0]  # the padding's rows are zeros
+    distance = np.abs(vectors[:, None, :] - rows[None, :, :]).max(axis=2).min(axis=1)  # to the nearest run row
+    assert len(vectors) and distance.max() < 1e-6, distance.max()
+    assert os.path.exists(tmp_path / "finetuned.keras")
