@@ -339,3 +339,39 @@ def test_segment_queries_on_several_clips_is_clip_major():
     alone = model({"video": np.repeat(clips, 3, axis=0), "words": np.tile(words, (2, 1, 1))}, training=False)
     assert together.shape[0] == 6
     np.testing.assert_allclose(together, keras.ops.convert_to_numpy(alone["logits"]), atol=1e-5)
+
+
+def test_the_default_metric_weighs_the_samples_fit_and_evaluate_are_given():
+    """README: `ReferringIoU` weighs the samples of a dataset of `(x, y, w)`. Before, `compile()` put it under Keras'
+    `metrics`, to which Keras passes no weights: weights [1, 1, 0, 0] scored all four samples."""
+    config = TINY.replace(image_size=64)
+    keras.utils.set_random_seed(0)
+    model = ACGA(config)
+    model.compile()
+    x, y = _synthetic_batch(config)
+    x, y = {k: v[:4] for k, v in x.items()}, {k: v[:4] for k, v in y.items()}
+    all_four = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    first_two = model.evaluate({k: v[:2] for k, v in x.items()}, {k: v[:2] for k, v in y.items()}, batch_size=4,
+                               verbose=0, return_dict=True)
+    weighted = model.evaluate(x, y, sample_weight=np.array([1, 1, 0, 0], "float32"), batch_size=4, verbose=0,
+                              return_dict=True)
+    assert all_four["mean_iou"] != pytest.approx(first_two["mean_iou"], abs=1e-4)  # the check can fail
+    for key in ("mean_iou", "overall_iou", "map"):
+        assert weighted[key] == pytest.approx(first_two[key], abs=1e-5), key
+
+
+def test_two_referring_iou_metrics_on_two_outputs_log_under_their_own_names():
+    """Before: each logged `mean_iou`, ..., whatever its name, and the second output's values replaced the first's."""
+    from acga_tf.models.metrics import ReferringIoU
+
+    config = TINY.replace(image_size=64)
+    keras.utils.set_random_seed(0)
+    model = ACGA(config)
+    model.compile(metrics={"logits": [ReferringIoU()], "logits_res2": [ReferringIoU(name="res2")]})
+    x, y = _synthetic_batch(config)
+    results = model.evaluate(x, y, batch_size=len(y["logits"]), verbose=0, return_dict=True)
+    logits = model.predict(x, verbose=0)
+    for key, output in (("mean_iou", "logits"), ("res2_mean_iou", "logits_res2")):
+        alone = ReferringIoU()
+        alone.update_state(y[output], logits[output])
+        assert results[key] == pytest.approx(float(alone.result()["mean_iou"]), abs=1e-5), key

@@ -91,7 +91,9 @@ class SegmentationTask:
         Args:
             optimizer: default `keras.optimizers.Adam(learning_rate)`; an optimizer or its name.
             loss: default `acga_losses(foreground_weight)`: WBCE at S/16, S/4 and S.
-            metrics: default `{"logits": [ReferringIoU()]}`.
+            metrics: Keras' `metrics`; by default none, and `weighted_metrics` (unless given) is
+                `{"logits": [ReferringIoU()]}`: as a weighted metric it takes the samples' weights where the data
+                gives them (`(x, y, w)`), which Keras passes to `weighted_metrics` only.
             learning_rate, foreground_weight: used by the defaults only.
             jit_compile: XLA for training, evaluation and inference; "auto" (default) is Keras' choice: on
                 under JAX and on a TensorFlow GPU without a distribution strategy, off on a TensorFlow CPU, where
@@ -102,10 +104,11 @@ class SegmentationTask:
         if (kwargs.get("auto_scale_loss", True) and compute_dtype(self) == "float16"
                 and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
+        if metrics is None and "weighted_metrics" not in kwargs:
+            kwargs["weighted_metrics"] = {"logits": [ReferringIoU()]}
         super().compile(optimizer=optimizer,
                         loss=loss if loss is not None else acga_losses(foreground_weight),
-                        metrics=metrics if metrics is not None else {"logits": [ReferringIoU()]},
-                        jit_compile=jit_compile, **kwargs)
+                        metrics=metrics, jit_compile=jit_compile, **kwargs)
         self._jit_compile_asked = jit_compile
 
     def get_compile_config(self):

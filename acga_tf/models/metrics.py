@@ -19,6 +19,9 @@ MAP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))  # docs/evaluat
 IOU_EPSILON = 1e-6  # docs/evaluation.md#protocol: (I + 1e-6) / (U + 1e-6)
 
 
+DEFAULT_NAME = "referring_iou"
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class ReferringIoU(keras.metrics.Metric):
     """Overall IoU, mean IoU, P@k and mAP of logits against a binary mask (the evaluation threshold,
@@ -26,13 +29,15 @@ class ReferringIoU(keras.metrics.Metric):
     key (`mean_iou`, `val_mean_iou`, ...).
 
     Args:
-        name: metric name.
+        name: metric name. Under another name than the default, `referring_iou`, the keys are prefixed with it
+            (`ReferringIoU(name="res2")` logs `res2_mean_iou`, ...), so that two of them (on two outputs) do not
+            overwrite each other's values.
 
     `update_state(..., sample_weight=)` weighs each sample (a weight per sample, `(B,)`; one per pixel is averaged
     over the sample's pixels): its intersection and union in the overall IoU, its IoU and hits in the others.
     """
 
-    def __init__(self, name: str = "referring_iou", **kwargs):
+    def __init__(self, name: str = DEFAULT_NAME, **kwargs):
         super().__init__(name=name, **kwargs)
         self.intersection = self.add_variable((), initializer="zeros", name="intersection")
         self.union = self.add_variable((), initializer="zeros", name="union")
@@ -61,8 +66,10 @@ class ReferringIoU(keras.metrics.Metric):
     def result(self):
         n = keras.ops.maximum(self.count, 1.0)
         precision = self.hits / n
-        return {"overall_iou": self.intersection / keras.ops.maximum(self.union, 1.0), "mean_iou": self.iou_sum / n,
-                "precision_at_0.5": precision[0], "map": keras.ops.mean(precision)}
+        values = {"overall_iou": self.intersection / keras.ops.maximum(self.union, 1.0), "mean_iou": self.iou_sum / n,
+                  "precision_at_0.5": precision[0], "map": keras.ops.mean(precision)}
+        prefix = "" if self.name == DEFAULT_NAME else f"{self.name}_"
+        return {prefix + key: value for key, value in values.items()}
 
     def reset_state(self):
         for v in (self.intersection, self.union, self.iou_sum, self.count, self.hits):
