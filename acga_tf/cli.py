@@ -416,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
     for line in native_log.held_lines():
         logging.getLogger(__name__).info("no usable GPU, running on the CPU: %s", line)
+    terminated = _stop_on_sigterm()
     try:
         return int(args.run(args) or 0)
     except USER_ERRORS as e:
@@ -430,8 +431,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # Ctrl-C: what was kept, if the job says, and the shell's status for SIGINT
         if args.debug:
             raise
-        print(f"\nacga {args.command}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
-        return 130
+        stopped = "terminated" if terminated.is_set() else "interrupted"
+        with contextlib.suppress(OSError):
+            if sys.stderr is not None:
+                print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated.is_set() else signal.SIGINT)  # the shell's status for each
+
+
+def _stop_on_sigterm() -> threading.Event:
+    """SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) stops a command as Ctrl-C does: it says what was
+    kept and leaves no partial file (its default ended Python at once: `acga predict` left `OUT.mp4.tmp` and said
+    nothing). Returns the event set when it came."""
+    terminated = threading.Event()
+
+    def stop(signum, frame):
+        terminated.set()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+    return terminated
 
 
 def _stdout_closed() -> bool:

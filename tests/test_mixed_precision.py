@@ -257,3 +257,23 @@ def test_the_decoders_bias_gradients_in_16_bits_match_float32(policy):
         g32, g16 = grads["float32"][path], grads[policy][path]
         error = np.linalg.norm(g16 - g32) / np.linalg.norm(g32)
         assert error < 0.02, f"{policy}: {path}'s gradient is {error:.1%} off float32's"
+
+
+def test_a_global_mixed_policy_set_before_the_build_is_saved_with_the_model(tmp_path):
+    """Keras' idiom: `set_global_policy("mixed_bfloat16")`, then build. Before, `get_config` recorded only a `dtype=`
+    given to ACGA, so the model loaded in float32 in a process whose global policy was float32 (its logits 0.012
+    apart), where a plain Keras model keeps its layers' policies."""
+    from acga_tf import ACGA, ACGAConfig
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = ACGA(ACGAConfig.preset("tiny").replace(image_size=32))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    path = str(tmp_path / "global.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    for name in ("video_encoder", "text_encoder", "attention", "decoder"):
+        assert loaded.get_layer(name).dtype_policy.name == "mixed_bfloat16", name
+    inputs = random_inputs(model.config, batch=1)
+    np.testing.assert_array_equal(np.asarray(model(inputs)["logits"]), np.asarray(loaded(inputs)["logits"]))

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from runs import QUERY, moving_frames, write_video
 
 from acga_tf.apps.predict import predict
@@ -138,6 +139,35 @@ def test_trickling_headers_time_out_at_the_deadline(fake, signature):
     assert error_line(error) == f"{url}{'/metadata' if signature == 'metadata' else ''}: " \
         "no complete answer within 1 s (the timeout)"
     assert time.monotonic() - start < 3
+
+
+@pytest.mark.parametrize("status, reason", [(503, "Service Unavailable"), (404, "Not Found"),
+                                            (500, "Internal Server Error")])
+def test_a_server_that_cannot_answer_now_is_an_oserror_not_a_bad_request(fake, status, reason):
+    """TF Serving answers 503 while a version loads, 404 for a version it does not serve (yet), 500 for its own
+    failures, each with a JSON error. Before: all were InvalidArgumentError, "the server refused the request", and
+    loading a predictor said "cannot use this SavedModel ...; export it again": a caller retrying on OSError never
+    retried, and the operator was told to re-export a model that was fine. A 400 is still the request's fault."""
+    def answer(code):
+        def behaviour(handler, signature):
+            body = json.dumps({"error": "Model is unavailable: the model is being reloaded"}).encode()
+            handler.send_response(code)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        return behaviour
+
+    url = fake.url("busy", answer(status))
+    with pytest.raises(OSError) as error:
+        RestClient(url, timeout=5).run(VIDEO, "segment_queries")
+    assert error_line(error) == f"{url}: HTTP {status} {reason}: Model is unavailable: the model is being reloaded"
+    with pytest.raises(OSError) as error:
+        load_predictor(url)
+    assert error_line(error).startswith(f"{url}: HTTP {status} {reason}")
+    refused = fake.url("refused", answer(400))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        RestClient(refused, timeout=5).run(VIDEO, "segment_queries")
 
 
 def test_a_silent_server_times_out_naming_the_timeout(fake):

@@ -96,14 +96,17 @@ class KerasPredictor(Predictor):
         self.clip_length, self.sentence_length = config.clip_length, config.sentence_length
         self.image_size = config.image_size
         self.vectorizer = trained.vectorizer()
-        # One trace per batch size and query count; no AutoGraph (no tensor-dependent Python control flow here, and
-        # converting the model's methods failed in some test orders: "_check_inputs() takes 2 positional arguments").
-        self._segment = tf.function(trained.model.segment_queries, autograph=False)
+        # One trace for every batch size and sentence count, as the SavedModel's signature: a trace per count kept
+        # 60 to 140 MB each for the predictor's life (a web page's visitor could grow it without bound), and padding
+        # batches to the largest seen made every later request as slow as it. No AutoGraph (no tensor-dependent
+        # Python control flow here, and converting the model's methods failed in some test orders).
+        self._segment = tf.function(trained.model.segment_queries, autograph=False, input_signature=[
+            tf.TensorSpec([None, config.clip_length, config.image_size, config.image_size, 3], tf.float32),
+            tf.TensorSpec([None, config.sentence_length, config.word_dim], tf.float32)])
         # In a graph, as in the SavedModel, so a refused sentence gets the same message.
         self._checked_words = tf.function(lambda s: self.vectorizer(check_sentences(self.vectorizer, s)),
                                           input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self._words: dict[tuple[str, ...], tf.Tensor] = {}
-        self._batch = 0
 
     def describe(self, queries):
         return _described(self.vectorizer.describe(tf.constant(list(queries))))
@@ -126,10 +129,7 @@ class KerasPredictor(Predictor):
             words = self._vectors(key)
             self._words = {key: words}  # the last sentences only (a new dict: another thread may read the old one)
         b, q = len(clips), len(key)
-        # Pad a short (last) batch with copies of its last clip: one input shape, one traced function.
-        batch = self._batch = max(self._batch, b)
-        video = np.concatenate([clips, np.repeat(clips[-1:], batch - b, axis=0)])
-        logits = self._segment(tf.constant(video), words)["logits"][:b * q]  # (b·Q, S, S, 1)
+        logits = self._segment(tf.constant(np.asarray(clips, np.float32)), words)["logits"]  # (b·Q, S, S, 1)
         outputs = logits_outputs(logits, height, width, peak=PEAK_FRAME, probabilities=probabilities)
         return {k: np.asarray(v).reshape((b, q) + tuple(np.shape(v)[1:])) for k, v in outputs.items()}
 

@@ -176,6 +176,7 @@ class ACGA(SegmentationTask, keras.Model):
     Args:
         config: an `ACGAConfig` (or its `to_dict()`).
         dtype: dtype policy of the model ("float32", "mixed_bfloat16", "mixed_float16"); set on this model only.
+            Default: Keras' global policy (`keras.config.dtype_policy()`), saved with the model where not float32.
         encoder_dtype: dtype policy of the I3D video encoder(s) where it differs from `dtype` (default: `dtype`).
             `dtype="mixed_bfloat16", encoder_dtype="float32"` computes the text encoder, attention and decoder in
             bfloat16 and I3D in float32 (docs/training.md#mixed-precision).
@@ -212,6 +213,11 @@ class ACGA(SegmentationTask, keras.Model):
         if keras.config.image_data_format() != "channels_last":
             raise ValueError("ACGA is channels-last only; keras.config.image_data_format() is "
                              f"{keras.config.image_data_format()!r}")
+        if dtype is None and keras.config.dtype_policy().name != "float32":
+            # Keras' global policy (`keras.mixed_precision.set_global_policy` before the build), which the layers
+            # take: named here, so that `get_config` records it as a plain Keras model records its layers' policies.
+            # Before, a saved model loaded in float32 where the global policy was float32 again.
+            dtype = keras.config.dtype_policy().name
         c = config
         streams = ("rgb", "flow") if c.modality == "rgb+flow" else (c.modality,)
 

@@ -339,8 +339,10 @@ class RestClient:
         float64, booleans: bool, strings: object arrays of str).
 
         Raises:
-            tf.errors.InvalidArgumentError: the server refused the request (its message, e.g. a failed graph check).
-            OSError: the server cannot be reached, gives no complete answer within `timeout` seconds, answers more
+            tf.errors.InvalidArgumentError: the server refused the request (HTTP 400 and its message, e.g. a failed
+                graph check).
+            OSError: the server cannot be reached, answers another HTTP error (503 while a version loads, 404, 500:
+                the message gives the status), gives no complete answer within `timeout` seconds, answers more
                 than `MAX_ANSWER_BYTES`, or does not answer with a predict response (not JSON, no 'outputs'
                 object, an output that is not a rectangular array).
         """
@@ -356,8 +358,12 @@ class RestClient:
                 try:
                     message = json.loads(text)["error"]
                 except (ValueError, KeyError, TypeError):
-                    raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {text[:200]}") from None
-                raise invalid_argument(f"{self.url}: {message}") from None
+                    message = None
+                if e.code == 400 and message is not None:  # TF Serving's INVALID_ARGUMENT: the request was refused
+                    raise invalid_argument(f"{self.url}: {message}") from None
+                # Another status is the server's state, not the request's: 503 while a version loads, 404 for a
+                # version not (yet) served, 500. Before, each was an InvalidArgumentError (and "export it again")
+                raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {str(message or text)[:200]}") from None
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # BadStatusLine: not HTTP
                 raise self._unreachable(self.url, e, deadline) from None
             with response:

@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -443,6 +444,34 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
     closed = subprocess.run(argv[:-1] + ["nope"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300,
                             preexec_fn=lambda: os.close(2))
     assert closed.returncode == 2
+
+
+def test_sigterm_stops_predict_as_ctrl_c_does(run_dir, tmp_path):
+    """`kill`, `timeout` and `docker stop` send SIGTERM. Before: Python ended at once, status -15 (143 in a shell),
+    nothing said, and `OUT.mp4.tmp` left beside the output. Now as Ctrl-C: one line saying what was kept, no
+    temporary file, the shell's status for SIGTERM."""
+    from runs import QUERY, moving_frames, write_video
+
+    video, out = str(tmp_path / "long.mp4"), tmp_path / "out" / "o.mp4"
+    write_video(video, moving_frames(400, 48, 64, seed=3), "libx264", "yuv420p", fps=24)
+    proc = subprocess.Popen([sys.executable, "-m", "acga_tf.cli", "predict", "--model", run_dir, "--video", video,
+                             "--query", QUERY, "--output", str(out), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        temporary = pathlib.Path(str(out) + ".tmp")
+        for _ in range(600):  # until the overlay is being written
+            if temporary.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err[-2000:]
+    kept = rf"after \d+ frames; {re.escape(str(out))} was not written"
+    assert re.fullmatch(rf"\nacga predict: terminated: {kept}\n", err), err
+    assert sorted(os.listdir(out.parent)) == []
 
 
 # Ctrl-C the moment TensorFlow starts to load (it takes seconds, in every command), then the command as installed.
