@@ -17,6 +17,7 @@ import select
 import signal
 import sys
 import threading
+from typing import Any
 
 from acga_tf.ops import native_log
 
@@ -416,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
     for line in native_log.held_lines():
         logging.getLogger(__name__).info("no usable GPU, running on the CPU: %s", line)
-    terminated = _stop_on_sigterm()
+    terminated, previous = _stop_on_sigterm()
     try:
         return int(args.run(args) or 0)
     except USER_ERRORS as e:
@@ -436,21 +437,24 @@ def main(argv: list[str] | None = None) -> int:
             if sys.stderr is not None:
                 print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
         return 128 + (signal.SIGTERM if terminated.is_set() else signal.SIGINT)  # the shell's status for each
+    finally:
+        if previous is not None:  # `main` called in-process (a notebook, a test) leaves the handler it found
+            signal.signal(signal.SIGTERM, previous)
 
 
-def _stop_on_sigterm() -> threading.Event:
+def _stop_on_sigterm() -> tuple[threading.Event, Any]:
     """SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) stops a command as Ctrl-C does: it says what was
     kept and leaves no partial file (its default ended Python at once: `acga predict` left `OUT.mp4.tmp` and said
-    nothing). Returns the event set when it came."""
+    nothing). Returns the event set when it came, and the handler it replaced (None off the main thread)."""
     terminated = threading.Event()
 
     def stop(signum, frame):
         terminated.set()
         raise KeyboardInterrupt
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
-    return terminated
+    if threading.current_thread() is not threading.main_thread():
+        return terminated, None
+    return terminated, signal.signal(signal.SIGTERM, stop)
 
 
 def _stdout_closed() -> bool:
