@@ -59,6 +59,7 @@ native_log.import_tensorflow_quietly()
 import tensorflow as tf
 from tqdm import tqdm
 
+from acga_tf import __version__
 from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
@@ -70,7 +71,7 @@ from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.errors import error_message
-from acga_tf.ops.progress import keras_verbosity, redraw_interval
+from acga_tf.ops.progress import bar_intervals, keras_verbosity
 from acga_tf.serving.client import SIGNATURES
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
@@ -85,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acga", description="ACGA: segment the actor a sentence describes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+    parser.add_argument("--version", action="version", version=f"acga-tf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in _SUBCOMMANDS:
         add(sub)
@@ -166,7 +168,7 @@ def _run_predict(args) -> int:
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
-              mininterval=redraw_interval(sys.stderr)) as bar:
+              **bar_intervals(sys.stderr)) as bar:
         model = args.model
         if args.timeout is not None:
             if not is_server_url(args.model):

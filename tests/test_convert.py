@@ -168,6 +168,12 @@ def test_bars_redraw_live_on_a_terminal_and_in_a_notebook_and_rarely_into_a_log(
     notebook = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})()  # tqdm.auto draws a widget
     assert redraw_interval(terminal) == redraw_interval(notebook) == 0.1
     assert redraw_interval(io.StringIO()) == redraw_interval(object()) == 30
+    # tqdm's monitor thread redraws a bar idle for `maxinterval` (10 s by default) whatever its `mininterval`: into a
+    # log, before, a line every 10 to 20 s (33 in a tester's 8.5-minute `acga predict` log), not every 30 s
+    from acga_tf.ops.progress import bar_intervals
+
+    assert bar_intervals(io.StringIO()) == {"mininterval": 30, "maxinterval": 30}
+    assert bar_intervals(terminal) == {"mininterval": 0.1, "maxinterval": 10}
     assert keras_verbosity(terminal) == keras_verbosity(notebook) == 1  # the same rule for Keras' bars
     assert keras_verbosity(io.StringIO()) == 2
 

@@ -648,11 +648,13 @@ def test_three_sentences_in_one_call_equal_three_single_calls_and_encode_each_cl
         clips.assign(0)
         singles.append(predict(KerasPredictor(trained), frames, sentence, batch_size=4))
         assert int(clips.numpy()) == encoded_together  # the same clips, whatever the number of sentences
-    assert encoded_together == 12  # 10 frames in batches of 4: the last batch padded to 4 clips
+    assert encoded_together == 10  # 10 frames in batches of 4, each as it is (until 2026-12-03 the last was padded: 12)
     for result, single in zip(together, singles):
         assert result.query == single.query
         np.testing.assert_array_equal(result.masks, single.masks)
-        np.testing.assert_allclose(result.probabilities, single.probabilities, atol=1e-6)
+        # the head runs b·Q pairs at once, 6 against 2 in the last batch of 2 clips: oneDNN's kernels for another
+        # batch round differently (1.5e-6 measured; with that batch padded to 4 clips, under 1e-6)
+        np.testing.assert_allclose(result.probabilities, single.probabilities, atol=1e-5)
 
 
 def test_iter_masks_streams_with_a_bounded_frame_window(trained):

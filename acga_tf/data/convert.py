@@ -55,7 +55,7 @@ from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
-from acga_tf.ops.progress import redraw_interval
+from acga_tf.ops.progress import bar_intervals
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
 
     results = []
     with tqdm(total=sum(len(t.items) for t in tasks), unit="frame", desc=desc, disable=not progress,
-              file=sys.stderr, mininterval=redraw_interval(sys.stderr)) as bar:
+              file=sys.stderr, **bar_intervals(sys.stderr)) as bar:
         if workers <= 1 and executor is None:
             for task in tasks:
                 result = write_shard(task)

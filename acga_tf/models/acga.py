@@ -127,6 +127,13 @@ class SegmentationTask:
         if self.built:
             self.optimizer.build(self.trainable_variables)  # its variables, into which Keras loads the saved ones
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """Keras' `fit`. A `tf.data.Dataset` keeps its own order (`make_dataset` shuffles a training set): Keras 3.15
+        warned at every `fit` on one that its default `shuffle=True` is ignored."""
+        if "shuffle" not in kwargs and not args[6:] and _is_tf_dataset(x):  # shuffle: fit's 9th parameter
+            kwargs["shuffle"] = False
+        return super().fit(x, y, *args, **kwargs)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return super().compute_loss(x, y, _with_targets(y, y_pred), sample_weight, training)
 
@@ -163,6 +170,11 @@ def _with_targets(y, y_pred):
     if isinstance(y, dict) and isinstance(y_pred, dict) and not set(y_pred) <= set(y):
         return {key: value for key, value in y_pred.items() if key in y}
     return y_pred
+
+
+def _is_tf_dataset(x) -> bool:
+    """Whether `x` is a `tf.data.Dataset`, without importing TensorFlow (the model runs under JAX without it)."""
+    return any(c.__module__.startswith("tensorflow.python.data") for c in type(x).__mro__)
 
 
 def _serialize(policy):

@@ -11,7 +11,7 @@ outputs).
 - `LocalServer` answers both kinds of requests from a SavedModel directory in-process: handy to try a request
   before deploying to the `tensorflow/serving` container, and what the export tests use.
 
-Only this module's gRPC helpers need the optional `tensorflow-serving-api` (`pip install acga-tf[serving]`).
+Only this module's gRPC helpers need the optional `tensorflow-serving-api` (`pip install "acga-tf[serving]"`).
 Nothing here imports the model code: a SavedModel answers requests with TensorFlow alone.
 """
 
@@ -40,7 +40,7 @@ MULTI_QUERY_SIGNATURE = "segment_queries"
 ENCODED_SIGNATURE = "segment_encoded"
 DESCRIBE_SIGNATURE = "describe_queries"
 SIGNATURES = (DEFAULT_SIGNATURE, MULTI_QUERY_SIGNATURE, ENCODED_SIGNATURE, DESCRIBE_SIGNATURE)
-SERVING_INSTALL_HINT = "pip install acga-tf[serving]  (or: pip install tensorflow-serving-api)"
+SERVING_INSTALL_HINT = 'pip install "acga-tf[serving]"  (or: pip install tensorflow-serving-api)'
 
 
 def import_serving_apis():

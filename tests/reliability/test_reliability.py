@@ -441,8 +441,8 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
     proc.stdout.close()  # before the command prints anything: it takes seconds to load TensorFlow
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 141 and err == "", err
-    closed = subprocess.run(argv[:-1] + ["nope"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300,
-                            preexec_fn=lambda: os.close(2))
+    closed = subprocess.run(["sh", "-c", 'exec "$0" "$@" 2>&-', *argv[:-1], "nope"], stdout=subprocess.PIPE,
+                            timeout=300)
     assert closed.returncode == 2
 
 
@@ -740,7 +740,8 @@ def test_a_peak_in_the_letterbox_padding_still_gives_a_mask_inside_the_frame(tra
     monkeypatch.setattr(trained.model, "predict_on_batch",
                         lambda inputs: {"logits": np.repeat(logits, len(inputs["video"]), axis=0)})
     monkeypatch.setattr(trained.model, "segment_queries",
-                        lambda video, words: {"logits": tf.repeat(logits, video.shape[0] * words.shape[0], axis=0)})
+                        lambda video, words: {"logits": tf.repeat(logits, tf.shape(video)[0] * tf.shape(words)[0],
+                                                                  axis=0)})
     result = predict(trained, moving_frames(3, 32, 64), QUERY)
     expected = np.zeros((32, 64), np.uint8)
     expected[12:20, 20:28] = 1  # the frame fills letterbox rows 16..47 at scale 1
@@ -751,3 +752,12 @@ def test_a_peak_in_the_letterbox_padding_still_gives_a_mask_inside_the_frame(tra
     assert not np.asarray(evaluated["mask"]).any() and bool(np.asarray(evaluated["empty"])[0])
     served = logits_outputs(logits, 32, 64, peak="frame")
     np.testing.assert_array_equal(np.asarray(served["mask"])[0], result.masks[0])
+
+
+def test_acga_version_prints_the_packages_version(capsys):
+    """Before: "the following arguments are required: command", status 2."""
+    import acga_tf
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"acga-tf {acga_tf.__version__}\n"
