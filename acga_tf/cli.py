@@ -17,7 +17,6 @@ import select
 import signal
 import sys
 import threading
-from typing import Any
 
 from acga_tf.ops import native_log
 
@@ -70,7 +69,7 @@ from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
-from acga_tf.ops.errors import error_message
+from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar_intervals, keras_verbosity
 from acga_tf.serving.client import SIGNATURES
 from acga_tf.serving.export import export_model
@@ -419,44 +418,26 @@ def main(argv: list[str] | None = None) -> int:
     tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
     for line in native_log.held_lines():
         logging.getLogger(__name__).info("no usable GPU, running on the CPU: %s", line)
-    terminated, previous = _stop_on_sigterm()
-    try:
-        return int(args.run(args) or 0)
-    except USER_ERRORS as e:
-        if args.debug:
-            raise
-        if isinstance(e, BrokenPipeError) and _stdout_closed():  # `acga ... | head`: the reader had enough
-            return 128 + signal.SIGPIPE  # as a shell reports a command that SIGPIPE ended
-        with contextlib.suppress(OSError):  # stderr closed (`2>&-`): the status alone says it
-            if sys.stderr is not None:  # None where Python started without it (print would write to stdout)
-                print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:  # Ctrl-C: what was kept, if the job says, and the shell's status for SIGINT
-        if args.debug:
-            raise
-        stopped = "terminated" if terminated.is_set() else "interrupted"
-        with contextlib.suppress(OSError):
-            if sys.stderr is not None:
-                print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
-        return 128 + (signal.SIGTERM if terminated.is_set() else signal.SIGINT)  # the shell's status for each
-    finally:
-        if previous is not None:  # `main` called in-process (a notebook, a test) leaves the handler it found
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _stop_on_sigterm() -> tuple[threading.Event, Any]:
-    """SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) stops a command as Ctrl-C does: it says what was
-    kept and leaves no partial file (its default ended Python at once: `acga predict` left `OUT.mp4.tmp` and said
-    nothing). Returns the event set when it came, and the handler it replaced (None off the main thread)."""
-    terminated = threading.Event()
-
-    def stop(signum, frame):
-        terminated.set()
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        return terminated, None
-    return terminated, signal.signal(signal.SIGTERM, stop)
+    with sigterm_as_interrupt() as terminated:
+        try:
+            return int(args.run(args) or 0)
+        except USER_ERRORS as e:
+            if args.debug:
+                raise
+            if isinstance(e, BrokenPipeError) and _stdout_closed():  # `acga ... | head`: the reader had enough
+                return 128 + signal.SIGPIPE  # as a shell reports a command that SIGPIPE ended
+            with contextlib.suppress(OSError):  # stderr closed (`2>&-`): the status alone says it
+                if sys.stderr is not None:  # None where Python started without it (print would write to stdout)
+                    print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: what was kept, if the job says, and the shell's status
+            if args.debug:
+                raise
+            stopped = "terminated" if terminated.is_set() else "interrupted"
+            with contextlib.suppress(OSError):
+                if sys.stderr is not None:
+                    print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
+            return 128 + (signal.SIGTERM if terminated.is_set() else signal.SIGINT)
 
 
 def _stdout_closed() -> bool:

@@ -73,6 +73,14 @@ class FakeServing:
         self.behaviours[name] = behaviour
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1/models/{name}"
 
+    def trickle(self, handler, data: bytes, every: float = 0.1) -> None:
+        """Writes `data` a byte every `every` seconds, until the server is stopped."""
+        for byte in data:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            if self.released.wait(every):
+                return
+
     def __enter__(self):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -103,11 +111,7 @@ def test_a_trickling_answer_times_out_at_the_deadline(fake):
 
     def trickle(handler, signature):
         handler.send(b"", len(body))
-        for byte in body:
-            handler.wfile.write(bytes([byte]))
-            handler.wfile.flush()
-            if fake.released.wait(0.1):
-                return
+        fake.trickle(handler, body)
 
     url = fake.url("trickle", trickle)
     start = time.monotonic()
@@ -123,11 +127,7 @@ def test_trickling_headers_time_out_at_the_deadline(fake, signature):
     so headers of one byte every 0.1 s took 20 s with `timeout=1` (one byte every 2 s: never timed out)."""
     def trickle(handler, signature):
         handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
-        for byte in b"X-Slow: " + b"z" * 200:
-            handler.wfile.write(bytes([byte]))
-            handler.wfile.flush()
-            if fake.released.wait(0.1):
-                return
+        fake.trickle(handler, b"X-Slow: " + b"z" * 200)
 
     url = fake.url("slow_headers", trickle)
     start = time.monotonic()

@@ -8,14 +8,12 @@ middle frame, the attention figure of the first sentence. The page runs the same
 Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of the field's demo pages).
 """
 
-import contextlib
 import dataclasses
 import html
 import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -30,6 +28,7 @@ from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
 from acga_tf.data.synthetic import write_example_video
 from acga_tf.data.video import iter_video_frames
+from acga_tf.ops.errors import sigterm_as_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -316,30 +315,12 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
         page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                     allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
         return page
-    with _stopped_by_sigterm():
+    with sigterm_as_interrupt():
         page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir],
                     max_file_size=max_upload_mb * 1024 * 1024)  # returns at Ctrl-C or SIGTERM
     page.close()
     shutil.rmtree(root, ignore_errors=True)
     return page
-
-
-@contextlib.contextmanager
-def _stopped_by_sigterm():
-    """SIGTERM (`kill`, `docker stop`, `systemctl stop`) stops the page as Ctrl-C does, in the main thread: its
-    default ends Python at once, leaving the visitors' uploads and outputs on the disk."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 __all__ = ["WebApp", "build_page", "check_address", "page_message", "serve"]

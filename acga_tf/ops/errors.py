@@ -1,8 +1,13 @@
-"""TensorFlow's runtime errors as one line a user or a client can read (docs/serving.md#signatures)."""
+"""TensorFlow's runtime errors as one line a user or a client can read (docs/serving.md#signatures); and SIGTERM
+handled as Ctrl-C (`sigterm_as_interrupt`)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import threading
+from collections.abc import Iterator
 
 import tensorflow as tf
 
@@ -21,3 +26,26 @@ def error_message(error: tf.errors.OpError) -> str:
     message = re.sub(r"^Error in user-defined function passed to \S+ transformation with iterator: \S+: ", "",
                      message)
     return message.split("\n\t [[")[0].strip()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[threading.Event]:
+    """Within the block, SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) raises KeyboardInterrupt in the
+    main thread, as Ctrl-C does, so that a job says what it kept and leaves no partial file (its default ends Python at
+    once: `acga predict` left `OUT.mp4.tmp`, `acga app` its visitors' uploads). Yields an event set when SIGTERM came;
+    the previous handler is put back after the block. Off the main thread (where no handler can be set) it does
+    nothing."""
+    terminated = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield terminated
+        return
+
+    def stop(signum, frame):
+        terminated.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
