@@ -28,7 +28,7 @@ from acga_tf.serving import client as serving
 from acga_tf.serving.export import WARMUP_FILE, ServingModule, export_model, warmup_requests
 from acga_tf.training import artifacts
 
-# gRPC protos and warmup records need the optional tensorflow-serving-api (`pip install acga-tf[serving]`); without
+# gRPC protos and warmup records need the optional tensorflow-serving-api (`pip install "acga-tf[serving]"`); without
 # it the gRPC cases are skipped, bad requests are fed to the signatures directly and the export skips the warmup.
 HAS_SERVING_API = importlib.util.find_spec("tensorflow_serving") is not None
 needs_serving_api = pytest.mark.skipif(not HAS_SERVING_API, reason="needs tensorflow-serving-api (acga-tf[serving])")
@@ -432,7 +432,7 @@ def test_export_refuses_non_rgb_models(tmp_path):
 def test_missing_serving_api_raises_a_clear_import_error(trained, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
     monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
-    with pytest.raises(ImportError, match=r"pip install acga-tf\[serving\]"):
+    with pytest.raises(ImportError, match=r'pip install "acga-tf\[serving\]"'):
         warmup_requests(trained.config, "man", "acga")
     with pytest.raises(ImportError, match="tensorflow-serving-api"):
         serving.predict_request({"query": np.array(["a"], object)})
