@@ -59,6 +59,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from acga_tf import __version__
+from acga_tf.apps import app as app_module
 from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
@@ -71,7 +72,7 @@ from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar_intervals, keras_verbosity
-from acga_tf.serving.client import SIGNATURES
+from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
@@ -150,7 +151,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--video", required=True, help="a video file (any format FFmpeg reads)")
     p.add_argument("--query", required=True, action="append",
                    help="a sentence describing an actor; repeat for several (one mask and colour each)")
-    p.add_argument("--output", help="overlay video to write: FILE.mp4 or FILE.gif")
+    p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif")
+    p.add_argument("--no-audio", action="store_true", help="an MP4 overlay without the video's sound")
     p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...; with several queries "
                                         "DIR/1/00001.png, DIR/2/..., and DIR/queries.txt)")
     p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
@@ -175,7 +177,7 @@ def _run_predict(args) -> int:
             model = load_predictor(args.model, timeout=args.timeout)
         summary = predict_to_files(model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update,
-                                   start=args.start, end=args.end)
+                                   start=args.start, end=args.end, audio=not args.no_audio)
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
     part = ""
     if args.start is not None or args.end is not None:
@@ -396,6 +398,7 @@ def _add_app(sub) -> None:
 
 def _run_app(args) -> int:
     check_address(args.host, args.port)  # before loading the model
+    logging.getLogger(app_module.__name__).setLevel(logging.INFO)  # a line per request, as a server's log has
     serve(args.model, host=args.host, port=args.port, max_frames=args.max_frames, max_upload_mb=args.max_upload_mb,
           ready=lambda: print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)",
                               flush=True))
@@ -408,6 +411,9 @@ _SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add
 
 # Errors a user can cause (bad arguments, files, data): one line and exit status 2. `--debug` shows the traceback.
 USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, TrainingDiverged)
+# A model server that failed for now (unreachable, too slow, HTTP 5xx): one line and status 69, sysexits'
+# EX_UNAVAILABLE, so that a script tells a retry from a mistake (docs/serving.md#errors).
+EXIT_UNAVAILABLE = 69
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):  # stderr closed (`2>&-`): the status alone says it
                 if sys.stderr is not None:  # None where Python started without it (print would write to stdout)
                     print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
-            return 2
+            return EXIT_UNAVAILABLE if isinstance(e, ServiceUnavailable) else 2
         except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: what was kept, if the job says, and the shell's status
             if args.debug:
                 raise

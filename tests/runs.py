@@ -78,6 +78,49 @@ def encode_frames(container, stream, frames, pts=None):
         container.mux(packet)
 
 
+def write_video_with_tone(path, frames, fps=12, codec="aac", layout="stereo", rate=48000, fmt="fltp"):
+    """A video with a sound track as long as its frames: a 440 Hz tone in the first half, 880 Hz in the second (so a
+    part's sound can be told from another's by `dominant_frequency`)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        sound = container.add_stream(codec, rate=rate)
+        sound.layout = layout
+        encode_frames(container, stream, frames)
+        seconds = len(frames) / fps
+        t = np.arange(round(seconds * rate)) / rate
+        tone = 0.5 * np.sin(2 * np.pi * np.where(t < seconds / 2, 440, 880) * t)
+        channels = len(sound.layout.channels)
+        for begin in range(0, len(t), 1024):
+            piece = np.tile(tone[begin:begin + 1024], (channels, 1))
+            if fmt == "s16":  # packed: one row of interleaved samples
+                piece = (piece.T.reshape(1, -1) * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece, dtype=piece.dtype if fmt == "s16"
+                                                                    else np.float32), format=fmt, layout=layout)
+            frame.sample_rate, frame.pts = rate, begin
+            for packet in sound.encode(frame):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    return str(path)
+
+
+def read_sound(path):
+    """(first channel's samples as float, rate, codec name, channels) of a file's audio stream, or None."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        samples = np.concatenate([frame.to_ndarray()[0] for frame in container.decode(stream)])
+        return samples, stream.rate, stream.codec_context.name, stream.codec_context.channels
+
+
+def dominant_frequency(samples, rate, start, end):
+    """The strongest frequency (Hz) of `samples` between `start` and `end` seconds."""
+    piece = samples[round(start * rate):round(end * rate)]
+    return float(np.argmax(np.abs(np.fft.rfft(piece)))) * rate / len(piece)
+
+
 def count_decoded(monkeypatch) -> list:
     """A list that gets the timestamp of every frame the video reader decodes from now on (`monkeypatch` wraps
     `acga_tf.data.video._decode`): what a seek saves."""

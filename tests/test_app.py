@@ -5,6 +5,7 @@ on the page. `.ci/run` installs Chromium and the `[app]` extra."""
 
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -265,6 +266,52 @@ def test_outputs_older_than_an_hour_are_removed_when_a_request_comes(served, tmp
     assert os.path.isdir(new) and os.path.exists(mine)  # a recent run, and the example (not an output), are kept
 
 
+@pytest.mark.parametrize("how", ["stop", "leave"])
+def test_a_request_stopped_or_left_ends_at_once_and_leaves_nothing(served, browser, tmp_path, caplog, how):
+    """Gradio stops waiting for a request whose visitor presses Stop (gradio_client's `cancel()` asks the same) or
+    leaves the page, but not the thread that runs it: such a request ran to its end (142 s measured on a long video),
+    and the next visitor waited for it. Now the request stops after the frames being written, its outputs are removed,
+    and the log says so; the page's lock is free for the next visitor at once."""
+    gradio_client = pytest.importorskip("gradio_client")
+    app, url = served
+    video = str(tmp_path / "long.mp4")
+    write_video(video, moving_frames(3000, 64, 64), "libx264", "yuv420p")
+    caplog.set_level("INFO", logger="acga_tf.apps.app")
+    before = set(os.listdir(app.work_dir))
+    if how == "stop":
+        client = gradio_client.Client(url, verbose=False, download_files=False)
+        job = client.submit({"path": video, "meta": {"_type": "gradio.FileData"}}, QUERY, api_name="/segment")
+    else:
+        page = browser.new_page()
+        page.goto(url)
+        page.locator("#video input[type=file]").set_input_files(video)
+        page.locator("#video video").wait_for(timeout=60_000)
+        page.locator("#sentences textarea").fill(QUERY)
+        page.locator("#segment").click()
+    deadline = time.monotonic() + 180
+    while not any(name.endswith(".png") for _, _, names in os.walk(app.work_dir) for name in names):
+        assert time.monotonic() < deadline, "the request wrote no mask in 180 s"
+        time.sleep(0.2)
+    run = next(os.path.join(app.work_dir, name) for name in set(os.listdir(app.work_dir)) - before
+               if name.startswith("run-"))
+    if how == "stop":
+        page = None
+        assert job.cancel()
+    else:
+        page.locator("#stop").wait_for()  # the page has a Stop button; the visitor closes the tab instead
+        page.close()
+    stopped = time.monotonic()
+    assert app.lock.acquire(timeout=60), "the request kept the page busy"
+    app.lock.release()
+    waited = time.monotonic() - stopped
+    assert not os.path.exists(run)
+    lines = [r.getMessage() for r in caplog.records if r.name == "acga_tf.apps.app"]
+    assert any(re.search(r"request \d+: long\.mp4, 1 sentence, \d+ frames, [\d.]+ s: stopped by the visitor$", line)
+               for line in lines), lines
+    frames = int(re.search(r"(\d+) frames", lines[-1]).group(1))
+    assert frames < 3000 and waited < 30, (frames, waited)
+
+
 def test_serving_beyond_this_machine_is_warned_about(run_dir, monkeypatch, caplog):
     pytest.importorskip("gradio", reason="gradio is not installed: the web page's tests need it")
     from acga_tf.apps import app as app_module
@@ -307,7 +354,8 @@ def test_acga_app_stopped_by_sigterm_leaves_nothing_of_its_visitors(run_dir, tmp
                 assert proc.poll() is None, proc.stdout.read()
                 time.sleep(0.5)
         client = gradio_client.Client(url, verbose=False, download_files=False)
-        client.predict(api_name="/example")  # Gradio copies the example video into its cache
+        example = client.predict(api_name="/example")  # Gradio copies the example video into its cache
+        client.predict(example, QUERY, api_name="/segment")
         left = [str(p.relative_to(temp)) for p in temp.rglob("*")]
         assert any(name.endswith("example.mp4") for name in left) and all(
             name.startswith("acga-app-") for name in left), left
@@ -317,4 +365,6 @@ def test_acga_app_stopped_by_sigterm_leaves_nothing_of_its_visitors(run_dir, tmp
         proc.kill()
     assert proc.returncode == 0, output
     assert "Traceback" not in output, output
+    line = r"\d\d:\d\d:\d\d request 1: example\.mp4, 1 sentence, \d+ frames, [\d.]+ s: done\n"
+    assert re.search(line, output), output
     assert list(temp.iterdir()) == []

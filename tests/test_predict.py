@@ -6,10 +6,20 @@ import json
 import os
 import re
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
-from runs import QUERY, X264_GOP_8, count_decoded, moving_frames, write_video
+from runs import (
+    QUERY,
+    X264_GOP_8,
+    count_decoded,
+    dominant_frequency,
+    moving_frames,
+    read_sound,
+    write_video,
+    write_video_with_tone,
+)
 
 from acga_tf.apps.predict import (
     OVERLAY_COLOR,
@@ -244,6 +254,53 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
     assert video_info(written).sample_aspect == fractions.Fraction(32, 27)
 
 
+def test_an_mp4_overlay_keeps_the_videos_sound_for_the_frames_segmented(run_dir, tmp_path, caplog, monkeypatch):
+    """An overlay was the picture alone: a user reviewing a segmented interview or match heard nothing. Now an MP4
+    overlay has the video's sound (as AAC) for the frames it shows, from the same instant: the whole video's, or a
+    part's (`--start`/`--end`); `--no-audio` leaves it out; a video without sound, or a GIF, is as before."""
+    from acga_tf.apps import predict as module
+
+    video = write_video_with_tone(tmp_path / "talk.mp4", moving_frames(36, 48, 64, seed=2))  # 3 s: 440 Hz, then 880
+    out = str(tmp_path / "o.mp4")
+    assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output", out,
+                 "--no-progress"]) == 0
+    samples, rate, codec, channels = read_sound(out)
+    assert (codec, channels, rate) == ("aac", 2, 48000) and abs(len(samples) / rate - 3.0) < 0.05
+    assert dominant_frequency(samples, rate, 0.2, 1.3) == 440 and dominant_frequency(samples, rate, 1.7, 2.8) == 880
+    assert len(list(iter_video_frames(out))) == 36
+    # a part: 1.0 s to 2.0 s, whose sound turns from 440 to 880 Hz half-way, at the overlay's 0.5 s
+    assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output", out, "--start", "1",
+                 "--end", "2", "--no-progress"]) == 0
+    samples, rate, _, _ = read_sound(out)
+    assert abs(len(samples) / rate - 1.0) < 0.05 and len(list(iter_video_frames(out))) == 12
+    assert dominant_frequency(samples, rate, 0.1, 0.45) == 440 and dominant_frequency(samples, rate, 0.55, 0.9) == 880
+    assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output", out, "--no-audio",
+                 "--no-progress"]) == 0
+    assert read_sound(out) is None
+    # PCM sound in a .mov (a camera's), mono: AAC mono in the overlay
+    mov = write_video_with_tone(tmp_path / "cam.mov", moving_frames(24, 48, 64), codec="pcm_s16le", layout="mono",
+                                rate=44100, fmt="s16")
+    predict_to_files(run_dir, mov, [QUERY], output=out)
+    samples, rate, codec, channels = read_sound(out)
+    assert (codec, channels, rate) == ("aac", 1, 44100) and dominant_frequency(samples, rate, 0.2, 0.8) == 440
+    # no sound, a GIF: the picture alone, nothing said
+    silent = write_video(tmp_path / "silent.mp4", moving_frames(12, 48, 64), "libx264", "yuv420p")
+    with caplog.at_level("WARNING"):
+        predict_to_files(run_dir, silent, [QUERY], output=out)
+        predict_to_files(run_dir, video, [QUERY], output=str(tmp_path / "o.gif"))
+    assert read_sound(out) is None and "sound" not in caplog.text
+    # sound FFmpeg cannot decode or encode: the overlay is written without it, with a warning
+    def damaged(*args):
+        raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(module, "add_audio", damaged)
+    with caplog.at_level("WARNING"):
+        predict_to_files(run_dir, video, [QUERY], output=out)
+    assert read_sound(out) is None and len(list(iter_video_frames(out))) == 36
+    assert "o.mp4: written without the video's sound, which could not be copied" in caplog.text
+    assert sorted(os.listdir(tmp_path)) == ["cam.mov", "o.gif", "o.mp4", "silent.mp4", "talk.mp4"]
+
+
 @pytest.mark.parametrize("kind", ["run", "saved_model"])
 def test_an_anamorphic_video_is_segmented_as_players_show_it(kind, run_dir, exported_run, tmp_path, monkeypatch):
     # HDV's 1440 x 1080 shown 1920 x 1080 (4:3 pixels), here 48 x 60 shown 48 x 80: the model used to see the
@@ -460,7 +517,8 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
     # With the progress bar: it used to be drawn at 0% before the error line
     code = main(["predict", "--model", model, "--video", video, "--query", query, "--output", output])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code != 0
+    # a server that cannot be reached (retry later) exits 69, every mistake 2: before, both were 2
+    assert code == (69 if case.endswith("server_down") else 2), (code, err)
     assert len(err) == 1 and err[0].startswith("acga predict: error:"), err
     assert expected in err[0]
 
@@ -508,7 +566,7 @@ def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_ru
     import tensorflow as tf
     from tf_serving_stand_in import GrpcStandIn
 
-    from acga_tf.serving import SIGNATURES, GrpcClient
+    from acga_tf.serving import SIGNATURES, GrpcClient, ServiceUnavailable
 
     clip = moving_frames(8, 24, 32, seed=6)
     with GrpcStandIn(exported_run, "acga") as server:
@@ -518,8 +576,9 @@ def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_ru
         assert answer["mask"].shape == (1, 24, 32) and answer["mask"].dtype == np.uint8
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"grpc://127\.0\.0\.1:\d+/acga: .*video must have T"):
             client.run({"video": clip[:3], "queries": np.array([QUERY], object)}, "segment_queries")
-        with pytest.raises(OSError, match=r"/zebra: NOT_FOUND: Servable not found"):
+        with pytest.raises(OSError, match=r"/zebra: NOT_FOUND: Servable not found") as error:
             GrpcClient(server.url.replace("/acga", "/zebra")).signature_names()
+        assert not isinstance(error.value, ServiceUnavailable)  # a model it does not serve: retrying cannot help
 
 
 def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_with_a_warning(exported_run, caplog):

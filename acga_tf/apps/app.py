@@ -10,6 +10,7 @@ Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of t
 
 import dataclasses
 import html
+import itertools
 import logging
 import os
 import re
@@ -70,6 +71,10 @@ class _Session:
     frame: int
 
 
+class RequestCancelled(Exception):
+    """The visitor stopped the request (the Stop button) or left the page while it ran."""
+
+
 def _sentences(text: str | None) -> list[str]:
     """One sentence per non-empty line (`predict_to_files` checks each before any frame is read)."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -104,6 +109,7 @@ class WebApp:
         self.work_dir = work_dir
         self.max_frames, self.keep_outputs_s = max_frames, keep_outputs_s
         self.runs = 0
+        self._requests = itertools.count(1)
         self.lock = threading.Lock()
 
     def example(self) -> str:
@@ -114,9 +120,31 @@ class WebApp:
                 write_example_video(path)
         return path
 
-    def segment(self, video: str | None, text: str | None, progress=None):
+    def segment(self, video: str | None, text: str | None, progress=None,
+                cancelled: Callable[[], bool] | None = None):
         """`acga predict` on the page's input: `(overlay mp4, [mask zip per sentence], middle frame, report,
-        session)`. Raises ValueError (a `DataError` for an unreadable video) on the user's mistakes."""
+        session)`. `cancelled` is asked after every frame: once it says True, the request stops there and its
+        outputs are removed (`RequestCancelled`). Each request ends with one line in the log (`request_line`).
+
+        Raises:
+            ValueError: the user's mistakes (a `DataError` for an unreadable video).
+            RequestCancelled: `cancelled()` said True.
+        """
+        number, began, frames, outcome = next(self._requests), time.monotonic(), [0], "failed"
+        try:
+            result = self._segment(video, text, progress, cancelled, frames)
+            outcome = "done"
+            return result
+        except RequestCancelled:
+            outcome = "stopped by the visitor"
+            raise
+        except ValueError as e:
+            outcome = f"refused: {page_message(e, video, self.work_dir)}"
+            raise
+        finally:
+            logger.info("%s", request_line(number, video, text, frames[0], time.monotonic() - began, outcome))
+
+    def _segment(self, video, text, progress, cancelled, frames: list[int]):
         if not video:
             raise ValueError("upload a video first (or press 'Use the example video')")
         sentences = _sentences(text)
@@ -129,6 +157,9 @@ class WebApp:
         def advance(count: int) -> None:
             nonlocal done
             done += count
+            frames[0] = done
+            if cancelled is not None and cancelled():  # the frames' window is written; the next is not begun
+                raise RequestCancelled(f"stopped after {done} frames")
             if limit and done > limit:  # a container that declared no count, or fewer frames than it holds
                 raise ValueError(f"{os.path.basename(video)}: stopped after {limit} frames, the most this page "
                                  "segments (acga app --max-frames)")
@@ -140,8 +171,12 @@ class WebApp:
             self.runs += 1
             out = os.path.join(self.work_dir, f"run-{self.runs:04d}")
             os.makedirs(out)
-            summary = predict_to_files(self.predictor, video, sentences, output=os.path.join(out, "overlay.mp4"),
-                                       frames_dir=os.path.join(out, "masks"), progress=advance)
+            try:
+                summary = predict_to_files(self.predictor, video, sentences, output=os.path.join(out, "overlay.mp4"),
+                                           frames_dir=os.path.join(out, "masks"), progress=advance)
+            except BaseException:  # nobody will fetch a failed or stopped request's outputs
+                shutil.rmtree(out, ignore_errors=True)
+                raise
         folders = ([os.path.join(out, "masks")] if len(sentences) == 1
                    else [os.path.join(out, "masks", str(k + 1)) for k in range(len(sentences))])
         zips = [self._zip(folder, os.path.join(out, f"masks-{k + 1}.zip"), sentence)
@@ -185,6 +220,17 @@ class WebApp:
                                os.path.join(self.work_dir, f"attention-{self.runs}.png"))
 
 
+def request_line(number: int, video: str | None, text: str | None, frames: int, seconds: float,
+                 outcome: str) -> str:
+    """The log's line for one request: when it ended, its number, the upload's file name, how many sentences and frames,
+    how long it took and how it ended (the sentences themselves are the visitor's, not the log's)."""
+    name = os.path.basename(os.fspath(video)) if video else "no video"
+    count = sum(bool(line.strip()) for line in (text or "").splitlines())
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    return (f"{stamp} request {number}: {name}, {count} sentence{'s' * (count != 1)}, {frames} frames, "
+            f"{seconds:.1f} s: {outcome}")
+
+
 def _report(summary) -> str:
     """One line per sentence: its colour number, mask coverage and the frames where its mask is empty."""
     lines = []
@@ -206,9 +252,11 @@ def build_page(app: WebApp):
 
     def segment(video, text, progress=gr.Progress()):
         try:
-            return app.segment(video, text, progress)
+            return app.segment(video, text, progress, cancelled=request_gone(gr))
         except ValueError as e:  # the user's mistake: shown on the page
             raise shown(e, video) from None
+        except RequestCancelled:  # nobody waits for the answer
+            return None, None, None, "", None
 
     # Gradio passes the click to the parameter annotated `gr.SelectData`, reading the annotation's object: this
     # module does not postpone annotations, since `gr` is a local name here
@@ -227,7 +275,9 @@ def build_page(app: WebApp):
                 example = gr.Button("Use the example video", elem_id="example")
                 text = gr.Textbox(label="sentences (one per line)", lines=3, elem_id="sentences",
                                   placeholder="the red circle jumping on the left")
-                run = gr.Button("Segment", variant="primary", elem_id="segment")
+                with gr.Row():
+                    run = gr.Button("Segment", variant="primary", elem_id="segment")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Column():
                 overlay = gr.Video(label="overlay", interactive=False, elem_id="overlay")
                 masks = gr.File(label="masks (one zip of PNGs per sentence)", file_count="multiple",
@@ -239,9 +289,32 @@ def build_page(app: WebApp):
             figure = gr.Image(label="attention of the clicked point (first sentence)", interactive=False,
                               elem_id="attention")
         example.click(app.example, outputs=video)
-        run.click(segment, inputs=[video, text], outputs=[overlay, masks, frame, report, session])
+        running = run.click(segment, inputs=[video, text], outputs=[overlay, masks, frame, report, session])
+        stop.click(None, cancels=[running])
         frame.select(attention, inputs=session, outputs=figure)
     return page
+
+
+def request_gone(gr) -> Callable[[], bool]:
+    """For the page's function, called in the thread where Gradio runs it: whether its request was stopped (the Stop
+    button) or its visitor left. Gradio stops waiting for such a request, but cannot stop the thread that runs it: the
+    request then ran to its end, and the next visitor waited for it (142 s measured). This reads Gradio's queue: the
+    request's event is no longer among the running jobs, or is marked not alive (a visitor who left). Where the queue
+    is not what Gradio 5.50 to 6.31 have, the request is never taken for stopped."""
+    blocks = gr.context.LocalContext.blocks.get(None)
+    event_id = gr.context.LocalContext.event_id.get(None)
+    queue = getattr(blocks, "_queue", None)
+
+    def event():
+        for job in getattr(queue, "active_jobs", None) or []:
+            for candidate in job or []:
+                if getattr(candidate, "_id", None) == event_id:
+                    return candidate
+        return None
+
+    if event_id is None or event() is None:  # not run by Gradio's queue, or a queue this does not know
+        return lambda: False
+    return lambda: not getattr(event(), "alive", False)
 
 
 def page_message(error: Exception, video: str | None, work_dir: str) -> str:
@@ -323,4 +396,4 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     return page
 
 
-__all__ = ["WebApp", "build_page", "check_address", "page_message", "serve"]
+__all__ = ["RequestCancelled", "WebApp", "build_page", "check_address", "page_message", "request_gone", "serve"]

@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw, ImageFont
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.types import DataError
-from acga_tf.data.video import Mp4Writer, frame_times, iter_video_frames, video_stream
+from acga_tf.data.video import Mp4Writer, add_audio, frame_times, has_audio, iter_video_frames, video_stream
 from acga_tf.ops import files
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.geometry import clip_indices
@@ -622,10 +622,16 @@ class OverlayWriter:
     The file is written under a temporary name beside `path` (`path` + ".tmp") and renamed to `path` by `close`;
     `discard` removes it instead. So a run that fails or is interrupted leaves no half overlay at `path`, and an
     earlier file there as it was. An OSError while writing (a full disk) names `path` (`_naming`).
+
+    With `audio` (the source video's path), an MP4 gets the source's sound for the frames written (from the first
+    frame's time until the last one's end; `audio_start` seconds where the frames have no times), as AAC; a source
+    without sound, or sound FFmpeg cannot decode, gives the picture alone (the latter with a warning).
     """
 
-    def __init__(self, path: str, fps: float, sample_aspect: fractions.Fraction | None = None):
+    def __init__(self, path: str, fps: float, sample_aspect: fractions.Fraction | None = None, *,
+                 audio: str | None = None, audio_start: float = 0.0):
         self.path, self.fps, self.count = os.fspath(path), fps, 0
+        self.audio, self.times_written = audio, [audio_start, None]
         self.ext = overlay_format(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.temporary = self.path + files.TEMPORARY_SUFFIX
@@ -639,6 +645,8 @@ class OverlayWriter:
         if self.mp4 is not None:
             with _naming(self.path):
                 self.mp4.write(image, time)
+            if time is not None:  # the first frame's and the last one's, for the audio
+                self.times_written = [time if self.count == 0 else self.times_written[0], time]
         else:
             self.images.append(Image.fromarray(image))
             self.times.append(time)
@@ -650,12 +658,33 @@ class OverlayWriter:
         with _naming(self.path):
             if self.mp4 is not None:
                 self.mp4.close()
+                if self.audio is not None and self.count:
+                    self._add_audio()
             elif self.images:
                 self.images[0].save(self.temporary, format="GIF", save_all=True, append_images=self.images[1:],
                                     duration=self._gif_durations(), loop=0)
             if os.path.exists(self.temporary):
                 os.replace(self.temporary, self.path)
         logger.info("wrote %d overlay frames to %s", self.count, self.path)
+
+    def _add_audio(self) -> None:
+        """Muxes the source's sound into the written MP4 (`add_audio`), in a second temporary file."""
+        if not has_audio(self.audio):
+            return
+        start, last = self.times_written
+        end = (last if last is not None else start + (self.count - 1) / self.fps) + 1 / self.fps
+        with_audio = self.temporary + ".audio" + files.TEMPORARY_SUFFIX
+        try:
+            add_audio(self.temporary, self.audio, with_audio, start, end)
+        except BaseException as e:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(with_audio)
+            # PyAV's errno errors (a full disk) are OSErrors, raised for `_naming` to name the file
+            if not isinstance(e, (av.FFmpegError, ValueError)) or isinstance(e, OSError):
+                raise
+            logger.warning("%s: written without the video's sound, which could not be copied (%s)", self.path, e)
+            return
+        os.replace(with_audio, self.temporary)
 
     def _gif_durations(self) -> list[int]:
         """Each frame's GIF duration (`gif_durations`): until the next frame's time where every frame has one, else
@@ -844,8 +873,8 @@ def _time_of(index: int, fps: float, times: Sequence[float] | None) -> float:
 def predict_to_files(model, video, queries: Sequence[str], *, output: str | None = None,
                      frames_dir: str | None = None, batch_size: int = 4, fps: float | None = None,
                      progress: Callable[[int], None] | None = None, start: float | None = None,
-                     end: float | None = None, sample_aspect: fractions.Fraction | None = None
-                     ) -> PredictionSummary:
+                     end: float | None = None, sample_aspect: fractions.Fraction | None = None,
+                     audio: bool = True) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -861,6 +890,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         batch_size, fps, progress, sample_aspect: as `predict` (an MP4 overlay keeps the pixels' aspect).
         start, end: segment only the frames shown from `start` until before `end` seconds (`frame_range`); mask
             PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
+        audio: an MP4 overlay of a video file keeps the file's sound, for the frames segmented (`OverlayWriter`);
+            False: the picture alone (`acga predict --no-audio`).
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -905,7 +936,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 h, w = item.frame.shape[:2]
                 summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
                                             first=item.index, sample_aspect=aspect)
-                writer = OverlayWriter(output, fps, aspect) if output else None
+                writer = (OverlayWriter(output, fps, aspect, audio=video if is_file and audio else None,
+                                        audio_start=_time_of(item.index, fps, None)) if output else None)
                 key = legend(queries, w) if len(queries) > 1 else None
             while timed < item.index and times:  # drop the times of frames written or passed over
                 times.popleft()

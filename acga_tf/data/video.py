@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import fractions
+import heapq
 import itertools
 import logging
 import math
@@ -779,3 +780,85 @@ def write_mp4(path: str, frames: np.ndarray, fps: float = 24, options: dict | No
         for image in frames:
             writer.write(image)
     return writer.codec
+
+
+# The sampling rates AAC has (the MP4 overlay's audio); another source rate is resampled to 48 kHz
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+
+
+def has_audio(path: str) -> bool:
+    """Whether the file has an audio stream FFmpeg can decode."""
+    try:
+        with av.open(os.fspath(path)) as source:
+            return any(s.type == "audio" and s.codec_context is not None for s in source.streams)
+    except (av.FFmpegError, OSError, ValueError):
+        return False
+
+
+def add_audio(video_only: str, source: str, output: str, start: float, end: float) -> None:
+    """Writes `output`: the MP4 `video_only`'s video stream, copied as it is, with the audio of `source` shown from
+    `start` until `end` seconds (the source's own times, as its frames' `time`), encoded as AAC, starting at the
+    output's 0 as the video does. Mono stays mono; more channels become stereo (as players downmix them).
+
+    Raises:
+        ValueError: `source` has no audio stream.
+        av.FFmpegError: the audio cannot be decoded or encoded.
+    """
+    with av.open(os.fspath(source)) as src:
+        audio = next((s for s in src.streams if s.type == "audio"), None)
+        if audio is None:
+            raise ValueError(f"{source}: no audio stream")
+        with av.open(os.fspath(video_only)) as vid, av.open(os.fspath(output), "w", format="mp4") as out:
+            video_in = vid.streams.video[0]
+            video_out = out.add_stream_from_template(video_in)
+            context = audio.codec_context
+            rate = context.sample_rate if context.sample_rate in AAC_RATES else 48000
+            audio_out = out.add_stream("aac", rate=rate)
+            audio_out.layout = "mono" if context.channels == 1 else "stereo"
+            audio_out.bit_rate = 64000 * len(audio_out.layout.channels)
+
+            def video_packets():
+                for packet in vid.demux(video_in):
+                    if packet.dts is not None:  # the demuxer's last, empty packet
+                        packet.stream = video_out
+                        yield packet
+
+            def timed(packets, order):  # (time, stream order, count, packet): the muxer gets them interleaved
+                return ((float(p.dts * p.time_base), order, k, p) for k, p in enumerate(packets))
+
+            for *_, packet in heapq.merge(timed(video_packets(), 0),
+                                          timed(_aac_packets(src, audio, audio_out, start, end), 1)):
+                out.mux(packet)
+
+
+def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterator:
+    """The packets of `stream`'s audio from `start` until `end` seconds, resampled to `out_stream`'s rate and layout
+    and cut to the sample, timed from `start` (0 there), encoded by `out_stream`."""
+    rate = out_stream.codec_context.sample_rate
+    resampler = av.AudioResampler(format="fltp", layout=out_stream.layout.name, rate=rate)
+    first, last = round(start * rate), round(end * rate)
+    if start > 1:  # seek to the packet before `start` (a part of a long video)
+        source.seek(max(int((start - 1) / stream.time_base), 0), stream=stream, backward=True)
+
+    def decoded():
+        for packet in source.demux(stream):
+            yield from packet.decode()
+        yield None  # flushes the resampler
+
+    position = None  # the next resampled sample's number, from the source's time 0
+    for frame in decoded():
+        for piece in resampler.resample(frame):
+            if position is None:
+                position = round(piece.pts * piece.time_base * rate) if piece.pts is not None else first
+            begin, stop = max(first - position, 0), min(last - position, piece.samples)
+            position += piece.samples
+            if begin >= stop:
+                continue
+            cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece.to_ndarray()[:, begin:stop]), format="fltp",
+                                             layout=out_stream.layout.name)
+            cut.sample_rate, cut.time_base = rate, fractions.Fraction(1, rate)
+            cut.pts = position - piece.samples + begin - first
+            yield from out_stream.encode(cut)
+        if position is not None and position >= last:
+            break
+    yield from out_stream.encode(None)

@@ -10,6 +10,7 @@ from acga_tf.serving.client import (
                                     GrpcClient,
                                     LocalServer,
                                     RestClient,
+                                    ServiceUnavailable,
                                     encode_png,
                                     parse_rest_body,
                                     predict_request,
@@ -19,5 +20,5 @@ from acga_tf.serving.client import (
 )
 
 __all__ = ["DEFAULT_SIGNATURE", "DESCRIBE_SIGNATURE", "ENCODED_SIGNATURE", "MULTI_QUERY_SIGNATURE", "SIGNATURES",
-           "GrpcClient", "LocalServer", "RestClient", "encode_png", "parse_rest_body", "predict_request",
-           "request_inputs", "response_outputs", "rest_body"]
+           "GrpcClient", "LocalServer", "RestClient", "ServiceUnavailable", "encode_png", "parse_rest_body",
+           "predict_request", "request_inputs", "response_outputs", "rest_body"]

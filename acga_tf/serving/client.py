@@ -41,6 +41,15 @@ ENCODED_SIGNATURE = "segment_encoded"
 DESCRIBE_SIGNATURE = "describe_queries"
 SIGNATURES = (DEFAULT_SIGNATURE, MULTI_QUERY_SIGNATURE, ENCODED_SIGNATURE, DESCRIBE_SIGNATURE)
 SERVING_INSTALL_HINT = 'pip install "acga-tf[serving]"  (or: pip install tensorflow-serving-api)'
+# gRPC statuses of a server that failed for now, as HTTP's 5xx (a request it refused is INVALID_ARGUMENT)
+RETRYABLE_GRPC = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL")
+
+
+class ServiceUnavailable(OSError):
+    """The model server could not be reached, gave no complete answer in time, broke off its answer, or failed
+    (HTTP 5xx: 503 while a version loads; gRPC UNAVAILABLE, DEADLINE_EXCEEDED, ...): the same request may succeed
+    when sent again. `acga` exits with status 69 (sysexits' EX_UNAVAILABLE) for it, and with 2 for a request the
+    server refused or a model it does not serve (docs/serving.md#errors)."""
 
 
 def import_serving_apis():
@@ -341,8 +350,9 @@ class RestClient:
         Raises:
             tf.errors.InvalidArgumentError: the server refused the request (HTTP 400 and its message, e.g. a failed
                 graph check).
-            OSError: the server cannot be reached, answers another HTTP error (503 while a version loads, 404, 500:
-                the message gives the status), gives no complete answer within `timeout` seconds, answers more
+            ServiceUnavailable: an OSError: the server cannot be reached, answers an HTTP 5xx (503 while a version
+                loads), gives no complete answer within `timeout` seconds, or breaks off its answer.
+            OSError: the server answers another HTTP error (404: the message gives the status), answers more
                 than `MAX_ANSWER_BYTES`, or does not answer with a predict response (not JSON, no 'outputs'
                 object, an output that is not a rectangular array).
         """
@@ -363,7 +373,8 @@ class RestClient:
                     raise invalid_argument(f"{self.url}: {message}") from None
                 # Another status is the server's state, not the request's: 503 while a version loads, 404 for a
                 # version not (yet) served, 500. Before, each was an InvalidArgumentError (and "export it again")
-                raise OSError(f"{self.url}: HTTP {e.code} {e.reason}: {str(message or text)[:200]}") from None
+                kind = ServiceUnavailable if e.code >= 500 else OSError
+                raise kind(f"{self.url}: HTTP {e.code} {e.reason}: {str(message or text)[:200]}") from None
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # BadStatusLine: not HTTP
                 raise self._unreachable(self.url, e, deadline) from None
             with response:
@@ -383,8 +394,10 @@ class RestClient:
         TensorFlow's own `__saved_model_init_op`.
 
         Raises:
-            OSError: the server cannot be reached, gives no complete answer within `timeout` seconds, answers more
-                than `MAX_SMALL_ANSWER_BYTES`, or its answer is not a metadata response.
+            ServiceUnavailable: an OSError: the server cannot be reached or gives no complete answer within
+                `timeout` seconds (as `run`).
+            OSError: the server answers more than `MAX_SMALL_ANSWER_BYTES`, or its answer is not a metadata
+                response.
         """
         url = self.url + "/metadata"
         with _Deadline(self.timeout) as deadline:
@@ -400,7 +413,7 @@ class RestClient:
             raise OSError(f"{url}: not a TF Serving metadata answer ({type(e).__name__}: {e})") from None
 
     def _late(self, url: str) -> OSError:
-        return OSError(f"{url}: no complete answer within {self.timeout:g} s (the timeout)")
+        return ServiceUnavailable(f"{url}: no complete answer within {self.timeout:g} s (the timeout)")
 
     def _unreachable(self, url: str, error: Exception, deadline: _Deadline,
                      what: str = "cannot reach the server") -> OSError:
@@ -409,7 +422,7 @@ class RestClient:
         reason = getattr(error, "reason", None) or error
         if deadline.expired or isinstance(reason, TimeoutError):
             return self._late(url)
-        return OSError(f"{url}: {what} ({type(reason).__name__ if not str(reason) else reason})")
+        return ServiceUnavailable(f"{url}: {what} ({type(reason).__name__ if not str(reason) else reason})")
 
     def _read(self, response, url: str, deadline: _Deadline, limit: int) -> bytes:
         """The whole body of `response`, read a piece (`READ_BYTES`) at a time: refused past the deadline (a server
@@ -431,7 +444,7 @@ class RestClient:
             except (OSError, http.client.HTTPException) as e:  # IncompleteRead: closed before Content-Length
                 if deadline.expired:
                     raise self._late(url) from None
-                raise OSError(f"{url}: the answer broke off ({type(e).__name__}: {e})") from None
+                raise ServiceUnavailable(f"{url}: the answer broke off ({type(e).__name__}: {e})") from None
             if deadline.expired or time.monotonic() > deadline.at:  # shut down mid-answer: its end is not the end
                 raise self._late(url)
             if not piece:
@@ -490,14 +503,17 @@ class GrpcClient:
         except self._grpc.RpcError as e:
             if e.code() == self._grpc.StatusCode.INVALID_ARGUMENT:
                 raise invalid_argument(f"{self.url}: {e.details()}") from None
-            raise OSError(f"{self.url}: {e.code().name}: {e.details()}") from None
+            kind = ServiceUnavailable if e.code().name in RETRYABLE_GRPC else OSError
+            raise kind(f"{self.url}: {e.code().name}: {e.details()}") from None
 
     def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
         """Sends one `PredictRequest`; returns the outputs as NumPy arrays.
 
         Raises:
             tf.errors.InvalidArgumentError: the server refused the request (its message).
-            OSError: the server cannot be reached, or failed otherwise (the gRPC status and its details).
+            ServiceUnavailable: an OSError: the server failed for now (`RETRYABLE_GRPC`: UNAVAILABLE for one that
+                cannot be reached, DEADLINE_EXCEEDED past `timeout`).
+            OSError: another gRPC status (NOT_FOUND: a model or version it does not serve), with its details.
         """
         return response_outputs(self._call(self.stub.Predict, predict_request(inputs, signature_name, self.name)))
 
