@@ -1,0 +1,34 @@
+"""The wheel that `pip install .` builds (setup.cfg): the package alone, with its license and its command.
+
+The repository's `pipelines/` (runnable from a checkout: `python -m pipelines.convert`) used to be installed as a
+top-level package `pipelines`, a name that other projects on PyPI use (one install then replaced the other's), and the
+wheel carried no license text although its metadata says Apache-2.0.
+"""
+
+import configparser
+import email.parser
+import subprocess
+import sys
+import zipfile
+
+from support import REPO
+
+
+def test_the_wheel_holds_the_package_its_license_and_the_acga_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--wheel-dir", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = tmp_path.glob("acga_tf-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/METADATA"))
+    assert {name.split("/")[0] for name in names} == {"acga_tf", info}
+    source = {str(path.relative_to(REPO)) for path in (REPO / "acga_tf").rglob("*.py")}
+    assert source == {name for name in names if name.endswith(".py")}  # every module, nothing else
+    archive = zipfile.ZipFile(wheel)
+    license_text = archive.read(f"{info}/LICENSE").decode()
+    assert license_text == (REPO / "LICENSE").read_text() and "Apache License" in license_text
+    metadata = email.parser.Parser().parsestr(archive.read(f"{info}/METADATA").decode())
+    assert metadata["Name"] == "acga-tf" and metadata["License"] == "Apache-2.0"
+    entry_points = configparser.ConfigParser()
+    entry_points.read_string(archive.read(f"{info}/entry_points.txt").decode())
+    assert dict(entry_points["console_scripts"]) == {"acga": "acga_tf.cli:main"}
