@@ -317,6 +317,26 @@ def test_a_float16_model_runs_in_float32_where_tensorflow_has_no_gpu(tmp_path, c
     np.testing.assert_array_equal(np.asarray(loaded(inputs)["logits"]), np.asarray(reference(inputs)["logits"]))
 
 
+def test_a_float16_model_called_where_tensorflow_has_no_gpu_says_so_in_one_line():
+    """`ACGA(config, dtype="mixed_float16")` built in Python and called on a CPU under TensorFlow failed deep in I3D
+    with TensorFlow's kernel message ("Could not find device for node: MaxPool3D ... T=DT_HALF"). Now one line says
+    why and what to use; a symbolic call (composing a larger model) still works."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's CPU kernels")
+    model = ACGA(TINY, dtype="mixed_float16")
+    inputs = random_inputs(TINY)
+    message = (r"^ACGA computes in float16 \(dtype='mixed_float16'\), which TensorFlow cannot run on a CPU "
+               r".*mixed_bfloat16")
+    with pytest.raises(ValueError, match=message):
+        model(inputs)
+    with pytest.raises(ValueError, match=message):
+        model.segment_queries(inputs["video"], inputs["words"])
+    with pytest.raises(ValueError, match=message):
+        model.predict(inputs, verbose=0)
+    symbolic = {key: keras.Input(value.shape[1:]) for key, value in inputs.items()}
+    assert model(symbolic)["logits"].shape[1:] == (TINY.image_size, TINY.image_size, 1)
+
+
 @pytest.mark.parametrize("modality", ["rgb", "rgb+flow"])
 def test_segment_queries_equals_the_model_on_the_repeated_clip(modality):
     config = TINY.replace(modality=modality)

@@ -290,7 +290,23 @@ class ACGA(SegmentationTask, keras.Model):
 
     def __call__(self, inputs, *args, **kwargs):
         self._check_inputs(inputs)  # before Keras' own input_spec check, to name the config field
+        self._check_runs_here(inputs)
         return super().__call__(inputs, *args, **kwargs)
+
+    def _check_runs_here(self, inputs) -> None:
+        """Refuses, in one line, to compute in float16 under TensorFlow without a GPU: TensorFlow has no float16
+        MaxPool3D kernel on a CPU, and the first call failed deep in I3D with TensorFlow's kernel message. A
+        symbolic call (building a larger model) is let through; a run saved in float16 loads in float32 on a CPU
+        (`acga_tf.training.artifacts`)."""
+        if getattr(self, "_runs_here", False) or compute_dtype(self) != "float16":
+            return
+        if keras.backend.backend() == "tensorflow" and not any(
+                isinstance(value, keras.KerasTensor) for value in inputs.values()):
+            if not any(device.lower().startswith("gpu") for device in keras.distribution.list_devices()):
+                raise ValueError("ACGA computes in float16 (dtype='mixed_float16'), which TensorFlow cannot run on a "
+                                 "CPU (it has no float16 MaxPool3D kernel): build it with dtype='mixed_bfloat16' or "
+                                 "float32 here, or run it on a GPU (docs/training.md#mixed-precision)")
+        self._runs_here = True
 
     def _check_inputs(self, inputs, per_clip: bool = True) -> None:
         """Raises a ValueError naming the input, the expected shape and the config field behind it; with
@@ -362,6 +378,7 @@ class ACGA(SegmentationTask, keras.Model):
             b × Q + q is clip b with sentence q).
         """
         self._check_inputs({"video": video, "words": words}, per_clip=False)
+        self._check_runs_here({"video": video, "words": words})
         count, clips = keras.ops.shape(words)[0], keras.ops.shape(video)[0]
         words = keras.ops.tile(words, (clips, 1, 1))  # (B·Q, L, D): sentences 0..Q-1 for each clip
         per_stream = []
