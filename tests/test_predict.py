@@ -277,6 +277,9 @@ def test_an_mp4_overlay_keeps_the_videos_sound_for_the_frames_segmented(run_dir,
     assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output", out, "--no-audio",
                  "--no-progress"]) == 0
     assert read_sound(out) is None
+    write_overlay(predict(run_dir, video, QUERY), video, out)  # the Python API's overlay: the same sound
+    samples, rate, _, _ = read_sound(out)
+    assert abs(len(samples) / rate - 3.0) < 0.05 and dominant_frequency(samples, rate, 1.7, 2.8) == 880
     # PCM sound in a .mov (a camera's), mono: AAC mono in the overlay
     mov = write_video_with_tone(tmp_path / "cam.mov", moving_frames(24, 48, 64), codec="pcm_s16le", layout="mono",
                                 rate=44100, fmt="s16")

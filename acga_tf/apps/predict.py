@@ -705,7 +705,7 @@ class OverlayWriter:
 
 
 def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_COLOR,
-                  alpha: float = OVERLAY_ALPHA) -> str:
+                  alpha: float = OVERLAY_ALPHA, audio: bool = True) -> str:
     """Writes the frames with one result's masks blended in, as MP4 (PyAV) or GIF (Pillow) by `path`'s extension.
 
     Args:
@@ -713,6 +713,7 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
         frames: the video's uint8 (N, H, W, 3) frames, or its path (decoded again; an MP4 keeps an anamorphic
             video's pixel aspect).
         path: `*.mp4` or `*.gif`; odd-sized MP4s get their last row/column repeated (yuv420p needs even sizes).
+        audio: an MP4 of a video file's frames keeps the file's sound (`OverlayWriter`); False: the picture alone.
 
     Returns:
         `path`.
@@ -721,13 +722,15 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
         ValueError: another extension, or frames that do not match the result.
     """
     overlay_format(path)
-    aspect = video_info(frames).sample_aspect if isinstance(frames, (str, os.PathLike)) else None
-    frames = load_video(frames)[0]
-    blended = overlay_frames(frames, result.masks, color, alpha)
-    writer = OverlayWriter(path, result.fps, aspect)
+    source = os.fspath(frames) if isinstance(frames, (str, os.PathLike)) else None
+    aspect = video_info(source).sample_aspect if source else None
+    times = []  # a file's frame times: the overlay keeps them (a variable frame rate), and its sound starts there
+    decoded, _ = open_frames(frames, None, times)
+    blended = overlay_frames(np.stack(list(decoded)), result.masks, color, alpha)
+    writer = OverlayWriter(path, result.fps, aspect, audio=source if audio else None)
     try:
-        for image in blended:
-            writer.write(image)
+        for k, image in enumerate(blended):
+            writer.write(image, times[k] if k < len(times) else None)
         writer.close()  # a GIF is saved here: a failure leaves no temporary file either
     except BaseException:
         writer.discard()
