@@ -78,9 +78,10 @@ def encode_frames(container, stream, frames, pts=None):
         container.mux(packet)
 
 
-def write_video_with_tone(path, frames, fps=12, codec="aac", layout="stereo", rate=48000, fmt="fltp"):
+def write_video_with_tone(path, frames, fps=12, codec="aac", layout="stereo", rate=48000, fmt="fltp", gap=None):
     """A video with a sound track as long as its frames: a 440 Hz tone in the first half, 880 Hz in the second (so a
-    part's sound can be told from another's by `dominant_frequency`)."""
+    part's sound can be told from another's by `dominant_frequency`). `gap` (start, end) seconds: no sound is stored
+    there, the times after it kept (a recorder that dropped sound)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
@@ -92,6 +93,8 @@ def write_video_with_tone(path, frames, fps=12, codec="aac", layout="stereo", ra
         tone = 0.5 * np.sin(2 * np.pi * np.where(t < seconds / 2, 440, 880) * t)
         channels = len(sound.layout.channels)
         for begin in range(0, len(t), 1024):
+            if gap is not None and gap[0] * rate <= begin < gap[1] * rate:
+                continue
             piece = np.tile(tone[begin:begin + 1024], (channels, 1))
             if fmt == "s16":  # packed: one row of interleaved samples
                 piece = (piece.T.reshape(1, -1) * 32767).astype(np.int16)

@@ -304,6 +304,35 @@ def test_an_mp4_overlay_keeps_the_videos_sound_for_the_frames_segmented(run_dir,
     assert sorted(os.listdir(tmp_path)) == ["cam.mov", "o.gif", "o.mp4", "silent.mp4", "talk.mp4"]
 
 
+def test_an_overlays_sound_stays_in_step_across_a_gap_and_damage(run_dir, tmp_path, caplog):
+    """A tester's findings: sound with a gap in its times (a recorder that dropped a second) was closed up, so all
+    after it played a second early; one damaged AAC packet, or a stream FFmpeg has no decoder for, lost the whole
+    sound (the latter without a word). Now a gap is silence, a damaged packet is skipped (silent there, logged), and
+    an undecodable stream is named in a warning."""
+    frames = moving_frames(48, 48, 64, seed=1)  # 4 s: 440 Hz until 2 s, then 880 Hz; nothing stored 1 to 2 s
+    video = write_video_with_tone(tmp_path / "gap.mp4", frames, gap=(1.0, 2.0))
+    out = str(tmp_path / "o.mp4")
+    predict_to_files(run_dir, video, [QUERY], output=out)
+    samples, rate, _, _ = read_sound(out)
+    assert abs(len(samples) / rate - 4.0) < 0.05  # before: 3 s under a 4 s picture
+    assert np.abs(samples[round(1.1 * rate):round(1.9 * rate)]).max() < 1e-3  # the gap: silence
+    assert dominant_frequency(samples, rate, 0.2, 0.9) == 440 and dominant_frequency(samples, rate, 2.2, 3.8) == 880
+    # one damaged packet in the middle: the rest of the sound is kept, in step
+    video = write_video_with_tone(tmp_path / "damaged.mp4", frames)
+    with av.open(video) as container:
+        packet = [p for p in container.demux(container.streams.audio[0]) if p.size][90]  # at about 1.9 s
+        position, size = packet.pos, packet.size
+    with open(video, "r+b") as f:
+        f.seek(position)
+        f.write(bytes(size))  # zeros: not an AAC frame
+    with caplog.at_level("WARNING"):
+        predict_to_files(run_dir, video, [QUERY], output=out)
+    samples, rate, _, _ = read_sound(out)
+    assert abs(len(samples) / rate - 4.0) < 0.05, len(samples) / rate  # before: no sound at all
+    assert dominant_frequency(samples, rate, 0.2, 1.5) == 440 and dominant_frequency(samples, rate, 2.3, 3.8) == 880
+    assert "damaged.mp4: 1 damaged audio packet(s) skipped" in caplog.text
+
+
 @pytest.mark.parametrize("kind", ["run", "saved_model"])
 def test_an_anamorphic_video_is_segmented_as_players_show_it(kind, run_dir, exported_run, tmp_path, monkeypatch):
     # HDV's 1440 x 1080 shown 1920 x 1080 (4:3 pixels), here 48 x 60 shown 48 x 80: the model used to see the

@@ -680,6 +680,8 @@ class OverlayWriter:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(with_audio)
             # PyAV's errno errors (a full disk) are OSErrors, raised for `_naming` to name the file
+            if isinstance(e, OSError):
+                e.add_note("while adding the video's sound (--no-audio writes the picture alone)")
             if not isinstance(e, (av.FFmpegError, ValueError)) or isinstance(e, OSError):
                 raise
             logger.warning("%s: written without the video's sound, which could not be copied (%s)", self.path, e)

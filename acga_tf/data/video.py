@@ -787,10 +787,10 @@ AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 1200
 
 
 def has_audio(path: str) -> bool:
-    """Whether the file has an audio stream FFmpeg can decode."""
+    """Whether the file has an audio stream (`add_audio` says if FFmpeg cannot decode it)."""
     try:
         with av.open(os.fspath(path)) as source:
-            return any(s.type == "audio" and s.codec_context is not None for s in source.streams)
+            return any(s.type == "audio" for s in source.streams)
     except (av.FFmpegError, OSError, ValueError):
         return False
 
@@ -798,16 +798,19 @@ def has_audio(path: str) -> bool:
 def add_audio(video_only: str, source: str, output: str, start: float, end: float) -> None:
     """Writes `output`: the MP4 `video_only`'s video stream, copied as it is, with the audio of `source` shown from
     `start` until `end` seconds (the source's own times, as its frames' `time`), encoded as AAC, starting at the
-    output's 0 as the video does. Mono stays mono; more channels become stereo (as players downmix them).
+    output's 0 as the video does. Mono stays mono; more channels become stereo (as players downmix them). The first
+    audio stream is taken (`_aac_packets` for gaps and damage).
 
     Raises:
-        ValueError: `source` has no audio stream.
+        ValueError: `source` has no audio stream, or none FFmpeg can decode.
         av.FFmpegError: the audio cannot be decoded or encoded.
     """
     with av.open(os.fspath(source)) as src:
         audio = next((s for s in src.streams if s.type == "audio"), None)
         if audio is None:
             raise ValueError(f"{source}: no audio stream")
+        if audio.codec_context is None:
+            raise ValueError(f"{source}: FFmpeg has no decoder for its sound ({audio.codec_tag or 'unknown codec'})")
         with av.open(os.fspath(video_only)) as vid, av.open(os.fspath(output), "w", format="mp4") as out:
             video_in = vid.streams.video[0]
             video_out = out.add_stream_from_template(video_in)
@@ -833,32 +836,67 @@ def add_audio(video_only: str, source: str, output: str, start: float, end: floa
 
 def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterator:
     """The packets of `stream`'s audio from `start` until `end` seconds, resampled to `out_stream`'s rate and layout
-    and cut to the sample, timed from `start` (0 there), encoded by `out_stream`."""
+    and cut to the sample, timed from `start` (0 there), encoded by `out_stream`.
+
+    Each decoded piece is placed at its own time, as players place it: a gap in the stream's times (a recorder that
+    dropped sound) becomes silence, so the sound after it stays in step with the picture (before, it was closed up
+    and played a second early after a one-second gap). A packet that cannot be decoded is skipped, as the video
+    reader skips damaged frames, and a file cut short gives its sound up to the cut; how many were skipped is
+    logged."""
     rate = out_stream.codec_context.sample_rate
-    resampler = av.AudioResampler(format="fltp", layout=out_stream.layout.name, rate=rate)
+    layout = out_stream.layout.name
+    channels = len(out_stream.layout.channels)
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
     first, last = round(start * rate), round(end * rate)
     if start > 1:  # seek to the packet before `start` (a part of a long video)
         source.seek(max(int((start - 1) / stream.time_base), 0), stream=stream, backward=True)
+    skipped = [0]
 
     def decoded():
-        for packet in source.demux(stream):
-            yield from packet.decode()
+        packets = source.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError as e:  # a file cut short: its sound up to the cut
+                if isinstance(e, OSError) and not isinstance(e, av.EOFError):
+                    raise
+                skipped[0] += 1
+                break
+            try:
+                yield from packet.decode()
+            except av.FFmpegError as e:  # a damaged packet: skipped, its time left silent
+                if isinstance(e, OSError):
+                    raise
+                skipped[0] += 1
         yield None  # flushes the resampler
 
-    position = None  # the next resampled sample's number, from the source's time 0
+    def encoded(samples: np.ndarray, at: int):  # (channels, n) fltp samples whose first is sample `at`
+        begin, stop = max(first - at, 0), min(last - at, samples.shape[1])
+        if begin >= stop:
+            return
+        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, begin:stop], dtype=np.float32),
+                                         format="fltp", layout=layout)
+        cut.sample_rate, cut.time_base, cut.pts = rate, fractions.Fraction(1, rate), at + begin - first
+        yield from out_stream.encode(cut)
+
+    position = None  # the next sample's number, from the source's time 0: where the sound written so far ends
     for frame in decoded():
         for piece in resampler.resample(frame):
-            if position is None:
-                position = round(piece.pts * piece.time_base * rate) if piece.pts is not None else first
-            begin, stop = max(first - position, 0), min(last - position, piece.samples)
-            position += piece.samples
-            if begin >= stop:
-                continue
-            cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece.to_ndarray()[:, begin:stop]), format="fltp",
-                                             layout=out_stream.layout.name)
-            cut.sample_rate, cut.time_base = rate, fractions.Fraction(1, rate)
-            cut.pts = position - piece.samples + begin - first
-            yield from out_stream.encode(cut)
+            at = round(piece.pts * piece.time_base * rate) if piece.pts is not None else position
+            at = first if at is None else at
+            if position is not None and at > position:  # a gap in the stream's times: silence, up to `last`
+                gap = min(at, max(last, position)) - position
+                for offset in range(0, gap, rate):
+                    yield from encoded(np.zeros((channels, min(rate, gap - offset)), np.float32), position + offset)
+            samples = piece.to_ndarray()
+            if position is not None and at < position:  # overlapping times: the part already written is dropped
+                samples, at = samples[:, position - at:], position
+            yield from encoded(samples, at)
+            position = at + samples.shape[1]
         if position is not None and position >= last:
             break
+    if skipped[0]:
+        logger.warning("%s: %d damaged audio packet(s) skipped (silent there)", source.name, skipped[0])
     yield from out_stream.encode(None)
