@@ -1,6 +1,8 @@
 """The frozen-I3D feature cache (how the reference trained, docs/model.md#presets)."""
 
+import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -75,3 +77,33 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
 def test_nothing_frozen_means_no_cache():
     with pytest.raises(ValueError, match="i3d_trainable_from='Conv3d_1a_7x7': no frozen I3D block"):
         split_model(ACGA(ACGAConfig.preset("tiny")))
+
+
+def test_a_copied_or_moved_run_reads_its_own_cache(tmp_path, monkeypatch, caplog):
+    """`complete.json` recorded the shards as their paths were given (relative to the folder the command ran in): a
+    copied run read the original's cache, and from another folder the cache was called "made from other inputs" and
+    written again. It now records names in the cache folder (and reads earlier records by their names)."""
+    from acga_tf.training import train
+
+    written = []
+
+    def write_cache(prefix, dataset, directory):
+        path = os.path.join(directory, "features-00000.tfrecord")
+        os.makedirs(directory, exist_ok=True)
+        open(path, "wb").close()
+        written.append(directory)
+        return [path]
+
+    monkeypatch.setattr(train, "write_cache", write_cache)
+    monkeypatch.chdir(tmp_path)
+    first = os.path.join("runfc", "feature_cache")
+    assert train._feature_cache(None, None, first, "abc") == [os.path.join(first, "features-00000.tfrecord")]
+    assert json.load(open(os.path.join(first, "complete.json")))["shards"] == ["features-00000.tfrecord"]
+    shutil.copytree("runfc", "copy")
+    with open(os.path.join("copy", "feature_cache", "complete.json"), "w") as f:  # as earlier versions recorded it
+        json.dump({"shards": [os.path.join(first, "features-00000.tfrecord")], "fingerprint": "abc"}, f)
+    shutil.rmtree("runfc")  # the original is gone: the copy's own shards are read, not written again
+    copy = str(tmp_path / "copy" / "feature_cache")
+    with caplog.at_level("WARNING"):
+        assert train._feature_cache(None, None, copy, "abc") == [os.path.join(copy, "features-00000.tfrecord")]
+    assert written == [first] and "other inputs" not in caplog.text

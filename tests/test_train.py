@@ -433,6 +433,22 @@ def test_resume_with_another_global_batch_is_refused(finished_run, prepared_a2d,
     assert _snapshot(out) == before
 
 
+def test_a_backup_from_an_earlier_version_is_resumed_with_a_warning(finished_run, prepared_a2d, tmp_path, capsys,
+                                                                     caplog):
+    """Backups written before the steps per epoch and the global batch were recorded (`{"epoch", "batch", "step"}`)
+    cannot be checked: an upgrading tester's old run resumed under other settings trained on other samples without a
+    word. It still resumes (the same command must), and says what cannot be checked."""
+    out = _copy_run(finished_run, tmp_path)
+    metadata = os.path.join(out, "backup", "training_metadata.json")
+    recorded = json.load(open(metadata))
+    with open(metadata, "w") as f:
+        json.dump({key: recorded[key] for key in ("epoch", "batch", "step")}, f)
+    with caplog.at_level("WARNING"):
+        assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 0
+    assert (f"{metadata} records no steps per epoch or global batch (a backup written by an earlier acga-tf): resume "
+            "it with the settings it was trained with") in caplog.text
+
+
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
     """experiment.json is written when training starts, so a run killed before its save is checked too. Before: it
     was written with model.keras only, and the run went on from optimizer step 0 over its backup."""

@@ -235,6 +235,12 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                              f"(--batch-size x devices), this command's are {self.global_batch}: resumed, it would "
                              "skip and train on other samples; resume it on as many devices as it trained on, "
                              "--overwrite to start over, or choose another --output")
+        if recorded_steps is None or recorded_batch is None:  # a backup an earlier acga-tf wrote
+            logger.warning("%s records no %s (a backup written by an earlier acga-tf): resume it with the settings it "
+                           "was trained with (--batch-size, --steps-per-epoch, devices), which cannot be checked; "
+                           "other ones train on other samples without an error", self._training_metadata_path,
+                           " or ".join(name for name, value in (("steps per epoch", recorded_steps),
+                                                               ("global batch", recorded_batch)) if value is None))
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         try:
@@ -722,11 +728,13 @@ def _cache_fingerprint(run: _Run, prefix: keras.Model) -> str:
 
 def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, fingerprint: str) -> list[str]:
     """The cache's shards: reused when a complete cache of the same inputs is there (`complete.json` records their
-    fingerprint), else written again."""
+    fingerprint), else written again. The shards are recorded by their names in `directory`: recorded as the paths
+    were given (relative to the folder the command ran in), a cache was read from the run it was copied from, or
+    called "made from other inputs" and written again from another folder."""
     marker = os.path.join(directory, "complete.json")
     if tf.io.gfile.exists(marker):
         recorded = files.read_json(marker)
-        paths = recorded["shards"]
+        paths = [os.path.join(directory, os.path.basename(p)) for p in recorded["shards"]]  # earlier: whole paths
         if recorded.get("fingerprint") == fingerprint and all(tf.io.gfile.exists(p) for p in paths):
             logger.info("reusing the feature cache in %s (%d shards)", directory, len(paths))
             return paths
@@ -734,7 +742,7 @@ def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str
                        "weights): writing it again", directory)
         tf.io.gfile.rmtree(directory)
     paths = write_cache(prefix, dataset, directory)
-    files.write_json(marker, {"shards": paths, "fingerprint": fingerprint})
+    files.write_json(marker, {"shards": [os.path.basename(p) for p in paths], "fingerprint": fingerprint})
     return paths
 
 
