@@ -288,12 +288,16 @@ def test_a_request_stopped_or_left_ends_at_once_and_leaves_nothing(served, brows
         page.locator("#video video").wait_for(timeout=60_000)
         page.locator("#sentences textarea").fill(QUERY)
         page.locator("#segment").click()
+    def new_runs():  # this request's folder, once it holds a mask (earlier tests' folders are in `before`)
+        return [os.path.join(app.work_dir, name) for name in set(os.listdir(app.work_dir)) - before
+                if name.startswith("run-") and any(n.endswith(".png") for _, _, names in
+                                                   os.walk(os.path.join(app.work_dir, name)) for n in names)]
+
     deadline = time.monotonic() + 180
-    while not any(name.endswith(".png") for _, _, names in os.walk(app.work_dir) for name in names):
+    while not new_runs():
         assert time.monotonic() < deadline, "the request wrote no mask in 180 s"
         time.sleep(0.2)
-    run = next(os.path.join(app.work_dir, name) for name in set(os.listdir(app.work_dir)) - before
-               if name.startswith("run-"))
+    (run,) = new_runs()
     if how == "stop":
         page = None
         assert job.cancel()
