@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw, ImageFont
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.types import DataError
-from acga_tf.data.video import Mp4Writer, add_audio, frame_times, has_audio, iter_video_frames, video_stream
+from acga_tf.data.video import Mp4Writer, add_audio, frame_times, iter_video_frames, video_stream
 from acga_tf.ops import files
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.geometry import clip_indices
@@ -668,14 +668,13 @@ class OverlayWriter:
         logger.info("wrote %d overlay frames to %s", self.count, self.path)
 
     def _add_audio(self) -> None:
-        """Muxes the source's sound into the written MP4 (`add_audio`), in a second temporary file."""
-        if not has_audio(self.audio):
-            return
+        """Muxes the source's sound, if it has any, into the written MP4 (`add_audio`), in a second temporary file."""
         start, last = self.times_written
         end = (last if last is not None else start + (self.count - 1) / self.fps) + 1 / self.fps
         with_audio = self.temporary + ".audio" + files.TEMPORARY_SUFFIX
         try:
-            add_audio(self.temporary, self.audio, with_audio, start, end)
+            if not add_audio(self.temporary, self.audio, with_audio, start, end):
+                return  # no sound: the picture alone, as it is
         except BaseException as e:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(with_audio)

@@ -786,29 +786,21 @@ def write_mp4(path: str, frames: np.ndarray, fps: float = 24, options: dict | No
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
-def has_audio(path: str) -> bool:
-    """Whether the file has an audio stream (`add_audio` says if FFmpeg cannot decode it)."""
-    try:
-        with av.open(os.fspath(path)) as source:
-            return any(s.type == "audio" for s in source.streams)
-    except (av.FFmpegError, OSError, ValueError):
-        return False
-
-
-def add_audio(video_only: str, source: str, output: str, start: float, end: float) -> None:
-    """Writes `output`: the MP4 `video_only`'s video stream, copied as it is, with the audio of `source` shown from
-    `start` until `end` seconds (the source's own times, as its frames' `time`), encoded as AAC, starting at the
-    output's 0 as the video does. Mono stays mono; more channels become stereo (as players downmix them). The first
-    audio stream is taken (`_aac_packets` for gaps and damage).
+def add_audio(video_only: str, source: str, output: str, start: float, end: float) -> bool:
+    """Where `source` has sound, writes `output` and returns True: the MP4 `video_only`'s video stream, copied as it
+    is, with the audio of `source` shown from `start` until `end` seconds (the source's own times, as its frames'
+    `time`), encoded as AAC, starting at the output's 0 as the video does. Mono stays mono; more channels become
+    stereo (as players downmix them). The first audio stream is taken (`_aac_packets` for gaps and damage). Without
+    an audio stream, writes nothing and returns False.
 
     Raises:
-        ValueError: `source` has no audio stream, or none FFmpeg can decode.
+        ValueError: FFmpeg has no decoder for the sound.
         av.FFmpegError: the audio cannot be decoded or encoded.
     """
     with av.open(os.fspath(source)) as src:
         audio = next((s for s in src.streams if s.type == "audio"), None)
         if audio is None:
-            raise ValueError(f"{source}: no audio stream")
+            return False
         if audio.codec_context is None:
             raise ValueError(f"{source}: FFmpeg has no decoder for its sound ({audio.codec_tag or 'unknown codec'})")
         with av.open(os.fspath(video_only)) as vid, av.open(os.fspath(output), "w", format="mp4") as out:
@@ -832,6 +824,7 @@ def add_audio(video_only: str, source: str, output: str, start: float, end: floa
             for *_, packet in heapq.merge(timed(video_packets(), 0),
                                           timed(_aac_packets(src, audio, audio_out, start, end), 1)):
                 out.mux(packet)
+    return True
 
 
 def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterator:

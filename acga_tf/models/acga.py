@@ -298,10 +298,11 @@ class ACGA(SegmentationTask, keras.Model):
         MaxPool3D kernel on a CPU, and the first call failed deep in I3D with TensorFlow's kernel message. A
         symbolic call (building a larger model) is let through; a run saved in float16 loads in float32 on a CPU
         (`acga_tf.training.artifacts`)."""
-        if getattr(self, "_runs_here", False) or compute_dtype(self) != "float16":
+        if getattr(self, "_runs_here", False):  # checked once: the layers and devices are read on the first call
             return
-        if keras.backend.backend() == "tensorflow" and not any(
-                isinstance(value, keras.KerasTensor) for value in inputs.values()):
+        if compute_dtype(self) == "float16" and keras.backend.backend() == "tensorflow":
+            if any(isinstance(value, keras.KerasTensor) for value in inputs.values()):
+                return  # symbolic: checked at the first real call
             if not any(device.lower().startswith("gpu") for device in keras.distribution.list_devices()):
                 raise ValueError("ACGA computes in float16 (dtype='mixed_float16'), which TensorFlow cannot run on a "
                                  "CPU (it has no float16 MaxPool3D kernel): build it with dtype='mixed_bfloat16' or "
