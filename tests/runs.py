@@ -108,6 +108,27 @@ def write_video_with_tone(path, frames, fps=12, codec="aac", layout="stereo", ra
     return str(path)
 
 
+def write_music_with_cover(path, seconds=1.0, rate=44100):
+    """An MP3 of silence with a cover picture, as music files store theirs: an MJPEG stream of one frame marked as
+    an attached picture (FFmpeg reads it as a video stream)."""
+    with av.open(str(path), "w") as container:
+        sound = container.add_stream("mp3", rate=rate, layout="stereo")
+        cover = container.add_stream("mjpeg")
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode()]:
+            container.mux(packet)
+        for begin in range(0, round(seconds * rate), 1152):
+            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1152), np.float32), format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts = rate, begin
+            for packet in sound.encode(frame):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    return str(path)
+
+
 def read_sound(path):
     """(first channel's samples as float, rate, codec name, channels) of a file's audio stream, or None."""
     with av.open(str(path)) as container:

@@ -17,6 +17,7 @@ from runs import (
     dominant_frequency,
     moving_frames,
     read_sound,
+    write_music_with_cover,
     write_video,
     write_video_with_tone,
 )
@@ -500,7 +501,7 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",
                                   "output_folder", "output_folder_no_extension", "output_is_video",
                                   "output_under_file", "bad_url", "server_down",
-                                  "bad_grpc_url", "grpc_server_down"])
+                                  "bad_grpc_url", "grpc_server_down", "music_file"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
     from acga_tf.apps import predict as module
 
@@ -513,7 +514,9 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
                 "output_is_video": "is the input video", "output_under_file": "is a file, not a folder",
                 "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server",
                 "bad_grpc_url": "grpc://localhost:8500: not a TF Serving gRPC URL; expected grpc://HOST:PORT/NAME",
-                "grpc_server_down": "grpc://127.0.0.1:9/acga: UNAVAILABLE: "}[case]
+                "grpc_server_down": "grpc://127.0.0.1:9/acga: UNAVAILABLE: ",
+                # before: its cover picture was segmented as a video of one frame
+                "music_file": "song.mp3: no video in the file: its only picture is a cover picture"}[case]
     if case.startswith("output"):  # refused before the model or the video is read
         monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
         output = {"output_folder": str(tmp_path / "out.mp4"), "output_folder_no_extension": str(tmp_path / "out"),
@@ -537,6 +540,8 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
         video = str(tmp_path / "broken.mp4")
         with open(video, "wb") as f:
             f.write(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    elif case == "music_file":
+        video = write_music_with_cover(tmp_path / "song.mp3")
     elif case == "empty_query":
         query = "  ?! "
     elif case == "bad_output":

@@ -217,8 +217,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
 
     Raises:
         DataError: reason "missing_video" if the file does not exist, "corrupt_video" if FFmpeg cannot decode it,
-            it has no video frame, its frames change size, or it is text that FFmpeg would render as a picture of
-            characters; "past_the_end" if no frame decodes from `start` on.
+            it has no video frame (or only an audio file's cover picture), its frames change size, or it is text
+            that FFmpeg would render as a picture of characters; "past_the_end" if no frame decodes from `start` on.
     """
     if damaged not in ("error", "skip"):
         raise ValueError(f"damaged must be 'error' or 'skip', got {damaged!r}")
@@ -234,6 +234,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 stream = video_stream(container)
                 if stream is None:
                     raise DataError(path, "no video stream in the file", reason="corrupt_video")
+                if stream.disposition & av.stream.Disposition.attached_pic:
+                    raise DataError(path, "no video in the file: its only picture is a cover picture attached to "
+                                          "its sound (a music or audio file)", reason="corrupt_video")
                 declared = stream.frames  # the container's count; 0 where it has none
                 if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
                     raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader "
