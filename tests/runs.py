@@ -96,10 +96,10 @@ def write_video_with_tone(path, frames, fps=12, codec="aac", layout="stereo", ra
             if gap is not None and gap[0] * rate <= begin < gap[1] * rate:
                 continue
             piece = np.tile(tone[begin:begin + 1024], (channels, 1))
-            if fmt == "s16":  # packed: one row of interleaved samples
-                piece = (piece.T.reshape(1, -1) * 32767).astype(np.int16)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece, dtype=piece.dtype if fmt == "s16"
-                                                                    else np.float32), format=fmt, layout=layout)
+            if fmt in ("s16", "flt"):  # packed: one row of interleaved samples
+                piece = piece.T.reshape(1, -1)
+            piece = (piece * 32767).astype(np.int16) if fmt == "s16" else piece.astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece), format=fmt, layout=layout)
             frame.sample_rate, frame.pts = rate, begin
             for packet in sound.encode(frame):
                 container.mux(packet)

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
-from runs import X264_GOP_8, count_decoded, encode_frames, moving_frames, write_video
+from runs import X264_GOP_8, count_decoded, encode_frames, moving_frames, write_video, write_video_with_tone
 
 from acga_tf.apps.predict import video_fps
 from acga_tf.data import colour
@@ -25,6 +25,7 @@ from acga_tf.data.colour import (
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral
 from acga_tf.data.video import (
     LoadedSample,
+    add_audio,
     iter_video_frames,
     load_sample,
     load_samples,
@@ -545,3 +546,29 @@ print("forked child converted")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "forked child converted" in done.stdout, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("layout", ["5.1", "7.1", "mono"])
+def test_the_sound_keeps_its_channels_so_surround_is_not_clipped(layout, tmp_path):
+    """A video editor's finding: 5.1 and 7.1 sound was mixed down to stereo by FFmpeg's matrix, which adds the centre
+    and surrounds to each side, so a tone at half scale in every channel peaked at 1.25 to 1.59 and was clipped. Its
+    channels are now kept (AAC carries up to 7.1); players mix down to what the room has."""
+    frames = moving_frames(24, 48, 64)
+    # packed samples: PyAV 18 cannot make planar frames of 8 channels
+    source = write_video_with_tone(tmp_path / "surround.mp4", frames, layout=layout, fmt="flt")
+    picture = write_video(tmp_path / "picture.mp4", frames, "libx264", "yuv420p")
+    assert add_audio(picture, source, str(tmp_path / "out.mp4"), 0.0, 2.0)
+
+    def peaks(path):  # each channel's peak in the 440 Hz part, and the layout's name
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            channels = stream.codec_context.channels
+            packed = av.AudioResampler(format="flt")  # planar frames of 8 channels crash PyAV 18's to_ndarray
+            samples = np.concatenate([piece.to_ndarray().reshape(-1, channels).T for frame in container.decode(stream)
+                                      for piece in packed.resample(frame)], axis=1)
+            return np.abs(samples[:, round(0.1 * stream.rate):round(0.8 * stream.rate)]).max(axis=1), \
+                stream.codec_context.layout.name
+
+    (before, named), (after, written) = peaks(source), peaks(tmp_path / "out.mp4")
+    assert named == written == layout, (named, written)  # before: "stereo" for 5.1 and 7.1
+    np.testing.assert_allclose(after, before, rtol=0.1)  # before: 1.2 where the source had 0.5

@@ -792,9 +792,9 @@ AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 1200
 def add_audio(video_only: str, source: str, output: str, start: float, end: float) -> bool:
     """Where `source` has sound, writes `output` and returns True: the MP4 `video_only`'s video stream, copied as it
     is, with the audio of `source` shown from `start` until `end` seconds (the source's own times, as its frames'
-    `time`), encoded as AAC, starting at the output's 0 as the video does. Mono stays mono; more channels become
-    stereo (as players downmix them). The first audio stream is taken (`_aac_packets` for gaps and damage). Without
-    an audio stream, writes nothing and returns False.
+    `time`), encoded as AAC, starting at the output's 0 as the video does. The channels stay as they are (mono,
+    stereo, 5.1, 7.1: `aac_layout`). The first audio stream is taken (`_aac_packets` for gaps and damage). Without an
+    audio stream, writes nothing and returns False.
 
     Raises:
         ValueError: FFmpeg has no decoder for the sound.
@@ -812,7 +812,7 @@ def add_audio(video_only: str, source: str, output: str, start: float, end: floa
             context = audio.codec_context
             rate = context.sample_rate if context.sample_rate in AAC_RATES else 48000
             audio_out = out.add_stream("aac", rate=rate)
-            audio_out.layout = "mono" if context.channels == 1 else "stereo"
+            audio_out.layout = aac_layout(context.layout, rate)
             audio_out.bit_rate = 64000 * len(audio_out.layout.channels)
 
             def video_packets():
@@ -830,6 +830,26 @@ def add_audio(video_only: str, source: str, output: str, start: float, end: floa
     return True
 
 
+def aac_layout(layout: av.AudioLayout, rate: int) -> str:
+    """The source's channel layout where FFmpeg's AAC encoder takes it (mono to 7.1), else stereo.
+
+    Keeping the channels keeps the sound as it was: mixed down to stereo (by FFmpeg's matrix, which adds the centre
+    and the surrounds to each side at 0.707), 5.1 or 7.1 sound at half scale peaked at 1.25 to 1.59, past full scale,
+    and was clipped. Players mix down themselves, to what the room has. A layout the encoder refuses (an order it
+    does not know; channels in no named order, as FFmpeg's AAC decoder reports some: "6 channels") is mixed down to
+    stereo, as before."""
+    name = layout.name
+    if name in ("mono", "stereo"):
+        return name
+    try:
+        encoder = av.CodecContext.create("aac", "w")
+        encoder.sample_rate, encoder.layout, encoder.format = rate, name, "fltp"
+        encoder.open()
+    except (av.FFmpegError, ValueError):
+        return "stereo"
+    return name
+
+
 def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterator:
     """The packets of `stream`'s audio from `start` until `end` seconds, resampled to `out_stream`'s rate and layout
     and cut to the sample, timed from `start` (0 there), encoded by `out_stream`.
@@ -842,7 +862,8 @@ def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterat
     rate = out_stream.codec_context.sample_rate
     layout = out_stream.layout.name
     channels = len(out_stream.layout.channels)
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+    # Packed samples (one plane): PyAV 18 mishandles planar frames of 8 channels (7.1), and the encoder converts
+    resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
     first, last = round(start * rate), round(end * rate)
     if start > 1:  # seek to the packet before `start` (a part of a long video)
         source.seek(max(int((start - 1) / stream.time_base), 0), stream=stream, backward=True)
@@ -868,12 +889,12 @@ def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterat
                 skipped[0] += 1
         yield None  # flushes the resampler
 
-    def encoded(samples: np.ndarray, at: int):  # (channels, n) fltp samples whose first is sample `at`
+    def encoded(samples: np.ndarray, at: int):  # (channels, n) float samples whose first is sample `at`
         begin, stop = max(first - at, 0), min(last - at, samples.shape[1])
         if begin >= stop:
             return
-        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, begin:stop], dtype=np.float32),
-                                         format="fltp", layout=layout)
+        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, begin:stop].T.reshape(1, -1),
+                                                              dtype=np.float32), format="flt", layout=layout)
         cut.sample_rate, cut.time_base, cut.pts = rate, fractions.Fraction(1, rate), at + begin - first
         yield from out_stream.encode(cut)
 
@@ -886,7 +907,7 @@ def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterat
                 gap = min(at, max(last, position)) - position
                 for offset in range(0, gap, rate):
                     yield from encoded(np.zeros((channels, min(rate, gap - offset)), np.float32), position + offset)
-            samples = piece.to_ndarray()
+            samples = piece.to_ndarray().reshape(-1, channels).T  # packed (1, n × channels) → (channels, n)
             if position is not None and at < position:  # overlapping times: the part already written is dropped
                 samples, at = samples[:, position - at:], position
             yield from encoded(samples, at)
