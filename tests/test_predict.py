@@ -825,7 +825,11 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
             (["--start", "1", "--end", "1"], "--end 1.0: must be a time in seconds after --start (1.0)"),
             (["--start", "nan"], "--start nan: must be a time in seconds, 0 or more"),
             (["--start", "inf"], "--start inf: must be a time in seconds, 0 or more"),
-            (["--start", "1e308"], f"{path}: --start 1e+308 is past the video's end (20 frames, 1.67 s at 12 fps)")):
+            (["--start", "1e308"], f"{path}: --start 1e+308 is past the video's end (20 frames, 1.67 s at 12 fps)"),
+            # within the video's length, after its last frame is shown; before: "--start 1.62 is frame 21, past the
+            # video's end (20 frames, 1.67 s at 12 fps)", a time before the end said to be past it
+            (["--start", "1.62"], f"{path}: no frame is shown from --start 1.62 on: the last, frame 20, is shown from "
+                                  "1.58 s (20 frames, 1.67 s at 12 fps)")):
         assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir",
                      str(tmp_path / "none"), "--no-progress", *argv]) == 2
         assert capsys.readouterr().err.strip() == f"acga predict: error: {message}"

@@ -918,7 +918,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     first, stop = frame_range(start, end, fps, shown)
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
-        raise ValueError(_past_the_end(video, start, first, declared, fps))
+        raise ValueError(_past_the_end(video, start, first, declared, fps, shown))
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     offset = clip_reach(predictor, first) if is_file else 0
@@ -982,9 +982,13 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     return summary
 
 
-def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float) -> str:
+def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float,
+                  times: Sequence[float] | None = None) -> str:
     name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
     length = f"{frames} frames, {frames / fps:.2f} s at {fps:g} fps" if frames else f"{fps:g} fps"
+    if frames and start is not None and start < frames / fps:  # within the video, after its last frame is shown
+        return (f"{name}: no frame is shown from --start {start} on: the last, frame {frames}, is shown from "
+                f"{_time_of(frames - 1, fps, times):.2f} s ({length})")
     frame = f"is frame {first + 1}, " if first < 2 ** 31 else "is "  # no made-up frame number for --start 1e300
     return f"{name}: --start {start} {frame}past the video's end ({length})"
 
