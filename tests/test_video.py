@@ -8,10 +8,18 @@ import av
 import numpy as np
 import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
-from runs import X264_GOP_8, count_decoded, encode_frames, moving_frames, write_video, write_video_with_tone
+from runs import (
+    X264_GOP_8,
+    count_decoded,
+    dominant_frequency,
+    encode_frames,
+    moving_frames,
+    write_video,
+    write_video_with_tone,
+)
 
 from acga_tf.apps.predict import video_fps
-from acga_tf.data import colour
+from acga_tf.data import colour, video
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.colour import (
     HDR_TRANSFERS,
@@ -492,8 +500,6 @@ def test_a_reader_from_frame_k_seeks_to_the_keyframe_before_it_and_gives_what_de
 def test_a_seek_that_misses_its_frame_decodes_from_the_start(tmp_path, monkeypatch, caplog):
     # A container whose seek lands past the keyframe asked for (simulated: MPEG-TS and MPEG-PS seek by a byte search,
     # which landed late on files written by `ffmpeg`): the reader notices by the first frame's time and starts over.
-    from acga_tf.data import video
-
     frames = moving_frames(24, 48, 64, seed=9)
     path = write_video(tmp_path / "late.mp4", frames, "libx264", "yuv420p", codec_options=X264_GOP_8)
     seek = video._seek
@@ -572,3 +578,52 @@ def test_the_sound_keeps_its_channels_so_surround_is_not_clipped(layout, tmp_pat
     (before, named), (after, written) = peaks(source), peaks(tmp_path / "out.mp4")
     assert named == written == layout, (named, written)  # before: "stereo" for 5.1 and 7.1
     np.testing.assert_allclose(after, before, rtol=0.1)  # before: 1.2 where the source had 0.5
+
+
+def test_every_sound_track_is_kept_with_its_language_and_title(tmp_path, monkeypatch, caplog):
+    """A screen recording keeps the desktop's sound and the microphone on separate tracks (OBS), a camera its
+    microphones: before, only the first track was kept (the microphone lost). Each keeps its tone, in its order, with
+    its language and title."""
+    frames = moving_frames(24, 48, 64)
+    source, rate = str(tmp_path / "recording.mp4"), 48000
+    with av.open(source, "w") as container:
+        picture = container.add_stream("libx264", rate=12)
+        picture.width, picture.height, picture.pix_fmt = 64, 48, "yuv420p"
+        tracks = []
+        for title in ("desktop", "microphone"):
+            track = container.add_stream("aac", rate=rate, layout="mono")
+            track.metadata.update(title=title, language="eng" if title == "desktop" else "fra")
+            tracks.append(track)
+        encode_frames(container, picture, frames)
+        t = np.arange(2 * rate) / rate
+        for track, hz in zip(tracks, (440, 880)):
+            for begin in range(0, len(t), 1024):
+                piece = (0.5 * np.sin(2 * np.pi * hz * t[begin:begin + 1024]))[None].astype(np.float32)
+                frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = rate, begin
+                for packet in track.encode(frame):
+                    container.mux(packet)
+            for packet in track.encode():
+                container.mux(packet)
+    out = str(tmp_path / "out.mp4")
+    assert add_audio(write_video(tmp_path / "picture.mp4", frames, "libx264", "yuv420p"), source, out, 0.5, 1.5)
+    with av.open(out) as container:
+        kept = [(s.metadata.get("name"), s.metadata.get("language")) for s in container.streams.audio]  # MP4's title
+    sounds = []
+    for k in range(len(kept)):
+        with av.open(out) as container:  # a second decode of one opening would start at its end
+            sounds.append(np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=k)]))
+    assert kept == [("desktop", "eng"), ("microphone", "fra")]  # before: the first track alone
+    for samples, hz in zip(sounds, (440, 880)):
+        assert abs(len(samples) / rate - 1.0) < 0.05
+        assert dominant_frequency(samples, rate, 0.2, 0.8) == hz
+    # a track FFmpeg has no decoder for is left out, named in a warning; with none left, a ValueError
+    monkeypatch.setattr(video, "has_decoder", lambda stream: stream.metadata.get("name") != "microphone")
+    with caplog.at_level("WARNING"):
+        assert add_audio(tmp_path / "picture.mp4", source, out, 0.5, 1.5)
+    with av.open(out) as container:
+        assert [s.metadata.get("name") for s in container.streams.audio] == ["desktop"]
+    assert "recording.mp4: FFmpeg has no decoder for its sound (mp4a): audio track 2 of 2 left out" in caplog.text
+    monkeypatch.setattr(video, "has_decoder", lambda stream: False)
+    with pytest.raises(ValueError, match=r"recording\.mp4: FFmpeg has no decoder for its sound \(mp4a\)$"):
+        add_audio(tmp_path / "picture.mp4", source, out, 0.5, 1.5)

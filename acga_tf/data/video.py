@@ -8,6 +8,7 @@ converters in `pipelines/`, never inside a `tf.data` map (docs/architecture.md).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fractions
 import heapq
@@ -793,41 +794,65 @@ def add_audio(video_only: str, source: str, output: str, start: float, end: floa
     """Where `source` has sound, writes `output` and returns True: the MP4 `video_only`'s video stream, copied as it
     is, with the audio of `source` shown from `start` until `end` seconds (the source's own times, as its frames'
     `time`), encoded as AAC, starting at the output's 0 as the video does. The channels stay as they are (mono,
-    stereo, 5.1, 7.1: `aac_layout`). The first audio stream is taken (`_aac_packets` for gaps and damage). Without an
-    audio stream, writes nothing and returns False.
+    stereo, 5.1, 7.1: `aac_layout`). Every audio track is kept, in its order, with its language and title (a
+    screen recording's desktop sound and microphone, a camera's separate tracks); players play the first. A track
+    FFmpeg has no decoder for is left out with a warning (`_aac_packets` for gaps and damage). Without an audio
+    stream, writes nothing and returns False.
 
     Raises:
-        ValueError: FFmpeg has no decoder for the sound.
+        ValueError: FFmpeg has no decoder for any of the sound's tracks.
         av.FFmpegError: the audio cannot be decoded or encoded.
     """
-    with av.open(os.fspath(source)) as src:
-        audio = next((s for s in src.streams if s.type == "audio"), None)
-        if audio is None:
+    source = os.fspath(source)
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(av.open(source))
+        tracks = [s for s in src.streams if s.type == "audio"]
+        if not tracks:
             return False
-        if audio.codec_context is None:
-            raise ValueError(f"{source}: FFmpeg has no decoder for its sound ({audio.codec_tag or 'unknown codec'})")
-        with av.open(os.fspath(video_only)) as vid, av.open(os.fspath(output), "w", format="mp4") as out:
-            video_in = vid.streams.video[0]
-            video_out = out.add_stream_from_template(video_in)
-            context = audio.codec_context
+        decodable = [s for s in tracks if has_decoder(s)]
+        for number, track in enumerate(tracks, 1):
+            if track not in decodable:
+                message = f"{source}: FFmpeg has no decoder for its sound ({track.codec_tag or 'unknown codec'})"
+                if not decodable:
+                    raise ValueError(message)
+                logger.warning("%s: audio track %d of %d left out", message, number, len(tracks))
+        vid = stack.enter_context(av.open(os.fspath(video_only)))
+        out = stack.enter_context(av.open(os.fspath(output), "w", format="mp4"))
+        video_in = vid.streams.video[0]
+        video_out = out.add_stream_from_template(video_in)
+        sounds = []
+        for k, track in enumerate(decodable):
+            context = track.codec_context
             rate = context.sample_rate if context.sample_rate in AAC_RATES else 48000
             audio_out = out.add_stream("aac", rate=rate)
             audio_out.layout = aac_layout(context.layout, rate)
             audio_out.bit_rate = 64000 * len(audio_out.layout.channels)
+            # MP4 reads a track's title back as "name"; players show "handler_name" as the track's name
+            named = {"language": "language", "title": "title", "name": "title", "handler_name": "handler_name"}
+            audio_out.metadata.update({named[key]: value for key, value in track.metadata.items()
+                                       if key in named and value})
+            # each track is read through its own opening of the file: one demuxer cannot be read at two places
+            reader = src if k == 0 else stack.enter_context(av.open(source))
+            sounds.append(_aac_packets(reader, reader.streams[track.index], audio_out, start, end))
 
-            def video_packets():
-                for packet in vid.demux(video_in):
-                    if packet.dts is not None:  # the demuxer's last, empty packet
-                        packet.stream = video_out
-                        yield packet
+        def video_packets():
+            for packet in vid.demux(video_in):
+                if packet.dts is not None:  # the demuxer's last, empty packet
+                    packet.stream = video_out
+                    yield packet
 
-            def timed(packets, order):  # (time, stream order, count, packet): the muxer gets them interleaved
-                return ((float(p.dts * p.time_base), order, k, p) for k, p in enumerate(packets))
+        def timed(packets, order):  # (time, stream order, count, packet): the muxer gets them interleaved
+            return ((float(p.dts * p.time_base), order, k, p) for k, p in enumerate(packets))
 
-            for *_, packet in heapq.merge(timed(video_packets(), 0),
-                                          timed(_aac_packets(src, audio, audio_out, start, end), 1)):
-                out.mux(packet)
+        for *_, packet in heapq.merge(timed(video_packets(), 0),
+                                      *(timed(sound, k + 1) for k, sound in enumerate(sounds))):
+            out.mux(packet)
     return True
+
+
+def has_decoder(stream: av.stream.Stream) -> bool:
+    """Whether FFmpeg can decode `stream` (PyAV gives a stream of a codec it does not know no codec context)."""
+    return stream.codec_context is not None
 
 
 def aac_layout(layout: av.AudioLayout, rate: int) -> str:
