@@ -41,9 +41,28 @@ def _check_keras_backend() -> None:
 
 
 def _interrupted_while_starting(signum, frame) -> None:
-    """Ctrl-C while TensorFlow loads (seconds): one line and the shell's status for SIGINT, not a traceback."""
+    """Ctrl-C while TensorFlow loads (seconds): one line, not a traceback; the command then ends by the signal
+    (`end_by_signal`), anything else that imports this module (a notebook) with SystemExit(130)."""
     print("\nacga: interrupted while starting", file=sys.stderr)
+    if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "acga":
+        end_by_signal(signal.SIGINT)
     raise SystemExit(130)
+
+
+def end_by_signal(signum: int) -> None:
+    """Ends the process by the signal `signum`, as if its default action had run, once what it says is flushed.
+
+    A shell loop (`for v in *.mp4; do acga predict ...; done`) goes on to the next command after a child that exited
+    with status 130: bash takes that as a child that handled Ctrl-C itself; only a child killed by SIGINT stops the
+    loop, as Ctrl-C means to (a tester's loop went on to the next video). The shell's `$?` is 130 either way."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+    os.kill(os.getpid(), signum)
+    raise SystemExit(128 + signum)  # where the signal did not end it (a platform without it)
 
 
 _check_keras_backend()
@@ -472,5 +491,14 @@ def _one_line(error: BaseException) -> str:
     return (lines[0] if lines else type(error).__name__)[:2000] + notes
 
 
+def run() -> None:
+    """The `acga` command (and `python -m acga_tf`): `main`, then its exit status; a command stopped by Ctrl-C or
+    SIGTERM ends by that signal (`end_by_signal`), so that a shell loop of commands stops too."""
+    code = main()
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        end_by_signal(code - 128)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

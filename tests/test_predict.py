@@ -560,6 +560,44 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
     assert expected in err[0]
 
 
+@pytest.mark.parametrize("what", ["frames_dir", "output"])
+def test_a_second_run_writing_the_same_output_at_once_is_refused(what, run_dir, videos, tmp_path, capsys):
+    """A batch tester's finding: two runs with one --frames-dir at once both exited 0; the second removed the
+    first's masks as "an earlier run's" and the folder ended mixed; two with one --output wrote into one temporary
+    file. The output is locked while a run writes it (here by another process, as a second run would hold it)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    masks, out = tmp_path / "masks", tmp_path / "o.mp4"
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--frames-dir",
+                 str(masks), "--output", str(out), "--no-progress"]) == 0
+    before = {p.name: p.read_bytes() for p in [*masks.iterdir(), out]}
+    held = str(masks) if what == "frames_dir" else str(out) + ".tmp"  # what a run writing it locks
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        fd = os.open({held!r}, os.O_RDONLY | (0 if os.path.isdir({held!r}) else os.O_CREAT))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("held", flush=True)
+        sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        capsys.readouterr()
+        assert main(["predict", "--model", run_dir, "--video", videos["mkv"][0], "--query", QUERY, "--frames-dir",
+                     str(masks), "--output", str(out), "--no-progress"]) == 2  # before: 0
+        err = capsys.readouterr().err.strip().splitlines()
+        name = f"{masks} (--frames-dir)" if what == "frames_dir" else str(out)
+        assert len(err) == 1 and err[0].startswith(f"acga predict: error: {name}: another run is writing it now"), err
+        assert {p.name: p.read_bytes() for p in [*masks.iterdir(), out]} == before  # nothing removed or replaced
+    finally:
+        holder.communicate("")
+    # the lock ends with the process that held it: the next run writes (and takes over a leftover temporary file)
+    assert main(["predict", "--model", run_dir, "--video", videos["mkv"][0], "--query", QUERY, "--frames-dir",
+                 str(masks), "--output", str(out), "--no-progress"]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["masks", "o.mp4"] and len(os.listdir(masks)) == 13
+
+
 # === Any artifact, several sentences, streaming (docs/serving.md#predict) ===
 SENTENCES = [QUERY, "a blue square walking", "the green triangle rolling right"]  # all in the run's vocabulary
 

@@ -629,14 +629,20 @@ class OverlayWriter:
     """
 
     def __init__(self, path: str, fps: float, sample_aspect: fractions.Fraction | None = None, *,
-                 audio: str | None = None, audio_start: float = 0.0):
+                 audio: str | None = None, audio_start: float = 0.0, lock: files.WriteLock | None = None):
         self.path, self.fps, self.count = os.fspath(path), fps, 0
         self.audio, self.times_written = audio, [audio_start, None]
         self.ext = overlay_format(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.temporary = self.path + files.TEMPORARY_SUFFIX
-        with _naming(self.path):
-            self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS, sample_aspect) if self.ext == ".mp4" else None
+        # another run writing `path` now is refused here (`lock`: the caller took it, on the temporary file)
+        self.lock = lock or files.WriteLock(self.temporary, self.path)
+        try:
+            with _naming(self.path):
+                self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS, sample_aspect) if self.ext == ".mp4" else None
+        except BaseException:
+            self.lock.release()
+            raise
         self.images: list[Image.Image] = []
         self.times: list[float | None] = []
 
@@ -663,8 +669,11 @@ class OverlayWriter:
             elif self.images:
                 self.images[0].save(self.temporary, format="GIF", save_all=True, append_images=self.images[1:],
                                     duration=self._gif_durations(), loop=0)
-            if os.path.exists(self.temporary):
+            if self.mp4 is not None or self.images:
                 os.replace(self.temporary, self.path)
+            else:  # a GIF of no frame: nothing to write (the temporary file is the lock's, empty)
+                os.remove(self.temporary)
+        self.lock.release()
         logger.info("wrote %d overlay frames to %s", self.count, self.path)
 
     def _add_audio(self) -> None:
@@ -703,6 +712,7 @@ class OverlayWriter:
                 self.mp4.close()
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.temporary)
+        self.lock.release()
 
 
 def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_COLOR,
@@ -931,44 +941,46 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if e.reason != "past_the_end":
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
-    folders = _mask_folders(frames_dir, queries)
-    writer, key, summary, timed = None, None, None, offset
-    try:
-        for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
-                               offset=offset, sample_aspect=aspect):
-            if summary is None:
-                h, w = item.frame.shape[:2]
-                summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
-                                            first=item.index, sample_aspect=aspect)
-                writer = (OverlayWriter(output, fps, aspect, audio=video if is_file and audio else None,
-                                        audio_start=_time_of(item.index, fps, None)) if output else None)
-                key = legend(queries, w) if len(queries) > 1 else None
-            while timed < item.index and times:  # drop the times of frames written or passed over
-                times.popleft()
-                timed += 1
+    with _locked_outputs(output, frames_dir) as overlay_lock:  # another run writing them now: refused here
+        folders = _mask_folders(frames_dir, queries)
+        writer, key, summary, timed = None, None, None, offset
+        try:
+            for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
+                                   offset=offset, sample_aspect=aspect):
+                if summary is None:
+                    h, w = item.frame.shape[:2]
+                    summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
+                                                first=item.index, sample_aspect=aspect)
+                    writer = (OverlayWriter(output, fps, aspect, audio=video if is_file and audio else None,
+                                            audio_start=_time_of(item.index, fps, None), lock=overlay_lock)
+                              if output else None)
+                    key = legend(queries, w) if len(queries) > 1 else None
+                while timed < item.index and times:  # drop the times of frames written or passed over
+                    times.popleft()
+                    timed += 1
+                if writer is not None:
+                    writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
+                _write_frame_masks(folders, item.index, item.masks)
+                summary.num_frames += 1
+                for k, mask in enumerate(item.masks):
+                    summary.coverage[k] += float(mask.mean())
+                    if item.empty[k]:
+                        summary.empty_frames[k].append(item.index)
+                if progress is not None:
+                    progress(1)
             if writer is not None:
-                writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
-            _write_frame_masks(folders, item.index, item.masks)
-            summary.num_frames += 1
-            for k, mask in enumerate(item.masks):
-                summary.coverage[k] += float(mask.mean())
-                if item.empty[k]:
-                    summary.empty_frames[k].append(item.index)
-            if progress is not None:
-                progress(1)
-        if writer is not None:
-            writer.close()  # in the try: a failure here (a GIF is saved here) is discarded and says what was kept
-    except BaseException as e:
-        if writer is not None:
-            writer.discard()
-        done = 0 if summary is None else summary.num_frames
-        kept = [f"{output} was not written"] if output else []
-        kept += [f"{frames_dir} holds the masks of the first {done} frames"] if frames_dir else []
-        kept = "; ".join([f"after {done} frames", *kept])
-        if isinstance(e, KeyboardInterrupt):
-            raise KeyboardInterrupt(kept) from None
-        e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
-        raise
+                writer.close()  # in the try: a failure here (a GIF is saved here) is discarded and says what was kept
+        except BaseException as e:
+            if writer is not None:
+                writer.discard()
+            done = 0 if summary is None else summary.num_frames
+            kept = [f"{output} was not written"] if output else []
+            kept += [f"{frames_dir} holds the masks of the first {done} frames"] if frames_dir else []
+            kept = "; ".join([f"after {done} frames", *kept])
+            if isinstance(e, KeyboardInterrupt):
+                raise KeyboardInterrupt(kept) from None
+            e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
+            raise
     if summary is None:  # the container declared no length, or a wrong one
         raise ValueError(_past_the_end(video, start, first, None, fps))
     summary.start_time = _time_of(summary.first, fps, shown)
@@ -1008,6 +1020,31 @@ def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
         else:
             others.append(name)
     return ours, others
+
+
+@contextlib.contextmanager
+def _locked_outputs(output: str | None, frames_dir: str | None) -> Iterator[files.WriteLock | None]:
+    """Locks the overlay's temporary file and the mask folder (`files.WriteLock`) for a run, before anything in them is
+    removed or written: another run writing either now is refused, with nothing changed. Yields the overlay's lock,
+    for its `OverlayWriter`; the empty file the lock made is removed at the end where no overlay was written."""
+    with contextlib.ExitStack() as stack:
+        lock = None
+        if output:
+            temporary = output + files.TEMPORARY_SUFFIX
+            os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+            lock = files.WriteLock(temporary, output)
+            stack.callback(lock.release)
+            stack.callback(_remove_if_empty, temporary)  # before the release (last in, first out)
+        if frames_dir:
+            os.makedirs(frames_dir, exist_ok=True)
+            stack.callback(files.WriteLock(frames_dir, f"{frames_dir} (--frames-dir)").release)
+        yield lock
+
+
+def _remove_if_empty(path: str) -> None:
+    with contextlib.suppress(OSError):
+        if os.path.getsize(path) == 0:
+            os.remove(path)
 
 
 def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:

@@ -17,6 +17,11 @@ from typing import Any
 
 import tensorflow as tf
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, nothing is held
+    fcntl = None
+
 TEMPORARY_SUFFIX = ".tmp"
 
 
@@ -106,3 +111,45 @@ def read_json(path: str) -> Any:
             return json.load(f)
         except UnicodeDecodeError as e:
             raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+class WriteLock:
+    """An exclusive advisory lock (`flock`) on a local file or folder that one run is writing, held until `release`.
+
+    A second run writing the same output at once is refused in one line, before it writes anything there: before,
+    two `acga predict` runs with one `--output` wrote into one temporary file and both reported a broken overlay as
+    written, and one run's mask folder removed the other's masks. The lock is on the open file, so a run killed
+    (even by SIGKILL) holds none, and its leftover temporary file is taken over by the next run. Where locks are not
+    available (Windows, a filesystem without them), nothing is held.
+
+    Args:
+        path: the file (created if missing, empty) or folder (which must exist) to lock.
+        name: what the message calls it, the output the user named (default: `path`).
+
+    Raises:
+        ValueError: another process holds the lock.
+    """
+
+    def __init__(self, path: str, name: str | None = None):
+        self.fd = None
+        if fcntl is None:
+            return
+        folder = os.path.isdir(path)
+        fd = os.open(path, os.O_RDONLY if folder else os.O_RDONLY | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ValueError(f"{name or path}: another run is writing it now; wait for it to end, or write "
+                             "elsewhere") from None
+        except OSError:  # a filesystem without locks
+            os.close(fd)
+            return
+        self.fd = fd
+
+    def release(self) -> None:
+        """Releases the lock (again: nothing)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
