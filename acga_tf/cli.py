@@ -8,6 +8,7 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import importlib.util
 import json
@@ -79,6 +80,7 @@ from tqdm import tqdm
 
 from acga_tf import __version__
 from acga_tf.apps import app as app_module
+from acga_tf.apps import batch
 from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
@@ -167,9 +169,14 @@ def _add_predict(sub) -> None:
     p.add_argument("--model", required=True, help="a trained run directory, a .keras file (vocab.txt and "
                    "embeddings.npy beside it), an exported SavedModel (saved_models/NAME or saved_models/NAME/N) "
                    "or a TF Serving URL: http://HOST:8501/v1/models/NAME (REST) or grpc://HOST:8500/NAME")
-    p.add_argument("--video", required=True, help="a video file (any format FFmpeg reads)")
-    p.add_argument("--query", required=True, action="append",
+    p.add_argument("--video", help="a video file (any format FFmpeg reads)")
+    p.add_argument("--query", action="append",
                    help="a sentence describing an actor; repeat for several (one mask and colour each)")
+    p.add_argument("--list", help="many videos: a CSV file with the columns video,query (one row per video and "
+                                  "sentence), in place of --video and --query; needs --output-dir")
+    p.add_argument("--output-dir", help="with --list: the folder to write, one folder per video (masks/<k>/*.png, "
+                                        "summary.json) and results.csv; a video done earlier is passed over")
+    p.add_argument("--overlays", choices=("mp4", "gif"), help="with --list: an overlay per video, of this format")
     p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif")
     p.add_argument("--no-audio", action="store_true", help="an MP4 overlay without the video's sound")
     p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...; with several queries "
@@ -185,6 +192,14 @@ def _add_predict(sub) -> None:
 
 
 def _run_predict(args) -> int:
+    if args.list is not None:
+        return _run_predict_list(args)
+    if args.output_dir is not None or args.overlays is not None:
+        raise ValueError(f"{'--output-dir' if args.output_dir is not None else '--overlays'}: goes with --list; "
+                         "for one video, --output and --frames-dir")
+    missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
+    if missing:
+        raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
@@ -205,6 +220,39 @@ def _run_predict(args) -> int:
     print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
     for query, coverage, empty in zip(summary.queries, summary.coverage, summary.empty_frames):
         print(f"  {query!r}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")
+    return 0
+
+
+def _run_predict_list(args) -> int:
+    given = [flag for flag, value in (("--video", args.video), ("--query", args.query), ("--output", args.output),
+                                      ("--frames-dir", args.frames_dir), ("--start", args.start),
+                                      ("--end", args.end)) if value is not None]
+    if given:
+        raise ValueError(f"--list: {', '.join(given)} cannot go with it (the list names the videos and sentences; "
+                         "--output-dir the folder)")
+    if args.output_dir is None:
+        raise ValueError("--list: give --output-dir, the folder to write")
+    if args.timeout is not None and not is_server_url(args.model):
+        raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
+    rows = batch.read_list(args.list)
+    model = load_predictor(args.model, timeout=args.timeout) if args.timeout is not None else args.model
+    videos = len({row.path for row in rows})
+    with tqdm(total=videos, unit="video", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
+              **bar_intervals(sys.stderr)) as bar:
+        results = batch.predict_list(model, rows, args.output_dir, overlay=args.overlays, audio=not args.no_audio,
+                                     batch_size=args.batch_size,
+                                     model_name=args.model if is_server_url(args.model) else None,
+                                     progress=lambda row, group: bar.update(1))
+    counts = collections.Counter(r.status for r in results)
+    table = os.path.join(args.output_dir, batch.RESULTS_NAME)
+    print(f"{videos} videos, {len(results)} rows: " + ", ".join(f"{counts[s]} {s}" for s in
+                                                                 ("done", "done earlier", "failed") if counts[s])
+          + f" -> {table}")
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        lines = ", ".join(str(r.row.line) for r in failed[:10]) + (", ..." if len(failed) > 10 else "")
+        raise ValueError(f"{len(failed)} of {len(results)} rows failed (lines {lines}; the first: "
+                         f"{failed[0].message}); {table} says why for each")
     return 0
 
 

@@ -31,4 +31,4 @@ def test_the_wheel_holds_the_package_its_license_and_the_acga_command(tmp_path):
     assert metadata["Name"] == "acga-tf" and metadata["License"] == "Apache-2.0"
     entry_points = configparser.ConfigParser()
     entry_points.read_string(archive.read(f"{info}/entry_points.txt").decode())
-    assert dict(entry_points["console_scripts"]) == {"acga": "acga_tf.cli:main"}
+    assert dict(entry_points["console_scripts"]) == {"acga": "acga_tf.cli:run"}

@@ -501,7 +501,8 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",
                                   "output_folder", "output_folder_no_extension", "output_is_video",
                                   "output_under_file", "bad_url", "server_down",
-                                  "bad_grpc_url", "grpc_server_down", "music_file"])
+                                  "bad_grpc_url", "grpc_server_down", "music_file", "empty_file",
+                                  "text_file", "cut_short"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
     from acga_tf.apps import predict as module
 
@@ -516,7 +517,11 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
                 "bad_grpc_url": "grpc://localhost:8500: not a TF Serving gRPC URL; expected grpc://HOST:PORT/NAME",
                 "grpc_server_down": "grpc://127.0.0.1:9/acga: UNAVAILABLE: ",
                 # before: its cover picture was segmented as a video of one frame
-                "music_file": "song.mp3: no video in the file: its only picture is a cover picture"}[case]
+                "music_file": "song.mp3: no video in the file: its only picture is a cover picture",
+                # before: "cannot decode the video (InvalidDataError: [Errno 1094995529] Invalid data found ...)"
+                "empty_file": "clip.mp4: the file is empty (0 bytes)",
+                "text_file": "clip.mp4: not a video FFmpeg can read (FFmpeg: Invalid data found when processing input)",
+                "cut_short": "clip.mp4: an MP4 cut short before its index (no 'moov' box"}[case]
     if case.startswith("output"):  # refused before the model or the video is read
         monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
         output = {"output_folder": str(tmp_path / "out.mp4"), "output_folder_no_extension": str(tmp_path / "out"),
@@ -540,6 +545,12 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
         video = str(tmp_path / "broken.mp4")
         with open(video, "wb") as f:
             f.write(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    elif case in ("empty_file", "text_file", "cut_short"):
+        whole = open(video, "rb").read()
+        video = str(tmp_path / "clip.mp4")
+        with open(video, "wb") as f:
+            f.write({"empty_file": b"", "text_file": b"Shopping list:\nmilk, eggs\n",
+                     "cut_short": whole[:len(whole) // 2]}[case])
     elif case == "music_file":
         video = write_music_with_cover(tmp_path / "song.mp3")
     elif case == "empty_query":
@@ -1054,15 +1065,17 @@ def test_a_frames_dir_used_again_with_other_sentences_holds_only_the_last_runs_m
                                                                                       caplog):
     """Before: a run with 2 sentences after one with 3 left the first run's `3/`; a run with one sentence after them
     was refused ("holds files predict did not write (1, 2, queries.txt)"); a numbered folder's other files were not
-    looked at."""
+    looked at. A sentence with a line break or a tab (a quoted CSV field) broke `queries.txt`'s lines: it is written
+    on one line, its whitespace made single spaces."""
     path = write_video(tmp_path / "clip.mp4", moving_frames(4, 40, 56, seed=5), "libx264", "yuv420p")
-    frames, two = tmp_path / "masks", [SENTENCES[1], SENTENCES[0]]
+    frames, two = tmp_path / "masks", [SENTENCES[1].replace(" ", "\n", 1), SENTENCES[0].replace(" ", "\t ", 1)]
     _predict_into(run_dir, path, frames, SENTENCES)
     assert sorted(os.listdir(frames)) == ["1", "2", "3", "queries.txt"]
     caplog.clear()
     _predict_into(run_dir, path, frames, two)
     assert sorted(os.listdir(frames)) == ["1", "2", "queries.txt"]
-    assert (frames / "queries.txt").read_text().splitlines() == [f"{k + 1}\t{q}" for k, q in enumerate(two)]
+    assert (frames / "queries.txt").read_text().splitlines() == [f"{k + 1}\t{q}" for k, q in
+                                                                 enumerate([SENTENCES[1], SENTENCES[0]])]
     for k, result in enumerate(predict(run_dir, path, queries=two)):
         names, masks = _pngs(frames / str(k + 1))
         assert names == [f"{i:05d}.png" for i in range(1, 5)]

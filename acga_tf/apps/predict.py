@@ -62,7 +62,9 @@ SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of se
 
 # === Sentences ===
 def check_query(query: str) -> str:
-    """Returns the query stripped.
+    """Returns the query on one line: stripped, each run of whitespace (a tab, a line break: a quoted CSV field may
+    hold them) made one space. The words are the same (tokenization splits on whitespace); `queries.txt`, a
+    sentence per line after its number and a tab, and the overlay's legend need the sentence on one line.
 
     Raises:
         TypeError: the query is not a str (bytes included: decode them first).
@@ -78,7 +80,7 @@ def check_query(query: str) -> str:
         raise ValueError(f"query {query!r} is not valid Unicode: character {e.start} is a lone surrogate") from None
     if not tokenize_py(query):
         raise ValueError(f"query is empty: {query!r} has no word (letters or digits)")
-    return query.strip()
+    return " ".join(query.split())
 
 
 def as_sentences(queries) -> list[str]:
@@ -888,7 +890,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      frames_dir: str | None = None, batch_size: int = 4, fps: float | None = None,
                      progress: Callable[[int], None] | None = None, start: float | None = None,
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
-                     audio: bool = True) -> PredictionSummary:
+                     audio: bool = True, sentence_folders: bool = False) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -901,6 +903,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         frames_dir: one PNG per frame (`00001.png`, ...); with several sentences, `<frames_dir>/<k>/00001.png`
             (k = 1, 2, ...) and `queries.txt` listing them. The masks an earlier run wrote there are removed when
             this run starts writing (a warning says how many), so the folder holds this run's only.
+            `sentence_folders`: numbered folders and `queries.txt` for one sentence too (`predict_list`: one layout
+            for every video).
         batch_size, fps, progress, sample_aspect: as `predict` (an MP4 overlay keeps the pixels' aspect).
         start, end: segment only the frames shown from `start` until before `end` seconds (`frame_range`); mask
             PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
@@ -942,7 +946,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     with _locked_outputs(output, frames_dir) as overlay_lock:  # another run writing them now: refused here
-        folders = _mask_folders(frames_dir, queries)
+        folders = _mask_folders(frames_dir, queries, numbered=sentence_folders)
         writer, key, summary, timed = None, None, None, offset
         try:
             for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
@@ -1047,8 +1051,8 @@ def _remove_if_empty(path: str) -> None:
             os.remove(path)
 
 
-def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
-    """The PNG folder of each sentence (created), and `queries.txt` for several.
+def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False) -> list[str]:
+    """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`).
 
     What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is removed
     first, then the numbered folders it leaves empty, with a warning: before, a run over fewer frames or sentences
@@ -1068,7 +1072,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str]) -> list[str]:
         if pngs:
             logger.warning("%s: removed the %d mask PNGs of an earlier run, so that the folder holds this run's "
                            "masks only", frames_dir, pngs)
-    if len(queries) == 1:
+    if len(queries) == 1 and not numbered:
         os.makedirs(frames_dir, exist_ok=True)
         return [frames_dir]
     folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(queries))]

@@ -16,6 +16,7 @@ import itertools
 import logging
 import math
 import os
+import struct
 from collections.abc import Callable, Iterator, MutableSequence, Sequence
 
 import av
@@ -285,6 +286,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 if index is not None:
                     break
     except av.FFmpegError as e:
+        if count == 0 and isinstance(e, av.InvalidDataError):  # FFmpeg could not make sense of the file at all
+            raise DataError(path, unreadable_file(path, e), reason="corrupt_video") from None
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
     if skipped and count:
         of = f" of the {declared} its container declares" if declared > index else ""
@@ -297,6 +300,40 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         raise DataError(path, f"the video has no decodable frame from frame {start} on", reason="past_the_end")
     if count == 0:
         raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
+
+
+def unreadable_file(path: str, error: av.FFmpegError) -> str:
+    """Why FFmpeg found no video in a file it could not read at all (its InvalidDataError, which says only "Invalid
+    data found"): an empty file; an MP4 or MOV without its index (the `moov` box, which most recorders and encoders
+    write last, so a download or recording cut short has none, and none of its frames can be found); else not a
+    video FFmpeg reads (a text file, a document)."""
+    if os.path.getsize(path) == 0:
+        return "the file is empty (0 bytes)"
+    kinds = _mp4_boxes(path)
+    said = getattr(error, "strerror", None) or str(error)
+    if kinds and kinds[0] == b"ftyp" and b"moov" not in kinds:
+        return ("an MP4 cut short before its index (no 'moov' box, which most recorders write last, as a download "
+                "or a recording stopped early leaves it): none of its frames can be found")
+    return f"not a video FFmpeg can read (FFmpeg: {said})"
+
+
+def _mp4_boxes(path: str, limit: int = 10_000) -> list[bytes]:
+    """The types of an MP4/MOV file's top-level boxes, read from their headers alone (a seek per box), up to the
+    file's end or the first header that does not fit; [] where the file does not start as one."""
+    kinds, position, size = [], 0, os.path.getsize(path)
+    with open(path, "rb") as f:
+        while position + 8 <= size and len(kinds) < limit:
+            f.seek(position)
+            length, kind = struct.unpack(">I4s", f.read(8))
+            if length == 1:  # a 64-bit size follows
+                length = struct.unpack(">Q", f.read(8))[0]
+            elif length == 0:  # to the file's end
+                length = size - position
+            if length < 8 or not kind.isascii():
+                break
+            kinds.append(kind)
+            position += length
+    return kinds
 
 
 def _check_size(path: str, width: int, height: int, verb: str) -> None:
