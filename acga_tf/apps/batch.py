@@ -97,13 +97,28 @@ def read_list(path: str) -> list[ListRow]:
                 video = video.strip()
                 rows.append(ListRow(line, video, os.path.join(folder, os.path.expanduser(video)) if video else "",
                                     query))
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}); save the list as UTF-8 CSV") from None
+    except FileNotFoundError:
+        raise ValueError(f"{path}: list file not found") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: line {_first_bad_line(path)}: not UTF-8 text; save the list as UTF-8 CSV") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
     except csv.Error as e:
         raise ValueError(f"{path}: line {reader.line_num}: not CSV ({e})") from None
     if not rows:
         raise ValueError(f"{path}: lists no video (a header video,query, then one row per video and sentence)")
     return rows
+
+
+def _first_bad_line(path: str) -> int:
+    """The line of a file's first byte that is not UTF-8 (the text reader decodes ahead, by chunks)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return data[:e.start].count(b"\n") + 1
+    return 1
 
 
 def video_folders(rows: Sequence[ListRow]) -> dict[str, str]:
@@ -196,16 +211,16 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates."""
     folder = os.path.join(output_dir, name)
     summary_path = os.path.join(folder, SUMMARY_NAME)
-    sentences, refused, notes = [], {}, []
-    with _warnings_into(notes):  # words the model does not know
-        for result in group:
-            try:
-                sentence = check_query(result.row.query)
-                if sentence not in sentences:
+    sentences, refused, said = [], {}, {}  # said: each sentence's warnings (words the model does not know)
+    for result in group:
+        try:
+            sentence = check_query(result.row.query)
+            if sentence not in sentences:
+                with _warnings_into(said.setdefault(sentence, [])):
                     check_queries(predictor, [sentence])  # a sentence refused fails its row alone
-                    sentences.append(sentence)
-            except (TypeError, ValueError) as e:
-                refused[id(result)] = str(e)
+                sentences.append(sentence)
+        except (TypeError, ValueError) as e:
+            refused[id(result)] = str(e)
     for result in group:
         if id(result) in refused:
             result.status, result.message = "failed", refused[id(result)]
@@ -227,6 +242,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         if kind != f".{overlay}":
             _remove(os.path.join(folder, OVERLAY_NAME + kind))
     output = os.path.join(folder, f"{OVERLAY_NAME}.{overlay}") if overlay else None
+    notes: list[str] = []  # the video's warnings (damaged frames, empty masks)
     began = time.monotonic()
     try:
         with _warnings_into(notes):
@@ -242,7 +258,11 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
               "fps": summary.fps, "coverage": summary.coverage,
               "empty_frames": [len(empty) for empty in summary.empty_frames],
               "overlay_file": os.path.basename(output) if output else None,
-              "seconds": round(time.monotonic() - began, 3), "warnings": notes, "acga_tf": __version__}
+              "seconds": round(time.monotonic() - began, 3), "acga_tf": __version__}
+    told = {note for sentence in sentences for note in said[sentence]}
+    record["warnings"] = list(dict.fromkeys([*told, *notes]))
+    record["sentence_warnings"] = [said[sentence] for sentence in sentences]
+    record["video_warnings"] = [note for note in dict.fromkeys(notes) if note not in told]
     with files.atomic_path(summary_path) as temporary, open(temporary, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1, ensure_ascii=False)
     _fill(group, refused, name, record, "done")
@@ -256,7 +276,8 @@ def _fill(group: list[RowResult], refused: dict, name: str, record: dict, status
         result.status = status
         result.masks = f"{name}/{MASKS_FOLDER}/{k + 1}"
         result.frames, result.coverage = record["frames"], record["coverage"][k]
-        result.message = "; ".join(record.get("warnings", []))
+        mine = record.get("sentence_warnings", [[]] * len(record["queries"]))[k]
+        result.message = "; ".join([*mine, *record.get("video_warnings", [])])
 
 
 def _fail(group: list[RowResult], message: str) -> None:

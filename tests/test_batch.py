@@ -1,0 +1,156 @@
+"""`acga predict --list`: many videos from a CSV list with one model load (acga_tf/apps/batch.py,
+docs/serving.md#many-videos). A batch tester's findings: a shell loop spent nine tenths of each video starting, one
+refused sentence failed the video's other sentences, nothing said which videos were done, a re-run redid all."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from runs import QUERY, moving_frames, write_video
+
+from acga_tf.apps import batch
+from acga_tf.apps.predict import predict
+from acga_tf.cli import main
+
+OTHER = "a blue square walking"  # in the test run's vocabulary, as QUERY is
+
+
+def _write_list(path, rows, header=("video", "query")):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)
+
+
+def _results(out):
+    with open(out / batch.RESULTS_NAME, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _masks(folder):
+    names = sorted(os.listdir(folder))
+    return names, np.stack([np.asarray(Image.open(folder / name)) > 0 for name in names])
+
+
+@pytest.fixture
+def listed(tmp_path):
+    """Two videos (one in a subfolder, with the same file name as nothing else) and a list with every kind of row."""
+    write_video(tmp_path / "a.mp4", moving_frames(6, 40, 56, seed=1), "libx264", "yuv420p")
+    os.makedirs(tmp_path / "clips")
+    write_video(tmp_path / "clips" / "b.mp4", moving_frames(5, 48, 64, seed=2), "libx264", "yuv420p")
+    rows = [("a.mp4", QUERY), ("a.mp4", "a blue\nsquare  walking"),  # a quoted field with a line break
+            ("clips/b.mp4", QUERY), ("missing.mp4", QUERY), ("a.mp4", "purple elephants dancing"), ("a.mp4", "  ?! "),
+            ("", QUERY), ("a.mp4", QUERY),  # the same row twice: segmented once
+            ("a.mp4", "the red circle dancing")]  # a word the model does not know: a warning on this row
+    return tmp_path, _write_list(tmp_path / "list.csv", rows)
+
+
+def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_bad_rows(run_dir, listed, capsys):
+    root, listing = listed
+    out = root / "out"
+    code = main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"])
+    said, err = capsys.readouterr()
+    assert code == 2, err
+    assert "4 videos, 9 rows: 5 done, 4 failed" in said
+    err = err.strip().splitlines()
+    assert err[-1].startswith("acga predict: error: 4 of 9 rows failed (lines 6, 7, 8, 9; the first: "), err
+    results = _results(out)
+    assert [(r["line"], r["status"], r["masks"]) for r in results] == [
+        ("2", "done", "a/masks/1"), ("4", "done", "a/masks/2"), ("5", "done", "clips/b/masks/1"),
+        ("6", "failed", ""), ("7", "failed", ""), ("8", "failed", ""), ("9", "failed", ""), ("10", "done", "a/masks/1"),
+        ("11", "done", "a/masks/3")]
+    assert [r["message"] for r in results if r["status"] == "done"] == [
+        "", "", "", "", "query words not in the model's vocabulary (they get zero vectors): dancing"]
+    messages = [r["message"] for r in results if r["status"] == "failed"]
+    assert messages[0].endswith("missing.mp4: video file not found")
+    # before (a shell loop), one refused sentence failed its video's other sentences too
+    assert messages[1].startswith("query 'purple elephants dancing' has no known word")
+    assert messages[2].startswith("query is empty") and messages[3] == "no video named in the row"
+    # one layout for every video: masks/<k>/ and queries.txt, for one sentence too
+    assert sorted(os.listdir(out / "clips" / "b" / "masks")) == ["1", "queries.txt"]
+    assert (out / "a" / "masks" / "queries.txt").read_text().splitlines() == [
+        f"1\t{QUERY}", f"2\t{OTHER}", "3\tthe red circle dancing"]
+    for video, folder, sentences in ((root / "a.mp4", out / "a", [QUERY, OTHER, "the red circle dancing"]),
+                                     (root / "clips" / "b.mp4", out / "clips" / "b", [QUERY])):
+        summary = json.loads((folder / batch.SUMMARY_NAME).read_text())
+        assert summary["queries"] == sentences and summary["video"] == str(video)
+        assert summary["frames"] == len(os.listdir(folder / "masks" / "1"))
+        for k, result in enumerate(predict(run_dir, str(video), queries=sentences)):  # the masks `predict` gives
+            names, masks = _masks(folder / "masks" / str(k + 1))
+            assert names == [f"{i:05d}.png" for i in range(1, len(masks) + 1)]
+            np.testing.assert_array_equal(masks, result.masks)
+            assert summary["coverage"][k] == pytest.approx(result.masks.mean())
+    assert sorted(os.listdir(out)) == ["a", "clips", "results.csv"]
+
+
+def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_dir, listed, capsys, monkeypatch):
+    root, _ = listed
+    listing = _write_list(root / "two.csv", [("a.mp4", QUERY), ("clips/b.mp4", OTHER)])
+    out = root / "out"
+    segmented = []
+    real = batch.predict_to_files
+
+    def stopped_at_b(model, video, *args, **kwargs):
+        if video.endswith("b.mp4"):
+            raise KeyboardInterrupt("after 2 frames")
+        segmented.append(os.path.basename(video))
+        return real(model, video, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "predict_to_files", stopped_at_b)
+    argv = ["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"acga predict: interrupted: 1 of 2 videos done, each with its summary.json; "
+                        f"{out / 'results.csv'} lists every row; the same command segments only the rest"), err
+    assert [r["status"] for r in _results(out)] == ["done", "not started"]
+    assert not (out / "clips" / "b" / batch.SUMMARY_NAME).exists()
+    monkeypatch.setattr(batch, "predict_to_files", lambda model, video, *a, **k: segmented.append(
+        os.path.basename(video)) or real(model, video, *a, **k))
+    assert main(argv) == 0
+    assert segmented == ["a.mp4", "b.mp4"]  # a.mp4 once: the second run passed over it
+    assert [r["status"] for r in _results(out)] == ["done earlier", "done"]
+    assert "2 videos, 2 rows: 1 done, 1 done earlier" in capsys.readouterr().out
+    # a video changed since (its time modified), an overlay asked for: segmented again
+    os.utime(root / "a.mp4", ns=(1, 1))
+    assert main([*argv, "--overlays", "mp4"]) == 0
+    assert segmented == ["a.mp4", "b.mp4", "a.mp4", "b.mp4"]
+    assert sorted(os.listdir(out / "a")) == ["masks", "overlay.mp4", "summary.json"]
+
+
+@pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",
+                                  "output_dir_alone"])
+def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run_dir, tmp_path, capsys):
+    listing, extra = str(tmp_path / "list.csv"), []
+    expected = {"no_file": "list.csv: list file not found",
+                "no_header": "list.csv: line 1: no column query in the header (video,sentence); expected a CSV list "
+                             "with the columns video,query",
+                "not_utf8": "list.csv: line 2: not UTF-8 text; save the list as UTF-8 CSV",
+                "same_folder": "lines 2 and 3: a.mp4 and a.mkv would share the folder a; give the videos distinct "
+                               "names",
+                "with_video": "--list: --video, --query cannot go with it",
+                "no_output_dir": "--list: give --output-dir, the folder to write",
+                "output_dir_alone": "--output-dir: goes with --list; for one video, --output and --frames-dir"}[case]
+    if case == "no_header":
+        _write_list(listing, [("a.mp4", QUERY)], header=("video", "sentence"))
+    elif case == "not_utf8":
+        with open(listing, "wb") as f:
+            f.write(b"video,query\na.mp4,caf\xe9 owner\n")
+    elif case == "same_folder":
+        _write_list(listing, [("a.mp4", QUERY), ("a.mkv", QUERY)])
+    elif case != "no_file":
+        _write_list(listing, [("a.mp4", QUERY)])
+    if case == "with_video":
+        extra = ["--video", "a.mp4", "--query", QUERY]
+    argv = ["predict", "--model", run_dir, "--list", listing, "--output-dir", str(tmp_path / "out"), *extra]
+    if case == "no_output_dir":
+        argv = argv[:-2]
+    elif case == "output_dir_alone":
+        argv = ["predict", "--model", run_dir, "--video", "a.mp4", "--query", QUERY, "--output-dir", "out"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("acga predict: error: ") and expected in err[0], err
+    assert not (tmp_path / "out").exists()
