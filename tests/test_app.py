@@ -212,7 +212,7 @@ def test_a_request_naming_a_server_file_does_not_learn_where_gradio_copied_it(se
     with pytest.raises(Exception) as e:  # Gradio's client raises its AppError with the page's message
         client.predict({"path": str(secret), "meta": {"_type": "gradio.FileData"}}, QUERY, api_name="/segment")
     message = str(e.value)
-    assert message.startswith("secret.txt: cannot decode the video") and "/" not in message, message
+    assert message.startswith("secret.txt: not a video FFmpeg can read") and "/" not in message, message
     # Gradio renders the message as HTML: a sentence quoted in it is escaped (Gradio strips < and > from file names)
     with pytest.raises(Exception) as e:
         client.predict({"path": app.example(), "meta": {"_type": "gradio.FileData"}}, "<img src=x onerror=alert(1)>",

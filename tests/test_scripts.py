@@ -307,6 +307,17 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"loading 6 annotated frames of 2 videos, window 4: one at a time {NUMBER} s, a video's frames together "
          rf"{NUMBER} s \({NUMBER}x\); the same samples: True",
          rf"converting them \(one worker, shards and manifest written\): {NUMBER} s, {NUMBER} ms an annotated frame")),
+    "benchmarks/predict_many.py": TinyRun(
+        ("--videos", "2", "--seconds", "1", "--height", "72", "--fps", "12"),
+        (*ENVIRONMENT,
+         r"2 videos of 1 s \(24 frames, 72 high, 12 fps\), untrained tiny preset \(T=8, S=64\), query 'the red square "
+         r"moving left', mask PNGs:",
+         rf"  a process per video \(a shell loop\): {NUMBER} s a video \({NUMBER} s in all\)",
+         rf"  acga predict --list \(one process\): {NUMBER} s a video \({NUMBER} s in all\)",
+         rf"  the list is {NUMBER}x as fast; masks the same: yes"),
+        # 40 s on a 2-core AVX2 host (three processes that load TensorFlow). The default suite runs acga predict
+        # --list end to end (tests/test_batch.py).
+        slow=True),
     "benchmarks/predict_memory.py": TinyRun(
         ("--seconds", "1", "2", "--height", "72", "--uhd-seconds", "0", "--fps", "12"),
         (*ENVIRONMENT,

@@ -30,6 +30,7 @@ from acga_tf.apps.predict import (
     load_predictor,
     predict_to_files,
 )
+from acga_tf.apps.predictors import is_server_url
 from acga_tf.data.types import DataError
 from acga_tf.ops import files
 
@@ -154,8 +155,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         output_dir: the folder to write in (created).
         overlay: "mp4" or "gif" for an overlay per video (`<name>/overlay.mp4`), or None.
         audio, batch_size: as `predict_to_files`.
-        model_name: what `summary.json` records as the model (default: `model` as given), by which a later run tells
-            whether a video was segmented by the same model.
+        model_name: what `summary.json` records as the model (default: a path made absolute, a URL as given), by
+            which a later run tells whether a video was segmented by the same model.
         progress: called after each video with its first row and its rows' results.
 
     Returns:
@@ -173,8 +174,10 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     predictor = load_predictor(model)
     os.makedirs(output_dir, exist_ok=True)
     lock = files.WriteLock(output_dir, f"{output_dir} (--output-dir)")  # a second run into it now is refused
-    model_name = model_name or (os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike))
-                                else type(model).__name__)
+    if model_name is None:  # a path as an absolute one, so that a run from another folder matches
+        given = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+        model_name = (type(model).__name__ if given is None else given if is_server_url(given)
+                      else os.path.abspath(given))
     results = [RowResult(row) for row in rows]
     by_video: dict[str, list[RowResult]] = {}
     for result in results:
