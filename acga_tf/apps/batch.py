@@ -1,9 +1,9 @@
 """Segment many videos, each with its own sentences, listed in a CSV file (`acga predict --list`,
 docs/serving.md#many-videos).
 
-The model is loaded once (a command per video spent about nine tenths of its time starting: 14.2 s a video against
-1.5 s in one process, measured on a 2-core CPU). Each video gets one folder, `<output_dir>/<name>/`: its masks
-(`masks/<k>/00001.png` for its sentence k, and `masks/queries.txt`, the same layout for one sentence or several),
+The model is loaded once (a command per video spends most of its time starting: 11.32 s a video against 1.58 s in
+one process, `benchmarks/predict_many.py` on a 2-core CPU). Each video gets one folder, `<output_dir>/<name>/`: its
+masks (`masks/<k>/00001.png` for its sentence k, and `masks/queries.txt`, the same layout for one sentence or several),
 its overlay where asked for, and `summary.json`, written last, which says that the video is done and what was
 found. A failure is the failure of its rows only: a missing or unreadable video fails that video's rows, a refused
 sentence (no word the model knows) only its own row; the rest go on. `results.csv`, one row per row of the list,
