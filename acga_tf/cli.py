@@ -69,7 +69,9 @@ def end_by_signal(signum: int) -> None:
 _check_keras_backend()
 # Until the imports below are done; then the handler Python had (KeyboardInterrupt, which `main` reports). Only the
 # main thread may set one (a test may import this module from another).
-_STARTING = threading.current_thread() is threading.main_thread()
+# A command a script started in the background (`acga ... &`) ignores SIGINT, as its shell set it: it keeps doing so.
+_STARTING = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
 _SIGINT_BEFORE = signal.signal(signal.SIGINT, _interrupted_while_starting) if _STARTING else None
 
 # First: the imports below load TensorFlow, whose start-up lines would reach stderr.
@@ -251,8 +253,9 @@ def _run_predict_list(args) -> int:
     failed = [r for r in results if r.status == "failed"]
     if failed:
         lines = ", ".join(str(r.row.line) for r in failed[:10]) + (", ..." if len(failed) > 10 else "")
-        raise ValueError(f"{len(failed)} of {len(results)} rows failed (lines {lines}; the first: "
-                         f"{failed[0].message}); {table} says why for each")
+        lines = ("lines " if len(failed) > 1 else "line ") + lines
+        raise ValueError(f"{len(failed)} of {len(results)} rows failed ({lines}; the first: {failed[0].message}); "
+                         f"{table} says why for each")
     return 0
 
 
@@ -479,6 +482,8 @@ _SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add
 # Errors a user can cause (bad arguments, files, data): one line and exit status 2. `--debug` shows the traceback.
 USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, TrainingDiverged)
 # A model server that failed for now (unreachable, too slow, HTTP 5xx): one line and status 69, sysexits'
+# The signals that stop a command, which it then ends by (`run`).
+STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 # EX_UNAVAILABLE, so that a script tells a retry from a mistake (docs/serving.md#errors).
 EXIT_UNAVAILABLE = 69
 
@@ -506,11 +511,12 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: what was kept, if the job says, and the shell's status
             if args.debug:
                 raise
-            stopped = "terminated" if terminated.is_set() else "interrupted"
+            signum = terminated.signum or signal.SIGINT
+            stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
             with contextlib.suppress(OSError):
                 if sys.stderr is not None:
                     print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
-            return 128 + (signal.SIGTERM if terminated.is_set() else signal.SIGINT)
+            return 128 + signum
 
 
 def _stdout_closed() -> bool:
@@ -543,7 +549,7 @@ def run() -> None:
     """The `acga` command (and `python -m acga_tf`): `main`, then its exit status; a command stopped by Ctrl-C or
     SIGTERM ends by that signal (`end_by_signal`), so that a shell loop of commands stops too."""
     code = main()
-    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+    if code - 128 in STOPPING_SIGNALS:
         end_by_signal(code - 128)
     sys.exit(code)
 

@@ -5,6 +5,9 @@ refused sentence failed the video's other sentences, nothing said which videos w
 import csv
 import json
 import os
+import shutil
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -44,7 +47,7 @@ def listed(tmp_path):
     write_video(tmp_path / "clips" / "b.mp4", moving_frames(5, 48, 64, seed=2), "libx264", "yuv420p")
     rows = [("a.mp4", QUERY), ("a.mp4", "a blue\nsquare  walking"),  # a quoted field with a line break
             ("clips/b.mp4", QUERY), ("missing.mp4", QUERY), ("a.mp4", "purple elephants dancing"), ("a.mp4", "  ?! "),
-            ("", QUERY), ("a.mp4", QUERY),  # the same row twice: segmented once
+            ("", QUERY), ("./a.mp4", QUERY),  # the same row twice (the file written two ways): segmented once
             ("a.mp4", "the red circle dancing")]  # a word the model does not know: a warning on this row
     return tmp_path, _write_list(tmp_path / "list.csv", rows)
 
@@ -90,12 +93,13 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
 def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_dir, listed, capsys, monkeypatch):
     root, _ = listed
     listing = _write_list(root / "two.csv", [("a.mp4", QUERY), ("clips/b.mp4", OTHER)])
-    out = root / "out"
+    out, run_dir = root / "out", str(shutil.copytree(run_dir, root / "run"))  # a run of ours, to train "again"
     segmented = []
     real = batch.predict_to_files
 
     def stopped_at_b(model, video, *args, **kwargs):
-        if video.endswith("b.mp4"):
+        if video.endswith("b.mp4"):  # results.csv is written after each video (before: at the end only)
+            assert [r["status"] for r in _results(out)] == ["done", "not started"]
             raise KeyboardInterrupt("after 2 frames")
         segmented.append(os.path.basename(video))
         return real(model, video, *args, **kwargs)
@@ -106,7 +110,7 @@ def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_
     err = capsys.readouterr().err.strip()
     assert err.endswith(f"acga predict: interrupted: 1 of 2 videos done, each with its summary.json; "
                         f"{out / 'results.csv'} lists every row; the same command segments only the rest"), err
-    assert [r["status"] for r in _results(out)] == ["done", "not started"]
+    assert [r["status"] for r in _results(out)] == ["done", "stopped"]
     assert not (out / "clips" / "b" / batch.SUMMARY_NAME).exists()
     monkeypatch.setattr(batch, "predict_to_files", lambda model, video, *a, **k: segmented.append(
         os.path.basename(video)) or real(model, video, *a, **k))
@@ -119,10 +123,18 @@ def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_
     assert main([*argv, "--overlays", "mp4"]) == 0
     assert segmented == ["a.mp4", "b.mp4", "a.mp4", "b.mp4"]
     assert sorted(os.listdir(out / "a")) == ["masks", "overlay.mp4", "summary.json"]
+    # a tester's findings: a mask removed since, or a model trained again in place, was passed over as done
+    os.remove(out / "a" / "masks" / "1" / "00003.png")
+    assert main([*argv, "--overlays", "mp4"]) == 0
+    assert segmented[4:] == ["a.mp4"] and len(os.listdir(out / "a" / "masks" / "1")) == 6
+    os.utime(os.path.join(run_dir, "model.keras"), ns=(1, 1))
+    assert main([*argv, "--overlays", "mp4"]) == 0
+    assert segmented[5:] == ["a.mp4", "b.mp4"]
+    assert not any("removed" in r["message"] for r in _results(out))  # its own housekeeping is no warning
 
 
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",
-                                  "output_dir_alone"])
+                                  "output_dir_alone", "unclosed_quote", "nested", "results_name"])
 def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run_dir, tmp_path, capsys):
     listing, extra = str(tmp_path / "list.csv"), []
     expected = {"no_file": "list.csv: list file not found",
@@ -133,7 +145,14 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
                                "names",
                 "with_video": "--list: --video, --query cannot go with it",
                 "no_output_dir": "--list: give --output-dir, the folder to write",
-                "output_dir_alone": "--output-dir: goes with --list; for one video, --output and --frames-dir"}[case]
+                "output_dir_alone": "--output-dir: goes with --list; for one video, --output and --frames-dir",
+                # before: the rows after it read as one sentence, without a word
+                "unclosed_quote": "list.csv: line 3: not CSV (unexpected end of data: a quoted sentence must end with "
+                                  "a quote",
+                # before: x/masks.mp4's folder inside x's; results.csv.mp4's folder where results.csv goes
+                "nested": "lines 2 and 3: the folder of x/masks.mp4 would lie inside that of x.mp4",
+                "results_name": "line 2: results.csv.mp4 would write the folder results.csv; give the videos distinct "
+                                "names"}[case]
     if case == "no_header":
         _write_list(listing, [("a.mp4", QUERY)], header=("video", "sentence"))
     elif case == "not_utf8":
@@ -141,6 +160,13 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
             f.write(b"video,query\na.mp4,caf\xe9 owner\n")
     elif case == "same_folder":
         _write_list(listing, [("a.mp4", QUERY), ("a.mkv", QUERY)])
+    elif case == "unclosed_quote":
+        with open(listing, "w", encoding="utf-8") as f:
+            f.write(f'video,query\na.mp4,{QUERY}\nb.mp4,"the red circle\nc.mp4,{QUERY}\n')
+    elif case == "nested":
+        _write_list(listing, [("x.mp4", QUERY), ("x/masks.mp4", QUERY)])
+    elif case == "results_name":
+        _write_list(listing, [("results.csv.mp4", QUERY)])
     elif case != "no_file":
         _write_list(listing, [("a.mp4", QUERY)])
     if case == "with_video":
@@ -154,3 +180,23 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("acga predict: error: ") and expected in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_sighup_stops_a_job_as_ctrl_c_does_unless_ignored():
+    """An SSH session that drops sends SIGHUP: before, a list of videos ended at once, without its results.csv. It now
+    stops the job as SIGTERM does (what was kept said, the shell's status 129); `nohup` (SIGHUP ignored) still
+    protects it."""
+    from acga_tf.ops.errors import sigterm_as_interrupt
+
+    with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt() as stopped:
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(5)  # the handler raises in the main thread, at once
+    assert stopped.signum == signal.SIGHUP
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with sigterm_as_interrupt() as stopped:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.2)
+        assert stopped.signum is None
+    finally:
+        signal.signal(signal.SIGHUP, before)

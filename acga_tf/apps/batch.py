@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -45,20 +47,23 @@ RESULT_COLUMNS = ("line", "video", "query", "status", "masks", "frames", "covera
 
 @dataclasses.dataclass(frozen=True)
 class ListRow:
-    """One row of a list: `line` is its line in the file (the header is line 1), `video` as written, `path` the file
-    it names (a relative path is taken from the list's folder)."""
+    """One row of a list: `line` is the line of the file its row ends on (the header is line 1; a sentence with a
+    line break spans two), `video` as written, `path` the file it names (a relative path is taken from the list's
+    folder; `./a.mp4` and `a.mp4` are one file)."""
 
     line: int
     video: str
     path: str
     query: str
+    relative: str = ""  # `path` from the list's folder ("../x.mp4" where it lies outside it)
 
 
 @dataclasses.dataclass
 class RowResult:
-    """What became of one row: `status` "done", "done earlier" (an earlier run's, passed over), "failed" or "not
-    started" (the run was stopped first); `masks` its mask folder, relative to the output folder; `coverage` the
-    mean fraction of pixels its mask covers; `message` why it failed, or the warnings the video gave."""
+    """What became of one row: `status` "done", "done earlier" (an earlier run's, passed over), "failed", "stopped"
+    (its video was being segmented when the run was stopped) or "not started" (the run was stopped first); `masks`
+    its mask folder, relative to the output folder; `coverage` the mean fraction of pixels its mask covers; `message`
+    why it failed, or the warnings its sentence and video gave."""
 
     row: ListRow
     status: str = "not started"
@@ -76,10 +81,10 @@ def read_list(path: str) -> list[ListRow]:
     Raises:
         ValueError: the file cannot be read as such a list (the message names it, and the line).
     """
-    path = os.fspath(path)
+    path, ended = os.fspath(path), 1
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(f, strict=True)  # an unclosed quote is an error, not the rest of the file in one cell
             header = next(reader, None)
             if header is None:
                 raise ValueError(f"{path}: is empty; expected a CSV list with the columns video,query")
@@ -89,23 +94,24 @@ def read_list(path: str) -> list[ListRow]:
                 raise ValueError(f"{path}: line 1: no column {' or '.join(missing)} in the header "
                                  f"({','.join(header)}); expected a CSV list with the columns video,query")
             at = {column: names.index(column) for column in ("video", "query")}
-            rows, folder = [], os.path.dirname(os.path.abspath(path))
+            rows, folder, ended = [], os.path.dirname(os.path.abspath(path)), reader.line_num
             for cells in reader:
-                line = reader.line_num  # the line the row ends on
+                line = ended = reader.line_num  # the line the row ends on
                 if not any(cell.strip() for cell in cells):
                     continue
                 video, query = (cells[at[c]] if at[c] < len(cells) else "" for c in ("video", "query"))
                 video = video.strip()
-                rows.append(ListRow(line, video, os.path.join(folder, os.path.expanduser(video)) if video else "",
-                                    query))
+                where = os.path.normpath(os.path.join(folder, os.path.expanduser(video))) if video else ""
+                rows.append(ListRow(line, video, where, query, os.path.relpath(where, folder) if video else ""))
     except FileNotFoundError:
         raise ValueError(f"{path}: list file not found") from None
     except UnicodeDecodeError:
         raise ValueError(f"{path}: line {_first_bad_line(path)}: not UTF-8 text; save the list as UTF-8 CSV") from None
     except OSError as e:
         raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
-    except csv.Error as e:
-        raise ValueError(f"{path}: line {reader.line_num}: not CSV ({e})") from None
+    except csv.Error as e:  # where the row began: an unclosed quote runs to the file's end
+        raise ValueError(f"{path}: line {ended + 1}: not CSV ({e}: a quoted sentence must end with a quote, and a "
+                         "quote inside one be doubled)") from None
     if not rows:
         raise ValueError(f"{path}: lists no video (a header video,query, then one row per video and sentence)")
     return rows
@@ -123,25 +129,58 @@ def _first_bad_line(path: str) -> int:
 
 
 def video_folders(rows: Sequence[ListRow]) -> dict[str, str]:
-    """Each video's folder name under the output folder, by its path: the path as the list writes it, without its
-    extension, where it lies under the list's folder (`clips/a.mp4` → `clips/a`), else its file name's stem.
+    """Each video's folder name under the output folder, by its path: its path from the list's folder, without its
+    extension, where it lies under that folder (`clips/a.mp4` → `clips/a`), else its file name's stem.
 
     Raises:
-        ValueError: two videos would share a folder (the message names their rows).
+        ValueError: two videos would share a folder, one's would lie inside the other's, or one's would be named as
+            `results.csv` (the message names their lines).
     """
     names, first = {}, {}
     for row in rows:
         if not row.video or row.path in names:
             continue
-        written = os.path.normpath(row.video)
-        inside = not os.path.isabs(written) and not written.startswith(("..", "~"))
-        name = os.path.splitext(written if inside else os.path.basename(written))[0].replace(os.sep, "/")
-        if name.lower() in first:
-            other = first[name.lower()]
-            raise ValueError(f"lines {other.line} and {row.line}: {other.video} and {row.video} would share the "
-                             f"folder {name}; give the videos distinct names")
+        inside = row.relative and not row.relative.startswith("..")
+        name = os.path.splitext(row.relative if inside else os.path.basename(row.path))[0].replace(os.sep, "/")
+        if name.lower() in first or name.lower().startswith(RESULTS_NAME):
+            other = first.get(name.lower())
+            which = (f"lines {other.line} and {row.line}: {other.video} and {row.video} would share the folder "
+                     if other else f"line {row.line}: {row.video} would write the folder ")
+            raise ValueError(f"{which}{name}; give the videos distinct names")
         names[row.path], first[name.lower()] = name, row
+    for path, name in names.items():  # a folder inside another video's (X.mp4 and X/masks.mp4)
+        parts = name.lower().split("/")
+        for k in range(1, len(parts)):
+            outer = first.get("/".join(parts[:k]))
+            if outer is not None:
+                row = first[name.lower()]
+                raise ValueError(f"lines {outer.line} and {row.line}: the folder of {row.video} would lie inside "
+                                 f"that of {outer.video}; give the videos distinct names")
     return names
+
+
+def model_identity(model) -> str | None:
+    """What `summary.json` records as the model, by which a re-run knows it: a path made absolute, with a fingerprint
+    of the files under it (their paths, sizes and times modified: a run trained again, a SavedModel given a new
+    version, is another model); a TF Serving URL as given (name a version, `/versions/N`, to pin one); None for a
+    model given as an object (a video it segmented is then segmented again by the next run)."""
+    if not isinstance(model, (str, os.PathLike)):
+        return None
+    given = os.fspath(model)
+    if is_server_url(given):
+        return given
+    path = os.path.abspath(given)
+    found = []
+    for root, folders, names in os.walk(path):
+        folders.sort()
+        for name in sorted(names):
+            with contextlib.suppress(OSError):
+                stat = os.stat(os.path.join(root, name))
+                found.append(f"{os.path.relpath(os.path.join(root, name), path)}:{stat.st_size}:{stat.st_mtime_ns}")
+    if os.path.isfile(path):
+        stat = os.stat(path)
+        found.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+    return f"{path} ({hashlib.sha256(chr(10).join(found).encode()).hexdigest()[:16]})"
 
 
 def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: str | None = None, audio: bool = True,
@@ -151,12 +190,12 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
 
     Args:
         model: any artifact `load_predictor` takes (loaded once).
-        rows: from `read_list`.
+        rows: from `read_list`, or the list's path.
         output_dir: the folder to write in (created).
         overlay: "mp4" or "gif" for an overlay per video (`<name>/overlay.mp4`), or None.
         audio, batch_size: as `predict_to_files`.
-        model_name: what `summary.json` records as the model (default: a path made absolute, a URL as given), by
-            which a later run tells whether a video was segmented by the same model.
+        model_name: what `summary.json` records as the model, by which a later run tells whether a video was
+            segmented by the same model (default: `model_identity`).
         progress: called after each video with its first row and its rows' results.
 
     Returns:
@@ -167,6 +206,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     Raises:
         ValueError: two videos would share a folder; `overlay` not "mp4", "gif" or None.
     """
+    if isinstance(rows, (str, os.PathLike)):  # the list's path
+        rows = read_list(rows)
     if overlay is not None and "." + str(overlay) not in OVERLAY_FORMATS:
         raise ValueError(f"overlay={overlay!r}: expected one of {', '.join(f[1:] for f in OVERLAY_FORMATS)}, or None")
     folders = video_folders(rows)
@@ -174,15 +215,12 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     predictor = load_predictor(model)
     os.makedirs(output_dir, exist_ok=True)
     lock = files.WriteLock(output_dir, f"{output_dir} (--output-dir)")  # a second run into it now is refused
-    if model_name is None:  # a path as an absolute one, so that a run from another folder matches
-        given = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
-        model_name = (type(model).__name__ if given is None else given if is_server_url(given)
-                      else os.path.abspath(given))
+    model_name = model_name or model_identity(model)
     results = [RowResult(row) for row in rows]
     by_video: dict[str, list[RowResult]] = {}
     for result in results:
         by_video.setdefault(result.row.path, []).append(result)
-    done = 0
+    done, table = 0, os.path.join(output_dir, RESULTS_NAME)
     try:
         for path, group in by_video.items():
             if not path:
@@ -191,12 +229,16 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
                 _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
                                batch_size=batch_size, model_name=model_name)
             done += 1
+            write_results(table, results)  # after each video: a run killed outright (kill -9) leaves it up to date
             if progress is not None:
                 progress(group[0].row, group)
     except BaseException as e:
-        table = os.path.join(output_dir, RESULTS_NAME)
         kept = (f"{done} of {len(by_video)} videos done, each with its {SUMMARY_NAME}; {table} lists every row; the "
                 "same command segments only the rest")
+        if done < len(by_video):  # the video being segmented: stopped, or what stopped the run
+            for result in list(by_video.values())[done]:
+                if result.status == "not started":
+                    result.status, result.message = "stopped", _one_line(e) or type(e).__name__
         write_results(table, results)
         if isinstance(e, KeyboardInterrupt):
             raise KeyboardInterrupt(kept) from None
@@ -204,7 +246,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         raise
     finally:
         lock.release()
-    write_results(os.path.join(output_dir, RESULTS_NAME), results)
+    write_results(table, results)
     return results
 
 
@@ -231,16 +273,19 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     if not os.path.isfile(path):
         _fail([r for r in group if id(r) not in refused], f"{path}: video file not found")
+        logger.warning("%s: video file not found", path)
         return
     stat = os.stat(path)
     wanted = {"video": os.path.abspath(path), "size": stat.st_size, "modified_ns": stat.st_mtime_ns,
               "queries": sentences, "model": model_name, "overlay": overlay}
     earlier = _read_summary(summary_path)
-    if earlier is not None and all(earlier.get(key) == value for key, value in wanted.items()):
+    if (earlier is not None and wanted["model"] is not None
+            and all(earlier.get(key) == value for key, value in wanted.items()) and _complete(folder, earlier)):
         _fill(group, refused, name, earlier, "done earlier")
         return
     if os.path.exists(summary_path):
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
+    shutil.rmtree(os.path.join(folder, MASKS_FOLDER), ignore_errors=True)  # an earlier run's masks, all of them
     for kind in OVERLAY_FORMATS:  # an overlay of an earlier run that this one does not write
         if kind != f".{overlay}":
             _remove(os.path.join(folder, OVERLAY_NAME + kind))
@@ -281,6 +326,25 @@ def _fill(group: list[RowResult], refused: dict, name: str, record: dict, status
         result.frames, result.coverage = record["frames"], record["coverage"][k]
         mine = record.get("sentence_warnings", [[]] * len(record["queries"]))[k]
         result.message = "; ".join([*mine, *record.get("video_warnings", [])])
+
+
+def _complete(folder: str, record: dict) -> bool:
+    """Whether an earlier run's files are all there: each sentence's folder with its `frames` mask PNGs, and the
+    overlay it wrote (a folder or file removed since is segmented again)."""
+    try:
+        for k in range(len(record["queries"])):
+            names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))) if n.endswith(".png"))
+            if names != [f"{i:05d}.png" for i in range(1, record["frames"] + 1)]:
+                return False
+        overlay = record.get("overlay_file")
+        return overlay is None or os.path.isfile(os.path.join(folder, overlay))
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _fail(group: list[RowResult], message: str) -> None:

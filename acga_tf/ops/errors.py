@@ -30,22 +30,30 @@ def error_message(error: tf.errors.OpError) -> str:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[threading.Event]:
-    """Within the block, SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) raises KeyboardInterrupt in the
-    main thread, as Ctrl-C does, so that a job says what it kept and leaves no partial file (its default ends Python at
-    once: `acga predict` left `OUT.mp4.tmp`, `acga app` its visitors' uploads). Yields an event set when SIGTERM came;
-    the previous handler is put back after the block. Off the main thread (where no handler can be set) it does
-    nothing."""
+    """Within the block, SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) and SIGHUP raise
+    KeyboardInterrupt in the main thread, as Ctrl-C does, so that a job says what it kept and leaves no partial file
+    (their default ends Python at once: `acga predict` left `OUT.mp4.tmp`, `acga app` its visitors' uploads). Yields
+    an event set when one came (its `signum` says which); the previous handlers are put back after the block. Off the
+    main thread (where no handler can be set) it does nothing."""
     terminated = threading.Event()
+    terminated.signum = None  # which signal came: SIGTERM, or SIGHUP
     if threading.current_thread() is not threading.main_thread():
         yield terminated
         return
 
     def stop(signum, frame):
+        terminated.signum = signum
         terminated.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # SIGHUP too: a terminal or an SSH session that closes sends it (before, the job ended at once, a list of videos
+    # without its results.csv); unless it is ignored, as `nohup` makes it
+    handled = [signal.SIGTERM]
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        handled.append(signal.SIGHUP)
+    previous = {signum: signal.signal(signum, stop) for signum in handled}
     try:
         yield terminated
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
