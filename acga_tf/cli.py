@@ -486,6 +486,8 @@ USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, Tr
 STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 # EX_UNAVAILABLE, so that a script tells a retry from a mistake (docs/serving.md#errors).
 EXIT_UNAVAILABLE = 69
+# EX_TEMPFAIL: another run is writing the output now; the same command may succeed once it has ended.
+EXIT_TEMPFAIL = 75
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):  # stderr closed (`2>&-`): the status alone says it
                 if sys.stderr is not None:  # None where Python started without it (print would write to stdout)
                     print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
+            if isinstance(e, files.OutputInUse):
+                return EXIT_TEMPFAIL
             return EXIT_UNAVAILABLE if isinstance(e, ServiceUnavailable) else 2
         except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: what was kept, if the job says, and the shell's status
             if args.debug:

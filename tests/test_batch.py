@@ -52,10 +52,14 @@ def listed(tmp_path):
     return tmp_path, _write_list(tmp_path / "list.csv", rows)
 
 
-def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_bad_rows(run_dir, listed, capsys):
+def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_bad_rows(run_dir, listed, capsys,
+                                                                                       caplog):
     root, listing = listed
     out = root / "out"
-    code = main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"])
+    with caplog.at_level("WARNING"):
+        code = main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"])
+    assert caplog.text.count("(they get zero vectors): dancing") == 1  # before: twice (the list's check, predict's)
+    assert "missing.mp4: video file not found" in caplog.text  # each failed video has its warning line
     said, err = capsys.readouterr()
     assert code == 2, err
     assert "4 videos, 9 rows: 5 done, 4 failed" in said

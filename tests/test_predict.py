@@ -596,7 +596,7 @@ def test_a_second_run_writing_the_same_output_at_once_is_refused(what, run_dir, 
         assert holder.stdout.readline() == "held\n"
         capsys.readouterr()
         assert main(["predict", "--model", run_dir, "--video", videos["mkv"][0], "--query", QUERY, "--frames-dir",
-                     str(masks), "--output", str(out), "--no-progress"]) == 2  # before: 0
+                     str(masks), "--output", str(out), "--no-progress"]) == 75  # EX_TEMPFAIL; before: 0
         err = capsys.readouterr().err.strip().splitlines()
         name = f"{masks} (--frames-dir)" if what == "frames_dir" else str(out)
         assert len(err) == 1 and err[0].startswith(f"acga predict: error: {name}: another run is writing it now"), err

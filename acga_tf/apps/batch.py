@@ -261,7 +261,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         try:
             sentence = check_query(result.row.query)
             if sentence not in sentences:
-                with _warnings_into(said.setdefault(sentence, [])):
+                with _warnings_held(said.setdefault(sentence, [])):  # predict_to_files says them again
                     check_queries(predictor, [sentence])  # a sentence refused fails its row alone
                 sentences.append(sentence)
         except (TypeError, ValueError) as e:
@@ -387,6 +387,31 @@ def _warnings_into(notes: list[str]) -> Iterator[None]:
         yield
     finally:
         package.removeHandler(handler)
+
+
+class _Held(logging.Filter):
+    """Keeps the messages of the warnings it is given, and stops them there."""
+
+    def __init__(self, notes: list[str]):
+        super().__init__()
+        self.notes = notes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            self.notes.append(record.getMessage())
+        return False
+
+
+@contextlib.contextmanager
+def _warnings_held(notes: list[str]) -> Iterator[None]:
+    """Within the block, the sentence checks' warnings (`acga_tf.apps.predict`'s) are appended to `notes` and not
+    printed: the same checks in `predict_to_files` print them (before, each was printed twice)."""
+    held, source = _Held(notes), logging.getLogger(check_queries.__module__)
+    source.addFilter(held)
+    try:
+        yield
+    finally:
+        source.removeFilter(held)
 
 
 def write_results(path: str, results: Sequence[RowResult]) -> None:

@@ -113,6 +113,11 @@ def read_json(path: str) -> Any:
             raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
+class OutputInUse(ValueError):
+    """Another run is writing the output now (`WriteLock`): the same command may succeed once it has ended (`acga`
+    exits 75, EX_TEMPFAIL, for it)."""
+
+
 class WriteLock:
     """An exclusive advisory lock (`flock`) on a local file or folder that one run is writing, held until `release`.
 
@@ -127,7 +132,7 @@ class WriteLock:
         name: what the message calls it, the output the user named (default: `path`).
 
     Raises:
-        ValueError: another process holds the lock.
+        OutputInUse: another process holds the lock (a ValueError).
     """
 
     def __init__(self, path: str, name: str | None = None):
@@ -140,8 +145,8 @@ class WriteLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ValueError(f"{name or path}: another run is writing it now; wait for it to end, or write "
-                             "elsewhere") from None
+            raise OutputInUse(f"{name or path}: another run is writing it now; wait for it to end, or write "
+                              "elsewhere") from None
         except OSError:  # a filesystem without locks
             os.close(fd)
             return
