@@ -145,8 +145,8 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
                 "no_header": "list.csv: line 1: no column query in the header (video,sentence); expected a CSV list "
                              "with the columns video,query",
                 "not_utf8": "list.csv: line 2: not UTF-8 text; save the list as UTF-8 CSV",
-                "same_folder": "lines 2 and 3: a.mp4 and a.mkv would share the folder a; give the videos distinct "
-                               "names",
+                "same_folder": "list.csv: lines 2 and 3: a.mp4 and a.mkv would share the folder a; give the videos "
+                               "distinct names",
                 "with_video": "--list: --video, --query cannot go with it",
                 "no_output_dir": "--list: give --output-dir, the folder to write",
                 "output_dir_alone": "--output-dir: goes with --list; for one video, --output and --frames-dir",
@@ -154,9 +154,9 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
                 "unclosed_quote": "list.csv: line 3: not CSV (unexpected end of data: a quoted sentence must end with "
                                   "a quote",
                 # before: x/masks.mp4's folder inside x's; results.csv.mp4's folder where results.csv goes
-                "nested": "lines 2 and 3: the folder of x/masks.mp4 would lie inside that of x.mp4",
-                "results_name": "line 2: results.csv.mp4 would write the folder results.csv; give the videos distinct "
-                                "names"}[case]
+                "nested": "list.csv: lines 2 and 3: the folder of x/masks.mp4 would lie inside that of x.mp4",
+                "results_name": "list.csv: line 2: results.csv.mp4 would write the folder results.csv; give the "
+                                "videos distinct names"}[case]
     if case == "no_header":
         _write_list(listing, [("a.mp4", QUERY)], header=("video", "sentence"))
     elif case == "not_utf8":
