@@ -35,6 +35,7 @@ from acga_tf.apps.predict import (
 from acga_tf.apps.predictors import is_server_url
 from acga_tf.data.types import DataError
 from acga_tf.ops import files
+from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -159,27 +160,32 @@ def video_folders(rows: Sequence[ListRow]) -> dict[str, str]:
     return names
 
 
+RUN_FILES = (artifacts.MODEL_FILE, artifacts.VOCAB_FILE, artifacts.EMBEDDINGS_FILE)  # what a run's model is read from
+
+
 def model_identity(model) -> str | None:
     """What `summary.json` records as the model, by which a re-run knows it: a path made absolute, with a fingerprint
-    of the files under it (their paths, sizes and times modified: a run trained again, a SavedModel given a new
-    version, is another model); a TF Serving URL as given (name a version, `/versions/N`, to pin one); None for a
-    model given as an object (a video it segmented is then segmented again by the next run)."""
+    of the files it is read from (their paths, sizes and times modified: a run trained again, a SavedModel given a
+    new version, is another model; a run's logs and checkpoints are not read); a TF Serving URL as given (name a
+    version, `/versions/N`, to pin one); None for a model given as an object (its videos are segmented again by the
+    next run)."""
     if not isinstance(model, (str, os.PathLike)):
         return None
     given = os.fspath(model)
     if is_server_url(given):
         return given
     path = os.path.abspath(given)
+    if os.path.isfile(os.path.join(path, artifacts.MODEL_FILE)):  # a run: the files a model is loaded from, not
+        files_read = [os.path.join(path, name) for name in RUN_FILES]  # its logs, checkpoints or evaluations
+    elif os.path.isfile(path):  # a .keras file, and the word files beside it
+        files_read = [path, *(os.path.join(os.path.dirname(path), name) for name in RUN_FILES[1:])]
+    else:  # a SavedModel, or its parent with its versions
+        files_read = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
     found = []
-    for root, folders, names in os.walk(path):
-        folders.sort()
-        for name in sorted(names):
-            with contextlib.suppress(OSError):
-                stat = os.stat(os.path.join(root, name))
-                found.append(f"{os.path.relpath(os.path.join(root, name), path)}:{stat.st_size}:{stat.st_mtime_ns}")
-    if os.path.isfile(path):
-        stat = os.stat(path)
-        found.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+    for name in files_read:
+        with contextlib.suppress(OSError):
+            stat = os.stat(name)
+            found.append(f"{os.path.relpath(name, path)}:{stat.st_size}:{stat.st_mtime_ns}")
     return f"{path} ({hashlib.sha256(chr(10).join(found).encode()).hexdigest()[:16]})"
 
 
