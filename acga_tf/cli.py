@@ -486,12 +486,12 @@ _SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add
 # Errors a user can cause (bad arguments, files, data): one line and exit status 2. `--debug` shows the traceback.
 USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, TrainingDiverged)
 # A model server that failed for now (unreachable, too slow, HTTP 5xx): one line and status 69, sysexits'
-# The signals that stop a command, which it then ends by (`run`).
-STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 # EX_UNAVAILABLE, so that a script tells a retry from a mistake (docs/serving.md#errors).
 EXIT_UNAVAILABLE = 69
 # EX_TEMPFAIL: another run is writing the output now; the same command may succeed once it has ended.
 EXIT_TEMPFAIL = 75
+# The signals that stop a command, which it then ends by (`run`).
+STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 
 
 def main(argv: list[str] | None = None) -> int:
