@@ -19,11 +19,9 @@ import filecmp
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
-from hostinfo import environment_lines  # benchmarks/hostinfo.py
-from predict_memory import QUERY, make_run, write_video  # benchmarks/predict_memory.py
+from predict_memory import QUERY, workspace, write_video  # benchmarks/predict_memory.py
 
 
 def acga(*argv: str) -> float:
@@ -54,12 +52,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.videos < 1:
         parser.error(f"--videos {args.videos}: give at least 1")
-    for line in environment_lines():
-        print(line)
-    with tempfile.TemporaryDirectory() as temporary:
-        work = args.workdir or temporary
-        os.makedirs(work, exist_ok=True)
-        run = make_run(os.path.join(work, "run"))
+    with workspace(args.workdir) as (work, run):
         videos = [os.path.join(work, f"video{k:03d}.mp4") for k in range(args.videos)]
         frames = [write_video(video, args.seconds, args.height, args.fps) for video in videos]
         listing = os.path.join(work, "list.csv")

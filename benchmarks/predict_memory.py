@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it turns on oneDNN, docs/training.md#cpu)
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -74,6 +76,18 @@ def make_run(directory: str, sentences: tuple[str, ...] = (QUERY,)) -> str:
     return directory
 
 
+@contextlib.contextmanager
+def workspace(workdir: str | None) -> Iterator[tuple[str, str]]:
+    """Prints the environment's lines, then yields (the folder to work in: `workdir`, or a temporary one removed
+    after, and an untrained tiny run saved in it)."""
+    for line in environment_lines():
+        print(line)
+    with tempfile.TemporaryDirectory() as temporary:
+        work = workdir or temporary
+        os.makedirs(work, exist_ok=True)
+        yield work, make_run(os.path.join(work, "run"))
+
+
 def measure(run: str, video: str, out: str, batch_size: int, pngs: bool) -> dict:
     """Runs `acga predict` in a fresh child process; returns its peak RSS (MB), seconds and exit status."""
     argv = ["predict", "--model", run, "--video", video, "--query", QUERY, "--output", os.path.join(out, "overlay.mp4"),
@@ -113,12 +127,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         return child(json.loads(args.child))
-    for line in environment_lines():
-        print(line)
-    with tempfile.TemporaryDirectory() as temporary:
-        work = args.workdir or temporary
-        os.makedirs(work, exist_ok=True)
-        run = make_run(os.path.join(work, "run"))
+    with workspace(args.workdir) as (work, run):
         print(f"acga predict, untrained tiny preset (T=8, S=64), batch {args.batch_size}, query {QUERY!r}, writing "
               f"overlay.mp4{'' if args.no_pngs else ' and one mask PNG per frame'}:")
         specs = [(s, args.height) for s in args.seconds] + ([(args.uhd_seconds, 2160)] if args.uhd_seconds else [])

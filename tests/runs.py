@@ -92,20 +92,28 @@ def write_video_with_tone(path, frames, fps=12, codec="aac", layout="stereo", ra
         t = np.arange(round(seconds * rate)) / rate
         tone = 0.5 * np.sin(2 * np.pi * np.where(t < seconds / 2, 440, 880) * t)
         channels = len(sound.layout.channels)
-        for begin in range(0, len(t), 1024):
-            if gap is not None and gap[0] * rate <= begin < gap[1] * rate:
-                continue
-            piece = np.tile(tone[begin:begin + 1024], (channels, 1))
-            if fmt in ("s16", "flt"):  # packed: one row of interleaved samples
-                piece = piece.T.reshape(1, -1)
-            piece = (piece * 32767).astype(np.int16) if fmt == "s16" else piece.astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece), format=fmt, layout=layout)
-            frame.sample_rate, frame.pts = rate, begin
-            for packet in sound.encode(frame):
-                container.mux(packet)
-        for packet in sound.encode():
-            container.mux(packet)
+
+        def pieces():
+            for begin in range(0, len(t), 1024):
+                if gap is not None and gap[0] * rate <= begin < gap[1] * rate:
+                    continue
+                piece = np.tile(tone[begin:begin + 1024], (channels, 1))
+                if fmt in ("s16", "flt"):  # packed: one row of interleaved samples
+                    piece = piece.T.reshape(1, -1)
+                piece = (piece * 32767).astype(np.int16) if fmt == "s16" else piece.astype(np.float32)
+                yield audio_frame(np.ascontiguousarray(piece), fmt, layout, rate, begin)
+
+        mux_sound(container, sound, pieces())
     return str(path)
+
+
+def mux_sound(container, stream, frames):
+    """Encodes the AudioFrames `frames` with `stream` and muxes the packets into `container`, then flushes it."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
 
 
 def write_music_with_cover(path, seconds=1.0, rate=44100):
@@ -119,14 +127,15 @@ def write_music_with_cover(path, seconds=1.0, rate=44100):
         picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")
         for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode()]:
             container.mux(packet)
-        for begin in range(0, round(seconds * rate), 1152):
-            frame = av.AudioFrame.from_ndarray(np.zeros((2, 1152), np.float32), format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = rate, begin
-            for packet in sound.encode(frame):
-                container.mux(packet)
-        for packet in sound.encode():
-            container.mux(packet)
+        mux_sound(container, sound, (audio_frame(np.zeros((2, 1152), np.float32), "fltp", "stereo", rate, begin)
+                                     for begin in range(0, round(seconds * rate), 1152)))
     return str(path)
+
+
+def audio_frame(samples, fmt, layout, rate, pts):
+    frame = av.AudioFrame.from_ndarray(samples, format=fmt, layout=layout)
+    frame.sample_rate, frame.pts = rate, pts
+    return frame
 
 
 def read_sound(path):

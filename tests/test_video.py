@@ -10,10 +10,12 @@ import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
 from runs import (
     X264_GOP_8,
+    audio_frame,
     count_decoded,
     dominant_frequency,
     encode_frames,
     moving_frames,
+    mux_sound,
     write_video,
     write_video_with_tone,
 )
@@ -597,14 +599,9 @@ def test_every_sound_track_is_kept_with_its_language_and_title(tmp_path, monkeyp
         encode_frames(container, picture, frames)
         t = np.arange(2 * rate) / rate
         for track, hz in zip(tracks, (440, 880)):
-            for begin in range(0, len(t), 1024):
-                piece = (0.5 * np.sin(2 * np.pi * hz * t[begin:begin + 1024]))[None].astype(np.float32)
-                frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout="mono")
-                frame.sample_rate, frame.pts = rate, begin
-                for packet in track.encode(frame):
-                    container.mux(packet)
-            for packet in track.encode():
-                container.mux(packet)
+            tone = (0.5 * np.sin(2 * np.pi * hz * t))[None].astype(np.float32)
+            mux_sound(container, track, (audio_frame(tone[:, b:b + 1024], "fltp", "mono", rate, b)
+                                         for b in range(0, len(t), 1024)))
     out = str(tmp_path / "out.mp4")
     assert add_audio(write_video(tmp_path / "picture.mp4", frames, "libx264", "yuv420p"), source, out, 0.5, 1.5)
     with av.open(out) as container:
