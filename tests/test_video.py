@@ -624,3 +624,29 @@ def test_every_sound_track_is_kept_with_its_language_and_title(tmp_path, monkeyp
     monkeypatch.setattr(video, "has_decoder", lambda stream: False)
     with pytest.raises(ValueError, match=r"recording\.mp4: FFmpeg has no decoder for its sound \(mp4a\)$"):
         add_audio(tmp_path / "picture.mp4", source, out, 0.5, 1.5)
+
+
+def test_frames_lost_to_damaged_packets_keep_the_containers_numbering(tmp_path, caplog):
+    """A batch tester's finding: three damaged packets in the middle of a video were skipped, as players skip them,
+    and every later frame moved three places up (the mask PNG named for frame 10 was frame 13's). Lost frames are now
+    filled with the next good frame's picture, where the container's index still lists their packets (an MP4's)."""
+    frames = moving_frames(24, 48, 64, seed=3)
+    path = write_video(tmp_path / "clip.mp4", frames, "libx264", "yuv420p")
+    whole = read_video_frames(path)
+    with av.open(path) as container:
+        packets = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(open(path, "rb").read())
+    for position, size in packets[9:12]:
+        data[position:position + size] = bytes(size)  # zeros: not H.264
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    times = []
+    with caplog.at_level("WARNING"):
+        held = np.stack(list(iter_video_frames(str(damaged), damaged="skip", times=times)))
+    assert len(held) == 24 and len(times) == 24  # before: 21, numbered 0 to 20
+    np.testing.assert_array_equal(held[12:], whole[12:])  # frame k is the container's frame k
+    for k in (9, 10, 11):
+        np.testing.assert_array_equal(held[k], held[12])
+    assert times == sorted(times) and times[10] == pytest.approx(10 / 12, abs=1e-3)
+    assert "damaged.mp4: 3 frames lost to damaged packets (from frame 9 on) filled with the next good frame's " \
+           "picture" in caplog.text

@@ -8,6 +8,7 @@ converters in `pipelines/`, never inside a `tf.data` map (docs/architecture.md).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import fractions
@@ -203,7 +204,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
             converters: annotated frame k must be decoded frame k − 1, and a skipped packet would shift every later
             frame). "skip": the packet is skipped and the concealed frame shown, as players and FFmpeg's tool do (a
             truncated download plays up to where it ends), and a warning at the end names the file, the packets
-            skipped and FFmpeg's reason, and the frames concealed (`acga predict`, docs/data.md#videos).
+            skipped and FFmpeg's reason, and the frames concealed (`acga predict`, docs/data.md#videos). A frame
+            lost with a skipped packet is filled with the next good frame's picture, where the container's packets
+            say when it was shown, so that frame k stays the container's frame k (before, every later frame moved
+            one place up: a mask PNG named for frame 10 was frame 13's).
         times: where given (a list or deque), each yielded frame's presentation time in seconds (None where the
             container has none) is appended to it first, so a variable frame rate can be written back
             (`Mp4Writer.write(..., time=)`).
@@ -229,7 +233,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(path, "video file not found", reason="missing_video")
-    index, count, shape, skipped, concealed = 0, 0, None, [], []
+    index, count, shape, skipped, concealed, filled = 0, 0, None, [], [], []
     try:
         for seek in (start > 0, False):  # a seek that misses its frame decodes from the start instead
             with av.open(path) as container:
@@ -247,7 +251,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 target = _seek(container, stream, start) if seek else None
                 if seek and target is None:
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
-                index, turn, skipped, concealed = (None if seek else 0), None, [], []
+                index, turn, skipped, concealed, filled, order = (None if seek else 0), None, [], [], [], None
+                shown = None  # the last frame's timestamp
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                     if turn is None:
                         turn = upright(_display_matrix(frame), path)
@@ -273,14 +278,29 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         raise DataError(path, f"frames of different sizes: {shape[0]}x{shape[1]} then "
                                               f"{stored[0]}x{stored[1]} (width x height, as stored) at frame {index}",
                                         reason="corrupt_video")
-                    image = None
-                    if wanted is None or wanted(index):
-                        image = rgb_picture(frame)
-                        image = turn(top_field(image) if frame.interlaced_frame else image)
-                    shape, index, count = stored, index + 1, count + 1
-                    if times is not None:
-                        times.append(frame.time)
-                    yield image
+                    gap = 0  # frames lost before this one: damaged packets that decoded to nothing
+                    if damaged == "skip" and frame.pts is not None and order is None and (skipped or _late(
+                            frame.pts, shown, stream)):  # the container's frames in order, lost ones included
+                        order = _presentation_order(path, stream.index) or []
+                    if order and frame.pts is not None:
+                        gap = max(bisect.bisect_left(order, frame.pts) - index, 0)
+                    shown = frame.pts
+                    picture, first = None, index
+                    for k in range(first, first + gap + 1):  # the lost frames, filled with this one's picture
+                        image = None
+                        if wanted is None or wanted(k):
+                            if picture is None:
+                                picture = rgb_picture(frame)
+                                picture = turn(top_field(picture) if frame.interlaced_frame else picture)
+                            image = picture if k == first + gap else picture.copy()
+                        if k < first + gap:
+                            filled.append(k)
+                        shape, index, count = stored, k + 1, count + 1
+                        if times is not None:
+                            times.append(float(order[k] * stream.time_base) if k < first + gap else frame.time)
+                        yield image
+                        if max_frames is not None and index >= max_frames:
+                            break
                     if max_frames is not None and index >= max_frames:
                         break
                 if index is not None:
@@ -293,6 +313,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         of = f" of the {declared} its container declares" if declared > index else ""
         logger.warning("%s: %d damaged packet%s skipped, as players skip them (FFmpeg: %s); %d frames decoded%s", path,
                        len(skipped), "" if len(skipped) == 1 else "s", skipped[0], index, of)
+    if filled:
+        logger.warning("%s: %d frame%s lost to damaged packets (from frame %d on) filled with the next good frame's "
+                       "picture, so that frame numbers stay the container's", path, len(filled),
+                       "" if len(filled) == 1 else "s", filled[0])
     if concealed and count:
         logger.warning("%s: %d damaged frame%s shown as FFmpeg concealed them (from frame %d on), as players show them",
                        path, len(concealed), "" if len(concealed) == 1 else "s", concealed[0])
@@ -334,6 +358,25 @@ def _mp4_boxes(path: str, limit: int = 10_000) -> list[bytes]:
             kinds.append(kind)
             position += length
     return kinds
+
+
+def _late(pts: int, before: int | None, stream: av.VideoStream) -> bool:
+    """Whether a frame comes more than 1.5 frames (at the stream's average rate) after the one before it: frames
+    may have been lost without an error (a decoder that gives nothing for a damaged packet)."""
+    rate = stream.average_rate
+    return before is not None and bool(rate) and stream.time_base is not None and \
+        (pts - before) * stream.time_base * rate > 1.5
+
+
+def _presentation_order(path: str, index: int) -> list[int] | None:
+    """The presentation timestamps of a video stream's frames in order, read from its packets alone (`_stamps`: no
+    decoding), the damaged ones' included; None where a packet has none or the file cannot be read."""
+    try:
+        with av.open(path) as container:
+            stamps = [pts for pts, _ in _stamps(container, container.streams[index])]
+    except av.FFmpegError:
+        return None
+    return None if None in stamps else sorted(stamps)
 
 
 def _check_size(path: str, width: int, height: int, verb: str) -> None:
