@@ -157,4 +157,3 @@ class WriteLock:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
