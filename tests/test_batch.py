@@ -47,7 +47,8 @@ def listed(tmp_path):
     write_video(tmp_path / "clips" / "b.mp4", moving_frames(5, 48, 64, seed=2), "libx264", "yuv420p")
     rows = [("a.mp4", QUERY), ("a.mp4", "a blue\nsquare  walking"),  # a quoted field with a line break
             ("clips/b.mp4", QUERY), ("missing.mp4", QUERY), ("a.mp4", "purple elephants dancing"), ("a.mp4", "  ?! "),
-            ("", QUERY), ("./a.mp4", QUERY),  # the same row twice (the file written two ways): segmented once
+            ("", QUERY), ("./a.mp4", QUERY.upper() + "!"),  # the same row again (the file and sentence written
+            # another way: the same words to the model): segmented once; before, twice
             ("a.mp4", "the red circle dancing")]  # a word the model does not know: a warning on this row
     return tmp_path, _write_list(tmp_path / "list.csv", rows)
 

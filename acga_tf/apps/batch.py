@@ -33,6 +33,7 @@ from acga_tf.apps.predict import (
     predict_to_files,
 )
 from acga_tf.apps.predictors import is_server_url
+from acga_tf.data.text import tokenize_py
 from acga_tf.data.types import DataError
 from acga_tf.ops import files
 from acga_tf.training import artifacts
@@ -262,14 +263,15 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates."""
     folder = os.path.join(output_dir, name)
     summary_path = os.path.join(folder, SUMMARY_NAME)
-    sentences, refused, said = [], {}, {}  # said: each sentence's warnings (words the model does not know)
+    sentences, refused, said, known = [], {}, {}, set()  # said: each sentence's warnings (words the model lacks)
     for result in group:
         try:
             sentence = check_query(result.row.query)
-            if sentence not in sentences:
+            if _words(sentence) not in known:  # "The red circle!" is "the red circle" to the model: segmented once
                 with _warnings_held(said.setdefault(sentence, [])):  # predict_to_files says them again
                     check_queries(predictor, [sentence])  # a sentence refused fails its row alone
                 sentences.append(sentence)
+                known.add(_words(sentence))
         except (TypeError, ValueError) as e:
             refused[id(result)] = str(e)
     for result in group:
@@ -326,7 +328,7 @@ def _fill(group: list[RowResult], refused: dict, name: str, record: dict, status
     for result in group:
         if id(result) in refused:
             continue
-        k = record["queries"].index(check_query(result.row.query))
+        k = [_words(q) for q in record["queries"]].index(_words(check_query(result.row.query)))
         result.status = status
         result.masks = f"{name}/{MASKS_FOLDER}/{k + 1}"
         result.frames, result.coverage = record["frames"], record["coverage"][k]
@@ -351,6 +353,11 @@ def _complete(folder: str, record: dict) -> bool:
 def _one_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else ""
+
+
+def _words(sentence: str) -> tuple[str, ...]:
+    """The words the model reads of a sentence (lower-cased, without punctuation: `tokenize`)."""
+    return tuple(tokenize_py(sentence))
 
 
 def _fail(group: list[RowResult], message: str) -> None:
