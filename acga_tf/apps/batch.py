@@ -8,7 +8,8 @@ its overlay where asked for, and `summary.json`, written last, which says that t
 found. A failure is the failure of its rows only: a missing or unreadable video fails that video's rows, a refused
 sentence (no word the model knows) only its own row; the rest go on. `results.csv`, one row per row of the list,
 says what became of each. The same command again segments only what is not done: a video whose `summary.json`
-matches its file (size, time modified), its sentences, the model and the overlay asked for is passed over.
+matches its file (size, time modified), its sentences, the model (`model_identity`) and the overlay asked for, and
+whose masks are all there, is passed over.
 """
 
 from __future__ import annotations
