@@ -242,7 +242,7 @@ def _run_predict_list(args) -> int:
     except ValueError as e:
         raise ValueError(f"{args.list}: {e}") from None
     model = load_predictor(args.model, timeout=args.timeout) if args.timeout is not None else args.model
-    videos = len({row.path for row in rows})
+    videos = len({row.path for row in rows if row.path})  # a row without a video is no video
     with tqdm(total=videos, unit="video", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
               **bar_intervals(sys.stderr)) as bar:
         results = batch.predict_list(model, rows, args.output_dir, overlay=args.overlays, audio=not args.no_audio,

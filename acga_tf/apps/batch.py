@@ -233,18 +233,19 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         for path, group in by_video.items():
             if not path:
                 _fail(group, "no video named in the row")
-            else:
-                _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
-                               batch_size=batch_size, model_name=model_name)
+                continue
+            _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
+                           batch_size=batch_size, model_name=model_name)
             done += 1
             write_results(table, results)  # after each video: a run killed outright (kill -9) leaves it up to date
             if progress is not None:
                 progress(group[0].row, group)
     except BaseException as e:
-        kept = (f"{done} of {len(by_video)} videos done, each with its {SUMMARY_NAME}; {table} lists every row; the "
+        videos = [group for path, group in by_video.items() if path]
+        kept = (f"{done} of {len(videos)} videos done, each with its {SUMMARY_NAME}; {table} lists every row; the "
                 "same command segments only the rest")
-        if done < len(by_video):  # the video being segmented: stopped, or what stopped the run
-            for result in list(by_video.values())[done]:
+        if done < len(videos):  # the video being segmented: stopped, or what stopped the run
+            for result in videos[done]:
                 if result.status == "not started":
                     result.status, result.message = "stopped", _one_line(e) or type(e).__name__
         write_results(table, results)
