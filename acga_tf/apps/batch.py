@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 from acga_tf import __version__
 from acga_tf.apps.predict import (
     OVERLAY_FORMATS,
-    check_queries,
     check_query,
+    judge_queries,
     load_predictor,
     predict_to_files,
 )
 from acga_tf.apps.predictors import is_server_url
-from acga_tf.data.text import tokenize_py
+from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
 from acga_tf.ops import files
 from acga_tf.training import artifacts
@@ -265,17 +265,29 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates."""
     folder = os.path.join(output_dir, name)
     summary_path = os.path.join(folder, SUMMARY_NAME)
-    sentences, refused, said, known = [], {}, {}, set()  # said: each sentence's warnings (words the model lacks)
+    refused, chosen, given = {}, {}, []  # chosen: each row's sentence, as segmented
     for result in group:
         try:
-            sentence = check_query(result.row.query)
-            if _words(sentence) not in known:  # "The red circle!" is "the red circle" to the model: segmented once
-                with _warnings_held(said.setdefault(sentence, [])):  # predict_to_files says them again
-                    check_queries(predictor, [sentence])  # a sentence refused fails its row alone
-                sentences.append(sentence)
-                known.add(_words(sentence))
+            given.append((result, check_query(result.row.query)))
         except (TypeError, ValueError) as e:
             refused[id(result)] = str(e)
+    # "The red circle!" is "the red circle" to the model (the same words): segmented once, as first written
+    distinct = list(dict.fromkeys(sentence for _, sentence in given))
+    words = [tuple(tokens) for tokens in tokenize_py_many(distinct)]
+    first_written: dict[tuple, str] = {}
+    for sentence, key in zip(distinct, words):
+        first_written.setdefault(key, sentence)
+    written = {sentence: first_written[key] for sentence, key in zip(distinct, words)}
+    unique = list(dict.fromkeys(written.values()))
+    judged = dict(zip(unique, judge_queries(predictor, unique))) if unique else {}  # one describe for the video
+    for result, sentence in given:
+        refusal, _ = judged[written[sentence]]
+        if refusal is not None:  # a sentence refused fails its row alone
+            refused[id(result)] = refusal
+        else:
+            chosen[id(result)] = written[sentence]
+    sentences = [sentence for sentence in unique if judged[sentence][0] is None]
+    said = {sentence: judged[sentence][1] for sentence in sentences}  # each sentence's warnings
     for result in group:
         if id(result) in refused:
             result.status, result.message = "failed", refused[id(result)]
@@ -291,7 +303,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     earlier = _read_summary(summary_path)
     if (earlier is not None and wanted["model"] is not None
             and all(earlier.get(key) == value for key, value in wanted.items()) and _complete(folder, earlier)):
-        _fill(group, refused, name, earlier, "done earlier")
+        _fill(group, chosen, name, earlier, "done earlier")
         return
     if os.path.exists(summary_path):
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
@@ -323,14 +335,15 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     record["video_warnings"] = [note for note in dict.fromkeys(notes) if note not in told]
     with files.atomic_path(summary_path) as temporary, open(temporary, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1, ensure_ascii=False)
-    _fill(group, refused, name, record, "done")
+    _fill(group, chosen, name, record, "done")
 
 
-def _fill(group: list[RowResult], refused: dict, name: str, record: dict, status: str) -> None:
+def _fill(group: list[RowResult], chosen: dict, name: str, record: dict, status: str) -> None:
+    """The results of the rows not refused (`chosen`: each one's sentence, one of `record`'s queries)."""
     for result in group:
-        if id(result) in refused:
+        if id(result) not in chosen:
             continue
-        k = [_words(q) for q in record["queries"]].index(_words(check_query(result.row.query)))
+        k = record["queries"].index(chosen[id(result)])
         result.status = status
         result.masks = f"{name}/{MASKS_FOLDER}/{k + 1}"
         result.frames, result.coverage = record["frames"], record["coverage"][k]
@@ -355,11 +368,6 @@ def _complete(folder: str, record: dict) -> bool:
 def _one_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else ""
-
-
-def _words(sentence: str) -> tuple[str, ...]:
-    """The words the model reads of a sentence (lower-cased, without punctuation: `tokenize`)."""
-    return tuple(tokenize_py(sentence))
 
 
 def _fail(group: list[RowResult], message: str) -> None:
@@ -402,31 +410,6 @@ def _warnings_into(notes: list[str]) -> Iterator[None]:
         yield
     finally:
         package.removeHandler(handler)
-
-
-class _Held(logging.Filter):
-    """Keeps the messages of the warnings it is given, and stops them there."""
-
-    def __init__(self, notes: list[str]):
-        super().__init__()
-        self.notes = notes
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            self.notes.append(record.getMessage())
-        return False
-
-
-@contextlib.contextmanager
-def _warnings_held(notes: list[str]) -> Iterator[None]:
-    """Within the block, the sentence checks' warnings (`acga_tf.apps.predict`'s) are appended to `notes` and not
-    printed: the same checks in `predict_to_files` print them (before, each was printed twice)."""
-    held, source = _Held(notes), logging.getLogger(check_queries.__module__)
-    source.addFilter(held)
-    try:
-        yield
-    finally:
-        source.removeFilter(held)
 
 
 def write_results(path: str, results: Sequence[RowResult]) -> None:

@@ -107,19 +107,36 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
             ignore it: a text-blind answer).
     """
     queries = [check_query(q) for q in as_sentences(queries)]
-    info = predictor.describe(queries)
+    for refusal, notes in judge_queries(predictor, queries):
+        for note in notes:
+            logger.warning("%s", note)
+        if refusal is not None:
+            raise ValueError(refusal)
+    return queries
+
+
+def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[str | None, list[str]]]:
+    """What the model makes of each sentence (already `check_query`'d), from one `describe` of them all (one request
+    to a TF Serving model): (why it is refused, or None; its warnings: words the vocabulary lacks, words past the
+    L the model reads). `check_queries` raises the first refusal and logs the warnings; `acga predict --list`
+    fails the refused sentence's row alone."""
+    info = predictor.describe(list(queries))
     length = predictor.sentence_length
+    judged = []
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
         if known == 0:
-            raise ValueError(f"query {query!r} has no known word: none of its first {length} words is in the "
-                             "vocabulary of the model, so the mask would ignore the sentence")
+            judged.append((f"query {query!r} has no known word: none of its first {length} words is in the "
+                           "vocabulary of the model, so the mask would ignore the sentence", []))
+            continue
+        notes = []
         if words > length:
-            logger.warning("query %r has %d words; the model reads the first %d: %d are dropped", query,
-                           words, length, words - length)
+            notes.append(f"query {query!r} has {words} words; the model reads the first {length}: "
+                         f"{words - length} are dropped")
         if str(unknown):
-            logger.warning("query words not in the model's vocabulary (they get zero vectors): %s",
-                           ", ".join(str(unknown).split()))
-    return queries
+            notes.append("query words not in the model's vocabulary (they get zero vectors): "
+                         + ", ".join(str(unknown).split()))
+        judged.append((None, notes))
+    return judged
 
 
 # === Frames ===
@@ -1099,8 +1116,8 @@ def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray) -> Non
         raise
 
 
-__all__ = ["check_query", "check_queries", "as_sentences", "check_fps", "iter_masks", "FrameMasks", "FrameWindow",
-           "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary", "predict_to_files",
-           "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames", "overlay_frame", "overlay_format",
-           "legend", "Predictor", "load_predictor", "VideoInfo", "video_info", "frame_range", "frames_to_segment",
-           "display_width", "square_pixels", "nearest_columns"]
+__all__ = ["check_query", "check_queries", "judge_queries", "as_sentences", "check_fps", "iter_masks", "FrameMasks",
+           "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
+           "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames",
+           "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo", "video_info",
+           "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns"]
