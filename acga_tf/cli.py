@@ -237,10 +237,6 @@ def _run_predict_list(args) -> int:
     if args.timeout is not None and not is_server_url(args.model):
         raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
     rows = batch.read_list(args.list)
-    try:
-        batch.video_folders(rows)  # before the model loads
-    except ValueError as e:
-        raise ValueError(f"{args.list}: {e}") from None
     model = load_predictor(args.model, timeout=args.timeout) if args.timeout is not None else args.model
     videos = len({row.path for row in rows if row.path})  # a row without a video is no video
     with tqdm(total=videos, unit="video", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,

@@ -82,7 +82,8 @@ def read_list(path: str) -> list[ListRow]:
     be quoted, commas and line breaks in it; blank rows are skipped.
 
     Raises:
-        ValueError: the file cannot be read as such a list (the message names it, and the line).
+        ValueError: the file cannot be read as such a list, or two of its videos would share a folder
+            (`video_folders`; the message names it, and the line).
     """
     path, ended = os.fspath(path), 1
     try:
@@ -117,6 +118,10 @@ def read_list(path: str) -> list[ListRow]:
                          "quote inside one be doubled)") from None
     if not rows:
         raise ValueError(f"{path}: lists no video (a header video,query, then one row per video and sentence)")
+    try:
+        video_folders(rows)  # two videos that would share a folder: said now, naming the list
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     return rows
 
 

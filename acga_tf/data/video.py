@@ -252,7 +252,6 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 if seek and target is None:
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
                 index, turn, skipped, concealed, filled, order = (None if seek else 0), None, [], [], [], None
-                shown = None  # the last frame's timestamp
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                     if turn is None:
                         turn = upright(_display_matrix(frame), path)
@@ -279,12 +278,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                                               f"{stored[0]}x{stored[1]} (width x height, as stored) at frame {index}",
                                         reason="corrupt_video")
                     gap = 0  # frames lost before this one: damaged packets that decoded to nothing
-                    if damaged == "skip" and frame.pts is not None and order is None and (skipped or _late(
-                            frame.pts, shown, stream)):  # the container's frames in order, lost ones included
+                    if skipped and order is None:  # the container's frames in order, lost ones included (read once)
                         order = _presentation_order(path, stream.index) or []
                     if order and frame.pts is not None:
                         gap = max(bisect.bisect_left(order, frame.pts) - index, 0)
-                    shown = frame.pts
                     picture, first = None, index
                     for k in range(first, first + gap + 1):  # the lost frames, filled with this one's picture
                         image = None
@@ -358,14 +355,6 @@ def _mp4_boxes(path: str, limit: int = 10_000) -> list[bytes]:
             kinds.append(kind)
             position += length
     return kinds
-
-
-def _late(pts: int, before: int | None, stream: av.VideoStream) -> bool:
-    """Whether a frame comes more than 1.5 frames (at the stream's average rate) after the one before it: frames
-    may have been lost without an error (a decoder that gives nothing for a damaged packet)."""
-    rate = stream.average_rate
-    return before is not None and bool(rate) and stream.time_base is not None and \
-        (pts - before) * stream.time_base * rate > 1.5
 
 
 def _presentation_order(path: str, index: int) -> list[int] | None:
