@@ -16,7 +16,9 @@ from runs import QUERY, moving_frames, write_video
 
 from acga_tf.apps import batch
 from acga_tf.apps.predict import predict
+from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.cli import main
+from acga_tf.training import artifacts
 
 OTHER = "a blue square walking"  # in the test run's vocabulary, as QUERY is
 
@@ -136,6 +138,19 @@ def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_
     assert main([*argv, "--overlays", "mp4"]) == 0
     assert segmented[5:] == ["a.mp4", "b.mp4"]
     assert not any("removed" in r["message"] for r in _results(out))  # its own housekeeping is no warning
+
+
+def test_a_model_given_as_an_object_is_known_by_its_weights_so_a_rerun_passes_over_its_videos(run_dir, tmp_path):
+    """A Python user's loop: `predict_list(trained, ...)` again segmented every video again (no model was recorded);
+    now a `TrainedModel` (or its predictor) is known by its weights, and one trained further is another model."""
+    write_video(tmp_path / "a.mp4", moving_frames(4, 40, 56, seed=1), "libx264", "yuv420p")
+    listing, out = _write_list(tmp_path / "list.csv", [(str(tmp_path / "a.mp4"), QUERY)]), str(tmp_path / "out")
+    trained = artifacts.load_trained(run_dir)
+    assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
+    assert [r.status for r in batch.predict_list(KerasPredictor(trained), listing, out)] == ["done earlier"]
+    weight = trained.model.trainable_weights[-1]
+    weight.assign(weight + 1e-3)  # trained further in memory
+    assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
 
 
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",

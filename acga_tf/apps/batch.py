@@ -25,6 +25,9 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+import keras
+import numpy as np
+
 from acga_tf import __version__
 from acga_tf.apps.predict import (
     OVERLAY_FORMATS,
@@ -33,11 +36,12 @@ from acga_tf.apps.predict import (
     load_predictor,
     predict_to_files,
 )
-from acga_tf.apps.predictors import is_server_url
+from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
 from acga_tf.ops import files
 from acga_tf.training import artifacts
+from acga_tf.training.artifacts import TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +178,24 @@ def model_identity(model) -> str | None:
     """What `summary.json` records as the model, by which a re-run knows it: a path made absolute, with a fingerprint
     of the files it is read from (their paths, sizes and times modified: a run trained again, a SavedModel given a
     new version, is another model; a run's logs and checkpoints are not read); a TF Serving URL as given (name a
-    version, `/versions/N`, to pin one); None for a model given as an object (its videos are segmented again by the
-    next run)."""
+    version, `/versions/N`, to pin one). A model given as an object: a `TrainedModel` or Keras predictor by a
+    fingerprint of its weights, words and word vectors (trained further in memory, it is another model), a SavedModel
+    or server predictor by what it was loaded from; None for any other `Predictor` (its videos are segmented again
+    by the next run)."""
+    if isinstance(model, KerasPredictor):
+        model = model.trained
+    if isinstance(model, TrainedModel):
+        digest = hashlib.sha256()
+        for weight in model.model.weights:  # in the model's own order, with their shapes
+            value = np.asarray(keras.ops.convert_to_numpy(weight))
+            digest.update(f"{weight.path}:{value.dtype}:{value.shape};".encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        digest.update("\n".join(model.vocabulary.words).encode())
+        digest.update(np.ascontiguousarray(model.embeddings).tobytes())
+        where = os.path.abspath(model.directory) if model.directory else "a model"
+        return f"{where} in memory (weights {digest.hexdigest()[:16]})"
+    if isinstance(model, ServingPredictor):
+        model = model.source  # a SavedModel folder or a server's URL
     if not isinstance(model, (str, os.PathLike)):
         return None
     given = os.fspath(model)
