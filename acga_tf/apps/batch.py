@@ -39,7 +39,7 @@ from acga_tf.apps.predict import (
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
-from acga_tf.ops import files
+from acga_tf.ops import files, tables
 from acga_tf.training import artifacts
 from acga_tf.training.artifacts import TrainedModel
 
@@ -89,37 +89,13 @@ def read_list(path: str) -> list[ListRow]:
         ValueError: the file cannot be read as such a list, or two of its videos would share a folder
             (`video_folders`; the message names it, and the line).
     """
-    path, ended = os.fspath(path), 1
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, strict=True)  # an unclosed quote is an error, not the rest of the file in one cell
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{path}: is empty; expected a CSV list with the columns video,query")
-            names = [name.strip().lower() for name in header]
-            missing = [column for column in ("video", "query") if column not in names]
-            if missing:
-                raise ValueError(f"{path}: line 1: no column {' or '.join(missing)} in the header "
-                                 f"({','.join(header)}); expected a CSV list with the columns video,query")
-            at = {column: names.index(column) for column in ("video", "query")}
-            rows, folder, ended = [], os.path.dirname(os.path.abspath(path)), reader.line_num
-            for cells in reader:
-                line = ended = reader.line_num  # the line the row ends on
-                if not any(cell.strip() for cell in cells):
-                    continue
-                video, query = (cells[at[c]] if at[c] < len(cells) else "" for c in ("video", "query"))
-                video = video.strip()
-                where = os.path.normpath(os.path.join(folder, os.path.expanduser(video))) if video else ""
-                rows.append(ListRow(line, video, where, query, os.path.relpath(where, folder) if video else ""))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: list file not found") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: line {_first_bad_line(path)}: not UTF-8 text; save the list as UTF-8 CSV") from None
-    except OSError as e:
-        raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
-    except csv.Error as e:  # where the row began: an unclosed quote runs to the file's end
-        raise ValueError(f"{path}: line {ended + 1}: not CSV ({e}: a quoted sentence must end with a quote, and a "
-                         "quote inside one be doubled)") from None
+    path = os.fspath(path)
+    _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query")
+    rows, folder = [], os.path.dirname(os.path.abspath(path))
+    for line, cells in table:
+        video = cells["video"].strip()
+        where = os.path.normpath(os.path.join(folder, os.path.expanduser(video))) if video else ""
+        rows.append(ListRow(line, video, where, cells["query"], os.path.relpath(where, folder) if video else ""))
     if not rows:
         raise ValueError(f"{path}: lists no video (a header video,query, then one row per video and sentence)")
     try:
@@ -127,17 +103,6 @@ def read_list(path: str) -> list[ListRow]:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     return rows
-
-
-def _first_bad_line(path: str) -> int:
-    """The line of a file's first byte that is not UTF-8 (the text reader decodes ahead, by chunks)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        return data[:e.start].count(b"\n") + 1
-    return 1
 
 
 def video_folders(rows: Sequence[ListRow]) -> dict[str, str]:

@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.beam import run_beam
+from acga_tf.data.custom import read_custom
 from acga_tf.data.jhmdb import read_jhmdb
 from acga_tf.data.manifest import MANIFEST_NAME, VOCAB_NAME, read_manifest
 from acga_tf.data.schema import JPEG_QUALITY, SCHEMA_VERSION
@@ -66,7 +67,7 @@ SKIPPED_NAME = "skipped.csv"
 CLIP_RULE = ("stored frames = distinct frames of zero-based indices k - window//2 ... k + (window+1)//2 - 1 "
              "clamped to [0, video frames - 1] (k = annotated frame); a T-frame clip (T <= window) is indices "
              "center - T//2 ... center + (T+1)//2 - 1 clamped to [0, num_frames - 1] (docs/data.md#pipeline)")
-DATASETS = ("a2d", "jhmdb")
+DATASETS = ("a2d", "jhmdb", "custom")
 SPLITS = ("train", "test", "all")
 RUNNERS = ("local", "beam")
 SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp)?$")  # what `shards.shard_name` writes
@@ -302,7 +303,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
         frames: the split's annotated frames (from `read_a2d` / `read_jhmdb`).
         output_dir: created if missing; may hold other splits of the same dataset.
         split_name: "train" or "test": the shard prefix.
-        dataset: "a2d" or "jhmdb" (recorded in the manifest).
+        dataset: "a2d", "jhmdb" or "custom" (recorded in the manifest).
         window: frames stored around the annotated frame (≥ the clip length T used later).
         shard_size: annotated frames per shard.
         workers: processes (local runner).
@@ -358,8 +359,9 @@ METADATA_NAME = "jhmdb_sentences_samples_metadata.json"  # MTTR's frozen J-HMDB 
 def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str,
           metadata_path: str | None) -> list[AnnotatedFrame]:
     if dataset == "a2d":
-
         return read_a2d(root, "all", skip_bad=skip_bad, skipped=skipped)
+    if dataset == "custom":
+        return read_custom(root, skip_bad=skip_bad, skipped=skipped)
 
     if frames == "metadata" and metadata_path is None:
         metadata_path = os.path.join(root, METADATA_NAME)
@@ -375,8 +377,8 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     sentences (J-HMDB Sentences has no training split: pass the A2D `vocabulary`, or all its sentences are used).
 
     Args:
-        dataset: "a2d" or "jhmdb".
-        root: the dataset root (docs/data.md#datasets).
+        dataset: "a2d", "jhmdb" or "custom" (your own data: docs/data.md#your-own-data).
+        root: the dataset root (docs/data.md#datasets); for "custom", the folder of `annotations.csv` or the table.
         output: output directory.
         split: "train", "test" or "all".
         workers, shard_size, skip_bad, runner, window, beam_options, progress: see `convert`.
@@ -437,7 +439,8 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the `a2d` / `jhmdb` sub-commands and their options to `parser`."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", required=True, help="dataset root (a2d_sentences/ or jhmdb_sentences/)")
+    common.add_argument("--root", required=True, help="dataset root (a2d_sentences/ or jhmdb_sentences/; for custom: "
+                                                      "the folder of annotations.csv, or the table itself)")
     common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
     common.add_argument("--split", default="all", choices=("train", "test", "all"), help="default: all")
     common.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
@@ -457,6 +460,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     datasets = parser.add_subparsers(dest="dataset", required=True)
     datasets.add_parser("a2d", parents=[common], help="A2D Sentences")
     jhmdb = datasets.add_parser("jhmdb", parents=[common], help="J-HMDB Sentences (test only)")
+    datasets.add_parser("custom", parents=[common], help="your own videos, sentences and mask images, listed in a CSV "
+                                                         "table (docs/data.md#your-own-data)")
     jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
                        help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
     jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")

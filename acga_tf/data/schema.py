@@ -8,7 +8,7 @@ Context features (`tf.train.Features`):
 
 | key            | type          | content                                                                   |
 | -------------- | ------------- | ------------------------------------------------------------------------- |
-| `dataset`      | bytes         | "a2d" or "jhmdb"                                                          |
+| `dataset`      | bytes         | "a2d", "jhmdb" or "custom" (your own data)                                |
 | `split`        | bytes         | "train" or "test"                                                         |
 | `video_id`     | bytes         | A2D YouTube id / J-HMDB video folder name (UTF-8)                         |
 | `frame_number` | int64         | 1-based number of the annotated frame (file name of its .h5 / .png)       |

@@ -80,7 +80,8 @@ def _fingerprint(items: Sequence[AnnotatedFrame], window: int, skip_bad: bool, m
     the contents of every clip and mask file it reads (a repaired or replaced file makes the shard stale)."""
     content = [CONVERTER_VERSION, window, skip_bad] + [
         [f.dataset, f.split, f.video_id, f.frame_number, f.num_frames,
-         [[r.sentence, r.instance_id] for r in f.referrals],
+         [[r.sentence, r.instance_id] + ([input_digest(r.mask, memo), r.mask_value] if r.mask else [])
+          for r in f.referrals],  # your own data's masks are the referrals' (the same list as before for A2D)
          input_digest(f.frames_path, memo), input_digest(f.mask_path, memo)] for f in items]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
 

@@ -26,13 +26,20 @@ class Referral:
 
     Attributes:
         sentence: normalised text, `" ".join(q.lower().split())` (docs/data.md#datasets).
-        instance_id: A2D instance id (docs/data.md#datasets); 0 for J-HMDB (one human per video).
+        instance_id: A2D instance id (docs/data.md#datasets); 0 for J-HMDB (one human per video); for your own
+            data, the actor's number in its frame (0, 1, ... by its mask, in the table's order).
         line: "path:lineno" of the annotation row, for error messages.
+        mask: your own data's mask image of this actor (docs/data.md#your-own-data); "" for A2D and J-HMDB, whose
+            masks are the frame's `mask_path`.
+        mask_value: the pixel value of the actor in `mask` (a palette index or grey level); None: every pixel of
+            the foreground (docs/data.md#your-own-data).
     """
 
     sentence: str
     instance_id: int
     line: str = ""
+    mask: str = ""
+    mask_value: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,12 +47,13 @@ class AnnotatedFrame:
     """An annotated frame with every sentence that refers to an actor in it: stored once per frame.
 
     Attributes:
-        dataset: "a2d" or "jhmdb".
+        dataset: "a2d", "jhmdb" or "custom" (your own data).
         split: "train" or "test".
-        video_id: A2D YouTube id or J-HMDB video folder name.
+        video_id: A2D YouTube id, J-HMDB video folder name, or your own video's path from its table's folder
+            without its extension.
         frame_number: 1-based frame number (file name of the .h5 / .png).
-        frames_path: the A2D .mp4 file, or the J-HMDB folder of 00001.png ... frames.
-        mask_path: the A2D per-frame .h5, or the J-HMDB puppet_mask.mat.
+        frames_path: the A2D .mp4 file (or your own video), or the J-HMDB folder of 00001.png ... frames.
+        mask_path: the A2D per-frame .h5, the J-HMDB puppet_mask.mat, or your own data's first referral's mask.
         num_frames: usable frames when known from annotations (J-HMDB: min(pngs, masks)); None for A2D.
         referrals: the sentences, in annotation-file order.
     """

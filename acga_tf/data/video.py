@@ -569,6 +569,74 @@ def read_a2d_masks(path: str, instance_ids) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
+    """Reads one actor's mask from an image of your own data (the rule of docs/data.md#your-own-data).
+
+    A 1-bit image: its set pixels. A palette image: the pixels of index `value`, or every index but 0. A greyscale
+    one (8 or 16 bits, or RGB whose three channels are equal, as editors save black and white): the pixels equal to
+    `value`; else those at half the top level or more (128 of 255: a JPEG's or an antialiased edge's in-between
+    greys go to the nearer side), and any non-zero pixel where the image's values are 0 and 1 only.
+
+    Returns:
+        uint8 (H, W) {0, 1}.
+
+    Raises:
+        DataError: "missing_mask" (no file), "bad_mask" (not an image, or a colour one), "empty_mask" (no pixel of
+            the actor).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(path, "mask file not found", reason="missing_mask")
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            if image.width * image.height > MAX_FRAME_PIXELS:
+                raise DataError(path, f"{image.width}x{image.height} pixels, more than a frame may have",
+                                reason="bad_mask")
+            pixels = np.asarray(image)
+    except DataError:
+        raise
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise DataError(path, f"cannot read the mask image ({e})", reason="bad_mask") from None
+    if mode in ("RGB", "RGBA") and pixels.ndim == 3:
+        colour = pixels[..., :3]
+        if not (np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 0], colour[..., 2])):
+            raise DataError(path, "a colour image: save each mask as a greyscale PNG (the actor white, or 1, on "
+                                  "black), or as a palette PNG with the table's instance column naming the actor's "
+                                  "index", reason="bad_mask")
+        pixels = colour[..., 0]
+    elif mode == "LA" and pixels.ndim == 3:
+        pixels = pixels[..., 0]
+    if pixels.ndim != 2:
+        raise DataError(path, f"an image of mode {mode} is not a mask (greyscale, palette or black-and-white)",
+                        reason="bad_mask")
+    if value is not None:
+        mask = pixels == value
+        if not mask.any():
+            present = np.unique(pixels)
+            shown = ", ".join(str(int(v)) for v in present[:8]) + (", ..." if len(present) > 8 else "")
+            raise DataError(path, f"no pixel has the instance value {value} (values in the mask: {shown})",
+                            reason="empty_mask")
+        return mask.astype(np.uint8)
+    if mode in ("1", "P") or pixels.dtype == bool or int(pixels.max(initial=0)) <= 1:
+        mask = pixels != 0
+    else:
+        mask = pixels >= (128 if pixels.dtype == np.uint8 or int(pixels.max()) <= 255 else 32768)
+    if not mask.any():
+        raise DataError(path, "the mask is empty (no pixel of the actor); a sentence needs its actor in the frame",
+                        reason="empty_mask")
+    return mask.astype(np.uint8)
+
+
+def read_referral_masks(frame: AnnotatedFrame) -> tuple[np.ndarray, ...]:
+    """The masks of your own data's annotated frame, one per referral (each image read once)."""
+    read: dict[tuple[str, int | None], np.ndarray] = {}
+    for r in frame.referrals:
+        if (r.mask, r.mask_value) not in read:
+            read[r.mask, r.mask_value] = read_mask_image(r.mask, r.mask_value)
+    return tuple(read[r.mask, r.mask_value] for r in frame.referrals)
+
+
 MAT_73 = ("a MATLAB v7.3 (HDF5) .mat file, which is not read: J-HMDB's puppet_mask.mat files are MATLAB v5 "
           "(re-save it in MATLAB with save(file, 'part_mask', '-v7'))")
 
@@ -679,11 +747,14 @@ def load_samples(frames: Sequence[AnnotatedFrame], window: int
     for (dataset, _), group in itertools.groupby(frames, key=lambda f: (f.dataset, f.frames_path)):
         group = list(group)
         if dataset == "a2d":
-            results = _a2d_samples(group, window)
+            results = _video_samples(group, window,
+                                     lambda f: read_a2d_masks(f.mask_path, [r.instance_id for r in f.referrals]))
+        elif dataset == "custom":
+            results = _video_samples(group, window, read_referral_masks)
         elif dataset == "jhmdb":
             results = [_attempt(_jhmdb_sample, f, window) for f in group]
         else:
-            raise ValueError(f"{group[0].key}: unknown dataset {dataset!r}, expected 'a2d' or 'jhmdb'")
+            raise ValueError(f"{group[0].key}: unknown dataset {dataset!r}, expected 'a2d', 'jhmdb' or 'custom'")
         yield from zip(group, results)
 
 
@@ -694,14 +765,16 @@ def _attempt(load: Callable, *args) -> LoadedSample | DataError:
         return e
 
 
-def _a2d_samples(group: list[AnnotatedFrame], window: int) -> list[LoadedSample | DataError]:
-    """The samples of annotated frames of one A2D video, from one decoding of it up to the end of their last window.
+def _video_samples(group: list[AnnotatedFrame], window: int,
+                   read_masks: Callable[[AnnotatedFrame], tuple[np.ndarray, ...]]) -> list[LoadedSample | DataError]:
+    """The samples of annotated frames of one video file (A2D's, or your own), from one decoding of it up to the end
+    of their last window; `read_masks` gives a frame's masks, one per referral.
 
     Each frame's result is what decoding up to the end of its own window gives: where the video ends or a decoding
     error comes after that end, it does not touch the frame. Frames outside every window are neither converted to RGB
     nor kept.
     """
-    results: list = [_attempt(read_a2d_masks, f.mask_path, [r.instance_id for r in f.referrals]) for f in group]
+    results: list = [_attempt(read_masks, f) for f in group]
     pending = [i for i, r in enumerate(results) if not isinstance(r, DataError)]
     if not pending:
         return results
@@ -754,8 +827,10 @@ def _sample(frame: AnnotatedFrame, frames: np.ndarray, center: int, first: int,
     h, w = frames.shape[1:3]
     for m, r in zip(masks, frame.referrals):
         if m.shape != (h, w):
-            raise DataError(frame.mask_path, f"mask of instance {r.instance_id} is {m.shape[0]}x{m.shape[1]} (HxW), "
-                                             f"the frames of {frame.frames_path} are {h}x{w}", reason="mask_size")
+            swapped = " (its width and height swapped: transposed?)" if m.shape == (w, h) else ""
+            raise DataError(r.mask or frame.mask_path, f"mask of instance {r.instance_id} is {m.shape[0]}x{m.shape[1]} "
+                                                       f"(HxW), the frames of {frame.frames_path} are {h}x{w}{swapped}",
+                            reason="mask_size")
     return LoadedSample(frames=frames, center=center, masks=masks, height=int(h), width=int(w), first_index=first)
 
 

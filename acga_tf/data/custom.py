@@ -1,0 +1,130 @@
+"""Your own data: videos, sentences and mask images listed in a CSV table (docs/data.md#your-own-data).
+
+The table (`annotations.csv` in the data's folder, or any CSV file given as the root) has a header and one row per
+sentence: `video` (any file FFmpeg reads; a relative path is taken from the table's folder), `frame` (the annotated
+frame's number, 1 for the first, as `acga predict` numbers its mask PNGs), `query` (the sentence), `mask` (an image
+of the described actor in that frame: `acga_tf.data.video.read_mask_image`'s rule) and `split` (`train` or
+`test`); optionally `instance` (the actor's pixel value in a palette or greyscale mask that holds several actors).
+
+One `AnnotatedFrame` per (video, frame), holding its sentences; each distinct (mask, instance) of a frame is one actor,
+numbered 0, 1, ... in the table's order (the `instance` of the evaluation's sample ids). A video belongs to one split
+(a video in both would let the held-out scores see training frames). The frames and masks are read when the shards
+are written (`acga_tf.data.video.load_samples`), as A2D's are: a frame past the video's end, a mask of another size
+than the frames, an empty or colour mask is an error naming the file, or with `--skip-bad` a row of `skipped.csv`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+from acga_tf.data.a2d import _Reporter, normalize_sentence
+from acga_tf.data.text import has_word
+from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
+from acga_tf.ops.tables import TableError, read_csv_rows
+
+logger = logging.getLogger(__name__)
+
+TABLE_NAME = "annotations.csv"
+COLUMNS = ("video", "frame", "query", "mask", "split")
+OPTIONAL_COLUMNS = ("instance",)
+EXPECTED = f"a CSV table with the columns {','.join(COLUMNS)} (and optionally instance)"
+_INT_RE = re.compile(r"^[0-9]+$")
+
+
+def table_path(root: str) -> str:
+    """The table of `root`: the file itself, or `annotations.csv` in the folder."""
+    root = os.fspath(root)
+    return root if os.path.isfile(root) or root.lower().endswith(".csv") else os.path.join(root, TABLE_NAME)
+
+
+def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | None = None) -> list[AnnotatedFrame]:
+    """Reads your own data's table into annotated frames (module docstring).
+
+    Args:
+        root: the data's folder (holding `annotations.csv`) or the table's path.
+        skip_bad: record bad rows in `skipped` and go on instead of raising.
+        skipped: receives the `Skipped` records.
+
+    Returns:
+        One `AnnotatedFrame` per annotated (video, frame), sorted by (video, frame); dataset "custom".
+
+    Raises:
+        DataError: an unreadable table or header (always), or a bad row (unless `skip_bad`): the message names
+            `table:line` and the column.
+    """
+    path = table_path(root)
+    try:
+        names, table = read_csv_rows(path, COLUMNS, expected=EXPECTED, kind="table")
+    except TableError as e:
+        source = f"{e.path}:{e.line}" if e.line is not None else e.path
+        raise DataError(source, e.problem, reason="missing_file" if "not found" in e.problem else "bad_header") \
+            from None
+    unknown = [name for name in names if name not in COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:  # a misspelt "instance" would be left out without a word
+        raise DataError(f"{path}:1", f"unknown column {', '.join(repr(n) for n in unknown)}; expected {EXPECTED}",
+                        reason="bad_header")
+    if not table:
+        raise DataError(path, f"has no row under its header; expected {EXPECTED}", reason="bad_header")
+    report = _Reporter(skip_bad, skipped)
+    folder = os.path.dirname(os.path.abspath(path))
+    frames: dict[tuple[str, int], dict] = {}
+    video_of: dict[str, tuple[str, str]] = {}  # video id -> (file, the line that first named it)
+    split_of: dict[str, tuple[str, str]] = {}  # video file -> (split, the line that set it)
+    for line, cells in table:
+        src = f"{path}:{line}"
+        try:
+            video, number, sentence, mask, split, value = _row(cells, src, folder)
+            video_id = os.path.splitext(os.path.relpath(video, folder))[0].replace(os.sep, "/")
+            if video_of.setdefault(video_id, (video, src))[0] != video:
+                raise DataError(src, f"column 'video': {cells['video'].strip()!r} and the video of "
+                                     f"{video_of[video_id][1]} differ only in their extension; rename one",
+                                reason="bad_row")
+            first_split, where = split_of.setdefault(video, (split, src))
+            if first_split != split:
+                raise DataError(src, f"column 'split': {split!r}, but {where} puts this video in {first_split!r}; a "
+                                     "video belongs to one split (its frames would be both trained on and scored)",
+                                reason="split_clash")
+            entry = frames.setdefault((video_id, number), {"video": video, "split": split, "actors": {},
+                                                            "referrals": []})
+            instance = entry["actors"].setdefault((mask, value), len(entry["actors"]))
+            entry["referrals"].append(Referral(sentence, instance, src, mask=mask, mask_value=value))
+        except DataError as e:
+            report(e)
+    out = [AnnotatedFrame(dataset="custom", split=entry["split"], video_id=video_id, frame_number=number,
+                          frames_path=entry["video"], mask_path=entry["referrals"][0].mask, num_frames=None,
+                          referrals=tuple(entry["referrals"]))
+           for (video_id, number), entry in sorted(frames.items())]
+    logger.info("%s: %d annotated frames, %d videos", path, len(out), len({f.video_id for f in out}))
+    return out
+
+
+def _row(cells: dict[str, str], src: str, folder: str) -> tuple[str, int, str, str, str, int | None]:
+    """(video file, frame number, normalised sentence, mask file, split, instance value or None) of a row."""
+    paths = {}
+    for column in ("video", "mask"):
+        given = cells[column].strip()
+        if not given:
+            raise DataError(src, f"column {column!r} is empty", reason="bad_row")
+        paths[column] = os.path.normpath(os.path.join(folder, os.path.expanduser(given)))
+    if not os.path.isfile(paths["video"]):
+        raise DataError(src, f"column 'video': {paths['video']} not found", reason="missing_video")
+    if not os.path.isfile(paths["mask"]):
+        raise DataError(src, f"column 'mask': {paths['mask']} not found", reason="missing_mask")
+    number = cells["frame"].strip()
+    if not _INT_RE.match(number) or int(number) < 1:
+        raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first frame",
+                        reason="bad_row")
+    sentence = normalize_sentence(cells["query"])
+    if not has_word(sentence):
+        raise DataError(src, f"column 'query' has no word (letters or digits): {cells['query']!r}",
+                        reason="empty_sentence")
+    split = cells["split"].strip().lower()
+    if split not in ("train", "test"):
+        raise DataError(src, f"column 'split' is {cells['split']!r}, expected train or test", reason="bad_row")
+    value = cells.get("instance", "").strip()
+    if value and not (_INT_RE.match(value) and int(value) <= 65535):
+        raise DataError(src, f"column 'instance' is {value!r}: the actor's pixel value in its mask (0 to 65535), "
+                             "or empty for the mask's whole foreground", reason="bad_row")
+    return paths["video"], int(number), sentence, paths["mask"], split, int(value) if value else None

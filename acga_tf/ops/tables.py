@@ -1,0 +1,82 @@
+"""CSV tables a user writes by hand or exports from a spreadsheet: the videos and sentences `acga predict --list`
+reads, the annotations `acga prepare custom` reads (docs/serving.md#many-videos, docs/data.md#your-own-data).
+
+One reader for both: UTF-8 (a spreadsheet's byte-order mark skipped), a header naming the columns (any order, any
+case), a cell may be quoted with commas and line breaks in it, blank rows skipped; an unclosed quote is an error
+naming the line where its row began, not the rest of the file read as one cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+
+
+class TableError(ValueError):
+    """A table that cannot be read as such: `path`, the `line` (None for the whole file) and the `problem`."""
+
+    def __init__(self, path: str, problem: str, line: int | None = None):
+        super().__init__(f"{path}: line {line}: {problem}" if line is not None else f"{path}: {problem}")
+        self.path, self.problem, self.line = path, problem, line
+
+
+def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str = "list"
+                  ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header's column names (stripped, lower case) and the rows of a CSV table.
+
+    Args:
+        path: the CSV file.
+        columns: the columns the header must name.
+        expected: what the table should be, for messages ("a CSV list with the columns video,query").
+        kind: what the file is called in messages ("list file not found").
+
+    Returns:
+        (names, rows): each row as (the line of the file it ends on, {column name: cell}); a row shorter than the
+        header has "" for the columns it lacks; where a name repeats, its first column is read.
+
+    Raises:
+        TableError: a missing or unreadable file, no header, a column missing from it, bytes that are not UTF-8,
+            malformed CSV; the message names the file and the line.
+    """
+    path, ended = os.fspath(path), 1
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, strict=True)  # an unclosed quote is an error, not the rest of the file in one cell
+            header = next(reader, None)
+            if header is None:
+                raise TableError(path, f"is empty; expected {expected}")
+            names = [name.strip().lower() for name in header]
+            missing = [column for column in columns if column not in names]
+            if missing:
+                raise TableError(path, f"no column {' or '.join(missing)} in the header ({','.join(header)}); "
+                                       f"expected {expected}", 1)
+            at = {name: names.index(name) for name in names}
+            rows, ended = [], reader.line_num
+            for cells in reader:
+                line = ended = reader.line_num  # the line the row ends on
+                if any(cell.strip() for cell in cells):
+                    rows.append((line, {name: cells[i] if i < len(cells) else "" for name, i in at.items()}))
+    except FileNotFoundError:
+        raise TableError(path, f"{kind} file not found") from None
+    except UnicodeDecodeError:
+        raise TableError(path, f"not UTF-8 text; save the {kind} as UTF-8 CSV", _first_bad_line(path)) from None
+    except IsADirectoryError:
+        raise TableError(path, f"is a folder; expected {expected}") from None
+    except OSError as e:
+        raise TableError(path, f"cannot be read ({e.strerror or e})") from None
+    except csv.Error as e:  # where the row began: an unclosed quote runs to the file's end
+        raise TableError(path, f"not CSV ({e}: a quoted sentence must end with a quote, and a quote inside one be "
+                               "doubled)", ended + 1) from None
+    return names, rows
+
+
+def _first_bad_line(path: str) -> int:
+    """The line of a file's first byte that is not UTF-8 (the text reader decodes ahead, by chunks)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return data[:e.start].count(b"\n") + 1
+    return 1

@@ -1,0 +1,150 @@
+"""Your own data (`acga prepare custom`, acga_tf/data/custom.py, docs/data.md#your-own-data). An own-data tester
+found no documented way to train on anything but A2D and J-HMDB: they wrote A2D's nine-column videoset, its
+annotation file and MATLAB-transposed HDF5 masks by hand, and their colour and empty masks went in as empty targets
+without a word."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from dataset_files import frame_values, write_video
+from PIL import Image
+
+from acga_tf.cli import main
+from acga_tf.data import make_dataset
+from acga_tf.data.custom import read_custom
+from acga_tf.data.video import load_samples, read_mask_image
+from acga_tf.models.config import ACGAConfig
+
+H, W = 48, 64
+
+
+def _mask(frame: int, position: int) -> np.ndarray:
+    """A distinct, non-symmetric (H, W) 0/1 mask: wrong if transposed or taken from another frame."""
+    m = np.zeros((H, W), np.uint8)
+    y, x = 4 + 12 * position + frame % 5, 6 + 20 * position + frame % 7
+    m[y:y + 8, x:x + 14] = 1
+    m[y, x + 14:x + 18] = 1
+    return m
+
+
+def _table(path, rows, header=("video", "frame", "query", "mask", "split")):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture
+def own(tmp_path):
+    """Three videos (frame t filled with t * 10) in a folder with spaces and accents, masks as a user saves them:
+    0/255 greyscale, 0/1 greyscale, a palette PNG holding two actors, black and white saved as RGB."""
+    root = tmp_path / "my data é"
+    (root / "clips").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for name in ("a", "b", "c"):
+        write_video(root / "clips" / f"{name}.mp4", W, n=12, height=H)
+    Image.fromarray(_mask(3, 0) * 255).save(root / "masks" / "a3.png")
+    Image.fromarray(_mask(9, 0)).save(root / "masks" / "a9.png")  # values 0 and 1
+    both = Image.fromarray(_mask(5, 0) + 2 * _mask(5, 1), mode="L").convert("P")
+    both.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    both.save(root / "masks" / "b5.png")
+    Image.fromarray(np.repeat(_mask(7, 0)[..., None] * 255, 3, axis=2)).save(root / "masks" / "c7.png")
+    rows = [("clips/a.mp4", 3, "the red square on the left", "masks/a3.png", "train"),
+            ("clips/a.mp4", 9, "the square, moving", "masks/a9.png", "train"),  # a comma, quoted by csv
+            ("clips/b.mp4", 5, "the first square", "masks/b5.png", "train", 1),
+            ("clips/b.mp4", 5, "the second square", "masks/b5.png", "train", 2),
+            ("clips/b.mp4", 5, "the upper square", "masks/b5.png", "train", 1),  # the same actor again
+            ("clips/c.mp4", 7, "a square jumping", "masks/c7.png", "TEST")]
+    _table(root / "annotations.csv", rows, header=("video", "frame", "query", "mask", "split", "instance"))
+    return root
+
+
+def test_own_videos_and_masks_become_samples_aligned_to_their_frames(own, tmp_path, capsys):
+    frames = read_custom(str(own))
+    assert [(f.split, f.video_id, f.frame_number, [(r.instance_id, r.sentence) for r in f.referrals])
+            for f in frames] == [
+        ("train", "clips/a", 3, [(0, "the red square on the left")]),
+        ("train", "clips/a", 9, [(0, "the square, moving")]),
+        ("train", "clips/b", 5, [(0, "the first square"), (1, "the second square"), (0, "the upper square")]),
+        ("test", "clips/c", 7, [(0, "a square jumping")])]
+    expected = {("clips/a", 3): [_mask(3, 0)], ("clips/a", 9): [_mask(9, 0)],
+                ("clips/b", 5): [_mask(5, 0), _mask(5, 1), _mask(5, 0)], ("clips/c", 7): [_mask(7, 0)]}
+    for frame, sample in load_samples(frames, window=4):
+        assert not isinstance(sample, Exception), sample
+        # the annotated frame is the one filled with (number - 1) * 10: the masks belong to it
+        assert abs(frame_values(sample.frames)[sample.center] - (frame.frame_number - 1) * 10) < 2
+        for got, want in zip(sample.masks, expected[frame.video_id, frame.frame_number], strict=True):
+            np.testing.assert_array_equal(got, want)
+
+    out = tmp_path / "shards"
+    assert main(["prepare", "custom", "--root", str(own), "--output", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "custom train: 5 samples (3 annotated frames)" in printed and "custom test: 1 samples" in printed
+    assert json.loads((out / "manifest.json").read_text())["dataset"] == "custom"
+    config = ACGAConfig.preset("tiny", image_size=32, clip_length=4)
+    (inputs, targets, info), = make_dataset(str(out / "test-*.tfrecord"), config, training=False, batch_size=1,
+                                            with_info=True).take(1)
+    assert info["sample_id"][0].numpy().decode() == "clips/c/00007/0"
+    assert tuple(targets["logits"].shape) == (1, 32, 32, 1) and 0 < float(targets["logits"].numpy().mean()) < 0.5
+
+
+@pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
+                                  "split_clash", "unknown_column", "missing_mask", "not_utf8"])
+def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
+    table, masks = own / "annotations.csv", own / "masks"
+    row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
+    header = ("video", "frame", "query", "mask", "split")
+    expected = {
+        "colour_mask": "x.png: a colour image: save each mask as a greyscale PNG (the actor white, or 1, on black), or "
+                       "as a palette PNG with the table's instance column naming the actor's index",
+        "empty_mask": "x.png: the mask is empty (no pixel of the actor); a sentence needs its actor in the frame",
+        "value_absent": "b5.png: no pixel has the instance value 7 (values in the mask: 0, 1, 2)",
+        "past_end": "a.mp4: the video has 12 frames, fewer than annotated frame 30",
+        "transposed": "x.png: mask of instance 0 is 64x48 (HxW), the frames of",
+        "frame_zero": "annotations.csv:2: column 'frame' is '0': the annotated frame's number, 1 for the first frame",
+        "split_clash": "annotations.csv:3: column 'split': 'test', but",
+        "unknown_column": "annotations.csv:1: unknown column 'instanse'; expected a CSV table with the columns "
+                          "video,frame,query,mask,split (and optionally instance)",
+        "missing_mask": "annotations.csv:2: column 'mask':",
+        "not_utf8": "annotations.csv:2: not UTF-8 text; save the table as UTF-8 CSV"}[case]
+    rows = [row]
+    if case == "colour_mask":  # the actor painted green on black
+        Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
+                                 axis=2)).save(masks / "x.png")
+    elif case in ("empty_mask", "past_end"):
+        Image.fromarray(np.zeros((H, W), np.uint8) if case == "empty_mask" else _mask(3, 0) * 255).save(
+            masks / "x.png")
+        row[1] = "30" if case == "past_end" else row[1]
+    elif case == "value_absent":
+        header, rows = (*header, "instance"), [["clips/b.mp4", "5", "a square", "masks/b5.png", "train", "7"]]
+    elif case == "transposed":
+        Image.fromarray(_mask(3, 0).T * 255).save(masks / "x.png")
+    elif case == "frame_zero":
+        row[1], row[3] = "0", "masks/a3.png"
+    elif case == "split_clash":
+        Image.fromarray(_mask(3, 0) * 255).save(masks / "x.png")
+        rows = [row, ["clips/a.mp4", "9", "a square", "masks/x.png", "test"]]
+    elif case == "unknown_column":
+        header = (*header, "instanse")
+    if case != "not_utf8":
+        _table(table, rows, header)
+    else:
+        table.write_bytes(b"video,frame,query,mask,split\nclips/a.mp4,3,the caf\xe9 square,masks/a3.png,train\n")
+    out = tmp_path / "shards"
+    assert main(["prepare", "custom", "--root", str(table), "--output", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert not list(out.glob("*.tfrecord"))  # nothing written
+
+
+def test_mask_images_as_editors_save_them(tmp_path):
+    """The mask rule of docs/data.md#your-own-data on what editors write: antialiased or JPEG-noisy greys go to the
+    nearer side, a 16-bit mask's half level, 1-bit images as they are."""
+    grey = (_mask(2, 0) * 200 + 20).astype(np.uint8)  # foreground 220, background 20: a JPEG's levels
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(_mask(2, 0).astype(np.uint16) * 65535).save(tmp_path / "deep.png")
+    Image.fromarray(_mask(2, 0).astype(bool)).convert("1").save(tmp_path / "bits.png")
+    for name in ("grey.png", "deep.png", "bits.png"):
+        np.testing.assert_array_equal(read_mask_image(str(tmp_path / name)), _mask(2, 0), err_msg=name)
