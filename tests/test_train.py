@@ -272,7 +272,13 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
     # Python shows a user every UserWarning on stderr: Keras' "`shuffle=True` was passed, but will be ignored" was one,
     # and "Your input ran out of data" at the end of the validation shards another.
     assert [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)] == []
-    assert "oneDNN hint from the test" in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "oneDNN hint from the test" in warned
+    # Two steps: the moving averages evaluation uses are still 98% their starting values, so the logged scores (batch
+    # statistics) overstate the model's: said (an own-data tester read 0.97 in the log, 0.32 from `acga evaluate`).
+    assert any(m.startswith("after 2 optimizer steps, the moving averages of the 6 trained I3D BatchNorms (momentum "
+                            "0.99), which evaluation, export and prediction use, still hold 98% of their starting "
+                            "values") for m in warned), warned
     # A CPU: float32, or mixed_bfloat16_head where it convolves faster in bfloat16, printed with its reason and this
     # CPU's bfloat16 speed (docs/training.md#mixed-precision).
     policy, reason = mixed_precision_policy()  # the probe is measured once per process: the same figure
