@@ -322,6 +322,9 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, help="batch size per replica (default: the config's)")
     p.add_argument("--steps-per-epoch", type=int, help="optimizer steps per epoch (default: samples // batch)")
     p.add_argument("--word-vectors", help="word2vec / GloVe file (default: random vectors, a warning)")
+    p.add_argument("--init-weights", metavar="PATH", help="start from these weights: DeepMind's Kinetics I3D "
+                   "checkpoint (rgb_imagenet/model.ckpt; the video encoder), a .weights.h5 file (acga "
+                   "convert-weights), or a run directory or .keras file to fine-tune (default: fresh weights)")
     p.add_argument("--feature-cache", action="store_true",
                    help="run the frozen I3D blocks once into OUTPUT/feature_cache and train only the rest")
     p.add_argument("--backup-every", type=int, default=DEFAULT_BACKUP_EVERY,
@@ -369,7 +372,7 @@ def _run_train(args) -> int:
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
                   backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite,
-                  verbose=keras_verbosity(sys.stdout))
+                  init_weights=args.init_weights, verbose=keras_verbosity(sys.stdout))
     losses = history.history.get("loss")  # none when only the save was left (a run stopped after its last step)
     print(f"trained {len(history.epoch)} epoch(s)" + (f", final loss {losses[-1]:.4f}" if losses else "")
           + f" -> {args.output}")

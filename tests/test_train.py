@@ -528,3 +528,44 @@ def test_a_backup_whose_optimizer_state_does_not_load_is_refused(finished_run, p
         _refused(capsys, argv, f"{os.path.join(out, WEIGHTS)}: the optimizer state did not load into this model "
                                f"(optimizer step 0; {os.path.join(out, METADATA)} records 1)")
     assert _snapshot(out) == before
+
+
+def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d, tmp_path, capsys, caplog):
+    """`acga train --init-weights` (docs/training.md#schedule). Before, `fit` always started from fresh weights: the
+    paper preset trained its head on a frozen, random I3D, and fine-tuning a run needed Python."""
+    import tensorflow as tf
+
+    from acga_tf.models.acga import ACGA
+    from acga_tf.training.weights import _relative, deepmind_name
+
+    config = ACGAConfig.preset("tiny", **{k: v for k, v in TINY.items() if k != "batch_size"})
+    encoder = ACGA(config).stage("video_encoder")
+    rng = np.random.default_rng(5)
+    values = {deepmind_name(_relative(v, encoder)): rng.standard_normal(v.shape).astype(np.float32) * 0.05
+              for v in encoder.weights if "gamma" not in v.path}  # DeepMind's BatchNorms have no scale
+    values = {name: (np.abs(value) + 0.5 if "variance" in name else value) for name, value in values.items()}
+    prefix, names = str(tmp_path / "rgb_imagenet" / "model.ckpt"), sorted(values)
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[values[n] for n in names])
+    first, second = str(tmp_path / "from_i3d"), str(tmp_path / "fine_tuned")
+    argv = ["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--epochs", "1", "--steps-per-epoch", "1",
+            "--batch-size", "2", *TRAINING_TINY_SET]
+    assert cli.main([*argv, "--output", first, "--init-weights", prefix]) == 0
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("starting weights")]
+    assert said and said[0].startswith(f"starting weights: {prefix}: DeepMind I3D, ") and "epsilon 0.001" in said[0]
+    stem = artifacts.load_trained(first).model.stage("video_encoder").blocks["Conv3d_1a_7x7"]  # frozen: as loaded
+    np.testing.assert_array_equal(stem.conv_3d.kernel.numpy(), values["RGB/inception_i3d/Conv3d_1a_7x7/conv_3d/w"])
+    np.testing.assert_array_equal(stem.batch_norm.moving_mean.numpy(),
+                                  values["RGB/inception_i3d/Conv3d_1a_7x7/batch_norm/moving_mean"])
+    # fine-tuning the run: every weight as the run left it, then one more step (the frozen stem unchanged)
+    assert cli.main([*argv, "--output", second, "--init-weights", first]) == 0
+    tuned = artifacts.load_trained(second).model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
+    np.testing.assert_array_equal(tuned.conv_3d.kernel.numpy(), stem.conv_3d.kernel.numpy())
+    capsys.readouterr()
+    # weights of another architecture, a path that is nothing: one line each
+    other = tmp_path / "small.weights.h5"
+    ACGA(ACGAConfig.preset("small")).save_weights(str(other))
+    for path, needle in ((str(other), "small.weights.h5: does not fit this run's model"),
+                         (str(tmp_path / "nope.ckpt"), "nope.ckpt: not found (--init-weights takes")):
+        assert cli.main([*argv, "--output", str(tmp_path / "refused"), "--init-weights", path]) == 2
+        assert_one_line_error(capsys.readouterr().err, needle)

@@ -51,6 +51,7 @@ from acga_tf.training import artifacts
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
 from acga_tf.training.task import TrainingTask
+from acga_tf.training.weights import load_initial_weights
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +326,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         vectors_path: str | None = None, epochs: int | None = None, steps_per_epoch: int | None = None,
         mixed_precision: bool | str = False, feature_cache: bool = False,
         strategy: tf.distribute.Strategy | None = None, backup_every: int = DEFAULT_BACKUP_EVERY,
-        resume: bool = False, overwrite: bool = False, verbose: int = 1) -> keras.callbacks.History:
+        resume: bool = False, overwrite: bool = False, init_weights: str | None = None,
+        verbose: int = 1) -> keras.callbacks.History:
     """Trains ACGA with the experiment's schedule (docs/training.md#schedule) and saves the run
     (`acga_tf.training.artifacts` layout).
 
@@ -349,6 +351,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         backup_every: optimizer steps between backups (a backup is also written at each epoch's end).
         resume: go on training a finished run in `output_dir` from its backup, up to `epochs` in all.
         overwrite: remove the run files already in `output_dir` and start over (see `claim_run_dir`).
+        init_weights: the weights a new run starts from (`load_initial_weights`): DeepMind's Kinetics I3D checkpoint,
+            a `.weights.h5` file, or a trained run to fine-tune; not read when the run resumes from its backup.
         verbose: Keras progress output (0, 1 or 2).
 
     Returns:
@@ -368,6 +372,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         logger.warning(hint)
     if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
         check_word_vectors(vectors_path, experiment.data.word_dim)
+    if init_weights is not None and not (os.path.exists(init_weights) or os.path.isfile(init_weights + ".index")):
+        raise FileNotFoundError(f"{init_weights}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
+                                "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
         raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
@@ -380,6 +387,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch)
         start_step = _resume(run, task, backup)
+        if init_weights is not None and start_step == 0:  # a resumed run goes on from its backup's weights
+            logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
         artifacts.save_experiment(run.work_dir, experiment)  # before the first backup: what a resume is checked against
         batches = _build_inputs(run, prefix)
         validation = None if val_pattern is None else _build_validation(run, val_pattern)

@@ -140,7 +140,12 @@ class _CheckpointReader(Mapping):
         self._shapes = self._reader.get_variable_to_shape_map()
 
     def __getitem__(self, name):
+        if name not in self._shapes:
+            raise KeyError(name)
         return self._reader.get_tensor(name)
+
+    def __contains__(self, name):  # Mapping's asks __getitem__ for a KeyError; TensorFlow's reader raised its own
+        return name in self._shapes
 
     def __iter__(self):
         return iter(self._shapes)
@@ -246,3 +251,73 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
     model.save_weights(output)
     model.config.to_json(output[: -len(".weights.h5")] + ".config.json")
     return report
+
+
+def load_initial_weights(model, path: str) -> str:
+    """Loads the weights a training run starts from (`acga train --init-weights`, docs/training.md#schedule) into a
+    freshly built ACGA; returns one line saying what was loaded.
+
+    Args:
+        model: the built `ACGA` to train.
+        path: DeepMind's Kinetics I3D checkpoint (its prefix, `.../rgb_imagenet/model.ckpt`, or its `.index` file):
+            the video encoder up to Mixed_4f, the head keeping its fresh initialisation; a Keras weights file
+            (`.weights.h5`, as `acga convert-weights` or `save_weights` write it): every weight; a run directory or
+            `.keras` file: that trained model's weights (fine-tuning it: the same architecture, other flags may differ).
+
+    Raises:
+        FileNotFoundError: nothing at `path`.
+        ValueError: a file of none of these kinds, or weights that do not fit the model (the message names the first
+            weight and both shapes).
+    """
+    path = os.fspath(path)
+    prefix = path[:-len(".index")] if path.endswith(".index") else path
+    if os.path.isfile(prefix + ".index"):
+        report = load_i3d_checkpoint(model, prefix)
+        notes = []
+        if report.unset_model:
+            notes.append(f"{len(report.unset_model)} encoder weights it lacks keep their initialisation (a "
+                         "checkpoint without BatchNorm scales: 1, as DeepMind's)")
+        epsilon = model.config.bn_epsilon
+        if not np.isclose(epsilon, DEEPMIND_BN_EPSILON):
+            notes.append(f"its BatchNorms were trained with epsilon {DEEPMIND_BN_EPSILON:g}, the model has "
+                         f"{epsilon:g}: --set bn_epsilon={DEEPMIND_BN_EPSILON:g} --set bn_scale=false builds it as "
+                         "DeepMind's")
+        return (f"{prefix}: DeepMind I3D, {len(report.loaded)} tensors into the video encoder; the head starts fresh"
+                + "".join(f"; {note}" for note in notes))
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
+                                "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
+    if path.endswith(".weights.h5"):
+        source = _weights_file_model(model, path)
+    elif os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")) or path.endswith(".keras"):
+        file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
+        try:
+            source = keras.saving.load_model(file, compile=False)
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{file}: cannot be loaded as a Keras model ({str(e).splitlines()[0]})") from None
+    else:
+        raise ValueError(f"{path}: not a starting point --init-weights takes (DeepMind's I3D checkpoint prefix with "
+                         "its .index beside it, a .weights.h5 file, or a run directory or .keras file)")
+    theirs = {variable.path: variable for variable in source.weights}
+    for variable in model.weights:
+        if variable.path not in theirs:
+            raise ValueError(f"{path}: has no weight {variable.path}: another architecture than this run's")
+        if tuple(theirs[variable.path].shape) != tuple(variable.shape):
+            raise ValueError(f"{path}: weight {variable.path} is {tuple(theirs[variable.path].shape)}, this run's "
+                             f"model has {tuple(variable.shape)}: another architecture (a preset or image size?)")
+    for variable in model.weights:
+        variable.assign(keras.ops.convert_to_numpy(theirs[variable.path]).astype(variable.dtype))
+    return f"{path}: all {len(model.weights)} weights of the model (fine-tuning it)"
+
+
+DEEPMIND_BN_EPSILON = 1e-3  # docs/model.md#video-encoder
+
+
+def _weights_file_model(model, path: str):
+    """A twin of `model` (its config, float32) with the weights of a `.weights.h5` file."""
+    twin = ACGA(model.config)
+    try:
+        twin.load_weights(path)
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{path}: does not fit this run's model ({str(e).splitlines()[0]})") from None
+    return twin
