@@ -105,7 +105,7 @@ def _as_written(fn):
 
 def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
                  vectorizer: Any = None, with_info: bool = False,
-                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
+                 shard: tuple[int, int] | None = None, endless: bool = False) -> tf.data.Dataset:
     """The input pipeline over prepared shards.
 
     Args:
@@ -121,6 +121,11 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
             index, in sorted order), for several workers (`acga train` under `TF_CONFIG`). TensorFlow's own
             file-based auto-sharding cannot split a training pipeline (its flips' seeds come from a second source),
             so it is turned off for such a dataset.
+        endless: training only: pass after pass over the shards without end, each pass's file and record order and
+            flips fixed by (seed, pass number), so the stream skipped by n batches is the same stream from batch n
+            however many times it was iterated before (`acga train`'s stream, which a resumed run skips into; Keras'
+            `fit` reads a batch from a first iterator to build the model). Without it, each iteration of the
+            dataset is one pass in a new order (what `model.fit(dataset, epochs=...)` wants).
 
     Returns:
         A dataset of `(inputs, targets)` (or `(inputs, targets, info)`): inputs `video` float32 (B, T, S, S, 3) in
@@ -138,6 +143,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     batch_size = positive_int("batch_size", batch_size)
     if training and with_info:
         raise ValueError("with_info=True is for evaluation: use it with training=False")
+    if endless and not training:
+        raise ValueError("endless=True is the training stream: use it with training=True")
     file_pattern = shard_pattern(file_pattern)
     files = tf.io.gfile.glob(file_pattern)
     if not files:
@@ -159,7 +166,36 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     if vectorizer is None:
         vectorizer = load_vectorizer(directory, config)
     det = config.deterministic
+    samples = None if shard is not None else known_sample_count(file_pattern)
 
+    def one_pass(pass_number) -> tf.data.Dataset:
+        """The pipeline: one pass, in an order fixed by `pass_number` (a tf.int64 scalar), or None: a new order on
+        each iteration."""
+        return _one_pass(file_pattern, files, config, training=training, batch_size=batch_size,
+                         vectorizer=vectorizer, with_info=with_info, shard=shard, samples=samples,
+                         pass_number=pass_number)
+
+    ds = tf.data.Dataset.counter().flat_map(one_pass) if endless else one_pass(None)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = det
+    policy = tf.data.experimental.AutoShardPolicy
+    options.experimental_distribute.auto_shard_policy = (
+        policy.OFF if shard is not None else policy.FILE if len(files) > 1 and not endless else policy.DATA)
+    return ds.with_options(options)
+
+
+def _one_pass(file_pattern: str, files: list[str], config: DataConfig, *, training: bool, batch_size: int,
+              vectorizer, with_info: bool, shard: tuple[int, int] | None, samples: int | None,
+              pass_number: tf.Tensor | None) -> tf.data.Dataset:
+    """`make_dataset`'s pipeline over the shards, once (its arguments; `pass_number` as `one_pass`'s)."""
+    det = config.deterministic
+    reshuffle = pass_number is None
+    if reshuffle:
+        file_seed = record_seed = config.seed
+    else:  # two seeds of this pass, apart from every other pass's (seed × a prime + pass)
+        base = tf.cast(config.seed, tf.int64) * 1_000_003 + tf.cast(pass_number, tf.int64) * 2
+        file_seed, record_seed = base, base + 1
     ds = tf.data.Dataset.list_files(file_pattern, shuffle=False)  # sorted: the same order every run
     if shard is not None:
         workers, index = shard
@@ -170,34 +206,29 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
                              "own: re-run `acga prepare` with a smaller --shard-size")
         ds = ds.shard(workers, index)
     if training:
-        ds = ds.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(files), seed=file_seed, reshuffle_each_iteration=reshuffle)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
     if training:
-        ds = ds.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(config.shuffle_buffer, seed=record_seed, reshuffle_each_iteration=reshuffle)
     ds = ds.map(_as_written(lambda s: prepare_clip(decode(s), config)), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=det)
     if training:
         ds = ds.interleave(_as_written(expand_sentences), cycle_length=_TRAIN_SENTENCE_MIXING, block_length=1)
-        seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
+        if reshuffle:
+            seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
+            first = tf.cast(config.seed, tf.int64)
+        else:  # each sample's flip seed: (this pass's, the sample's place in it)
+            seeds, first = tf.data.Dataset.counter(), record_seed
         ds = tf.data.Dataset.zip(ds, seeds).map(
-            _as_written(lambda sample, r: parse_train(sample, config, vectorizer,
-                                                      tf.stack([tf.cast(config.seed, tf.int64), r]))),
+            _as_written(lambda sample, r: parse_train(sample, config, vectorizer, tf.stack([first, r]))),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
     else:
         ds = ds.flat_map(_as_written(expand_sentences))
         ds = ds.map(_as_written(lambda sample: parse_eval(sample, config, vectorizer, with_info)),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
     ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
-    samples = None if shard is not None else known_sample_count(file_pattern)
     if samples is not None:  # its length: Keras' fit and evaluate end the epoch there, not on "ran out of data"
         ds = ds.apply(tf.data.experimental.assert_cardinality(samples // batch_size if training
                                                               else -(-samples // batch_size)))
-    ds = ds.prefetch(tf.data.AUTOTUNE)
-
-    options = tf.data.Options()
-    options.deterministic = det
-    policy = tf.data.experimental.AutoShardPolicy
-    options.experimental_distribute.auto_shard_policy = (
-        policy.OFF if shard is not None else policy.FILE if len(files) > 1 else policy.DATA)
-    return ds.with_options(options)
+    return ds

@@ -115,9 +115,13 @@ def cached_dataset(paths: list[str], *, batch_size: int, seed: int, shuffle_buff
         tensors = {k: tf.io.parse_tensor(v, tf.float32) for k, v in example.items()}
         return {"features": tensors["features"], "words": tensors["words"]}, {k: tensors[k] for k in _TARGETS}
 
-    ds = tf.data.Dataset.from_tensor_slices(sorted(paths)).interleave(
-        tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    def one_pass(number):  # its order fixed by (seed, pass number): `make_dataset(endless=True)`'s reason
+        records = tf.data.Dataset.from_tensor_slices(sorted(paths)).interleave(
+            tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return records.shuffle(shuffle_buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + number * 2,
+                               reshuffle_each_iteration=False)
+
+    ds = tf.data.Dataset.counter().flat_map(one_pass)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     # shapes are fixed per cache: restore them for Keras (parse_tensor gives unknown shapes)
     first = next(iter(tf.data.TFRecordDataset(sorted(paths)[:1]).map(parse)))

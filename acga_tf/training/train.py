@@ -648,7 +648,7 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
 
         def batches(skip: int) -> tf.data.Dataset:
             ds = make_dataset(run.train_pattern, experiment.data, training=True, batch_size=global_batch,
-                              vectorizer=run.vectorizer, shard=shard).repeat()
+                              vectorizer=run.vectorizer, shard=shard, endless=True)
             if shard is not None and skip:
                 # Each worker reads its own files, and a step takes global_batch / workers of its samples
                 # (tf.distribute splits each batch over the replicas): skip that many a step, not a global batch
