@@ -290,7 +290,7 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
     assert trained.config == ACGAConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f")
     experiment = ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE))
     assert experiment == ExperimentConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f", batch_size=2,
-                                                 learning_rate=0.01)
+                                                 learning_rate=0.01, epochs=2)  # the epochs trained (--epochs)
     assert keras.config.dtype_policy().name == "float32"  # never a global policy
     assert trained.embeddings.shape == (len(trained.vocabulary), trained.config.word_dim)
     ckpt = keras.saving.load_model(os.path.join(out, "checkpoints", "epoch-02.keras"))  # the ACGA after epoch 2
@@ -436,6 +436,32 @@ def test_resume_with_another_global_batch_is_refused(finished_run, prepared_a2d,
     _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
              f"{metadata}: the run trained on batches of {2 * TINY['batch_size']} clips (--batch-size x devices), "
              f"this command's are {TINY['batch_size']}", "resume it on as many devices as it trained on")
+    assert _snapshot(out) == before
+
+
+@pytest.mark.parametrize("change", ["precision", "word_vectors"])
+def test_resume_in_another_precision_or_with_other_word_vectors_is_refused(change, finished_run, prepared_a2d,
+                                                                          tmp_path, capsys):
+    """A reproducibility tester resumed a float32 run with `--mixed-precision mixed_bfloat16`, and a run trained on
+    random vectors with `--word-vectors`: both went on without a word (the second replaced `embeddings.npy`). The
+    backup records both now. `experiment.json` records the epochs trained (it said the preset's 12 after `--epochs
+    2`), so `--config run/experiment.json` trains the same run."""
+    out = _copy_run(finished_run, tmp_path)
+    metadata = os.path.join(out, "backup", "training_metadata.json")
+    assert json.load(open(metadata))["precision"] == "float32"
+    assert ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE)).training.epochs == 1
+    if change == "precision":
+        extra, needle = ["--mixed-precision", "mixed_bfloat16"], (f"{metadata}: the run trained in float32, this "
+                                                                   "command in mixed_bfloat16: resume it with no "
+                                                                   "--mixed-precision")
+    else:
+        vectors = tmp_path / "vectors.txt"
+        words = artifacts.load_trained(finished_run).vocabulary.words[1:]
+        vectors.write_text("".join(f"{w} " + " ".join(["0.5"] * 32) + "\n" for w in words))
+        extra, needle = ["--word-vectors", str(vectors)], (f"{metadata}: the run read its sentences with other word "
+                                                           "vectors than this command's")
+    before = _snapshot(out)
+    _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume", *extra), needle)
     assert _snapshot(out) == before
 
 

@@ -173,11 +173,13 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
     Keras itself would restart the epoch). Writes are atomic (temporary name, then rename)."""
 
     def __init__(self, backup_dir: str, *, save_freq, steps_per_epoch: int | None = None,
-                 global_batch: int | None = None):
+                 global_batch: int | None = None, precision: str | None = None, word_vectors: str | None = None):
         super().__init__(backup_dir, save_freq=save_freq)
         # recorded with each backup: a resume must keep the epochs' bounds, and the batch (batch_size x devices) that
-        # the steps it skips were made of
+        # the steps it skips were made of; and what the run computed in, and the word vectors it read the sentences
+        # with (a digest), which the experiment does not hold (a tester resumed with others, without a word)
         self.steps_per_epoch, self.global_batch = steps_per_epoch, global_batch
+        self.precision, self.word_vectors = precision, word_vectors
 
     def on_train_begin(self, logs=None):
         pass  # `fit` restored the state already (`restore`)
@@ -206,7 +208,9 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         files.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                                                         "step": int(self.model.optimizer.iterations.numpy()),
                                                         "steps_per_epoch": self.steps_per_epoch,
-                                                        "global_batch": self.global_batch})
+                                                        "global_batch": self.global_batch,
+                                                        "precision": self.precision,
+                                                        "word_vectors": self.word_vectors})
 
     def saved_step(self) -> int | None:
         """The optimizer step of the backup on disk, or None when there is none."""
@@ -238,6 +242,18 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                              f"(--batch-size x devices), this command's are {self.global_batch}: resumed, it would "
                              "skip and train on other samples; resume it on as many devices as it trained on, "
                              "--overwrite to start over, or choose another --output")
+        recorded_precision = (metadata or {}).get("precision")
+        if recorded_precision is not None and self.precision is not None and recorded_precision != self.precision:
+            flag = ("no --mixed-precision" if recorded_precision == "float32"
+                    else f"--mixed-precision {recorded_precision}")
+            raise ValueError(f"{self._training_metadata_path}: the run trained in {recorded_precision}, this command "
+                             f"in {self.precision}: resume it with {flag}, --overwrite to start over, or choose "
+                             "another --output")
+        recorded_vectors = (metadata or {}).get("word_vectors")
+        if recorded_vectors is not None and self.word_vectors is not None and recorded_vectors != self.word_vectors:
+            raise ValueError(f"{self._training_metadata_path}: the run read its sentences with other word vectors than "
+                             "this command's: resume it with the --word-vectors file it trained with (none, if it "
+                             "had none; and the same seed), --overwrite to start over, or choose another --output")
         if recorded_steps is None or recorded_batch is None:  # a backup an earlier acga-tf wrote
             logger.warning("%s records no %s (a backup written by an earlier acga-tf): resume it with the settings it "
                            "was trained with (--batch-size, --steps-per-epoch, devices), which cannot be checked; "
@@ -385,11 +401,15 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         _load_words(run, vectors_path)
         model, task, prefix = _build_model(run, policy, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
-                                  steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch)
+                                  steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
+                                  precision=policy or "float32", word_vectors=_matrix_digest(run.vectorizer.matrix))
         start_step = _resume(run, task, backup)
         if init_weights is not None and start_step == 0:  # a resumed run goes on from its backup's weights
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
-        artifacts.save_experiment(run.work_dir, experiment)  # before the first backup: what a resume is checked against
+        # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs), so
+        # that `--config run/experiment.json` trains the same run
+        recorded = experiment.override(epochs=run.epochs)
+        artifacts.save_experiment(run.work_dir, recorded)
         batches = _build_inputs(run, prefix)
         validation = None if val_pattern is None else _build_validation(run, val_pattern)
         callbacks = _build_callbacks(run, model, backup)
@@ -412,11 +432,16 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                    f"model was saved; {kept}. Lower the learning rate "
                                    f"({run.experiment.training.learning_rate}) or check the data")
         artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
-                               experiment=experiment)
+                               experiment=recorded)
         logger.info("saved the trained run to %s", run.work_dir)
         if (note := moving_statistics_note(model, run.epochs * run.steps_per_epoch)) is not None:
             logger.warning(note)
         return history
+
+
+def _matrix_digest(matrix) -> str:
+    """A short digest of a word-vector matrix (the words' vectors, in the vocabulary's order)."""
+    return hashlib.sha256(np.ascontiguousarray(keras.ops.convert_to_numpy(matrix)).tobytes()).hexdigest()[:16]
 
 
 # The share of their starting values the BatchNorm moving averages may still hold when a run ends before `fit` says so
