@@ -465,6 +465,21 @@ def test_resume_in_another_precision_or_with_other_word_vectors_is_refused(chang
     assert _snapshot(out) == before
 
 
+def test_a_run_stopped_after_an_epochs_last_step_gets_that_epochs_checkpoint_on_resume(finished_run, prepared_a2d,
+                                                                                     tmp_path):
+    """A tester's Ctrl-C after the backup of an epoch's last step, before the epoch's end: the resumed run went on
+    to the next epoch and `checkpoints/epoch-01.keras` was never written. Now the resume writes it from the backup
+    (the weights after that epoch)."""
+    out = _copy_run(finished_run, tmp_path)
+    os.remove(os.path.join(out, "checkpoints", "epoch-01.keras"))  # as the stop left it
+    fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, resume=True,
+        verbose=0)
+    first = keras.saving.load_model(os.path.join(out, "checkpoints", "epoch-01.keras"))
+    for a, b in zip(first.get_weights(), artifacts.load_trained(finished_run).model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert os.path.exists(os.path.join(out, "checkpoints", "epoch-02.keras"))
+
+
 def test_a_backup_from_an_earlier_version_is_resumed_with_a_warning(finished_run, prepared_a2d, tmp_path, capsys,
                                                                      caplog):
     """Backups written before the steps per epoch and the global batch were recorded (`{"epoch", "batch", "step"}`)

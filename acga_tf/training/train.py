@@ -413,6 +413,11 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         batches = _build_inputs(run, prefix)
         validation = None if val_pattern is None else _build_validation(run, val_pattern)
         callbacks = _build_callbacks(run, model, backup)
+        if start_step and start_step % run.steps_per_epoch == 0:  # stopped after an epoch's last step: its end's
+            ended, checkpoint = start_step // run.steps_per_epoch, next(  # checkpoint may not have been written
+                c for c in callbacks if isinstance(c, _FullModelCheckpoint))
+            if not tf.io.gfile.exists(checkpoint.pattern.format(epoch=ended)):
+                checkpoint.on_epoch_end(ended - 1)  # the backup's weights are those after that epoch
         try:
             history = _train(run, task, batches, validation, callbacks, start_step, verbose)
         except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
