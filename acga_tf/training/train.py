@@ -403,7 +403,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
                                   precision=policy or "float32", word_vectors=_matrix_digest(run.vectorizer.matrix))
-        start_step = _resume(run, task, backup)
+        start_step = _resume(run, task, backup, verbose)
         if init_weights is not None and start_step == 0:  # a resumed run goes on from its backup's weights
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
         # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs), so
@@ -651,14 +651,17 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool):
     return model, task, prefix
 
 
-def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup") -> int:
-    """Restores the backup into the task and its optimizer; returns the optimizer step to go on from."""
+def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: int = 0) -> int:
+    """Restores the backup into the task and its optimizer; returns the optimizer step to go on from. Says so on
+    stdout where `verbose` (beside Keras' progress: a tester saw nothing say the run had resumed)."""
     backup.set_model(task)
     if not backup.restore():
         return 0
     start_step = int(task.optimizer.iterations.numpy())
-    logger.info("resuming from %s at optimizer step %d (epoch %d, step %d of %d)", backup.backup_dir, start_step,
-                start_step // run.steps_per_epoch + 1, start_step % run.steps_per_epoch, run.steps_per_epoch)
+    line = (f"resuming from {backup.backup_dir} at optimizer step {start_step} (epoch "
+            f"{start_step // run.steps_per_epoch + 1}, step {start_step % run.steps_per_epoch} of "
+            f"{run.steps_per_epoch}); the scores of the epoch it resumes in cover the steps from here")
+    print(line) if verbose else logger.info(line)
     total_steps = run.epochs * run.steps_per_epoch
     finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
     # A run stopped after its last step but before its model was saved has only the save left.
