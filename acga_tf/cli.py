@@ -386,6 +386,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", help="a trained run directory, its model.keras, or a checkpoint")
     p.add_argument("--data", help="glob of shards, e.g. 'data/a2d/test-*.tfrecord'")
     p.add_argument("--output-csv", help="write one row per sample (IoU at the original resolution)")
+    p.add_argument("--output-json", help="write the scores with what was scored (model, shards, version, time), to "
+                                         "compare runs by")
     p.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default: 8)")
     p.add_argument("--word-vectors", help="word vectors, only for a bare .keras model without vocabulary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -397,7 +399,7 @@ def _run_evaluate(args) -> int:
         if not value:
             raise ValueError(f"{flag} is required")
     summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=args.output_csv,
-                       vectors_path=args.word_vectors, progress=not args.no_progress)
+                       vectors_path=args.word_vectors, progress=not args.no_progress, output_json=args.output_json)
     print(format_table(summary))
     return 0
 

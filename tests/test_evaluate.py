@@ -3,6 +3,8 @@ per-sample CSV, the trained run's vocabulary on shards with another vocabulary (
 
 import csv
 import errno
+import glob
+import json
 import os
 import re
 
@@ -96,11 +98,17 @@ def test_jhmdb_uses_the_trained_vocabulary(trained_run, tmp_path):
 
 
 def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, capsys):
-    out_csv = str(tmp_path / "cli.csv")
+    out_csv, out_json = str(tmp_path / "cli.csv"), str(tmp_path / "scores" / "cli.json")
     assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", out_csv,
-                     "--no-progress"]) == 0
+                     "--output-json", out_json, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "P@0.5" in printed and "Mean IoU" in printed and os.path.exists(out_csv)
+    # the scores with what was scored, for a script comparing runs (a reproducibility tester had the table alone)
+    record = json.load(open(out_json))
+    assert f"| {100 * record['scores']['mean_iou']:.1f} | {record['scores']['samples']} |" in printed
+    assert record["model"] == os.path.abspath(trained_run) and record["data"] == prepared_a2d["test"]
+    assert [s["file"] for s in record["shards"]] == sorted(glob.glob(prepared_a2d["test"]))
+    assert record["batch_size"] == 8
     # With its progress bar, into a file or a pipe (stdout here): one line with the manifest's total, then the table
     # on lines of its own. Before, the bar's redrawing (backspaces, carriage returns) never ended its line, and the
     # table's header began on it.

@@ -11,6 +11,7 @@ vocabulary beside the shards), so a J-HMDB split is scored with the A2D-trained 
 from __future__ import annotations
 
 import csv
+import datetime
 import logging
 import os
 import sys
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from acga_tf import __version__
 from acga_tf.data.datasets import load_vectorizer, make_dataset
 from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern
 from acga_tf.models.metrics import (
@@ -66,7 +68,7 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
 
 def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, batch_size: int = 8,
              output_csv: str | None = None, vectors_path: str | None = None,
-             progress: bool = False) -> dict[str, float]:
+             progress: bool = False, output_json: str | None = None) -> dict[str, float]:
     """Scores a trained model on prepared shards with the evaluation protocol (docs/evaluation.md#protocol) at the
     original resolution.
 
@@ -78,6 +80,8 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         output_csv: where to write one row per sample (`CSV_COLUMNS`); None writes none.
         vectors_path: word vectors, only for a bare `.keras` model with no vocabulary of its own.
         progress: show a progress bar (for the CLI).
+        output_json: where to write the summary with what was scored (`summary_record`), to compare runs by; None
+            writes none.
 
     Returns:
         The summary (fractions): `P@0.5` … `P@0.9`, `mAP@0.5:0.95`, `overall_iou`, `mean_iou`, `samples`.
@@ -95,8 +99,9 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     shards = sorted(tf.io.gfile.glob(data_pattern))
     if not shards:
         raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
-    if output_csv is not None:
-        files.check_writable(output_csv)  # before the evaluation, not after it
+    for output in (output_csv, output_json):
+        if output is not None:
+            files.check_writable(output)  # before the evaluation, not after it
     model, vectorizer = load_for_evaluation(model_path, os.path.dirname(shards[0]), vectors_path)
     dataset = make_dataset(data_pattern, model.config, training=False, batch_size=batch_size,
                            vectorizer=vectorizer, with_info=True)
@@ -109,13 +114,19 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))
     except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
         raise damaged_shard_error([data_pattern], e) from None
-    if output_csv is not None:
+    for output in (output_csv, output_json):
+        if output is None:
+            continue
         try:
-            write_csv(output_csv, rows)
+            if output == output_csv:
+                write_csv(output_csv, rows)
+            else:
+                os.makedirs(os.path.dirname(os.path.abspath(output_json)), exist_ok=True)
+                files.write_json(output_json, summary_record(summary, model_path, data_pattern, shards, batch_size))
         except OSError as e:  # a full disk: the scores computed are not lost with the file
             e.add_note(f"the evaluation finished ({summary['samples']} samples: mean IoU "
                        f"{100 * summary['mean_iou']:.1f}, overall IoU {100 * summary['overall_iou']:.1f}, "
-                       f"mAP {100 * summary['mAP@0.5:0.95']:.1f}) but {output_csv} was not written")
+                       f"mAP {100 * summary['mAP@0.5:0.95']:.1f}) but {output} was not written")
             raise
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
     return summary
@@ -154,6 +165,18 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
     if not rows:
         raise ValueError("no sample to evaluate: the dataset is empty")
     return accumulator.summary(), rows
+
+
+def summary_record(summary: dict, model, data_pattern: str, shards: list[str], batch_size: int) -> dict:
+    """What `acga evaluate --output-json` writes: the scores (fractions, as `evaluate` returns them) and what was
+    scored, so that two runs' evaluations can be compared by a script: the model (its path, or the directory of a
+    run given loaded), the shards (each with its size), the batch size, the acga-tf version and the time."""
+    where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
+    return {"scores": {key: summary[key] for key in summary},
+            "model": os.path.abspath(where), "data": data_pattern,
+            "shards": [{"file": os.path.abspath(shard), "bytes": tf.io.gfile.stat(shard).length} for shard in shards],
+            "batch_size": batch_size, "acga_tf": __version__,
+            "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
 def write_csv(path: str, rows) -> None:
