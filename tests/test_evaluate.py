@@ -152,3 +152,14 @@ def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith("acga evaluate: error:")
+
+
+def test_sentences_with_words_the_model_does_not_know_are_counted_and_named(trained_run):
+    """An own-data tester's held-out sentences ("zebra giraffe") scored 0 in `acga evaluate` without a word, where
+    `acga predict` warns of unknown words; the evaluation now says how many samples have them, and which."""
+    vectorizer = artifacts.load_trained(trained_run).vectorizer()
+    known = artifacts.load_trained(trained_run).vocabulary.words[-1]
+    assert evaluate_module.unknown_words_note(vectorizer, [known, known]) is None
+    assert evaluate_module.unknown_words_note(vectorizer, [known, f"the zebra {known}", "zebra giraffe", known]) == (
+        "2 of the 4 samples have words this model does not know, read as zero vectors: 'giraffe', 'zebra' (a "
+        "vocabulary or word vectors that lack them; docs/data.md#pipeline)")

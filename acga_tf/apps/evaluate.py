@@ -128,8 +128,29 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
                        f"{100 * summary['mean_iou']:.1f}, overall IoU {100 * summary['overall_iou']:.1f}, "
                        f"mAP {100 * summary['mAP@0.5:0.95']:.1f}) but {output} was not written")
             raise
+    if (note := unknown_words_note(vectorizer, [row[1] for row in rows])) is not None:
+        logger.warning(note)
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
     return summary
+
+
+def unknown_words_note(vectorizer, sentences: list[str]) -> str | None:
+    """A line saying how many of the scored sentences have words outside the model's vocabulary (read as zero
+    vectors, docs/data.md#pipeline) and which, or None. `acga predict` warns of them sentence by sentence; an
+    own-data tester's evaluation scored such sentences 0 without a word."""
+    distinct = sorted(set(sentences))
+    if not distinct:
+        return None
+    described = vectorizer.describe(tf.constant(distinct))
+    unknown = [text.decode("utf-8").split() for text in described["unknown_words"].numpy()]
+    hit = {sentence for sentence, words in zip(distinct, unknown) if words}
+    if not hit:
+        return None
+    words = sorted({word for words in unknown for word in words})
+    count = sum(sentence in hit for sentence in sentences)
+    shown = ", ".join(repr(w) for w in words[:8]) + (f" and {len(words) - 8} more" if len(words) > 8 else "")
+    return (f"{count} of the {len(sentences)} samples have words this model does not know, read as zero vectors: "
+            f"{shown} (a vocabulary or word vectors that lack them; docs/data.md#pipeline)")
 
 
 def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
