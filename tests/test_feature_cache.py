@@ -46,6 +46,7 @@ def test_cache_round_trip(tmp_path):
     data = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(2)
     paths = write_cache(prefix, data, str(tmp_path), samples_per_shard=2)
     assert [os.path.basename(p) for p in paths] == ["features-00000.tfrecord", "features-00001.tfrecord"]
+    keras.utils.set_random_seed(0)  # a global seed of 0: TensorFlow's get_seed failed on the pass's tensor seed
     x, y = next(iter(cached_dataset(paths, batch_size=3, seed=0, shuffle_buffer=1)))
     expected = prefix({"video": inputs["video"]})["features"].numpy()
     order = [int(np.argmin([np.abs(w - ref).sum() for ref in inputs["words"]])) for w in x["words"].numpy()]

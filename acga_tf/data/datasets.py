@@ -185,6 +185,19 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     return ds.with_options(options)
 
 
+STREAM_GRAPH_SEED = 20191027  # the graph-level seed of a pass's ops (ICCV 2019's first day)
+
+
+def pass_seeds(seed: int, pass_number: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Two op seeds of one pass of an endless stream (seed × a prime + 2 × pass, and one more), for ops built in the
+    pass's function (`Dataset.flat_map`). That function's graph-level seed is set to `STREAM_GRAPH_SEED`: a tensor
+    op seed under a global seed of 0 (`keras.utils.set_random_seed(0)`) failed in TensorFlow's `get_seed` ("Using a
+    symbolic tf.Tensor as a Python bool"), and the stream then does not depend on the process's global seed."""
+    tf.compat.v1.get_default_graph().seed = STREAM_GRAPH_SEED
+    base = tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(pass_number, tf.int64) * 2
+    return base, base + 1
+
+
 def _one_pass(file_pattern: str, files: list[str], config: DataConfig, *, training: bool, batch_size: int,
               vectorizer, with_info: bool, shard: tuple[int, int] | None, samples: int | None,
               pass_number: tf.Tensor | None) -> tf.data.Dataset:
@@ -194,8 +207,7 @@ def _one_pass(file_pattern: str, files: list[str], config: DataConfig, *, traini
     if reshuffle:
         file_seed = record_seed = config.seed
     else:  # two seeds of this pass, apart from every other pass's (seed × a prime + pass)
-        base = tf.cast(config.seed, tf.int64) * 1_000_003 + tf.cast(pass_number, tf.int64) * 2
-        file_seed, record_seed = base, base + 1
+        file_seed, record_seed = pass_seeds(config.seed, pass_number)
     ds = tf.data.Dataset.list_files(file_pattern, shuffle=False)  # sorted: the same order every run
     if shard is not None:
         workers, index = shard

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from acga_tf.data.datasets import pass_seeds
 from acga_tf.models.acga import wire_head
 from acga_tf.ops import files
 
@@ -118,8 +119,7 @@ def cached_dataset(paths: list[str], *, batch_size: int, seed: int, shuffle_buff
     def one_pass(number):  # its order fixed by (seed, pass number): `make_dataset(endless=True)`'s reason
         records = tf.data.Dataset.from_tensor_slices(sorted(paths)).interleave(
             tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return records.shuffle(shuffle_buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + number * 2,
-                               reshuffle_each_iteration=False)
+        return records.shuffle(shuffle_buffer, seed=pass_seeds(seed, number)[1], reshuffle_each_iteration=False)
 
     ds = tf.data.Dataset.counter().flat_map(one_pass)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
