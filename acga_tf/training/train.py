@@ -439,7 +439,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
                                experiment=recorded)
         logger.info("saved the trained run to %s", run.work_dir)
-        if (note := moving_statistics_note(model, run.epochs * run.steps_per_epoch)) is not None:
+        # (a run started from trained weights starts from their moving averages, not from a fresh layer's)
+        if init_weights is None and (note := moving_statistics_note(model, run.epochs * run.steps_per_epoch)):
             logger.warning(note)
         return history
 
