@@ -132,7 +132,7 @@ def _run_params(args) -> int:
 
 # === prepare (issue: data pipeline) ===
 def _add_prepare(sub) -> None:
-    p = sub.add_parser("prepare", help="convert A2D / J-HMDB Sentences to TFRecord shards")
+    p = sub.add_parser("prepare", help="convert A2D / J-HMDB Sentences, or your own videos and masks, to shards")
     add_prepare_arguments(p)
     p.set_defaults(run=_run_prepare)
 

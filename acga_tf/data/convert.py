@@ -1,4 +1,4 @@
-"""Converter: A2D / J-HMDB Sentences → TFRecord shards + manifest + vocabulary (schema: `acga_tf.data.schema`).
+"""Converter: A2D / J-HMDB Sentences or your own data → TFRecord shards + manifest + vocabulary (`schema.py`).
 
 Output directory:
 
