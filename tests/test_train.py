@@ -617,12 +617,12 @@ def test_a_run_extended_past_its_first_pass_over_the_data_ends_at_the_uninterrup
     array), as did a kill -9 after the first pass. Keras' fit reads a batch from a first iterator to build the model,
     and each iteration of the training stream reshuffled it: a resume that skipped into a later pass read it in
     another order. Now each pass's order is fixed by its number (`make_dataset(endless=True)`). 42 samples in
-    batches of 8: 5 batches a pass; 4 steps an epoch, so the resume skips 8 batches, into the second pass."""
-    experiment = ExperimentConfig.preset("tiny", **{**TINY, "batch_size": 8})
+    batches of 16: 2 batches a pass; 1 step an epoch, so the resume skips 2 batches, to the second pass."""
+    experiment = ExperimentConfig.preset("tiny", **{**TINY, "batch_size": 16})
     whole, resumed = str(tmp_path / "whole"), str(tmp_path / "resumed")
-    fit(experiment, prepared_a2d["train"], whole, epochs=3, steps_per_epoch=4, verbose=0)
-    fit(experiment, prepared_a2d["train"], resumed, epochs=2, steps_per_epoch=4, verbose=0)
-    fit(experiment, prepared_a2d["train"], resumed, epochs=3, steps_per_epoch=4, resume=True, verbose=0)
+    fit(experiment, prepared_a2d["train"], whole, epochs=3, steps_per_epoch=1, verbose=0)
+    fit(experiment, prepared_a2d["train"], resumed, epochs=2, steps_per_epoch=1, verbose=0)
+    fit(experiment, prepared_a2d["train"], resumed, epochs=3, steps_per_epoch=1, resume=True, verbose=0)
     for a, b in zip(artifacts.load_trained(whole).model.weights, artifacts.load_trained(resumed).model.weights,
                     strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
