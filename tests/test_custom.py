@@ -91,7 +91,8 @@ def test_own_videos_and_masks_become_samples_aligned_to_their_frames(own, tmp_pa
 
 
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
-                                  "split_clash", "unknown_column", "missing_mask", "not_utf8"])
+                                  "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
+                                  "unquoted_comma"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -108,7 +109,11 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "unknown_column": "annotations.csv:1: unknown column 'instanse'; expected a CSV table with the columns "
                           "video,frame,query,mask,split (and optionally instance)",
         "missing_mask": "annotations.csv:2: column 'mask':",
-        "not_utf8": "annotations.csv:2: not UTF-8 text; save the table as UTF-8 CSV"}[case]
+        "not_utf8": "annotations.csv:2: not UTF-8 text; save the table as UTF-8 CSV",
+        # a tester's: a copied row was scored twice; an unquoted comma read the sentence's end as the mask's path
+        "duplicate_row": "annotations.csv:3: repeats",
+        "unquoted_comma": "annotations.csv:2: 6 cells, the header names 5: a cell with a comma in it (a sentence) "
+                          "must be quoted"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -128,6 +133,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         rows = [row, ["clips/a.mp4", "9", "a square", "masks/x.png", "test"]]
     elif case == "unknown_column":
         header = (*header, "instanse")
+    elif case == "duplicate_row":
+        rows = [[*row[:3], "masks/a3.png", "train"]] * 2
+    elif case == "unquoted_comma":
+        rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
     if case != "not_utf8":
         _table(table, rows, header)
     else:

@@ -310,6 +310,8 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
     (["train", "--preset", "tiny", "--data", "DATA", "--epochs", "0"], "epochs=0"),
     (["train", "--preset", "tiny", "--data", "DATA", "--backup-every", "0"], "backup_every=0: must be positive"),
     (["train", "--preset", "tiny", "--data", "DATA", "--batch-size", "1000"], "fewer than one global batch"),
+    # a tester's misspelt --output turned a resume into a new run, without a word
+    (["train", "--preset", "tiny", "--data", "DATA", "--resume"], "holds no run to resume; check --output"),
     # TensorFlow on a CPU: before, it built the model and stopped at the first step on MaxPool3D's missing kernel
     *([(["train", "--preset", "tiny", "--data", "DATA", "--mixed-precision", "mixed_float16"],
         "mixed_float16: TensorFlow has no float16 kernel on a CPU")] if gpu_description() is None else []),

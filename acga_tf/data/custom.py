@@ -56,12 +56,12 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     """
     path = table_path(root)
     try:
-        names, table = read_csv_rows(path, COLUMNS, expected=EXPECTED, kind="table")
+        names, table = read_csv_rows(path, COLUMNS, expected=EXPECTED, kind="table", strict=True)
     except TableError as e:
         source = f"{e.path}:{e.line}" if e.line is not None else e.path
         raise DataError(source, e.problem, reason="missing_file" if "not found" in e.problem else "bad_header") \
             from None
-    unknown = [name for name in names if name not in COLUMNS + OPTIONAL_COLUMNS]
+    unknown = [name for name in names if name and name not in COLUMNS + OPTIONAL_COLUMNS]  # "": a spreadsheet's
     if unknown:  # a misspelt "instance" would be left out without a word
         raise DataError(f"{path}:1", f"unknown column {', '.join(repr(n) for n in unknown)}; expected {EXPECTED}",
                         reason="bad_header")
@@ -89,6 +89,11 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
             entry = frames.setdefault((video_id, number), {"video": video, "split": split, "actors": {},
                                                             "referrals": []})
             instance = entry["actors"].setdefault((mask, value), len(entry["actors"]))
+            earlier = next((r.line for r in entry["referrals"] if (r.sentence, r.instance_id) == (sentence, instance)),
+                           None)
+            if earlier is not None:  # a copied row would be trained on, and scored, twice
+                raise DataError(src, f"repeats {earlier} (the same video, frame, sentence and mask)",
+                                reason="duplicate_row")
             entry["referrals"].append(Referral(sentence, instance, src, mask=mask, mask_value=value))
         except DataError as e:
             report(e)

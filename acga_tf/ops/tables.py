@@ -21,7 +21,7 @@ class TableError(ValueError):
         self.path, self.problem, self.line = path, problem, line
 
 
-def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str = "list"
+def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str = "list", strict: bool = False
                   ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header's column names (stripped, lower case) and the rows of a CSV table.
 
@@ -30,6 +30,8 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
         columns: the columns the header must name.
         expected: what the table should be, for messages ("a CSV list with the columns video,query").
         kind: what the file is called in messages ("list file not found").
+        strict: a row with more (non-empty) cells than the header is an error naming its line: an unquoted comma
+            in a sentence (otherwise the cells past the header are not read).
 
     Returns:
         (names, rows): each row as (the line of the file it ends on, {column name: cell}); a row shorter than the
@@ -55,6 +57,9 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             rows, ended = [], reader.line_num
             for cells in reader:
                 line = ended = reader.line_num  # the line the row ends on
+                if strict and any(cell.strip() for cell in cells[len(names):]):
+                    raise TableError(path, f"{len(cells)} cells, the header names {len(names)}: a cell with a comma "
+                                           "in it (a sentence) must be quoted", line)
                 if any(cell.strip() for cell in cells):
                     rows.append((line, {name: cells[i] if i < len(cells) else "" for name, i in at.items()}))
     except FileNotFoundError:

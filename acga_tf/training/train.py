@@ -404,8 +404,11 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
                                   precision=policy or "float32", word_vectors=_matrix_digest(run.vectorizer.matrix))
         start_step = _resume(run, task, backup, verbose)
-        if init_weights is not None and start_step == 0:  # a resumed run goes on from its backup's weights
+        if init_weights is not None and start_step == 0:
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
+        elif init_weights is not None:  # a resumed run goes on from its backup's weights
+            logger.warning("--init-weights %s is not read: the run resumes from its backup (optimizer step %d)",
+                           init_weights, start_step)
         # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs), so
         # that `--config run/experiment.json` trains the same run
         recorded = experiment.override(epochs=run.epochs)
@@ -496,6 +499,9 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
         raise ValueError("--resume and --overwrite exclude each other")
     entries = set(tf.io.gfile.listdir(work_dir)) if tf.io.gfile.isdir(work_dir) else set()
     entries = {e.rstrip("/") for e in entries}
+    if resume and not entries & set(RUN_ENTRIES):  # a misspelt --output made a resume a new run, without a word
+        raise ValueError(f"--resume: {work_dir} holds no run to resume; check --output, or drop --resume to start a "
+                         "run there")
     finished = artifacts.MODEL_FILE in entries
     foreign = sorted(e for e in entries if e not in RUN_ENTRIES and not e.endswith(TEMPORARY_ENDINGS))
     if overwrite:
