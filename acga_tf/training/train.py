@@ -668,7 +668,6 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: i
     line = (f"resuming from {backup.backup_dir} at optimizer step {start_step} (epoch "
             f"{start_step // run.steps_per_epoch + 1}, step {start_step % run.steps_per_epoch} of "
             f"{run.steps_per_epoch}); the scores of the epoch it resumes in cover the steps from here")
-    print(line) if verbose else logger.info(line)
     total_steps = run.epochs * run.steps_per_epoch
     finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
     # A run stopped after its last step but before its model was saved has only the save left.
@@ -676,6 +675,7 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: i
         raise ValueError(f"{backup.backup_dir}: the run has already made {start_step} optimizer steps, at or past the "
                          f"{total_steps} of {run.epochs} epochs x {run.steps_per_epoch}; pass a larger --epochs to "
                          "train it further")
+    print(line) if verbose else logger.info(line)  # once the resume is not refused
     return start_step
 
 
