@@ -25,9 +25,6 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-import keras
-import numpy as np
-
 from acga_tf import __version__
 from acga_tf.apps.predict import (
     OVERLAY_FORMATS,
@@ -150,15 +147,10 @@ def model_identity(model) -> str | None:
     if isinstance(model, KerasPredictor):
         model = model.trained
     if isinstance(model, TrainedModel):
-        digest = hashlib.sha256()
-        for weight in model.model.weights:  # in the model's own order, with their shapes
-            value = np.asarray(keras.ops.convert_to_numpy(weight))
-            digest.update(f"{weight.path}:{value.dtype}:{value.shape};".encode())
-            digest.update(np.ascontiguousarray(value).tobytes())
-        digest.update("\n".join(model.vocabulary.words).encode())
-        digest.update(np.ascontiguousarray(model.embeddings).tobytes())
+        named = hashlib.sha256("\n".join([*(w.path for w in model.model.weights), *model.vocabulary.words]).encode())
+        digest = artifacts.arrays_digest([*model.model.weights, model.embeddings], digest=named)
         where = os.path.abspath(model.directory) if model.directory else "a model"
-        return f"{where} in memory (weights {digest.hexdigest()[:16]})"
+        return f"{where} in memory (weights {digest})"
     if isinstance(model, ServingPredictor):
         model = model.source  # a SavedModel folder or a server's URL
     if not isinstance(model, (str, os.PathLike)):

@@ -114,15 +114,15 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))
     except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
         raise damaged_shard_error([data_pattern], e) from None
-    for output in (output_csv, output_json):
+    writers = ((output_csv, lambda: write_csv(output_csv, rows)),
+               (output_json, lambda: files.write_json(output_json, summary_record(summary, model_path, data_pattern,
+                                                                                  shards, batch_size))))
+    for output, write in writers:
         if output is None:
             continue
         try:
-            if output == output_csv:
-                write_csv(output_csv, rows)
-            else:
-                os.makedirs(os.path.dirname(os.path.abspath(output_json)), exist_ok=True)
-                files.write_json(output_json, summary_record(summary, model_path, data_pattern, shards, batch_size))
+            os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+            write()
         except OSError as e:  # a full disk: the scores computed are not lost with the file
             e.add_note(f"the evaluation finished ({summary['samples']} samples: mean IoU "
                        f"{100 * summary['mean_iou']:.1f}, overall IoU {100 * summary['overall_iou']:.1f}, "

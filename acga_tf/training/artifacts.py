@@ -14,6 +14,7 @@ the vocabulary files are looked up beside the model file, then in the folder abo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import zipfile
@@ -54,6 +55,18 @@ class TrainedModel:
     def vectorizer(self):
         """A `SentenceVectorizer` (string sentences → (B, L, D) word vectors) for this model."""
         return SentenceVectorizer.from_vocabulary(self.vocabulary, self.embeddings, self.config.sentence_length)
+
+
+def arrays_digest(arrays, *, digest=None) -> str:
+    """A short sha256 of arrays (each one's dtype, shape and bytes, in order): what a run's weights or word vectors
+    are known by (`acga_tf.apps.batch.model_identity`, the backup's record of the word vectors). `digest`: a
+    `hashlib` object already fed with something else."""
+    digest = digest or hashlib.sha256()
+    for array in arrays:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(array))
+        digest.update(f"{value.dtype}:{value.shape};".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def save_vocabulary(directory: str, vocabulary, embeddings: np.ndarray) -> None:

@@ -402,7 +402,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         model, task, prefix = _build_model(run, policy, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
-                                  precision=policy or "float32", word_vectors=_matrix_digest(run.vectorizer.matrix))
+                                  precision=policy or "float32",
+                                  word_vectors=artifacts.arrays_digest([run.vectorizer.matrix]))
         start_step = _resume(run, task, backup, verbose)
         if init_weights is not None and start_step == 0:
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
@@ -446,11 +447,6 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if init_weights is None and (note := moving_statistics_note(model, run.epochs * run.steps_per_epoch)):
             logger.warning(note)
         return history
-
-
-def _matrix_digest(matrix) -> str:
-    """A short digest of a word-vector matrix (the words' vectors, in the vocabulary's order)."""
-    return hashlib.sha256(np.ascontiguousarray(keras.ops.convert_to_numpy(matrix)).tobytes()).hexdigest()[:16]
 
 
 # The share of their starting values the BatchNorm moving averages may still hold when a run ends before `fit` says so

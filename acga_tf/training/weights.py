@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 
 import keras
@@ -288,8 +289,14 @@ def load_initial_weights(model, path: str) -> str:
         raise FileNotFoundError(f"{path}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
     if path.endswith(".weights.h5"):
-        source = _weights_file_model(model, path)
-    elif os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")) or path.endswith(".keras"):
+        try:
+            with warnings.catch_warnings():  # a weights file holds no optimizer state: Keras says it skips it
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(path)
+        except (OSError, ValueError, KeyError) as e:
+            raise ValueError(f"{path}: does not fit this run's model ({str(e).splitlines()[0]})") from None
+        return f"{path}: all {len(model.weights)} weights of the model"
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")) or path.endswith(".keras"):
         file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
         try:
             source = keras.saving.load_model(file, compile=False)
@@ -312,12 +319,3 @@ def load_initial_weights(model, path: str) -> str:
 
 DEEPMIND_BN_EPSILON = 1e-3  # docs/model.md#video-encoder
 
-
-def _weights_file_model(model, path: str):
-    """A twin of `model` (its config, float32) with the weights of a `.weights.h5` file."""
-    twin = ACGA(model.config)
-    try:
-        twin.load_weights(path)
-    except (OSError, ValueError, KeyError) as e:
-        raise ValueError(f"{path}: does not fit this run's model ({str(e).splitlines()[0]})") from None
-    return twin
