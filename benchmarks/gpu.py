@@ -66,12 +66,16 @@ def add_model_arguments(parser, *, one_batch: bool = False) -> None:
         parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
 
 
+# `--stem`'s forms of the I3D stem: (Unit3D.fold_time, Unit3D.space_to_depth), as gpu_stem.py names them
+STEM_FORMS = {"3d": (False, False), "folded": (True, False), "space-to-depth": (True, True)}
+
+
 def add_form_arguments(parser) -> None:
     """`--stem` and `--batch-norm`: the forms of the I3D units' operations in the whole model (`with_forms`)."""
-    parser.add_argument("--stem", default="default", choices=("default", "space-to-depth"),
-                        help="the I3D stem's form: the model's own choice for the device (folded on a GPU, 3D on a "
-                             "CPU; docs/model.md#video-encoder), or the folded one with space to depth (default: "
-                             "default; benchmarks/gpu_stem.py times the forms)")
+    parser.add_argument("--stem", default="default", choices=("default",) + tuple(STEM_FORMS),
+                        help="the I3D stem's form: the model's own choice for the device (folded with space to depth "
+                             "on a GPU, 3D on a CPU; docs/model.md#video-encoder) or one of the others (default: "
+                             "default; benchmarks/gpu_stem.py times them)")
     parser.add_argument("--batch-norm", default="default", choices=("default", "folded", "separate"),
                         help="the I3D units' BatchNorm where it uses its moving statistics: the model's own choice "
                              "for the device (separate on a GPU, folded into the conv on a CPU; docs/model.md#video-"
@@ -85,9 +89,9 @@ def with_forms(model, args):
     if args.batch_norm != "default":
         for unit in i3d_units(model):  # read when the model is traced
             unit.fold_batch_norm = args.batch_norm == "folded"
-    if args.stem == "space-to-depth":
+    if args.stem != "default":
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
-        stem.fold_time = stem.space_to_depth = True
+        stem.fold_time, stem.space_to_depth = STEM_FORMS[args.stem]
     return model
 
 

@@ -79,9 +79,10 @@ timeout -k 5 $(( 15 * slack )) python3 benchmarks/hostinfo.py "${host[@]}" > "$o
 echo "hostinfo: exit $?" | tee -a "$out/summary.txt"
 cat "$out/summary.txt"
 step stem 35 python3 benchmarks/gpu_stem.py "${stem[@]}"
-# The whole model runs with the stem in the form just measured fastest where that is not the model's own choice.
-form=default
-grep -qx "fastest form: folded, space to depth" "$out/stem.log" && form=space-to-depth
+# The whole model runs with the stem in the form just measured fastest (gpu_stem.py names it as gpu.py --stem takes it;
+# the model's own choice on a GPU is space-to-depth, the fastest on the H200).
+form=$(sed -n 's/^fastest form: //p' "$out/stem.log")
+[ -n "$form" ] || form=default
 echo "whole-model steps: --stem $form"
 step gpu_bfloat16 240 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --stem "$form"
 # The same forward at the first batch size with the I3D units' BatchNorms folded into their convs (the CPU's form;

@@ -7,17 +7,18 @@ of its forms, timed on one accelerator under JAX, to choose the form a GPU runs 
 
 The forms, all the same sum (`tests/test_video_encoder.py`, and the parity fixture under every backend):
 - `3d`: the 3D convolution, over 3 input channels (what a CPU runs);
-- `folded`: a 1×7×7 convolution over the 7 frames each output step spans, stacked as 21 channels (what a GPU runs:
-  on an H200 it took the forward at batch 32 from 260 to 383 clips/s, benchmarks/README.md);
-- `folded, space to depth`: the same with each 2×2 block of pixels stacked as channels too: a stride-1 4×4
-  convolution over 84 channels, with 31% more multiply-adds (the kernel padded from 7 to 8 taps per axis).
+- `folded`: a 1×7×7 convolution over the 7 frames each output step spans, stacked as 21 channels (on an H200 it took
+  the forward at batch 32 from 260 to 383 clips/s, benchmarks/README.md);
+- `space-to-depth`: the folded one with each 2×2 block of pixels stacked as channels too: a stride-1 4×4
+  convolution over 84 channels, with 31% more multiply-adds (the kernel padded from 7 to 8 taps per axis); what a
+  GPU runs, the fastest of the three on the H200 (21.7 ms per batch of 32, against 31.1 and 69.5).
 
 For each form: milliseconds per call (`jax.jit` of the layer's `stateless_call` in inference mode, median of `--runs`
 after one compiling call), the stem's own work per second (FLOPs of the `3d` form's convolution counted on its jaxpr,
 2 per multiply-add) and as a share of the bfloat16 matmul rate measured in the same run, and the largest difference
 from the `3d` form's output over that output's largest value (bfloat16 rounding only, about 1e-2, under
-mixed_bfloat16), then the fastest form (`gpu_session.sh` runs the whole model with it:
-`gpu.py --stem`). Only the forward pass is timed: the paper trains I3D from Mixed_4f on, so the stem never
+mixed_bfloat16), then the fastest form, named as `gpu.py --stem` takes it (`gpu_session.sh` runs the whole model
+with it). Only the forward pass is timed: the paper trains I3D from Mixed_4f on, so the stem never
 back-propagates there. Runs under `KERAS_BACKEND=jax` without TensorFlow, as `gpu.py` does.
 """
 
@@ -27,10 +28,15 @@ import argparse
 import os
 
 import numpy as np
-from gpu import add_model_arguments, bfloat16_matmul_rate, flops_of, median_seconds, peak_memory  # benchmarks/gpu.py
+from gpu import (  # benchmarks/gpu.py
+    STEM_FORMS,
+    add_model_arguments,
+    bfloat16_matmul_rate,
+    flops_of,
+    median_seconds,
+    peak_memory,
+)
 from hostinfo import jax_start, tensorflow_free_exit  # benchmarks/hostinfo.py
-
-FORMS = {"3d": (False, False), "folded": (True, False), "folded, space to depth": (True, True)}
 
 
 def parse_args(argv):
@@ -51,7 +57,7 @@ def parse_args(argv):
 
 def stem_forms(config, policy: str) -> tuple:
     """`(unit, {form: jitted (trainable, non_trainable, video) -> output})`: the preset's stem `Unit3D` with random
-    weights and random BatchNorm statistics, and its call in each form of `FORMS`."""
+    weights and random BatchNorm statistics, and its call in each form of `STEM_FORMS`."""
     import jax
 
     from acga_tf.models.video_encoder import I3D
@@ -71,7 +77,7 @@ def stem_forms(config, policy: str) -> tuple:
             unit.fold_time, unit.space_to_depth = fold, space_to_depth  # read while tracing
             return unit.stateless_call(trainable, non_trainable, video, training=False)[0]
         return jax.jit(call)
-    return unit, {name: form(*flags) for name, flags in FORMS.items()}
+    return unit, {name: form(*flags) for name, flags in STEM_FORMS.items()}
 
 
 def main(argv=None) -> int:

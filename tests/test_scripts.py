@@ -125,10 +125,10 @@ def _check_profile(stdout: str, context: dict) -> None:
 
 def _check_stem_forms(stdout: str, context: dict) -> None:
     """The forms compute the 3D form's output up to bfloat16 rounding; space to depth pads 7 taps to 8 per axis."""
-    forms = re.findall(r"^(3d|folded|folded, space to depth) .* computes (\S+)x that work\); difference from 3d "
+    forms = re.findall(r"^(3d|folded|space-to-depth) .* computes (\S+)x that work\); difference from 3d "
                        r"(\S+);", stdout, re.M)
     assert [(form, work) for form, work, _ in forms] == [("3d", "1.00"), ("folded", "1.00"),
-                                                         ("folded, space to depth", "1.31")], stdout
+                                                         ("space-to-depth", "1.31")], stdout
     assert all(float(difference) < 0.02 for _, _, difference in forms), stdout
 
 
@@ -244,8 +244,8 @@ TINY_RUNS: dict[str, TinyRun] = {
          r"per clip",
          *(rf"{form} +{NUMBER} ms per batch +{NUMBER} TFLOP/s of the stem's work \({NUMBER}% of the bf16 matmul "
            rf"rate; this form computes {NUMBER}x that work\); difference from 3d {NUMBER}; peak memory n/a"
-           for form in ("3d", "folded", "folded, space to depth")),
-         r"fastest form: (3d|folded|folded, space to depth)",
+           for form in ("3d", "folded", "space-to-depth")),
+         r"fastest form: (3d|folded|space-to-depth)",
          r"tensorflow imported: no"),
         _check_stem_forms, env=NO_TENSORFLOW),
     # 11 s on a 2-core AVX2 host, importing TensorFlow to print the lines every benchmark's tiny run prints
@@ -523,8 +523,7 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     bf16 = (tmp_path / "out" / "gpu_bfloat16.log").read_text()
     assert re.search(r"^mixed_bfloat16 +training batch +1: ", bf16, re.M), bf16
     # The whole model runs with the stem form gpu_stem.py found fastest, where it is not the model's own choice.
-    fastest = re.search(r"^fastest form: (.+)$", (tmp_path / "out" / "stem.log").read_text(), re.M).group(1)
-    form = "space-to-depth" if fastest == "folded, space to depth" else "default"
+    form = re.search(r"^fastest form: (.+)$", (tmp_path / "out" / "stem.log").read_text(), re.M).group(1)
     assert f"whole-model steps: --stem {form}" in proc.stdout, proc.stdout[-4000:]
     for step in ("gpu_bfloat16", "batch_norm_folded", "gpu_float16_float32", "profile"):
         assert f" stem={form} " in (tmp_path / "out" / f"{step}.log").read_text(), step

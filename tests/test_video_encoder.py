@@ -89,8 +89,8 @@ def test_bfloat16_kernel_gradient_agrees_with_float32(frames, kernel_size, strid
                          ids=["stem of 16 frames", "even padding", "clip shorter than the kernel", "stride 1",
                               "spatial stride 3"])
 def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
-    """On a GPU the RGB stem runs as a 1×kh×kw conv over the frames stacked as channels (Unit3D.build), and may run
-    with each block of stride × stride pixels stacked too (`space_to_depth`): the same sum as the 3D conv with
+    """On a GPU the RGB stem runs as a 1×kh×kw conv over the frames stacked as channels (Unit3D.build), with each
+    block of stride × stride pixels stacked too (`space_to_depth`); each form computes the same sum as the 3D conv with
     "same" padding (an odd height here), up to float32 rounding, and the same gradient for its kernel."""
     import tensorflow as tf
 
@@ -98,8 +98,9 @@ def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
     unit = Unit3D(8, kernel_size, strides)
     unit.build(x.shape)
     unit.conv_3d.kernel.assign(np.random.default_rng(5).normal(0, 0.1, unit.conv_3d.kernel.shape))
-    assert unit.fold_time == bool(tf.config.list_physical_devices("GPU"))  # the CPU keeps the faster 3D conv
-    assert not unit.space_to_depth  # chosen nowhere until measured faster
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert unit.fold_time == on_gpu  # the CPU keeps the faster 3D conv
+    assert unit.space_to_depth == on_gpu  # the GPU's fastest form (benchmarks/gpu_stem.py)
     results = []
     for fold, space_to_depth in ((False, False), (True, False), (True, True)):
         unit.fold_time, unit.space_to_depth = fold, space_to_depth

@@ -81,7 +81,7 @@ def _space_to_depth_conv(x, kernel, stride: int):
 
     `kernel` `(k, k, C, F)` is zero-padded to `stride · ceil(k / stride)` taps and regrouped the same way, so the
     sum is the same; the convolution then sees `stride²·C` input channels and no stride, a shape that suits matrix
-    units better than a few channels under a stride (not yet measured on a GPU: benchmarks/gpu_stem.py does).
+    units better than a few channels under a stride (the stem's fastest form on a GPU: benchmarks/gpu_stem.py).
     """
     ops = keras.ops
     batch, frames, height, width, channels = x.shape
@@ -149,9 +149,10 @@ class Unit3D(keras.layers.Layer):
         # widths only the stem; at the narrow presets' (tiny, demo) some inner 3×3×3 units too, unmeasured there.
         on_gpu = _on_gpu()
         self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and on_gpu
-        # A further form of the folded conv, with each 2×2 block of pixels stacked as channels too (`_folded_conv`);
-        # not chosen on any device until measured faster there (benchmarks/gpu_stem.py compares the forms).
-        self.space_to_depth = False
+        # With a spatial stride (the stem), the folded conv also stacks each 2×2 block of pixels as channels
+        # (`_folded_conv`): on the H200 under JAX with the BatchNorm separate, the stem took 21.7 ms per batch of 32
+        # in this form against 31.1 folded and 69.5 in 3D (benchmarks/gpu_stem.py, one run; benchmarks/README.md).
+        self.space_to_depth = on_gpu
         # Where the BN uses its moving statistics (inference, or a frozen BN in training), fold it into the conv
         # (`call`): 2 to 8% faster inference on the CPU under TensorFlow. Not on a GPU: on the H200 under JAX, as
         # cuDNN's fused conv + bias + ReLU, it made the forward with the folded stem 2.8x slower (236 against 83.5 ms

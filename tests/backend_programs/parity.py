@@ -5,8 +5,8 @@
 Builds the paper topology at the fixture's T and S, loads the reference weights with
 `acga_tf.training.weights.load_reference_state_dict`, runs the model and writes, per logits output, the maximum
 absolute difference from the fixture (and, for diagnosis, the intermediates' maximum absolute and relative
-differences). With `--other-stems`, the same with the I3D stem in its other form (folded where this machine has no
-GPU: the form a GPU runs, docs/model.md#video-encoder) and in the folded form's space-to-depth variant. With
+differences). With `--other-stems`, the same with the I3D stem in another form (folded where this machine has no
+GPU, 3D where it has one; docs/model.md#video-encoder) and in the space-to-depth form a GPU runs. With
 `--save DIR` it also saves the model as `DIR/model.keras` with its inputs and outputs
 (`save_load.save_with_reference`), for loading under the other backends.
 """
@@ -60,8 +60,7 @@ def main(argv=None) -> None:
         diff = np.abs(out[ours].reshape(expected.shape) - expected)
         intermediates[key] = {"max_abs": float(diff.max()),
                               "max_rel": float((diff / np.maximum(np.abs(expected), 1e-5)).max())}
-    # The stem as it runs on a GPU (docs/model.md#video-encoder), forced here: it must reproduce the fixture too.
-    # So must the folded stem's space-to-depth form (benchmarks/gpu_stem.py).
+    # The stem's other forms (docs/model.md#video-encoder), forced here: each must reproduce the fixture too.
     stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
     on_gpu = stem.fold_time
     other_forms = {}
@@ -72,7 +71,7 @@ def main(argv=None) -> None:
         other_forms[f"max_abs_diff_{name}"] = {
             key: float(np.max(np.abs(other[ours].reshape(arrays[key].shape) - arrays[key])))
             for key, ours in LOGITS.items()}
-    stem.fold_time, stem.space_to_depth = on_gpu, False
+    stem.fold_time, stem.space_to_depth = on_gpu, on_gpu
     if args.save:
         outputs = {k: out[k] for k in ("logits_res1", "logits_res2", "logits")}
         save_with_reference(model, inputs, outputs, args.save, backend)
