@@ -92,7 +92,7 @@ def test_own_videos_and_masks_become_samples_aligned_to_their_frames(own, tmp_pa
 
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
-                                  "unquoted_comma"])
+                                  "unquoted_comma", "semicolons"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -102,7 +102,7 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
                        "as a palette PNG with the table's instance column naming the actor's index",
         "empty_mask": "x.png: the mask is empty (no pixel of the actor); a sentence needs its actor in the frame",
         "value_absent": "b5.png: no pixel has the instance value 7 (values in the mask: 0, 1, 2)",
-        "past_end": "a.mp4: the video has 12 frames, fewer than annotated frame 30",
+        "past_end": "a.mp4: the video has 12 frames, fewer than annotated frame 30 (the row ",
         "transposed": "x.png: mask of instance 0 is 64x48 (HxW), the frames of",
         "frame_zero": "annotations.csv:2: column 'frame' is '0': the annotated frame's number, 1 for the first frame",
         "split_clash": "annotations.csv:3: column 'split': 'test', but",
@@ -113,7 +113,11 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         # a tester's: a copied row was scored twice; an unquoted comma read the sentence's end as the mask's path
         "duplicate_row": "annotations.csv:3: repeats",
         "unquoted_comma": "annotations.csv:2: 6 cells, the header names 5: a cell with a comma in it (a sentence) "
-                          "must be quoted"}[case]
+                          "must be quoted",
+        # a tester's: a table saved with semicolons (a spreadsheet's CSV in some locales) got no hint
+        "semicolons": "annotations.csv:1: no column video or frame or query or mask or split in the header "
+                      "(video;frame;query;mask;split); expected a CSV table with the columns video,frame,query,mask,"
+                      "split (and optionally instance): its columns are separated by ';', not commas"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -137,7 +141,9 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         rows = [[*row[:3], "masks/a3.png", "train"]] * 2
     elif case == "unquoted_comma":
         rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
-    if case != "not_utf8":
+    if case == "semicolons":
+        table.write_text(";".join(header) + "\n" + ";".join(row) + "\n")
+    elif case != "not_utf8":
         _table(table, rows, header)
     else:
         table.write_bytes(b"video,frame,query,mask,split\nclips/a.mp4,3,the caf\xe9 square,masks/a3.png,train\n")
@@ -145,6 +151,8 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
     assert main(["prepare", "custom", "--root", str(table), "--output", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err, err
+    if case == "past_end":  # a tester's: the message named the files only, not the table's row
+        assert f"(the row {table}:2)" in err, err
     assert not list(out.glob("*.tfrecord"))  # nothing written
 
 

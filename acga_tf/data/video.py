@@ -800,12 +800,20 @@ def _video_samples(group: list[AnnotatedFrame], window: int,
         available = min(stops[i], decoded)  # what decoding up to this frame's window's end gave
         if available <= c:
             results[i] = DataError(frame.frames_path, f"the video has {available} frames, fewer than annotated frame "
-                                                      f"{frame.frame_number} ({frame.mask_path})", reason="short_video")
+                                                      f"{frame.frame_number} ({_annotated_in(frame)})",
+                                   reason="short_video")
             continue
         first, last = window_bounds(c, window, available)
         results[i] = _attempt(_sample, frame, np.stack([kept[k] for k in range(first, last + 1)]), c - first, first,
                               results[i])
     return results
+
+
+def _annotated_in(frame: AnnotatedFrame) -> str:
+    """Where a frame's annotation is, for a message about the frame: the table row ("path:line") of its first sentence,
+    or its mask file where no row is known."""
+    rows = [r.line for r in frame.referrals if r.line]
+    return f"the row {rows[0]}" if rows else frame.mask_path
 
 
 def _jhmdb_sample(frame: AnnotatedFrame, window: int) -> LoadedSample:
@@ -814,7 +822,7 @@ def _jhmdb_sample(frame: AnnotatedFrame, window: int) -> LoadedSample:
         usable = min(_count_pngs(frame.frames_path), mat_num_frames(frame.mask_path)[2])
     if not 0 <= c < usable:
         raise DataError(frame.frames_path, f"{usable} usable frames, fewer than annotated frame "
-                                           f"{frame.frame_number}", reason="short_video")
+                                           f"{frame.frame_number} ({_annotated_in(frame)})", reason="short_video")
     mask = read_jhmdb_mask(frame.mask_path, frame.frame_number)
     first, last = window_bounds(c, window, usable)
     return _sample(frame, read_png_frames(frame.frames_path, range(first + 1, last + 2)), c - first, first,

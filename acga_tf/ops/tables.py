@@ -52,7 +52,7 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             missing = [column for column in columns if column not in names]
             if missing:
                 raise TableError(path, f"no column {' or '.join(missing)} in the header ({','.join(header)}); "
-                                       f"expected {expected}", 1)
+                                       f"expected {expected}{_separator_hint(header)}", 1)
             at = {name: names.index(name) for name in names}
             rows, ended = [], reader.line_num
             for cells in reader:
@@ -74,6 +74,16 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
         raise TableError(path, f"not CSV ({e}: a quoted sentence must end with a quote, and a quote inside one be "
                                "doubled)", ended + 1) from None
     return names, rows
+
+
+def _separator_hint(header: list[str]) -> str:
+    """Where a header read as one cell holds another separator (a spreadsheet's CSV in a locale that writes
+    semicolons), the words that say so; else ""."""
+    if len(header) == 1:
+        for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+            if separator in header[0]:
+                return f": its columns are separated by {name}, not commas"
+    return ""
 
 
 def _first_bad_line(path: str) -> int:
