@@ -373,10 +373,20 @@ def _run_train(args) -> int:
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
                   backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite,
                   init_weights=args.init_weights, verbose=keras_verbosity(sys.stdout))
-    losses = history.history.get("loss")  # none when only the save was left (a run stopped after its last step)
-    print(f"trained {len(history.epoch)} epoch(s)" + (f", final loss {losses[-1]:.4f}" if losses else "")
-          + f" -> {args.output}")
+    print(f"{_epochs_trained(history)} -> {args.output}")
     return 0
+
+
+def _epochs_trained(history) -> str:
+    """What `fit` did, in the run's own epoch numbers: "trained epochs 1 to 2 of 2, final loss ...", after a resume
+    "trained epoch 3 of 3, ..." (a count of this call's epochs read as the run's total)."""
+    if not history.epoch:  # a run stopped between its last step and its save: the resume only saved it
+        return "no epoch left to train: the run had made its last step, now saved"
+    first, last = history.epoch[0] + 1, history.epoch[-1] + 1
+    total = (history.params or {}).get("epochs", last)
+    losses = history.history.get("loss")
+    return (f"trained epoch{'s' if last > first else ''} {first}{f' to {last}' if last > first else ''} of {total}"
+            + (f", final loss {losses[-1]:.4f}" if losses else ""))
 
 
 # === evaluate (issue: training) ===

@@ -236,7 +236,7 @@ def test_acga_train_honours_keras_backend(runs, prepared_a2d):
     the first epoch to the second (its TensorFlow-only option, the feature cache, refuses: the next test)."""
     require("jax")
     out, proc = runs.train("jax", prepared_a2d["train"], cpu_devices=1, batch_size=4)
-    assert "trained 2 epoch(s)" in proc.stdout
+    assert "trained epochs 1 to 2 of 2, final loss " in proc.stdout
     assert "training with one jax device: global batch 4 (4 per replica x 1)" in proc.stderr
     for name in ("model.keras", "config.json", "experiment.json", "vocab.txt", "embeddings.npy",
                  "checkpoints/epoch-01.keras", "checkpoints/epoch-02.keras"):

@@ -265,7 +265,7 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
                      "--steps-per-epoch", "1", "--batch-size", "2", *TRAINING_TINY_SET, "--set", "learning_rate=0.01",
                      "--mixed-precision", "--val-data", prepared_a2d["test"]]) == 0
     printed = capsys.readouterr().out
-    assert "trained 2 epoch(s)" in printed
+    assert "trained epochs 1 to 2 of 2, final loss " in printed
     # stdout is not a terminal here (a log file): one line per epoch, not the live bar's redrawing
     assert "\r" not in printed and printed.count("1/1 - ") == 2, printed
     assert printed.count("val_loss") == 2, printed  # the validation shards, after each epoch
@@ -402,7 +402,7 @@ def test_resume_under_another_experiment_is_refused_naming_the_fields(finished_r
     assert _snapshot(out) == before
     # The epochs may change, by --epochs or by the config's field: the run goes on from its step 1.
     assert cli.main(_train_argv(prepared_a2d, out, "--set", "epochs=2", "--resume")) == 0
-    assert "trained 1 epoch(s)" in capsys.readouterr().out
+    assert "trained epoch 2 of 2, final loss " in capsys.readouterr().out
     assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 2
     assert ExperimentConfig.from_json(stored) == ExperimentConfig.preset("tiny", **TINY, epochs=2)
 

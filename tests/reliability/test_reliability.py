@@ -95,7 +95,7 @@ def test_train_refuses_a_finished_run_and_resume_or_overwrite_say_what_happens(p
     assert status == 2 and os.path.getmtime(os.path.join(out, "model.keras")) == first  # nothing overwritten
     assert_one_line_error(err, "holds a finished run", "--resume", "--overwrite")
     status, out_text, _ = run_cli(base + ["--epochs", "2", "--resume"], capsys)
-    assert status == 0 and "trained 1 epoch(s)" in out_text  # only the new epoch
+    assert status == 0 and "trained epoch 2 of 2, final loss " in out_text  # the new epoch, by its number
     metadata = json.loads(pathlib.Path(out, "backup", "training_metadata.json").read_text())
     assert metadata["step"] == 2
     # What --overwrite removes (and says it removed) before training from scratch: tests/test_train.py's
@@ -579,7 +579,7 @@ def test_predict_stopped_midway_keeps_the_earlier_overlay_and_says_what_was_writ
     assert sorted(os.listdir(frames)) == ["00001.png", "00002.png", "00003.png"]
 
 
-@pytest.mark.parametrize("step, printed", [(2, "trained 1 epoch(s), final loss "), (3, "trained 0 epoch(s) -> ")])
+@pytest.mark.parametrize("step, printed", [(2, "trained epoch 1 of 1, final loss "), (3, "no epoch left to train")])
 def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(step, printed, prepared_a2d, tmp_path, capsys,
                                                                   monkeypatch):
     """Before: a Python traceback from inside Keras' `fit`. At step 3 of 3 the run is stopped between its last step
