@@ -76,6 +76,10 @@ def add_form_arguments(parser) -> None:
                         help="the I3D stem's form: the model's own choice for the device (folded with space to depth "
                              "on a GPU, 3D on a CPU; docs/model.md#video-encoder) or one of the others (default: "
                              "default; benchmarks/gpu_stem.py times them)")
+    parser.add_argument("--upsample", default="default", choices=("default", "transposed", "sub-pixel"),
+                        help="the decoder's 8x8 stride-4 transposed convolutions: the model's own form (transposed), "
+                             "or as one 2x2 convolution with a filter per output phase, interleaved (sub-pixel; "
+                             "docs/model.md#decoder) (default: default)")
     parser.add_argument("--batch-norm", default="default", choices=("default", "folded", "separate"),
                         help="the I3D units' BatchNorm where it uses its moving statistics: the model's own choice "
                              "for the device (separate on a GPU, folded into the conv on a CPU; docs/model.md#video-"
@@ -83,7 +87,9 @@ def add_form_arguments(parser) -> None:
 
 
 def with_forms(model, args):
-    """`model`, its I3D stem in the form `args.stem` says and its units' BatchNorm as `args.batch_norm` says."""
+    """`model`, its I3D stem in the form `args.stem` says, its units' BatchNorm as `args.batch_norm` says and its
+    decoder's transposed convolutions as `args.upsample` says (each read when the model is traced)."""
+    from acga_tf.models.decoder import _Upsample
     from acga_tf.models.video_encoder import i3d_units
 
     if args.batch_norm != "default":
@@ -92,6 +98,10 @@ def with_forms(model, args):
     if args.stem != "default":
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
         stem.fold_time, stem.space_to_depth = STEM_FORMS[args.stem]
+    if args.upsample != "default":
+        for layer in model._flatten_layers():
+            if isinstance(layer, _Upsample):
+                layer.sub_pixel = args.upsample == "sub-pixel"
     return model
 
 
@@ -364,7 +374,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device, config = jax_start(args, "benchmarks/gpu.py", f"batches={','.join(map(str, args.batches))} "
                                f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs} "
-                               f"stem={args.stem} batch_norm={args.batch_norm}")
+                               f"stem={args.stem} batch_norm={args.batch_norm} upsample={args.upsample}")
     import jax
 
     count_lowerings()

@@ -196,7 +196,8 @@ def profile(name, jitted, args_, steps, options):
 def main(argv=None) -> int:
     args = parse_args(argv)
     device, config = jax_start(args, "benchmarks/gpu_profile.py", f"batch={args.batch} policy={args.policy} "
-                               f"steps={args.steps} stem={args.stem} batch_norm={args.batch_norm}")
+                               f"steps={args.steps} stem={args.stem} batch_norm={args.batch_norm} "
+                               f"upsample={args.upsample}")
     import jax
 
     from acga_tf.models.acga import ACGA

@@ -34,6 +34,34 @@ def test_upsample_layer():
                    custom_objects={"_Upsample": _Upsample})  # private: only the decoder's constructor makes it
 
 
+@pytest.mark.parametrize("size", [(4, 4), (5, 3), (1, 1)], ids=["square", "odd and oblong", "one pixel"])
+def test_sub_pixel_form_equals_the_transposed_convolution(size):
+    """`_Upsample.sub_pixel`: the 8×8 stride-4 transposed conv as one 2×2 conv with a filter per output phase, then
+    interleaved: the same output and the same gradients for the input, the kernel and the bias, up to float32
+    rounding, at the borders too (a one-pixel input, whose 4×4 output reads only the kernel's middle taps)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    x = tf.constant(rng.standard_normal((2, *size, 5)).astype("float32"))
+    layer = _Upsample(3)
+    layer.build(x.shape)
+    layer.deconv_0.bias.assign(rng.standard_normal(3))
+    variables = [layer.deconv_0.kernel, layer.deconv_0.bias, layer.conv_1.kernel]
+    results = []
+    for sub_pixel in (False, True):
+        layer.sub_pixel = sub_pixel
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.sin(y) * y)  # an upstream gradient that differs at every pixel
+        results.append([y, *tape.gradient(loss, [x, *variables])])
+    assert tuple(results[1][0].shape) == (2, 4 * size[0], 4 * size[1], 3)
+    for name, plain, sub_pixel in zip(("output", "input gradient", "kernel gradient", "bias gradient",
+                                       "conv_1 kernel gradient"), *results):
+        plain, sub_pixel = np.asarray(plain), np.asarray(sub_pixel)
+        np.testing.assert_allclose(sub_pixel, plain, atol=2e-6 * np.abs(plain).max(), err_msg=name)
+
+
 
 @pytest.mark.parametrize("inputs, shape", [
     ({"x": np.concatenate([VIDEO, TEXT, np.zeros((2, 4, 4, 8), "float32")], -1)}, (2, 4, 4, 1)),  # res1

@@ -97,8 +97,38 @@ class _MaskBranch(keras.layers.Layer):
         return self.conv_4(self.conv_2(h))
 
 
+def sub_pixel_transpose(x, kernel):
+    """The 8×8, stride-4, "same" transposed convolution of `x` `(B, H, W, C)` with `kernel` `(8, 8, F, C)` (Keras'
+    `Conv2DTranspose` layout; no bias) as one stride-1 2×2 convolution with 16·F outputs, a filter per output phase,
+    whose outputs are then interleaved into the 4H × 4W grid ("sub-pixel", docs/model.md#decoder).
+
+    Output pixel 4q + r (per axis) is x[q−1]·K[r+6] + x[q]·K[r+2] for phases r = 0, 1, and x[q]·K[r+2] + x[q+1]·K[r−2]
+    for r = 2, 3: two inputs each, so a 2×2 window over `x` padded by one pixel gives every phase, read at q (phases
+    0, 1) or q + 1 (phases 2, 3). The same products and sums as the transposed convolution; the convolution computes
+    (H+1)(W+1)/(HW) of its multiply-adds (1.6% more at 128²).
+    """
+    ops = keras.ops
+    height, width = x.shape[1], x.shape[2]
+    filters, channels = kernel.shape[2], kernel.shape[3]
+    # Per axis, the kernel's tap for window position t and phase r is [[6, 7, 4, 5], [2, 3, 0, 1]][t][r]: the 8 taps
+    # as pairs in reverse order (a flip, not a gather: its gradient stays a dense tensor).
+    w = ops.reshape(ops.flip(ops.reshape(kernel, (4, 2, 4, 2, filters, channels)), axis=(0, 2)),
+                    (2, 4, 2, 4, filters, channels))  # [th, rh, tw, rw, F, C]
+    w = ops.transpose(w, (0, 2, 5, 1, 3, 4))
+    w = ops.reshape(w, (2, 2, channels, 16 * filters))  # (th, tw, C, (rh, rw, F))
+    y = ops.conv(ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), w, padding="valid")  # (B, H+1, W+1, 16F)
+    y = ops.reshape(y, (-1, height + 1, width + 1, 4, 4, filters))
+    y = ops.concatenate([y[:, :height, :, :2], y[:, 1:, :, 2:]], axis=3)  # rows: phases 0, 1 at q; 2, 3 at q + 1
+    y = ops.concatenate([y[:, :, :width, :, :2], y[:, :, 1:, :, 2:]], axis=4)  # columns likewise
+    y = ops.transpose(y, (0, 1, 3, 2, 4, 5))  # (B, H, rh, W, rw, F)
+    return ops.reshape(y, (-1, 4 * height, 4 * width, filters))
+
+
 class _Upsample(keras.layers.Layer):
-    """ConvTranspose 8×8 stride 4 ("same": output exactly 4×) then Conv3×3, no activations (docs/model.md#decoder)."""
+    """ConvTranspose 8×8 stride 4 ("same": output exactly 4×) then Conv3×3, no activations (docs/model.md#decoder).
+
+    `sub_pixel` (read when the layer is traced): the transposed convolution runs as `sub_pixel_transpose`, the same
+    sums over the same variables, a form for devices where it is faster (`benchmarks/gpu.py --upsample`)."""
 
     def __init__(self, filters: int, **kwargs):
         super().__init__(**kwargs)
@@ -106,13 +136,18 @@ class _Upsample(keras.layers.Layer):
         self.deconv_0 = precision.Conv2DTranspose(filters, 8, strides=4, padding="same", dtype=self.dtype_policy,
                                                     name="deconv_0")
         self.conv_1 = precision.Conv2D(filters, 3, padding="same", dtype=self.dtype_policy, name="conv_1")
+        self.sub_pixel = False
 
     def build(self, input_shape):
         self.deconv_0.build(input_shape)
         self.conv_1.build((input_shape[0], input_shape[1] * 4, input_shape[2] * 4, self.filters))
 
     def call(self, x):
-        return self.conv_1(self.deconv_0(x))
+        if not self.sub_pixel:
+            return self.conv_1(self.deconv_0(x))
+        dtype = self.deconv_0.compute_dtype
+        y = sub_pixel_transpose(keras.ops.cast(x, dtype), keras.ops.cast(self.deconv_0.kernel, dtype))
+        return self.conv_1(precision.add_bias(y, self.deconv_0.bias))
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
