@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from layer_test_case import run_layer_test
-from support import random_inputs
+from support import TRAINING_TINY, random_inputs
 
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA, VideoFeature, head_parameter_count, parameter_table
@@ -15,6 +15,8 @@ from acga_tf.models.losses import WeightedBCE
 from acga_tf.training.artifacts import load_model_file
 
 TINY = ACGAConfig.preset("tiny")
+# For tests of training machinery that need no encoder to learn: S=32, Mixed_4f and the head trainable (support.py)
+TRAIN_TINY = TINY.replace(**{k: v for k, v in TRAINING_TINY.items() if k != "batch_size"})
 VIDEO_FEATURE_INPUT = np.random.default_rng(0).standard_normal((2, 2, 4, 4, 16)).astype("float32")  # Mixed_4f
 
 
@@ -228,7 +230,7 @@ def test_tiny_preset_overfits_with_model_fit(monkeypatch):
 
 def test_a_model_returning_attention_maps_trains_with_the_default_compile():
     # The maps have no target: Keras' compiled metrics indexed the targets by every output name (KeyError).
-    config = TINY.replace(return_attention=True)
+    config = TRAIN_TINY.replace(return_attention=True)
     model = ACGA(config)
     model.compile()
     x, y = _synthetic_batch(config, n=2)
@@ -239,9 +241,9 @@ def test_a_model_returning_attention_maps_trains_with_the_default_compile():
 
 
 def test_a_saved_compiled_model_loads_compiled_and_goes_on_training_with_its_optimizer(tmp_path):
-    model = ACGA(TINY)
+    model = ACGA(TRAIN_TINY)
     model.compile(learning_rate=1e-3)
-    x, y = _synthetic_batch(TINY, n=2)
+    x, y = _synthetic_batch(TRAIN_TINY, n=2)
     model.fit(x, y, batch_size=2, epochs=2, verbose=0)
     path = str(tmp_path / "trained.keras")
     model.save(path)
