@@ -379,7 +379,7 @@ def _run_train(args) -> int:
 
 def _epochs_trained(history) -> str:
     """What `fit` did, in the run's own epoch numbers: "trained epochs 1 to 2 of 2, final loss ...", after a resume
-    "trained epoch 3 of 3, ..." (a count of this call's epochs read as the run's total)."""
+    "trained epoch 3 of 3, ..." (it said "trained 1 epoch(s)", which a tester read as the run's total)."""
     if not history.epoch:  # a run stopped between its last step and its save: the resume only saved it
         return "no epoch left to train: the run had made its last step, now saved"
     first, last = history.epoch[0] + 1, history.epoch[-1] + 1
