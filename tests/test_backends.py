@@ -4,7 +4,8 @@ Each check runs a program of tests/backend_programs/ in a subprocess with `KERAS
 Keras backend once, at import), and asserts on the JSON that the program writes:
 
 - parity.py: the reference parity fixture (shared/fixtures/reference) is reproduced under the backend (with
-  `--other-stems`, also with the I3D stem in its other forms: 3D (a CPU's) or folded, and space to depth (a GPU's)),
+  `--other-stems`, also with the I3D stem in its other forms: 3D (a CPU's) or folded, and space to depth (a GPU's);
+  and with the decoder's sub-pixel upsampling),
   and the model (fixture weights) is saved as a .keras file;
 - save_load.py: the .keras files saved under the other backends load under this one, with the same outputs;
 - bias_gradients.py: bias and gate gradients in 16 bits, summed in float32 (acga_tf/models/precision.py);
@@ -164,11 +165,13 @@ def test_reference_parity_fixture_under_each_backend(runs, shared_dir, backend):
 def test_the_stems_other_forms_reproduce_the_parity_fixture_under_each_backend(runs, shared_dir, backend):
     require(backend)
     result = runs.run(backend, "parity", "--other-stems", str(shared_dir / FIXTURE_DIR), name="parity_stems")
-    other = "3D (a CPU's)" if result["stem_folded"] else "folded"  # the form this machine does not run
+    other = "folded" if result["stem_folded"] else "3D (a CPU's)"  # the form this machine does not run
     for key, diff in result["max_abs_diff_other_stem"].items():
         assert diff <= PARITY_ATOL, f"{backend}, the stem {other}: {key} differs from the fixture by {diff:.3g}"
     for key, diff in result["max_abs_diff_space_to_depth_stem"].items():
         assert diff <= PARITY_ATOL, f"{backend}, the stem in space to depth (a GPU's): {key} is off by {diff:.3g}"
+    for key, diff in result["max_abs_diff_sub_pixel_upsample"].items():
+        assert diff <= PARITY_ATOL, f"{backend}, the decoder's sub-pixel upsampling: {key} is off by {diff:.3g}"
 
 
 @SLOW

@@ -6,7 +6,8 @@ Builds the paper topology at the fixture's T and S, loads the reference weights 
 `acga_tf.training.weights.load_reference_state_dict`, runs the model and writes, per logits output, the maximum
 absolute difference from the fixture (and, for diagnosis, the intermediates' maximum absolute and relative
 differences). With `--other-stems`, the same with the I3D stem in another form (folded where this machine has no
-GPU, 3D where it has one; docs/model.md#video-encoder) and in the space-to-depth form a GPU runs. With
+GPU, 3D where it has one; docs/model.md#video-encoder), in the space-to-depth form a GPU runs, and with the decoder's
+transposed convolutions in their sub-pixel form (docs/model.md#decoder). With
 `--save DIR` it also saves the model as `DIR/model.keras` with its inputs and outputs
 (`save_load.save_with_reference`), for loading under the other backends.
 """
@@ -42,6 +43,7 @@ def main(argv=None) -> None:
 
     from acga_tf import ACGA, ACGAConfig
     from acga_tf.models.acga import intermediate_model
+    from acga_tf.models.decoder import _Upsample
     from acga_tf.training.weights import load_reference_state_dict
 
     with open(os.path.join(args.fixture_dir, f"{FIXTURE}.json"), encoding="utf-8") as f:
@@ -72,6 +74,16 @@ def main(argv=None) -> None:
             key: float(np.max(np.abs(other[ours].reshape(arrays[key].shape) - arrays[key])))
             for key, ours in LOGITS.items()}
     stem.fold_time, stem.space_to_depth = on_gpu, on_gpu
+    if args.other_stems:  # and the decoder's other form (docs/model.md#decoder)
+        upsamplers = [layer for layer in model._flatten_layers() if isinstance(layer, _Upsample)]
+        for layer in upsamplers:
+            layer.sub_pixel = True
+        other = predict(intermediate_model(model), inputs)
+        other_forms["max_abs_diff_sub_pixel_upsample"] = {
+            key: float(np.max(np.abs(other[ours].reshape(arrays[key].shape) - arrays[key])))
+            for key, ours in LOGITS.items()}
+        for layer in upsamplers:
+            layer.sub_pixel = False
     if args.save:
         outputs = {k: out[k] for k in ("logits_res1", "logits_res2", "logits")}
         save_with_reference(model, inputs, outputs, args.save, backend)
