@@ -71,7 +71,7 @@ STEM_FORMS = {"3d": (False, False), "folded": (True, False), "space-to-depth": (
 
 
 def add_form_arguments(parser) -> None:
-    """`--stem` and `--batch-norm`: the forms of the I3D units' operations in the whole model (`with_forms`)."""
+    """`--stem`, `--upsample` and `--batch-norm`: the forms of operations in the whole model (`with_forms`)."""
     parser.add_argument("--stem", default="default", choices=("default",) + tuple(STEM_FORMS),
                         help="the I3D stem's form: the model's own choice for the device (folded with space to depth "
                              "on a GPU, 3D on a CPU; docs/model.md#video-encoder) or one of the others (default: "
