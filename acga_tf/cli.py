@@ -91,7 +91,7 @@ from acga_tf.apps.predict import frames_to_segment, predict_to_files
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
-from acga_tf.models.config import ACGAConfig
+from acga_tf.models.config import ACGAConfig, read_json_object
 from acga_tf.ops import files
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar_intervals, keras_verbosity
@@ -120,13 +120,23 @@ def _build_parser() -> argparse.ArgumentParser:
 def _add_params(sub) -> None:
     p = sub.add_parser("params", help="print a Table-1-style parameter count of a preset")
     p.add_argument("--preset", default="paper", help="paper | small | tiny | demo (default: paper)")
-    p.add_argument("--config", help="a config JSON file instead of a preset")
+    p.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a run's "
+                                    "config.json or experiment.json")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model config field (VALUE parsed as JSON, e.g. 'fusion_resolutions=[1, 3]'); "
+                        "repeatable")
     p.set_defaults(run=_run_params)
 
 
 def _run_params(args) -> int:
-    config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
-    print(parameter_table(ACGA(config)))
+    if not args.config:
+        config = ACGAConfig.preset(args.preset)
+    elif {"data", "model", "training"} & set(read_json_object(args.config)):  # a run's experiment.json
+        config = ExperimentConfig.from_json(args.config).model
+    else:
+        config = ACGAConfig.from_json(args.config)
+    overrides = _config_overrides(args.set)
+    print(parameter_table(ACGA(config.replace(**overrides) if overrides else config)))
     return 0
 
 

@@ -106,6 +106,17 @@ def test_overrides_and_file_round_trip(tmp_path):
     ({"sentence_length": 10 ** 9}, r"sentence_length=1000000000: must be at most 1024"),
     ({"word_dim": 10 ** 6}, r"word_dim=1000000: must be at most 4096"),
     ({"decoder_filters": (10 ** 6, 128, 64)}, r"decoder_filters=.*at most 4096"),
+    # an ablation researcher's: [3, 1] trained as another model than [1, 3] (the fusion reads its inputs in order),
+    # and the key-word-aware attention ignored both switches without a word
+    ({"fusion_resolutions": (3, 1)}, r"fusion_resolutions=\(3, 1\): list them in the order res1, res2, res3: \[1, 3\]"),
+    ({"attention": "key_word_aware", "vision_guided_attention": False},
+     r"vision_guided_attention=False: has no effect with attention='key_word_aware', which builds neither"),
+    ({"attention": "key_word_aware", "language_guided_attention": False}, r"language_guided_attention=False: has no"),
+    # the docs' table read as Python on the command line (`--set fusion_resolutions=(1, 3)`): say it is JSON
+    ({"fusion_resolutions": "(1, 3)"}, r"ACGAConfig.fusion_resolutions='\(1, 3\)': expected a list of int \(JSON, "
+                                       r"e.g. \[1, 3\] or \[\]\)$"),
+    ({"vision_guided_attention": "False"}, r"ACGAConfig.vision_guided_attention='False': expected true or false "
+                                           r"\(JSON's, lowercase\)$"),
 ])
 def test_bad_values_name_the_field(overrides, match):
     with pytest.raises(ValueError, match=match):
@@ -119,3 +130,9 @@ def test_bad_json_file_names_path_and_line(tmp_path):
         ACGAConfig.from_json(str(path))
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         ACGAConfig.preset("huge")
+
+
+def test_a_replaced_field_is_named_once():
+    """`replace` (what `--set` goes through) named the class twice: "ACGAConfig.replace: ACGAConfig.image_size=..."."""
+    with pytest.raises(ValueError, match=r"^ACGAConfig.image_size=500: must be a positive multiple of 16"):
+        ACGAConfig.preset("tiny").replace(image_size=500)

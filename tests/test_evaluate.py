@@ -109,6 +109,8 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     assert record["model"] == os.path.abspath(trained_run) and record["data"] == prepared_a2d["test"]
     assert [s["file"] for s in record["shards"]] == sorted(glob.glob(prepared_a2d["test"]))
     assert record["batch_size"] == 8
+    # which model was scored (an ablation researcher compared variants by opening each run's config.json)
+    assert record["config"] == artifacts.load_trained(trained_run).config.to_dict()
     # With its progress bar, into a file or a pipe (stdout here): one line with the manifest's total, then the table
     # on lines of its own. Before, the bar's redrawing (backspaces, carriage returns) never ended its line, and the
     # table's header began on it.

@@ -144,3 +144,20 @@ def test_params_command_prints_the_table_1_count(capsys):
     assert main(["params", "--preset", "paper"]) == 0
     out = capsys.readouterr().out
     assert "23,664,391" in out and "fusion (MRF)" in out and "28" in out
+
+
+def test_params_command_counts_an_ablation_row_and_reads_a_runs_experiment(capsys, tmp_path):
+    """An ablation researcher's: `acga params` had no `--set` (each Table-1 row needed a JSON file of its own), and
+    refused a run's experiment.json, which `acga train --config` takes."""
+    from acga_tf.cli import main
+    from acga_tf.training.experiment import ExperimentConfig
+
+    assert main(["params", "--preset", "paper", "--set", "fusion_resolutions=[1, 3]"]) == 0
+    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["fusion"] == "19"  # docs/model.md#ablations: Res3 + Res1
+    experiment = tmp_path / "experiment.json"
+    ExperimentConfig.preset("tiny", attention="key_word_aware").to_json(str(experiment))
+    assert main(["params", "--config", str(experiment)]) == 0
+    from_run = capsys.readouterr().out
+    assert main(["params", "--preset", "tiny", "--set", "attention=key_word_aware"]) == 0
+    assert capsys.readouterr().out == from_run

@@ -115,8 +115,8 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
         raise damaged_shard_error([data_pattern], e) from None
     writers = ((output_csv, lambda: write_csv(output_csv, rows)),
-               (output_json, lambda: files.write_json(output_json, summary_record(summary, model_path, data_pattern,
-                                                                                  shards, batch_size))))
+               (output_json, lambda: files.write_json(output_json, summary_record(summary, model_path, model.config,
+                                                                                  data_pattern, shards, batch_size))))
     for output, write in writers:
         if output is None:
             continue
@@ -188,13 +188,14 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
     return accumulator.summary(), rows
 
 
-def summary_record(summary: dict, model, data_pattern: str, shards: list[str], batch_size: int) -> dict:
+def summary_record(summary: dict, model, config, data_pattern: str, shards: list[str], batch_size: int) -> dict:
     """What `acga evaluate --output-json` writes: the scores (fractions, as `evaluate` returns them) and what was
     scored, so that two runs' evaluations can be compared by a script: the model (its path, or the directory of a
-    run given loaded), the shards (each with its size), the batch size, the acga-tf version and the time."""
+    run given loaded) and its `ACGAConfig` (which ablation it is), the shards (each with its size), the batch size,
+    the acga-tf version and the time."""
     where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
     return {"scores": {key: summary[key] for key in summary},
-            "model": os.path.abspath(where), "data": data_pattern,
+            "model": os.path.abspath(where), "config": config.to_dict(), "data": data_pattern,
             "shards": [{"file": os.path.abspath(shard), "bytes": tf.io.gfile.stat(shard).length} for shard in shards],
             "batch_size": batch_size, "acga_tf": __version__,
             "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

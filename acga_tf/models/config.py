@@ -104,6 +104,13 @@ class ACGAConfig(FrozenConfig):
         check(set(self.fusion_resolutions) <= {1, 2, 3}
               and len(set(self.fusion_resolutions)) == len(self.fusion_resolutions),
               "fusion_resolutions", "expected distinct values from (1, 2, 3)")
+        # The fusion conv reads its inputs in this order: [3, 1] would be another model than [1, 3], by its order alone.
+        check(list(self.fusion_resolutions) == sorted(self.fusion_resolutions), "fusion_resolutions",
+              f"list them in the order res1, res2, res3: {sorted(self.fusion_resolutions)}")
+        # The key-word-aware attention builds neither guided attention: switching one off would change nothing.
+        for name in ("vision_guided_attention", "language_guided_attention"):
+            check(self.attention != "key_word_aware" or getattr(self, name), name,
+                  "has no effect with attention='key_word_aware', which builds neither guided attention")
         check(len(self.decoder_filters) == 3 and 0 < min(self.decoder_filters)
               and max(self.decoder_filters) <= MAX_DECODER_FILTERS, "decoder_filters",
               f"expected three positive widths (res1, res2, res3), at most {MAX_DECODER_FILTERS}")

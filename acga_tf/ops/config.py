@@ -49,28 +49,30 @@ class FrozenConfig:
         return tuple(f.name for f in dataclasses.fields(cls))
 
     @classmethod
-    def from_dict(cls: type[T], d: dict[str, Any], source: str = "<dict>") -> T:
+    def from_dict(cls: type[T], d: dict[str, Any], source: str | None = "<dict>") -> T:
         """Builds a config from `to_dict()` output.
 
         Raises:
-            ValueError: not a dict, an unknown key or a bad value; the message names `source` and the key.
+            ValueError: not a dict, an unknown key or a bad value; the message names `source` (where given) and the
+                key.
         """
+        prefix = f"{source}: " if source else ""
         if not isinstance(d, dict):
-            raise ValueError(f"{source}: expected a JSON object of {cls.__name__} fields, got {type(d).__name__}")
+            raise ValueError(f"{prefix}expected a JSON object of {cls.__name__} fields, got {type(d).__name__}")
         unknown = sorted(set(d) - set(cls.field_names()))
         if unknown:
-            raise ValueError(f"{source}: unknown {cls.__name__} field(s) {unknown}; known fields: "
+            raise ValueError(f"{prefix}unknown {cls.__name__} field(s) {unknown}; known fields: "
                              f"{sorted(cls.field_names())}")
         try:
             return cls(**d)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{source}: {e}") from None
+            raise ValueError(f"{prefix}{e}") from None
 
     def replace(self: T, **overrides) -> T:
-        """A copy with fields replaced (validated like a new config)."""
+        """A copy with fields replaced (validated like a new config; a message names the config and the field)."""
         d = self.to_dict()
         d.update(overrides)
-        return type(self).from_dict(d, source=f"{type(self).__name__}.replace")
+        return type(self).from_dict(d, source=None)
 
 
 def config_json(d: dict[str, Any], path: str | None = None) -> str:
@@ -92,7 +94,8 @@ def _coerce(config: FrozenConfig, name: str, value: Any, hint: Any) -> Any:
     origin = typing.get_origin(hint)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list of {typing.get_args(hint)[0].__name__}")
+            raise ValueError(f"{where}: expected a list of {typing.get_args(hint)[0].__name__}"
+                             + (" (JSON, e.g. [1, 3] or [])" if isinstance(value, str) else ""))
         item = typing.get_args(hint)[0]
         return tuple(_coerce_scalar(where, v, item) for v in value)
     return _coerce_scalar(where, value, hint)
@@ -101,7 +104,9 @@ def _coerce(config: FrozenConfig, name: str, value: Any, hint: Any) -> Any:
 def _coerce_scalar(where: str, value: Any, kind: type) -> Any:
     if kind is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true or false")
+            raise ValueError(f"{where}: expected true or false"
+                             + (" (JSON's, lowercase)" if isinstance(value, str) and value.lower() in ("true", "false")
+                                else ""))
     elif kind is int:  # NumPy's integers too, stored as int (JSON has no other)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"{where}: expected an integer")
