@@ -628,3 +628,22 @@ def test_a_run_extended_past_its_first_pass_over_the_data_ends_at_the_uninterrup
     for a, b in zip(artifacts.load_trained(whole).model.weights, artifacts.load_trained(resumed).model.weights,
                     strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+@pytest.mark.parametrize("flag", ["--data", "--val-data"])
+def test_shards_the_model_cannot_read_are_refused_before_the_run_folder_is_written(prepared_a2d, tmp_path, capsys,
+                                                                                    flag):
+    """An ablation researcher's `--set clip_length=28` on shards of 24 frames was refused in one line, but left the
+    run's experiment.json and checkpoints/ behind: the shards are now checked before the folder is claimed."""
+    out = tmp_path / "run"
+    argv = _train_argv(prepared_a2d, str(out), "--set", "clip_length=28")
+    if flag == "--val-data":  # the training shards readable (the model's clip at the shards' window), not these
+        other = tmp_path / "short"
+        shutil.copytree(prepared_a2d["data"], other)
+        manifest = json.loads((other / "manifest.json").read_text())
+        manifest["clip"]["window"] = 16
+        (other / "manifest.json").write_text(json.dumps(manifest))
+        argv = _train_argv(prepared_a2d, str(out), "--set", "clip_length=24", "--val-data",
+                           str(other / "test-*.tfrecord"))
+    _refused(capsys, argv, "frames around each annotated frame, fewer than clip_length=")
+    assert not out.exists()

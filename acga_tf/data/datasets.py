@@ -103,6 +103,36 @@ def _as_written(fn):
     return tf.autograph.experimental.do_not_convert(fn)
 
 
+def check_shards(file_pattern: str, config) -> list[str]:
+    """The files `file_pattern` matches, once checked against their `manifest.json` (each shard's size, a window of at
+    least `config.clip_length` frames, a finished conversion) or, with no manifest, as TFRecord files: what
+    `make_dataset` checks first, for a command to check before it writes anything (`acga train`).
+
+    Raises:
+        FileNotFoundError: no file matches.
+        ValueError: as `make_dataset`'s shard checks.
+    """
+    config = as_data_config(config)
+    files = tf.io.gfile.glob(shard_pattern(file_pattern))
+    if not files:
+        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
+    directory = os.path.dirname(sorted(files)[0])
+    if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
+        manifest = read_manifest(directory)
+        check_shard_sizes(files, manifest)
+        window = manifest.get("clip", {}).get("window")
+        if window is not None and window < config.clip_length:
+            raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
+                             f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "
+                             f"--window {config.clip_length} or more")
+    elif tf.io.gfile.isdir(os.path.join(directory, MARKER_DIR)):  # the converter's progress, without its manifest
+        raise ValueError(f"{directory}: `acga prepare` has not finished writing these shards (no {MANIFEST_NAME}; "
+                         f"{MARKER_DIR}/ lists the shards done so far): run the same command again to finish them")
+    else:
+        check_tfrecord_files(files)
+    return files
+
+
 def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
                  vectorizer: Any = None, with_info: bool = False,
                  shard: tuple[int, int] | None = None, endless: bool = False) -> tf.data.Dataset:
@@ -146,23 +176,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     if endless and not training:
         raise ValueError("endless=True is the training stream: use it with training=True")
     file_pattern = shard_pattern(file_pattern)
-    files = tf.io.gfile.glob(file_pattern)
-    if not files:
-        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
+    files = check_shards(file_pattern, config)
     directory = os.path.dirname(sorted(files)[0])
-    if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
-        manifest = read_manifest(directory)
-        check_shard_sizes(files, manifest)
-        window = manifest.get("clip", {}).get("window")
-        if window is not None and window < config.clip_length:
-            raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
-                             f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "
-                             f"--window {config.clip_length} or more")
-    elif tf.io.gfile.isdir(os.path.join(directory, MARKER_DIR)):  # the converter's progress, without its manifest
-        raise ValueError(f"{directory}: `acga prepare` has not finished writing these shards (no {MANIFEST_NAME}; "
-                         f"{MARKER_DIR}/ lists the shards done so far): run the same command again to finish them")
-    else:
-        check_tfrecord_files(files)
     if vectorizer is None:
         vectorizer = load_vectorizer(directory, config)
     det = config.deterministic

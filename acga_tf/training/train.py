@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
+from acga_tf.data.datasets import check_shards, load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import (
     count_samples,
     damaged_shard_error,
@@ -394,6 +394,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
         raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
+    for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
+        if pattern is not None:
+            check_shards(pattern, experiment.data)
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite, experiment=experiment)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with run.distribution.scope() if run.distribution is not None else contextlib.nullcontext():
