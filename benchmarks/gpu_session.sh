@@ -10,8 +10,8 @@
 # convolutions in their sub-pixel form (`--upsample sub-pixel`, 150 s), the comparison that decides the form a GPU
 # runs; gpu_profile.py with the sub-pixel form, where the device time of the forward and of forward + backward goes
 # (60 s); gpu.py in float32 at batch 32, whose training step has not been measured (120 s); gpu_learning.py, the demo
-# preset at S=64 in the three policies (80 s: the rows it reaches; all three ran once on the H200). 9 minutes and 35 s
-# in all. Settled on the H200 and left out since (benchmarks/README.md, 2026-12-04): the stem's form (gpu_stem.py:
+# preset at S=64 in float32 and mixed_float16, the GPU's default (80 s: a policy took 39 s with its compilation on the
+# H200; all three ran once there). 9 minutes and 35 s in all. Settled on the H200 and left out since (benchmarks/README.md, 2026-12-04): the stem's form (gpu_stem.py:
 # space to depth, now the GPU's own), the BatchNorms separate (`--batch-norm folded` was slower), Keras' 16-bit bias
 # gradients (summed in float32 there: tests/backend_programs/bias_gradients.py), mixed_float16's figures.
 # Learnt on the H200: a cold compilation of the paper preset's training step at batch 32 takes 70 to 80 s with XLA's
@@ -53,7 +53,7 @@ if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the C
 else
     host=(--device GPU)
     gpu=(--runs 5 --batches 32 --train-batches 32)  # issue 12's targets are at batch 32
-    learning=(--preset demo --image-size 64 --steps 300 --eval-every 50)
+    learning=(--preset demo --image-size 64 --steps 300 --eval-every 50 --policies float32,mixed_float16)
     profile=()
 fi
 
