@@ -89,7 +89,7 @@ def add_form_arguments(parser) -> None:
 def with_forms(model, args):
     """`model`, its I3D stem in the form `args.stem` says, its units' BatchNorm as `args.batch_norm` says and its
     decoder's transposed convolutions as `args.upsample` says (each read when the model is traced)."""
-    from acga_tf.models.decoder import _Upsample
+    from acga_tf.models.decoder import upsamplers
     from acga_tf.models.video_encoder import i3d_units
 
     if args.batch_norm != "default":
@@ -99,9 +99,8 @@ def with_forms(model, args):
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
         stem.fold_time, stem.space_to_depth = STEM_FORMS[args.stem]
     if args.upsample != "default":
-        for layer in model._flatten_layers():
-            if isinstance(layer, _Upsample):
-                layer.sub_pixel = args.upsample == "sub-pixel"
+        for layer in upsamplers(model):
+            layer.sub_pixel = args.upsample == "sub-pixel"
     return model
 
 

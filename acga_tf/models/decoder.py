@@ -150,6 +150,11 @@ class _Upsample(keras.layers.Layer):
         return self.conv_1(precision.add_bias(y, self.deconv_0.bias))
 
 
+def upsamplers(layer) -> list:
+    """Every `_Upsample` inside `layer` (a model or the decoder), e.g. to switch its form before tracing."""
+    return [sub for sub in layer._flatten_layers() if isinstance(sub, _Upsample)]
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class MultiResolutionDecoder(keras.layers.Layer):
     """The three resolution branches and the MRF fusion (docs/model.md#decoder).

@@ -43,7 +43,7 @@ def main(argv=None) -> None:
 
     from acga_tf import ACGA, ACGAConfig
     from acga_tf.models.acga import intermediate_model
-    from acga_tf.models.decoder import _Upsample
+    from acga_tf.models.decoder import upsamplers
     from acga_tf.training.weights import load_reference_state_dict
 
     with open(os.path.join(args.fixture_dir, f"{FIXTURE}.json"), encoding="utf-8") as f:
@@ -62,27 +62,26 @@ def main(argv=None) -> None:
         diff = np.abs(out[ours].reshape(expected.shape) - expected)
         intermediates[key] = {"max_abs": float(diff.max()),
                               "max_rel": float((diff / np.maximum(np.abs(expected), 1e-5)).max())}
-    # The stem's other forms (docs/model.md#video-encoder), forced here: each must reproduce the fixture too.
+
+    def differences() -> dict:  # the model's logits in its forms as now set, against the fixture
+        other = predict(intermediate_model(model), inputs)
+        return {key: float(np.max(np.abs(other[ours].reshape(arrays[key].shape) - arrays[key])))
+                for key, ours in LOGITS.items()}
+
+    # The stem's other forms (docs/model.md#video-encoder) and the decoder's (docs/model.md#decoder), forced here:
+    # each must reproduce the fixture too.
     stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
     on_gpu = stem.fold_time
     other_forms = {}
-    forms = (("other_stem", not on_gpu, False), ("space_to_depth_stem", True, True)) if args.other_stems else ()
-    for name, fold, space_to_depth in forms:
-        stem.fold_time, stem.space_to_depth = fold, space_to_depth
-        other = predict(intermediate_model(model), inputs)
-        other_forms[f"max_abs_diff_{name}"] = {
-            key: float(np.max(np.abs(other[ours].reshape(arrays[key].shape) - arrays[key])))
-            for key, ours in LOGITS.items()}
-    stem.fold_time, stem.space_to_depth = on_gpu, on_gpu
-    if args.other_stems:  # and the decoder's other form (docs/model.md#decoder)
-        upsamplers = [layer for layer in model._flatten_layers() if isinstance(layer, _Upsample)]
-        for layer in upsamplers:
+    if args.other_stems:
+        for name, fold, space_to_depth in (("other_stem", not on_gpu, False), ("space_to_depth_stem", True, True)):
+            stem.fold_time, stem.space_to_depth = fold, space_to_depth
+            other_forms[f"max_abs_diff_{name}"] = differences()
+        stem.fold_time, stem.space_to_depth = on_gpu, on_gpu
+        for layer in upsamplers(model):
             layer.sub_pixel = True
-        other = predict(intermediate_model(model), inputs)
-        other_forms["max_abs_diff_sub_pixel_upsample"] = {
-            key: float(np.max(np.abs(other[ours].reshape(arrays[key].shape) - arrays[key])))
-            for key, ours in LOGITS.items()}
-        for layer in upsamplers:
+        other_forms["max_abs_diff_sub_pixel_upsample"] = differences()
+        for layer in upsamplers(model):
             layer.sub_pixel = False
     if args.save:
         outputs = {k: out[k] for k in ("logits_res1", "logits_res2", "logits")}
