@@ -71,7 +71,8 @@ STEM_FORMS = {"3d": (False, False), "folded": (True, False), "space-to-depth": (
 
 
 def add_form_arguments(parser) -> None:
-    """`--stem`, `--upsample` and `--batch-norm`: the forms of operations in the whole model (`with_forms`)."""
+    """`--stem`, `--upsample`, `--pool` and `--batch-norm`: the forms of operations in the whole model
+    (`with_forms`)."""
     parser.add_argument("--stem", default="default", choices=("default",) + tuple(STEM_FORMS),
                         help="the I3D stem's form: the model's own choice for the device (folded with space to depth "
                              "on a GPU, 3D on a CPU; docs/model.md#video-encoder) or one of the others (default: "
@@ -80,6 +81,9 @@ def add_form_arguments(parser) -> None:
                         help="the decoder's 8x8 stride-4 transposed convolutions: the model's own form (transposed), "
                              "or as one 2x2 convolution with a filter per output phase, interleaved (sub-pixel; "
                              "docs/model.md#decoder) (default: default)")
+    parser.add_argument("--pool", default="default", choices=("default", "3d", "separable"),
+                        help="I3D's max-pools: the model's own form (separable: one 1-D pool per axis, "
+                             "docs/model.md#video-encoder) or Keras' 3-D pool (default: default)")
     parser.add_argument("--batch-norm", default="default", choices=("default", "folded", "separate"),
                         help="the I3D units' BatchNorm where it uses its moving statistics: the model's own choice "
                              "for the device (separate on a GPU, folded into the conv on a CPU; docs/model.md#video-"
@@ -87,10 +91,11 @@ def add_form_arguments(parser) -> None:
 
 
 def with_forms(model, args):
-    """`model`, its I3D stem in the form `args.stem` says, its units' BatchNorm as `args.batch_norm` says and its
-    decoder's transposed convolutions as `args.upsample` says (each read when the model is traced)."""
+    """`model`, its I3D stem in the form `args.stem` says, its units' BatchNorm as `args.batch_norm` says, its
+    max-pools as `args.pool` says and its decoder's transposed convolutions as `args.upsample` says (each read when
+    the model is traced)."""
     from acga_tf.models.decoder import upsamplers
-    from acga_tf.models.video_encoder import i3d_units
+    from acga_tf.models.video_encoder import i3d_units, max_pools
 
     if args.batch_norm != "default":
         for unit in i3d_units(model):  # read when the model is traced
@@ -98,6 +103,9 @@ def with_forms(model, args):
     if args.stem != "default":
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
         stem.fold_time, stem.space_to_depth = STEM_FORMS[args.stem]
+    if args.pool != "default":
+        for layer in max_pools(model):
+            layer.separable = args.pool == "separable"
     if args.upsample != "default":
         for layer in upsamplers(model):
             layer.sub_pixel = args.upsample == "sub-pixel"
@@ -373,7 +381,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device, config = jax_start(args, "benchmarks/gpu.py", f"batches={','.join(map(str, args.batches))} "
                                f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs} "
-                               f"stem={args.stem} batch_norm={args.batch_norm} upsample={args.upsample}")
+                               f"stem={args.stem} batch_norm={args.batch_norm} upsample={args.upsample} "
+                               f"pool={args.pool}")
     import jax
 
     count_lowerings()

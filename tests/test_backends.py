@@ -172,6 +172,8 @@ def test_the_stems_other_forms_reproduce_the_parity_fixture_under_each_backend(r
         assert diff <= PARITY_ATOL, f"{backend}, the stem in space to depth (a GPU's): {key} is off by {diff:.3g}"
     for key, diff in result["max_abs_diff_sub_pixel_upsample"].items():
         assert diff <= PARITY_ATOL, f"{backend}, the decoder's sub-pixel upsampling: {key} is off by {diff:.3g}"
+    for key, diff in result["max_abs_diff_3d_max_pool"].items():
+        assert diff <= PARITY_ATOL, f"{backend}, Keras' 3-D max-pools: {key} is off by {diff:.3g}"
 
 
 @SLOW

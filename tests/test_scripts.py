@@ -508,7 +508,7 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "gpu_bfloat16", "upsample_sub_pixel", "profile", "float32", "learning")
+    steps = ("hostinfo", "gpu_bfloat16", "upsample_sub_pixel", "pool_3d", "profile", "float32", "learning")
     summary = (tmp_path / "out" / "summary.txt").read_text()
     assert re.findall(r"^(\w+): exit (\d+)$", summary, re.M) == [(s, "0") for s in steps], summary
     assert re.search(r"^backend: Keras \S+ on jax", summary, re.M), summary  # hostinfo's lines open the summary
@@ -522,6 +522,8 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
                                    ("float32", "float32", "default")):
         assert f" upsample={upsample} " in logs[step], step
         assert re.search(rf"^{policy} +training batch +1: ", logs[step], re.M), logs[step]
+    assert " upsample=sub-pixel pool=3d" in logs["pool_3d"] and "training batch" not in logs["pool_3d"]
+    assert re.search(r"^mixed_bfloat16 +forward batch +1: ", logs["pool_3d"], re.M), logs["pool_3d"]
     assert " upsample=sub-pixel " in logs["profile"]
     with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)

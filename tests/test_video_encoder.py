@@ -11,7 +11,15 @@ import pytest
 from layer_test_case import run_layer_test
 from support import require
 
-from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS, InceptionBlock, Unit3D, endpoint_channels
+from acga_tf.models.video_encoder import (
+    I3D,
+    VALID_ENDPOINTS,
+    InceptionBlock,
+    MaxPool3D,
+    Unit3D,
+    endpoint_channels,
+    max_pools,
+)
 
 VIDEO = np.random.default_rng(0).uniform(-1, 1, (1, 8, 32, 32, 3)).astype("float32")  # (B, T, H, W, C)
 # The tiny preset's clip (T=8, S=64) for I3D: at 32×32 the Mixed_4x maps are 2×2×2, where the 3×3×3 max-pool of
@@ -113,6 +121,49 @@ def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
         assert y_fold.shape == y_3d.shape
         np.testing.assert_allclose(y_fold, y_3d, atol=1e-5 * np.abs(y_3d).max())
         np.testing.assert_allclose(g_fold, g_3d, atol=1e-5 * np.abs(g_3d).max())
+
+
+@pytest.mark.parametrize("pool_size, strides", [((3, 3, 3), (1, 1, 1)), ((1, 3, 3), (1, 2, 2)),
+                                                ((3, 3, 3), (2, 2, 2)), ((2, 2, 2), (2, 2, 2))],
+                         ids=["inception branch", "MaxPool3d_2a and 3a", "MaxPool3d_4a", "MaxPool3d_5a"])
+def test_separable_max_pool_equals_the_3d_pool(pool_size, strides):
+    """`MaxPool3D.separable` (every device's form): one 1-D max-pool per axis gives the 3-D pool's outputs exactly,
+    with "same" padding on odd and even sizes, and the same input gradient (inputs without ties; where windows
+    overlap an input's gradient sums several outputs' in another order: equal to float32 rounding)."""
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(6).normal(size=(2, 5, 9, 8, 3)).astype("float32"))
+    layer = MaxPool3D(pool_size, strides, padding="same")
+    assert layer.separable
+    results = []
+    for separable in (False, True):
+        layer.separable = separable
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y ** 3)
+        results.append((y.numpy(), tape.gradient(loss, x).numpy()))
+    (y_3d, g_3d), (y_separable, g_separable) = results
+    assert y_3d.shape == layer.compute_output_shape(x.shape)
+    np.testing.assert_array_equal(y_separable, y_3d)
+    np.testing.assert_allclose(g_separable, g_3d, rtol=1e-6)
+
+
+def test_every_i3d_max_pool_is_separable_and_survives_saving(tmp_path):
+    """I3D's max-pools (between its stages and in each inception block) are `MaxPool3D`s, and a saved model loads
+    them as such (registered), computing the same outputs."""
+    encoder = I3D(final_endpoint="Mixed_4c", width_multiplier=0.125)
+    video = np.random.default_rng(7).uniform(-1, 1, (1, 8, 32, 32, 3)).astype("float32")
+    inputs = keras.Input((8, 32, 32, 3))
+    model = keras.Model(inputs, encoder(inputs)["Mixed_4c"])
+    pools = max_pools(model)
+    assert sorted(p.name for p in pools) == ["MaxPool3d_0a_3x3"] * 4 + [
+        "MaxPool3d_2a_3x3", "MaxPool3d_3a_3x3", "MaxPool3d_4a_3x3"]  # Mixed_3b, 3c, 4b, 4c; between the stages
+    assert all(p.separable for p in pools)
+    model.save(tmp_path / "i3d.keras")
+    loaded = keras.saving.load_model(tmp_path / "i3d.keras")
+    assert len(max_pools(loaded)) == 7
+    np.testing.assert_allclose(loaded(video), model(video), atol=1e-6)
 
 
 def test_stem_builds_under_a_backend_without_keras_distribution():

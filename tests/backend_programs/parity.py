@@ -44,6 +44,7 @@ def main(argv=None) -> None:
     from acga_tf import ACGA, ACGAConfig
     from acga_tf.models.acga import intermediate_model
     from acga_tf.models.decoder import upsamplers
+    from acga_tf.models.video_encoder import max_pools
     from acga_tf.training.weights import load_reference_state_dict
 
     with open(os.path.join(args.fixture_dir, f"{FIXTURE}.json"), encoding="utf-8") as f:
@@ -83,6 +84,11 @@ def main(argv=None) -> None:
         other_forms["max_abs_diff_sub_pixel_upsample"] = differences()
         for layer in upsamplers(model):
             layer.sub_pixel = False
+        for layer in max_pools(model):  # Keras' own 3-D max-pool (the model's is separable)
+            layer.separable = False
+        other_forms["max_abs_diff_3d_max_pool"] = differences()
+        for layer in max_pools(model):
+            layer.separable = True
     if args.save:
         outputs = {k: out[k] for k in ("logits_res1", "logits_res2", "logits")}
         save_with_reference(model, inputs, outputs, args.save, backend)
