@@ -78,9 +78,10 @@ def add_form_arguments(parser) -> None:
                              "on a GPU, 3D on a CPU; docs/model.md#video-encoder) or one of the others (default: "
                              "default; benchmarks/gpu_stem.py times them)")
     parser.add_argument("--upsample", default="default", choices=("default", "transposed", "sub-pixel"),
-                        help="the decoder's 8x8 stride-4 transposed convolutions: the model's own form (transposed), "
-                             "or as one 2x2 convolution with a filter per output phase, interleaved (sub-pixel; "
-                             "docs/model.md#decoder) (default: default)")
+                        help="the decoder's 8x8 stride-4 transposed convolutions: the model's own choice for the "
+                             "device (sub-pixel on a GPU: one 2x2 convolution with a filter per output phase, "
+                             "interleaved; transposed on a CPU; docs/model.md#decoder) or either form (default: "
+                             "default)")
     parser.add_argument("--pool", default="default", choices=("default", "3d", "separable"),
                         help="I3D's max-pools: the model's own form (separable: one 1-D pool per axis, "
                              "docs/model.md#video-encoder) or Keras' 3-D pool (default: default)")

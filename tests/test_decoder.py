@@ -38,13 +38,15 @@ def test_upsample_layer():
 def test_sub_pixel_form_equals_the_transposed_convolution(size):
     """`_Upsample.sub_pixel`: the 8×8 stride-4 transposed conv as one 2×2 conv with a filter per output phase, then
     interleaved: the same output and the same gradients for the input, the kernel and the bias, up to float32
-    rounding, at the borders too (a one-pixel input, whose 4×4 output reads only the kernel's middle taps)."""
+    rounding, at the borders too (a one-pixel input, whose 4×4 output reads only the kernel's middle taps). A GPU
+    runs this form, a CPU the transposed convolution (faster there to train)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(7)
     x = tf.constant(rng.standard_normal((2, *size, 5)).astype("float32"))
     layer = _Upsample(3)
     layer.build(x.shape)
+    assert layer.sub_pixel == bool(tf.config.list_physical_devices("GPU"))
     layer.deconv_0.bias.assign(rng.standard_normal(3))
     variables = [layer.deconv_0.kernel, layer.deconv_0.bias, layer.conv_1.kernel]
     results = []

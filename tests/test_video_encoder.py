@@ -151,7 +151,7 @@ def test_separable_max_pool_equals_the_3d_pool(pool_size, strides):
 
 def test_every_i3d_max_pool_is_separable_and_survives_saving(tmp_path):
     """I3D's max-pools (between its stages and in each inception block) are `MaxPool3D`s, and a saved model loads
-    them as such (registered), computing the same outputs."""
+    them as such (the encoder builds them), computing the same outputs."""
     encoder = I3D(final_endpoint="Mixed_4c", width_multiplier=0.125)
     video = np.random.default_rng(7).uniform(-1, 1, (1, 8, 32, 32, 3)).astype("float32")
     inputs = keras.Input((8, 32, 32, 3))

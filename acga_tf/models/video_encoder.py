@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import keras
 
+from acga_tf.models import device
+
 # Endpoints in order, DeepMind's names (kinetics-i3d `i3d.py` VALID_ENDPOINTS).
 VALID_ENDPOINTS = (
     "Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3", "MaxPool3d_3a_3x3",
@@ -104,16 +106,6 @@ def _space_to_depth_conv(x, kernel, stride: int):
     return ops.reshape(y, (-1 if batch is None else batch, frames) + tuple(y.shape[1:]))
 
 
-def _on_gpu() -> bool:
-    """Whether the Keras backend computes on a GPU (`keras.distribution.list_devices` lists GPUs first). False
-    under backends without `keras.distribution` (PyTorch): they keep the 3D form, right on every device."""
-    try:
-        devices = keras.distribution.list_devices()
-    except AttributeError:  # keras.src.backend.distribution_lib is None under the torch backend
-        return False
-    return any(d.lower().startswith("gpu") for d in devices)
-
-
 @keras.saving.register_keras_serializable(package="acga_tf")
 class MaxPool3D(keras.layers.MaxPooling3D):
     """Keras' `MaxPooling3D` with "same" padding, computed as one 1-D max-pool per axis (`separable`, read when the
@@ -176,7 +168,7 @@ class Unit3D(keras.layers.Layer):
         # spans, stacked as 21 channels: the same sum, in a shape the GPU runs faster (docs/model.md#video-encoder).
         # The test is any input channel count that is not a multiple of 8 with a temporal kernel: at the paper's
         # widths only the stem; at the narrow presets' (tiny, demo) some inner 3×3×3 units too, unmeasured there.
-        on_gpu = _on_gpu()
+        on_gpu = device.on_gpu()
         self.fold_time = input_shape[-1] % 8 != 0 and self.kernel_size[0] > 1 and on_gpu
         # With a spatial stride (the stem), the folded conv also stacks each 2×2 block of pixels as channels
         # (`_folded_conv`): on the H200 under JAX with the BatchNorm separate, the stem took 21.7 ms per batch of 32

@@ -79,11 +79,11 @@ def main(argv=None) -> None:
             stem.fold_time, stem.space_to_depth = fold, space_to_depth
             other_forms[f"max_abs_diff_{name}"] = differences()
         stem.fold_time, stem.space_to_depth = on_gpu, on_gpu
+        for layer in upsamplers(model):  # sub-pixel on a CPU, transposed on a GPU
+            layer.sub_pixel = not on_gpu
+        other_forms["max_abs_diff_other_upsample"] = differences()
         for layer in upsamplers(model):
-            layer.sub_pixel = True
-        other_forms["max_abs_diff_sub_pixel_upsample"] = differences()
-        for layer in upsamplers(model):
-            layer.sub_pixel = False
+            layer.sub_pixel = on_gpu
         for layer in max_pools(model):  # Keras' own 3-D max-pool (the model's is separable)
             layer.separable = False
         other_forms["max_abs_diff_3d_max_pool"] = differences()
