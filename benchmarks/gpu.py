@@ -66,22 +66,29 @@ def add_model_arguments(parser, *, one_batch: bool = False) -> None:
         parser.add_argument("--policy", default="mixed_bfloat16", help="dtype policy (default mixed_bfloat16)")
 
 
+# `--upsample`'s forms: (_Upsample.sub_pixel, _Upsample.sub_pixel_patches) but for "default", the model's own
+UPSAMPLE_FORMS = ("default", "transposed", "sub-pixel", "sub-pixel-patches")
+
 # `--stem`'s forms of the I3D stem: (Unit3D.fold_time, Unit3D.space_to_depth), as gpu_stem.py names them
 STEM_FORMS = {"3d": (False, False), "folded": (True, False), "space-to-depth": (True, True)}
 
 
 def add_form_arguments(parser) -> None:
-    """`--stem`, `--upsample`, `--pool` and `--batch-norm`: the forms of operations in the whole model
-    (`with_forms`)."""
+    """`--stem`, `--upsample`, `--mask-logits`, `--pool` and `--batch-norm`: the forms of operations in the whole
+    model (`with_forms`)."""
     parser.add_argument("--stem", default="default", choices=("default",) + tuple(STEM_FORMS),
                         help="the I3D stem's form: the model's own choice for the device (folded with space to depth "
                              "on a GPU, 3D on a CPU; docs/model.md#video-encoder) or one of the others (default: "
                              "default; benchmarks/gpu_stem.py times them)")
-    parser.add_argument("--upsample", default="default", choices=("default", "transposed", "sub-pixel"),
+    parser.add_argument("--upsample", default="default", choices=UPSAMPLE_FORMS,
                         help="the decoder's 8x8 stride-4 transposed convolutions: the model's own choice for the "
                              "device (sub-pixel on a GPU: one 2x2 convolution with a filter per output phase, "
-                             "interleaved; transposed on a CPU; docs/model.md#decoder) or either form (default: "
-                             "default)")
+                             "interleaved; transposed on a CPU; docs/model.md#decoder), either form, or the "
+                             "sub-pixel form with its 2x2 convolution as one matrix product over 2x2 patches "
+                             "(sub-pixel-patches) (default: default)")
+    parser.add_argument("--mask-logits", default="default", choices=("default", "conv", "product"),
+                        help="the mask branches' last layer (1x1 convolution to one channel): the model's own form "
+                             "(conv) or a matrix product over the channels (product) (default: default)")
     parser.add_argument("--pool", default="default", choices=("default", "3d", "separable"),
                         help="I3D's max-pools: the model's own form (separable: one 1-D pool per axis, "
                              "docs/model.md#video-encoder) or Keras' 3-D pool (default: default)")
@@ -93,9 +100,9 @@ def add_form_arguments(parser) -> None:
 
 def with_forms(model, args):
     """`model`, its I3D stem in the form `args.stem` says, its units' BatchNorm as `args.batch_norm` says, its
-    max-pools as `args.pool` says and its decoder's transposed convolutions as `args.upsample` says (each read when
-    the model is traced)."""
-    from acga_tf.models.decoder import upsamplers
+    max-pools as `args.pool` says, its decoder's transposed convolutions as `args.upsample` says and its mask
+    branches' last layer as `args.mask_logits` says (each read when the model is traced)."""
+    from acga_tf.models.decoder import mask_branches, upsamplers
     from acga_tf.models.video_encoder import i3d_units, max_pools
 
     if args.batch_norm != "default":
@@ -109,7 +116,11 @@ def with_forms(model, args):
             layer.separable = args.pool == "separable"
     if args.upsample != "default":
         for layer in upsamplers(model):
-            layer.sub_pixel = args.upsample == "sub-pixel"
+            layer.sub_pixel = args.upsample.startswith("sub-pixel")
+            layer.sub_pixel_patches = args.upsample == "sub-pixel-patches"
+    if args.mask_logits != "default":
+        for layer in mask_branches(model):
+            layer.logits_as_product = args.mask_logits == "product"
     return model
 
 
@@ -383,7 +394,7 @@ def main(argv=None) -> int:
     device, config = jax_start(args, "benchmarks/gpu.py", f"batches={','.join(map(str, args.batches))} "
                                f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs} "
                                f"stem={args.stem} batch_norm={args.batch_norm} upsample={args.upsample} "
-                               f"pool={args.pool}")
+                               f"pool={args.pool} mask_logits={args.mask_logits}")
     import jax
 
     count_lowerings()

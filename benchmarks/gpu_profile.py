@@ -197,7 +197,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device, config = jax_start(args, "benchmarks/gpu_profile.py", f"batch={args.batch} policy={args.policy} "
                                f"steps={args.steps} stem={args.stem} batch_norm={args.batch_norm} "
-                               f"upsample={args.upsample} pool={args.pool}")
+                               f"upsample={args.upsample} pool={args.pool} mask_logits={args.mask_logits}")
     import jax
 
     from acga_tf.models.acga import ACGA

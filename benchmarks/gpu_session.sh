@@ -3,24 +3,24 @@
 # that a short loan of a GPU machine returns what it could measure even when a step runs out of time.
 #
 #   bash benchmarks/gpu_session.sh [OUT_DIR]      # on the GPU machine, from the repository root
-#   STEPS="float32 learning" bash benchmarks/gpu_session.sh [OUT_DIR]   # some steps only (hostinfo always runs)
+#   STEPS="profile learning" bash benchmarks/gpu_session.sh [OUT_DIR]   # some steps only (hostinfo always runs)
 #   TINY=1 bash benchmarks/gpu_session.sh DIR     # the same steps at tiny sizes on the CPU (minutes; a slow test)
 #
-# Steps (limit): hostinfo (15 s, at the top of summary.txt); gpu_bfloat16: gpu.py in mixed_bfloat16 at batch 32, the
-# forward and the training step of issue 12's targets in the model's own forms (150 s); upsample_sub_pixel: the same
-# with the decoder's transposed convolutions in their sub-pixel form (`--upsample sub-pixel`, 150 s), the comparison
-# that decides the form a GPU runs; pool_3d: the sub-pixel form's forward with Keras' 3-D max-pools instead of the
-# model's separable ones (`--pool 3d`, 75 s; the training step runs the same pools forward only: I3D trains from
-# Mixed_4f, whose pool reads a frozen input); profile: gpu_profile.py with the sub-pixel form, where the device time
-# of the forward and of forward + backward goes (60 s); float32: gpu.py in float32 at batch 32, whose training step
-# has not been measured (180 s: its forward compiled in 61 s on the H200); learning: gpu_learning.py, the demo preset
-# at S=64 in float32 and mixed_float16, the GPU's default (80 s: a policy took 39 s with its compilation on the
-# H200; all three ran once there). 11 minutes and 50 s in all, over one call's 10 minutes: run them in two calls,
-# STEPS="gpu_bfloat16 upsample_sub_pixel pool_3d profile" (7 min 30 s) then, on the machine still warm (its
-# compilation cache kept), STEPS="float32 learning" (4 min 35 s). Settled on the H200 and left out since
-# (benchmarks/README.md, 2026-12-04): the stem's form (gpu_stem.py: space to depth, now the GPU's own), the
-# BatchNorms separate (`--batch-norm folded` was slower), Keras' 16-bit bias gradients (summed in float32 there:
-# tests/backend_programs/bias_gradients.py), mixed_float16's figures.
+# Steps (limit): hostinfo (15 s, at the top of summary.txt); gpu_float16: gpu.py in mixed_float16 (the policy
+# `--mixed-precision` picks on a GPU) at batch 32, the forward and the training step of issue 12's targets in the
+# model's own forms (170 s: its first call compiles with a cold cache; at 150 s a process that had printed every figure
+# was cut off before it ended); patches: the same with the sub-pixel upsampling's 2x2 convolution as one matrix product
+# over 2x2 patches (`--upsample sub-pixel-patches`, 150 s: the kernel gradient of that convolution ran at about 280
+# TFLOP/s, 8 ms of a 115 ms training step); mask_product: the same with the mask branches' 1x1 convolutions to one
+# channel as matrix products (`--mask-logits product`, 150 s); profile: gpu_profile.py in mixed_float16, where the
+# device time of the forward and of forward + backward goes (60 s); learning: gpu_learning.py, the demo preset at
+# S=64 in float32 and mixed_float16 (110 s: 95 s with its start on the H200); gpu_bfloat16: gpu.py in mixed_bfloat16
+# (150 s). 13 minutes and 25 s in all, over one call's 10 minutes: run them in two calls,
+# STEPS="gpu_float16 patches mask_product" (8 min 5 s), then, on the machine still warm (its compilation cache kept),
+# STEPS="profile learning gpu_bfloat16" (5 min 35 s). Settled on the H200 and left out since (benchmarks/README.md,
+# 2026-12-04): the stem's form (gpu_stem.py: space to depth), the BatchNorms separate, Keras' 16-bit bias gradients
+# (summed in float32 there: tests/backend_programs/bias_gradients.py), the sub-pixel upsampling (`--upsample`:
+# 1.08x forward, 1.05x training), the separable max-pools (`--pool`: 1.04x forward), float32's figures.
 # Learnt on the H200: a cold compilation of the paper preset's training step at batch 32 takes 70 to 80 s with XLA's
 # autotuning, its forward 30 to 60 s; gpu.py counts FLOPs on the jaxpr (compiling nothing more) and commits the
 # training state to the device first (or the step compiles twice); the learning check compiles without autotuning
@@ -64,7 +64,7 @@ else
     profile=()
 fi
 
-steps=" ${STEPS:-gpu_bfloat16 upsample_sub_pixel pool_3d profile float32 learning} "
+steps=" ${STEPS:-gpu_float16 patches mask_product profile learning gpu_bfloat16} "
 step() {  # step NAME LIMIT_SECONDS COMMAND...: the log goes to $out/NAME.log; a step STEPS leaves out does not run
     local name=$1 limit=$(( $2 * slack )) log="$out/$1.log"
     shift 2
@@ -81,12 +81,11 @@ echo "== hostinfo (limit $(( 15 * slack )) s)"
 timeout -k 5 $(( 15 * slack )) python3 benchmarks/hostinfo.py "${host[@]}" > "$out/summary.txt" 2>&1
 echo "hostinfo: exit $?" | tee -a "$out/summary.txt"
 cat "$out/summary.txt"
+step gpu_float16 170 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16
+step patches 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --upsample sub-pixel-patches
+step mask_product 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --mask-logits product
+step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --policy mixed_float16 --out "$out/profile"
+XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 110 python3 benchmarks/gpu_learning.py "${learning[@]}"
 step gpu_bfloat16 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16
-step upsample_sub_pixel 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16 --upsample sub-pixel
-step pool_3d 75 python3 benchmarks/gpu.py "${gpu[@]}" --train-batches 0 --policies mixed_bfloat16 --upsample sub-pixel \
-    --pool 3d
-step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --upsample sub-pixel --out "$out/profile"
-step float32 180 python3 benchmarks/gpu.py "${gpu[@]}" --policies float32
-XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 80 python3 benchmarks/gpu_learning.py "${learning[@]}"
 tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
 ! grep -E ": exit [0-9]+$" "$out/summary.txt" | grep -qv ": exit 0$"

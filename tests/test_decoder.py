@@ -50,19 +50,47 @@ def test_sub_pixel_form_equals_the_transposed_convolution(size):
     layer.deconv_0.bias.assign(rng.standard_normal(3))
     variables = [layer.deconv_0.kernel, layer.deconv_0.bias, layer.conv_1.kernel]
     results = []
-    for sub_pixel in (False, True):
-        layer.sub_pixel = sub_pixel
+    for sub_pixel, patches in ((False, False), (True, False), (True, True)):
+        layer.sub_pixel, layer.sub_pixel_patches = sub_pixel, patches
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x)
             loss = tf.reduce_sum(tf.sin(y) * y)  # an upstream gradient that differs at every pixel
         results.append([y, *tape.gradient(loss, [x, *variables])])
     assert tuple(results[1][0].shape) == (2, 4 * size[0], 4 * size[1], 3)
-    for name, plain, sub_pixel in zip(("output", "input gradient", "kernel gradient", "bias gradient",
-                                       "conv_1 kernel gradient"), *results):
-        plain, sub_pixel = np.asarray(plain), np.asarray(sub_pixel)
-        np.testing.assert_allclose(sub_pixel, plain, atol=2e-6 * np.abs(plain).max(), err_msg=name)
+    for name, plain, sub_pixel, patches in zip(("output", "input gradient", "kernel gradient", "bias gradient",
+                                                "conv_1 kernel gradient"), *results):
+        plain = np.asarray(plain)
+        np.testing.assert_allclose(np.asarray(sub_pixel), plain, atol=2e-6 * np.abs(plain).max(), err_msg=name)
+        np.testing.assert_allclose(np.asarray(patches), plain, atol=2e-6 * np.abs(plain).max(),
+                                   err_msg=f"{name}, the 2x2 conv as a product over patches")
 
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_mask_logits_as_a_product_equal_the_1x1_convolution(policy):
+    """`_MaskBranch.logits_as_product`: the 1×1 conv to one channel as a matrix product over the channels, the same
+    logits and the same gradients (its kernel's and bias's; in 16 bits the bias gradient summed in float32)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(8)
+    x = tf.constant(rng.standard_normal((2, 6, 5, 7)).astype("float32"))
+    layer = _MaskBranch(4, dtype=policy)
+    layer.build(x.shape)
+    layer.conv_4.bias.assign(rng.standard_normal(1))
+    results = []
+    for as_product in (False, True):
+        layer.logits_as_product = as_product
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.cast(layer(x), "float32")
+            loss = tf.reduce_sum(tf.sin(y) * y)
+        results.append([y, *tape.gradient(loss, [x, layer.conv_4.kernel, layer.conv_4.bias, layer.conv_2.kernel])])
+    tolerance = 2e-6 if policy == "float32" else 2e-2
+    for name, conv, product in zip(("logits", "input gradient", "conv_4 kernel gradient", "conv_4 bias gradient",
+                                    "conv_2 kernel gradient"), *results):
+        conv = np.asarray(tf.cast(conv, "float32"))
+        np.testing.assert_allclose(np.asarray(tf.cast(product, "float32")), conv, atol=tolerance * np.abs(conv).max(),
+                                   err_msg=name)
 
 
 @pytest.mark.parametrize("inputs, shape", [

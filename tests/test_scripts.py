@@ -500,31 +500,30 @@ def test_tiny_run(script, request, tmp_path):
         run.check(out, context)
 
 
-@pytest.mark.slow  # about 3 minutes on 2 cores: five tiny runs of JAX scripts, one after the other
+@pytest.mark.slow  # about 3 minutes on 2 cores: six tiny runs of JAX scripts, one after the other
 def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
-    """benchmarks/gpu_session.sh (the GPU checks in one call) at tiny sizes on the CPU, `import tensorflow` refused."""
+    """benchmarks/gpu_session.sh (the GPU checks in one or two calls) at tiny sizes on the CPU, `import tensorflow`
+    refused."""
     env = _env(NO_TENSORFLOW)
     env.update(TINY="1", WHEELS=str(tmp_path / "no_wheels"))
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "gpu_bfloat16", "upsample_sub_pixel", "pool_3d", "profile", "float32", "learning")
+    steps = ("hostinfo", "gpu_float16", "patches", "mask_product", "profile", "learning", "gpu_bfloat16")
     summary = (tmp_path / "out" / "summary.txt").read_text()
     assert re.findall(r"^(\w+): exit (\d+)$", summary, re.M) == [(s, "0") for s in steps], summary
     assert re.search(r"^backend: Keras \S+ on jax", summary, re.M), summary  # hostinfo's lines open the summary
     assert len(list((tmp_path / "out").iterdir())) <= 8  # at most 8 files come back from the GPU machine
-    for step in steps[1:]:
-        log = (tmp_path / "out" / f"{step}.log").read_text()
+    logs = {step: (tmp_path / "out" / f"{step}.log").read_text() for step in steps[1:]}
+    for step, log in logs.items():
         assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
-    logs = {step: (tmp_path / "out" / f"{step}.log").read_text() for step in steps[1:-1]}
-    for step, policy, upsample in (("gpu_bfloat16", "mixed_bfloat16", "default"),
-                                   ("upsample_sub_pixel", "mixed_bfloat16", "sub-pixel"),
-                                   ("float32", "float32", "default")):
-        assert f" upsample={upsample} " in logs[step], step
+    for step, policy, forms in (("gpu_float16", "mixed_float16", "upsample=default pool=default mask_logits=default"),
+                                ("patches", "mixed_float16", "upsample=sub-pixel-patches"),
+                                ("mask_product", "mixed_float16", "mask_logits=product"),
+                                ("gpu_bfloat16", "mixed_bfloat16", "upsample=default")):
+        assert forms in logs[step], step
         assert re.search(rf"^{policy} +training batch +1: ", logs[step], re.M), logs[step]
-    assert " upsample=sub-pixel pool=3d" in logs["pool_3d"] and "training batch" not in logs["pool_3d"]
-    assert re.search(r"^mixed_bfloat16 +forward batch +1: ", logs["pool_3d"], re.M), logs["pool_3d"]
-    assert " upsample=sub-pixel " in logs["profile"]
+    assert "policy=mixed_float16" in logs["profile"]
     with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)
     assert names == ["forward.hlo.txt", "forward.xplane.pb", "gradient.hlo.txt", "gradient.xplane.pb"], names

@@ -65,6 +65,9 @@ class _MaskBranch(keras.layers.Layer):
         self.conv_2 = precision.Conv2D(filters, 3, padding="same", activation="relu", dtype=self.dtype_policy,
                                          name="conv_2")
         self.conv_4 = precision.Conv2D(1, 1, dtype=self.dtype_policy, name="conv_4")
+        # Read when traced: conv_4 (1×1, one output channel) as a matrix product over the channels, the same sum
+        # (`benchmarks/gpu.py --mask-logits` compares the forms).
+        self.logits_as_product = False
 
     def build(self, x_shape, text_shape=None):
         # conv_0 sees concat(x, resized text, coords) when there is text (computed split, see `call`).
@@ -81,7 +84,7 @@ class _MaskBranch(keras.layers.Layer):
 
     def call(self, x, text=None):
         if text is None:
-            return self.conv_4(self.conv_2(self.conv_0(x)))
+            return self._logits(self.conv_2(self.conv_0(x)))
         ops = keras.ops
         dtype = x.dtype
         kernel = ops.cast(self.conv_0.kernel, dtype)
@@ -94,10 +97,16 @@ class _MaskBranch(keras.layers.Layer):
         # Coords: a constant map, so one image's conv serves the whole batch.
         coords = ops.conv(ops.cast(self._coords, dtype), kernel[:, :, cf + dt:], padding="same")
         h = ops.relu(precision.add_bias(h + coords, self.conv_0.bias))
-        return self.conv_4(self.conv_2(h))
+        return self._logits(self.conv_2(h))
+
+    def _logits(self, h):
+        if not self.logits_as_product:
+            return self.conv_4(h)
+        kernel = keras.ops.cast(self.conv_4.kernel[0, 0], h.dtype)  # (filters, 1)
+        return precision.add_bias(keras.ops.matmul(h, kernel), self.conv_4.bias)
 
 
-def sub_pixel_transpose(x, kernel):
+def sub_pixel_transpose(x, kernel, patches: bool = False):
     """The 8×8, stride-4, "same" transposed convolution of `x` `(B, H, W, C)` with `kernel` `(8, 8, F, C)` (Keras'
     `Conv2DTranspose` layout; no bias) as one stride-1 2×2 convolution with 16·F outputs, a filter per output phase,
     whose outputs are then interleaved into the 4H × 4W grid ("sub-pixel", docs/model.md#decoder).
@@ -106,6 +115,9 @@ def sub_pixel_transpose(x, kernel):
     for r = 2, 3: two inputs each, so a 2×2 window over `x` padded by one pixel gives every phase, read at q (phases
     0, 1) or q + 1 (phases 2, 3). The same products and sums as the transposed convolution; the convolution computes
     (H+1)(W+1)/(HW) of its multiply-adds (1.6% more at 128²).
+
+    With `patches`, the 2×2 convolution is one matrix product over the input's 2×2 patches stacked as channels
+    (`(B, H+1, W+1, 4C)` by `(4C, 16F)`): the same products, a kernel gradient that is one matrix product too.
     """
     ops = keras.ops
     height, width = x.shape[1], x.shape[2]
@@ -116,7 +128,12 @@ def sub_pixel_transpose(x, kernel):
                     (2, 4, 2, 4, filters, channels))  # [th, rh, tw, rw, F, C]
     w = ops.transpose(w, (0, 2, 5, 1, 3, 4))
     w = ops.reshape(w, (2, 2, channels, 16 * filters))  # (th, tw, C, (rh, rw, F))
-    y = ops.conv(ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), w, padding="valid")  # (B, H+1, W+1, 16F)
+    x = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    if patches:  # (th, tw, C) as in w's rows
+        x = ops.concatenate([x[:, th:th + height + 1, tw:tw + width + 1] for th in (0, 1) for tw in (0, 1)], -1)
+        y = ops.matmul(x, ops.reshape(w, (4 * channels, 16 * filters)))
+    else:
+        y = ops.conv(x, w, padding="valid")  # (B, H+1, W+1, 16F)
     y = ops.reshape(y, (-1, height + 1, width + 1, 4, 4, filters))
     y = ops.concatenate([y[:, :height, :, :2], y[:, 1:, :, 2:]], axis=3)  # rows: phases 0, 1 at q; 2, 3 at q + 1
     y = ops.concatenate([y[:, :, :width, :, :2], y[:, :, 1:, :, 2:]], axis=4)  # columns likewise
@@ -139,6 +156,7 @@ class _Upsample(keras.layers.Layer):
                                                     name="deconv_0")
         self.conv_1 = precision.Conv2D(filters, 3, padding="same", dtype=self.dtype_policy, name="conv_1")
         self.sub_pixel = False
+        self.sub_pixel_patches = False  # with sub_pixel: its 2×2 conv as a matrix product (`sub_pixel_transpose`)
 
     def build(self, input_shape):
         self.deconv_0.build(input_shape)
@@ -149,13 +167,19 @@ class _Upsample(keras.layers.Layer):
         if not self.sub_pixel:
             return self.conv_1(self.deconv_0(x))
         dtype = self.deconv_0.compute_dtype
-        y = sub_pixel_transpose(keras.ops.cast(x, dtype), keras.ops.cast(self.deconv_0.kernel, dtype))
+        y = sub_pixel_transpose(keras.ops.cast(x, dtype), keras.ops.cast(self.deconv_0.kernel, dtype),
+                                patches=self.sub_pixel_patches)
         return self.conv_1(precision.add_bias(y, self.deconv_0.bias))
 
 
 def upsamplers(layer) -> list:
     """Every `_Upsample` inside `layer` (a model or the decoder), e.g. to switch its form before tracing."""
     return [sub for sub in layer._flatten_layers() if isinstance(sub, _Upsample)]
+
+
+def mask_branches(layer) -> list:
+    """Every `_MaskBranch` inside `layer` (a model or the decoder), e.g. to switch its form before tracing."""
+    return [sub for sub in layer._flatten_layers() if isinstance(sub, _MaskBranch)]
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
