@@ -138,6 +138,10 @@ def parse_args(argv):
     add_trainable_from(parser)
     parser.add_argument("--skip-stage", action="store_true",
                         help="also time inference without the video encoder and without the decoder")
+    parser.add_argument("--from-features", action="store_true",
+                        help="also time the training step from cached features (`acga train --feature-cache`, "
+                             "docs/training.md#feature-cache): the model cut at its first trainable I3D block, the "
+                             "frozen blocks' output as its input, at each --train-batches size")
     args = parser.parse_args(argv)
     args.batches = _sizes(args.batches, "--batches", parser)
     args.train_batches = () if args.train_batches == "0" else _sizes(args.train_batches, "--train-batches", parser)
@@ -315,6 +319,8 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
         if batch in args.train_batches:
             _report(policy, "training", batch, lambda: model.train_on_batch(x, y), args, device, matmul_rate,
                     flops.get("train"), optimizer=type(model.optimizer).__name__)
+    if args.from_features and args.train_batches:
+        measure_from_features(model, policy, config, args, device, matmul_rate, flops)
     if args.skip_stage:
         batch = args.batches[-1]
         x = jax.device_put(make_batch(config, batch)[0], device)
@@ -327,6 +333,42 @@ def measure_policy(policy, config, args, device, matmul_rate, flops):
                       f"({flops[key] / flops['forward']:.1%} of the whole forward's)")
             _report(policy, key, batch, lambda fn=fn: jax.block_until_ready(fn(trainable, non_trainable, x)), args,
                     device, matmul_rate, flops[key])
+
+
+def measure_from_features(model, policy, config, args, device, matmul_rate, flops):
+    """The training step of `model`'s head, cut where the feature cache cuts it (`split_model`): the frozen I3D
+    blocks run once before training, so a step runs the trainable blocks and the rest. The paper's loss, Adam (with
+    dynamic loss scaling in float16, as `ACGA.compile` does), inputs of the cut's shape made on the device."""
+    import jax
+    import keras
+
+    from acga_tf.models.acga import compute_dtype, split_model
+    from acga_tf.models.losses import acga_losses
+
+    prefix, head = split_model(model)
+    optimizer = keras.optimizers.Adam(5e-4)
+    if compute_dtype(model) == "float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    compile_for_training(head, device, optimizer=optimizer, loss=acga_losses())
+    shape = tuple(prefix.outputs[0].shape[1:])  # the frozen endpoint's, e.g. Mixed_4e (T/4, S/16, S/16, 528)
+
+    def batch_of(size):
+        x, y = make_batch(config, size)
+        features = np.random.default_rng(1).standard_normal((size, *shape)).astype("float32")
+        return {"features": features, "words": x["words"]}, y
+
+    if "from features" not in flops:
+        size = args.train_batches[0]
+        x, y = (jax.device_put(a, device) for a in batch_of(size))
+        head_flops = flops_of(loss_and_grad_fn(head), [v.value for v in head.trainable_variables],
+                              [v.value for v in head.non_trainable_variables], x, y) / size
+        flops["from features"] = head_flops
+        print(f"FLOPs per clip, training from cached features: {head_flops / 1e9:.4g} GFLOP (value_and_grad of the "
+              f"loss over the head cut at the first trainable I3D block, batch {size})")
+    for batch in args.train_batches:
+        x, y = (jax.device_put(a, device) for a in batch_of(batch))
+        _report(policy, "training from cached features", batch, lambda: head.train_on_batch(x, y), args, device,
+                matmul_rate, flops["from features"], optimizer=type(head.optimizer).__name__)
 
 
 def compile_for_training(model, device, **compile_kwargs):

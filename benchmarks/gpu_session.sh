@@ -8,19 +8,21 @@
 #
 # Steps (limit): hostinfo (15 s, at the top of summary.txt); gpu_float16: gpu.py in mixed_float16 (the policy
 # `--mixed-precision` picks on a GPU) at batch 32, the forward and the training step of issue 12's targets in the
-# model's own forms (170 s: its first call compiles with a cold cache; at 150 s a process that had printed every figure
-# was cut off before it ended); patches: the same with the sub-pixel upsampling's 2x2 convolution as one matrix product
-# over 2x2 patches (`--upsample sub-pixel-patches`, 150 s: the kernel gradient of that convolution ran at about 280
-# TFLOP/s, 8 ms of a 115 ms training step); mask_product: the same with the mask branches' 1x1 convolutions to one
-# channel as matrix products (`--mask-logits product`, 150 s); profile: gpu_profile.py in mixed_float16, where the
-# device time of the forward and of forward + backward goes (60 s); learning: gpu_learning.py, the demo preset at
-# S=64 in float32 and mixed_float16 (110 s: 95 s with its start on the H200); gpu_bfloat16: gpu.py in mixed_bfloat16
-# (150 s). 13 minutes and 25 s in all, over one call's 10 minutes: run them in two calls,
-# STEPS="gpu_float16 patches mask_product" (8 min 5 s), then, on the machine still warm (its compilation cache kept),
-# STEPS="profile learning gpu_bfloat16" (5 min 35 s). Settled on the H200 and left out since (benchmarks/README.md,
-# 2026-12-04): the stem's form (gpu_stem.py: space to depth), the BatchNorms separate, Keras' 16-bit bias gradients
-# (summed in float32 there: tests/backend_programs/bias_gradients.py), the sub-pixel upsampling (`--upsample`:
-# 1.08x forward, 1.05x training), the separable max-pools (`--pool`: 1.04x forward), float32's figures.
+# model's own forms, then the training step from cached features (`--from-features`: `acga train --feature-cache`,
+# whose steps skip the frozen I3D blocks) (240 s: its first calls compile with a cold cache; at 150 s a process that
+# had printed every figure of the whole model was cut off before it ended); patches: the whole model with the
+# sub-pixel upsampling's 2x2 convolution as one matrix product over 2x2 patches (`--upsample sub-pixel-patches`,
+# 150 s: the kernel gradient of that convolution ran at about 280 TFLOP/s, 8 ms of a 115 ms training step);
+# mask_product: the same with the mask branches' 1x1 convolutions to one channel as matrix products
+# (`--mask-logits product`, 150 s); profile: gpu_profile.py in mixed_float16, where the device time of the forward
+# and of forward + backward goes (60 s); learning: gpu_learning.py, the demo preset at S=64 in float32 and
+# mixed_float16 (110 s: 95 s with its start on the H200). 12 minutes and 5 s in all, over one call's 10 minutes: run
+# them in two calls, STEPS="gpu_float16 patches mask_product" (9 min 30 s), then, on the machine still warm (its
+# compilation cache kept), STEPS="profile learning" (3 min 5 s). gpu_bfloat16 (gpu.py in mixed_bfloat16, 150 s) runs
+# only when STEPS names it. Settled on the H200 and left out since (benchmarks/README.md, 2026-12-04): the stem's
+# form (gpu_stem.py: space to depth), the BatchNorms separate, Keras' 16-bit bias gradients (summed in float32 there:
+# tests/backend_programs/bias_gradients.py), the sub-pixel upsampling (`--upsample`: 1.08x forward, 1.05x
+# training), the separable max-pools (`--pool`: 1.04x forward), float32's and mixed_bfloat16's figures.
 # Learnt on the H200: a cold compilation of the paper preset's training step at batch 32 takes 70 to 80 s with XLA's
 # autotuning, its forward 30 to 60 s; gpu.py counts FLOPs on the jaxpr (compiling nothing more) and commits the
 # training state to the device first (or the step compiles twice); the learning check compiles without autotuning
@@ -64,7 +66,7 @@ else
     profile=()
 fi
 
-steps=" ${STEPS:-gpu_float16 patches mask_product profile learning gpu_bfloat16} "
+steps=" ${STEPS:-gpu_float16 patches mask_product profile learning} "
 step() {  # step NAME LIMIT_SECONDS COMMAND...: the log goes to $out/NAME.log; a step STEPS leaves out does not run
     local name=$1 limit=$(( $2 * slack )) log="$out/$1.log"
     shift 2
@@ -81,7 +83,7 @@ echo "== hostinfo (limit $(( 15 * slack )) s)"
 timeout -k 5 $(( 15 * slack )) python3 benchmarks/hostinfo.py "${host[@]}" > "$out/summary.txt" 2>&1
 echo "hostinfo: exit $?" | tee -a "$out/summary.txt"
 cat "$out/summary.txt"
-step gpu_float16 170 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16
+step gpu_float16 240 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --from-features
 step patches 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --upsample sub-pixel-patches
 step mask_product 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --mask-logits product
 step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --policy mixed_float16 --out "$out/profile"

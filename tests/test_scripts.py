@@ -189,9 +189,11 @@ TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/gpu.py": TinyRun(
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f",
          "--batches", "1", "--train-batches", "1", "--runs", "1", "--policies", "mixed_float16",
-         "--skip-stage", "--batch-norm", "separate", "--upsample", "sub-pixel"),
+         "--skip-stage", "--batch-norm", "separate", "--upsample", "sub-pixel-patches", "--pool", "3d",
+         "--mask-logits", "product"),
         (r"preset=tiny T=8 S=32 device=cpu:0 batches=1 train_batches=1 runs=1 stem=default "
-         r"batch_norm=separate upsample=sub-pixel trainable_from=Mixed_4f attention_init_std=1",
+         r"batch_norm=separate upsample=sub-pixel-patches pool=3d mask_logits=product trainable_from=Mixed_4f "
+         r"attention_init_std=1",
          *JAX_ENVIRONMENT,
          rf"bf16 matmul rate: {NUMBER} TFLOP/s \(1024x1024 by 1024x1024, median of 3\)",
          rf"FLOPs per clip, forward: {NUMBER} GFLOP \(convolutions and matrix products of the forward, batch 1\)",
@@ -226,7 +228,8 @@ TINY_RUNS: dict[str, TinyRun] = {
         ("--device", "cpu", "--preset", "tiny", "--image-size", "32", "--trainable-from", "Mixed_4f", "--batch", "2",
          "--steps", "1", "--top", "3", "--stem", "space-to-depth"),
         (r"preset=tiny T=8 S=32 device=cpu:0 batch=2 policy=mixed_bfloat16 steps=1 stem=space-to-depth "
-         r"batch_norm=default upsample=default trainable_from=Mixed_4f attention_init_std=1",
+         r"batch_norm=default upsample=default pool=default mask_logits=default trainable_from=Mixed_4f "
+         r"attention_init_std=1",
          *JAX_ENVIRONMENT,
          *(rf"== {program}: mixed_bfloat16, batch 2: {NUMBER} ms per call \(wall, traced\), {NUMBER} ms of device "
            rf"time per call \(\d+ operations; from .+\)" for program in ("forward", "gradient")),
@@ -505,7 +508,8 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
     """benchmarks/gpu_session.sh (the GPU checks in one or two calls) at tiny sizes on the CPU, `import tensorflow`
     refused."""
     env = _env(NO_TENSORFLOW)
-    env.update(TINY="1", WHEELS=str(tmp_path / "no_wheels"))
+    env.update(TINY="1", WHEELS=str(tmp_path / "no_wheels"),
+               STEPS="gpu_float16 patches mask_product profile learning gpu_bfloat16")  # every step
     proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -524,6 +528,7 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
         assert forms in logs[step], step
         assert re.search(rf"^{policy} +training batch +1: ", logs[step], re.M), logs[step]
     assert "policy=mixed_float16" in logs["profile"]
+    assert re.search(r"^mixed_float16 +training from cached features batch +1: ", logs["gpu_float16"], re.M)
     with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)
     assert names == ["forward.hlo.txt", "forward.xplane.pb", "gradient.hlo.txt", "gradient.xplane.pb"], names

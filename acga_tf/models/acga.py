@@ -437,6 +437,50 @@ def intermediate_model(model: ACGA) -> keras.Model:
     return keras.Model(model.inputs, dict(model._intermediates), name=f"{model.name}_intermediates")
 
 
+# The head's outputs when the model is cut for the feature cache (`split_model`): the targets of the loss.
+CACHE_TARGETS = ("logits_res1", "logits_res2", "logits")
+
+
+def split_model(model, task_class=keras.Model) -> tuple[keras.Model, keras.Model]:
+    """(prefix, head) functional models over `model`'s layers, cut at the first trainable I3D block: the frozen
+    blocks run once into a cache (`acga_tf.training.feature_cache`), and training runs the head only.
+
+    The prefix runs the frozen blocks (`I3D.run_blocks`); the head runs the trainable blocks, then the rest of the
+    model through `acga.wire_head`, the same wiring `ACGA` uses, so nothing of the forward pass is written twice.
+
+    Args:
+        model: a single-stream `ACGA`.
+        task_class: the class of the head (e.g. the training task of `acga_tf.training.task`).
+
+    Raises:
+        ValueError: a two-stream model, or an I3D with nothing frozen (no cache to make).
+    """
+    config = model.config
+    if len(model.streams) != 1:
+        raise ValueError("the feature cache supports single-stream models; this one has streams "
+                         f"{model.streams}")
+    encoder = model.stage("video_encoder")
+    names = list(encoder.blocks)
+    first = encoder.trainable_from
+    if first not in names or names.index(first) == 0:
+        raise ValueError(f"i3d_trainable_from={first!r}: no frozen I3D block to cache; the feature cache needs "
+                         "frozen layers below the trainable ones (paper: 'Mixed_4f')")
+    start = names.index(first)
+
+    video = keras.Input((config.clip_length, config.image_size, config.image_size, config.input_channels),
+                        name="video")
+    cut = encoder.run_blocks(video, names[:start], training=False)
+    prefix = keras.Model({"video": video}, {"features": cut}, name=f"{model.name}_frozen_prefix")
+
+    features = keras.Input(tuple(cut.shape[1:]), name="features")
+    words = keras.Input((config.sentence_length, config.word_dim), name="words")
+    stages = {name: model.stage(name) for name in ("video_feature", "text_encoder", "attention", "decoder")}
+    _, _, _, logits = wire_head(stages, encoder.run_blocks(features, names[start:]), words)
+    head = task_class(inputs={"features": features, "words": words}, outputs={k: logits[k] for k in CACHE_TARGETS},
+                      name=f"{model.name}_head")
+    return prefix, head
+
+
 def parameter_table(model: ACGA) -> str:
     """A Table-1-style parameter count: video encoder, text encoder, attention, decoder, fusion, total,
     trainable vs frozen (docs/model.md#decoder: the paper head has 23,664,391 parameters, MRF 28)."""

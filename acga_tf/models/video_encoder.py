@@ -113,8 +113,9 @@ class MaxPool3D(keras.layers.MaxPooling3D):
     "same" padding and strides are per axis, so the outputs are equal, bit for bit (docs/model.md#video-encoder).
 
     Faster on every device measured: under TensorFlow on the CPU a 3×3×3 stride-1 pool of `(4, 8, 28, 28, 192)`
-    took 97 ms against 302 in one 3-D pool, under JAX 11 against 73 (benchmarks/README.md). `separable = False`
-    runs Keras' own 3-D pool (`benchmarks/gpu.py --pool 3d` compares them).
+    took 97 ms against 302 in one 3-D pool, under JAX 11 against 73; the paper preset's forward ran 1.08x faster on
+    the CPU and 1.04x on the H200 (benchmarks/README.md). `separable = False` runs Keras' own 3-D pool
+    (`benchmarks/gpu.py --pool 3d` compares them).
     """
 
     def __init__(self, pool_size, strides=None, **kwargs):
