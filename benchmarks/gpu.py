@@ -26,6 +26,8 @@ by n×n bfloat16 product (`--matmul-size`), timed in the same run. Peak device m
 device has no memory statistics, e.g. the CPU). Each figure also says how many programs JAX lowered (compiled or
 fetched from its compilation cache) in its first call and in its timed calls: a figure is a steady state only with
 none in the timed calls.
+`--from-features` also times the training step from cached features (`acga train --feature-cache`): the model cut at
+its first trainable I3D block (`split_model`), inputs of the frozen blocks' output shape; its FLOPs counted likewise.
 `--skip-stage` times variants with one stage left out (inference): the video encoder replaced by zeros of its
 output's shape, or the decoder by the attention's output, to see where the time goes; each variant's FLOPs (counted as
 above) are printed beside it, so a stage's share of the time can be read against its share of the work.
