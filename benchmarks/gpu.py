@@ -71,8 +71,10 @@ def add_model_arguments(parser, *, one_batch: bool = False) -> None:
 # `--upsample`'s forms: (_Upsample.sub_pixel, _Upsample.sub_pixel_patches) but for "default", the model's own
 UPSAMPLE_FORMS = ("default", "transposed", "sub-pixel", "sub-pixel-patches")
 
-# `--stem`'s forms of the I3D stem: (Unit3D.fold_time, Unit3D.space_to_depth), as gpu_stem.py names them
-STEM_FORMS = {"3d": (False, False), "folded": (True, False), "space-to-depth": (True, True)}
+# `--stem`'s forms of the I3D stem: (Unit3D.fold_time, Unit3D.space_to_depth, Unit3D.paired_frames), as gpu_stem.py
+# names them
+STEM_FORMS = {"3d": (False, False, False), "folded": (True, False, False), "space-to-depth": (True, True, False),
+              "space-to-depth-pairs": (True, True, True)}
 
 
 def add_form_arguments(parser) -> None:
@@ -112,7 +114,7 @@ def with_forms(model, args):
             unit.fold_batch_norm = args.batch_norm == "folded"
     if args.stem != "default":
         stem = model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
-        stem.fold_time, stem.space_to_depth = STEM_FORMS[args.stem]
+        stem.fold_time, stem.space_to_depth, stem.paired_frames = STEM_FORMS[args.stem]
     if args.pool != "default":
         for layer in max_pools(model):
             layer.separable = args.pool == "separable"

@@ -16,10 +16,12 @@
 # mask_product: the same with the mask branches' 1x1 convolutions to one channel as matrix products
 # (`--mask-logits product`, 150 s); profile: gpu_profile.py in mixed_float16, where the device time of the forward
 # and of forward + backward goes (60 s); learning: gpu_learning.py, the demo preset at S=64 in float32 and
-# mixed_float16 (110 s: 95 s with its start on the H200). 12 minutes and 5 s in all, over one call's 10 minutes: run
-# them in two calls, STEPS="gpu_float16 patches mask_product" (9 min 30 s), then, on the machine still warm (its
-# compilation cache kept), STEPS="profile learning" (3 min 5 s). gpu_bfloat16 (gpu.py in mixed_bfloat16, 150 s) runs
-# only when STEPS names it. Settled on the H200 and left out since (benchmarks/README.md, 2026-12-04): the stem's
+# mixed_float16 (110 s: 95 s with its start on the H200); stem: gpu_stem.py, the stem alone in each form, the new one
+# computing two output frames at once (`space-to-depth-pairs`, 60 s; the stem is a third of the forward's device
+# time). 13 minutes and 5 s in all, over one call's 10 minutes: run them in two calls,
+# STEPS="gpu_float16 patches mask_product" (9 min 30 s), then, on the machine still warm (its compilation cache
+# kept), STEPS="profile learning stem" (4 min 5 s). gpu_bfloat16 (gpu.py in mixed_bfloat16, 150 s) runs only when
+# STEPS names it. Settled on the H200 and left out since (benchmarks/README.md, 2026-12-04): the stem's
 # form (gpu_stem.py: space to depth), the BatchNorms separate, Keras' 16-bit bias gradients (summed in float32 there:
 # tests/backend_programs/bias_gradients.py), the sub-pixel upsampling (`--upsample`: 1.08x forward, 1.05x
 # training), the separable max-pools (`--pool`: 1.04x forward), float32's and mixed_bfloat16's figures.
@@ -59,14 +61,16 @@ if [ "${TINY:-0}" = 1 ]; then  # the tiny runs of benchmarks/README.md, on the C
     learning=(--device cpu --preset tiny --steps 3 --eval-every 1 --image-size 32 --trainable-from Mixed_4f
               --batch 2 --eval-clips 4)
     profile=(--device cpu --preset tiny --image-size 32 --trainable-from Mixed_4f --batch 2 --steps 1)
+    stem=(--device cpu --preset tiny --image-size 32 --batch 2 --runs 1)
 else
     host=(--device GPU)
     gpu=(--runs 5 --batches 32 --train-batches 32)  # issue 12's targets are at batch 32
     learning=(--preset demo --image-size 64 --steps 300 --eval-every 50 --policies float32,mixed_float16)
     profile=()
+    stem=(--runs 5)
 fi
 
-steps=" ${STEPS:-gpu_float16 patches mask_product profile learning} "
+steps=" ${STEPS:-gpu_float16 patches mask_product profile learning stem} "
 step() {  # step NAME LIMIT_SECONDS COMMAND...: the log goes to $out/NAME.log; a step STEPS leaves out does not run
     local name=$1 limit=$(( $2 * slack )) log="$out/$1.log"
     shift 2
@@ -88,6 +92,7 @@ step patches 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 
 step mask_product 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --mask-logits product
 step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --policy mixed_float16 --out "$out/profile"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 110 python3 benchmarks/gpu_learning.py "${learning[@]}"
+step stem 60 python3 benchmarks/gpu_stem.py "${stem[@]}"
 step gpu_bfloat16 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16
 tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
 ! grep -E ": exit [0-9]+$" "$out/summary.txt" | grep -qv ": exit 0$"

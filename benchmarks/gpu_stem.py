@@ -11,7 +11,10 @@ The forms, all the same sum (`tests/test_video_encoder.py`, and the parity fixtu
   the forward at batch 32 from 260 to 383 clips/s, benchmarks/README.md);
 - `space-to-depth`: the folded one with each 2×2 block of pixels stacked as channels too: a stride-1 4×4
   convolution over 84 channels, with 31% more multiply-adds (the kernel padded from 7 to 8 taps per axis); what a
-  GPU runs, the fastest of the three on the H200 (21.7 ms per batch of 32, against 31.1 and 69.5).
+  GPU runs, the fastest of the three on the H200 (21.7 ms per batch of 32, against 31.1 and 69.5);
+- `space-to-depth-pairs`: that one computing two consecutive output frames per position (`Unit3D.paired_frames`):
+  the 9 frames they read stacked (108 channels after space to depth), 128 filters, 29% more multiply-adds again;
+  fewer stacked frames to write (9 per 2 outputs, not 7 per 1) and wider outputs; not yet measured on a GPU.
 
 For each form: milliseconds per call (`jax.jit` of the layer's `stateless_call` in inference mode, median of `--runs`
 after one compiling call), the stem's own work per second (FLOPs of the `3d` form's convolution counted on its jaxpr,
@@ -72,9 +75,9 @@ def stem_forms(config, policy: str) -> tuple:
                   else rng.normal(0, 0.1, variable.shape))
         variable.assign(values.astype("float32"))
 
-    def form(fold: bool, space_to_depth: bool):
+    def form(fold: bool, space_to_depth: bool, paired: bool):
         def call(trainable, non_trainable, video):
-            unit.fold_time, unit.space_to_depth = fold, space_to_depth  # read while tracing
+            unit.fold_time, unit.space_to_depth, unit.paired_frames = fold, space_to_depth, paired  # read when traced
             return unit.stateless_call(trainable, non_trainable, video, training=False)[0]
         return jax.jit(call)
     return unit, {name: form(*flags) for name, flags in STEM_FORMS.items()}

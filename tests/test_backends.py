@@ -170,6 +170,8 @@ def test_the_stems_other_forms_reproduce_the_parity_fixture_under_each_backend(r
         assert diff <= PARITY_ATOL, f"{backend}, the stem {other}: {key} differs from the fixture by {diff:.3g}"
     for key, diff in result["max_abs_diff_space_to_depth_stem"].items():
         assert diff <= PARITY_ATOL, f"{backend}, the stem in space to depth (a GPU's): {key} is off by {diff:.3g}"
+    for key, diff in result["max_abs_diff_paired_frames_stem"].items():
+        assert diff <= PARITY_ATOL, f"{backend}, the stem computing frames in pairs: {key} is off by {diff:.3g}"
     upsample = "sub-pixel (a GPU's)" if result["stem_folded"] else "transposed"  # the form this machine does not run
     for key, diff in result["max_abs_diff_other_upsample"].items():
         assert diff <= PARITY_ATOL, f"{backend}, the decoder's {upsample} upsampling: {key} is off by {diff:.3g}"

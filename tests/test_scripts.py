@@ -124,11 +124,13 @@ def _check_profile(stdout: str, context: dict) -> None:
 
 
 def _check_stem_forms(stdout: str, context: dict) -> None:
-    """The forms compute the 3D form's output up to bfloat16 rounding; space to depth pads 7 taps to 8 per axis."""
-    forms = re.findall(r"^(3d|folded|space-to-depth) .* computes (\S+)x that work\); difference from 3d "
-                       r"(\S+);", stdout, re.M)
+    """The forms compute the 3D form's output up to bfloat16 rounding; space to depth pads 7 taps to 8 per axis, and
+    the paired frames read 9 frames for 2 outputs (9/7 more again)."""
+    forms = re.findall(r"^(3d|folded|space-to-depth-pairs|space-to-depth) .* computes (\S+)x that work\); "
+                       r"difference from 3d (\S+);", stdout, re.M)
     assert [(form, work) for form, work, _ in forms] == [("3d", "1.00"), ("folded", "1.00"),
-                                                         ("space-to-depth", "1.31")], stdout
+                                                         ("space-to-depth", "1.31"),
+                                                         ("space-to-depth-pairs", "1.68")], stdout
     assert all(float(difference) < 0.02 for _, _, difference in forms), stdout
 
 
@@ -247,8 +249,8 @@ TINY_RUNS: dict[str, TinyRun] = {
          r"per clip",
          *(rf"{form} +{NUMBER} ms per batch +{NUMBER} TFLOP/s of the stem's work \({NUMBER}% of the bf16 matmul "
            rf"rate; this form computes {NUMBER}x that work\); difference from 3d {NUMBER}; peak memory n/a"
-           for form in ("3d", "folded", "space-to-depth")),
-         r"fastest form: (3d|folded|space-to-depth)",
+           for form in ("3d", "folded", "space-to-depth", "space-to-depth-pairs")),
+         r"fastest form: (3d|folded|space-to-depth|space-to-depth-pairs)",
          r"tensorflow imported: no"),
         _check_stem_forms, env=NO_TENSORFLOW),
     # 11 s on a 2-core AVX2 host, importing TensorFlow to print the lines every benchmark's tiny run prints
@@ -503,22 +505,25 @@ def test_tiny_run(script, request, tmp_path):
         run.check(out, context)
 
 
-@pytest.mark.slow  # about 3 minutes on 2 cores: six tiny runs of JAX scripts, one after the other
+@pytest.mark.slow  # about 4 minutes on 2 cores: seven tiny runs of JAX scripts, one after the other
 def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
-    """benchmarks/gpu_session.sh (the GPU checks in one or two calls) at tiny sizes on the CPU, `import tensorflow`
-    refused."""
-    env = _env(NO_TENSORFLOW)
-    env.update(TINY="1", WHEELS=str(tmp_path / "no_wheels"),
-               STEPS="gpu_float16 patches mask_product profile learning gpu_bfloat16")  # every step
-    proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    steps = ("hostinfo", "gpu_float16", "patches", "mask_product", "profile", "learning", "gpu_bfloat16")
-    summary = (tmp_path / "out" / "summary.txt").read_text()
-    assert re.findall(r"^(\w+): exit (\d+)$", summary, re.M) == [(s, "0") for s in steps], summary
-    assert re.search(r"^backend: Keras \S+ on jax", summary, re.M), summary  # hostinfo's lines open the summary
-    assert len(list((tmp_path / "out").iterdir())) <= 8  # at most 8 files come back from the GPU machine
-    logs = {step: (tmp_path / "out" / f"{step}.log").read_text() for step in steps[1:]}
+    """benchmarks/gpu_session.sh (the GPU checks in two calls, as on the GPU machine) at tiny sizes on the CPU,
+    `import tensorflow` refused."""
+    calls = {"first": ("gpu_float16", "patches", "mask_product", "gpu_bfloat16"),  # gpu_bfloat16: when named
+             "second": ("profile", "learning", "stem")}
+    logs = {}
+    for call, steps in calls.items():
+        env = _env(NO_TENSORFLOW)
+        env.update(TINY="1", WHEELS=str(tmp_path / "no_wheels"), STEPS=" ".join(steps))
+        out = tmp_path / call
+        proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(out)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        summary = (out / "summary.txt").read_text()
+        assert re.findall(r"^(\w+): exit (\d+)$", summary, re.M) == [(s, "0") for s in ("hostinfo", *steps)], summary
+        assert re.search(r"^backend: Keras \S+ on jax", summary, re.M), summary  # hostinfo's lines open the summary
+        assert len(list(out.iterdir())) <= 8  # at most 8 files come back from the GPU machine
+        logs.update({step: (out / f"{step}.log").read_text() for step in steps})
     for step, log in logs.items():
         assert log.rstrip().endswith("tensorflow imported: no"), log[-2000:]
     for step, policy, forms in (("gpu_float16", "mixed_float16", "upsample=default pool=default mask_logits=default"),
@@ -529,7 +534,8 @@ def test_gpu_session_runs_every_step_without_tensorflow(tmp_path):
         assert re.search(rf"^{policy} +training batch +1: ", logs[step], re.M), logs[step]
     assert "policy=mixed_float16" in logs["profile"]
     assert re.search(r"^mixed_float16 +training from cached features batch +1: ", logs["gpu_float16"], re.M)
-    with tarfile.open(tmp_path / "out" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
+    assert re.search(r"^space-to-depth-pairs +\S+ ms per batch", logs["stem"], re.M), logs["stem"]
+    with tarfile.open(tmp_path / "second" / "profile.tar.gz") as bundle:  # traces and HLO texts, one file back
         names = sorted(Path(n).name for n in bundle.getnames() if "." in Path(n).name)
     assert names == ["forward.hlo.txt", "forward.xplane.pb", "gradient.hlo.txt", "gradient.xplane.pb"], names
 

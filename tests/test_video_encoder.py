@@ -98,8 +98,9 @@ def test_bfloat16_kernel_gradient_agrees_with_float32(frames, kernel_size, strid
                               "spatial stride 3"])
 def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
     """On a GPU the RGB stem runs as a 1×kh×kw conv over the frames stacked as channels (Unit3D.build), with each
-    block of stride × stride pixels stacked too (`space_to_depth`); each form computes the same sum as the 3D conv with
-    "same" padding (an odd height here), up to float32 rounding, and the same gradient for its kernel."""
+    block of stride × stride pixels stacked too (`space_to_depth`), and can compute two output frames at once
+    (`paired_frames`: an odd count of output frames at 9 frames and at 3); each form computes the same sum as the 3D
+    conv with "same" padding (an odd height here), up to float32 rounding, and the same gradient for its kernel."""
     import tensorflow as tf
 
     x = np.random.default_rng(4).uniform(-1, 1, (2, frames, 17, 16, 3)).astype("float32")
@@ -109,9 +110,11 @@ def test_folded_stem_equals_the_3d_convolution(frames, kernel_size, strides):
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     assert unit.fold_time == on_gpu  # the CPU keeps the faster 3D conv
     assert unit.space_to_depth == on_gpu  # the GPU's fastest form (benchmarks/gpu_stem.py)
+    assert not unit.paired_frames  # chosen nowhere yet
     results = []
-    for fold, space_to_depth in ((False, False), (True, False), (True, True)):
-        unit.fold_time, unit.space_to_depth = fold, space_to_depth
+    for fold, space_to_depth, paired in ((False, False, False), (True, False, False), (True, True, False),
+                                         (True, False, True), (True, True, True)):
+        unit.fold_time, unit.space_to_depth, unit.paired_frames = fold, space_to_depth, paired
         with tf.GradientTape() as tape:
             y = unit(x, training=False)
             loss = tf.reduce_sum(y ** 3)

@@ -175,6 +175,9 @@ class Unit3D(keras.layers.Layer):
         # (`_folded_conv`): on the H200 under JAX with the BatchNorm separate, the stem took 21.7 ms per batch of 32
         # in this form against 31.1 folded and 69.5 in 3D (benchmarks/gpu_stem.py, one run; benchmarks/README.md).
         self.space_to_depth = on_gpu
+        # Folded, the conv can also compute two consecutive output frames per position (`_folded_conv`): the frames
+        # both read stacked once, twice the filters. Chosen nowhere until measured (`benchmarks/gpu_stem.py`).
+        self.paired_frames = False
         # Where the BN uses its moving statistics (inference, or a frozen BN in training), fold it into the conv
         # (`call`): 2 to 8% faster inference on the CPU under TensorFlow. Not on a GPU: on the H200 under JAX, as
         # cuDNN's fused conv + bias + ReLU, it made the forward with the folded stem 2.8x slower (236 against 83.5 ms
@@ -207,7 +210,8 @@ class Unit3D(keras.layers.Layer):
     def _folded_conv(self, x, kernel):
         """The convolution of `kernel` `(kt, kh, kw, c, f)` (`conv_3d`'s shape) over `x` with the time axis folded
         into the channels (see `build`); with `space_to_depth` (and a spatial stride), each stride × stride block of
-        pixels too (`_space_to_depth_conv`)."""
+        pixels too (`_space_to_depth_conv`); with `paired_frames`, two consecutive output frames at once: the kt + st
+        frames they read stacked, and the kernel twice, zero-padded by st frames after and before (2f filters)."""
         ops = keras.ops
         (kt, kh, kw), (st, sh, sw) = self.kernel_size, self.strides
         dtype = self.conv_3d.compute_dtype
@@ -215,13 +219,29 @@ class Unit3D(keras.layers.Layer):
         frames, channels = x.shape[1], x.shape[-1]
         out_frames = -(-frames // st)
         pad = max((out_frames - 1) * st + kt - frames, 0)  # "same": the odd one at the end
-        x = ops.pad(x, [[0, 0], [pad // 2, pad - pad // 2], [0, 0], [0, 0], [0, 0]])
-        x = ops.concatenate([x[:, k:k + (out_frames - 1) * st + 1:st] for k in range(kt)], axis=-1)  # (k, c)
-        kernel = ops.cast(kernel, dtype)  # (kt, kh, kw, c, f) -> (1, kh, kw, kt * c, f)
-        kernel = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (1, kh, kw, kt * channels, self.filters))
+        kernel = ops.cast(kernel, dtype)  # (kt, kh, kw, c, f)
+        steps, span, filters = out_frames, kt, self.filters
+        if self.paired_frames:  # output frames 2p and 2p + 1 read the span + st frames from 2p·st on
+            steps, span, filters = -(-out_frames // 2), kt + st, 2 * self.filters
+            pad += (2 * steps - out_frames) * st  # an odd count: one more output at the end, dropped below
+            kernel = ops.concatenate([ops.pad(kernel, [[0, st], [0, 0], [0, 0], [0, 0], [0, 0]]),
+                                      ops.pad(kernel, [[st, 0], [0, 0], [0, 0], [0, 0], [0, 0]])], axis=-1)
+        stride = 2 * st if self.paired_frames else st
+        front = max((out_frames - 1) * st + kt - frames, 0) // 2
+        x = ops.pad(x, [[0, 0], [front, pad - front], [0, 0], [0, 0], [0, 0]])
+        x = ops.concatenate([x[:, k:k + (steps - 1) * stride + 1:stride] for k in range(span)], axis=-1)  # (k, c)
+        # (span, kh, kw, c, f) -> (1, kh, kw, span * c, f)
+        kernel = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (1, kh, kw, span * channels, filters))
         if self.space_to_depth and sh == sw > 1:
-            return _space_to_depth_conv(x, kernel[0], sh)
-        return ops.conv(x, kernel, strides=(1, sh, sw), padding="same")
+            y = _space_to_depth_conv(x, kernel[0], sh)
+        else:
+            y = ops.conv(x, kernel, strides=(1, sh, sw), padding="same")
+        if not self.paired_frames:
+            return y
+        height, width = y.shape[2], y.shape[3]
+        y = ops.reshape(y, (-1, steps, height, width, 2, self.filters))
+        y = ops.reshape(ops.transpose(y, (0, 1, 4, 2, 3, 5)), (-1, 2 * steps, height, width, self.filters))
+        return y[:, :out_frames]
 
     def compute_output_shape(self, input_shape):
         return self.conv_3d.compute_output_shape(input_shape)

@@ -75,10 +75,12 @@ def main(argv=None) -> None:
     on_gpu = stem.fold_time
     other_forms = {}
     if args.other_stems:
-        for name, fold, space_to_depth in (("other_stem", not on_gpu, False), ("space_to_depth_stem", True, True)):
-            stem.fold_time, stem.space_to_depth = fold, space_to_depth
+        for name, fold, space_to_depth, paired in (("other_stem", not on_gpu, False, False),
+                                                   ("space_to_depth_stem", True, True, False),
+                                                   ("paired_frames_stem", True, True, True)):
+            stem.fold_time, stem.space_to_depth, stem.paired_frames = fold, space_to_depth, paired
             other_forms[f"max_abs_diff_{name}"] = differences()
-        stem.fold_time, stem.space_to_depth = on_gpu, on_gpu
+        stem.fold_time, stem.space_to_depth, stem.paired_frames = on_gpu, on_gpu, False
         for layer in upsamplers(model):  # sub-pixel on a CPU, transposed on a GPU
             layer.sub_pixel = not on_gpu
         other_forms["max_abs_diff_other_upsample"] = differences()
