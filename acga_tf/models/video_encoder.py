@@ -220,15 +220,13 @@ class Unit3D(keras.layers.Layer):
         out_frames = -(-frames // st)
         pad = max((out_frames - 1) * st + kt - frames, 0)  # "same": the odd one at the end
         kernel = ops.cast(kernel, dtype)  # (kt, kh, kw, c, f)
-        steps, span, filters = out_frames, kt, self.filters
-        if self.paired_frames:  # output frames 2p and 2p + 1 read the span + st frames from 2p·st on
-            steps, span, filters = -(-out_frames // 2), kt + st, 2 * self.filters
-            pad += (2 * steps - out_frames) * st  # an odd count: one more output at the end, dropped below
+        steps, span, filters, stride, extra = out_frames, kt, self.filters, st, 0
+        if self.paired_frames:  # output frames 2p and 2p + 1 read the kt + st frames from 2p·st on
+            steps, span, filters, stride = -(-out_frames // 2), kt + st, 2 * self.filters, 2 * st
+            extra = (2 * steps - out_frames) * st  # an odd count: one more output at the end, dropped below
             kernel = ops.concatenate([ops.pad(kernel, [[0, st], [0, 0], [0, 0], [0, 0], [0, 0]]),
                                       ops.pad(kernel, [[st, 0], [0, 0], [0, 0], [0, 0], [0, 0]])], axis=-1)
-        stride = 2 * st if self.paired_frames else st
-        front = max((out_frames - 1) * st + kt - frames, 0) // 2
-        x = ops.pad(x, [[0, 0], [front, pad - front], [0, 0], [0, 0], [0, 0]])
+        x = ops.pad(x, [[0, 0], [pad // 2, pad - pad // 2 + extra], [0, 0], [0, 0], [0, 0]])
         x = ops.concatenate([x[:, k:k + (steps - 1) * stride + 1:stride] for k in range(span)], axis=-1)  # (k, c)
         # (span, kh, kw, c, f) -> (1, kh, kw, span * c, f)
         kernel = ops.reshape(ops.transpose(kernel, (1, 2, 0, 3, 4)), (1, kh, kw, span * channels, filters))
