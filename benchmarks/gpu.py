@@ -155,6 +155,8 @@ def parse_args(argv):
         parser.error(f"--policies: unknown {unknown}, expected some of {', '.join(POLICIES)}")
     if args.runs < 1:
         parser.error(f"--runs {args.runs}: must be positive")
+    if args.from_features and not args.train_batches:
+        parser.error("--from-features times training steps: give --train-batches (e.g. 32), not 0")
     if args.matmul_size is None:
         args.matmul_size = 8192 if args.device == "gpu" else 1024
     return args
@@ -441,6 +443,13 @@ def main(argv=None) -> int:
                                f"train_batches={','.join(map(str, args.train_batches))} runs={args.runs} "
                                f"stem={args.stem} batch_norm={args.batch_norm} upsample={args.upsample} "
                                f"pool={args.pool} mask_logits={args.mask_logits}")
+    if args.from_features:  # refused before anything compiles: a cut needs frozen blocks below the trainable ones
+        from acga_tf.models.video_encoder import VALID_ENDPOINTS
+
+        if config.i3d_trainable_from not in VALID_ENDPOINTS[1:]:
+            print(f"benchmarks/gpu.py: --from-features needs frozen I3D blocks to cache, but i3d_trainable_from is "
+                  f"{config.i3d_trainable_from!r}: give --trainable-from Mixed_4f (the paper's)")
+            return 2
     import jax
 
     count_lowerings()

@@ -12,17 +12,18 @@
 # whose steps skip the frozen I3D blocks) (240 s: its first calls compile with a cold cache; at 150 s a process that
 # had printed every figure of the whole model was cut off before it ended); patches: the whole model with the
 # sub-pixel upsampling's 2x2 convolution as one matrix product over 2x2 patches (`--upsample sub-pixel-patches`,
-# 150 s: the kernel gradient of that convolution ran at about 280 TFLOP/s, 8 ms of a 115 ms training step);
+# 140 s: the kernel gradient of that convolution ran at about 280 TFLOP/s, 8 ms of a 115 ms training step);
 # mask_product: the same with the mask branches' 1x1 convolutions to one channel as matrix products
-# (`--mask-logits product`, 150 s); profile: gpu_profile.py in mixed_float16, where the device time of the forward
+# (`--mask-logits product`, 140 s); profile: gpu_profile.py in mixed_float16, where the device time of the forward
 # and of forward + backward goes (60 s); learning: gpu_learning.py, the demo preset at S=64 in float32 and
 # mixed_float16 (110 s: 95 s with its start on the H200); stem: gpu_stem.py, the stem alone in each form, the new one
 # computing two output frames at once (`space-to-depth-pairs`, 60 s; the stem is a third of the forward's device
-# time). 13 minutes and 5 s in all, over one call's 10 minutes: run them in two calls,
-# STEPS="gpu_float16 patches mask_product" (9 min 30 s), then, on the machine still warm (its compilation cache
-# kept), STEPS="profile learning stem" (4 min 5 s). gpu_bfloat16 (gpu.py in mixed_bfloat16, 150 s) runs only when
-# STEPS names it. Settled on the H200 and left out since (benchmarks/README.md, 2026-12-04): the stem's
-# form (gpu_stem.py: space to depth), the BatchNorms separate, Keras' 16-bit bias gradients (summed in float32 there:
+# time; in mixed_bfloat16, as its earlier figures). 12 minutes and 45 s in all, over one call's 10 minutes: run them
+# in two calls, STEPS="gpu_float16 patches mask_product" (9 min 10 s with the kills' grace: under 10), then, on the
+# machine still warm (its compilation cache kept), STEPS="profile learning stem" (4 min 5 s). gpu_bfloat16 (gpu.py
+# in mixed_bfloat16, 150 s) runs only when STEPS names it; a name that is no step is refused. Settled on the H200 and
+# left out since (benchmarks/README.md, 2026-12-04): the stem's form (gpu_stem.py: space to depth), the BatchNorms
+# separate, Keras' 16-bit bias gradients (summed in float32 there:
 # tests/backend_programs/bias_gradients.py), the sub-pixel upsampling (`--upsample`: 1.08x forward, 1.05x
 # training), the separable max-pools (`--pool`: 1.04x forward), float32's and mixed_bfloat16's figures.
 # Learnt on the H200: a cold compilation of the paper preset's training step at batch 32 takes 70 to 80 s with XLA's
@@ -41,6 +42,11 @@
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl keras==3.15.1 namex optree
 set -uo pipefail
 
+steps=" ${STEPS:-gpu_float16 patches mask_product profile learning stem} "
+known=" gpu_float16 patches mask_product profile learning stem gpu_bfloat16 "
+for name in $steps; do  # a misspelt step would run nothing and pass: refused before anything runs
+    [[ "$known" == *" $name "* ]] || { echo "STEPS: no step named '$name' (the steps:$known)" >&2; exit 2; }
+done
 out=${1:-${OUT:-gpu_session_out}}
 mkdir -p "$out"
 wheels=${WHEELS:-.whl}
@@ -70,7 +76,6 @@ else
     stem=(--runs 5)
 fi
 
-steps=" ${STEPS:-gpu_float16 patches mask_product profile learning stem} "
 step() {  # step NAME LIMIT_SECONDS COMMAND...: the log goes to $out/NAME.log; a step STEPS leaves out does not run
     local name=$1 limit=$(( $2 * slack )) log="$out/$1.log"
     shift 2
@@ -88,11 +93,11 @@ timeout -k 5 $(( 15 * slack )) python3 benchmarks/hostinfo.py "${host[@]}" > "$o
 echo "hostinfo: exit $?" | tee -a "$out/summary.txt"
 cat "$out/summary.txt"
 step gpu_float16 240 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --from-features
-step patches 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --upsample sub-pixel-patches
-step mask_product 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --mask-logits product
+step patches 140 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --upsample sub-pixel-patches
+step mask_product 140 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_float16 --mask-logits product
 step profile 60 python3 benchmarks/gpu_profile.py "${profile[@]}" --policy mixed_float16 --out "$out/profile"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_autotune_level=0" step learning 110 python3 benchmarks/gpu_learning.py "${learning[@]}"
 step stem 60 python3 benchmarks/gpu_stem.py "${stem[@]}"
 step gpu_bfloat16 150 python3 benchmarks/gpu.py "${gpu[@]}" --policies mixed_bfloat16
-tar -czf "$out/profile.tar.gz" -C "$out" profile 2>/dev/null && rm -rf "$out/profile"  # few files come back
+[ -d "$out/profile" ] && tar -czf "$out/profile.tar.gz" -C "$out" profile && rm -rf "$out/profile"  # few files back
 ! grep -E ": exit [0-9]+$" "$out/summary.txt" | grep -qv ": exit 0$"

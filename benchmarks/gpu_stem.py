@@ -20,9 +20,9 @@ For each form: milliseconds per call (`jax.jit` of the layer's `stateless_call` 
 after one compiling call), the stem's own work per second (FLOPs of the `3d` form's convolution counted on its jaxpr,
 2 per multiply-add) and as a share of the bfloat16 matmul rate measured in the same run, and the largest difference
 from the `3d` form's output over that output's largest value (bfloat16 rounding only, about 1e-2, under
-mixed_bfloat16), then the fastest form, named as `gpu.py --stem` takes it (`gpu_session.sh` runs the whole model
-with it). Only the forward pass is timed: the paper trains I3D from Mixed_4f on, so the stem never
-back-propagates there. Runs under `KERAS_BACKEND=jax` without TensorFlow, as `gpu.py` does.
+mixed_bfloat16), then the fastest form, named as `gpu.py --stem` takes it (`gpu.py --stem FORM --train-batches 0`
+times the whole model's forward with it). Only the forward pass is timed: the paper trains I3D from Mixed_4f on, so
+the stem never back-propagates there. Runs under `KERAS_BACKEND=jax` without TensorFlow, as `gpu.py` does.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
                   f"work ({work / seconds / matmul_rate:.1%} of the bf16 matmul rate; this form computes "
                   f"{flops[name] / work:.2f}x that work); difference from 3d {difference:.2g}; peak memory "
                   f"{peak_memory(device)}")
-        print(f"fastest form: {min(times, key=times.get)}")  # gpu_session.sh reads it
+        print(f"fastest form: {min(times, key=times.get)}")
     return tensorflow_free_exit()
 
 

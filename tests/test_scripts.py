@@ -592,3 +592,32 @@ def test_gpu_flop_count(monkeypatch):
     assert transposed.shape == (1, 8, 8, 3)
     assert flops_of(lambda x, w: jax.lax.conv_transpose(x, w, (2, 2), "SAME", dimension_numbers=nhwc), x, w) == \
         2 * (4 * 4 * 2) * (3 * 3) * 3  # each input pixel meets the whole kernel once
+
+
+def test_gpu_session_refuses_a_step_it_does_not_have(tmp_path):
+    """A performance tester's `STEPS="profil"` ran nothing, exited 0 and left an empty profile.tar.gz: on a
+    15-minute GPU loan a misspelt step passed silently. Now refused before anything runs."""
+    env = _env(NO_TENSORFLOW)
+    env.update(STEPS="profile profil", WHEELS=str(tmp_path / "no_wheels"))
+    proc = subprocess.run(["bash", "benchmarks/gpu_session.sh", str(tmp_path / "out")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "STEPS: no step named 'profil'" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--train-batches", "1"), "--from-features needs frozen I3D blocks to cache, but i3d_trainable_from is "
+                               "'Conv3d_1a_7x7': give --trainable-from Mixed_4f"),
+    (("--train-batches", "0", "--trainable-from", "Mixed_4f"), "--from-features times training steps: give "
+                                                               "--train-batches"),
+], ids=["nothing frozen", "no training batch"])
+def test_gpu_from_features_is_refused_before_anything_compiles(args, said):
+    """The same tester's `--from-features` on the tiny preset (I3D trains from its first block) timed the whole model
+    for a minute, then ended in a traceback from split_model; with `--train-batches 0` it was ignored silently."""
+    require("jax")
+    proc = subprocess.run([*command("benchmarks/gpu.py"), "--device", "cpu", "--preset", "tiny", "--image-size", "32",
+                           "--batches", "1", "--runs", "1", "--from-features", *args], cwd=REPO,
+                          env=_env(NO_TENSORFLOW), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert said in proc.stdout + proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "forward batch" not in proc.stdout  # nothing timed
