@@ -88,7 +88,7 @@ def test_interrupted_run_resumes_to_identical_shards(a2d_world, a2d_shards, tmp_
     assert total == reference["splits"]["train"]["frames"]
 
 
-def test_bad_inputs_stop_with_message_or_are_skipped(a2d_world, tmp_path, capsys):
+def test_bad_inputs_stop_with_message_or_are_skipped(a2d_world, tmp_path, capsys, caplog):
     root, _ = a2d_world
     bad = tmp_path / "bad"
     shutil.copytree(root, bad)
@@ -118,8 +118,15 @@ def test_bad_inputs_stop_with_message_or_are_skipped(a2d_world, tmp_path, capsys
 
     # --skip-bad: every skipped item is listed with its reason; each split's line counts its own frames, as the
     # manifest does, and the reader's items (a missing video, a bad row) are counted once (before, in every split's).
+    caplog.clear()
     assert prepare_a2d(bad, out, "--skip-bad") == 0
     printed = capsys.readouterr().out.strip().splitlines()
+    # each item left out is one warning, found by the reader or while converting (before, the reader's only)
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped: ")]
+    for item in (corrupt_video, missing_video, f"{annotation}:{len(lines)}"):
+        assert sum(item in line for line in warned) == 1, (item, warned)
+    corrupt_frames = sum(f.frames_path == corrupt_video for f in frames)
+    assert corrupt_frames > 1 and any(line.endswith(f"({corrupt_frames} annotated frames)") for line in warned)
     manifest = json.load(open(out / "manifest.json"))
     counts = {s: manifest["splits"][s]["skipped"] for s in ("train", "test")}
     assert counts["train"] >= 1 and counts["test"] == 0

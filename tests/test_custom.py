@@ -90,6 +90,17 @@ def test_own_videos_and_masks_become_samples_aligned_to_their_frames(own, tmp_pa
     assert tuple(targets["logits"].shape) == (1, 32, 32, 1) and 0 < float(targets["logits"].numpy().mean()) < 0.5
 
 
+def test_a_table_outside_the_videos_folder_names_them_by_their_path_from_it(own):
+    # docs/data.md#your-own-data: the id is the video's path from the table's folder, `..` included, so that videos of
+    # one name in two folders stay apart; an absolute path in the table gives the same id as the relative one.
+    (own / "tables").mkdir()
+    rows = [("../clips/a.mp4", 3, "the red square", "../masks/a3.png", "train"),
+            (str(own / "clips" / "c.mp4"), 7, "a square jumping", str(own / "masks" / "c7.png"), "test")]
+    _table(own / "tables" / "annotations.csv", rows)
+    assert [(f.video_id, f.frame_number) for f in read_custom(str(own / "tables"))] == [("../clips/a", 3),
+                                                                                         ("../clips/c", 7)]
+
+
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
                                   "unquoted_comma", "semicolons"])

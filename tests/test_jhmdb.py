@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from dataset_files import BRUSH, FIXTURES, PULLUP, frame_values, jhmdb_mask, write_lines
 
+from acga_tf.cli import main
 from acga_tf.data.jhmdb import (
     read_jhmdb,
     read_jhmdb_annotations,
@@ -118,3 +119,15 @@ def test_real_jhmdb_files():
         assert p.startswith("/data/jhmdb_sentences/Rename_Images/") and f"/{vid}/" in p
         rebase_metadata_path("/data/jhmdb_sentences", mat, "puppet_mask", f"meta[{i}]", "mat_path")
         assert 1 <= int(os.path.basename(p)[:5]) <= usable
+
+
+def test_prepare_keeps_an_empty_mask_and_says_so(jhmdb_root, a2d_shards, tmp_path, capsys, caplog):
+    # The benchmark scores a sample whose actor has no pixel (J-HMDB's puppet masks have such frames); a converter
+    # that kept it without a word left the user to find it in the scores (docs/data.md#datasets).
+    out = tmp_path / "out"
+    assert main(["prepare", "jhmdb", "--root", str(jhmdb_root), "--output", str(out), "--no-progress",
+                 "--vocabulary", str(a2d_shards / "vocab.txt")]) == 0
+    assert "jhmdb test: 6 samples (6 annotated frames) in 1 shards, 0 skipped, 1 with an empty mask (kept) -> " \
+        in capsys.readouterr().out
+    assert json.loads((out / "manifest.json").read_text())["splits"]["test"]["empty_masks"] == 1
+    assert any("jhmdb test: 1 sample has an empty mask" in r.getMessage() for r in caplog.records)

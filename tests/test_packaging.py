@@ -7,11 +7,15 @@ wheel carried no license text although its metadata says Apache-2.0.
 
 import configparser
 import email.parser
+import os
 import subprocess
 import sys
 import zipfile
 
+import pytest
 from support import REPO
+
+import acga_tf
 
 
 def test_the_wheel_holds_the_package_its_license_and_the_acga_command(tmp_path):
@@ -31,4 +35,16 @@ def test_the_wheel_holds_the_package_its_license_and_the_acga_command(tmp_path):
     assert metadata["Name"] == "acga-tf" and metadata["License"] == "Apache-2.0"
     entry_points = configparser.ConfigParser()
     entry_points.read_string(archive.read(f"{info}/entry_points.txt").decode())
-    assert dict(entry_points["console_scripts"]) == {"acga": "acga_tf.cli:run"}
+    assert dict(entry_points["console_scripts"]) == {"acga": "acga_tf.__main__:main"}
+
+
+def test_acga_version_answers_without_tensorflow_and_as_the_command_line_does(capsys):
+    # `acga --version` loaded TensorFlow (7 s on 2 cores) to print one line; it must say what argparse says.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "no_tensorflow"), str(REPO)]))
+    proc = subprocess.run([sys.executable, "-m", "acga_tf", "--version"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr[-2000:]
+    from acga_tf.cli import _build_parser
+    with pytest.raises(SystemExit) as stopped:
+        _build_parser().parse_args(["--version"])
+    assert stopped.value.code == 0 and proc.stdout == capsys.readouterr().out == f"acga-tf {acga_tf.__version__}\n"

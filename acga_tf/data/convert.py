@@ -22,6 +22,7 @@ Run as `acga prepare a2d --root DIR --output DIR ...` or `python -m pipelines.co
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import logging
 import multiprocessing
@@ -317,7 +318,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
         executor: a pool (`make_pool`) to reuse across calls instead of starting one for `workers` > 1.
 
     Returns:
-        The summary: split, frames, samples, shards (name, sha256, frames, samples), skipped (the split's frames
+        The summary: split, frames, samples, empty_masks (samples whose actor has no pixel in its frame, kept),
+        shards (name, sha256, frames, samples), skipped (the split's frames
         left out: the manifest's count), reader_skipped (the items the reader left out, of every split),
         skipped_csv, output_dir.
 
@@ -339,14 +341,25 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "bytes": markers[t.name].get("bytes"),
                "frames": markers[t.name]["frames"], "samples": markers[t.name]["samples"]} for t in tasks]
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
+    # One warning per item left out, as the readers give for the rows they leave out (a2d._Reporter): a bad video
+    # leaves out each of its annotated frames, one row each in skipped.csv
+    for (source, message), count in collections.Counter((row[0], row[2]) for row in skipped_rows).items():
+        logger.warning("skipped: %s: %s%s", source, message, f" ({count} annotated frames)" if count > 1 else "")
+    empty_masks = sum(markers[t.name].get("empty_masks", 0) for t in tasks)  # 0 in a marker from before 2026-12-04
+    if empty_masks:
+        logger.warning("%s %s: %d %s an empty mask (the actor has no pixel in the frame); kept, as the benchmarks' "
+                       "protocol scores them (docs/data.md#datasets)", dataset, split_name, empty_masks,
+                       "sample has" if empty_masks == 1 else "samples have")
     split_summary = {"frames": sum(s["frames"] for s in shards), "samples": sum(s["samples"] for s in shards),
+                     "empty_masks": empty_masks,
                      "num_shards": len(shards), "shard_size": shard_size, "skipped": len(skipped_rows),
                      "skipped_items": skipped_rows, "shards": shards}
 
     skipped_path = _update_manifest(output_dir, dataset, split_name, split_summary, window,
                                     _write_vocabulary(output_dir, vocabulary, frames), reader_skipped)
     summary = {"dataset": dataset, "split": split_name, "frames": split_summary["frames"],
-               "samples": split_summary["samples"], "shards": shards, "skipped": len(skipped_rows),
+               "samples": split_summary["samples"], "empty_masks": empty_masks, "shards": shards,
+               "skipped": len(skipped_rows),
                "reader_skipped": len(reader_skipped), "skipped_csv": skipped_path, "output_dir": output_dir}
     logger.info("%s %s: %d samples (%d frames) in %d shards, %d skipped", dataset, split_name, summary["samples"],
                 summary["frames"], len(shards), summary["skipped"])
@@ -476,7 +489,9 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         progress=not args.no_progress, overwrite=args.overwrite)
     lines = [f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
              f"{len(s['shards'])} shards, {s['skipped']} skipped"
-             + (f" (listed in {s['skipped_csv']})" if s["skipped"] else "") + f" -> {s['output_dir']}"
+             + (f" (listed in {s['skipped_csv']})" if s["skipped"] else "")
+             + (f", {s['empty_masks']} with an empty mask (kept)" if s["empty_masks"] else "")
+             + f" -> {s['output_dir']}"
              for s in summaries]
     read = summaries[-1]["reader_skipped"] if summaries else 0
     if read:  # rows, videos and sentences left out before the split's frames: once, for the whole dataset

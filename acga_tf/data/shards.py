@@ -125,10 +125,11 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
     """Writes one shard (tmp file, then rename, then marker). Runs in a worker process.
 
     Returns:
-        The marker: name, fingerprint, sha256, frames, samples, skipped (list of [source, reason, message]); or,
+        The marker: name, fingerprint, sha256, frames, samples, empty_masks (samples whose actor has no pixel in
+        the frame: kept, docs/data.md#datasets), skipped (list of [source, reason, message]); or,
         on a DataError without skip_bad, {"name", "error": [source, message, reason]} and nothing is written.
     """
-    frames = samples = 0
+    frames = samples = empty_masks = 0
     skipped: list[list[str]] = []
     try:
         with files.atomic_path(os.path.join(task.output_dir, task.name)) as temporary:
@@ -146,11 +147,12 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
                     writer.write(record)
                     frames += 1
                     samples += len(frame.referrals)
+                    empty_masks += sum(not mask.any() for mask in sample.masks)
             digest, size = sha256_file(temporary), os.path.getsize(temporary)
     except DataError as e:  # nothing is written; the driver raises it with the skip-bad hint
         return {"name": task.name, "error": [e.source, e.message, e.reason]}
     marker = {"name": task.name, "fingerprint": task.fingerprint, "sha256": digest, "bytes": size, "frames": frames,
-              "samples": samples, "skipped": skipped}
+              "samples": samples, "empty_masks": empty_masks, "skipped": skipped}
     os.makedirs(os.path.join(task.output_dir, MARKER_DIR), exist_ok=True)
     files.write_json(marker_path(task.output_dir, task.name), marker)
     return marker
