@@ -156,6 +156,26 @@ def test_module_entry_point_and_unknown_split(a2d_world, tmp_path, capsys):
         main(["prepare", "a2d", "--root", str(root), "--output", str(tmp_path), "--split", "val"])
 
 
+@pytest.mark.parametrize("option", ["--window", "--shard-size", "--workers"])
+def test_a_count_below_one_is_named_alone_before_the_dataset_is_read(tmp_path, capsys, option):
+    # a docs tester's `--window 0`: "window=0, shard_size=64, workers=1: must be positive" named three fields, and
+    # only after the whole dataset had been read (the root here does not even exist)
+    field = option[2:].replace("-", "_")
+    assert main(["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"), option,
+                 "0"]) == 2
+    assert capsys.readouterr().err.strip() == f"acga prepare: error: {field}=0: must be an integer >= 1"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_vocabulary_file_is_named_before_the_dataset_is_read(tmp_path, capsys):
+    # a docs tester's: "[Errno 2] No such file or directory: 'nope.txt'", after the dataset had been read
+    missing = tmp_path / "nope.txt"
+    assert main(["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"),
+                 "--vocabulary", str(missing)]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga prepare: error: {missing}: vocabulary file not found "
+                                               "(--vocabulary: the vocab.txt of the shards the model was trained on)")
+
+
 def test_progress_into_a_log_is_redrawn_rarely(a2d_world, tmp_path, capsys):
     # stderr is not a terminal here (`2> log`): a redraw every 30 s at most, so the bar of each split is drawn at its
     # start and end; before, up to once per shard written (5 draws for the 18 train frames here, a frame a shard)

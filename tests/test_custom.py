@@ -81,7 +81,8 @@ def test_own_videos_and_masks_become_samples_aligned_to_their_frames(own, tmp_pa
     out = tmp_path / "shards"
     assert main(["prepare", "custom", "--root", str(own), "--output", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "custom train: 5 samples (3 annotated frames)" in printed and "custom test: 1 samples" in printed
+    assert "custom train: 5 samples (3 annotated frames)" in printed
+    assert "custom test: 1 sample (1 annotated frame) in 1 shard," in printed
     assert json.loads((out / "manifest.json").read_text())["dataset"] == "custom"
     config = ACGAConfig.preset("tiny", image_size=32, clip_length=4)
     (inputs, targets, info), = make_dataset(str(out / "test-*.tfrecord"), config, training=False, batch_size=1,
@@ -99,6 +100,34 @@ def test_a_table_outside_the_videos_folder_names_them_by_their_path_from_it(own)
     _table(own / "tables" / "annotations.csv", rows)
     assert [(f.video_id, f.frame_number) for f in read_custom(str(own / "tables"))] == [("../clips/a", 3),
                                                                                          ("../clips/c", 7)]
+
+
+def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_path, capsys):
+    """A docs tester's: one sentence with a colour mask on a frame of four left out the whole frame, its good sentences
+    with it, and skipped.csv named the mask file, not the rows lost. Now that sentence alone is left out, listed by
+    its table row; without --skip-bad the error names the row too."""
+    table = own / "annotations.csv"
+    Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 1) * 255, np.zeros((H, W), np.uint8)],
+                             axis=2)).save(own / "masks" / "green.png")
+    with open(table, "a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow(["clips/a.mp4", 3, "the green one", "masks/green.png", "train", ""])
+    out = tmp_path / "shards"
+    argv = ["prepare", "custom", "--root", str(own), "--output", str(out), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "green.png: a colour image" in err and f"(the row {table}:8) (use --skip-bad" in err, err
+    assert main(argv + ["--skip-bad"]) == 0
+    assert "custom train: 5 samples (3 annotated frames) in 1 shard, 1 skipped" in capsys.readouterr().out
+    with open(out / "skipped.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["source"] == f"{table}:8" and row["reason"] == "bad_mask", row
+    assert row["message"].startswith(f"column 'mask': {own / 'masks' / 'green.png'}: a colour image"), row
+    config = ACGAConfig.preset("tiny", image_size=32, clip_length=4)
+    sentences = [b.decode() for _, _, info in make_dataset(str(out / "train-*.tfrecord"), config, training=False,
+                                                             batch_size=8, with_info=True)
+                 for b in info["sentence"].numpy()]
+    assert sorted(sentences) == sorted(["the red square on the left", "the square, moving", "the first square",
+                                        "the second square", "the upper square"])
 
 
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",

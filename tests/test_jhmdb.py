@@ -127,7 +127,7 @@ def test_prepare_keeps_an_empty_mask_and_says_so(jhmdb_root, a2d_shards, tmp_pat
     out = tmp_path / "out"
     assert main(["prepare", "jhmdb", "--root", str(jhmdb_root), "--output", str(out), "--no-progress",
                  "--vocabulary", str(a2d_shards / "vocab.txt")]) == 0
-    assert "jhmdb test: 6 samples (6 annotated frames) in 1 shards, 0 skipped, 1 with an empty mask (kept) -> " \
+    assert "jhmdb test: 6 samples (6 annotated frames) in 1 shard, 0 skipped, 1 with an empty mask (kept) -> " \
         in capsys.readouterr().out
     assert json.loads((out / "manifest.json").read_text())["splits"]["test"]["empty_masks"] == 1
     assert any("jhmdb test: 1 sample has an empty mask" in r.getMessage() for r in caplog.records)

@@ -154,8 +154,8 @@ def _check_converted(stdout: str, context: dict) -> None:
             assert (out / shard["file"]).is_file(), shard
 
 
-CONVERTED = (r"a2d train: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 skipped -> {out}",
-             r"a2d test: \d+ samples \(\d+ annotated frames\) in 1 shards, 0 skipped -> {out}")
+CONVERTED = (r"a2d train: \d+ samples \(\d+ annotated frames\) in 1 shard, 0 skipped -> {out}",
+             r"a2d test: \d+ samples \(\d+ annotated frames\) in 1 shard, 0 skipped -> {out}")
 
 TINY_RUNS: dict[str, TinyRun] = {
     "benchmarks/twins.py": TinyRun(

@@ -57,6 +57,7 @@ from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
+from acga_tf.ops.config import positive_int
 from acga_tf.ops.progress import bar_intervals
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ DEFAULT_WINDOW = 24  # stored frames around the annotated frame: covers T = 8, 1
 SKIPPED_NAME = "skipped.csv"
 CLIP_RULE = ("stored frames = distinct frames of zero-based indices k - window//2 ... k + (window+1)//2 - 1 "
              "clamped to [0, video frames - 1] (k = annotated frame); a T-frame clip (T <= window) is indices "
-             "center - T//2 ... center + (T+1)//2 - 1 clamped to [0, num_frames - 1] (docs/data.md#pipeline)")
+             "center - T//2 ... center + (T+1)//2 - 1 clamped to [0, num_frames - 1] (docs/data.md#clips)")
 DATASETS = ("a2d", "jhmdb", "custom")
 SPLITS = ("train", "test", "all")
 RUNNERS = ("local", "beam")
@@ -329,8 +330,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     """
     if split_name not in ("train", "test"):
         raise ValueError(f"split_name={split_name!r}: expected 'train' or 'test'")
-    if window < 1 or shard_size < 1 or workers < 1:
-        raise ValueError(f"window={window}, shard_size={shard_size}, workers={workers}: must be positive")
+    for name, value in (("window", window), ("shard_size", shard_size), ("workers", workers)):
+        positive_int(name, value)
     if runner not in RUNNERS:
         raise ValueError(f"runner={runner!r}: expected one of {RUNNERS}")
     os.makedirs(os.path.join(output_dir, MARKER_DIR), exist_ok=True)
@@ -410,6 +411,11 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: expected one of {DATASETS}")
+    for name, value in (("window", window), ("shard_size", shard_size), ("workers", workers)):
+        positive_int(name, value)  # before the dataset is read; naming the one that is not
+    if vocabulary is not None and not os.path.isfile(vocabulary):
+        raise ValueError(f"{vocabulary}: vocabulary file not found (--vocabulary: the vocab.txt of the shards the "
+                         "model was trained on)")
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
     claim_output_dir(output, dataset, overwrite=overwrite)
@@ -434,8 +440,6 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
                            "the A2D vocab.txt to share the trained model's vocabulary)", dataset)
             train_sentences = [r.sentence for f in items for r in f.referrals]
         vocabulary = train_sentences
-    if workers < 1:
-        raise ValueError(f"workers={workers}: must be positive")
     own_pool = executor is None and workers > 1 and runner == "local"
     pool = make_pool(workers) if own_pool else executor  # one pool for every split
     try:
@@ -480,6 +484,11 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")
 
 
+def _count(n: int, noun: str) -> str:
+    """"1 shard", "2 shards"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def prepare_from_args(args: argparse.Namespace) -> list[str]:
     """Runs `prepare` with parsed `add_prepare_arguments` options; returns one summary line per split."""
     summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
@@ -487,14 +496,15 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
                         vocabulary=args.vocabulary, beam_options=args.beam_option,
                         progress=not args.no_progress, overwrite=args.overwrite)
-    lines = [f"{s['dataset']} {s['split']}: {s['samples']} samples ({s['frames']} annotated frames) in "
-             f"{len(s['shards'])} shards, {s['skipped']} skipped"
+    lines = [f"{s['dataset']} {s['split']}: {_count(s['samples'], 'sample')} "
+             f"({_count(s['frames'], 'annotated frame')}) in {_count(len(s['shards']), 'shard')}, "
+             f"{s['skipped']} skipped"
              + (f" (listed in {s['skipped_csv']})" if s["skipped"] else "")
              + (f", {s['empty_masks']} with an empty mask (kept)" if s["empty_masks"] else "")
              + f" -> {s['output_dir']}"
              for s in summaries]
     read = summaries[-1]["reader_skipped"] if summaries else 0
     if read:  # rows, videos and sentences left out before the split's frames: once, for the whole dataset
-        lines.append(f"{summaries[-1]['dataset']}: {read} annotation item{'s' if read != 1 else ''} left out while "
+        lines.append(f"{summaries[-1]['dataset']}: {_count(read, 'annotation item')} left out while "
                      f"reading (listed in {summaries[-1]['skipped_csv']})")
     return lines

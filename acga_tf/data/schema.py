@@ -10,7 +10,7 @@ Context features (`tf.train.Features`):
 | -------------- | ------------- | ------------------------------------------------------------------------- |
 | `dataset`      | bytes         | "a2d", "jhmdb" or "custom" (your own data)                                |
 | `split`        | bytes         | "train" or "test"                                                         |
-| `video_id`     | bytes         | A2D YouTube id / J-HMDB video folder name (UTF-8)                         |
+| `video_id`     | bytes         | A2D YouTube id / J-HMDB video folder / your video's path (UTF-8)          |
 | `frame_number` | int64         | 1-based number of the annotated frame (file name of its .h5 / .png)       |
 | `height`       | int64         | original frame height (pixels)                                            |
 | `width`        | int64         | original frame width (pixels)                                             |

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from acga_tf.data.schema import encode_example
 from acga_tf.data.types import AnnotatedFrame, DataError
-from acga_tf.data.video import load_samples
+from acga_tf.data.video import load_samples, without_bad_referrals
 from acga_tf.ops import files
 
 CONVERTER_VERSION = "1.0"
@@ -142,8 +142,12 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
                     except DataError as e:
                         if not task.skip_bad:
                             raise
-                        skipped.append([e.source, e.reason, e.message])
-                        continue
+                        # one sentence's bad mask leaves out that sentence, not the frame's others
+                        frame, sample, left_out = without_bad_referrals(frame, e, task.window)
+                        skipped += left_out
+                        if frame is None:
+                            continue
+                        record = encode_example(frame, sample)
                     writer.write(record)
                     frames += 1
                     samples += len(frame.referrals)

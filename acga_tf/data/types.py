@@ -11,13 +11,15 @@ MAX_FRAME_PIXELS = 7680 * 4320
 
 class DataError(ValueError):
     """A problem with the user's data. `source` names the file (and line or field); `reason` is a short code
-    (e.g. "missing_video", "bad_row") used in `skipped.csv`."""
+    (e.g. "missing_video", "bad_row") used in `skipped.csv`; `referral`, where the problem is one sentence's own (its
+    mask), that `Referral`: `--skip-bad` then leaves out that sentence, not its frame."""
 
-    def __init__(self, source: str, message: str, reason: str = "bad_input"):
+    def __init__(self, source: str, message: str, reason: str = "bad_input", referral: Referral | None = None):
         super().__init__(f"{source}: {message}")
         self.source = source
         self.message = message
         self.reason = reason
+        self.referral = referral
 
 
 @dataclasses.dataclass(frozen=True)

@@ -629,12 +629,51 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
 
 
 def read_referral_masks(frame: AnnotatedFrame) -> tuple[np.ndarray, ...]:
-    """The masks of your own data's annotated frame, one per referral (each image read once)."""
+    """The masks of your own data's annotated frame, one per referral (each image read once).
+
+    Raises:
+        DataError: `read_mask_image`'s, naming the first table row of that mask, with its `referral`.
+    """
     read: dict[tuple[str, int | None], np.ndarray] = {}
     for r in frame.referrals:
         if (r.mask, r.mask_value) not in read:
-            read[r.mask, r.mask_value] = read_mask_image(r.mask, r.mask_value)
+            try:
+                read[r.mask, r.mask_value] = read_mask_image(r.mask, r.mask_value)
+            except DataError as e:
+                raise DataError(e.source, e.message + _row_of(r), e.reason, referral=r) from None
     return tuple(read[r.mask, r.mask_value] for r in frame.referrals)
+
+
+def _row_of(referral) -> str:
+    """" (the row table:line)" for a message about a referral of your own data's table; "" where it has no row."""
+    return f" (the row {referral.line})" if referral.line else ""
+
+
+def without_bad_referrals(frame: AnnotatedFrame, error: DataError, window: int
+                          ) -> tuple[AnnotatedFrame | None, LoadedSample | None, list[list[str]]]:
+    """`--skip-bad` on a frame of your own data whose loading failed with `error`: where it is one sentence's own
+    (`error.referral`: its mask), the frame without the sentences of that mask, loaded again, until it loads.
+
+    Returns:
+        (the frame, its sample), or (None, None) where none of its sentences is left or the error is the frame's own
+        (its video); and the `skipped.csv` rows ([source, reason, message]): one per sentence left out, named by its
+        table row, or one for the frame.
+    """
+    skipped: list[list[str]] = []
+    while error.referral is not None and frame.dataset == "custom":
+        bad = (error.referral.mask, error.referral.mask_value)
+        message = error.message.removesuffix(_row_of(error.referral))
+        skipped += [[r.line, error.reason, f"column 'mask': {error.source}: {message}"]
+                    for r in frame.referrals if (r.mask, r.mask_value) == bad]
+        frame = dataclasses.replace(frame, referrals=tuple(r for r in frame.referrals
+                                                           if (r.mask, r.mask_value) != bad))
+        if not frame.referrals:
+            return None, None, skipped
+        try:
+            return frame, load_sample(frame, window), skipped
+        except DataError as e:
+            error = e
+    return None, None, skipped + [[error.source, error.reason, error.message]]
 
 
 MAT_73 = ("a MATLAB v7.3 (HDF5) .mat file, which is not read: J-HMDB's puppet_mask.mat files are MATLAB v5 "
@@ -837,8 +876,9 @@ def _sample(frame: AnnotatedFrame, frames: np.ndarray, center: int, first: int,
         if m.shape != (h, w):
             swapped = " (its width and height swapped: transposed?)" if m.shape == (w, h) else ""
             raise DataError(r.mask or frame.mask_path, f"mask of instance {r.instance_id} is {m.shape[0]}x{m.shape[1]} "
-                                                       f"(HxW), the frames of {frame.frames_path} are {h}x{w}{swapped}",
-                            reason="mask_size")
+                                                       f"(HxW), the frames of {frame.frames_path} are {h}x{w}{swapped}"
+                                                       + (_row_of(r) if r.mask else ""),
+                            reason="mask_size", referral=r if r.mask else None)
     return LoadedSample(frames=frames, center=center, masks=masks, height=int(h), width=int(w), first_index=first)
 
 
