@@ -103,8 +103,30 @@ def test_make_dataset_errors(a2d_shards, tmp_path):
 def test_a_pattern_that_also_matches_the_manifest_names_it(a2d_shards, tmp_path):
     """`folder/*` matches manifest.json, vocab.txt and .shards/ beside the shards. Before: TensorFlow's "corrupted
     record at 0", naming no file, once the pipeline ran."""
-    with pytest.raises(ValueError, match=r"/prepared\d*/\.shards: not a TFRecord file"):  # the first, sorted
+    with pytest.raises(ValueError, match=r"/prepared\d*/\.shards: a folder, not a TFRecord file"):  # the first, sorted
         make_dataset(str(a2d_shards / "*"), CONFIG, training=False, batch_size=2)
+
+
+def test_a_file_that_is_not_a_shard_or_ends_in_its_first_record_is_named_with_nothing_else_printed(a2d_shards,
+                                                                                                    tmp_path,
+                                                                                                    monkeypatch):
+    """A docs walker's: a text file named .tfrecord printed TensorFlow's "W0000 ... Local rendezvous is aborting with
+    status: DATA_LOSS" before the one-line error, and a shard cut short was called "not a TFRecord file"."""
+    from acga_tf.data.manifest import check_tfrecord_files
+
+    shard = sorted(a2d_shards.glob("train-*.tfrecord"))[0]
+    (tmp_path / "text.tfrecord").write_text("hello, not a shard\n")
+    (tmp_path / "cut.tfrecord").write_bytes(shard.read_bytes()[:5000])
+    (tmp_path / "empty.tfrecord").write_bytes(b"")  # a shard of no record, as TFRecordWriter writes it
+    # TensorFlow's reader prints its line on file descriptor 2 (unless TF_CPP_MIN_LOG_LEVEL=2, as in these tests)
+    monkeypatch.setattr(tf.data, "TFRecordDataset", None)
+    with pytest.raises(ValueError, match=r"text.tfrecord: not a TFRecord file \(its first bytes are no record "
+                                         r"header\)"):
+        check_tfrecord_files([str(tmp_path / "text.tfrecord")])
+    with pytest.raises(ValueError, match=r"cut.tfrecord: truncated: its first record is \d+ bytes, but the file ends "
+                                         r"4988 bytes after the record's header"):
+        check_tfrecord_files([str(tmp_path / "cut.tfrecord")])
+    check_tfrecord_files([str(shard), str(tmp_path / "empty.tfrecord")])
 
 
 def test_shards_of_an_unfinished_prepare_are_refused(a2d_shards, tmp_path):

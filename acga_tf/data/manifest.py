@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from typing import Any
 
 import tensorflow as tf
@@ -129,15 +130,66 @@ def damaged_shard_error(file_patterns, error: tf.errors.DataLossError) -> ValueE
 
 
 def check_tfrecord_files(files: list[str]) -> None:
-    """Reads the first record of each file, for shards with no manifest to check their sizes against: a file that is
-    not a TFRecord file (a video matched by too wide a glob, say) is named before TensorFlow fails inside `tf.data`.
+    """Checks the first record's framing of each file, for shards with no manifest to check their sizes against: a
+    file that is not a TFRecord file (a video matched by too wide a glob, say) or that ends within its first record is
+    named before TensorFlow fails inside `tf.data` ("corrupted record at 0", naming no file).
+
+    Read in Python (`first_record_problem`): TensorFlow's reader also printed a line of its own first, "Local
+    rendezvous is aborting with status: DATA_LOSS".
 
     Raises:
-        ValueError: a file's first record cannot be read (the message names the file).
+        ValueError: the file's problem, naming the file.
     """
     for path in files:
-        try:
-            next(iter(tf.data.TFRecordDataset(path).take(1)), None)
-        except tf.errors.OpError:  # DataLossError: "corrupted record at 0"
-            raise ValueError(f"{path}: not a TFRecord file (`acga prepare` writes the shards and their "
-                             f"{MANIFEST_NAME})") from None
+        problem = first_record_problem(path)
+        if problem is not None:
+            raise ValueError(f"{path}: {problem} (`acga prepare` writes the shards and their {MANIFEST_NAME})")
+
+
+# A TFRecord file is records of: length (uint64, little-endian), the length's masked CRC-32C (uint32), the data, the
+# data's masked CRC-32C (uint32) (tensorflow/core/lib/io/record_writer.h).
+_RECORD_HEADER = struct.Struct("<QI")
+_CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli's, reflected
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _CRC32C_POLYNOMIAL if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def masked_crc32c(data: bytes) -> int:
+    """TFRecord's checksum of `data`: CRC-32C, rotated right by 15 bits plus 0xA282EAD8 (record_writer.h's Mask)."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def first_record_problem(path: str) -> str | None:
+    """Why `path` cannot be a TFRecord file, from its first record's header: None where the header's checksum holds
+    and the file holds the whole record (or the file is empty: a shard of no record); the record's data is not
+    checked (`damaged_shard_error` names a shard damaged further in)."""
+    if tf.io.gfile.isdir(path):
+        return "a folder, not a TFRecord file"
+    with tf.io.gfile.GFile(path, "rb") as f:  # gfile: gs:// and other file systems TensorFlow reads
+        header, size = f.read(_RECORD_HEADER.size), f.size()
+    if not header:
+        return None
+    if len(header) < _RECORD_HEADER.size:
+        return f"not a TFRecord file ({size} bytes, fewer than a record's header)"
+    length, checksum = _RECORD_HEADER.unpack(header)
+    if masked_crc32c(header[:8]) != checksum:
+        return "not a TFRecord file (its first bytes are no record header)"
+    if size < _RECORD_HEADER.size + length + 4:
+        return (f"truncated: its first record is {length} bytes, but the file ends {size - _RECORD_HEADER.size} bytes "
+                "after the record's header")
+    return None
