@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import re
+import types
 
 import numpy as np
 import pytest
@@ -81,6 +82,14 @@ def test_evaluate_writes_table_and_csv(trained_run, prepared_a2d, tmp_path):
     # A checkpoint of the run (the same weights after one epoch) is evaluated with the run's vocabulary too.
     again = evaluate(os.path.join(trained_run, "checkpoints", "epoch-01.keras"), prepared_a2d["test"])
     assert again == pytest.approx(summary)
+
+
+def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):
+    # a notebook tester's `evaluate(model, ...)` with the ACGA model in hand: "stat: path should be string, bytes,
+    # os.PathLike or integer, not ACGA" (tests/test_predict.py: predict, the attention, the export)
+    model = types.SimpleNamespace()
+    with pytest.raises(TypeError, match=r"^model: got a SimpleNamespace; give a trained run's folder or its model"):
+        evaluate(model, prepared_a2d["test"])
 
 
 def test_jhmdb_uses_the_trained_vocabulary(trained_run, tmp_path):

@@ -421,6 +421,22 @@ def test_sentences_of_the_wrong_type_are_named(trained):
         predict(trained, frames, "the \udcff circle")
 
 
+def test_a_model_in_memory_or_a_run_where_the_video_goes_is_named(trained, run_dir, tmp_path):
+    """A notebook tester's: `predict(model, ...)` with the `ACGA` model in hand (and `compute_attention`,
+    `export_model`; `evaluate`: tests/test_evaluate.py) ended in Python's "expected str, bytes or os.PathLike object,
+    not ACGA", and the run given as the video was "video file not found"."""
+    from acga_tf.apps.visualize import compute_attention
+    from acga_tf.serving.export import export_model
+
+    frames = moving_frames(3, 24, 32, seed=3)
+    for call in (lambda: predict(trained.model, frames, QUERY), lambda: compute_attention(trained.model, frames, QUERY),
+                 lambda: export_model(trained.model, str(tmp_path / "acga" / "1"))):
+        with pytest.raises(TypeError, match=r"^model: got a ACGA; give a trained run's folder or its model.keras"):
+            call()
+    with pytest.raises(ValueError, match=rf"^{re.escape(run_dir)}: a folder, not a video file$"):
+        predict(tmp_path, run_dir, QUERY)
+
+
 def test_iter_masks_refuses_what_the_saved_model_refuses(run_dir, exported_run):
     """`iter_masks` takes sentences checked by `check_queries`, but a Keras run refuses an unchecked one without a
     vocabulary word as the SavedModel does, instead of answering without the sentence (text-blind)."""

@@ -622,12 +622,32 @@ def test_a_run_extended_past_its_first_pass_over_the_data_ends_at_the_uninterrup
     batches of 16: 2 batches a pass; 1 step an epoch, so the resume skips 2 batches, to the second pass."""
     experiment = ExperimentConfig.preset("tiny", **{**TINY, "batch_size": 16})
     whole, resumed = str(tmp_path / "whole"), str(tmp_path / "resumed")
+    np.random.seed(5)
     fit(experiment, prepared_a2d["train"], whole, epochs=3, steps_per_epoch=1, verbose=0)
+    assert np.random.get_state()[1][0] == 5  # the caller's random state is its own again (`seeded`)
     fit(experiment, prepared_a2d["train"], resumed, epochs=2, steps_per_epoch=1, verbose=0)
     fit(experiment, prepared_a2d["train"], resumed, epochs=3, steps_per_epoch=1, resume=True, verbose=0)
     for a, b in zip(artifacts.load_trained(whole).model.weights, artifacts.load_trained(resumed).model.weights,
                     strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def test_fit_seeds_the_run_and_gives_the_caller_its_random_state_back():
+    """A notebook tester's: after `fit`, Python's, NumPy's and TensorFlow's draws started from the run's seed (2019)
+    every time (`keras.utils.set_random_seed`, never undone). `fit` seeds inside `train.seeded`."""
+    import random
+
+    import tensorflow as tf
+    from keras.src.utils.rng_utils import get_random_seed
+
+    keras.utils.set_random_seed(7)
+    draws = (random.random(), float(np.random.rand()), float(keras.random.uniform(())))
+    keras.utils.set_random_seed(7)
+    with train_module.seeded(2019):
+        assert (get_random_seed(), tf.compat.v1.get_seed(None)[0]) == (2019, 2019)
+        first = (random.random(), float(np.random.rand()), float(keras.random.uniform(())))
+    assert (get_random_seed(), tf.compat.v1.get_seed(None)[0]) == (7, 7)  # TensorFlow's global seed
+    assert (random.random(), float(np.random.rand()), float(keras.random.uniform(()))) == draws != first
 
 
 @pytest.mark.parametrize("flag", ["--data", "--val-data"])

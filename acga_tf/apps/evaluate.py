@@ -52,6 +52,7 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
     """
     if isinstance(model_path, artifacts.TrainedModel):
         return model_path.model, model_path.vectorizer()
+    model_path = artifacts.as_model_path(model_path)
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"{model_path}: no such trained run or .keras model")
     if os.path.isdir(model_path) or artifacts.run_directory(model_path) is not None:

@@ -36,7 +36,7 @@ from acga_tf.serving.client import (
     error_message,
     invalid_argument,
 )
-from acga_tf.training.artifacts import TrainedModel, load_trained
+from acga_tf.training.artifacts import TrainedModel, as_model_path, load_trained
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +311,8 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
         return model
     if isinstance(model, TrainedModel):
         return KerasPredictor(model)
-    path = os.fspath(model)
+    path = as_model_path(model, "a trained run's folder or its model.keras, an exported SavedModel folder, a TF "
+                                "Serving URL, or a TrainedModel (acga_tf.training.artifacts.load_trained)")
     if is_server_url(path) and not (timeout > 0 and math.isfinite(timeout)):
         raise ValueError(f"--timeout {timeout}: must be a positive number of seconds")
     if path.startswith(URL_SCHEMES):

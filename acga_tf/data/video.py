@@ -231,8 +231,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     if start < 0:
         raise ValueError(f"start={start}: must be 0 or more")
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DataError(path, "video file not found", reason="missing_video")
+    if not os.path.isfile(path):  # a folder: a run given where the video goes (`predict(video, run, ...)`), say
+        raise DataError(path, "a folder, not a video file" if os.path.isdir(path) else "video file not found",
+                        reason="missing_video")
     index, count, shape, skipped, concealed, filled = 0, 0, None, [], [], []
     try:
         for seek in (start > 0, False):  # a seek that misses its frame decodes from the start instead

@@ -164,7 +164,9 @@ def load_trained(path: str) -> TrainedModel:
     Raises:
         FileNotFoundError: the model or its vocabulary files are missing (the message names the file).
         ValueError: `path` is a file, but not a `.keras` file (a video passed as the model, say).
+        TypeError: `path` is not a path (`as_model_path`).
     """
+    path = as_model_path(path)
     if os.path.isfile(path):
         _require_keras_file(path)
     model_path = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
@@ -187,4 +189,18 @@ def as_trained(model_path_or_trained: str | os.PathLike | TrainedModel) -> Train
     of `acga demo` share one loaded run."""
     if isinstance(model_path_or_trained, TrainedModel):
         return model_path_or_trained
-    return load_trained(os.fspath(model_path_or_trained))
+    return load_trained(model_path_or_trained)
+
+
+def as_model_path(value, takes: str = "a trained run's folder or its model.keras, or a TrainedModel (load_trained)"
+               ) -> str:
+    """`value` as a path, where it is one (str or os.PathLike).
+
+    Raises:
+        TypeError: anything else, saying what the model argument `takes`: a notebook tester passed the `ACGA` model
+            they had in hand and got Python's "expected str, bytes or os.PathLike object, not ACGA".
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise TypeError(f"model: got a {type(value).__name__}; give {takes} (a Keras model alone lacks the vocabulary "
+                    "and word vectors its sentences are read with)")

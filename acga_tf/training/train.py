@@ -29,10 +29,13 @@ import json
 import logging
 import math
 import os
+import random
+import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
+from keras.src.backend.common import global_state  # Keras' seed state: no public getter
 
 from acga_tf.data.datasets import check_shards, load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import (
@@ -68,6 +71,8 @@ BACKUP_METADATA_FILE = "training_metadata.json"
 # The experiment fields (`ExperimentConfig.to_dict()` part, field) a resumed run may change (docs/training.md#resume):
 # the number of epochs, to train further. Any other difference is refused.
 RESUMABLE_CHANGES = (("training", "epochs"),)
+# What `keras.utils.set_random_seed` sets in Keras' global state (keras/src/utils/rng_utils.py): `seeded` puts it back
+KERAS_SEED_ATTRIBUTES = ("global_random_seed", "global_seed_generator")
 # What a run directory holds (anything else there is someone else's).
 RUN_ENTRIES = (artifacts.MODEL_FILE, artifacts.CONFIG_FILE, artifacts.EXPERIMENT_FILE, artifacts.VOCAB_FILE,
                artifacts.EMBEDDINGS_FILE, BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR, WORKERS_DIR, FEATURE_CACHE_DIR)
@@ -399,8 +404,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             check_shards(pattern, experiment.data)
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite, experiment=experiment)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
-    with run.distribution.scope() if run.distribution is not None else contextlib.nullcontext():
-        keras.utils.set_random_seed(experiment.training.seed)  # once, here
+    with (run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
+          seeded(experiment.training.seed)):
         _load_words(run, vectors_path)
         model, task, prefix = _build_model(run, policy, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
@@ -450,6 +455,30 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if init_weights is None and (note := moving_statistics_note(model, run.epochs * run.steps_per_epoch)):
             logger.warning(note)
         return history
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """`keras.utils.set_random_seed(seed)` for the block (the run's weights and stream follow from its seed), then the
+    caller's random state back: Python's and NumPy's generators, TensorFlow's global seed, Keras' global seed and
+    seed generator, and PyTorch's under its backend. A notebook tester's draws after `fit` started from the run's
+    seed (2019) every time."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    tf_seed = tf.compat.v1.get_seed(None)[0]
+    keras_state = {name: global_state.get_global_attribute(name) for name in KERAS_SEED_ATTRIBUTES}
+    torch = sys.modules.get("torch") if keras.backend.backend() == "torch" else None
+    torch_state = torch.random.get_rng_state() if torch is not None else None
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        tf.random.set_seed(tf_seed)
+        for name, value in keras_state.items():
+            global_state.set_global_attribute(name, value)
+        if torch is not None:
+            torch.random.set_rng_state(torch_state)
 
 
 # The share of their starting values the BatchNorm moving averages may still hold when a run ends before `fit` says so
