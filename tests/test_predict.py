@@ -33,6 +33,7 @@ from acga_tf.apps.predict import (
     write_mask_frames,
     write_overlay,
 )
+from acga_tf.apps.predictors import load_predictor
 from acga_tf.cli import main
 from acga_tf.data.video import frame_times, iter_video_frames
 from acga_tf.serving.client import rest_body
@@ -340,8 +341,6 @@ def test_an_anamorphic_video_is_segmented_as_players_show_it(kind, run_dir, expo
     # people a quarter narrower than players show them. It now sees square pixels; the masks keep the stored size.
     import fractions
 
-    from acga_tf.apps.predictors import load_predictor
-
     path = write_video(tmp_path / "hdv.mp4", moving_frames(7, 48, 60, seed=4), "libx264", "yuv420p",
                        sample_aspect=fractions.Fraction(4, 3))
     stored, _ = load_video(path)  # as decoded
@@ -435,6 +434,12 @@ def test_a_model_in_memory_or_a_run_where_the_video_goes_is_named(trained, run_d
             call()
     with pytest.raises(ValueError, match=rf"^{re.escape(run_dir)}: a folder, not a video file$"):
         predict(tmp_path, run_dir, QUERY)
+
+
+def test_a_trained_model_given_again_is_traced_once(trained):
+    # a notebook tester's loop of `predict(trained, frames, query)`: a new predictor each call traced the model again,
+    # and TensorFlow warned of the retracing from the sixth call
+    assert load_predictor(trained) is load_predictor(trained)
 
 
 def test_iter_masks_refuses_what_the_saved_model_refuses(run_dir, exported_run):

@@ -282,6 +282,9 @@ def _artifact_state(path: str) -> tuple:
 
 _LAST_LOADED: dict[tuple, Predictor] = {}  # the last artifact loaded from a path, by `_artifact_state`
 _LOADING = threading.Lock()
+# The last `TrainedModel` given and its predictor: a loop of `predict(trained, ...)` traces the model once (a new
+# predictor a call traced it again each time, and TensorFlow warned of the retracing from the sixth call)
+_LAST_WRAPPED: list[tuple[TrainedModel, Predictor]] = []
 
 
 def is_server_url(model) -> bool:
@@ -294,10 +297,11 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
 
     The last one loaded from a path is kept and given again while the files there are unchanged, so a loop that
     calls `predict(path, ...)` on video after video loads the model once (loading it again each time would not only
-    be slow: TensorFlow keeps about 100 MB of every SavedModel it ever loaded).
+    be slow: TensorFlow keeps about 100 MB of every SavedModel it ever loaded). Likewise the predictor of the last
+    `TrainedModel` given, so that a loop of `predict(trained, ...)` traces its model once.
 
     Args:
-        model: a `Predictor` or `TrainedModel` (returned as one), a TF Serving URL
+        model: a `Predictor`, a `TrainedModel` (its `KerasPredictor`), a TF Serving URL
             (`http://host:8501/v1/models/NAME`, REST; `grpc://host:8500/NAME`, gRPC), a SavedModel folder or its
             parent holding integer versions (the highest is used), a run directory, or a `.keras` file (its
             `vocab.txt` and `embeddings.npy` beside it or in the folder above, as `acga train` writes them).
@@ -306,11 +310,15 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     Raises:
         FileNotFoundError: the path does not exist, or a run / `.keras` file lacks its vocabulary files.
         ValueError: a malformed URL, a file that is not an ACGA model, a model that is not RGB.
+        TypeError: `model` is none of these (`as_model_path`).
     """
     if isinstance(model, Predictor):
         return model
     if isinstance(model, TrainedModel):
-        return KerasPredictor(model)
+        with _LOADING:
+            if not (_LAST_WRAPPED and _LAST_WRAPPED[0][0] is model):
+                _LAST_WRAPPED[:] = [(model, KerasPredictor(model))]
+            return _LAST_WRAPPED[0][1]
     path = as_model_path(model, "a trained run's folder or its model.keras, an exported SavedModel folder, a TF "
                                 "Serving URL, or a TrainedModel (acga_tf.training.artifacts.load_trained)")
     if is_server_url(path) and not (timeout > 0 and math.isfinite(timeout)):
