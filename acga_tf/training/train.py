@@ -385,6 +385,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             dimension than the model's, or a resume refused: another experiment than the run's, a damaged backup
             (`claim_run_dir`, `_ResumableBackup.restore`; the message names the file).
         FileNotFoundError: also, the backup weights of a run that has trained are missing (`claim_run_dir`).
+
+    The messages name `acga train`'s options; from Python, `--resume` is `resume=True`, `--overwrite`
+    `overwrite=True`, `--epochs` `epochs`, `--output` `output_dir`, `--init-weights` `init_weights`.
     """
     train_pattern = shard_pattern(train_pattern)
     val_pattern = None if val_pattern is None else shard_pattern(val_pattern)
