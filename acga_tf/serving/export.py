@@ -92,21 +92,22 @@ class ServingModule(tf.Module):
         t = self.config.clip_length
         layout = "[B, T, H, W, 3]" if batched else "[T, H, W, 3]"
         rank = 5 if batched else 4
-        with tf.control_dependencies([tf.debugging.assert_equal(
-                tf.rank(video), rank, message=f"video must be uint8 {layout} (rank {rank}); got a tensor of rank")]):
+        with tf.control_dependencies([_require(tf.equal(tf.rank(video), rank),
+                                               f"video must be uint8 {layout} (rank {rank}); got a tensor of rank",
+                                               tf.rank(video))]):
             shape = tf.shape(video)
             dims = tf.stack([shape[i] for i in range(rank)])
         checks = [
-            tf.debugging.assert_equal(shape[-1], 3, message=f"video must be uint8 {layout}: RGB frames with 3 "
-                                                             "channels; got channels"),
-            tf.debugging.assert_positive(shape[-4], message=f"video has zero frames: {layout} needs T = {t} frames "
-                                                            "(clip_length) centred on the frame to segment"),
-            tf.debugging.assert_equal(shape[-4], t, message=f"video must have T = {t} frames (clip_length of the "
-                                                            f"model) in {layout}; got T"),
-            tf.debugging.assert_positive(shape[-3] * shape[-2], message="video frames are empty (H or W is 0)"),
+            _require(tf.equal(shape[-1], 3), f"video must be uint8 {layout}: RGB frames with 3 channels; got "
+                                             "channels", shape[-1]),
+            _require(shape[-4] > 0, f"video has zero frames: {layout} needs T = {t} frames (clip_length) centred on "
+                                    "the frame to segment"),
+            _require(tf.equal(shape[-4], t), f"video must have T = {t} frames (clip_length of the model) in {layout}; "
+                                             "got T", shape[-4]),
+            _require(shape[-3] * shape[-2] > 0, "video frames are empty (H or W is 0)"),
         ]
         if batched:
-            checks.append(tf.debugging.assert_positive(shape[0], message="empty batch: video has B = 0 clips"))
+            checks.append(_require(shape[0] > 0, "empty batch: video has B = 0 clips"))
         with tf.control_dependencies(checks):
             video = tf.reshape(video, dims)
         video.set_shape(([None] if batched else []) + [t, None, None, 3])
@@ -115,14 +116,15 @@ class ServingModule(tf.Module):
     def _check_queries(self, queries: tf.Tensor, name: str, count: tf.Tensor | None) -> tf.Tensor:
         """Returns `queries` with static shape [None] once it is a non-empty vector of non-empty sentences."""
         letter = "B" if count is not None else "Q"
-        with tf.control_dependencies([tf.debugging.assert_equal(
-                tf.rank(queries), 1, message=f"{name} must be a string vector [{letter}]; got a tensor of rank")]):
+        with tf.control_dependencies([_require(tf.equal(tf.rank(queries), 1),
+                                               f"{name} must be a string vector [{letter}]; got a tensor of rank",
+                                               tf.rank(queries))]):
             size = tf.size(queries)
         if count is not None:
-            check = tf.debugging.assert_equal(size, count, message=f"{name} must have one sentence per clip: "
-                                                                   "B differs between video and query")
+            check = _require(tf.equal(size, count), f"{name} must have one sentence per clip: B differs between "
+                                                    "video and query; sentences, clips:", size, count)
         else:
-            check = tf.debugging.assert_positive(size, message=f"{name} is empty: send at least one sentence")
+            check = _require(size > 0, f"{name} is empty: send at least one sentence")
         with tf.control_dependencies([check]):
             queries = tf.reshape(queries, [-1])
         return check_sentences(self.vectorizer, queries)
@@ -153,13 +155,12 @@ class ServingModule(tf.Module):
         and refused above `MAX_ENCODED_PIXELS` before anything is decoded.
         """
         t = self.config.clip_length
-        with tf.control_dependencies([tf.debugging.assert_equal(
-                tf.rank(frames), 1, message="frames must be a string vector [T] of encoded images; got a tensor of "
-                                            "rank")]):
+        with tf.control_dependencies([_require(tf.equal(tf.rank(frames), 1), "frames must be a string vector [T] of "
+                                               "encoded images; got a tensor of rank", tf.rank(frames))]):
             frames = tf.reshape(frames, [-1])
-        with tf.control_dependencies([tf.debugging.assert_equal(
-                tf.size(frames), t, message=f"frames must hold T = {t} encoded images (clip_length of the model), "
-                                            "centred on the frame to segment; got T")]):
+        with tf.control_dependencies([_require(tf.equal(tf.size(frames), t), f"frames must hold T = {t} encoded "
+                                               "images (clip_length of the model), centred on the frame to segment; "
+                                               "got T", tf.size(frames))]):
             sizes = header_sizes(frames, "frames")  # (T, 2)
         pixels = sizes[:, 0] * sizes[:, 1]
         checks = [
@@ -186,13 +187,21 @@ class ServingModule(tf.Module):
         """`describe_queries`: queries string [Q] → what the model reads of each (`SentenceVectorizer.describe`:
         words, known_words, unknown_words [Q]) and the model's clip_length, image_size, sentence_length (scalars).
         Refuses nothing but a non-vector: clients call it to warn before segmenting (docs/serving.md#signatures)."""
-        with tf.control_dependencies([tf.debugging.assert_equal(
-                tf.rank(queries), 1, message="queries must be a string vector [Q]; got a tensor of rank")]):
+        with tf.control_dependencies([_require(tf.equal(tf.rank(queries), 1),
+                                               "queries must be a string vector [Q]; got a tensor of rank",
+                                               tf.rank(queries))]):
             queries = tf.reshape(queries, [-1])
         c = self.config
         return {**self.vectorizer.describe(queries), "clip_length": tf.constant(c.clip_length, tf.int32),
                 "image_size": tf.constant(c.image_size, tf.int32),
                 "sentence_length": tf.constant(c.sentence_length, tf.int32)}
+
+
+def _require(condition: tf.Tensor, message: str, *values: tf.Tensor) -> tf.Operation:
+    """A request check in the graph: TF Serving answers its failure INVALID_ARGUMENT "assertion failed: [message]
+    [values]". (`tf.debugging.assert_equal`'s answer also carried "[Condition x == y did not hold element-wise:]" and
+    the graph's tensor names, `[x (Rank_1:0) = ] [0] [y (assert_equal_7/y:0) = ] [1]`.)"""
+    return tf.debugging.Assert(condition, [message, *values])
 
 
 def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
