@@ -193,7 +193,7 @@ def as_trained(model_path_or_trained: str | os.PathLike | TrainedModel) -> Train
 
 
 def as_model_path(value, takes: str = "a trained run's folder or its model.keras, or a TrainedModel (load_trained)"
-               ) -> str:
+                  ) -> str:
     """`value` as a path, where it is one (str or os.PathLike).
 
     Raises:
