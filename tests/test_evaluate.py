@@ -88,7 +88,7 @@ def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):
     # a notebook tester's `evaluate(model, ...)` with the ACGA model in hand: "stat: path should be string, bytes,
     # os.PathLike or integer, not ACGA" (tests/test_predict.py: predict, the attention, the export)
     model = types.SimpleNamespace()
-    with pytest.raises(TypeError, match=r"^model: got a SimpleNamespace; give a trained run's folder or its model"):
+    with pytest.raises(TypeError, match=r"^model is SimpleNamespace, not a path: give a trained run.s folder or its"):
         evaluate(model, prepared_a2d["test"])
 
 

@@ -430,7 +430,7 @@ def test_a_model_in_memory_or_a_run_where_the_video_goes_is_named(trained, run_d
     frames = moving_frames(3, 24, 32, seed=3)
     for call in (lambda: predict(trained.model, frames, QUERY), lambda: compute_attention(trained.model, frames, QUERY),
                  lambda: export_model(trained.model, str(tmp_path / "acga" / "1"))):
-        with pytest.raises(TypeError, match=r"^model: got a ACGA; give a trained run's folder or its model.keras"):
+        with pytest.raises(TypeError, match=r"^model is ACGA, not a path: give a trained run's folder or its model"):
             call()
     with pytest.raises(ValueError, match=rf"^{re.escape(run_dir)}: a folder, not a video file$"):
         predict(tmp_path, run_dir, QUERY)

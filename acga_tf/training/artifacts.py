@@ -202,5 +202,5 @@ def as_model_path(value, takes: str = "a trained run's folder or its model.keras
     """
     if isinstance(value, (str, os.PathLike)):
         return os.fspath(value)
-    raise TypeError(f"model: got a {type(value).__name__}; give {takes} (a Keras model alone lacks the vocabulary "
-                    "and word vectors its sentences are read with)")
+    raise TypeError(f"model is {type(value).__name__}, not a path: give {takes} (a Keras model alone lacks the "
+                    "vocabulary and word vectors its sentences are read with)")
