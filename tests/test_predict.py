@@ -155,8 +155,9 @@ def test_a_phone_video_is_segmented_and_written_upright(run_dir, tmp_path, capsy
     np.testing.assert_array_equal(runs["phone"], runs["upright"])
 
 
-def test_a_truncated_download_is_segmented_up_to_where_it_ends(run_dir, tmp_path, capsys):
-    # Players show such a file up to the cut; so does predict, with a warning (docs/data.md#videos).
+def test_a_truncated_download_is_segmented_up_to_where_it_ends(run_dir, tmp_path, capsys, caplog):
+    # Players show such a file up to the cut; so does predict, with a warning (docs/data.md#videos). A long-video
+    # tester's cut file (its index at the front, the cut between packets) gave 26 of 750 frames without a word.
     full = write_video(tmp_path / "full.mp4", moving_frames(30, 48, 64, seed=6), "libx264", "yuv420p",
                        options={"movflags": "faststart"})
     data = open(full, "rb").read()
@@ -167,6 +168,17 @@ def test_a_truncated_download_is_segmented_up_to_where_it_ends(run_dir, tmp_path
                  str(tmp_path / "m"), "--no-progress"]) == 0
     assert f"{held} frames (64x48)" in capsys.readouterr().out
     assert len(os.listdir(tmp_path / "m")) == held
+    assert held < 27 and any("of the 30 its container declares" in r.getMessage() for r in caplog.records), \
+        [r.getMessage() for r in caplog.records]
+    # cut where a packet ends: no packet is damaged, the file just ends
+    with av.open(str(full)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+    cut.write_bytes(data[:packets[11].pos + packets[11].size])
+    caplog.clear()
+    held = len(list(iter_video_frames(str(cut), damaged="skip")))
+    assert 0 < held < 27 and [r.getMessage() for r in caplog.records] == [
+        f"{cut}: the file ends at frame {held} of the 30 its container declares (cut short?): segmented up to where "
+        "it ends"]
 
 
 def _phone_video(tmp_path):

@@ -186,6 +186,11 @@ def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
 SEEK_MARGIN = 64
 
 
+# A video that decodes to fewer than this share of the frames its container declares ends early (a download cut short
+# with its index at the front); an edit list hides a few frames at most (a phone's first frame or two).
+SHORT_OF_DECLARED = 0.9
+
+
 def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str = "error",
                       times: MutableSequence | None = None, start: int = 0,
                       wanted: Callable[[int], bool] | None = None) -> Iterator[np.ndarray | None]:
@@ -311,6 +316,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         of = f" of the {declared} its container declares" if declared > index else ""
         logger.warning("%s: %d damaged packet%s skipped, as players skip them (FFmpeg: %s); %d frames decoded%s", path,
                        len(skipped), "" if len(skipped) == 1 else "s", skipped[0], index, of)
+    elif (damaged == "skip" and count and index is not None and not (max_frames is not None and index >= max_frames)
+          and index < SHORT_OF_DECLARED * declared):  # the file ended: a download cut short, its index whole
+        logger.warning("%s: the file ends at frame %d of the %d its container declares (cut short?): segmented up to "
+                       "where it ends", path, index, declared)
     if filled:
         logger.warning("%s: %d frame%s lost to damaged packets (from frame %d on) filled with the next good frame's "
                        "picture, so that frame numbers stay the container's", path, len(filled),
