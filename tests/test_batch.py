@@ -97,6 +97,25 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
     assert sorted(os.listdir(out)) == ["a", "clips", "results.csv"]
 
 
+def test_ctrl_c_counts_a_failed_video_as_failed_not_done(run_dir, listed, capsys, monkeypatch):
+    # a long-video tester's: "3 of 4 videos done, each with its summary.json", one of the three a missing video
+    root, _ = listed
+    listing = _write_list(root / "three.csv", [("missing.mp4", QUERY), ("a.mp4", QUERY), ("clips/b.mp4", OTHER)])
+    out, real = root / "out3", batch.predict_to_files
+
+    def stopped_at_b(model, video, *args, **kwargs):
+        if video.endswith("b.mp4"):
+            raise KeyboardInterrupt("after 2 frames")
+        return real(model, video, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "predict_to_files", stopped_at_b)
+    assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"]) == 130
+    assert capsys.readouterr().err.strip().endswith(
+        f"acga predict: interrupted: 1 of 3 videos done, each with its summary.json, 1 failed; {out / 'results.csv'} "
+        "lists every row; the same command segments only the rest")
+    assert [r["status"] for r in _results(out)] == ["failed", "done", "stopped"]
+
+
 def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_dir, listed, capsys, monkeypatch):
     root, _ = listed
     listing = _write_list(root / "two.csv", [("a.mp4", QUERY), ("clips/b.mp4", OTHER)])

@@ -224,8 +224,10 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
                 progress(group[0].row, group)
     except BaseException as e:
         videos = [group for path, group in by_video.items() if path]
-        kept = (f"{done} of {len(videos)} videos done, each with its {SUMMARY_NAME}; {table} lists every row; the "
-                "same command segments only the rest")
+        segmented = sum(any(r.status in ("done", "done earlier") for r in group) for group in videos[:done])
+        failed = f", {done - segmented} failed" if done > segmented else ""  # a missing video, say: no summary
+        kept = (f"{segmented} of {len(videos)} videos done, each with its {SUMMARY_NAME}{failed}; {table} lists every "
+                "row; the same command segments only the rest")
         if done < len(videos):  # the video being segmented: stopped, or what stopped the run
             for result in videos[done]:
                 if result.status == "not started":
