@@ -905,6 +905,9 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
     for argv, message in (
             (["--start", "2"], f"{path}: --start 2.0 is frame 25, past the video's end (20 frames, 1.67 s at 12 fps)"),
             (["--start", "1", "--end", "1"], "--end 1.0: must be a time in seconds after --start (1.0)"),
+            # a long-video tester's: a range in which no frame is shown segmented the frame after it
+            (["--start", "0.51", "--end", "0.52"], "--start 0.51 --end 0.52: no frame is shown in that time (the next, "
+                                                   "frame 8, at 0.583 s); widen the range"),
             (["--start", "nan"], "--start nan: must be a time in seconds, 0 or more"),
             (["--start", "inf"], "--start inf: must be a time in seconds, 0 or more"),
             (["--start", "1e308"], f"{path}: --start 1e+308 is past the video's end (20 frames, 1.67 s at 12 fps)"),

@@ -860,14 +860,17 @@ def frame_range(start: float | None, end: float | None, fps: float,
 
     Raises:
         ValueError: a start below 0, infinite or not a number, an end not after the start (an infinite end is the
-            video's end).
+            video's end), or a range in which no frame is shown (before, the frame after it was segmented).
     """
     if start is not None and not 0 <= start < math.inf:
         raise ValueError(f"--start {start}: must be a time in seconds, 0 or more")
     if end is not None and not end > (start or 0):
         raise ValueError(f"--end {end}: must be a time in seconds after --start ({start or 0})")
     first = 0 if start is None else _frame_at(start, fps, times)
-    stop = None if end is None or end == math.inf else max(_frame_at(end, fps, times), first + 1)
+    stop = None if end is None or end == math.inf else _frame_at(end, fps, times)
+    if stop is not None and stop <= first:
+        raise ValueError(f"--start {start or 0} --end {end}: no frame is shown in that time (the next, frame "
+                         f"{first + 1}, at {_time_of(first, fps, times):.3f} s); widen the range")
     return first, stop
 
 
