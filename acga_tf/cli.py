@@ -105,8 +105,17 @@ if _STARTING:
     signal.signal(signal.SIGINT, signal.default_int_handler if _SIGINT_BEFORE is None else _SIGINT_BEFORE)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose mistakes are one line: its error without the usage block above it (six lines for
+    `acga predict`, a long-video tester's `--start abc`); `--help` prints the usage. The subcommands' parsers are of
+    this class too (`add_subparsers` makes them of their parent's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="acga", description="ACGA: segment the actor a sentence describes.")
+    parser = _Parser(prog="acga", description="ACGA: segment the actor a sentence describes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     parser.add_argument("--version", action="version", version=f"acga-tf {__version__}")

@@ -886,6 +886,15 @@ def test_a_range_of_frames_gets_the_masks_of_the_whole_video_and_reads_only_what
     assert len(pulled) == (41 if stop is None else min(41, stop - 1 + (t + 1) // 2 + 1))
 
 
+def test_a_mistyped_option_value_is_one_line(capsys):
+    # a long-video tester's `--start abc`: argparse's six-line usage block came before the error
+    with pytest.raises(SystemExit) as stopped:
+        main(["predict", "--model", "m", "--video", "v.mp4", "--query", QUERY, "--start", "abc"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == ("acga predict: error: argument --start: invalid float value: 'abc' (`acga "
+                                       "predict --help` lists the options)\n")
+
+
 def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys):
     path, _ = videos["mp4"]  # 20 frames at 12 fps
     whole, part = tmp_path / "whole", tmp_path / "part"
