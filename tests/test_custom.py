@@ -103,7 +103,7 @@ def test_a_table_outside_the_videos_folder_names_them_by_their_path_from_it(own)
 
 
 def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_path, capsys):
-    """A docs tester's: one sentence with a colour mask on a frame of four left out the whole frame, its good sentences
+    """A docs tester's: one sentence with a colour mask on a frame of five left out the whole frame, its good sentences
     with it, and skipped.csv named the mask file, not the rows lost. Now that sentence alone is left out, listed by
     its table row; without --skip-bad the error names the row too."""
     table = own / "annotations.csv"
