@@ -15,7 +15,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -280,11 +280,11 @@ def _artifact_state(path: str) -> tuple:
     return (path,) + tuple((e.st_size, e.st_mtime_ns) for e in entries)
 
 
-_LAST_LOADED: dict[tuple, Predictor] = {}  # the last artifact loaded from a path, by `_artifact_state`
+# The last artifact loaded from a path, by `_artifact_state`, or the last `TrainedModel` given, by its id (its
+# predictor holds it, so the id is not reused while kept): a loop of `predict(trained, ...)` traces the model once (a
+# new predictor a call traced it again each time, and TensorFlow warned of the retracing from the sixth call)
+_LAST_LOADED: dict[tuple, Predictor] = {}
 _LOADING = threading.Lock()
-# The last `TrainedModel` given and its predictor: a loop of `predict(trained, ...)` traces the model once (a new
-# predictor a call traced it again each time, and TensorFlow warned of the retracing from the sixth call)
-_LAST_WRAPPED: list[tuple[TrainedModel, Predictor]] = []
 
 
 def is_server_url(model) -> bool:
@@ -315,10 +315,7 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     if isinstance(model, Predictor):
         return model
     if isinstance(model, TrainedModel):
-        with _LOADING:
-            if not (_LAST_WRAPPED and _LAST_WRAPPED[0][0] is model):
-                _LAST_WRAPPED[:] = [(model, KerasPredictor(model))]
-            return _LAST_WRAPPED[0][1]
+        return _last_loaded(("trained", id(model)), lambda: KerasPredictor(model))
     path = as_model_path(model, "a trained run's folder or its model.keras, an exported SavedModel folder, a TF "
                                 "Serving URL, or a TrainedModel (acga_tf.training.artifacts.load_trained)")
     if is_server_url(path) and not (timeout > 0 and math.isfinite(timeout)):
@@ -332,14 +329,19 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
                                 "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
                                 "grpc://HOST:8500/NAME)")
     version = saved_model_version(path) if os.path.isdir(path) else None
-    if version is None:
-        require_tensorflow_backend("prediction from a Keras run")  # before loading it
-    key = _artifact_state(version or path)
+    if version is not None:
+        return _last_loaded(_artifact_state(version), lambda: ServingPredictor(LocalServer(version), version))
+    require_tensorflow_backend("prediction from a Keras run")  # before loading it
+    return _last_loaded(_artifact_state(path), lambda: KerasPredictor(load_trained(path)))
+
+
+def _last_loaded(key: tuple, load: Callable[[], Predictor]) -> Predictor:
+    """The predictor kept under `key`, or `load()`'s, kept in place of the one before (one at a time: a model no
+    longer asked for is not kept)."""
     with _LOADING:
         if key not in _LAST_LOADED:
-            _LAST_LOADED.clear()  # one at a time: a model no longer asked for is not kept
-            _LAST_LOADED[key] = (ServingPredictor(LocalServer(version), version) if version is not None
-                                 else KerasPredictor(load_trained(path)))
+            _LAST_LOADED.clear()
+            _LAST_LOADED[key] = load()
         return _LAST_LOADED[key]
 
 

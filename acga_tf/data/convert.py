@@ -294,6 +294,12 @@ def _update_manifest(output_dir: str, dataset: str, split_name: str, split_summa
     return skipped_path
 
 
+def _check_counts(window: int, shard_size: int, workers: int) -> None:
+    """Names the first of the counts below 1 (ValueError, `positive_int`'s)."""
+    for name, value in (("window", window), ("shard_size", shard_size), ("workers", workers)):
+        positive_int(name, value)
+
+
 def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: str, dataset: str,
             window: int = DEFAULT_WINDOW, shard_size: int = DEFAULT_SHARD_SIZE, workers: int = 1,
             skip_bad: bool = False, vocabulary: str | Sequence[str] | None = None,
@@ -330,8 +336,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     """
     if split_name not in ("train", "test"):
         raise ValueError(f"split_name={split_name!r}: expected 'train' or 'test'")
-    for name, value in (("window", window), ("shard_size", shard_size), ("workers", workers)):
-        positive_int(name, value)
+    _check_counts(window, shard_size, workers)
     if runner not in RUNNERS:
         raise ValueError(f"runner={runner!r}: expected one of {RUNNERS}")
     os.makedirs(os.path.join(output_dir, MARKER_DIR), exist_ok=True)
@@ -411,8 +416,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: expected one of {DATASETS}")
-    for name, value in (("window", window), ("shard_size", shard_size), ("workers", workers)):
-        positive_int(name, value)  # before the dataset is read; naming the one that is not
+    _check_counts(window, shard_size, workers)  # before the dataset is read
     if vocabulary is not None and not os.path.isfile(vocabulary):
         raise ValueError(f"{vocabulary}: vocabulary file not found (--vocabulary: the vocab.txt of the shards the "
                          "model was trained on)")
