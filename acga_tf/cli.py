@@ -97,6 +97,7 @@ from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar_intervals, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
+from acga_tf.training.experiment import PARTS as EXPERIMENT_PARTS
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
 from acga_tf.training.weights import convert_reference_checkpoint
@@ -137,13 +138,19 @@ def _add_params(sub) -> None:
     p.set_defaults(run=_run_params)
 
 
-def _run_params(args) -> int:
+def _model_config(args) -> ACGAConfig:
+    """The model config of `--config` (ACGAConfig's fields, {"preset": NAME, ...} or a run's experiment.json), read
+    once: bash's `--config <(...)` is a pipe, which a second read found empty; else of `--preset`."""
     if not args.config:
-        config = ACGAConfig.preset(args.preset)
-    elif {"data", "model", "training"} & set(read_json_object(args.config)):  # a run's experiment.json
-        config = ExperimentConfig.from_json(args.config).model
-    else:
-        config = ACGAConfig.from_json(args.config)
+        return ACGAConfig.preset(args.preset)
+    d = read_json_object(args.config)
+    if set(EXPERIMENT_PARTS) & set(d):  # a run's experiment.json
+        return ExperimentConfig.from_dict(d, source=args.config).model
+    return ACGAConfig.from_json_object(d, source=args.config)
+
+
+def _run_params(args) -> int:
+    config = _model_config(args)
     overrides = _config_overrides(args.set)
     print(parameter_table(ACGA(config.replace(**overrides) if overrides else config)))
     return 0
@@ -169,12 +176,13 @@ def _add_convert_weights(sub) -> None:
     p.add_argument("--checkpoint", required=True, help="the reference ACGA .pth / .pth.tar file")
     p.add_argument("--output", required=True, help="NAME.weights.h5 (NAME.config.json is written beside it)")
     p.add_argument("--preset", default="paper", help="model preset matching the checkpoint (default: paper)")
-    p.add_argument("--config", help="a config JSON file instead of a preset")
+    p.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a run's "
+                                    "config.json or experiment.json")
     p.set_defaults(run=_run_convert_weights)
 
 
 def _run_convert_weights(args) -> int:
-    config = ACGAConfig.from_json(args.config) if args.config else ACGAConfig.preset(args.preset)
+    config = _model_config(args)
     report = convert_reference_checkpoint(args.checkpoint, args.output, config)
     print(f"loaded {len(report.loaded)} tensors from {args.checkpoint} -> {args.output}")
     for label, names in (("checkpoint variables not used", report.unused_checkpoint),

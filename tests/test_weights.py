@@ -1,6 +1,10 @@
 """Weight loading: the reference parity fixture and DeepMind's real I3D indexes (docs/model.md#weights)."""
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -161,3 +165,21 @@ def test_params_command_counts_an_ablation_row_and_reads_a_runs_experiment(capsy
     from_run = capsys.readouterr().out
     assert main(["params", "--preset", "tiny", "--set", "attention=key_word_aware"]) == 0
     assert capsys.readouterr().out == from_run
+
+
+def _experiment_json() -> str:
+    from acga_tf.training.experiment import ExperimentConfig
+
+    return ExperimentConfig.preset("tiny").to_json()
+
+
+@pytest.mark.parametrize("text", ['{"preset": "tiny", "attention": "key_word_aware"}', _experiment_json()],
+                         ids=["preset", "experiment"])
+def test_params_command_reads_a_config_from_a_pipe(text):
+    """`acga params --config <(...)` (bash's process substitution, a pipe): the file was read twice, and the second
+    read found the pipe empty: "/dev/fd/63:1: not valid JSON". Read once now; a run's experiment.json too."""
+    command = f"{shlex.quote(sys.executable)} -m acga_tf params --config <(printf '%s' {shlex.quote(text)})"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr
+    assert "fusion (MRF)" in done.stdout
