@@ -94,7 +94,7 @@ from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig, read_json_object
 from acga_tf.ops import files
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
-from acga_tf.ops.progress import bar_intervals, keras_verbosity
+from acga_tf.ops.progress import bar_intervals, is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import PARTS as EXPERIMENT_PARTS
@@ -266,12 +266,28 @@ def _run_predict_list(args) -> int:
     rows = batch.read_list(args.list)
     model = load_predictor(args.model, timeout=args.timeout) if args.timeout is not None else args.model
     videos = len({row.path for row in rows if row.path})  # a row without a video is no video
-    with tqdm(total=videos, unit="video", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
-              **bar_intervals(sys.stderr)) as bar:
+    # A bar per video, of its frames (a long video's minutes), named by its number in the list; in a terminal it
+    # goes when its video is done (results.csv and each summary.json keep the times), in a log it stays.
+    bars: list[tqdm] = []
+
+    def video_started(row, number: int, frames: int | None):
+        video_done()
+        bars.append(tqdm(total=frames, unit="frame", desc=f"predict video {number} of {videos}",
+                         disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr),
+                         **bar_intervals(sys.stderr)))
+        return bars[-1].update
+
+    def video_done(*_):
+        while bars:
+            bars.pop().close()
+
+    try:
         results = batch.predict_list(model, rows, args.output_dir, overlay=args.overlays, audio=not args.no_audio,
                                      batch_size=args.batch_size,
                                      model_name=args.model if is_server_url(args.model) else None,
-                                     progress=lambda row, group: bar.update(1))
+                                     frames=video_started, progress=video_done)
+    finally:
+        video_done()
     counts = collections.Counter(r.status for r in results)
     table = os.path.join(args.output_dir, batch.RESULTS_NAME)
     print(f"{videos} videos, {len(results)} rows: " + ", ".join(f"{counts[s]} {s}" for s in

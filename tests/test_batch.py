@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 from runs import QUERY, moving_frames, write_video
+from tqdm import tqdm
 
+from acga_tf import cli
 from acga_tf.apps import batch
 from acga_tf.apps.predict import predict
 from acga_tf.apps.predictors import KerasPredictor
@@ -239,3 +241,37 @@ def test_sighup_stops_a_job_as_ctrl_c_does_unless_ignored():
         assert stopped.signum is None
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, capsys, monkeypatch):
+    """A long-video tester's: `--list`'s bar counted whole videos, so a minutes-long video showed nothing for minutes.
+    Its bar now counts the frames of the video being segmented, named by its number in the list."""
+    root, _ = listed
+    listing = _write_list(root / "two.csv", [("a.mp4", QUERY), ("missing.mp4", QUERY), ("clips/b.mp4", OTHER),
+                                             ("a.mp4", OTHER)])
+    calls, steps = [], {}
+
+    def started(row, number, frames):
+        calls.append((os.path.basename(row.path), number, frames))
+        steps[number] = []
+        return steps[number].append
+
+    results = batch.predict_list(run_dir, batch.read_list(listing), str(root / "out"), frames=started, batch_size=2)
+    assert [r.status for r in results] == ["done", "failed", "done", "done"]
+    assert calls == [("a.mp4", 1, 6), ("b.mp4", 3, 5)]  # missing.mp4, video 2, never started
+    assert {number: sum(counts) for number, counts in steps.items()} == {1: 6, 3: 5}
+    assert all(len(counts) > 1 for counts in steps.values())  # during the video, not once at its end
+
+    bars = []
+
+    class Bar(tqdm):  # what the command's bars were asked to show
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(cli, "tqdm", Bar)
+    assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(root / "again")]) == 2
+    assert [(bar.desc, bar.total, bar.n) for bar in bars] == [("predict video 1 of 3", 6, 6),
+                                                             ("predict video 3 of 3", 5, 5)]
+    err = capsys.readouterr().err
+    assert err.startswith("acga predict: error: 1 of 4 rows failed") or "\nacga predict: error: 1 of 4" in err, err

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from acga_tf import __version__
 from acga_tf.apps.predict import (
     OVERLAY_FORMATS,
     check_query,
+    frames_to_segment,
     judge_queries,
     load_predictor,
     predict_to_files,
@@ -175,7 +177,9 @@ def model_identity(model) -> str | None:
 
 def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: str | None = None, audio: bool = True,
                  batch_size: int = 4, model_name: str | None = None,
-                 progress: Callable[[ListRow, list[RowResult]], None] | None = None) -> list[RowResult]:
+                 progress: Callable[[ListRow, list[RowResult]], None] | None = None,
+                 frames: Callable[[ListRow, int, int | None], Callable[[int], None] | None] | None = None
+                 ) -> list[RowResult]:
     """Segments every video of `rows` with its sentences (module docstring): one `predict_to_files` per video.
 
     Args:
@@ -187,6 +191,9 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         model_name: what `summary.json` records as the model, by which a later run tells whether a video was
             segmented by the same model (default: `model_identity`).
         progress: called after each video with its first row and its rows' results.
+        frames: called as each video's segmenting starts, with its first row, its number among the list's videos
+            (from 1) and the frames it has (None where its container declares no count); what it returns, where not
+            None, is called with the number of frames each step segmented (a minutes-long video's progress).
 
     Returns:
         One `RowResult` per row, in order. A KeyboardInterrupt is raised again once `results.csv` is written, the
@@ -216,8 +223,9 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
             if not path:
                 _fail(group, "no video named in the row")
                 continue
+            started = None if frames is None else functools.partial(frames, group[0].row, done + 1)
             _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
-                           batch_size=batch_size, model_name=model_name)
+                           batch_size=batch_size, model_name=model_name, started=started)
             done += 1
             write_results(table, results)  # after each video: a run killed outright (kill -9) leaves it up to date
             if progress is not None:
@@ -244,9 +252,12 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
 
 
 def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str, name: str, *, overlay: str | None,
-                   audio: bool, batch_size: int, model_name: str) -> None:
+                   audio: bool, batch_size: int, model_name: str,
+                   started: Callable[[int | None], Callable[[int], None] | None] | None = None) -> None:
     """Segments one video with its rows' sentences into `<output_dir>/<name>/`, or passes over one done earlier;
-    fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates."""
+    fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates.
+    `started`: called with the video's frame count (or None) as its segmenting starts; returns the per-step frames
+    callback (`predict_list`'s `frames`)."""
     folder = os.path.join(output_dir, name)
     summary_path = os.path.join(folder, SUMMARY_NAME)
     refused, chosen, given = {}, {}, []  # chosen: each row's sentence, as segmented
@@ -300,9 +311,10 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     began = time.monotonic()
     try:
         with _warnings_into(notes):
+            step = None if started is None else started(frames_to_segment(path))
             summary = predict_to_files(predictor, path, sentences, output=output,
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
-                                       audio=audio, sentence_folders=True)
+                                       audio=audio, sentence_folders=True, progress=step)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)
