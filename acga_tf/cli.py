@@ -91,13 +91,12 @@ from acga_tf.apps.predict import frames_to_segment, predict_to_files
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
-from acga_tf.models.config import ACGAConfig, read_json_object
+from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar_intervals, is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
-from acga_tf.training.experiment import PARTS as EXPERIMENT_PARTS
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
 from acga_tf.training.weights import convert_reference_checkpoint
@@ -139,14 +138,12 @@ def _add_params(sub) -> None:
 
 
 def _model_config(args) -> ACGAConfig:
-    """The model config of `--config` (ACGAConfig's fields, {"preset": NAME, ...} or a run's experiment.json), read
-    once: bash's `--config <(...)` is a pipe, which a second read found empty; else of `--preset`."""
+    """The model config of `--config`, read once (bash's `--config <(...)` is a pipe, which a second read found
+    empty), as `acga train --config` reads it: ACGAConfig's fields, a run's experiment.json, or {"preset": NAME,
+    <fields>} with training fields too; else of `--preset`."""
     if not args.config:
         return ACGAConfig.preset(args.preset)
-    d = read_json_object(args.config)
-    if set(EXPERIMENT_PARTS) & set(d):  # a run's experiment.json
-        return ExperimentConfig.from_dict(d, source=args.config).model
-    return ACGAConfig.from_json_object(d, source=args.config)
+    return ExperimentConfig.from_json(args.config).model
 
 
 def _run_params(args) -> int:

@@ -173,11 +173,12 @@ def _experiment_json() -> str:
     return ExperimentConfig.preset("tiny").to_json()
 
 
-@pytest.mark.parametrize("text", ['{"preset": "tiny", "attention": "key_word_aware"}', _experiment_json()],
-                         ids=["preset", "experiment"])
+@pytest.mark.parametrize("text", ['{"preset": "tiny", "attention": "key_word_aware"}', _experiment_json(),
+                                  '{"preset": "tiny", "epochs": 3}'], ids=["preset", "experiment", "train_config"])
 def test_params_command_reads_a_config_from_a_pipe(text):
     """`acga params --config <(...)` (bash's process substitution, a pipe): the file was read twice, and the second
-    read found the pipe empty: "/dev/fd/63:1: not valid JSON". Read once now; a run's experiment.json too."""
+    read found the pipe empty: "/dev/fd/63:1: not valid JSON". Read once now; a run's experiment.json too, and
+    the config `acga train --config` takes (its training fields were "unknown ACGAConfig field(s) ['epochs']")."""
     command = f"{shlex.quote(sys.executable)} -m acga_tf params --config <(printf '%s' {shlex.quote(text)})"
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})

@@ -132,24 +132,19 @@ class ACGAConfig(FrozenConfig):
 
     @classmethod
     def from_json(cls, path: str) -> "ACGAConfig":
-        """Reads a config written by `to_json` (a preset name is also accepted as {"preset": name, ...})."""
-        return cls.from_json_object(read_json_object(path), source=path)
-
-    @classmethod
-    def from_json_object(cls, d: dict[str, Any], source: str = "<dict>") -> "ACGAConfig":
-        """`from_json` of an object already read (`read_json_object`; a file such as bash's `<(...)` reads once).
+        """Reads a config written by `to_json` (a preset name is also accepted as {"preset": name, ...}).
 
         Raises:
-            ValueError: unknown preset or field, or a bad value; the message names `source`.
+            ValueError: unknown preset or field, or a bad value; the message names the file.
         """
+        d = read_json_object(path)
         if "preset" not in d:
-            return cls.from_dict(d, source=source)
-        fields = dict(d)
-        name = fields.pop("preset")
+            return cls.from_dict(d, source=path)
+        name = d.pop("preset")
         try:
-            return cls.preset(name, **fields)
+            return cls.preset(name, **d)
         except ValueError as e:
-            raise ValueError(f"{source}: {e}") from None
+            raise ValueError(f"{path}: {e}") from None
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ACGAConfig":
