@@ -175,7 +175,7 @@ def test_a_model_given_as_an_object_is_known_by_its_weights_so_a_rerun_passes_ov
 
 
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",
-                                  "output_dir_alone", "unclosed_quote", "nested", "results_name"])
+                                  "output_dir_alone", "unclosed_quote", "nested", "results_name", "unquoted_comma"])
 def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run_dir, tmp_path, capsys):
     listing, extra = str(tmp_path / "list.csv"), []
     expected = {"no_file": "list.csv: list file not found",
@@ -193,7 +193,10 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
                 # before: x/masks.mp4's folder inside x's; results.csv.mp4's folder where results.csv goes
                 "nested": "list.csv: lines 2 and 3: the folder of x/masks.mp4 would lie inside that of x.mp4",
                 "results_name": "list.csv: line 2: results.csv.mp4 would write the folder results.csv; give the "
-                                "videos distinct names"}[case]
+                                "videos distinct names",
+                # an i18n tester's: before, "the blue square" segmented, ", moving left" gone without a word
+                "unquoted_comma": "list.csv: line 3: 3 cells, the header names 2: a cell with a comma in it (a "
+                                  "sentence) must be quoted"}[case]
     if case == "no_header":
         _write_list(listing, [("a.mp4", QUERY)], header=("video", "sentence"))
     elif case == "not_utf8":
@@ -208,6 +211,9 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
         _write_list(listing, [("x.mp4", QUERY), ("x/masks.mp4", QUERY)])
     elif case == "results_name":
         _write_list(listing, [("results.csv.mp4", QUERY)])
+    elif case == "unquoted_comma":
+        with open(listing, "w", encoding="utf-8") as f:
+            f.write(f"video,query\r\na.mp4,{QUERY}\r\nb.mp4,the blue square, moving left\r\n")
     elif case != "no_file":
         _write_list(listing, [("a.mp4", QUERY)])
     if case == "with_video":

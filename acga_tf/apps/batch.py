@@ -89,7 +89,8 @@ def read_list(path: str) -> list[ListRow]:
             (`video_folders`; the message names it, and the line).
     """
     path = os.fspath(path)
-    _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query")
+    _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query",
+                                    strict=True)  # an unquoted comma cut the sentence short, without a word
     rows, folder = [], os.path.dirname(os.path.abspath(path))
     for line, cells in table:
         video = cells["video"].strip()
