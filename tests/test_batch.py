@@ -281,3 +281,16 @@ def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, c
                                                              ("predict video 3 of 3", 5, 5)]
     err = capsys.readouterr().err
     assert err.startswith("acga predict: error: 1 of 4 rows failed") or "\nacga predict: error: 1 of 4" in err, err
+
+
+def test_a_sentence_typed_in_full_width_or_with_decomposed_accents_is_segmented_once(run_dir, listed):
+    """An i18n tester's: "the yéllow object" with "é" as one character and as "e" then an accent was segmented twice
+    (serving.md: a sentence with the same words is segmented once); a full-width sentence had no known word."""
+    root, _ = listed
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" for c in QUERY)
+    listing = _write_list(root / "forms.csv", [("a.mp4", QUERY + " caf\u00e9"), ("a.mp4", QUERY + " cafe\u0301"),
+                                               ("a.mp4", full_width), ("a.mp4", QUERY)])
+    results = batch.predict_list(run_dir, batch.read_list(listing), str(root / "out"))
+    assert [(r.status, r.masks) for r in results] == [("done", "a/masks/1")] * 2 + [("done", "a/masks/2")] * 2
+    assert (root / "out" / "a" / "masks" / "queries.txt").read_text(encoding="utf-8").splitlines() == [
+        f"1\t{QUERY} caf\u00e9", f"2\t{' '.join(full_width.split())}"]  # its ideographic spaces made spaces

@@ -185,3 +185,32 @@ def test_check_nonempty():
         fn(tf.constant(["the dog", " ?! "]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="query is empty"):
         fn(tf.constant([""]))
+
+
+NFC, NFD = "le carr\u00e9 bleu", "le carre\u0301 bleu"  # "é" as one character, and as "e" then the accent
+
+
+def test_full_width_letters_and_both_forms_of_an_accent_read_as_the_same_words():
+    """An i18n tester's: a full-width sentence (a CJK input method's) had no known word, and "carré" typed with a
+    combining accent (macOS) was a word of its own: an unknown word in predict, a second vocabulary entry in prepare."""
+    typed = "Ｔｈｅ\u3000ｒｅｄ＿ｏｂｊｅｃｔ＇ｓ！ ３ｄ"
+    assert tokenize_py(typed) == ["the", "red", "objects", "3d"]
+    assert tokenize_py(b"caf\xe9 red".decode("latin-1")) == ["café", "red"]
+    graph = tokenize(tf.constant([b"caf\xe9 red"])).to_list()  # bytes that are not UTF-8: a separator
+    assert graph == [[b"caf", b"red"]]
+
+    vocabulary = Vocabulary.build([NFC, NFD, "the blue square"])
+    assert "carr\u00e9" in vocabulary.words and "carre\u0301" not in vocabulary.words
+    assert vocabulary.counts[vocabulary.index("carr\u00e9")] == 2
+    assert vocabulary.index("carre\u0301") == vocabulary.index("carr\u00e9") > 0
+    assert vocabulary.encode(NFD) == vocabulary.encode(NFC)
+    old = Vocabulary(["carre\u0301", "bleu"])  # a vocabulary built before, from decomposed text
+    assert old.index("carr\u00e9") == old.index("carre\u0301") == 1
+
+    for words in (vocabulary, old):
+        matrix, _ = words.embedding_matrix(dim=4, seed=0)
+        vectorizer = SentenceVectorizer.from_vocabulary(words, matrix, sentence_length=4)
+        ids = vectorizer.ids(tf.constant([NFC, NFD, "\uff42\uff4c\uff45\uff55"])).numpy()  # "ｂｌｅｕ"
+        assert (ids[0] == ids[1]).all() and ids[0][1] > 0 and ids[2][0] == words.index("bleu") > 0
+        unknown = vectorizer.describe(tf.constant([NFD]))["unknown_words"].numpy().tolist()
+        assert unknown == ([b""] if words is vocabulary else [b"le"])  # "carré", decomposed, is known to both

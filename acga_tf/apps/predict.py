@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
-from acga_tf.data.text import tokenize_py
+from acga_tf.data.text import compose, tokenize_py
 from acga_tf.data.types import DataError
 from acga_tf.data.video import Mp4Writer, add_audio, frame_times, iter_video_frames, video_stream
 from acga_tf.ops import files
@@ -63,8 +63,10 @@ SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of se
 # === Sentences ===
 def check_query(query: str) -> str:
     """Returns the query on one line: stripped, each run of whitespace (a tab, a line break: a quoted CSV field may
-    hold them) made one space. The words are the same (tokenization splits on whitespace); `queries.txt`, a
-    sentence per line after its number and a tab, and the overlay's legend need the sentence on one line.
+    hold them) made one space, accents in their composed Unicode form (`compose`: "é" typed two ways is one
+    sentence). The words are the same (tokenization splits on whitespace; the vocabulary knows both forms);
+    `queries.txt`, a sentence per line after its number and a tab, and the overlay's legend need the sentence on one
+    line.
 
     Raises:
         TypeError: the query is not a str (bytes included: decode them first).
@@ -80,7 +82,7 @@ def check_query(query: str) -> str:
         raise ValueError(f"query {query!r} is not valid Unicode: character {e.start} is a lone surrogate") from None
     if not tokenize_py(query):
         raise ValueError(f"query is empty: {query!r} has no word (letters or digits)")
-    return " ".join(query.split())
+    return " ".join(compose(query).split())
 
 
 def as_sentences(queries) -> list[str]:

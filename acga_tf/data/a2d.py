@@ -17,7 +17,7 @@ import re
 import h5py
 import numpy as np
 
-from acga_tf.data.text import has_word
+from acga_tf.data.text import compose, has_word
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,9 @@ class AnnotationRow:
 
 
 def normalize_sentence(query: str) -> str:
-    """MTTR's normalisation: lower case, runs of whitespace collapsed, ends stripped (docs/data.md#datasets)."""
-    return " ".join(query.lower().split())
+    """MTTR's normalisation: lower case, runs of whitespace collapsed, ends stripped (docs/data.md#datasets); and
+    accents in their composed Unicode form (`compose`: "é" typed two ways is one sentence)."""
+    return " ".join(compose(query).lower().split())
 
 
 def check_path_component(value: str, source: str, field: str) -> str:

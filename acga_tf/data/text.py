@@ -1,9 +1,15 @@
 """The one tokenizer of acga-tf (docs/model.md#text-encoder: sentence → lower-case tokens), in stock TF string ops.
 
 The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map and in
-the serving graph, so the three can never disagree. Rule: delete apostrophes ("man's" → "mans"), turn every other
-character that is not a letter, mark or digit into a space, drop the marks that begin a word (an emoji's variation
-selector would otherwise be a word of its own), lower-case (UTF-8 aware), split on whitespace.
+the serving graph, so the three can never disagree. Rule: write full-width ASCII as ASCII ("ｒｅｄ" → "red", as CJK
+input methods type it), delete apostrophes ("man's" → "mans"), turn every other character that is not a letter,
+mark or digit into a space, drop the marks that begin a word (an emoji's variation selector would otherwise be a word
+of its own), lower-case (UTF-8 aware), split on whitespace.
+
+A letter with an accent has two Unicode forms, one character (NFC, what most keyboards type) or a letter then an
+accent (NFD, macOS file names): stock TensorFlow has no op that turns one into the other, so the sentences read from
+files and typed to `acga predict` are made NFC in Python (`compose`), and the vocabulary's lookup table knows each
+word in both forms (`acga_tf.data.vocab.SentenceVectorizer`): either form reads as the same word in every path.
 """
 
 from __future__ import annotations
@@ -20,6 +26,25 @@ SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
 LEADING_MARKS = r"(^| )\p{M}+"
 
 
+FULL_WIDTH = (0xFF01, 0xFF5E)  # the full-width forms of ASCII's "!" to "~", each 0xFEE0 above it
+
+
+def compose(text: str) -> str:
+    """`text` in Unicode's composed form (NFC): "é" written as "e" and a combining accent becomes the one character,
+    so the two forms are one sentence and one word (module docstring)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def _ascii_for_full_width(sentences: tf.Tensor) -> tf.Tensor:
+    """Full-width ASCII ("ｒｅｄ", U+FF01 to U+FF5E) written as ASCII; bytes that are not UTF-8 become U+FFFD (a
+    separator)."""
+    points = tf.strings.unicode_decode(sentences, "UTF-8", errors="replace")
+    low, high = FULL_WIDTH
+    points = tf.ragged.map_flat_values(
+        lambda p: tf.where((p >= low) & (p <= high), p - (low - ord("!")), p), points)
+    return tf.strings.unicode_encode(points, "UTF-8")
+
+
 def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
     """Splits sentences into lower-case word tokens.
 
@@ -29,7 +54,8 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
     Returns:
         tf.RaggedTensor tf.string (B, None) of tokens; a sentence without letters or digits has no token.
     """
-    s = tf.strings.regex_replace(tf.convert_to_tensor(sentences, tf.string), APOSTROPHES, "")
+    s = _ascii_for_full_width(tf.convert_to_tensor(sentences, tf.string))
+    s = tf.strings.regex_replace(s, APOSTROPHES, "")
     s = tf.strings.regex_replace(s, SEPARATORS, " ")
     s = tf.strings.regex_replace(s, LEADING_MARKS, r"\1")
     # Lower-cased last: with encoding="utf-8" TensorFlow's lower stops at a NUL character, which SEPARATORS removed.

@@ -16,13 +16,14 @@ import collections
 import gzip
 import logging
 import os
+import unicodedata
 import zlib
 from typing import Iterable, Iterator
 
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.data.text import tokenize, tokenize_py_many
+from acga_tf.data.text import compose, tokenize, tokenize_py_many
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ class Vocabulary:
             raise ValueError(f"duplicated vocabulary words: {dup[:10]}")
         object.__setattr__(self, "_words", (PAD, *words))
         object.__setattr__(self, "_counts", (0, *counts))
-        object.__setattr__(self, "_index", {w: i for i, w in enumerate(self._words)})
+        index: dict[str, int] = {}
+        for i, w in enumerate(self._words):
+            for form in word_forms(w):
+                index.setdefault(form, i)
+        object.__setattr__(self, "_index", index)
 
     def __setattr__(self, name, value):
         raise AttributeError("Vocabulary is immutable")
@@ -86,8 +91,8 @@ class Vocabulary:
         return f"Vocabulary({len(self)} words incl. {PAD!r})"
 
     def index(self, word: str) -> int:
-        """Row of `word` (0 if unknown)."""
-        return self._index.get(word, 0)
+        """Row of `word` (0 if unknown), whichever Unicode form its accents are written in (`word_forms`)."""
+        return self._index.get(word, self._index.get(compose(word), 0))
 
     def encode(self, sentence: str) -> list[int]:
         """Token ids of one sentence, with the shared tokenizer (0 for unknown words)."""
@@ -95,7 +100,8 @@ class Vocabulary:
 
     @classmethod
     def build(cls, sentences: Iterable[str], min_count: int = 1) -> "Vocabulary":
-        """Counts the tokens of `sentences` (shared tokenizer) and keeps words seen at least `min_count` times.
+        """Counts the tokens of `sentences` (shared tokenizer; each in its composed Unicode form, NFC) and keeps
+        words seen at least `min_count` times.
 
         Words are ordered by decreasing count, then alphabetically (deterministic).
 
@@ -108,7 +114,7 @@ class Vocabulary:
         sentences = list(sentences)
         for i in range(0, len(sentences), 4096):
             for tokens in tokenize_py_many(sentences[i:i + 4096]):
-                counter.update(tokens)
+                counter.update(compose(token) for token in tokens)  # "carré" typed two ways is one word
         kept = sorted(((w, c) for w, c in counter.items() if c >= min_count), key=lambda x: (-x[1], x[0]))
         logger.info("vocabulary: %d words (min_count=%d) of %d distinct tokens", len(kept), min_count, len(counter))
         return cls([w for w, _ in kept], [c for _, c in kept])
@@ -184,6 +190,13 @@ class Vocabulary:
             logger.warning("%d of %d vocabulary words have no vector in %s (zero vectors), e.g. %s",
                            len(unknown), len(self) - 1, vectors_path, unknown[:10])
         return matrix, len(unknown)
+
+
+def word_forms(word: str) -> list[str]:
+    """`word` as written and in Unicode's two forms of its accents, composed (NFC: "é" one character) and decomposed
+    (NFD: "e" then the accent, as macOS writes file names), each once: the keys under which a vocabulary finds it,
+    in Python and in the graph (TensorFlow has no op that turns one form into the other; acga_tf/data/text.py)."""
+    return list(dict.fromkeys((word, unicodedata.normalize("NFC", word), unicodedata.normalize("NFD", word))))
 
 
 def random_word_vector(word: str, dim: int, seed: int = 0) -> np.ndarray:
@@ -376,9 +389,13 @@ class SentenceVectorizer(tf.Module):
             raise ValueError(f"sentence_length must be >= 1, got {sentence_length}")
         self.sentence_length = int(sentence_length)
         self.dim = int(matrix.shape[1])
+        rows: dict[str, int] = {}  # each word in both Unicode forms of its accents (`word_forms`): the same row
+        for row, word in enumerate(words[1:], start=1):
+            for form in word_forms(word):
+                rows.setdefault(form, row)
         self.table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(words[1:], tf.string),
-                                                tf.range(1, len(words), dtype=tf.int64)),
+            tf.lookup.KeyValueTensorInitializer(tf.constant(list(rows), tf.string),
+                                                tf.constant(list(rows.values()), tf.int64)),
             default_value=tf.constant(0, tf.int64))
         self.matrix = tf.Variable(matrix, trainable=False, name="word_vectors")
 
