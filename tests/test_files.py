@@ -34,3 +34,21 @@ def test_what_cannot_be_written_is_named(case, message, tmp_path):
     with pytest.raises(ValueError) as error:
         check_writable(path, folder=folder, flag="--output")
     assert str(error.value).startswith(path) and message in str(error.value)
+
+
+def test_a_name_whose_temporary_name_is_too_long_is_refused_before_the_work(tmp_path, run_dir, capsys):
+    """An i18n tester's: a legal 253-byte overlay name failed at the first frame with "[Errno 36] File name too
+    long: '...gif.tmp'", naming a file the user never asked for. Now one line, before the model is loaded."""
+    longest = os.pathconf(tmp_path, "PC_NAME_MAX")
+    name = "\u65e5" * ((longest - 4) // 3) + ".gif"  # 3 bytes a character: at most `longest` bytes with ".gif"
+    assert longest - 4 < len(name.encode()) <= longest
+    path = str(tmp_path / name)
+    with pytest.raises(ValueError, match=f"its name is {len(name.encode())} bytes, and it is written under a "
+                                         r"temporary name 4 bytes longer \('.tmp'\), over the"):
+        check_writable(path, flag="--output")
+    check_writable(str(tmp_path / ("\u65e5" * ((longest - 8) // 3) + ".gif")))  # with room for ".tmp": fine
+    from acga_tf.cli import main
+
+    assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "a.mp4"), "--query", "the red circle",
+                 "--output", path]) == 2
+    assert "over the" in capsys.readouterr().err

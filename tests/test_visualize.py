@@ -13,6 +13,7 @@ from acga_tf.apps.visualize import (
     attention_figure,
     attention_model,
     compute_attention,
+    glyphs_noted,
     qualitative_grid,
     save_figure,
 )
@@ -196,3 +197,22 @@ def test_save_figure_creates_folders(trained_twin, frames, tmp_path):
     maps = compute_attention(trained_twin, frames, QUERY)
     path = save_figure(attention_figure(maps, (10, 10)), str(tmp_path / "a" / "b" / "fig.svg"))
     assert open(path).read(200).lstrip().startswith("<?xml")
+
+
+def test_a_character_the_font_cannot_draw_is_one_log_line_not_matplotlibs_warnings(tmp_path, caplog, recwarn):
+    """An i18n tester's: an emoji in the sentence printed Matplotlib's "UserWarning: Glyph 127881 (\\N{PARTY POPPER})
+    missing from font(s) DejaVu Sans." twice, each with a source path of the package. Now one warning line."""
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.suptitle("the yellow circle \U0001f389 moving \U0001f389 up")
+    fig.add_subplot().set_title("\u2603 snow")
+    with caplog.at_level("WARNING"):
+        save_figure(fig, str(tmp_path / "emoji.png"))
+        with glyphs_noted():
+            warnings.warn("another warning", UserWarning)  # passes through
+    assert [str(w.message) for w in recwarn] == ["another warning"]
+    assert [r.getMessage() for r in caplog.records] == ["the figure's font has no glyph for \U0001f389: drawn as a box"]
+    assert (tmp_path / "emoji.png").stat().st_size > 0

@@ -11,10 +11,13 @@ backend state); `save_figure` writes them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import re
 import textwrap
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -252,7 +255,8 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
     plot_word_attention(axes[-1], weights, maps.words)
     axes[-1].set_title(f"word attention of ({x:g}, {y:g})")
     fig.suptitle(textwrap.shorten(maps.query, 90))
-    fig.tight_layout()
+    with glyphs_noted():
+        fig.tight_layout()
     return fig
 
 
@@ -315,7 +319,8 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
         axes[r, 0].text(0, -0.04, textwrap.shorten(f'"{sentence}"', 60), transform=axes[r, 0].transAxes,
                         va="top", fontsize=8)
         axes[r, 2].text(0, -0.04, f"IoU {iou:.2f}", transform=axes[r, 2].transAxes, va="top", fontsize=8)
-    fig.tight_layout()
+    with glyphs_noted():
+        fig.tight_layout()
     fig.samples = [(sample_id, sentence, iou) for sample_id, sentence, *_, iou in rows]
     return fig
 
@@ -334,6 +339,28 @@ def figure_format(path: str) -> str:
     return ext
 
 
+MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")  # Matplotlib's warning, one per character and drawing
+
+
+@contextlib.contextmanager
+def glyphs_noted():
+    """Matplotlib's warnings that the font has no glyph for a character (an emoji in a sentence: drawn as a box), one
+    per character and per drawing and naming Matplotlib's source line, become one log warning naming the characters;
+    other warnings pass through."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing = []
+    for warning in caught:
+        found = MISSING_GLYPH.search(str(warning.message))
+        if found:
+            missing.append(chr(int(found.group(1))))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if missing:
+        logger.warning("the figure's font has no glyph for %s: drawn as a box", " ".join(dict.fromkeys(missing)))
+
+
 def save_figure(fig, path: str, dpi: int = 100) -> str:
     """Writes a figure (PNG, PDF, SVG, ... by extension, `figure_format`), creating the folder; returns `path`.
     It is written beside `path` and renamed to it, so a failed write (a full disk) leaves an earlier file as it was.
@@ -344,7 +371,7 @@ def save_figure(fig, path: str, dpi: int = 100) -> str:
     path = os.fspath(path)
     fmt = figure_format(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with files.atomic_path(path) as temporary:
+    with files.atomic_path(path) as temporary, glyphs_noted():
         fig.savefig(temporary, format=fmt, dpi=dpi, bbox_inches="tight")
     logger.info("wrote %s", path)
     return path

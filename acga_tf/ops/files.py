@@ -76,11 +76,24 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
         anchor = os.path.dirname(anchor)
     if not os.path.isdir(anchor):
         raise ValueError(f"{path}: cannot be created: {anchor} is a file, not a folder{where}")
+    name, longest = len(os.fsencode(os.path.basename(path))), _longest_name(anchor)
+    if not folder and name <= longest < name + len(TEMPORARY_SUFFIX):  # a legal name, its temporary one too long
+        raise ValueError(f"{path}: its name is {name} bytes, and it is written under a temporary name "
+                         f"{len(TEMPORARY_SUFFIX)} bytes longer ({TEMPORARY_SUFFIX!r}), over the {longest} this file "
+                         f"system takes: shorten it{where}")
     try:
         with tempfile.TemporaryFile(dir=anchor):
             pass
     except OSError as e:
         raise ValueError(f"{path}: cannot be written ({anchor}: {e.strerror or e}){where}") from None
+
+
+def _longest_name(folder: str) -> int:
+    """The longest file name, in bytes, that `folder`'s file system takes (255 where it does not say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
+        return 255
 
 
 def _remove(path: str) -> None:
