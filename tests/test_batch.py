@@ -294,3 +294,13 @@ def test_a_sentence_typed_in_full_width_or_with_decomposed_accents_is_segmented_
     assert [(r.status, r.masks) for r in results] == [("done", "a/masks/1")] * 2 + [("done", "a/masks/2")] * 2
     assert (root / "out" / "a" / "masks" / "queries.txt").read_text(encoding="utf-8").splitlines() == [
         f"1\t{QUERY} caf\u00e9", f"2\t{' '.join(full_width.split())}"]  # its ideographic spaces made spaces
+
+
+def test_a_path_written_with_the_other_form_of_its_accents_finds_the_file(run_dir, listed):
+    """An i18n tester's: a list written on a Mac names "été.mp4" as "e" and an accent (NFD), and Linux, which keeps
+    names as their bytes, had "video file not found" for a path that looked exactly like the file's."""
+    root, _ = listed
+    shutil.copy(root / "a.mp4", root / "\u00e9t\u00e9.mp4")  # stored composed (NFC)
+    listing = _write_list(root / "mac.csv", [("e\u0301te\u0301.mp4", QUERY)])
+    results = batch.predict_list(run_dir, batch.read_list(listing), str(root / "out"))
+    assert [(r.status, r.masks) for r in results] == [("done", "\u00e9t\u00e9/masks/1")]

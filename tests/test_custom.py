@@ -5,6 +5,7 @@ without a word."""
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -209,3 +210,15 @@ def test_mask_images_as_editors_save_them(tmp_path):
     Image.fromarray(_mask(2, 0).astype(bool)).convert("1").save(tmp_path / "bits.png")
     for name in ("grey.png", "deep.png", "bits.png"):
         np.testing.assert_array_equal(read_mask_image(str(tmp_path / name)), _mask(2, 0), err_msg=name)
+
+
+def test_paths_written_with_the_other_form_of_their_accents_find_the_files(own, tmp_path):
+    """An i18n tester's: a table written on a Mac (NFD: "e" and an accent) for files stored NFC had "not found" for a
+    path that looked exactly like the file's."""
+    os.rename(own / "clips" / "a.mp4", own / "clips" / "\u00e9t\u00e9.mp4")
+    os.rename(own / "masks" / "a3.png", own / "masks" / "\u00e9t\u00e93.png")
+    _table(own / "annotations.csv", [("clips/e\u0301te\u0301.mp4", 3, "the square", "masks/e\u0301te\u03013.png",
+                                      "train")])
+    frames = read_custom(str(own / "annotations.csv"))
+    stored = [("clips/\u00e9t\u00e9", "\u00e9t\u00e93.png")]
+    assert [(f.video_id, os.path.basename(f.mask_path)) for f in frames] == stored

@@ -94,7 +94,7 @@ def read_list(path: str) -> list[ListRow]:
     rows, folder = [], os.path.dirname(os.path.abspath(path))
     for line, cells in table:
         video = cells["video"].strip()
-        where = os.path.normpath(os.path.join(folder, os.path.expanduser(video))) if video else ""
+        where = files.as_stored(os.path.normpath(os.path.join(folder, os.path.expanduser(video)))) if video else ""
         rows.append(ListRow(line, video, where, cells["query"], os.path.relpath(where, folder) if video else ""))
     if not rows:
         raise ValueError(f"{path}: lists no video (a header video,query, then one row per video and sentence)")

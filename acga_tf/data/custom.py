@@ -22,6 +22,7 @@ import re
 from acga_tf.data.a2d import _Reporter, normalize_sentence
 from acga_tf.data.text import has_word
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
+from acga_tf.ops import files
 from acga_tf.ops.tables import TableError, read_csv_rows
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def _row(cells: dict[str, str], src: str, folder: str) -> tuple[str, int, str, s
         given = cells[column].strip()
         if not given:
             raise DataError(src, f"column {column!r} is empty", reason="bad_row")
-        paths[column] = os.path.normpath(os.path.join(folder, os.path.expanduser(given)))
+        paths[column] = files.as_stored(os.path.normpath(os.path.join(folder, os.path.expanduser(given))))
     if not os.path.isfile(paths["video"]):
         raise DataError(src, f"column 'video': {paths['video']} not found", reason="missing_video")
     if not os.path.isfile(paths["mask"]):

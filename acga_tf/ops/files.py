@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,6 +87,18 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
             pass
     except OSError as e:
         raise ValueError(f"{path}: cannot be written ({anchor}: {e.strerror or e}){where}") from None
+
+
+def as_stored(path: str) -> str:
+    """`path`, or where no file has it and one has its name with the accents in the other Unicode form (NFC "é" or
+    NFD "e" and an accent: a list written on a Mac; Linux keeps a name's bytes as given), that file's path."""
+    if os.path.exists(path):
+        return path
+    for form in ("NFC", "NFD"):
+        other = unicodedata.normalize(form, path)
+        if other != path and os.path.exists(other):
+            return other
+    return path
 
 
 def _longest_name(folder: str) -> int:
