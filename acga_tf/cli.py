@@ -98,7 +98,14 @@ from acga_tf.ops.progress import bar_intervals, is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
-from acga_tf.training.train import DEFAULT_BACKUP_EVERY, POLICIES, TrainingDiverged, fit, mixed_precision_policy
+from acga_tf.training.train import (
+    DEFAULT_BACKUP_EVERY,
+    POLICIES,
+    TrainingDiverged,
+    fit,
+    mixed_precision_policy,
+    run_folder,
+)
 from acga_tf.training.weights import convert_reference_checkpoint
 
 if _STARTING:
@@ -413,7 +420,7 @@ def _run_train(args) -> int:
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
                   backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite,
                   init_weights=args.init_weights, verbose=keras_verbosity(sys.stdout))
-    print(f"{_epochs_trained(history)} -> {args.output}")
+    print(f"{_epochs_trained(history)} -> {run_folder(args.output)}")  # a worker's own folder under TF_CONFIG
     return 0
 
 

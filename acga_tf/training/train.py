@@ -51,6 +51,7 @@ from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_hint
 from acga_tf.training import artifacts
+from acga_tf.training.cluster import check_same_settings, multi_worker_strategy, read_tf_config, worker_role
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
 from acga_tf.training.task import TrainingTask
@@ -80,31 +81,24 @@ TEMPORARY_ENDINGS = (files.TEMPORARY_SUFFIX, ".partial.keras", ".partial.npy")
 
 
 def make_strategy() -> tf.distribute.Strategy:
-    """`MultiWorkerMirroredStrategy` when `TF_CONFIG` is set, else `MirroredStrategy` over every visible GPU
-    (one CPU replica when there is none)."""
-    if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+    """`MultiWorkerMirroredStrategy` when `TF_CONFIG` is set (`cluster.multi_worker_strategy`: checked, the wait
+    for the cluster bounded and said), else `MirroredStrategy` over every visible GPU (one CPU replica when there is
+    none).
+
+    Raises:
+        ValueError: as `cluster.read_tf_config` and `cluster.multi_worker_strategy`.
+    """
+    config = read_tf_config()
+    if config is not None:
+        return multi_worker_strategy(config)
     return tf.distribute.MirroredStrategy()
 
 
-def worker_role() -> tuple[str, int, bool]:
-    """`(task type, task index, is chief)` from `TF_CONFIG` (`("chief", 0, True)` without it).
-
-    The chief is the `chief` task, or worker 0 when the cluster has no `chief`.
-
-    Raises:
-        ValueError: `TF_CONFIG` is not JSON or has no `task`.
-    """
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return "chief", 0, True
-    try:
-        tf_config = json.loads(raw)
-        task_type, index = tf_config["task"]["type"], int(tf_config["task"]["index"])
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"TF_CONFIG: expected JSON with task.type and task.index, got {raw!r} ({e})") from None
-    has_chief = bool(tf_config.get("cluster", {}).get("chief"))
-    return task_type, index, task_type == "chief" or (task_type == "worker" and index == 0 and not has_chief)
+def run_folder(output_dir: str) -> str:
+    """Where this process writes the run: `output_dir`, or for a worker of `TF_CONFIG`'s cluster that is not the chief
+    `output_dir/workers/<type>-<index>/` (docs/training.md#distribution)."""
+    task_type, task_index, is_chief = worker_role()
+    return output_dir if is_chief else os.path.join(output_dir, WORKERS_DIR, f"{task_type}-{task_index}")
 
 
 # The precisions `fit` trains under: name -> `ACGA` dtype arguments (docs/training.md#mixed-precision).
@@ -400,6 +394,13 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         raise FileNotFoundError(f"{init_weights}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
+    if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):  # before any worker writes
+        check_same_settings(run.strategy, {
+            **{f"{part}.{name}": value for part, fields in experiment.to_dict().items()
+               for name, value in fields.items()},
+            "epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "backup_every": backup_every,
+            "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
+            "init_weights": init_weights is not None, "word_vectors": vectors_path is not None})
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
         raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
@@ -649,8 +650,7 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
         if steps_per_epoch < 1:
             raise ValueError(f"{train_pattern}: {samples} training samples, fewer than one global batch of "
                              f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas)")
-    task_type, task_index, is_chief = worker_role()
-    work_dir = output_dir if is_chief else os.path.join(output_dir, WORKERS_DIR, f"{task_type}-{task_index}")
+    work_dir = run_folder(output_dir)
     logger.info("training with %s: global batch %d (%d per replica x %d)", where, global_batch,
                 experiment.training.batch_size, replicas)
     return _Run(experiment, train_pattern, work_dir, strategy, distribution, replicas, global_batch, steps_per_epoch,

@@ -1,0 +1,124 @@
+"""`acga train` under TF_CONFIG as an operator runs it (acga_tf/training/cluster.py, docs/training.md#distribution).
+A cluster operator's findings: a worker started alone printed nothing for an hour and neither Ctrl-C nor SIGTERM
+stopped it; workers given different batch sizes trained together without a word; TF_CONFIG's mistakes were
+TensorFlow's or JSON's messages, naming neither TF_CONFIG nor the field."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from acga_tf.training.cluster import read_tf_config, worker_role
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TWO = {"worker": ["localhost:23456", "localhost:23457"]}
+
+
+@pytest.mark.parametrize("value, message", [
+    ("", "TF_CONFIG is set but empty: unset it to train in one process"),
+    ('{"cluster": {"worker": ["a:1" "b:2"]}}', "TF_CONFIG: not valid JSON (Expecting ',' delimiter at character "),
+    ('{"task": {"type": "worker", "index": 0}}', 'TF_CONFIG: no "cluster"'),
+    ('{"cluster": {"worker": ["a:1"], "ps": ["b:2"]}, "task": {"type": "worker", "index": 0}}',
+     "TF_CONFIG: cluster job 'ps': acga train's MultiWorkerMirroredStrategy has chief and worker tasks only"),
+    ('{"cluster": {"worker": ["a"]}, "task": {"type": "worker", "index": 0}}',
+     "TF_CONFIG: cluster.worker: expected a list of \"host:port\" addresses, got ['a']"),
+    (json.dumps({"cluster": TWO}), 'TF_CONFIG: no "task" {"type": ..., "index": ...}'),
+    (json.dumps({"cluster": TWO, "task": {"type": "Worker", "index": 0}}),
+     "TF_CONFIG: task.type 'Worker' is not a job of the cluster (worker; names are lower case)"),
+    (json.dumps({"cluster": TWO, "task": {"type": "worker", "index": 2}}),
+     "TF_CONFIG: task.index 2: the cluster's 'worker' job has 2 task(s), numbered from 0"),
+])
+def test_tf_config_mistakes_are_one_line_naming_the_field(value, message, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(ValueError) as error:
+        read_tf_config()
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_the_chief_is_the_chief_task_or_worker_0(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert read_tf_config() is None and worker_role() == ("chief", 0, True)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": TWO, "task": {"type": "worker", "index": "1"}}))
+    assert worker_role() == ("worker", 1, False)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {**TWO, "chief": ["c:3"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    assert worker_role() == ("worker", 0, False)
+
+
+def _train(prepared_a2d, out, tf_config, batch_size=2, **env):
+    command = [sys.executable, "-m", "acga_tf", "train", "--preset", "tiny", "--data", prepared_a2d["train"],
+               "--output", str(out), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", str(batch_size)]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": REPO,
+                   "TF_CONFIG": json.dumps(tf_config), **env}
+    return subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@pytest.mark.parametrize("case", ["alone", "ctrl_c", "port_taken"])
+def test_a_worker_whose_cluster_does_not_start_says_so_and_stops(case, prepared_a2d, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    out = tmp_path / "run"
+    taken = socket.create_server(("127.0.0.1", ports[0])) if case == "port_taken" else None
+    began = time.monotonic()
+    proc = _train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": 0}},
+                  ACGA_CLUSTER_WAIT_S="4" if case == "alone" else "120")
+    try:
+        if case == "ctrl_c":
+            time.sleep(8)  # TensorFlow imported, the worker waiting
+            proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        if taken is not None:
+            taken.close()
+    last = err.strip().splitlines()[-1]
+    if case == "alone":
+        assert proc.returncode == 2 and last == (
+            f"acga train: error: TF_CONFIG: worker 0 (127.0.0.1:{ports[0]}) waited 4 s for the other tasks of its "
+            f"cluster; not started: worker 1 at 127.0.0.1:{ports[1]}; start the same command on each, or check the "
+            "addresses (ACGA_CLUSTER_WAIT_S sets the wait)"), err[-2000:]
+    elif case == "ctrl_c":  # before: no effect (TensorFlow's wait, in C++)
+        assert proc.returncode == -signal.SIGINT and last == "acga train: interrupted", err[-2000:]
+        assert time.monotonic() - began < 60
+    else:  # before: TensorFlow's three E0000 lines, then "Could not start gRPC server"
+        assert proc.returncode == 2 and last.startswith(
+            f"acga train: error: TF_CONFIG: worker 0 cannot listen at 127.0.0.1:{ports[0]} (Address already in use: "
+            "its port taken by another process?)"), err[-2000:]
+    assert not out.exists()  # nothing written
+
+
+def test_workers_given_different_settings_are_refused_before_anything_is_written(prepared_a2d, tmp_path):
+    """An operator's: worker 1 given --batch-size 1 and worker 0 --batch-size 2 trained together, each with its own
+    global batch, and ended with exit status 0."""
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    out = tmp_path / "run"
+    procs = [_train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": i}},
+                    batch_size=2 - i, ACGA_CLUSTER_WAIT_S="120") for i in range(2)]
+    try:
+        errors = [p.communicate(timeout=180)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for i, (proc, err) in enumerate(zip(procs, errors)):
+        assert proc.returncode == 2 and err.strip().splitlines()[-1] == (
+            "acga train: error: TF_CONFIG: the cluster's workers were given different settings: training.batch_size "
+            f"(here {2 - i}) on worker {i}; start the same command, with the same options and config, on every "
+            "worker"), err[-2000:]
+    assert not out.exists()
