@@ -50,9 +50,10 @@ def test_the_chief_is_the_chief_task_or_worker_0(monkeypatch):
     assert worker_role() == ("worker", 0, False)
 
 
-def _train(prepared_a2d, out, tf_config, batch_size=2, **env):
+def _train(prepared_a2d, out, tf_config, batch_size=2, steps=2, **env):
     command = [sys.executable, "-m", "acga_tf", "train", "--preset", "tiny", "--data", prepared_a2d["train"],
-               "--output", str(out), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", str(batch_size)]
+               "--output", str(out), "--epochs", "1", "--steps-per-epoch", str(steps), "--batch-size", str(batch_size),
+               "--backup-every", "2"]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": REPO,
                    "TF_CONFIG": json.dumps(tf_config), **env}
     return subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -122,3 +123,27 @@ def test_workers_given_different_settings_are_refused_before_anything_is_written
             f"(here {2 - i}) on worker {i}; start the same command, with the same options and config, on every "
             "worker"), err[-2000:]
     assert not out.exists()
+
+
+# About 60 s: two workers train until the first backup, then one is killed.
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_named_and_the_other_says_how_to_resume(prepared_a2d, tmp_path):
+    """An operator's: worker 0's last line was a fragment of TensorFlow's gRPC error ("Additional GRPC error
+    information from remote target /job:worker/replica:0/task:1 while calling /tensorflow.WorkerService/RecvBuf:")."""
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    out = tmp_path / "run"
+    procs = [_train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": i}}, steps=200,
+                    ACGA_CLUSTER_WAIT_S="120") for i in range(2)]
+    try:
+        deadline = time.monotonic() + 180
+        while not (out / "backup" / "training_metadata.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        procs[1].kill()
+        _, err = procs[0].communicate(timeout=120)
+    finally:
+        for p in procs:
+            p.kill()
+    assert procs[0].returncode == 2, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith(
+        "acga train: error: TF_CONFIG: a task of the cluster stopped or cannot be reached (TensorFlow's "), err[-2000:]
+    assert "the same command on every worker resumes the run from its backup (optimizer step " in err

@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import random
+import re
 import sys
 
 import keras
@@ -50,6 +51,7 @@ from acga_tf.models.acga import ACGA
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_hint
+from acga_tf.ops.errors import error_message
 from acga_tf.training import artifacts
 from acga_tf.training.cluster import check_same_settings, multi_worker_strategy, read_tf_config, worker_role
 from acga_tf.training.experiment import ExperimentConfig
@@ -438,6 +440,16 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             history = _train(run, task, batches, validation, callbacks, start_step, verbose)
         except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
             raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
+        except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+                tf.errors.InternalError, tf.errors.UnknownError) as e:
+            if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                raise
+            saved = backup.saved_step()  # a worker killed: TensorFlow's gRPC lines said neither that nor what to do
+            said = re.search(r'grpc_message:"([^"]+)"', error_message(e))  # its first line: "Additional GRPC ..."
+            kept = (f"the same command on every worker resumes the run from its backup (optimizer step {saved})"
+                    if saved is not None else "no backup was saved; the same command on every worker starts over")
+            raise ConnectionError(f"TF_CONFIG: a task of the cluster stopped or cannot be reached (TensorFlow's "
+                                  f"{type(e).__name__}{': ' + said.group(1) if said else ''}); {kept}") from None
         except KeyboardInterrupt:
             saved = backup.saved_step()
             raise KeyboardInterrupt(f"no model was saved; the same command resumes the run from its backup (optimizer "
