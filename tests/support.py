@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import socket
 
 import numpy as np
 import pytest
@@ -77,3 +78,15 @@ def assert_one_line_error(err: str, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
     return lines[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` TCP ports of 127.0.0.1 free now (a cluster's addresses for TF_CONFIG)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from support import free_ports
 
 from acga_tf.training.cluster import read_tf_config, worker_role
 
@@ -60,20 +61,9 @@ def _train(prepared_a2d, out, tf_config, batch_size=2, steps=2, **env):
                             text=True)
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @pytest.mark.parametrize("case", ["alone", "ctrl_c", "port_taken"])
 def test_a_worker_whose_cluster_does_not_start_says_so_and_stops(case, prepared_a2d, tmp_path):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     out = tmp_path / "run"
     taken = socket.create_server(("127.0.0.1", ports[0])) if case == "port_taken" else None
@@ -108,7 +98,7 @@ def test_a_worker_whose_cluster_does_not_start_says_so_and_stops(case, prepared_
 def test_workers_given_different_settings_are_refused_before_anything_is_written(prepared_a2d, tmp_path):
     """An operator's: worker 1 given --batch-size 1 and worker 0 --batch-size 2 trained together, each with its own
     global batch, and ended with exit status 0."""
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     out = tmp_path / "run"
     procs = [_train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": i}},
                     batch_size=2 - i, ACGA_CLUSTER_WAIT_S="120") for i in range(2)]
@@ -130,7 +120,7 @@ def test_workers_given_different_settings_are_refused_before_anything_is_written
 def test_a_worker_killed_mid_run_is_named_and_the_other_says_how_to_resume(prepared_a2d, tmp_path):
     """An operator's: worker 0's last line was a fragment of TensorFlow's gRPC error ("Additional GRPC error
     information from remote target /job:worker/replica:0/task:1 while calling /tensorflow.WorkerService/RecvBuf:")."""
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     out = tmp_path / "run"
     procs = [_train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": i}}, steps=200,
                     ACGA_CLUSTER_WAIT_S="120") for i in range(2)]

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import types
 import keras
 import numpy as np
 import pytest
-from support import TRAINING_TINY, TRAINING_TINY_SET, assert_one_line_error
+from support import TRAINING_TINY, TRAINING_TINY_SET, assert_one_line_error, free_ports
 
 from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
@@ -101,17 +100,6 @@ def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path):
         assert os.path.exists(os.path.join(whole, "checkpoints", f"epoch-{epoch:02d}.keras"))
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 # About 90 s in the suite on a 2-core AVX2 host: two training processes, each importing TensorFlow and tracing the
 # step for MultiWorkerMirroredStrategy, beside the suite's other process. The default suite trains two replicas
 # against one (the next test: the global batch is split and the gradients summed across replicas).
@@ -124,7 +112,7 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
     prepare("a2d", prepared_a2d["root"], str(tmp_path / "data"), "train", shard_size=2, progress=False)
     assert len(list((tmp_path / "data").glob("train-*.tfrecord"))) >= 2
     out = str(tmp_path / "multi")
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     args = {"train": str(tmp_path / "data" / "train-*.tfrecord"),
             "runs": {"run": {"overrides": TINY, "output": out, "epochs": 1, "steps": 3, "backup_every": 3}}}
     procs = [_launch(args, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
@@ -156,7 +144,7 @@ def test_two_workers_agree_on_the_weights(prepared_a2d, tmp_path):
 
 
 def _two_workers(args: dict) -> list[dict]:
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     procs = [_launch(args, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
              for i in range(2)]
     try:
