@@ -75,9 +75,16 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
     assert not np.allclose(decoder.numpy(), before[decoder.path])
 
 
-def test_nothing_frozen_means_no_cache():
+def test_nothing_frozen_means_no_cache(prepared_a2d, tmp_path):
     with pytest.raises(ValueError, match="i3d_trainable_from='Conv3d_1a_7x7': no frozen I3D block"):
         split_model(ACGA(ACGAConfig.preset("tiny")))
+    from acga_tf.training.experiment import ExperimentConfig
+    from acga_tf.training.train import fit
+
+    # a cluster operator's: refused after the run's folder was made (an empty one per worker)
+    with pytest.raises(ValueError, match="i3d_trainable_from='Conv3d_1a_7x7': no frozen I3D block"):
+        fit(ExperimentConfig.preset("tiny"), prepared_a2d["train"], str(tmp_path / "run"), feature_cache=True)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_copied_or_moved_run_reads_its_own_cache(tmp_path, monkeypatch, caplog):

@@ -15,7 +15,7 @@ from acga_tf.models.decoder import MultiResolutionDecoder
 from acga_tf.models.losses import FOREGROUND_WEIGHT, acga_losses
 from acga_tf.models.metrics import ReferringIoU
 from acga_tf.models.text_encoder import TextEncoder
-from acga_tf.models.video_encoder import I3D
+from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS
 
 # rgb+flow input: RGB then flow (docs/model.md#video-encoder)
 _STREAM_CHANNELS = {"rgb": slice(0, 3), "flow": slice(3, 5)}
@@ -441,6 +441,18 @@ def intermediate_model(model: ACGA) -> keras.Model:
 CACHE_TARGETS = ("logits_res1", "logits_res2", "logits")
 
 
+def check_feature_cache(config: ACGAConfig) -> None:
+    """Refuses a config whose I3D has no frozen block, so nothing to cache (`split_model`; `fit` asks before it
+    writes).
+
+    Raises:
+        ValueError: naming `i3d_trainable_from`.
+    """
+    if config.i3d_trainable_from == VALID_ENDPOINTS[0]:
+        raise ValueError(f"i3d_trainable_from={config.i3d_trainable_from!r}: no frozen I3D block to cache; the feature "
+                         "cache needs frozen layers below the trainable ones (paper: 'Mixed_4f')")
+
+
 def split_model(model, task_class=keras.Model) -> tuple[keras.Model, keras.Model]:
     """(prefix, head) functional models over `model`'s layers, cut at the first trainable I3D block: the frozen
     blocks run once into a cache (`acga_tf.training.feature_cache`), and training runs the head only.
@@ -461,11 +473,8 @@ def split_model(model, task_class=keras.Model) -> tuple[keras.Model, keras.Model
                          f"{model.streams}")
     encoder = model.stage("video_encoder")
     names = list(encoder.blocks)
-    first = encoder.trainable_from
-    if first not in names or names.index(first) == 0:
-        raise ValueError(f"i3d_trainable_from={first!r}: no frozen I3D block to cache; the feature cache needs "
-                         "frozen layers below the trainable ones (paper: 'Mixed_4f')")
-    start = names.index(first)
+    check_feature_cache(config)
+    start = names.index(encoder.trainable_from)
 
     video = keras.Input((config.clip_length, config.image_size, config.image_size, config.input_channels),
                         name="video")

@@ -47,7 +47,7 @@ from acga_tf.data.manifest import (
     shard_pattern,
 )
 from acga_tf.data.vocab import check_word_vectors
-from acga_tf.models.acga import ACGA
+from acga_tf.models.acga import ACGA, check_feature_cache
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_hint
@@ -405,6 +405,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             "init_weights": init_weights is not None, "word_vectors": vectors_path is not None})
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
         raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
+    if feature_cache:  # nothing frozen to cache: before the folder too (each worker's was left empty)
+        check_feature_cache(experiment.model)
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
         if pattern is not None:
             check_shards(pattern, experiment.data)
