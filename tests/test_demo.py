@@ -1,5 +1,7 @@
 """`acga demo` end to end on a very small world (the full demo is measured, not asserted: see the README)."""
 
+import json
+import os
 import re
 
 import numpy as np
@@ -62,8 +64,15 @@ def _demo_in_the_precision_this_cpu_picks(out, capsys):
     return policy, video, sentence
 
 
-def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys):
+def test_demo_runs_every_stage_and_writes_what_it_reports(tmp_path, capsys, monkeypatch):
+    # A cluster's TF_CONFIG in the shell (a cluster operator's): the demo waited for worker 0, and as worker 1 wrote
+    # its run under workers/; it trains on this machine alone, and TF_CONFIG is as it was after.
+    tf_config = json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker",
+                                                                                             "index": 1}})
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    monkeypatch.setenv("ACGA_CLUSTER_WAIT_S", "5")
     _demo_in_the_precision_this_cpu_picks(tmp_path / "demo", capsys)
+    assert os.environ["TF_CONFIG"] == tf_config
 
 
 # Two demos: about 4 minutes alone on a 2-core AVX2 host (249 s); the default suite runs the first (the test above).

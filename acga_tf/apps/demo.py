@@ -7,6 +7,7 @@ attention maps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -106,6 +107,20 @@ def unlearnt_attributes(by_attributes: dict, reference_mean_iou: float, margin: 
             if len(names) == 1 and mean_iou < reference_mean_iou + margin}
 
 
+@contextlib.contextmanager
+def _on_this_machine():
+    """The demo trains on this machine alone: a cluster's `TF_CONFIG`, set in the shell, is set aside while it trains
+    (under it, `fit` waited for the cluster's other workers; worker 1 wrote its run under `workers/`)."""
+    saved = os.environ.pop("TF_CONFIG", None)
+    if saved is not None:
+        logger.warning("TF_CONFIG is set: the demo trains on this machine alone, without it")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["TF_CONFIG"] = saved
+
+
 def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
              experiment: ExperimentConfig | None = None, mixed_precision: str = "auto",
              verbose: int = 1) -> DemoResult:
@@ -154,8 +169,9 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         precision = mixed_precision_policy()
     else:
         precision = (mixed_precision, "asked for with --mixed-precision")
-    fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,
-        verbose=verbose)  # the demo owns its folder
+    with _on_this_machine():
+        fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,
+            verbose=verbose)  # the demo owns its folder
     timings["train"] = time.perf_counter() - start
 
     start = time.perf_counter()
