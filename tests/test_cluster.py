@@ -29,6 +29,10 @@ TWO = {"worker": ["localhost:23456", "localhost:23457"]}
     ('{"cluster": {"worker": ["a"]}, "task": {"type": "worker", "index": 0}}',
      "TF_CONFIG: cluster.worker: expected a list of \"host:port\" addresses, got ['a']"),
     (json.dumps({"cluster": TWO}), 'TF_CONFIG: no "task" {"type": ..., "index": ...}'),
+    # a second operator's: worker 0 waited for itself at its own address, for the whole wait
+    (json.dumps({"cluster": {"worker": ["h:1", "h:1"]}, "task": {"type": "worker", "index": 0}}),
+     "TF_CONFIG: the address h:1 is given to two tasks (worker 0 and worker 1): each task of the cluster has its own "
+     "host:port"),
     (json.dumps({"cluster": TWO, "task": {"type": "Worker", "index": 0}}),
      "TF_CONFIG: task.type 'Worker' is not a job of the cluster (worker; names are lower case)"),
     (json.dumps({"cluster": TWO, "task": {"type": "worker", "index": 2}}),
@@ -137,3 +141,24 @@ def test_a_worker_killed_mid_run_is_named_and_the_other_says_how_to_resume(prepa
     assert err.strip().splitlines()[-1].startswith(
         "acga train: error: TF_CONFIG: a task of the cluster stopped or cannot be reached (TensorFlow's "), err[-2000:]
     assert "the same command on every worker resumes the run from its backup (optimizer step " in err
+
+
+def test_a_worker_that_refuses_to_start_is_named_by_the_others_in_one_line(prepared_a2d, tmp_path):
+    """A second operator's: worker 1 refused its folder in one line, and worker 0 ended with TensorFlow's "Collective
+    ops is aborted by: Error reported from /job:worker/task:1: The following tasks are unhealthy ...", after about
+    nine lines of its own: a task lost before training was not said as one lost during it."""
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    out = tmp_path / "run"
+    (out / "workers" / "worker-1").mkdir(parents=True)
+    (out / "workers" / "worker-1" / "notes.txt").write_text("not a run")  # worker 1 refuses its folder
+    procs = [_train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": i}},
+                    ACGA_CLUSTER_WAIT_S="120") for i in range(2)]
+    try:
+        errors = [p.communicate(timeout=180)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert procs[1].returncode == 2 and "holds files that are not a training run's (notes.txt)" in errors[1]
+    assert procs[0].returncode == 2 and errors[0].strip().splitlines()[-1].startswith(
+        "acga train: error: TF_CONFIG: a task of the cluster stopped or cannot be reached (TensorFlow's "), errors[0]
+    assert errors[0].strip().endswith("no backup was saved; the same command on every worker starts over"), errors[0]

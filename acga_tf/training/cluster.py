@@ -28,6 +28,8 @@ CLUSTER_WAIT_S = 600.0  # seconds a worker waits for the others of its cluster t
 WAIT_ENV = "ACGA_CLUSTER_WAIT_S"
 JOBS = ("chief", "worker")  # the tasks MultiWorkerMirroredStrategy trains with
 FIRST_NOTE_S, NOTE_EVERY_S = 10.0, 60.0  # when the wait is said, then how often
+CLUSTER_LOSSES = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+                  tf.errors.InternalError, tf.errors.UnknownError)  # what a worker sees of a task that stopped
 
 
 def read_tf_config() -> dict[str, Any] | None:
@@ -61,6 +63,13 @@ def read_tf_config() -> dict[str, Any] | None:
         if (not isinstance(addresses, list) or not addresses
                 or not all(isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in addresses)):
             raise ValueError(f"{where}: cluster.{job}: expected a list of \"host:port\" addresses, got {addresses!r}")
+    tasks: dict[str, str] = {}
+    for job, addresses in cluster.items():
+        for i, address in enumerate(addresses):
+            if address in tasks:  # the task waited for itself, for as long as the wait lasts
+                raise ValueError(f"{where}: the address {address} is given to two tasks ({tasks[address]} and {job} "
+                                 f"{i}): each task of the cluster has its own host:port")
+            tasks[address] = f"{job} {i}"
     if not isinstance(task, dict) or "type" not in task or "index" not in task:
         raise ValueError(f"{where}: no \"task\" {{\"type\": ..., \"index\": ...}} saying which of the cluster's tasks "
                          f"this process is (each process has its own): {raw!r}")
@@ -92,7 +101,8 @@ def worker_role() -> tuple[str, int, bool]:
 
 
 def wait_limit() -> float:
-    """Seconds a worker waits for its cluster: `ACGA_CLUSTER_WAIT_S` where set, else `CLUSTER_WAIT_S`.
+    """Seconds a worker waits for its cluster: `ACGA_CLUSTER_WAIT_S` where set ("inf": no limit), else
+    `CLUSTER_WAIT_S`.
 
     Raises:
         ValueError: `ACGA_CLUSTER_WAIT_S` is not a positive number.
@@ -224,7 +234,12 @@ def check_same_settings(strategy: tf.distribute.Strategy, settings: dict[str, An
     def gather():
         return strategy.gather(strategy.run(each_replica), axis=0)
 
-    gathered = gather().numpy()  # (replicas, settings)
+    try:
+        gathered = gather().numpy()  # (replicas, settings)
+    except CLUSTER_LOSSES as e:
+        raise ConnectionError(f"TF_CONFIG: a task of the cluster stopped before the workers compared their settings "
+                              f"(TensorFlow's {type(e).__name__}; its own log says why); nothing was written here: "
+                              "start the same command on every worker") from None
     differ = [name for k, name in enumerate(names) if (gathered[:, k] != gathered[0, k]).any()]
     if differ:
         job, index, _ = worker_role()

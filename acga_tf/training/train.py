@@ -53,7 +53,13 @@ from acga_tf.ops import files
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_hint
 from acga_tf.ops.errors import error_message
 from acga_tf.training import artifacts
-from acga_tf.training.cluster import check_same_settings, multi_worker_strategy, read_tf_config, worker_role
+from acga_tf.training.cluster import (
+    CLUSTER_LOSSES,
+    check_same_settings,
+    multi_worker_strategy,
+    read_tf_config,
+    worker_role,
+)
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
 from acga_tf.training.task import TrainingTask
@@ -413,7 +419,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite, experiment=experiment)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with (run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
-          seeded(experiment.training.seed)):
+          seeded(experiment.training.seed), _cluster_losses(run)):
         _load_words(run, vectors_path)
         model, task, prefix = _build_model(run, policy, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
@@ -442,16 +448,6 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             history = _train(run, task, batches, validation, callbacks, start_step, verbose)
         except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
             raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
-        except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
-                tf.errors.InternalError, tf.errors.UnknownError) as e:
-            if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-                raise
-            saved = backup.saved_step()  # a worker killed: TensorFlow's gRPC lines said neither that nor what to do
-            said = re.search(r'grpc_message:"([^"]+)"', error_message(e))  # its first line: "Additional GRPC ..."
-            kept = (f"the same command on every worker resumes the run from its backup (optimizer step {saved})"
-                    if saved is not None else "no backup was saved; the same command on every worker starts over")
-            raise ConnectionError(f"TF_CONFIG: a task of the cluster stopped or cannot be reached (TensorFlow's "
-                                  f"{type(e).__name__}{': ' + said.group(1) if said else ''}); {kept}") from None
         except KeyboardInterrupt:
             saved = backup.saved_step()
             raise KeyboardInterrupt(f"no model was saved; the same command resumes the run from its backup (optimizer "
@@ -473,6 +469,37 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if init_weights is None and (note := moving_statistics_note(model, run.epochs * run.steps_per_epoch)):
             logger.warning(note)
         return history
+
+
+@contextlib.contextmanager
+def _cluster_losses(run: _Run):
+    """Under `TF_CONFIG`, TensorFlow's errors of a task that stopped (a killed worker, one that refused to start: a
+    collective aborted, gRPC's "Additional GRPC error information ...", after about nine lines of its own) become
+    one line saying so and where the same command resumes from."""
+    try:
+        yield
+    except CLUSTER_LOSSES as e:
+        if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise
+        saved = _backup_step(run.work_dir)
+        message = error_message(e)
+        said = re.search(r'grpc_message:"([^"]+)"', message) or re.search(r"(Socket closed|unhealthy)", message)
+        kept = (f"the same command on every worker resumes the run from its backup (optimizer step {saved})"
+                if saved is not None else "no backup was saved; the same command on every worker starts over")
+        raise ConnectionError(f"TF_CONFIG: a task of the cluster stopped or cannot be reached (TensorFlow's "
+                              f"{type(e).__name__}{': ' + said.group(1) if said else ''}; its own log says why); "
+                              f"{kept}") from None
+
+
+def _backup_step(work_dir: str) -> int | None:
+    """The optimizer step of the backup in a run's folder, or None (none, or unreadable)."""
+    backup = os.path.join(work_dir, BACKUP_DIR)
+    if not tf.io.gfile.exists(os.path.join(backup, BACKUP_WEIGHTS_FILE)):
+        return None
+    try:
+        return int(files.read_json(os.path.join(backup, BACKUP_METADATA_FILE))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @contextlib.contextmanager
