@@ -221,9 +221,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
 
     def saved_step(self) -> int | None:
         """The optimizer step of the backup on disk, or None when there is none."""
-        if not tf.io.gfile.exists(self._weights_path):
-            return None
-        return int(files.read_json(self._training_metadata_path)["step"])
+        return _backup_step(self.backup_dir)
 
     def restore(self) -> bool:
         """Loads the backup into the model and its optimizer; returns whether there was one.
@@ -481,7 +479,7 @@ def _cluster_losses(run: _Run):
     except CLUSTER_LOSSES as e:
         if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise
-        saved = _backup_step(run.work_dir)
+        saved = _backup_step(os.path.join(run.work_dir, BACKUP_DIR))
         message = error_message(e)
         said = re.search(r'grpc_message:"([^"]+)"', message) or re.search(r"(Socket closed|unhealthy)", message)
         kept = (f"the same command on every worker resumes the run from its backup (optimizer step {saved})"
@@ -491,15 +489,15 @@ def _cluster_losses(run: _Run):
                               f"{kept}") from None
 
 
-def _backup_step(work_dir: str) -> int | None:
-    """The optimizer step of the backup in a run's folder, or None (none, or unreadable)."""
-    backup = os.path.join(work_dir, BACKUP_DIR)
-    if not tf.io.gfile.exists(os.path.join(backup, BACKUP_WEIGHTS_FILE)):
+def _backup_step(backup_dir: str) -> int | None:
+    """The optimizer step of the backup in `backup_dir`, or None where there is none.
+
+    Raises:
+        ValueError: as `read_backup_metadata`.
+    """
+    if not tf.io.gfile.exists(os.path.join(backup_dir, BACKUP_WEIGHTS_FILE)):
         return None
-    try:
-        return int(files.read_json(os.path.join(backup, BACKUP_METADATA_FILE))["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return int(read_backup_metadata(os.path.join(backup_dir, BACKUP_METADATA_FILE))["step"])
 
 
 @contextlib.contextmanager
