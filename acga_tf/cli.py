@@ -89,7 +89,7 @@ from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLE
 from acga_tf.apps.evaluate import evaluate, format_table
 from acga_tf.apps.predict import frames_to_segment, predict_to_files
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
-from acga_tf.data.convert import add_prepare_arguments, prepare_from_args
+from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
@@ -294,7 +294,7 @@ def _run_predict_list(args) -> int:
         video_done()
     counts = collections.Counter(r.status for r in results)
     table = os.path.join(args.output_dir, batch.RESULTS_NAME)
-    print(f"{videos} videos, {len(results)} rows: " + ", ".join(f"{counts[s]} {s}" for s in
+    print(f"{counted(videos, 'video')}, {counted(len(results), 'row')}: " + ", ".join(f"{counts[s]} {s}" for s in
                                                                  ("done", "done earlier", "failed") if counts[s])
           + f" -> {table}")
     failed = [r for r in results if r.status == "failed"]

@@ -301,6 +301,9 @@ def test_a_path_written_with_the_other_form_of_its_accents_finds_the_file(run_di
     names as their bytes, had "video file not found" for a path that looked exactly like the file's."""
     root, _ = listed
     shutil.copy(root / "a.mp4", root / "\u00e9t\u00e9.mp4")  # stored composed (NFC)
-    listing = _write_list(root / "mac.csv", [("e\u0301te\u0301.mp4", QUERY)])
+    (root / "vid\u00e9os").mkdir()  # a second tester's: a folder made on Linux (NFC), a file copied from a Mac (NFD)
+    shutil.copy(root / "a.mp4", root / "vid\u00e9os" / "Noe\u0308l.mp4")
+    listing = _write_list(root / "mac.csv", [("e\u0301te\u0301.mp4", QUERY), ("vid\u00e9os/No\u00ebl.mp4", QUERY)])
     results = batch.predict_list(run_dir, batch.read_list(listing), str(root / "out"))
-    assert [(r.status, r.masks) for r in results] == [("done", "\u00e9t\u00e9/masks/1")]
+    assert [(r.status, r.masks) for r in results] == [("done", "\u00e9t\u00e9/masks/1"),
+                                                      ("done", "vid\u00e9os/Noe\u0308l/masks/1")]

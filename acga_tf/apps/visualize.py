@@ -255,7 +255,7 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
     plot_word_attention(axes[-1], weights, maps.words)
     axes[-1].set_title(f"word attention of ({x:g}, {y:g})")
     fig.suptitle(textwrap.shorten(maps.query, 90))
-    with glyphs_noted():
+    with glyphs_noted(fig):
         fig.tight_layout()
     return fig
 
@@ -319,7 +319,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
         axes[r, 0].text(0, -0.04, textwrap.shorten(f'"{sentence}"', 60), transform=axes[r, 0].transAxes,
                         va="top", fontsize=8)
         axes[r, 2].text(0, -0.04, f"IoU {iou:.2f}", transform=axes[r, 2].transAxes, va="top", fontsize=8)
-    with glyphs_noted():
+    with glyphs_noted(fig):
         fig.tight_layout()
     fig.samples = [(sample_id, sentence, iou) for sample_id, sentence, *_, iou in rows]
     return fig
@@ -343,10 +343,10 @@ MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")  # Matplotlib's w
 
 
 @contextlib.contextmanager
-def glyphs_noted():
+def glyphs_noted(fig=None):
     """Matplotlib's warnings that the font has no glyph for a character (an emoji in a sentence: drawn as a box), one
-    per character and per drawing and naming Matplotlib's source line, become one log warning naming the characters;
-    other warnings pass through."""
+    per character and per drawing and naming Matplotlib's source line, become one log warning naming the characters,
+    once per figure (`fig`: its layout and its save draw it twice); other warnings pass through."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
@@ -357,8 +357,12 @@ def glyphs_noted():
             missing.append(chr(int(found.group(1))))
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    noted = getattr(fig, "acga_missing_glyphs", set()) if fig is not None else set()
+    missing = [c for c in dict.fromkeys(missing) if c not in noted]
+    if fig is not None:
+        fig.acga_missing_glyphs = noted | set(missing)
     if missing:
-        logger.warning("the figure's font has no glyph for %s: drawn as a box", " ".join(dict.fromkeys(missing)))
+        logger.warning("the figure's font has no glyph for %s: drawn as a box", " ".join(missing))
 
 
 def save_figure(fig, path: str, dpi: int = 100) -> str:
@@ -371,7 +375,7 @@ def save_figure(fig, path: str, dpi: int = 100) -> str:
     path = os.fspath(path)
     fmt = figure_format(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with files.atomic_path(path) as temporary, glyphs_noted():
+    with files.atomic_path(path) as temporary, glyphs_noted(fig):
         fig.savefig(temporary, format=fmt, dpi=dpi, bbox_inches="tight")
     logger.info("wrote %s", path)
     return path

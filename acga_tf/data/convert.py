@@ -488,7 +488,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
     """"1 shard", "2 shards"."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -500,8 +500,8 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
                         vocabulary=args.vocabulary, beam_options=args.beam_option,
                         progress=not args.no_progress, overwrite=args.overwrite)
-    lines = [f"{s['dataset']} {s['split']}: {_count(s['samples'], 'sample')} "
-             f"({_count(s['frames'], 'annotated frame')}) in {_count(len(s['shards']), 'shard')}, "
+    lines = [f"{s['dataset']} {s['split']}: {counted(s['samples'], 'sample')} "
+             f"({counted(s['frames'], 'annotated frame')}) in {counted(len(s['shards']), 'shard')}, "
              f"{s['skipped']} skipped"
              + (f" (listed in {s['skipped_csv']})" if s["skipped"] else "")
              + (f", {s['empty_masks']} with an empty mask (kept)" if s["empty_masks"] else "")
@@ -509,6 +509,6 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
              for s in summaries]
     read = summaries[-1]["reader_skipped"] if summaries else 0
     if read:  # rows, videos and sentences left out before the split's frames: once, for the whole dataset
-        lines.append(f"{summaries[-1]['dataset']}: {_count(read, 'annotation item')} left out while "
+        lines.append(f"{summaries[-1]['dataset']}: {counted(read, 'annotation item')} left out while "
                      f"reading (listed in {summaries[-1]['skipped_csv']})")
     return lines

@@ -90,14 +90,19 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
 
 
 def as_stored(path: str) -> str:
-    """`path`, or where no file has it and one has its name with the accents in the other Unicode form (NFC "é" or
-    NFD "e" and an accent: a list written on a Mac; Linux keeps a name's bytes as given), that file's path."""
+    """`path`, or where no file has it and one has its names with the accents in the other Unicode form (NFC "é" or
+    NFD "e" and an accent: a list written on a Mac, a file copied from one; Linux keeps a name's bytes as given),
+    that file's path; each folder and the file's name are looked up in either form."""
     if os.path.exists(path):
         return path
-    for form in ("NFC", "NFD"):
-        other = unicodedata.normalize(form, path)
-        if other != path and os.path.exists(other):
-            return other
+    head, tail = os.path.split(path)
+    if not tail or head == path:
+        return path
+    parent = as_stored(head) if head else head
+    for name in (tail, unicodedata.normalize("NFC", tail), unicodedata.normalize("NFD", tail)):
+        candidate = os.path.join(parent, name)
+        if os.path.exists(candidate):
+            return candidate
     return path
 
 
