@@ -61,11 +61,7 @@ class Vocabulary:
             raise ValueError(f"duplicated vocabulary words: {dup[:10]}")
         object.__setattr__(self, "_words", (PAD, *words))
         object.__setattr__(self, "_counts", (0, *counts))
-        index: dict[str, int] = {}
-        for i, w in enumerate(self._words):
-            for form in word_forms(w):
-                index.setdefault(form, i)
-        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_index", word_rows(self._words))
 
     def __setattr__(self, name, value):
         raise AttributeError("Vocabulary is immutable")
@@ -92,7 +88,8 @@ class Vocabulary:
 
     def index(self, word: str) -> int:
         """Row of `word` (0 if unknown), whichever Unicode form its accents are written in (`word_forms`)."""
-        return self._index.get(word, self._index.get(compose(word), 0))
+        row = self._index.get(word)
+        return row if row is not None else self._index.get(compose(word), 0)
 
     def encode(self, sentence: str) -> list[int]:
         """Token ids of one sentence, with the shared tokenizer (0 for unknown words)."""
@@ -196,7 +193,17 @@ def word_forms(word: str) -> list[str]:
     """`word` as written and in Unicode's two forms of its accents, composed (NFC: "é" one character) and decomposed
     (NFD: "e" then the accent, as macOS writes file names), each once: the keys under which a vocabulary finds it,
     in Python and in the graph (TensorFlow has no op that turns one form into the other; acga_tf/data/text.py)."""
-    return list(dict.fromkeys((word, unicodedata.normalize("NFC", word), unicodedata.normalize("NFD", word))))
+    return list(dict.fromkeys((word, compose(word), unicodedata.normalize("NFD", word))))
+
+
+def word_rows(words) -> dict[str, int]:
+    """Each word's row (its place in `words`) under each of its `word_forms`, the first word's where two share one:
+    the keys of `Vocabulary.index` and of `SentenceVectorizer`'s lookup table."""
+    rows: dict[str, int] = {}
+    for row, word in enumerate(words):
+        for form in word_forms(word):
+            rows.setdefault(form, row)
+    return rows
 
 
 def random_word_vector(word: str, dim: int, seed: int = 0) -> np.ndarray:
@@ -389,10 +396,9 @@ class SentenceVectorizer(tf.Module):
             raise ValueError(f"sentence_length must be >= 1, got {sentence_length}")
         self.sentence_length = int(sentence_length)
         self.dim = int(matrix.shape[1])
-        rows: dict[str, int] = {}  # each word in both Unicode forms of its accents (`word_forms`): the same row
-        for row, word in enumerate(words[1:], start=1):
-            for form in word_forms(word):
-                rows.setdefault(form, row)
+        # each word in both Unicode forms of its accents (`word_forms`), from row 1: row 0 (padding and unknown
+        # words) is the table's default, not a key
+        rows = {form: row + 1 for form, row in word_rows(words[1:]).items()}
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(tf.constant(list(rows), tf.string),
                                                 tf.constant(list(rows.values()), tf.int64)),

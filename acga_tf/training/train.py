@@ -401,12 +401,13 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):  # before any worker writes
-        check_same_settings(run.strategy, {
-            **{f"{part}.{name}": value for part, fields in experiment.to_dict().items()
-               for name, value in fields.items()},
-            "epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "backup_every": backup_every,
-            "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
-            "init_weights": init_weights is not None, "word_vectors": vectors_path is not None})
+        with _cluster_losses(run):
+            check_same_settings(run.strategy, {
+                **{f"{part}.{name}": value for part, fields in experiment.to_dict().items()
+                   for name, value in fields.items()},
+                "epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "backup_every": backup_every,
+                "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
+                "init_weights": init_weights is not None, "word_vectors": vectors_path is not None})
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
         raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
     if feature_cache:  # nothing frozen to cache: before the folder too (each worker's was left empty)
