@@ -52,3 +52,23 @@ def test_a_name_whose_temporary_name_is_too_long_is_refused_before_the_work(tmp_
     assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "a.mp4"), "--query", "the red circle",
                  "--output", path]) == 2
     assert "over the" in capsys.readouterr().err
+
+
+def test_a_write_protected_file_is_not_replaced(tmp_path, run_dir, capsys):
+    """A locked-down environment's tester: `acga predict --output`, `visualize --output` and `evaluate --output-csv`
+    replaced a `chmod 444` file of another user without a word (a new version is renamed onto the old one, which the
+    folder's permissions allow). Now refused in one line before the work, the file as it was."""
+    kept = tmp_path / "keep.mp4"
+    kept.write_bytes(b"the user's file")
+    kept.chmod(0o444)
+    with pytest.raises(ValueError, match=r"keep.mp4: exists and is write-protected \(mode -r--r--r--\): not replaced; "
+                                         r"remove it, make it writable or choose another name \(--output\)"):
+        check_writable(str(kept), flag="--output")
+    from acga_tf.cli import main
+
+    assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "a.mp4"), "--query", "the red circle",
+                 "--output", str(kept)]) == 2
+    assert "write-protected" in capsys.readouterr().err
+    assert kept.read_bytes() == b"the user's file"
+    kept.chmod(0o644)
+    check_writable(str(kept))  # writable again: replaced as before

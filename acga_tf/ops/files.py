@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -72,6 +73,9 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
     if os.path.exists(path) and os.path.isdir(path) != folder:
         found, wanted = ("a file", "folder") if folder else ("a folder", "file")
         raise ValueError(f"{path}: is {found}; name the {wanted} to write{where}")
+    if not folder and os.path.isfile(path) and write_protected(path):  # the rename into place would replace it
+        raise ValueError(f"{path}: exists and is write-protected (mode {stat.filemode(os.stat(path).st_mode)}): not "
+                         f"replaced; remove it, make it writable or choose another name{where}")
     anchor = os.path.abspath(path) if folder else os.path.dirname(os.path.abspath(path))
     while not os.path.exists(anchor):
         anchor = os.path.dirname(anchor)
@@ -87,6 +91,14 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
             pass
     except OSError as e:
         raise ValueError(f"{path}: cannot be written ({anchor}: {e.strerror or e}){where}") from None
+
+
+def write_protected(path: str) -> bool:
+    """Whether the file `path` may not be written by this process, or by anyone (no write permission bit: a file
+    `chmod 444` made read-only, which a process with root's rights could otherwise write). A file is replaced by
+    renaming its new version onto it (`atomic_path`), which the folder's permissions allow whatever the file's own:
+    a command checks this before it writes over an existing file."""
+    return not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222
 
 
 def as_stored(path: str) -> str:
