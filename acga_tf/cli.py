@@ -17,6 +17,7 @@ import os
 import select
 import signal
 import sys
+import tempfile
 import threading
 
 from acga_tf.ops import native_log
@@ -86,7 +87,7 @@ from acga_tf.apps import batch
 from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
-from acga_tf.apps.evaluate import evaluate, format_table
+from acga_tf.apps.evaluate import evaluate, format_table, run_checkpoints
 from acga_tf.apps.predict import frames_to_segment, predict_to_files
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_args
@@ -309,7 +310,8 @@ def _run_predict_list(args) -> int:
 # === visualize (issue: predict) ===
 def _add_visualize(sub) -> None:
     p = sub.add_parser("visualize", help="attention figures for a query point, or a qualitative grid of a dataset")
-    p.add_argument("--model", required=True, help="a trained run directory (or its model.keras)")
+    p.add_argument("--model", required=True, help="a trained run directory, its model.keras, or a checkpoint "
+                                                  "(RUN/checkpoints/epoch-NN.keras)")
     p.add_argument("--output", required=True, help="figure file (FIG.png, .pdf, .svg)")
     p.add_argument("--video", help="attention figure: a video file")
     p.add_argument("--query", help="attention figure: the sentence")
@@ -343,7 +345,8 @@ def _run_visualize(args) -> int:
 # === export (issue: serving) ===
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a trained run as a TF Serving SavedModel (saved_models/NAME/VERSION)")
-    p.add_argument("--model", required=True, help="trained run directory (or its model.keras)")
+    p.add_argument("--model", required=True, help="a trained run directory, its model.keras, or a checkpoint "
+                                                  "(RUN/checkpoints/epoch-NN.keras)")
     p.add_argument("--output", required=True, help="version folder to create, e.g. saved_models/acga/1")
     p.add_argument("--no-warmup", action="store_true", help="no assets.extra/tf_serving_warmup_requests")
     p.set_defaults(run=_run_export)
@@ -440,7 +443,8 @@ def _epochs_trained(history) -> str:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a trained run on prepared shards (the paper's protocol, at each "
                                         "frame's original resolution)")
-    p.add_argument("--model", help="a trained run directory, its model.keras, or a checkpoint")
+    p.add_argument("--model", help="a trained run directory, its model.keras, a checkpoint, or the run's checkpoints "
+                                   "folder (each epoch scored: one row each)")
     p.add_argument("--data", help="glob of shards, e.g. 'data/a2d/test-*.tfrecord'")
     p.add_argument("--output-csv", help="write one row per sample (IoU at the original resolution)")
     p.add_argument("--output-json", help="write the scores with what was scored (model, shards, version, time), to "
@@ -455,9 +459,31 @@ def _run_evaluate(args) -> int:
     for flag, value in (("--model", args.model), ("--data", args.data)):
         if not value:
             raise ValueError(f"{flag} is required")
-    summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=args.output_csv,
-                       vectors_path=args.word_vectors, progress=not args.no_progress, output_json=args.output_json)
-    print(format_table(summary))
+    checkpoints = run_checkpoints(args.model)
+    if not checkpoints:
+        summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=args.output_csv,
+                           vectors_path=args.word_vectors, progress=not args.no_progress, output_json=args.output_json)
+        print(format_table(summary))
+        return 0
+    if args.output_csv:
+        raise ValueError(f"--output-csv: one model's rows, sample by sample; {args.model} holds {len(checkpoints)} "
+                         "checkpoints: give one of them (epoch-NN.keras) for its rows")
+    if args.output_json:
+        files.check_writable(args.output_json, flag="--output-json")
+    summaries, records = {}, []
+    with tempfile.TemporaryDirectory() as folder:  # each checkpoint's record, written by `evaluate`, then all of them
+        for index, checkpoint in enumerate(checkpoints):
+            record = os.path.join(folder, f"{index}.json")
+            summaries[os.path.basename(checkpoint)] = evaluate(
+                checkpoint, args.data, batch_size=args.batch_size, vectors_path=args.word_vectors,
+                progress=not args.no_progress, output_json=record)
+            records.append(files.read_json(record))
+    if args.output_json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output_json)), exist_ok=True)
+        files.write_json(args.output_json, records)
+    print(format_table(summaries))
+    best = max(summaries, key=lambda name: summaries[name]["mean_iou"])
+    print(f"best mean IoU: {best} ({100 * summaries[best]['mean_iou']:.1f})")
     return 0
 
 

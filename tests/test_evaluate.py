@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import types
 
 import numpy as np
@@ -20,6 +21,7 @@ from acga_tf.data.convert import prepare
 from acga_tf.data.datasets import load_vectorizer, make_dataset
 from acga_tf.data.manifest import read_manifest
 from acga_tf.data.synthetic import write_jhmdb_world
+from acga_tf.data.vocab import save_word_vectors
 from acga_tf.training import artifacts
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit
@@ -82,6 +84,63 @@ def test_evaluate_writes_table_and_csv(trained_run, prepared_a2d, tmp_path):
     # A checkpoint of the run (the same weights after one epoch) is evaluated with the run's vocabulary too.
     again = evaluate(os.path.join(trained_run, "checkpoints", "epoch-01.keras"), prepared_a2d["test"])
     assert again == pytest.approx(summary)
+
+
+def test_a_checkpoint_copied_away_from_its_run_is_scored_with_its_own_words_or_refused(trained_run, prepared_a2d,
+                                                                                       tmp_path, caplog):
+    """A training monitor's: `cp run/checkpoints/epoch-02.keras picked/best.keras`, then `acga evaluate --model
+    picked/best.keras` scored it with the vocabulary beside the shards and random word vectors, where the run had
+    read word2vec's: mean IoU 3.6 against 4.1, with a warning only. Each `.keras` file a run writes now records its
+    words' digest: other words are refused, the same words are used (no warning)."""
+    picked = tmp_path / "picked"
+    picked.mkdir()
+    best = str(picked / "best.keras")
+    shutil.copy(os.path.join(trained_run, "checkpoints", "epoch-01.keras"), best)
+    run = artifacts.load_trained(trained_run)
+    assert artifacts.recorded_words(best) == artifacts.recorded_words(os.path.join(trained_run, "model.keras")) == (
+        artifacts.words_digest(run.vocabulary.words, run.embeddings))
+    with caplog.at_level("WARNING"):  # this run read the random vectors the shards' vocabulary gives: the same words
+        assert evaluate(best, prepared_a2d["test"]) == pytest.approx(evaluate(trained_run, prepared_a2d["test"]))
+    assert "beside it" not in caplog.text
+    vectors = str(tmp_path / "vectors.txt")  # other words: vectors the run never read
+    save_word_vectors(vectors, {w: np.ones(CONFIG.data.word_dim) for w in run.vocabulary.words[1:]}, "glove")
+    with pytest.raises(ValueError, match=r"best.keras: was trained with other words than the vocabulary beside the "
+                                         r"shards in .* \(and .*vectors.txt\): put its run's vocab.txt and "
+                                         r"embeddings.npy beside it, or score it in its run's folder"):
+        evaluate(best, prepared_a2d["test"], vectors_path=vectors)
+    # a model saved by Keras alone (a notebook's `model.save`) records nothing: scored with a warning, as before
+    bare = str(picked / "notebook.keras")
+    run.model.save(bare)
+    assert artifacts.recorded_words(bare) is None
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        evaluate(bare, prepared_a2d["test"])
+    assert "notebook.keras has no vocab.txt beside it: using the vocabulary beside the shards" in caplog.text
+
+
+def test_every_checkpoint_of_a_run_is_scored_to_pick_an_epoch(trained_run, prepared_a2d, tmp_path, capsys):
+    """A training monitor's: `acga evaluate --model RUN/checkpoints` said "checkpoints/model.keras: missing", and the
+    docs call the checkpoints "for picking an epoch" with no way to score them but a loop. Now one row a checkpoint,
+    the best named, and the records of all of them in --output-json."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    shutil.copy(run / "checkpoints" / "epoch-01.keras", run / "checkpoints" / "epoch-02.keras")
+    out_json = str(tmp_path / "scores" / "epochs.json")
+    assert cli.main(["evaluate", "--model", str(run / "checkpoints"), "--data", prepared_a2d["test"],
+                     "--output-json", out_json, "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    one = evaluate(str(run / "checkpoints" / "epoch-01.keras"), prepared_a2d["test"])
+    row = " | ".join(f"{100 * one[k]:.1f}" for k in ("P@0.5", "P@0.6", "P@0.7", "P@0.8", "P@0.9", "mAP@0.5:0.95",
+                                                        "overall_iou", "mean_iou"))
+    assert lines[0].startswith("| model | P@0.5 |") and lines[2:4] == [
+        f"| epoch-01.keras | {row} | {one['samples']} |", f"| epoch-02.keras | {row} | {one['samples']} |"], lines
+    assert lines[4] == f"best mean IoU: epoch-01.keras ({100 * one['mean_iou']:.1f})"
+    records = json.load(open(out_json))
+    assert [os.path.basename(r["model"]) for r in records] == ["epoch-01.keras", "epoch-02.keras"]
+    assert records[1]["scores"] == pytest.approx(one)
+    assert cli.main(["evaluate", "--model", str(run / "checkpoints"), "--data", prepared_a2d["test"],
+                     "--output-csv", str(tmp_path / "rows.csv")]) == 2
+    assert "--output-csv: one model's rows, sample by sample; " in capsys.readouterr().err
 
 
 def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):

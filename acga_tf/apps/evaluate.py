@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import glob
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf import __version__
-from acga_tf.data.datasets import load_vectorizer, make_dataset
+from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
@@ -45,10 +46,13 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
     `<run>/checkpoints/epoch-NN.keras` (the run's vocabulary is used), or a run already loaded (`TrainedModel`).
 
     A bare `.keras` file with no vocabulary beside it or its parent falls back to the vocabulary beside the shards in
-    `data_dir` with `vectors_path` (a warning is logged: the words are then not guaranteed to be the model's).
+    `data_dir` with `vectors_path`: refused where the file records other words (`artifacts.recorded_words`: a run's
+    model or checkpoint copied away from its run trained with `--word-vectors`), used as they are where it records
+    the same, and with a warning where it records none (a model saved by Keras alone: the words cannot be checked).
 
     Raises:
         FileNotFoundError: `model_path` does not exist.
+        ValueError: the words beside the shards are not those the bare `.keras` file records.
     """
     if isinstance(model_path, artifacts.TrainedModel):
         return model_path.model, model_path.vectorizer()
@@ -62,9 +66,17 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
         trained = artifacts.load_trained(model_path)
         return trained.model, trained.vectorizer()
     model = artifacts.load_model_file(model_path)
-    logger.warning("%s has no %s beside it: using the vocabulary beside the shards in %s (and %s)", model_path,
-                   artifacts.VOCAB_FILE, data_dir, vectors_path or "random word vectors")
-    return model, load_vectorizer(data_dir, model.config, vectors_path)
+    vocabulary = load_vocabulary(data_dir)
+    vectorizer = load_vectorizer(data_dir, model.config, vectors_path, vocabulary=vocabulary)
+    words = f"the vocabulary beside the shards in {data_dir} (and {vectors_path or 'random word vectors'})"
+    recorded = artifacts.recorded_words(model_path)
+    if recorded is None:  # saved by Keras alone (a notebook's `model.save`): the words cannot be checked
+        logger.warning("%s has no %s beside it: using %s", model_path, artifacts.VOCAB_FILE, words)
+    elif recorded != artifacts.words_digest(vocabulary.words, vectorizer.matrix.numpy()):
+        raise ValueError(f"{model_path}: was trained with other words than {words}: put its run's "
+                         f"{artifacts.VOCAB_FILE} and {artifacts.EMBEDDINGS_FILE} beside it, or score it in its run's "
+                         "folder")
+    return model, vectorizer
 
 
 def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, batch_size: int = 8,
@@ -213,16 +225,29 @@ def write_csv(path: str, rows) -> None:
             writer.writerow((sample_id, sentence, height, width, inter, union, f"{iou:.6f}"))
 
 
-def format_table(summary: dict[str, float]) -> str:
+def format_table(summary: dict[str, float] | dict[str, dict[str, float]]) -> str:
     """The paper's results table (percentages, one decimal) as Markdown: P@0.5…0.9, mAP@0.5:0.95, overall IoU,
-    mean IoU, and the sample count."""
+    mean IoU, and the sample count; given `{model name: summary}`, one row a model, its name first."""
     keys = [f"P@{k}" for k in PRECISION_THRESHOLDS] + ["mAP@0.5:0.95", "overall_iou", "mean_iou"]
     names = [f"P@{k}" for k in PRECISION_THRESHOLDS] + [
         f"mAP@{MAP_THRESHOLDS[0]}:{MAP_THRESHOLDS[-1]}", "Overall IoU", "Mean IoU"]
-    header = "| " + " | ".join(names + ["samples"]) + " |"
-    rule = "|" + "|".join(" ---: " for _ in range(len(names) + 1)) + "|"
-    values = "| " + " | ".join(f"{100 * summary[k]:.1f}" for k in keys) + f" | {summary['samples']} |"
-    return "\n".join((header, rule, values))
+    named = summary if all(isinstance(v, dict) for v in summary.values()) else {None: summary}
+    first = [] if None in named else ["model"]
+    header = "| " + " | ".join(first + names + ["samples"]) + " |"
+    rule = "|" + "|".join([" --- "] * len(first) + [" ---: "] * (len(names) + 1)) + "|"
+    rows = ["| " + " | ".join(([] if name is None else [name]) + [f"{100 * row[k]:.1f}" for k in keys])
+            + f" | {row['samples']} |" for name, row in named.items()]
+    return "\n".join((header, rule, *rows))
+
+
+def run_checkpoints(path) -> list[str]:
+    """The checkpoints (`epoch-NN.keras`, in epoch order) of a run's `checkpoints/` folder given as the model, to
+    score each and pick an epoch (`acga evaluate --model RUN/checkpoints`); [] for anything else."""
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
+        return []
+    if os.path.exists(os.path.join(path, artifacts.MODEL_FILE)):  # a run's own folder: its final model
+        return []
+    return sorted(glob.glob(os.path.join(glob.escape(os.fspath(path)), "epoch-*.keras")))
 
 
 def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, float], np.ndarray]:

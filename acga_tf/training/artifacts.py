@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import zipfile
@@ -40,6 +41,9 @@ CONFIG_FILE = "config.json"
 EXPERIMENT_FILE = "experiment.json"
 VOCAB_FILE = "vocab.txt"
 EMBEDDINGS_FILE = "embeddings.npy"
+# Inside each `.keras` file a run writes (`model.keras`, its checkpoints): the digest of the words it was trained with
+# (`words_digest`), so that a copy without its run's word files beside it is not scored with other words.
+WORDS_ENTRY = "acga_words.json"
 
 
 @dataclasses.dataclass
@@ -69,6 +73,28 @@ def arrays_digest(arrays, *, digest=None) -> str:
     return digest.hexdigest()[:16]
 
 
+def words_digest(words, embeddings) -> str:
+    """`arrays_digest` of a vocabulary's words, in order, and their vectors: what a model's words are known by."""
+    return arrays_digest([np.asarray([str(w) for w in words], dtype=str), np.asarray(embeddings, np.float32)])
+
+
+def record_words(keras_path: str, words, embeddings) -> None:
+    """Adds `WORDS_ENTRY`, the digest of the words the model reads (`words_digest`), to the `.keras` file (a zip
+    archive; Keras reads its own entries and leaves this one)."""
+    with zipfile.ZipFile(keras_path, "a") as archive:
+        archive.writestr(WORDS_ENTRY, json.dumps({"words": words_digest(words, embeddings)}))
+
+
+def recorded_words(keras_path: str) -> str | None:
+    """The digest `record_words` put in a `.keras` file; None for a file without it (saved by Keras alone, or by
+    acga-tf before 2026-12-05)."""
+    try:
+        with zipfile.ZipFile(keras_path) as archive:
+            return str(json.loads(archive.read(WORDS_ENTRY))["words"])
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError):
+        return None
+
+
 def save_vocabulary(directory: str, vocabulary, embeddings: np.ndarray) -> None:
     """Writes `vocab.txt` and `embeddings.npy` into `directory`."""
     os.makedirs(directory, exist_ok=True)
@@ -94,6 +120,7 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
     path = os.path.join(directory, MODEL_FILE)
     with files.atomic_path(path, suffix=".partial.keras") as temporary:  # Keras wants the .keras ending
         model.save(temporary)
+        record_words(temporary, vocabulary.words, embeddings)
     return path
 
 
