@@ -2,6 +2,9 @@
 own cases: tests/reliability/test_reliability.py, tests/test_predict.py)."""
 
 import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -72,3 +75,40 @@ def test_a_write_protected_file_is_not_replaced(tmp_path, run_dir, capsys):
     assert kept.read_bytes() == b"the user's file"
     kept.chmod(0o644)
     check_writable(str(kept))  # writable again: replaced as before
+
+
+UNREADABLE_CHECK = """
+import sys
+from acga_tf.data.vocab import load_embedding_matrix
+from acga_tf.serving.client import LocalServer
+from acga_tf.training.artifacts import load_model_file
+for call, path in ((load_model_file, sys.argv[1]), (load_embedding_matrix, sys.argv[2]), (LocalServer, sys.argv[3])):
+    try:
+        call(path)
+    except ValueError as e:
+        print(e)
+"""
+
+
+def test_a_file_this_user_may_not_read_is_named_as_such(run_dir, exported_run, tmp_path):
+    """A locked-down environment's tester: `chmod 000 run/model.keras` was "not a .keras file: 4523503 bytes that are
+    not a zip archive (truncated, or not written by Keras)", and a SavedModel's unreadable `variables.index` said to
+    export it again. Run as a user without root's rights (`setpriv` drops them where the tests run as root)."""
+    model, embeddings = tmp_path / "model.keras", tmp_path / "embeddings.npy"
+    shutil.copy(os.path.join(run_dir, "model.keras"), model)
+    shutil.copy(os.path.join(run_dir, "embeddings.npy"), embeddings)
+    saved = tmp_path / "saved"
+    shutil.copytree(exported_run, saved)
+    for path in (model, embeddings, saved / "variables" / "variables.index"):
+        path.chmod(0)
+    command = [sys.executable, "-c", UNREADABLE_CHECK, str(model), str(embeddings), str(saved)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: every file is readable")
+        command = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all", *command]
+    lines = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300,
+                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}).stdout.splitlines()
+    assert lines[:2] == [f"{model}: cannot be read (Permission denied): check its owner and permissions",
+                         f"{embeddings}: cannot be read (Permission denied): check its owner and permissions"], lines
+    assert lines[2].startswith(f"{saved}: cannot load the SavedModel (") and "Permission denied" in lines[2], lines
+    assert lines[2].endswith("; check its files' owner and permissions"), lines

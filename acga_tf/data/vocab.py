@@ -363,6 +363,8 @@ def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None) -> np
     """
     try:
         m = np.load(path, allow_pickle=False)
+    except PermissionError as e:
+        raise ValueError(f"{path}: cannot be read ({e.strerror}): check its owner and permissions") from None
     except (ValueError, OSError, EOFError) as e:  # NumPy names no file: not a .npy file, or a truncated one
         raise ValueError(f"{path}: not a .npy matrix ({str(e).strip().splitlines()[0] if str(e).strip() else e!r})"
                          ) from None

@@ -93,6 +93,19 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
         raise ValueError(f"{path}: cannot be written ({anchor}: {e.strerror or e}){where}") from None
 
 
+def unreadable(path: str) -> str | None:
+    """Why this process cannot read the file `path` ("Permission denied"), or None where it can (or it is missing:
+    the caller names that). A file Keras, NumPy or TensorFlow cannot open otherwise reads as a damaged one in
+    their messages ("not a zip archive", "export it again")."""
+    try:
+        with open(path, "rb"):
+            return None
+    except PermissionError as e:
+        return e.strerror or "Permission denied"
+    except OSError:
+        return None
+
+
 def write_protected(path: str) -> bool:
     """Whether the file `path` may not be written by this process, or by anyone (no write permission bit: a file
     `chmod 444` made read-only, which a process with root's rights could otherwise write). A file is replaced by

@@ -555,8 +555,9 @@ class LocalServer:
         except (tf.errors.OpError, OSError, ValueError, IndexError) as e:  # IndexError: truncated variables
             reason = error_message(e) if isinstance(e, tf.errors.OpError) else str(e)
             reason = reason.strip().splitlines()[0] if reason.strip() else type(e).__name__
-            raise ValueError(f"{self.export_dir}: cannot load the SavedModel ({reason}); export it again with "
-                             "`acga export`") from None
+            remedy = ("check its files' owner and permissions" if "permission denied" in reason.lower() else
+                      "export it again with `acga export`")  # a file this process may not read is not damaged
+            raise ValueError(f"{self.export_dir}: cannot load the SavedModel ({reason}); {remedy}") from None
         self.signatures = dict(self.saved_model.signatures)
 
     def signature_names(self) -> list[str]:

@@ -156,6 +156,8 @@ def load_model_file(path: str) -> keras.Model:
         ValueError: the file is not a `.keras` file, not a Keras model, or not an `ACGA`.
     """
     _require_keras_file(path)
+    if (reason := files.unreadable(path)) is not None:  # before the zip check, which read it as a damaged file
+        raise ValueError(f"{path}: cannot be read ({reason}): check its owner and permissions")
     if os.path.isfile(path) and not zipfile.is_zipfile(path):  # Keras says "File not found" of an empty file
         raise ValueError(f"{path}: not a .keras file: {os.path.getsize(path)} bytes that are not a zip archive "
                          "(truncated, or not written by Keras)")
