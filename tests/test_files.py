@@ -112,3 +112,23 @@ def test_a_file_this_user_may_not_read_is_named_as_such(run_dir, exported_run, t
                          f"{embeddings}: cannot be read (Permission denied): check its owner and permissions"], lines
     assert lines[2].startswith(f"{saved}: cannot load the SavedModel (") and "Permission denied" in lines[2], lines
     assert lines[2].endswith("; check its files' owner and permissions"), lines
+
+
+@pytest.mark.parametrize("command", ["train", "demo", "prepare"])
+def test_an_output_folder_that_cannot_be_written_is_named_with_its_flag(command, prepared_a2d, a2d_root, capsys):
+    """A locked-down environment's tester, in a read-only folder: "acga train: error: runs; Permission denied",
+    "[Errno 13] Permission denied: 'demo_output'", "[Errno 13] Permission denied: 'p'"; `acga predict` named the
+    folder, the reason and the flag. Now each command does, before any work."""
+    from acga_tf.cli import main
+
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc on this system")
+    output = "/proc/acga-output"
+    argv = {"train": ["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--epochs", "1",
+                      "--steps-per-epoch", "1", "--mixed-precision", "float32", "--output", output],
+            "demo": ["demo", "--videos", "3", "--output", output],
+            "prepare": ["prepare", "a2d", "--root", str(a2d_root), "--output", output]}[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"acga {command}: error: {output}: cannot be written (/proc: ") and err.endswith(
+        ") (--output)\n") and err.count("\n") == 1, err

@@ -22,6 +22,7 @@ from acga_tf.data.convert import prepare
 from acga_tf.data.decode import decode
 from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.models.metrics import EvaluationAccumulator
+from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.serving.export import export_model
 from acga_tf.training.artifacts import load_trained
@@ -152,6 +153,7 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     timings = {}
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"{output_dir}: is a file; --output names the folder the demo writes into")
+    files.check_writable(output_dir, folder=True, flag="--output")
     os.makedirs(output_dir, exist_ok=True)
 
     start = time.perf_counter()

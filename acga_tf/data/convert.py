@@ -188,6 +188,7 @@ def claim_output_dir(output_dir: str, dataset: str, *, overwrite: bool = False) 
             path = os.path.join(output_dir, entry)
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
         logger.warning("--overwrite: removed the converter's previous files in %s", output_dir)
+    files.check_writable(output_dir, folder=True, flag="--output")  # before the work (a read-only folder)
 
 
 def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: Sequence[AnnotatedFrame]

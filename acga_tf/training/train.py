@@ -595,6 +595,8 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
                          "start over")
     if not overwrite:
         _check_resumable(work_dir, finished, experiment)
+    if "://" not in work_dir:  # a local folder: one line naming it where it cannot be written (a read-only folder)
+        files.check_writable(work_dir, folder=True, flag="--output")
     tf.io.gfile.makedirs(work_dir)
 
 
