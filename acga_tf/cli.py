@@ -8,6 +8,7 @@ line on stderr and exit status 2, not a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import contextlib
 import importlib.util
@@ -15,6 +16,7 @@ import json
 import logging
 import os
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -40,6 +42,27 @@ def _check_keras_backend() -> None:
         return
     print(f"acga: error: KERAS_BACKEND={name}: {problem}", file=sys.stderr)
     sys.exit(2)
+
+
+def _writable_matplotlib_config() -> None:
+    """Points Matplotlib at a temporary folder (removed at exit) where its own, `~/.config/matplotlib` and
+    `~/.cache/matplotlib` (or `$XDG_CONFIG_HOME`, `$XDG_CACHE_HOME`), cannot be written: Matplotlib makes one too, but
+    first prints two lines ("mkdir -p failed ...", "Matplotlib created a temporary cache directory ...") before
+    every command's output, its one-line errors included (an unwritable or unset HOME: a container, a service)."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    home = os.path.expanduser("~")
+    for variable, default in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache")):
+        folder = os.path.join(os.environ.get(variable) or os.path.join(home, default), "matplotlib")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                continue
+        except OSError:
+            pass
+        os.environ["MPLCONFIGDIR"] = temporary = tempfile.mkdtemp(prefix="acga-matplotlib-")
+        atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+        return
 
 
 def _interrupted_while_starting(signum, frame) -> None:
@@ -68,6 +91,7 @@ def end_by_signal(signum: int) -> None:
 
 
 _check_keras_backend()
+_writable_matplotlib_config()
 # Until the imports below are done; then the handler Python had (KeyboardInterrupt, which `main` reports). Only the
 # main thread may set one (a test may import this module from another).
 # A command a script started in the background (`acga ... &`) ignores SIGINT, as its shell set it: it keeps doing so.

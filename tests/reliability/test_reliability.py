@@ -433,6 +433,21 @@ def test_a_user_error_is_the_only_line_in_a_fresh_process(tmp_path):
     assert loud.returncode == 2 and loud_err.endswith(err) and "port.cc" in loud_err, loud_err
 
 
+def test_a_user_error_is_the_only_line_where_home_cannot_be_written(tmp_path):
+    """A locked-down environment's tester (`HOME=/proc`, as an unwritable or unset HOME in a container): Matplotlib's
+    "mkdir -p failed for path /proc/.config/matplotlib" and "Matplotlib created a temporary cache directory ..."
+    came before every command's one line. Its configuration now goes to a temporary folder, removed at exit."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    result = subprocess.run([sys.executable, "-m", "acga_tf.cli", "predict", "--model", str(tmp_path), "--video",
+                             str(tmp_path / "nope.mp4"), "--query", "a man"], capture_output=True, text=True,
+                            timeout=300, env={**env, "HOME": "/proc", "TMPDIR": str(temporary)})
+    assert result.returncode == 2 and result.stderr == (
+        f"acga predict: error: {tmp_path / 'nope.mp4'}: video file not found\n"), result.stderr
+    assert os.listdir(temporary) == []
+
+
 def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
     """`acga evaluate ... | head -1`: the reader closes the pipe. Before: "acga params: error: [Errno 32] Broken pipe"
     and status 2 after the work was done (and Python's "Exception ignored ... BrokenPipeError" at exit). Now the
