@@ -56,7 +56,7 @@ def _read_json(path):
         return None
 
 
-def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path):
+def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path, capsys):
     steps, epochs = 4, 2
     killed = str(tmp_path / "killed")
     proc = _launch({"train": prepared_a2d["train"],
@@ -83,9 +83,13 @@ def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path):
     assert not os.path.exists(os.path.join(killed, artifacts.MODEL_FILE))
 
     config = ExperimentConfig.preset("tiny", **TINY)
+    capsys.readouterr()
     resumed = fit(config, prepared_a2d["train"], killed, epochs=epochs, steps_per_epoch=steps, backup_every=1,
-                  verbose=0)
+                  verbose=2)
     assert int(resumed.model.optimizer.iterations.numpy()) == steps * epochs
+    # Keras' lines count the run's epochs (a training monitor's: the interrupted epoch's was "Epoch 1/1")
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch ")]
+    assert printed == [f"Epoch {epoch + 1}/{epochs}" for epoch in range(killed_epoch, epochs)], printed
     assert resumed.epoch == list(range(killed_epoch, epochs))  # only what was left was run
     assert json.load(open(os.path.join(killed, "backup", "training_metadata.json")))["step"] == steps * epochs
 

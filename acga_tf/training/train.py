@@ -850,10 +850,10 @@ def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_s
     history = keras.callbacks.History()  # no epoch left: a run stopped between its last step and its save
     history.epoch = []
     epoch, done = divmod(start_step, run.steps_per_epoch)
-    if done:  # finish the interrupted epoch first
+    if done:  # finish the interrupted epoch first, its line saying the run's epochs ("Epoch 2/3", not "2/2")
         history = task.fit(batches(start_step), initial_epoch=epoch, epochs=epoch + 1,
                            steps_per_epoch=run.steps_per_epoch - done, validation_data=validation,
-                           callbacks=callbacks, shuffle=False, verbose=verbose)
+                           callbacks=[*callbacks, _EpochsOfTheRun(run.epochs)], shuffle=False, verbose=verbose)
         epoch += 1
     if epoch < run.epochs and not task.stop_training:
         rest = task.fit(batches(epoch * run.steps_per_epoch), initial_epoch=epoch, epochs=run.epochs,
@@ -897,6 +897,19 @@ def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str
     paths = write_cache(prefix, dataset, directory)
     files.write_json(marker, {"shards": [os.path.basename(p) for p in paths], "fingerprint": fingerprint})
     return paths
+
+
+class _EpochsOfTheRun(keras.callbacks.ProgbarLogger):
+    """Keras' progress lines, "Epoch N/`epochs`" with the run's epochs, for the `fit` that finishes an interrupted
+    epoch (it runs to that epoch alone: Keras printed "Epoch 2/2" then "Epoch 3/3")."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.run_epochs = epochs
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.epochs = self.run_epochs
 
 
 class _FullModelCheckpoint(keras.callbacks.Callback):
