@@ -604,6 +604,10 @@ STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the `acga` command; returns the exit status."""
+    if (unread := _unread_argument(sys.argv[1:] if argv is None else argv)) is not None:
+        print(f"acga: error: the argument {unread!r} holds bytes that Python reads here in "
+              f"{sys.getfilesystemencoding()}, not UTF-8; {files.UTF8_HINT}", file=sys.stderr)
+        return 2
     args = _build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -633,6 +637,16 @@ def main(argv: list[str] | None = None) -> int:
                 if sys.stderr is not None:
                     print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
             return 128 + signum
+
+
+def _unread_argument(argv: list[str]) -> str | None:
+    """The first argument holding bytes Python could not decode (kept as lone surrogates: the C locale without UTF-8
+    mode), as UTF-8 would read it; None where there is none. Such a file name was "not found", a sentence "not valid
+    Unicode", a folder "'utf-8' codec can't encode characters": none said why."""
+    for argument in argv:
+        if any(0xDC80 <= ord(c) <= 0xDCFF for c in argument):
+            return argument.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return None
 
 
 def _stdout_closed() -> bool:

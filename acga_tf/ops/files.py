@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import stat
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -114,12 +115,34 @@ def write_protected(path: str) -> bool:
     return not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222
 
 
+# What to do where Python reads file names and arguments in ASCII: the C locale with its UTF-8 mode turned off
+# (`python -X utf8=0`, PYTHONUTF8=0), which Python otherwise turns on there.
+UTF8_HINT = "run with a UTF-8 locale (LANG=C.UTF-8) or PYTHONUTF8=1"
+
+
+def unnameable(path: str) -> str | None:
+    """Why `path` cannot name a file here (its characters outside the file system encoding Python uses: ASCII under
+    the C locale without UTF-8 mode), or None: such a name was "not found", whether the file is there or not."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return (f"{path}: this name cannot be written in the encoding Python gives file names here "
+                f"({sys.getfilesystemencoding()}); {UTF8_HINT}")
+    return None
+
+
 def as_stored(path: str) -> str:
     """`path`, or where no file has it and one has its names with the accents in the other Unicode form (NFC "é" or
     NFD "e" and an accent: a list written on a Mac, a file copied from one; Linux keeps a name's bytes as given),
-    that file's path; each folder and the file's name are looked up in either form."""
+    that file's path; each folder and the file's name are looked up in either form.
+
+    Raises:
+        ValueError: a name that cannot be encoded here (`unnameable`).
+    """
     if os.path.exists(path):
         return path
+    if (reason := unnameable(path)) is not None:
+        raise ValueError(reason)
     head, tail = os.path.split(path)
     if not tail or head == path:
         return path

@@ -448,6 +448,30 @@ def test_a_user_error_is_the_only_line_where_home_cannot_be_written(tmp_path):
     assert os.listdir(temporary) == []
 
 
+def test_a_locale_without_utf8_is_named_not_taken_for_a_missing_file(tmp_path):
+    """A locked-down environment's tester, under `LC_ALL=C` with `python -X utf8=0` (file names and arguments read in
+    ASCII): an existing `vidé_ü.mp4` was "video file not found" in a `--list`, a sentence "not valid Unicode: character
+    5 is a lone surrogate", a `--frames-dir` "'utf-8' codec can't encode characters ... surrogates not allowed" after
+    making the folder (TensorFlow writes names in UTF-8), while a `--video` name worked (Python keeps its bytes). Now
+    such an argument is refused at the start, for every option alike, saying the encoding and what to run with."""
+    video = tmp_path / "vid\u00e9.mp4"
+    video.write_bytes(b"")
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONUTF8", "LANG", "LANGUAGE")}, "LC_ALL": "C"}
+    command = [sys.executable, "-X", "utf8=0", "-m", "acga_tf.cli", "predict", "--model", str(tmp_path)]
+    result = subprocess.run([*command, "--video", os.fsencode(str(tmp_path)) + b"/vid\xc3\xa9.mp4", "--query", "a"],
+                            capture_output=True, timeout=300, env=env)
+    assert result.returncode == 2 and result.stderr == (
+        b"acga: error: the argument '" + os.fsencode(str(tmp_path)) + b"/vid\\xe9.mp4' holds bytes that Python reads "
+        b"here in ascii, not UTF-8; run with a UTF-8 locale (LANG=C.UTF-8) or PYTHONUTF8=1\n"), result.stderr
+    pairs = tmp_path / "pairs.csv"  # a list is read as UTF-8: its names could not be given to the file system
+    pairs.write_text(f"video,query\n{video},the red circle\n", encoding="utf-8")
+    result = subprocess.run([*command, "--list", str(pairs), "--output-dir", str(tmp_path / "out")],
+                            capture_output=True, timeout=300, env=env)
+    assert result.returncode == 2 and b"this name cannot be written in the encoding Python gives file names here " \
+        b"(ascii); run with a UTF-8 locale (LANG=C.UTF-8) or PYTHONUTF8=1" in result.stderr, result.stderr
+    assert b"not found" not in result.stderr
+
+
 def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
     """`acga evaluate ... | head -1`: the reader closes the pipe. Before: "acga params: error: [Errno 32] Broken pipe"
     and status 2 after the work was done (and Python's "Exception ignored ... BrokenPipeError" at exit). Now the
