@@ -8,6 +8,7 @@ redraw every 30 s at most (`redraw_interval`), and Keras' bars print one line wh
 
 from __future__ import annotations
 
+import os
 from typing import IO
 
 TERMINAL_INTERVAL_S = 0.1  # tqdm's default
@@ -36,8 +37,10 @@ def bar_intervals(stream: IO) -> dict[str, float]:
 
 def keras_verbosity(stream: IO) -> int:
     """Keras' `verbose` for a bar written to `stream` (`fit`, `keras.utils.Progbar`): 1, the live bar, or 2, one line
-    when done (an epoch's, or the whole run's)."""
-    return 1 if is_live(stream) else 2
+    when done (an epoch's, or the whole run's). Keras draws its live bar on a terminal in colours and bold, which a
+    terminal that asks for none (`NO_COLOR` set, no-color.org; `TERM=dumb`) gets as escape codes: there, 2."""
+    plain = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+    return 1 if is_live(stream) and not plain else 2
 
 
 __all__ = ["is_live", "redraw_interval", "bar_intervals", "keras_verbosity", "LOG_INTERVAL_S", "TERMINAL_INTERVAL_S"]
