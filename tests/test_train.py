@@ -396,7 +396,7 @@ def test_resume_under_another_experiment_is_refused_naming_the_fields(finished_r
     assert cli.main(_train_argv(prepared_a2d, out, "--set", "epochs=2", "--resume")) == 0
     assert "trained epoch 2 of 2, final loss " in capsys.readouterr().out
     assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 2
-    assert ExperimentConfig.from_json(stored) == ExperimentConfig.preset("tiny", **TINY, epochs=2)
+    assert ExperimentConfig.from_json(stored) == ExperimentConfig.preset("tiny", **TINY, epochs=2, steps_per_epoch=1)
 
 
 def test_resume_with_other_steps_per_epoch_is_refused_naming_the_recorded_ones(finished_run, prepared_a2d, tmp_path,
@@ -431,6 +431,21 @@ def test_resume_with_another_global_batch_is_refused(finished_run, prepared_a2d,
              f"{metadata}: the run trained on batches of {2 * TINY['batch_size']} clips (--batch-size x devices), "
              f"this command's are {TINY['batch_size']}", "resume it on as many devices as it trained on")
     assert _snapshot(out) == before
+
+
+def test_a_runs_experiment_json_trains_the_same_steps_per_epoch(finished_run, prepared_a2d, tmp_path, capsys):
+    """A training monitor's: `experiment.json` did not record `--steps-per-epoch`, so `--config run/experiment.json`
+    trained 23 steps an epoch where the run had trained 4. It records them now (`training.steps_per_epoch`)."""
+    stored = os.path.join(finished_run, artifacts.EXPERIMENT_FILE)
+    assert ExperimentConfig.from_json(stored).training.steps_per_epoch == 1
+    out = str(tmp_path / "again")
+    assert cli.main(["train", "--config", stored, "--data", prepared_a2d["train"], "--output", out,
+                     "--mixed-precision", "float32"]) == 0
+    capsys.readouterr()
+    assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 1
+    for a, b in zip(_weights(os.path.join(out, artifacts.MODEL_FILE)),
+                    _weights(os.path.join(finished_run, artifacts.MODEL_FILE))):
+        np.testing.assert_array_equal(a, b)  # the same run
 
 
 @pytest.mark.parametrize("change", ["precision", "word_vectors"])

@@ -20,6 +20,8 @@ class TrainingConfig(FrozenConfig):
         batch_size: samples per replica per step.
         foreground_weight: positive-class weight of the loss (docs/training.md#loss).
         seed: seed of the initialisation (and, through the experiment, of the data pipeline).
+        steps_per_epoch: optimizer steps per epoch; 0 (the default): the training samples over the global batch.
+            `acga train --steps-per-epoch` sets it, and a run's `experiment.json` records it.
     """
 
     learning_rate: float = 5e-4
@@ -29,6 +31,7 @@ class TrainingConfig(FrozenConfig):
     batch_size: int = 4
     foreground_weight: float = FOREGROUND_WEIGHT
     seed: int = 2019
+    steps_per_epoch: int = 0
 
     def validate(self) -> None:
         self.check(self.learning_rate > 0, "learning_rate", "must be positive")
@@ -37,6 +40,7 @@ class TrainingConfig(FrozenConfig):
         for name in ("epochs", "batch_size"):
             self.check(getattr(self, name) > 0, name, "must be positive")
         self.check(self.foreground_weight > 0, "foreground_weight", "must be positive")
+        self.check(self.steps_per_epoch >= 0, "steps_per_epoch", "must be >= 0 (0: the samples over the batch)")
 
     def learning_rate_at(self, epoch: int) -> float:
         """The rate of 0-based `epoch` (paper: 5e-4 for epochs 1–8, 5e-5 for epoch 9)."""

@@ -79,7 +79,8 @@ BACKUP_WEIGHTS_FILE = "latest.weights.h5"
 BACKUP_METADATA_FILE = "training_metadata.json"
 # The experiment fields (`ExperimentConfig.to_dict()` part, field) a resumed run may change (docs/training.md#resume):
 # the number of epochs, to train further. Any other difference is refused.
-RESUMABLE_CHANGES = (("training", "epochs"),)
+# (the steps per epoch are checked against the backup's own record, whose message names --steps-per-epoch)
+RESUMABLE_CHANGES = (("training", "epochs"), ("training", "steps_per_epoch"))
 # What `keras.utils.set_random_seed` sets in Keras' global state (keras/src/utils/rng_utils.py): `seeded` puts it back
 KERAS_SEED_ATTRIBUTES = ("global_random_seed", "global_seed_generator")
 # What a run directory holds (anything else there is someone else's).
@@ -359,7 +360,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         val_pattern: optional glob of validation shards, evaluated after every epoch.
         vectors_path: word vectors (word2vec / GloVe); None gives deterministic random vectors (a warning).
         epochs: overrides `experiment.training.epochs`.
-        steps_per_epoch: optimizer steps per epoch; default: training samples // global batch.
+        steps_per_epoch: optimizer steps per epoch; default: `experiment.training.steps_per_epoch`, or where that is
+            0, training samples // global batch.
         mixed_precision: True or "auto": the precision `mixed_precision_policy()` picks (mixed_float16 with loss
             scaling on a GPU; on a CPU mixed_bfloat16_head where it convolves faster in bfloat16, else float32;
             logged with its reason, which on a CPU gives the measured bfloat16 speed); or a key of `PRECISIONS`.
@@ -391,6 +393,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     """
     train_pattern = shard_pattern(train_pattern)
     val_pattern = None if val_pattern is None else shard_pattern(val_pattern)
+    if steps_per_epoch is None and experiment.training.steps_per_epoch:  # --set steps_per_epoch=N, or a run's config
+        steps_per_epoch = experiment.training.steps_per_epoch
     run = _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every, strategy)
     if (hint := onednn_hint()) is not None:
         logger.warning(hint)
@@ -431,9 +435,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
             logger.warning("--init-weights %s is not read: the run resumes from its backup (optimizer step %d)",
                            init_weights, start_step)
-        # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs), so
-        # that `--config run/experiment.json` trains the same run
-        recorded = experiment.override(epochs=run.epochs)
+        # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs) and
+        # the steps per epoch given (--steps-per-epoch), so that `--config run/experiment.json` trains the same run
+        recorded = experiment.override(epochs=run.epochs, steps_per_epoch=steps_per_epoch or 0)
         artifacts.save_experiment(run.work_dir, recorded)
         batches = _build_inputs(run, prefix)
         validation = None if val_pattern is None else _build_validation(run, val_pattern)
