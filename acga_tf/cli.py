@@ -502,12 +502,12 @@ def _run_evaluate(args) -> int:
                 checkpoint, args.data, batch_size=args.batch_size, vectors_path=args.word_vectors,
                 progress=not args.no_progress, output_json=record)
             records.append(files.read_json(record))
+    print(format_table(summaries))  # before the file: a full disk does not take the scores with it
+    best = max(summaries, key=lambda name: summaries[name]["mean_iou"])
+    print(f"best mean IoU: {best} ({100 * summaries[best]['mean_iou']:.1f})")
     if args.output_json:
         os.makedirs(os.path.dirname(os.path.abspath(args.output_json)), exist_ok=True)
         files.write_json(args.output_json, records)
-    print(format_table(summaries))
-    best = max(summaries, key=lambda name: summaries[name]["mean_iou"])
-    print(f"best mean IoU: {best} ({100 * summaries[best]['mean_iou']:.1f})")
     return 0
 
 
