@@ -26,6 +26,11 @@ __version__ = "0.1.0"
 _EXPORTS = {"ACGA": "acga_tf.models.acga", "ACGAConfig": "acga_tf.models.config", "predict": "acga_tf.apps.predict"}
 
 
+def __dir__():
+    """The package's public names (`dir(acga_tf)` listed only its own imports: the exports load on first use)."""
+    return sorted([*__all__, "__version__"])
+
+
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -53,6 +53,9 @@ def test_paper_head_has_23664391_parameters_and_mrf_adds_28():
     encoder = paper.stage("video_encoder")
     trainable = {w.path.split("/")[1] for w in encoder.trainable_weights}
     assert trainable == {"Mixed_4f"}
+    assert paper.stage("video_encoder", stream="rgb") is encoder
+    with pytest.raises(ValueError, match=r"stream='flow': this model's streams are \['rgb'\] \(modality='rgb'\)"):
+        paper.stage("decoder", stream="flow")  # an API reader's: any stream, even "xyz", gave the RGB decoder
 
 
 def test_outputs_and_attention_maps():

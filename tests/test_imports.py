@@ -130,3 +130,15 @@ def test_the_check_fails_on_a_planted_upward_import(tmp_path):
 @pytest.mark.parametrize("layer", LAYERS[:-1])
 def test_every_layer_is_a_folder(layer):
     assert (PACKAGE / layer / "__init__.py").is_file()
+
+
+def test_dir_lists_the_public_names():
+    """An API reader's: `dir(acga_tf)` showed `['importlib', 'os', 'sys']`, not the names `__all__` exports on first
+    use; the subpackages' `help()` showed nothing (each has a docstring now, naming its modules)."""
+    import importlib
+
+    import acga_tf
+
+    assert dir(acga_tf) == sorted([*acga_tf.__all__, "__version__"])
+    for name in ("apps", "data", "models", "ops", "serving", "training"):
+        assert importlib.import_module(f"acga_tf.{name}").__doc__, name

@@ -430,6 +430,12 @@ def test_sentences_of_the_wrong_type_are_named(trained):
         predict(trained, frames, queries=[QUERY, 5])
     with pytest.raises(ValueError, match=r"is not valid Unicode: character 4 is a lone surrogate"):
         predict(trained, frames, "the \udcff circle")
+    # an API reader's: no sentence at all was "give query ... or queries ..., not both"
+    with pytest.raises(ValueError, match=r"^give query \(one sentence\) or queries \(a list of sentences\), not "
+                                         r"neither$"):
+        predict(trained, frames)
+    with pytest.raises(ValueError, match=r", not both$"):
+        predict(trained, frames, QUERY, queries=[QUERY])
 
 
 def test_a_model_in_memory_or_a_run_where_the_video_goes_is_named(trained, run_dir, tmp_path):

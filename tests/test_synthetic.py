@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from acga_tf.data.a2d import read_a2d
 from acga_tf.data.jhmdb import read_jhmdb
-from acga_tf.data.synthetic import COLOURS, write_a2d_world, write_jhmdb_world
+from acga_tf.data.synthetic import COLOURS, write_a2d_world, write_example_video, write_jhmdb_world
 from acga_tf.data.video import load_sample, read_video_frames
 
 
@@ -121,3 +121,22 @@ def test_jhmdb_world(tmp_path):
         inner = ndimage.binary_erosion(s.masks[0] > 0, iterations=1)
         colour = np.array(COLOURS[info["actor"]["colour"]])
         assert np.abs(s.frames[s.center][inner].astype(int) - colour).max() <= 2  # PNG: lossless
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda root: write_a2d_world(root, height="160"), r"height='160': must be an even integer >= 2 \(yuv420p\)"),
+    (lambda root: write_a2d_world(root, n_videos=0), "n_videos=0: must be an integer >= 1"),
+    (lambda root: write_a2d_world(root, n_videos=4, test_fraction=1.5),
+     r"test_fraction=1.5: must be a number in \[0, 1\]"),
+    (lambda root: write_jhmdb_world(root, num_masks=50), "num_masks=50: at most num_frames=20"),
+    (lambda root: write_jhmdb_world(root, num_frames=0), "num_frames=0: must be an integer >= 1"),
+    (lambda root: write_example_video(os.path.join(root, "x.mp4"), height=161),
+     "height=161: must be an even integer >= 2"),
+    (lambda root: write_example_video(os.path.join(root, "x.mp4"), num_frames=0), "num_frames=0: must be an integer"),
+])
+def test_the_worlds_sizes_are_checked_naming_the_argument(call, message, tmp_path):
+    """An API reader's: `height="160"` was "not all arguments converted during string formatting", `n_videos=0` and
+    `test_fraction=1.5` wrote a world without training or test videos, `num_masks=50` of 20 frames was accepted,
+    `write_example_video(height=161)` wrote a 162-pixel video and `num_frames=0` was NumPy's "zero-size array"."""
+    with pytest.raises(ValueError, match=message):
+        call(str(tmp_path / "world"))

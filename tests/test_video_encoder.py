@@ -279,3 +279,11 @@ def test_batch_norm_folded_into_the_conv_equals_the_separate_batch_norm(fold_tim
     training_outputs = run(True, True)[0]
     assert not np.allclose(unit.batch_norm.moving_mean.numpy(), mean)  # batch statistics, moving ones updated
     assert np.abs(training_outputs - run(True, False)[0]).max() > 0.1  # and not the moving statistics' outputs
+
+
+@pytest.mark.parametrize("width", [0, -1, 1.5, True])
+def test_a_width_multiplier_outside_zero_to_one_is_refused(width):
+    """An API reader's: `I3D(width_multiplier=0)` built a model of empty blocks (`ACGAConfig` refused the same)."""
+    with pytest.raises(ValueError, match=r"I3D width_multiplier=.*: must be in \(0, 1\]"):
+        I3D(width_multiplier=width)
+    assert I3D(width_multiplier=np.float32(0.125)).width_multiplier == 0.125

@@ -489,7 +489,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
             per sentence, in order. Give `query` or `queries`, not both.
         batch_size: clips per forward pass.
         fps: frame rate to record (default: the file's, or 24 for arrays).
-        progress: called with the number of frames finished after each one.
+        progress: called after each frame with the frames it adds to the count, 1 (tqdm's `update`: an increment,
+            not a running total).
         sample_aspect: the aspect of an array's pixels where they are not square (a file's is read from its
             container): the model sees the frames as players show them, the masks keep the stored size (`iter_masks`).
 
@@ -502,7 +503,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
         FileNotFoundError: the model is missing or incomplete.
     """
     if (query is None) == (queries is None):
-        raise ValueError("give query (one sentence) or queries (a list of sentences), not both")
+        given = "both" if query is not None else "neither"
+        raise ValueError(f"give query (one sentence) or queries (a list of sentences), not {given}")
     sentences = [query] if queries is None else as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
     check_fps(fps)

@@ -3,8 +3,7 @@
 Each video shows coloured shapes ("actors") on a plain or noisy background. An actor has three attributes:
 colour (red, green, blue, yellow), shape (square, circle, triangle) and motion (moving left/right/up/down,
 standing still). The files follow docs/data.md#datasets (A2D: `videoset.csv`, `a2d_annotation.txt`,
-`a2d_missed_videos.txt`, per-frame `.h5` with MATLAB-transposed `reMask`, `clips320H/<vid>.mp4`) and
-docs/data.md#datasets (J-HMDB:
+`a2d_missed_videos.txt`, per-frame `.h5` with MATLAB-transposed `reMask`, `clips320H/<vid>.mp4`; J-HMDB:
 `Rename_Images` PNGs, `puppet_mask.mat`, `jhmdb_annotation.txt`), so the real readers and converters run on them.
 
 Sentence rule (A2D world). Video layouts cycle through full, parity, full, pair, full, random (`LAYOUTS`), and
@@ -30,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import numbers
 import os
 
 import h5py
@@ -212,12 +212,33 @@ def write_mp4(path: str, frames: np.ndarray, fps: int = 24) -> str:
     return video.write_mp4(path, frames, fps, options={"qp": "12", "preset": "veryfast"})
 
 
+def _check_sizes(sizes: dict, even: tuple[str, ...] = ("height", "width")) -> None:
+    """Refuses, naming the argument, a size that is not an integer of at least 1 (even, for the sizes named in
+    `even`: the height and width of an H.264 yuv420p video)."""
+    for name, value in sizes.items():
+        must_be_even = name in even or name.startswith("widths[") and "width" in even
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1 or (
+                must_be_even and value % 2):
+            raise ValueError(f"{name}={value!r}: must be "
+                             + ("an even integer >= 2 (yuv420p)" if must_be_even else "an integer >= 1"))
+
+
 def write_example_video(path: str, seed: int = 0, *, height: int = 160, width: int = 208,
                         num_frames: int = 24) -> list[str]:
     """Writes one synthetic video (the world's first layout: every actor differs from another in all three
     attributes) as an MP4; returns one sentence per actor, each naming what tells it apart. The example of
     `acga app` and of the quick start.
+
+    Args:
+        path: the MP4 file to write.
+        seed: everything derives from it.
+        height, width: frame size (even: yuv420p).
+        num_frames: frames (at 24 fps).
+
+    Raises:
+        ValueError: a size that is not a positive integer, or an odd height or width (the message names it).
     """
+    _check_sizes({"height": height, "width": width, "num_frames": num_frames})
     rng = np.random.default_rng(seed)
     actors = _place_actors(_attribute_triples(LAYOUTS[0], rng), rng, height, width, num_frames)
     frames, _ = render(actors, rng, height, width, num_frames)
@@ -301,10 +322,13 @@ def write_a2d_world(root: str, n_videos: int = 48, seed: int = 0, *, height: int
         each actor a dict with instance_id, colour, shape, motion, sentence, attributes.
 
     Raises:
-        ValueError: bad sizes or annotated frame numbers.
+        ValueError: bad sizes (not positive integers, an odd height or width), no videos, a `test_fraction` outside
+            [0, 1], or annotated frame numbers outside the video; the message names the argument.
     """
-    if height % 2 or any(w % 2 for w in widths):
-        raise ValueError(f"height {height} and widths {widths} must be even (yuv420p)")
+    _check_sizes({"n_videos": n_videos, "height": height, "num_frames": num_frames,
+                  **{f"widths[{i}]": w for i, w in enumerate(widths)}})
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not 0 <= test_fraction <= 1:
+        raise ValueError(f"test_fraction={test_fraction!r}: must be a number in [0, 1]")
     if not annotated or min(annotated) < 1 or max(annotated) > num_frames:
         raise ValueError(f"annotated frames {annotated} must lie in [1, {num_frames}]")
     rng = np.random.default_rng(seed)
@@ -370,7 +394,11 @@ def write_jhmdb_world(root: str, n_videos: int = 4, seed: int = 0, *, height: in
     Returns:
         {"root", "videos": {name: {"action", "sentence", "num_pngs", "num_masks", "actor": {...}}}}.
     """
-    num_masks = num_frames - 2 if num_masks is None else num_masks
+    _check_sizes({"n_videos": n_videos, "height": height, "width": width, "num_frames": num_frames}, even=())  # PNGs
+    num_masks = max(1, num_frames - 2) if num_masks is None else num_masks
+    _check_sizes({"num_masks": num_masks})
+    if num_masks > num_frames:
+        raise ValueError(f"num_masks={num_masks}: at most num_frames={num_frames} (the masks are of the PNG frames)")
     rng = np.random.default_rng(seed)
     rows = ["video_id,query"]
     summary: dict = {"root": os.fspath(root), "videos": {}}

@@ -394,7 +394,15 @@ class ACGA(SegmentationTask, keras.Model):
                 for key in ("logits_res1", "logits_res2", "logits")}
 
     def stage(self, name: str, stream: str | None = None) -> keras.layers.Layer:
-        """The stage layer `name` ("video_encoder", "video_feature", "text_encoder", "attention", "decoder")."""
+        """The stage layer `name` ("video_encoder", "video_feature", "text_encoder", "attention", "decoder") of the
+        `stream` ("rgb" or "flow"; default: the first of `modality`). A model of one stream has one of each.
+
+        Raises:
+            ValueError: a stream the model does not have.
+        """
+        if stream is not None and stream not in self.streams:
+            raise ValueError(f"stream={stream!r}: this model's streams are {list(self.streams)} "
+                             f"(modality={self.config.modality!r})")
         if len(self.streams) > 1:
             return self.get_layer(f"{stream or self.streams[0]}_{name}")
         return self.get_layer(name)

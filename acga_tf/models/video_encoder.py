@@ -10,6 +10,8 @@ References:
 
 from __future__ import annotations
 
+import numbers
+
 import keras
 
 from acga_tf.models import device
@@ -340,8 +342,7 @@ class I3D(keras.layers.Layer):
         trainable_from: first block that trains; earlier blocks are frozen (their BatchNorms run in
             inference mode). "none" freezes every block.
         bn_scale, bn_epsilon: BatchNorm scale and epsilon (docs/model.md#video-encoder: reference 1e-5 with scale,
-        DeepMind 1e-3
-            without).
+            DeepMind 1e-3 without).
         endpoints: names of the endpoints returned by `call` (default: just `final_endpoint`).
 
     Call arguments:
@@ -365,6 +366,9 @@ class I3D(keras.layers.Layer):
             raise ValueError(f"I3D final_endpoint={final_endpoint!r}: expected one of {VALID_ENDPOINTS}")
         if trainable_from != "none" and trainable_from not in VALID_ENDPOINTS:
             raise ValueError(f"I3D trainable_from={trainable_from!r}: expected 'none' or one of {VALID_ENDPOINTS}")
+        if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, numbers.Real) or not (
+                0 < width_multiplier <= 1):  # as ACGAConfig.i3d_width_multiplier: 0 built a model of empty blocks
+            raise ValueError(f"I3D width_multiplier={width_multiplier!r}: must be in (0, 1]")
         self.final_endpoint, self.width_multiplier = final_endpoint, float(width_multiplier)
         self.trainable_from, self.bn_scale, self.bn_epsilon = trainable_from, bn_scale, bn_epsilon
         self.endpoints = tuple(endpoints) if endpoints else (final_endpoint,)

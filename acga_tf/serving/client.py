@@ -73,7 +73,7 @@ def predict_request(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIG
     Args:
         inputs: input name → array-like (e.g. `{"video": uint8 (B, T, H, W, 3), "query": [b"...", ...]}`); each is
             turned into a `TensorProto` with `tf.make_tensor_proto` (keep uint8 videos uint8).
-        signature_name: "serving_default" or "segment_queries".
+        signature_name: one of `SIGNATURES` (docs/serving.md#signatures).
         model_name: the model's name on the server (`MODEL_NAME` of the container).
 
     Returns:
@@ -545,7 +545,9 @@ class LocalServer:
 
     Example:
         >>> server = LocalServer("saved_models/acga/1")
-        >>> server.predict_json({"inputs": {"video": video.tolist(), "query": ["the man running"]}})["outputs"]
+        >>> video = np.zeros((1, 8, 64, 64, 3), np.uint8)  # (B, T, H, W, 3): a clip of T frames
+        >>> sorted(server.predict_json({"inputs": {"video": video.tolist(), "query": ["the man running"]}})["outputs"])
+        ['empty', 'mask', 'probability']
     """
 
     def __init__(self, export_dir: str):
