@@ -242,3 +242,5 @@ def test_each_worker_reads_its_own_shard_files_and_tensorflow_does_not_shard_aga
     assert counts == [sum(per_file[f] for f in files[0::2]), sum(per_file[f] for f in files[1::2])]
     with pytest.raises(ValueError, match=rf"{len(files)} shard files for {len(files) + 1} workers"):
         make_dataset(pattern, CONFIG, training=True, batch_size=1, shard=(len(files) + 1, 0))
+    with pytest.raises(ValueError, match=r"shard=\(1, 5\): expected \(workers, index\) with 0 <= index < workers"):
+        make_dataset(pattern, CONFIG, training=True, batch_size=1, shard=(1, 5))

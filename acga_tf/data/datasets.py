@@ -166,7 +166,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         FileNotFoundError: no file matches `file_pattern`.
         ValueError: batch_size is not positive, with_info with training, the shards' window (manifest) is
             shorter than `config.clip_length`, a shard's size differs from its manifest's (with no manifest: a
-            file is not a TFRecord file), or fewer shard files than workers.
+            file is not a TFRecord file), a `shard` index outside its workers, or fewer shard files than workers.
+        TypeError: `config` is neither a `DataConfig` nor a model's `ACGAConfig`.
     """
     keep_gpus_for_the_backend()
     config = as_data_config(config)
@@ -177,6 +178,13 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         raise ValueError("endless=True is the training stream: use it with training=True")
     file_pattern = shard_pattern(file_pattern)
     files = check_shards(file_pattern, config)
+    if shard is not None:  # before the vectors' warning (an API reader's: it came, then the refusal)
+        workers, index = shard
+        if not 0 <= index < workers:
+            raise ValueError(f"shard={shard}: expected (workers, index) with 0 <= index < workers")
+        if len(files) < workers:
+            raise ValueError(f"{file_pattern}: {len(files)} shard files for {workers} workers, each of which reads its "
+                             "own: re-run `acga prepare` with a smaller --shard-size")
     directory = os.path.dirname(sorted(files)[0])
     if vectorizer is None:
         vectorizer = load_vectorizer(directory, config)
@@ -224,14 +232,8 @@ def _one_pass(file_pattern: str, files: list[str], config: DataConfig, *, traini
     else:  # two seeds of this pass, apart from every other pass's (seed × a prime + pass)
         file_seed, record_seed = pass_seeds(config.seed, pass_number)
     ds = tf.data.Dataset.list_files(file_pattern, shuffle=False)  # sorted: the same order every run
-    if shard is not None:
-        workers, index = shard
-        if not 0 <= index < workers:
-            raise ValueError(f"shard={shard}: expected (workers, index) with 0 <= index < workers")
-        if len(files) < workers:
-            raise ValueError(f"{file_pattern}: {len(files)} shard files for {workers} workers, each of which reads its "
-                             "own: re-run `acga prepare` with a smaller --shard-size")
-        ds = ds.shard(workers, index)
+    if shard is not None:  # (checked by `make_dataset`)
+        ds = ds.shard(*shard)
     if training:
         ds = ds.shuffle(len(files), seed=file_seed, reshuffle_each_iteration=reshuffle)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
