@@ -58,6 +58,26 @@ def test_paper_head_has_23664391_parameters_and_mrf_adds_28():
         paper.stage("decoder", stream="flow")  # an API reader's: any stream, even "xyz", gave the RGB decoder
 
 
+def test_compile_refuses_what_it_would_ignore_and_names_the_missing_targets():
+    """A researcher's: `compile(optimizer="sgd", learning_rate=1e-5)` trained at SGD's 0.01 without a word, and
+    `fit(x, {"logits": mask})` was Keras' KeyError saying `logits_res1` was not an output."""
+    model = ACGA(TINY)
+    with pytest.raises(ValueError, match=r"compile\(learning_rate=1e-05\) sets the default optimizer's, and one is "
+                                         r"given: set it on that one instead"):
+        model.compile(optimizer="sgd", learning_rate=1e-5)
+    with pytest.raises(ValueError, match=r"compile\(foreground_weight=2.0\) sets the default loss's"):
+        model.compile(loss={"logits": "binary_crossentropy"}, foreground_weight=2.0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-5))
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
+    model.compile()
+    inputs = random_inputs(TINY)
+    mask = np.zeros((2, TINY.image_size, TINY.image_size, 1), np.float32)
+    with pytest.raises(ValueError, match=r"the losses compiled take targets for \['logits', 'logits_res1', "
+                                         r"'logits_res2'\]; the data gives none for \['logits_res1', 'logits_res2'\]: "
+                                         r"give each \(acga_tf.data.parse.multiscale_targets\(mask\)"):
+        model.fit(inputs, {"logits": mask}, epochs=1, verbose=0)
+
+
 def test_outputs_and_attention_maps():
     model = ACGA(TINY.replace(return_attention=True))
     out = model(random_inputs(TINY))

@@ -91,6 +91,16 @@ def test_overrides_and_file_round_trip(tmp_path):
     assert ACGAConfig.from_json(str(path)) == c
     (tmp_path / "p.json").write_text('{"preset": "small", "text_dim": 32}')
     assert ACGAConfig.from_json(str(tmp_path / "p.json")) == ACGAConfig.preset("small", text_dim=32)
+    # a researcher's `ACGAConfig.from_json(c.to_json())`: "OSError: [Errno 36] File name too long: '{..."
+    assert ACGAConfig.from_json(c.to_json()) == c
+    experiment = ExperimentConfig.preset("tiny", epochs=3)
+    assert ExperimentConfig.from_json(experiment.to_json()) == experiment
+    with pytest.raises(ValueError, match=r"^JSON text: unknown ACGAConfig field\(s\) \['nope'\]"):
+        ACGAConfig.from_json('{"nope": 1}')
+    with pytest.raises(ValueError, match=r"^JSON text:1: not valid JSON"):
+        ACGAConfig.from_json('{"image_size": }')
+    with pytest.raises(ValueError, match=r"c.json/x.json: cannot be read \(Not a directory\)"):
+        ACGAConfig.from_json(str(path / "x.json"))
 
 
 @pytest.mark.parametrize("overrides, match", [

@@ -282,7 +282,8 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
     assert trained.config == ACGAConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f")
     experiment = ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE))
     assert experiment == ExperimentConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f", batch_size=2,
-                                                 learning_rate=0.01, epochs=2)  # the epochs trained (--epochs)
+                                                 learning_rate=0.01, epochs=2,  # the epochs trained (--epochs)
+                                                 steps_per_epoch=1)  # and the steps given (--steps-per-epoch)
     assert keras.config.dtype_policy().name == "float32"  # never a global policy
     assert trained.embeddings.shape == (len(trained.vocabulary), trained.config.word_dim)
     ckpt = keras.saving.load_model(os.path.join(out, "checkpoints", "epoch-02.keras"))  # the ACGA after epoch 2

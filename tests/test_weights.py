@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS
 from acga_tf.training.weights import (
     deepmind_name,
     load_i3d_checkpoint,
+    load_initial_weights,
     load_reference_state_dict,
 )
 
@@ -184,3 +186,20 @@ def test_params_command_reads_a_config_from_a_pipe(text):
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert done.returncode == 0, done.stderr
     assert "fusion (MRF)" in done.stdout
+
+
+def test_starting_weights_that_do_not_all_fit_say_what(tmp_path):
+    """A researcher's: a `.weights.h5` of another architecture was "does not fit this run's model (A total of 1 objects
+    could not be loaded. Example error message for object <Conv2D name=conv_fusion, built=True>:)", naming nothing;
+    a run loaded into a model with an attention switched off said "all 257 weights" and dropped the rest silently."""
+    tiny = ACGAConfig.preset("tiny")
+    ACGA(tiny).save_weights(str(tmp_path / "m.weights.h5"))
+    with pytest.raises(ValueError, match=r"m.weights.h5: does not fit this run's model \(A total of 1 objects could "
+                                         r"not be loaded\. .* variable.shape=\(3, 3, 1, 1\), Received: "
+                                         r"value.shape=\(3, 3, 3, 1\)\. Target variable: <Variable "
+                                         r"path=decoder/conv_fusion/kernel, shape=\(3, 3, 1, 1\), dtype=float32>\)$"):
+        load_initial_weights(ACGA(tiny.replace(fusion_resolutions=(3,))), str(tmp_path / "m.weights.h5"))
+    ACGA(tiny).save(str(tmp_path / "full.keras"))
+    line = load_initial_weights(ACGA(tiny.replace(language_guided_attention=False)), str(tmp_path / "full.keras"))
+    assert re.search(r"full.keras: all \d+ weights of the model \(fine-tuning it\); 8 of its weights this model has "
+                     r"no place for are left out \(.*txt_increase.*, \.\.\.\)", line), line

@@ -79,8 +79,8 @@ class SegmentationTask:
     the multi-resolution weighted BCE and the referring IoU metric (docs/training.md#loss). Mixed into `ACGA` and
     into the training task of `acga_tf.training.task`."""
 
-    def compile(self, optimizer=None, loss=None, metrics=None, *, learning_rate: float = 5e-4,
-                foreground_weight: float = FOREGROUND_WEIGHT, jit_compile="auto", **kwargs):
+    def compile(self, optimizer=None, loss=None, metrics=None, *, learning_rate: float | None = None,
+                foreground_weight: float | None = None, jit_compile="auto", **kwargs):
         """`keras.Model.compile` with the paper's defaults.
 
         A model whose layers compute in float16 always trains with dynamic loss scaling: the optimizer (the
@@ -94,12 +94,21 @@ class SegmentationTask:
             metrics: Keras' `metrics`; by default none, and `weighted_metrics` (unless given) is
                 `{"logits": [ReferringIoU()]}`: as a weighted metric it takes the samples' weights where the data
                 gives them (`(x, y, w)`), which Keras passes to `weighted_metrics` only.
-            learning_rate, foreground_weight: used by the defaults only.
+            learning_rate: the default Adam's (5e-4); refused with an `optimizer` given (set it on that one).
+            foreground_weight: the default losses' (1.5); refused with a `loss` given.
             jit_compile: XLA for training, evaluation and inference; "auto" (default) is Keras' choice: on
                 under JAX and on a TensorFlow GPU without a distribution strategy, off on a TensorFlow CPU, where
                 XLA measured slower (docs/training.md#xla).
             **kwargs: passed to `keras.Model.compile` (`auto_scale_loss=False` turns the loss scaling off).
         """
+        for name, value, default_of in (("learning_rate", learning_rate, optimizer), ("foreground_weight",
+                                                                                     foreground_weight, loss)):
+            if value is not None and default_of is not None:  # a researcher's: SGD's 0.01 trained, without a word
+                raise ValueError(f"compile({name}={value!r}) sets the default "
+                                 f"{'optimizer' if name == 'learning_rate' else 'loss'}'s, and one is given: set it on "
+                                 f"that one instead")
+        learning_rate = 5e-4 if learning_rate is None else learning_rate
+        foreground_weight = FOREGROUND_WEIGHT if foreground_weight is None else foreground_weight
         optimizer = keras.optimizers.Adam(learning_rate) if optimizer is None else keras.optimizers.get(optimizer)
         if (kwargs.get("auto_scale_loss", True) and compute_dtype(self) == "float16"
                 and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
@@ -135,6 +144,12 @@ class SegmentationTask:
         return super().fit(x, y, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if isinstance(y, dict) and isinstance(self.loss, dict) and (missing := sorted(set(self.loss) - set(y))):
+            # a researcher's `fit(x, {"logits": mask})`: Keras' KeyError said `logits_res1` was not an output
+            raise ValueError(f"the losses compiled take targets for {sorted(self.loss)}; the data gives none for "
+                             f"{missing}: give each (acga_tf.data.parse.multiscale_targets(mask) makes the three "
+                             "from an S x S mask; make_dataset's batches have them), or compile losses only for "
+                             "the targets given")
         return super().compute_loss(x, y, _with_targets(y, y_pred), sample_weight, training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from typing import Any
 
 from acga_tf.models.presets import PRESETS
@@ -132,19 +133,20 @@ class ACGAConfig(FrozenConfig):
 
     @classmethod
     def from_json(cls, path: str) -> "ACGAConfig":
-        """Reads a config written by `to_json` (a preset name is also accepted as {"preset": name, ...}).
+        """Reads a config file written by `to_json(path)`, or the text `to_json()` returns (a preset name is also
+        accepted as {"preset": name, ...}).
 
         Raises:
             ValueError: unknown preset or field, or a bad value; the message names the file.
         """
-        d = read_json_object(path)
+        d, source = read_json_object(path), json_source(path)
         if "preset" not in d:
-            return cls.from_dict(d, source=path)
+            return cls.from_dict(d, source=source)
         name = d.pop("preset")
         try:
             return cls.preset(name, **d)
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise ValueError(f"{source}: {e}") from None
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ACGAConfig":
@@ -158,12 +160,30 @@ class ACGAConfig(FrozenConfig):
         return cls.from_dict({**PRESETS[name]["config"], **overrides}, source=f"preset {name!r}")
 
 
+def is_json_text(path_or_text) -> bool:
+    """Whether a `from_json` argument is the JSON text itself (`to_json()`'s), not a file's path (a file named
+    `{...}` is read as the file)."""
+    return (isinstance(path_or_text, str) and path_or_text.lstrip().startswith("{")
+            and not os.path.isfile(path_or_text))
+
+
+def json_source(path_or_text) -> str:
+    """What a message calls a `from_json` argument: its path, or "JSON text"."""
+    return "JSON text" if is_json_text(path_or_text) else str(path_or_text)
+
+
 def read_json_object(path: str) -> dict[str, Any]:
-    """A JSON object from `path`.
+    """A JSON object from the file `path`, or from `path` itself where it is JSON text (`is_json_text`: what
+    `to_json()` returns).
 
     Raises:
-        ValueError: missing file, invalid JSON or not an object (the message names the file and line).
+        ValueError: missing or unreadable file, invalid JSON or not an object (the message names the file and line).
     """
+    if is_json_text(path):
+        try:
+            return json.loads(path)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"JSON text:{e.lineno}: not valid JSON ({e.msg})") from None
     try:
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
@@ -173,6 +193,8 @@ def read_json_object(path: str) -> dict[str, Any]:
         raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start:e.start + 1]!r})") from None
+    except OSError as e:  # a folder, a name too long, no permission
+        raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
     if not isinstance(d, dict):
         raise ValueError(f"{path}: expected a JSON object of config fields")
     return d

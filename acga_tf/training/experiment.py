@@ -16,7 +16,7 @@ import dataclasses
 from typing import Any
 
 from acga_tf.data.config import SHAPE_FIELDS, DataConfig
-from acga_tf.models.config import ACGAConfig, read_json_object
+from acga_tf.models.config import ACGAConfig, json_source, read_json_object
 from acga_tf.ops.config import config_json
 from acga_tf.training.config import TrainingConfig
 
@@ -131,8 +131,9 @@ class ExperimentConfig:
 
     @classmethod
     def from_json(cls, path: str) -> "ExperimentConfig":
-        """Reads a file written by `to_json`, or `{"preset": NAME, <flat overrides>}`."""
-        return cls.from_dict(read_json_object(path), source=path)
+        """Reads a file written by `to_json(path)`, or the text `to_json()` returns, or `{"preset": NAME, <flat
+        overrides>}`."""
+        return cls.from_dict(read_json_object(path), source=json_source(path))
 
     def to_json(self, path: str | None = None) -> str:
         """The experiment as JSON text; also written to `path` when given."""

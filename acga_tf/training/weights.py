@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import warnings
 from collections.abc import Mapping
 
@@ -268,7 +269,7 @@ def load_initial_weights(model, path: str) -> str:
     Raises:
         FileNotFoundError: nothing at `path`.
         ValueError: a file of none of these kinds, or weights that do not fit the model (the message names the first
-            weight and both shapes).
+            weight and both shapes; for a `.weights.h5` file, Keras' reason: the layer and the weights it expected).
     """
     path = os.fspath(path)
     prefix = path[:-len(".index")] if path.endswith(".index") else path
@@ -294,7 +295,7 @@ def load_initial_weights(model, path: str) -> str:
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
                 model.load_weights(path)
         except (OSError, ValueError, KeyError) as e:
-            raise ValueError(f"{path}: does not fit this run's model ({str(e).splitlines()[0]})") from None
+            raise ValueError(f"{path}: does not fit this run's model ({_keras_reason(e)})") from None
         return f"{path}: all {len(model.weights)} weights of the model"
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")) or path.endswith(".keras"):
         file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
@@ -314,7 +315,24 @@ def load_initial_weights(model, path: str) -> str:
                              f"model has {tuple(variable.shape)}: another architecture (a preset or image size?)")
     for variable in model.weights:
         variable.assign(keras.ops.convert_to_numpy(theirs[variable.path]).astype(variable.dtype))
-    return f"{path}: all {len(model.weights)} weights of the model (fine-tuning it)"
+    mine = {variable.path for variable in model.weights}
+    left = [name for name in theirs if name not in mine]  # a model with a part switched off (an attention, a branch)
+    return (f"{path}: all {len(model.weights)} weights of the model (fine-tuning it)"
+            + (f"; {len(left)} of its weights this model has no place for are left out ({left[0]}, ...)" if left
+               else ""))
+
+
+def _keras_reason(error: Exception) -> str:
+    """Keras' message for a weights file that does not load, on one line up to its list of objects: its first line
+    alone ("A total of 1 objects could not be loaded. Example error message for object <Conv2D ...>:") named no
+    weight."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    kept = []
+    for line in lines:
+        if line.startswith("List of objects"):
+            break
+        kept.append(line)
+    return re.sub(r", value=\[.*?\]>", ">", " ".join(kept))[:1000] or type(error).__name__  # not the weight's values
 
 
 DEEPMIND_BN_EPSILON = 1e-3  # docs/model.md#video-encoder
