@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 logger = logging.getLogger(__name__)
@@ -216,6 +217,21 @@ def settings_fingerprint(settings: dict[str, Any]) -> dict[str, int]:
             for name, value in settings.items()}
 
 
+def gather_rows(strategy: tf.distribute.Strategy, row: list[int]) -> np.ndarray:
+    """Every replica's copy of this worker's `row` of integers, from every worker of the cluster (one all-gather):
+    int64 `(replicas, len(row))`, the workers in order."""
+    mine = tf.constant([row], tf.int64)  # (1, n)
+
+    def each_replica():
+        return tf.identity(mine)
+
+    @tf.function(autograph=False)  # in a graph: eagerly, TensorFlow warns of its overhead
+    def gather():
+        return strategy.gather(strategy.run(each_replica), axis=0)
+
+    return gather().numpy()
+
+
 def check_same_settings(strategy: tf.distribute.Strategy, settings: dict[str, Any]) -> None:
     """Refuses a cluster whose workers were given different settings (a batch size, a preset, the epochs), before
     anything is written: gathers each setting's fingerprint (`settings_fingerprint`) from every replica of every
@@ -226,16 +242,7 @@ def check_same_settings(strategy: tf.distribute.Strategy, settings: dict[str, An
     """
     names = sorted(settings)
     prints = settings_fingerprint(settings)
-    mine = tf.constant([[prints[name] for name in names]], tf.int64)  # (1, settings)
-
-    def each_replica():
-        return tf.identity(mine)
-
-    @tf.function(autograph=False)  # in a graph: eagerly, TensorFlow warns of its overhead
-    def gather():
-        return strategy.gather(strategy.run(each_replica), axis=0)
-
-    gathered = gather().numpy()  # (replicas, settings); a task lost here: `fit`'s message, as in training
+    gathered = gather_rows(strategy, [prints[name] for name in names])  # a task lost here: `fit`'s message
     differ = [name for k, name in enumerate(names) if (gathered[:, k] != gathered[0, k]).any()]
     if differ:
         job, index, _ = worker_role()

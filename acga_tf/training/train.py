@@ -56,6 +56,7 @@ from acga_tf.training import artifacts
 from acga_tf.training.cluster import (
     CLUSTER_LOSSES,
     check_same_settings,
+    gather_rows,
     multi_worker_strategy,
     read_tf_config,
     worker_role,
@@ -412,6 +413,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                 "epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "backup_every": backup_every,
                 "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
                 "init_weights": init_weights is not None, "word_vectors": vectors_path is not None})
+            finishing = not (resume or overwrite) and _finishing_with_the_cluster(run)
+    else:
+        finishing = False
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
         raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
     if feature_cache:  # nothing frozen to cache: before the folder too (each worker's was left empty)
@@ -419,7 +423,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
         if pattern is not None:
             check_shards(pattern, experiment.data)
-    claim_run_dir(run.work_dir, resume=resume, overwrite=overwrite, experiment=experiment)
+    claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with (run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
           seeded(experiment.training.seed), _cluster_losses(run)):
@@ -429,7 +433,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
                                   precision=policy or "float32",
                                   word_vectors=artifacts.arrays_digest([run.vectorizer.matrix]))
-        start_step = _resume(run, task, backup, verbose)
+        start_step = _resume(run, task, backup, verbose, finishing=finishing)
         if init_weights is not None and start_step == 0:
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
@@ -492,6 +496,34 @@ def _cluster_losses(run: _Run):
         raise ConnectionError(f"TF_CONFIG: a task of the cluster stopped or cannot be reached (TensorFlow's "
                               f"{type(e).__name__}{': ' + said.group(1) if said else ''}; its own log says why); "
                               f"{kept}") from None
+
+
+def _finishing_with_the_cluster(run: _Run) -> bool:
+    """Whether this worker's run is finished while another worker's stopped during its final save (its backup at the
+    same last step, its `model.keras` not written): the same command on every worker then saves every worker's run
+    again, with no step left to train. Before, the finished worker refused ("holds a finished run") and the other
+    waited for it: the run could not be finished by the command that started it. (Every worker calls this: one
+    all-gather of each one's state.)
+
+    Raises:
+        ValueError: a worker's backup is at another step than this finished run's: they cannot train together.
+    """
+    finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
+    try:
+        step = _backup_step(os.path.join(run.work_dir, BACKUP_DIR))
+    except ValueError:  # a damaged backup: `claim_run_dir` names it
+        step = None
+    states = gather_rows(run.strategy, [int(finished), -1 if step is None else step])  # (replicas, 2)
+    stopped = [(row, int(s)) for row, (done, s) in enumerate(states) if not done and s >= 0]
+    if not finished or not stopped:
+        return False
+    if any(s != step for _, s in stopped):
+        raise ValueError(f"{run.work_dir}: holds a finished run (optimizer step {step}), and another worker's backup "
+                         f"is at step {stopped[0][1]}: they cannot train together; pass --overwrite on every worker to "
+                         "start over")
+    logger.warning("%s: this worker's run is finished, another's stopped during its final save: every worker saves "
+                   "its run again (no step left to train)", run.work_dir)
+    return True
 
 
 def _backup_step(backup_dir: str) -> int | None:
@@ -735,9 +767,11 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool):
     return model, task, prefix
 
 
-def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: int = 0) -> int:
+def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: int = 0, *,
+            finishing: bool = False) -> int:
     """Restores the backup into the task and its optimizer; returns the optimizer step to go on from. Says so on
-    stdout where `verbose` (beside Keras' progress: a tester saw nothing say the run had resumed)."""
+    stdout where `verbose` (beside Keras' progress: a tester saw nothing say the run had resumed). `finishing`: a
+    finished worker's run saved again beside the cluster's others (`_finishing_with_the_cluster`)."""
     backup.set_model(task)
     if not backup.restore():
         return 0
@@ -748,7 +782,7 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: i
     total_steps = run.epochs * run.steps_per_epoch
     finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
     # A run stopped after its last step but before its model was saved has only the save left.
-    if start_step > total_steps or (start_step == total_steps and finished):
+    if start_step > total_steps or (start_step == total_steps and finished and not finishing):
         raise ValueError(f"{backup.backup_dir}: the run has already made {start_step} optimizer steps, at or past the "
                          f"{total_steps} of {run.epochs} epochs x {run.steps_per_epoch}; pass a larger --epochs to "
                          "train it further")
