@@ -63,7 +63,8 @@ def test_compile_refuses_what_it_would_ignore_and_names_the_missing_targets():
     `fit(x, {"logits": mask})` was Keras' KeyError saying `logits_res1` was not an output."""
     model = ACGA(TINY)
     with pytest.raises(ValueError, match=r"compile\(learning_rate=1e-05\) sets the default optimizer's, and one is "
-                                         r"given: set it on that one instead"):
+                                         r"given: give the optimizer built with it, e.g. "
+                                         r"keras.optimizers.SGD\(learning_rate=1e-05\)"):
         model.compile(optimizer="sgd", learning_rate=1e-5)
     with pytest.raises(ValueError, match=r"compile\(foreground_weight=2.0\) sets the default loss's"):
         model.compile(loss={"logits": "binary_crossentropy"}, foreground_weight=2.0)

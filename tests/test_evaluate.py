@@ -115,7 +115,9 @@ def test_a_checkpoint_copied_away_from_its_run_is_scored_with_its_own_words_or_r
     caplog.clear()
     with caplog.at_level("WARNING"):
         evaluate(bare, prepared_a2d["test"])
-    assert "notebook.keras has no vocab.txt beside it: using the vocabulary beside the shards" in caplog.text
+    assert ("notebook.keras has no vocab.txt beside it and records no digest of its words (a file saved by Keras "
+            "alone, or by acga-tf before 2026-12-05), so they cannot be checked: using the vocabulary beside the "
+            "shards") in caplog.text
 
 
 def test_every_checkpoint_of_a_run_is_scored_to_pick_an_epoch(trained_run, prepared_a2d, tmp_path, capsys):

@@ -75,6 +75,16 @@ def test_a_write_protected_file_is_not_replaced(tmp_path, run_dir, capsys):
     assert kept.read_bytes() == b"the user's file"
     kept.chmod(0o644)
     check_writable(str(kept))  # writable again: replaced as before
+    # an upgrading tester's: a `chmod 444` mask PNG of an earlier run in --frames-dir was replaced with the others
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "00007.png").write_bytes(b"an earlier mask")
+    (frames / "00007.png").chmod(0o444)
+    assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "a.mp4"), "--query", "the red circle",
+                 "--frames-dir", str(frames)]) == 2
+    assert (f"{frames / '00007.png'}: exists and is write-protected: not replaced; make the earlier masks writable, "
+            "remove them or choose another --frames-dir") in capsys.readouterr().err
+    assert (frames / "00007.png").read_bytes() == b"an earlier mask"
 
 
 UNREADABLE_CHECK = """

@@ -70,8 +70,11 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
     vectorizer = load_vectorizer(data_dir, model.config, vectors_path, vocabulary=vocabulary)
     words = f"the vocabulary beside the shards in {data_dir} (and {vectors_path or 'random word vectors'})"
     recorded = artifacts.recorded_words(model_path)
-    if recorded is None:  # saved by Keras alone (a notebook's `model.save`): the words cannot be checked
-        logger.warning("%s has no %s beside it: using %s", model_path, artifacts.VOCAB_FILE, words)
+    if recorded is None:  # saved by Keras alone (a notebook's `model.save`), or by acga-tf before 2026-12-05
+        logger.warning("%s has no %s beside it and records no digest of its words (a file saved by Keras alone, or "
+                       "by acga-tf before 2026-12-05), so they cannot be checked: using %s; where it is a run's, put "
+                       "the run's %s and %s beside it", model_path, artifacts.VOCAB_FILE, words, artifacts.VOCAB_FILE,
+                       artifacts.EMBEDDINGS_FILE)
     elif recorded != artifacts.words_digest(vocabulary.words, vectorizer.matrix.numpy()):
         raise ValueError(f"{model_path}: was trained with other words than {words}: put its run's "
                          f"{artifacts.VOCAB_FILE} and {artifacts.EMBEDDINGS_FILE} beside it, or score it in its run's "
@@ -112,9 +115,9 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     shards = sorted(tf.io.gfile.glob(data_pattern))
     if not shards:
         raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
-    for output in (output_csv, output_json):
+    for output, flag in ((output_csv, "--output-csv"), (output_json, "--output-json")):
         if output is not None:
-            files.check_writable(output)  # before the evaluation, not after it
+            files.check_writable(output, flag=flag)  # before the evaluation, not after it
     model, vectorizer = load_for_evaluation(model_path, os.path.dirname(shards[0]), vectors_path)
     dataset = make_dataset(data_pattern, model.config, training=False, batch_size=batch_size,
                            vectorizer=vectorizer, with_info=True)

@@ -808,9 +808,9 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     folders of them and `queries.txt`): `predict_to_files` replaces it.
 
     Raises:
-        ValueError: an overlay that is not .mp4/.gif, is an existing folder, or is the input video; a frames
-            folder that is a file or holds other files (a numbered folder's included); a path under a file; both
-            paths the same.
+        ValueError: an overlay that is not .mp4/.gif, is an existing folder, is the input video, or is a
+            write-protected file; a frames folder that is a file, holds other files (a numbered folder's included) or
+            write-protected mask PNGs of an earlier run; a path under a file; both paths the same.
     """
     video_path = os.path.abspath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
     for flag, path in (("--output", output), ("--frames-dir", frames_dir)):
@@ -831,10 +831,15 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if output is not None and os.path.abspath(output) == os.path.abspath(frames_dir):
             raise ValueError(f"{output}: --output and --frames-dir name the same path")
         if os.path.isdir(frames_dir):
-            others = _earlier_masks(frames_dir)[1]
+            earlier, others = _earlier_masks(frames_dir)
             if others:
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
                                  "choose an empty or new --frames-dir")
+            protected = [name for name in earlier if files.write_protected(os.path.join(frames_dir, name))]
+            if protected:  # an upgrading tester's `chmod 444` mask was replaced with the earlier run's others
+                raise ValueError(f"{os.path.join(frames_dir, protected[0])}: exists and is write-protected"
+                                 f"{f' (and {len(protected) - 1} more)' if len(protected) > 1 else ''}: not replaced; "
+                                 "make the earlier masks writable, remove them or choose another --frames-dir")
 
 
 @dataclasses.dataclass

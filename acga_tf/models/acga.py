@@ -104,9 +104,11 @@ class SegmentationTask:
         for name, value, default_of in (("learning_rate", learning_rate, optimizer), ("foreground_weight",
                                                                                      foreground_weight, loss)):
             if value is not None and default_of is not None:  # a researcher's: SGD's 0.01 trained, without a word
+                instead = (f"give the optimizer built with it, e.g. keras.optimizers."
+                           f"{type(keras.optimizers.get(optimizer)).__name__}(learning_rate={value!r})"
+                           if name == "learning_rate" else "build the loss you give with it")
                 raise ValueError(f"compile({name}={value!r}) sets the default "
-                                 f"{'optimizer' if name == 'learning_rate' else 'loss'}'s, and one is given: set it on "
-                                 f"that one instead")
+                                 f"{'optimizer' if name == 'learning_rate' else 'loss'}'s, and one is given: {instead}")
         learning_rate = 5e-4 if learning_rate is None else learning_rate
         foreground_weight = FOREGROUND_WEIGHT if foreground_weight is None else foreground_weight
         optimizer = keras.optimizers.Adam(learning_rate) if optimizer is None else keras.optimizers.get(optimizer)

@@ -206,7 +206,8 @@ def load_trained(path: str) -> TrainedModel:
                   if not os.path.exists(os.path.join(folder, f))]
         missing = model_path if not os.path.exists(model_path) else (absent or [os.path.join(folder, VOCAB_FILE)])[0]
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
-                                f"{EMBEDDINGS_FILE}; see acga_tf/training/artifacts.py)")
+                                f"{EMBEDDINGS_FILE}: give the run's folder, or put its {VOCAB_FILE} and "
+                                f"{EMBEDDINGS_FILE} beside the .keras file)")
     model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
