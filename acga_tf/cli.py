@@ -604,6 +604,10 @@ STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the `acga` command; returns the exit status."""
+    if (mask := _umask()) & 0o600:  # Keras, TensorFlow and the command itself read back the files they write
+        print(f"acga: error: umask {mask:04o} takes the owner's read or write permission off every file a command "
+              "writes, so it cannot read back its own (temporary) files: set umask 022 or 077", file=sys.stderr)
+        return 2
     if (unread := _unread_argument(sys.argv[1:] if argv is None else argv)) is not None:
         print(f"acga: error: the argument {unread!r} holds bytes that Python reads here in "
               f"{sys.getfilesystemencoding()}, not UTF-8; {files.UTF8_HINT}", file=sys.stderr)
@@ -637,6 +641,13 @@ def main(argv: list[str] | None = None) -> int:
                 if sys.stderr is not None:
                     print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
             return 128 + signum
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _unread_argument(argv: list[str]) -> str | None:

@@ -89,10 +89,16 @@ def test_a_write_protected_file_is_not_replaced(tmp_path, run_dir, capsys):
 
 UNREADABLE_CHECK = """
 import sys
-from acga_tf.data.vocab import load_embedding_matrix
+from acga_tf.apps.predictors import load_predictor
+from acga_tf.data.datasets import check_shards
+from acga_tf.data.vocab import Vocabulary, load_embedding_matrix
+from acga_tf.models.config import ACGAConfig
 from acga_tf.serving.client import LocalServer
 from acga_tf.training.artifacts import load_model_file
-for call, path in ((load_model_file, sys.argv[1]), (load_embedding_matrix, sys.argv[2]), (LocalServer, sys.argv[3])):
+from acga_tf.training.train import claim_run_dir
+for call, path in ((load_model_file, sys.argv[1]), (load_embedding_matrix, sys.argv[2]), (LocalServer, sys.argv[3]),
+                   (Vocabulary.load, sys.argv[4]), (load_predictor, sys.argv[5]),
+                   (lambda p: check_shards(p, ACGAConfig.preset("tiny")), sys.argv[6]), (claim_run_dir, sys.argv[7])):
     try:
         call(path)
     except ValueError as e:
@@ -104,14 +110,23 @@ def test_a_file_this_user_may_not_read_is_named_as_such(run_dir, exported_run, t
     """A locked-down environment's tester: `chmod 000 run/model.keras` was "not a .keras file: 4523503 bytes that are
     not a zip archive (truncated, or not written by Keras)", and a SavedModel's unreadable `variables.index` said to
     export it again. Run as a user without root's rights (`setpriv` drops them where the tests run as root)."""
-    model, embeddings = tmp_path / "model.keras", tmp_path / "embeddings.npy"
+    model, embeddings, vocab = tmp_path / "model.keras", tmp_path / "embeddings.npy", tmp_path / "vocab.txt"
     shutil.copy(os.path.join(run_dir, "model.keras"), model)
     shutil.copy(os.path.join(run_dir, "embeddings.npy"), embeddings)
-    saved = tmp_path / "saved"
+    shutil.copy(os.path.join(run_dir, "vocab.txt"), vocab)
+    saved, shut = tmp_path / "saved", tmp_path / "shut" / "acga"
     shutil.copytree(exported_run, saved)
-    for path in (model, embeddings, saved / "variables" / "variables.index"):
+    shutil.copytree(exported_run, shut / "1")
+    shard = tmp_path / "shards" / "test-00000-of-00001.tfrecord"
+    shard.parent.mkdir()
+    shard.write_bytes(b"")
+    resumed = tmp_path / "resumed"
+    (resumed / "checkpoints").mkdir(parents=True)
+    for path in (model, embeddings, vocab, saved / "variables" / "variables.index", shut / "1" / "variables", shard):
         path.chmod(0)
-    command = [sys.executable, "-c", UNREADABLE_CHECK, str(model), str(embeddings), str(saved)]
+    (resumed / "checkpoints").chmod(0o555)
+    command = [sys.executable, "-c", UNREADABLE_CHECK, str(model), str(embeddings), str(saved), str(vocab), str(shut),
+               str(shard), str(resumed)]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: every file is readable")
@@ -122,6 +137,15 @@ def test_a_file_this_user_may_not_read_is_named_as_such(run_dir, exported_run, t
                          f"{embeddings}: cannot be read (Permission denied): check its owner and permissions"], lines
     assert lines[2].startswith(f"{saved}: cannot load the SavedModel (") and "Permission denied" in lines[2], lines
     assert lines[2].endswith("; check its files' owner and permissions"), lines
+    # a second tester's: an unreadable vocab.txt was "[Errno 13] ...", a SavedModel's unreadable variables/ "export it
+    # again" or "model.keras: missing", a shard TensorFlow's PERMISSION_DENIED mid-run, a read-only checkpoints/ of a
+    # resumed run an error at the epoch's end naming a temporary file
+    assert lines[3:6] == [f"{vocab}: cannot be read (Permission denied): check its owner and permissions",
+                          f"{shut / '1' / 'variables'}: cannot be read (Permission denied): check its owner and "
+                          "permissions",
+                          f"{shard}: cannot be read (Permission denied): check its owner and permissions"], lines
+    assert lines[6].startswith(f"{resumed / 'checkpoints'}: cannot be written ({resumed / 'checkpoints'}: Permission "
+                               "denied) (--output)"), lines
 
 
 @pytest.mark.parametrize("command", ["train", "demo", "prepare"])
@@ -142,3 +166,19 @@ def test_an_output_folder_that_cannot_be_written_is_named_with_its_flag(command,
     err = capsys.readouterr().err
     assert err.startswith(f"acga {command}: error: {output}: cannot be written (/proc: ") and err.endswith(
         ") (--output)\n") and err.count("\n") == 1, err
+
+
+def test_a_write_protected_results_table_is_not_replaced(tmp_path, run_dir, capsys):
+    """A second locked-down tester's: `acga predict --list` replaced a `chmod 444` `results.csv` (a row of another
+    video in it gone), exit 0."""
+    from acga_tf.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.csv").write_text("line,video\n2,other.mp4\n")
+    (out / "results.csv").chmod(0o444)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"video,query\n{tmp_path / 'a.mp4'},the red circle\n")
+    assert main(["predict", "--model", run_dir, "--list", str(pairs), "--output-dir", str(out)]) == 2
+    assert f"{out / 'results.csv'}: exists and is write-protected" in capsys.readouterr().err
+    assert (out / "results.csv").read_text() == "line,video\n2,other.mp4\n"

@@ -210,6 +210,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         raise ValueError(f"overlay={overlay!r}: expected one of {', '.join(f[1:] for f in OVERLAY_FORMATS)}, or None")
     folders = video_folders(rows)
     files.check_writable(output_dir, folder=True, flag="--output-dir")
+    files.check_writable(os.path.join(output_dir, RESULTS_NAME), flag="--output-dir")  # a write-protected one
     predictor = load_predictor(model)
     os.makedirs(output_dir, exist_ok=True)
     lock = files.WriteLock(output_dir, f"{output_dir} (--output-dir)")  # a second run into it now is refused

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import LIMITS
+from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
@@ -328,6 +329,8 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
         raise FileNotFoundError(f"{path}: not found (--model takes a run directory, a .keras file, an exported "
                                 "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
                                 "grpc://HOST:8500/NAME)")
+    if (folder := files.unreadable_folder(path)) is not None:  # before it is taken for an incomplete run or export
+        raise ValueError(f"{folder}: cannot be read (Permission denied): check its owner and permissions")
     version = saved_model_version(path) if os.path.isdir(path) else None
     if version is not None:
         return _last_loaded(_artifact_state(version), lambda: ServingPredictor(LocalServer(version), version))

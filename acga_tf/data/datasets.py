@@ -30,6 +30,7 @@ from acga_tf.data.manifest import (
 from acga_tf.data.parse import expand_sentences, parse_eval, parse_train, prepare_clip
 from acga_tf.data.shards import MARKER_DIR
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
+from acga_tf.ops import files as file_checks
 from acga_tf.ops.config import positive_int
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ def check_shards(file_pattern: str, config) -> list[str]:
     files = tf.io.gfile.glob(shard_pattern(file_pattern))
     if not files:
         raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
+    for path in sorted(files):  # before TensorFlow's "Local rendezvous is aborting with status: PERMISSION_DENIED"
+        if (reason := file_checks.unreadable(path)) is not None:
+            raise ValueError(f"{path}: cannot be read ({reason}): check its owner and permissions")
     directory = os.path.dirname(sorted(files)[0])
     if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
         manifest = read_manifest(directory)

@@ -131,7 +131,11 @@ class Vocabulary:
         """
         words, counts = [], []
         seen: dict[str, int] = {}
-        with open(path, "rb") as f:
+        try:
+            f = open(path, "rb")
+        except PermissionError as e:
+            raise ValueError(f"{path}: cannot be read ({e.strerror}): check its owner and permissions") from None
+        with f:
             for lineno, raw in enumerate(f, start=1):
                 try:
                     line = raw.decode("utf-8").rstrip("\r\n")

@@ -75,8 +75,8 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
         found, wanted = ("a file", "folder") if folder else ("a folder", "file")
         raise ValueError(f"{path}: is {found}; name the {wanted} to write{where}")
     if not folder and os.path.isfile(path) and write_protected(path):  # the rename into place would replace it
-        raise ValueError(f"{path}: exists and is write-protected (mode {stat.filemode(os.stat(path).st_mode)}): not "
-                         f"replaced; remove it, make it writable or choose another name{where}")
+        raise ValueError(f"{path}: exists and is write-protected ({_permissions(path)}): not replaced; remove it, "
+                         f"make it writable or choose another name{where}")
     anchor = os.path.abspath(path) if folder else os.path.dirname(os.path.abspath(path))
     while not os.path.exists(anchor):
         anchor = os.path.dirname(anchor)
@@ -94,6 +94,13 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
         raise ValueError(f"{path}: cannot be written ({anchor}: {e.strerror or e}){where}") from None
 
 
+def _permissions(path: str) -> str:
+    """The file's mode, and its owner where this process is not it: "mode -rw-r--r--, owner uid 65534"."""
+    info = os.stat(path)
+    owner = "" if not hasattr(os, "geteuid") or info.st_uid == os.geteuid() else f", owner uid {info.st_uid}"
+    return f"mode {stat.filemode(info.st_mode)}{owner}"
+
+
 def unreadable(path: str) -> str | None:
     """Why this process cannot read the file `path` ("Permission denied"), or None where it can (or it is missing:
     the caller names that). A file Keras, NumPy or TensorFlow cannot open otherwise reads as a damaged one in
@@ -107,6 +114,21 @@ def unreadable(path: str) -> str | None:
         return None
 
 
+def unreadable_folder(path: str, depth: int = 2) -> str | None:
+    """The first folder at or below `path` (down to `depth` levels) this process may not list or enter, or None: a
+    loader then says "not found", "missing" or "export it again" of what is only unreadable."""
+    if not os.path.isdir(path):
+        return None
+    if not os.access(path, os.R_OK | os.X_OK):
+        return path
+    if depth > 0:
+        with contextlib.suppress(OSError), os.scandir(path) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False) and (found := unreadable_folder(entry.path, depth - 1)):
+                    return found
+    return None
+
+
 def write_protected(path: str) -> bool:
     """Whether the file `path` may not be written by this process, or by anyone (no write permission bit: a file
     `chmod 444` made read-only, which a process with root's rights could otherwise write). A file is replaced by
@@ -117,7 +139,7 @@ def write_protected(path: str) -> bool:
 
 # What to do where Python reads file names and arguments in ASCII: the C locale with its UTF-8 mode turned off
 # (`python -X utf8=0`, PYTHONUTF8=0), which Python otherwise turns on there.
-UTF8_HINT = "run with a UTF-8 locale (LANG=C.UTF-8) or PYTHONUTF8=1"
+UTF8_HINT = "run with LC_ALL=C.UTF-8 (LC_ALL outranks LANG) and without -X utf8=0 (which outranks PYTHONUTF8=1)"
 
 
 def unnameable(path: str) -> str | None:

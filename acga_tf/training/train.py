@@ -633,6 +633,9 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
         _check_resumable(work_dir, finished, experiment)
     if "://" not in work_dir:  # a local folder: one line naming it where it cannot be written (a read-only folder)
         files.check_writable(work_dir, folder=True, flag="--output")
+        for sub in (BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR):  # a resumed run's (a tester's read-only checkpoints/ failed
+            if os.path.isdir(os.path.join(work_dir, sub)):  # at the epoch's end, naming a temporary file)
+                files.check_writable(os.path.join(work_dir, sub), folder=True, flag="--output")
     tf.io.gfile.makedirs(work_dir)
 
 

@@ -462,14 +462,32 @@ def test_a_locale_without_utf8_is_named_not_taken_for_a_missing_file(tmp_path):
                             capture_output=True, timeout=300, env=env)
     assert result.returncode == 2 and result.stderr == (
         b"acga: error: the argument '" + os.fsencode(str(tmp_path)) + b"/vid\\xe9.mp4' holds bytes that Python reads "
-        b"here in ascii, not UTF-8; run with a UTF-8 locale (LANG=C.UTF-8) or PYTHONUTF8=1\n"), result.stderr
+        b"here in ascii, not UTF-8; run with LC_ALL=C.UTF-8 (LC_ALL outranks LANG) and without -X utf8=0 (which "
+        b"outranks PYTHONUTF8=1)\n"), result.stderr
     pairs = tmp_path / "pairs.csv"  # a list is read as UTF-8: its names could not be given to the file system
     pairs.write_text(f"video,query\n{video},the red circle\n", encoding="utf-8")
     result = subprocess.run([*command, "--list", str(pairs), "--output-dir", str(tmp_path / "out")],
                             capture_output=True, timeout=300, env=env)
     assert result.returncode == 2 and b"this name cannot be written in the encoding Python gives file names here " \
-        b"(ascii); run with a UTF-8 locale (LANG=C.UTF-8) or PYTHONUTF8=1" in result.stderr, result.stderr
+        b"(ascii); run with LC_ALL=C.UTF-8" in result.stderr, result.stderr
     assert b"not found" not in result.stderr
+    # the advice, followed (a second tester's LANG=C.UTF-8 beside LC_ALL=C, or PYTHONUTF8=1 beside -X utf8=0, did not
+    # help): the name reaches the file, whose emptiness is then the error
+    result = subprocess.run([sys.executable, "-m", "acga_tf.cli", "predict", "--model", str(tmp_path), "--video",
+                             os.fsencode(str(tmp_path)) + b"/vid\xc3\xa9.mp4", "--query", "a"],
+                            capture_output=True, timeout=300, env={**env, "LC_ALL": "C.UTF-8"})
+    assert result.returncode == 2 and b"the file is empty (0 bytes)" in result.stderr, result.stderr
+
+
+def test_a_umask_that_takes_the_owners_permissions_off_is_one_line(tmp_path):
+    """A second locked-down tester's: under `umask 777` predict said "model.keras: cannot load a Keras model ([Errno
+    13] Permission denied: '/tmp/tmp...')" (Keras' own temporary folder, made unreadable), leaving such folders."""
+    result = subprocess.run([sys.executable, "-m", "acga_tf.cli", "predict", "--model", str(tmp_path), "--video",
+                             str(tmp_path / "nope.mp4"), "--query", "a"], capture_output=True, text=True, timeout=300,
+                            preexec_fn=lambda: os.umask(0o777))
+    assert result.returncode == 2 and result.stderr == (
+        "acga: error: umask 0777 takes the owner's read or write permission off every file a command writes, so it "
+        "cannot read back its own (temporary) files: set umask 022 or 077\n"), result.stderr
 
 
 def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
