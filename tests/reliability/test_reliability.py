@@ -482,9 +482,10 @@ def test_a_locale_without_utf8_is_named_not_taken_for_a_missing_file(tmp_path):
 def test_a_umask_that_takes_the_owners_permissions_off_is_one_line(tmp_path):
     """A second locked-down tester's: under `umask 777` predict said "model.keras: cannot load a Keras model ([Errno
     13] Permission denied: '/tmp/tmp...')" (Keras' own temporary folder, made unreadable), leaving such folders."""
-    result = subprocess.run([sys.executable, "-m", "acga_tf.cli", "predict", "--model", str(tmp_path), "--video",
-                             str(tmp_path / "nope.mp4"), "--query", "a"], capture_output=True, text=True, timeout=300,
-                            preexec_fn=lambda: os.umask(0o777))
+    command = [sys.executable, "-m", "acga_tf.cli", "predict", "--model", str(tmp_path), "--video",
+               str(tmp_path / "nope.mp4"), "--query", "a"]
+    result = subprocess.run(["sh", "-c", 'umask 777 && exec "$@"', "sh", *command], capture_output=True, text=True,
+                            timeout=300)  # (not preexec_fn: a fork of this process, whose JAX runs threads)
     assert result.returncode == 2 and result.stderr == (
         "acga: error: umask 0777 takes the owner's read or write permission off every file a command writes, so it "
         "cannot read back its own (temporary) files: set umask 022 or 077\n"), result.stderr
