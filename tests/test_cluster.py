@@ -55,10 +55,10 @@ def test_the_chief_is_the_chief_task_or_worker_0(monkeypatch):
     assert worker_role() == ("worker", 0, False)
 
 
-def _train(prepared_a2d, out, tf_config, batch_size=2, steps=2, **env):
+def _train(prepared_a2d, out, tf_config, batch_size=2, steps=2, extra=(), **env):
     command = [sys.executable, "-m", "acga_tf", "train", "--preset", "tiny", "--data", prepared_a2d["train"],
                "--output", str(out), "--epochs", "1", "--steps-per-epoch", str(steps), "--batch-size", str(batch_size),
-               "--backup-every", "2"]
+               "--backup-every", "2", *extra]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": REPO,
                    "TF_CONFIG": json.dumps(tf_config), **env}
     return subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -184,16 +184,16 @@ def test_a_worker_stopped_during_its_final_save_is_finished_by_the_same_command(
     out = tmp_path / "run"
     models = {"chief": out / "model.keras", "worker-1": out / "workers" / "worker-1" / "model.keras"}
 
-    def both():
+    def both(extra=(), status=0):
         procs = [_train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": i}},
-                        ACGA_CLUSTER_WAIT_S="120") for i in range(2)]
+                        ACGA_CLUSTER_WAIT_S="120", extra=extra) for i in range(2)]
         try:
             results = [p.communicate(timeout=240) for p in procs]
         finally:
             for p in procs:
                 p.kill()
         for p, (_, err) in zip(procs, results):
-            assert p.returncode == 0, err[-2000:]
+            assert p.returncode == status, err[-2000:]
         return [err for _, err in results]
 
     both()
@@ -205,3 +205,19 @@ def test_a_worker_stopped_during_its_final_save_is_finished_by_the_same_command(
         np.testing.assert_array_equal(a, b)  # the weights of the last step, saved again: nothing more trained
     finished = errors[1 if unsaved == "chief" else 0]
     assert "this worker's run is finished, another's stopped during its final save" in finished, finished[-2000:]
+    if unsaved == "chief":
+        return
+    # --resume with the same epochs finishes it too (a third operator's: the chief refused, "pass a larger --epochs",
+    # while worker 1 saved); a backup at another step is refused on both workers alike (the stopped one said only
+    # that a task was lost, and that the same command would resume)
+    models[unsaved].unlink()
+    both(["--resume"])
+    assert models[unsaved].exists()
+    stale = out / "workers" / "worker-1" / "backup" / "training_metadata.json"
+    metadata = json.loads(stale.read_text())
+    stale.write_text(json.dumps({**metadata, "step": metadata["step"] - 1}))
+    models[unsaved].unlink()
+    refused = both([], status=2)
+    for err in refused:
+        assert "the cluster's workers hold runs at different steps (finished at 2, a backup at 1): they cannot train " \
+               "together; pass --overwrite on every worker to start over" in err.strip().splitlines()[-1], err[-2000:]

@@ -413,7 +413,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                 "epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "backup_every": backup_every,
                 "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
                 "init_weights": init_weights is not None, "word_vectors": vectors_path is not None})
-            finishing = not (resume or overwrite) and _finishing_with_the_cluster(run)
+            finishing = not overwrite and _finishing_with_the_cluster(run)
     else:
         finishing = False
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
@@ -501,12 +501,14 @@ def _cluster_losses(run: _Run):
 def _finishing_with_the_cluster(run: _Run) -> bool:
     """Whether this worker's run is finished while another worker's stopped during its final save (its backup at the
     same last step, its `model.keras` not written): the same command on every worker then saves every worker's run
-    again, with no step left to train. Before, the finished worker refused ("holds a finished run") and the other
-    waited for it: the run could not be finished by the command that started it. (Every worker calls this: one
-    all-gather of each one's state.)
+    again, with no step left to train (with `--resume` and more epochs, they all train on as usual). Before, the
+    finished worker refused ("holds a finished run") and the other waited for it: the run could not be finished by
+    the command that started it. (Every worker calls this: one all-gather of each one's state, from which each
+    decides alike.)
 
     Raises:
-        ValueError: a worker's backup is at another step than this finished run's: they cannot train together.
+        ValueError: on every worker, where a finished run and a stopped one are at other steps: they cannot train
+            together.
     """
     finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
     try:
@@ -514,13 +516,16 @@ def _finishing_with_the_cluster(run: _Run) -> bool:
     except ValueError:  # a damaged backup: `claim_run_dir` names it
         step = None
     states = gather_rows(run.strategy, [int(finished), -1 if step is None else step])  # (replicas, 2)
-    stopped = [(row, int(s)) for row, (done, s) in enumerate(states) if not done and s >= 0]
-    if not finished or not stopped:
+    done = sorted({int(s) for d, s in states if d and s >= 0})  # the finished runs' steps
+    stopped = sorted({int(s) for d, s in states if not d and s >= 0})  # the stopped runs' backups' steps
+    if not done or not stopped:
         return False
-    if any(s != step for _, s in stopped):
-        raise ValueError(f"{run.work_dir}: holds a finished run (optimizer step {step}), and another worker's backup "
-                         f"is at step {stopped[0][1]}: they cannot train together; pass --overwrite on every worker to "
-                         "start over")
+    if len(done) > 1 or stopped != done:  # decided alike on every worker, from the same gathered states
+        raise ValueError(f"{run.work_dir}: the cluster's workers hold runs at different steps (finished at "
+                         f"{', '.join(map(str, done))}, a backup at {', '.join(map(str, stopped))}): they cannot "
+                         "train together; pass --overwrite on every worker to start over")
+    if not finished:
+        return False
     logger.warning("%s: this worker's run is finished, another's stopped during its final save: every worker saves "
                    "its run again (no step left to train)", run.work_dir)
     return True
@@ -779,10 +784,12 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: i
     if not backup.restore():
         return 0
     start_step = int(task.optimizer.iterations.numpy())
+    total_steps = run.epochs * run.steps_per_epoch
     line = (f"resuming from {backup.backup_dir} at optimizer step {start_step} (epoch "
             f"{start_step // run.steps_per_epoch + 1}, step {start_step % run.steps_per_epoch} of "
-            f"{run.steps_per_epoch}); the scores of the epoch it resumes in cover the steps from here")
-    total_steps = run.epochs * run.steps_per_epoch
+            f"{run.steps_per_epoch}); the scores of the epoch it resumes in cover the steps from here"
+            if start_step < total_steps else
+            f"resuming from {backup.backup_dir} at optimizer step {start_step}, the run's last: only its save is left")
     finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
     # A run stopped after its last step but before its model was saved has only the save left.
     if start_step > total_steps or (start_step == total_steps and finished and not finishing):
