@@ -111,7 +111,7 @@ from acga_tf.apps import batch
 from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
-from acga_tf.apps.evaluate import evaluate, format_table, run_checkpoints
+from acga_tf.apps.evaluate import evaluate, evaluate_checkpoints, format_table, run_checkpoints
 from acga_tf.apps.predict import frames_to_segment, predict_to_files
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_args
@@ -492,22 +492,11 @@ def _run_evaluate(args) -> int:
     if args.output_csv:
         raise ValueError(f"--output-csv: one model's rows, sample by sample; {args.model} holds {len(checkpoints)} "
                          "checkpoints: give one of them (epoch-NN.keras) for its rows")
-    if args.output_json:
-        files.check_writable(args.output_json, flag="--output-json")
-    summaries, records = {}, []
-    with tempfile.TemporaryDirectory() as folder:  # each checkpoint's record, written by `evaluate`, then all of them
-        for index, checkpoint in enumerate(checkpoints):
-            record = os.path.join(folder, f"{index}.json")
-            summaries[os.path.basename(checkpoint)] = evaluate(
-                checkpoint, args.data, batch_size=args.batch_size, vectors_path=args.word_vectors,
-                progress=not args.no_progress, output_json=record)
-            records.append(files.read_json(record))
-    print(format_table(summaries))  # before the file: a full disk does not take the scores with it
+    summaries = evaluate_checkpoints(args.model, args.data, batch_size=args.batch_size, vectors_path=args.word_vectors,
+                                     progress=not args.no_progress, output_json=args.output_json)
+    print(format_table(summaries))
     best = max(summaries, key=lambda name: summaries[name]["mean_iou"])
     print(f"best mean IoU: {best} ({100 * summaries[best]['mean_iou']:.1f})")
-    if args.output_json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output_json)), exist_ok=True)
-        files.write_json(args.output_json, records)
     return 0
 
 

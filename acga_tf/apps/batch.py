@@ -210,7 +210,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         raise ValueError(f"overlay={overlay!r}: expected one of {', '.join(f[1:] for f in OVERLAY_FORMATS)}, or None")
     folders = video_folders(rows)
     files.check_writable(output_dir, folder=True, flag="--output-dir")
-    files.check_writable(os.path.join(output_dir, RESULTS_NAME), flag="--output-dir")  # a write-protected one
+    if os.path.isfile(table := os.path.join(output_dir, RESULTS_NAME)):  # an earlier run's: not a write-protected one
+        files.check_writable(table, flag="--output-dir")
     predictor = load_predictor(model)
     os.makedirs(output_dir, exist_ok=True)
     lock = files.WriteLock(output_dir, f"{output_dir} (--output-dir)")  # a second run into it now is refused
@@ -219,7 +220,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     by_video: dict[str, list[RowResult]] = {}
     for result in results:
         by_video.setdefault(result.row.path, []).append(result)
-    done, table = 0, os.path.join(output_dir, RESULTS_NAME)
+    done = 0
     try:
         for path, group in by_video.items():
             if not path:

@@ -109,6 +109,44 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         OSError: writing `output_csv` failed after the evaluation (a full disk): the message names it, and a note
             gives the scores.
     """
+    data_pattern, shards, batch_size = _checked(data_pattern, batch_size, output_csv, output_json)
+    summary, rows, record = _score_model(model_path, data_pattern, shards, batch_size, vectors_path, progress)
+    done = (f"{summary['samples']} samples: mean IoU {100 * summary['mean_iou']:.1f}, overall IoU "
+            f"{100 * summary['overall_iou']:.1f}, mAP {100 * summary['mAP@0.5:0.95']:.1f}")
+    _write_outputs(done, ((output_csv, lambda: write_csv(output_csv, rows)),
+                          (output_json, lambda: files.write_json(output_json, record))))
+    logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
+    return summary
+
+
+def evaluate_checkpoints(folder: str, data_pattern: str, *, batch_size: int = 8, vectors_path: str | None = None,
+                         progress: bool = False, output_json: str | None = None) -> dict[str, dict[str, float]]:
+    """Scores every checkpoint of a run's `checkpoints/` folder (`run_checkpoints`) as `evaluate` does, to pick an
+    epoch (`acga evaluate --model RUN/checkpoints`).
+
+    Returns:
+        `{checkpoint file name: summary}`, in epoch order.
+
+    Raises:
+        as `evaluate`; ValueError also where `folder` holds no checkpoint. `output_json` gets the list of the
+        checkpoints' `summary_record`s.
+    """
+    checkpoints = run_checkpoints(folder)
+    if not checkpoints:
+        raise ValueError(f"{folder}: holds no checkpoint (epoch-NN.keras) of a run")
+    data_pattern, shards, batch_size = _checked(data_pattern, batch_size, None, output_json)
+    summaries, records = {}, []
+    for checkpoint in checkpoints:
+        summary, _, record = _score_model(checkpoint, data_pattern, shards, batch_size, vectors_path, progress)
+        summaries[os.path.basename(checkpoint)] = summary
+        records.append(record)
+    done = "mean IoU " + ", ".join(f"{name} {100 * s['mean_iou']:.1f}" for name, s in summaries.items())
+    _write_outputs(done, ((output_json, lambda: files.write_json(output_json, records)),))
+    return summaries
+
+
+def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_json: str | None):
+    """`evaluate`'s arguments checked before any work: (the shards' pattern, the shards, the batch size)."""
     require_tensorflow_backend("evaluation")
     batch_size = positive_int("batch_size", batch_size)
     data_pattern = shard_pattern(data_pattern)
@@ -118,6 +156,12 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     for output, flag in ((output_csv, "--output-csv"), (output_json, "--output-json")):
         if output is not None:
             files.check_writable(output, flag=flag)  # before the evaluation, not after it
+    return data_pattern, shards, batch_size
+
+
+def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: int, vectors_path: str | None,
+                 progress: bool) -> tuple[dict[str, float], list, dict]:
+    """One model scored on the shards: (its summary, the per-sample rows, its `summary_record`)."""
     model, vectorizer = load_for_evaluation(model_path, os.path.dirname(shards[0]), vectors_path)
     dataset = make_dataset(data_pattern, model.config, training=False, batch_size=batch_size,
                            vectorizer=vectorizer, with_info=True)
@@ -130,9 +174,14 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))
     except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
         raise damaged_shard_error([data_pattern], e) from None
-    writers = ((output_csv, lambda: write_csv(output_csv, rows)),
-               (output_json, lambda: files.write_json(output_json, summary_record(summary, model_path, model.config,
-                                                                                  data_pattern, shards, batch_size))))
+    if (note := unknown_words_note(vectorizer, [row[1] for row in rows])) is not None:
+        logger.warning(note)
+    return summary, rows, summary_record(summary, model_path, model.config, data_pattern, shards, batch_size)
+
+
+def _write_outputs(done: str, writers) -> None:
+    """Runs each `(path, write)` whose path is given, its folder made first; a full disk's OSError gets a note with
+    the scores computed (`done`), so that they are not lost with the file."""
     for output, write in writers:
         if output is None:
             continue
@@ -140,14 +189,8 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
             os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
             write()
         except OSError as e:  # a full disk: the scores computed are not lost with the file
-            e.add_note(f"the evaluation finished ({summary['samples']} samples: mean IoU "
-                       f"{100 * summary['mean_iou']:.1f}, overall IoU {100 * summary['overall_iou']:.1f}, "
-                       f"mAP {100 * summary['mAP@0.5:0.95']:.1f}) but {output} was not written")
+            e.add_note(f"the evaluation finished ({done}) but {output} was not written")
             raise
-    if (note := unknown_words_note(vectorizer, [row[1] for row in rows])) is not None:
-        logger.warning(note)
-    logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
-    return summary
 
 
 def unknown_words_note(vectorizer, sentences: list[str]) -> str | None:

@@ -329,8 +329,7 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
         raise FileNotFoundError(f"{path}: not found (--model takes a run directory, a .keras file, an exported "
                                 "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
                                 "grpc://HOST:8500/NAME)")
-    if (folder := files.unreadable_folder(path)) is not None:  # before it is taken for an incomplete run or export
-        raise ValueError(f"{folder}: cannot be read (Permission denied): check its owner and permissions")
+    files.check_readable(path)  # before a folder is taken for an incomplete run or export
     version = saved_model_version(path) if os.path.isdir(path) else None
     if version is not None:
         return _last_loaded(_artifact_state(version), lambda: ServingPredictor(LocalServer(version), version))

@@ -118,8 +118,7 @@ def check_shards(file_pattern: str, config) -> list[str]:
     if not files:
         raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
     for path in sorted(files):  # before TensorFlow's "Local rendezvous is aborting with status: PERMISSION_DENIED"
-        if (reason := file_checks.unreadable(path)) is not None:
-            raise ValueError(f"{path}: cannot be read ({reason}): check its owner and permissions")
+        file_checks.check_readable(path)
     directory = os.path.dirname(sorted(files)[0])
     if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
         manifest = read_manifest(directory)

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.text import compose, tokenize, tokenize_py_many
+from acga_tf.ops import files
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class Vocabulary:
         try:
             f = open(path, "rb")
         except PermissionError as e:
-            raise ValueError(f"{path}: cannot be read ({e.strerror}): check its owner and permissions") from None
+            raise files.cannot_read(path, e.strerror) from None
         with f:
             for lineno, raw in enumerate(f, start=1):
                 try:
@@ -368,7 +369,7 @@ def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None) -> np
     try:
         m = np.load(path, allow_pickle=False)
     except PermissionError as e:
-        raise ValueError(f"{path}: cannot be read ({e.strerror}): check its owner and permissions") from None
+        raise files.cannot_read(path, e.strerror) from None
     except (ValueError, OSError, EOFError) as e:  # NumPy names no file: not a .npy file, or a truncated one
         raise ValueError(f"{path}: not a .npy matrix ({str(e).strip().splitlines()[0] if str(e).strip() else e!r})"
                          ) from None

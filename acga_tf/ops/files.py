@@ -114,6 +114,24 @@ def unreadable(path: str) -> str | None:
         return None
 
 
+def cannot_read(path: str, reason: str = "Permission denied") -> ValueError:
+    """The one-line error for a file or folder this process may not read: named as such, not as a damaged one."""
+    return ValueError(f"{path}: cannot be read ({reason}): check its owner and permissions")
+
+
+def check_readable(path: str) -> None:
+    """Refuses (`cannot_read`) a file this process may not read (`unreadable`), or a folder it may not list or enter
+    at or below `path` (`unreadable_folder`); a missing path passes (the caller names that).
+
+    Raises:
+        ValueError: naming the file or folder.
+    """
+    if (folder := unreadable_folder(path)) is not None:
+        raise cannot_read(folder)
+    if (reason := unreadable(path)) is not None:
+        raise cannot_read(path, reason)
+
+
 def unreadable_folder(path: str, depth: int = 2) -> str | None:
     """The first folder at or below `path` (down to `depth` levels) this process may not list or enter, or None: a
     loader then says "not found", "missing" or "export it again" of what is only unreadable."""

@@ -78,11 +78,11 @@ def words_digest(words, embeddings) -> str:
     return arrays_digest([np.asarray([str(w) for w in words], dtype=str), np.asarray(embeddings, np.float32)])
 
 
-def record_words(keras_path: str, words, embeddings) -> None:
-    """Adds `WORDS_ENTRY`, the digest of the words the model reads (`words_digest`), to the `.keras` file (a zip
-    archive; Keras reads its own entries and leaves this one)."""
+def record_words(keras_path: str, digest: str) -> None:
+    """Adds `WORDS_ENTRY`, the digest of the words the model reads (`words_digest`, computed once by the caller), to
+    the `.keras` file (a zip archive; Keras reads its own entries and leaves this one)."""
     with zipfile.ZipFile(keras_path, "a") as archive:
-        archive.writestr(WORDS_ENTRY, json.dumps({"words": words_digest(words, embeddings)}))
+        archive.writestr(WORDS_ENTRY, json.dumps({"words": digest}))
 
 
 def recorded_words(keras_path: str) -> str | None:
@@ -120,7 +120,7 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
     path = os.path.join(directory, MODEL_FILE)
     with files.atomic_path(path, suffix=".partial.keras") as temporary:  # Keras wants the .keras ending
         model.save(temporary)
-        record_words(temporary, vocabulary.words, embeddings)
+        record_words(temporary, words_digest(vocabulary.words, embeddings))
     return path
 
 
@@ -156,8 +156,7 @@ def load_model_file(path: str) -> keras.Model:
         ValueError: the file is not a `.keras` file, not a Keras model, or not an `ACGA`.
     """
     _require_keras_file(path)
-    if (reason := files.unreadable(path)) is not None:  # before the zip check, which read it as a damaged file
-        raise ValueError(f"{path}: cannot be read ({reason}): check its owner and permissions")
+    files.check_readable(path)  # before the zip check, which read it as a damaged file
     if os.path.isfile(path) and not zipfile.is_zipfile(path):  # Keras says "File not found" of an empty file
         raise ValueError(f"{path}: not a .keras file: {os.path.getsize(path)} bytes that are not a zip archive "
                          "(truncated, or not written by Keras)")

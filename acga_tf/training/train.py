@@ -877,8 +877,8 @@ def _build_callbacks(run: _Run, model: keras.Model, backup: "_ResumableBackup") 
         keras.callbacks.LearningRateScheduler(run.experiment.training.learning_rate_at),
         _StopOnNonFiniteLoss(),
         backup,
-        _FullModelCheckpoint(model, pattern, run.vocabulary.words,  # the ACGA, not the task that trains it
-                             run.vectorizer.matrix.numpy()),
+        _FullModelCheckpoint(model, pattern,  # the ACGA, not the task that trains it
+                             artifacts.words_digest(run.vocabulary.words, run.vectorizer.matrix.numpy())),
     ]
     if importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run.work_dir, LOG_DIR)))
@@ -963,10 +963,10 @@ class _EpochsOfTheRun(keras.callbacks.ProgbarLogger):
 class _FullModelCheckpoint(keras.callbacks.Callback):
     """Saves the `ACGA` (not the task that trains it) after every epoch, as `ModelCheckpoint` would."""
 
-    def __init__(self, full_model: keras.Model, pattern: str, words, embeddings: np.ndarray):
+    def __init__(self, full_model: keras.Model, pattern: str, words_digest: str):
         super().__init__()
         self.full_model, self.pattern = full_model, pattern
-        self.words, self.embeddings = words, embeddings  # recorded in each checkpoint (`artifacts.record_words`)
+        self.words_digest = words_digest  # recorded in each checkpoint (`artifacts.record_words`), computed once
 
     def on_epoch_end(self, epoch, logs=None):
         if not weights_are_finite(self.full_model):
@@ -974,7 +974,7 @@ class _FullModelCheckpoint(keras.callbacks.Callback):
             return
         with files.atomic_path(self.pattern.format(epoch=epoch + 1), suffix=".partial.keras") as temporary:
             self.full_model.save(temporary)
-            artifacts.record_words(temporary, self.words, self.embeddings)
+            artifacts.record_words(temporary, self.words_digest)
 
 
 def _inference_copy(model: keras.Model) -> keras.Model:
