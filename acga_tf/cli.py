@@ -597,6 +597,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"acga: error: umask {mask:04o} takes the owner's read or write permission off every file a command "
               "writes, so it cannot read back its own (temporary) files: set umask 022 or 077", file=sys.stderr)
         return 2
+    if sys.stdout is None:  # started with stdout closed (`>&-`): print() drops every line, a table or result too
+        if sys.stderr is not None:
+            print("acga: error: standard output is closed (`>&-`), so the command's results would be lost with "
+                  "status 0; send it to a file, or to /dev/null to discard it", file=sys.stderr)
+        return 2
     if (unread := _unread_argument(sys.argv[1:] if argv is None else argv)) is not None:
         print(f"acga: error: the argument {unread!r} holds bytes that Python reads here in "
               f"{sys.getfilesystemencoding()}, not UTF-8; {files.UTF8_HINT}", file=sys.stderr)

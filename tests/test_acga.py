@@ -187,6 +187,13 @@ def test_keras_save_and_load_round_trip(tmp_path):
      r"'video' has shape \(0, 8, 64, 64, 3\): an empty batch"),
     (lambda c: {"video": np.zeros((1, 8, 64, 64, 3)).tolist(), "words": np.zeros((1, 8, 32), "float32")},
      r"'video' is a list: pass an array or a tensor"),
+    # raw pixels: Keras' functional model cast them to float, and the model read 0..255 as if in [-1, 1] (found by a
+    # tester, the thirty-fifth session)
+    (lambda c: {"video": np.zeros((1, 8, 64, 64, 3), "uint8"), "words": np.zeros((1, 8, 32), "float32")},
+     r"'video' is uint8: the model reads floats, frames scaled to \[-1, 1\] \(x / 127.5 - 1: "
+     r"acga_tf.ops.geometry.preprocess_clip"),
+    (lambda c: {"video": np.zeros((1, 8, 64, 64, 3), "float32"), "words": np.zeros((1, 8, 32), "int64")},
+     r"'words' is int64: the model reads floats, word vectors"),
 ])
 def test_wrong_inputs_fail_with_a_clear_message(inputs, match):
     model = ACGA(TINY)
@@ -207,6 +214,15 @@ def test_segment_queries_checks_its_inputs_as_the_model_does(video, words, match
                                  )["logits"].shape == (6, 64, 64, 1)
     with pytest.raises(ValueError, match=match):
         model.segment_queries(np.zeros(video, "float32"), np.zeros(words, "float32"))
+    with pytest.raises(ValueError, match=r"'video' is uint8: the model reads floats"):
+        model.segment_queries(np.zeros((1, 8, 64, 64, 3), "uint8"), np.zeros((3, 8, 32), "float32"))
+
+
+def test_predict_refuses_raw_pixels():
+    """`model.predict` passes its batches through the same check (Keras keeps the arrays' dtype)."""
+    with pytest.raises(ValueError, match=r"'video' is uint8: the model reads floats"):
+        ACGA(TINY).predict({"video": np.zeros((1, 8, 64, 64, 3), "uint8"), "words": np.zeros((1, 8, 32), "float32")},
+                           verbose=0)
 
 
 def test_a_preset_name_is_not_a_config():

@@ -338,6 +338,13 @@ class ACGA(SegmentationTask, keras.Model):
             if not hasattr(value, "shape"):
                 raise ValueError(f"ACGA input {key!r} is a {type(value).__name__}: pass an array or a tensor "
                                  "(np.asarray(...))")
+        for key, value in inputs.items():  # Keras' functional model casts its inputs: uint8 pixels read as 0..255
+            dtype = keras.backend.standardize_dtype(getattr(value, "dtype", None) or "float32")
+            if not dtype.startswith(("float", "bfloat")):
+                scale = ("frames scaled to [-1, 1] (x / 127.5 - 1: acga_tf.ops.geometry.preprocess_clip letterboxes "
+                         "and scales uint8 frames)" if key == "video" else "word vectors (acga_tf.data.vocab.SentenceVectorizer)")
+                raise ValueError(f"ACGA input {key!r} is {dtype}: the model reads floats, {scale}; "
+                                 "docs/model.md")
         shapes = {key: tuple(value.shape) for key, value in inputs.items()}
         expected = {
             "video": ((c.clip_length, "clip_length"), (c.image_size, "image_size"), (c.image_size, "image_size"),

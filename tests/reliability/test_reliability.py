@@ -506,6 +506,17 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
     assert closed.returncode == 2
 
 
+def test_a_closed_stdout_is_refused_before_the_work():
+    """`acga params ... >&-` (stdout closed before the start, found-not-fixed since the thirty-fifth session): Python
+    gives such a process `sys.stdout = None` and print() drops every line, so a table was lost with status 0. Now
+    one line on stderr and status 2, before the work."""
+    argv = [sys.executable, "-m", "acga_tf.cli", "params", "--preset", "tiny"]
+    result = subprocess.run(["sh", "-c", 'exec "$0" "$@" >&-', *argv], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr == (
+        "acga: error: standard output is closed (`>&-`), so the command's results would be lost with status 0; send "
+        "it to a file, or to /dev/null to discard it\n"), result.stderr
+
+
 def test_sigterm_stops_predict_as_ctrl_c_does(run_dir, tmp_path):
     """`kill`, `timeout` and `docker stop` send SIGTERM. Before: Python ended at once, status -15 (143 in a shell),
     nothing said, and `OUT.mp4.tmp` left beside the output. Now as Ctrl-C: one line saying what was kept, no
