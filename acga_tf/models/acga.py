@@ -342,7 +342,8 @@ class ACGA(SegmentationTask, keras.Model):
             dtype = keras.backend.standardize_dtype(getattr(value, "dtype", None) or "float32")
             if not dtype.startswith(("float", "bfloat")):
                 scale = ("frames scaled to [-1, 1] (x / 127.5 - 1: acga_tf.ops.geometry.preprocess_clip letterboxes "
-                         "and scales uint8 frames)" if key == "video" else "word vectors (acga_tf.data.vocab.SentenceVectorizer)")
+                         "and scales uint8 frames)" if key == "video"
+                         else "word vectors (acga_tf.data.vocab.SentenceVectorizer)")
                 raise ValueError(f"ACGA input {key!r} is {dtype}: the model reads floats, {scale}; "
                                  "docs/model.md")
         shapes = {key: tuple(value.shape) for key, value in inputs.items()}
