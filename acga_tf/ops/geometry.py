@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
+
+
+def _check_positive(function: str, **sizes: Any) -> None:
+    """Raises a ValueError naming the argument where a size given as a Python or NumPy number is below 1 (a tensor
+    is read only in the graph: a size of 0 padded nothing and gave an empty image, or failed inside TensorFlow)."""
+    for name, value in sizes.items():
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value < 1:
+            raise ValueError(f"{function}: {name}={value}, expected at least 1")
+        if isinstance(value, (bool, float, np.floating)):
+            raise ValueError(f"{function}: {name}={value!r}, expected a whole number of pixels or frames")
 
 
 def letterbox_geometry(height: Any, width: Any, size: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -20,6 +31,7 @@ def letterbox_geometry(height: Any, width: Any, size: Any) -> tuple[tf.Tensor, t
     Returns:
         int32 scalars (new_height, new_width, top, left).
     """
+    _check_positive("letterbox_geometry", height=height, width=width, size=size)
     h, w = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
     s = tf.cast(size, tf.int64)
     m = tf.maximum(h, w)
@@ -68,6 +80,7 @@ def letterbox(images: tf.Tensor, size: int, method: str = "bilinear", antialias:
     Returns:
         (..., S, S, C): the input dtype for "nearest", float32 otherwise.
     """
+    _check_positive("letterbox", size=size)
     images = tf.convert_to_tensor(images)
     flat, shape = as_4d(images)
     new_h, new_w, top, left = letterbox_geometry(shape[-3], shape[-2], size)
@@ -96,6 +109,7 @@ def unletterbox(prob_or_mask: tf.Tensor, height: Any, width: Any, method: str = 
     Returns:
         (..., height, width, C): the input dtype for "nearest", float32 otherwise.
     """
+    _check_positive("unletterbox", height=height, width=width)
     x = tf.convert_to_tensor(prob_or_mask)
     flat, shape = as_4d(x)
     new_h, new_w, top, left = letterbox_geometry(height, width, shape[-2])
@@ -116,6 +130,10 @@ def clip_indices(center: Any, num_frames: Any, clip_length: int) -> tf.Tensor:
     Returns:
         int32 (T,).
     """
+    _check_positive("clip_indices", num_frames=num_frames, clip_length=clip_length)
+    if isinstance(center, (int, np.integer)) and isinstance(num_frames, (int, np.integer)) \
+            and not 0 <= center < num_frames:
+        raise ValueError(f"clip_indices: center={center} is not a frame of the {num_frames}")
     center = tf.cast(center, tf.int32)
     offsets = tf.range(clip_length, dtype=tf.int32) - clip_length // 2
     return tf.clip_by_value(center + offsets, 0, tf.cast(num_frames, tf.int32) - 1)
