@@ -145,6 +145,33 @@ def test_every_checkpoint_of_a_run_is_scored_to_pick_an_epoch(trained_run, prepa
     assert "--output-csv: one model's rows, sample by sample; " in capsys.readouterr().err
 
 
+def test_shards_given_twice_are_refused_and_training_shards_named(trained_run, prepared_a2d, tmp_path, caplog):
+    """An evaluation auditor's: a test shard copied under a second name and matched by the pattern was scored twice
+    (470 samples of 235, no word), and the training split's shards were scored without a word either."""
+    shards = sorted(glob.glob(prepared_a2d["test"]))
+    for shard in shards:
+        shutil.copy(shard, tmp_path / os.path.basename(shard))
+        shutil.copy(shard, tmp_path / os.path.basename(shard).replace("test-", "test-copy-"))
+    with pytest.raises(ValueError, match=r"test-copy-.*tfrecord and .*test-.*tfrecord are the same shard \(identical "
+                                         r"bytes\): its samples would be scored twice; give each shard once"):
+        evaluate(trained_run, str(tmp_path / "test-*.tfrecord"))
+    # the same samples in shards that differ (here: one stream read twice) are refused by their ids
+    config = CONFIG.data
+    dataset = make_dataset(prepared_a2d["test"], config, training=False, batch_size=4,
+                           vectorizer=load_vectorizer(prepared_a2d["data"], config), with_info=True)
+    with pytest.raises(ValueError, match=r"sample .*/\d{5}/\d+ \('.+'\) is read a second time: the shards given hold "
+                                         r"it twice"):
+        score(dataset.repeat(2), lambda inputs, targets: targets["logits"])
+    caplog.clear()
+    evaluate(trained_run, prepared_a2d["train"])
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("a training split's shard (train-*): a score on what the model may have trained on" in m
+               for m in warned), warned
+    caplog.clear()
+    evaluate(trained_run, prepared_a2d["test"])
+    assert not any("training split" in r.getMessage() for r in caplog.records)
+
+
 def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):
     # a notebook tester's `evaluate(model, ...)` with the ACGA model in hand: "stat: path should be string, bytes,
     # os.PathLike or integer, not ACGA" (tests/test_predict.py: predict, the attention, the export)

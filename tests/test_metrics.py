@@ -1,5 +1,6 @@
 """The loss (docs/training.md#loss) and the metrics (docs/evaluation.md#protocol) against hand-computed values."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -32,6 +33,39 @@ def test_summary_matches_hand_computed_values():
 def test_relative_threshold_is_half_of_each_samples_maximum():
     p = np.array([[0.2, 0.1], [0.05, 0.09]])
     np.testing.assert_array_equal(binarize(p), [[True, True], [False, False]])
+
+
+def test_a_map_without_a_positive_pixel_is_an_empty_mask():
+    """An evaluation auditor's: σ of logits below about -104 is 0.0 in float32, and `>= 0.5 * 0` kept every pixel:
+    a model sure of nothing gave a full-frame mask. Now empty, in the NumPy and the Keras paths and through the
+    post-processing that predict and serving use."""
+    from acga_tf.ops.postprocess import logits_outputs
+
+    zero = np.zeros((1, 4, 4, 1), "float32")
+    assert not binarize(zero).any() and not np.asarray(binarize(keras.ops.convert_to_tensor(zero))).any()
+    logits = np.full((1, 8, 8, 1), -200.0, "float32")
+    for peak in ("letterbox", "frame"):
+        outputs = logits_outputs(logits, 6, 8, peak=peak)
+        assert not np.asarray(outputs["mask"]).any() and bool(outputs["empty"][0])
+    half = np.array([[[[0.0], [0.3]], [[0.15], [0.1]]]], "float32")  # as before wherever the maximum is positive
+    np.testing.assert_array_equal(np.asarray(binarize(keras.ops.convert_to_tensor(half)))[0, ..., 0],
+                                  [[False, True], [True, False]])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: summarize([5], [3]), r"sample 0 has intersection 5 and union 3; expected 0 <= intersection <= union"),
+    (lambda: summarize([1, -1], [3, 3]), r"sample 1 has intersection -1"),
+    (lambda: summarize([1, 2], [3]), r"\(2,\) intersections and \(1,\) unions"),
+    (lambda: evaluate_masks([np.zeros((8, 8))] * 3, [np.zeros((4, 8))] * 2),
+     r"evaluate_masks: 3 probabilities and 2 truths: expected one of each a sample"),
+    (lambda: evaluate_masks([np.zeros((8, 8))] * 2, [np.zeros((4, 8))] * 2, sample_ids=["a"]),
+     r"2 probabilities and 2 truths, 1 sample_ids"),
+])
+def test_impossible_counts_and_unpaired_samples_are_refused(call, match):
+    """An evaluation auditor's: `evaluate_masks` with 3 predictions and 2 truths scored 2 samples (zip), and
+    `summarize([5], [3])` an overall IoU of 1.667 (swapped columns read silently)."""
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 @pytest.mark.parametrize("height, width", [(48, 80), (80, 48), (64, 64)])

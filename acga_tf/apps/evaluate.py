@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime
 import glob
+import hashlib
 import logging
 import os
 import sys
@@ -156,7 +157,33 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
     for output, flag in ((output_csv, "--output-csv"), (output_json, "--output-json")):
         if output is not None:
             files.check_writable(output, flag=flag)  # before the evaluation, not after it
+    _check_distinct(shards)
+    if trained := [os.path.basename(s) for s in shards if os.path.basename(s).startswith("train-")]:
+        logger.warning("%s %s a training split's shard (train-*): a score on what the model may have trained on; the "
+                       "published tables score the test split (test-*.tfrecord, docs/evaluation.md#protocol)",
+                       trained[0] if len(trained) == 1 else f"{len(trained)} of the shards, {trained[0]} first,",
+                       "is" if len(trained) == 1 else "are each")
     return data_pattern, shards, batch_size
+
+
+def _check_distinct(shards: list[str]) -> None:
+    """Refuses two shards with the same bytes (a copy under another name matched by the pattern), whose samples
+    would each be scored twice; only files of equal size are read."""
+    by_size: dict[int, list[str]] = {}
+    for shard in shards:
+        by_size.setdefault(tf.io.gfile.stat(shard).length, []).append(shard)
+    for same_size in (group for group in by_size.values() if len(group) > 1):
+        digests: dict[str, str] = {}
+        for shard in same_size:
+            digest = hashlib.sha256()
+            with tf.io.gfile.GFile(shard, "rb") as f:  # a bucket's shard too
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            digest = digest.hexdigest()
+            if digest in digests:
+                raise ValueError(f"{shard} and {digests[digest]} are the same shard (identical bytes): its samples "
+                                 "would be scored twice; give each shard once")
+            digests[digest] = shard
 
 
 def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: int, vectors_path: str | None,
@@ -226,7 +253,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
     Raises:
         ValueError: the dataset is empty.
     """
-    accumulator, rows = EvaluationAccumulator(), []
+    accumulator, rows, seen = EvaluationAccumulator(), [], set()
     bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stdout)) if progress else None
     for inputs, targets, info in dataset:
         probs = np.asarray(probability(inputs, targets), np.float32)
@@ -234,9 +261,13 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
             height, width = int(info["height"][b]), int(info["width"][b])
             truth = tf.io.decode_png(info["mask_png"][b], channels=1).numpy()[..., 0] > 0  # (H, W)
             prediction = mask_at_original_size(probs[b, ..., 0], height, width)
-            sample_id = info["sample_id"][b].numpy().decode("utf-8")
+            sample_id, sentence = (info[key][b].numpy().decode("utf-8") for key in ("sample_id", "sentence"))
+            if (sample_id, sentence) in seen:  # a shard given twice (a copy under another name) counted it twice
+                raise ValueError(f"sample {sample_id} ({sentence!r}) is read a second time: the shards given hold it "
+                                 "twice (one shard under two names?); give each shard once")
+            seen.add((sample_id, sentence))
             iou = accumulator.add(sample_id, prediction, truth)
-            rows.append((sample_id, info["sentence"][b].numpy().decode("utf-8"), height, width,
+            rows.append((sample_id, sentence, height, width,
                          accumulator.intersections[-1], accumulator.unions[-1], iou))
         if bar is not None:
             bar.update(len(rows), finalize=False)
@@ -307,6 +338,11 @@ def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, fl
     Returns:
         (summary dict as `summarize`, per-sample IoUs).
     """
+    probabilities, truths = list(probabilities), list(truths)
+    if len(probabilities) != len(truths) or (sample_ids is not None and len(sample_ids) != len(truths)):
+        given = "" if sample_ids is None else f", {len(sample_ids)} sample_ids"
+        raise ValueError(f"evaluate_masks: {len(probabilities)} probabilities and {len(truths)} truths{given}: "
+                         "expected one of each a sample")
     acc = EvaluationAccumulator()
     for index, (prob, truth) in enumerate(zip(probabilities, truths)):
         truth = np.asarray(truth)

@@ -119,6 +119,12 @@ def summarize(intersections: np.ndarray, unions: np.ndarray) -> dict[str, float]
     if len(intersections) == 0:
         raise ValueError("no samples to evaluate")
     i, u = np.asarray(intersections, np.float64), np.asarray(unions, np.float64)
+    if i.shape != u.shape or i.ndim != 1:
+        raise ValueError(f"summarize: {i.shape} intersections and {u.shape} unions, expected one of each a sample")
+    if (bad := np.flatnonzero(~((0 <= i) & (i <= u)))).size:  # swapped columns gave an IoU above 1, silently
+        k = int(bad[0])
+        raise ValueError(f"summarize: sample {k} has intersection {i[k]:g} and union {u[k]:g}; expected "
+                         "0 <= intersection <= union (pixel counts; the two swapped?)")
     ious = (i + IOU_EPSILON) / (u + IOU_EPSILON)
     out = {f"P@{k}": float(np.mean(ious >= k)) for k in PRECISION_THRESHOLDS}
     out["mAP@0.5:0.95"] = float(np.mean([np.mean(ious >= k) for k in MAP_THRESHOLDS]))

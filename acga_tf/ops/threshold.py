@@ -13,7 +13,8 @@ RELATIVE_THRESHOLD = 0.5  # σ(logits) ≥ 0.5 × its own maximum
 
 
 def binarize(probability, where=None):
-    """`probability >= 0.5 * max(probability)` per sample.
+    """`probability >= 0.5 * max(probability)` per sample, and nothing where that maximum is 0 (float32's σ of
+    logits below about -104 everywhere: every pixel would pass `>= 0`, a full mask for a model sure of nothing).
 
     NumPy input: per sample over its last two axes for a 2-D `(S, S)` or 3-D `(N, S, S)` array, over axes
     (1, 2, 3) for `(N, S, S, 1)`. Tensors: over axes (1, 2, 3) of `(N, S, S, 1)`.
@@ -28,7 +29,8 @@ def binarize(probability, where=None):
         axes = tuple(range(probability.ndim - 2, probability.ndim)) if probability.ndim in (2, 3) else (1, 2, 3)
         candidates = probability if where is None else np.where(where, probability, 0.0)  # σ ≥ 0: 0 never wins
         peak = candidates.max(axis=axes, keepdims=True)
-        return probability >= RELATIVE_THRESHOLD * peak
+        return (probability >= RELATIVE_THRESHOLD * peak) & (peak > 0)
     candidates = probability if where is None else keras.ops.where(where, probability, 0.0)
     peak = keras.ops.max(candidates, axis=(1, 2, 3), keepdims=True)
-    return keras.ops.greater_equal(probability, RELATIVE_THRESHOLD * peak)
+    return keras.ops.logical_and(keras.ops.greater_equal(probability, RELATIVE_THRESHOLD * peak),
+                                 keras.ops.greater(peak, 0.0))
