@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 from typing import Any
 
@@ -118,7 +119,8 @@ def damaged_shard_error(file_patterns, error: tf.errors.DataLossError) -> ValueE
     no file): a ValueError naming the first shard matched by `file_patterns` (globs; None skipped) that cannot be read
     through. Each shard is read to its end, which is done only once the error has happened: the shards' sizes are
     checked up front (`check_shard_sizes`), their bytes are not."""
-    reason = error_message(error).splitlines()[0]
+    # TensorFlow's "truncated record at 1959529' failed with Read less bytes than requested": its stray quote dropped
+    reason = re.sub(r"(record at \d+)' failed with ", r"\1: ", error_message(error).splitlines()[0])
     for pattern in file_patterns:
         for path in sorted(tf.io.gfile.glob(shard_pattern(pattern))) if pattern is not None else ():
             try:

@@ -249,6 +249,19 @@ def test_a_shard_with_damaged_bytes_is_named(world_copy, run_dir, capsys):
     assert_one_line_error(err, f"{shard}: damaged (corrupted record at ", "re-run `acga prepare` into that folder")
 
 
+def test_a_shard_cut_short_without_a_manifest_is_named_without_tensorflows_quote(world_copy, run_dir, tmp_path,
+                                                                                  capsys):
+    """No manifest beside it, so only reading finds the cut. An evaluation auditor saw TensorFlow's own stray quote:
+    "damaged (truncated record at 1959529' failed with Read less bytes than requested)"."""
+    shard = sorted(pathlib.Path(world_copy["data"]).glob("test-*.tfrecord"))[-1]
+    copy = tmp_path / shard.name
+    copy.write_bytes(shard.read_bytes()[:-100])
+    status, _, err = run_cli(["evaluate", "--model", run_dir, "--data", str(copy)], capsys)
+    assert status == 2
+    assert_one_line_error(err, f"{copy}: damaged (truncated record at ", "re-run `acga prepare` into that folder")
+    assert "' failed with" not in err and re.search(r"truncated record at \d+: ", err), err
+
+
 def test_a_file_that_is_not_a_shard_is_named(run_dir, tmp_path, capsys):
     (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # shards with no manifest
     status, _, err = run_cli(["evaluate", "--model", run_dir, "--data", str(tmp_path / "*.mp4")], capsys)
