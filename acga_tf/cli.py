@@ -435,6 +435,11 @@ def _run_train(args) -> int:
         raise ValueError("--data is required: a glob of training shards written by `acga prepare`")
     experiment = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig.preset(args.preset)
     overrides = _config_overrides(args.set)
+    for flag, field in (("--epochs", "epochs"), ("--steps-per-epoch", "steps_per_epoch"),
+                        ("--batch-size", "batch_size")):  # the flag won, silently, over a sweep's --set
+        given = getattr(args, field)
+        if given is not None and field in overrides and overrides[field] != given:
+            raise ValueError(f"{flag} {given} and --set {field}={json.dumps(overrides[field])} disagree: give one")
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     experiment = experiment.override(**overrides)

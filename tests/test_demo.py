@@ -10,6 +10,7 @@ import pytest
 from acga_tf.apps.demo import all_actors_baseline
 from acga_tf.apps.predict import predict
 from acga_tf.cli import main
+from acga_tf.ops import files
 from acga_tf.training import artifacts
 from acga_tf.training.train import mixed_precision_policy
 
@@ -150,6 +151,25 @@ def test_too_few_videos_or_a_file_as_the_folder_are_refused_before_anything_is_w
     assert capsys.readouterr().err == (f"acga demo: error: {out}: is a file; --output names the folder the demo writes "
                                        "into\n")
     assert out.read_text() == "notes"
+
+
+def test_a_seed_out_of_range_or_a_demo_running_in_the_folder_is_refused(tmp_path, capsys):
+    """A sweep engineer's: `--seed -1` was NumPy's "Seed must be between 0 and 2**32 - 1"; and a second demo into a
+    folder one is writing (held here by a lock of this process, as `flock` sees another's) is refused before it
+    writes (exit 75: try again later)."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--seed", "-1"]) == 2
+    assert capsys.readouterr().err == "acga demo: error: seed=-1: must be a whole number in [0, 2**32 - 1]\n"
+    assert not out.exists()
+    out.mkdir()
+    lock = files.WriteLock(str(out))
+    try:
+        assert main(["demo", "--output", str(out)]) == 75
+    finally:
+        lock.release()
+    assert capsys.readouterr().err == (f"acga demo: error: {out} (--output): another run is writing it now; wait for "
+                                       "it to end, or write elsewhere\n")
+    assert os.listdir(out) == []
 
 
 def test_unlearnt_attributes_are_the_single_attributes_at_the_text_blind_level():

@@ -140,6 +140,9 @@ def test_every_checkpoint_of_a_run_is_scored_to_pick_an_epoch(trained_run, prepa
     records = json.load(open(out_json))
     assert [os.path.basename(r["model"]) for r in records] == ["epoch-01.keras", "epoch-02.keras"]
     assert records[1]["scores"] == pytest.approx(one)
+    assert [r["epoch"] for r in records] == [1, 2]  # a sweep engineer's: the path alone told the epoch
+    assert records[0]["weights"] == records[1]["weights"]  # the same weights (one file, copied)
+    assert records[0]["experiment"] == json.load(open(run / artifacts.EXPERIMENT_FILE))
     assert cli.main(["evaluate", "--model", str(run / "checkpoints"), "--data", prepared_a2d["test"],
                      "--output-csv", str(tmp_path / "rows.csv")]) == 2
     assert "--output-csv: one model's rows, sample by sample; " in capsys.readouterr().err
@@ -208,6 +211,12 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     assert record["batch_size"] == 8
     # which model was scored (an ablation researcher compared variants by opening each run's config.json)
     assert record["config"] == artifacts.load_trained(trained_run).config.to_dict()
+    # a sweep engineer's: runs differing only in their schedule (learning rate, seed, epochs) or trained again in
+    # place gave records alike but for the path: the run's experiment and a digest of the weights tell them apart
+    assert record["experiment"] == json.load(open(os.path.join(trained_run, artifacts.EXPERIMENT_FILE)))
+    assert record["experiment"]["training"]["learning_rate"] == CONFIG.training.learning_rate
+    assert record["weights"] == artifacts.arrays_digest(artifacts.load_trained(trained_run).model.weights)
+    assert record["epoch"] is None
     # With its progress bar, into a file or a pipe (stdout here): one line with the manifest's total, then the table
     # on lines of its own. Before, the bar's redrawing (backspaces, carriage returns) never ended its line, and the
     # table's header began on it.

@@ -18,6 +18,7 @@ from support import TRAINING_TINY, TRAINING_TINY_SET, assert_one_line_error, fre
 
 from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
+from acga_tf.ops import files
 from acga_tf.ops.devices import gpu_description
 from acga_tf.training import artifacts
 from acga_tf.training import train as train_module
@@ -432,6 +433,44 @@ def test_resume_with_another_global_batch_is_refused(finished_run, prepared_a2d,
              f"{metadata}: the run trained on batches of {2 * TINY['batch_size']} clips (--batch-size x devices), "
              f"this command's are {TINY['batch_size']}", "resume it on as many devices as it trained on")
     assert _snapshot(out) == before
+
+
+def test_a_run_folder_another_run_is_training_in_is_refused(finished_run, prepared_a2d, tmp_path, capsys):
+    """A sweep engineer's: two `acga train` with one `--output` at once both trained and exited 0, the folder then
+    holding only the later run (and both runs' TensorBoard events); started a second apart, the later failed naming
+    `backup/latest.weights.h5.staging.weights.h5`. A run holds a lock on its folder now: here another process's lock
+    (an open file of this one, as `flock` sees it), on a finished run given `--resume` and on a new folder."""
+    out = _copy_run(finished_run, tmp_path)
+    before = _snapshot(out)
+    lock = files.WriteLock(out)
+    try:
+        assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 75  # EX_TEMPFAIL: try later
+        line = assert_one_line_error(capsys.readouterr().err, f"{out} (--output): another run is writing it now")
+        assert line.startswith("acga train: error: "), line
+    finally:
+        lock.release()
+    assert _snapshot(out) == before
+    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 0  # once the other has ended
+    capsys.readouterr()
+    # a refused run leaves no folder it made for its lock (here a --resume of a misspelt folder, two levels down)
+    missing = tmp_path / "typo" / "run"
+    _refused(capsys, _train_argv(prepared_a2d, str(missing), "--resume"), "holds no run to resume")
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "1", "--set", "epochs=2"], "--epochs 1 and --set epochs=2 disagree: give one"),
+    (["--steps-per-epoch", "1", "--set", "steps_per_epoch=3"], "--steps-per-epoch 1 and --set steps_per_epoch=3"),
+    (["--set", "seed=-1"], "seed=-1: must be in [0, 2**32 - 1]"),
+    (["--set", "seed=4294967296"], "seed=4294967296: must be in [0, 2**32 - 1]"),
+])
+def test_a_sweeps_conflicting_or_out_of_range_settings_are_named(flags, message, prepared_a2d, tmp_path, capsys):
+    """A sweep engineer's: the flag won over `--set` silently; a seed out of range was NumPy's "Seed must be between 0
+    and 2**32 - 1", naming no field."""
+    out = tmp_path / "run"
+    _refused(capsys, ["train", "--preset", "tiny", "--data", prepared_a2d["train"], "--output", str(out), *flags],
+             message)
+    assert not out.exists()
 
 
 def test_a_runs_experiment_json_trains_the_same_steps_per_epoch(finished_run, prepared_a2d, tmp_path, capsys):

@@ -143,6 +143,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     if epochs is not None:
         experiment = experiment.override(epochs=epochs)
     n_videos = DEMO_VIDEOS if n_videos is None else n_videos
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed={seed!r}: must be a whole number in [0, 2**32 - 1]")  # was NumPy's, naming no field
     if n_videos < MIN_DEMO_VIDEOS:  # before any file: with no held-out video the demo trained, then failed
         raise ValueError(f"n_videos={n_videos}: the demo needs at least {MIN_DEMO_VIDEOS} videos, "
                          f"{round(100 * DEMO_TEST_FRACTION)}% of them held out for evaluation (at least one)")
@@ -150,11 +152,20 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         "dataset": "a2d_sentences", "shards": "tfrecords", "run": "run", "saved_model": "saved_models/acga/1",
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",
     }.items()}
-    timings = {}
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"{output_dir}: is a file; --output names the folder the demo writes into")
     files.check_writable(output_dir, folder=True, flag="--output")
     os.makedirs(output_dir, exist_ok=True)
+    lock = files.WriteLock(output_dir, f"{output_dir} (--output)")  # a second demo into it now is refused
+    try:
+        return _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose)
+    finally:
+        lock.release()
+
+
+def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose) -> DemoResult:
+    """`run_demo`'s work, its folder locked."""
+    timings = {}
 
     start = time.perf_counter()
     world = write_a2d_world(paths["dataset"], n_videos=n_videos, seed=seed, test_fraction=DEMO_TEST_FRACTION)

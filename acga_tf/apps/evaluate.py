@@ -16,6 +16,7 @@ import glob
 import hashlib
 import logging
 import os
+import re
 import sys
 
 import keras
@@ -203,7 +204,8 @@ def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: i
         raise damaged_shard_error([data_pattern], e) from None
     if (note := unknown_words_note(vectorizer, [row[1] for row in rows])) is not None:
         logger.warning(note)
-    return summary, rows, summary_record(summary, model_path, model.config, data_pattern, shards, batch_size)
+    return summary, rows, summary_record(summary, model_path, model.config, data_pattern, shards, batch_size,
+                                         weights=artifacts.arrays_digest(model.weights))
 
 
 def _write_outputs(done: str, writers) -> None:
@@ -278,14 +280,23 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
     return accumulator.summary(), rows
 
 
-def summary_record(summary: dict, model, config, data_pattern: str, shards: list[str], batch_size: int) -> dict:
+def summary_record(summary: dict, model, config, data_pattern: str, shards: list[str], batch_size: int,
+                   weights: str | None = None) -> dict:
     """What `acga evaluate --output-json` writes: the scores (fractions, as `evaluate` returns them) and what was
     scored, so that two runs' evaluations can be compared by a script: the model (its path, or the directory of a
-    run given loaded) and its `ACGAConfig` (which ablation it is), the shards (each with its size), the batch size,
-    the acga-tf version and the time."""
+    run given loaded), a digest of its weights (`weights`: a run trained again in place is another model), the
+    checkpoint's epoch where it is one (`epoch-NN.keras`), its `ACGAConfig` (which ablation it is) and, where the
+    model is in a run's folder, the run's `experiment.json` (the schedule too: runs of a sweep differ there), the
+    shards (each with its size), the batch size, the acga-tf version and the time."""
     where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
+    run = artifacts.run_directory(where) if where else None
+    experiment = None if run is None else os.path.join(run, artifacts.EXPERIMENT_FILE)
+    epoch = re.fullmatch(r"epoch-(\d+)\.keras", os.path.basename(where or ""))
     return {"scores": {key: summary[key] for key in summary},
-            "model": os.path.abspath(where), "config": config.to_dict(), "data": data_pattern,
+            "model": os.path.abspath(where), "weights": weights, "epoch": int(epoch.group(1)) if epoch else None,
+            "config": config.to_dict(),
+            "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
+            "data": data_pattern,
             "shards": [{"file": os.path.abspath(shard), "bytes": tf.io.gfile.stat(shard).length} for shard in shards],
             "batch_size": batch_size, "acga_tf": __version__,
             "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

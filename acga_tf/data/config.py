@@ -37,6 +37,7 @@ class DataConfig(FrozenConfig):
     def validate(self) -> None:
         for name in ("clip_length", "image_size", "sentence_length", "word_dim", "shuffle_buffer"):
             self.check(getattr(self, name) > 0, name, "must be positive")
+        self.check(0 <= self.seed < 2**32, "seed", "must be in [0, 2**32 - 1]")
 
     @classmethod
     def for_model(cls, model_config, **overrides) -> "DataConfig":

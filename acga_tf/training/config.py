@@ -41,6 +41,7 @@ class TrainingConfig(FrozenConfig):
             self.check(getattr(self, name) > 0, name, "must be positive")
         self.check(self.foreground_weight > 0, "foreground_weight", "must be positive")
         self.check(self.steps_per_epoch >= 0, "steps_per_epoch", "must be >= 0 (0: the samples over the batch)")
+        self.check(0 <= self.seed < 2**32, "seed", "must be in [0, 2**32 - 1]")
 
     def learning_rate_at(self, epoch: int) -> float:
         """The rate of 0-based `epoch` (paper: 5e-4 for epochs 1–8, 5e-5 for epoch 9)."""
