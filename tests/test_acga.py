@@ -218,6 +218,20 @@ def test_segment_queries_checks_its_inputs_as_the_model_does(video, words, match
         model.segment_queries(np.zeros((1, 8, 64, 64, 3), "uint8"), np.zeros((3, 8, 32), "float32"))
 
 
+def test_stateless_call_checks_its_inputs_as_a_call_does():
+    """A JAX user's training step (`stateless_call`) with a 32 x 32 clip on an S = 64 model failed inside
+    CoordinateMap ("Cannot concatenate arrays with shapes ..."), where a call names the input and the field."""
+    model = ACGA(TINY)
+    variables = (model.trainable_variables, model.non_trainable_variables)
+    bad = {"video": np.zeros((1, 8, 32, 32, 3), "float32"), "words": np.zeros((1, 8, 32), "float32")}
+    with pytest.raises(ValueError, match=r"'video'.*axis 2 is 32 but the config's image_size gives 64"):
+        model.stateless_call(*variables, bad)
+    with pytest.raises(ValueError, match=r"'video' is uint8: the model reads floats"):
+        model.stateless_call(*variables, inputs={"video": bad["video"].astype("uint8"), "words": bad["words"]})
+    outputs, _ = model.stateless_call(*variables, random_inputs(TINY))
+    assert tuple(outputs["logits"].shape)[1:] == (64, 64, 1)
+
+
 def test_predict_refuses_raw_pixels():
     """`model.predict` passes its batches through the same check (Keras keeps the arrays' dtype)."""
     with pytest.raises(ValueError, match=r"'video' is uint8: the model reads floats"):
@@ -369,7 +383,8 @@ def test_a_float16_model_called_where_tensorflow_has_no_gpu_says_so_in_one_line(
     inputs = random_inputs(TINY)
     message = (r"^ACGA computes in float16 \(dtype='mixed_float16'\), which TensorFlow cannot run on a CPU "
                r".*mixed_bfloat16")
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message + r".*a saved float16 run or \.keras file: "
+                                                   r"acga_tf\.training\.artifacts\.load_trained loads it in float32"):
         model(inputs)
     with pytest.raises(ValueError, match=message):
         model.segment_queries(inputs["video"], inputs["words"])

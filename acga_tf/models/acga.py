@@ -310,6 +310,14 @@ class ACGA(SegmentationTask, keras.Model):
         self._check_runs_here(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args, **kwargs):
+        """Keras' `stateless_call` (a JAX training step's), with `__call__`'s input checks: it calls `call` directly,
+        and a clip of another size failed deep inside a layer ("Cannot concatenate arrays ...")."""
+        inputs = args[0] if args else kwargs.get("inputs")
+        if inputs is not None:
+            self._check_inputs(inputs)
+        return super().stateless_call(trainable_variables, non_trainable_variables, *args, **kwargs)
+
     def _check_runs_here(self, inputs) -> None:
         """Refuses, in one line, to compute in float16 under TensorFlow without a GPU: TensorFlow has no float16
         MaxPool3D kernel on a CPU, and the first call failed deep in I3D with TensorFlow's kernel message. A
@@ -323,7 +331,9 @@ class ACGA(SegmentationTask, keras.Model):
             if not any(device.lower().startswith("gpu") for device in keras.distribution.list_devices()):
                 raise ValueError("ACGA computes in float16 (dtype='mixed_float16'), which TensorFlow cannot run on a "
                                  "CPU (it has no float16 MaxPool3D kernel): build it with dtype='mixed_bfloat16' or "
-                                 "float32 here, or run it on a GPU (docs/training.md#mixed-precision)")
+                                 "float32 here (a saved float16 run or .keras file: "
+                                 "acga_tf.training.artifacts.load_trained loads it in float32), or run it on a GPU "
+                                 "(docs/training.md#mixed-precision)")
         self._runs_here = True
 
     def _check_inputs(self, inputs, per_clip: bool = True) -> None:
