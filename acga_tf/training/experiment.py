@@ -32,8 +32,9 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
              "description": "The tiny architecture trained from scratch: the tests."},
     "demo": {"data": {}, "training": {"learning_rate": 2e-3, "epochs": 5, "lr_decay_epoch": 4, "batch_size": 8},
              "description": "`acga demo`: the demo architecture (tiny at S=128) for 5 epochs on the synthetic "
-                            "world (measured on 2 cores: 7 min 02 s for the whole `acga demo`, held-out mean "
-                            "IoU 56.0, in mixed_bfloat16_head; README)."},
+                            "world (measured on a 2-core AVX512-BF16 host on 2026-12-01: 7 min 02 s for the whole "
+                            "`acga demo`, held-out mean IoU 56.0, in mixed_bfloat16_head; 10 to 12 min on slower "
+                            "days' hosts of that type; README Status)."},
 }
 
 
