@@ -650,3 +650,16 @@ def test_frames_lost_to_damaged_packets_keep_the_containers_numbering(tmp_path, 
     assert times == sorted(times) and times[10] == pytest.approx(10 / 12, abs=1e-3)
     assert "damaged.mp4: 3 frames lost to damaged packets (from frame 9 on) filled with the next good frame's " \
            "picture" in caplog.text
+
+
+def test_a_half_read_frame_iterator_closes_quietly_at_exit(tmp_path, monkeypatch):
+    """A library integrator's: a frame iterator left half-read printed "Exception ignored in: <generator object
+    iter_video_frames ...> ... TypeError: catching classes that do not inherit from BaseException is not allowed" at
+    interpreter exit, where PyAV's module attributes are already gone when the generator is closed. Here the attribute
+    is taken away as at exit, then the generator closed."""
+    path = str(tmp_path / "clip.mp4")
+    write_video(path, moving_frames(6, 32, 48), "libx264", "yuv420p")
+    frames = iter_video_frames(path)
+    next(frames)
+    monkeypatch.setattr(video.av, "FFmpegError", None)
+    frames.close()  # before: the TypeError

@@ -379,6 +379,9 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
 
     Raises:
         ValueError: bad batch size, no queries, or frames that are not uint8 (H, W, 3) of one size.
+        tf.errors.InvalidArgumentError: a sentence with no word the model knows, from the model's own check, where
+            `check_queries` (which refuses it in a ValueError, before any frame) was not called first; TensorFlow
+            then also writes a line of its own to stderr ("Local rendezvous is aborting ...").
     """
     batch_size = positive_int("batch_size", batch_size)
     queries = as_sentences(queries)
@@ -482,7 +485,10 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
 
     Args:
         model: any artifact `load_predictor` takes (run directory, `.keras`, SavedModel, TF Serving URL), or a
-            loaded `TrainedModel` / `Predictor`.
+            loaded `TrainedModel` / `Predictor`. A path is loaded once and kept until another path is given: a
+            process that alternates two models by path loads each again at every switch (TensorFlow keeps about
+            100 MB of every SavedModel loaded: a library integrator measured 140 MB more a switch), so load each
+            with `load_predictor` once and pass the predictors.
         video: a video file PyAV can read, or uint8 frames (N, H, W, 3) RGB; any size and length.
         query: one sentence → one `PredictionResult`.
         queries: several sentences, segmented together (the clip encoded once for all) → one `PredictionResult`

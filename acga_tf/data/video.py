@@ -308,6 +308,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         break
                 if index is not None:
                     break
+    except GeneratorExit:  # closed half-read (at exit too, where `av.FFmpegError` below may already be None:
+        raise  # "TypeError: catching classes that do not inherit from BaseException is not allowed")
     except av.FFmpegError as e:
         if count == 0 and isinstance(e, av.InvalidDataError):  # FFmpeg could not make sense of the file at all
             raise DataError(path, unreadable_file(path, e), reason="corrupt_video") from None
