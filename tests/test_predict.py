@@ -35,6 +35,7 @@ from acga_tf.apps.predict import (
 )
 from acga_tf.apps.predictors import load_predictor
 from acga_tf.cli import main
+from acga_tf.data.types import DataError
 from acga_tf.data.video import frame_times, iter_video_frames
 from acga_tf.serving.client import rest_body
 
@@ -216,6 +217,23 @@ def test_a_part_of_a_variable_frame_rate_video_is_the_frames_shown_then(run_dir,
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "part" / name)),
                                       np.asarray(Image.open(tmp_path / "whole" / name)))
     assert frames_to_segment(path, 0.35, 0.75) == 4
+    # a start past the end: no frame number from the average rate (a phone tester's read "is frame 15" of 8 frames)
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "5", "--frames-dir",
+                 str(tmp_path / "none"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: {path}: --start 5.0 is past the video's end (16 "
+                                               "frames, the last shown from 0.90 s)")
+
+
+def test_frames_that_change_size_are_named_by_their_number_from_1(tmp_path):
+    """A phone tester's screen recording turned mid-way: "at frame 12" named the 13th frame, whose mask file would be
+    `00013.png` (frames are counted from 1 in every other message and file name)."""
+    first = write_video(tmp_path / "a.h264", moving_frames(5, 32, 48, seed=1), "libx264", "yuv420p")
+    second = write_video(tmp_path / "b.h264", moving_frames(4, 48, 32, seed=2), "libx264", "yuv420p")
+    joined = tmp_path / "turned.h264"
+    joined.write_bytes(open(first, "rb").read() + open(second, "rb").read())
+    with pytest.raises(DataError, match=r"frames of different sizes: 48x32 then 32x48 \(width x height, as stored\) "
+                                        r"at frame 6$"):
+        list(iter_video_frames(str(joined)))
 
 
 def test_a_variable_frame_rate_keeps_its_timing_in_the_overlay(run_dir, tmp_path, capsys):

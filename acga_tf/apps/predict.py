@@ -1029,14 +1029,20 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     for query, empty in zip(queries, summary.empty_frames):
         if empty:
             logger.warning("query %r: the mask is empty in %d of %d frames (first: frame %d)", query, len(empty),
-                           summary.num_frames, empty[0])
+                           summary.num_frames, empty[0] + 1)  # counted from 1, as the mask files are
     return summary
 
 
 def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float,
                   times: Sequence[float] | None = None) -> str:
     name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
-    length = f"{frames} frames, {frames / fps:.2f} s at {fps:g} fps" if frames else f"{fps:g} fps"
+    variable = times and any(abs(t - times[0] - k / fps) > 0.5 / fps for k, t in enumerate(times))
+    if variable and first >= len(times):  # the frames' own times: no number or length from the mean rate (a phone
+        count = len(times)  # tester's 8 frames over 3.03 s read "--start 5.0 is frame 15 ... 3.05 s at 2.62 fps")
+        return (f"{name}: --start {start} is past the video's end ({count} frame{'' if count == 1 else 's'}, the "
+                f"last shown from {times[-1]:.2f} s)")
+    length = (f"{frames} frame{'' if frames == 1 else 's'}, {frames / fps:.2f} s at {fps:g} fps" if frames
+              else f"{fps:g} fps")
     if frames and start is not None and start < frames / fps:  # within the video, after its last frame is shown
         return (f"{name}: no frame is shown from --start {start} on: the last, frame {frames}, is shown from "
                 f"{_time_of(frames - 1, fps, times):.2f} s ({length})")

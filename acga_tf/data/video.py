@@ -281,7 +281,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         _check_size(path, frame.width, frame.height, "has")
                     if shape is not None and stored != shape:
                         raise DataError(path, f"frames of different sizes: {shape[0]}x{shape[1]} then "
-                                              f"{stored[0]}x{stored[1]} (width x height, as stored) at frame {index}",
+                                              f"{stored[0]}x{stored[1]} (width x height, as stored) at frame "
+                                              f"{index + 1}",
                                         reason="corrupt_video")
                     gap = 0  # frames lost before this one: damaged packets that decoded to nothing
                     if skipped and order is None:  # the container's frames in order, lost ones included (read once)
