@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import datetime
 import glob
-import hashlib
 import logging
 import os
 import re
@@ -26,6 +25,7 @@ import tensorflow as tf
 from acga_tf import __version__
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern
+from acga_tf.data.shards import sha256_file
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
     PRECISION_THRESHOLDS,
@@ -176,11 +176,7 @@ def _check_distinct(shards: list[str]) -> None:
     for same_size in (group for group in by_size.values() if len(group) > 1):
         digests: dict[str, str] = {}
         for shard in same_size:
-            digest = hashlib.sha256()
-            with tf.io.gfile.GFile(shard, "rb") as f:  # a bucket's shard too
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-            digest = digest.hexdigest()
+            digest = sha256_file(shard)
             if digest in digests:
                 raise ValueError(f"{shard} and {digests[digest]} are the same shard (identical bytes): its samples "
                                  "would be scored twice; give each shard once")

@@ -45,9 +45,9 @@ def shard_name(split: str, index: int, count: int) -> str:
 
 
 def sha256_file(path: str) -> str:
-    """Hex sha256 of a file."""
+    """Hex sha256 of a file (local or a bucket's, `tf.io.gfile`)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

@@ -610,6 +610,8 @@ def _run_lock(work_dir: str):
     try:
         os.makedirs(work_dir, exist_ok=True)
     except OSError:  # claim_run_dir names the folder that cannot be written
+        made = None
+    if made is None:
         yield
         return
     lock = files.WriteLock(work_dir, f"{work_dir} (--output)")
