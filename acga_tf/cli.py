@@ -11,16 +11,19 @@ import argparse
 import atexit
 import collections
 import contextlib
+import difflib
 import importlib.util
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import traceback
 
 from acga_tf.ops import native_log
 
@@ -118,6 +121,7 @@ from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_ar
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
+from acga_tf.ops.config import count_argument
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar_intervals, is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
@@ -143,7 +147,55 @@ class _Parser(argparse.ArgumentParser):
     this class too (`add_subparsers` makes them of their parent's)."""
 
     def error(self, message: str):
+        if (typo := re.fullmatch(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)", message)):
+            choices = re.findall(r"'([^']*)'", typo.group(2)) or [c.strip() for c in typo.group(2).split(",")]
+            if close := difflib.get_close_matches(typo.group(1), choices, n=1, cutoff=0.6):
+                message += f"; did you mean {close[0]!r}?"
         self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """argparse's, but an option the subcommand does not know is its error, naming the closest of its options
+        (argparse blamed the top-level `acga` for `acga evaluate --bach-size 2`, without a hint)."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = _chosen_parser(self, namespace)
+            hints = [f"did you mean {close[0]}?" for extra in extras if extra.startswith("--")
+                     for close in [difflib.get_close_matches(extra.split("=")[0], _option_strings(parser), n=1,
+                                                             cutoff=0.7)] if close]
+            parser.error(f"unrecognized arguments: {' '.join(extras)}" + "".join(f"; {h}" for h in hints))
+        return namespace
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parsers of `parser`'s subcommands, by name ({} where it has none)."""
+    return next((dict(action.choices) for action in parser._actions
+                 if isinstance(action, argparse._SubParsersAction)), {})
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, namespace) -> argparse.ArgumentParser:
+    """The innermost parser the command line chose (`acga prepare a2d`'s, for one)."""
+    while (choices := _subparsers(parser)):
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        chosen = choices.get(getattr(namespace, action.dest, None))
+        if chosen is None:
+            break
+        parser = chosen
+    return parser
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+
+
+def _add_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`-v` and `--debug` after any subcommand too (`acga predict -v ...` was "unrecognized arguments: -v"): added to
+    every subcommand's parser, their default left to the top-level's."""
+    for child in _subparsers(parser).values():
+        child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                           help="log at INFO level (also before the subcommand)")
+        child.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                           help="show the Python traceback of an error (also before the subcommand)")
+        _add_everywhere(child)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -154,6 +206,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in _SUBCOMMANDS:
         add(sub)
+    _add_everywhere(parser)
     return parser
 
 
@@ -242,7 +295,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
                                                "mask PNGs keep the video's frame numbers")
     p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")
-    p.add_argument("--batch-size", type=int, default=4, help="clips per forward pass (default: 4)")
+    p.add_argument("--batch-size", type=count_argument, default=4, help="clips per forward pass (default: 4)")
     p.add_argument("--timeout", type=float, help=f"seconds a TF Serving URL has for each whole answer (default: "
                                                  f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -258,6 +311,9 @@ def _run_predict(args) -> int:
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
+    if args.output is None and args.frames_dir is None:  # a reviewer's run segmented every frame, wrote nothing
+        logging.getLogger(__name__).warning("no --output or --frames-dir: the masks are computed and only summed up "
+                                            "here, nothing is written")
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
@@ -343,7 +399,7 @@ def _add_visualize(sub) -> None:
                                     "anamorphic video's in square pixels)")
     p.add_argument("--frame", type=int, help="attention figure: centre frame index (default: the middle one)")
     p.add_argument("--data", help="qualitative grid: glob of prepared TFRecord shards")
-    p.add_argument("--samples", type=int, default=4, help="qualitative grid: rows (default: 4)")
+    p.add_argument("--samples", type=count_argument, default=4, help="qualitative grid: rows (default: 4)")
     p.set_defaults(run=_run_visualize)
 
 
@@ -392,21 +448,24 @@ def _add_train(sub) -> None:
     p.add_argument("--data", help="glob of training shards, e.g. 'data/a2d/train-*.tfrecord'")
     p.add_argument("--val-data", help="glob of validation shards, evaluated after every epoch")
     p.add_argument("--output", default="runs/acga", help="run directory (default: runs/acga)")
-    p.add_argument("--epochs", type=int, help="epochs (default: the config's)")
-    p.add_argument("--batch-size", type=int, help="batch size per replica (default: the config's)")
-    p.add_argument("--steps-per-epoch", type=int, help="optimizer steps per epoch (default: samples // batch)")
+    p.add_argument("--epochs", type=count_argument, help="epochs (default: the config's)")
+    p.add_argument("--batch-size", type=count_argument, help="batch size per replica (default: the config's)")
+    p.add_argument("--steps-per-epoch", type=count_argument,
+                   help="optimizer steps per epoch (default: samples // batch)")
     p.add_argument("--word-vectors", help="word2vec / GloVe file (default: random vectors, a warning)")
     p.add_argument("--init-weights", metavar="PATH", help="start from these weights: DeepMind's Kinetics I3D "
                    "checkpoint (rgb_imagenet/model.ckpt; the video encoder), a .weights.h5 file (acga "
                    "convert-weights), or a run directory or .keras file to fine-tune (default: fresh weights)")
     p.add_argument("--feature-cache", action="store_true",
                    help="run the frozen I3D blocks once into OUTPUT/feature_cache and train only the rest")
-    p.add_argument("--backup-every", type=int, default=DEFAULT_BACKUP_EVERY,
+    p.add_argument("--backup-every", type=count_argument, default=DEFAULT_BACKUP_EVERY,
                    help=f"optimizer steps between backups a killed run resumes from (default: {DEFAULT_BACKUP_EVERY}; "
                         "one is also written at every epoch's end)")
     p.add_argument("--resume", action="store_true", help="train a finished run in --output further, from its backup "
                    "(--epochs is the new total)")
     p.add_argument("--overwrite", action="store_true", help="remove the run files already in --output and start over")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no live progress bar: one line per epoch, as into a file or a pipe")
     p.add_argument("--mixed-precision", nargs="?", const="auto", default=None, choices=("auto", *POLICIES),
                    help="alone: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16_head (I3D in float32, "
                         "the rest in mixed_bfloat16) where it convolves faster in bfloat16, else float32 (the choice "
@@ -451,7 +510,7 @@ def _run_train(args) -> int:
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
                   backup_every=args.backup_every, resume=args.resume, overwrite=args.overwrite,
-                  init_weights=args.init_weights, verbose=keras_verbosity(sys.stdout))
+                  init_weights=args.init_weights, verbose=2 if args.no_progress else keras_verbosity(sys.stdout))
     print(f"{_epochs_trained(history)} -> {run_folder(args.output)}")  # a worker's own folder under TF_CONFIG
     return 0
 
@@ -472,22 +531,19 @@ def _epochs_trained(history) -> str:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a trained run on prepared shards (the paper's protocol, at each "
                                         "frame's original resolution)")
-    p.add_argument("--model", help="a trained run directory, its model.keras, a checkpoint, or the run's checkpoints "
-                                   "folder (each epoch scored: one row each)")
-    p.add_argument("--data", help="glob of shards, e.g. 'data/a2d/test-*.tfrecord'")
+    p.add_argument("--model", required=True, help="a trained run directory, its model.keras, a checkpoint, or the "
+                                                  "run's checkpoints folder (each epoch scored: one row each)")
+    p.add_argument("--data", required=True, help="glob of shards, e.g. 'data/a2d/test-*.tfrecord'")
     p.add_argument("--output-csv", help="write one row per sample (IoU at the original resolution)")
     p.add_argument("--output-json", help="write the scores with what was scored (model, shards, version, time), to "
                                          "compare runs by")
-    p.add_argument("--batch-size", type=int, default=8, help="samples per forward pass (default: 8)")
+    p.add_argument("--batch-size", type=count_argument, default=8, help="samples per forward pass (default: 8)")
     p.add_argument("--word-vectors", help="word vectors, only for a bare .keras model without vocabulary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_evaluate)
 
 
 def _run_evaluate(args) -> int:
-    for flag, value in (("--model", args.model), ("--data", args.data)):
-        if not value:
-            raise ValueError(f"{flag} is required")
     checkpoints = run_checkpoints(args.model)
     if not checkpoints:
         summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=args.output_csv,
@@ -511,21 +567,24 @@ def _add_demo(sub) -> None:
                                     "-> figures")
     p.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
 
-    p.add_argument("--videos", type=int, default=DEMO_VIDEOS,
+    p.add_argument("--videos", type=count_argument, default=DEMO_VIDEOS,
                    help=f"synthetic videos (default: {DEMO_VIDEOS}, {round(100 * DEMO_TEST_FRACTION)}%% held out)")
-    p.add_argument("--epochs", type=int, help="training epochs (default: "
+    p.add_argument("--epochs", type=count_argument, help="training epochs (default: "
                    f"{ExperimentConfig.preset(DEMO_PRESET).training.epochs}, the {DEMO_PRESET!r} experiment's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
     p.add_argument("--mixed-precision", default="auto", choices=("auto", *POLICIES),
                    help="precision to train under (default: auto, what `acga train --mixed-precision` picks: on a "
                         "CPU fast in bfloat16, mixed_bfloat16_head, else float32); or one of " + ", ".join(POLICIES))
+    p.add_argument("--no-progress", action="store_true",
+                   help="training's live progress bar replaced by one line per epoch, as into a file or a pipe")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args) -> int:
     try:
         result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
-                          mixed_precision=args.mixed_precision, verbose=keras_verbosity(sys.stdout))
+                          mixed_precision=args.mixed_precision,
+                          verbose=2 if args.no_progress else keras_verbosity(sys.stdout))
     except KeyboardInterrupt:  # not what `acga train` says: the demo trains its run over (it owns its folder)
         raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs
@@ -612,6 +671,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{sys.getfilesystemencoding()}, not UTF-8; {files.UTF8_HINT}", file=sys.stderr)
         return 2
     args = _build_parser().parse_args(argv)
+    if args.command == "prepare" and getattr(args, "dataset", None):  # as argparse names it: `acga prepare a2d`
+        args.command = f"prepare {args.dataset}"
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
@@ -621,8 +682,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(args.run(args) or 0)
         except USER_ERRORS as e:
-            if args.debug:
-                raise
+            if args.debug:  # the traceback, then the one line and the status a run without --debug gives
+                with contextlib.suppress(OSError):
+                    traceback.print_exc()
             if isinstance(e, BrokenPipeError) and _stdout_closed():  # `acga ... | head`: the reader had enough
                 return 128 + signal.SIGPIPE  # as a shell reports a command that SIGPIPE ended
             with contextlib.suppress(OSError):  # stderr closed (`2>&-`): the status alone says it

@@ -160,10 +160,12 @@ def test_module_entry_point_and_unknown_split(a2d_world, tmp_path, capsys):
 def test_a_count_below_one_is_named_alone_before_the_dataset_is_read(tmp_path, capsys, option):
     # a docs tester's `--window 0`: "window=0, shard_size=64, workers=1: must be positive" named three fields, and
     # only after the whole dataset had been read (the root here does not even exist)
-    field = option[2:].replace("-", "_")
-    assert main(["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"), option,
-                 "0"]) == 2
-    assert capsys.readouterr().err.strip() == f"acga prepare: error: {field}=0: must be an integer >= 1"
+    # (and named the field, not the flag: now argparse's, naming the flag)
+    with pytest.raises(SystemExit) as stopped:
+        main(["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"), option, "0"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == (f"acga prepare a2d: error: argument {option}: '0' is not a whole "
+                                               f"number of at least 1 (`acga prepare a2d --help` lists the options)")
     assert not (tmp_path / "out").exists()
 
 
@@ -172,7 +174,7 @@ def test_a_missing_vocabulary_file_is_named_before_the_dataset_is_read(tmp_path,
     missing = tmp_path / "nope.txt"
     assert main(["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"),
                  "--vocabulary", str(missing)]) == 2
-    assert capsys.readouterr().err.strip() == (f"acga prepare: error: {missing}: vocabulary file not found "
+    assert capsys.readouterr().err.strip() == (f"acga prepare a2d: error: {missing}: vocabulary file not found "
                                                "(--vocabulary: the vocab.txt of the shards the model was trained on)")
 
 

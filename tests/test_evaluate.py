@@ -217,13 +217,15 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     assert record["experiment"]["training"]["learning_rate"] == CONFIG.training.learning_rate
     assert record["weights"] == artifacts.arrays_digest(artifacts.load_trained(trained_run).model.weights)
     assert record["epoch"] is None
-    # With its progress bar, into a file or a pipe (stdout here): one line with the manifest's total, then the table
-    # on lines of its own. Before, the bar's redrawing (backspaces, carriage returns) never ended its line, and the
-    # table's header began on it.
+    # With its progress bar, into a file or a pipe: one line with the manifest's total, on stderr, and the table alone
+    # on stdout (a CLI reviewer's `acga evaluate ... > scores.md` had the bar's line first). Before that, the bar's
+    # redrawing (backspaces, carriage returns) never ended its line, and the table's header began on it.
     assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"]]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(r"24/24 - \d+s - \d+m?s/sample", lines[0]), lines[0]
-    assert lines[1].startswith("| P@0.5 |") and not any("\r" in line or "\b" in line for line in lines), lines
+    captured = capsys.readouterr()
+    lines, bar = captured.out.splitlines(), captured.err.splitlines()
+    assert re.fullmatch(r"24/24 - \d+s - \d+m?s/sample", bar[-1]), bar
+    assert lines[0].startswith("| P@0.5 |") and len(lines) == 3, lines
+    assert not any("\r" in line or "\b" in line for line in lines + bar), (lines, bar)
 
 
 def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_run, prepared_a2d, tmp_path,
@@ -250,14 +252,19 @@ def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["evaluate", "--model", "MODEL"], "--data is required"),
+    (["evaluate", "--model", "MODEL"], "the following arguments are required: --data"),
     (["evaluate", "--model", "MODEL", "--data", "/nonexistent/test-*.tfrecord"], "no TFRecord file matches"),
     (["evaluate", "--model", "/nonexistent/run", "--data", "DATA"], "/nonexistent/run: no such trained run"),
-    (["evaluate", "--model", "MODEL", "--data", "DATA", "--batch-size", "0"], "batch_size=0"),
+    (["evaluate", "--model", "MODEL", "--data", "DATA", "--batch-size", "0"],
+     "argument --batch-size: '0' is not a whole number of at least 1"),
 ])
 def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a2d, capsys):
     argv = [{"MODEL": trained_run, "DATA": prepared_a2d["test"]}.get(a, a) for a in argv]
-    assert cli.main(argv) == 2
+    try:
+        status = cli.main(argv)
+    except SystemExit as stopped:  # argparse's own errors
+        status = stopped.code
+    assert status == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith("acga evaluate: error:")
 
@@ -271,3 +278,13 @@ def test_sentences_with_words_the_model_does_not_know_are_counted_and_named(trai
     assert evaluate_module.unknown_words_note(vectorizer, [known, f"the zebra {known}", "zebra giraffe", known]) == (
         "2 of the 4 samples have words this model does not know, read as zero vectors: 'giraffe', 'zebra' (a "
         "vocabulary or word vectors that lack them; docs/data.md#pipeline)")
+
+
+def test_a_savedmodel_given_to_evaluate_is_named_as_one(exported_run, prepared_a2d, capsys):
+    """A CLI reviewer's: `acga evaluate --model saved_models/acga/1` said ".../1/model.keras: missing (a trained run
+    holds ...)", not that a SavedModel serves and evaluation reads a run; its versions' folder alike."""
+    for model in (exported_run, os.path.dirname(exported_run)):
+        assert cli.main(["evaluate", "--model", model, "--data", prepared_a2d["test"]]) == 2
+        assert capsys.readouterr().err == (
+            f"acga evaluate: error: {model}: a SavedModel, which serves (TF Serving, `acga predict`, `acga app`); this "
+            "reads a trained run: its folder (holding model.keras), model.keras or a checkpoint\n")

@@ -224,6 +224,18 @@ def test_a_part_of_a_variable_frame_rate_video_is_the_frames_shown_then(run_dir,
                                                "frames, the last shown from 0.90 s)")
 
 
+def test_predict_without_an_output_says_nothing_is_written(run_dir, videos, caplog, capsys):
+    """A CLI reviewer's: without --output or --frames-dir every frame was segmented and nothing written, status 0,
+    without a word."""
+    path, _ = videos["mp4"]
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--end", "0.2",
+                     "--no-progress"]) == 0
+    assert "no --output or --frames-dir: the masks are computed and only summed up here, nothing is written" in \
+        caplog.text
+    assert capsys.readouterr().out.startswith("3 frames")
+
+
 def test_frames_that_change_size_are_named_by_their_number_from_1(tmp_path):
     """A phone tester's screen recording turned mid-way: "at frame 12" named the 13th frame, whose mask file would be
     `00013.png` (frames are counted from 1 in every other message and file name)."""

@@ -10,6 +10,7 @@ vocabulary beside the shards), so a J-HMDB split is scored with the A2D-trained 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import glob
@@ -241,8 +242,9 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
           total: int | None = None) -> tuple[dict[str, float], list[tuple]]:
     """The evaluation loop (docs/evaluation.md#protocol): `probability(inputs, targets)` → `(B, S, S, 1)` probabilities
     for each batch of `dataset` (`make_dataset(..., training=False, with_info=True)`), scored at each frame's original
-    resolution. With `progress`, a bar of `total` samples (None: unknown) on a terminal or in a notebook; where stdout
-    is a file or a pipe, one line at the end (`acga_tf.ops.progress`; the bar's redrawing wrote backspaces and carriage
+    resolution. With `progress`, a bar of `total` samples (None: unknown) on stderr, as predict's (stdout keeps the
+    table: `acga evaluate ... > scores.md`), live on a terminal or in a notebook; where stderr is a file or a pipe,
+    one line at the end (`acga_tf.ops.progress`; the bar's redrawing wrote backspaces and carriage
     returns into logs, and, with no total, never ended its line, so the table printed after it began on its line).
 
     Returns:
@@ -252,7 +254,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
         ValueError: the dataset is empty.
     """
     accumulator, rows, seen = EvaluationAccumulator(), [], set()
-    bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stdout)) if progress else None
+    bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stderr)) if progress else None
     for inputs, targets, info in dataset:
         probs = np.asarray(probability(inputs, targets), np.float32)
         for b in range(probs.shape[0]):
@@ -268,9 +270,11 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
             rows.append((sample_id, sentence, height, width,
                          accumulator.intersections[-1], accumulator.unions[-1], iou))
         if bar is not None:
-            bar.update(len(rows), finalize=False)
+            with contextlib.redirect_stdout(sys.stderr):  # Keras writes its bar to stdout: the table's, in a file
+                bar.update(len(rows), finalize=False)
     if bar is not None and rows:
-        bar.update(len(rows), finalize=True)  # ends its line, whatever the total
+        with contextlib.redirect_stdout(sys.stderr):
+            bar.update(len(rows), finalize=True)  # ends its line, whatever the total
     if not rows:
         raise ValueError("no sample to evaluate: the dataset is empty")
     return accumulator.summary(), rows

@@ -57,7 +57,7 @@ from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
-from acga_tf.ops.config import positive_int
+from acga_tf.ops.config import count_argument, positive_int
 from acga_tf.ops.progress import bar_intervals
 
 logger = logging.getLogger(__name__)
@@ -465,12 +465,12 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                                                       "the folder of annotations.csv, or the table itself)")
     common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
     common.add_argument("--split", default="all", choices=("train", "test", "all"), help="default: all")
-    common.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
-    common.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE,
+    common.add_argument("--workers", type=count_argument, default=1, help="parallel processes (default: 1)")
+    common.add_argument("--shard-size", type=count_argument, default=DEFAULT_SHARD_SIZE,
                         help=f"annotated frames per shard (default: {DEFAULT_SHARD_SIZE})")
     common.add_argument("--skip-bad", action="store_true", help="leave bad items out, listed in skipped.csv")
     common.add_argument("--runner", default="local", choices=RUNNERS, help="local pool or Apache Beam")
-    common.add_argument("--window", type=int, default=DEFAULT_WINDOW,
+    common.add_argument("--window", type=count_argument, default=DEFAULT_WINDOW,
                         help=f"frames stored around each annotated frame (default: {DEFAULT_WINDOW})")
     common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")
     common.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -8,6 +8,7 @@ to tuples and checks each value against its annotation (`bool` is not accepted f
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
@@ -132,3 +133,16 @@ def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}={value!r}: must be an integer >= 1")
     return int(value)
+
+
+def count_argument(value: str) -> int:
+    """An argparse `type`: a whole number of at least 1, refused by argparse naming the flag the user typed
+    (`--batch-size 0` was "TrainingConfig.batch_size=0", `--window 0` "window=0": the field, not the flag)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+

@@ -140,6 +140,12 @@ def run_directory(path: str) -> str | None:
     return None
 
 
+def _holds_saved_model(folder: str) -> bool:
+    """Whether `folder` is a SavedModel, or TF Serving's folder of numbered versions of one."""
+    versions = [folder] + [os.path.join(folder, v) for v in os.listdir(folder) if v.isdigit()]
+    return any(os.path.isfile(os.path.join(v, "saved_model.pb")) for v in versions)
+
+
 def _require_keras_file(path: str) -> None:
     """Refuses, in one line, a file that is not a `.keras` file (Keras' own message suggests a SavedModel layer)."""
     if not path.endswith(".keras"):
@@ -199,6 +205,9 @@ def load_trained(path: str) -> TrainedModel:
         _require_keras_file(path)
     model_path = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     directory = run_directory(path)
+    if os.path.isdir(path) and not os.path.exists(model_path) and _holds_saved_model(path):
+        raise FileNotFoundError(f"{path}: a SavedModel, which serves (TF Serving, `acga predict`, `acga app`); this "
+                                f"reads a trained run: its folder (holding {MODEL_FILE}), {MODEL_FILE} or a checkpoint")
     if not os.path.exists(model_path) or directory is None:
         folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         absent = [os.path.join(folder, f) for f in (VOCAB_FILE, EMBEDDINGS_FILE)

@@ -767,11 +767,51 @@ def test_prepare_workers_end_when_the_command_is_killed(tmp_path):
     # (the same command then finishes the conversion: the Ctrl-C test above and tests/test_convert.py run it)
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", "--debug", "convert-weights", "--checkpoint",
-                           str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")], cwd=REPO,
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(tmp_path, where):
+    """A CLI reviewer's: `--debug` changed the status (1, where the same error is 2 without it), and after the
+    subcommand (`acga predict --debug ...`) it was "unrecognized arguments"."""
+    argv = ["convert-weights", "--checkpoint", str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")]
+    argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
+    proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", *argv], cwd=REPO,
                           capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert proc.returncode != 0 and "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith("acga convert-weights: error: "), proc.stderr
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["predcit"], "acga: error: argument command: invalid choice: 'predcit' (choose from "),
+    (["evaluate", "--model", "m", "--data", "d", "--bach-size", "2"],
+     "acga evaluate: error: unrecognized arguments: --bach-size 2; did you mean --batch-size? (`acga evaluate --help` "
+     "lists the options)"),
+    (["prepare", "a2d", "--root", "r", "--output", "o", "--bogus"],
+     "acga prepare a2d: error: unrecognized arguments: --bogus (`acga prepare a2d --help` lists the options)"),
+    (["evaluate"], "acga evaluate: error: the following arguments are required: --model, --data"),
+])
+def test_a_mistyped_command_line_is_the_subcommands_error_with_a_hint(argv, line, capsys):
+    """A CLI reviewer's: an option the subcommand lacks was blamed on `acga` itself, without a hint; `acga predcit`
+    listed the ten commands only; evaluate's --model and --data were not marked required (one error at a time)."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(line) and len(err.splitlines()) == 1, err
+    if argv == ["predcit"]:
+        assert "did you mean 'predict'?" in err
+
+
+def test_verbose_after_the_subcommand():
+    """`acga predict -v ...` was "unrecognized arguments: -v"; it is `acga -v predict ...` now, and either place's
+    default leaves the other's flag as given."""
+    parse = cli._build_parser().parse_args
+    assert parse(["predict", "-v", "--model", "m", "--video", "v"]).verbose is True
+    assert parse(["-v", "predict", "--model", "m", "--video", "v"]).verbose is True
+    assert parse(["--debug", "prepare", "a2d", "--root", "r", "--output", "o"]).debug is True
+    assert parse(["prepare", "a2d", "--root", "r", "--output", "o", "--debug"]).debug is True
+    assert parse(["predict", "--model", "m", "--video", "v"]).verbose is False
+    # --no-progress on every command that draws a bar (train and demo lacked it: "unrecognized arguments")
+    assert parse(["train", "--preset", "tiny", "--data", "d", "--no-progress"]).no_progress is True
+    assert parse(["demo", "--no-progress"]).no_progress is True
 
 
 def test_prepare_keeps_files_it_did_not_write(tmp_path, capsys):
