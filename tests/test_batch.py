@@ -307,3 +307,29 @@ def test_a_path_written_with_the_other_form_of_its_accents_finds_the_file(run_di
     results = batch.predict_list(run_dir, batch.read_list(listing), str(root / "out"))
     assert [(r.status, r.masks) for r in results] == [("done", "\u00e9t\u00e9/masks/1"),
                                                       ("done", "vid\u00e9os/Noe\u0308l/masks/1")]
+
+
+def test_links_in_the_output_folder_are_never_written_or_emptied_through(run_dir, tmp_path, capsys):
+    """A security reviewer's: a `masks` link in a video's output folder (to a folder of PNGs) had its target's PNGs
+    replaced and 48 more written there (rmtree refused the link silently); a leftover `results.csv.tmp` link to a
+    folder had that folder emptied (TensorFlow's rmtree followed it). Now the links go, their targets untouched."""
+    write_video(tmp_path / "v.mp4", moving_frames(4, 40, 56, seed=1), "libx264", "yuv420p")
+    listed = _write_list(tmp_path / "list.csv", [("v.mp4", QUERY), ("v.mp4", OTHER)])
+    precious, kept = tmp_path / "precious", tmp_path / "kept"
+    (precious / "1").mkdir(parents=True)
+    (precious / "1" / "00001.png").write_text("a photo")
+    (kept / "sub").mkdir(parents=True)
+    (kept / "keep.txt").write_text("a")
+    (kept / "sub" / "keep2.txt").write_text("b")
+    out = tmp_path / "out"
+    (out / "v").mkdir(parents=True)
+    os.symlink(precious, out / "v" / "masks")
+    os.symlink(kept, out / (batch.RESULTS_NAME + ".tmp"))
+    assert main(["predict", "--model", run_dir, "--list", listed, "--output-dir", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert sorted(os.listdir(precious)) == ["1"] and (precious / "1" / "00001.png").read_text() == "a photo"
+    assert os.listdir(precious / "1") == ["00001.png"]
+    assert (kept / "keep.txt").read_text() == "a" and (kept / "sub" / "keep2.txt").read_text() == "b"
+    masks = out / "v" / "masks"
+    assert not masks.is_symlink() and sorted(os.listdir(masks / "1")) == [f"{k:05d}.png" for k in range(1, 5)]
+    assert _results(out)[0]["status"] == "done"

@@ -2,6 +2,7 @@
 the original resolution, determinism, errors (docs/data.md#pipeline, docs/evaluation.md#protocol)."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -244,3 +245,19 @@ def test_each_worker_reads_its_own_shard_files_and_tensorflow_does_not_shard_aga
         make_dataset(pattern, CONFIG, training=True, batch_size=1, shard=(len(files) + 1, 0))
     with pytest.raises(ValueError, match=r"shard=\(1, 5\): expected \(workers, index\) with 0 <= index < workers"):
         make_dataset(pattern, CONFIG, training=True, batch_size=1, shard=(1, 5))
+
+
+@pytest.mark.parametrize("splits, problem", [
+    ([], "\"splits\" is not an object of splits"),
+    ({"test": []}, "split 'test' has no list of \"shards\""),
+    ({"test": {"shards": ["test-00000.tfrecord"]}}, "a shard of split 'test' is not an object with a \"file\" name"),
+])
+def test_a_manifest_of_the_wrong_shape_is_one_line(a2d_shards, tmp_path, splits, problem):
+    """A security reviewer's `"splits": []` was a traceback (AttributeError: 'list' object has no attribute
+    'values') from the shards' size check."""
+    folder = tmp_path / "shards"
+    shutil.copytree(a2d_shards, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "splits": splits}))
+    with pytest.raises(ValueError, match=rf"manifest.json: {problem} \(`acga prepare` writes it"):
+        make_dataset(str(folder / "test-*.tfrecord"), ACGAConfig.preset("tiny"), training=False, batch_size=2)

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from acga_tf.ops import files
 from acga_tf.ops.files import check_writable
 
 
@@ -182,3 +183,20 @@ def test_a_write_protected_results_table_is_not_replaced(tmp_path, run_dir, caps
     assert main(["predict", "--model", run_dir, "--list", str(pairs), "--output-dir", str(out)]) == 2
     assert f"{out / 'results.csv'}: exists and is write-protected" in capsys.readouterr().err
     assert (out / "results.csv").read_text() == "line,video\n2,other.mp4\n"
+
+
+def test_a_link_where_a_temporary_file_goes_is_removed_not_followed(tmp_path):
+    """A security reviewer's: a leftover `NAME.tmp` link to a folder had the folder emptied (TensorFlow's rmtree
+    follows links); a dangling `NAME.tmp` link had its target created by the lock's open."""
+    kept = tmp_path / "kept"
+    (kept / "sub").mkdir(parents=True)
+    (kept / "keep.txt").write_text("a")
+    os.symlink(kept, tmp_path / "table.csv.tmp")
+    files.write_text(str(tmp_path / "table.csv"), "x,y\n")
+    assert (tmp_path / "table.csv").read_text() == "x,y\n" and not os.path.lexists(tmp_path / "table.csv.tmp")
+    assert sorted(os.listdir(kept)) == ["keep.txt", "sub"]
+    target = tmp_path / "created-through-the-link"
+    os.symlink(target, tmp_path / "out.mp4.tmp")
+    lock = files.WriteLock(str(tmp_path / "out.mp4.tmp"))
+    lock.release()
+    assert not target.exists() and not (tmp_path / "out.mp4.tmp").is_symlink()

@@ -224,6 +224,21 @@ def test_a_part_of_a_variable_frame_rate_video_is_the_frames_shown_then(run_dir,
                                                "frames, the last shown from 0.90 s)")
 
 
+def test_a_linked_sentence_folder_in_frames_dir_is_refused_its_target_untouched(run_dir, videos, tmp_path, capsys):
+    """A security reviewer's: `--frames-dir out` holding `1 -> precious/` (a folder of PNG-named files) with two
+    sentences: the target's PNGs were removed as an earlier run's masks, then "[Errno 20] Not a directory"."""
+    path, _ = videos["mp4"]
+    precious, out = tmp_path / "precious", tmp_path / "out"
+    precious.mkdir()
+    (precious / "00001.png").write_text("x")
+    out.mkdir()
+    os.symlink(precious, out / "1")
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--query", "a blue square",
+                 "--frames-dir", str(out), "--end", "0.2", "--no-progress"]) == 2
+    assert f"{out}: holds files predict did not write (1)" in capsys.readouterr().err
+    assert os.listdir(precious) == ["00001.png"] and (out / "1").is_symlink()
+
+
 def test_predict_without_an_output_says_nothing_is_written(run_dir, videos, caplog, capsys):
     """A CLI reviewer's: without --output or --frames-dir every frame was segmented and nothing written, status 0,
     without a word."""

@@ -305,7 +305,10 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     if os.path.exists(summary_path):
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
-    shutil.rmtree(os.path.join(folder, MASKS_FOLDER), ignore_errors=True)  # an earlier run's masks, all of them
+    masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
+    if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
+        os.remove(masks)
+    shutil.rmtree(masks, ignore_errors=True)
     for kind in OVERLAY_FORMATS:  # an overlay of an earlier run that this one does not write
         if kind != f".{overlay}":
             _remove(os.path.join(folder, OVERLAY_NAME + kind))

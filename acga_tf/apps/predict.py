@@ -1056,7 +1056,8 @@ def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
     ours, others = [], []
     for name in sorted(os.listdir(frames_dir)):
         path = os.path.join(frames_dir, name)
-        if SENTENCE_FOLDER.match(name) and os.path.isdir(path):
+        if SENTENCE_FOLDER.match(name) and os.path.isdir(path) and not os.path.islink(path):  # a link is not ours:
+            # its target's PNGs were removed as an earlier run's masks (a security reviewer's)
             for inner in sorted(os.listdir(path)):
                 mine = MASK_PNG.match(inner) and os.path.isfile(os.path.join(path, inner))
                 (ours if mine else others).append(os.path.join(name, inner))
@@ -1107,7 +1108,8 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
             os.remove(os.path.join(frames_dir, name))
         for name in os.listdir(frames_dir):
             folder = os.path.join(frames_dir, name)
-            if SENTENCE_FOLDER.match(name) and os.path.isdir(folder) and not os.listdir(folder):
+            if SENTENCE_FOLDER.match(name) and os.path.isdir(folder) and not os.path.islink(folder) \
+                    and not os.listdir(folder):
                 os.rmdir(folder)
         pngs = sum(name != "queries.txt" for name in earlier)
         if pngs:

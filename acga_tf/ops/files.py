@@ -203,6 +203,9 @@ def _longest_name(folder: str) -> int:
 
 
 def _remove(path: str) -> None:
+    if "://" not in path and os.path.islink(path):  # a link left where a temporary file goes: the link, never what
+        os.remove(path)  # it points to (TensorFlow's rmtree of a link to a folder emptied that folder)
+        return
     if tf.io.gfile.exists(path):
         (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
 
@@ -259,6 +262,8 @@ class WriteLock:
         if fcntl is None:
             return
         folder = os.path.isdir(path)
+        if not folder and os.path.islink(path):  # a temporary file's name taken by a link: the link goes (opening it
+            os.remove(path)  # with O_CREAT made the file it points to)
         fd = os.open(path, os.O_RDONLY if folder else os.O_RDONLY | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
