@@ -682,8 +682,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(args.run(args) or 0)
         except USER_ERRORS as e:
-            if args.debug:  # the traceback, then the one line and the status a run without --debug gives
-                with contextlib.suppress(OSError):
+            if args.debug and sys.stderr is not None:  # the traceback, then the one line and the status a run
+                with contextlib.suppress(OSError):  # without --debug gives
                     traceback.print_exc()
             if isinstance(e, BrokenPipeError) and _stdout_closed():  # `acga ... | head`: the reader had enough
                 return 128 + signal.SIGPIPE  # as a shell reports a command that SIGPIPE ended
