@@ -311,9 +311,6 @@ def _run_predict(args) -> int:
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
-    if args.output is None and args.frames_dir is None:  # a reviewer's run segmented every frame, wrote nothing
-        logging.getLogger(__name__).warning("no --output or --frames-dir: the masks are computed and only summed up "
-                                            "here, nothing is written")
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
@@ -334,6 +331,9 @@ def _run_predict(args) -> int:
     print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
     for query, coverage, empty in zip(summary.queries, summary.coverage, summary.empty_frames):
         print(f"  {query!r}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")
+    if not summary.paths:  # a reviewer's run segmented every frame and wrote nothing, without a word
+        logging.getLogger(__name__).warning("no --output or --frames-dir: the masks were only summed up above, "
+                                            "nothing was written")
     return 0
 
 

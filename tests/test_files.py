@@ -165,7 +165,8 @@ def test_an_output_folder_that_cannot_be_written_is_named_with_its_flag(command,
             "prepare": ["prepare", "a2d", "--root", str(a2d_root), "--output", output]}[command]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"acga {command}: error: {output}: cannot be written (/proc: ") and err.endswith(
+    name = {"prepare": "prepare a2d"}.get(command, command)  # as argparse names the subcommand
+    assert err.startswith(f"acga {name}: error: {output}: cannot be written (/proc: ") and err.endswith(
         ") (--output)\n") and err.count("\n") == 1, err
 
 
