@@ -563,8 +563,8 @@ def _run_evaluate(args) -> int:
 
 # === demo (issue: product) ===
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="synthetic A2D-format world -> prepare -> train (tiny) -> evaluate -> export "
-                                    "-> figures")
+    p = sub.add_parser("demo", help="synthetic A2D-format world -> prepare -> train (the demo preset) -> evaluate -> "
+                                    "export -> figures")
     p.add_argument("--output", default="demo_output", help="output folder (default: demo_output)")
 
     p.add_argument("--videos", type=count_argument, default=DEMO_VIDEOS,
