@@ -166,19 +166,15 @@ class _Parser(argparse.ArgumentParser):
         return namespace
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """The parsers of `parser`'s subcommands, by name ({} where it has none)."""
-    return next((dict(action.choices) for action in parser._actions
-                 if isinstance(action, argparse._SubParsersAction)), {})
+def _subcommands(parser: argparse.ArgumentParser):
+    """`parser`'s subcommands action (its `choices`: their parsers by name, `dest`: where the name goes), or None."""
+    return next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
 
 
 def _chosen_parser(parser: argparse.ArgumentParser, namespace) -> argparse.ArgumentParser:
     """The innermost parser the command line chose (`acga prepare a2d`'s, for one)."""
-    while (choices := _subparsers(parser)):
-        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        chosen = choices.get(getattr(namespace, action.dest, None))
-        if chosen is None:
-            break
+    while (action := _subcommands(parser)) is not None and \
+            (chosen := action.choices.get(getattr(namespace, action.dest, None))) is not None:
         parser = chosen
     return parser
 
@@ -190,7 +186,7 @@ def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
 def _add_everywhere(parser: argparse.ArgumentParser) -> None:
     """`-v` and `--debug` after any subcommand too (`acga predict -v ...` was "unrecognized arguments: -v"): added to
     every subcommand's parser, their default left to the top-level's."""
-    for child in _subparsers(parser).values():
+    for child in (action.choices.values() if (action := _subcommands(parser)) is not None else ()):
         child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                            help="log at INFO level (also before the subcommand)")
         child.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,

@@ -1108,8 +1108,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
             os.remove(os.path.join(frames_dir, name))
         for name in os.listdir(frames_dir):
             folder = os.path.join(frames_dir, name)
-            if SENTENCE_FOLDER.match(name) and os.path.isdir(folder) and not os.path.islink(folder) \
-                    and not os.listdir(folder):
+            if SENTENCE_FOLDER.match(name) and os.path.isdir(folder) and not os.listdir(folder):
                 os.rmdir(folder)
         pngs = sum(name != "queries.txt" for name in earlier)
         if pngs:

@@ -37,11 +37,10 @@ from acga_tf.serving.client import (
     error_message,
     invalid_argument,
 )
-from acga_tf.training.artifacts import TrainedModel, as_model_path, load_trained
+from acga_tf.training.artifacts import TrainedModel, as_model_path, load_trained, saved_model_version
 
 logger = logging.getLogger(__name__)
 
-SAVED_MODEL_FILE = "saved_model.pb"
 URL_SCHEMES = ("http://", "https://")
 GRPC_SCHEME = "grpc://"
 SERVER_TIMEOUT_S = 600.0  # a TF Serving server's time for one whole answer (`acga predict --timeout`)
@@ -259,16 +258,6 @@ def _described(outputs) -> dict[str, np.ndarray]:
     return {"words": np.asarray(outputs["words"]).astype(int), "known_words": np.asarray(outputs["known_words"]
                                                                                          ).astype(int),
             "unknown_words": np.array(unknown, object)}
-
-
-def saved_model_version(path: str) -> str | None:
-    """The SavedModel folder `path` names: itself, or the highest integer version inside it (TF Serving's
-    `saved_models/NAME` layout); None when it is neither."""
-    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-        return path
-    versions = [int(n) for n in os.listdir(path) if n.isdigit() and n.isascii()
-                and os.path.isfile(os.path.join(path, n, SAVED_MODEL_FILE))]
-    return os.path.join(path, str(max(versions))) if versions else None
 
 
 def _artifact_state(path: str) -> tuple:

@@ -50,18 +50,25 @@ def read_manifest(directory: str, *, missing_ok: bool = False) -> dict[str, Any]
         if missing_ok:
             return None
         raise ValueError(f"{path}: expected a JSON object")
-    splits = manifest.get("splits", {})  # the parts every reader walks: a wrong type was a traceback
-    problem = ("\"splits\" is not an object of splits" if not isinstance(splits, dict) else next(
-        (f"split {name!r} has no list of \"shards\"" for name, split in splits.items()
-         if not isinstance(split, dict) or not isinstance(split.get("shards", []), list)), None) or next(
-        (f"a shard of split {name!r} is not an object with a \"file\" name" for name, split in splits.items()
-         for shard in split.get("shards", []) if not isinstance(shard, dict) or not isinstance(shard.get("file"), str)),
-        None))
-    if problem is not None:
+    if (problem := _splits_problem(manifest.get("splits", {}))) is not None:  # a wrong type was a traceback
         if missing_ok:
             return None
         raise ValueError(f"{path}: {problem} (`acga prepare` writes it; run it again into that folder)")
     return manifest
+
+
+def _splits_problem(splits) -> str | None:
+    """What is wrong with a manifest's "splits" (the part every reader walks), or None: an object of splits, each
+    with a list of "shards", each an object with a "file" name."""
+    if not isinstance(splits, dict):
+        return "\"splits\" is not an object of splits"
+    for name, split in splits.items():
+        if not isinstance(split, dict) or not isinstance(split.get("shards", []), list):
+            return f"split {name!r} has no list of \"shards\""
+        shards = split.get("shards", [])
+        if any(not isinstance(shard, dict) or not isinstance(shard.get("file"), str) for shard in shards):
+            return f"a shard of split {name!r} is not an object with a \"file\" name"
+    return None
 
 
 def shard_pattern(file_pattern):

@@ -139,10 +139,6 @@ def count_argument(value: str) -> int:
     """An argparse `type`: a whole number of at least 1, refused by argparse naming the flag the user typed
     (`--batch-size 0` was "TrainingConfig.batch_size=0", `--window 0` "window=0": the field, not the flag)."""
     try:
-        number = int(value)
+        return positive_int("count", int(value))
     except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
-    return number
-
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1") from None

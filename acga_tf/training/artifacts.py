@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 EXPERIMENT_FILE = "experiment.json"
+SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel (`saved_model_version`)
 VOCAB_FILE = "vocab.txt"
 EMBEDDINGS_FILE = "embeddings.npy"
 # Inside each `.keras` file a run writes (`model.keras`, its checkpoints): the digest of the words it was trained with
@@ -140,10 +141,14 @@ def run_directory(path: str) -> str | None:
     return None
 
 
-def _holds_saved_model(folder: str) -> bool:
-    """Whether `folder` is a SavedModel, or TF Serving's folder of numbered versions of one."""
-    versions = [folder] + [os.path.join(folder, v) for v in os.listdir(folder) if v.isdigit()]
-    return any(os.path.isfile(os.path.join(v, "saved_model.pb")) for v in versions)
+def saved_model_version(path: str) -> str | None:
+    """The SavedModel folder `path` names: itself, or the highest integer version inside it (TF Serving's
+    `saved_models/NAME` layout); None when it is neither."""
+    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+        return path
+    versions = [int(n) for n in os.listdir(path) if n.isdigit() and n.isascii()
+                and os.path.isfile(os.path.join(path, n, SAVED_MODEL_FILE))]
+    return os.path.join(path, str(max(versions))) if versions else None
 
 
 def _require_keras_file(path: str) -> None:
@@ -205,7 +210,7 @@ def load_trained(path: str) -> TrainedModel:
         _require_keras_file(path)
     model_path = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
     directory = run_directory(path)
-    if os.path.isdir(path) and not os.path.exists(model_path) and _holds_saved_model(path):
+    if os.path.isdir(path) and not os.path.exists(model_path) and saved_model_version(path) is not None:
         raise FileNotFoundError(f"{path}: a SavedModel, which serves (TF Serving, `acga predict`, `acga app`); this "
                                 f"reads a trained run: its folder (holding {MODEL_FILE}), {MODEL_FILE} or a checkpoint")
     if not os.path.exists(model_path) or directory is None:
