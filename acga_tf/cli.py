@@ -147,23 +147,65 @@ class _Parser(argparse.ArgumentParser):
     this class too (`add_subparsers` makes them of their parent's)."""
 
     def error(self, message: str):
+        if message.startswith("the following arguments are required"):
+            raise _MissingArguments(self, message)
         if (typo := re.fullmatch(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)", message)):
             choices = re.findall(r"'([^']*)'", typo.group(2)) or [c.strip() for c in typo.group(2).split(",")]
             if close := difflib.get_close_matches(typo.group(1), choices, n=1, cutoff=0.6):
                 message += f"; did you mean {close[0]!r}?"
-        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+        _fail(self, message)
 
     def parse_args(self, args=None, namespace=None):
         """argparse's, but an option the subcommand does not know is its error, naming the closest of its options
-        (argparse blamed the top-level `acga` for `acga evaluate --bach-size 2`, without a hint)."""
-        namespace, extras = self.parse_known_args(args, namespace)
+        (argparse blamed the top-level `acga` for `acga evaluate --bach-size 2`, without a hint), also where that
+        left a required option missing (`acga predict --modle m` said "required: --model", not the typo)."""
+        try:
+            namespace, extras = self.parse_known_args(args, namespace)
+        except _MissingArguments as missing:
+            argv = sys.argv[1:] if args is None else list(args)
+            unknown = _unknown_options(_path_to(self, missing.parser), argv[:argv.index("--")] if "--" in argv
+                                       else argv)
+            _fail(missing.parser, f"unrecognized arguments: {' '.join(unknown)}{_hints(missing.parser, unknown)}"
+                  if unknown else missing.message)
         if extras:
             parser = _chosen_parser(self, namespace)
-            hints = [f"did you mean {close[0]}?" for extra in extras if extra.startswith("--")
-                     for close in [difflib.get_close_matches(extra.split("=")[0], _option_strings(parser), n=1,
-                                                             cutoff=0.7)] if close]
-            parser.error(f"unrecognized arguments: {' '.join(extras)}" + "".join(f"; {h}" for h in hints))
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{_hints(parser, extras)}")
         return namespace
+
+
+class _MissingArguments(Exception):
+    """argparse found required options missing, in `parser`: told by `_Parser.parse_args`, which first looks for a
+    mistyped option that would explain it."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """"; did you mean --batch-size?" for each of `extras` that is close to one of `parser`'s options."""
+    return "".join(f"; did you mean {close[0]}?" for extra in extras if extra.startswith("--")
+                   for close in [difflib.get_close_matches(extra.split("=")[0], _option_strings(parser), n=1,
+                                                           cutoff=0.7)] if close)
+
+
+def _fail(parser: argparse.ArgumentParser, message: str):
+    parser.exit(2, f"{parser.prog}: error: {message} (`{parser.prog} --help` lists the options)\n")
+
+
+def _path_to(parser: argparse.ArgumentParser, target: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers from `parser` down to its subcommand's (or sub-subcommand's) parser `target`; [] if none."""
+    if parser is target:
+        return [parser]
+    children = action.choices.values() if (action := _subcommands(parser)) is not None else ()
+    return next(([parser, *path] for child in children if (path := _path_to(child, target))), [])
+
+
+def _unknown_options(parsers: list[argparse.ArgumentParser], argv: list[str]) -> list[str]:
+    """The `--options` of `argv` that none of `parsers` knows, even as argparse's abbreviations (`--mod`)."""
+    known = [option for parser in parsers for option in _option_strings(parser)]
+    return [token for token in argv if token.startswith("--") and len(token) > 2
+            and not any(option.startswith(token.split("=")[0]) for option in known)]
 
 
 def _subcommands(parser: argparse.ArgumentParser):

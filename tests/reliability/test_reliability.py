@@ -787,6 +787,12 @@ def test_debug_shows_the_traceback(tmp_path, where):
     (["prepare", "a2d", "--root", "r", "--output", "o", "--bogus"],
      "acga prepare a2d: error: unrecognized arguments: --bogus (`acga prepare a2d --help` lists the options)"),
     (["evaluate"], "acga evaluate: error: the following arguments are required: --model, --data"),
+    # a mistyped required option: "required: --model" was the error, not the typo (found-not-fixed list)
+    (["predict", "--modle", "m", "--video", "v", "--query", "q"],
+     "acga predict: error: unrecognized arguments: --modle; did you mean --model?"),
+    (["predict", "--mod"], "acga predict: error: argument --model: expected one argument"),  # an abbreviation
+    (["-v", "evaluate", "--debu", "--model", "m"],
+     "acga evaluate: error: the following arguments are required: --data"),
 ])
 def test_a_mistyped_command_line_is_the_subcommands_error_with_a_hint(argv, line, capsys):
     """A CLI reviewer's: an option the subcommand lacks was blamed on `acga` itself, without a hint; `acga predcit`
