@@ -614,7 +614,8 @@ def _add_demo(sub) -> None:
                    help="precision to train under (default: auto, what `acga train --mixed-precision` picks: on a "
                         "CPU fast in bfloat16, mixed_bfloat16_head, else float32); or one of " + ", ".join(POLICIES))
     p.add_argument("--no-progress", action="store_true",
-                   help="training's live progress bar replaced by one line per epoch, as into a file or a pipe")
+                   help="no progress bars: training's replaced by one line per epoch, the converter's and "
+                        "evaluation's left out")
     p.set_defaults(run=_run_demo)
 
 
@@ -622,7 +623,8 @@ def _run_demo(args) -> int:
     try:
         result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
                           mixed_precision=args.mixed_precision,
-                          verbose=2 if args.no_progress else keras_verbosity(sys.stdout))
+                          verbose=2 if args.no_progress else keras_verbosity(sys.stdout),
+                          progress=not args.no_progress)
     except KeyboardInterrupt:  # not what `acga train` says: the demo trains its run over (it owns its folder)
         raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs

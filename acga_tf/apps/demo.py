@@ -124,7 +124,7 @@ def _on_this_machine():
 
 def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
              experiment: ExperimentConfig | None = None, mixed_precision: str = "auto",
-             verbose: int = 1) -> DemoResult:
+             verbose: int = 1, progress: bool = True) -> DemoResult:
     """Runs the demo into `output_dir` (created) and returns what it measured.
 
     Args:
@@ -136,7 +136,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         mixed_precision: "auto" (default): the precision `acga train --mixed-precision` picks
             (`mixed_precision_policy`): on a CPU fast in bfloat16, I3D in float32 and the rest in mixed_bfloat16,
             else float32 (a GPU: mixed_float16); or a name from `acga_tf.training.train.PRECISIONS`.
-        verbose: Keras progress output.
+        verbose: Keras progress output (0 none, 1 a live bar, 2 one line an epoch).
+        progress: the converter's and evaluation's progress bars (also none where `verbose` is 0).
     """
     require_tensorflow_backend("the demo")  # before the world and the training: evaluation and export need it
     experiment = experiment or ExperimentConfig.preset(DEMO_PRESET)
@@ -158,12 +159,12 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     os.makedirs(output_dir, exist_ok=True)
     lock = files.WriteLock(output_dir, f"{output_dir} (--output)")  # a second demo into it now is refused
     try:
-        return _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose)
+        return _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progress and verbose > 0)
     finally:
         lock.release()
 
 
-def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose) -> DemoResult:
+def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progress) -> DemoResult:
     """`run_demo`'s work, its folder locked."""
     timings = {}
 
@@ -172,7 +173,7 @@ def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose) -> De
     timings["dataset"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    prepare("a2d", paths["dataset"], paths["shards"], "all", window=experiment.data.clip_length, progress=verbose > 0)
+    prepare("a2d", paths["dataset"], paths["shards"], "all", window=experiment.data.clip_length, progress=progress)
     timings["prepare"] = time.perf_counter() - start
     train_pattern = os.path.join(paths["shards"], "train-*.tfrecord")
     test_pattern = os.path.join(paths["shards"], "test-*.tfrecord")
@@ -189,7 +190,7 @@ def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose) -> De
 
     start = time.perf_counter()
     trained = load_trained(paths["run"])  # as saved; evaluated, exported and drawn from this one load
-    summary = evaluate(trained, test_pattern, output_csv=paths["results_csv"], progress=verbose > 0)
+    summary = evaluate(trained, test_pattern, output_csv=paths["results_csv"], progress=progress)
     baseline = all_actors_baseline(test_pattern)
     by_attributes = mean_iou_by_attributes(paths["results_csv"], world)
     unlearnt = unlearnt_attributes(by_attributes, baseline["mean_iou"])
