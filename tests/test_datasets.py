@@ -11,6 +11,7 @@ import tensorflow as tf
 from acga_tf import ACGA
 from acga_tf.data import make_dataset
 from acga_tf.data.a2d import read_a2d
+from acga_tf.data.types import MAX_SENTENCE_BYTES
 from acga_tf.data.video import load_sample
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops.geometry import letterbox
@@ -190,11 +191,16 @@ def _frames_of_another_size(record):
         frame.bytes_list.value[0] = small
 
 
+def _a_very_long_sentence(record):  # a sentence of 60 MB was scored, at a peak of 2.9 GB (0.9 otherwise)
+    record.context.feature["sentences"].bytes_list.value[0] = b"the man " * (MAX_SENTENCE_BYTES // 8 + 1)
+
+
 @pytest.mark.parametrize("change, message", [
     (_center_far_away, r"has center\] \[1000000000000"),
     (_fewer_frames_said, r"and num_frames\] \[3\]"),
     (_frames_of_another_size, r"has images of H, W =\] \[\[48 48\]"),
-], ids=["center", "num_frames", "image_size"])
+    (_a_very_long_sentence, rf"\(the longest\] \[{MAX_SENTENCE_BYTES + 8}\] \[bytes\)"),
+], ids=["center", "num_frames", "image_size", "sentence"])
 def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_frames(a2d_shards, tmp_path, change,
                                                                                      message):
     """A record that breaks what the converter writes (by hand, or by another tool), in a shard whose manifest agrees

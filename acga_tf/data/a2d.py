@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from acga_tf.data.text import compose, has_word
-from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
+from acga_tf.data.types import MAX_SENTENCE_BYTES, AnnotatedFrame, DataError, Referral, Skipped
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,8 @@ VIDEOSET_COLUMNS = 9  # docs/data.md#datasets
 ANNOTATION_COLUMNS = ("video_id", "instance_id", "query")  # docs/data.md#datasets
 COPY_QUIRK = "1 (copy)"  # docs/data.md#datasets: official quirk row, dropped
 _INT_RE = re.compile(r"^[0-9]+$")
-# The longest annotation line read: the datasets' longest sentences are a few hundred characters, and the model reads
-# at most 1024 words of one (`ACGAConfig.sentence_length`).
-MAX_LINE_BYTES = 1 << 16
+# The longest annotation line read (its sentence is shorter: the records' limit, `MAX_SENTENCE_BYTES`).
+MAX_LINE_BYTES = MAX_SENTENCE_BYTES
 _H5_RE = re.compile(r"^([0-9]+)\.h5$")
 
 

@@ -21,7 +21,7 @@ import re
 
 from acga_tf.data.a2d import _Reporter, normalize_sentence
 from acga_tf.data.text import has_word
-from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
+from acga_tf.data.types import MAX_SENTENCE_BYTES, AnnotatedFrame, DataError, Referral, Skipped
 from acga_tf.ops import files
 from acga_tf.ops.tables import TableError, read_csv_rows
 
@@ -123,6 +123,9 @@ def _row(cells: dict[str, str], src: str, folder: str) -> tuple[str, int, str, s
         raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first frame",
                         reason="bad_row")
     sentence = normalize_sentence(cells["query"])
+    if len(sentence.encode()) > MAX_SENTENCE_BYTES:
+        raise DataError(src, f"column 'query' is {len(sentence.encode()):,} bytes long, more than the "
+                             f"{MAX_SENTENCE_BYTES:,} a sentence may have", reason="bad_row")
     if not has_word(sentence):
         raise DataError(src, f"column 'query' has no word (letters or digits): {cells['query']!r}",
                         reason="empty_sentence")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from acga_tf.data import schema
-from acga_tf.data.types import MAX_FRAME_PIXELS
+from acga_tf.data.types import MAX_FRAME_PIXELS, MAX_SENTENCE_BYTES
 
 _CONTEXT_FEATURES = {
     **{k: tf.io.FixedLenFeature([], tf.string) for k in schema.CONTEXT_BYTES_KEYS},
@@ -46,7 +46,8 @@ def decode(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
 
 def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.Tensor]:
     """The context, once it holds what `schema.encode_example` writes: `num_frames` the stored frames, `center` one
-    of them, a mask and an instance id per sentence, a frame size of at most `MAX_FRAME_PIXELS`. A record that
+    of them, a mask and an instance id per sentence, a frame size of at most `MAX_FRAME_PIXELS`, sentences of at
+    most `MAX_SENTENCE_BYTES`. A record that
     breaks these (written by hand, or by another tool) stops the pipeline with its video and frame named; before, a
     `center` of 10**12 wrapped around in the int32 cast and the clip was taken from the wrong frames without a
     word."""
@@ -54,7 +55,9 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.T
     sentences = tf.shape(context[schema.SENTENCES_KEY].values, out_type=tf.int64)[0]
     center, num_frames = context[schema.CENTER_KEY], context[schema.NUM_FRAMES_KEY]
     height, width = context[schema.HEIGHT_KEY], context[schema.WIDTH_KEY]
+    longest = tf.reduce_max(tf.concat([[0], tf.strings.length(context[schema.SENTENCES_KEY].values)], 0))
     ok = tf.reduce_all([
+        longest <= MAX_SENTENCE_BYTES,
         tf.equal(num_frames, stored), center >= 0, center < stored, sentences > 0,
         tf.equal(tf.shape(context[schema.MASKS_KEY].values, out_type=tf.int64)[0], sentences),
         tf.equal(tf.shape(context[schema.INSTANCE_IDS_KEY].values, out_type=tf.int64)[0], sentences),
@@ -62,7 +65,7 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.T
     check = tf.debugging.Assert(ok, [
         "a record that acga prepare did not write: video", context[schema.VIDEO_ID_KEY], "frame",
         context[schema.FRAME_NUMBER_KEY], "has center", center, "and num_frames", num_frames, "for", stored,
-        "stored frames,", sentences, "sentences, size", height, width], summarize=8)
+        "stored frames,", sentences, "sentences (the longest", longest, "bytes), size", height, width], summarize=8)
     with tf.control_dependencies([check]):
         return {k: tf.identity(v) if isinstance(v, tf.Tensor) else v for k, v in context.items()}
 

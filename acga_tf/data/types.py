@@ -7,6 +7,10 @@ import dataclasses
 # The most pixels a frame may have (8K UHD, 7680 × 4320), checked from headers before anything is decoded (a file of a
 # few bytes can declare any size): the video reader's streams, the records' images, the SavedModel's encoded frames.
 MAX_FRAME_PIXELS = 7680 * 4320
+# The longest sentence a dataset's record may hold, in UTF-8 bytes: the datasets' longest are a few hundred
+# characters, and the model reads at most 1024 words of one (`ACGAConfig.sentence_length`). A record holding a
+# sentence of 60 MB was scored at a peak of 2.9 GB.
+MAX_SENTENCE_BYTES = 1 << 16
 
 
 class DataError(ValueError):
