@@ -224,7 +224,7 @@ def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_fr
             entry["bytes"], entry["sha256"] = shard.stat().st_size, hashlib.sha256(shard.read_bytes()).hexdigest()
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(tf.errors.InvalidArgumentError, match=rf"a record that acga prepare did not write: video\] "
-                                                             rf"\[{video}\].*{message}"):
+                                                             rf"\[{video}\].*{message}.*\[in\] \[{shard}\]"):
         for _ in make_dataset(str(out / "test-*.tfrecord"), CONFIG, training=False, batch_size=2):
             pass
 

@@ -239,12 +239,14 @@ def _one_pass(file_pattern: str, files: list[str], config: DataConfig, *, traini
         ds = ds.shard(*shard)
     if training:
         ds = ds.shuffle(len(files), seed=file_seed, reshuffle_each_iteration=reshuffle)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
+    # each record with its shard's name, which a record's refusal gives (`decode`)
+    ds = ds.interleave(_as_written(lambda name: tf.data.TFRecordDataset(name).map(
+        _as_written(lambda record: (record, name)))), cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=record_seed, reshuffle_each_iteration=reshuffle)
-    ds = ds.map(_as_written(lambda s: prepare_clip(decode(s), config)), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=det)
+    ds = ds.map(_as_written(lambda s, name: prepare_clip(decode(s, name), config)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=det)
     if training:
         ds = ds.interleave(_as_written(expand_sentences), cycle_length=_TRAIN_SENTENCE_MIXING, block_length=1)
         if reshuffle:

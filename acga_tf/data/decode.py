@@ -21,34 +21,41 @@ _CONTEXT_FEATURES = {
 _SEQUENCE_FEATURES = {schema.FRAMES_KEY: tf.io.FixedLenSequenceFeature([], tf.string)}
 
 
-def decode(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+# The key of `decode`'s dict that holds the file a record was read from, where it was given.
+SOURCE_KEY = "source"
+
+
+def decode(serialized: tf.Tensor, source: tf.Tensor | str = "") -> dict[str, tf.Tensor]:
     """Parses one serialized record.
 
     Args:
         serialized: scalar string, a `SequenceExample` written by `schema.encode_example`.
+        source: the shard it was read from, named (as `SOURCE_KEY`) where a record is refused.
 
     Returns:
         A dict keyed by the schema's keys: `dataset`, `split`, `video_id` (string scalars); `frame_number`,
         `height`, `width`, `center`, `num_frames` (int32 scalars); `sentences` (N,) string; `instance_ids` (N,)
-        int32; `masks` (N,) string (PNG); `frames` (n,) string (JPEG).
+        int32; `masks` (N,) string (PNG); `frames` (n,) string (JPEG); `source`.
     """
     context, sequence = tf.io.parse_single_sequence_example(
         serialized, context_features=_CONTEXT_FEATURES, sequence_features=_SEQUENCE_FEATURES)
-    context = _checked(context, sequence[schema.FRAMES_KEY])
+    context = _checked(context, sequence[schema.FRAMES_KEY], source)
     out = {k: context[k] for k in schema.CONTEXT_BYTES_KEYS}
     out.update({k: tf.cast(context[k], tf.int32) for k in schema.CONTEXT_INT_KEYS})
     out[schema.SENTENCES_KEY] = tf.sparse.to_dense(context[schema.SENTENCES_KEY])
     out[schema.INSTANCE_IDS_KEY] = tf.cast(tf.sparse.to_dense(context[schema.INSTANCE_IDS_KEY]), tf.int32)
     out[schema.MASKS_KEY] = tf.sparse.to_dense(context[schema.MASKS_KEY])
     out[schema.FRAMES_KEY] = sequence[schema.FRAMES_KEY]
+    out[SOURCE_KEY] = tf.convert_to_tensor(source, tf.string)
     return out
 
 
-def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.Tensor]:
+def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor, source) -> dict[str, tf.Tensor]:
     """The context, once it holds what `schema.encode_example` writes: `num_frames` the stored frames, `center` one
     of them, a mask and an instance id per sentence, a frame size of at most `MAX_FRAME_PIXELS`, sentences of at
     most `MAX_SENTENCE_BYTES`. A record that
-    breaks these (written by hand, or by another tool) stops the pipeline with its video and frame named; before, a
+    breaks these (written by hand, or by another tool) stops the pipeline with its shard (`source`), video and frame
+    named; before, a
     `center` of 10**12 wrapped around in the int32 cast and the clip was taken from the wrong frames without a
     word."""
     stored = tf.shape(frames, out_type=tf.int64)[0]
@@ -65,7 +72,8 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor) -> dict[str, tf.T
     check = tf.debugging.Assert(ok, [
         "a record that acga prepare did not write: video", context[schema.VIDEO_ID_KEY], "frame",
         context[schema.FRAME_NUMBER_KEY], "has center", center, "and num_frames", num_frames, "for", stored,
-        "stored frames,", sentences, "sentences (the longest", longest, "bytes), size", height, width], summarize=8)
+        "stored frames,", sentences, "sentences (the longest", longest, "bytes), size", height, width, "in",
+        source], summarize=8)
     with tf.control_dependencies([check]):
         return {k: tf.identity(v) if isinstance(v, tf.Tensor) else v for k, v in context.items()}
 

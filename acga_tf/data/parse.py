@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from acga_tf.data import schema
 from acga_tf.data.config import DataConfig
-from acga_tf.data.decode import decode_images, header_sizes
+from acga_tf.data.decode import SOURCE_KEY, decode_images, header_sizes
 from acga_tf.ops.geometry import as_4d, clip_indices, letterbox, preprocess_clip
 
 # Keys of the per-sample dict produced by `expand_sentences`.
@@ -87,7 +87,8 @@ def prepare_clip(decoded: dict[str, tf.Tensor], config: DataConfig) -> dict[str,
     size = tf.cast(tf.stack([decoded[schema.HEIGHT_KEY], decoded[schema.WIDTH_KEY]]), tf.int64)
     check = tf.debugging.Assert(tf.reduce_all(sizes == size), [
         "a record that acga prepare did not write: video", decoded[schema.VIDEO_ID_KEY], "frame",
-        decoded[schema.FRAME_NUMBER_KEY], "has images of H, W =", sizes, "where it says", size], summarize=80)
+        decoded[schema.FRAME_NUMBER_KEY], "has images of H, W =", sizes, "where it says", size, "in",
+        decoded.get(SOURCE_KEY, "")], summarize=80)
     with tf.control_dependencies([check]):
         frames = decode_images(encoded, channels=3)  # (T, H, W, 3)
         masks = decode_images(decoded[schema.MASKS_KEY], channels=1)  # (N, H, W, 1)
