@@ -1,8 +1,10 @@
 """acga_tf/ops/files.py: `check_writable`, which the commands call on their outputs before the work (the commands'
 own cases: tests/reliability/test_reliability.py, tests/test_predict.py)."""
 
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -201,3 +203,37 @@ def test_a_link_where_a_temporary_file_goes_is_removed_not_followed(tmp_path):
     lock = files.WriteLock(str(tmp_path / "out.mp4.tmp"))
     lock.release()
     assert not target.exists() and not (tmp_path / "out.mp4.tmp").is_symlink()
+
+
+def test_an_output_link_is_written_through_and_kept(tmp_path):
+    """A Unix user's: `--output-json latest.json` where `latest.json -> results/run7.json` replaced the link with a
+    file, run7.json unchanged; a dangling link the same. The file the link names is written (as `>` and `cp` do)."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "run7.json").write_text('{"old": 1}')
+    os.symlink("results/run7.json", tmp_path / "latest.json")
+    os.symlink("results/run8.json", tmp_path / "next.json")  # dangling
+    for name in ("latest.json", "next.json"):
+        check_writable(str(tmp_path / name))
+        files.write_json(str(tmp_path / name), {"new": 2})
+        assert (tmp_path / name).is_symlink() and json.loads((tmp_path / name).read_text()) == {"new": 2}
+    assert sorted(os.listdir(tmp_path / "results")) == ["run7.json", "run8.json"]
+
+
+def test_a_pipe_or_a_descriptor_given_as_an_output_is_written_into_not_replaced(tmp_path):
+    """A Unix user's: `--output-json /dev/stdout` run as root replaced /dev/stdout with a regular file (the JSON never
+    reached stdout); a FIFO was replaced by a file, its reader waiting. Both are written into as they are."""
+    fifo = tmp_path / "results.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader waiting: the writer's open does not block
+    try:
+        check_writable(str(fifo))
+        files.write_text(str(fifo), "line\n")
+        assert os.read(reader, 100) == b"line\n" and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    finally:
+        os.close(reader)
+    with open(tmp_path / "given.txt", "w") as given:  # a file this process was handed, as a shell's `>` does
+        descriptor = f"/dev/fd/{given.fileno()}"
+        assert files.output_path(descriptor) == (descriptor, True)
+        files.write_text(descriptor, "through the descriptor\n")
+    assert (tmp_path / "given.txt").read_text() == "through the descriptor\n"
+    assert sorted(os.listdir(tmp_path)) == ["given.txt", "results.fifo"]

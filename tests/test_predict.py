@@ -239,6 +239,28 @@ def test_a_linked_sentence_folder_in_frames_dir_is_refused_its_target_untouched(
     assert os.listdir(precious) == ["00001.png"] and (out / "1").is_symlink()
 
 
+def test_an_overlay_through_a_link_is_written_where_it_leads_and_a_pipe_is_refused(run_dir, videos, tmp_path,
+                                                                                   capsys):
+    """A Unix user's: `--output www/latest.mp4`, a link to a release's file, replaced the link with the new file,
+    the release's file unchanged; a FIFO as --output was replaced by a file."""
+    path, _ = videos["mp4"]
+    (tmp_path / "release").mkdir()
+    (tmp_path / "release" / "clip.mp4").write_text("old")
+    os.symlink("release/clip.mp4", tmp_path / "latest.mp4")
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--output",
+                 str(tmp_path / "latest.mp4"), "--end", "0.2", "--no-progress"]) == 0
+    assert f"-> {tmp_path / 'latest.mp4'}" in capsys.readouterr().out
+    assert (tmp_path / "latest.mp4").is_symlink()
+    assert len(list(iter_video_frames(str(tmp_path / "release" / "clip.mp4")))) == 3
+    assert sorted(os.listdir(tmp_path / "release")) == ["clip.mp4"]
+    os.mkfifo(tmp_path / "out.mp4")
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--output",
+                 str(tmp_path / "out.mp4"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: {tmp_path / 'out.mp4'}: is a pipe or a device; "
+                                               "--output names the overlay file to write (FILE.mp4 or FILE.gif), "
+                                               "which is finished by seeking back in it")
+
+
 def test_predict_without_an_output_says_nothing_is_written(run_dir, videos, caplog, capsys):
     """A CLI reviewer's: without --output or --frames-dir every frame was segmented and nothing written, status 0,
     without a word."""

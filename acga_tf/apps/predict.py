@@ -829,6 +829,9 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             raise ValueError(f"{output}: is an existing folder; --output names the overlay file to write "
                              "(FILE.mp4 or FILE.gif)")
         overlay_format(output)
+        if files.output_path(output)[1]:  # PyAV finishes an MP4 by seeking back to its start
+            raise ValueError(f"{output}: is a pipe or a device; --output names the overlay file to write (FILE.mp4 or "
+                             "FILE.gif), which is finished by seeking back in it")
         files.check_writable(output, flag="--output")
     if frames_dir is not None:
         if os.path.exists(frames_dir) and not os.path.isdir(frames_dir):
@@ -958,6 +961,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     batch_size = positive_int("batch_size", batch_size)
     check_fps(fps)
     check_outputs(video, output, frames_dir, len(queries))
+    target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
     is_file = isinstance(video, (str, os.PathLike))
     info = video_info(video) if is_file else VideoInfo()
@@ -980,7 +984,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if e.reason != "past_the_end":
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
-    with _locked_outputs(output, frames_dir) as overlay_lock:  # another run writing them now: refused here
+    with _locked_outputs(target, frames_dir) as overlay_lock:  # another run writing them now: refused here
         folders = _mask_folders(frames_dir, queries, numbered=sentence_folders)
         writer, key, summary, timed = None, None, None, offset
         try:
@@ -990,7 +994,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     h, w = item.frame.shape[:2]
                     summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
                                                 first=item.index, sample_aspect=aspect)
-                    writer = (OverlayWriter(output, fps, aspect, audio=video if is_file and audio else None,
+                    writer = (OverlayWriter(target, fps, aspect, audio=video if is_file and audio else None,
                                             audio_start=_time_of(item.index, fps, None), lock=overlay_lock)
                               if output else None)
                     key = legend(queries, w) if len(queries) > 1 else None

@@ -28,29 +28,60 @@ except ImportError:  # Windows: no advisory locks, nothing is held
 TEMPORARY_SUFFIX = ".tmp"
 
 
+def output_path(path: str) -> tuple[str, bool]:
+    """Where an output named `path` is written, and whether in place: (`path`, True) for a pipe, a device or a
+    socket (`/dev/null`, a FIFO a reader waits on) and for a name that leads through /proc (`/dev/stdout`,
+    `/dev/fd/3`, `<(...)`: a file this process was given, which a new file renamed onto the name would not reach);
+    (the file a link names, False) for a link, kept as it is, as `>` and `cp` write through one; else (`path`,
+    False). Written in place, the output is opened as it is, not written beside and renamed (before, `--output-json
+    /dev/stdout` run as root replaced /dev/stdout with a regular file, and a link with a file)."""
+    if "://" in path:
+        return path, False
+    if os.path.exists(path) and (_through_proc(path) or not (os.path.isfile(path) or os.path.isdir(path))):
+        return path, True
+    return (os.path.realpath(path) if os.path.islink(path) else path), False
+
+
+def _through_proc(path: str) -> bool:
+    """Whether `path`, or a link on the way to what it names, lies in /proc or /dev/fd."""
+    for _ in range(40):  # the system's own limit on links followed
+        if os.path.abspath(path).startswith(("/proc/", "/dev/fd/")):
+            return True
+        if not os.path.islink(path):
+            return False
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+    return False
+
+
 @contextlib.contextmanager
 def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = True) -> Iterator[str]:
     """Yields a temporary path beside `path` to write to; renames it to `path` when the block succeeds.
 
     On an exception the temporary file (or folder) is removed and `path` is left as it was; a temporary left over
     by a killed run is removed first. An OSError that names no file (a full disk, as Python's own writes raise it)
-    is given `path` as its file name, so that its message says which file was not written.
+    is given `path` as its file name, so that its message says which file was not written. A link is written
+    through (the file it names is replaced), and a pipe, a device or `/dev/stdout` is written into as it is
+    (`output_path`).
 
     Args:
         path: the final file or folder.
         suffix: appended to `path` for the temporary name (readers skip names with this suffix).
         overwrite: replace an existing `path` (files only; a folder is never replaced).
     """
-    temporary = path + suffix
-    _remove(temporary)  # a leftover of a run killed mid-write
+    target, in_place = output_path(path)
+    temporary = target if in_place else target + suffix
+    if not in_place:
+        _remove(temporary)  # a leftover of a run killed mid-write
     try:
         yield temporary
     except BaseException as e:
-        _remove(temporary)
+        if not in_place:
+            _remove(temporary)
         if isinstance(e, OSError) and e.errno is not None and e.filename is None:
             e.filename = path
         raise
-    tf.io.gfile.rename(temporary, path, overwrite=overwrite)
+    if not in_place:
+        tf.io.gfile.rename(temporary, target, overwrite=overwrite)
 
 
 def check_writable(path: str, *, folder: bool = False, flag: str | None = None) -> None:
@@ -71,6 +102,13 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
     where = f" ({flag})" if flag else ""
     if not path:
         raise ValueError(f"the output path is empty{where}")
+    if not folder:
+        target, in_place = output_path(path)
+        if in_place:  # a pipe, a device, /dev/stdout: written into as it is
+            if not os.access(target, os.W_OK):
+                raise ValueError(f"{path}: cannot be written (Permission denied){where}")
+            return
+        path = target  # a link: the file it names is written
     if os.path.exists(path) and os.path.isdir(path) != folder:
         found, wanted = ("a file", "folder") if folder else ("a folder", "file")
         raise ValueError(f"{path}: is {found}; name the {wanted} to write{where}")
