@@ -723,3 +723,33 @@ def test_shards_the_model_cannot_read_are_refused_before_the_run_folder_is_writt
                            str(other / "test-*.tfrecord"))
     _refused(capsys, argv, "frames around each annotated frame, fewer than clip_length=")
     assert not out.exists()
+
+
+_FULL_DISK = r"""
+import os, resource, signal, sys
+import keras
+from acga_tf.training import artifacts
+out = sys.argv[1]
+artifacts.save_weights(keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)]), out)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk (ENOSPC)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+try:
+    artifacts.save_weights(keras.Sequential([keras.Input((4,)), keras.layers.Dense(100_000)]), out)
+except OSError as e:
+    print(e)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="no file size limit on this system")
+def test_weights_that_cannot_be_written_leave_the_earlier_file_and_one_line(tmp_path):
+    """A Unix user's: `acga train` on a full disk printed h5py's message over three lines and its traceback twice
+    ("Exception ignored in: 'h5py._objects.ObjectID.__dealloc__'"), then died of a segmentation fault (status 139):
+    Keras left the HDF5 file open. The backup's (and `acga convert-weights`') writer closes it and names the file."""
+    out = tmp_path / "latest.weights.h5"
+    proc = subprocess.run([sys.executable, "-c", _FULL_DISK, str(out)], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == f"[Errno 27] File too large: '{out}'", proc.stdout
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert os.listdir(tmp_path) == ["latest.weights.h5"]  # the earlier backup, no temporary file
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)]).load_weights(str(out))

@@ -13,6 +13,7 @@ the vocabulary files are looked up beside the model file, then in the folder abo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -20,6 +21,7 @@ import logging
 import os
 import zipfile
 
+import h5py
 import keras
 import numpy as np
 
@@ -105,6 +107,32 @@ def save_vocabulary(directory: str, vocabulary, embeddings: np.ndarray) -> None:
         vocabulary.save(temporary)
     with files.atomic_path(os.path.join(directory, EMBEDDINGS_FILE), suffix=".partial.npy") as temporary:
         save_embedding_matrix(temporary, embeddings)  # (np.save appends .npy to names without it)
+
+
+def save_weights(model: keras.Model, path: str) -> None:
+    """`model.save_weights(path)` (a `.weights.h5` file), written atomically (`files.atomic_path`). Where the write
+    fails (a full disk), the HDF5 file Keras left open is closed at once and the error names `path` with the system's
+    reason: left open, HDF5 flushed it again as Python exited, printing its traceback twice, and the process died of
+    a segmentation fault (`acga train` on a full disk, status 139)."""
+    try:
+        with files.atomic_path(path, suffix=".staging.weights.h5") as temporary:  # Keras wants .weights.h5
+            try:
+                model.save_weights(temporary, overwrite=True)
+            except BaseException:
+                _close_hdf5(temporary)
+                raise
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise OSError(e.errno, os.strerror(e.errno), path) from None
+
+
+def _close_hdf5(path: str) -> None:
+    """Closes the HDF5 files open at `path` (h5py's objects of them become invalid), whatever their state."""
+    for file_id in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+        if os.fsdecode(file_id.name) == path:
+            with contextlib.suppress(Exception):  # its flush fails again, for the reason the caller is told
+                h5py.File(file_id).close()
 
 
 def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.ndarray, *,

@@ -211,9 +211,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
             return
         # Written to temporary names and renamed, so a kill mid-write leaves the previous backup intact.
         tf.io.gfile.makedirs(self.backup_dir)
-        # Keras picks the weights format from the name's ending: the temporary name keeps ".weights.h5".
-        with files.atomic_path(self._weights_path, suffix=".staging.weights.h5") as temporary:
-            self.model.save_weights(temporary, overwrite=True)
+        artifacts.save_weights(self.model, self._weights_path)
         files.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                                                         "step": int(self.model.optimizer.iterations.numpy()),
                                                         "steps_per_epoch": self.steps_per_epoch,

@@ -22,6 +22,7 @@ from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
 from acga_tf.models.video_encoder import I3D
 from acga_tf.ops import files
+from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
     state = read_torch_checkpoint(path)
     model = ACGA(config or ACGAConfig.preset("paper"))
     report = load_reference_state_dict(model, state, source=path)
-    model.save_weights(output)
+    artifacts.save_weights(model, output)
     model.config.to_json(output[: -len(".weights.h5")] + ".config.json")
     return report
 
