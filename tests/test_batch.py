@@ -333,3 +333,23 @@ def test_links_in_the_output_folder_are_never_written_or_emptied_through(run_dir
     masks = out / "v" / "masks"
     assert not masks.is_symlink() and sorted(os.listdir(masks / "1")) == [f"{k:05d}.png" for k in range(1, 5)]
     assert _results(out)[0]["status"] == "done"
+
+
+def test_a_list_given_as_a_pipe_takes_relative_paths_from_the_current_folder(tmp_path, monkeypatch):
+    """A Unix user's: `--list <(cat pairs.csv)` looked for `v.mp4` as /dev/fd/v.mp4, `--list /dev/stdin` as
+    /dev/v.mp4 ("video file not found"); a list file's own folder is still the base for its relative paths."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lists").mkdir()
+    text = "video,query\nv.mp4,the red square\nclips/w.mp4,a man\n"
+    (tmp_path / "lists" / "pairs.csv").write_text(text)
+    assert [r.path for r in batch.read_list(str(tmp_path / "lists" / "pairs.csv"))] == [
+        str(tmp_path / "lists" / "v.mp4"), str(tmp_path / "lists" / "clips" / "w.mp4")]
+    read, write = os.pipe()
+    os.write(write, text.encode())
+    os.close(write)
+    try:
+        rows = batch.read_list(f"/dev/fd/{read}")
+    finally:
+        os.close(read)
+    assert [(r.path, r.relative) for r in rows] == [(str(tmp_path / "v.mp4"), "v.mp4"),
+                                                   (str(tmp_path / "clips" / "w.mp4"), "clips/w.mp4")]

@@ -25,11 +25,13 @@ from runs import (
 from acga_tf.apps.predict import (
     OVERLAY_COLOR,
     PredictionResult,
+    VideoInfo,
     frames_to_segment,
     load_video,
     overlay_frames,
     predict,
     predict_to_files,
+    video_info,
     write_mask_frames,
     write_overlay,
 )
@@ -270,6 +272,21 @@ def test_predict_without_an_output_says_nothing_is_written(run_dir, videos, capl
                      "--no-progress"]) == 0
     assert "no --output or --frames-dir: the masks were only summed up above, nothing was written" in caplog.text
     assert capsys.readouterr().out.startswith("3 frames")
+
+
+def test_a_pipe_given_as_the_video_is_refused_at_once(tmp_path):
+    """A Unix user's: a FIFO as --video was read whole for its length, then opened again for its frames, waiting for
+    a writer that had gone, for ever (and "video file not found" when stopped); a pipe as /dev/stdin and `-` were
+    "video file not found"."""
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    pipe = ("a pipe or a device, not a video file: a video is read more than once and seeked in; save the stream to a "
+            "file first (`cat > clip.mp4`)")
+    with pytest.raises(DataError, match=re.escape(f"{fifo}: {pipe}")):
+        next(iter_video_frames(str(fifo)))
+    assert frame_times(str(fifo)) is None and video_info(str(fifo)) == VideoInfo()  # not opened: no writer waited for
+    with pytest.raises(DataError, match="standard input is not read as a video"):
+        next(iter_video_frames("-"))
 
 
 def test_frames_that_change_size_are_named_by_their_number_from_1(tmp_path):

@@ -38,6 +38,7 @@ from acga_tf.apps.predict import (
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
+from acga_tf.data.video import video_file_problem
 from acga_tf.ops import files, tables
 from acga_tf.training import artifacts
 from acga_tf.training.artifacts import TrainedModel
@@ -82,7 +83,8 @@ class RowResult:
 def read_list(path: str) -> list[ListRow]:
     """The rows of a CSV list of videos and sentences: a header naming the columns `video` and `query` (others are
     ignored), then one row per (video, sentence). UTF-8 (a spreadsheet's byte-order mark is skipped); a sentence may
-    be quoted, commas and line breaks in it; blank rows are skipped.
+    be quoted, commas and line breaks in it; blank rows are skipped. A relative video path is taken from the list's
+    folder, or from the current folder where the list is a pipe.
 
     Raises:
         ValueError: the file cannot be read as such a list, or two of its videos would share a folder
@@ -91,7 +93,9 @@ def read_list(path: str) -> list[ListRow]:
     path = os.fspath(path)
     _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query",
                                     strict=True)  # an unquoted comma cut the sentence short, without a word
-    rows, folder = [], os.path.dirname(os.path.abspath(path))
+    # a relative path is taken from the list's folder; a list given as a pipe (`--list <(...)`, `/dev/stdin`) has
+    # none: from the current one (they were looked for in /dev/fd, or /dev)
+    rows, folder = [], os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else os.getcwd()
     for line, cells in table:
         video = cells["video"].strip()
         where = files.as_stored(os.path.normpath(os.path.join(folder, os.path.expanduser(video)))) if video else ""
@@ -291,9 +295,9 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
             result.status, result.message = "failed", refused[id(result)]
     if not sentences:
         return
-    if not os.path.isfile(path):
-        _fail([r for r in group if id(r) not in refused], f"{path}: video file not found")
-        logger.warning("%s: video file not found", path)
+    if (problem := video_file_problem(path)) is not None:
+        _fail([r for r in group if id(r) not in refused], f"{path}: {problem}")
+        logger.warning("%s: %s", path, problem)
         return
     stat = os.stat(path)
     wanted = {"video": os.path.abspath(path), "size": stat.st_size, "modified_ns": stat.st_mtime_ns,

@@ -39,7 +39,14 @@ from PIL import Image, ImageDraw, ImageFont
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import compose, tokenize_py
 from acga_tf.data.types import DataError
-from acga_tf.data.video import Mp4Writer, add_audio, frame_times, iter_video_frames, video_stream
+from acga_tf.data.video import (
+    Mp4Writer,
+    add_audio,
+    frame_times,
+    iter_video_frames,
+    video_file_problem,
+    video_stream,
+)
 from acga_tf.ops import files
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.geometry import clip_indices
@@ -161,6 +168,8 @@ class VideoInfo:
 def video_info(path: str) -> VideoInfo:
     """A video file's `VideoInfo`, from one read of its container; all None where FFmpeg cannot open it or it has no
     video stream."""
+    if video_file_problem(os.fspath(path)) is not None:  # (refused by the frames' reader, which names it)
+        return VideoInfo()
     try:
         with av.open(os.fspath(path)) as container:
             stream = video_stream(container)

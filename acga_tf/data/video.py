@@ -236,9 +236,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     if start < 0:
         raise ValueError(f"start={start}: must be 0 or more")
     path = os.fspath(path)
-    if not os.path.isfile(path):  # a folder: a run given where the video goes (`predict(video, run, ...)`), say
-        raise DataError(path, "a folder, not a video file" if os.path.isdir(path) else "video file not found",
-                        reason="missing_video")
+    if (problem := video_file_problem(path)) is not None:
+        raise DataError(path, problem, reason="missing_video")
     index, count, shape, skipped, concealed, filled = 0, 0, None, [], [], []
     try:
         for seek in (start > 0, False):  # a seek that misses its frame decodes from the start instead
@@ -424,6 +423,23 @@ def _seek(container: av.container.InputContainer, stream: av.VideoStream, start:
     return target
 
 
+def video_file_problem(path: str) -> str | None:
+    """Why `path` cannot be read as a video file, or None: missing, a folder (a run given where the video goes,
+    `predict(video, run, ...)`), or a pipe or a device (`<(curl ...)`, `/dev/stdin` from a pipe: a video is opened
+    more than once, for its length and timing, then its frames, and seeked in; a FIFO's second open waited for a
+    writer that had gone, for ever, and a pipe was "video file not found")."""
+    if os.path.isfile(path):
+        return None
+    if os.path.isdir(path):
+        return "a folder, not a video file"
+    if os.path.exists(path):
+        return ("a pipe or a device, not a video file: a video is read more than once and seeked in; save the stream "
+                "to a file first (`cat > clip.mp4`)")
+    if path == "-":
+        return "standard input is not read as a video (a video is read more than once); save it to a file first"
+    return "video file not found"
+
+
 def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     """When each frame of a video file is shown: presentation times in seconds from its first frame, in order, read
     from the packets (demuxed, not decoded), up to the frames shown after `until` seconds. A variable frame rate (as
@@ -434,6 +450,8 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder.
     """
     stamps, past, lowest = [], 0, None
+    if video_file_problem(os.fspath(path)) is not None:  # a FIFO is opened once, by the frames' reader
+        return None
     try:
         with av.open(os.fspath(path)) as container:
             stream = video_stream(container)
