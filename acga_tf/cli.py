@@ -102,8 +102,11 @@ _STARTING = (threading.current_thread() is threading.main_thread()
              and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
 _SIGINT_BEFORE = signal.signal(signal.SIGINT, _interrupted_while_starting) if _STARTING else None
 
-# First: the imports below load TensorFlow, whose start-up lines would reach stderr.
-native_log.import_tensorflow_quietly()
+# First: the imports below load TensorFlow, whose start-up lines would reach stderr; its warnings too, unless the
+# command line asks for detail (`-v`, `--debug`: parsed later, once TensorFlow is loaded).
+native_log.import_tensorflow_quietly(warnings=any(arg in ("-v", "--verbose", "--debug")
+                                                  for arg in sys.argv[1:sys.argv.index("--") if "--" in sys.argv
+                                                                  else None]))
 
 import tensorflow as tf
 from tqdm import tqdm

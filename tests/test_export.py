@@ -448,3 +448,30 @@ def test_export_without_serving_api_skips_warmup_with_a_warning(trained, tmp_pat
     assert "skipping the warmup requests" in caplog.text and "pip install" in caplog.text
     assert not os.path.exists(os.path.join(path, WARMUP_FILE))
     assert os.path.exists(os.path.join(path, "saved_model.pb"))
+
+
+@pytest.mark.parametrize("failure", ["full_disk", "interrupted"])
+def test_an_export_that_fails_names_its_folder_and_leaves_no_folder_it_made(trained, tmp_path, monkeypatch, capsys,
+                                                                            failure):
+    """A Unix user's, on a full disk: TensorFlow's error named its own temporary file (".../1.partial/variables/
+    variables_temp/part-00000-of-00001.data-00000-of-00001.tempstate7452918558776756583; No space left on
+    device"), and an empty `acga/` was left, as after `timeout` stopped an export."""
+    output = tmp_path / "models" / "acga" / "1"
+
+    def save(obj, staging, signatures=None):
+        os.makedirs(os.path.join(staging, "variables"))
+        if failure == "interrupted":
+            raise KeyboardInterrupt
+        raise tf.errors.ResourceExhaustedError(None, None, f"{staging}/variables/variables_temp/part-00000-of-00001"
+                                                           ".data-00000-of-00001.tempstate745; No space left on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", save)
+    with pytest.raises(ValueError if failure == "full_disk" else KeyboardInterrupt) as error:
+        export_model(trained, str(output))
+    if failure == "full_disk":
+        assert str(error.value) == f"{output}: not exported (No space left on device); nothing was written there"
+    assert not (tmp_path / "models").exists()  # models/acga/ made for the export: removed
+    (tmp_path / "models" / "acga" / "keep").mkdir(parents=True)
+    with pytest.raises(ValueError if failure == "full_disk" else KeyboardInterrupt):
+        export_model(trained, str(output))
+    assert os.listdir(tmp_path / "models" / "acga") == ["keep"]  # a folder that was there is kept

@@ -24,7 +24,9 @@ def test_the_filter_drops_only_the_start_up_lines_and_holds_the_cuda_one(capfd):
         os.write(2, KEPT[40:] + CUINIT + b"no newline at the end")
     out, err = capfd.readouterr()
     assert err.encode() == KEPT + b"no newline at the end"
-    assert native_log.held_lines()[held:] == [CUINIT.decode().strip()]
+    # without Abseil's prefix (`acga -v` logged "no usable GPU, running on the CPU: E0000 00:00:1796205537.740736 ...")
+    assert native_log.held_lines()[held:] == ["failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: "
+                                              "UNKNOWN ERROR (303)"]
     os.write(2, START_UP)  # outside the block nothing is filtered
     assert capfd.readouterr().err.encode() == START_UP
 
@@ -38,3 +40,30 @@ def test_a_closed_stderr_is_left_alone():
     env = {k: v for k, v in os.environ.items() if k != native_log.LEVEL_VARIABLE}
     proc = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout == "imported\n", proc
+
+
+_WARNS = r"""
+import os, sys
+sys.argv = ["acga", *sys.argv[2:]]  # the command line the module reads as it loads
+bad = os.environ["BAD_SHARD"]
+import acga_tf.cli  # noqa: F401  (imports TensorFlow as the command does)
+import tensorflow as tf
+try:
+    list(tf.data.TFRecordDataset(bad))
+except tf.errors.DataLossError:
+    print("refused")
+"""
+
+
+def test_the_command_keeps_tensorflows_warnings_off_stderr_unless_asked(tmp_path):
+    """A Unix user's and a shard reader's: a user error's one line came after TensorFlow's "W0000 ...
+    local_rendezvous.cc:412] Local rendezvous is aborting with status: ..." (on a full disk, naming TensorFlow's own
+    temporary file). `acga -v` and `--debug` show them; `TF_CPP_MIN_LOG_LEVEL` set by the user is kept."""
+    (tmp_path / "text.tfrecord").write_text("not a record\n")
+    env = {k: v for k, v in os.environ.items() if k != native_log.LEVEL_VARIABLE}
+    env.update(BAD_SHARD=str(tmp_path / "text.tfrecord"), CUDA_VISIBLE_DEVICES="")
+    for extra, level in (({}, None), ({}, "-v"), ({native_log.LEVEL_VARIABLE: "1"}, None)):
+        argv = [sys.executable, "-c", _WARNS, "-", *([level, "predict"] if level else ["predict"])]
+        proc = subprocess.run(argv, env={**env, **extra}, capture_output=True, text=True, timeout=300)
+        assert proc.stdout == "refused\n", proc.stderr
+        assert ("Local rendezvous is aborting" in proc.stderr) == bool(extra or level), (extra, level, proc.stderr)

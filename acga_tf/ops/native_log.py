@@ -33,10 +33,12 @@ _DRAIN_S = 5.0
 _held: list[str] = []
 
 
-def import_tensorflow_quietly() -> None:
+def import_tensorflow_quietly(warnings: bool = False) -> None:
     """Imports TensorFlow without its INFO start-up lines on stderr, unless it is already imported or the user asked
-    for INFO logs (`TF_CPP_MIN_LOG_LEVEL=0`). Sets `TF_CPP_MIN_LOG_LEVEL=1` (warnings and errors) when unset."""
-    os.environ.setdefault(LEVEL_VARIABLE, "1")
+    for INFO logs (`TF_CPP_MIN_LOG_LEVEL=0`). Where `TF_CPP_MIN_LOG_LEVEL` is unset, sets it to 2 (errors), or to 1
+    (warnings too) with `warnings`: the command's own message says what failed, and TensorFlow's warnings before it
+    ("Local rendezvous is aborting with status: ...", a temporary file's path on a full disk) only repeated it."""
+    os.environ.setdefault(LEVEL_VARIABLE, "1" if warnings else "2")
     if "tensorflow" in sys.modules or os.environ[LEVEL_VARIABLE].strip() == "0":
         return
     with filtered_stderr():
@@ -81,8 +83,8 @@ def filtered_stderr() -> Iterator[None]:
 def _forward(read_end: int, destination: int) -> None:
     with os.fdopen(read_end, "rb") as pipe:
         for line in pipe:
-            if HELD.match(line):
-                _held.append(line.decode("utf-8", errors="replace").strip())
+            if HELD.match(line):  # kept without Abseil's prefix ("E0000 00:00:17962... cuda_platform.cc:52] ")
+                _held.append(line.decode("utf-8", errors="replace").split("] ", 1)[-1].strip())
             elif not NOISE.match(line):
                 while line:  # os.write may write part of it
                     line = line[os.write(destination, line):]

@@ -31,6 +31,7 @@ sibling and renamed into place so a watching server never sees half a model, wit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -44,6 +45,7 @@ from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
+from acga_tf.ops.errors import error_message
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
@@ -339,12 +341,28 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     for name, function in signatures.items():
         setattr(root, name, function)
 
+    made, folder = [], name_dir  # the folders made for the export, deepest first
+    while not os.path.exists(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
     os.makedirs(name_dir, exist_ok=True)
     # Written beside the version folder under a name that is not an integer (TF Serving ignores it), then renamed.
-    with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
-        tf.saved_model.save(root, staging, signatures=signatures)
-        if records is not None:
-            write_warmup(staging, records)
+    try:
+        with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
+            tf.saved_model.save(root, staging, signatures=signatures)
+            if records is not None:
+                write_warmup(staging, records)
+    except BaseException as e:
+        for folder in made:  # left empty (a folder that was there is kept)
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        if not isinstance(e, (OSError, tf.errors.OpError)):
+            raise
+        # a full disk: TensorFlow's error named a temporary file of its own
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else error_message(e)
+        if output_dir + ".partial" in reason and "; " in reason:  # "<its temporary file>; No space left on device"
+            reason = reason.rsplit("; ", 1)[-1]
+        raise ValueError(f"{output_dir}: not exported ({reason}); nothing was written there") from None
     base = os.path.dirname(name_dir)
     config_path = os.path.join(base, MODELS_CONFIG)
     name = os.path.basename(name_dir)
