@@ -17,7 +17,8 @@ import os
 import platform
 import sys
 
-__all__ = ["cores", "cpu_model", "device_description", "environment_lines", "jax_device", "require_device"]
+__all__ = ["cores", "cpu_features", "cpu_model", "device_description", "environment_lines", "jax_device",
+           "require_device", "thread_settings"]
 
 
 def cores() -> int:
@@ -41,6 +42,35 @@ def cpu_model() -> str:
         if key in fields:
             return fields[key]
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_features() -> str:
+    """The CPU's instructions that decide this package's speed ("AVX512-BF16, AMX" or "AVX2 only"), from
+    /proc/cpuinfo's flags: a CPU model's name ("AMD EPYC") does not tell the README's hosts apart (the demo took 7 min
+    on one with AVX512-BF16, 32 min on one with AVX2 only). "" where the flags are not known."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = next((line.partition(":")[2].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return ""
+    names = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX"}
+    found = [name for flag, name in names.items() if flag in flags]
+    if not found:
+        found = ["AVX512F"] if "avx512f" in flags else ["AVX2 only"] if "avx2" in flags else []
+    return ", ".join(found)
+
+
+def thread_settings() -> str:
+    """The thread settings TensorFlow reads from the environment, where set ("TF_NUM_INTRAOP_THREADS=1"), else
+    TensorFlow's default; and the settings made through `tf.config.threading`, where made."""
+    set_in_env = [f"{name}={os.environ[name]}" for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                                           "OMP_NUM_THREADS") if os.environ.get(name)]
+    import tensorflow as tf
+
+    configured = [f"{what} {n}" for what, n in (("intra-op", tf.config.threading.get_intra_op_parallelism_threads()),
+                                                ("inter-op", tf.config.threading.get_inter_op_parallelism_threads()))
+                  if n]
+    return ", ".join(set_in_env + configured) or "TF default (one per usable core)"
 
 
 def jax_device(kind: str):
@@ -148,7 +178,7 @@ def device_description(device: str = "CPU:0") -> str:
         description = gpu_description(int(index or 0))
         seen_by = "JAX" if _backend() == "jax" else "TensorFlow"
         return f"{device} ({description})" if description else f"{device} (not visible to {seen_by})"
-    return f"{device} (the host CPU, {cores()} cores)"
+    return f"{device} (the host CPU, {cores()} core{'s' * (cores() != 1)})"
 
 
 def environment_lines(device: str = "CPU:0") -> list[str]:
@@ -166,13 +196,13 @@ def environment_lines(device: str = "CPU:0") -> list[str]:
 
         from acga_tf.ops.devices import onednn_enabled
 
-        threads = tf.config.threading.get_intra_op_parallelism_threads()
         onednn = {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
         backend = (f"backend: Keras {keras.__version__} on {keras.backend.backend()}, TensorFlow {tf.__version__}, "
-                   f"Python {platform.python_version()}; intra-op threads: {threads or 'TF default (one per core)'}; "
-                   f"oneDNN CPU kernels: {onednn}")
-    host = (f"host: {cpu_model()}, {cores()} usable cores (of {os.cpu_count()}), "
-            f"{platform.system()} {platform.machine()}")
+                   f"Python {platform.python_version()}; threads: {thread_settings()}; oneDNN CPU kernels: {onednn}")
+    features = cpu_features()
+    n = cores()
+    host = (f"host: {cpu_model()}{f' ({features})' if features else ''}, {n} usable core{'s' * (n != 1)} (of "
+            f"{os.cpu_count()}), {platform.system()} {platform.machine()}")
     return [backend, f"device: {device_description(device)}", host]
 
 

@@ -67,14 +67,14 @@ NO_TENSORFLOW = (("KERAS_BACKEND", "jax"), ("JAX_PLATFORMS", "cpu"), ("JAX_THREE
 
 
 # Lines every benchmark prints with its figures (benchmarks/hostinfo.py).
-ENVIRONMENT = (r"backend: Keras \S+ on tensorflow, TensorFlow \S+, Python \S+; intra-op threads: .+; oneDNN CPU "
+ENVIRONMENT = (r"backend: Keras \S+ on tensorflow, TensorFlow \S+, Python \S+; threads: .+; oneDNN CPU "
                r"kernels: (on|off|unknown)",
-               r"device: CPU:0 \(the host CPU, \d+ cores\)",
-               r"host: .+, \d+ usable cores \(of \d+\), .+")
+               r"device: CPU:0 \(the host CPU, \d+ cores?\)",
+               r"host: .+, \d+ usable cores? \(of \d+\), .+")
 NUMBER = r"[0-9.e+-]+"
 JAX_ENVIRONMENT = (r"backend: Keras \S+ on jax, JAX \S+ \(jaxlib \S+\), Python \S+; XLA_FLAGS: .+",
-                   r"device: CPU:0 \(the host CPU, \d+ cores\)",
-                   r"host: .+, \d+ usable cores \(of \d+\), .+")
+                   r"device: CPU:0 \(the host CPU, \d+ cores?\)",
+                   r"host: .+, \d+ usable cores? \(of \d+\), .+")
 # What gpu.py prints per policy and batch (inference or training): its first call compiles, its timed call does not
 # (a training state left uncommitted would compile again: test_gpu_training_step_compiles_once).
 GPU_LINE = (rf"{{policy}} +{{kind}} batch +1: +{NUMBER} clips/s  \({NUMBER} ms per batch, {NUMBER}% of the bf16 "
@@ -621,3 +621,19 @@ def test_gpu_from_features_is_refused_before_anything_compiles(args, said):
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert said in proc.stdout + proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "forward batch" not in proc.stdout  # nothing timed
+
+
+def test_the_environment_lines_say_the_thread_settings_and_the_cpus_instructions():
+    """A performance tester's: with TF_NUM_INTRAOP_THREADS=1 (which TensorFlow obeys: 1.5x slower) the header said
+    "intra-op threads: TF default (one per core)" (it read `tf.config` only); "1 usable cores" under `taskset -c 0`;
+    and "host: AMD EPYC" could not tell the README's AVX512-BF16 host (a 7-minute demo) from its AVX2-only one (32)."""
+    run = subprocess.run([sys.executable, "benchmarks/hostinfo.py"], cwd=REPO, capture_output=True, text=True,
+                         env=_env((("TF_NUM_INTRAOP_THREADS", "1"), ("OMP_NUM_THREADS", "1"))), timeout=300)
+    assert run.returncode == 0, run.stderr
+    backend, device, host = run.stdout.splitlines()
+    assert "; threads: TF_NUM_INTRAOP_THREADS=1, OMP_NUM_THREADS=1; " in backend, backend
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    if "avx512_bf16" in flags:
+        assert "(AVX512-BF16" in host, host
+    elif " avx2" in flags:
+        assert "(AVX2 only)" in host or "(AVX512F)" in host, host

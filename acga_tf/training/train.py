@@ -147,9 +147,10 @@ def mixed_precision_policy(gpu: str | None = _DETECT, speedup: float | None = No
     if speedup > 1:
         return "mixed_bfloat16_head", (
             f"{measured}: the text encoder, attention and decoder in mixed_bfloat16 and I3D in float32, whose demo "
-            "training step ran 1.23x faster than float32's and which learnt colour in all five synthetic worlds "
-            "tried (held-out mean IoU 55.3 on average, 52.7 to 59.7; float32 on the same five worlds: 49.7, colour "
-            "learnt in two; benchmarks/README.md); --mixed-precision float32 chooses float32")
+            "training step ran 1.23x faster than float32's; it learnt colour in all five synthetic worlds tried on "
+            "2026-12-01 (held-out mean IoU 55.3; float32 on the same worlds 49.7, colour learnt in two), and in two "
+            "of four with the training data's order since 2026-12-04 (docs/demo.md); --mixed-precision float32 "
+            "chooses float32")
     return "float32", f"{measured}: mixed_bfloat16 would be no faster here"
 
 
