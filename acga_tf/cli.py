@@ -336,7 +336,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
                                                "mask PNGs keep the video's frame numbers")
     p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")
-    p.add_argument("--batch-size", type=count_argument, default=4, help="clips per forward pass (default: 4)")
+    p.add_argument("--batch-size", type=count_argument, default=4,
+                   help="clips per forward pass (default: 4); memory grows with it, a CPU's speed hardly")
     p.add_argument("--timeout", type=float, help=f"seconds a TF Serving URL has for each whole answer (default: "
                                                  f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -688,7 +689,7 @@ _SUBCOMMANDS = [_add_demo, _add_params, _add_prepare, _add_convert_weights, _add
 
 
 # Errors a user can cause (bad arguments, files, data): one line and exit status 2. `--debug` shows the traceback.
-USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, TrainingDiverged)
+USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, TrainingDiverged, MemoryError)
 # A model server that failed for now (unreachable, too slow, HTTP 5xx): one line and status 69, sysexits'
 # EX_UNAVAILABLE, so that a script tells a retry from a mistake (docs/serving.md#errors).
 EXIT_UNAVAILABLE = 69
@@ -732,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 128 + signal.SIGPIPE  # as a shell reports a command that SIGPIPE ended
             with contextlib.suppress(OSError):  # stderr closed (`2>&-`): the status alone says it
                 if sys.stderr is not None:  # None where Python started without it (print would write to stdout)
-                    print(f"acga {args.command}: error: {_one_line(e)}", file=sys.stderr)
+                    print(f"acga {args.command}: error: {_out_of_memory(e, args)}{_one_line(e)}", file=sys.stderr)
             if isinstance(e, files.OutputInUse):
                 return EXIT_TEMPFAIL
             return EXIT_UNAVAILABLE if isinstance(e, ServiceUnavailable) else 2
@@ -777,6 +778,17 @@ def _stdout_closed() -> bool:
     if broken:
         os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
     return broken
+
+
+def _out_of_memory(error: BaseException, args) -> str:
+    """"out of memory at --batch-size 1024 (a smaller one needs less): " where `error` is NumPy's or TensorFlow's
+    (a performance tester's `--batch-size 1024` ended in a Python traceback), "out of memory: " for another command,
+    else ""."""
+    if not isinstance(error, MemoryError) and not (isinstance(error, tf.errors.ResourceExhaustedError)
+                                                   and "OOM" in str(error)):  # (also a full disk's status)
+        return ""
+    size = getattr(args, "batch_size", None)
+    return f"out of memory at --batch-size {size} (a smaller one needs less): " if size else "out of memory: "
 
 
 def _one_line(error: BaseException) -> str:

@@ -9,6 +9,7 @@ import re
 import av
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 from runs import (
     QUERY,
@@ -261,6 +262,28 @@ def test_an_overlay_through_a_link_is_written_where_it_leads_and_a_pipe_is_refus
     assert capsys.readouterr().err.strip() == (f"acga predict: error: {tmp_path / 'out.mp4'}: is a pipe or a device; "
                                                "--output names the overlay file to write (FILE.mp4 or FILE.gif), "
                                                "which is finished by seeking back in it")
+
+
+@pytest.mark.parametrize("error", [
+    MemoryError("Unable to allocate 1.05 GiB for an array with shape (5760, 128, 128, 3) and data type float32"),
+    tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[720,128,128,32] and type "
+                                                 "bfloat16 on /job:localhost/replica:0/task:0/device:CPU:0 by "
+                                                 "allocator mklcpu\n\t [[{{node conv_transpose}}]]"),
+], ids=["numpy", "tensorflow"])
+def test_running_out_of_memory_is_one_line_naming_the_batch_size(tmp_path, monkeypatch, capsys, error):
+    """A performance tester's `--batch-size 1024` under a memory limit: NumPy's MemoryError was a Python traceback
+    (status 1), TensorFlow's OOM a line that did not say what to change."""
+    from acga_tf import cli
+
+    def out_of_memory(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(cli, "predict_to_files", out_of_memory)
+    assert main(["predict", "--model", str(tmp_path / "run"), "--video", "v.mp4", "--query", QUERY,
+                 "--frames-dir", str(tmp_path / "m"), "--batch-size", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acga predict: error: out of memory at --batch-size 1024 (a smaller one needs less): ")
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_predict_without_an_output_says_nothing_is_written(run_dir, videos, caplog, capsys):
