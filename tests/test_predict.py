@@ -41,6 +41,7 @@ from acga_tf.cli import main
 from acga_tf.data.types import DataError
 from acga_tf.data.video import frame_times, iter_video_frames
 from acga_tf.serving.client import rest_body
+from acga_tf.training import artifacts
 
 
 def by_hand(trained, frames, query, centres):
@@ -1278,3 +1279,12 @@ def test_check_outputs_takes_an_earlier_runs_masks_of_any_sentences_and_refuses_
             path.rmdir()
         else:
             path.unlink()
+
+
+def test_loading_a_run_says_what_it_computes_in(run_dir, caplog):
+    """A performance tester's: `acga -v predict` said nothing of the precision the run computes in (its own)."""
+    with caplog.at_level("INFO", logger="acga_tf.training.artifacts"):
+        trained = artifacts.load_trained(run_dir)
+    assert (f"loaded {os.path.join(run_dir, 'model.keras')} (T={trained.config.clip_length}, "
+            f"S={trained.config.image_size}): the video encoder computes in float32, the decoder in float32, as the "
+            "run trained") in caplog.text

@@ -252,6 +252,10 @@ def load_trained(path: str) -> TrainedModel:
     model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
+    # what `acga -v` says of a run's precision (a performance tester could not tell what predict computed in)
+    logger.info("loaded %s (T=%d, S=%d): the video encoder computes in %s, the decoder in %s, as the run trained",
+                model_path, model.config.clip_length, model.config.image_size,
+                model.stage("video_encoder").compute_dtype, model.stage("decoder").compute_dtype)
     return TrainedModel(model, model.config, vocabulary, embeddings, directory)
 
 
