@@ -237,3 +237,31 @@ def test_a_pipe_or_a_descriptor_given_as_an_output_is_written_into_not_replaced(
         files.write_text(descriptor, "through the descriptor\n")
     assert (tmp_path / "given.txt").read_text() == "through the descriptor\n"
     assert sorted(os.listdir(tmp_path)) == ["given.txt", "results.fifo"]
+
+
+def test_a_path_too_long_for_the_system_is_refused_before_the_work(tmp_path):
+    """A Unix user's 4,087-byte folder: `--frames-dir "$Q/m"` and `--output "$Q/o.mp4"` loaded the model, then
+    failed with "[Errno 36] File name too long" (and left an empty `m/`)."""
+    deep = str(tmp_path)
+    while len(os.fsencode(deep)) < 4078:
+        deep = os.path.join(deep, "d" * min(200, 4077 - len(os.fsencode(deep))))
+    os.makedirs(deep)
+    for path, folder in ((os.path.join(deep, "results_of_the_last_run.csv"), False), (os.path.join(deep, "m"), True)):
+        with pytest.raises(ValueError, match=r"\.\.\.: a path of 4,\d{3} bytes; with the names written (in|beside) "
+                                             r"it, over the 4,096 this system takes: choose a shorter one \(--out\)"):
+            check_writable(path, folder=folder, flag="--out")
+        assert not os.path.lexists(path)
+    check_writable(os.path.join(deep, "r.csv"))  # short enough: passes
+
+
+def test_an_immutable_output_is_named_as_such(tmp_path):
+    """A Unix user's `chattr +i` file was refused as "write-protected (mode -rw-r--r--)": a writable mode."""
+    path = tmp_path / "results.csv"
+    path.write_text("x")
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not possible here (it needs root and a file system that has the attribute)")
+    try:
+        with pytest.raises(ValueError, match=r"exists and is write-protected \(mode -rw-r--r--, marked immutable "):
+            check_writable(str(path))
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)

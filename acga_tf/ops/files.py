@@ -120,6 +120,12 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
         anchor = os.path.dirname(anchor)
     if not os.path.isdir(anchor):
         raise ValueError(f"{path}: cannot be created: {anchor} is a file, not a folder{where}")
+    # the longest name written: a file's temporary one; in a folder, predict's `1/00001.png.tmp` (the deepest)
+    longest_path = len(os.fsencode(os.path.abspath(path))) + len("/00001/00001.png" * folder + TEMPORARY_SUFFIX)
+    if longest_path >= (limit := _longest_path(anchor)):  # was "[Errno 36] File name too long" after the work
+        raise ValueError(f"{path[:60]}...: a path of {len(os.fsencode(os.path.abspath(path))):,} bytes; with the "
+                         f"names written {'in it' if folder else 'beside it'}, over the {limit:,} this system takes: "
+                         f"choose a shorter one{where}")
     name, longest = len(os.fsencode(os.path.basename(path))), _longest_name(anchor)
     if not folder and name <= longest < name + len(TEMPORARY_SUFFIX):  # a legal name, its temporary one too long
         raise ValueError(f"{path}: its name is {name} bytes, and it is written under a temporary name "
@@ -136,7 +142,11 @@ def _permissions(path: str) -> str:
     """The file's mode, and its owner where this process is not it: "mode -rw-r--r--, owner uid 65534"."""
     info = os.stat(path)
     owner = "" if not hasattr(os, "geteuid") or info.st_uid == os.geteuid() else f", owner uid {info.st_uid}"
-    return f"mode {stat.filemode(info.st_mode)}{owner}"
+    why = ""
+    if info.st_mode & 0o222 and not owner and not os.access(path, os.W_OK):  # the mode allows it: something else
+        read_only = hasattr(os, "statvfs") and os.statvfs(path).f_flag & os.ST_RDONLY
+        why = ", on a read-only file system" if read_only else ", marked immutable (`lsattr` shows it; chattr -i)"
+    return f"mode {stat.filemode(info.st_mode)}{owner}{why}"
 
 
 def unreadable(path: str) -> str | None:
@@ -230,6 +240,14 @@ def as_stored(path: str) -> str:
         if os.path.exists(candidate):
             return candidate
     return path
+
+
+def _longest_path(folder: str) -> int:
+    """The longest path, in bytes, that `folder`'s system takes (4096 where it does not say)."""
+    try:
+        return os.pathconf(folder, "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 4096
 
 
 def _longest_name(folder: str) -> int:
