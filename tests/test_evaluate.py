@@ -249,6 +249,17 @@ def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_
                         r"evaluation finished \(24 samples: mean IoU \d+\.\d, overall IoU \d+\.\d, mAP \d+\.\d\) "
                         rf"but {re.escape(out_csv)} was not written", err), err
     assert os.listdir(tmp_path) == []  # nor its temporary file
+    # a Unix user's: the JSON asked for too went unwritten, unmentioned; it is written where it can be, or named
+    out_json = str(tmp_path / "scores.json")
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", out_csv,
+                     "--output-json", out_json, "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"but {out_csv} was not written")
+    assert os.listdir(tmp_path) == ["scores.json"]
+    monkeypatch.setattr(evaluate_module.files, "write_json", FullDisk.writerow)
+    os.remove(out_json)
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", out_csv,
+                     "--output-json", out_json, "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"but {out_csv} and {out_json} were not written")
 
 
 @pytest.mark.parametrize("argv, message", [

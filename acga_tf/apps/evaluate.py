@@ -206,17 +206,24 @@ def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: i
 
 
 def _write_outputs(done: str, writers) -> None:
-    """Runs each `(path, write)` whose path is given, its folder made first; a full disk's OSError gets a note with
-    the scores computed (`done`), so that they are not lost with the file."""
+    """Runs each `(path, write)` whose path is given, its folder made first, each whatever the others did; the first
+    OSError (a full disk) is raised after them with a note of the scores computed (`done`), so that they are not lost
+    with the files, and of every file not written (the JSON went unmentioned, and unwritten, after the CSV failed)."""
+    failed = []
     for output, write in writers:
         if output is None:
             continue
         try:
             os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
             write()
-        except OSError as e:  # a full disk: the scores computed are not lost with the file
-            e.add_note(f"the evaluation finished ({done}) but {output} was not written")
-            raise
+        except OSError as e:
+            failed.append((output, e))
+    if failed:
+        names = " and ".join(output for output, _ in failed)
+        error = failed[0][1]
+        error.add_note(f"the evaluation finished ({done}) but {names} {'was' if len(failed) == 1 else 'were'} not "
+                       "written")
+        raise error
 
 
 def unknown_words_note(vectorizer, sentences: list[str]) -> str | None:
