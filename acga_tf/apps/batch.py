@@ -54,8 +54,8 @@ RESULT_COLUMNS = ("line", "video", "query", "status", "masks", "frames", "covera
 
 @dataclasses.dataclass(frozen=True)
 class ListRow:
-    """One row of a list: `line` is the line of the file its row ends on (the header is line 1; a sentence with a
-    line break spans two), `video` as written, `path` the file it names (a relative path is taken from the list's
+    """One row of a list: `line` is the line of the file its row starts on (the header is line 1; a sentence with
+    a line break spans two), `video` as written, `path` the file it names (a relative path is taken from the list's
     folder; `./a.mp4` and `a.mp4` are one file)."""
 
     line: int

@@ -34,7 +34,7 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             in a sentence (otherwise the cells past the header are not read).
 
     Returns:
-        (names, rows): each row as (the line of the file it ends on, {column name: cell}); a row shorter than the
+        (names, rows): each row as (the line of the file it starts on, {column name: cell}); a row shorter than the
         header has "" for the columns it lacks; where a name repeats, its first column is read.
 
     Raises:
@@ -56,7 +56,7 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             at = {name: names.index(name) for name in names}
             rows, ended = [], reader.line_num
             for cells in reader:
-                line = ended = reader.line_num  # the line the row ends on
+                line, ended = ended + 1, reader.line_num  # the line the row starts on (a quoted line break spans two)
                 if strict and any(cell.strip() for cell in cells[len(names):]):
                     raise TableError(path, f"{len(cells)} cells, the header names {len(names)}: a cell with a comma "
                                            "in it (a sentence) must be quoted", line)
