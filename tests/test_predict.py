@@ -646,7 +646,7 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",
                                   "output_folder", "output_folder_no_extension", "output_is_video",
-                                  "output_under_file", "bad_url", "server_down",
+                                  "output_links_to_video", "output_under_file", "bad_url", "server_down",
                                   "bad_grpc_url", "grpc_server_down", "music_file", "empty_file",
                                   "text_file", "cut_short"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
@@ -659,6 +659,8 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
                 "output_folder": "out.mp4: is an existing folder",
                 "output_folder_no_extension": "out: is an existing folder",  # before: "unsupported overlay format"
                 "output_is_video": "is the input video", "output_under_file": "is a file, not a folder",
+                # an output link is written through, so a link to the video would have replaced the video
+                "output_links_to_video": "latest.mp4: is the input video",
                 "bad_url": "not a TF Serving model URL", "server_down": "cannot reach the server",
                 "bad_grpc_url": "grpc://localhost:8500: not a TF Serving gRPC URL; expected grpc://HOST:PORT/NAME",
                 "grpc_server_down": "grpc://127.0.0.1:9/acga: UNAVAILABLE: ",
@@ -671,8 +673,10 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
     if case.startswith("output"):  # refused before the model or the video is read
         monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
         output = {"output_folder": str(tmp_path / "out.mp4"), "output_folder_no_extension": str(tmp_path / "out"),
-                  "output_is_video": video,
+                  "output_is_video": video, "output_links_to_video": str(tmp_path / "latest.mp4"),
                   "output_under_file": str(tmp_path / "o.gif" / "x.mp4")}[case]
+        if case == "output_links_to_video":
+            os.symlink(video, output)
         if case.startswith("output_folder"):
             os.makedirs(output)
         if case == "output_under_file":

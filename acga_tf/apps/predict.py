@@ -827,11 +827,13 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             write-protected file; a frames folder that is a file, holds other files (a numbered folder's included) or
             write-protected mask PNGs of an earlier run; a path under a file; both paths the same.
     """
-    video_path = os.path.abspath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
+    # by the files they name: an output that is a link is written through (`files.output_path`), so a link to the
+    # video given as --output would have replaced the video
+    video_path = os.path.realpath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
     for flag, path in (("--output", output), ("--frames-dir", frames_dir)):
         if path is None:
             continue
-        if os.path.abspath(path) == video_path:
+        if os.path.realpath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
     if output is not None:
         if os.path.isdir(output):  # before the extension: a folder's name has none
@@ -846,7 +848,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if os.path.exists(frames_dir) and not os.path.isdir(frames_dir):
             raise ValueError(f"{frames_dir}: is a file; --frames-dir names a folder for the mask PNGs")
         files.check_writable(frames_dir, folder=True, flag="--frames-dir")
-        if output is not None and os.path.abspath(output) == os.path.abspath(frames_dir):
+        if output is not None and os.path.realpath(output) == os.path.realpath(frames_dir):
             raise ValueError(f"{output}: --output and --frames-dir name the same path")
         if os.path.isdir(frames_dir):
             earlier, others = _earlier_masks(frames_dir)
