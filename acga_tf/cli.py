@@ -365,6 +365,8 @@ def _run_predict(args) -> int:
         summary = predict_to_files(model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update,
                                    start=args.start, end=args.end, audio=not args.no_audio)
+        if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run had no line, not even its
+            bar.delay = 0  # final frames and speed (a performance tester's); the bar then ends with them
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
     part = ""
     if args.start is not None or args.end is not None:

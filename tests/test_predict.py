@@ -1054,14 +1054,15 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
 
 
 def test_cli_predict_progress_into_a_log_is_redrawn_rarely(run_dir, tmp_path, capsys):
-    # stderr is not a terminal here (`2> log`): a redraw every 30 s at most (none in this short run, whose summary
-    # line says what was done), not one every 0.1 s (15 here before)
+    # stderr is not a terminal here (`2> log`): a redraw every 30 s at most, not one every 0.1 s (15 here before);
+    # and the bar's last state, its frames and speed, at the end (a performance tester's log of a 27 s run had none)
     path = write_video(tmp_path / "clip.mp4", moving_frames(60, 48, 64, seed=12), "libx264", "yuv420p")
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--batch-size", "1",
                  "--frames-dir", str(tmp_path / "m")]) == 0
     out, err = capsys.readouterr()
     draws = [d for d in err.split("\r") if d.strip()]
     assert len(draws) <= 2, draws
+    assert re.fullmatch(r"predict: 100%\|\S+\| 60/60 \[\d\d:\d\d<00:00, +[\d.]+(frames?/s|s/frame)\]\n", draws[-1]), draws
     assert "60 frames (64x48)" in out
 
 
