@@ -1062,7 +1062,8 @@ def test_cli_predict_progress_into_a_log_is_redrawn_rarely(run_dir, tmp_path, ca
     out, err = capsys.readouterr()
     draws = [d for d in err.split("\r") if d.strip()]
     assert len(draws) <= 2, draws
-    assert re.fullmatch(r"predict: 100%\|\S+\| 60/60 \[\d\d:\d\d<00:00, +[\d.]+(frames?/s|s/frame)\]\n", draws[-1]), draws
+    assert re.fullmatch(r"predict: 100%\|\S+\| 60/60 \[\d\d:\d\d<00:00, +[\d.]+(frames?/s|s/frame)\]\n",
+                        draws[-1]), draws
     assert "60 frames (64x48)" in out
 
 
