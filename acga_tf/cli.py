@@ -578,9 +578,10 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", required=True, help="a trained run directory, its model.keras, a checkpoint, or the "
                                                   "run's checkpoints folder (each epoch scored: one row each)")
     p.add_argument("--data", required=True, help="glob of shards, e.g. 'data/a2d/test-*.tfrecord'")
-    p.add_argument("--output-csv", help="write one row per sample (IoU at the original resolution)")
+    p.add_argument("--output-csv", help="write one row per sample (IoU at the original resolution); '-': to "
+                                        "standard output, the table then on stderr")
     p.add_argument("--output-json", help="write the scores with what was scored (model, shards, version, time), to "
-                                         "compare runs by")
+                                         "compare runs by; '-': to standard output, the table then on stderr")
     p.add_argument("--batch-size", type=count_argument, default=8, help="samples per forward pass (default: 8)")
     p.add_argument("--word-vectors", help="word vectors, only for a bare .keras model without vocabulary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -588,20 +589,26 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
+    # "-": standard output (`--output-json - | jq .`), the table then on stderr (a Unix user's file named "-")
+    if args.output_csv == "-" and args.output_json == "-":
+        raise ValueError("--output-csv and --output-json are both '-': one of them may go to standard output")
+    to_stdout = "-" in (args.output_csv, args.output_json)
+    output_csv, output_json = ("/dev/stdout" if path == "-" else path for path in (args.output_csv, args.output_json))
+    table = sys.stderr if to_stdout else sys.stdout
     checkpoints = run_checkpoints(args.model)
     if not checkpoints:
-        summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=args.output_csv,
-                           vectors_path=args.word_vectors, progress=not args.no_progress, output_json=args.output_json)
-        print(format_table(summary))
+        summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=output_csv,
+                           vectors_path=args.word_vectors, progress=not args.no_progress, output_json=output_json)
+        print(format_table(summary), file=table)
         return 0
     if args.output_csv:
         raise ValueError(f"--output-csv: one model's rows, sample by sample; {args.model} holds {len(checkpoints)} "
                          "checkpoints: give one of them (epoch-NN.keras) for its rows")
     summaries = evaluate_checkpoints(args.model, args.data, batch_size=args.batch_size, vectors_path=args.word_vectors,
-                                     progress=not args.no_progress, output_json=args.output_json)
-    print(format_table(summaries))
+                                     progress=not args.no_progress, output_json=output_json)
+    print(format_table(summaries), file=table)
     best = max(summaries, key=lambda name: summaries[name]["mean_iou"])
-    print(f"best mean IoU: {best} ({100 * summaries[best]['mean_iou']:.1f})")
+    print(f"best mean IoU: {best} ({100 * summaries[best]['mean_iou']:.1f})", file=table)
     return 0
 
 

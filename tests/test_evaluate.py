@@ -228,6 +228,24 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     assert not any("\r" in line or "\b" in line for line in lines + bar), (lines, bar)
 
 
+def test_cli_evaluate_writes_an_output_named_dash_to_stdout_and_the_table_to_stderr(trained_run, prepared_a2d,
+                                                                                      tmp_path, monkeypatch, capfd):
+    """A Unix user's `--output-csv -` wrote a file named "-"; `--output-json - | jq` needs stdout to hold the JSON
+    alone."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-json", "-",
+                     "--no-progress"]) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out)["scores"]["samples"] == 24 and "| P@0.5 |" in err and os.listdir(tmp_path) == []
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", "-",
+                     "--no-progress"]) == 0
+    out, err = capfd.readouterr()
+    assert out.splitlines()[0].startswith("sample_id,") and len(out.splitlines()) == 25 and "| P@0.5 |" in err
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", "-",
+                     "--output-json", "-"]) == 2
+    assert "both '-'" in capfd.readouterr().err
+
+
 def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_run, prepared_a2d, tmp_path,
                                                                           monkeypatch, capsys):
     """Before: "acga evaluate: error: [Errno 28] No space left on device" after the whole evaluation: no file named,
