@@ -592,9 +592,9 @@ INTERRUPTED_WHILE_STARTING = """
 import os, runpy, signal, sys
 from acga_tf.ops import native_log
 load = native_log.import_tensorflow_quietly
-def interrupted():
+def interrupted(**options):
     os.kill(os.getpid(), signal.SIGINT)
-    load()
+    load(**options)
 native_log.import_tensorflow_quietly = interrupted
 sys.argv = ["acga", "params"]
 runpy.run_module("acga_tf.cli", run_name="__main__")
