@@ -5,6 +5,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -250,3 +251,25 @@ def test_prepare_jhmdb_test_only(tmp_path, a2d_shards, capsys):
         assert main(args + ["--vocabulary", str(tmp_path / name)]) == 2
         assert message in capsys.readouterr().err
         assert not list(out.glob("*.tfrecord"))
+
+
+def test_a_dataset_left_with_nothing_to_convert_is_an_error_even_with_skip_bad(a2d_world, tmp_path, capsys):
+    """A data engineer's: the clips folder on a mount that was not up, with --skip-bad: every video was skipped as
+    bad, and the command ended with status 0, no summary, nothing written (an earlier conversion in the folder left as
+    it was, the user believing it refreshed)."""
+    root, _ = a2d_world
+    bad = tmp_path / "bad"
+    shutil.copytree(root, bad)
+    clips = bad / "Release" / "clips320H"
+    for video in clips.glob("*.mp4"):
+        video.unlink()
+    assert prepare_a2d(bad, tmp_path / "out", "--skip-bad") == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"acga prepare a2d: error: {re.escape(str(bad))}: no annotated frame of a2d to convert: all "
+                        r"\d+ items read were bad \(the warnings above name them; nothing was written\)", err), err
+    shutil.rmtree(clips)
+    os.symlink(tmp_path / "not_mounted" / "clips", clips)
+    assert prepare_a2d(bad, tmp_path / "out", "--skip-bad") == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"acga prepare a2d: error: {clips}: the videos' folder is missing (a link to nowhere)")
+    assert not (tmp_path / "out").exists()

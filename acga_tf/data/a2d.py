@@ -314,6 +314,12 @@ def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: 
     instances_dir = instances_dir or os.path.join(root, "text_annotations", "a2d_annotation_with_instances")
     clips_dir = clips_dir or os.path.join(root, "Release", "clips320H")
     report = _Reporter(skip_bad, skipped)
+    # the dataset's folders, whatever `skip_bad`: without one, each video was skipped as bad, and the conversion
+    # ended with nothing written and status 0 (a clips folder on a mount that was not up, a data engineer's)
+    for folder, what in ((clips_dir, "the videos' folder"), (instances_dir, "the masks' folder")):
+        if not os.path.isdir(folder):
+            raise DataError(folder, f"{what} is missing{' (a link to nowhere)' if os.path.islink(folder) else ''}",
+                            reason="missing_annotations" if folder == instances_dir else "missing_video")
 
     videoset = read_videoset(videoset_path, skip_bad=skip_bad, skipped=skipped)
     missed = read_missed_videos(missed_path)

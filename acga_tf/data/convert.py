@@ -431,6 +431,10 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     for f in items:
         by_split.setdefault(f.split, []).append(f)
     wanted = [s for s in ("train", "test") if by_split[s]] if split == "all" else [split]
+    if not wanted:  # every item skipped as bad: status 0 and nothing written, without a word, before
+        raise ValueError(f"{root}: no annotated frame of {dataset} to convert"
+                         + (f": all {len(reader_skipped)} items read were bad (the warnings above name them; nothing "
+                            "was written)" if reader_skipped else ""))
     for s in wanted:
         if not by_split[s]:
             raise ValueError(f"{root}: no annotated frame in the {s!r} split of {dataset}"
