@@ -273,3 +273,26 @@ def test_a_dataset_left_with_nothing_to_convert_is_an_error_even_with_skip_bad(a
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"acga prepare a2d: error: {clips}: the videos' folder is missing (a link to nowhere)")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_another_conversion_is_writing_into_is_refused(a2d_world, a2d_shards, tmp_path, capsys):
+    """A data engineer's two `acga prepare` into one folder: the first died naming a temporary file of its own the
+    second had removed ("conc2/train-00010-of-00036.tfrecord.tmp; No such file or directory"). A conversion holds a
+    lock on its folder now (here another process's, as `flock` sees an open file of this one): the second is refused
+    in one line, exit 75, nothing touched; a folder it made for the lock is removed."""
+    from acga_tf.ops import files
+
+    root, _ = a2d_world
+    out = tmp_path / "out"
+    shutil.copytree(a2d_shards, out)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    lock = files.WriteLock(str(out))
+    try:
+        assert prepare_a2d(root, out) == 75
+        assert capsys.readouterr().err.strip() == (f"acga prepare a2d: error: {out} (--output): another run is "
+                                                   "writing it now; wait for it to end, or write elsewhere")
+    finally:
+        lock.release()
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert prepare_a2d(root / "nowhere", tmp_path / "new" / "shards") == 2  # refused after the lock: no folder left
+    assert not (tmp_path / "new").exists()

@@ -156,12 +156,8 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"{output_dir}: is a file; --output names the folder the demo writes into")
     files.check_writable(output_dir, folder=True, flag="--output")
-    os.makedirs(output_dir, exist_ok=True)
-    lock = files.WriteLock(output_dir, f"{output_dir} (--output)")  # a second demo into it now is refused
-    try:
+    with files.locked_folder(output_dir, "--output"):  # a second demo into it now is refused
         return _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progress and verbose > 0)
-    finally:
-        lock.release()
 
 
 def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progress) -> DemoResult:

@@ -423,6 +423,16 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
                          "model was trained on)")
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
+    with files.locked_folder(output, "--output"):  # a second conversion into it now: refused, nothing touched
+        return _prepare(dataset, root, output, split, workers=workers, shard_size=shard_size, skip_bad=skip_bad,
+                        runner=runner, window=window, frames=frames, metadata_path=metadata_path,
+                        vocabulary=vocabulary, beam_options=beam_options, progress=progress, executor=executor,
+                        overwrite=overwrite)
+
+
+def _prepare(dataset, root, output, split, *, workers, shard_size, skip_bad, runner, window, frames, metadata_path,
+             vocabulary, beam_options, progress, executor, overwrite) -> list[dict[str, Any]]:
+    """`prepare`'s work, its output folder locked."""
     claim_output_dir(output, dataset, overwrite=overwrite)
     reader_skipped: list[Skipped] = []
     items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames,

@@ -291,6 +291,39 @@ def read_json(path: str) -> Any:
             raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
+@contextlib.contextmanager
+def locked_folder(path: str, flag: str) -> Iterator[None]:
+    """Holds an exclusive lock (`WriteLock`) on the local folder `path`, made if missing, while a command writes in
+    it: a second command given the same folder (`flag`, "--output") meanwhile is refused in one line (`OutputInUse`,
+    exit 75) before it reads or writes anything there. Before, two `acga train` both trained and reported success,
+    the folder holding only the later run's files; two `acga prepare` made one of them fail naming the other's
+    temporary file. The folders made here and still empty when the command fails are removed (a refused command
+    leaves none). A bucket (`gs://`) is not locked; where the folder cannot be made, the caller's own check names it.
+    Locks held by a killed process vanish with it."""
+    if "://" in path:
+        yield
+        return
+    made, folder = [], os.path.abspath(path)  # the folders made here, deepest first
+    while not os.path.isdir(folder) and folder != os.path.dirname(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        yield
+        return
+    lock = WriteLock(path, f"{path} ({flag})")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            for folder in made:  # each only if still empty
+                os.rmdir(folder)
+        raise
+    finally:
+        lock.release()
+
+
 class OutputInUse(ValueError):
     """Another run is writing the output now (`WriteLock`): the same command may succeed once it has ended (`acga`
     exits 75, EX_TEMPFAIL, for it)."""

@@ -423,7 +423,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if pattern is not None:
             check_shards(pattern, experiment.data)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
-    with (_run_lock(run.work_dir),
+    with (files.locked_folder(run.work_dir, "--output"),
           run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
           seeded(experiment.training.seed), _cluster_losses(run)):
         claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment)
@@ -590,39 +590,6 @@ def moving_statistics_note(model: keras.Model, steps: int) -> str | None:
             f"values: the scores logged during training (each batch's own statistics) overstate the saved model's. "
             f"Train {enough} steps or more for under 1%, and judge the run by --val-data or `acga evaluate` "
             "(docs/training.md#schedule)")
-
-
-@contextlib.contextmanager
-def _run_lock(work_dir: str):
-    """Holds an exclusive lock on a local run folder while a run trains in it (`files.WriteLock`): a second `acga
-    train` given the same `--output` meanwhile is refused in one line (exit 75) before it reads or writes anything
-    there. Before, both trained and reported success, the folder holding only the later run's files (and both runs'
-    TensorBoard events), or the later failed naming a backup's temporary file. A folder made here for the lock and
-    still empty when the run fails is removed (a refused run leaves none). Locks held by a killed run vanish with it."""
-    if "://" in work_dir:  # a bucket: no lock
-        yield
-        return
-    made, folder = [], os.path.abspath(work_dir)  # the folders made here, deepest first
-    while not os.path.isdir(folder) and folder != os.path.dirname(folder):
-        made.append(folder)
-        folder = os.path.dirname(folder)
-    try:
-        os.makedirs(work_dir, exist_ok=True)
-    except OSError:  # claim_run_dir names the folder that cannot be written
-        made = None
-    if made is None:
-        yield
-        return
-    lock = files.WriteLock(work_dir, f"{work_dir} (--output)")
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(OSError):
-            for folder in made:  # each only if still empty
-                os.rmdir(folder)
-        raise
-    finally:
-        lock.release()
 
 
 def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = False,
