@@ -2,6 +2,10 @@
 `load_sample`'s masks, on the hand-written trees of dataset_files and the synthetic A2D world."""
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -46,6 +50,8 @@ from acga_tf.data.video import (
     write_mp4,
 )
 from acga_tf.ops.geometry import clip_indices
+
+REPO = str(Path(__file__).resolve().parent.parent)
 
 
 def test_read_video_frames_indexing(a2d_root):
@@ -663,3 +669,39 @@ def test_a_half_read_frame_iterator_closes_quietly_at_exit(tmp_path, monkeypatch
     next(frames)
     monkeypatch.setattr(video.av, "FFmpegError", None)
     frames.close()  # before: the TypeError
+
+
+_FULL_DISK_VIDEO = r"""
+import os, resource, signal, sys
+import numpy as np
+import tensorflow as tf
+from acga_tf.data.video import write_mp4
+from acga_tf.ops import files
+folder = sys.argv[1]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk (ENOSPC)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))  # even the file's header
+frames = np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)
+for name in ("a.mp4", "b.mp4"):
+    try:
+        write_mp4(os.path.join(folder, name), frames)
+    except OSError as e:
+        print(e)
+try:  # TensorFlow's writers name their own temporary file: the caller's file is named
+    with files.atomic_path(os.path.join(folder, "c.tfrecord")) as temporary, tf.io.TFRecordWriter(temporary) as w:
+        w.write(b"x" * 1000)
+except OSError as e:
+    print(e)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="no file size limit on this system")
+def test_a_video_that_cannot_be_written_is_one_error_naming_it_and_no_file(tmp_path):
+    """A Unix user's `acga demo` into a full disk died of a segmentation fault (status 139): after the failed write,
+    the writer's exit flushed the encoder into the failed muxer, which wrote the file's header again. `write_mp4` now
+    abandons the file, names the file asked for (not its temporary one) and leaves none."""
+    proc = subprocess.run([sys.executable, "-c", _FULL_DISK_VIDEO, str(tmp_path)], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == [f"[Errno 27] File too large: '{tmp_path / name}'"
+                                        for name in ("a.mp4", "b.mp4", "c.tfrecord")], proc.stdout
+    assert os.listdir(tmp_path) == []

@@ -746,8 +746,7 @@ class OverlayWriter:
     def discard(self) -> None:
         """Removes what was written; `path` is left as it was."""
         if self.mp4 is not None:
-            with contextlib.suppress(Exception):  # the encoder may be what failed
-                self.mp4.close()
+            self.mp4.abandon()  # the encoder or the disk may be what failed
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.temporary)
         self.lock.release()

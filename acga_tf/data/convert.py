@@ -262,6 +262,11 @@ def _write_shards(tasks: list[ShardTask], runner: str, beam_options: Sequence[st
             complete = sum(completed_marker(t) is not None for t in tasks)
             raise KeyboardInterrupt(f"{complete} of {len(tasks)} {desc} shards are complete and kept; the same command "
                                     "converts only the rest") from None
+        except OSError as e:  # a full disk: what is kept, as after Ctrl-C
+            complete = sum(completed_marker(t) is not None for t in tasks)
+            e.add_note(f"{complete} of {len(tasks)} {desc} shards are complete and kept; the same command converts "
+                       "only the rest")
+            raise
         for r in results:
             if "error" in r:
                 _raise_error(r)

@@ -29,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from acga_tf.data.colour import BT709, HDR_TRANSFERS, sdr_from_hdr
 from acga_tf.data.types import MAX_FRAME_PIXELS, AnnotatedFrame, DataError
+from acga_tf.ops import files
 
 logger = logging.getLogger(__name__)
 
@@ -943,6 +944,7 @@ class Mp4Writer:
         self.fps, self.options, self.count, self.sample_aspect = fps, options, 0, sample_aspect
         self.container = av.open(os.fspath(path), "w", format="mp4")
         self.stream, self.start, self.pts = None, None, -1
+        self.failed = False  # a write failed (a full disk): the file is closed without flushing (`abandon`)
 
     def write(self, image: np.ndarray, time: float | None = None) -> None:
         """Encodes one uint8 (H, W, 3) frame (every frame the size of the first).
@@ -980,30 +982,54 @@ class Mp4Writer:
             self.pts = frame.pts = max(int(round(ticks)), self.pts + 1)  # strictly increasing
             frame.time_base = fractions.Fraction(1, TIME_SCALE)
         self.count += 1
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
+        try:
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+        except BaseException:
+            self.failed = True
+            raise
 
     def close(self) -> None:
-        """Flushes the encoder and closes the file."""
-        if self.stream is not None:
-            for packet in self.stream.encode():
-                self.container.mux(packet)
-        self.container.close()
+        """Flushes the encoder and closes the file (after a failed write, `abandon`s it)."""
+        if self.failed:
+            self.abandon()
+            return
+        try:
+            if self.stream is not None:
+                for packet in self.stream.encode():
+                    self.container.mux(packet)
+            self.container.close()
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """Closes the file without flushing the encoder into it, whatever state a failure left: flushed into a muxer
+        whose write had failed (a full disk), FFmpeg wrote the file's header again and the process died of a
+        segmentation fault (`acga demo` into a full disk, status 139). The file is the caller's to remove."""
+        self.failed = True
+        self.stream = None
+        with contextlib.suppress(Exception):
+            self.container.close()
 
     def __enter__(self) -> "Mp4Writer":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            self.abandon()
+        else:
+            self.close()
 
 
 def write_mp4(path: str, frames: np.ndarray, fps: float = 24, options: dict | None = None) -> str:
-    """Encodes uint8 (T, H, W, 3) RGB frames with `Mp4Writer`.
+    """Encodes uint8 (T, H, W, 3) RGB frames with `Mp4Writer`, atomically (`files.atomic_path`: a failed write,
+    a full disk, leaves no file cut short).
 
     Returns:
         The codec used.
     """
-    with Mp4Writer(path, fps, options) as writer:
+    with files.atomic_path(os.fspath(path)) as temporary, Mp4Writer(temporary, fps, options) as writer:
         for image in frames:
             writer.write(image)
     return writer.codec

@@ -9,6 +9,7 @@ work on local disks and on the remote filesystems TensorFlow supports (gs://, hd
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -26,6 +27,10 @@ except ImportError:  # Windows: no advisory locks, nothing is held
     fcntl = None
 
 TEMPORARY_SUFFIX = ".tmp"
+
+
+# errno by its message ("No space left on device": ENOSPC), for TensorFlow's file errors, which give the message alone
+_ERRNO_OF = {os.strerror(number): number for number in errno.errorcode}
 
 
 def output_path(path: str) -> tuple[str, bool]:
@@ -77,8 +82,14 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
     except BaseException as e:
         if not in_place:
             _remove(temporary)
-        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
-            e.filename = path
+        if isinstance(e, OSError) and e.errno is not None and e.filename in (None, temporary):
+            try:
+                e.filename = path  # the file the caller named, not the temporary one (PyAV names it)
+            except AttributeError:  # PyAV's errors keep theirs
+                raise OSError(e.errno, e.strerror, path) from e
+        if isinstance(e, tf.errors.OpError) and temporary in (e.message or ""):  # TensorFlow's writers: "<the
+            reason = e.message.rsplit("; ", 1)[-1].strip()  # temporary file>; No space left on device"
+            raise OSError(_ERRNO_OF.get(reason), reason, path) from e
         raise
     if not in_place:
         tf.io.gfile.rename(temporary, target, overwrite=overwrite)
