@@ -589,11 +589,13 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    # "-": standard output (`--output-json - | jq .`), the table then on stderr (a Unix user's file named "-")
+    # "-": standard output (`--output-json - | jq .`), the table then on stderr (a Unix user's file named "-"); the
+    # same for an output that names standard output's file
     if args.output_csv == "-" and args.output_json == "-":
         raise ValueError("--output-csv and --output-json are both '-': one of them may go to standard output")
-    to_stdout = "-" in (args.output_csv, args.output_json)
     output_csv, output_json = ("/dev/stdout" if path == "-" else path for path in (args.output_csv, args.output_json))
+    # `--output-json /dev/stdout > f`: the table was written over the JSON's first bytes
+    to_stdout = any(_is_stdout(path) for path in (output_csv, output_json) if path)
     table = sys.stderr if to_stdout else sys.stdout
     checkpoints = run_checkpoints(args.model)
     if not checkpoints:
@@ -787,6 +789,16 @@ def _stdout_closed() -> bool:
     if broken:
         os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
     return broken
+
+
+def _is_stdout(path: str) -> bool:
+    """Whether `path` names the file standard output is (`/dev/stdout`, `/proc/self/fd/1`, or the file `>` sent it
+    to)."""
+    try:
+        named, out = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no such file, or stdout without a descriptor (a notebook's)
+        return False
+    return (named.st_dev, named.st_ino) == (out.st_dev, out.st_ino)
 
 
 def _out_of_memory(error: BaseException, args) -> str:

@@ -244,6 +244,11 @@ def test_cli_evaluate_writes_an_output_named_dash_to_stdout_and_the_table_to_std
     assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", "-",
                      "--output-json", "-"]) == 2
     assert "both '-'" in capfd.readouterr().err
+    # `--output-json /dev/stdout > file`: the table was written over the JSON's first bytes
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-json",
+                     "/dev/stdout", "--no-progress"]) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out)["scores"]["samples"] == 24 and "| P@0.5 |" in err
 
 
 def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_run, prepared_a2d, tmp_path,
