@@ -475,3 +475,24 @@ def test_an_export_that_fails_names_its_folder_and_leaves_no_folder_it_made(trai
     with pytest.raises(ValueError if failure == "full_disk" else KeyboardInterrupt):
         export_model(trained, str(output))
     assert os.listdir(tmp_path / "models" / "acga") == ["keep"]  # a folder that was there is kept
+
+
+def test_ctrl_c_while_the_savedmodel_is_written_waits_for_it_then_leaves_no_version(trained, tmp_path, monkeypatch):
+    """A Unix user's `timeout`/Ctrl-C during `acga export`: raised inside TensorFlow's writer, the interruption became
+    an AssertionError's traceback (status 1), or was swallowed (status 0), or left a complete version (status 130).
+    It now waits for the writer, then stops the export: no version folder, KeyboardInterrupt (status 130)."""
+    import signal
+
+    real_save, finished = tf.saved_model.save, []
+
+    def interrupted_save(obj, staging, signatures=None):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while TensorFlow writes
+        real_save(obj, staging, signatures=signatures)
+        finished.append(staging)
+
+    monkeypatch.setattr(tf.saved_model, "save", interrupted_save)
+    monkeypatch.setitem(sys.modules, "tensorflow_serving", None)  # no warmup: quicker
+    with pytest.raises(KeyboardInterrupt):
+        export_model(trained, str(tmp_path / "models" / "acga" / "1"))
+    assert len(finished) == 1 and not (tmp_path / "models").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

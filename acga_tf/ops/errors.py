@@ -1,5 +1,6 @@
-"""TensorFlow's runtime errors as one line a user or a client can read (docs/serving.md#signatures); and SIGTERM
-handled as Ctrl-C (`sigterm_as_interrupt`)."""
+"""TensorFlow's runtime errors as one line a user or a client can read (docs/serving.md#signatures); SIGTERM
+handled as Ctrl-C (`sigterm_as_interrupt`); and interruptions held back where they cannot stop work cleanly
+(`deferred_interrupts`)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,26 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Within the block, Ctrl-C, SIGTERM and SIGHUP wait: each is recorded, and the first is delivered again (to the
+    handler in place before the block) once the block has ended without an error. For work that an interruption
+    cannot stop cleanly from inside: raised within TensorFlow's SavedModel writer, KeyboardInterrupt became an
+    AssertionError's traceback (status 1), or was swallowed and the export reported done (status 0), or stopped it
+    with a complete version folder left (status 130). Off the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    handled = [signum for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN]
+    previous = {signum: signal.signal(signum, lambda signum, frame: came.append(signum)) for signum in handled}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if came:
+        signal.raise_signal(came[0])

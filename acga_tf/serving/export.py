@@ -45,7 +45,7 @@ from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
-from acga_tf.ops.errors import error_message
+from acga_tf.ops.errors import deferred_interrupts, error_message
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
@@ -349,9 +349,10 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     # Written beside the version folder under a name that is not an integer (TF Serving ignores it), then renamed.
     try:
         with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
-            tf.saved_model.save(root, staging, signatures=signatures)
-            if records is not None:
-                write_warmup(staging, records)
+            with deferred_interrupts():  # Ctrl-C or SIGTERM once the folder is written: then removed, no version
+                tf.saved_model.save(root, staging, signatures=signatures)
+                if records is not None:
+                    write_warmup(staging, records)
     except BaseException as e:
         for folder in made:  # left empty (a folder that was there is kept)
             with contextlib.suppress(OSError):
