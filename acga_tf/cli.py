@@ -325,7 +325,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--query", action="append",
                    help="a sentence describing an actor; repeat for several (one mask and colour each)")
     p.add_argument("--list", help="many videos: a CSV file with the columns video,query (one row per video and "
-                                  "sentence), in place of --video and --query; needs --output-dir")
+                                  "sentence; '-': standard input), in place of --video and --query; needs "
+                                  "--output-dir")
     p.add_argument("--output-dir", help="with --list: the folder to write, one folder per video (masks/<k>/*.png, "
                                         "summary.json) and results.csv; a video done earlier is passed over")
     p.add_argument("--overlays", choices=("mp4", "gif"), help="with --list: an overlay per video, of this format")

@@ -354,3 +354,14 @@ def test_a_list_given_as_a_pipe_takes_relative_paths_from_the_current_folder(tmp
         os.close(read)
     assert [(r.path, r.relative) for r in rows] == [(str(tmp_path / "v.mp4"), "v.mp4"),
                                                    (str(tmp_path / "clips" / "w.mp4"), "clips/w.mp4")]
+    read, write = os.pipe()  # `--list -` ("-: list file not found"): standard input
+    os.write(write, text.encode())
+    os.close(write)
+    saved = os.dup(0)
+    os.dup2(read, 0)
+    try:
+        assert [r.path for r in batch.read_list("-")] == [str(tmp_path / "v.mp4"), str(tmp_path / "clips" / "w.mp4")]
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(read)

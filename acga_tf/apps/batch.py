@@ -84,13 +84,13 @@ def read_list(path: str) -> list[ListRow]:
     """The rows of a CSV list of videos and sentences: a header naming the columns `video` and `query` (others are
     ignored), then one row per (video, sentence). UTF-8 (a spreadsheet's byte-order mark is skipped); a sentence may
     be quoted, commas and line breaks in it; blank rows are skipped. A relative video path is taken from the list's
-    folder, or from the current folder where the list is a pipe.
+    folder, or from the current folder where the list is a pipe (`-`: standard input).
 
     Raises:
         ValueError: the file cannot be read as such a list, or two of its videos would share a folder
             (`video_folders`; the message names it, and the line).
     """
-    path = os.fspath(path)
+    path = "/dev/stdin" if os.fspath(path) == "-" else os.fspath(path)  # `--list -`: standard input
     _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query",
                                     strict=True)  # an unquoted comma cut the sentence short, without a word
     # a relative path is taken from the list's folder; a list given as a pipe (`--list <(...)`, `/dev/stdin`) has
