@@ -265,3 +265,15 @@ def test_an_immutable_output_is_named_as_such(tmp_path):
             check_writable(str(path))
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_links_that_lead_back_to_each_other_are_refused_as_an_output(tmp_path):
+    """A Unix user's `loopa.gif -> loopb.gif -> loopa.gif` as --output: replaced by a regular file, status 0; as
+    --frames-dir: "[Errno 17] File exists"."""
+    os.symlink("b.gif", tmp_path / "a.gif")
+    os.symlink("a.gif", tmp_path / "b.gif")
+    for folder in (False, True):
+        with pytest.raises(ValueError, match=r"a\.gif: Too many levels of symbolic links \(links that lead back to "
+                                             r"each other\) \(--output\)"):
+            check_writable(str(tmp_path / "a.gif"), folder=folder, flag="--output")
+    assert os.path.islink(tmp_path / "a.gif") and os.path.islink(tmp_path / "b.gif")

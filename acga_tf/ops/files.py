@@ -113,6 +113,11 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
     where = f" ({flag})" if flag else ""
     if not path:
         raise ValueError(f"the output path is empty{where}")
+    try:
+        os.stat(path)
+    except OSError as e:  # links that lead back to each other: a file replaced the link, or "File exists"
+        if e.errno == errno.ELOOP:
+            raise ValueError(f"{path}: {e.strerror} (links that lead back to each other){where}") from None
     if not folder:
         target, in_place = output_path(path)
         if in_place:  # a pipe, a device, /dev/stdout: written into as it is
