@@ -1,6 +1,7 @@
 """Tests for acga_tf/training/train.py and `acga train`: resume after SIGKILL mid-epoch, multi-worker and multi-replica
 training, the paper schedule, the saved run, and user errors."""
 
+import errno
 import glob
 import json
 import os
@@ -753,3 +754,16 @@ def test_weights_that_cannot_be_written_leave_the_earlier_file_and_one_line(tmp_
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert os.listdir(tmp_path) == ["latest.weights.h5"]  # the earlier backup, no temporary file
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)]).load_weights(str(out))
+
+
+def test_a_full_disk_mid_run_says_what_the_same_command_does(prepared_a2d, tmp_path, capsys, monkeypatch):
+    """A Unix user's: "[Errno 28] No space left on device: 'run/backup/latest.weights.h5'" did not say, as Ctrl-C's
+    message does, whether the same command resumes the run."""
+    def full(model, path):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(train_module.artifacts, "save_weights", full)
+    assert cli.main(_train_argv(prepared_a2d, str(tmp_path / "run"))) == 2
+    line = assert_one_line_error(capsys.readouterr().err, "No space left on device")
+    assert line.endswith(f"latest.weights.h5'; no model and no backup were saved; the same command starts the run "
+                         "over"), line

@@ -455,11 +455,15 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             history = _train(run, task, batches, validation, callbacks, start_step, verbose)
         except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
             raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, OSError) as e:  # Ctrl-C, or a full disk: what a second try would do
             saved = backup.saved_step()
-            raise KeyboardInterrupt(f"no model was saved; the same command resumes the run from its backup (optimizer "
-                                    f"step {saved}) in {backup.backup_dir}" if saved is not None else
-                                    "no model and no backup were saved; the same command starts the run over") from None
+            kept = (f"no model was saved; the same command resumes the run from its backup (optimizer step {saved}) in "
+                    f"{backup.backup_dir}" if saved is not None else
+                    "no model and no backup were saved; the same command starts the run over")
+            if isinstance(e, KeyboardInterrupt):
+                raise KeyboardInterrupt(kept) from None
+            e.add_note(kept)
+            raise
         diverged = next(c for c in callbacks if isinstance(c, _StopOnNonFiniteLoss)).diverged_at
         if diverged is not None:
             step, loss = diverged
