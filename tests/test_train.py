@@ -765,5 +765,5 @@ def test_a_full_disk_mid_run_says_what_the_same_command_does(prepared_a2d, tmp_p
     monkeypatch.setattr(train_module.artifacts, "save_weights", full)
     assert cli.main(_train_argv(prepared_a2d, str(tmp_path / "run"))) == 2
     line = assert_one_line_error(capsys.readouterr().err, "No space left on device")
-    assert line.endswith(f"latest.weights.h5'; no model and no backup were saved; the same command starts the run "
+    assert line.endswith("latest.weights.h5'; no model and no backup were saved; the same command starts the run "
                          "over"), line
