@@ -152,7 +152,7 @@ def test_mixed_precision_policy_names_its_choice_and_why():
                                               "0.2 s probe): mixed_bfloat16 would be no faster here")
     policy, reason = mixed_precision_policy(gpu=None, speedup=1.8)  # the AMD EPYC development host
     assert policy == "mixed_bfloat16_head" and "at 1.80x float32's speed" in reason
-    assert "I3D in float32" in reason and "benchmarks/README.md" in reason
+    assert "I3D in float32" in reason and "docs/demo.md" in reason
     policy, reason = mixed_precision_policy(gpu="NVIDIA H200, compute capability 9.0", speedup=1.8)
     assert policy == "mixed_float16" and "loss scaling" in reason and "NVIDIA H200" in reason
     # this machine: no GPU, and the probe is measured once per process
