@@ -28,6 +28,8 @@ VIDEOSET_COLUMNS = 9  # docs/data.md#datasets
 ANNOTATION_COLUMNS = ("video_id", "instance_id", "query")  # docs/data.md#datasets
 COPY_QUIRK = "1 (copy)"  # docs/data.md#datasets: official quirk row, dropped
 _INT_RE = re.compile(r"^[0-9]+$")
+# What a bad item's error adds, for `acga prepare`
+SKIP_BAD_HINT = "use --skip-bad to leave such items out and list them in skipped.csv"
 # The longest annotation line read (its sentence is shorter: the records' limit, `MAX_SENTENCE_BYTES`).
 MAX_LINE_BYTES = MAX_SENTENCE_BYTES
 _H5_RE = re.compile(r"^([0-9]+)\.h5$")
@@ -69,7 +71,8 @@ class _Reporter:
         self.skipped = skipped
 
     def __call__(self, err: DataError) -> None:
-        if not self.skip_bad:
+        if not self.skip_bad:  # what the converter's own errors say too (a data engineer's: some said it, some not)
+            err.add_note(SKIP_BAD_HINT)
             raise err
         logger.warning("skipped: %s", err)
         if self.skipped is not None:

@@ -38,7 +38,7 @@ from typing import Any, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
-from acga_tf.data.a2d import read_a2d
+from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
 from acga_tf.data.beam import run_beam
 from acga_tf.data.custom import read_custom
 from acga_tf.data.jhmdb import read_jhmdb
@@ -79,8 +79,7 @@ OUTPUT_FILES = {MANIFEST_NAME, MANIFEST_NAME + ".tmp", VOCAB_NAME, VOCAB_NAME + 
 
 def _raise_error(result: dict[str, Any]) -> None:
     source, message, reason = result["error"]
-    raise DataError(source, message + " (use --skip-bad to leave such items out and list them in skipped.csv)",
-                    reason=reason)
+    raise DataError(source, f"{message} ({SKIP_BAD_HINT})", reason=reason)
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
