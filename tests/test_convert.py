@@ -63,7 +63,7 @@ def test_each_video_is_decoded_once_for_all_its_annotated_frames(a2d_world, tmp_
     assert len(decoded) == 24 * len({f.video_id for f in read_a2d(str(root))})
 
 
-def test_interrupted_run_resumes_to_identical_shards(a2d_world, a2d_shards, tmp_path):
+def test_interrupted_run_resumes_to_identical_shards(a2d_world, a2d_shards, tmp_path, capsys):
     root, _ = a2d_world
     out = tmp_path / "out"
     shutil.copytree(a2d_shards, out)
@@ -76,9 +76,13 @@ def test_interrupted_run_resumes_to_identical_shards(a2d_world, a2d_shards, tmp_
     os.remove(out / "manifest.json")
     untouched = out / names[1]
     mtime = os.stat(untouched).st_mtime_ns
+    capsys.readouterr()
     assert prepare_a2d(root, out) == 0
     assert _shard_digests(out) == _shard_digests(a2d_shards)
     assert os.stat(untouched).st_mtime_ns == mtime  # complete shards are kept, not rewritten
+    # and said to be (a data engineer's re-run said nothing of them without -v)
+    kept = sum(n.startswith("train-") for n in names if n not in (names[0], names[-1]))
+    assert f" shards ({kept} of them written before, kept), 0 skipped" in capsys.readouterr().out.splitlines()[0]
     assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
     manifest, reference = json.load(open(out / "manifest.json")), json.load(open(a2d_shards / "manifest.json"))
     assert manifest["splits"] == reference["splits"]

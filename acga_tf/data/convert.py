@@ -245,8 +245,9 @@ def _write_skipped(output_dir: str, rows: Iterable[Sequence[str]]) -> str | None
 
 
 def _write_shards(tasks: list[ShardTask], runner: str, beam_options: Sequence[str], workers: int, progress: bool,
-                  desc: str, executor: ProcessPoolExecutor | None) -> dict[str, dict[str, Any]]:
-    """Writes the shards not complete yet (local pool or Beam); returns every shard's completion marker."""
+                  desc: str, executor: ProcessPoolExecutor | None) -> tuple[dict[str, dict[str, Any]], int]:
+    """Writes the shards not complete yet (local pool or Beam); returns every shard's completion marker, and how many
+    were complete already (a re-run's)."""
     markers = {t.name: completed_marker(t) for t in tasks}
     todo = [t for t in tasks if markers[t.name] is None]
     if len(todo) < len(tasks):
@@ -270,7 +271,7 @@ def _write_shards(tasks: list[ShardTask], runner: str, beam_options: Sequence[st
             if "error" in r:
                 _raise_error(r)
             markers[r["name"]] = r
-    return markers
+    return markers, len(tasks) - len(todo)
 
 
 def _update_manifest(output_dir: str, dataset: str, split_name: str, split_summary: dict[str, Any], window: int,
@@ -348,7 +349,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
 
     tasks = plan_shards(frames, output_dir, split_name, window=window, shard_size=shard_size, skip_bad=skip_bad)
     _remove_stale(output_dir, split_name, {t.name for t in tasks})
-    markers = _write_shards(tasks, runner, beam_options, workers, progress, f"{dataset} {split_name}", executor)
+    markers, reused = _write_shards(tasks, runner, beam_options, workers, progress, f"{dataset} {split_name}",
+                                    executor)
     shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "bytes": markers[t.name].get("bytes"),
                "frames": markers[t.name]["frames"], "samples": markers[t.name]["samples"]} for t in tasks]
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
@@ -370,7 +372,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
                                     _write_vocabulary(output_dir, vocabulary, frames), reader_skipped)
     summary = {"dataset": dataset, "split": split_name, "frames": split_summary["frames"],
                "samples": split_summary["samples"], "empty_masks": empty_masks, "shards": shards,
-               "skipped": len(skipped_rows),
+               "skipped": len(skipped_rows), "reused": reused,
                "reader_skipped": len(reader_skipped), "skipped_csv": skipped_path, "output_dir": output_dir}
     logger.info("%s %s: %d samples (%d frames) in %d shards, %d skipped", dataset, split_name, summary["samples"],
                 summary["frames"], len(shards), summary["skipped"])
@@ -520,8 +522,10 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         vocabulary=args.vocabulary, beam_options=args.beam_option,
                         progress=not args.no_progress, overwrite=args.overwrite)
     lines = [f"{s['dataset']} {s['split']}: {counted(s['samples'], 'sample')} "
-             f"({counted(s['frames'], 'annotated frame')}) in {counted(len(s['shards']), 'shard')}, "
-             f"{s['skipped']} skipped"
+             f"({counted(s['frames'], 'annotated frame')}) in {counted(len(s['shards']), 'shard')}"
+             # a re-run's: which shards it kept (a data engineer's re-run said nothing of them without -v)
+             + (f" ({s['reused']} of them written before, kept)" if s["reused"] else "")
+             + f", {s['skipped']} skipped"
              + (f" (listed in {s['skipped_csv']})" if s["skipped"] else "")
              + (f", {s['empty_masks']} with an empty mask (kept)" if s["empty_masks"] else "")
              + f" -> {s['output_dir']}"
