@@ -496,3 +496,21 @@ def test_ctrl_c_while_the_savedmodel_is_written_waits_for_it_then_leaves_no_vers
         export_model(trained, str(tmp_path / "models" / "acga" / "1"))
     assert len(finished) == 1 and not (tmp_path / "models").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_an_export_into_a_model_folder_another_export_is_writing_is_refused(run_dir, tmp_path, capsys):
+    """An automation engineer's two exports of one version at once: the later removed the earlier's staging folder,
+    failed with status 2 ("file already exists") and left its own 8.5 MB `3.partial`. The model's folder is locked
+    while a version is written in it (here another process's lock, as `flock` sees an open file of this one)."""
+    from acga_tf.ops import files
+
+    model = tmp_path / "models" / "acga"
+    model.mkdir(parents=True)
+    lock = files.WriteLock(str(model))
+    try:
+        assert main(["export", "--model", str(run_dir), "--output", str(model / "3")]) == 75
+    finally:
+        lock.release()
+    assert capsys.readouterr().err.strip() == (f"acga export: error: {model} (--output): another run is writing it "
+                                               "now; wait for it to end, or write elsewhere")
+    assert os.listdir(model) == []

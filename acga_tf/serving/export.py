@@ -31,7 +31,6 @@ sibling and renamed into place so a watching server never sees half a model, wit
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 
@@ -341,29 +340,25 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     for name, function in signatures.items():
         setattr(root, name, function)
 
-    made, folder = [], name_dir  # the folders made for the export, deepest first
-    while not os.path.exists(folder):
-        made.append(folder)
-        folder = os.path.dirname(folder)
-    os.makedirs(name_dir, exist_ok=True)
-    # Written beside the version folder under a name that is not an integer (TF Serving ignores it), then renamed.
-    try:
-        with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
-            with deferred_interrupts():  # Ctrl-C or SIGTERM once the folder is written: then removed, no version
-                tf.saved_model.save(root, staging, signatures=signatures)
-                if records is not None:
-                    write_warmup(staging, records)
-    except BaseException as e:
-        for folder in made:  # left empty (a folder that was there is kept)
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-        if not isinstance(e, (OSError, tf.errors.OpError)):
-            raise
-        # a full disk: TensorFlow's error named a temporary file of its own
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else error_message(e)
-        if output_dir + ".partial" in reason and "; " in reason:  # "<its temporary file>; No space left on device"
-            reason = reason.rsplit("; ", 1)[-1]
-        raise ValueError(f"{output_dir}: not exported ({reason}); nothing was written there") from None
+    # The model's folder locked while a version is written in it: a second export into it now is refused (exit 75),
+    # nothing touched (a data engineer's two exports of one version: the later removed the earlier's staging folder,
+    # then failed, leaving its own); folders made for it and left empty are removed.
+    with files.locked_folder(name_dir, "--output"):
+        if os.path.exists(output_dir):  # another export wrote it meanwhile
+            raise ValueError(f"{output_dir}: already exists; export to a new version number (TF Serving serves the "
+                             "highest one)")
+        # Written beside the version folder under a name that is not an integer (TF Serving ignores it), renamed.
+        try:
+            with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
+                with deferred_interrupts():  # Ctrl-C or SIGTERM once the folder is written: then removed, no version
+                    tf.saved_model.save(root, staging, signatures=signatures)
+                    if records is not None:
+                        write_warmup(staging, records)
+        except (OSError, tf.errors.OpError) as e:  # a full disk: TensorFlow's error named a temporary file of its own
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else error_message(e)
+            if output_dir + ".partial" in reason and "; " in reason:  # "<its temporary file>; No space left ..."
+                reason = reason.rsplit("; ", 1)[-1]
+            raise ValueError(f"{output_dir}: not exported ({reason}); nothing was written there") from None
     base = os.path.dirname(name_dir)
     config_path = os.path.join(base, MODELS_CONFIG)
     name = os.path.basename(name_dir)
