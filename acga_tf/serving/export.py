@@ -341,12 +341,10 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
         setattr(root, name, function)
 
     # The model's folder locked while a version is written in it: a second export into it now is refused (exit 75),
-    # nothing touched (a data engineer's two exports of one version: the later removed the earlier's staging folder,
-    # then failed, leaving its own); folders made for it and left empty are removed.
+    # nothing touched (an automation engineer's two exports of one version: the later removed the earlier's staging
+    # folder, then failed, leaving its own); folders made for it and left empty are removed.
     with files.locked_folder(name_dir, "--output"):
-        if os.path.exists(output_dir):  # another export wrote it meanwhile
-            raise ValueError(f"{output_dir}: already exists; export to a new version number (TF Serving serves the "
-                             "highest one)")
+        _check_version_dir(output_dir)  # another export may have written it meanwhile
         # Written beside the version folder under a name that is not an integer (TF Serving ignores it), renamed.
         try:
             with files.atomic_path(output_dir, suffix=".partial", overwrite=False) as staging:
