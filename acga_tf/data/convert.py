@@ -430,51 +430,42 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
     with files.locked_folder(output, "--output"):  # a second conversion into it now: refused, nothing touched
-        return _prepare(dataset, root, output, split, workers=workers, shard_size=shard_size, skip_bad=skip_bad,
-                        runner=runner, window=window, frames=frames, metadata_path=metadata_path,
-                        vocabulary=vocabulary, beam_options=beam_options, progress=progress, executor=executor,
-                        overwrite=overwrite)
-
-
-def _prepare(dataset, root, output, split, *, workers, shard_size, skip_bad, runner, window, frames, metadata_path,
-             vocabulary, beam_options, progress, executor, overwrite) -> list[dict[str, Any]]:
-    """`prepare`'s work, its output folder locked."""
-    claim_output_dir(output, dataset, overwrite=overwrite)
-    reader_skipped: list[Skipped] = []
-    items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames,
-                  metadata_path=metadata_path)
-    by_split: dict[str, list[AnnotatedFrame]] = {"train": [], "test": []}
-    for f in items:
-        by_split.setdefault(f.split, []).append(f)
-    wanted = [s for s in ("train", "test") if by_split[s]] if split == "all" else [split]
-    if not wanted:  # every item skipped as bad: status 0 and nothing written, without a word, before
-        raise ValueError(f"{root}: no annotated frame of {dataset} to convert"
-                         + (f": all {len(reader_skipped)} items read were bad (the warnings above name them; nothing "
-                            "was written)" if reader_skipped else ""))
-    for s in wanted:
-        if not by_split[s]:
-            raise ValueError(f"{root}: no annotated frame in the {s!r} split of {dataset}"
-                             + (" (J-HMDB Sentences is test-only, docs/evaluation.md#protocol)"
-                                if dataset == "jhmdb" else ""))
-    if vocabulary is not None:  # before any shard is written
-        check_vocabulary_covers(vocabulary, [r.sentence for s in wanted for f in by_split[s] for r in f.referrals])
-    if vocabulary is None:
-        train_sentences = [r.sentence for f in by_split["train"] for r in f.referrals]
-        if not train_sentences:
-            logger.warning("%s has no training sentences: building the vocabulary from all its sentences (pass "
-                           "the A2D vocab.txt to share the trained model's vocabulary)", dataset)
-            train_sentences = [r.sentence for f in items for r in f.referrals]
-        vocabulary = train_sentences
-    own_pool = executor is None and workers > 1 and runner == "local"
-    pool = make_pool(workers) if own_pool else executor  # one pool for every split
-    try:
-        return [convert(by_split[s], output, split_name=s, dataset=dataset, window=window, shard_size=shard_size,
-                        workers=workers, skip_bad=skip_bad, vocabulary=vocabulary, reader_skipped=reader_skipped,
-                        runner=runner, beam_options=beam_options, progress=progress, executor=pool)
-                for s in wanted]
-    finally:
-        if own_pool:
-            pool.shutdown(wait=True, cancel_futures=True)
+        claim_output_dir(output, dataset, overwrite=overwrite)
+        reader_skipped: list[Skipped] = []
+        items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames,
+                      metadata_path=metadata_path)
+        by_split: dict[str, list[AnnotatedFrame]] = {"train": [], "test": []}
+        for f in items:
+            by_split.setdefault(f.split, []).append(f)
+        wanted = [s for s in ("train", "test") if by_split[s]] if split == "all" else [split]
+        if not wanted:  # every item skipped as bad: status 0 and nothing written, without a word, before
+            raise ValueError(f"{root}: no annotated frame of {dataset} to convert"
+                             + (f": all {len(reader_skipped)} items read were bad (the warnings above name them; "
+                                "nothing was written)" if reader_skipped else ""))
+        for s in wanted:
+            if not by_split[s]:
+                raise ValueError(f"{root}: no annotated frame in the {s!r} split of {dataset}"
+                                 + (" (J-HMDB Sentences is test-only, docs/evaluation.md#protocol)"
+                                    if dataset == "jhmdb" else ""))
+        if vocabulary is not None:  # before any shard is written
+            check_vocabulary_covers(vocabulary, [r.sentence for s in wanted for f in by_split[s] for r in f.referrals])
+        if vocabulary is None:
+            train_sentences = [r.sentence for f in by_split["train"] for r in f.referrals]
+            if not train_sentences:
+                logger.warning("%s has no training sentences: building the vocabulary from all its sentences (pass "
+                               "the A2D vocab.txt to share the trained model's vocabulary)", dataset)
+                train_sentences = [r.sentence for f in items for r in f.referrals]
+            vocabulary = train_sentences
+        own_pool = executor is None and workers > 1 and runner == "local"
+        pool = make_pool(workers) if own_pool else executor  # one pool for every split
+        try:
+            return [convert(by_split[s], output, split_name=s, dataset=dataset, window=window, shard_size=shard_size,
+                            workers=workers, skip_bad=skip_bad, vocabulary=vocabulary, reader_skipped=reader_skipped,
+                            runner=runner, beam_options=beam_options, progress=progress, executor=pool)
+                    for s in wanted]
+        finally:
+            if own_pool:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 # === Command line (shared by `acga prepare` and `python -m pipelines.convert`) ===
