@@ -22,6 +22,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 import traceback
 
@@ -144,10 +145,25 @@ if _STARTING:
     signal.signal(signal.SIGINT, signal.default_int_handler if _SIGINT_BEFORE is None else _SIGINT_BEFORE)
 
 
+class _Help(argparse.HelpFormatter):
+    """argparse's help, wrapped at spaces only: an option named in a help text (`--mixed-precision`) is never split at
+    its hyphen across two lines (a documentation reviewer's: copied or read aloud, it was two broken words)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, whose mistakes are one line: its error without the usage block above it (six lines for
     `acga predict`, a long-video tester's `--start abc`); `--help` prints the usage. The subcommands' parsers are of
-    this class too (`add_subparsers` makes them of their parent's)."""
+    this class too (`add_subparsers` makes them of their parent's), all with `_Help`'s wrapping."""
+
+    def __init__(self, *args, formatter_class=_Help, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
     def error(self, message: str):
         if message.startswith("the following arguments are required"):
@@ -172,7 +188,8 @@ class _Parser(argparse.ArgumentParser):
                   if unknown else missing.message)
         if extras:
             parser = _chosen_parser(self, namespace)
-            parser.error(f"unrecognized arguments: {' '.join(extras)}{_hints(parser, extras)}")
+            parser.error(_expanded_pattern(sys.argv[1:] if args is None else list(args), extras)
+                         or f"unrecognized arguments: {' '.join(extras)}{_hints(parser, extras)}")
         return namespace
 
 
@@ -190,6 +207,24 @@ def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
     return "".join(f"; did you mean {close[0]}?" for extra in extras if extra.startswith("--")
                    for close in [difflib.get_close_matches(extra.split("=")[0], _option_strings(parser), n=1,
                                                            cutoff=0.7)] if close)
+
+
+def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
+    """The error for an option's pattern the shell expanded into files (`--data data/train-*.tfrecord` unquoted:
+    argparse listed the files after the first as unrecognized, a documentation reviewer's 16 paths); None where
+    `extras` are not such files."""
+    try:
+        start = argv.index(extras[0])
+    except ValueError:
+        return None
+    paths = argv[start - 1:start + len(extras)]
+    if start < 2 or not argv[start - 2].startswith("--") or "=" in argv[start - 2] or argv[start:start + len(extras)] \
+            != extras or not all(os.path.exists(path) for path in paths):
+        return None
+    prefix, suffix = os.path.commonprefix(paths), os.path.commonprefix([p[::-1] for p in paths])[::-1]
+    suffix = suffix[max(0, len(prefix) + len(suffix) - min(map(len, paths))):]  # prefix and suffix not overlapping
+    return (f"{argv[start - 2]} takes one value, but the shell gave it {len(paths)} files (it expands a pattern left "
+            f"unquoted): quote the pattern, e.g. {argv[start - 2]} '{prefix}*{suffix}'")
 
 
 def _fail(parser: argparse.ArgumentParser, message: str):
@@ -295,7 +330,7 @@ def _run_prepare(args) -> int:
 # === convert-weights (issue: model) ===
 def _add_convert_weights(sub) -> None:
     p = sub.add_parser("convert-weights", help="reference PyTorch checkpoint (.pth/.pth.tar) -> Keras .weights.h5 "
-                                               "(needs: pip install 'acga-tf[convert]')")
+                                               "(needs PyTorch: the [convert] extra, README Install)")
     p.add_argument("--checkpoint", required=True, help="the reference ACGA .pth / .pth.tar file")
     p.add_argument("--output", required=True, help="NAME.weights.h5 (NAME.config.json is written beside it)")
     p.add_argument("--preset", default="paper", help="model preset matching the checkpoint (default: paper)")
@@ -329,7 +364,8 @@ def _add_predict(sub) -> None:
                                   "--output-dir")
     p.add_argument("--output-dir", help="with --list: the folder to write, one folder per video (masks/<k>/*.png, "
                                         "summary.json) and results.csv; a video done earlier is passed over")
-    p.add_argument("--overlays", choices=("mp4", "gif"), help="with --list: an overlay per video, of this format")
+    p.add_argument("--overlays", choices=("mp4", "gif"), help="with --list: an overlay per video, of this format "
+                                                                   "(default: none)")
     p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif")
     p.add_argument("--no-audio", action="store_true", help="an MP4 overlay without the video's sound")
     p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...; with several queries "
@@ -440,9 +476,10 @@ def _add_visualize(sub) -> None:
     p.add_argument("--output", required=True, help="figure file (FIG.png, .pdf, .svg)")
     p.add_argument("--video", help="attention figure: a video file")
     p.add_argument("--query", help="attention figure: the sentence")
-    p.add_argument("--point", help="attention figure: query pixel X,Y of the frame as players show it (an "
-                                    "anamorphic video's in square pixels)")
-    p.add_argument("--frame", type=int, help="attention figure: centre frame index (default: the middle one)")
+    p.add_argument("--point", help="attention figure (required for it): query pixel X,Y of the frame as "
+                                    "players show it (an anamorphic video's in square pixels)")
+    p.add_argument("--frame", type=int, help="attention figure: centre frame, counted from 0 (the mask PNG "
+                                                  "00001.png is frame 0; default: the middle one)")
     p.add_argument("--data", help="qualitative grid: glob of prepared TFRecord shards")
     p.add_argument("--samples", type=count_argument, default=4, help="qualitative grid: rows (default: 4)")
     p.set_defaults(run=_run_visualize)
@@ -485,7 +522,7 @@ def _run_export(args) -> int:
 
 # === train (issue: training) ===
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train ACGA on prepared shards (paper schedule, docs/model.md#presets)")
+    p = sub.add_parser("train", help="train ACGA on prepared shards (the paper's schedule: docs/training.md#schedule)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="an experiment JSON file ({\"model\": ..., \"data\": ..., \"training\": "
                         "...}, flat fields, or {\"preset\": NAME, ...})")
@@ -512,10 +549,11 @@ def _add_train(sub) -> None:
     p.add_argument("--no-progress", action="store_true",
                    help="no live progress bar: one line per epoch, as into a file or a pipe")
     p.add_argument("--mixed-precision", nargs="?", const="auto", default=None, choices=("auto", *POLICIES),
-                   help="alone: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16_head (I3D in float32, "
-                        "the rest in mixed_bfloat16) where it convolves faster in bfloat16, else float32 (the choice "
-                        "and why are printed); or one of " + ", ".join(POLICIES) + " (default: float32; mixed_float16 "
-                        "needs a GPU under TensorFlow)")
+                   metavar="POLICY",
+                   help="alone or `auto`: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16_head (I3D in "
+                        "float32, the rest in mixed_bfloat16) where it convolves faster in bfloat16, else float32 (the "
+                        "choice and why are printed); or one of " + ", ".join(POLICIES) + " (default: float32; "
+                        "mixed_float16 needs a GPU under TensorFlow)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
     p.set_defaults(run=_run_train)
@@ -626,7 +664,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--epochs", type=count_argument, help="training epochs (default: "
                    f"{ExperimentConfig.preset(DEMO_PRESET).training.epochs}, the {DEMO_PRESET!r} experiment's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default: 0)")
-    p.add_argument("--mixed-precision", default="auto", choices=("auto", *POLICIES),
+    p.add_argument("--mixed-precision", default="auto", choices=("auto", *POLICIES), metavar="POLICY",
                    help="precision to train under (default: auto, what `acga train --mixed-precision` picks: on a "
                         "CPU fast in bfloat16, mixed_bfloat16_head, else float32); or one of " + ", ".join(POLICIES))
     p.add_argument("--no-progress", action="store_true",
@@ -675,7 +713,8 @@ def _run_demo(args) -> int:
 
 # === app (issue: deployment) ===
 def _add_app(sub) -> None:
-    p = sub.add_parser("app", help="a local web page: upload a video, type sentences, see the masks (needs [app])")
+    p = sub.add_parser("app", help="a local web page: upload a video, type sentences, see the masks (needs Gradio: "
+                                           "the [app] extra, README Install)")
     p.add_argument("--model", required=True, help="any artifact acga predict takes (the attention figure needs a run "
                    "directory or a .keras file)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")

@@ -152,7 +152,7 @@ def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` then fails as when it is not installed
     assert cli.main(["app", "--model", run_dir]) == 2
     err = capsys.readouterr().err
-    assert 'pip install "acga-tf[app]"' in err and "Traceback" not in err
+    assert 'pip install -e ".[app]" in the acga-tf checkout' in err and "Traceback" not in err
 
 
 def test_cli_app_with_a_model_that_does_not_load_says_only_that(tmp_path, capsys):

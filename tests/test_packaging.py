@@ -16,6 +16,7 @@ import pytest
 from support import REPO
 
 import acga_tf
+from acga_tf.ops.extras import extra_packages, install_hint
 
 
 def test_the_wheel_holds_the_package_its_license_and_the_acga_command(tmp_path):
@@ -48,3 +49,16 @@ def test_acga_version_answers_without_tensorflow_and_as_the_command_line_does(ca
     with pytest.raises(SystemExit) as stopped:
         _build_parser().parse_args(["--version"])
     assert stopped.value.code == 0 and proc.stdout == capsys.readouterr().out == f"acga-tf {acga_tf.__version__}\n"
+
+
+def test_an_extras_install_hint_names_the_readmes_command_and_its_packages():
+    """A documentation reviewer's: `pip install 'acga-tf[convert]'` in the messages, though README Install installs
+    from a checkout (`pip install -e ".[convert]"`) and acga-tf is on no package index. The packages come from the
+    installed metadata, so they cannot drift from setup.cfg."""
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(REPO, "setup.cfg"))
+    extras = parser["options.extras_require"]
+    for extra in ("convert", "beam", "serving", "app"):
+        assert extra_packages(extra) == extras[extra].split(), extra
+    assert install_hint("app") == 'pip install -e ".[app]" in the acga-tf checkout (or: pip install "gradio>=5.50")'
+    assert install_hint("convert").endswith("(or: pip install torch)")

@@ -5,7 +5,7 @@ Upload a video (or take the built-in synthetic example), type one sentence per l
 middle frame, the attention figure of the first sentence. The page runs the same prediction as `acga predict`
 (`acga_tf.apps.predict`); mistakes (no video, an unreadable file, an empty sentence) are shown on the page.
 
-Needs the optional extra: `pip install "acga-tf[app]"` (Gradio, the toolkit of the field's demo pages).
+Needs the optional [app] extra (Gradio, the toolkit of the field's demo pages; README Install).
 """
 
 import dataclasses
@@ -30,10 +30,10 @@ from acga_tf.apps.visualize import attention_figure, attention_model, compute_at
 from acga_tf.data.synthetic import write_example_video
 from acga_tf.data.video import iter_video_frames
 from acga_tf.ops.errors import sigterm_as_interrupt
+from acga_tf.ops.extras import install_hint
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = 'the web page needs Gradio: pip install "acga-tf[app]"'
 # The oldest Gradio the page is tested with; 5.0.2 and 4.44.1 (with huggingface-hub < 1) did not start on the
 # development host: "When localhost is not accessible, a shareable link must be created" (measured 2026-12-03).
 GRADIO_MIN = (5, 50)
@@ -53,7 +53,7 @@ def _gradio():
     try:
         import gradio
     except ImportError:  # the optional [app] extra
-        raise ImportError(INSTALL_HINT) from None
+        raise ImportError(f"the web page needs Gradio: {install_hint('app')}") from None
     found = tuple(int(part) for part in re.findall(r"\d+", gradio.__version__)[:2])
     if found < GRADIO_MIN:
         wanted = ".".join(map(str, GRADIO_MIN))

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from acga_tf.data.shards import MARKER_DIR, ShardTask, write_shard
 from acga_tf.ops import files
+from acga_tf.ops.extras import install_hint
 
 
 def _error_path(task: ShardTask) -> str:
@@ -45,7 +46,7 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
         import apache_beam as beam
         from apache_beam.options.pipeline_options import PipelineOptions
     except ImportError:
-        raise ImportError("the Beam runner needs Apache Beam: pip install 'acga-tf[beam]'") from None
+        raise ImportError(f"the Beam runner needs Apache Beam: {install_hint('beam')}") from None
 
     for task in tasks:
         if os.path.exists(_error_path(task)):

@@ -480,7 +480,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--shard-size", type=count_argument, default=DEFAULT_SHARD_SIZE,
                         help=f"annotated frames per shard (default: {DEFAULT_SHARD_SIZE})")
     common.add_argument("--skip-bad", action="store_true", help="leave bad items out, listed in skipped.csv")
-    common.add_argument("--runner", default="local", choices=RUNNERS, help="local pool or Apache Beam")
+    common.add_argument("--runner", default="local", choices=RUNNERS, help="local pool or Apache Beam (default: local)")
     common.add_argument("--window", type=count_argument, default=DEFAULT_WINDOW,
                         help=f"frames stored around each annotated frame (default: {DEFAULT_WINDOW})")
     common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")

@@ -11,7 +11,7 @@ outputs).
 - `LocalServer` answers both kinds of requests from a SavedModel directory in-process: handy to try a request
   before deploying to the `tensorflow/serving` container, and what the export tests use.
 
-Only this module's gRPC helpers need the optional `tensorflow-serving-api` (`pip install "acga-tf[serving]"`).
+Only this module's gRPC helpers need the optional `tensorflow-serving-api` (the [serving] extra: README Install).
 Nothing here imports the model code: a SavedModel answers requests with TensorFlow alone.
 """
 
@@ -34,13 +34,13 @@ import tensorflow as tf
 from PIL import Image
 
 from acga_tf.ops.errors import error_message
+from acga_tf.ops.extras import install_hint
 
 DEFAULT_SIGNATURE = "serving_default"
 MULTI_QUERY_SIGNATURE = "segment_queries"
 ENCODED_SIGNATURE = "segment_encoded"
 DESCRIBE_SIGNATURE = "describe_queries"
 SIGNATURES = (DEFAULT_SIGNATURE, MULTI_QUERY_SIGNATURE, ENCODED_SIGNATURE, DESCRIBE_SIGNATURE)
-SERVING_INSTALL_HINT = 'pip install "acga-tf[serving]"  (or: pip install tensorflow-serving-api)'
 # gRPC statuses of a server that failed for now, as HTTP's 5xx (a request it refused is INVALID_ARGUMENT)
 RETRYABLE_GRPC = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL")
 
@@ -62,7 +62,7 @@ def import_serving_apis():
         from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
     except ImportError as e:
         raise ImportError(f"TF Serving request protos need the optional tensorflow-serving-api package "
-                          f"({e}); install it with: {SERVING_INSTALL_HINT}") from None
+                          f"({e}); install it with: {install_hint('serving')}") from None
     return predict_pb2, prediction_log_pb2, model_pb2
 
 

@@ -22,6 +22,7 @@ from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
 from acga_tf.models.video_encoder import I3D
 from acga_tf.ops import files
+from acga_tf.ops.extras import install_hint
 from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
@@ -220,9 +221,9 @@ def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: checkpoint file not found")
     try:
-        import torch  # optional: pip install 'acga-tf[convert]'
+        import torch  # the optional [convert] extra
     except ImportError:
-        raise ImportError("reading a PyTorch checkpoint needs PyTorch: pip install 'acga-tf[convert]'") from None
+        raise ImportError(f"reading a PyTorch checkpoint needs PyTorch: {install_hint('convert')}") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises UnpicklingError for non-tensor objects, RuntimeError for damaged files

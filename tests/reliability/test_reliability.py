@@ -806,6 +806,38 @@ def test_a_mistyped_command_line_is_the_subcommands_error_with_a_hint(argv, line
         assert "did you mean 'predict'?" in err
 
 
+def test_a_pattern_the_shell_expanded_is_named_with_how_to_quote_it(tmp_path, capsys):
+    """A documentation reviewer's: `--data data/train-*.tfrecord` unquoted gave "unrecognized arguments:" and the
+    shards after the first (16 paths), not why."""
+    shards = [tmp_path / f"train-{i:05d}-of-00003.tfrecord" for i in range(3)]
+    for shard in shards:
+        shard.write_bytes(b"")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["evaluate", "--model", "m", "--data", *map(str, shards)])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        f"acga evaluate: error: --data takes one value, but the shell gave it 3 files (it expands a pattern left "
+        f"unquoted): quote the pattern, e.g. --data '{tmp_path}/train-0000*-of-00003.tfrecord' (`acga evaluate "
+        f"--help` lists the options)\n")
+    with pytest.raises(SystemExit):  # words that are not files stay "unrecognized"
+        cli.main(["evaluate", "--model", "m", "--data", str(shards[0]), "stray"])
+    assert "unrecognized arguments: stray" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["predict"], ["prepare", "a2d"], ["evaluate"]])
+def test_help_never_splits_an_option_at_its_hyphen(command, monkeypatch, capsys):
+    """A documentation reviewer's: `acga demo --help` wrapped "`acga train --mixed-" / "precision`" over two lines,
+    `acga prepare a2d --help` "--beam-" / "option=..." (copied or read aloud, broken), and `acga train --help`'s usage
+    listed the five precisions in one 103-column line."""
+    for columns in (60, 90, 100):  # the old wrapping split demo's at 60 and 100, prepare's at 60, 90 and 100
+        monkeypatch.setenv("COLUMNS", str(columns))
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        out = capsys.readouterr().out
+        assert not re.search(r"-[A-Za-z]+-\n", out), out
+        assert max(map(len, out.splitlines())) <= 100, out
+
+
 def test_verbose_after_the_subcommand():
     """`acga predict -v ...` was "unrecognized arguments: -v"; it is `acga -v predict ...` now, and either place's
     default leaves the other's flag as given."""
