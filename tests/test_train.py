@@ -756,6 +756,37 @@ def test_weights_that_cannot_be_written_leave_the_earlier_file_and_one_line(tmp_
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)]).load_weights(str(out))
 
 
+_FULL_DISK_MID_WRITE = r"""
+import resource, signal, sys
+from acga_tf import ACGAConfig
+from acga_tf.models.acga import ACGA
+from acga_tf.training import artifacts
+model = ACGA(ACGAConfig.preset("tiny"))
+model.compile(optimizer="adam")
+model.optimizer.build(model.trainable_variables)  # a run's backup: the weights and Adam's moments, 12.6 MB
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
+try:
+    artifacts.save_weights(model, sys.argv[1])
+except OSError as e:
+    print(e)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="no file size limit on this system")
+@pytest.mark.parametrize("limit", [1_000_000, 6_000_000])
+def test_a_disk_that_fills_while_a_backup_is_written_is_one_line(tmp_path, limit):
+    """An HPC tester's 12 MB quota, filled by a run's first backup: a segmentation fault (status 139), no message.
+    Closing the file HDF5 had failed to write crashed, at these two limits of the run's 12.6 MB backup (and not at 4,
+    8 or 10 MB); the file's size is now reserved before HDF5 writes."""
+    out = tmp_path / "latest.weights.h5"
+    proc = subprocess.run([sys.executable, "-c", _FULL_DISK_MID_WRITE, str(out), str(limit)], capture_output=True,
+                          text=True, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == f"[Errno 27] File too large: '{out}'", proc.stdout
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_full_disk_mid_run_says_what_the_same_command_does(prepared_a2d, tmp_path, capsys, monkeypatch):
     """A Unix user's: "[Errno 28] No space left on device: 'run/backup/latest.weights.h5'" did not say, as Ctrl-C's
     message does, whether the same command resumes the run."""
