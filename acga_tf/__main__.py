@@ -2,12 +2,15 @@
 imports the command line (docs/architecture.md).
 
 `acga --version` answers here, without loading the command line, which loads TensorFlow (about 7 s on a 2-core CPU).
+A start-up that the process's limits stop (no writable temporary folder, `ulimit -v` too low to load TensorFlow or
+FFmpeg) is one line here too (`ops/limits.py`).
 """
 
 import runpy
 import sys
 
 from acga_tf import __version__
+from acga_tf.ops import limits
 
 
 def main() -> None:
@@ -15,7 +18,17 @@ def main() -> None:
     if sys.argv[1:2] == ["--version"]:  # argparse's answer (`acga_tf.cli`), without TensorFlow
         print(f"acga-tf {__version__}")
         sys.exit(0)
-    runpy.run_module("acga_tf.cli", run_name="__main__", alter_sys=True)
+    if (problem := limits.temporary_folder_problem() or limits.too_little_to_start()) is not None:  # before loading
+        print(f"acga: error: {problem}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        runpy.run_module("acga_tf.cli", run_name="__main__", alter_sys=True)
+    except (ImportError, MemoryError, OSError) as e:  # the command's own errors are reported by it: these come from
+        # loading its libraries (TensorFlow, FFmpeg), before it could (an HPC tester's `ulimit -v 2000000`)
+        if (message := limits.start_up_failure(e)) is None:
+            raise
+        print(f"acga: error: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

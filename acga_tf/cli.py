@@ -83,7 +83,10 @@ def end_by_signal(signum: int) -> None:
 
     A shell loop (`for v in *.mp4; do acga predict ...; done`) goes on to the next command after a child that exited
     with status 130: bash takes that as a child that handled Ctrl-C itself; only a child killed by SIGINT stops the
-    loop, as Ctrl-C means to (a tester's loop went on to the next video). The shell's `$?` is 130 either way."""
+    loop, as Ctrl-C means to (a tester's loop went on to the next video). The shell's `$?` is 130 either way.
+    What Python does at exit is done first (`atexit`): removing Matplotlib's temporary folder, TensorFlow's generated
+    files; else each command a scheduler stopped left them in the temporary folder (an HPC tester's)."""
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -124,7 +127,7 @@ from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predic
 from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
-from acga_tf.ops import files
+from acga_tf.ops import files, limits
 from acga_tf.ops.config import count_argument
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar_intervals, is_live, keras_verbosity
@@ -849,7 +852,8 @@ def _out_of_memory(error: BaseException, args) -> str:
                                                    and "OOM" in str(error)):  # (also a full disk's status)
         return ""
     size = getattr(args, "batch_size", None)
-    return f"out of memory at --batch-size {size} (a smaller one needs less): " if size else "out of memory: "
+    return (f"out of memory at --batch-size {size} (a smaller one needs less){limits.memory_limit_hint()}: " if size
+            else f"out of memory{limits.memory_limit_hint()}: ")
 
 
 def _one_line(error: BaseException) -> str:

@@ -533,14 +533,19 @@ def test_a_closed_stdout_is_refused_before_the_work():
 def test_sigterm_stops_predict_as_ctrl_c_does(run_dir, tmp_path):
     """`kill`, `timeout` and `docker stop` send SIGTERM. Before: Python ended at once, status -15 (143 in a shell),
     nothing said, and `OUT.mp4.tmp` left beside the output. Now as Ctrl-C: one line saying what was kept, no
-    temporary file, the shell's status for SIGTERM."""
+    temporary file, the shell's status for SIGTERM. And (an HPC tester's) nothing left in the temporary folder:
+    Matplotlib's folder where HOME cannot be written, TensorFlow's generated files (Python's exit was skipped)."""
     from runs import QUERY, moving_frames, write_video
 
     video, out = str(tmp_path / "long.mp4"), tmp_path / "out" / "o.mp4"
     write_video(video, moving_frames(400, 48, 64, seed=3), "libx264", "yuv420p", fps=24)
+    (tmp_path / "a_file").write_text("")
+    (scratch := tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "XDG_CONFIG_HOME": str(tmp_path / "a_file" / "config")}
+    env.pop("MPLCONFIGDIR", None)  # Matplotlib's own folders cannot be made: `acga` makes one in TMPDIR
     proc = subprocess.Popen([sys.executable, "-m", "acga_tf.cli", "predict", "--model", run_dir, "--video", video,
                              "--query", QUERY, "--output", str(out), "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         temporary = pathlib.Path(str(out) + ".tmp")
         for _ in range(600):  # until the overlay is being written
@@ -548,6 +553,8 @@ def test_sigterm_stops_predict_as_ctrl_c_does(run_dir, tmp_path):
                 break
             time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()[1][-2000:]
+        made = [name for name in os.listdir(scratch) if name.startswith(("acga-matplotlib-", "__autograph"))]
+        assert made, os.listdir(scratch)  # what the signal would leave
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -556,6 +563,7 @@ def test_sigterm_stops_predict_as_ctrl_c_does(run_dir, tmp_path):
     kept = rf"after \d+ frames; {re.escape(str(out))} was not written"
     assert re.fullmatch(rf"\nacga predict: terminated: {kept}\n", err), err
     assert sorted(os.listdir(out.parent)) == []
+    assert not [name for name in os.listdir(scratch) if name in made], os.listdir(scratch)
 
 
 def test_ctrl_c_stops_a_shell_loop_of_commands(run_dir, tmp_path):
@@ -960,3 +968,68 @@ def test_acga_version_prints_the_packages_version(capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out == f"acga-tf {acga_tf.__version__}\n"
+
+
+# === Limits of the process (an HPC tester's) ===
+def _address_space(limit_bytes):
+    def set_limit():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    return set_limit
+
+
+def test_a_virtual_memory_limit_too_low_for_tensorflow_is_one_line_before_loading_it():
+    """`ulimit -v 1200000` ended `acga predict` with status 1 and no message at all (OpenBLAS's last words lost),
+    `ulimit -v 1600000` with a 15-line ImportError ("libavutil...: failed to map segment from shared object")."""
+    proc = subprocess.run([sys.executable, "-m", "acga_tf", "params", "--preset", "tiny"], capture_output=True,
+                          text=True, cwd=REPO, preexec_fn=_address_space(1_200_000 * 1024), timeout=120)
+    assert proc.returncode == 2 and proc.stdout == "", (proc.returncode, proc.stderr[-2000:])
+    assert proc.stderr == ("acga: error: not enough memory to load the command's libraries under the virtual memory "
+                           "limit of 1.1 GiB (ulimit -v; TensorFlow reserves far more address space than it uses, 3 to "
+                           "4 GiB a command: raise the limit or lift it)\n")
+
+
+def test_a_library_that_fails_to_load_under_a_memory_limit_is_one_line(monkeypatch, capsys):
+    """Between the limit refused before loading and the 3 GiB a command needs, a library's loading failed with a
+    traceback (`ulimit -v 2000000`: `import av` in `apps/predict.py`)."""
+    from acga_tf import __main__ as entry
+    from acga_tf.ops import limits
+
+    def fails(*args, **kwargs):
+        raise ImportError("libavutil-7d3d.so.60: failed to map segment from shared object")
+
+    monkeypatch.setattr(entry.runpy, "run_module", fails)
+    monkeypatch.setattr(sys, "argv", ["acga", "params"])
+    monkeypatch.setattr(limits, "address_space_limit", lambda: 2_400_000 * 1024)
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (
+        "acga: error: not enough memory to load the command's libraries under the virtual memory limit of 2.3 GiB "
+        "(ulimit -v; TensorFlow reserves far more address space than it uses, 3 to 4 GiB a command: raise the limit "
+        "or lift it); loading failed with ImportError: libavutil-7d3d.so.60: failed to map segment from shared "
+        "object\n")
+    monkeypatch.setattr(limits, "address_space_limit", lambda: None)  # no limit: a broken installation's traceback
+    with pytest.raises(ImportError):
+        entry.main()
+
+
+def test_no_writable_temporary_folder_is_one_line(monkeypatch, capsys, tmp_path):
+    """/tmp and /var/tmp read-only, TMPDIR unwritable: a 25-line traceback ending "No usable temporary directory
+    found" (Matplotlib's folder, then TensorFlow's import, both need one)."""
+    import tempfile
+
+    from acga_tf import __main__ as entry
+
+    def none_usable():
+        raise FileNotFoundError(2, "No usable temporary directory found in ['/nope', '/tmp', '/var/tmp', '/usr/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", none_usable)
+    monkeypatch.setenv("TMPDIR", "/nope")
+    monkeypatch.setattr(sys, "argv", ["acga", "params"])
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == ("acga: error: no temporary folder can be written (TMPDIR=/nope, /tmp, /var/tmp, "
+                                       "/usr/tmp and the current folder were tried): set TMPDIR to a writable "
+                                       "folder\n")

@@ -1,0 +1,66 @@
+"""The process's limits that stop a command before it can start (README "Reliability"): the virtual memory limit
+(`ulimit -v`, a batch scheduler's `vmem`) and a temporary folder it can write. Each gives the one line `acga` prints
+in place of Python's traceback. This module imports no TensorFlow: `acga` asks before loading it."""
+
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+
+# The virtual memory one `acga` command needed on a 2-core host (an HPC tester's and this module's measures,
+# 2026-12-05): `acga params` and `acga predict` 3 GiB (2.5 failed while TensorFlow loaded), `acga train` 4 GiB.
+# TensorFlow reserves far more address space than it fills: a command's resident memory is about 1 GB.
+NEEDED_GIB = "3 to 4"
+# Below this, TensorFlow cannot load (its libraries are 1.2 GB; importing it peaked at 1.9 GiB of address space on
+# that host), and how it fails varies: a traceback at 1.4 GB, no message at all at 1.2 (OpenBLAS's exit): refused first.
+TOO_LITTLE = 2 ** 31
+# The errors a library's loading ends in where the address space ran out (ImportError: "failed to map segment from
+# shared object"; SystemError: "error return without exception set"; RuntimeError: a module's own import check).
+LOADING_ERRORS = (ImportError, MemoryError, OSError, RuntimeError, SystemError)
+
+
+def address_space_limit() -> int | None:
+    """The soft limit on the process's virtual memory (`ulimit -v`), in bytes; None where there is none."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def memory_limit_hint() -> str:
+    """" under the virtual memory limit of 2.4 GiB (ulimit -v; ...: raise the limit or lift it)" where a limit is
+    set, else ""."""
+    limit = address_space_limit()
+    if limit is None:
+        return ""
+    return (f" under the virtual memory limit of {limit / 2 ** 30:.1f} GiB (ulimit -v; TensorFlow reserves far more "
+            f"address space than it uses, {NEEDED_GIB} GiB a command: raise the limit or lift it)")
+
+
+def too_little_to_start() -> str | None:
+    """The one-line message where the virtual memory limit is below what loading TensorFlow takes; None otherwise."""
+    limit = address_space_limit()
+    return None if limit is None or limit >= TOO_LITTLE else \
+        f"not enough memory to load the command's libraries{memory_limit_hint()}"
+
+
+def start_up_failure(error: BaseException) -> str | None:
+    """The one-line message for `error`, raised while the command loaded its libraries under a virtual memory limit
+    (`ImportError: libavformat...: failed to map segment from shared object`), with the error's first line; None
+    where no limit is set (a broken installation keeps its traceback)."""
+    if address_space_limit() is None or not isinstance(error, LOADING_ERRORS):
+        return None
+    first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")[:300]
+    return (f"not enough memory to load the command's libraries{memory_limit_hint()}; loading failed with "
+            f"{type(error).__name__}" + (f": {first}" if first else ""))
+
+
+def temporary_folder_problem() -> str | None:
+    """Why no temporary file can be made (TensorFlow, Matplotlib and the commands' atomic writes need one), naming
+    what was tried; None where one can."""
+    try:
+        tempfile.gettempdir()
+    except FileNotFoundError:
+        tried = [f"TMPDIR={os.environ['TMPDIR']}"] if os.environ.get("TMPDIR") else []
+        return (f"no temporary folder can be written ({', '.join([*tried, '/tmp', '/var/tmp', '/usr/tmp'])} and the "
+                "current folder were tried): set TMPDIR to a writable folder")
+    return None
