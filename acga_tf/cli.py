@@ -25,6 +25,7 @@ import tempfile
 import textwrap
 import threading
 import traceback
+from collections.abc import Iterator
 
 from acga_tf.ops import native_log
 
@@ -776,9 +777,11 @@ def main(argv: list[str] | None = None) -> int:
     tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
     for line in native_log.held_lines():
         logging.getLogger(__name__).info("no usable GPU, running on the CPU: %s", line)
-    with sigterm_as_interrupt() as terminated:
+    with sigterm_as_interrupt() as terminated, _stdout_named():
         try:
-            return int(args.run(args) or 0)
+            code = int(args.run(args) or 0)
+            sys.stdout.flush()  # here, where a failure is reported, not in Python's exit
+            return code
         except USER_ERRORS as e:
             if args.debug and sys.stderr is not None:  # the traceback, then the one line and the status a run
                 with contextlib.suppress(OSError):  # without --debug gives
@@ -817,6 +820,52 @@ def _unread_argument(argv: list[str]) -> str | None:
         if any(0xDC80 <= ord(c) <= 0xDCFF for c in argument):
             return argument.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return None
+
+
+class _NamedStdout:
+    """Standard output during a command: a write that fails names it. Python's error names no file, so `> out.txt` on a
+    full disk ended `acga predict` with "[Errno 28] No space left on device" alone, its masks written (an HPC
+    tester's). Everything else is the stream's own."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def write(self, text: str) -> int:
+        with _naming_stdout():
+            return self.stream.write(text)
+
+    def flush(self) -> None:
+        with _naming_stdout():
+            self.stream.flush()
+
+
+@contextlib.contextmanager
+def _naming_stdout() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:  # `acga ... | head`: told apart by `main`
+        raise
+    except OSError as e:
+        if e.errno is None or e.filename is not None:
+            raise
+        raise OSError(e.errno, e.strerror, "standard output") from None
+
+
+@contextlib.contextmanager
+def _stdout_named() -> Iterator[None]:
+    """`_NamedStdout` for the block (where there is a standard output)."""
+    if sys.stdout is None or isinstance(sys.stdout, _NamedStdout):
+        yield
+        return
+    stream = sys.stdout = _NamedStdout(sys.stdout)
+    try:
+        yield
+    finally:
+        if sys.stdout is stream:
+            sys.stdout = stream.stream
 
 
 def _stdout_closed() -> bool:

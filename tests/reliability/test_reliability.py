@@ -1033,3 +1033,15 @@ def test_no_writable_temporary_folder_is_one_line(monkeypatch, capsys, tmp_path)
     assert capsys.readouterr().err == ("acga: error: no temporary folder can be written (TMPDIR=/nope, /tmp, /var/tmp, "
                                        "/usr/tmp and the current folder were tried): set TMPDIR to a writable "
                                        "folder\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (a device whose writes fail as a full disk's)")
+def test_standard_output_on_a_full_disk_is_named():
+    """An HPC tester's `acga predict ... > out.txt` on a full disk: "[Errno 28] No space left on device", naming no
+    file, though the masks were written: it was the summary printed on stdout that failed."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "acga_tf", "params", "--preset", "tiny"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=120,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 2
+    assert proc.stderr == "acga params: error: [Errno 28] No space left on device: 'standard output'\n", proc.stderr
