@@ -1216,13 +1216,48 @@ def test_a_frames_dir_used_again_holds_only_the_last_runs_masks(run_dir, tmp_pat
     names, masks = _pngs(frames)
     assert names == [f"{i:05d}.png" for i in range(7, 13)]
     np.testing.assert_array_equal(masks, predict(run_dir, path, other).masks[6:])
-    assert f"{frames}: removed the 12 mask PNGs of an earlier run" in caplog.text
+    assert f"{frames}: replaced the 12 mask PNGs of an earlier run" in caplog.text
     _predict_into(run_dir, short, frames, [QUERY])
     names, masks = _pngs(frames)
     assert names == [f"{i:05d}.png" for i in range(1, 6)]
     np.testing.assert_array_equal(masks, predict(run_dir, short, QUERY).masks)
-    assert f"{frames}: removed the 6 mask PNGs of an earlier run" in caplog.text
+    assert f"{frames}: replaced the 6 mask PNGs of an earlier run" in caplog.text
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("stop", ["full_disk", "killed"])
+def test_a_run_that_does_not_finish_keeps_the_earlier_runs_masks(stop, run_dir, tmp_path, capsys, caplog,
+                                                                  monkeypatch):
+    """An HPC tester's: a re-run into a complete result's --frames-dir, stopped by the scheduler after 220 of 960
+    frames, had removed the other 740 masks at its start (the overlay was kept). Now the earlier masks are put aside
+    until the run ends, and put back where it fails or is stopped; a run killed outright (SIGKILL: nothing put back)
+    leaves them aside, and the next run puts them back before it starts."""
+    path = write_video(tmp_path / "clip.mp4", moving_frames(8, 40, 56, seed=3), "libx264", "yuv420p")
+    frames = tmp_path / "masks"
+    _predict_into(run_dir, path, frames, SENTENCES[:2])
+    before = {name: (frames / name).read_bytes() for name in ("1/00001.png", "2/00008.png", "queries.txt")}
+    listing = sorted(str(p.relative_to(frames)) for p in frames.rglob("*"))
+    if stop == "full_disk":
+        _saves_fail_at(monkeypatch, 3)  # frame 2's second sentence
+        assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(frames),
+                     "--no-progress"]) == 2
+        assert capsys.readouterr().err.strip().endswith(f"after 2 frames; {frames} keeps the earlier run's 16 masks")
+    else:  # what a SIGKILL mid-run leaves: the earlier masks aside, this run's first frames in place
+        aside = frames / ".acga-earlier"
+        aside.mkdir()
+        for name in ("1", "2", "queries.txt"):
+            os.replace(frames / name, aside / name)
+        (frames / "00001.png").write_bytes(b"a killed run's mask")
+    if stop == "killed":
+        caplog.clear()
+        _predict_into(run_dir, path, frames, [SENTENCES[2]])  # puts them back, then replaces them
+        assert f"{frames}: replaced the 16 mask PNGs of an earlier run" in caplog.text
+        names, masks = _pngs(frames)
+        assert names == [f"{i:05d}.png" for i in range(1, 9)]
+        np.testing.assert_array_equal(masks, predict(run_dir, path, SENTENCES[2]).masks)
+        return
+    assert sorted(str(p.relative_to(frames)) for p in frames.rglob("*")) == listing  # nothing of this run's
+    assert {name: (frames / name).read_bytes() for name in before} == before
 
 
 def test_a_frames_dir_used_again_with_other_sentences_holds_only_the_last_runs_masks(run_dir, tmp_path, capsys,
@@ -1244,12 +1279,12 @@ def test_a_frames_dir_used_again_with_other_sentences_holds_only_the_last_runs_m
         names, masks = _pngs(frames / str(k + 1))
         assert names == [f"{i:05d}.png" for i in range(1, 5)]
         np.testing.assert_array_equal(masks, result.masks)
-    assert f"{frames}: removed the 12 mask PNGs of an earlier run" in caplog.text
+    assert f"{frames}: replaced the 12 mask PNGs of an earlier run" in caplog.text
     _predict_into(run_dir, path, frames, [QUERY])  # numbered folders, then one sentence's PNGs
     names, masks = _pngs(frames)
     assert names == [f"{i:05d}.png" for i in range(1, 5)]
     np.testing.assert_array_equal(masks, predict(run_dir, path, QUERY).masks)
-    assert f"{frames}: removed the 8 mask PNGs of an earlier run" in caplog.text
+    assert f"{frames}: replaced the 8 mask PNGs of an earlier run" in caplog.text
     capsys.readouterr()
     (frames / "2").mkdir()
     (frames / "2" / "notes.txt").write_text("mine")

@@ -30,6 +30,7 @@ import math
 import numbers
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import av
@@ -65,6 +66,7 @@ MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 # What write_mask_frames writes (and may overwrite), and the temporary name of a PNG a killed run was writing.
 MASK_PNG = re.compile(r"^\d{5}\.png(\.tmp)?$")
 SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of sentence k of several
+EARLIER_FOLDER = ".acga-earlier"  # <frames_dir>/.acga-earlier/: an earlier run's masks while a run replaces them
 
 
 # === Sentences ===
@@ -949,8 +951,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         queries: the sentences; overlay colour k and the legend (two or more sentences) follow their order.
         output: overlay `FILE.mp4` or `FILE.gif`.
         frames_dir: one PNG per frame (`00001.png`, ...); with several sentences, `<frames_dir>/<k>/00001.png`
-            (k = 1, 2, ...) and `queries.txt` listing them. The masks an earlier run wrote there are removed when
-            this run starts writing (a warning says how many), so the folder holds this run's only.
+            (k = 1, 2, ...) and `queries.txt` listing them. The masks an earlier run wrote there are replaced (a
+            warning says how many), so the folder holds this run's only; until this run ends they are kept aside
+            (`EARLIER_FOLDER`), and a run that fails or is stopped puts them back, removing its own.
             `sentence_folders`: numbered folders and `queries.txt` for one sentence too (`predict_list`: one layout
             for every video).
         batch_size, fps, progress, sample_aspect: as `predict` (an MP4 overlay keeps the pixels' aspect).
@@ -965,7 +968,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     Raises:
         ValueError, FileNotFoundError: as `predict` and `check_outputs`.
         OSError: a file could not be written (a full disk; it names the file). An error after the work began says
-            what was kept in a note; the overlay is not written, and no mask PNG is left half written.
+            what was kept in a note; the overlay is not written, and no mask PNG is left half written: the frames
+            folder keeps an earlier run's masks, else this run's first frames'.
     """
     queries = as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
@@ -995,7 +999,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     with _locked_outputs(target, frames_dir) as overlay_lock:  # another run writing them now: refused here
-        folders = _mask_folders(frames_dir, queries, numbered=sentence_folders)
+        folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders)
         writer, key, summary, timed = None, None, None, offset
         try:
             for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
@@ -1028,12 +1032,22 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 writer.discard()
             done = 0 if summary is None else summary.num_frames
             kept = [f"{output} was not written"] if output else []
-            kept += [f"{frames_dir} holds the masks of the first {done} frames"] if frames_dir else []
+            if earlier:
+                _restore_earlier(frames_dir)
+                kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]
+            elif frames_dir:
+                kept += [f"{frames_dir} holds the masks of the first {done} frames"]
             kept = "; ".join([f"after {done} frames", *kept])
             if isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt(kept) from None
             e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
             raise
+        if earlier and summary is None:  # nothing was segmented (the error below): the earlier masks stay
+            _restore_earlier(frames_dir)
+        elif earlier:
+            shutil.rmtree(os.path.join(frames_dir, EARLIER_FOLDER))
+            logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
+                           "masks only", frames_dir, earlier)
     if summary is None:  # the container declared no length, or a wrong one
         raise ValueError(_past_the_end(video, start, first, None, fps))
     summary.start_time = _time_of(summary.first, fps, shown)
@@ -1070,6 +1084,8 @@ def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
     ours, others = [], []
     for name in sorted(os.listdir(frames_dir)):
         path = os.path.join(frames_dir, name)
+        if name == EARLIER_FOLDER and os.path.isdir(path) and not os.path.islink(path):
+            continue  # an earlier run's masks, which a run that was killed kept aside (`_restore_earlier`)
         if SENTENCE_FOLDER.match(name) and os.path.isdir(path) and not os.path.islink(path):  # a link is not ours:
             # its target's PNGs were removed as an earlier run's masks (a security reviewer's)
             for inner in sorted(os.listdir(path)):
@@ -1107,36 +1123,60 @@ def _remove_if_empty(path: str) -> None:
             os.remove(path)
 
 
-def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False) -> list[str]:
-    """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`).
+def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False) -> tuple[list[str], int]:
+    """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`); and how many mask
+    PNGs of an earlier run were put aside.
 
-    What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is removed
-    first, then the numbered folders it leaves empty, with a warning: before, a run over fewer frames or sentences
-    left the earlier run's masks beyond them, mixed with its own.
+    What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is moved
+    into its `EARLIER_FOLDER` first, and the numbered folders it leaves empty removed: before, a run over fewer frames
+    or sentences left the earlier run's masks beyond them, mixed with its own. `predict_to_files` removes them once
+    its run is done, and puts them back where it fails or is stopped (before, a run the scheduler stopped had removed
+    a complete earlier result: an HPC tester's). A folder a killed run left mid-way is first put back as it was.
     """
     if frames_dir is None:
-        return []
+        return [], 0
+    earlier = 0
     if os.path.isdir(frames_dir):
-        earlier = _earlier_masks(frames_dir)[0]
-        for name in earlier:
-            os.remove(os.path.join(frames_dir, name))
-        for name in os.listdir(frames_dir):
-            folder = os.path.join(frames_dir, name)
-            if SENTENCE_FOLDER.match(name) and os.path.isdir(folder) and not os.listdir(folder):
-                os.rmdir(folder)
-        pngs = sum(name != "queries.txt" for name in earlier)
-        if pngs:
-            logger.warning("%s: removed the %d mask PNGs of an earlier run, so that the folder holds this run's "
-                           "masks only", frames_dir, pngs)
+        _restore_earlier(frames_dir)
+        names = _earlier_masks(frames_dir)[0]
+        aside = os.path.join(frames_dir, EARLIER_FOLDER)
+        for name in names:
+            os.makedirs(os.path.dirname(os.path.join(aside, name)), exist_ok=True)
+            os.replace(os.path.join(frames_dir, name), os.path.join(aside, name))
+        _remove_empty_sentence_folders(frames_dir)
+        earlier = sum(name != "queries.txt" for name in names)
     if len(queries) == 1 and not numbered:
         os.makedirs(frames_dir, exist_ok=True)
-        return [frames_dir]
+        return [frames_dir], earlier
     folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(queries))]
     for folder in folders:
         os.makedirs(folder, exist_ok=True)
     with open(os.path.join(frames_dir, "queries.txt"), "w", encoding="utf-8") as f:
         f.writelines(f"{k + 1}\t{q}\n" for k, q in enumerate(queries))
-    return folders
+    return folders, earlier
+
+
+def _restore_earlier(frames_dir: str) -> None:
+    """Puts the earlier run's masks kept in `EARLIER_FOLDER` back in `frames_dir`, after removing the masks the run
+    that put them aside wrote; nothing where none are kept."""
+    aside = os.path.join(frames_dir, EARLIER_FOLDER)
+    if not os.path.isdir(aside) or os.path.islink(aside):
+        return
+    for name in _earlier_masks(frames_dir)[0]:
+        os.remove(os.path.join(frames_dir, name))
+    _remove_empty_sentence_folders(frames_dir)
+    for name in _earlier_masks(aside)[0]:
+        os.makedirs(os.path.dirname(os.path.join(frames_dir, name)), exist_ok=True)
+        os.replace(os.path.join(aside, name), os.path.join(frames_dir, name))
+    shutil.rmtree(aside)
+
+
+def _remove_empty_sentence_folders(frames_dir: str) -> None:
+    for name in os.listdir(frames_dir):
+        folder = os.path.join(frames_dir, name)
+        if SENTENCE_FOLDER.match(name) and os.path.isdir(folder) and not os.path.islink(folder) \
+                and not os.listdir(folder):
+            os.rmdir(folder)
 
 
 def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray) -> None:

@@ -1035,7 +1035,7 @@ def test_no_writable_temporary_folder_is_one_line(monkeypatch, capsys, tmp_path)
                                        "folder\n")
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (a device whose writes fail as a full disk's)")
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (whose writes fail as a full disk's)")
 def test_standard_output_on_a_full_disk_is_named():
     """An HPC tester's `acga predict ... > out.txt` on a full disk: "[Errno 28] No space left on device", naming no
     file, though the masks were written: it was the summary printed on stdout that failed."""
