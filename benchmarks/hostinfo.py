@@ -17,6 +17,8 @@ import os
 import platform
 import sys
 
+from acga_tf.ops.provenance import cpu_features  # (only the standard library: no backend is chosen)
+
 __all__ = ["cores", "cpu_features", "cpu_model", "device_description", "environment_lines", "jax_device",
            "require_device", "thread_settings"]
 
@@ -42,22 +44,6 @@ def cpu_model() -> str:
         if key in fields:
             return fields[key]
     return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def cpu_features() -> str:
-    """The CPU's instructions that decide this package's speed ("AVX512-BF16, AMX" or "AVX2 only"), from
-    /proc/cpuinfo's flags: a CPU model's name ("AMD EPYC") does not tell the README's hosts apart (the demo took 7 min
-    on one with AVX512-BF16, 32 min on one with AVX2 only). "" where the flags are not known."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            flags = next((line.partition(":")[2].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return ""
-    names = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX"}
-    found = [name for flag, name in names.items() if flag in flags]
-    if not found:
-        found = ["AVX512F"] if "avx512f" in flags else ["AVX2 only"] if "avx2" in flags else []
-    return ", ".join(found)
 
 
 def thread_settings() -> str:

@@ -10,6 +10,7 @@ import re
 import shutil
 import types
 
+import keras
 import numpy as np
 import pytest
 from support import TRAINING_TINY
@@ -217,6 +218,10 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     assert record["experiment"]["training"]["learning_rate"] == CONFIG.training.learning_rate
     assert record["weights"] == artifacts.arrays_digest(artifacts.load_trained(trained_run).model.weights)
     assert record["epoch"] is None
+    # a reproducibility auditor's: the shards were told by name and size only, the code by "0.1.0" (every version)
+    manifest = json.load(open(os.path.join(prepared_a2d["data"], "manifest.json")))
+    assert [s["sha256"] for s in record["shards"]] == [s["sha256"] for s in manifest["splits"]["test"]["shards"]]
+    assert record["software"]["keras"] == keras.__version__ and "source_commit" in record["software"]
     # With its progress bar, into a file or a pipe: one line with the manifest's total, on stderr, and the table alone
     # on stdout (a CLI reviewer's `acga evaluate ... > scores.md` had the bar's line first). Before that, the bar's
     # redrawing (backspaces, carriage returns) never ended its line, and the table's header began on it.

@@ -5,6 +5,7 @@ import errno
 import glob
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -94,6 +95,8 @@ def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path, ca
     assert printed == [f"Epoch {epoch + 1}/{epochs}" for epoch in range(killed_epoch, epochs)], printed
     assert resumed.epoch == list(range(killed_epoch, epochs))  # only what was left was run
     assert json.load(open(os.path.join(killed, "backup", "training_metadata.json")))["step"] == steps * epochs
+    sessions = _read_json(os.path.join(killed, artifacts.PROVENANCE_FILE))["sessions"]  # the killed one, then this
+    assert [s["start_step"] for s in sessions] == [0, metadata["step"]], sessions
 
     whole = str(tmp_path / "whole")
     uninterrupted = fit(config, prepared_a2d["train"], whole, epochs=epochs, steps_per_epoch=steps, verbose=0)
@@ -661,6 +664,19 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
     assert cli.main([*argv, "--output", second, "--init-weights", first]) == 0
     tuned = artifacts.load_trained(second).model.stage("video_encoder").blocks["Conv3d_1a_7x7"]
     np.testing.assert_array_equal(tuned.conv_3d.kernel.numpy(), stem.conv_3d.kernel.numpy())
+    # a reproducibility auditor's: the starting weights were in no file of the run, so `--config
+    # second/experiment.json` trained from fresh weights without a word; the run's provenance.json records them
+    records = [json.loads((pathlib.Path(run) / artifacts.PROVENANCE_FILE).read_text())["sessions"]
+               for run in (first, second)]
+    assert [len(r) for r in records] == [1, 1]
+    assert [r[0]["init_weights"]["source"] for r in records] == [os.path.abspath(prefix), os.path.abspath(first)]
+    assert records[0][0]["init_weights"]["digest"] != records[1][0]["init_weights"]["digest"]
+    manifest = json.loads((pathlib.Path(prepared_a2d["data"]) / "manifest.json").read_text())
+    assert {s["file"]: s["sha256"] for s in records[1][0]["data"]["shards"]} == {
+        os.path.join(prepared_a2d["data"], s["file"]): s["sha256"] for s in manifest["splits"]["train"]["shards"]}
+    software = records[1][0]["software"]
+    assert software["tensorflow"] == tf.__version__ and software["keras"] == keras.__version__
+    assert records[1][0]["precision"] == "float32" and records[1][0]["host"]["cores"] == os.cpu_count()
     capsys.readouterr()
     # weights of another architecture, a path that is nothing: one line each
     other = tmp_path / "small.weights.h5"

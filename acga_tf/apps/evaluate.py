@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import datetime
 import glob
 import logging
 import os
@@ -25,14 +24,14 @@ import tensorflow as tf
 
 from acga_tf import __version__
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
-from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern
+from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern, shard_records
 from acga_tf.data.shards import sha256_file
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
     PRECISION_THRESHOLDS,
     EvaluationAccumulator,
 )
-from acga_tf.ops import files
+from acga_tf.ops import files, provenance
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.postprocess import mask_at_original_size
@@ -294,7 +293,8 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
     run given loaded), a digest of its weights (`weights`: a run trained again in place is another model), the
     checkpoint's epoch where it is one (`epoch-NN.keras`), its `ACGAConfig` (which ablation it is) and, where the
     model is in a run's folder, the run's `experiment.json` (the schedule too: runs of a sweep differ there), the
-    shards (each with its size), the batch size, the acga-tf version and the time."""
+    shards (each with its size and the manifest's sha256), the batch size, the acga-tf version, the software
+    (`provenance.software`: the source commit too, since every version so far is 0.1.0) and the time."""
     where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
     run = artifacts.run_directory(where) if where else None
     experiment = None if run is None else os.path.join(run, artifacts.EXPERIMENT_FILE)
@@ -304,9 +304,8 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
             "config": config.to_dict(),
             "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
             "data": data_pattern,
-            "shards": [{"file": os.path.abspath(shard), "bytes": tf.io.gfile.stat(shard).length} for shard in shards],
-            "batch_size": batch_size, "acga_tf": __version__,
-            "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "shards": shard_records(shards), "batch_size": batch_size, "acga_tf": __version__,
+            "software": provenance.software(), "evaluated": provenance.now()}
 
 
 def write_csv(path: str, rows) -> None:

@@ -102,6 +102,18 @@ def count_samples(file_pattern: str) -> int:
     return total
 
 
+def shard_records(files: list[str]) -> list[dict[str, Any]]:
+    """What identifies each shard of `files` in a record of what was read (a run's `provenance.json`, an evaluation's
+    JSON): its path, size and the sha256 the converter recorded in the manifest beside it (None where none is)."""
+    listed = {}
+    for directory in sorted({os.path.dirname(f) for f in files}):
+        manifest = read_manifest(directory, missing_ok=True) or {}
+        listed[directory] = {s["file"]: s.get("sha256") for split in manifest.get("splits", {}).values()
+                             for s in split["shards"]}
+    return [{"file": os.path.abspath(f), "bytes": tf.io.gfile.stat(f).length,
+             "sha256": listed[os.path.dirname(f)].get(os.path.basename(f))} for f in files]
+
+
 def known_sample_count(file_pattern: str) -> int | None:
     """`count_samples`, or None where the shards have no manifest that lists them (`make_dataset` reads such shards
     too): for progress totals and dataset lengths, which can do without it."""

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 EXPERIMENT_FILE = "experiment.json"
+PROVENANCE_FILE = "provenance.json"
 SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel (`saved_model_version`)
 VOCAB_FILE = "vocab.txt"
 EMBEDDINGS_FILE = "embeddings.npy"
@@ -193,6 +194,26 @@ def save_experiment(directory: str, experiment) -> None:
     """Writes `experiment.json` (an `ExperimentConfig`) into `directory`, atomically. `train` also writes it when
     training starts, before the run's first backup: `--resume` refuses another experiment (docs/training.md#resume)."""
     files.write_text(os.path.join(directory, EXPERIMENT_FILE), experiment.to_json() + "\n")
+
+
+def record_session(directory: str, session: dict) -> None:
+    """Adds one training command's record to the run's `provenance.json` (`{"sessions": [...]}`,
+    docs/training.md#provenance), atomically: what it read (the shards with their sha256, the starting weights, the
+    word vectors), the precision, the software and the host. A record that is not valid JSON is kept beside it
+    (`.damaged`), with a warning."""
+    path = os.path.join(directory, PROVENANCE_FILE)
+    sessions = []
+    if os.path.isfile(path):
+        try:
+            sessions = files.read_json(path)["sessions"]
+            if not isinstance(sessions, list):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            os.replace(path, path + ".damaged")
+            logger.warning("%s: not a run's record of its sessions; kept as %s.damaged, and a new one begun", path,
+                           path)
+            sessions = []
+    files.write_json(path, {"sessions": [*sessions, session]})
 
 
 def run_directory(path: str) -> str | None:

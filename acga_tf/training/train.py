@@ -45,12 +45,13 @@ from acga_tf.data.manifest import (
     known_sample_count,
     read_manifest,
     shard_pattern,
+    shard_records,
 )
 from acga_tf.data.vocab import check_word_vectors
 from acga_tf.models.acga import ACGA, check_feature_cache
 from acga_tf.models.video_encoder import i3d_units
-from acga_tf.ops import files
-from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_hint
+from acga_tf.ops import files, provenance
+from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
 from acga_tf.ops.errors import error_message
 from acga_tf.training import artifacts
 from acga_tf.training.cluster import (
@@ -86,7 +87,8 @@ RESUMABLE_CHANGES = (("training", "epochs"), ("training", "steps_per_epoch"))
 KERAS_SEED_ATTRIBUTES = ("global_random_seed", "global_seed_generator")
 # What a run directory holds (anything else there is someone else's).
 RUN_ENTRIES = (artifacts.MODEL_FILE, artifacts.CONFIG_FILE, artifacts.EXPERIMENT_FILE, artifacts.VOCAB_FILE,
-               artifacts.EMBEDDINGS_FILE, BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR, WORKERS_DIR, FEATURE_CACHE_DIR)
+               artifacts.EMBEDDINGS_FILE, artifacts.PROVENANCE_FILE, artifacts.PROVENANCE_FILE + ".damaged",
+               BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR, WORKERS_DIR, FEATURE_CACHE_DIR)
 TEMPORARY_ENDINGS = (files.TEMPORARY_SUFFIX, ".partial.keras", ".partial.npy")
 
 
@@ -439,6 +441,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
             logger.warning("--init-weights %s is not read: the run resumes from its backup (optimizer step %d)",
                            init_weights, start_step)
+        artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern, vectors_path,
+                                                        init_weights if start_step == 0 else None, policy,
+                                                        feature_cache))
         # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs) and
         # the steps per epoch given (--steps-per-epoch), so that `--config run/experiment.json` trains the same run
         recorded = experiment.override(epochs=run.epochs, steps_per_epoch=steps_per_epoch or 0)
@@ -694,6 +699,26 @@ def experiment_differences(run: ExperimentConfig, new: ExperimentConfig) -> list
                 if line not in differences:
                     differences.append(line)
     return differences
+
+
+def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vectors_path: str | None,
+             init_weights: str | None, policy: str | None, feature_cache: bool) -> dict:
+    """This command's record in the run's `provenance.json` (`artifacts.record_session`): what `experiment.json`
+    does not hold (the shards read, the starting weights and their digest, the word vectors, the precision, the
+    feature cache), the software and the host; the command line as the process got it."""
+    def shards(pattern):
+        return None if pattern is None else {"pattern": pattern,
+                                             "shards": shard_records(sorted(tf.io.gfile.glob(pattern)))}
+
+    return {"started": provenance.now(), "start_step": start_step, "argv": list(sys.argv),
+            "data": shards(run.train_pattern), "val_data": shards(val_pattern),
+            "init_weights": None if init_weights is None else {
+                "source": os.path.abspath(init_weights), "digest": artifacts.arrays_digest(model.get_weights())},
+            "word_vectors": {"file": None if vectors_path is None else os.path.abspath(vectors_path),
+                             "digest": artifacts.arrays_digest([run.vectorizer.matrix])},
+            "precision": policy or "float32", "feature_cache": feature_cache,
+            "software": provenance.software(),
+            "host": provenance.host(gpu=gpu_description(), onednn=onednn_enabled(), replicas=run.replicas)}
 
 
 def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every,

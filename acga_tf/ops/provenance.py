@@ -1,0 +1,83 @@
+"""Where a result came from (docs/training.md#provenance): the software that made it, the source commit of a
+checkout, and the host's CPU, recorded beside a run's weights and an evaluation's scores, since the same command
+rounds differently on another CPU or another TensorFlow (docs/demo.md). Only the standard library is imported here,
+so that the benchmarks can import it before choosing a Keras backend."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+
+from acga_tf import __version__
+
+PACKAGES = ("tensorflow", "keras", "numpy", "jax", "torch", "h5py", "av")
+
+
+def now() -> str:
+    """The time in UTC, to the second, as ISO 8601."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=1)
+def source_commit() -> str | None:
+    """The git commit of the checkout acga_tf runs from, with "-modified" where its files differ from it; None where
+    acga_tf is not in a git checkout (installed from a wheel) or git is missing. Every version so far is 0.1.0, so
+    the version alone does not tell two states of the code apart."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # acga_tf/
+    root = os.path.dirname(package)
+    if not os.path.exists(os.path.join(root, ".git")):
+        return None
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", package], capture_output=True,
+                                 text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}-modified" if changed else commit or None
+
+
+def software() -> dict[str, str | None]:
+    """acga-tf's version and source commit, Python's, the Keras backend, and the installed versions of the libraries
+    whose arithmetic or files a result depends on (those not installed left out)."""
+    versions = {"acga_tf": __version__, "source_commit": source_commit(), "python": platform.python_version(),
+                "keras_backend": os.environ.get("KERAS_BACKEND") or _loaded_backend()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _loaded_backend() -> str | None:
+    keras = sys.modules.get("keras")
+    return keras.backend.backend() if keras is not None else None
+
+
+def cpu_features() -> str:
+    """The CPU's instructions that decide this package's speed and rounding ("AVX512-BF16, AMX" or "AVX2 only"), from
+    /proc/cpuinfo's flags: a CPU model's name ("AMD EPYC") does not tell the README's hosts apart (the demo took 7 min
+    on one with AVX512-BF16, 32 min on one with AVX2 only). "" where the flags are not known."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = next((line.partition(":")[2].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return ""
+    names = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX"}
+    found = [name for flag, name in names.items() if flag in flags]
+    if not found:
+        found = ["AVX512F"] if "avx512f" in flags else ["AVX2 only"] if "avx2" in flags else []
+    return ", ".join(found)
+
+
+def host(**details) -> dict[str, object]:
+    """The machine: its platform, processor, CPU instructions (`cpu_features`) and core count, and `details` (the
+    caller's: the GPU, whether oneDNN is on, the replicas)."""
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu_features() or None,
+            "cores": os.cpu_count(), **details}
