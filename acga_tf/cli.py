@@ -131,7 +131,8 @@ from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files, limits
 from acga_tf.ops.config import count_argument
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
-from acga_tf.ops.progress import bar_intervals, is_live, keras_verbosity
+from acga_tf.ops.progress import bar as progress_bar
+from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import ExperimentConfig
@@ -396,8 +397,8 @@ def _run_predict(args) -> int:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
-    with tqdm(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr, delay=0.1,
-              **bar_intervals(sys.stderr)) as bar:
+    with progress_bar(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr,
+                      delay=0.1) as bar:
         model = args.model
         if args.timeout is not None:
             if not is_server_url(args.model):
@@ -442,9 +443,8 @@ def _run_predict_list(args) -> int:
 
     def video_started(row, number: int, frames: int | None):
         video_done()
-        bars.append(tqdm(total=frames, unit="frame", desc=f"predict video {number} of {videos}",
-                         disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr),
-                         **bar_intervals(sys.stderr)))
+        bars.append(progress_bar(total=frames, unit="frame", desc=f"predict video {number} of {videos}",
+                                 disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr)))
         return bars[-1].update
 
     def video_done(*_):

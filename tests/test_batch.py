@@ -15,11 +15,11 @@ from PIL import Image
 from runs import QUERY, moving_frames, write_video
 from tqdm import tqdm
 
-from acga_tf import cli
 from acga_tf.apps import batch
 from acga_tf.apps.predict import predict
 from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.cli import main
+from acga_tf.ops import progress
 from acga_tf.training import artifacts
 
 OTHER = "a blue square walking"  # in the test run's vocabulary, as QUERY is
@@ -276,7 +276,7 @@ def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, c
             super().__init__(*args, **kwargs)
             bars.append(self)
 
-    monkeypatch.setattr(cli, "tqdm", Bar)
+    monkeypatch.setattr(progress, "tqdm", Bar)  # the bar of a log (stderr is not a terminal here)
     assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(root / "again")]) == 2
     assert [(bar.desc, bar.total, bar.n) for bar in bars] == [("predict video 1 of 3", 6, 6),
                                                              ("predict video 3 of 3", 5, 5)]

@@ -36,8 +36,6 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Sequence
 
-from tqdm.auto import tqdm
-
 from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
 from acga_tf.data.beam import run_beam
 from acga_tf.data.custom import read_custom
@@ -58,7 +56,7 @@ from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
 from acga_tf.ops.config import count_argument, positive_int
-from acga_tf.ops.progress import bar_intervals
+from acga_tf.ops.progress import bar as progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +110,8 @@ def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
                executor: ProcessPoolExecutor | None) -> list[dict[str, Any]]:
 
     results = []
-    with tqdm(total=sum(len(t.items) for t in tasks), unit="frame", desc=desc, disable=not progress,
-              file=sys.stderr, **bar_intervals(sys.stderr)) as bar:
+    with progress_bar(total=sum(len(t.items) for t in tasks), unit="frame", desc=desc, disable=not progress,
+                file=sys.stderr) as bar:
         if workers <= 1 and executor is None:
             for task in tasks:
                 result = write_shard(task)
