@@ -460,9 +460,9 @@ def _run_predict_list(args) -> int:
         video_done()
     counts = collections.Counter(r.status for r in results)
     table = os.path.join(args.output_dir, batch.RESULTS_NAME)
-    print(f"{counted(videos, 'video')}, {counted(len(results), 'row')}: " + ", ".join(f"{counts[s]} {s}" for s in
-                                                                 ("done", "done earlier", "failed") if counts[s])
-          + f" -> {table}")
+    # rows first: "3 done" read as 3 videos where 2 of 3 were (a documentation reviewer's "3 videos, 4 rows: 3 done")
+    print(f"{counted(len(results), 'row')} of {counted(videos, 'video')}: " + ", ".join(
+        f"{counts[s]} {s}" for s in ("done", "done earlier", "failed") if counts[s]) + f" -> {table}")
     failed = [r for r in results if r.status == "failed"]
     if failed:
         lines = ", ".join(str(r.row.line) for r in failed[:10]) + (", ..." if len(failed) > 10 else "")

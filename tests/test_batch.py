@@ -67,7 +67,7 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
     assert "missing.mp4: video file not found" in caplog.text  # each failed video has its warning line
     said, err = capsys.readouterr()
     assert code == 2, err
-    assert "3 videos, 9 rows: 5 done, 4 failed" in said  # a.mp4, clips/b.mp4, missing.mp4
+    assert "9 rows of 3 videos: 5 done, 4 failed" in said  # a.mp4, clips/b.mp4, missing.mp4
     err = err.strip().splitlines()
     assert err[-1].startswith("acga predict: error: 4 of 9 rows failed (lines 6, 7, 8, 9; the first: "), err
     results = _results(out)
@@ -146,7 +146,7 @@ def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_
     assert main(argv) == 0
     assert segmented == ["a.mp4", "b.mp4"]  # a.mp4 once: the second run passed over it
     assert [r["status"] for r in _results(out)] == ["done earlier", "done"]
-    assert "2 videos, 2 rows: 1 done, 1 done earlier" in capsys.readouterr().out
+    assert "2 rows of 2 videos: 1 done, 1 done earlier" in capsys.readouterr().out
     # a video changed since (its time modified), an overlay asked for: segmented again
     os.utime(root / "a.mp4", ns=(1, 1))
     assert main([*argv, "--overlays", "mp4"]) == 0

@@ -130,8 +130,12 @@ def test_every_checkpoint_of_a_run_is_scored_to_pick_an_epoch(trained_run, prepa
     shutil.copy(run / "checkpoints" / "epoch-01.keras", run / "checkpoints" / "epoch-02.keras")
     out_json = str(tmp_path / "scores" / "epochs.json")
     assert cli.main(["evaluate", "--model", str(run / "checkpoints"), "--data", prepared_a2d["test"],
-                     "--output-json", out_json, "--no-progress"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+                     "--output-json", out_json]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    # each checkpoint's bar named (a documentation reviewer's log: five "235/235 - 22s - 22ms/sample" alike)
+    said = err.splitlines()
+    assert said[0] == "epoch-01.keras (1 of 2)" and said[2] == "epoch-02.keras (2 of 2)", said
     one = evaluate(str(run / "checkpoints" / "epoch-01.keras"), prepared_a2d["test"])
     row = " | ".join(f"{100 * one[k]:.1f}" for k in ("P@0.5", "P@0.6", "P@0.7", "P@0.8", "P@0.9", "mAP@0.5:0.95",
                                                         "overall_iou", "mean_iou"))

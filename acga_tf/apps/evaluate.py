@@ -138,7 +138,9 @@ def evaluate_checkpoints(folder: str, data_pattern: str, *, batch_size: int = 8,
         raise ValueError(f"{folder}: holds no checkpoint (epoch-NN.keras) of a run")
     data_pattern, shards, batch_size = _checked(data_pattern, batch_size, None, output_json)
     summaries, records = {}, []
-    for checkpoint in checkpoints:
+    for number, checkpoint in enumerate(checkpoints, 1):
+        if progress:  # which checkpoint the bar below counts (a documentation reviewer's five alike "235/235" lines)
+            print(f"{os.path.basename(checkpoint)} ({number} of {len(checkpoints)})", file=sys.stderr, flush=True)
         summary, _, record = _score_model(checkpoint, data_pattern, shards, batch_size, vectors_path, progress)
         summaries[os.path.basename(checkpoint)] = summary
         records.append(record)
