@@ -361,6 +361,11 @@ def test_a_list_given_as_a_pipe_takes_relative_paths_from_the_current_folder(tmp
     os.dup2(read, 0)
     try:
         assert [r.path for r in batch.read_list("-")] == [str(tmp_path / "v.mp4"), str(tmp_path / "clips" / "w.mp4")]
+        # an HPC tester's `--list - </dev/null`: "/dev/stdin: is empty"; named as the user gave it
+        with open(os.devnull) as nothing:
+            os.dup2(nothing.fileno(), 0)
+        with pytest.raises(ValueError, match=r"^standard input \(--list -\): is empty; expected a CSV list"):
+            batch.read_list("-")
     finally:
         os.dup2(saved, 0)
         os.close(saved)

@@ -170,6 +170,18 @@ def test_shards_given_twice_are_refused_and_training_shards_named(trained_run, p
     with pytest.raises(ValueError, match=r"sample .*/\d{5}/\d+ \('.+'\) is read a second time: the shards given hold "
                                          r"it twice"):
         score(dataset.repeat(2), lambda inputs, targets: targets["logits"])
+    # stopped (Ctrl-C, SIGTERM) mid-way: how far it got, and that no score was written (an HPC tester's
+    # "acga evaluate: terminated", alone)
+    batches = []
+
+    def stopped_at_the_second(inputs, targets):
+        batches.append(1)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return targets["logits"]
+
+    with pytest.raises(KeyboardInterrupt, match=r"^after 4 of 10 samples; no score was written$"):
+        score(dataset, stopped_at_the_second, total=10)
     caplog.clear()
     evaluate(trained_run, prepared_a2d["train"])
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

@@ -90,9 +90,15 @@ def read_list(path: str) -> list[ListRow]:
         ValueError: the file cannot be read as such a list, or two of its videos would share a folder
             (`video_folders`; the message names it, and the line).
     """
-    path = "/dev/stdin" if os.fspath(path) == "-" else os.fspath(path)  # `--list -`: standard input
-    _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query",
-                                    strict=True)  # an unquoted comma cut the sentence short, without a word
+    stdin = os.fspath(path) == "-"  # `--list -`: standard input, so named in messages (not "/dev/stdin", an HPC
+    path, name = ("/dev/stdin", "standard input (--list -)") if stdin else (os.fspath(path),) * 2  # tester's)
+    try:
+        _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query",
+                                        strict=True)  # an unquoted comma cut the sentence short, without a word
+    except tables.TableError as e:
+        if not stdin:
+            raise
+        raise tables.TableError(name, e.problem, e.line) from None
     # a relative path is taken from the list's folder; a list given as a pipe (`--list <(...)`, `/dev/stdin`) has
     # none: from the current one (they were looked for in /dev/fd, or /dev)
     rows, folder = [], os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else os.getcwd()
@@ -101,11 +107,11 @@ def read_list(path: str) -> list[ListRow]:
         where = files.as_stored(os.path.normpath(os.path.join(folder, os.path.expanduser(video)))) if video else ""
         rows.append(ListRow(line, video, where, cells["query"], os.path.relpath(where, folder) if video else ""))
     if not rows:
-        raise ValueError(f"{path}: lists no video (a header video,query, then one row per video and sentence)")
+        raise ValueError(f"{name}: lists no video (a header video,query, then one row per video and sentence)")
     try:
         video_folders(rows)  # two videos that would share a folder: said now, naming the list
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise ValueError(f"{name}: {e}") from None
     return rows
 
 

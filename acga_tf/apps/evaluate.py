@@ -263,6 +263,28 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
     """
     accumulator, rows, seen = EvaluationAccumulator(), [], set()
     bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stderr)) if progress else None
+    with _saying_how_far(rows, total):
+        _score_batches(dataset, probability, accumulator, rows, seen, bar)
+    if bar is not None and rows:
+        with contextlib.redirect_stdout(sys.stderr):
+            bar.update(len(rows), finalize=True)  # ends its line, whatever the total
+    if not rows:
+        raise ValueError("no sample to evaluate: the dataset is empty")
+    return accumulator.summary(), rows
+
+
+@contextlib.contextmanager
+def _saying_how_far(rows: list, total: int | None):
+    """Ctrl-C or SIGTERM while scoring says how many samples were scored, and that no score was written (an HPC
+    tester's `acga evaluate: terminated`, alone)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        of = f" of {total:,}" if total else ""
+        raise KeyboardInterrupt(f"after {len(rows):,}{of} samples; no score was written") from None
+
+
+def _score_batches(dataset, probability, accumulator, rows: list, seen: set, bar) -> None:
     for inputs, targets, info in dataset:
         probs = np.asarray(probability(inputs, targets), np.float32)
         for b in range(probs.shape[0]):
@@ -280,12 +302,6 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
         if bar is not None:
             with contextlib.redirect_stdout(sys.stderr):  # Keras writes its bar to stdout: the table's, in a file
                 bar.update(len(rows), finalize=False)
-    if bar is not None and rows:
-        with contextlib.redirect_stdout(sys.stderr):
-            bar.update(len(rows), finalize=True)  # ends its line, whatever the total
-    if not rows:
-        raise ValueError("no sample to evaluate: the dataset is empty")
-    return accumulator.summary(), rows
 
 
 def summary_record(summary: dict, model, config, data_pattern: str, shards: list[str], batch_size: int,

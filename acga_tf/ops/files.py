@@ -221,7 +221,8 @@ def write_protected(path: str) -> bool:
 
 # What to do where Python reads file names and arguments in ASCII: the C locale with its UTF-8 mode turned off
 # (`python -X utf8=0`, PYTHONUTF8=0), which Python otherwise turns on there.
-UTF8_HINT = "run with LC_ALL=C.UTF-8 (LC_ALL outranks LANG) and without -X utf8=0 (which outranks PYTHONUTF8=1)"
+UTF8_HINT = ("run under a UTF-8 locale (LC_ALL=C.UTF-8; LC_ALL outranks LANG), or in Python's UTF-8 mode "
+             "(PYTHONUTF8=1, which -X utf8=0 turns off)")
 
 
 def unnameable(path: str) -> str | None:

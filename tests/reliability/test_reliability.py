@@ -475,14 +475,14 @@ def test_a_locale_without_utf8_is_named_not_taken_for_a_missing_file(tmp_path):
                             capture_output=True, timeout=300, env=env)
     assert result.returncode == 2 and result.stderr == (
         b"acga: error: the argument '" + os.fsencode(str(tmp_path)) + b"/vid\\xe9.mp4' holds bytes that Python reads "
-        b"here in ascii, not UTF-8; run with LC_ALL=C.UTF-8 (LC_ALL outranks LANG) and without -X utf8=0 (which "
-        b"outranks PYTHONUTF8=1)\n"), result.stderr
+        b"here in ascii, not UTF-8; run under a UTF-8 locale (LC_ALL=C.UTF-8; LC_ALL outranks LANG), or in Python's "
+        b"UTF-8 mode (PYTHONUTF8=1, which -X utf8=0 turns off)\n"), result.stderr
     pairs = tmp_path / "pairs.csv"  # a list is read as UTF-8: its names could not be given to the file system
     pairs.write_text(f"video,query\n{video},the red circle\n", encoding="utf-8")
     result = subprocess.run([*command, "--list", str(pairs), "--output-dir", str(tmp_path / "out")],
                             capture_output=True, timeout=300, env=env)
     assert result.returncode == 2 and b"this name cannot be written in the encoding Python gives file names here " \
-        b"(ascii); run with LC_ALL=C.UTF-8" in result.stderr, result.stderr
+        b"(ascii); run under a UTF-8 locale (LC_ALL=C.UTF-8" in result.stderr, result.stderr
     assert b"not found" not in result.stderr
     # the advice, followed (a second tester's LANG=C.UTF-8 beside LC_ALL=C, or PYTHONUTF8=1 beside -X utf8=0, did not
     # help): the name reaches the file, whose emptiness is then the error
