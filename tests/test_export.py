@@ -376,6 +376,12 @@ def test_version_folder_layout(exported):
     assert sorted(p.name for p in name_dir.iterdir()) == ["1"], "no staging folder left behind"
     assert (exported / "saved_model.pb").is_file() and (exported / "variables" / "variables.index").is_file()
     assert (exported / WARMUP_FILE).is_file() == HAS_SERVING_API  # skipped (with a warning) without the API
+    # where the version came from (a reproducibility auditor's: a served version could not be traced to its run)
+    record = json.loads((exported / "assets.extra" / "acga_provenance.json").read_text())
+    source = artifacts.load_trained(record["model"])  # the run's folder
+    assert record["config"] == source.config.to_dict()
+    assert record["weights"] == artifacts.arrays_digest(source.model.weights)
+    assert record["software"]["keras"] == keras.__version__ and record["host"]["cores"] == os.cpu_count()
     text = (base / "models.config").read_text()
     if HAS_SERVING_API:
         from google.protobuf import text_format
@@ -435,7 +441,7 @@ def test_export_refuses_non_rgb_models(tmp_path):
 def test_missing_serving_api_raises_a_clear_import_error(trained, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
     monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
-    with pytest.raises(ImportError, match=r'pip install "acga-tf\[serving\]"'):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[serving\]" in the acga-tf checkout'):
         warmup_requests(trained.config, "man", "acga")
     with pytest.raises(ImportError, match="tensorflow-serving-api"):
         serving.predict_request({"query": np.array(["a"], object)})

@@ -42,17 +42,19 @@ from acga_tf.data.decode import decode_images, header_sizes
 from acga_tf.data.types import MAX_FRAME_PIXELS
 from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import ACGAConfig
-from acga_tf.ops import files
+from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.errors import deferred_interrupts, error_message
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
+from acga_tf.training import artifacts
 from acga_tf.training.artifacts import TrainedModel, as_trained
 
 logger = logging.getLogger(__name__)
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+PROVENANCE_FILE = os.path.join("assets.extra", "acga_provenance.json")  # TF Serving reads only the warmup file
 MODELS_CONFIG = "models.config"
 # Warmup frames are small: the graph letterboxes any H × W to S × S, so the model runs at full size anyway.
 WARMUP_FRAME_SIZE = (48, 64)
@@ -295,6 +297,23 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
     }
 
 
+def export_record(trained: TrainedModel) -> dict:
+    """`assets.extra/acga_provenance.json` (docs/serving.md#layout): where a served version came from, which its
+    SavedModel does not say (a reproducibility auditor's): the run's folder, a digest of the weights (as `acga
+    evaluate --output-json` records it), the config, the run's `experiment.json` and `provenance.json` where the run
+    has them, and the software and host of the export."""
+    run = artifacts.run_directory(trained.directory) if trained.directory else None
+
+    def run_file(name):
+        path = None if run is None else os.path.join(run, name)
+        return files.read_json(path) if path and os.path.isfile(path) else None
+
+    return {"exported": provenance.now(), "model": os.path.abspath(trained.directory) if trained.directory else None,
+            "weights": artifacts.arrays_digest(trained.model.weights), "config": trained.config.to_dict(),
+            "experiment": run_file(artifacts.EXPERIMENT_FILE), "training": run_file(artifacts.PROVENANCE_FILE),
+            "software": provenance.software(), "host": provenance.host()}
+
+
 def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: bool = True) -> str:
     """Exports a trained run as a TF Serving SavedModel version folder.
 
@@ -352,6 +371,8 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
                     tf.saved_model.save(root, staging, signatures=signatures)
                     if records is not None:
                         write_warmup(staging, records)
+                    os.makedirs(os.path.join(staging, os.path.dirname(PROVENANCE_FILE)), exist_ok=True)
+                    files.write_json(os.path.join(staging, PROVENANCE_FILE), export_record(trained))
         except (OSError, tf.errors.OpError) as e:  # a full disk: TensorFlow's error named a temporary file of its own
             reason = e.strerror if isinstance(e, OSError) and e.strerror else error_message(e)
             if output_dir + ".partial" in reason and "; " in reason:  # "<its temporary file>; No space left ..."
