@@ -135,7 +135,7 @@ from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
-from acga_tf.training.experiment import ExperimentConfig
+from acga_tf.training.experiment import EXPERIMENTS, ExperimentConfig
 from acga_tf.training.train import (
     DEFAULT_BACKUP_EVERY,
     POLICIES,
@@ -294,7 +294,7 @@ def _build_parser() -> argparse.ArgumentParser:
 # === params (issue: model) ===
 def _add_params(sub) -> None:
     p = sub.add_parser("params", help="print a Table-1-style parameter count of a preset")
-    p.add_argument("--preset", default="paper", help="paper | small | tiny | demo (default: paper)")
+    p.add_argument("--preset", default="paper", help=f"{' | '.join(EXPERIMENTS)} (default: paper)")
     p.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a run's "
                                     "config.json or experiment.json")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -530,7 +530,7 @@ def _add_train(sub) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="an experiment JSON file ({\"model\": ..., \"data\": ..., \"training\": "
                         "...}, flat fields, or {\"preset\": NAME, ...})")
-    source.add_argument("--preset", help="paper | small | tiny | demo")
+    source.add_argument("--preset", help=" | ".join(EXPERIMENTS))
     p.add_argument("--data", help="glob of training shards, e.g. 'data/a2d/train-*.tfrecord'")
     p.add_argument("--val-data", help="glob of validation shards, evaluated after every epoch")
     p.add_argument("--output", default="runs/acga", help="run directory (default: runs/acga)")

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -41,6 +42,15 @@ def test_experiment_json_round_trip(name):
     e = ExperimentConfig.preset(name)
     assert ExperimentConfig.from_dict(json.loads(json.dumps(e.to_dict()))) == e
     assert e.model == ACGAConfig.preset(name)
+
+
+def test_every_architecture_preset_has_its_experiment_and_the_docs_name_it():
+    """A new contributor's `micro` preset, added to models/presets.py only, passed every test and `acga params`, then
+    `acga train --preset micro` said "unknown preset": a preset is in both registries, and the presets table lists
+    it (its help text is built from EXPERIMENTS)."""
+    assert list(PRESETS) == list(EXPERIMENTS)
+    table = open(os.path.join(os.path.dirname(__file__), "..", "docs", "model.md"), encoding="utf-8").read()
+    assert all(f"\n| `{name}` |" in table for name in PRESETS), [n for n in PRESETS if f"\n| `{n}` |" not in table]
 
 
 def test_flat_overrides_reach_every_part_that_has_the_field(tmp_path):

@@ -67,7 +67,7 @@ class ReferringIoU(keras.metrics.Metric):
         n = keras.ops.maximum(self.count, 1.0)
         precision = self.hits / n
         values = {"overall_iou": self.intersection / keras.ops.maximum(self.union, 1.0), "mean_iou": self.iou_sum / n,
-                  "precision_at_0.5": precision[0], "map": keras.ops.mean(precision)}
+                  "precision_at_0.5": precision[MAP_THRESHOLDS.index(0.5)], "map": keras.ops.mean(precision)}
         prefix = "" if self.name == DEFAULT_NAME else f"{self.name}_"
         return {prefix + key: value for key, value in values.items()}
 

@@ -9,6 +9,9 @@ Where the maximum is taken (`peak`): evaluation keeps the paper's protocol, the 
 ("letterbox"), so its figures stay comparable with published ones; predict and the serving graph take it over the
 frame's own pixels ("frame"): a peak in the letterbox padding (an out-of-distribution video) would otherwise leave
 an empty mask inside the frame (docs/evaluation.md#protocol, docs/serving.md#signatures).
+
+The threshold and the peak are constants of an exported graph (docs/serving.md#signatures): a SavedModel and a model
+server give the masks of the values it was exported with, so a per-call option cannot reach them.
 """
 
 from __future__ import annotations
