@@ -718,7 +718,7 @@ def _run_demo(args) -> int:
 # === app (issue: deployment) ===
 def _add_app(sub) -> None:
     p = sub.add_parser("app", help="a local web page: upload a video, type sentences, see the masks (needs Gradio: "
-                                           "the [app] extra, README Install)")
+                                   "the [app] extra, README Install)")
     p.add_argument("--model", required=True, help="any artifact acga predict takes (the attention figure needs a run "
                    "directory or a .keras file)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")

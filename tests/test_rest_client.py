@@ -317,3 +317,46 @@ def test_cli_predict_timeout_bounds_a_silent_server(fake, tmp_path, capsys):
             (str(tmp_path), "5", f"--timeout: {tmp_path} is not a TF Serving URL (http://... or grpc://...)")):
         assert main([*argv, "--model", model, "--timeout", timeout]) == 2
         assert capsys.readouterr().err.strip() == f"acga predict: error: {message}"
+
+
+# === The in-process server's answers to malformed bodies (a REST integrator's) ===
+@pytest.mark.parametrize("body, message", [
+    # before, each dropped the connection without an answer (an exception in `predict_json`)
+    ('{"signature_name": "describe_queries", "instances": ["the red square"]}',
+     "cannot be answered as rows: send 'inputs' (columnar), not 'instances'"),
+    ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": "abc"}]}}',
+     "input 'queries': a 'b64' value is not standard base64"),
+    ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": "dGhlIHJlZA"}]}}',  # padding dropped
+     "input 'queries': a 'b64' value is not standard base64"),
+    ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": "_-8"}]}}',  # URL-safe
+     "input 'queries': a 'b64' value is not standard base64"),
+    ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": 5}]}}',
+     "input 'queries': a 'b64' value must be a base64 string, got int"),
+    (b'{"signature_name": "describe_queries", "inputs": {"queries": ["\xff"]}}', "the body is not UTF-8 text"),
+    ("[" * 100_000, "JSON parse error: arrays or objects nested too deep"),
+    ('{"signature_name": ["x"], "inputs": {}}', "'signature_name' must be a string"),
+    ("not json", "JSON parse error: Expecting value"),
+    ('{"inputs": {"video": [[[[[0, 0, 0]]]], [[[[0, 0, 0], [0, 0, 0]]]]], "query": ["a", "b"]}}',
+     "input 'video': not a rectangular array: its nested lists differ in length"),
+    ('{"inputs": {"video": null, "query": ["a"]}}', "input 'video': expected uint8 numbers, got nulls or objects"),
+])
+def test_a_malformed_body_is_answered_with_an_error_not_a_dropped_connection(exported_run, body, message):
+    from acga_tf.serving.client import LocalServer
+
+    answer = LocalServer(exported_run).predict_json(body)
+    assert set(answer) == {"error"} and message in answer["error"], answer
+
+
+def test_the_stand_in_answers_only_the_version_it_serves(exported_run):
+    """A REST integrator pinned `/versions/7`; the stand-in answered it as version 1 (TF Serving: 404)."""
+    import urllib.error
+    import urllib.request
+
+    from tf_serving_stand_in import TFServingStandIn
+
+    with TFServingStandIn(exported_run, "acga") as server:
+        status = json.load(urllib.request.urlopen(f"{server.url}/versions/1"))
+        assert status["model_version_status"][0]["version"] == "1"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{server.url}/versions/7")
+        assert refused.value.code == 404

@@ -8,8 +8,11 @@ over an exported SavedModel loaded with `tf.saved_model.load` (`acga_tf.serving.
 bodies the way TF Serving documents them). A bad request gets HTTP 400 with `{"error": message}`, an unknown model
 404, as TF Serving answers. The real `tensorflow/serving` container is not run by the tests.
 
-    with TFServingStandIn(export_dir, "acga") as url:   # url = http://127.0.0.1:PORT/v1/models/acga
+    with TFServingStandIn(export_dir, "acga") as server:   # server.url = http://127.0.0.1:PORT/v1/models/acga
         ...
+
+A version other than the served one (the export folder's name, `/versions/7`) is answered 404, as TF Serving
+answers a version it has not loaded.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from acga_tf.serving.client import LocalServer
 
-PREDICT = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+|/labels/[^/:]+)?:predict$")
-STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/\d+)?(?P<metadata>/metadata)?$")
+PREDICT = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/[^/:]+)?:predict$")
+STATUS = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<metadata>/metadata)?$")
 
 
 def signature_defs(export_dir: str) -> dict:
@@ -47,6 +50,8 @@ class TFServingStandIn:
 
     def __init__(self, export_dir: str, name: str = "acga"):
         self.server_model, self.name, self.requests = LocalServer(str(export_dir)), name, 0
+        folder = os.path.basename(os.path.normpath(str(export_dir)))
+        self.version = folder if folder.isdigit() else "1"
         self.signature_defs = signature_defs(export_dir)
         stand_in = self
 
@@ -62,7 +67,7 @@ class TFServingStandIn:
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 match = PREDICT.match(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if not match or match["name"] != stand_in.name:
+                if not stand_in.serves(match):
                     return self._send(404, {"error": f"Servable not found for request: {self.path}"})
                 stand_in.requests += 1
                 answer = stand_in.server_model.predict_json(body)
@@ -70,11 +75,11 @@ class TFServingStandIn:
 
             def do_GET(self):  # noqa: N802
                 match = STATUS.match(self.path)
-                if not match or match["name"] != stand_in.name:
+                if not stand_in.serves(match):
                     return self._send(404, {"error": f"Servable not found for request: {self.path}"})
                 if match["metadata"]:
                     return self._send(200, stand_in.metadata())
-                self._send(200, {"model_version_status": [{"version": "1", "state": "AVAILABLE",
+                self._send(200, {"model_version_status": [{"version": stand_in.version, "state": "AVAILABLE",
                                                            "status": {"error_code": "OK", "error_message": ""}}]})
 
             def log_message(self, *args):  # quiet
@@ -84,10 +89,14 @@ class TFServingStandIn:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1/models/{name}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    def serves(self, match) -> bool:
+        """Whether a request path's `match` names this model (and, where it names one, its version)."""
+        return bool(match) and match["name"] == self.name and match["version"] in (None, self.version)
+
     def metadata(self) -> dict:
         """`GET .../metadata` as TF Serving answers it: the SignatureDef protos in protobuf's JSON mapping."""
         signatures = {name: json_format.MessageToDict(proto) for name, proto in self.signature_defs.items()}
-        return {"model_spec": {"name": self.name, "signature_name": "", "version": "1"},
+        return {"model_spec": {"name": self.name, "signature_name": "", "version": self.version},
                 "metadata": {"signature_def": {"signature_def": signatures}}}
 
     def __enter__(self) -> "TFServingStandIn":

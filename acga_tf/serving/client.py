@@ -159,16 +159,24 @@ def invalid_argument(message: str) -> tf.errors.InvalidArgumentError:
     return tf.errors.InvalidArgumentError(None, None, message)
 
 
-def _decode_strings(value: Any) -> Any:
+def _decode_strings(value: Any, name: str) -> Any:
     if isinstance(value, dict):
         if set(value) != {"b64"}:
-            raise invalid_argument(f"expected a string or {{'b64': ...}} object, got keys {sorted(value)}")
-        return base64.b64decode(value["b64"])
+            raise invalid_argument(f"input {name!r}: expected a string or {{'b64': ...}} object, got keys "
+                                   f"{sorted(value)}")
+        if not isinstance(value["b64"], str):
+            raise invalid_argument(f"input {name!r}: a 'b64' value must be a base64 string, got "
+                                   f"{type(value['b64']).__name__}")
+        try:  # standard base64 with its '=' padding, as TF Serving reads it (a web client's URL-safe or unpadded
+            return base64.b64decode(value["b64"], validate=True)  # text dropped the connection: a REST tester's)
+        except ValueError:
+            raise invalid_argument(f"input {name!r}: a 'b64' value is not standard base64 (the alphabet A-Z a-z 0-9 + "
+                                   "/ with '=' padding to a multiple of 4 characters; not URL-safe base64)") from None
     if isinstance(value, list):
-        return [_decode_strings(v) for v in value]
+        return [_decode_strings(v, name) for v in value]
     if isinstance(value, str):
         return value.encode("utf-8")
-    raise invalid_argument(f"expected a string, got {type(value).__name__} {value!r}")
+    raise invalid_argument(f"input {name!r}: expected a string, got {type(value).__name__} {value!r}")
 
 
 def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
@@ -180,13 +188,15 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
         tf.errors.InvalidArgumentError: the value cannot be read as `dtype` (the message names the input).
     """
     if dtype == tf.string:
-        return np.array(_decode_strings(value), dtype=object)
+        return np.array(_decode_strings(value, name), dtype=object)
     try:
         array = np.array(value)
     except ValueError as e:  # ragged nested lists
-        raise invalid_argument(f"input {name!r}: not a rectangular array ({e})") from None
+        raise invalid_argument(f"input {name!r}: not a rectangular array: its nested lists differ in length (frames "
+                               f"of different sizes in one request?) ({e})") from None
     if array.dtype == object or array.dtype.kind in "SU":
-        raise invalid_argument(f"input {name!r}: expected {dtype.name} numbers, got {array.dtype} values")
+        raise invalid_argument(f"input {name!r}: expected {dtype.name} numbers, got "
+                               f"{'text' if array.dtype.kind in 'SU' else 'nulls or objects'}")
     target = dtype.as_numpy_dtype
     if dtype.is_integer or dtype == tf.bool:
         if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
@@ -195,6 +205,28 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
         if dtype.is_integer and array.size and (array.min() < dtype.min or array.max() > dtype.max):
             raise invalid_argument(f"input {name!r}: values outside the {dtype.name} range [{dtype.min}, {dtype.max}]")
     return array.astype(target)
+
+
+def _json_body(body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+    """A REST body as a JSON object, its `signature_name` a string.
+
+    Raises:
+        tf.errors.InvalidArgumentError: not JSON, not UTF-8, nested too deep to read, not an object.
+    """
+    if isinstance(body, (str, bytes)):
+        try:
+            body = json.loads(body)
+        except json.JSONDecodeError as e:
+            raise invalid_argument(f"JSON parse error: {e}") from None
+        except UnicodeDecodeError:
+            raise invalid_argument("JSON parse error: the body is not UTF-8 text") from None
+        except RecursionError:
+            raise invalid_argument("JSON parse error: arrays or objects nested too deep") from None
+    if not isinstance(body, dict):
+        raise invalid_argument("the request body must be a JSON object")
+    if not isinstance(body.get("signature_name", DEFAULT_SIGNATURE), str):
+        raise invalid_argument("'signature_name' must be a string")
+    return body
 
 
 def parse_rest_body(body: str | bytes | Mapping[str, Any],
@@ -215,13 +247,7 @@ def parse_rest_body(body: str | bytes | Mapping[str, Any],
         tf.errors.InvalidArgumentError: malformed JSON, both or neither of inputs/instances, unknown or missing
             input names, values that are not of the input's dtype.
     """
-    if isinstance(body, (str, bytes)):
-        try:
-            body = json.loads(body)
-        except json.JSONDecodeError as e:
-            raise invalid_argument(f"JSON parse error: {e}") from None
-    if not isinstance(body, dict):
-        raise invalid_argument("the request body must be a JSON object")
+    body = _json_body(body)
     signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
     if ("inputs" in body) == ("instances" in body):
         raise invalid_argument("the request body must have exactly one of 'inputs' (columnar) or 'instances' (row)")
@@ -257,7 +283,11 @@ def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, 
     lists = {k: _to_json(v) for k, v in outputs.items()}  # strings as UTF-8 text, as TF Serving writes them
     if fmt == "inputs":
         return {"outputs": lists}
-    n = len(next(iter(lists.values())))
+    sizes = {np.shape(v)[0] if np.ndim(v) else None for v in outputs.values()}
+    if len(sizes) != 1 or None in sizes:  # `describe_queries`' sizes are scalars: no row holds them
+        raise invalid_argument("this signature's outputs do not share a batch size (some are scalars), so they "
+                               "cannot be answered as rows: send 'inputs' (columnar), not 'instances'")
+    n = sizes.pop()
     return {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(n)]}
 
 
@@ -596,10 +626,8 @@ class LocalServer:
     def predict_json(self, body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         """Answers a REST predict body; a bad request gives `{"error": message}` as TF Serving's REST API does."""
         try:
-            if isinstance(body, (str, bytes)):
-                body = json.loads(body)
-            name = body.get("signature_name", DEFAULT_SIGNATURE) if isinstance(body, Mapping) else DEFAULT_SIGNATURE
-            name, inputs, fmt = parse_rest_body(body, self.input_specs(name))
+            body = _json_body(body)
+            name, inputs, fmt = parse_rest_body(body, self.input_specs(body.get("signature_name", DEFAULT_SIGNATURE)))
             return rest_response(self.run(inputs, name), fmt)
-        except (tf.errors.InvalidArgumentError, json.JSONDecodeError) as e:
-            return {"error": getattr(e, "message", str(e))}
+        except tf.errors.InvalidArgumentError as e:
+            return {"error": e.message}
