@@ -56,7 +56,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
 # RGB overlay colours, one per sentence (cycled past six): red first, so one sentence looks as it always did.
-OVERLAY_COLORS = ((255, 40, 40), (40, 110, 255), (40, 200, 60), (255, 200, 0), (200, 60, 255), (0, 210, 210))
+# Okabe and Ito's palette, told apart with every common colour blindness (a documentation reviewer's: red then green,
+# the second and third sentences' masks, look alike to one man in twelve): vermillion, blue, bluish green, yellow,
+# reddish purple, sky blue, orange.
+OVERLAY_COLORS = ((213, 94, 0), (0, 114, 178), (0, 158, 115), (240, 228, 66), (204, 121, 167), (86, 180, 233),
+                  (230, 159, 0))
 OVERLAY_COLOR = OVERLAY_COLORS[0]
 OVERLAY_ALPHA = 0.5
 OVERLAY_FORMATS = (".mp4", ".gif")
