@@ -121,6 +121,8 @@ def test_attention_maps_and_figure(trained_twin, frames):
     assert [t.get_text() for t in bars.get_xticklabels()] == list(maps.words)
     shown = _axis(fig, "spatial_attention").images[1].get_array()
     np.testing.assert_allclose(np.asarray(shown), heat)
+    # the map's colours with their scale (a documentation reviewer's: jet without a colour bar)
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == ["attention"]
     # The clip of frame 0 is centred on it (first frame repeated), unlike the middle frame's.
     middle = compute_attention(trained_twin, frames, QUERY)
     assert middle.frame_index == 6 and np.abs(middle.word_attention - maps.word_attention).max() > 1e-6

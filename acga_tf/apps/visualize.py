@@ -223,9 +223,12 @@ def plot_word_attention(ax, weights: np.ndarray, words) -> None:
 
 
 def plot_spatial_attention(ax, frame: np.ndarray, heat: np.ndarray, point: tuple[float, float]) -> None:
-    """The frame with a spatial attention map (H, W) overlaid (colours span its min … max) and the point marked."""
+    """The frame with a spatial attention map (H, W) overlaid (colours span its min … max, read on the colour bar
+    beside it) and the point marked."""
     ax.imshow(frame)
-    ax.imshow(heat, cmap="jet", alpha=0.5)  # colours span the map's own min … max, as in the paper's figures
+    shown = ax.imshow(heat, cmap="jet", alpha=0.5)  # colours span the map's own min … max, as in the paper's figures
+    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label="attention")  # (a documentation reviewer's:
+    # colours without a scale)
     ax.plot([point[0]], [point[1]], marker="*", color="white", markeredgecolor="black", markersize=14)
     ax.set_axis_off()
     ax.set_gid("spatial_attention")
@@ -246,6 +249,8 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
     axes = fig.subplots(1, panels)
     axes[0].imshow(maps.frame)
     axes[0].imshow(np.ma.masked_equal(maps.mask, 0), cmap="autumn", alpha=0.45, vmin=0, vmax=1)
+    if maps.mask.any():  # its outline too: the tint alone is colour (a documentation reviewer's)
+        axes[0].contour(maps.mask, levels=[0.5], colors="white", linewidths=1.2)
     axes[0].plot([x], [y], marker="*", color="white", markeredgecolor="black", markersize=14)
     axes[0].set_title(f"frame {maps.frame_index} and prediction")
     axes[0].set_axis_off()
