@@ -25,10 +25,10 @@ from hostinfo import environment_lines  # benchmarks/hostinfo.py
 
 from acga_tf.apps.predict import load_video, predict
 from acga_tf.apps.predictors import load_predictor
+from acga_tf.ops.extras import install_hint
 from acga_tf.serving.client import (
     ENCODED_SIGNATURE,
     MULTI_QUERY_SIGNATURE,
-    SERVING_INSTALL_HINT,
     encode_png,
     predict_request,
     rest_body,
@@ -93,7 +93,7 @@ def main() -> None:
         request = predict_request({"video": clip, "queries": queries}, MULTI_QUERY_SIGNATURE)
         print(f"  gRPC segment_queries, binary tensor: {request.ByteSize() / 1e6:.2f} MB a request")
     except ImportError:
-        print(f"  gRPC: not measured (needs tensorflow-serving-api: {SERVING_INSTALL_HINT})")
+        print(f"  gRPC: not measured (needs tensorflow-serving-api: {install_hint('serving')})")
     if args.url:
         frames = load_video(args.video)[0][:args.frames] if args.video else synthetic_frames(args.frames, h, w)
         predictor = load_predictor(args.url)
