@@ -1243,9 +1243,10 @@ def test_a_run_that_does_not_finish_keeps_the_earlier_runs_masks(stop, run_dir, 
         assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(frames),
                      "--no-progress"]) == 2
         assert capsys.readouterr().err.strip().endswith(f"after 2 frames; {frames} keeps the earlier run's 16 masks")
-    else:  # what a SIGKILL mid-run leaves: the earlier masks aside, this run's first frames in place
+    else:  # what a SIGKILL mid-run leaves: the earlier masks aside (their list first), this run's first frames
         aside = frames / ".acga-earlier"
         aside.mkdir()
+        (aside / "set-aside.txt").write_text("".join(f"{n}\n" for n in listing if n.endswith((".png", ".txt"))))
         for name in ("1", "2", "queries.txt"):
             os.replace(frames / name, aside / name)
         (frames / "00001.png").write_bytes(b"a killed run's mask")
@@ -1259,6 +1260,29 @@ def test_a_run_that_does_not_finish_keeps_the_earlier_runs_masks(stop, run_dir, 
         return
     assert sorted(str(p.relative_to(frames)) for p in frames.rglob("*")) == listing  # nothing of this run's
     assert {name: (frames / name).read_bytes() for name in before} == before
+
+
+def test_a_set_aside_folder_not_of_a_run_is_refused_and_a_run_stopped_before_a_mask_sets_nothing_aside(
+        run_dir, tmp_path, capsys):
+    """A QA engineer's: (1) a run stopped before its first mask left `queries.txt`; the next, complete run set it
+    aside and never removed it, and a third run, stopped, then took the complete masks for a killed run's and removed
+    them. (2) A `.acga-earlier` folder made by hand (a note in it) had its files and every mask removed, status 0."""
+    path = write_video(tmp_path / "clip.mp4", moving_frames(6, 40, 56, seed=3), "libx264", "yuv420p")
+    frames = tmp_path / "masks"
+    frames.mkdir()
+    (frames / "queries.txt").write_text("1\tthe red circle\n2\tthe blue square\n")  # what (1)'s first run left
+    (frames / "1").mkdir()
+    _predict_into(run_dir, path, frames, SENTENCES[:2])
+    assert sorted(os.listdir(frames)) == ["1", "2", "queries.txt"]  # nothing set aside, none left behind
+    (frames / ".acga-earlier").mkdir()
+    (frames / ".acga-earlier" / "notes.txt").write_text("mine")
+    before = sorted(str(p.relative_to(frames)) for p in frames.rglob("*"))
+    capsys.readouterr()
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(frames),
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: {frames}: holds files predict did not write "
+                                               "(.acga-earlier); choose an empty or new --frames-dir")
+    assert sorted(str(p.relative_to(frames)) for p in frames.rglob("*")) == before
 
 
 def test_a_frames_dir_used_again_with_other_sentences_holds_only_the_last_runs_masks(run_dir, tmp_path, capsys,

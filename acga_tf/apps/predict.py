@@ -71,6 +71,8 @@ MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 MASK_PNG = re.compile(r"^\d{5}\.png(\.tmp)?$")
 SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of sentence k of several
 EARLIER_FOLDER = ".acga-earlier"  # <frames_dir>/.acga-earlier/: an earlier run's masks while a run replaces them
+EARLIER_LIST = "set-aside.txt"  # in it, written first: the names set aside (what putting them back restores)
+REPLACED_FOLDER = ".acga-replaced"  # the set-aside folder of a run that ended, renamed before it is removed
 
 
 # === Sentences ===
@@ -857,6 +859,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             raise ValueError(f"{output}: --output and --frames-dir name the same path")
         if os.path.isdir(frames_dir):
             earlier, others = _earlier_masks(frames_dir)
+            others += _foreign_set_aside(frames_dir)
             if others:
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
                                  "choose an empty or new --frames-dir")
@@ -1049,7 +1052,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         if earlier and summary is None:  # nothing was segmented (the error below): the earlier masks stay
             _restore_earlier(frames_dir)
         elif earlier:
-            shutil.rmtree(os.path.join(frames_dir, EARLIER_FOLDER))
+            _discard_earlier(frames_dir)
             logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
                            "masks only", frames_dir, earlier)
     if summary is None:  # the container declared no length, or a wrong one
@@ -1088,8 +1091,9 @@ def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
     ours, others = [], []
     for name in sorted(os.listdir(frames_dir)):
         path = os.path.join(frames_dir, name)
-        if name == EARLIER_FOLDER and os.path.isdir(path) and not os.path.islink(path):
-            continue  # an earlier run's masks, which a run that was killed kept aside (`_restore_earlier`)
+        if name in (EARLIER_FOLDER, REPLACED_FOLDER) and os.path.isdir(path) and not os.path.islink(path):
+            continue  # an earlier run's masks set aside by a run that was killed (`_restore_earlier`; checked by
+            # `_foreign_set_aside`), or those a run that ended replaced, not yet removed
         if SENTENCE_FOLDER.match(name) and os.path.isdir(path) and not os.path.islink(path):  # a link is not ours:
             # its target's PNGs were removed as an earlier run's masks (a security reviewer's)
             for inner in sorted(os.listdir(path)):
@@ -1142,13 +1146,20 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
     earlier = 0
     if os.path.isdir(frames_dir):
         _restore_earlier(frames_dir)
+        shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
         names = _earlier_masks(frames_dir)[0]
-        aside = os.path.join(frames_dir, EARLIER_FOLDER)
-        for name in names:
-            os.makedirs(os.path.dirname(os.path.join(aside, name)), exist_ok=True)
-            os.replace(os.path.join(frames_dir, name), os.path.join(aside, name))
-        _remove_empty_sentence_folders(frames_dir)
         earlier = sum(name != "queries.txt" for name in names)
+        if earlier:  # set aside, the list of them first: a kill at any point leaves what `_restore_earlier` reads
+            aside = os.path.join(frames_dir, EARLIER_FOLDER)
+            os.makedirs(aside, exist_ok=True)
+            files.write_text(os.path.join(aside, EARLIER_LIST), "".join(f"{name}\n" for name in names))
+            for name in names:
+                os.makedirs(os.path.dirname(os.path.join(aside, name)), exist_ok=True)
+                os.replace(os.path.join(frames_dir, name), os.path.join(aside, name))
+        else:  # no mask to keep (a `queries.txt` a run stopped before its first frame left): removed
+            for name in names:
+                os.remove(os.path.join(frames_dir, name))
+        _remove_empty_sentence_folders(frames_dir)
     if len(queries) == 1 and not numbered:
         os.makedirs(frames_dir, exist_ok=True)
         return [frames_dir], earlier
@@ -1160,19 +1171,60 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
     return folders, earlier
 
 
+def _set_aside_names(frames_dir: str) -> list[str] | None:
+    """The names an earlier run's masks were set aside under (`EARLIER_LIST`), or None where no such record is."""
+    try:
+        with open(os.path.join(frames_dir, EARLIER_FOLDER, EARLIER_LIST), encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _foreign_set_aside(frames_dir: str) -> list[str]:
+    """What is in `frames_dir`'s `EARLIER_FOLDER` that a run of `predict_to_files` did not put there (a folder of that
+    name made by hand; before, its files were removed with the masks of the folder: a QA engineer's)."""
+    aside = os.path.join(frames_dir, EARLIER_FOLDER)
+    if not os.path.lexists(aside):
+        return []
+    if os.path.islink(aside) or not os.path.isdir(aside):
+        return [EARLIER_FOLDER]
+    names = _set_aside_names(frames_dir)
+    if names is None:
+        return [EARLIER_FOLDER] if os.listdir(aside) else []  # an empty one is removed
+    listed = set(names) | {EARLIER_LIST} | {os.path.dirname(name) for name in names}
+    return [os.path.join(EARLIER_FOLDER, os.path.relpath(os.path.join(root, name), aside))
+            for root, folders, found in os.walk(aside) for name in [*folders, *found]
+            if os.path.relpath(os.path.join(root, name), aside) not in listed][:3]
+
+
 def _restore_earlier(frames_dir: str) -> None:
-    """Puts the earlier run's masks kept in `EARLIER_FOLDER` back in `frames_dir`, after removing the masks the run
-    that put them aside wrote; nothing where none are kept."""
+    """Puts the earlier run's masks set aside in `EARLIER_FOLDER` back in `frames_dir`, and removes what the run that
+    set them aside wrote; nothing where none were set aside. Safe to stop and repeat at any point: each mask set
+    aside and not yet back replaces the one of its name, and the masks not among the names recorded
+    (`EARLIER_LIST`) are the later run's, removed."""
     aside = os.path.join(frames_dir, EARLIER_FOLDER)
     if not os.path.isdir(aside) or os.path.islink(aside):
         return
-    for name in _earlier_masks(frames_dir)[0]:
+    names = _set_aside_names(frames_dir)
+    if names is None:  # set aside before its list was written: nothing was moved yet
+        shutil.rmtree(aside)
+        return
+    for name in set(_earlier_masks(frames_dir)[0]) - set(names):
         os.remove(os.path.join(frames_dir, name))
+    for name in names:
+        if os.path.isfile(os.path.join(aside, name)):
+            os.makedirs(os.path.dirname(os.path.join(frames_dir, name)), exist_ok=True)
+            os.replace(os.path.join(aside, name), os.path.join(frames_dir, name))
     _remove_empty_sentence_folders(frames_dir)
-    for name in _earlier_masks(aside)[0]:
-        os.makedirs(os.path.dirname(os.path.join(frames_dir, name)), exist_ok=True)
-        os.replace(os.path.join(aside, name), os.path.join(frames_dir, name))
     shutil.rmtree(aside)
+
+
+def _discard_earlier(frames_dir: str) -> None:
+    """Removes the earlier run's masks a run that ended set aside: renamed first, so that a kill while they are
+    removed does not leave part of them to be put back over the new masks."""
+    replaced = os.path.join(frames_dir, REPLACED_FOLDER)
+    os.replace(os.path.join(frames_dir, EARLIER_FOLDER), replaced)
+    shutil.rmtree(replaced)
 
 
 def _remove_empty_sentence_folders(frames_dir: str) -> None:
