@@ -154,12 +154,12 @@ class _Help(argparse.HelpFormatter):
     """argparse's help, wrapped at spaces only: an option named in a help text (`--mixed-precision`) is never split at
     its hyphen across two lines (a documentation reviewer's: copied or read aloud, it was two broken words)."""
 
-    def _split_lines(self, text: str, width: int) -> list[str]:
-        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+    def _split_lines(self, text: str, width: int) -> list[str]:  # nor a long path or URL in a narrow terminal
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
-                             break_on_hyphens=False)
+                             break_on_hyphens=False, break_long_words=False)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -214,22 +214,25 @@ def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
                                                            cutoff=0.7)] if close)
 
 
+PATTERN_OPTIONS = ("--data", "--val-data")  # the options that take a glob of shards, which acga expands
+
+
 def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
-    """The error for an option's pattern the shell expanded into files (`--data data/train-*.tfrecord` unquoted:
+    """The error for a pattern option's glob the shell expanded into files (`--data data/train-*.tfrecord` unquoted:
     argparse listed the files after the first as unrecognized, a documentation reviewer's 16 paths); None where
-    `extras` are not such files."""
+    `extras` are not such files. The pattern typed cannot be known, so none is guessed (a QA engineer's guess from the
+    files' common ends matched 10 shards where 2 were typed)."""
     try:
         start = argv.index(extras[0])
     except ValueError:
         return None
     paths = argv[start - 1:start + len(extras)]
-    if start < 2 or not argv[start - 2].startswith("--") or "=" in argv[start - 2] or argv[start:start + len(extras)] \
-            != extras or not all(os.path.exists(path) for path in paths):
+    if start < 2 or argv[start - 2] not in PATTERN_OPTIONS or argv[start:start + len(extras)] != extras \
+            or not all(os.path.isfile(path) for path in paths):
         return None
-    prefix, suffix = os.path.commonprefix(paths), os.path.commonprefix([p[::-1] for p in paths])[::-1]
-    suffix = suffix[max(0, len(prefix) + len(suffix) - min(map(len, paths))):]  # prefix and suffix not overlapping
-    return (f"{argv[start - 2]} takes one value, but the shell gave it {len(paths)} files (it expands a pattern left "
-            f"unquoted): quote the pattern, e.g. {argv[start - 2]} '{prefix}*{suffix}'")
+    option = argv[start - 2]
+    return (f"{option} takes one pattern, but the shell gave it {len(paths)} files (it expands a pattern left "
+            f"unquoted): quote the pattern you typed, e.g. {option} 'data/train-*.tfrecord', so that acga reads it")
 
 
 def _fail(parser: argparse.ArgumentParser, message: str):
@@ -449,7 +452,10 @@ def _run_predict_list(args) -> int:
 
     def video_done(*_):
         while bars:
-            bars.pop().close()
+            bar = bars.pop()
+            if not is_live(sys.stderr):  # a log's bar (redrawn every 30 s) ends with its video's frames and speed:
+                bar.delay = 0  # a video under 30 s had no line at all (a QA engineer's empty log), as predict's
+            bar.close()
 
     try:
         results = batch.predict_list(model, rows, args.output_dir, overlay=args.overlays, audio=not args.no_audio,

@@ -5,6 +5,7 @@ refused sentence failed the video's other sentences, nothing said which videos w
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -282,6 +283,9 @@ def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, c
                                                              ("predict video 3 of 3", 5, 5)]
     err = capsys.readouterr().err
     assert err.startswith("acga predict: error: 1 of 4 rows failed") or "\nacga predict: error: 1 of 4" in err, err
+    # into a log (stderr here), each video's bar ends with a line of its frames (a QA engineer's log was empty)
+    assert re.search(r"^predict video 1 of 3: 6/6 frames \[", err, re.M) and re.search(
+        r"^predict video 3 of 3: 5/5 frames \[", err, re.M), err
 
 
 def test_a_sentence_typed_in_full_width_or_with_decomposed_accents_is_segmented_once(run_dir, listed):

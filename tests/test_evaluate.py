@@ -290,7 +290,7 @@ def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_
                      "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert re.fullmatch(rf"acga evaluate: error: \[Errno 28\] No space left on device: '{re.escape(out_csv)}'; the "
-                        r"evaluation finished \(24 samples: mean IoU \d+\.\d, overall IoU \d+\.\d, mAP \d+\.\d\) "
+                        r"evaluation finished \(24 samples: mean IoU \d+\.\d%, overall IoU \d+\.\d%, mAP \d+\.\d%\) "
                         rf"but {re.escape(out_csv)} was not written", err), err
     assert os.listdir(tmp_path) == []  # nor its temporary file
     # a Unix user's: the JSON asked for too went unwritten, unmentioned; it is written where it can be, or named
@@ -343,3 +343,16 @@ def test_a_savedmodel_given_to_evaluate_is_named_as_one(exported_run, prepared_a
         assert capsys.readouterr().err == (
             f"acga evaluate: error: {model}: a SavedModel, which serves (TF Serving, `acga predict`, `acga app`); this "
             "reads a trained run: its folder (holding model.keras), model.keras or a checkpoint\n")
+
+
+def test_standard_output_that_cannot_be_written_is_named_as_such():
+    """A QA engineer's `acga evaluate --output-json - > /dev/full`: "No space left on device: '/dev/stdout'; the
+    evaluation finished (... mean IoU 1.0 ...) but /dev/stdout was not written" (1.0 read as a perfect score)."""
+    def full():
+        raise OSError(errno.ENOSPC, "No space left on device", "/dev/stdout")
+
+    with pytest.raises(OSError) as error:
+        evaluate_module._write_outputs("24 samples: mean IoU 1.0%", (("/dev/stdout", full),))
+    assert str(error.value) == "[Errno 28] No space left on device: 'standard output'"
+    assert error.value.__notes__ == ["the evaluation finished (24 samples: mean IoU 1.0%) but standard output was "
+                                     "not written"]

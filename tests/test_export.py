@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -520,3 +521,17 @@ def test_an_export_into_a_model_folder_another_export_is_writing_is_refused(run_
     assert capsys.readouterr().err.strip() == (f"acga export: error: {model} (--output): another run is writing it "
                                                "now; wait for it to end, or write elsewhere")
     assert os.listdir(model) == []
+
+
+def test_a_runs_damaged_record_does_not_stop_the_export(run_dir, tmp_path, caplog):
+    """A QA engineer's: a run whose provenance.json was not JSON could not be exported ("Expecting value: line 2
+    column 1", naming no file); the record is optional: the export says so and goes on."""
+    from acga_tf.serving.export import export_record
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / artifacts.PROVENANCE_FILE).write_text('{"sessions": [\n')
+    checkpoint = str(copy / artifacts.MODEL_FILE)
+    record = export_record(artifacts.load_trained(str(copy)), checkpoint)
+    assert record["training"] is None and record["model"] == checkpoint  # the file given, a checkpoint's too
+    assert f"{copy / artifacts.PROVENANCE_FILE}: not read into the export's record" in caplog.text

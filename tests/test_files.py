@@ -277,3 +277,13 @@ def test_links_that_lead_back_to_each_other_are_refused_as_an_output(tmp_path):
                                              r"each other\) \(--output\)"):
             check_writable(str(tmp_path / "a.gif"), folder=folder, flag="--output")
     assert os.path.islink(tmp_path / "a.gif") and os.path.islink(tmp_path / "b.gif")
+
+
+def test_a_write_onto_a_folder_names_the_file_and_leaves_no_temporary(tmp_path):
+    """A QA engineer's run folder with a folder named provenance.json: "r1c/provenance.json.tmp; Is a directory"
+    (TensorFlow's rename named the temporary file), and the temporary file left in the run folder."""
+    (tmp_path / "provenance.json").mkdir()
+    with pytest.raises(IsADirectoryError) as error:
+        files.write_json(str(tmp_path / "provenance.json"), {"sessions": []})
+    assert str(error.value) == f"[Errno 21] Is a directory: '{tmp_path / 'provenance.json'}'"
+    assert os.listdir(tmp_path) == ["provenance.json"]

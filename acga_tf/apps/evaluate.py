@@ -113,8 +113,8 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     """
     data_pattern, shards, batch_size = _checked(data_pattern, batch_size, output_csv, output_json)
     summary, rows, record = _score_model(model_path, data_pattern, shards, batch_size, vectors_path, progress)
-    done = (f"{summary['samples']} samples: mean IoU {100 * summary['mean_iou']:.1f}, overall IoU "
-            f"{100 * summary['overall_iou']:.1f}, mAP {100 * summary['mAP@0.5:0.95']:.1f}")
+    done = (f"{summary['samples']} samples: mean IoU {100 * summary['mean_iou']:.1f}%, overall IoU "
+            f"{100 * summary['overall_iou']:.1f}%, mAP {100 * summary['mAP@0.5:0.95']:.1f}%")  # ("1.0" read as 1)
     _write_outputs(done, ((output_csv, lambda: write_csv(output_csv, rows)),
                           (output_json, lambda: files.write_json(output_json, record))))
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
@@ -144,7 +144,7 @@ def evaluate_checkpoints(folder: str, data_pattern: str, *, batch_size: int = 8,
         summary, _, record = _score_model(checkpoint, data_pattern, shards, batch_size, vectors_path, progress)
         summaries[os.path.basename(checkpoint)] = summary
         records.append(record)
-    done = "mean IoU " + ", ".join(f"{name} {100 * s['mean_iou']:.1f}" for name, s in summaries.items())
+    done = "mean IoU " + ", ".join(f"{name} {100 * s['mean_iou']:.1f}%" for name, s in summaries.items())
     _write_outputs(done, ((output_json, lambda: files.write_json(output_json, records)),))
     return summaries
 
@@ -211,20 +211,26 @@ def _write_outputs(done: str, writers) -> None:
     OSError (a full disk) is raised after them with a note of the scores computed (`done`), so that they are not lost
     with the files, and of every file not written (the JSON went unmentioned, and unwritten, after the CSV failed)."""
     failed = []
-    for output, write in writers:
+    for output, write in writers:  # (`acga evaluate --output-json -` writes /dev/stdout: "standard output")
         if output is None:
             continue
         try:
             os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
             write()
         except OSError as e:
+            if e.filename == "/dev/stdout":
+                e = OSError(e.errno, e.strerror, _named(output))
             failed.append((output, e))
     if failed:
-        names = " and ".join(output for output, _ in failed)
+        names = " and ".join(_named(output) for output, _ in failed)
         error = failed[0][1]
         error.add_note(f"the evaluation finished ({done}) but {names} {'was' if len(failed) == 1 else 'were'} not "
                        "written")
         raise error
+
+
+def _named(output: str) -> str:
+    return "standard output" if output == "/dev/stdout" else output
 
 
 def unknown_words_note(vectorizer, sentences: list[str]) -> str | None:
@@ -323,7 +329,7 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
             "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
             "data": data_pattern,
             "shards": shard_records(shards), "batch_size": batch_size, "acga_tf": __version__,
-            "software": provenance.software(), "evaluated": provenance.now()}
+            "software": provenance.software(), "host": provenance.host(), "evaluated": provenance.now()}
 
 
 def write_csv(path: str, rows) -> None:

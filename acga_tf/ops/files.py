@@ -92,7 +92,12 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
             raise OSError(_ERRNO_OF.get(reason), reason, path) from e
         raise
     if not in_place:
-        tf.io.gfile.rename(temporary, target, overwrite=overwrite)
+        try:
+            tf.io.gfile.rename(temporary, target, overwrite=overwrite)
+        except (OSError, tf.errors.OpError) as e:  # `path` a folder now: TensorFlow named the temporary file, which
+            _remove(temporary)  # was left (a QA engineer's run folder with a folder named provenance.json)
+            reason = e.message.rsplit("; ", 1)[-1].strip() if isinstance(e, tf.errors.OpError) else e.strerror
+            raise OSError(_ERRNO_OF.get(reason, getattr(e, "errno", None)), reason, path) from None
 
 
 def check_writable(path: str, *, folder: bool = False, flag: str | None = None) -> None:

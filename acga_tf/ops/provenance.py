@@ -33,10 +33,11 @@ def source_commit() -> str | None:
     if not os.path.exists(os.path.join(root, ".git")):
         return None
     try:
-        commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        changed = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", package], capture_output=True,
-                                 text=True, timeout=10, check=True).stdout.strip()
+        git = ["git", "--no-optional-locks", "-C", root]  # (no index.lock taken beside a user's git command)
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                check=True).stdout.strip()
+        changed = subprocess.run([*git, "status", "--porcelain", "--", package], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-modified" if changed else commit or None

@@ -297,18 +297,26 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
     }
 
 
-def export_record(trained: TrainedModel) -> dict:
+def export_record(trained: TrainedModel, source: str | None = None) -> dict:
     """`assets.extra/acga_provenance.json` (docs/serving.md#layout): where a served version came from, which its
-    SavedModel does not say (a reproducibility auditor's): the run's folder, a digest of the weights (as `acga
+    SavedModel does not say (a reproducibility auditor's): the model given (`source`: a checkpoint's file; else the
+    run's folder), a digest of the weights (as `acga
     evaluate --output-json` records it), the config, the run's `experiment.json` and `provenance.json` where the run
     has them, and the software and host of the export."""
+    source = source or trained.directory  # the file given (a checkpoint), else the run's folder
     run = artifacts.run_directory(trained.directory) if trained.directory else None
 
     def run_file(name):
         path = None if run is None else os.path.join(run, name)
-        return files.read_json(path) if path and os.path.isfile(path) else None
+        if not path or not os.path.isfile(path):
+            return None
+        try:
+            return files.read_json(path)
+        except (ValueError, OSError) as e:  # a record is not what the export needs (a QA engineer's damaged one
+            logger.warning("%s: not read into the export's record (%s)", path, e)  # stopped the export, unnamed)
+            return None
 
-    return {"exported": provenance.now(), "model": os.path.abspath(trained.directory) if trained.directory else None,
+    return {"exported": provenance.now(), "model": os.path.abspath(source) if source else None,
             "weights": artifacts.arrays_digest(trained.model.weights), "config": trained.config.to_dict(),
             "experiment": run_file(artifacts.EXPERIMENT_FILE), "training": run_file(artifacts.PROVENANCE_FILE),
             "software": provenance.software(), "host": provenance.host()}
@@ -372,7 +380,8 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
                     if records is not None:
                         write_warmup(staging, records)
                     os.makedirs(os.path.join(staging, os.path.dirname(PROVENANCE_FILE)), exist_ok=True)
-                    files.write_json(os.path.join(staging, PROVENANCE_FILE), export_record(trained))
+                    files.write_json(os.path.join(staging, PROVENANCE_FILE), export_record(
+                        trained, None if isinstance(model_path, TrainedModel) else os.fspath(model_path)))
         except (OSError, tf.errors.OpError) as e:  # a full disk: TensorFlow's error named a temporary file of its own
             reason = e.strerror if isinstance(e, OSError) and e.strerror else error_message(e)
             if output_dir + ".partial" in reason and "; " in reason:  # "<its temporary file>; No space left ..."

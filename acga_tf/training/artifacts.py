@@ -35,7 +35,7 @@ from acga_tf.data.vocab import (
 )
 from acga_tf.models import acga, losses, metrics  # noqa: F401  (registers the serializable classes)
 from acga_tf.models.config import ACGAConfig
-from acga_tf.ops import files
+from acga_tf.ops import files, limits
 from acga_tf.ops.devices import gpu_description
 
 logger = logging.getLogger(__name__)
@@ -260,7 +260,9 @@ def load_model_file(path: str) -> keras.Model:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: cannot load a Keras model ({first_line})") from None
+        limit = limits.memory_limit_hint()  # Keras reports an allocation that failed as objects it could not load
+        raise ValueError(f"{path}: cannot load a Keras model ({first_line.rstrip(':')})"  # (a QA engineer's 2.5 GiB)
+                         + (f"; it may have run out of memory{limit}" if limit else "")) from None
     if not isinstance(model, acga.ACGA):
         raise ValueError(f"{path}: a {type(model).__name__}, not an ACGA model (acga-tf loads the .keras files that "
                          "`acga train` or `ACGA.save` write)")

@@ -710,7 +710,7 @@ def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vector
         return None if pattern is None else {"pattern": pattern,
                                              "shards": shard_records(sorted(tf.io.gfile.glob(pattern)))}
 
-    return {"started": provenance.now(), "start_step": start_step, "argv": list(sys.argv),
+    return {"started": provenance.now(), "start_step": start_step, "argv": list(sys.argv), "cwd": os.getcwd(),
             "data": shards(run.train_pattern), "val_data": shards(val_pattern),
             "init_weights": None if init_weights is None else {
                 "source": os.path.abspath(init_weights), "digest": artifacts.arrays_digest(model.get_weights())},

@@ -824,12 +824,17 @@ def test_a_pattern_the_shell_expanded_is_named_with_how_to_quote_it(tmp_path, ca
         cli.main(["evaluate", "--model", "m", "--data", *map(str, shards)])
     assert stopped.value.code == 2
     assert capsys.readouterr().err == (
-        f"acga evaluate: error: --data takes one value, but the shell gave it 3 files (it expands a pattern left "
-        f"unquoted): quote the pattern, e.g. --data '{tmp_path}/train-0000*-of-00003.tfrecord' (`acga evaluate "
-        f"--help` lists the options)\n")
+        "acga evaluate: error: --data takes one pattern, but the shell gave it 3 files (it expands a pattern left "
+        "unquoted): quote the pattern you typed, e.g. --data 'data/train-*.tfrecord', so that acga reads it (`acga "
+        "evaluate --help` lists the options)\n")
     with pytest.raises(SystemExit):  # words that are not files stay "unrecognized"
         cli.main(["evaluate", "--model", "m", "--data", str(shards[0]), "stray"])
     assert "unrecognized arguments: stray" in capsys.readouterr().err
+    # only for the options that take patterns (a QA engineer's `--video v1.mp4 v2.mp4` got "e.g. --video 'v*.mp4'",
+    # which --video does not read as a pattern)
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "--model", "m", "--video", str(shards[0]), str(shards[1]), "--query", "a"])
+    assert "unrecognized arguments: " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["predict"], ["prepare", "a2d"], ["evaluate"]])
@@ -1045,3 +1050,27 @@ def test_standard_output_on_a_full_disk_is_named():
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert proc.returncode == 2
     assert proc.stderr == "acga params: error: [Errno 28] No space left on device: 'standard output'\n", proc.stderr
+
+
+def test_a_model_that_cannot_load_under_a_memory_limit_names_the_limit(run_dir, monkeypatch):
+    """A QA engineer's `ulimit -v 2621440`: "model.keras: cannot load a Keras model (A total of 2 objects could not be
+    loaded. Example error message for object <Conv2DTranspose name=deconv_0, built=True>:)", the limit unnamed."""
+    import keras
+
+    from acga_tf.ops import limits
+    from acga_tf.training import artifacts
+
+    def fails(*args, **kwargs):
+        raise ValueError("A total of 2 objects could not be loaded. Example error message for object "
+                         "<Conv2DTranspose name=deconv_0, built=True>:\n\nUnable to allocate 1.00 MiB")
+
+    monkeypatch.setattr(keras.saving, "load_model", fails)
+    monkeypatch.setattr(limits, "address_space_limit", lambda: 2_621_440 * 1024)
+    path = os.path.join(run_dir, artifacts.MODEL_FILE)
+    with pytest.raises(ValueError) as error:
+        artifacts.load_model_file(path)
+    assert str(error.value) == (
+        f"{path}: cannot load a Keras model (A total of 2 objects could not be loaded. Example error message for "
+        "object <Conv2DTranspose name=deconv_0, built=True>); it may have run out of memory under the virtual memory "
+        "limit of 2.5 GiB (ulimit -v; TensorFlow reserves far more address space than it uses, 3 to 4 GiB a command: "
+        "raise the limit or lift it)")
