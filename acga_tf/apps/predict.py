@@ -1189,8 +1189,8 @@ def _foreign_set_aside(frames_dir: str) -> list[str]:
     if os.path.islink(aside) or not os.path.isdir(aside):
         return [EARLIER_FOLDER]
     names = _set_aside_names(frames_dir)
-    if names is None:
-        return [EARLIER_FOLDER] if os.listdir(aside) else []  # an empty one is removed
+    if names is None:  # an empty one, or one killed while its list was written, is removed
+        return [EARLIER_FOLDER] if set(os.listdir(aside)) - {EARLIER_LIST + files.TEMPORARY_SUFFIX} else []
     listed = set(names) | {EARLIER_LIST} | {os.path.dirname(name) for name in names}
     return [os.path.join(EARLIER_FOLDER, os.path.relpath(os.path.join(root, name), aside))
             for root, folders, found in os.walk(aside) for name in [*folders, *found]
