@@ -300,9 +300,9 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
 def export_record(trained: TrainedModel, source: str | None = None) -> dict:
     """`assets.extra/acga_provenance.json` (docs/serving.md#layout): where a served version came from, which its
     SavedModel does not say (a reproducibility auditor's): the model given (`source`: a checkpoint's file; else the
-    run's folder), a digest of the weights (as `acga
-    evaluate --output-json` records it), the config, the run's `experiment.json` and `provenance.json` where the run
-    has them, and the software and host of the export."""
+    run's folder), a digest of the weights (as `acga evaluate --output-json` records it), the config, the run's
+    `experiment.json` and `provenance.json` where the run has them (one that cannot be read is left out with a
+    warning), and the software and host of the export."""
     source = source or trained.directory  # the file given (a checkpoint), else the run's folder
     run = artifacts.run_directory(trained.directory) if trained.directory else None
 
