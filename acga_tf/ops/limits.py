@@ -12,9 +12,11 @@ import tempfile
 # 2026-12-05): `acga params` and `acga predict` 3 GiB (2.5 failed while TensorFlow loaded), `acga train` 4 GiB.
 # TensorFlow reserves far more address space than it fills: a command's resident memory is about 1 GB.
 NEEDED_GIB = "3 to 4"
-# Below this, TensorFlow cannot load (its libraries are 1.2 GB; importing it peaked at 1.9 GiB of address space on
-# that host), and how it fails varies: a traceback at 1.4 GB, no message at all at 1.2 (OpenBLAS's exit): refused first.
-TOO_LITTLE = 2 ** 31
+# Below this a command is refused before it loads anything. TensorFlow's libraries are 1.2 GB and importing it peaked
+# at 1.9 GiB of address space on that host; below 3 GiB, how a command failed varied and mostly could not be caught:
+# no message at 1.2 GB (OpenBLAS's exit), a traceback at 1.4, TensorFlow's abort at 2.1 (a thread it could not make,
+# status 134), a segmentation fault at 2.5 (`acga predict` 3 of 3 runs, `acga params` 2 of 6: an HPC tester's).
+TOO_LITTLE = 3 * 2 ** 30
 # The errors a library's loading ends in where the address space ran out (ImportError: "failed to map segment from
 # shared object"; SystemError: "error return without exception set"; RuntimeError: a module's own import check).
 LOADING_ERRORS = (ImportError, MemoryError, OSError, RuntimeError, SystemError)

@@ -995,8 +995,8 @@ def test_a_virtual_memory_limit_too_low_for_tensorflow_is_one_line_before_loadin
 
 
 def test_a_library_that_fails_to_load_under_a_memory_limit_is_one_line(monkeypatch, capsys):
-    """Between the limit refused before loading and the 3 GiB a command needs, a library's loading failed with a
-    traceback (`ulimit -v 2000000`: `import av` in `apps/predict.py`)."""
+    """Above the limit refused before loading, a library's loading that fails is named with the limit (`ulimit -v
+    2000000`, before that limit was refused first: `import av` in `apps/predict.py`, a 15-line traceback)."""
     from acga_tf import __main__ as entry
     from acga_tf.ops import limits
 
@@ -1005,12 +1005,12 @@ def test_a_library_that_fails_to_load_under_a_memory_limit_is_one_line(monkeypat
 
     monkeypatch.setattr(entry.runpy, "run_module", fails)
     monkeypatch.setattr(sys, "argv", ["acga", "params"])
-    monkeypatch.setattr(limits, "address_space_limit", lambda: 2_400_000 * 1024)
+    monkeypatch.setattr(limits, "address_space_limit", lambda: 3_300_000 * 1024)
     with pytest.raises(SystemExit) as stop:
         entry.main()
     assert stop.value.code == 2
     assert capsys.readouterr().err == (
-        "acga: error: not enough memory to load the command's libraries under the virtual memory limit of 2.3 GiB "
+        "acga: error: not enough memory to load the command's libraries under the virtual memory limit of 3.1 GiB "
         "(ulimit -v; TensorFlow reserves far more address space than it uses, 3 to 4 GiB a command: raise the limit "
         "or lift it); loading failed with ImportError: libavutil-7d3d.so.60: failed to map segment from shared "
         "object\n")
