@@ -269,45 +269,34 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
     """
     accumulator, rows, seen = EvaluationAccumulator(), [], set()
     bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stderr)) if progress else None
-    with _saying_how_far(rows, total):
-        _score_batches(dataset, probability, accumulator, rows, seen, bar)
+    try:  # stopped (Ctrl-C, SIGTERM): how far it got, and that no score was written (an HPC tester's
+        # `acga evaluate: terminated`, alone)
+        for inputs, targets, info in dataset:
+            probs = np.asarray(probability(inputs, targets), np.float32)
+            for b in range(probs.shape[0]):
+                height, width = int(info["height"][b]), int(info["width"][b])
+                truth = tf.io.decode_png(info["mask_png"][b], channels=1).numpy()[..., 0] > 0  # (H, W)
+                prediction = mask_at_original_size(probs[b, ..., 0], height, width)
+                sample_id, sentence = (info[key][b].numpy().decode("utf-8") for key in ("sample_id", "sentence"))
+                if (sample_id, sentence) in seen:  # a shard given twice (a copy under another name) counted it twice
+                    raise ValueError(f"sample {sample_id} ({sentence!r}) is read a second time: the shards given hold "
+                                     "it twice (one shard under two names?); give each shard once")
+                seen.add((sample_id, sentence))
+                iou = accumulator.add(sample_id, prediction, truth)
+                rows.append((sample_id, sentence, height, width,
+                             accumulator.intersections[-1], accumulator.unions[-1], iou))
+            if bar is not None:
+                with contextlib.redirect_stdout(sys.stderr):  # Keras writes its bar to stdout: the table's, in a file
+                    bar.update(len(rows), finalize=False)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"after {len(rows):,}{f' of {total:,}' if total else ''} samples; no score was "
+                                "written") from None
     if bar is not None and rows:
         with contextlib.redirect_stdout(sys.stderr):
             bar.update(len(rows), finalize=True)  # ends its line, whatever the total
     if not rows:
         raise ValueError("no sample to evaluate: the dataset is empty")
     return accumulator.summary(), rows
-
-
-@contextlib.contextmanager
-def _saying_how_far(rows: list, total: int | None):
-    """Ctrl-C or SIGTERM while scoring says how many samples were scored, and that no score was written (an HPC
-    tester's `acga evaluate: terminated`, alone)."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        of = f" of {total:,}" if total else ""
-        raise KeyboardInterrupt(f"after {len(rows):,}{of} samples; no score was written") from None
-
-
-def _score_batches(dataset, probability, accumulator, rows: list, seen: set, bar) -> None:
-    for inputs, targets, info in dataset:
-        probs = np.asarray(probability(inputs, targets), np.float32)
-        for b in range(probs.shape[0]):
-            height, width = int(info["height"][b]), int(info["width"][b])
-            truth = tf.io.decode_png(info["mask_png"][b], channels=1).numpy()[..., 0] > 0  # (H, W)
-            prediction = mask_at_original_size(probs[b, ..., 0], height, width)
-            sample_id, sentence = (info[key][b].numpy().decode("utf-8") for key in ("sample_id", "sentence"))
-            if (sample_id, sentence) in seen:  # a shard given twice (a copy under another name) counted it twice
-                raise ValueError(f"sample {sample_id} ({sentence!r}) is read a second time: the shards given hold it "
-                                 "twice (one shard under two names?); give each shard once")
-            seen.add((sample_id, sentence))
-            iou = accumulator.add(sample_id, prediction, truth)
-            rows.append((sample_id, sentence, height, width,
-                         accumulator.intersections[-1], accumulator.unions[-1], iou))
-        if bar is not None:
-            with contextlib.redirect_stdout(sys.stderr):  # Keras writes its bar to stdout: the table's, in a file
-                bar.update(len(rows), finalize=False)
 
 
 def summary_record(summary: dict, model, config, data_pattern: str, shards: list[str], batch_size: int,

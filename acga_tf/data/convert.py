@@ -111,7 +111,7 @@ def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
 
     results = []
     with progress_bar(total=sum(len(t.items) for t in tasks), unit="frame", desc=desc, disable=not progress,
-                file=sys.stderr) as bar:
+                      file=sys.stderr) as bar:
         if workers <= 1 and executor is None:
             for task in tasks:
                 result = write_shard(task)

@@ -43,9 +43,8 @@ def source_commit() -> str | None:
     return f"{commit}-modified" if changed else commit or None
 
 
-def software() -> dict[str, str | None]:
-    """acga-tf's version and source commit, Python's, the Keras backend, and the installed versions of the libraries
-    whose arithmetic or files a result depends on (those not installed left out)."""
+@functools.lru_cache(maxsize=1)
+def _software() -> tuple:
     versions = {"acga_tf": __version__, "source_commit": source_commit(), "python": platform.python_version(),
                 "keras_backend": os.environ.get("KERAS_BACKEND") or _loaded_backend()}
     for name in PACKAGES:
@@ -53,7 +52,14 @@ def software() -> dict[str, str | None]:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return versions
+    return tuple(versions.items())
+
+
+def software() -> dict[str, str | None]:
+    """acga-tf's version and source commit, Python's, the Keras backend, and the installed versions of the libraries
+    whose arithmetic or files a result depends on (those not installed left out). Read once a process (`acga evaluate
+    RUN/checkpoints` records them for each checkpoint)."""
+    return dict(_software())
 
 
 def _loaded_backend() -> str | None:

@@ -441,7 +441,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
             logger.warning("--init-weights %s is not read: the run resumes from its backup (optimizer step %d)",
                            init_weights, start_step)
-        artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern, vectors_path,
+        artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern,
+                                                        (vectors_path, backup.word_vectors),
                                                         init_weights if start_step == 0 else None, policy,
                                                         feature_cache))
         # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs) and
@@ -701,11 +702,13 @@ def experiment_differences(run: ExperimentConfig, new: ExperimentConfig) -> list
     return differences
 
 
-def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vectors_path: str | None,
+def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vectors: tuple[str | None, str],
              init_weights: str | None, policy: str | None, feature_cache: bool) -> dict:
     """This command's record in the run's `provenance.json` (`artifacts.record_session`): what `experiment.json`
-    does not hold (the shards read, the starting weights and their digest, the word vectors, the precision, the
-    feature cache), the software and the host; the command line as the process got it."""
+    does not hold (the shards read, the starting weights and their digest, the word vectors' file and digest as the
+    backup records it: `vectors`, the precision, the feature cache), the software and the host; the command line as
+    the process got it."""
+    vectors_path, vectors_digest = vectors
     def shards(pattern):
         return None if pattern is None else {"pattern": pattern,
                                              "shards": shard_records(sorted(tf.io.gfile.glob(pattern)))}
@@ -715,7 +718,7 @@ def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vector
             "init_weights": None if init_weights is None else {
                 "source": os.path.abspath(init_weights), "digest": artifacts.arrays_digest(model.get_weights())},
             "word_vectors": {"file": None if vectors_path is None else os.path.abspath(vectors_path),
-                             "digest": artifacts.arrays_digest([run.vectorizer.matrix])},
+                             "digest": vectors_digest},
             "precision": policy or "float32", "feature_cache": feature_cache,
             "software": provenance.software(),
             "host": provenance.host(gpu=gpu_description(), onednn=onednn_enabled(), replicas=run.replicas)}
