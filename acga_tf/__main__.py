@@ -21,6 +21,8 @@ def main() -> None:
     if (problem := limits.temporary_folder_problem() or limits.too_little_to_start()) is not None:  # before loading
         print(f"acga: error: {problem}", file=sys.stderr)
         sys.exit(2)
+    if (warning := limits.temporary_folder_warning()) is not None:
+        print(f"acga: warning: {warning}", file=sys.stderr)
     try:
         runpy.run_module("acga_tf.cli", run_name="__main__", alter_sys=True)
     except (ImportError, MemoryError, OSError) as e:  # the command's own errors are reported by it: these come from

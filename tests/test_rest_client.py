@@ -339,6 +339,11 @@ def test_cli_predict_timeout_bounds_a_silent_server(fake, tmp_path, capsys):
     ('{"inputs": {"video": [[[[[0, 0, 0]]]], [[[[0, 0, 0], [0, 0, 0]]]]], "query": ["a", "b"]}}',
      "input 'video': not a rectangular array: its nested lists differ in length"),
     ('{"inputs": {"video": null, "query": ["a"]}}', "input 'video': expected uint8 numbers, got nulls or objects"),
+    # as TF Serving reads JSON (json_tensor.cc): before, NumPy read true as 1 and 3.0 as 3 (a REST integrator's)
+    ('{"inputs": {"video": [[[[[true, false, true]]]]], "query": ["a"]}}',
+     "input 'video': JSON true/false is not uint8: send numbers"),
+    ('{"inputs": {"video": [[[[[3.0, 0, 1]]]]], "query": ["a"]}}',
+     "input 'video': JSON value is not uint8: numbers such as 3.0 are written as decimals; send integers"),
 ])
 def test_a_malformed_body_is_answered_with_an_error_not_a_dropped_connection(exported_run, body, message):
     from acga_tf.serving.client import LocalServer

@@ -66,3 +66,18 @@ def temporary_folder_problem() -> str | None:
         return (f"no temporary folder can be written ({', '.join([*tried, '/tmp', '/var/tmp', '/usr/tmp'])} and the "
                 "current folder were tried): set TMPDIR to a writable folder")
     return None
+
+
+def temporary_folder_warning() -> str | None:
+    """Where `TMPDIR` is set but Python's `tempfile` passed it over (a folder that does not exist, a file, one that
+    cannot be written), the one-line warning naming it and the folder used instead; None otherwise. Python falls back
+    to /tmp silently, where a cluster's scratch folder was meant (found by an HPC tester)."""
+    wanted = os.environ.get("TMPDIR")
+    if not wanted:
+        return None
+    used = tempfile.gettempdir()
+    if os.path.realpath(wanted) == os.path.realpath(used):
+        return None
+    why = ("does not exist" if not os.path.lexists(wanted) else "is not a folder" if not os.path.isdir(wanted)
+           else "cannot be written")
+    return f"TMPDIR={wanted} {why}: temporary files go to {used} instead"

@@ -182,7 +182,8 @@ def _decode_strings(value: Any, name: str) -> Any:
 def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
     """Converts one JSON value to an array of the signature's `dtype`, as TF Serving's REST API does.
 
-    Strings may be `{"b64": ...}` objects. Integer inputs reject non-integral or out-of-range numbers.
+    Strings may be `{"b64": ...}` objects. Integer inputs reject decimals (3.0 too), true/false and out-of-range
+    numbers, as TF Serving does.
 
     Raises:
         tf.errors.InvalidArgumentError: the value cannot be read as `dtype` (the message names the input).
@@ -198,11 +199,22 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
         raise invalid_argument(f"input {name!r}: expected {dtype.name} numbers, got "
                                f"{'text' if array.dtype.kind in 'SU' else 'nulls or objects'}")
     target = dtype.as_numpy_dtype
-    if dtype.is_integer or dtype == tf.bool:
-        if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
-            raise invalid_argument(f"input {name!r}: JSON value is not {dtype.name} (non-integral numbers such as "
-                           f"{array[array != np.round(array)].flat[0] if array.size else ''})")
-        if dtype.is_integer and array.size and (array.min() < dtype.min or array.max() > dtype.max):
+    # As TF Serving's json_tensor.cc reads JSON: an integer input takes only integers (3.0 is a decimal, true a
+    # boolean: both refused), a float input numbers but not true/false, a bool input only true/false. NumPy
+    # would convert each silently (a REST integrator's `true` in a video was read as 1). A list mixing true/false
+    # with numbers becomes numbers in NumPy and is not caught here.
+    kind = array.dtype.kind
+    if kind == "b" and dtype != tf.bool:
+        raise invalid_argument(f"input {name!r}: JSON true/false is not {dtype.name}: send numbers")
+    if dtype == tf.bool and kind != "b":
+        raise invalid_argument(f"input {name!r}: expected JSON true/false for bool, got numbers")
+    if dtype.is_integer:
+        if kind == "f":
+            example = array[~np.isfinite(array) | (array != np.round(array))]
+            example = example.flat[0] if example.size else array.flat[0]
+            raise invalid_argument(f"input {name!r}: JSON value is not {dtype.name}: numbers such as {float(example)} "
+                                   "are written as decimals; send integers (as 3, not 3.0)")
+        if array.size and (array.min() < dtype.min or array.max() > dtype.max):
             raise invalid_argument(f"input {name!r}: values outside the {dtype.name} range [{dtype.min}, {dtype.max}]")
     return array.astype(target)
 

@@ -1040,6 +1040,26 @@ def test_no_writable_temporary_folder_is_one_line(monkeypatch, capsys, tmp_path)
                                        "folder\n")
 
 
+@pytest.mark.parametrize("case", ["missing", "file"])
+def test_a_tmpdir_python_passes_over_is_named(monkeypatch, capsys, tmp_path, case):
+    """An HPC user's `TMPDIR=/scratch/$USER/tmp` that did not exist: Python's tempfile used /tmp without a word."""
+    import tempfile
+
+    from acga_tf import __main__ as entry
+
+    wanted = tmp_path / "scratch"
+    if case == "file":
+        wanted.write_text("")
+    monkeypatch.setenv("TMPDIR", str(wanted))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches its choice
+    monkeypatch.setattr(sys, "argv", ["acga", "--unknown-option"])
+    with pytest.raises(SystemExit):
+        entry.main()
+    why = "does not exist" if case == "missing" else "is not a folder"
+    assert capsys.readouterr().err.splitlines()[0] == (f"acga: warning: TMPDIR={wanted} {why}: temporary files go "
+                                                       f"to {tempfile.gettempdir()} instead")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (whose writes fail as a full disk's)")
 def test_standard_output_on_a_full_disk_is_named():
     """An HPC tester's `acga predict ... > out.txt` on a full disk: "[Errno 28] No space left on device", naming no
