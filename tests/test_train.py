@@ -349,6 +349,24 @@ def test_overwrite_removes_only_the_runs_files_and_says_so_only_when_there_were_
         f"--overwrite: removed the previous run's files in {run} (backup, {artifacts.MODEL_FILE})"]
 
 
+def test_a_damaged_provenance_record_is_kept_and_never_replaced(tmp_path, caplog):
+    """A QA engineer damaged `provenance.json` twice: the second `.damaged` replaced the first."""
+    from acga_tf.training.train import claim_run_dir
+
+    record = tmp_path / artifacts.PROVENANCE_FILE
+    for n, text in enumerate(["{not json", "[1, 2]"], 1):
+        record.write_text(text)
+        with caplog.at_level("WARNING", logger="acga_tf.training.artifacts"):
+            artifacts.record_session(str(tmp_path), {"n": n})
+    assert (tmp_path / "provenance.json.damaged").read_text() == "{not json"
+    assert (tmp_path / "provenance.json.damaged.2").read_text() == "[1, 2]"
+    assert json.loads(record.read_text()) == {"sessions": [{"n": 2}]}
+    assert caplog.records[-1].getMessage() == (f"{record}: not a run's record of its sessions; kept as "
+                                               f"{record}.damaged.2, and a new one begun")
+    claim_run_dir(str(tmp_path), overwrite=True)  # both are the run's own files
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.fixture(scope="module")
 def finished_run(prepared_a2d, tmp_path_factory) -> str:
     """A finished tiny run of 1 epoch x 1 step (`TRAINING_TINY`), its backup at optimizer step 1. Read-only: copy it

@@ -17,10 +17,12 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
+import itertools
 import json
 import logging
 import math
 import os
+import re
 import zipfile
 
 import h5py
@@ -44,6 +46,7 @@ MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 EXPERIMENT_FILE = "experiment.json"
 PROVENANCE_FILE = "provenance.json"
+DAMAGED_PROVENANCE = re.compile(r"provenance\.json\.damaged(\.\d+)?")  # a damaged record kept (`record_session`)
 SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel (`saved_model_version`)
 VOCAB_FILE = "vocab.txt"
 EMBEDDINGS_FILE = "embeddings.npy"
@@ -200,7 +203,7 @@ def record_session(directory: str, session: dict) -> None:
     """Adds one training command's record to the run's `provenance.json` (`{"sessions": [...]}`,
     docs/training.md#provenance), atomically: what it read (the shards with their sha256, the starting weights, the
     word vectors), the precision, the software and the host. A record that is not valid JSON is kept beside it
-    (`.damaged`), with a warning."""
+    (`provenance.json.damaged`, then `.damaged.2`, ...: an earlier one is never replaced), with a warning."""
     path = os.path.join(directory, PROVENANCE_FILE)
     sessions = []
     if os.path.isfile(path):
@@ -209,9 +212,10 @@ def record_session(directory: str, session: dict) -> None:
             if not isinstance(sessions, list):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            os.replace(path, path + ".damaged")
-            logger.warning("%s: not a run's record of its sessions; kept as %s.damaged, and a new one begun", path,
-                           path)
+            names = (f"{path}.damaged" if n == 1 else f"{path}.damaged.{n}" for n in itertools.count(1))
+            kept = next(name for name in names if not os.path.lexists(name))
+            os.replace(path, kept)
+            logger.warning("%s: not a run's record of its sessions; kept as %s, and a new one begun", path, kept)
             sessions = []
     files.write_json(path, {"sessions": [*sessions, session]})
 

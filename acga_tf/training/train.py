@@ -85,10 +85,10 @@ BACKUP_METADATA_FILE = "training_metadata.json"
 RESUMABLE_CHANGES = (("training", "epochs"), ("training", "steps_per_epoch"))
 # What `keras.utils.set_random_seed` sets in Keras' global state (keras/src/utils/rng_utils.py): `seeded` puts it back
 KERAS_SEED_ATTRIBUTES = ("global_random_seed", "global_seed_generator")
-# What a run directory holds (anything else there is someone else's).
+# What a run directory holds (anything else there is someone else's), with `artifacts.DAMAGED_PROVENANCE`'s records.
 RUN_ENTRIES = (artifacts.MODEL_FILE, artifacts.CONFIG_FILE, artifacts.EXPERIMENT_FILE, artifacts.VOCAB_FILE,
-               artifacts.EMBEDDINGS_FILE, artifacts.PROVENANCE_FILE, artifacts.PROVENANCE_FILE + ".damaged",
-               BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR, WORKERS_DIR, FEATURE_CACHE_DIR)
+               artifacts.EMBEDDINGS_FILE, artifacts.PROVENANCE_FILE, BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR, WORKERS_DIR,
+               FEATURE_CACHE_DIR)
 TEMPORARY_ENDINGS = (files.TEMPORARY_SUFFIX, ".partial.keras", ".partial.npy")
 
 
@@ -626,9 +626,10 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
         raise ValueError(f"--resume: {work_dir} holds no run to resume; check --output, or drop --resume to start a "
                          "run there")
     finished = artifacts.MODEL_FILE in entries
-    foreign = sorted(e for e in entries if e not in RUN_ENTRIES and not e.endswith(TEMPORARY_ENDINGS))
+    own = {e for e in entries if e in RUN_ENTRIES or artifacts.DAMAGED_PROVENANCE.fullmatch(e)}
+    foreign = sorted(e for e in entries - own if not e.endswith(TEMPORARY_ENDINGS))
     if overwrite:
-        removed = sorted(entries & set(RUN_ENTRIES))
+        removed = sorted(own)
         for entry in removed:
             path = os.path.join(work_dir, entry)
             (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
