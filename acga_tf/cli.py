@@ -70,10 +70,19 @@ def _writable_matplotlib_config() -> None:
         return
 
 
+def _after_caret_c() -> str:
+    """What starts a line reporting a stop: a newline on a terminal, where Ctrl-C left "^C" on the current line;
+    nothing in a log or a pipe (it was a blank line there)."""
+    try:
+        return "\n" if sys.stderr.isatty() else ""
+    except (AttributeError, ValueError):  # None, or closed
+        return ""
+
+
 def _interrupted_while_starting(signum, frame) -> None:
     """Ctrl-C while TensorFlow loads (seconds): one line, not a traceback; the command then ends by the signal
     (`end_by_signal`), anything else that imports this module (a notebook) with SystemExit(130)."""
-    print("\nacga: interrupted while starting", file=sys.stderr)
+    print(f"{_after_caret_c()}acga: interrupted while starting", file=sys.stderr)
     if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "acga":
         end_by_signal(signal.SIGINT)
     raise SystemExit(130)
@@ -807,7 +816,8 @@ def main(argv: list[str] | None = None) -> int:
             stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
             with contextlib.suppress(OSError):
                 if sys.stderr is not None:
-                    print(f"\nacga {args.command}: {stopped}" + (f": {e}" if str(e) else ""), file=sys.stderr)
+                    print(f"{_after_caret_c()}acga {args.command}: {stopped}" + (f": {e}" if str(e) else ""),
+                          file=sys.stderr)
             return 128 + signum
 
 

@@ -561,7 +561,7 @@ def test_sigterm_stops_predict_as_ctrl_c_does(run_dir, tmp_path):
         proc.kill()
     assert proc.returncode == -signal.SIGTERM, err[-2000:]  # ended by the signal: 143 in a shell
     kept = rf"after \d+ frames; {re.escape(str(out))} was not written"
-    assert re.fullmatch(rf"\nacga predict: terminated: {kept}\n", err), err
+    assert re.fullmatch(rf"acga predict: terminated: {kept}\n", err), err  # no blank line first (a log's)
     assert sorted(os.listdir(out.parent)) == []
     assert not [name for name in os.listdir(scratch) if name in made], os.listdir(scratch)
 
@@ -613,7 +613,7 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
     """Before: a Python traceback from inside TensorFlow's import, status 1."""
     proc = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_STARTING], capture_output=True, text=True,
                           timeout=300)
-    assert proc.returncode == -signal.SIGINT and proc.stderr == "\nacga: interrupted while starting\n", \
+    assert proc.returncode == -signal.SIGINT and proc.stderr == "acga: interrupted while starting\n", \
         proc.stderr[-2000:]
 
 
