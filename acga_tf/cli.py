@@ -305,7 +305,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 # === params (issue: model) ===
 def _add_params(sub) -> None:
-    p = sub.add_parser("params", help="print a Table-1-style parameter count of a preset")
+    p = sub.add_parser("params", help="print a preset's parameters per component (trainable, frozen, total)")
     p.add_argument("--preset", default="paper", help=f"{' | '.join(EXPERIMENTS)} (default: paper)")
     p.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a run's "
                                     "config.json or experiment.json")

@@ -176,6 +176,19 @@ def test_a_count_below_one_is_named_alone_before_the_dataset_is_read(tmp_path, c
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("dataset, named, not_named", [("a2d", "a2d_sentences/", "annotations.csv"),
+                                                        ("jhmdb", "jhmdb_sentences/", "a2d_sentences/"),
+                                                        ("custom", "annotations.csv", "a2d_sentences/")])
+def test_each_prepare_help_describes_its_own_root(capsys, dataset, named, not_named):
+    """A documentation reviewer: `acga prepare a2d --help` described --root for J-HMDB and custom data too."""
+    with pytest.raises(SystemExit):
+        main(["prepare", dataset, "--help"])
+    usage, _, options = capsys.readouterr().out.partition("options:")
+    assert usage.split()[:6] == ["usage:", "acga", "prepare", dataset, "[-h]", "--root"]
+    root = " ".join(options.split("--root ROOT", 1)[1].split("--output", 1)[0].split())
+    assert named in root and not_named not in root, root
+
+
 def test_a_missing_vocabulary_file_is_named_before_the_dataset_is_read(tmp_path, capsys):
     # a docs tester's: "[Errno 2] No such file or directory: 'nope.txt'", after the dataset had been read
     missing = tmp_path / "nope.txt"

@@ -470,8 +470,6 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the `a2d` / `jhmdb` sub-commands and their options to `parser`."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", required=True, help="dataset root (a2d_sentences/ or jhmdb_sentences/; for custom: "
-                                                      "the folder of annotations.csv, or the table itself)")
     common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
     common.add_argument("--split", default="all", choices=("train", "test", "all"), help="default: all")
     common.add_argument("--workers", type=count_argument, default=1, help="parallel processes (default: 1)")
@@ -489,10 +487,17 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a Beam PipelineOptions flag for --runner beam, e.g. --beam-option=--runner=FlinkRunner "
                              "(repeatable; default: DirectRunner)")
     datasets = parser.add_subparsers(dest="dataset", required=True)
-    datasets.add_parser("a2d", parents=[common], help="A2D Sentences")
-    jhmdb = datasets.add_parser("jhmdb", parents=[common], help="J-HMDB Sentences (test only)")
-    datasets.add_parser("custom", parents=[common], help="your own videos, sentences and mask images, listed in a CSV "
-                                                         "table (docs/data.md#your-own-data)")
+
+    def dataset(name: str, help: str, root: str) -> argparse.ArgumentParser:
+        first = argparse.ArgumentParser(add_help=False)  # --root first in the usage, described for this dataset
+        first.add_argument("--root", required=True, help=root)
+        return datasets.add_parser(name, parents=[first, common], help=help)
+
+    dataset("a2d", "A2D Sentences", "the dataset's folder: a2d_sentences/ (docs/data.md#datasets)")
+    jhmdb = dataset("jhmdb", "J-HMDB Sentences (test only)", "the dataset's folder: jhmdb_sentences/ "
+                    "(docs/data.md#datasets)")
+    dataset("custom", "your own videos, sentences and mask images, listed in a CSV table (docs/data.md#your-own-data)",
+            "the folder of annotations.csv, or the table itself")
     jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
                        help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
     jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")
