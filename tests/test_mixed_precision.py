@@ -177,6 +177,7 @@ def test_mixed_bfloat16_head_keeps_i3d_in_float32_in_every_copy_of_the_model(tmp
     expected = keras.ops.convert_to_numpy(model(inputs)["logits"])
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert model.precision == loaded.precision == "mixed_bfloat16_head"  # as `acga evaluate --output-json` names it
     for copy in (loaded, _inference_copy(model), attention_model(model)):
         assert _stage_dtypes(copy) == _HEAD_IN_BFLOAT16, copy.name
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(copy(inputs)["logits"]), expected)
@@ -185,6 +186,7 @@ def test_mixed_bfloat16_head_keeps_i3d_in_float32_in_every_copy_of_the_model(tmp
     del config["encoder_dtype"]
     assert set(_stage_dtypes(ACGA.from_config(config)).values()) == {"bfloat16"}
     assert "encoder_dtype" not in ACGA(TINY, dtype="mixed_bfloat16").get_config()
+    assert ACGA.from_config(config).precision == "mixed_bfloat16" and ACGA(TINY).precision == "float32"
     two = ACGA(TINY.replace(modality="rgb+flow"), **PRECISIONS["mixed_bfloat16_head"])
     assert _stage_dtypes(two, "rgb") == _stage_dtypes(two, "flow") == _HEAD_IN_BFLOAT16
 

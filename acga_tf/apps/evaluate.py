@@ -203,7 +203,7 @@ def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: i
     if (note := unknown_words_note(vectorizer, [row[1] for row in rows])) is not None:
         logger.warning(note)
     return summary, rows, summary_record(summary, model_path, model.config, data_pattern, shards, batch_size,
-                                         weights=artifacts.arrays_digest(model.weights))
+                                         weights=artifacts.arrays_digest(model.weights), precision=model.precision)
 
 
 def _write_outputs(done: str, writers) -> None:
@@ -300,13 +300,14 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
 
 
 def summary_record(summary: dict, model, config, data_pattern: str, shards: list[str], batch_size: int,
-                   weights: str | None = None) -> dict:
+                   weights: str | None = None, precision: str | None = None) -> dict:
     """What `acga evaluate --output-json` writes: the scores (fractions, as `evaluate` returns them) and what was
     scored, so that two runs' evaluations can be compared by a script: the model (its path, or the directory of a
     run given loaded), a digest of its weights (`weights`: a run trained again in place is another model), the
     checkpoint's epoch where it is one (`epoch-NN.keras`), its `ACGAConfig` (which ablation it is) and, where the
     model is in a run's folder, the run's `experiment.json` (the schedule too: runs of a sweep differ there), the
-    shards (each with its size and the manifest's sha256), the batch size, the acga-tf version, the software
+    shards (each with its size and the manifest's sha256), the batch size and the precision it computed in (in
+    bfloat16 a sample's score depends on the batch it is in, docs/evaluation.md), the acga-tf version, the software
     (`provenance.software`: the source commit too, since every version so far is 0.1.0) and the time."""
     where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
     run = artifacts.run_directory(where) if where else None
@@ -317,7 +318,7 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
             "config": config.to_dict(),
             "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
             "data": data_pattern,
-            "shards": shard_records(shards), "batch_size": batch_size, "acga_tf": __version__,
+            "shards": shard_records(shards), "batch_size": batch_size, "precision": precision, "acga_tf": __version__,
             "software": provenance.software(), "host": provenance.host(), "evaluated": provenance.now()}
 
 

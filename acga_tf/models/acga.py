@@ -305,6 +305,17 @@ class ACGA(SegmentationTask, keras.Model):
         self._intermediates = intermediates
         self._built_trainable = trainable_flags(self)  # what `get_config` compares with
 
+    @property
+    def precision(self) -> str:
+        """What it computes in, named as `acga train --mixed-precision` names it: "float32", "mixed_bfloat16",
+        "mixed_float16", or "mixed_bfloat16_head" (the I3D video encoder in float32, the rest in mixed_bfloat16)."""
+        layers = self._layer_dtype.name if self._layer_dtype is not None else "float32"
+        encoder = self._encoder_dtype.name if self._encoder_dtype is not None else layers
+        if encoder == layers:
+            return layers
+        return "mixed_bfloat16_head" if (layers, encoder) == ("mixed_bfloat16", "float32") else \
+            f"{layers} (video encoder {encoder})"
+
     def __call__(self, inputs, *args, **kwargs):
         self._check_inputs(inputs)  # before Keras' own input_spec check, to name the config field
         self._check_runs_here(inputs)
