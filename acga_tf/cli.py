@@ -373,7 +373,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--model", required=True, help="a trained run directory, a .keras file (vocab.txt and "
                    "embeddings.npy beside it), an exported SavedModel (saved_models/NAME or saved_models/NAME/N) "
                    "or a TF Serving URL: http://HOST:8501/v1/models/NAME (REST) or grpc://HOST:8500/NAME")
-    p.add_argument("--video", help="a video file (any format FFmpeg reads)")
+    p.add_argument("--video", help="a video file (any format FFmpeg reads), or a folder of PNG or JPEG frames "
+                                      "(read in name order, at 24 fps)")
     p.add_argument("--query", action="append",
                    help="a sentence describing an actor; repeat for several (one mask and colour each)")
     p.add_argument("--list", help="many videos: a CSV file with the columns video,query (one row per video and "

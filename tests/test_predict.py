@@ -557,8 +557,41 @@ def test_a_model_in_memory_or_a_run_where_the_video_goes_is_named(trained, run_d
                  lambda: export_model(trained.model, str(tmp_path / "acga" / "1"))):
         with pytest.raises(TypeError, match=r"^model is ACGA, not a path: give a trained run's folder or its model"):
             call()
-    with pytest.raises(ValueError, match=rf"^{re.escape(run_dir)}: a folder, not a video file$"):
+    with pytest.raises(ValueError, match=rf"^{re.escape(run_dir)}: a folder with no PNG or JPEG frames in it, not a "
+                                         r"video file$"):
         predict(tmp_path, run_dir, QUERY)
+
+
+def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, tmp_path, capsys):
+    """A researcher's frames folders (J-HMDB's 00001.png, ..., DAVIS, A2D's frames): `--video DIR` was "a folder,
+    not a video file". Read in name order at 24 fps, PNG frames give the masks of the same frames as an array."""
+    frames = moving_frames(12, 48, 64, seed=5)
+    folder = tmp_path / "clip [1]"  # glob's special characters in its name are taken literally
+    folder.mkdir()
+    for i, frame in enumerate(frames, 1):
+        Image.fromarray(frame).save(folder / f"{i:05d}.png")
+    (folder / "notes.txt").write_text("not a frame")
+    from_array = predict(trained, frames, QUERY)
+    from_folder = predict(trained, str(folder), QUERY)
+    np.testing.assert_array_equal(from_folder.masks, from_array.masks)
+    assert from_folder.fps == 24 and from_folder.num_frames == 12
+    out = tmp_path / "out"
+    assert main(["predict", "--model", trained.directory, "--video", str(folder), "--query", QUERY, "--output",
+                 str(out / "o.mp4"), "--frames-dir", str(out / "m"), "--start", "0.25", "--no-progress"]) == 0
+    assert sorted(os.listdir(out / "m"))[0] == "00007.png"  # frame 6 (0-based) is shown at 0.25 s
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "m" / "00007.png")) // 255, from_array.masks[6])
+    capsys.readouterr()
+    mixed, unpadded = tmp_path / "mixed", tmp_path / "unpadded"
+    for bad, names in ((mixed, ["00001.png", "00002.jpg"]), (unpadded, ["1.png", "2.png", "10.png"])):
+        bad.mkdir()
+        for name in names:
+            Image.fromarray(frames[0]).save(bad / name)
+    assert main(["predict", "--model", trained.directory, "--video", str(mixed), "--query", QUERY]) == 2
+    assert main(["predict", "--model", trained.directory, "--video", str(unpadded), "--query", QUERY]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"acga predict: error: {mixed}: a folder of frames mixing .jpg and .png files: give a folder of one kind",
+        f"acga predict: error: {unpadded}: its frames are numbered without leading zeros: name order puts 10.png "
+        "before 2.png; name them 00001.png, 00002.png, ..."]
 
 
 def test_a_trained_model_given_again_is_traced_once(trained):

@@ -45,6 +45,7 @@ from acga_tf.data.video import (
     add_audio,
     frame_times,
     iter_video_frames,
+    open_video,
     video_file_problem,
     video_stream,
 )
@@ -179,7 +180,7 @@ def video_info(path: str) -> VideoInfo:
     if video_file_problem(os.fspath(path)) is not None:  # (refused by the frames' reader, which names it)
         return VideoInfo()
     try:
-        with av.open(os.fspath(path)) as container:
+        with open_video(path) as container:
             stream = video_stream(container)
             if stream is None:
                 return VideoInfo()

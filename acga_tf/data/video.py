@@ -12,11 +12,13 @@ import bisect
 import contextlib
 import dataclasses
 import fractions
+import glob
 import heapq
 import itertools
 import logging
 import math
 import os
+import re
 import struct
 from collections.abc import Callable, Iterator, MutableSequence, Sequence
 
@@ -242,7 +244,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     index, count, shape, skipped, concealed, filled = 0, 0, None, [], [], []
     try:
         for seek in (start > 0, False):  # a seek that misses its frame decodes from the start instead
-            with av.open(path) as container:
+            with open_video(path) as container:
                 stream = video_stream(container)
                 if stream is None:
                     raise DataError(path, "no video stream in the file", reason="corrupt_video")
@@ -341,10 +343,12 @@ def unreadable_file(path: str, error: av.FFmpegError) -> str:
     data found"): an empty file; an MP4 or MOV without its index (the `moov` box, which most recorders and encoders
     write last, so a download or recording cut short has none, and none of its frames can be found); else not a
     video FFmpeg reads (a text file, a document)."""
+    said = getattr(error, "strerror", None) or str(error)
+    if os.path.isdir(path):  # a folder of frames (`open_video`)
+        return f"its frames cannot be read (FFmpeg: {said})"
     if os.path.getsize(path) == 0:
         return "the file is empty (0 bytes)"
     kinds = _mp4_boxes(path)
-    said = getattr(error, "strerror", None) or str(error)
     if kinds and kinds[0] == b"ftyp" and b"moov" not in kinds:
         return ("an MP4 cut short before its index (no 'moov' box, which most recorders write last, as a download "
                 "or a recording stopped early leaves it): none of its frames can be found")
@@ -374,7 +378,7 @@ def _presentation_order(path: str, index: int) -> list[int] | None:
     """The presentation timestamps of a video stream's frames in order, read from its packets alone (`_stamps`: no
     decoding), the damaged ones' included; None where a packet has none or the file cannot be read."""
     try:
-        with av.open(path) as container:
+        with open_video(path) as container:
             stamps = [pts for pts, _ in _stamps(container, container.streams[index])]
     except av.FFmpegError:
         return None
@@ -424,15 +428,55 @@ def _seek(container: av.container.InputContainer, stream: av.VideoStream, start:
     return target
 
 
+# A folder of frames read as a video (`open_video`): its images, in name order, at this rate (the A2D clips').
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
+FRAMES_FOLDER_FPS = 24
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def frames_folder(folder: str) -> tuple[str | None, str | None]:
+    """(FFmpeg's glob pattern of the folder's frames, None), or (None, why the folder is not one): a folder of PNG or
+    JPEG frames of one kind (J-HMDB's `00001.png`, ...; a DAVIS or A2D frames folder), read in name order. Names
+    numbered without leading zeros (`1.png`, `10.png`, `2.png`) are refused: name order is not their order."""
+    names = sorted(n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in FRAME_EXTENSIONS
+                   and os.path.isfile(os.path.join(folder, n)))
+    if not names:
+        return None, "a folder with no PNG or JPEG frames in it, not a video file"
+    if len(kinds := sorted({os.path.splitext(n)[1] for n in names})) > 1:
+        return None, f"a folder of frames mixing {' and '.join(kinds)} files: give a folder of one kind"
+    natural = sorted(names, key=_natural_key)
+    if natural != names:
+        first = next(k for k, (a, b) in enumerate(zip(names, natural)) if a != b)
+        return None, (f"its frames are numbered without leading zeros: name order puts {names[first]} before "
+                      f"{natural[first]}; name them 00001{kinds[0]}, 00002{kinds[0]}, ...")
+    return os.path.join(glob.escape(folder), "*" + kinds[0]), None
+
+
+def open_video(path: str) -> av.container.InputContainer:
+    """`av.open` of a video file, or of a folder of frames (`frames_folder`: FFmpeg's image2 reader, at
+    `FRAMES_FOLDER_FPS`)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        pattern, problem = frames_folder(path)
+        if pattern is None:
+            raise av.InvalidDataError(0, problem, path)
+        return av.open(pattern, format="image2", options={"pattern_type": "glob",
+                                                          "framerate": str(FRAMES_FOLDER_FPS)})
+    return av.open(path)
+
+
 def video_file_problem(path: str) -> str | None:
-    """Why `path` cannot be read as a video file, or None: missing, a folder (a run given where the video goes,
-    `predict(video, run, ...)`), or a pipe or a device (`<(curl ...)`, `/dev/stdin` from a pipe: a video is opened
-    more than once, for its length and timing, then its frames, and seeked in; a FIFO's second open waited for a
-    writer that had gone, for ever, and a pipe was "video file not found")."""
+    """Why `path` cannot be read as a video file, or None: missing, a folder that holds no frames (`frames_folder`;
+    a run given where the video goes, `predict(video, run, ...)`), or a pipe or a device (`<(curl ...)`, `/dev/stdin`
+    from a pipe: a video is opened more than once, for its length and timing, then its frames, and seeked in; a
+    FIFO's second open waited for a writer that had gone, for ever, and a pipe was "video file not found")."""
     if os.path.isfile(path):
         return None
     if os.path.isdir(path):
-        return "a folder, not a video file"
+        return frames_folder(path)[1]
     if os.path.exists(path):
         return ("a pipe or a device, not a video file: a video is read more than once and seeked in; save the stream "
                 "to a file first (`cat > clip.mp4`)")
@@ -454,7 +498,7 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     if video_file_problem(os.fspath(path)) is not None:  # a FIFO is opened once, by the frames' reader
         return None
     try:
-        with av.open(os.fspath(path)) as container:
+        with open_video(path) as container:
             stream = video_stream(container)
             if stream is None or stream.time_base is None:
                 return None
@@ -1053,6 +1097,8 @@ def add_audio(video_only: str, source: str, output: str, start: float, end: floa
         av.FFmpegError: the audio cannot be decoded or encoded.
     """
     source = os.fspath(source)
+    if os.path.isdir(source):  # a folder of frames has no sound
+        return False
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(av.open(source))
         tracks = [s for s in src.streams if s.type == "audio"]
