@@ -176,6 +176,23 @@ def test_a_model_given_as_an_object_is_known_by_its_weights_so_a_rerun_passes_ov
     assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
 
 
+def test_a_frames_folder_in_a_list_is_segmented_and_a_frame_replaced_since_is_noticed(run_dir, tmp_path):
+    """A folder of frames as a list's video (docs/serving.md#predict); a frame replaced in place changes no folder's
+    time, so the folder was to be judged by its frames' (`source_stamp`), or the rerun would pass over it."""
+    frames = moving_frames(4, 40, 56, seed=1)
+    (folder := tmp_path / "clip").mkdir()
+    for i, frame in enumerate(frames, 1):
+        Image.fromarray(frame).save(folder / f"{i:05d}.png")
+    listing, out = _write_list(tmp_path / "list.csv", [("clip", QUERY)]), str(tmp_path / "out")
+    trained = artifacts.load_trained(run_dir)
+    assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
+    assert sorted(os.listdir(os.path.join(out, "clip", "masks", "1"))) == [f"{i:05d}.png" for i in range(1, 5)]
+    assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done earlier"]
+    Image.fromarray(frames[0]).save(folder / "00002.png")
+    os.utime(folder / "00002.png", ns=(2 * 10**18, 2 * 10**18))
+    assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
+
+
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",
                                   "output_dir_alone", "unclosed_quote", "nested", "results_name", "unquoted_comma"])
 def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run_dir, tmp_path, capsys):

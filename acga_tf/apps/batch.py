@@ -38,7 +38,7 @@ from acga_tf.apps.predict import (
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
-from acga_tf.data.video import video_file_problem
+from acga_tf.data.video import source_stamp, video_file_problem
 from acga_tf.ops import files, tables
 from acga_tf.training import artifacts
 from acga_tf.training.artifacts import TrainedModel
@@ -305,8 +305,8 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         _fail([r for r in group if id(r) not in refused], f"{path}: {problem}")
         logger.warning("%s: %s", path, problem)
         return
-    stat = os.stat(path)
-    wanted = {"video": os.path.abspath(path), "size": stat.st_size, "modified_ns": stat.st_mtime_ns,
+    size, modified_ns = source_stamp(path)
+    wanted = {"video": os.path.abspath(path), "size": size, "modified_ns": modified_ns,
               "queries": sentences, "model": model_name, "overlay": overlay}
     earlier = _read_summary(summary_path)
     if (earlier is not None and wanted["model"] is not None

@@ -455,6 +455,17 @@ def frames_folder(folder: str) -> tuple[str | None, str | None]:
     return os.path.join(glob.escape(folder), "*" + kinds[0]), None
 
 
+def source_stamp(path: str) -> tuple[int, int]:
+    """(size in bytes, last modification in ns) of a video file, or for a folder of frames over its frames (a frame
+    replaced in place changes no folder's time): what tells a source changed since a result was made from it."""
+    if not os.path.isdir(path):
+        stat = os.stat(path)
+        return stat.st_size, stat.st_mtime_ns
+    stats = [entry.stat() for entry in os.scandir(path)
+             if os.path.splitext(entry.name)[1].lower() in FRAME_EXTENSIONS and entry.is_file()]
+    return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+
+
 def open_video(path: str) -> av.container.InputContainer:
     """`av.open` of a video file, or of a folder of frames (`frames_folder`: FFmpeg's image2 reader, at
     `FRAMES_FOLDER_FPS`)."""
