@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import re
+import shutil
 
 import av
 import numpy as np
@@ -560,6 +561,32 @@ def test_a_model_in_memory_or_a_run_where_the_video_goes_is_named(trained, run_d
     with pytest.raises(ValueError, match=rf"^{re.escape(run_dir)}: a folder with no PNG or JPEG frames in it, not a "
                                          r"video file$"):
         predict(tmp_path, run_dir, QUERY)
+
+
+def test_an_upload_given_as_bytes_or_a_file_object_is_named(trained, tmp_path):
+    """A library integrator's web handler passed the upload's bytes: "video array has dtype |S32044 and shape ()"."""
+    path = tmp_path / "a.mp4"
+    write_video(str(path), moving_frames(3, 24, 32, seed=3), "libx264", "yuv420p")
+    with open(path, "rb") as f:
+        for video, kind in ((path.read_bytes(), "bytes"), (f, "a file object")):
+            with pytest.raises(TypeError, match=rf"^video is {kind}, not a path or frames: write the upload to a "
+                                                "file and give its path"):
+                predict(trained, video, QUERY)
+
+
+def test_word_vectors_of_another_size_are_named_when_the_run_loads(run_dir, tmp_path):
+    """A library integrator's run with another run's embeddings.npy (16 columns for a model reading 32): loading
+    passed, and the first prediction failed in tf.function's binding, kilobytes long with the tensor's values."""
+    from acga_tf.apps.predictors import load_predictor
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    vectors = np.load(run / "embeddings.npy")
+    np.save(run / "embeddings.npy", vectors[:, :16])
+    with pytest.raises(ValueError) as refused:
+        load_predictor(str(run))
+    assert str(refused.value) == (f"{run / 'embeddings.npy'}: word vectors of 16 dimensions; the model reads "
+                                  f"{vectors.shape[1]} (its word_dim): the file of another run? Put back the run's own")
 
 
 def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, tmp_path, capsys):

@@ -235,12 +235,17 @@ def open_frames(video, fps: float | None = None, times: collections.abc.MutableS
     Raises:
         DataError: the file is missing or cannot be decoded, or has no frame `start` (a ValueError naming the file).
         ValueError: an array that is not uint8 (N, H, W, 3) with more than `start` frames.
+        TypeError: bytes or a file object (an upload's) in place of a path.
     """
     check_fps(fps)
     if isinstance(video, (str, os.PathLike)):
         frames = iter_video_frames(os.fspath(video), damaged="skip", times=times, start=start)
         first = next(frames)
         return _chain(first, frames), float(fps) if fps else video_fps(video)
+    if isinstance(video, (bytes, bytearray, memoryview)) or hasattr(video, "read"):  # a web handler's upload
+        raise TypeError(f"video is {'a file object' if hasattr(video, 'read') else type(video).__name__}, not a "
+                        "path or frames: write the upload to a file and give its path, or decode it to a uint8 "
+                        "(N, H, W, 3) array")
     array = np.asarray(video)
     if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] <= start or array.dtype != np.uint8:
         raise ValueError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
@@ -507,7 +512,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
             process that alternates two models by path loads each again at every switch (TensorFlow keeps about
             100 MB of every SavedModel loaded: a library integrator measured 140 MB more a switch), so load each
             with `load_predictor` once and pass the predictors.
-        video: a video file PyAV can read, or uint8 frames (N, H, W, 3) RGB; any size and length.
+        video: a video file PyAV can read, a folder of PNG or JPEG frames (docs/serving.md#predict), or uint8 frames
+            (N, H, W, 3) RGB; any size and length.
         query: one sentence → one `PredictionResult`.
         queries: several sentences, segmented together (the clip encoded once for all) → one `PredictionResult`
             per sentence, in order. Give `query` or `queries`, not both.
@@ -524,6 +530,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     Raises:
         ValueError: no or an empty query, a query without a vocabulary word, a bad batch size or array, a model
             that is not RGB-only, or an unreadable video (`DataError`).
+        TypeError: a model that is neither a path nor a loaded one (the `ACGA` model in hand), a query that is not
+            text (a list given as `query`), or bytes or a file object in place of the video.
         FileNotFoundError: the model is missing or incomplete.
     """
     if (query is None) == (queries is None):

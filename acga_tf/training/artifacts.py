@@ -315,6 +315,11 @@ def load_trained(path: str) -> TrainedModel:
     model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
+    if embeddings.shape[1] != model.config.word_dim:  # else the first prediction failed in tf.function's binding,
+        # kilobytes of tensor values long (a library integrator's embeddings.npy of another run)
+        raise ValueError(f"{os.path.join(directory, EMBEDDINGS_FILE)}: word vectors of {embeddings.shape[1]} "
+                         f"dimensions; the model reads {model.config.word_dim} (its word_dim): the file of another "
+                         "run? Put back the run's own")
     # what `acga -v` says of a run's precision (a performance tester could not tell what predict computed in)
     logger.info("loaded %s (T=%d, S=%d): the video encoder computes in %s, the decoder in %s, as the run trained",
                 model_path, model.config.clip_length, model.config.image_size,
