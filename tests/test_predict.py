@@ -627,6 +627,26 @@ def test_a_trained_model_given_again_is_traced_once(trained):
     assert load_predictor(trained) is load_predictor(trained)
 
 
+def test_models_loaded_one_after_another_do_not_warn_of_retracing(trained):
+    """A library integrator loading five models in one process (and `acga evaluate RUN/checkpoints`' fifth
+    checkpoint): TensorFlow warned "5 out of the last 5 calls ... triggered tf.function retracing", counting the
+    traces of every predictor's function as one function's (each was traced once)."""
+    import logging
+
+    from acga_tf.apps.predictors import KerasPredictor
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        for _ in range(6):
+            predict(KerasPredictor(trained), moving_frames(2, 24, 32, seed=3), QUERY)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert not [r.getMessage() for r in records if "retracing" in r.getMessage()]
+
+
 def test_iter_masks_refuses_what_the_saved_model_refuses(run_dir, exported_run):
     """`iter_masks` takes sentences checked by `check_queries`, but a Keras run refuses an unchecked one without a
     vocabulary word as the SavedModel does, instead of answering without the sentence (text-blind)."""

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf import __version__
+from acga_tf.apps.predictors import own_function
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern, shard_records
 from acga_tf.data.shards import sha256_file
@@ -192,9 +193,11 @@ def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: i
     dataset = make_dataset(data_pattern, model.config, training=False, batch_size=batch_size,
                            vectorizer=vectorizer, with_info=True)
 
-    @tf.function(jit_compile=model.jit_compile)  # Keras' choice: XLA on a GPU, not on a CPU (docs/training.md#xla)
     def probability(inputs, targets):
         return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
+
+    # XLA as Keras chooses: on a GPU, not on a CPU (docs/training.md#xla); one trace per checkpoint, counted apart
+    probability = own_function(probability, jit_compile=model.jit_compile)
 
     try:
         summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))

@@ -11,6 +11,7 @@ post-processing (`acga_tf.ops.postprocess`, maximum over the frame's own pixels)
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import math
 import os
@@ -45,6 +46,15 @@ URL_SCHEMES = ("http://", "https://")
 GRPC_SCHEME = "grpc://"
 SERVER_TIMEOUT_S = 600.0  # a TF Serving server's time for one whole answer (`acga predict --timeout`)
 
+
+
+def own_function(function: Callable, **options) -> tf.types.experimental.PolymorphicFunction:
+    """`tf.function(function, **options)`, counted apart from the others made from the same code. TensorFlow counts
+    traces by the Python code (a lambda's line, a method's function): a fifth model loaded in one process (a
+    library integrator's, `acga evaluate RUN/checkpoints`' fifth checkpoint) warned that "5 out of the last 5 calls
+    ... triggered tf.function retracing", though each function was traced once. A `functools.partial` has no code
+    of its own, so each is counted alone."""
+    return tf.function(functools.partial(function), **options)
 
 class Predictor(abc.ABC):
     """Segments clips for sentences; `load_predictor` builds one from any artifact (docs/serving.md#predict).
@@ -100,12 +110,12 @@ class KerasPredictor(Predictor):
         # 60 to 140 MB each for the predictor's life (a web page's visitor could grow it without bound), and padding
         # batches to the largest seen made every later request as slow as it. No AutoGraph (no tensor-dependent
         # Python control flow here, and converting the model's methods failed in some test orders).
-        self._segment = tf.function(trained.model.segment_queries, autograph=False, input_signature=[
+        self._segment = own_function(trained.model.segment_queries, autograph=False, input_signature=[
             tf.TensorSpec([None, config.clip_length, config.image_size, config.image_size, 3], tf.float32),
             tf.TensorSpec([None, config.sentence_length, config.word_dim], tf.float32)])
         # In a graph, as in the SavedModel, so a refused sentence gets the same message.
-        self._checked_words = tf.function(lambda s: self.vectorizer(check_sentences(self.vectorizer, s)),
-                                          input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
+        self._checked_words = own_function(lambda s: self.vectorizer(check_sentences(self.vectorizer, s)),
+                                           input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self._words: dict[tuple[str, ...], tf.Tensor] = {}
 
     def describe(self, queries):
