@@ -6,6 +6,7 @@ One tiny run is exported once (through `acga export`); `tests/serving_client.py`
 answers are compared here with the Keras model run on the same preprocessed input.
 """
 
+import base64
 import collections
 import importlib.util
 import json
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from acga_tf import ACGAConfig
 from acga_tf.cli import main
@@ -68,7 +70,7 @@ def export_traces():
 def exported(run_dir, export_traces, tmp_path_factory):
     base = tmp_path_factory.mktemp("saved_models")
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("segment", "segment_queries", "segment_encoded", "describe_queries"):
+        for name in ("segment", "segment_queries", "segment_encoded", "segment_encoded_png", "describe_queries"):
             patch.setattr(ServingModule, name, _counted(getattr(ServingModule, name), export_traces))
         assert main(["export", "--model", str(run_dir), "--output", str(base / "acga" / "1")]) == 0
     return base / "acga" / "1"
@@ -145,6 +147,8 @@ def fresh(exported, trained, tmp_path_factory):
     pngs = np.array([serving.encode_png(f) for f in videos["80x48"][1]], object)  # the same clip, PNG-encoded
     add("rest_encoded_80x48", "rest", {"frames": pngs, "queries": np.array(SENTENCES[1:], object)},
         "segment_encoded")
+    add("rest_png_80x48", "rest", {"frames": pngs, "queries": np.array(SENTENCES[1:], object)},
+        "segment_encoded_png")
     jpegs = np.array([tf.io.encode_jpeg(f, quality=95).numpy() for f in videos["80x48"][1]], object)
     add("encoded_jpeg_80x48", proto, {"frames": jpegs, "queries": np.array(SENTENCES[1:], object)}, "segment_encoded")
     bomb = bytearray(pngs[0])  # a real PNG whose header now declares 30000 x 30000 pixels (2.7 GB decoded)
@@ -259,6 +263,24 @@ def test_multi_query_signature_matches_single_query(fresh, trained, id_):
     assert not np.allclose(answer["probability"][0], answer["probability"][1]), "queries should change the answer"
 
 
+def test_png_masks_signature_answers_the_encoded_masks_in_kilobytes(fresh):
+    """A REST integrator's 1920 x 1080 answer was 53 MB, 47 MB of it `probability` as JSON numbers: the
+    `segment_encoded_png` signature answers each mask as a PNG, `{"b64": ...}` (an output named `_bytes`)."""
+    import io
+
+    results, work, _ = fresh
+    assert results["outcomes"]["rest_png_80x48"] == {"ok": True}
+    text = (work / "rest_png_80x48.response.json").read_text()
+    outputs = json.loads(text)["outputs"]
+    assert set(outputs) == {"mask_png_bytes", "empty"} and all(set(m) == {"b64"} for m in outputs["mask_png_bytes"])
+    masks = np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(m["b64"]))))
+                      for m in outputs["mask_png_bytes"]])
+    reference = _answer(work, "rest_encoded_80x48")
+    np.testing.assert_array_equal(masks, reference["mask"] * 255)  # greyscale 0/255, as `--frames-dir` writes
+    assert outputs["empty"] == reference["empty"].tolist()
+    assert len(text) * 20 < len((work / "rest_encoded_80x48.response.json").read_text())
+
+
 def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     results, work, requests = fresh
     assert results["outcomes"]["encoded_jpeg_80x48"] == {"ok": True}
@@ -340,6 +362,8 @@ def test_signatures(fresh):
                             "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
         "segment_encoded": {"inputs": {"frames": "string", "queries": "string"},
                             "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
+        "segment_encoded_png": {"inputs": {"frames": "string", "queries": "string"},
+                                "outputs": {"mask_png_bytes": "string", "empty": "bool"}},
         "describe_queries": {"inputs": {"queries": "string"},
                              "outputs": {"words": "int32", "known_words": "int32", "unknown_words": "string",
                                          "clip_length": "int32", "image_size": "int32", "sentence_length": "int32"}},
@@ -352,9 +376,8 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
 
     records = [prediction_log_pb2.PredictionLog.FromString(r)
                for r in tf.data.TFRecordDataset(str(exported / WARMUP_FILE)).as_numpy_iterator()]
-    assert [r.predict_log.request.model_spec.signature_name for r in records] == ["serving_default",
-                                                                                 "segment_queries",
-                                                                                 "segment_encoded"]
+    assert [r.predict_log.request.model_spec.signature_name for r in records] == [
+        "serving_default", "segment_queries", "segment_encoded", "segment_encoded_png"]
     first = serving.request_inputs(records[0].predict_log.request)
     assert first["video"].dtype == np.uint8 and first["video"].shape[:2] == (1, trained.config.clip_length)
     assert first["query"][0].decode() in trained.vocabulary.words
@@ -363,13 +386,15 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
     assert results["warmup"] == [
         {"signature": "serving_default", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}},
         {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "empty": [2], "probability": [2, h, w]}},
-        {"signature": "segment_encoded", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}}]
+        {"signature": "segment_encoded", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}},
+        {"signature": "segment_encoded_png", "outputs": {"mask_png_bytes": [1], "empty": [1]}}]
 
 
 def test_export_traces_each_signature_once(exported, export_traces):
     """tf.saved_model.save gets concrete functions: a `tf.function` would be traced again in its save context
     (docs/serving.md#export)."""
-    assert export_traces == {"segment": 1, "segment_queries": 1, "segment_encoded": 1, "describe_queries": 1}
+    assert export_traces == {"segment": 1, "segment_queries": 1, "segment_encoded": 1, "segment_encoded_png": 1,
+                             "describe_queries": 1}
 
 
 def test_version_folder_layout(exported):

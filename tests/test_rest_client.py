@@ -2,6 +2,7 @@
 server that is not TF Serving over an acga-tf SavedModel: one that answers slowly, at length, or with outputs of the
 wrong type, shape or size (docs/serving.md#predict). Each refusal is one line naming the server's URL."""
 
+import base64
 import http.server
 import json
 import threading
@@ -218,6 +219,8 @@ def test_a_metadata_answer_longer_than_its_bound_is_refused(fake, monkeypatch):
 @pytest.mark.parametrize("body, message", [
     (b"[" * 100_000, "the answer is not JSON (RecursionError"),
     (b'{"outputs": {"mask": [[1], [1, 2]]}}', "the answer's output 'mask' is not a rectangular array"),
+    (b'{"outputs": {"mask_png_bytes": ["x"]}}', "the answer's output 'mask_png_bytes' is not a rectangular array "
+                                              "of {'b64': ...} objects"),
 ])
 def test_answers_that_numpy_cannot_read_name_the_server(fake, body, message):
     """Before: RecursionError, or NumPy's 'inhomogeneous shape' ValueError, naming no server."""
@@ -225,6 +228,16 @@ def test_answers_that_numpy_cannot_read_name_the_server(fake, body, message):
     with pytest.raises(OSError) as error:
         RestClient(url).run(VIDEO, "segment_queries")
     assert error_line(error).startswith(f"{url}: {message}")
+
+
+def test_a_bytes_output_comes_back_as_bytes(fake):
+    """TF Serving writes a string output named `..._bytes` as `{"b64": ...}` (`segment_encoded_png`'s masks)."""
+    png = b"\x89PNG\r\n\x1a\n not UTF-8 \xff"
+    body = {"outputs": {"mask_png_bytes": [{"b64": base64.b64encode(png).decode()}], "empty": [False]}}
+    url = fake.url("png", {"segment_encoded_png": body})
+    outputs = RestClient(url).run({"frames": np.array([png], object), "queries": np.array([QUERY], object)},
+                                  "segment_encoded_png")
+    assert outputs["mask_png_bytes"].tolist() == [png] and outputs["empty"].tolist() == [False]
 
 
 # === The remote predictor: outputs checked against the request ===

@@ -6,6 +6,7 @@ from acga_tf.serving.client import (
                                     DESCRIBE_SIGNATURE,
                                     ENCODED_SIGNATURE,
                                     MULTI_QUERY_SIGNATURE,
+                                    PNG_SIGNATURE,
                                     SIGNATURES,
                                     GrpcClient,
                                     LocalServer,
@@ -19,6 +20,6 @@ from acga_tf.serving.client import (
                                     rest_body,
 )
 
-__all__ = ["DEFAULT_SIGNATURE", "DESCRIBE_SIGNATURE", "ENCODED_SIGNATURE", "MULTI_QUERY_SIGNATURE", "SIGNATURES",
-           "GrpcClient", "LocalServer", "RestClient", "ServiceUnavailable", "encode_png", "parse_rest_body",
-           "predict_request", "request_inputs", "response_outputs", "rest_body"]
+__all__ = ["DEFAULT_SIGNATURE", "DESCRIBE_SIGNATURE", "ENCODED_SIGNATURE", "MULTI_QUERY_SIGNATURE", "PNG_SIGNATURE",
+           "SIGNATURES", "GrpcClient", "LocalServer", "RestClient", "ServiceUnavailable", "encode_png",
+           "parse_rest_body", "predict_request", "request_inputs", "response_outputs", "rest_body"]

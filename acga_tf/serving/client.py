@@ -39,8 +39,12 @@ from acga_tf.ops.extras import install_hint
 DEFAULT_SIGNATURE = "serving_default"
 MULTI_QUERY_SIGNATURE = "segment_queries"
 ENCODED_SIGNATURE = "segment_encoded"
+PNG_SIGNATURE = "segment_encoded_png"
 DESCRIBE_SIGNATURE = "describe_queries"
-SIGNATURES = (DEFAULT_SIGNATURE, MULTI_QUERY_SIGNATURE, ENCODED_SIGNATURE, DESCRIBE_SIGNATURE)
+SIGNATURES = (DEFAULT_SIGNATURE, MULTI_QUERY_SIGNATURE, ENCODED_SIGNATURE, PNG_SIGNATURE, DESCRIBE_SIGNATURE)
+# TF Serving's REST API writes a string output whose name ends so as `{"b64": ...}` (json_tensor.cc's
+# kBytesTensorNameSuffix); others as JSON strings.
+BYTES_SUFFIX = "_bytes"
 # gRPC statuses of a server that failed for now, as HTTP's 5xx (a request it refused is INVALID_ARGUMENT)
 RETRYABLE_GRPC = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL")
 
@@ -137,11 +141,29 @@ def _json_string(value: Any) -> Any:
         return {"b64": base64.b64encode(value).decode("ascii")}
 
 
-def _to_json(value: Any) -> Any:
+def _b64(value: Any) -> dict[str, str]:
+    return {"b64": base64.b64encode(value if isinstance(value, bytes) else str(value).encode("utf-8")).decode("ascii")}
+
+
+def _to_json(value: Any, as_bytes: bool = False) -> Any:
+    """An array as JSON values; strings as `_json_string` gives them, or all as `{"b64": ...}` where `as_bytes`."""
     array = np.asarray(value)
     if array.dtype.kind in "SUO":  # strings
-        return np.vectorize(_json_string, otypes=[object])(array).tolist()
+        return np.vectorize(_b64 if as_bytes else _json_string, otypes=[object])(array).tolist()
     return array.tolist()
+
+
+def _from_json(value: Any) -> Any:
+    """JSON values as written by `_to_json(..., as_bytes=True)`: each `{"b64": ...}` → bytes (nested lists kept).
+
+    Raises:
+        ValueError: a value that is not such an object, or not base64.
+    """
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
+        raise ValueError(f"expected {{'b64': ...}}, got {str(value)[:80]}")
+    return base64.b64decode(value["b64"], validate=True)
 
 
 def rest_body(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, Any]:
@@ -292,7 +314,8 @@ def parse_rest_body(body: str | bytes | Mapping[str, Any],
 def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, Any]:
     """The REST response body: `{"outputs": {name: lists}}` for a columnar request, `{"predictions": [...]}`
     (one object per batch item) for a row request."""
-    lists = {k: _to_json(v) for k, v in outputs.items()}  # strings as UTF-8 text, as TF Serving writes them
+    # strings as UTF-8 text, as TF Serving writes them; a `_bytes` output's as {"b64": ...}
+    lists = {k: _to_json(v, as_bytes=k.endswith(BYTES_SUFFIX)) for k, v in outputs.items()}
     if fmt == "inputs":
         return {"outputs": lists}
     sizes = {np.shape(v)[0] if np.ndim(v) else None for v in outputs.values()}
@@ -387,7 +410,7 @@ class RestClient:
 
     def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
         """Sends one columnar predict request; returns the outputs as NumPy arrays (JSON numbers: int64 /
-        float64, booleans: bool, strings: object arrays of str).
+        float64, booleans: bool, strings: object arrays of str, a `_bytes` output's: object arrays of bytes).
 
         Raises:
             tf.errors.InvalidArgumentError: the server refused the request (HTTP 400 and its message, e.g. a failed
@@ -426,9 +449,11 @@ class RestClient:
         outputs = {}
         for name, value in body["outputs"].items():
             try:
-                outputs[name] = np.asarray(value)
-            except ValueError:  # ragged nested lists
-                raise OSError(f"{self.url}: the answer's output {name!r} is not a rectangular array") from None
+                outputs[name] = np.array(_from_json(value), dtype=object) if name.endswith(BYTES_SUFFIX) else \
+                    np.asarray(value)
+            except ValueError:  # ragged nested lists; a `_bytes` output's value that is not {"b64": ...}
+                raise OSError(f"{self.url}: the answer's output {name!r} is not a rectangular array"
+                              + (" of {'b64': ...} objects" if name.endswith(BYTES_SUFFIX) else "")) from None
         return outputs
 
     def signature_names(self) -> list[str]:

@@ -9,10 +9,12 @@ does everything a client would otherwise have to reproduce, in stock TF ops only
                       → mask uint8 [Q, H, W], empty bool [Q], probability float32 [Q, H, W]  (I3D runs once)
     segment_encoded   frames string [T] (PNG or JPEG images, at most 8K UHD each), queries string [Q]
                       → as segment_queries (for REST clients: a frame is one `{"b64": ...}` string, not JSON numbers)
+    segment_encoded_png  as segment_encoded → mask_png_bytes string [Q] (each mask a greyscale PNG, 0 and 255, at
+                      the frames' H × W), empty bool [Q]: no probability (a REST answer of kilobytes, not megabytes)
     describe_queries  queries string [Q] → words, known_words int32 [Q], unknown_words string [Q],
                       clip_length, image_size, sentence_length int32 scalars
 
-Both segmenting signatures: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word
+The segmenting signatures: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word
 vectors (the run's `SentenceVectorizer`, a tracked hash table), the model, σ, the relative threshold (≥ 0.5 × the
 maximum over the frame's own pixels: padding is never an answer, docs/evaluation.md#protocol) and the inverse
 letterbox back to the input's own H × W; `empty` says a mask has no foreground pixel. The result is for the clip's
@@ -157,6 +159,23 @@ class ServingModule(tf.Module):
         about 1.33 bytes per byte of the file (docs/serving.md#signatures). Each frame's size is read from its header
         and refused above `MAX_ENCODED_PIXELS` before anything is decoded.
         """
+        return self._segment_clip(self._decoded(frames), queries)
+
+    def segment_encoded_png(self, frames: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`segment_encoded_png`: as `segment_encoded` → mask_png_bytes string [Q] (each mask a greyscale PNG of 0
+        and 255 at the frames' H × W, as `acga predict --frames-dir` writes them), empty bool [Q].
+
+        No probability: a REST answer for one 1920 × 1080 clip and sentence was 53 MB with it (47 MB of
+        `probability` as JSON numbers, a REST integrator's); TF Serving writes an output whose name ends in `_bytes`
+        as `{"b64": ...}`, so a mask is its PNG's size (docs/serving.md#signatures)."""
+        outputs = self._segment_clip(self._decoded(frames), queries, probabilities=False)
+        png = tf.map_fn(lambda mask: tf.io.encode_png(mask[..., None] * 255), outputs["mask"],
+                        fn_output_signature=tf.TensorSpec([], tf.string))
+        return {"mask_png_bytes": png, "empty": outputs["empty"]}
+
+    def _decoded(self, frames: tf.Tensor) -> tf.Tensor:
+        """T encoded frames → uint8 [T, H, W, 3], once their count and the sizes their headers declare have passed
+        (both encoded signatures)."""
         t = self.config.clip_length
         with tf.control_dependencies([_require(tf.equal(tf.rank(frames), 1), "frames must be a string vector [T] of "
                                                "encoded images; got a tensor of rank", tf.rank(frames))]):
@@ -174,17 +193,18 @@ class ServingModule(tf.Module):
                 "frames must all be the size of the first one; their headers declare H, W =", sizes], summarize=2 * t),
         ]
         with tf.control_dependencies(checks):  # nothing is decoded before the headers have passed
-            video = decode_images(frames, channels=3)
-        return self._segment_clip(video, queries)
+            return decode_images(frames, channels=3)
 
-    def _segment_clip(self, video: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One clip uint8 [T, H, W, 3] and Q sentences → mask, probability [Q, H, W] (both clip signatures)."""
+    def _segment_clip(self, video: tf.Tensor, queries: tf.Tensor, probabilities: bool = True
+                      ) -> dict[str, tf.Tensor]:
+        """One clip uint8 [T, H, W, 3] and Q sentences → mask, probability [Q, H, W] (the clip signatures; without
+        probability where not `probabilities`)."""
         video = self._check_video(video, batched=False)
         queries = self._check_queries(queries, "queries", None)
         height, width = tf.shape(video)[1], tf.shape(video)[2]
         clip = preprocess_clip(video[None], self.config.image_size)  # (1, T, S, S, 3)
         logits = self.model.segment_queries(clip, self.vectorizer(queries))["logits"]  # (Q, S, S, 1)
-        return logits_outputs(logits, height, width, peak=PEAK_FRAME)
+        return logits_outputs(logits, height, width, peak=PEAK_FRAME, probabilities=probabilities)
 
     def describe_queries(self, queries: tf.Tensor) -> dict[str, tf.Tensor]:
         """`describe_queries`: queries string [Q] → what the model reads of each (`SentenceVectorizer.describe`:
@@ -262,6 +282,8 @@ def warmup_requests(config: ACGAConfig, query: str, model_name: str) -> list:
                                 serving.MULTI_QUERY_SIGNATURE, model_name),
         serving.predict_request({"frames": np.array([serving.encode_png(f) for f in video], object),
                                  "queries": np.array([query], object)}, serving.ENCODED_SIGNATURE, model_name),
+        serving.predict_request({"frames": np.array([serving.encode_png(f) for f in video], object),
+                                 "queries": np.array([query], object)}, serving.PNG_SIGNATURE, model_name),
     ]
     return [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=r)) for r in requests]
 
@@ -277,7 +299,7 @@ def write_warmup(export_dir: str, records: list) -> str:
 
 
 def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.ConcreteFunction]:
-    """The four signatures of `module`, each traced once: {signature name: concrete function}.
+    """The five signatures of `module`, each traced once: {signature name: concrete function}.
 
     Concrete functions, not `tf.function`s, are what `tf.saved_model.save` gets: it would trace a `tf.function` again
     inside its save context, a tracing context of its own. `keras.export.ExportArchive` traced each endpoint twice
@@ -293,6 +315,8 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
                                                 tf.TensorSpec(None, tf.string, name="queries")),
         serving.ENCODED_SIGNATURE: concrete(module.segment_encoded, tf.TensorSpec(None, tf.string, name="frames"),
                                             tf.TensorSpec(None, tf.string, name="queries")),
+        serving.PNG_SIGNATURE: concrete(module.segment_encoded_png, tf.TensorSpec(None, tf.string, name="frames"),
+                                        tf.TensorSpec(None, tf.string, name="queries")),
         serving.DESCRIBE_SIGNATURE: concrete(module.describe_queries, tf.TensorSpec(None, tf.string, name="queries")),
     }
 
