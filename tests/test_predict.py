@@ -918,8 +918,37 @@ def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_wit
                 bodies[old] = (predict(predictor, frames, QUERY).masks, max(sizes))
     np.testing.assert_array_equal(bodies[True][0], bodies[False][0])
     assert bodies[True][1] > 3 * bodies[False][1], bodies  # noisy 40 x 56 frames: PNG barely compresses them
-    assert caplog.text.count("no segment_encoded signature (its signatures are describe_queries, segment_queries, "
-                             "serving_default): each frame is sent as JSON numbers, 7 to 40 times more bytes") == 1
+    assert caplog.text.count("no segment_encoded signature (its signatures are describe_queries, segment_encoded_png, "
+                             "segment_queries, serving_default): each frame is sent as JSON numbers, 7 to 40 times "
+                             "more bytes") == 1
+
+
+def test_over_rest_masks_without_probabilities_come_back_as_png(exported_run):
+    """`acga predict` over REST writes masks and an overlay, no probability: its answers were JSON numbers, 23.6 MB
+    a 1280 x 720 frame. Now `segment_encoded_png` where served (each mask a PNG), the same masks; a model exported
+    before it gets `segment_encoded`."""
+    from tf_serving_stand_in import TFServingStandIn
+
+    from acga_tf.apps.predict import iter_masks
+    from acga_tf.apps.predictors import load_predictor
+
+    frames = moving_frames(5, 40, 56, seed=4)
+    results = {}
+    with TFServingStandIn(exported_run, "acga") as server:
+        for old in (False, True):
+            if old:  # as a SavedModel exported before segment_encoded_png existed is described
+                metadata = server.metadata()
+                del metadata["metadata"]["signature_def"]["signature_def"]["segment_encoded_png"]
+                server.metadata = lambda: metadata
+            predictor = load_predictor(server.url)
+            real_run, used = predictor.server.run, []
+            predictor.server.run = lambda inputs, name: used.append(name) or real_run(inputs, name)
+            masks = np.stack([item.masks for item in iter_masks(predictor, frames, SENTENCES[:2])])
+            results[old] = masks, sorted(set(used) - {"describe_queries"})
+        reference = np.stack([r.masks for r in predict(load_predictor(exported_run), frames, queries=SENTENCES[:2])])
+    assert results[False][1] == ["segment_encoded_png"] and results[True][1] == ["segment_encoded"]
+    np.testing.assert_array_equal(results[False][0], results[True][0])
+    np.testing.assert_array_equal(results[False][0], reference.transpose(1, 0, 2, 3))  # (N, Q, H, W)
 
 
 def test_the_last_artifact_loaded_is_loaded_once_until_its_files_change(run_dir, exported_run, tmp_path):

@@ -5,13 +5,15 @@
 (`http://host:8501/v1/models/NAME`, its REST predict API; `grpc://host:8500/NAME`, its gRPC one). Every predictor
 gives the same masks for the same clip and sentences: the Keras ones run `ACGA.segment_queries` and the shared
 post-processing (`acga_tf.ops.postprocess`, maximum over the frame's own pixels), the others the SavedModel's
-`segment_queries` signature (`segment_encoded` over REST), whose graph does the same (docs/evaluation.md#protocol).
+`segment_queries` signature (`segment_encoded` over REST, `segment_encoded_png` where no probability is asked for),
+whose graph does the same (docs/evaluation.md#protocol).
 """
 
 from __future__ import annotations
 
 import abc
 import functools
+import io
 import logging
 import math
 import os
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
 
 from acga_tf.data.vocab import check_sentences
 from acga_tf.models.config import LIMITS
@@ -31,6 +34,7 @@ from acga_tf.serving.client import (
     DESCRIBE_SIGNATURE,
     ENCODED_SIGNATURE,
     MULTI_QUERY_SIGNATURE,
+    PNG_SIGNATURE,
     GrpcClient,
     LocalServer,
     RestClient,
@@ -151,6 +155,9 @@ class ServingPredictor(Predictor):
     over gRPC (binary tensors), the raw frames go to `segment_queries`. Over REST each frame is PNG-encoded once and
     its clips go to `segment_encoded`: 7 to 40 times fewer bytes than JSON numbers (noisy to clean frames;
     benchmarks/rest_payload.py). A model exported before that signature existed gets the numbers, with a warning.
+    Where no probability is asked for (`acga predict`'s masks and overlay), REST requests go to `segment_encoded_png`
+    where it is served: each mask comes back as a PNG, kilobytes, not JSON numbers (a 1280 x 720 answer was 23.6 MB
+    with the probabilities).
 
     Raises:
         ValueError: the SavedModel has no `describe_queries` signature (exported before it existed), or the server's
@@ -178,9 +185,11 @@ class ServingPredictor(Predictor):
                 raise ValueError(f"{source}: the answer to {DESCRIBE_SIGNATURE} gives {name} {int(value)}, expected "
                                  f"1 to {bound} (the bound of an acga-tf model's config): not an acga-tf SavedModel")
         self.clip_length, self.sentence_length = int(given["clip_length"]), int(given["sentence_length"])
-        self.encoded = isinstance(server, RestClient) and self._serves_encoded()
+        names = self._rest_signatures() if isinstance(server, RestClient) else []
+        self.encoded = ENCODED_SIGNATURE in names
+        self.png = self.encoded and PNG_SIGNATURE in names  # (a model exported before it: segment_encoded's numbers)
 
-    def _serves_encoded(self) -> bool:
+    def _rest_signatures(self) -> list[str]:
         try:
             names = self.server.signature_names()
         except OSError as e:
@@ -191,7 +200,7 @@ class ServingPredictor(Predictor):
             logger.warning("%s: no %s signature (%s): each frame is sent as JSON numbers, 7 to 40 times more bytes "
                            "than PNG; export the model again with `acga export` to get it", self.source,
                            ENCODED_SIGNATURE, reason)
-        return ENCODED_SIGNATURE in names
+        return names
 
     def describe(self, queries):
         """Raises ValueError where the server's answer is not of Q sentences (`_check_answer`)."""
@@ -206,18 +215,39 @@ class ServingPredictor(Predictor):
     def segment(self, clips, queries, height, width, probabilities=False):
         """Raises ValueError where a server's answer is not of Q sentences and (H, W) frames (`_check_answer`)."""
         queries = np.array(list(queries), object)
-        signature, q = ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE, len(queries)
-        height, width = int(height), int(width)
-        expected = {"mask": (INTEGERS, (q, height, width), (0, 1)), "empty": (BOOLEANS, (q,), None)}
+        q, height, width = len(queries), int(height), int(width)
+        png = self.png and not probabilities
+        signature = PNG_SIGNATURE if png else ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE
+        mask = {"mask": (INTEGERS, (q, height, width), (0, 1))}
+        expected = {"mask_png_bytes": (STRINGS, (q,), None)} if png else dict(mask)
+        expected["empty"] = (BOOLEANS, (q,), None)
         if probabilities:
             expected["probability"] = (NUMBERS, (q, height, width), (0, 1))
-        answers = [_check_answer(self.server.run({"frames" if self.encoded else "video": clip, "queries": queries},
-                                                 signature), expected, signature, self.source) for clip in clips]
+        answers = []
+        for clip in clips:
+            answer = _check_answer(self.server.run({"frames" if self.encoded else "video": clip, "queries": queries},
+                                                   signature), expected, signature, self.source)
+            if png:  # the masks decoded, then checked as the numbers' would be
+                answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature)}, mask,
+                                            signature, self.source))
+            answers.append(answer)
         outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
         if probabilities:
             outputs["probability"] = np.stack([np.asarray(a["probability"], np.float32) for a in answers])
         return outputs
+
+    def _png_masks(self, encoded, signature: str) -> np.ndarray:
+        """`segment_encoded_png`'s masks (greyscale PNGs of 0 and 255) → uint8 (Q, H, W) of 0 and 1; a value that
+        is not such a PNG gives an array that `_check_answer` refuses, naming the server."""
+        try:
+            masks = [np.asarray(Image.open(io.BytesIO(data))) for data in np.asarray(encoded, object).reshape(-1)]
+            stacked = np.stack(masks) if masks else np.zeros((0,), np.uint8)
+        except (UnidentifiedImageError, OSError, ValueError, TypeError):
+            raise ValueError(f"{self.source}: the answer to {signature} gives mask_png_bytes that are not PNG images "
+                             "of one size: not an acga-tf SavedModel served by TF Serving; export the model with "
+                             "`acga export`") from None
+        return stacked // 255 if stacked.dtype == np.uint8 and set(np.unique(stacked)) <= {0, 255} else stacked
 
 
 # Kinds of outputs (NumPy's `dtype.kind`s) and their names in messages: a REST server's JSON numbers are int64 or
