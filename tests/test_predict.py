@@ -616,9 +616,10 @@ def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, t
     assert main(["predict", "--model", trained.directory, "--video", str(mixed), "--query", QUERY]) == 2
     assert main(["predict", "--model", trained.directory, "--video", str(unpadded), "--query", QUERY]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"acga predict: error: {mixed}: a folder of frames mixing .jpg and .png files: give a folder of one kind",
-        f"acga predict: error: {unpadded}: its frames are numbered without leading zeros: name order puts 10.png "
-        "before 2.png; name them 00001.png, 00002.png, ..."]
+        f"acga predict: error: {mixed}: a folder of frames mixing .jpg and .png names: FFmpeg reads one extension; "
+        "rename them to one",
+        f"acga predict: error: {unpadded}: its frames' names do not sort in the order of their numbers: name order "
+        "puts 10.png before 2.png; name them with one number of digits: 00001.png, 00002.png, ..."]
 
 
 def test_a_trained_model_given_again_is_traced_once(trained):

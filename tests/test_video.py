@@ -705,3 +705,50 @@ def test_a_video_that_cannot_be_written_is_one_error_naming_it_and_no_file(tmp_p
     assert proc.stdout.splitlines() == [f"[Errno 27] File too large: '{tmp_path / name}'"
                                         for name in ("a.mp4", "b.mp4", "c.tfrecord")], proc.stdout
     assert os.listdir(tmp_path) == []
+
+
+# === Folders of frames (docs/serving.md#predict): a researcher's J-HMDB, DAVIS and camera folders ===
+def _frames_folder(folder, frames, name="{:05d}.png", **save):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i, frame in enumerate(frames, 1):
+        Image.fromarray(frame).save(folder / name.format(i), **save)
+    return folder
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_camera_jpegs_are_turned_as_their_exif_orientation_says(tmp_path, orientation):
+    """Every JPEG with EXIF data failed: "31 is not a valid Type" (PyAV cannot list FFmpeg 8's EXIF side data).
+    Turned as image viewers turn them (Pillow's `exif_transpose`); a mirroring orientation (2, 4, 5, 7) is not."""
+    from PIL import Image, ImageOps
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    folder = _frames_folder(tmp_path / "camera", moving_frames(2, 40, 56, seed=2), "{:05d}.jpg", exif=exif, quality=95)
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(folder / "00001.jpg")).convert("RGB"), np.int16)
+    first = next(iter_video_frames(str(folder))).astype(np.int16)
+    assert first.shape == shown.shape  # two JPEG decoders: a few levels apart; half a turn away, tens
+    assert np.abs(first - shown).mean() < 8 < np.abs(first - np.rot90(shown, 2)).mean()
+
+
+def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp_path):
+    frames = moving_frames(6, 24, 32, seed=4)
+    odd = _frames_folder(tmp_path / r"clip\1 {a,b} [x]*?", frames)  # glob(3)'s characters, taken literally
+    (odd / "._00001.png").write_bytes(b"macOS metadata")  # hidden files are passed over, as FFmpeg's glob does
+    (odd / ".DS_Store").write_bytes(b"")
+    np.testing.assert_array_equal(np.stack(list(iter_video_frames(str(odd)))), frames)
+    for name, spoil, why in (("empty", lambda f: f.write_bytes(b""), "is empty (0 bytes)"),
+                             ("folder", lambda f: (f.unlink(), f.mkdir()), "is a folder"),
+                             ("link", lambda f: (f.unlink(), f.symlink_to(tmp_path / "nowhere")), "is a broken link")):
+        folder = _frames_folder(tmp_path / name, frames)
+        spoil(folder / "00003.png")  # an empty frame: FFmpeg stopped there, frames 4 to 6 lost without a word
+        with pytest.raises(DataError) as refused:
+            next(iter_video_frames(str(folder)))
+        assert str(refused.value) == (f"{folder}: its frame 00003.png {why}: a folder of frames holds PNG or JPEG "
+                                      "files alone")
+    widths = _frames_folder(tmp_path / "widths", frames[:3])
+    (widths / "00002.png").rename(widths / "000002.png")
+    with pytest.raises(DataError, match=r"its frames' names do not sort in the order of their numbers: name order "
+                                        r"puts 000002.png before 00001.png"):
+        next(iter_video_frames(str(widths)))

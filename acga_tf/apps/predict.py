@@ -43,6 +43,7 @@ from acga_tf.data.types import DataError
 from acga_tf.data.video import (
     Mp4Writer,
     add_audio,
+    frame_files,
     frame_times,
     iter_video_frames,
     open_video,
@@ -187,6 +188,8 @@ def video_info(path: str) -> VideoInfo:
             rate, count, aspect = stream.average_rate, stream.frames, stream.sample_aspect_ratio
     except av.FFmpegError:
         return VideoInfo()
+    if os.path.isdir(path):  # a folder of frames: FFmpeg's image reader declares no count (a progress bar's "12/?")
+        count = len(frame_files(path)[0])
     return VideoInfo(float(rate) if rate else None, int(count) or None, aspect if aspect and aspect != 1 else None)
 
 

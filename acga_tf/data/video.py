@@ -12,7 +12,6 @@ import bisect
 import contextlib
 import dataclasses
 import fractions
-import glob
 import heapq
 import itertools
 import logging
@@ -179,8 +178,22 @@ def rgb_picture(frame: av.VideoFrame) -> np.ndarray:
 
 
 def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
-    """The frame's display matrix side data as 9 int32, or None."""
-    side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    """The frame's display matrix side data as 9 int32, or None.
+
+    PyAV reads every side data of a frame to list them, and fails on a type it does not know: FFmpeg 8 gives a JPEG
+    with EXIF data its EXIF as side data (type 31), and `frame.side_data` raised "31 is not a valid Type" (any camera
+    JPEG in a folder of frames: a researcher's). There the matrix is rebuilt from `frame.rotation` (PyAV reads that
+    side data alone), as `av_display_rotation_set` builds it: the turn kept, a mirror (EXIF orientations 2, 4, 5 and
+    7, rare) lost."""
+    try:
+        side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    except ValueError:
+        counterclockwise = frame.rotation  # av_display_rotation_get's degrees; 0 without a matrix
+        if not counterclockwise:
+            return None
+        radians = math.radians(counterclockwise)  # av_display_rotation_set's −(clockwise angle), in radians
+        c, s = math.cos(radians), math.sin(radians)
+        return np.array([c * 65536, -s * 65536, 0, s * 65536, c * 65536, 0, 0, 0, 1 << 30]).astype(np.int32)
     return None if side is None else np.frombuffer(bytes(side), np.int32)
 
 
@@ -437,22 +450,45 @@ def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def frames_folder(folder: str) -> tuple[str | None, str | None]:
-    """(FFmpeg's glob pattern of the folder's frames, None), or (None, why the folder is not one): a folder of PNG or
-    JPEG frames of one kind (J-HMDB's `00001.png`, ...; a DAVIS or A2D frames folder), read in name order. Names
-    numbered without leading zeros (`1.png`, `10.png`, `2.png`) are refused: name order is not their order."""
-    names = sorted(n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in FRAME_EXTENSIONS
-                   and os.path.isfile(os.path.join(folder, n)))
+def frame_files(folder: str) -> tuple[list[str], str | None]:
+    """(the names of a folder of frames, in the order they are read, None), or ([], why it is not one): PNG or JPEG
+    frames of one extension (J-HMDB's `00001.png`, ...; a DAVIS or A2D frames folder), read in name order. Hidden
+    files (macOS's `._00001.png`, `.DS_Store`) and other files are passed over, as FFmpeg's glob passes them over.
+    Refused: names whose order is not their numbers' (`1.png`, `10.png`, `2.png`; `00009.png`, `000010.png`), a
+    frame name that is a folder, a broken link or an empty file (FFmpeg stopped reading at an empty frame: the frames
+    after it were lost without a word, a researcher's)."""
+    names = sorted(n for n in os.listdir(folder)
+                   if os.path.splitext(n)[1].lower() in FRAME_EXTENSIONS and not n.startswith("."))
     if not names:
-        return None, "a folder with no PNG or JPEG frames in it, not a video file"
+        return [], "a folder with no PNG or JPEG frames in it, not a video file"
     if len(kinds := sorted({os.path.splitext(n)[1] for n in names})) > 1:
-        return None, f"a folder of frames mixing {' and '.join(kinds)} files: give a folder of one kind"
+        return [], (f"a folder of frames mixing {' and '.join(kinds)} names: FFmpeg reads one extension; rename "
+                    "them to one")
+    for name in names:
+        path = os.path.join(folder, name)
+        why = ("is a folder" if os.path.isdir(path) else "is a broken link" if not os.path.exists(path)
+               else "is not a file" if not os.path.isfile(path) else "is empty (0 bytes)"
+               if os.path.getsize(path) == 0 else None)
+        if why is not None:
+            return [], f"its frame {name} {why}: a folder of frames holds PNG or JPEG files alone"
     natural = sorted(names, key=_natural_key)
     if natural != names:
         first = next(k for k, (a, b) in enumerate(zip(names, natural)) if a != b)
-        return None, (f"its frames are numbered without leading zeros: name order puts {names[first]} before "
-                      f"{natural[first]}; name them 00001{kinds[0]}, 00002{kinds[0]}, ...")
-    return os.path.join(glob.escape(folder), "*" + kinds[0]), None
+        return [], (f"its frames' names do not sort in the order of their numbers: name order puts {names[first]} "
+                    f"before {natural[first]}; name them with one number of digits: 00001{kinds[0]}, "
+                    f"00002{kinds[0]}, ...")
+    return names, None
+
+
+def frames_folder(folder: str) -> tuple[str | None, str | None]:
+    """(FFmpeg's glob pattern of the folder's frames, None), or (None, why the folder is not one: `frame_files`)."""
+    names, problem = frame_files(folder)
+    if problem is not None:
+        return None, problem
+    # FFmpeg's image2 reader calls glob(3) with GLOB_BRACE and backslash escapes: each character it would read as a
+    # pattern is escaped (a folder named `clip\1` or `{a,b}` was not found).
+    literal = re.sub(r"([\\*?\[\]{}])", r"\\\1", folder)
+    return os.path.join(literal, "*" + os.path.splitext(names[0])[1]), None
 
 
 def source_stamp(path: str) -> tuple[int, int]:
@@ -461,8 +497,7 @@ def source_stamp(path: str) -> tuple[int, int]:
     if not os.path.isdir(path):
         stat = os.stat(path)
         return stat.st_size, stat.st_mtime_ns
-    stats = [entry.stat() for entry in os.scandir(path)
-             if os.path.splitext(entry.name)[1].lower() in FRAME_EXTENSIONS and entry.is_file()]
+    stats = [os.stat(os.path.join(path, name)) for name in frame_files(path)[0]]
     return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
 
 
