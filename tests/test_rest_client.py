@@ -356,7 +356,11 @@ def test_cli_predict_timeout_bounds_a_silent_server(fake, tmp_path, capsys):
     ('{"inputs": {"video": [[[[[true, false, true]]]]], "query": ["a"]}}',
      "input 'video': JSON true/false is not uint8: send numbers"),
     ('{"inputs": {"video": [[[[[3.0, 0, 1]]]]], "query": ["a"]}}',
-     "input 'video': JSON value is not uint8: numbers such as 3.0 are written as decimals; send integers"),
+     "input 'video': JSON value is not uint8: some numbers are written as decimals; send integers (as 3, not 3.0)"),
+    ('{"inputs": {"video": [[[[[0.5, 0, 1]]]]], "query": ["a"]}}',
+     "input 'video': JSON value is not uint8: numbers such as 0.5 are written as decimals"),
+    ('{"inputs": {"video": [[[[[18446744073709551616, 0, 1]]]]], "query": ["a"]}}',  # 2**64: "nulls or objects"
+     "input 'video': values outside the uint8 range [0, 255]"),
 ])
 def test_a_malformed_body_is_answered_with_an_error_not_a_dropped_connection(exported_run, body, message):
     from acga_tf.serving.client import LocalServer

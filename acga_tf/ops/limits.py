@@ -78,6 +78,6 @@ def temporary_folder_warning() -> str | None:
     used = tempfile.gettempdir()
     if os.path.realpath(wanted) == os.path.realpath(used):
         return None
-    why = ("does not exist" if not os.path.lexists(wanted) else "is not a folder" if not os.path.isdir(wanted)
-           else "cannot be written")
+    why = ("does not exist" if not os.path.lexists(wanted) else "is a broken link" if not os.path.exists(wanted)
+           else "is not a folder" if not os.path.isdir(wanted) else "cannot be written")
     return f"TMPDIR={wanted} {why}: temporary files go to {used} instead"

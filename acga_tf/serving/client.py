@@ -217,6 +217,13 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
     except ValueError as e:  # ragged nested lists
         raise invalid_argument(f"input {name!r}: not a rectangular array: its nested lists differ in length (frames "
                                f"of different sizes in one request?) ({e})") from None
+    if array.dtype == object and dtype.is_integer:  # integers past int64 (2**64): NumPy keeps them as objects
+        try:
+            numbers = np.isfinite(np.array(value, np.float64)).all()  # a null reads as NaN
+        except (TypeError, ValueError):
+            numbers = False
+        if numbers:
+            raise invalid_argument(f"input {name!r}: values outside the {dtype.name} range [{dtype.min}, {dtype.max}]")
     if array.dtype == object or array.dtype.kind in "SU":
         raise invalid_argument(f"input {name!r}: expected {dtype.name} numbers, got "
                                f"{'text' if array.dtype.kind in 'SU' else 'nulls or objects'}")
@@ -224,7 +231,8 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
     # As TF Serving's json_tensor.cc reads JSON: an integer input takes only integers (3.0 is a decimal, true a
     # boolean: both refused), a float input numbers but not true/false, a bool input only true/false. NumPy
     # would convert each silently (a REST integrator's `true` in a video was read as 1). A list mixing true/false
-    # with numbers becomes numbers in NumPy and is not caught here.
+    # with numbers becomes numbers in NumPy and is not caught here: looking at each value in Python would cost
+    # seconds for an HD clip (docs/serving.md says so).
     kind = array.dtype.kind
     if kind == "b" and dtype != tf.bool:
         raise invalid_argument(f"input {name!r}: JSON true/false is not {dtype.name}: send numbers")
@@ -232,10 +240,10 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
         raise invalid_argument(f"input {name!r}: expected JSON true/false for bool, got numbers")
     if dtype.is_integer:
         if kind == "f":
-            example = array[~np.isfinite(array) | (array != np.round(array))]
-            example = example.flat[0] if example.size else array.flat[0]
-            raise invalid_argument(f"input {name!r}: JSON value is not {dtype.name}: numbers such as {float(example)} "
-                                   "are written as decimals; send integers (as 3, not 3.0)")
+            odd = array[~np.isfinite(array) | (array != np.round(array))]
+            such = f"numbers such as {float(odd.flat[0])}" if odd.size else "some numbers"
+            raise invalid_argument(f"input {name!r}: JSON value is not {dtype.name}: {such} are written as decimals; "
+                                   "send integers (as 3, not 3.0)")
         if array.size and (array.min() < dtype.min or array.max() > dtype.max):
             raise invalid_argument(f"input {name!r}: values outside the {dtype.name} range [{dtype.min}, {dtype.max}]")
     return array.astype(target)

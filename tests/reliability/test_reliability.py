@@ -1040,7 +1040,7 @@ def test_no_writable_temporary_folder_is_one_line(monkeypatch, capsys, tmp_path)
                                        "folder\n")
 
 
-@pytest.mark.parametrize("case", ["missing", "file"])
+@pytest.mark.parametrize("case", ["missing", "file", "link"])
 def test_a_tmpdir_python_passes_over_is_named(monkeypatch, capsys, tmp_path, case):
     """An HPC user's `TMPDIR=/scratch/$USER/tmp` that did not exist: Python's tempfile used /tmp without a word."""
     import tempfile
@@ -1050,12 +1050,14 @@ def test_a_tmpdir_python_passes_over_is_named(monkeypatch, capsys, tmp_path, cas
     wanted = tmp_path / "scratch"
     if case == "file":
         wanted.write_text("")
+    elif case == "link":
+        wanted.symlink_to(tmp_path / "gone")
     monkeypatch.setenv("TMPDIR", str(wanted))
     monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches its choice
     monkeypatch.setattr(sys, "argv", ["acga", "--unknown-option"])
     with pytest.raises(SystemExit):
         entry.main()
-    why = "does not exist" if case == "missing" else "is not a folder"
+    why = {"missing": "does not exist", "file": "is not a folder", "link": "is a broken link"}[case]
     assert capsys.readouterr().err.splitlines()[0] == (f"acga: warning: TMPDIR={wanted} {why}: temporary files go "
                                                        f"to {tempfile.gettempdir()} instead")
 
