@@ -218,7 +218,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     as players deinterlace, and an HDR video (a phone's HLG) as its SDR picture (`rgb_picture`).
 
     Args:
-        path: an .mp4 (or any container FFmpeg reads).
+        path: an .mp4 (or any container FFmpeg reads), or a folder of PNG or JPEG frames (`frame_files`).
         max_frames: stop before frame `max_frames` (None: decode all).
         damaged: what a packet that FFmpeg cannot decode, or a frame in which it concealed a decoding error (its
             picture partly guessed, and later frames built on it), does. "error": a DataError at that frame (the
