@@ -22,7 +22,9 @@ from acga_tf.serving.client import SIGNATURES, RestClient, ServiceUnavailable
 H, W = 24, 32  # the frames' size
 DESCRIBE = {"words": [2], "known_words": [2], "unknown_words": [""], "clip_length": 4, "image_size": 32,
             "sentence_length": 8}
-METADATA = {"metadata": {"signature_def": {"signature_def": {name: {} for name in SIGNATURES}}}}
+# A server of an export without segment_encoded_png (before 2026-12-05, midday): masks come back as numbers
+METADATA = {"metadata": {"signature_def": {"signature_def": {name: {} for name in SIGNATURES
+                                                             if name != "segment_encoded_png"}}}}
 GOOD = {"mask": np.zeros((1, H, W), int).tolist(), "empty": [True],  # one sentence, one clip
         "probability": np.full((1, H, W), 0.25).tolist()}
 VIDEO = {"video": np.zeros((4, H, W, 3), np.uint8), "queries": np.array([QUERY], object)}

@@ -85,6 +85,10 @@ class Predictor(abc.ABC):
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """One uint8 (H, W, 3) frame → what clips are made of (computed once per frame)."""
 
+    def prepare_many(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """`prepare` of each frame (of one size), in order; a predictor may do them at once."""
+        return [self.prepare(frame) for frame in frames]
+
     @abc.abstractmethod
     def segment(self, clips: np.ndarray, queries: Sequence[str], height: int, width: int,
                 probabilities: bool = False) -> dict[str, np.ndarray]:
@@ -134,7 +138,12 @@ class KerasPredictor(Predictor):
             raise invalid_argument(error_message(e)) from None
 
     def prepare(self, frame):
-        return np.asarray(preprocess_clip(frame[None], self.image_size), np.float32)[0]  # (S, S, 3)
+        return self.prepare_many([frame])[0]
+
+    def prepare_many(self, frames):
+        # Letterboxed together: one eager call for k frames took a sixth of k calls' time (k = 8, a performance
+        # tester's), and the values are the same (the resize is per image).
+        return list(np.asarray(preprocess_clip(np.stack(frames), self.image_size), np.float32))  # k × (S, S, 3)
 
     def segment(self, clips, queries, height, width, probabilities=False):
         key = tuple(queries)

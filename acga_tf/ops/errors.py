@@ -18,8 +18,9 @@ def error_message(error: tf.errors.OpError) -> str:
     without eager Python's "Graph execution error" / "Detected at node" / "{{function_node ...}}" preamble and the
     node suffix."""
     message = re.sub(r"^Graph execution error:\s*", "", getattr(error, "message", str(error)))
-    message = re.sub(r"^Detected at node .*?\(most recent call last\):\n(?:(?:<stack traces unavailable>|\s+.*)\n)*",
-                     "", message)
+    # The traceback's lines: indented ones and blank ones (`\s+` would run on over a blank line into the message)
+    message = re.sub(r"^Detected at node .*?\(most recent call last\):\n(?:(?:<stack traces unavailable>|[ \t]+\S.*|"
+                     r"[ \t]*)\n)*", "", message)
     message = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", message)  # a tf.function called eagerly
     message = re.sub(r"\s*\[Op:[^\]]*\][^\n]*", "", message)  # an eager op's "[Op:IteratorGetNext] name:"
     # a tf.data map's: "Error in user-defined function passed to ParallelMapDatasetV2:2 transformation with
