@@ -51,7 +51,6 @@ GRPC_SCHEME = "grpc://"
 SERVER_TIMEOUT_S = 600.0  # a TF Serving server's time for one whole answer (`acga predict --timeout`)
 
 
-
 def own_function(function: Callable, **options) -> tf.types.experimental.PolymorphicFunction:
     """`tf.function(function, **options)`, counted apart from the others made from the same code. TensorFlow counts
     traces by the Python code (a lambda's line, a method's function): a fifth model loaded in one process (a
@@ -59,6 +58,7 @@ def own_function(function: Callable, **options) -> tf.types.experimental.Polymor
     ... triggered tf.function retracing", though each function was traced once. A `functools.partial` has no code
     of its own, so each is counted alone."""
     return tf.function(functools.partial(function), **options)
+
 
 class Predictor(abc.ABC):
     """Segments clips for sentences; `load_predictor` builds one from any artifact (docs/serving.md#predict).
@@ -252,7 +252,7 @@ class ServingPredictor(Predictor):
         try:
             masks = [np.asarray(Image.open(io.BytesIO(data))) for data in np.asarray(encoded, object).reshape(-1)]
             stacked = np.stack(masks) if masks else np.zeros((0,), np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError, TypeError):
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, TypeError):
             raise ValueError(f"{self.source}: the answer to {signature} gives mask_png_bytes that are not PNG images "
                              "of one size: not an acga-tf SavedModel served by TF Serving; export the model with "
                              "`acga export`") from None
