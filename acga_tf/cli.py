@@ -392,8 +392,9 @@ def _add_predict(sub) -> None:
                                                "mask PNGs keep the video's frame numbers")
     p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")
     p.add_argument("--batch-size", type=count_argument, default=4,
-                   help="clips per forward pass (default: 4, the fastest on a 2-core CPU: 1 took 2.3x as long); "
-                        "memory grows with it; a SavedModel or server takes one clip at a time")
+                   help="clips per forward pass (default: 4, the fastest on a 2-core CPU, where the forward "
+                        "passes took 2.3x as long at 1); memory grows with it; a SavedModel or server takes one "
+                        "clip at a time")
     p.add_argument("--timeout", type=float, help=f"seconds a TF Serving URL has for each whole answer (default: "
                                                  f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
