@@ -899,6 +899,13 @@ def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_ru
         assert not isinstance(error.value, ServiceUnavailable)  # a model it does not serve: retrying cannot help
 
 
+def _described_without(server, signature: str) -> None:
+    """The stand-in server's metadata from now on as that of a SavedModel exported before `signature` existed."""
+    metadata = server.metadata()
+    del metadata["metadata"]["signature_def"]["signature_def"][signature]
+    server.metadata = lambda: metadata
+
+
 def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_with_a_warning(exported_run, caplog):
     from tf_serving_stand_in import TFServingStandIn
 
@@ -908,10 +915,8 @@ def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_wit
     bodies = {}
     with TFServingStandIn(exported_run, "acga") as server:
         for old in (False, True):
-            if old:  # as a SavedModel exported before segment_encoded existed is described
-                metadata = server.metadata()
-                del metadata["metadata"]["signature_def"]["signature_def"]["segment_encoded"]
-                server.metadata = lambda: metadata
+            if old:
+                _described_without(server, "segment_encoded")
             predictor = load_predictor(server.url)
             real_run, sizes = predictor.server.run, []
             predictor.server.run = lambda inputs, name: sizes.append(len(json.dumps(rest_body(inputs, name)))) or \
@@ -938,10 +943,8 @@ def test_over_rest_masks_without_probabilities_come_back_as_png(exported_run):
     results = {}
     with TFServingStandIn(exported_run, "acga") as server:
         for old in (False, True):
-            if old:  # as a SavedModel exported before segment_encoded_png existed is described
-                metadata = server.metadata()
-                del metadata["metadata"]["signature_def"]["signature_def"]["segment_encoded_png"]
-                server.metadata = lambda: metadata
+            if old:
+                _described_without(server, "segment_encoded_png")
             predictor = load_predictor(server.url)
             real_run, used = predictor.server.run, []
             predictor.server.run = lambda inputs, name: used.append(name) or real_run(inputs, name)
