@@ -339,9 +339,7 @@ def test_cli_predict_timeout_bounds_a_silent_server(fake, tmp_path, capsys):
     # before, each dropped the connection without an answer (an exception in `predict_json`)
     ('{"signature_name": "describe_queries", "instances": ["the red square"]}',
      "cannot be answered as rows: send 'inputs' (columnar), not 'instances'"),
-    ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": "abc"}]}}',
-     "input 'queries': a 'b64' value is not standard base64"),
-    ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": "dGhlIHJlZA"}]}}',  # padding dropped
+    ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": "abcde"}]}}',  # 5 characters: no bytes
      "input 'queries': a 'b64' value is not standard base64"),
     ('{"signature_name": "describe_queries", "inputs": {"queries": [{"b64": "_-8"}]}}',  # URL-safe
      "input 'queries': a 'b64' value is not standard base64"),
@@ -371,6 +369,17 @@ def test_a_malformed_body_is_answered_with_an_error_not_a_dropped_connection(exp
     assert set(answer) == {"error"} and message in answer["error"], answer
 
 
+def test_base64_is_read_as_tf_serving_reads_it(exported_run):
+    """A REST client developer's `base64` (GNU's, a line break every 76 characters) and unpadded text were refused;
+    TF Serving's absl `Base64Unescape` skips whitespace and takes the padding as optional."""
+    from acga_tf.serving.client import LocalServer
+
+    server = LocalServer(exported_run)
+    for text in ("dGhlIHJlZA==", "dGhlIHJlZA", "dGhl\nIHJl\nZA==", "dGhlIHJlZA."):
+        body = {"signature_name": "describe_queries", "inputs": {"queries": [{"b64": text}]}}
+        assert server.predict_json(body)["outputs"]["words"] == [2], text  # "the red"
+
+
 def test_the_stand_in_answers_only_the_version_it_serves(exported_run):
     """A REST integrator pinned `/versions/7`; the stand-in answered it as version 1 (TF Serving: 404)."""
     import urllib.error
@@ -381,6 +390,12 @@ def test_the_stand_in_answers_only_the_version_it_serves(exported_run):
     with TFServingStandIn(exported_run, "acga") as server:
         status = json.load(urllib.request.urlopen(f"{server.url}/versions/1"))
         assert status["model_version_status"][0]["version"] == "1"
+        # the metadata in the protos' own field names, as TF Serving writes them (a client developer's JS read
+        # `tensorShape` and `methodName` from the stand-in)
+        png = json.load(urllib.request.urlopen(f"{server.url}/metadata"))["metadata"]["signature_def"][
+            "signature_def"]["segment_encoded_png"]
+        assert png["method_name"] == "tensorflow/serving/predict"
+        assert png["inputs"]["frames"]["tensor_shape"] == {"dim": [], "unknown_rank": True}
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{server.url}/versions/7")
         assert refused.value.code == 404

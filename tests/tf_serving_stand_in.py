@@ -56,6 +56,10 @@ class TFServingStandIn:
         stand_in = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            # HTTP/1.1, as TF Serving: it answers curl's `Expect: 100-continue` (with HTTP/1.0, curl waited 1 s
+            # before sending each body over 1 MB: a REST client developer's)
+            protocol_version = "HTTP/1.1"
+
             def _send(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode("utf-8")
                 self.send_response(status)
@@ -86,6 +90,7 @@ class TFServingStandIn:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads, self.httpd.block_on_close = True, False  # a kept-alive connection ends with it
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1/models/{name}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -94,8 +99,12 @@ class TFServingStandIn:
         return bool(match) and match["name"] == self.name and match["version"] in (None, self.version)
 
     def metadata(self) -> dict:
-        """`GET .../metadata` as TF Serving answers it: the SignatureDef protos in protobuf's JSON mapping."""
-        signatures = {name: json_format.MessageToDict(proto) for name, proto in self.signature_defs.items()}
+        """`GET .../metadata` as TF Serving answers it: the SignatureDef protos in protobuf's JSON mapping with the
+        protos' own field names and every field printed (`tensor_shape`, `method_name`: http_rest_api_util.cc's
+        options; camelCase here misled a REST client developer)."""
+        signatures = {name: json_format.MessageToDict(proto, preserving_proto_field_name=True,
+                                                      always_print_fields_with_no_presence=True)
+                      for name, proto in self.signature_defs.items()}
         return {"model_spec": {"name": self.name, "signature_name": "", "version": self.version},
                 "metadata": {"signature_def": {"signature_def": signatures}}}
 

@@ -176,6 +176,20 @@ def rest_body(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE
     return {"signature_name": signature_name, "inputs": {k: _to_json(v) for k, v in inputs.items()}}
 
 
+def b64decode_as_tf_serving(text: str) -> bytes:
+    """Standard base64 read as TF Serving reads it (absl's `Base64Unescape`): whitespace skipped (GNU `base64`'s line
+    breaks every 76 characters), the '=' (or '.') padding optional; URL-safe base64's - and _ refused.
+
+    Raises:
+        ValueError: not such base64.
+    """
+    text = re.sub(r"\s", "", text).replace(".", "=")
+    stripped = text.rstrip("=")
+    if len(stripped) % 4 == 1 or len(text) - len(stripped) > 2:
+        raise ValueError("not base64")
+    return base64.b64decode(stripped + "=" * (-len(stripped) % 4), validate=True)
+
+
 def invalid_argument(message: str) -> tf.errors.InvalidArgumentError:
     """The error TF Serving answers a bad request with (INVALID_ARGUMENT), carrying `message`."""
     return tf.errors.InvalidArgumentError(None, None, message)
@@ -189,11 +203,11 @@ def _decode_strings(value: Any, name: str) -> Any:
         if not isinstance(value["b64"], str):
             raise invalid_argument(f"input {name!r}: a 'b64' value must be a base64 string, got "
                                    f"{type(value['b64']).__name__}")
-        try:  # standard base64 with its '=' padding, as TF Serving reads it (a web client's URL-safe or unpadded
-            return base64.b64decode(value["b64"], validate=True)  # text dropped the connection: a REST tester's)
+        try:  # (a web client's URL-safe text dropped the connection: a REST tester's)
+            return b64decode_as_tf_serving(value["b64"])
         except ValueError:
             raise invalid_argument(f"input {name!r}: a 'b64' value is not standard base64 (the alphabet A-Z a-z 0-9 + "
-                                   "/ with '=' padding to a multiple of 4 characters; not URL-safe base64)") from None
+                                   "/, '=' padding optional; not URL-safe base64's - and _)") from None
     if isinstance(value, list):
         return [_decode_strings(v, name) for v in value]
     if isinstance(value, str):
