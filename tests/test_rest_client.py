@@ -7,13 +7,15 @@ import http.server
 import json
 import threading
 import time
+import warnings
+import zlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from runs import QUERY, moving_frames, write_video
 
-from acga_tf.apps.predict import predict
+from acga_tf.apps.predict import iter_masks, predict
 from acga_tf.apps.predictors import load_predictor
 from acga_tf.cli import main
 from acga_tf.serving import client
@@ -304,6 +306,55 @@ def test_good_answers_give_masks(fake):
     result = predict(url, moving_frames(3, H, W), QUERY)
     assert result.masks.shape == (3, H, W) and result.masks[:, 5:9, 7:20].all() and result.masks.sum() == 3 * 4 * 13
     np.testing.assert_allclose(result.probabilities, 0.25)
+
+
+def _png(image, **save) -> str:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buffer, **save)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.mark.parametrize("case", ["good", "bomb", "palette", "zero_one", "jpeg", "size", "not_base64"])
+def test_png_masks_from_a_server_are_checked_before_they_are_decoded(fake, case):
+    """A QA engineer's hostile server: a 140 kB PNG of 12000 x 12000 pixels was decoded (600 MB, Pillow's warning)
+    before its size was refused; a palette PNG, a greyscale one of 0 and 1 or a JPEG were taken as masks."""
+    from PIL import Image
+
+    mask = np.zeros((H, W), np.uint8)
+    mask[5:9, 7:20] = 255
+    bomb = bytearray(base64.b64decode(_png(mask, format="PNG")))
+    bomb[16:24] = (12000).to_bytes(4, "big") * 2  # IHDR's width and height, and its checksum
+    bomb[29:33] = zlib.crc32(bytes(bomb[12:29])).to_bytes(4, "big")
+    palette = Image.fromarray(mask // 255, "P")
+    palette.putpalette([0, 0, 0, 1, 1, 1] + [0] * 762)
+    b64 = {"good": _png(mask, format="PNG"), "bomb": base64.b64encode(bytes(bomb)).decode(),
+           "palette": _png(palette, format="PNG"), "zero_one": _png(mask // 255, format="PNG"),
+           "jpeg": _png(mask, format="JPEG"), "size": _png(mask[:, :-1], format="PNG"), "not_base64": "!!!"}[case]
+    metadata = {"metadata": {"signature_def": {"signature_def": {name: {} for name in SIGNATURES}}}}
+    url = fake.url("png", {"metadata": metadata, "segment_encoded_png": {
+        "outputs": {"mask_png_bytes": [{"b64": b64}], "empty": [False]}}})
+    frames = moving_frames(3, H, W)
+    predictor = load_predictor(url)
+    if case == "good":
+        masks = np.stack([item.masks for item in iter_masks(predictor, frames, [QUERY])])
+        assert masks.shape == (3, 1, H, W) and (masks[:, 0] == mask // 255).all()
+        return
+    found = {"bomb": "a PNG image, mode L, 12000 x 12000 pixels", "palette": "a PNG image, mode P, 32 x 24 pixels",
+             "zero_one": "values from 0 to 1", "jpeg": "a JPEG image, mode L, 32 x 24 pixels",
+             "size": "a PNG image, mode L, 31 x 24 pixels"}.get(case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning too
+        with pytest.raises((ValueError, OSError)) as refused:
+            list(iter_masks(predictor, frames, [QUERY]))
+    expected = (f"{url}: the answer's output 'mask_png_bytes' is not a rectangular array of {{'b64': ...}} objects "
+                "of standard base64" if case == "not_base64" else
+                f"{url}: the answer to segment_encoded_png gives a mask_png_bytes that is {found}, expected a "
+                "greyscale PNG of 0 and 255, 32 x 24 pixels: not an acga-tf SavedModel")
+    assert error_line(refused).startswith(expected), error_line(refused)
 
 
 def test_cli_predict_names_the_server_in_one_line(fake, tmp_path, capsys):

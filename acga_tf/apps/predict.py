@@ -1065,7 +1065,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 _restore_earlier(frames_dir)
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]
             elif frames_dir:
-                kept += [f"{frames_dir} holds the masks of the first {done} frames"]
+                kept += [f"{frames_dir} holds the masks of the first {done} frames" if done else
+                         f"no mask was written to {frames_dir}"]
             kept = "; ".join([f"after {done} frames", *kept])
             if isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt(kept) from None

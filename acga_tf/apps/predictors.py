@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -237,8 +238,8 @@ class ServingPredictor(Predictor):
             answer = _check_answer(self.server.run({"frames" if self.encoded else "video": clip, "queries": queries},
                                                    signature), expected, signature, self.source)
             if png:  # the masks decoded, then checked as the numbers' would be
-                answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature)}, mask,
-                                            signature, self.source))
+                answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature, height,
+                                                                     width)}, mask, signature, self.source))
             answers.append(answer)
         outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
@@ -246,17 +247,38 @@ class ServingPredictor(Predictor):
             outputs["probability"] = np.stack([np.asarray(a["probability"], np.float32) for a in answers])
         return outputs
 
-    def _png_masks(self, encoded, signature: str) -> np.ndarray:
-        """`segment_encoded_png`'s masks (greyscale PNGs of 0 and 255) → uint8 (Q, H, W) of 0 and 1; a value that
-        is not such a PNG gives an array that `_check_answer` refuses, naming the server."""
-        try:
-            masks = [np.asarray(Image.open(io.BytesIO(data))) for data in np.asarray(encoded, object).reshape(-1)]
-            stacked = np.stack(masks) if masks else np.zeros((0,), np.uint8)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, TypeError):
-            raise ValueError(f"{self.source}: the answer to {signature} gives mask_png_bytes that are not PNG images "
-                             "of one size: not an acga-tf SavedModel served by TF Serving; export the model with "
-                             "`acga export`") from None
-        return stacked // 255 if stacked.dtype == np.uint8 and set(np.unique(stacked)) <= {0, 255} else stacked
+    def _png_masks(self, encoded, signature: str, height: int, width: int) -> np.ndarray:
+        """`segment_encoded_png`'s masks → uint8 (Q, H, W) of 0 and 1. Each must be a greyscale PNG of 0 and 255 of
+        the frames' size, which its header declares before anything is decoded (a hostile server's 140 kB PNG of
+        12000 x 12000 pixels was decoded, 600 MB, before its size was refused: a QA engineer's).
+
+        Raises:
+            ValueError: an answer that is not such a PNG (the message names the server).
+        """
+        masks = []
+        for data in np.asarray(encoded, object).reshape(-1):
+            try:
+                with warnings.catch_warnings():  # Pillow's warning of a large image: refused below, undecoded
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    image = Image.open(io.BytesIO(data))
+                declared = (image.format, image.mode, image.size)
+                if declared != ("PNG", "L", (width, height)):
+                    raise ValueError(f"a {declared[0]} image, mode {declared[1]}, {declared[2][0]} x "
+                                     f"{declared[2][1]} pixels")
+                mask = np.asarray(image)
+                if not set(np.unique(mask)) <= {0, 255}:
+                    raise ValueError(f"values from {mask.min()} to {mask.max()}")
+            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, TypeError):
+                raise ValueError(self._png_refusal(signature, height, width, "not an image Pillow reads")) from None
+            except ValueError as e:
+                raise ValueError(self._png_refusal(signature, height, width, str(e))) from None
+            masks.append(mask // 255)
+        return np.stack(masks) if masks else np.zeros((0, height, width), np.uint8)
+
+    def _png_refusal(self, signature: str, height: int, width: int, found: str) -> str:
+        return (f"{self.source}: the answer to {signature} gives a mask_png_bytes that is {found}, expected a "
+                f"greyscale PNG of 0 and 255, {width} x {height} pixels: not an acga-tf SavedModel served by TF "
+                "Serving; export the model with `acga export`")
 
 
 # Kinds of outputs (NumPy's `dtype.kind`s) and their names in messages: a REST server's JSON numbers are int64 or

@@ -474,8 +474,9 @@ class RestClient:
                 outputs[name] = np.array(_from_json(value), dtype=object) if name.endswith(BYTES_SUFFIX) else \
                     np.asarray(value)
             except ValueError:  # ragged nested lists; a `_bytes` output's value that is not {"b64": ...}
-                raise OSError(f"{self.url}: the answer's output {name!r} is not a rectangular array"
-                              + (" of {'b64': ...} objects" if name.endswith(BYTES_SUFFIX) else "")) from None
+                raise OSError(f"{self.url}: the answer's output {name!r} is not "
+                              + ("a rectangular array of {'b64': ...} objects of standard base64"
+                                 if name.endswith(BYTES_SUFFIX) else "a rectangular array")) from None
         return outputs
 
     def signature_names(self) -> list[str]:
