@@ -385,6 +385,14 @@ def test_cli_predict_timeout_bounds_a_silent_server(fake, tmp_path, capsys):
         assert capsys.readouterr().err.strip() == f"acga predict: error: {message}"
 
 
+@pytest.fixture(scope="module")
+def local_server(exported_run):
+    """The in-process server over `exported_run`, loaded once for the module (a load takes about 3 s)."""
+    from acga_tf.serving.client import LocalServer
+
+    return LocalServer(exported_run)
+
+
 # === The in-process server's answers to malformed bodies (a REST integrator's) ===
 @pytest.mark.parametrize("body, message", [
     # before, each dropped the connection without an answer (an exception in `predict_json`)
@@ -413,19 +421,15 @@ def test_cli_predict_timeout_bounds_a_silent_server(fake, tmp_path, capsys):
     ('{"inputs": {"video": [[[[[18446744073709551616, 0, 1]]]]], "query": ["a"]}}',  # 2**64: "nulls or objects"
      "input 'video': values outside the uint8 range [0, 255]"),
 ])
-def test_a_malformed_body_is_answered_with_an_error_not_a_dropped_connection(exported_run, body, message):
-    from acga_tf.serving.client import LocalServer
-
-    answer = LocalServer(exported_run).predict_json(body)
+def test_a_malformed_body_is_answered_with_an_error_not_a_dropped_connection(local_server, body, message):
+    answer = local_server.predict_json(body)
     assert set(answer) == {"error"} and message in answer["error"], answer
 
 
-def test_base64_is_read_as_tf_serving_reads_it(exported_run):
+def test_base64_is_read_as_tf_serving_reads_it(local_server):
     """A REST client developer's `base64` (GNU's, a line break every 76 characters) and unpadded text were refused;
     TF Serving's absl `Base64Unescape` skips whitespace and takes the padding as optional."""
-    from acga_tf.serving.client import LocalServer
-
-    server = LocalServer(exported_run)
+    server = local_server
     for text in ("dGhlIHJlZA==", "dGhlIHJlZA", "dGhl\nIHJl\nZA==", "dGhlIHJlZA."):
         body = {"signature_name": "describe_queries", "inputs": {"queries": [{"b64": text}]}}
         assert server.predict_json(body)["outputs"]["words"] == [2], text  # "the red"
