@@ -167,7 +167,7 @@ class ServingModule(tf.Module):
 
         No probability: a REST answer for one 1920 × 1080 clip and sentence was 53 MB with it (47 MB of
         `probability` as JSON numbers, a REST integrator's); TF Serving writes an output whose name ends in `_bytes`
-        as `{"b64": ...}`, so a mask is its PNG's size (docs/serving.md#signatures)."""
+        as `{"b64": ...}`, so a mask costs its PNG in base64 (docs/serving.md#signatures)."""
         outputs = self._segment_clip(self._decoded(frames), queries, probabilities=False)
         png = tf.map_fn(lambda mask: tf.io.encode_png(mask[..., None] * 255), outputs["mask"],
                         fn_output_signature=tf.TensorSpec([], tf.string))
