@@ -800,7 +800,13 @@ def main(argv: list[str] | None = None) -> int:
             code = int(args.run(args) or 0)
             sys.stdout.flush()  # here, where a failure is reported, not in Python's exit
             return code
-        except USER_ERRORS as e:
+        except Exception as e:
+            if terminated.is_set() and not args.debug:  # a stop that struck inside a C extension surfaced as its
+                # error: a Ctrl-C while TensorFlow traced the model was "SystemError: Objects/listobject.c:338: bad
+                # argument to internal function" with a traceback and status 1 (a shell loop went on)
+                return _stopped(args, terminated, "; ".join(getattr(e, "__notes__", ())))
+            if not isinstance(e, USER_ERRORS):
+                raise
             if args.debug and sys.stderr is not None:  # the traceback, then the one line and the status a run
                 with contextlib.suppress(OSError):  # without --debug gives
                     traceback.print_exc()
@@ -815,13 +821,17 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: what was kept, if the job says, and the shell's status
             if args.debug:
                 raise
-            signum = terminated.signum or signal.SIGINT
-            stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
-            with contextlib.suppress(OSError):
-                if sys.stderr is not None:
-                    print(f"{_after_caret_c()}acga {args.command}: {stopped}" + (f": {e}" if str(e) else ""),
-                          file=sys.stderr)
-            return 128 + signum
+            return _stopped(args, terminated, str(e))
+
+
+def _stopped(args, terminated, kept: str) -> int:
+    """Reports a command stopped by Ctrl-C, SIGTERM or SIGHUP in one line with what was `kept`; its exit status."""
+    signum = terminated.signum or signal.SIGINT
+    stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
+    with contextlib.suppress(OSError):
+        if sys.stderr is not None:
+            print(f"{_after_caret_c()}acga {args.command}: {stopped}" + (f": {kept}" if kept else ""), file=sys.stderr)
+    return 128 + signum
 
 
 def _umask() -> int:

@@ -35,10 +35,11 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     """Within the block, SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) and SIGHUP raise
     KeyboardInterrupt in the main thread, as Ctrl-C does, so that a job says what it kept and leaves no partial file
     (their default ends Python at once: `acga predict` left `OUT.mp4.tmp`, `acga app` its visitors' uploads). Yields
-    an event set when one came (its `signum` says which); the previous handlers are put back after the block. Off the
-    main thread (where no handler can be set) it does nothing."""
+    an event set when one of them or Ctrl-C came (its `signum` says which: a KeyboardInterrupt raised inside a C
+    extension can surface as another error, which the event tells for a stop); the previous handlers are put back
+    after the block. Off the main thread (where no handler can be set) it does nothing."""
     terminated = threading.Event()
-    terminated.signum = None  # which signal came: SIGTERM, or SIGHUP
+    terminated.signum = None  # which signal came: SIGINT, SIGTERM or SIGHUP
     if threading.current_thread() is not threading.main_thread():
         yield terminated
         return
@@ -53,6 +54,8 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     handled = [signal.SIGTERM]
     if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         handled.append(signal.SIGHUP)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored (`cmd &`)
+        handled.append(signal.SIGINT)
     previous = {signum: signal.signal(signum, stop) for signum in handled}
     try:
         yield terminated
