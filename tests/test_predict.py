@@ -909,30 +909,35 @@ def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_ru
         assert not isinstance(error.value, ServiceUnavailable)  # a model it does not serve: retrying cannot help
 
 
-def _described_without(server, signature: str) -> None:
-    """The stand-in server's metadata from now on as that of a SavedModel exported before `signature` existed."""
-    metadata = server.metadata()
-    del metadata["metadata"]["signature_def"]["signature_def"][signature]
-    server.metadata = lambda: metadata
-
-
-def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_with_a_warning(exported_run, caplog):
+def _stand_in_predictors(exported_run, older_without: str):
+    """Yields (old, predictor, requests) for a REST predictor of the stand-in server over `exported_run`, then of the
+    same server described as an export made before the signature `older_without` existed; `requests` collects each
+    request's (signature, JSON body size)."""
     from tf_serving_stand_in import TFServingStandIn
 
     from acga_tf.apps.predictors import load_predictor
 
-    frames = moving_frames(5, 40, 56, seed=4)
-    bodies = {}
     with TFServingStandIn(exported_run, "acga") as server:
         for old in (False, True):
             if old:
-                _described_without(server, "segment_encoded")
+                metadata = server.metadata()
+                del metadata["metadata"]["signature_def"]["signature_def"][older_without]
+                server.metadata = lambda: metadata
             predictor = load_predictor(server.url)
-            real_run, sizes = predictor.server.run, []
-            predictor.server.run = lambda inputs, name: sizes.append(len(json.dumps(rest_body(inputs, name)))) or \
-                real_run(inputs, name)
-            with caplog.at_level("WARNING"):
-                bodies[old] = (predict(predictor, frames, QUERY).masks, max(sizes))
+            real_run, requests = predictor.server.run, []
+            predictor.server.run = lambda inputs, name: requests.append(
+                (name, len(json.dumps(rest_body(inputs, name))))) or real_run(inputs, name)
+            yield old, predictor, requests
+
+
+def test_over_rest_frames_go_as_png_and_a_model_exported_before_gets_numbers_with_a_warning(exported_run, caplog):
+
+
+    frames = moving_frames(5, 40, 56, seed=4)
+    bodies = {}
+    for old, predictor, requests in _stand_in_predictors(exported_run, "segment_encoded"):
+        with caplog.at_level("WARNING"):
+            bodies[old] = (predict(predictor, frames, QUERY).masks, max(size for _, size in requests))
     np.testing.assert_array_equal(bodies[True][0], bodies[False][0])
     assert bodies[True][1] > 3 * bodies[False][1], bodies  # noisy 40 x 56 frames: PNG barely compresses them
     assert caplog.text.count("no segment_encoded signature (its signatures are describe_queries, segment_encoded_png, "
@@ -944,23 +949,16 @@ def test_over_rest_masks_without_probabilities_come_back_as_png(exported_run):
     """`acga predict` over REST writes masks and an overlay, no probability: its answers were JSON numbers, 23.6 MB
     a 1280 x 720 frame. Now `segment_encoded_png` where served (each mask a PNG), the same masks; a model exported
     before it gets `segment_encoded`."""
-    from tf_serving_stand_in import TFServingStandIn
 
     from acga_tf.apps.predict import iter_masks
     from acga_tf.apps.predictors import load_predictor
 
     frames = moving_frames(5, 40, 56, seed=4)
     results = {}
-    with TFServingStandIn(exported_run, "acga") as server:
-        for old in (False, True):
-            if old:
-                _described_without(server, "segment_encoded_png")
-            predictor = load_predictor(server.url)
-            real_run, used = predictor.server.run, []
-            predictor.server.run = lambda inputs, name: used.append(name) or real_run(inputs, name)
-            masks = np.stack([item.masks for item in iter_masks(predictor, frames, SENTENCES[:2])])
-            results[old] = masks, sorted(set(used) - {"describe_queries"})
-        reference = np.stack([r.masks for r in predict(load_predictor(exported_run), frames, queries=SENTENCES[:2])])
+    for old, predictor, requests in _stand_in_predictors(exported_run, "segment_encoded_png"):
+        masks = np.stack([item.masks for item in iter_masks(predictor, frames, SENTENCES[:2])])
+        results[old] = masks, sorted({name for name, _ in requests} - {"describe_queries"})
+    reference = np.stack([r.masks for r in predict(load_predictor(exported_run), frames, queries=SENTENCES[:2])])
     assert results[False][1] == ["segment_encoded_png"] and results[True][1] == ["segment_encoded"]
     np.testing.assert_array_equal(results[False][0], results[True][0])
     np.testing.assert_array_equal(results[False][0], reference.transpose(1, 0, 2, 3))  # (N, Q, H, W)
