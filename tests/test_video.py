@@ -203,18 +203,18 @@ def test_a_frame_ffmpeg_concealed_is_a_decoding_error_for_the_converter_and_show
         flags = [f.is_corrupt for f in c.decode(c.streams.video[0])]
     assert len(flags) == 40 and any(flags)
     first = flags.index(True)
-    with pytest.raises(DataError, match=rf"vid\.mp4: frame {first} is damaged \(FFmpeg concealed") as e:
+    with pytest.raises(DataError, match=rf"vid\.mp4: frame {first + 1} is damaged \(FFmpeg concealed") as e:
         list(iter_video_frames(str(video)))
     assert e.value.reason == "corrupt_video"
     with caplog.at_level("WARNING"):
         assert len(list(iter_video_frames(str(video), damaged="skip"))) == 40  # as players show it
-    assert f"{sum(flags)} damaged frame" in caplog.text and f"from frame {first} on" in caplog.text
+    assert f"{sum(flags)} damaged frame" in caplog.text and f"from frame {first + 1} on" in caplog.text  # from 1
     masks = tmp_path / "masks"
     masks.mkdir()
     frames = _a2d_frames(video, masks, (3, 8, 38), lambda k: np.eye(96, 160, k, dtype=np.uint8))
     results = [r for _, r in load_samples(frames, 6)]
     assert [type(r).__name__ for r in results] == ["LoadedSample", "LoadedSample", "DataError"]
-    assert results[2].reason == "corrupt_video" and f"frame {first} is damaged" in results[2].message
+    assert results[2].reason == "corrupt_video" and f"frame {first + 1} is damaged" in results[2].message
 
 
 def test_a_frame_size_no_machine_can_hold_is_refused_before_decoding(tmp_path):
@@ -654,7 +654,7 @@ def test_frames_lost_to_damaged_packets_keep_the_containers_numbering(tmp_path, 
     for k in (9, 10, 11):
         np.testing.assert_array_equal(held[k], held[12])
     assert times == sorted(times) and times[10] == pytest.approx(10 / 12, abs=1e-3)
-    assert "damaged.mp4: 3 frames lost to damaged packets (from frame 9 on) filled with the next good frame's " \
+    assert "damaged.mp4: 3 frames lost to damaged packets (from frame 10 on) filled with the next good frame's " \
            "picture" in caplog.text
 
 
@@ -732,7 +732,7 @@ def test_camera_jpegs_are_turned_as_their_exif_orientation_says(tmp_path, orient
     assert np.abs(first - shown).mean() < 8 < np.abs(first - np.rot90(shown, 2)).mean()
 
 
-def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp_path):
+def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp_path, caplog):
     frames = moving_frames(6, 24, 32, seed=4)
     odd = _frames_folder(tmp_path / r"clip\1 {a,b} [x]*?", frames)  # glob(3)'s characters, taken literally
     (odd / "._00001.png").write_bytes(b"macOS metadata")  # hidden files are passed over, as FFmpeg's glob does
@@ -752,3 +752,10 @@ def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp
     with pytest.raises(DataError, match=r"its frames' names do not sort in the order of their numbers: name order "
                                         r"puts 000002.png before 00001.png"):
         next(iter_video_frames(str(widths)))
+    damaged = _frames_folder(tmp_path / "damaged", frames)
+    data = (damaged / "00003.png").read_bytes()
+    (damaged / "00003.png").write_bytes(data[:40] + bytes(len(data) - 40))  # its image data zeroed
+    with caplog.at_level("WARNING"):
+        assert len(list(iter_video_frames(str(damaged), damaged="skip"))) == 6
+    # named from 1, as the masks are, and by its file (a researcher's warning said "from frame 2 on")
+    assert "1 frame lost to damaged packets (from frame 3 (00003.png) on)" in caplog.text, caplog.text

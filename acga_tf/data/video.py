@@ -288,8 +288,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         continue
                     if frame.is_corrupt:  # FFmpeg concealed a decoding error: its picture is partly guessed
                         if damaged == "error":  # later frames may be built on it: as if decoding stopped here
-                            raise DataError(path, f"frame {index} is damaged (FFmpeg concealed a decoding error in "
-                                                  "it)", reason="corrupt_video")
+                            raise DataError(path, f"{_frame_named(path, index)} is damaged (FFmpeg concealed a "
+                                                  "decoding error in it)", reason="corrupt_video")
                         concealed.append(index)
                     stored = (frame.width, frame.height)
                     if shape is None:  # where the stream's header did not say
@@ -339,16 +339,23 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         logger.warning("%s: the file ends at frame %d of the %d its container declares (cut short?): segmented up to "
                        "where it ends", path, index, declared)
     if filled:
-        logger.warning("%s: %d frame%s lost to damaged packets (from frame %d on) filled with the next good frame's "
+        logger.warning("%s: %d frame%s lost to damaged packets (from %s on) filled with the next good frame's "
                        "picture, so that frame numbers stay the container's", path, len(filled),
-                       "" if len(filled) == 1 else "s", filled[0])
+                       "" if len(filled) == 1 else "s", _frame_named(path, filled[0]))
     if concealed and count:
-        logger.warning("%s: %d damaged frame%s shown as FFmpeg concealed them (from frame %d on), as players show them",
-                       path, len(concealed), "" if len(concealed) == 1 else "s", concealed[0])
+        logger.warning("%s: %d damaged frame%s shown as FFmpeg concealed them (from %s on), as players show them",
+                       path, len(concealed), "" if len(concealed) == 1 else "s", _frame_named(path, concealed[0]))
     if count == 0 and start:
         raise DataError(path, f"the video has no decodable frame from frame {start} on", reason="past_the_end")
     if count == 0:
         raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
+
+
+def _frame_named(path: str, index: int) -> str:
+    """Frame `index` (0-based) as messages name it: by its number from 1, as mask PNGs and A2D's annotations number
+    frames ("frame 6"; they said "frame 5"), and in a folder of frames by its file ("frame 6 (00006.png)")."""
+    names = frame_files(path)[0] if os.path.isdir(path) else []
+    return f"frame {index + 1}" + (f" ({names[index]})" if index < len(names) else "")
 
 
 def unreadable_file(path: str, error: av.FFmpegError) -> str:
