@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import re
+import stat
 import struct
 from collections.abc import Callable, Iterator, MutableSequence, Sequence
 
@@ -464,20 +465,24 @@ def frame_files(folder: str) -> tuple[list[str], str | None]:
     Refused: names whose order is not their numbers' (`1.png`, `10.png`, `2.png`; `00009.png`, `000010.png`), a
     frame name that is a folder, a broken link or an empty file (FFmpeg stopped reading at an empty frame: the frames
     after it were lost without a word, a researcher's)."""
-    names = sorted(n for n in os.listdir(folder)
-                   if os.path.splitext(n)[1].lower() in FRAME_EXTENSIONS and not n.startswith("."))
+    entries = sorted((entry for entry in os.scandir(folder) if not entry.name.startswith(".")
+                      and os.path.splitext(entry.name)[1].lower() in FRAME_EXTENSIONS), key=lambda entry: entry.name)
+    names = [entry.name for entry in entries]
     if not names:
         return [], "a folder with no PNG or JPEG frames in it, not a video file"
     if len(kinds := sorted({os.path.splitext(n)[1] for n in names})) > 1:
         return [], (f"a folder of frames mixing {' and '.join(kinds)} names: FFmpeg reads one extension; rename "
                     "them to one")
-    for name in names:
-        path = os.path.join(folder, name)
-        why = ("is a folder" if os.path.isdir(path) else "is a broken link" if not os.path.exists(path)
-               else "is not a file" if not os.path.isfile(path) else "is empty (0 bytes)"
-               if os.path.getsize(path) == 0 else None)
+    for entry in entries:  # one stat a frame (a folder of 3,000 frames is listed a few times a command)
+        try:
+            status = entry.stat()  # through a link
+        except FileNotFoundError:
+            status = None
+        why = ("is a broken link" if status is None else "is a folder" if stat.S_ISDIR(status.st_mode)
+               else "is not a file" if not stat.S_ISREG(status.st_mode) else "is empty (0 bytes)"
+               if status.st_size == 0 else None)
         if why is not None:
-            return [], f"its frame {name} {why}: a folder of frames holds PNG or JPEG files alone"
+            return [], f"its frame {entry.name} {why}: a folder of frames holds PNG or JPEG files alone"
     natural = sorted(names, key=_natural_key)
     if natural != names:
         first = next(k for k, (a, b) in enumerate(zip(names, natural)) if a != b)
@@ -502,8 +507,8 @@ def source_stamp(path: str) -> tuple[int, int]:
     """(size in bytes, last modification in ns) of a video file, or for a folder of frames over its frames (a frame
     replaced in place changes no folder's time): what tells a source changed since a result was made from it."""
     if not os.path.isdir(path):
-        stat = os.stat(path)
-        return stat.st_size, stat.st_mtime_ns
+        status = os.stat(path)
+        return status.st_size, status.st_mtime_ns
     stats = [os.stat(os.path.join(path, name)) for name in frame_files(path)[0]]
     return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
 

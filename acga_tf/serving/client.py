@@ -138,7 +138,7 @@ def _json_string(value: Any) -> Any:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        return {"b64": base64.b64encode(value).decode("ascii")}
+        return _b64(value)
 
 
 def _b64(value: Any) -> dict[str, str]:
@@ -163,7 +163,7 @@ def _from_json(value: Any) -> Any:
         return [_from_json(v) for v in value]
     if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
         raise ValueError(f"expected {{'b64': ...}}, got {str(value)[:80]}")
-    return base64.b64decode(value["b64"], validate=True)
+    return b64decode_as_tf_serving(value["b64"])
 
 
 def rest_body(inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, Any]:

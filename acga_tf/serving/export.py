@@ -275,15 +275,14 @@ def warmup_requests(config: ACGAConfig, query: str, model_name: str) -> list:
     """
     _, prediction_log_pb2, _ = serving.import_serving_apis()
     video = np.zeros((config.clip_length, *WARMUP_FRAME_SIZE, 3), np.uint8)
+    pngs = np.array([serving.encode_png(f) for f in video], object)
     requests = [
         serving.predict_request({"video": video[None], "query": np.array([query], object)},
                                 serving.DEFAULT_SIGNATURE, model_name),
         serving.predict_request({"video": video, "queries": np.array([query, query], object)},
                                 serving.MULTI_QUERY_SIGNATURE, model_name),
-        serving.predict_request({"frames": np.array([serving.encode_png(f) for f in video], object),
-                                 "queries": np.array([query], object)}, serving.ENCODED_SIGNATURE, model_name),
-        serving.predict_request({"frames": np.array([serving.encode_png(f) for f in video], object),
-                                 "queries": np.array([query], object)}, serving.PNG_SIGNATURE, model_name),
+        *(serving.predict_request({"frames": pngs, "queries": np.array([query], object)}, signature, model_name)
+          for signature in (serving.ENCODED_SIGNATURE, serving.PNG_SIGNATURE)),
     ]
     return [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=r)) for r in requests]
 
