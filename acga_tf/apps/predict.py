@@ -326,9 +326,9 @@ class FrameWindow:
         longest: the most frames held at once (what bounds memory: about clip_length + batch_size).
     """
 
-    def __init__(self, prepare_many: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None):
+    def __init__(self):
         self.first, self.items, self.longest = 0, collections.deque(), 0
-        self.prepare_many = prepare_many
+        self.prepare_many: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None  # `iter_masks` sets it
 
     def __len__(self) -> int:
         return len(self.items)
@@ -338,10 +338,10 @@ class FrameWindow:
         """Index of the newest frame held."""
         return self.first + len(self.items) - 1
 
-    def append(self, raw: np.ndarray, seen: np.ndarray | None = None, prepared: np.ndarray | None = None) -> None:
-        """Holds frame `raw`; `seen`: the frame the model sees, where it differs (square pixels); `prepared`: the
-        frame prepared already, else prepared when first needed."""
-        self.items.append([raw, raw if seen is None else seen, prepared])
+    def append(self, raw: np.ndarray, seen: np.ndarray) -> None:
+        """Holds frame `raw` and `seen`, the frame the model sees (square pixels; often `raw` itself), prepared when
+        a clip first needs it."""
+        self.items.append([raw, seen, None])
         self.longest = max(self.longest, len(self.items))
 
     def raw(self, index: int) -> np.ndarray:
