@@ -386,8 +386,9 @@ def _add_predict(sub) -> None:
                                                                    "(default: none)")
     p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif")
     p.add_argument("--no-audio", action="store_true", help="an MP4 overlay without the video's sound")
-    p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ...; with several queries "
-                                        "DIR/1/00001.png, DIR/2/..., and DIR/queries.txt)")
+    p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ..., or a frames folder's "
+                                        "own numbers; with several queries DIR/1/00001.png, DIR/2/..., and "
+                                        "DIR/queries.txt)")
     p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
                                                "mask PNGs keep the video's frame numbers")
     p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")

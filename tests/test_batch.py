@@ -181,15 +181,15 @@ def test_a_frames_folder_in_a_list_is_segmented_and_a_frame_replaced_since_is_no
     time, so the folder was to be judged by its frames' (`source_stamp`), or the rerun would pass over it."""
     frames = moving_frames(4, 40, 56, seed=1)
     (folder := tmp_path / "clip").mkdir()
-    for i, frame in enumerate(frames, 1):
+    for i, frame in enumerate(frames):  # numbered from 0, as DAVIS's: the masks take the frames' numbers
         Image.fromarray(frame).save(folder / f"{i:05d}.png")
     listing, out = _write_list(tmp_path / "list.csv", [("clip", QUERY)]), str(tmp_path / "out")
     trained = artifacts.load_trained(run_dir)
     assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
-    assert sorted(os.listdir(os.path.join(out, "clip", "masks", "1"))) == [f"{i:05d}.png" for i in range(1, 5)]
+    assert sorted(os.listdir(os.path.join(out, "clip", "masks", "1"))) == [f"{i:05d}.png" for i in range(4)]
     assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done earlier"]
-    Image.fromarray(frames[0]).save(folder / "00002.png")
-    os.utime(folder / "00002.png", ns=(2 * 10**18, 2 * 10**18))
+    Image.fromarray(frames[0]).save(folder / "00001.png")
+    os.utime(folder / "00001.png", ns=(2 * 10**18, 2 * 10**18))
     assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
 
 

@@ -592,11 +592,12 @@ def test_word_vectors_of_another_size_are_named_when_the_run_loads(run_dir, tmp_
 
 def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, tmp_path, capsys):
     """A researcher's frames folders (J-HMDB's 00001.png, ..., DAVIS, A2D's frames): `--video DIR` was "a folder,
-    not a video file". Read in name order at 24 fps, PNG frames give the masks of the same frames as an array."""
+    not a video file". Read in name order at 24 fps, PNG frames give the masks of the same frames as an array; the
+    mask PNGs take the frames' numbers (DAVIS numbers from 0: its 00000.jpg's mask was 00001.png, one frame off)."""
     frames = moving_frames(12, 48, 64, seed=5)
     folder = tmp_path / "clip [1]"  # glob's special characters in its name are taken literally
     folder.mkdir()
-    for i, frame in enumerate(frames, 1):
+    for i, frame in enumerate(frames):
         Image.fromarray(frame).save(folder / f"{i:05d}.png")
     (folder / "notes.txt").write_text("not a frame")
     from_array = predict(trained, frames, QUERY)
@@ -606,8 +607,8 @@ def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, t
     out = tmp_path / "out"
     assert main(["predict", "--model", trained.directory, "--video", str(folder), "--query", QUERY, "--output",
                  str(out / "o.mp4"), "--frames-dir", str(out / "m"), "--start", "0.25", "--no-progress"]) == 0
-    assert sorted(os.listdir(out / "m"))[0] == "00007.png"  # frame 6 (0-based) is shown at 0.25 s
-    np.testing.assert_array_equal(np.asarray(Image.open(out / "m" / "00007.png")) // 255, from_array.masks[6])
+    assert sorted(os.listdir(out / "m")) == [f"{i:05d}.png" for i in range(6, 12)]  # 00006.png is shown at 0.25 s
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "m" / "00006.png")) // 255, from_array.masks[6])
     capsys.readouterr()
     mixed, unpadded = tmp_path / "mixed", tmp_path / "unpadded"
     for bad, names in ((mixed, ["00001.png", "00002.jpg"]), (unpadded, ["1.png", "2.png", "10.png"])):

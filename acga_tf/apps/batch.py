@@ -33,6 +33,7 @@ from acga_tf.apps.predict import (
     frames_to_segment,
     judge_queries,
     load_predictor,
+    mask_png_names,
     predict_to_files,
 )
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
@@ -369,7 +370,9 @@ def _complete(folder: str, record: dict) -> bool:
     try:
         for k in range(len(record["queries"])):
             names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))) if n.endswith(".png"))
-            if names != [f"{i:05d}.png" for i in range(1, record["frames"] + 1)]:
+            numbered = mask_png_names(record["video"])  # the frames' numbers, where a folder's frames have them
+            if names != (sorted(numbered[:record["frames"]]) if numbered else
+                         [f"{i:05d}.png" for i in range(1, record["frames"] + 1)]):
                 return False
         overlay = record.get("overlay_file")
         return overlay is None or os.path.isfile(os.path.join(folder, overlay))

@@ -70,7 +70,7 @@ OVERLAY_FORMATS = (".mp4", ".gif")
 # B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
 MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 # What write_mask_frames writes (and may overwrite), and the temporary name of a PNG a killed run was writing.
-MASK_PNG = re.compile(r"^\d{5}\.png(\.tmp)?$")
+MASK_PNG = re.compile(r"^\d+\.png(\.tmp)?$")  # 00001.png, or a numbered frame's name (`mask_png_names`)
 SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of sentence k of several
 EARLIER_FOLDER = ".acga-earlier"  # <frames_dir>/.acga-earlier/: an earlier run's masks while a run replaces them
 EARLIER_LIST = "set-aside.txt"  # in it, written first: the names set aside (what putting them back restores)
@@ -816,9 +816,22 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
     return os.fspath(path)
 
 
-def mask_png(directory: str, index: int) -> str:
-    """`<directory>/<i:05d>.png`, i = index + 1 (J-HMDB's 1-based frame naming)."""
-    return os.path.join(directory, f"{index + 1:05d}.png")
+def mask_png(directory: str, index: int, names: Sequence[str] | None = None) -> str:
+    """`<directory>/<i:05d>.png`, i = index + 1 (J-HMDB's 1-based frame naming), or `names[index]` where the frames
+    are named by numbers (`mask_png_names`)."""
+    return os.path.join(directory, names[index] if names else f"{index + 1:05d}.png")
+
+
+def mask_png_names(video) -> list[str] | None:
+    """The mask PNGs' names of a folder of frames named by numbers: frame `00000.jpg`'s mask is `00000.png` (DAVIS
+    and YouTube-VOS number from 0, J-HMDB and FFmpeg's `%05d.png` from 1: numbered from 1 whatever the frames' names,
+    a DAVIS folder's masks were one frame off its own). None for a video file, an array, or frames named otherwise
+    (`frame_a.png`): their masks are `00001.png`, ... in reading order (`mask_png`)."""
+    if not isinstance(video, (str, os.PathLike)) or not os.path.isdir(video):
+        return None
+    stems = [os.path.splitext(name)[0] for name in frame_files(os.fspath(video))[0]]
+    return [f"{stem}.png" for stem in stems] if stems and all(stem.isascii() and stem.isdigit() for stem in stems) \
+        else None
 
 
 def write_mask_png(path: str, mask: np.ndarray) -> None:
@@ -979,8 +992,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         video: a video file, or uint8 (N, H, W, 3) frames.
         queries: the sentences; overlay colour k and the legend (two or more sentences) follow their order.
         output: overlay `FILE.mp4` or `FILE.gif`.
-        frames_dir: one PNG per frame (`00001.png`, ...); with several sentences, `<frames_dir>/<k>/00001.png`
-            (k = 1, 2, ...) and `queries.txt` listing them. The masks an earlier run wrote there are replaced (a
+        frames_dir: one PNG per frame (`00001.png`, ...; a folder of frames named by numbers: the frames' numbers,
+            `mask_png_names`); with several sentences, `<frames_dir>/<k>/00001.png` (k = 1, 2, ...) and
+            `queries.txt` listing them. The masks an earlier run wrote there are replaced (a
             warning says how many), so the folder holds this run's only; until this run ends they are kept aside
             (`EARLIER_FOLDER`), and a run that fails or is stopped puts them back, removing its own.
             `sentence_folders`: numbered folders and `queries.txt` for one sentence too (`predict_list`: one layout
@@ -1027,6 +1041,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if e.reason != "past_the_end":
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
+    names = mask_png_names(video) if frames_dir else None
     with _locked_outputs(target, frames_dir) as overlay_lock:  # another run writing them now: refused here
         folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders)
         writer, key, summary, timed = None, None, None, offset
@@ -1046,7 +1061,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     timed += 1
                 if writer is not None:
                     writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
-                _write_frame_masks(folders, item.index, item.masks)
+                _write_frame_masks(folders, item.index, item.masks, names)
                 summary.num_frames += 1
                 for k, mask in enumerate(item.masks):
                     summary.coverage[k] += float(mask.mean())
@@ -1258,13 +1273,14 @@ def _remove_empty_sentence_folders(frames_dir: str) -> None:
             os.rmdir(folder)
 
 
-def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray) -> None:
-    """Writes frame `index`'s mask PNG in each sentence's folder; a failure (a full disk, Ctrl-C) removes those
-    already written, so that every folder holds the masks of the same frames."""
+def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray, names: Sequence[str] | None = None
+                       ) -> None:
+    """Writes frame `index`'s mask PNG in each sentence's folder (named as `mask_png`); a failure (a full disk,
+    Ctrl-C) removes those already written, so that every folder holds the masks of the same frames."""
     written = []
     try:
         for folder, mask in zip(folders, masks):
-            path = mask_png(folder, index)
+            path = mask_png(folder, index, names)
             write_mask_png(path, mask)
             written.append(path)
     except BaseException:
@@ -1278,4 +1294,4 @@ __all__ = ["check_query", "check_queries", "judge_queries", "as_sentences", "che
            "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
            "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames",
            "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo", "video_info",
-           "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns"]
+           "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns", "mask_png_names"]
