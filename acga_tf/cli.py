@@ -146,11 +146,14 @@ from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
 from acga_tf.training.experiment import EXPERIMENTS, ExperimentConfig
 from acga_tf.training.train import (
+    BACKUP_DIR,
+    BACKUP_METADATA_FILE,
     DEFAULT_BACKUP_EVERY,
     POLICIES,
     TrainingDiverged,
     fit,
     mixed_precision_policy,
+    read_backup_metadata,
     run_folder,
 )
 from acga_tf.training.weights import convert_reference_checkpoint
@@ -202,7 +205,8 @@ class _Parser(argparse.ArgumentParser):
                   if unknown else missing.message)
         if extras:
             parser = _chosen_parser(self, namespace)
-            parser.error(_expanded_pattern(sys.argv[1:] if args is None else list(args), extras)
+            argv = sys.argv[1:] if args is None else list(args)
+            parser.error(_expanded_pattern(argv, extras) or _split_value(parser, argv, extras)
                          or f"unrecognized arguments: {' '.join(extras)}{_hints(parser, extras)}")
         return namespace
 
@@ -224,6 +228,7 @@ def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
 
 
 PATTERN_OPTIONS = ("--data", "--val-data")  # the options that take a glob of shards, which acga expands
+SENTENCE_OPTIONS = ("--query",)  # the options that take a sentence, which a shell splits into words unquoted
 
 
 def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
@@ -242,6 +247,26 @@ def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
     option = argv[start - 2]
     return (f"{option} takes one pattern, but the shell gave it {len(paths)} files (it expands a pattern left "
             f"unquoted): quote the pattern you typed, e.g. {option} 'data/train-*.tfrecord', so that acga reads it")
+
+
+def _split_value(parser: argparse.ArgumentParser, argv: list[str], extras: list[str]) -> str | None:
+    """The error for a value the shell split into words (`--query the red circle` unquoted: argparse said
+    "unrecognized arguments: red circle", a workshop tester's); None where `extras` do not follow an option's value."""
+    try:
+        start = argv.index(extras[0])
+    except ValueError:
+        return None
+    if start < 1 or any(extra.startswith("-") for extra in extras) or argv[start:start + len(extras)] != extras:
+        return None
+    option, value = (argv[start - 1].split("=", 1) if argv[start - 1].startswith("--") and "=" in argv[start - 1]
+                     else (argv[start - 2] if start >= 2 else "", argv[start - 1]))
+    action = next((action for action in parser._actions if option in action.option_strings), None)
+    words = " ".join([value, *extras])
+    if action is None or action.nargs == 0 or value.startswith("-") or \
+            (option not in SENTENCE_OPTIONS and not os.path.exists(words)):  # a path: where the words name one
+        return None
+    return (f"{option} takes one value, but the shell split {words!r} into {len(extras) + 1} words: quote it, e.g. "
+            f"{option} \"{words}\"")
 
 
 def _fail(parser: argparse.ArgumentParser, message: str):
@@ -576,7 +601,7 @@ def _add_train(sub) -> None:
                    help="alone or `auto`: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16_head (I3D in "
                         "float32, the rest in mixed_bfloat16) where it convolves faster in bfloat16, else float32 (the "
                         "choice and why are printed); or one of " + ", ".join(POLICIES) + " (default: float32; "
-                        "mixed_float16 needs a GPU under TensorFlow)")
+                        "with --resume: the run's; mixed_float16 needs a GPU under TensorFlow)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
     p.set_defaults(run=_run_train)
@@ -612,6 +637,13 @@ def _run_train(args) -> int:
         policy, reason = mixed_precision_policy()
         print(f"mixed precision: {policy} ({reason})")
         args.mixed_precision = policy
+    elif args.mixed_precision is None and args.resume:  # the run's own precision (it was refused, naming the flag:
+        # an upgrading tester's demo run, trained in mixed_bfloat16_head)
+        backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
+        recorded = (read_backup_metadata(backup) or {}).get("precision")
+        if recorded not in (None, "float32"):
+            print(f"mixed precision: {recorded} (the run's, which --resume keeps)")
+            args.mixed_precision = recorded
     history = fit(experiment, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,
@@ -693,6 +725,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars: training's replaced by one line per epoch, the converter's and "
                         "evaluation's left out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="run again into a folder that holds a finished demo (refused without it)")
     p.set_defaults(run=_run_demo)
 
 
@@ -701,7 +735,7 @@ def _run_demo(args) -> int:
         result = run_demo(args.output, n_videos=args.videos, epochs=args.epochs, seed=args.seed,
                           mixed_precision=args.mixed_precision,
                           verbose=2 if args.no_progress else keras_verbosity(sys.stdout),
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, overwrite=args.overwrite)
     except KeyboardInterrupt:  # not what `acga train` says: the demo trains its run over (it owns its folder)
         raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs

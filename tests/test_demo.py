@@ -43,6 +43,7 @@ def _demo_in_the_precision_this_cpu_picks(out, capsys, *options):
     --mixed-precision` picks here, checked stage by stage; returns (that precision, a test video, a sentence of it)."""
     assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1", *options]) == 0
     printed, errors = capsys.readouterr()
+    assert "no word vectors" not in errors  # the demo's world has none by design: not warned of
     if "--no-progress" in options:  # the converter's and evaluation's bars were drawn all the same
         assert "%|" not in errors and "it/s" not in errors, errors
         assert re.search(r"^(\d+)/\1 - \d+s", printed, re.M), printed  # training's: one line for its epoch
@@ -85,7 +86,8 @@ def test_a_second_demo_into_the_same_folder_in_the_other_precision_exports_the_n
     out = tmp_path / "demo"
     policy, video, sentence = _demo_in_the_precision_this_cpu_picks(out, capsys)
     other = "float32" if policy == "mixed_bfloat16_head" else "mixed_bfloat16_head"
-    assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1", "--mixed-precision", other]) == 0
+    assert main(["demo", "--output", str(out), "--videos", "8", "--epochs", "1", "--mixed-precision", other,
+                 "--overwrite"]) == 0
     assert f"trained in {other}: asked for with --mixed-precision" in capsys.readouterr().out
     assert (out / "saved_models/acga/2/saved_model.pb").exists()
     _run_and_export_agree(out, video, sentence, other)
@@ -154,6 +156,14 @@ def test_too_few_videos_or_a_file_as_the_folder_are_refused_before_anything_is_w
     assert capsys.readouterr().err == (f"acga demo: error: {out}: is a file; --output names the folder the demo writes "
                                        "into\n")
     assert out.read_text() == "notes"
+    out.unlink()  # a finished demo's folder (a workshop tester's second `acga demo` replaced the model it had
+    (out / "run").mkdir(parents=True)  # trained for 12 minutes, warning of a flag the demo lacked)
+    (out / "run" / "model.keras").write_text("a trained model")
+    assert main(["demo", "--output", str(out)]) == 2
+    assert capsys.readouterr().err == (f"acga demo: error: {out}: holds a finished demo (run/model.keras); pass "
+                                       "--overwrite to run it again (its model trained over), or choose another "
+                                       "--output\n")
+    assert os.listdir(out) == ["run"] and os.listdir(out / "run") == ["model.keras"]
 
 
 def test_a_seed_out_of_range_or_a_demo_running_in_the_folder_is_refused(tmp_path, capsys):

@@ -545,6 +545,25 @@ def test_resume_in_another_precision_or_with_other_word_vectors_is_refused(chang
     assert _snapshot(out) == before
 
 
+def test_resume_without_mixed_precision_keeps_the_runs_precision(finished_run, prepared_a2d, tmp_path, capsys,
+                                                                  monkeypatch):
+    """An upgrading tester's `acga train --resume` of a demo run (trained in mixed_bfloat16_head) was refused: "resume
+    it with --mixed-precision mixed_bfloat16_head". Without the flag a resume now takes the run's precision."""
+    out = _copy_run(finished_run, tmp_path)
+    metadata = os.path.join(out, "backup", "training_metadata.json")
+    files.write_json(metadata, {**json.load(open(metadata)), "precision": "mixed_bfloat16_head"})
+    given = {}
+
+    def fit_stopped_at_once(*args, **kwargs):  # what the command asks `fit` for is all this test needs
+        given.update(kwargs)
+        raise KeyboardInterrupt("stopped before its first step")
+
+    monkeypatch.setattr(cli, "fit", fit_stopped_at_once)
+    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 130
+    assert given["mixed_precision"] == "mixed_bfloat16_head"
+    assert "mixed precision: mixed_bfloat16_head (the run's, which --resume keeps)" in capsys.readouterr().out
+
+
 def test_a_run_stopped_after_an_epochs_last_step_gets_that_epochs_checkpoint_on_resume(finished_run, prepared_a2d,
                                                                                      tmp_path):
     """A tester's Ctrl-C after the backup of an epoch's last step, before the epoch's end: the resumed run went on

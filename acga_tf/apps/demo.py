@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import logging
 import os
 import time
@@ -19,13 +20,14 @@ import tensorflow as tf
 from acga_tf.apps import visualize
 from acga_tf.apps.evaluate import evaluate
 from acga_tf.data.convert import prepare
+from acga_tf.data.datasets import load_vectorizer
 from acga_tf.data.decode import decode
 from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.models.metrics import EvaluationAccumulator
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.serving.export import export_model
-from acga_tf.training.artifacts import load_trained
+from acga_tf.training.artifacts import MODEL_FILE, load_trained
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit, mixed_precision_policy
 
@@ -122,9 +124,18 @@ def _on_this_machine():
             os.environ["TF_CONFIG"] = saved
 
 
+class _NoVectorsWarning(logging.Filter):
+    """Drops the warning that no word vectors were given: the demo's invented words have none, by design (its
+    sentences are told apart by a few words the model learns vectors for), and a first run's one warning read as a
+    fault (a workshop tester's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("no word vectors given")
+
+
 def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
              experiment: ExperimentConfig | None = None, mixed_precision: str = "auto",
-             verbose: int = 1, progress: bool = True) -> DemoResult:
+             verbose: int = 1, progress: bool = True, overwrite: bool = False) -> DemoResult:
     """Runs the demo into `output_dir` (created) and returns what it measured.
 
     Args:
@@ -138,6 +149,10 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
             else float32 (a GPU: mixed_float16); or a name from `acga_tf.training.train.PRECISIONS`.
         verbose: Keras progress output (0 none, 1 a live bar, 2 one line an epoch).
         progress: the converter's and evaluation's progress bars (also none where `verbose` is 0).
+        overwrite: run again into a folder that holds a finished demo (its run trained over, its figures replaced, the
+            next SavedModel version exported); without it such a folder is refused, before anything is written (a
+            second `acga demo` replaced the first's trained model, with a warning naming a flag the demo lacked).
+            A demo stopped before its run finished is started over without it.
     """
     require_tensorflow_backend("the demo")  # before the world and the training: evaluation and export need it
     experiment = experiment or ExperimentConfig.preset(DEMO_PRESET)
@@ -157,6 +172,9 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         raise ValueError(f"{output_dir}: is a file; --output names the folder the demo writes into")
     files.check_writable(output_dir, folder=True, flag="--output")
     with files.locked_folder(output_dir, "--output"):  # a second demo into it now is refused
+        if not overwrite and os.path.isfile(os.path.join(paths["run"], MODEL_FILE)):
+            raise ValueError(f"{output_dir}: holds a finished demo ({os.path.join('run', MODEL_FILE)}); pass "
+                             "--overwrite to run it again (its model trained over), or choose another --output")
         return _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progress and verbose > 0)
 
 
@@ -179,9 +197,14 @@ def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progr
         precision = mixed_precision_policy()
     else:
         precision = (mixed_precision, "asked for with --mixed-precision")
-    with _on_this_machine():
-        fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,
-            verbose=verbose)  # the demo owns its folder
+    quiet = _NoVectorsWarning()
+    logging.getLogger(load_vectorizer.__module__).addFilter(quiet)
+    try:
+        with _on_this_machine():
+            fit(experiment, train_pattern, paths["run"], mixed_precision=precision[0], overwrite=True,
+                verbose=verbose)  # the demo owns its folder
+    finally:
+        logging.getLogger(load_vectorizer.__module__).removeFilter(quiet)
     timings["train"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -196,7 +219,9 @@ def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progr
     base = os.path.dirname(paths["saved_model"])  # next free version number when the folder is reused
     versions = [int(v) for v in os.listdir(base) if v.isdigit()] if os.path.isdir(base) else []
     paths["saved_model"] = os.path.join(base, str(max(versions, default=0) + 1))
-    export_model(trained, paths["saved_model"])
+    # TF Serving's warmup file where its request protos are installed (`.[serving]`); the base install's demo
+    # exports without it, and without export's warning about it on a first run
+    export_model(trained, paths["saved_model"], warmup=importlib.util.find_spec("tensorflow_serving") is not None)
     timings["export"] = time.perf_counter() - start
 
     start = time.perf_counter()

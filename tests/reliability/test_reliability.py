@@ -858,6 +858,21 @@ def test_a_pattern_the_shell_expanded_is_named_with_how_to_quote_it(tmp_path, ca
     assert "unrecognized arguments: " in capsys.readouterr().err
 
 
+def test_a_sentence_or_path_the_shell_split_into_words_is_named_with_how_to_quote_it(tmp_path, capsys):
+    """A workshop tester's `--query the red circle` unquoted: "unrecognized arguments: red circle"."""
+    (tmp_path / "my clip.mp4").write_bytes(b"")
+    for argv, line in (
+            (["--query", "the", "red", "circle"], "--query takes one value, but the shell split 'the red circle' "
+                                                  "into 3 words: quote it, e.g. --query \"the red circle\""),
+            (["--query=the", "red"], "--query takes one value, but the shell split 'the red' into 2 words"),
+            (["--query", "q", "--video", str(tmp_path / "my"), "clip.mp4"], "--video takes one value"),
+            (["--query", "q", "--video", str(tmp_path / "my"), "film.mp4"], "unrecognized arguments: film.mp4"),
+            (["--query", "q", "--no-progress", "stray"], "unrecognized arguments: stray")):
+        with pytest.raises(SystemExit):
+            cli.main(["predict", "--model", "m", *(["--video", "v"] if "--video" not in argv else []), *argv])
+        assert capsys.readouterr().err.startswith(f"acga predict: error: {line}")
+
+
 @pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["predict"], ["prepare", "a2d"], ["evaluate"]])
 def test_help_never_splits_an_option_at_its_hyphen(command, monkeypatch, capsys):
     """A documentation reviewer's: `acga demo --help` wrapped "`acga train --mixed-" / "precision`" over two lines,
