@@ -1030,6 +1030,24 @@ def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):
     assert saved_model_version(str(tmp_path / "11")) is None
 
 
+def test_a_folder_above_models_names_the_models_in_it(tmp_path, capsys):
+    """A workshop tester's `--model demo_output` (the demo's folder) and `--model demo_output/saved_models`: "...
+    /model.keras: missing", not where the models were."""
+    demo = tmp_path / "demo"
+    (demo / "run").mkdir(parents=True)
+    (demo / "run" / "model.keras").write_bytes(b"")
+    (demo / "saved_models" / "acga" / "1").mkdir(parents=True)
+    (demo / "saved_models" / "acga" / "1" / "saved_model.pb").write_bytes(b"")
+    (demo / "a2d_sentences" / "Release").mkdir(parents=True)
+    video = write_video(tmp_path / "v.mp4", moving_frames(3, 24, 32), "libx264", "yuv420p")
+    for model, inside in ((demo, ["run", "saved_models/acga"]), (demo / "saved_models", ["acga"])):
+        assert main(["predict", "--model", str(model), "--video", video, "--query", QUERY]) == 2
+        assert capsys.readouterr().err == (f"acga predict: error: {model}: holds no model itself; models in it: "
+                                           f"{', '.join(str(model / name) for name in inside)}: give one of them\n")
+    assert main(["predict", "--model", str(demo / "a2d_sentences"), "--video", video, "--query", QUERY]) == 2
+    assert ": missing (a trained run holds" in capsys.readouterr().err
+
+
 def test_a_keras_file_without_its_vocabulary_is_a_clear_error(run_dir, tmp_path, capsys):
     import shutil
 
@@ -1311,7 +1329,7 @@ def test_a_full_disk_names_the_file_says_what_was_kept_and_leaves_no_partial_fil
     if case in ("gif", "mp4"):
         output.write_bytes(b"an earlier overlay")
         argv += ["--output", str(output)]
-        failed, kept = output, f"after 6 frames; {output} was not written"
+        failed, kept = output, f"after 6 frames; {output} was not written (the earlier file is kept)"
     else:
         argv += ["--frames-dir", str(frames)]
         failed = frames / "2" / "00004.png" if len(queries) == 2 else frames / "00004.png"

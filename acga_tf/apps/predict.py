@@ -144,8 +144,10 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     judged = []
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
         if known == 0:
+            hint = predictor.words_hint()  # a workshop tester's French and Chinese sentences for the demo's model
             judged.append((f"query {query!r} has no known word: none of its first {length} words is in the "
-                           "vocabulary of the model, so the mask would ignore the sentence", []))
+                           "vocabulary of the model, so the mask would ignore the sentence"
+                           + (f"; {hint}" if hint else ""), []))
             continue
         notes = []
         if words > length:
@@ -1019,6 +1021,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     check_fps(fps)
     check_outputs(video, output, frames_dir, len(queries))
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
+    earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
     is_file = isinstance(video, (str, os.PathLike))
     info = video_info(video) if is_file else VideoInfo()
@@ -1075,7 +1078,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if writer is not None:
                 writer.discard()
             done = 0 if summary is None else summary.num_frames
-            kept = [f"{output} was not written"] if output else []
+            kept = ([f"{output} was not written" + (" (the earlier file is kept)" if earlier_overlay else "")]
+                    if output else [])
             if earlier:
                 _restore_earlier(frames_dir)
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]

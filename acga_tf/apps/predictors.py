@@ -43,12 +43,13 @@ from acga_tf.serving.client import (
     error_message,
     invalid_argument,
 )
-from acga_tf.training.artifacts import TrainedModel, as_model_path, load_trained, saved_model_version
+from acga_tf.training.artifacts import VOCAB_FILE, TrainedModel, as_model_path, load_trained, saved_model_version
 
 logger = logging.getLogger(__name__)
 
 URL_SCHEMES = ("http://", "https://")
 GRPC_SCHEME = "grpc://"
+WORDS_LISTED = 40  # a refused sentence's message lists the model's words where it knows no more (the demo's 16)
 SERVER_TIMEOUT_S = 600.0  # a TF Serving server's time for one whole answer (`acga predict --timeout`)
 
 
@@ -81,6 +82,11 @@ class Predictor(abc.ABC):
     def describe(self, queries: Sequence[str]) -> dict[str, np.ndarray]:
         """What the model reads of each sentence: `{"words", "known_words": int (Q,), "unknown_words": str (Q,)}`
         (`acga_tf.data.vocab.SentenceVectorizer.describe`)."""
+
+    def words_hint(self) -> str:
+        """Where the words the model knows can be read, for a refused sentence's message ("" where it cannot be
+        said: a TF Serving model's vocabulary lies in its export)."""
+        return ""
 
     @abc.abstractmethod
     def prepare(self, frame: np.ndarray) -> np.ndarray:
@@ -126,6 +132,13 @@ class KerasPredictor(Predictor):
         self._checked_words = own_function(lambda s: self.vectorizer(check_sentences(self.vectorizer, s)),
                                            input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self._words: dict[tuple[str, ...], tf.Tensor] = {}
+
+    def words_hint(self) -> str:
+        """The words themselves where they are few (the demo's 16), else the run's `vocab.txt`."""
+        words = self.trained.vocabulary.words[1:]  # (the padding token first)
+        if len(words) <= WORDS_LISTED:
+            return f"the model knows {len(words)} words: {' '.join(words)}"
+        return f"the model's {len(words)} words are listed in {os.path.join(self.source, VOCAB_FILE)}"
 
     def describe(self, queries):
         return _described(self.vectorizer.describe(tf.constant(list(queries))))

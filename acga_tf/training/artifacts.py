@@ -240,6 +240,28 @@ def saved_model_version(path: str) -> str | None:
     return os.path.join(path, str(max(versions))) if versions else None
 
 
+def models_inside(folder: str, depth: int = 2) -> list[str]:
+    """The trained runs (folders holding `model.keras`) and SavedModels (`saved_model_version`) in `folder`'s
+    subfolders, `depth` levels down at most, relative to it and sorted: what a `--model` naming the folder above
+    them (a demo's output folder, `saved_models/`) meant."""
+    found = []
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith("."))
+    except OSError:
+        return found
+    for name in names[:100]:  # a big folder (`--model ~`) is not searched through
+        path = os.path.join(folder, name)
+        try:
+            model = os.path.isfile(os.path.join(path, MODEL_FILE)) or saved_model_version(path) is not None
+        except OSError:
+            continue
+        if model:
+            found.append(name)
+        elif depth > 1:
+            found += [os.path.join(name, inner) for inner in models_inside(path, depth - 1)]
+    return found
+
+
 def _require_keras_file(path: str) -> None:
     """Refuses, in one line, a file that is not a `.keras` file (Keras' own message suggests a SavedModel layer)."""
     if not path.endswith(".keras"):
@@ -309,6 +331,10 @@ def load_trained(path: str) -> TrainedModel:
         absent = [os.path.join(folder, f) for f in (VOCAB_FILE, EMBEDDINGS_FILE)
                   if not os.path.exists(os.path.join(folder, f))]
         missing = model_path if not os.path.exists(model_path) else (absent or [os.path.join(folder, VOCAB_FILE)])[0]
+        inside = models_inside(path) if os.path.isdir(path) and not os.path.exists(model_path) else []
+        if inside:  # a workshop tester's `--model demo_output`, the folder above the run and the export
+            raise FileNotFoundError(f"{path}: holds no model itself; models in it: "
+                                    f"{', '.join(os.path.join(path, name) for name in inside[:4])}: give one of them")
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE}: give the run's folder, or put its {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE} beside the .keras file)")

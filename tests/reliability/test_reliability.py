@@ -952,6 +952,8 @@ def test_a_query_without_a_known_word_is_refused_not_answered_text_blind(run_dir
                                  capsys)
         assert status == 2
         assert_one_line_error(err, "'zebra xylophone' has no known word")
+        # a run's few words are listed (a workshop tester's sentences in French for the demo's model of 16)
+        assert ("; the model knows " in err) == (model == run_dir), err
         assert not (tmp_path / "masks").exists()  # refused before any frame was segmented
 
 
