@@ -132,7 +132,7 @@ from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
 from acga_tf.apps.evaluate import evaluate, evaluate_checkpoints, format_table, run_checkpoints
-from acga_tf.apps.predict import frames_to_segment, predict_to_files
+from acga_tf.apps.predict import frames_to_segment, predict_to_files, quoted
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
@@ -457,7 +457,7 @@ def _run_predict(args) -> int:
                 f"({summary.start_time:.2f} s to {summary.end_time:.2f} s)")
     print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
     for query, coverage, empty in zip(summary.queries, summary.coverage, summary.empty_frames):
-        print(f"  {query!r}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")
+        print(f"  {quoted(query)}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")
     if not summary.paths:  # a reviewer's run segmented every frame and wrote nothing, without a word
         logging.getLogger(__name__).warning("no --output or --frames-dir: the masks were only summed up above, "
                                             "nothing was written")

@@ -33,6 +33,7 @@ from acga_tf.apps.predict import (
     overlay_frames,
     predict,
     predict_to_files,
+    quoted,
     video_info,
     write_mask_frames,
     write_overlay,
@@ -1028,6 +1029,13 @@ def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):
     assert saved_model_version(str(tmp_path)) == str(tmp_path / "10")  # 10 > 9 > 2, as integers
     assert saved_model_version(str(tmp_path / "9")) == str(tmp_path / "9")
     assert saved_model_version(str(tmp_path / "11")) is None
+
+
+def test_messages_quote_a_long_sentence_by_its_start():
+    """A workshop tester's 423-word sentence was printed whole three times (the summary and two warnings)."""
+    assert quoted("the red circle") == "'the red circle'"
+    long = "the red circle " * 30
+    assert quoted(long) == repr(long[:80]) + "..." and len(quoted(long)) == 85
 
 
 def test_a_folder_above_models_names_the_models_in_it(tmp_path, capsys):

@@ -78,6 +78,15 @@ REPLACED_FOLDER = ".acga-replaced"  # the set-aside folder of a run that ended, 
 
 
 # === Sentences ===
+QUOTED_LENGTH = 80  # characters of a sentence a message quotes
+
+
+def quoted(query: str) -> str:
+    """A sentence as messages quote it: `repr`, its first `QUOTED_LENGTH` characters and "..." where longer (a workshop
+    tester's 423-word sentence was printed whole three times, by the summary and two warnings)."""
+    return repr(query) if len(query) <= QUOTED_LENGTH else f"{query[:QUOTED_LENGTH]!r}..."
+
+
 def check_query(query: str) -> str:
     """Returns the query on one line: stripped, each run of whitespace (a tab, a line break: a quoted CSV field may
     hold them) made one space, accents in their composed Unicode form (`compose`: "é" typed two ways is one
@@ -145,17 +154,16 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
         if known == 0:
             hint = predictor.words_hint()  # a workshop tester's French and Chinese sentences for the demo's model
-            judged.append((f"query {query!r} has no known word: none of its first {length} words is in the "
+            judged.append((f"query {quoted(query)} has no known word: none of its first {length} words is in the "
                            "vocabulary of the model, so the mask would ignore the sentence"
                            + (f"; {hint}" if hint else ""), []))
             continue
         notes = []
         if words > length:
-            notes.append(f"query {query!r} has {words} words; the model reads the first {length}: "
+            notes.append(f"query {quoted(query)} has {words} words; the model reads the first {length}: "
                          f"{words - length} are dropped")
-        if str(unknown):
-            notes.append("query words not in the model's vocabulary (they get zero vectors): "
-                         + ", ".join(str(unknown).split()))
+        if unknown := str(unknown).split():  # (of the words the model reads: L at most)
+            notes.append("query words not in the model's vocabulary (they get zero vectors): " + ", ".join(unknown))
         judged.append((None, notes))
     return judged
 
@@ -1294,8 +1302,8 @@ def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray, names:
         raise
 
 
-__all__ = ["check_query", "check_queries", "judge_queries", "as_sentences", "check_fps", "iter_masks", "FrameMasks",
-           "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
+__all__ = ["check_query", "quoted", "check_queries", "judge_queries", "as_sentences", "check_fps", "iter_masks",
+           "FrameMasks", "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
            "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames",
            "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo", "video_info",
            "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns", "mask_png_names"]
