@@ -144,6 +144,7 @@ from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
+from acga_tf.training.artifacts import MODEL_FILE
 from acga_tf.training.experiment import EXPERIMENTS, ExperimentConfig
 from acga_tf.training.train import (
     BACKUP_DIR,
@@ -737,6 +738,9 @@ def _run_demo(args) -> int:
                           verbose=2 if args.no_progress else keras_verbosity(sys.stdout),
                           progress=not args.no_progress, overwrite=args.overwrite)
     except KeyboardInterrupt:  # not what `acga train` says: the demo trains its run over (it owns its folder)
+        if os.path.isfile(os.path.join(args.output, "run", MODEL_FILE)) and not args.overwrite:  # trained: refused
+            raise KeyboardInterrupt(f"{os.path.join(args.output, 'run')} is trained; the same command with "
+                                    f"--overwrite starts the demo over in {args.output}") from None
         raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs
     print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {n} epoch{'s' * (n != 1)}, "

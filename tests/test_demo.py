@@ -210,3 +210,9 @@ def test_ctrl_c_in_the_demo_says_it_starts_over_not_that_it_resumes(tmp_path, ca
     assert main(["demo", "--output", str(tmp_path / "demo")]) == 130
     assert capsys.readouterr().err.strip() == f"acga demo: interrupted: the same command starts the demo over in " \
                                               f"{tmp_path / 'demo'}"
+    (tmp_path / "demo" / "run").mkdir(parents=True)  # stopped after training (evaluating, exporting): a rerun
+    (tmp_path / "demo" / "run" / "model.keras").write_text("trained")  # is refused without --overwrite
+    assert main(["demo", "--output", str(tmp_path / "demo")]) == 130
+    assert capsys.readouterr().err.strip() == (f"acga demo: interrupted: {tmp_path / 'demo' / 'run'} is trained; the "
+                                               f"same command with --overwrite starts the demo over in "
+                                               f"{tmp_path / 'demo'}")

@@ -399,7 +399,8 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     if path.startswith(GRPC_SCHEME):
         return ServingPredictor(GrpcClient(path, timeout), path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: not found (--model takes a run directory, a .keras file, an exported "
+        where = "" if os.path.isabs(path) else f" in {os.getcwd()}, the current folder"  # a workshop tester's
+        raise FileNotFoundError(f"{path}: not found{where} (--model takes a run directory, a .keras file, an exported "
                                 "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
                                 "grpc://HOST:8500/NAME)")
     files.check_readable(path)  # before a folder is taken for an incomplete run or export

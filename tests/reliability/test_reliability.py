@@ -679,7 +679,8 @@ def test_predict_stopped_midway_keeps_the_earlier_overlay_and_says_what_was_writ
     monkeypatch.setattr(module, "write_mask_png", stop_at_the_fourth_frame)
     status, _, err = run_cli(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output",
                               str(output), "--frames-dir", str(frames), "--no-progress"], capsys)
-    kept = f"after 3 frames; {output} was not written; {frames} holds the masks of the first 3 frames"
+    kept = (f"after 3 frames; {output} was not written (the earlier file is kept); {frames} holds the masks of the "
+            "first 3 frames")
     if stop == "ctrl_c":
         assert status == 130 and err.strip() == f"acga predict: interrupted: {kept}"
     else:
