@@ -1031,6 +1031,16 @@ def test_a_saved_models_name_folder_gives_its_highest_integer_version(tmp_path):
     assert saved_model_version(str(tmp_path / "11")) is None
 
 
+def test_a_relative_path_not_found_names_the_current_folder(tmp_path, monkeypatch, capsys):
+    """A workshop tester's `--model demo_output/run` typed in another folder: "demo_output/run: not found"."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "--model", "m", "--video", "nope.mp4", "--query", QUERY]) == 2
+    assert capsys.readouterr().err.startswith(f"acga predict: error: nope.mp4: video file not found (in {tmp_path}, "
+                                              "the current folder)")
+    with pytest.raises(FileNotFoundError, match=f"^demo/run: not found in {re.escape(str(tmp_path))}, the current "):
+        load_predictor("demo/run")
+
+
 def test_messages_quote_a_long_sentence_by_its_start():
     """A workshop tester's 423-word sentence was printed whole three times (the summary and two warnings)."""
     assert quoted("the red circle") == "'the red circle'"
