@@ -221,11 +221,24 @@ class _MissingArguments(Exception):
         self.parser, self.message = parser, message
 
 
+# Other names users give an option (a workshop tester's `--sentence`), for `_hints`: the option each means.
+OPTION_SYNONYMS = {"--sentence": "--query", "--text": "--query", "--prompt": "--query", "--caption": "--query",
+                   "--input": "--video", "--clip": "--video", "--checkpoint": "--model", "--run": "--model",
+                   "--out": "--output", "--masks": "--frames-dir", "--masks-dir": "--frames-dir"}
+
+
 def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
-    """"; did you mean --batch-size?" for each of `extras` that is close to one of `parser`'s options."""
-    return "".join(f"; did you mean {close[0]}?" for extra in extras if extra.startswith("--")
-                   for close in [difflib.get_close_matches(extra.split("=")[0], _option_strings(parser), n=1,
-                                                           cutoff=0.7)] if close)
+    """"; did you mean --batch-size?" for each of `extras` that is close to one of `parser`'s options, or another
+    name for one (`OPTION_SYNONYMS`)."""
+    options, hints = _option_strings(parser), []
+    for extra in extras:
+        name = extra.split("=")[0]
+        if not name.startswith("--"):
+            continue
+        close = ([OPTION_SYNONYMS[name]] if OPTION_SYNONYMS.get(name) in options
+                 else difflib.get_close_matches(name, options, n=1, cutoff=0.7))
+        hints += [f"; did you mean {close[0]}?"] if close else []
+    return "".join(hints)
 
 
 PATTERN_OPTIONS = ("--data", "--val-data")  # the options that take a glob of shards, which acga expands
