@@ -823,7 +823,7 @@ def test_debug_shows_the_traceback(tmp_path, where):
     (["predict", "--mod"], "acga predict: error: argument --model: expected one argument"),  # an abbreviation
     # another name for an option (a workshop tester's)
     (["predict", "--model", "m", "--video", "v", "--sentence", "the red circle"],
-     "acga predict: error: unrecognized arguments: --sentence; did you mean --query?"),
+     "acga predict: error: unrecognized arguments: --sentence the red circle; did you mean --query?"),
     (["-v", "evaluate", "--debu", "--model", "m"],
      "acga evaluate: error: the following arguments are required: --data"),
 ])
