@@ -1041,6 +1041,16 @@ def test_a_relative_path_not_found_names_the_current_folder(tmp_path, monkeypatc
         load_predictor("demo/run")
 
 
+def test_a_still_image_is_segmented_with_a_warning(run_dir, tmp_path, caplog):
+    """A workshop tester's photo as --video: "1 frames (890x1810)", without a word that nothing could move in it."""
+    Image.fromarray(moving_frames(1, 40, 56)[0]).save(tmp_path / "photo.png")
+    assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "photo.png"), "--query", QUERY,
+                 "--frames-dir", str(tmp_path / "m"), "--no-progress"]) == 0
+    assert (f"{tmp_path / 'photo.png'}: one frame (a still image?): segmented as a clip of that frame repeated 8 "
+            "times, in which nothing moves") in caplog.text
+    assert os.listdir(tmp_path / "m") == ["00001.png"]
+
+
 def test_messages_quote_a_long_sentence_by_its_start():
     """A workshop tester's 423-word sentence was printed whole three times (the summary and two warnings)."""
     assert quoted("the red circle") == "'the red circle'"

@@ -1111,6 +1111,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
+    if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a workshop tester's photo, without a word
+        logger.warning("%s: one frame (a still image?): segmented as a clip of that frame repeated %d times, in "
+                       "which nothing moves", video, predictor.clip_length)
     for query, empty in zip(queries, summary.empty_frames):
         if empty:
             logger.warning("query %r: the mask is empty in %d of %d frames (first: frame %d)", query, len(empty),
