@@ -368,11 +368,12 @@ def _complete(folder: str, record: dict) -> bool:
     """Whether an earlier run's files are all there: each sentence's folder with its `frames` mask PNGs, and the
     overlay it wrote (a folder or file removed since is segmented again)."""
     try:
+        numbered = mask_png_names(record["video"])  # the frames' numbers, where a folder's frames have them
+        expected = (sorted(numbered[:record["frames"]]) if numbered else
+                    [f"{i:05d}.png" for i in range(1, record["frames"] + 1)])
         for k in range(len(record["queries"])):
             names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))) if n.endswith(".png"))
-            numbered = mask_png_names(record["video"])  # the frames' numbers, where a folder's frames have them
-            if names != (sorted(numbered[:record["frames"]]) if numbered else
-                         [f"{i:05d}.png" for i in range(1, record["frames"] + 1)]):
+            if names != expected:
                 return False
         overlay = record.get("overlay_file")
         return overlay is None or os.path.isfile(os.path.join(folder, overlay))
