@@ -15,7 +15,11 @@ from acga_tf.ops import limits
 
 def main() -> None:
     """Runs the `acga` command with `sys.argv`; ends the process with its exit status."""
+    limits.open_closed_standard_streams()  # first: before any file is opened, which would take a closed one's number
     if sys.argv[1:2] == ["--version"]:  # argparse's answer (`acga_tf.cli`), without TensorFlow
+        if sys.stdout is None:  # `acga --version >&-` answered nothing, with status 0
+            print("acga: error: standard output is closed (`>&-`)", file=sys.stderr)
+            sys.exit(2)
         print(f"acga-tf {__version__}")
         sys.exit(0)
     if (problem := limits.temporary_folder_problem() or limits.too_little_to_start()) is not None:  # before loading

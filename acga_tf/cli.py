@@ -27,7 +27,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 
-from acga_tf.ops import native_log
+from acga_tf.ops import limits, native_log
 
 # Keras' backends and the module each needs.
 KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy",
@@ -107,6 +107,7 @@ def end_by_signal(signum: int) -> None:
     raise SystemExit(128 + signum)  # where the signal did not end it (a platform without it)
 
 
+limits.open_closed_standard_streams()  # (`python -m acga_tf.cli` starts here; `acga`, in acga_tf/__main__.py)
 _check_keras_backend()
 _writable_matplotlib_config()
 # Until the imports below are done; then the handler Python had (KeyboardInterrupt, which `main` reports). Only the
@@ -137,7 +138,7 @@ from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predic
 from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
-from acga_tf.ops import files, limits
+from acga_tf.ops import files
 from acga_tf.ops.config import count_argument
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar as progress_bar

@@ -1,11 +1,14 @@
 """The process's limits that stop a command before it can start (README "Reliability"): the virtual memory limit
 (`ulimit -v`, a batch scheduler's `vmem`) and a temporary folder it can write. Each gives the one line `acga` prints
-in place of Python's traceback. This module imports no TensorFlow: `acga` asks before loading it."""
+in place of Python's traceback. And the standard streams a command started without (`2>&-`). This module imports no
+TensorFlow: `acga` asks before loading it."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
+import sys
 import tempfile
 
 # The virtual memory one `acga` command needed on a 2-core host (an HPC tester's and this module's measures,
@@ -81,3 +84,32 @@ def temporary_folder_warning() -> str | None:
     why = ("does not exist" if not os.path.lexists(wanted) else "is a broken link" if not os.path.exists(wanted)
            else "is not a folder" if not os.path.isdir(wanted) else "cannot be written")
     return f"TMPDIR={wanted} {why}: temporary files go to {used} instead"
+
+
+def open_closed_standard_streams() -> list[int]:
+    """Opens the null device on standard input, output or error where the process started with it closed (`2>&-`,
+    `<&-`, as a service manager may start it), or with an output open for reading only (bash leaves a closed stderr
+    so for the program a bash script runs: `acga 2>&-` through pyenv's shim); returns those descriptors.
+
+    Else the next file the command opened took that number, so that TensorFlow's log lines would have been written
+    into an output; and with `sys.stderr` None (Python's choice then) a progress bar failed ("'NoneType' object has no
+    attribute 'write'", status 1), after an evaluation whose results were then not written (an operations tester's).
+    A closed stderr is now read as `2>/dev/null`: the command runs, its exit status says how it went. `sys.stdout` is
+    None where stdout was closed: the command refuses to run, its results would be lost (`acga_tf.cli.main`)."""
+    opened = []
+    for descriptor in (0, 1, 2):
+        try:
+            unusable = descriptor > 0 and fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+        except OSError:  # closed
+            unusable = True
+        if unusable:
+            null = os.open(os.devnull, os.O_RDONLY if descriptor == 0 else os.O_WRONLY)
+            if null != descriptor:  # (a closed one: the lowest free number, as those below it are open)
+                os.dup2(null, descriptor)
+                os.close(null)
+            opened.append(descriptor)
+    if 1 in opened:
+        sys.stdout = None
+    if 2 in opened:
+        sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115 (for the process's life)
+    return opened

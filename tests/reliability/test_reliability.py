@@ -530,6 +530,29 @@ def test_a_closed_stdout_is_refused_before_the_work():
         "it to a file, or to /dev/null to discard it\n"), result.stderr
 
 
+def test_a_closed_stderr_is_read_as_the_null_device_and_the_command_runs(run_dir, tmp_path):
+    """An operations tester's `acga evaluate ... 2>&-` (a service started without stderr): its progress bar failed
+    after the whole evaluation ("'NoneType' object has no attribute 'write'", status 1) and the results were not
+    written; `acga predict ... 2>&-` likewise. An output a bash script leaves open for reading only (bash does so
+    with a closed stderr: `acga` run through pyenv's shim) failed the same way."""
+    from runs import QUERY, moving_frames, write_video  # noqa: PLC0415
+
+    video = write_video(tmp_path / "v.mp4", moving_frames(4, 24, 32), "libx264", "yuv420p")
+    argv = [sys.executable, "-m", "acga_tf.cli", "predict", "--model", run_dir, "--video", video, "--query", QUERY,
+            "--frames-dir", str(tmp_path / "m")]
+    result = subprocess.run(["sh", "-c", 'exec "$0" "$@" 2>&-', *argv], stdout=subprocess.PIPE, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.startswith("4 frames (32x24)"), result.stdout
+    assert len(os.listdir(tmp_path / "m")) == 4
+    streams = ("from acga_tf.ops import limits; import os, sys; opened = limits.open_closed_standard_streams(); "
+               "os.write(3, repr((opened, sys.stdout is None)).encode())")
+    for redirection, expected in (("2</dev/null", "([2], False)"), ("1</dev/null", "([1], True)"),
+                                  ("2>&-", "([2], False)"), ("", "([], False)")):
+        probe = subprocess.run(["sh", "-c", f'exec "$0" "$@" 3>&1 {redirection}', sys.executable, "-c", streams],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=60)
+        assert probe.stdout.endswith(expected), (redirection, probe.stdout)
+
+
 def test_sigterm_stops_predict_as_ctrl_c_does(run_dir, tmp_path):
     """`kill`, `timeout` and `docker stop` send SIGTERM. Before: Python ended at once, status -15 (143 in a shell),
     nothing said, and `OUT.mp4.tmp` left beside the output. Now as Ctrl-C: one line saying what was kept, no
