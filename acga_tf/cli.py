@@ -35,17 +35,31 @@ KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "n
 
 
 def _check_keras_backend() -> None:
-    """Exits with one line (status 2) where KERAS_BACKEND names no Keras backend or one that is not installed: Keras
-    would fail on import, before the command could say so."""
-    name = os.environ.get("KERAS_BACKEND", "").strip()
-    if name and name not in KERAS_BACKENDS:
+    """Exits with one line (status 2) where KERAS_BACKEND, or Keras' `keras.json` where it is unset, names no Keras
+    backend or one that is not installed: Keras would fail on import, before the command could say so. Spaces around
+    KERAS_BACKEND's value are dropped (a service file's `Environment=KERAS_BACKEND=tensorflow ` was a traceback)."""
+    name, source, fix = os.environ.get("KERAS_BACKEND", "").strip(), "KERAS_BACKEND", "unset KERAS_BACKEND"
+    if name:
+        os.environ["KERAS_BACKEND"] = name  # as Keras reads it
+    else:
+        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        path = os.path.join(home, "keras.json")  # (Keras' own choice where KERAS_BACKEND is unset)
+        try:
+            with open(path, encoding="utf-8") as f:
+                name = json.load(f).get("backend", "")
+        except (OSError, ValueError, AttributeError):  # none, or one Keras itself passes over
+            return
+        source, fix = f"{path}: backend", "set KERAS_BACKEND=tensorflow"
+    if not isinstance(name, str):
+        problem = "not a Keras backend's name"
+    elif name and name not in KERAS_BACKENDS:
         problem = f"not a Keras backend (one of {', '.join(KERAS_BACKENDS)})"
     elif name and importlib.util.find_spec(KERAS_BACKENDS[name]) is None:
         module = KERAS_BACKENDS[name]
-        problem = f"{module} is not installed (pip install {module}, or unset KERAS_BACKEND)"
+        problem = f"{module} is not installed (pip install {module}, or {fix})"
     else:
         return
-    print(f"acga: error: KERAS_BACKEND={name}: {problem}", file=sys.stderr)
+    print(f"acga: error: {source}={name}: {problem}", file=sys.stderr)
     sys.exit(2)
 
 

@@ -678,6 +678,26 @@ def test_a_keras_backend_that_cannot_load_is_one_line(backend, message):
     assert proc.returncode == 2 and proc.stderr == message + "\n", proc.stderr[-2000:]
 
 
+def test_a_keras_backend_with_spaces_or_from_keras_json_is_read_as_keras_reads_it(tmp_path, monkeypatch, capsys):
+    """An operations tester's: `KERAS_BACKEND="tensorflow "` (a service file's trailing space) passed the check and
+    Keras' import failed with a traceback, even for `--help`; a `keras.json` naming an uninstalled backend was not
+    checked (a traceback: "No module named 'torch'")."""
+    monkeypatch.setenv("KERAS_BACKEND", " tensorflow ")
+    cli._check_keras_backend()
+    assert os.environ["KERAS_BACKEND"] == "tensorflow"
+    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    cli._check_keras_backend()  # no keras.json: Keras' default
+    (tmp_path / "keras.json").write_text('{"backend": "nonsense", "floatx": "float32"}')
+    with pytest.raises(SystemExit) as stopped:
+        cli._check_keras_backend()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (f"acga: error: {tmp_path / 'keras.json'}: backend=nonsense: not a Keras "
+                                       "backend (one of tensorflow, jax, torch, numpy, openvino)\n")
+    (tmp_path / "keras.json").write_text("{not json")  # Keras passes over it: so does the check
+    cli._check_keras_backend()
+
+
 @pytest.mark.parametrize("stop", ["ctrl_c", "disk_full"])
 def test_predict_stopped_midway_keeps_the_earlier_overlay_and_says_what_was_written(stop, run_dir, tmp_path, capsys,
                                                                                     monkeypatch):
