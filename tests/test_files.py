@@ -53,6 +53,10 @@ def test_a_name_whose_temporary_name_is_too_long_is_refused_before_the_work(tmp_
                                          r"temporary name 4 bytes longer \('.tmp'\), over the"):
         check_writable(path, flag="--output")
     check_writable(str(tmp_path / ("\u65e5" * ((longest - 8) // 3) + ".gif")))  # with room for ".tmp": fine
+    for folder in (False, True):  # a name over the limit itself (an operations tester's): was Errno 36, naming .tmp
+        with pytest.raises(ValueError, match=rf"its name is {longest + 1:,} bytes, over the {longest} this file system "
+                                             r"takes: shorten it \(--frames-dir\)"):
+            check_writable(str(tmp_path / ("x" * (longest - 3) + ".png")), folder=folder, flag="--frames-dir")
     from acga_tf.cli import main
 
     assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "a.mp4"), "--query", "the red circle",

@@ -148,6 +148,9 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
                          f"names written {'in it' if folder else 'beside it'}, over the {limit:,} this system takes: "
                          f"choose a shorter one{where}")
     name, longest = len(os.fsencode(os.path.basename(path))), _longest_name(anchor)
+    if name > longest:  # an operations tester's 130 accented letters: "[Errno 36] File name too long: '...mp4.tmp'"
+        raise ValueError(f"{path[:60]}...: its name is {name:,} bytes, over the {longest} this file system takes: "
+                         f"shorten it{where}")
     if not folder and name <= longest < name + len(TEMPORARY_SUFFIX):  # a legal name, its temporary one too long
         raise ValueError(f"{path}: its name is {name} bytes, and it is written under a temporary name "
                          f"{len(TEMPORARY_SUFFIX)} bytes longer ({TEMPORARY_SUFFIX!r}), over the {longest} this file "
