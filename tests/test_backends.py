@@ -253,6 +253,7 @@ def test_acga_train_honours_keras_backend(runs, prepared_a2d):
     assert len(losses) == 2 and losses[1] < 0.9 * losses[0], losses  # measured: 1.46 -> 0.75
 
 
+@pytest.mark.slow  # (38 s in the suite): the default suite trains under JAX on one device (the loss falls)
 def test_acga_train_under_jax_splits_each_batch_over_every_device(runs, prepared_a2d):
     """Under JAX, `acga train` trains on all the devices JAX sees (keras.distribution.DataParallel; here 2 CPU
     devices), `--batch-size` per device as under tf.distribute, and 2 devices at 2 clips each make the steps one

@@ -149,6 +149,7 @@ def test_a_worker_killed_mid_run_is_named_and_the_other_says_how_to_resume(prepa
     assert "the same command on every worker resumes the run from its backup (optimizer step " in err
 
 
+@pytest.mark.slow  # (20 s in the suite): the default suite names a worker killed mid-run, one whose cluster waits
 def test_a_worker_that_refuses_to_start_is_named_by_the_others_in_one_line(prepared_a2d, tmp_path):
     """A second operator's: worker 1 refused its folder in one line, and worker 0 ended with TensorFlow's "Collective
     ops is aborted by: Error reported from /job:worker/task:1: The following tasks are unhealthy ...", after about

@@ -724,6 +724,7 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
         assert_one_line_error(capsys.readouterr().err, needle)
 
 
+@pytest.mark.slow  # (44 s in the suite): the default suite resumes a run killed mid-epoch to the same steps
 def test_a_run_extended_past_its_first_pass_over_the_data_ends_at_the_uninterrupted_weights(prepared_a2d, tmp_path):
     """A reproducibility tester: 1 epoch then `--resume --epochs 2` ended 0.071 from 2 epochs uninterrupted (every
     array), as did a kill -9 after the first pass. Keras' fit reads a batch from a first iterator to build the model,

@@ -768,6 +768,7 @@ def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(step, printed
             f"resuming from {out / 'backup'} at optimizer step 3, the run's last: only its save is left") in out_text
 
 
+@pytest.mark.slow  # (38 s in the suite): the default suite kills prepare's workers' command and checks they end
 def test_ctrl_c_in_prepare_with_workers_reports_what_is_on_disk_and_the_rerun_ends_it(tmp_path, capsys):
     """Ctrl-C as a terminal sends it: to the command and its worker processes. Before: "interrupted" said nothing
     of the shards, and the workers went on writing queued shards after the command had exited."""
