@@ -193,6 +193,19 @@ def test_a_frames_folder_in_a_list_is_segmented_and_a_frame_replaced_since_is_no
     assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
 
 
+def test_a_videos_folder_too_deep_to_write_names_output_dir(run_dir, tmp_path):
+    """An operations tester's `--list` into a 3.8 KB deep --output-dir: the row's message named --frames-dir, an
+    option of single-video predict that the command did not take."""
+    video = write_video(tmp_path / "clip.mp4", moving_frames(2, 24, 32), "libx264", "yuv420p")
+    listing = _write_list(tmp_path / "list.csv", [(video, QUERY)])
+    out = str(tmp_path)
+    while len(os.fsencode(out)) < 4072:  # the masks' deepest path then goes past Linux's 4,096 bytes
+        out = os.path.join(out, "d" * min(200, 4072 - len(os.fsencode(out))))
+    results = batch.predict_list(artifacts.load_trained(run_dir), listing, out)
+    assert [r.status for r in results] == ["failed"]
+    assert "this system takes: choose a shorter one (--output-dir)" in results[0].message, results[0].message
+
+
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",
                                   "output_dir_alone", "unclosed_quote", "nested", "results_name", "unquoted_comma"])
 def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run_dir, tmp_path, capsys):

@@ -331,7 +331,8 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
             step = None if started is None else started(frames_to_segment(path))
             summary = predict_to_files(predictor, path, sentences, output=output,
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
-                                       audio=audio, sentence_folders=True, progress=step)
+                                       audio=audio, sentence_folders=True, progress=step,
+                                       flags=("--output-dir", "--output-dir"))
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)

@@ -868,11 +868,15 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
 
 
 # === acga predict: streaming to files ===
-def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1) -> None:
+def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1,
+                  flags: tuple[str, str] = ("--output", "--frames-dir")) -> None:
     """Checks the output paths before any work (docs/serving.md#predict).
 
     A frames folder may hold what an earlier run wrote there, for any number of sentences (mask PNGs, or numbered
     folders of them and `queries.txt`): `predict_to_files` replaces it.
+
+    `flags`: the options that named the overlay and the frames folder, as messages name them (`--list`'s are both
+    under `--output-dir`).
 
     Raises:
         ValueError: an overlay that is not .mp4/.gif, is an existing folder, is the input video, or is a
@@ -882,37 +886,38 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     # by the files they name: an output that is a link is written through (`files.output_path`), so a link to the
     # video given as --output would have replaced the video
     video_path = os.path.realpath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
-    for flag, path in (("--output", output), ("--frames-dir", frames_dir)):
+    output_flag, frames_flag = flags
+    for flag, path in ((output_flag, output), (frames_flag, frames_dir)):
         if path is None:
             continue
         if os.path.realpath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
     if output is not None:
         if os.path.isdir(output):  # before the extension: a folder's name has none
-            raise ValueError(f"{output}: is an existing folder; --output names the overlay file to write "
+            raise ValueError(f"{output}: is an existing folder; {output_flag} names the overlay file to write "
                              "(FILE.mp4 or FILE.gif)")
         overlay_format(output)
         if files.output_path(output)[1]:  # PyAV finishes an MP4 by seeking back to its start
-            raise ValueError(f"{output}: is a pipe or a device; --output names the overlay file to write (FILE.mp4 or "
-                             "FILE.gif), which is finished by seeking back in it")
-        files.check_writable(output, flag="--output")
+            raise ValueError(f"{output}: is a pipe or a device; {output_flag} names the overlay file to write "
+                             "(FILE.mp4 or FILE.gif), which is finished by seeking back in it")
+        files.check_writable(output, flag=output_flag)
     if frames_dir is not None:
         if os.path.exists(frames_dir) and not os.path.isdir(frames_dir):
-            raise ValueError(f"{frames_dir}: is a file; --frames-dir names a folder for the mask PNGs")
-        files.check_writable(frames_dir, folder=True, flag="--frames-dir")
+            raise ValueError(f"{frames_dir}: is a file; {frames_flag} names a folder for the mask PNGs")
+        files.check_writable(frames_dir, folder=True, flag=frames_flag)
         if output is not None and os.path.realpath(output) == os.path.realpath(frames_dir):
-            raise ValueError(f"{output}: --output and --frames-dir name the same path")
+            raise ValueError(f"{output}: {output_flag} and {frames_flag} name the same path")
         if os.path.isdir(frames_dir):
             earlier, others = _earlier_masks(frames_dir)
             others += _foreign_set_aside(frames_dir)
             if others:
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
-                                 "choose an empty or new --frames-dir")
+                                 f"choose an empty or new {frames_flag}")
             protected = [name for name in earlier if files.write_protected(os.path.join(frames_dir, name))]
             if protected:  # an upgrading tester's `chmod 444` mask was replaced with the earlier run's others
                 raise ValueError(f"{os.path.join(frames_dir, protected[0])}: exists and is write-protected"
                                  f"{f' (and {len(protected) - 1} more)' if len(protected) > 1 else ''}: not replaced; "
-                                 "make the earlier masks writable, remove them or choose another --frames-dir")
+                                 f"make the earlier masks writable, remove them or choose another {frames_flag}")
 
 
 @dataclasses.dataclass
@@ -992,7 +997,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      frames_dir: str | None = None, batch_size: int = 4, fps: float | None = None,
                      progress: Callable[[int], None] | None = None, start: float | None = None,
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
-                     audio: bool = True, sentence_folders: bool = False) -> PredictionSummary:
+                     audio: bool = True, sentence_folders: bool = False,
+                     flags: tuple[str, str] = ("--output", "--frames-dir")) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -1008,7 +1014,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             warning says how many), so the folder holds this run's only; until this run ends they are kept aside
             (`EARLIER_FOLDER`), and a run that fails or is stopped puts them back, removing its own.
             `sentence_folders`: numbered folders and `queries.txt` for one sentence too (`predict_list`: one layout
-            for every video).
+            for every video). `flags`: the options that named `output` and `frames_dir`, for messages.
         batch_size, fps, progress, sample_aspect: as `predict` (an MP4 overlay keeps the pixels' aspect).
         start, end: segment only the frames shown from `start` until before `end` seconds (`frame_range`); mask
             PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
@@ -1027,7 +1033,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     queries = as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
     check_fps(fps)
-    check_outputs(video, output, frames_dir, len(queries))
+    check_outputs(video, output, frames_dir, len(queries), flags)
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
@@ -1053,7 +1059,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     names = mask_png_names(video) if frames_dir else None
-    with _locked_outputs(target, frames_dir) as overlay_lock:  # another run writing them now: refused here
+    with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
         folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders)
         writer, key, summary, timed = None, None, None, offset
         try:
@@ -1160,7 +1166,8 @@ def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
 
 
 @contextlib.contextmanager
-def _locked_outputs(output: str | None, frames_dir: str | None) -> Iterator[files.WriteLock | None]:
+def _locked_outputs(output: str | None, frames_dir: str | None, frames_flag: str = "--frames-dir"
+                    ) -> Iterator[files.WriteLock | None]:
     """Locks the overlay's temporary file and the mask folder (`files.WriteLock`) for a run, before anything in them is
     removed or written: another run writing either now is refused, with nothing changed. Yields the overlay's lock,
     for its `OverlayWriter`; the empty file the lock made is removed at the end where no overlay was written."""
@@ -1174,7 +1181,7 @@ def _locked_outputs(output: str | None, frames_dir: str | None) -> Iterator[file
             stack.callback(_remove_if_empty, temporary)  # before the release (last in, first out)
         if frames_dir:
             os.makedirs(frames_dir, exist_ok=True)
-            stack.callback(files.WriteLock(frames_dir, f"{frames_dir} (--frames-dir)").release)
+            stack.callback(files.WriteLock(frames_dir, f"{frames_dir} ({frames_flag})").release)
         yield lock
 
 
