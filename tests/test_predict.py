@@ -610,6 +610,21 @@ def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, t
                  str(out / "o.mp4"), "--frames-dir", str(out / "m"), "--start", "0.25", "--no-progress"]) == 0
     assert sorted(os.listdir(out / "m")) == [f"{i:05d}.png" for i in range(6, 12)]  # 00006.png is shown at 0.25 s
     np.testing.assert_array_equal(np.asarray(Image.open(out / "m" / "00006.png")) // 255, from_array.masks[6])
+    # six digits: a second run into the folder takes its masks for an earlier run's; a user's numbered PNGs are not
+    # (`\d+.png` removed a QA tester's 2024.png and 7.png as earlier masks)
+    six = tmp_path / "six"
+    six.mkdir()
+    for i, frame in enumerate(frames[:3]):
+        Image.fromarray(frame).save(six / f"{i:06d}.png")
+    for _ in range(2):
+        assert main(["predict", "--model", trained.directory, "--video", str(six), "--query", QUERY, "--frames-dir",
+                     str(out / "m6"), "--no-progress"]) == 0
+    assert sorted(os.listdir(out / "m6")) == ["000000.png", "000001.png", "000002.png"]
+    (out / "m6" / "2024.png").write_bytes(b"a user's picture")
+    assert main(["predict", "--model", trained.directory, "--video", str(six), "--query", QUERY, "--frames-dir",
+                 str(out / "m6"), "--no-progress"]) == 2
+    assert "holds files predict did not write (2024.png)" in capsys.readouterr().err
+    assert (out / "m6" / "2024.png").read_bytes() == b"a user's picture"
     capsys.readouterr()
     mixed, unpadded = tmp_path / "mixed", tmp_path / "unpadded"
     for bad, names in ((mixed, ["00001.png", "00002.jpg"]), (unpadded, ["1.png", "2.png", "10.png"])):

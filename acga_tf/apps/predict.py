@@ -31,7 +31,7 @@ import numbers
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -70,7 +70,7 @@ OVERLAY_FORMATS = (".mp4", ".gif")
 # B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
 MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 # What write_mask_frames writes (and may overwrite), and the temporary name of a PNG a killed run was writing.
-MASK_PNG = re.compile(r"^\d+\.png(\.tmp)?$")  # 00001.png, or a numbered frame's name (`mask_png_names`)
+MASK_PNG = re.compile(r"^\d{5}\.png(\.tmp)?$")  # a numbered frame's mask too: its folder's names (`mask_png_names`)
 SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of sentence k of several
 EARLIER_FOLDER = ".acga-earlier"  # <frames_dir>/.acga-earlier/: an earlier run's masks while a run replaces them
 EARLIER_LIST = "set-aside.txt"  # in it, written first: the names set aside (what putting them back restores)
@@ -908,7 +908,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if output is not None and os.path.realpath(output) == os.path.realpath(frames_dir):
             raise ValueError(f"{output}: {output_flag} and {frames_flag} name the same path")
         if os.path.isdir(frames_dir):
-            earlier, others = _earlier_masks(frames_dir)
+            earlier, others = _earlier_masks(frames_dir, set(mask_png_names(video) or ()))
             others += _foreign_set_aside(frames_dir)
             if others:
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
@@ -1060,7 +1060,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     names = mask_png_names(video) if frames_dir else None
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
-        folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders)
+        folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=set(names or ()))
         writer, key, summary, timed = None, None, None, offset
         try:
             for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
@@ -1095,7 +1095,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             kept = ([f"{output} was not written" + (" (the earlier file is kept)" if earlier_overlay else "")]
                     if output else [])
             if earlier:
-                _restore_earlier(frames_dir)
+                _restore_earlier(frames_dir, set(names or ()))
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]
             elif frames_dir:
                 kept += [f"{frames_dir} holds the masks of the first {done} frames" if done else
@@ -1106,7 +1106,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
             raise
         if earlier and summary is None:  # nothing was segmented (the error below): the earlier masks stay
-            _restore_earlier(frames_dir)
+            _restore_earlier(frames_dir, set(names or ()))
         elif earlier:
             _discard_earlier(frames_dir)
             logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
@@ -1144,9 +1144,16 @@ def _past_the_end(video, start: float | None, first: int, frames: int | None, fp
     return f"{name}: --start {start} {frame}past the video's end ({length})"
 
 
-def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
+def _is_mask(name: str, own: Collection[str]) -> bool:
+    """Whether `name` is a mask PNG a run writes: `MASK_PNG`, or one of `own`, the names of the frames folder's masks
+    (`mask_png_names`), or either's temporary name. Not any numbered PNG: a user's `2024.png` in the folder was
+    taken for an earlier mask and removed (a QA tester's)."""
+    return bool(MASK_PNG.match(name)) or name.removesuffix(files.TEMPORARY_SUFFIX) in own
+
+
+def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """The files in `frames_dir`, relative to it and sorted: (those a run of `predict_to_files` writes: mask PNGs at
-    its top and in its numbered folders, `queries.txt`; every other file or folder)."""
+    its top and in its numbered folders (`_is_mask`), `queries.txt`; every other file or folder)."""
     ours, others = [], []
     for name in sorted(os.listdir(frames_dir)):
         path = os.path.join(frames_dir, name)
@@ -1156,9 +1163,9 @@ def _earlier_masks(frames_dir: str) -> tuple[list[str], list[str]]:
         if SENTENCE_FOLDER.match(name) and os.path.isdir(path) and not os.path.islink(path):  # a link is not ours:
             # its target's PNGs were removed as an earlier run's masks (a security reviewer's)
             for inner in sorted(os.listdir(path)):
-                mine = MASK_PNG.match(inner) and os.path.isfile(os.path.join(path, inner))
+                mine = _is_mask(inner, own) and os.path.isfile(os.path.join(path, inner))
                 (ours if mine else others).append(os.path.join(name, inner))
-        elif (MASK_PNG.match(name) or name == "queries.txt") and os.path.isfile(path):
+        elif (_is_mask(name, own) or name == "queries.txt") and os.path.isfile(path):
             ours.append(name)
         else:
             others.append(name)
@@ -1191,7 +1198,8 @@ def _remove_if_empty(path: str) -> None:
             os.remove(path)
 
 
-def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False) -> tuple[list[str], int]:
+def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False, own: Collection[str] = ()
+                  ) -> tuple[list[str], int]:
     """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`); and how many mask
     PNGs of an earlier run were put aside.
 
@@ -1205,9 +1213,9 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
         return [], 0
     earlier = 0
     if os.path.isdir(frames_dir):
-        _restore_earlier(frames_dir)
+        _restore_earlier(frames_dir, own)
         shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
-        names = _earlier_masks(frames_dir)[0]
+        names = _earlier_masks(frames_dir, own)[0]
         earlier = sum(name != "queries.txt" for name in names)
         if earlier:  # set aside, the list of them first: a kill at any point leaves what `_restore_earlier` reads
             aside = os.path.join(frames_dir, EARLIER_FOLDER)
@@ -1257,7 +1265,7 @@ def _foreign_set_aside(frames_dir: str) -> list[str]:
             if os.path.relpath(os.path.join(root, name), aside) not in listed][:3]
 
 
-def _restore_earlier(frames_dir: str) -> None:
+def _restore_earlier(frames_dir: str, own: Collection[str] = ()) -> None:
     """Puts the earlier run's masks set aside in `EARLIER_FOLDER` back in `frames_dir`, and removes what the run that
     set them aside wrote; nothing where none were set aside. Safe to stop and repeat at any point: each mask set
     aside and not yet back replaces the one of its name, and the masks not among the names recorded
@@ -1269,7 +1277,7 @@ def _restore_earlier(frames_dir: str) -> None:
     if names is None:  # set aside before its list was written: nothing was moved yet
         shutil.rmtree(aside)
         return
-    for name in set(_earlier_masks(frames_dir)[0]) - set(names):
+    for name in set(_earlier_masks(frames_dir, own)[0]) - set(names):
         os.remove(os.path.join(frames_dir, name))
     for name in names:
         if os.path.isfile(os.path.join(aside, name)):
