@@ -42,14 +42,19 @@ def _check_keras_backend() -> None:
     if name:
         os.environ["KERAS_BACKEND"] = name  # as Keras reads it
     else:
+        os.environ.pop("KERAS_BACKEND", None)  # spaces alone: unset (Keras read "  " as a backend's name)
         home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
         path = os.path.join(home, "keras.json")  # (Keras' own choice where KERAS_BACKEND is unset)
         try:
             with open(path, encoding="utf-8") as f:
-                name = json.load(f).get("backend", "")
-        except (OSError, ValueError, AttributeError):  # none, or one Keras itself passes over
+                settings = json.load(f)
+        except (OSError, ValueError):  # none, or not JSON: Keras passes over it too
             return
-        source, fix = f"{path}: backend", "set KERAS_BACKEND=tensorflow"
+        if not isinstance(settings, dict):  # TensorFlow's and Keras' imports failed on it ("'list' object has no
+            print(f"acga: error: {path}: not a JSON object (Keras reads its settings from it): correct or remove it",
+                  file=sys.stderr)  # attribute 'get'")
+            sys.exit(2)
+        name, source, fix = settings.get("backend", ""), f"{path}: backend", "set KERAS_BACKEND=tensorflow"
     if not isinstance(name, str):
         problem = "not a Keras backend's name"
     elif name and name not in KERAS_BACKENDS:
@@ -154,6 +159,7 @@ from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.config import count_argument
+from acga_tf.ops.devices import gpu_description
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
@@ -239,7 +245,7 @@ class _MissingArguments(Exception):
 # Other names users give an option (a workshop tester's `--sentence`), for `_hints`: the option each means.
 OPTION_SYNONYMS = {"--sentence": "--query", "--text": "--query", "--prompt": "--query", "--caption": "--query",
                    "--input": "--video", "--clip": "--video", "--checkpoint": "--model", "--run": "--model",
-                   "--out": "--output", "--masks": "--frames-dir", "--masks-dir": "--frames-dir"}
+                   "--masks": "--frames-dir", "--masks-dir": "--frames-dir"}
 
 
 def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
@@ -257,7 +263,9 @@ def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
 
 
 PATTERN_OPTIONS = ("--data", "--val-data")  # the options that take a glob of shards, which acga expands
-SENTENCE_OPTIONS = ("--query",)  # the options that take a sentence, which a shell splits into words unquoted
+# The options whose value a shell splits into words unquoted, which need not name an existing path: a sentence, and
+# the paths a command writes (`--frames-dir my masks`).
+UNCHECKED_VALUE_OPTIONS = ("--query", "--output", "--frames-dir", "--output-dir", "--output-csv", "--output-json")
 
 
 def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
@@ -281,18 +289,16 @@ def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
 def _split_value(parser: argparse.ArgumentParser, argv: list[str], extras: list[str]) -> str | None:
     """The error for a value the shell split into words (`--query the red circle` unquoted: argparse said
     "unrecognized arguments: red circle", a workshop tester's); None where `extras` do not follow an option's value."""
-    try:
-        start = argv.index(extras[0])
-    except ValueError:
-        return None
-    if start < 1 or any(extra.startswith("-") for extra in extras) or argv[start:start + len(extras)] != extras:
+    # where the extras lie: the last run of them (`--query red --query the red circle`: the second "red")
+    start = next((i for i in range(len(argv) - len(extras), 0, -1) if argv[i:i + len(extras)] == extras), 0)
+    if start < 1 or any(extra.startswith("-") for extra in extras):
         return None
     option, value = (argv[start - 1].split("=", 1) if argv[start - 1].startswith("--") and "=" in argv[start - 1]
                      else (argv[start - 2] if start >= 2 else "", argv[start - 1]))
     action = next((action for action in parser._actions if option in action.option_strings), None)
     words = " ".join([value, *extras])
     if action is None or action.nargs == 0 or value.startswith("-") or \
-            (option not in SENTENCE_OPTIONS and not os.path.exists(words)):  # a path: where the words name one
+            (option not in UNCHECKED_VALUE_OPTIONS and not os.path.exists(words)):  # a path: where the words name one
         return None
     return (f"{option} takes one value, but the shell split {words!r} into {len(extras) + 1} words: quote it, e.g. "
             f"{option} \"{words}\"")
@@ -670,6 +676,9 @@ def _run_train(args) -> int:
         # an upgrading tester's demo run, trained in mixed_bfloat16_head)
         backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
         recorded = (read_backup_metadata(backup) or {}).get("precision")
+        if recorded == "mixed_float16" and gpu_description() is None:  # else each refusal named the other's flag
+            raise ValueError(f"{backup}: the run trained in mixed_float16, which TensorFlow runs on a GPU only: "
+                             "resume it on a machine with one, or pass --overwrite to start over in another precision")
         if recorded not in (None, "float32"):
             print(f"mixed precision: {recorded} (the run's, which --resume keeps)")
             args.mixed_precision = recorded

@@ -57,6 +57,9 @@ def test_a_name_whose_temporary_name_is_too_long_is_refused_before_the_work(tmp_
         with pytest.raises(ValueError, match=rf"its name is {longest + 1:,} bytes, over the {longest} this file system "
                                              r"takes: shorten it \(--frames-dir\)"):
             check_writable(str(tmp_path / ("x" * (longest - 3) + ".png")), folder=folder, flag="--frames-dir")
+        with pytest.raises(ValueError, match=rf"its folder x+\.\.\. has a name of {longest + 1:,} bytes, over the "
+                                             rf"{longest} this file system takes: shorten it \(--frames-dir\)"):
+            check_writable(str(tmp_path / ("x" * (longest + 1)) / "masks"), folder=folder, flag="--frames-dir")
     from acga_tf.cli import main
 
     assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "a.mp4"), "--query", "the red circle",

@@ -562,6 +562,10 @@ def test_resume_without_mixed_precision_keeps_the_runs_precision(finished_run, p
     assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 130
     assert given["mixed_precision"] == "mixed_bfloat16_head"
     assert "mixed precision: mixed_bfloat16_head (the run's, which --resume keeps)" in capsys.readouterr().out
+    if gpu_description() is None:  # a GPU's run on a CPU: one refusal saying why (a QA tester's two named each other)
+        files.write_json(metadata, {**json.load(open(metadata)), "precision": "mixed_float16"})
+        _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
+                 f"{metadata}: the run trained in mixed_float16, which TensorFlow runs on a GPU only")
 
 
 def test_a_run_stopped_after_an_epochs_last_step_gets_that_epochs_checkpoint_on_resume(finished_run, prepared_a2d,

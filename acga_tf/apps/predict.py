@@ -107,7 +107,7 @@ def check_query(query: str) -> str:
     except UnicodeEncodeError as e:
         raise ValueError(f"query {query!r} is not valid Unicode: character {e.start} is a lone surrogate") from None
     if not tokenize_py(query):
-        raise ValueError(f"query is empty: {query!r} has no word (letters or digits)")
+        raise ValueError(f"query is empty: {quoted(query)} has no word (letters or digits)")
     return " ".join(compose(query).split())
 
 

@@ -151,6 +151,10 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
     if name > longest:  # an operations tester's 130 accented letters: "[Errno 36] File name too long: '...mp4.tmp'"
         raise ValueError(f"{path[:60]}...: its name is {name:,} bytes, over the {longest} this file system takes: "
                          f"shorten it{where}")
+    to_create = os.path.relpath(os.path.abspath(path), anchor).split(os.sep)  # the folders to be made, the name last
+    if (too_long := next((part for part in to_create if len(os.fsencode(part)) > longest), None)) is not None:
+        raise ValueError(f"{path[:60]}...: its folder {too_long[:40]}... has a name of {len(os.fsencode(too_long)):,} "
+                         f"bytes, over the {longest} this file system takes: shorten it{where}")
     if not folder and name <= longest < name + len(TEMPORARY_SUFFIX):  # a legal name, its temporary one too long
         raise ValueError(f"{path}: its name is {name} bytes, and it is written under a temporary name "
                          f"{len(TEMPORARY_SUFFIX)} bytes longer ({TEMPORARY_SUFFIX!r}), over the {longest} this file "

@@ -333,8 +333,10 @@ def load_trained(path: str) -> TrainedModel:
         missing = model_path if not os.path.exists(model_path) else (absent or [os.path.join(folder, VOCAB_FILE)])[0]
         inside = models_inside(path) if os.path.isdir(path) and not os.path.exists(model_path) else []
         if inside:  # a workshop tester's `--model demo_output`, the folder above the run and the export
+            more = f" and {len(inside) - 4} more" if len(inside) > 4 else ""
             raise FileNotFoundError(f"{path}: holds no model itself; models in it: "
-                                    f"{', '.join(os.path.join(path, name) for name in inside[:4])}: give one of them")
+                                    f"{', '.join(os.path.join(path, name) for name in inside[:4])}{more}: give one "
+                                    "of them")
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE}: give the run's folder, or put its {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE} beside the .keras file)")

@@ -685,7 +685,11 @@ def test_a_keras_backend_with_spaces_or_from_keras_json_is_read_as_keras_reads_i
     monkeypatch.setenv("KERAS_BACKEND", " tensorflow ")
     cli._check_keras_backend()
     assert os.environ["KERAS_BACKEND"] == "tensorflow"
-    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.setenv("KERAS_BACKEND", "  ")  # spaces alone: unset (a QA tester's traceback)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    cli._check_keras_backend()
+    assert "KERAS_BACKEND" not in os.environ
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     cli._check_keras_backend()  # no keras.json: Keras' default
     (tmp_path / "keras.json").write_text('{"backend": "nonsense", "floatx": "float32"}')
@@ -696,6 +700,11 @@ def test_a_keras_backend_with_spaces_or_from_keras_json_is_read_as_keras_reads_i
                                        "backend (one of tensorflow, jax, torch, numpy, openvino)\n")
     (tmp_path / "keras.json").write_text("{not json")  # Keras passes over it: so does the check
     cli._check_keras_backend()
+    (tmp_path / "keras.json").write_text("[1, 2]")  # JSON, not an object: TensorFlow's import failed on it
+    with pytest.raises(SystemExit):
+        cli._check_keras_backend()
+    assert capsys.readouterr().err == (f"acga: error: {tmp_path / 'keras.json'}: not a JSON object (Keras reads its "
+                                       "settings from it): correct or remove it\n")
 
 
 @pytest.mark.parametrize("stop", ["ctrl_c", "disk_full"])
@@ -915,7 +924,12 @@ def test_a_sentence_or_path_the_shell_split_into_words_is_named_with_how_to_quot
             (["--query=the", "red"], "--query takes one value, but the shell split 'the red' into 2 words"),
             (["--query", "q", "--video", str(tmp_path / "my"), "clip.mp4"], "--video takes one value"),
             (["--query", "q", "--video", str(tmp_path / "my"), "film.mp4"], "unrecognized arguments: film.mp4"),
-            (["--query", "q", "--no-progress", "stray"], "unrecognized arguments: stray")):
+            (["--query", "q", "--no-progress", "stray"], "unrecognized arguments: stray"),
+            # a QA tester's: a folder to write, and a second --query, split
+            (["--query", "q", "--frames-dir", "my", "masks"], "--frames-dir takes one value, but the shell split "
+                                                              "'my masks' into 2 words"),
+            (["--query", "red", "--query", "the", "red", "circle"], "--query takes one value, but the shell split "
+                                                                    "'the red circle' into 3 words")):
         with pytest.raises(SystemExit):
             cli.main(["predict", "--model", "m", *(["--video", "v"] if "--video" not in argv else []), *argv])
         assert capsys.readouterr().err.startswith(f"acga predict: error: {line}")
