@@ -1059,8 +1059,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     names = mask_png_names(video) if frames_dir else None
+    own = set(names or ())  # the names of this folder's masks (`_is_mask`)
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
-        folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=set(names or ()))
+        folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
         writer, key, summary, timed = None, None, None, offset
         try:
             for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
@@ -1095,7 +1096,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             kept = ([f"{output} was not written" + (" (the earlier file is kept)" if earlier_overlay else "")]
                     if output else [])
             if earlier:
-                _restore_earlier(frames_dir, set(names or ()))
+                _restore_earlier(frames_dir, own)
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]
             elif frames_dir:
                 kept += [f"{frames_dir} holds the masks of the first {done} frames" if done else
@@ -1106,7 +1107,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
             raise
         if earlier and summary is None:  # nothing was segmented (the error below): the earlier masks stay
-            _restore_earlier(frames_dir, set(names or ()))
+            _restore_earlier(frames_dir, own)
         elif earlier:
             _discard_earlier(frames_dir)
             logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
