@@ -489,7 +489,8 @@ def _run_predict(args) -> int:
     part = ""
     if args.start is not None or args.end is not None:
         part = (f", frames {summary.first + 1} to {summary.first + summary.num_frames} of the video "
-                f"({summary.start_time:.2f} s to {summary.end_time:.2f} s)")
+                f"({summary.start_time:.2f} s to {summary.end_time:.2f} s"
+                + (f"; masks {' to '.join(summary.mask_names)}" if summary.mask_names else "") + ")")
     print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
     for query, coverage, empty in zip(summary.queries, summary.coverage, summary.empty_frames):
         print(f"  {quoted(query)}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")

@@ -609,6 +609,8 @@ def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, t
     assert main(["predict", "--model", trained.directory, "--video", str(folder), "--query", QUERY, "--output",
                  str(out / "o.mp4"), "--frames-dir", str(out / "m"), "--start", "0.25", "--no-progress"]) == 0
     assert sorted(os.listdir(out / "m")) == [f"{i:05d}.png" for i in range(6, 12)]  # 00006.png is shown at 0.25 s
+    # counted from 1 as the summary counts frames, with the masks' own names (a QA tester's: they seemed one off)
+    assert "frames 7 to 12 of the video (0.25 s to 0.50 s; masks 00006.png to 00011.png)" in capsys.readouterr().out
     np.testing.assert_array_equal(np.asarray(Image.open(out / "m" / "00006.png")) // 255, from_array.masks[6])
     # six digits: a second run into the folder takes its masks for an earlier run's; a user's numbered PNGs are not
     # (`\d+.png` removed a QA tester's 2024.png and 7.png as earlier masks)

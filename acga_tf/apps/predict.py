@@ -936,6 +936,7 @@ class PredictionSummary:
     sample_aspect: fractions.Fraction | None = None  # the pixels' aspect where not square (the model saw square ones)
     start_time: float = 0.0  # seconds: when the first frame segmented is shown (from the video's first frame)
     end_time: float = 0.0  # seconds: when the frame after the last one segmented is shown
+    mask_names: tuple[str, str] | None = None  # the first and last mask PNGs' names where a frames folder names them
 
 
 def frame_range(start: float | None, end: float | None, fps: float,
@@ -1118,6 +1119,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
+    if names:  # a folder of frames numbered otherwise than the summary counts frames (from 1): DAVIS's, from 0
+        summary.mask_names = tuple(os.path.basename(mask_png("", index, names))
+                                   for index in (summary.first, summary.first + summary.num_frames - 1))
     if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a workshop tester's photo, without a word
         logger.warning("%s: one frame (a still image?): segmented as a clip of that frame repeated %d times, in "
                        "which nothing moves", video, predictor.clip_length)
