@@ -1056,6 +1056,8 @@ def test_a_relative_path_not_found_names_the_current_folder(tmp_path, monkeypatc
                                               "the current folder)")
     with pytest.raises(FileNotFoundError, match=f"^demo/run: not found in {re.escape(str(tmp_path))}, the current "):
         load_predictor("demo/run")
+    assert main(["predict", "--model", "m", "--list", "nosuch.csv", "--output-dir", "o"]) == 2
+    assert f"nosuch.csv: list file not found (in {tmp_path}, the current folder)" in capsys.readouterr().err
 
 
 def test_a_still_image_is_segmented_with_a_warning(run_dir, tmp_path, caplog):

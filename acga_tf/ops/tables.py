@@ -63,7 +63,9 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
                 if any(cell.strip() for cell in cells):
                     rows.append((line, {name: cells[i] if i < len(cells) else "" for name, i in at.items()}))
     except FileNotFoundError:
-        raise TableError(path, f"{kind} file not found") from None
+        where = "" if os.path.isabs(path) or path.startswith("standard input") else \
+            f" (in {os.getcwd()}, the current folder)"  # a relative path typed in another folder (a QA tester's)
+        raise TableError(path, f"{kind} file not found{where}") from None
     except UnicodeDecodeError:
         raise TableError(path, f"not UTF-8 text; save the {kind} as UTF-8 CSV", _first_bad_line(path)) from None
     except IsADirectoryError:
