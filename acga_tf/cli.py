@@ -205,8 +205,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
     def error(self, message: str):
-        if message.startswith("the following arguments are required"):
-            raise _MissingArguments(self, message)
+        if message.startswith(("the following arguments are required", "one of the arguments")):  # (the second:
+            raise _MissingArguments(self, message)  # a required group's, `acga train --checkpoint X`'s, a QA tester's)
         if (typo := re.fullmatch(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)", message)):
             choices = re.findall(r"'([^']*)'", typo.group(2)) or [c.strip() for c in typo.group(2).split(",")]
             if close := difflib.get_close_matches(typo.group(1), choices, n=1, cutoff=0.6):
@@ -243,9 +243,10 @@ class _MissingArguments(Exception):
 
 
 # Other names users give an option (a workshop tester's `--sentence`), for `_hints`: the option each means.
-OPTION_SYNONYMS = {"--sentence": "--query", "--text": "--query", "--prompt": "--query", "--caption": "--query",
-                   "--input": "--video", "--clip": "--video", "--checkpoint": "--model", "--run": "--model",
-                   "--masks": "--frames-dir", "--masks-dir": "--frames-dir"}
+OPTION_SYNONYMS = {"--sentence": ("--query",), "--text": ("--query",), "--prompt": ("--query",),
+                   "--caption": ("--query",), "--input": ("--video",), "--clip": ("--video",),
+                   "--checkpoint": ("--model", "--init-weights"), "--weights": ("--model", "--init-weights"),
+                   "--run": ("--model",), "--masks": ("--frames-dir",), "--masks-dir": ("--frames-dir",)}
 
 
 def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
@@ -256,8 +257,8 @@ def _hints(parser: argparse.ArgumentParser, extras: list[str]) -> str:
         name = extra.split("=")[0]
         if not name.startswith("--"):
             continue
-        close = ([OPTION_SYNONYMS[name]] if OPTION_SYNONYMS.get(name) in options
-                 else difflib.get_close_matches(name, options, n=1, cutoff=0.7))
+        close = ([meant for meant in OPTION_SYNONYMS.get(name, ()) if meant in options][:1]
+                 or difflib.get_close_matches(name, options, n=1, cutoff=0.7))
         hints += [f"; did you mean {close[0]}?"] if close else []
     return "".join(hints)
 

@@ -877,6 +877,9 @@ def test_debug_shows_the_traceback(tmp_path, where):
     # another name for an option (a workshop tester's)
     (["predict", "--model", "m", "--video", "v", "--sentence", "the red circle"],
      "acga predict: error: unrecognized arguments: --sentence the red circle; did you mean --query?"),
+    # a required group left unset by the mistake (a QA tester's: argparse's "one of the arguments ... is required")
+    (["train", "--checkpoint", "X", "--data", "d"],
+     "acga train: error: unrecognized arguments: --checkpoint; did you mean --init-weights?"),
     (["-v", "evaluate", "--debu", "--model", "m"],
      "acga evaluate: error: the following arguments are required: --data"),
 ])
