@@ -18,7 +18,7 @@ def main() -> None:
     limits.open_closed_standard_streams()  # first: before any file is opened, which would take a closed one's number
     if sys.argv[1:2] == ["--version"]:  # argparse's answer (`acga_tf.cli`), without TensorFlow
         if sys.stdout is None:  # `acga --version >&-` answered nothing, with status 0
-            print("acga: error: standard output is closed (`>&-`)", file=sys.stderr)
+            print(f"acga: error: {limits.CLOSED_STDOUT}", file=sys.stderr)
             sys.exit(2)
         print(f"acga-tf {__version__}")
         sys.exit(0)

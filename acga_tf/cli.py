@@ -150,7 +150,15 @@ from acga_tf.apps import app as app_module
 from acga_tf.apps import batch
 from acga_tf.apps import visualize as vis
 from acga_tf.apps.app import MAX_FRAMES, MAX_UPLOAD_MB, check_address, serve
-from acga_tf.apps.demo import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS, UNLEARNT_MARGIN, run_demo
+from acga_tf.apps.demo import (
+    DEMO_PRESET,
+    DEMO_TEST_FRACTION,
+    DEMO_VIDEOS,
+    RUN_FOLDER,
+    UNLEARNT_MARGIN,
+    finished_demo,
+    run_demo,
+)
 from acga_tf.apps.evaluate import evaluate, evaluate_checkpoints, format_table, run_checkpoints
 from acga_tf.apps.predict import frames_to_segment, predict_to_files, quoted
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
@@ -165,7 +173,6 @@ from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import export_model
-from acga_tf.training.artifacts import MODEL_FILE
 from acga_tf.training.experiment import EXPERIMENTS, ExperimentConfig
 from acga_tf.training.train import (
     BACKUP_DIR,
@@ -777,8 +784,8 @@ def _run_demo(args) -> int:
                           verbose=2 if args.no_progress else keras_verbosity(sys.stdout),
                           progress=not args.no_progress, overwrite=args.overwrite)
     except KeyboardInterrupt:  # not what `acga train` says: the demo trains its run over (it owns its folder)
-        if os.path.isfile(os.path.join(args.output, "run", MODEL_FILE)) and not args.overwrite:  # trained: refused
-            raise KeyboardInterrupt(f"{os.path.join(args.output, 'run')} is trained; the same command with "
+        if finished_demo(args.output) and not args.overwrite:  # trained: the same command is refused
+            raise KeyboardInterrupt(f"{os.path.join(args.output, RUN_FOLDER)} is trained; the same command with "
                                     f"--overwrite starts the demo over in {args.output}") from None
         raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs
@@ -858,8 +865,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if sys.stdout is None:  # started with stdout closed (`>&-`): print() drops every line, a table or result too
         if sys.stderr is not None:
-            print("acga: error: standard output is closed (`>&-`), so the command's results would be lost with "
-                  "status 0; send it to a file, or to /dev/null to discard it", file=sys.stderr)
+            print(f"acga: error: {limits.CLOSED_STDOUT}", file=sys.stderr)
         return 2
     if (unread := _unread_argument(sys.argv[1:] if argv is None else argv)) is not None:
         print(f"acga: error: the argument {unread!r} holds bytes that Python reads here in "

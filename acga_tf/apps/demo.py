@@ -41,6 +41,7 @@ MIN_DEMO_VIDEOS = 3  # the fewest with a held-out video: round(3 x 0.2) = 1 (and
 # 0.2 (docs/model.md#initialisation). Measured on 2 cores: with 72 training videos the model learnt the training
 # clips but not the task (train mean IoU 0.54, held out 0.28); more videos seen fewer times generalise.
 DEMO_PRESET = "demo"
+RUN_FOLDER = "run"  # the trained run, in the demo's folder
 UNLEARNT_MARGIN = 0.05  # `unlearnt_attributes`: at most this far above the text-blind reference's mean IoU
 
 
@@ -133,6 +134,13 @@ class _NoVectorsWarning(logging.Filter):
         return not record.getMessage().startswith("no word vectors given")
 
 
+def finished_demo(output_dir: str) -> str | None:
+    """The trained model of the demo `output_dir` holds (`run/model.keras`), or None: a demo into such a folder needs
+    `overwrite` (`run_demo`)."""
+    path = os.path.join(output_dir, RUN_FOLDER, MODEL_FILE)
+    return path if os.path.isfile(path) else None
+
+
 def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None = None, seed: int = 0,
              experiment: ExperimentConfig | None = None, mixed_precision: str = "auto",
              verbose: int = 1, progress: bool = True, overwrite: bool = False) -> DemoResult:
@@ -165,15 +173,15 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         raise ValueError(f"n_videos={n_videos}: the demo needs at least {MIN_DEMO_VIDEOS} videos, "
                          f"{round(100 * DEMO_TEST_FRACTION)}% of them held out for evaluation (at least one)")
     paths = {k: os.path.join(output_dir, v) for k, v in {
-        "dataset": "a2d_sentences", "shards": "tfrecords", "run": "run", "saved_model": "saved_models/acga/1",
+        "dataset": "a2d_sentences", "shards": "tfrecords", "run": RUN_FOLDER, "saved_model": "saved_models/acga/1",
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",
     }.items()}
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"{output_dir}: is a file; --output names the folder the demo writes into")
     files.check_writable(output_dir, folder=True, flag="--output")
     with files.locked_folder(output_dir, "--output"):  # a second demo into it now is refused
-        if not overwrite and os.path.isfile(os.path.join(paths["run"], MODEL_FILE)):
-            raise ValueError(f"{output_dir}: holds a finished demo ({os.path.join('run', MODEL_FILE)}); pass "
+        if not overwrite and finished_demo(output_dir):
+            raise ValueError(f"{output_dir}: holds a finished demo ({os.path.join(RUN_FOLDER, MODEL_FILE)}); pass "
                              "--overwrite to run it again (its model trained over), or choose another --output")
         return _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progress and verbose > 0)
 

@@ -869,14 +869,14 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
 
 # === acga predict: streaming to files ===
 def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1,
-                  flags: tuple[str, str] = ("--output", "--frames-dir")) -> None:
+                  flags: tuple[str, str] = ("--output", "--frames-dir"), own: Collection[str] | None = None) -> None:
     """Checks the output paths before any work (docs/serving.md#predict).
 
     A frames folder may hold what an earlier run wrote there, for any number of sentences (mask PNGs, or numbered
     folders of them and `queries.txt`): `predict_to_files` replaces it.
 
     `flags`: the options that named the overlay and the frames folder, as messages name them (`--list`'s are both
-    under `--output-dir`).
+    under `--output-dir`). `own`: the names of a frames folder's masks (`mask_png_names`), where the caller has them.
 
     Raises:
         ValueError: an overlay that is not .mp4/.gif, is an existing folder, is the input video, or is a
@@ -908,7 +908,8 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if output is not None and os.path.realpath(output) == os.path.realpath(frames_dir):
             raise ValueError(f"{output}: {output_flag} and {frames_flag} name the same path")
         if os.path.isdir(frames_dir):
-            earlier, others = _earlier_masks(frames_dir, set(mask_png_names(video) or ()))
+            own = set(mask_png_names(video) or ()) if own is None else own
+            earlier, others = _earlier_masks(frames_dir, own)
             others += _foreign_set_aside(frames_dir)
             if others:
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
@@ -1034,7 +1035,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     queries = as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
     check_fps(fps)
-    check_outputs(video, output, frames_dir, len(queries), flags)
+    names = mask_png_names(video) if frames_dir else None  # (a folder of frames listed once)
+    own = set(names or ())  # the names of this folder's masks (`_is_mask`)
+    check_outputs(video, output, frames_dir, len(queries), flags, own)
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
@@ -1059,8 +1062,6 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if e.reason != "past_the_end":
                 raise
             raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
-    names = mask_png_names(video) if frames_dir else None
-    own = set(names or ())  # the names of this folder's masks (`_is_mask`)
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
         folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
         writer, key, summary, timed = None, None, None, offset
@@ -1120,15 +1121,14 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
     if names:  # a folder of frames numbered otherwise than the summary counts frames (from 1): DAVIS's, from 0
-        summary.mask_names = tuple(os.path.basename(mask_png("", index, names))
-                                   for index in (summary.first, summary.first + summary.num_frames - 1))
+        summary.mask_names = (names[summary.first], names[summary.first + summary.num_frames - 1])
     if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a workshop tester's photo, without a word
         logger.warning("%s: one frame (a still image?): segmented as a clip of that frame repeated %d times, in "
                        "which nothing moves", video, predictor.clip_length)
     for query, empty in zip(queries, summary.empty_frames):
         if empty:
-            logger.warning("query %r: the mask is empty in %d of %d frames (first: frame %d)", query, len(empty),
-                           summary.num_frames, empty[0] + 1)  # counted from 1, as the mask files are
+            logger.warning("query %s: the mask is empty in %d of %d frames (first: frame %d)", quoted(query),
+                           len(empty), summary.num_frames, empty[0] + 1)  # counted from 1, as the mask files are
     return summary
 
 

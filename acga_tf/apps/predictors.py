@@ -399,7 +399,7 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     if path.startswith(GRPC_SCHEME):
         return ServingPredictor(GrpcClient(path, timeout), path)
     if not os.path.exists(path):
-        where = "" if os.path.isabs(path) else f" in {os.getcwd()}, the current folder"  # a workshop tester's
+        where = f" {note}" if (note := files.current_folder_note(path)) else ""
         raise FileNotFoundError(f"{path}: not found{where} (--model takes a run directory, a .keras file, an exported "
                                 "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
                                 "grpc://HOST:8500/NAME)")

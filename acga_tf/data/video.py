@@ -540,7 +540,8 @@ def video_file_problem(path: str) -> str | None:
                 "to a file first (`cat > clip.mp4`)")
     if path == "-":
         return "standard input is not read as a video (a video is read more than once); save it to a file first"
-    return "video file not found" + (f" (in {os.getcwd()}, the current folder)" if not os.path.isabs(path) else "")
+    note = files.current_folder_note(path)
+    return "video file not found" + (f" ({note})" if note else "")
 
 
 def frame_times(path: str, until: float = math.inf) -> list[float] | None:

@@ -86,6 +86,11 @@ def temporary_folder_warning() -> str | None:
     return f"TMPDIR={wanted} {why}: temporary files go to {used} instead"
 
 
+# What a command started with its standard output closed says (`acga_tf.cli.main`, `acga --version`).
+CLOSED_STDOUT = ("standard output is closed (`>&-`), so the command's results would be lost with status 0; send it "
+                 "to a file, or to /dev/null to discard it")
+
+
 def open_closed_standard_streams() -> list[int]:
     """Opens the null device on standard input, output or error where the process started with it closed (`2>&-`,
     `<&-`, as a service manager may start it), or with an output open for reading only (bash leaves a closed stderr

@@ -12,6 +12,8 @@ import csv
 import os
 from collections.abc import Sequence
 
+from acga_tf.ops import files
+
 
 class TableError(ValueError):
     """A table that cannot be read as such: `path`, the `line` (None for the whole file) and the `problem`."""
@@ -63,9 +65,8 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
                 if any(cell.strip() for cell in cells):
                     rows.append((line, {name: cells[i] if i < len(cells) else "" for name, i in at.items()}))
     except FileNotFoundError:
-        where = "" if os.path.isabs(path) or path.startswith("standard input") else \
-            f" (in {os.getcwd()}, the current folder)"  # a relative path typed in another folder (a QA tester's)
-        raise TableError(path, f"{kind} file not found{where}") from None
+        note = files.current_folder_note(path)
+        raise TableError(path, f"{kind} file not found" + (f" ({note})" if note else "")) from None
     except UnicodeDecodeError:
         raise TableError(path, f"not UTF-8 text; save the {kind} as UTF-8 CSV", _first_bad_line(path)) from None
     except IsADirectoryError:
