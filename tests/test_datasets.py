@@ -95,8 +95,12 @@ def test_make_dataset_errors(a2d_shards, tmp_path):
             make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=size)
     with pytest.raises(TypeError, match="expected a DataConfig or a model's ACGAConfig, got str 'tiny'"):
         make_dataset(str(a2d_shards / "test-*.tfrecord"), "tiny", training=False, batch_size=2)
-    with pytest.raises(FileNotFoundError, match="no TFRecord file matches"):
+    with pytest.raises(FileNotFoundError, match="no TFRecord file matches$"):
         make_dataset(str(tmp_path / "nothing-*.tfrecord"), CONFIG, training=False, batch_size=2)
+    with pytest.MonkeyPatch.context() as patch:  # a relative pattern typed in another folder (a QA tester's)
+        patch.chdir(tmp_path)
+        with pytest.raises(FileNotFoundError, match=f"^nosuch/\\*: no TFRecord file matches in {tmp_path}"):
+            make_dataset("nosuch/*", CONFIG, training=False, batch_size=2)
     with pytest.raises(ValueError, match="fewer than clip_length=32.*--window 32"):
         make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG.replace(clip_length=32), training=False,
                      batch_size=2)

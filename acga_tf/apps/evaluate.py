@@ -25,7 +25,13 @@ import tensorflow as tf
 from acga_tf import __version__
 from acga_tf.apps.predictors import own_function
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
-from acga_tf.data.manifest import damaged_shard_error, known_sample_count, shard_pattern, shard_records
+from acga_tf.data.manifest import (
+    damaged_shard_error,
+    known_sample_count,
+    matching_shards,
+    shard_pattern,
+    shard_records,
+)
 from acga_tf.data.shards import sha256_file
 from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
@@ -155,9 +161,7 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
     require_tensorflow_backend("evaluation")
     batch_size = positive_int("batch_size", batch_size)
     data_pattern = shard_pattern(data_pattern)
-    shards = sorted(tf.io.gfile.glob(data_pattern))
-    if not shards:
-        raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
+    shards = matching_shards(data_pattern)
     for output, flag in ((output_csv, "--output-csv"), (output_json, "--output-json")):
         if output is not None:
             files.check_writable(output, flag=flag)  # before the evaluation, not after it

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from acga_tf.apps.predict import VideoInfo, check_queries, check_query, load_video, square_pixels, video_info
 from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.data.datasets import make_dataset
-from acga_tf.data.manifest import shard_pattern
+from acga_tf.data.manifest import matching_shards, shard_pattern
 from acga_tf.data.text import tokenize_py
 from acga_tf.data.video import iter_video_frames
 from acga_tf.models.acga import ACGA
@@ -285,8 +285,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
     require_tensorflow_backend("the qualitative grid")
     samples = positive_int("samples", samples)
     data_pattern = shard_pattern(data_pattern)
-    if not tf.io.gfile.glob(data_pattern):  # before loading the model
-        raise FileNotFoundError(f"{data_pattern}: no TFRecord file matches")
+    matching_shards(data_pattern)  # before loading the model
     trained = as_trained(model_path_or_trained)
     c = trained.config
     ds = make_dataset(data_pattern, c, training=False, batch_size=batch_size, vectorizer=trained.vectorizer(),

@@ -24,6 +24,7 @@ from acga_tf.data.manifest import (
     check_shard_sizes,
     check_tfrecord_files,
     known_sample_count,
+    matching_shards,
     read_manifest,
     shard_pattern,
 )
@@ -114,10 +115,8 @@ def check_shards(file_pattern: str, config) -> list[str]:
         ValueError: as `make_dataset`'s shard checks.
     """
     config = as_data_config(config)
-    files = tf.io.gfile.glob(shard_pattern(file_pattern))
-    if not files:
-        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
-    for path in sorted(files):  # before TensorFlow's "Local rendezvous is aborting with status: PERMISSION_DENIED"
+    files = matching_shards(file_pattern)
+    for path in files:  # before TensorFlow's "Local rendezvous is aborting with status: PERMISSION_DENIED"
         file_checks.check_readable(path)
     directory = os.path.dirname(sorted(files)[0])
     if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):

@@ -78,6 +78,21 @@ def shard_pattern(file_pattern):
     return os.fspath(file_pattern)
 
 
+def matching_shards(file_pattern, hint: str = "") -> list[str]:
+    """The files `file_pattern` (a glob, or a list of them) matches, sorted.
+
+    Raises:
+        FileNotFoundError: none matches; the message names the pattern, the current folder where the pattern is
+            relative (a workshop tester's `--data 'nosuch/*'` typed in another folder), then `hint`.
+    """
+    file_pattern = shard_pattern(file_pattern)
+    matched = sorted(tf.io.gfile.glob(file_pattern))
+    if not matched:
+        note = files.current_folder_note(file_pattern) if isinstance(file_pattern, str) else ""
+        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches{' ' + note if note else ''}{hint}")
+    return matched
+
+
 def count_samples(file_pattern: str) -> int:
     """Samples (one per sentence) in the shards matching `file_pattern`, from the manifest beside them.
 
@@ -86,14 +101,12 @@ def count_samples(file_pattern: str) -> int:
         ValueError: a matched shard is not listed in the manifest.
     """
     file_pattern = shard_pattern(file_pattern)
-    files = sorted(tf.io.gfile.glob(file_pattern))
-    if not files:
-        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches")
-    directory = os.path.dirname(files[0])
+    shards = matching_shards(file_pattern)
+    directory = os.path.dirname(shards[0])
     manifest = read_manifest(directory)
     per_file = {s["file"]: s["samples"] for split in manifest.get("splits", {}).values() for s in split["shards"]}
     total = 0
-    for f in files:
+    for f in shards:
         name = os.path.basename(f)
         if name not in per_file:
             raise ValueError(f"{directory}/{MANIFEST_NAME}: shard {name!r} (matched by {file_pattern!r}) is not "

@@ -36,7 +36,7 @@ _ERRNO_OF = {os.strerror(number): number for number in errno.errorcode}
 def current_folder_note(path: str) -> str:
     """"in /home/me, the current folder" for a relative `path`, "" for an absolute one: what a message about a file
     not found adds, where the path was typed in another folder than the one it is relative to (a workshop tester's)."""
-    return "" if os.path.isabs(path) else f"in {os.getcwd()}, the current folder"
+    return "" if os.path.isabs(path) or "://" in path else f"in {os.getcwd()}, the current folder"
 
 
 def output_path(path: str) -> tuple[str, bool]:

@@ -87,8 +87,8 @@ def temporary_folder_warning() -> str | None:
 
 
 # What a command started with its standard output closed says (`acga_tf.cli.main`, `acga --version`).
-CLOSED_STDOUT = ("standard output is closed (`>&-`), so the command's results would be lost with status 0; send it "
-                 "to a file, or to /dev/null to discard it")
+CLOSED_STDOUT = ("standard output is closed (`>&-`) or open for reading only (`1<file`), so the command's results "
+                 "would be lost with status 0; send it to a file, or to /dev/null to discard it")
 
 
 def open_closed_standard_streams() -> list[int]:

@@ -43,6 +43,7 @@ from acga_tf.data.manifest import (
     count_samples,
     damaged_shard_error,
     known_sample_count,
+    matching_shards,
     read_manifest,
     shard_pattern,
     shard_records,
@@ -738,10 +739,9 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch), ("backup_every", backup_every)):
         if value is not None and value < 1:
             raise ValueError(f"{name}={value}: must be positive")
-    if not tf.io.gfile.glob(train_pattern):
-        raise FileNotFoundError(f"{train_pattern}: no TFRecord file matches (run `acga prepare` first)")
-    if val_pattern is not None and not tf.io.gfile.glob(val_pattern):
-        raise FileNotFoundError(f"{val_pattern}: no TFRecord file matches the validation pattern")
+    matching_shards(train_pattern, " (run `acga prepare` first)")
+    if val_pattern is not None:
+        matching_shards(val_pattern, " (the validation pattern)")
     distribution = None
     if keras.backend.backend() != "tensorflow":
         # JAX splits each batch over its devices (keras.distribution), PyTorch trains on one device; tf.distribute,

@@ -526,8 +526,12 @@ def test_a_closed_stdout_is_refused_before_the_work():
     argv = [sys.executable, "-m", "acga_tf.cli", "params", "--preset", "tiny"]
     result = subprocess.run(["sh", "-c", 'exec "$0" "$@" >&-', *argv], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stderr == (
-        "acga: error: standard output is closed (`>&-`), so the command's results would be lost with status 0; send "
-        "it to a file, or to /dev/null to discard it\n"), result.stderr
+        "acga: error: standard output is closed (`>&-`) or open for reading only (`1<file`), so the command's results "
+        "would be lost with status 0; send it to a file, or to /dev/null to discard it\n"), result.stderr
+    # `acga --version 1</dev/null` (a QA tester's) was told its stdout was closed
+    version = subprocess.run(["sh", "-c", 'exec "$0" -m acga_tf --version 1</dev/null', sys.executable],
+                             capture_output=True, text=True, timeout=300)
+    assert version.returncode == 2 and version.stderr == result.stderr, version.stderr
 
 
 def test_a_closed_stderr_is_read_as_the_null_device_and_the_command_runs(run_dir, tmp_path):
