@@ -273,7 +273,7 @@ def test_cli_evaluate_writes_an_output_named_dash_to_stdout_and_the_table_to_std
 
 
 def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_run, prepared_a2d, tmp_path,
-                                                                          monkeypatch, capsys):
+                                                                          monkeypatch, capsys, caplog):
     """Before: "acga evaluate: error: [Errno 28] No space left on device" after the whole evaluation: no file named,
     and the scores, a long run's on real data, lost with the table that was never printed."""
     out_csv = str(tmp_path / "scores.csv")
@@ -322,6 +322,24 @@ def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a
     assert status == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and err.startswith("acga evaluate: error:")
+
+
+def test_a_folder_above_the_run_is_refused_before_the_shards_are_looked_at(trained_run, prepared_a2d, tmp_path,
+                                                                          monkeypatch, capsys, caplog):
+    """A QA tester's `acga evaluate --model demo_output --data 'demo_output/tfrecords/*'`: the warning that training
+    shards were matched came first, then the refusal of the folder above the run; a relative model path not found
+    names the current folder."""
+    os.symlink(trained_run, tmp_path / "run")
+    with caplog.at_level("WARNING"):
+        status = cli.main(["evaluate", "--model", str(tmp_path), "--data", prepared_a2d["train"], "--no-progress"])
+    assert "training split" not in caplog.text
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err == (f"acga evaluate: error: {tmp_path}: holds no model itself; models in it: "
+                                   f"{tmp_path / 'run'}: give one of them"), err
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["evaluate", "--model", "nosuch", "--data", prepared_a2d["train"], "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == ("acga evaluate: error: nosuch: no such trained run or .keras model in "
+                                               f"{tmp_path}, the current folder")
 
 
 def test_sentences_with_words_the_model_does_not_know_are_counted_and_named(trained_run):

@@ -65,9 +65,7 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
     """
     if isinstance(model_path, artifacts.TrainedModel):
         return model_path.model, model_path.vectorizer()
-    model_path = artifacts.as_model_path(model_path)
-    if not os.path.exists(model_path):
-        raise FileNotFoundError(f"{model_path}: no such trained run or .keras model")
+    model_path = _checked_model(model_path)
     if os.path.isdir(model_path) or artifacts.run_directory(model_path) is not None:
         if vectors_path is not None:
             logger.warning("%s has its own word vectors (%s): vectors_path=%s is ignored", model_path,
@@ -89,6 +87,20 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
                          f"{artifacts.VOCAB_FILE} and {artifacts.EMBEDDINGS_FILE} beside it, or score it in its run's "
                          "folder")
     return model, vectorizer
+
+
+def _checked_model(model_path):
+    """`model_path` as a path (or the `TrainedModel` it is), refused where it names no model: before the shards are
+    looked at, whose warnings came first (`acga evaluate --model demo_output`, the folder above the run)."""
+    if isinstance(model_path, artifacts.TrainedModel):
+        return model_path
+    model_path = artifacts.as_model_path(model_path)
+    if not os.path.exists(model_path):
+        where = f" {note}" if (note := files.current_folder_note(model_path)) else ""
+        raise FileNotFoundError(f"{model_path}: no such trained run or .keras model{where}")
+    if os.path.isdir(model_path):
+        artifacts.trained_files(model_path)
+    return model_path
 
 
 def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, batch_size: int = 8,
@@ -118,6 +130,7 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         OSError: writing `output_csv` failed after the evaluation (a full disk): the message names it, and a note
             gives the scores.
     """
+    model_path = _checked_model(model_path)
     data_pattern, shards, batch_size = _checked(data_pattern, batch_size, output_csv, output_json)
     summary, rows, record = _score_model(model_path, data_pattern, shards, batch_size, vectors_path, progress)
     done = (f"{summary['samples']} samples: mean IoU {100 * summary['mean_iou']:.1f}%, overall IoU "

@@ -310,13 +310,13 @@ def _runnable_here(model: acga.ACGA, path: str) -> acga.ACGA:
     return twin
 
 
-def load_trained(path: str) -> TrainedModel:
-    """Loads a run written by `save_trained`: the directory, its `model.keras`, or one of its checkpoints.
+def trained_files(path: str) -> tuple[str, str]:
+    """(the `.keras` file, the run folder) of the run at `path` (as `load_trained` takes it), checked without loading
+    anything: for a command to refuse a wrong `--model` before its other checks warn (`acga evaluate --model` naming
+    a demo's output folder warned first of its training shards).
 
     Raises:
-        FileNotFoundError: the model or its vocabulary files are missing (the message names the file).
-        ValueError: `path` is a file, but not a `.keras` file (a video passed as the model, say).
-        TypeError: `path` is not a path (`as_model_path`).
+        as `load_trained`, but for what loading the model finds.
     """
     path = as_model_path(path)
     if os.path.isfile(path):
@@ -340,6 +340,18 @@ def load_trained(path: str) -> TrainedModel:
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE}: give the run's folder, or put its {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE} beside the .keras file)")
+    return model_path, directory
+
+
+def load_trained(path: str) -> TrainedModel:
+    """Loads a run written by `save_trained`: the directory, its `model.keras`, or one of its checkpoints.
+
+    Raises:
+        FileNotFoundError: the model or its vocabulary files are missing (the message names the file).
+        ValueError: `path` is a file, but not a `.keras` file (a video passed as the model, say).
+        TypeError: `path` is not a path (`as_model_path`).
+    """
+    model_path, directory = trained_files(path)
     model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
