@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from acga_tf.data.vocab import check_sentences
+from acga_tf.data.vocab import Vocabulary, check_sentences
 from acga_tf.models.config import LIMITS
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
@@ -43,6 +43,7 @@ from acga_tf.serving.client import (
     error_message,
     invalid_argument,
 )
+from acga_tf.serving.export import VOCAB_EXPORT_FILE
 from acga_tf.training.artifacts import VOCAB_FILE, TrainedModel, as_model_path, load_trained, saved_model_version
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class Predictor(abc.ABC):
 
     def words_hint(self) -> str:
         """Where the words the model knows can be read, for a refused sentence's message ("" where it cannot be
-        said: a TF Serving model's vocabulary lies in its export)."""
+        said: a model behind a server, or exported before its words were written beside it)."""
         return ""
 
     @abc.abstractmethod
@@ -135,10 +136,7 @@ class KerasPredictor(Predictor):
 
     def words_hint(self) -> str:
         """The words themselves where they are few (the demo's 16), else the run's `vocab.txt`."""
-        words = self.trained.vocabulary.words[1:]  # (the padding token first)
-        if len(words) <= WORDS_LISTED:
-            return f"the model knows {len(words)} words: {' '.join(words)}"
-        return f"the model's {len(words)} words are listed in {os.path.join(self.source, VOCAB_FILE)}"
+        return _words_hint(self.trained.vocabulary, os.path.join(self.source, VOCAB_FILE))
 
     def describe(self, queries):
         return _described(self.vectorizer.describe(tf.constant(list(queries))))
@@ -224,6 +222,15 @@ class ServingPredictor(Predictor):
                            "than PNG; export the model again with `acga export` to get it", self.source,
                            ENCODED_SIGNATURE, reason)
         return names
+
+    def words_hint(self) -> str:
+        """As `KerasPredictor.words_hint`, from the export's `assets.extra/vocab.txt` where the SavedModel is a
+        folder here that has one (exported since 2026-12-05, evening)."""
+        path = os.path.join(self.source, VOCAB_EXPORT_FILE)
+        try:
+            return _words_hint(Vocabulary.load(path), path) if os.path.isfile(path) else ""
+        except (OSError, ValueError):  # a damaged file: the refusal stands without the hint
+            return ""
 
     def describe(self, queries):
         """Raises ValueError where the server's answer is not of Q sentences (`_check_answer`)."""
@@ -409,6 +416,15 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
         return _last_loaded(_artifact_state(version), lambda: ServingPredictor(LocalServer(version), version))
     require_tensorflow_backend("prediction from a Keras run")  # before loading it
     return _last_loaded(_artifact_state(path), lambda: KerasPredictor(load_trained(path)))
+
+
+def _words_hint(vocabulary: Vocabulary, path: str) -> str:
+    """A model's words for a refused sentence's message: listed where they are few (`WORDS_LISTED`), else the file
+    `path` that lists them."""
+    words = vocabulary.words[1:]  # (the padding token first)
+    if len(words) <= WORDS_LISTED:
+        return f"the model knows {len(words)} words: {' '.join(words)}"
+    return f"the model's {len(words)} words are listed in {path}"
 
 
 def _last_loaded(key: tuple, load: Callable[[], Predictor]) -> Predictor:

@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 PROVENANCE_FILE = os.path.join("assets.extra", "acga_provenance.json")  # TF Serving reads only the warmup file
+# The words the model knows (the run's vocab.txt; the graph holds them as a table, which a loaded SavedModel does not
+# list): named where a sentence has none of them (a QA tester's refused sentence listed no words for an export)
+VOCAB_EXPORT_FILE = os.path.join("assets.extra", "vocab.txt")
 MODELS_CONFIG = "models.config"
 # Warmup frames are small: the graph letterboxes any H × W to S × S, so the model runs at full size anyway.
 WARMUP_FRAME_SIZE = (48, 64)
@@ -403,6 +406,7 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
                     if records is not None:
                         write_warmup(staging, records)
                     os.makedirs(os.path.join(staging, os.path.dirname(PROVENANCE_FILE)), exist_ok=True)
+                    trained.vocabulary.save(os.path.join(staging, VOCAB_EXPORT_FILE))
                     files.write_json(os.path.join(staging, PROVENANCE_FILE), export_record(
                         trained, None if isinstance(model_path, TrainedModel) else os.fspath(model_path)))
         except (OSError, tf.errors.OpError) as e:  # a full disk: TensorFlow's error named a temporary file of its own
