@@ -62,8 +62,11 @@ def test_the_command_keeps_tensorflows_warnings_off_stderr_unless_asked(tmp_path
     (tmp_path / "text.tfrecord").write_text("not a record\n")
     env = {k: v for k, v in os.environ.items() if k != native_log.LEVEL_VARIABLE}
     env.update(BAD_SHARD=str(tmp_path / "text.tfrecord"), CUDA_VISIBLE_DEVICES="")
-    for extra, level in (({}, None), ({}, "-v"), ({native_log.LEVEL_VARIABLE: "1"}, None)):
+    for extra, level in (({}, None), ({}, "-v"), ({native_log.LEVEL_VARIABLE: "1"}, None),
+                         ({native_log.LEVEL_VARIABLE: "abc"}, None)):  # not a level: as unset (TensorFlow read 0)
         argv = [sys.executable, "-c", _WARNS, "-", *([level, "predict"] if level else ["predict"])]
         proc = subprocess.run(argv, env={**env, **extra}, capture_output=True, text=True, timeout=300)
         assert proc.stdout == "refused\n", proc.stderr
-        assert ("Local rendezvous is aborting" in proc.stderr) == bool(extra or level), (extra, level, proc.stderr)
+        shown = level or extra.get(native_log.LEVEL_VARIABLE) == "1"
+        assert ("Local rendezvous is aborting" in proc.stderr) == bool(shown), (extra, level, proc.stderr)
+        assert "To enable the following instructions" not in proc.stderr or shown, proc.stderr

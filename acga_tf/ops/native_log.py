@@ -35,10 +35,12 @@ _held: list[str] = []
 
 def import_tensorflow_quietly(warnings: bool = False) -> None:
     """Imports TensorFlow without its INFO start-up lines on stderr, unless it is already imported or the user asked
-    for INFO logs (`TF_CPP_MIN_LOG_LEVEL=0`). Where `TF_CPP_MIN_LOG_LEVEL` is unset, sets it to 2 (errors), or to 1
-    (warnings too) with `warnings`: the command's own message says what failed, and TensorFlow's warnings before it
-    ("Local rendezvous is aborting with status: ...", a temporary file's path on a full disk) only repeated it."""
-    os.environ.setdefault(LEVEL_VARIABLE, "1" if warnings else "2")
+    for INFO logs (`TF_CPP_MIN_LOG_LEVEL=0`). Where `TF_CPP_MIN_LOG_LEVEL` is unset or not a level from 0 to 3
+    (TensorFlow reads `abc` as 0: all its lines), sets it to 2 (errors), or to 1 (warnings too) with `warnings`: the
+    command's own message says what failed, and TensorFlow's warnings before it ("Local rendezvous is aborting with
+    status: ...", a temporary file's path on a full disk) only repeated it."""
+    if os.environ.get(LEVEL_VARIABLE, "").strip() not in ("0", "1", "2", "3"):  # unset, or not a level:
+        os.environ[LEVEL_VARIABLE] = "1" if warnings else "2"  # TensorFlow reads "abc" as 0 (an operations tester's)
     if "tensorflow" in sys.modules or os.environ[LEVEL_VARIABLE].strip() == "0":
         return
     with filtered_stderr():
