@@ -187,6 +187,20 @@ def test_check_nonempty():
         fn(tf.constant([""]))
 
 
+def test_chinese_characters_are_words_of_their_own():
+    """A sentence in Chinese (no spaces between words) was one token, which no other sentence shares: a custom
+    dataset's vocabulary held its sentences, and a query rephrased had no known word. Each Han character is a word
+    now, in the vocabulary and in the graph alike; kana between kanji stay together, Korean splits at its spaces."""
+    assert tokenize_py("红色的圆圈在滚动") == ["红", "色", "的", "圆", "圈", "在", "滚", "动"]
+    assert tokenize_py("赤い円が転がる") == ["赤", "い", "円", "が", "転", "がる"]
+    assert tokenize_py("the red 圆circle, 빨간 원이") == ["the", "red", "圆", "circle", "빨간", "원이"]
+    vocabulary = Vocabulary.build(["红色的圆圈在滚动", "蓝色的方块"])
+    matrix, _ = vocabulary.embedding_matrix(dim=4, seed=0)
+    vectorizer = SentenceVectorizer.from_vocabulary(vocabulary, matrix, sentence_length=4)
+    described = vectorizer.describe(tf.constant(["红色的方块"]))  # words of both training sentences
+    assert described["known_words"].numpy().tolist() == [4]
+
+
 NFC, NFD = "le carr\u00e9 bleu", "le carre\u0301 bleu"  # "é" as one character, and as "e" then the accent
 
 

@@ -2,9 +2,11 @@
 
 The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map and in
 the serving graph, so the three can never disagree. Rule: write full-width ASCII as ASCII ("ｒｅｄ" → "red", as CJK
-input methods type it), delete apostrophes ("man's" → "mans"), turn every other character that is not a letter,
-mark or digit into a space, drop the marks that begin a word (an emoji's variation selector would otherwise be a word
-of its own), lower-case (UTF-8 aware), split on whitespace.
+input methods type it), delete apostrophes ("man's" → "mans"), set each Chinese character (Han: Chinese, Japanese
+kanji) apart as a word of its own ("红色的圆" → "红 色 的 圆", as BERT's tokenizer does: these languages put no space
+between words), turn every other character that is not a letter, mark or digit into a space, drop the marks that
+begin a word (an emoji's variation selector would otherwise be a word of its own), lower-case (UTF-8 aware), split on
+whitespace.
 
 A letter with an accent has two Unicode forms, one character (NFC, what most keyboards type) or a letter then an
 accent (NFD, macOS file names): stock TensorFlow has no op that turns one into the other, so the sentences read from
@@ -22,6 +24,10 @@ import tensorflow as tf
 APOSTROPHES = r"['\x{2019}\x{2018}`]"
 # Everything that is not a Unicode letter, mark or digit separates tokens (RE2 syntax).
 SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
+# Chinese characters (and Japanese kanji) are words of their own: Chinese and Japanese put no space between words,
+# so a sentence was one token, known to no vocabulary but its own sentence's. As BERT's tokenizer does, each Han
+# character is set apart; the kana between them stay together.
+HAN = r"(\p{Han})"
 # Marks at the start of a word (after SEPARATORS made every boundary a space): they modify nothing of the word.
 LEADING_MARKS = r"(^| )\p{M}+"
 
@@ -56,6 +62,7 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
     """
     s = _ascii_for_full_width(tf.convert_to_tensor(sentences, tf.string))
     s = tf.strings.regex_replace(s, APOSTROPHES, "")
+    s = tf.strings.regex_replace(s, HAN, r" \1 ")
     s = tf.strings.regex_replace(s, SEPARATORS, " ")
     s = tf.strings.regex_replace(s, LEADING_MARKS, r"\1")
     # Lower-cased last: with encoding="utf-8" TensorFlow's lower stops at a NUL character, which SEPARATORS removed.
