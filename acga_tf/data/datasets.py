@@ -118,7 +118,7 @@ def check_shards(file_pattern: str, config) -> list[str]:
     files = matching_shards(file_pattern)
     for path in files:  # before TensorFlow's "Local rendezvous is aborting with status: PERMISSION_DENIED"
         file_checks.check_readable(path)
-    directory = os.path.dirname(sorted(files)[0])
+    directory = os.path.dirname(files[0])
     if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
         manifest = read_manifest(directory)
         check_shard_sizes(files, manifest)
