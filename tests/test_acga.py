@@ -418,6 +418,101 @@ def test_segment_queries_on_several_clips_is_clip_major():
     np.testing.assert_allclose(together, keras.ops.convert_to_numpy(alone["logits"]), atol=1e-5)
 
 
+@keras.saving.register_keras_serializable(package="acga_tf_tests")
+class _GRUText(keras.layers.Layer):
+    """A text encoder of one's own: a bidirectional GRU, (B, L, D) → (B, L, units)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.gru = keras.layers.Bidirectional(keras.layers.GRU(units // 2, return_sequences=True))
+
+    def build(self, shape):
+        self.gru.build(shape)
+
+    def call(self, words):
+        return self.gru(words)
+
+    def compute_output_shape(self, shape):
+        return (*shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path):
+    """docs/model.md#extending: `ACGA(config, stages={"text_encoder": layer})` (a researcher found no way to swap a
+    stage but to rebuild the model from its internals, which evaluate, predict and export then refused)."""
+    model = ACGA(TINY, stages={"text_encoder": _GRUText(TINY.text_dim, name="gru_text")})
+    assert model.stage("text_encoder").name == "gru_text"
+    gru_weights = sum(int(np.prod(w.shape)) for w in model.stage("text_encoder").weights)
+    rows = [line.split() for line in parameter_table(model).splitlines() if line.startswith("text encoder")]
+    assert rows == [["text", "encoder", f"{gru_weights:,}", "0", f"{gru_weights:,}"]]
+    inputs = random_inputs(TINY, batch=2)
+    before = keras.ops.convert_to_numpy(model(inputs, training=False)["logits"])
+    together = model.segment_queries(inputs["video"][:1], inputs["words"])["logits"]
+    alone = model({"video": np.repeat(inputs["video"][:1], 2, axis=0), "words": inputs["words"]}, training=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(together), keras.ops.convert_to_numpy(alone["logits"]),
+                               atol=1e-5)
+    model.save(tmp_path / "gru.keras")
+    loaded = load_model_file(str(tmp_path / "gru.keras"))
+    assert loaded.stage("text_encoder").name == "gru_text" and isinstance(loaded.stage("text_encoder"), _GRUText)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(inputs, training=False)["logits"]), before)
+
+    for stages, error, match in (
+            ({"video_encoder": _GRUText(8)}, ValueError, "'video_encoder' is not a stage a layer of one's own may "
+                                                         "replace; those are video_feature, text_encoder, attention"),
+            ({"text_encoder": "gru"}, TypeError, r"stages\['text_encoder'\] is a str, not a Keras layer"),
+            ([_GRUText(8)], TypeError, "stages is a list: give a dict of layers by stage name")):
+        with pytest.raises(error, match=match):
+            ACGA(TINY, stages=stages)
+    with pytest.raises(ValueError, match="two streams"):
+        ACGA(TINY.replace(modality="rgb+flow"), stages={"text_encoder": _GRUText(TINY.text_dim)})
+
+
+class _Refined(ACGA):
+    """A researcher's extension (docs/model.md#extending): a 3 × 3 convolution refines the fused logits."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.refine = keras.layers.Conv2D(1, 3, padding="same", kernel_initializer="ones", name="refine")
+        self.refine.build((None, self.config.image_size, self.config.image_size, 1))
+
+    def call(self, inputs, training=None, mask=None):
+        outputs = dict(super().call(inputs, training=training))
+        outputs["logits"] = outputs["logits"] + self.refine(outputs["logits"])
+        return outputs
+
+
+def test_a_subclass_with_its_own_forward_pass_is_what_segment_queries_computes(tmp_path):
+    """A researcher's subclass refined the logits in `call`: `fit` and `evaluate` used it, `segment_queries` (so
+    `acga predict` and the export's multi-sentence signatures) rebuilt the head from the stages without it (max
+    logit difference 7.4); the parameter table left its layer out; a run's files were half written for a model that
+    is not an ACGA before the refusal."""
+    model = _Refined(TINY)
+    inputs = random_inputs(TINY, batch=3)
+    clips = inputs["video"][:2]
+    together = model.segment_queries(clips, inputs["words"])
+    alone = model({"video": np.repeat(clips, 3, axis=0), "words": np.tile(inputs["words"], (2, 1, 1))},
+                  training=False)
+    for key in ("logits_res1", "logits_res2", "logits"):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(together[key]), keras.ops.convert_to_numpy(alone[key]),
+                                   atol=1e-5)
+    other = [line.split() for line in parameter_table(model).splitlines() if line.startswith("other layers")]
+    assert other == [["other", "layers", "10", "0", "10"]]  # the 3 × 3 kernel and its bias
+    assert "other layers" not in parameter_table(ACGA(TINY))
+
+    from acga_tf.data.vocab import Vocabulary  # noqa: PLC0415
+    from acga_tf.training.artifacts import TrainedModel, save_trained  # noqa: PLC0415
+
+    plain = keras.Model(model.inputs, model.outputs)
+    with pytest.raises(TypeError, match=r"^model is a Functional, not an ACGA: .*docs/model.md#extending\)$"):
+        save_trained(str(tmp_path / "run"), plain, Vocabulary(["red"]), np.zeros((2, TINY.word_dim), "float32"))
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(TypeError, match="not an ACGA"):
+        TrainedModel(plain, TINY, Vocabulary(["red"]), np.zeros((2, TINY.word_dim), "float32"), str(tmp_path))
+
+
 def test_the_default_metric_weighs_the_samples_fit_and_evaluate_are_given():
     """README: `ReferringIoU` weighs the samples of a dataset of `(x, y, w)`. Before, `compile()` put it under Keras'
     `metrics`, to which Keras passes no weights: weights [1, 1, 0, 0] scored all four samples."""

@@ -19,6 +19,8 @@ from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS
 
 # rgb+flow input: RGB then flow (docs/model.md#video-encoder)
 _STREAM_CHANNELS = {"rgb": slice(0, 3), "flow": slice(3, 5)}
+# The stages a layer of one's own may replace (`ACGA(config, stages=...)`, docs/model.md#extending), in model order.
+REPLACEABLE_STAGES = ("video_feature", "text_encoder", "attention", "decoder")
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
@@ -209,6 +211,10 @@ class ACGA(SegmentationTask, keras.Model):
         encoder_dtype: dtype policy of the I3D video encoder(s) where it differs from `dtype` (default: `dtype`).
             `dtype="mixed_bfloat16", encoder_dtype="float32"` computes the text encoder, attention and decoder in
             bfloat16 and I3D in float32 (docs/training.md#mixed-precision).
+        stages: layers of one's own in place of the model's, by stage name (`REPLACEABLE_STAGES`: "video_feature",
+            "text_encoder", "attention", "decoder"), each taking and giving what the stage it replaces does
+            (docs/model.md#extending); saved with the model (register their classes with Keras to load it). One
+            stream only (not modality "rgb+flow").
 
     Call arguments:
         inputs: dict with `video` float32 `(B, T, S, S, C)` in [-1, 1] (C = 3 RGB, 2 flow, 5 RGB then flow) and
@@ -233,7 +239,7 @@ class ACGA(SegmentationTask, keras.Model):
         Wang et al., ICCV 2019, https://arxiv.org/abs/1908.10047
     """
 
-    def __init__(self, config: ACGAConfig | dict, dtype=None, encoder_dtype=None, **kwargs):
+    def __init__(self, config: ACGAConfig | dict, dtype=None, encoder_dtype=None, stages=None, **kwargs):
         if isinstance(config, dict):
             config = ACGAConfig.from_dict(config, source="ACGA config")
         if not isinstance(config, ACGAConfig):
@@ -249,6 +255,7 @@ class ACGA(SegmentationTask, keras.Model):
             dtype = keras.config.dtype_policy().name
         c = config
         streams = ("rgb", "flow") if c.modality == "rgb+flow" else (c.modality,)
+        replaced = _checked_stages(stages, streams)
 
         # === Layers ===
         stages = {}
@@ -267,6 +274,7 @@ class ACGA(SegmentationTask, keras.Model):
                 decoder=MultiResolutionDecoder(c.decoder_filters, c.fusion_resolutions, dtype=dtype,
                                                name=f"{prefix}decoder"),
             )
+            stages[stream].update(replaced)
 
         # === Functional Model ===
         video = keras.Input((c.clip_length, c.image_size, c.image_size, c.input_channels), name="video")
@@ -304,6 +312,10 @@ class ACGA(SegmentationTask, keras.Model):
         self._encoder_dtype = keras.dtype_policies.get(encoder_dtype) if encoder_dtype else None
         self._intermediates = intermediates
         self._built_trainable = trainable_flags(self)  # what `get_config` compares with
+        self._replaced = replaced  # (layers of one's own: serialised by `get_config`)
+        # each stage's layer name, for `stage` (a layer of one's own has a name of its own)
+        self._stage_names = {stream: {name: layer.name for name, layer in stages[stream].items()}
+                             for stream in streams}
 
     @property
     def precision(self) -> str:
@@ -393,6 +405,9 @@ class ACGA(SegmentationTask, keras.Model):
         config = {"config": self.config.to_dict(), "name": self.name, "dtype": _serialize(self._layer_dtype)}
         if self._encoder_dtype is not None:  # only where set: configs saved before it load as they did
             config["encoder_dtype"] = _serialize(self._encoder_dtype)
+        if self._replaced:
+            config["stages"] = {name: keras.saving.serialize_keras_object(layer)
+                                for name, layer in self._replaced.items()}
         flags = trainable_flags(self)
         if flags != self._built_trainable:  # a layer frozen or unfrozen since the build: every flag, in build order
             config["layers_trainable"] = flags
@@ -406,6 +421,9 @@ class ACGA(SegmentationTask, keras.Model):
         for key in ("dtype", "encoder_dtype"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.dtype_policies.deserialize(config[key])
+        if isinstance(config.get("stages"), dict):  # layers of one's own, as `get_config` serialised them
+            config["stages"] = {name: keras.saving.deserialize_keras_object(layer)
+                                for name, layer in config["stages"].items()}
         flags = config.pop("layers_trainable", None)
         model = cls(**config)
         if flags:
@@ -423,11 +441,18 @@ class ACGA(SegmentationTask, keras.Model):
         Returns:
             dict of float32 logits `logits_res1`, `logits_res2`, `logits`, each with B × Q rows, clip-major (row
             b × Q + q is clip b with sentence q).
+
+        A subclass that overrides `call` (its own forward pass, docs/model.md#extending) is called on each clip
+        repeated Q times instead, so that prediction and the export compute what it trains and is scored with: the
+        video encoder then runs once per (clip, sentence) pair.
         """
         self._check_inputs({"video": video, "words": words}, per_clip=False)
         self._check_runs_here({"video": video, "words": words})
         count, clips = keras.ops.shape(words)[0], keras.ops.shape(video)[0]
         words = keras.ops.tile(words, (clips, 1, 1))  # (B·Q, L, D): sentences 0..Q-1 for each clip
+        if type(self).call is not ACGA.call:  # (a researcher's subclass refined the logits: predict ignored it)
+            outputs = self({"video": keras.ops.repeat(video, count, axis=0), "words": words}, training=False)
+            return {key: outputs[key] for key in ("logits_res1", "logits_res2", "logits")}
         per_stream = []
         for stream in self.streams:
             clip = video if len(self.streams) == 1 else video[..., _STREAM_CHANNELS[stream]]
@@ -449,9 +474,31 @@ class ACGA(SegmentationTask, keras.Model):
         if stream is not None and stream not in self.streams:
             raise ValueError(f"stream={stream!r}: this model's streams are {list(self.streams)} "
                              f"(modality={self.config.modality!r})")
-        if len(self.streams) > 1:
-            return self.get_layer(f"{stream or self.streams[0]}_{name}")
-        return self.get_layer(name)
+        return self.get_layer(self._stage_names[stream or self.streams[0]][name])
+
+
+def _checked_stages(stages, streams: tuple[str, ...]) -> dict:
+    """`ACGA`'s `stages` argument checked: {stage name: Keras layer}, or {} for None.
+
+    Raises:
+        ValueError: a name that is not in `REPLACEABLE_STAGES`, or a model of two streams.
+        TypeError: not a dict, or a value that is not a Keras layer.
+    """
+    if stages is None:
+        return {}
+    if not isinstance(stages, dict):
+        raise TypeError(f"stages is a {type(stages).__name__}: give a dict of layers by stage name, e.g. "
+                        "stages={'text_encoder': MyTextEncoder()} (docs/model.md#extending)")
+    if unknown := sorted(set(stages) - set(REPLACEABLE_STAGES)):
+        raise ValueError(f"stages: {', '.join(map(repr, unknown))} is not a stage a layer of one's own may replace; "
+                         f"those are {', '.join(REPLACEABLE_STAGES)} (docs/model.md#extending)")
+    for name, layer in stages.items():
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"stages[{name!r}] is a {type(layer).__name__}, not a Keras layer")
+    if stages and len(streams) > 1:
+        raise ValueError("stages: a model of two streams (modality='rgb+flow') would share the layer between them; "
+                         "replace stages in a one-stream model")
+    return dict(stages)
 
 
 def _named_layers(layer: keras.layers.Layer, path: str = ""):
@@ -546,7 +593,8 @@ def split_model(model, task_class=keras.Model) -> tuple[keras.Model, keras.Model
 
 def parameter_table(model: ACGA) -> str:
     """A Table-1-style parameter count: video encoder, text encoder, attention, decoder, fusion, total,
-    trainable vs frozen (docs/model.md#decoder: the paper head has 23,664,391 parameters, MRF 28)."""
+    trainable vs frozen (docs/model.md#decoder: the paper head has 23,664,391 parameters, MRF 28); a subclass's own
+    layers in a row "other layers" (docs/model.md#extending)."""
     rows = []
 
     def count(weights):
@@ -564,13 +612,17 @@ def parameter_table(model: ACGA) -> str:
         trainable = sum(count(layer.trainable_weights) for layer in layers)
         frozen = sum(count(layer.non_trainable_weights) for layer in layers)
         if name == "decoder":
-            fusion = [layer.conv_fusion for layer in layers if layer.conv_fusion is not None]
+            fusion = [layer.conv_fusion for layer in layers if getattr(layer, "conv_fusion", None) is not None]
             fusion_count = sum(count(f.weights) for f in fusion)
             rows.append((name, trainable - fusion_count, frozen))
             rows.append(("fusion (MRF)", fusion_count, 0))
         else:
             rows.append((name, trainable, frozen))
     head = sum(t + f for n, t, f in rows if n != "video encoder (I3D)")
+    other_t = count(model.trainable_weights) - sum(t for _, t, _ in rows)  # a subclass's own layers
+    other_f = count(model.non_trainable_weights) - sum(f for _, _, f in rows)
+    if other_t or other_f:
+        rows.append(("other layers", other_t, other_f))
     total_t = sum(t for _, t, _ in rows)
     total_f = sum(f for _, _, f in rows)
     width = 24

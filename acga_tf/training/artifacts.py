@@ -65,9 +65,25 @@ class TrainedModel:
     embeddings: np.ndarray
     directory: str
 
+    def __post_init__(self):
+        require_acga(self.model)
+
     def vectorizer(self):
         """A `SentenceVectorizer` (string sentences → (B, L, D) word vectors) for this model."""
         return SentenceVectorizer.from_vocabulary(self.vocabulary, self.embeddings, self.config.sentence_length)
+
+
+def require_acga(model) -> None:
+    """Refuses, in one line, a model that is not an `ACGA` (or a subclass of it): a run's files, evaluation, prediction
+    and export read its config and multi-sentence pass (a researcher's own `keras.Model` failed deep inside with
+    "'MyModel' object has no attribute 'config'", after a run's word files were written).
+
+    Raises:
+        TypeError: `model` is not an `ACGA`.
+    """
+    if not isinstance(model, acga.ACGA):
+        raise TypeError(f"model is a {type(model).__name__}, not an ACGA: a run holds an ACGA or a subclass of it "
+                        "(to change a stage, subclass ACGA: docs/model.md#extending)")
 
 
 def arrays_digest(arrays, *, digest=None) -> str:
@@ -181,7 +197,11 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
 
     Args:
         experiment: the `ExperimentConfig` of the run, written to `experiment.json` when given.
+
+    Raises:
+        TypeError: `model` is not an `ACGA` (`require_acga`), before anything is written.
     """
+    require_acga(model)
     save_vocabulary(directory, vocabulary, embeddings)
     files.write_text(os.path.join(directory, CONFIG_FILE), model.config.to_json() + "\n")
     if experiment is not None:
