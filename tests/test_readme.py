@@ -64,3 +64,25 @@ def test_docs_fine_tuning_recipe_reads_sentences_with_the_runs_word_vectors(run_
     distance = np.abs(vectors[:, None, :] - rows[None, :, :]).max(axis=2).min(axis=1)  # to the nearest run row
     assert len(vectors) and distance.max() < 1e-6, distance.max()
     assert os.path.exists(tmp_path / "finetuned.keras")
+
+
+def test_docs_extending_recipe_builds_saves_and_loads_a_model_of_ones_own(tmp_path, monkeypatch):
+    """docs/model.md#extending as written: a text encoder of one's own (`stages=`) in a subclass with its own
+    `call`; the loaded model is the same class and computes the same logits."""
+    import keras
+    import numpy as np
+    from support import random_inputs
+
+    text = (REPO / "docs" / "model.md").read_text()
+    section = text[text.index("## Extending"):text.index("## Weights")]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "docs/model.md (Extending)", "exec"), namespace)
+    model, loaded = namespace["model"], namespace["loaded"]
+    assert type(loaded).__name__ == "RefinedACGA" and loaded.stage("text_encoder").name == "gru_text"
+    inputs = random_inputs(namespace["config"], batch=1)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(inputs)["logits"]),
+                                  keras.ops.convert_to_numpy(model(inputs)["logits"]))
+    for name in ("my_project>RefinedACGA", "my_project>GRUTextEncoder"):  # the next test's classes are its own
+        keras.saving.get_custom_objects().pop(name, None)
