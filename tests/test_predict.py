@@ -1325,6 +1325,23 @@ def test_cli_several_queries_write_one_mask_track_and_colour_each_with_a_legend(
         assert np.abs(swatch - np.array(OVERLAY_COLORS[k])).max() <= 24, (k, swatch)
 
 
+def test_the_legend_draws_each_sentence_in_a_font_that_has_its_letters(caplog):
+    """A multilingual tester's overlay legend drew every letter outside ASCII as a box, Spanish "í" included, without
+    a word (Pillow's default font); `acga visualize` drew them. Now a font with the letters (Matplotlib's DejaVu
+    Sans: Latin, Cyrillic, Arabic, ...), and a warning naming the characters no font here has."""
+    from acga_tf.apps.predict import legend, legend_font
+
+    for sentence in ("el círculo rojo", "Красный квадрат", "الدائرة الحمراء"):
+        path, lacking = legend_font(sentence)
+        assert os.path.basename(path) == "DejaVuSans.ttf" and lacking == [], (sentence, path, lacking)
+    unknown = "\U0010fffd"  # a private-use character: no font has it
+    with caplog.at_level("WARNING"):
+        drawn, _ = legend(["í"], 100)
+        boxed, _ = legend([unknown], 100)
+    assert caplog.text.count("legend has no font with a glyph for") == 1 and unknown in caplog.text
+    assert not np.array_equal(drawn, boxed)  # "í" is a letter, not the box of a missing glyph
+
+
 # === A full disk midway; a --frames-dir used again (docs/serving.md#predict) ===
 def _saves_fail_at(monkeypatch, call):
     """From now on, the `call`-th save of a Pillow image (1-based: mask PNGs as they are written, a GIF overlay at its

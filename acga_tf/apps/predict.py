@@ -31,6 +31,7 @@ import numbers
 import os
 import re
 import shutil
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 import av
@@ -617,26 +618,84 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     return _blend(frames, [(masks.astype(bool), color)], alpha)
 
 
+LEGEND_FONT_SIZE = 11  # pixels: the legend's glyphs, 14 pixels a line with the gap
+LEGEND_FONTS_SEARCHED = 200  # the fonts looked through for glyphs the first lacks (a desktop has hundreds)
+
+
 def legend(queries: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The overlay's legend: each sentence next to a swatch of its colour, on a dark translucent box, drawn with
-    Pillow's default font and cut to `width` pixels.
+    """The overlay's legend: each sentence next to a swatch of its colour, on a dark translucent box, cut to `width`
+    pixels. Each sentence is drawn in a font that has its characters (`legend_font`), shaped where Pillow has
+    libraqm (Arabic joined, right to left); a character no font here has is drawn as a box, with a warning.
 
     Returns:
         (uint8 (h, w, 3) pixels, float32 (h, w, 1) opacity).
     """
-    font = ImageFont.load_default()
-    line = 14  # pixels per sentence: the default font's 11-pixel glyphs and a gap
+    line = LEGEND_FONT_SIZE + 3
     texts = [f"{k + 1}. {q}" for k, q in enumerate(queries)]
-    text_width = max(int(np.ceil(font.getlength(t))) for t in texts)
+    fonts, missing = [], []
+    for text in texts:
+        path, lacking = legend_font(text)
+        fonts.append(ImageFont.truetype(path, LEGEND_FONT_SIZE))
+        missing += lacking
+    if missing:  # (before: Pillow's default font drew every letter outside ASCII as a box, without a word)
+        logger.warning("the overlay's legend has no font with a glyph for %s: drawn as a box (install a font that "
+                       "has them, such as Noto Sans CJK for Chinese and Japanese)", " ".join(dict.fromkeys(missing)))
+    text_width = max(int(np.ceil(font.getlength(text))) for font, text in zip(fonts, texts))
     size = (min(width, 18 + text_width + 4), 4 + line * len(texts))
     rgba = Image.new("RGBA", size, (0, 0, 0, 150))
     draw = ImageDraw.Draw(rgba)
-    for k, text in enumerate(texts):
+    for k, (font, text) in enumerate(zip(fonts, texts)):
         y = 3 + line * k
         draw.rectangle([3, y + 1, 13, y + 11], fill=overlay_color(k) + (255,))
         draw.text((18, y), text, fill=(255, 255, 255, 255), font=font)
     pixels = np.asarray(rgba, np.float32)
     return pixels[..., :3].astype(np.uint8), pixels[..., 3:] / 255.0
+
+
+def legend_font(text: str) -> tuple[str, list[str]]:
+    """(the font file to draw `text` with, the characters of it that font lacks): Matplotlib's DejaVu Sans (Latin,
+    Greek, Cyrillic, Arabic, Hebrew, ...; installed with Matplotlib) where it has them all, else the first of the
+    machine's fonts Matplotlib knows that has them (Noto Sans CJK, say), else the one that lacks the fewest."""
+    needed = {c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf")}  # (ZWJ, ZWNJ)
+    best = None
+    for path in _legend_font_files():
+        lacking = [c for c in needed if ord(c) not in _font_characters(path)]
+        if not lacking:
+            return path, []
+        if best is None or len(lacking) < len(best[1]):
+            best = (path, sorted(lacking))
+    return best
+
+
+@functools.lru_cache(maxsize=1)
+def _legend_font_files() -> tuple[str, ...]:
+    """DejaVu Sans first, then the machine's other fonts that Pillow draws at the legend's size (an emoji font of
+    fixed-size bitmaps is not one)."""
+    from matplotlib import font_manager  # noqa: PLC0415 (Matplotlib's font list: only for an overlay's legend)
+
+    first = str(font_manager.findfont("DejaVu Sans", fallback_to_default=True))  # (a str subclass since 3.11)
+    # (not Matplotlib's "Last Resort" font: its glyph for every character is a box naming the character's block)
+    paths = [first] + sorted({entry.fname for entry in font_manager.fontManager.ttflist
+                              if "lastresort" not in os.path.basename(entry.fname).lower()} - {first})
+    usable = []
+    for path in paths[:LEGEND_FONTS_SEARCHED]:
+        try:
+            ImageFont.truetype(path, LEGEND_FONT_SIZE)
+        except OSError:
+            continue
+        usable.append(path)
+    return tuple(usable)
+
+
+@functools.lru_cache(maxsize=None)
+def _font_characters(path: str) -> frozenset[int]:
+    """The code points a font file has glyphs for (its character map)."""
+    from matplotlib import ft2font  # noqa: PLC0415 (as above)
+
+    try:
+        return frozenset(ft2font.FT2Font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):
+        return frozenset()
 
 
 def overlay_frame(frame: np.ndarray, masks: np.ndarray, key: tuple[np.ndarray, np.ndarray] | None = None,
