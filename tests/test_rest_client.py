@@ -7,6 +7,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.parse
 import warnings
 import zlib
 
@@ -242,6 +243,20 @@ def test_a_bytes_output_comes_back_as_bytes(fake):
     outputs = RestClient(url).run({"frames": np.array([png], object), "queries": np.array([QUERY], object)},
                                   "segment_encoded_png")
     assert outputs["mask_png_bytes"].tolist() == [png] and outputs["empty"].tolist() == [False]
+
+
+def test_a_model_name_outside_ascii_or_with_a_space_is_requested_percent_encoded(fake):
+    """A multilingual tester's `--model http://HOST:8501/v1/models/模型甲` failed in http.client ("'ascii' codec can't
+    encode characters in position 16-18"), and a name with a space was "not a TF Serving model URL" although `acga
+    export` writes such names into models.config. The path is percent-encoded when requested (an escape typed is
+    kept); messages name the URL as given."""
+    name = "模型 甲"
+    encoded = urllib.parse.quote(name)
+    url = fake.url(encoded, {}).replace(encoded, name)
+    rest = RestClient(url)
+    assert rest.run({"queries": np.array(["a"], object)}, "describe_queries")["clip_length"] == DESCRIBE["clip_length"]
+    assert rest.signature_names() and RestClient(fake.url(encoded, {})).signature_names() == rest.signature_names()
+    assert load_predictor(url).source == url
 
 
 # === The remote predictor: outputs checked against the request ===

@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Mapping
 
@@ -349,7 +350,8 @@ def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, 
 
 
 # === HTTP client of a running server ===
-REST_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:\s]+(/versions/\d+|/labels/[^/:\s]+)?$")
+# (a model's name or label may hold spaces and letters outside ASCII: they are percent-encoded when requested)
+REST_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:]+(/versions/\d+|/labels/[^/:]+)?$")
 # The largest predict answer read. The largest we send for: one clip of 4K frames (3840 x 2160) and 10 sentences,
 # with probabilities: a mask value is at most 3 bytes of JSON ("1, "), a float32 probability at most ~21
 # ("0.12345678901234567, "), so 10 x 8.3 M pixels x 24 bytes = 1.99 GB. A larger answer is not one we asked for.
@@ -429,6 +431,11 @@ class RestClient:
             raise ValueError(f"{url}: not a TF Serving model URL; expected http://HOST:PORT/v1/models/NAME "
                              "(optionally /versions/N or /labels/LABEL)")
         self.url, self.timeout = url, timeout
+        # what is requested: the path percent-encoded (a model named 模型甲 failed in http.client with "'ascii' codec
+        # can't encode characters"); an escape already typed (%E6...) is kept, and messages name `url` as given
+        scheme, _, rest = url.partition("://")
+        host, _, path = rest.partition("/")
+        self._address = f"{scheme}://{host}/{urllib.parse.quote(path, safe='/%')}"
 
     def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
         """Sends one columnar predict request; returns the outputs as NumPy arrays (JSON numbers: int64 /
@@ -444,7 +451,7 @@ class RestClient:
                 object, an output that is not a rectangular array).
         """
         data = json.dumps(rest_body(inputs, signature_name)).encode("utf-8")
-        request = urllib.request.Request(self.url + ":predict", data=data, method="POST",
+        request = urllib.request.Request(self._address + ":predict", data=data, method="POST",
                                          headers={"Content-Type": "application/json"})
         with _Deadline(self.timeout) as deadline:
             try:
@@ -492,7 +499,7 @@ class RestClient:
         url = self.url + "/metadata"
         with _Deadline(self.timeout) as deadline:
             try:
-                response = deadline.opener().open(url, timeout=self.timeout)
+                response = deadline.opener().open(self._address + "/metadata", timeout=self.timeout)
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
                 raise self._unreachable(url, e, deadline, "cannot read the model's signatures") from None
             with response:
