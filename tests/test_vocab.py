@@ -187,12 +187,17 @@ def test_check_nonempty():
         fn(tf.constant([""]))
 
 
-def test_chinese_characters_are_words_of_their_own():
+def test_chinese_characters_and_katakana_runs_are_words_of_their_own():
     """A sentence in Chinese (no spaces between words) was one token, which no other sentence shares: a custom
     dataset's vocabulary held its sentences, and a query rephrased had no known word. Each Han character is a word
     now, in the vocabulary and in the graph alike; kana between kanji stay together, Korean splits at its spaces."""
     assert tokenize_py("红色的圆圈在滚动") == ["红", "色", "的", "圆", "圈", "在", "滚", "动"]
     assert tokenize_py("赤い円が転がる") == ["赤", "い", "円", "が", "転", "がる"]
+    # a run of katakana is a word (a multilingual tester's "赤いボールがジャンプする" gave "いボールがジャンプする")
+    assert tokenize_py("赤いボールがジャンプする") == ["赤", "い", "ボール", "が", "ジャンプ", "する"]
+    # Arabic's short vowels and tatweel, and the joiners, are not letters of the word; Turkish "İ" lower-cases to "i"
+    assert tokenize_py("الدَّائِرَةُ الدائـــرة") == ["الدائرة", "الدائرة"]
+    assert tokenize_py("می\u200cرود KIRMIZI DAİRE") == ["میرود", "kirmizi", "daire"]
     assert tokenize_py("the red 圆circle, 빨간 원이") == ["the", "red", "圆", "circle", "빨간", "원이"]
     vocabulary = Vocabulary.build(["红色的圆圈在滚动", "蓝色的方块"])
     matrix, _ = vocabulary.embedding_matrix(dim=4, seed=0)

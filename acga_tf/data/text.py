@@ -2,11 +2,12 @@
 
 The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map and in
 the serving graph, so the three can never disagree. Rule: write full-width ASCII as ASCII ("ｒｅｄ" → "red", as CJK
-input methods type it), delete apostrophes ("man's" → "mans"), set each Chinese character (Han: Chinese, Japanese
-kanji) apart as a word of its own ("红色的圆" → "红 色 的 圆", as BERT's tokenizer does: these languages put no space
-between words), turn every other character that is not a letter, mark or digit into a space, drop the marks that
-begin a word (an emoji's variation selector would otherwise be a word of its own), lower-case (UTF-8 aware), split on
-whitespace.
+input methods type it), delete apostrophes ("man's" → "mans"), the zero-width joiners and Arabic's short-vowel marks
+and tatweel, set each Chinese character (Han: Chinese, Japanese kanji) apart as a word of its own ("红色的圆" → "红 色
+的 圆", as BERT's tokenizer does: these languages put no space between words) and each run of katakana ("ボール"),
+turn every other character that is not a letter, mark or digit into a space, drop the marks that
+begin a word (an emoji's variation selector would otherwise be a word of its own), lower-case (UTF-8 aware; Turkish
+"İ" as "i"), split on whitespace.
 
 A letter with an accent has two Unicode forms, one character (NFC, what most keyboards type) or a letter then an
 accent (NFD, macOS file names): stock TensorFlow has no op that turns one into the other, so the sentences read from
@@ -28,6 +29,16 @@ SEPARATORS = r"[^\p{L}\p{M}\p{N}]+"
 # so a sentence was one token, known to no vocabulary but its own sentence's. As BERT's tokenizer does, each Han
 # character is set apart; the kana between them stay together.
 HAN = r"(\p{Han})"
+# A run of katakana (and its long-vowel and sound marks, which Unicode counts as no script's) is a word of its own:
+# Japanese writes loanwords in it ("ボール", ball) between particles and verbs in hiragana, and runs of hiragana stay
+# whole ("いボールがジャンプする" read as one word before).
+KATAKANA = r"([\p{Katakana}\x{30FC}\x{309B}\x{309C}\x{FF70}\x{FF9E}\x{FF9F}]+)"
+# Deleted, as apostrophes are: the joiners (Persian writes "می‌رود" with a zero-width non-joiner inside one word),
+# Arabic's short-vowel marks and tatweel (the same word is written with or without them: "الدَّائِرَةُ", "الدائرة",
+# "الدائـــرة").
+JOINERS_AND_ARABIC_MARKS = r"[\x{200C}\x{200D}\x{0640}\x{064B}-\x{065F}\x{0670}]"
+# Turkish "İ" lower-cases to "i" and a combining dot above ("DAİRE" read as "dai̇re", not "daire"): the dot is dropped.
+DOTTED_I = "i\u0307"
 # Marks at the start of a word (after SEPARATORS made every boundary a space): they modify nothing of the word.
 LEADING_MARKS = r"(^| )\p{M}+"
 
@@ -62,11 +73,14 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
     """
     s = _ascii_for_full_width(tf.convert_to_tensor(sentences, tf.string))
     s = tf.strings.regex_replace(s, APOSTROPHES, "")
+    s = tf.strings.regex_replace(s, JOINERS_AND_ARABIC_MARKS, "")
     s = tf.strings.regex_replace(s, HAN, r" \1 ")
+    s = tf.strings.regex_replace(s, KATAKANA, r" \1 ")
     s = tf.strings.regex_replace(s, SEPARATORS, " ")
     s = tf.strings.regex_replace(s, LEADING_MARKS, r"\1")
     # Lower-cased last: with encoding="utf-8" TensorFlow's lower stops at a NUL character, which SEPARATORS removed.
-    return tf.strings.split(tf.strings.lower(s, encoding="utf-8"))
+    s = tf.strings.regex_replace(tf.strings.lower(s, encoding="utf-8"), DOTTED_I, "i")
+    return tf.strings.split(s)
 
 
 def tokenize_py_many(sentences: list[str]) -> list[list[str]]:
