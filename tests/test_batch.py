@@ -78,7 +78,8 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
         ("6", "failed", ""), ("7", "failed", ""), ("8", "failed", ""), ("9", "failed", ""), ("10", "done", "a/masks/1"),
         ("11", "done", "a/masks/3")]
     assert [r["message"] for r in results if r["status"] == "done"] == [
-        "", "", "", "", "query words not in the model's vocabulary (they get zero vectors): dancing"]
+        "", "", "", "", "query 'the red circle dancing': words not in the model's vocabulary (they get zero vectors): "
+        "dancing"]
     messages = [r["message"] for r in results if r["status"] == "failed"]
     assert messages[0].endswith("missing.mp4: video file not found")
     # before (a shell loop), one refused sentence failed its video's other sentences too

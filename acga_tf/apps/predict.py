@@ -144,6 +144,9 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
     return queries
 
 
+WORDS_NAMED = 12  # a sentence's words past those the model reads, named in its warning (then "...")
+
+
 def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[str | None, list[str]]]:
     """What the model makes of each sentence (already `check_query`'d), from one `describe` of them all (one request
     to a TF Serving model): (why it is refused, or None; its warnings: words the vocabulary lacks, words past the
@@ -160,11 +163,14 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
                            + (f"; {hint}" if hint else ""), []))
             continue
         notes = []
-        if words > length:
+        if words > length:  # the words dropped named (a multilingual tester's were the sentence's motion)
+            dropped = tokenize_py(query)[length:]
+            named = " ".join(dropped) if len(dropped) <= WORDS_NAMED else " ".join(dropped[:WORDS_NAMED]) + " ..."
             notes.append(f"query {quoted(query)} has {words} words; the model reads the first {length}: "
-                         f"{words - length} are dropped")
+                         f"{words - length} are dropped ({named})")
         if unknown := str(unknown).split():  # (of the words the model reads: L at most)
-            notes.append("query words not in the model's vocabulary (they get zero vectors): " + ", ".join(unknown))
+            notes.append(f"query {quoted(query)}: words not in the model's vocabulary (they get zero vectors): "
+                         + ", ".join(unknown))
         judged.append((None, notes))
     return judged
 
