@@ -44,6 +44,9 @@ def test_round_trip_counts_manifest_and_vocabulary(a2d_world, a2d_shards):
             assert shard["file"].endswith(f"-of-{entry['num_shards']:05d}.tfrecord")
     train_sentences = [r.sentence for f in frames if f.split == "train" for r in f.referrals]
     assert Vocabulary.load(str(a2d_shards / manifest["vocabulary"])) == Vocabulary.build(train_sentences)
+    # the words of vocab.txt, one a line (a multilingual tester's manifest said 83 of its 82: the padding entry)
+    lines = (a2d_shards / manifest["vocabulary"]).read_text(encoding="utf-8").splitlines()
+    assert manifest["vocabulary_size"] == len(lines) == len(Vocabulary.build(train_sentences).words) - 1
     assert not (a2d_shards / "skipped.csv").exists()
 
 

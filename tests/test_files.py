@@ -294,3 +294,13 @@ def test_a_write_onto_a_folder_names_the_file_and_leaves_no_temporary(tmp_path):
         files.write_json(str(tmp_path / "provenance.json"), {"sessions": []})
     assert str(error.value) == f"[Errno 21] Is a directory: '{tmp_path / 'provenance.json'}'"
     assert os.listdir(tmp_path) == ["provenance.json"]
+
+
+def test_json_files_keep_their_letters_and_escape_what_utf8_cannot_write(tmp_path):
+    """A multilingual tester's manifest and evaluation records wrote "数据/分片" as "\\u6570\\u636e/..." (the batch's
+    summary.json did not): letters as they are now; a lone surrogate (a file name's undecodable bytes) as an escape."""
+    path = tmp_path / "a.json"
+    files.write_json(str(path), {"data": "数据/分片 v1", "emoji": "🟩"})
+    assert "数据/分片 v1" in path.read_text(encoding="utf-8") and "🟩" in path.read_text(encoding="utf-8")
+    files.write_json(str(path), {"name": "caf\udce9"})
+    assert json.loads(path.read_text(encoding="utf-8")) == {"name": "caf\udce9"}

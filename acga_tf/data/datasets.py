@@ -92,9 +92,9 @@ def load_vectorizer(directory: str, config, vectors_path: str | None = None, voc
     matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
     if vectors_path is None:
         logger.warning("no word vectors given: using deterministic random %d-d vectors for the %d words of %s "
-                       "(seed %d)", config.word_dim, len(vocab.words), directory, config.seed)
+                       "(seed %d)", config.word_dim, len(vocab.words) - 1, directory, config.seed)  # (not PAD)
     elif n_unknown:
-        logger.warning("%d of %d words have no vector in %s", n_unknown, len(vocab.words), vectors_path)
+        logger.warning("%d of %d words have no vector in %s", n_unknown, len(vocab.words) - 1, vectors_path)
     return SentenceVectorizer(vocab.words, matrix, config.sentence_length)
 
 

@@ -308,8 +308,15 @@ def write_text(path: str, text: str) -> None:
 
 
 def write_json(path: str, obj: Any) -> None:
-    """Writes `obj` as indented JSON to `path` atomically."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Writes `obj` as indented JSON to `path` atomically, in UTF-8 with its letters as they are ("数据/分片", not
+    "\\u6570\\u636e/..."; a multilingual tester's manifest and evaluation records), or as escapes where a string holds
+    what UTF-8 cannot write (a lone surrogate: a file name's undecodable bytes)."""
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, indent=2, sort_keys=True)
+    write_text(path, text + "\n")
 
 
 def read_json(path: str) -> Any:
