@@ -496,6 +496,7 @@ def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):
     masks = np.zeros((6, 45, 61), np.uint8)
     masks[:, 10:20, 5:30] = 1
     result = PredictionResult(masks=masks, probabilities=masks.astype(np.float32), fps=8.0, query="x")
+    assert repr(result) == "PredictionResult(query='x', 6 frames of 61x45, fps=8, 6 with a mask)"  # not the arrays
     path = write_overlay(result, frames, str(tmp_path / "sub" / "overlay.mp4"))
     back, fps = load_video(path)
     assert back.shape == (6, 46, 62, 3) and fps == 8.0  # yuv420p: last row/column repeated to even sizes

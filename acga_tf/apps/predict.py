@@ -529,6 +529,13 @@ class PredictionResult:
         """Zero-based indices of the frames whose mask is empty."""
         return [int(i) for i in np.flatnonzero(~self.masks.any(axis=(1, 2)))]
 
+    def __repr__(self) -> str:
+        """One line: the sentence, the frames and their size, the rate, the frames with a mask (the arrays' values
+        filled a researcher's screen with a hundred lines)."""
+        masked = self.num_frames - len(self.empty_frames)
+        return (f"PredictionResult(query={self.query!r}, {self.num_frames} frames of {self.width}x{self.height}, "
+                f"fps={self.fps:g}, {masked} with a mask)")
+
 
 def predict(model, video, query: str | None = None, *, queries: Sequence[str] | None = None, batch_size: int = 4,
             fps: float | None = None, progress: Callable[[int], None] | None = None,
