@@ -440,7 +440,7 @@ class _GRUText(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path):
+def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path, monkeypatch):
     """docs/model.md#extending: `ACGA(config, stages={"text_encoder": layer})` (a researcher found no way to swap a
     stage but to rebuild the model from its internals, which evaluate, predict and export then refused)."""
     model = ACGA(TINY, stages={"text_encoder": _GRUText(TINY.text_dim, name="gru_text")})
@@ -458,6 +458,11 @@ def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path
     loaded = load_model_file(str(tmp_path / "gru.keras"))
     assert loaded.stage("text_encoder").name == "gru_text" and isinstance(loaded.stage("text_encoder"), _GRUText)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(inputs, training=False)["logits"]), before)
+    with monkeypatch.context() as patch:  # a process that does not know the class (the acga command): named
+        patch.delitem(keras.saving.get_custom_objects(), "acga_tf_tests>_GRUText")
+        with pytest.raises(ValueError, match=r"gru.keras: holds a class of your own, acga_tf_tests>_GRUText, which "
+                                             r"this process does not know: load it from Python after importing"):
+            load_model_file(str(tmp_path / "gru.keras"))
 
     for stages, error, match in (
             ({"video_encoder": _GRUText(8)}, ValueError, "'video_encoder' is not a stage a layer of one's own may "

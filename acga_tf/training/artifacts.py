@@ -305,6 +305,10 @@ def load_model_file(path: str) -> keras.Model:
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
+        if unknown := _unknown_classes(path):  # (Keras said "... could not be deserialized properly")
+            raise ValueError(f"{path}: holds a class of your own, {', '.join(unknown)}, which this process does not "
+                             "know: load it from Python after importing the module that defines and registers it; "
+                             "the acga command knows acga-tf's classes only (docs/model.md#extending)") from None
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         limit = limits.memory_limit_hint()  # Keras reports an allocation that failed as objects it could not load
         raise ValueError(f"{path}: cannot load a Keras model ({first_line.rstrip(':')})"  # (a QA engineer's 2.5 GiB)
@@ -313,6 +317,27 @@ def load_model_file(path: str) -> keras.Model:
         raise ValueError(f"{path}: a {type(model).__name__}, not an ACGA model (acga-tf loads the .keras files that "
                          "`acga train` or `ACGA.save` write)")
     return _runnable_here(model, path)
+
+
+def _unknown_classes(path: str) -> list[str]:
+    """The registered names (`package>Class`) in a `.keras` file's config that neither Keras nor this process knows:
+    a model extended with classes of one's own (docs/model.md#extending), loaded where they are not imported."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    names, stack = set(), [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("registered_name")
+            if isinstance(name, str) and ">" in name and keras.saving.get_registered_object(name) is None:
+                names.add(name)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(names)
 
 
 def _runnable_here(model: acga.ACGA, path: str) -> acga.ACGA:
