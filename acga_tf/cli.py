@@ -220,6 +220,20 @@ class _Parser(argparse.ArgumentParser):
                 message += f"; did you mean {close[0]!r}?"
         _fail(self, message)
 
+    def add_subparsers(self, **kwargs):
+        """argparse's, whose commands' own `--help` opens with what the command does (its `help` in the list of
+        commands: a screen-reader user's `acga export --help` said nothing of what export does)."""
+        action = super().add_subparsers(**kwargs)
+        add = action.add_parser
+
+        def add_parser(name, **options):
+            if "help" in options:
+                options.setdefault("description", options["help"])
+            return add(name, **options)
+
+        action.add_parser = add_parser
+        return action
+
     def parse_args(self, args=None, namespace=None):
         """argparse's, but an option the subcommand does not know is its error, naming the closest of its options
         (argparse blamed the top-level `acga` for `acga evaluate --bach-size 2`, without a hint), also where that
@@ -617,9 +631,9 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train ACGA on prepared shards (the paper's schedule: docs/training.md#schedule)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="an experiment JSON file ({\"model\": ..., \"data\": ..., \"training\": "
-                        "...}, flat fields, or {\"preset\": NAME, ...})")
-    source.add_argument("--preset", help=" | ".join(EXPERIMENTS))
-    p.add_argument("--data", help="glob of training shards, e.g. 'data/a2d/train-*.tfrecord'")
+                        "...}, flat fields, or {\"preset\": NAME, ...}); this or --preset is required")
+    source.add_argument("--preset", help="one of " + ", ".join(EXPERIMENTS) + "; this or --config is required")
+    p.add_argument("--data", help="glob of training shards, e.g. 'data/a2d/train-*.tfrecord' (required)")
     p.add_argument("--val-data", help="glob of validation shards, evaluated after every epoch")
     p.add_argument("--output", default="runs/acga", help="run directory (default: runs/acga)")
     p.add_argument("--epochs", type=count_argument, help="epochs (default: the config's)")
@@ -807,7 +821,7 @@ def _run_demo(args) -> int:
         print(f"\nNot learnt by this run (sentences that name only it score less than {100 * UNLEARNT_MARGIN:.0f} "
               f"points above the text-blind reference, {100 * result.all_actors_summary['mean_iou']:.1f}): "
               + ", ".join(f"{k} {100 * v:.1f}" for k, v in result.unlearnt.items())
-              + ". Which attributes a run learns turns on rounding and on training length (README, 'Runs vary'): "
+              + ". Which attributes a run learns turns on rounding and on training length (docs/demo.md#runs-vary): "
               "another --seed, --mixed-precision or more --epochs may learn them.")
     print(f"\ntrained in {result.precision[0]}: {result.precision[1]}")
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())

@@ -471,7 +471,9 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the `a2d` / `jhmdb` sub-commands and their options to `parser`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
-    common.add_argument("--split", default="all", choices=("train", "test", "all"), help="default: all")
+    common.add_argument("--split", default="all", choices=("train", "test", "all"),
+                        help="which split's shards to write: train, test or all (default: all; J-HMDB Sentences has "
+                             "a test split only)")
     common.add_argument("--workers", type=count_argument, default=1, help="parallel processes (default: 1)")
     common.add_argument("--shard-size", type=count_argument, default=DEFAULT_SHARD_SIZE,
                         help=f"annotated frames per shard (default: {DEFAULT_SHARD_SIZE})")
@@ -493,10 +495,12 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
         first.add_argument("--root", required=True, help=root)
         return datasets.add_parser(name, parents=[first, common], help=help)
 
-    dataset("a2d", "A2D Sentences", "the dataset's folder: a2d_sentences/ (docs/data.md#datasets)")
-    jhmdb = dataset("jhmdb", "J-HMDB Sentences (test only)", "the dataset's folder: jhmdb_sentences/ "
-                    "(docs/data.md#datasets)")
-    dataset("custom", "your own videos, sentences and mask images, listed in a CSV table (docs/data.md#your-own-data)",
+    dataset("a2d", "convert A2D Sentences (docs/data.md#datasets) to TFRecord shards",
+            "the dataset's folder: a2d_sentences/ (docs/data.md#datasets)")
+    jhmdb = dataset("jhmdb", "convert J-HMDB Sentences (a test split only) to TFRecord shards",
+                    "the dataset's folder: jhmdb_sentences/ (docs/data.md#datasets)")
+    dataset("custom", "convert your own videos, sentences and mask images, listed in a CSV table "
+            "(docs/data.md#your-own-data), to TFRecord shards",
             "the folder of annotations.csv, or the table itself")
     jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
                        help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")

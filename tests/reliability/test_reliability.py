@@ -956,6 +956,25 @@ def test_help_never_splits_an_option_at_its_hyphen(command, monkeypatch, capsys)
         assert max(map(len, out.splitlines())) <= 100, out
 
 
+def test_every_commands_help_says_what_it_does(capsys):
+    """A screen-reader user's `acga export --help` listed the options without a word on what export does (the text
+    was in `acga --help`'s list only); `acga train --help` showed `--data` as optional, and `--config`/`--preset` as
+    required only by the usage's parentheses."""
+    parser = cli._build_parser()
+    commands = [[name] for name in parser._subparsers._group_actions[0].choices]
+    commands += [["prepare", dataset] for dataset in ("a2d", "jhmdb", "custom")]
+    for command in commands:
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        paragraphs = capsys.readouterr().out.split("\n\n")
+        assert paragraphs[0].startswith("usage:") and not paragraphs[1].startswith(("options:", "positional")), (
+            command, paragraphs[:2])
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "'data/a2d/train-*.tfrecord' (required)" in help_text and "this or --config is required" in help_text
+
+
 def test_verbose_after_the_subcommand():
     """`acga predict -v ...` was "unrecognized arguments: -v"; it is `acga -v predict ...` now, and either place's
     default leaves the other's flag as given."""
