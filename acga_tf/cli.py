@@ -160,7 +160,7 @@ from acga_tf.apps.demo import (
     run_demo,
 )
 from acga_tf.apps.evaluate import evaluate, evaluate_checkpoints, format_table, run_checkpoints
-from acga_tf.apps.predict import frames_to_segment, predict_to_files, quoted
+from acga_tf.apps.predict import frames_to_segment, overlay_color_name, predict_to_files, quoted
 from acga_tf.apps.predictors import SERVER_TIMEOUT_S, is_server_url, load_predictor
 from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_args
 from acga_tf.models.acga import ACGA, parameter_table
@@ -514,8 +514,13 @@ def _run_predict(args) -> int:
                 f"({summary.start_time:.2f} s to {summary.end_time:.2f} s"
                 + (f"; masks {' to '.join(summary.mask_names)}" if summary.mask_names else "") + ")")
     print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
-    for query, coverage, empty in zip(summary.queries, summary.coverage, summary.empty_frames):
-        print(f"  {quoted(query)}: mask covers {100 * coverage:.1f}% of pixels, empty in {len(empty)} frames")
+    several = len(summary.queries) > 1
+    for k, (query, coverage, empty) in enumerate(zip(summary.queries, summary.coverage, summary.empty_frames)):
+        # numbered as the legend and DIR/<k>/, the colour named (a screen-reader user could not pair them)
+        number = f"{k + 1}. " if several else ""
+        colour = f" ({overlay_color_name(k)} in the overlay)" if args.output and several else ""
+        print(f"  {number}{quoted(query)}{colour}: mask covers {100 * coverage:.1f}% of pixels, empty in "
+              f"{len(empty)} frames")
     if not summary.paths:  # a reviewer's run segmented every frame and wrote nothing, without a word
         logging.getLogger(__name__).warning("no --output or --frames-dir: the masks were only summed up above, "
                                             "nothing was written")

@@ -1307,8 +1307,9 @@ def test_cli_several_queries_write_one_mask_track_and_colour_each_with_a_legend(
     assert main(argv + sum((["--query", q] for q in SENTENCES), [])) == 0
     printed = capsys.readouterr().out
     assert f"{n} frames ({w}x{h})" in printed
-    for q in SENTENCES:
-        assert f"  {q!r}: mask covers " in printed
+    for k, (q, colour) in enumerate(zip(SENTENCES, ("vermillion", "blue", "bluish green"))):
+        # numbered as the legend and the folders, the colour named (a screen-reader user could not pair them)
+        assert f"  {k + 1}. {q!r} ({colour} in the overlay): mask covers " in printed
     assert (out / "queries.txt").read_text().splitlines() == [f"{k + 1}\t{q}" for k, q in enumerate(SENTENCES)]
     tracks = [np.stack([np.asarray(Image.open(out / str(k + 1) / f"{i:05d}.png")) // 255 for i in range(1, n + 1)])
               for k in range(3)]

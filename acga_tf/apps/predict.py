@@ -64,6 +64,7 @@ DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
 # reddish purple, sky blue, orange.
 OVERLAY_COLORS = ((213, 94, 0), (0, 114, 178), (0, 158, 115), (240, 228, 66), (204, 121, 167), (86, 180, 233),
                   (230, 159, 0))
+OVERLAY_COLOR_NAMES = ("vermillion", "blue", "bluish green", "yellow", "reddish purple", "sky blue", "orange")
 OVERLAY_COLOR = OVERLAY_COLORS[0]
 OVERLAY_ALPHA = 0.5
 OVERLAY_FORMATS = (".mp4", ".gif")
@@ -596,6 +597,11 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
 
 
 # === Writing results ===
+def overlay_color_name(k: int) -> str:
+    """The name of `overlay_color(k)`, for the lines that pair sentences with colours in text."""
+    return OVERLAY_COLOR_NAMES[k % len(OVERLAY_COLOR_NAMES)]
+
+
 def overlay_color(k: int) -> tuple[int, int, int]:
     """The overlay colour of sentence k (zero-based)."""
     return OVERLAY_COLORS[k % len(OVERLAY_COLORS)]
