@@ -608,7 +608,10 @@ def _run_visualize(args) -> int:
             point = ()
         if len(point) != 2:
             raise ValueError(f"--point {args.point!r}: expected X,Y (two numbers)")
-        fig = vis.attention_figure(vis.compute_attention(args.model, args.video, args.query, frame=args.frame), point)
+        maps = vis.compute_attention(args.model, args.video, args.query, frame=args.frame)
+        fig = vis.attention_figure(maps, point)
+        for line in maps.describe(*point):  # the figure in words (a screen-reader user's)
+            print(line)
     else:
         raise ValueError("give --data PATTERN (qualitative grid) or --video, --query and --point (attention figure)")
     print(f"wrote {vis.save_figure(fig, args.output)}")

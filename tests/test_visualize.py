@@ -2,6 +2,7 @@
 (docs/evaluation.md#protocol)."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -133,7 +134,19 @@ def test_cli_visualize_attention_figure(run_dir, frames, tmp_path, capsys):
     out = tmp_path / "figs" / "attention.png"
     assert main(["visualize", "--model", run_dir, "--video", video, "--query", QUERY, "--point", "50,36",
                  "--output", str(out)]) == 0
-    assert str(out) in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert str(out) in printed
+    # the figure in words too (a screen-reader user's: a picture only): the word weights, in sentence order, and
+    # where the point's spatial attention is highest
+    lines = printed.splitlines()
+    assert lines[0].startswith("frame ") and ", point (50, 36): the mask covers " in lines[0]
+    words = re.fullmatch(r"word attention of the point: (.*?)(; padding ([\d.]+) in all)?", lines[1])
+    pairs = [pair.rsplit(" ", 1) for pair in words.group(1).split(", ")]
+    assert [word for word, _ in pairs] == QUERY.split()[:len(pairs)]
+    total = sum(float(w) for _, w in pairs) + float(words.group(3) or 0)
+    assert abs(total - 1) < 0.05, total  # each position's word weights sum to 1
+    assert re.fullmatch(r"spatial attention of the point: highest at \(\d+, \d+\); \d+% of its weight lies inside "
+                        r"the mask", lines[2]), lines[2]
     with Image.open(out) as im:
         assert im.format == "PNG" and im.width > 2 * im.height > 200  # three panels side by side
         pixels = np.asarray(im.convert("RGB"))

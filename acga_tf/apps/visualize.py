@@ -131,6 +131,31 @@ class AttentionMaps:
         return np.asarray(unletterbox(full, h, w, method="bilinear"))[..., 0]
 
 
+    def describe(self, x: float, y: float) -> list[str]:
+        """The attention figure in words, for who cannot see it (a screen-reader user's `acga visualize` wrote a
+        picture only): the word weights of the point, in sentence order, the padding's summed; where the model has
+        spatial attention, the pixel it weighs most and the share of its weight inside the predicted mask; the mask's
+        share of the frame.
+
+        Raises:
+            ValueError: the point lies outside the frame.
+        """
+        weights = self.word_weights(x, y)
+        pairs = [(word, w) for word, w in zip(self.words, weights) if word != PADDING_LABEL]
+        padding = float(sum(w for word, w in zip(self.words, weights) if word == PADDING_LABEL))
+        lines = [f"frame {self.frame_index}, point ({x:g}, {y:g}): the mask covers {100 * self.mask.mean():.1f}% of "
+                 f"the frame, and {'includes' if self.mask[int(y), int(x)] else 'does not include'} the point",
+                 "word attention of the point: " + ", ".join(f"{word} {w:.2f}" for word, w in pairs)
+                 + (f"; padding {padding:.2f} in all" if padding else "")]
+        if self.spatial_attention is not None:
+            spatial = self.spatial_map(x, y)
+            peak_y, peak_x = np.unravel_index(int(np.argmax(spatial)), spatial.shape)
+            inside = float((spatial * (self.mask > 0)).sum() / max(float(spatial.sum()), 1e-12))
+            lines.append(f"spatial attention of the point: highest at ({peak_x}, {peak_y}); {100 * inside:.0f}% of "
+                         "its weight lies inside the mask")
+        return lines
+
+
 def _attention_output(outputs: dict, key: str):
     """`key` or, for two-stream models, the first stream's `rgb_<key>`; None when the config has none."""
     for name in (key, f"rgb_{key}"):
