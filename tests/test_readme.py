@@ -86,3 +86,44 @@ def test_docs_extending_recipe_builds_saves_and_loads_a_model_of_ones_own(tmp_pa
                                   keras.ops.convert_to_numpy(model(inputs)["logits"]))
     for name in ("my_project>RefinedACGA", "my_project>GRUTextEncoder"):  # the next test's classes are its own
         keras.saving.get_custom_objects().pop(name, None)
+
+
+def _anchors(page) -> set[str]:
+    """The anchors GitHub gives a Markdown page's headings: lower case, punctuation but hyphens dropped, spaces as
+    hyphens, a repeated heading's with -1, -2, ... (headings inside code blocks are not headings)."""
+    found, seen, code = set(), {}, False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            code = not code
+        heading = None if code else re.match(r"^#{1,6}\s+(.*)$", line)
+        if heading:
+            text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.group(1).strip()).lower()
+            slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+            count = seen.get(slug, 0)
+            seen[slug] = count + 1
+            found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
+
+
+def test_every_link_and_cited_section_of_the_docs_exists():
+    """Links between the Markdown pages (file and heading), and the `docs/<page>.md#<section>` that docstrings and
+    messages cite: a demo's printed note named a README section that did not exist (a screen-reader user's)."""
+    pages = [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "saved_models" / "README.md",
+             REPO / "benchmarks" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            path, _, anchor = target.partition("#")
+            if re.match(r"^[a-z]+:", target):  # a web address
+                continue
+            dest = (page.parent / path) if path else page
+            if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in _anchors(dest)):
+                broken.append(f"{page.relative_to(REPO)}: {target}")
+    sources = [*(REPO / "acga_tf").rglob("*.py"), *(REPO / "benchmarks").glob("*.py"),
+               *(REPO / "pipelines").glob("*.py")]
+    for source in sources:
+        for name, anchor in re.findall(r"docs/(\w+)\.md#([\w-]*\w)(?![\w-])", source.read_text(encoding="utf-8")):
+            dest = REPO / "docs" / f"{name}.md"
+            if not dest.exists() or anchor not in _anchors(dest):
+                broken.append(f"{source.relative_to(REPO)}: docs/{name}.md#{anchor}")
+    assert not broken, broken
