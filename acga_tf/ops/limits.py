@@ -1,4 +1,4 @@
-"""The process's limits that stop a command before it can start (README "Reliability"): the virtual memory limit
+"""The process's limits that stop a command before it can start (docs/reliability.md): the virtual memory limit
 (`ulimit -v`, a batch scheduler's `vmem`) and a temporary folder it can write. Each gives the one line `acga` prints
 in place of Python's traceback. And the standard streams a command started without (`2>&-`). This module imports no
 TensorFlow: `acga` asks before loading it."""

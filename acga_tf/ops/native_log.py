@@ -1,4 +1,4 @@
-"""TensorFlow's start-up lines, kept off the `acga` command's stderr (README "Reliability").
+"""TensorFlow's start-up lines, kept off the `acga` command's stderr (docs/reliability.md).
 
 TensorFlow 2.21's native libraries log a few INFO lines while they load ("oneDNN custom operations are on",
 "Could not find cuda drivers on your machine", ...), before Abseil's logging is set up, so `TF_CPP_MIN_LOG_LEVEL`

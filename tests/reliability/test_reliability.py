@@ -1,5 +1,5 @@
 """One test per finding of the reliability and security probe (issue: "nothing silent, nothing lost, no code run
-from a file"). Each failed on the code before its fix; the README's Reliability table lists them."""
+from a file"). Each failed on the code before its fix; docs/reliability.md lists them."""
 
 import contextlib
 import json
