@@ -105,8 +105,12 @@ def test_overrides_and_file_round_trip(tmp_path):
     assert ACGAConfig.from_json(c.to_json()) == c
     experiment = ExperimentConfig.preset("tiny", epochs=3)
     assert ExperimentConfig.from_json(experiment.to_json()) == experiment
-    with pytest.raises(ValueError, match=r"^JSON text: unknown ACGAConfig field\(s\) \['nope'\]"):
+    with pytest.raises(ValueError, match=r"^JSON text: unknown ACGAConfig field\(s\) \['nope'\]; known fields"):
         ACGAConfig.from_json('{"nope": 1}')
+    # a researcher's: the schedule's field given to the model's config is said to be the schedule's
+    with pytest.raises(ValueError, match=r"unknown ACGAConfig field\(s\) \['epochs'\] \(epochs: the data's or the "
+                                         r"schedule's, not the model's; ExperimentConfig.preset\(name, epochs=...\)"):
+        ACGAConfig.preset("tiny", epochs=3)
     with pytest.raises(ValueError, match=r"^JSON text:1: not valid JSON"):
         ACGAConfig.from_json('{"image_size": }')
     with pytest.raises(ValueError, match=r"c.json/x.json: cannot be read \(Not a directory\)"):

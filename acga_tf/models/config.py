@@ -149,6 +149,16 @@ class ACGAConfig(FrozenConfig):
             raise ValueError(f"{source}: {e}") from None
 
     @classmethod
+    def unknown_fields_hint(cls, unknown: list[str]) -> str:
+        """`epochs`, `batch_size`, ... are the data's and the schedule's (a researcher's `ACGAConfig.preset("tiny",
+        epochs=3)` listed the model's fields only)."""
+        if settings := [name for name in unknown if name in FORMER_FIELDS]:
+            return (f" ({', '.join(settings)}: the data's or the schedule's, not the model's; "
+                    f"ExperimentConfig.preset(name, {settings[0]}=...) of acga_tf.training.experiment takes the "
+                    "model's, the data's and the schedule's fields)")
+        return ""
+
+    @classmethod
     def preset(cls, name: str, **overrides) -> "ACGAConfig":
         """A named architecture ("paper", "small", "tiny", "demo") with fields overridden.
 

@@ -50,6 +50,12 @@ class FrozenConfig:
         return tuple(f.name for f in dataclasses.fields(cls))
 
     @classmethod
+    def unknown_fields_hint(cls, unknown: list[str]) -> str:
+        """What `from_dict`'s refusal of the fields `unknown` adds after naming them ("" here; a config whose
+        fields others hold says which)."""
+        return ""
+
+    @classmethod
     def from_dict(cls: type[T], d: dict[str, Any], source: str | None = "<dict>") -> T:
         """Builds a config from `to_dict()` output.
 
@@ -62,8 +68,8 @@ class FrozenConfig:
             raise ValueError(f"{prefix}expected a JSON object of {cls.__name__} fields, got {type(d).__name__}")
         unknown = sorted(set(d) - set(cls.field_names()))
         if unknown:
-            raise ValueError(f"{prefix}unknown {cls.__name__} field(s) {unknown}; known fields: "
-                             f"{sorted(cls.field_names())}")
+            raise ValueError(f"{prefix}unknown {cls.__name__} field(s) {unknown}{cls.unknown_fields_hint(unknown)}; "
+                             f"known fields: {sorted(cls.field_names())}")
         try:
             return cls(**d)
         except (TypeError, ValueError) as e:
