@@ -126,7 +126,8 @@ def check_shards(file_pattern: str, config) -> list[str]:
         if window is not None and window < config.clip_length:
             raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
                              f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "
-                             f"--window {config.clip_length} or more")
+                             f"--window {config.clip_length} or more (from Python: prepare(..., "
+                             f"window={config.clip_length}))")
     elif tf.io.gfile.isdir(os.path.join(directory, MARKER_DIR)):  # the converter's progress, without its manifest
         raise ValueError(f"{directory}: `acga prepare` has not finished writing these shards (no {MANIFEST_NAME}; "
                          f"{MARKER_DIR}/ lists the shards done so far): run the same command again to finish them")
