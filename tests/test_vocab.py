@@ -1,5 +1,7 @@
 """Tests of acga_tf/data/text.py and acga_tf/data/vocab.py."""
 
+import unicodedata
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -198,6 +200,15 @@ def test_chinese_characters_and_katakana_runs_are_words_of_their_own():
     # Arabic's short vowels and tatweel, and the joiners, are not letters of the word; Turkish "İ" lower-cases to "i"
     assert tokenize_py("الدَّائِرَةُ الدائـــرة") == ["الدائرة", "الدائرة"]
     assert tokenize_py("می\u200cرود KIRMIZI DAİRE") == ["میرود", "kirmizi", "daire"]
+    assert not has_word("\u0640\u0640\u0640") and tokenize_py("\u0640\u0640") == []  # tatweel alone: no word
+    # either Unicode form is the same word in the graph (a QA tester's decomposed katakana and hamza were not)
+    sentences = ["赤いボールがジャンプする", "أحمر كرة", "ぶどうとバナナ"]
+    words = Vocabulary.build(sentences)
+    matrix, _ = words.embedding_matrix(dim=4, seed=0)
+    ids = SentenceVectorizer.from_vocabulary(words, matrix, sentence_length=8).ids
+    decomposed = [unicodedata.normalize("NFD", s) for s in sentences]
+    assert decomposed != sentences
+    np.testing.assert_array_equal(ids(tf.constant(decomposed)).numpy(), ids(tf.constant(sentences)).numpy())
     assert tokenize_py("the red 圆circle, 빨간 원이") == ["the", "red", "圆", "circle", "빨간", "원이"]
     vocabulary = Vocabulary.build(["红色的圆圈在滚动", "蓝色的方块"])
     matrix, _ = vocabulary.embedding_matrix(dim=4, seed=0)

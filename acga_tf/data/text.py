@@ -32,11 +32,15 @@ HAN = r"(\p{Han})"
 # A run of katakana (and its long-vowel and sound marks, which Unicode counts as no script's) is a word of its own:
 # Japanese writes loanwords in it ("ボール", ball) between particles and verbs in hiragana, and runs of hiragana stay
 # whole ("いボールがジャンプする" read as one word before).
-KATAKANA = r"([\p{Katakana}\x{30FC}\x{309B}\x{309C}\x{FF70}\x{FF9E}\x{FF9F}]+)"
+# (U+3099, U+309A: the sound marks as NFD writes them, inside a run only: after hiragana they are hiragana's.)
+KATAKANA = (r"([\p{Katakana}\x{30FC}\x{309B}\x{309C}\x{FF70}\x{FF9E}\x{FF9F}]"
+            r"[\p{Katakana}\x{30FC}\x{3099}-\x{309C}\x{FF70}\x{FF9E}\x{FF9F}]*)")
 # Deleted, as apostrophes are: the joiners (Persian writes "می‌رود" with a zero-width non-joiner inside one word),
 # Arabic's short-vowel marks and tatweel (the same word is written with or without them: "الدَّائِرَةُ", "الدائرة",
 # "الدائـــرة").
-JOINERS_AND_ARABIC_MARKS = r"[\x{200C}\x{200D}\x{0640}\x{064B}-\x{065F}\x{0670}]"
+# (Not hamza above and below, U+0654 and U+0655: they are letters' parts, "أ" written decomposed.)
+JOINERS_AND_ARABIC_MARKS = r"[\x{200C}\x{200D}\x{0640}\x{064B}-\x{0653}\x{0656}-\x{065F}\x{0670}]"
+TATWEEL = "\u0640"  # Arabic's stretching stroke: a letter (Lm) to Unicode, deleted with the marks above
 # Turkish "İ" lower-cases to "i" and a combining dot above ("DAİRE" read as "dai̇re", not "daire"): the dot is dropped.
 DOTTED_I = "i\u0307"
 # Marks at the start of a word (after SEPARATORS made every boundary a space): they modify nothing of the word.
@@ -105,6 +109,7 @@ def tokenize_py(sentence: str) -> list[str]:
 
 
 def has_word(sentence: str) -> bool:
-    """Whether `tokenize` gives `sentence` at least one token: a Unicode letter or digit (a mark alone makes no word),
-    checked in Python, so readers can refuse a sentence without words at no TensorFlow cost."""
-    return any(unicodedata.category(c)[0] in "LN" for c in sentence)
+    """Whether `tokenize` gives `sentence` at least one token: a Unicode letter or digit (a mark alone makes no word;
+    Arabic's tatweel, a letter to Unicode, is deleted), checked in Python, so readers can refuse a sentence without
+    words at no TensorFlow cost."""
+    return any(unicodedata.category(c)[0] in "LN" and c != TATWEEL for c in sentence)
