@@ -473,6 +473,15 @@ def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path
             ACGA(TINY, stages=stages)
     with pytest.raises(ValueError, match="two streams"):
         ACGA(TINY.replace(modality="rgb+flow"), stages={"text_encoder": _GRUText(TINY.text_dim)})
+    # a stage that takes or gives another shape is named (a QA tester's: "'KerasTensor' object is not a mapping")
+    with pytest.raises(ValueError, match=r"^stages: the model cannot be wired with decoder of your own \(TypeError: "
+                                         r".*\); each stage must take and give what the one it replaces does"):
+        ACGA(TINY, stages={"decoder": keras.layers.Identity()})
+    # a class Keras cannot find by name is refused when saved (a QA tester's saved, then loaded nowhere)
+    unregistered = type("_Unregistered", (_GRUText,), {})
+    with pytest.raises(ValueError, match=r"stages\['text_encoder'\]: its class _Unregistered is not registered with "
+                                         r"Keras, so a saved model could not be loaded"):
+        ACGA(TINY, stages={"text_encoder": unregistered(TINY.text_dim)}).save(tmp_path / "unregistered.keras")
 
 
 class _Refined(ACGA):

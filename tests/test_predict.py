@@ -1094,6 +1094,10 @@ def test_a_folder_above_models_names_the_models_in_it(tmp_path, capsys):
                                            f"{', '.join(str(model / name) for name in inside)}: give one of them\n")
     assert main(["predict", "--model", str(demo / "a2d_sentences"), "--video", video, "--query", QUERY]) == 2
     assert ": missing (a trained run holds" in capsys.readouterr().err
+    # evaluate reads runs only: the SavedModel is not offered (a QA tester followed the hint, then was refused)
+    assert main(["evaluate", "--model", str(demo), "--data", "x"]) == 2
+    assert capsys.readouterr().err == (f"acga evaluate: error: {demo}: holds no model itself; models in it: "
+                                       f"{demo / 'run'}: give one of them\n")
 
 
 def test_a_keras_file_without_its_vocabulary_is_a_clear_error(run_dir, tmp_path, capsys):

@@ -44,7 +44,14 @@ from acga_tf.serving.client import (
     invalid_argument,
 )
 from acga_tf.serving.export import VOCAB_EXPORT_FILE
-from acga_tf.training.artifacts import VOCAB_FILE, TrainedModel, as_model_path, load_trained, saved_model_version
+from acga_tf.training.artifacts import (
+    VOCAB_FILE,
+    TrainedModel,
+    as_model_path,
+    folder_of_models_error,
+    load_trained,
+    saved_model_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -414,6 +421,8 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     version = saved_model_version(path) if os.path.isdir(path) else None
     if version is not None:
         return _last_loaded(_artifact_state(version), lambda: ServingPredictor(LocalServer(version), version))
+    if (error := folder_of_models_error(path)) is not None:  # runs and SavedModels: predict takes both
+        raise error
     require_tensorflow_backend("prediction from a Keras run")  # before loading it
     return _last_loaded(_artifact_state(path), lambda: KerasPredictor(load_trained(path)))
 

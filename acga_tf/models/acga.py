@@ -284,7 +284,17 @@ class ACGA(SegmentationTask, keras.Model):
             s = stages[stream]
             clip = video if len(streams) == 1 else video[..., _STREAM_CHANNELS[stream]]
             endpoints = s["video_encoder"](clip)
-            feature, text, attended, logits = wire_head(s, endpoints["Mixed_4f"], words)
+            try:
+                feature, text, attended, logits = wire_head(s, endpoints["Mixed_4f"], words)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                if not replaced:
+                    raise
+                # a stage of one's own that takes or gives another shape failed deep in the next stage (a QA tester's
+                # "too many values to unpack", "'KerasTensor' object is not a mapping", KeyError 'attended_text')
+                detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise ValueError(f"stages: the model cannot be wired with {', '.join(replaced)} of your own "
+                                 f"({type(e).__name__}: {detail}); each stage must take and give what the one it "
+                                 "replaces does (docs/model.md#extending)") from None
             per_stream.append((stream, attended, logits))
             if not intermediates:  # intermediates of the first stream (docs/model.md#weights), for `intermediate_model`
                 intermediates = {"mixed_4e": endpoints["Mixed_4e"], "mixed_4f": endpoints["Mixed_4f"],
@@ -406,6 +416,14 @@ class ACGA(SegmentationTask, keras.Model):
         if self._encoder_dtype is not None:  # only where set: configs saved before it load as they did
             config["encoder_dtype"] = _serialize(self._encoder_dtype)
         if self._replaced:
+            for name, layer in self._replaced.items():  # else saved, and then not loadable, even here (a QA tester's)
+                kind = type(layer)
+                registered = keras.saving.get_registered_object(keras.saving.get_registered_name(kind)) is kind
+                if not registered and not kind.__module__.startswith("keras."):
+                    raise ValueError(f"stages[{name!r}]: its class {kind.__name__} is not registered with Keras, so "
+                                     "a saved model could not be loaded: decorate the class with "
+                                     "@keras.saving.register_keras_serializable(package=...) "
+                                     "(docs/model.md#extending)")
             config["stages"] = {name: keras.saving.serialize_keras_object(layer)
                                 for name, layer in self._replaced.items()}
         flags = trainable_flags(self)

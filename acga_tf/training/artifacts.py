@@ -83,7 +83,7 @@ def require_acga(model) -> None:
     """
     if not isinstance(model, acga.ACGA):
         raise TypeError(f"model is a {type(model).__name__}, not an ACGA: a run holds an ACGA or a subclass of it "
-                        "(to change a stage, subclass ACGA: docs/model.md#extending)")
+                        "(a stage of your own: ACGA(config, stages=...), docs/model.md#extending)")
 
 
 def arrays_digest(arrays, *, digest=None) -> str:
@@ -260,10 +260,10 @@ def saved_model_version(path: str) -> str | None:
     return os.path.join(path, str(max(versions))) if versions else None
 
 
-def models_inside(folder: str, depth: int = 2) -> list[str]:
-    """The trained runs (folders holding `model.keras`) and SavedModels (`saved_model_version`) in `folder`'s
-    subfolders, `depth` levels down at most, relative to it and sorted: what a `--model` naming the folder above
-    them (a demo's output folder, `saved_models/`) meant."""
+def models_inside(folder: str, depth: int = 2, saved_models: bool = True) -> list[str]:
+    """The trained runs (folders holding `model.keras`) and, with `saved_models`, SavedModels (`saved_model_version`)
+    in `folder`'s subfolders, `depth` levels down at most, relative to it and sorted: what a `--model` naming the
+    folder above them (a demo's output folder, `saved_models/`) meant."""
     found = []
     try:
         names = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith("."))
@@ -272,14 +272,29 @@ def models_inside(folder: str, depth: int = 2) -> list[str]:
     for name in names[:100]:  # a big folder (`--model ~`) is not searched through
         path = os.path.join(folder, name)
         try:
-            model = os.path.isfile(os.path.join(path, MODEL_FILE)) or saved_model_version(path) is not None
+            model = os.path.isfile(os.path.join(path, MODEL_FILE)) or (saved_models and
+                                                                        saved_model_version(path) is not None)
         except OSError:
             continue
         if model:
             found.append(name)
         elif depth > 1:
-            found += [os.path.join(name, inner) for inner in models_inside(path, depth - 1)]
+            found += [os.path.join(name, inner) for inner in models_inside(path, depth - 1, saved_models)]
     return found
+
+
+def folder_of_models_error(path: str, saved_models: bool = True) -> FileNotFoundError | None:
+    """The error for a `--model` naming a folder that holds no model itself but models in its subfolders (a workshop
+    tester's `--model demo_output`, the folder above the run and the export), naming them (`models_inside`: runs,
+    and SavedModels where the command takes them); None for any other path."""
+    if not os.path.isdir(path) or os.path.exists(os.path.join(path, MODEL_FILE)):
+        return None
+    inside = models_inside(path, saved_models=saved_models)
+    if not inside:
+        return None
+    more = f" and {len(inside) - 4} more" if len(inside) > 4 else ""
+    return FileNotFoundError(f"{path}: holds no model itself; models in it: "
+                             f"{', '.join(os.path.join(path, name) for name in inside[:4])}{more}: give one of them")
 
 
 def _require_keras_file(path: str) -> None:
@@ -307,8 +322,9 @@ def load_model_file(path: str) -> keras.Model:
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
         if unknown := _unknown_classes(path):  # (Keras said "... could not be deserialized properly")
             raise ValueError(f"{path}: holds a class of your own, {', '.join(unknown)}, which this process does not "
-                             "know: load it from Python after importing the module that defines and registers it; "
-                             "the acga command knows acga-tf's classes only (docs/model.md#extending)") from None
+                             "know: load it from Python after importing the module that defines it, registered with "
+                             "@keras.saving.register_keras_serializable; the acga command knows acga-tf's classes "
+                             "only (docs/model.md#extending)") from None
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         limit = limits.memory_limit_hint()  # Keras reports an allocation that failed as objects it could not load
         raise ValueError(f"{path}: cannot load a Keras model ({first_line.rstrip(':')})"  # (a QA engineer's 2.5 GiB)
@@ -320,8 +336,9 @@ def load_model_file(path: str) -> keras.Model:
 
 
 def _unknown_classes(path: str) -> list[str]:
-    """The registered names (`package>Class`) in a `.keras` file's config that neither Keras nor this process knows:
-    a model extended with classes of one's own (docs/model.md#extending), loaded where they are not imported."""
+    """The registered names (`package>Class`, or an unregistered class's own name) in a `.keras` file's config that
+    neither Keras nor this process knows: a model extended with classes of one's own (docs/model.md#extending),
+    loaded where they are not imported, or never registered."""
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
@@ -332,7 +349,8 @@ def _unknown_classes(path: str) -> list[str]:
         item = stack.pop()
         if isinstance(item, dict):
             name = item.get("registered_name")
-            if isinstance(name, str) and ">" in name and keras.saving.get_registered_object(name) is None:
+            if isinstance(name, str) and keras.saving.get_registered_object(name) is None:  # ("pkg>Class", or
+                # an unregistered class's bare name)
                 names.add(name)
             stack.extend(item.values())
         elif isinstance(item, list):
@@ -376,12 +394,9 @@ def trained_files(path: str) -> tuple[str, str]:
         absent = [os.path.join(folder, f) for f in (VOCAB_FILE, EMBEDDINGS_FILE)
                   if not os.path.exists(os.path.join(folder, f))]
         missing = model_path if not os.path.exists(model_path) else (absent or [os.path.join(folder, VOCAB_FILE)])[0]
-        inside = models_inside(path) if os.path.isdir(path) and not os.path.exists(model_path) else []
-        if inside:  # a workshop tester's `--model demo_output`, the folder above the run and the export
-            more = f" and {len(inside) - 4} more" if len(inside) > 4 else ""
-            raise FileNotFoundError(f"{path}: holds no model itself; models in it: "
-                                    f"{', '.join(os.path.join(path, name) for name in inside[:4])}{more}: give one "
-                                    "of them")
+        # (runs only: what this reads; a QA tester was pointed to the demo's SavedModel, then refused it)
+        if (error := folder_of_models_error(path, saved_models=False)) is not None:
+            raise error
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE}: give the run's folder, or put its {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE} beside the .keras file)")
