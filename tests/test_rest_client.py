@@ -257,6 +257,11 @@ def test_a_model_name_outside_ascii_or_with_a_space_is_requested_percent_encoded
     assert rest.run({"queries": np.array(["a"], object)}, "describe_queries")["clip_length"] == DESCRIBE["clip_length"]
     assert rest.signature_names() and RestClient(fake.url(encoded, {})).signature_names() == rest.signature_names()
     assert load_predictor(url).source == url
+    # a "%" that begins no escape is encoded, one that does is kept (a QA tester's "100%" was sent as it was)
+    only = {"metadata": {"metadata": {"signature_def": {"signature_def": {"served_as_100%": {}}}}}}
+    assert RestClient(fake.url("100%25", only).replace("100%25", "100%")).signature_names() == ["served_as_100%"]
+    with pytest.raises(ValueError, match="not a TF Serving model URL"):  # a line break in the name
+        RestClient(fake.url("a", {}) + "\nb")
 
 
 # === The remote predictor: outputs checked against the request ===

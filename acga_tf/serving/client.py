@@ -351,7 +351,7 @@ def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, 
 
 # === HTTP client of a running server ===
 # (a model's name or label may hold spaces and letters outside ASCII: they are percent-encoded when requested)
-REST_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:]+(/versions/\d+|/labels/[^/:]+)?$")
+REST_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:\x00-\x1f\x7f]+(/versions/\d+|/labels/[^/:\x00-\x1f\x7f]+)?$")
 # The largest predict answer read. The largest we send for: one clip of 4K frames (3840 x 2160) and 10 sentences,
 # with probabilities: a mask value is at most 3 bytes of JSON ("1, "), a float32 probability at most ~21
 # ("0.12345678901234567, "), so 10 x 8.3 M pixels x 24 bytes = 1.99 GB. A larger answer is not one we asked for.
@@ -432,9 +432,11 @@ class RestClient:
                              "(optionally /versions/N or /labels/LABEL)")
         self.url, self.timeout = url, timeout
         # what is requested: the path percent-encoded (a model named 模型甲 failed in http.client with "'ascii' codec
-        # can't encode characters"); an escape already typed (%E6...) is kept, and messages name `url` as given
+        # can't encode characters"); an escape already typed (%E6...) is kept, a "%" that begins none is encoded,
+        # and messages name `url` as given
         scheme, _, rest = url.partition("://")
         host, _, path = rest.partition("/")
+        path = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", path)
         self._address = f"{scheme}://{host}/{urllib.parse.quote(path, safe='/%')}"
 
     def run(self, inputs: Mapping[str, Any], signature_name: str = DEFAULT_SIGNATURE) -> dict[str, np.ndarray]:
