@@ -77,13 +77,16 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
         ("2", "done", "a/masks/1"), ("3", "done", "a/masks/2"), ("5", "done", "clips/b/masks/1"),
         ("6", "failed", ""), ("7", "failed", ""), ("8", "failed", ""), ("9", "failed", ""), ("10", "done", "a/masks/1"),
         ("11", "done", "a/masks/3")]
+    # a.mp4's overlay is 40 pixels high: its legend shows 2 of its 3 sentences, said on each of its rows
+    cut = ("the overlay's legend shows 2 of the 3 sentences: the frame is 40 pixels high (each sentence's masks are "
+           "whole; the summary names the colours)")
     assert [r["message"] for r in results if r["status"] == "done"] == [
-        "", "", "", "", "query 'the red circle dancing': words not in the model's vocabulary (they get zero vectors): "
-        "dancing"]
+        cut, cut, "", cut, "query 'the red circle dancing': words not in the model's vocabulary (they get zero "
+        f"vectors): dancing; {cut}"]
     messages = [r["message"] for r in results if r["status"] == "failed"]
     assert messages[0].endswith("missing.mp4: video file not found")
     # before (a shell loop), one refused sentence failed its video's other sentences too
-    assert messages[1].startswith("query 'purple elephants dancing' has no known word")
+    assert messages[1].startswith("query 'purple elephants dancing' has no known word: none of its words is in")
     assert messages[2].startswith("query is empty") and messages[3] == "no video named in the row"
     # one layout for every video: masks/<k>/ and queries.txt, for one sentence too
     assert sorted(os.listdir(out / "clips" / "b" / "masks")) == ["1", "queries.txt"]

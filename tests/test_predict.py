@@ -1344,8 +1344,13 @@ def test_the_legend_draws_each_sentence_in_a_font_that_has_its_letters(caplog):
     with caplog.at_level("WARNING"):
         drawn, _ = legend(["í"], 100)
         boxed, _ = legend([unknown], 100)
-    assert caplog.text.count("legend has no font with a glyph for") == 1 and unknown in caplog.text
+    assert caplog.text.count("legend has no font with a glyph for") == 1
+    assert "glyph for U+10FFFD: drawn as a box" in caplog.text  # an invisible character named by its code point
     assert not np.array_equal(drawn, boxed)  # "í" is a letter, not the box of a missing glyph
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # more sentences than the frame has lines (a QA tester's 9 on a 64-pixel video)
+        pixels, _ = legend(["a", "b", "c"], 100, 20)
+    assert "legend shows 1 of the 3 sentences: the frame is 20 pixels high" in caplog.text
 
 
 # === A full disk midway; a --frames-dir used again (docs/serving.md#predict) ===

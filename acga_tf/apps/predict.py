@@ -159,7 +159,8 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
         if known == 0:
             hint = predictor.words_hint()  # a workshop tester's French and Chinese sentences for the demo's model
-            judged.append((f"query {quoted(query)} has no known word: none of its first {length} words is in the "
+            which = f"its first {length} words" if words > length else "its words"  # (a 4-word sentence's were
+            judged.append((f"query {quoted(query)} has no known word: none of {which} is in the "  # its "first 8")
                            "vocabulary of the model, so the mask would ignore the sentence"
                            + (f"; {hint}" if hint else ""), []))
             continue
@@ -641,32 +642,40 @@ LEGEND_FONT_SIZE = 11  # pixels: the legend's glyphs, 14 pixels a line with the 
 LEGEND_FONTS_SEARCHED = 200  # the fonts looked through for glyphs the first lacks (a desktop has hundreds)
 
 
-def legend(queries: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+def legend(queries: Sequence[str], width: int, height: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The overlay's legend: each sentence next to a swatch of its colour, on a dark translucent box, cut to `width`
-    pixels. Each sentence is drawn in a font that has its characters (`legend_font`), shaped where Pillow has
-    libraqm (Arabic joined, right to left); a character no font here has is drawn as a box, with a warning.
+    pixels; where the frame's `height` holds fewer lines than sentences, a warning says how many it shows. Each
+    sentence is drawn in a font that has its characters (`legend_font`), shaped where Pillow has libraqm (Arabic
+    joined, right to left), after its number; a character no font here has is drawn as a box, with a warning.
 
     Returns:
         (uint8 (h, w, 3) pixels, float32 (h, w, 1) opacity).
     """
     line = LEGEND_FONT_SIZE + 3
-    texts = [f"{k + 1}. {q}" for k, q in enumerate(queries)]
+    numbers = [f"{k + 1}. " for k in range(len(queries))]  # drawn apart: a right-to-left sentence moved "1." after it
     fonts, missing = [], []
-    for text in texts:
-        path, lacking = legend_font(text)
+    for query in queries:
+        path, lacking = legend_font(query)
         fonts.append(ImageFont.truetype(path, LEGEND_FONT_SIZE))
         missing += lacking
     if missing:  # (before: Pillow's default font drew every letter outside ASCII as a box, without a word)
+        named = " ".join(c if c.isprintable() and unicodedata.category(c)[0] != "M" else f"U+{ord(c):04X}"
+                         for c in dict.fromkeys(missing))
         logger.warning("the overlay's legend has no font with a glyph for %s: drawn as a box (install a font that "
-                       "has them, such as Noto Sans CJK for Chinese and Japanese)", " ".join(dict.fromkeys(missing)))
-    text_width = max(int(np.ceil(font.getlength(text))) for font, text in zip(fonts, texts))
-    size = (min(width, 18 + text_width + 4), 4 + line * len(texts))
+                       "has them, such as Noto Sans CJK for Chinese and Japanese)", named)
+    if height is not None and (shown := max(0, (height - 4) // line)) < len(queries):  # (a QA tester's 9 sentences
+        logger.warning("the overlay's legend shows %d of the %d sentences: the frame is %d pixels high (each "  # on a
+                       "sentence's masks are whole; the summary names the colours)", shown, len(queries), height)  # 64)
+    number_width = max(int(np.ceil(fonts[0].getlength(number))) for number in numbers)
+    text_width = max(int(np.ceil(font.getlength(query))) for font, query in zip(fonts, queries))
+    size = (min(width, 18 + number_width + text_width + 4), 4 + line * len(queries))
     rgba = Image.new("RGBA", size, (0, 0, 0, 150))
     draw = ImageDraw.Draw(rgba)
-    for k, (font, text) in enumerate(zip(fonts, texts)):
+    for k, (font, number, query) in enumerate(zip(fonts, numbers, queries)):
         y = 3 + line * k
         draw.rectangle([3, y + 1, 13, y + 11], fill=overlay_color(k) + (255,))
-        draw.text((18, y), text, fill=(255, 255, 255, 255), font=font)
+        draw.text((18, y), number, fill=(255, 255, 255, 255), font=fonts[0])
+        draw.text((18 + number_width, y), query, fill=(255, 255, 255, 255), font=font)
     pixels = np.asarray(rgba, np.float32)
     return pixels[..., :3].astype(np.uint8), pixels[..., 3:] / 255.0
 
@@ -675,14 +684,14 @@ def legend_font(text: str) -> tuple[str, list[str]]:
     """(the font file to draw `text` with, the characters of it that font lacks): Matplotlib's DejaVu Sans (Latin,
     Greek, Cyrillic, Arabic, Hebrew, ...; installed with Matplotlib) where it has them all, else the first of the
     machine's fonts Matplotlib knows that has them (Noto Sans CJK, say), else the one that lacks the fewest."""
-    needed = {c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf")}  # (ZWJ, ZWNJ)
-    best = None
+    needed = list(dict.fromkeys(c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf")))
+    best = None  # (ZWJ, ZWNJ and other format characters draw nothing; the characters in the sentence's order)
     for path in _legend_font_files():
         lacking = [c for c in needed if ord(c) not in _font_characters(path)]
         if not lacking:
             return path, []
         if best is None or len(lacking) < len(best[1]):
-            best = (path, sorted(lacking))
+            best = (path, lacking)
     return best
 
 
@@ -1153,7 +1162,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     writer = (OverlayWriter(target, fps, aspect, audio=video if is_file and audio else None,
                                             audio_start=_time_of(item.index, fps, None), lock=overlay_lock)
                               if output else None)
-                    key = legend(queries, w) if len(queries) > 1 else None
+                    key = legend(queries, w, h) if len(queries) > 1 else None
                 while timed < item.index and times:  # drop the times of frames written or passed over
                     times.popleft()
                     timed += 1
