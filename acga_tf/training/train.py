@@ -150,8 +150,9 @@ def mixed_precision_policy(gpu: str | None = _DETECT, speedup: float | None = No
     if speedup > 1:
         return "mixed_bfloat16_head", (
             f"{measured}: the text encoder, attention and decoder in mixed_bfloat16 and I3D in float32, whose demo "
-            "training step ran 1.23x faster than float32's; it learnt colour in all five synthetic worlds tried on "
-            "2026-12-01 (held-out mean IoU 55.3; float32 on the same worlds 49.7, colour learnt in two), and in two "
+            "training step ran 1.23x to 1.34x faster than float32's on 2-core AVX512-BF16 hosts "
+            "(benchmarks/README.md); it learnt colour in all five synthetic worlds tried on 2026-12-01 (held-out mean "
+            "IoU 55.3; float32 on the same worlds 49.7, colour learnt in two), and in two "
             "of four with the training data's order since 2026-12-04 (docs/demo.md); --mixed-precision float32 "
             "chooses float32")
     return "float32", f"{measured}: mixed_bfloat16 would be no faster here"
