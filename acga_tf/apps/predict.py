@@ -656,7 +656,7 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
     fonts, missing = [], []
     for query in queries:
         path, lacking = legend_font(query)
-        fonts.append(ImageFont.truetype(path, LEGEND_FONT_SIZE))
+        fonts.append(ImageFont.truetype(path, LEGEND_FONT_SIZE) if path else ImageFont.load_default())
         missing += lacking
     if missing:  # (before: Pillow's default font drew every letter outside ASCII as a box, without a word)
         named = " ".join(c if c.isprintable() and unicodedata.category(c)[0] != "M" else f"U+{ord(c):04X}"
@@ -680,17 +680,18 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
     return pixels[..., :3].astype(np.uint8), pixels[..., 3:] / 255.0
 
 
-def legend_font(text: str) -> tuple[str, list[str]]:
+def legend_font(text: str) -> tuple[str | None, list[str]]:
     """(the font file to draw `text` with, the characters of it that font lacks): Matplotlib's DejaVu Sans (Latin,
     Greek, Cyrillic, Arabic, Hebrew, ...; installed with Matplotlib) where it has them all, else the first of the
-    machine's fonts Matplotlib knows that has them (Noto Sans CJK, say), else the one that lacks the fewest."""
+    machine's fonts Matplotlib knows that has them (Noto Sans CJK, say), else the one that lacks the fewest; (None,
+    the characters outside ASCII) where Pillow can draw with none of them (a Pillow built without FreeType)."""
     needed = list(dict.fromkeys(c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf")))
-    best = None  # (ZWJ, ZWNJ and other format characters draw nothing; the characters in the sentence's order)
+    best = (None, [c for c in needed if not c.isascii()])  # (ZWJ, ZWNJ and such draw nothing; in the text's order)
     for path in _legend_font_files():
         lacking = [c for c in needed if ord(c) not in _font_characters(path)]
         if not lacking:
             return path, []
-        if best is None or len(lacking) < len(best[1]):
+        if best[0] is None or len(lacking) < len(best[1]):
             best = (path, lacking)
     return best
 
@@ -709,7 +710,7 @@ def _legend_font_files() -> tuple[str, ...]:
     for path in paths[:LEGEND_FONTS_SEARCHED]:
         try:
             ImageFont.truetype(path, LEGEND_FONT_SIZE)
-        except OSError:
+        except (OSError, ImportError):  # (ImportError: a Pillow without FreeType draws with none)
             continue
         usable.append(path)
     return tuple(usable)
