@@ -1,13 +1,13 @@
 """The one tokenizer of acga-tf (docs/model.md#text-encoder: sentence → lower-case tokens), in stock TF string ops.
 
-The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map and in
-the serving graph, so the three can never disagree. Rule: write full-width ASCII as ASCII ("ｒｅｄ" → "red", as CJK
-input methods type it), delete apostrophes ("man's" → "mans"), the zero-width joiners and Arabic's short-vowel marks
-and tatweel, set each Chinese character (Han: Chinese, Japanese kanji) apart as a word of its own ("红色的圆" → "红 色
-的 圆", as BERT's tokenizer does: these languages put no space between words) and each run of katakana ("ボール"),
-turn every other character that is not a letter, mark or digit into a space, drop the marks that
-begin a word (an emoji's variation selector would otherwise be a word of its own), lower-case (UTF-8 aware; Turkish
-"İ" as "i"), split on whitespace.
+The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map
+and in the serving graph, so the three can never disagree. Rule: write full-width ASCII as ASCII ("ｒｅｄ" →
+"red", as CJK input methods type it), delete apostrophes ("man's" → "mans"), the zero-width joiners and
+Arabic's short-vowel marks and tatweel, set each Chinese character (Han: Chinese, Japanese kanji) apart as a
+word of its own ("红色的圆" → "红 色 的 圆", as BERT's tokenizer does: these languages put no space between words)
+and each run of katakana ("ボール"), turn every other character that is not a letter, mark or digit into a
+space, drop the marks that begin a word (an emoji's variation selector would otherwise be a word of its
+own), lower-case (UTF-8 aware; Turkish "İ" as "i"), split on whitespace.
 
 A letter with an accent has two Unicode forms, one character (NFC, what most keyboards type) or a letter then an
 accent (NFD, macOS file names): stock TensorFlow has no op that turns one into the other, so the sentences read from
