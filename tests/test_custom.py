@@ -133,7 +133,8 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
 
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
-                                  "duplicate_decomposed", "unquoted_comma", "semicolons", "long_query"])
+                                  "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
+                                  "semicolons", "long_query"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -157,6 +158,9 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "duplicate_decomposed": "annotations.csv:3: repeats",
         "unquoted_comma": "annotations.csv:2: 6 cells, the header names 5: a cell with a comma in it (a sentence) "
                           "must be quoted",
+        # a QA tester's: with an empty instance column last, the sentence's end was read as the mask's path
+        "unquoted_comma_before_empty_instance": "annotations.csv:2: 7 cells, the header names 6: a cell with a comma "
+                                                "in it (a sentence) must be quoted",
         # a tester's: a table saved with semicolons (a spreadsheet's CSV in some locales) got no hint
         "semicolons": "annotations.csv:1: no column video or frame or query or mask or split in the header "
                       "(video;frame;query;mask;split); expected a CSV table with the columns video,frame,query,mask,"
@@ -191,6 +195,9 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         row[2], row[3] = "the man " * 8192 + "wave", "masks/a3.png"
     elif case == "unquoted_comma":
         rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
+    elif case == "unquoted_comma_before_empty_instance":
+        header, rows = (*header, "instance"), [["clips/a.mp4", "3", "the red square", " moving", "masks/a3.png",
+                                                "train", ""]]
     if case == "semicolons":
         table.write_text(";".join(header) + "\n" + ";".join(row) + "\n")
     elif case != "not_utf8":

@@ -32,8 +32,9 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
         columns: the columns the header must name.
         expected: what the table should be, for messages ("a CSV list with the columns video,query").
         kind: what the file is called in messages ("list file not found").
-        strict: a row with more (non-empty) cells than the header is an error naming its line: an unquoted comma
-            in a sentence (otherwise the cells past the header are not read).
+        strict: a row with more cells than the header (empty ones too) is an error naming its line: an unquoted
+            comma in a sentence (otherwise the cells past the header are not read, and a sentence cut in two
+            before an empty last column moves its end into the next column).
 
     Returns:
         (names, rows): each row as (the line of the file it starts on, {column name: cell}); a row shorter than the
@@ -59,7 +60,9 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             rows, ended = [], reader.line_num
             for cells in reader:
                 line, ended = ended + 1, reader.line_num  # the line the row starts on (a quoted line break spans two)
-                if strict and any(cell.strip() for cell in cells[len(names):]):
+                if strict and len(cells) > len(names) and any(cell.strip() for cell in cells):
+                    # (empty cells past the header too: "the red, big circle" unquoted before an empty last
+                    # column moved "big circle" into the mask's column, named as a missing file, a QA tester's)
                     raise TableError(path, f"{len(cells)} cells, the header names {len(names)}: a cell with a comma "
                                            "in it (a sentence) must be quoted", line)
                 if any(cell.strip() for cell in cells):
