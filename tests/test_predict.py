@@ -630,17 +630,22 @@ def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, t
     assert (out / "m6" / "2024.png").read_bytes() == b"a user's picture"
     capsys.readouterr()
     mixed, unpadded = tmp_path / "mixed", tmp_path / "unpadded"
-    for bad, names in ((mixed, ["00001.png", "00002.jpg"]), (unpadded, ["1.png", "2.png", "10.png"])):
+    cased = tmp_path / "cased"  # a camera's .JPG beside .jpg (FFmpeg's pattern of one case cannot find the other's)
+    for bad, names in ((mixed, ["00001.png", "00002.jpg"]), (unpadded, ["1.png", "2.png", "10.png"]),
+                       (cased, ["00001.jpg", "00002.JPG"])):
         bad.mkdir()
         for name in names:
             Image.fromarray(frames[0]).save(bad / name)
     assert main(["predict", "--model", trained.directory, "--video", str(mixed), "--query", QUERY]) == 2
     assert main(["predict", "--model", trained.directory, "--video", str(unpadded), "--query", QUERY]) == 2
+    assert main(["predict", "--model", trained.directory, "--video", str(cased), "--query", QUERY]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"acga predict: error: {mixed}: a folder of frames mixing .jpg and .png names: FFmpeg reads one extension; "
         "rename them to one",
         f"acga predict: error: {unpadded}: its frames' names do not sort in the order of their numbers: name order "
-        "puts 10.png before 2.png; name them with one number of digits: 00001.png, 00002.png, ..."]
+        "puts 10.png before 2.png; name them with one number of digits: 00001.png, 00002.png, ...",
+        f"acga predict: error: {cased}: a folder of frames mixing .JPG and .jpg names: FFmpeg reads one extension, "
+        "written in one case; rename them to one"]
 
 
 def test_a_trained_model_given_again_is_traced_once(trained):

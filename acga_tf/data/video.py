@@ -471,8 +471,9 @@ def frame_files(folder: str) -> tuple[list[str], str | None]:
     if not names:
         return [], "a folder with no PNG or JPEG frames in it, not a video file"
     if len(kinds := sorted({os.path.splitext(n)[1] for n in names})) > 1:
-        return [], (f"a folder of frames mixing {' and '.join(kinds)} names: FFmpeg reads one extension; rename "
-                    "them to one")
+        case = ", written in one case" if len({kind.lower() for kind in kinds}) == 1 else ""  # (.jpg and .JPG)
+        return [], (f"a folder of frames mixing {' and '.join(kinds)} names: FFmpeg reads one extension{case}; "
+                    "rename them to one")
     for entry in entries:  # one stat a frame (a folder of 3,000 frames is listed a few times a command)
         try:
             status = entry.stat()  # through a link
