@@ -560,3 +560,53 @@ def test_a_runs_damaged_record_does_not_stop_the_export(run_dir, tmp_path, caplo
     record = export_record(artifacts.load_trained(str(copy)), checkpoint)
     assert record["training"] is None and record["model"] == checkpoint  # the file given, a checkpoint's too
     assert f"{copy / artifacts.PROVENANCE_FILE}: not read into the export's record" in caplog.text
+
+
+@keras.saving.register_keras_serializable(package="acga_tf_tests_export")
+class _DenseText(keras.layers.Layer):
+    """A text encoder of one's own (docs/model.md#extending): one dense layer with tanh, (B, L, D) → (B, L, units)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units, activation="tanh")
+
+    def build(self, shape):
+        self.dense.build(shape)
+
+    def call(self, words):
+        return self.dense(words)
+
+    def compute_output_shape(self, shape):
+        return (*shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+_SERVE = """import sys
+import numpy as np
+from acga_tf.serving.client import LocalServer
+clip = np.load(sys.argv[2])
+out = LocalServer(sys.argv[1]).run({"video": clip, "queries": np.array(sys.argv[4:], object)}, "segment_queries")
+np.save(sys.argv[3], out["probability"])
+"""
+
+
+def test_the_export_of_a_model_with_a_stage_of_its_own_serves_where_the_class_is_unknown(tmp_path):
+    """docs/model.md#extending: the SavedModel holds the graph, not the classes, so a process that never imported
+    the stage's class (TF Serving's, `acga predict`'s) serves it, with the probabilities of the process that did."""
+    config = ACGAConfig.preset("tiny")
+    keras.utils.set_random_seed(0)
+    model = ACGA(config, stages={"text_encoder": _DenseText(config.text_dim, name="dense_text")})
+    vocab = Vocabulary.build(SENTENCES)
+    matrix, _ = vocab.embedding_matrix(dim=config.word_dim, seed=0)
+    version = export_model(artifacts.TrainedModel(model, config, vocab, matrix, str(tmp_path)),
+                           str(tmp_path / "saved_models" / "acga" / "1"), warmup=False)
+    clip = np.random.default_rng(0).integers(0, 256, (config.clip_length, 24, 32, 3), dtype=np.uint8)
+    here = serving.LocalServer(version).run({"video": clip, "queries": np.array(SENTENCES[:2], object)},
+                                            "segment_queries")["probability"]
+    np.save(tmp_path / "clip.npy", clip)
+    subprocess.run([sys.executable, "-c", _SERVE, version, str(tmp_path / "clip.npy"), str(tmp_path / "p.npy"),
+                    *SENTENCES[:2]], check=True, capture_output=True, timeout=300)
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), here, atol=1e-6)
