@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from layer_test_case import run_layer_test
-from support import TRAINING_TINY, random_inputs
+from support import TRAINING_TINY, GRUTextEncoder, random_inputs
 
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA, VideoFeature, head_parameter_count, parameter_table
@@ -418,32 +418,10 @@ def test_segment_queries_on_several_clips_is_clip_major():
     np.testing.assert_allclose(together, keras.ops.convert_to_numpy(alone["logits"]), atol=1e-5)
 
 
-@keras.saving.register_keras_serializable(package="acga_tf_tests")
-class _GRUText(keras.layers.Layer):
-    """A text encoder of one's own: a bidirectional GRU, (B, L, D) → (B, L, units)."""
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.gru = keras.layers.Bidirectional(keras.layers.GRU(units // 2, return_sequences=True))
-
-    def build(self, shape):
-        self.gru.build(shape)
-
-    def call(self, words):
-        return self.gru(words)
-
-    def compute_output_shape(self, shape):
-        return (*shape[:-1], self.units)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
 def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path, monkeypatch):
     """docs/model.md#extending: `ACGA(config, stages={"text_encoder": layer})` (a researcher found no way to swap a
     stage but to rebuild the model from its internals, which evaluate, predict and export then refused)."""
-    model = ACGA(TINY, stages={"text_encoder": _GRUText(TINY.text_dim, name="gru_text")})
+    model = ACGA(TINY, stages={"text_encoder": GRUTextEncoder(TINY.text_dim, name="gru_text")})
     assert model.stage("text_encoder").name == "gru_text"
     gru_weights = sum(int(np.prod(w.shape)) for w in model.stage("text_encoder").weights)
     rows = [line.split() for line in parameter_table(model).splitlines() if line.startswith("text encoder")]
@@ -456,29 +434,29 @@ def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path
                                atol=1e-5)
     model.save(tmp_path / "gru.keras")
     loaded = load_model_file(str(tmp_path / "gru.keras"))
-    assert loaded.stage("text_encoder").name == "gru_text" and isinstance(loaded.stage("text_encoder"), _GRUText)
+    assert loaded.stage("text_encoder").name == "gru_text" and isinstance(loaded.stage("text_encoder"), GRUTextEncoder)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(inputs, training=False)["logits"]), before)
     with monkeypatch.context() as patch:  # a process that does not know the class (the acga command): named
-        patch.delitem(keras.saving.get_custom_objects(), "acga_tf_tests>_GRUText")
-        with pytest.raises(ValueError, match=r"gru.keras: holds a class of your own, acga_tf_tests>_GRUText, which "
-                                             r"this process does not know: load it from Python after importing"):
+        patch.delitem(keras.saving.get_custom_objects(), "acga_tf_tests>GRUTextEncoder")
+        with pytest.raises(ValueError, match=r"gru.keras: holds a class of your own, acga_tf_tests>GRUTextEncoder, "
+                                             r"which this process does not know: load it from Python after importing"):
             load_model_file(str(tmp_path / "gru.keras"))
 
     for stages, error, match in (
-            ({"video_encoder": _GRUText(8)}, ValueError, "'video_encoder' is not a stage a layer of one's own may "
-                                                         "replace; those are video_feature, text_encoder, attention"),
+            ({"video_encoder": GRUTextEncoder(8)}, ValueError, "'video_encoder' is not a stage a layer of one's own "
+                                                               "may replace; those are video_feature, text_encoder"),
             ({"text_encoder": "gru"}, TypeError, r"stages\['text_encoder'\] is a str, not a Keras layer"),
-            ([_GRUText(8)], TypeError, "stages is a list: give a dict of layers by stage name")):
+            ([GRUTextEncoder(8)], TypeError, "stages is a list: give a dict of layers by stage name")):
         with pytest.raises(error, match=match):
             ACGA(TINY, stages=stages)
     with pytest.raises(ValueError, match="two streams"):
-        ACGA(TINY.replace(modality="rgb+flow"), stages={"text_encoder": _GRUText(TINY.text_dim)})
+        ACGA(TINY.replace(modality="rgb+flow"), stages={"text_encoder": GRUTextEncoder(TINY.text_dim)})
     # a stage that takes or gives another shape is named (a QA tester's: "'KerasTensor' object is not a mapping")
     with pytest.raises(ValueError, match=r"^stages: the model cannot be wired with decoder of your own \(TypeError: "
                                          r".*\); each stage must take and give what the one it replaces does"):
         ACGA(TINY, stages={"decoder": keras.layers.Identity()})
     # a class Keras cannot find by name is refused when saved (a QA tester's saved, then loaded nowhere)
-    unregistered = type("_Unregistered", (_GRUText,), {})
+    unregistered = type("_Unregistered", (GRUTextEncoder,), {})
     with pytest.raises(ValueError, match=r"stages\['text_encoder'\]: its class _Unregistered is not registered with "
                                          r"Keras, so a saved model could not be loaded"):
         ACGA(TINY, stages={"text_encoder": unregistered(TINY.text_dim)}).save(tmp_path / "unregistered.keras")

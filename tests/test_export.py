@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from support import GRUTextEncoder
 
 from acga_tf import ACGAConfig
 from acga_tf.cli import main
@@ -562,28 +563,6 @@ def test_a_runs_damaged_record_does_not_stop_the_export(run_dir, tmp_path, caplo
     assert f"{copy / artifacts.PROVENANCE_FILE}: not read into the export's record" in caplog.text
 
 
-@keras.saving.register_keras_serializable(package="acga_tf_tests_export")
-class _DenseText(keras.layers.Layer):
-    """A text encoder of one's own (docs/model.md#extending): one dense layer with tanh, (B, L, D) → (B, L, units)."""
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.dense = keras.layers.Dense(units, activation="tanh")
-
-    def build(self, shape):
-        self.dense.build(shape)
-
-    def call(self, words):
-        return self.dense(words)
-
-    def compute_output_shape(self, shape):
-        return (*shape[:-1], self.units)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
 _SERVE = """import sys
 import numpy as np
 from acga_tf.serving.client import LocalServer
@@ -598,7 +577,7 @@ def test_the_export_of_a_model_with_a_stage_of_its_own_serves_where_the_class_is
     the stage's class (TF Serving's, `acga predict`'s) serves it, with the probabilities of the process that did."""
     config = ACGAConfig.preset("tiny")
     keras.utils.set_random_seed(0)
-    model = ACGA(config, stages={"text_encoder": _DenseText(config.text_dim, name="dense_text")})
+    model = ACGA(config, stages={"text_encoder": GRUTextEncoder(config.text_dim, name="gru_text")})
     vocab = Vocabulary.build(SENTENCES)
     matrix, _ = vocab.embedding_matrix(dim=config.word_dim, seed=0)
     version = export_model(artifacts.TrainedModel(model, config, vocab, matrix, str(tmp_path)),
