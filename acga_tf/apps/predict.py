@@ -62,9 +62,10 @@ DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
 # Okabe and Ito's palette, told apart with every common colour blindness (a documentation reviewer's: red then green,
 # the second and third sentences' masks, look alike to one man in twelve): vermillion, blue, bluish green, yellow,
 # reddish purple, sky blue, orange.
-OVERLAY_COLORS = ((213, 94, 0), (0, 114, 178), (0, 158, 115), (240, 228, 66), (204, 121, 167), (86, 180, 233),
-                  (230, 159, 0))
-OVERLAY_COLOR_NAMES = ("vermillion", "blue", "bluish green", "yellow", "reddish purple", "sky blue", "orange")
+OVERLAY_PALETTE = (("vermillion", (213, 94, 0)), ("blue", (0, 114, 178)), ("bluish green", (0, 158, 115)),
+                   ("yellow", (240, 228, 66)), ("reddish purple", (204, 121, 167)), ("sky blue", (86, 180, 233)),
+                   ("orange", (230, 159, 0)))  # each colour with its name, for the lines that pair them in words
+OVERLAY_COLORS = tuple(rgb for _, rgb in OVERLAY_PALETTE)
 OVERLAY_COLOR = OVERLAY_COLORS[0]
 OVERLAY_ALPHA = 0.5
 OVERLAY_FORMATS = (".mp4", ".gif")
@@ -159,8 +160,9 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
         if known == 0:
             hint = predictor.words_hint()  # a workshop tester's French and Chinese sentences for the demo's model
-            which = f"its first {length} words" if words > length else "its words"  # (a 4-word sentence's were
-            judged.append((f"query {quoted(query)} has no known word: none of {which} is in the "  # its "first 8")
+            # "its first 8 words" of a longer sentence only (a QA tester's 4-word sentence had its "first 8")
+            which = f"its first {length} words" if words > length else "its words"
+            judged.append((f"query {quoted(query)} has no known word: none of {which} is in the "
                            "vocabulary of the model, so the mask would ignore the sentence"
                            + (f"; {hint}" if hint else ""), []))
             continue
@@ -600,7 +602,7 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
 # === Writing results ===
 def overlay_color_name(k: int) -> str:
     """The name of `overlay_color(k)`, for the lines that pair sentences with colours in text."""
-    return OVERLAY_COLOR_NAMES[k % len(OVERLAY_COLOR_NAMES)]
+    return OVERLAY_PALETTE[k % len(OVERLAY_PALETTE)][0]
 
 
 def overlay_color(k: int) -> tuple[int, int, int]:
@@ -663,9 +665,10 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
                          for c in dict.fromkeys(missing))
         logger.warning("the overlay's legend has no font with a glyph for %s: drawn as a box (install a font that "
                        "has them, such as Noto Sans CJK for Chinese and Japanese)", named)
-    if height is not None and (shown := max(0, (height - 4) // line)) < len(queries):  # (a QA tester's 9 sentences
-        logger.warning("the overlay's legend shows %d of the %d sentences: the frame is %d pixels high (each "  # on a
-                       "sentence's masks are whole; the summary names the colours)", shown, len(queries), height)  # 64)
+    # a frame too low for every sentence's line says so (a QA tester's 9 sentences on a 64-pixel video)
+    if height is not None and (shown := max(0, (height - 4) // line)) < len(queries):
+        logger.warning("the overlay's legend shows %d of the %d sentences: the frame is %d pixels high (each "
+                       "sentence's masks are whole; the summary names the colours)", shown, len(queries), height)
     number_width = max(int(np.ceil(fonts[0].getlength(number))) for number in numbers)
     text_width = max(int(np.ceil(font.getlength(query))) for font, query in zip(fonts, queries))
     size = (min(width, 18 + number_width + text_width + 4), 4 + line * len(queries))

@@ -39,8 +39,9 @@ KATAKANA = (r"([\p{Katakana}\x{30FC}\x{309B}\x{309C}\x{FF70}\x{FF9E}\x{FF9F}]"
 # Arabic's short-vowel marks and tatweel (the same word is written with or without them: "الدَّائِرَةُ", "الدائرة",
 # "الدائـــرة").
 # (Not hamza above and below, U+0654 and U+0655: they are letters' parts, "أ" written decomposed.)
-JOINERS_AND_ARABIC_MARKS = r"[\x{200C}\x{200D}\x{0640}\x{064B}-\x{0653}\x{0656}-\x{065F}\x{0670}]"
-TATWEEL = "\u0640"  # Arabic's stretching stroke: a letter (Lm) to Unicode, deleted with the marks above
+TATWEEL = "\u0640"  # Arabic's stretching stroke: a letter (Lm) to Unicode, the one letter deleted (`has_word`)
+JOINERS_AND_ARABIC_MARKS = (r"[\x{200C}\x{200D}\x{%04X}\x{064B}-\x{0653}\x{0656}-\x{065F}\x{0670}]"
+                            % ord(TATWEEL))
 # Turkish "İ" lower-cases to "i" and a combining dot above ("DAİRE" read as "dai̇re", not "daire"): the dot is dropped.
 DOTTED_I = "i\u0307"
 # Marks at the start of a word (after SEPARATORS made every boundary a space): they modify nothing of the word.
