@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 from layer_test_case import run_layer_test
-from support import TRAINING_TINY, GRUTextEncoder, random_inputs
+from own_layers import GRUTextEncoder
+from support import TRAINING_TINY, random_inputs
 
 from acga_tf import ACGAConfig
 from acga_tf.models.acga import ACGA, VideoFeature, head_parameter_count, parameter_table

@@ -20,8 +20,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from own_layers import GRUTextEncoder
 from PIL import Image
-from support import GRUTextEncoder
 
 from acga_tf import ACGAConfig
 from acga_tf.cli import main
