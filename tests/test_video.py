@@ -717,10 +717,11 @@ def _frames_folder(folder, frames, name="{:05d}.png", **save):
     return folder
 
 
-@pytest.mark.parametrize("orientation", [3, 6, 8])
+@pytest.mark.parametrize("orientation", range(1, 9))
 def test_camera_jpegs_are_turned_as_their_exif_orientation_says(tmp_path, orientation):
     """Every JPEG with EXIF data failed: "31 is not a valid Type" (PyAV cannot list FFmpeg 8's EXIF side data).
-    Turned as image viewers turn them (Pillow's `exif_transpose`); a mirroring orientation (2, 4, 5, 7) is not."""
+    Turned and mirrored as image viewers show them (Pillow's `exif_transpose`): a mirroring orientation (2, 4, 5, 7)
+    came out turned half round (2, 5, 7) or as stored (4), PyAV's `frame.rotation` keeping the turn alone."""
     from PIL import Image, ImageOps
 
     exif = Image.Exif()
@@ -728,8 +729,12 @@ def test_camera_jpegs_are_turned_as_their_exif_orientation_says(tmp_path, orient
     folder = _frames_folder(tmp_path / "camera", moving_frames(2, 40, 56, seed=2), "{:05d}.jpg", exif=exif, quality=95)
     shown = np.asarray(ImageOps.exif_transpose(Image.open(folder / "00001.jpg")).convert("RGB"), np.int16)
     first = next(iter_video_frames(str(folder))).astype(np.int16)
-    assert first.shape == shown.shape  # two JPEG decoders: a few levels apart; half a turn away, tens
-    assert np.abs(first - shown).mean() < 8 < np.abs(first - np.rot90(shown, 2)).mean()
+    assert first.shape == shown.shape  # two JPEG decoders: a few levels apart; turned or mirrored otherwise, tens
+    assert np.abs(first - shown).mean() < 8
+    for wrong in (np.rot90(shown, 2), shown[::-1], shown[:, ::-1]):
+        assert np.abs(first - wrong).mean() > 8
+    single = next(iter_video_frames(str(folder / "00001.jpg"))).astype(np.int16)  # one camera picture, as a video
+    assert np.abs(single - shown).mean() < 8
 
 
 def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp_path, caplog):

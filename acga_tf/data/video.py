@@ -178,23 +178,60 @@ def rgb_picture(frame: av.VideoFrame) -> np.ndarray:
     return sdr_from_hdr(frame.to_ndarray(format="rgb48le"), transfer, primaries)
 
 
-def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
+# EXIF orientation (1 to 8) → (the counter-clockwise turn FFmpeg's `av_exif_orientation_to_matrix` sets, whether it
+# then mirrors left to right), as FFmpeg builds a JPEG's display matrix from it.
+EXIF_ORIENTATIONS = {1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True), 5: (90, True), 6: (90, False),
+                     7: (-90, True), 8: (-90, False)}
+
+
+def exif_orientation(path: str) -> int | None:
+    """The EXIF orientation tag (1 to 8) of an image file (a video's file, or a folder of frames' first frame), or
+    None where it has none or is not an image Pillow reads."""
+    if os.path.isdir(path):
+        names = frame_files(path)[0]
+        if not names:
+            return None
+        path = os.path.join(path, names[0])
+    try:
+        with Image.open(path) as image:
+            orientation = image.getexif().get(0x0112)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):  # not an image, or its EXIF unreadable
+        return None
+    return orientation if orientation in EXIF_ORIENTATIONS else None
+
+
+def orientation_matrix(orientation: int) -> np.ndarray:
+    """The display matrix (9 int32, 16.16 fixed point) FFmpeg gives a picture of this EXIF orientation:
+    `av_display_rotation_set` of its turn, then `av_display_matrix_flip` where it mirrors."""
+    degrees, mirrored = EXIF_ORIENTATIONS[orientation]
+    return _rotation_matrix(degrees, mirrored)
+
+
+def _rotation_matrix(degrees: float, mirrored: bool = False) -> np.ndarray:
+    """`av_display_rotation_set(matrix, degrees)`, then `av_display_matrix_flip(matrix, 1, 0)` where mirrored."""
+    radians = math.radians(-degrees)
+    c, s = math.cos(radians), math.sin(radians)
+    matrix = np.array([c * 65536, -s * 65536, 0, s * 65536, c * 65536, 0, 0, 0, 1 << 30])
+    if mirrored:
+        matrix[[0, 3, 6]] *= -1
+    return np.round(matrix).astype(np.int32)
+
+
+def _display_matrix(frame: av.VideoFrame, path: str) -> np.ndarray | None:
     """The frame's display matrix side data as 9 int32, or None.
 
     PyAV reads every side data of a frame to list them, and fails on a type it does not know: FFmpeg 8 gives a JPEG
     with EXIF data its EXIF as side data (type 31), and `frame.side_data` raised "31 is not a valid Type" (any camera
-    JPEG in a folder of frames: a researcher's). There the matrix is rebuilt from `frame.rotation` (PyAV reads that
-    side data alone), as `av_display_rotation_set` builds it: the turn kept, a mirror (EXIF orientations 2, 4, 5 and
-    7, rare) lost."""
+    JPEG in a folder of frames: a researcher's). There the matrix is built from the picture's EXIF orientation, read
+    with Pillow from `path` (the file, or a folder's first frame), as FFmpeg builds it: PyAV's `frame.rotation` keeps
+    the turn alone, and a mirroring orientation (2, 4, 5 and 7) came out turned half round or not at all. Where Pillow
+    reads no orientation, the matrix is rebuilt from `frame.rotation` (av_display_rotation_get's degrees)."""
     try:
         side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
     except ValueError:
-        counterclockwise = frame.rotation  # av_display_rotation_get's degrees; 0 without a matrix
-        if not counterclockwise:
-            return None
-        radians = math.radians(counterclockwise)  # av_display_rotation_set's −(clockwise angle), in radians
-        c, s = math.cos(radians), math.sin(radians)
-        return np.array([c * 65536, -s * 65536, 0, s * 65536, c * 65536, 0, 0, 0, 1 << 30]).astype(np.int32)
+        if (orientation := exif_orientation(path)) is not None:
+            return None if orientation == 1 else orientation_matrix(orientation)
+        return _rotation_matrix(-frame.rotation) if frame.rotation else None
     return None if side is None else np.frombuffer(bytes(side), np.int32)
 
 
@@ -276,7 +313,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 index, turn, skipped, concealed, filled, order = (None if seek else 0), None, [], [], [], None
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                     if turn is None:
-                        turn = upright(_display_matrix(frame), path)
+                        turn = upright(_display_matrix(frame, path), path)
                     if index is None:  # after the seek: frame `start` is the one with its timestamp
                         if frame.pts is None or frame.pts > target:
                             logger.debug("%s: seeking to frame %d missed it; decoding from the start", path, start)
