@@ -209,6 +209,11 @@ def test_chinese_characters_and_katakana_runs_are_words_of_their_own():
     decomposed = [unicodedata.normalize("NFD", s) for s in sentences]
     assert decomposed != sentences
     np.testing.assert_array_equal(ids(tf.constant(decomposed)).numpy(), ids(tf.constant(sentences)).numpy())
+    # half-width katakana (older Japanese systems' "ﾎﾞｰﾙ") are the full-width words, in the vocabulary and the graph
+    # (they were words of their own: unknown to a vocabulary built from full-width text)
+    half_width = ["赤いﾎﾞｰﾙがｼﾞｬﾝﾌﾟする｡", "ぶどうとﾊﾞﾅﾅ"]
+    np.testing.assert_array_equal(ids(tf.constant(half_width)).numpy(), ids(tf.constant(sentences[::2])).numpy())
+    assert Vocabulary.build(half_width).words == Vocabulary.build(sentences[::2]).words
     assert tokenize_py("the red 圆circle, 빨간 원이") == ["the", "red", "圆", "circle", "빨간", "원이"]
     vocabulary = Vocabulary.build(["红色的圆圈在滚动", "蓝色的方块"])
     matrix, _ = vocabulary.embedding_matrix(dim=4, seed=0)

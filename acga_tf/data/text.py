@@ -2,7 +2,8 @@
 
 The same function runs when the vocabulary is built (eagerly, through `tokenize_py`), in the `tf.data` map
 and in the serving graph, so the three can never disagree. Rule: write full-width ASCII as ASCII ("ｒｅｄ" →
-"red", as CJK input methods type it), delete apostrophes ("man's" → "mans"), the zero-width joiners and
+"red", as CJK input methods type it) and half-width katakana as full-width ("ﾎﾞｰﾙ" → "ボール", as older Japanese
+systems write it), delete apostrophes ("man's" → "mans"), the zero-width joiners and
 Arabic's short-vowel marks and tatweel, set each Chinese character (Han: Chinese, Japanese kanji) apart as a
 word of its own ("红色的圆" → "红 色 的 圆", as BERT's tokenizer does: these languages put no space between words)
 and each run of katakana ("ボール"), turn every other character that is not a letter, mark or digit into a
@@ -49,6 +50,12 @@ LEADING_MARKS = r"(^| )\p{M}+"
 
 
 FULL_WIDTH = (0xFF01, 0xFF5E)  # the full-width forms of ASCII's "!" to "~", each 0xFEE0 above it
+# Half-width katakana and Japanese punctuation (U+FF61 to U+FF9F) and their full-width forms (Unicode's compatibility
+# mapping, NFKC, one character each): "ﾎﾞｰﾙ" is "ホ", the sound mark U+3099 (the decomposed form of "ボ", which the
+# vocabulary knows), "ー", "ル".
+HALF_WIDTH_KATAKANA = (0xFF61, 0xFF9F)
+FULL_FOR_HALF_WIDTH = tuple(ord(unicodedata.normalize("NFKC", chr(c)))
+                            for c in range(HALF_WIDTH_KATAKANA[0], HALF_WIDTH_KATAKANA[1] + 1))
 
 
 def compose(text: str) -> str:
@@ -57,14 +64,20 @@ def compose(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def _ascii_for_full_width(sentences: tf.Tensor) -> tf.Tensor:
-    """Full-width ASCII ("ｒｅｄ", U+FF01 to U+FF5E) written as ASCII; bytes that are not UTF-8 become U+FFFD (a
-    separator)."""
+def _usual_widths(sentences: tf.Tensor) -> tf.Tensor:
+    """Full-width ASCII ("ｒｅｄ", U+FF01 to U+FF5E) written as ASCII, half-width katakana as full-width
+    (`FULL_FOR_HALF_WIDTH`); bytes that are not UTF-8 become U+FFFD (a separator)."""
     points = tf.strings.unicode_decode(sentences, "UTF-8", errors="replace")
     low, high = FULL_WIDTH
-    points = tf.ragged.map_flat_values(
-        lambda p: tf.where((p >= low) & (p <= high), p - (low - ord("!")), p), points)
-    return tf.strings.unicode_encode(points, "UTF-8")
+    half_low, half_high = HALF_WIDTH_KATAKANA
+    full_for_half = tf.constant(FULL_FOR_HALF_WIDTH, tf.int32)
+
+    def usual(p):
+        half = tf.gather(full_for_half, tf.clip_by_value(p - half_low, 0, half_high - half_low))
+        p = tf.where((p >= half_low) & (p <= half_high), half, p)
+        return tf.where((p >= low) & (p <= high), p - (low - ord("!")), p)
+
+    return tf.strings.unicode_encode(tf.ragged.map_flat_values(usual, points), "UTF-8")
 
 
 def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
@@ -76,7 +89,7 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
     Returns:
         tf.RaggedTensor tf.string (B, None) of tokens; a sentence without letters or digits has no token.
     """
-    s = _ascii_for_full_width(tf.convert_to_tensor(sentences, tf.string))
+    s = _usual_widths(tf.convert_to_tensor(sentences, tf.string))
     s = tf.strings.regex_replace(s, APOSTROPHES, "")
     s = tf.strings.regex_replace(s, JOINERS_AND_ARABIC_MARKS, "")
     s = tf.strings.regex_replace(s, HAN, r" \1 ")
