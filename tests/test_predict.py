@@ -1328,7 +1328,7 @@ def test_cli_several_queries_write_one_mask_track_and_colour_each_with_a_legend(
     with Image.open(tmp_path / "overlay.gif") as gif:
         assert (gif.n_frames, gif.size) == (n, (w, h))
         first = np.asarray(gif.convert("RGB"))
-    pixels, opacity = legend(SENTENCES, w)
+    pixels, opacity = legend(SENTENCES, w, h)  # (too low for longer lines: a line each)
     assert pixels.shape[0] == 4 + 14 * 3 and pixels.shape[1] <= w
     # The legend's swatches are the overlay colours, in order (GIF palette: within a few levels).
     for k in range(3):
@@ -1355,7 +1355,40 @@ def test_the_legend_draws_each_sentence_in_a_font_that_has_its_letters(caplog):
     caplog.clear()
     with caplog.at_level("WARNING"):  # more sentences than the frame has lines (a QA tester's 9 on a 64-pixel video)
         pixels, _ = legend(["a", "b", "c"], 100, 20)
-    assert "legend shows 1 of the 3 sentences: the frame is 20 pixels high" in caplog.text
+    assert "legend shows 1 of the 3 sentences whole: the frame is 20 pixels high" in caplog.text
+
+
+def test_a_legend_sentence_wider_than_the_frame_goes_on_over_more_lines(caplog):
+    """A tester's long sentence was cut at the frame's edge without a word: it is broken at spaces (inside a word only
+    where the word alone is wider: Chinese has no spaces), each line within the frame; on a frame too narrow for a
+    line of a few letters the legend says it cuts them."""
+    from PIL import ImageFont
+
+    from acga_tf.apps.predict import _cut, _wrapped, legend, legend_font
+
+    long = "the man in the blue shirt on the left is shooting the basketball at the hoop"
+    with caplog.at_level("WARNING"):
+        pixels, _ = legend(["the dog", long], 160, 120)
+    assert caplog.text == ""
+    assert pixels.shape[1] <= 160 and pixels.shape[0] > 4 + 14 * 2  # more lines than sentences
+    font = ImageFont.truetype(legend_font(long)[0], 11)
+    lines = _wrapped(long, font, 120)
+    assert " ".join(lines) == long and len(lines) > 1 and all(font.getlength(text) <= 120 for text in lines)
+    chinese = "穿蓝色衬衫的男人正在投篮球" * 3
+    lines = _wrapped(chinese, ImageFont.truetype(legend_font(chinese)[0], 11), 60)
+    assert "".join(lines) == chinese and len(lines) > 1
+    with caplog.at_level("WARNING"):  # too low for its lines: one line each, the long one cut, with "…"
+        pixels, _ = legend(["the dog", long], 160, 40)
+    assert pixels.shape[0] == 4 + 14 * 2 and pixels.shape[1] <= 160
+    assert ("legend cuts sentence 2 to a line: the frame is 40 pixels high, too low for more lines (the summary "
+            "gives it whole)") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        pixels, _ = legend(["the dog", long, "the cat on the sofa"], 48)
+    assert pixels.shape[1] <= 48
+    assert "legend cuts sentences 1, 2, 3 to a line: the frame is 48 pixels wide (the summary gives them whole)" in \
+        caplog.text
+    assert _cut(long, font, 100).endswith("…") and font.getlength(_cut(long, font, 100)) <= 100
 
 
 # === A full disk midway; a --frames-dir used again (docs/serving.md#predict) ===

@@ -645,9 +645,10 @@ LEGEND_FONTS_SEARCHED = 200  # the fonts looked through for glyphs the first lac
 
 
 def legend(queries: Sequence[str], width: int, height: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The overlay's legend: each sentence next to a swatch of its colour, on a dark translucent box, cut to `width`
-    pixels; where the frame's `height` holds fewer lines than sentences, a warning says how many it shows. Each
-    sentence is drawn in a font that has its characters (`legend_font`), shaped where Pillow has libraqm (Arabic
+    """The overlay's legend: each sentence next to a swatch of its colour, on a dark translucent box no wider than
+    `width` pixels. A sentence wider than that goes on over more lines (`_wrapped`); where the frame is too narrow for
+    a line of a few letters, or its `height` holds fewer lines than the sentences need, a warning says what is cut.
+    Each sentence is drawn in a font that has its characters (`legend_font`), shaped where Pillow has libraqm (Arabic
     joined, right to left), after its number; a character no font here has is drawn as a box, with a warning.
 
     Returns:
@@ -665,24 +666,69 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
                          for c in dict.fromkeys(missing))
         logger.warning("the overlay's legend has no font with a glyph for %s: drawn as a box (install a font that "
                        "has them, such as Noto Sans CJK for Chinese and Japanese)", named)
-    # a frame too low for every sentence's line says so (a QA tester's 9 sentences on a 64-pixel video)
-    if height is not None and (shown := max(0, (height - 4) // line)) < len(queries):
-        logger.warning("the overlay's legend shows %d of the %d sentences: the frame is %d pixels high (each "
-                       "sentence's masks are whole; the summary names the colours)", shown, len(queries), height)
     number_width = max(int(np.ceil(fonts[0].getlength(number))) for number in numbers)
-    text_width = max(int(np.ceil(font.getlength(query))) for font, query in zip(fonts, queries))
-    size = (min(width, 18 + number_width + text_width + 4), 4 + line * len(queries))
+    room = width - 18 - number_width - 4  # the text's pixels a line
+    # (before: a sentence wider than the frame was cut at its edge without a word)
+    lines = [_wrapped(query, font, room) for font, query in zip(fonts, queries)]
+    if height is not None and 4 + line * sum(map(len, lines)) > height:  # the sentences' swatches come first
+        lines = [[query] for query in queries]
+    if (cut := [k for k, (font, wrapped) in enumerate(zip(fonts, lines)) if font.getlength(wrapped[0]) > room]):
+        lines = [[_cut(wrapped[0], font, room)] if k in cut else wrapped
+                 for k, (font, wrapped) in enumerate(zip(fonts, lines))]
+        why = (f"the frame is {width} pixels wide" if room < LEGEND_MIN_ROOM
+               else f"the frame is {height} pixels high, too low for more lines")
+        logger.warning("the overlay's legend cuts sentence%s %s to a line: %s (the summary gives %s whole)",
+                       "s" if len(cut) > 1 else "", ", ".join(str(k + 1) for k in cut), why,
+                       "them" if len(cut) > 1 else "it")
+    ends = np.cumsum([len(wrapped) for wrapped in lines])  # each sentence's last line, counted from 1
+    # a frame too low for every sentence's lines says so (a QA tester's 9 sentences on a 64-pixel video)
+    if height is not None and (shown := int(np.sum(ends <= max(0, (height - 4) // line)))) < len(queries):
+        logger.warning("the overlay's legend shows %d of the %d sentences whole: the frame is %d pixels high (each "
+                       "sentence's masks are whole; the summary names the colours)", shown, len(queries), height)
+    text_width = max(int(np.ceil(font.getlength(text))) for font, wrapped in zip(fonts, lines) for text in wrapped)
+    size = (min(width, 18 + number_width + text_width + 4), 4 + line * int(ends[-1]))
     rgba = Image.new("RGBA", size, (0, 0, 0, 150))
     draw = ImageDraw.Draw(rgba)
-    for k, (font, number, query) in enumerate(zip(fonts, numbers, queries)):
-        y = 3 + line * k
+    for k, (font, number, wrapped, end) in enumerate(zip(fonts, numbers, lines, ends)):
+        y = 3 + line * int(end - len(wrapped))
         draw.rectangle([3, y + 1, 13, y + 11], fill=overlay_color(k) + (255,))
         draw.text((18, y), number, fill=(255, 255, 255, 255), font=fonts[0])
-        draw.text((18 + number_width, y), query, fill=(255, 255, 255, 255), font=font)
+        for i, text in enumerate(wrapped):
+            draw.text((18 + number_width, y + line * i), text, fill=(255, 255, 255, 255), font=font)
     pixels = np.asarray(rgba, np.float32)
     return pixels[..., :3].astype(np.uint8), pixels[..., 3:] / 255.0
 
 
+LEGEND_MIN_ROOM = 3 * LEGEND_FONT_SIZE  # pixels: a narrower legend line is cut, not broken into lines of a letter
+
+
+def _wrapped(text: str, font, room: int) -> list[str]:
+    """`text` in lines no wider than `room` pixels, broken at spaces, inside a word only where the word alone is wider
+    (Chinese and Japanese write no spaces); `[text]` where `room` is under `LEGEND_MIN_ROOM`."""
+    if room < LEGEND_MIN_ROOM or font.getlength(text) <= room:
+        return [text]
+    lines, current = [], ""
+    for word in text.split():
+        joined = f"{current} {word}" if current else word
+        if font.getlength(joined) <= room:
+            current = joined
+            continue
+        if current:
+            lines.append(current)
+        while len(word) > 1 and font.getlength(word) > room:  # the longest start of it that fits, a letter at least
+            cut = next((k for k in range(len(word) - 1, 0, -1) if font.getlength(word[:k]) <= room), 1)
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    return lines + [current] if current else lines
+
+
+def _cut(text: str, font, room: int) -> str:
+    """The longest start of `text` that fits `room` pixels with "…" after it ("…" alone where nothing does)."""
+    for k in range(len(text) - 1, 0, -1):
+        if font.getlength(text[:k].rstrip() + "…") <= room:
+            return text[:k].rstrip() + "…"
+    return "…"
 def legend_font(text: str) -> tuple[str | None, list[str]]:
     """(the font file to draw `text` with, the characters of it that font lacks): Matplotlib's DejaVu Sans (Latin,
     Greek, Cyrillic, Arabic, Hebrew, ...; installed with Matplotlib) where it has them all, else the first of the
