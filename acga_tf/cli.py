@@ -27,7 +27,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 
-from acga_tf.ops import limits, native_log
+from acga_tf.ops import limits, native_log, options
 
 # Keras' backends and the module each needs.
 KERAS_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy",
@@ -901,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
     tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
     for line in native_log.held_lines():
         logging.getLogger(__name__).info("no usable GPU, running on the CPU: %s", line)
-    with sigterm_as_interrupt() as terminated, _stdout_named():
+    with sigterm_as_interrupt() as terminated, _stdout_named(), options.command_line():
         try:
             code = int(args.run(args) or 0)
             sys.stdout.flush()  # here, where a failure is reported, not in Python's exit

@@ -345,8 +345,8 @@ def test_overwrite_removes_only_the_runs_files_and_says_so_only_when_there_were_
     with caplog.at_level("WARNING", logger="acga_tf.training.train"):
         claim_run_dir(str(run), overwrite=True)
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
-    assert [r.getMessage() for r in caplog.records] == [
-        f"--overwrite: removed the previous run's files in {run} (backup, {artifacts.MODEL_FILE})"]
+    assert [r.getMessage() for r in caplog.records] == [  # from Python: the argument, not `acga train`'s option
+        f"overwrite=True: removed the previous run's files in {run} (backup, {artifacts.MODEL_FILE})"]
 
 
 def test_a_damaged_provenance_record_is_kept_and_never_replaced(tmp_path, caplog):
@@ -409,6 +409,32 @@ def _refused(capsys, argv, *needles) -> str:
     line = assert_one_line_error(capsys.readouterr().err, *needles)
     assert line.startswith("acga train: error: "), line
     return line
+
+
+def test_fit_from_python_names_its_arguments_and_the_command_its_options(finished_run, prepared_a2d, tmp_path,
+                                                                          capsys):
+    """A researcher's: `fit(...)` from Python said "pass --resume to train it for more epochs (--epochs is the new
+    total), --overwrite to start over, or choose another --output", options of a command they did not run."""
+    from acga_tf.ops import options
+    from acga_tf.training.train import claim_run_dir
+
+    out = _copy_run(finished_run, tmp_path)
+    before = _snapshot(out)
+    experiment = ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE))
+    with pytest.raises(ValueError) as refused:
+        fit(experiment, prepared_a2d["train"], out)
+    assert str(refused.value) == (f"{out}: holds a finished run ({artifacts.MODEL_FILE}); pass resume=True to train "
+                                  "it for more epochs (epochs is the new total), overwrite=True to start over, or "
+                                  "choose another output_dir")
+    with pytest.raises(ValueError, match=r"^resume=True and overwrite=True exclude each other$"):
+        claim_run_dir(out, resume=True, overwrite=True)
+    with options.command_line(), pytest.raises(ValueError, match=r"^--resume and --overwrite exclude each other$"):
+        claim_run_dir(out, resume=True, overwrite=True)
+    _refused(capsys, _train_argv(prepared_a2d, out), "pass --resume to train it for more epochs (--epochs is the new "
+             "total), --overwrite to start over, or choose another --output")
+    with pytest.raises(ValueError, match="pass resume=True"):  # the command's names end with the command
+        claim_run_dir(out)
+    assert _snapshot(out) == before
 
 
 def test_resume_under_another_experiment_is_refused_naming_the_fields(finished_run, prepared_a2d, tmp_path, capsys):

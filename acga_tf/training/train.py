@@ -54,6 +54,7 @@ from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
 from acga_tf.ops.errors import error_message
+from acga_tf.ops.options import option
 from acga_tf.training import artifacts
 from acga_tf.training.cluster import (
     CLUSTER_LOSSES,
@@ -69,6 +70,20 @@ from acga_tf.training.task import TrainingTask
 from acga_tf.training.weights import load_initial_weights
 
 logger = logging.getLogger(__name__)
+
+# How messages name `fit`'s settings: the `acga train` option, or the argument (`ops.options.option`).
+RESUME, OVERWRITE, OUTPUT = ("--resume", "resume=True"), ("--overwrite", "overwrite=True"), ("--output", "output_dir")
+STEPS_PER_EPOCH = ("--steps-per-epoch", "steps_per_epoch")
+
+
+def _set(names: tuple[str, str], value) -> tuple[str, str]:
+    """(`--flag VALUE`, `keyword=VALUE`) of an option's names."""
+    return f"{names[0]} {value}", f"{names[1]}={value}"
+
+
+def _start_over() -> str:
+    """The end of a refused resume's message: "--overwrite to start over, or choose another --output"."""
+    return f"{option(*OVERWRITE)} to start over, or choose another {option(*OUTPUT)}"
 
 BACKUP_DIR = "backup"
 CHECKPOINT_DIR = "checkpoints"
@@ -243,33 +258,34 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         recorded_steps = (metadata or {}).get("steps_per_epoch")  # absent from backups written before it was recorded
         if recorded_steps is not None and self.steps_per_epoch is not None and recorded_steps != self.steps_per_epoch:
             raise ValueError(f"{self._training_metadata_path}: the run's epochs have {recorded_steps} optimizer steps, "
-                             f"this command's {self.steps_per_epoch} (--steps-per-epoch, or the samples over the "
-                             f"global batch on this many devices); pass --steps-per-epoch {recorded_steps} to resume "
-                             "it, --overwrite to start over, or choose another --output")
+                             f"this command's {self.steps_per_epoch} ({option(*STEPS_PER_EPOCH)}, or the samples over "
+                             "the global batch on this many devices); pass "
+                             f"{option(*_set(STEPS_PER_EPOCH, recorded_steps))} to resume it, {_start_over()}")
         recorded_batch = (metadata or {}).get("global_batch")
         if recorded_batch is not None and self.global_batch is not None and recorded_batch != self.global_batch:
             raise ValueError(f"{self._training_metadata_path}: the run trained on batches of {recorded_batch} clips "
-                             f"(--batch-size x devices), this command's are {self.global_batch}: resumed, it would "
+                             f"({option('--batch-size', 'batch_size')} x devices), this command's are "
+                             f"{self.global_batch}: resumed, it would "
                              "skip and train on other samples; resume it on as many devices as it trained on, "
-                             "--overwrite to start over, or choose another --output")
+                             f"{_start_over()}")
         recorded_precision = (metadata or {}).get("precision")
         if recorded_precision is not None and self.precision is not None and recorded_precision != self.precision:
-            flag = ("no --mixed-precision" if recorded_precision == "float32"
-                    else f"--mixed-precision {recorded_precision}")
+            flag = (option("no --mixed-precision", 'mixed_precision="float32"') if recorded_precision == "float32"
+                    else option(*_set(("--mixed-precision", "mixed_precision"), f'"{recorded_precision}"')))
             raise ValueError(f"{self._training_metadata_path}: the run trained in {recorded_precision}, this command "
-                             f"in {self.precision}: resume it with {flag}, --overwrite to start over, or choose "
-                             "another --output")
+                             f"in {self.precision}: resume it with {flag}, {_start_over()}")
         recorded_vectors = (metadata or {}).get("word_vectors")
         if recorded_vectors is not None and self.word_vectors is not None and recorded_vectors != self.word_vectors:
             raise ValueError(f"{self._training_metadata_path}: the run read its sentences with other word vectors than "
-                             "this command's: resume it with the --word-vectors file it trained with (none, if it "
-                             "had none; and the same seed), --overwrite to start over, or choose another --output")
+                             f"this command's: resume it with the {option('--word-vectors', 'vectors_path')} file it "
+                             f"trained with (none, if it had none; and the same seed), {_start_over()}")
         if recorded_steps is None or recorded_batch is None:  # a backup an earlier acga-tf wrote
             logger.warning("%s records no %s (a backup written by an earlier acga-tf): resume it with the settings it "
-                           "was trained with (--batch-size, --steps-per-epoch, devices), which cannot be checked; "
-                           "other ones train on other samples without an error", self._training_metadata_path,
+                           "was trained with (%s, %s, devices), which cannot be checked; other ones train on other "
+                           "samples without an error", self._training_metadata_path,
                            " or ".join(name for name, value in (("steps per epoch", recorded_steps),
-                                                               ("global batch", recorded_batch)) if value is None))
+                                                               ("global batch", recorded_batch)) if value is None),
+                           option("--batch-size", "batch_size"), option(*STEPS_PER_EPOCH))
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         try:
@@ -277,14 +293,13 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         except (OSError, ValueError, KeyError) as e:  # h5py's errors for a truncated or foreign file
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ValueError(f"{self._weights_path}: cannot load the backup ({reason}); restore the file, pass "
-                             "--overwrite to start over, or choose another --output") from None
+                             f"{_start_over()}") from None
         step, recorded = int(self.model.optimizer.iterations.numpy()), (metadata or {}).get("step")
         # The weights are renamed into place before the metadata is written: they are never behind it.
         if isinstance(recorded, int) and step < recorded:
             raise ValueError(f"{self._weights_path}: the optimizer state did not load into this model (optimizer step "
                              f"{step}; {self._training_metadata_path} records {recorded}): the backup was made with "
-                             "other settings (another model or optimizer); pass the run's, --overwrite to start "
-                             "over, or choose another --output")
+                             f"other settings (another model or optimizer); pass the run's, {_start_over()}")
         return True
 
 
@@ -301,10 +316,10 @@ def read_backup_metadata(path: str) -> dict | None:
         metadata = files.read_json(path)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: the backup's metadata is not valid JSON (line {e.lineno}: {e.msg}); restore the "
-                         "file, pass --overwrite to start over, or choose another --output") from None
+                         f"file, pass {_start_over()}") from None
     if not isinstance(metadata, dict):
-        raise ValueError(f"{path}: the backup's metadata is not a JSON object; restore the file, pass --overwrite to "
-                         "start over, or choose another --output")
+        raise ValueError(f"{path}: the backup's metadata is not a JSON object; restore the file, pass "
+                         f"{_start_over()}")
     return metadata
 
 
@@ -392,8 +407,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             (`claim_run_dir`, `_ResumableBackup.restore`; the message names the file).
         FileNotFoundError: also, the backup weights of a run that has trained are missing (`claim_run_dir`).
 
-    The messages name `acga train`'s options; from Python, `--resume` is `resume=True`, `--overwrite`
-    `overwrite=True`, `--epochs` `epochs`, `--output` `output_dir`, `--init-weights` `init_weights`.
+    The messages name this function's arguments (`overwrite=True`); run by `acga train`, its options (`--overwrite`).
     """
     train_pattern = shard_pattern(train_pattern)
     val_pattern = None if val_pattern is None else shard_pattern(val_pattern)
@@ -405,7 +419,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
         check_word_vectors(vectors_path, experiment.data.word_dim)
     if init_weights is not None and not (os.path.exists(init_weights) or os.path.isfile(init_weights + ".index")):
-        raise FileNotFoundError(f"{init_weights}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
+        raise FileNotFoundError(f"{init_weights}: not found ({option('--init-weights', 'init_weights')} takes "
+                                "DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):  # before any worker writes
@@ -427,7 +442,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if pattern is not None:
             check_shards(pattern, experiment.data)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
-    with (files.locked_folder(run.work_dir, "--output"),
+    with (files.locked_folder(run.work_dir, option(*OUTPUT)),
           run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
           seeded(experiment.training.seed), _cluster_losses(run)):
         claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment)
@@ -441,8 +456,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if init_weights is not None and start_step == 0:
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
-            logger.warning("--init-weights %s is not read: the run resumes from its backup (optimizer step %d)",
-                           init_weights, start_step)
+            logger.warning("%s is not read: the run resumes from its backup (optimizer step %d)",
+                           option(*_set(("--init-weights", "init_weights"), init_weights)), start_step)
         artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern,
                                                         (vectors_path, backup.word_vectors),
                                                         init_weights if start_step == 0 else None, policy,
@@ -535,7 +550,7 @@ def _finishing_with_the_cluster(run: _Run) -> bool:
     if len(done) > 1 or stopped != done:  # decided alike on every worker, from the same gathered states
         raise ValueError(f"{run.work_dir}: the cluster's workers hold runs at different steps (finished at "
                          f"{', '.join(map(str, done))}, a backup at {', '.join(map(str, stopped))}): they cannot "
-                         "train together; pass --overwrite on every worker to start over")
+                         f"train together; pass {option(*OVERWRITE)} on every worker to start over")
     if not finished:
         return False
     logger.warning("%s: this worker's run is finished, another's stopped during its final save: every worker saves "
@@ -600,7 +615,8 @@ def moving_statistics_note(model: keras.Model, steps: int) -> str | None:
     return (f"after {steps} optimizer steps, the moving averages of the {len(norms)} trained I3D BatchNorms (momentum "
             f"{momentum:g}), which evaluation, export and prediction use, still hold {left:.0%} of their starting "
             f"values: the scores logged during training (each batch's own statistics) overstate the saved model's. "
-            f"Train {enough} steps or more for under 1%, and judge the run by --val-data or `acga evaluate` "
+            f"Train {enough} steps or more for under 1%, and judge the run by {option('--val-data', 'val_pattern')} "
+            "or `acga evaluate` "
             "(docs/training.md#schedule)")
 
 
@@ -621,12 +637,12 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
         FileNotFoundError: the backup weights of a run that has trained are missing (the message names the file).
     """
     if resume and overwrite:
-        raise ValueError("--resume and --overwrite exclude each other")
+        raise ValueError(f"{option(*RESUME)} and {option(*OVERWRITE)} exclude each other")
     entries = set(tf.io.gfile.listdir(work_dir)) if tf.io.gfile.isdir(work_dir) else set()
     entries = {e.rstrip("/") for e in entries}
     if resume and not entries & set(RUN_ENTRIES):  # a misspelt --output made a resume a new run, without a word
-        raise ValueError(f"--resume: {work_dir} holds no run to resume; check --output, or drop --resume to start a "
-                         "run there")
+        raise ValueError(f"{option(*RESUME)}: {work_dir} holds no run to resume; check {option(*OUTPUT)}, or drop "
+                         f"{option(*RESUME)} to start a run there")
     finished = artifacts.MODEL_FILE in entries
     own = {e for e in entries if e in RUN_ENTRIES or artifacts.DAMAGED_PROVENANCE.fullmatch(e)}
     foreign = sorted(e for e in entries - own if not e.endswith(TEMPORARY_ENDINGS))
@@ -636,24 +652,25 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
             path = os.path.join(work_dir, entry)
             (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
         if removed:
-            logger.warning("--overwrite: removed the previous run's files in %s (%s)", work_dir, ", ".join(removed))
+            logger.warning("%s: removed the previous run's files in %s (%s)", option(*OVERWRITE), work_dir,
+                           ", ".join(removed))
     elif foreign:
         raise ValueError(f"{work_dir}: holds files that are not a training run's ({', '.join(foreign[:5])}); choose "
-                         "an empty or new --output, or pass --overwrite to train there anyway")
+                         f"an empty or new {option(*OUTPUT)}, or pass {option(*OVERWRITE)} to train there anyway")
     elif finished and not resume:
-        raise ValueError(f"{work_dir}: holds a finished run ({artifacts.MODEL_FILE}); pass --resume to train it for "
-                         "more epochs (--epochs is the new total), --overwrite to start over, or choose another "
-                         "--output")
+        raise ValueError(f"{work_dir}: holds a finished run ({artifacts.MODEL_FILE}); pass {option(*RESUME)} to train "
+                         f"it for more epochs ({option('--epochs', 'epochs')} is the new total), {_start_over()}")
     elif finished and not tf.io.gfile.exists(os.path.join(work_dir, BACKUP_DIR)):
-        raise ValueError(f"{work_dir}: the finished run has no {BACKUP_DIR}/ to resume from; pass --overwrite to "
+        raise ValueError(f"{work_dir}: the finished run has no {BACKUP_DIR}/ to resume from; pass "
+                         f"{option(*OVERWRITE)} to "
                          "start over")
     if not overwrite:
         _check_resumable(work_dir, finished, experiment)
     if "://" not in work_dir:  # a local folder: one line naming it where it cannot be written (a read-only folder)
-        files.check_writable(work_dir, folder=True, flag="--output")
+        files.check_writable(work_dir, folder=True, flag=option(*OUTPUT))
         for sub in (BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR):  # a resumed run's (a tester's read-only checkpoints/ failed
             if os.path.isdir(os.path.join(work_dir, sub)):  # at the epoch's end, naming a temporary file)
-                files.check_writable(os.path.join(work_dir, sub), folder=True, flag="--output")
+                files.check_writable(os.path.join(work_dir, sub), folder=True, flag=option(*OUTPUT))
     tf.io.gfile.makedirs(work_dir)
 
 
@@ -673,8 +690,7 @@ def _check_resumable(work_dir: str, finished: bool, experiment: ExperimentConfig
         else:
             return  # killed before its first backup: nothing trained to lose, the run starts (over)
         raise FileNotFoundError(f"{weights}: missing, though {trained}; without it training would start over at step 0 "
-                                "and replace the run's files: restore the file, pass --overwrite to start over, or "
-                                "choose another --output")
+                                f"and replace the run's files: restore the file, pass {_start_over()}")
     stored_path = os.path.join(work_dir, artifacts.EXPERIMENT_FILE)
     if experiment is None or not tf.io.gfile.exists(stored_path):
         return  # a run from before experiment.json was written at the start: `restore` checks the optimizer state
@@ -682,13 +698,14 @@ def _check_resumable(work_dir: str, finished: bool, experiment: ExperimentConfig
         stored = ExperimentConfig.from_dict(files.read_json(stored_path), source=stored_path)
     except json.JSONDecodeError as e:
         raise ValueError(f"{stored_path}: not valid JSON (line {e.lineno}: {e.msg}); restore the file, pass "
-                         "--overwrite to start over, or choose another --output") from None
+                         f"{_start_over()}") from None
     differences = experiment_differences(stored, experiment)
     if differences:
         shown = ", ".join(differences[:6]) + (f" and {len(differences) - 6} more" if len(differences) > 6 else "")
         raise ValueError(f"{stored_path}: the run was trained with another experiment ({shown}); a resumed run keeps "
-                         "its experiment, only its epochs may change: pass the run's settings (e.g. --config "
-                         f"{stored_path}), --overwrite to start over, or choose another --output")
+                         "its experiment, only its epochs may change: pass the run's settings (e.g. "
+                         f"{option(f'--config {stored_path}', f'ExperimentConfig.from_json({stored_path!r})')}), "
+                         f"{_start_over()}")
 
 
 def experiment_differences(run: ExperimentConfig, new: ExperimentConfig) -> list[str]:
@@ -763,7 +780,8 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
     held_out = known_sample_count(val_pattern) if distribution is not None and val_pattern is not None else None
     if held_out is not None and held_out < replicas:
         raise ValueError(f"{val_pattern}: {held_out} validation sample(s), fewer than the {replicas} devices JAX "
-                         "splits each batch over; give more, or leave --val-data out and run acga evaluate")
+                         f"splits each batch over; give more, or leave {option('--val-data', 'val_pattern')} out "
+                         "and run acga evaluate")
     if steps_per_epoch is None:
         samples = count_samples(train_pattern)
         steps_per_epoch = samples // global_batch
@@ -828,8 +846,8 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: i
     # A run stopped after its last step but before its model was saved has only the save left.
     if start_step > total_steps or (start_step == total_steps and finished and not finishing):
         raise ValueError(f"{backup.backup_dir}: the run has already made {start_step} optimizer steps, at or past the "
-                         f"{total_steps} of {run.epochs} epochs x {run.steps_per_epoch}; pass a larger --epochs to "
-                         "train it further")
+                         f"{total_steps} of {run.epochs} epochs x {run.steps_per_epoch}; pass a larger "
+                         f"{option('--epochs', 'epochs')} to train it further")
     print(line) if verbose else logger.info(line)  # once the resume is not refused
     return start_step
 
