@@ -1626,3 +1626,15 @@ def test_loading_a_run_says_what_it_computes_in(run_dir, caplog):
     assert (f"loaded {os.path.join(run_dir, 'model.keras')} (T={trained.config.clip_length}, "
             f"S={trained.config.image_size}): the video encoder computes in float32, the decoder in float32, as the "
             "run trained") in caplog.text
+
+
+def test_loading_a_run_leaves_python_s_random_stream_as_it_was(run_dir):
+    """Keras draws a seed from Python's `random` for each initializer it rebuilds without one: loading a run moved a
+    script's seeded stream (its next draws were other numbers than without the load)."""
+    import random
+
+    random.seed(7)
+    expected = [random.random() for _ in range(3)]
+    random.seed(7)
+    artifacts.load_trained(run_dir)
+    assert [random.random() for _ in range(3)] == expected

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import zipfile
 
@@ -304,6 +305,18 @@ def _require_keras_file(path: str) -> None:
                          "checkpoints/epoch-NN.keras)")
 
 
+@contextlib.contextmanager
+def _python_random_kept():
+    """Puts Python's `random` stream back as it was after the block: Keras draws a seed from it for every initializer
+    it rebuilds without one (about 60 for an ACGA), so loading a model moved a caller's seeded stream (a script that
+    seeded `random`, loaded a run and then drew numbers drew others than without the load)."""
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 def load_model_file(path: str) -> keras.Model:
     """`keras.saving.load_model` with acga_tf's serializable classes registered, not compiled: evaluation, prediction
     and export need no optimizer (a compiled model's `.keras` file would otherwise build its state, two values a
@@ -318,7 +331,8 @@ def load_model_file(path: str) -> keras.Model:
         raise ValueError(f"{path}: not a .keras file: {os.path.getsize(path)} bytes that are not a zip archive "
                          "(truncated, or not written by Keras)")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        with _python_random_kept():
+            model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
         if unknown := _unknown_classes(path):  # (Keras said "... could not be deserialized properly")
             raise ValueError(f"{path}: holds a class of your own, {', '.join(unknown)}, which this process does not "
