@@ -15,6 +15,7 @@ from PIL import Image
 from acga_tf.cli import main
 from acga_tf.data import make_dataset
 from acga_tf.data.custom import read_custom
+from acga_tf.data.types import DataError
 from acga_tf.data.video import load_samples, read_mask_image
 from acga_tf.models.config import ACGAConfig
 
@@ -134,7 +135,7 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
-                                  "semicolons", "long_query"])
+                                  "semicolons", "long_query", "instance_zero", "id_map_without_instance"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -145,7 +146,7 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "empty_mask": "x.png: the mask is empty (no pixel of the actor); a sentence needs its actor in the frame",
         "value_absent": "b5.png: no pixel has the instance value 7 (values in the mask: 0, 1, 2)",
         "past_end": "a.mp4: the video has 12 frames, fewer than annotated frame 30 (the row ",
-        "transposed": "x.png: mask of instance 0 is 64x48 (HxW), the frames of",
+        "transposed": "x.png: the mask is 64x48 (HxW), the frames of",
         "frame_zero": "annotations.csv:2: column 'frame' is '0': the annotated frame's number, 1 for the first frame",
         "split_clash": "annotations.csv:3: column 'split': 'test', but",
         "unknown_column": "annotations.csv:1: unknown column 'instanse'; expected a CSV table with the columns "
@@ -167,7 +168,15 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
                       "split (and optionally instance): its columns are separated by ';', not commas",
         # a record with a sentence of 60 MB was scored at a peak of 2.9 GB (the CSV reader allows 128 KB a cell)
         "long_query": "annotations.csv:2: column 'query' is 65,540 bytes long, more than the 65,536 a sentence may "
-                      "have"}[case]
+                      "have",
+        # a data engineer's objects counted from 0: the background was the actor
+        "instance_zero": "annotations.csv:2: column 'instance' is '0': the actor's pixel value in its mask (1 to "
+                         "65535), or empty for the mask's whole foreground (0 is the background of index masks: "
+                         "objects count from 1)",
+        # an id map 0/1/2 without the instance column was "the mask is empty"
+        "id_map_without_instance": "x.png: no pixel is at half the top level or more (its values: 0, 1, 2): a "
+                                   "greyscale mask's actor is white (255), or 1 on 0; an id or class map needs the "
+                                   "table's instance column naming the actor's value"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -193,6 +202,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         rows = [[*row[:2], sentence, "masks/a3.png", "train"] for sentence in ("le carr\u00e9", "le carre\u0301")]
     elif case == "long_query":
         row[2], row[3] = "the man " * 8192 + "wave", "masks/a3.png"
+    elif case == "instance_zero":
+        header, rows = (*header, "instance"), [["clips/b.mp4", "5", "a square", "masks/b5.png", "train", "0"]]
+    elif case == "id_map_without_instance":
+        Image.fromarray(_mask(3, 0) + 2 * _mask(3, 1)).save(masks / "x.png")
     elif case == "unquoted_comma":
         rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
     elif case == "unquoted_comma_before_empty_instance":
@@ -222,6 +235,66 @@ def test_mask_images_as_editors_save_them(tmp_path):
     Image.fromarray(_mask(2, 0).astype(bool)).convert("1").save(tmp_path / "bits.png")
     for name in ("grey.png", "deep.png", "bits.png"):
         np.testing.assert_array_equal(read_mask_image(str(tmp_path / name)), _mask(2, 0), err_msg=name)
+
+
+def test_masks_that_were_read_wrong_without_a_word(tmp_path):
+    """A data engineer's annotation exports, stored wrong before: a cut-out (the actor's shape in the alpha channel,
+    the colour flat) was the whole frame; a black-and-white palette PNG with white at index 0 (Pillow's
+    `quantize(2)`) was the background; a DAVIS mask of two objects gave every sentence both; hidden white pixels
+    under a transparent strip were the actor."""
+    shape = _mask(2, 0)
+
+    def save(name, array, mode=None, palette=None):
+        image = Image.fromarray(array, mode) if mode else Image.fromarray(array)
+        if palette is not None:
+            image.putpalette(palette + [0] * (768 - len(palette)))
+        image.save(tmp_path / name)
+        return str(tmp_path / name)
+
+    white = np.full((H, W), 255, np.uint8)
+    cut_out = save("cut_out.png", np.dstack([white, white, white, shape * 255]))
+    black_cut_out = save("black_cut_out.png", np.dstack([white * 0, shape * 255]), "LA")
+    quantized = save("quantized.png", (1 - shape).astype(np.uint8), "P", [255, 255, 255, 0, 0, 0])
+    strip = np.full((H, W), 255, np.uint8)
+    strip[:, :12] = 0  # transparent: what it hides is not the actor
+    hidden = save("hidden.png", np.dstack([shape * 255] * 3 + [strip]))
+    for path, want in ((cut_out, shape), (black_cut_out, shape), (quantized, shape),
+                       (hidden, shape * (strip > 0))):
+        np.testing.assert_array_equal(read_mask_image(path), want, err_msg=path)
+    davis = [0, 0, 0, 128, 0, 0, 0, 128, 0]
+    two = save("two.png", (shape + 2 * _mask(2, 1)).astype(np.uint8), "P", davis)
+    np.testing.assert_array_equal(read_mask_image(two, 2), _mask(2, 1))  # named by the instance column: read
+    np.testing.assert_array_equal(read_mask_image(save("one.png", shape, "P", davis)), shape)  # one object: read
+    refused = {two: "an index mask of 2 objects (indices 1, 2): give the table's instance column the index of each "
+                    "row's actor",
+               save("inverted.png", (1 - shape).astype(np.uint8), "P", [200, 30, 30, 0, 0, 0]):
+                   "palette index 0, the background of an index mask, is the colour (200, 30, 30) and index 1 is "
+                   "black: resave it with the background at index 0, or as a greyscale PNG",
+               save("class.png", shape * 15): "no pixel is at half the top level or more (its values: 0, 15)"}
+    for path, message in refused.items():
+        with pytest.raises(DataError) as error:
+            read_mask_image(path)
+        assert message in str(error.value), (path, str(error.value))
+
+
+def test_a_folder_of_frames_is_a_video_and_a_sentence_of_two_masks_is_named(own, caplog):
+    """A data engineer's folder of frames in the `video` column was "not found" (`acga predict` reads such a folder);
+    the same sentence with two masks in one frame was trained on as two answers without a word."""
+    folder = own / "clips" / "d frames"
+    folder.mkdir()
+    for t in range(12):
+        Image.fromarray(np.full((H, W, 3), t * 10, np.uint8)).save(folder / f"{t + 1:05d}.png")
+    rows = [("clips/d frames", 5, "the red square", "masks/a3.png", "train"),
+            ("clips/d frames", 5, "the red square", "masks/a9.png", "train")]
+    _table(own / "annotations.csv", rows)
+    with caplog.at_level("WARNING", logger="acga_tf.data.custom"):
+        (frame,) = read_custom(str(own))
+    assert frame.video_id == "clips/d frames"
+    assert (f"annotations.csv:3: the same sentence as {own / 'annotations.csv'}:2 in the same frame, with another "
+            "mask: 'the red square' names two actors there") in caplog.text
+    ((_, sample),) = load_samples([frame], window=4)
+    assert not isinstance(sample, Exception), sample
+    assert abs(frame_values(sample.frames)[sample.center] - 40) < 1  # frame 5 is the fifth file
 
 
 def test_paths_written_with_the_other_form_of_their_accents_find_the_files(own, tmp_path):

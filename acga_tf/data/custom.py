@@ -1,7 +1,7 @@
 """Your own data: videos, sentences and mask images listed in a CSV table (docs/data.md#your-own-data).
 
 The table (`annotations.csv` in the data's folder, or any CSV file given as the root) has a header and one row per
-sentence: `video` (any file FFmpeg reads; a relative path is taken from the table's folder), `frame` (the annotated
+sentence: `video` (any file FFmpeg reads, or a folder of its frames; a relative path is taken from the table's folder), `frame` (the annotated
 frame's number, 1 for the first, as `acga predict` numbers its mask PNGs), `query` (the sentence), `mask` (an image
 of the described actor in that frame: `acga_tf.data.video.read_mask_image`'s rule) and `split` (`train` or
 `test`); optionally `instance` (the actor's pixel value in a palette or greyscale mask that holds several actors).
@@ -22,6 +22,7 @@ import re
 from acga_tf.data.a2d import _Reporter, normalize_sentence
 from acga_tf.data.text import has_word
 from acga_tf.data.types import MAX_SENTENCE_BYTES, AnnotatedFrame, DataError, Referral, Skipped
+from acga_tf.data.video import video_file_problem
 from acga_tf.ops import files
 from acga_tf.ops.tables import TableError, read_csv_rows
 
@@ -73,11 +74,13 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     frames: dict[tuple[str, int], dict] = {}
     video_of: dict[str, tuple[str, str]] = {}  # video id -> (file, the line that first named it)
     split_of: dict[str, tuple[str, str]] = {}  # video file -> (split, the line that set it)
+    checked: dict[str, str | None] = {}  # video path -> why it cannot be read, or None
     for line, cells in table:
         src = f"{path}:{line}"
         try:
-            video, number, sentence, mask, split, value = _row(cells, src, folder)
-            video_id = os.path.splitext(os.path.relpath(video, folder))[0].replace(os.sep, "/")
+            video, number, sentence, mask, split, value = _row(cells, src, folder, checked)
+            video_id = os.path.relpath(video, folder)  # a folder of frames keeps its whole name
+            video_id = (video_id if os.path.isdir(video) else os.path.splitext(video_id)[0]).replace(os.sep, "/")
             if video_of.setdefault(video_id, (video, src))[0] != video:
                 raise DataError(src, f"column 'video': {cells['video'].strip()!r} and the video of "
                                      f"{video_of[video_id][1]} differ only in their extension; rename one",
@@ -95,6 +98,11 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
             if earlier is not None:  # a copied row would be trained on, and scored, twice
                 raise DataError(src, f"repeats {earlier} (the same video, frame, sentence and mask)",
                                 reason="duplicate_row")
+            other = next((r.line for r in entry["referrals"] if r.sentence == sentence), None)
+            if other is not None:  # one sentence, two actors: the model learns two answers to one question
+                logger.warning("%s: the same sentence as %s in the same frame, with another mask: %r names two actors "
+                               "there (both are trained on; make each sentence tell its actor apart)", src, other,
+                               sentence)
             entry["referrals"].append(Referral(sentence, instance, src, mask=mask, mask_value=value))
         except DataError as e:
             report(e)
@@ -106,16 +114,22 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     return out
 
 
-def _row(cells: dict[str, str], src: str, folder: str) -> tuple[str, int, str, str, str, int | None]:
-    """(video file, frame number, normalised sentence, mask file, split, instance value or None) of a row."""
+def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | None]
+         ) -> tuple[str, int, str, str, str, int | None]:
+    """(video file or folder of frames, frame number, normalised sentence, mask file, split, instance value or None)
+    of a row; `checked` holds why each video path seen so far cannot be read (None: it can)."""
     paths = {}
     for column in ("video", "mask"):
         given = cells[column].strip()
         if not given:
             raise DataError(src, f"column {column!r} is empty", reason="bad_row")
         paths[column] = files.as_stored(os.path.normpath(os.path.join(folder, os.path.expanduser(given))))
-    if not os.path.isfile(paths["video"]):
+    if not os.path.exists(paths["video"]):
         raise DataError(src, f"column 'video': {paths['video']} not found", reason="missing_video")
+    if paths["video"] not in checked:  # a folder of frames is listed once, not once a row
+        checked[paths["video"]] = video_file_problem(paths["video"])
+    if checked[paths["video"]] is not None:  # (before: a folder of frames was "not found")
+        raise DataError(src, f"column 'video': {paths['video']}: {checked[paths['video']]}", reason="missing_video")
     if not os.path.isfile(paths["mask"]):
         raise DataError(src, f"column 'mask': {paths['mask']} not found", reason="missing_mask")
     number = cells["frame"].strip()
@@ -133,7 +147,8 @@ def _row(cells: dict[str, str], src: str, folder: str) -> tuple[str, int, str, s
     if split not in ("train", "test"):
         raise DataError(src, f"column 'split' is {cells['split']!r}, expected train or test", reason="bad_row")
     value = cells.get("instance", "").strip()
-    if value and not (_INT_RE.match(value) and int(value) <= 65535):
-        raise DataError(src, f"column 'instance' is {value!r}: the actor's pixel value in its mask (0 to 65535), "
-                             "or empty for the mask's whole foreground", reason="bad_row")
+    if value and not (_INT_RE.match(value) and 1 <= int(value) <= 65535):
+        zero = " (0 is the background of index masks: objects count from 1)" if value.strip("0") == "" else ""
+        raise DataError(src, f"column 'instance' is {value!r}: the actor's pixel value in its mask (1 to 65535), "
+                             f"or empty for the mask's whole foreground{zero}", reason="bad_row")
     return paths["video"], int(number), sentence, paths["mask"], split, int(value) if value else None

@@ -745,17 +745,23 @@ def read_a2d_masks(path: str, instance_ids) -> tuple[np.ndarray, ...]:
 def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
     """Reads one actor's mask from an image of your own data (the rule of docs/data.md#your-own-data).
 
-    A 1-bit image: its set pixels. A palette image: the pixels of index `value`, or every index but 0. A greyscale
-    one (8 or 16 bits, or RGB whose three channels are equal, as editors save black and white): the pixels equal to
-    `value`; else those at half the top level or more (128 of 255: a JPEG's or an antialiased edge's in-between
-    greys go to the nearer side), and any non-zero pixel where the image's values are 0 and 1 only.
+    A 1-bit image: its set pixels. A palette image whose colours are greys (black and white saved with a palette):
+    as the greyscale picture it shows. Another palette image (DAVIS's, one index an object): the pixels of index
+    `value`, or, where it uses one index besides 0, that index's; index 0 is the background (refused where it is
+    not black and another index is: the picture's black would be the actor). A greyscale one (8 or 16 bits, or RGB
+    whose three channels are equal, as editors save black and white): the pixels equal to `value`; else those at
+    half the top level or more (128 of 255: a JPEG's or an antialiased edge's in-between greys go to the nearer
+    side), and any non-zero pixel where the image's values are 0 and 1 only. With an alpha channel, a pixel less
+    than half opaque is background, and where the colour is the same everywhere the opaque pixels are the actor (a
+    cut-out saved by an editor).
 
     Returns:
         uint8 (H, W) {0, 1}.
 
     Raises:
-        DataError: "missing_mask" (no file), "bad_mask" (not an image, or a colour one), "empty_mask" (no pixel of
-            the actor).
+        DataError: "missing_mask" (no file), "bad_mask" (not an image, a colour one, an index mask of several
+            objects without `value`, or values that are no actor's: an id map given without `value`),
+            "empty_mask" (no pixel of the actor).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -766,39 +772,84 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
             if image.width * image.height > MAX_FRAME_PIXELS:
                 raise DataError(path, f"{image.width}x{image.height} pixels, more than a frame may have",
                                 reason="bad_mask")
+            if mode == "PA" or (mode == "P" and "transparency" in image.info):  # a palette with transparency
+                image, mode = image.convert("RGBA"), "RGBA"
+            palette = np.asarray(image.getpalette() or [], np.int64).reshape(-1, 3) if mode == "P" else None
             pixels = np.asarray(image)
     except DataError:
         raise
     except (OSError, UnidentifiedImageError, ValueError) as e:
         raise DataError(path, f"cannot read the mask image ({e})", reason="bad_mask") from None
-    if mode in ("RGB", "RGBA") and pixels.ndim == 3:
-        colour = pixels[..., :3]
-        if not (np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 0], colour[..., 2])):
+    opaque = None  # where an alpha channel says the pixel is shown
+    if mode in ("RGBA", "LA") and pixels.ndim == 3:
+        alpha = pixels[..., -1]
+        pixels = pixels[..., :-1] if mode == "RGBA" else pixels[..., 0]
+        if int(alpha.min()) < 255:
+            opaque = alpha >= 128
+            if opaque.any() and int(pixels.min()) == int(pixels.max()):  # one colour: the alpha is the shape
+                return opaque.astype(np.uint8)  # (before: a white cut-out was the whole frame)
+        mode = "RGB" if mode == "RGBA" else "L"
+    if mode == "RGB" and pixels.ndim == 3:
+        if not (np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 0], pixels[..., 2])):
             raise DataError(path, "a colour image: save each mask as a greyscale PNG (the actor white, or 1, on "
                                   "black), or as a palette PNG with the table's instance column naming the actor's "
                                   "index", reason="bad_mask")
-        pixels = colour[..., 0]
-    elif mode == "LA" and pixels.ndim == 3:
         pixels = pixels[..., 0]
+    if palette is not None and pixels.ndim == 2:
+        pixels, mode = _palette_mask(path, pixels, palette, value)
     if pixels.ndim != 2:
         raise DataError(path, f"an image of mode {mode} is not a mask (greyscale, palette or black-and-white)",
                         reason="bad_mask")
+    shown = pixels if opaque is None else np.where(opaque, pixels, 0)
     if value is not None:
-        mask = pixels == value
+        mask = shown == value
         if not mask.any():
-            present = np.unique(pixels)
-            shown = ", ".join(str(int(v)) for v in present[:8]) + (", ..." if len(present) > 8 else "")
-            raise DataError(path, f"no pixel has the instance value {value} (values in the mask: {shown})",
-                            reason="empty_mask")
+            raise DataError(path, f"no pixel has the instance value {value} (values in the mask: "
+                                  f"{_values(shown)})", reason="empty_mask")
         return mask.astype(np.uint8)
     if mode in ("1", "P") or pixels.dtype == bool or int(pixels.max(initial=0)) <= 1:
-        mask = pixels != 0
+        mask = shown != 0
     else:
-        mask = pixels >= (128 if pixels.dtype == np.uint8 or int(pixels.max()) <= 255 else 32768)
+        top = 255 if pixels.dtype == np.uint8 or int(pixels.max()) <= 255 else 65535
+        mask = shown >= (top + 1) // 2
+        if not mask.any() and shown.any():  # (before: "the mask is empty", of a mask with an actor in it)
+            raise DataError(path, f"no pixel is at half the top level or more (its values: {_values(shown)}): a "
+                                  f"greyscale mask's actor is white ({top}), or 1 on 0; an id or class map needs the "
+                                  "table's instance column naming the actor's value (a 0/1 mask saved as JPEG: save "
+                                  "it as PNG)", reason="bad_mask")
     if not mask.any():
         raise DataError(path, "the mask is empty (no pixel of the actor); a sentence needs its actor in the frame",
                         reason="empty_mask")
     return mask.astype(np.uint8)
+
+
+def _palette_mask(path: str, indices: np.ndarray, palette: np.ndarray, value: int | None
+                  ) -> tuple[np.ndarray, str]:
+    """A palette mask's pixels and the mode to read them in: the greys it shows ("L") where its colours are greys,
+    else its indices ("P"), checked (`read_mask_image`)."""
+    used = np.unique(indices)
+    colours = palette[np.minimum(used, len(palette) - 1)] if len(palette) else np.zeros((len(used), 3), np.int64)
+    if len(palette) and (colours == colours[:, :1]).all() and value is None:  # black and white saved with a palette
+        return palette[np.minimum(indices, len(palette) - 1), 0].astype(np.uint8), "L"
+    if value is None:
+        objects = [int(i) for i in used if i != 0]
+        black = [i for i, colour in zip(used, colours) if i != 0 and not colour.any()]
+        if black and 0 in used and colours[0].any():  # (before: the picture's black was read as the actor)
+            raise DataError(path, f"palette index 0, the background of an index mask, is the colour "
+                                  f"{tuple(int(c) for c in colours[0])} and index {int(black[0])} is black: resave "
+                                  "it with the background at index 0, or as a greyscale PNG", reason="bad_mask")
+        if len(objects) > 1:  # (before: every sentence of such a mask got all its objects)
+            void = " (255: VOC's void border)" if 255 in objects else ""
+            raise DataError(path, f"an index mask of {len(objects)} objects (indices {_values(np.array(objects))}"
+                                  f"{void}): give the table's instance column the index of each row's actor",
+                            reason="bad_mask")
+    return indices, "P"
+
+
+def _values(pixels: np.ndarray) -> str:
+    """The first few distinct values of `pixels`, for a message: "0, 1, 2" or "0, 1, ... (300 values)"."""
+    present = np.unique(pixels)
+    return ", ".join(str(int(v)) for v in present[:8]) + (f", ... ({len(present)} values)" if len(present) > 8 else "")
 
 
 def read_referral_masks(frame: AnnotatedFrame) -> tuple[np.ndarray, ...]:
@@ -1048,7 +1099,8 @@ def _sample(frame: AnnotatedFrame, frames: np.ndarray, center: int, first: int,
     for m, r in zip(masks, frame.referrals):
         if m.shape != (h, w):
             swapped = " (its width and height swapped: transposed?)" if m.shape == (w, h) else ""
-            raise DataError(r.mask or frame.mask_path, f"mask of instance {r.instance_id} is {m.shape[0]}x{m.shape[1]} "
+            which = "the mask" if r.mask else f"the mask of instance {r.instance_id}"  # (your own data: its file)
+            raise DataError(r.mask or frame.mask_path, f"{which} is {m.shape[0]}x{m.shape[1]} "
                                                        f"(HxW), the frames of {frame.frames_path} are {h}x{w}{swapped}"
                                                        + (_row_of(r) if r.mask else ""),
                             reason="mask_size", referral=r if r.mask else None)
