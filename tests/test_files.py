@@ -155,7 +155,7 @@ def test_a_file_this_user_may_not_read_is_named_as_such(run_dir, exported_run, t
                           "permissions",
                           f"{shard}: cannot be read (Permission denied): check its owner and permissions"], lines
     assert lines[6].startswith(f"{resumed / 'checkpoints'}: cannot be written ({resumed / 'checkpoints'}: Permission "
-                               "denied) (--output)"), lines
+                               "denied) (output_dir)"), lines  # claim_run_dir called from Python: fit's argument
 
 
 @pytest.mark.parametrize("command", ["train", "demo", "prepare"])

@@ -1,10 +1,11 @@
 """Your own data: videos, sentences and mask images listed in a CSV table (docs/data.md#your-own-data).
 
 The table (`annotations.csv` in the data's folder, or any CSV file given as the root) has a header and one row per
-sentence: `video` (any file FFmpeg reads, or a folder of its frames; a relative path is taken from the table's folder), `frame` (the annotated
-frame's number, 1 for the first, as `acga predict` numbers its mask PNGs), `query` (the sentence), `mask` (an image
-of the described actor in that frame: `acga_tf.data.video.read_mask_image`'s rule) and `split` (`train` or
-`test`); optionally `instance` (the actor's pixel value in a palette or greyscale mask that holds several actors).
+sentence: `video` (any file FFmpeg reads, or a folder of its frames; a relative path is taken from the table's
+folder), `frame` (the annotated frame's number, 1 for the first, as `acga predict` numbers its mask PNGs), `query`
+(the sentence), `mask` (an image of the described actor in that frame: `acga_tf.data.video.read_mask_image`'s rule)
+and `split` (`train` or `test`); optionally `instance` (the actor's pixel value, 1 or more, in a palette or
+greyscale mask that holds several actors).
 
 One `AnnotatedFrame` per (video, frame), holding its sentences; each distinct (mask, instance) of a frame is one actor,
 numbered 0, 1, ... in the table's order (the `instance` of the evaluation's sample ids). A video belongs to one split
