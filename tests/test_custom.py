@@ -307,3 +307,14 @@ def test_paths_written_with_the_other_form_of_their_accents_find_the_files(own, 
     frames = read_custom(str(own / "annotations.csv"))
     stored = [("clips/\u00e9t\u00e9", "\u00e9t\u00e93.png")]
     assert [(f.video_id, os.path.basename(f.mask_path)) for f in frames] == stored
+
+
+def test_skipped_rows_are_listed_in_the_table_s_order(tmp_path):
+    """A data engineer's skipped.csv listed row 14 before row 2 (sorted as text, by video)."""
+    from acga_tf.data.convert import _write_skipped
+
+    table = str(tmp_path / "annotations.csv")
+    _write_skipped(str(tmp_path), [[f"{table}:14", "bad_mask", "b"], [f"{table}:2", "bad_mask", "a"],
+                                   [f"{table}:3", "short_video", "c"]])
+    with open(tmp_path / "skipped.csv", newline="") as f:
+        assert [row["source"] for row in csv.DictReader(f)] == [f"{table}:2", f"{table}:3", f"{table}:14"]

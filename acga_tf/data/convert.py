@@ -53,6 +53,7 @@ from acga_tf.data.shards import (
 )
 from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
+from acga_tf.data.video import natural_key
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
 from acga_tf.ops.config import count_argument, positive_int
@@ -238,7 +239,7 @@ def _write_skipped(output_dir: str, rows: Iterable[Sequence[str]]) -> str | None
     with files.atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["source", "reason", "message"])
-        w.writerows(rows)
+        w.writerows(sorted(rows, key=lambda row: natural_key(row[0])))  # a table's line 2 before its line 14
     return path
 
 

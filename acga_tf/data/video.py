@@ -491,7 +491,8 @@ FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 FRAMES_FOLDER_FPS = 24
 
 
-def _natural_key(name: str) -> list:
+def natural_key(name: str) -> list:
+    """`name` split into text and numbers, for sorting "row 2" before "row 14" ("00009.png" before "00010.png")."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
@@ -521,7 +522,7 @@ def frame_files(folder: str) -> tuple[list[str], str | None]:
                if status.st_size == 0 else None)
         if why is not None:
             return [], f"its frame {entry.name} {why}: a folder of frames holds PNG or JPEG files alone"
-    natural = sorted(names, key=_natural_key)
+    natural = sorted(names, key=natural_key)
     if natural != names:
         first = next(k for k, (a, b) in enumerate(zip(names, natural)) if a != b)
         return [], (f"its frames' names do not sort in the order of their numbers: name order puts {names[first]} "
