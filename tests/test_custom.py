@@ -318,3 +318,18 @@ def test_skipped_rows_are_listed_in_the_table_s_order(tmp_path):
                                    [f"{table}:3", "short_video", "c"]])
     with open(tmp_path / "skipped.csv", newline="") as f:
         assert [row["source"] for row in csv.DictReader(f)] == [f"{table}:2", f"{table}:3", f"{table}:14"]
+
+
+def test_skip_bad_lists_a_frame_past_the_video_s_end_by_its_table_row(own, tmp_path):
+    """A data engineer's row naming a frame past the video's end was listed in skipped.csv under the video's path, not
+    its table row as docs/data.md#your-own-data says."""
+    table = own / "annotations.csv"
+    with open(table, "a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow(["clips/a.mp4", 30, "the late square", "masks/a3.png", "train", ""])
+    out = tmp_path / "shards"
+    assert main(["prepare", "custom", "--root", str(own), "--output", str(out), "--no-progress", "--skip-bad"]) == 0
+    with open(out / "skipped.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["source"] == f"{table}:8" and row["reason"] == "short_video", row
+    assert row["message"] == (f"column 'video': {own / 'clips' / 'a.mp4'}: the video has 12 frames, fewer than "
+                              "annotated frame 30"), row

@@ -882,7 +882,7 @@ def without_bad_referrals(frame: AnnotatedFrame, error: DataError, window: int
     Returns:
         (the frame, its sample), or (None, None) where none of its sentences is left or the error is the frame's own
         (its video); and the `skipped.csv` rows ([source, reason, message]): one per sentence left out, named by its
-        table row, or one for the frame.
+        table row (a video's error too), or one for a dataset's frame.
     """
     skipped: list[list[str]] = []
     while error.referral is not None and frame.dataset == "custom":
@@ -898,6 +898,11 @@ def without_bad_referrals(frame: AnnotatedFrame, error: DataError, window: int
             return frame, load_sample(frame, window), skipped
         except DataError as e:
             error = e
+    if frame.dataset == "custom" and all(r.line for r in frame.referrals):  # each sentence by its table row
+        column = "video" if error.source == frame.frames_path else "mask"  # (before: the video's path alone)
+        return None, None, skipped + [[r.line, error.reason, f"column {column!r}: {error.source}: "
+                                                            f"{error.message.removesuffix(_row_of(r))}"]
+                                      for r in frame.referrals]
     return None, None, skipped + [[error.source, error.reason, error.message]]
 
 
