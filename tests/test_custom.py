@@ -333,3 +333,19 @@ def test_skip_bad_lists_a_frame_past_the_video_s_end_by_its_table_row(own, tmp_p
     assert row["source"] == f"{table}:8" and row["reason"] == "short_video", row
     assert row["message"] == (f"column 'video': {own / 'clips' / 'a.mp4'}: the video has 12 frames, fewer than "
                               "annotated frame 30"), row
+
+
+def test_an_annotation_tool_s_own_columns_are_not_read_with_a_warning(own, caplog):
+    """A data engineer's export with an `annotator` column was refused ("unknown column"), where A2D's tables' extra
+    columns are not; a misspelt known column is still refused (it would be left out without a word)."""
+    table = own / "annotations.csv"
+    _table(table, [("clips/a.mp4", 3, "the red square", "masks/a3.png", "train", "ana")],
+           header=("video", "frame", "query", "mask", "split", "annotator"))
+    with caplog.at_level("WARNING", logger="acga_tf.data.custom"):
+        (frame,) = read_custom(str(own))
+    assert frame.referrals[0].sentence == "the red square"
+    assert f"{table}: column 'annotator' not read (expected a CSV table with the columns" in caplog.text
+    _table(table, [("clips/a.mp4", 3, "the red square", "masks/a3.png", "train", "1")],
+           header=("video", "frame", "query", "mask", "split", "instanse"))
+    with pytest.raises(DataError, match="unknown column 'instanse'"):
+        read_custom(str(own))

@@ -16,6 +16,7 @@ than the frames, an empty or colour mask is an error naming the file, or with `-
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -65,9 +66,13 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
         raise DataError(source, e.problem, reason="missing_file" if "not found" in e.problem else "bad_header") \
             from None
     unknown = [name for name in names if name and name not in COLUMNS + OPTIONAL_COLUMNS]  # "": a spreadsheet's
-    if unknown:  # a misspelt "instance" would be left out without a word
-        raise DataError(f"{path}:1", f"unknown column {', '.join(repr(n) for n in unknown)}; expected {EXPECTED}",
+    misspelt = [name for name in unknown if difflib.get_close_matches(name, COLUMNS + OPTIONAL_COLUMNS, 1, 0.75)]
+    if misspelt:  # a misspelt "instance" would be left out without a word
+        raise DataError(f"{path}:1", f"unknown column {', '.join(repr(n) for n in misspelt)}; expected {EXPECTED}",
                         reason="bad_header")
+    if unknown:  # an annotation tool's own columns (annotator, notes): not refused, as A2D's tables' are not
+        logger.warning("%s: column%s %s not read (expected %s)", path, "s" if len(unknown) > 1 else "",
+                       ", ".join(repr(n) for n in unknown), EXPECTED)
     if not table:
         raise DataError(path, f"has no row under its header; expected {EXPECTED}", reason="bad_header")
     report = _Reporter(skip_bad, skipped)
