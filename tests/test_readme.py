@@ -88,6 +88,29 @@ def test_docs_extending_recipe_builds_saves_and_loads_a_model_of_ones_own(tmp_pa
         keras.saving.get_custom_objects().pop(name, None)
 
 
+def test_docs_recipe_for_looking_at_stored_masks_draws_them_on_their_frames(prepared_a2d, tmp_path, monkeypatch,
+                                                                             capsys):
+    """docs/data.md#schema's "Looking at what was stored" as written (a data engineer found no way to check a
+    conversion without a model): over the shards in `shards/`, one picture a sentence, its actor tinted."""
+    import numpy as np
+    from PIL import Image
+
+    text = (REPO / "docs" / "data.md").read_text()
+    section = text[text.index("**Looking at what was stored.**"):text.index("## Videos")]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    os.symlink(prepared_a2d["data"], tmp_path / "shards")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/data.md (Looking at what was stored)", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and len(lines) == len(list(tmp_path.glob("*.png")))
+    for line in lines:  # "<video>_<frame>_<k>.png: '<sentence>', <n> pixels"
+        name, pixels = line.split(":")[0], int(line.rsplit(", ", 1)[1].split()[0])
+        assert pixels > 0, line
+        picture = np.asarray(Image.open(tmp_path / name)).astype(int)
+        tinted = picture[..., 0] - np.maximum(picture[..., 1], picture[..., 2])
+        assert (tinted > 0).sum() >= pixels * 0.9, line  # the actor's pixels lean red
+
+
 def _anchors(page) -> set[str]:
     """The anchors GitHub gives a Markdown page's headings: lower case, punctuation but hyphens dropped, spaces as
     hyphens, a repeated heading's with -1, -2, ... (headings inside code blocks are not headings)."""
