@@ -764,3 +764,30 @@ def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp
         assert len(list(iter_video_frames(str(damaged), damaged="skip"))) == 6
     # named from 1, as the masks are, and by its file (a researcher's warning said "from frame 2 on")
     assert "1 frame lost to damaged packets (from frame 3 (00003.png) on)" in caplog.text, caplog.text
+
+
+def test_a_video_trimmed_by_its_edit_list_is_not_called_cut_short(tmp_path, caplog):
+    """A phone-app tester's MOV trimmed as the iPhone's Photos app trims (an edit list showing the second of its two
+    seconds) was segmented right but warned "the file ends at frame 30 of the 60 its container declares (cut
+    short?)", in results.csv too: the container's sample count is not what it shows."""
+    path = tmp_path / "trimmed.mov"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for t in range(60):
+            image = np.full((48, 64, 3), 4 * t, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"elst") + 12  # version/flags, entry count, then the first entry
+    movie_duration = int.from_bytes(data[at:at + 4], "big")
+    media_time = int.from_bytes(data[at + 4:at + 8], "big")
+    data[at:at + 4] = (movie_duration // 2).to_bytes(4, "big")  # show half the video ...
+    data[at + 4:at + 8] = (media_time + stream.time_base.denominator).to_bytes(4, "big")  # ... from 1 s on
+    path.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="acga_tf.data.video"):
+        frames = np.stack(list(iter_video_frames(str(path), damaged="skip")))
+    assert len(frames) == 30 and abs(frame_values(frames)[0] - 120) < 3  # the second second's frames
+    assert "cut short" not in caplog.text

@@ -235,6 +235,18 @@ def _display_matrix(frame: av.VideoFrame, path: str) -> np.ndarray | None:
     return None if side is None else np.frombuffer(bytes(side), np.int32)
 
 
+def _declared_frames(stream) -> int:
+    """The frames a stream's container says it shows: its sample count, or fewer where its duration is shorter (an
+    edit list that trims the video, as the iPhone's Photos app trims: 60 samples, 30 shown, which FFmpeg decodes);
+    0 where it says nothing."""
+    declared = stream.frames  # the container's count of samples; 0 where it has none
+    if declared and stream.duration and stream.time_base and stream.average_rate:
+        shown = round(float(stream.duration * stream.time_base * stream.average_rate))
+        if 0 < shown < declared:  # (before: "the file ends at frame 30 of the 60 its container declares")
+            declared = shown
+    return declared
+
+
 # Packets demuxed past frame `start` before their presentation order is taken as known (`_seek`): decoders hold back
 # far fewer frames than this (H.264 and HEVC at most 16).
 SEEK_MARGIN = 64
@@ -302,7 +314,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 if stream.disposition & av.stream.Disposition.attached_pic:
                     raise DataError(path, "no video in the file: its only picture is a cover picture attached to "
                                           "its sound (a music or audio file)", reason="corrupt_video")
-                declared = stream.frames  # the container's count; 0 where it has none
+                declared = _declared_frames(stream)
                 if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
                     raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader "
                                           "would draw its characters as frames)", reason="corrupt_video")
