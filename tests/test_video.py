@@ -737,6 +737,34 @@ def test_camera_jpegs_are_turned_as_their_exif_orientation_says(tmp_path, orient
     assert np.abs(single - shown).mean() < 8
 
 
+def test_each_camera_picture_of_a_folder_is_turned_by_its_own_orientation(tmp_path):
+    """A phone-app tester's folder of photos tagged 6 then 8 (the phone held one way, then the other; stored alike):
+    every frame was turned by the first's tag, the second half upside down (masks IoU 0), exit 0; a folder whose
+    pictures show two sizes was refused only at the odd frame, "as stored", after the masks before it."""
+    from PIL import Image, ImageOps
+
+    frames = moving_frames(6, 40, 56, seed=5)
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        exif = Image.Exif()
+        exif[0x0112] = 6 if k < 3 else 8
+        Image.fromarray(frame).save(folder / f"{k + 1:05d}.jpg", exif=exif, quality=95)
+    got = np.stack(list(iter_video_frames(str(folder)))).astype(np.int16)
+    for k in range(6):
+        shown = np.asarray(ImageOps.exif_transpose(Image.open(folder / f"{k + 1:05d}.jpg")).convert("RGB"), np.int16)
+        assert got[k].shape == shown.shape and np.abs(got[k] - shown).mean() < 8, k
+    assert list(iter_video_frames(str(folder), start=4))[0].shape == got[4].shape  # seeking: the frame's own tag
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    Image.fromarray(frames[0]).save(folder / "00004.jpg", exif=exif, quality=95)  # shows 56 x 40, the others 40 x 56
+    with pytest.raises(DataError) as refused:
+        next(iter_video_frames(str(folder)))
+    assert str(refused.value) == (f"{folder}: frames of different sizes: 00001.jpg shows 40x56, 00004.jpg 56x40 "
+                                  "(width x height, turned as its EXIF says): a folder of frames holds the frames of "
+                                  "one video")
+
+
 def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp_path, caplog):
     frames = moving_frames(6, 24, 32, seed=4)
     odd = _frames_folder(tmp_path / r"clip\1 {a,b} [x]*?", frames)  # glob(3)'s characters, taken literally

@@ -12,6 +12,7 @@ import bisect
 import contextlib
 import dataclasses
 import fractions
+import functools
 import heapq
 import itertools
 import logging
@@ -247,6 +248,43 @@ def _declared_frames(stream) -> int:
     return declared
 
 
+@functools.lru_cache(maxsize=16)
+def _folder_orientations(folder: str, stamp: tuple[int, int]) -> tuple[int | None, ...]:
+    """Each frame's EXIF orientation (None: none) in a folder of frames, whose `source_stamp` is `stamp` (so that a
+    folder changed since is read again). Image viewers turn each picture by its own orientation, and phones tag
+    photos taken held one way and the other (6, then 8) at the same stored size; a folder's frames must show one
+    size, checked here from the files' headers, before any frame is decoded.
+
+    Raises:
+        DataError: "corrupt_video" where two frames show different sizes (naming both files).
+    """
+    orientations, first = [], None
+    for name in frame_files(folder)[0]:
+        try:
+            with Image.open(os.path.join(folder, name)) as image:
+                orientation = image.getexif().get(0x0112)
+                width, height = image.size
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError):  # FFmpeg names it when it decodes it
+            orientations.append(None)
+            continue
+        orientation = orientation if orientation in EXIF_ORIENTATIONS else None
+        shown = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        if first is None:
+            first = (name, shown)
+        elif shown != first[1]:  # (before: refused midway, "as stored", after the masks of the frames before it)
+            raise DataError(folder, f"frames of different sizes: {first[0]} shows {first[1][0]}x{first[1][1]}, "
+                                    f"{name} {shown[0]}x{shown[1]} (width x height, turned as its EXIF says): a "
+                                    "folder of frames holds the frames of one video", reason="corrupt_video")
+        orientations.append(orientation)
+    return tuple(orientations)
+
+
+@functools.lru_cache(maxsize=None)
+def _orientation_turn(orientation: int | None) -> Callable[[np.ndarray], np.ndarray]:
+    """`upright`'s function for a picture of this EXIF orientation (None or 1: as stored)."""
+    return upright(None if orientation in (None, 1) else orientation_matrix(orientation))
+
+
 # Packets demuxed past frame `start` before their presentation order is taken as known (`_seek`): decoders hold back
 # far fewer frames than this (H.264 and HEVC at most 16).
 SEEK_MARGIN = 64
@@ -305,6 +343,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     if (problem := video_file_problem(path)) is not None:
         raise DataError(path, problem, reason="missing_video")
     index, count, shape, skipped, concealed, filled = 0, 0, None, [], [], []
+    # a folder's frames are each turned by their own EXIF orientation, as viewers turn them (a video's by its first
+    # frame's display matrix)
+    orientations = _folder_orientations(path, source_stamp(path)) if os.path.isdir(path) else None
     try:
         for seek in (start > 0, False):  # a seek that misses its frame decodes from the start instead
             with open_video(path) as container:
@@ -344,6 +385,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     stored = (frame.width, frame.height)
                     if shape is None:  # where the stream's header did not say
                         _check_size(path, frame.width, frame.height, "has")
+                    if orientations:  # (a folder's sizes as shown were checked from its files' headers)
+                        turn, shape = _orientation_turn(orientations[min(index, len(orientations) - 1)]), stored
                     if shape is not None and stored != shape:
                         raise DataError(path, f"frames of different sizes: {shape[0]}x{shape[1]} then "
                                               f"{stored[0]}x{stored[1]} (width x height, as stored) at frame "
