@@ -494,6 +494,10 @@ def _run_predict(args) -> int:
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
     total = frames_to_segment(args.video, args.start, args.end)
+    if not (args.output or args.frames_dir):  # said before the work, so that it can be stopped (a phone-app tester's
+        # whole video was segmented before the line came; a reviewer's, before that, without a word)
+        logging.getLogger(__name__).warning("no --output or --frames-dir: the masks will only be summed up below, "
+                                            "nothing written")
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with progress_bar(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr,
                       delay=0.1) as bar:
@@ -521,9 +525,6 @@ def _run_predict(args) -> int:
         colour = f" ({overlay_color_name(k)} in the overlay)" if args.output and several else ""
         print(f"  {number}{quoted(query)}{colour}: mask covers {100 * coverage:.1f}% of pixels, empty in "
               f"{len(empty)} frames")
-    if not summary.paths:  # a reviewer's run segmented every frame and wrote nothing, without a word
-        logging.getLogger(__name__).warning("no --output or --frames-dir: the masks were only summed up above, "
-                                            "nothing was written")
     return 0
 
 
