@@ -77,9 +77,11 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
         ("2", "done", "a/masks/1"), ("3", "done", "a/masks/2"), ("5", "done", "clips/b/masks/1"),
         ("6", "failed", ""), ("7", "failed", ""), ("8", "failed", ""), ("9", "failed", ""), ("10", "done", "a/masks/1"),
         ("11", "done", "a/masks/3")]
-    # a.mp4's overlay is 40 pixels high: its legend shows 2 of its 3 sentences, said on each of its rows
-    cut = ("the overlay's legend shows 2 of the 3 sentences: the frame is 40 pixels high (each sentence's masks are "
-           "whole; the summary names the colours)")
+    # a.mp4's overlay is 56 x 40 pixels: its legend cuts its sentences to the width and shows 2 of its 3, said on
+    # each of its rows
+    cut = ("the overlay's legend cuts sentences 1, 2, 3 to a line: the frame is 56 pixels wide (the summary gives "
+           "them whole); the overlay's legend shows 2 of the 3 sentences whole: the frame is 40 pixels high (each "
+           "sentence's masks are whole; the summary names the colours)")
     assert [r["message"] for r in results if r["status"] == "done"] == [
         cut, cut, "", cut, "query 'the red circle dancing': words not in the model's vocabulary (they get zero "
         f"vectors): dancing; {cut}"]

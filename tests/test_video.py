@@ -109,7 +109,7 @@ def test_load_sample_errors(a2d_copy):
     assert e.value.reason == "missing_instance"
     # mask of another size than the frames
     write_h5(Path(f.mask_path), [np.zeros((320, 500), np.uint8)] * 2, [0, 1])
-    with pytest.raises(DataError, match=r"00008\.h5: mask of instance 0 is 320x500 .*are 320x568") as e:
+    with pytest.raises(DataError, match=r"00008\.h5: the mask of instance 0 is 320x500 .*are 320x568") as e:
         load_sample(f, 8)
     assert e.value.reason == "mask_size"
     Path(f.mask_path).write_bytes(b"garbage")
