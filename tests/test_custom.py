@@ -254,11 +254,13 @@ def test_masks_that_were_read_wrong_without_a_word(tmp_path):
     white = np.full((H, W), 255, np.uint8)
     cut_out = save("cut_out.png", np.dstack([white, white, white, shape * 255]))
     black_cut_out = save("black_cut_out.png", np.dstack([white * 0, shape * 255]), "LA")
+    red = np.dstack([shape * 255, shape * 0, shape * 0, shape * 255])  # red where shown, transparent black elsewhere
+    red_cut_out = save("red_cut_out.png", red.astype(np.uint8))
     quantized = save("quantized.png", (1 - shape).astype(np.uint8), "P", [255, 255, 255, 0, 0, 0])
     strip = np.full((H, W), 255, np.uint8)
     strip[:, :12] = 0  # transparent: what it hides is not the actor
     hidden = save("hidden.png", np.dstack([shape * 255] * 3 + [strip]))
-    for path, want in ((cut_out, shape), (black_cut_out, shape), (quantized, shape),
+    for path, want in ((cut_out, shape), (black_cut_out, shape), (red_cut_out, shape), (quantized, shape),
                        (hidden, shape * (strip > 0))):
         np.testing.assert_array_equal(read_mask_image(path), want, err_msg=path)
     davis = [0, 0, 0, 128, 0, 0, 0, 128, 0]

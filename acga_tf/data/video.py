@@ -808,8 +808,8 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
     whose three channels are equal, as editors save black and white): the pixels equal to `value`; else those at
     half the top level or more (128 of 255: a JPEG's or an antialiased edge's in-between greys go to the nearer
     side), and any non-zero pixel where the image's values are 0 and 1 only. With an alpha channel, a pixel less
-    than half opaque is background, and where the colour is the same everywhere the opaque pixels are the actor (a
-    cut-out saved by an editor).
+    than half opaque is background, and where the shown pixels are all of one colour the opaque pixels are the actor
+    (a cut-out saved by an editor: white, black or red, the shape in the alpha).
 
     Returns:
         uint8 (H, W) {0, 1}.
@@ -842,7 +842,8 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
         pixels = pixels[..., :-1] if mode == "RGBA" else pixels[..., 0]
         if int(alpha.min()) < 255:
             opaque = alpha >= 128
-            if opaque.any() and int(pixels.min()) == int(pixels.max()):  # one colour: the alpha is the shape
+            inside = pixels[opaque]  # the shown pixels' colours
+            if len(inside) and (inside == inside[0]).all():  # one colour where shown: the alpha is the shape
                 return opaque.astype(np.uint8)  # (before: a white cut-out was the whole frame)
         mode = "RGB" if mode == "RGBA" else "L"
     if mode == "RGB" and pixels.ndim == 3:
