@@ -729,6 +729,8 @@ def _cut(text: str, font, room: int) -> str:
         if font.getlength(text[:k].rstrip() + "…") <= room:
             return text[:k].rstrip() + "…"
     return "…"
+
+
 def legend_font(text: str) -> tuple[str | None, list[str]]:
     """(the font file to draw `text` with, the characters of it that font lacks): Matplotlib's DejaVu Sans (Latin,
     Greek, Cyrillic, Arabic, Hebrew, ...; installed with Matplotlib) where it has them all, else the first of the
