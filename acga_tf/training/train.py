@@ -264,7 +264,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         recorded_batch = (metadata or {}).get("global_batch")
         if recorded_batch is not None and self.global_batch is not None and recorded_batch != self.global_batch:
             raise ValueError(f"{self._training_metadata_path}: the run trained on batches of {recorded_batch} clips "
-                             f"({option('--batch-size', 'batch_size')} x devices), this command's are "
+                             f"({option('--batch-size', "the experiment's batch_size")} x devices), this command's are "
                              f"{self.global_batch}: resumed, it would "
                              "skip and train on other samples; resume it on as many devices as it trained on, "
                              f"{_start_over()}")
@@ -285,7 +285,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                            "samples without an error", self._training_metadata_path,
                            " or ".join(name for name, value in (("steps per epoch", recorded_steps),
                                                                ("global batch", recorded_batch)) if value is None),
-                           option("--batch-size", "batch_size"), option(*STEPS_PER_EPOCH))
+                           option("--batch-size", "the experiment's batch_size"), option(*STEPS_PER_EPOCH))
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         try:
