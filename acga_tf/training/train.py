@@ -74,6 +74,7 @@ logger = logging.getLogger(__name__)
 # How messages name `fit`'s settings: the `acga train` option, or the argument (`ops.options.option`).
 RESUME, OVERWRITE, OUTPUT = ("--resume", "resume=True"), ("--overwrite", "overwrite=True"), ("--output", "output_dir")
 STEPS_PER_EPOCH = ("--steps-per-epoch", "steps_per_epoch")
+BATCH_SIZE_KEYWORD = "the experiment's batch_size"  # (fit takes none of its own)
 
 
 def _set(names: tuple[str, str], value) -> tuple[str, str]:
@@ -264,7 +265,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         recorded_batch = (metadata or {}).get("global_batch")
         if recorded_batch is not None and self.global_batch is not None and recorded_batch != self.global_batch:
             raise ValueError(f"{self._training_metadata_path}: the run trained on batches of {recorded_batch} clips "
-                             f"({option('--batch-size', "the experiment's batch_size")} x devices), this command's are "
+                             f"({option('--batch-size', BATCH_SIZE_KEYWORD)} x devices), this command's are "
                              f"{self.global_batch}: resumed, it would "
                              "skip and train on other samples; resume it on as many devices as it trained on, "
                              f"{_start_over()}")
@@ -285,7 +286,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                            "samples without an error", self._training_metadata_path,
                            " or ".join(name for name, value in (("steps per epoch", recorded_steps),
                                                                ("global batch", recorded_batch)) if value is None),
-                           option("--batch-size", "the experiment's batch_size"), option(*STEPS_PER_EPOCH))
+                           option("--batch-size", BATCH_SIZE_KEYWORD), option(*STEPS_PER_EPOCH))
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         try:
