@@ -283,6 +283,35 @@ def test_acga_train_under_jax_splits_each_batch_over_every_device(runs, prepared
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-4, err_msg=a.path)
 
 
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_bad_arrays_are_refused_before_keras_loop_and_the_model_stays_whole(runs, backend):
+    """A JAX user's `model.predict` with a sentence of the wrong length left the model without its weights for the
+    rest of the process (Keras' JAX loop takes the variables' values out of the model; the model's input check ran
+    inside the step): every later call failed with "'NoneType' object is not callable". 0/255 targets trained to a
+    loss of 305 (unbounded below), and targets without their channel axis broadcast to S x S x S at batch 1."""
+    require(backend)
+    result = runs.run(backend, "bad_inputs")
+    refusals = result["refusals"]
+    assert "ACGA input 'words' has shape (1, 12, 32), expected (B, 8, 32): axis 1 is 12 but the config's " \
+           "sentence_length gives 8" in refusals["predict, a sentence of 12 words"]
+    assert refusals["evaluate, 0/255 targets"] == ("target 'logits_res1' holds values from 255 to 255: targets are "
+                                                   "masks of 0 and 1 (a 0/255 mask: divide it by 255)")
+    assert refusals["fit, targets without their channel axis"].startswith(
+        "target 'logits_res1' has shape (1, 2, 2): targets are (B, h, w, 1) masks of 0 and 1")
+    assert result["difference"] == 0.0  # the same weights after the refusals
+
+
+def test_the_loss_refuses_a_target_of_another_rank_than_its_output():
+    """Called directly (a custom loop's loss), a target without its channel axis is named, not broadcast."""
+    import keras
+
+    from acga_tf.models.losses import WeightedBCE
+
+    with pytest.raises(ValueError, match=r"wbce: the target's shape \(1, 4, 4\) and the output's \(1, 4, 4, 1\) "
+                                         "differ in rank"):
+        WeightedBCE(name="wbce")(keras.ops.zeros((1, 4, 4)), keras.ops.zeros((1, 4, 4, 1)))
+
+
 def test_commands_that_run_the_model_in_tensorflow_graphs_refuse_other_backends_in_one_line(runs, run_dir, exported_run,
                                                                                             prepared_a2d, tmp_path):
     """Under KERAS_BACKEND=jax, export, evaluate, predict from a run, both figures, the demo and the web page each

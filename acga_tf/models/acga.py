@@ -142,10 +142,22 @@ class SegmentationTask:
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """Keras' `fit`. A `tf.data.Dataset` keeps its own order (`make_dataset` shuffles a training set): Keras 3.15
-        warned at every `fit` on one that its default `shuffle=True` is ignored."""
+        warned at every `fit` on one that its default `shuffle=True` is ignored. Arrays are checked first
+        (`_check_arrays`)."""
+        _check_arrays(self, x, y)
         if "shuffle" not in kwargs and not args[6:] and _is_tf_dataset(x):  # shuffle: fit's 9th parameter
             kwargs["shuffle"] = False
         return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras' `evaluate`, its arrays checked first (`_check_arrays`)."""
+        _check_arrays(self, x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras' `predict`, its arrays checked first (`_check_arrays`)."""
+        _check_arrays(self, x)
+        return super().predict(x, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if isinstance(y, dict) and isinstance(self.loss, dict) and (missing := sorted(set(self.loss) - set(y))):
@@ -189,6 +201,29 @@ def _with_targets(y, y_pred):
     if isinstance(y, dict) and isinstance(y_pred, dict) and not set(y_pred) <= set(y):
         return {key: value for key, value in y_pred.items() if key in y}
     return y_pred
+
+
+def _check_arrays(model, x, y=None) -> None:
+    """Checks arrays given to `fit`, `evaluate` or `predict` before Keras runs its loop: the inputs as a call checks
+    them, the targets' ranks and values. Under JAX, Keras takes the variables' values out of the model for the loop
+    and puts them back at its end, so an error raised inside a step (the model's own input check among them) left
+    the model without its weights for the rest of the process (a JAX user's: every later call failed with
+    "'NoneType' object is not callable"). A dataset or generator is read inside the loop, not checked here."""
+    if isinstance(x, dict) and all(hasattr(value, "shape") for value in x.values()) and \
+            hasattr(model, "_check_inputs"):
+        model._check_inputs(x)
+    targets = y.items() if isinstance(y, dict) else [("target", y)] if hasattr(y, "shape") else []
+    for name, value in targets:
+        if not hasattr(value, "shape"):
+            continue
+        if len(value.shape) != 4:
+            raise ValueError(f"target {name!r} has shape {tuple(value.shape)}: targets are (B, h, w, 1) masks of 0 "
+                             "and 1 (mask[..., None]; acga_tf.data.parse.multiscale_targets makes the three)")
+        values = np.asarray(keras.ops.convert_to_numpy(value), np.float32)
+        if values.size and not (0.0 <= float(values.min()) and float(values.max()) <= 1.0):
+            # (before: a 0/255 mask trained to a loss of 305, unbounded below: (1 - y) is negative)
+            raise ValueError(f"target {name!r} holds values from {float(values.min()):g} to {float(values.max()):g}: "
+                             "targets are masks of 0 and 1 (a 0/255 mask: divide it by 255)")
 
 
 def _is_tf_dataset(x) -> bool:

@@ -20,6 +20,10 @@ class WeightedBCE(keras.losses.Loss):
         self.foreground_weight = float(foreground_weight)
 
     def call(self, y_true, y_pred):
+        if len(y_true.shape) != len(y_pred.shape):  # (before: (1, S, S) against (1, S, S, 1) broadcast to S x S x S)
+            raise ValueError(f"{self.name}: the target's shape {tuple(y_true.shape)} and the output's "
+                             f"{tuple(y_pred.shape)} differ in rank: give targets as (B, h, w, 1) masks of 0 and 1 "
+                             "(mask[..., None]; acga_tf.data.parse.multiscale_targets makes the three)")
         x = keras.ops.cast(y_pred, "float32")
         y = keras.ops.cast(y_true, "float32")
         # Stable: log σ(x) = −softplus(−x), log(1 − σ(x)) = −softplus(x).
