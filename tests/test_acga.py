@@ -384,9 +384,13 @@ def test_a_float16_model_called_where_tensorflow_has_no_gpu_says_so_in_one_line(
     inputs = random_inputs(TINY)
     message = (r"^ACGA computes in float16 \(dtype='mixed_float16'\), which TensorFlow cannot run on a CPU "
                r".*mixed_bfloat16")
-    with pytest.raises(ValueError, match=message + r".*a saved float16 run or \.keras file: "
-                                                   r"acga_tf\.training\.artifacts\.load_trained loads it in float32"):
+    with pytest.raises(ValueError, match=message + r".*a saved float16 run: acga_tf\.training\.artifacts\."
+                                                   r"load_trained loads it in float32; a model of yours: float32 = "
+                                                   r"ACGA\(model\.config\), then float32\.set_weights"):
         model(inputs)
+    float32 = ACGA(model.config)  # the remedy the message gives (a JAX user's bare .keras file had no run to load)
+    float32.set_weights(model.get_weights())
+    assert float32(inputs)["logits"].shape[1:] == (TINY.image_size, TINY.image_size, 1)
     with pytest.raises(ValueError, match=message):
         model.segment_queries(inputs["video"], inputs["words"])
     with pytest.raises(ValueError, match=message):

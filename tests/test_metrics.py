@@ -33,6 +33,12 @@ def test_summary_matches_hand_computed_values():
 def test_relative_threshold_is_half_of_each_samples_maximum():
     p = np.array([[0.2, 0.1], [0.05, 0.09]])
     np.testing.assert_array_equal(binarize(p), [[True, True], [False, False]])
+    # the backend's tensors of rank 2 and 3 alike (a JAX user's `(S, S)` array: "axis 2 is out of bounds")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(binarize(keras.ops.convert_to_tensor(p))),
+                                  [[True, True], [False, False]])
+    both = np.stack([p, p[::-1]])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(binarize(keras.ops.convert_to_tensor(both))),
+                                  binarize(both))
 
 
 def test_a_map_without_a_positive_pixel_is_an_empty_mask():

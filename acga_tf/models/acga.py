@@ -399,8 +399,9 @@ class ACGA(SegmentationTask, keras.Model):
             if not any(device.lower().startswith("gpu") for device in keras.distribution.list_devices()):
                 raise ValueError("ACGA computes in float16 (dtype='mixed_float16'), which TensorFlow cannot run on a "
                                  "CPU (it has no float16 MaxPool3D kernel): build it with dtype='mixed_bfloat16' or "
-                                 "float32 here (a saved float16 run or .keras file: "
-                                 "acga_tf.training.artifacts.load_trained loads it in float32), or run it on a GPU "
+                                 "float32 here (a saved float16 run: acga_tf.training.artifacts.load_trained loads "
+                                 "it in float32; a model of yours: float32 = ACGA(model.config), then "
+                                 "float32.set_weights(model.get_weights())), or run it on a GPU "
                                  "(docs/training.md#mixed-precision)")
         self._runs_here = True
 

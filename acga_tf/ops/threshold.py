@@ -16,8 +16,8 @@ def binarize(probability, where=None):
     """`probability >= 0.5 * max(probability)` per sample, and nothing where that maximum is 0 (float32's σ of
     logits below about -104 everywhere: every pixel would pass `>= 0`, a full mask for a model sure of nothing).
 
-    NumPy input: per sample over its last two axes for a 2-D `(S, S)` or 3-D `(N, S, S)` array, over axes
-    (1, 2, 3) for `(N, S, S, 1)`. Tensors: over axes (1, 2, 3) of `(N, S, S, 1)`.
+    Per sample over its last two axes for a 2-D `(S, S)` or 3-D `(N, S, S)` array, over axes (1, 2, 3) for
+    `(N, S, S, 1)`; NumPy arrays and tensors of every backend alike (a JAX array of rank 2 or 3 failed).
 
     Args:
         probability: σ(logits), values in [0, 1].
@@ -30,7 +30,9 @@ def binarize(probability, where=None):
         candidates = probability if where is None else np.where(where, probability, 0.0)  # σ ≥ 0: 0 never wins
         peak = candidates.max(axis=axes, keepdims=True)
         return (probability >= RELATIVE_THRESHOLD * peak) & (peak > 0)
+    rank = len(probability.shape)
+    axes = tuple(range(rank - 2, rank)) if rank in (2, 3) else (1, 2, 3)
     candidates = probability if where is None else keras.ops.where(where, probability, 0.0)
-    peak = keras.ops.max(candidates, axis=(1, 2, 3), keepdims=True)
+    peak = keras.ops.max(candidates, axis=axes, keepdims=True)
     return keras.ops.logical_and(keras.ops.greater_equal(probability, RELATIVE_THRESHOLD * peak),
                                  keras.ops.greater(peak, 0.0))
