@@ -494,20 +494,27 @@ def _run_predict(args) -> int:
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
     total = frames_to_segment(args.video, args.start, args.end)
-    if not (args.output or args.frames_dir):  # said before the work, so that it can be stopped (a phone-app tester's
-        # whole video was segmented before the line came; a reviewer's, before that, without a word)
-        logging.getLogger(__name__).warning("no --output or --frames-dir: the masks will only be summed up below, "
-                                            "nothing written")
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with progress_bar(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr,
                       delay=0.1) as bar:
+
+        unwritten = [not (args.output or args.frames_dir)]
+
+        def progress(frames: int) -> None:
+            if unwritten[0]:  # said at the first frame, the inputs good, so that the work can be stopped (a phone-app
+                # tester's whole video was segmented before the line came; a reviewer's, before that, without a word)
+                unwritten[0] = False
+                logging.getLogger(__name__).warning("no --output or --frames-dir: the masks will only be summed up "
+                                                    "below, nothing written")
+            bar.update(frames)
+
         model = args.model
         if args.timeout is not None:
             if not is_server_url(args.model):
                 raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
             model = load_predictor(args.model, timeout=args.timeout)
         summary = predict_to_files(model, args.video, args.query, output=args.output,
-                                   frames_dir=args.frames_dir, batch_size=args.batch_size, progress=bar.update,
+                                   frames_dir=args.frames_dir, batch_size=args.batch_size, progress=progress,
                                    start=args.start, end=args.end, audio=not args.no_audio)
         if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run had no line, not even its
             bar.delay = 0  # final frames and speed (a performance tester's); the bar then ends with them

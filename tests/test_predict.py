@@ -291,18 +291,22 @@ def test_running_out_of_memory_is_one_line_naming_the_batch_size(tmp_path, monke
 
 def test_predict_without_an_output_says_nothing_is_written(run_dir, videos, caplog, capsys):
     """A CLI reviewer's: without --output or --frames-dir every frame was segmented and nothing written, status 0,
-    without a word; a phone-app tester's: the warning came once the whole video was segmented. It comes first."""
+    without a word; a phone-app tester's: the warning came once the whole video was segmented. It comes with the
+    first frame, once: the inputs were good (a missing video's error stays the only line)."""
     path, _ = videos["mp4"]
     seen = []
 
-    def segmenting(*args, **kwargs):  # what was logged when the work began
-        seen.append(caplog.text)
-        return predict_to_files(*args, **kwargs)
+    def segmenting(*args, progress, **kwargs):  # what was logged after each frame
+        def counted(frames):
+            progress(frames)
+            seen.append(caplog.text.count("nothing written"))
+        return predict_to_files(*args, progress=counted, **kwargs)
 
     with caplog.at_level("WARNING"), mock.patch.object(cli, "predict_to_files", segmenting):
         assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--end", "0.2",
                      "--no-progress"]) == 0
-    assert "no --output or --frames-dir: the masks will only be summed up below, nothing written" in seen[0]
+    assert "no --output or --frames-dir: the masks will only be summed up below, nothing written" in caplog.text
+    assert seen == [1, 1, 1]  # from the first of the 3 frames on, said once
     assert capsys.readouterr().out.startswith("3 frames")
 
 
