@@ -185,20 +185,15 @@ EXIF_ORIENTATIONS = {1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True
                      7: (-90, True), 8: (-90, False)}
 
 
-def exif_orientation(path: str) -> int | None:
-    """The EXIF orientation tag (1 to 8) of an image file (a video's file, or a folder of frames' first frame), or
-    None where it has none or is not an image Pillow reads."""
-    if os.path.isdir(path):
-        names = frame_files(path)[0]
-        if not names:
-            return None
-        path = os.path.join(path, names[0])
+def picture_header(path: str) -> tuple[int | None, tuple[int, int]] | None:
+    """(the EXIF orientation tag, 1 to 8, or None where it has none; the stored (width, height)) of an image file,
+    read from its header with Pillow; None where Pillow cannot read it (not an image, or its EXIF unreadable)."""
     try:
         with Image.open(path) as image:
-            orientation = image.getexif().get(0x0112)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):  # not an image, or its EXIF unreadable
+            orientation, size = image.getexif().get(0x0112), image.size
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None
-    return orientation if orientation in EXIF_ORIENTATIONS else None
+    return (orientation if orientation in EXIF_ORIENTATIONS else None), size
 
 
 def orientation_matrix(orientation: int) -> np.ndarray:
@@ -223,15 +218,15 @@ def _display_matrix(frame: av.VideoFrame, path: str) -> np.ndarray | None:
 
     PyAV reads every side data of a frame to list them, and fails on a type it does not know: FFmpeg 8 gives a JPEG
     with EXIF data its EXIF as side data (type 31), and `frame.side_data` raised "31 is not a valid Type" (any camera
-    JPEG in a folder of frames: a researcher's). There the matrix is built from the picture's EXIF orientation, read
-    with Pillow from `path` (the file, or a folder's first frame), as FFmpeg builds it: PyAV's `frame.rotation` keeps
-    the turn alone, and a mirroring orientation (2, 4, 5 and 7) came out turned half round or not at all. Where Pillow
-    reads no orientation, the matrix is rebuilt from `frame.rotation` (av_display_rotation_get's degrees)."""
+    JPEG: a researcher's). There the matrix is built from the picture's EXIF orientation, read with Pillow from the
+    file `path`, as FFmpeg builds it: PyAV's `frame.rotation` keeps the turn alone, and a mirroring orientation (2, 4,
+    5 and 7) came out turned half round or not at all. Where Pillow reads no orientation, the matrix is rebuilt from
+    `frame.rotation` (av_display_rotation_get's degrees). (A folder's pictures: `_folder_orientations`.)"""
     try:
         side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
     except ValueError:
-        if (orientation := exif_orientation(path)) is not None:
-            return None if orientation == 1 else orientation_matrix(orientation)
+        if (header := picture_header(path)) is not None and header[0] is not None:
+            return None if header[0] == 1 else orientation_matrix(header[0])
         return _rotation_matrix(-frame.rotation) if frame.rotation else None
     return None if side is None else np.frombuffer(bytes(side), np.int32)
 
@@ -260,14 +255,10 @@ def _folder_orientations(folder: str, stamp: tuple[int, int]) -> tuple[int | Non
     """
     orientations, first = [], None
     for name in frame_files(folder)[0]:
-        try:
-            with Image.open(os.path.join(folder, name)) as image:
-                orientation = image.getexif().get(0x0112)
-                width, height = image.size
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError):  # FFmpeg names it when it decodes it
+        if (header := picture_header(os.path.join(folder, name))) is None:  # FFmpeg names it when it decodes it
             orientations.append(None)
             continue
-        orientation = orientation if orientation in EXIF_ORIENTATIONS else None
+        orientation, (width, height) = header
         shown = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
         if first is None:
             first = (name, shown)
@@ -365,7 +356,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
                 index, turn, skipped, concealed, filled, order = (None if seek else 0), None, [], [], [], None
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
-                    if turn is None:
+                    if turn is None and orientations is None:  # (a folder's frames: each by its own, below)
                         turn = upright(_display_matrix(frame, path), path)
                     if index is None:  # after the seek: frame `start` is the one with its timestamp
                         if frame.pts is None or frame.pts > target:
@@ -385,9 +376,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     stored = (frame.width, frame.height)
                     if shape is None:  # where the stream's header did not say
                         _check_size(path, frame.width, frame.height, "has")
-                    if orientations:  # (a folder's sizes as shown were checked from its files' headers)
-                        turn, shape = _orientation_turn(orientations[min(index, len(orientations) - 1)]), stored
-                    if shape is not None and stored != shape:
+                    if orientations is not None:  # (a folder's sizes as shown were checked from its headers)
+                        turn = _orientation_turn(orientations[min(index, len(orientations) - 1)])
+                    elif shape is not None and stored != shape:
                         raise DataError(path, f"frames of different sizes: {shape[0]}x{shape[1]} then "
                                               f"{stored[0]}x{stored[1]} (width x height, as stored) at frame "
                                               f"{index + 1}",

@@ -12,7 +12,7 @@ import numpy as np
 from acga_tf.models.attention import CrossGuidedAttention
 from acga_tf.models.config import FORMER_FIELDS, ACGAConfig
 from acga_tf.models.decoder import MultiResolutionDecoder
-from acga_tf.models.losses import FOREGROUND_WEIGHT, acga_losses
+from acga_tf.models.losses import FOREGROUND_WEIGHT, TARGETS, acga_losses
 from acga_tf.models.metrics import ReferringIoU
 from acga_tf.models.text_encoder import TextEncoder
 from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS
@@ -217,13 +217,12 @@ def _check_arrays(model, x, y=None) -> None:
         if not hasattr(value, "shape"):
             continue
         if len(value.shape) != 4:
-            raise ValueError(f"target {name!r} has shape {tuple(value.shape)}: targets are (B, h, w, 1) masks of 0 "
-                             "and 1 (mask[..., None]; acga_tf.data.parse.multiscale_targets makes the three)")
-        values = np.asarray(keras.ops.convert_to_numpy(value), np.float32)
-        if values.size and not (0.0 <= float(values.min()) and float(values.max()) <= 1.0):
-            # (before: a 0/255 mask trained to a loss of 305, unbounded below: (1 - y) is negative)
-            raise ValueError(f"target {name!r} holds values from {float(values.min()):g} to {float(values.max()):g}: "
-                             "targets are masks of 0 and 1 (a 0/255 mask: divide it by 255)")
+            raise ValueError(f"target {name!r} has shape {tuple(value.shape)}: targets are {TARGETS}")
+        values = keras.ops.convert_to_numpy(value)  # (no copy of a NumPy array)
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if not 0.0 <= low <= high <= 1.0:  # (before: a 0/255 mask trained to a loss of 305, unbounded below)
+            raise ValueError(f"target {name!r} holds values from {low:g} to {high:g}: targets are masks of 0 and 1 "
+                             "(a 0/255 mask: divide it by 255)")
 
 
 def _is_tf_dataset(x) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 
 OUTPUT_NAMES = ("logits_res1", "logits_res2", "logits")  # docs/training.md#loss: the three supervised outputs
+# What the losses take as targets, for messages (the loss and `ACGA.fit`'s array check).
+TARGETS = "(B, h, w, 1) masks of 0 and 1 (mask[..., None]; acga_tf.data.parse.multiscale_targets makes the three)"
 
 
 @keras.saving.register_keras_serializable(package="acga_tf")
@@ -22,8 +24,7 @@ class WeightedBCE(keras.losses.Loss):
     def call(self, y_true, y_pred):
         if len(y_true.shape) != len(y_pred.shape):  # (before: (1, S, S) against (1, S, S, 1) broadcast to S x S x S)
             raise ValueError(f"{self.name}: the target's shape {tuple(y_true.shape)} and the output's "
-                             f"{tuple(y_pred.shape)} differ in rank: give targets as (B, h, w, 1) masks of 0 and 1 "
-                             "(mask[..., None]; acga_tf.data.parse.multiscale_targets makes the three)")
+                             f"{tuple(y_pred.shape)} differ in rank: give targets as {TARGETS}")
         x = keras.ops.cast(y_pred, "float32")
         y = keras.ops.cast(y_true, "float32")
         # Stable: log σ(x) = −softplus(−x), log(1 − σ(x)) = −softplus(x).
