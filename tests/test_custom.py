@@ -135,7 +135,8 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
-                                  "semicolons", "long_query", "instance_zero", "id_map_without_instance"])
+                                  "semicolons", "long_query", "instance_zero", "id_map_without_instance",
+                                  "class_map_without_instance", "grey_id_map_without_instance"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -174,9 +175,15 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
                          "65535), or empty for the mask's whole foreground (0 is the background of index masks: "
                          "objects count from 1)",
         # an id map 0/1/2 without the instance column was "the mask is empty"
-        "id_map_without_instance": "x.png: no pixel is at half the top level or more (its values: 0, 1, 2): a "
-                                   "greyscale mask's actor is white (255), or 1 on 0; an id or class map needs the "
-                                   "table's instance column naming the actor's value"}[case]
+        "id_map_without_instance": "x.png: a greyscale id map of 2 objects (values 1, 2): give the table's instance "
+                                   "column the value of each row's actor",
+        # a class map of one object, 0/15 (VOC's person)
+        "class_map_without_instance": "x.png: no pixel is at half the top level or more (its values: 0, 15): a "
+                                      "greyscale mask's actor is white (255), or 1 on 0; an id or class map needs "
+                                      "the table's instance column naming the actor's value",
+        # a data engineer's: an id map of two objects at 128 and 255 was read as their union
+        "grey_id_map_without_instance": "x.png: a greyscale id map of 2 objects (values 128, 255): give the table's "
+                                        "instance column the value of each row's actor"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -206,6 +213,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         header, rows = (*header, "instance"), [["clips/b.mp4", "5", "a square", "masks/b5.png", "train", "0"]]
     elif case == "id_map_without_instance":
         Image.fromarray(_mask(3, 0) + 2 * _mask(3, 1)).save(masks / "x.png")
+    elif case == "class_map_without_instance":
+        Image.fromarray(_mask(3, 0) * 15).save(masks / "x.png")
+    elif case == "grey_id_map_without_instance":
+        Image.fromarray((_mask(3, 0) * 128 + _mask(3, 1) * 255).astype(np.uint8)).save(masks / "x.png")
     elif case == "unquoted_comma":
         rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
     elif case == "unquoted_comma_before_empty_instance":

@@ -859,6 +859,10 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
         mask = shown != 0
     else:
         top = 255 if pixels.dtype == np.uint8 or int(pixels.max()) <= 255 else 65535
+        objects = _grey_objects(shown)
+        if len(objects) > 1:  # (before: their union, or the brighter ones alone, was the actor)
+            raise DataError(path, f"a greyscale id map of {len(objects)} objects (values {_values(objects)}): give "
+                                  "the table's instance column the value of each row's actor", reason="bad_mask")
         mask = shown >= (top + 1) // 2
         if not mask.any() and shown.any():  # (before: "the mask is empty", of a mask with an actor in it)
             raise DataError(path, f"no pixel is at half the top level or more (its values: {_values(shown)}): a "
@@ -892,6 +896,20 @@ def _palette_mask(path: str, indices: np.ndarray, palette: np.ndarray, value: in
                                   f"{void}): give the table's instance column the index of each row's actor",
                             reason="bad_mask")
     return indices, "P"
+
+
+def _grey_objects(pixels: np.ndarray) -> np.ndarray:
+    """The values of a greyscale mask above its darkest (the background) that each cover a region of their own,
+    where the image holds few values (16 or fewer): an id map's objects (128 and 255 on 0). A value is such a region
+    where it has a tenth or more of the pixels above the background and a pixel whose four neighbours have it too; an
+    antialiased edge's greys are a thin ring (none has), and a JPEG-saved mask has many values."""
+    values, counts = np.unique(pixels[pixels > pixels.min()], return_counts=True)
+    if len(values) > 16:
+        return values[:0]
+    inner = pixels[1:-1, 1:-1]
+    neighbours = (pixels[:-2, 1:-1], pixels[2:, 1:-1], pixels[1:-1, :-2], pixels[1:-1, 2:])
+    interior = np.unique(inner[np.logical_and.reduce([inner == n for n in neighbours])])
+    return values[(counts * 10 >= counts.sum()) & np.isin(values, interior)]
 
 
 def _values(pixels: np.ndarray) -> str:
