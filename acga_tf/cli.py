@@ -469,7 +469,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif")
     p.add_argument("--no-audio", action="store_true", help="an MP4 overlay without the video's sound")
     p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ..., or a frames folder's "
-                                        "own numbers; with several queries DIR/1/00001.png, DIR/2/..., and "
+                                        "frames' names; with several queries DIR/1/00001.png, DIR/2/..., and "
                                         "DIR/queries.txt)")
     p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
                                                "mask PNGs keep the video's frame numbers")
@@ -524,6 +524,8 @@ def _run_predict(args) -> int:
         part = (f", frames {summary.first + 1} to {summary.first + summary.num_frames} of the video "
                 f"({summary.start_time:.2f} s to {summary.end_time:.2f} s"
                 + (f"; masks {' to '.join(summary.mask_names)}" if summary.mask_names else "") + ")")
+    elif summary.mask_names:  # a folder of frames: its masks' names (a phone's photos: IMG_2041.png, ...)
+        part = f", masks {' to '.join(summary.mask_names)}"
     print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
     several = len(summary.queries) > 1
     for k, (query, coverage, empty) in enumerate(zip(summary.queries, summary.coverage, summary.empty_frames)):

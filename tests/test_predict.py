@@ -639,6 +639,21 @@ def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, t
     assert "holds files predict did not write (2024.png)" in capsys.readouterr().err
     assert (out / "m6" / "2024.png").read_bytes() == b"a user's picture"
     capsys.readouterr()
+    # a phone's photos: each mask named as its photo (they were 00001.png, ... with nothing to tell which photo each
+    # was, a consumer-app engineer's); a second run replaces them
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    names = ["IMG_0998", "IMG_1002", "IMG_1003"]
+    for name, frame in zip(names, frames):
+        Image.fromarray(frame).save(photos / f"{name}.JPG", quality=95)
+    for _ in range(2):
+        assert main(["predict", "--model", trained.directory, "--video", str(photos), "--query", QUERY,
+                     "--frames-dir", str(out / "photos"), "--no-progress"]) == 0
+    assert sorted(os.listdir(out / "photos")) == [f"{name}.png" for name in names]
+    assert "masks IMG_0998.png to IMG_1003.png" in capsys.readouterr().out
+    expected = predict(trained, str(photos), QUERY).masks
+    for name, mask in zip(names, expected):
+        np.testing.assert_array_equal(np.asarray(Image.open(out / "photos" / f"{name}.png")) // 255, mask)
     mixed, unpadded = tmp_path / "mixed", tmp_path / "unpadded"
     cased = tmp_path / "cased"  # a camera's .JPG beside .jpg (FFmpeg's pattern of one case cannot find the other's)
     for bad, names in ((mixed, ["00001.png", "00002.jpg"]), (unpadded, ["1.png", "2.png", "10.png"]),

@@ -966,21 +966,20 @@ def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_
 
 
 def mask_png(directory: str, index: int, names: Sequence[str] | None = None) -> str:
-    """`<directory>/<i:05d>.png`, i = index + 1 (J-HMDB's 1-based frame naming), or `names[index]` where the frames
-    are named by numbers (`mask_png_names`)."""
+    """`<directory>/<i:05d>.png`, i = index + 1 (J-HMDB's 1-based frame naming), or `names[index]` for a folder of
+    frames (`mask_png_names`)."""
     return os.path.join(directory, names[index] if names else f"{index + 1:05d}.png")
 
 
 def mask_png_names(video) -> list[str] | None:
-    """The mask PNGs' names of a folder of frames named by numbers: frame `00000.jpg`'s mask is `00000.png` (DAVIS
+    """The mask PNGs' names of a folder of frames, each its frame's: frame `00000.jpg`'s mask is `00000.png` (DAVIS
     and YouTube-VOS number from 0, J-HMDB and FFmpeg's `%05d.png` from 1: numbered from 1 whatever the frames' names,
-    a DAVIS folder's masks were one frame off its own). None for a video file, an array, or frames named otherwise
-    (`frame_a.png`): their masks are `00001.png`, ... in reading order (`mask_png`)."""
+    a DAVIS folder's masks were one frame off its own), photo `IMG_2041.JPG`'s `IMG_2041.png` (they were `00001.png`,
+    ... in reading order, with nothing to tell which photo each was). None for a video file or an array: their masks
+    are `00001.png`, ... (`mask_png`)."""
     if not isinstance(video, (str, os.PathLike)) or not os.path.isdir(video):
         return None
-    stems = [os.path.splitext(name)[0] for name in frame_files(os.fspath(video))[0]]
-    return [f"{stem}.png" for stem in stems] if stems and all(stem.isascii() and stem.isdigit() for stem in stems) \
-        else None
+    return [f"{os.path.splitext(name)[0]}.png" for name in frame_files(os.fspath(video))[0]] or None
 
 
 def write_mask_png(path: str, mask: np.ndarray) -> None:
@@ -1149,9 +1148,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         video: a video file, or uint8 (N, H, W, 3) frames.
         queries: the sentences; overlay colour k and the legend (two or more sentences) follow their order.
         output: overlay `FILE.mp4` or `FILE.gif`.
-        frames_dir: one PNG per frame (`00001.png`, ...; a folder of frames named by numbers: the frames' numbers,
-            `mask_png_names`); with several sentences, `<frames_dir>/<k>/00001.png` (k = 1, 2, ...) and
-            `queries.txt` listing them. The masks an earlier run wrote there are replaced (a
+        frames_dir: one PNG per frame (`00001.png`, ...; a folder of frames: each frame's name, `mask_png_names`);
+            with several sentences, `<frames_dir>/<k>/00001.png` (k = 1, 2, ...) and `queries.txt` listing them. The masks an earlier run wrote there are replaced (a
             warning says how many), so the folder holds this run's only; until this run ends they are kept aside
             (`EARLIER_FOLDER`), and a run that fails or is stopped puts them back, removing its own.
             `sentence_folders`: numbered folders and `queries.txt` for one sentence too (`predict_list`: one layout
@@ -1259,7 +1257,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
-    if names:  # a folder of frames numbered otherwise than the summary counts frames (from 1): DAVIS's, from 0
+    if names:  # a folder of frames, named otherwise than the summary counts frames (from 1): DAVIS's, a camera's
         summary.mask_names = (names[summary.first], names[summary.first + summary.num_frames - 1])
     if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a workshop tester's photo, without a word
         logger.warning("%s: one frame (a still image?): segmented as a clip of that frame repeated %d times, in "
