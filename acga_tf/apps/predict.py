@@ -1149,8 +1149,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         queries: the sentences; overlay colour k and the legend (two or more sentences) follow their order.
         output: overlay `FILE.mp4` or `FILE.gif`.
         frames_dir: one PNG per frame (`00001.png`, ...; a folder of frames: each frame's name, `mask_png_names`);
-            with several sentences, `<frames_dir>/<k>/00001.png` (k = 1, 2, ...) and `queries.txt` listing them. The masks an earlier run wrote there are replaced (a
-            warning says how many), so the folder holds this run's only; until this run ends they are kept aside
+            with several sentences, `<frames_dir>/<k>/00001.png` (k = 1, 2, ...) and `queries.txt` listing them.
+            The masks an earlier run wrote there are replaced (a warning says how many), so the folder holds this
+            run's only; until this run ends they are kept aside
             (`EARLIER_FOLDER`), and a run that fails or is stopped puts them back, removing its own.
             `sentence_folders`: numbered folders and `queries.txt` for one sentence too (`predict_list`: one layout
             for every video). `flags`: the options that named `output` and `frames_dir`, for messages.
