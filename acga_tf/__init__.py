@@ -1,9 +1,9 @@
 """acga-tf: ACGA (Asymmetric Cross-Guided Attention, ICCV 2019) in Keras 3 / TensorFlow.
 
-    from acga_tf import ACGA, ACGAConfig, predict
+    from acga_tf import ACGA, ACGAConfig, InputError, predict
 
 The package is layered (docs/architecture.md): `ops` → `models` → `data` → `training` → `serving` → `apps` →
-`cli`. The three names above are resolved on first use, so that `acga_tf.serving`'s request helpers and the
+`cli`. The four names above are resolved on first use, so that `acga_tf.serving`'s request helpers and the
 dataset readers load without the model code.
 """
 
@@ -20,10 +20,11 @@ import sys
 if "tensorflow" not in sys.modules:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-__all__ = ["ACGA", "ACGAConfig", "predict"]
+__all__ = ["ACGA", "ACGAConfig", "InputError", "predict"]
 __version__ = "0.1.0"
 
-_EXPORTS = {"ACGA": "acga_tf.models.acga", "ACGAConfig": "acga_tf.models.config", "predict": "acga_tf.apps.predict"}
+_EXPORTS = {"ACGA": "acga_tf.models.acga", "ACGAConfig": "acga_tf.models.config", "predict": "acga_tf.apps.predict",
+            "InputError": "acga_tf.ops.exceptions"}
 
 
 def __dir__():

@@ -209,7 +209,8 @@ def test_a_videos_folder_too_deep_to_write_names_output_dir(run_dir, tmp_path):
         out = os.path.join(out, "d" * min(200, 4072 - len(os.fsencode(out))))
     results = batch.predict_list(artifacts.load_trained(run_dir), listing, out)
     assert [r.status for r in results] == ["failed"]
-    assert "this system takes: choose a shorter one (--output-dir)" in results[0].message, results[0].message
+    # named as the caller named it: `output_dir` from Python (`--output-dir` under the command)
+    assert "this system takes: choose a shorter one (output_dir)" in results[0].message, results[0].message
 
 
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",

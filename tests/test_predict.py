@@ -3,6 +3,7 @@
 
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from runs import (
     write_video_with_tone,
 )
 
+import acga_tf
 from acga_tf import cli
 from acga_tf.apps.predict import (
     OVERLAY_COLOR,
@@ -585,6 +587,69 @@ def test_an_upload_given_as_bytes_or_a_file_object_is_named(trained, tmp_path):
             with pytest.raises(TypeError, match=rf"^video is {kind}, not a path or frames: write the upload to a "
                                                 "file and give its path"):
                 predict(trained, video, QUERY)
+
+
+def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp_path):
+    """A service integrator's: a bad video or sentence was a ValueError or a TypeError like any bug's, so a web
+    worker could not answer 400 for the client's mistakes and 500 for its own; messages named the command's options
+    (`--start`, `(--frames-dir)`, `--model takes`) to a Python caller (docs/serving.md#in-a-service)."""
+    from acga_tf.ops.files import OutputInUse, WriteLock
+
+    frames = moving_frames(3, 24, 32, seed=3)
+    damaged = tmp_path / "upload.mp4"
+    damaged.write_bytes(b"not a video at all" * 64)
+    clients = {  # the request's own input
+        "missing video": lambda: predict(trained, str(tmp_path / "nope.mp4"), QUERY),
+        "damaged video": lambda: predict(trained, str(damaged), QUERY),
+        "frames of floats": lambda: predict(trained, frames.astype(np.float32), QUERY),
+        "empty sentence": lambda: predict(trained, frames, " ... "),
+        "no known word": lambda: predict(trained, frames, "zyzzyva quokka"),
+        "bytes sentence": lambda: predict(trained, frames, QUERY.encode()),
+        "bytes video": lambda: predict(trained, b"\x00\x00\x00 ftypisom", QUERY),
+        "start past the end": lambda: predict_to_files(trained, frames, QUERY, start=10.0),
+    }
+    for name, call in clients.items():
+        with pytest.raises(acga_tf.InputError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError), name  # as before
+        assert "--" not in str(caught.value), (name, str(caught.value))
+    with pytest.raises(acga_tf.InputError) as caught:
+        predict(trained, str(tmp_path / "nope.mp4"), QUERY)
+    assert caught.value.message == "video file not found" and str(tmp_path) not in caught.value.message
+    with pytest.raises(TypeError):  # an input of the wrong kind is still a TypeError too
+        predict(trained, frames, QUERY.encode())
+    with pytest.raises(acga_tf.InputError, match=r"^the video: start=10.0 is frame 241, past the video's end "):
+        predict_to_files(trained, frames, QUERY, start=10.0)
+    for call in (lambda: predict(trained, frames, QUERY, batch_size=0), lambda: predict(trained, frames)):
+        with pytest.raises(ValueError) as caught:  # the service's own call at fault, not the client
+            call()
+        assert not isinstance(caught.value, acga_tf.InputError)
+    with pytest.raises(FileNotFoundError, match=r": not found \(model takes a run directory"):
+        load_predictor(str(tmp_path / "no_model"))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    lock = WriteLock(str(masks))  # another request writing the same folder now
+    try:
+        with pytest.raises(OutputInUse, match=rf"^{re.escape(str(masks))} \(frames_dir\): another run is writing"):
+            predict_to_files(trained, frames, QUERY, frames_dir=str(masks))
+    finally:
+        lock.release()
+    long = predict(trained, frames, "the red circle " * 300)  # its repr is one short line (it printed 4,500 chars)
+    assert len(repr(long)) < 160 and "..." in repr(long), repr(long)
+
+
+def test_emoji_and_symbols_a_sentence_leaves_out_are_named(trained, caplog):
+    """A service integrator's "the 🟢 circle" was segmented as "the circle" without a word (a Chinese word
+    warned)."""
+    frames = moving_frames(3, 24, 32, seed=3)
+    with caplog.at_level(logging.WARNING, logger="acga_tf"):
+        predict(trained, frames, sentence := "the red \U0001f7e2 circle jumping \u2764\ufe0f \U0001f7e2")
+    assert f"query {sentence!r}: \U0001f7e2 \u2764 not read (the model reads words of letters and digits; emoji and " \
+           "symbols are left out)" in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="acga_tf"):
+        predict(trained, frames, QUERY)
+    assert "not read" not in caplog.text
 
 
 def test_word_vectors_of_another_size_are_named_when_the_run_loads(run_dir, tmp_path):

@@ -41,6 +41,7 @@ from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
 from acga_tf.data.video import source_stamp, video_file_problem
 from acga_tf.ops import files, tables
+from acga_tf.ops.options import option
 from acga_tf.training import artifacts
 from acga_tf.training.artifacts import TrainedModel
 
@@ -220,12 +221,13 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     if overlay is not None and "." + str(overlay) not in OVERLAY_FORMATS:
         raise ValueError(f"overlay={overlay!r}: expected one of {', '.join(f[1:] for f in OVERLAY_FORMATS)}, or None")
     folders = video_folders(rows)
-    files.check_writable(output_dir, folder=True, flag="--output-dir")
+    flag = option("--output-dir", "output_dir")
+    files.check_writable(output_dir, folder=True, flag=flag)
     if os.path.isfile(table := os.path.join(output_dir, RESULTS_NAME)):  # an earlier run's: not a write-protected one
-        files.check_writable(table, flag="--output-dir")
+        files.check_writable(table, flag=flag)
     predictor = load_predictor(model)
     os.makedirs(output_dir, exist_ok=True)
-    lock = files.WriteLock(output_dir, f"{output_dir} (--output-dir)")  # a second run into it now is refused
+    lock = files.WriteLock(output_dir, f"{output_dir} ({flag})")  # a second run into it now is refused
     model_name = model_name or model_identity(model)
     results = [RowResult(row) for row in rows]
     by_video: dict[str, list[RowResult]] = {}
@@ -332,7 +334,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
             summary = predict_to_files(predictor, path, sentences, output=output,
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
                                        audio=audio, sentence_folders=True, progress=step,
-                                       flags=("--output-dir", "--output-dir"))
+                                       flags=(option("--output-dir", "output_dir"),) * 2)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)

@@ -53,7 +53,9 @@ from acga_tf.data.video import (
 )
 from acga_tf.ops import files
 from acga_tf.ops.config import positive_int
+from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
+from acga_tf.ops.options import option
 
 logger = logging.getLogger(__name__)
 
@@ -103,14 +105,14 @@ def check_query(query: str) -> str:
             tokenization.
     """
     if not isinstance(query, str):
-        raise TypeError(f"query {query!r} is {type(query).__name__}: give each sentence as a str"
-                        + (" (bytes.decode('utf-8'))" if isinstance(query, (bytes, bytearray)) else ""))
+        raise InputTypeError(f"query {query!r} is {type(query).__name__}: give each sentence as a str"
+                             + (" (bytes.decode('utf-8'))" if isinstance(query, (bytes, bytearray)) else ""))
     try:
         query.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise ValueError(f"query {query!r} is not valid Unicode: character {e.start} is a lone surrogate") from None
+        raise InputError(f"query {query!r} is not valid Unicode: character {e.start} is a lone surrogate") from None
     if not tokenize_py(query):
-        raise ValueError(f"query is empty: {quoted(query)} has no word (letters or digits)")
+        raise InputError(f"query is empty: {quoted(query)} has no word (letters or digits)")
     return " ".join(compose(query).split())
 
 
@@ -122,7 +124,7 @@ def as_sentences(queries) -> list[str]:
     """
     sentences = [queries] if isinstance(queries, (str, bytes, bytearray)) else list(queries)
     if not sentences:
-        raise ValueError("give at least one query (a list of sentences)")
+        raise InputError("give at least one query (a list of sentences)")
     return sentences
 
 
@@ -142,7 +144,7 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
         for note in notes:
             logger.warning("%s", note)
         if refusal is not None:
-            raise ValueError(refusal)
+            raise InputError(refusal)
     return queries
 
 
@@ -175,6 +177,10 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
         if unknown := str(unknown).split():  # (of the words the model reads: L at most)
             notes.append(f"query {quoted(query)}: words not in the model's vocabulary (they get zero vectors): "
                          + ", ".join(unknown))
+        if symbols := list(dict.fromkeys(c for c in query if unicodedata.category(c) == "So")):
+            # a service integrator's "the 🟢 circle" was read as "the circle" without a word
+            notes.append(f"query {quoted(query)}: {' '.join(symbols)} not read (the model reads words of letters "
+                         "and digits; emoji and symbols are left out)")
         judged.append((None, notes))
     return judged
 
@@ -267,12 +273,12 @@ def open_frames(video, fps: float | None = None, times: collections.abc.MutableS
         first = next(frames)
         return _chain(first, frames), float(fps) if fps else video_fps(video)
     if isinstance(video, (bytes, bytearray, memoryview)) or hasattr(video, "read"):  # a web handler's upload
-        raise TypeError(f"video is {'a file object' if hasattr(video, 'read') else type(video).__name__}, not a "
-                        "path or frames: write the upload to a file and give its path, or decode it to a uint8 "
-                        "(N, H, W, 3) array")
+        raise InputTypeError(f"video is {'a file object' if hasattr(video, 'read') else type(video).__name__}, "
+                             "not a path or frames: write the upload to a file and give its path, or decode it to a "
+                             "uint8 (N, H, W, 3) array")
     array = np.asarray(video)
     if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] <= start or array.dtype != np.uint8:
-        raise ValueError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
+        raise InputError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
                          f"(N, H, W, 3) with N >= {start + 1}")
     return iter(array[start:]), float(fps) if fps else DEFAULT_FPS
 
@@ -535,9 +541,9 @@ class PredictionResult:
 
     def __repr__(self) -> str:
         """One line: the sentence, the frames and their size, the rate, the frames with a mask (the arrays' values
-        filled a researcher's screen with a hundred lines)."""
+        filled a researcher's screen with a hundred lines); a long sentence's start (`quoted`)."""
         masked = self.num_frames - len(self.empty_frames)
-        return (f"PredictionResult(query={self.query!r}, {self.num_frames} frames of {self.width}x{self.height}, "
+        return (f"PredictionResult(query={quoted(self.query)}, {self.num_frames} frames of {self.width}x{self.height}, "
                 f"fps={self.fps:g}, {masked} with a mask)")
 
 
@@ -1007,14 +1013,15 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
 
 # === acga predict: streaming to files ===
 def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1,
-                  flags: tuple[str, str] = ("--output", "--frames-dir"), own: Collection[str] | None = None) -> None:
+                  flags: tuple[str, str] | None = None, own: Collection[str] | None = None) -> None:
     """Checks the output paths before any work (docs/serving.md#predict).
 
     A frames folder may hold what an earlier run wrote there, for any number of sentences (mask PNGs, or numbered
     folders of them and `queries.txt`): `predict_to_files` replaces it.
 
-    `flags`: the options that named the overlay and the frames folder, as messages name them (`--list`'s are both
-    under `--output-dir`). `own`: the names of a frames folder's masks (`mask_png_names`), where the caller has them.
+    `flags`: the settings that named the overlay and the frames folder, as messages name them (default: `output` and
+    `frames_dir`, the command's `--output` and `--frames-dir`: `options.option`; `--list`'s are both under
+    `--output-dir`). `own`: the names of a frames folder's masks (`mask_png_names`), where the caller has them.
 
     Raises:
         ValueError: an overlay that is not .mp4/.gif, is an existing folder, is the input video, or is a
@@ -1024,7 +1031,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     # by the files they name: an output that is a link is written through (`files.output_path`), so a link to the
     # video given as --output would have replaced the video
     video_path = os.path.realpath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
-    output_flag, frames_flag = flags
+    output_flag, frames_flag = flags or (option("--output", "output"), option("--frames-dir", "frames_dir"))
     for flag, path in ((output_flag, output), (frames_flag, frames_dir)):
         if path is None:
             continue
@@ -1090,13 +1097,15 @@ def frame_range(start: float | None, end: float | None, fps: float,
             video's end), or a range in which no frame is shown (before, the frame after it was segmented).
     """
     if start is not None and not 0 <= start < math.inf:
-        raise ValueError(f"--start {start}: must be a time in seconds, 0 or more")
+        raise InputError(f"{option('--start ', 'start=')}{start}: must be a time in seconds, 0 or more")
     if end is not None and not end > (start or 0):
-        raise ValueError(f"--end {end}: must be a time in seconds after --start ({start or 0})")
+        raise InputError(f"{option('--end ', 'end=')}{end}: must be a time in seconds after "
+                         f"{option('--start', 'start')} ({start or 0})")
     first = 0 if start is None else _frame_at(start, fps, times)
     stop = None if end is None or end == math.inf else _frame_at(end, fps, times)
     if stop is not None and stop <= first:
-        raise ValueError(f"--start {start or 0} --end {end}: no frame is shown in that time (the next, frame "
+        raise InputError(f"{option('--start ', 'start=')}{start or 0} {option('--end ', 'end=')}{end}: no frame is "
+                         f"shown in that time (the next, frame "
                          f"{first + 1}, at {_time_of(first, fps, times):.3f} s); widen the range")
     return first, stop
 
@@ -1138,7 +1147,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      progress: Callable[[int], None] | None = None, start: float | None = None,
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
                      audio: bool = True, sentence_folders: bool = False,
-                     flags: tuple[str, str] = ("--output", "--frames-dir")) -> PredictionSummary:
+                     flags: tuple[str, str] | None = None) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -1154,7 +1163,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             run's only; until this run ends they are kept aside
             (`EARLIER_FOLDER`), and a run that fails or is stopped puts them back, removing its own.
             `sentence_folders`: numbered folders and `queries.txt` for one sentence too (`predict_list`: one layout
-            for every video). `flags`: the options that named `output` and `frames_dir`, for messages.
+            for every video). `flags`: the settings that named `output` and `frames_dir`, for messages
+            (`check_outputs`).
         batch_size, fps, progress, sample_aspect: as `predict` (an MP4 overlay keeps the pixels' aspect).
         start, end: segment only the frames shown from `start` until before `end` seconds (`frame_range`); mask
             PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
@@ -1175,6 +1185,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     check_fps(fps)
     names = mask_png_names(video) if frames_dir else None  # (a folder of frames listed once)
     own = set(names or ())  # the names of this folder's masks (`_is_mask`)
+    flags = flags or (option("--output", "output"), option("--frames-dir", "frames_dir"))
     check_outputs(video, output, frames_dir, len(queries), flags, own)
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
@@ -1187,7 +1198,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     first, stop = frame_range(start, end, fps, shown)
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
-        raise ValueError(_past_the_end(video, start, first, declared, fps, shown))
+        raise InputError(_past_the_end(video, start, first, declared, fps, shown))
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     offset = clip_reach(predictor, first) if is_file else 0
@@ -1199,7 +1210,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         except DataError as e:
             if e.reason != "past_the_end":
                 raise
-            raise ValueError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
+            raise InputError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
         folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
         writer, key, summary, timed = None, None, None, offset
@@ -1253,7 +1264,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
                            "masks only", frames_dir, earlier)
     if summary is None:  # the container declared no length, or a wrong one
-        raise ValueError(_past_the_end(video, start, first, None, fps))
+        raise InputError(_past_the_end(video, start, first, None, fps))
     summary.start_time = _time_of(summary.first, fps, shown)
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
@@ -1273,19 +1284,19 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
 def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float,
                   times: Sequence[float] | None = None) -> str:
     name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
+    given = f"{option('--start ', 'start=')}{start}"  # as the caller gave it
     variable = times and any(abs(t - times[0] - k / fps) > 0.5 / fps for k, t in enumerate(times))
     if variable and first >= len(times):  # the frames' own times: no number or length from the mean rate (a phone
         count = len(times)  # tester's 8 frames over 3.03 s read "--start 5.0 is frame 15 ... 3.05 s at 2.62 fps")
-        return (f"{name}: --start {start} is past the video's end ({count} frame{'' if count == 1 else 's'}, the "
-                f"last shown from {times[-1]:.2f} s)")
+        return (f"{name}: {given} is past the video's end ({count} frame{'' if count == 1 else 's'}, the last shown "
+                f"from {times[-1]:.2f} s)")
     length = (f"{frames} frame{'' if frames == 1 else 's'}, {frames / fps:.2f} s at {fps:g} fps" if frames
               else f"{fps:g} fps")
     if frames and start is not None and start < frames / fps:  # within the video, after its last frame is shown
-        return (f"{name}: no frame is shown from --start {start} on: the last, frame {frames}, is shown from "
+        return (f"{name}: no frame is shown from {given} on: the last, frame {frames}, is shown from "
                 f"{_time_of(frames - 1, fps, times):.2f} s ({length})")
     frame = f"is frame {first + 1}, " if first < 2 ** 31 else "is "  # no made-up frame number for --start 1e300
-    return f"{name}: --start {start} {frame}past the video's end ({length})"
-
+    return f"{name}: {given} {frame}past the video's end ({length})"
 
 def _is_mask(name: str, own: Collection[str]) -> bool:
     """Whether `name` is a mask PNG a run writes: `MASK_PNG`, or one of `own`, the names of the frames folder's masks

@@ -30,6 +30,7 @@ from acga_tf.models.config import LIMITS
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
+from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving.client import (
     DESCRIBE_SIGNATURE,
@@ -407,16 +408,16 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
     path = as_model_path(model, "a trained run's folder or its model.keras, an exported SavedModel folder, a TF "
                                 "Serving URL, or a TrainedModel (acga_tf.training.artifacts.load_trained)")
     if is_server_url(path) and not (timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(f"--timeout {timeout}: must be a positive number of seconds")
+        raise ValueError(f"{option('--timeout ', 'timeout=')}{timeout}: must be a positive number of seconds")
     if path.startswith(URL_SCHEMES):
         return ServingPredictor(RestClient(path, timeout), path)
     if path.startswith(GRPC_SCHEME):
         return ServingPredictor(GrpcClient(path, timeout), path)
     if not os.path.exists(path):
         where = f" {note}" if (note := files.current_folder_note(path)) else ""
-        raise FileNotFoundError(f"{path}: not found{where} (--model takes a run directory, a .keras file, an exported "
-                                "SavedModel folder or a TF Serving URL http://HOST:8501/v1/models/NAME or "
-                                "grpc://HOST:8500/NAME)")
+        raise FileNotFoundError(f"{path}: not found{where} ({option('--model', 'model')} takes a run directory, a "
+                                ".keras file, an exported SavedModel folder or a TF Serving URL "
+                                "http://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME)")
     files.check_readable(path)  # before a folder is taken for an incomplete run or export
     version = saved_model_version(path) if os.path.isdir(path) else None
     if version is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from acga_tf.ops.exceptions import InputError
+
 # The most pixels a frame may have (8K UHD, 7680 × 4320), checked from headers before anything is decoded (a file of a
 # few bytes can declare any size): the video reader's streams, the records' images, the SavedModel's encoded frames.
 MAX_FRAME_PIXELS = 7680 * 4320
@@ -13,10 +15,11 @@ MAX_FRAME_PIXELS = 7680 * 4320
 MAX_SENTENCE_BYTES = 1 << 16
 
 
-class DataError(ValueError):
-    """A problem with the user's data. `source` names the file (and line or field); `reason` is a short code
-    (e.g. "missing_video", "bad_row") used in `skipped.csv`; `referral`, where the problem is one sentence's own (its
-    mask), that `Referral`: `--skip-bad` then leaves out that sentence, not its frame."""
+class DataError(InputError):
+    """A problem with the user's data (an `InputError`: a `ValueError`). `source` names the file (and line or
+    field), `message` the problem without it; `reason` is a short code (e.g. "missing_video", "bad_row") used in
+    `skipped.csv`; `referral`, where the problem is one sentence's own (its mask), that `Referral`: `--skip-bad` then
+    leaves out that sentence, not its frame."""
 
     def __init__(self, source: str, message: str, reason: str = "bad_input", referral: Referral | None = None):
         super().__init__(f"{source}: {message}")

@@ -13,10 +13,12 @@ import os
 from collections.abc import Sequence
 
 from acga_tf.ops import files
+from acga_tf.ops.exceptions import InputError
 
 
-class TableError(ValueError):
-    """A table that cannot be read as such: `path`, the `line` (None for the whole file) and the `problem`."""
+class TableError(InputError):
+    """A table that cannot be read as such (an `InputError`: a `ValueError`): `path`, the `line` (None for the whole
+    file) and the `problem`."""
 
     def __init__(self, path: str, problem: str, line: int | None = None):
         super().__init__(f"{path}: line {line}: {problem}" if line is not None else f"{path}: {problem}")
