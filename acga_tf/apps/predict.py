@@ -1298,6 +1298,7 @@ def _past_the_end(video, start: float | None, first: int, frames: int | None, fp
     frame = f"is frame {first + 1}, " if first < 2 ** 31 else "is "  # no made-up frame number for --start 1e300
     return f"{name}: {given} {frame}past the video's end ({length})"
 
+
 def _is_mask(name: str, own: Collection[str]) -> bool:
     """Whether `name` is a mask PNG a run writes: `MASK_PNG`, or one of `own`, the names of the frames folder's masks
     (`mask_png_names`), or either's temporary name. Not any numbered PNG: a user's `2024.png` in the folder was
