@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import types
+import zipfile
 
 import keras
 import numpy as np
@@ -100,6 +101,10 @@ def test_a_checkpoint_copied_away_from_its_run_is_scored_with_its_own_words_or_r
     run = artifacts.load_trained(trained_run)
     assert artifacts.recorded_words(best) == artifacts.recorded_words(os.path.join(trained_run, "model.keras")) == (
         artifacts.words_digest(run.vocabulary.words, run.embeddings))
+    # as the archive's comment: a fourth entry made Keras unpack the whole file into a temporary folder at every load
+    # (and leave it there where a full disk stopped it, a chaos tester's)
+    with zipfile.ZipFile(best) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
     with caplog.at_level("WARNING"):  # this run read the random vectors the shards' vocabulary gives: the same words
         assert evaluate(best, prepared_a2d["test"]) == pytest.approx(evaluate(trained_run, prepared_a2d["test"]))
     assert "beside it" not in caplog.text
@@ -113,6 +118,11 @@ def test_a_checkpoint_copied_away_from_its_run_is_scored_with_its_own_words_or_r
     bare = str(picked / "notebook.keras")
     run.model.save(bare)
     assert artifacts.recorded_words(bare) is None
+    older = str(picked / "older.keras")  # a file of 2026-12-05, its digest in an entry of its own
+    shutil.copy(bare, older)
+    with zipfile.ZipFile(older, "a") as archive:
+        archive.writestr(artifacts.WORDS_ENTRY, json.dumps({"words": "d1g3st"}))
+    assert artifacts.recorded_words(older) == "d1g3st"
     caplog.clear()
     with caplog.at_level("WARNING"):
         evaluate(bare, prepared_a2d["test"])

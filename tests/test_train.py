@@ -658,6 +658,12 @@ def _truncate(out, path, size):
         f.truncate(size)
 
 
+def _overwrite_middle(out, path):
+    with open(os.path.join(out, path), "r+b") as f:
+        f.seek(os.path.getsize(os.path.join(out, path)) // 2)
+        f.write(b"\x7f" * 4000)
+
+
 WEIGHTS, METADATA = os.path.join("backup", "latest.weights.h5"), os.path.join("backup", "training_metadata.json")
 
 
@@ -673,8 +679,13 @@ WEIGHTS, METADATA = os.path.join("backup", "latest.weights.h5"), os.path.join("b
     # ...)", naming no file.
     (lambda out: _truncate(out, METADATA, 10), [f"{METADATA}: the backup's metadata is not valid JSON (line "]),
     (lambda out: _truncate(out, WEIGHTS, 4096), [f"{WEIGHTS}: cannot load the backup (", "truncated"]),
+    # a chaos tester's copy with 4 KB overwritten: loaded as weights of 3.4e38, it trained to NaN, and the message
+    # kept it as "the last finite backup"
+    (lambda out: _overwrite_middle(out, WEIGHTS), [f"{WEIGHTS}: damaged: its bytes are not those written at "
+                                                   "optimizer step 1 (their SHA-256 differs from the one ",
+                                                   f"{METADATA} records)"]),
 ], ids=["weights-missing", "weights-missing-interrupted", "backup-missing-checkpoints-kept", "metadata-truncated",
-        "weights-truncated"])
+        "weights-truncated", "weights-changed"])
 def test_resume_from_a_missing_or_damaged_backup_is_refused_naming_the_file(damage, needles, finished_run,
                                                                            prepared_a2d, tmp_path, capsys):
     out = _copy_run(finished_run, tmp_path)
@@ -684,6 +695,18 @@ def test_resume_from_a_missing_or_damaged_backup_is_refused_naming_the_file(dama
              *[needle if needle.startswith("--") or os.sep not in needle else os.path.join(out, needle)
                for needle in needles])
     assert _snapshot(out) == before  # nothing overwritten
+
+
+def test_a_backup_whose_weights_are_ahead_of_its_metadata_resumes(finished_run, prepared_a2d, tmp_path, capsys):
+    """A run killed between the backup's two writes (the weights renamed into place, the metadata not yet) leaves
+    weights newer than the metadata's step and digest: not damaged, the run resumes from them."""
+    out = _copy_run(finished_run, tmp_path)
+    metadata = os.path.join(out, METADATA)
+    recorded = json.load(open(metadata))
+    assert recorded["step"] == 1 and len(recorded["sha256"]) == 64
+    with open(metadata, "w") as f:
+        json.dump({**recorded, "step": 0, "batch": -1, "sha256": "0" * 64}, f)  # the previous backup's
+    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 0
 
 
 def test_a_backup_whose_optimizer_state_does_not_load_is_refused(finished_run, prepared_a2d, tmp_path, capsys):

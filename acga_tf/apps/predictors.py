@@ -46,12 +46,14 @@ from acga_tf.serving.client import (
 )
 from acga_tf.serving.export import VOCAB_EXPORT_FILE
 from acga_tf.training.artifacts import (
+    SAVED_MODEL_FILE,
     VOCAB_FILE,
     TrainedModel,
     as_model_path,
     folder_of_models_error,
     load_trained,
     saved_model_version,
+    unfinished_saved_model,
 )
 
 logger = logging.getLogger(__name__)
@@ -420,8 +422,18 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
                                 "http://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME)")
     files.check_readable(path)  # before a folder is taken for an incomplete run or export
     version = saved_model_version(path) if os.path.isdir(path) else None
+    unfinished = unfinished_saved_model(path) if os.path.isdir(path) else None
+    if unfinished is not None and version is None:  # (it was "model.keras: missing (a trained run holds ...)")
+        raise FileNotFoundError(f"{unfinished}: a SavedModel without its {SAVED_MODEL_FILE} (an export or a copy "
+                                "that did not finish?): export it again (acga export), or copy it again whole")
     if version is not None:
-        return _last_loaded(_artifact_state(version), lambda: ServingPredictor(LocalServer(version), version))
+        def load() -> Predictor:
+            if unfinished is not None:  # (an earlier version was used without a word); once a load
+                logger.warning("%s: a SavedModel version without its %s (an export or a copy that did not finish? "
+                               "TF Serving would fail to load it): using %s", unfinished, SAVED_MODEL_FILE, version)
+            return ServingPredictor(LocalServer(version), version)
+
+        return _last_loaded(_artifact_state(version), load)
     if (error := folder_of_models_error(path)) is not None:  # runs and SavedModels: predict takes both
         raise error
     require_tensorflow_backend("prediction from a Keras run")  # before loading it

@@ -24,7 +24,9 @@ import math
 import os
 import random
 import re
+import tempfile
 import zipfile
+import zlib
 
 import h5py
 import keras
@@ -51,8 +53,12 @@ DAMAGED_PROVENANCE = re.compile(r"provenance\.json\.damaged(\.\d+)?")  # a damag
 SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel (`saved_model_version`)
 VOCAB_FILE = "vocab.txt"
 EMBEDDINGS_FILE = "embeddings.npy"
-# Inside each `.keras` file a run writes (`model.keras`, its checkpoints): the digest of the words it was trained with
-# (`words_digest`), so that a copy without its run's word files beside it is not scored with other words.
+# In each `.keras` file a run writes (`model.keras`, its checkpoints): the digest of the words it was trained with
+# (`words_digest`), so that a copy without its run's word files beside it is not scored with other words. It is the
+# zip archive's comment, `WORDS_KEY` in JSON; files of 2026-12-05 hold it as an entry, `WORDS_ENTRY`, which made
+# Keras unpack the whole archive into a temporary folder at every load (it does so for a file of more than its own
+# three entries) and leave that folder behind where the unpacking failed (a full disk).
+WORDS_KEY = "acga_words"
 WORDS_ENTRY = "acga_words.json"
 
 
@@ -105,17 +111,19 @@ def words_digest(words, embeddings) -> str:
 
 
 def record_words(keras_path: str, digest: str) -> None:
-    """Adds `WORDS_ENTRY`, the digest of the words the model reads (`words_digest`, computed once by the caller), to
-    the `.keras` file (a zip archive; Keras reads its own entries and leaves this one)."""
+    """Records the digest of the words the model reads (`words_digest`, computed once by the caller) as the `.keras`
+    file's zip comment (`WORDS_KEY`; Keras reads its entries alone)."""
     with zipfile.ZipFile(keras_path, "a") as archive:
-        archive.writestr(WORDS_ENTRY, json.dumps({"words": digest}))
+        archive.comment = json.dumps({WORDS_KEY: digest}).encode()
 
 
 def recorded_words(keras_path: str) -> str | None:
-    """The digest `record_words` put in a `.keras` file; None for a file without it (saved by Keras alone, or by
-    acga-tf before 2026-12-05)."""
+    """The digest `record_words` recorded in a `.keras` file (or the entry of a file of 2026-12-05, `WORDS_ENTRY`);
+    None for a file without it (saved by Keras alone, or by acga-tf before 2026-12-05)."""
     try:
         with zipfile.ZipFile(keras_path) as archive:
+            if archive.comment:
+                return str(json.loads(archive.comment)[WORDS_KEY])
             return str(json.loads(archive.read(WORDS_ENTRY))["words"])
     except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError):
         return None
@@ -261,6 +269,29 @@ def saved_model_version(path: str) -> str | None:
     return os.path.join(path, str(max(versions))) if versions else None
 
 
+def unfinished_saved_model(path: str) -> str | None:
+    """Where `path` is a SavedModel, or TF Serving's folder of its versions, whose highest version lacks its
+    `saved_model.pb` (an export or a copy that did not finish; TF Serving would fail to load that version): that
+    version's folder; else None. A version folder counts where it holds a SavedModel's `variables` folder or
+    `fingerprint.pb`, or nothing at all (made for a copy that never came)."""
+    def unfinished(folder: str) -> bool:
+        try:
+            inside = os.listdir(folder)
+        except OSError:
+            return False
+        return SAVED_MODEL_FILE not in inside and (not inside or "variables" in inside or "fingerprint.pb" in inside)
+
+    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+        return None
+    if unfinished(path) and os.listdir(path):
+        return path
+    numbered = sorted(int(n) for n in os.listdir(path) if n.isdigit() and n.isascii()
+                      and os.path.isdir(os.path.join(path, n)))
+    if numbered and unfinished(highest := os.path.join(path, str(numbered[-1]))):
+        return highest
+    return None
+
+
 def models_inside(folder: str, depth: int = 2, saved_models: bool = True) -> list[str]:
     """The trained runs (folders holding `model.keras`) and, with `saved_models`, SavedModels (`saved_model_version`)
     in `folder`'s subfolders, `depth` levels down at most, relative to it and sorted: what a `--model` naming the
@@ -333,7 +364,16 @@ def load_model_file(path: str) -> keras.Model:
     try:
         with _python_random_kept():
             model = keras.saving.load_model(path, compile=False)
+    except (zipfile.BadZipFile, zlib.error) as e:  # a copy changed on the way: "Bad CRC-32 for file ..." (it was a
+        # traceback, status 1: a tester's .keras with 5 KB overwritten)
+        raise ValueError(f"{path}: damaged ({e}): copy it again from where it was written, or load another "
+                         "checkpoint") from None
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):  # (the file was blamed)
+            raise ValueError(f"{path}: cannot load a Keras model: no room to unpack it ({e.strerror}; Keras unpacks "
+                             "the weights of a model larger than the free memory beside the file, and a .keras file "
+                             f"of 2026-12-05 whole into {tempfile.gettempdir()}: TMPDIR names another folder)"
+                             ) from None
         if unknown := _unknown_classes(path):  # (Keras said "... could not be deserialized properly")
             raise ValueError(f"{path}: holds a class of your own, {', '.join(unknown)}, which this process does not "
                              "know: load it from Python after importing the module that defines it, registered with "

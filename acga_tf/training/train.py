@@ -48,6 +48,7 @@ from acga_tf.data.manifest import (
     shard_pattern,
     shard_records,
 )
+from acga_tf.data.shards import sha256_file
 from acga_tf.data.vocab import check_word_vectors
 from acga_tf.models.acga import ACGA, check_feature_cache
 from acga_tf.models.video_encoder import i3d_units
@@ -233,12 +234,15 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         # Written to temporary names and renamed, so a kill mid-write leaves the previous backup intact.
         tf.io.gfile.makedirs(self.backup_dir)
         artifacts.save_weights(self.model, self._weights_path)
+        # with the weights file's digest: HDF5 checks nothing, so a damaged copy loaded as weights of 3.4e38 and
+        # trained to NaN, and the NaN's message kept it as "the last finite backup" (a chaos tester's)
         files.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                                                         "step": int(self.model.optimizer.iterations.numpy()),
                                                         "steps_per_epoch": self.steps_per_epoch,
                                                         "global_batch": self.global_batch,
                                                         "precision": self.precision,
-                                                        "word_vectors": self.word_vectors})
+                                                        "word_vectors": self.word_vectors,
+                                                        "sha256": sha256_file(self._weights_path)})
 
     def saved_step(self) -> int | None:
         """The optimizer step of the backup on disk, or None when there is none."""
@@ -289,14 +293,22 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                            option("--batch-size", BATCH_SIZE_KEYWORD), option(*STEPS_PER_EPOCH))
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
+        recorded = (metadata or {}).get("step")
+        changed = (metadata or {}).get("sha256") not in (None, sha256_file(self._weights_path))
+        damaged = (f"{self._weights_path}: damaged: its bytes are not those written at optimizer step {recorded} "
+                   f"(their SHA-256 differs from the one {self._training_metadata_path} records); restore the file "
+                   f"from a copy, pass {_start_over()}")
         try:
             self.model.load_weights(self._weights_path)
         except (OSError, ValueError, KeyError) as e:  # h5py's errors for a truncated or foreign file
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ValueError(f"{self._weights_path}: cannot load the backup ({reason}); restore the file, pass "
                              f"{_start_over()}") from None
-        step, recorded = int(self.model.optimizer.iterations.numpy()), (metadata or {}).get("step")
-        # The weights are renamed into place before the metadata is written: they are never behind it.
+        step = int(self.model.optimizer.iterations.numpy())
+        # The weights are renamed into place before the metadata is written: they are never behind it, and are ahead
+        # of it (another digest) only where a run was killed between the two writes.
+        if changed and (not isinstance(recorded, int) or step <= recorded):
+            raise ValueError(damaged)
         if isinstance(recorded, int) and step < recorded:
             raise ValueError(f"{self._weights_path}: the optimizer state did not load into this model (optimizer step "
                              f"{step}; {self._training_metadata_path} records {recorded}): the backup was made with "

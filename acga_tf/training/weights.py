@@ -12,6 +12,8 @@ import logging
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from collections.abc import Mapping
 
 import keras
@@ -303,7 +305,8 @@ def load_initial_weights(model, path: str) -> str:
         file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
         try:
             source = keras.saving.load_model(file, compile=False)
-        except (OSError, ValueError, TypeError, KeyError) as e:
+        except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile, zlib.error) as e:  # (a damaged copy's
+            # "Bad CRC-32" was a traceback)
             raise ValueError(f"{file}: cannot be loaded as a Keras model ({str(e).splitlines()[0]})") from None
     else:
         raise ValueError(f"{path}: not a starting point --init-weights takes (DeepMind's I3D checkpoint prefix with "

@@ -376,6 +376,9 @@ def test_a_keras_file_that_is_not_acga_is_one_line(prepared_a2d, tmp_path, capsy
     ("no_embeddings", "embeddings.npy: missing"),  # before: "vocab.txt: missing", the file that was there
     ("garbage_embeddings", "embeddings.npy: not a .npy matrix"),  # before: NumPy's message, no file
     ("empty_model", "model.keras: not a .keras file: 0 bytes that are not a zip archive"),  # before: "File not found"
+    # a chaos tester's copy with 5 KB overwritten in its weights: "Bad CRC-32" was a traceback, status 1
+    ("changed_model", "model.keras: damaged (Bad CRC-32 for file 'model.weights.h5'): copy it again from where it was "
+                      "written, or load another checkpoint"),
     ("truncated_variables", "cannot load the SavedModel"),  # before: IndexError's traceback
     ("non_utf8_config", "c.json: not UTF-8 text (byte 25 is b'\\xff')"),  # before: the codec's message, no file
 ])
@@ -390,6 +393,14 @@ def test_a_damaged_file_is_named_in_one_line(damage, message, run_dir, exported_
         (run / "embeddings.npy").write_text("garbage\n")
     elif damage == "empty_model":
         (run / "model.keras").write_bytes(b"")
+    elif damage == "changed_model":
+        import zipfile  # noqa: PLC0415
+
+        data = bytearray((run / "model.keras").read_bytes())
+        with zipfile.ZipFile(run / "model.keras") as archive:
+            offset = archive.getinfo("model.weights.h5").header_offset + 200_000  # well inside the weights
+        data[offset:offset + 5000] = bytes(5000)
+        (run / "model.keras").write_bytes(bytes(data))
     elif damage == "truncated_variables":
         model = shutil.copytree(exported_run, tmp_path / "1")
         data = next((model / "variables").glob("variables.data-*"))
@@ -404,6 +415,51 @@ def test_a_damaged_file_is_named_in_one_line(damage, message, run_dir, exported_
     status, _, err = run_cli(argv, capsys)
     assert status == 2
     assert_one_line_error(err, message)
+
+
+def test_a_saved_model_version_without_its_graph_is_named(exported_run, tmp_path, caplog):
+    """A chaos tester's: a version whose saved_model.pb is missing (a copy that stopped) was "model.keras: missing (a
+    trained run holds ...)", and beside an earlier version the earlier one was used without a word."""
+    import logging  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from acga_tf.apps.predictors import load_predictor  # noqa: PLC0415
+
+    base = tmp_path / "acga"
+    shutil.copytree(exported_run, base / "1")
+    shutil.copytree(exported_run, base / "2")
+    (base / "2" / "saved_model.pb").unlink()
+    with caplog.at_level(logging.WARNING, logger="acga_tf"):
+        predictor = load_predictor(str(base))
+    assert predictor.source == str(base / "1")
+    assert f"{base / '2'}: a SavedModel version without its saved_model.pb (an export or a copy that did not finish? " \
+           f"TF Serving would fail to load it): using {base / '1'}" in caplog.text
+    shutil.rmtree(base / "1")
+    for given in (base, base / "2"):
+        with pytest.raises(FileNotFoundError, match=rf"^{re.escape(str(base / '2'))}: a SavedModel without its "
+                                                    r"saved_model.pb \(an export or a copy that did not finish\?\): "
+                                                    r"export it again \(acga export\), or copy it again whole$"):
+            load_predictor(str(given))
+
+
+def test_no_room_to_unpack_a_keras_file_is_not_blamed_on_the_file(run_dir, monkeypatch):
+    """A chaos tester's full temporary folder: "model.keras: cannot load a Keras model ([Errno 27] File too large)"
+    sent them to a healthy model; the message says what had no room."""
+    import errno  # noqa: PLC0415
+
+    import keras  # noqa: PLC0415
+
+    from acga_tf.training import artifacts  # noqa: PLC0415
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.saving, "load_model", full)
+    with pytest.raises(ValueError, match=r"model.keras: cannot load a Keras model: no room to unpack it \(No space "
+                                         r"left on device; Keras unpacks the weights of a model larger than the free "
+                                         r"memory beside the file, and a .keras file of 2026-12-05 whole into .*: "
+                                         r"TMPDIR names another folder\)$"):
+        artifacts.load_model_file(os.path.join(run_dir, "model.keras"))
 
 
 def test_convert_weights_on_a_missing_file_says_not_found(tmp_path, monkeypatch, capsys):
