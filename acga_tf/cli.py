@@ -218,6 +218,9 @@ class _Parser(argparse.ArgumentParser):
             choices = re.findall(r"'([^']*)'", typo.group(2)) or [c.strip() for c in typo.group(2).split(",")]
             if close := difflib.get_close_matches(typo.group(1), choices, n=1, cutoff=0.6):
                 message += f"; did you mean {close[0]!r}?"
+        if (bare := re.fullmatch(r"argument (--\S+?)(?:/\S+)?: expected one argument", message)):  # (a value that
+            # starts with a dash, an A2D video id's -3JkUfn57FL, is read as an option)
+            message += f" (a value that starts with a dash is written {bare.group(1)}=-...)"
         _fail(self, message)
 
     def add_subparsers(self, **kwargs):
@@ -602,15 +605,23 @@ def _add_visualize(sub) -> None:
     p.add_argument("--frame", type=int, help="attention figure: centre frame, counted from 0 (the mask PNG "
                                                   "00001.png is frame 0; default: the middle one)")
     p.add_argument("--data", help="qualitative grid: glob of prepared TFRecord shards")
-    p.add_argument("--samples", type=count_argument, default=4, help="qualitative grid: rows (default: 4)")
+    p.add_argument("--samples", type=count_argument, default=4, help="qualitative grid: rows, the shards' first "
+                                                                     "samples (default: 4)")
+    p.add_argument("--sample", action="append", metavar="ID", help="qualitative grid: a row for this sample id "
+                                                                    "(VIDEO/FRAME/INSTANCE, as evaluate --output-csv "
+                                                                    "lists them); repeat it for more rows, in order")
+    p.add_argument("--dpi", type=count_argument, default=vis.FIGURE_DPI,
+                   help=f"pixels per inch of a PNG or JPEG figure (default: {vis.FIGURE_DPI}; 300 for print)")
     p.set_defaults(run=_run_visualize)
 
 
 def _run_visualize(args) -> int:
     vis.figure_format(args.output)  # before the work
     files.check_writable(args.output)
+    if args.sample and not args.data:
+        raise ValueError("--sample picks a qualitative grid's rows: give --data PATTERN with it")
     if args.data:
-        fig = vis.qualitative_grid(args.model, args.data, args.samples)
+        fig = vis.qualitative_grid(args.model, args.data, args.samples, sample_ids=args.sample)
     elif args.video and args.query is not None and args.point:
         try:
             point = tuple(float(v) for v in args.point.split(","))
@@ -624,7 +635,7 @@ def _run_visualize(args) -> int:
             print(line)
     else:
         raise ValueError("give --data PATTERN (qualitative grid) or --video, --query and --point (attention figure)")
-    print(f"wrote {vis.save_figure(fig, args.output)}")
+    print(f"wrote {vis.save_figure(fig, args.output, dpi=args.dpi)}")
     return 0
 
 

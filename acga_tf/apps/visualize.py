@@ -18,7 +18,9 @@ import os
 import re
 import textwrap
 import warnings
+from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
 import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -49,6 +51,11 @@ logger = logging.getLogger(__name__)
 PADDING_LABEL = "<0s>"  # padding words, labelled as in the paper's Figure 1
 ATTENTION_STRIDE = 16  # docs/model.md#attention: attention positions are the S/16 × S/16 grid of Mixed_4f
 GRID_COLUMNS = ("frame", "ground truth", "ours")
+ATTENTION_COLOURS = "viridis"  # the spatial attention's colour map
+FIGURE_DPI = 100  # a PNG figure's pixels per inch, where not given (`acga visualize --dpi`)
+# Fonts embedded in PDF and PostScript figures as TrueType (Type 42), not Matplotlib's default Type 3, which many
+# publishers' PDF checks refuse (a figure-making tester's)
+EMBEDDED_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
 
 
 def _figure(**kwargs):
@@ -251,7 +258,10 @@ def plot_spatial_attention(ax, frame: np.ndarray, heat: np.ndarray, point: tuple
     """The frame with a spatial attention map (H, W) overlaid (colours span its min … max, read on the colour bar
     beside it) and the point marked."""
     ax.imshow(frame)
-    shown = ax.imshow(heat, cmap="jet", alpha=0.5)  # colours span the map's own min … max, as in the paper's figures
+    # colours span the map's own min … max, as in the paper's figures, in a map whose lightness rises with the value
+    # (the paper's jet does not: its yellow is lighter than its red, and it reads wrong in grey or to many colour-blind
+    # readers, a figure-making tester's)
+    shown = ax.imshow(heat, cmap=ATTENTION_COLOURS, alpha=0.5)
     ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label="attention")  # (a documentation reviewer's:
     # colours without a scale)
     ax.plot([point[0]], [point[1]], marker="*", color="white", markeredgecolor="black", markersize=14)
@@ -290,51 +300,65 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
     return fig
 
 
-def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4, *, batch_size: int = 4):
-    """Rows of (frame, ground truth, ours) for the first `samples` samples of prepared evaluation shards, each
-    row titled with the sentence and the sample's IoU at the frame's original size (docs/evaluation.md#protocol).
+def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4, *, batch_size: int = 4,
+                     sample_ids: Sequence[str] | None = None):
+    """Rows of (frame, ground truth, ours) for the first `samples` samples of prepared evaluation shards, or for the
+    samples `sample_ids` names, in that order; each row titled with the sentence and the sample's IoU at the frame's
+    original size (docs/evaluation.md#protocol). The frame is the one stored in the shards, at its original size.
 
     Args:
         model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel`.
         data_pattern: glob of TFRecord shards written by `acga prepare`.
-        samples: number of rows.
+        samples: number of rows (without `sample_ids`).
         batch_size: samples per forward pass.
+        sample_ids: the samples to show, by their ids ("<video>/<frame:05d>/<instance>", as `acga evaluate
+            --output-csv` lists them with their IoU): the examples a paper picks.
 
     Returns:
         The figure; `fig.samples` lists (sample_id, sentence, IoU) per row.
 
     Raises:
-        ValueError: `samples` < 1, or no sample in the shards.
+        ValueError: `samples` < 1, no sample in the shards, or an id of `sample_ids` that none has.
         FileNotFoundError: no shard matches `data_pattern`.
     """
     require_tensorflow_backend("the qualitative grid")
     samples = positive_int("samples", samples)
+    wanted = list(dict.fromkeys(sample_ids)) if sample_ids is not None else None
+    if wanted is not None and (not wanted or not all(isinstance(i, str) for i in wanted)):
+        raise ValueError(f"sample_ids={sample_ids!r}: give one or more sample ids (str), as acga evaluate's "
+                         "--output-csv lists them")
     data_pattern = shard_pattern(data_pattern)
     matching_shards(data_pattern)  # before loading the model
     trained = as_trained(model_path_or_trained)
-    c = trained.config
-    ds = make_dataset(data_pattern, c, training=False, batch_size=batch_size, vectorizer=trained.vectorizer(),
-                      with_info=True)
-    rows = []
+    ds = make_dataset(data_pattern, trained.config, training=False, batch_size=batch_size,
+                      vectorizer=trained.vectorizer(), with_info=True)
+    found, looked_for = {}, set(wanted or ())
     for inputs, _, info in ds:
+        ids = [i.decode() for i in info["sample_id"].numpy()]
+        if wanted is None:
+            chosen = list(range(min(len(ids), samples - len(found))))
+        else:
+            chosen = [k for k, i in enumerate(ids) if i in looked_for and i not in found]
+        if not chosen:  # (no forward pass for a batch of samples not shown)
+            continue
         logits = np.asarray(trained.model.predict_on_batch(inputs)["logits"], np.float32)
-        for i in range(len(logits)):
-            h, w = int(info["height"][i]), int(info["width"][i])
-            centre = inputs["video"][i, c.clip_length // 2]  # the annotated frame, letterboxed in [-1, 1]
-            frame = np.asarray(unletterbox(centre, h, w, method="bilinear"))
-            frame = np.clip(np.rint((frame + 1.0) * 127.5), 0, 255).astype(np.uint8)
-            truth = np.asarray(tf.io.decode_png(info["mask_png"][i], channels=1))[..., 0] > 0
-            ours = mask_at_original_size(tf.sigmoid(logits[i]), h, w)
-            iou = sample_iou(ours, truth)
-            rows.append((info["sample_id"][i].numpy().decode(), info["sentence"][i].numpy().decode(), frame, truth,
-                         ours, float(iou)))
-            if len(rows) == samples:
-                break
-        if len(rows) == samples:
+        for k in chosen:
+            h, w = int(info["height"][k]), int(info["width"][k])
+            frame = np.asarray(tf.io.decode_jpeg(info["frame_jpeg"][k], channels=3))  # (it was the model's input,
+            # S x S, scaled back up: a 128-pixel model's frame was blurred beside masks of the full size)
+            truth = np.asarray(tf.io.decode_png(info["mask_png"][k], channels=1))[..., 0] > 0
+            ours = mask_at_original_size(tf.sigmoid(logits[k]), h, w)
+            found[ids[k]] = (ids[k], info["sentence"][k].numpy().decode(), frame, truth, ours,
+                             float(sample_iou(ours, truth)))
+        if len(found) == (len(wanted) if wanted is not None else samples):
             break
+    if wanted is not None and (absent := [i for i in wanted if i not in found]):
+        raise ValueError(f"{data_pattern}: no sample {', '.join(absent[:3])}{' ...' if len(absent) > 3 else ''} "
+                         "(sample ids are <video>/<frame:05d>/<instance>, as acga evaluate --output-csv lists them)")
+    rows = [found[i] for i in wanted] if wanted is not None else list(found.values())
     if not rows:
         raise ValueError(f"{data_pattern}: no sample in the shards")
-    if len(rows) < samples:
+    if wanted is None and len(rows) < samples:
         logger.warning("%s holds %d samples, fewer than the %d asked for", data_pattern, len(rows), samples)
     fig = _figure(figsize=(9, 3.1 * len(rows)))
     axes = fig.subplots(len(rows), 3, squeeze=False)
@@ -394,17 +418,20 @@ def glyphs_noted(fig=None):
         logger.warning("the figure's font has no glyph for %s: drawn as a box", " ".join(missing))
 
 
-def save_figure(fig, path: str, dpi: int = 100) -> str:
+def save_figure(fig, path: str, dpi: int = FIGURE_DPI) -> str:
     """Writes a figure (PNG, PDF, SVG, ... by extension, `figure_format`), creating the folder; returns `path`.
     It is written beside `path` and renamed to it, so a failed write (a full disk) leaves an earlier file as it was.
+    `dpi`: a raster figure's pixels per inch (300 for print); a PDF's fonts are embedded as TrueType
+    (`EMBEDDED_FONTS`).
 
     Raises:
-        ValueError: as `figure_format`.
+        ValueError: as `figure_format`, or `dpi` not a whole number >= 1.
     """
     path = os.fspath(path)
     fmt = figure_format(path)
+    dpi = positive_int("dpi", dpi)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with files.atomic_path(path) as temporary, glyphs_noted(fig):
+    with files.atomic_path(path) as temporary, glyphs_noted(fig), matplotlib.rc_context(EMBEDDED_FONTS):
         fig.savefig(temporary, format=fmt, dpi=dpi, bbox_inches="tight")
     logger.info("wrote %s", path)
     return path

@@ -149,7 +149,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         batch_size: the global batch size.
         vectorizer: a `SentenceVectorizer`; None loads the vocabulary next to the shards with random vectors
             (a warning is logged).
-        with_info: also yield `info` (`sample_id`, `height`, `width`, `mask_png`, `sentence`) for evaluation.
+        with_info: also yield `info` (`sample_id`, `height`, `width`, `mask_png`, `sentence`, `frame_jpeg`) for
+            evaluation and figures (`acga_tf.data.parse.parse_eval`).
         shard: (workers, this worker's index): read only this worker's shard files (every `workers`-th from the
             index, in sorted order), for several workers (`acga train` under `TF_CONFIG`). TensorFlow's own
             file-based auto-sharding cannot split a training pipeline (its flips' seeds come from a second source),

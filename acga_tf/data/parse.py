@@ -28,6 +28,7 @@ SENTENCE = "sentence"
 INSTANCE_ID = "instance_id"
 MASK = "mask"
 MASK_PNG = "mask_png"
+FRAME_JPEG = "frame_jpeg"  # the annotated frame as stored: JPEG, its original size (`info`, for figures)
 SAMPLE_ID = "sample_id"
 # Target names = the model's output names (docs/model.md#decoder, docs/data.md#pipeline).
 TARGET_RES1 = "logits_res1"  # S/16
@@ -95,6 +96,7 @@ def prepare_clip(decoded: dict[str, tf.Tensor], config: DataConfig) -> dict[str,
     out[VIDEO] = preprocess_clip(frames, config.image_size)
     out[VIDEO].set_shape([config.clip_length, config.image_size, config.image_size, 3])
     out[MASK] = letterbox(masks, config.image_size, method="nearest")
+    out[FRAME_JPEG] = decoded[schema.FRAMES_KEY][decoded[schema.CENTER_KEY]]
     del out[schema.FRAMES_KEY]
     return out
 
@@ -105,7 +107,7 @@ def expand_sentences(record: dict[str, tf.Tensor]) -> tf.data.Dataset:
                     MASK: record[MASK], MASK_PNG: record[schema.MASKS_KEY]}
     shared = {VIDEO: record[VIDEO], schema.VIDEO_ID_KEY: record[schema.VIDEO_ID_KEY],
               schema.FRAME_NUMBER_KEY: record[schema.FRAME_NUMBER_KEY], schema.HEIGHT_KEY: record[schema.HEIGHT_KEY],
-              schema.WIDTH_KEY: record[schema.WIDTH_KEY]}
+              schema.WIDTH_KEY: record[schema.WIDTH_KEY], FRAME_JPEG: record[FRAME_JPEG]}
     n = tf.shape(record[schema.SENTENCES_KEY], out_type=tf.int64)[0]
     pairs = tf.data.Dataset.zip(tf.data.Dataset.from_tensors(shared).repeat(n),
                                 tf.data.Dataset.from_tensor_slices(per_sentence))
@@ -150,7 +152,7 @@ def parse_eval(sample: dict[str, tf.Tensor], config: DataConfig, vectorizer: Any
 
     `info`: `sample_id` string "<video>/<frame:05d>/<instance>", `height`, `width` int32 (original size, to
     invert the letterbox, docs/evaluation.md#protocol), `mask_png` (the original-resolution ground-truth PNG),
-    `sentence`.
+    `sentence`, `frame_jpeg` (the annotated frame as stored: a JPEG of its original size).
     """
     inputs = {VIDEO: sample[VIDEO], WORDS: _words(sample[SENTENCE], vectorizer)}
     targets = multiscale_targets(sample[MASK])
@@ -159,5 +161,5 @@ def parse_eval(sample: dict[str, tf.Tensor], config: DataConfig, vectorizer: Any
     info = {SAMPLE_ID: sample_id(sample[schema.VIDEO_ID_KEY], sample[schema.FRAME_NUMBER_KEY],
                                  sample[INSTANCE_ID]),
             schema.HEIGHT_KEY: sample[schema.HEIGHT_KEY], schema.WIDTH_KEY: sample[schema.WIDTH_KEY],
-            MASK_PNG: sample[MASK_PNG], SENTENCE: sample[SENTENCE]}
+            MASK_PNG: sample[MASK_PNG], SENTENCE: sample[SENTENCE], FRAME_JPEG: sample[FRAME_JPEG]}
     return inputs, targets, info

@@ -934,6 +934,10 @@ def test_debug_shows_the_traceback(tmp_path, where):
     (["predict", "--modle", "m", "--video", "v", "--query", "q"],
      "acga predict: error: unrecognized arguments: --modle; did you mean --model?"),
     (["predict", "--mod"], "acga predict: error: argument --model: expected one argument"),  # an abbreviation
+    # a figure-making tester's A2D sample id, -3JkUfn57FL/00008/0, read as an option
+    (["visualize", "--model", "m", "--output", "o.png", "--data", "d", "--sample", "-3JkUfn57FL/00008/0"],
+     "acga visualize: error: argument --sample: expected one argument (a value that starts with a dash is written "
+     "--sample=-...)"),
     # another name for an option (a workshop tester's)
     (["predict", "--model", "m", "--video", "v", "--sentence", "the red circle"],
      "acga predict: error: unrecognized arguments: --sentence the red circle; did you mean --query?"),
