@@ -336,6 +336,8 @@ def test_serving_beyond_this_machine_is_warned_about(run_dir, monkeypatch, caplo
     assert "listening on" not in caplog.text
 
 
+@pytest.mark.slow  # (22 s in the suite): the default suite stops `acga predict` by SIGTERM (tests/reliability) and the
+# page's jobs by its Stop
 def test_acga_app_stopped_by_sigterm_leaves_nothing_of_its_visitors(run_dir, tmp_path):
     """`kill`, `docker stop` and `systemctl stop` send SIGTERM. Before: Python ended at once, and the page's folder
     (the visitors' outputs) and Gradio's cache in the shared /tmp/gradio (their uploads) stayed on the disk; that

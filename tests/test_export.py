@@ -572,6 +572,8 @@ np.save(sys.argv[3], out["probability"])
 """
 
 
+@pytest.mark.slow  # (27 s in the suite): the default suite serves the standard export in a fresh process, and saves and
+# loads models with stages of one's own (tests/test_acga.py)
 def test_the_export_of_a_model_with_a_stage_of_its_own_serves_where_the_class_is_unknown(tmp_path):
     """docs/model.md#extending: the SavedModel holds the graph, not the classes, so a process that never imported
     the stage's class (TF Serving's, `acga predict`'s) serves it, with the probabilities of the process that did."""

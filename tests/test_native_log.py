@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from acga_tf.ops import native_log
 
 # Lines as TensorFlow 2.21 printed them on `import tensorflow` and at the first device query (this host, no GPU).
@@ -55,6 +57,8 @@ except tf.errors.DataLossError:
 """
 
 
+@pytest.mark.slow  # (24 s in the suite): the default suite checks that a user error is a fresh command's only stderr
+# line (tests/reliability) and the filter's lines here
 def test_the_command_keeps_tensorflows_warnings_off_stderr_unless_asked(tmp_path):
     """A Unix user's and a shard reader's: a user error's one line came after TensorFlow's "W0000 ...
     local_rendezvous.cc:412] Local rendezvous is aborting with status: ..." (on a full disk, naming TensorFlow's own

@@ -697,6 +697,8 @@ def test_resume_from_a_missing_or_damaged_backup_is_refused_naming_the_file(dama
     assert _snapshot(out) == before  # nothing overwritten
 
 
+@pytest.mark.slow  # (23 s): the default suite refuses a changed backup; the slow suite's run killed at five random
+# points is also killed mid-backup
 def test_a_backup_whose_weights_are_ahead_of_its_metadata_resumes(finished_run, prepared_a2d, tmp_path, capsys):
     """A run killed between the backup's two writes (the weights renamed into place, the metadata not yet) leaves
     weights newer than the metadata's step and digest: not damaged, the run resumes from them."""
