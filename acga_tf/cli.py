@@ -453,6 +453,10 @@ def _run_convert_weights(args) -> int:
 
 
 # === predict (issue: predict, deployment) ===
+PREDICT_LIST_OPTIONS = ("--list", "--output-dir", "--overlays")  # `acga predict`'s options for many videos alone
+PREDICT_SHARED_OPTIONS = ("--model", "--batch-size", "--timeout", "--no-audio", "--no-progress", "--help")  # and both's
+
+
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="segment the actors sentences describe in every frame of a video")
     p.add_argument("--model", required=True, help="a trained run directory, a .keras file (vocab.txt and "
@@ -484,7 +488,11 @@ def _add_predict(sub) -> None:
     p.add_argument("--timeout", type=float, help=f"seconds a TF Serving URL has for each whole answer (default: "
                                                  f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_run_predict)
+    # Every other option is one video's, refused with --list where given (a new option is so until `predict_list`
+    # takes it: a contributor's `--legend` was ignored under --list without a word)
+    single = tuple((a.dest, a.option_strings[-1], a.default) for a in p._actions
+                   if a.option_strings and not set(a.option_strings) & {*PREDICT_LIST_OPTIONS, *PREDICT_SHARED_OPTIONS})
+    p.set_defaults(run=_run_predict, single_video_options=single)
 
 
 def _run_predict(args) -> int:
@@ -541,9 +549,7 @@ def _run_predict(args) -> int:
 
 
 def _run_predict_list(args) -> int:
-    given = [flag for flag, value in (("--video", args.video), ("--query", args.query), ("--output", args.output),
-                                      ("--frames-dir", args.frames_dir), ("--start", args.start),
-                                      ("--end", args.end)) if value is not None]
+    given = [flag for dest, flag, default in args.single_video_options if getattr(args, dest) != default]
     if given:
         raise ValueError(f"--list: {', '.join(given)} cannot go with it (the list names the videos and sentences; "
                          "--output-dir the folder)")

@@ -62,6 +62,17 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_annotations() -> Path:
+    """The folder of the datasets' real annotation files (`dataset_files.FIXTURES`); the test is skipped where it is
+    absent (a fresh clone without the project's shared fixtures)."""
+    from dataset_files import FIXTURES
+
+    if not FIXTURES.is_dir():
+        pytest.skip(f"{FIXTURES} (the real annotation files of the project's shared fixtures) is absent")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
 def prepared_a2d(tmp_path_factory) -> dict:
     """A small synthetic A2D Sentences world (6 videos) converted with `prepare`: {"root", "data", "train", "test",
     "summary"}, "train"/"test" being shard globs. Shared by the training, evaluation and notebook tests."""

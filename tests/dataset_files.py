@@ -16,6 +16,8 @@ from PIL import Image
 
 from acga_tf.cli import main
 
+# The real annotation files (the `real_annotations` fixture: skipped where they are absent), beside the checkout as
+# the other shared fixtures are (support.SHARED), or where this project's machines keep them
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "annotations"
 if not FIXTURES.is_dir():
     FIXTURES = Path("/work/shared/fixtures/annotations")

@@ -126,7 +126,7 @@ def test_a2d_bad_h5(a2d_copy):
     assert [f.frame_number for f in frames] == [8, 16] and skipped[0].reason == "bad_mask"
 
 
-def test_real_a2d_annotations(tmp_path):
+def test_real_a2d_annotations(tmp_path, real_annotations):
     rows = read_a2d_annotations(str(FIXTURES / "a2d_annotation.reconstructed.txt"))
     assert len(rows) == 6654 and len({r.video_id for r in rows}) == 3754
     assert all(r.sentence == " ".join(r.sentence.split()) and r.sentence == r.sentence.lower() for r in rows)
@@ -143,7 +143,7 @@ def test_real_a2d_annotations(tmp_path):
     assert per_split == {"train": 5359, "test": 1295}
 
 
-def test_real_a2d_test_samples(tmp_path):
+def test_real_a2d_test_samples(tmp_path, real_annotations):
     """Sample construction (docs/data.md#datasets) on the real test sentences gives the standard 3800 test samples."""
     root = tmp_path / "a2d"
     (root / "Release" / "clips320H").mkdir(parents=True)

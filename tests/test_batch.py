@@ -213,6 +213,24 @@ def test_a_videos_folder_too_deep_to_write_names_output_dir(run_dir, tmp_path):
     assert "this system takes: choose a shorter one (output_dir)" in results[0].message, results[0].message
 
 
+def test_every_option_of_one_video_is_refused_with_a_list(run_dir, tmp_path, capsys):
+    """A contributor's new `acga predict` option (`--legend`) was ignored under `--list` without a word: the
+    options `predict_list` does not take are now every option but those it names (`cli.PREDICT_LIST_OPTIONS`,
+    `cli.PREDICT_SHARED_OPTIONS`), so a new one is refused until it is wired in and listed there."""
+    from acga_tf import cli  # noqa: PLC0415
+
+    args = cli._build_parser().parse_args(["predict", "--model", "m", "--list", "l.csv"])
+    assert [flag for _, flag, _ in args.single_video_options] == ["--video", "--query", "--output", "--frames-dir",
+                                                                   "--start", "--end"]
+    listing = _write_list(tmp_path / "list.csv", [("a.mp4", QUERY)])
+    for extra in (["--start", "0"], ["--end", "2.5"], ["--frames-dir", "m"]):
+        assert main(["predict", "--model", run_dir, "--list", str(listing), "--output-dir", str(tmp_path / "o"),
+                     *extra]) == 2
+        assert capsys.readouterr().err.strip().endswith(f"--list: {extra[0]} cannot go with it (the list names the "
+                                                        "videos and sentences; --output-dir the folder)")
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",
                                   "output_dir_alone", "unclosed_quote", "nested", "results_name", "unquoted_comma"])
 def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run_dir, tmp_path, capsys):

@@ -109,7 +109,7 @@ def test_a_matlab_73_mask_file_is_named_as_such(jhmdb_root, tmp_path):
     assert e.value.reason == "bad_mask"
 
 
-def test_real_jhmdb_files():
+def test_real_jhmdb_files(real_annotations):
     rows = read_jhmdb_annotations(str(FIXTURES / "jhmdb_annotation.reconstructed.txt"))
     assert len(rows) == 928 and len({r[0] for r in rows}) == 928
     entries = read_jhmdb_metadata(str(FIXTURES / "jhmdb_sentences_samples_metadata.json"))
