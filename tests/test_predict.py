@@ -33,6 +33,7 @@ from acga_tf.apps.predict import (
     PredictionResult,
     VideoInfo,
     frames_to_segment,
+    iter_masks,
     load_video,
     overlay_frames,
     predict,
@@ -607,6 +608,9 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
         "bytes sentence": lambda: predict(trained, frames, QUERY.encode()),
         "bytes video": lambda: predict(trained, b"\x00\x00\x00 ftypisom", QUERY),
         "start past the end": lambda: predict_to_files(trained, frames, QUERY, start=10.0),
+        # a live camera that switches resolution mid-stream (docs/serving.md#live-video)
+        "a frame of another size": lambda: list(iter_masks(load_predictor(trained), [*frames, frames[0][::2]],
+                                                           [QUERY])),
     }
     for name, call in clients.items():
         with pytest.raises(acga_tf.InputError) as caught:

@@ -440,7 +440,9 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         `FrameMasks`, frame `first` first.
 
     Raises:
-        ValueError: bad batch size, no queries, or frames that are not uint8 (H, W, 3) of one size.
+        ValueError: bad batch size, or a range of no frame.
+        InputError: no queries, or frames that are not uint8 (H, W, 3) of one size (a live camera's resolution
+            switch: docs/serving.md#live-video); the frames before it whose masks were not yet yielded get none.
         tf.errors.InvalidArgumentError: a sentence with no word the model knows, from the model's own check, where
             `check_queries` (which refuses it in a ValueError, before any frame) was not called first; TensorFlow
             then also writes a line of its own to stderr ("Local rendezvous is aborting ...").
@@ -466,7 +468,7 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
             break
         frame = np.asarray(frame)
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3 or frame.shape != (shape or frame.shape):
-            raise ValueError(f"frame {index} has dtype {frame.dtype} and shape {frame.shape}, expected uint8 "
+            raise InputError(f"frame {index} has dtype {frame.dtype} and shape {frame.shape}, expected uint8 "
                              f"(H, W, 3) frames of one size{f' {shape}' if shape else ''}")
         shape = frame.shape
         window.append(frame, square_pixels(frame, sample_aspect))
