@@ -317,8 +317,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
 
 
 def read_backup_metadata(path: str) -> dict | None:
-    """The backup's `training_metadata.json` (`{"epoch", "batch", "step", "steps_per_epoch", "global_batch"}`), None
-    when there is none.
+    """The backup's `training_metadata.json` (`{"epoch", "batch", "step", "steps_per_epoch", "global_batch",
+    "precision", "word_vectors", "sha256"}`: the last three absent from older backups), None when there is none.
 
     Raises:
         ValueError: the file is not a JSON object (truncated, say); the message names it.
