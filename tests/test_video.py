@@ -819,3 +819,15 @@ def test_a_video_trimmed_by_its_edit_list_is_not_called_cut_short(tmp_path, capl
         frames = np.stack(list(iter_video_frames(str(path), damaged="skip")))
     assert len(frames) == 30 and abs(frame_values(frames)[0] - 120) < 3  # the second second's frames
     assert "cut short" not in caplog.text
+
+
+def test_a_video_this_process_may_not_read_is_named_so(tmp_path, monkeypatch):
+    """A chaos tester's `chmod 000` video was "cannot decode the video (PermissionError: ...)": a damaged file's words
+    for a readable one's permissions. (The check is replaced here: root, as the suite may run, reads any file.)"""
+    from acga_tf.ops import files  # noqa: PLC0415
+
+    path = write_video(tmp_path / "clip.mp4", moving_frames(3, 24, 32), "libx264", "yuv420p")
+    monkeypatch.setattr(files, "unreadable", lambda p: "Permission denied" if p == str(path) else None)
+    with pytest.raises(DataError, match=rf"^{path}: cannot be read \(Permission denied\): check its owner and "
+                                        r"permissions$"):
+        next(iter_video_frames(str(path)))

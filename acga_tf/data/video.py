@@ -612,12 +612,15 @@ def open_video(path: str) -> av.container.InputContainer:
 
 
 def video_file_problem(path: str) -> str | None:
-    """Why `path` cannot be read as a video file, or None: missing, a folder that holds no frames (`frames_folder`;
-    a run given where the video goes, `predict(video, run, ...)`), or a pipe or a device (`<(curl ...)`, `/dev/stdin`
-    from a pipe: a video is opened more than once, for its length and timing, then its frames, and seeked in; a
-    FIFO's second open waited for a writer that had gone, for ever, and a pipe was "video file not found")."""
-    if os.path.isfile(path):
-        return None
+    """Why `path` cannot be read as a video file, or None: missing, unreadable, a folder that holds no frames
+    (`frames_folder`; a run given where the video goes, `predict(video, run, ...)`), or a pipe or a device
+    (`<(curl ...)`, `/dev/stdin` from a pipe: a video is opened more than once, for its length and timing, then its
+    frames, and seeked in; a FIFO's second open waited for a writer that had gone, for ever, and a pipe was "video
+    file not found")."""
+    if os.path.isfile(path):  # one this process may not read: named so (it was "cannot decode the video
+        # (PermissionError: ...)", a chaos tester's)
+        reason = files.unreadable(path)
+        return None if reason is None else f"cannot be read ({reason}): check its owner and permissions"
     if os.path.isdir(path):
         return frames_folder(path)[1]
     if os.path.exists(path):
