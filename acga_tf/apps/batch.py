@@ -372,8 +372,8 @@ def _complete(folder: str, record: dict) -> bool:
     """Whether an earlier run's files are all there: each sentence's folder with its `frames` mask PNGs, and the
     overlay it wrote (a folder or file removed since is segmented again)."""
     try:
-        numbered = mask_png_names(record["video"])  # the frames' numbers, where a folder's frames have them
-        expected = (sorted(numbered[:record["frames"]]) if numbered else
+        names = mask_png_names(record["video"])  # a folder of frames' masks: its frames' names
+        expected = (sorted(names[:record["frames"]]) if names else
                     [f"{i:05d}.png" for i in range(1, record["frames"] + 1)])
         for k in range(len(record["queries"])):
             names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))) if n.endswith(".png"))

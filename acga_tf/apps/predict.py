@@ -59,6 +59,15 @@ from acga_tf.ops.options import option
 
 logger = logging.getLogger(__name__)
 
+# How messages name prediction's settings: the `acga predict` option, or the Python argument (`ops.options.option`).
+START, END = ("--start ", "start="), ("--end ", "end=")  # each followed by its value
+
+
+def output_flags() -> tuple[str, str]:
+    """How messages name the overlay and the mask folder: `--output` and `--frames-dir` under the command, `output`
+    and `frames_dir` from Python (`check_outputs`' and `predict_to_files`' default `flags`)."""
+    return option("--output", "output"), option("--frames-dir", "frames_dir")
+
 DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
 # RGB overlay colours, one per sentence (cycled past six): red first, so one sentence looks as it always did.
 # Okabe and Ito's palette, told apart with every common colour blindness (a documentation reviewer's: red then green,
@@ -1033,7 +1042,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     # by the files they name: an output that is a link is written through (`files.output_path`), so a link to the
     # video given as --output would have replaced the video
     video_path = os.path.realpath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
-    output_flag, frames_flag = flags or (option("--output", "output"), option("--frames-dir", "frames_dir"))
+    output_flag, frames_flag = flags or output_flags()
     for flag, path in ((output_flag, output), (frames_flag, frames_dir)):
         if path is None:
             continue
@@ -1099,16 +1108,15 @@ def frame_range(start: float | None, end: float | None, fps: float,
             video's end), or a range in which no frame is shown (before, the frame after it was segmented).
     """
     if start is not None and not 0 <= start < math.inf:
-        raise InputError(f"{option('--start ', 'start=')}{start}: must be a time in seconds, 0 or more")
+        raise InputError(f"{option(*START)}{start}: must be a time in seconds, 0 or more")
     if end is not None and not end > (start or 0):
-        raise InputError(f"{option('--end ', 'end=')}{end}: must be a time in seconds after "
-                         f"{option('--start', 'start')} ({start or 0})")
+        raise InputError(f"{option(*END)}{end}: must be a time in seconds after {option('--start', 'start')} "
+                         f"({start or 0})")
     first = 0 if start is None else _frame_at(start, fps, times)
     stop = None if end is None or end == math.inf else _frame_at(end, fps, times)
     if stop is not None and stop <= first:
-        raise InputError(f"{option('--start ', 'start=')}{start or 0} {option('--end ', 'end=')}{end}: no frame is "
-                         f"shown in that time (the next, frame "
-                         f"{first + 1}, at {_time_of(first, fps, times):.3f} s); widen the range")
+        raise InputError(f"{option(*START)}{start or 0} {option(*END)}{end}: no frame is shown in that time (the "
+                         f"next, frame {first + 1}, at {_time_of(first, fps, times):.3f} s); widen the range")
     return first, stop
 
 
@@ -1187,7 +1195,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     check_fps(fps)
     names = mask_png_names(video) if frames_dir else None  # (a folder of frames listed once)
     own = set(names or ())  # the names of this folder's masks (`_is_mask`)
-    flags = flags or (option("--output", "output"), option("--frames-dir", "frames_dir"))
+    flags = flags or output_flags()
     check_outputs(video, output, frames_dir, len(queries), flags, own)
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
@@ -1286,7 +1294,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
 def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float,
                   times: Sequence[float] | None = None) -> str:
     name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
-    given = f"{option('--start ', 'start=')}{start}"  # as the caller gave it
+    given = f"{option(*START)}{start}"  # as the caller gave it
     variable = times and any(abs(t - times[0] - k / fps) > 0.5 / fps for k, t in enumerate(times))
     if variable and first >= len(times):  # the frames' own times: no number or length from the mean rate (a phone
         count = len(times)  # tester's 8 frames over 3.03 s read "--start 5.0 is frame 15 ... 3.05 s at 2.62 fps")

@@ -907,7 +907,7 @@ def _grey_objects(pixels: np.ndarray) -> np.ndarray:
     where it has a tenth or more of the pixels above the background and a pixel whose four neighbours have it too; an
     antialiased edge's greys are a thin ring (none has), and a JPEG-saved mask has many values."""
     values, counts = np.unique(pixels[pixels > pixels.min()], return_counts=True)
-    if len(values) > 16:
+    if len(values) < 2 or len(values) > 16:  # (one value above the background: a mask, nothing more to look at)
         return values[:0]
     inner = pixels[1:-1, 1:-1]
     neighbours = (pixels[:-2, 1:-1], pixels[2:, 1:-1], pixels[1:-1, :-2], pixels[1:-1, 2:])

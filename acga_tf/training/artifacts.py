@@ -274,22 +274,22 @@ def unfinished_saved_model(path: str) -> str | None:
     `saved_model.pb` (an export or a copy that did not finish; TF Serving would fail to load that version): that
     version's folder; else None. A version folder counts where it holds a SavedModel's `variables` folder or
     `fingerprint.pb`, or nothing at all (made for a copy that never came)."""
-    def unfinished(folder: str) -> bool:
-        try:
-            inside = os.listdir(folder)
-        except OSError:
-            return False
+    def unfinished(inside: list[str]) -> bool:
         return SAVED_MODEL_FILE not in inside and (not inside or "variables" in inside or "fingerprint.pb" in inside)
 
-    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-        return None
-    if unfinished(path) and os.listdir(path):
+    names = os.listdir(path)  # (listed once)
+    if names and unfinished(names):  # the version folder itself (an empty folder is not taken for one)
         return path
-    numbered = sorted(int(n) for n in os.listdir(path) if n.isdigit() and n.isascii()
-                      and os.path.isdir(os.path.join(path, n)))
-    if numbered and unfinished(highest := os.path.join(path, str(numbered[-1]))):
-        return highest
-    return None
+    if SAVED_MODEL_FILE in names:
+        return None
+    numbered = sorted(int(n) for n in names if n.isdigit() and n.isascii() and os.path.isdir(os.path.join(path, n)))
+    if not numbered:
+        return None
+    highest = os.path.join(path, str(numbered[-1]))
+    try:
+        return highest if unfinished(os.listdir(highest)) else None
+    except OSError:
+        return None
 
 
 def models_inside(folder: str, depth: int = 2, saved_models: bool = True) -> list[str]:
