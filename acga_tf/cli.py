@@ -478,6 +478,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ..., or a frames folder's "
                                         "frames' names; with several queries DIR/1/00001.png, DIR/2/..., and "
                                         "DIR/queries.txt)")
+    p.add_argument("--output-json", help="JSON file of every frame's masks, each as COCO run-length encoding with "
+                                         "its box and area, and the frame's time; '-': to standard output, the "
+                                         "summary then on stderr")
     p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
                                                "mask PNGs keep the video's frame numbers")
     p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")
@@ -500,23 +503,25 @@ def _run_predict(args) -> int:
         return _run_predict_list(args)
     if args.output_dir is not None or args.overlays is not None:
         raise ValueError(f"{'--output-dir' if args.output_dir is not None else '--overlays'}: goes with --list; "
-                         "for one video, --output and --frames-dir")
+                         "for one video, --output, --frames-dir and --output-json")
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
+    output_json = "/dev/stdout" if args.output_json == "-" else args.output_json  # (`| jq`, as evaluate's)
+    text = sys.stderr if output_json and _is_stdout(output_json) else sys.stdout  # the summary: not into the JSON
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with progress_bar(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr,
                       delay=0.1) as bar:
 
-        unwritten = [not (args.output or args.frames_dir)]
+        unwritten = [not (args.output or args.frames_dir or output_json)]
 
         def progress(frames: int) -> None:
             if unwritten[0]:  # said at the first frame, the inputs good, so that the work can be stopped (a phone-app
                 # tester's whole video was segmented before the line came; a reviewer's, before that, without a word)
                 unwritten[0] = False
-                logging.getLogger(__name__).warning("no --output or --frames-dir: the masks will only be summed up "
-                                                    "below, nothing written")
+                logging.getLogger(__name__).warning("no --output, --frames-dir or --output-json: the masks will "
+                                                    "only be summed up below, nothing written")
             bar.update(frames)
 
         model = args.model
@@ -526,10 +531,12 @@ def _run_predict(args) -> int:
             model = load_predictor(args.model, timeout=args.timeout)
         summary = predict_to_files(model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=progress,
-                                   start=args.start, end=args.end, audio=not args.no_audio)
+                                   start=args.start, end=args.end, audio=not args.no_audio,
+                                   output_json=output_json)
         if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run had no line, not even its
             bar.delay = 0  # final frames and speed (a performance tester's); the bar then ends with them
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
+    written = written.replace("/dev/stdout", "standard output") if args.output_json == "-" else written
     part = ""
     if args.start is not None or args.end is not None:
         part = (f", frames {summary.first + 1} to {summary.first + summary.num_frames} of the video "
@@ -537,14 +544,14 @@ def _run_predict(args) -> int:
                 + (f"; masks {' to '.join(summary.mask_names)}" if summary.mask_names else "") + ")")
     elif summary.mask_names:  # a folder of frames: its masks' names (a phone's photos: IMG_2041.png, ...)
         part = f", masks {' to '.join(summary.mask_names)}"
-    print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}")
+    print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}", file=text)
     several = len(summary.queries) > 1
     for k, (query, coverage, empty) in enumerate(zip(summary.queries, summary.coverage, summary.empty_frames)):
         # numbered as the legend and DIR/<k>/, the colour named (a screen-reader user could not pair them)
         number = f"{k + 1}. " if several else ""
         colour = f" ({overlay_color_name(k)} in the overlay)" if args.output and several else ""
         print(f"  {number}{quoted(query)}{colour}: mask covers {100 * coverage:.1f}% of pixels, empty in "
-              f"{len(empty)} frames")
+              f"{len(empty)} frames", file=text)
     return 0
 
 

@@ -221,9 +221,9 @@ def test_every_option_of_one_video_is_refused_with_a_list(run_dir, tmp_path, cap
 
     args = cli._build_parser().parse_args(["predict", "--model", "m", "--list", "l.csv"])
     assert [flag for _, flag, _ in args.single_video_options] == ["--video", "--query", "--output", "--frames-dir",
-                                                                   "--start", "--end"]
+                                                                   "--output-json", "--start", "--end"]
     listing = _write_list(tmp_path / "list.csv", [("a.mp4", QUERY)])
-    for extra in (["--start", "0"], ["--end", "2.5"], ["--frames-dir", "m"]):
+    for extra in (["--start", "0"], ["--end", "2.5"], ["--frames-dir", "m"], ["--output-json", "m.json"]):
         assert main(["predict", "--model", run_dir, "--list", str(listing), "--output-dir", str(tmp_path / "o"),
                      *extra]) == 2
         assert capsys.readouterr().err.strip().endswith(f"--list: {extra[0]} cannot go with it (the list names the "
@@ -243,7 +243,8 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
                                "distinct names",
                 "with_video": "--list: --video, --query cannot go with it",
                 "no_output_dir": "--list: give --output-dir, the folder to write",
-                "output_dir_alone": "--output-dir: goes with --list; for one video, --output and --frames-dir",
+                "output_dir_alone": "--output-dir: goes with --list; for one video, --output, --frames-dir and "
+                                    "--output-json",
                 # before: the rows after it read as one sentence, without a word
                 "unclosed_quote": "list.csv: line 3: not CSV (unexpected end of data: a quoted sentence must end with "
                                   "a quote",

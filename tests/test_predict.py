@@ -308,7 +308,8 @@ def test_predict_without_an_output_says_nothing_is_written(run_dir, videos, capl
     with caplog.at_level("WARNING"), mock.patch.object(cli, "predict_to_files", segmenting):
         assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--end", "0.2",
                      "--no-progress"]) == 0
-    assert "no --output or --frames-dir: the masks will only be summed up below, nothing written" in caplog.text
+    assert ("no --output, --frames-dir or --output-json: the masks will only be summed up below, nothing written"
+            in caplog.text)
     assert seen == [1, 1, 1]  # from the first of the 3 frames on, said once
     assert capsys.readouterr().out.startswith("3 frames")
 
@@ -541,6 +542,19 @@ def test_predict_rejects_bad_arrays_and_batch_sizes(trained):
             predict(trained, frames, QUERY, fps=fps)
     with pytest.raises(ValueError, match=r"fps=-5"):  # before the first batch is segmented or written
         predict_to_files(trained, frames, QUERY, fps=-5)
+
+
+def test_frames_too_small_to_show_an_actor_are_segmented_with_a_warning(trained, caplog):
+    """A tester's 1x1-pixel frames were segmented without a word."""
+    size = trained.config.image_size
+    with caplog.at_level("WARNING"):
+        assert predict(trained, np.zeros((2, 1, 1, 3), np.uint8), QUERY).masks.shape == (2, 1, 1)
+    assert caplog.text.count(f"frames of 1x1 pixels: the masks of frames under 32 pixels a side mean little (the "
+                             f"model reads frames scaled to {size}x{size})") == 1  # once, not a frame
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        predict(trained, np.zeros((2, 32, 40, 3), np.uint8), QUERY)
+    assert "pixels a side" not in caplog.text
 
 
 def test_sentences_of_the_wrong_type_are_named(trained):
@@ -968,6 +982,115 @@ def test_a_second_run_writing_the_same_output_at_once_is_refused(what, run_dir, 
     assert main(["predict", "--model", run_dir, "--video", videos["mkv"][0], "--query", QUERY, "--frames-dir",
                  str(masks), "--output", str(out), "--no-progress"]) == 0
     assert sorted(os.listdir(tmp_path)) == ["masks", "o.mp4"] and len(os.listdir(masks)) == 13
+
+
+def _json_masks(document, k=0):
+    """A masks JSON's frames' numbers and sentence k's masks (N, H, W), decoded."""
+    from acga_tf.ops import rle
+
+    return ([frame["frame"] for frame in document["frames"]],
+            np.stack([rle.decode(frame["masks"][k]["rle"]) for frame in document["frames"]]))
+
+
+def test_output_json_holds_each_frames_masks_as_the_pngs_with_box_area_and_time(run_dir, videos, tmp_path, capsys):
+    """A service integrator's: masks only as PNG folders or arrays, nothing a JSON answer could carry."""
+    from acga_tf.ops import rle
+
+    path = videos["mp4"][0]  # 20 frames at 12 fps, 72x100
+    out, masks = tmp_path / "masks.json", tmp_path / "masks"
+    queries = ["--query", QUERY, "--query", "a blue square walking"]
+    assert main(["predict", "--model", run_dir, "--video", path, *queries, "--frames-dir", str(masks),
+                 "--output-json", str(out), "--start", "0.5", "--no-progress"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(f"-> {masks}, {out}")
+    document = json.loads(out.read_text())
+    assert {k: document[k] for k in ("video", "queries", "width", "height", "fps")} == {
+        "video": path, "queries": [QUERY, "a blue square walking"], "width": 100, "height": 72, "fps": 12.0}
+    for k in range(2):
+        numbers, decoded = _json_masks(document, k)
+        assert numbers == list(range(6, 20))  # zero-based: the PNGs' 00007.png ... 00020.png
+        np.testing.assert_array_equal(decoded, _pngs(masks / str(k + 1))[1])
+        for frame, mask in zip(document["frames"], decoded):
+            assert frame["masks"][k]["area"] == mask.sum() and frame["masks"][k]["box"] == rle.box(mask)
+    assert [f["time"] for f in document["frames"]] == pytest.approx([i / 12 for i in range(6, 20)], abs=1e-6)
+    assert 0 < sum(f["masks"][0]["area"] for f in document["frames"]) < 14 * 72 * 100  # a real segmentation
+    # Python: the same masks from `predict`'s result and `iter_masks`' frames
+    result = predict(run_dir, path, QUERY)
+    whole = result.to_dict()
+    assert {k: whole[k] for k in ("query", "width", "height", "fps")} == {
+        "query": QUERY, "width": 100, "height": 72, "fps": 12.0}
+    assert [f["frame"] for f in whole["frames"]] == list(range(20)) and whole["frames"][6]["time"] == 0.5
+    np.testing.assert_array_equal(np.stack([rle.decode(f["rle"]) for f in whole["frames"][6:]]),
+                                  _json_masks(document)[1])
+    assert json.loads(json.dumps(whole)) == whole  # JSON values only
+    item = next(iter_masks(load_predictor(run_dir), load_video(path)[0], [QUERY]))
+    assert item.to_dict(time=0.0) == {"frame": 0, "time": 0.0, "masks": [rle.record(item.masks[0])]}
+
+
+def test_output_json_dash_is_standard_output_and_the_summary_goes_to_stderr(run_dir, videos, tmp_path, monkeypatch,
+                                                                            capfd):
+    """For `acga predict ... --output-json - | jq`: stdout holds the JSON alone."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json", "-",
+                 "--start", "0.5", "--no-progress"]) == 0
+    out, err = capfd.readouterr()
+    document = json.loads(out)
+    assert [f["frame"] for f in document["frames"]] == list(range(6, 20)) and document["queries"] == [QUERY]
+    assert "14 frames (100x72), frames 7 to 20 of the video (0.50 s to 1.67 s) -> standard output" in err
+    assert os.listdir(tmp_path) == []  # no file named "-"
+
+
+def test_output_json_times_are_a_variable_frame_rates_own(run_dir, tmp_path):
+    path, ticks = _phone_video(tmp_path)
+    out = tmp_path / "masks.json"
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--output-json", str(out),
+                 "--no-progress"]) == 0
+    document = json.loads(out.read_text())
+    times = [f["time"] for f in document["frames"]]
+    assert times == pytest.approx([t / 90 for t in ticks], abs=1e-6)  # not i / 17.8 fps
+
+
+@pytest.mark.parametrize("case", ["folder", "same_as_frames_dir", "write_protected"])
+def test_output_json_refusals_are_one_line_before_the_video_is_read(case, run_dir, videos, tmp_path, capsys,
+                                                                     monkeypatch):
+    from acga_tf.apps import predict as module
+
+    monkeypatch.setattr(module, "open_frames", lambda *a, **k: pytest.fail("the video was read"))
+    out, argv = tmp_path / "masks.json", []
+    if case == "folder":
+        out.mkdir()
+    elif case == "same_as_frames_dir":
+        argv = ["--frames-dir", str(out)]
+    else:
+        out.write_text("{}")
+        out.chmod(0o444)  # (root could write it: refused by its permission bits)
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json",
+                 str(out), *argv, "--no-progress"]) == 2
+    expected = {"folder": f"{out}: is an existing folder; --output-json names the JSON file to write",
+                "same_as_frames_dir": f"{out}: --frames-dir and --output-json name the same path",
+                "write_protected": f"{out}: exists and is write-protected (mode -r--r--r--): not replaced"}[case]
+    assert capsys.readouterr().err.strip().startswith(f"acga predict: error: {expected}")
+
+
+def test_output_json_of_a_run_that_fails_is_not_written_and_an_earlier_one_kept(run_dir, videos, tmp_path, capsys,
+                                                                                 monkeypatch):
+    from acga_tf.apps import predict as module
+
+    out = tmp_path / "masks.json"
+    out.write_text("an earlier file")
+    real = module.MasksJsonWriter.write
+
+    def write(self, item, time=None):
+        if self.count == 3:  # as a full disk fails a write: an OSError naming no file
+            with module._naming(self.path):
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, item, time)
+
+    monkeypatch.setattr(module.MasksJsonWriter, "write", write)
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json",
+                 str(out), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: [Errno 28] No space left on device: '{out}'; "
+                                               f"after 3 frames; {out} was not written (the earlier file is kept)")
+    assert out.read_text() == "an earlier file" and os.listdir(tmp_path) == ["masks.json"]  # no masks.json.tmp
 
 
 # === Any artifact, several sentences, streaming (docs/serving.md#predict) ===

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import fractions
 import functools
+import json
 import logging
 import math
 import numbers
@@ -51,7 +52,7 @@ from acga_tf.data.video import (
     video_file_problem,
     video_stream,
 )
-from acga_tf.ops import files
+from acga_tf.ops import files, rle
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
@@ -69,6 +70,7 @@ def output_flags() -> tuple[str, str]:
     return option("--output", "output"), option("--frames-dir", "frames_dir")
 
 DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
+SMALLEST_FRAME = 32  # pixels a side: smaller frames (a thumbnail, an array of wrong axes) are segmented, warned
 # RGB overlay colours, one per sentence (cycled past six): red first, so one sentence looks as it always did.
 # Okabe and Ito's palette, told apart with every common colour blindness (a documentation reviewer's: red then green,
 # the second and third sentences' masks, look alike to one man in twelve): vermillion, blue, bluish green, yellow,
@@ -417,6 +419,13 @@ class FrameMasks:
     empty: np.ndarray
     probabilities: np.ndarray | None = None
 
+    def to_dict(self, time: float | None = None) -> dict:
+        """The frame's masks as JSON values (docs/serving.md#masks-as-json): `{"frame": index, "time": seconds (where
+        given), "masks": [{"area", "box", "rle"}, ...]}`, one mask per sentence in their order; a mask's `rle` is
+        COCO's uncompressed run-length encoding (`acga_tf.ops.rle`)."""
+        timed = {} if time is None else {"time": round(float(time), 6)}
+        return {"frame": self.index, **timed, "masks": [rle.record(mask) for mask in self.masks]}
+
 
 def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequence[str], *, batch_size: int = 4,
                probabilities: bool = False, window: FrameWindow | None = None, first: int = 0,
@@ -479,6 +488,9 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3 or frame.shape != (shape or frame.shape):
             raise InputError(f"frame {index} has dtype {frame.dtype} and shape {frame.shape}, expected uint8 "
                              f"(H, W, 3) frames of one size{f' {shape}' if shape else ''}")
+        if shape is None and min(frame.shape[:2]) < SMALLEST_FRAME:
+            logger.warning("frames of %dx%d pixels: the masks of frames under %d pixels a side mean little%s",
+                           frame.shape[1], frame.shape[0], SMALLEST_FRAME, _input_size(predictor))
         shape = frame.shape
         window.append(frame, square_pixels(frame, sample_aspect))
         while centre < end and min(centre + batch_size, end) - 1 + after <= index:  # a batch of clips is complete
@@ -493,6 +505,12 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         yield from _run_batch(predictor, window, queries, start, int(min(start + batch_size, total, end)), total,
                               probabilities, sample_aspect)
         window.drop_before(start + batch_size - before)
+
+
+def _input_size(predictor: Predictor) -> str:
+    """" (the model reads frames scaled to 128x128)" where the predictor knows its input size, else ""."""
+    size = getattr(predictor, "image_size", None)
+    return f" (the model reads frames scaled to {size}x{size})" if size else ""
 
 
 def clip_reach(predictor: Predictor, first: int) -> int:
@@ -549,6 +567,16 @@ class PredictionResult:
     def empty_frames(self) -> list[int]:
         """Zero-based indices of the frames whose mask is empty."""
         return [int(i) for i in np.flatnonzero(~self.masks.any(axis=(1, 2)))]
+
+    def to_dict(self) -> dict:
+        """The masks as JSON values (docs/serving.md#masks-as-json), for a service's answer (`json.dumps`):
+        `{"query", "width", "height", "fps", "frames": [{"frame", "time", "area", "box", "rle"}, ...]}`, a frame's
+        index zero-based, its time index / fps seconds, its mask as COCO's uncompressed run-length encoding
+        (`acga_tf.ops.rle`; `rle.decode` reads it back) with the box `[x, y, width, height]` around it (null where
+        empty). The probabilities are left out."""
+        return {"query": self.query, "width": self.width, "height": self.height, "fps": self.fps,
+                "frames": [{"frame": i, "time": round(i / self.fps, 6), **rle.record(mask)}
+                           for i, mask in enumerate(self.masks)]}
 
     def __repr__(self) -> str:
         """One line: the sentence, the frames and their size, the rate, the frames with a mask (the arrays' values
@@ -948,6 +976,67 @@ class OverlayWriter:
         self.lock.release()
 
 
+class MasksJsonWriter:
+    """Writes `acga predict --output-json`'s file a frame at a time (docs/serving.md#masks-as-json): `{"video",
+    "queries", "width", "height", "fps", "frames": [FrameMasks.to_dict(time), ...]}`, one line a frame, so memory does
+    not grow with the video's length.
+
+    As `OverlayWriter`: written under `path` + ".tmp" and renamed by `close`, removed by `discard` (a failed run
+    leaves no half file, an earlier file as it was); another run writing `path` now is refused (`files.WriteLock`);
+    an OSError names `path`. Standard output, a pipe or a device is written into as it is (`files.output_path`).
+    """
+
+    def __init__(self, path: str, header: dict):
+        self.path, self.header, self.count = os.fspath(path), header, 0
+        self.target, self.in_place = files.output_path(self.path)
+        self.temporary = self.target if self.in_place else self.target + files.TEMPORARY_SUFFIX
+        self.lock = None
+        with _naming(self.path):
+            if not self.in_place:
+                os.makedirs(os.path.dirname(os.path.abspath(self.target)), exist_ok=True)
+                self.lock = files.WriteLock(self.temporary, self.path)
+            try:
+                self.file = open(self.temporary, "w", encoding="utf-8", errors="backslashreplace")
+            except BaseException:
+                self.lock and self.lock.release()
+                raise
+
+    def write(self, item: FrameMasks, time: float | None = None) -> None:
+        """Adds one frame's masks (its size and the sentences go in the header, before the first)."""
+        with _naming(self.path):
+            if self.count == 0:
+                h, w = item.frame.shape[:2]
+                header = json.dumps({**self.header, "width": w, "height": h}, ensure_ascii=False)
+                self.file.write(header[:-1] + ', "frames": [\n')
+            else:
+                self.file.write(",\n")
+            self.file.write(json.dumps(item.to_dict(time), separators=(",", ":")))
+        self.count += 1
+
+    def close(self) -> None:
+        """Finishes the file and renames it to `path`; after a failure, call `discard`."""
+        with _naming(self.path):
+            if self.count == 0:  # no frame: the header alone
+                self.file.write(json.dumps({**self.header, "frames": []}, ensure_ascii=False)[:-2])
+            self.file.write("\n]}\n")
+            self.file.close()
+            if not self.in_place:
+                os.replace(self.temporary, self.target)
+        if self.lock is not None:
+            self.lock.release()
+        logger.info("wrote the masks of %d frames to %s", self.count, self.path)
+
+    def discard(self) -> None:
+        """Removes what was written; `path` is left as it was."""
+        with contextlib.suppress(OSError):
+            self.file.close()  # the disk may be what failed
+        if not self.in_place:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.temporary)
+        if self.lock is not None:
+            self.lock.release()
+
+
 def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_COLOR,
                   alpha: float = OVERLAY_ALPHA, audio: bool = True) -> str:
     """Writes the frames with one result's masks blended in, as MP4 (PyAV) or GIF (Pillow) by `path`'s extension.
@@ -1024,7 +1113,8 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
 
 # === acga predict: streaming to files ===
 def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1,
-                  flags: tuple[str, str] | None = None, own: Collection[str] | None = None) -> None:
+                  flags: tuple[str, str] | None = None, own: Collection[str] | None = None,
+                  output_json: str | None = None) -> None:
     """Checks the output paths before any work (docs/serving.md#predict).
 
     A frames folder may hold what an earlier run wrote there, for any number of sentences (mask PNGs, or numbered
@@ -1033,21 +1123,33 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     `flags`: the settings that named the overlay and the frames folder, as messages name them (default: `output` and
     `frames_dir`, the command's `--output` and `--frames-dir`: `options.option`; `--list`'s are both under
     `--output-dir`). `own`: the names of a frames folder's masks (`mask_png_names`), where the caller has them.
+    `output_json`: the masks' JSON file (`predict_to_files`).
 
     Raises:
         ValueError: an overlay that is not .mp4/.gif, is an existing folder, is the input video, or is a
             write-protected file; a frames folder that is a file, holds other files (a numbered folder's included) or
-            write-protected mask PNGs of an earlier run; a path under a file; both paths the same.
+            write-protected mask PNGs of an earlier run; a JSON file that is a folder or write-protected; a path
+            under a file; two paths the same.
     """
     # by the files they name: an output that is a link is written through (`files.output_path`), so a link to the
     # video given as --output would have replaced the video
     video_path = os.path.realpath(os.fspath(video)) if isinstance(video, (str, os.PathLike)) else None
     output_flag, frames_flag = flags or output_flags()
-    for flag, path in ((output_flag, output), (frames_flag, frames_dir)):
+    json_flag = option("--output-json", "output_json")
+    named = {}  # each output's file: two the same are refused
+    for flag, path in ((output_flag, output), (frames_flag, frames_dir), (json_flag, output_json)):
         if path is None:
             continue
         if os.path.realpath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
+        if (other := named.get(os.path.realpath(path))) is not None and not files.output_path(path)[1]:
+            raise ValueError(f"{path}: {other} and {flag} name the same path")
+        named[os.path.realpath(path)] = flag
+    if output_json is not None:
+        if os.path.isdir(output_json):
+            raise ValueError(f"{output_json}: is an existing folder; {json_flag} names the JSON file to write")
+        if not files.output_path(output_json)[1]:
+            files.check_writable(output_json, flag=json_flag)
     if output is not None:
         if os.path.isdir(output):  # before the extension: a folder's name has none
             raise ValueError(f"{output}: is an existing folder; {output_flag} names the overlay file to write "
@@ -1061,8 +1163,6 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         if os.path.exists(frames_dir) and not os.path.isdir(frames_dir):
             raise ValueError(f"{frames_dir}: is a file; {frames_flag} names a folder for the mask PNGs")
         files.check_writable(frames_dir, folder=True, flag=frames_flag)
-        if output is not None and os.path.realpath(output) == os.path.realpath(frames_dir):
-            raise ValueError(f"{output}: {output_flag} and {frames_flag} name the same path")
         if os.path.isdir(frames_dir):
             own = set(mask_png_names(video) or ()) if own is None else own
             earlier, others = _earlier_masks(frames_dir, own)
@@ -1128,14 +1228,15 @@ def _frame_at(seconds: float, fps: float, times: Sequence[float] | None) -> int:
     return int(np.ceil(min(seconds * fps, 2.0 ** 62) - 1e-6))
 
 
-def _times_for(video, start: float | None, end: float | None) -> tuple[float, ...] | None:
-    """A file's frame times (`frame_times`) up to what `--start`/`--end` need; None where no part is asked for. The
-    last file's are kept while it is unchanged: `acga predict` asks twice (its progress bar's total, then the run)."""
-    if not isinstance(video, (str, os.PathLike)) or (start is None and end is None):
+def _times_for(video, start: float | None, end: float | None, whole: bool = False) -> tuple[float, ...] | None:
+    """A file's frame times (`frame_times`) up to what `--start`/`--end` need (`whole`: all of them, for the JSON's
+    times); None where no part is asked for. The last file's are kept while it is unchanged: `acga predict` asks
+    twice (its progress bar's total, then the run)."""
+    if not isinstance(video, (str, os.PathLike)) or (start is None and end is None and not whole):
         return None
     path = os.fspath(video)
     stat = os.stat(path) if os.path.isfile(path) else None
-    until = max([t for t in (start, end) if t is not None and t < math.inf], default=0.0)
+    until = math.inf if whole else max([t for t in (start, end) if t is not None and t < math.inf], default=0.0)
     return _cached_frame_times(path, stat and (stat.st_size, stat.st_mtime_ns), until)
 
 
@@ -1157,7 +1258,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      progress: Callable[[int], None] | None = None, start: float | None = None,
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
                      audio: bool = True, sentence_folders: bool = False,
-                     flags: tuple[str, str] | None = None) -> PredictionSummary:
+                     flags: tuple[str, str] | None = None, output_json: str | None = None) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -1180,6 +1281,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             PNGs keep the video's frame numbers, and each mask is the one segmenting the whole video gives.
         audio: an MP4 overlay of a video file keeps the file's sound, for the frames segmented (`OverlayWriter`);
             False: the picture alone (`acga predict --no-audio`).
+        output_json: a JSON file of every frame's masks, each as COCO's run-length encoding with its box and area
+            (`MasksJsonWriter`, docs/serving.md#masks-as-json; `acga predict --output-json`), each frame with the
+            time it is shown (a variable frame rate's own).
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -1196,15 +1300,17 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     names = mask_png_names(video) if frames_dir else None  # (a folder of frames listed once)
     own = set(names or ())  # the names of this folder's masks (`_is_mask`)
     flags = flags or output_flags()
-    check_outputs(video, output, frames_dir, len(queries), flags, own)
+    check_outputs(video, output, frames_dir, len(queries), flags, own, output_json)
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
+    earlier_json = output_json is not None and os.path.isfile(files.output_path(output_json)[0])
     times = collections.deque()  # the decoded frames' times, oldest first, from frame `timed` on
     is_file = isinstance(video, (str, os.PathLike))
     info = video_info(video) if is_file else VideoInfo()
     aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
     frames, fps = open_frames(video, fps or info.fps or DEFAULT_FPS, times)  # an array is checked here
-    shown = _times_for(video, start, end)  # when each frame is shown, where a part is asked for
+    shown = _times_for(video, start, end, whole=bool(output_json))  # when each frame is shown, where a part or the
+    # JSON's times are asked for
     first, stop = frame_range(start, end, fps, shown)
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
@@ -1223,8 +1329,11 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             raise InputError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
         folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
-        writer, key, summary, timed = None, None, None, offset
+        writer, key, summary, timed, masks_json = None, None, None, offset, None
         try:
+            if output_json:  # (another run writing it now is refused here, before any frame)
+                masks_json = MasksJsonWriter(output_json, {"video": os.fspath(video) if is_file else None,
+                                                           "queries": queries, "fps": fps})
             for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
                                    offset=offset, sample_aspect=aspect):
                 if summary is None:
@@ -1241,6 +1350,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 if writer is not None:
                     writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
                 _write_frame_masks(folders, item.index, item.masks, names)
+                if masks_json is not None:
+                    masks_json.write(item, _time_of(item.index, fps, shown))
                 summary.num_frames += 1
                 for k, mask in enumerate(item.masks):
                     summary.coverage[k] += float(mask.mean())
@@ -1250,12 +1361,15 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     progress(1)
             if writer is not None:
                 writer.close()  # in the try: a failure here (a GIF is saved here) is discarded and says what was kept
+            if masks_json is not None and summary is not None:
+                masks_json.close()
         except BaseException as e:
-            if writer is not None:
-                writer.discard()
+            for unfinished in (writer, masks_json):
+                if unfinished is not None:
+                    unfinished.discard()
             done = 0 if summary is None else summary.num_frames
-            kept = ([f"{output} was not written" + (" (the earlier file is kept)" if earlier_overlay else "")]
-                    if output else [])
+            kept = [f"{path} was not written" + (" (the earlier file is kept)" if earlier_file else "")
+                    for path, earlier_file in ((output, earlier_overlay), (output_json, earlier_json)) if path]
             if earlier:
                 _restore_earlier(frames_dir, own)
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]
@@ -1274,11 +1388,13 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
                            "masks only", frames_dir, earlier)
     if summary is None:  # the container declared no length, or a wrong one
+        if masks_json is not None:
+            masks_json.discard()
         raise InputError(_past_the_end(video, start, first, None, fps))
     summary.start_time = _time_of(summary.first, fps, shown)
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
-    summary.paths = ([output] if output else []) + ([frames_dir] if frames_dir else [])
+    summary.paths = [path for path in (output, frames_dir, output_json) if path]
     if names:  # a folder of frames, named otherwise than the summary counts frames (from 1): DAVIS's, a camera's
         summary.mask_names = (names[summary.first], names[summary.first + summary.num_frames - 1])
     if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a workshop tester's photo, without a word
