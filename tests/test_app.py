@@ -4,6 +4,7 @@ Playwright): upload a test-written mp4, type a sentence, wait for the overlay, c
 on the page. `.ci/run` installs Chromium and the `[app]` extra."""
 
 import io
+import json
 import os
 import re
 import shutil
@@ -103,12 +104,19 @@ def test_the_page_segments_an_uploaded_video_like_acga_predict(served, browser, 
     page.close()
 
 
-def test_several_sentences_give_one_zip_each_equal_to_predict(served, run_dir, tmp_path):
+def test_several_sentences_give_one_zip_each_and_the_json_equal_to_predict(served, run_dir, tmp_path):
+    from acga_tf.ops import rle
+
     app, _ = served
     sentences = [QUERY, "a blue square walking"]
-    overlay, zips, frame, report, session = app.segment(app.example(), "\n".join(sentences))
+    overlay, files, frame, report, session = app.segment(app.example(), "\n".join(sentences))
     expected = predict(run_dir, app.example(), queries=sentences)
+    zips, document = files[:-1], json.loads(open(files[-1]).read())
     assert os.path.getsize(overlay) > 0 and len(zips) == 2 and session.sentences == sentences
+    assert os.path.basename(files[-1]) == "masks.json" and document["queries"] == sentences
+    for k, result in enumerate(expected):  # the JSON: every sentence's masks, as COCO run-length encoding
+        np.testing.assert_array_equal(np.stack([rle.decode(f["masks"][k]["rle"]) for f in document["frames"]]),
+                                      result.masks)
     for path, result in zip(zips, expected):
         with open(path, "rb") as f:
             archive = zipfile.ZipFile(io.BytesIO(f.read()))

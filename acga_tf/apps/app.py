@@ -122,7 +122,7 @@ class WebApp:
 
     def segment(self, video: str | None, text: str | None, progress=None,
                 cancelled: Callable[[], bool] | None = None):
-        """`acga predict` on the page's input: `(overlay mp4, [mask zip per sentence], middle frame, report,
+        """`acga predict` on the page's input: `(overlay mp4, [mask zip per sentence, masks.json], middle frame, report,
         session)`. `cancelled` is asked after every frame: once it says True, the request stops there and its
         outputs are removed (`RequestCancelled`). Each request ends with one line in the log (`request_line`).
 
@@ -173,7 +173,8 @@ class WebApp:
             os.makedirs(out)
             try:
                 summary = predict_to_files(self.predictor, video, sentences, output=os.path.join(out, "overlay.mp4"),
-                                           frames_dir=os.path.join(out, "masks"), progress=advance)
+                                           frames_dir=os.path.join(out, "masks"), progress=advance,
+                                           output_json=os.path.join(out, "masks.json"))
             except BaseException:  # nobody will fetch a failed or stopped request's outputs
                 shutil.rmtree(out, ignore_errors=True)
                 raise
@@ -184,7 +185,8 @@ class WebApp:
         middle = summary.num_frames // 2
         frame = next(iter_video_frames(video, damaged="skip", start=middle))  # from the keyframe before it
         frame = square_pixels(frame, summary.sample_aspect)  # as players show it, as the figure does
-        return summary.paths[0], zips, frame, _report(summary), _Session(video, summary.queries, middle)
+        files = [*zips, os.path.join(out, "masks.json")]  # all the masks as JSON: docs/serving.md#masks-as-json
+        return summary.paths[0], files, frame, _report(summary), _Session(video, summary.queries, middle)
 
     def _remove_old_outputs(self) -> None:
         """Removes the outputs of requests older than `keep_outputs_s` (the page's folder grew with every request)."""
@@ -280,7 +282,8 @@ def build_page(app: WebApp):
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Column():
                 overlay = gr.Video(label="overlay", interactive=False, elem_id="overlay")
-                masks = gr.File(label="masks (one zip of PNGs per sentence)", file_count="multiple",
+                masks = gr.File(label="masks (one zip of PNGs per sentence; masks.json: all, as COCO run-length "
+                                "encoding)", file_count="multiple",
                                 interactive=False, elem_id="masks")
                 report = gr.Markdown(elem_id="report")
         with gr.Row():
