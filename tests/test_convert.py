@@ -192,6 +192,21 @@ def test_each_prepare_help_describes_its_own_root(capsys, dataset, named, not_na
     assert named in root and not_named not in root, root
 
 
+def test_prepare_from_python_names_its_arguments_and_the_command_its_options(tmp_path, capsys):
+    """`prepare(...)` from Python said "choose an empty or new --output, or pass --overwrite", options of a command
+    the caller did not run (as `fit` and `predict` did before them)."""
+    from acga_tf.data.convert import claim_output_dir, prepare
+
+    with pytest.raises(ValueError, match=r"nope.txt: vocabulary file not found \(vocabulary: the vocab.txt of"):
+        prepare("a2d", str(tmp_path / "nowhere"), str(tmp_path / "out"), vocabulary=str(tmp_path / "nope.txt"))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"\(notes.txt\); choose an empty or new output, or pass overwrite=True to "):
+        claim_output_dir(str(tmp_path / "mine"), "a2d")
+    assert main(["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "mine")]) == 2
+    assert "choose an empty or new --output, or pass --overwrite to " in capsys.readouterr().err
+
+
 def test_a_missing_vocabulary_file_is_named_before_the_dataset_is_read(tmp_path, capsys):
     # a docs tester's: "[Errno 2] No such file or directory: 'nope.txt'", after the dataset had been read
     missing = tmp_path / "nope.txt"

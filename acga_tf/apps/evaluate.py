@@ -41,6 +41,7 @@ from acga_tf.models.metrics import (
 from acga_tf.ops import files, provenance
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.devices import require_tensorflow_backend
+from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import mask_at_original_size
 from acga_tf.ops.progress import keras_verbosity
 from acga_tf.training import artifacts
@@ -175,7 +176,8 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
     batch_size = positive_int("batch_size", batch_size)
     data_pattern = shard_pattern(data_pattern)
     shards = matching_shards(data_pattern)
-    for output, flag in ((output_csv, "--output-csv"), (output_json, "--output-json")):
+    for output, flag in ((output_csv, option("--output-csv", "output_csv")),
+                         (output_json, option("--output-json", "output_json"))):
         if output is not None:
             files.check_writable(output, flag=flag)  # before the evaluation, not after it
     _check_distinct(shards)

@@ -57,6 +57,7 @@ from acga_tf.data.video import natural_key
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
 from acga_tf.ops.config import count_argument, positive_int
+from acga_tf.ops.options import option
 from acga_tf.ops.progress import bar as progress_bar
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ CLIP_RULE = ("stored frames = distinct frames of zero-based indices k - window//
 DATASETS = ("a2d", "jhmdb", "custom")
 SPLITS = ("train", "test", "all")
 RUNNERS = ("local", "beam")
+# How messages name `prepare`'s settings: the `acga prepare` option, or the Python argument (`ops.options.option`).
+OUTPUT, OVERWRITE = ("--output", "output"), ("--overwrite", "overwrite=True")
+VOCABULARY = ("--vocabulary", "vocabulary")
 SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp)?$")  # what `shards.shard_name` writes
 OUTPUT_FILES = {MANIFEST_NAME, MANIFEST_NAME + ".tmp", VOCAB_NAME, VOCAB_NAME + ".tmp", SKIPPED_NAME,
                 SKIPPED_NAME + ".tmp", MARKER_DIR}
@@ -177,16 +181,17 @@ def claim_output_dir(output_dir: str, dataset: str, *, overwrite: bool = False) 
     other_dataset = manifest.get("dataset") not in (None, dataset)
     if not overwrite and foreign:
         raise ValueError(f"{output_dir}: holds files the converter did not write ({', '.join(foreign[:5])}); choose "
-                         "an empty or new --output, or pass --overwrite to write the shards there anyway")
+                         f"an empty or new {option(*OUTPUT)}, or pass {option(*OVERWRITE)} to write the shards there "
+                         "anyway")
     if not overwrite and other_dataset:
-        raise ValueError(f"{output_dir}: holds {manifest['dataset']} shards; choose another --output for {dataset}, "
-                         "or pass --overwrite to replace them")
+        raise ValueError(f"{output_dir}: holds {manifest['dataset']} shards; choose another {option(*OUTPUT)} for "
+                         f"{dataset}, or pass {option(*OVERWRITE)} to replace them")
     if overwrite and other_dataset:
         for entry in ours:
             path = os.path.join(output_dir, entry)
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-        logger.warning("--overwrite: removed the converter's previous files in %s", output_dir)
-    files.check_writable(output_dir, folder=True, flag="--output")  # before the work (a read-only folder)
+        logger.warning("%s: removed the converter's previous files in %s", option(*OVERWRITE), output_dir)
+    files.check_writable(output_dir, folder=True, flag=option(*OUTPUT))  # before the work (a read-only folder)
 
 
 def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: Sequence[AnnotatedFrame]
@@ -218,7 +223,7 @@ def check_vocabulary_covers(path: str, sentences: Sequence[str]) -> None:
     vocab = Vocabulary.load(path)
     if len(vocab.words) <= 1:  # the padding entry only
         raise ValueError(f"{path}: no word (an empty vocabulary); give the vocab.txt of the shards the model was "
-                         "trained on, or leave --vocabulary out to build one")
+                         f"trained on, or leave {option(*VOCABULARY)} out to build one")
     blind = sum(not any(vocab.index(t) > 0 for t in tokens) for tokens in tokenize_py_many(list(sentences)))
     if sentences and blind == len(sentences):
         raise ValueError(f"{path}: none of the {len(sentences)} sentences has a word of this vocabulary (every "
@@ -424,11 +429,11 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         raise ValueError(f"dataset={dataset!r}: expected one of {DATASETS}")
     _check_counts(window, shard_size, workers)  # before the dataset is read
     if vocabulary is not None and not os.path.isfile(vocabulary):
-        raise ValueError(f"{vocabulary}: vocabulary file not found (--vocabulary: the vocab.txt of the shards the "
-                         "model was trained on)")
+        raise ValueError(f"{vocabulary}: vocabulary file not found ({option(*VOCABULARY)}: the vocab.txt of the "
+                         "shards the model was trained on)")
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
-    with files.locked_folder(output, "--output"):  # a second conversion into it now: refused, nothing touched
+    with files.locked_folder(output, option(*OUTPUT)):  # a second conversion into it now: refused, nothing touched
         claim_output_dir(output, dataset, overwrite=overwrite)
         reader_skipped: list[Skipped] = []
         items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames,

@@ -48,6 +48,7 @@ from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.errors import deferred_interrupts, error_message
 from acga_tf.ops.geometry import preprocess_clip
+from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
 from acga_tf.training import artifacts
@@ -396,7 +397,7 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     # The model's folder locked while a version is written in it: a second export into it now is refused (exit 75),
     # nothing touched (an automation engineer's two exports of one version: the later removed the earlier's staging
     # folder, then failed, leaving its own); folders made for it and left empty are removed.
-    with files.locked_folder(name_dir, "--output"):
+    with files.locked_folder(name_dir, option("--output", "output_dir")):
         _check_version_dir(output_dir)  # another export may have written it meanwhile
         # Written beside the version folder under a name that is not an integer (TF Serving ignores it), renamed.
         try:
