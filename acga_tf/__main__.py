@@ -30,7 +30,7 @@ def main() -> None:
     try:
         runpy.run_module("acga_tf.cli", run_name="__main__", alter_sys=True)
     except (ImportError, MemoryError, OSError) as e:  # the command's own errors are reported by it: these come from
-        # loading its libraries (TensorFlow, FFmpeg), before it could (an HPC tester's `ulimit -v 2000000`)
+        # loading its libraries (TensorFlow, FFmpeg), before it could (under `ulimit -v 2000000`, say)
         if (message := limits.start_up_failure(e)) is None:
             raise
         print(f"acga: error: {message}", file=sys.stderr)

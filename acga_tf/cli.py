@@ -112,9 +112,9 @@ def end_by_signal(signum: int) -> None:
 
     A shell loop (`for v in *.mp4; do acga predict ...; done`) goes on to the next command after a child that exited
     with status 130: bash takes that as a child that handled Ctrl-C itself; only a child killed by SIGINT stops the
-    loop, as Ctrl-C means to (a tester's loop went on to the next video). The shell's `$?` is 130 either way.
+    loop, as Ctrl-C means to. The shell's `$?` is 130 either way.
     What Python does at exit is done first (`atexit`): removing Matplotlib's temporary folder, TensorFlow's generated
-    files; else each command a scheduler stopped left them in the temporary folder (an HPC tester's)."""
+    files; else each command a scheduler stops leaves them in the temporary folder."""
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -193,7 +193,7 @@ if _STARTING:
 
 class _Help(argparse.HelpFormatter):
     """argparse's help, wrapped at spaces only: an option named in a help text (`--mixed-precision`) is never split at
-    its hyphen across two lines (a documentation reviewer's: copied or read aloud, it was two broken words)."""
+    its hyphen across two lines (copied or read aloud, a split option is two broken words)."""
 
     def _split_lines(self, text: str, width: int) -> list[str]:  # nor a long path or URL in a narrow terminal
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
@@ -205,7 +205,7 @@ class _Help(argparse.HelpFormatter):
 
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, whose mistakes are one line: its error without the usage block above it (six lines for
-    `acga predict`, a long-video tester's `--start abc`); `--help` prints the usage. The subcommands' parsers are of
+    `acga predict --start abc`); `--help` prints the usage. The subcommands' parsers are of
     this class too (`add_subparsers` makes them of their parent's), all with `_Help`'s wrapping."""
 
     def __init__(self, *args, formatter_class=_Help, **kwargs):
@@ -213,7 +213,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         if message.startswith(("the following arguments are required", "one of the arguments")):  # (the second:
-            raise _MissingArguments(self, message)  # a required group's, `acga train --checkpoint X`'s, a QA tester's)
+            raise _MissingArguments(self, message)  # a required group's, `acga train --checkpoint X`'s)
         if (typo := re.fullmatch(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)", message)):
             choices = re.findall(r"'([^']*)'", typo.group(2)) or [c.strip() for c in typo.group(2).split(",")]
             if close := difflib.get_close_matches(typo.group(1), choices, n=1, cutoff=0.6):
@@ -225,7 +225,7 @@ class _Parser(argparse.ArgumentParser):
 
     def add_subparsers(self, **kwargs):
         """argparse's, whose commands' own `--help` opens with what the command does (its `help` in the list of
-        commands: a screen-reader user's `acga export --help` said nothing of what export does)."""
+        commands; without it, `acga export --help` says nothing of what export does)."""
         action = super().add_subparsers(**kwargs)
         add = action.add_parser
 
@@ -266,7 +266,7 @@ class _MissingArguments(Exception):
         self.parser, self.message = parser, message
 
 
-# Other names users give an option (a workshop tester's `--sentence`), for `_hints`: the option each means.
+# Other names users give an option (`--sentence` for `--query`), for `_hints`: the option each means.
 OPTION_SYNONYMS = {"--sentence": ("--query",), "--text": ("--query",), "--prompt": ("--query",),
                    "--caption": ("--query",), "--input": ("--video",), "--clip": ("--video",),
                    "--checkpoint": ("--model", "--init-weights"), "--weights": ("--model", "--init-weights"),
@@ -295,9 +295,9 @@ UNCHECKED_VALUE_OPTIONS = ("--query", "--output", "--frames-dir", "--output-dir"
 
 def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
     """The error for a pattern option's glob the shell expanded into files (`--data data/train-*.tfrecord` unquoted:
-    argparse listed the files after the first as unrecognized, a documentation reviewer's 16 paths); None where
-    `extras` are not such files. The pattern typed cannot be known, so none is guessed (a QA engineer's guess from the
-    files' common ends matched 10 shards where 2 were typed)."""
+    argparse lists the files after the first as unrecognized); None where `extras` are not such files. The pattern
+    typed cannot be known, so none is guessed (a guess from the files' common ends can match 10 shards where 2 were
+    typed)."""
     try:
         start = argv.index(extras[0])
     except ValueError:
@@ -313,7 +313,7 @@ def _expanded_pattern(argv: list[str], extras: list[str]) -> str | None:
 
 def _split_value(parser: argparse.ArgumentParser, argv: list[str], extras: list[str]) -> str | None:
     """The error for a value the shell split into words (`--query the red circle` unquoted: argparse said
-    "unrecognized arguments: red circle", a workshop tester's); None where `extras` do not follow an option's value."""
+    "unrecognized arguments: red circle"); None where `extras` do not follow an option's value."""
     # where the extras lie: the last run of them (`--query red --query the red circle`: the second "red")
     start = next((i for i in range(len(argv) - len(extras), 0, -1) if argv[i:i + len(extras)] == extras), 0)
     if start < 1 or any(extra.startswith("-") for extra in extras):
@@ -492,7 +492,7 @@ def _add_predict(sub) -> None:
                                                  f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Every other option is one video's, refused with --list where given (a new option is so until `predict_list`
-    # takes it: a contributor's `--legend` was ignored under --list without a word)
+    # takes it, so that none is ignored under --list without a word)
     single = tuple((a.dest, a.option_strings[-1], a.default) for a in p._actions
                    if a.option_strings and not set(a.option_strings) & {*PREDICT_LIST_OPTIONS, *PREDICT_SHARED_OPTIONS})
     p.set_defaults(run=_run_predict, single_video_options=single)
@@ -517,8 +517,8 @@ def _run_predict(args) -> int:
         unwritten = [not (args.output or args.frames_dir or output_json)]
 
         def progress(frames: int) -> None:
-            if unwritten[0]:  # said at the first frame, the inputs good, so that the work can be stopped (a phone-app
-                # tester's whole video was segmented before the line came; a reviewer's, before that, without a word)
+            if unwritten[0]:  # said at the first frame, the inputs good, so that the work can be stopped
+                # (not once the whole video is segmented)
                 unwritten[0] = False
                 logging.getLogger(__name__).warning("no --output, --frames-dir or --output-json: the masks will "
                                                     "only be summed up below, nothing written")
@@ -533,8 +533,8 @@ def _run_predict(args) -> int:
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=progress,
                                    start=args.start, end=args.end, audio=not args.no_audio,
                                    output_json=output_json)
-        if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run had no line, not even its
-            bar.delay = 0  # final frames and speed (a performance tester's); the bar then ends with them
+        if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run would have no line, not even its
+            bar.delay = 0  # final frames and speed; the bar then ends with them
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
     written = written.replace("/dev/stdout", "standard output") if args.output_json == "-" else written
     part = ""
@@ -581,7 +581,7 @@ def _run_predict_list(args) -> int:
         while bars:
             bar = bars.pop()
             if not is_live(sys.stderr):  # a log's bar (redrawn every 30 s) ends with its video's frames and speed:
-                bar.delay = 0  # a video under 30 s had no line at all (a QA engineer's empty log), as predict's
+                bar.delay = 0  # else a video under 30 s has no line at all, as predict's
             bar.close()
 
     try:
@@ -593,7 +593,7 @@ def _run_predict_list(args) -> int:
         video_done()
     counts = collections.Counter(r.status for r in results)
     table = os.path.join(args.output_dir, batch.RESULTS_NAME)
-    # rows first: "3 done" read as 3 videos where 2 of 3 were (a documentation reviewer's "3 videos, 4 rows: 3 done")
+    # rows first: "3 videos, 4 rows: 3 done" reads as 3 videos done where 2 of 3 were
     print(f"{counted(len(results), 'row')} of {counted(videos, 'video')}: " + ", ".join(
         f"{counts[s]} {s}" for s in ("done", "done earlier", "failed") if counts[s]) + f" -> {table}")
     failed = [r for r in results if r.status == "failed"]
@@ -644,7 +644,7 @@ def _run_visualize(args) -> int:
             raise ValueError(f"--point {args.point!r}: expected X,Y (two numbers)")
         maps = vis.compute_attention(args.model, args.video, args.query, frame=args.frame)
         fig = vis.attention_figure(maps, point)
-        for line in maps.describe(*point):  # the figure in words (a screen-reader user's)
+        for line in maps.describe(*point):  # the figure in words (for a screen reader)
             print(line)
     else:
         raise ValueError("give --data PATTERN (qualitative grid) or --video, --query and --point (attention figure)")
@@ -737,8 +737,8 @@ def _run_train(args) -> int:
         policy, reason = mixed_precision_policy()
         print(f"mixed precision: {policy} ({reason})")
         args.mixed_precision = policy
-    elif args.mixed_precision is None and args.resume:  # the run's own precision (it was refused, naming the flag:
-        # an upgrading tester's demo run, trained in mixed_bfloat16_head)
+    elif args.mixed_precision is None and args.resume:  # the run's own precision (else refused, naming the flag:
+        # a demo run, say, trained in mixed_bfloat16_head)
         backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
         recorded = (read_backup_metadata(backup) or {}).get("precision")
         if recorded == "mixed_float16" and gpu_description() is None:  # else each refusal named the other's flag
@@ -786,7 +786,7 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    # "-": standard output (`--output-json - | jq .`), the table then on stderr (a Unix user's file named "-"); the
+    # "-": standard output (`--output-json - | jq .`), the table then on stderr (as Unix tools read "-"); the
     # same for an output that names standard output's file
     if args.output_csv == "-" and args.output_json == "-":
         raise ValueError("--output-csv and --output-json are both '-': one of them may go to standard output")
@@ -1064,7 +1064,7 @@ def _is_stdout(path: str) -> bool:
 
 def _out_of_memory(error: BaseException, args) -> str:
     """"out of memory at --batch-size 1024 (a smaller one needs less): " where `error` is NumPy's or TensorFlow's
-    (a performance tester's `--batch-size 1024` ended in a Python traceback), "out of memory: " for another command,
+    (so that `--batch-size 1024` ends in this line, not a Python traceback), "out of memory: " for another command,
     else ""."""
     if not isinstance(error, MemoryError) and not (isinstance(error, tf.errors.ResourceExhaustedError)
                                                    and "OOM" in str(error)):  # (also a full disk's status)

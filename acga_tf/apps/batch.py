@@ -351,7 +351,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     record["video_warnings"] = [note for note in dict.fromkeys(notes) if note not in told]
     with files.atomic_path(summary_path) as temporary, open(temporary, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1, ensure_ascii=False)
-        f.write("\n")  # a text file's last line ends (`cat`, `tail`: an operations tester's)
+        f.write("\n")  # a text file's last line ends (`cat`, `tail`)
     _fill(group, chosen, name, record, "done")
 
 

@@ -127,8 +127,8 @@ def _on_this_machine():
 
 class _NoVectorsWarning(logging.Filter):
     """Drops the warning that no word vectors were given: the demo's invented words have none, by design (its
-    sentences are told apart by a few words the model learns vectors for), and a first run's one warning read as a
-    fault (a workshop tester's)."""
+    sentences are told apart by a few words the model learns vectors for), and a first run's one warning reads as a
+    fault."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("no word vectors given")

@@ -160,7 +160,7 @@ def evaluate_checkpoints(folder: str, data_pattern: str, *, batch_size: int = 8,
     data_pattern, shards, batch_size = _checked(data_pattern, batch_size, None, output_json)
     summaries, records = {}, []
     for number, checkpoint in enumerate(checkpoints, 1):
-        if progress:  # which checkpoint the bar below counts (a documentation reviewer's five alike "235/235" lines)
+        if progress:  # which checkpoint the bar below counts (else five alike "235/235" lines)
             print(f"{os.path.basename(checkpoint)} ({number} of {len(checkpoints)})", file=sys.stderr, flush=True)
         summary, _, record = _score_model(checkpoint, data_pattern, shards, batch_size, vectors_path, progress)
         summaries[os.path.basename(checkpoint)] = summary
@@ -291,7 +291,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
     """
     accumulator, rows, seen = EvaluationAccumulator(), [], set()
     bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stderr)) if progress else None
-    try:  # stopped (Ctrl-C, SIGTERM): how far it got, and that no score was written (an HPC tester's
+    try:  # stopped (Ctrl-C, SIGTERM): how far it got, and that no score was written (not
         # `acga evaluate: terminated`, alone)
         for inputs, targets, info in dataset:
             probs = np.asarray(probability(inputs, targets), np.float32)

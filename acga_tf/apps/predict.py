@@ -72,8 +72,8 @@ def output_flags() -> tuple[str, str]:
 DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
 SMALLEST_FRAME = 32  # pixels a side: smaller frames (a thumbnail, an array of wrong axes) are segmented, warned
 # RGB overlay colours, one per sentence (cycled past six): red first, so one sentence looks as it always did.
-# Okabe and Ito's palette, told apart with every common colour blindness (a documentation reviewer's: red then green,
-# the second and third sentences' masks, look alike to one man in twelve): vermillion, blue, bluish green, yellow,
+# Okabe and Ito's palette, told apart with every common colour blindness (red then green,
+# the second and third sentences' masks, would look alike to one man in twelve): vermillion, blue, bluish green, yellow,
 # reddish purple, sky blue, orange.
 OVERLAY_PALETTE = (("vermillion", (213, 94, 0)), ("blue", (0, 114, 178)), ("bluish green", (0, 158, 115)),
                    ("yellow", (240, 228, 66)), ("reddish purple", (204, 121, 167)), ("sky blue", (86, 180, 233)),
@@ -172,15 +172,15 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     judged = []
     for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
         if known == 0:
-            hint = predictor.words_hint()  # a workshop tester's French and Chinese sentences for the demo's model
-            # "its first 8 words" of a longer sentence only (a QA tester's 4-word sentence had its "first 8")
+            hint = predictor.words_hint()  # French or Chinese sentences for the demo's model, say
+            # "its first 8 words" of a longer sentence only (not a 4-word sentence's "first 8")
             which = f"its first {length} words" if words > length else "its words"
             judged.append((f"query {quoted(query)} has no known word: none of {which} is in the "
                            "vocabulary of the model, so the mask would ignore the sentence"
                            + (f"; {hint}" if hint else ""), []))
             continue
         notes = []
-        if words > length:  # the words dropped named (a multilingual tester's were the sentence's motion)
+        if words > length:  # the words dropped named (they may be the sentence's motion)
             dropped = tokenize_py(query)[length:]
             named = " ".join(dropped) if len(dropped) <= WORDS_NAMED else " ".join(dropped[:WORDS_NAMED]) + " ..."
             notes.append(f"query {quoted(query)} has {words} words; the model reads the first {length}: "
@@ -189,7 +189,7 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
             notes.append(f"query {quoted(query)}: words not in the model's vocabulary (they get zero vectors): "
                          + ", ".join(unknown))
         if symbols := list(dict.fromkeys(c for c in query if unicodedata.category(c) == "So")):
-            # a service integrator's "the 🟢 circle" was read as "the circle" without a word
+            # else "the 🟢 circle" is read as "the circle" without a word
             notes.append(f"query {quoted(query)}: {' '.join(symbols)} not read (the model reads words of letters "
                          "and digits; emoji and symbols are left out)")
         judged.append((None, notes))
@@ -580,7 +580,7 @@ class PredictionResult:
 
     def __repr__(self) -> str:
         """One line: the sentence, the frames and their size, the rate, the frames with a mask (the arrays' values
-        filled a researcher's screen with a hundred lines); a long sentence's start (`quoted`)."""
+        would fill a screen with a hundred lines); a long sentence's start (`quoted`)."""
         masked = self.num_frames - len(self.empty_frames)
         return (f"PredictionResult(query={quoted(self.query)}, {self.num_frames} frames of {self.width}x{self.height}, "
                 f"fps={self.fps:g}, {masked} with a mask)")
@@ -726,7 +726,7 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
                        "s" if len(cut) > 1 else "", ", ".join(str(k + 1) for k in cut), why,
                        "them" if len(cut) > 1 else "it")
     ends = np.cumsum([len(wrapped) for wrapped in lines])  # each sentence's last line, counted from 1
-    # a frame too low for every sentence's lines says so (a QA tester's 9 sentences on a 64-pixel video)
+    # a frame too low for every sentence's lines says so (9 sentences on a 64-pixel video, say)
     if height is not None and (shown := int(np.sum(ends <= max(0, (height - 4) // line)))) < len(queries):
         logger.warning("the overlay's legend shows %d of the %d sentences whole: the frame is %d pixels high (each "
                        "sentence's masks are whole; the summary names the colours)", shown, len(queries), height)
@@ -1171,7 +1171,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
                                  f"choose an empty or new {frames_flag}")
             protected = [name for name in earlier if files.write_protected(os.path.join(frames_dir, name))]
-            if protected:  # an upgrading tester's `chmod 444` mask was replaced with the earlier run's others
+            if protected:  # else a `chmod 444` mask would be replaced with the earlier run's others
                 raise ValueError(f"{os.path.join(frames_dir, protected[0])}: exists and is write-protected"
                                  f"{f' (and {len(protected) - 1} more)' if len(protected) > 1 else ''}: not replaced; "
                                  f"make the earlier masks writable, remove them or choose another {frames_flag}")
@@ -1397,7 +1397,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     summary.paths = [path for path in (output, frames_dir, output_json) if path]
     if names:  # a folder of frames, named otherwise than the summary counts frames (from 1): DAVIS's, a camera's
         summary.mask_names = (names[summary.first], names[summary.first + summary.num_frames - 1])
-    if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a workshop tester's photo, without a word
+    if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a photo: said, not segmented without a word
         logger.warning("%s: one frame (a still image?): segmented as a clip of that frame repeated %d times, in "
                        "which nothing moves", video, predictor.clip_length)
     for query, empty in zip(queries, summary.empty_frames):
@@ -1427,8 +1427,8 @@ def _past_the_end(video, start: float | None, first: int, frames: int | None, fp
 
 def _is_mask(name: str, own: Collection[str]) -> bool:
     """Whether `name` is a mask PNG a run writes: `MASK_PNG`, or one of `own`, the names of the frames folder's masks
-    (`mask_png_names`), or either's temporary name. Not any numbered PNG: a user's `2024.png` in the folder was
-    taken for an earlier mask and removed (a QA tester's)."""
+    (`mask_png_names`), or either's temporary name. Not any numbered PNG: a user's `2024.png` in the folder would be
+    taken for an earlier mask and removed."""
     return bool(MASK_PNG.match(name)) or name.removesuffix(files.TEMPORARY_SUFFIX) in own
 
 
@@ -1442,7 +1442,7 @@ def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str
             continue  # an earlier run's masks set aside by a run that was killed (`_restore_earlier`; checked by
             # `_foreign_set_aside`), or those a run that ended replaced, not yet removed
         if SENTENCE_FOLDER.match(name) and os.path.isdir(path) and not os.path.islink(path):  # a link is not ours:
-            # its target's PNGs were removed as an earlier run's masks (a security reviewer's)
+            # its target's PNGs would be removed as an earlier run's masks
             for inner in sorted(os.listdir(path)):
                 mine = _is_mask(inner, own) and os.path.isfile(os.path.join(path, inner))
                 (ours if mine else others).append(os.path.join(name, inner))
@@ -1485,10 +1485,10 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
     PNGs of an earlier run were put aside.
 
     What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is moved
-    into its `EARLIER_FOLDER` first, and the numbered folders it leaves empty removed: before, a run over fewer frames
-    or sentences left the earlier run's masks beyond them, mixed with its own. `predict_to_files` removes them once
-    its run is done, and puts them back where it fails or is stopped (before, a run the scheduler stopped had removed
-    a complete earlier result: an HPC tester's). A folder a killed run left mid-way is first put back as it was.
+    into its `EARLIER_FOLDER` first, and the numbered folders it leaves empty removed: else a run over fewer frames
+    or sentences would leave the earlier run's masks beyond them, mixed with its own. `predict_to_files` removes them
+    once its run is done, and puts them back where it fails or is stopped (so that a run the scheduler stops does not
+    remove a complete earlier result). A folder a killed run left mid-way is first put back as it was.
     """
     if frames_dir is None:
         return [], 0
@@ -1531,7 +1531,7 @@ def _set_aside_names(frames_dir: str) -> list[str] | None:
 
 def _foreign_set_aside(frames_dir: str) -> list[str]:
     """What is in `frames_dir`'s `EARLIER_FOLDER` that a run of `predict_to_files` did not put there (a folder of that
-    name made by hand; before, its files were removed with the masks of the folder: a QA engineer's)."""
+    name made by hand, whose files would otherwise be removed with the masks of the folder)."""
     aside = os.path.join(frames_dir, EARLIER_FOLDER)
     if not os.path.lexists(aside):
         return []

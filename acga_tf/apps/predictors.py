@@ -279,8 +279,8 @@ class ServingPredictor(Predictor):
 
     def _png_masks(self, encoded, signature: str, height: int, width: int) -> np.ndarray:
         """`segment_encoded_png`'s masks → uint8 (Q, H, W) of 0 and 1. Each must be a greyscale PNG of 0 and 255 of
-        the frames' size, which its header declares before anything is decoded (a hostile server's 140 kB PNG of
-        12000 x 12000 pixels was decoded, 600 MB, before its size was refused: a QA engineer's).
+        the frames' size, which its header declares before anything is decoded (else a hostile server's 140 kB PNG of
+        12000 x 12000 pixels is decoded, 600 MB, before its size is refused).
 
         Raises:
             ValueError: an answer that is not such a PNG (the message names the server).

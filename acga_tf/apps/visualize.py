@@ -54,7 +54,7 @@ GRID_COLUMNS = ("frame", "ground truth", "ours")
 ATTENTION_COLOURS = "viridis"  # the spatial attention's colour map
 FIGURE_DPI = 100  # a PNG figure's pixels per inch, where not given (`acga visualize --dpi`)
 # Fonts embedded in PDF and PostScript figures as TrueType (Type 42), not Matplotlib's default Type 3, which many
-# publishers' PDF checks refuse (a figure-making tester's)
+# publishers' PDF checks refuse
 EMBEDDED_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
 
 
@@ -139,8 +139,8 @@ class AttentionMaps:
 
 
     def describe(self, x: float, y: float) -> list[str]:
-        """The attention figure in words, for who cannot see it (a screen-reader user's `acga visualize` wrote a
-        picture only): the word weights of the point, in sentence order, the padding's summed; where the model has
+        """The attention figure in words, for who cannot see it (a screen reader reads no
+        picture): the word weights of the point, in sentence order, the padding's summed; where the model has
         spatial attention, the pixel it weighs most and the share of its weight inside the predicted mask; the mask's
         share of the frame.
 
@@ -260,10 +260,10 @@ def plot_spatial_attention(ax, frame: np.ndarray, heat: np.ndarray, point: tuple
     ax.imshow(frame)
     # colours span the map's own min … max, as in the paper's figures, in a map whose lightness rises with the value
     # (the paper's jet does not: its yellow is lighter than its red, and it reads wrong in grey or to many colour-blind
-    # readers, a figure-making tester's)
+    # readers)
     shown = ax.imshow(heat, cmap=ATTENTION_COLOURS, alpha=0.5)
-    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label="attention")  # (a documentation reviewer's:
-    # colours without a scale)
+    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label="attention")  # (else colours
+    # without a scale)
     ax.plot([point[0]], [point[1]], marker="*", color="white", markeredgecolor="black", markersize=14)
     ax.set_axis_off()
     ax.set_gid("spatial_attention")
@@ -284,7 +284,7 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
     axes = fig.subplots(1, panels)
     axes[0].imshow(maps.frame)
     axes[0].imshow(np.ma.masked_equal(maps.mask, 0), cmap="autumn", alpha=0.45, vmin=0, vmax=1)
-    if maps.mask.any():  # its outline too: the tint alone is colour (a documentation reviewer's)
+    if maps.mask.any():  # its outline too: the tint alone is colour
         axes[0].contour(maps.mask, levels=[0.5], colors="white", linewidths=1.2)
     axes[0].plot([x], [y], marker="*", color="white", markeredgecolor="black", markersize=14)
     axes[0].set_title(f"frame {maps.frame_index} and prediction")

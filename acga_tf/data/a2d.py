@@ -71,7 +71,7 @@ class _Reporter:
         self.skipped = skipped
 
     def __call__(self, err: DataError) -> None:
-        if not self.skip_bad:  # what the converter's own errors say too (a data engineer's: some said it, some not)
+        if not self.skip_bad:  # what the converter's own errors say too, each of them
             err.add_note(SKIP_BAD_HINT)
             raise err
         logger.warning("skipped: %s", err)
@@ -317,8 +317,8 @@ def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: 
     instances_dir = instances_dir or os.path.join(root, "text_annotations", "a2d_annotation_with_instances")
     clips_dir = clips_dir or os.path.join(root, "Release", "clips320H")
     report = _Reporter(skip_bad, skipped)
-    # the dataset's folders, whatever `skip_bad`: without one, each video was skipped as bad, and the conversion
-    # ended with nothing written and status 0 (a clips folder on a mount that was not up, a data engineer's)
+    # the dataset's folders, whatever `skip_bad`: without one, each video would be skipped as bad, and the conversion
+    # would end with nothing written and status 0 (a clips folder on a mount that is not up)
     for folder, what in ((clips_dir, "the videos' folder"), (instances_dir, "the masks' folder")):
         if not os.path.isdir(folder):
             raise DataError(folder, f"{what} is missing{' (a link to nowhere)' if os.path.islink(folder) else ''}",

@@ -527,7 +527,7 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         progress=not args.no_progress, overwrite=args.overwrite)
     lines = [f"{s['dataset']} {s['split']}: {counted(s['samples'], 'sample')} "
              f"({counted(s['frames'], 'annotated frame')}) in {counted(len(s['shards']), 'shard')}"
-             # a re-run's: which shards it kept (a data engineer's re-run said nothing of them without -v)
+             # a re-run's: which shards it kept (said without -v too)
              + (f" ({s['reused']} of them written before, kept)" if s["reused"] else "")
              + f", {s['skipped']} skipped"
              + (f" (listed in {s['skipped_csv']})" if s["skipped"] else "")

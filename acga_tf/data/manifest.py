@@ -83,7 +83,7 @@ def matching_shards(file_pattern, hint: str = "") -> list[str]:
 
     Raises:
         FileNotFoundError: none matches; the message names the pattern, the current folder where the pattern is
-            relative (a workshop tester's `--data 'nosuch/*'` typed in another folder), then `hint`.
+            relative (`--data 'nosuch/*'` typed in another folder), then `hint`.
     """
     file_pattern = shard_pattern(file_pattern)
     matched = sorted(tf.io.gfile.glob(file_pattern))

@@ -217,8 +217,8 @@ def _display_matrix(frame: av.VideoFrame, path: str) -> np.ndarray | None:
     """The frame's display matrix side data as 9 int32, or None.
 
     PyAV reads every side data of a frame to list them, and fails on a type it does not know: FFmpeg 8 gives a JPEG
-    with EXIF data its EXIF as side data (type 31), and `frame.side_data` raised "31 is not a valid Type" (any camera
-    JPEG: a researcher's). There the matrix is built from the picture's EXIF orientation, read with Pillow from the
+    with EXIF data its EXIF as side data (type 31), and `frame.side_data` raises "31 is not a valid Type" (any camera
+    JPEG). There the matrix is built from the picture's EXIF orientation, read with Pillow from the
     file `path`, as FFmpeg builds it: PyAV's `frame.rotation` keeps the turn alone, and a mirroring orientation (2, 4,
     5 and 7) came out turned half round or not at all. Where Pillow reads no orientation, the matrix is rebuilt from
     `frame.rotation` (av_display_rotation_get's degrees). (A folder's pictures: `_folder_orientations`.)"""
@@ -547,8 +547,8 @@ def frame_files(folder: str) -> tuple[list[str], str | None]:
     frames of one extension (J-HMDB's `00001.png`, ...; a DAVIS or A2D frames folder), read in name order. Hidden
     files (macOS's `._00001.png`, `.DS_Store`) and other files are passed over, as FFmpeg's glob passes them over.
     Refused: names whose order is not their numbers' (`1.png`, `10.png`, `2.png`; `00009.png`, `000010.png`), a
-    frame name that is a folder, a broken link or an empty file (FFmpeg stopped reading at an empty frame: the frames
-    after it were lost without a word, a researcher's)."""
+    frame name that is a folder, a broken link or an empty file (FFmpeg stops reading at an empty frame: the frames
+    after it would be lost without a word)."""
     entries = sorted((entry for entry in os.scandir(folder) if not entry.name.startswith(".")
                       and os.path.splitext(entry.name)[1].lower() in FRAME_EXTENSIONS), key=lambda entry: entry.name)
     names = [entry.name for entry in entries]
@@ -617,8 +617,8 @@ def video_file_problem(path: str) -> str | None:
     (`<(curl ...)`, `/dev/stdin` from a pipe: a video is opened more than once, for its length and timing, then its
     frames, and seeked in; a FIFO's second open waited for a writer that had gone, for ever, and a pipe was "video
     file not found")."""
-    if os.path.isfile(path):  # one this process may not read: named so (it was "cannot decode the video
-        # (PermissionError: ...)", a chaos tester's)
+    if os.path.isfile(path):  # one this process may not read: named so (not "cannot decode the video
+        # (PermissionError: ...)")
         reason = files.unreadable(path)
         return None if reason is None else f"cannot be read ({reason}): check its owner and permissions"
     if os.path.isdir(path):

@@ -105,7 +105,7 @@ class SegmentationTask:
         """
         for name, value, default_of in (("learning_rate", learning_rate, optimizer), ("foreground_weight",
                                                                                      foreground_weight, loss)):
-            if value is not None and default_of is not None:  # a researcher's: SGD's 0.01 trained, without a word
+            if value is not None and default_of is not None:  # else SGD's 0.01 trains, without a word
                 instead = (f"give the optimizer built with it, e.g. keras.optimizers."
                            f"{type(keras.optimizers.get(optimizer)).__name__}(learning_rate={value!r})"
                            if name == "learning_rate" else "build the loss you give with it")
@@ -161,7 +161,7 @@ class SegmentationTask:
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if isinstance(y, dict) and isinstance(self.loss, dict) and (missing := sorted(set(self.loss) - set(y))):
-            # a researcher's `fit(x, {"logits": mask})`: Keras' KeyError said `logits_res1` was not an output
+            # `fit(x, {"logits": mask})`: Keras' KeyError says `logits_res1` is not an output
             raise ValueError(f"the losses compiled take targets for {sorted(self.loss)}; the data gives none for "
                              f"{missing}: give each (acga_tf.data.parse.multiscale_targets(mask) makes the three "
                              "from an S x S mask; make_dataset's batches have them), or compile losses only for "
@@ -206,8 +206,8 @@ def _with_targets(y, y_pred):
 def _check_arrays(model, x, y=None) -> None:
     """Checks arrays given to `fit`, `evaluate` or `predict` before Keras runs its loop: the inputs as a call checks
     them, the targets' ranks and values. Under JAX, Keras takes the variables' values out of the model for the loop
-    and puts them back at its end, so an error raised inside a step (the model's own input check among them) left
-    the model without its weights for the rest of the process (a JAX user's: every later call failed with
+    and puts them back at its end, so an error raised inside a step (the model's own input check among them) leaves
+    the model without its weights for the rest of the process (every later call fails with
     "'NoneType' object is not callable"). A dataset or generator is read inside the loop, not checked here."""
     if isinstance(x, dict) and all(hasattr(value, "shape") for value in x.values()) and \
             hasattr(model, "_check_inputs"):
@@ -323,7 +323,7 @@ class ACGA(SegmentationTask, keras.Model):
             except (ValueError, TypeError, KeyError, AttributeError) as e:
                 if not replaced:
                     raise
-                # a stage of one's own that takes or gives another shape failed deep in the next stage (a QA tester's
+                # a stage of one's own that takes or gives another shape fails deep in the next stage (with
                 # "too many values to unpack", "'KerasTensor' object is not a mapping", KeyError 'attended_text')
                 detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise ValueError(f"stages: the model cannot be wired with {', '.join(replaced)} of your own "
@@ -451,7 +451,7 @@ class ACGA(SegmentationTask, keras.Model):
         if self._encoder_dtype is not None:  # only where set: configs saved before it load as they did
             config["encoder_dtype"] = _serialize(self._encoder_dtype)
         if self._replaced:
-            for name, layer in self._replaced.items():  # else saved, and then not loadable, even here (a QA tester's)
+            for name, layer in self._replaced.items():  # else saved, and then not loadable, even here
                 kind = type(layer)
                 registered = keras.saving.get_registered_object(keras.saving.get_registered_name(kind)) is kind
                 if not registered and not kind.__module__.startswith("keras."):
@@ -503,7 +503,7 @@ class ACGA(SegmentationTask, keras.Model):
         self._check_runs_here({"video": video, "words": words})
         count, clips = keras.ops.shape(words)[0], keras.ops.shape(video)[0]
         words = keras.ops.tile(words, (clips, 1, 1))  # (B·Q, L, D): sentences 0..Q-1 for each clip
-        if type(self).call is not ACGA.call:  # (a researcher's subclass refined the logits: predict ignored it)
+        if type(self).call is not ACGA.call:  # (a subclass that refines the logits: else predict ignores it)
             outputs = self({"video": keras.ops.repeat(video, count, axis=0), "words": words}, training=False)
             return {key: outputs[key] for key in ("logits_res1", "logits_res2", "logits")}
         per_stream = []

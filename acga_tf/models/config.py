@@ -150,8 +150,8 @@ class ACGAConfig(FrozenConfig):
 
     @classmethod
     def unknown_fields_hint(cls, unknown: list[str]) -> str:
-        """`epochs`, `batch_size`, ... are the data's and the schedule's (a researcher's `ACGAConfig.preset("tiny",
-        epochs=3)` listed the model's fields only)."""
+        """`epochs`, `batch_size`, ... are the data's and the schedule's (`ACGAConfig.preset("tiny",
+        epochs=3)` otherwise lists the model's fields only)."""
         if settings := [name for name in unknown if name in FORMER_FIELDS]:
             return (f" ({', '.join(settings)}: the data's or the schedule's, not the model's; "
                     f"ExperimentConfig.preset(name, {settings[0]}=...) of acga_tf.training.experiment takes the "

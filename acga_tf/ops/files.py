@@ -35,7 +35,7 @@ _ERRNO_OF = {os.strerror(number): number for number in errno.errorcode}
 
 def current_folder_note(path: str) -> str:
     """"in /home/me, the current folder" for a relative `path`, "" for an absolute one: what a message about a file
-    not found adds, where the path was typed in another folder than the one it is relative to (a workshop tester's)."""
+    not found adds, where the path was typed in another folder than the one it is relative to."""
     return "" if os.path.isabs(path) or "://" in path else f"in {os.getcwd()}, the current folder"
 
 
@@ -100,8 +100,8 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
     if not in_place:
         try:
             tf.io.gfile.rename(temporary, target, overwrite=overwrite)
-        except (OSError, tf.errors.OpError) as e:  # `path` a folder now: TensorFlow named the temporary file, which
-            _remove(temporary)  # was left (a QA engineer's run folder with a folder named provenance.json)
+        except (OSError, tf.errors.OpError) as e:  # `path` a folder now: TensorFlow names the temporary file, which
+            _remove(temporary)  # would be left (a folder named provenance.json in a run folder, say)
             reason = e.message.rsplit("; ", 1)[-1].strip() if isinstance(e, tf.errors.OpError) else e.strerror
             raise OSError(_ERRNO_OF.get(reason, getattr(e, "errno", None)), reason, path) from None
 
@@ -154,7 +154,7 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
                          f"names written {'in it' if folder else 'beside it'}, over the {limit:,} this system takes: "
                          f"choose a shorter one{where}")
     name, longest = len(os.fsencode(os.path.basename(path))), _longest_name(anchor)
-    if name > longest:  # an operations tester's 130 accented letters: "[Errno 36] File name too long: '...mp4.tmp'"
+    if name > longest:  # 130 accented letters, say: else "[Errno 36] File name too long: '...mp4.tmp'"
         raise ValueError(f"{path[:60]}...: its name is {name:,} bytes, over the {longest} this file system takes: "
                          f"shorten it{where}")
     to_create = os.path.relpath(os.path.abspath(path), anchor).split(os.sep)  # the folders to be made, the name last
@@ -309,7 +309,7 @@ def write_text(path: str, text: str) -> None:
 
 def write_json(path: str, obj: Any) -> None:
     """Writes `obj` as indented JSON to `path` atomically, in UTF-8 with its letters as they are ("数据/分片", not
-    "\\u6570\\u636e/..."; a multilingual tester's manifest and evaluation records), or as escapes where a string holds
+    "\\u6570\\u636e/..."; in manifests and evaluation records), or as escapes where a string holds
     what UTF-8 cannot write (a lone surrogate: a file name's undecodable bytes)."""
     text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
     try:

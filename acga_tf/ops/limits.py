@@ -11,14 +11,14 @@ import resource
 import sys
 import tempfile
 
-# The virtual memory one `acga` command needed on a 2-core host (an HPC tester's and this module's measures,
-# 2026-12-05): `acga params` and `acga predict` 3 GiB (2.5 failed while TensorFlow loaded), `acga train` 4 GiB.
+# The virtual memory one `acga` command needed on a 2-core host (measured 2026-12-05): `acga params` and
+# `acga predict` 3 GiB (2.5 failed while TensorFlow loaded), `acga train` 4 GiB.
 # TensorFlow reserves far more address space than it fills: a command's resident memory is about 1 GB.
 NEEDED_GIB = "3 to 4"
 # Below this a command is refused before it loads anything. TensorFlow's libraries are 1.2 GB and importing it peaked
 # at 1.9 GiB of address space on that host; below 3 GiB, how a command failed varied and mostly could not be caught:
 # no message at 1.2 GB (OpenBLAS's exit), a traceback at 1.4, TensorFlow's abort at 2.1 (a thread it could not make,
-# status 134), a segmentation fault at 2.5 (`acga predict` 3 of 3 runs, `acga params` 2 of 6: an HPC tester's).
+# status 134), a segmentation fault at 2.5 (`acga predict` 3 of 3 runs, `acga params` 2 of 6).
 TOO_LITTLE = 3 * 2 ** 30
 # The errors a library's loading ends in where the address space ran out (ImportError: "failed to map segment from
 # shared object"; SystemError: "error return without exception set"; RuntimeError: a module's own import check).
@@ -96,10 +96,10 @@ def open_closed_standard_streams() -> list[int]:
     `<&-`, as a service manager may start it), or with an output open for reading only (bash leaves a closed stderr
     so for the program a bash script runs: `acga 2>&-` through pyenv's shim); returns those descriptors.
 
-    Else the next file the command opened took that number, so that TensorFlow's log lines would have been written
-    into an output; and with `sys.stderr` None (Python's choice then) a progress bar failed ("'NoneType' object has no
-    attribute 'write'", status 1), after an evaluation whose results were then not written (an operations tester's).
-    A closed stderr is now read as `2>/dev/null`: the command runs, its exit status says how it went. `sys.stdout` is
+    Else the next file the command opens takes that number, so that TensorFlow's log lines would be written into an
+    output; and with `sys.stderr` None (Python's choice then) a progress bar fails ("'NoneType' object has no
+    attribute 'write'", status 1), after an evaluation whose results are then not written.
+    A closed stderr is read as `2>/dev/null`: the command runs, its exit status says how it went. `sys.stdout` is
     None where stdout was closed: the command refuses to run, its results would be lost (`acga_tf.cli.main`)."""
     opened = []
     for descriptor in (0, 1, 2):

@@ -40,7 +40,7 @@ def import_tensorflow_quietly(warnings: bool = False) -> None:
     command's own message says what failed, and TensorFlow's warnings before it ("Local rendezvous is aborting with
     status: ...", a temporary file's path on a full disk) only repeated it."""
     if os.environ.get(LEVEL_VARIABLE, "").strip() not in ("0", "1", "2", "3"):  # unset, or not a level:
-        os.environ[LEVEL_VARIABLE] = "1" if warnings else "2"  # TensorFlow reads "abc" as 0 (an operations tester's)
+        os.environ[LEVEL_VARIABLE] = "1" if warnings else "2"  # TensorFlow reads "abc" as 0
     if "tensorflow" in sys.modules or os.environ[LEVEL_VARIABLE].strip() == "0":
         return
     with filtered_stderr():

@@ -34,7 +34,7 @@ def redraw_interval(stream: IO) -> float:
 def bar_intervals(stream: IO) -> dict[str, float]:
     """tqdm's `mininterval` and `maxinterval` for a bar written to `stream`: into a log, 30 s both. tqdm's monitor
     thread redraws a bar not redrawn for `maxinterval` (10 s by default) whatever its `mininterval`, so a bar given
-    only the 30 s wrote a line every 10 to 20 s (a tester's 8.5-minute `acga predict` log: 33 redraws)."""
+    only the 30 s writes a line every 10 to 20 s (33 redraws in an 8.5-minute `acga predict` log)."""
     interval = redraw_interval(stream)
     return {"mininterval": interval, "maxinterval": max(interval, 10.0)}
 

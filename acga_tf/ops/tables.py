@@ -64,7 +64,7 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
                 line, ended = ended + 1, reader.line_num  # the line the row starts on (a quoted line break spans two)
                 if strict and len(cells) > len(names) and any(cell.strip() for cell in cells):
                     # (empty cells past the header too: "the red, big circle" unquoted before an empty last
-                    # column moved "big circle" into the mask's column, named as a missing file, a QA tester's)
+                    # column would move "big circle" into the mask's column, named as a missing file)
                     raise TableError(path, f"{len(cells)} cells, the header names {len(names)}: a cell with a comma "
                                            "in it (a sentence) must be quoted", line)
                 if any(cell.strip() for cell in cells):

@@ -204,7 +204,7 @@ def _decode_strings(value: Any, name: str) -> Any:
         if not isinstance(value["b64"], str):
             raise invalid_argument(f"input {name!r}: a 'b64' value must be a base64 string, got "
                                    f"{type(value['b64']).__name__}")
-        try:  # (a web client's URL-safe text dropped the connection: a REST tester's)
+        try:  # (else a web client's URL-safe text drops the connection)
             return b64decode_as_tf_serving(value["b64"])
         except ValueError:
             raise invalid_argument(f"input {name!r}: a 'b64' value is not standard base64 (the alphabet A-Z a-z 0-9 + "
@@ -245,7 +245,7 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
     target = dtype.as_numpy_dtype
     # As TF Serving's json_tensor.cc reads JSON: an integer input takes only integers (3.0 is a decimal, true a
     # boolean: both refused), a float input numbers but not true/false, a bool input only true/false. NumPy
-    # would convert each silently (a REST integrator's `true` in a video was read as 1). A list mixing true/false
+    # would convert each silently (`true` in a video would be read as 1). A list mixing true/false
     # with numbers becomes numbers in NumPy and is not caught here: looking at each value in Python would cost
     # seconds for an HD clip (docs/serving.md says so).
     kind = array.dtype.kind

@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 PROVENANCE_FILE = os.path.join("assets.extra", "acga_provenance.json")  # TF Serving reads only the warmup file
 # The words the model knows (the run's vocab.txt; the graph holds them as a table, which a loaded SavedModel does not
-# list): named where a sentence has none of them (a QA tester's refused sentence listed no words for an export)
+# list): named where a sentence has none of them (else a refused sentence lists no words for an export)
 VOCAB_EXPORT_FILE = os.path.join("assets.extra", "vocab.txt")
 MODELS_CONFIG = "models.config"
 # Warmup frames are small: the graph letterboxes any H × W to S × S, so the model runs at full size anyway.
@@ -169,8 +169,8 @@ class ServingModule(tf.Module):
         """`segment_encoded_png`: as `segment_encoded` → mask_png_bytes string [Q] (each mask a greyscale PNG of 0
         and 255 at the frames' H × W, as `acga predict --frames-dir` writes them), empty bool [Q].
 
-        No probability: a REST answer for one 1920 × 1080 clip and sentence was 53 MB with it (47 MB of
-        `probability` as JSON numbers, a REST integrator's); TF Serving writes an output whose name ends in `_bytes`
+        No probability: a REST answer for one 1920 × 1080 clip and sentence is 53 MB with it (47 MB of
+        `probability` as JSON numbers); TF Serving writes an output whose name ends in `_bytes`
         as `{"b64": ...}`, so a mask costs its PNG in base64 (docs/serving.md#signatures)."""
         outputs = self._segment_clip(self._decoded(frames), queries, probabilities=False)
         png = tf.map_fn(lambda mask: tf.io.encode_png(mask[..., None] * 255), outputs["mask"],
@@ -326,7 +326,7 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
 
 def export_record(trained: TrainedModel, source: str | None = None) -> dict:
     """`assets.extra/acga_provenance.json` (docs/serving.md#layout): where a served version came from, which its
-    SavedModel does not say (a reproducibility auditor's): the model given (`source`: a checkpoint's file; else the
+    SavedModel does not say: the model given (`source`: a checkpoint's file; else the
     run's folder), a digest of the weights (as `acga evaluate --output-json` records it), the config, the run's
     `experiment.json` and `provenance.json` where the run has them (one that cannot be read is left out with a
     warning), and the software and host of the export."""
@@ -339,8 +339,8 @@ def export_record(trained: TrainedModel, source: str | None = None) -> dict:
             return None
         try:
             return files.read_json(path)
-        except (ValueError, OSError) as e:  # a record is not what the export needs (a QA engineer's damaged one
-            logger.warning("%s: not read into the export's record (%s)", path, e)  # stopped the export, unnamed)
+        except (ValueError, OSError) as e:  # a record is not what the export needs (a damaged one
+            logger.warning("%s: not read into the export's record (%s)", path, e)  # would stop the export, unnamed)
             return None
 
     return {"exported": provenance.now(), "model": os.path.abspath(source) if source else None,
@@ -395,8 +395,8 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
         setattr(root, name, function)
 
     # The model's folder locked while a version is written in it: a second export into it now is refused (exit 75),
-    # nothing touched (an automation engineer's two exports of one version: the later removed the earlier's staging
-    # folder, then failed, leaving its own); folders made for it and left empty are removed.
+    # nothing touched (else, of two exports of one version, the later removes the earlier's staging
+    # folder, then fails, leaving its own); folders made for it and left empty are removed.
     with files.locked_folder(name_dir, option("--output", "output_dir")):
         _check_version_dir(output_dir)  # another export may have written it meanwhile
         # Written beside the version folder under a name that is not an integer (TF Serving ignores it), renamed.

@@ -82,8 +82,8 @@ class TrainedModel:
 
 def require_acga(model) -> None:
     """Refuses, in one line, a model that is not an `ACGA` (or a subclass of it): a run's files, evaluation, prediction
-    and export read its config and multi-sentence pass (a researcher's own `keras.Model` failed deep inside with
-    "'MyModel' object has no attribute 'config'", after a run's word files were written).
+    and export read its config and multi-sentence pass (another `keras.Model` fails deep inside with
+    "'MyModel' object has no attribute 'config'", after a run's word files are written).
 
     Raises:
         TypeError: `model` is not an `ACGA`.
@@ -146,7 +146,7 @@ def save_weights(model: keras.Model, path: str) -> None:
     reason: left open, HDF5 flushed it again as Python exited, printing its traceback twice, and the process died of
     a segmentation fault (`acga train` on a full disk, status 139). The file's size is reserved first
     (`_reserve_space`), so that a disk too full for it fails before HDF5 writes: closing a file HDF5 failed to write
-    was itself a segmentation fault where the disk filled mid-write (an HPC tester's 12 MB quota)."""
+    is itself a segmentation fault where the disk fills mid-write (a 12 MB quota, say)."""
     try:
         with files.atomic_path(path, suffix=".staging.weights.h5") as temporary:  # Keras wants .weights.h5
             _reserve_space(temporary, _weights_file_size(model))
@@ -364,8 +364,8 @@ def load_model_file(path: str) -> keras.Model:
     try:
         with _python_random_kept():
             model = keras.saving.load_model(path, compile=False)
-    except (zipfile.BadZipFile, zlib.error) as e:  # a copy changed on the way: "Bad CRC-32 for file ..." (it was a
-        # traceback, status 1: a tester's .keras with 5 KB overwritten)
+    except (zipfile.BadZipFile, zlib.error) as e:  # a copy changed on the way: "Bad CRC-32 for file ..." (else a
+        # traceback, status 1: a .keras with 5 KB overwritten, say)
         raise ValueError(f"{path}: damaged ({e}): copy it again from where it was written, or load another "
                          "checkpoint") from None
     except (ValueError, TypeError, KeyError, OSError) as e:  # Keras' errors for files that are not .keras models
@@ -381,7 +381,7 @@ def load_model_file(path: str) -> keras.Model:
                              "only (docs/model.md#extending)") from None
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         limit = limits.memory_limit_hint()  # Keras reports an allocation that failed as objects it could not load
-        raise ValueError(f"{path}: cannot load a Keras model ({first_line.rstrip(':')})"  # (a QA engineer's 2.5 GiB)
+        raise ValueError(f"{path}: cannot load a Keras model ({first_line.rstrip(':')})"
                          + (f"; it may have run out of memory{limit}" if limit else "")) from None
     if not isinstance(model, acga.ACGA):
         raise ValueError(f"{path}: a {type(model).__name__}, not an ACGA model (acga-tf loads the .keras files that "
@@ -469,8 +469,8 @@ def load_trained(path: str) -> TrainedModel:
     model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
     embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
-    if embeddings.shape[1] != model.config.word_dim:  # else the first prediction failed in tf.function's binding,
-        # kilobytes of tensor values long (a library integrator's embeddings.npy of another run)
+    if embeddings.shape[1] != model.config.word_dim:  # else the first prediction fails in tf.function's binding,
+        # kilobytes of tensor values long (an embeddings.npy of another run)
         raise ValueError(f"{os.path.join(directory, EMBEDDINGS_FILE)}: word vectors of {embeddings.shape[1]} "
                          f"dimensions; the model reads {model.config.word_dim} (its word_dim): the file of another "
                          "run? Put back the run's own")

@@ -234,8 +234,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         # Written to temporary names and renamed, so a kill mid-write leaves the previous backup intact.
         tf.io.gfile.makedirs(self.backup_dir)
         artifacts.save_weights(self.model, self._weights_path)
-        # with the weights file's digest: HDF5 checks nothing, so a damaged copy loaded as weights of 3.4e38 and
-        # trained to NaN, and the NaN's message kept it as "the last finite backup" (a chaos tester's)
+        # with the weights file's digest: HDF5 checks nothing, so a damaged copy would load as weights of 3.4e38 and
+        # train to NaN, and the NaN's message would keep it as "the last finite backup"
         files.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen,
                                                         "step": int(self.model.optimizer.iterations.numpy()),
                                                         "steps_per_epoch": self.steps_per_epoch,
@@ -586,7 +586,7 @@ def _backup_step(backup_dir: str) -> int | None:
 def seeded(seed: int):
     """`keras.utils.set_random_seed(seed)` for the block (the run's weights and stream follow from its seed), then the
     caller's random state back: Python's and NumPy's generators, TensorFlow's global seed, Keras' global seed and
-    seed generator, and PyTorch's under its backend. A notebook tester's draws after `fit` started from the run's
+    seed generator, and PyTorch's under its backend. Else a notebook's draws after `fit` start from the run's
     seed (2019) every time."""
     python_state, numpy_state = random.getstate(), np.random.get_state()
     tf_seed = tf.compat.v1.get_seed(None)[0]
@@ -615,7 +615,7 @@ def moving_statistics_note(model: keras.Model, steps: int) -> str | None:
 
     Training normalises each batch by its own statistics, so the scores logged during training are those; evaluation,
     export and prediction normalise by the moving averages, which after n steps still hold momentum^n of their starting
-    values (0.99^75: 47%). A tester's 75-step run on 10 videos of their own logged a mean IoU of 0.97 and scored 0.32 in
+    values (0.99^75: 47%). A 75-step run on 10 videos logged a mean IoU of 0.97 and scored 0.32 in
     `acga evaluate`, on the same training samples."""
     norms = [unit.batch_norm for unit in i3d_units(model) if unit.batch_norm.trainable]
     if not norms or steps < 1:
@@ -681,7 +681,7 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
         _check_resumable(work_dir, finished, experiment)
     if "://" not in work_dir:  # a local folder: one line naming it where it cannot be written (a read-only folder)
         files.check_writable(work_dir, folder=True, flag=option(*OUTPUT))
-        for sub in (BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR):  # a resumed run's (a tester's read-only checkpoints/ failed
+        for sub in (BACKUP_DIR, CHECKPOINT_DIR, LOG_DIR):  # a resumed run's (a read-only checkpoints/ would fail
             if os.path.isdir(os.path.join(work_dir, sub)):  # at the epoch's end, naming a temporary file)
                 files.check_writable(os.path.join(work_dir, sub), folder=True, flag=option(*OUTPUT))
     tf.io.gfile.makedirs(work_dir)
