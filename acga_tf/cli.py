@@ -547,7 +547,7 @@ def _run_predict(args) -> int:
     print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}", file=text)
     several = len(summary.queries) > 1
     for k, (query, coverage, empty) in enumerate(zip(summary.queries, summary.coverage, summary.empty_frames)):
-        # numbered as the legend and DIR/<k>/, the colour named (a screen-reader user could not pair them)
+        # numbered as the legend and DIR/<k>/, the colour named (else a screen reader cannot pair them)
         number = f"{k + 1}. " if several else ""
         colour = f" ({overlay_color_name(k)} in the overlay)" if args.output and several else ""
         print(f"  {number}{quoted(query)}{colour}: mask covers {100 * coverage:.1f}% of pixels, empty in "
@@ -758,7 +758,7 @@ def _run_train(args) -> int:
 
 def _epochs_trained(history) -> str:
     """What `fit` did, in the run's own epoch numbers: "trained epochs 1 to 2 of 2, final loss ...", after a resume
-    "trained epoch 3 of 3, ..." (it said "trained 1 epoch(s)", which a tester read as the run's total)."""
+    "trained epoch 3 of 3, ..." (not "trained 1 epoch(s)", which reads as the run's total)."""
     if not history.epoch:  # a run stopped between its last step and its save: the resume only saved it
         return "no epoch left to train: the run had made its last step, now saved"
     first, last = history.epoch[0] + 1, history.epoch[-1] + 1
@@ -993,8 +993,8 @@ def _unread_argument(argv: list[str]) -> str | None:
 
 class _NamedStdout:
     """Standard output during a command: a write that fails names it. Python's error names no file, so `> out.txt` on a
-    full disk ended `acga predict` with "[Errno 28] No space left on device" alone, its masks written (an HPC
-    tester's). Everything else is the stream's own."""
+    full disk would end `acga predict` with "[Errno 28] No space left on device" alone, its masks written.
+    Everything else is the stream's own."""
 
     def __init__(self, stream):
         self.stream = stream

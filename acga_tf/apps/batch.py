@@ -92,8 +92,8 @@ def read_list(path: str) -> list[ListRow]:
         ValueError: the file cannot be read as such a list, or two of its videos would share a folder
             (`video_folders`; the message names it, and the line).
     """
-    stdin = os.fspath(path) == "-"  # `--list -`: standard input, so named in messages (not "/dev/stdin", an HPC
-    path, name = ("/dev/stdin", "standard input (--list -)") if stdin else (os.fspath(path),) * 2  # tester's)
+    stdin = os.fspath(path) == "-"  # `--list -`: standard input, so named in messages (not "/dev/stdin")
+    path, name = ("/dev/stdin", "standard input (--list -)") if stdin else (os.fspath(path),) * 2
     try:
         _, table = tables.read_csv_rows(path, ("video", "query"), expected="a CSV list with the columns video,query",
                                         strict=True)  # an unquoted comma cut the sentence short, without a word

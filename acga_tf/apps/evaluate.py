@@ -257,8 +257,8 @@ def _named(output: str) -> str:
 
 def unknown_words_note(vectorizer, sentences: list[str]) -> str | None:
     """A line saying how many of the scored sentences have words outside the model's vocabulary (read as zero
-    vectors, docs/data.md#pipeline) and which, or None. `acga predict` warns of them sentence by sentence; an
-    own-data tester's evaluation scored such sentences 0 without a word."""
+    vectors, docs/data.md#pipeline) and which, or None. `acga predict` warns of them sentence by sentence; else an
+    evaluation scores such sentences 0 without a word."""
     distinct = sorted(set(sentences))
     if not distinct:
         return None

@@ -98,8 +98,8 @@ QUOTED_LENGTH = 80  # characters of a sentence a message quotes
 
 
 def quoted(query: str) -> str:
-    """A sentence as messages quote it: `repr`, its first `QUOTED_LENGTH` characters and "..." where longer (a workshop
-    tester's 423-word sentence was printed whole three times, by the summary and two warnings)."""
+    """A sentence as messages quote it: `repr`, its first `QUOTED_LENGTH` characters and "..." where longer (else a
+    423-word sentence is printed whole three times, by the summary and two warnings)."""
     return repr(query) if len(query) <= QUOTED_LENGTH else f"{query[:QUOTED_LENGTH]!r}..."
 
 
@@ -596,7 +596,7 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
         model: any artifact `load_predictor` takes (run directory, `.keras`, SavedModel, TF Serving URL), or a
             loaded `TrainedModel` / `Predictor`. A path is loaded once and kept until another path is given: a
             process that alternates two models by path loads each again at every switch (TensorFlow keeps about
-            100 MB of every SavedModel loaded: a library integrator measured 140 MB more a switch), so load each
+            100 MB of every SavedModel loaded: 140 MB more a switch, measured), so load each
             with `load_predictor` once and pass the predictors.
         video: a video file PyAV can read, a folder of PNG or JPEG frames (docs/serving.md#predict), or uint8 frames
             (N, H, W, 3) RGB; any size and length.
@@ -706,14 +706,14 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
         path, lacking = legend_font(query)
         fonts.append(ImageFont.truetype(path, LEGEND_FONT_SIZE) if path else ImageFont.load_default())
         missing += lacking
-    if missing:  # (before: Pillow's default font drew every letter outside ASCII as a box, without a word)
+    if missing:  # (else Pillow's default font draws every letter outside ASCII as a box, without a word)
         named = " ".join(c if c.isprintable() and unicodedata.category(c)[0] != "M" else f"U+{ord(c):04X}"
                          for c in dict.fromkeys(missing))
         logger.warning("the overlay's legend has no font with a glyph for %s: drawn as a box (install a font that "
                        "has them, such as Noto Sans CJK for Chinese and Japanese)", named)
     number_width = max(int(np.ceil(fonts[0].getlength(number))) for number in numbers)
     room = width - 18 - number_width - 4  # the text's pixels a line
-    # (before: a sentence wider than the frame was cut at its edge without a word)
+    # (else a sentence wider than the frame is cut at its edge without a word)
     lines = [_wrapped(query, font, room) for font, query in zip(fonts, queries)]
     if height is not None and 4 + line * sum(map(len, lines)) > height:  # the sentences' swatches come first
         lines = [[query] for query in queries]
@@ -1205,7 +1205,7 @@ def frame_range(start: float | None, end: float | None, fps: float,
 
     Raises:
         ValueError: a start below 0, infinite or not a number, an end not after the start (an infinite end is the
-            video's end), or a range in which no frame is shown (before, the frame after it was segmented).
+            video's end), or a range in which no frame is shown (not the frame after it segmented).
     """
     if start is not None and not 0 <= start < math.inf:
         raise InputError(f"{option(*START)}{start}: must be a time in seconds, 0 or more")
@@ -1412,8 +1412,8 @@ def _past_the_end(video, start: float | None, first: int, frames: int | None, fp
     name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
     given = f"{option(*START)}{start}"  # as the caller gave it
     variable = times and any(abs(t - times[0] - k / fps) > 0.5 / fps for k, t in enumerate(times))
-    if variable and first >= len(times):  # the frames' own times: no number or length from the mean rate (a phone
-        count = len(times)  # tester's 8 frames over 3.03 s read "--start 5.0 is frame 15 ... 3.05 s at 2.62 fps")
+    if variable and first >= len(times):  # the frames' own times: no number or length from the mean rate (8 frames
+        count = len(times)  # over 3.03 s would read "--start 5.0 is frame 15 ... 3.05 s at 2.62 fps")
         return (f"{name}: {given} is past the video's end ({count} frame{'' if count == 1 else 's'}, the last shown "
                 f"from {times[-1]:.2f} s)")
     length = (f"{frames} frame{'' if frames == 1 else 's'}, {frames / fps:.2f} s at {fps:g} fps" if frames

@@ -66,9 +66,9 @@ SERVER_TIMEOUT_S = 600.0  # a TF Serving server's time for one whole answer (`ac
 
 def own_function(function: Callable, **options) -> tf.types.experimental.PolymorphicFunction:
     """`tf.function(function, **options)`, counted apart from the others made from the same code. TensorFlow counts
-    traces by the Python code (a lambda's line, a method's function): a fifth model loaded in one process (a
-    library integrator's, `acga evaluate RUN/checkpoints`' fifth checkpoint) warned that "5 out of the last 5 calls
-    ... triggered tf.function retracing", though each function was traced once. A `functools.partial` has no code
+    traces by the Python code (a lambda's line, a method's function): a fifth model loaded in one process
+    (`acga evaluate RUN/checkpoints`' fifth checkpoint) would warn that "5 out of the last 5 calls
+    ... triggered tf.function retracing", though each function is traced once. A `functools.partial` has no code
     of its own, so each is counted alone."""
     return tf.function(functools.partial(function), **options)
 
@@ -163,8 +163,8 @@ class KerasPredictor(Predictor):
         return self.prepare_many([frame])[0]
 
     def prepare_many(self, frames):
-        # Letterboxed together: one eager call for k frames took a sixth of k calls' time (k = 8, a performance
-        # tester's), and the values are the same (the resize is per image).
+        # Letterboxed together: one eager call for k frames took a sixth of k calls' time (k = 8), and the values
+        # are the same (the resize is per image).
         return list(np.asarray(preprocess_clip(np.stack(frames), self.image_size), np.float32))  # k × (S, S, 3)
 
     def segment(self, clips, queries, height, width, probabilities=False):
@@ -326,7 +326,7 @@ def _describe_outputs(q: int) -> dict:
 def _check_answer(answer, expected: dict, signature: str, source: str) -> dict[str, np.ndarray]:
     """The outputs of a server's answer to `signature` as arrays, checked against `expected`: name → None (only
     present) or (kinds, shape, value range or None), as the request implies (Q sentences, (H, W) frames). A server
-    that is not TF Serving over an acga-tf SavedModel is named, with what it gave (before: a bare KeyError, or an
+    that is not TF Serving over an acga-tf SavedModel is named, with what it gave (not a bare KeyError, or an
     IndexError deep in the caller).
 
     Raises:

@@ -90,8 +90,8 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 
     The workers ignore Ctrl-C (SIGINT, which a terminal sends to every process of the command): the main process
     alone stops the conversion, cancels the shards not started and waits for those being written, so that what it
-    reports as complete is what is on disk when the command exits. Before, a worker went on to its next queued
-    shard after the command had ended.
+    reports as complete is what is on disk when the command exits, and no worker goes on to its next queued
+    shard after the command has ended.
     """
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(os.getpid(),))
@@ -99,7 +99,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 
 def _start_worker(parent: int) -> None:
     """A pool worker ignores Ctrl-C (`make_pool`) and ends when the command's process is gone (killed with SIGKILL,
-    which nothing can catch): before, the workers went on writing the shards queued to them, then waited forever.
+    which nothing can catch): else the workers go on writing the shards queued to them, then wait forever.
     A shard being written is left as its `.tmp` file, which the next run removes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

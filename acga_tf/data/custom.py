@@ -134,7 +134,7 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
         raise DataError(src, f"column 'video': {paths['video']} not found", reason="missing_video")
     if paths["video"] not in checked:  # a folder of frames is listed once, not once a row
         checked[paths["video"]] = video_file_problem(paths["video"])
-    if checked[paths["video"]] is not None:  # (before: a folder of frames was "not found")
+    if checked[paths["video"]] is not None:  # (a folder of frames is not "not found")
         raise DataError(src, f"column 'video': {paths['video']}: {checked[paths['video']]}", reason="missing_video")
     if not os.path.isfile(paths["mask"]):
         raise DataError(src, f"column 'mask': {paths['mask']} not found", reason="missing_mask")

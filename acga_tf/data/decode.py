@@ -54,8 +54,8 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor, source) -> dict[s
     """The context, once it holds what `schema.encode_example` writes: `num_frames` the stored frames, `center` one
     of them, a mask and an instance id per sentence, a frame size of at most `MAX_FRAME_PIXELS`, sentences of at
     most `MAX_SENTENCE_BYTES`. A record that breaks these (written by hand, or by another tool) stops the pipeline
-    with its shard (`source`), video and frame named; before, a `center` of 10**12 wrapped around in the int32 cast
-    and the clip was taken from the wrong frames without a word."""
+    with its shard (`source`), video and frame named; else a `center` of 10**12 wraps around in the int32 cast
+    and the clip is taken from the wrong frames without a word."""
     stored = tf.shape(frames, out_type=tf.int64)[0]
     sentences = tf.shape(context[schema.SENTENCES_KEY].values, out_type=tf.int64)[0]
     center, num_frames = context[schema.CENTER_KEY], context[schema.NUM_FRAMES_KEY]

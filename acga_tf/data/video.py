@@ -238,7 +238,7 @@ def _declared_frames(stream) -> int:
     declared = stream.frames  # the container's count of samples; 0 where it has none
     if declared and stream.duration and stream.time_base and stream.average_rate:
         shown = round(float(stream.duration * stream.time_base * stream.average_rate))
-        if 0 < shown < declared:  # (before: "the file ends at frame 30 of the 60 its container declares")
+        if 0 < shown < declared:  # (not "the file ends at frame 30 of the 60 its container declares")
             declared = shown
     return declared
 
@@ -262,7 +262,7 @@ def _folder_orientations(folder: str, stamp: tuple[int, int]) -> tuple[int | Non
         shown = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
         if first is None:
             first = (name, shown)
-        elif shown != first[1]:  # (before: refused midway, "as stored", after the masks of the frames before it)
+        elif shown != first[1]:  # (not refused midway, "as stored", after the masks of the frames before it)
             raise DataError(folder, f"frames of different sizes: {first[0]} shows {first[1][0]}x{first[1][1]}, "
                                     f"{name} {shown[0]}x{shown[1]} (width x height, turned as its EXIF says): a "
                                     "folder of frames holds the frames of one video", reason="corrupt_video")
@@ -306,8 +306,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
             truncated download plays up to where it ends), and a warning at the end names the file, the packets
             skipped and FFmpeg's reason, and the frames concealed (`acga predict`, docs/data.md#videos). A frame
             lost with a skipped packet is filled with the next good frame's picture, where the container's packets
-            say when it was shown, so that frame k stays the container's frame k (before, every later frame moved
-            one place up: a mask PNG named for frame 10 was frame 13's).
+            say when it was shown, so that frame k stays the container's frame k (else every later frame moves
+            one place up: a mask PNG named for frame 10 would be frame 13's).
         times: where given (a list or deque), each yielded frame's presentation time in seconds (None where the
             container has none) is appended to it first, so a variable frame rate can be written back
             (`Mp4Writer.write(..., time=)`).
@@ -838,7 +838,7 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
             opaque = alpha >= 128
             inside = pixels[opaque]  # the shown pixels' colours
             if len(inside) and (inside == inside[0]).all():  # one colour where shown: the alpha is the shape
-                return opaque.astype(np.uint8)  # (before: a white cut-out was the whole frame)
+                return opaque.astype(np.uint8)  # (else a white cut-out is the whole frame)
         mode = "RGB" if mode == "RGBA" else "L"
     if mode == "RGB" and pixels.ndim == 3:
         if not (np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 0], pixels[..., 2])):
@@ -863,11 +863,11 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
     else:
         top = 255 if pixels.dtype == np.uint8 or int(pixels.max()) <= 255 else 65535
         objects = _grey_objects(shown)
-        if len(objects) > 1:  # (before: their union, or the brighter ones alone, was the actor)
+        if len(objects) > 1:  # (else their union, or the brighter ones alone, is the actor)
             raise DataError(path, f"a greyscale id map of {len(objects)} objects (values {_values(objects)}): give "
                                   "the table's instance column the value of each row's actor", reason="bad_mask")
         mask = shown >= (top + 1) // 2
-        if not mask.any() and shown.any():  # (before: "the mask is empty", of a mask with an actor in it)
+        if not mask.any() and shown.any():  # (not "the mask is empty", of a mask with an actor in it)
             raise DataError(path, f"no pixel is at half the top level or more (its values: {_values(shown)}): a "
                                   f"greyscale mask's actor is white ({top}), or 1 on 0; an id or class map needs the "
                                   "table's instance column naming the actor's value (a 0/1 mask saved as JPEG: save "
@@ -889,11 +889,11 @@ def _palette_mask(path: str, indices: np.ndarray, palette: np.ndarray, value: in
     if value is None:
         objects = [int(i) for i in used if i != 0]
         black = [i for i, colour in zip(used, colours) if i != 0 and not colour.any()]
-        if black and 0 in used and colours[0].any():  # (before: the picture's black was read as the actor)
+        if black and 0 in used and colours[0].any():  # (else the picture's black is read as the actor)
             raise DataError(path, f"palette index 0, the background of an index mask, is the colour "
                                   f"{tuple(int(c) for c in colours[0])} and index {int(black[0])} is black: resave "
                                   "it with the background at index 0, or as a greyscale PNG", reason="bad_mask")
-        if len(objects) > 1:  # (before: every sentence of such a mask got all its objects)
+        if len(objects) > 1:  # (else every sentence of such a mask gets all its objects)
             void = " (255: VOC's void border)" if 255 in objects else ""
             raise DataError(path, f"an index mask of {len(objects)} objects (indices {_values(np.array(objects))}"
                                   f"{void}): give the table's instance column the index of each row's actor",
@@ -967,7 +967,7 @@ def without_bad_referrals(frame: AnnotatedFrame, error: DataError, window: int
         except DataError as e:
             error = e
     if frame.dataset == "custom" and all(r.line for r in frame.referrals):  # each sentence by its table row
-        column = "video" if error.source == frame.frames_path else "mask"  # (before: the video's path alone)
+        column = "video" if error.source == frame.frames_path else "mask"  # (not the video's path alone)
         return None, None, skipped + [[r.line, error.reason, f"column {column!r}: {error.source}: "
                                                             f"{error.message.removesuffix(_row_of(r))}"]
                                       for r in frame.referrals]
@@ -1398,8 +1398,8 @@ def _aac_packets(source, stream, out_stream, start: float, end: float) -> Iterat
     and cut to the sample, timed from `start` (0 there), encoded by `out_stream`.
 
     Each decoded piece is placed at its own time, as players place it: a gap in the stream's times (a recorder that
-    dropped sound) becomes silence, so the sound after it stays in step with the picture (before, it was closed up
-    and played a second early after a one-second gap). A packet that cannot be decoded is skipped, as the video
+    dropped sound) becomes silence, so the sound after it stays in step with the picture (else it is closed up
+    and plays a second early after a one-second gap). A packet that cannot be decoded is skipped, as the video
     reader skips damaged frames, and a file cut short gives its sound up to the cut; how many were skipped is
     logged."""
     rate = out_stream.codec_context.sample_rate

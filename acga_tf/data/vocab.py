@@ -470,7 +470,7 @@ def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf
     if lengths is None:
         lengths = tokenize(sentences).row_lengths()
     empty = tf.cast(lengths, tf.int64) <= 0
-    check = tf.debugging.Assert(  # which sentences (position, text): before, TensorFlow's list of every word count
+    check = tf.debugging.Assert(  # which sentences (position, text), not TensorFlow's list of every word count
         tf.logical_not(tf.reduce_any(empty)),
         [EMPTY_QUERY + "; positions (from 0):", tf.where(empty)[:, 0], "sentences:", tf.boolean_mask(sentences, empty)],
         summarize=8)

@@ -220,7 +220,7 @@ def _check_arrays(model, x, y=None) -> None:
             raise ValueError(f"target {name!r} has shape {tuple(value.shape)}: targets are {TARGETS}")
         values = keras.ops.convert_to_numpy(value)  # (no copy of a NumPy array)
         low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-        if not 0.0 <= low <= high <= 1.0:  # (before: a 0/255 mask trained to a loss of 305, unbounded below)
+        if not 0.0 <= low <= high <= 1.0:  # (else a 0/255 mask trains to a loss of 305, unbounded below)
             raise ValueError(f"target {name!r} holds values from {low:g} to {high:g}: targets are masks of 0 and 1 "
                              "(a 0/255 mask: divide it by 255)")
 
@@ -285,7 +285,7 @@ class ACGA(SegmentationTask, keras.Model):
         if dtype is None and keras.config.dtype_policy().name != "float32":
             # Keras' global policy (`keras.mixed_precision.set_global_policy` before the build), which the layers
             # take: named here, so that `get_config` records it as a plain Keras model records its layers' policies.
-            # Before, a saved model loaded in float32 where the global policy was float32 again.
+            # Else a saved model loads in float32 where the global policy is float32 again.
             dtype = keras.config.dtype_policy().name
         c = config
         streams = ("rgb", "flow") if c.modality == "rgb+flow" else (c.modality,)

@@ -22,7 +22,7 @@ class WeightedBCE(keras.losses.Loss):
         self.foreground_weight = float(foreground_weight)
 
     def call(self, y_true, y_pred):
-        if len(y_true.shape) != len(y_pred.shape):  # (before: (1, S, S) against (1, S, S, 1) broadcast to S x S x S)
+        if len(y_true.shape) != len(y_pred.shape):  # (else (1, S, S) against (1, S, S, 1) broadcasts to S x S x S)
             raise ValueError(f"{self.name}: the target's shape {tuple(y_true.shape)} and the output's "
                              f"{tuple(y_pred.shape)} differ in rank: give targets as {TARGETS}")
         x = keras.ops.cast(y_pred, "float32")

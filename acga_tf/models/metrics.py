@@ -53,7 +53,7 @@ class ReferringIoU(keras.metrics.Metric):
         iou = (inter + IOU_EPSILON) / (union + IOU_EPSILON)
         thresholds = keras.ops.convert_to_tensor(np.array(MAP_THRESHOLDS, "float32"))
         weight = keras.ops.ones_like(iou)
-        if sample_weight is not None:  # per sample: before, weights were ignored without a word
+        if sample_weight is not None:  # per sample, not ignored without a word
             weight = keras.ops.reshape(keras.ops.cast(sample_weight, "float32"), (keras.ops.shape(iou)[0], -1))
             weight = keras.ops.mean(weight, axis=1)  # (B,) or a mask's shape → one weight a sample
         self.intersection.assign_add(keras.ops.sum(inter * weight))

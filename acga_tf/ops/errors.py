@@ -49,7 +49,7 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
         terminated.set()
         raise KeyboardInterrupt
 
-    # SIGHUP too: a terminal or an SSH session that closes sends it (before, the job ended at once, a list of videos
+    # SIGHUP too: a terminal or an SSH session that closes sends it (else the job ends at once, a list of videos
     # without its results.csv); unless it is ignored, as `nohup` makes it
     handled = [signal.SIGTERM]
     if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:

@@ -44,8 +44,8 @@ def output_path(path: str) -> tuple[str, bool]:
     socket (`/dev/null`, a FIFO a reader waits on) and for a name that leads through /proc (`/dev/stdout`,
     `/dev/fd/3`, `<(...)`: a file this process was given, which a new file renamed onto the name would not reach);
     (the file a link names, False) for a link, kept as it is, as `>` and `cp` write through one; else (`path`,
-    False). Written in place, the output is opened as it is, not written beside and renamed (before, `--output-json
-    /dev/stdout` run as root replaced /dev/stdout with a regular file, and a link with a file)."""
+    False). Written in place, the output is opened as it is, not written beside and renamed (else `--output-json
+    /dev/stdout` run as root would replace /dev/stdout with a regular file, and a link with a file)."""
     if "://" in path:
         return path, False
     if os.path.exists(path) and (_through_proc(path) or not (os.path.isfile(path) or os.path.isdir(path))):
@@ -337,8 +337,8 @@ def read_json(path: str) -> Any:
 def locked_folder(path: str, flag: str) -> Iterator[None]:
     """Holds an exclusive lock (`WriteLock`) on the local folder `path`, made if missing, while a command writes in
     it: a second command given the same folder (`flag`, "--output") meanwhile is refused in one line (`OutputInUse`,
-    exit 75) before it reads or writes anything there. Before, two `acga train` both trained and reported success,
-    the folder holding only the later run's files; two `acga prepare` made one of them fail naming the other's
+    exit 75) before it reads or writes anything there. Else two `acga train` would both train and report success,
+    the folder holding only the later run's files; two `acga prepare` would make one of them fail naming the other's
     temporary file. The folders made here and still empty when the command fails are removed (a refused command
     leaves none). A bucket (`gs://`) is not locked; where the folder cannot be made, the caller's own check names it.
     Locks held by a killed process vanish with it."""
@@ -374,9 +374,9 @@ class OutputInUse(ValueError):
 class WriteLock:
     """An exclusive advisory lock (`flock`) on a local file or folder that one run is writing, held until `release`.
 
-    A second run writing the same output at once is refused in one line, before it writes anything there: before,
-    two `acga predict` runs with one `--output` wrote into one temporary file and both reported a broken overlay as
-    written, and one run's mask folder removed the other's masks. The lock is on the open file, so a run killed
+    A second run writing the same output at once is refused in one line, before it writes anything there: else
+    two `acga predict` runs with one `--output` would write into one temporary file and both report a broken overlay
+    as written, and one run's mask folder would remove the other's masks. The lock is on the open file, so a run killed
     (even by SIGKILL) holds none, and its leftover temporary file is taken over by the next run. Where locks are not
     available (Windows, a filesystem without them), nothing is held.
 

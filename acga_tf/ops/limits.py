@@ -74,7 +74,7 @@ def temporary_folder_problem() -> str | None:
 def temporary_folder_warning() -> str | None:
     """Where `TMPDIR` is set but Python's `tempfile` passed it over (a folder that does not exist, a file, one that
     cannot be written), the one-line warning naming it and the folder used instead; None otherwise. Python falls back
-    to /tmp silently, where a cluster's scratch folder was meant (found by an HPC tester)."""
+    to /tmp silently, where a cluster's scratch folder was meant."""
     wanted = os.environ.get("TMPDIR")
     if not wanted:
         return None

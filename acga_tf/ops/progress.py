@@ -46,8 +46,8 @@ LOG_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit}s [{elapsed}<{remaining}, {rate_
 def bar(*, file: IO, **options) -> tqdm:
     """A tqdm progress bar written to `file` (tqdm's `options`): on a live display, tqdm's; into a log, redrawn every
     30 s at most (`bar_intervals`), each redraw a line of its own in `LOG_FORMAT` ("predict: 120/240 frames [00:10<
-    00:10, 12.0frame/s]"). Before, a log held tqdm's carriage returns and block characters (a documentation
-    reviewer's `acga prepare ... 2> c1.err`: two redraws on one line)."""
+    00:10, 12.0frame/s]"), not tqdm's carriage returns and block characters, which in a log
+    (`acga prepare ... 2> c1.err`) put two redraws on one line."""
     if is_live(file):
         return live_tqdm(file=file, **bar_intervals(file), **options)
     return tqdm(file=_Lines(file), bar_format=LOG_FORMAT, ascii=True, **bar_intervals(file), **options)

@@ -468,7 +468,7 @@ class RestClient:
                 if e.code == 400 and message is not None:  # TF Serving's INVALID_ARGUMENT: the request was refused
                     raise invalid_argument(f"{self.url}: {message}") from None
                 # Another status is the server's state, not the request's: 503 while a version loads, 404 for a
-                # version not (yet) served, 500. Before, each was an InvalidArgumentError (and "export it again")
+                # version not (yet) served, 500: not an InvalidArgumentError (and "export it again")
                 kind = ServiceUnavailable if e.code >= 500 else OSError
                 raise kind(f"{self.url}: HTTP {e.code} {e.reason}: {str(message or text)[:200]}") from None
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # BadStatusLine: not HTTP

@@ -192,8 +192,8 @@ def _open_hdf5_files() -> set[int]:
 
 def _close_hdf5(identifiers: set[int]) -> None:
     """Closes the HDF5 files of `identifiers` (h5py's objects of them become invalid), whatever their state. Told by
-    identifier, not by name: asking HDF5 the name of a file whose write failed was itself a segmentation fault (an HPC
-    tester's 12 MB quota, filled by the first backup)."""
+    identifier, not by name: asking HDF5 the name of a file whose write failed is itself a segmentation fault (a 12 MB
+    quota filled by the first backup, say)."""
     for file_id in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
         if file_id.id in identifiers:
             with contextlib.suppress(Exception):  # its flush fails again, for the reason the caller is told
@@ -316,8 +316,8 @@ def models_inside(folder: str, depth: int = 2, saved_models: bool = True) -> lis
 
 
 def folder_of_models_error(path: str, saved_models: bool = True) -> FileNotFoundError | None:
-    """The error for a `--model` naming a folder that holds no model itself but models in its subfolders (a workshop
-    tester's `--model demo_output`, the folder above the run and the export), naming them (`models_inside`: runs,
+    """The error for a `--model` naming a folder that holds no model itself but models in its subfolders
+    (`--model demo_output`, the folder above the run and the export), naming them (`models_inside`: runs,
     and SavedModels where the command takes them); None for any other path."""
     if not os.path.isdir(path) or os.path.exists(os.path.join(path, MODEL_FILE)):
         return None
@@ -448,7 +448,7 @@ def trained_files(path: str) -> tuple[str, str]:
         absent = [os.path.join(folder, f) for f in (VOCAB_FILE, EMBEDDINGS_FILE)
                   if not os.path.exists(os.path.join(folder, f))]
         missing = model_path if not os.path.exists(model_path) else (absent or [os.path.join(folder, VOCAB_FILE)])[0]
-        # (runs only: what this reads; a QA tester was pointed to the demo's SavedModel, then refused it)
+        # (runs only: what this reads, so that it names no SavedModel it would then refuse)
         if (error := folder_of_models_error(path, saved_models=False)) is not None:
             raise error
         raise FileNotFoundError(f"{missing}: missing (a trained run holds {MODEL_FILE}, {VOCAB_FILE} and "
@@ -474,7 +474,7 @@ def load_trained(path: str) -> TrainedModel:
         raise ValueError(f"{os.path.join(directory, EMBEDDINGS_FILE)}: word vectors of {embeddings.shape[1]} "
                          f"dimensions; the model reads {model.config.word_dim} (its word_dim): the file of another "
                          "run? Put back the run's own")
-    # what `acga -v` says of a run's precision (a performance tester could not tell what predict computed in)
+    # what `acga -v` says of a run's precision (else nothing tells what predict computes in)
     logger.info("loaded %s (T=%d, S=%d): the video encoder computes in %s, the decoder in %s, as the run trained",
                 model_path, model.config.clip_length, model.config.image_size,
                 model.stage("video_encoder").compute_dtype, model.stage("decoder").compute_dtype)
@@ -494,8 +494,8 @@ def as_model_path(value, takes: str = "a trained run's folder or its model.keras
     """`value` as a path, where it is one (str or os.PathLike).
 
     Raises:
-        TypeError: anything else, saying what the model argument `takes`: a notebook tester passed the `ACGA` model
-            they had in hand and got Python's "expected str, bytes or os.PathLike object, not ACGA".
+        TypeError: anything else, saying what the model argument `takes`: an `ACGA` model passed in gets this, not
+            Python's "expected str, bytes or os.PathLike object, not ACGA".
     """
     if isinstance(value, (str, os.PathLike)):
         return os.fspath(value)

@@ -208,7 +208,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, save_freq=save_freq)
         # recorded with each backup: a resume must keep the epochs' bounds, and the batch (batch_size x devices) that
         # the steps it skips were made of; and what the run computed in, and the word vectors it read the sentences
-        # with (a digest), which the experiment does not hold (a tester resumed with others, without a word)
+        # with (a digest), which the experiment does not hold (else a resume with others goes on without a word)
         self.steps_per_epoch, self.global_batch = steps_per_epoch, global_batch
         self.precision, self.word_vectors = precision, word_vectors
 
@@ -541,8 +541,8 @@ def _cluster_losses(run: _Run):
 def _finishing_with_the_cluster(run: _Run) -> bool:
     """Whether this worker's run is finished while another worker's stopped during its final save (its backup at the
     same last step, its `model.keras` not written): the same command on every worker then saves every worker's run
-    again, with no step left to train (with `--resume` and more epochs, they all train on as usual). Before, the
-    finished worker refused ("holds a finished run") and the other waited for it: the run could not be finished by
+    again, with no step left to train (with `--resume` and more epochs, they all train on as usual). Else the
+    finished worker would refuse ("holds a finished run") and the other wait for it: the run could not be finished by
     the command that started it. (Every worker calls this: one all-gather of each one's state, from which each
     decides alike.)
 
@@ -763,7 +763,7 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
     if not isinstance(experiment, ExperimentConfig):
         raise ValueError(f"fit needs an ExperimentConfig (e.g. ExperimentConfig.preset('paper')), got "
                          f"{type(experiment).__name__}")
-    if experiment.model.modality != "rgb":  # before: Keras' shape error on the first batch, an empty run folder left
+    if experiment.model.modality != "rgb":  # else Keras' shape error on the first batch, an empty run folder left
         raise ValueError(f"modality={experiment.model.modality!r}: training reads the RGB frames of the shards "
                          "(acga prepare writes no optical flow); train with modality='rgb' (docs/data.md#pipeline)")
     epochs = experiment.training.epochs if epochs is None else int(epochs)
@@ -843,7 +843,7 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool):
 def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: int = 0, *,
             finishing: bool = False) -> int:
     """Restores the backup into the task and its optimizer; returns the optimizer step to go on from. Says so on
-    stdout where `verbose` (beside Keras' progress: a tester saw nothing say the run had resumed). `finishing`: a
+    stdout where `verbose` (beside Keras' progress, which does not say the run resumed). `finishing`: a
     finished worker's run saved again beside the cluster's others (`_finishing_with_the_cluster`)."""
     backup.set_model(task)
     if not backup.restore():
