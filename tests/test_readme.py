@@ -150,3 +150,18 @@ def test_every_link_and_cited_section_of_the_docs_exists():
             if not dest.exists() or anchor not in _anchors(dest):
                 broken.append(f"{source.relative_to(REPO)}: docs/{name}.md#{anchor}")
     assert not broken, broken
+
+
+def test_every_option_of_every_command_is_documented():
+    """A new option went into `acga predict` with nothing in the README or docs/ about it: every long option of every
+    subcommand (`--help` aside) is named in README.md or a docs/ page."""
+    import argparse
+
+    from acga_tf import cli
+
+    text = "".join(path.read_text() for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))])
+    subcommands = next(a for a in cli._build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = sorted({(name, flag) for name, parser in subcommands.choices.items() for action in parser._actions
+                      for flag in action.option_strings
+                      if flag.startswith("--") and flag != "--help" and not re.search(rf"{flag}(?![\w-])", text)})
+    assert missing == [], f"options named nowhere in README.md or docs/: {missing}"
