@@ -998,7 +998,8 @@ class MasksJsonWriter:
             try:
                 self.file = open(self.temporary, "w", encoding="utf-8", errors="backslashreplace")
             except BaseException:
-                self.lock and self.lock.release()
+                if self.lock is not None:
+                    self.lock.release()
                 raise
 
     def write(self, item: FrameMasks, time: float | None = None) -> None:
