@@ -479,8 +479,8 @@ def _add_predict(sub) -> None:
                                         "frames' names; with several queries DIR/1/00001.png, DIR/2/..., and "
                                         "DIR/queries.txt)")
     p.add_argument("--output-json", help="JSON file of every frame's masks, each as COCO run-length encoding with "
-                                         "its box and area, and the frame's time; '-': to standard output, the "
-                                         "summary then on stderr")
+                                         "its box and area, and the frame's time (FILE.jsonl: JSON Lines, a frame a "
+                                         "line); '-': to standard output, the summary then on stderr")
     p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
                                                "mask PNGs keep the video's frame numbers")
     p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")

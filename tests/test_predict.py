@@ -638,6 +638,18 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
         predict(trained, frames, QUERY.encode())
     with pytest.raises(acga_tf.InputError, match=r"^the video: start=10.0 is frame 241, past the video's end "):
         predict_to_files(trained, frames, QUERY, start=10.0)
+    # `.message`, what a client may see, names no file of the server (an upload's temporary name, the model's words)
+    upload = write_video(tmp_path / "tmpUPLOAD.mp4", frames, "libx264", "yuv420p")
+    with pytest.raises(acga_tf.InputError) as caught:
+        predict_to_files(run_dir, upload, QUERY, start=100.0)
+    assert str(caught.value).startswith(f"{upload}: start=100.0 is frame 1201, past the video's end")
+    assert caught.value.message.startswith("start=100.0 is frame 1201, past the video's end (3 frames")
+    with pytest.raises(acga_tf.InputError) as caught:
+        predict(load_predictor(run_dir), frames, "zyzzyva quokka")
+    assert "; the model knows 14 words: " in str(caught.value)  # (a model of more words: its vocab.txt's path)
+    assert caught.value.message == ("query 'zyzzyva quokka' has no known word: none of its words is in the "
+                                    "vocabulary of the model, so the mask would ignore the sentence")
+    assert acga_tf.InputError("x").message == "x"
     for call in (lambda: predict(trained, frames, QUERY, batch_size=0), lambda: predict(trained, frames)):
         with pytest.raises(ValueError) as caught:  # the service's own call at fault, not the client
             call()
@@ -1003,8 +1015,8 @@ def test_output_json_holds_each_frames_masks_as_the_pngs_with_box_area_and_time(
                  "--output-json", str(out), "--start", "0.5", "--no-progress"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith(f"-> {masks}, {out}")
     document = json.loads(out.read_text())
-    assert {k: document[k] for k in ("video", "queries", "width", "height", "fps")} == {
-        "video": path, "queries": [QUERY, "a blue square walking"], "width": 100, "height": 72, "fps": 12.0}
+    assert {k: document[k] for k in ("video", "queries", "width", "height", "fps")} == {  # the file's name alone
+        "video": "clip.mp4", "queries": [QUERY, "a blue square walking"], "width": 100, "height": 72, "fps": 12.0}
     for k in range(2):
         numbers, decoded = _json_masks(document, k)
         assert numbers == list(range(6, 20))  # zero-based: the PNGs' 00007.png ... 00020.png
@@ -1024,6 +1036,12 @@ def test_output_json_holds_each_frames_masks_as_the_pngs_with_box_area_and_time(
     assert json.loads(json.dumps(whole)) == whole  # JSON values only
     item = next(iter_masks(load_predictor(run_dir), load_video(path)[0], [QUERY]))
     assert item.to_dict(time=0.0) == {"frame": 0, "time": 0.0, "masks": [rle.record(item.masks[0])]}
+    # FILE.jsonl: JSON Lines, the header then a frame a line (a streaming client reads each as it comes)
+    lines = tmp_path / "masks.jsonl"
+    assert main(["predict", "--model", run_dir, "--video", path, *queries, "--output-json", str(lines), "--start",
+                 "0.5", "--no-progress"]) == 0
+    header, *frames = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert header == {k: v for k, v in document.items() if k != "frames"} and frames == document["frames"]
 
 
 def test_output_json_dash_is_standard_output_and_the_summary_goes_to_stderr(run_dir, videos, tmp_path, monkeypatch,
@@ -1047,6 +1065,8 @@ def test_output_json_times_are_a_variable_frame_rates_own(run_dir, tmp_path):
     document = json.loads(out.read_text())
     times = [f["time"] for f in document["frames"]]
     assert times == pytest.approx([t / 90 for t in ticks], abs=1e-6)  # not i / 17.8 fps
+    # `PredictionResult.to_dict` the same (a service integrator's had i / fps)
+    assert [f["time"] for f in predict(run_dir, path, QUERY).to_dict()["frames"]] == times
 
 
 @pytest.mark.parametrize("case", ["folder", "same_as_frames_dir", "write_protected"])
@@ -1284,13 +1304,23 @@ def test_a_relative_path_not_found_names_the_current_folder(tmp_path, monkeypatc
 
 
 def test_a_still_image_is_segmented_with_a_warning(run_dir, tmp_path, caplog):
-    """A workshop tester's photo as --video: "1 frames (890x1810)", without a word that nothing could move in it."""
-    Image.fromarray(moving_frames(1, 40, 56)[0]).save(tmp_path / "photo.png")
+    """A workshop tester's photo as --video: "1 frames (890x1810)", without a word that nothing could move in it; a
+    service's upload through `iter_masks` got no word either."""
+    warning = "one frame (a still image?): segmented as a clip of that frame repeated 8 times, in which nothing moves"
+    photo = moving_frames(1, 40, 56)[0]
+    Image.fromarray(photo).save(tmp_path / "photo.png")
     assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "photo.png"), "--query", QUERY,
                  "--frames-dir", str(tmp_path / "m"), "--no-progress"]) == 0
-    assert (f"{tmp_path / 'photo.png'}: one frame (a still image?): segmented as a clip of that frame repeated 8 "
-            "times, in which nothing moves") in caplog.text
+    assert caplog.text.count(warning) == 1
     assert os.listdir(tmp_path / "m") == ["00001.png"]
+    caplog.clear()
+    predictor = load_predictor(run_dir)
+    assert len(list(iter_masks(predictor, [photo], [QUERY]))) == 1 and caplog.text.count(warning) == 1
+    caplog.clear()
+    assert len(list(iter_masks(predictor, [photo, photo], [QUERY], first=1))) == 1 and warning not in caplog.text
+    with pytest.raises(acga_tf.InputError, match=r"^first=5: past the end of the frames \(2\)$"):
+        list(iter_masks(predictor, [photo, photo], [QUERY], first=5))  # before: no mask and no word
+    assert list(iter_masks(predictor, [], [QUERY])) == []  # an empty stream
 
 
 def test_messages_quote_a_long_sentence_by_its_start():

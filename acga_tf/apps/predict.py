@@ -151,11 +151,12 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
             ignore it: a text-blind answer).
     """
     queries = [check_query(q) for q in as_sentences(queries)]
+    hint = predictor.words_hint()
     for refusal, notes in judge_queries(predictor, queries):
         for note in notes:
             logger.warning("%s", note)
-        if refusal is not None:
-            raise InputError(refusal)
+        if refusal is not None:  # `.message` without the hint, which may name the model's vocabulary file
+            raise InputError(refusal, message=refusal.removesuffix(f"; {hint}") if hint else refusal)
     return queries
 
 
@@ -401,6 +402,10 @@ class FrameWindow:
             self.first += 1
 
 
+class FramesEnded(InputError):
+    """`iter_masks`' frames ended before the first frame asked for (`first`)."""
+
+
 @dataclasses.dataclass
 class FrameMasks:
     """One frame's predictions, one row per sentence.
@@ -459,6 +464,7 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
 
     Raises:
         ValueError: bad batch size, or a range of no frame.
+        FramesEnded: the frames ended before `first` (an `InputError`).
         InputError: no queries, or frames that are not uint8 (H, W, 3) of one size (a live camera's resolution
             switch: docs/serving.md#live-video); the frames before it whose masks were not yet yielded get none.
         tf.errors.InvalidArgumentError: a sentence with no word the model knows, from the model's own check, where
@@ -478,8 +484,9 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         raise ValueError(f"offset={offset}: the frames must start at or before frame {lowest}, the first that frame "
                          f"{first}'s clip takes")
     end = stop if stop is not None else np.inf
-    shape, centre = None, first  # the first frame's shape; the next centre to yield
+    shape, centre, seen = None, first, offset  # the first frame's shape; the next centre to yield; frames read
     for index, frame in enumerate(frames, offset):
+        seen = index + 1
         if index < lowest:
             continue
         if index > end - 1 + after:  # past the last clip's reach: the clips below are all complete
@@ -498,9 +505,14 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
             yield from _run_batch(predictor, window, queries, centre, batch_stop, None, probabilities, sample_aspect)
             centre = batch_stop
             window.drop_before(centre - before)
+    if seen > offset and first >= seen:  # a stream that ended before the range (an empty one yields nothing)
+        raise FramesEnded(f"first={first}: past the end of the frames ({seen})")
     if shape is None:
         return
     total = window.last + 1  # the video's end, or a frame no remaining clip reaches past
+    if seen == 1:
+        logger.warning("one frame (a still image?): segmented as a clip of that frame repeated %d times, in which "
+                       "nothing moves", t)
     for start in range(centre, int(min(total, end)), batch_size):  # the last clips repeat the last frame
         yield from _run_batch(predictor, window, queries, start, int(min(start + batch_size, total, end)), total,
                               probabilities, sample_aspect)
@@ -544,12 +556,15 @@ class PredictionResult:
         probabilities: float32 (N, H, W): σ(logits) mapped back to H × W (bilinear).
         fps: frames per second of the video (for writing overlays).
         query: the sentence.
+        times: when each frame is shown, in seconds from the first, where a video file's frames carry their own
+            times (a variable frame rate's uneven ones); None: frame i at i / fps.
     """
 
     masks: np.ndarray
     probabilities: np.ndarray
     fps: float
     query: str
+    times: tuple[float, ...] | None = None
 
     @property
     def num_frames(self) -> int:
@@ -571,11 +586,11 @@ class PredictionResult:
     def to_dict(self) -> dict:
         """The masks as JSON values (docs/serving.md#masks-as-json), for a service's answer (`json.dumps`):
         `{"query", "width", "height", "fps", "frames": [{"frame", "time", "area", "box", "rle"}, ...]}`, a frame's
-        index zero-based, its time index / fps seconds, its mask as COCO's uncompressed run-length encoding
-        (`acga_tf.ops.rle`; `rle.decode` reads it back) with the box `[x, y, width, height]` around it (null where
-        empty). The probabilities are left out."""
+        index zero-based, its time when it is shown (`times`, else index / fps seconds), its mask as COCO's
+        uncompressed run-length encoding (`acga_tf.ops.rle`; `rle.decode` reads it back) with the box `[x, y,
+        width, height]` around it (null where empty). The probabilities are left out."""
         return {"query": self.query, "width": self.width, "height": self.height, "fps": self.fps,
-                "frames": [{"frame": i, "time": round(i / self.fps, 6), **rle.record(mask)}
+                "frames": [{"frame": i, "time": round(_time_of(i, self.fps, self.times), 6), **rle.record(mask)}
                            for i, mask in enumerate(self.masks)]}
 
     def __repr__(self) -> str:
@@ -639,7 +654,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
         if progress is not None:
             progress(1)
     masks, probs = np.stack(masks, axis=1), np.stack(probs, axis=1)  # (Q, N, H, W)
-    results = [PredictionResult(masks=m, probabilities=p, fps=fps, query=q)
+    times = _times_for(video, None, None, whole=True)  # a file's own (a variable frame rate's), for `to_dict`
+    results = [PredictionResult(masks=m, probabilities=p, fps=fps, query=q, times=times)
                for m, p, q in zip(masks, probs, sentences)]
     return results[0] if queries is None else results
 
@@ -979,7 +995,8 @@ class OverlayWriter:
 class MasksJsonWriter:
     """Writes `acga predict --output-json`'s file a frame at a time (docs/serving.md#masks-as-json): `{"video",
     "queries", "width", "height", "fps", "frames": [FrameMasks.to_dict(time), ...]}`, one line a frame, so memory does
-    not grow with the video's length.
+    not grow with the video's length; a path ending in `.jsonl` gets JSON Lines, that header (without "frames") on
+    the first line, then one frame's object a line.
 
     As `OverlayWriter`: written under `path` + ".tmp" and renamed by `close`, removed by `discard` (a failed run
     leaves no half file, an earlier file as it was); another run writing `path` now is refused (`files.WriteLock`);
@@ -988,6 +1005,7 @@ class MasksJsonWriter:
 
     def __init__(self, path: str, header: dict):
         self.path, self.header, self.count = os.fspath(path), header, 0
+        self.lines = self.path.lower().endswith(".jsonl")  # JSON Lines
         self.target, self.in_place = files.output_path(self.path)
         self.temporary = self.target if self.in_place else self.target + files.TEMPORARY_SUFFIX
         self.lock = None
@@ -1008,18 +1026,21 @@ class MasksJsonWriter:
             if self.count == 0:
                 h, w = item.frame.shape[:2]
                 header = json.dumps({**self.header, "width": w, "height": h}, ensure_ascii=False)
-                self.file.write(header[:-1] + ', "frames": [\n')
-            else:
+                self.file.write(header + "\n" if self.lines else header[:-1] + ', "frames": [\n')
+            elif not self.lines:
                 self.file.write(",\n")
-            self.file.write(json.dumps(item.to_dict(time), separators=(",", ":")))
+            self.file.write(json.dumps(item.to_dict(time), separators=(",", ":")) + "\n" * self.lines)
         self.count += 1
 
     def close(self) -> None:
         """Finishes the file and renames it to `path`; after a failure, call `discard`."""
         with _naming(self.path):
-            if self.count == 0:  # no frame: the header alone
-                self.file.write(json.dumps({**self.header, "frames": []}, ensure_ascii=False)[:-2])
-            self.file.write("\n]}\n")
+            if self.lines and self.count == 0:  # no frame: the header alone
+                self.file.write(json.dumps(self.header, ensure_ascii=False) + "\n")
+            elif not self.lines:
+                if self.count == 0:
+                    self.file.write(json.dumps({**self.header, "frames": []}, ensure_ascii=False)[:-2])
+                self.file.write("\n]}\n")
             self.file.close()
             if not self.in_place:
                 os.replace(self.temporary, self.target)
@@ -1315,7 +1336,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     first, stop = frame_range(start, end, fps, shown)
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
-        raise InputError(_past_the_end(video, start, first, declared, fps, shown))
+        raise _past_the_end(video, start, first, declared, fps, shown)
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     offset = clip_reach(predictor, first) if is_file else 0
@@ -1327,16 +1348,16 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         except DataError as e:
             if e.reason != "past_the_end":
                 raise
-            raise InputError(_past_the_end(video, start, first, None, fps)) from None  # a container without a count
+            raise _past_the_end(video, start, first, None, fps) from None  # a container without a count
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
         folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
         writer, key, summary, timed, masks_json = None, None, None, offset, None
         try:
             if output_json:  # (another run writing it now is refused here, before any frame)
-                masks_json = MasksJsonWriter(output_json, {"video": os.fspath(video) if is_file else None,
-                                                           "queries": queries, "fps": fps})
-            for item in iter_masks(predictor, frames, queries, batch_size=batch_size, first=first, stop=stop,
-                                   offset=offset, sample_aspect=aspect):
+                masks_json = MasksJsonWriter(output_json, {"video": os.path.basename(os.fspath(video)) if is_file
+                                                           else None, "queries": queries, "fps": fps})
+            for item in _until_the_end(iter_masks(predictor, frames, queries, batch_size=batch_size, first=first,
+                                                  stop=stop, offset=offset, sample_aspect=aspect)):
                 if summary is None:
                     h, w = item.frame.shape[:2]
                     summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
@@ -1391,16 +1412,13 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     if summary is None:  # the container declared no length, or a wrong one
         if masks_json is not None:
             masks_json.discard()
-        raise InputError(_past_the_end(video, start, first, None, fps))
+        raise _past_the_end(video, start, first, None, fps)
     summary.start_time = _time_of(summary.first, fps, shown)
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = [path for path in (output, frames_dir, output_json) if path]
     if names:  # a folder of frames, named otherwise than the summary counts frames (from 1): DAVIS's, a camera's
         summary.mask_names = (names[summary.first], names[summary.first + summary.num_frames - 1])
-    if is_file and summary.num_frames == 1 and info.frames in (None, 1):  # a photo: said, not segmented without a word
-        logger.warning("%s: one frame (a still image?): segmented as a clip of that frame repeated %d times, in "
-                       "which nothing moves", video, predictor.clip_length)
     for query, empty in zip(queries, summary.empty_frames):
         if empty:
             logger.warning("query %s: the mask is empty in %d of %d frames (first: frame %d)", quoted(query),
@@ -1408,22 +1426,39 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     return summary
 
 
+def _until_the_end(items: Iterator[FrameMasks]) -> Iterator[FrameMasks]:
+    """`items`, ending where its frames ended before the range: the caller names the start past the end in seconds."""
+    try:
+        yield from items
+    except FramesEnded:
+        return
+
+
 def _past_the_end(video, start: float | None, first: int, frames: int | None, fps: float,
-                  times: Sequence[float] | None = None) -> str:
-    name = os.fspath(video) if isinstance(video, (str, os.PathLike)) else "the video"
+                  times: Sequence[float] | None = None) -> InputError:
+    """The error of a start past the video's end: a `DataError` naming the file (its `.message` without the path),
+    or an `InputError` for an array."""
+    message = _past_the_end_message(start, first, frames, fps, times)
+    if isinstance(video, (str, os.PathLike)):
+        return DataError(os.fspath(video), message, reason="past_the_end")
+    return InputError(f"the video: {message}")
+
+
+def _past_the_end_message(start: float | None, first: int, frames: int | None, fps: float,
+                          times: Sequence[float] | None = None) -> str:
     given = f"{option(*START)}{start}"  # as the caller gave it
     variable = times and any(abs(t - times[0] - k / fps) > 0.5 / fps for k, t in enumerate(times))
     if variable and first >= len(times):  # the frames' own times: no number or length from the mean rate (8 frames
         count = len(times)  # over 3.03 s would read "--start 5.0 is frame 15 ... 3.05 s at 2.62 fps")
-        return (f"{name}: {given} is past the video's end ({count} frame{'' if count == 1 else 's'}, the last shown "
+        return (f"{given} is past the video's end ({count} frame{'' if count == 1 else 's'}, the last shown "
                 f"from {times[-1]:.2f} s)")
     length = (f"{frames} frame{'' if frames == 1 else 's'}, {frames / fps:.2f} s at {fps:g} fps" if frames
               else f"{fps:g} fps")
     if frames and start is not None and start < frames / fps:  # within the video, after its last frame is shown
-        return (f"{name}: no frame is shown from {given} on: the last, frame {frames}, is shown from "
+        return (f"no frame is shown from {given} on: the last, frame {frames}, is shown from "
                 f"{_time_of(frames - 1, fps, times):.2f} s ({length})")
     frame = f"is frame {first + 1}, " if first < 2 ** 31 else "is "  # no made-up frame number for --start 1e300
-    return f"{name}: {given} {frame}past the video's end ({length})"
+    return f"{given} {frame}past the video's end ({length})"
 
 
 def _is_mask(name: str, own: Collection[str]) -> bool:

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """A video, a sentence, a frame range or a table given by the caller is at fault; the message says which and why.
-    `acga_tf.data.types.DataError` (a file of the user's data or video) is one."""
+    `acga_tf.data.types.DataError` (a file of the user's data or video) is one.
+
+    Attributes:
+        message: the message without the paths of files on the machine that raised it (an uploaded video's
+            temporary name, the model's vocabulary file): what a service may show its client (`str(e)` may name
+            them, for the person running the command).
+    """
+
+    def __init__(self, text: str, *, message: str | None = None):
+        super().__init__(text)
+        self.message = text if message is None else message
 
 
 class InputTypeError(InputError, TypeError):
