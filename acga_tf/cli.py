@@ -166,7 +166,7 @@ from acga_tf.data.convert import add_prepare_arguments, counted, prepare_from_ar
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
-from acga_tf.ops.config import count_argument
+from acga_tf.ops.config import count_argument, time_argument
 from acga_tf.ops.devices import gpu_description
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar as progress_bar
@@ -481,9 +481,11 @@ def _add_predict(sub) -> None:
     p.add_argument("--output-json", help="JSON file of every frame's masks, each as COCO run-length encoding with "
                                          "its box and area, and the frame's time (FILE.jsonl: JSON Lines, a frame a "
                                          "line); '-': to standard output, the summary then on stderr")
-    p.add_argument("--start", type=float, help="segment from this time, in seconds (default: the first frame); "
-                                               "mask PNGs keep the video's frame numbers")
-    p.add_argument("--end", type=float, help="segment until before this time, in seconds (default: the last frame)")
+    p.add_argument("--start", type=time_argument, help="segment from this time, in seconds or [HH:]MM:SS[.fff] "
+                                                       "(default: the first frame); mask PNGs keep the video's frame "
+                                                       "numbers")
+    p.add_argument("--end", type=time_argument, help="segment until before this time, in seconds or "
+                                                     "[HH:]MM:SS[.fff] (default: the last frame)")
     p.add_argument("--batch-size", type=count_argument, default=4,
                    help="clips per forward pass (default: 4, the fastest on a 2-core CPU, where the forward "
                         "passes took 2.3x as long at 1); memory grows with it; a SavedModel or server takes one "

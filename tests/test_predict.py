@@ -1471,8 +1471,9 @@ def test_a_mistyped_option_value_is_one_line(capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["predict", "--model", "m", "--video", "v.mp4", "--query", QUERY, "--start", "abc"])
     assert stopped.value.code == 2
-    assert capsys.readouterr().err == ("acga predict: error: argument --start: invalid float value: 'abc' (`acga "
-                                       "predict --help` lists the options)\n")
+    assert capsys.readouterr().err == ("acga predict: error: argument --start: 'abc' is not a time: give seconds "
+                                       "(90.5) or [HH:]MM:SS[.fff] (1:30.5) (`acga predict --help` lists the "
+                                       "options)\n")
 
 
 def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys):
@@ -1481,8 +1482,8 @@ def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys)
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(whole),
                  "--no-progress"]) == 0
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(part),
-                 "--output", str(tmp_path / "part.mp4"), "--start", "0.5", "--end", "1", "--no-progress"]) == 0
-    out = capsys.readouterr().out
+                 "--output", str(tmp_path / "part.mp4"), "--start", "0.5", "--end", "00:00:01", "--no-progress"]) == 0
+    out = capsys.readouterr().out  # (a time as editors write it, [HH:]MM:SS[.fff], as well as seconds)
     assert "6 frames (100x72), frames 7 to 12 of the video (0.50 s to 1.00 s)" in out  # frame i is shown at i / 12 s
     assert sorted(os.listdir(part)) == [f"{i:05d}.png" for i in range(7, 13)]  # the video's frame numbers
     for name in os.listdir(part):

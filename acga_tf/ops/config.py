@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import numbers
+import re
 import typing
 from typing import Any, TypeVar
 
@@ -139,6 +140,21 @@ def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}={value!r}: must be an integer >= 1")
     return int(value)
+
+
+def time_argument(value: str) -> float:
+    """An argparse `type`: a time in seconds, as a number (`90.5`, `inf`) or as editors and FFmpeg write it,
+    `[HH:]MM:SS[.fff]` (`1:30.5`, `00:01:30.500`)."""
+    parts = value.strip().split(":")
+    try:
+        if len(parts) == 1:
+            return float(value)
+        if len(parts) <= 3 and all(re.fullmatch(r"\d+", p) for p in parts[:-1]) and re.fullmatch(r"\d+(\.\d*)?",
+                                                                                                parts[-1]):
+            return sum(float(p) * 60 ** k for k, p in enumerate(reversed(parts)))
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{value!r} is not a time: give seconds (90.5) or [HH:]MM:SS[.fff] (1:30.5)")
 
 
 def count_argument(value: str) -> int:
