@@ -481,6 +481,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--output-json", help="JSON file of every frame's masks, each as COCO run-length encoding with "
                                          "its box and area, and the frame's time (FILE.jsonl: JSON Lines, a frame a "
                                          "line); '-': to standard output, the summary then on stderr")
+    p.add_argument("--smooth-edges", action="store_true",
+                   help="masks thresholded at the frame's size on the bilinear probabilities: edges follow the model "
+                        "between its output cells, not their steps (not the evaluation protocol's masks)")
     p.add_argument("--start", type=time_argument, help="segment from this time, in seconds or [HH:]MM:SS[.fff] "
                                                        "(default: the first frame); mask PNGs keep the video's frame "
                                                        "numbers")
@@ -534,7 +537,7 @@ def _run_predict(args) -> int:
         summary = predict_to_files(model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=progress,
                                    start=args.start, end=args.end, audio=not args.no_audio,
-                                   output_json=output_json)
+                                   output_json=output_json, smooth_edges=args.smooth_edges)
         if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run would have no line, not even its
             bar.delay = 0  # final frames and speed; the bar then ends with them
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""

@@ -1044,6 +1044,33 @@ def test_output_json_holds_each_frames_masks_as_the_pngs_with_box_area_and_time(
     assert header == {k: v for k, v in document.items() if k != "frames"} and frames == document["frames"]
 
 
+def test_smooth_edges_threshold_the_probabilities_at_the_frames_size(run_dir, tmp_path, capsys):
+    """A VFX user's mattes of a 1280x720 video followed the model's 128x128 cells: every edge on a 10-pixel grid.
+    `--smooth-edges`: the relative threshold on the bilinear probabilities at the frame's size."""
+    from acga_tf.ops.postprocess import smooth_masks
+
+    frames = moving_frames(6, 150, 200, seed=4)  # the run's S is smaller: its cells span several pixels
+    path = write_video(tmp_path / "clip.mkv", frames, "ffv1", "bgr0")
+    blocky, smooth = tmp_path / "blocky", tmp_path / "smooth"
+    for folder, extra in ((blocky, []), (smooth, ["--smooth-edges"])):
+        assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(folder),
+                     "--no-progress", *extra]) == 0
+    (_, steps), (_, edges) = _pngs(blocky), _pngs(smooth)
+    result = predict(run_dir, path, QUERY)
+    np.testing.assert_array_equal(steps, result.masks)  # the protocol's, by default
+    expected, empty = smooth_masks(result.probabilities)
+    np.testing.assert_array_equal(edges, expected)
+    np.testing.assert_array_equal(predict(run_dir, path, QUERY, smooth_edges=True).masks, expected)
+    assert not empty.any() and (edges & steps).sum() / (edges | steps).sum() > 0.7  # the same regions
+    scale = 200 / load_predictor(run_dir).image_size
+    columns = {c for c in np.nonzero(np.diff(steps.astype(int), axis=2))[2]}
+    smooth_columns = {c for c in np.nonzero(np.diff(edges.astype(int), axis=2))[2]}
+    assert len(smooth_columns) > 2 * len(columns) and scale > 2, (columns, smooth_columns)
+    peak = result.probabilities.max(axis=(1, 2), keepdims=True)  # ≥ 0.5 × each map's maximum, at the frame's size
+    np.testing.assert_array_equal(expected, (result.probabilities >= 0.5 * peak).astype(np.uint8))
+    assert smooth_masks(np.zeros((2, 4, 4)))[1].all()  # a map of zeros: empty, not full
+
+
 def test_output_json_dash_is_standard_output_and_the_summary_goes_to_stderr(run_dir, videos, tmp_path, monkeypatch,
                                                                             capfd):
     """For `acga predict ... --output-json - | jq`: stdout holds the JSON alone."""
@@ -1123,6 +1150,7 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
     from tf_serving_stand_in import GrpcStandIn, TFServingStandIn
 
     from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, load_predictor
+    from acga_tf.ops.postprocess import smooth_masks
 
     frames = moving_frames(10, 40, 56, seed=3)
     queries = SENTENCES[:2]
@@ -1150,6 +1178,9 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
         assert np.mean(masks != reference) <= 1e-3, (kind, np.mean(masks != reference))
         np.testing.assert_allclose(np.stack([r.probabilities for r in result]),
                                    np.stack([r.probabilities for r in results["run"]]), atol=2e-5)
+        # `smooth_edges` masks come from these probabilities (test_smooth_edges_threshold_...): each artifact's too
+        smooth = smooth_masks(np.stack([r.probabilities for r in result]))[0]
+        assert np.mean(smooth != smooth_masks(np.stack([r.probabilities for r in results["run"]]))[0]) <= 1e-3, kind
 
 
 def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_run):

@@ -57,6 +57,7 @@ from acga_tf.ops.config import positive_int
 from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
 from acga_tf.ops.options import option
+from acga_tf.ops.postprocess import smooth_masks
 
 logger = logging.getLogger(__name__)
 
@@ -434,8 +435,8 @@ class FrameMasks:
 
 def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequence[str], *, batch_size: int = 4,
                probabilities: bool = False, window: FrameWindow | None = None, first: int = 0,
-               stop: int | None = None, offset: int = 0,
-               sample_aspect: fractions.Fraction | None = None) -> Iterator[FrameMasks]:
+               stop: int | None = None, offset: int = 0, sample_aspect: fractions.Fraction | None = None,
+               smooth_edges: bool = False) -> Iterator[FrameMasks]:
     """Yields every frame's masks, in order, as soon as its clip is done (docs/data.md#clips).
 
     Frame i's clip is frames i − T//2 … i + (T+1)//2 − 1, clamped to the video; frames are read lazily and only
@@ -458,6 +459,9 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         sample_aspect: the aspect of the frames' pixels where they are not square (an anamorphic video's,
             `video_info(path).sample_aspect`): the model then sees each frame as players show it (`square_pixels`),
             and the masks are mapped back to the stored size.
+        smooth_edges: threshold the probabilities at the frame's size (`postprocess.smooth_masks`): edges follow
+            the model between its S × S cells instead of their steps, not the evaluation protocol's masks
+            (docs/serving.md#smooth-edges); every artifact gives them (from its probabilities).
 
     Yields:
         `FrameMasks`, frame `first` first.
@@ -502,7 +506,8 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         window.append(frame, square_pixels(frame, sample_aspect))
         while centre < end and min(centre + batch_size, end) - 1 + after <= index:  # a batch of clips is complete
             batch_stop = int(min(centre + batch_size, end))
-            yield from _run_batch(predictor, window, queries, centre, batch_stop, None, probabilities, sample_aspect)
+            yield from _run_batch(predictor, window, queries, centre, batch_stop, None, probabilities, sample_aspect,
+                                  smooth_edges)
             centre = batch_stop
             window.drop_before(centre - before)
     if seen > offset and first >= seen:  # a stream that ended before the range (an empty one yields nothing)
@@ -515,7 +520,7 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
                        "nothing moves", t)
     for start in range(centre, int(min(total, end)), batch_size):  # the last clips repeat the last frame
         yield from _run_batch(predictor, window, queries, start, int(min(start + batch_size, total, end)), total,
-                              probabilities, sample_aspect)
+                              probabilities, sample_aspect, smooth_edges)
         window.drop_before(start + batch_size - before)
 
 
@@ -532,14 +537,17 @@ def clip_reach(predictor: Predictor, first: int) -> int:
 
 
 def _run_batch(predictor: Predictor, window: FrameWindow, queries: list[str], start: int, stop: int,
-               total: int | None, probabilities: bool, sample_aspect: fractions.Fraction | None
-               ) -> Iterator[FrameMasks]:
+               total: int | None, probabilities: bool, sample_aspect: fractions.Fraction | None,
+               smooth_edges: bool = False) -> Iterator[FrameMasks]:
     centres = np.arange(start, stop)
     # Without the total (mid-stream), no clip of these centres reaches past the newest frame.
     indices = np.asarray(clip_indices(centres[:, None], total or window.last + 1, predictor.clip_length))  # (b, T)
     h, w = window.raw(start).shape[:2]
-    outputs = predictor.segment(window.prepared(indices), queries, h, display_width(w, sample_aspect), probabilities)
+    outputs = predictor.segment(window.prepared(indices), queries, h, display_width(w, sample_aspect),
+                                probabilities or smooth_edges)
     outputs = _to_stored_width(outputs, w)
+    if smooth_edges:  # from the probabilities at the stored size, which every artifact gives
+        outputs["mask"], outputs["empty"] = smooth_masks(outputs["probability"])
     for i, c in enumerate(centres):
         yield FrameMasks(index=int(c), frame=window.raw(int(c)), masks=outputs["mask"][i],
                          empty=outputs["empty"][i], probabilities=outputs["probability"][i] if probabilities else None)
@@ -603,7 +611,8 @@ class PredictionResult:
 
 def predict(model, video, query: str | None = None, *, queries: Sequence[str] | None = None, batch_size: int = 4,
             fps: float | None = None, progress: Callable[[int], None] | None = None,
-            sample_aspect: fractions.Fraction | None = None) -> PredictionResult | list[PredictionResult]:
+            sample_aspect: fractions.Fraction | None = None,
+            smooth_edges: bool = False) -> PredictionResult | list[PredictionResult]:
     """Predicts the mask of the actor each sentence describes in every frame of `video`, all kept in memory (for
     long videos use `iter_masks` or `predict_to_files`, whose memory does not grow with the length).
 
@@ -624,6 +633,7 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
             not a running total).
         sample_aspect: the aspect of an array's pixels where they are not square (a file's is read from its
             container): the model sees the frames as players show them, the masks keep the stored size (`iter_masks`).
+        smooth_edges: masks thresholded at the frame's size, edges following the probabilities (`iter_masks`).
 
     Returns:
         `PredictionResult` (masks uint8 (N, H, W), probabilities float32 (N, H, W), fps), or a list of them.
@@ -648,7 +658,7 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     sentences = check_queries(predictor, sentences)
     masks, probs = [], []
     for item in iter_masks(predictor, frames, sentences, batch_size=batch_size, probabilities=True,
-                           sample_aspect=aspect):
+                           sample_aspect=aspect, smooth_edges=smooth_edges):
         masks.append(item.masks)
         probs.append(item.probabilities)
         if progress is not None:
@@ -1280,7 +1290,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      progress: Callable[[int], None] | None = None, start: float | None = None,
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
                      audio: bool = True, sentence_folders: bool = False,
-                     flags: tuple[str, str] | None = None, output_json: str | None = None) -> PredictionSummary:
+                     flags: tuple[str, str] | None = None, output_json: str | None = None,
+                     smooth_edges: bool = False) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -1306,6 +1317,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         output_json: a JSON file of every frame's masks, each as COCO's run-length encoding with its box and area
             (`MasksJsonWriter`, docs/serving.md#masks-as-json; `acga predict --output-json`), each frame with the
             time it is shown (a variable frame rate's own).
+        smooth_edges: masks thresholded at the frame's size, edges following the probabilities (`iter_masks`;
+            `acga predict --smooth-edges`).
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -1357,7 +1370,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 masks_json = MasksJsonWriter(output_json, {"video": os.path.basename(os.fspath(video)) if is_file
                                                            else None, "queries": queries, "fps": fps})
             for item in _until_the_end(iter_masks(predictor, frames, queries, batch_size=batch_size, first=first,
-                                                  stop=stop, offset=offset, sample_aspect=aspect)):
+                                                  stop=stop, offset=offset, sample_aspect=aspect,
+                                                  smooth_edges=smooth_edges)):
                 if summary is None:
                     h, w = item.frame.shape[:2]
                     summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],

@@ -68,6 +68,18 @@ def logits_outputs(logits: Any, height: Any, width: Any, peak: str = PEAK_LETTER
     return probability_outputs(tf.sigmoid(tf.cast(logits, tf.float32)), height, width, peak, probabilities)
 
 
+def smooth_masks(probability: Any) -> tuple[np.ndarray, np.ndarray]:
+    """σ(logits) already at the frame's size (`probability_outputs`' bilinear "probability", `(..., H, W)`) → the
+    masks with smooth edges, `(uint8 (..., H, W) in {0, 1}, empty bool (...))`: the relative threshold applied there,
+    ≥ 0.5 × each map's maximum, so a mask's edge follows the probabilities between the model's S × S cells instead of
+    their steps (a frame of 1280 pixels from S = 128: 10-pixel steps). Not the evaluation protocol's masks, which
+    are thresholded at S × S (docs/evaluation.md#protocol); a mask can differ from them by its edge pixels."""
+    probability = np.asarray(probability, np.float32)
+    flat = probability.reshape((-1,) + probability.shape[-2:])
+    mask = binarize(flat).reshape(probability.shape).astype(np.uint8)
+    return mask, ~mask.any(axis=(-2, -1))
+
+
 def mask_at_original_size(probability: Any, height: int, width: int) -> np.ndarray:
     """One sample's σ(logits) `(S, S)` or `(S, S, 1)` → bool `(height, width)`: the evaluated prediction (the mask
     only: no probability map is resized)."""
