@@ -1637,6 +1637,23 @@ def test_the_legend_draws_each_sentence_in_a_font_that_has_its_letters(caplog):
     assert "legend shows 1 of the 3 sentences whole: the frame is 20 pixels high" in caplog.text
 
 
+def test_the_legend_grows_with_the_frame():
+    """A VFX user's 1080x1920 overlay had the 11-pixel legend of a 320x240 one, unreadable at a phone's preview size:
+    it is drawn `legend_scale` times larger, one step a 360 pixels of the frame's shorter side."""
+    from acga_tf.apps.predict import legend, legend_scale
+
+    sentences = ["the yellow circle moving right", "a blue square walking"]
+    assert [legend_scale(w, h) for w, h in ((320, 240), (1280, 720), (1080, 1920), (3840, 2160))] == [1, 2, 3, 6]
+    small, _ = legend(sentences, 320, 240)
+    assert small.shape[0] == 4 + 14 * 2  # as before: two lines of 14 pixels
+    for width, height in ((1280, 720), (1080, 1920)):
+        scale = legend_scale(width, height)
+        pixels, opacity = legend(sentences, width, height)
+        assert pixels.shape[0] == scale * small.shape[0] and pixels.shape[1] >= 0.9 * scale * small.shape[1]
+        swatch = pixels[3 * scale + scale + 1, 3 * scale + 1]  # inside sentence 1's swatch
+        assert tuple(swatch) == (213, 94, 0) and opacity[3 * scale + scale + 1, 3 * scale + 1, 0] == 1.0
+
+
 def test_a_legend_sentence_wider_than_the_frame_goes_on_over_more_lines(caplog):
     """A tester's long sentence was cut at the frame's edge without a word: it is broken at spaces (inside a word only
     where the word alone is wider: Chinese has no spaces), each line within the frame; on a frame too narrow for a

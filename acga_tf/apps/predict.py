@@ -711,8 +711,15 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     return _blend(frames, [(masks.astype(bool), color)], alpha)
 
 
-LEGEND_FONT_SIZE = 11  # pixels: the legend's glyphs, 14 pixels a line with the gap
+LEGEND_FONT_SIZE = 11  # pixels: the legend's glyphs, 14 pixels a line with the gap (times `legend_scale`)
 LEGEND_FONTS_SEARCHED = 200  # the fonts looked through for glyphs the first lacks (a desktop has hundreds)
+LEGEND_FRAME_STEP = 360  # pixels of the frame's shorter side for each step of the legend's size
+
+
+def legend_scale(width: int, height: int | None = None) -> int:
+    """How many times its smallest size the legend is drawn: 1 up to 719 pixels on the frame's shorter side, 2 on a
+    720p frame, 3 on 1080p, 6 on 4K (11 pixels of text were unreadable on a phone's 1080 × 1920 video)."""
+    return max(1, min(width, height or width) // LEGEND_FRAME_STEP)
 
 
 def legend(queries: Sequence[str], width: int, height: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -725,12 +732,14 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
     Returns:
         (uint8 (h, w, 3) pixels, float32 (h, w, 1) opacity).
     """
-    line = LEGEND_FONT_SIZE + 3
+    u = legend_scale(width, height)  # pixels a unit: the legend grows with the frame
+    line, min_room = (LEGEND_FONT_SIZE + 3) * u, LEGEND_MIN_ROOM * u
     numbers = [f"{k + 1}. " for k in range(len(queries))]  # drawn apart: a right-to-left sentence moved "1." after it
     fonts, missing = [], []
     for query in queries:
         path, lacking = legend_font(query)
-        fonts.append(ImageFont.truetype(path, LEGEND_FONT_SIZE) if path else ImageFont.load_default())
+        fonts.append(ImageFont.truetype(path, LEGEND_FONT_SIZE * u) if path
+                     else ImageFont.load_default(LEGEND_FONT_SIZE * u) if u > 1 else ImageFont.load_default())
         missing += lacking
     if missing:  # (else Pillow's default font draws every letter outside ASCII as a box, without a word)
         named = " ".join(c if c.isprintable() and unicodedata.category(c)[0] != "M" else f"U+{ord(c):04X}"
@@ -738,34 +747,34 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
         logger.warning("the overlay's legend has no font with a glyph for %s: drawn as a box (install a font that "
                        "has them, such as Noto Sans CJK for Chinese and Japanese)", named)
     number_width = max(int(np.ceil(fonts[0].getlength(number))) for number in numbers)
-    room = width - 18 - number_width - 4  # the text's pixels a line
+    room = width - 18 * u - number_width - 4 * u  # the text's pixels a line
     # (else a sentence wider than the frame is cut at its edge without a word)
-    lines = [_wrapped(query, font, room) for font, query in zip(fonts, queries)]
-    if height is not None and 4 + line * sum(map(len, lines)) > height:  # the sentences' swatches come first
+    lines = [_wrapped(query, font, room, min_room) for font, query in zip(fonts, queries)]
+    if height is not None and 4 * u + line * sum(map(len, lines)) > height:  # the sentences' swatches come first
         lines = [[query] for query in queries]
     if (cut := [k for k, (font, wrapped) in enumerate(zip(fonts, lines)) if font.getlength(wrapped[0]) > room]):
         lines = [[_cut(wrapped[0], font, room)] if k in cut else wrapped
                  for k, (font, wrapped) in enumerate(zip(fonts, lines))]
-        why = (f"the frame is {width} pixels wide" if room < LEGEND_MIN_ROOM
+        why = (f"the frame is {width} pixels wide" if room < min_room
                else f"the frame is {height} pixels high, too low for more lines")
         logger.warning("the overlay's legend cuts sentence%s %s to a line: %s (the summary gives %s whole)",
                        "s" if len(cut) > 1 else "", ", ".join(str(k + 1) for k in cut), why,
                        "them" if len(cut) > 1 else "it")
     ends = np.cumsum([len(wrapped) for wrapped in lines])  # each sentence's last line, counted from 1
     # a frame too low for every sentence's lines says so (9 sentences on a 64-pixel video, say)
-    if height is not None and (shown := int(np.sum(ends <= max(0, (height - 4) // line)))) < len(queries):
+    if height is not None and (shown := int(np.sum(ends <= max(0, (height - 4 * u) // line)))) < len(queries):
         logger.warning("the overlay's legend shows %d of the %d sentences whole: the frame is %d pixels high (each "
                        "sentence's masks are whole; the summary names the colours)", shown, len(queries), height)
     text_width = max(int(np.ceil(font.getlength(text))) for font, wrapped in zip(fonts, lines) for text in wrapped)
-    size = (min(width, 18 + number_width + text_width + 4), 4 + line * int(ends[-1]))
+    size = (min(width, 18 * u + number_width + text_width + 4 * u), 4 * u + line * int(ends[-1]))
     rgba = Image.new("RGBA", size, (0, 0, 0, 150))
     draw = ImageDraw.Draw(rgba)
     for k, (font, number, wrapped, end) in enumerate(zip(fonts, numbers, lines, ends)):
-        y = 3 + line * int(end - len(wrapped))
-        draw.rectangle([3, y + 1, 13, y + 11], fill=overlay_color(k) + (255,))
-        draw.text((18, y), number, fill=(255, 255, 255, 255), font=fonts[0])
+        y = 3 * u + line * int(end - len(wrapped))
+        draw.rectangle([3 * u, y + u, 13 * u, y + 11 * u], fill=overlay_color(k) + (255,))
+        draw.text((18 * u, y), number, fill=(255, 255, 255, 255), font=fonts[0])
         for i, text in enumerate(wrapped):
-            draw.text((18 + number_width, y + line * i), text, fill=(255, 255, 255, 255), font=font)
+            draw.text((18 * u + number_width, y + line * i), text, fill=(255, 255, 255, 255), font=font)
     pixels = np.asarray(rgba, np.float32)
     return pixels[..., :3].astype(np.uint8), pixels[..., 3:] / 255.0
 
@@ -773,10 +782,10 @@ def legend(queries: Sequence[str], width: int, height: int | None = None) -> tup
 LEGEND_MIN_ROOM = 3 * LEGEND_FONT_SIZE  # pixels: a narrower legend line is cut, not broken into lines of a letter
 
 
-def _wrapped(text: str, font, room: int) -> list[str]:
+def _wrapped(text: str, font, room: int, min_room: int = LEGEND_MIN_ROOM) -> list[str]:
     """`text` in lines no wider than `room` pixels, broken at spaces, inside a word only where the word alone is wider
-    (Chinese and Japanese write no spaces); `[text]` where `room` is under `LEGEND_MIN_ROOM`."""
-    if room < LEGEND_MIN_ROOM or font.getlength(text) <= room:
+    (Chinese and Japanese write no spaces); `[text]` where `room` is under `min_room`."""
+    if room < min_room or font.getlength(text) <= room:
         return [text]
     lines, current = [], ""
     for word in text.split():
