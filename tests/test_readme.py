@@ -165,3 +165,28 @@ def test_every_option_of_every_command_is_documented():
                       for flag in action.option_strings
                       if flag.startswith("--") and flag != "--help" and not re.search(rf"{flag}(?![\w-])", text)})
     assert missing == [], f"options named nowhere in README.md or docs/: {missing}"
+
+
+def test_docs_cut_out_recipe_writes_the_frames_with_their_masks_as_alpha(run_dir, tmp_path, monkeypatch):
+    """docs/serving.md#mattes-and-cut-outs as written: an RGBA PNG a frame, the frame's pixels with its
+    smooth-edged mask as the alpha, numbered as `--frames-dir` numbers the mattes."""
+    import numpy as np
+    from PIL import Image
+    from runs import moving_frames, write_video
+
+    from acga_tf.apps.predict import predict
+
+    video = write_video(tmp_path / "clip.mkv", moving_frames(5, 48, 64, seed=2), "ffv1", "bgr0")
+    text = (REPO / "docs" / "serving.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text[text.index("### Mattes and cut-outs"):], re.S)[0]
+    block = (block.replace('"runs/a2d"', repr(run_dir)).replace('"clip.mp4"', repr(video))
+             .replace('"the dog running on the left"', '"the red circle jumping on the left"'))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/serving.md (Mattes and cut-outs)", "exec"), {})
+    names = sorted(os.listdir(tmp_path / "cutout"))
+    assert names == [f"{i:05d}.png" for i in range(1, 6)]
+    cutout = np.stack([np.asarray(Image.open(tmp_path / "cutout" / name)) for name in names])
+    expected = predict(run_dir, video, "the red circle jumping on the left", smooth_edges=True).masks
+    assert cutout.shape == (5, 48, 64, 4)
+    np.testing.assert_array_equal(cutout[..., 3], expected * 255)
+    np.testing.assert_array_equal(cutout[..., :3], moving_frames(5, 48, 64, seed=2))  # FFV1: the frames as written
