@@ -454,7 +454,8 @@ def _run_convert_weights(args) -> int:
 
 # === predict (issue: predict, deployment) ===
 PREDICT_LIST_OPTIONS = ("--list", "--output-dir", "--overlays")  # `acga predict`'s options for many videos alone
-PREDICT_SHARED_OPTIONS = ("--model", "--batch-size", "--timeout", "--no-audio", "--no-progress", "--help")  # and both's
+PREDICT_SHARED_OPTIONS = ("--model", "--batch-size", "--timeout", "--no-audio", "--smooth-edges", "--no-progress",
+                          "--help")  # and both's
 
 
 def _add_predict(sub) -> None:
@@ -593,6 +594,7 @@ def _run_predict_list(args) -> int:
         results = batch.predict_list(model, rows, args.output_dir, overlay=args.overlays, audio=not args.no_audio,
                                      batch_size=args.batch_size,
                                      model_name=args.model if is_server_url(args.model) else None,
+                                     smooth_edges=args.smooth_edges,
                                      frames=video_started, progress=video_done)
     finally:
         video_done()

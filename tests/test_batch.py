@@ -182,6 +182,22 @@ def test_a_model_given_as_an_object_is_known_by_its_weights_so_a_rerun_passes_ov
     assert [r.status for r in batch.predict_list(trained, listing, out)] == ["done"]
 
 
+def test_a_list_takes_smooth_edges_and_a_rerun_with_other_edges_segments_again(run_dir, tmp_path, capsys):
+    """A QA tester's `--list ... --smooth-edges` was refused as an option of one video."""
+    write_video(tmp_path / "a.mp4", moving_frames(4, 40, 56, seed=1), "libx264", "yuv420p")
+    listing, out = _write_list(tmp_path / "list.csv", [("a.mp4", QUERY)]), tmp_path / "out"
+    argv = ["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"]
+    assert main([*argv, "--smooth-edges"]) == 0
+    _, masks = _masks(out / "a" / "masks" / "1")
+    np.testing.assert_array_equal(masks, predict(run_dir, str(tmp_path / "a.mp4"), QUERY, smooth_edges=True).masks)
+    assert json.loads((out / "a" / batch.SUMMARY_NAME).read_text())["smooth_edges"] is True
+    assert main([*argv, "--smooth-edges"]) == 0 and _results(out)[0]["status"] == "done earlier"
+    assert main(argv) == 0 and _results(out)[0]["status"] == "done"  # the protocol's masks: segmented again
+    np.testing.assert_array_equal(_masks(out / "a" / "masks" / "1")[1],
+                                  predict(run_dir, str(tmp_path / "a.mp4"), QUERY).masks)
+    assert main(argv) == 0 and _results(out)[0]["status"] == "done earlier"
+
+
 def test_a_frames_folder_in_a_list_is_segmented_and_a_frame_replaced_since_is_noticed(run_dir, tmp_path):
     """A folder of frames as a list's video (docs/serving.md#predict); a frame replaced in place changes no folder's
     time, so the folder was to be judged by its frames' (`source_stamp`), or the rerun would pass over it."""

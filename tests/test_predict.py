@@ -622,6 +622,7 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
         "bytes sentence": lambda: predict(trained, frames, QUERY.encode()),
         "bytes video": lambda: predict(trained, b"\x00\x00\x00 ftypisom", QUERY),
         "start past the end": lambda: predict_to_files(trained, frames, QUERY, start=10.0),
+        "a negative range": lambda: list(iter_masks(load_predictor(trained), frames, [QUERY], first=-1)),
         # a live camera that switches resolution mid-stream (docs/serving.md#live-video)
         "a frame of another size": lambda: list(iter_masks(load_predictor(trained), [*frames, frames[0][::2]],
                                                            [QUERY])),
@@ -1084,6 +1085,36 @@ def test_output_json_dash_is_standard_output_and_the_summary_goes_to_stderr(run_
     assert os.listdir(tmp_path) == []  # no file named "-"
 
 
+def test_output_json_to_standard_output_that_fails_says_what_it_got(run_dir, videos, tmp_path, monkeypatch, capfd):
+    """A QA tester's Ctrl-C with `--output-json -` said "/dev/stdout was not written (the earlier file is kept)"
+    after 268 frames had gone there; and a run refused for another's JSON said "after 0 frames"."""
+    from acga_tf.apps import predict as module
+    from acga_tf.ops.files import WriteLock
+
+    real = module.MasksJsonWriter.write
+
+    def write(self, item, time=None):
+        if self.count == 3:
+            raise KeyboardInterrupt
+        real(self, item, time)
+
+    monkeypatch.setattr(module.MasksJsonWriter, "write", write)
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json", "-",
+                 "--no-progress"]) == 130
+    out, err = capfd.readouterr()
+    assert err.strip().endswith("after 3 frames; /dev/stdout got the first 3 frames' masks, not a whole JSON "
+                                "document"), err
+    assert out.count('{"frame":') == 3
+    lock = WriteLock(str(tmp_path / "m.json.tmp"))  # another run writing it now
+    try:
+        assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json",
+                     str(tmp_path / "m.json"), "--no-progress"]) == 75
+    finally:
+        lock.release()
+    assert capfd.readouterr().err.strip().endswith("m.json: another run is writing it now; wait for it to end, or "
+                                                   "write elsewhere")
+
+
 def test_output_json_times_are_a_variable_frame_rates_own(run_dir, tmp_path):
     path, ticks = _phone_video(tmp_path)
     out = tmp_path / "masks.json"
@@ -1096,7 +1127,7 @@ def test_output_json_times_are_a_variable_frame_rates_own(run_dir, tmp_path):
     assert [f["time"] for f in predict(run_dir, path, QUERY).to_dict()["frames"]] == times
 
 
-@pytest.mark.parametrize("case", ["folder", "same_as_frames_dir", "write_protected"])
+@pytest.mark.parametrize("case", ["folder", "same_as_frames_dir", "write_protected", "folder_name"])
 def test_output_json_refusals_are_one_line_before_the_video_is_read(case, run_dir, videos, tmp_path, capsys,
                                                                      monkeypatch):
     from acga_tf.apps import predict as module
@@ -1107,12 +1138,18 @@ def test_output_json_refusals_are_one_line_before_the_video_is_read(case, run_di
         out.mkdir()
     elif case == "same_as_frames_dir":
         argv = ["--frames-dir", str(out)]
+    elif case == "folder_name":  # a QA tester's `newdir/`: "[Errno 2] No such file or directory", a folder left
+        out, argv = tmp_path / "new", ["--frames-dir", str(tmp_path / "masks")]
     else:
         out.write_text("{}")
         out.chmod(0o444)  # (root could write it: refused by its permission bits)
+    given = str(out) + "/" * (case == "folder_name")
     assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json",
-                 str(out), *argv, "--no-progress"]) == 2
+                 given, *argv, "--no-progress"]) == 2
+    if case == "folder_name":
+        assert sorted(os.listdir(tmp_path)) == []  # nothing made
     expected = {"folder": f"{out}: is an existing folder; --output-json names the JSON file to write",
+                "folder_name": f"{given}: names a folder; --output-json names the JSON file to write",
                 "same_as_frames_dir": f"{out}: --frames-dir and --output-json name the same path",
                 "write_protected": f"{out}: exists and is write-protected (mode -r--r--r--): not replaced"}[case]
     assert capsys.readouterr().err.strip().startswith(f"acga predict: error: {expected}")
@@ -1505,6 +1542,13 @@ def test_a_mistyped_option_value_is_one_line(capsys):
     assert capsys.readouterr().err == ("acga predict: error: argument --start: 'abc' is not a time: give seconds "
                                        "(90.5) or [HH:]MM:SS[.fff] (1:30.5) (`acga predict --help` lists the "
                                        "options)\n")
+    # a QA tester's `1:60` read as 120 s and `1_0` (Python's float) as 10 s
+    for value, message in (("1:60", "'1:60': minutes and seconds after a ':' must be under 60"),
+                           ("99:99:99", "'99:99:99': minutes and seconds after a ':' must be under 60"),
+                           ("1_0", "'1_0' is not a time"), ("0x10", "'0x10' is not a time")):
+        with pytest.raises(SystemExit):
+            main(["predict", "--model", "m", "--video", "v.mp4", "--query", QUERY, "--start", value])
+        assert capsys.readouterr().err.startswith(f"acga predict: error: argument --start: {message}")
 
 
 def test_cli_predict_start_and_end_in_seconds(run_dir, videos, tmp_path, capsys):

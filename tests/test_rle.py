@@ -45,5 +45,9 @@ def test_pycocotools_reads_the_encoding_as_the_same_mask_area_and_box():
 def test_an_encoding_whose_counts_do_not_fill_the_size_is_refused():
     with pytest.raises(ValueError, match="an RLE of size 2x2 whose counts add up to 3, not 4"):
         rle.decode({"size": [2, 2], "counts": [1, 2]})
+    with pytest.raises(ValueError, match=r"^an RLE with a negative count \(-1\)$"):  # (it said "add up to 4, not 4")
+        rle.decode({"size": [2, 2], "counts": [5, -1]})
+    with pytest.raises(ValueError, match=r"^a compressed RLE \(counts as a string"):
+        rle.decode({"size": [3, 3], "counts": "52203"})
     with pytest.raises(ValueError, match=r"a mask of shape \(2, 2, 1\): expected \(H, W\)"):
         rle.encode(np.zeros((2, 2, 1)))

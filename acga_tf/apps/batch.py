@@ -189,7 +189,7 @@ def model_identity(model) -> str | None:
 
 
 def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: str | None = None, audio: bool = True,
-                 batch_size: int = 4, model_name: str | None = None,
+                 batch_size: int = 4, model_name: str | None = None, smooth_edges: bool = False,
                  progress: Callable[[ListRow, list[RowResult]], None] | None = None,
                  frames: Callable[[ListRow, int, int | None], Callable[[int], None] | None] | None = None
                  ) -> list[RowResult]:
@@ -200,7 +200,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         rows: from `read_list`, or the list's path.
         output_dir: the folder to write in (created).
         overlay: "mp4" or "gif" for an overlay per video (`<name>/overlay.mp4`), or None.
-        audio, batch_size: as `predict_to_files`.
+        audio, batch_size, smooth_edges: as `predict_to_files`; a video done earlier with other edges is segmented
+            again.
         model_name: what `summary.json` records as the model, by which a later run tells whether a video was
             segmented by the same model (default: `model_identity`).
         progress: called after each video with its first row and its rows' results.
@@ -241,7 +242,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
                 continue
             started = None if frames is None else functools.partial(frames, group[0].row, done + 1)
             _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
-                           batch_size=batch_size, model_name=model_name, started=started)
+                           batch_size=batch_size, model_name=model_name, started=started, smooth_edges=smooth_edges)
             done += 1
             write_results(table, results)  # after each video: a run killed outright (kill -9) leaves it up to date
             if progress is not None:
@@ -269,7 +270,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
 
 def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str, name: str, *, overlay: str | None,
                    audio: bool, batch_size: int, model_name: str,
-                   started: Callable[[int | None], Callable[[int], None] | None] | None = None) -> None:
+                   started: Callable[[int | None], Callable[[int], None] | None] | None = None,
+                   smooth_edges: bool = False) -> None:
     """Segments one video with its rows' sentences into `<output_dir>/<name>/`, or passes over one done earlier;
     fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates.
     `started`: called with the video's frame count (or None) as its segmenting starts; returns the per-step frames
@@ -312,7 +314,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     wanted = {"video": os.path.abspath(path), "size": size, "modified_ns": modified_ns,
               "queries": sentences, "model": model_name, "overlay": overlay}
     earlier = _read_summary(summary_path)
-    if (earlier is not None and wanted["model"] is not None
+    if (earlier is not None and wanted["model"] is not None and earlier.get("smooth_edges", False) == smooth_edges
             and all(earlier.get(key) == value for key, value in wanted.items()) and _complete(folder, earlier)):
         _fill(group, chosen, name, earlier, "done earlier")
         return
@@ -334,13 +336,14 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
             summary = predict_to_files(predictor, path, sentences, output=output,
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
                                        audio=audio, sentence_folders=True, progress=step,
-                                       flags=(option("--output-dir", "output_dir"),) * 2)
+                                       flags=(option("--output-dir", "output_dir"),) * 2, smooth_edges=smooth_edges)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)
         logger.warning("%s", message)
         return
-    record = {**wanted, "frames": summary.num_frames, "width": summary.width, "height": summary.height,
+    record = {**wanted, "smooth_edges": smooth_edges, "frames": summary.num_frames, "width": summary.width,
+              "height": summary.height,
               "fps": summary.fps, "coverage": summary.coverage,
               "empty_frames": [len(empty) for empty in summary.empty_frames],
               "overlay_file": os.path.basename(output) if output else None,

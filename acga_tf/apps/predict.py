@@ -478,7 +478,7 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
     batch_size = positive_int("batch_size", batch_size)
     queries = as_sentences(queries)
     if first < 0 or (stop is not None and stop <= first):
-        raise ValueError(f"frames {first} to {stop}: an empty or negative range")
+        raise InputError(f"frames {first} to {stop}: an empty or negative range")
     window = FrameWindow() if window is None else window
     window.prepare_many = predictor.prepare_many
     t = predictor.clip_length
@@ -1187,8 +1187,9 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             raise ValueError(f"{path}: {other} and {flag} name the same path")
         named[os.path.realpath(path)] = flag
     if output_json is not None:
-        if os.path.isdir(output_json):
-            raise ValueError(f"{output_json}: is an existing folder; {json_flag} names the JSON file to write")
+        if os.path.isdir(output_json) or output_json.endswith(("/", os.sep)):
+            raise ValueError(f"{output_json}: {'is an existing' if os.path.isdir(output_json) else 'names a'} folder; "
+                             f"{json_flag} names the JSON file to write")
         if not files.output_path(output_json)[1]:
             files.check_writable(output_json, flag=json_flag)
     if output is not None:
@@ -1372,12 +1373,18 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 raise
             raise _past_the_end(video, start, first, None, fps) from None  # a container without a count
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
-        folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
-        writer, key, summary, timed, masks_json = None, None, None, offset, None
+        masks_json = None
+        if output_json:  # another run writing it now is refused here, before anything is moved or written
+            masks_json = MasksJsonWriter(output_json, {"video": os.path.basename(os.fspath(video)) if is_file
+                                                       else None, "queries": queries, "fps": fps})
         try:
-            if output_json:  # (another run writing it now is refused here, before any frame)
-                masks_json = MasksJsonWriter(output_json, {"video": os.path.basename(os.fspath(video)) if is_file
-                                                           else None, "queries": queries, "fps": fps})
+            folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
+        except BaseException:
+            if masks_json is not None:
+                masks_json.discard()
+            raise
+        writer, key, summary, timed = None, None, None, offset
+        try:
             for item in _until_the_end(iter_masks(predictor, frames, queries, batch_size=batch_size, first=first,
                                                   stop=stop, offset=offset, sample_aspect=aspect,
                                                   smooth_edges=smooth_edges)):
@@ -1414,7 +1421,10 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     unfinished.discard()
             done = 0 if summary is None else summary.num_frames
             kept = [f"{path} was not written" + (" (the earlier file is kept)" if earlier_file else "")
-                    for path, earlier_file in ((output, earlier_overlay), (output_json, earlier_json)) if path]
+                    for path, earlier_file in ((output, earlier_overlay), (output_json, earlier_json))
+                    if path and not (masks_json is not None and path == output_json and masks_json.in_place)]
+            if masks_json is not None and masks_json.in_place:  # standard output, a pipe: written as it went
+                kept += [f"{output_json} got the first {masks_json.count} frames' masks, not a whole JSON document"]
             if earlier:
                 _restore_earlier(frames_dir, own)
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]

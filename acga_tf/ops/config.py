@@ -145,15 +145,15 @@ def positive_int(name: str, value: Any) -> int:
 def time_argument(value: str) -> float:
     """An argparse `type`: a time in seconds, as a number (`90.5`, `inf`) or as editors and FFmpeg write it,
     `[HH:]MM:SS[.fff]` (`1:30.5`, `00:01:30.500`)."""
+    number = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)"  # ASCII digits only
     parts = value.strip().split(":")
-    try:
-        if len(parts) == 1:
-            return float(value)
-        if len(parts) <= 3 and all(re.fullmatch(r"\d+", p) for p in parts[:-1]) and re.fullmatch(r"\d+(\.\d*)?",
-                                                                                                parts[-1]):
+    if len(parts) == 1 and re.fullmatch(number, value.strip(), re.IGNORECASE):
+        return float(value)
+    if (1 < len(parts) <= 3 and all(re.fullmatch(r"[0-9]+", p) for p in parts[:-1])
+            and re.fullmatch(r"[0-9]+(\.[0-9]*)?", parts[-1])):
+        if all(float(p) < 60 for p in parts[1:]):  # minutes and seconds under 60, as FFmpeg reads them
             return sum(float(p) * 60 ** k for k, p in enumerate(reversed(parts)))
-    except ValueError:
-        pass
+        raise argparse.ArgumentTypeError(f"{value!r}: minutes and seconds after a ':' must be under 60")
     raise argparse.ArgumentTypeError(f"{value!r} is not a time: give seconds (90.5) or [HH:]MM:SS[.fff] (1:30.5)")
 
 

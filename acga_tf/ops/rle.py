@@ -38,8 +38,13 @@ def decode(rle: dict[str, Any]) -> np.ndarray:
         ValueError: counts that are negative or do not add up to H × W.
     """
     height, width = (int(n) for n in rle["size"])
+    if isinstance(rle["counts"], (str, bytes)):
+        raise ValueError("a compressed RLE (counts as a string, pycocotools' `encode`): decode it with pycocotools' "
+                         "`mask.decode`; this reads the uncompressed form, a list of counts")
     counts = np.asarray(rle["counts"], dtype=np.int64)
-    if (counts < 0).any() or counts.sum() != height * width:
+    if (counts < 0).any():
+        raise ValueError(f"an RLE with a negative count ({counts[counts < 0][0]})")
+    if counts.sum() != height * width:
         raise ValueError(f"an RLE of size {height}x{width} whose counts add up to {counts.sum()}, "
                          f"not {height * width}")
     values = (np.arange(counts.size) % 2).astype(np.uint8)
