@@ -474,7 +474,8 @@ def _add_predict(sub) -> None:
                                         "summary.json) and results.csv; a video done earlier is passed over")
     p.add_argument("--overlays", choices=("mp4", "gif"), help="with --list: an overlay per video, of this format "
                                                                    "(default: none)")
-    p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif")
+    p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif; or "
+                                    "FILE.png for a photo or one frame (--start/--end around it)")
     p.add_argument("--no-audio", action="store_true", help="an MP4 overlay without the video's sound")
     p.add_argument("--frames-dir", help="folder for one mask PNG per frame (00001.png, ..., or a frames folder's "
                                         "frames' names; with several queries DIR/1/00001.png, DIR/2/..., and "

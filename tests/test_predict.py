@@ -1681,6 +1681,45 @@ def test_the_legend_draws_each_sentence_in_a_font_that_has_its_letters(caplog):
     assert "legend shows 1 of the 3 sentences whole: the frame is 20 pixels high" in caplog.text
 
 
+def test_a_png_overlay_is_one_frames_and_more_frames_are_refused(run_dir, tmp_path, capsys, monkeypatch):
+    """A figure-making tester had only .mp4 and .gif overlays, even for a photo: `--output x.png` writes one frame's
+    overlay (a photo, or a part of a video of one frame); more frames are refused before any work, or, where the
+    container declares no length, at the second frame with nothing written."""
+    from acga_tf.apps.predict import legend, overlay_frame
+
+    frames = moving_frames(6, 40, 56, seed=5)
+    video = write_video(tmp_path / "clip.mkv", frames, "ffv1", "bgr0")  # lossless: the frames as written
+    queries = ["--query", QUERY, "--query", "a blue square walking"]
+    assert main(["predict", "--model", run_dir, "--video", video, *queries, "--start", str(2 / 12), "--end",
+                 str(2.5 / 12), "--output", str(tmp_path / "still.png"), "--frames-dir", str(tmp_path / "m"),
+                 "--no-progress"]) == 0
+    assert "1 frames (56x40), frames 3 to 3 of the video" in capsys.readouterr().out
+    masks = np.stack([np.asarray(Image.open(tmp_path / "m" / str(k) / "00003.png")) // 255 for k in (1, 2)])
+    expected = overlay_frame(frames[2], masks, legend([QUERY, "a blue square walking"], 56, 40))
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "still.png")), expected)
+    Image.fromarray(frames[0]).save(tmp_path / "photo.jpg", quality=95)
+    assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "photo.jpg"), "--query", QUERY, "--output",
+                 str(tmp_path / "photo_overlay.png"), "--no-progress"]) == 0
+    assert Image.open(tmp_path / "photo_overlay.png").size == (56, 40)
+    capsys.readouterr()
+    assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output",
+                 str(tmp_path / "all.png"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (f"acga predict: error: {tmp_path / 'all.png'}: a PNG overlay holds one "
+                                               "frame; 6 frames are to be segmented: give --start and --end around "
+                                               "one, or write an .mp4 or .gif")
+    # a stream that tells neither its count nor its frames' times (raw H.264): refused at the second frame
+    from acga_tf.apps import predict as module
+
+    monkeypatch.setattr(module, "_times_for", lambda *args, **kwargs: None)
+    assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output",
+                 str(tmp_path / "w.png"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"acga predict: error: {tmp_path / 'w.png'}: a PNG overlay holds one frame, and the video "
+                          "has more: segment one frame (--start and --end), or write an .mp4 or .gif; after 1 "
+                          "frames"), err
+    assert not (tmp_path / "w.png").exists() and not (tmp_path / "w.png.tmp").exists()
+
+
 def test_the_legend_grows_with_the_frame():
     """A VFX user's 1080x1920 overlay had the 11-pixel legend of a 320x240 one, unreadable at a phone's preview size:
     it is drawn `legend_scale` times larger, one step a 360 pixels of the frame's shorter side."""

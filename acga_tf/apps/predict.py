@@ -82,7 +82,8 @@ OVERLAY_PALETTE = (("vermillion", (213, 94, 0)), ("blue", (0, 114, 178)), ("blui
 OVERLAY_COLORS = tuple(rgb for _, rgb in OVERLAY_PALETTE)
 OVERLAY_COLOR = OVERLAY_COLORS[0]
 OVERLAY_ALPHA = 0.5
-OVERLAY_FORMATS = (".mp4", ".gif")
+OVERLAY_FORMATS = (".mp4", ".gif")  # a video's overlay (and `--list --overlays`')
+OVERLAY_STILL = ".png"  # the overlay of one frame: a photo, or a part of a video of one frame
 # libx264 for overlays: veryfast encodes long videos at several times real time; zerolatency (no lookahead, no
 # B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
 MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
@@ -888,15 +889,15 @@ def gif_durations(times: Sequence[float]) -> list[int]:
 
 
 def overlay_format(path: str) -> str:
-    """The overlay format of `path`: ".mp4" or ".gif".
+    """The overlay format of `path`: ".mp4", ".gif", or ".png" for one frame's (`OVERLAY_STILL`).
 
     Raises:
         ValueError: another extension.
     """
     ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext not in OVERLAY_FORMATS:
+    if ext not in (*OVERLAY_FORMATS, OVERLAY_STILL):
         raise ValueError(f"{path}: unsupported overlay format {ext or '(none)'!r}, expected one of "
-                         f"{', '.join(OVERLAY_FORMATS)}")
+                         f"{', '.join(OVERLAY_FORMATS)} or {OVERLAY_STILL} (one frame)")
     return ext
 
 
@@ -951,6 +952,10 @@ class OverlayWriter:
             if time is not None:  # the first frame's and the last one's, for the audio
                 self.times_written = [time if self.count == 0 else self.times_written[0], time]
         else:
+            if self.ext == OVERLAY_STILL and self.images:  # a video whose container declared no length
+                raise InputError(f"{self.path}: a PNG overlay holds one frame, and the video has more: segment "
+                                 f"one frame ({option('--start', 'start')} and {option('--end', 'end')}), or write "
+                                 "an .mp4 or .gif")
             self.images.append(Image.fromarray(image))
             self.times.append(time)
         self.count += 1
@@ -963,6 +968,8 @@ class OverlayWriter:
                 self.mp4.close()
                 if self.audio is not None and self.count:
                     self._add_audio()
+            elif self.images and self.ext == OVERLAY_STILL:
+                self.images[0].save(self.temporary, format="PNG")
             elif self.images:
                 self.images[0].save(self.temporary, format="GIF", save_all=True, append_images=self.images[1:],
                                     duration=self._gif_durations(), loop=0)
@@ -1360,6 +1367,13 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
         raise _past_the_end(video, start, first, declared, fps, shown)
+    if output is not None and overlay_format(output) == OVERLAY_STILL:  # one frame: counted before any work
+        if declared is None and is_file:  # a container without a count (Matroska, WebM): its packets' times
+            declared = len(_times_for(video, None, None, whole=True) or ()) or None
+        if declared is not None and (count := min(declared, stop or declared) - first) > 1:
+            raise InputError(f"{output}: a PNG overlay holds one frame; {count} frames are to be segmented: give "
+                             f"{option('--start', 'start')} and {option('--end', 'end')} around one, or write an "
+                             ".mp4 or .gif")
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     offset = clip_reach(predictor, first) if is_file else 0
