@@ -892,7 +892,7 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
 
     video, query, model, output = videos["mp4"][0], QUERY, run_dir, str(tmp_path / "o.gif")
     expected = {"missing": "nope.mp4: video file not found", "corrupt": "broken.mp4: ",
-                "empty_query": "query is empty", "bad_output": "unsupported overlay format '.png'",
+                "empty_query": "query is empty", "bad_output": "unsupported overlay format '.webp'",
                 "missing_model": "model.keras: missing", "video_as_model": ".mp4: not a .keras file",
                 "output_folder": "out.mp4: is an existing folder",
                 "output_folder_no_extension": "out: is an existing folder",  # before: "unsupported overlay format"
@@ -944,7 +944,7 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
     elif case == "empty_query":
         query = "  ?! "
     elif case == "bad_output":
-        output = str(tmp_path / "o.png")
+        output = str(tmp_path / "o.webp")
     elif case == "missing_model":
         model = str(tmp_path / "no_run")
         os.makedirs(model)
