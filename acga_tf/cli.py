@@ -453,7 +453,8 @@ def _run_convert_weights(args) -> int:
 
 
 # === predict (issue: predict, deployment) ===
-PREDICT_LIST_OPTIONS = ("--list", "--output-dir", "--overlays")  # `acga predict`'s options for many videos alone
+# `acga predict`'s options for many videos alone
+PREDICT_LIST_OPTIONS = ("--list", "--output-dir", "--overlays", "--json")
 PREDICT_SHARED_OPTIONS = ("--model", "--batch-size", "--timeout", "--no-audio", "--smooth-edges", "--no-progress",
                           "--help")  # and both's
 
@@ -474,6 +475,8 @@ def _add_predict(sub) -> None:
                                         "summary.json) and results.csv; a video done earlier is passed over")
     p.add_argument("--overlays", choices=("mp4", "gif"), help="with --list: an overlay per video, of this format "
                                                                    "(default: none)")
+    p.add_argument("--json", action="store_true", help="with --list: each video's masks also as masks.json (COCO "
+                                                       "run-length encoding, as --output-json writes)")
     p.add_argument("--output", help="overlay video to write: FILE.mp4 (with the video's sound) or FILE.gif; or "
                                     "FILE.png for a photo or one frame (--start/--end around it)")
     p.add_argument("--no-audio", action="store_true", help="an MP4 overlay without the video's sound")
@@ -508,9 +511,9 @@ def _add_predict(sub) -> None:
 def _run_predict(args) -> int:
     if args.list is not None:
         return _run_predict_list(args)
-    if args.output_dir is not None or args.overlays is not None:
-        raise ValueError(f"{'--output-dir' if args.output_dir is not None else '--overlays'}: goes with --list; "
-                         "for one video, --output, --frames-dir and --output-json")
+    if (given := next((flag for flag, value in (("--output-dir", args.output_dir), ("--overlays", args.overlays),
+                                                  ("--json", args.json or None)) if value is not None), None)):
+        raise ValueError(f"{given}: goes with --list; for one video, --output, --frames-dir and --output-json")
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
@@ -595,7 +598,7 @@ def _run_predict_list(args) -> int:
         results = batch.predict_list(model, rows, args.output_dir, overlay=args.overlays, audio=not args.no_audio,
                                      batch_size=args.batch_size,
                                      model_name=args.model if is_server_url(args.model) else None,
-                                     smooth_edges=args.smooth_edges,
+                                     smooth_edges=args.smooth_edges, masks_json=args.json,
                                      frames=video_started, progress=video_done)
     finally:
         video_done()

@@ -198,6 +198,31 @@ def test_a_list_takes_smooth_edges_and_a_rerun_with_other_edges_segments_again(r
     assert main(argv) == 0 and _results(out)[0]["status"] == "done earlier"
 
 
+def test_a_list_writes_each_videos_masks_as_json_where_asked(run_dir, tmp_path, capsys):
+    """`--list ... --json`: each video's `masks.json` (as `--output-json` writes it), its masks the PNGs'; a rerun
+    without it segments again and removes the JSON of the earlier run."""
+    from acga_tf.ops import rle
+
+    write_video(tmp_path / "a.mp4", moving_frames(4, 40, 56, seed=1), "libx264", "yuv420p")
+    listing, out = _write_list(tmp_path / "list.csv", [("a.mp4", QUERY), ("a.mp4", OTHER)]), tmp_path / "out"
+    argv = ["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"]
+    assert main([*argv, "--json"]) == 0
+    document = json.loads((out / "a" / batch.MASKS_JSON_NAME).read_text())
+    assert document["queries"] == [QUERY, OTHER] and [f["frame"] for f in document["frames"]] == [0, 1, 2, 3]
+    for k in range(2):
+        np.testing.assert_array_equal(np.stack([rle.decode(f["masks"][k]["rle"]) for f in document["frames"]]),
+                                      _masks(out / "a" / "masks" / str(k + 1))[1])
+    assert main([*argv, "--json"]) == 0 and {r["status"] for r in _results(out)} == {"done earlier"}
+    (out / "a" / batch.MASKS_JSON_NAME).unlink()  # removed since: segmented again
+    assert main([*argv, "--json"]) == 0 and {r["status"] for r in _results(out)} == {"done"}
+    assert main(argv) == 0 and {r["status"] for r in _results(out)} == {"done"}
+    assert not (out / "a" / batch.MASKS_JSON_NAME).exists()
+    capsys.readouterr()
+    assert main(["predict", "--model", run_dir, "--video", "a.mp4", "--query", QUERY, "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "--json: goes with --list; for one video, --output, --frames-dir and --output-json" in err
+
+
 def test_a_frames_folder_in_a_list_is_segmented_and_a_frame_replaced_since_is_noticed(run_dir, tmp_path):
     """A folder of frames as a list's video (docs/serving.md#predict); a frame replaced in place changes no folder's
     time, so the folder was to be judged by its frames' (`source_stamp`), or the rerun would pass over it."""

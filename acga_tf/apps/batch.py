@@ -51,6 +51,7 @@ SUMMARY_NAME = "summary.json"
 RESULTS_NAME = "results.csv"
 MASKS_FOLDER = "masks"
 OVERLAY_NAME = "overlay"  # overlay.mp4 or overlay.gif
+MASKS_JSON_NAME = "masks.json"  # every sentence's masks as JSON, where asked for (docs/serving.md#masks-as-json)
 RESULT_COLUMNS = ("line", "video", "query", "status", "masks", "frames", "coverage", "message")
 
 
@@ -190,6 +191,7 @@ def model_identity(model) -> str | None:
 
 def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: str | None = None, audio: bool = True,
                  batch_size: int = 4, model_name: str | None = None, smooth_edges: bool = False,
+                 masks_json: bool = False,
                  progress: Callable[[ListRow, list[RowResult]], None] | None = None,
                  frames: Callable[[ListRow, int, int | None], Callable[[int], None] | None] | None = None
                  ) -> list[RowResult]:
@@ -202,6 +204,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         overlay: "mp4" or "gif" for an overlay per video (`<name>/overlay.mp4`), or None.
         audio, batch_size, smooth_edges: as `predict_to_files`; a video done earlier with other edges is segmented
             again.
+        masks_json: each video's masks also as `<name>/masks.json` (`predict_to_files`' `output_json`).
         model_name: what `summary.json` records as the model, by which a later run tells whether a video was
             segmented by the same model (default: `model_identity`).
         progress: called after each video with its first row and its rows' results.
@@ -242,7 +245,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
                 continue
             started = None if frames is None else functools.partial(frames, group[0].row, done + 1)
             _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
-                           batch_size=batch_size, model_name=model_name, started=started, smooth_edges=smooth_edges)
+                           batch_size=batch_size, model_name=model_name, started=started, smooth_edges=smooth_edges,
+                           masks_json=masks_json)
             done += 1
             write_results(table, results)  # after each video: a run killed outright (kill -9) leaves it up to date
             if progress is not None:
@@ -271,7 +275,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
 def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str, name: str, *, overlay: str | None,
                    audio: bool, batch_size: int, model_name: str,
                    started: Callable[[int | None], Callable[[int], None] | None] | None = None,
-                   smooth_edges: bool = False) -> None:
+                   smooth_edges: bool = False, masks_json: bool = False) -> None:
     """Segments one video with its rows' sentences into `<output_dir>/<name>/`, or passes over one done earlier;
     fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates.
     `started`: called with the video's frame count (or None) as its segmenting starts; returns the per-step frames
@@ -315,6 +319,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
               "queries": sentences, "model": model_name, "overlay": overlay}
     earlier = _read_summary(summary_path)
     if (earlier is not None and wanted["model"] is not None and earlier.get("smooth_edges", False) == smooth_edges
+            and earlier.get("masks_json", False) == masks_json
             and all(earlier.get(key) == value for key, value in wanted.items()) and _complete(folder, earlier)):
         _fill(group, chosen, name, earlier, "done earlier")
         return
@@ -327,6 +332,8 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     for kind in OVERLAY_FORMATS:  # an overlay of an earlier run that this one does not write
         if kind != f".{overlay}":
             _remove(os.path.join(folder, OVERLAY_NAME + kind))
+    if not masks_json:  # an earlier run's, of other masks
+        _remove(os.path.join(folder, MASKS_JSON_NAME))
     output = os.path.join(folder, f"{OVERLAY_NAME}.{overlay}") if overlay else None
     notes: list[str] = []  # the video's warnings (damaged frames, empty masks)
     began = time.monotonic()
@@ -336,13 +343,15 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
             summary = predict_to_files(predictor, path, sentences, output=output,
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
                                        audio=audio, sentence_folders=True, progress=step,
-                                       flags=(option("--output-dir", "output_dir"),) * 2, smooth_edges=smooth_edges)
+                                       flags=(option("--output-dir", "output_dir"),) * 2, smooth_edges=smooth_edges,
+                                       output_json=os.path.join(folder, MASKS_JSON_NAME) if masks_json else None)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)
         logger.warning("%s", message)
         return
-    record = {**wanted, "smooth_edges": smooth_edges, "frames": summary.num_frames, "width": summary.width,
+    record = {**wanted, "smooth_edges": smooth_edges, "masks_json": masks_json, "frames": summary.num_frames,
+              "width": summary.width,
               "height": summary.height,
               "fps": summary.fps, "coverage": summary.coverage,
               "empty_frames": [len(empty) for empty in summary.empty_frames],
@@ -382,6 +391,8 @@ def _complete(folder: str, record: dict) -> bool:
             names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))) if n.endswith(".png"))
             if names != expected:
                 return False
+        if record.get("masks_json") and not os.path.isfile(os.path.join(folder, MASKS_JSON_NAME)):
+            return False
         overlay = record.get("overlay_file")
         return overlay is None or os.path.isfile(os.path.join(folder, overlay))
     except (OSError, KeyError, TypeError):
