@@ -351,8 +351,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         logger.warning("%s", message)
         return
     record = {**wanted, "smooth_edges": smooth_edges, "masks_json": masks_json, "frames": summary.num_frames,
-              "width": summary.width,
-              "height": summary.height,
+              "width": summary.width, "height": summary.height,
               "fps": summary.fps, "coverage": summary.coverage,
               "empty_frames": [len(empty) for empty in summary.empty_frames],
               "overlay_file": os.path.basename(output) if output else None,
