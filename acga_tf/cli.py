@@ -517,7 +517,7 @@ def _run_predict(args) -> int:
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
-    output_json = "/dev/stdout" if args.output_json == "-" else args.output_json  # (`| jq`, as evaluate's)
+    output_json = _dash_as_stdout(args.output_json)  # (`| jq`, as evaluate's)
     text = sys.stderr if output_json and _is_stdout(output_json) else sys.stdout  # the summary: not into the JSON
     total = frames_to_segment(args.video, args.start, args.end)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
@@ -801,7 +801,7 @@ def _run_evaluate(args) -> int:
     # same for an output that names standard output's file
     if args.output_csv == "-" and args.output_json == "-":
         raise ValueError("--output-csv and --output-json are both '-': one of them may go to standard output")
-    output_csv, output_json = ("/dev/stdout" if path == "-" else path for path in (args.output_csv, args.output_json))
+    output_csv, output_json = map(_dash_as_stdout, (args.output_csv, args.output_json))
     # `--output-json /dev/stdout > f`: the table was written over the JSON's first bytes
     to_stdout = any(_is_stdout(path) for path in (output_csv, output_json) if path)
     table = sys.stderr if to_stdout else sys.stdout
@@ -1061,6 +1061,11 @@ def _stdout_closed() -> bool:
     if broken:
         os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
     return broken
+
+
+def _dash_as_stdout(path: str | None) -> str | None:
+    """An output given as "-" → "/dev/stdout" (written into as it is, `files.output_path`); others as given."""
+    return "/dev/stdout" if path == "-" else path
 
 
 def _is_stdout(path: str) -> bool:

@@ -52,6 +52,8 @@ RESULTS_NAME = "results.csv"
 MASKS_FOLDER = "masks"
 OVERLAY_NAME = "overlay"  # overlay.mp4 or overlay.gif
 MASKS_JSON_NAME = "masks.json"  # every sentence's masks as JSON, where asked for (docs/serving.md#masks-as-json)
+# What a `summary.json` written before a setting existed had: its default, so that such a video is still done.
+SUMMARY_DEFAULTS = {"smooth_edges": False, "masks_json": False}
 RESULT_COLUMNS = ("line", "video", "query", "status", "masks", "frames", "coverage", "message")
 
 
@@ -316,11 +318,12 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     size, modified_ns = source_stamp(path)
     wanted = {"video": os.path.abspath(path), "size": size, "modified_ns": modified_ns,
-              "queries": sentences, "model": model_name, "overlay": overlay}
+              "queries": sentences, "model": model_name, "overlay": overlay, "smooth_edges": smooth_edges,
+              "masks_json": masks_json}
     earlier = _read_summary(summary_path)
-    if (earlier is not None and wanted["model"] is not None and earlier.get("smooth_edges", False) == smooth_edges
-            and earlier.get("masks_json", False) == masks_json
-            and all(earlier.get(key) == value for key, value in wanted.items()) and _complete(folder, earlier)):
+    if (earlier is not None and wanted["model"] is not None
+            and all(earlier.get(key, SUMMARY_DEFAULTS.get(key)) == value for key, value in wanted.items())
+            and _complete(folder, earlier)):
         _fill(group, chosen, name, earlier, "done earlier")
         return
     if os.path.exists(summary_path):
@@ -350,8 +353,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         _fail([r for r in group if id(r) not in refused], message)
         logger.warning("%s", message)
         return
-    record = {**wanted, "smooth_edges": smooth_edges, "masks_json": masks_json, "frames": summary.num_frames,
-              "width": summary.width, "height": summary.height,
+    record = {**wanted, "frames": summary.num_frames, "width": summary.width, "height": summary.height,
               "fps": summary.fps, "coverage": summary.coverage,
               "empty_frames": [len(empty) for empty in summary.empty_frames],
               "overlay_file": os.path.basename(output) if output else None,

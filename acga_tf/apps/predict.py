@@ -153,11 +153,11 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
             ignore it: a text-blind answer).
     """
     queries = [check_query(q) for q in as_sentences(queries)]
-    hint = predictor.words_hint()
     for refusal, notes in judge_queries(predictor, queries):
         for note in notes:
             logger.warning("%s", note)
         if refusal is not None:  # `.message` without the hint, which may name the model's vocabulary file
+            hint = predictor.words_hint()  # (asked only here: a SavedModel's reads its file)
             raise InputError(refusal, message=refusal.removesuffix(f"; {hint}") if hint else refusal)
     return queries
 
@@ -653,7 +653,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     batch_size = positive_int("batch_size", batch_size)
     check_fps(fps)
     info = video_info(video) if isinstance(video, (str, os.PathLike)) else VideoInfo()  # one read of the container
-    frames, fps = open_frames(video, fps or info.fps)
+    decoded = []  # a file's frame times, as its frames are decoded (for `to_dict`)
+    frames, fps = open_frames(video, fps or info.fps, decoded)
     aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
     predictor = load_predictor(model)
     sentences = check_queries(predictor, sentences)
@@ -665,7 +666,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
         if progress is not None:
             progress(1)
     masks, probs = np.stack(masks, axis=1), np.stack(probs, axis=1)  # (Q, N, H, W)
-    times = _times_for(video, None, None, whole=True)  # a file's own (a variable frame rate's), for `to_dict`
+    own = isinstance(video, (str, os.PathLike)) and os.path.isfile(video) and len(decoded) == masks.shape[1]
+    times = tuple(t - decoded[0] for t in decoded) if own and None not in decoded else None  # from frame 0's
     results = [PredictionResult(masks=m, probabilities=p, fps=fps, query=q, times=times)
                for m, p, q in zip(masks, probs, sentences)]
     return results[0] if queries is None else results
@@ -1278,9 +1280,9 @@ def _frame_at(seconds: float, fps: float, times: Sequence[float] | None) -> int:
 
 
 def _times_for(video, start: float | None, end: float | None, whole: bool = False) -> tuple[float, ...] | None:
-    """A file's frame times (`frame_times`) up to what `--start`/`--end` need (`whole`: all of them, for the JSON's
-    times); None where no part is asked for. The last file's are kept while it is unchanged: `acga predict` asks
-    twice (its progress bar's total, then the run)."""
+    """A file's frame times (`frame_times`) up to what `--start`/`--end` need (`whole`: all of them, to count the
+    frames of a container that declares no count); None where no part is asked for. The last file's are kept while
+    it is unchanged: `acga predict` asks twice (its progress bar's total, then the run)."""
     if not isinstance(video, (str, os.PathLike)) or (start is None and end is None and not whole):
         return None
     path = os.fspath(video)
@@ -1361,8 +1363,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     info = video_info(video) if is_file else VideoInfo()
     aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
     frames, fps = open_frames(video, fps or info.fps or DEFAULT_FPS, times)  # an array is checked here
-    shown = _times_for(video, start, end, whole=bool(output_json))  # when each frame is shown, where a part or the
-    # JSON's times are asked for
+    shown = _times_for(video, start, end)  # when each frame is shown, where a part is asked for
+    # a file's JSON times, where no part is asked for: its frames' decoded times, counted from frame 0's
+    zero = times[0] if times and shown is None and is_file and os.path.isfile(video) else None
     first, stop = frame_range(start, end, fps, shown)
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
@@ -1416,8 +1419,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 if writer is not None:
                     writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
                 _write_frame_masks(folders, item.index, item.masks, names)
-                if masks_json is not None:
-                    masks_json.write(item, _time_of(item.index, fps, shown))
+                if masks_json is not None:  # when the frame is shown: its decoded time, counted from frame 0's
+                    decoded = times[0] if times and zero is not None else None
+                    masks_json.write(item, decoded - zero if decoded is not None else _time_of(item.index, fps, shown))
                 summary.num_frames += 1
                 for k, mask in enumerate(item.masks):
                     summary.coverage[k] += float(mask.mean())
