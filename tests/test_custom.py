@@ -148,7 +148,9 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "value_absent": "b5.png: no pixel has the instance value 7 (values in the mask: 0, 1, 2)",
         "past_end": "a.mp4: the video has 12 frames, fewer than annotated frame 30 (the row ",
         "transposed": "x.png: the mask is 64x48 (HxW), the frames of",
-        "frame_zero": "annotations.csv:2: column 'frame' is '0': the annotated frame's number, 1 for the first frame",
+        # a labelling team's: masks from `acga predict --output-json` (frames from 0) put back, each one frame late
+        "frame_zero": "annotations.csv:2: column 'frame' is '0': the annotated frame's number, 1 for the first frame "
+                      "(acga predict's masks JSON, CVAT and DAVIS count frames from 0: add 1 to their numbers)",
         "split_clash": "annotations.csv:3: column 'split': 'test', but",
         "unknown_column": "annotations.csv:1: unknown column 'instanse'; expected a CSV table with the columns "
                           "video,frame,query,mask,split (and optionally instance)",

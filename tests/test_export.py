@@ -96,8 +96,9 @@ def _videos(config, seed=0):
 
 
 def _reference(trained, video, queries):
-    """The Keras model on the same preprocessed input: σ(logits) (B, S, S) and its outputs at H × W, thresholded at
-    0.5 × the maximum over the frame's own pixels of the letterbox (docs/serving.md#signatures), by hand."""
+    """The Keras model on the same preprocessed input: σ(logits) (B, S, S), its outputs at H × W, thresholded at
+    0.5 × the maximum over the frame's own pixels of the letterbox (docs/serving.md#signatures), and that maximum
+    (B,), the score, by hand."""
     inputs = {"video": preprocess_clip(tf.constant(video), trained.config.image_size),
               "words": trained.vectorizer()(tf.constant(queries))}
     prob = tf.sigmoid(trained.model(inputs, training=False)["logits"])  # (B, S, S, 1)
@@ -108,7 +109,7 @@ def _reference(trained, video, queries):
     peak = p[:, top:top + nh, left:left + nw].max(axis=(1, 2, 3), keepdims=True)
     binary = (p >= 0.5 * peak).astype(np.uint8)
     mask = unletterbox(binary, h, w, method="nearest")[..., 0].numpy()
-    return p[..., 0], probability, mask
+    return p[..., 0], probability, mask, peak.reshape(-1)
 
 
 @pytest.fixture(scope="module")
@@ -211,8 +212,9 @@ def _answer(work, id_):
 
 
 def _assert_matches(answer, reference, h, w):
-    _, probability, mask = reference
+    _, probability, mask, score = reference
     assert answer["probability"].shape == answer["mask"].shape == (len(mask), h, w)
+    np.testing.assert_allclose(answer["score"], score, atol=2e-6)  # the maximum inside the frame, not the padding's
     np.testing.assert_array_equal(np.asarray(answer["empty"], bool), ~answer["mask"].any(axis=(1, 2)))
     np.testing.assert_allclose(answer["probability"], probability, atol=2e-5)
     assert set(np.unique(answer["mask"])) <= {0, 1}
@@ -239,7 +241,7 @@ def test_row_format_rest_request(fresh, trained):
     results, work, requests = fresh
     assert results["outcomes"]["rest_instances"] == {"ok": True}
     body = json.loads((work / "rest_instances.response.json").read_text())
-    assert len(body["predictions"]) == 2 and set(body["predictions"][0]) == {"mask", "empty", "probability"}
+    assert len(body["predictions"]) == 2 and set(body["predictions"][0]) == {"mask", "empty", "score", "probability"}
     _, inputs = requests["rest_instances"]
     _assert_matches(_answer(work, "rest_instances"), _reference(trained, inputs["video"], inputs["query"]), 48, 80)
 
@@ -273,12 +275,14 @@ def test_png_masks_signature_answers_the_encoded_masks_in_kilobytes(fresh):
     assert results["outcomes"]["rest_png_80x48"] == {"ok": True}
     text = (work / "rest_png_80x48.response.json").read_text()
     outputs = json.loads(text)["outputs"]
-    assert set(outputs) == {"mask_png_bytes", "empty"} and all(set(m) == {"b64"} for m in outputs["mask_png_bytes"])
+    assert set(outputs) == {"mask_png_bytes", "empty", "score"}
+    assert all(set(m) == {"b64"} for m in outputs["mask_png_bytes"])
     masks = np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(m["b64"]))))
                       for m in outputs["mask_png_bytes"]])
     reference = _answer(work, "rest_encoded_80x48")
     np.testing.assert_array_equal(masks, reference["mask"] * 255)  # greyscale 0/255, as `--frames-dir` writes
     assert outputs["empty"] == reference["empty"].tolist()
+    assert outputs["score"] == pytest.approx(reference["score"].tolist(), abs=1e-6)
     assert len(text) * 20 < len((work / "rest_encoded_80x48.response.json").read_text())
 
 
@@ -358,13 +362,16 @@ def test_signatures(fresh):
     results, _, _ = fresh
     assert results["signatures"] == {
         "serving_default": {"inputs": {"video": "uint8", "query": "string"},
-                            "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
+                            "outputs": {"mask": "uint8", "empty": "bool", "score": "float32",
+                                        "probability": "float32"}},
         "segment_queries": {"inputs": {"video": "uint8", "queries": "string"},
-                            "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
+                            "outputs": {"mask": "uint8", "empty": "bool", "score": "float32",
+                                        "probability": "float32"}},
         "segment_encoded": {"inputs": {"frames": "string", "queries": "string"},
-                            "outputs": {"mask": "uint8", "empty": "bool", "probability": "float32"}},
+                            "outputs": {"mask": "uint8", "empty": "bool", "score": "float32",
+                                        "probability": "float32"}},
         "segment_encoded_png": {"inputs": {"frames": "string", "queries": "string"},
-                                "outputs": {"mask_png_bytes": "string", "empty": "bool"}},
+                                "outputs": {"mask_png_bytes": "string", "empty": "bool", "score": "float32"}},
         "describe_queries": {"inputs": {"queries": "string"},
                              "outputs": {"words": "int32", "known_words": "int32", "unknown_words": "string",
                                          "clip_length": "int32", "image_size": "int32", "sentence_length": "int32"}},
@@ -385,10 +392,13 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
     results, _, _ = fresh
     h, w = first["video"].shape[2:4]
     assert results["warmup"] == [
-        {"signature": "serving_default", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}},
-        {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "empty": [2], "probability": [2, h, w]}},
-        {"signature": "segment_encoded", "outputs": {"mask": [1, h, w], "empty": [1], "probability": [1, h, w]}},
-        {"signature": "segment_encoded_png", "outputs": {"mask_png_bytes": [1], "empty": [1]}}]
+        {"signature": "serving_default", "outputs": {"mask": [1, h, w], "empty": [1], "score": [1],
+                                                "probability": [1, h, w]}},
+        {"signature": "segment_queries", "outputs": {"mask": [2, h, w], "empty": [2], "score": [2],
+                                                "probability": [2, h, w]}},
+        {"signature": "segment_encoded", "outputs": {"mask": [1, h, w], "empty": [1], "score": [1],
+                                                "probability": [1, h, w]}},
+        {"signature": "segment_encoded_png", "outputs": {"mask_png_bytes": [1], "empty": [1], "score": [1]}}]
 
 
 def test_export_traces_each_signature_once(exported, export_traces):

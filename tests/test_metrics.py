@@ -58,6 +58,21 @@ def test_a_map_without_a_positive_pixel_is_an_empty_mask():
                                   [[False, True], [True, False]])
 
 
+def test_score_is_the_maximum_the_threshold_is_taken_from():
+    """The score (docs/serving.md#scores): σ's maximum over the frame's own pixels for predict and serving, over
+    the whole output for evaluation; a mask whatever the score (the threshold is relative)."""
+    from acga_tf.ops.postprocess import probability_outputs
+
+    probability = np.full((1, 8, 8, 1), 0.1, "float32")  # a 6 x 8 frame letterboxed into 8 x 8: rows 1 to 6
+    probability[0, 0, 3] = 0.9  # in the padding
+    probability[0, 4, 2] = 0.4  # the frame's highest
+    frame = probability_outputs(probability, 6, 8, peak="frame", probabilities=False)
+    letterbox = probability_outputs(probability, 6, 8, peak="letterbox", probabilities=False)
+    assert np.asarray(frame["score"]).tolist() == pytest.approx([0.4])
+    assert np.asarray(letterbox["score"]).tolist() == pytest.approx([0.9])
+    assert np.asarray(frame["mask"]).sum() > 0 and not bool(frame["empty"][0])
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: summarize([5], [3]), r"sample 0 has intersection 5 and union 3; expected 0 <= intersection <= union"),
     (lambda: summarize([1, -1], [3, 3]), r"sample 1 has intersection -1"),

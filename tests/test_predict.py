@@ -750,6 +750,12 @@ def test_a_folder_of_frames_is_segmented_as_the_video_it_was_cut_from(trained, t
     expected = predict(trained, str(photos), QUERY).masks
     for name, mask in zip(names, expected):
         np.testing.assert_array_equal(np.asarray(Image.open(out / "photos" / f"{name}.png")) // 255, mask)
+    # the masks JSON names each frame's file (a labelling team's COCO `file_name`) and the folder, not its path
+    assert main(["predict", "--model", trained.directory, "--video", f"{photos}{os.sep}", "--query", QUERY,
+                 "--output-json", str(out / "photos.json"), "--no-progress"]) == 0
+    document = json.loads((out / "photos.json").read_text())
+    assert document["video"] == "photos" and [f["file"] for f in document["frames"]] == [f"{n}.JPG" for n in names]
+    assert list(document["frames"][0])[:2] == ["frame", "file"]
     mixed, unpadded = tmp_path / "mixed", tmp_path / "unpadded"
     cased = tmp_path / "cased"  # a camera's .JPG beside .jpg (FFmpeg's pattern of one case cannot find the other's)
     for bad, names in ((mixed, ["00001.png", "00002.jpg"]), (unpadded, ["1.png", "2.png", "10.png"]),
@@ -1018,6 +1024,9 @@ def test_output_json_holds_each_frames_masks_as_the_pngs_with_box_area_and_time(
     document = json.loads(out.read_text())
     assert {k: document[k] for k in ("video", "queries", "width", "height", "fps")} == {  # the file's name alone
         "video": "clip.mp4", "queries": [QUERY, "a blue square walking"], "width": 100, "height": 72, "fps": 12.0}
+    # What it is and which model made it (a labelling team's): the weights' digest, as `acga evaluate` records it
+    assert list(document)[:3] == ["format", "format_version", "model"] and document["format_version"] == 1
+    assert document["model"] == {"weights": artifacts.arrays_digest(artifacts.load_trained(run_dir).model.weights)}
     for k in range(2):
         numbers, decoded = _json_masks(document, k)
         assert numbers == list(range(6, 20))  # zero-based: the PNGs' 00007.png ... 00020.png
@@ -1036,7 +1045,15 @@ def test_output_json_holds_each_frames_masks_as_the_pngs_with_box_area_and_time(
                                   _json_masks(document)[1])
     assert json.loads(json.dumps(whole)) == whole  # JSON values only
     item = next(iter_masks(load_predictor(run_dir), load_video(path)[0], [QUERY]))
-    assert item.to_dict(time=0.0) == {"frame": 0, "time": 0.0, "masks": [rle.record(item.masks[0])]}
+    assert item.to_dict(time=0.0) == {"frame": 0, "time": 0.0,
+                                      "masks": [{**rle.record(item.masks[0]), "score": pytest.approx(item.scores[0])}]}
+    with pytest.raises(ValueError, match=r"time=nan: a frame's time must be a finite number of seconds"):
+        item.to_dict(time=float("nan"))  # JSON has no NaN
+    # Each mask's score (docs/serving.md#scores): the highest probability in the frame, at the model's cells
+    assert [f["score"] for f in whole["frames"]] == pytest.approx(result.scores.tolist(), abs=1e-6)
+    assert [f["masks"][0]["score"] for f in document["frames"]] == pytest.approx(result.scores[6:].tolist(), abs=1e-6)
+    highest = result.probabilities.max(axis=(1, 2))  # bilinear between the cells: never above their maximum
+    assert np.all(highest <= result.scores + 1e-6) and np.all(result.scores - highest < 0.05), (highest, result.scores)
     # FILE.jsonl: JSON Lines, the header then a frame a line (a streaming client reads each as it comes)
     lines = tmp_path / "masks.jsonl"
     assert main(["predict", "--model", run_dir, "--video", path, *queries, "--output-json", str(lines), "--start",
@@ -1093,10 +1110,10 @@ def test_output_json_to_standard_output_that_fails_says_what_it_got(run_dir, vid
 
     real = module.MasksJsonWriter.write
 
-    def write(self, item, time=None):
+    def write(self, item, time=None, file=None):
         if self.count == 3:
             raise KeyboardInterrupt
-        real(self, item, time)
+        real(self, item, time, file)
 
     monkeypatch.setattr(module.MasksJsonWriter, "write", write)
     assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json", "-",
@@ -1163,11 +1180,11 @@ def test_output_json_of_a_run_that_fails_is_not_written_and_an_earlier_one_kept(
     out.write_text("an earlier file")
     real = module.MasksJsonWriter.write
 
-    def write(self, item, time=None):
+    def write(self, item, time=None, file=None):
         if self.count == 3:  # as a full disk fails a write: an OSError naming no file
             with module._naming(self.path):
                 raise OSError(errno.ENOSPC, "No space left on device")
-        real(self, item, time)
+        real(self, item, time, file)
 
     monkeypatch.setattr(module.MasksJsonWriter, "write", write)
     assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output-json",
@@ -1183,7 +1200,8 @@ SENTENCES = [QUERY, "a blue square walking", "the green triangle rolling right"]
 
 def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
     """Run directory, its .keras file, the SavedModel (version folder and its parent) and TF Serving REST and gRPC
-    URLs (stand-in servers over the SavedModel) give the same masks for the same video and sentences."""
+    URLs (stand-in servers over the SavedModel) give the same masks and scores for the same video and sentences, and
+    name the same weights (the masks JSON's `model`) where the files are here."""
     from tf_serving_stand_in import GrpcStandIn, TFServingStandIn
 
     from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, load_predictor
@@ -1194,12 +1212,13 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
     with TFServingStandIn(exported_run, "acga") as server, GrpcStandIn(exported_run, "acga") as grpc_server:
         models = {"run": run_dir, "keras": os.path.join(run_dir, "model.keras"), "saved_model": exported_run,
                   "saved_models_name": os.path.dirname(exported_run), "rest": server.url, "grpc": grpc_server.url}
-        results = {}
+        results, weights = {}, {}
         for kind, model in models.items():
             predictor = load_predictor(model)
             assert isinstance(predictor, KerasPredictor if kind in ("run", "keras") else ServingPredictor), kind
             assert getattr(predictor, "encoded", False) == (kind == "rest")  # PNG frames to segment_encoded
             results[kind] = predict(predictor, frames, queries=queries, batch_size=3)
+            weights[kind] = predictor.weights()
         # describe_queries twice (the model's T and L; the sentences), then one segment_* request per frame.
         assert server.requests == grpc_server.requests == 2 + len(frames)
     reference = np.stack([r.masks for r in results["run"]])  # (Q, N, H, W)
@@ -1215,9 +1234,14 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
         assert np.mean(masks != reference) <= 1e-3, (kind, np.mean(masks != reference))
         np.testing.assert_allclose(np.stack([r.probabilities for r in result]),
                                    np.stack([r.probabilities for r in results["run"]]), atol=2e-5)
+        np.testing.assert_allclose(np.stack([r.scores for r in result]),
+                                   np.stack([r.scores for r in results["run"]]), atol=2e-5)
         # `smooth_edges` masks come from these probabilities (test_smooth_edges_threshold_...): each artifact's too
         smooth = smooth_masks(np.stack([r.probabilities for r in result]))[0]
         assert np.mean(smooth != smooth_masks(np.stack([r.probabilities for r in results["run"]]))[0]) <= 1e-3, kind
+    digest = artifacts.arrays_digest(artifacts.load_trained(run_dir).model.weights)  # as the export recorded it
+    assert weights == {"run": digest, "keras": digest, "saved_model": digest, "saved_models_name": digest,
+                       "rest": None, "grpc": None}
 
 
 def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_run):

@@ -292,6 +292,8 @@ def test_describe_answers_beyond_the_models_bounds_are_refused(fake, answer, mes
     ({"empty": [True], "probability": GOOD["probability"]},
      "has no mask (it has empty, probability)"),
     ({**GOOD, "probability": [["x"]]}, "gives probability of dtype <U1 and shape (1, 1), expected numbers"),
+    ({**GOOD, "score": [1.5]}, "gives score values from 1.5 to 1.5, expected 0 to 1"),
+    ({**GOOD, "score": [0.5, 0.5]}, "gives score of dtype float64 and shape (2,), expected numbers of shape (1,)"),
 ])
 def test_segment_answers_of_the_wrong_type_or_shape_name_the_server(fake, answer, message):
     """Before: `IndexError: invalid index to scalar variable.` deep in acga_tf/apps/predict.py, or int()'s message
@@ -326,6 +328,11 @@ def test_good_answers_give_masks(fake):
     result = predict(url, moving_frames(3, H, W), QUERY)
     assert result.masks.shape == (3, H, W) and result.masks[:, 5:9, 7:20].all() and result.masks.sum() == 3 * 4 * 13
     np.testing.assert_allclose(result.probabilities, 0.25)
+    # An export before 2026-12-06 gives no score: none in the result or its JSON; a newer one's comes through
+    assert result.scores is None and all("score" not in frame for frame in result.to_dict()["frames"])
+    url = fake.url("scored", {"segment_encoded": {"outputs": {**GOOD, "score": [0.375]}}})
+    result = predict(url, moving_frames(3, H, W), QUERY)
+    assert result.scores.tolist() == [0.375] * 3 and [f["score"] for f in result.to_dict()["frames"]] == [0.375] * 3
 
 
 def _png(image, **save) -> str:

@@ -418,6 +418,9 @@ class FrameMasks:
         masks: uint8 (Q, H, W) in {0, 1} (docs/evaluation.md#protocol, maximum over the frame's own pixels).
         empty: bool (Q,): a mask without any foreground pixel.
         probabilities: float32 (Q, H, W) σ(logits) at the frame's size, or None when not asked for.
+        scores: float32 (Q,): each sentence's score, the model's highest probability in the frame (the maximum the
+            relative threshold is taken from; docs/serving.md#scores), or None where the artifact gives none (a
+            SavedModel exported before 2026-12-06).
     """
 
     index: int
@@ -425,13 +428,34 @@ class FrameMasks:
     masks: np.ndarray
     empty: np.ndarray
     probabilities: np.ndarray | None = None
+    scores: np.ndarray | None = None
 
     def to_dict(self, time: float | None = None) -> dict:
         """The frame's masks as JSON values (docs/serving.md#masks-as-json): `{"frame": index, "time": seconds (where
-        given), "masks": [{"area", "box", "rle"}, ...]}`, one mask per sentence in their order; a mask's `rle` is
-        COCO's uncompressed run-length encoding (`acga_tf.ops.rle`)."""
-        timed = {} if time is None else {"time": round(float(time), 6)}
-        return {"frame": self.index, **timed, "masks": [rle.record(mask) for mask in self.masks]}
+        given), "masks": [{"area", "box", "rle", "score"}, ...]}`, one mask per sentence in their order; a mask's
+        `rle` is COCO's uncompressed run-length encoding (`acga_tf.ops.rle`); `score` where known (`scores`).
+
+        Raises:
+            ValueError: a `time` that is not a finite number (JSON has no NaN).
+        """
+        timed = {} if time is None else {"time": _json_time(time)}
+        return {"frame": self.index, **timed, "masks": [_mask_record(mask, self.scores, k)
+                                                        for k, mask in enumerate(self.masks)]}
+
+
+def _json_time(time: float) -> float:
+    """A frame's time for JSON, rounded to the microsecond; NaN and infinities refused (JSON has none)."""
+    if not math.isfinite(time):
+        raise ValueError(f"time={time!r}: a frame's time must be a finite number of seconds")
+    return round(float(time), 6)
+
+
+def _mask_record(mask: np.ndarray, scores: np.ndarray | None, k: int) -> dict:
+    """`rle.record(mask)`, with the mask's score (the k-th of `scores`) where the artifact gives scores."""
+    record = rle.record(mask)
+    if scores is not None:
+        record["score"] = round(float(scores[k]), 6)
+    return record
 
 
 def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequence[str], *, batch_size: int = 4,
@@ -549,9 +573,11 @@ def _run_batch(predictor: Predictor, window: FrameWindow, queries: list[str], st
     outputs = _to_stored_width(outputs, w)
     if smooth_edges:  # from the probabilities at the stored size, which every artifact gives
         outputs["mask"], outputs["empty"] = smooth_masks(outputs["probability"])
+    scores = outputs.get("score")
     for i, c in enumerate(centres):
         yield FrameMasks(index=int(c), frame=window.raw(int(c)), masks=outputs["mask"][i],
-                         empty=outputs["empty"][i], probabilities=outputs["probability"][i] if probabilities else None)
+                         empty=outputs["empty"][i], probabilities=outputs["probability"][i] if probabilities else None,
+                         scores=None if scores is None else scores[i])
 
 
 # === The whole video in memory ===
@@ -567,6 +593,8 @@ class PredictionResult:
         query: the sentence.
         times: when each frame is shown, in seconds from the first, where a video file's frames carry their own
             times (a variable frame rate's uneven ones); None: frame i at i / fps.
+        scores: float32 (N,): each frame's score, the model's highest probability in it (docs/serving.md#scores),
+            or None where the artifact gives none (a SavedModel exported before 2026-12-06).
     """
 
     masks: np.ndarray
@@ -574,6 +602,7 @@ class PredictionResult:
     fps: float
     query: str
     times: tuple[float, ...] | None = None
+    scores: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -594,13 +623,14 @@ class PredictionResult:
 
     def to_dict(self) -> dict:
         """The masks as JSON values (docs/serving.md#masks-as-json), for a service's answer (`json.dumps`):
-        `{"query", "width", "height", "fps", "frames": [{"frame", "time", "area", "box", "rle"}, ...]}`, a frame's
-        index zero-based, its time when it is shown (`times`, else index / fps seconds), its mask as COCO's
+        `{"query", "width", "height", "fps", "frames": [{"frame", "time", "area", "box", "rle", "score"}, ...]}`, a
+        frame's index zero-based, its time when it is shown (`times`, else index / fps seconds), its mask as COCO's
         uncompressed run-length encoding (`acga_tf.ops.rle`; `rle.decode` reads it back) with the box `[x, y,
-        width, height]` around it (null where empty). The probabilities are left out."""
+        width, height]` around it (null where empty), its score where known (`scores`). The probabilities are left
+        out."""
         return {"query": self.query, "width": self.width, "height": self.height, "fps": self.fps,
-                "frames": [{"frame": i, "time": round(_time_of(i, self.fps, self.times), 6), **rle.record(mask)}
-                           for i, mask in enumerate(self.masks)]}
+                "frames": [{"frame": i, "time": _json_time(_time_of(i, self.fps, self.times)),
+                            **_mask_record(mask, self.scores, i)} for i, mask in enumerate(self.masks)]}
 
     def __repr__(self) -> str:
         """One line: the sentence, the frames and their size, the rate, the frames with a mask (the arrays' values
@@ -658,18 +688,20 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     aspect = _pixel_aspect(sample_aspect, info.sample_aspect)
     predictor = load_predictor(model)
     sentences = check_queries(predictor, sentences)
-    masks, probs = [], []
+    masks, probs, scores = [], [], []
     for item in iter_masks(predictor, frames, sentences, batch_size=batch_size, probabilities=True,
                            sample_aspect=aspect, smooth_edges=smooth_edges):
         masks.append(item.masks)
         probs.append(item.probabilities)
+        scores.append(item.scores)
         if progress is not None:
             progress(1)
     masks, probs = np.stack(masks, axis=1), np.stack(probs, axis=1)  # (Q, N, H, W)
+    scores = np.stack(scores, axis=1) if scores and scores[0] is not None else [None] * len(sentences)  # (Q, N)
     own = isinstance(video, (str, os.PathLike)) and os.path.isfile(video) and len(decoded) == masks.shape[1]
     times = tuple(t - decoded[0] for t in decoded) if own and None not in decoded else None  # from frame 0's
-    results = [PredictionResult(masks=m, probabilities=p, fps=fps, query=q, times=times)
-               for m, p, q in zip(masks, probs, sentences)]
+    results = [PredictionResult(masks=m, probabilities=p, fps=fps, query=q, times=times, scores=k)
+               for m, p, q, k in zip(masks, probs, sentences, scores)]
     return results[0] if queries is None else results
 
 
@@ -1020,11 +1052,24 @@ class OverlayWriter:
         self.lock.release()
 
 
+MASKS_JSON_FORMAT, MASKS_JSON_VERSION = "acga-tf masks", 1  # the masks JSON's first two fields
+
+
+def masks_json_header(predictor: Predictor, video, queries: Sequence[str], fps: float) -> dict:
+    """The masks JSON's header before the frame size (docs/serving.md#masks-as-json): its format and version, the
+    model (`{"weights": Predictor.weights()}`), the video's file or folder name (not its path: a service's upload
+    folder is not the client's business), the sentences and the rate."""
+    name = os.path.basename(os.path.normpath(os.fspath(video))) if isinstance(video, (str, os.PathLike)) else None
+    return {"format": MASKS_JSON_FORMAT, "format_version": MASKS_JSON_VERSION,
+            "model": {"weights": predictor.weights()}, "video": name, "queries": list(queries), "fps": fps}
+
+
 class MasksJsonWriter:
-    """Writes `acga predict --output-json`'s file a frame at a time (docs/serving.md#masks-as-json): `{"video",
-    "queries", "width", "height", "fps", "frames": [FrameMasks.to_dict(time), ...]}`, one line a frame, so memory does
-    not grow with the video's length; a path ending in `.jsonl` gets JSON Lines, that header (without "frames") on
-    the first line, then one frame's object a line.
+    """Writes `acga predict --output-json`'s file a frame at a time (docs/serving.md#masks-as-json): `{"format",
+    "format_version", "model", "video", "queries", "fps", "width", "height", "frames": [FrameMasks.to_dict(time),
+    ...]}` (`header`, then the first frame's size), one line a frame, so memory does not grow with the video's
+    length; a path ending in `.jsonl` gets JSON Lines, that header (without "frames") on the first line, then one
+    frame's object a line. A frame's `file` (a folder of frames: the frame's own file name) follows its number.
 
     As `OverlayWriter`: written under `path` + ".tmp" and renamed by `close`, removed by `discard` (a failed run
     leaves no half file, an earlier file as it was); another run writing `path` now is refused (`files.WriteLock`);
@@ -1048,8 +1093,9 @@ class MasksJsonWriter:
                     self.lock.release()
                 raise
 
-    def write(self, item: FrameMasks, time: float | None = None) -> None:
-        """Adds one frame's masks (its size and the sentences go in the header, before the first)."""
+    def write(self, item: FrameMasks, time: float | None = None, file: str | None = None) -> None:
+        """Adds one frame's masks (its size and the sentences go in the header, before the first); `file`: the
+        frame's file name, for a folder of frames."""
         with _naming(self.path):
             if self.count == 0:
                 h, w = item.frame.shape[:2]
@@ -1057,7 +1103,10 @@ class MasksJsonWriter:
                 self.file.write(header + "\n" if self.lines else header[:-1] + ', "frames": [\n')
             elif not self.lines:
                 self.file.write(",\n")
-            self.file.write(json.dumps(item.to_dict(time), separators=(",", ":")) + "\n" * self.lines)
+            record = item.to_dict(time)
+            if file is not None:
+                record = {"frame": record.pop("frame"), "file": file, **record}
+            self.file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n" * self.lines)
         self.count += 1
 
     def close(self) -> None:
@@ -1392,8 +1441,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
         masks_json = None
         if output_json:  # another run writing it now is refused here, before anything is moved or written
-            masks_json = MasksJsonWriter(output_json, {"video": os.path.basename(os.fspath(video)) if is_file
-                                                       else None, "queries": queries, "fps": fps})
+            masks_json = MasksJsonWriter(output_json, masks_json_header(predictor, video, queries, fps))
+            frame_names = frame_files(os.fspath(video))[0] if is_file and os.path.isdir(video) else None
         try:
             folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
         except BaseException:
@@ -1421,7 +1470,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 _write_frame_masks(folders, item.index, item.masks, names)
                 if masks_json is not None:  # when the frame is shown: its decoded time, counted from frame 0's
                     decoded = times[0] if times and zero is not None else None
-                    masks_json.write(item, decoded - zero if decoded is not None else _time_of(item.index, fps, shown))
+                    masks_json.write(item, decoded - zero if decoded is not None else _time_of(item.index, fps, shown),
+                                     frame_names[item.index] if frame_names else None)
                 summary.num_frames += 1
                 for k, mask in enumerate(item.masks):
                     summary.coverage[k] += float(mask.mean())

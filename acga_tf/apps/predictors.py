@@ -44,11 +44,12 @@ from acga_tf.serving.client import (
     error_message,
     invalid_argument,
 )
-from acga_tf.serving.export import VOCAB_EXPORT_FILE
+from acga_tf.serving.export import PROVENANCE_FILE, VOCAB_EXPORT_FILE
 from acga_tf.training.artifacts import (
     SAVED_MODEL_FILE,
     VOCAB_FILE,
     TrainedModel,
+    arrays_digest,
     as_model_path,
     folder_of_models_error,
     load_trained,
@@ -99,6 +100,12 @@ class Predictor(abc.ABC):
         said: a model behind a server, or exported before its words were written beside it)."""
         return ""
 
+    def weights(self) -> str | None:
+        """The digest of the model's weights (`artifacts.arrays_digest`), as `acga evaluate --output-json` and an
+        export's `acga_provenance.json` record it: what the masks JSON names the model by (docs/serving.md#masks-
+        as-json). None where it cannot be known here (a model behind a server)."""
+        return None
+
     @abc.abstractmethod
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """One uint8 (H, W, 3) frame → what clips are made of (computed once per frame)."""
@@ -111,7 +118,8 @@ class Predictor(abc.ABC):
     def segment(self, clips: np.ndarray, queries: Sequence[str], height: int, width: int,
                 probabilities: bool = False) -> dict[str, np.ndarray]:
         """b clips of prepared frames (b, T, ...) and Q sentences → `{"mask": uint8 (b, Q, H, W), "empty": bool
-        (b, Q), "probability": float32 (b, Q, H, W) when asked for}` of each clip's centre frame."""
+        (b, Q), "score": float32 (b, Q) where the artifact gives it (docs/serving.md#scores), "probability": float32
+        (b, Q, H, W) when asked for}` of each clip's centre frame."""
 
 
 class KerasPredictor(Predictor):
@@ -143,10 +151,16 @@ class KerasPredictor(Predictor):
         self._checked_words = own_function(lambda s: self.vectorizer(check_sentences(self.vectorizer, s)),
                                            input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
         self._words: dict[tuple[str, ...], tf.Tensor] = {}
+        self._digest: str | None = None  # `weights()`, computed once asked for
 
     def words_hint(self) -> str:
         """The words themselves where they are few (the demo's 16), else the run's `vocab.txt`."""
         return _words_hint(self.trained.vocabulary, os.path.join(self.source, VOCAB_FILE))
+
+    def weights(self) -> str:
+        if self._digest is None:  # once (the paper preset's 31 million values: 0.15 s on 2 cores)
+            self._digest = arrays_digest(self.trained.model.weights)
+        return self._digest
 
     def describe(self, queries):
         return _described(self.vectorizer.describe(tf.constant(list(queries))))
@@ -242,6 +256,15 @@ class ServingPredictor(Predictor):
         except (OSError, ValueError):  # a damaged file: the refusal stands without the hint
             return ""
 
+    def weights(self) -> str | None:
+        """From the export's `assets.extra/acga_provenance.json` where the SavedModel is a folder here."""
+        path = os.path.join(self.source, PROVENANCE_FILE)
+        try:
+            digest = files.read_json(path).get("weights") if os.path.isfile(path) else None
+        except (OSError, ValueError, AttributeError):  # a damaged record: the masks are the same without it
+            return None
+        return digest if isinstance(digest, str) else None
+
     def describe(self, queries):
         """Raises ValueError where the server's answer is not of Q sentences (`_check_answer`)."""
         queries = list(queries)
@@ -265,8 +288,9 @@ class ServingPredictor(Predictor):
             expected["probability"] = (NUMBERS, (q, height, width), (0, 1))
         answers = []
         for clip in clips:
-            answer = _check_answer(self.server.run({"frames" if self.encoded else "video": clip, "queries": queries},
-                                                   signature), expected, signature, self.source)
+            answer = self.server.run({"frames" if self.encoded else "video": clip, "queries": queries}, signature)
+            scored = {"score": (NUMBERS, (q,), (0, 1))} if "score" in answer else {}  # (exported since 2026-12-06)
+            answer = _check_answer(answer, {**expected, **scored}, signature, self.source)
             if png:  # the masks decoded, then checked as the numbers' would be
                 answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature, height,
                                                                      width)}, mask, signature, self.source))
@@ -275,6 +299,8 @@ class ServingPredictor(Predictor):
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
         if probabilities:
             outputs["probability"] = np.stack([np.asarray(a["probability"], np.float32) for a in answers])
+        if answers and all("score" in a for a in answers):
+            outputs["score"] = np.stack([np.asarray(a["score"], np.float32) for a in answers])
         return outputs
 
     def _png_masks(self, encoded, signature: str, height: int, width: int) -> np.ndarray:

@@ -140,8 +140,10 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
         raise DataError(src, f"column 'mask': {paths['mask']} not found", reason="missing_mask")
     number = cells["frame"].strip()
     if not _INT_RE.match(number) or int(number) < 1:
-        raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first frame",
-                        reason="bad_row")
+        zero = (" (acga predict's masks JSON, CVAT and DAVIS count frames from 0: add 1 to their numbers)"
+                if _INT_RE.match(number) else "")
+        raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first "
+                             f"frame{zero}", reason="bad_row")
     sentence = normalize_sentence(cells["query"])
     if len(sentence.encode()) > MAX_SENTENCE_BYTES:
         raise DataError(src, f"column 'query' is {len(sentence.encode()):,} bytes long, more than the "

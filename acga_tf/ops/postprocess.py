@@ -52,11 +52,19 @@ def probability_mask(probability: Any, height: Any, width: Any, peak: str = PEAK
 def probability_outputs(probability: Any, height: Any, width: Any, peak: str = PEAK_LETTERBOX,
                         probabilities: bool = True) -> dict[str, tf.Tensor]:
     """σ(logits) `(N, S, S, 1)` → `{"mask": uint8 (N, H, W) in {0, 1}, "empty": bool (N,) (the mask has no
-    foreground pixel), "probability": float32 (N, H, W)}`; "probability" (a bilinear resize per sample) only when
-    `probabilities`. `peak` as in `probability_mask`."""
+    foreground pixel), "score": float32 (N,), "probability": float32 (N, H, W)}`; "probability" (a bilinear resize
+    per sample) only when `probabilities`. `peak` as in `probability_mask`.
+
+    "score" is the maximum the relative threshold is taken from (σ at the model's S × S output, over the pixels
+    `peak` names): the model's confidence that the sentence's actor is anywhere in the frame. The mask is never
+    empty for a low score (the threshold is relative), so a client that must say "not found" compares the score
+    with a bound of its own (docs/serving.md#scores)."""
     probability = tf.cast(probability, tf.float32)
     mask = probability_mask(probability, height, width, peak)
-    outputs = {"mask": mask, "empty": tf.logical_not(tf.reduce_any(mask > 0, axis=[1, 2]))}
+    where = _region(probability, height, width, peak)
+    candidates = probability if where is None else tf.where(where, probability, 0.0)
+    outputs = {"mask": mask, "empty": tf.logical_not(tf.reduce_any(mask > 0, axis=[1, 2])),
+               "score": tf.reduce_max(candidates, axis=[1, 2, 3])}
     if probabilities:
         outputs["probability"] = unletterbox(probability, height, width, method="bilinear")[..., 0]
     return outputs
@@ -64,7 +72,7 @@ def probability_outputs(probability: Any, height: Any, width: Any, peak: str = P
 
 def logits_outputs(logits: Any, height: Any, width: Any, peak: str = PEAK_LETTERBOX,
                    probabilities: bool = True) -> dict[str, tf.Tensor]:
-    """Model logits `(N, S, S, 1)` → `{"mask", "empty", "probability"}` at `(N, H, W)` (see `probability_outputs`)."""
+    """Model logits `(N, S, S, 1)` → `{"mask", "empty", "score", "probability"}` (see `probability_outputs`)."""
     return probability_outputs(tf.sigmoid(tf.cast(logits, tf.float32)), height, width, peak, probabilities)
 
 

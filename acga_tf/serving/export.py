@@ -4,20 +4,25 @@
 does everything a client would otherwise have to reproduce, in stock TF ops only (no `py_function`):
 
     serving_default   video uint8 [B, T, H, W, 3], query string [B]
-                      → mask uint8 [B, H, W] ({0, 1}), empty bool [B], probability float32 [B, H, W]
+                      → mask uint8 [B, H, W] ({0, 1}), empty bool [B], score float32 [B],
+                        probability float32 [B, H, W]
     segment_queries   video uint8 [T, H, W, 3], queries string [Q]
-                      → mask uint8 [Q, H, W], empty bool [Q], probability float32 [Q, H, W]  (I3D runs once)
+                      → mask uint8 [Q, H, W], empty bool [Q], score float32 [Q], probability float32 [Q, H, W]
+                        (I3D runs once)
     segment_encoded   frames string [T] (PNG or JPEG images, at most 8K UHD each), queries string [Q]
                       → as segment_queries (for REST clients: a frame is one `{"b64": ...}` string, not JSON numbers)
     segment_encoded_png  as segment_encoded → mask_png_bytes string [Q] (each mask a greyscale PNG, 0 and 255, at
-                      the frames' H × W), empty bool [Q]: no probability (a REST answer of kilobytes, not megabytes)
+                      the frames' H × W), empty bool [Q], score float32 [Q]: no probability (a REST answer of
+                      kilobytes, not megabytes)
     describe_queries  queries string [Q] → words, known_words int32 [Q], unknown_words string [Q],
                       clip_length, image_size, sentence_length int32 scalars
 
 The segmenting signatures: letterbox to S × S and scale to [-1, 1] (`data/parse.py`), tokenise and look up word
 vectors (the run's `SentenceVectorizer`, a tracked hash table), the model, σ, the relative threshold (≥ 0.5 × the
 maximum over the frame's own pixels: padding is never an answer, docs/evaluation.md#protocol) and the inverse
-letterbox back to the input's own H × W; `empty` says a mask has no foreground pixel. The result is for the clip's
+letterbox back to the input's own H × W; `empty` says a mask has no foreground pixel, `score` is the maximum the
+threshold was taken from (the model's confidence that the actor is in the frame: the mask is never empty for a
+low one, docs/serving.md#scores). The result is for the clip's
 centre frame: send the T = `clip_length` frames centred on the frame to segment. H and W may differ from request to
 request.
 
@@ -140,7 +145,8 @@ class ServingModule(tf.Module):
 
     # === Graph pieces ===
     def segment(self, video: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`serving_default`: video uint8 [B, T, H, W, 3], query string [B] → mask, probability [B, H, W]."""
+        """`serving_default`: video uint8 [B, T, H, W, 3], query string [B] → mask, probability [B, H, W], empty,
+        score [B]."""
         video = self._check_video(video, batched=True)
         query = self._check_queries(query, "query", tf.shape(video)[0])
         height, width = tf.shape(video)[2], tf.shape(video)[3]
@@ -149,7 +155,8 @@ class ServingModule(tf.Module):
         return logits_outputs(logits, height, width, peak=PEAK_FRAME)
 
     def segment_queries(self, video: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`segment_queries`: video uint8 [T, H, W, 3], queries string [Q] → mask, probability [Q, H, W].
+        """`segment_queries`: video uint8 [T, H, W, 3], queries string [Q] → mask, probability [Q, H, W], empty,
+        score [Q].
 
         The I3D stage runs once; the text encoder, attention and decoder run on the Q queries as a batch.
         """
@@ -167,7 +174,7 @@ class ServingModule(tf.Module):
 
     def segment_encoded_png(self, frames: tf.Tensor, queries: tf.Tensor) -> dict[str, tf.Tensor]:
         """`segment_encoded_png`: as `segment_encoded` → mask_png_bytes string [Q] (each mask a greyscale PNG of 0
-        and 255 at the frames' H × W, as `acga predict --frames-dir` writes them), empty bool [Q].
+        and 255 at the frames' H × W, as `acga predict --frames-dir` writes them), empty bool [Q], score float32 [Q].
 
         No probability: a REST answer for one 1920 × 1080 clip and sentence is 53 MB with it (47 MB of
         `probability` as JSON numbers); TF Serving writes an output whose name ends in `_bytes`
@@ -175,7 +182,7 @@ class ServingModule(tf.Module):
         outputs = self._segment_clip(self._decoded(frames), queries, probabilities=False)
         png = tf.map_fn(lambda mask: tf.io.encode_png(mask[..., None] * 255), outputs["mask"],
                         fn_output_signature=tf.TensorSpec([], tf.string))
-        return {"mask_png_bytes": png, "empty": outputs["empty"]}
+        return {"mask_png_bytes": png, "empty": outputs["empty"], "score": outputs["score"]}
 
     def _decoded(self, frames: tf.Tensor) -> tf.Tensor:
         """T encoded frames → uint8 [T, H, W, 3], once their count and the sizes their headers declare have passed
@@ -201,8 +208,8 @@ class ServingModule(tf.Module):
 
     def _segment_clip(self, video: tf.Tensor, queries: tf.Tensor, probabilities: bool = True
                       ) -> dict[str, tf.Tensor]:
-        """One clip uint8 [T, H, W, 3] and Q sentences → mask, probability [Q, H, W] (the clip signatures; without
-        probability where not `probabilities`)."""
+        """One clip uint8 [T, H, W, 3] and Q sentences → mask, probability [Q, H, W], empty, score [Q] (the clip
+        signatures; without probability where not `probabilities`)."""
         video = self._check_video(video, batched=False)
         queries = self._check_queries(queries, "queries", None)
         height, width = tf.shape(video)[1], tf.shape(video)[2]
