@@ -423,6 +423,44 @@ def test_segment_queries_on_several_clips_is_clip_major():
     np.testing.assert_allclose(together, keras.ops.convert_to_numpy(alone["logits"]), atol=1e-5)
 
 
+def test_a_keras_file_holding_python_code_is_refused_and_the_code_not_run(tmp_path):
+    """A security reviewer's `model.keras` with a Lambda layer whose code writes a file: refused by Keras' safe mode,
+    but the message said it held "a class of your own, Functional" to import and load from Python."""
+    marker = tmp_path / "ran"
+    inputs = keras.Input((3,))
+    code = eval(f"lambda x: (open({str(marker)!r}, 'w').close(), x)[1]")  # (no closure: Keras saves the code alone)
+    model = keras.Model(inputs, keras.layers.Lambda(code)(inputs))
+    marker.unlink()  # (written once while the model was built)
+    model.save(tmp_path / "code.keras")
+    with pytest.raises(ValueError, match=r"code\.keras: holds Python code \(a Lambda layer\), which Keras does not run "
+                                         r"from a file \(its safe mode\): not a model acga-tf wrote"):
+        load_model_file(str(tmp_path / "code.keras"))
+    assert not marker.exists()
+
+
+def test_a_runs_config_json_that_differs_from_its_model_is_warned_about(tmp_path, caplog):
+    """A security reviewer's `image_size: -1` (and NaN, 1e9, a class name) in a run's config.json changed nothing and
+    said nothing: the model file's own architecture is what loads. Now a warning names the fields."""
+    import json
+
+    from runs import make_run
+
+    from acga_tf.training.artifacts import load_trained
+
+    run = make_run(tmp_path / "run")
+    with caplog.at_level("WARNING"):
+        load_trained(run)
+    assert "config.json" not in caplog.text  # as written: no warning
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    config.pop("attention_init_std")  # a field a run of an earlier checkout lacks is no difference
+    (tmp_path / "run" / "config.json").write_text(json.dumps({**config, "image_size": -1, "__class__": "os.system"}))
+    with caplog.at_level("WARNING"):
+        trained = load_trained(run)
+    assert trained.config.image_size == 64  # the model file's (the tiny preset's)
+    assert f"{tmp_path / 'run' / 'config.json'}: __class__, image_size differs from what model.keras holds, which is " \
+           "the model loaded (config.json is a copy for reading: edited by hand, or another run's?)" in caplog.text
+
+
 def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path, monkeypatch):
     """docs/model.md#extending: `ACGA(config, stages={"text_encoder": layer})` (a researcher found no way to swap a
     stage but to rebuild the model from its internals, which evaluate, predict and export then refused)."""
@@ -446,6 +484,12 @@ def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path
         with pytest.raises(ValueError, match=r"gru.keras: holds a class of your own, acga_tf_tests>GRUTextEncoder, "
                                              r"which this process does not know: load it from Python after importing"):
             load_model_file(str(tmp_path / "gru.keras"))
+
+    # Keras' own class beside it is not one of "your own" (a security reviewer's Lambda file was said to hold a
+    # class of its own, "Functional", to import before loading it)
+    from acga_tf.training.artifacts import _unknown_classes
+
+    assert _unknown_classes(str(tmp_path / "gru.keras")) == []
 
     for stages, error, match in (
             ({"video_encoder": GRUTextEncoder(8)}, ValueError, "'video_encoder' is not a stage a layer of one's own "

@@ -156,6 +156,30 @@ def test_actions_refuse_bad_input_with_a_message(served, tmp_path):
         app.attention(None, (1.0, 1.0))
 
 
+def test_the_visitors_sentences_stay_out_of_the_servers_log(served, tmp_path, caplog):
+    """A security reviewer's: the log held the sentences the docs said it did not (a refusal's message, the warnings
+    of unknown words and of a long sentence), and a file name's right-to-left override turned the log line around.
+    Now the warnings are the visitor's, on the page; the log says how many, a refusal names "sentence k"."""
+    app, _ = served
+    video = tmp_path / "clip\u202emp4.mp4"  # U+202E: what follows shows right to left on a terminal
+    write_video(str(video), moving_frames(6, 32, 48), "libx264", "yuv420p")
+    caplog.set_level("INFO")
+    secret = "the red circle zorbling quietly"  # "zorbling", "quietly": not in the run's words
+    *_, report, _ = app.segment(str(video), f"{QUERY}\n{secret}")
+    assert "Note: query 'the red circle zorbling quietly': words not in the model's vocabulary" in report, report
+    with pytest.raises(ValueError, match="has no known word"):
+        app.segment(str(video), "zorbling quietly xyzzy")
+    log = "\n".join(r.getMessage() for r in caplog.records)
+    assert "zorbling" not in log and "xyzzy" not in log and "\u202e" not in log, log
+    lines = [r.getMessage() for r in caplog.records if r.name == "acga_tf.apps.app"]
+    assert re.search(r"request \d+: clipU\+202Emp4\.mp4, 2 sentences, 6 frames, [\d.]+ s: done \(\d notes? shown\)$",
+                     lines[-2]), lines
+    assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-1]), lines
+    caplog.clear()
+    predict(app.predictor, moving_frames(6, 32, 48), secret)  # outside a page request: logged as before
+    assert "zorbling" in caplog.text
+
+
 def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` then fails as when it is not installed
     assert cli.main(["app", "--model", run_dir]) == 2
@@ -253,9 +277,30 @@ def test_a_video_longer_than_the_page_takes_is_refused_or_stopped(served, monkey
     with pytest.raises(ValueError, match=r"example\.mp4: the video has \d+ frames; this page segments at most 5 "
                                          r"\(acga app --max-frames"):
         app.segment(example, QUERY)
-    monkeypatch.setattr(app_module, "video_length", lambda path: None)  # a container that declares no count
+    from acga_tf.apps.predict import VideoInfo
+
+    monkeypatch.setattr(app_module, "video_info", lambda path: VideoInfo())  # a container that declares
     with pytest.raises(ValueError, match=r"example\.mp4: stopped after 5 frames, the most this page segments"):
-        app.segment(example, QUERY)
+        app.segment(example, QUERY)  # no count
+
+
+def test_frames_larger_than_the_page_takes_are_refused_from_the_header(served, monkeypatch, capsys):
+    """A security reviewer's 100 KB upload of an 8K video held 3.8 GB of the server's memory: the page takes frames of
+    at most `--max-pixels` (4K UHD by default), read from the container's header before anything is decoded."""
+    from acga_tf.apps import app as app_module
+
+    app, _ = served
+    assert app.max_pixels == 3840 * 2160
+    monkeypatch.setattr(app, "max_pixels", 208 * 160 - 1)  # the example's 208 x 160, one pixel over
+    decoded = []
+    monkeypatch.setattr(app_module, "predict_to_files", lambda *a, **k: decoded.append(a))
+    with pytest.raises(ValueError, match=r"^example\.mp4: the video's frames are 208 x 160 pixels; this page segments "
+                                         r"frames of at most 33,279 pixels \(acga app --max-pixels; or scale it down "
+                                         r"first\)$"):
+        app.segment(app.example(), QUERY)
+    assert decoded == []
+    assert cli.main(["app", "--model", "no-such-run", "--max-pixels", "-1"]) == 2
+    assert "--max-pixels -1: expected 0 or more pixels" in capsys.readouterr().err
 
 
 def test_outputs_older_than_an_hour_are_removed_when_a_request_comes(served, tmp_path):

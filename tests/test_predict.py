@@ -568,6 +568,13 @@ def test_sentences_of_the_wrong_type_are_named(trained):
         predict(trained, frames, queries=[QUERY, 5])
     with pytest.raises(ValueError, match=r"is not valid Unicode: character 4 is a lone surrogate"):
         predict(trained, frames, "the \udcff circle")
+    # a security reviewer's 30 MB sentence through the web page held 1.5 GB of the server's memory, and came back
+    # whole in the page's summary: refused past the records' 64 KiB, quoted by its start
+    with pytest.raises(ValueError, match=r"^query 'the red square the red square .*'\.\.\. is 75,000 bytes long in "
+                                         r"UTF-8, more than the 65,536 a sentence may have \(the model reads its first "
+                                         r"words only\)$"):
+        predict(trained, frames, "the red square " * 5000)
+    assert predict(trained, frames, ("the red square " * 4369)[:65536]).query.startswith("the red square")
     # an API reader's: no sentence at all was "give query ... or queries ..., not both"
     with pytest.raises(ValueError, match=r"^give query \(one sentence\) or queries \(a list of sentences\), not "
                                          r"neither$"):
@@ -604,7 +611,7 @@ def test_an_upload_given_as_bytes_or_a_file_object_is_named(trained, tmp_path):
                 predict(trained, video, QUERY)
 
 
-def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp_path):
+def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp_path, monkeypatch):
     """A service integrator's: a bad video or sentence was a ValueError or a TypeError like any bug's, so a web
     worker could not answer 400 for the client's mistakes and 500 for its own; messages named the command's options
     (`--start`, `(--frames-dir)`, `--model takes`) to a Python caller (docs/serving.md#in-a-service)."""
@@ -635,6 +642,12 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
     with pytest.raises(acga_tf.InputError) as caught:
         predict(trained, str(tmp_path / "nope.mp4"), QUERY)
     assert caught.value.message == "video file not found" and str(tmp_path) not in caught.value.message
+    # a relative name: the command's hint names the current folder, the server's, which the client's message does not
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(acga_tf.InputError) as caught:
+        predict(trained, "nope.mp4", QUERY)
+    assert str(caught.value) == f"nope.mp4: video file not found (in {tmp_path}, the current folder)"
+    assert caught.value.message == "video file not found"
     with pytest.raises(TypeError):  # an input of the wrong kind is still a TypeError too
         predict(trained, frames, QUERY.encode())
     with pytest.raises(acga_tf.InputError, match=r"^the video: start=10.0 is frame 241, past the video's end "):

@@ -232,11 +232,47 @@ def test_a_frame_size_no_machine_can_hold_is_refused_before_decoding(tmp_path):
     bomb = tmp_path / "bomb.gif"
     bomb.write_bytes(bytes(data))
     assert len(data) < 200
-    for damaged in ("error", "skip"):
-        with pytest.raises(DataError, match=r"bomb\.gif: the video declares frames of 15000 x 15000 pixels, more "
+    for damaged in ("error", "skip"):  # (Pillow, which reads its header first, names the count alone)
+        with pytest.raises(DataError, match=r"bomb\.gif: the video declares frames of 225,000,000 pixels, more "
                                             r"than the 33,177,600 a frame may have \(8K UHD") as e:
             next(iter_video_frames(str(bomb), damaged=damaged))
         assert e.value.reason == "corrupt_video"
+
+
+def _png_declaring(path, width: int, height: int) -> str:
+    """A PNG of 8 x 8 grey pixels whose header (IHDR) declares width x height: what a picture that large costs to
+    refuse, without writing one."""
+    import io
+    import zlib
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # the chunk's CRC over its type and data
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("where", ["photo", "folder"])
+def test_a_picture_over_8k_is_refused_from_its_header_before_ffmpeg_opens_it(where, tmp_path, monkeypatch):
+    """A security reviewer's 420 KB PNG of 12000 x 12000 pixels was refused only after FFmpeg's probe had decoded it
+    (414 MB, 0.44 s), and Pillow printed its own warning on the way; a folder of them too."""
+    import warnings
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    path = _png_declaring(folder / "00001.png", 12000, 12000)
+    opened = []
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (Pillow's DecompressionBombWarning is not shown)
+        with pytest.raises(DataError, match=r"00001\.png: the video declares frames of 12000 x 12000 pixels, more "
+                                            r"than the 33,177,600 a frame may have"):
+            next(iter_video_frames(path if where == "photo" else str(folder)))
+    assert opened == []
 
 
 def _load_or_error(frame, window):

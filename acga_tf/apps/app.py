@@ -8,6 +8,7 @@ middle frame, the attention figure of the first sentence. The page runs the same
 Needs the optional [app] extra (Gradio, the toolkit of the field's demo pages; README Install).
 """
 
+import contextlib
 import dataclasses
 import html
 import itertools
@@ -24,7 +25,7 @@ import weakref
 import zipfile
 from collections.abc import Callable
 
-from acga_tf.apps.predict import predict_to_files, square_pixels, video_length
+from acga_tf.apps.predict import predict_to_files, quoted, square_pixels, video_info
 from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
 from acga_tf.data.synthetic import write_example_video
@@ -43,6 +44,9 @@ TITLE = "ACGA: segment the actor a sentence describes"
 # kept, in the page's folder and in Gradio's cache (deleted every 10 minutes once they are an hour old).
 MAX_FRAMES = 9000
 MAX_UPLOAD_MB = 1024
+# The most pixels a frame may have (`--max-pixels`): 4K UHD. An 8K video (the reader's own bound) held 3.8 GB while a
+# 100 KB upload of one was segmented, at 0.26 s a frame on 2 cores (a security reviewer's measurement).
+MAX_PIXELS = 3840 * 2160
 KEEP_OUTPUTS_S = 3600
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -75,6 +79,57 @@ class RequestCancelled(Exception):
     """The visitor stopped the request (the Stop button) or left the page while it ran."""
 
 
+class _VisitorNotes(logging.Filter):
+    """Keeps what acga-tf logs at WARNING and above while a page request runs in this thread (the words of a visitor's
+    sentence the model does not know, a sentence cut to L words, a one-frame video) out of the server's log and with
+    the request, whose report shows them: the log is the operator's, the sentences the visitor's
+    (docs/serving.md#web-page). A filter of each acga_tf logger (`install`), so it works whatever handlers the
+    process has; outside a request, or in another thread, records pass as before."""
+
+    def __init__(self):
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        notes = getattr(self.local, "notes", None)
+        if notes is None or record.levelno < logging.WARNING:
+            return True
+        notes.append(record.getMessage())
+        return False
+
+    def install(self) -> None:
+        """On every acga_tf logger there is (all are made as their modules are imported, before a page starts)."""
+        for name, item in list(logging.Logger.manager.loggerDict.items()):
+            if isinstance(item, logging.Logger) and (name == "acga_tf" or name.startswith("acga_tf.")):
+                item.addFilter(self)  # (once: a filter already there is not added again)
+
+    @contextlib.contextmanager
+    def collect(self):
+        """Within it, this thread's records are kept in the list it yields."""
+        self.local.notes = notes = []
+        try:
+            yield notes
+        finally:
+            self.local.notes = None
+
+
+_NOTES = _VisitorNotes()
+
+
+def without_sentences(message: str, text: str | None) -> str:
+    """`message` with each of the visitor's sentences (each line of `text`, as typed, quoted or as messages quote it)
+    replaced by "sentence k", for the server's log (`request_line`)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    forms = []
+    for k, line in enumerate(lines, 1):
+        normal = " ".join(line.split())
+        shown = {quoted(line), repr(line), quoted(normal), repr(normal)}  # as messages quote it: "query '...'"
+        forms += [(form, f"sentence {k}") for form in {*(f"query {q}" for q in shown), *shown, line, normal}]
+    for form, name in sorted(forms, key=lambda item: -len(item[0])):  # the longest first: a quoted form whole
+        message = message.replace(form, name)
+    return message
+
+
 def _sentences(text: str | None) -> list[str]:
     """One sentence per non-empty line (`predict_to_files` checks each before any frame is read)."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -92,11 +147,12 @@ class WebApp:
             Serving URL); the attention figure needs a Keras model (a run or a `.keras` file).
         work_dir: where outputs are written (default: a new temporary folder, removed when the app is).
         max_frames: the most frames a video may have (0: no limit).
+        max_pixels: the most pixels a frame may have, width × height as stored (0: the reader's bound, 8K UHD).
         keep_outputs_s: a request's outputs older than this are removed when a new request comes.
     """
 
     def __init__(self, model: str, work_dir: str | None = None, *, max_frames: int = MAX_FRAMES,
-                 keep_outputs_s: float = KEEP_OUTPUTS_S):
+                 keep_outputs_s: float = KEEP_OUTPUTS_S, max_pixels: int = MAX_PIXELS):
         self.predictor = load_predictor(model)
         self.trained = None
         if isinstance(self.predictor, KerasPredictor):  # the attention twin, built once
@@ -107,10 +163,11 @@ class WebApp:
             weakref.finalize(self, shutil.rmtree, work_dir, ignore_errors=True)  # also at the interpreter's exit
         os.makedirs(work_dir, exist_ok=True)
         self.work_dir = work_dir
-        self.max_frames, self.keep_outputs_s = max_frames, keep_outputs_s
+        self.max_frames, self.keep_outputs_s, self.max_pixels = max_frames, keep_outputs_s, max_pixels
         self.runs = 0
         self._requests = itertools.count(1)
         self.lock = threading.Lock()
+        _NOTES.install()
 
     def example(self) -> str:
         """A built-in synthetic example video (written once)."""
@@ -132,14 +189,16 @@ class WebApp:
         """
         number, began, frames, outcome = next(self._requests), time.monotonic(), [0], "failed"
         try:
-            result = self._segment(video, text, progress, cancelled, frames)
-            outcome = "done"
-            return result
+            with _NOTES.collect() as notes:  # warnings about the visitor's input: on the page, not in the log
+                overlay, files, frame, report, session = self._segment(video, text, progress, cancelled, frames)
+            notes = list(dict.fromkeys(notes))
+            outcome = "done" + (f" ({len(notes)} note{'s' * (len(notes) != 1)} shown)" if notes else "")
+            return overlay, files, frame, report + "".join(f"\n\nNote: {note}" for note in notes), session
         except RequestCancelled:
             outcome = "stopped by the visitor"
             raise
         except ValueError as e:
-            outcome = f"refused: {page_message(e, video, self.work_dir)}"
+            outcome = f"refused: {without_sentences(page_message(e, video, self.work_dir), text)}"
             raise
         finally:
             logger.info("%s", request_line(number, video, text, frames[0], time.monotonic() - began, outcome))
@@ -148,7 +207,12 @@ class WebApp:
         if not video:
             raise ValueError("upload a video first (or press 'Use the example video')")
         sentences = _sentences(text)
-        total, done = video_length(video), 0
+        info = video_info(video)
+        if self.max_pixels and info.width and info.height and info.width * info.height > self.max_pixels:
+            raise ValueError(f"{os.path.basename(video)}: the video's frames are {info.width} x {info.height} pixels; "
+                             f"this page segments frames of at most {self.max_pixels:,} pixels (acga app "
+                             "--max-pixels; or scale it down first)")
+        total, done = info.frames, 0
         limit = self.max_frames
         if limit and total is not None and total > limit:
             raise ValueError(f"{os.path.basename(video)}: the video has {total} frames; this page segments at most "
@@ -215,7 +279,7 @@ class WebApp:
         if self.trained is None:
             raise ValueError(f"{self.predictor.source}: attention figures need a Keras model (a run directory or a "
                              ".keras file), not an exported or served one")
-        with self.lock:
+        with self.lock, _NOTES.collect():  # (its notes repeat the segmenting's, shown with its report)
             maps = compute_attention(self.trained, session.video, session.sentences[0], frame=session.frame)
             self.runs += 1
             return save_figure(attention_figure(maps, point),
@@ -225,8 +289,11 @@ class WebApp:
 def request_line(number: int, video: str | None, text: str | None, frames: int, seconds: float,
                  outcome: str) -> str:
     """The log's line for one request: when it ended, its number, the upload's file name, how many sentences and frames,
-    how long it took and how it ended (the sentences themselves are the visitor's, not the log's)."""
+    how long it took and how it ended (the sentences themselves are the visitor's, not the log's). A character of the
+    name that is not printable (a right-to-left override, which turns the rest of the line around on a terminal) as
+    U+XXXX."""
     name = os.path.basename(os.fspath(video)) if video else "no video"
+    name = "".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in name)
     count = sum(bool(line.strip()) for line in (text or "").splitlines())
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     return (f"{stamp} request {number}: {name}, {count} sentence{'s' * (count != 1)}, {frames} frames, "
@@ -351,7 +418,8 @@ def check_address(host: str, port: int) -> None:
 
 
 def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-          ready: Callable[[], None] | None = None, max_frames: int = MAX_FRAMES, max_upload_mb: int = MAX_UPLOAD_MB):
+          ready: Callable[[], None] | None = None, max_frames: int = MAX_FRAMES, max_upload_mb: int = MAX_UPLOAD_MB,
+          max_pixels: int = MAX_PIXELS):
     """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page); calls
     `ready` once the model is loaded, before the page listens (the command says where it serves then, not before a
     model that fails to load). A host other than this machine's loopback is warned about: the page has no login.
@@ -373,13 +441,16 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     try:
         _gradio()  # before loading the model: say what is missing first
         check_address(host, port)
+        if max_pixels < 0:
+            raise ValueError(f"--max-pixels {max_pixels}: expected 0 or more pixels (0: no limit but the reader's, "
+                             "8K UHD)")
         if max_frames < 0 or max_upload_mb < 1:
             raise ValueError(f"--max-frames {max_frames} / --max-upload-mb {max_upload_mb}: expected 0 or more "
                              "frames (0: no limit) and at least 1 MB")
         if host not in LOCAL_HOSTS:
             logger.warning("listening on %s: anyone who can reach it can run the model on this machine (the page has "
                            "no login); serve it to a network you trust, or behind a proxy that asks for one", host)
-        app = WebApp(model, os.path.join(root, "outputs"), max_frames=max_frames)
+        app = WebApp(model, os.path.join(root, "outputs"), max_frames=max_frames, max_pixels=max_pixels)
         page = build_page(app)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
@@ -399,4 +470,5 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     return page
 
 
-__all__ = ["RequestCancelled", "WebApp", "build_page", "check_address", "page_message", "request_gone", "serve"]
+__all__ = ["RequestCancelled", "WebApp", "build_page", "check_address", "page_message", "request_gone", "serve",
+           "without_sentences"]

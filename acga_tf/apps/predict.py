@@ -41,7 +41,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import compose, tokenize_py
-from acga_tf.data.types import DataError
+from acga_tf.data.types import MAX_SENTENCE_BYTES, DataError
 from acga_tf.data.video import (
     Mp4Writer,
     add_audio,
@@ -114,16 +114,22 @@ def check_query(query: str) -> str:
 
     Raises:
         TypeError: the query is not a str (bytes included: decode them first).
-        ValueError: the query is not valid Unicode (a lone surrogate) or has no word (letters or digits) after
-            tokenization.
+        ValueError: the query is not valid Unicode (a lone surrogate), is longer than `MAX_SENTENCE_BYTES` in UTF-8
+            (64 KiB: the records' bound; a web page's 30 MB sentence held 1.5 GB of the server's memory), or has no
+            word (letters or digits) after tokenization.
     """
     if not isinstance(query, str):
         raise InputTypeError(f"query {query!r} is {type(query).__name__}: give each sentence as a str"
                              + (" (bytes.decode('utf-8'))" if isinstance(query, (bytes, bytearray)) else ""))
+    if len(query) > MAX_SENTENCE_BYTES or len(query.encode("utf-8", "surrogatepass")) > MAX_SENTENCE_BYTES:
+        raise InputError(f"query {quoted(query)} is {len(query.encode('utf-8', 'surrogatepass')):,} bytes long in "
+                         f"UTF-8, more than the {MAX_SENTENCE_BYTES:,} a sentence may have (the model reads its first "
+                         "words only)")
     try:
         query.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise InputError(f"query {query!r} is not valid Unicode: character {e.start} is a lone surrogate") from None
+        raise InputError(f"query {quoted(query)} is not valid Unicode: character {e.start} is a lone "
+                         "surrogate") from None
     if not tokenize_py(query):
         raise InputError(f"query is empty: {quoted(query)} has no word (letters or digits)")
     return " ".join(compose(query).split())
@@ -209,11 +215,14 @@ class VideoInfo:
         frames: the frame count, or None (for progress bars: a damaged file may decode fewer).
         sample_aspect: the aspect ratio of its pixels where it is not 1 (anamorphic video, e.g. 32/27 for DVD's
             720 × 480 shown 16:9), or None.
+        width, height: the stored frame size, or None.
     """
 
     fps: float | None = None
     frames: int | None = None
     sample_aspect: fractions.Fraction | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 def video_info(path: str) -> VideoInfo:
@@ -227,11 +236,13 @@ def video_info(path: str) -> VideoInfo:
             if stream is None:
                 return VideoInfo()
             rate, count, aspect = stream.average_rate, stream.frames, stream.sample_aspect_ratio
+            width, height = stream.codec_context.width, stream.codec_context.height
     except av.FFmpegError:
         return VideoInfo()
     if os.path.isdir(path):  # a folder of frames: FFmpeg's image reader declares no count (a progress bar's "12/?")
         count = len(frame_files(path)[0])
-    return VideoInfo(float(rate) if rate else None, int(count) or None, aspect if aspect and aspect != 1 else None)
+    return VideoInfo(float(rate) if rate else None, int(count) or None, aspect if aspect and aspect != 1 else None,
+                     int(width) or None, int(height) or None)
 
 
 def video_fps(path: str, default: float = DEFAULT_FPS) -> float:

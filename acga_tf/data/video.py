@@ -21,6 +21,7 @@ import os
 import re
 import stat
 import struct
+import warnings
 from collections.abc import Callable, Iterator, MutableSequence, Sequence
 
 import av
@@ -187,10 +188,25 @@ EXIF_ORIENTATIONS = {1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True
 
 def picture_header(path: str) -> tuple[int | None, tuple[int, int]] | None:
     """(the EXIF orientation tag, 1 to 8, or None where it has none; the stored (width, height)) of an image file,
-    read from its header with Pillow; None where Pillow cannot read it (not an image, or its EXIF unreadable)."""
+    read from its header with Pillow; None where Pillow cannot read it (not an image, or its EXIF unreadable).
+
+    Raises:
+        DataError: "corrupt_video" for a picture of more pixels than Pillow opens at all (twice its
+            `MAX_IMAGE_PIXELS`, far past `MAX_FRAME_PIXELS`).
+    """
     try:
-        with Image.open(path) as image:
-            orientation, size = image.getexif().get(0x0112), image.size
+        with warnings.catch_warnings():  # Pillow's warning of a large picture: the callers refuse it by its size
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                # A PNG's EXIF where it comes before the pixels (Pillow read it with the header): its `getexif`
+                # otherwise decodes the whole picture to look for EXIF after them (6 ms a 1280 x 720 frame)
+                exif = image.getexif() if image.format != "PNG" or "exif" in image.info else {}
+                orientation, size = exif.get(0x0112), image.size
+    except Image.DecompressionBombError as e:  # Pillow names the count alone: "Image size (225000000 pixels) ..."
+        count = re.search(r"\((\d+) pixels\)", str(e))
+        pixels = f"{int(count.group(1)):,}" if count else f"more than {2 * Image.MAX_IMAGE_PIXELS:,}"
+        raise DataError(path, f"the video declares frames of {pixels} pixels, more than the {MAX_FRAME_PIXELS:,} a "
+                              "frame may have (8K UHD, 7680 x 4320)", reason="corrupt_video") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None
     return (orientation if orientation in EXIF_ORIENTATIONS else None), size
@@ -332,7 +348,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         raise ValueError(f"start={start}: must be 0 or more")
     path = os.fspath(path)
     if (problem := video_file_problem(path)) is not None:
-        raise DataError(path, problem, reason="missing_video")
+        error = DataError(path, problem, reason="missing_video")
+        if (note := files.current_folder_note(path)) and problem.endswith(f" ({note})"):  # the server's folder: for
+            error.message = problem.removesuffix(f" ({note})")  # the one at the command, not a service's client
+        raise error
     index, count, shape, skipped, concealed, filled = 0, 0, None, [], [], []
     # a folder's frames are each turned by their own EXIF orientation, as viewers turn them (a video's by its first
     # frame's display matrix)
@@ -600,14 +619,25 @@ def source_stamp(path: str) -> tuple[int, int]:
 
 def open_video(path: str) -> av.container.InputContainer:
     """`av.open` of a video file, or of a folder of frames (`frames_folder`: FFmpeg's image2 reader, at
-    `FRAMES_FOLDER_FPS`)."""
+    `FRAMES_FOLDER_FPS`).
+
+    Raises:
+        DataError: "corrupt_video" for a picture (a photo, or a folder's first frame) whose header declares more
+            than `MAX_FRAME_PIXELS`: refused before FFmpeg opens it, since its probe decodes a picture whole (a 420
+            KB PNG of 12000 x 12000 pixels took 414 MB and 0.44 s to be refused after).
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
         pattern, problem = frames_folder(path)
         if pattern is None:
             raise av.InvalidDataError(0, problem, path)
+        first = os.path.join(path, frame_files(path)[0][0])
+        if (header := picture_header(first)) is not None:
+            _check_size(first, *header[1], "declares")
         return av.open(pattern, format="image2", options={"pattern_type": "glob",
                                                           "framerate": str(FRAMES_FOLDER_FPS)})
+    if os.path.isfile(path) and (header := picture_header(path)) is not None:
+        _check_size(path, *header[1], "declares")
     return av.open(path)
 
 

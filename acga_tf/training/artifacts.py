@@ -374,6 +374,10 @@ def load_model_file(path: str) -> keras.Model:
                              "the weights of a model larger than the free memory beside the file, and a .keras file "
                              f"of 2026-12-05 whole into {tempfile.gettempdir()}: TMPDIR names another folder)"
                              ) from None
+        if "safe_mode" in str(e):  # Keras' refusal of a Lambda layer's Python code (a file to distrust, not to run)
+            raise ValueError(f"{path}: holds Python code (a Lambda layer), which Keras does not run from a file "
+                             "(its safe mode): not a model acga-tf wrote (its models have no Lambda layer); do not "
+                             "load it unless you know who wrote it and why") from None
         if unknown := _unknown_classes(path):  # (Keras said "... could not be deserialized properly")
             raise ValueError(f"{path}: holds a class of your own, {', '.join(unknown)}, which this process does not "
                              "know: load it from Python after importing the module that defines it, registered with "
@@ -402,10 +406,10 @@ def _unknown_classes(path: str) -> list[str]:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            name = item.get("registered_name")
-            if isinstance(name, str) and keras.saving.get_registered_object(name) is None:  # ("pkg>Class", or
-                # an unregistered class's bare name)
-                names.add(name)
+            name, module = item.get("registered_name"), item.get("module")
+            keras_own = isinstance(module, str) and module.split(".")[0] == "keras"  # ("Functional": Keras' own)
+            if isinstance(name, str) and not keras_own and keras.saving.get_registered_object(name) is None:
+                names.add(name)  # ("pkg>Class", or an unregistered class's bare name)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
@@ -474,11 +478,33 @@ def load_trained(path: str) -> TrainedModel:
         raise ValueError(f"{os.path.join(directory, EMBEDDINGS_FILE)}: word vectors of {embeddings.shape[1]} "
                          f"dimensions; the model reads {model.config.word_dim} (its word_dim): the file of another "
                          "run? Put back the run's own")
+    _check_config_copy(directory, model.config)
     # what `acga -v` says of a run's precision (else nothing tells what predict computes in)
     logger.info("loaded %s (T=%d, S=%d): the video encoder computes in %s, the decoder in %s, as the run trained",
                 model_path, model.config.clip_length, model.config.image_size,
                 model.stage("video_encoder").compute_dtype, model.stage("decoder").compute_dtype)
     return TrainedModel(model, model.config, vocabulary, embeddings, directory)
+
+
+def _check_config_copy(directory: str, config) -> None:
+    """Warns where the run's `config.json`, a copy of the architecture for people and tools to read, gives a field
+    another value than the model file holds (the one that is loaded): a security reviewer's `image_size: -1` there
+    went unnoticed while the model ran at its own. Fields a run of an earlier checkout lacks are not differences."""
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return
+    try:
+        written = files.read_json(path)
+    except (OSError, ValueError):
+        written = None
+    held = json.loads(config.to_json())
+    if not isinstance(written, dict):
+        differ = "the whole file (not a JSON object)"
+    else:
+        differ = ", ".join(sorted(k for k in written if k not in held or written[k] != held[k]))
+    if differ:
+        logger.warning("%s: %s differs from what %s holds, which is the model loaded (config.json is a copy for "
+                       "reading: edited by hand, or another run's?)", path, differ, MODEL_FILE)
 
 
 def as_trained(model_path_or_trained: str | os.PathLike | TrainedModel) -> TrainedModel:
