@@ -190,3 +190,35 @@ def test_docs_cut_out_recipe_writes_the_frames_with_their_masks_as_alpha(run_dir
     assert cutout.shape == (5, 48, 64, 4)
     np.testing.assert_array_equal(cutout[..., 3], expected * 255)
     np.testing.assert_array_equal(cutout[..., :3], moving_frames(5, 48, 64, seed=2))  # FFV1: the frames as written
+
+
+def test_docs_pre_annotation_recipe_puts_the_json_masks_back_on_their_frames(run_dir, tmp_path, monkeypatch):
+    """docs/data.md#your-own-data as written: a labelling team's masks JSON made into PNGs and a table that
+    `acga prepare custom` reads, each mask on the frame it was predicted for (the JSON counts frames from 0, the
+    table from 1: taken as it is, every mask landed one frame late)."""
+    import json
+
+    import numpy as np
+    from runs import QUERY, moving_frames, write_video
+
+    from acga_tf.cli import main
+    from acga_tf.data.custom import read_custom
+    from acga_tf.data.video import load_samples
+    from acga_tf.ops import rle
+
+    frames = moving_frames(30, 48, 64, seed=7)
+    write_video(tmp_path / "clip.mkv", frames, "ffv1", "bgr0")
+    assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "clip.mkv"), "--query", QUERY,
+                 "--output-json", str(tmp_path / "masks.json"), "--no-progress"]) == 0
+    text = (REPO / "docs" / "data.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text[text.index("**Pre-annotations from a model.**"):], re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/data.md (Pre-annotations from a model)", "exec"), {})
+    document = json.loads((tmp_path / "masks.json").read_text())
+    annotated = read_custom(str(tmp_path))
+    assert [f.frame_number for f in annotated] == [1, 13, 25]
+    for frame, sample in load_samples(annotated, window=4):
+        assert not isinstance(sample, Exception), sample
+        np.testing.assert_array_equal(sample.frames[sample.center], frames[frame.frame_number - 1])
+        np.testing.assert_array_equal(sample.masks[0], rle.decode(document["frames"][frame.frame_number - 1]
+                                                                  ["masks"][0]["rle"]))
