@@ -496,8 +496,8 @@ def _add_predict(sub) -> None:
                                                      "[HH:]MM:SS[.fff] (default: the last frame)")
     p.add_argument("--batch-size", type=count_argument, default=4,
                    help="clips per forward pass (default: 4, the fastest on a 2-core CPU, where the forward "
-                        "passes took 2.3x as long at 1); memory grows with it; a SavedModel or server takes one "
-                        "clip at a time")
+                        "passes took 2.3x as long at 1); memory grows with it; a SavedModel or gRPC server takes "
+                        "them in one request for one sentence, one clip a request otherwise (REST: always)")
     p.add_argument("--timeout", type=float, help=f"seconds a TF Serving URL has for each whole answer (default: "
                                                  f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -670,11 +670,13 @@ def _add_export(sub) -> None:
                                                   "(RUN/checkpoints/epoch-NN.keras)")
     p.add_argument("--output", required=True, help="version folder to create, e.g. saved_models/acga/1")
     p.add_argument("--no-warmup", action="store_true", help="no assets.extra/tf_serving_warmup_requests")
+    p.add_argument("--float32", action="store_true", help="compute in float32 throughout, whatever precision the run "
+                   "trained in (for CPUs without bfloat16 units, where bfloat16 runs far slower)")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args) -> int:
-    path = export_model(args.model, args.output, warmup=not args.no_warmup)
+    path = export_model(args.model, args.output, warmup=not args.no_warmup, float32=args.float32)
     print(f"exported {args.model} -> {path} (signatures: {', '.join(SIGNATURES)})")
     return 0
 

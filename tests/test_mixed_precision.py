@@ -281,3 +281,55 @@ def test_a_global_mixed_policy_set_before_the_build_is_saved_with_the_model(tmp_
         assert loaded.get_layer(name).dtype_policy.name == "mixed_bfloat16", name
     inputs = random_inputs(model.config, batch=1)
     np.testing.assert_array_equal(np.asarray(model(inputs)["logits"]), np.asarray(loaded(inputs)["logits"]))
+
+
+def _bfloat16_ops(saved_model: Path) -> int:
+    """How many ops of a SavedModel's graph compute in bfloat16 (their `T` attribute)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    graph = saved_model_pb2.SavedModel.FromString((saved_model / "saved_model.pb").read_bytes()).meta_graphs[0]
+    nodes = [node for function in graph.graph_def.library.function for node in function.node_def]
+    return sum(node.attr["T"].type == 14 for node in nodes)  # DT_BFLOAT16
+
+
+def test_a_bfloat16_run_exports_in_float32_where_asked(tmp_path, monkeypatch, caplog, capsys):
+    """An edge deployer's export of a mixed_bfloat16_head run kept bfloat16 in its graph, with no option to change
+    it: on a CPU without bfloat16 units such a graph runs far slower (and with oneDNN held to AVX2 it aborted the
+    process). `acga export --float32` exports the same weights computing in float32; the default export says so."""
+    import dataclasses
+
+    import tensorflow as tf
+    from runs import QUERY, make_run
+
+    from acga_tf.cli import main
+    from acga_tf.serving import export
+    from acga_tf.training import artifacts
+
+    run = make_run(tmp_path / "run")
+    trained = artifacts.load_trained(run)
+    model = ACGA(trained.config, **PRECISIONS["mixed_bfloat16_head"])
+    model.set_weights(trained.model.get_weights())
+    artifacts.save_trained(run, model, trained.vocabulary, trained.embeddings)
+    assert main(["export", "--model", run, "--output", str(tmp_path / "f32" / "acga" / "1"), "--no-warmup",
+                 "--float32"]) == 0
+    assert _bfloat16_ops(tmp_path / "f32" / "acga" / "1") == 0
+    record = json.loads((tmp_path / "f32" / "acga" / "1" / "assets.extra" / "acga_provenance.json").read_text())
+    assert record["precision"] == "float32" and record["weights"] == artifacts.arrays_digest(model.weights)
+    loaded = tf.saved_model.load(str(tmp_path / "f32" / "acga" / "1"))
+    video = np.random.default_rng(0).integers(0, 256, (1, 8, 48, 64, 3), np.uint8)
+    served = loaded.serving_default(video=tf.constant(video), query=tf.constant([QUERY]))
+    twin = artifacts.float32_twin(model)
+    reference = export.ServingModule(twin, trained.vectorizer()).segment(tf.constant(video), tf.constant([QUERY]))
+    np.testing.assert_allclose(served["probability"].numpy(), reference["probability"].numpy(), atol=2e-5)
+
+    class Traced(Exception):
+        pass
+
+    def stop(module):
+        raise Traced
+
+    monkeypatch.setattr(export, "trace_signatures", stop)  # the default export's warning, then no tracing
+    with caplog.at_level("WARNING"), pytest.raises(Traced):
+        export.export_model(dataclasses.replace(trained, model=model), str(tmp_path / "bf16" / "acga" / "1"))
+    assert "the export computes in mixed_bfloat16_head, as the run trained: on a CPU without bfloat16 units" in \
+        caplog.text and "acga export --float32" in caplog.text

@@ -1257,6 +1257,24 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
                        "rest": None, "grpc": None}
 
 
+def test_a_saved_model_takes_a_batch_of_clips_in_one_request_for_one_sentence(exported_run):
+    """An edge deployer's: `--batch-size` changed nothing for a SavedModel, one clip a request (`segment_queries`);
+    `serving_default` takes a batch: one request for `batch_size` clips where there is one sentence, the same masks."""
+    from tf_serving_stand_in import GrpcStandIn
+
+    frames = moving_frames(10, 40, 56, seed=3)
+    with GrpcStandIn(exported_run, "acga") as server:
+        batched = predict(load_predictor(server.url), frames, QUERY, batch_size=4)
+        assert server.requests == 2 + 3  # describe_queries twice; 10 clips in 4 + 4 + 2
+        one = predict(load_predictor(server.url), frames, QUERY, batch_size=1)
+        assert server.requests == 5 + 2 + 10
+    local = predict(load_predictor(exported_run), frames, QUERY, batch_size=4)  # in process: the same
+    for result in (one, local):
+        np.testing.assert_array_equal(batched.masks, result.masks)
+        np.testing.assert_allclose(batched.probabilities, result.probabilities, atol=1e-6)
+        np.testing.assert_allclose(batched.scores, result.scores, atol=1e-6)
+
+
 def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_run):
     import tensorflow as tf
     from tf_serving_stand_in import GrpcStandIn

@@ -38,6 +38,7 @@ sibling and renamed into place so a watching server never sees half a model, wit
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -57,7 +58,7 @@ from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 from acga_tf.serving import client as serving
 from acga_tf.training import artifacts
-from acga_tf.training.artifacts import TrainedModel, as_trained
+from acga_tf.training.artifacts import TrainedModel, as_trained, float32_twin
 
 logger = logging.getLogger(__name__)
 
@@ -333,9 +334,9 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
 
 def export_record(trained: TrainedModel, source: str | None = None) -> dict:
     """`assets.extra/acga_provenance.json` (docs/serving.md#layout): where a served version came from, which its
-    SavedModel does not say: the model given (`source`: a checkpoint's file; else the
-    run's folder), a digest of the weights (as `acga evaluate --output-json` records it), the config, the run's
-    `experiment.json` and `provenance.json` where the run has them (one that cannot be read is left out with a
+    SavedModel does not say: the model given (`source`: a checkpoint's file; else the run's folder), a digest of the
+    weights (as `acga evaluate --output-json` records it), the precision the export computes in, the config, the
+    run's `experiment.json` and `provenance.json` where the run has them (one that cannot be read is left out with a
     warning), and the software and host of the export."""
     source = source or trained.directory  # the file given (a checkpoint), else the run's folder
     run = artifacts.run_directory(trained.directory) if trained.directory else None
@@ -351,12 +352,14 @@ def export_record(trained: TrainedModel, source: str | None = None) -> dict:
             return None
 
     return {"exported": provenance.now(), "model": os.path.abspath(source) if source else None,
-            "weights": artifacts.arrays_digest(trained.model.weights), "config": trained.config.to_dict(),
+            "weights": artifacts.arrays_digest(trained.model.weights), "precision": trained.model.precision,
+            "config": trained.config.to_dict(),
             "experiment": run_file(artifacts.EXPERIMENT_FILE), "training": run_file(artifacts.PROVENANCE_FILE),
             "software": provenance.software(), "host": provenance.host()}
 
 
-def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: bool = True) -> str:
+def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: bool = True,
+                 float32: bool = False) -> str:
     """Exports a trained run as a TF Serving SavedModel version folder.
 
     Args:
@@ -367,6 +370,9 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
             is written if there is none.
         warmup: write `assets.extra/tf_serving_warmup_requests` (needs tensorflow-serving-api; without it the
             warmup file is skipped with a warning).
+        float32: export a run trained in a mixed precision computing in float32 throughout (`float32_twin`, the
+            same weights): for CPUs without bfloat16 units, where a bfloat16 graph runs far slower. By default the
+            export computes as the run trained (docs/serving.md#export).
 
     Returns:
         The absolute path of the version folder.
@@ -380,6 +386,14 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     output_dir, name_dir, version = _check_version_dir(output_dir)
     files.check_writable(output_dir, folder=True)  # before the model is loaded and traced
     trained = as_trained(model_path)
+    precision = trained.model.precision
+    if float32 and precision != "float32":
+        trained = dataclasses.replace(trained, model=float32_twin(trained.model))
+        logger.info("exporting %s in float32 (it trained in %s)", trained.directory, precision)
+    elif "bfloat16" in precision:
+        logger.warning("the export computes in %s, as the run trained: on a CPU without bfloat16 units (AMX or "
+                       "AVX512-BF16) that runs far slower than float32 (a training step was 10x slower on an AVX2-only "
+                       "CPU); `acga export --float32` exports it in float32 (docs/serving.md#export)", precision)
     module = ServingModule(trained.model, trained.vectorizer())
     records = None
     if warmup:

@@ -424,6 +424,13 @@ def _runnable_here(model: acga.ACGA, path: str) -> acga.ACGA:
         return model
     logger.warning("%s: the model computes in float16, which TensorFlow cannot run on a CPU (it has no float16 "
                    "MaxPool3D kernel): it runs in float32 here, with the same weights", path)
+    return float32_twin(model)
+
+
+def float32_twin(model: acga.ACGA) -> acga.ACGA:
+    """The model computing in float32 throughout, with the same weights (a model trained in a mixed precision; the
+    weights of such a model are float32 already): for a CPU without float16 kernels (`_runnable_here`), and
+    `acga export --float32` for CPUs without bfloat16 units (docs/serving.md#export)."""
     config = {**model.get_config(), "dtype": "float32"}
     config.pop("encoder_dtype", None)
     twin = acga.ACGA.from_config(config)
