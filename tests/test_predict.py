@@ -1565,6 +1565,42 @@ def test_iter_masks_streams_with_a_bounded_frame_window(trained):
     np.testing.assert_array_equal(np.stack([i.frame for i in items]), frames)
 
 
+def test_a_live_streams_clips_can_take_past_frames_only(trained):
+    """A robotics tester's camera got each frame's mask (T+1)//2 - 1 frames late (3 for the demo's T = 8): a clip
+    centred on its frame needs the frames after it. `lookahead=0` makes each clip the frame and the T - 1 before it:
+    the mask comes as soon as the frame does (docs/serving.md#live-video)."""
+    from acga_tf.apps.predict import iter_masks
+    from acga_tf.apps.predictors import load_predictor
+
+    frames, t = moving_frames(20, 24, 32, seed=5), trained.config.clip_length
+    predictor = load_predictor(trained)
+    for lookahead in (0, 2):
+        pulled = []
+
+        def source():
+            for frame in frames:
+                pulled.append(1)
+                yield frame
+
+        lags, items = [], []
+        for item in iter_masks(predictor, source(), [QUERY], batch_size=1, lookahead=lookahead):
+            lags.append(len(pulled) - 1 - item.index)
+            items.append(item)
+        assert [i.index for i in items] == list(range(20))
+        assert max(lags[:-lookahead or None]) == lookahead  # the frames after it that each mask waited for
+        offsets = np.arange(t) - (t - 1 - lookahead)  # the clip: the frame, `lookahead` after it, the rest before
+        clips = np.stack(predictor.prepare_many(list(frames)))[np.clip(np.arange(20)[:, None] + offsets, 0, 19)]
+        expected = predictor.segment(clips, [QUERY], 24, 32)["mask"][:, 0]
+        np.testing.assert_array_equal(np.stack([i.masks[0] for i in items]), expected)
+    centred = [i.masks for i in iter_masks(predictor, frames, [QUERY], lookahead=(t + 1) // 2 - 1)]
+    np.testing.assert_array_equal(np.stack(centred), np.stack([i.masks for i in iter_masks(predictor, frames,
+                                                                                            [QUERY])]))
+    for bad in (t, -1, 1.5, True):
+        with pytest.raises(ValueError, match=rf"lookahead={bad!r}: must be an integer from 0 to {t - 1} \(the "
+                                             rf"model's clips are {t} frames\)"):
+            next(iter_masks(predictor, frames, [QUERY], lookahead=bad))
+
+
 @pytest.mark.parametrize("first, stop, batch", [(0, 5, 3), (1, 2, 4), (6, 17, 3), (30, None, 4), (40, None, 1),
                                                  (0, None, 2)])
 def test_a_range_of_frames_gets_the_masks_of_the_whole_video_and_reads_only_what_its_clips_need(trained, first, stop,

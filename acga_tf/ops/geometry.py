@@ -122,10 +122,11 @@ def unletterbox(prob_or_mask: tf.Tensor, height: Any, width: Any, method: str = 
     return out
 
 
-def clip_indices(center: Any, num_frames: Any, clip_length: int) -> tf.Tensor:
+def clip_indices(center: Any, num_frames: Any, clip_length: int, lookahead: int | None = None) -> tf.Tensor:
     """Indices of T frames centred on `center`, repeating the first/last frame past the ends (docs/data.md#letterbox).
 
-    Indices center − T//2 … center + (T+1)//2 − 1, clamped to [0, num_frames − 1].
+    Indices center − T//2 … center + (T+1)//2 − 1, clamped to [0, num_frames − 1]; with `lookahead` (0 to T − 1),
+    center − (T − 1 − lookahead) … center + lookahead instead (a live stream's clips: docs/serving.md#live-video).
 
     Returns:
         int32 (T,).
@@ -135,7 +136,8 @@ def clip_indices(center: Any, num_frames: Any, clip_length: int) -> tf.Tensor:
             and not 0 <= center < num_frames:
         raise ValueError(f"clip_indices: center={center} is not a frame of the {num_frames}")
     center = tf.cast(center, tf.int32)
-    offsets = tf.range(clip_length, dtype=tf.int32) - clip_length // 2
+    before = clip_length // 2 if lookahead is None else clip_length - 1 - lookahead
+    offsets = tf.range(clip_length, dtype=tf.int32) - before
     return tf.clip_by_value(center + offsets, 0, tf.cast(num_frames, tf.int32) - 1)
 
 
