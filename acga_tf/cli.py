@@ -455,8 +455,8 @@ def _run_convert_weights(args) -> int:
 # === predict (issue: predict, deployment) ===
 # `acga predict`'s options for many videos alone
 PREDICT_LIST_OPTIONS = ("--list", "--output-dir", "--overlays", "--json")
-PREDICT_SHARED_OPTIONS = ("--model", "--batch-size", "--timeout", "--no-audio", "--smooth-edges", "--no-progress",
-                          "--help")  # and both's
+PREDICT_SHARED_OPTIONS = ("--model", "--batch-size", "--timeout", "--no-audio", "--smooth-edges", "--soft-masks",
+                          "--no-progress", "--help")  # and both's
 
 
 def _add_predict(sub) -> None:
@@ -489,6 +489,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--smooth-edges", action="store_true",
                    help="masks thresholded at the frame's size on the bilinear probabilities: edges follow the model "
                         "between its output cells, not their steps (not the evaluation protocol's masks)")
+    p.add_argument("--soft-masks", action="store_true",
+                   help="the mask PNGs hold the probabilities, 0 to 255 (a soft matte), in place of 0 and 255 (with "
+                        "--frames-dir or --list; the overlay and JSON keep the masks)")
     p.add_argument("--start", type=time_argument, help="segment from this time, in seconds or [HH:]MM:SS[.fff] "
                                                        "(default: the first frame); mask PNGs keep the video's frame "
                                                        "numbers")
@@ -542,7 +545,8 @@ def _run_predict(args) -> int:
         summary = predict_to_files(model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=progress,
                                    start=args.start, end=args.end, audio=not args.no_audio,
-                                   output_json=output_json, smooth_edges=args.smooth_edges)
+                                   output_json=output_json, smooth_edges=args.smooth_edges,
+                                   soft_masks=args.soft_masks)
         if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run would have no line, not even its
             bar.delay = 0  # final frames and speed; the bar then ends with them
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
@@ -598,7 +602,7 @@ def _run_predict_list(args) -> int:
         results = batch.predict_list(model, rows, args.output_dir, overlay=args.overlays, audio=not args.no_audio,
                                      batch_size=args.batch_size,
                                      model_name=args.model if is_server_url(args.model) else None,
-                                     smooth_edges=args.smooth_edges, masks_json=args.json,
+                                     smooth_edges=args.smooth_edges, masks_json=args.json, soft_masks=args.soft_masks,
                                      frames=video_started, progress=video_done)
     finally:
         video_done()

@@ -223,6 +223,21 @@ def test_a_list_writes_each_videos_masks_as_json_where_asked(run_dir, tmp_path, 
     assert "--json: goes with --list; for one video, --output, --frames-dir and --output-json" in err
 
 
+def test_a_list_writes_soft_masks_where_asked_and_segments_again_for_the_other_kind(run_dir, tmp_path):
+    from acga_tf.apps.predict import predict, soft_mask
+
+    write_video(tmp_path / "a.mp4", moving_frames(4, 40, 56, seed=1), "libx264", "yuv420p")
+    listing, out = _write_list(tmp_path / "list.csv", [("a.mp4", QUERY)]), tmp_path / "out"
+    argv = ["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"]
+    assert main([*argv, "--soft-masks"]) == 0
+    folder = out / "a" / "masks" / "1"
+    levels = np.stack([np.asarray(Image.open(folder / name)) for name in sorted(os.listdir(folder))])
+    np.testing.assert_array_equal(levels, soft_mask(predict(run_dir, str(tmp_path / "a.mp4"), QUERY).probabilities))
+    assert main([*argv, "--soft-masks"]) == 0 and {r["status"] for r in _results(out)} == {"done earlier"}
+    assert main(argv) == 0 and {r["status"] for r in _results(out)} == {"done"}  # the other kind: again
+    assert {int(v) for name in os.listdir(folder) for v in np.unique(np.asarray(Image.open(folder / name)))} <= {0, 255}
+
+
 def test_a_frames_folder_in_a_list_is_segmented_and_a_frame_replaced_since_is_noticed(run_dir, tmp_path):
     """A folder of frames as a list's video (docs/serving.md#predict); a frame replaced in place changes no folder's
     time, so the folder was to be judged by its frames' (`source_stamp`), or the rerun would pass over it."""

@@ -1102,6 +1102,31 @@ def test_smooth_edges_threshold_the_probabilities_at_the_frames_size(run_dir, tm
     assert smooth_masks(np.zeros((2, 4, 4)))[1].all()  # a map of zeros: empty, not full
 
 
+def test_soft_masks_hold_the_probabilities_as_grey_levels(run_dir, tmp_path, capsys):
+    """A VFX artist's: the mattes were binary, no soft alpha from the command. `--soft-masks`: each PNG the
+    probabilities at the frame's size, 0 to 255; the overlay, the JSON and the summary keep the masks."""
+    from acga_tf.apps.predict import soft_mask
+
+    frames = moving_frames(6, 40, 56, seed=4)
+    path = write_video(tmp_path / "clip.mkv", frames, "ffv1", "bgr0")
+    soft, out = tmp_path / "soft", tmp_path / "masks.json"
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--query", "a blue square walking",
+                 "--frames-dir", str(soft), "--soft-masks", "--output-json", str(out), "--no-progress"]) == 0
+    results = predict(run_dir, path, queries=[QUERY, "a blue square walking"])
+    for k, result in enumerate(results):
+        names = sorted(os.listdir(soft / str(k + 1)))
+        levels = np.stack([np.asarray(Image.open(soft / str(k + 1) / name)) for name in names])
+        assert names == [f"{i:05d}.png" for i in range(1, 7)] and levels.dtype == np.uint8
+        np.testing.assert_array_equal(levels, np.round(result.probabilities * 255).astype(np.uint8))
+        np.testing.assert_array_equal(levels, soft_mask(result.probabilities))
+        assert len(np.unique(levels)) > 10  # grey levels, not 0 and 255
+        np.testing.assert_array_equal(_json_masks(json.loads(out.read_text()), k)[1], result.masks)  # the masks
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--soft-masks",
+                 "--output-json", str(out)]) == 2
+    assert capsys.readouterr().err.strip().endswith("--soft-masks: goes with --frames-dir, the folder of the PNGs it "
+                                                    "makes soft")
+
+
 def test_output_json_dash_is_standard_output_and_the_summary_goes_to_stderr(run_dir, videos, tmp_path, monkeypatch,
                                                                             capfd):
     """For `acga predict ... --output-json - | jq`: stdout holds the JSON alone."""

@@ -53,7 +53,7 @@ MASKS_FOLDER = "masks"
 OVERLAY_NAME = "overlay"  # overlay.mp4 or overlay.gif
 MASKS_JSON_NAME = "masks.json"  # every sentence's masks as JSON, where asked for (docs/serving.md#masks-as-json)
 # What a `summary.json` written before a setting existed had: its default, so that such a video is still done.
-SUMMARY_DEFAULTS = {"smooth_edges": False, "masks_json": False}
+SUMMARY_DEFAULTS = {"smooth_edges": False, "masks_json": False, "soft_masks": False}
 RESULT_COLUMNS = ("line", "video", "query", "status", "masks", "frames", "coverage", "message")
 
 
@@ -193,7 +193,7 @@ def model_identity(model) -> str | None:
 
 def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: str | None = None, audio: bool = True,
                  batch_size: int = 4, model_name: str | None = None, smooth_edges: bool = False,
-                 masks_json: bool = False,
+                 masks_json: bool = False, soft_masks: bool = False,
                  progress: Callable[[ListRow, list[RowResult]], None] | None = None,
                  frames: Callable[[ListRow, int, int | None], Callable[[int], None] | None] | None = None
                  ) -> list[RowResult]:
@@ -204,8 +204,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         rows: from `read_list`, or the list's path.
         output_dir: the folder to write in (created).
         overlay: "mp4" or "gif" for an overlay per video (`<name>/overlay.mp4`), or None.
-        audio, batch_size, smooth_edges: as `predict_to_files`; a video done earlier with other edges is segmented
-            again.
+        audio, batch_size, smooth_edges, soft_masks: as `predict_to_files`; a video done earlier with other edges
+            or other PNGs is segmented again.
         masks_json: each video's masks also as `<name>/masks.json` (`predict_to_files`' `output_json`).
         model_name: what `summary.json` records as the model, by which a later run tells whether a video was
             segmented by the same model (default: `model_identity`).
@@ -248,7 +248,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
             started = None if frames is None else functools.partial(frames, group[0].row, done + 1)
             _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
                            batch_size=batch_size, model_name=model_name, started=started, smooth_edges=smooth_edges,
-                           masks_json=masks_json)
+                           masks_json=masks_json, soft_masks=soft_masks)
             done += 1
             write_results(table, results)  # after each video: a run killed outright (kill -9) leaves it up to date
             if progress is not None:
@@ -277,7 +277,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
 def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str, name: str, *, overlay: str | None,
                    audio: bool, batch_size: int, model_name: str,
                    started: Callable[[int | None], Callable[[int], None] | None] | None = None,
-                   smooth_edges: bool = False, masks_json: bool = False) -> None:
+                   smooth_edges: bool = False, masks_json: bool = False, soft_masks: bool = False) -> None:
     """Segments one video with its rows' sentences into `<output_dir>/<name>/`, or passes over one done earlier;
     fills in the rows' results. A video's or a sentence's error fails its rows; any other error propagates.
     `started`: called with the video's frame count (or None) as its segmenting starts; returns the per-step frames
@@ -319,7 +319,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     size, modified_ns = source_stamp(path)
     wanted = {"video": os.path.abspath(path), "size": size, "modified_ns": modified_ns,
               "queries": sentences, "model": model_name, "overlay": overlay, "smooth_edges": smooth_edges,
-              "masks_json": masks_json}
+              "masks_json": masks_json, "soft_masks": soft_masks}
     earlier = _read_summary(summary_path)
     if (earlier is not None and wanted["model"] is not None
             and all(earlier.get(key, SUMMARY_DEFAULTS.get(key)) == value for key, value in wanted.items())
@@ -347,7 +347,8 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
                                        audio=audio, sentence_folders=True, progress=step,
                                        flags=(option("--output-dir", "output_dir"),) * 2, smooth_edges=smooth_edges,
-                                       output_json=os.path.join(folder, MASKS_JSON_NAME) if masks_json else None)
+                                       output_json=os.path.join(folder, MASKS_JSON_NAME) if masks_json else None,
+                                       soft_masks=soft_masks)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)

@@ -1208,12 +1208,19 @@ def mask_png_names(video) -> list[str] | None:
     return [f"{os.path.splitext(name)[0]}.png" for name in frame_files(os.fspath(video))[0]] or None
 
 
-def write_mask_png(path: str, mask: np.ndarray) -> None:
-    """One (H, W) mask as a PNG with pixels 0 / 255, written atomically (`files.atomic_path`): a write that fails
-    (a full disk) leaves no file, and its OSError names `path`."""
-    image = Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255)
+def write_mask_png(path: str, mask: np.ndarray, soft: bool = False) -> None:
+    """One (H, W) mask as a PNG with pixels 0 / 255, or, `soft`, uint8 grey levels as they are (`soft_mask`'s),
+    written atomically (`files.atomic_path`): a write that fails (a full disk) leaves no file, and its OSError names
+    `path`."""
+    image = Image.fromarray(np.asarray(mask, np.uint8) if soft else (np.asarray(mask) > 0).astype(np.uint8) * 255)
     with _naming(path), files.atomic_path(path) as temporary:
         image.save(temporary, format="PNG")
+
+
+def soft_mask(probability: np.ndarray) -> np.ndarray:
+    """σ(logits) at the frame's size, `(..., H, W)` → uint8 grey levels, round(255 × p): a soft matte
+    (docs/serving.md#soft-masks)."""
+    return np.round(np.clip(np.asarray(probability, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
@@ -1380,7 +1387,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
                      audio: bool = True, sentence_folders: bool = False,
                      flags: tuple[str, str] | None = None, output_json: str | None = None,
-                     smooth_edges: bool = False) -> PredictionSummary:
+                     smooth_edges: bool = False, soft_masks: bool = False) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -1408,6 +1415,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             time it is shown (a variable frame rate's own).
         smooth_edges: masks thresholded at the frame's size, edges following the probabilities (`iter_masks`;
             `acga predict --smooth-edges`).
+        soft_masks: `frames_dir`'s PNGs hold the probabilities at the frame's size, 0 to 255 (`soft_mask`), in
+            place of the masks' 0 and 255: a soft matte (`acga predict --soft-masks`, docs/serving.md#soft-masks).
+            The overlay, the JSON and the summary keep the masks.
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -1424,6 +1434,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     names = mask_png_names(video) if frames_dir else None  # (a folder of frames listed once)
     own = set(names or ())  # the names of this folder's masks (`_is_mask`)
     flags = flags or output_flags()
+    if soft_masks and not frames_dir:
+        raise ValueError(f"{option('--soft-masks', 'soft_masks')}: goes with {flags[1]}, the folder of the PNGs it "
+                         "makes soft")
     check_outputs(video, output, frames_dir, len(queries), flags, own, output_json)
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
@@ -1474,7 +1487,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         try:
             for item in _until_the_end(iter_masks(predictor, frames, queries, batch_size=batch_size, first=first,
                                                   stop=stop, offset=offset, sample_aspect=aspect,
-                                                  smooth_edges=smooth_edges)):
+                                                  smooth_edges=smooth_edges, probabilities=soft_masks)):
                 if summary is None:
                     h, w = item.frame.shape[:2]
                     summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],
@@ -1488,7 +1501,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     timed += 1
                 if writer is not None:
                     writer.write(overlay_frame(item.frame, item.masks, key), times[0] if times else None)
-                _write_frame_masks(folders, item.index, item.masks, names)
+                _write_frame_masks(folders, item.index, soft_mask(item.probabilities) if soft_masks else item.masks,
+                                   names, soft=soft_masks)
                 if masks_json is not None:  # when the frame is shown: its decoded time, counted from frame 0's
                     decoded = times[0] if times and zero is not None else None
                     masks_json.write(item, decoded - zero if decoded is not None else _time_of(item.index, fps, shown),
@@ -1742,15 +1756,15 @@ def _remove_empty_sentence_folders(frames_dir: str) -> None:
             os.rmdir(folder)
 
 
-def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray, names: Sequence[str] | None = None
-                       ) -> None:
+def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray, names: Sequence[str] | None = None,
+                       soft: bool = False) -> None:
     """Writes frame `index`'s mask PNG in each sentence's folder (named as `mask_png`); a failure (a full disk,
     Ctrl-C) removes those already written, so that every folder holds the masks of the same frames."""
     written = []
     try:
         for folder, mask in zip(folders, masks):
             path = mask_png(folder, index, names)
-            write_mask_png(path, mask)
+            write_mask_png(path, mask, soft)
             written.append(path)
     except BaseException:
         for path in written:
@@ -1761,6 +1775,6 @@ def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray, names:
 
 __all__ = ["check_query", "quoted", "check_queries", "judge_queries", "as_sentences", "check_fps", "iter_masks",
            "FrameMasks", "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
-           "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "overlay_frames",
+           "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "soft_mask", "overlay_frames",
            "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo", "video_info",
            "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns", "mask_png_names"]
