@@ -457,7 +457,7 @@ def test_a_runs_config_json_that_differs_from_its_model_is_warned_about(tmp_path
     with caplog.at_level("WARNING"):
         trained = load_trained(run)
     assert trained.config.image_size == 64  # the model file's (the tiny preset's)
-    assert f"{tmp_path / 'run' / 'config.json'}: __class__, image_size differs from what model.keras holds, which is " \
+    assert f"{tmp_path / 'run' / 'config.json'}: __class__, image_size differ from what model.keras holds, which is " \
            "the model loaded (config.json is a copy for reading: edited by hand, or another run's?)" in caplog.text
 
 

@@ -180,6 +180,17 @@ def test_the_visitors_sentences_stay_out_of_the_servers_log(served, tmp_path, ca
     assert "zorbling" in caplog.text
 
 
+def test_a_refusal_in_the_log_names_sentences_by_number_and_leaves_the_rest_of_its_words():
+    """A QA tester's sentences "the" and "e" were replaced in every word of the log's line ("ssentence 1ntsentence
+    1nc..."): only the quoted sentences are."""
+    from acga_tf.apps.app import without_sentences
+
+    message = "query 'e' has no known word: none of its words is in the vocabulary of the model"
+    assert without_sentences(message, "the\ne") == ("sentence 2 has no known word: none of its words is in the "
+                                                     "vocabulary of the model")
+    assert without_sentences("query 'the  red' is too long", "the  red") == "sentence 1 is too long"
+
+
 def test_cli_app_without_gradio_says_how_to_install(run_dir, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` then fails as when it is not installed
     assert cli.main(["app", "--model", run_dir]) == 2

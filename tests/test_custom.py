@@ -6,6 +6,7 @@ without a word."""
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -364,3 +365,81 @@ def test_an_annotation_tool_s_own_columns_are_not_read_with_a_warning(own, caplo
            header=("video", "frame", "query", "mask", "split", "instanse"))
     with pytest.raises(DataError, match="unknown column 'instanse'"):
         read_custom(str(own))
+
+
+def test_a_folder_of_frames_named_by_other_numbers_takes_a_frames_file_name_or_its_place(tmp_path, caplog):
+    """A researcher's Refer-YouTube-VOS folders hold every fifth frame, named by the source's numbers (00000.jpg,
+    00005.jpg, ...): `5`, `00005` and docs/data.md's "add 1" each took another frame than 00005.jpg, without a word.
+    A frame's file name names it; a name's digits at another place are refused; the folder's numbering is warned
+    about; the mask's own folder given as the video (Annotations/<id> for JPEGImages/<id>) is refused."""
+    video, masks = tmp_path / "JPEGImages" / "v1", tmp_path / "Annotations" / "v1"
+    video.mkdir(parents=True)
+    masks.mkdir(parents=True)
+    for k in range(6):  # frame k filled with k * 10 (`frame_values`), named by the source's number 5 k
+        Image.fromarray(np.full((H, W, 3), k * 10, np.uint8)).save(video / f"{5 * k:05d}.png")
+        Image.fromarray(_mask(k, 0) * 255).save(masks / f"{5 * k:05d}.png")
+    rows = [("JPEGImages/v1", "00005.png", "the square", "Annotations/v1/00005.png", "train"),
+            ("JPEGImages/v1", "4", "the square", "Annotations/v1/00015.png", "train")]
+    _table(tmp_path / "annotations.csv", rows)
+    with caplog.at_level("WARNING"):
+        annotated = read_custom(str(tmp_path))
+    assert [f.frame_number for f in annotated] == [2, 4]  # 00005.png is its 2nd frame; 4: the 4th, 00015.png
+    assert caplog.text.count("its frames are named by other numbers than their places (00000.png is its frame 1)") \
+        == 1
+    for frame, sample in load_samples(annotated, window=2):
+        assert frame_values(sample.frames)[sample.center] == pytest.approx((frame.frame_number - 1) * 10, abs=1)
+        np.testing.assert_array_equal(sample.masks[0], _mask(frame.frame_number - 1, 0))
+    for cell, message in (("00005", "column 'frame' is '00005', the name of v1's frame 00005.png, its frame 2: write "
+                                    "00005.png to name that frame, or its place from 1 (2)"),
+                          ("0", "column 'frame' is '0': the annotated frame's number, 1 for the first frame (a "
+                                "folder's frames count by place, from 1, or by file name: 00000.png)")):
+        _table(tmp_path / "annotations.csv", [("JPEGImages/v1", cell, "the square", "Annotations/v1/00005.png",
+                                               "train")])
+        with pytest.raises(DataError, match=re.escape(message)):
+            read_custom(str(tmp_path))
+    _table(tmp_path / "annotations.csv", [("Annotations/v1", "2", "the square", "Annotations/v1/00005.png", "train")])
+    with pytest.raises(DataError, match=r"column 'video': .*Annotations/v1 is the folder of the row's mask "
+                                        r"\(00005\.png\): give the folder of the video's frames"):
+        read_custom(str(tmp_path))
+    # a folder numbered as its places (J-HMDB's 00001.png, ...): digits and places agree, no warning
+    jhmdb = tmp_path / "jhmdb"
+    jhmdb.mkdir()
+    for k in range(1, 4):
+        Image.fromarray(np.full((H, W, 3), k * 10, np.uint8)).save(jhmdb / f"{k:05d}.png")
+    _table(tmp_path / "annotations.csv", [("jhmdb", "00002", "the square", "Annotations/v1/00005.png", "train")])
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert [f.frame_number for f in read_custom(str(tmp_path))] == [2]
+    assert "other numbers" not in caplog.text
+
+
+def test_an_actor_absent_from_its_frame_is_kept_as_an_empty_mask_where_asked(tmp_path, capsys):
+    """A researcher's Refer-YouTube-VOS objects leave the frame: the palette masks lack their index there, and every
+    such row was refused ("no pixel has the instance value 2"), so the benchmark's frames without the object could
+    not be scored. `--keep-absent` keeps them as empty masks, as A2D's are."""
+    root = tmp_path / "own"
+    (root / "masks").mkdir(parents=True)
+    write_video(root / "a.mp4", W, n=12, height=H)
+    for frame, objects in ((3, (1, 2)), (6, (1,))):  # object 2 has left by frame 6
+        index = sum(k * _mask(frame, k - 1) for k in objects).astype(np.uint8)
+        image = Image.fromarray(index, mode="L").convert("P")
+        image.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+        image.save(root / "masks" / f"{frame}.png")
+    rows = [("a.mp4", 3, "the red square", "masks/3.png", "test", 1),
+            ("a.mp4", 3, "the green square", "masks/3.png", "test", 2),
+            ("a.mp4", 6, "the red square", "masks/6.png", "test", 1),
+            ("a.mp4", 6, "the green square", "masks/6.png", "test", 2)]
+    _table(root / "annotations.csv", rows, header=("video", "frame", "query", "mask", "split", "instance"))
+    out = tmp_path / "shards"
+    argv = ["prepare", "custom", "--root", str(root), "--output", str(out), "--no-progress"]
+    assert main(argv) == 2
+    assert "no pixel has the instance value 2 (values in the mask: 0, 1) (the row" in capsys.readouterr().err
+    assert main([*argv, "--keep-absent"]) == 0
+    assert "custom test: 4 samples (2 annotated frames) in 1 shard, 0 skipped, 1 with an empty mask (kept)" in \
+        capsys.readouterr().out
+    frames = read_custom(str(root), keep_absent=True)
+    masks = {(f.frame_number, r.sentence): m for f, (_, sample) in zip(frames, load_samples(frames, window=4))
+             for r, m in zip(f.referrals, sample.masks)}
+    np.testing.assert_array_equal(masks[6, "the green square"], np.zeros((H, W)))
+    np.testing.assert_array_equal(masks[3, "the green square"], _mask(3, 1))
+    np.testing.assert_array_equal(masks[6, "the red square"], _mask(6, 0))

@@ -233,7 +233,7 @@ def test_a_frame_size_no_machine_can_hold_is_refused_before_decoding(tmp_path):
     bomb.write_bytes(bytes(data))
     assert len(data) < 200
     for damaged in ("error", "skip"):  # (Pillow, which reads its header first, names the count alone)
-        with pytest.raises(DataError, match=r"bomb\.gif: the video declares frames of 225,000,000 pixels, more "
+        with pytest.raises(DataError, match=r"bomb\.gif: the picture declares a frame of 225,000,000 pixels, more "
                                             r"than the 33,177,600 a frame may have \(8K UHD") as e:
             next(iter_video_frames(str(bomb), damaged=damaged))
         assert e.value.reason == "corrupt_video"
@@ -269,7 +269,7 @@ def test_a_picture_over_8k_is_refused_from_its_header_before_ffmpeg_opens_it(whe
     monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (Pillow's DecompressionBombWarning is not shown)
-        with pytest.raises(DataError, match=r"00001\.png: the video declares frames of 12000 x 12000 pixels, more "
+        with pytest.raises(DataError, match=r"00001\.png: the picture declares a frame of 12000 x 12000 pixels, more "
                                             r"than the 33,177,600 a frame may have"):
             next(iter_video_frames(path if where == "photo" else str(folder)))
     assert opened == []

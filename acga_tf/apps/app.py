@@ -117,14 +117,15 @@ _NOTES = _VisitorNotes()
 
 
 def without_sentences(message: str, text: str | None) -> str:
-    """`message` with each of the visitor's sentences (each line of `text`, as typed, quoted or as messages quote it)
-    replaced by "sentence k", for the server's log (`request_line`)."""
+    """`message` with each of the visitor's sentences (each line of `text`, as messages quote it: `quoted`, `repr`)
+    replaced by "sentence k", for the server's log (`request_line`). Quoted forms only: a sentence "e" is not every
+    letter e of the message."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     forms = []
     for k, line in enumerate(lines, 1):
         normal = " ".join(line.split())
         shown = {quoted(line), repr(line), quoted(normal), repr(normal)}  # as messages quote it: "query '...'"
-        forms += [(form, f"sentence {k}") for form in {*(f"query {q}" for q in shown), *shown, line, normal}]
+        forms += [(form, f"sentence {k}") for form in {*(f"query {q}" for q in shown), *shown}]
     for form, name in sorted(forms, key=lambda item: -len(item[0])):  # the longest first: a quoted form whole
         message = message.replace(form, name)
     return message

@@ -387,11 +387,11 @@ METADATA_NAME = "jhmdb_sentences_samples_metadata.json"  # MTTR's frozen J-HMDB 
 
 
 def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str,
-          metadata_path: str | None) -> list[AnnotatedFrame]:
+          metadata_path: str | None, keep_absent: bool = False) -> list[AnnotatedFrame]:
     if dataset == "a2d":
         return read_a2d(root, "all", skip_bad=skip_bad, skipped=skipped)
     if dataset == "custom":
-        return read_custom(root, skip_bad=skip_bad, skipped=skipped)
+        return read_custom(root, skip_bad=skip_bad, skipped=skipped, keep_absent=keep_absent)
 
     if frames == "metadata" and metadata_path is None:
         metadata_path = os.path.join(root, METADATA_NAME)
@@ -402,7 +402,8 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
             shard_size: int = DEFAULT_SHARD_SIZE, skip_bad: bool = False, runner: str = "local",
             window: int = DEFAULT_WINDOW, frames: str = "uniform", metadata_path: str | None = None,
             vocabulary: str | None = None, beam_options: Sequence[str] = (), progress: bool = True,
-            executor: ProcessPoolExecutor | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
+            executor: ProcessPoolExecutor | None = None, overwrite: bool = False,
+            keep_absent: bool = False) -> list[dict[str, Any]]:
     """Reads a dataset and converts the requested split(s) (`convert`); vocab.txt is built from the TRAINING
     sentences (J-HMDB Sentences has no training split: pass the A2D `vocabulary`, or all its sentences are used).
 
@@ -417,6 +418,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         vocabulary: a vocabulary file to copy instead of building one.
         executor: a pool (`make_pool`) to use instead of starting one for `workers` > 1.
         overwrite: write into a folder of other files or of another dataset's shards (`claim_output_dir`).
+        keep_absent: "custom" only: rows whose mask lacks its actor are kept as empty targets (`read_custom`).
 
     Returns:
         One `convert` summary per split.
@@ -437,7 +439,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         claim_output_dir(output, dataset, overwrite=overwrite)
         reader_skipped: list[Skipped] = []
         items = _read(dataset, root, skip_bad=skip_bad, skipped=reader_skipped, frames=frames,
-                      metadata_path=metadata_path)
+                      metadata_path=metadata_path, keep_absent=keep_absent)
         by_split: dict[str, list[AnnotatedFrame]] = {"train": [], "test": []}
         for f in items:
             by_split.setdefault(f.split, []).append(f)
@@ -505,9 +507,12 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
             "the dataset's folder: a2d_sentences/ (docs/data.md#datasets)")
     jhmdb = dataset("jhmdb", "convert J-HMDB Sentences (a test split only) to TFRecord shards",
                     "the dataset's folder: jhmdb_sentences/ (docs/data.md#datasets)")
-    dataset("custom", "convert your own videos, sentences and mask images, listed in a CSV table "
-            "(docs/data.md#your-own-data), to TFRecord shards",
-            "the folder of annotations.csv, or the table itself")
+    custom = dataset("custom", "convert your own videos, sentences and mask images, listed in a CSV table "
+                     "(docs/data.md#your-own-data), to TFRecord shards",
+                     "the folder of annotations.csv, or the table itself")
+    custom.add_argument("--keep-absent", action="store_true",
+                        help="a row whose mask lacks its actor (empty, or no pixel of its instance value) is the "
+                             "actor absent from the frame: kept as an empty mask, as A2D's are (default: refused)")
     jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
                        help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
     jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")
@@ -524,7 +529,8 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
                         shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
                         frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
                         vocabulary=args.vocabulary, beam_options=args.beam_option,
-                        progress=not args.no_progress, overwrite=args.overwrite)
+                        progress=not args.no_progress, overwrite=args.overwrite,
+                        keep_absent=getattr(args, "keep_absent", False))
     lines = [f"{s['dataset']} {s['split']}: {counted(s['samples'], 'sample')} "
              f"({counted(s['frames'], 'annotated frame')}) in {counted(len(s['shards']), 'shard')}"
              # a re-run's: which shards it kept (said without -v too)

@@ -24,7 +24,7 @@ import re
 from acga_tf.data.a2d import _Reporter, normalize_sentence
 from acga_tf.data.text import has_word
 from acga_tf.data.types import MAX_SENTENCE_BYTES, AnnotatedFrame, DataError, Referral, Skipped
-from acga_tf.data.video import video_file_problem
+from acga_tf.data.video import frame_files, video_file_problem
 from acga_tf.ops import files
 from acga_tf.ops.tables import TableError, read_csv_rows
 
@@ -43,13 +43,17 @@ def table_path(root: str) -> str:
     return root if os.path.isfile(root) or root.lower().endswith(".csv") else os.path.join(root, TABLE_NAME)
 
 
-def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | None = None) -> list[AnnotatedFrame]:
+def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | None = None,
+                keep_absent: bool = False) -> list[AnnotatedFrame]:
     """Reads your own data's table into annotated frames (module docstring).
 
     Args:
         root: the data's folder (holding `annotations.csv`) or the table's path.
         skip_bad: record bad rows in `skipped` and go on instead of raising.
         skipped: receives the `Skipped` records.
+        keep_absent: a row whose mask lacks its actor (empty, or no pixel of its instance value) is the actor
+            absent from that frame, kept as a sample with an empty mask (`Referral.absent_ok`; a benchmark that
+            scores such frames, Refer-YouTube-VOS's), not refused.
 
     Returns:
         One `AnnotatedFrame` per annotated (video, frame), sorted by (video, frame); dataset "custom".
@@ -81,10 +85,11 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     video_of: dict[str, tuple[str, str]] = {}  # video id -> (file, the line that first named it)
     split_of: dict[str, tuple[str, str]] = {}  # video file -> (split, the line that set it)
     checked: dict[str, str | None] = {}  # video path -> why it cannot be read, or None
+    listed: dict[str, list[str]] = {}  # a folder of frames -> its frames' file names, in reading order
     for line, cells in table:
         src = f"{path}:{line}"
         try:
-            video, number, sentence, mask, split, value = _row(cells, src, folder, checked)
+            video, number, sentence, mask, split, value = _row(cells, src, folder, checked, listed)
             video_id = os.path.relpath(video, folder)  # a folder of frames keeps its whole name
             video_id = (video_id if os.path.isdir(video) else os.path.splitext(video_id)[0]).replace(os.sep, "/")
             if video_of.setdefault(video_id, (video, src))[0] != video:
@@ -109,7 +114,8 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
                 logger.warning("%s: the same sentence as %s in the same frame, with another mask: %r names two actors "
                                "there (both are trained on; make each sentence tell its actor apart)", src, other,
                                sentence)
-            entry["referrals"].append(Referral(sentence, instance, src, mask=mask, mask_value=value))
+            entry["referrals"].append(Referral(sentence, instance, src, mask=mask, mask_value=value,
+                                               absent_ok=keep_absent))
         except DataError as e:
             report(e)
     out = [AnnotatedFrame(dataset="custom", split=entry["split"], video_id=video_id, frame_number=number,
@@ -120,10 +126,40 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     return out
 
 
-def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | None]
-         ) -> tuple[str, int, str, str, str, int | None]:
+def _listed(folder: str) -> list[str]:
+    """A folder of frames' file names in reading order; where they are numbers that are not their positions from 1
+    (DAVIS's 00000.jpg, ...; Refer-YouTube-VOS's every fifth frame, 00000.jpg, 00005.jpg, ...), a warning says how
+    the table counts them, once a folder."""
+    names = frame_files(folder)[0]
+    stems = [os.path.splitext(name)[0] for name in names]
+    if all(stem.isdigit() for stem in stems) and any(int(stem) != k for k, stem in enumerate(stems, 1)):
+        example = next(k for k, stem in enumerate(stems, 1) if int(stem) != k)
+        logger.warning("%s: its frames are named by other numbers than their places (%s is its frame %d): the "
+                       "table's frame column counts a folder's frames by place, from 1, or names one by its file "
+                       "(%s)", folder, names[example - 1], example, names[example - 1])
+    return names
+
+
+def _frame_number(given: str, names: list[str], video: str, src: str) -> str:
+    """A folder of frames' `frame` cell as its place from 1 (a string of digits, checked by the caller): a frame's
+    file name (`00005.jpg`) gives its place; digits that are the name of a frame at another place (`00005` for
+    00005.jpg, the folder's 2nd frame) are refused, since they could mean either."""
+    if given in names:
+        return str(names.index(given) + 1)
+    stems = {os.path.splitext(name)[0]: k for k, name in enumerate(names, 1)}
+    place = stems.get(given)
+    if place is not None and str(place) != given.lstrip("0"):
+        raise DataError(src, f"column 'frame' is {given!r}, the name of {os.path.basename(video)}'s frame "
+                             f"{names[place - 1]}, its frame {place}: write {names[place - 1]} to name that frame, or "
+                             f"its place from 1 ({place})", reason="bad_row")
+    return given
+
+
+def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | None],
+         listed: dict[str, list[str]]) -> tuple[str, int, str, str, str, int | None]:
     """(video file or folder of frames, frame number, normalised sentence, mask file, split, instance value or None)
-    of a row; `checked` holds why each video path seen so far cannot be read (None: it can)."""
+    of a row; `checked` holds why each video path seen so far cannot be read (None: it can), `listed` each folder of
+    frames' file names (`_frame_number`)."""
     paths = {}
     for column in ("video", "mask"):
         given = cells[column].strip()
@@ -139,9 +175,19 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
     if not os.path.isfile(paths["mask"]):
         raise DataError(src, f"column 'mask': {paths['mask']} not found", reason="missing_mask")
     number = cells["frame"].strip()
+    if os.path.isdir(paths["video"]):
+        if os.path.dirname(paths["mask"]) == paths["video"]:  # Refer-YouTube-VOS's Annotations/<id> for JPEGImages/<id>
+            raise DataError(src, f"column 'video': {paths['video']} is the folder of the row's mask "
+                                 f"({os.path.basename(paths['mask'])}): give the folder of the video's frames",
+                            reason="bad_row")
+        if paths["video"] not in listed:
+            listed[paths["video"]] = _listed(paths["video"])
+        number = _frame_number(number, listed[paths["video"]], paths["video"], src)
     if not _INT_RE.match(number) or int(number) < 1:
-        zero = (" (acga predict's masks JSON, CVAT and DAVIS count frames from 0: add 1 to their numbers)"
-                if _INT_RE.match(number) else "")
+        zero = "" if not _INT_RE.match(number) else (
+            f" (a folder's frames count by place, from 1, or by file name: {listed[paths['video']][0]})"
+            if os.path.isdir(paths["video"]) else
+            " (acga predict's masks JSON, CVAT and DAVIS count frames from 0: add 1 to their numbers)")
         raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first "
                              f"frame{zero}", reason="bad_row")
     sentence = normalize_sentence(cells["query"])

@@ -81,7 +81,8 @@ def _fingerprint(items: Sequence[AnnotatedFrame], window: int, skip_bad: bool, m
     content = [CONVERTER_VERSION, window, skip_bad] + [
         [f.dataset, f.split, f.video_id, f.frame_number, f.num_frames,
          [[r.sentence, r.instance_id] + ([input_digest(r.mask, memo), r.mask_value] if r.mask else [])
-          for r in f.referrals],  # your own data's masks are the referrals' (the same list as before for A2D)
+          + (["absent_ok"] if r.absent_ok else []) for r in f.referrals],  # your own data's masks are the
+         # referrals' (the same list as before for A2D; "absent_ok" only where asked: earlier shards stay valid)
          input_digest(f.frames_path, memo), input_digest(f.mask_path, memo)] for f in items]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
 

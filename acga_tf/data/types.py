@@ -42,6 +42,8 @@ class Referral:
             masks are the frame's `mask_path`.
         mask_value: the pixel value of the actor in `mask` (a palette index or grey level); None: every pixel of
             the foreground (docs/data.md#your-own-data).
+        absent_ok: a mask without the actor (empty, or without `mask_value`) is the actor absent from the frame, a
+            sample with an empty target (`acga prepare custom --keep-absent`), not a mistake to refuse.
     """
 
     sentence: str
@@ -49,6 +51,7 @@ class Referral:
     line: str = ""
     mask: str = ""
     mask_value: int | None = None
+    absent_ok: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -205,7 +205,7 @@ def picture_header(path: str) -> tuple[int | None, tuple[int, int]] | None:
     except Image.DecompressionBombError as e:  # Pillow names the count alone: "Image size (225000000 pixels) ..."
         count = re.search(r"\((\d+) pixels\)", str(e))
         pixels = f"{int(count.group(1)):,}" if count else f"more than {2 * Image.MAX_IMAGE_PIXELS:,}"
-        raise DataError(path, f"the video declares frames of {pixels} pixels, more than the {MAX_FRAME_PIXELS:,} a "
+        raise DataError(path, f"the picture declares a frame of {pixels} pixels, more than the {MAX_FRAME_PIXELS:,} a "
                               "frame may have (8K UHD, 7680 x 4320)", reason="corrupt_video") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None
@@ -508,11 +508,13 @@ def _presentation_order(path: str, index: int) -> list[int] | None:
     return None if None in stamps else sorted(stamps)
 
 
-def _check_size(path: str, width: int, height: int, verb: str) -> None:
+def _check_size(path: str, width: int, height: int, verb: str, what: str = "the video") -> None:
     """Refuses frames of more than `MAX_FRAME_PIXELS` before they are decoded (or converted): a GIF of 75 bytes can
-    declare 15000 × 15000 pixels, and the reader holds a clip's frames (0.7 GB each in RGB)."""
+    declare 15000 × 15000 pixels, and the reader holds a clip's frames (0.7 GB each in RGB). `what`: the video, or
+    the picture (a photo, a folder's frame)."""
     if width * height > MAX_FRAME_PIXELS:
-        raise DataError(path, f"the video {verb} frames of {width} x {height} pixels, more than the "
+        size = "frames" if what == "the video" else "a frame"
+        raise DataError(path, f"{what} {verb} {size} of {width} x {height} pixels, more than the "
                               f"{MAX_FRAME_PIXELS:,} a frame may have (8K UHD, 7680 x 4320)", reason="corrupt_video")
 
 
@@ -633,11 +635,11 @@ def open_video(path: str) -> av.container.InputContainer:
             raise av.InvalidDataError(0, problem, path)
         first = os.path.join(path, frame_files(path)[0][0])
         if (header := picture_header(first)) is not None:
-            _check_size(first, *header[1], "declares")
+            _check_size(first, *header[1], "declares", "the picture")
         return av.open(pattern, format="image2", options={"pattern_type": "glob",
                                                           "framerate": str(FRAMES_FOLDER_FPS)})
     if os.path.isfile(path) and (header := picture_header(path)) is not None:
-        _check_size(path, *header[1], "declares")
+        _check_size(path, *header[1], "declares", "the picture")
     return av.open(path)
 
 
@@ -963,6 +965,10 @@ def read_referral_masks(frame: AnnotatedFrame) -> tuple[np.ndarray, ...]:
             try:
                 read[r.mask, r.mask_value] = read_mask_image(r.mask, r.mask_value)
             except DataError as e:
+                if e.reason == "empty_mask" and r.absent_ok:  # the actor absent from the frame: an empty target
+                    with Image.open(r.mask) as image:
+                        read[r.mask, r.mask_value] = np.zeros(image.size[::-1], np.uint8)
+                    continue
                 raise DataError(e.source, e.message + _row_of(r), e.reason, referral=r) from None
     return tuple(read[r.mask, r.mask_value] for r in frame.referrals)
 

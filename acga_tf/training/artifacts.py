@@ -505,13 +505,12 @@ def _check_config_copy(directory: str, config) -> None:
     except (OSError, ValueError):
         written = None
     held = json.loads(config.to_json())
-    if not isinstance(written, dict):
-        differ = "the whole file (not a JSON object)"
-    else:
-        differ = ", ".join(sorted(k for k in written if k not in held or written[k] != held[k]))
-    if differ:
-        logger.warning("%s: %s differs from what %s holds, which is the model loaded (config.json is a copy for "
-                       "reading: edited by hand, or another run's?)", path, differ, MODEL_FILE)
+    fields = ["the whole file (not a JSON object)"] if not isinstance(written, dict) else sorted(
+        k for k in written if k not in held or written[k] != held[k])
+    if fields:
+        logger.warning("%s: %s %s from what %s holds, which is the model loaded (config.json is a copy for reading: "
+                       "edited by hand, or another run's?)", path, ", ".join(fields),
+                       "differ" if len(fields) > 1 else "differs", MODEL_FILE)
 
 
 def as_trained(model_path_or_trained: str | os.PathLike | TrainedModel) -> TrainedModel:
