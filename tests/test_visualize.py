@@ -272,3 +272,29 @@ def test_a_character_the_font_cannot_draw_is_one_log_line_not_matplotlibs_warnin
     assert [str(w.message) for w in recwarn] == ["another warning"]
     assert [r.getMessage() for r in caplog.records] == ["the figure's font has no glyph for \U0001f389: drawn as a box"]
     assert (tmp_path / "emoji.png").stat().st_size > 0
+
+
+def test_a_sample_id_of_several_sentences_shows_each_of_them(trained, tmp_path):
+    """A Refer-YouTube-VOS researcher's object with two expressions: one sample id, two samples, and `--sample`
+    drew one of them without a word. Each sentence of the id is a row."""
+    import csv
+
+    from acga_tf.data.convert import prepare
+
+    root = tmp_path / "own"
+    root.mkdir()
+    frames = moving_frames(12, 48, 64, seed=2)
+    write_video(root / "a.mkv", frames, "ffv1", "bgr0")
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:30, 20:40] = 255
+    Image.fromarray(mask).save(root / "m.png")
+    with open(root / "annotations.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("video", "frame", "query", "mask", "split"),
+                                 ("a.mkv", 4, QUERY, "m.png", "test"), ("a.mkv", 4, "a blue square walking", "m.png",
+                                                                        "test"),
+                                 ("a.mkv", 8, QUERY, "m.png", "test")])
+    prepare("custom", str(root), str(tmp_path / "shards"), progress=False)
+    fig = qualitative_grid(trained, str(tmp_path / "shards" / "test-*.tfrecord"), sample_ids=["a/00004/0"],
+                           batch_size=1)
+    assert [(sample_id, sentence) for sample_id, sentence, _ in fig.samples] == [
+        ("a/00004/0", QUERY), ("a/00004/0", "a blue square walking")]

@@ -312,7 +312,8 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
         samples: number of rows (without `sample_ids`).
         batch_size: samples per forward pass.
         sample_ids: the samples to show, by their ids ("<video>/<frame:05d>/<instance>", as `acga evaluate
-            --output-csv` lists them with their IoU): the examples a paper picks.
+            --output-csv` lists them with their IoU): the examples a paper picks. An id names an actor in a frame:
+            each of its sentences gets a row (your own data's several expressions of one object).
 
     Returns:
         The figure; `fig.samples` lists (sample_id, sentence, IoU) per row.
@@ -332,13 +333,18 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
     trained = as_trained(model_path_or_trained)
     ds = make_dataset(data_pattern, trained.config, training=False, batch_size=batch_size,
                       vectorizer=trained.vectorizer(), with_info=True)
-    found, looked_for = {}, set(wanted or ())
+    # An id names an actor in a frame: each of its sentences is a sample of its own, a row of its own (a
+    # Refer-YouTube-VOS researcher's two expressions of one object showed one, without a word). A frame's samples
+    # are stored together, so the search ends past the last id asked for.
+    found: dict[str, list] = {}
+    first: list = []  # without ids: the first samples
+    looked_for = set(wanted or ())
     for inputs, _, info in ds:
         ids = [i.decode() for i in info["sample_id"].numpy()]
         if wanted is None:
-            chosen = list(range(min(len(ids), samples - len(found))))
+            chosen = list(range(min(len(ids), samples - len(first))))
         else:
-            chosen = [k for k, i in enumerate(ids) if i in looked_for and i not in found]
+            chosen = [k for k, i in enumerate(ids) if i in looked_for]
         if not chosen:  # (no forward pass for a batch of samples not shown)
             continue
         logits = np.asarray(trained.model.predict_on_batch(inputs)["logits"], np.float32)
@@ -348,14 +354,14 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
             # S x S, scaled back up: a 128-pixel model's frame was blurred beside masks of the full size)
             truth = np.asarray(tf.io.decode_png(info["mask_png"][k], channels=1))[..., 0] > 0
             ours = mask_at_original_size(tf.sigmoid(logits[k]), h, w)
-            found[ids[k]] = (ids[k], info["sentence"][k].numpy().decode(), frame, truth, ours,
-                             float(sample_iou(ours, truth)))
-        if len(found) == (len(wanted) if wanted is not None else samples):
+            row = (ids[k], info["sentence"][k].numpy().decode(), frame, truth, ours, float(sample_iou(ours, truth)))
+            (first if wanted is None else found.setdefault(ids[k], [])).append(row)
+        if len(first) == samples if wanted is None else (len(found) == len(wanted) and ids[-1] not in looked_for):
             break
     if wanted is not None and (absent := [i for i in wanted if i not in found]):
         raise ValueError(f"{data_pattern}: no sample {', '.join(absent[:3])}{' ...' if len(absent) > 3 else ''} "
                          "(sample ids are <video>/<frame:05d>/<instance>, as acga evaluate --output-csv lists them)")
-    rows = [found[i] for i in wanted] if wanted is not None else list(found.values())
+    rows = [row for i in wanted for row in found[i]] if wanted is not None else first
     if not rows:
         raise ValueError(f"{data_pattern}: no sample in the shards")
     if wanted is None and len(rows) < samples:
