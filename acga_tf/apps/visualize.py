@@ -345,6 +345,8 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
             chosen = list(range(min(len(ids), samples - len(first))))
         else:
             chosen = [k for k, i in enumerate(ids) if i in looked_for]
+            if not chosen and len(found) == len(wanted):  # past the samples of every id asked for
+                break
         if not chosen:  # (no forward pass for a batch of samples not shown)
             continue
         logits = np.asarray(trained.model.predict_on_batch(inputs)["logits"], np.float32)
@@ -356,7 +358,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
             ours = mask_at_original_size(tf.sigmoid(logits[k]), h, w)
             row = (ids[k], info["sentence"][k].numpy().decode(), frame, truth, ours, float(sample_iou(ours, truth)))
             (first if wanted is None else found.setdefault(ids[k], [])).append(row)
-        if len(first) == samples if wanted is None else (len(found) == len(wanted) and ids[-1] not in looked_for):
+        if wanted is None and len(first) == samples:
             break
     if wanted is not None and (absent := [i for i in wanted if i not in found]):
         raise ValueError(f"{data_pattern}: no sample {', '.join(absent[:3])}{' ...' if len(absent) > 3 else ''} "

@@ -786,10 +786,10 @@ def test_predict_stopped_midway_keeps_the_earlier_overlay_and_says_what_was_writ
     real = module.write_mask_png
     written = []
 
-    def stop_at_the_fourth_frame(path, mask):
+    def stop_at_the_fourth_frame(path, mask, soft=False):
         if len(written) == 3:
             raise KeyboardInterrupt if stop == "ctrl_c" else OSError(28, "No space left on device", path)
-        real(path, mask)
+        real(path, mask, soft)
         written.append(path)
 
     monkeypatch.setattr(module, "write_mask_png", stop_at_the_fourth_frame)
