@@ -335,6 +335,19 @@ def test_good_answers_give_masks(fake):
     assert result.scores.tolist() == [0.375] * 3 and [f["score"] for f in result.to_dict()["frames"]] == [0.375] * 3
 
 
+def test_a_masks_json_of_a_model_without_scores_says_so(fake, tmp_path, caplog):
+    """A data scientist's pipeline read each mask's "score" and got a KeyError from an export of 2026-12-05: nothing
+    said the file had none."""
+    from acga_tf.apps.predict import predict_to_files
+
+    url = fake.url("unscored", {"segment_encoded": {"outputs": GOOD}})
+    with caplog.at_level("WARNING"):
+        predict_to_files(url, moving_frames(3, H, W), [QUERY], output_json=str(tmp_path / "masks.json"))
+    assert f"{url} gives no scores (exported before 2026-12-06): the masks JSON has none; export the run again" in \
+        caplog.text
+    assert "score" not in json.loads((tmp_path / "masks.json").read_text())["frames"][0]["masks"][0]
+
+
 def _png(image, **save) -> str:
     import io
 

@@ -1496,6 +1496,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                                             audio_start=_time_of(item.index, fps, None), lock=overlay_lock)
                               if output else None)
                     key = legend(queries, w, h) if len(queries) > 1 else None
+                    if masks_json is not None and item.scores is None:  # (a pipeline reading "score" is told why)
+                        logger.warning("%s gives no scores (exported before 2026-12-06): the masks JSON has none; "
+                                       "export the run again (acga export) for them", predictor.source)
                 while timed < item.index and times:  # drop the times of frames written or passed over
                     times.popleft()
                     timed += 1
