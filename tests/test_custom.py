@@ -151,7 +151,7 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "transposed": "x.png: the mask is 64x48 (HxW), the frames of",
         # a labelling team's: masks from `acga predict --output-json` (frames from 0) put back, each one frame late
         "frame_zero": "annotations.csv:2: column 'frame' is '0': the annotated frame's number, 1 for the first frame "
-                      "(acga predict's masks JSON, CVAT and DAVIS count frames from 0: add 1 to their numbers)",
+                      "(acga predict's masks JSON and CVAT count frames from 0: add 1 to their numbers)",
         "split_clash": "annotations.csv:3: column 'split': 'test', but",
         "unknown_column": "annotations.csv:1: unknown column 'instanse'; expected a CSV table with the columns "
                           "video,frame,query,mask,split (and optionally instance)",
@@ -367,50 +367,61 @@ def test_an_annotation_tool_s_own_columns_are_not_read_with_a_warning(own, caplo
         read_custom(str(own))
 
 
-def test_a_folder_of_frames_named_by_other_numbers_takes_a_frames_file_name_or_its_place(tmp_path, caplog):
-    """A researcher's Refer-YouTube-VOS folders hold every fifth frame, named by the source's numbers (00000.jpg,
-    00005.jpg, ...): `5`, `00005` and docs/data.md's "add 1" each took another frame than 00005.jpg, without a word.
-    A frame's file name names it; a name's digits at another place are refused; the folder's numbering is warned
-    about; the mask's own folder given as the video (Annotations/<id> for JPEGImages/<id>) is refused."""
+def test_a_folder_of_frames_named_by_other_numbers_takes_a_frames_file_name_only(tmp_path, capsys):
+    """Two researchers' Refer-YouTube-VOS and DAVIS folders (every fifth frame named by the source's numbers,
+    00000.jpg, 00005.jpg, ...; every frame from 00000.jpg): `5`, `00005`, the docs' "add 1" and a pandas table's
+    numbers (00005 read as 5) each took another frame than 00005.jpg, without a word. There a frame is named by its
+    file; a number is refused without the --skip-bad hint (the table's other rows are likely off the same way); the
+    mask's own folder, or another video's, given with the video are refused."""
     video, masks = tmp_path / "JPEGImages" / "v1", tmp_path / "Annotations" / "v1"
-    video.mkdir(parents=True)
-    masks.mkdir(parents=True)
+    for folder in (video, masks, tmp_path / "JPEGImages" / "v2", tmp_path / "Annotations" / "v2"):
+        folder.mkdir(parents=True)
     for k in range(6):  # frame k filled with k * 10 (`frame_values`), named by the source's number 5 k
-        Image.fromarray(np.full((H, W, 3), k * 10, np.uint8)).save(video / f"{5 * k:05d}.png")
-        Image.fromarray(_mask(k, 0) * 255).save(masks / f"{5 * k:05d}.png")
+        for name in ("v1", "v2"):
+            frame = Image.fromarray(np.full((H, W, 3), k * 10, np.uint8))
+            frame.save(tmp_path / "JPEGImages" / name / f"{5 * k:05d}.png")
+            Image.fromarray(_mask(k, 0) * 255).save(tmp_path / "Annotations" / name / f"{5 * k:05d}.png")
     rows = [("JPEGImages/v1", "00005.png", "the square", "Annotations/v1/00005.png", "train"),
-            ("JPEGImages/v1", "4", "the square", "Annotations/v1/00015.png", "train")]
+            ("JPEGImages/v1", "00015.png", "the square", "Annotations/v1/00015.png", "train")]
     _table(tmp_path / "annotations.csv", rows)
-    with caplog.at_level("WARNING"):
-        annotated = read_custom(str(tmp_path))
-    assert [f.frame_number for f in annotated] == [2, 4]  # 00005.png is its 2nd frame; 4: the 4th, 00015.png
-    assert caplog.text.count("its frames are named by other numbers than their places (00000.png is its frame 1)") \
-        == 1
+    annotated = read_custom(str(tmp_path))
+    assert [f.frame_number for f in annotated] == [2, 4]  # 00005.png is its 2nd frame, 00015.png its 4th
     for frame, sample in load_samples(annotated, window=2):
         assert frame_values(sample.frames)[sample.center] == pytest.approx((frame.frame_number - 1) * 10, abs=1)
         np.testing.assert_array_equal(sample.masks[0], _mask(frame.frame_number - 1, 0))
-    for cell, message in (("00005", "column 'frame' is '00005', the name of v1's frame 00005.png, its frame 2: write "
-                                    "00005.png to name that frame, or its place from 1 (2)"),
-                          ("0", "column 'frame' is '0': the annotated frame's number, 1 for the first frame (a "
-                                "folder's frames count by place, from 1, or by file name: 00000.png)")):
+    refused = {
+        "5": "column 'frame' is '5', but v1's frames are named by other numbers than their places (00000.png is its "
+             "frame 1): name the frame by its file; 00005.png is the file numbered 5, its frame 2",
+        "00005": "column 'frame' is '00005', but v1's frames are named by other numbers than their places",
+        "4": "column 'frame' is '4', but v1's frames are named by other numbers than their places (00000.png is its "
+             "frame 1): name the frame by its file",
+        "0": "column 'frame' is '0', but v1's frames are named by other numbers than their places (00000.png is its "
+             "frame 1): name the frame by its file; 00000.png is the file numbered 0, its frame 1"}
+    for cell, message in refused.items():
         _table(tmp_path / "annotations.csv", [("JPEGImages/v1", cell, "the square", "Annotations/v1/00005.png",
                                                "train")])
         with pytest.raises(DataError, match=re.escape(message)):
             read_custom(str(tmp_path))
-    _table(tmp_path / "annotations.csv", [("Annotations/v1", "2", "the square", "Annotations/v1/00005.png", "train")])
-    with pytest.raises(DataError, match=r"column 'video': .*Annotations/v1 is the folder of the row's mask "
-                                        r"\(00005\.png\): give the folder of the video's frames"):
-        read_custom(str(tmp_path))
-    # a folder numbered as its places (J-HMDB's 00001.png, ...): digits and places agree, no warning
+        assert main(["prepare", "custom", "--root", str(tmp_path), "--output", str(tmp_path / "out"),
+                     "--no-progress"]) == 2
+        assert "--skip-bad" not in capsys.readouterr().err  # (it left out these rows, and kept the others off)
+    for video_cell, mask, message in (
+            ("Annotations/v1", "Annotations/v1/00005.png", r"column 'video': .*Annotations/v1 is the folder of the "
+                                                           r"row's mask \(00005\.png\): give the folder of the "
+                                                           r"video's frames"),
+            ("JPEGImages/v1", "Annotations/v2/00005.png", r"column 'mask': .*Annotations/v2/00005\.png is in a folder "
+                                                          r"named as another video \(v2\), not as this row's \(v1\)")):
+        _table(tmp_path / "annotations.csv", [(video_cell, "00005.png", "the square", mask, "train")])
+        with pytest.raises(DataError, match=message):
+            read_custom(str(tmp_path))
+    # a folder numbered as its places (J-HMDB's 00001.png, ...): numbers are places, as for a video file
     jhmdb = tmp_path / "jhmdb"
     jhmdb.mkdir()
     for k in range(1, 4):
         Image.fromarray(np.full((H, W, 3), k * 10, np.uint8)).save(jhmdb / f"{k:05d}.png")
-    _table(tmp_path / "annotations.csv", [("jhmdb", "00002", "the square", "Annotations/v1/00005.png", "train")])
-    caplog.clear()
-    with caplog.at_level("WARNING"):
-        assert [f.frame_number for f in read_custom(str(tmp_path))] == [2]
-    assert "other numbers" not in caplog.text
+    _table(tmp_path / "annotations.csv", [("jhmdb", "00002", "the square", "Annotations/v1/00005.png", "train"),
+                                          ("jhmdb", "3", "the square", "Annotations/v1/00005.png", "train")])
+    assert [f.frame_number for f in read_custom(str(tmp_path))] == [2, 3]
 
 
 def test_an_actor_absent_from_its_frame_is_kept_as_an_empty_mask_where_asked(tmp_path, capsys):
@@ -433,7 +444,8 @@ def test_an_actor_absent_from_its_frame_is_kept_as_an_empty_mask_where_asked(tmp
     out = tmp_path / "shards"
     argv = ["prepare", "custom", "--root", str(root), "--output", str(out), "--no-progress"]
     assert main(argv) == 2
-    assert "no pixel has the instance value 2 (values in the mask: 0, 1) (the row" in capsys.readouterr().err
+    assert ("no pixel has the instance value 2 (values in the mask: 0, 1); an actor absent from its frame: "
+            "--keep-absent keeps the row as an empty mask (the row") in capsys.readouterr().err
     assert main([*argv, "--keep-absent"]) == 0
     assert "custom test: 4 samples (2 annotated frames) in 1 shard, 0 skipped, 1 with an empty mask (kept)" in \
         capsys.readouterr().out

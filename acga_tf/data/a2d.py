@@ -71,8 +71,9 @@ class _Reporter:
         self.skipped = skipped
 
     def __call__(self, err: DataError) -> None:
-        if not self.skip_bad:  # what the converter's own errors say too, each of them
-            err.add_note(SKIP_BAD_HINT)
+        if not self.skip_bad:  # what the converter's own errors say too, each of them; not of a table's frame
+            if err.reason != "frame_numbering":  # numbering, whose other rows are likely off the same way
+                err.add_note(SKIP_BAD_HINT)
             raise err
         logger.warning("skipped: %s", err)
         if self.skipped is not None:

@@ -126,33 +126,39 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     return out
 
 
-def _listed(folder: str) -> list[str]:
-    """A folder of frames' file names in reading order; where they are numbers that are not their positions from 1
-    (DAVIS's 00000.jpg, ...; Refer-YouTube-VOS's every fifth frame, 00000.jpg, 00005.jpg, ...), a warning says how
-    the table counts them, once a folder."""
-    names = frame_files(folder)[0]
+def _renamed(names: list[str]) -> bool:
+    """Whether a folder's frames are named by numbers that are not their places from 1 (DAVIS's 00000.jpg, ...;
+    Refer-YouTube-VOS's every fifth frame, 00000.jpg, 00005.jpg, ...): a number in the table's frame column could
+    then mean either, and is refused (`_frame_number`)."""
     stems = [os.path.splitext(name)[0] for name in names]
-    if all(stem.isdigit() for stem in stems) and any(int(stem) != k for k, stem in enumerate(stems, 1)):
-        example = next(k for k, stem in enumerate(stems, 1) if int(stem) != k)
-        logger.warning("%s: its frames are named by other numbers than their places (%s is its frame %d): the "
-                       "table's frame column counts a folder's frames by place, from 1, or names one by its file "
-                       "(%s)", folder, names[example - 1], example, names[example - 1])
-    return names
+    return all(stem.isdigit() for stem in stems) and any(int(stem) != k for k, stem in enumerate(stems, 1))
 
 
 def _frame_number(given: str, names: list[str], video: str, src: str) -> str:
     """A folder of frames' `frame` cell as its place from 1 (a string of digits, checked by the caller): a frame's
-    file name (`00005.jpg`) gives its place; digits that are the name of a frame at another place (`00005` for
-    00005.jpg, the folder's 2nd frame) are refused, since they could mean either."""
+    file name (`00005.jpg`) gives its place. In a folder named by other numbers than the places (`_renamed`) a number
+    is refused: a table written from the file names (pandas and spreadsheets drop the zeros: 5 for 00005.jpg) put
+    every mask on another frame without a word."""
     if given in names:
         return str(names.index(given) + 1)
-    stems = {os.path.splitext(name)[0]: k for k, name in enumerate(names, 1)}
-    place = stems.get(given)
-    if place is not None and str(place) != given.lstrip("0"):
-        raise DataError(src, f"column 'frame' is {given!r}, the name of {os.path.basename(video)}'s frame "
-                             f"{names[place - 1]}, its frame {place}: write {names[place - 1]} to name that frame, or "
-                             f"its place from 1 ({place})", reason="bad_row")
+    if _INT_RE.match(given) and _renamed(names):
+        first = next(k for k, name in enumerate(names, 1) if int(os.path.splitext(name)[0]) != k)
+        file = next((name for name in names if int(os.path.splitext(name)[0]) == int(given)), None)
+        which = (f"; {file} is the file numbered {int(given)}, its frame {names.index(file) + 1}" if file else "")
+        raise DataError(src, f"column 'frame' is {given!r}, but {os.path.basename(video)}'s frames are named by other "
+                             f"numbers than their places ({names[first - 1]} is its frame {first}): name the frame "
+                             f"by its file{which}", reason="frame_numbering")
     return given
+
+
+def _other_videos_mask(video: str, mask: str) -> str | None:
+    """The name of another video whose folder of frames stands beside `video` and is named as the folder holding
+    `mask` (DAVIS's and Refer-YouTube-VOS's Annotations/<video>/ beside JPEGImages/<video>/: a row pointing at
+    another video's masks), or None."""
+    owner = os.path.basename(os.path.dirname(mask))
+    if owner == os.path.basename(video):
+        return None
+    return owner if os.path.isdir(os.path.join(os.path.dirname(video), owner)) else None
 
 
 def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | None],
@@ -180,16 +186,19 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
             raise DataError(src, f"column 'video': {paths['video']} is the folder of the row's mask "
                                  f"({os.path.basename(paths['mask'])}): give the folder of the video's frames",
                             reason="bad_row")
+        if (other := _other_videos_mask(paths["video"], paths["mask"])) is not None:
+            raise DataError(src, f"column 'mask': {paths['mask']} is in a folder named as another video ({other}), "
+                                 f"not as this row's ({os.path.basename(paths['video'])})", reason="bad_row")
         if paths["video"] not in listed:
-            listed[paths["video"]] = _listed(paths["video"])
+            listed[paths["video"]] = frame_files(paths["video"])[0]
         number = _frame_number(number, listed[paths["video"]], paths["video"], src)
     if not _INT_RE.match(number) or int(number) < 1:
         zero = "" if not _INT_RE.match(number) else (
             f" (a folder's frames count by place, from 1, or by file name: {listed[paths['video']][0]})"
             if os.path.isdir(paths["video"]) else
-            " (acga predict's masks JSON, CVAT and DAVIS count frames from 0: add 1 to their numbers)")
+            " (acga predict's masks JSON and CVAT count frames from 0: add 1 to their numbers)")
         raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first "
-                             f"frame{zero}", reason="bad_row")
+                             f"frame{zero}", reason="frame_numbering" if zero else "bad_row")
     sentence = normalize_sentence(cells["query"])
     if len(sentence.encode()) > MAX_SENTENCE_BYTES:
         raise DataError(src, f"column 'query' is {len(sentence.encode()):,} bytes long, more than the "

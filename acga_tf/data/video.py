@@ -969,7 +969,9 @@ def read_referral_masks(frame: AnnotatedFrame) -> tuple[np.ndarray, ...]:
                     with Image.open(r.mask) as image:
                         read[r.mask, r.mask_value] = np.zeros(image.size[::-1], np.uint8)
                     continue
-                raise DataError(e.source, e.message + _row_of(r), e.reason, referral=r) from None
+                absent = ("; an actor absent from its frame: --keep-absent keeps the row as an empty mask"
+                          if e.reason == "empty_mask" else "")
+                raise DataError(e.source, e.message + absent + _row_of(r), e.reason, referral=r) from None
     return tuple(read[r.mask, r.mask_value] for r in frame.referrals)
 
 
