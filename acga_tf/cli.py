@@ -172,7 +172,7 @@ from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
-from acga_tf.serving.export import export_model
+from acga_tf.serving.export import PROVENANCE_FILE, export_model
 from acga_tf.training.experiment import EXPERIMENTS, ExperimentConfig
 from acga_tf.training.train import (
     BACKUP_DIR,
@@ -499,8 +499,8 @@ def _add_predict(sub) -> None:
                                                      "[HH:]MM:SS[.fff] (default: the last frame)")
     p.add_argument("--batch-size", type=count_argument, default=4,
                    help="clips per forward pass (default: 4, the fastest on a 2-core CPU, where the forward "
-                        "passes took 2.3x as long at 1); memory grows with it; a SavedModel or gRPC server takes "
-                        "them in one request for one sentence, one clip a request otherwise (REST: always)")
+                        "passes took 2.3x as long at 1); memory grows with it; a SavedModel takes them in one call "
+                        "for one sentence, one clip a call otherwise; a server one clip a request")
     p.add_argument("--timeout", type=float, help=f"seconds a TF Serving URL has for each whole answer (default: "
                                                  f"{SERVER_TIMEOUT_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -681,7 +681,10 @@ def _add_export(sub) -> None:
 
 def _run_export(args) -> int:
     path = export_model(args.model, args.output, warmup=not args.no_warmup, float32=args.float32)
-    print(f"exported {args.model} -> {path} (signatures: {', '.join(SIGNATURES)})")
+    precision = files.read_json(os.path.join(path, PROVENANCE_FILE)).get("precision")
+    slower = (" as the run trained; on a CPU without bfloat16 units (AMX or AVX512-BF16) --float32 exports a faster "
+              "one" if precision and "bfloat16" in precision else "")
+    print(f"exported {args.model} -> {path} (computes in {precision}{slower}; signatures: {', '.join(SIGNATURES)})")
     return 0
 
 

@@ -167,13 +167,20 @@ def test_the_visitors_sentences_stay_out_of_the_servers_log(served, tmp_path, ca
     secret = "the red circle zorbling quietly"  # "zorbling", "quietly": not in the run's words
     *_, report, _ = app.segment(str(video), f"{QUERY}\n{secret}")
     assert "Note: query 'the red circle zorbling quietly': words not in the model's vocabulary" in report, report
+    assert app.work_dir not in report  # the visitor's notes name no server path (a reviewer's: a damaged upload's did)
     with pytest.raises(ValueError, match="has no known word"):
         app.segment(str(video), "zorbling quietly xyzzy")
+    with pytest.raises(ValueError, match="has no known word"):  # accents typed apart (a Mac's): composed, then quoted
+        app.segment(str(video), "Ame\u0301lie zorbling")
     log = "\n".join(r.getMessage() for r in caplog.records)
-    assert "zorbling" not in log and "xyzzy" not in log and "\u202e" not in log, log
+    assert "zorbling" not in log and "xyzzy" not in log and "\u202e" not in log and "lie" not in log, log
     lines = [r.getMessage() for r in caplog.records if r.name == "acga_tf.apps.app"]
+    # the operator's notes, those that quote no sentence: the legend cut to a line on a 32-pixel-high frame
+    assert any(re.search(r"request \d+: the overlay's legend cuts sentences 1, 2 to a line", line) for line in lines)
+    done = [line for line in lines if "2 sentences, 6 frames" in line]
     assert re.search(r"request \d+: clipU\+202Emp4\.mp4, 2 sentences, 6 frames, [\d.]+ s: done \(\d notes? shown\)$",
-                     lines[-2]), lines
+                     done[0]), lines
+    assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-2]), lines
     assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-1]), lines
     caplog.clear()
     predict(app.predictor, moving_frames(6, 32, 48), secret)  # outside a page request: logged as before

@@ -414,12 +414,15 @@ def test_a_folder_of_frames_named_by_other_numbers_takes_a_frames_file_name_only
         _table(tmp_path / "annotations.csv", [(video_cell, "00005.png", "the square", mask, "train")])
         with pytest.raises(DataError, match=message):
             read_custom(str(tmp_path))
-    # a folder numbered as its places (J-HMDB's 00001.png, ...): numbers are places, as for a video file
-    jhmdb = tmp_path / "jhmdb"
+    # a folder numbered as its places (J-HMDB's 00001.png, ...): numbers are places, as for a video file; its masks
+    # in a folder of masks beside it are its own (a reviewer's `root/kitchen` and `root/masks` were refused)
+    jhmdb, own_masks = tmp_path / "jhmdb", tmp_path / "masks"
     jhmdb.mkdir()
+    own_masks.mkdir()
     for k in range(1, 4):
         Image.fromarray(np.full((H, W, 3), k * 10, np.uint8)).save(jhmdb / f"{k:05d}.png")
-    _table(tmp_path / "annotations.csv", [("jhmdb", "00002", "the square", "Annotations/v1/00005.png", "train"),
+    Image.fromarray(_mask(1, 0) * 255).save(own_masks / "jhmdb_2.png")
+    _table(tmp_path / "annotations.csv", [("jhmdb", "00002", "the square", "masks/jhmdb_2.png", "train"),
                                           ("jhmdb", "3", "the square", "Annotations/v1/00005.png", "train")])
     assert [f.frame_number for f in read_custom(str(tmp_path))] == [2, 3]
 

@@ -312,6 +312,7 @@ def test_a_bfloat16_run_exports_in_float32_where_asked(tmp_path, monkeypatch, ca
     artifacts.save_trained(run, model, trained.vocabulary, trained.embeddings)
     assert main(["export", "--model", run, "--output", str(tmp_path / "f32" / "acga" / "1"), "--no-warmup",
                  "--float32"]) == 0
+    assert "(computes in float32; signatures: serving_default" in capsys.readouterr().out  # (a newcomer: said nowhere)
     assert _bfloat16_ops(tmp_path / "f32" / "acga" / "1") == 0
     record = json.loads((tmp_path / "f32" / "acga" / "1" / "assets.extra" / "acga_provenance.json").read_text())
     assert record["precision"] == "float32" and record["weights"] == artifacts.arrays_digest(model.weights)
@@ -328,8 +329,8 @@ def test_a_bfloat16_run_exports_in_float32_where_asked(tmp_path, monkeypatch, ca
     def stop(module):
         raise Traced
 
-    monkeypatch.setattr(export, "trace_signatures", stop)  # the default export's warning, then no tracing
-    with caplog.at_level("WARNING"), pytest.raises(Traced):
+    monkeypatch.setattr(export, "trace_signatures", stop)  # the default export's note, then no tracing
+    with caplog.at_level("INFO"), pytest.raises(Traced):
         export.export_model(dataclasses.replace(trained, model=model), str(tmp_path / "bf16" / "acga" / "1"))
     assert "the export computes in mixed_bfloat16_head, as the run trained: on a CPU without bfloat16 units" in \
         caplog.text and "acga export --float32" in caplog.text

@@ -285,16 +285,20 @@ def test_a_sample_id_of_several_sentences_shows_each_of_them(trained, tmp_path):
     root.mkdir()
     frames = moving_frames(12, 48, 64, seed=2)
     write_video(root / "a.mkv", frames, "ffv1", "bgr0")
-    mask = np.zeros((48, 64), np.uint8)
+    mask, other = np.zeros((48, 64), np.uint8), np.zeros((48, 64), np.uint8)
     mask[10:30, 20:40] = 255
+    other[30:40, 5:15] = 255
     Image.fromarray(mask).save(root / "m.png")
+    Image.fromarray(other).save(root / "o.png")
+    # another actor's sentences between the id's two (a reviewer's: a batch of them ended the search early)
+    rows = [("a.mkv", 4, QUERY, "m.png", "test"), *[("a.mkv", 4, f"{s} object", "o.png", "test")
+                                                    for s in ("a red", "the green", "a yellow")],
+            ("a.mkv", 4, "a blue square walking", "m.png", "test"), ("a.mkv", 8, QUERY, "m.png", "test")]
     with open(root / "annotations.csv", "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([("video", "frame", "query", "mask", "split"),
-                                 ("a.mkv", 4, QUERY, "m.png", "test"), ("a.mkv", 4, "a blue square walking", "m.png",
-                                                                        "test"),
-                                 ("a.mkv", 8, QUERY, "m.png", "test")])
+        csv.writer(f).writerows([("video", "frame", "query", "mask", "split"), *rows])
     prepare("custom", str(root), str(tmp_path / "shards"), progress=False)
-    fig = qualitative_grid(trained, str(tmp_path / "shards" / "test-*.tfrecord"), sample_ids=["a/00004/0"],
-                           batch_size=1)
-    assert [(sample_id, sentence) for sample_id, sentence, _ in fig.samples] == [
-        ("a/00004/0", QUERY), ("a/00004/0", "a blue square walking")]
+    for batch_size in (1, 2):
+        fig = qualitative_grid(trained, str(tmp_path / "shards" / "test-*.tfrecord"), sample_ids=["a/00004/0"],
+                               batch_size=batch_size)
+        assert [(sample_id, sentence) for sample_id, sentence, _ in fig.samples] == [
+            ("a/00004/0", QUERY), ("a/00004/0", "a blue square walking")]

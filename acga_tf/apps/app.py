@@ -29,6 +29,7 @@ from acga_tf.apps.predict import predict_to_files, quoted, square_pixels, video_
 from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
 from acga_tf.data.synthetic import write_example_video
+from acga_tf.data.text import compose
 from acga_tf.data.video import iter_video_frames
 from acga_tf.ops.errors import sigterm_as_interrupt
 from acga_tf.ops.extras import install_hint
@@ -81,10 +82,10 @@ class RequestCancelled(Exception):
 
 class _VisitorNotes(logging.Filter):
     """Keeps what acga-tf logs at WARNING and above while a page request runs in this thread (the words of a visitor's
-    sentence the model does not know, a sentence cut to L words, a one-frame video) out of the server's log and with
-    the request, whose report shows them: the log is the operator's, the sentences the visitor's
-    (docs/serving.md#web-page). A filter of each acga_tf logger (`install`), so it works whatever handlers the
-    process has; outside a request, or in another thread, records pass as before."""
+    sentence the model does not know, a sentence cut to L words, a one-frame video) with the request, whose report
+    shows them without the server's paths; `WebApp.segment` logs again those that quote no sentence: the log is the
+    operator's, the sentences the visitor's (docs/serving.md#web-page). A filter of each acga_tf logger (`install`),
+    so it works whatever handlers the process has; outside a request, or in another thread, records pass as before."""
 
     def __init__(self):
         super().__init__()
@@ -123,7 +124,7 @@ def without_sentences(message: str, text: str | None) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     forms = []
     for k, line in enumerate(lines, 1):
-        normal = " ".join(line.split())
+        normal = " ".join(compose(line).split())  # as `check_query` gives it: accents composed (a Mac's typed apart)
         shown = {quoted(line), repr(line), quoted(normal), repr(normal)}  # as messages quote it: "query '...'"
         forms += [(form, f"sentence {k}") for form in {*(f"query {q}" for q in shown), *shown}]
     for form, name in sorted(forms, key=lambda item: -len(item[0])):  # the longest first: a quoted form whole
@@ -193,8 +194,13 @@ class WebApp:
             with _NOTES.collect() as notes:  # warnings about the visitor's input: on the page, not in the log
                 overlay, files, frame, report, session = self._segment(video, text, progress, cancelled, frames)
             notes = list(dict.fromkeys(notes))
+            for note in notes:  # the operator's too, those that quote no sentence (a damaged upload, a missing font)
+                if without_sentences(note, text) == note:
+                    logger.warning("request %d: %s", number, note)
             outcome = "done" + (f" ({len(notes)} note{'s' * (len(notes) != 1)} shown)" if notes else "")
-            return overlay, files, frame, report + "".join(f"\n\nNote: {note}" for note in notes), session
+            shown = [page_message(note, video, self.work_dir).replace(self.predictor.source, "the model")
+                     for note in notes]  # without the server's paths, as the page's errors
+            return overlay, files, frame, report + "".join(f"\n\nNote: {note}" for note in shown), session
         except RequestCancelled:
             outcome = "stopped by the visitor"
             raise
@@ -464,8 +470,8 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
                     allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
         return page
     with sigterm_as_interrupt():
-        page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir],
-                    max_file_size=max_upload_mb * 1024 * 1024)  # returns at Ctrl-C or SIGTERM
+        page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir], quiet=True,  # (Gradio's
+                    max_file_size=max_upload_mb * 1024 * 1024)  # "set share=True" hint: not this command's option)
     page.close()
     shutil.rmtree(root, ignore_errors=True)
     return page

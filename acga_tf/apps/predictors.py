@@ -198,8 +198,8 @@ class ServingPredictor(Predictor):
     """An exported SavedModel, loaded in this process (`LocalServer`) or behind a TF Serving REST URL
     (`RestClient`) or gRPC one (`GrpcClient`): one request per frame (the T frames of its clip and the Q sentences),
     whose graph does the letterbox, the model and the post-processing (docs/serving.md#signatures). In process and
-    over gRPC (binary tensors), the raw frames go to `segment_queries`, or, for one sentence, a batch of clips to
-    `serving_default` in one request (`_segment_batch`). Over REST each frame is PNG-encoded once and
+    over gRPC (binary tensors), the raw frames go to `segment_queries`; in process, for one sentence, a batch of clips
+    goes to `serving_default` in one call (`_segment_batch`). Over REST each frame is PNG-encoded once and
     its clips go to `segment_encoded`: 7 to 40 times fewer bytes than JSON numbers (noisy to clean frames;
     benchmarks/rest_payload.py). A model exported before that signature existed gets the numbers, with a warning.
     Where no probability is asked for (`acga predict`'s masks and overlay), REST requests go to `segment_encoded_png`
@@ -281,8 +281,9 @@ class ServingPredictor(Predictor):
         """Raises ValueError where a server's answer is not of Q sentences and (H, W) frames (`_check_answer`)."""
         queries = np.array(list(queries), object)
         q, height, width = len(queries), int(height), int(width)
-        if q == 1 and not self.encoded and len(clips) > 1:  # raw frames (in process, gRPC): the batch in one request
-            return self._segment_batch(clips, queries[0], height, width, probabilities)
+        if q == 1 and isinstance(self.server, LocalServer) and len(clips) > 1:  # in process: the batch in one call
+            return self._segment_batch(clips, queries[0], height, width, probabilities)  # (not over a network:
+            # 4 clips of the paper's T at 4K are 1.6 GB, past gRPC's bounds, where one clip a request passed)
         png = self.png and not probabilities
         signature = PNG_SIGNATURE if png else ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE
         mask = {"mask": (INTEGERS, (q, height, width), (0, 1))}
@@ -309,7 +310,7 @@ class ServingPredictor(Predictor):
 
     def _segment_batch(self, clips, query: str, height: int, width: int, probabilities: bool
                        ) -> dict[str, np.ndarray]:
-        """b clips and one sentence in one `serving_default` request (`segment_queries` takes one clip a request):
+        """b clips and one sentence in one `serving_default` call, in process (`segment_queries` takes one clip):
         the demo's export on 240 frames of 640 x 360 (2 cores), 79 frames a second one clip a request, 119 at 4, the
         same masks. The outputs as `segment`'s, (b, 1, ...)."""
         b = len(clips)
@@ -480,6 +481,8 @@ def load_predictor(model, *, timeout: float = SERVER_TIMEOUT_S) -> Predictor:
                                "TF Serving would fail to load it): using %s", unfinished, SAVED_MODEL_FILE, version)
             return ServingPredictor(LocalServer(version), version)
 
+        if os.path.abspath(version) != os.path.abspath(path):  # a model's folder: which version (`acga -v`)
+            logger.info("%s: using its version %s, the highest", path, os.path.basename(version))
         return _last_loaded(_artifact_state(version), load)
     if (error := folder_of_models_error(path)) is not None:  # runs and SavedModels: predict takes both
         raise error

@@ -339,14 +339,15 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
     found: dict[str, list] = {}
     first: list = []  # without ids: the first samples
     looked_for = set(wanted or ())
+    frames_of = {i.rsplit("/", 1)[0] for i in looked_for}  # "<video>/<frame>": the frames whose samples are wanted
     for inputs, _, info in ds:
         ids = [i.decode() for i in info["sample_id"].numpy()]
         if wanted is None:
             chosen = list(range(min(len(ids), samples - len(first))))
         else:
             chosen = [k for k, i in enumerate(ids) if i in looked_for]
-            if not chosen and len(found) == len(wanted):  # past the samples of every id asked for
-                break
+            if len(found) == len(wanted) and not any(i.rsplit("/", 1)[0] in frames_of for i in ids):
+                break  # past the frames of every id asked for (another actor's sentences can come between)
         if not chosen:  # (no forward pass for a batch of samples not shown)
             continue
         logits = np.asarray(trained.model.predict_on_batch(inputs)["logits"], np.float32)

@@ -158,7 +158,8 @@ def _other_videos_mask(video: str, mask: str) -> str | None:
     owner = os.path.basename(os.path.dirname(mask))
     if owner == os.path.basename(video):
         return None
-    return owner if os.path.isdir(os.path.join(os.path.dirname(video), owner)) else None
+    beside = os.path.join(os.path.dirname(video), owner)  # (not the masks' own folder: root/kitchen, root/masks)
+    return owner if os.path.isdir(beside) and not os.path.samefile(beside, os.path.dirname(mask)) else None
 
 
 def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | None],

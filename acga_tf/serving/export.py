@@ -390,10 +390,10 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     if float32 and precision != "float32":
         trained = dataclasses.replace(trained, model=float32_twin(trained.model))
         logger.info("exporting %s in float32 (it trained in %s)", trained.directory, precision)
-    elif "bfloat16" in precision:
-        logger.warning("the export computes in %s, as the run trained: on a CPU without bfloat16 units (AMX or "
-                       "AVX512-BF16) that runs far slower than float32 (a training step was 10x slower on an AVX2-only "
-                       "CPU); `acga export --float32` exports it in float32 (docs/serving.md#export)", precision)
+    elif "bfloat16" in precision:  # (said by `acga export`'s line; a warning here alarmed a newcomer on an AMX host)
+        logger.info("the export computes in %s, as the run trained: on a CPU without bfloat16 units (AMX or "
+                    "AVX512-BF16) that runs far slower than float32 (a training step was 10x slower on an AVX2-only "
+                    "CPU); `acga export --float32` exports it in float32 (docs/serving.md#export)", precision)
     module = ServingModule(trained.model, trained.vectorizer())
     records = None
     if warmup:

@@ -39,7 +39,7 @@ from acga_tf.data.vocab import (
     save_embedding_matrix,
 )
 from acga_tf.models import acga, losses, metrics  # noqa: F401  (registers the serializable classes)
-from acga_tf.models.config import ACGAConfig
+from acga_tf.models.config import FORMER_FIELDS, ACGAConfig
 from acga_tf.ops import files, limits
 from acga_tf.ops.devices import gpu_description
 
@@ -506,7 +506,8 @@ def _check_config_copy(directory: str, config) -> None:
         written = None
     held = json.loads(config.to_json())
     fields = ["the whole file (not a JSON object)"] if not isinstance(written, dict) else sorted(
-        k for k in written if k not in held or written[k] != held[k])
+        k for k in written if k not in FORMER_FIELDS and (k not in held or written[k] != held[k]))  # (the training
+    # settings runs of 2026-11-25 to 11-29 wrote there, which loading leaves out)
     if fields:
         logger.warning("%s: %s %s from what %s holds, which is the model loaded (config.json is a copy for reading: "
                        "edited by hand, or another run's?)", path, ", ".join(fields),
