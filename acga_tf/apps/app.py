@@ -198,8 +198,9 @@ class WebApp:
                 if without_sentences(note, text) == note:
                     logger.warning("request %d: %s", number, note)
             outcome = "done" + (f" ({len(notes)} note{'s' * (len(notes) != 1)} shown)" if notes else "")
-            shown = [page_message(note, video, self.work_dir).replace(self.predictor.source, "the model")
-                     for note in notes]  # without the server's paths, as the page's errors
+            model = self.predictor.source  # a path with a folder in it (not "run", which "running" holds)
+            shown = [page_message(note, video, self.work_dir).replace(model, "the model") if os.sep in model
+                     else page_message(note, video, self.work_dir) for note in notes]  # no server path, as errors
             return overlay, files, frame, report + "".join(f"\n\nNote: {note}" for note in shown), session
         except RequestCancelled:
             outcome = "stopped by the visitor"
