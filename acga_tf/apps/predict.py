@@ -1206,7 +1206,12 @@ def mask_png_names(video) -> list[str] | None:
     are `00001.png`, ... (`mask_png`)."""
     if not isinstance(video, (str, os.PathLike)) or not os.path.isdir(video):
         return None
-    return [f"{os.path.splitext(name)[0]}.png" for name in frame_files(os.fspath(video))[0]] or None
+    return _mask_names(frame_files(os.fspath(video))[0])
+
+
+def _mask_names(frame_names: Sequence[str]) -> list[str] | None:
+    """A folder's frames' names → their masks' (`mask_png_names`)."""
+    return [f"{os.path.splitext(name)[0]}.png" for name in frame_names] or None
 
 
 def write_mask_png(path: str, mask: np.ndarray, soft: bool = False) -> None:
@@ -1432,7 +1437,10 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     queries = as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
     check_fps(fps)
-    names = mask_png_names(video) if frames_dir else None  # (a folder of frames listed once)
+    # a folder of frames, listed once: its frames' names (the JSON's `file`), its masks' (`mask_png_names`)
+    frame_names = frame_files(os.fspath(video))[0] if isinstance(video, (str, os.PathLike)) and os.path.isdir(
+        video) else None
+    names = _mask_names(frame_names) if frames_dir and frame_names else None
     own = set(names or ())  # the names of this folder's masks (`_is_mask`)
     flags = flags or output_flags()
     if soft_masks and not frames_dir:
@@ -1477,7 +1485,6 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         masks_json = None
         if output_json:  # another run writing it now is refused here, before anything is moved or written
             masks_json = MasksJsonWriter(output_json, masks_json_header(predictor, video, queries, fps))
-            frame_names = frame_files(os.fspath(video))[0] if is_file and os.path.isdir(video) else None
         try:
             folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
         except BaseException:

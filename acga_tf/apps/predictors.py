@@ -214,6 +214,7 @@ class ServingPredictor(Predictor):
 
     def __init__(self, server, source: str):
         self.server, self.source = server, source
+        self._weights_read, self._digest = False, None  # `weights()`, read once asked for
         try:
             info = server.run({"queries": np.array(["a"], object)}, DESCRIBE_SIGNATURE)
         except tf.errors.InvalidArgumentError as e:
@@ -259,13 +260,16 @@ class ServingPredictor(Predictor):
             return ""
 
     def weights(self) -> str | None:
-        """From the export's `assets.extra/acga_provenance.json` where the SavedModel is a folder here."""
-        path = os.path.join(self.source, PROVENANCE_FILE)
-        try:
-            digest = files.read_json(path).get("weights") if os.path.isfile(path) else None
-        except (OSError, ValueError, AttributeError):  # a damaged record: the masks are the same without it
-            return None
-        return digest if isinstance(digest, str) else None
+        """From the export's `assets.extra/acga_provenance.json` where the SavedModel is a folder here (read once:
+        a service asks at every request's JSON)."""
+        if not self._weights_read:
+            path, self._weights_read = os.path.join(self.source, PROVENANCE_FILE), True
+            try:
+                digest = files.read_json(path).get("weights") if os.path.isfile(path) else None
+            except (OSError, ValueError, AttributeError):  # a damaged record: the masks are the same without it
+                digest = None
+            self._digest = digest if isinstance(digest, str) else None
+        return self._digest
 
     def describe(self, queries):
         """Raises ValueError where the server's answer is not of Q sentences (`_check_answer`)."""
@@ -287,15 +291,11 @@ class ServingPredictor(Predictor):
         png = self.png and not probabilities
         signature = PNG_SIGNATURE if png else ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE
         mask = {"mask": (INTEGERS, (q, height, width), (0, 1))}
-        expected = {"mask_png_bytes": (STRINGS, (q,), None)} if png else dict(mask)
-        expected["empty"] = (BOOLEANS, (q,), None)
-        if probabilities:
-            expected["probability"] = (NUMBERS, (q, height, width), (0, 1))
         answers = []
         for clip in clips:
             answer = self.server.run({"frames" if self.encoded else "video": clip, "queries": queries}, signature)
-            scored = {"score": (NUMBERS, (q,), (0, 1))} if "score" in answer else {}  # (exported since 2026-12-06)
-            answer = _check_answer(answer, {**expected, **scored}, signature, self.source)
+            expected = _segment_outputs(q, height, width, probabilities, "score" in answer, png)
+            answer = _check_answer(answer, expected, signature, self.source)
             if png:  # the masks decoded, then checked as the numbers' would be
                 answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature, height,
                                                                      width)}, mask, signature, self.source))
@@ -316,11 +316,7 @@ class ServingPredictor(Predictor):
         b = len(clips)
         answer = self.server.run({"video": np.stack(clips), "query": np.array([query] * b, object)},
                                  DEFAULT_SIGNATURE)
-        expected = {"mask": (INTEGERS, (b, height, width), (0, 1)), "empty": (BOOLEANS, (b,), None)}
-        if probabilities:
-            expected["probability"] = (NUMBERS, (b, height, width), (0, 1))
-        if "score" in answer:  # (exported since 2026-12-06)
-            expected["score"] = (NUMBERS, (b,), (0, 1))
+        expected = _segment_outputs(b, height, width, probabilities, "score" in answer)
         answer = _check_answer(answer, expected, DEFAULT_SIGNATURE, self.source)
         kinds = {"mask": np.uint8, "empty": bool, "probability": np.float32, "score": np.float32}
         return {name: np.asarray(answer[name], kinds[name])[:, None] for name in expected}
@@ -362,6 +358,19 @@ class ServingPredictor(Predictor):
 # Kinds of outputs (NumPy's `dtype.kind`s) and their names in messages: a REST server's JSON numbers are int64 or
 # float64, gRPC and in-process answers keep the signature's dtypes (uint8, int32, float32, bool, bytes).
 INTEGERS, BOOLEANS, NUMBERS, STRINGS = ("iu", "integers"), ("b", "booleans"), ("iuf", "numbers"), ("OSU", "strings")
+
+
+def _segment_outputs(n: int, height: int, width: int, probabilities: bool, scored: bool, png: bool = False) -> dict:
+    """What `_check_answer` expects of a segmenting signature's answer of `n` masks of (H, W) frames: the masks (or
+    their PNGs), `empty`, `probability` where asked for, `score` where the answer has one (exported since
+    2026-12-06)."""
+    expected = {"mask_png_bytes": (STRINGS, (n,), None)} if png else {"mask": (INTEGERS, (n, height, width), (0, 1))}
+    expected["empty"] = (BOOLEANS, (n,), None)
+    if probabilities:
+        expected["probability"] = (NUMBERS, (n, height, width), (0, 1))
+    if scored:
+        expected["score"] = (NUMBERS, (n,), (0, 1))
+    return expected
 
 
 def _describe_outputs(q: int) -> dict:

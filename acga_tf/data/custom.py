@@ -85,7 +85,8 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     video_of: dict[str, tuple[str, str]] = {}  # video id -> (file, the line that first named it)
     split_of: dict[str, tuple[str, str]] = {}  # video file -> (split, the line that set it)
     checked: dict[str, str | None] = {}  # video path -> why it cannot be read, or None
-    listed: dict[str, list[str]] = {}  # a folder of frames -> its frames' file names, in reading order
+    listed: dict[str, tuple[list[str], bool]] = {}  # a folder of frames -> its frames' names in reading order,
+    # and whether they are named by other numbers than their places (`_renamed`)
     for line, cells in table:
         src = f"{path}:{line}"
         try:
@@ -134,14 +135,14 @@ def _renamed(names: list[str]) -> bool:
     return all(stem.isdigit() for stem in stems) and any(int(stem) != k for k, stem in enumerate(stems, 1))
 
 
-def _frame_number(given: str, names: list[str], video: str, src: str) -> str:
+def _frame_number(given: str, names: list[str], renamed: bool, video: str, src: str) -> str:
     """A folder of frames' `frame` cell as its place from 1 (a string of digits, checked by the caller): a frame's
     file name (`00005.jpg`) gives its place. In a folder named by other numbers than the places (`_renamed`) a number
     is refused: a table written from the file names (pandas and spreadsheets drop the zeros: 5 for 00005.jpg) put
     every mask on another frame without a word."""
     if given in names:
         return str(names.index(given) + 1)
-    if _INT_RE.match(given) and _renamed(names):
+    if _INT_RE.match(given) and renamed:
         first = next(k for k, name in enumerate(names, 1) if int(os.path.splitext(name)[0]) != k)
         file = next((name for name in names if int(os.path.splitext(name)[0]) == int(given)), None)
         which = (f"; {file} is the file numbered {int(given)}, its frame {names.index(file) + 1}" if file else "")
@@ -163,7 +164,7 @@ def _other_videos_mask(video: str, mask: str) -> str | None:
 
 
 def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | None],
-         listed: dict[str, list[str]]) -> tuple[str, int, str, str, str, int | None]:
+         listed: dict[str, tuple[list[str], bool]]) -> tuple[str, int, str, str, str, int | None]:
     """(video file or folder of frames, frame number, normalised sentence, mask file, split, instance value or None)
     of a row; `checked` holds why each video path seen so far cannot be read (None: it can), `listed` each folder of
     frames' file names (`_frame_number`)."""
@@ -190,12 +191,13 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
         if (other := _other_videos_mask(paths["video"], paths["mask"])) is not None:
             raise DataError(src, f"column 'mask': {paths['mask']} is in a folder named as another video ({other}), "
                                  f"not as this row's ({os.path.basename(paths['video'])})", reason="bad_row")
-        if paths["video"] not in listed:
-            listed[paths["video"]] = frame_files(paths["video"])[0]
-        number = _frame_number(number, listed[paths["video"]], paths["video"], src)
+        if paths["video"] not in listed:  # (listed once a folder, not once a row)
+            names = frame_files(paths["video"])[0]
+            listed[paths["video"]] = names, _renamed(names)
+        number = _frame_number(number, *listed[paths["video"]], paths["video"], src)
     if not _INT_RE.match(number) or int(number) < 1:
         zero = "" if not _INT_RE.match(number) else (
-            f" (a folder's frames count by place, from 1, or by file name: {listed[paths['video']][0]})"
+            f" (a folder's frames count by place, from 1, or by file name: {listed[paths['video']][0][0]})"
             if os.path.isdir(paths["video"]) else
             " (acga predict's masks JSON and CVAT count frames from 0: add 1 to their numbers)")
         raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first "

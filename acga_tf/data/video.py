@@ -601,12 +601,15 @@ def frame_files(folder: str) -> tuple[list[str], str | None]:
 def frames_folder(folder: str) -> tuple[str | None, str | None]:
     """(FFmpeg's glob pattern of the folder's frames, None), or (None, why the folder is not one: `frame_files`)."""
     names, problem = frame_files(folder)
-    if problem is not None:
-        return None, problem
-    # FFmpeg's image2 reader calls glob(3) with GLOB_BRACE and backslash escapes: each character it would read as a
-    # pattern is escaped (a folder named `clip\1` or `{a,b}` was not found).
+    return (None, problem) if problem is not None else (_glob_pattern(folder, names), None)
+
+
+def _glob_pattern(folder: str, names: list[str]) -> str:
+    """FFmpeg's glob pattern of a folder's frames (`frame_files`' names). FFmpeg's image2 reader calls glob(3) with
+    GLOB_BRACE and backslash escapes: each character it would read as a pattern is escaped (a folder named
+    `clip\\1` or `{a,b}` was not found)."""
     literal = re.sub(r"([\\*?\[\]{}])", r"\\\1", folder)
-    return os.path.join(literal, "*" + os.path.splitext(names[0])[1]), None
+    return os.path.join(literal, "*" + os.path.splitext(names[0])[1])
 
 
 def source_stamp(path: str) -> tuple[int, int]:
@@ -630,14 +633,14 @@ def open_video(path: str) -> av.container.InputContainer:
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-        pattern, problem = frames_folder(path)
-        if pattern is None:
+        names, problem = frame_files(path)  # (listed once: its first frame's header, then FFmpeg's pattern)
+        if problem is not None:
             raise av.InvalidDataError(0, problem, path)
-        first = os.path.join(path, frame_files(path)[0][0])
+        first = os.path.join(path, names[0])
         if (header := picture_header(first)) is not None:
             _check_size(first, *header[1], "declares", "the picture")
-        return av.open(pattern, format="image2", options={"pattern_type": "glob",
-                                                          "framerate": str(FRAMES_FOLDER_FPS)})
+        return av.open(_glob_pattern(path, names), format="image2", options={"pattern_type": "glob",
+                                                                             "framerate": str(FRAMES_FOLDER_FPS)})
     if os.path.isfile(path) and (header := picture_header(path)) is not None:
         _check_size(path, *header[1], "declares", "the picture")
     return av.open(path)

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.ops.geometry import frame_region, unletterbox
-from acga_tf.ops.threshold import binarize
+from acga_tf.ops.threshold import binarize, binarize_with_peak
 
 PEAK_LETTERBOX = "letterbox"  # the evaluation protocol: the maximum over the whole S × S output, padding included
 PEAK_FRAME = "frame"  # predict and serving: the maximum over the frame's own pixels (padding is never an answer)
@@ -43,10 +43,14 @@ def probability_mask(probability: Any, height: Any, width: Any, peak: str = PEAK
         peak: "letterbox" (the evaluation protocol: ≥ 0.5 × the maximum over all S × S pixels) or "frame" (≥ 0.5 ×
             the maximum over the frame's own pixels: what predict and serving use, docs/evaluation.md#protocol).
     """
-    probability = tf.cast(probability, tf.float32)
-    where = _region(probability, height, width, peak)
-    binary = tf.cast(binarize(probability, where), tf.uint8)  # thresholded at S × S, then un-letterboxed
-    return unletterbox(binary, height, width, method="nearest")[..., 0]
+    return _mask_and_score(tf.cast(probability, tf.float32), height, width, peak)[0]
+
+
+def _mask_and_score(probability: tf.Tensor, height: Any, width: Any, peak: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """`probability_mask`'s mask and its score, the maximum its threshold is relative to, `(N,)`."""
+    binary, top = binarize_with_peak(probability, _region(probability, height, width, peak))
+    binary = tf.cast(binary, tf.uint8)  # thresholded at S × S, then un-letterboxed
+    return unletterbox(binary, height, width, method="nearest")[..., 0], tf.reshape(top, [-1])
 
 
 def probability_outputs(probability: Any, height: Any, width: Any, peak: str = PEAK_LETTERBOX,
@@ -60,11 +64,8 @@ def probability_outputs(probability: Any, height: Any, width: Any, peak: str = P
     empty for a low score (the threshold is relative), so a client that must say "not found" compares the score
     with a bound of its own (docs/serving.md#scores)."""
     probability = tf.cast(probability, tf.float32)
-    mask = probability_mask(probability, height, width, peak)
-    where = _region(probability, height, width, peak)
-    candidates = probability if where is None else tf.where(where, probability, 0.0)
-    outputs = {"mask": mask, "empty": tf.logical_not(tf.reduce_any(mask > 0, axis=[1, 2])),
-               "score": tf.reduce_max(candidates, axis=[1, 2, 3])}
+    mask, score = _mask_and_score(probability, height, width, peak)
+    outputs = {"mask": mask, "empty": tf.logical_not(tf.reduce_any(mask > 0, axis=[1, 2])), "score": score}
     if probabilities:
         outputs["probability"] = unletterbox(probability, height, width, method="bilinear")[..., 0]
     return outputs

@@ -25,14 +25,20 @@ def binarize(probability, where=None):
             these pixels only (predict and serving: the frame's own pixels, never the letterbox padding,
             docs/evaluation.md#protocol). None: over every pixel (the evaluation protocol).
     """
+    return binarize_with_peak(probability, where)[0]
+
+
+def binarize_with_peak(probability, where=None):
+    """`binarize`'s mask and the maximum it is relative to, per sample (kept dims): the mask's score
+    (docs/serving.md#scores), taken once for both."""
     if isinstance(probability, np.ndarray):
         axes = tuple(range(probability.ndim - 2, probability.ndim)) if probability.ndim in (2, 3) else (1, 2, 3)
         candidates = probability if where is None else np.where(where, probability, 0.0)  # σ ≥ 0: 0 never wins
         peak = candidates.max(axis=axes, keepdims=True)
-        return (probability >= RELATIVE_THRESHOLD * peak) & (peak > 0)
+        return (probability >= RELATIVE_THRESHOLD * peak) & (peak > 0), peak
     rank = len(probability.shape)
     axes = tuple(range(rank - 2, rank)) if rank in (2, 3) else (1, 2, 3)
     candidates = probability if where is None else keras.ops.where(where, probability, 0.0)
     peak = keras.ops.max(candidates, axis=axes, keepdims=True)
     return keras.ops.logical_and(keras.ops.greater_equal(probability, RELATIVE_THRESHOLD * peak),
-                                 keras.ops.greater(peak, 0.0))
+                                 keras.ops.greater(peak, 0.0)), peak
