@@ -801,6 +801,8 @@ def _add_evaluate(sub) -> None:
                                          "compare runs by; '-': to standard output, the table then on stderr")
     p.add_argument("--batch-size", type=count_argument, default=8, help="samples per forward pass (default: 8)")
     p.add_argument("--word-vectors", help="word vectors, only for a bare .keras model without vocabulary")
+    p.add_argument("--by-class", action="store_true", help="also the table by A2D actor and by action (shards "
+                                                           "converted since 2026-12-06; docs/evaluation.md#by-class)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_evaluate)
 
@@ -817,18 +819,37 @@ def _run_evaluate(args) -> int:
     checkpoints = run_checkpoints(args.model)
     if not checkpoints:
         summary = evaluate(args.model, args.data, batch_size=args.batch_size, output_csv=output_csv,
-                           vectors_path=args.word_vectors, progress=not args.no_progress, output_json=output_json)
+                           vectors_path=args.word_vectors, progress=not args.no_progress, output_json=output_json,
+                           by_class=args.by_class)
         print(format_table(summary), file=table)
+        if args.by_class:
+            _print_by_class(summary["by_class"], table)
         return 0
-    if args.output_csv:
-        raise ValueError(f"--output-csv: one model's rows, sample by sample; {args.model} holds {len(checkpoints)} "
-                         "checkpoints: give one of them (epoch-NN.keras) for its rows")
+    for flag, given, what in (("--output-csv", args.output_csv, "rows, sample by sample"),
+                              ("--by-class", args.by_class, "scores by class")):
+        if given:
+            raise ValueError(f"{flag}: one model's {what}; {args.model} holds {len(checkpoints)} checkpoints: give one "
+                             f"of them (epoch-NN.keras) for its {what.split(',')[0]}")
     summaries = evaluate_checkpoints(args.model, args.data, batch_size=args.batch_size, vectors_path=args.word_vectors,
                                      progress=not args.no_progress, output_json=output_json)
     print(format_table(summaries), file=table)
     best = max(summaries, key=lambda name: summaries[name]["mean_iou"])
     print(f"best mean IoU: {best} ({100 * summaries[best]['mean_iou']:.1f})", file=table)
     return 0
+
+
+def _print_by_class(by_class: dict, table) -> None:
+    """`acga evaluate --by-class`'s tables, by actor and by action, or why there are none."""
+    if not by_class["actor"]:
+        print("\nNo sample records its A2D class (J-HMDB, your own data, or shards converted before 2026-12-06: "
+              "`acga prepare a2d` into a new --output records it; docs/evaluation.md#by-class)", file=table)
+        return
+    for kind in ("actor", "action"):
+        print(f"\nBy {kind} (A2D's {kind} classes; docs/evaluation.md#by-class):", file=table)
+        print(format_table(by_class[kind], first=kind), file=table)
+    if by_class["unknown"]:
+        print(f"\n{by_class['unknown']} samples record no class (shards converted before 2026-12-06) and are in "
+              "neither table", file=table)
 
 
 # === demo (issue: product) ===

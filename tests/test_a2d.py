@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from dataset_files import ANNOTATION, FIXTURES, SPLITS, WIDTHS, expected, summary, write_lines
 
-from acga_tf.data.a2d import read_a2d, read_a2d_annotations, read_videoset
+from acga_tf.data.a2d import read_a2d, read_a2d_annotations, read_instance_list, read_videoset
 from acga_tf.data.types import DataError, Skipped
 
 
@@ -113,6 +113,29 @@ def test_a2d_missing_files(a2d_copy):
     (a2d_copy / "text_annotations" / "a2d_missed_videos.txt").unlink()
     with pytest.raises(DataError, match=r"a2d_missed_videos\.txt: file not found"):
         read_a2d(str(a2d_copy))
+
+
+def test_a2d_class_ids_are_the_instances_own(a2d_copy):
+    """Each sentence's actor-action id (docs/evaluation.md#by-class) is the `id` field's value at its instance's
+    position in `instance` (the first, as its mask: EadxBPmQvtg's frame 8 lists an instance twice); a frame whose
+    `id` is missing or not whole numbers keeps its samples, with class 0, since the benchmark's scores do not use it."""
+    frames = read_a2d(str(a2d_copy))
+    for frame in frames:
+        with h5py.File(frame.mask_path, "r") as f:
+            instance, classes = list(np.asarray(f["instance"]).reshape(-1)), np.asarray(f["id"]).reshape(-1)
+        for referral in frame.referrals:
+            assert referral.class_id == int(classes[instance.index(referral.instance_id)]) > 0
+    assert len({r.class_id for f in frames for r in f.referrals}) > 1  # the fixture's ids differ by position
+    folder = a2d_copy / "text_annotations" / "a2d_annotation_with_instances" / "EadxBPmQvtg"
+    for name, change in (("00008.h5", lambda f: f.__delitem__("id")),
+                         ("00012.h5", lambda f: f["id"].write_direct(np.array([[11.5] * f["id"].shape[1]])))):
+        with h5py.File(folder / name, "r+") as f:
+            change(f)
+    assert read_instance_list(folder / "00008.h5")[2] == read_instance_list(folder / "00012.h5")[2] == []
+    again = {f.frame_number: f for f in read_a2d(str(a2d_copy), split="test")}
+    assert {r.class_id for number in (8, 12) for r in again[number].referrals} == {0}
+    assert [r.sentence for r in again[8].referrals] == [r.sentence for f in frames if f.key == "EadxBPmQvtg/00008"
+                                                        for r in f.referrals]
 
 
 def test_a2d_bad_h5(a2d_copy):

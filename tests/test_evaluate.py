@@ -11,6 +11,7 @@ import shutil
 import types
 import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -210,7 +211,47 @@ def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):
         evaluate(model, prepared_a2d["test"])
 
 
-def test_jhmdb_uses_the_trained_vocabulary(trained_run, tmp_path):
+def test_scores_by_a2d_actor_and_action(trained_run, prepared_a2d, tmp_path, capsys):
+    """`acga evaluate --by-class` (docs/evaluation.md#by-class): each sample's A2D actor-action id, read from its
+    frame's `.h5` at conversion, in the CSV's `class_id` column, and the benchmark's table by actor and by action,
+    each row the metrics of its samples alone; the JSON holds them too."""
+    out_csv, out_json = str(tmp_path / "rows.csv"), str(tmp_path / "scores.json")
+    summary = evaluate(trained_run, prepared_a2d["test"], output_csv=out_csv, output_json=out_json, by_class=True)
+    rows = _read_csv(out_csv)
+    for row in rows:  # the synthetic world's ids: 10 x (shape + 1) + motion + 1 (acga_tf.data.synthetic)
+        video, frame, instance = row["sample_id"].split("/")
+        h5 = os.path.join(prepared_a2d["root"], "text_annotations", "a2d_annotation_with_instances", video,
+                          f"{frame}.h5")
+        with h5py.File(h5, "r") as f:
+            ids = list(np.asarray(f["instance"]).reshape(-1))
+            assert int(row["class_id"]) == int(np.asarray(f["id"]).reshape(-1)[ids.index(int(instance))]) > 0
+    by_class = summary["by_class"]
+    assert by_class["unknown"] == 0 and by_class == json.load(open(out_json))["by_class"]
+    for kind, position in (("actor", 0), ("action", 1)):
+        assert sum(s["samples"] for s in by_class[kind].values()) == summary["samples"] == len(rows)
+        for name, scores in by_class[kind].items():
+            members = [r for r in rows if evaluate_module.class_name(int(r["class_id"]))[position] == name]
+            ious = np.array([float(r["iou"]) for r in members])
+            assert scores["samples"] == len(members) and scores["mean_iou"] == pytest.approx(ious.mean(), abs=1e-6)
+            assert scores["overall_iou"] == pytest.approx(sum(int(r["intersection"]) for r in members)
+                                                          / sum(int(r["union"]) for r in members))
+    assert list(by_class["actor"]) == [a for a in evaluate_module.A2D_ACTORS if a in by_class["actor"]]
+    assert len(by_class["actor"]) > 1 and len(by_class["action"]) > 1
+    assert {k: v for k, v in summary.items() if k != "by_class"} == evaluate(trained_run, prepared_a2d["test"])
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--by-class",
+                     "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "By actor (A2D's actor classes" in printed and "| actor | P@0.5 |" in printed
+    assert "By action (A2D's action classes" in printed and "| action | P@0.5 |" in printed
+    for name, scores in by_class["actor"].items():
+        assert f"| {name} | {100 * scores['P@0.5']:.1f} |" in printed and f" | {scores['samples']} |" in printed
+    # one model's breakdown: a run's checkpoints folder scores each checkpoint, with no breakdown
+    assert cli.main(["evaluate", "--model", os.path.join(trained_run, "checkpoints"), "--data", prepared_a2d["test"],
+                     "--by-class", "--no-progress"]) == 2
+    assert "--by-class: one model's scores by class" in capsys.readouterr().err
+
+
+def test_jhmdb_uses_the_trained_vocabulary(trained_run, tmp_path, capsys):
     # The same J-HMDB world prepared with its own vocabulary and with the A2D one scores identically: the model's
     # vocabulary is used, not the one beside the shards.
     write_jhmdb_world(str(tmp_path / "jhmdb"), n_videos=2, seed=4)
@@ -222,6 +263,12 @@ def test_jhmdb_uses_the_trained_vocabulary(trained_run, tmp_path):
     a = evaluate(trained_run, str(tmp_path / "own" / "test-*.tfrecord"), output_csv=str(tmp_path / "a.csv"))
     b = evaluate(trained_run, str(tmp_path / "shared" / "test-*.tfrecord"), output_csv=str(tmp_path / "b.csv"))
     assert a == b and _read_csv(tmp_path / "a.csv") == _read_csv(tmp_path / "b.csv")
+    # J-HMDB records no A2D class: `--by-class` says so, in a line, under the table
+    assert {row["class_id"] for row in _read_csv(tmp_path / "a.csv")} == {"0"}
+    assert cli.main(["evaluate", "--model", trained_run, "--data", str(tmp_path / "own" / "test-*.tfrecord"),
+                     "--by-class", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "No sample records its A2D class" in printed and "By actor" not in printed
 
 
 def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, capsys):

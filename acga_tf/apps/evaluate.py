@@ -37,6 +37,7 @@ from acga_tf.models.metrics import (
     MAP_THRESHOLDS,
     PRECISION_THRESHOLDS,
     EvaluationAccumulator,
+    summarize,
 )
 from acga_tf.ops import files, provenance
 from acga_tf.ops.config import positive_int
@@ -48,7 +49,10 @@ from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("sample_id", "sentence", "height", "width", "intersection", "union", "iou")
+CSV_COLUMNS = ("sample_id", "sentence", "height", "width", "intersection", "union", "iou", "class_id")
+# A2D's actor-action ids, 10 x actor + action (docs/evaluation.md#by-class): actors 1 to 7, actions 1 to 9.
+A2D_ACTORS = ("adult", "baby", "ball", "bird", "car", "cat", "dog")
+A2D_ACTIONS = ("climbing", "crawling", "eating", "flying", "jumping", "rolling", "running", "walking", "none")
 
 
 def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str, vectors_path: str | None = None):
@@ -106,7 +110,7 @@ def _checked_model(model_path):
 
 def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, batch_size: int = 8,
              output_csv: str | None = None, vectors_path: str | None = None,
-             progress: bool = False, output_json: str | None = None) -> dict[str, float]:
+             progress: bool = False, output_json: str | None = None, by_class: bool = False) -> dict[str, float]:
     """Scores a trained model on prepared shards with the evaluation protocol (docs/evaluation.md#protocol) at the
     original resolution.
 
@@ -120,9 +124,11 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
         progress: show a progress bar (for the CLI).
         output_json: where to write the summary with what was scored (`summary_record`), to compare runs by; None
             writes none.
+        by_class: also return the scores by A2D actor and by action (`class_breakdown`), as `by_class`.
 
     Returns:
-        The summary (fractions): `P@0.5` … `P@0.9`, `mAP@0.5:0.95`, `overall_iou`, `mean_iou`, `samples`.
+        The summary (fractions): `P@0.5` … `P@0.9`, `mAP@0.5:0.95`, `overall_iou`, `mean_iou`, `samples`; with
+        `by_class`, also `by_class`: `class_breakdown`'s dict.
 
     Raises:
         FileNotFoundError: no shard matches, or the model is missing.
@@ -139,7 +145,7 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     _write_outputs(done, ((output_csv, lambda: write_csv(output_csv, rows)),
                           (output_json, lambda: files.write_json(output_json, record))))
     logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
-    return summary
+    return {**summary, "by_class": record["by_class"]} if by_class else summary
 
 
 def evaluate_checkpoints(folder: str, data_pattern: str, *, batch_size: int = 8, vectors_path: str | None = None,
@@ -224,8 +230,10 @@ def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: i
         raise damaged_shard_error([data_pattern], e) from None
     if (note := unknown_words_note(vectorizer, [row[1] for row in rows])) is not None:
         logger.warning(note)
-    return summary, rows, summary_record(summary, model_path, model.config, data_pattern, shards, batch_size,
-                                         weights=artifacts.arrays_digest(model.weights), precision=model.precision)
+    record = summary_record(summary, model_path, model.config, data_pattern, shards, batch_size,
+                            weights=artifacts.arrays_digest(model.weights), precision=model.precision)
+    record["by_class"] = class_breakdown(rows)
+    return summary, rows, record
 
 
 def _write_outputs(done: str, writers) -> None:
@@ -306,7 +314,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
                 seen.add((sample_id, sentence))
                 iou = accumulator.add(sample_id, prediction, truth)
                 rows.append((sample_id, sentence, height, width,
-                             accumulator.intersections[-1], accumulator.unions[-1], iou))
+                             accumulator.intersections[-1], accumulator.unions[-1], iou, int(info["class_id"][b])))
             if bar is not None:
                 with contextlib.redirect_stdout(sys.stderr):  # Keras writes its bar to stdout: the table's, in a file
                     bar.update(len(rows), finalize=False)
@@ -330,7 +338,8 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
     model is in a run's folder, the run's `experiment.json` (the schedule too: runs of a sweep differ there), the
     shards (each with its size and the manifest's sha256), the batch size and the precision it computed in (in
     bfloat16 a sample's score depends on the batch it is in, docs/evaluation.md), the acga-tf version, the software
-    (`provenance.software`: the source commit too, since every version so far is 0.1.0) and the time."""
+    (`provenance.software`: the source commit too, since every version so far is 0.1.0) and the time; `evaluate`
+    adds `by_class` (`class_breakdown`)."""
     where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
     run = artifacts.run_directory(where) if where else None
     experiment = None if run is None else os.path.join(run, artifacts.EXPERIMENT_FILE)
@@ -351,18 +360,50 @@ def write_csv(path: str, rows) -> None:
     with files.atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
-        for sample_id, sentence, height, width, inter, union, iou in rows:
-            writer.writerow((sample_id, sentence, height, width, inter, union, f"{iou:.6f}"))
+        for sample_id, sentence, height, width, inter, union, iou, class_id in rows:
+            writer.writerow((sample_id, sentence, height, width, inter, union, f"{iou:.6f}", class_id))
 
 
-def format_table(summary: dict[str, float] | dict[str, dict[str, float]]) -> str:
+def class_name(class_id: int) -> tuple[str, str]:
+    """(actor, action) of an A2D actor-action id, 10 x actor + action (docs/evaluation.md#by-class); a digit outside
+    A2D's lists as "actor k" / "action k"."""
+    actor, action = divmod(int(class_id), 10)
+    return (A2D_ACTORS[actor - 1] if 1 <= actor <= len(A2D_ACTORS) else f"actor {actor}",
+            A2D_ACTIONS[action - 1] if 1 <= action <= len(A2D_ACTIONS) else f"action {action}")
+
+
+def class_breakdown(rows) -> dict:
+    """The scores by A2D actor and by action (docs/evaluation.md#by-class) of per-sample rows (`CSV_COLUMNS`):
+    `{"actor": {name: summary}, "action": {name: summary}, "unknown": samples without a class id}`, the names in
+    A2D's order, each summary `metrics.summarize`'s; empty "actor" and "action" where no sample has a class id
+    (J-HMDB, your own data, shards written before 2026-12-06)."""
+    groups: dict[str, dict[str, list]] = {"actor": {}, "action": {}}
+    unknown = 0
+    for row in sorted(rows, key=lambda row: row[7]):
+        if row[7] <= 0:
+            unknown += 1
+            continue
+        for kind, name in zip(("actor", "action"), class_name(row[7])):
+            groups[kind].setdefault(name, []).append(row)
+    order = {"actor": {name: k for k, name in enumerate(A2D_ACTORS)},
+             "action": {name: k for k, name in enumerate(A2D_ACTIONS)}}
+    out = {kind: {name: summarize(np.array([r[4] for r in members]), np.array([r[5] for r in members]))
+                  for name, members in sorted(by_name.items(), key=lambda item: (order[kind].get(item[0], 99),
+                                                                                  item[0]))}
+           for kind, by_name in groups.items()}
+    out["unknown"] = unknown
+    return out
+
+
+def format_table(summary: dict[str, float] | dict[str, dict[str, float]], first: str = "model") -> str:
     """The paper's results table (percentages, one decimal) as Markdown: P@0.5…0.9, mAP@0.5:0.95, overall IoU,
-    mean IoU, and the sample count; given `{model name: summary}`, one row a model, its name first."""
+    mean IoU, and the sample count; given `{name: summary}` (models, or classes), one row each, its name first
+    under the heading `first`."""
     keys = [f"P@{k}" for k in PRECISION_THRESHOLDS] + ["mAP@0.5:0.95", "overall_iou", "mean_iou"]
     names = [f"P@{k}" for k in PRECISION_THRESHOLDS] + [
         f"mAP@{MAP_THRESHOLDS[0]}:{MAP_THRESHOLDS[-1]}", "Overall IoU", "Mean IoU"]
     named = summary if all(isinstance(v, dict) for v in summary.values()) else {None: summary}
-    first = [] if None in named else ["model"]
+    first = [] if None in named else [first]
     header = "| " + " | ".join(first + names + ["samples"]) + " |"
     rule = "|" + "|".join([" --- "] * len(first) + [" ---: "] * (len(names) + 1)) + "|"
     rows = ["| " + " | ".join(([] if name is None else [name]) + [f"{100 * row[k]:.1f}" for k in keys])

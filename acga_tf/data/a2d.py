@@ -239,12 +239,13 @@ def read_a2d_annotations(path: str, *, skip_bad: bool = False,
     return rows
 
 
-def read_instance_list(path: str) -> tuple[list[int], int | None]:
-    """The `instance` field of an A2D `.h5` (docs/data.md#datasets) and the number of masks in `reMask`, without
-    reading the masks.
+def read_instance_list(path: str) -> tuple[list[int], int | None, list[int]]:
+    """The `instance` field of an A2D `.h5` (docs/data.md#datasets), the number of masks in `reMask` and the
+    actor-action ids of its `id` field, without reading the masks.
 
     Returns:
-        (the instance ids, the number of masks; None where `reMask` is missing, which reading the masks reports).
+        (the instance ids, the number of masks: None where `reMask` is missing, which reading the masks reports,
+        the actor-action ids by position: [] where `id` is missing or unreadable, a diagnostic only).
 
     Raises:
         DataError: "bad_mask" if the file or field is unreadable.
@@ -256,12 +257,26 @@ def read_instance_list(path: str) -> tuple[list[int], int | None]:
                 raise DataError(path, f"field 'instance' is missing (keys: {sorted(f.keys())})", reason="bad_mask")
             ids = [int(x) for x in np.asarray(f["instance"]).reshape(-1)]
             shape = f["reMask"].shape if "reMask" in f else None
+            classes = _class_ids(f)
     except DataError:
         raise
     except (OSError, ValueError, TypeError, AttributeError) as e:
         raise DataError(path, f"cannot read field 'instance' ({e})", reason="bad_mask") from None
     masks = None if shape is None else (1 if len(shape) == 2 else shape[0] if shape else 0)  # (W, H) is one mask
-    return ids, masks
+    return ids, masks, classes
+
+
+def _class_ids(h5: h5py.File) -> list[int]:
+    """The `id` field's actor-action ids (stored as floats, shape (1, N)), [] where it is missing or holds other
+    than whole numbers from 0 to 99 (docs/evaluation.md#by-class: a frame without them is left out of the breakdown,
+    not refused: the benchmark's scores do not use them)."""
+    try:
+        values = np.asarray(h5["id"], np.float64).reshape(-1) if "id" in h5 else np.zeros(0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return []
+    if not np.all((values == np.round(values)) & (values >= 0) & (values < 100)):
+        return []
+    return [int(v) for v in values]
 
 
 def _frame_files(folder: str, report: _Reporter) -> list[tuple[int, str]]:
@@ -360,7 +375,7 @@ def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: 
         listed: set[int] = set()  # the instances some frame of the video lists
         for number, h5 in _frame_files(folder, report):
             try:
-                ids, masks = read_instance_list(h5)
+                ids, masks, classes = read_instance_list(h5)
             except DataError as e:
                 report(e)
                 continue
@@ -375,7 +390,8 @@ def read_a2d(root: str, split: str = "all", *, skip_bad: bool = False, skipped: 
                                          f"(position {k} in 'instance' {ids}) of the sentence at {r.line}",
                                      reason="missing_instance"))
                     continue
-                referrals.append(Referral(r.sentence, r.instance_id, r.line))
+                referrals.append(Referral(r.sentence, r.instance_id, r.line,
+                                          class_id=classes[k] if k < len(classes) else 0))
             if referrals:
                 frames.append(AnnotatedFrame(dataset="a2d", split=video_split, video_id=vid, frame_number=number,
                                              frames_path=mp4, mask_path=h5, num_frames=None,

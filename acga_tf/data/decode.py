@@ -17,6 +17,7 @@ _CONTEXT_FEATURES = {
     schema.SENTENCES_KEY: tf.io.VarLenFeature(tf.string),
     schema.INSTANCE_IDS_KEY: tf.io.VarLenFeature(tf.int64),
     schema.MASKS_KEY: tf.io.VarLenFeature(tf.string),
+    schema.CLASS_IDS_KEY: tf.io.VarLenFeature(tf.int64),
 }
 _SEQUENCE_FEATURES = {schema.FRAMES_KEY: tf.io.FixedLenSequenceFeature([], tf.string)}
 
@@ -35,7 +36,8 @@ def decode(serialized: tf.Tensor, source: tf.Tensor | str = "") -> dict[str, tf.
     Returns:
         A dict keyed by the schema's keys: `dataset`, `split`, `video_id` (string scalars); `frame_number`,
         `height`, `width`, `center`, `num_frames` (int32 scalars); `sentences` (N,) string; `instance_ids` (N,)
-        int32; `masks` (N,) string (PNG); `frames` (n,) string (JPEG); `source`.
+        int32; `masks` (N,) string (PNG); `class_ids` (N,) int32 (zeros where the record has none: written
+        before 2026-12-06); `frames` (n,) string (JPEG); `source`.
     """
     context, sequence = tf.io.parse_single_sequence_example(
         serialized, context_features=_CONTEXT_FEATURES, sequence_features=_SEQUENCE_FEATURES)
@@ -45,6 +47,9 @@ def decode(serialized: tf.Tensor, source: tf.Tensor | str = "") -> dict[str, tf.
     out[schema.SENTENCES_KEY] = tf.sparse.to_dense(context[schema.SENTENCES_KEY])
     out[schema.INSTANCE_IDS_KEY] = tf.cast(tf.sparse.to_dense(context[schema.INSTANCE_IDS_KEY]), tf.int32)
     out[schema.MASKS_KEY] = tf.sparse.to_dense(context[schema.MASKS_KEY])
+    classes = tf.cast(context[schema.CLASS_IDS_KEY].values, tf.int32)
+    out[schema.CLASS_IDS_KEY] = tf.cond(  # none recorded: 0 for each sentence
+        tf.size(classes) > 0, lambda: classes, lambda: tf.zeros_like(out[schema.INSTANCE_IDS_KEY]))
     out[schema.FRAMES_KEY] = sequence[schema.FRAMES_KEY]
     out[SOURCE_KEY] = tf.convert_to_tensor(source, tf.string)
     return out
@@ -52,10 +57,10 @@ def decode(serialized: tf.Tensor, source: tf.Tensor | str = "") -> dict[str, tf.
 
 def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor, source) -> dict[str, tf.Tensor]:
     """The context, once it holds what `schema.encode_example` writes: `num_frames` the stored frames, `center` one
-    of them, a mask and an instance id per sentence, a frame size of at most `MAX_FRAME_PIXELS`, sentences of at
-    most `MAX_SENTENCE_BYTES`. A record that breaks these (written by hand, or by another tool) stops the pipeline
-    with its shard (`source`), video and frame named; else a `center` of 10**12 wraps around in the int32 cast
-    and the clip is taken from the wrong frames without a word."""
+    of them, a mask and an instance id per sentence (and a class id, where any), a frame size of at most
+    `MAX_FRAME_PIXELS`, sentences of at most `MAX_SENTENCE_BYTES`. A record that breaks these (written by hand, or
+    by another tool) stops the pipeline with its shard (`source`), video and frame named; else a `center` of 10**12
+    wraps around in the int32 cast and the clip is taken from the wrong frames without a word."""
     stored = tf.shape(frames, out_type=tf.int64)[0]
     sentences = tf.shape(context[schema.SENTENCES_KEY].values, out_type=tf.int64)[0]
     center, num_frames = context[schema.CENTER_KEY], context[schema.NUM_FRAMES_KEY]
@@ -66,6 +71,8 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor, source) -> dict[s
         tf.equal(num_frames, stored), center >= 0, center < stored, sentences > 0,
         tf.equal(tf.shape(context[schema.MASKS_KEY].values, out_type=tf.int64)[0], sentences),
         tf.equal(tf.shape(context[schema.INSTANCE_IDS_KEY].values, out_type=tf.int64)[0], sentences),
+        tf.reduce_any([tf.equal(tf.size(context[schema.CLASS_IDS_KEY].values, out_type=tf.int64), sentences),
+                       tf.equal(tf.size(context[schema.CLASS_IDS_KEY].values), 0)]),
         height > 0, width > 0, height * width <= MAX_FRAME_PIXELS])
     check = tf.debugging.Assert(ok, [
         "a record that acga prepare did not write: video", context[schema.VIDEO_ID_KEY], "frame",

@@ -26,6 +26,7 @@ VIDEO = "video"
 WORDS = "words"
 SENTENCE = "sentence"
 INSTANCE_ID = "instance_id"
+CLASS_ID = "class_id"
 MASK = "mask"
 MASK_PNG = "mask_png"
 FRAME_JPEG = "frame_jpeg"  # the annotated frame as stored: JPEG, its original size (`info`, for figures)
@@ -104,7 +105,7 @@ def prepare_clip(decoded: dict[str, tf.Tensor], config: DataConfig) -> dict[str,
 def expand_sentences(record: dict[str, tf.Tensor]) -> tf.data.Dataset:
     """One record (output of `prepare_clip`) → a dataset of one sample per sentence; the clip is shared."""
     per_sentence = {SENTENCE: record[schema.SENTENCES_KEY], INSTANCE_ID: record[schema.INSTANCE_IDS_KEY],
-                    MASK: record[MASK], MASK_PNG: record[schema.MASKS_KEY]}
+                    CLASS_ID: record[schema.CLASS_IDS_KEY], MASK: record[MASK], MASK_PNG: record[schema.MASKS_KEY]}
     shared = {VIDEO: record[VIDEO], schema.VIDEO_ID_KEY: record[schema.VIDEO_ID_KEY],
               schema.FRAME_NUMBER_KEY: record[schema.FRAME_NUMBER_KEY], schema.HEIGHT_KEY: record[schema.HEIGHT_KEY],
               schema.WIDTH_KEY: record[schema.WIDTH_KEY], FRAME_JPEG: record[FRAME_JPEG]}
@@ -152,7 +153,8 @@ def parse_eval(sample: dict[str, tf.Tensor], config: DataConfig, vectorizer: Any
 
     `info`: `sample_id` string "<video>/<frame:05d>/<instance>", `height`, `width` int32 (original size, to
     invert the letterbox, docs/evaluation.md#protocol), `mask_png` (the original-resolution ground-truth PNG),
-    `sentence`, `frame_jpeg` (the annotated frame as stored: a JPEG of its original size).
+    `sentence`, `frame_jpeg` (the annotated frame as stored: a JPEG of its original size), `class_id` (A2D's
+    actor-action id, 0 where unknown: docs/evaluation.md#by-class).
     """
     inputs = {VIDEO: sample[VIDEO], WORDS: _words(sample[SENTENCE], vectorizer)}
     targets = multiscale_targets(sample[MASK])
@@ -161,5 +163,6 @@ def parse_eval(sample: dict[str, tf.Tensor], config: DataConfig, vectorizer: Any
     info = {SAMPLE_ID: sample_id(sample[schema.VIDEO_ID_KEY], sample[schema.FRAME_NUMBER_KEY],
                                  sample[INSTANCE_ID]),
             schema.HEIGHT_KEY: sample[schema.HEIGHT_KEY], schema.WIDTH_KEY: sample[schema.WIDTH_KEY],
-            MASK_PNG: sample[MASK_PNG], SENTENCE: sample[SENTENCE], FRAME_JPEG: sample[FRAME_JPEG]}
+            MASK_PNG: sample[MASK_PNG], SENTENCE: sample[SENTENCE], FRAME_JPEG: sample[FRAME_JPEG],
+            CLASS_ID: sample[CLASS_ID]}
     return inputs, targets, info

@@ -19,6 +19,7 @@ Context features (`tf.train.Features`):
 | `sentences`    | bytes list    | normalised sentences (UTF-8), one per referral, annotation-file order     |
 | `instance_ids` | int64 list    | referred instance id per sentence (0 for J-HMDB)                          |
 | `masks`        | bytes list    | PNG (8-bit grey, values {0,1}) per sentence at the original H × W         |
+| `class_ids`    | int64 list    | A2D actor-action id per sentence, 0 if unknown (absent before 2026-12-06) |
 
 Feature list (`tf.train.FeatureLists`):
 
@@ -55,6 +56,7 @@ NUM_FRAMES_KEY = "num_frames"
 SENTENCES_KEY = "sentences"
 INSTANCE_IDS_KEY = "instance_ids"
 MASKS_KEY = "masks"
+CLASS_IDS_KEY = "class_ids"  # optional: shards written before 2026-12-06 have none (docs/evaluation.md#by-class)
 # === Feature-list keys ===
 FRAMES_KEY = "frames"
 
@@ -128,6 +130,7 @@ def encode_example(frame: AnnotatedFrame, sample: Any) -> bytes:
         SENTENCES_KEY: _bytes(r.sentence.encode("utf-8") for r in frame.referrals),
         INSTANCE_IDS_KEY: _ints(r.instance_id for r in frame.referrals),
         MASKS_KEY: _bytes(encode_png_mask((np.asarray(m) > 0).astype(np.uint8)) for m in sample.masks),
+        CLASS_IDS_KEY: _ints(r.class_id for r in frame.referrals),
     }
     feature_lists = {FRAMES_KEY: tf.train.FeatureList(feature=[_bytes([encode_jpeg(f)]) for f in frames])}
     example = tf.train.SequenceExample(context=tf.train.Features(feature=context),

@@ -44,6 +44,8 @@ class Referral:
             the foreground (docs/data.md#your-own-data).
         absent_ok: a mask without the actor (empty, or without `mask_value`) is the actor absent from the frame, a
             sample with an empty target (`acga prepare custom --keep-absent`), not a mistake to refuse.
+        class_id: A2D's actor-action id of the instance, 10 x actor + action (the `.h5`'s `id` field;
+            docs/evaluation.md#by-class), for `acga evaluate --by-class`; 0 where unknown (J-HMDB, your own data).
     """
 
     sentence: str
@@ -52,6 +54,7 @@ class Referral:
     mask: str = ""
     mask_value: int | None = None
     absent_ok: bool = False
+    class_id: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
