@@ -905,7 +905,7 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
                                   "output_folder", "output_folder_no_extension", "output_is_video",
                                   "output_links_to_video", "output_under_file", "bad_url", "server_down",
                                   "bad_grpc_url", "grpc_server_down", "music_file", "empty_file",
-                                  "text_file", "cut_short"])
+                                  "text_file", "cut_short", "cut_in_index"])
 def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, capsys, monkeypatch):
     from acga_tf.apps import predict as module
 
@@ -926,7 +926,9 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
                 # before: "cannot decode the video (InvalidDataError: [Errno 1094995529] Invalid data found ...)"
                 "empty_file": "clip.mp4: the file is empty (0 bytes)",
                 "text_file": "clip.mp4: not a video FFmpeg can read (FFmpeg: Invalid data found when processing input)",
-                "cut_short": "clip.mp4: an MP4 cut short before its index (no 'moov' box"}[case]
+                "cut_short": "clip.mp4: an MP4 cut short before its index (no 'moov' box",
+                # before: `AttributeError: 'NoneType' object has no attribute 'width'` and a traceback
+                "cut_in_index": "clip.mp4: an MP4 cut short inside its index (the 'moov' box"}[case]
     if case.startswith("output"):  # refused before the model or the video is read
         monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
         output = {"output_folder": str(tmp_path / "out.mp4"), "output_folder_no_extension": str(tmp_path / "out"),
@@ -952,12 +954,13 @@ def test_cli_predict_user_errors_are_one_line(case, run_dir, videos, tmp_path, c
         video = str(tmp_path / "broken.mp4")
         with open(video, "wb") as f:
             f.write(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
-    elif case in ("empty_file", "text_file", "cut_short"):
+    elif case in ("empty_file", "text_file", "cut_short", "cut_in_index"):
         whole = open(video, "rb").read()
         video = str(tmp_path / "clip.mp4")
         with open(video, "wb") as f:
             f.write({"empty_file": b"", "text_file": b"Shopping list:\nmilk, eggs\n",
-                     "cut_short": whole[:len(whole) // 2]}[case])
+                     "cut_short": whole[:len(whole) // 2],
+                     "cut_in_index": whole[:(whole.rfind(b"moov") + len(whole)) // 2]}[case])
     elif case == "music_file":
         video = write_music_with_cover(tmp_path / "song.mp3")
     elif case == "empty_query":

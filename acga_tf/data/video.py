@@ -142,9 +142,11 @@ def video_stream(container: av.container.InputContainer) -> av.VideoStream | Non
     """The video stream players and FFmpeg's tool pick (`av_find_best_stream`), or None where there is none.
 
     Not simply the first: a file can store its cover picture (one frame) as a video stream before the video, and
-    FFmpeg prefers a stream of several frames, then the default one (docs/data.md#videos).
+    FFmpeg prefers a stream of several frames, then the default one (docs/data.md#videos). A stream FFmpeg cannot
+    decode (PyAV gives it no codec context: an MP4 cut short inside its index declares one) is none.
     """
-    return container.streams.best("video")
+    stream = container.streams.best("video")
+    return stream if stream is not None and has_decoder(stream) else None
 
 
 def top_field(image: np.ndarray) -> np.ndarray:
@@ -361,7 +363,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
             with open_video(path) as container:
                 stream = video_stream(container)
                 if stream is None:
-                    raise DataError(path, "no video stream in the file", reason="corrupt_video")
+                    raise DataError(path, cut_short_mp4(path) or "no video stream in the file", reason="corrupt_video")
                 if stream.disposition & av.stream.Disposition.attached_pic:
                     raise DataError(path, "no video in the file: its only picture is a cover picture attached to "
                                           "its sound (a music or audio file)", reason="corrupt_video")
@@ -432,6 +434,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     except av.FFmpegError as e:
         if count == 0 and isinstance(e, av.InvalidDataError):  # FFmpeg could not make sense of the file at all
             raise DataError(path, unreadable_file(path, e), reason="corrupt_video") from None
+        if count == 0 and (cut := cut_short_mp4(path)):  # its index cut: FFmpeg's words differ by where
+            raise DataError(path, cut, reason="corrupt_video") from None
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
     if skipped and count:
         of = f" of the {declared} its container declares" if declared > index else ""
@@ -471,19 +475,38 @@ def unreadable_file(path: str, error: av.FFmpegError) -> str:
         return f"its frames cannot be read (FFmpeg: {said})"
     if os.path.getsize(path) == 0:
         return "the file is empty (0 bytes)"
-    kinds = _mp4_boxes(path)
-    if kinds and kinds[0] == b"ftyp" and b"moov" not in kinds:
+    return cut_short_mp4(path) or f"not a video FFmpeg can read (FFmpeg: {said})"
+
+
+def cut_short_mp4(path: str) -> str | None:
+    """Why an MP4 or MOV cut short in or before its index (the `moov` box, which most recorders and encoders write
+    last) shows no frame, or None where it is not one: its last box runs past the file's end, or it has no index.
+    FFmpeg's own words for such a file differ by the byte it was cut at ("no video stream", "Invalid data", "End of
+    file"); a file whose index is whole and whose frames are cut decodes up to its end, with a warning."""
+    if os.path.isdir(path) or not os.path.isfile(path):
+        return None
+    boxes, size = _mp4_boxes(path), os.path.getsize(path)
+    if not boxes or boxes[0][0] != b"ftyp":
+        return None
+    kinds = [kind for kind, _ in boxes]
+    if b"moov" not in kinds:
         return ("an MP4 cut short before its index (no 'moov' box, which most recorders write last, as a download "
                 "or a recording stopped early leaves it): none of its frames can be found")
-    return f"not a video FFmpeg can read (FFmpeg: {said})"
+    kind, end = boxes[-1]
+    if kind == b"moov" and end > size:
+        return (f"an MP4 cut short inside its index (the 'moov' box, which most recorders write last): {size:,} of "
+                f"its {end:,} bytes are there, as a download or a copy stopped early leaves it; its frames cannot be "
+                "found")
+    return None
 
 
-def _mp4_boxes(path: str, limit: int = 10_000) -> list[bytes]:
-    """The types of an MP4/MOV file's top-level boxes, read from their headers alone (a seek per box), up to the
-    file's end or the first header that does not fit; [] where the file does not start as one."""
-    kinds, position, size = [], 0, os.path.getsize(path)
+def _mp4_boxes(path: str, limit: int = 10_000) -> list[tuple[bytes, int]]:
+    """The types of an MP4/MOV file's top-level boxes with where each says it ends, read from their headers alone (a
+    seek per box), up to the file's end or the first header that does not fit; [] where the file does not start as
+    one."""
+    boxes, position, size = [], 0, os.path.getsize(path)
     with open(path, "rb") as f:
-        while position + 8 <= size and len(kinds) < limit:
+        while position + 8 <= size and len(boxes) < limit:
             f.seek(position)
             length, kind = struct.unpack(">I4s", f.read(8))
             if length == 1:  # a 64-bit size follows
@@ -492,9 +515,9 @@ def _mp4_boxes(path: str, limit: int = 10_000) -> list[bytes]:
                 length = size - position
             if length < 8 or not kind.isascii():
                 break
-            kinds.append(kind)
             position += length
-    return kinds
+            boxes.append((kind, position))
+    return boxes
 
 
 def _presentation_order(path: str, index: int) -> list[int] | None:
