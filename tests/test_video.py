@@ -826,6 +826,19 @@ def test_each_camera_picture_of_a_folder_is_turned_by_its_own_orientation(tmp_pa
                                   "one video")
 
 
+def test_a_link_to_nothing_given_as_the_video_is_named_as_one(tmp_path):
+    """A fuzzing tester's links given as the video: a loop of links was "video file not found (in ..., the current
+    folder)", sending him to look for a file; a link to a missing file said nothing of the link either."""
+    (tmp_path / "a.mp4").symlink_to(tmp_path / "b.mp4")
+    (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
+    (tmp_path / "latest.mp4").symlink_to("takes/3.mp4")
+    for name, said in (("a.mp4", "a link that leads back to itself (through other links), not a video file"),
+                       ("latest.mp4", "a link to takes/3.mp4, which does not exist")):
+        with pytest.raises(DataError) as refused:
+            next(iter_video_frames(str(tmp_path / name)))
+        assert str(refused.value) == f"{tmp_path / name}: {said}" and refused.value.reason == "missing_video"
+
+
 def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp_path, caplog):
     frames = moving_frames(6, 24, 32, seed=4)
     odd = _frames_folder(tmp_path / r"clip\1 {a,b} [x]*?", frames)  # glob(3)'s characters, taken literally
@@ -834,7 +847,12 @@ def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp
     np.testing.assert_array_equal(np.stack(list(iter_video_frames(str(odd)))), frames)
     for name, spoil, why in (("empty", lambda f: f.write_bytes(b""), "is empty (0 bytes)"),
                              ("folder", lambda f: (f.unlink(), f.mkdir()), "is a folder"),
-                             ("link", lambda f: (f.unlink(), f.symlink_to(tmp_path / "nowhere")), "is a broken link")):
+                             ("link", lambda f: (f.unlink(), f.symlink_to(tmp_path / "nowhere")), "is a broken link"),
+                             # a fuzzing tester's: "[Errno 40] Too many levels of symbolic links", a bare OSError
+                             ("loop", lambda f: (f.unlink(), f.symlink_to(f.with_name("00004.png")),
+                                                 (f.with_name("00004.png")).unlink(),
+                                                 f.with_name("00004.png").symlink_to(f)),
+                              "is a link that leads back to itself (through other links)")):
         folder = _frames_folder(tmp_path / name, frames)
         spoil(folder / "00003.png")  # an empty frame: FFmpeg stopped there, frames 4 to 6 lost without a word
         with pytest.raises(DataError) as refused:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import dataclasses
+import errno
 import fractions
 import functools
 import heapq
@@ -607,6 +608,11 @@ def frame_files(folder: str) -> tuple[list[str], str | None]:
             status = entry.stat()  # through a link
         except FileNotFoundError:
             status = None
+        except OSError as e:  # links that lead back to each other ("Too many levels of symbolic links")
+            if e.errno != errno.ELOOP:
+                raise
+            return [], (f"its frame {entry.name} is a link that leads back to itself (through other links): a folder "
+                        "of frames holds PNG or JPEG files alone")
         why = ("is a broken link" if status is None else "is a folder" if stat.S_ISDIR(status.st_mode)
                else "is not a file" if not stat.S_ISREG(status.st_mode) else "is empty (0 bytes)"
                if status.st_size == 0 else None)
@@ -686,6 +692,13 @@ def video_file_problem(path: str) -> str | None:
                 "to a file first (`cat > clip.mp4`)")
     if path == "-":
         return "standard input is not read as a video (a video is read more than once); save it to a file first"
+    if os.path.islink(path):  # a link to nothing: not "not found", which sent the user looking for a missing file
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return "a link that leads back to itself (through other links), not a video file"
+        return f"a link to {os.readlink(path)}, which does not exist"
     note = files.current_folder_note(path)
     return "video file not found" + (f" ({note})" if note else "")
 
