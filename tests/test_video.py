@@ -910,3 +910,22 @@ def test_a_video_this_process_may_not_read_is_named_so(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=rf"^{path}: cannot be read \(Permission denied\): check its owner and "
                                         r"permissions$"):
         next(iter_video_frames(str(path)))
+
+
+def test_an_overlay_with_hours_between_two_frames_is_written_and_says_so(tmp_path, caplog):
+    """A fuzzing tester's source with 10 hours between frames (a motion-triggered camera's file): the overlay's MP4
+    could not be closed ("Not yet implemented in FFmpeg, patches welcome") or its times wrapped around (frames 17 µs
+    apart). A gap longer than an MP4 is written with (1.24 hours) is shortened to it, with a warning; shorter ones are
+    kept."""
+    with caplog.at_level("WARNING"), video.Mp4Writer(str(tmp_path / "gaps.mp4"), fps=25) as writer:
+        for time in (0.0, 1.0, 4000.0, 4001.0, 40001.0, 40002.0, 76002.0, 76003.0):
+            writer.write(np.full((32, 48, 3), 90, np.uint8), time=time)
+    with av.open(str(tmp_path / "gaps.mp4")) as container:
+        times = [float(frame.time) for frame in container.decode(video=0)]
+    longest = video.MAX_FRAME_GAP_TICKS / video.TIME_SCALE  # 1.24 hours
+    np.testing.assert_allclose(times, [0, 1, 4000, 4001, 4001 + longest, 4002 + longest, 4002 + 2 * longest,
+                                       4003 + 2 * longest], atol=1e-4)
+    assert caplog.text.count("more than an MP4 is written with between two frames") == 2
+    assert "frame 5 comes 10.0 hours after the one before it" in caplog.text
+    assert ("frame 7 comes 10.0 hours after the one before it, more than an MP4 is written with between two frames: "
+            f"it and later frames are written {2 * (10 - longest / 3600):.1f} hours early") in caplog.text

@@ -1261,6 +1261,10 @@ def _sample(frame: AnnotatedFrame, frames: np.ndarray, center: int, first: int,
 # Ticks a second of an MP4 written with its source's frame times: whole ticks a frame at 24, 25, 30, 50, 60 and
 # 29.97 fps, and at most 65535 as MPEG-4 Part 2 requires.
 TIME_SCALE = 60000
+# The longest time between two frames an MP4 is written with (1.24 hours at TIME_SCALE): its frames' offsets are
+# signed 32-bit counts of ticks (9.94 hours), and with the encoder's reordering one spans a few frames' gaps: two
+# gaps of 3.3 hours failed at closing ("Not yet implemented in FFmpeg"), or wrapped around. An eighth of it is safe.
+MAX_FRAME_GAP_TICKS = 2**28
 
 
 class Mp4Writer:
@@ -1287,7 +1291,7 @@ class Mp4Writer:
         self.codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         self.fps, self.options, self.count, self.sample_aspect = fps, options, 0, sample_aspect
         self.container = av.open(os.fspath(path), "w", format="mp4")
-        self.stream, self.start, self.pts = None, None, -1
+        self.stream, self.start, self.pts, self.cut = None, None, -1, 0  # cut: ticks taken out of gaps too long
         self.failed = False  # a write failed (a full disk): the file is closed without flushing (`abandon`)
 
     def write(self, image: np.ndarray, time: float | None = None) -> None:
@@ -1322,7 +1326,16 @@ class Mp4Writer:
         if self.start is None:
             frame.pts = self.count
         else:
-            ticks = round((time - self.start) * TIME_SCALE) if time is not None else self.pts + TIME_SCALE / self.fps
+            ticks = (round((time - self.start) * TIME_SCALE) - self.cut if time is not None
+                     else self.pts + TIME_SCALE / self.fps)
+            if ticks - self.pts > MAX_FRAME_GAP_TICKS:  # (a camera's hours without motion): else the file cannot
+                # be closed ("Not yet implemented in FFmpeg") or its times wrap around
+                self.cut += ticks - self.pts - MAX_FRAME_GAP_TICKS
+                logger.warning("%s: frame %d comes %.1f hours after the one before it, more than an MP4 is written "
+                               "with between two frames: it and later frames are written %.1f hours early",
+                               self.container.name, self.count + 1, (ticks - self.pts) / TIME_SCALE / 3600,
+                               self.cut / TIME_SCALE / 3600)
+                ticks = self.pts + MAX_FRAME_GAP_TICKS
             self.pts = frame.pts = max(int(round(ticks)), self.pts + 1)  # strictly increasing
             frame.time_base = fractions.Fraction(1, TIME_SCALE)
         self.count += 1
