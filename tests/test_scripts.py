@@ -337,6 +337,16 @@ TINY_RUNS: dict[str, TinyRun] = {
         # 50 s on a 2-core AVX2 host (a process per video). The default suite checks acga predict's bounded frame
         # window (tests/test_predict.py::test_iter_masks_streams_with_a_bounded_frame_window).
         slow=True),
+    "benchmarks/postprocess.py": TinyRun(
+        ("--size", "32", "--repeats", "1", "--frames", "720p,36x52"),
+        (*ENVIRONMENT,
+         r"4 masks from S = 32, median of 1 calls:",
+         *(rf"  {name} \({size}\): TensorFlow's kernel {NUMBER} ms, two gathers {NUMBER} ms \({NUMBER}x\); the same "
+           rf"pixels: True; the whole post-processing {NUMBER} ms a frame"
+           for name, size in (("720p", "1280x720"), ("36x52", "52x36"))),
+         r"the overlay's blend of one mask into a frame \(alpha 0\.45\), median of 1 calls:",
+         *(rf"  {name}, the mask {coverage}% of it: every pixel {NUMBER} ms, acga-tf's {NUMBER} ms "
+           rf"\({NUMBER}x\); the same pixels: True" for name in ("720p", "36x52") for coverage in (2, 20, 100)))),
     "benchmarks/rest_payload.py": TinyRun(
         ("--height", "24", "--width", "40", "--clip-length", "4", "--repeats", "1"),
         (*ENVIRONMENT,
