@@ -200,7 +200,17 @@ def test_shards_given_twice_are_refused_and_training_shards_named(trained_run, p
                for m in warned), warned
     caplog.clear()
     evaluate(trained_run, prepared_a2d["test"])
-    assert not any("training split" in r.getMessage() for r in caplog.records)
+    assert not any("training split" in r.getMessage() or "split's" in r.getMessage() for r in caplog.records)
+    # part of a split (a metrics auditor's pattern that matched one shard of five): scored, and said so
+    prepare("a2d", prepared_a2d["root"], str(tmp_path / "small"), "test", progress=False, shard_size=1)
+    shards = sorted(glob.glob(str(tmp_path / "small" / "test-*.tfrecord")))
+    total = read_manifest(str(tmp_path / "small"))["splits"]["test"]["samples"]
+    caplog.clear()
+    part = evaluate(trained_run, shards[0])
+    assert 0 < part["samples"] < total and len(shards) > 1
+    assert [r.getMessage() for r in caplog.records if "split's" in r.getMessage()] == [
+        f"{tmp_path / 'small'}: 1 of the test split's {len(shards)} shards matched: the scores are of "
+        f"{part['samples']} of its {total} samples"]
 
 
 def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):

@@ -81,10 +81,16 @@ def test_score_is_the_maximum_the_threshold_is_taken_from():
      r"evaluate_masks: 3 probabilities and 2 truths: expected one of each a sample"),
     (lambda: evaluate_masks([np.zeros((8, 8))] * 2, [np.zeros((4, 8))] * 2, sample_ids=["a"]),
      r"2 probabilities and 2 truths, 1 sample_ids"),
+    # a metrics auditor's logits passed for probabilities (all -3): an empty mask and IoU 1e-9, without a word
+    (lambda: evaluate_masks([np.full((8, 8), 0.5), np.full((8, 8), -3.0)], [np.ones((4, 8))] * 2),
+     r"^evaluate_masks: sample 1 has values from -3 to -3; expected probabilities in \[0, 1\], σ\(logits\): pass "
+     r"keras\.ops\.sigmoid\(logits\), not the logits$"),
+    (lambda: evaluate_masks([np.full((8, 8), np.nan)], [np.ones((4, 8))], sample_ids=["v/00001/0"]),
+     r"^evaluate_masks: v/00001/0 has values from nan to nan"),
 ])
 def test_impossible_counts_and_unpaired_samples_are_refused(call, match):
     """An evaluation auditor's: `evaluate_masks` with 3 predictions and 2 truths scored 2 samples (zip), and
-    `summarize([5], [3])` an overall IoU of 1.667 (swapped columns read silently)."""
+    `summarize([5], [3])` an overall IoU of 1.667 (swapped columns read silently); logits for probabilities."""
     with pytest.raises(ValueError, match=match):
         call()
 

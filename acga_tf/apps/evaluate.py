@@ -29,6 +29,7 @@ from acga_tf.data.manifest import (
     damaged_shard_error,
     known_sample_count,
     matching_shards,
+    partial_splits,
     shard_pattern,
     shard_records,
 )
@@ -187,6 +188,8 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
         if output is not None:
             files.check_writable(output, flag=flag)  # before the evaluation, not after it
     _check_distinct(shards)
+    for line in partial_splits(shards):
+        logger.warning(line)
     if trained := [os.path.basename(s) for s in shards if os.path.basename(s).startswith("train-")]:
         logger.warning("%s %s a training split's shard (train-*): a score on what the model may have trained on; the "
                        "published tables score the test split (test-*.tfrecord, docs/evaluation.md#protocol)",
@@ -425,12 +428,17 @@ def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, fl
     """The official protocol on NumPy arrays (docs/evaluation.md#protocol).
 
     Args:
-        probabilities: per sample σ(logits) at the model's `(S, S)` or `(S, S, 1)` letterboxed resolution.
-        truths: per sample the ground-truth mask `(H, W)` at the frame's original resolution.
+        probabilities: per sample σ(logits) at the model's `(S, S)` or `(S, S, 1)` letterboxed resolution, values in
+            [0, 1] (logits are refused: thresholded as they are, they scored near 0 without a word).
+        truths: per sample the ground-truth mask `(H, W)` at the frame's original resolution; every pixel that is not
+            0 is the actor's (a soft mask's 0.3 included: binarise it first for another rule).
         sample_ids: optional ids, for error messages.
 
     Returns:
         (summary dict as `summarize`, per-sample IoUs).
+
+    Raises:
+        ValueError: the counts differ, or a sample's values lie outside [0, 1] (logits?).
     """
     probabilities, truths = list(probabilities), list(truths)
     if len(probabilities) != len(truths) or (sample_ids is not None and len(sample_ids) != len(truths)):
@@ -439,7 +447,12 @@ def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, fl
                          "expected one of each a sample")
     acc = EvaluationAccumulator()
     for index, (prob, truth) in enumerate(zip(probabilities, truths)):
-        truth = np.asarray(truth)
+        truth, prob = np.asarray(truth), np.asarray(prob, np.float32)
+        if prob.size and not (0.0 <= float(prob.min()) and float(prob.max()) <= 1.0):  # (NaN fails both)
+            name = sample_ids[index] if sample_ids is not None else f"sample {index}"
+            raise ValueError(f"evaluate_masks: {name} has values from {float(prob.min()):g} to {float(prob.max()):g}; "
+                             "expected probabilities in [0, 1], σ(logits): pass keras.ops.sigmoid(logits), not the "
+                             "logits")
         prediction = mask_at_original_size(prob, truth.shape[0], truth.shape[1])
         acc.add(sample_ids[index] if sample_ids is not None else str(index), prediction, truth)
     return acc.summary(), acc.ious()

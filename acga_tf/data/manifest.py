@@ -127,6 +127,23 @@ def shard_records(files: list[str]) -> list[dict[str, Any]]:
              "sha256": listed[os.path.dirname(f)].get(os.path.basename(f))} for f in files]
 
 
+def partial_splits(files: list[str]) -> list[str]:
+    """A line for each split of which `files` take some shards but not all, by the manifest beside them (shards
+    without one say nothing): an evaluation of part of a split, from a pattern that matched less than its author
+    meant, would print a table of part of the test set as the whole (a metrics auditor's)."""
+    lines = []
+    for directory in sorted({os.path.dirname(f) for f in files}):
+        manifest = read_manifest(directory, missing_ok=True) or {}
+        taken = {os.path.basename(f) for f in files if os.path.dirname(f) == directory}
+        for name, split in manifest.get("splits", {}).items():
+            listed = {s["file"]: int(s.get("samples", 0)) for s in split["shards"]}
+            if 0 < len(taken & listed.keys()) < len(listed):
+                have = sum(listed[f] for f in taken & listed.keys())
+                lines.append(f"{directory}: {len(taken & listed.keys())} of the {name} split's {len(listed)} shards "
+                             f"matched: the scores are of {have:,} of its {sum(listed.values()):,} samples")
+    return lines
+
+
 def known_sample_count(file_pattern: str) -> int | None:
     """`count_samples`, or None where the shards have no manifest that lists them (`make_dataset` reads such shards
     too): for progress totals and dataset lengths, which can do without it."""
