@@ -549,6 +549,8 @@ def _run_predict(args) -> int:
                                    soft_masks=args.soft_masks)
         if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run would have no line, not even its
             bar.delay = 0  # final frames and speed; the bar then ends with them
+        bar.total = bar.n  # its end at the frames segmented: a total estimated from the duration (Matroska), or
+        # declared wrong by a damaged file, ended "1439/1440"
     written = f" -> {', '.join(summary.paths)}" if summary.paths else ""
     written = written.replace("/dev/stdout", "standard output") if args.output_json == "-" else written
     part = ""
@@ -591,11 +593,14 @@ def _run_predict_list(args) -> int:
                                  disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr)))
         return bars[-1].update
 
-    def video_done(*_):
+    def video_done(row=None, group=()):
         while bars:
             bar = bars.pop()
-            if not is_live(sys.stderr):  # a log's bar (redrawn every 30 s) ends with its video's frames and speed:
-                bar.delay = 0  # else a video under 30 s has no line at all, as predict's
+            if bar.n and not is_live(sys.stderr):  # a log's bar (redrawn every 30 s) ends with its video's frames and
+                bar.delay = 0  # speed: else a video under 30 s has no line at all, as predict's (a video refused
+                # before its first frame keeps its delay: its warning says why, not "0/? frames" after it)
+            if any(result.status == "done" for result in group):
+                bar.total = bar.n  # its end at the frames segmented (a total estimated from the duration: predict's)
             bar.close()
 
     try:

@@ -17,7 +17,7 @@ from runs import QUERY, moving_frames, write_video
 from tqdm import tqdm
 
 from acga_tf.apps import batch
-from acga_tf.apps.predict import predict
+from acga_tf.apps.predict import frames_to_segment, predict, video_info
 from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.cli import main
 from acga_tf.ops import progress
@@ -398,6 +398,31 @@ def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, c
     # into a log (stderr here), each video's bar ends with a line of its frames (a QA engineer's log was empty)
     assert re.search(r"^predict video 1 of 3: 6/6 frames \[", err, re.M) and re.search(
         r"^predict video 3 of 3: 5/5 frames \[", err, re.M), err
+
+
+def test_a_matroska_video_has_a_total_and_a_refused_video_no_empty_bar(run_dir, tmp_path, capsys, monkeypatch):
+    """A long-video tester's overnight log: a Matroska archive's bar was "1440/?" for its whole hour (MKV and WebM
+    declare no frame count; their duration is estimated from), and a video refused before its first frame drew an
+    empty "0/? frames" bar after its warning."""
+    write_video(tmp_path / "c.mkv", moving_frames(9, 40, 56, seed=4), "libx264", "yuv420p")
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    assert video_info(str(tmp_path / "c.mkv")).frames is None  # what the container declares
+    assert frames_to_segment(str(tmp_path / "c.mkv")) == 9  # 0.75 s at 12 fps
+    listing = _write_list(tmp_path / "list.csv", [("c.mkv", QUERY), ("notes.mp4", QUERY)])
+    bars = []
+
+    class Bar(tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(progress, "tqdm", Bar)  # the bar of a log (stderr is not a terminal here)
+    assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(tmp_path / "out")]) == 2
+    assert [(bar.desc, bar.total, bar.n) for bar in bars] == [("predict video 1 of 2", 9, 9),
+                                                             ("predict video 2 of 2", None, 0)]
+    err = capsys.readouterr().err
+    assert re.search(r"^predict video 1 of 2: 9/9 frames \[", err, re.M), err
+    assert "predict video 2 of 2" not in err and "notes.mp4: not a video FFmpeg can read" in err, err
 
 
 def test_a_sentence_typed_in_full_width_or_with_decomposed_accents_is_segmented_once(run_dir, listed):

@@ -216,6 +216,8 @@ class VideoInfo:
         sample_aspect: the aspect ratio of its pixels where it is not 1 (anamorphic video, e.g. 32/27 for DVD's
             720 × 480 shown 16:9), or None.
         width, height: the stored frame size, or None.
+        duration: seconds, the stream's or else the container's, or None: where no frame count is declared
+            (Matroska, WebM), what a progress bar's total is estimated from (`frames_to_segment`).
     """
 
     fps: float | None = None
@@ -223,6 +225,7 @@ class VideoInfo:
     sample_aspect: fractions.Fraction | None = None
     width: int | None = None
     height: int | None = None
+    duration: float | None = None
 
 
 def video_info(path: str) -> VideoInfo:
@@ -237,12 +240,14 @@ def video_info(path: str) -> VideoInfo:
                 return VideoInfo()
             rate, count, aspect = stream.average_rate, stream.frames, stream.sample_aspect_ratio
             width, height = stream.codec_context.width, stream.codec_context.height
+            duration = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
+                        else container.duration / av.time_base if container.duration else None)
     except av.FFmpegError:
         return VideoInfo()
     if os.path.isdir(path):  # a folder of frames: FFmpeg's image reader declares no count (a progress bar's "12/?")
         count = len(frame_files(path)[0])
     return VideoInfo(float(rate) if rate else None, int(count) or None, aspect if aspect and aspect != 1 else None,
-                     int(width) or None, int(height) or None)
+                     int(width) or None, int(height) or None, duration if duration and duration > 0 else None)
 
 
 def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
@@ -257,16 +262,21 @@ def video_length(path: str) -> int | None:
 
 def frames_to_segment(path: str, start: float | None = None, end: float | None = None) -> int | None:
     """How many frames `predict_to_files(path, ..., start=, end=)` will segment, from the container's declared
-    frame count and rate (for progress bars), or None where it declares no count.
+    frame count and rate (for progress bars), or where it declares no count (Matroska, WebM) an estimate from its
+    duration and rate (an archive's hour-long MKV showed "1440/?" and no time left); None where it declares
+    neither. A bar given it ends at the frames segmented (the CLI sets its total then).
 
     Raises:
         ValueError: as `frame_range`.
     """
     info = video_info(path)
     first, stop = frame_range(start, end, info.fps or DEFAULT_FPS, _times_for(path, start, end))
-    if info.frames is None:
+    count = info.frames
+    if count is None and info.duration and info.fps:
+        count = round(info.duration * info.fps)
+    if count is None:
         return None
-    return max(min(info.frames, stop or info.frames) - first, 0) or None
+    return max(min(count, stop or count) - first, 0) or None
 
 
 def load_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
