@@ -685,6 +685,17 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
     assert "; the model knows 14 words: " in str(caught.value)  # (a model of more words: its vocab.txt's path)
     assert caught.value.message == ("query 'zyzzyva quokka' has no known word: none of its words is in the "
                                     "vocabulary of the model, so the mask would ignore the sentence")
+    # a long-video tester's "the zebra galloping": "the" alone known, segmented and "done" at 2% coverage, the only
+    # sign a warning in the list's message column; a sentence of words that name nothing is refused as one of none
+    for sentence, named, lacks in (("the zebra galloping", "'the'", " (zebra, galloping are not in its vocabulary)"),
+                                   ("The THE", "'the'", ""), ("of the quokka", "'the'", " (of, quokka are not in its "
+                                                                                           "vocabulary)")):
+        with pytest.raises(acga_tf.InputError) as caught:
+            predict(load_predictor(run_dir), frames, sentence)
+        assert caught.value.message == (f"query {sentence!r}: the model knows only {named} of it, a word naming no "
+                                        f"actor{lacks}, so the mask would ignore the sentence"), caught.value.message
+    # a word of motion or place tells actors apart ("up": the demo's "moving up"), so it is not one of them
+    assert predict(load_predictor(run_dir), frames[:2], "the zebra left").masks.shape[0] == 2
     assert acga_tf.InputError("x").message == "x"
     for call in (lambda: predict(trained, frames, QUERY, batch_size=0), lambda: predict(trained, frames)):
         with pytest.raises(ValueError) as caught:  # the service's own call at fault, not the client

@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
-from acga_tf.data.text import compose, tokenize_py
+from acga_tf.data.text import FUNCTION_WORDS, compose, tokenize_py, tokenize_py_many
 from acga_tf.data.types import MAX_SENTENCE_BYTES, DataError
 from acga_tf.data.video import (
     Mp4Writer,
@@ -179,7 +179,20 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     info = predictor.describe(list(queries))
     length = predictor.sentence_length
     judged = []
-    for query, words, known, unknown in zip(queries, info["words"], info["known_words"], info["unknown_words"]):
+    for query, tokens, words, known, unknown in zip(queries, tokenize_py_many(list(queries)), info["words"],
+                                                    info["known_words"], info["unknown_words"]):
+        missing = str(unknown).split()
+        read = [t for t in tokens[:length] if t not in missing]  # the words the model knows, in order
+        if known and read and all(t in FUNCTION_WORDS for t in read):  # "the zebra galloping": "done", 2% covered
+            named = ", ".join(map(repr, dict.fromkeys(read)))
+            plural = len(set(read)) > 1
+            lacks = (f" ({', '.join(missing)} {'are' if len(missing) > 1 else 'is'} not in its vocabulary)"
+                     if missing else "")
+            hint = predictor.words_hint() if missing else None
+            judged.append((f"query {quoted(query)}: the model knows only {named} of it, "
+                           f"{'words' if plural else 'a word'} naming no actor{lacks}, so the mask would ignore the "
+                           "sentence" + (f"; {hint}" if hint else ""), []))
+            continue
         if known == 0:
             hint = predictor.words_hint()  # French or Chinese sentences for the demo's model, say
             # "its first 8 words" of a longer sentence only (not a 4-word sentence's "first 8")
@@ -190,7 +203,7 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
             continue
         notes = []
         if words > length:  # the words dropped named (they may be the sentence's motion)
-            dropped = tokenize_py(query)[length:]
+            dropped = tokens[length:]
             named = " ".join(dropped) if len(dropped) <= WORDS_NAMED else " ".join(dropped[:WORDS_NAMED]) + " ..."
             notes.append(f"query {quoted(query)} has {words} words; the model reads the first {length}: "
                          f"{words - length} are dropped ({named})")

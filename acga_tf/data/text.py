@@ -101,6 +101,18 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
     return tf.strings.split(s)
 
 
+# English words that name no actor, colour, shape or motion: articles, pronouns, prepositions, conjunctions and
+# auxiliaries. A sentence of which the model knows only these ("the zebra galloping" to a vocabulary without "zebra"
+# and "galloping") is read as no description at all: `acga_tf.apps.predict.judge_queries` refuses it as it refuses a
+# sentence with no known word (docs/serving.md#sentences).
+FUNCTION_WORDS = frozenset("""
+    a an the this that these those its his her their our my your some any each every another other
+    it he she they we you i who whom whose which what there here
+    is are was were be been being am has have had do does did will would can could shall should may might must
+    of in on at to from by with into onto for as than then and or but nor so if while not no very just too also
+""".split())  # not "up", "down", "behind", "near": a motion or a place tells actors apart
+
+
 def tokenize_py_many(sentences: list[str]) -> list[list[str]]:
     """`tokenize` run eagerly on a list of Python strings.
 
