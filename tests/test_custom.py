@@ -137,7 +137,7 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
                                   "semicolons", "long_query", "instance_zero", "id_map_without_instance",
-                                  "class_map_without_instance", "grey_id_map_without_instance"])
+                                  "class_map_without_instance", "grey_id_map_without_instance", "jpeg_id_map"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -186,7 +186,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
                                       "the table's instance column naming the actor's value",
         # a data engineer's: an id map of two objects at 128 and 255 was read as their union
         "grey_id_map_without_instance": "x.png: a greyscale id map of 2 objects (values 128, 255): give the table's "
-                                        "instance column the value of each row's actor"}[case]
+                                        "instance column the value of each row's actor",
+        # an id map saved as JPEG: the actor's value kept only away from its edges, the mask read smaller silently
+        "jpeg_id_map": "x.jpg: an id map saved as JPEG, read for the pixels of value 2: JPEG's compression changes "
+                       "values near every edge, so the actor would lose or gain pixels there; save it as PNG"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -220,6 +223,9 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         Image.fromarray(_mask(3, 0) * 15).save(masks / "x.png")
     elif case == "grey_id_map_without_instance":
         Image.fromarray((_mask(3, 0) * 128 + _mask(3, 1) * 255).astype(np.uint8)).save(masks / "x.png")
+    elif case == "jpeg_id_map":
+        Image.fromarray((_mask(3, 0) + 2 * _mask(3, 1)).astype(np.uint8)).save(masks / "x.jpg", quality=95)
+        header, rows = (*header, "instance"), [[*row[:3], "masks/x.jpg", "train", "2"]]
     elif case == "unquoted_comma":
         rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
     elif case == "unquoted_comma_before_empty_instance":

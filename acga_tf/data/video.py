@@ -881,7 +881,8 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
 
     Raises:
         DataError: "missing_mask" (no file), "bad_mask" (not an image, a colour one, an index mask of several
-            objects without `value`, or values that are no actor's: an id map given without `value`),
+            objects without `value`, values that are no actor's: an id map given without `value`, or a JPEG read
+            with `value`: its values are not kept at the edges),
             "empty_mask" (no pixel of the actor).
     """
     path = os.fspath(path)
@@ -893,6 +894,10 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
             if image.width * image.height > MAX_FRAME_PIXELS:
                 raise DataError(path, f"{image.width}x{image.height} pixels, more than a frame may have",
                                 reason="bad_mask")
+            if value is not None and image.format == "JPEG":  # exact values wanted, none kept at the edges
+                raise DataError(path, f"an id map saved as JPEG, read for the pixels of value {value}: JPEG's "
+                                      "compression changes values near every edge, so the actor would lose or gain "
+                                      "pixels there; save it as PNG", reason="bad_mask")
             if mode == "PA" or (mode == "P" and "transparency" in image.info):  # a palette with transparency
                 image, mode = image.convert("RGBA"), "RGBA"
             palette = np.asarray(image.getpalette() or [], np.int64).reshape(-1, 3) if mode == "P" else None
