@@ -806,8 +806,8 @@ def _add_evaluate(sub) -> None:
                                          "compare runs by; '-': to standard output, the table then on stderr")
     p.add_argument("--batch-size", type=count_argument, default=8, help="samples per forward pass (default: 8)")
     p.add_argument("--word-vectors", help="word vectors, only for a bare .keras model without vocabulary")
-    p.add_argument("--by-class", action="store_true", help="also the table by A2D actor and by action (shards "
-                                                           "converted since 2026-12-06; docs/evaluation.md#by-class)")
+    p.add_argument("--by-class", action="store_true", help="also the table by A2D actor and by action (A2D shards "
+                                                           "that record classes; docs/evaluation.md#by-class)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_evaluate)
 
@@ -846,15 +846,15 @@ def _run_evaluate(args) -> int:
 def _print_by_class(by_class: dict, table) -> None:
     """`acga evaluate --by-class`'s tables, by actor and by action, or why there are none."""
     if not by_class["actor"]:
-        print("\nNo sample records its A2D class (J-HMDB, your own data, or shards converted before 2026-12-06: "
-              "`acga prepare a2d` into a new --output records it; docs/evaluation.md#by-class)", file=table)
+        print("\nNo sample records its A2D class (J-HMDB, your own data, or shards converted before 2026-12-06, late "
+              "morning: `acga prepare a2d` into a new --output records it; docs/evaluation.md#by-class)", file=table)
         return
     for kind in ("actor", "action"):
         print(f"\nBy {kind} (A2D's {kind} classes; docs/evaluation.md#by-class):", file=table)
         print(format_table(by_class[kind], first=kind), file=table)
     if by_class["unknown"]:
-        print(f"\n{by_class['unknown']} samples record no class (shards converted before 2026-12-06) and are in "
-              "neither table", file=table)
+        print(f"\n{by_class['unknown']} samples record no class and are in neither table (J-HMDB or your own data, A2D "
+              "frames whose .h5 has no usable id, or shards converted before 2026-12-06, late morning)", file=table)
 
 
 # === demo (issue: product) ===

@@ -16,6 +16,7 @@ from PIL import Image
 from runs import QUERY, moving_frames, write_video
 from tqdm import tqdm
 
+from acga_tf import cli
 from acga_tf.apps import batch
 from acga_tf.apps.predict import frames_to_segment, predict, video_info
 from acga_tf.apps.predictors import KerasPredictor
@@ -423,6 +424,16 @@ def test_a_matroska_video_has_a_total_and_a_refused_video_no_empty_bar(run_dir, 
     err = capsys.readouterr().err
     assert re.search(r"^predict video 1 of 2: 9/9 frames \[", err, re.M), err
     assert "predict video 2 of 2" not in err and "notes.mp4: not a video FFmpeg can read" in err, err
+    # a total estimated wrong (a duration longer than the frames): the bar ends at the frames segmented, not "9/12"
+    monkeypatch.setattr(batch, "frames_to_segment", lambda path: 12)
+    monkeypatch.setattr(cli, "frames_to_segment", lambda path, start, end: 12)
+    bars.clear()
+    assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(tmp_path / "again")]) == 2
+    assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "c.mkv"), "--query", QUERY]) == 0
+    assert [(bar.total, bar.n) for bar in bars] == [(9, 9), (12, 0), (9, 9)]  # (the refused video's bar: no line)
+    err = capsys.readouterr().err
+    assert re.search(r"^predict video 1 of 2: 9/9 frames \[", err, re.M) and re.search(r"^predict: 9/9 frames \[",
+                                                                                       err, re.M), err
 
 
 def test_a_sentence_typed_in_full_width_or_with_decomposed_accents_is_segmented_once(run_dir, listed):

@@ -550,6 +550,14 @@ def test_the_overlay_blends_each_mask_in_order_whatever_it_covers():
             got = _blend(frames, [(m, overlay_color(k)) for k, m in enumerate(masks)], OVERLAY_ALPHA)
         np.testing.assert_array_equal(got, expected.astype(np.uint8))
         assert got is not frames and not np.shares_memory(got, frames)
+    # frames in another memory order (a transposed, turned or Fortran-order array): a reviewer's, whose overlay came
+    # back without its colours (the pixels were written into a copy)
+    frames = rng.integers(0, 256, (40, 30, 3)).astype(np.uint8)
+    masks = (rng.random((1, 30, 40)) < 0.1).astype(np.uint8)
+    for turned in (frames.transpose(1, 0, 2), np.rot90(frames.transpose(1, 0, 2), 2),
+                   np.asfortranarray(frames.transpose(1, 0, 2))):
+        np.testing.assert_array_equal(overlay_frame(turned, masks), overlay_frame(np.ascontiguousarray(turned), masks))
+        assert (overlay_frame(turned, masks) != turned).any()
 
 
 def test_predict_rejects_bad_arrays_and_batch_sizes(trained):
@@ -694,6 +702,14 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
             predict(load_predictor(run_dir), frames, sentence)
         assert caught.value.message == (f"query {sentence!r}: the model knows only {named} of it, a word naming no "
                                         f"actor{lacks}, so the mask would ignore the sentence"), caught.value.message
+    # its words past the L the model reads are cut, not unknown: said so (a reviewer's)
+    predictor = load_predictor(run_dir)
+    long = " ".join(["the"] * predictor.sentence_length + ["red", "square"])
+    with pytest.raises(acga_tf.InputError) as caught:
+        predict(predictor, frames, long)
+    assert caught.value.message.endswith(f"the model knows only 'the' of its first {predictor.sentence_length} words "
+                                         "(it reads no more), a word naming no actor, so the mask would ignore the "
+                                         "sentence"), caught.value.message
     # a word of motion or place tells actors apart ("up": the demo's "moving up"), so it is not one of them
     assert predict(load_predictor(run_dir), frames[:2], "the zebra left").masks.shape[0] == 2
     assert acga_tf.InputError("x").message == "x"

@@ -506,6 +506,12 @@ def test_an_mp4_cut_anywhere_before_its_index_ends_is_named_cut_short(tmp_path):
             read_video_frames(str(cut))
         assert refused.value.reason == "corrupt_video"
         assert video_fps(str(cut), default=7.0) == 7.0  # the container's facts: none, not an AttributeError
+    # a whole file whose video is in a codec FFmpeg cannot decode (a reviewer's `avc1` tag patched to `zzzz`): named
+    # as such, not "no video stream" (which it was once PyAV's codec-less stream stopped being an AttributeError)
+    (tmp_path / "unknown.mp4").write_bytes(data.replace(b"avc1", b"zzzz"))
+    with pytest.raises(DataError, match=r"unknown\.mp4: FFmpeg has no decoder for its video \(a codec this FFmpeg "
+                                        r"does not know\)$"):
+        read_video_frames(str(tmp_path / "unknown.mp4"))
     # its last bytes (the index's user data, here) are not needed to find the frames: they decode, all of them
     (tmp_path / "cut19.mp4").write_bytes(data[:index + (len(data) - index) * 10 // 11])
     np.testing.assert_array_equal(read_video_frames(str(tmp_path / "cut19.mp4")), read_video_frames(full))
@@ -833,7 +839,7 @@ def test_a_link_to_nothing_given_as_the_video_is_named_as_one(tmp_path):
     (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
     (tmp_path / "latest.mp4").symlink_to("takes/3.mp4")
     for name, said in (("a.mp4", "a link that leads back to itself (through other links), not a video file"),
-                       ("latest.mp4", "a link to takes/3.mp4, which does not exist")):
+                       ("latest.mp4", f"a link to {tmp_path / 'takes' / '3.mp4'}, which does not exist")):
         with pytest.raises(DataError) as refused:
             next(iter_video_frames(str(tmp_path / name)))
         assert str(refused.value) == f"{tmp_path / name}: {said}" and refused.value.reason == "missing_video"
@@ -929,3 +935,17 @@ def test_an_overlay_with_hours_between_two_frames_is_written_and_says_so(tmp_pat
     assert "frame 5 comes 10.0 hours after the one before it" in caplog.text
     assert ("frame 7 comes 10.0 hours after the one before it, more than an MP4 is written with between two frames: "
             f"it and later frames are written {2 * (10 - longest / 3600):.1f} hours early") in caplog.text
+    # an overlay with the source's sound: the sound would run late after the shortened gap (a reviewer's), so the
+    # overlay has none, and says why
+    from acga_tf.apps.predict import OverlayWriter
+    source = write_video_with_tone(tmp_path / "tone.mp4", moving_frames(4, 32, 48, seed=2))
+    caplog.clear()
+    for times, sound in (((0.0, 0.1, 0.2, 0.3), True), ((0.0, 0.1, 20000.0, 20000.1), False)):
+        with caplog.at_level("WARNING"):
+            writer = OverlayWriter(str(tmp_path / "overlay.mp4"), 12.0, audio=source)
+            for time in times:
+                writer.write(np.full((32, 48, 3), 90, np.uint8), time)
+            writer.close()
+        with av.open(str(tmp_path / "overlay.mp4")) as container:
+            assert bool(container.streams.audio) == sound, times
+    assert "overlay.mp4: the sound is left out: frames were moved earlier to shorten a gap" in caplog.text

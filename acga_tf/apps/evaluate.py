@@ -317,7 +317,8 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
                 seen.add((sample_id, sentence))
                 iou = accumulator.add(sample_id, prediction, truth)
                 rows.append((sample_id, sentence, height, width,
-                             accumulator.intersections[-1], accumulator.unions[-1], iou, int(info["class_id"][b])))
+                             accumulator.intersections[-1], accumulator.unions[-1], iou,
+                             int(info["class_id"][b]) if "class_id" in info else 0))  # (a dataset of one's own)
             if bar is not None:
                 with contextlib.redirect_stdout(sys.stderr):  # Keras writes its bar to stdout: the table's, in a file
                     bar.update(len(rows), finalize=False)

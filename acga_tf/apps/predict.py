@@ -181,15 +181,16 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     judged = []
     for query, tokens, words, known, unknown in zip(queries, tokenize_py_many(list(queries)), info["words"],
                                                     info["known_words"], info["unknown_words"]):
-        missing = str(unknown).split()
+        missing = list(dict.fromkeys(str(unknown).split()))  # (of the words the model reads: L at most)
         read = [t for t in tokens[:length] if t not in missing]  # the words the model knows, in order
         if known and read and all(t in FUNCTION_WORDS for t in read):  # "the zebra galloping": "done", 2% covered
             named = ", ".join(map(repr, dict.fromkeys(read)))
             plural = len(set(read)) > 1
+            of = f"of its first {length} words (it reads no more)" if words > length else "of it"
             lacks = (f" ({', '.join(missing)} {'are' if len(missing) > 1 else 'is'} not in its vocabulary)"
                      if missing else "")
             hint = predictor.words_hint() if missing else None
-            judged.append((f"query {quoted(query)}: the model knows only {named} of it, "
+            judged.append((f"query {quoted(query)}: the model knows only {named} {of}, "
                            f"{'words' if plural else 'a word'} naming no actor{lacks}, so the mask would ignore the "
                            "sentence" + (f"; {hint}" if hint else ""), []))
             continue
@@ -207,9 +208,9 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
             named = " ".join(dropped) if len(dropped) <= WORDS_NAMED else " ".join(dropped[:WORDS_NAMED]) + " ..."
             notes.append(f"query {quoted(query)} has {words} words; the model reads the first {length}: "
                          f"{words - length} are dropped ({named})")
-        if unknown := str(unknown).split():  # (of the words the model reads: L at most)
+        if missing:
             notes.append(f"query {quoted(query)}: words not in the model's vocabulary (they get zero vectors): "
-                         + ", ".join(unknown))
+                         + ", ".join(missing))
         if symbols := list(dict.fromkeys(c for c in query if unicodedata.category(c) == "So")):
             # else "the 🟢 circle" is read as "the circle" without a word
             notes.append(f"query {quoted(query)}: {' '.join(symbols)} not read (the model reads words of letters "
@@ -771,7 +772,8 @@ def _blend(frames: np.ndarray, layers, alpha: float) -> np.ndarray:
     """uint8 (..., H, W, 3) frames with each `(bool mask (..., H, W), colour)` of `layers` blended in, in order. Only
     the masked pixels are looked up and written: each channel of the whole frame took 20 ms of a 1080p frame's 66 in
     `acga predict --output`, where a mask covers a few percent of it (benchmarks/postprocess.py)."""
-    out = np.array(frames, copy=True)  # C order: pixel i is row i of `pixels`
+    out = np.array(frames, order="C", copy=True)  # C order: pixel i is row i of `pixels` (a view, not a copy, of
+    # a transposed or Fortran-order array's pixels: written into, it left the overlay out)
     pixels = out.reshape(-1, 3)
     for mask, color in layers:
         where = np.flatnonzero(mask)
@@ -1054,7 +1056,10 @@ class OverlayWriter:
         with _naming(self.path):
             if self.mp4 is not None:
                 self.mp4.close()
-                if self.audio is not None and self.count:
+                if self.audio is not None and self.count and self.mp4.cut:  # frames moved earlier: the sound, at
+                    logger.warning("%s: the sound is left out: frames were moved earlier to shorten a gap between "
+                                   "them (the warning above), and the sound would run late after it", self.path)
+                elif self.audio is not None and self.count:  # its own times, would not follow them
                     self._add_audio()
             elif self.images and self.ext == OVERLAY_STILL:
                 self.images[0].save(self.temporary, format="PNG")

@@ -136,11 +136,12 @@ def partial_splits(files: list[str]) -> list[str]:
         manifest = read_manifest(directory, missing_ok=True) or {}
         taken = {os.path.basename(f) for f in files if os.path.dirname(f) == directory}
         for name, split in manifest.get("splits", {}).items():
-            listed = {s["file"]: int(s.get("samples", 0)) for s in split["shards"]}
+            listed = {s["file"]: int(s.get("samples") or 0) for s in split.get("shards") or ()}
             if 0 < len(taken & listed.keys()) < len(listed):
                 have = sum(listed[f] for f in taken & listed.keys())
-                lines.append(f"{directory}: {len(taken & listed.keys())} of the {name} split's {len(listed)} shards "
-                             f"matched: the scores are of {have:,} of its {sum(listed.values()):,} samples")
+                lines.append(f"{os.path.abspath(directory)}: {len(taken & listed.keys())} of the {name} split's "
+                             f"{len(listed)} shards matched: the scores are of {have:,} of its "
+                             f"{sum(listed.values()):,} samples")
     return lines
 
 

@@ -104,8 +104,10 @@ def prepare_clip(decoded: dict[str, tf.Tensor], config: DataConfig) -> dict[str,
 
 def expand_sentences(record: dict[str, tf.Tensor]) -> tf.data.Dataset:
     """One record (output of `prepare_clip`) → a dataset of one sample per sentence; the clip is shared."""
+    classes = record.get(schema.CLASS_IDS_KEY)  # (a record decoded by one's own code may have none)
     per_sentence = {SENTENCE: record[schema.SENTENCES_KEY], INSTANCE_ID: record[schema.INSTANCE_IDS_KEY],
-                    CLASS_ID: record[schema.CLASS_IDS_KEY], MASK: record[MASK], MASK_PNG: record[schema.MASKS_KEY]}
+                    CLASS_ID: tf.zeros_like(record[schema.INSTANCE_IDS_KEY]) if classes is None else classes,
+                    MASK: record[MASK], MASK_PNG: record[schema.MASKS_KEY]}
     shared = {VIDEO: record[VIDEO], schema.VIDEO_ID_KEY: record[schema.VIDEO_ID_KEY],
               schema.FRAME_NUMBER_KEY: record[schema.FRAME_NUMBER_KEY], schema.HEIGHT_KEY: record[schema.HEIGHT_KEY],
               schema.WIDTH_KEY: record[schema.WIDTH_KEY], FRAME_JPEG: record[FRAME_JPEG]}

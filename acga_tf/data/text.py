@@ -104,7 +104,7 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
 # English words that name no actor, colour, shape or motion: articles, pronouns, prepositions, conjunctions and
 # auxiliaries. A sentence of which the model knows only these ("the zebra galloping" to a vocabulary without "zebra"
 # and "galloping") is read as no description at all: `acga_tf.apps.predict.judge_queries` refuses it as it refuses a
-# sentence with no known word (docs/serving.md#sentences).
+# sentence with no known word (docs/serving.md#predict).
 FUNCTION_WORDS = frozenset("""
     a an the this that these those its his her their our my your some any each every another other
     it he she they we you i who whom whose which what there here

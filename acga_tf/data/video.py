@@ -147,7 +147,20 @@ def video_stream(container: av.container.InputContainer) -> av.VideoStream | Non
     decode (PyAV gives it no codec context: an MP4 cut short inside its index declares one) is none.
     """
     stream = container.streams.best("video")
-    return stream if stream is not None and has_decoder(stream) else None
+    if stream is not None and has_decoder(stream):
+        return stream
+    return next((other for other in container.streams.video if has_decoder(other)), None)
+
+
+def no_video_reason(container: av.container.InputContainer, path: str) -> str:
+    """Why `video_stream` found no video in `path`: cut short in or before its index (`cut_short_mp4`), a video in a
+    codec FFmpeg cannot decode, or no video stream at all."""
+    if cut := cut_short_mp4(path):
+        return cut
+    if container.streams.video:  # (the sound's message says the same of an undecodable track)
+        tag = getattr(container.streams.video[0], "codec_tag", None)  # (PyAV names none for a video stream)
+        return f"FFmpeg has no decoder for its video ({tag or 'a codec this FFmpeg does not know'})"
+    return "no video stream in the file"
 
 
 def top_field(image: np.ndarray) -> np.ndarray:
@@ -364,7 +377,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
             with open_video(path) as container:
                 stream = video_stream(container)
                 if stream is None:
-                    raise DataError(path, cut_short_mp4(path) or "no video stream in the file", reason="corrupt_video")
+                    raise DataError(path, no_video_reason(container, path), reason="corrupt_video")
                 if stream.disposition & av.stream.Disposition.attached_pic:
                     raise DataError(path, "no video in the file: its only picture is a cover picture attached to "
                                           "its sound (a music or audio file)", reason="corrupt_video")
@@ -481,7 +494,8 @@ def unreadable_file(path: str, error: av.FFmpegError) -> str:
 
 def cut_short_mp4(path: str) -> str | None:
     """Why an MP4 or MOV cut short in or before its index (the `moov` box, which most recorders and encoders write
-    last) shows no frame, or None where it is not one: its last box runs past the file's end, or it has no index.
+    last) shows no frame: it has no index, or its index is its last box and runs past the file's end. None for any
+    other file (not an MP4, whole, or cut in its frames after a whole index).
     FFmpeg's own words for such a file differ by the byte it was cut at ("no video stream", "Invalid data", "End of
     file"); a file whose index is whole and whose frames are cut decodes up to its end, with a warning."""
     if os.path.isdir(path) or not os.path.isfile(path):
@@ -693,12 +707,15 @@ def video_file_problem(path: str) -> str | None:
     if path == "-":
         return "standard input is not read as a video (a video is read more than once); save it to a file first"
     if os.path.islink(path):  # a link to nothing: not "not found", which sent the user looking for a missing file
+        target = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))  # (from the link's folder)
         try:
             os.stat(path)
         except OSError as e:
             if e.errno == errno.ELOOP:
                 return "a link that leads back to itself (through other links), not a video file"
-        return f"a link to {os.readlink(path)}, which does not exist"
+            if e.errno != errno.ENOENT:  # a folder on the way that cannot be searched, a file taken for a folder
+                return f"a link to {target}, which cannot be reached ({e.strerror})"
+        return f"a link to {target}, which does not exist"
     note = files.current_folder_note(path)
     return "video file not found" + (f" ({note})" if note else "")
 

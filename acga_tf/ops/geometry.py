@@ -70,8 +70,8 @@ def _resize(images: tf.Tensor, size: tf.Tensor, method: str, antialias: bool) ->
 def _nearest(images: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
     """`tf.image.resize(images, size, "nearest")`, the same pixels, as two gathers: a row's and a column's source
     index computed as TensorFlow's kernel computes them (half-pixel centres, float32: floor((i + 0.5) × in / out),
-    at most in − 1). TensorFlow's kernel took 70 ms to bring 4 masks to 1920 × 1080 (18 ms of a 1080p frame's 80 in
-    `acga predict`); the gathers take a fraction of it (benchmarks/README.md, 2026-12-06)."""
+    at most in − 1). TensorFlow's kernel took 27 to 84 ms to bring 4 masks to 1920 × 1080, the gathers 3 to 6 ms, the
+    same pixels (benchmarks/postprocess.py)."""
     def source(in_size, out_size):
         scale = tf.cast(in_size, tf.float32) / tf.cast(out_size, tf.float32)
         index = tf.cast(tf.floor((tf.cast(tf.range(out_size), tf.float32) + 0.5) * scale), tf.int32)
