@@ -772,9 +772,8 @@ def _blend(frames: np.ndarray, layers, alpha: float) -> np.ndarray:
     """uint8 (..., H, W, 3) frames with each `(bool mask (..., H, W), colour)` of `layers` blended in, in order. Only
     the masked pixels are looked up and written: each channel of the whole frame took 20 ms of a 1080p frame's 66 in
     `acga predict --output`, where a mask covers a few percent of it (benchmarks/postprocess.py)."""
-    out = np.array(frames, order="C", copy=True)  # C order: pixel i is row i of `pixels` (a view, not a copy, of
-    # a transposed or Fortran-order array's pixels: written into, it left the overlay out)
-    pixels = out.reshape(-1, 3)
+    out = np.array(frames, order="C", copy=True)  # C order, so that `pixels` is a view of it, pixel i its row i
+    pixels = out.reshape(-1, 3)  # (of a transposed frame's copy, a copy: the colours went into it and were lost)
     for mask, color in layers:
         where = np.flatnonzero(mask)
         if 2 * len(where) > np.size(mask):  # most of the frame: every pixel looked up (cheaper there than taking
