@@ -118,7 +118,8 @@ def test_a2d_missing_files(a2d_copy):
 def test_a2d_class_ids_are_the_instances_own(a2d_copy):
     """Each sentence's actor-action id (docs/evaluation.md#by-class) is the `id` field's value at its instance's
     position in `instance` (the first, as its mask: EadxBPmQvtg's frame 8 lists an instance twice); a frame whose
-    `id` is missing or not whole numbers keeps its samples, with class 0, since the benchmark's scores do not use it."""
+    `id` is missing, of another count than its masks or not A2D's ids keeps its samples, with class 0, since the
+    benchmark's scores do not use it."""
     frames = read_a2d(str(a2d_copy))
     for frame in frames:
         with h5py.File(frame.mask_path, "r") as f:
@@ -127,6 +128,23 @@ def test_a2d_class_ids_are_the_instances_own(a2d_copy):
             assert referral.class_id == int(classes[instance.index(referral.instance_id)]) > 0
     assert len({r.class_id for f in frames for r in f.referrals}) > 1  # the fixture's ids differ by position
     folder = a2d_copy / "text_annotations" / "a2d_annotation_with_instances" / "EadxBPmQvtg"
+    masks = read_instance_list(folder / "00016.h5")[1]
+
+    def replaced(values):
+        def change(f):
+            del f["id"]
+            f.create_dataset("id", data=np.array([values], np.float64))
+        return change
+
+    # a QA tester's odd fields: fewer or more values than masks (which is whose?), ids outside A2D's actors 1 to 7
+    # and actions 1 to 9 (10 and 7 were counted as "adult" and "running", 95 as "actor 9"), a fraction
+    for values in ([11] * (masks - 1), [11] * (masks + 1), [10] * masks, [7] * masks, [95] * masks, [11.5] * masks):
+        with h5py.File(folder / "00016.h5", "r+") as f:
+            replaced(values)(f)
+        assert read_instance_list(folder / "00016.h5")[2] == [], values
+    with h5py.File(folder / "00016.h5", "r+") as f:
+        replaced([79] * masks)(f)  # dog, none: the last of each
+    assert read_instance_list(folder / "00016.h5")[2] == [79] * masks
     for name, change in (("00008.h5", lambda f: f.__delitem__("id")),
                          ("00012.h5", lambda f: f["id"].write_direct(np.array([[11.5] * f["id"].shape[1]])))):
         with h5py.File(folder / name, "r+") as f:

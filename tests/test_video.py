@@ -949,3 +949,5 @@ def test_an_overlay_with_hours_between_two_frames_is_written_and_says_so(tmp_pat
         with av.open(str(tmp_path / "overlay.mp4")) as container:
             assert bool(container.streams.audio) == sound, times
     assert "overlay.mp4: the sound is left out: frames were moved earlier to shorten a gap" in caplog.text
+    assert "overlay.mp4: frame 3 comes 5.6 hours after" in caplog.text and ".tmp" not in caplog.text  # (the file
+    # it becomes: a QA tester's warning named `gap_o.mp4.tmp`, gone after the run)

@@ -1026,7 +1026,8 @@ class OverlayWriter:
         self.lock = lock or files.WriteLock(self.temporary, self.path)
         try:
             with _naming(self.path):
-                self.mp4 = Mp4Writer(self.temporary, fps, MP4_OPTIONS, sample_aspect) if self.ext == ".mp4" else None
+                self.mp4 = (Mp4Writer(self.temporary, fps, MP4_OPTIONS, sample_aspect, name=self.path)
+                            if self.ext == ".mp4" else None)
         except BaseException:
             self.lock.release()
             raise

@@ -245,7 +245,8 @@ def read_instance_list(path: str) -> tuple[list[int], int | None, list[int]]:
 
     Returns:
         (the instance ids, the number of masks: None where `reMask` is missing, which reading the masks reports,
-        the actor-action ids by position: [] where `id` is missing or unreadable, a diagnostic only).
+        the actor-action ids by position: [] where `id` is missing or not one valid id per instance, a diagnostic
+        only).
 
     Raises:
         DataError: "bad_mask" if the file or field is unreadable.
@@ -257,24 +258,27 @@ def read_instance_list(path: str) -> tuple[list[int], int | None, list[int]]:
                 raise DataError(path, f"field 'instance' is missing (keys: {sorted(f.keys())})", reason="bad_mask")
             ids = [int(x) for x in np.asarray(f["instance"]).reshape(-1)]
             shape = f["reMask"].shape if "reMask" in f else None
-            classes = _class_ids(f)
+            masks = None if shape is None else (1 if len(shape) == 2 else shape[0] if shape else 0)  # (W, H): one
+            classes = _class_ids(f, len(ids) if masks is None else masks)  # one id a mask, paired as the masks are
     except DataError:
         raise
     except (OSError, ValueError, TypeError, AttributeError) as e:
         raise DataError(path, f"cannot read field 'instance' ({e})", reason="bad_mask") from None
-    masks = None if shape is None else (1 if len(shape) == 2 else shape[0] if shape else 0)  # (W, H) is one mask
     return ids, masks, classes
 
 
-def _class_ids(h5: h5py.File) -> list[int]:
-    """The `id` field's actor-action ids (stored as floats, shape (1, N)), [] where it is missing or holds other
-    than whole numbers from 0 to 99 (docs/evaluation.md#by-class: a frame without them is left out of the breakdown,
-    not refused: the benchmark's scores do not use them)."""
+def _class_ids(h5: h5py.File, count: int) -> list[int]:
+    """The `id` field's actor-action ids (stored as floats, shape (1, N): one a mask, paired with the instances by
+    position as the masks are); [] where it is missing, holds another count than the masks (`count`: which value is
+    whose cannot be told), or holds other than A2D's ids (actor 1 to 7, action 1 to 9): docs/evaluation.md#by-class.
+    Such a frame is not refused, its sentences get class 0: the benchmark's scores do not use it."""
     try:
         values = np.asarray(h5["id"], np.float64).reshape(-1) if "id" in h5 else np.zeros(0)
     except (OSError, ValueError, TypeError, AttributeError):
         return []
-    if not np.all((values == np.round(values)) & (values >= 0) & (values < 100)):
+    actor, action = np.divmod(values, 10)
+    if len(values) != count or not np.all((values == np.round(values)) & (actor >= 1) & (actor <= 7)
+                                              & (action >= 1) & (action <= 9)):
         return []
     return [int(v) for v in values]
 

@@ -1306,10 +1306,12 @@ class Mp4Writer:
         options: encoder options (e.g. {"qp": "12"} for byte-identical output); libx264 ones are dropped for mpeg4.
         sample_aspect: the pixels' aspect ratio where it is not 1 (an anamorphic source's, e.g. 32/27 for a
             720 × 480 picture shown 16:9), so that players stretch the frames as they stretch the source's.
+        name: the file warnings name, where `path` is a temporary name (the overlay's `.tmp`).
     """
 
     def __init__(self, path: str, fps: float = 24, options: dict | None = None,
-                 sample_aspect: fractions.Fraction | None = None):
+                 sample_aspect: fractions.Fraction | None = None, name: str | None = None):
+        self.name = name or os.fspath(path)  # what warnings call it: the file it becomes, not its temporary name
         self.codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         self.fps, self.options, self.count, self.sample_aspect = fps, options, 0, sample_aspect
         self.container = av.open(os.fspath(path), "w", format="mp4")
@@ -1355,7 +1357,7 @@ class Mp4Writer:
                 self.cut += ticks - self.pts - MAX_FRAME_GAP_TICKS
                 logger.warning("%s: frame %d comes %.1f hours after the one before it, more than an MP4 is written "
                                "with between two frames: it and later frames are written %.1f hours early",
-                               self.container.name, self.count + 1, (ticks - self.pts) / TIME_SCALE / 3600,
+                               self.name, self.count + 1, (ticks - self.pts) / TIME_SCALE / 3600,
                                self.cut / TIME_SCALE / 3600)
                 ticks = self.pts + MAX_FRAME_GAP_TICKS
             self.pts = frame.pts = max(int(round(ticks)), self.pts + 1)  # strictly increasing
