@@ -170,6 +170,62 @@ def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_
     assert not any("removed" in r["message"] for r in _results(out))  # its own housekeeping is no warning
 
 
+def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, caplog):
+    """A long-video tester's overnight batch: stopped 2,420 frames into a 7,200-frame video, the same command segmented
+    it again from frame 1 (a SIGKILL's 1,200 PNGs removed too). Where the list writes masks alone, the next run of the
+    same job goes on from the last frame every sentence has (that one segmented again), keeping the masks before it;
+    the masks, frame count, coverage and empty frames come out as an uninterrupted run's."""
+    write_video(tmp_path / "long.mp4", moving_frames(30, 40, 56, seed=5), "libx264", "yuv420p")
+    listing = _write_list(tmp_path / "list.csv", [("long.mp4", QUERY), ("long.mp4", OTHER)])
+    rows = batch.read_list(listing)
+    whole = batch.predict_list(run_dir, rows, str(tmp_path / "whole"), batch_size=2)
+    assert [r.status for r in whole] == ["done", "done"]
+    segmented = []
+
+    def started(row, number, frames):
+        def step(count):
+            segmented.append(count)
+            if sum(segmented) >= 13:  # Ctrl-C 13 frames in
+                raise KeyboardInterrupt
+
+        return step
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=started)
+    kept = sorted(os.listdir(out / "long" / "masks" / "1"))
+    assert len(kept) == 13 and not (out / "long" / batch.SUMMARY_NAME).exists()
+    assert (out / "long" / batch.STARTED_NAME).exists()
+    (out / "long" / "masks" / "2" / "00013.png").unlink()  # a kill between two sentences' PNGs of a frame
+    (out / "long" / "masks" / "1" / "00014.png.tmp").write_bytes(b"half a PNG")  # and one half written
+    totals = []
+    with caplog.at_level("WARNING"):
+        again = batch.predict_list(run_dir, rows, str(out), batch_size=2,
+                                   frames=lambda row, number, frames: totals.append(frames))
+    assert [r.status for r in again] == ["done", "done"]
+    assert "long.mp4: going on from frame 12, where a stopped run of the same job left it (its first 11 frames' " \
+           "masks are kept)" in caplog.text
+    assert totals == [30 - 11]  # the bar counts what is left
+    for k in (1, 2):
+        names, masks = _masks(out / "long" / "masks" / str(k))
+        expected_names, expected = _masks(tmp_path / "whole" / "long" / "masks" / str(k))
+        assert names == expected_names and not any(n.endswith(".tmp") for n in os.listdir(out / "long" / "masks"
+                                                                                          / str(k)))
+        np.testing.assert_array_equal(masks, expected)
+    summary, expected = (json.loads((folder / "long" / batch.SUMMARY_NAME).read_text()) for folder in (out, tmp_path
+                                                                                                      / "whole"))
+    assert summary["frames"] == expected["frames"] == 30 and summary["empty_frames"] == expected["empty_frames"]
+    assert summary["coverage"] == pytest.approx(expected["coverage"], abs=1e-9)
+    assert not (out / "long" / batch.STARTED_NAME).exists()
+    # another job in the folder (another sentence, an overlay asked for): cleared and segmented from the start
+    caplog.clear()
+    with pytest.raises(KeyboardInterrupt):
+        batch.predict_list(run_dir, rows[:1], str(out / "other"), batch_size=2, frames=started)
+    with caplog.at_level("WARNING"):
+        batch.predict_list(run_dir, rows[:1], str(out / "other"), batch_size=2, overlay="mp4")
+    assert "going on from" not in caplog.text and len(os.listdir(out / "other" / "long" / "masks" / "1")) == 30
+
+
 def test_a_model_given_as_an_object_is_known_by_its_weights_so_a_rerun_passes_over_its_videos(run_dir, tmp_path):
     """A Python user's loop: `predict_list(trained, ...)` again segmented every video again (no model was recorded);
     now a `TrainedModel` (or its predictor) is known by its weights, and one trained further is another model."""

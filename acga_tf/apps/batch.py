@@ -26,6 +26,9 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+import numpy as np
+from PIL import Image
+
 from acga_tf import __version__
 from acga_tf.apps.predict import (
     OVERLAY_FORMATS,
@@ -48,6 +51,9 @@ from acga_tf.training.artifacts import TrainedModel
 logger = logging.getLogger(__name__)
 
 SUMMARY_NAME = "summary.json"
+# Written as a video's segmenting starts (what `summary.json` will say it was asked), removed once that is written:
+# a stopped run's folder with it and its first frames' masks is gone on from by the next run of the same job.
+STARTED_NAME = "started.json"
 RESULTS_NAME = "results.csv"
 MASKS_FOLDER = "masks"
 OVERLAY_NAME = "overlay"  # overlay.mp4 or overlay.gif
@@ -328,10 +334,13 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     if os.path.exists(summary_path):
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
+    started_path = os.path.join(folder, STARTED_NAME)
+    done = _stopped_at(folder, wanted, started_path)  # frames a stopped run of this same job segmented
     masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
-    if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
-        os.remove(masks)
-    shutil.rmtree(masks, ignore_errors=True)
+    if not done:
+        if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
+            os.remove(masks)
+        shutil.rmtree(masks, ignore_errors=True)
     for kind in OVERLAY_FORMATS:  # an overlay of an earlier run that this one does not write
         if kind != f".{overlay}":
             _remove(os.path.join(folder, OVERLAY_NAME + kind))
@@ -340,15 +349,25 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     output = os.path.join(folder, f"{OVERLAY_NAME}.{overlay}") if overlay else None
     notes: list[str] = []  # the video's warnings (damaged frames, empty masks)
     began = time.monotonic()
+    resume = max(done - 1, 0)  # its last frame segmented again: there is one to segment, whatever the count said
     try:
+        if wanted["model"] is not None and not (overlay or masks_json or soft_masks):  # what a next run goes on from
+            os.makedirs(folder, exist_ok=True)
+            files.write_json(started_path, wanted)
         with _warnings_into(notes):
-            step = None if started is None else started(frames_to_segment(path))
+            if resume:
+                logger.warning("%s: going on from frame %d, where a stopped run of the same job left it (its first %d "
+                               "frames' masks are kept)", path, resume + 1, resume)
+            total = frames_to_segment(path)
+            step = None if started is None else started(total if total is None else max(total - resume, 1))
             summary = predict_to_files(predictor, path, sentences, output=output,
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
                                        audio=audio, sentence_folders=True, progress=step,
                                        flags=(option("--output-dir", "output_dir"),) * 2, smooth_edges=smooth_edges,
                                        output_json=os.path.join(folder, MASKS_JSON_NAME) if masks_json else None,
-                                       soft_masks=soft_masks)
+                                       soft_masks=soft_masks, resume_from=resume)
+            if resume:
+                _count_kept(summary, os.path.join(folder, MASKS_FOLDER), path, resume)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)
@@ -366,7 +385,52 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     with files.atomic_path(summary_path) as temporary, open(temporary, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1, ensure_ascii=False)
         f.write("\n")  # a text file's last line ends (`cat`, `tail`)
+    _remove(started_path)
     _fill(group, chosen, name, record, "done")
+
+
+def _stopped_at(folder: str, wanted: dict, started_path: str) -> int:
+    """How many frames, from the first, a stopped run of the same job (its `STARTED_NAME` record `wanted`, a model
+    it is known by, masks alone) left the masks of in every sentence's folder: the next run goes on from there; 0 for
+    anything else (its folder is then cleared)."""
+    record = _read_summary(started_path)
+    _remove(started_path)  # (written again as the video starts, where the job writes masks alone)
+    if record != wanted or wanted["model"] is None or wanted["overlay"] or wanted["masks_json"] or wanted["soft_masks"]:
+        return 0
+    names = mask_png_names(wanted["video"])  # a folder of frames' masks: its frames' names
+    try:
+        present = [set(os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))))
+                   for k in range(len(wanted["queries"]))]
+    except OSError:
+        return 0
+    for k, found in enumerate(present):  # a kill's half-written PNGs (`files.atomic_path`'s temporary names)
+        for name in found:
+            if name.endswith(files.TEMPORARY_SUFFIX):
+                _remove(os.path.join(folder, MASKS_FOLDER, str(k + 1), name))
+    count = 0
+    while all((names[count] if names else f"{count + 1:05d}.png") in found for found in present) and (
+            names is None or count + 1 < len(names)):
+        count += 1
+    return count
+
+
+def _count_kept(summary, masks: str, video: str, kept: int) -> None:
+    """Adds the frames a stopped run left (`kept`, from the first; their mask PNGs in `masks/<k>/`) to `summary`, of
+    the frames segmented after them: the video's frame count, each sentence's mean coverage and empty frames."""
+    names = mask_png_names(video)
+    segmented = summary.num_frames
+    for k in range(len(summary.queries)):
+        covered, empty = 0.0, []
+        for index in range(kept):
+            name = names[index] if names else f"{index + 1:05d}.png"
+            with Image.open(os.path.join(masks, str(k + 1), name)) as image:
+                mask = np.asarray(image) > 0
+            covered += float(mask.mean())
+            if not mask.any():
+                empty.append(index)
+        summary.coverage[k] = (covered + summary.coverage[k] * segmented) / (kept + segmented)
+        summary.empty_frames[k] = empty + summary.empty_frames[k]
+    summary.num_frames, summary.first = kept + segmented, 0
 
 
 def _fill(group: list[RowResult], chosen: dict, name: str, record: dict, status: str) -> None:

@@ -1430,7 +1430,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
                      audio: bool = True, sentence_folders: bool = False,
                      flags: tuple[str, str] | None = None, output_json: str | None = None,
-                     smooth_edges: bool = False, soft_masks: bool = False) -> PredictionSummary:
+                     smooth_edges: bool = False, soft_masks: bool = False, resume_from: int = 0
+                     ) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -1461,6 +1462,10 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         soft_masks: `frames_dir`'s PNGs hold the probabilities at the frame's size, 0 to 255 (`soft_mask`), in
             place of the masks' 0 and 255: a soft matte (`acga predict --soft-masks`, docs/serving.md#soft-masks).
             The overlay, the JSON and the summary keep the masks.
+        resume_from: frames 0 to `resume_from` - 1 already have their masks in `frames_dir`, from a stopped run of the
+            same job (`predict_list` goes on with a video so): they are kept, not replaced, and segmenting starts at
+            frame `resume_from`; the summary is of the frames segmented now (`first` = `resume_from`). Not with
+            `start`, an overlay or a JSON, which a stopped run did not keep.
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -1496,6 +1501,11 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     # a file's JSON times, where no part is asked for: its frames' decoded times, counted from frame 0's
     zero = times[0] if times and shown is None and is_file and os.path.isfile(video) else None
     first, stop = frame_range(start, end, fps, shown)
+    if resume_from:
+        if start is not None or output is not None or output_json is not None or not frames_dir:
+            raise ValueError("resume_from: goes with frames_dir alone (no start, overlay or JSON, which a stopped run "
+                             "did not keep)")
+        first = positive_int("resume_from", resume_from)
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared:
         raise _past_the_end(video, start, first, declared, fps, shown)
@@ -1523,7 +1533,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         if output_json:  # another run writing it now is refused here, before anything is moved or written
             masks_json = MasksJsonWriter(output_json, masks_json_header(predictor, video, queries, fps))
         try:
-            folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own)
+            folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own,
+                                             keep=resume_from > 0)
         except BaseException:
             if masks_json is not None:
                 masks_json.discard()
@@ -1580,7 +1591,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 _restore_earlier(frames_dir, own)
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]
             elif frames_dir:
-                kept += [f"{frames_dir} holds the masks of the first {done} frames" if done else
+                kept += [f"{frames_dir} holds the masks of the first {first + done} frames" if first + done else
                          f"no mask was written to {frames_dir}"]
             kept = "; ".join([f"after {done} frames", *kept])
             if isinstance(e, KeyboardInterrupt):
@@ -1699,10 +1710,11 @@ def _remove_if_empty(path: str) -> None:
             os.remove(path)
 
 
-def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False, own: Collection[str] = ()
-                  ) -> tuple[list[str], int]:
+def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False, own: Collection[str] = (),
+                  keep: bool = False) -> tuple[list[str], int]:
     """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`); and how many mask
-    PNGs of an earlier run were put aside.
+    PNGs of an earlier run were put aside. `keep`: the folder's masks are a stopped run's that this one goes on from
+    (`predict_to_files(..., resume_from=)`): left where they are.
 
     What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is moved
     into its `EARLIER_FOLDER` first, and the numbered folders it leaves empty removed: else a run over fewer frames
@@ -1713,7 +1725,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
     if frames_dir is None:
         return [], 0
     earlier = 0
-    if os.path.isdir(frames_dir):
+    if os.path.isdir(frames_dir) and not keep:
         _restore_earlier(frames_dir, own)
         shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
         names = _earlier_masks(frames_dir, own)[0]
