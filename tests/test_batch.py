@@ -3,6 +3,7 @@ docs/serving.md#many-videos). A batch tester's findings: a shell loop spent nine
 refused sentence failed the video's other sentences, nothing said which videos were done, a re-run redid all."""
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from acga_tf import cli
 from acga_tf.apps import batch
-from acga_tf.apps.predict import frames_to_segment, predict, video_info
+from acga_tf.apps.predict import PredictionSummary, frames_to_segment, predict, video_info, warn_empty
 from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.cli import main
 from acga_tf.ops import progress
@@ -78,14 +79,11 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
         ("2", "done", "a/masks/1"), ("3", "done", "a/masks/2"), ("5", "done", "clips/b/masks/1"),
         ("6", "failed", ""), ("7", "failed", ""), ("8", "failed", ""), ("9", "failed", ""), ("10", "done", "a/masks/1"),
         ("11", "done", "a/masks/3")]
-    # a.mp4's overlay is 56 x 40 pixels: its legend cuts its sentences to the width and shows 2 of its 3, said on
-    # each of its rows
-    cut = ("the overlay's legend cuts sentences 1, 2, 3 to a line: the frame is 56 pixels wide (the summary gives "
-           "them whole); the overlay's legend shows 2 of the 3 sentences whole: the frame is 40 pixels high (each "
-           "sentence's masks are whole; the summary names the colours)")
+    # no overlay written, so nothing of its legend said (a reviewer's: every row said a.mp4's 56 x 40 legend cut the
+    # sentences, with no overlay asked for; tests/test_predict.py checks an overlay's legend warnings)
     assert [r["message"] for r in results if r["status"] == "done"] == [
-        cut, cut, "", cut, "query 'the red circle dancing': words not in the model's vocabulary (they get zero "
-        f"vectors): dancing; {cut}"]
+        "", "", "", "", "query 'the red circle dancing': words not in the model's vocabulary (they get zero "
+        "vectors): dancing"]
     messages = [r["message"] for r in results if r["status"] == "failed"]
     assert messages[0].endswith("missing.mp4: video file not found")
     # before (a shell loop), one refused sentence failed its video's other sentences too
@@ -217,6 +215,46 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
     assert summary["frames"] == expected["frames"] == 30 and summary["empty_frames"] == expected["empty_frames"]
     assert summary["coverage"] == pytest.approx(expected["coverage"], abs=1e-9)
     assert not (out / "long" / batch.STARTED_NAME).exists()
+    # its own housekeeping is no warning of the video's (a reviewer's: it was in every later row's message), nor is
+    # the legend of an overlay that is not written
+    assert summary["warnings"] == expected["warnings"] and not any("legend" in w for w in summary["warnings"])
+
+    def stop_then_spoil(spoil, after):
+        """A run of the job stopped `after` frames in, `spoil(masks folder)`, then run again: (the warnings, the
+        folder's PNGs of sentence 1 before the second run)."""
+        shutil.rmtree(out, ignore_errors=True)
+        segmented.clear()
+
+        def stopping(row, number, frames):
+            def step(count):
+                segmented.append(count)
+                if sum(segmented) >= after:
+                    raise KeyboardInterrupt
+            return step
+
+        with pytest.raises(KeyboardInterrupt):
+            batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=stopping)
+        spoil(out / "long" / "masks")
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert [r.status for r in batch.predict_list(run_dir, rows, str(out), batch_size=2)] == ["done", "done"]
+        for k in (1, 2):
+            np.testing.assert_array_equal(_masks(out / "long" / "masks" / str(k))[1],
+                                          _masks(tmp_path / "whole" / "long" / "masks" / str(k))[1])
+        return caplog.text
+
+    # a power cut's empty PNG among the kept ones: gone on with from before it (it stopped the whole list)
+    said = stop_then_spoil(lambda masks: (masks / "1" / "00005.png").write_bytes(b""), 11)
+    assert "going on from frame 4," in said
+    # a file manager's .DS_Store is removed; a file of the user's makes the folder segmented from the start, as
+    # before, not failed ("holds files predict did not write")
+    said = stop_then_spoil(lambda masks: (masks / ".DS_Store").write_bytes(b"x"), 11)
+    assert "going on from frame 11," in said  # (11 kept, the 11th segmented again)
+    said = stop_then_spoil(lambda masks: (masks / "notes.txt").write_text("checked up to 8"), 11)
+    assert "going on from" not in said and "predict did not write" not in said
+    # one frame kept: segmented from the start, the folder cleared first (not its masks "replaced" with a warning)
+    said = stop_then_spoil(lambda masks: None, 1)
+    assert "going on from" not in said and "replaced the" not in said
     # another job in the folder (another sentence, an overlay asked for): cleared and segmented from the start
     caplog.clear()
     with pytest.raises(KeyboardInterrupt):
@@ -224,6 +262,46 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
     with caplog.at_level("WARNING"):
         batch.predict_list(run_dir, rows[:1], str(out / "other"), batch_size=2, overlay="mp4")
     assert "going on from" not in caplog.text and len(os.listdir(out / "other" / "long" / "masks" / "1")) == 30
+
+
+def test_a_video_declaring_fewer_frames_than_it_has_is_gone_on_with_past_them(run_dir, tmp_path, monkeypatch):
+    """A reviewer's: the past-the-end check of the container's declared count refused a resume at frame 26 of a video
+    declaring 20 of its 30 ("start=None is frame 26, past the video's end"), where the stopped run had read 25."""
+    from acga_tf.apps import predict as predict_module
+
+    write_video(tmp_path / "v.mp4", moving_frames(30, 40, 56, seed=6), "libx264", "yuv420p")
+    rows = batch.read_list(_write_list(tmp_path / "list.csv", [("v.mp4", QUERY)]))
+    real = predict_module.video_info
+    monkeypatch.setattr(predict_module, "video_info", lambda path: dataclasses.replace(real(path), frames=20))
+    counted = []
+
+    def stopping(row, number, frames):
+        def step(count):
+            counted.append(count)
+            if sum(counted) >= 25:
+                raise KeyboardInterrupt
+        return step
+
+    with pytest.raises(KeyboardInterrupt):
+        batch.predict_list(run_dir, rows, str(tmp_path / "out"), batch_size=2, frames=stopping)
+    results = batch.predict_list(run_dir, rows, str(tmp_path / "out"), batch_size=2)
+    assert [(r.status, r.frames) for r in results] == [("done", 30)], results[0].message
+
+
+def test_the_kept_frames_count_in_the_summary_and_its_empty_mask_warning(caplog):
+    """A resumed video's summary counts its kept frames (`_count_kept`): coverage weighted by frames, empty frames
+    numbered in the whole video, and the warning of empty masks is of the whole video (a reviewer's: "empty in 18 of 18
+    frames (first: frame 13)" beside `empty_frames` 30)."""
+    summary = PredictionSummary(["a", "b"], num_frames=2, height=4, width=4, fps=12.0, coverage=[0.5, 0.0],
+                                empty_frames=[[], [3, 4]], paths=[], first=3)
+    batch._count_kept(summary, [[(0.25, False), (0.0, True)], [(0.75, False), (0.0, True)],
+                                [(0.5, False), (0.5, False)]])
+    assert summary.num_frames == 5 and summary.first == 0
+    assert summary.coverage == pytest.approx([(0.25 + 0.75 + 0.5 + 2 * 0.5) / 5, 0.5 / 5])
+    assert summary.empty_frames == [[], [0, 1, 3, 4]]
+    with caplog.at_level("WARNING"):
+        warn_empty(summary)
+    assert caplog.messages == ["query 'b': the mask is empty in 4 of 5 frames (first: frame 1)"]
 
 
 def test_a_model_given_as_an_object_is_known_by_its_weights_so_a_rerun_passes_over_its_videos(run_dir, tmp_path):

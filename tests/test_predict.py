@@ -1989,6 +1989,32 @@ def _mp4_close_fails(monkeypatch):
     monkeypatch.setattr(video.Mp4Writer, "close", close)
 
 
+def test_masks_past_frame_99999_are_a_runs_own_and_a_part_stopped_says_which_it_holds(run_dir, tmp_path):
+    """A reviewer's: frame 100,000's mask, `100000.png`, was "a file predict did not write", so a rerun into the
+    folder of a video past 55 minutes at 30 fps was refused; a part (`start`) stopped 3 frames in said the folder
+    held "the masks of the first 15 frames" (and before that, of "the first 3")."""
+    from acga_tf.apps.predict import _is_mask, check_outputs
+
+    video = write_video(tmp_path / "clip.mp4", moving_frames(24, 40, 56, seed=7), "libx264", "yuv420p")
+    assert _is_mask("100000.png", ()) and _is_mask("1234567.png.tmp", ()) and not _is_mask("1234.png", ())
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for name in ("00001.png", "99999.png", "100000.png"):
+        (folder / name).write_bytes(b"an earlier run's")
+    check_outputs(video, None, str(folder))  # (refused before: "holds files predict did not write (100000.png)")
+    written = []
+
+    def stop_after_3(count):
+        written.append(count)
+        if len(written) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt, match=rf"^after 3 frames; {re.escape(str(tmp_path / 'part'))} holds the "
+                                                r"masks of frames 13 to 15$"):
+        predict_to_files(run_dir, video, QUERY, frames_dir=str(tmp_path / "part"), start=1.0, progress=stop_after_3)
+    assert sorted(os.listdir(tmp_path / "part")) == ["00013.png", "00014.png", "00015.png"]
+
+
 @pytest.mark.parametrize("case", ["gif", "mp4", "png", "png_two_sentences"])
 def test_a_full_disk_names_the_file_says_what_was_kept_and_leaves_no_partial_file(case, run_dir, tmp_path, capsys,
                                                                                    monkeypatch):

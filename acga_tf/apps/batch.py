@@ -31,6 +31,7 @@ from PIL import Image
 
 from acga_tf import __version__
 from acga_tf.apps.predict import (
+    MASK_PNG,
     OVERLAY_FORMATS,
     check_query,
     frames_to_segment,
@@ -38,6 +39,7 @@ from acga_tf.apps.predict import (
     load_predictor,
     mask_png_names,
     predict_to_files,
+    warn_empty,
 )
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
@@ -335,9 +337,10 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     if os.path.exists(summary_path):
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
     started_path = os.path.join(folder, STARTED_NAME)
-    done = _stopped_at(folder, wanted, started_path)  # frames a stopped run of this same job segmented
+    kept = _stopped_at(folder, wanted, started_path)  # the frames a stopped run of this same job segmented
+    resume = max(len(kept) - 1, 0)  # its last frame segmented again: there is one to segment, whatever the count said
     masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
-    if not done:
+    if not resume:
         if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
             os.remove(masks)
         shutil.rmtree(masks, ignore_errors=True)
@@ -349,15 +352,14 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     output = os.path.join(folder, f"{OVERLAY_NAME}.{overlay}") if overlay else None
     notes: list[str] = []  # the video's warnings (damaged frames, empty masks)
     began = time.monotonic()
-    resume = max(done - 1, 0)  # its last frame segmented again: there is one to segment, whatever the count said
     try:
         if wanted["model"] is not None and not (overlay or masks_json or soft_masks):  # what a next run goes on from
             os.makedirs(folder, exist_ok=True)
             files.write_json(started_path, wanted)
+        if resume:  # said, not kept among the video's warnings: its own housekeeping
+            logger.warning("%s: going on from frame %d, where a stopped run of the same job left it (its first %d "
+                           "frames' masks are kept)", path, resume + 1, resume)
         with _warnings_into(notes):
-            if resume:
-                logger.warning("%s: going on from frame %d, where a stopped run of the same job left it (its first %d "
-                               "frames' masks are kept)", path, resume + 1, resume)
             total = frames_to_segment(path)
             step = None if started is None else started(total if total is None else max(total - resume, 1))
             summary = predict_to_files(predictor, path, sentences, output=output,
@@ -367,7 +369,8 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
                                        output_json=os.path.join(folder, MASKS_JSON_NAME) if masks_json else None,
                                        soft_masks=soft_masks, resume_from=resume)
             if resume:
-                _count_kept(summary, os.path.join(folder, MASKS_FOLDER), path, resume)
+                _count_kept(summary, kept[:resume])
+                warn_empty(summary)  # (of the whole video)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)
@@ -389,48 +392,61 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     _fill(group, chosen, name, record, "done")
 
 
-def _stopped_at(folder: str, wanted: dict, started_path: str) -> int:
-    """How many frames, from the first, a stopped run of the same job (its `STARTED_NAME` record `wanted`, a model
-    it is known by, masks alone) left the masks of in every sentence's folder: the next run goes on from there; 0 for
-    anything else (its folder is then cleared)."""
+# Files a file manager leaves in a folder it shows (not a run's): removed where a stopped run's masks are gone on with.
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+def _stopped_at(folder: str, wanted: dict, started_path: str) -> list[list[tuple[float, bool]]]:
+    """The frames, from the first, a stopped run of the same job (its `STARTED_NAME` record `wanted`, a model it is
+    known by, masks alone) left readable masks of in every sentence's folder, each frame's (coverage, empty) per
+    sentence: the next run goes on from there. [] for anything else: another job, a folder holding other files than
+    its masks, `queries.txt` and a file manager's (`SYSTEM_FILES`), masks not readable from the first (a power cut's
+    empty PNGs); its folder is then cleared."""
     record = _read_summary(started_path)
     _remove(started_path)  # (written again as the video starts, where the job writes masks alone)
     if record != wanted or wanted["model"] is None or wanted["overlay"] or wanted["masks_json"] or wanted["soft_masks"]:
-        return 0
+        return []
+    masks = os.path.join(folder, MASKS_FOLDER)
+    folders = [os.path.join(masks, str(k + 1)) for k in range(len(wanted["queries"]))]
     names = mask_png_names(wanted["video"])  # a folder of frames' masks: its frames' names
     try:
-        present = [set(os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))))
-                   for k in range(len(wanted["queries"]))]
+        for root, _, found in os.walk(masks):
+            for name in found:
+                if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):  # (a kill's half-written PNG)
+                    _remove(os.path.join(root, name))
+                elif not ((root == masks and name == "queries.txt")
+                          or (root in folders and (name in names if names else MASK_PNG.match(name)))):
+                    return []  # a file of the user's: not taken for a mask, nor removed
+        present = [set(os.listdir(f)) for f in folders]
     except OSError:
-        return 0
-    for k, found in enumerate(present):  # a kill's half-written PNGs (`files.atomic_path`'s temporary names)
-        for name in found:
-            if name.endswith(files.TEMPORARY_SUFFIX):
-                _remove(os.path.join(folder, MASKS_FOLDER, str(k + 1), name))
-    count = 0
-    while all((names[count] if names else f"{count + 1:05d}.png") in found for found in present) and (
-            names is None or count + 1 < len(names)):
-        count += 1
-    return count
+        return []
+    kept = []
+    while names is None or len(kept) + 1 < len(names):
+        name = names[len(kept)] if names else f"{len(kept) + 1:05d}.png"
+        frame = []
+        for k, found in enumerate(present):
+            if name not in found:
+                return kept
+            try:
+                with Image.open(os.path.join(folders[k], name)) as image:
+                    mask = np.asarray(image) > 0
+            except (OSError, ValueError):  # Pillow's UnidentifiedImageError is an OSError
+                return kept
+            frame.append((float(mask.mean()), not mask.any()))
+        kept.append(frame)
+    return kept
 
 
-def _count_kept(summary, masks: str, video: str, kept: int) -> None:
-    """Adds the frames a stopped run left (`kept`, from the first; their mask PNGs in `masks/<k>/`) to `summary`, of
-    the frames segmented after them: the video's frame count, each sentence's mean coverage and empty frames."""
-    names = mask_png_names(video)
+def _count_kept(summary, kept: list[list[tuple[float, bool]]]) -> None:
+    """Adds the frames a stopped run left (`kept`: from the first, each frame's (coverage, empty) per sentence) to
+    `summary`, of the frames segmented after them: the video's frame count, each sentence's mean coverage and empty
+    frames."""
     segmented = summary.num_frames
     for k in range(len(summary.queries)):
-        covered, empty = 0.0, []
-        for index in range(kept):
-            name = names[index] if names else f"{index + 1:05d}.png"
-            with Image.open(os.path.join(masks, str(k + 1), name)) as image:
-                mask = np.asarray(image) > 0
-            covered += float(mask.mean())
-            if not mask.any():
-                empty.append(index)
-        summary.coverage[k] = (covered + summary.coverage[k] * segmented) / (kept + segmented)
-        summary.empty_frames[k] = empty + summary.empty_frames[k]
-    summary.num_frames, summary.first = kept + segmented, 0
+        covered = sum(frame[k][0] for frame in kept)
+        summary.coverage[k] = (covered + summary.coverage[k] * segmented) / (len(kept) + segmented)
+        summary.empty_frames[k] = [i for i, frame in enumerate(kept) if frame[k][1]] + summary.empty_frames[k]
+    summary.num_frames, summary.first = len(kept) + segmented, 0
 
 
 def _fill(group: list[RowResult], chosen: dict, name: str, record: dict, status: str) -> None:

@@ -88,7 +88,8 @@ OVERLAY_STILL = ".png"  # the overlay of one frame: a photo, or a part of a vide
 # B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
 MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 # What write_mask_frames writes (and may overwrite), and the temporary name of a PNG a killed run was writing.
-MASK_PNG = re.compile(r"^\d{5}\.png(\.tmp)?$")  # a numbered frame's mask too: its folder's names (`mask_png_names`)
+MASK_PNG = re.compile(r"^\d{5,}\.png(\.tmp)?$")  # a numbered frame's mask (from frame 100,000, six digits) too:
+# its folder's names (`mask_png_names`)
 SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of sentence k of several
 EARLIER_FOLDER = ".acga-earlier"  # <frames_dir>/.acga-earlier/: an earlier run's masks while a run replaces them
 EARLIER_LIST = "set-aside.txt"  # in it, written first: the names set aside (what putting them back restores)
@@ -1507,7 +1508,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                              "did not keep)")
         first = positive_int("resume_from", resume_from)
     declared = info.frames if is_file else len(video)
-    if declared is not None and first >= declared:
+    if declared is not None and first >= declared and not resume_from:  # (a stopped run's frames: there were some)
         raise _past_the_end(video, start, first, declared, fps, shown)
     if output is not None and overlay_format(output) == OVERLAY_STILL:  # one frame: counted before any work
         if declared is None and is_file:  # a container without a count (Matroska, WebM): its packets' times
@@ -1551,7 +1552,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                     writer = (OverlayWriter(target, fps, aspect, audio=video if is_file and audio else None,
                                             audio_start=_time_of(item.index, fps, None), lock=overlay_lock)
                               if output else None)
-                    key = legend(queries, w, h) if len(queries) > 1 else None
+                    key = legend(queries, w, h) if len(queries) > 1 and writer is not None else None  # (its
+                    # warnings, a sentence cut to a line, are the overlay's: none without one)
                     if masks_json is not None and item.scores is None:  # (a pipeline reading "score" is told why)
                         logger.warning("%s gives no scores (exported before 2026-12-06): the masks JSON has none; "
                                        "export the run again (acga export) for them", predictor.source)
@@ -1590,9 +1592,12 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if earlier:
                 _restore_earlier(frames_dir, own)
                 kept += [f"{frames_dir} keeps the earlier run's {earlier} masks"]
-            elif frames_dir:
-                kept += [f"{frames_dir} holds the masks of the first {first + done} frames" if first + done else
-                         f"no mask was written to {frames_dir}"]
+            elif frames_dir and not done and not resume_from:
+                kept += [f"no mask was written to {frames_dir}"]
+            elif frames_dir and first and not resume_from:  # a part (--start): frames first + 1 on, not "the first"
+                kept += [f"{frames_dir} holds the masks of frames {first + 1} to {first + done}"]
+            elif frames_dir:  # (a stopped run's frames kept too, where this one went on from them)
+                kept += [f"{frames_dir} holds the masks of the first {done + resume_from} frames"]
             kept = "; ".join([f"after {done} frames", *kept])
             if isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt(kept) from None
@@ -1614,11 +1619,17 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     summary.paths = [path for path in (output, frames_dir, output_json) if path]
     if names:  # a folder of frames, named otherwise than the summary counts frames (from 1): DAVIS's, a camera's
         summary.mask_names = (names[summary.first], names[summary.first + summary.num_frames - 1])
-    for query, empty in zip(queries, summary.empty_frames):
+    if not resume_from:  # (else the caller adds the kept frames first: `warn_empty` then)
+        warn_empty(summary)
+    return summary
+
+
+def warn_empty(summary: PredictionSummary) -> None:
+    """A warning for each sentence whose mask is empty in some frames of `summary`: how many, and the first."""
+    for query, empty in zip(summary.queries, summary.empty_frames):
         if empty:
             logger.warning("query %s: the mask is empty in %d of %d frames (first: frame %d)", quoted(query),
                            len(empty), summary.num_frames, empty[0] + 1)  # counted from 1, as the mask files are
-    return summary
 
 
 def _until_the_end(items: Iterator[FrameMasks]) -> Iterator[FrameMasks]:
@@ -1837,4 +1848,5 @@ __all__ = ["check_query", "quoted", "check_queries", "judge_queries", "as_senten
            "FrameMasks", "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
            "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "soft_mask", "overlay_frames",
            "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo", "video_info",
-           "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns", "mask_png_names"]
+           "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns", "mask_png_names",
+           "warn_empty"]
