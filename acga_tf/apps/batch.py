@@ -357,8 +357,9 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
             os.makedirs(folder, exist_ok=True)
             files.write_json(started_path, wanted)
         if resume:  # said, not kept among the video's warnings: its own housekeeping
-            logger.warning("%s: going on from frame %d, where a stopped run of the same job left it (its first %d "
-                           "frames' masks are kept)", path, resume + 1, resume)
+            named = mask_png_names(path)  # a folder of frames: the frame's file too
+            logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
+                           "frames' masks are kept)", path, resume + 1, f" ({named[resume]})" if named else "", resume)
         with _warnings_into(notes):
             total = frames_to_segment(path)
             step = None if started is None else started(total if total is None else max(total - resume, 1))
