@@ -179,15 +179,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
     whole = batch.predict_list(run_dir, rows, str(tmp_path / "whole"), batch_size=2)
     assert [r.status for r in whole] == ["done", "done"]
     segmented = []
-
-    def started(row, number, frames):
-        def step(count):
-            segmented.append(count)
-            if sum(segmented) >= 13:  # Ctrl-C 13 frames in
-                raise KeyboardInterrupt
-
-        return step
-
+    started = _stopping_after(13, segmented)  # Ctrl-C 13 frames in
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=started)
@@ -223,17 +215,8 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
         """A run of the job stopped `after` frames in, `spoil(masks folder)`, then run again: (the warnings, the
         folder's PNGs of sentence 1 before the second run)."""
         shutil.rmtree(out, ignore_errors=True)
-        segmented.clear()
-
-        def stopping(row, number, frames):
-            def step(count):
-                segmented.append(count)
-                if sum(segmented) >= after:
-                    raise KeyboardInterrupt
-            return step
-
         with pytest.raises(KeyboardInterrupt):
-            batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=stopping)
+            batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=_stopping_after(after))
         spoil(out / "long" / "masks")
         caplog.clear()
         with caplog.at_level("WARNING"):
@@ -273,17 +256,8 @@ def test_a_video_declaring_fewer_frames_than_it_has_is_gone_on_with_past_them(ru
     rows = batch.read_list(_write_list(tmp_path / "list.csv", [("v.mp4", QUERY)]))
     real = predict_module.video_info
     monkeypatch.setattr(predict_module, "video_info", lambda path: dataclasses.replace(real(path), frames=20))
-    counted = []
-
-    def stopping(row, number, frames):
-        def step(count):
-            counted.append(count)
-            if sum(counted) >= 25:
-                raise KeyboardInterrupt
-        return step
-
     with pytest.raises(KeyboardInterrupt):
-        batch.predict_list(run_dir, rows, str(tmp_path / "out"), batch_size=2, frames=stopping)
+        batch.predict_list(run_dir, rows, str(tmp_path / "out"), batch_size=2, frames=_stopping_after(25))
     results = batch.predict_list(run_dir, rows, str(tmp_path / "out"), batch_size=2)
     assert [(r.status, r.frames) for r in results] == [("done", 30)], results[0].message
 
@@ -498,6 +472,34 @@ def test_sighup_stops_a_job_as_ctrl_c_does_unless_ignored():
         signal.signal(signal.SIGHUP, before)
 
 
+def _recorded_bars(monkeypatch) -> list:
+    """The progress bars the command makes from now on, as it made them (a log's: stderr is not a terminal here)."""
+    bars = []
+
+    class Bar(tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(progress, "tqdm", Bar)
+    return bars
+
+
+def _stopping_after(frames: int, counted: list | None = None):
+    """A `predict_list(..., frames=)` callback whose steps stop the run (Ctrl-C) once `frames` frames are segmented,
+    counted in `counted` (kept across runs where given)."""
+    counted = [] if counted is None else counted
+
+    def started(row, number, total):
+        def step(count):
+            counted.append(count)
+            if sum(counted) >= frames:
+                raise KeyboardInterrupt
+        return step
+
+    return started
+
+
 def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, capsys, monkeypatch):
     """A long-video tester's: `--list`'s bar counted whole videos, so a minutes-long video showed nothing for minutes.
     Its bar now counts the frames of the video being segmented, named by its number in the list."""
@@ -517,14 +519,7 @@ def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, c
     assert {number: sum(counts) for number, counts in steps.items()} == {1: 6, 3: 5}
     assert all(len(counts) > 1 for counts in steps.values())  # during the video, not once at its end
 
-    bars = []
-
-    class Bar(tqdm):  # what the command's bars were asked to show
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            bars.append(self)
-
-    monkeypatch.setattr(progress, "tqdm", Bar)  # the bar of a log (stderr is not a terminal here)
+    bars = _recorded_bars(monkeypatch)
     assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(root / "again")]) == 2
     assert [(bar.desc, bar.total, bar.n) for bar in bars] == [("predict video 1 of 3", 6, 6),
                                                              ("predict video 3 of 3", 5, 5)]
@@ -544,14 +539,7 @@ def test_a_matroska_video_has_a_total_and_a_refused_video_no_empty_bar(run_dir, 
     assert video_info(str(tmp_path / "c.mkv")).frames is None  # what the container declares
     assert frames_to_segment(str(tmp_path / "c.mkv")) == 9  # 0.75 s at 12 fps
     listing = _write_list(tmp_path / "list.csv", [("c.mkv", QUERY), ("notes.mp4", QUERY)])
-    bars = []
-
-    class Bar(tqdm):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            bars.append(self)
-
-    monkeypatch.setattr(progress, "tqdm", Bar)  # the bar of a log (stderr is not a terminal here)
+    bars = _recorded_bars(monkeypatch)
     assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(tmp_path / "out")]) == 2
     assert [(bar.desc, bar.total, bar.n) for bar in bars] == [("predict video 1 of 2", 9, 9),
                                                              ("predict video 2 of 2", None, 0)]
