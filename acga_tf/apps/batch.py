@@ -408,6 +408,8 @@ def _stopped_at(folder: str, wanted: dict, started_path: str) -> list[list[tuple
     if record != wanted or wanted["model"] is None or wanted["overlay"] or wanted["masks_json"] or wanted["soft_masks"]:
         return []
     masks = os.path.join(folder, MASKS_FOLDER)
+    if os.path.islink(masks):  # (removed, not written through: as a folder of another job's)
+        return []
     folders = [os.path.join(masks, str(k + 1)) for k in range(len(wanted["queries"]))]
     names = mask_png_names(wanted["video"])  # a folder of frames' masks: its frames' names
     try:
