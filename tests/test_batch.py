@@ -235,16 +235,24 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
     assert "going on from frame 11," in said  # (11 kept, the 11th segmented again)
     said = stop_then_spoil(lambda masks: (masks / "notes.txt").write_text("checked up to 8"), 11)
     assert "going on from" not in said and "predict did not write" not in said
+    # a folder of the user's there (a reviewer's: it failed every rerun), or another job's masks written there by hand
+    said = stop_then_spoil(lambda masks: (masks / "checked").mkdir(), 11)
+    assert "going on from" not in said and "predict did not write" not in said
+    said = stop_then_spoil(lambda masks: (masks / "queries.txt").write_text(f"1\tthe green circle\n2\t{OTHER}\n"), 11)
+    assert "going on from" not in said
     # one frame kept: segmented from the start, the folder cleared first (not its masks "replaced" with a warning)
     said = stop_then_spoil(lambda masks: None, 1)
     assert "going on from" not in said and "replaced the" not in said
-    # another job in the folder (another sentence, an overlay asked for): cleared and segmented from the start
-    caplog.clear()
-    with pytest.raises(KeyboardInterrupt):
-        batch.predict_list(run_dir, rows[:1], str(out / "other"), batch_size=2, frames=started)
-    with caplog.at_level("WARNING"):
-        batch.predict_list(run_dir, rows[:1], str(out / "other"), batch_size=2, overlay="mp4")
-    assert "going on from" not in caplog.text and len(os.listdir(out / "other" / "long" / "masks" / "1")) == 30
+    # another job in the folder (an overlay asked for, another sentence): cleared and segmented from the start (a
+    # reviewer's: stopped after one frame, this could not fail)
+    for again, kwargs in ((rows[:1], {"overlay": "mp4"}), (rows[1:], {})):
+        shutil.rmtree(out / "other", ignore_errors=True)
+        with pytest.raises(KeyboardInterrupt):
+            batch.predict_list(run_dir, rows[:1], str(out / "other"), batch_size=2, frames=_stopping_after(11))
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            batch.predict_list(run_dir, again, str(out / "other"), batch_size=2, **kwargs)
+        assert "going on from" not in caplog.text and len(os.listdir(out / "other" / "long" / "masks" / "1")) == 30
 
 
 def test_a_video_declaring_fewer_frames_than_it_has_is_gone_on_with_past_them(run_dir, tmp_path, monkeypatch):

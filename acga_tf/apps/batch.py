@@ -404,8 +404,8 @@ def _stopped_at(folder: str, wanted: dict, started_path: str) -> list[list[tuple
     its masks, `queries.txt` and a file manager's (`SYSTEM_FILES`), masks not readable from the first (a power cut's
     empty PNGs); its folder is then cleared."""
     record = _read_summary(started_path)
-    _remove(started_path)  # (written again as the video starts, where the job writes masks alone)
     if record != wanted or wanted["model"] is None or wanted["overlay"] or wanted["masks_json"] or wanted["soft_masks"]:
+        _remove(started_path)  # (kept where it matches: a stop during the scan below loses nothing)
         return []
     masks = os.path.join(folder, MASKS_FOLDER)
     if os.path.islink(masks):  # (removed, not written through: as a folder of another job's)
@@ -413,7 +413,12 @@ def _stopped_at(folder: str, wanted: dict, started_path: str) -> list[list[tuple
     folders = [os.path.join(masks, str(k + 1)) for k in range(len(wanted["queries"]))]
     names = mask_png_names(wanted["video"])  # a folder of frames' masks: its frames' names
     try:
-        for root, _, found in os.walk(masks):
+        with open(os.path.join(masks, "queries.txt"), encoding="utf-8") as f:  # (another job's masks written there
+            if [line.rstrip("\n").split("\t", 1)[-1] for line in f] != wanted["queries"]:  # by hand: its sentences)
+                return []
+        for root, folders_in, found in os.walk(masks):
+            if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, or a link
+                return []
             for name in found:
                 if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):  # (a kill's half-written PNG)
                     _remove(os.path.join(root, name))
@@ -433,7 +438,7 @@ def _stopped_at(folder: str, wanted: dict, started_path: str) -> list[list[tuple
             try:
                 with Image.open(os.path.join(folders[k], name)) as image:
                     mask = np.asarray(image) > 0
-            except (OSError, ValueError):  # Pillow's UnidentifiedImageError is an OSError
+            except (OSError, ValueError, Image.DecompressionBombError):  # (UnidentifiedImageError is an OSError)
                 return kept
             frame.append((float(mask.mean()), not mask.any()))
         kept.append(frame)
