@@ -400,9 +400,16 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         if frame.pts < target:
                             continue
                         index = start
-                    if index < start:
-                        index += 1
-                        continue
+                    if index < start:  # passed over, counted by its place in the container: a damaged packet before
+                        place = index  # `start` that decoded to nothing would else make frame `start` a later one's
+                        if skipped and order is None:  # (a reviewer's: a resumed run's masks, one frame off)
+                            order = _presentation_order(path, stream.index) or []
+                        if skipped and order and frame.pts is not None:
+                            place = max(bisect.bisect_left(order, frame.pts), index)
+                        if place < start:
+                            index = place + 1
+                            continue
+                        index = start  # frames lost from `start` on: filled below with this one's picture
                     if frame.is_corrupt:  # FFmpeg concealed a decoding error: its picture is partly guessed
                         if damaged == "error":  # later frames may be built on it: as if decoding stopped here
                             raise DataError(path, f"{_frame_named(path, index)} is damaged (FFmpeg concealed a "
