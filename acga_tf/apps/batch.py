@@ -37,6 +37,7 @@ from acga_tf.apps.predict import (
     frames_to_segment,
     judge_queries,
     load_predictor,
+    mask_png,
     mask_png_names,
     predict_to_files,
     warn_empty,
@@ -416,27 +417,28 @@ def _stopped_at(folder: str, wanted: dict, started_path: str) -> list[list[tuple
         with open(os.path.join(masks, "queries.txt"), encoding="utf-8") as f:  # (another job's masks written there
             if [line.rstrip("\n").split("\t", 1)[-1] for line in f] != wanted["queries"]:  # by hand: its sentences)
                 return []
+        present: dict[str, set[str]] = {}  # each sentence's folder: its masks (listed once, by the walk)
         for root, folders_in, found in os.walk(masks):
             if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, or a link
                 return []
             for name in found:
                 if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):  # (a kill's half-written PNG)
                     _remove(os.path.join(root, name))
-                elif not ((root == masks and name == "queries.txt")
-                          or (root in folders and (name in names if names else MASK_PNG.match(name)))):
+                elif root in folders and (name in names if names else MASK_PNG.match(name)):
+                    present.setdefault(root, set()).add(name)
+                elif not (root == masks and name == "queries.txt"):
                     return []  # a file of the user's: not taken for a mask, nor removed
-        present = [set(os.listdir(f)) for f in folders]
     except OSError:
         return []
     kept = []
     while names is None or len(kept) + 1 < len(names):
-        name = names[len(kept)] if names else f"{len(kept) + 1:05d}.png"
         frame = []
-        for k, found in enumerate(present):
-            if name not in found:
+        for sentence_folder in folders:
+            path = mask_png(sentence_folder, len(kept), names)
+            if os.path.basename(path) not in present.get(sentence_folder, ()):
                 return kept
             try:
-                with Image.open(os.path.join(folders[k], name)) as image:
+                with Image.open(path) as image:
                     mask = np.asarray(image) > 0
             except (OSError, ValueError, Image.DecompressionBombError):  # (UnidentifiedImageError is an OSError)
                 return kept

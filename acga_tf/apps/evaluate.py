@@ -383,7 +383,7 @@ def class_breakdown(rows) -> dict:
     (J-HMDB, your own data, shards written before 2026-12-06)."""
     groups: dict[str, dict[str, list]] = {"actor": {}, "action": {}}
     unknown = 0
-    for row in sorted(rows, key=lambda row: row[7]):
+    for row in rows:  # (each table sorted below, in A2D's order)
         if row[7] <= 0:
             unknown += 1
             continue

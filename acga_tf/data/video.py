@@ -157,9 +157,8 @@ def no_video_reason(container: av.container.InputContainer, path: str) -> str:
     codec FFmpeg cannot decode, or no video stream at all."""
     if cut := cut_short_mp4(path):
         return cut
-    if container.streams.video:  # (the sound's message says the same of an undecodable track)
-        tag = getattr(container.streams.video[0], "codec_tag", None)  # (PyAV names none for a video stream)
-        return f"FFmpeg has no decoder for its video ({tag or 'a codec this FFmpeg does not know'})"
+    if container.streams.video:  # (PyAV names no codec tag for a video stream it cannot decode: the sound's does)
+        return "FFmpeg has no decoder for its video (a codec this FFmpeg does not know)"
     return "no video stream in the file"
 
 
