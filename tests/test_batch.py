@@ -19,7 +19,15 @@ from tqdm import tqdm
 
 from acga_tf import cli
 from acga_tf.apps import batch
-from acga_tf.apps.predict import PredictionSummary, frames_to_segment, predict, video_info, warn_empty
+from acga_tf.apps.predict import (
+    STARTED_FILE,
+    PredictionSummary,
+    _count_kept,
+    frames_to_segment,
+    predict,
+    video_info,
+    warn_empty,
+)
 from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.cli import main
 from acga_tf.ops import progress
@@ -185,7 +193,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
         batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=started)
     kept = sorted(os.listdir(out / "long" / "masks" / "1"))
     assert len(kept) == 13 and not (out / "long" / batch.SUMMARY_NAME).exists()
-    assert (out / "long" / batch.STARTED_NAME).exists()
+    assert (out / "long" / "masks" / STARTED_FILE).exists()
     (out / "long" / "masks" / "2" / "00013.png").unlink()  # a kill between two sentences' PNGs of a frame
     (out / "long" / "masks" / "1" / "00014.png.tmp").write_bytes(b"half a PNG")  # and one half written
     totals = []
@@ -206,7 +214,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
                                                                                                       / "whole"))
     assert summary["frames"] == expected["frames"] == 30 and summary["empty_frames"] == expected["empty_frames"]
     assert summary["coverage"] == pytest.approx(expected["coverage"], abs=1e-9)
-    assert not (out / "long" / batch.STARTED_NAME).exists()
+    assert not (out / "long" / "masks" / STARTED_FILE).exists()
     # its own housekeeping is no warning of the video's (a reviewer's: it was in every later row's message), nor is
     # the legend of an overlay that is not written
     assert summary["warnings"] == expected["warnings"] and not any("legend" in w for w in summary["warnings"])
@@ -271,15 +279,14 @@ def test_a_video_declaring_fewer_frames_than_it_has_is_gone_on_with_past_them(ru
 
 
 def test_the_kept_frames_count_in_the_summary_and_its_empty_mask_warning(caplog):
-    """A resumed video's summary counts its kept frames (`_count_kept`): coverage weighted by frames, empty frames
-    numbered in the whole video, and the warning of empty masks is of the whole video (a reviewer's: "empty in 18 of 18
-    frames (first: frame 13)" beside `empty_frames` 30)."""
-    summary = PredictionSummary(["a", "b"], num_frames=2, height=4, width=4, fps=12.0, coverage=[0.5, 0.0],
+    """A resumed video's summary counts its kept frames (`_count_kept`, before the coverage is averaged): coverage
+    summed over every frame, empty frames numbered in the whole video, and the warning of empty masks is of the whole
+    video (a reviewer's: "empty in 18 of 18 frames (first: frame 13)" beside `empty_frames` 30)."""
+    summary = PredictionSummary(["a", "b"], num_frames=2, height=4, width=4, fps=12.0, coverage=[2 * 0.5, 0.0],
                                 empty_frames=[[], [3, 4]], paths=[], first=3)
-    batch._count_kept(summary, [[(0.25, False), (0.0, True)], [(0.75, False), (0.0, True)],
-                                [(0.5, False), (0.5, False)]])
+    _count_kept(summary, [[(0.25, False), (0.0, True)], [(0.75, False), (0.0, True)], [(0.5, False), (0.5, False)]])
     assert summary.num_frames == 5 and summary.first == 0
-    assert summary.coverage == pytest.approx([(0.25 + 0.75 + 0.5 + 2 * 0.5) / 5, 0.5 / 5])
+    assert summary.coverage == pytest.approx([0.25 + 0.75 + 0.5 + 2 * 0.5, 0.5])
     assert summary.empty_frames == [[], [0, 1, 3, 4]]
     with caplog.at_level("WARNING"):
         warn_empty(summary)

@@ -2017,6 +2017,87 @@ def test_masks_past_frame_99999_are_a_runs_own_and_a_part_stopped_says_which_it_
     assert sorted(os.listdir(tmp_path / "part")) == ["00013.png", "00014.png", "00015.png"]
 
 
+@pytest.mark.parametrize("sentences", [1, 2])
+def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tmp_path, monkeypatch, capfd, caplog):
+    """`acga predict --video --frames-dir` stopped 13 frames into a 30-frame video segmented it again from frame 1
+    (a long video's hours; only a one-row `--list` went on). The same command now goes on from the last frame every
+    sentence has (segmented again), the masks and summary as an uninterrupted run's; another job's run into the folder,
+    stopped, puts the stopped job's masks and record back, so that job still goes on; an overlay asked for starts
+    over (a stopped run kept none)."""
+    from acga_tf.apps.predict import STARTED_FILE
+
+    video = write_video(tmp_path / "long.mp4", moving_frames(30, 40, 56, seed=5), "libx264", "yuv420p")
+    queries = SENTENCES[:sentences]
+    real, counted = cli.predict_to_files, []
+
+    def stopping_after(frames):
+        def run(*args, progress=None, **kwargs):
+            def step(count):
+                progress(count)
+                counted.append(count)
+                if frames and sum(counted) >= frames:
+                    raise KeyboardInterrupt
+            return real(*args, progress=step, **kwargs)
+        counted.clear()
+        monkeypatch.setattr(cli, "predict_to_files", run)
+
+    def predict_into(folder, *more, query=queries):
+        argv = ["predict", "--model", run_dir, "--video", video, "--frames-dir", str(folder), "--no-progress",
+                *sum((["--query", q] for q in query), []), *more]
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            code = main(argv)
+        said = capfd.readouterr()
+        return code, said.out, said.err + caplog.text
+
+    def masks(folder):
+        layout = [folder / str(k + 1) for k in range(sentences)] if sentences > 1 else [folder]
+        return [(sorted(os.listdir(f)), [np.asarray(Image.open(f / n)) for n in sorted(os.listdir(f))])
+                for f in layout]
+
+    stopping_after(0)
+    assert predict_into(tmp_path / "whole")[0] == 0
+    whole = masks(tmp_path / "whole")
+    out = tmp_path / "out"
+    stopping_after(13)
+    code, _, said = predict_into(out)
+    assert code == 130 and "holds the masks of the first 13 frames; the same command goes on from there\n" in said
+    assert (out / STARTED_FILE).exists()
+    stopping_after(0)
+    code, printed, said = predict_into(out)
+    assert code == 0, said
+    assert f"{video}: going on from frame 13, where a stopped run of the same job left it (its first 12 frames' " \
+           "masks are kept)" in said
+    assert sum(counted) == 30 - 12 and printed.startswith(f"30 frames (56x40) -> {out}\n")
+    for (names, arrays), (expected_names, expected) in zip(masks(out), whole):
+        assert names == expected_names
+        np.testing.assert_array_equal(arrays, expected)
+    assert not (out / STARTED_FILE).exists()
+
+    # another job (another sentence) into a stopped job's folder, stopped in turn: the first job's masks and record
+    # are put back, and it goes on from them
+    shutil.rmtree(out)
+    stopping_after(11)
+    assert predict_into(out)[0] == 130
+    stopping_after(5)
+    assert predict_into(out, query=SENTENCES[2:])[0] == 130
+    stopping_after(0)
+    code, _, said = predict_into(out)
+    assert code == 0 and "going on from frame 11," in said, said
+    assert [names for names, _ in masks(out)] == [names for names, _ in whole]
+    # an overlay asked for: segmented from the start, the stopped run's masks replaced
+    shutil.rmtree(out)
+    stopping_after(11)
+    assert predict_into(out)[0] == 130
+    stopping_after(0)
+    code, _, said = predict_into(out, "--output", str(tmp_path / "o.mp4"))
+    assert code == 0 and "going on from" not in said and sum(counted) == 30
+    assert not (out / STARTED_FILE).exists()
+    # a kill while the record was written left its temporary file: not "holds files predict did not write"
+    (out / (STARTED_FILE + ".tmp")).write_text("{")
+    assert predict_into(out)[0] == 0 and not (out / (STARTED_FILE + ".tmp")).exists()
+
+
 @pytest.mark.parametrize("case", ["gif", "mp4", "png", "png_two_sentences"])
 def test_a_full_disk_names_the_file_says_what_was_kept_and_leaves_no_partial_file(case, run_dir, tmp_path, capsys,
                                                                                    monkeypatch):
@@ -2036,7 +2117,7 @@ def test_a_full_disk_names_the_file_says_what_was_kept_and_leaves_no_partial_fil
     else:
         argv += ["--frames-dir", str(frames)]
         failed = frames / "2" / "00004.png" if len(queries) == 2 else frames / "00004.png"
-        kept = f"after 3 frames; {frames} holds the masks of the first 3 frames"
+        kept = f"after 3 frames; {frames} holds the masks of the first 3 frames; the same command goes on from there"
     if case == "mp4":
         _mp4_close_fails(monkeypatch)
     else:
@@ -2049,9 +2130,10 @@ def test_a_full_disk_names_the_file_says_what_was_kept_and_leaves_no_partial_fil
         assert sorted(os.listdir(tmp_path)) == ["clip.mp4", output.name]  # no o.gif.tmp
     else:
         folders = [frames] if len(queries) == 1 else [frames / "1", frames / "2"]
+        assert (frames / ".acga-started.json").exists()  # what the same command goes on from
         for folder in folders:
-            assert sorted(os.listdir(folder)) == ["00001.png", "00002.png", "00003.png"]
-            for name in os.listdir(folder):
+            assert sorted(set(os.listdir(folder)) - {".acga-started.json"}) == ["00001.png", "00002.png", "00003.png"]
+            for name in ["00001.png", "00002.png", "00003.png"]:
                 assert np.asarray(Image.open(folder / name)).shape == (40, 56)  # whole PNGs
 
 

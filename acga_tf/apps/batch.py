@@ -26,26 +26,22 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-import numpy as np
-from PIL import Image
-
 from acga_tf import __version__
 from acga_tf.apps.predict import (
-    MASK_PNG,
     OVERLAY_FORMATS,
     check_query,
     frames_to_segment,
+    go_on_from,
+    job_record,
     judge_queries,
     load_predictor,
-    mask_png,
     mask_png_names,
     predict_to_files,
-    warn_empty,
 )
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
-from acga_tf.data.video import source_stamp, video_file_problem
+from acga_tf.data.video import video_file_problem
 from acga_tf.ops import files, tables
 from acga_tf.ops.options import option
 from acga_tf.training import artifacts
@@ -54,9 +50,9 @@ from acga_tf.training.artifacts import TrainedModel
 logger = logging.getLogger(__name__)
 
 SUMMARY_NAME = "summary.json"
-# Written as a video's segmenting starts (what `summary.json` will say it was asked), removed once that is written:
-# a stopped run's folder with it and its first frames' masks is gone on from by the next run of the same job.
-STARTED_NAME = "started.json"
+# Where the list of 2026-12-06 recorded a video's job while it was segmented: removed (now `masks/.acga-started.json`,
+# `predict.STARTED_FILE`, as `acga predict --frames-dir` writes it)
+FORMER_STARTED_NAME = "started.json"
 RESULTS_NAME = "results.csv"
 MASKS_FOLDER = "masks"
 OVERLAY_NAME = "overlay"  # overlay.mp4 or overlay.gif
@@ -325,10 +321,8 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         _fail([r for r in group if id(r) not in refused], f"{path}: {problem}")
         logger.warning("%s: %s", path, problem)
         return
-    size, modified_ns = source_stamp(path)
-    wanted = {"video": os.path.abspath(path), "size": size, "modified_ns": modified_ns,
-              "queries": sentences, "model": model_name, "overlay": overlay, "smooth_edges": smooth_edges,
-              "masks_json": masks_json, "soft_masks": soft_masks}
+    wanted = job_record(path, sentences, model_name, overlay=overlay, smooth_edges=smooth_edges,
+                        masks_json=masks_json, soft_masks=soft_masks)
     earlier = _read_summary(summary_path)
     if (earlier is not None and wanted["model"] is not None
             and all(earlier.get(key, SUMMARY_DEFAULTS.get(key)) == value for key, value in wanted.items())
@@ -337,10 +331,9 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     if os.path.exists(summary_path):
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
-    started_path = os.path.join(folder, STARTED_NAME)
-    kept = _stopped_at(folder, wanted, started_path)  # the frames a stopped run of this same job segmented
-    resume = max(len(kept) - 1, 0)  # its last frame segmented again: there is one to segment, whatever the count said
+    _remove(os.path.join(folder, FORMER_STARTED_NAME))
     masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
+    resume, kept = go_on_from(masks, wanted, numbered=True)  # the frames a stopped run of this same job segmented
     if not resume:
         if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
             os.remove(masks)
@@ -354,13 +347,6 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     notes: list[str] = []  # the video's warnings (damaged frames, empty masks)
     began = time.monotonic()
     try:
-        if wanted["model"] is not None and not (overlay or masks_json or soft_masks):  # what a next run goes on from
-            os.makedirs(folder, exist_ok=True)
-            files.write_json(started_path, wanted)
-        if resume:  # said, not kept among the video's warnings: its own housekeeping
-            named = mask_png_names(path)  # a folder of frames: the frame's file too
-            logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
-                           "frames' masks are kept)", path, resume + 1, f" ({named[resume]})" if named else "", resume)
         with _warnings_into(notes):
             total = frames_to_segment(path)
             step = None if started is None else started(total if total is None else max(total - resume, 1))
@@ -369,10 +355,9 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
                                        audio=audio, sentence_folders=True, progress=step,
                                        flags=(option("--output-dir", "output_dir"),) * 2, smooth_edges=smooth_edges,
                                        output_json=os.path.join(folder, MASKS_JSON_NAME) if masks_json else None,
-                                       soft_masks=soft_masks, resume_from=resume)
-            if resume:
-                _count_kept(summary, kept[:resume])
-                warn_empty(summary)  # (of the whole video)
+                                       soft_masks=soft_masks, kept_frames=kept,
+                                       job=wanted if wanted["model"] is not None and not (overlay or masks_json
+                                                                                          or soft_masks) else None)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)
@@ -390,73 +375,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     with files.atomic_path(summary_path) as temporary, open(temporary, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1, ensure_ascii=False)
         f.write("\n")  # a text file's last line ends (`cat`, `tail`)
-    _remove(started_path)
     _fill(group, chosen, name, record, "done")
-
-
-# Files a file manager leaves in a folder it shows (not a run's): removed where a stopped run's masks are gone on with.
-SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
-
-
-def _stopped_at(folder: str, wanted: dict, started_path: str) -> list[list[tuple[float, bool]]]:
-    """The frames, from the first, a stopped run of the same job (its `STARTED_NAME` record `wanted`, a model it is
-    known by, masks alone) left readable masks of in every sentence's folder, each frame's (coverage, empty) per
-    sentence: the next run goes on from there. [] for anything else: another job, a folder holding other files than
-    its masks, `queries.txt` and a file manager's (`SYSTEM_FILES`), masks not readable from the first (a power cut's
-    empty PNGs); its folder is then cleared."""
-    record = _read_summary(started_path)
-    if record != wanted or wanted["model"] is None or wanted["overlay"] or wanted["masks_json"] or wanted["soft_masks"]:
-        _remove(started_path)  # (kept where it matches: a stop during the scan below loses nothing)
-        return []
-    masks = os.path.join(folder, MASKS_FOLDER)
-    if os.path.islink(masks):  # (removed, not written through: as a folder of another job's)
-        return []
-    folders = [os.path.join(masks, str(k + 1)) for k in range(len(wanted["queries"]))]
-    names = mask_png_names(wanted["video"])  # a folder of frames' masks: its frames' names
-    try:
-        with open(os.path.join(masks, "queries.txt"), encoding="utf-8") as f:  # (another job's masks written there
-            if [line.rstrip("\n").split("\t", 1)[-1] for line in f] != wanted["queries"]:  # by hand: its sentences)
-                return []
-        present: dict[str, set[str]] = {}  # each sentence's folder: its masks (listed once, by the walk)
-        for root, folders_in, found in os.walk(masks):
-            if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, or a link
-                return []
-            for name in found:
-                if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):  # (a kill's half-written PNG)
-                    _remove(os.path.join(root, name))
-                elif root in folders and (name in names if names else MASK_PNG.match(name)):
-                    present.setdefault(root, set()).add(name)
-                elif not (root == masks and name == "queries.txt"):
-                    return []  # a file of the user's: not taken for a mask, nor removed
-    except OSError:
-        return []
-    kept = []
-    while names is None or len(kept) + 1 < len(names):
-        frame = []
-        for sentence_folder in folders:
-            path = mask_png(sentence_folder, len(kept), names)
-            if os.path.basename(path) not in present.get(sentence_folder, ()):
-                return kept
-            try:
-                with Image.open(path) as image:
-                    mask = np.asarray(image) > 0
-            except (OSError, ValueError, Image.DecompressionBombError):  # (UnidentifiedImageError is an OSError)
-                return kept
-            frame.append((float(mask.mean()), not mask.any()))
-        kept.append(frame)
-    return kept
-
-
-def _count_kept(summary, kept: list[list[tuple[float, bool]]]) -> None:
-    """Adds the frames a stopped run left (`kept`: from the first, each frame's (coverage, empty) per sentence) to
-    `summary`, of the frames segmented after them: the video's frame count, each sentence's mean coverage and empty
-    frames."""
-    segmented = summary.num_frames
-    for k in range(len(summary.queries)):
-        covered = sum(frame[k][0] for frame in kept)
-        summary.coverage[k] = (covered + summary.coverage[k] * segmented) / (len(kept) + segmented)
-        summary.empty_frames[k] = [i for i, frame in enumerate(kept) if frame[k][1]] + summary.empty_frames[k]
-    summary.num_frames, summary.first = len(kept) + segmented, 0
 
 
 def _fill(group: list[RowResult], chosen: dict, name: str, record: dict, status: str) -> None:

@@ -49,6 +49,7 @@ from acga_tf.data.video import (
     frame_times,
     iter_video_frames,
     open_video,
+    source_stamp,
     video_file_problem,
     video_stream,
 )
@@ -94,6 +95,13 @@ SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of se
 EARLIER_FOLDER = ".acga-earlier"  # <frames_dir>/.acga-earlier/: an earlier run's masks while a run replaces them
 EARLIER_LIST = "set-aside.txt"  # in it, written first: the names set aside (what putting them back restores)
 REPLACED_FOLDER = ".acga-replaced"  # the set-aside folder of a run that ended, renamed before it is removed
+# <frames_dir>/.acga-started.json: which job a run writing masks alone is (`job_record`), written as it starts and
+# removed when it ends: the masks a stopped run left beside it are gone on from by the next run of that job.
+STARTED_FILE = ".acga-started.json"
+# What a run writes in <frames_dir> beside the masks: the sentences' list and the job's record (or a kill's half of it)
+RECORD_FILES = ("queries.txt", STARTED_FILE, STARTED_FILE + files.TEMPORARY_SUFFIX)
+# Files a file manager leaves in a folder it shows (not a run's): removed where a stopped run's masks are gone on with.
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
 
 # === Sentences ===
@@ -1431,7 +1439,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
                      audio: bool = True, sentence_folders: bool = False,
                      flags: tuple[str, str] | None = None, output_json: str | None = None,
-                     smooth_edges: bool = False, soft_masks: bool = False, resume_from: int = 0
+                     smooth_edges: bool = False, soft_masks: bool = False,
+                     kept_frames: Sequence[Sequence[tuple[float, bool]]] = (), job: dict | None = None
                      ) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
@@ -1463,10 +1472,14 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         soft_masks: `frames_dir`'s PNGs hold the probabilities at the frame's size, 0 to 255 (`soft_mask`), in
             place of the masks' 0 and 255: a soft matte (`acga predict --soft-masks`, docs/serving.md#soft-masks).
             The overlay, the JSON and the summary keep the masks.
-        resume_from: frames 0 to `resume_from` - 1 already have their masks in `frames_dir`, from a stopped run of the
-            same job (`predict_list` goes on with a video so): they are kept, not replaced, and segmenting starts at
-            frame `resume_from`; the summary is of the frames segmented now (`first` = `resume_from`). Not with
-            `start`, an overlay or a JSON, which a stopped run did not keep.
+        kept_frames: the frames a stopped run of the same job left masks of in `frames_dir` (`go_on_from`: from the
+            first, each frame's (coverage, empty) per sentence): they are kept, not replaced, segmenting starts at the
+            frame after them, and the summary counts them. Not with `start`, `end`, an overlay or a JSON, which a
+            stopped run did not keep.
+        job: what this run is asked (`job_record`), where it writes masks alone: written into `frames_dir` as
+            `STARTED_FILE` before the first frame and removed when the run ends, so that the masks a stopped run
+            leaves are gone on from by the next run of the job (`go_on_from`; `acga predict --frames-dir` and
+            `--list`, docs/serving.md#a-video-stopped-mid-way).
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -1502,11 +1515,13 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     # a file's JSON times, where no part is asked for: its frames' decoded times, counted from frame 0's
     zero = times[0] if times and shown is None and is_file and os.path.isfile(video) else None
     first, stop = frame_range(start, end, fps, shown)
+    resume_from = len(kept_frames)
+    if (resume_from or job is not None) and (start is not None or end is not None or output is not None
+                                             or output_json is not None or soft_masks or not frames_dir):
+        raise ValueError("kept_frames, job: go with frames_dir alone (no start, end, overlay, JSON or soft masks, "
+                         "which a stopped run does not keep)")
     if resume_from:
-        if start is not None or output is not None or output_json is not None or not frames_dir:
-            raise ValueError("resume_from: goes with frames_dir alone (no start, overlay or JSON, which a stopped run "
-                             "did not keep)")
-        first = positive_int("resume_from", resume_from)
+        first = resume_from
     declared = info.frames if is_file else len(video)
     if declared is not None and first >= declared and not resume_from:  # (a stopped run's frames: there were some)
         raise _past_the_end(video, start, first, declared, fps, shown)
@@ -1536,6 +1551,10 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         try:
             folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own,
                                              keep=resume_from > 0)
+            # what a stopped run's masks are of (none set aside: those would be put back, and the record with them)
+            started = os.path.join(frames_dir, STARTED_FILE) if job is not None and not earlier else None
+            if started:
+                files.write_json(started, job)
         except BaseException:
             if masks_json is not None:
                 masks_json.discard()
@@ -1598,6 +1617,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 kept += [f"{frames_dir} holds the masks of frames {first + 1} to {first + done}"]
             elif frames_dir:  # (a stopped run's frames kept too, where this one went on from them)
                 kept += [f"{frames_dir} holds the masks of the first {done + resume_from} frames"]
+            if started and done + resume_from > 1:  # (`go_on_from` keeps all but the last: none of one)
+                kept += ["the same command goes on from there"]
             kept = "; ".join([f"after {done} frames", *kept])
             if isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt(kept) from None
@@ -1609,19 +1630,120 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             _discard_earlier(frames_dir)
             logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
                            "masks only", frames_dir, earlier)
+        if started and summary is not None:  # the job is done: nothing to go on with
+            os.remove(started)
     if summary is None:  # the container declared no length, or a wrong one
         if masks_json is not None:
             masks_json.discard()
         raise _past_the_end(video, start, first, None, fps)
+    _count_kept(summary, kept_frames)
     summary.start_time = _time_of(summary.first, fps, shown)
     summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = [path for path in (output, frames_dir, output_json) if path]
     if names:  # a folder of frames, named otherwise than the summary counts frames (from 1): DAVIS's, a camera's
         summary.mask_names = (names[summary.first], names[summary.first + summary.num_frames - 1])
-    if not resume_from:  # (else the caller adds the kept frames first: `warn_empty` then)
-        warn_empty(summary)
+    warn_empty(summary)
     return summary
+
+
+def job_record(video: str, queries: Sequence[str], model: str | None, *, overlay: str | None = None,
+               smooth_edges: bool = False, masks_json: bool = False, soft_masks: bool = False) -> dict:
+    """What a run of `video` is asked, by which a later run knows the same job: the video (its path made absolute,
+    size and time modified: `source_stamp`), the sentences (`check_query`'d), the model (`batch.model_identity`)
+    and the options that change the files written. `predict_to_files(job=)` writes it where the run writes masks
+    alone; `predict_list`'s `summary.json` records it with what was found."""
+    size, modified_ns = source_stamp(video)
+    return {"video": os.path.abspath(video), "size": size, "modified_ns": modified_ns,
+            "queries": [check_query(query) for query in as_sentences(queries)], "model": model, "overlay": overlay,
+            "smooth_edges": smooth_edges, "masks_json": masks_json, "soft_masks": soft_masks}
+
+
+def stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[float, bool]]]:
+    """The frames, from the first, that a stopped run of the same job left readable masks of in every sentence's
+    folder of `frames_dir` (`numbered`: `<frames_dir>/<k>/` and `queries.txt`, else the masks at its top), each
+    frame's (coverage, empty) per sentence: the next run goes on from there (`go_on_from`).
+
+    The same job: `frames_dir`'s `STARTED_FILE` records `job` (`job_record`), which names a model it is known by and
+    masks alone. [] for anything else: another job, a folder holding other files than its masks, `queries.txt`, the
+    record and a file manager's (`SYSTEM_FILES`, removed here with a killed run's half-written PNG), masks not
+    readable from the first (a power cut's empty PNGs)."""
+    if (job.get("model") is None or job.get("overlay") or job.get("masks_json") or job.get("soft_masks")
+            or _read_json(os.path.join(frames_dir, STARTED_FILE)) != job):
+        return []
+    if os.path.islink(frames_dir) or not os.path.isdir(frames_dir):
+        return []
+    folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(job["queries"]))] if numbered else [frames_dir]
+    names = mask_png_names(job["video"])  # a folder of frames' masks: its frames' names
+    try:
+        if numbered:
+            with open(os.path.join(frames_dir, "queries.txt"), encoding="utf-8") as f:  # (another job's masks
+                if [line.rstrip("\n").split("\t", 1)[-1] for line in f] != job["queries"]:  # written there by hand)
+                    return []
+        present: dict[str, set[str]] = {}  # each sentence's folder: its masks (listed once, by the walk)
+        for root, folders_in, found in os.walk(frames_dir):
+            if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, a link, an
+                return []  # earlier run's masks set aside (`EARLIER_FOLDER`)
+            for name in found:
+                if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):
+                    os.remove(os.path.join(root, name))
+                elif root in folders and (name in names if names else MASK_PNG.match(name)):
+                    present.setdefault(root, set()).add(name)
+                elif not (root == frames_dir and name in (STARTED_FILE, *(("queries.txt",) if numbered else ()))):
+                    return []  # a file of the user's: not taken for a mask, nor removed
+    except OSError:
+        return []
+    kept = []
+    while names is None or len(kept) + 1 < len(names):
+        frame = []
+        for folder in folders:
+            path = mask_png(folder, len(kept), names)
+            if os.path.basename(path) not in present.get(folder, ()):
+                return kept
+            try:
+                with Image.open(path) as image:
+                    mask = np.asarray(image) > 0
+            except (OSError, ValueError, Image.DecompressionBombError):  # (UnidentifiedImageError is an OSError)
+                return kept
+            frame.append((float(mask.mean()), not mask.any()))
+        kept.append(frame)
+    return kept
+
+
+def go_on_from(frames_dir: str, job: dict, numbered: bool) -> tuple[int, list[list[tuple[float, bool]]]]:
+    """Where a run of `job` into `frames_dir` starts: (its first frame, the frames kept before it, for
+    `predict_to_files(kept_frames=)`). A stopped run's masks (`stopped_run`) are kept but for the last, segmented
+    again (there is then one to segment, whatever the container's count said); a warning says from which frame.
+    (0, []) where no stopped run of the job is there."""
+    kept = stopped_run(frames_dir, job, numbered)
+    resume = max(len(kept) - 1, 0)
+    if resume:  # said, not kept among the video's warnings (`predict_list`): its own housekeeping
+        named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
+        logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
+                       "frames' masks are kept)", job["video"], resume + 1, f" ({named[resume]})" if named else "",
+                       resume)
+    return resume, kept[:resume]
+
+
+def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:
+    """Adds the frames a stopped run left (`go_on_from`'s) to `summary`, before its coverage is averaged: the video's
+    frame count, each sentence's summed coverage and empty frames. Nothing where none were kept."""
+    if not kept:
+        return
+    for k in range(len(summary.queries)):
+        summary.coverage[k] += sum(frame[k][0] for frame in kept)
+        summary.empty_frames[k] = [i for i, frame in enumerate(kept) if frame[k][1]] + summary.empty_frames[k]
+    summary.num_frames, summary.first = len(kept) + summary.num_frames, 0
+
+
+def _read_json(path: str) -> dict | None:
+    """The JSON object in `path`, or None (no file, not JSON, not an object)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def warn_empty(summary: PredictionSummary) -> None:
@@ -1676,7 +1798,8 @@ def _is_mask(name: str, own: Collection[str]) -> bool:
 
 def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """The files in `frames_dir`, relative to it and sorted: (those a run of `predict_to_files` writes: mask PNGs at
-    its top and in its numbered folders (`_is_mask`), `queries.txt`; every other file or folder)."""
+    its top and in its numbered folders (`_is_mask`), `queries.txt`, `STARTED_FILE` (or a kill's half of it); every
+    other file or folder)."""
     ours, others = [], []
     for name in sorted(os.listdir(frames_dir)):
         path = os.path.join(frames_dir, name)
@@ -1688,7 +1811,7 @@ def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str
             for inner in sorted(os.listdir(path)):
                 mine = _is_mask(inner, own) and os.path.isfile(os.path.join(path, inner))
                 (ours if mine else others).append(os.path.join(name, inner))
-        elif (_is_mask(name, own) or name == "queries.txt") and os.path.isfile(path):
+        elif (_is_mask(name, own) or name in RECORD_FILES) and os.path.isfile(path):
             ours.append(name)
         else:
             others.append(name)
@@ -1725,7 +1848,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
                   keep: bool = False) -> tuple[list[str], int]:
     """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`); and how many mask
     PNGs of an earlier run were put aside. `keep`: the folder's masks are a stopped run's that this one goes on from
-    (`predict_to_files(..., resume_from=)`): left where they are.
+    (`predict_to_files(..., kept_frames=)`): left where they are.
 
     What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is moved
     into its `EARLIER_FOLDER` first, and the numbered folders it leaves empty removed: else a run over fewer frames
@@ -1740,7 +1863,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
         _restore_earlier(frames_dir, own)
         shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
         names = _earlier_masks(frames_dir, own)[0]
-        earlier = sum(name != "queries.txt" for name in names)
+        earlier = sum(name not in RECORD_FILES for name in names)
         if earlier:  # set aside, the list of them first: a kill at any point leaves what `_restore_earlier` reads
             aside = os.path.join(frames_dir, EARLIER_FOLDER)
             os.makedirs(aside, exist_ok=True)
