@@ -323,7 +323,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     wanted = job_record(path, sentences, model_name, overlay=overlay, smooth_edges=smooth_edges,
                         masks_json=masks_json, soft_masks=soft_masks)
-    earlier = _read_summary(summary_path)
+    earlier = files.read_record(summary_path)
     if (earlier is not None and wanted["model"] is not None
             and all(earlier.get(key, SUMMARY_DEFAULTS.get(key)) == value for key, value in wanted.items())
             and _complete(folder, earlier)):
@@ -418,15 +418,6 @@ def _one_line(error: BaseException) -> str:
 def _fail(group: list[RowResult], message: str) -> None:
     for result in group:
         result.status, result.message = "failed", message
-
-
-def _read_summary(path: str) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def _remove(path: str) -> None:

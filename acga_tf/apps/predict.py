@@ -1669,7 +1669,7 @@ def stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[f
     record and a file manager's (`SYSTEM_FILES`, removed here with a killed run's half-written PNG), masks not
     readable from the first (a power cut's empty PNGs)."""
     if (job.get("model") is None or job.get("overlay") or job.get("masks_json") or job.get("soft_masks")
-            or _read_json(os.path.join(frames_dir, STARTED_FILE)) != job):
+            or files.read_record(os.path.join(frames_dir, STARTED_FILE)) != job):
         return []
     if os.path.islink(frames_dir) or not os.path.isdir(frames_dir):
         return []
@@ -1734,16 +1734,6 @@ def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float,
         summary.coverage[k] += sum(frame[k][0] for frame in kept)
         summary.empty_frames[k] = [i for i, frame in enumerate(kept) if frame[k][1]] + summary.empty_frames[k]
     summary.num_frames, summary.first = len(kept) + summary.num_frames, 0
-
-
-def _read_json(path: str) -> dict | None:
-    """The JSON object in `path`, or None (no file, not JSON, not an object)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def warn_empty(summary: PredictionSummary) -> None:

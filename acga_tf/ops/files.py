@@ -333,6 +333,17 @@ def read_json(path: str) -> Any:
             raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
+def read_record(path: str) -> dict | None:
+    """The JSON object a local file holds, or None where there is none to read (no file, not readable, not JSON, not
+    an object): a record a run wrote, which a later run reads to know what was done."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):  # (a UnicodeDecodeError is a ValueError)
+        return None
+    return record if isinstance(record, dict) else None
+
+
 @contextlib.contextmanager
 def locked_folder(path: str, flag: str) -> Iterator[None]:
     """Holds an exclusive lock (`WriteLock`) on the local folder `path`, made if missing, while a command writes in
