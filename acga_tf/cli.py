@@ -162,8 +162,8 @@ from acga_tf.apps.demo import (
 from acga_tf.apps.evaluate import evaluate, evaluate_checkpoints, format_table, run_checkpoints
 from acga_tf.apps.predict import (
     frames_to_segment,
-    go_on_from,
     job_record,
+    masks_alone,
     overlay_color_name,
     predict_to_files,
     quoted,
@@ -535,10 +535,7 @@ def _run_predict(args) -> int:
         if not is_server_url(args.model):
             raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
         model = load_predictor(args.model, timeout=args.timeout)
-    job, kept = _masks_job(args, model, output_json)
     total = frames_to_segment(args.video, args.start, args.end)
-    if total is not None and kept:  # the bar counts the frames left
-        total = max(total - len(kept), 1)
     # delay: the bar is first drawn at a frame's end, so an error found before any frame is the only line printed.
     with progress_bar(total=total, unit="frame", desc="predict", disable=args.no_progress, file=sys.stderr,
                       delay=0.1) as bar:
@@ -553,11 +550,16 @@ def _run_predict(args) -> int:
                                                     "only be summed up below, nothing written")
             bar.update(frames)
 
+        def begin(kept: int) -> None:  # a stopped run's frames gone on from: the bar counts the rest
+            if kept and bar.total is not None:
+                bar.total = max(bar.total - kept, 1)
+
         summary = predict_to_files(model, args.video, args.query, output=args.output,
                                    frames_dir=args.frames_dir, batch_size=args.batch_size, progress=progress,
                                    start=args.start, end=args.end, audio=not args.no_audio,
                                    output_json=output_json, smooth_edges=args.smooth_edges,
-                                   soft_masks=args.soft_masks, kept_frames=kept, job=job)
+                                   soft_masks=args.soft_masks, job=_masks_job(args, model, output_json),
+                                   on_start=begin)
         if not is_live(sys.stderr):  # a log's bar, redrawn every 30 s: a shorter run would have no line, not even its
             bar.delay = 0  # final frames and speed; the bar then ends with them
         bar.total = bar.n  # its end at the frames segmented: a total estimated from the duration (Matroska), or
@@ -582,17 +584,15 @@ def _run_predict(args) -> int:
     return 0
 
 
-def _masks_job(args, model, output_json: str | None) -> tuple[dict | None, list]:
-    """A run of one video writing masks alone (`--frames-dir`, no overlay, JSON, soft masks or part of the video),
-    by a model known by its files (`batch.model_identity`): (its `job_record`, the frames a stopped run of it left in
-    `--frames-dir`, which this one goes on from: docs/serving.md#a-video-stopped-mid-way). (None, []) otherwise."""
+def _masks_job(args, model, output_json: str | None) -> dict | None:
+    """The `job_record` of a run of one video that writes masks alone (`--frames-dir`, no overlay, JSON, soft masks or
+    part of the video) by a model known by its files (`batch.model_identity`), which a stopped run's next run goes on
+    with (docs/serving.md#a-video-stopped-mid-way); None for any other run."""
     if (not args.frames_dir or args.output or output_json or args.soft_masks or args.start is not None
             or args.end is not None or video_file_problem(args.video) is not None):
-        return None, []
+        return None
     job = job_record(args.video, args.query, batch.model_identity(model), smooth_edges=args.smooth_edges)
-    if job["model"] is None:
-        return None, []
-    return job, go_on_from(args.frames_dir, job, numbered=len(job["queries"]) > 1)[1]
+    return job if masks_alone(job) else None
 
 
 def _run_predict_list(args) -> int:

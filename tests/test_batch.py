@@ -219,6 +219,25 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
     # the legend of an overlay that is not written
     assert summary["warnings"] == expected["warnings"] and not any("legend" in w for w in summary["warnings"])
 
+    # stopped after its last mask, before its summary.json (a reviewer's: the whole video segmented again)
+    shutil.rmtree(out)
+    real_dump = batch.json.dump
+
+    def stop_at_summary(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    batch.json.dump = stop_at_summary
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            batch.predict_list(run_dir, rows, str(out), batch_size=2)
+    finally:
+        batch.json.dump = real_dump
+    totals.clear()
+    with caplog.at_level("WARNING"):
+        assert [r.status for r in batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=lambda row, number,
+                frames: totals.append(frames))] == ["done", "done"]
+    assert "going on from frame 30," in caplog.text and totals == [1]
+
     def stop_then_spoil(spoil, after):
         """A run of the job stopped `after` frames in, `spoil(masks folder)`, then run again: (the warnings, the
         folder's PNGs of sentence 1 before the second run)."""
@@ -556,8 +575,7 @@ def test_a_matroska_video_has_a_total_and_a_refused_video_no_empty_bar(run_dir, 
     listing = _write_list(tmp_path / "list.csv", [("c.mkv", QUERY), ("notes.mp4", QUERY)])
     bars = _recorded_bars(monkeypatch)
     assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(tmp_path / "out")]) == 2
-    assert [(bar.desc, bar.total, bar.n) for bar in bars] == [("predict video 1 of 2", 9, 9),
-                                                             ("predict video 2 of 2", None, 0)]
+    assert [(bar.desc, bar.total, bar.n) for bar in bars] == [("predict video 1 of 2", 9, 9)]  # video 2's: none
     err = capsys.readouterr().err
     assert re.search(r"^predict video 1 of 2: 9/9 frames \[", err, re.M), err
     assert "predict video 2 of 2" not in err and "notes.mp4: not a video FFmpeg can read" in err, err
@@ -567,7 +585,7 @@ def test_a_matroska_video_has_a_total_and_a_refused_video_no_empty_bar(run_dir, 
     bars.clear()
     assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(tmp_path / "again")]) == 2
     assert main(["predict", "--model", run_dir, "--video", str(tmp_path / "c.mkv"), "--query", QUERY]) == 0
-    assert [(bar.total, bar.n) for bar in bars] == [(9, 9), (12, 0), (9, 9)]  # (the refused video's bar: no line)
+    assert [(bar.total, bar.n) for bar in bars] == [(9, 9), (9, 9)]  # (the refused video: no bar)
     err = capsys.readouterr().err
     assert re.search(r"^predict video 1 of 2: 9/9 frames \[", err, re.M) and re.search(r"^predict: 9/9 frames \[",
                                                                                        err, re.M), err

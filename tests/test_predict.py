@@ -2024,7 +2024,9 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     sentence has (segmented again), the masks and summary as an uninterrupted run's; another job's run into the folder,
     stopped, puts the stopped job's masks and record back, so that job still goes on; an overlay asked for starts
     over (a stopped run kept none)."""
+    from acga_tf.apps import predict as predict_module
     from acga_tf.apps.predict import STARTED_FILE
+    from acga_tf.ops import files
 
     video = write_video(tmp_path / "long.mp4", moving_frames(30, 40, 56, seed=5), "libx264", "yuv420p")
     queries = SENTENCES[:sentences]
@@ -2074,17 +2076,66 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
         np.testing.assert_array_equal(arrays, expected)
     assert not (out / STARTED_FILE).exists()
 
-    # another job (another sentence) into a stopped job's folder, stopped in turn: the first job's masks and record
-    # are put back, and it goes on from them
+    # a run with an overlay into a stopped job's folder, stopped in turn (or killed: its set-aside folder left): the
+    # stopped job's masks and record are put back, and that job goes on from them
+    real_write, real_restore = predict_module._write_frame_masks, predict_module._restore_earlier
+
+    def stop_at_5(folders, index, *args, **kwargs):
+        if index == 5:
+            raise KeyboardInterrupt
+        real_write(folders, index, *args, **kwargs)
+
+    for killed in (False, True):
+        shutil.rmtree(out)
+        stopping_after(11)
+        assert predict_into(out)[0] == 130
+        monkeypatch.setattr(predict_module, "_write_frame_masks", stop_at_5)
+        if killed:  # as a kill: nothing put back, the set-aside folder left as it is
+            monkeypatch.setattr(predict_module, "_restore_earlier", lambda *args, **kwargs: None)
+        stopping_after(0)
+        assert predict_into(out, "--output", str(tmp_path / "o.mp4"))[0] == 130
+        monkeypatch.setattr(predict_module, "_write_frame_masks", real_write)
+        monkeypatch.setattr(predict_module, "_restore_earlier", real_restore)
+        assert (predict_module.EARLIER_FOLDER in os.listdir(out)) == killed
+        code, _, said = predict_into(out)
+        assert code == 0 and "going on from frame 11," in said, said
+        assert [names for names, _ in masks(out)] == [names for names, _ in whole]
+    # another job's run writing masks alone (another sentence) clears a stopped job's masks: it writes its own record,
+    # so that it is gone on with in turn, where it is stopped (a reviewer's: the first job's were set aside and put
+    # back, the second's work lost at each stop)
     shutil.rmtree(out)
     stopping_after(11)
     assert predict_into(out)[0] == 130
     stopping_after(5)
-    assert predict_into(out, query=SENTENCES[2:])[0] == 130
+    code, _, said = predict_into(out, query=SENTENCES[2:])
+    assert code == 130 and "replaced the" not in said and "keeps the earlier" not in said, said
     stopping_after(0)
-    code, _, said = predict_into(out)
-    assert code == 0 and "going on from frame 11," in said, said
-    assert [names for names, _ in masks(out)] == [names for names, _ in whole]
+    code, _, said = predict_into(out, query=SENTENCES[2:])
+    assert code == 0 and "going on from frame 5," in said and sum(counted) == 30 - 4, said
+    # the same job where its masks cannot be gone on from (one frame kept, the video touched since): cleared too
+    for first_stop, touch in ((1, False), (11, True)):
+        shutil.rmtree(out)
+        stopping_after(first_stop)
+        assert predict_into(out)[0] == 130
+        if touch:
+            os.utime(video, ns=(1, 1))
+        stopping_after(7)
+        code, _, said = predict_into(out)
+        assert code == 130 and "going on from" not in said and "keeps the earlier" not in said, said
+        stopping_after(0)
+        code, _, said = predict_into(out)
+        assert code == 0 and "going on from frame 7," in said, said
+    # a second run while one writes the folder is refused before it looks at it: nothing removed, no "going on"
+    shutil.rmtree(out)
+    stopping_after(11)
+    assert predict_into(out)[0] == 130
+    (out / "00012.png.tmp").write_bytes(b"half a PNG being written")
+    lock = files.WriteLock(str(out), "a running run")
+    try:
+        code, _, said = predict_into(out)
+    finally:
+        lock.release()
+    assert code == 75 and "going on from" not in said and (out / "00012.png.tmp").exists(), said
     # an overlay asked for: segmented from the start, the stopped run's masks replaced
     shutil.rmtree(out)
     stopping_after(11)

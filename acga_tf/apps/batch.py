@@ -29,13 +29,15 @@ from collections.abc import Callable, Iterator, Sequence
 from acga_tf import __version__
 from acga_tf.apps.predict import (
     OVERLAY_FORMATS,
+    STARTED_FILE,
     check_query,
     frames_to_segment,
-    go_on_from,
+    holds_run_files_only,
     job_record,
     judge_queries,
     load_predictor,
     mask_png_names,
+    masks_alone,
     predict_to_files,
 )
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
@@ -333,11 +335,13 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
     _remove(os.path.join(folder, FORMER_STARTED_NAME))
     masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
-    resume, kept = go_on_from(masks, wanted, numbered=True)  # the frames a stopped run of this same job segmented
-    if not resume:
+    job = wanted if masks_alone(wanted) else None
+    if (os.path.islink(masks) or job is None or files.read_record(os.path.join(masks, STARTED_FILE)) != job
+            or not holds_run_files_only(masks, path)):  # (a file of the user's there: removed, as the folder is ours)
         if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
             os.remove(masks)
-        shutil.rmtree(masks, ignore_errors=True)
+        shutil.rmtree(masks, ignore_errors=True)  # (else a stopped run of this job: gone on from, or cleared, by
+        # `predict_to_files`)
     for kind in OVERLAY_FORMATS:  # an overlay of an earlier run that this one does not write
         if kind != f".{overlay}":
             _remove(os.path.join(folder, OVERLAY_NAME + kind))
@@ -349,15 +353,22 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     try:
         with _warnings_into(notes):
             total = frames_to_segment(path)
-            step = None if started is None else started(total if total is None else max(total - resume, 1))
+            steps = []  # the per-step frames callback, once the frames to segment are known
+
+            def begin(kept: int) -> None:
+                if started is not None:
+                    steps.append(started(total if total is None else max(total - kept, 1)))
+
+            def step(frames: int) -> None:
+                if steps and steps[0] is not None:
+                    steps[0](frames)
+
             summary = predict_to_files(predictor, path, sentences, output=output,
                                        frames_dir=os.path.join(folder, MASKS_FOLDER), batch_size=batch_size,
-                                       audio=audio, sentence_folders=True, progress=step,
+                                       audio=audio, sentence_folders=True, progress=step, on_start=begin,
                                        flags=(option("--output-dir", "output_dir"),) * 2, smooth_edges=smooth_edges,
                                        output_json=os.path.join(folder, MASKS_JSON_NAME) if masks_json else None,
-                                       soft_masks=soft_masks, kept_frames=kept,
-                                       job=wanted if wanted["model"] is not None and not (overlay or masks_json
-                                                                                          or soft_masks) else None)
+                                       soft_masks=soft_masks, job=job, keep_job=True)
     except (DataError, ValueError, TypeError) as e:  # the video's fault: its rows fail, the list goes on
         message = str(e) + "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
         _fail([r for r in group if id(r) not in refused], message)
@@ -375,6 +386,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     with files.atomic_path(summary_path) as temporary, open(temporary, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1, ensure_ascii=False)
         f.write("\n")  # a text file's last line ends (`cat`, `tail`)
+    _remove(os.path.join(masks, STARTED_FILE))  # once `summary.json` says it is done (a kill before: gone on from)
     _fill(group, chosen, name, record, "done")
 
 
@@ -433,7 +445,8 @@ class _Notes(logging.Handler):
         self.notes = notes
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.notes.append(record.getMessage())
+        if not getattr(record, "housekeeping", False):  # (a run's own: `predict.HOUSEKEEPING`)
+            self.notes.append(record.getMessage())
 
 
 @contextlib.contextmanager

@@ -1439,9 +1439,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                      end: float | None = None, sample_aspect: fractions.Fraction | None = None,
                      audio: bool = True, sentence_folders: bool = False,
                      flags: tuple[str, str] | None = None, output_json: str | None = None,
-                     smooth_edges: bool = False, soft_masks: bool = False,
-                     kept_frames: Sequence[Sequence[tuple[float, bool]]] = (), job: dict | None = None
-                     ) -> PredictionSummary:
+                     smooth_edges: bool = False, soft_masks: bool = False, job: dict | None = None,
+                     keep_job: bool = False, on_start: Callable[[int], None] | None = None) -> PredictionSummary:
     """The `acga predict` job: streams `video` through `iter_masks` and writes each frame's overlay and mask PNGs
     as soon as its masks are known; memory does not grow with the video's length (MP4 overlays; a GIF keeps its
     frames). Every path and sentence is checked before the first frame is segmented.
@@ -1472,14 +1471,15 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         soft_masks: `frames_dir`'s PNGs hold the probabilities at the frame's size, 0 to 255 (`soft_mask`), in
             place of the masks' 0 and 255: a soft matte (`acga predict --soft-masks`, docs/serving.md#soft-masks).
             The overlay, the JSON and the summary keep the masks.
-        kept_frames: the frames a stopped run of the same job left masks of in `frames_dir` (`go_on_from`: from the
-            first, each frame's (coverage, empty) per sentence): they are kept, not replaced, segmenting starts at the
-            frame after them, and the summary counts them. Not with `start`, `end`, an overlay or a JSON, which a
-            stopped run did not keep.
-        job: what this run is asked (`job_record`), where it writes masks alone: written into `frames_dir` as
-            `STARTED_FILE` before the first frame and removed when the run ends, so that the masks a stopped run
-            leaves are gone on from by the next run of the job (`go_on_from`; `acga predict --frames-dir` and
-            `--list`, docs/serving.md#a-video-stopped-mid-way).
+        job: what this run is asked (`job_record`), where it writes masks alone (`frames_dir`, no `start`, `end`,
+            overlay, JSON or soft masks) with a model known by its files (`masks_alone`): a stopped run of the same
+            job whose masks `frames_dir` holds is gone on with from its last frame (a warning says so; the summary
+            counts its frames too); else the folder's masks are replaced, a stopped run's (with its record) removed
+            first. The record is written into `frames_dir` as `STARTED_FILE` before the first frame and removed when
+            the run ends (`keep_job`: left for the caller to remove once its own record of the result is written,
+            as `predict_list` does). docs/serving.md#a-video-stopped-mid-way.
+        on_start: called once the outputs are held, before the first frame, with the number of frames a stopped run
+            left that this one goes on from (0 where none): a progress bar's total is the rest.
 
     Returns:
         A `PredictionSummary`; frames with an empty mask are also logged as a warning.
@@ -1515,15 +1515,12 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     # a file's JSON times, where no part is asked for: its frames' decoded times, counted from frame 0's
     zero = times[0] if times and shown is None and is_file and os.path.isfile(video) else None
     first, stop = frame_range(start, end, fps, shown)
-    resume_from = len(kept_frames)
-    if (resume_from or job is not None) and (start is not None or end is not None or output is not None
-                                             or output_json is not None or soft_masks or not frames_dir):
-        raise ValueError("kept_frames, job: go with frames_dir alone (no start, end, overlay, JSON or soft masks, "
-                         "which a stopped run does not keep)")
-    if resume_from:
-        first = resume_from
+    if job is not None and (start is not None or end is not None or output is not None or output_json is not None
+                            or soft_masks or not frames_dir or not is_file or not masks_alone(job)):
+        raise ValueError("job: goes with a video file or folder, frames_dir and a model known by its files alone (no "
+                         "start, end, overlay, JSON or soft masks, which a stopped run does not keep)")
     declared = info.frames if is_file else len(video)
-    if declared is not None and first >= declared and not resume_from:  # (a stopped run's frames: there were some)
+    if declared is not None and first >= declared:
         raise _past_the_end(video, start, first, declared, fps, shown)
     if output is not None and overlay_format(output) == OVERLAY_STILL:  # one frame: counted before any work
         if declared is None and is_file:  # a container without a count (Matroska, WebM): its packets' times
@@ -1534,24 +1531,40 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                              ".mp4 or .gif")
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
-    offset = clip_reach(predictor, first) if is_file else 0
-    if offset:  # a file is read again from the first frame the clips take, seeking to the keyframe before it
+    if job is not None and job.get("queries") != queries:
+        raise ValueError(f"job: records the sentences {job.get('queries')!r}, not the queries {queries!r}")
+
+    def read_from(first: int):
+        """The frames from the first one frame `first`'s clips take: a file is read again from there, seeking to the
+        keyframe before it. (the frames, that frame)"""
+        offset = clip_reach(predictor, first) if is_file else 0
+        if not offset:
+            return frames, 0
         frames.close()
         times.clear()
         try:
-            frames, _ = open_frames(video, fps, times, start=offset)
+            return open_frames(video, fps, times, start=offset)[0], offset
         except DataError as e:
             if e.reason != "past_the_end":
                 raise
             raise _past_the_end(video, start, first, None, fps) from None  # a container without a count
+
+    frames, offset = read_from(first)
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
+        kept_frames, started = [], None
+        if job is not None:  # under the lock: no other run changes the folder between this look and the run
+            kept_frames = _go_on_from(frames_dir, job, sentence_folders or len(queries) > 1, os.fspath(video), own)
+            if kept_frames:
+                first = len(kept_frames)
+                frames, offset = read_from(first)
+        resume_from = len(kept_frames)
         masks_json = None
         if output_json:  # another run writing it now is refused here, before anything is moved or written
             masks_json = MasksJsonWriter(output_json, masks_json_header(predictor, video, queries, fps))
         try:
             folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own,
-                                             keep=resume_from > 0)
-            # what a stopped run's masks are of (none set aside: those would be put back, and the record with them)
+                                             keep=bool(kept_frames), clear_stopped=job is not None)
+            # what a stopped run's masks are of (none set aside: those would be put back, without this record)
             started = os.path.join(frames_dir, STARTED_FILE) if job is not None and not earlier else None
             if started:
                 files.write_json(started, job)
@@ -1559,6 +1572,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             if masks_json is not None:
                 masks_json.discard()
             raise
+        if on_start is not None:
+            on_start(resume_from)
         writer, key, summary, timed = None, None, None, offset
         try:
             for item in _until_the_end(iter_masks(predictor, frames, queries, batch_size=batch_size, first=first,
@@ -1617,7 +1632,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 kept += [f"{frames_dir} holds the masks of frames {first + 1} to {first + done}"]
             elif frames_dir:  # (a stopped run's frames kept too, where this one went on from them)
                 kept += [f"{frames_dir} holds the masks of the first {done + resume_from} frames"]
-            if started and done + resume_from > 1:  # (`go_on_from` keeps all but the last: none of one)
+            if started and done + resume_from > 1:  # (`_go_on_from` keeps all but the last: none of one)
                 kept += ["the same command goes on from there"]
             kept = "; ".join([f"after {done} frames", *kept])
             if isinstance(e, KeyboardInterrupt):
@@ -1630,7 +1645,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             _discard_earlier(frames_dir)
             logger.warning("%s: replaced the %d mask PNGs of an earlier run, so that the folder holds this run's "
                            "masks only", frames_dir, earlier)
-        if started and summary is not None:  # the job is done: nothing to go on with
+        if started and summary is not None and not keep_job:  # the job is done: nothing to go on with
             os.remove(started)
     if summary is None:  # the container declared no length, or a wrong one
         if masks_json is not None:
@@ -1650,26 +1665,32 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
 def job_record(video: str, queries: Sequence[str], model: str | None, *, overlay: str | None = None,
                smooth_edges: bool = False, masks_json: bool = False, soft_masks: bool = False) -> dict:
     """What a run of `video` is asked, by which a later run knows the same job: the video (its path made absolute,
-    size and time modified: `source_stamp`), the sentences (`check_query`'d), the model (`batch.model_identity`)
-    and the options that change the files written. `predict_to_files(job=)` writes it where the run writes masks
-    alone; `predict_list`'s `summary.json` records it with what was found."""
+    size and time modified: `source_stamp`), the sentences (`check_query`'d), the model (`batch.model_identity`:
+    None for one known by no file) and the options that change the files written. `predict_to_files(job=)` writes
+    it where the run writes masks alone (`masks_alone`); `predict_list`'s `summary.json` records it with what was
+    found."""
     size, modified_ns = source_stamp(video)
     return {"video": os.path.abspath(video), "size": size, "modified_ns": modified_ns,
             "queries": [check_query(query) for query in as_sentences(queries)], "model": model, "overlay": overlay,
             "smooth_edges": smooth_edges, "masks_json": masks_json, "soft_masks": soft_masks}
 
 
-def stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[float, bool]]]:
+def masks_alone(job: dict) -> bool:
+    """Whether a run of `job` (`job_record`) can be gone on with after a stop: masks alone (no overlay or JSON cut
+    short, no soft masks to count the coverage from), by a model known by its files."""
+    return job.get("model") is not None and not (job.get("overlay") or job.get("masks_json") or job.get("soft_masks"))
+
+
+def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[float, bool]]]:
     """The frames, from the first, that a stopped run of the same job left readable masks of in every sentence's
     folder of `frames_dir` (`numbered`: `<frames_dir>/<k>/` and `queries.txt`, else the masks at its top), each
-    frame's (coverage, empty) per sentence: the next run goes on from there (`go_on_from`).
+    frame's (coverage, empty) per sentence.
 
-    The same job: `frames_dir`'s `STARTED_FILE` records `job` (`job_record`), which names a model it is known by and
-    masks alone. [] for anything else: another job, a folder holding other files than its masks, `queries.txt`, the
-    record and a file manager's (`SYSTEM_FILES`, removed here with a killed run's half-written PNG), masks not
-    readable from the first (a power cut's empty PNGs)."""
-    if (job.get("model") is None or job.get("overlay") or job.get("masks_json") or job.get("soft_masks")
-            or files.read_record(os.path.join(frames_dir, STARTED_FILE)) != job):
+    The same job: `frames_dir`'s `STARTED_FILE` records `job`. [] for anything else: another job, a folder holding
+    other files than its masks, `queries.txt`, the record and a file manager's (`SYSTEM_FILES`, removed here with a
+    killed run's half-written PNG), masks not readable from the first (a power cut's empty PNGs). Called with the
+    folder locked (`predict_to_files`)."""
+    if not masks_alone(job) or files.read_record(os.path.join(frames_dir, STARTED_FILE)) != job:
         return []
     if os.path.islink(frames_dir) or not os.path.isdir(frames_dir):
         return []
@@ -1682,8 +1703,8 @@ def stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[f
                     return []
         present: dict[str, set[str]] = {}  # each sentence's folder: its masks (listed once, by the walk)
         for root, folders_in, found in os.walk(frames_dir):
-            if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, a link, an
-                return []  # earlier run's masks set aside (`EARLIER_FOLDER`)
+            if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, a link
+                return []
             for name in found:
                 if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):
                     os.remove(os.path.join(root, name))
@@ -1710,19 +1731,25 @@ def stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[f
     return kept
 
 
-def go_on_from(frames_dir: str, job: dict, numbered: bool) -> tuple[int, list[list[tuple[float, bool]]]]:
-    """Where a run of `job` into `frames_dir` starts: (its first frame, the frames kept before it, for
-    `predict_to_files(kept_frames=)`). A stopped run's masks (`stopped_run`) are kept but for the last, segmented
-    again (there is then one to segment, whatever the container's count said); a warning says from which frame.
-    (0, []) where no stopped run of the job is there."""
-    kept = stopped_run(frames_dir, job, numbered)
-    resume = max(len(kept) - 1, 0)
-    if resume:  # said, not kept among the video's warnings (`predict_list`): its own housekeeping
+# A warning of a run's own housekeeping (`extra=`), not of the video: `predict_list` keeps it out of `summary.json`.
+HOUSEKEEPING = {"housekeeping": True}
+
+
+def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Collection[str]
+                ) -> list[list[tuple[float, bool]]]:
+    """The frames a run of `job` keeps in `frames_dir` (locked) and goes on from: a stopped run's (`_stopped_run`;
+    an earlier run's masks a killed run had set aside are put back first), but for the last, segmented again (there
+    is then one to segment, whatever the container's count said); a warning naming `video` says from which frame.
+    [] where no stopped run of the job is there."""
+    if os.path.isdir(frames_dir) and not os.path.islink(frames_dir):
+        _restore_earlier(frames_dir, own)
+    kept = _stopped_run(frames_dir, job, numbered)[:-1]
+    if kept:
         named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
         logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
-                       "frames' masks are kept)", job["video"], resume + 1, f" ({named[resume]})" if named else "",
-                       resume)
-    return resume, kept[:resume]
+                       "frames' masks are kept)", video, len(kept) + 1, f" ({named[len(kept)]})" if named else "",
+                       len(kept), extra=HOUSEKEEPING)
+    return kept
 
 
 def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:
@@ -1786,10 +1813,17 @@ def _is_mask(name: str, own: Collection[str]) -> bool:
     return bool(MASK_PNG.match(name)) or name.removesuffix(files.TEMPORARY_SUFFIX) in own
 
 
+def holds_run_files_only(frames_dir: str, video) -> bool:
+    """Whether `frames_dir` holds only what runs of `predict_to_files` write there for `video` (`_earlier_masks`),
+    which a run replaces, and no file or folder of anyone else's, which it refuses (`check_outputs`)."""
+    return not (_earlier_masks(frames_dir, set(mask_png_names(video) or ()))[1] or _foreign_set_aside(frames_dir))
+
+
 def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """The files in `frames_dir`, relative to it and sorted: (those a run of `predict_to_files` writes: mask PNGs at
-    its top and in its numbered folders (`_is_mask`), `queries.txt`, `STARTED_FILE` (or a kill's half of it); every
-    other file or folder)."""
+    its top and in its numbered folders (`_is_mask`), `queries.txt`, `STARTED_FILE` (or a kill's half of it), and a
+    file manager's (`SYSTEM_FILES`: a Finder that showed the folder), replaced or removed with them; every other file
+    or folder)."""
     ours, others = [], []
     for name in sorted(os.listdir(frames_dir)):
         path = os.path.join(frames_dir, name)
@@ -1799,9 +1833,9 @@ def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str
         if SENTENCE_FOLDER.match(name) and os.path.isdir(path) and not os.path.islink(path):  # a link is not ours:
             # its target's PNGs would be removed as an earlier run's masks
             for inner in sorted(os.listdir(path)):
-                mine = _is_mask(inner, own) and os.path.isfile(os.path.join(path, inner))
+                mine = (_is_mask(inner, own) or inner in SYSTEM_FILES) and os.path.isfile(os.path.join(path, inner))
                 (ours if mine else others).append(os.path.join(name, inner))
-        elif (_is_mask(name, own) or name in RECORD_FILES) and os.path.isfile(path):
+        elif (_is_mask(name, own) or name in RECORD_FILES or name in SYSTEM_FILES) and os.path.isfile(path):
             ours.append(name)
         else:
             others.append(name)
@@ -1835,10 +1869,12 @@ def _remove_if_empty(path: str) -> None:
 
 
 def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False, own: Collection[str] = (),
-                  keep: bool = False) -> tuple[list[str], int]:
+                  keep: bool = False, clear_stopped: bool = False) -> tuple[list[str], int]:
     """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`); and how many mask
     PNGs of an earlier run were put aside. `keep`: the folder's masks are a stopped run's that this one goes on from
-    (`predict_to_files(..., kept_frames=)`): left where they are.
+    (`predict_to_files(job=)`): left where they are. `clear_stopped`: a stopped run's masks (its `STARTED_FILE`
+    beside them) that this run does not go on from are removed, not set aside: this run writes its own record,
+    which masks put back after a stop would contradict.
 
     What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is moved
     into its `EARLIER_FOLDER` first, and the numbered folders it leaves empty removed: else a run over fewer frames
@@ -1853,7 +1889,9 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
         _restore_earlier(frames_dir, own)
         shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
         names = _earlier_masks(frames_dir, own)[0]
-        earlier = sum(name not in RECORD_FILES for name in names)
+        earlier = sum(os.path.basename(name) not in (*RECORD_FILES, *SYSTEM_FILES) for name in names)
+        if clear_stopped and STARTED_FILE in names:  # a stopped run's (not a finished one's): removed below
+            earlier = 0
         if earlier:  # set aside, the list of them first: a kill at any point leaves what `_restore_earlier` reads
             aside = os.path.join(frames_dir, EARLIER_FOLDER)
             os.makedirs(aside, exist_ok=True)
@@ -1861,7 +1899,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
             for name in names:
                 os.makedirs(os.path.dirname(os.path.join(aside, name)), exist_ok=True)
                 os.replace(os.path.join(frames_dir, name), os.path.join(aside, name))
-        else:  # no mask to keep (a `queries.txt` a run stopped before its first frame left): removed
+        else:  # no mask to keep (a `queries.txt` a run stopped before its first frame left; `clear_stopped`): removed
             for name in names:
                 os.remove(os.path.join(frames_dir, name))
         _remove_empty_sentence_folders(frames_dir)
@@ -1871,8 +1909,9 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
     folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(queries))]
     for folder in folders:
         os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(frames_dir, "queries.txt"), "w", encoding="utf-8") as f:
-        f.writelines(f"{k + 1}\t{q}\n" for k, q in enumerate(queries))
+    # whole or not at all (renamed into place): a kill while a resumed run wrote it again left it cut short, so its
+    # masks were not gone on with by the next run
+    files.write_text(os.path.join(frames_dir, "queries.txt"), "".join(f"{k + 1}\t{q}\n" for k, q in enumerate(queries)))
     return folders, earlier
 
 
