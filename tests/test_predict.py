@@ -2066,11 +2066,17 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     assert code == 130 and "holds the masks of the first 13 frames; the same command goes on from there\n" in said
     assert (out / STARTED_FILE).exists()
     stopping_after(0)
+    stopping_after(5)  # stopped again, going on: its message counts both
+    code, _, said = predict_into(out)
+    assert code == 130 and "after 5 frames (from frame 13); " in said and "the first 17 frames;" in said, said
+    os.symlink(video, tmp_path / "link.mp4")  # the same file through a link: the same job (a tester's)
+    video = str(tmp_path / "link.mp4")
+    stopping_after(0)
     code, printed, said = predict_into(out)
     assert code == 0, said
-    assert f"{video}: going on from frame 13, where a stopped run of the same job left it (its first 12 frames' " \
+    assert f"{video}: going on from frame 17, where a stopped run of the same job left it (its first 16 frames' " \
            "masks are kept)" in said
-    assert sum(counted) == 30 - 12 and printed.startswith(f"30 frames (56x40) -> {out}\n")
+    assert sum(counted) == 30 - 16 and printed.startswith(f"30 frames (56x40) -> {out}\n")
     for (names, arrays), (expected_names, expected) in zip(masks(out), whole):
         assert names == expected_names
         np.testing.assert_array_equal(arrays, expected)
@@ -2109,11 +2115,14 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     stopping_after(5)
     code, _, said = predict_into(out, query=SENTENCES[2:])
     assert code == 130 and "replaced the" not in said and "keeps the earlier" not in said, said
+    assert f"{out}: removed the {11 * sentences} mask PNGs of a stopped run that this one cannot go on from: other " \
+           f"sentences ({', '.join(map(repr, queries))})" in said, said
     stopping_after(0)
     code, _, said = predict_into(out, query=SENTENCES[2:])
     assert code == 0 and "going on from frame 5," in said and sum(counted) == 30 - 4, said
     # the same job where its masks cannot be gone on from (one frame kept, the video touched since): cleared too
-    for first_stop, touch in ((1, False), (11, True)):
+    for first_stop, touch, why in ((1, False, "the same job, but fewer than two frames' masks are whole from the "
+                                                "first"), (11, True, "the video has changed since")):
         shutil.rmtree(out)
         stopping_after(first_stop)
         assert predict_into(out)[0] == 130
@@ -2122,6 +2131,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
         stopping_after(7)
         code, _, said = predict_into(out)
         assert code == 130 and "going on from" not in said and "keeps the earlier" not in said, said
+        assert f"{first_stop * sentences} mask PNGs of a stopped run that this one cannot go on from: {why}" in said
         stopping_after(0)
         code, _, said = predict_into(out)
         assert code == 0 and "going on from frame 7," in said, said

@@ -1551,9 +1551,10 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
 
     frames, offset = read_from(first)
     with _locked_outputs(target, frames_dir, flags[1]) as overlay_lock:  # another run writing them now: refused here
-        kept_frames, started = [], None
+        kept_frames, started, not_gone_on = [], None, None
         if job is not None:  # under the lock: no other run changes the folder between this look and the run
-            kept_frames = _go_on_from(frames_dir, job, sentence_folders or len(queries) > 1, os.fspath(video), own)
+            kept_frames, not_gone_on = _go_on_from(frames_dir, job, sentence_folders or len(queries) > 1,
+                                                   os.fspath(video), own)
             if kept_frames:
                 first = len(kept_frames)
                 frames, offset = read_from(first)
@@ -1562,8 +1563,11 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         if output_json:  # another run writing it now is refused here, before anything is moved or written
             masks_json = MasksJsonWriter(output_json, masks_json_header(predictor, video, queries, fps))
         try:
-            folders, earlier = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own,
-                                             keep=bool(kept_frames), clear_stopped=job is not None)
+            folders, earlier, cleared = _mask_folders(frames_dir, queries, numbered=sentence_folders, own=own,
+                                                      keep=bool(kept_frames), clear_stopped=job is not None)
+            if cleared:  # (said: they are gone, unlike an earlier run's, which are replaced only once this one ends)
+                logger.warning("%s: removed the %d mask PNGs of a stopped run that this one cannot go on from: %s",
+                               frames_dir, cleared, not_gone_on or "another job", extra=HOUSEKEEPING)
             # what a stopped run's masks are of (none set aside: those would be put back, without this record)
             started = os.path.join(frames_dir, STARTED_FILE) if job is not None and not earlier else None
             if started:
@@ -1634,7 +1638,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                 kept += [f"{frames_dir} holds the masks of the first {done + resume_from} frames"]
             if started and done + resume_from > 1:  # (`_go_on_from` keeps all but the last: none of one)
                 kept += ["the same command goes on from there"]
-            kept = "; ".join([f"after {done} frames", *kept])
+            kept = "; ".join([f"after {done} frames" + (f" (from frame {resume_from + 1})" if resume_from else ""),
+                              *kept])
             if isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt(kept) from None
             e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
@@ -1664,13 +1669,13 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
 
 def job_record(video: str, queries: Sequence[str], model: str | None, *, overlay: str | None = None,
                smooth_edges: bool = False, masks_json: bool = False, soft_masks: bool = False) -> dict:
-    """What a run of `video` is asked, by which a later run knows the same job: the video (its path made absolute,
-    size and time modified: `source_stamp`), the sentences (`check_query`'d), the model (`batch.model_identity`:
-    None for one known by no file) and the options that change the files written. `predict_to_files(job=)` writes
-    it where the run writes masks alone (`masks_alone`); `predict_list`'s `summary.json` records it with what was
-    found."""
+    """What a run of `video` is asked, by which a later run knows the same job: the video (the file its path names,
+    through links; its size and time modified: `source_stamp`), the sentences (`check_query`'d), the model
+    (`batch.model_identity`: None for one known by no file) and the options that change the files written.
+    `predict_to_files(job=)` writes it where the run writes masks alone (`masks_alone`); `predict_list`'s
+    `summary.json` records it with what was found."""
     size, modified_ns = source_stamp(video)
-    return {"video": os.path.abspath(video), "size": size, "modified_ns": modified_ns,
+    return {"video": os.path.realpath(video), "size": size, "modified_ns": modified_ns,
             "queries": [check_query(query) for query in as_sentences(queries)], "model": model, "overlay": overlay,
             "smooth_edges": smooth_edges, "masks_json": masks_json, "soft_masks": soft_masks}
 
@@ -1736,20 +1741,38 @@ HOUSEKEEPING = {"housekeeping": True}
 
 
 def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Collection[str]
-                ) -> list[list[tuple[float, bool]]]:
-    """The frames a run of `job` keeps in `frames_dir` (locked) and goes on from: a stopped run's (`_stopped_run`;
-    an earlier run's masks a killed run had set aside are put back first), but for the last, segmented again (there
-    is then one to segment, whatever the container's count said); a warning naming `video` says from which frame.
-    [] where no stopped run of the job is there."""
+                ) -> tuple[list[list[tuple[float, bool]]], str | None]:
+    """(The frames a run of `job` keeps in `frames_dir` (locked) and goes on from, why a stopped run's masks there
+    are not gone on from (None where there is none)). The frames kept are a stopped run's (`_stopped_run`; an earlier
+    run's masks a killed run had set aside are put back first), but for the last, segmented again (there is then one
+    to segment, whatever the container's count said); a warning naming `video` says from which frame."""
     if os.path.isdir(frames_dir) and not os.path.islink(frames_dir):
         _restore_earlier(frames_dir, own)
     kept = _stopped_run(frames_dir, job, numbered)[:-1]
+    if not kept:
+        record = files.read_record(os.path.join(frames_dir, STARTED_FILE))
+        return [], None if record is None else _another_job(record, job)
     if kept:
         named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
         logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
                        "frames' masks are kept)", video, len(kept) + 1, f" ({named[len(kept)]})" if named else "",
                        len(kept), extra=HOUSEKEEPING)
-    return kept
+    return kept, None
+
+
+def _another_job(record: dict, job: dict) -> str:
+    """Why a stopped run's masks, its `record` beside them, are not gone on from by a run of `job`: what differs."""
+    if record.get("video") != job["video"]:
+        return f"another video ({record.get('video')})"
+    if (record.get("size"), record.get("modified_ns")) != (job["size"], job["modified_ns"]):
+        return "the video has changed since (its size or time modified)"
+    if record.get("queries") != job["queries"]:
+        return f"other sentences ({', '.join(map(quoted, record.get('queries') or []))})"
+    if record.get("model") != job["model"]:
+        return f"another model ({record.get('model')})"
+    if record != job:
+        return "other options (" + ", ".join(key for key in job if record.get(key) != job[key]) + ")"
+    return "the same job, but fewer than two frames' masks are whole from the first"
 
 
 def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:
@@ -1869,12 +1892,12 @@ def _remove_if_empty(path: str) -> None:
 
 
 def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = False, own: Collection[str] = (),
-                  keep: bool = False, clear_stopped: bool = False) -> tuple[list[str], int]:
-    """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`); and how many mask
-    PNGs of an earlier run were put aside. `keep`: the folder's masks are a stopped run's that this one goes on from
-    (`predict_to_files(job=)`): left where they are. `clear_stopped`: a stopped run's masks (its `STARTED_FILE`
-    beside them) that this run does not go on from are removed, not set aside: this run writes its own record,
-    which masks put back after a stop would contradict.
+                  keep: bool = False, clear_stopped: bool = False) -> tuple[list[str], int, int]:
+    """The PNG folder of each sentence (created), and `queries.txt` for several (or `numbered`); how many mask PNGs
+    of an earlier run were put aside, and how many of a stopped run removed (`clear_stopped`). `keep`: the folder's
+    masks are a stopped run's that this one goes on from (`predict_to_files(job=)`): left where they are.
+    `clear_stopped`: a stopped run's masks (its `STARTED_FILE` beside them) that this run does not go on from are
+    removed, not set aside: this run writes its own record, which masks put back after a stop would contradict.
 
     What an earlier run wrote in `frames_dir` (`_earlier_masks`: `check_outputs` let only that be there) is moved
     into its `EARLIER_FOLDER` first, and the numbered folders it leaves empty removed: else a run over fewer frames
@@ -1883,15 +1906,15 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
     remove a complete earlier result). A folder a killed run left mid-way is first put back as it was.
     """
     if frames_dir is None:
-        return [], 0
-    earlier = 0
+        return [], 0, 0
+    earlier = cleared = 0
     if os.path.isdir(frames_dir) and not keep:
         _restore_earlier(frames_dir, own)
         shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
         names = _earlier_masks(frames_dir, own)[0]
         earlier = sum(os.path.basename(name) not in (*RECORD_FILES, *SYSTEM_FILES) for name in names)
         if clear_stopped and STARTED_FILE in names:  # a stopped run's (not a finished one's): removed below
-            earlier = 0
+            earlier, cleared = 0, earlier
         if earlier:  # set aside, the list of them first: a kill at any point leaves what `_restore_earlier` reads
             aside = os.path.join(frames_dir, EARLIER_FOLDER)
             os.makedirs(aside, exist_ok=True)
@@ -1905,14 +1928,14 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
         _remove_empty_sentence_folders(frames_dir)
     if len(queries) == 1 and not numbered:
         os.makedirs(frames_dir, exist_ok=True)
-        return [frames_dir], earlier
+        return [frames_dir], earlier, cleared
     folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(queries))]
     for folder in folders:
         os.makedirs(folder, exist_ok=True)
     # whole or not at all (renamed into place): a kill while a resumed run wrote it again left it cut short, so its
     # masks were not gone on with by the next run
     files.write_text(os.path.join(frames_dir, "queries.txt"), "".join(f"{k + 1}\t{q}\n" for k, q in enumerate(queries)))
-    return folders, earlier
+    return folders, earlier, cleared
 
 
 def _set_aside_names(frames_dir: str) -> list[str] | None:
