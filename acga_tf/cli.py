@@ -163,7 +163,6 @@ from acga_tf.apps.evaluate import evaluate, evaluate_checkpoints, format_table, 
 from acga_tf.apps.predict import (
     frames_to_segment,
     job_record,
-    masks_alone,
     overlay_color_name,
     predict_to_files,
     quoted,
@@ -591,8 +590,7 @@ def _masks_job(args, model, output_json: str | None) -> dict | None:
     if (not args.frames_dir or args.output or output_json or args.soft_masks or args.start is not None
             or args.end is not None or video_file_problem(args.video) is not None):
         return None
-    job = job_record(args.video, args.query, batch.model_identity(model), smooth_edges=args.smooth_edges)
-    return job if masks_alone(job) else None
+    return job_record(args.video, args.query, batch.model_identity(model), smooth_edges=args.smooth_edges)
 
 
 def _run_predict_list(args) -> int:

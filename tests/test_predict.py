@@ -2026,7 +2026,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     over (a stopped run kept none)."""
     from acga_tf.apps import predict as predict_module
     from acga_tf.apps.predict import STARTED_FILE
-    from acga_tf.ops import files
+    from acga_tf.ops import files, progress
 
     video = write_video(tmp_path / "long.mp4", moving_frames(30, 40, 56, seed=5), "libx264", "yuv420p")
     queries = SENTENCES[:sentences]
@@ -2071,12 +2071,25 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     assert code == 130 and "after 5 frames (from frame 13); " in said and "the first 17 frames;" in said, said
     os.symlink(video, tmp_path / "link.mp4")  # the same file through a link: the same job (a tester's)
     video = str(tmp_path / "link.mp4")
+    os.symlink(out, tmp_path / "out_link")  # the folder through a link too (a reviewer's: its masks were removed)
+    if sentences > 1:  # a kill while `queries.txt` was written again left its temporary file (a reviewer's: refused)
+        (out / "queries.txt.tmp").write_text("1\tthe")
+    totals = []
+
+    class Bar(progress.tqdm):  # the bar's totals, as the command sets them
+        def __setattr__(self, name, value):
+            if name == "total":
+                totals.append(value)
+            super().__setattr__(name, value)
+
+    monkeypatch.setattr(progress, "tqdm", Bar)
     stopping_after(0)
-    code, printed, said = predict_into(out)
+    code, printed, said = predict_into(tmp_path / "out_link")
+    assert 30 - 16 in totals  # the bar counts the frames left
     assert code == 0, said
     assert f"{video}: going on from frame 17, where a stopped run of the same job left it (its first 16 frames' " \
            "masks are kept)" in said
-    assert sum(counted) == 30 - 16 and printed.startswith(f"30 frames (56x40) -> {out}\n")
+    assert sum(counted) == 30 - 16 and printed.startswith(f"30 frames (56x40) -> {tmp_path / 'out_link'}\n")
     for (names, arrays), (expected_names, expected) in zip(masks(out), whole):
         assert names == expected_names
         np.testing.assert_array_equal(arrays, expected)
@@ -2120,9 +2133,37 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     stopping_after(0)
     code, _, said = predict_into(out, query=SENTENCES[2:])
     assert code == 0 and "going on from frame 5," in said and sum(counted) == 30 - 4, said
+    # stopped while it cleared them (a reviewer's: the record went first, and the masks left were then taken for a
+    # finished result, set aside and put back at every stop): the record goes last
+    shutil.rmtree(out)
+    stopping_after(11)
+    assert predict_into(out)[0] == 130
+    removed = []
+
+    def remove_4(path, *args, **kwargs):
+        if not str(path).startswith(str(out)):  # (os's own, for anything else: a finalizer's file)
+            return real_remove(path, *args, **kwargs)
+        if len(removed) == 4:
+            raise KeyboardInterrupt
+        removed.append(os.path.basename(path))
+        real_remove(path)
+
+    real_remove = predict_module.os.remove
+    monkeypatch.setattr(predict_module.os, "remove", remove_4)
+    stopping_after(0)
+    assert predict_into(out, query=SENTENCES[2:])[0] == 130
+    monkeypatch.setattr(predict_module.os, "remove", real_remove)
+    assert (out / STARTED_FILE).exists() and STARTED_FILE not in removed
+    stopping_after(6)
+    code, _, said = predict_into(out, query=SENTENCES[2:])
+    assert code == 130 and "removed the" in said and "keeps the earlier" not in said, said
+    stopping_after(0)
+    code, _, said = predict_into(out, query=SENTENCES[2:])
+    assert code == 0 and "going on from frame 6," in said, said
     # the same job where its masks cannot be gone on from (one frame kept, the video touched since): cleared too
-    for first_stop, touch, why in ((1, False, "the same job, but fewer than two frames' masks are whole from the "
-                                                "first"), (11, True, "the video has changed since")):
+    for first_stop, touch, why in ((1, False, "the same job, but its masks cannot be gone on from (whole in every "
+                                                "sentence's folder from the first frame, at least two"),
+                                   (11, True, "the video has changed since")):
         shutil.rmtree(out)
         stopping_after(first_stop)
         assert predict_into(out)[0] == 130

@@ -162,19 +162,19 @@ RUN_FILES = (artifacts.MODEL_FILE, artifacts.VOCAB_FILE, artifacts.EMBEDDINGS_FI
 
 
 def model_identity(model) -> str | None:
-    """What `summary.json` records as the model, by which a re-run knows it: a path made absolute, with a fingerprint
-    of the files it is read from (their paths, sizes and times modified: a run trained again, a SavedModel given a
-    new version, is another model; a run's logs and checkpoints are not read); a TF Serving URL as given (name a
-    version, `/versions/N`, to pin one). A model given as an object: a `TrainedModel` or Keras predictor by a
-    fingerprint of its weights, words and word vectors (trained further in memory, it is another model), a SavedModel
-    or server predictor by what it was loaded from; None for any other `Predictor` (its videos are segmented again
-    by the next run)."""
+    """What `summary.json` records as the model, by which a re-run knows it: the file or folder its path names
+    (through links), with a fingerprint of the files it is read from (their paths, sizes and times modified: a run
+    trained again, a SavedModel given a new version, is another model; a run's logs and checkpoints are not read); a
+    TF Serving URL as given (name a version, `/versions/N`, to pin one). A model given as an object: a
+    `TrainedModel` or Keras predictor by a fingerprint of its weights, words and word vectors (trained further in
+    memory, it is another model), a SavedModel or server predictor by what it was loaded from; None for any other
+    `Predictor` (its videos are segmented again by the next run)."""
     if isinstance(model, KerasPredictor):
         model = model.trained
     if isinstance(model, TrainedModel):
         named = hashlib.sha256("\n".join([*(w.path for w in model.model.weights), *model.vocabulary.words]).encode())
         digest = artifacts.arrays_digest([*model.model.weights, model.embeddings], digest=named)
-        where = os.path.abspath(model.directory) if model.directory else "a model"
+        where = os.path.realpath(model.directory) if model.directory else "a model"
         return f"{where} in memory (weights {digest})"
     if isinstance(model, ServingPredictor):
         model = model.source  # a SavedModel folder or a server's URL
@@ -183,7 +183,7 @@ def model_identity(model) -> str | None:
     given = os.fspath(model)
     if is_server_url(given):
         return given
-    path = os.path.abspath(given)
+    path = os.path.realpath(given)  # (through links, as the video: `job_record`)
     if os.path.isfile(os.path.join(path, artifacts.MODEL_FILE)):  # a run: the files a model is loaded from, not
         files_read = [os.path.join(path, name) for name in RUN_FILES]  # its logs, checkpoints or evaluations
     elif os.path.isfile(path):  # a .keras file, and the word files beside it

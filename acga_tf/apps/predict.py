@@ -99,7 +99,7 @@ REPLACED_FOLDER = ".acga-replaced"  # the set-aside folder of a run that ended, 
 # removed when it ends: the masks a stopped run left beside it are gone on from by the next run of that job.
 STARTED_FILE = ".acga-started.json"
 # What a run writes in <frames_dir> beside the masks: the sentences' list and the job's record (or a kill's half of it)
-RECORD_FILES = ("queries.txt", STARTED_FILE, STARTED_FILE + files.TEMPORARY_SUFFIX)
+RECORD_FILES = tuple(name + suffix for name in ("queries.txt", STARTED_FILE) for suffix in ("", files.TEMPORARY_SUFFIX))
 # Files a file manager leaves in a folder it shows (not a run's): removed where a stopped run's masks are gone on with.
 SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
@@ -1345,8 +1345,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
         files.check_writable(frames_dir, folder=True, flag=frames_flag)
         if os.path.isdir(frames_dir):
             own = set(mask_png_names(video) or ()) if own is None else own
-            earlier, others = _earlier_masks(frames_dir, own)
-            others += _foreign_set_aside(frames_dir)
+            earlier, others = _earlier_files(frames_dir, own)
             if others:
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
                                  f"choose an empty or new {frames_flag}")
@@ -1697,10 +1696,11 @@ def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[
     folder locked (`predict_to_files`)."""
     if not masks_alone(job) or files.read_record(os.path.join(frames_dir, STARTED_FILE)) != job:
         return []
-    if os.path.islink(frames_dir) or not os.path.isdir(frames_dir):
+    if not os.path.isdir(frames_dir):  # (a link to a folder: its folder, as every run reads and writes it)
         return []
     folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(job["queries"]))] if numbered else [frames_dir]
     names = mask_png_names(job["video"])  # a folder of frames' masks: its frames' names
+    named = set(names or ())
     try:
         if numbered:
             with open(os.path.join(frames_dir, "queries.txt"), encoding="utf-8") as f:  # (another job's masks
@@ -1713,7 +1713,7 @@ def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[
             for name in found:
                 if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):
                     os.remove(os.path.join(root, name))
-                elif root in folders and (name in names if names else MASK_PNG.match(name)):
+                elif root in folders and (name in named if names else MASK_PNG.match(name)):
                     present.setdefault(root, set()).add(name)
                 elif not (root == frames_dir and name in (STARTED_FILE, *(("queries.txt",) if numbered else ()))):
                     return []  # a file of the user's: not taken for a mask, nor removed
@@ -1746,17 +1746,16 @@ def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Col
     are not gone on from (None where there is none)). The frames kept are a stopped run's (`_stopped_run`; an earlier
     run's masks a killed run had set aside are put back first), but for the last, segmented again (there is then one
     to segment, whatever the container's count said); a warning naming `video` says from which frame."""
-    if os.path.isdir(frames_dir) and not os.path.islink(frames_dir):
+    if os.path.isdir(frames_dir):
         _restore_earlier(frames_dir, own)
     kept = _stopped_run(frames_dir, job, numbered)[:-1]
     if not kept:
         record = files.read_record(os.path.join(frames_dir, STARTED_FILE))
         return [], None if record is None else _another_job(record, job)
-    if kept:
-        named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
-        logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
-                       "frames' masks are kept)", video, len(kept) + 1, f" ({named[len(kept)]})" if named else "",
-                       len(kept), extra=HOUSEKEEPING)
+    named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
+    logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
+                   "frames' masks are kept)", video, len(kept) + 1, f" ({named[len(kept)]})" if named else "",
+                   len(kept), extra=HOUSEKEEPING)
     return kept, None
 
 
@@ -1772,7 +1771,8 @@ def _another_job(record: dict, job: dict) -> str:
         return f"another model ({record.get('model')})"
     if record != job:
         return "other options (" + ", ".join(key for key in job if record.get(key) != job[key]) + ")"
-    return "the same job, but fewer than two frames' masks are whole from the first"
+    return ("the same job, but its masks cannot be gone on from (whole in every sentence's folder from the first "
+            "frame, at least two; nothing else of anyone's there)")
 
 
 def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:
@@ -1839,7 +1839,13 @@ def _is_mask(name: str, own: Collection[str]) -> bool:
 def holds_run_files_only(frames_dir: str, video) -> bool:
     """Whether `frames_dir` holds only what runs of `predict_to_files` write there for `video` (`_earlier_masks`),
     which a run replaces, and no file or folder of anyone else's, which it refuses (`check_outputs`)."""
-    return not (_earlier_masks(frames_dir, set(mask_png_names(video) or ()))[1] or _foreign_set_aside(frames_dir))
+    return not _earlier_files(frames_dir, set(mask_png_names(video) or ()))[1]
+
+
+def _earlier_files(frames_dir: str, own: Collection[str]) -> tuple[list[str], list[str]]:
+    """`_earlier_masks`, the files set aside that a run did not put there (`_foreign_set_aside`) among the others."""
+    earlier, others = _earlier_masks(frames_dir, own)
+    return earlier, others + _foreign_set_aside(frames_dir)
 
 
 def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str], list[str]]:
@@ -1922,8 +1928,9 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
             for name in names:
                 os.makedirs(os.path.dirname(os.path.join(aside, name)), exist_ok=True)
                 os.replace(os.path.join(frames_dir, name), os.path.join(aside, name))
-        else:  # no mask to keep (a `queries.txt` a run stopped before its first frame left; `clear_stopped`): removed
-            for name in names:
+        else:  # no mask to keep (a `queries.txt` a run stopped before its first frame left; `clear_stopped`): removed,
+            # the record last (a stop meanwhile leaves masks that are still known as the stopped run's)
+            for name in sorted(names, key=lambda name: name in RECORD_FILES):
                 os.remove(os.path.join(frames_dir, name))
         _remove_empty_sentence_folders(frames_dir)
     if len(queries) == 1 and not numbered:
