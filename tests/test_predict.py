@@ -2198,6 +2198,26 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     # a kill while the record was written left its temporary file: not "holds files predict did not write"
     (out / (STARTED_FILE + ".tmp")).write_text("{")
     assert predict_into(out)[0] == 0 and not (out / (STARTED_FILE + ".tmp")).exists()
+    # a tester's: the same job written otherwise (capitals, a full stop), the model through a link, macOS's `._` files
+    # beside the masks: gone on with; a file of the user's: refused, saying that the job goes on once it is moved out
+    shutil.rmtree(out)
+    stopping_after(11)
+    assert predict_into(out)[0] == 130
+    for name in ("._00001.png", "._.DS_Store"):
+        (out / name).write_bytes(b"\0" * 64)
+    (out / "notes.txt").write_text("frame 7 looks off")
+    reworded = [q[0].upper() + q[1:] + "." for q in queries]
+    stopping_after(0)
+    code, _, said = predict_into(out, query=reworded)
+    assert code == 2 and "holds files predict did not write (notes.txt); move them out, and the same command goes " \
+                         "on where a stopped run left its masks; or choose an empty or new --frames-dir" in said, said
+    (out / "notes.txt").unlink()
+    os.symlink(run_dir, tmp_path / "model_link")
+    code, _, said = predict_into(out, "--model", str(tmp_path / "model_link"), query=reworded)
+    assert code == 0 and "going on from frame 11," in said and not any(n.startswith("._") for n in os.listdir(out))
+    for (names, arrays), (expected_names, expected) in zip(masks(out), whole):
+        assert names == expected_names
+        np.testing.assert_array_equal(arrays, expected)
 
 
 @pytest.mark.parametrize("case", ["gif", "mp4", "png", "png_two_sentences"])

@@ -100,8 +100,14 @@ REPLACED_FOLDER = ".acga-replaced"  # the set-aside folder of a run that ended, 
 STARTED_FILE = ".acga-started.json"
 # What a run writes in <frames_dir> beside the masks: the sentences' list and the job's record (or a kill's half of it)
 RECORD_FILES = tuple(name + suffix for name in ("queries.txt", STARTED_FILE) for suffix in ("", files.TEMPORARY_SUFFIX))
-# Files a file manager leaves in a folder it shows (not a run's): removed where a stopped run's masks are gone on with.
+# Files a file manager leaves in a folder it shows (not a run's; `system_file`): removed with the masks beside them.
 SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
+def system_file(name: str) -> bool:
+    """Whether `name` is a file manager's (`SYSTEM_FILES`), or macOS's `._NAME` beside each file it wrote to a share
+    (AppleDouble), which a run removes with the masks it replaces or goes on from."""
+    return name in SYSTEM_FILES or name.startswith("._")
 
 
 # === Sentences ===
@@ -1347,8 +1353,10 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             own = set(mask_png_names(video) or ()) if own is None else own
             earlier, others = _earlier_files(frames_dir, own)
             if others:
+                stopped = os.path.isfile(os.path.join(frames_dir, STARTED_FILE))  # (a stopped run's masks there)
                 raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
-                                 f"choose an empty or new {frames_flag}")
+                                 + ("move them out, and the same command goes on where a stopped run left its masks; "
+                                    "or " if stopped else "") + f"choose an empty or new {frames_flag}")
             protected = [name for name in earlier if files.write_protected(os.path.join(frames_dir, name))]
             if protected:  # else a `chmod 444` mask would be replaced with the earlier run's others
                 raise ValueError(f"{os.path.join(frames_dir, protected[0])}: exists and is write-protected"
@@ -1691,10 +1699,10 @@ def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[
     frame's (coverage, empty) per sentence.
 
     The same job: `frames_dir`'s `STARTED_FILE` records `job`. [] for anything else: another job, a folder holding
-    other files than its masks, `queries.txt`, the record and a file manager's (`SYSTEM_FILES`, removed here with a
+    other files than its masks, `queries.txt`, the record and a file manager's (`system_file`, removed here with a
     killed run's half-written PNG), masks not readable from the first (a power cut's empty PNGs). Called with the
     folder locked (`predict_to_files`)."""
-    if not masks_alone(job) or files.read_record(os.path.join(frames_dir, STARTED_FILE)) != job:
+    if not masks_alone(job) or not _same_job(files.read_record(os.path.join(frames_dir, STARTED_FILE)), job):
         return []
     if not os.path.isdir(frames_dir):  # (a link to a folder: its folder, as every run reads and writes it)
         return []
@@ -1704,14 +1712,14 @@ def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[
     try:
         if numbered:
             with open(os.path.join(frames_dir, "queries.txt"), encoding="utf-8") as f:  # (another job's masks
-                if [line.rstrip("\n").split("\t", 1)[-1] for line in f] != job["queries"]:  # written there by hand)
-                    return []
+                if _words([line.rstrip("\n").split("\t", 1)[-1] for line in f]) != _words(job["queries"]):  # written
+                    return []  # there by hand)
         present: dict[str, set[str]] = {}  # each sentence's folder: its masks (listed once, by the walk)
         for root, folders_in, found in os.walk(frames_dir):
             if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, a link
                 return []
             for name in found:
-                if name in SYSTEM_FILES or name.endswith(files.TEMPORARY_SUFFIX):
+                if system_file(name) or name.endswith(files.TEMPORARY_SUFFIX):
                     os.remove(os.path.join(root, name))
                 elif root in folders and (name in named if names else MASK_PNG.match(name)):
                     present.setdefault(root, set()).add(name)
@@ -1759,18 +1767,35 @@ def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Col
     return kept, None
 
 
+def _words(sentences) -> list[tuple[str, ...]] | None:
+    """The words the model reads of each sentence ("The red car!" is "the red car"), or None for anything else."""
+    if not isinstance(sentences, list) or not all(isinstance(sentence, str) for sentence in sentences):
+        return None
+    return [tuple(tokens) for tokens in tokenize_py_many(sentences)]
+
+
+def _same_job(record: dict | None, job: dict) -> bool:
+    """Whether a stopped run's `record` (`STARTED_FILE`) is of `job`: the same in everything, its sentences in the
+    words the model reads (a sentence written again in capitals or with a full stop gives the same masks)."""
+    if record is None or {k: v for k, v in record.items() if k != "queries"} != {
+            k: v for k, v in job.items() if k != "queries"}:
+        return False
+    return _words(record.get("queries")) == _words(job["queries"])
+
+
 def _another_job(record: dict, job: dict) -> str:
     """Why a stopped run's masks, its `record` beside them, are not gone on from by a run of `job`: what differs."""
     if record.get("video") != job["video"]:
         return f"another video ({record.get('video')})"
     if (record.get("size"), record.get("modified_ns")) != (job["size"], job["modified_ns"]):
         return "the video has changed since (its size or time modified)"
-    if record.get("queries") != job["queries"]:
+    if _words(record.get("queries")) != _words(job["queries"]):
         return f"other sentences ({', '.join(map(quoted, record.get('queries') or []))})"
     if record.get("model") != job["model"]:
-        return f"another model ({record.get('model')})"
-    if record != job:
-        return "other options (" + ", ".join(key for key in job if record.get(key) != job[key]) + ")"
+        return f"another model ({record.get('model')}; this run's: {job['model']})"
+    if not _same_job(record, job):
+        differ = [key for key in job if key != "queries" and record.get(key) != job[key]]
+        return f"other options ({', '.join(differ)})"
     return ("the same job, but its masks cannot be gone on from (whole in every sentence's folder from the first "
             "frame, at least two; nothing else of anyone's there)")
 
@@ -1851,7 +1876,7 @@ def _earlier_files(frames_dir: str, own: Collection[str]) -> tuple[list[str], li
 def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """The files in `frames_dir`, relative to it and sorted: (those a run of `predict_to_files` writes: mask PNGs at
     its top and in its numbered folders (`_is_mask`), `queries.txt`, `STARTED_FILE` (or a kill's half of it), and a
-    file manager's (`SYSTEM_FILES`: a Finder that showed the folder), replaced or removed with them; every other file
+    file manager's (`system_file`: a Finder that showed the folder), replaced or removed with them; every other file
     or folder)."""
     ours, others = [], []
     for name in sorted(os.listdir(frames_dir)):
@@ -1862,9 +1887,9 @@ def _earlier_masks(frames_dir: str, own: Collection[str] = ()) -> tuple[list[str
         if SENTENCE_FOLDER.match(name) and os.path.isdir(path) and not os.path.islink(path):  # a link is not ours:
             # its target's PNGs would be removed as an earlier run's masks
             for inner in sorted(os.listdir(path)):
-                mine = (_is_mask(inner, own) or inner in SYSTEM_FILES) and os.path.isfile(os.path.join(path, inner))
+                mine = (_is_mask(inner, own) or system_file(inner)) and os.path.isfile(os.path.join(path, inner))
                 (ours if mine else others).append(os.path.join(name, inner))
-        elif (_is_mask(name, own) or name in RECORD_FILES or name in SYSTEM_FILES) and os.path.isfile(path):
+        elif (_is_mask(name, own) or name in RECORD_FILES or system_file(name)) and os.path.isfile(path):
             ours.append(name)
         else:
             others.append(name)
@@ -1918,7 +1943,8 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
         _restore_earlier(frames_dir, own)
         shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
         names = _earlier_masks(frames_dir, own)[0]
-        earlier = sum(os.path.basename(name) not in (*RECORD_FILES, *SYSTEM_FILES) for name in names)
+        earlier = sum(not (os.path.basename(name) in RECORD_FILES or system_file(os.path.basename(name)))
+                      for name in names)
         if clear_stopped and STARTED_FILE in names:  # a stopped run's (not a finished one's): removed below
             earlier, cleared = 0, earlier
         if earlier:  # set aside, the list of them first: a kill at any point leaves what `_restore_earlier` reads
