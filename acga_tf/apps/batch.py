@@ -39,6 +39,7 @@ from acga_tf.apps.predict import (
     mask_png_names,
     masks_alone,
     predict_to_files,
+    same_job,
 )
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
@@ -336,7 +337,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     _remove(os.path.join(folder, FORMER_STARTED_NAME))
     masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
     job = wanted if masks_alone(wanted) else None
-    if (os.path.islink(masks) or job is None or files.read_record(os.path.join(masks, STARTED_FILE)) != job
+    if (os.path.islink(masks) or job is None or not same_job(files.read_record(os.path.join(masks, STARTED_FILE)), job)
             or not holds_run_files_only(masks, path)):  # (a file of the user's there: removed, as the folder is ours)
         if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
             os.remove(masks)

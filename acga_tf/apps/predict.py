@@ -1702,7 +1702,7 @@ def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[
     other files than its masks, `queries.txt`, the record and a file manager's (`system_file`, removed here with a
     killed run's half-written PNG), masks not readable from the first (a power cut's empty PNGs). Called with the
     folder locked (`predict_to_files`)."""
-    if not masks_alone(job) or not _same_job(files.read_record(os.path.join(frames_dir, STARTED_FILE)), job):
+    if not masks_alone(job) or not same_job(files.read_record(os.path.join(frames_dir, STARTED_FILE)), job):
         return []
     if not os.path.isdir(frames_dir):  # (a link to a folder: its folder, as every run reads and writes it)
         return []
@@ -1774,7 +1774,7 @@ def _words(sentences) -> list[tuple[str, ...]] | None:
     return [tuple(tokens) for tokens in tokenize_py_many(sentences)]
 
 
-def _same_job(record: dict | None, job: dict) -> bool:
+def same_job(record: dict | None, job: dict) -> bool:
     """Whether a stopped run's `record` (`STARTED_FILE`) is of `job`: the same in everything, its sentences in the
     words the model reads (a sentence written again in capitals or with a full stop gives the same masks)."""
     if record is None or {k: v for k, v in record.items() if k != "queries"} != {
@@ -1793,7 +1793,7 @@ def _another_job(record: dict, job: dict) -> str:
         return f"other sentences ({', '.join(map(quoted, record.get('queries') or []))})"
     if record.get("model") != job["model"]:
         return f"another model ({record.get('model')}; this run's: {job['model']})"
-    if not _same_job(record, job):
+    if not same_job(record, job):
         differ = [key for key in job if key != "queries" and record.get(key) != job[key]]
         return f"other options ({', '.join(differ)})"
     return ("the same job, but its masks cannot be gone on from (whole in every sentence's folder from the first "
