@@ -585,8 +585,8 @@ def _run_predict(args) -> int:
 
 def _masks_job(args, model, output_json: str | None) -> dict | None:
     """The `job_record` of a run of one video that writes masks alone (`--frames-dir`, no overlay, JSON, soft masks or
-    part of the video) by a model known by its files (`batch.model_identity`), which a stopped run's next run goes on
-    with (docs/serving.md#a-video-stopped-mid-way); None for any other run."""
+    part of the video) by a model known by its files or URL (`batch.model_identity`), which a stopped run's next run
+    goes on with (docs/serving.md#a-video-stopped-mid-way); None for any other run."""
     if (not args.frames_dir or args.output or output_json or args.soft_masks or args.start is not None
             or args.end is not None or video_file_problem(args.video) is not None):
         return None

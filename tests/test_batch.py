@@ -176,7 +176,7 @@ def test_a_list_run_again_passes_over_what_is_done_and_goes_on_after_ctrl_c(run_
     assert not any("removed" in r["message"] for r in _results(out))  # its own housekeeping is no warning
 
 
-def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, caplog):
+def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, caplog, monkeypatch):
     """A long-video tester's overnight batch: stopped 2,420 frames into a 7,200-frame video, the same command segmented
     it again from frame 1 (a SIGKILL's 1,200 PNGs removed too). Where the list writes masks alone, the next run of the
     same job goes on from the last frame every sentence has (that one segmented again), keeping the masks before it;
@@ -221,17 +221,13 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
 
     # stopped after its last mask, before its summary.json (a reviewer's: the whole video segmented again)
     shutil.rmtree(out)
-    real_dump = batch.json.dump
 
     def stop_at_summary(*args, **kwargs):
         raise KeyboardInterrupt
 
-    batch.json.dump = stop_at_summary
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            batch.predict_list(run_dir, rows, str(out), batch_size=2)
-    finally:
-        batch.json.dump = real_dump
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+        patched.setattr(batch.json, "dump", stop_at_summary)
+        batch.predict_list(run_dir, rows, str(out), batch_size=2)
     totals.clear()
     with caplog.at_level("WARNING"):
         assert [r.status for r in batch.predict_list(run_dir, rows, str(out), batch_size=2, frames=lambda row, number,

@@ -2058,14 +2058,14 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
                 for f in layout]
 
     stopping_after(0)
-    assert predict_into(tmp_path / "whole")[0] == 0
+    code, whole_printed, _ = predict_into(tmp_path / "whole")
+    assert code == 0
     whole = masks(tmp_path / "whole")
     out = tmp_path / "out"
     stopping_after(13)
     code, _, said = predict_into(out)
     assert code == 130 and "holds the masks of the first 13 frames; the same command goes on from there\n" in said
     assert (out / STARTED_FILE).exists()
-    stopping_after(0)
     stopping_after(5)  # stopped again, going on: its message counts both
     code, _, said = predict_into(out)
     assert code == 130 and "after 5 frames (from frame 13); " in said and "the first 17 frames;" in said, said
@@ -2085,11 +2085,12 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     monkeypatch.setattr(progress, "tqdm", Bar)
     stopping_after(0)
     code, printed, said = predict_into(tmp_path / "out_link")
-    assert 30 - 16 in totals  # the bar counts the frames left
+    assert totals[:2] == [30, 30 - 16]  # the bar counts the frames left
     assert code == 0, said
     assert f"{video}: going on from frame 17, where a stopped run of the same job left it (its first 16 frames' " \
            "masks are kept)" in said
     assert sum(counted) == 30 - 16 and printed.startswith(f"30 frames (56x40) -> {tmp_path / 'out_link'}\n")
+    assert printed.splitlines()[1:] == whole_printed.splitlines()[1:]  # each sentence's coverage and empty frames
     for (names, arrays), (expected_names, expected) in zip(masks(out), whole):
         assert names == expected_names
         np.testing.assert_array_equal(arrays, expected)
@@ -2119,25 +2120,44 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
         code, _, said = predict_into(out)
         assert code == 0 and "going on from frame 11," in said, said
         assert [names for names, _ in masks(out)] == [names for names, _ in whole]
-    # another job's run writing masks alone (another sentence) clears a stopped job's masks: it writes its own record,
-    # so that it is gone on with in turn, where it is stopped (a reviewer's: the first job's were set aside and put
-    # back, the second's work lost at each stop)
+    # another job's run writing masks alone (another sentence, the video touched since) is refused, nothing changed
+    # (a reviewer's: a typed sentence removed hours of a stopped job's masks; before that, they were set aside and put
+    # back, the new job's work lost at each stop); the stopped job then goes on
     shutil.rmtree(out)
     stopping_after(11)
     assert predict_into(out)[0] == 130
-    stopping_after(5)
+    before = sorted(os.listdir(out))
     code, _, said = predict_into(out, query=SENTENCES[2:])
-    assert code == 130 and "replaced the" not in said and "keeps the earlier" not in said, said
-    assert f"{out}: removed the {11 * sentences} mask PNGs of a stopped run that this one cannot go on from: other " \
-           f"sentences ({', '.join(map(repr, queries))})" in said, said
+    assert code == 2 and said.strip().endswith(
+        f"{out}: holds the masks of a stopped run of another job (other sentences ({', '.join(map(repr, queries))})): "
+        "its own command goes on with them; remove them, or choose another --frames-dir"), said
+    assert sorted(os.listdir(out)) == before
+    mtime = os.stat(video).st_mtime_ns
+    os.utime(video, ns=(1, 1))
+    code, _, said = predict_into(out)
+    assert code == 2 and "(the video has changed since (its size or time modified)): its own command" in said, said
+    os.utime(video, ns=(mtime, mtime))
     stopping_after(0)
-    code, _, said = predict_into(out, query=SENTENCES[2:])
-    assert code == 0 and "going on from frame 5," in said and sum(counted) == 30 - 4, said
-    # stopped while it cleared them (a reviewer's: the record went first, and the masks left were then taken for a
-    # finished result, set aside and put back at every stop): the record goes last
+    code, _, said = predict_into(out)
+    assert code == 0 and "going on from frame 11," in said, said
+    # the same job whose masks cannot be gone on from (one frame kept; the first mask a power cut's empty PNG): cleared,
+    # with a warning; stopped while it cleared them (a reviewer's: the record went first, and the masks left were then
+    # taken for a finished result, set aside and put back at every stop), the record goes last
+    shutil.rmtree(out)
+    stopping_after(1)
+    assert predict_into(out)[0] == 130
+    stopping_after(7)
+    code, _, said = predict_into(out)
+    assert code == 130 and "going on from" not in said and "keeps the earlier" not in said, said
+    assert f"removed the {sentences} mask PNGs of a stopped run that this one cannot go on from: the same job, but " \
+           "its masks cannot be gone on from" in said, said
+    stopping_after(0)
+    code, _, said = predict_into(out)
+    assert code == 0 and "going on from frame 7," in said, said
     shutil.rmtree(out)
     stopping_after(11)
     assert predict_into(out)[0] == 130
+    (out / "1" / "00001.png" if sentences > 1 else out / "00001.png").write_bytes(b"")
     removed = []
 
     def remove_4(path, *args, **kwargs):
@@ -2151,31 +2171,15 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     real_remove = predict_module.os.remove
     monkeypatch.setattr(predict_module.os, "remove", remove_4)
     stopping_after(0)
-    assert predict_into(out, query=SENTENCES[2:])[0] == 130
+    assert predict_into(out)[0] == 130
     monkeypatch.setattr(predict_module.os, "remove", real_remove)
-    assert (out / STARTED_FILE).exists() and STARTED_FILE not in removed
+    assert (out / STARTED_FILE).exists() and STARTED_FILE not in removed and len(removed) == 4
     stopping_after(6)
-    code, _, said = predict_into(out, query=SENTENCES[2:])
-    assert code == 130 and "removed the" in said and "keeps the earlier" not in said, said
+    code, _, said = predict_into(out)
+    assert code == 130 and f"removed the {11 * sentences - 4} mask PNGs" in said and "keeps the earlier" not in said
     stopping_after(0)
-    code, _, said = predict_into(out, query=SENTENCES[2:])
+    code, _, said = predict_into(out)
     assert code == 0 and "going on from frame 6," in said, said
-    # the same job where its masks cannot be gone on from (one frame kept, the video touched since): cleared too
-    for first_stop, touch, why in ((1, False, "the same job, but its masks cannot be gone on from (whole in every "
-                                                "sentence's folder from the first frame, at least two"),
-                                   (11, True, "the video has changed since")):
-        shutil.rmtree(out)
-        stopping_after(first_stop)
-        assert predict_into(out)[0] == 130
-        if touch:
-            os.utime(video, ns=(1, 1))
-        stopping_after(7)
-        code, _, said = predict_into(out)
-        assert code == 130 and "going on from" not in said and "keeps the earlier" not in said, said
-        assert f"{first_stop * sentences} mask PNGs of a stopped run that this one cannot go on from: {why}" in said
-        stopping_after(0)
-        code, _, said = predict_into(out)
-        assert code == 0 and "going on from frame 7," in said, said
     # a second run while one writes the folder is refused before it looks at it: nothing removed, no "going on"
     shutil.rmtree(out)
     stopping_after(11)
@@ -2209,8 +2213,8 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     reworded = [q[0].upper() + q[1:] + "." for q in queries]
     stopping_after(0)
     code, _, said = predict_into(out, query=reworded)
-    assert code == 2 and "holds files predict did not write (notes.txt); move them out, and the same command goes " \
-                         "on where a stopped run left its masks; or choose an empty or new --frames-dir" in said, said
+    assert code == 2 and "holds files predict did not write (notes.txt); move them out and run again, or choose an " \
+                         "empty or new --frames-dir" in said, said
     (out / "notes.txt").unlink()
     os.symlink(run_dir, tmp_path / "model_link")
     code, _, said = predict_into(out, "--model", str(tmp_path / "model_link"), query=reworded)
@@ -2347,7 +2351,8 @@ def test_a_set_aside_folder_not_of_a_run_is_refused_and_a_run_stopped_before_a_m
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(frames),
                  "--no-progress"]) == 2
     assert capsys.readouterr().err.strip() == (f"acga predict: error: {frames}: holds files predict did not write "
-                                               "(.acga-earlier); choose an empty or new --frames-dir")
+                                               "(.acga-earlier); move them out and run again, or choose an empty or "
+                                               "new --frames-dir")
     assert sorted(str(p.relative_to(frames)) for p in frames.rglob("*")) == before
 
 
@@ -2382,7 +2387,8 @@ def test_a_frames_dir_used_again_with_other_sentences_holds_only_the_last_runs_m
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--frames-dir", str(frames),
                  "--no-progress"]) == 2
     assert capsys.readouterr().err.strip() == (f"acga predict: error: {frames}: holds files predict did not write "
-                                               "(2/notes.txt); choose an empty or new --frames-dir")
+                                               "(2/notes.txt); move them out and run again, or choose an empty or "
+                                               "new --frames-dir")
     assert sorted(os.listdir(frames)) == ["00001.png", "00002.png", "00003.png", "00004.png", "2"]
 
 

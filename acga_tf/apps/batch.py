@@ -40,6 +40,7 @@ from acga_tf.apps.predict import (
     masks_alone,
     predict_to_files,
     same_job,
+    system_file,
 )
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
 from acga_tf.data.text import tokenize_py_many
@@ -412,7 +413,8 @@ def _complete(folder: str, record: dict) -> bool:
         expected = (sorted(names[:record["frames"]]) if names else
                     [f"{i:05d}.png" for i in range(1, record["frames"] + 1)])
         for k in range(len(record["queries"])):
-            names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1))) if n.endswith(".png"))
+            names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1)))
+                           if n.endswith(".png") and not system_file(n))  # (not macOS's `._00001.png`)
             if names != expected:
                 return False
         if record.get("masks_json") and not os.path.isfile(os.path.join(folder, MASKS_JSON_NAME)):

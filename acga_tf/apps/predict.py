@@ -100,6 +100,8 @@ REPLACED_FOLDER = ".acga-replaced"  # the set-aside folder of a run that ended, 
 STARTED_FILE = ".acga-started.json"
 # What a run writes in <frames_dir> beside the masks: the sentences' list and the job's record (or a kill's half of it)
 RECORD_FILES = tuple(name + suffix for name in ("queries.txt", STARTED_FILE) for suffix in ("", files.TEMPORARY_SUFFIX))
+# A warning of a run's own housekeeping (`extra=`), not of the video: `predict_list` keeps it out of `summary.json`.
+HOUSEKEEPING = {"housekeeping": True}
 # Files a file manager leaves in a folder it shows (not a run's; `system_file`): removed with the masks beside them.
 SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 
@@ -1353,10 +1355,8 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             own = set(mask_png_names(video) or ()) if own is None else own
             earlier, others = _earlier_files(frames_dir, own)
             if others:
-                stopped = os.path.isfile(os.path.join(frames_dir, STARTED_FILE))  # (a stopped run's masks there)
-                raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); "
-                                 + ("move them out, and the same command goes on where a stopped run left its masks; "
-                                    "or " if stopped else "") + f"choose an empty or new {frames_flag}")
+                raise ValueError(f"{frames_dir}: holds files predict did not write ({', '.join(others[:3])}); move "
+                                 f"them out and run again, or choose an empty or new {frames_flag}")
             protected = [name for name in earlier if files.write_protected(os.path.join(frames_dir, name))]
             if protected:  # else a `chmod 444` mask would be replaced with the earlier run's others
                 raise ValueError(f"{os.path.join(frames_dir, protected[0])}: exists and is write-protected"
@@ -1478,13 +1478,15 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         soft_masks: `frames_dir`'s PNGs hold the probabilities at the frame's size, 0 to 255 (`soft_mask`), in
             place of the masks' 0 and 255: a soft matte (`acga predict --soft-masks`, docs/serving.md#soft-masks).
             The overlay, the JSON and the summary keep the masks.
-        job: what this run is asked (`job_record`), where it writes masks alone (`frames_dir`, no `start`, `end`,
-            overlay, JSON or soft masks) with a model known by its files (`masks_alone`): a stopped run of the same
-            job whose masks `frames_dir` holds is gone on with from its last frame (a warning says so; the summary
-            counts its frames too); else the folder's masks are replaced, a stopped run's (with its record) removed
-            first. The record is written into `frames_dir` as `STARTED_FILE` before the first frame and removed when
-            the run ends (`keep_job`: left for the caller to remove once its own record of the result is written,
-            as `predict_list` does). docs/serving.md#a-video-stopped-mid-way.
+        job: what this run is asked (`job_record` of the same video, queries and smooth_edges), where it writes masks
+            alone (`frames_dir`, no `start`, `end`, overlay, JSON or soft masks) with a model known by its files or
+            URL (`masks_alone`): a stopped run of the same job whose masks `frames_dir` holds is gone on with from its
+            last frame (a warning says so; the summary counts its frames too); a stopped run's of another job are
+            refused (`InputError`, nothing changed); those of this job that cannot be gone on from are removed, with
+            a warning; a finished run's are replaced as without `job`. The record is written into `frames_dir` as
+            `STARTED_FILE` before the first frame where no finished run's masks were set aside (a stop puts those
+            back), and removed once the run has segmented its frames (`keep_job`: left for the caller to remove once
+            its own record of the result is written, as `predict_list` does). docs/serving.md#a-video-stopped-mid-way.
         on_start: called once the outputs are held, before the first frame, with the number of frames a stopped run
             left that this one goes on from (0 where none): a progress bar's total is the rest.
 
@@ -1538,8 +1540,10 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                              ".mp4 or .gif")
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
-    if job is not None and job.get("queries") != queries:
-        raise ValueError(f"job: records the sentences {job.get('queries')!r}, not the queries {queries!r}")
+    if job is not None and (job.get("queries"), job.get("smooth_edges"), job.get("video")) != (
+            queries, smooth_edges, os.path.realpath(video)):
+        raise ValueError("job: records another video, other sentences or smooth_edges than this run's (job_record of "
+                         "the same video, queries and smooth_edges)")
 
     def read_from(first: int):
         """The frames from the first one frame `first`'s clips take: a file is read again from there, seeking to the
@@ -1561,7 +1565,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         kept_frames, started, not_gone_on = [], None, None
         if job is not None:  # under the lock: no other run changes the folder between this look and the run
             kept_frames, not_gone_on = _go_on_from(frames_dir, job, sentence_folders or len(queries) > 1,
-                                                   os.fspath(video), own)
+                                                   os.fspath(video), own, flags[1])
             if kept_frames:
                 first = len(kept_frames)
                 frames, offset = read_from(first)
@@ -1574,7 +1578,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
                                                       keep=bool(kept_frames), clear_stopped=job is not None)
             if cleared:  # (said: they are gone, unlike an earlier run's, which are replaced only once this one ends)
                 logger.warning("%s: removed the %d mask PNGs of a stopped run that this one cannot go on from: %s",
-                               frames_dir, cleared, not_gone_on or "another job", extra=HOUSEKEEPING)
+                               frames_dir, cleared, not_gone_on or "no record of its job", extra=HOUSEKEEPING)
             # what a stopped run's masks are of (none set aside: those would be put back, without this record)
             started = os.path.join(frames_dir, STARTED_FILE) if job is not None and not earlier else None
             if started:
@@ -1689,7 +1693,7 @@ def job_record(video: str, queries: Sequence[str], model: str | None, *, overlay
 
 def masks_alone(job: dict) -> bool:
     """Whether a run of `job` (`job_record`) can be gone on with after a stop: masks alone (no overlay or JSON cut
-    short, no soft masks to count the coverage from), by a model known by its files."""
+    short, no soft masks to count the coverage from), by a model known by its files or URL."""
     return job.get("model") is not None and not (job.get("overlay") or job.get("masks_json") or job.get("soft_masks"))
 
 
@@ -1744,22 +1748,32 @@ def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[
     return kept
 
 
-# A warning of a run's own housekeeping (`extra=`), not of the video: `predict_list` keeps it out of `summary.json`.
-HOUSEKEEPING = {"housekeeping": True}
-
-
-def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Collection[str]
+def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Collection[str], flag: str
                 ) -> tuple[list[list[tuple[float, bool]]], str | None]:
-    """(The frames a run of `job` keeps in `frames_dir` (locked) and goes on from, why a stopped run's masks there
-    are not gone on from (None where there is none)). The frames kept are a stopped run's (`_stopped_run`; an earlier
+    """(The frames a run of `job` keeps in `frames_dir` (locked) and goes on from, why a stopped run's masks there are
+    not gone on from (None where there are none)). The frames kept are a stopped run's (`_stopped_run`; an earlier
     run's masks a killed run had set aside are put back first), but for the last, segmented again (there is then one
-    to segment, whatever the container's count said); a warning naming `video` says from which frame."""
+    to segment, whatever the container's count said); a warning naming `video` says from which frame.
+
+    Raises:
+        InputError: the masks of a stopped run of another job are there (its own command goes on with them; a typed
+            sentence, another model, would remove hours of work): nothing is changed. `flag` names the folder.
+    """
     if os.path.isdir(frames_dir):
         _restore_earlier(frames_dir, own)
     kept = _stopped_run(frames_dir, job, numbered)[:-1]
     if not kept:
+        if not os.path.isfile(os.path.join(frames_dir, STARTED_FILE)):
+            return [], None
         record = files.read_record(os.path.join(frames_dir, STARTED_FILE))
-        return [], None if record is None else _another_job(record, job)
+        if record is None:  # (a power cut's empty record)
+            return [], "its record cannot be read"
+        if not same_job(record, job):
+            why = _another_job(record, job)
+            raise InputError(f"{frames_dir}: holds the masks of a stopped run of another job ({why}): its own command "
+                             f"goes on with them; remove them, or choose another {flag}")
+        return [], ("the same job, but its masks cannot be gone on from (whole in every sentence's folder from the "
+                    "first frame, at least two; nothing else of anyone's there)")
     named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
     logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
                    "frames' masks are kept)", video, len(kept) + 1, f" ({named[len(kept)]})" if named else "",
@@ -1790,18 +1804,17 @@ def _another_job(record: dict, job: dict) -> str:
     if (record.get("size"), record.get("modified_ns")) != (job["size"], job["modified_ns"]):
         return "the video has changed since (its size or time modified)"
     if _words(record.get("queries")) != _words(job["queries"]):
-        return f"other sentences ({', '.join(map(quoted, record.get('queries') or []))})"
+        queries = record.get("queries")
+        queries = queries if isinstance(queries, list) else [queries]
+        return f"other sentences ({', '.join(quoted(str(query)) for query in queries)})"
     if record.get("model") != job["model"]:
         return f"another model ({record.get('model')}; this run's: {job['model']})"
-    if not same_job(record, job):
-        differ = [key for key in job if key != "queries" and record.get(key) != job[key]]
-        return f"other options ({', '.join(differ)})"
-    return ("the same job, but its masks cannot be gone on from (whole in every sentence's folder from the first "
-            "frame, at least two; nothing else of anyone's there)")
+    differ = sorted(key for key in {*job, *record} - {"queries"} if record.get(key) != job.get(key))
+    return f"other options ({', '.join(option('--' + key.replace('_', '-'), key) for key in differ)})"
 
 
 def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:
-    """Adds the frames a stopped run left (`go_on_from`'s) to `summary`, before its coverage is averaged: the video's
+    """Adds the frames a stopped run left (`_go_on_from`'s) to `summary`, before its coverage is averaged: the video's
     frame count, each sentence's summed coverage and empty frames. Nothing where none were kept."""
     if not kept:
         return
