@@ -2052,6 +2052,18 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
         said = capfd.readouterr()
         return code, said.out, said.err + caplog.text
 
+    def stopped_at(frames):
+        """A fresh run of the job into `out`, stopped `frames` frames in."""
+        shutil.rmtree(out, ignore_errors=True)
+        stopping_after(frames)
+        assert predict_into(out)[0] == 130
+
+    def goes_on_from(frame):
+        """The job run again to its end: it goes on from `frame`."""
+        stopping_after(0)
+        code, _, said = predict_into(out)
+        assert code == 0 and f"going on from frame {frame}," in said, said
+
     def masks(folder):
         layout = [folder / str(k + 1) for k in range(sentences)] if sentences > 1 else [folder]
         return [(sorted(os.listdir(f)), [np.asarray(Image.open(f / n)) for n in sorted(os.listdir(f))])
@@ -2123,9 +2135,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     # another job's run writing masks alone (another sentence, the video touched since) is refused, nothing changed
     # (a reviewer's: a typed sentence removed hours of a stopped job's masks; before that, they were set aside and put
     # back, the new job's work lost at each stop); the stopped job then goes on
-    shutil.rmtree(out)
-    stopping_after(11)
-    assert predict_into(out)[0] == 130
+    stopped_at(11)
     before = sorted(os.listdir(out))
     code, _, said = predict_into(out, query=SENTENCES[2:])
     assert code == 2 and said.strip().endswith(
@@ -2137,26 +2147,18 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     code, _, said = predict_into(out)
     assert code == 2 and "(the video has changed since (its size or time modified)): its own command" in said, said
     os.utime(video, ns=(mtime, mtime))
-    stopping_after(0)
-    code, _, said = predict_into(out)
-    assert code == 0 and "going on from frame 11," in said, said
+    goes_on_from(11)
     # the same job whose masks cannot be gone on from (one frame kept; the first mask a power cut's empty PNG): cleared,
     # with a warning; stopped while it cleared them (a reviewer's: the record went first, and the masks left were then
     # taken for a finished result, set aside and put back at every stop), the record goes last
-    shutil.rmtree(out)
-    stopping_after(1)
-    assert predict_into(out)[0] == 130
+    stopped_at(1)
     stopping_after(7)
     code, _, said = predict_into(out)
     assert code == 130 and "going on from" not in said and "keeps the earlier" not in said, said
     assert f"removed the {sentences} mask PNGs of a stopped run that this one cannot go on from: the same job, but " \
            "its masks cannot be gone on from" in said, said
-    stopping_after(0)
-    code, _, said = predict_into(out)
-    assert code == 0 and "going on from frame 7," in said, said
-    shutil.rmtree(out)
-    stopping_after(11)
-    assert predict_into(out)[0] == 130
+    goes_on_from(7)
+    stopped_at(11)
     (out / "1" / "00001.png" if sentences > 1 else out / "00001.png").write_bytes(b"")
     removed = []
 
@@ -2177,13 +2179,9 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     stopping_after(6)
     code, _, said = predict_into(out)
     assert code == 130 and f"removed the {11 * sentences - 4} mask PNGs" in said and "keeps the earlier" not in said
-    stopping_after(0)
-    code, _, said = predict_into(out)
-    assert code == 0 and "going on from frame 6," in said, said
+    goes_on_from(6)
     # a second run while one writes the folder is refused before it looks at it: nothing removed, no "going on"
-    shutil.rmtree(out)
-    stopping_after(11)
-    assert predict_into(out)[0] == 130
+    stopped_at(11)
     (out / "00012.png.tmp").write_bytes(b"half a PNG being written")
     lock = files.WriteLock(str(out), "a running run")
     try:
@@ -2192,9 +2190,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
         lock.release()
     assert code == 75 and "going on from" not in said and (out / "00012.png.tmp").exists(), said
     # an overlay asked for: segmented from the start, the stopped run's masks replaced
-    shutil.rmtree(out)
-    stopping_after(11)
-    assert predict_into(out)[0] == 130
+    stopped_at(11)
     stopping_after(0)
     code, _, said = predict_into(out, "--output", str(tmp_path / "o.mp4"))
     assert code == 0 and "going on from" not in said and sum(counted) == 30
@@ -2204,9 +2200,7 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     assert predict_into(out)[0] == 0 and not (out / (STARTED_FILE + ".tmp")).exists()
     # a tester's: the same job written otherwise (capitals, a full stop), the model through a link, macOS's `._` files
     # beside the masks: gone on with; a file of the user's: refused, saying that the job goes on once it is moved out
-    shutil.rmtree(out)
-    stopping_after(11)
-    assert predict_into(out)[0] == 130
+    stopped_at(11)
     for name in ("._00001.png", "._.DS_Store"):
         (out / name).write_bytes(b"\0" * 64)
     (out / "notes.txt").write_text("frame 7 looks off")
