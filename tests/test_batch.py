@@ -276,6 +276,8 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
         with caplog.at_level("WARNING"):
             batch.predict_list(run_dir, again, str(out / "other"), batch_size=2, **kwargs)
         assert "going on from" not in caplog.text and len(os.listdir(out / "other" / "long" / "masks" / "1")) == 30
+        # said (a tester's: an edited sentence's list removed a stopped video's masks without a word)
+        assert "masks: removed the 11 mask PNGs of a stopped run of another job (" in caplog.text, caplog.text
 
 
 def test_a_video_declaring_fewer_frames_than_it_has_is_gone_on_with_past_them(run_dir, tmp_path, monkeypatch):

@@ -2140,14 +2140,30 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     code, _, said = predict_into(out, query=SENTENCES[2:])
     assert code == 2 and said.strip().endswith(
         f"{out}: holds the masks of a stopped run of another job (other sentences ({', '.join(map(repr, queries))})): "
-        "its own command goes on with them; remove them, or choose another --frames-dir"), said
+        "its own command goes on with them; to segment this job there, remove the folder first, or choose another "
+        "--frames-dir"), said
     assert sorted(os.listdir(out)) == before
     mtime = os.stat(video).st_mtime_ns
     os.utime(video, ns=(1, 1))
     code, _, said = predict_into(out)
-    assert code == 2 and "(the video has changed since (its size or time modified)): its own command" in said, said
+    assert code == 2 and "(the video has changed since (its size or time modified)): no run can go on with them " \
+                         "now; to segment this job there, remove the folder first" in said, said
     os.utime(video, ns=(mtime, mtime))
     goes_on_from(11)
+    # a run stopped before its first mask (its record alone there): another job is not refused (a tester's: "no mask
+    # was written", then refused for masks that were not there)
+    shutil.rmtree(out)
+
+    def stop_at_first(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict_module, "_write_frame_masks", stop_at_first)
+    stopping_after(0)
+    assert predict_into(out)[0] == 130
+    monkeypatch.setattr(predict_module, "_write_frame_masks", real_write)
+    assert STARTED_FILE in os.listdir(out) and not list(out.rglob("*.png"))
+    code, _, said = predict_into(out, query=SENTENCES[2:])
+    assert code == 0 and "removed the" not in said, said
     # the same job whose masks cannot be gone on from (one frame kept; the first mask a power cut's empty PNG): cleared,
     # with a warning; stopped while it cleared them (a reviewer's: the record went first, and the masks left were then
     # taken for a finished result, set aside and put back at every stop), the record goes last

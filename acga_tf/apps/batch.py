@@ -28,11 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 
 from acga_tf import __version__
 from acga_tf.apps.predict import (
+    HOUSEKEEPING,
     OVERLAY_FORMATS,
     STARTED_FILE,
     check_query,
     frames_to_segment,
     holds_run_files_only,
+    job_difference,
     job_record,
     judge_queries,
     load_predictor,
@@ -338,10 +340,15 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     _remove(os.path.join(folder, FORMER_STARTED_NAME))
     masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
     job = wanted if masks_alone(wanted) else None
-    if (os.path.islink(masks) or job is None or not same_job(files.read_record(os.path.join(masks, STARTED_FILE)), job)
+    stopped = files.read_record(os.path.join(masks, STARTED_FILE))  # a stopped run's record
+    if (os.path.islink(masks) or job is None or not same_job(stopped, job)
             or not holds_run_files_only(masks, path)):  # (a file of the user's there: removed, as the folder is ours)
         if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
             os.remove(masks)
+        elif stopped is not None and (count := sum(name.endswith(".png") and not system_file(name)
+                                                   for _, _, names in os.walk(masks) for name in names)):
+            logger.warning("%s: removed the %d mask PNGs of a stopped run of another job (%s)", masks, count,
+                           job_difference(stopped, wanted)[0], extra=HOUSEKEEPING)
         shutil.rmtree(masks, ignore_errors=True)  # (else a stopped run of this job: gone on from, or cleared, by
         # `predict_to_files`)
     for kind in OVERLAY_FORMATS:  # an overlay of an earlier run that this one does not write

@@ -1768,10 +1768,13 @@ def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Col
         record = files.read_record(os.path.join(frames_dir, STARTED_FILE))
         if record is None:  # (a power cut's empty record)
             return [], "its record cannot be read"
-        if not same_job(record, job):
-            why = _another_job(record, job)
-            raise InputError(f"{frames_dir}: holds the masks of a stopped run of another job ({why}): its own command "
-                             f"goes on with them; remove them, or choose another {flag}")
+        masks = [name for name in _earlier_masks(frames_dir, own)[0]
+                 if not (os.path.basename(name) in RECORD_FILES or system_file(os.path.basename(name)))]
+        if not same_job(record, job) and masks:  # (a run stopped before its first mask left nothing to keep)
+            why, resumable = job_difference(record, job)
+            then = ("its own command goes on with them" if resumable else "no run can go on with them now")
+            raise InputError(f"{frames_dir}: holds the masks of a stopped run of another job ({why}): {then}; to "
+                             f"segment this job there, remove the folder first, or choose another {flag}")
         return [], ("the same job, but its masks cannot be gone on from (whole in every sentence's folder from the "
                     "first frame, at least two; nothing else of anyone's there)")
     named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
@@ -1797,20 +1800,25 @@ def same_job(record: dict | None, job: dict) -> bool:
     return _words(record.get("queries")) == _words(job["queries"])
 
 
-def _another_job(record: dict, job: dict) -> str:
-    """Why a stopped run's masks, its `record` beside them, are not gone on from by a run of `job`: what differs."""
+def job_difference(record: dict, job: dict) -> tuple[str, bool]:
+    """(What differs between a stopped run's `record` and `job`, in words; whether the stopped run's own command can
+    still go on with its masks: not where its video or model changed in place since)."""
     if record.get("video") != job["video"]:
-        return f"another video ({record.get('video')})"
+        return f"another video ({record.get('video')})", True
     if (record.get("size"), record.get("modified_ns")) != (job["size"], job["modified_ns"]):
-        return "the video has changed since (its size or time modified)"
+        return "the video has changed since (its size or time modified)", False
     if _words(record.get("queries")) != _words(job["queries"]):
         queries = record.get("queries")
         queries = queries if isinstance(queries, list) else [queries]
-        return f"other sentences ({', '.join(quoted(str(query)) for query in queries)})"
+        return f"other sentences ({', '.join(quoted(str(query)) for query in queries)})", True
     if record.get("model") != job["model"]:
-        return f"another model ({record.get('model')}; this run's: {job['model']})"
+        where = str(record.get("model")).split(" (")[0]  # (a path, then its files' fingerprint)
+        in_place = job["model"] is not None and job["model"].split(" (")[0] == where
+        return (f"the model has changed since ({where})" if in_place
+                else f"another model ({record.get('model')}; this run's: {job['model']})"), not in_place
     differ = sorted(key for key in {*job, *record} - {"queries"} if record.get(key) != job.get(key))
-    return f"other options ({', '.join(option('--' + key.replace('_', '-'), key) for key in differ)})"
+    return "other options (" + ", ".join(f"{option('--' + key.replace('_', '-'), key)}: the stopped run's "
+                                        f"{record.get(key)}, this run's {job.get(key)}" for key in differ) + ")", True
 
 
 def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:
