@@ -590,6 +590,8 @@ def _masks_job(args, model, output_json: str | None) -> dict | None:
     if (not args.frames_dir or args.output or output_json or args.soft_masks or args.start is not None
             or args.end is not None or video_file_problem(args.video) is not None):
         return None
+    load_predictor(model)  # first: a path that is not a model is refused before its files are fingerprinted (`--model
+    # ~` walked the home folder); the predictor is kept, so `predict_to_files` does not load it again
     return job_record(args.video, args.query, batch.model_identity(model), smooth_edges=args.smooth_edges)
 
 

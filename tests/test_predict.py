@@ -2234,6 +2234,21 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
         np.testing.assert_array_equal(arrays, expected)
 
 
+def test_a_path_that_is_no_model_is_refused_before_its_files_are_fingerprinted(tmp_path, monkeypatch, capsys):
+    """A reviewer's: the job record of a masks-alone run fingerprinted `--model`'s files before the model was checked,
+    so a mistaken `--model ~` walked the whole home folder before its "not a model" line."""
+    from acga_tf.apps import batch
+
+    (tmp_path / "notes" / "sub").mkdir(parents=True)
+    (tmp_path / "notes" / "sub" / "a.txt").write_text("not a model")
+    video = write_video(tmp_path / "v.mp4", moving_frames(4, 40, 56, seed=1), "libx264", "yuv420p")
+    fingerprinted = []
+    monkeypatch.setattr(batch, "model_identity", lambda model: fingerprinted.append(model))
+    assert main(["predict", "--model", str(tmp_path / "notes"), "--video", video, "--query", QUERY, "--frames-dir",
+                 str(tmp_path / "out"), "--no-progress"]) == 2
+    assert "model.keras: missing" in capsys.readouterr().err and fingerprinted == []
+
+
 @pytest.mark.parametrize("case", ["gif", "mp4", "png", "png_two_sentences"])
 def test_a_full_disk_names_the_file_says_what_was_kept_and_leaves_no_partial_file(case, run_dir, tmp_path, capsys,
                                                                                    monkeypatch):
