@@ -38,6 +38,7 @@ from acga_tf.apps.predict import (
     job_record,
     judge_queries,
     load_predictor,
+    mask_count,
     mask_png_names,
     masks_alone,
     predict_to_files,
@@ -345,8 +346,7 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
             or not holds_run_files_only(masks, path)):  # (a file of the user's there: removed, as the folder is ours)
         if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
             os.remove(masks)
-        elif stopped is not None and (count := sum(name.endswith(".png") and not system_file(name)
-                                                   for _, _, names in os.walk(masks) for name in names)):
+        elif stopped is not None and os.path.isdir(masks) and (count := mask_count(masks, path)):
             logger.warning("%s: removed the %d mask PNGs of a stopped run of another job (%s)", masks, count,
                            job_difference(stopped, wanted)[0], extra=HOUSEKEEPING)
         shutil.rmtree(masks, ignore_errors=True)  # (else a stopped run of this job: gone on from, or cleared, by

@@ -1565,7 +1565,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         kept_frames, started, not_gone_on = [], None, None
         if job is not None:  # under the lock: no other run changes the folder between this look and the run
             kept_frames, not_gone_on = _go_on_from(frames_dir, job, sentence_folders or len(queries) > 1,
-                                                   os.fspath(video), own, flags[1])
+                                                   os.fspath(video), names, flags[1])
             if kept_frames:
                 first = len(kept_frames)
                 frames, offset = read_from(first)
@@ -1697,27 +1697,28 @@ def masks_alone(job: dict) -> bool:
     return job.get("model") is not None and not (job.get("overlay") or job.get("masks_json") or job.get("soft_masks"))
 
 
-def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[float, bool]]]:
+def _stopped_run(frames_dir: str, job: dict, record: dict | None, numbered: bool, names: Sequence[str] | None
+                 ) -> list[list[tuple[float, bool]]]:
     """The frames, from the first, that a stopped run of the same job left readable masks of in every sentence's
     folder of `frames_dir` (`numbered`: `<frames_dir>/<k>/` and `queries.txt`, else the masks at its top), each
     frame's (coverage, empty) per sentence.
 
-    The same job: `frames_dir`'s `STARTED_FILE` records `job`. [] for anything else: another job, a folder holding
+    The same job: `record`, `frames_dir`'s `STARTED_FILE`, is of `job`; `names`: the masks' names where the video is
+    a folder of frames (`mask_png_names`), else None. [] for anything else: another job, a folder holding
     other files than its masks, `queries.txt`, the record and a file manager's (`system_file`, removed here with a
     killed run's half-written PNG), masks not readable from the first (a power cut's empty PNGs). Called with the
     folder locked (`predict_to_files`)."""
-    if not masks_alone(job) or not same_job(files.read_record(os.path.join(frames_dir, STARTED_FILE)), job):
+    if not masks_alone(job) or not same_job(record, job):
         return []
     if not os.path.isdir(frames_dir):  # (a link to a folder: its folder, as every run reads and writes it)
         return []
     folders = [os.path.join(frames_dir, str(k + 1)) for k in range(len(job["queries"]))] if numbered else [frames_dir]
-    names = mask_png_names(job["video"])  # a folder of frames' masks: its frames' names
     named = set(names or ())
     try:
         if numbered:
             with open(os.path.join(frames_dir, "queries.txt"), encoding="utf-8") as f:  # (another job's masks
-                if _words([line.rstrip("\n").split("\t", 1)[-1] for line in f]) != _words(job["queries"]):  # written
-                    return []  # there by hand)
+                if not _same_sentences([line.rstrip("\n").split("\t", 1)[-1] for line in f], job["queries"]):
+                    return []  # written there by hand)
         present: dict[str, set[str]] = {}  # each sentence's folder: its masks (listed once, by the walk)
         for root, folders_in, found in os.walk(frames_dir):
             if any(os.path.join(root, d) not in folders for d in folders_in):  # a folder of the user's, a link
@@ -1748,38 +1749,39 @@ def _stopped_run(frames_dir: str, job: dict, numbered: bool) -> list[list[tuple[
     return kept
 
 
-def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, own: Collection[str], flag: str
+def _go_on_from(frames_dir: str, job: dict, numbered: bool, video: str, names: Sequence[str] | None, flag: str
                 ) -> tuple[list[list[tuple[float, bool]]], str | None]:
     """(The frames a run of `job` keeps in `frames_dir` (locked) and goes on from, why a stopped run's masks there are
     not gone on from (None where there are none)). The frames kept are a stopped run's (`_stopped_run`; an earlier
     run's masks a killed run had set aside are put back first), but for the last, segmented again (there is then one
-    to segment, whatever the container's count said); a warning naming `video` says from which frame.
+    to segment, whatever the container's count said); a warning naming `video` says from which frame. `names`: the
+    masks' names where the video is a folder of frames (`mask_png_names`, as `predict_to_files` has them).
 
     Raises:
         InputError: the masks of a stopped run of another job are there (its own command goes on with them; a typed
             sentence, another model, would remove hours of work): nothing is changed. `flag` names the folder.
     """
+    own = set(names or ())
     if os.path.isdir(frames_dir):
         _restore_earlier(frames_dir, own)
-    kept = _stopped_run(frames_dir, job, numbered)[:-1]
+    started = os.path.join(frames_dir, STARTED_FILE)
+    record = files.read_record(started)  # (read once: the look below and the refusal)
+    kept = _stopped_run(frames_dir, job, record, numbered, names)[:-1]
     if not kept:
-        if not os.path.isfile(os.path.join(frames_dir, STARTED_FILE)):
+        if not os.path.isfile(started):
             return [], None
-        record = files.read_record(os.path.join(frames_dir, STARTED_FILE))
         if record is None:  # (a power cut's empty record)
             return [], "its record cannot be read"
-        masks = [name for name in _earlier_masks(frames_dir, own)[0]
-                 if not (os.path.basename(name) in RECORD_FILES or system_file(os.path.basename(name)))]
-        if not same_job(record, job) and masks:  # (a run stopped before its first mask left nothing to keep)
+        if not same_job(record, job) and _mask_files(frames_dir, own):  # (a run stopped before its first mask left
+            # nothing to keep)
             why, resumable = job_difference(record, job)
             then = ("its own command goes on with them" if resumable else "no run can go on with them now")
             raise InputError(f"{frames_dir}: holds the masks of a stopped run of another job ({why}): {then}; to "
                              f"segment this job there, remove the folder first, or choose another {flag}")
         return [], ("the same job, but its masks cannot be gone on from (whole in every sentence's folder from the "
                     "first frame, at least two; nothing else of anyone's there)")
-    named = mask_png_names(job["video"])  # a folder of frames: the frame's file too
     logger.warning("%s: going on from frame %d%s, where a stopped run of the same job left it (its first %d "
-                   "frames' masks are kept)", video, len(kept) + 1, f" ({named[len(kept)]})" if named else "",
+                   "frames' masks are kept)", video, len(kept) + 1, f" ({names[len(kept)]})" if names else "",
                    len(kept), extra=HOUSEKEEPING)
     return kept, None
 
@@ -1797,7 +1799,13 @@ def same_job(record: dict | None, job: dict) -> bool:
     if record is None or {k: v for k, v in record.items() if k != "queries"} != {
             k: v for k, v in job.items() if k != "queries"}:
         return False
-    return _words(record.get("queries")) == _words(job["queries"])
+    return _same_sentences(record.get("queries"), job["queries"])
+
+
+def _same_sentences(written, sentences: list[str]) -> bool:
+    """Whether `written` (a record's or `queries.txt`'s sentences) are `sentences` in the words the model reads:
+    tokenized (one TensorFlow op) only where they are not written the same."""
+    return written == sentences or _words(written) == _words(sentences)
 
 
 def job_difference(record: dict, job: dict) -> tuple[str, bool]:
@@ -1807,7 +1815,7 @@ def job_difference(record: dict, job: dict) -> tuple[str, bool]:
         return f"another video ({record.get('video')})", True
     if (record.get("size"), record.get("modified_ns")) != (job["size"], job["modified_ns"]):
         return "the video has changed since (its size or time modified)", False
-    if _words(record.get("queries")) != _words(job["queries"]):
+    if not _same_sentences(record.get("queries"), job["queries"]):
         queries = record.get("queries")
         queries = queries if isinstance(queries, list) else [queries]
         return f"other sentences ({', '.join(quoted(str(query)) for query in queries)})", True
@@ -1888,6 +1896,22 @@ def holds_run_files_only(frames_dir: str, video) -> bool:
     return not _earlier_files(frames_dir, set(mask_png_names(video) or ()))[1]
 
 
+def mask_count(frames_dir: str, video) -> int:
+    """How many mask PNGs of any run `frames_dir` holds (`_mask_files`; `video`'s mask names, `mask_png_names`)."""
+    return len(_mask_files(frames_dir, set(mask_png_names(video) or ())))
+
+
+def _mask_files(frames_dir: str, own: Collection[str]) -> list[str]:
+    """The mask PNGs among what runs wrote in `frames_dir` (`_earlier_masks`)."""
+    return _masks_among(_earlier_masks(frames_dir, own)[0])
+
+
+def _masks_among(names: Iterable[str]) -> list[str]:
+    """The mask PNGs among files runs wrote (`_earlier_masks`' first list): not the records or a file manager's."""
+    return [name for name in names if not (os.path.basename(name) in RECORD_FILES
+                                           or system_file(os.path.basename(name)))]
+
+
 def _earlier_files(frames_dir: str, own: Collection[str]) -> tuple[list[str], list[str]]:
     """`_earlier_masks`, the files set aside that a run did not put there (`_foreign_set_aside`) among the others."""
     earlier, others = _earlier_masks(frames_dir, own)
@@ -1964,8 +1988,7 @@ def _mask_folders(frames_dir: str | None, queries: list[str], numbered: bool = F
         _restore_earlier(frames_dir, own)
         shutil.rmtree(os.path.join(frames_dir, REPLACED_FOLDER), ignore_errors=True)
         names = _earlier_masks(frames_dir, own)[0]
-        earlier = sum(not (os.path.basename(name) in RECORD_FILES or system_file(os.path.basename(name)))
-                      for name in names)
+        earlier = len(_masks_among(names))
         if clear_stopped and STARTED_FILE in names:  # a stopped run's (not a finished one's): removed below
             earlier, cleared = 0, earlier
         if earlier:  # set aside, the list of them first: a kill at any point leaves what `_restore_earlier` reads
