@@ -100,7 +100,10 @@ def _after_caret_c() -> str:
 
 def _interrupted_while_starting(signum, frame) -> None:
     """Ctrl-C while TensorFlow loads (seconds): one line, not a traceback; the command then ends by the signal
-    (`end_by_signal`), anything else that imports this module (a notebook) with SystemExit(130)."""
+    (`end_by_signal`), anything else that imports this module (a notebook) with SystemExit(130). The line goes to
+    stderr itself, not through the filter that holds back TensorFlow's start-up lines (its thread would not pass it
+    on before the process ends: the command ended silently)."""
+    native_log.unfilter_stderr()
     print(f"{_after_caret_c()}acga: interrupted while starting", file=sys.stderr)
     if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "acga":
         end_by_signal(signal.SIGINT)

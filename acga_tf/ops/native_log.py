@@ -31,6 +31,7 @@ HELD = re.compile(rb"E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] failed call to
 LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 _DRAIN_S = 5.0
 _held: list[str] = []
+_unfiltered: list[int] = []  # stderr's own descriptor while `filtered_stderr` routes it through the filter
 
 
 def import_tensorflow_quietly(warnings: bool = False) -> None:
@@ -47,6 +48,15 @@ def import_tensorflow_quietly(warnings: bool = False) -> None:
         import tensorflow as tf  # loaded here, filtered; the importers below find it loaded
 
         tf.config.list_physical_devices("GPU")  # CUDA's initialisation, whose failure is one more line
+
+
+def unfilter_stderr() -> None:
+    """Points file descriptor 2 back at stderr itself, where `filtered_stderr` routes it through the filter: for a
+    line written just before the process ends (Ctrl-C while TensorFlow loads), which the filter's thread would not
+    pass on in time. `filtered_stderr` still restores and closes what it opened."""
+    if _unfiltered:
+        sys.stderr.flush()
+        os.dup2(_unfiltered[-1], 2)
 
 
 def held_lines() -> list[str]:
@@ -72,9 +82,11 @@ def filtered_stderr() -> Iterator[None]:
     os.close(write_end)
     thread = threading.Thread(target=_forward, args=(read_end, saved), daemon=True)
     thread.start()
+    _unfiltered.append(saved)
     try:
         yield
     finally:
+        _unfiltered.remove(saved)
         sys.stderr.flush()
         os.dup2(saved, 2)  # closes the pipe's last write end: the thread reads to the end and stops
         thread.join(timeout=_DRAIN_S)  # a child process started in the block may hold the pipe: do not wait for it

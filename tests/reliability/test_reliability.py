@@ -703,23 +703,34 @@ def test_ctrl_c_stops_a_shell_loop_of_commands(run_dir, tmp_path):
     assert "acga predict: interrupted: after" in err and not out.exists()
 
 
-# Ctrl-C the moment TensorFlow starts to load (it takes seconds, in every command), then the command as installed.
+# Ctrl-C the moment TensorFlow starts to load (it takes seconds, in every command), or while it loads (its start-up
+# lines held back), then the command as installed.
 INTERRUPTED_WHILE_STARTING = """
-import os, runpy, signal, sys
+import contextlib, os, runpy, signal, sys
 from acga_tf.ops import native_log
-load = native_log.import_tensorflow_quietly
+load, filtered = native_log.import_tensorflow_quietly, native_log.filtered_stderr
 def interrupted(**options):
     os.kill(os.getpid(), signal.SIGINT)
     load(**options)
-native_log.import_tensorflow_quietly = interrupted
+@contextlib.contextmanager
+def interrupted_inside():
+    with filtered():
+        os.kill(os.getpid(), signal.SIGINT)
+        yield
+if sys.argv[1] == "before":
+    native_log.import_tensorflow_quietly = interrupted
+else:
+    native_log.filtered_stderr = interrupted_inside
 sys.argv = ["acga", "params"]
 runpy.run_module("acga_tf.cli", run_name="__main__")
 """
 
 
-def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
-    """Before: a Python traceback from inside TensorFlow's import, status 1."""
-    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_STARTING], capture_output=True, text=True,
+@pytest.mark.parametrize("when", ["before", "inside"])
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, when):
+    """Before: a Python traceback from inside TensorFlow's import, status 1; then, a Ctrl-C while TensorFlow loaded
+    (its start-up lines filtered), no line at all: the filter's thread did not pass it on before the process ended."""
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_STARTING, when], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == -signal.SIGINT and proc.stderr == "acga: interrupted while starting\n", \
         proc.stderr[-2000:]
