@@ -1991,17 +1991,19 @@ def _mp4_close_fails(monkeypatch):
 
 def test_masks_past_frame_99999_are_a_runs_own_and_a_part_stopped_says_which_it_holds(run_dir, tmp_path):
     """A reviewer's: frame 100,000's mask, `100000.png`, was "a file predict did not write", so a rerun into the
-    folder of a video past 55 minutes at 30 fps was refused (six digits are a mask's, to frame 999,999); a part
+    folder of a video past 55 minutes at 30 fps was refused (six digits are a mask's, to frame 999,999; then seven,
+    to frame 9,999,999: past 9 hours at 30 fps, `1000000.png` was refused alike); a part
     (`start`) stopped 3 frames in said the folder held "the masks of the first 15 frames" (before, "the first 3")."""
     from acga_tf.apps.predict import _is_mask, check_outputs
 
     video = write_video(tmp_path / "clip.mp4", moving_frames(24, 40, 56, seed=7), "libx264", "yuv420p")
     assert _is_mask("100000.png", ()) and _is_mask("999999.png.tmp", ()) and not _is_mask("1234.png", ())
+    assert _is_mask("1000000.png", ()) and _is_mask("9999999.png.tmp", ()) and not _is_mask("0123456.png", ())
     # a user's dated picture is not taken for a mask, which a rerun would remove (a reviewer's `20240101.png`)
     assert not _is_mask("20240101.png", ()) and not _is_mask("012345.png", ())
     folder = tmp_path / "masks"
     folder.mkdir()
-    for name in ("00001.png", "99999.png", "100000.png"):
+    for name in ("00001.png", "99999.png", "100000.png", "1000000.png"):
         (folder / name).write_bytes(b"an earlier run's")
     check_outputs(video, None, str(folder))  # (refused before: "holds files predict did not write (100000.png)")
     written = []

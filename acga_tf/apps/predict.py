@@ -89,8 +89,9 @@ OVERLAY_STILL = ".png"  # the overlay of one frame: a photo, or a part of a vide
 # B-frames) halves the encoder's memory at 4K (680 → 300 MB measured, benchmarks/predict_memory.py).
 MP4_OPTIONS = {"preset": "veryfast", "crf": "20", "tune": "zerolatency"}
 # What write_mask_frames writes (and may overwrite), and the temporary name of a PNG a killed run was writing.
-MASK_PNG = re.compile(r"^(\d{5}|[1-9]\d{5})\.png(\.tmp)?$")  # a numbered frame's mask (frames 100,000 to 999,999:
-# six digits; not a user's dated `20240101.png`, which a rerun would remove) too: its folder's names (`mask_png_names`)
+MASK_PNG = re.compile(r"^(\d{5}|[1-9]\d{5,6})\.png(\.tmp)?$")  # a numbered frame's mask (frames 100,000 to
+# 9,999,999, six or seven digits: 92 hours at 30 fps; not a user's dated `20240101.png`, eight, which a rerun would
+# remove) too: its folder's names (`mask_png_names`)
 SENTENCE_FOLDER = re.compile(r"^\d+$")  # <frames_dir>/<k>/, the mask PNGs of sentence k of several
 EARLIER_FOLDER = ".acga-earlier"  # <frames_dir>/.acga-earlier/: an earlier run's masks while a run replaces them
 EARLIER_LIST = "set-aside.txt"  # in it, written first: the names set aside (what putting them back restores)
