@@ -371,6 +371,32 @@ def test_a_variable_frame_rate_keeps_its_timing_in_the_overlay(run_dir, tmp_path
     capsys.readouterr()
 
 
+def test_streams_joined_end_to_end_play_on_in_the_overlay_and_the_json(run_dir, tmp_path, capsys):
+    """`cat a.ts b.ts`: the second stream's times start again. Before: the overlay showed its 8 frames within 1 ms
+    after the first stream's (each one tick after the last), the JSON's times went back to 0, and `--start 1`
+    picked frames by both streams' times sorted together."""
+    import av
+    from test_video import _joined_streams
+
+    path, _ = _joined_streams(tmp_path, n=8, fps=12)
+    overlay, document = tmp_path / "o.mp4", tmp_path / "masks.json"
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--output", str(overlay),
+                 "--output-json", str(document), "--frames-dir", str(tmp_path / "whole"), "--no-progress"]) == 0
+    with av.open(str(overlay)) as container:
+        shown = [float(f.time) for f in container.decode(video=0)]
+    expected = [k / 12 for k in range(16)]
+    np.testing.assert_allclose(np.array(shown) - shown[0], expected, atol=1 / 60000)
+    assert [f["time"] for f in json.loads(document.read_text())["frames"]] == pytest.approx(expected, abs=1e-6)
+    capsys.readouterr()
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "1", "--frames-dir",
+                 str(tmp_path / "part"), "--no-progress"]) == 0
+    assert "frames 13 to 16 of the video (1.00 s to 1.33 s)" in capsys.readouterr().out
+    for k in range(13, 17):  # each mask is the whole video's
+        name = f"{k:05d}.png"
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "part" / name)),
+                                      np.asarray(Image.open(tmp_path / "whole" / name)))
+
+
 def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
     # 720 x 480 shown 16:9 (DVD's 32:27 pixels), here 72 x 48: the overlay used to have square pixels and played
     # narrower than the video. The masks stay at the stored size, as `ffmpeg -i video frame.png` writes the frames.

@@ -956,3 +956,40 @@ def test_an_overlay_with_hours_between_two_frames_is_written_and_says_so(tmp_pat
     assert "overlay.mp4: the sound is left out: frames were moved earlier to shorten a gap" in caplog.text
     assert "overlay.mp4: frame 3 comes 5.6 hours after" in caplog.text and ".tmp" not in caplog.text  # (the file
     # it becomes: a QA tester's warning named `gap_o.mp4.tmp`, gone after the run)
+
+
+def _joined_streams(tmp_path, n=30, fps=12):
+    """Two MPEG-TS files joined end to end (`cat a.ts b.ts`, as cameras' and broadcasts' files are joined): the second
+    one's times start again from where the first one's started. Returns (path, the frames as written)."""
+    frames = moving_frames(2 * n, 32, 48, seed=11)
+    parts = [write_video(tmp_path / f"part{k}.ts", frames[k * n:(k + 1) * n], "libx264", "yuv420p", fps=fps)
+             for k in range(2)]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(Path(part).read_bytes() for part in parts))
+    return str(joined), frames
+
+
+@pytest.mark.parametrize("n", [30, 8])
+def test_streams_joined_end_to_end_are_timed_on_from_the_first_and_their_frames_found_by_number(tmp_path, n):
+    """Before: the second stream's frame times went back to the first's (the masks JSON said 0.0 at frame 31), an
+    overlay showed the second stream in a few milliseconds (each frame one tick after the last), and `--start`
+    found frames among both streams' times sorted together. Streams of 2.5 s, and of 0.67 s, whose times start again
+    by less than a second (found by the keyframe that starts the second)."""
+    fps = 12
+    path, frames = _joined_streams(tmp_path, n, fps)
+    with av.open(path) as container:  # (what the file says: times that start again)
+        raw = [float(frame.time) for frame in container.decode(video=0)]
+    assert raw[n] < raw[n - 1]
+    expected = [k / fps for k in range(2 * n)]
+    assert video.frame_times(path) == pytest.approx(expected, abs=1e-6)
+    times = []
+    decoded = list(iter_video_frames(path, times=times))
+    assert len(decoded) == 2 * n and [t - times[0] for t in times] == pytest.approx(expected, abs=1e-6)
+    for start in (n - 2, n + 3):  # a part, or a resumed run, from either stream: the frame of that number
+        part = list(iter_video_frames(path, start=start, max_frames=start + 3))
+        for k, image in enumerate(part):
+            np.testing.assert_array_equal(image, decoded[start + k])
+    # times that repeat (a muxer's mistake) are one frame apart too, where each had been one tick after the last
+    timeline = video.Timeline()
+    assert [timeline(t) for t in (0.0, 0.5, 1.0, 1.0, 1.5, 0.2, 0.7)] == pytest.approx(
+        [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])

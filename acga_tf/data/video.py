@@ -316,6 +316,65 @@ SEEK_MARGIN = 64
 # with its index at the front); an edit list hides a few frames at most (a phone's first frame or two).
 SHORT_OF_DECLARED = 0.9
 
+# A packet whose timestamp lies more than this below the latest one's, in decoding order, starts a new run of
+# timestamps (`timestamp_runs`) even where it is no keyframe. Decoders reorder frames by far less (H.264 and HEVC at
+# most 16 frames).
+RESET_S = 1.0
+
+
+def timestamp_runs(packets: Sequence[tuple[int, bool]], time_base) -> list[list[int]]:
+    """A stream's packets' (timestamp, is a keyframe) in decoding order → the timestamps in runs, each a stream whose
+    times go forward: one run for almost every video; streams joined end to end (`cat a.ts b.ts`, a camera's files
+    joined) start their times again. A run starts at a keyframe shown no later than a frame decoded before it (H.264
+    and HEVC show every frame decoded before a keyframe before it), or at a packet `RESET_S` before one."""
+    runs, top = [], None
+    for pts, keyframe in packets:
+        if top is None or starts_run(pts, keyframe, top, time_base):
+            runs.append([])
+            top = pts
+        runs[-1].append(pts)
+        top = max(top, pts)
+    return runs
+
+
+def starts_run(pts: int, keyframe: bool, top: int, time_base) -> bool:
+    """Whether a packet starts a new run of timestamps (`timestamp_runs`), after packets shown up to `top`."""
+    return (keyframe and pts <= top) or pts < top - RESET_S / time_base
+
+
+def presentation_stamps(packets: Sequence[tuple[int, bool]], time_base) -> list[int]:
+    """The timestamps of a stream's frames in the order they are shown: each run's (`timestamp_runs`) sorted, the
+    runs in the file's order, as decoders show them."""
+    return [pts for run in timestamp_runs(packets, time_base) for pts in sorted(run)]
+
+
+class Timeline:
+    """Frame times (seconds) made to go forward, frame by frame in the order they are shown: where a frame's time is
+    not after the one before it (streams joined end to end, whose times start again; a repeated timestamp), it is put
+    one frame after it (the last step between two frames, else 1 / the stream's rate), and the frames after it keep
+    their own spacing from there. Before, an overlay showed a joined file's second stream in a few milliseconds
+    (each frame one tick after the last), its masks JSON gave times going back to 0, and `--start`/`--end` found
+    frames among both streams' times sorted together. `frame_times` and the frames' reader (`iter_video_frames`'s
+    `times`) give the same times."""
+
+    def __init__(self, stream=None):
+        rate = (stream.average_rate or stream.guessed_rate) if stream is not None else None
+        self.fallback = 1.0 / float(rate) if rate else 1.0 / FRAMES_FOLDER_FPS
+        self.step, self.last, self.shift = None, None, 0.0
+
+    def __call__(self, raw: float | None) -> float | None:
+        if raw is None:
+            return None
+        time = raw + self.shift
+        if self.last is not None:
+            if time <= self.last:
+                time = self.last + (self.step or self.fallback)
+                self.shift = time - raw
+            else:
+                self.step = time - self.last
+        self.last = time
+        return time
+
 
 def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str = "error",
                       times: MutableSequence | None = None, start: int = 0,
@@ -389,6 +448,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 if seek and target is None:
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
                 index, turn, skipped, concealed, filled, order = (None if seek else 0), None, [], [], [], None
+                timeline = Timeline(stream)  # (fed each frame shown, those before `start` included)
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                     if turn is None and orientations is None:  # (a folder's frames: each by its own, below)
                         turn = upright(_display_matrix(frame, path), path)
@@ -401,6 +461,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         index = start
                     if index < start:  # passed over, counted by its place in the container: a damaged packet before
                         place = index  # `start` that decoded to nothing would else make frame `start` a later one's
+                        timeline(frame.time)
                         if skipped and order is None:  # (a reviewer's: a resumed run's masks, one frame off)
                             order = _presentation_order(path, stream.index) or []
                         if skipped and order and frame.pts is not None:
@@ -441,7 +502,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                             filled.append(k)
                         shape, index, count = stored, k + 1, count + 1
                         if times is not None:
-                            times.append(float(order[k] * stream.time_base) if k < first + gap else frame.time)
+                            times.append(timeline(float(order[k] * stream.time_base) if k < first + gap
+                                                  else frame.time))
                         yield image
                         if max_frames is not None and index >= max_frames:
                             break
@@ -543,13 +605,17 @@ def _mp4_boxes(path: str, limit: int = 10_000) -> list[tuple[bytes, int]]:
 
 def _presentation_order(path: str, index: int) -> list[int] | None:
     """The presentation timestamps of a video stream's frames in order, read from its packets alone (`_stamps`: no
-    decoding), the damaged ones' included; None where a packet has none or the file cannot be read."""
+    decoding), the damaged ones' included; None where a packet has none, the file cannot be read, or its times start
+    again (`timestamp_runs`)."""
     try:
         with open_video(path) as container:
-            stamps = [pts for pts, _ in _stamps(container, container.streams[index])]
+            stream = container.streams[index]
+            packets = list(_stamps(container, stream))
     except av.FFmpegError:
         return None
-    return None if None in stamps else sorted(stamps)
+    if any(pts is None for pts, _ in packets) or len(timestamp_runs(packets, stream.time_base)) > 1:  # streams
+        return None  # joined end to end: a frame's place cannot be found by its timestamp, which two frames may have
+    return sorted(pts for pts, _ in packets)
 
 
 def _check_size(path: str, width: int, height: int, verb: str, what: str = "the video") -> None:
@@ -565,25 +631,26 @@ def _check_size(path: str, width: int, height: int, verb: str, what: str = "the 
 def _seek(container: av.container.InputContainer, stream: av.VideoStream, start: int) -> int | None:
     """Seeks `container` to the last keyframe at or before frame `start` (presentation order); returns that frame's
     timestamp, by which the caller finds it among the frames decoded from there. None where it cannot help: a packet
-    without timestamps, fewer frames than `start`, or no keyframe after the first one before it.
+    without timestamps, fewer frames than `start`, no keyframe after the first one before it, or times that start
+    again before it (`timestamp_runs`).
 
     The frame order is read from the packets alone (demuxed, not decoded: about 0.04 ms a packet for 1080p H.264),
     up to the first keyframe `SEEK_MARGIN` packets past frame `start`. Packets the container marks to discard (an
     edit list's leading frames) are left out, as decoders leave them out. Leading frames after the keyframe that
     show before it (an open GOP) may not decode after a seek; they come before frame `start`, which is not one of them.
     """
-    order, keys = [], []  # the packets' presentation timestamps in decoding order; the keyframes'
+    packets, keys = [], []  # the packets' (presentation timestamp, is a keyframe) in decoding order; the keyframes'
     for pts, keyframe in _stamps(container, stream):
         if pts is None:
             return None
         if keyframe:
-            if len(order) > start + SEEK_MARGIN:
+            if len(packets) > start + SEEK_MARGIN:
                 break
             keys.append(pts)
-        order.append(pts)
-    if len(order) <= start:
-        return None
-    target = sorted(order)[start]
+        packets.append((pts, keyframe))
+    if len(packets) <= start or len(timestamp_runs(packets, stream.time_base)) > 1:  # (times that start again: a
+        return None  # timestamp may be two frames')
+    target = sorted(pts for pts, _ in packets)[start]
     before = [pts for pts in keys[1:] if pts <= target]  # the first keyframe is where decoding starts anyway
     if not before:
         return None
@@ -733,9 +800,10 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     raw H.264 has none, or FFmpeg cannot read the file.
 
     Packets the container marks to discard (an edit list's leading frames) are left out, as decoders leave them out;
-    reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder.
+    reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder. Times that start again (streams
+    joined end to end) go on from the frame before (`Timeline`), as the frames' reader gives them.
     """
-    stamps, past, lowest = [], 0, None
+    stamps, past, lowest, top = [], 0, None, None
     if video_file_problem(os.fspath(path)) is not None:  # a FIFO is opened once, by the frames' reader
         return None
     try:
@@ -744,11 +812,14 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
             if stream is None or stream.time_base is None:
                 return None
             base = stream.time_base
-            for pts, _ in _stamps(container, stream):
+            for pts, keyframe in _stamps(container, stream):
                 if pts is None:
                     return None
-                stamps.append(pts)
+                if top is not None and starts_run(pts, keyframe, top, base):  # times that start again
+                    until, top = math.inf, pts  # (`Timeline`): read to the end
+                stamps.append((pts, keyframe))
                 lowest = pts if lowest is None else min(lowest, pts)
+                top = pts if top is None else max(top, pts)
                 if float((pts - lowest) * base) > until:
                     past += 1
                     if past > SEEK_MARGIN:
@@ -757,7 +828,9 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
         return None
     if not stamps:
         return None
-    return [float((p - lowest) * base) for p in sorted(stamps)]
+    timeline = Timeline(stream)
+    shown = [timeline(float(p * base)) for p in presentation_stamps(stamps, base)]
+    return [t - shown[0] for t in shown]
 
 
 def _stamps(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[tuple[int | None, bool]]:
