@@ -509,6 +509,17 @@ def test_a_stage_replaced_by_a_layer_of_ones_own_trains_saves_and_loads(tmp_path
     with pytest.raises(ValueError, match=r"^stages: the model cannot be wired with decoder of your own \(TypeError: "
                                          r".*\); each stage must take and give what the one it replaces does"):
         ACGA(TINY, stages={"decoder": keras.layers.Identity()})
+    # an attention stage without maps under return_attention (a researcher's model returned none, without a word)
+
+    class _MapLess(keras.layers.Layer):
+        def call(self, video, text, word_mask):
+            sentence = keras.ops.mean(text, axis=1)[:, None, None, :]  # (B, 1, 1, Dt)
+            return {"attended_video": video, "attended_text": video[..., :1] * 0 + sentence}
+
+    with pytest.raises(ValueError, match=r"^return_attention: the attention stage of your own gives no map \(it gives "
+                                         r"attended_text, attended_video\): add word_attention"):
+        ACGA(TINY.replace(return_attention=True), stages={"attention": _MapLess()})
+    assert set(ACGA(TINY, stages={"attention": _MapLess()}).output) == {"logits_res1", "logits_res2", "logits"}
     # a class Keras cannot find by name is refused when saved (a QA tester's saved, then loaded nowhere)
     unregistered = type("_Unregistered", (GRUTextEncoder,), {})
     with pytest.raises(ValueError, match=r"stages\['text_encoder'\]: its class _Unregistered is not registered with "

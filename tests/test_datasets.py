@@ -271,3 +271,20 @@ def test_a_manifest_of_the_wrong_shape_is_one_line(a2d_shards, tmp_path, splits,
     (folder / "manifest.json").write_text(json.dumps({**manifest, "splits": splits}))
     with pytest.raises(ValueError, match=rf"manifest.json: {problem} \(`acga prepare` writes it"):
         make_dataset(str(folder / "test-*.tfrecord"), ACGAConfig.preset("tiny"), training=False, batch_size=2)
+
+
+@pytest.mark.parametrize("field", ["sentence_length", "word_dim"])
+def test_a_vectorizer_of_another_sentence_length_or_word_dimension_than_the_config_is_named(field, a2d_shards):
+    """A researcher's `sentence_length=12` config with a run's vectorizer (L = 8): the dataset yielded (B, 8, 32) words
+    without a word, and `model.fit` then said "axis 1 is 8 but the config's sentence_length gives 12", naming no
+    vectorizer."""
+    from acga_tf.data.datasets import load_vectorizer
+
+    vectorizer = load_vectorizer(str(a2d_shards), CONFIG)  # L = 8, D = 32
+    config = ACGAConfig.preset("tiny", **{field: 12 if field == "sentence_length" else 50})
+    with pytest.raises(ValueError) as refused:
+        make_dataset(str(a2d_shards / "test-*.tfrecord"), config, training=False, batch_size=1, vectorizer=vectorizer)
+    assert str(refused.value) == (
+        f"vectorizer: reads sentences of 8 words into 32-d vectors; the config's sentence_length and word_dim are "
+        f"{config.sentence_length} and {config.word_dim}: give the model's config with its own run's vectorizer, or "
+        "build the vectorizer for this config")

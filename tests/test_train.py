@@ -779,6 +779,43 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
         assert_one_line_error(capsys.readouterr().err, needle)
 
 
+@pytest.mark.parametrize("change", ["seed", "word_vectors"])
+def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, finished_run, prepared_a2d, tmp_path,
+                                                                      caplog):
+    """A researcher fine-tuned the demo's run with `seed=7` (the seed of the shuffle and of random word vectors):
+    each word got another vector, without a word, and the run's own weights scored 0.21 mean IoU with them against
+    0.48. The run's vectors are kept now, and new words get random ones; a `--word-vectors` file that gives the words
+    other vectors is the user's choice, with a warning."""
+    theirs = artifacts.load_trained(finished_run)
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("".join(f"{w} " + " ".join(["0.5"] * 32) + "\n" for w in theirs.vocabulary.words[1:]))
+    experiment = ExperimentConfig.preset("tiny", **{**TINY, "seed": 7})
+    out = str(tmp_path / "tuned")
+    with caplog.at_level("WARNING"):
+        fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, init_weights=finished_run,
+            vectors_path=str(vectors) if change == "word_vectors" else None, verbose=0)
+    tuned = artifacts.load_trained(out)
+    assert tuned.vocabulary.words == theirs.vocabulary.words  # (the same shards)
+    said = [r.getMessage() for r in caplog.records]
+    if change == "seed":
+        np.testing.assert_array_equal(tuned.embeddings, theirs.embeddings)
+        assert (f"word vectors: the {len(theirs.vocabulary.words) - 1} words {finished_run} knows keep the vectors it "
+                f"was trained with ({os.path.join(finished_run, artifacts.EMBEDDINGS_FILE)})") in said
+    else:
+        assert (tuned.embeddings[1:] == 0.5).all()
+        assert any(m.startswith(f"{vectors} gives {len(theirs.vocabulary.words) - 1} of the "
+                                f"{len(theirs.vocabulary.words) - 1} words the fine-tuned run knows other vectors "
+                                "than it was trained with") for m in said), said
+    if change == "word_vectors":
+        return
+    # the same run again, the same seed: nothing to keep, nothing said
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], str(tmp_path / "same"), epochs=1,
+            steps_per_epoch=1, init_weights=finished_run, verbose=0)
+    assert not [r for r in caplog.records if "vectors it was trained with" in r.getMessage()]
+
+
 @pytest.mark.slow  # (44 s in the suite): the default suite resumes a run killed mid-epoch to the same steps
 def test_a_run_extended_past_its_first_pass_over_the_data_ends_at_the_uninterrupted_weights(prepared_a2d, tmp_path):
     """A reproducibility tester: 1 epoch then `--resume --epochs 2` ended 0.071 from 2 epochs uninterrupted (every

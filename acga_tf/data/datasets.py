@@ -170,7 +170,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
         FileNotFoundError: no file matches `file_pattern`.
         ValueError: batch_size is not positive, with_info with training, the shards' window (manifest) is
             shorter than `config.clip_length`, a shard's size differs from its manifest's (with no manifest: a
-            file is not a TFRecord file), a `shard` index outside its workers, or fewer shard files than workers.
+            file is not a TFRecord file), a `shard` index outside its workers, fewer shard files than workers, or a
+            `vectorizer` of another sentence length or word dimension than the config's.
         TypeError: `config` is neither a `DataConfig` nor a model's `ACGAConfig`.
     """
     keep_gpus_for_the_backend()
@@ -192,6 +193,12 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
     directory = os.path.dirname(sorted(files)[0])
     if vectorizer is None:
         vectorizer = load_vectorizer(directory, config)
+    elif (vectorizer.sentence_length, vectorizer.dim) != (config.sentence_length, config.word_dim):  # else only the
+        # model's input check said so, blaming the config (a researcher's `sentence_length=12` with a run's vectorizer)
+        raise ValueError(f"vectorizer: reads sentences of {vectorizer.sentence_length} words into "
+                         f"{vectorizer.dim}-d vectors; the config's sentence_length and word_dim are "
+                         f"{config.sentence_length} and {config.word_dim}: give the model's config with its own "
+                         "run's vectorizer, or build the vectorizer for this config")
     det = config.deterministic
     samples = None if shard is not None else known_sample_count(file_pattern)
 

@@ -339,6 +339,12 @@ class ACGA(SegmentationTask, keras.Model):
             # rgb+flow: late fusion, the average of the two streams' logits.
             outputs[key] = (per_stream[0][2][key] if len(per_stream) == 1
                             else keras.ops.mean(keras.ops.stack([p[2][key] for p in per_stream]), axis=0))
+        if c.return_attention and "attention" in replaced and not {"word_attention", "spatial_attention"} & set(
+                per_stream[0][1]):  # (else the model had no maps, without a word)
+            raise ValueError(f"return_attention: the attention stage of your own gives no map (it gives "
+                             f"{', '.join(sorted(per_stream[0][1]))}): add word_attention (B, N, L) or "
+                             "spatial_attention (B, N, N) to the dict it returns (N = (S/16)²), or build with "
+                             "return_attention=False (docs/model.md#extending)")
         if c.return_attention:
             for stream, attended, _ in per_stream:
                 prefix = f"{stream}_" if len(per_stream) > 1 else ""

@@ -49,7 +49,7 @@ from acga_tf.data.manifest import (
     shard_records,
 )
 from acga_tf.data.shards import sha256_file
-from acga_tf.data.vocab import check_word_vectors
+from acga_tf.data.vocab import SentenceVectorizer, Vocabulary, check_word_vectors, load_embedding_matrix
 from acga_tf.models.acga import ACGA, check_feature_cache
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
@@ -283,7 +283,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         if recorded_vectors is not None and self.word_vectors is not None and recorded_vectors != self.word_vectors:
             raise ValueError(f"{self._training_metadata_path}: the run read its sentences with other word vectors than "
                              f"this command's: resume it with the {option('--word-vectors', 'vectors_path')} file it "
-                             f"trained with (none, if it had none; and the same seed), {_start_over()}")
+                             f"trained with (none, if it had none; and the same seed and "
+                             f"{option('--init-weights', 'init_weights')}), {_start_over()}")
         if recorded_steps is None or recorded_batch is None:  # a backup an earlier acga-tf wrote
             logger.warning("%s records no %s (a backup written by an earlier acga-tf): resume it with the settings it "
                            "was trained with (%s, %s, devices), which cannot be checked; other ones train on other "
@@ -459,7 +460,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
           run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
           seeded(experiment.training.seed), _cluster_losses(run)):
         claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment)
-        _load_words(run, vectors_path)
+        _load_words(run, vectors_path, init_weights)
         model, task, prefix = _build_model(run, policy, feature_cache)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
@@ -808,11 +809,52 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
                 epochs)
 
 
-def _load_words(run: _Run, vectors_path: str | None) -> None:
-    """The vocabulary beside the shards and its word vectors (outside the strategy scope: not mirrored)."""
+def _load_words(run: _Run, vectors_path: str | None, init_weights: str | None = None) -> None:
+    """The vocabulary beside the shards and its word vectors (outside the strategy scope: not mirrored); a trained
+    run given as `init_weights` keeps its own (`_inherited_words`)."""
     data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
     run.vocabulary = load_vocabulary(data_dir)
     run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path, vocabulary=run.vocabulary)
+    if init_weights is not None and (init_weights.endswith(".keras") or os.path.isfile(
+            os.path.join(init_weights, artifacts.MODEL_FILE))):
+        _inherited_words(run, init_weights, vectors_path)
+
+
+def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> None:
+    """A trained run fine-tuned (`init_weights`) has learnt its words' vectors (its `embeddings.npy`): another seed's
+    random vectors, or none where it read a word2vec file, made the fine-tuned model read every word as another
+    (a researcher's demo run fell from 48 to 21 mean IoU with seed 7's vectors, its weights unchanged). Without
+    `vectors_path`, each word the run knows gets its vector, new words random ones; with it, a warning says how many
+    words the file gives other vectors than the run's."""
+    parent = artifacts.run_directory(init_weights)
+    if parent is None:
+        logger.warning("%s: no %s and %s beside it: the word vectors it was trained with are not known, so the "
+                       "sentences are read with this run's (%s)", init_weights, artifacts.VOCAB_FILE,
+                       artifacts.EMBEDDINGS_FILE, vectors_path or f"random, seed {run.experiment.data.seed}")
+        return
+    words = Vocabulary.load(os.path.join(parent, artifacts.VOCAB_FILE))
+    vectors = load_embedding_matrix(os.path.join(parent, artifacts.EMBEDDINGS_FILE), words)
+    matrix = run.vectorizer.matrix.numpy()
+    if vectors.shape[1] != matrix.shape[1]:  # another word_dim: the weights' shapes refuse it (`load_initial_weights`)
+        return
+    shared = {row: words.index(word) for row, word in enumerate(run.vocabulary.words[1:], start=1)
+              if words.index(word)}
+    other = [row for row, theirs in shared.items() if not np.array_equal(matrix[row], vectors[theirs])]
+    if not other:
+        return
+    source = os.path.join(parent, artifacts.EMBEDDINGS_FILE)
+    if vectors_path is not None:
+        logger.warning("%s gives %d of the %d words the fine-tuned run knows other vectors than it was trained with "
+                       "(%s): the model starts out reading them as other words; without %s the run's own are kept",
+                       vectors_path, len(other), len(shared), source, option("--word-vectors", "vectors_path"))
+        return
+    for row in other:
+        matrix[row] = vectors[shared[row]]
+    new = len(run.vocabulary.words) - 1 - len(shared)
+    logger.warning("word vectors: the %d words %s knows keep the vectors it was trained with (%s)%s", len(shared),
+                   parent, source, f"; {new} new words get random vectors (seed {run.experiment.data.seed})" if new
+                   else "")
+    run.vectorizer = SentenceVectorizer.from_vocabulary(run.vocabulary, matrix, run.vectorizer.sentence_length)
 
 
 def _build_model(run: _Run, policy: str | None, feature_cache: bool):
