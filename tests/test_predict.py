@@ -976,6 +976,24 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
         np.testing.assert_array_equal(results[query], alone[query])
 
 
+@pytest.mark.parametrize("name", ["00003.png", "overlay.png", "00003.PNG"])
+def test_an_output_among_the_frames_being_read_is_refused_the_frames_untouched(name, run_dir, tmp_path, capsys):
+    """A security tester's `--output frames/00003.png` (one frame: a PNG overlay) replaced input frame 3 with frame
+    1's overlay, without a word; a new PNG there would have been read as a frame by the next run."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(moving_frames(5, 32, 48, seed=3), start=1):
+        Image.fromarray(frame).save(folder / f"{k:05d}.png")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    output = folder / name
+    assert main(["predict", "--model", run_dir, "--video", str(folder), "--query", QUERY, "--start", "0", "--end",
+                 "0.04", "--output", str(output), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"acga predict: error: {output}: is in the folder of frames being read "
+                                       f"({folder}), where it would replace or add a frame; --output must name a path "
+                                       "outside it\n")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",
                                   "output_folder", "output_folder_no_extension", "output_is_video",
                                   "output_links_to_video", "output_under_file", "bad_url", "server_down",

@@ -43,6 +43,7 @@ from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import FUNCTION_WORDS, compose, tokenize_py, tokenize_py_many
 from acga_tf.data.types import MAX_SENTENCE_BYTES, DataError
 from acga_tf.data.video import (
+    FRAME_EXTENSIONS,
     Mp4Writer,
     add_audio,
     frame_files,
@@ -1330,6 +1331,12 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             continue
         if os.path.realpath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
+        if (video_path is not None and os.path.isdir(video_path) and path is not frames_dir
+                and os.path.splitext(path)[1].lower() in FRAME_EXTENSIONS
+                and os.path.realpath(os.path.dirname(os.path.abspath(path))) == video_path):  # a security tester's
+            # `--output frames/00003.png` replaced input frame 3 with frame 1's overlay
+            raise ValueError(f"{path}: is in the folder of frames being read ({video}), where it would replace or add "
+                             f"a frame; {flag} must name a path outside it")
         if (other := named.get(os.path.realpath(path))) is not None and not files.output_path(path)[1]:
             raise ValueError(f"{path}: {other} and {flag} name the same path")
         named[os.path.realpath(path)] = flag
