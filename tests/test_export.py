@@ -164,6 +164,8 @@ def fresh(exported, trained, tmp_path_factory):
                                   "serving_default"),
         "bad_unknown_words": (proto, {"video": good["video"][0], "queries": np.array(["a man", "zebra xylophone"],
                                                                                       object)}, "segment_queries"),
+        "bad_long_query": (proto, {"video": good["video"], "query": np.array(["a man", "man " * 20000], object)},
+                           "serving_default"),
         "bad_zero_frames": (proto, {"video": good["video"][:, :0], "query": queries}, "serving_default"),
         "bad_wrong_t": (proto, {"video": good["video"][:, :4], "query": queries}, "serving_default"),
         "bad_batch_mismatch": (proto, {"video": good["video"], "query": queries[:1]}, "serving_default"),
@@ -301,6 +303,9 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     ("bad_empty_query", r"query is empty"),
     ("bad_punctuation_query", r"query is empty"),
     ("bad_unknown_words", r"query has no known word.*zebra xylophone"),
+    # a security tester's 50 MB sentence was tokenized at a peak of 2.8 GB; `acga predict` refused it in one line
+    ("bad_long_query", r"query is longer than the 65536 bytes a sentence may have \(in UTF-8\); positions "
+                       r"\(from 0\):\] \[1\] \[bytes:\] \[80000\]"),
     ("bad_zero_frames", r"video has zero frames"),
     ("bad_wrong_t", r"video must have T = 8 frames \(clip_length of the model\)"),
     ("bad_batch_mismatch", r"B differs between video and query"),

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.text import compose, tokenize, tokenize_py_many
+from acga_tf.data.types import MAX_SENTENCE_BYTES
 from acga_tf.ops import files
 
 logger = logging.getLogger(__name__)
@@ -456,6 +457,21 @@ class SentenceVectorizer(tf.Module):
 EMPTY_QUERY = "query is empty: a sentence has no word (letters or digits) after tokenization"
 
 
+def check_length(sentences: tf.Tensor) -> tf.Tensor:
+    """Fails with `tf.errors.InvalidArgumentError` if a sentence is longer than `MAX_SENTENCE_BYTES` in UTF-8, as
+    `acga predict` refuses it; returns `sentences` with the check as a control dependency. The SavedModel checked
+    none: a 50 MB sentence was tokenized, at a peak of 2.8 GB (a security tester's)."""
+    sentences = tf.convert_to_tensor(sentences, tf.string)
+    lengths = tf.strings.length(sentences)  # bytes
+    long = lengths > MAX_SENTENCE_BYTES
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(long)),
+        [f"query is longer than the {MAX_SENTENCE_BYTES} bytes a sentence may have (in UTF-8); positions (from 0):",
+         tf.where(long)[:, 0], "bytes:", tf.boolean_mask(lengths, long)], summarize=8)
+    with tf.control_dependencies([check]):
+        return tf.identity(sentences)
+
+
 def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf.Tensor:
     """Fails with `tf.errors.InvalidArgumentError` ("query is empty") if a sentence has no token.
 
@@ -502,9 +518,11 @@ def check_known(sentences: tf.Tensor, known_words: tf.Tensor) -> tf.Tensor:
 
 
 def check_sentences(vectorizer: SentenceVectorizer, sentences: tf.Tensor) -> tf.Tensor:
-    """`sentences` (tf.string (B,)) with both checks of the serving graph as control dependencies: each has a word
-    (`check_nonempty`) and a vocabulary word among the first L (`check_known`); eagerly, the first that fails
-    raises its `tf.errors.InvalidArgumentError`."""
+    """`sentences` (tf.string (B,)) with the checks of the serving graph as control dependencies: each is at most
+    `MAX_SENTENCE_BYTES` long (`check_length`, before anything reads it), has a word (`check_nonempty`) and a
+    vocabulary word among the first L (`check_known`); eagerly, the first that fails raises its
+    `tf.errors.InvalidArgumentError`."""
+    sentences = check_length(sentences)  # first: a 50 MB sentence tokenized held 2.8 GB (a security tester's)
     info = vectorizer.describe(sentences)  # one tokenisation for both checks
     sentences = check_nonempty(sentences, info["words"])
     # After check_nonempty (its result feeds this check), so a sentence without any word says "query is empty".
