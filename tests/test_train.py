@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -814,6 +815,52 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
         fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], str(tmp_path / "same"), epochs=1,
             steps_per_epoch=1, init_weights=finished_run, verbose=0)
     assert not [r for r in caplog.records if "vectors it was trained with" in r.getMessage()]
+
+
+def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, tmp_path, capsys):
+    """A researcher's: `fit` took no model and no callbacks, so a model with a stage of one's own lost the run's
+    backup, resume, provenance and precision (plain `model.fit`, then `save_trained` by hand). `stages=` takes what
+    makes each layer (the model is built in the strategy's scope, and again to resume); the backup records their
+    classes, so a resume without them (`acga train --resume`) is refused."""
+    import functools
+
+    from own_layers import GRUTextEncoder
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append(int(self.model.optimizer.iterations.numpy()))
+
+    experiment = ExperimentConfig.preset("tiny", **TINY)
+    out, steps = str(tmp_path / "run"), Steps()
+    stages = {"text_encoder": functools.partial(GRUTextEncoder, experiment.model.text_dim)}
+    fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, stages=stages, callbacks=[steps],
+        verbose=0)
+    assert steps.seen == [1]
+    assert isinstance(artifacts.load_trained(out).model.stage("text_encoder"), GRUTextEncoder)
+    recorded = {"text_encoder": "acga_tf_tests>GRUTextEncoder"}
+    assert json.load(open(os.path.join(out, METADATA)))["stages"] == recorded
+    assert json.loads((pathlib.Path(out) / artifacts.PROVENANCE_FILE).read_text())["sessions"][0]["stages"] == recorded
+    before = _snapshot(out)
+    _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
+             f"{os.path.join(out, METADATA)}: the run trained with stages of its own (text_encoder: "
+             "acga_tf_tests>GRUTextEncoder), this command with none: resume it from Python, with fit(..., stages=) "
+             "giving the same, --overwrite to start over, or choose another --output")
+    assert _snapshot(out) == before
+    history = fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
+                  verbose=0)
+    assert history.epoch == [1]
+    # a layer (built once, in no strategy's scope) in place of what makes it, a callback that is none: before the
+    # run's folder
+    for given, needle in (({"stages": {"text_encoder": GRUTextEncoder(16)}}, "stages['text_encoder'] is a "
+                           "GRUTextEncoder: fit builds the model where the strategy wants its variables"),
+                          ({"callbacks": [print]}, "callbacks: builtin_function_or_method is not a Keras callback")):
+        with pytest.raises(TypeError, match=re.escape(needle)):
+            fit(experiment, prepared_a2d["train"], str(tmp_path / "refused"), **given)
+        assert not (tmp_path / "refused").exists()
 
 
 @pytest.mark.slow  # (44 s in the suite): the default suite resumes a run killed mid-epoch to the same steps

@@ -32,6 +32,7 @@ import os
 import random
 import re
 import sys
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -50,7 +51,7 @@ from acga_tf.data.manifest import (
 )
 from acga_tf.data.shards import sha256_file
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary, check_word_vectors, load_embedding_matrix
-from acga_tf.models.acga import ACGA, check_feature_cache
+from acga_tf.models.acga import ACGA, REPLACEABLE_STAGES, check_feature_cache
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
@@ -204,13 +205,15 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
     Keras itself would restart the epoch). Writes are atomic (temporary name, then rename)."""
 
     def __init__(self, backup_dir: str, *, save_freq, steps_per_epoch: int | None = None,
-                 global_batch: int | None = None, precision: str | None = None, word_vectors: str | None = None):
+                 global_batch: int | None = None, precision: str | None = None, word_vectors: str | None = None,
+                 stages: dict[str, str] | None = None):
         super().__init__(backup_dir, save_freq=save_freq)
         # recorded with each backup: a resume must keep the epochs' bounds, and the batch (batch_size x devices) that
         # the steps it skips were made of; and what the run computed in, and the word vectors it read the sentences
         # with (a digest), which the experiment does not hold (else a resume with others goes on without a word)
         self.steps_per_epoch, self.global_batch = steps_per_epoch, global_batch
         self.precision, self.word_vectors = precision, word_vectors
+        self.stages = stages or {}  # the classes of the stages of one's own (`fit(stages=)`), by stage name
 
     def on_train_begin(self, logs=None):
         pass  # `fit` restored the state already (`restore`)
@@ -242,6 +245,7 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                                                         "global_batch": self.global_batch,
                                                         "precision": self.precision,
                                                         "word_vectors": self.word_vectors,
+                                                        "stages": self.stages,
                                                         "sha256": sha256_file(self._weights_path)})
 
     def saved_step(self) -> int | None:
@@ -285,6 +289,13 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                              f"this command's: resume it with the {option('--word-vectors', 'vectors_path')} file it "
                              f"trained with (none, if it had none; and the same seed and "
                              f"{option('--init-weights', 'init_weights')}), {_start_over()}")
+        recorded_stages = (metadata or {}).get("stages") or {}  # (none recorded: a run of the model's own stages)
+        if recorded_stages != self.stages:
+            said = ", ".join(f"{name}: {cls}" for name, cls in sorted(recorded_stages.items())) or "none"
+            given = ", ".join(f"{name}: {cls}" for name, cls in sorted(self.stages.items())) or "none"
+            how = option("from Python, with fit(..., stages=)", "with stages=")
+            raise ValueError(f"{self._training_metadata_path}: the run trained with stages of its own ({said}), this "
+                             f"command with {given}: resume it {how} giving the same, {_start_over()}")
         if recorded_steps is None or recorded_batch is None:  # a backup an earlier acga-tf wrote
             logger.warning("%s records no %s (a backup written by an earlier acga-tf): resume it with the settings it "
                            "was trained with (%s, %s, devices), which cannot be checked; other ones train on other "
@@ -382,7 +393,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         mixed_precision: bool | str = False, feature_cache: bool = False,
         strategy: tf.distribute.Strategy | None = None, backup_every: int = DEFAULT_BACKUP_EVERY,
         resume: bool = False, overwrite: bool = False, init_weights: str | None = None,
-        verbose: int = 1) -> keras.callbacks.History:
+        stages: Mapping[str, Callable[[], keras.layers.Layer]] | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 1) -> keras.callbacks.History:
     """Trains ACGA with the experiment's schedule (docs/training.md#schedule) and saves the run
     (`acga_tf.training.artifacts` layout).
 
@@ -409,6 +421,12 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         overwrite: remove the run files already in `output_dir` and start over (see `claim_run_dir`).
         init_weights: the weights a new run starts from (`load_initial_weights`): DeepMind's Kinetics I3D checkpoint,
             a `.weights.h5` file, or a trained run to fine-tune; not read when the run resumes from its backup.
+        stages: stages of your own, by name (`ACGA(config, stages=)`, docs/model.md#extending), each given as what
+            makes the layer (its class, or a function of no argument): the model is built where the strategy wants
+            its variables, and again for a resume. A run trained with them is resumed by `fit` with the same ones
+            (the backup records their classes; `acga train --resume` refuses it).
+        callbacks: Keras callbacks of your own, called after the run's (learning-rate schedule, backup,
+            checkpoints): they see the model that trains (the head alone, with the feature cache).
         verbose: Keras progress output (0, 1 or 2).
 
     Returns:
@@ -436,6 +454,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         raise FileNotFoundError(f"{init_weights}: not found ({option('--init-weights', 'init_weights')} takes "
                                 "DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
+    stages, callbacks = _checked_stages(stages), _checked_callbacks(callbacks)  # before the folder
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):  # before any worker writes
         with _cluster_losses(run):
@@ -444,7 +463,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                    for name, value in fields.items()},
                 "epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "backup_every": backup_every,
                 "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
-                "init_weights": init_weights is not None, "word_vectors": vectors_path is not None})
+                "init_weights": init_weights is not None, "word_vectors": vectors_path is not None,
+                "stages": sorted(stages)})
             finishing = not overwrite and _finishing_with_the_cluster(run)
     else:
         finishing = False
@@ -461,11 +481,12 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
           seeded(experiment.training.seed), _cluster_losses(run)):
         claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment)
         _load_words(run, vectors_path, init_weights)
-        model, task, prefix = _build_model(run, policy, feature_cache)
+        model, task, prefix = _build_model(run, policy, feature_cache, stages)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
                                   precision=policy or "float32",
-                                  word_vectors=artifacts.arrays_digest([run.vectorizer.matrix]))
+                                  word_vectors=artifacts.arrays_digest([run.vectorizer.matrix]),
+                                  stages=_stage_classes(model, stages))
         start_step = _resume(run, task, backup, verbose, finishing=finishing)
         if init_weights is not None and start_step == 0:
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
@@ -475,14 +496,14 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern,
                                                         (vectors_path, backup.word_vectors),
                                                         init_weights if start_step == 0 else None, policy,
-                                                        feature_cache))
+                                                        feature_cache, _stage_classes(model, stages)))
         # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs) and
         # the steps per epoch given (--steps-per-epoch), so that `--config run/experiment.json` trains the same run
         recorded = experiment.override(epochs=run.epochs, steps_per_epoch=steps_per_epoch or 0)
         artifacts.save_experiment(run.work_dir, recorded)
         batches = _build_inputs(run, prefix)
         validation = None if val_pattern is None else _build_validation(run, val_pattern)
-        callbacks = _build_callbacks(run, model, backup)
+        callbacks = [*_build_callbacks(run, model, backup), *callbacks]
         if start_step and start_step % run.steps_per_epoch == 0:  # stopped after an epoch's last step: its end's
             ended, checkpoint = start_step // run.steps_per_epoch, next(  # checkpoint may not have been written
                 c for c in callbacks if isinstance(c, _FullModelCheckpoint))
@@ -737,7 +758,8 @@ def experiment_differences(run: ExperimentConfig, new: ExperimentConfig) -> list
 
 
 def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vectors: tuple[str | None, str],
-             init_weights: str | None, policy: str | None, feature_cache: bool) -> dict:
+             init_weights: str | None, policy: str | None, feature_cache: bool,
+             stages: dict[str, str] | None = None) -> dict:
     """This command's record in the run's `provenance.json` (`artifacts.record_session`): what `experiment.json`
     does not hold (the shards read, the starting weights and their digest, the word vectors' file and digest as the
     backup records it: `vectors`, the precision, the feature cache), the software and the host; the command line as
@@ -753,7 +775,7 @@ def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vector
                 "source": os.path.abspath(init_weights), "digest": artifacts.arrays_digest(model.get_weights())},
             "word_vectors": {"file": None if vectors_path is None else os.path.abspath(vectors_path),
                              "digest": vectors_digest},
-            "precision": policy or "float32", "feature_cache": feature_cache,
+            "precision": policy or "float32", "feature_cache": feature_cache, "stages": stages or {},
             "software": provenance.software(),
             "host": provenance.host(gpu=gpu_description(), onednn=onednn_enabled(), replicas=run.replicas)}
 
@@ -857,20 +879,69 @@ def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> 
     run.vectorizer = SentenceVectorizer.from_vocabulary(run.vocabulary, matrix, run.vectorizer.sentence_length)
 
 
-def _build_model(run: _Run, policy: str | None, feature_cache: bool):
-    """`(model, task, prefix)`: the `ACGA`, the `TrainingTask` that trains it (the head after the cut with the
-    feature cache), and the frozen prefix (None without the cache)."""
+def _checked_stages(stages) -> dict[str, Callable[[], keras.layers.Layer]]:
+    """`fit`'s `stages`, checked before the run's folder: {stage name: what makes its layer}, or {}."""
+    if stages is None:
+        return {}
+    if not isinstance(stages, Mapping):
+        raise TypeError(f"stages is a {type(stages).__name__}: give a dict of what makes each layer, by stage name, "
+                        "e.g. stages={'text_encoder': MyTextEncoder} (docs/model.md#extending)")
+    if unknown := sorted(set(stages) - set(REPLACEABLE_STAGES)):
+        raise ValueError(f"stages: {', '.join(map(repr, unknown))} is not a stage a layer of one's own may replace; "
+                         f"those are {', '.join(REPLACEABLE_STAGES)} (docs/model.md#extending)")
+    for name, make in stages.items():
+        if isinstance(make, keras.layers.Layer) or not callable(make):
+            raise TypeError(f"stages[{name!r}] is a {type(make).__name__}: fit builds the model where the strategy "
+                            "wants its variables, and again to resume it, so give what makes the layer (its class, "
+                            f"or a function of no argument: stages={{{name!r}: lambda: MyLayer(...)}})")
+    return dict(stages)
+
+
+def _made_stage(name: str, make: Callable[[], keras.layers.Layer]) -> keras.layers.Layer:
+    layer = make()
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"stages[{name!r}] made a {type(layer).__name__}, not a Keras layer")
+    return layer
+
+
+def _stage_classes(model: ACGA, stages: Mapping[str, object]) -> dict[str, str]:
+    """{stage name: the registered name of its layer's class (`package>Class`)} of the stages of one's own, which the
+    backup and the provenance record."""
+    return {name: keras.saving.get_registered_name(type(model.stage(name))) for name in stages}
+
+
+def _checked_callbacks(callbacks) -> list[keras.callbacks.Callback]:
+    callbacks = list(callbacks or ())
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(f"callbacks: {type(callback).__name__} is not a Keras callback (keras.callbacks.Callback)")
+    return callbacks
+
+
+def _build_model(run: _Run, policy: str | None, feature_cache: bool,
+                 stages: Mapping[str, Callable[[], keras.layers.Layer]] | None = None):
+    """`(model, task, prefix)`: the `ACGA` (with the stages `stages` makes), the `TrainingTask` that trains it (the
+    head after the cut with the feature cache), and the frozen prefix (None without the cache)."""
     experiment = run.experiment
     dtypes = PRECISIONS.get(policy, {})  # ACGA's dtype arguments; {} for the default (`resolve_policy`)
+
+    def made():
+        return {name: _made_stage(name, make) for name, make in (stages or {}).items()} or None
+
+    def checked(model):  # a stage class Keras cannot find by name is refused now, not at the first checkpoint's save
+        if stages:
+            model.get_config()
+        return model
+
     if run.strategy is None:  # JAX / PyTorch: the model is its own task (SegmentationTask's compile defaults)
-        model = ACGA(experiment.model, **dtypes)
+        model = checked(ACGA(experiment.model, stages=made(), **dtypes))
         model.compile(learning_rate=experiment.training.learning_rate,
                       foreground_weight=experiment.training.foreground_weight)
         model.optimizer.build(model.trainable_variables)
         return model, model, None
     multi_worker = isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with run.strategy.scope():
-        model = ACGA(experiment.model, **dtypes)
+        model = checked(ACGA(experiment.model, stages=made(), **dtypes))
         if feature_cache:
             prefix, task = split_model(model, task_class=TrainingTask)
             task.scalar_logs_with_axis = multi_worker

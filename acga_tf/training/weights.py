@@ -317,7 +317,9 @@ def load_initial_weights(model, path: str) -> str:
             raise ValueError(f"{path}: has no weight {variable.path}: another architecture than this run's")
         if tuple(theirs[variable.path].shape) != tuple(variable.shape):
             raise ValueError(f"{path}: weight {variable.path} is {tuple(theirs[variable.path].shape)}, this run's "
-                             f"model has {tuple(variable.shape)}: another architecture (a preset or image size?)")
+                             f"model has {tuple(variable.shape)}: another architecture (another preset, or other "
+                             "widths: decoder_filters, text_dim, word_dim; the image size and clip length change no "
+                             "weight)")
     for variable in model.weights:
         variable.assign(keras.ops.convert_to_numpy(theirs[variable.path]).astype(variable.dtype))
     mine = {variable.path for variable in model.weights}
