@@ -397,6 +397,34 @@ def test_streams_joined_end_to_end_play_on_in_the_overlay_and_the_json(run_dir, 
                                       np.asarray(Image.open(tmp_path / "whole" / name)))
 
 
+def test_the_sound_of_streams_joined_end_to_end_is_left_out_of_the_overlay_with_a_warning(run_dir, tmp_path,
+                                                                                            caplog):
+    """The overlay had the first stream's sound alone (2 s of a 4 s video): the sound's times start again too."""
+    from runs import write_video_with_tone
+
+    parts = [write_video_with_tone(tmp_path / f"part{k}.ts", moving_frames(12, 32, 48, seed=k)) for k in range(2)]
+    joined = tmp_path / "joined.ts"
+    with open(joined, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as f:
+                out.write(f.read())
+    overlay = tmp_path / "o.mp4"
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", run_dir, "--video", str(joined), "--query", QUERY, "--output",
+                     str(overlay), "--no-progress"]) == 0
+    with av.open(str(overlay)) as container:
+        assert not container.streams.audio and container.streams.video[0].frames == 24
+    assert (f"{overlay}: the sound is left out: the video's times start again at frame 13 (streams joined end to "
+            "end), and its sound would not follow the frames") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # one stream: its sound, as before
+        assert main(["predict", "--model", run_dir, "--video", parts[0], "--query", QUERY, "--output",
+                     str(overlay), "--no-progress"]) == 0
+    with av.open(str(overlay)) as container:
+        assert container.streams.audio
+    assert "sound is left out" not in caplog.text
+
+
 def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
     # 720 x 480 shown 16:9 (DVD's 32:27 pixels), here 72 x 48: the overlay used to have square pixels and played
     # narrower than the video. The masks stay at the stored size, as `ffmpeg -i video frame.png` writes the frames.

@@ -51,6 +51,7 @@ from acga_tf.data.video import (
     iter_video_frames,
     open_video,
     source_stamp,
+    times_start_again,
     video_file_problem,
     video_stream,
 )
@@ -1078,6 +1079,10 @@ class OverlayWriter:
                 if self.audio is not None and self.count and self.mp4.cut:  # frames moved earlier: the sound, at
                     logger.warning("%s: the sound is left out: frames were moved earlier to shorten a gap between "
                                    "them (the warning above), and the sound would run late after it", self.path)
+                elif self.audio is not None and self.count and (frame := times_start_again(self.audio)):
+                    # (its sound's times start again there too: the overlay had the first stream's sound alone)
+                    logger.warning("%s: the sound is left out: the video's times start again at frame %d (streams "
+                                   "joined end to end), and its sound would not follow the frames", self.path, frame)
                 elif self.audio is not None and self.count:  # its own times, would not follow them
                     self._add_audio()
             elif self.images and self.ext == OVERLAY_STILL:

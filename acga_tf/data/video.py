@@ -833,6 +833,29 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     return [t - shown[0] for t in shown]
 
 
+def times_start_again(path: str) -> int | None:
+    """Where a video file's timestamps start again (streams joined end to end: `timestamp_runs`), the number (from
+    1) of the first frame of the second run; None where they do not, or cannot be read (a folder of frames, a FIFO,
+    a packet without a timestamp)."""
+    if os.path.isdir(path) or video_file_problem(os.fspath(path)) is not None:
+        return None
+    try:
+        with open_video(path) as container:
+            stream = video_stream(container)
+            if stream is None or stream.time_base is None:
+                return None
+            count, top = 0, None
+            for pts, keyframe in _stamps(container, stream):
+                if pts is None:
+                    return None
+                if top is not None and starts_run(pts, keyframe, top, stream.time_base):
+                    return count + 1
+                count, top = count + 1, pts if top is None else max(top, pts)
+    except av.FFmpegError:
+        return None
+    return None
+
+
 def _stamps(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[tuple[int | None, bool]]:
     """(presentation timestamp, is a keyframe) of the stream's packets in decoding order, read without decoding,
     leaving out the packets decoders leave out (empty ones; those the container marks to discard, an edit list's
