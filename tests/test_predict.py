@@ -2270,6 +2270,11 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(sentences, run_dir, tm
     code, _, said = predict_into(out)
     assert code == 130 and f"removed the {11 * sentences - 4} mask PNGs" in said and "keeps the earlier" not in said
     goes_on_from(6)
+    # a mask in the middle that cannot be read (the kept masks are read on every core, in order): the frames before
+    # it are kept, the last of them segmented again (as after any stop)
+    stopped_at(11)
+    (out / str(sentences) / "00007.png" if sentences > 1 else out / "00007.png").write_bytes(b"\x89PNG half")
+    goes_on_from(6)
     # a second run while one writes the folder is refused before it looks at it: nothing removed, no "going on"
     stopped_at(11)
     (out / "00012.png.tmp").write_bytes(b"half a PNG being written")
