@@ -24,6 +24,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 
@@ -598,6 +599,16 @@ def _masks_job(args, model, output_json: str | None) -> dict | None:
     return job_record(args.video, args.query, batch.model_identity(model), smooth_edges=args.smooth_edges)
 
 
+def _duration(seconds: float) -> str:
+    """"40 s", "12 min", "3 h 05 min": a time left, to the precision it has."""
+    if seconds < 90:
+        return f"{max(round(seconds), 1)} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 def _run_predict_list(args) -> int:
     given = [flag for dest, flag, default in args.single_video_options if getattr(args, dest) != default]
     if given:
@@ -613,16 +624,31 @@ def _run_predict_list(args) -> int:
     # A bar per video, of its frames (a long video's minutes), named by its number in the list; in a terminal it
     # goes when its video is done (results.csv and each summary.json keep the times), in a log it stays.
     bars: list[tqdm] = []
+    # Once a video is done, each bar also says how long the whole list has left (a batch tester's overnight list
+    # said only the video's): the time a frame has taken so far, times the frames left (this video's, and as many
+    # as the videos done had on average for each video after it).
+    done = {"began": None, "frames": 0, "videos": 0}
 
     def video_started(row, number: int, frames: int | None):
         video_done()
-        bars.append(progress_bar(total=frames, unit="frame", desc=f"predict video {number} of {videos}",
-                                 disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr)))
-        return bars[-1].update
+        done["began"] = done["began"] or time.monotonic()
+        bar = progress_bar(total=frames, unit="frame", desc=f"predict video {number} of {videos}",
+                           disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr))
+        bars.append(bar)
+
+        def step(count: int) -> None:
+            if done["frames"]:
+                per_frame, mean = (time.monotonic() - done["began"]) / done["frames"], done["frames"] / done["videos"]
+                left = max((bar.total or mean) - bar.n - count, 0) + mean * (videos - number)
+                bar.set_postfix_str(f"about {_duration(per_frame * left)} left in all", refresh=False)
+            bar.update(count)
+
+        return step
 
     def video_done(row=None, group=()):
         while bars:
             bar = bars.pop()
+            done["frames"], done["videos"] = done["frames"] + bar.n, done["videos"] + bool(bar.n)
             if bar.n and not is_live(sys.stderr):  # a log's bar (redrawn every 30 s) ends with its video's frames and
                 bar.delay = 0  # speed: else a video under 30 s has no line at all, as predict's (a video refused
                 # before its first frame keeps its delay: its warning says why, not "0/? frames" after it)

@@ -166,6 +166,7 @@ def fresh(exported, trained, tmp_path_factory):
                                                                                       object)}, "segment_queries"),
         "bad_long_query": (proto, {"video": good["video"], "query": np.array(["a man", "man " * 20000], object)},
                            "serving_default"),
+        "bad_long_describe": ("rest", {"queries": np.array(["man " * 20000], object)}, "describe_queries"),
         "bad_zero_frames": (proto, {"video": good["video"][:, :0], "query": queries}, "serving_default"),
         "bad_wrong_t": (proto, {"video": good["video"][:, :4], "query": queries}, "serving_default"),
         "bad_batch_mismatch": (proto, {"video": good["video"], "query": queries[:1]}, "serving_default"),
@@ -306,6 +307,8 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     # a security tester's 50 MB sentence was tokenized at a peak of 2.8 GB; `acga predict` refused it in one line
     ("bad_long_query", r"query is longer than the 65536 bytes a sentence may have \(in UTF-8\); positions "
                        r"\(from 0\):\] \[1\] \[bytes:\] \[80000\]"),
+    ("bad_long_describe", r"query is longer than the 65536 bytes a sentence may have"),  # (a reviewer's: it was
+    # tokenized, a 4 MB sentence at about 1 GB)
     ("bad_zero_frames", r"video has zero frames"),
     ("bad_wrong_t", r"video must have T = 8 frames \(clip_length of the model\)"),
     ("bad_batch_mismatch", r"B differs between video and query"),

@@ -1004,16 +1004,20 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
         np.testing.assert_array_equal(results[query], alone[query])
 
 
-@pytest.mark.parametrize("name", ["00003.png", "overlay.png", "00003.PNG"])
+@pytest.mark.parametrize("name", ["00003.png", "overlay.png", "00003.PNG", "link.png"])
 def test_an_output_among_the_frames_being_read_is_refused_the_frames_untouched(name, run_dir, tmp_path, capsys):
     """A security tester's `--output frames/00003.png` (one frame: a PNG overlay) replaced input frame 3 with frame
-    1's overlay, without a word; a new PNG there would have been read as a frame by the next run."""
+    1's overlay, without a word; a new PNG there would have been read as a frame by the next run. A reviewer's link
+    outside the folder to a frame in it (an output is written through its link) too."""
     folder = tmp_path / "frames"
     folder.mkdir()
     for k, frame in enumerate(moving_frames(5, 32, 48, seed=3), start=1):
         Image.fromarray(frame).save(folder / f"{k:05d}.png")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     output = folder / name
+    if name == "link.png":
+        output = tmp_path / name
+        output.symlink_to(folder / "00003.png")
     assert main(["predict", "--model", run_dir, "--video", str(folder), "--query", QUERY, "--start", "0", "--end",
                  "0.04", "--output", str(output), "--no-progress"]) == 2
     assert capsys.readouterr().err == (f"acga predict: error: {output}: is in the folder of frames being read "

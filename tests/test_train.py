@@ -780,7 +780,7 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
         assert_one_line_error(capsys.readouterr().err, needle)
 
 
-@pytest.mark.parametrize("change", ["seed", "word_vectors"])
+@pytest.mark.parametrize("change", ["seed", "word_vectors", "weights_file"])
 def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, finished_run, prepared_a2d, tmp_path,
                                                                       caplog):
     """A researcher fine-tuned the demo's run with `seed=7` (the seed of the shuffle and of random word vectors):
@@ -792,6 +792,15 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
     vectors.write_text("".join(f"{w} " + " ".join(["0.5"] * 32) + "\n" for w in theirs.vocabulary.words[1:]))
     experiment = ExperimentConfig.preset("tiny", **{**TINY, "seed": 7})
     out = str(tmp_path / "tuned")
+    if change == "weights_file":  # its weights alone (`save_weights`): the words cannot be known, a warning says so
+        weights = str(tmp_path / "run.weights.h5")
+        theirs.model.save_weights(weights)
+        with caplog.at_level("WARNING"):
+            fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, init_weights=weights, verbose=0)
+        assert (f"{weights} holds no word vectors: the sentences are read with random ones (seed 7); a model trained "
+                "with a word2vec file (the authors' converted checkpoint) reads them with vectors_path and that "
+                "file") in caplog.text
+        return
     with caplog.at_level("WARNING"):
         fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, init_weights=finished_run,
             vectors_path=str(vectors) if change == "word_vectors" else None, verbose=0)
@@ -809,6 +818,14 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
                                 "than it was trained with") for m in said), said
     if change == "word_vectors":
         return
+    # resumed by the same command: the parent's words again (the backup's digest of them matches), not its weights
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        history = fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, init_weights=finished_run,
+                      resume=True, verbose=0)
+    assert history.epoch == [1] and (
+        f"init_weights={finished_run}: its weights are not read: the run resumes from its backup (optimizer step "
+        "1); the word vectors it was trained with are, as at the run's start") in caplog.text, caplog.text
     # the same run again, the same seed: nothing to keep, nothing said
     caplog.clear()
     with caplog.at_level("WARNING"):
@@ -817,7 +834,8 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
     assert not [r for r in caplog.records if "vectors it was trained with" in r.getMessage()]
 
 
-def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, tmp_path, capsys):
+def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, finished_run,
+                                                                                     tmp_path, capsys):
     """A researcher's: `fit` took no model and no callbacks, so a model with a stage of one's own lost the run's
     backup, resume, provenance and precision (plain `model.fit`, then `save_trained` by hand). `stages=` takes what
     makes each layer (the model is built in the strategy's scope, and again to resume); the backup records their
@@ -847,9 +865,19 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
     before = _snapshot(out)
     _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
              f"{os.path.join(out, METADATA)}: the run trained with stages of its own (text_encoder: "
-             "acga_tf_tests>GRUTextEncoder), this command with none: resume it from Python, with fit(..., stages=) "
-             "giving the same, --overwrite to start over, or choose another --output")
+             "acga_tf_tests>GRUTextEncoder), this command with the model's own: resume it from Python, with "
+             "fit(..., stages=) giving the same, --overwrite to start over, or choose another --output")
     assert _snapshot(out) == before
+    # a plain run resumed with stages: refused the other way round
+    plain = _copy_run(finished_run, tmp_path / "plain")
+    with pytest.raises(ValueError, match=re.escape("the run trained with the model's own stages, this command with "
+                                                   "stages of its own (text_encoder: acga_tf_tests>GRUTextEncoder): "
+                                                   "resume it without them")):
+        fit(experiment, prepared_a2d["train"], plain, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
+            verbose=0)
+    # a kill between the backup's two writes (its weights, no metadata yet): nothing to compare, the run resumes (a
+    # reviewer's: refused, "stages of its own (none)")
+    os.remove(os.path.join(out, METADATA))
     history = fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
                   verbose=0)
     assert history.epoch == [1]

@@ -993,3 +993,42 @@ def test_streams_joined_end_to_end_are_timed_on_from_the_first_and_their_frames_
     timeline = video.Timeline()
     assert [timeline(t) for t in (0.0, 0.5, 1.0, 1.0, 1.5, 0.2, 0.7)] == pytest.approx(
         [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+
+
+def test_a_slideshow_at_one_frame_a_second_is_one_run_of_times(tmp_path):
+    """A reviewer's: at 1 fps, libx264's B-frames are shown seconds before the packet decoded ahead of them, and a
+    threshold of one second cut a 30-frame slideshow into five runs of times: `--start 12` picked frame 9."""
+    path = str(tmp_path / "slides.mp4")
+    with av.open(path, "w") as container:  # libx264's defaults, as `ffmpeg -framerate 1 -i slide%d.png` encodes
+        stream = container.add_stream("libx264", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        encode_frames(container, stream, moving_frames(30, 32, 48, seed=12))
+    with av.open(path) as container:  # B-frames shown more than a second before a packet decoded ahead of them
+        second = 1 / container.streams.video[0].time_base
+        stamps = [p.pts for p in container.demux(video=0) if p.pts is not None]
+    assert any(pts < max(stamps[:k]) - second for k, pts in enumerate(stamps) if k)
+    assert video.frame_times(path) == pytest.approx(list(range(30)))
+    assert video.times_start_again(path) is None
+    decoded = list(iter_video_frames(path))
+    for start in (9, 12):
+        np.testing.assert_array_equal(next(iter_video_frames(path, start=start)), decoded[start])
+
+
+def test_frames_lost_up_to_start_are_timed_once(tmp_path, monkeypatch):
+    """A reviewer's: where frames before `start` were lost to damaged packets, the frame that reached `start` was
+    timed twice (passed over, then yielded), and every later time came one frame late."""
+    path = write_video(tmp_path / "intra.mp4", moving_frames(12, 32, 48, seed=13), "libx264", "yuv420p", fps=25,
+                       codec_options={"x264-params": "keyint=1"})
+    def losing_frames_2_and_3(container, stream, skipped):
+        for packet in container.demux(stream):
+            if packet.pts is not None and round(float(packet.pts * stream.time_base) * 25) in (2, 3):
+                skipped.append("lost")
+                continue
+            yield from packet.decode()
+
+    whole = []
+    list(iter_video_frames(path, times=whole, damaged="skip"))
+    monkeypatch.setattr(video, "_decode", losing_frames_2_and_3)
+    part = []
+    list(iter_video_frames(path, times=part, damaged="skip", start=3))
+    assert part == pytest.approx(whole[3:])

@@ -1337,10 +1337,11 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             continue
         if os.path.realpath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
-        if (video_path is not None and os.path.isdir(video_path) and path is not frames_dir
-                and os.path.splitext(path)[1].lower() in FRAME_EXTENSIONS
-                and os.path.realpath(os.path.dirname(os.path.abspath(path))) == video_path):  # a security tester's
-            # `--output frames/00003.png` replaced input frame 3 with frame 1's overlay
+        if (video_path is not None and os.path.isdir(video_path) and flag != frames_flag
+                and os.path.splitext(os.path.realpath(path))[1].lower() in FRAME_EXTENSIONS
+                and os.path.dirname(os.path.realpath(path)) == video_path):  # a security tester's `--output
+            # frames/00003.png` replaced input frame 3 with frame 1's overlay; by the file it names (an output that
+            # is a link is written through: a reviewer's `out.png -> frames/00003.png`)
             raise ValueError(f"{path}: is in the folder of frames being read ({video}), where it would replace or add "
                              f"a frame; {flag} must name a path outside it")
         if (other := named.get(os.path.realpath(path))) is not None and not files.output_path(path)[1]:

@@ -317,19 +317,28 @@ SEEK_MARGIN = 64
 SHORT_OF_DECLARED = 0.9
 
 # A packet whose timestamp lies more than this below the latest one's, in decoding order, starts a new run of
-# timestamps (`timestamp_runs`) even where it is no keyframe. Decoders reorder frames by far less (H.264 and HEVC at
-# most 16 frames).
+# timestamps (`timestamp_runs`) even where it is no keyframe: a second, or `REORDER_FRAMES` frames of the stream where
+# those are longer (a slideshow at 1 fps shows a B-frame seconds before the packet decoded ahead of it: a reviewer's
+# 1-fps video was cut into five runs). Decoders reorder frames by at most 16 (H.264, HEVC).
 RESET_S = 1.0
+REORDER_FRAMES = 17
 
 
-def timestamp_runs(packets: Sequence[tuple[int, bool]], time_base) -> list[list[int]]:
+def reset_ticks(stream) -> float:
+    """How far below the latest timestamp, in `stream`'s ticks, a packet's starts a new run (`RESET_S`)."""
+    rate = stream.average_rate or stream.guessed_rate
+    return max(RESET_S, REORDER_FRAMES / float(rate) if rate else 0.0) / float(stream.time_base)
+
+
+def timestamp_runs(packets: Sequence[tuple[int, bool]], reset: float) -> list[list[int]]:
     """A stream's packets' (timestamp, is a keyframe) in decoding order → the timestamps in runs, each a stream whose
     times go forward: one run for almost every video; streams joined end to end (`cat a.ts b.ts`, a camera's files
     joined) start their times again. A run starts at a keyframe shown no later than a frame decoded before it (H.264
-    and HEVC show every frame decoded before a keyframe before it), or at a packet `RESET_S` before one."""
+    and HEVC show every frame decoded before a keyframe before it), or at a packet `reset` ticks before one
+    (`reset_ticks`)."""
     runs, top = [], None
     for pts, keyframe in packets:
-        if top is None or starts_run(pts, keyframe, top, time_base):
+        if top is None or starts_run(pts, keyframe, top, reset):
             runs.append([])
             top = pts
         runs[-1].append(pts)
@@ -337,15 +346,15 @@ def timestamp_runs(packets: Sequence[tuple[int, bool]], time_base) -> list[list[
     return runs
 
 
-def starts_run(pts: int, keyframe: bool, top: int, time_base) -> bool:
+def starts_run(pts: int, keyframe: bool, top: int, reset: float) -> bool:
     """Whether a packet starts a new run of timestamps (`timestamp_runs`), after packets shown up to `top`."""
-    return (keyframe and pts <= top) or pts < top - RESET_S / time_base
+    return (keyframe and pts <= top) or pts < top - reset
 
 
-def presentation_stamps(packets: Sequence[tuple[int, bool]], time_base) -> list[int]:
+def presentation_stamps(packets: Sequence[tuple[int, bool]], reset: float) -> list[int]:
     """The timestamps of a stream's frames in the order they are shown: each run's (`timestamp_runs`) sorted, the
     runs in the file's order, as decoders show them."""
-    return [pts for run in timestamp_runs(packets, time_base) for pts in sorted(run)]
+    return [pts for run in timestamp_runs(packets, reset) for pts in sorted(run)]
 
 
 class Timeline:
@@ -461,12 +470,12 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         index = start
                     if index < start:  # passed over, counted by its place in the container: a damaged packet before
                         place = index  # `start` that decoded to nothing would else make frame `start` a later one's
-                        timeline(frame.time)
                         if skipped and order is None:  # (a reviewer's: a resumed run's masks, one frame off)
                             order = _presentation_order(path, stream.index) or []
                         if skipped and order and frame.pts is not None:
                             place = max(bisect.bisect_left(order, frame.pts), index)
                         if place < start:
+                            timeline(frame.time)  # (a frame from `start` on is timed as it is yielded, below)
                             index = place + 1
                             continue
                         index = start  # frames lost from `start` on: filled below with this one's picture
@@ -613,7 +622,7 @@ def _presentation_order(path: str, index: int) -> list[int] | None:
             packets = list(_stamps(container, stream))
     except av.FFmpegError:
         return None
-    if any(pts is None for pts, _ in packets) or len(timestamp_runs(packets, stream.time_base)) > 1:  # streams
+    if any(pts is None for pts, _ in packets) or len(timestamp_runs(packets, reset_ticks(stream))) > 1:  # streams
         return None  # joined end to end: a frame's place cannot be found by its timestamp, which two frames may have
     return sorted(pts for pts, _ in packets)
 
@@ -648,7 +657,7 @@ def _seek(container: av.container.InputContainer, stream: av.VideoStream, start:
                 break
             keys.append(pts)
         packets.append((pts, keyframe))
-    if len(packets) <= start or len(timestamp_runs(packets, stream.time_base)) > 1:  # (times that start again: a
+    if len(packets) <= start or len(timestamp_runs(packets, reset_ticks(stream))) > 1:  # (times that start again: a
         return None  # timestamp may be two frames')
     target = sorted(pts for pts, _ in packets)[start]
     before = [pts for pts in keys[1:] if pts <= target]  # the first keyframe is where decoding starts anyway
@@ -811,11 +820,11 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
             stream = video_stream(container)
             if stream is None or stream.time_base is None:
                 return None
-            base = stream.time_base
+            base, reset = stream.time_base, reset_ticks(stream)
             for pts, keyframe in _stamps(container, stream):
                 if pts is None:
                     return None
-                if top is not None and starts_run(pts, keyframe, top, base):  # times that start again
+                if top is not None and starts_run(pts, keyframe, top, reset):  # times that start again
                     until, top = math.inf, pts  # (`Timeline`): read to the end
                 stamps.append((pts, keyframe))
                 lowest = pts if lowest is None else min(lowest, pts)
@@ -829,7 +838,7 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     if not stamps:
         return None
     timeline = Timeline(stream)
-    shown = [timeline(float(p * base)) for p in presentation_stamps(stamps, base)]
+    shown = [timeline(float(p * base)) for p in presentation_stamps(stamps, reset)]
     return [t - shown[0] for t in shown]
 
 
@@ -844,11 +853,11 @@ def times_start_again(path: str) -> int | None:
             stream = video_stream(container)
             if stream is None or stream.time_base is None:
                 return None
-            count, top = 0, None
+            count, top, reset = 0, None, reset_ticks(stream)
             for pts, keyframe in _stamps(container, stream):
                 if pts is None:
                     return None
-                if top is not None and starts_run(pts, keyframe, top, stream.time_base):
+                if top is not None and starts_run(pts, keyframe, top, reset):
                     return count + 1
                 count, top = count + 1, pts if top is None else max(top, pts)
     except av.FFmpegError:

@@ -48,7 +48,7 @@ import tensorflow as tf
 
 from acga_tf.data.decode import decode_images, header_sizes
 from acga_tf.data.types import MAX_FRAME_PIXELS
-from acga_tf.data.vocab import check_sentences
+from acga_tf.data.vocab import check_length, check_sentences
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import require_tensorflow_backend
@@ -221,11 +221,12 @@ class ServingModule(tf.Module):
     def describe_queries(self, queries: tf.Tensor) -> dict[str, tf.Tensor]:
         """`describe_queries`: queries string [Q] → what the model reads of each (`SentenceVectorizer.describe`:
         words, known_words, unknown_words [Q]) and the model's clip_length, image_size, sentence_length (scalars).
-        Refuses nothing but a non-vector: clients call it to warn before segmenting (docs/serving.md#signatures)."""
+        Refuses nothing but a non-vector and a sentence over 64 KiB (`check_length`: tokenized, a 4 MB one held
+        about 1 GB): clients call it to warn before segmenting (docs/serving.md#signatures)."""
         with tf.control_dependencies([_require(tf.equal(tf.rank(queries), 1),
                                                "queries must be a string vector [Q]; got a tensor of rank",
                                                tf.rank(queries))]):
-            queries = tf.reshape(queries, [-1])
+            queries = check_length(tf.reshape(queries, [-1]))
         c = self.config
         return {**self.vectorizer.describe(queries), "clip_length": tf.constant(c.clip_length, tf.int32),
                 "image_size": tf.constant(c.image_size, tf.int32),

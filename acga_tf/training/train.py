@@ -289,13 +289,21 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                              f"this command's: resume it with the {option('--word-vectors', 'vectors_path')} file it "
                              f"trained with (none, if it had none; and the same seed and "
                              f"{option('--init-weights', 'init_weights')}), {_start_over()}")
-        recorded_stages = (metadata or {}).get("stages") or {}  # (none recorded: a run of the model's own stages)
-        if recorded_stages != self.stages:
-            said = ", ".join(f"{name}: {cls}" for name, cls in sorted(recorded_stages.items())) or "none"
-            given = ", ".join(f"{name}: {cls}" for name, cls in sorted(self.stages.items())) or "none"
+        recorded_stages = None if metadata is None else metadata.get("stages") or {}  # (not recorded: the model's
+        # own stages; no metadata at all, a kill between the backup's two writes: nothing to compare)
+        if recorded_stages is not None and recorded_stages != self.stages:
+            def named(stages):
+                return ", ".join(f"{name}: {cls}" for name, cls in sorted(stages.items()))
+
+            if not recorded_stages:
+                raise ValueError(f"{self._training_metadata_path}: the run trained with the model's own stages, this "
+                                 f"command with stages of its own ({named(self.stages)}): resume it without them, "
+                                 f"{_start_over()}")
             how = option("from Python, with fit(..., stages=)", "with stages=")
-            raise ValueError(f"{self._training_metadata_path}: the run trained with stages of its own ({said}), this "
-                             f"command with {given}: resume it {how} giving the same, {_start_over()}")
+            given = named(self.stages) or "the model's own"
+            raise ValueError(f"{self._training_metadata_path}: the run trained with stages of its own "
+                             f"({named(recorded_stages)}), this command with {given}: resume it {how} giving the "
+                             f"same, {_start_over()}")
         if recorded_steps is None or recorded_batch is None:  # a backup an earlier acga-tf wrote
             logger.warning("%s records no %s (a backup written by an earlier acga-tf): resume it with the settings it "
                            "was trained with (%s, %s, devices), which cannot be checked; other ones train on other "
@@ -464,7 +472,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                 "epochs": run.epochs, "steps_per_epoch": run.steps_per_epoch, "backup_every": backup_every,
                 "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
                 "init_weights": init_weights is not None, "word_vectors": vectors_path is not None,
-                "stages": sorted(stages)})
+                "stages": sorted(stages),
+                "init_words": init_weights is not None and _is_run(init_weights)
+                and artifacts.run_directory(init_weights) is not None})
             finishing = not overwrite and _finishing_with_the_cluster(run)
     else:
         finishing = False
@@ -491,8 +501,10 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if init_weights is not None and start_step == 0:
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
-            logger.warning("%s is not read: the run resumes from its backup (optimizer step %d)",
-                           option(*_set(("--init-weights", "init_weights"), init_weights)), start_step)
+            logger.warning("%s: its weights are not read: the run resumes from its backup (optimizer step %d)%s",
+                           option(*_set(("--init-weights", "init_weights"), init_weights)), start_step,
+                           "; the word vectors it was trained with are, as at the run's start" if _is_run(init_weights)
+                           else "")
         artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern,
                                                         (vectors_path, backup.word_vectors),
                                                         init_weights if start_step == 0 else None, policy,
@@ -837,9 +849,17 @@ def _load_words(run: _Run, vectors_path: str | None, init_weights: str | None = 
     data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
     run.vocabulary = load_vocabulary(data_dir)
     run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path, vocabulary=run.vocabulary)
-    if init_weights is not None and (init_weights.endswith(".keras") or os.path.isfile(
-            os.path.join(init_weights, artifacts.MODEL_FILE))):
+    if init_weights is not None and _is_run(init_weights):
         _inherited_words(run, init_weights, vectors_path)
+    elif init_weights is not None and init_weights.endswith(".weights.h5") and vectors_path is None:
+        logger.warning("%s holds no word vectors: the sentences are read with random ones (seed %d); a model trained "
+                       "with a word2vec file (the authors' converted checkpoint) reads them with %s and that file",
+                       init_weights, run.experiment.data.seed, option("--word-vectors", "vectors_path"))
+
+
+def _is_run(init_weights: str) -> bool:
+    """Whether `--init-weights` names a trained run (its folder or a `.keras` file), whose words are fine-tuned."""
+    return init_weights.endswith(".keras") or os.path.isfile(os.path.join(init_weights, artifacts.MODEL_FILE))
 
 
 def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> None:
