@@ -562,6 +562,29 @@ def test_a_list_shows_the_frames_of_the_video_being_segmented(run_dir, listed, c
         r"^predict video 3 of 3: 5/5 frames \[", err, re.M), err
 
 
+def test_a_lists_bars_say_how_long_the_whole_list_has_left_once_a_video_is_done(run_dir, listed, capsys,
+                                                                                monkeypatch):
+    """A batch user's overnight list said only how long the video being segmented had left. From the second video
+    on, each bar also says how long the list has: the time a frame has taken so far, times the frames left (this
+    video's, and the mean of the videos done for each video after it)."""
+    root, _ = listed
+    listing = _write_list(root / "three.csv", [("a.mp4", QUERY), ("clips/b.mp4", OTHER), ("a2.mp4", QUERY)])
+    shutil.copy(root / "a.mp4", root / "a2.mp4")
+    clock = iter(range(0, 10_000, 2))  # each look at the clock 2 s after the one before
+    monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(clock)))
+    bars = _recorded_bars(monkeypatch)
+    assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(root / "out")]) == 0
+    assert [bar.desc for bar in bars] == [f"predict video {k} of 3" for k in (1, 2, 3)]
+    assert bars[0].postfix is None
+    left = [re.fullmatch(r"about (\d+) s left in all", bar.postfix or "") for bar in bars[1:]]
+    assert all(left), [bar.postfix for bar in bars]
+    assert int(left[0][1]) > int(left[1][1]) > 0  # (the last video's last step: its own last frames, none after)
+    err = capsys.readouterr().err
+    assert re.search(r"^predict video 2 of 3: 5/5 frames \[.*, about \d+ s left in all\]$", err, re.M), err
+    assert [cli._duration(s) for s in (0.2, 40, 89.4, 600, 5399, 11100)] == [
+        "1 s", "40 s", "89 s", "10 min", "90 min", "3 h 05 min"]
+
+
 def test_a_matroska_video_has_a_total_and_a_refused_video_no_empty_bar(run_dir, tmp_path, capsys, monkeypatch):
     """A long-video tester's overnight log: a Matroska archive's bar was "1440/?" for its whole hour (MKV and WebM
     declare no frame count; their duration is estimated from), and a video refused before its first frame drew an
