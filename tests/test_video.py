@@ -1032,3 +1032,41 @@ def test_frames_lost_up_to_start_are_timed_once(tmp_path, monkeypatch):
     part = []
     list(iter_video_frames(path, times=part, damaged="skip", start=3))
     assert part == pytest.approx(whole[3:])
+
+
+def test_frames_a_decoder_shows_out_of_order_at_a_join_are_timed_as_frame_times_gives_them(tmp_path, monkeypatch):
+    """A tester's file joined inside a GOP of its second stream: the decoder showed one of the second stream's frames
+    before the first stream's last, and the reader timed the frames after it 1.5 s apart each (1.6, 3.04, 4.52 s),
+    where `frame_times` gave 1.64, 1.68, ...: a part's times were not the whole run's. (The decoder's order here: the
+    first frame of the second stream and the last of the first swapped.)"""
+    n = 8
+    path, _ = _joined_streams(tmp_path, n, 12)
+    decode = video._decode
+
+    def swapped_at_the_join(container, stream, skipped):
+        frames = list(decode(container, stream, skipped))
+        frames[n - 1], frames[n] = frames[n], frames[n - 1]
+        yield from frames
+
+    monkeypatch.setattr(video, "_decode", swapped_at_the_join)
+    times = []
+    list(iter_video_frames(path, times=times))
+    assert [t - times[0] for t in times] == pytest.approx(video.frame_times(path), abs=1e-6)
+    part = []
+    list(iter_video_frames(path, times=part, start=n + 2))
+    assert part == pytest.approx(times[n + 2:], abs=1e-6)
+
+
+def test_a_cameras_pause_is_one_run_of_times(tmp_path):
+    """A B-frame decoded after a pause (the times jump 5 s forward) is shown before it: a threshold in seconds alone
+    took it for times that start again, and `frame_times` put it after the pause (0.67, then 5.83 s for 0.75 s)."""
+    path = str(tmp_path / "paused.mkv")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        encode_frames(container, stream, moving_frames(16, 32, 48, seed=9), [*range(10), *range(70, 76)])
+    times = []
+    list(iter_video_frames(path, times=times))
+    assert times == pytest.approx([k / 12 for k in [*range(10), *range(70, 76)]], abs=1e-3)
+    assert video.frame_times(path) == pytest.approx(times, abs=1e-6)
+    assert video.times_start_again(path) is None

@@ -9,6 +9,7 @@ converters in `pipelines/`, never inside a `tf.data` map (docs/architecture.md).
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import dataclasses
 import errno
@@ -316,39 +317,54 @@ SEEK_MARGIN = 64
 # with its index at the front); an edit list hides a few frames at most (a phone's first frame or two).
 SHORT_OF_DECLARED = 0.9
 
-# A packet whose timestamp lies more than this below the latest one's, in decoding order, starts a new run of
-# timestamps (`timestamp_runs`) even where it is no keyframe: a second, or `REORDER_FRAMES` frames of the stream where
-# those are longer (a slideshow at 1 fps shows a B-frame seconds before the packet decoded ahead of it: a reviewer's
-# 1-fps video was cut into five runs). Decoders reorder frames by at most 16 (H.264, HEVC).
-RESET_S = 1.0
+# Decoders reorder frames by at most 16 (H.264, HEVC): a packet decoded later is shown no earlier than the frames
+# decoded this many packets before it, unless its stream's times start again (`RunSplitter`).
 REORDER_FRAMES = 17
+RESET_S = 1.0  # ... and a new run lies more than a second, and these frames, below the latest time (`reset_ticks`)
 
 
 def reset_ticks(stream) -> float:
-    """How far below the latest timestamp, in `stream`'s ticks, a packet's starts a new run (`RESET_S`)."""
+    """How far below the latest timestamp, in `stream`'s ticks, a packet that is no keyframe must lie to start a new
+    run (`RunSplitter`): a second, or `REORDER_FRAMES` frames of the stream where those are longer."""
     rate = stream.average_rate or stream.guessed_rate
     return max(RESET_S, REORDER_FRAMES / float(rate) if rate else 0.0) / float(stream.time_base)
 
 
+class RunSplitter:
+    """Tells, packet by packet in decoding order, where a stream's times start again (streams joined end to end:
+    `cat a.ts b.ts`, a camera's files joined): `starts_run(pts, keyframe)` is True for the first packet of each run
+    after the first. A run starts at a keyframe shown no later than a frame decoded before it (H.264 and HEVC show
+    every frame decoded before a keyframe before it), or, where a join cut a GOP, at a packet shown before each of
+    the `REORDER_FRAMES` packets decoded before it, `reset` ticks (`reset_ticks`) below the latest. Neither happens
+    where a camera paused (its frames jump forward; a B-frame decoded after the jump is shown before it: a reviewer's
+    1-fps slideshow, and a paused camera's file, had been cut into runs by a threshold in seconds alone), nor at an
+    open GOP's leading frames."""
+
+    def __init__(self, reset: float):
+        self.reset, self.top = reset, None
+        self.recent: collections.deque[int] = collections.deque(maxlen=REORDER_FRAMES)
+
+    def starts_run(self, pts: int, keyframe: bool) -> bool:
+        new = self.top is not None and ((keyframe and pts <= self.top) or (
+            pts < min(self.recent) and pts < self.top - self.reset))
+        if new or self.top is None:
+            self.top = pts
+            self.recent.clear()
+        self.top = max(self.top, pts)
+        self.recent.append(pts)
+        return new
+
+
 def timestamp_runs(packets: Sequence[tuple[int, bool]], reset: float) -> list[list[int]]:
-    """A stream's packets' (timestamp, is a keyframe) in decoding order → the timestamps in runs, each a stream whose
-    times go forward: one run for almost every video; streams joined end to end (`cat a.ts b.ts`, a camera's files
-    joined) start their times again. A run starts at a keyframe shown no later than a frame decoded before it (H.264
-    and HEVC show every frame decoded before a keyframe before it), or at a packet `reset` ticks before one
-    (`reset_ticks`)."""
-    runs, top = [], None
+    """A stream's packets' (timestamp, is a keyframe) in decoding order → the timestamps in runs (`RunSplitter`),
+    each a stream whose times go forward: one run for almost every video."""
+    runs: list[list[int]] = []
+    splitter = RunSplitter(reset)
     for pts, keyframe in packets:
-        if top is None or starts_run(pts, keyframe, top, reset):
+        if splitter.starts_run(pts, keyframe) or not runs:
             runs.append([])
-            top = pts
         runs[-1].append(pts)
-        top = max(top, pts)
     return runs
-
-
-def starts_run(pts: int, keyframe: bool, top: int, reset: float) -> bool:
-    """Whether a packet starts a new run of timestamps (`timestamp_runs`), after packets shown up to `top`."""
-    return (keyframe and pts <= top) or pts < top - reset
 
 
 def presentation_stamps(packets: Sequence[tuple[int, bool]], reset: float) -> list[int]:
@@ -458,6 +474,20 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
                 index, turn, skipped, concealed, filled, order = (None if seek else 0), None, [], [], [], None
                 timeline = Timeline(stream)  # (fed each frame shown, those before `start` included)
+                shown = None  # where the times go back (streams joined end to end): every frame's, from the packets
+
+                def timed(k: int, raw: float | None) -> float | None:
+                    """Frame `k`'s time: its own, made to go forward (`timeline`); where the times go back, the
+                    packets' (`_shown_times`), as `frame_times` gives them (a decoder can show the frames around a
+                    join out of order: a tester's file joined inside a GOP was timed 1.6, then 3.04 and 4.52 s)."""
+                    nonlocal shown
+                    if (shown is None and raw is not None and timeline.last is not None
+                            and raw + timeline.shift <= timeline.last):
+                        shown = _shown_times(path) or []
+                    if shown and k < len(shown):
+                        timeline.last = shown[k]  # (past their end: on from the last)
+                        return shown[k]
+                    return timeline(raw)
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                     if turn is None and orientations is None:  # (a folder's frames: each by its own, below)
                         turn = upright(_display_matrix(frame, path), path)
@@ -475,7 +505,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         if skipped and order and frame.pts is not None:
                             place = max(bisect.bisect_left(order, frame.pts), index)
                         if place < start:
-                            timeline(frame.time)  # (a frame from `start` on is timed as it is yielded, below)
+                            timed(place, frame.time)  # (a frame from `start` on is timed as it is yielded)
                             index = place + 1
                             continue
                         index = start  # frames lost from `start` on: filled below with this one's picture
@@ -511,8 +541,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                             filled.append(k)
                         shape, index, count = stored, k + 1, count + 1
                         if times is not None:
-                            times.append(timeline(float(order[k] * stream.time_base) if k < first + gap
-                                                  else frame.time))
+                            times.append(timed(k, float(order[k] * stream.time_base) if k < first + gap
+                                               else frame.time))
                         yield image
                         if max_frames is not None and index >= max_frames:
                             break
@@ -802,7 +832,7 @@ def video_file_problem(path: str) -> str | None:
     return "video file not found" + (f" ({note})" if note else "")
 
 
-def frame_times(path: str, until: float = math.inf) -> list[float] | None:
+def frame_times(path: str, until: float = math.inf, *, relative: bool = True) -> list[float] | None:
     """When each frame of a video file is shown: presentation times in seconds from its first frame, in order, read
     from the packets (demuxed, not decoded), up to the frames shown after `until` seconds. A variable frame rate (as
     phones record) has uneven ones: frame i is not at i / (average rate). None where a packet has no timestamp, as
@@ -812,7 +842,7 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
     reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder. Times that start again (streams
     joined end to end) go on from the frame before (`Timeline`), as the frames' reader gives them.
     """
-    stamps, past, lowest, top = [], 0, None, None
+    stamps, past, lowest = [], 0, None
     if video_file_problem(os.fspath(path)) is not None:  # a FIFO is opened once, by the frames' reader
         return None
     try:
@@ -821,14 +851,14 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
             if stream is None or stream.time_base is None:
                 return None
             base, reset = stream.time_base, reset_ticks(stream)
+            splitter = RunSplitter(reset)
             for pts, keyframe in _stamps(container, stream):
                 if pts is None:
                     return None
-                if top is not None and starts_run(pts, keyframe, top, reset):  # times that start again
-                    until, top = math.inf, pts  # (`Timeline`): read to the end
+                if splitter.starts_run(pts, keyframe):  # times that start again (`Timeline`): read to the end
+                    until = math.inf
                 stamps.append((pts, keyframe))
                 lowest = pts if lowest is None else min(lowest, pts)
-                top = pts if top is None else max(top, pts)
                 if float((pts - lowest) * base) > until:
                     past += 1
                     if past > SEEK_MARGIN:
@@ -839,7 +869,13 @@ def frame_times(path: str, until: float = math.inf) -> list[float] | None:
         return None
     timeline = Timeline(stream)
     shown = [timeline(float(p * base)) for p in presentation_stamps(stamps, reset)]
-    return [t - shown[0] for t in shown]
+    return [t - shown[0] for t in shown] if relative else shown
+
+
+def _shown_times(path: str) -> list[float] | None:
+    """`frame_times` in the stream's own seconds (the first frame's time its timestamp's, not 0): the times the frames'
+    reader gives."""
+    return frame_times(path, relative=False)
 
 
 def times_start_again(path: str) -> int | None:
@@ -853,13 +889,13 @@ def times_start_again(path: str) -> int | None:
             stream = video_stream(container)
             if stream is None or stream.time_base is None:
                 return None
-            count, top, reset = 0, None, reset_ticks(stream)
+            count, splitter = 0, RunSplitter(reset_ticks(stream))
             for pts, keyframe in _stamps(container, stream):
                 if pts is None:
                     return None
-                if top is not None and starts_run(pts, keyframe, top, reset):
+                if splitter.starts_run(pts, keyframe):
                     return count + 1
-                count, top = count + 1, pts if top is None else max(top, pts)
+                count += 1
     except av.FFmpegError:
         return None
     return None
