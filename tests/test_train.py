@@ -810,7 +810,8 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
     if change == "seed":
         np.testing.assert_array_equal(tuned.embeddings, theirs.embeddings)
         assert (f"word vectors: the {len(theirs.vocabulary.words) - 1} words {finished_run} knows keep the vectors it "
-                f"was trained with ({os.path.join(finished_run, artifacts.EMBEDDINGS_FILE)})") in said
+                f"was trained with ({os.path.join(finished_run, artifacts.EMBEDDINGS_FILE)}), not the random ones of "
+                "seed 7") in said
     else:
         assert (tuned.embeddings[1:] == 0.5).all()
         assert any(m.startswith(f"{vectors} gives {len(theirs.vocabulary.words) - 1} of the "
@@ -835,7 +836,7 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
 
 
 def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, finished_run,
-                                                                                     tmp_path, capsys):
+                                                                                     tmp_path, capsys, caplog):
     """A researcher's: `fit` took no model and no callbacks, so a model with a stage of one's own lost the run's
     backup, resume, provenance and precision (plain `model.fit`, then `save_trained` by hand). `stages=` takes what
     makes each layer (the model is built in the strategy's scope, and again to resume); the backup records their
@@ -850,14 +851,19 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
             self.seen = []
 
         def on_train_batch_end(self, batch, logs=None):
-            self.seen.append(int(self.model.optimizer.iterations.numpy()))
+            self.seen.append((int(self.model.optimizer.iterations.numpy()),
+                              type(self.model.stage("text_encoder")).__name__))
 
     experiment = ExperimentConfig.preset("tiny", **TINY)
     out, steps = str(tmp_path / "run"), Steps()
     stages = {"text_encoder": functools.partial(GRUTextEncoder, experiment.model.text_dim)}
-    fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, stages=stages, callbacks=[steps],
-        verbose=0)
-    assert steps.seen == [1]
+    saved = str(tmp_path / "mine-{epoch}.keras")  # Keras' own checkpoints save the model, not the task that trains it
+    fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, stages=stages,
+        callbacks=[steps, keras.callbacks.ModelCheckpoint(saved)], verbose=0)
+    assert steps.seen == [(1, "GRUTextEncoder")]  # a callback finds the stages by name (`self.model.stage`)
+    checkpoint = keras.saving.load_model(saved.format(epoch=1))  # (a researcher's: "Could not locate class
+    # 'TrainingTask'")
+    assert isinstance(checkpoint.stage("text_encoder"), GRUTextEncoder)
     assert isinstance(artifacts.load_trained(out).model.stage("text_encoder"), GRUTextEncoder)
     recorded = {"text_encoder": "acga_tf_tests>GRUTextEncoder"}
     assert json.load(open(os.path.join(out, METADATA)))["stages"] == recorded
@@ -881,14 +887,46 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
     history = fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
                   verbose=0)
     assert history.epoch == [1]
+    # fine-tuned: its GRU's sublayers are unnamed, so Keras numbers them by what the process built before (the new
+    # model's `bidirectional_3`, the loaded run's `bidirectional_4`): matched in the order both built them (a
+    # researcher's: "has no weight gru_text_encoder/bidirectional/forward_gru/gru_cell/kernel")
+    with caplog.at_level("WARNING"):
+        fit(experiment, prepared_a2d["train"], str(tmp_path / "tuned"), epochs=1, steps_per_epoch=1, stages=stages,
+            init_weights=out, verbose=0)
+    assert f"starting weights: {out}: all " in caplog.text and "weights of the model (fine-tuning it)" in caplog.text
     # a layer (built once, in no strategy's scope) in place of what makes it, a callback that is none: before the
     # run's folder
     for given, needle in (({"stages": {"text_encoder": GRUTextEncoder(16)}}, "stages['text_encoder'] is a "
                            "GRUTextEncoder: fit builds the model where the strategy wants its variables"),
-                          ({"callbacks": [print]}, "callbacks: builtin_function_or_method is not a Keras callback")):
+                          ({"callbacks": [print]}, "callbacks: builtin_function_or_method is not a Keras callback"),
+                          ({"callbacks": [keras.callbacks.CSVLogger]}, "callbacks: CSVLogger is a class: give the "
+                                                                       "callback, CSVLogger(...)"),
+                          # a class whose layer takes arguments: named by its stage (a researcher's: the bare
+                          # "__init__() missing 1 required positional argument")
+                          ({"stages": {"text_encoder": GRUTextEncoder}}, "stages['text_encoder']: GRUTextEncoder() "
+                                                                         "failed (")):
         with pytest.raises(TypeError, match=re.escape(needle)):
             fit(experiment, prepared_a2d["train"], str(tmp_path / "refused"), **given)
         assert not (tmp_path / "refused").exists()
+    # the same stage class made otherwise (another width): the backup is whole, the model another (a researcher's
+    # "cannot load the backup ...; restore the file")
+    with pytest.raises(ValueError, match=re.escape("backup/latest.weights.h5: the backup is whole (its SHA-256 is the "
+                                                   "one recorded) but does not fit this model (")):
+        fit(experiment, prepared_a2d["train"], out, epochs=3, steps_per_epoch=1, resume=True, verbose=0,
+            stages={"text_encoder": lambda: GRUTextEncoder(16)})
+    # a callback that stops training (EarlyStopping), given alone: the run saved as trained so far, and said so
+
+    class StopAfterTheFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        fit(experiment, prepared_a2d["train"], str(tmp_path / "early"), epochs=2, steps_per_epoch=1, verbose=0,
+            callbacks=StopAfterTheFirstEpoch())
+    assert ("training stopped after epoch 1 of 2 (a callback set stop_training): the run is saved as trained so far; "
+            "resume=True trains the rest") in caplog.text
+    assert os.path.isfile(tmp_path / "early" / artifacts.MODEL_FILE)
 
 
 @pytest.mark.slow  # (44 s in the suite): the default suite resumes a run killed mid-epoch to the same steps

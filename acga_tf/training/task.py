@@ -3,7 +3,8 @@
 A functional model over an `ACGA`'s own layers (the whole model, or the head after the feature-cache cut), with
 `SegmentationTask`'s compile defaults and its build before the first step (which holds the multi-replica
 work-around), and the multi-worker work-around as a method of this subclass. Training it trains the `ACGA` whose
-layers it shares; it is never saved itself (checkpoints and `model.keras` hold the `ACGA`).
+layers it shares; it is never saved itself (checkpoints and `model.keras` hold the `ACGA`, as `save` does: a
+callback's `self.model.save`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ class TrainingTask(SegmentationTask, keras.Model):
     def __init__(self, inputs, outputs, *, scalar_logs_with_axis: bool = False, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.scalar_logs_with_axis = scalar_logs_with_axis
+        self.acga = None  # the `ACGA` whose layers it trains (`fit` sets it)
+
+    def stage(self, name: str, stream: str | None = None) -> keras.layers.Layer:
+        """The trained `ACGA`'s stage `name` (`ACGA.stage`): a callback of one's own finds it here."""
+        return self.acga.stage(name, stream)
+
+    def save(self, filepath, *args, **kwargs):
+        """Saves the trained `ACGA`, which loads anywhere (`keras.saving.load_model`, `acga evaluate`), not this
+        task: Keras' `ModelCheckpoint` given to `fit(callbacks=)` wrote files that nothing could load (a researcher's
+        "Could not locate class 'TrainingTask'")."""
+        if self.acga is None:
+            return super().save(filepath, *args, **kwargs)
+        return self.acga.save(filepath, *args, **kwargs)
 
     @classmethod
     def over(cls, model: keras.Model, **kwargs) -> "TrainingTask":

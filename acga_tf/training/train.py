@@ -322,6 +322,12 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
             self.model.load_weights(self._weights_path)
         except (OSError, ValueError, KeyError) as e:  # h5py's errors for a truncated or foreign file
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if (metadata or {}).get("sha256") is not None and not changed:  # the file is whole: the model differs
+                # (a researcher's GRU stage made 32 wide for a run of 64 was "restore the file")
+                raise ValueError(f"{self._weights_path}: the backup is whole (its SHA-256 is the one recorded) but "
+                                 f"does not fit this model ({reason.rstrip(':')}): the model is built otherwise than "
+                                 "the run's (a stage of your own made otherwise?); resume it as it trained, "
+                                 f"{_start_over()}") from None
             raise ValueError(f"{self._weights_path}: cannot load the backup ({reason}); restore the file, pass "
                              f"{_start_over()}") from None
         step = int(self.model.optimizer.iterations.numpy())
@@ -543,6 +549,11 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             raise TrainingDiverged(f"the training loss became {loss} at optimizer step {step}: training stopped and no "
                                    f"model was saved; {kept}. Lower the learning rate "
                                    f"({run.experiment.training.learning_rate}) or check the data")
+        if getattr(task, "stop_training", False) and history.epoch and history.epoch[-1] + 1 < run.epochs:  # a
+            # callback of one's own stopped it (EarlyStopping): saved as it is, which said nothing (a researcher's)
+            logger.warning("training stopped after epoch %d of %d (a callback set stop_training): the run is saved as "
+                           "trained so far; %s trains the rest", history.epoch[-1] + 1, run.epochs,
+                           option("--resume", "resume=True"))
         artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
                                experiment=recorded)
         logger.info("saved the trained run to %s", run.work_dir)
@@ -893,9 +904,9 @@ def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> 
     for row in other:
         matrix[row] = vectors[shared[row]]
     new = len(run.vocabulary.words) - 1 - len(shared)
-    logger.warning("word vectors: the %d words %s knows keep the vectors it was trained with (%s)%s", len(shared),
-                   parent, source, f"; {new} new words get random vectors (seed {run.experiment.data.seed})" if new
-                   else "")
+    logger.warning("word vectors: the %d words %s knows keep the vectors it was trained with (%s), not the random "
+                   "ones of seed %d%s", len(shared), parent, source, run.experiment.data.seed,
+                   f"; {new} new words keep theirs" if new else "")
     run.vectorizer = SentenceVectorizer.from_vocabulary(run.vocabulary, matrix, run.vectorizer.sentence_length)
 
 
@@ -918,7 +929,12 @@ def _checked_stages(stages) -> dict[str, Callable[[], keras.layers.Layer]]:
 
 
 def _made_stage(name: str, make: Callable[[], keras.layers.Layer]) -> keras.layers.Layer:
-    layer = make()
+    try:
+        layer = make()
+    except TypeError as e:  # a class whose layer takes arguments (a researcher's: the bare `__init__` message)
+        called = f"{getattr(make, '__name__', type(make).__name__)}()"
+        raise TypeError(f"stages[{name!r}]: {called} failed ({e}): give a function of no argument that makes the "
+                        f"layer, e.g. lambda: {called[:-1]}...)") from None
     if not isinstance(layer, keras.layers.Layer):
         raise TypeError(f"stages[{name!r}] made a {type(layer).__name__}, not a Keras layer")
     return layer
@@ -931,8 +947,12 @@ def _stage_classes(model: ACGA, stages: Mapping[str, object]) -> dict[str, str]:
 
 
 def _checked_callbacks(callbacks) -> list[keras.callbacks.Callback]:
-    callbacks = list(callbacks or ())
+    """`fit`'s `callbacks`: a list of Keras callbacks, or one."""
+    callbacks = [callbacks] if isinstance(callbacks, keras.callbacks.Callback) else list(callbacks or ())
     for callback in callbacks:
+        if isinstance(callback, type):
+            raise TypeError(f"callbacks: {callback.__name__} is a class: give the callback, "
+                            f"{callback.__name__}(...)")
         if not isinstance(callback, keras.callbacks.Callback):
             raise TypeError(f"callbacks: {type(callback).__name__} is not a Keras callback (keras.callbacks.Callback)")
     return callbacks
@@ -967,6 +987,7 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool,
             task.scalar_logs_with_axis = multi_worker
         else:
             prefix, task = None, TrainingTask.over(model, scalar_logs_with_axis=multi_worker)
+        task.acga = model  # what callbacks of one's own reach, save and ask for stages by
         task.compile(learning_rate=experiment.training.learning_rate,
                      foreground_weight=experiment.training.foreground_weight)
         task.optimizer.build(task.trainable_variables)

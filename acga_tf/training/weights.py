@@ -259,6 +259,17 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
     return report
 
 
+def _same_but_numbered(model, source) -> bool:
+    """Whether two models' weights are the same, in the same order, but for the numbers Keras gives the names of
+    unnamed sublayers (`bidirectional` in the first model a process builds, `bidirectional_1` in the next: a layer of
+    one's own with an unnamed GRU, loaded to be fine-tuned, had "no weight .../bidirectional/forward_gru/...")."""
+    def unnumbered(name: str) -> str:
+        return re.sub(r"_\d+(?=/|$)", "", name)
+
+    return len(model.weights) == len(source.weights) and all(
+        unnumbered(a.path) == unnumbered(b.path) for a, b in zip(model.weights, source.weights))
+
+
 def load_initial_weights(model, path: str) -> str:
     """Loads the weights a training run starts from (`acga train --init-weights`, docs/training.md#schedule) into a
     freshly built ACGA; returns one line saying what was loaded.
@@ -312,18 +323,22 @@ def load_initial_weights(model, path: str) -> str:
         raise ValueError(f"{path}: not a starting point --init-weights takes (DeepMind's I3D checkpoint prefix with "
                          "its .index beside it, a .weights.h5 file, or a run directory or .keras file)")
     theirs = {variable.path: variable for variable in source.weights}
-    for variable in model.weights:
-        if variable.path not in theirs:
+    pairs = [(variable, theirs.get(variable.path)) for variable in model.weights]
+    if any(source_variable is None for _, source_variable in pairs) and _same_but_numbered(model, source):
+        pairs = list(zip(model.weights, source.weights))  # (in the order both models built them)
+    for variable, source_variable in pairs:
+        if source_variable is None:
             raise ValueError(f"{path}: has no weight {variable.path}: another architecture than this run's")
-        if tuple(theirs[variable.path].shape) != tuple(variable.shape):
-            raise ValueError(f"{path}: weight {variable.path} is {tuple(theirs[variable.path].shape)}, this run's "
+        if tuple(source_variable.shape) != tuple(variable.shape):
+            raise ValueError(f"{path}: weight {source_variable.path} is {tuple(source_variable.shape)}, this run's "
                              f"model has {tuple(variable.shape)}: another architecture (another preset, or other "
                              "widths: decoder_filters, text_dim, word_dim; the image size and clip length change no "
                              "weight)")
-    for variable in model.weights:
-        variable.assign(keras.ops.convert_to_numpy(theirs[variable.path]).astype(variable.dtype))
-    mine = {variable.path for variable in model.weights}
-    left = [name for name in theirs if name not in mine]  # a model with a part switched off (an attention, a branch)
+    for variable, source_variable in pairs:
+        variable.assign(keras.ops.convert_to_numpy(source_variable).astype(variable.dtype))
+    mine = {id(source_variable) for _, source_variable in pairs}
+    left = [variable.path for variable in source.weights if id(variable) not in mine]  # a model with a part
+    # switched off (an attention, a branch)
     return (f"{path}: all {len(model.weights)} weights of the model (fine-tuning it)"
             + (f"; {len(left)} of its weights this model has no place for are left out ({left[0]}, ...)" if left
                else ""))
