@@ -239,6 +239,18 @@ def test_a_frame_size_no_machine_can_hold_is_refused_before_decoding(tmp_path):
         assert e.value.reason == "corrupt_video"
 
 
+def test_a_yuv4mpeg_header_of_too_many_pixels_is_refused_by_its_size(tmp_path):
+    """A security tester's: FFmpeg refuses such a header with "[Errno 16] Device or resource busy", which was the
+    message; a header within bounds that FFmpeg cannot read is still FFmpeg's error."""
+    huge = tmp_path / "huge.y4m"
+    huge.write_bytes(b"YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(1000))
+    with pytest.raises(DataError, match=r"huge\.y4m: the video declares frames of 60000 x 60000 pixels, more than the "
+                                        r"33,177,600 a frame may have") as e:
+        next(iter_video_frames(str(huge)))
+    assert e.value.reason == "corrupt_video"
+    assert video.y4m_size(str(huge)) == (60000, 60000) and video.y4m_size(str(tmp_path)) is None
+
+
 def _png_declaring(path, width: int, height: int) -> str:
     """A PNG of 8 x 8 grey pixels whose header (IHDR) declares width x height: what a picture that large costs to
     refuse, without writing one."""

@@ -555,6 +555,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     except av.FFmpegError as e:
         if count == 0 and isinstance(e, av.InvalidDataError):  # FFmpeg could not make sense of the file at all
             raise DataError(path, unreadable_file(path, e), reason="corrupt_video") from None
+        if count == 0 and (size := y4m_size(path)) is not None:  # FFmpeg refuses a YUV4MPEG header of too many
+            _check_size(path, *size, "declares")  # pixels with "[Errno 16] Device or resource busy" (a tester's)
         if count == 0 and (cut := cut_short_mp4(path)):  # its index cut: FFmpeg's words differ by where
             raise DataError(path, cut, reason="corrupt_video") from None
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
@@ -597,6 +599,21 @@ def unreadable_file(path: str, error: av.FFmpegError) -> str:
     if os.path.getsize(path) == 0:
         return "the file is empty (0 bytes)"
     return cut_short_mp4(path) or f"not a video FFmpeg can read (FFmpeg: {said})"
+
+
+def y4m_size(path: str) -> tuple[int, int] | None:
+    """(width, height) a YUV4MPEG2 file's header declares (`YUV4MPEG2 W1920 H1080 ...`), or None for any other file."""
+    if os.path.isdir(path) or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        header = f.read(256).split(b"\n", 1)[0].split()
+    if not header or header[0] != b"YUV4MPEG2":
+        return None
+    fields = {item[:1]: item[1:] for item in header[1:]}
+    try:
+        return int(fields[b"W"]), int(fields[b"H"])
+    except (KeyError, ValueError):
+        return None
 
 
 def cut_short_mp4(path: str) -> str | None:
