@@ -599,6 +599,18 @@ def _masks_job(args, model, output_json: str | None) -> dict | None:
     return job_record(args.video, args.query, batch.model_identity(model), smooth_edges=args.smooth_edges)
 
 
+def _time_left(elapsed: float, frames_done: int, videos_done: int, frames: int, total: int | None,
+               after: int) -> float | None:
+    """Seconds a list has left (`_run_predict_list`): `elapsed` seconds segmented `frames_done` frames of
+    `videos_done` videos and `frames` of the video being segmented (of `total`, where known), and `after` videos come
+    after it: the time a frame has taken, times the frames left (this video's, and the videos done's mean for each
+    video after it). None before a video is done."""
+    if not frames_done or not videos_done:
+        return None
+    mean = frames_done / videos_done
+    return elapsed / (frames_done + frames) * (max((total or mean) - frames, 0) + mean * after)
+
+
 def _duration(seconds: float) -> str:
     """"40 s", "12 min", "3 h 05 min": a time left, to the precision it has."""
     if seconds < 90:
@@ -631,17 +643,17 @@ def _run_predict_list(args) -> int:
 
     def video_started(row, number: int, frames: int | None):
         video_done()
-        done["began"] = done["began"] or time.monotonic()
+        if done["began"] is None:
+            done["began"] = time.monotonic()
         bar = progress_bar(total=frames, unit="frame", desc=f"predict video {number} of {videos}",
                            disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr))
         bars.append(bar)
 
         def step(count: int) -> None:
-            if done["frames"]:
-                per_frame, mean = (time.monotonic() - done["began"]) / done["frames"], done["frames"] / done["videos"]
-                left = max((bar.total or mean) - bar.n - count, 0) + mean * (videos - number)
-                bar.set_postfix_str(f"about {_duration(per_frame * left)} left in all", refresh=False)
             bar.update(count)
+            if (left := _time_left(time.monotonic() - done["began"], done["frames"], done["videos"], bar.n,
+                                   bar.total, videos - number)) is not None:
+                bar.set_postfix_str(f"about {_duration(left)} left in all", refresh=False)
 
         return step
 

@@ -570,7 +570,7 @@ def test_a_lists_bars_say_how_long_the_whole_list_has_left_once_a_video_is_done(
     root, _ = listed
     listing = _write_list(root / "three.csv", [("a.mp4", QUERY), ("clips/b.mp4", OTHER), ("a2.mp4", QUERY)])
     shutil.copy(root / "a.mp4", root / "a2.mp4")
-    clock = iter(range(0, 10_000, 2))  # each look at the clock 2 s after the one before
+    clock = iter(range(1000, 20_000, 2))  # each look at the clock 2 s after the one before
     monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(clock)))
     bars = _recorded_bars(monkeypatch)
     assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(root / "out")]) == 0
@@ -583,6 +583,11 @@ def test_a_lists_bars_say_how_long_the_whole_list_has_left_once_a_video_is_done(
     assert re.search(r"^predict video 2 of 3: 5/5 frames \[.*, about \d+ s left in all\]$", err, re.M), err
     assert [cli._duration(s) for s in (0.2, 40, 89.4, 600, 5399, 11100)] == [
         "1 s", "40 s", "89 s", "10 min", "90 min", "3 h 05 min"]
+    # a reviewer's: a video of 100 frames done, then one of 1,000, at 1 s a frame: the time a frame takes counts the
+    # frames of the video being segmented (it counted its time alone: "about 50 min left" at frame 500, for 500 s)
+    assert [cli._time_left(100 + n, 100, 1, n, 1000, 0) for n in (1, 500, 900)] == [999, 500, 100]
+    assert cli._time_left(150, 100, 1, 50, None, 2) == 50 + 200  # (no count: the mean of the videos done)
+    assert cli._time_left(10, 0, 0, 10, 100, 3) is None
 
 
 def test_a_matroska_video_has_a_total_and_a_refused_video_no_empty_bar(run_dir, tmp_path, capsys, monkeypatch):

@@ -37,6 +37,21 @@ def test_prefix_then_head_equals_the_model_and_its_loss():
     assert total(split) == pytest.approx(total(full), rel=1e-5)
 
 
+def test_the_head_that_trains_keeps_its_own_weights_and_saves_the_model(tmp_path):
+    """`fit` records the ACGA a task trains (callbacks reach its stages, and `save` writes it): out of Keras' sight,
+    or the head's weights, and so its backups, took in the frozen blocks (70 arrays became 265: a reviewer's)."""
+    from acga_tf.training.task import TrainingTask
+
+    model = ACGA(FROZEN)
+    _, head = split_model(model, task_class=TrainingTask)
+    before = [w.path for w in head.weights]
+    head.trains(model)
+    assert [w.path for w in head.weights] == before and len(before) < len(model.weights)
+    assert head.acga is model and head.stage("decoder") is model.stage("decoder")
+    head.save(tmp_path / "saved.keras")  # the ACGA, which loads anywhere, not the head
+    assert isinstance(keras.saving.load_model(tmp_path / "saved.keras"), ACGA)
+
+
 def test_cache_round_trip(tmp_path):
     model = ACGA(FROZEN)
     prefix, _ = split_model(model)

@@ -904,7 +904,8 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
                           # a class whose layer takes arguments: named by its stage (a researcher's: the bare
                           # "__init__() missing 1 required positional argument")
                           ({"stages": {"text_encoder": GRUTextEncoder}}, "stages['text_encoder']: GRUTextEncoder() "
-                                                                         "failed (")):
+                                                                         "cannot be made without arguments ("),
+                          ({"callbacks": keras.callbacks.CSVLogger}, "callbacks: CSVLogger is a class")):
         with pytest.raises(TypeError, match=re.escape(needle)):
             fit(experiment, prepared_a2d["train"], str(tmp_path / "refused"), **given)
         assert not (tmp_path / "refused").exists()

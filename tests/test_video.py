@@ -1082,3 +1082,28 @@ def test_a_cameras_pause_is_one_run_of_times(tmp_path):
     assert times == pytest.approx([k / 12 for k in [*range(10), *range(70, 76)]], abs=1e-3)
     assert video.frame_times(path) == pytest.approx(times, abs=1e-6)
     assert video.times_start_again(path) is None
+
+
+def test_frames_the_decoder_leaves_out_at_a_join_keep_the_times_going_forward(tmp_path):
+    """A reviewer's: two copies of an MPEG-TS cut from an open GOP's keyframe (its leading frame, shown before it,
+    cannot decode) joined end to end. The packets count 74 frames, the decoder shows 70; timed from the packets past
+    the join, a frame repeated the time before it (1.92, 1.92), and each later one came a frame early."""
+    full, cut = tmp_path / "full.ts", tmp_path / "cut.ts"
+    with av.open(str(full), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={
+            "x264-params": "open-gop=1:keyint=12:min-keyint=12:bframes=3:scenecut=0"})
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        encode_frames(container, stream, moving_frames(48, 32, 48, seed=3))
+    with av.open(str(full)) as source, av.open(str(cut), "w", format="mpegts") as out:  # from the second keyframe
+        into, keys = out.add_stream_from_template(source.streams.video[0]), 0
+        for packet in source.demux(source.streams.video[0]):
+            keys += bool(packet.dts is not None and packet.is_keyframe)
+            if packet.dts is not None and keys >= 2:
+                packet.stream = into
+                out.mux(packet)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(cut.read_bytes() * 2)
+    times = []
+    shown = len(list(iter_video_frames(str(joined), times=times)))
+    assert shown < len(video.frame_times(str(joined)))  # (frames the decoder leaves out)
+    assert np.diff(times) == pytest.approx([0.04] * (shown - 1), abs=1e-6)

@@ -49,6 +49,7 @@ from acga_tf.data.video import (
     add_audio,
     frame_files,
     frame_times,
+    has_sound,
     iter_video_frames,
     open_video,
     source_stamp,
@@ -1080,7 +1081,8 @@ class OverlayWriter:
                 if self.audio is not None and self.count and self.mp4.cut:  # frames moved earlier: the sound, at
                     logger.warning("%s: the sound is left out: frames were moved earlier to shorten a gap between "
                                    "them (the warning above), and the sound would run late after it", self.path)
-                elif self.audio is not None and self.count and (frame := times_start_again(self.audio)):
+                elif (self.audio is not None and self.count and has_sound(self.audio)
+                      and (frame := times_start_again(self.audio))):
                     # (its sound's times start again there too: the overlay had the first stream's sound alone)
                     logger.warning("%s: the sound is left out: the video's times start again at frame %d (streams "
                                    "joined end to end), and its sound would not follow the frames", self.path, frame)
@@ -1758,13 +1760,16 @@ def _stopped_run(frames_dir: str, job: dict, record: dict | None, numbered: bool
     kept: list[list[tuple[float, bool]]] = []
     # read on every core (PNG decoding lets go of the GIL): 3.6 ms a 1080p mask, so an hour of video's 100,000
     # masks took 6 minutes on one, before the first frame and without a word
-    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for k, read in enumerate(pool.map(_coverage, paths, chunksize=64)):
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    try:
+        for k, read in enumerate(pool.map(_coverage, paths)):
             if read is None:  # unreadable (a power cut's empty PNG): gone on from the frame before
                 break
             if k % len(folders) == 0:
                 kept.append([])
             kept[-1].append(read)
+    finally:
+        pool.shutdown(cancel_futures=True)  # (the reads queued after an unreadable one are not waited for)
     return kept[:-1] if kept and len(kept[-1]) < len(folders) else kept
 
 

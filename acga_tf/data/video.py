@@ -484,9 +484,13 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     if (shown is None and raw is not None and timeline.last is not None
                             and raw + timeline.shift <= timeline.last):
                         shown = _shown_times(path) or []
-                    if shown and k < len(shown):
-                        timeline.last = shown[k]  # (past their end: on from the last)
-                        return shown[k]
+                    if shown and k < len(shown):  # (past their end: on from the last)
+                        time = shown[k]
+                        if timeline.last is not None and time <= timeline.last:  # the packets count frames the
+                            # decoder does not show (an open GOP's leading frames): forward all the same (a reviewer's)
+                            time = timeline.last + (timeline.step or timeline.fallback)
+                        timeline.last = time
+                        return time
                     return timeline(raw)
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
                     if turn is None and orientations is None:  # (a folder's frames: each by its own, below)
@@ -893,6 +897,17 @@ def _shown_times(path: str) -> list[float] | None:
     """`frame_times` in the stream's own seconds (the first frame's time its timestamp's, not 0): the times the frames'
     reader gives."""
     return frame_times(path, relative=False)
+
+
+def has_sound(path: str) -> bool:
+    """Whether a video file has an audio stream (False for a folder of frames or a file FFmpeg cannot open)."""
+    if os.path.isdir(path) or video_file_problem(os.fspath(path)) is not None:
+        return False
+    try:
+        with open_video(path) as container:
+            return any(stream.type == "audio" for stream in container.streams)
+    except av.FFmpegError:
+        return False
 
 
 def times_start_again(path: str) -> int | None:

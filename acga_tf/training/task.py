@@ -27,7 +27,17 @@ class TrainingTask(SegmentationTask, keras.Model):
     def __init__(self, inputs, outputs, *, scalar_logs_with_axis: bool = False, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.scalar_logs_with_axis = scalar_logs_with_axis
-        self.acga = None  # the `ACGA` whose layers it trains (`fit` sets it)
+
+    @property
+    def acga(self) -> keras.Model | None:
+        """The `ACGA` whose layers it trains (`trains`), or None."""
+        return self.__dict__.get("_trained_acga")
+
+    def trains(self, model: keras.Model) -> None:
+        """Records `model`, the `ACGA` whose layers this task trains, out of Keras' sight: as an attribute Keras
+        tracks, the whole ACGA became part of the task, and a feature-cache head's backup held the frozen blocks too
+        (70 arrays became 265; a backup of the version before no longer loaded: a reviewer's)."""
+        self.__dict__["_trained_acga"] = model
 
     def stage(self, name: str, stream: str | None = None) -> keras.layers.Layer:
         """The trained `ACGA`'s stage `name` (`ACGA.stage`): a callback of one's own finds it here."""

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib.util
+import inspect
 import json
 import logging
 import math
@@ -509,8 +510,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
             logger.warning("%s: its weights are not read: the run resumes from its backup (optimizer step %d)%s",
                            option(*_set(("--init-weights", "init_weights"), init_weights)), start_step,
-                           "; the word vectors it was trained with are, as at the run's start" if _is_run(init_weights)
-                           else "")
+                           "; the word vectors it was trained with are, as at the run's start"
+                           if vectors_path is None and _is_run(init_weights)
+                           and artifacts.run_directory(init_weights) is not None else "")
         artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern,
                                                         (vectors_path, backup.word_vectors),
                                                         init_weights if start_step == 0 else None, policy,
@@ -929,12 +931,14 @@ def _checked_stages(stages) -> dict[str, Callable[[], keras.layers.Layer]]:
 
 
 def _made_stage(name: str, make: Callable[[], keras.layers.Layer]) -> keras.layers.Layer:
-    try:
-        layer = make()
-    except TypeError as e:  # a class whose layer takes arguments (a researcher's: the bare `__init__` message)
-        called = f"{getattr(make, '__name__', type(make).__name__)}()"
-        raise TypeError(f"stages[{name!r}]: {called} failed ({e}): give a function of no argument that makes the "
-                        f"layer, e.g. lambda: {called[:-1]}...)") from None
+    if isinstance(make, type):  # a class whose layer takes arguments (a researcher's: the bare `__init__` message);
+        try:  # an error inside it is its own, raised as it is
+            inspect.signature(make).bind()
+        except TypeError as e:
+            raise TypeError(f"stages[{name!r}]: {make.__name__}() cannot be made without arguments ({e}): give a "
+                            f"function of no argument that makes the layer, e.g. lambda: {make.__name__}(...)"
+                            ) from None
+    layer = make()
     if not isinstance(layer, keras.layers.Layer):
         raise TypeError(f"stages[{name!r}] made a {type(layer).__name__}, not a Keras layer")
     return layer
@@ -948,7 +952,7 @@ def _stage_classes(model: ACGA, stages: Mapping[str, object]) -> dict[str, str]:
 
 def _checked_callbacks(callbacks) -> list[keras.callbacks.Callback]:
     """`fit`'s `callbacks`: a list of Keras callbacks, or one."""
-    callbacks = [callbacks] if isinstance(callbacks, keras.callbacks.Callback) else list(callbacks or ())
+    callbacks = [callbacks] if isinstance(callbacks, (keras.callbacks.Callback, type)) else list(callbacks or ())
     for callback in callbacks:
         if isinstance(callback, type):
             raise TypeError(f"callbacks: {callback.__name__} is a class: give the callback, "
@@ -987,7 +991,7 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool,
             task.scalar_logs_with_axis = multi_worker
         else:
             prefix, task = None, TrainingTask.over(model, scalar_logs_with_axis=multi_worker)
-        task.acga = model  # what callbacks of one's own reach, save and ask for stages by
+        task.trains(model)  # what callbacks of one's own reach, save and ask for stages by
         task.compile(learning_rate=experiment.training.learning_rate,
                      foreground_weight=experiment.training.foreground_weight)
         task.optimizer.build(task.trainable_variables)

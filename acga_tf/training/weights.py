@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import re
+import tempfile
 import warnings
 import zipfile
 import zlib
@@ -259,15 +260,25 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
     return report
 
 
-def _same_but_numbered(model, source) -> bool:
-    """Whether two models' weights are the same, in the same order, but for the numbers Keras gives the names of
-    unnamed sublayers (`bidirectional` in the first model a process builds, `bidirectional_1` in the next: a layer of
-    one's own with an unnamed GRU, loaded to be fine-tuned, had "no weight .../bidirectional/forward_gru/...")."""
-    def unnumbered(name: str) -> str:
-        return re.sub(r"_\d+(?=/|$)", "", name)
-
-    return len(model.weights) == len(source.weights) and all(
-        unnumbered(a.path) == unnumbered(b.path) for a, b in zip(model.weights, source.weights))
+def _load_by_structure(model, source) -> bool:
+    """Loads `source`'s weights into `model` as Keras matches a `.weights.h5` file's (by the layers' attributes and
+    classes, not their names), where both have the same weights in the same shapes; whether it did. Keras numbers
+    the names of a layer's unnamed sublayers by what the process built before (`bidirectional` in the first model,
+    `bidirectional_1` in the next): a run with a GRU of one's own, fine-tuned, had "no weight
+    .../bidirectional/forward_gru/..." (a researcher's)."""
+    if len(model.weights) != len(source.weights) or any(
+            tuple(a.shape) != tuple(b.shape) for a, b in zip(model.weights, source.weights)):
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        file = os.path.join(folder, "run.weights.h5")
+        source.save_weights(file)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(file)
+        except (ValueError, KeyError):
+            return False
+    return True
 
 
 def load_initial_weights(model, path: str) -> str:
@@ -324,8 +335,8 @@ def load_initial_weights(model, path: str) -> str:
                          "its .index beside it, a .weights.h5 file, or a run directory or .keras file)")
     theirs = {variable.path: variable for variable in source.weights}
     pairs = [(variable, theirs.get(variable.path)) for variable in model.weights]
-    if any(source_variable is None for _, source_variable in pairs) and _same_but_numbered(model, source):
-        pairs = list(zip(model.weights, source.weights))  # (in the order both models built them)
+    if any(source_variable is None for _, source_variable in pairs) and _load_by_structure(model, source):
+        return f"{path}: all {len(model.weights)} weights of the model (fine-tuning it)"
     for variable, source_variable in pairs:
         if source_variable is None:
             raise ValueError(f"{path}: has no weight {variable.path}: another architecture than this run's")
