@@ -930,6 +930,30 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
     assert os.path.isfile(tmp_path / "early" / artifacts.MODEL_FILE)
 
 
+def test_a_stop_python_drops_in_a_finalizer_still_stops_the_run(prepared_a2d, tmp_path, capsys, monkeypatch):
+    """A JAX tester's `kill -TERM` of a run of several epochs: its KeyboardInterrupt struck inside TensorFlow's
+    `AtomicFunction.__del__`, where Python drops exceptions ("Exception ignored in: ..."), and the run went on to its
+    end with status 0, 7 times of 7. The stop is raised again after the step (`errors.check_stop`)."""
+    import signal
+
+    class Collected:
+        def __del__(self):  # the signal's handler runs here, as in TensorFlow's finalizer
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    class Finalizing(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 1:
+                Collected()
+
+    build = train_module._build_callbacks
+    monkeypatch.setattr(train_module, "_build_callbacks", lambda *args: [Finalizing(), *build(*args)])
+    out = str(tmp_path / "run")
+    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "3")) == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert "acga train: terminated: no model " in err and "; the same command " in err, err
+    assert not os.path.exists(os.path.join(out, artifacts.MODEL_FILE))
+
+
 @pytest.mark.slow  # (44 s in the suite): the default suite resumes a run killed mid-epoch to the same steps
 def test_a_run_extended_past_its_first_pass_over_the_data_ends_at_the_uninterrupted_weights(prepared_a2d, tmp_path):
     """A reproducibility tester: 1 epoch then `--resume --epochs 2` ended 0.071 from 2 epochs uninterrupted (every

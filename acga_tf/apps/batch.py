@@ -50,6 +50,7 @@ from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
 from acga_tf.data.video import video_file_problem
 from acga_tf.ops import files, tables
+from acga_tf.ops.errors import check_stop
 from acga_tf.ops.options import option
 from acga_tf.training import artifacts
 from acga_tf.training.artifacts import TrainedModel
@@ -254,6 +255,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     done = 0
     try:
         for path, group in by_video.items():
+            check_stop()  # (a stop Python dropped in a finalizer: `errors.check_stop`)
             if not path:
                 _fail(group, "no video named in the row")
                 continue

@@ -59,6 +59,7 @@ from acga_tf.data.video import (
 )
 from acga_tf.ops import files, rle
 from acga_tf.ops.config import positive_int
+from acga_tf.ops.errors import check_stop
 from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
 from acga_tf.ops.options import option
@@ -1611,6 +1612,7 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             for item in _until_the_end(iter_masks(predictor, frames, queries, batch_size=batch_size, first=first,
                                                   stop=stop, offset=offset, sample_aspect=aspect,
                                                   smooth_edges=smooth_edges, probabilities=soft_masks)):
+                check_stop()  # (a stop Python dropped in a finalizer: `errors.check_stop`)
                 if summary is None:
                     h, w = item.frame.shape[:2]
                     summary = PredictionSummary(queries, 0, h, w, fps, [0.0] * len(queries), [[] for _ in queries], [],

@@ -1,6 +1,6 @@
 """TensorFlow's runtime errors as one line a user or a client can read (docs/serving.md#signatures); SIGTERM
-handled as Ctrl-C (`sigterm_as_interrupt`); and interruptions held back where they cannot stop work cleanly
-(`deferred_interrupts`)."""
+handled as Ctrl-C (`sigterm_as_interrupt`, and `check_stop` for a stop that was lost); and interruptions held back
+where they cannot stop work cleanly (`deferred_interrupts`)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,20 @@ def error_message(error: tf.errors.OpError) -> str:
     return message.split("\n\t [[")[0].strip()
 
 
+# Set by `sigterm_as_interrupt`'s handler: a stop that came, which `check_stop` raises again where it was lost.
+_STOP = threading.Event()
+
+
+def check_stop() -> None:
+    """Raises KeyboardInterrupt where Ctrl-C, SIGTERM or SIGHUP came within `sigterm_as_interrupt`: for a loop to
+    call between its steps. Python drops an exception raised inside a finalizer (`__del__`), so a stop whose
+    KeyboardInterrupt struck while TensorFlow collected one of its functions ("Exception ignored in:
+    AtomicFunction.__del__") was lost: a JAX training run of several epochs went on to its end, status 0 (a tester's
+    `kill -TERM`, 7 of 7)."""
+    if _STOP.is_set():
+        raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[threading.Event]:
     """Within the block, SIGTERM (`kill`, `timeout`, `docker stop`, `systemctl stop`) and SIGHUP raise
@@ -47,6 +61,7 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     def stop(signum, frame):
         terminated.signum = signum
         terminated.set()
+        _STOP.set()
         raise KeyboardInterrupt
 
     # SIGHUP too: a terminal or an SSH session that closes sends it (else the job ends at once, a list of videos
@@ -57,11 +72,13 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored (`cmd &`)
         handled.append(signal.SIGINT)
     previous = {signum: signal.signal(signum, stop) for signum in handled}
+    _STOP.clear()
     try:
         yield terminated
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _STOP.clear()
 
 
 @contextlib.contextmanager

@@ -56,7 +56,7 @@ from acga_tf.models.acga import ACGA, REPLACEABLE_STAGES, check_feature_cache
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
-from acga_tf.ops.errors import error_message
+from acga_tf.ops.errors import check_stop, error_message
 from acga_tf.ops.options import option
 from acga_tf.training import artifacts
 from acga_tf.training.cluster import (
@@ -370,6 +370,17 @@ class TrainingDiverged(RuntimeError):
 def weights_are_finite(model: keras.Model) -> bool:
     """Whether every weight of `model` is finite."""
     return all(np.isfinite(w).all() for w in model.get_weights())
+
+
+class _StopWhenAsked(keras.callbacks.Callback):
+    """Raises a stop (Ctrl-C, SIGTERM) that was lost again after each step (`errors.check_stop`): under JAX, a
+    SIGTERM during a run of several epochs was dropped by Python inside a finalizer, and the run went on to its end."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        check_stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        check_stop()
 
 
 class _StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -1102,6 +1113,7 @@ def _build_callbacks(run: _Run, model: keras.Model, backup: "_ResumableBackup") 
         backup,
         _FullModelCheckpoint(model, pattern,  # the ACGA, not the task that trains it
                              artifacts.words_digest(run.vocabulary.words, run.vectorizer.matrix.numpy())),
+        _StopWhenAsked(),  # (after the backup and the checkpoint a step or an epoch has due)
     ]
     if importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run.work_dir, LOG_DIR)))
