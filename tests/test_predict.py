@@ -237,7 +237,7 @@ def test_a_part_of_a_variable_frame_rate_video_is_the_frames_shown_then(run_dir,
 
 def test_a_part_that_ends_before_a_pause_says_the_end_asked_for(run_dir, tmp_path, capsys):
     """A traffic-camera tester's: `--end 6` before a 5-second pause printed "5.52 s to 11.00 s", the time the frame
-    after the pause is shown."""
+    after the pause is shown. The last frame lasts as long as the one before it did (0.75 + 1/12 s)."""
     from runs import encode_frames
 
     path = str(tmp_path / "paused.mkv")
@@ -247,7 +247,7 @@ def test_a_part_that_ends_before_a_pause_says_the_end_asked_for(run_dir, tmp_pat
         encode_frames(container, stream, moving_frames(16, 32, 48, seed=9), [*range(10), *range(70, 76)])
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "0.5", "--end", "0.8",
                  "--frames-dir", str(tmp_path / "part"), "--no-progress"]) == 0
-    assert "4 frames (48x32), frames 7 to 10 of the video (0.50 s to 0.80 s)" in capsys.readouterr().out
+    assert "4 frames (48x32), frames 7 to 10 of the video (0.50 s to 0.83 s)" in capsys.readouterr().out
 
 
 def test_a_linked_sentence_folder_in_frames_dir_is_refused_its_target_untouched(run_dir, videos, tmp_path, capsys):

@@ -1397,7 +1397,8 @@ class PredictionSummary:
     first: int = 0  # zero-based index, in the video, of the first frame segmented
     sample_aspect: fractions.Fraction | None = None  # the pixels' aspect where not square (the model saw square ones)
     start_time: float = 0.0  # seconds: when the first frame segmented is shown (from the video's first frame)
-    end_time: float = 0.0  # seconds: when the frame after the last one segmented is shown, or the part's end if sooner
+    end_time: float = 0.0  # seconds: when the last frame segmented ends (the next is shown, or as long as the one
+    # before it lasted, if sooner: a camera's pause)
     mask_names: tuple[str, str] | None = None  # the first and last mask PNGs' names where a frames folder names them
 
 
@@ -1688,10 +1689,11 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
         raise _past_the_end(video, start, first, None, fps)
     _count_kept(summary, kept_frames)
     summary.start_time = _time_of(summary.first, fps, shown)
-    summary.end_time = _time_of(summary.first + summary.num_frames, fps, shown)
-    if end is not None and summary.first + summary.num_frames == stop:  # the part ended at `end`, not at the next
-        # frame, which a paused camera shows seconds later (a tester's "5.52 s to 11.00 s" for `--end 6`)
-        summary.end_time = min(summary.end_time, end)
+    last = summary.first + summary.num_frames - 1
+    summary.end_time = _time_of(last + 1, fps, shown)
+    if last > summary.first:  # the last frame lasts as long as the one before it did, at most: the next frame comes
+        # seconds later after a camera's pause (a tester's "5.52 s to 11.00 s" for `--end 6`)
+        summary.end_time = min(summary.end_time, 2 * _time_of(last, fps, shown) - _time_of(last - 1, fps, shown))
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = [path for path in (output, frames_dir, output_json) if path]
     if names:  # a folder of frames, named otherwise than the summary counts frames (from 1): DAVIS's, a camera's
