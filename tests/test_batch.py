@@ -504,6 +504,32 @@ def test_sighup_stops_a_job_as_ctrl_c_does_unless_ignored():
         signal.signal(signal.SIGHUP, before)
 
 
+def test_a_stop_that_was_dropped_is_raised_again_in_the_main_thread_alone():
+    """`check_stop` raises a stop that came (its KeyboardInterrupt may have been dropped by Python in a finalizer),
+    in the main thread only (`acga app`'s request threads go on while the server closes), and only within the
+    block that handles the signals: the next command in the process starts clean."""
+    import threading
+
+    from acga_tf.ops.errors import check_stop, sigterm_as_interrupt
+
+    raised = []
+    with sigterm_as_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass  # (as a finalizer drops it)
+        worker = threading.Thread(target=lambda: raised.append(check_stop()))
+        worker.start()
+        worker.join()
+        with pytest.raises(KeyboardInterrupt):
+            check_stop()
+    assert raised == [None]
+    check_stop()  # after the block: nothing
+    with sigterm_as_interrupt():
+        check_stop()
+
+
 def _recorded_bars(monkeypatch) -> list:
     """The progress bars the command makes from now on, as it made them (a log's: stderr is not a terminal here)."""
     bars = []

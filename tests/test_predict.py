@@ -248,6 +248,9 @@ def test_a_part_that_ends_before_a_pause_says_the_end_asked_for(run_dir, tmp_pat
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "0.5", "--end", "0.8",
                  "--frames-dir", str(tmp_path / "part"), "--no-progress"]) == 0
     assert "4 frames (48x32), frames 7 to 10 of the video (0.50 s to 0.83 s)" in capsys.readouterr().out
+    assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "0.7", "--end", "0.8",
+                 "--frames-dir", str(tmp_path / "one"), "--no-progress"]) == 0  # one frame (a reviewer's: 5.83 s)
+    assert "1 frames (48x32), frames 10 to 10 of the video (0.75 s to 0.83 s)" in capsys.readouterr().out
 
 
 def test_a_linked_sentence_folder_in_frames_dir_is_refused_its_target_untouched(run_dir, videos, tmp_path, capsys):

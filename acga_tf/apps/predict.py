@@ -1691,8 +1691,8 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     summary.start_time = _time_of(summary.first, fps, shown)
     last = summary.first + summary.num_frames - 1
     summary.end_time = _time_of(last + 1, fps, shown)
-    if last > summary.first:  # the last frame lasts as long as the one before it did, at most: the next frame comes
-        # seconds later after a camera's pause (a tester's "5.52 s to 11.00 s" for `--end 6`)
+    if last >= 1:  # the last frame lasts as long as the one before it did (in the part or not), at most: the next
+        # frame comes seconds later after a camera's pause (a tester's "5.52 s to 11.00 s" for `--end 6`)
         summary.end_time = min(summary.end_time, 2 * _time_of(last, fps, shown) - _time_of(last - 1, fps, shown))
     summary.coverage = [c / max(summary.num_frames, 1) for c in summary.coverage]
     summary.paths = [path for path in (output, frames_dir, output_json) if path]

@@ -615,9 +615,10 @@ def y4m_size(path: str) -> tuple[int, int] | None:
         return None
     fields = {item[:1]: item[1:] for item in header[1:]}
     try:
-        return int(fields[b"W"]), int(fields[b"H"])
+        size = int(fields[b"W"]), int(fields[b"H"])
     except (KeyError, ValueError):
         return None
+    return size if all(0 < side < 10 ** 7 for side in size) else None  # (else FFmpeg's own words)
 
 
 def cut_short_mp4(path: str) -> str | None:

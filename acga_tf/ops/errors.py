@@ -40,7 +40,8 @@ def check_stop() -> None:
     KeyboardInterrupt struck while TensorFlow collected one of its functions ("Exception ignored in:
     AtomicFunction.__del__") was lost: a JAX training run of several epochs went on to its end, status 0 (a tester's
     `kill -TERM`, 7 of 7)."""
-    if _STOP.is_set():
+    if _STOP.is_set() and threading.current_thread() is threading.main_thread():  # (the stop is the main thread's:
+        # `acga app`'s request threads go on while the server closes, as they did)
         raise KeyboardInterrupt
 
 
@@ -71,8 +72,8 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
         handled.append(signal.SIGHUP)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored (`cmd &`)
         handled.append(signal.SIGINT)
-    previous = {signum: signal.signal(signum, stop) for signum in handled}
     _STOP.clear()
+    previous = {signum: signal.signal(signum, stop) for signum in handled}
     try:
         yield terminated
     finally:
