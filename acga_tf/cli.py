@@ -652,8 +652,9 @@ def _run_predict_list(args) -> int:
         def step(count: int) -> None:
             bar.update(count)
             if (left := _time_left(time.monotonic() - done["began"], done["frames"], done["videos"], bar.n,
-                                   bar.total, videos - number)) is not None:
-                bar.set_postfix_str(f"about {_duration(left)} left in all", refresh=False)
+                                   bar.total, videos - number)) is not None:  # (none left: nothing said, where the
+                # list's last frame said "about 1 s left in all", a tester's)
+                bar.set_postfix_str(f"about {_duration(left)} left in all" if left >= 0.5 else "", refresh=False)
 
         return step
 

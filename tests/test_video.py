@@ -1107,3 +1107,28 @@ def test_frames_the_decoder_leaves_out_at_a_join_keep_the_times_going_forward(tm
     shown = len(list(iter_video_frames(str(joined), times=times)))
     assert shown < len(video.frame_times(str(joined)))  # (frames the decoder leaves out)
     assert np.diff(times) == pytest.approx([0.04] * (shown - 1), abs=1e-6)
+
+
+def test_a_file_that_starts_inside_a_gop_counts_the_frames_its_decoder_shows(tmp_path):
+    """A recorder's split: an MPEG-TS whose first packets refer to frames before the file. Decoders show nothing
+    before its first keyframe (nor that keyframe's leading frames); `frame_times` counted their packets (33 times for
+    24 frames, a tester's), so `--start` picked the frame before the one shown then, and its times were not the whole
+    run's."""
+    full, cut = tmp_path / "full.ts", tmp_path / "cut.ts"
+    with av.open(str(full), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"x264-params": "keyint=12:bframes=3:scenecut=0"})
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        encode_frames(container, stream, moving_frames(48, 32, 48, seed=4))
+    with av.open(str(full)) as source, av.open(str(cut), "w", format="mpegts") as out:  # from the 5th packet on
+        into = out.add_stream_from_template(source.streams.video[0])
+        for k, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.dts is not None):
+            if k >= 5:
+                packet.stream = into
+                out.mux(packet)
+    times = []
+    decoded = list(iter_video_frames(str(cut), times=times, damaged="skip"))
+    shown = video.frame_times(str(cut))
+    assert len(shown) == len(decoded) < 43
+    assert [t - times[0] for t in times] == pytest.approx(shown, abs=1e-6)
+    for start in (3, 20):  # a part from frame `start`: that frame
+        np.testing.assert_array_equal(next(iter_video_frames(str(cut), start=start, damaged="skip")), decoded[start])

@@ -936,15 +936,32 @@ def times_start_again(path: str) -> int | None:
 
 def _stamps(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[tuple[int | None, bool]]:
     """(presentation timestamp, is a keyframe) of the stream's packets in decoding order, read without decoding,
-    leaving out the packets decoders leave out (empty ones; those the container marks to discard, an edit list's
-    leading frames). Damaged data ends them: the packets before it still say where their frames are."""
+    leaving out the packets decoders leave out: empty ones; those the container marks to discard (an edit list's
+    leading frames); and at the file's start, where a recorder split a recording inside a GOP, the packets before the
+    first keyframe and, until the next keyframe, those shown before it (an open GOP's leading frames), which refer
+    to frames the file does not hold (a tester's MPEG-TS cut inside a GOP: 33 packets, 24 frames decoded, so
+    `--start` picked a frame one early). A stream without a keyframe keeps them all. Damaged data ends them: the
+    packets before it still say where their frames are."""
+    before: list[tuple[int | None, bool]] = []  # the packets before the first keyframe
+    found, first, leading = False, None, True  # the first keyframe: found, its timestamp; its GOP's leading frames
     try:
         for packet in container.demux(stream):
             if packet.size == 0 or packet.is_discard:
                 continue
-            yield packet.pts, packet.is_keyframe
+            pts, keyframe = packet.pts, packet.is_keyframe
+            if not found:
+                if not keyframe:
+                    before.append((pts, keyframe))
+                    continue
+                found, first, before = True, pts, []
+            elif keyframe:
+                leading = False
+            elif leading and pts is not None and first is not None and pts < first:
+                continue
+            yield pts, keyframe
     except av.FFmpegError:
-        return
+        pass
+    yield from before  # (no keyframe at all: every packet, as before)
 
 
 def _decode(container: av.container.InputContainer, stream: av.VideoStream,
