@@ -323,11 +323,16 @@ REORDER_FRAMES = 17
 RESET_S = 1.0  # ... and a new run lies more than a second, and these frames, below the latest time (`reset_ticks`)
 
 
-def reset_ticks(stream) -> float:
-    """How far below the latest timestamp, in `stream`'s ticks, a packet that is no keyframe must lie to start a new
-    run (`RunSplitter`): a second, or `REORDER_FRAMES` frames of the stream where those are longer."""
-    rate = stream.average_rate or stream.guessed_rate
-    return max(RESET_S, REORDER_FRAMES / float(rate) if rate else 0.0) / float(stream.time_base)
+def frame_rate(stream) -> fractions.Fraction | None:
+    """A video stream's frame rate (its average, else FFmpeg's guess), or None. Read while its file is open: PyAV
+    crashes the process (a segmentation fault) on a stream's rate once its container is closed."""
+    return stream.average_rate or stream.guessed_rate or None
+
+
+def reset_ticks(time_base, rate) -> float:
+    """How far below the latest timestamp, in ticks of `time_base`, a packet that is no keyframe must lie to start a
+    new run (`RunSplitter`): a second, or `REORDER_FRAMES` frames at `rate` where those are longer."""
+    return max(RESET_S, REORDER_FRAMES / float(rate) if rate else 0.0) / float(time_base)
 
 
 class RunSplitter:
@@ -382,9 +387,8 @@ class Timeline:
     frames among both streams' times sorted together. `frame_times` and the frames' reader (`iter_video_frames`'s
     `times`) give the same times."""
 
-    def __init__(self, stream=None):
-        rate = (stream.average_rate or stream.guessed_rate) if stream is not None else None
-        self.fallback = 1.0 / float(rate) if rate else 1.0 / FRAMES_FOLDER_FPS
+    def __init__(self, rate=None):
+        self.fallback = 1.0 / float(rate) if rate else 1.0 / FRAMES_FOLDER_FPS  # (`frame_rate`)
         self.step, self.last, self.shift = None, None, 0.0
 
     def __call__(self, raw: float | None) -> float | None:
@@ -473,7 +477,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                 if seek and target is None:
                     continue  # nothing to seek to, or no timestamps to find the frame by: decode from the start
                 index, turn, skipped, concealed, filled, order = (None if seek else 0), None, [], [], [], None
-                timeline = Timeline(stream)  # (fed each frame shown, those before `start` included)
+                timeline = Timeline(frame_rate(stream))  # (fed each frame shown, those before `start` too)
                 shown = None  # where the times go back (streams joined end to end): every frame's, from the packets
 
                 def timed(k: int, raw: float | None) -> float | None:
@@ -672,9 +676,10 @@ def _presentation_order(path: str, index: int) -> list[int] | None:
         with open_video(path) as container:
             stream = container.streams[index]
             packets = list(_stamps(container, stream))
+            reset = reset_ticks(stream.time_base, frame_rate(stream))
     except av.FFmpegError:
         return None
-    if any(pts is None for pts, _ in packets) or len(timestamp_runs(packets, reset_ticks(stream))) > 1:  # streams
+    if any(pts is None for pts, _ in packets) or len(timestamp_runs(packets, reset)) > 1:  # streams
         return None  # joined end to end: a frame's place cannot be found by its timestamp, which two frames may have
     return sorted(pts for pts, _ in packets)
 
@@ -709,8 +714,9 @@ def _seek(container: av.container.InputContainer, stream: av.VideoStream, start:
                 break
             keys.append(pts)
         packets.append((pts, keyframe))
-    if len(packets) <= start or len(timestamp_runs(packets, reset_ticks(stream))) > 1:  # (times that start again: a
-        return None  # timestamp may be two frames')
+    reset = reset_ticks(stream.time_base, frame_rate(stream))
+    if len(packets) <= start or len(timestamp_runs(packets, reset)) > 1:  # (times that start again: a timestamp may
+        return None  # be two frames')
     target = sorted(pts for pts, _ in packets)[start]
     before = [pts for pts in keys[1:] if pts <= target]  # the first keyframe is where decoding starts anyway
     if not before:
@@ -864,33 +870,22 @@ def frame_times(path: str, until: float = math.inf, *, relative: bool = True) ->
     reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder. Times that start again (streams
     joined end to end) go on from the frame before (`Timeline`), as the frames' reader gives them.
     """
-    stamps, past, lowest = [], 0, None
-    if video_file_problem(os.fspath(path)) is not None:  # a FIFO is opened once, by the frames' reader
-        return None
-    try:
-        with open_video(path) as container:
-            stream = video_stream(container)
-            if stream is None or stream.time_base is None:
-                return None
-            base, reset = stream.time_base, reset_ticks(stream)
-            splitter = RunSplitter(reset)
-            for pts, keyframe in _stamps(container, stream):
-                if pts is None:
-                    return None
-                if splitter.starts_run(pts, keyframe):  # times that start again (`Timeline`): read to the end
-                    until = math.inf
-                stamps.append((pts, keyframe))
-                lowest = pts if lowest is None else min(lowest, pts)
-                if float((pts - lowest) * base) > until:
-                    past += 1
-                    if past > SEEK_MARGIN:
-                        break
-    except av.FFmpegError:  # a file FFmpeg cannot open
-        return None
+    stamps, past, lowest, base, rate = [], 0, None, None, None
+    for base, rate, pts, keyframe, new_run in _run_stamps(path):
+        if pts is None:
+            return None
+        if new_run:  # times that start again (`Timeline`): read to the end
+            until = math.inf
+        stamps.append((pts, keyframe))
+        lowest = pts if lowest is None else min(lowest, pts)
+        if float((pts - lowest) * base) > until:
+            past += 1
+            if past > SEEK_MARGIN:
+                break
     if not stamps:
         return None
-    timeline = Timeline(stream)
-    shown = [timeline(float(p * base)) for p in presentation_stamps(stamps, reset)]
+    timeline = Timeline(rate)
+    shown = [timeline(float(p * base)) for p in presentation_stamps(stamps, reset_ticks(base, rate))]
     return [t - shown[0] for t in shown] if relative else shown
 
 
@@ -915,23 +910,33 @@ def times_start_again(path: str) -> int | None:
     """Where a video file's timestamps start again (streams joined end to end: `timestamp_runs`), the number (from
     1) of the first frame of the second run; None where they do not, or cannot be read (a folder of frames, a FIFO,
     a packet without a timestamp)."""
-    if os.path.isdir(path) or video_file_problem(os.fspath(path)) is not None:
+    if os.path.isdir(path):
         return None
+    for count, (_, _, pts, _, new_run) in enumerate(_run_stamps(path)):
+        if pts is None:
+            return None
+        if new_run:
+            return count + 1
+    return None
+
+
+def _run_stamps(path: str) -> Iterator[tuple[fractions.Fraction, fractions.Fraction | None, int | None, bool, bool]]:
+    """(the video stream's time base, its `frame_rate`, timestamp, is a keyframe, starts a run of timestamps:
+    `RunSplitter`) of a video file's packets in decoding order (`_stamps`); none where FFmpeg cannot open it, it has
+    no timed video stream, or it is a FIFO (opened once, by the frames' reader)."""
+    if video_file_problem(os.fspath(path)) is not None:
+        return
     try:
         with open_video(path) as container:
             stream = video_stream(container)
             if stream is None or stream.time_base is None:
-                return None
-            count, splitter = 0, RunSplitter(reset_ticks(stream))
+                return
+            base, rate = stream.time_base, frame_rate(stream)
+            splitter = RunSplitter(reset_ticks(base, rate))
             for pts, keyframe in _stamps(container, stream):
-                if pts is None:
-                    return None
-                if splitter.starts_run(pts, keyframe):
-                    return count + 1
-                count += 1
-    except av.FFmpegError:
-        return None
-    return None
+                yield base, rate, pts, keyframe, pts is not None and splitter.starts_run(pts, keyframe)
+    except av.FFmpegError:  # a file FFmpeg cannot open
+        return
 
 
 def _stamps(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[tuple[int | None, bool]]:

@@ -6,6 +6,8 @@ A keras-hub style "functional subclass": named inputs `video` and `words`, the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import keras
 import numpy as np
 
@@ -536,6 +538,17 @@ class ACGA(SegmentationTask, keras.Model):
         return self.get_layer(self._stage_names[stream or self.streams[0]][name])
 
 
+def check_stage_names(stages, given: str, example: str) -> None:
+    """Refuses `stages` (layers, or what makes them: `given`, as `example` shows one) that is no dict, or names a
+    stage no layer of one's own may replace (`REPLACEABLE_STAGES`)."""
+    if not isinstance(stages, Mapping):
+        raise TypeError(f"stages is a {type(stages).__name__}: give a dict of {given} by stage name, e.g. "
+                        f"stages={{'text_encoder': {example}}} (docs/model.md#extending)")
+    if unknown := sorted(set(stages) - set(REPLACEABLE_STAGES)):
+        raise ValueError(f"stages: {', '.join(map(repr, unknown))} is not a stage a layer of one's own may replace; "
+                         f"those are {', '.join(REPLACEABLE_STAGES)} (docs/model.md#extending)")
+
+
 def _checked_stages(stages, streams: tuple[str, ...]) -> dict:
     """`ACGA`'s `stages` argument checked: {stage name: Keras layer}, or {} for None.
 
@@ -545,12 +558,7 @@ def _checked_stages(stages, streams: tuple[str, ...]) -> dict:
     """
     if stages is None:
         return {}
-    if not isinstance(stages, dict):
-        raise TypeError(f"stages is a {type(stages).__name__}: give a dict of layers by stage name, e.g. "
-                        "stages={'text_encoder': MyTextEncoder()} (docs/model.md#extending)")
-    if unknown := sorted(set(stages) - set(REPLACEABLE_STAGES)):
-        raise ValueError(f"stages: {', '.join(map(repr, unknown))} is not a stage a layer of one's own may replace; "
-                         f"those are {', '.join(REPLACEABLE_STAGES)} (docs/model.md#extending)")
+    check_stage_names(stages, "layers", "MyTextEncoder()")
     for name, layer in stages.items():
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"stages[{name!r}] is a {type(layer).__name__}, not a Keras layer")

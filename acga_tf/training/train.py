@@ -52,7 +52,7 @@ from acga_tf.data.manifest import (
 )
 from acga_tf.data.shards import sha256_file
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary, check_word_vectors, load_embedding_matrix
-from acga_tf.models.acga import ACGA, REPLACEABLE_STAGES, check_feature_cache
+from acga_tf.models.acga import ACGA, check_feature_cache, check_stage_names
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
@@ -927,12 +927,7 @@ def _checked_stages(stages) -> dict[str, Callable[[], keras.layers.Layer]]:
     """`fit`'s `stages`, checked before the run's folder: {stage name: what makes its layer}, or {}."""
     if stages is None:
         return {}
-    if not isinstance(stages, Mapping):
-        raise TypeError(f"stages is a {type(stages).__name__}: give a dict of what makes each layer, by stage name, "
-                        "e.g. stages={'text_encoder': MyTextEncoder} (docs/model.md#extending)")
-    if unknown := sorted(set(stages) - set(REPLACEABLE_STAGES)):
-        raise ValueError(f"stages: {', '.join(map(repr, unknown))} is not a stage a layer of one's own may replace; "
-                         f"those are {', '.join(REPLACEABLE_STAGES)} (docs/model.md#extending)")
+    check_stage_names(stages, "what makes each layer", "MyTextEncoder")
     for name, make in stages.items():
         if isinstance(make, keras.layers.Layer) or not callable(make):
             raise TypeError(f"stages[{name!r}] is a {type(make).__name__}: fit builds the model where the strategy "
