@@ -930,6 +930,7 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
     assert os.path.isfile(tmp_path / "early" / artifacts.MODEL_FILE)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the dropped stop, as meant)
 def test_a_stop_python_drops_in_a_finalizer_still_stops_the_run(prepared_a2d, tmp_path, capsys, monkeypatch):
     """A JAX tester's `kill -TERM` of a run of several epochs: its KeyboardInterrupt struck inside TensorFlow's
     `AtomicFunction.__del__`, where Python drops exceptions ("Exception ignored in: ..."), and the run went on to its
