@@ -50,6 +50,14 @@ def test_the_head_that_trains_keeps_its_own_weights_and_saves_the_model(tmp_path
     assert head.acga is model and head.stage("decoder") is model.stage("decoder")
     head.save(tmp_path / "saved.keras")  # the ACGA, which loads anywhere, not the head
     assert isinstance(keras.saving.load_model(tmp_path / "saved.keras"), ACGA)
+    # its weights alone too (`ModelCheckpoint(save_weights_only=True)`: the head's loaded nowhere, a researcher's);
+    # the run's backup keeps the head's own (`artifacts.save_weights`)
+    head.save_weights(tmp_path / "saved.weights.h5")
+    ACGA(FROZEN).load_weights(tmp_path / "saved.weights.h5")
+    from acga_tf.training import artifacts
+
+    artifacts.save_weights(head, str(tmp_path / "backup.weights.h5"))
+    head.load_weights(tmp_path / "backup.weights.h5")
 
 
 def test_cache_round_trip(tmp_path):
@@ -88,6 +96,22 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
     assert not np.allclose(mixed_4e.numpy(), before[mixed_4e.path])  # trained
     decoder = trained.stage("decoder").conv_fusion.kernel
     assert not np.allclose(decoder.numpy(), before[decoder.path])
+
+
+def test_the_feature_cache_of_a_bfloat16_prefix_is_read_and_known_by_its_dtype(prepared_a2d, tmp_path):
+    """A researcher's `fit(feature_cache=True, mixed_precision="mixed_bfloat16")`: the cache held bfloat16 features
+    and was read as float32 ("Type mismatch between parsed tensor (bfloat16) and dtype (float)"), and a float32 run
+    into the same folder reused it (its fingerprint did not hold the dtype)."""
+    from acga_tf.training import train
+
+    experiment = ExperimentConfig.preset("tiny", image_size=32, i3d_trainable_from="Mixed_4f")
+    out = str(tmp_path / "run")
+    train.fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, feature_cache=True,
+              mixed_precision="mixed_bfloat16", verbose=0)
+    bfloat16 = json.load(open(os.path.join(out, "feature_cache", "complete.json")))["fingerprint"]
+    train.fit(experiment, prepared_a2d["train"], str(tmp_path / "f32"), epochs=1, steps_per_epoch=1,
+              feature_cache=True, verbose=0)
+    assert json.load(open(os.path.join(tmp_path / "f32", "feature_cache", "complete.json")))["fingerprint"] != bfloat16
 
 
 def test_nothing_frozen_means_no_cache(prepared_a2d, tmp_path):

@@ -894,6 +894,12 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
         fit(experiment, prepared_a2d["train"], str(tmp_path / "tuned"), epochs=1, steps_per_epoch=1, stages=stages,
             init_weights=out, verbose=0)
     assert f"starting weights: {out}: all " in caplog.text and "weights of the model (fine-tuning it)" in caplog.text
+    # fine-tuned without its stages: refused, saying which (a researcher's: "another architecture" and no more)
+    with pytest.raises(ValueError, match=re.escape("another architecture than this run's; it was trained with stages "
+                                                   "of its own (text_encoder: acga_tf_tests>GRUTextEncoder): give "
+                                                   "fit the same stages=")):
+        fit(experiment, prepared_a2d["train"], str(tmp_path / "without"), epochs=1, steps_per_epoch=1,
+            init_weights=out, verbose=0)
     # a layer (built once, in no strategy's scope) in place of what makes it, a callback that is none: before the
     # run's folder
     for given, needle in (({"stages": {"text_encoder": GRUTextEncoder(16)}}, "stages['text_encoder'] is a "
@@ -927,6 +933,7 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
             callbacks=StopAfterTheFirstEpoch())
     assert ("training stopped after epoch 1 of 2 (a callback set stop_training): the run is saved as trained so far; "
             "resume=True trains the rest") in caplog.text
+    assert "after 1 optimizer steps, the moving averages" in caplog.text  # (it said 2: the steps planned)
     assert os.path.isfile(tmp_path / "early" / artifacts.MODEL_FILE)
 
 

@@ -152,7 +152,8 @@ def save_weights(model: keras.Model, path: str) -> None:
             _reserve_space(temporary, _weights_file_size(model))
             open_before = _open_hdf5_files()
             try:
-                model.save_weights(temporary, overwrite=True)
+                keras.Model.save_weights(model, temporary, overwrite=True)  # the model's own, not what a class
+                # gives instead (a training task saves its ACGA's for callbacks: `TrainingTask.save_weights`)
             except BaseException:
                 _close_hdf5(_open_hdf5_files() - open_before)
                 raise

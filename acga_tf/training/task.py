@@ -51,6 +51,14 @@ class TrainingTask(SegmentationTask, keras.Model):
             return super().save(filepath, *args, **kwargs)
         return self.acga.save(filepath, *args, **kwargs)
 
+    def save_weights(self, filepath, *args, **kwargs):
+        """Saves the trained `ACGA`'s weights, which load into it (`ModelCheckpoint(save_weights_only=True)`): with
+        the feature cache this task is the head alone, whose weights loaded nowhere (a researcher's). The run's backup
+        saves the task's own (`artifacts.save_weights`)."""
+        if self.acga is None:
+            return super().save_weights(filepath, *args, **kwargs)
+        return self.acga.save_weights(filepath, *args, **kwargs)
+
     @classmethod
     def over(cls, model: keras.Model, **kwargs) -> "TrainingTask":
         """The task over all of `model`'s layers, inputs and outputs."""

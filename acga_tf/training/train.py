@@ -52,7 +52,7 @@ from acga_tf.data.manifest import (
 )
 from acga_tf.data.shards import sha256_file
 from acga_tf.data.vocab import SentenceVectorizer, Vocabulary, check_word_vectors, load_embedding_matrix
-from acga_tf.models.acga import ACGA, check_feature_cache, check_stage_names
+from acga_tf.models.acga import ACGA, check_feature_cache, check_stage_names, compute_dtype
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
 from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
@@ -83,6 +83,12 @@ BATCH_SIZE_KEYWORD = "the experiment's batch_size"  # (fit takes none of its own
 def _set(names: tuple[str, str], value) -> tuple[str, str]:
     """(`--flag VALUE`, `keyword=VALUE`) of an option's names."""
     return f"{names[0]} {value}", f"{names[1]}={value}"
+
+
+def _precision_option(name: str) -> str:
+    """"--mixed-precision NAME" under the command, 'mixed_precision="NAME"' from Python (a researcher's `fit` log named
+    the command's option)."""
+    return option(f"--mixed-precision {name}", f'mixed_precision="{name}"')
 
 
 def _start_over() -> str:
@@ -163,7 +169,7 @@ def mixed_precision_policy(gpu: str | None = _DETECT, speedup: float | None = No
         return "mixed_float16", (f"GPU ({gpu}): float16 compute with dynamic loss scaling (a LossScaleOptimizer); "
                                  "on an H200 both mixed policies learnt like float32 to within 4.1% of its final "
                                  "loss (300 steps), and mixed_float16's forward ran at 1.04x mixed_bfloat16's speed "
-                                 "(benchmarks/README.md); --mixed-precision mixed_bfloat16 chooses the other")
+                                 f"(benchmarks/README.md); {_precision_option('mixed_bfloat16')} chooses the other")
     speedup = bfloat16_speedup() if speedup is None else speedup
     measured = f"no GPU; this CPU convolves in bfloat16 at {speedup:.2f}x float32's speed (a 0.2 s probe)"
     if speedup > 1:
@@ -172,8 +178,8 @@ def mixed_precision_policy(gpu: str | None = _DETECT, speedup: float | None = No
             "training step ran 1.23x to 1.34x faster than float32's on 2-core AVX512-BF16 hosts "
             "(benchmarks/README.md); it learnt colour in all five synthetic worlds tried on 2026-12-01 (held-out mean "
             "IoU 55.3; float32 on the same worlds 49.7, colour learnt in two), and in two "
-            "of four with the training data's order since 2026-12-04 (docs/demo.md); --mixed-precision float32 "
-            "chooses float32")
+            f"of four with the training data's order since 2026-12-04 (docs/demo.md); "
+            f"{_precision_option('float32')} chooses float32")
     return "float32", f"{measured}: mixed_bfloat16 would be no faster here"
 
 
@@ -562,8 +568,10 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             raise TrainingDiverged(f"the training loss became {loss} at optimizer step {step}: training stopped and no "
                                    f"model was saved; {kept}. Lower the learning rate "
                                    f"({run.experiment.training.learning_rate}) or check the data")
-        if getattr(task, "stop_training", False) and history.epoch and history.epoch[-1] + 1 < run.epochs:  # a
-            # callback of one's own stopped it (EarlyStopping): saved as it is, which said nothing (a researcher's)
+        stopped_early = bool(getattr(task, "stop_training", False) and history.epoch
+                             and history.epoch[-1] + 1 < run.epochs)
+        if stopped_early:  # a callback of one's own stopped it (EarlyStopping): saved as it is, which said nothing
+            # (a researcher's)
             logger.warning("training stopped after epoch %d of %d (a callback set stop_training): the run is saved as "
                            "trained so far; %s trains the rest", history.epoch[-1] + 1, run.epochs,
                            option("--resume", "resume=True"))
@@ -571,7 +579,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                experiment=recorded)
         logger.info("saved the trained run to %s", run.work_dir)
         # (a run started from trained weights starts from their moving averages, not from a fresh layer's)
-        if init_weights is None and (note := moving_statistics_note(model, run.epochs * run.steps_per_epoch)):
+        trained = (history.epoch[-1] + 1 if stopped_early else run.epochs) * run.steps_per_epoch
+        if init_weights is None and (note := moving_statistics_note(model, trained)):
             logger.warning(note)
         return history
 
@@ -1143,13 +1152,15 @@ def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_s
 
 def _cache_fingerprint(run: _Run, prefix: keras.Model) -> str:
     """sha256 of everything the cached features depend on: the training shards (names and the manifest's sha256),
-    the data and model configs, the word vectors and the frozen prefix's weights."""
+    the data and model configs, the word vectors, the frozen prefix's weights and the dtype it computes in."""
     files_used = sorted(tf.io.gfile.glob(run.train_pattern))
     manifest = read_manifest(os.path.dirname(files_used[0]))
     digests = {s["file"]: s["sha256"] for split in manifest.get("splits", {}).values() for s in split["shards"]}
     h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(f), digests.get(os.path.basename(f)))
                                               for f in files_used],
-                                   "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict()},
+                                   "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict(),
+                                   # (a cache of bfloat16 features was reused by a float32 run: a researcher's)
+                                   "computed_in": compute_dtype(prefix)},
                                   sort_keys=True).encode("utf-8"))
     h.update(np.ascontiguousarray(run.vectorizer.matrix.numpy()).tobytes())
     for weight in prefix.get_weights():

@@ -339,7 +339,12 @@ def load_initial_weights(model, path: str) -> str:
         return f"{path}: all {len(model.weights)} weights of the model (fine-tuning it)"
     for variable, source_variable in pairs:
         if source_variable is None:
-            raise ValueError(f"{path}: has no weight {variable.path}: another architecture than this run's")
+            own = getattr(source, "_replaced", None) or {}  # its stages of its own: a `fit` without them (a
+            # researcher's fine-tune of a GRU run, "another architecture" and no more)
+            hint = ("; it was trained with stages of its own (" + ", ".join(
+                f"{name}: {keras.saving.get_registered_name(type(layer))}" for name, layer in sorted(own.items()))
+                + "): give fit the same stages=") if own else ""
+            raise ValueError(f"{path}: has no weight {variable.path}: another architecture than this run's{hint}")
         if tuple(source_variable.shape) != tuple(variable.shape):
             raise ValueError(f"{path}: weight {source_variable.path} is {tuple(source_variable.shape)}, this run's "
                              f"model has {tuple(variable.shape)}: another architecture (another preset, or other "
