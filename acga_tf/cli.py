@@ -100,15 +100,17 @@ def _after_caret_c() -> str:
 
 
 def _interrupted_while_starting(signum, frame) -> None:
-    """Ctrl-C while TensorFlow loads (seconds): one line, not a traceback; the command then ends by the signal
-    (`end_by_signal`), anything else that imports this module (a notebook) with SystemExit(130). The line goes to
-    stderr itself, not through the filter that holds back TensorFlow's start-up lines (its thread would not pass it
-    on before the process ends: the command ended silently)."""
+    """Ctrl-C, SIGTERM or SIGHUP while TensorFlow loads (seconds): one line, not a traceback (SIGTERM's and SIGHUP's
+    default ended the command without a line: a security tester's `timeout -s TERM 2 acga predict ...`); the command
+    then ends by the signal (`end_by_signal`), anything else that imports this module (a notebook) with SystemExit.
+    The line goes to stderr itself, not through the filter that holds back TensorFlow's start-up lines (its thread
+    would not pass it on before the process ends: the command ended silently)."""
     native_log.unfilter_stderr()
-    print(f"{_after_caret_c()}acga: interrupted while starting", file=sys.stderr)
+    stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
+    print(f"{_after_caret_c() if signum == signal.SIGINT else ''}acga: {stopped} while starting", file=sys.stderr)
     if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "acga":
-        end_by_signal(signal.SIGINT)
-    raise SystemExit(130)
+        end_by_signal(signum)
+    raise SystemExit(128 + signum)
 
 
 def end_by_signal(signum: int) -> None:
@@ -139,6 +141,11 @@ _writable_matplotlib_config()
 _STARTING = (threading.current_thread() is threading.main_thread()
              and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
 _SIGINT_BEFORE = signal.signal(signal.SIGINT, _interrupted_while_starting) if _STARTING else None
+# SIGTERM and SIGHUP too, where they are not ignored (`nohup`): else each ended the command without a line
+_STOPS_BEFORE = {signum: signal.signal(signum, _interrupted_while_starting)
+                 for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+                 if signum is not None and threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signum) is signal.SIG_DFL}
 
 # First: the imports below load TensorFlow, whose start-up lines would reach stderr; its warnings too, unless the
 # command line asks for detail (`-v`, `--debug`: parsed later, once TensorFlow is loaded).
@@ -200,6 +207,8 @@ from acga_tf.training.weights import convert_reference_checkpoint
 
 if _STARTING:
     signal.signal(signal.SIGINT, signal.default_int_handler if _SIGINT_BEFORE is None else _SIGINT_BEFORE)
+for _signum, _handler in _STOPS_BEFORE.items():
+    signal.signal(_signum, _handler)
 
 
 class _Help(argparse.HelpFormatter):

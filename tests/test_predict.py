@@ -1024,6 +1024,27 @@ def test_one_keras_predictor_shared_by_two_threads(run_dir, monkeypatch):
         np.testing.assert_array_equal(results[query], alone[query])
 
 
+def test_a_link_to_nothing_as_an_output_is_refused_where_it_would_make_folders(run_dir, videos, tmp_path, capsys):
+    """A security tester's: a dangling link given as --frames-dir failed with "[Errno 17] File exists", and one given
+    as --output was written at its target, the folders above it made there. A link to a file not yet written in a
+    folder that exists is written through, as before."""
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / "o.mp4").symlink_to(elsewhere / "a" / "o.mp4")
+    (tmp_path / "masks").symlink_to(elsewhere / "masks")
+    for flag, path, said in (("--output", tmp_path / "o.mp4", "whose folder does not exist; create it"),
+                             ("--frames-dir", tmp_path / "masks", "which does not exist; create that folder")):
+        assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, flag, str(path),
+                     "--no-progress"]) == 2
+        assert capsys.readouterr().err == (f"acga predict: error: {path}: a link to {os.readlink(path)}, {said}, or "
+                                           f"name another path ({flag})\n")
+    assert not elsewhere.exists()
+    elsewhere.mkdir()
+    (tmp_path / "ok.mp4").symlink_to(elsewhere / "ok.mp4")
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output",
+                 str(tmp_path / "ok.mp4"), "--no-progress"]) == 0
+    assert (elsewhere / "ok.mp4").is_file() and (tmp_path / "ok.mp4").is_symlink()
+
+
 @pytest.mark.parametrize("name", ["00003.png", "overlay.png", "00003.PNG", "link.png"])
 def test_an_output_among_the_frames_being_read_is_refused_the_frames_untouched(name, run_dir, tmp_path, capsys):
     """A security tester's `--output frames/00003.png` (one frame: a PNG overlay) replaced input frame 3 with frame

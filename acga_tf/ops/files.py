@@ -129,6 +129,12 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
     except OSError as e:  # links that lead back to each other: a file replaced the link, or "File exists"
         if e.errno == errno.ELOOP:
             raise ValueError(f"{path}: {e.strerror} (links that lead back to each other){where}") from None
+        target = os.path.join(os.path.dirname(path), os.readlink(path)) if os.path.islink(path) else None
+        if target is not None and (folder or not os.path.isdir(os.path.dirname(os.path.abspath(target)))):  # a
+            # link to nothing: a folder's was "[Errno 17] File exists", and a file's was written at its target, the
+            # folders above it made there (a security tester's: folders made outside those given)
+            missing = "which does not exist; create that folder" if folder else "whose folder does not exist; create it"
+            raise ValueError(f"{path}: a link to {os.readlink(path)}, {missing}, or name another path{where}") from None
     if not folder:
         target, in_place = output_path(path)
         if in_place:  # a pipe, a device, /dev/stdout: written into as it is

@@ -709,13 +709,14 @@ INTERRUPTED_WHILE_STARTING = """
 import contextlib, os, runpy, signal, sys
 from acga_tf.ops import native_log
 load, filtered = native_log.import_tensorflow_quietly, native_log.filtered_stderr
+stop = getattr(signal, sys.argv[2])
 def interrupted(**options):
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), stop)
     load(**options)
 @contextlib.contextmanager
 def interrupted_inside():
     with filtered():
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), stop)
         yield
 if sys.argv[1] == "before":
     native_log.import_tensorflow_quietly = interrupted
@@ -726,13 +727,15 @@ runpy.run_module("acga_tf.cli", run_name="__main__")
 """
 
 
-@pytest.mark.parametrize("when", ["before", "inside"])
-def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, when):
+@pytest.mark.parametrize("when, stop, said", [("before", "SIGINT", "interrupted"), ("inside", "SIGINT", "interrupted"),
+                                              ("inside", "SIGTERM", "terminated"), ("before", "SIGHUP", "hung up")])
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, when, stop, said):
     """Before: a Python traceback from inside TensorFlow's import, status 1; then, a Ctrl-C while TensorFlow loaded
-    (its start-up lines filtered), no line at all: the filter's thread did not pass it on before the process ended."""
-    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_STARTING, when], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == -signal.SIGINT and proc.stderr == "acga: interrupted while starting\n", \
+    (its start-up lines filtered), no line at all: the filter's thread did not pass it on before the process ended;
+    SIGTERM and SIGHUP then ended it without a line (a security tester's `timeout -s TERM 2 acga predict ...`)."""
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_STARTING, when, stop], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == -getattr(signal, stop) and proc.stderr == f"acga: {said} while starting\n", \
         proc.stderr[-2000:]
 
 
