@@ -11,6 +11,7 @@ from acga_tf.apps.demo import all_actors_baseline
 from acga_tf.apps.predict import predict
 from acga_tf.cli import main
 from acga_tf.ops import files
+from acga_tf.ops.options import command_line
 from acga_tf.training import artifacts
 from acga_tf.training.train import mixed_precision_policy
 
@@ -49,7 +50,8 @@ def _demo_in_the_precision_this_cpu_picks(out, capsys, *options):
         assert re.search(r"^(\d+)/\1 - \d+s", printed, re.M), printed  # training's: one line for its epoch
     assert "mIoU" in printed or "mean" in printed.lower()
     # by default the precision `acga train --mixed-precision` picks, named with its reason (this CPU's probe)
-    policy, reason = mixed_precision_policy()
+    with command_line():  # (the reason names the command's options there)
+        policy, reason = mixed_precision_policy()
     assert policy in ("float32", "mixed_bfloat16_head")
     assert f"1 epoch, {policy}) on the held-out" in printed and "attribute" in printed
     assert f"trained in {policy}: {reason}" in printed

@@ -23,6 +23,7 @@ from acga_tf import cli
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
 from acga_tf.ops.devices import gpu_description
+from acga_tf.ops.options import command_line
 from acga_tf.training import artifacts
 from acga_tf.training import train as train_module
 from acga_tf.training.experiment import ExperimentConfig
@@ -279,7 +280,8 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
                             "values") for m in warned), warned
     # A CPU: float32, or mixed_bfloat16_head where it convolves faster in bfloat16, printed with its reason and this
     # CPU's bfloat16 speed (docs/training.md#mixed-precision).
-    policy, reason = mixed_precision_policy()  # the probe is measured once per process: the same figure
+    with command_line():  # (the reason names the command's options there)
+        policy, reason = mixed_precision_policy()  # the probe is measured once per process: the same figure
     assert policy in ("float32", "mixed_bfloat16_head") and f"mixed precision: {policy} ({reason})" in printed
     trained = artifacts.load_trained(out)
     assert trained.model.stage("video_encoder").compute_dtype == "float32"
