@@ -135,17 +135,15 @@ def end_by_signal(signum: int) -> None:
 limits.open_closed_standard_streams()  # (`python -m acga_tf.cli` starts here; `acga`, in acga_tf/__main__.py)
 _check_keras_backend()
 _writable_matplotlib_config()
-# Until the imports below are done; then the handler Python had (KeyboardInterrupt, which `main` reports). Only the
-# main thread may set one (a test may import this module from another).
-# A command a script started in the background (`acga ... &`) ignores SIGINT, as its shell set it: it keeps doing so.
-_STARTING = (threading.current_thread() is threading.main_thread()
-             and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
-_SIGINT_BEFORE = signal.signal(signal.SIGINT, _interrupted_while_starting) if _STARTING else None
-# SIGTERM and SIGHUP too, where they are not ignored (`nohup`): else each ended the command without a line
+# Ctrl-C, SIGTERM and SIGHUP until the imports below are done; then the handlers Python had (for SIGINT,
+# KeyboardInterrupt, which `main` reports). Only the main thread may set one (a test may import this module from
+# another). A signal ignored stays ignored: SIGINT of a command a script started in the background (`acga ... &`),
+# SIGHUP under `nohup`; SIGTERM and SIGHUP only where they have their default (which ended the command without a line).
 _STOPS_BEFORE = {signum: signal.signal(signum, _interrupted_while_starting)
-                 for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+                 for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
                  if signum is not None and threading.current_thread() is threading.main_thread()
-                 and signal.getsignal(signum) is signal.SIG_DFL}
+                 and (signal.getsignal(signum) is not signal.SIG_IGN if signum == signal.SIGINT
+                      else signal.getsignal(signum) is signal.SIG_DFL)}
 
 # First: the imports below load TensorFlow, whose start-up lines would reach stderr; its warnings too, unless the
 # command line asks for detail (`-v`, `--debug`: parsed later, once TensorFlow is loaded).
@@ -205,10 +203,8 @@ from acga_tf.training.train import (
 )
 from acga_tf.training.weights import convert_reference_checkpoint
 
-if _STARTING:
-    signal.signal(signal.SIGINT, signal.default_int_handler if _SIGINT_BEFORE is None else _SIGINT_BEFORE)
-for _signum, _handler in _STOPS_BEFORE.items():
-    signal.signal(_signum, _handler)
+for _signum, _handler in _STOPS_BEFORE.items():  # (a handler set outside Python reads as None: Python's own for SIGINT)
+    signal.signal(_signum, signal.default_int_handler if _handler is None else _handler)
 
 
 class _Help(argparse.HelpFormatter):

@@ -482,12 +482,13 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
 
                 def timed(k: int, raw: float | None) -> float | None:
                     """Frame `k`'s time: its own, made to go forward (`timeline`); where the times go back, the
-                    packets' (`_shown_times`), as `frame_times` gives them (a decoder can show the frames around a
-                    join out of order: a tester's file joined inside a GOP was timed 1.6, then 3.04 and 4.52 s)."""
+                    packets' (`frame_times` in the stream's own seconds), as it gives them (a decoder can show the
+                    frames around a join out of order: a tester's file joined inside a GOP was timed 1.6, then 3.04
+                    and 4.52 s)."""
                     nonlocal shown
                     if (shown is None and raw is not None and timeline.last is not None
                             and raw + timeline.shift <= timeline.last):
-                        shown = _shown_times(path) or []
+                        shown = frame_times(path, relative=False) or []
                     if shown and k < len(shown):  # (past their end: on from the last)
                         time = shown[k]
                         if timeline.last is not None and time <= timeline.last:  # the packets count frames the
@@ -868,7 +869,8 @@ def frame_times(path: str, until: float = math.inf, *, relative: bool = True) ->
 
     Packets the container marks to discard (an edit list's leading frames) are left out, as decoders leave them out;
     reading stops `SEEK_MARGIN` packets past `until`, far more than decoders reorder. Times that start again (streams
-    joined end to end) go on from the frame before (`Timeline`), as the frames' reader gives them.
+    joined end to end) go on from the frame before (`Timeline`), as the frames' reader gives them; `relative=False`:
+    in the stream's own seconds (the first frame at its timestamp), the reader's.
     """
     stamps, past, lowest, base, rate = [], 0, None, None, None
     for base, rate, pts, keyframe, new_run in _run_stamps(path):
@@ -887,12 +889,6 @@ def frame_times(path: str, until: float = math.inf, *, relative: bool = True) ->
     timeline = Timeline(rate)
     shown = [timeline(float(p * base)) for p in presentation_stamps(stamps, reset_ticks(base, rate))]
     return [t - shown[0] for t in shown] if relative else shown
-
-
-def _shown_times(path: str) -> list[float] | None:
-    """`frame_times` in the stream's own seconds (the first frame's time its timestamp's, not 0): the times the frames'
-    reader gives."""
-    return frame_times(path, relative=False)
 
 
 def has_sound(path: str) -> bool:

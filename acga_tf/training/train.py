@@ -497,8 +497,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                 "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
                 "init_weights": init_weights is not None, "word_vectors": vectors_path is not None,
                 "stages": sorted(stages),
-                "init_words": init_weights is not None and _is_run(init_weights)
-                and artifacts.run_directory(init_weights) is not None})
+                "init_words": _parent_run(init_weights) is not None})
             finishing = not overwrite and _finishing_with_the_cluster(run)
     else:
         finishing = False
@@ -528,8 +527,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             logger.warning("%s: its weights are not read: the run resumes from its backup (optimizer step %d)%s",
                            option(*_set(("--init-weights", "init_weights"), init_weights)), start_step,
                            "; the word vectors it was trained with are, as at the run's start"
-                           if vectors_path is None and _is_run(init_weights)
-                           and artifacts.run_directory(init_weights) is not None else "")
+                           if vectors_path is None and _parent_run(init_weights) is not None else "")
         artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern,
                                                         (vectors_path, backup.word_vectors),
                                                         init_weights if start_step == 0 else None, policy,
@@ -895,13 +893,19 @@ def _is_run(init_weights: str) -> bool:
     return init_weights.endswith(".keras") or os.path.isfile(os.path.join(init_weights, artifacts.MODEL_FILE))
 
 
+def _parent_run(init_weights: str | None) -> str | None:
+    """The folder of the trained run `init_weights` names, whose words (`vocab.txt`, `embeddings.npy`) a fine-tune
+    keeps (`_inherited_words`); None for anything else."""
+    return artifacts.run_directory(init_weights) if init_weights is not None and _is_run(init_weights) else None
+
+
 def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> None:
     """A trained run fine-tuned (`init_weights`) has learnt its words' vectors (its `embeddings.npy`): another seed's
     random vectors, or none where it read a word2vec file, made the fine-tuned model read every word as another
     (a researcher's demo run fell from 48 to 21 mean IoU with seed 7's vectors, its weights unchanged). Without
     `vectors_path`, each word the run knows gets its vector, new words random ones; with it, a warning says how many
     words the file gives other vectors than the run's."""
-    parent = artifacts.run_directory(init_weights)
+    parent = _parent_run(init_weights)
     if parent is None:
         logger.warning("%s: no %s and %s beside it: the word vectors it was trained with are not known, so the "
                        "sentences are read with this run's (%s)", init_weights, artifacts.VOCAB_FILE,
