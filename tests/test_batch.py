@@ -429,7 +429,8 @@ def test_every_option_of_one_video_is_refused_with_a_list(run_dir, tmp_path, cap
 
 
 @pytest.mark.parametrize("case", ["no_file", "no_header", "not_utf8", "same_folder", "with_video", "no_output_dir",
-                                  "output_dir_alone", "unclosed_quote", "nested", "results_name", "unquoted_comma"])
+                                  "output_dir_alone", "unclosed_quote", "nested", "results_name", "unquoted_comma",
+                                  "video_twice"])
 def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run_dir, tmp_path, capsys):
     listing, extra = str(tmp_path / "list.csv"), []
     expected = {"no_file": "list.csv: list file not found",
@@ -451,7 +452,10 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
                                 "videos distinct names",
                 # an i18n tester's: before, "the blue square" segmented, ", moving left" gone without a word
                 "unquoted_comma": "list.csv: line 3: 3 cells, the header names 2: a cell with a comma in it (a "
-                                  "sentence) must be quoted"}[case]
+                                  "sentence) must be quoted",
+                # a tester's: the second video column was ignored without a word
+                "video_twice": "list.csv: line 1: the header names the column video more than once (columns 1 and "
+                               "3); expected a CSV list with the columns video,query"}[case]
     if case == "no_header":
         _write_list(listing, [("a.mp4", QUERY)], header=("video", "sentence"))
     elif case == "not_utf8":
@@ -469,6 +473,9 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
     elif case == "unquoted_comma":
         with open(listing, "w", encoding="utf-8") as f:
             f.write(f"video,query\r\na.mp4,{QUERY}\r\nb.mp4,the blue square, moving left\r\n")
+    elif case == "video_twice":
+        with open(listing, "w", encoding="utf-8") as f:
+            f.write(f"video,query,Video\na.mp4,{QUERY},b.mp4\n")
     elif case != "no_file":
         _write_list(listing, [("a.mp4", QUERY)])
     if case == "with_video":
@@ -730,3 +737,20 @@ def test_a_list_given_as_a_pipe_takes_relative_paths_from_the_current_folder(tmp
         os.dup2(saved, 0)
         os.close(saved)
         os.close(read)
+
+
+def test_results_csv_keeps_a_spreadsheet_from_running_a_sentence_as_a_formula(tmp_path):
+    """A security tester's: a list's sentence `=HYPERLINK(...)` went into results.csv as written, a formula when the
+    file is opened in a spreadsheet. A text cell starting as a formula does gets a `'` before it; others are kept."""
+    rows = [batch.ListRow(2, "=cmd.mp4", "/x/=cmd.mp4", '=HYPERLINK("http://x.example","click")'),
+            batch.ListRow(3, "a.mp4", "/x/a.mp4", "+1 the man"), batch.ListRow(4, "b.mp4", "/x/b.mp4", "@here the man"),
+            batch.ListRow(5, "c.mp4", "/x/c.mp4", "the man - running"),
+            batch.ListRow(6, "d.mp4", "/x/d.mp4", "-2+3")]
+    path = tmp_path / "results.csv"
+    batch.write_results(str(path), [batch.RowResult(row, "done", masks=row.video[:-4]) for row in rows])
+    with open(path, newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["video"], r["query"], r["masks"]) for r in table] == [
+        ("'=cmd.mp4", '\'=HYPERLINK("http://x.example","click")', "'=cmd"), ("a.mp4", "'+1 the man", "a"),
+        ("b.mp4", "'@here the man", "b"), ("c.mp4", "the man - running", "c"), ("d.mp4", "'-2+3", "d")]
+    assert [r["line"] for r in table] == ["2", "3", "4", "5", "6"]  # numbers are not text cells

@@ -441,3 +441,15 @@ def test_standard_output_that_cannot_be_written_is_named_as_such():
     assert str(error.value) == "[Errno 28] No space left on device: 'standard output'"
     assert error.value.__notes__ == ["the evaluation finished (24 samples: mean IoU 1.0%) but standard output was "
                                      "not written"]
+
+
+def test_the_per_sample_csv_keeps_a_spreadsheet_from_running_a_sentence(tmp_path):
+    """A sentence starting as a formula does (`=`, `+`, `-`, `@`) gets a `'` before it in the per-sample CSV; the
+    sample ids are kept as the dataset has them (A2D's YouTube ids can start with `-`), to join on."""
+    path = tmp_path / "samples.csv"
+    evaluate_module.write_csv(str(path), [("-0dqW6Y9tY8/00025/1", "=1+1", 4, 4, 1, 2, 0.5, 11),
+                                          ("v/00001/1", "the man", 4, 4, 2, 2, 1.0, 0)])
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["sample_id"], r["sentence"], r["iou"]) for r in rows] == [
+        ("-0dqW6Y9tY8/00025/1", "'=1+1", "0.500000"), ("v/00001/1", "the man", "1.000000")]

@@ -475,14 +475,15 @@ def _warnings_into(notes: list[str]) -> Iterator[None]:
 
 def write_results(path: str, results: Sequence[RowResult]) -> None:
     """`results.csv`: per row of the list, in order, its line, video, sentence, status, mask folder (relative to the
-    output folder), frames, mean coverage and message (written whole, then renamed into place)."""
+    output folder), frames, mean coverage and message (written whole, then renamed into place; a text cell that a
+    spreadsheet would run as a formula starts with `'`: `tables.spreadsheet_text`)."""
     with files.atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(RESULT_COLUMNS)
         for r in results:
-            writer.writerow([r.row.line, r.row.video, r.row.query, r.status, r.masks,
-                             "" if r.frames is None else r.frames,
-                             "" if r.coverage is None else f"{r.coverage:.6f}", r.message])
+            writer.writerow([r.row.line, tables.spreadsheet_text(r.row.video), tables.spreadsheet_text(r.row.query),
+                             r.status, tables.spreadsheet_text(r.masks), "" if r.frames is None else r.frames,
+                             "" if r.coverage is None else f"{r.coverage:.6f}", tables.spreadsheet_text(r.message)])
 
 
 __all__ = ["ListRow", "RowResult", "read_list", "video_folders", "predict_list", "write_results", "SUMMARY_NAME",

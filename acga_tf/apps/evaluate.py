@@ -40,7 +40,7 @@ from acga_tf.models.metrics import (
     EvaluationAccumulator,
     summarize,
 )
-from acga_tf.ops import files, provenance
+from acga_tf.ops import files, provenance, tables
 from acga_tf.ops.config import positive_int
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.options import option
@@ -358,14 +358,17 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
 
 
 def write_csv(path: str, rows) -> None:
-    """Writes per-sample rows (`CSV_COLUMNS`; IoU with 6 decimals) to `path`."""
+    """Writes per-sample rows (`CSV_COLUMNS`; IoU with 6 decimals) to `path` (a sentence that a spreadsheet would run
+    as a formula starts with `'`: `tables.spreadsheet_text`; the sample ids are the dataset's, A2D's YouTube ids
+    starting with `-` among them, kept as they are to join on)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with files.atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for sample_id, sentence, height, width, inter, union, iou, class_id in rows:
-            writer.writerow((sample_id, sentence, height, width, inter, union, f"{iou:.6f}", class_id))
+            writer.writerow((sample_id, tables.spreadsheet_text(sentence), height, width, inter, union, f"{iou:.6f}",
+                             class_id))
 
 
 def class_name(class_id: int) -> tuple[str, str]:

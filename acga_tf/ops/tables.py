@@ -4,6 +4,9 @@ reads, the annotations `acga prepare custom` reads (docs/serving.md#many-videos,
 One reader for both: UTF-8 (a spreadsheet's byte-order mark skipped), a header naming the columns (any order, any
 case), a cell may be quoted with commas and line breaks in it, blank rows skipped; an unclosed quote is an error
 naming the line where its row began, not the rest of the file read as one cell.
+
+The tables acga-tf writes (`results.csv` of a list, `acga evaluate`'s per-sample CSV) keep a user's text cell as
+written, except one that a spreadsheet would run as a formula (`spreadsheet_text`).
 """
 
 from __future__ import annotations
@@ -40,11 +43,12 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
 
     Returns:
         (names, rows): each row as (the line of the file it starts on, {column name: cell}); a row shorter than the
-        header has "" for the columns it lacks; where a name repeats, its first column is read.
+        header has "" for the columns it lacks; where the name of a column not asked for repeats, its first column
+        is read.
 
     Raises:
-        TableError: a missing or unreadable file, no header, a column missing from it, bytes that are not UTF-8,
-            malformed CSV; the message names the file and the line.
+        TableError: a missing or unreadable file, no header, a column of `columns` missing from it or named twice,
+            bytes that are not UTF-8, malformed CSV; the message names the file and the line.
     """
     path, ended = os.fspath(path), 1
     try:
@@ -58,6 +62,11 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             if missing:
                 raise TableError(path, f"no column {' or '.join(missing)} in the header ({','.join(header)}); "
                                        f"expected {expected}{_separator_hint(header)}", 1)
+            twice = [column for column in columns if names.count(column) > 1]
+            if twice:  # (the first was read, the other ignored without a word: a tester's)
+                places = " and ".join(str(i + 1) for i, name in enumerate(names) if name == twice[0])
+                raise TableError(path, f"the header names the column {twice[0]} more than once (columns {places}); "
+                                       f"expected {expected}", 1)
             at = {name: names.index(name) for name in names}
             rows, ended = [], reader.line_num
             for cells in reader:
@@ -82,6 +91,17 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
         raise TableError(path, f"not CSV ({e}: a quoted sentence must end with a quote, and a quote inside one be "
                                "doubled)", ended + 1) from None
     return names, rows
+
+
+# What starts a formula in Excel, LibreOffice and Google Sheets (OWASP's "CSV injection" list): a cell that starts
+# with one of them, a sentence "=HYPERLINK(...)", is run when the CSV is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell for a CSV acga-tf writes: `text`, with a `'` before it where it starts as a formula does
+    (`FORMULA_STARTS`), so a spreadsheet shows it as text instead of running it (docs/serving.md#many-videos)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _separator_hint(header: list[str]) -> str:

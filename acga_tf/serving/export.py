@@ -197,8 +197,10 @@ class ServingModule(tf.Module):
                                                "got T", tf.size(frames))]):
             sizes = header_sizes(frames, "frames")  # (T, 2)
         pixels = sizes[:, 0] * sizes[:, 1]
-        checks = [
-            tf.debugging.Assert(tf.reduce_all(sizes > 0) & tf.reduce_all(pixels <= MAX_ENCODED_PIXELS),
+        checks = [  # (a header of 0 x 0 was called "more than 8K"; a size past 2^31 is read as negative)
+            tf.debugging.Assert(tf.reduce_all(sizes > 0), ["frames must each be at least 1 x 1 pixel; their headers "
+                                                           "declare H, W =", sizes], summarize=2 * t),
+            tf.debugging.Assert(tf.reduce_all(pixels <= MAX_ENCODED_PIXELS),
                                 [f"frames must have at most {MAX_ENCODED_PIXELS} pixels each (8K UHD, 7680 x 4320); "
                                  "their headers declare H, W =", sizes], summarize=2 * t),
             tf.debugging.Assert(tf.reduce_all(sizes == sizes[0]), [
