@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 from dataset_files import BRUSH, frame_values, make_mask, write_h5
+from PIL import Image
 from runs import (
     X264_GOP_8,
     audio_frame,
@@ -894,6 +895,24 @@ def test_a_frames_folder_reads_what_ffmpeg_reads_or_names_the_frame_at_fault(tmp
         assert len(list(iter_video_frames(str(damaged), damaged="skip"))) == 6
     # named from 1, as the masks are, and by its file (a researcher's warning said "from frame 2 on")
     assert "1 frame lost to damaged packets (from frame 3 (00003.png) on)" in caplog.text, caplog.text
+
+
+@pytest.mark.parametrize("damaged", ["error", "skip"])
+def test_a_folder_of_pngs_named_jpg_names_its_first_frame(tmp_path, damaged):
+    """A tester's folder of PNGs saved under `.jpg` names (as some exporters write them) said "its frames cannot be
+    read (FFmpeg: Invalid data found ...)", and `acga predict` (which skips damaged frames) "the video has no
+    decodable frame", naming no file: FFmpeg reads a folder's frames by their extension."""
+    frames = moving_frames(3, 24, 32, seed=4)
+    for extension, saved, kind, named, rename in ((".jpg", "PNG", "PNG", "JPEG", ".png"),
+                                                  (".png", "JPEG", "JPEG", "PNG", ".jpg")):
+        folder = tmp_path / f"as{extension}"
+        folder.mkdir()
+        for k, frame in enumerate(frames):
+            Image.fromarray(frame).save(folder / f"{k + 1:05d}{extension}", format=saved)
+        with pytest.raises(DataError) as refused:
+            next(iter_video_frames(str(folder), damaged=damaged))
+        assert str(refused.value) == (f"{folder}: its frame 00001{extension} is a {kind} picture, named as {named}: "
+                                      f"FFmpeg reads a folder's frames by their extension; name the frames {rename}")
 
 
 def test_a_video_trimmed_by_its_edit_list_is_not_called_cut_short(tmp_path, caplog):

@@ -587,7 +587,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
     if count == 0 and start:
         raise DataError(path, f"the video has no decodable frame from frame {start} on", reason="past_the_end")
     if count == 0:
-        raise DataError(path, "the video has no decodable frame", reason="corrupt_video")
+        raise DataError(path, os.path.isdir(path) and _misnamed_frame(path) or "the video has no decodable frame",
+                        reason="corrupt_video")
 
 
 def _frame_named(path: str, index: int) -> str:
@@ -604,10 +605,33 @@ def unreadable_file(path: str, error: av.FFmpegError) -> str:
     video FFmpeg reads (a text file, a document)."""
     said = getattr(error, "strerror", None) or str(error)
     if os.path.isdir(path):  # a folder of frames (`open_video`)
-        return f"its frames cannot be read (FFmpeg: {said})"
+        return _misnamed_frame(path) or f"its frames cannot be read (FFmpeg: {said})"
     if os.path.getsize(path) == 0:
         return "the file is empty (0 bytes)"
     return cut_short_mp4(path) or f"not a video FFmpeg can read (FFmpeg: {said})"
+
+
+# What each frame extension must hold: FFmpeg's image2 reader picks its decoder by the folder's extension.
+_FRAME_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def _misnamed_frame(folder: str) -> str | None:
+    """Why FFmpeg could not read a folder's frames, where its first frame that is not what its extension says is the
+    cause (PNGs saved under `.jpg` names, as some exporters write them: "Invalid data found" named no file), or
+    None."""
+    for name in frame_files(folder)[0]:
+        expected = _FRAME_FORMATS[os.path.splitext(name)[1].lower()]
+        try:
+            with Image.open(os.path.join(folder, name)) as image:
+                found = image.format
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+            return f"its frame {name} is not a PNG or JPEG picture Pillow can open"
+        if found != expected:
+            extension = {"PNG": ".png", "JPEG": ".jpg"}.get(found)
+            rename = f"name the frames {extension}" if extension else "save the frames as PNG or JPEG"
+            return (f"its frame {name} is a {found} picture, named as {expected}: FFmpeg reads a folder's frames by "
+                    f"their extension; {rename}")
+    return None
 
 
 def y4m_size(path: str) -> tuple[int, int] | None:
