@@ -27,7 +27,7 @@ def test_a_new_path_passes_and_nothing_is_created(tmp_path):
     ("folder_as_file", "is a folder; name the file to write (--output)"),
     ("file_as_folder", "is a file; name the folder to write (--output)"),
     ("under_a_file", "is a file, not a folder (--output)"),
-    ("proc", "cannot be written (/proc: "),
+    ("proc", "cannot be written: no file can be made in /proc (No such file or directory) (--output)"),
 ])
 def test_what_cannot_be_written_is_named(case, message, tmp_path):
     (tmp_path / "file").write_text("x")
@@ -154,7 +154,8 @@ def test_a_file_this_user_may_not_read_is_named_as_such(run_dir, exported_run, t
                           f"{shut / '1' / 'variables'}: cannot be read (Permission denied): check its owner and "
                           "permissions",
                           f"{shard}: cannot be read (Permission denied): check its owner and permissions"], lines
-    assert lines[6].startswith(f"{resumed / 'checkpoints'}: cannot be written ({resumed / 'checkpoints'}: Permission "
+    checkpoints = resumed / "checkpoints"
+    assert lines[6].startswith(f"{checkpoints}: cannot be written: no file can be made in {checkpoints} (Permission "
                                "denied) (output_dir)"), lines  # claim_run_dir called from Python: fit's argument
 
 
@@ -175,8 +176,8 @@ def test_an_output_folder_that_cannot_be_written_is_named_with_its_flag(command,
     assert main(argv) == 2
     err = capsys.readouterr().err
     name = {"prepare": "prepare a2d"}.get(command, command)  # as argparse names the subcommand
-    assert err.startswith(f"acga {name}: error: {output}: cannot be written (/proc: ") and err.endswith(
-        ") (--output)\n") and err.count("\n") == 1, err
+    assert err.startswith(f"acga {name}: error: {output}: cannot be written: no file can be made in /proc ("
+                          ) and err.endswith(") (--output)\n") and err.count("\n") == 1, err
 
 
 def test_a_write_protected_results_table_is_not_replaced(tmp_path, run_dir, capsys):

@@ -174,8 +174,9 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
     try:
         with tempfile.TemporaryFile(dir=anchor):
             pass
-    except OSError as e:
-        raise ValueError(f"{path}: cannot be written ({anchor}: {e.strerror or e}){where}") from None
+    except OSError as e:  # (/proc's "No such file or directory" read as if the folder were missing: a tester's)
+        raise ValueError(f"{path}: cannot be written: no file can be made in {anchor} ({e.strerror or e}){where}"
+                         ) from None
 
 
 def _permissions(path: str) -> str:

@@ -291,7 +291,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, pl
     if place == "proc":  # a folder where no file can be created, even by root (Linux' procfs)
         if not os.path.isdir("/proc/self"):
             pytest.skip("no /proc on this system")
-        folder, expected = pathlib.Path("/proc"), "cannot be written (/proc: "
+        folder, expected = pathlib.Path("/proc"), "cannot be written: no file can be made in /proc ("
     else:
         (tmp_path / "file").write_text("x")
         folder, expected = tmp_path / "file", f"{tmp_path / 'file'} is a file, not a folder"
