@@ -301,6 +301,9 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     assert record["experiment"]["training"]["learning_rate"] == CONFIG.training.learning_rate
     assert record["weights"] == artifacts.arrays_digest(artifacts.load_trained(trained_run).model.weights)
     assert record["epoch"] is None
+    # a metrics tester's: the word vectors scored with, by the digest the run's provenance records
+    provenance = json.load(open(os.path.join(trained_run, "provenance.json")))
+    assert record["word_vectors"] == provenance["sessions"][-1]["word_vectors"]["digest"]
     # a reproducibility auditor's: the shards were told by name and size only, the code by "0.1.0" (every version)
     manifest = json.load(open(os.path.join(prepared_a2d["data"], "manifest.json")))
     assert [s["sha256"] for s in record["shards"]] == [s["sha256"] for s in manifest["splits"]["test"]["shards"]]

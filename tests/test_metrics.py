@@ -42,10 +42,10 @@ def test_relative_threshold_is_half_of_each_samples_maximum():
 
 
 def test_a_map_without_a_positive_pixel_is_an_empty_mask():
-    """An evaluation auditor's: σ of logits below about -104 is 0.0 in float32, and `>= 0.5 * 0` kept every pixel:
+    """An evaluation auditor's: σ of logits below about -87 is 0.0 in float32, and `>= 0.5 * 0` kept every pixel:
     a model sure of nothing gave a full-frame mask. Now empty, in the NumPy and the Keras paths and through the
     post-processing that predict and serving use."""
-    from acga_tf.ops.postprocess import logits_outputs
+    from acga_tf.ops.postprocess import logits_outputs, mask_at_original_size
 
     zero = np.zeros((1, 4, 4, 1), "float32")
     assert not binarize(zero).any() and not np.asarray(binarize(keras.ops.convert_to_tensor(zero))).any()
@@ -53,6 +53,14 @@ def test_a_map_without_a_positive_pixel_is_an_empty_mask():
     for peak in ("letterbox", "frame"):
         outputs = logits_outputs(logits, 6, 8, peak=peak)
         assert not np.asarray(outputs["mask"]).any() and bool(outputs["empty"][0])
+    # A metrics tester's: a map of 1e-40 (under float32's smallest normal) was full through NumPy and empty through
+    # TensorFlow, whose CPU kernels flush it to 0 (σ of -88 is 0.0 there, of -87 1.6e-38): now empty in both
+    subnormal = np.full((1, 4, 4, 1), 1e-40, "float32")
+    for mask in (binarize(subnormal), binarize(keras.ops.convert_to_tensor(subnormal)), binarize(subnormal[0, ..., 0]),
+                 mask_at_original_size(subnormal[0], 4, 4)):
+        assert not np.asarray(mask).any()
+    tiny = np.full((1, 4, 4, 1), 1.2e-38, "float32")  # a normal number: thresholded as any map
+    assert binarize(tiny).all() and np.asarray(binarize(keras.ops.convert_to_tensor(tiny))).all()
     half = np.array([[[[0.0], [0.3]], [[0.15], [0.1]]]], "float32")  # as before wherever the maximum is positive
     np.testing.assert_array_equal(np.asarray(binarize(keras.ops.convert_to_tensor(half)))[0, ..., 0],
                                   [[False, True], [True, False]])
@@ -87,6 +95,15 @@ def test_score_is_the_maximum_the_threshold_is_taken_from():
      r"keras\.ops\.sigmoid\(logits\), not the logits$"),
     (lambda: evaluate_masks([np.full((8, 8), np.nan)], [np.ones((4, 8))], sample_ids=["v/00001/0"]),
      r"^evaluate_masks: v/00001/0 has values from nan to nan"),
+    # a metrics tester's: "cannot reshape array of size 256 into shape (1,1,16,1)", and TensorFlow's "height must be
+    # >= target + offset"
+    (lambda: evaluate_masks([np.zeros((1, 16, 16, 1))], [np.ones((4, 8))]),
+     r"^evaluate_masks: sample 0's probabilities have the shape \(1, 16, 16, 1\); expected the model's square output, "
+     r"\(S, S\) or \(S, S, 1\), one sample at a time$"),
+    (lambda: evaluate_masks([np.zeros((16, 20))], [np.ones((4, 8))], sample_ids=["v/1/1"]),
+     r"^evaluate_masks: v/1/1's probabilities have the shape \(16, 20\)"),
+    (lambda: evaluate_masks([np.zeros((16, 16))], [np.ones((4, 8, 3))]),
+     r"^evaluate_masks: sample 0's truth has the shape \(4, 8, 3\); expected the frame's \(H, W\) mask$"),
 ])
 def test_impossible_counts_and_unpaired_samples_are_refused(call, match):
     """An evaluation auditor's: `evaluate_masks` with 3 predictions and 2 truths scored 2 samples (zip), and
@@ -111,6 +128,9 @@ def test_evaluate_masks_inverts_the_letterbox_exactly(height, width):
     wrong[10:30, 5:22] = 1
     _, ious = evaluate_masks([probability], [np.maximum(wrong, truth)])
     assert ious[0] == pytest.approx(1.0)
+    # a truth as an image is read, (H, W, 1), is the same mask (a metrics tester's: it was refused)
+    assert (evaluate_masks([probability], [truth[..., None]])[1].tolist()
+            == evaluate_masks([probability], [truth])[1].tolist())
 
 
 def test_keras_metric_agrees_with_numpy_summary_at_model_resolution():

@@ -234,7 +234,8 @@ def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: i
     if (note := unknown_words_note(vectorizer, [row[1] for row in rows])) is not None:
         logger.warning(note)
     record = summary_record(summary, model_path, model.config, data_pattern, shards, batch_size,
-                            weights=artifacts.arrays_digest(model.weights), precision=model.precision)
+                            weights=artifacts.arrays_digest(model.weights), precision=model.precision,
+                            word_vectors=artifacts.arrays_digest([vectorizer.matrix]))
     record["by_class"] = class_breakdown(rows)
     return summary, rows, record
 
@@ -334,10 +335,11 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
 
 
 def summary_record(summary: dict, model, config, data_pattern: str, shards: list[str], batch_size: int,
-                   weights: str | None = None, precision: str | None = None) -> dict:
+                   weights: str | None = None, precision: str | None = None, word_vectors: str | None = None) -> dict:
     """What `acga evaluate --output-json` writes: the scores (fractions, as `evaluate` returns them) and what was
     scored, so that two runs' evaluations can be compared by a script: the model (its path, or the directory of a
-    run given loaded), a digest of its weights (`weights`: a run trained again in place is another model), the
+    run given loaded), a digest of its weights (`weights`: a run trained again in place is another model) and of the
+    word vectors it read the sentences with (`word_vectors`: the digest the run's provenance.json records), the
     checkpoint's epoch where it is one (`epoch-NN.keras`), its `ACGAConfig` (which ablation it is) and, where the
     model is in a run's folder, the run's `experiment.json` (the schedule too: runs of a sweep differ there), the
     shards (each with its size and the manifest's sha256), the batch size and the precision it computed in (in
@@ -349,7 +351,8 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
     experiment = None if run is None else os.path.join(run, artifacts.EXPERIMENT_FILE)
     epoch = re.fullmatch(r"epoch-(\d+)\.keras", os.path.basename(where or ""))
     return {"scores": {key: summary[key] for key in summary},
-            "model": os.path.abspath(where), "weights": weights, "epoch": int(epoch.group(1)) if epoch else None,
+            "model": os.path.abspath(where), "weights": weights, "word_vectors": word_vectors,
+            "epoch": int(epoch.group(1)) if epoch else None,
             "config": config.to_dict(),
             "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
             "data": data_pattern,
@@ -434,15 +437,17 @@ def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, fl
     Args:
         probabilities: per sample σ(logits) at the model's `(S, S)` or `(S, S, 1)` letterboxed resolution, values in
             [0, 1] (logits are refused: thresholded as they are, they scored near 0 without a word).
-        truths: per sample the ground-truth mask `(H, W)` at the frame's original resolution; every pixel that is not
-            0 is the actor's (a soft mask's 0.3 included: binarise it first for another rule).
+        truths: per sample the ground-truth mask `(H, W)` (or `(H, W, 1)`, as an image is read) at the frame's
+            original resolution; every pixel that is not 0 is the actor's (a soft mask's 0.3 included: binarise it
+            first for another rule).
         sample_ids: optional ids, for error messages.
 
     Returns:
         (summary dict as `summarize`, per-sample IoUs).
 
     Raises:
-        ValueError: the counts differ, or a sample's values lie outside [0, 1] (logits?).
+        ValueError: the counts differ, a sample's shapes are not those above (named), or its values lie outside
+            [0, 1] (logits?).
     """
     probabilities, truths = list(probabilities), list(truths)
     if len(probabilities) != len(truths) or (sample_ids is not None and len(sample_ids) != len(truths)):
@@ -452,8 +457,17 @@ def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, fl
     acc = EvaluationAccumulator()
     for index, (prob, truth) in enumerate(zip(probabilities, truths)):
         truth, prob = np.asarray(truth), np.asarray(prob, np.float32)
+        name = sample_ids[index] if sample_ids is not None else f"sample {index}"
+        truth = truth[..., 0] if truth.ndim == 3 and truth.shape[2] == 1 else truth
+        if truth.ndim != 2:
+            raise ValueError(f"evaluate_masks: {name}'s truth has the shape {truth.shape}; expected the frame's (H, W) "
+                             "mask")
+        if prob.ndim not in (2, 3) or prob.shape[0] != prob.shape[1] or prob.shape[2:] not in ((), (1,)):
+            # (a batch's (1, S, S, 1) was "cannot reshape array of size 256 into shape (1,1,16,1)", a 16 x 20 map
+            # TensorFlow's "height must be >= target + offset": a metrics tester's)
+            raise ValueError(f"evaluate_masks: {name}'s probabilities have the shape {prob.shape}; expected the "
+                             "model's square output, (S, S) or (S, S, 1), one sample at a time")
         if prob.size and not (0.0 <= float(prob.min()) and float(prob.max()) <= 1.0):  # (NaN fails both)
-            name = sample_ids[index] if sample_ids is not None else f"sample {index}"
             raise ValueError(f"evaluate_masks: {name} has values from {float(prob.min()):g} to {float(prob.max()):g}; "
                              "expected probabilities in [0, 1], σ(logits): pass keras.ops.sigmoid(logits), not the "
                              "logits")
