@@ -85,6 +85,8 @@ def test_score_is_the_maximum_the_threshold_is_taken_from():
     (lambda: summarize([5], [3]), r"sample 0 has intersection 5 and union 3; expected 0 <= intersection <= union"),
     (lambda: summarize([1, -1], [3, 3]), r"sample 1 has intersection -1"),
     (lambda: summarize([1, 2], [3]), r"\(2,\) intersections and \(1,\) unions"),
+    (lambda: summarize([1, 1.5], [3, 3.2]), r"^summarize: sample 1 has intersection 1.5 and union 3.2; expected whole "
+                                            r"pixel counts \(binarise soft masks first\)$"),
     (lambda: evaluate_masks([np.zeros((8, 8))] * 3, [np.zeros((4, 8))] * 2),
      r"evaluate_masks: 3 probabilities and 2 truths: expected one of each a sample"),
     (lambda: evaluate_masks([np.zeros((8, 8))] * 2, [np.zeros((4, 8))] * 2, sample_ids=["a"]),

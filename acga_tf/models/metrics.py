@@ -125,6 +125,10 @@ def summarize(intersections: np.ndarray, unions: np.ndarray) -> dict[str, float]
         k = int(bad[0])
         raise ValueError(f"summarize: sample {k} has intersection {i[k]:g} and union {u[k]:g}; expected "
                          "0 <= intersection <= union (pixel counts; the two swapped?)")
+    if (bad := np.flatnonzero((i != np.round(i)) | (u != np.round(u)))).size:  # soft masks' sums (a metrics
+        k = int(bad[0])  # tester's 1.5 and 3.2 were scored as they were)
+        raise ValueError(f"summarize: sample {k} has intersection {i[k]:g} and union {u[k]:g}; expected whole pixel "
+                         "counts (binarise soft masks first)")
     ious = (i + IOU_EPSILON) / (u + IOU_EPSILON)
     out = {f"P@{k}": float(np.mean(ious >= k)) for k in PRECISION_THRESHOLDS}
     out["mAP@0.5:0.95"] = float(np.mean([np.mean(ious >= k) for k in MAP_THRESHOLDS]))
