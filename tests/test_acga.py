@@ -78,6 +78,12 @@ def test_compile_refuses_what_it_would_ignore_and_names_the_missing_targets():
                                          r"'logits_res2'\]; the data gives none for \['logits_res1', 'logits_res2'\]: "
                                          r"give each \(acga_tf.data.parse.multiscale_targets\(mask\)"):
         model.fit(inputs, {"logits": mask}, epochs=1, verbose=0)
+    # a PyTorch user's first try, one mask: Keras said only "y_true and y_pred have different structures"
+    for call in (model.fit, model.evaluate):
+        with pytest.raises(ValueError, match=r"^y is one array of shape \(2, 64, 64, 1\); the losses compiled take a "
+                                             r"target for each of \['logits', 'logits_res1', 'logits_res2'\]: give y "
+                                             r"as that dict \(acga_tf.data.parse.multiscale_targets\(mask\) makes"):
+            call(inputs, mask, verbose=0)
 
 
 def test_outputs_and_attention_maps():

@@ -835,6 +835,9 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
         fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], str(tmp_path / "same"), epochs=1,
             steps_per_epoch=1, init_weights=finished_run, verbose=0)
     assert not [r for r in caplog.records if "vectors it was trained with" in r.getMessage()]
+    # (a PyTorch tester's: "no word vectors given: using deterministic random 32-d vectors" read as if the run's were
+    # not used, in every fine-tune of a run)
+    assert not [r for r in caplog.records if "no word vectors given" in r.getMessage()], caplog.text
 
 
 def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, finished_run,

@@ -78,19 +78,21 @@ def load_vocabulary(directory: str) -> Vocabulary:
     return Vocabulary.load(os.path.join(directory, read_manifest(directory)["vocabulary"]))
 
 
-def load_vectorizer(directory: str, config, vectors_path: str | None = None, vocabulary: Vocabulary | None = None):
+def load_vectorizer(directory: str, config, vectors_path: str | None = None, vocabulary: Vocabulary | None = None,
+                    *, warn_random: bool = True):
     """A `SentenceVectorizer` over the vocabulary saved next to the shards (`load_vocabulary`, unless `vocabulary`
     is given).
 
     Without `vectors_path`, every word gets a deterministic random vector of `config.word_dim` (seed
-    `config.seed`); fine for tests and smoke runs, not for reproducing the paper (which used word2vec).
-    `config` is a `DataConfig` or a model's `ACGAConfig`.
+    `config.seed`), with a warning unless not `warn_random` (a fine-tune, which gives the words it knows the
+    trained run's vectors and says so); fine for tests and smoke runs, not for reproducing the paper (which used
+    word2vec). `config` is a `DataConfig` or a model's `ACGAConfig`.
     """
     keep_gpus_for_the_backend()
     config = as_data_config(config)
     vocab = vocabulary if vocabulary is not None else load_vocabulary(directory)
     matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
-    if vectors_path is None:
+    if vectors_path is None and warn_random:
         logger.warning("no word vectors given: using deterministic random %d-d vectors for the %d words of %s "
                        "(seed %d)", config.word_dim, len(vocab.words) - 1, directory, config.seed)  # (not PAD)
     elif n_unknown:

@@ -214,6 +214,12 @@ def _check_arrays(model, x, y=None) -> None:
     if isinstance(x, dict) and all(hasattr(value, "shape") for value in x.values()) and \
             hasattr(model, "_check_inputs"):
         model._check_inputs(x)
+    if hasattr(y, "shape") and isinstance(getattr(model, "loss", None), dict) and len(model.loss) > 1:
+        # one mask where the compiled losses take a target per output: Keras said only "y_true and y_pred have
+        # different structures" (a PyTorch user's first try)
+        raise ValueError(f"y is one array of shape {tuple(y.shape)}; the losses compiled take a target for each of "
+                         f"{sorted(model.loss)}: give y as that dict (acga_tf.data.parse.multiscale_targets(mask) "
+                         "makes the three from (B, S, S, 1) masks; make_dataset's batches have them)")
     targets = y.items() if isinstance(y, dict) else [("target", y)] if hasattr(y, "shape") else []
     for name, value in targets:
         if not hasattr(value, "shape"):

@@ -879,7 +879,9 @@ def _load_words(run: _Run, vectors_path: str | None, init_weights: str | None = 
     run given as `init_weights` keeps its own (`_inherited_words`)."""
     data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
     run.vocabulary = load_vocabulary(data_dir)
-    run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path, vocabulary=run.vocabulary)
+    # (a fine-tune of a run keeps its vectors and says so: "no word vectors given: using random ..." misled a tester)
+    run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path, vocabulary=run.vocabulary,
+                                     warn_random=_parent_run(init_weights) is None)
     if init_weights is not None and _is_run(init_weights):
         _inherited_words(run, init_weights, vectors_path)
     elif init_weights is not None and init_weights.endswith(".weights.h5") and vectors_path is None:
@@ -919,9 +921,12 @@ def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> 
     shared = {row: words.index(word) for row, word in enumerate(run.vocabulary.words[1:], start=1)
               if words.index(word)}
     other = [row for row, theirs in shared.items() if not np.array_equal(matrix[row], vectors[theirs])]
-    if not other:
-        return
     source = os.path.join(parent, artifacts.EMBEDDINGS_FILE)
+    if not other:  # (the same seed's random vectors, or the same file: nothing to keep)
+        if vectors_path is None:
+            logger.info("word vectors: the %d words %s knows read as it was trained to (%s)", len(shared), parent,
+                        source)
+        return
     if vectors_path is not None:
         logger.warning("%s gives %d of the %d words the fine-tuned run knows other vectors than it was trained with "
                        "(%s): the model starts out reading them as other words; without %s the run's own are kept",
