@@ -55,7 +55,14 @@ from acga_tf.data.vocab import SentenceVectorizer, Vocabulary, check_word_vector
 from acga_tf.models.acga import ACGA, check_feature_cache, check_stage_names, compute_dtype
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
-from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
+from acga_tf.ops.devices import (
+    bfloat16_speedup,
+    data_parallel,
+    gpu_description,
+    onednn_enabled,
+    onednn_hint,
+    require_tensorflow_backend,
+)
 from acga_tf.ops.errors import check_stop, error_message
 from acga_tf.ops.options import option
 from acga_tf.training import artifacts
@@ -502,7 +509,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     else:
         finishing = False
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
-        raise ValueError(f"the feature cache needs KERAS_BACKEND=tensorflow (running {keras.backend.backend()})")
+        require_tensorflow_backend("the feature cache")  # (it said less than the other commands: a tester's)
     if feature_cache:  # nothing frozen to cache: before the folder too (each worker's was left empty)
         check_feature_cache(experiment.model)
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
