@@ -329,10 +329,10 @@ def test_commands_that_run_the_model_in_tensorflow_graphs_refuse_other_backends_
             "visualize attention": "the attention figure", "visualize grid": "the qualitative grid",
             "demo": "the demo", "app": "prediction from a Keras run"}
     cached = result["commands"].pop("train --feature-cache")
-    assert cached == {"status": 2, "stderr": "acga train: error: the feature cache needs KERAS_BACKEND=tensorflow "
-                                             "(the default), not jax: it runs the model in TensorFlow graphs; a run "
-                                             "trained under jax loads there as it is (docs/training.md#backends)\n"
-                      }, cached
+    assert cached == {"status": 2, "stderr": "acga train: error: --feature-cache: the feature cache needs "
+                                             "KERAS_BACKEND=tensorflow (the default), not jax: it reads the frozen "
+                                             "blocks' features through tf.data; train under TensorFlow, or without "
+                                             "the cache (docs/training.md#backends)\n"}, cached
     assert not (tmp_path / "cached").exists()  # refused before the run's folder is made (it was left empty)
     assert sorted(result["commands"]) == sorted(what)
     for name, outcome in result["commands"].items():

@@ -138,7 +138,7 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
                                   "semicolons", "long_query", "instance_zero", "id_map_without_instance",
                                   "class_map_without_instance", "grey_id_map_without_instance", "jpeg_id_map",
-                                  "query_twice"])
+                                  "query_twice", "instance_twice"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -192,7 +192,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "jpeg_id_map": "x.jpg: an id map saved as JPEG, read for the pixels of value 2: JPEG's compression changes "
                        "values near every edge, so the actor would lose or gain pixels there; save it as PNG",
         # the second query column was ignored without a word
-        "query_twice": "annotations.csv:1: the header names the column query more than once (columns 3 and 6)"}[case]
+        "query_twice": "annotations.csv:1: the header names the column query more than once (columns 3 and 6)",
+        # a reviewer's: the optional column (which actor's pixels are the mask) was read from its first copy
+        "instance_twice": "annotations.csv:1: the header names the column instance more than once (columns 6 and "
+                          "7)"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -231,6 +234,8 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         header, rows = (*header, "instance"), [[*row[:3], "masks/x.jpg", "train", "2"]]
     elif case == "unquoted_comma":
         rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
+    elif case == "instance_twice":
+        header, rows = (*header, "instance", "Instance"), [[*row[:3], "masks/b5.png", "train", "1", "2"]]
     elif case == "query_twice":
         header, rows = (*header, "Query"), [[*row[:3], "masks/a3.png", "train", "the blue square"]]
     elif case == "unquoted_comma_before_empty_instance":

@@ -157,6 +157,8 @@ def fresh(exported, trained, tmp_path_factory):
     bomb[16:24] = (30000).to_bytes(4, "big") * 2
     empty = bytearray(pngs[0])  # a header of 0 x 0 (a security tester's: it was called "more than 8K")
     empty[16:24] = bytes(8)
+    unsigned = bytearray(pngs[0])  # a header past 2^31 (IHDR's fields are unsigned; read as int32 it is negative)
+    unsigned[16:24] = b"\xff" * 8
     bad = {
         "bad_rank4": (proto, {"video": good["video"][0], "query": queries[:1]}, "serving_default"),
         "bad_float": (proto, {"video": good["video"].astype(np.float32), "query": queries}, "serving_default"),
@@ -188,6 +190,8 @@ def fresh(exported, trained, tmp_path_factory):
                                       "queries": queries}, "segment_encoded"),
         "bad_encoded_zero_size": ("rest", {"frames": np.array(list(pngs[:-1]) + [bytes(empty)], object),
                                            "queries": queries}, "segment_encoded"),
+        "bad_encoded_unsigned": ("rest", {"frames": np.array(list(pngs[:-1]) + [bytes(unsigned)], object),
+                                          "queries": queries}, "segment_encoded"),
         "bad_encoded_sizes": ("rest", {"frames": np.array(list(pngs[:-1]) + [serving.encode_png(
             good["video"][0, 0])], object), "queries": queries}, "segment_encoded"),
     }
@@ -327,6 +331,8 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     ("bad_encoded_bomb", r"frames must have at most 33177600 pixels each \(8K UHD, 7680 x 4320\); their headers "
                          r"declare H, W =.*30000 30000"),
     ("bad_encoded_zero_size", r"frames must each be at least 1 x 1 pixel; their headers declare H, W =.*80 48.*0 0"),
+    ("bad_encoded_unsigned", r"frames must have at most 33177600 pixels each \(8K UHD, 7680 x 4320\); their "
+                             r"headers declare H, W =.*4294967295 4294967295"),
     ("bad_encoded_sizes", r"frames must all be the size of the first one; their headers declare H, W =.*80 48.*48 80"),
 ])
 def test_bad_requests_fail_clearly_and_the_process_survives(fresh, trained, id_, message):

@@ -59,6 +59,8 @@ def test_a_map_without_a_positive_pixel_is_an_empty_mask():
     for mask in (binarize(subnormal), binarize(keras.ops.convert_to_tensor(subnormal)), binarize(subnormal[0, ..., 0]),
                  mask_at_original_size(subnormal[0], 4, 4)):
         assert not np.asarray(mask).any()
+    # a reviewer's: in float16 the bound rounds to 0, and a map of zeros was a full mask again
+    assert not binarize(np.zeros((1, 4, 4, 1), np.float16)).any()
     tiny = np.full((1, 4, 4, 1), 1.2e-38, "float32")  # a normal number: thresholded as any map
     assert binarize(tiny).all() and np.asarray(binarize(keras.ops.convert_to_tensor(tiny))).all()
     half = np.array([[[[0.0], [0.3]], [[0.15], [0.1]]]], "float32")  # as before wherever the maximum is positive

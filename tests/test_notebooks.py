@@ -45,4 +45,7 @@ def test_notebook_runs(path, kernel_name, tmp_path, monkeypatch):
     streams = "".join(o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", [])
                       if o.get("output_type") == "stream")
     assert not re.search(r"cuInit|^[EWI]\d{4} ", streams, re.M), streams
+    # a notebook tester's: absl's "All log messages before absl::InitializeLog()" line and oneDNN's notice (which
+    # TF_CPP_MIN_LOG_LEVEL does not keep out), and tqdm's "IProgress not found" warning without ipywidgets
+    assert not re.search(r"absl::InitializeLog|oneDNN custom operations|IProgress not found", streams), streams
     assert not [p.name for p in scratch.iterdir() if p.name.startswith("acga_")]

@@ -1096,3 +1096,22 @@ def test_a_full_disk_mid_run_says_what_the_same_command_does(prepared_a2d, tmp_p
     line = assert_one_line_error(capsys.readouterr().err, "No space left on device")
     assert line.endswith("latest.weights.h5'; no model and no backup were saved; the same command starts the run "
                          "over"), line
+
+
+def test_save_trained_refuses_a_folder_holding_a_trained_run(finished_run, tmp_path):
+    """A notebook tester pointed notebook 02's `run` at a trained run, as its prose invites: the next line's
+    `save_trained(run, untrained_model, ...)` replaced its model, words and config without a word, its
+    `experiment.json`, provenance and checkpoints left beside them. A trained run's folder is refused now, before
+    anything is written; `overwrite=True` replaces it (as `fit` does for its own run)."""
+    copy = str(tmp_path / "run")
+    shutil.copytree(finished_run, copy)
+    before = {name: (pathlib.Path(copy) / name).read_bytes() for name in sorted(os.listdir(copy))
+              if os.path.isfile(os.path.join(copy, name))}
+    trained = artifacts.load_trained(copy)
+    untrained = type(trained.model)(trained.config)
+    with pytest.raises(FileExistsError, match=rf"^{re.escape(copy)}: holds a trained run \(model.keras\): not "
+                                              r"replaced; save into another folder, or pass overwrite=True"):
+        artifacts.save_trained(copy, untrained, trained.vocabulary, trained.embeddings)
+    assert before == {name: (pathlib.Path(copy) / name).read_bytes() for name in before}
+    artifacts.save_trained(copy, untrained, trained.vocabulary, trained.embeddings, overwrite=True)
+    assert (pathlib.Path(copy) / artifacts.MODEL_FILE).read_bytes() != before[artifacts.MODEL_FILE]

@@ -913,6 +913,14 @@ def test_a_folder_of_pngs_named_jpg_names_its_first_frame(tmp_path, damaged):
             next(iter_video_frames(str(folder), damaged=damaged))
         assert str(refused.value) == (f"{folder}: its frame 00001{extension} is a {kind} picture, named as {named}: "
                                       f"FFmpeg reads a folder's frames by their extension; name the frames {rename}")
+    # a reviewer's: a phone's JPEG with an MPF block, which Pillow calls "MPO", is a JPEG to FFmpeg
+    phone = tmp_path / "phone"
+    phone.mkdir()
+    Image.fromarray(frames[0]).save(phone / "00001.jpg", format="MPO", save_all=True,
+                                    append_images=[Image.fromarray(frames[1])])
+    with Image.open(phone / "00001.jpg") as image:
+        assert image.format == "MPO"
+    assert video._misnamed_frame(str(phone)) is None
 
 
 def test_a_video_trimmed_by_its_edit_list_is_not_called_cut_short(tmp_path, caplog):

@@ -475,15 +475,16 @@ def _warnings_into(notes: list[str]) -> Iterator[None]:
 
 def write_results(path: str, results: Sequence[RowResult]) -> None:
     """`results.csv`: per row of the list, in order, its line, video, sentence, status, mask folder (relative to the
-    output folder), frames, mean coverage and message (written whole, then renamed into place; a text cell that a
-    spreadsheet would run as a formula starts with `'`: `tables.spreadsheet_text`)."""
+    output folder), frames, mean coverage and message (written whole, then renamed into place; a sentence or
+    message that a spreadsheet would run as a formula starts with `'`, `tables.spreadsheet_text`; the paths are kept
+    as they are, for scripts that read them back: A2D's clips, named by YouTube ids, often start with `-`)."""
     with files.atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(RESULT_COLUMNS)
         for r in results:
-            writer.writerow([r.row.line, tables.spreadsheet_text(r.row.video), tables.spreadsheet_text(r.row.query),
-                             r.status, tables.spreadsheet_text(r.masks), "" if r.frames is None else r.frames,
-                             "" if r.coverage is None else f"{r.coverage:.6f}", tables.spreadsheet_text(r.message)])
+            writer.writerow([r.row.line, r.row.video, tables.spreadsheet_text(r.row.query), r.status, r.masks,
+                             "" if r.frames is None else r.frames, "" if r.coverage is None else f"{r.coverage:.6f}",
+                             tables.spreadsheet_text(r.message)])
 
 
 __all__ = ["ListRow", "RowResult", "read_list", "video_folders", "predict_list", "write_results", "SUMMARY_NAME",

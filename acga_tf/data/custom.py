@@ -64,7 +64,8 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     """
     path = table_path(root)
     try:
-        names, table = read_csv_rows(path, COLUMNS, expected=EXPECTED, kind="table", strict=True)
+        names, table = read_csv_rows(path, COLUMNS, expected=EXPECTED, kind="table", strict=True,
+                                     optional=OPTIONAL_COLUMNS)
     except TableError as e:
         source = f"{e.path}:{e.line}" if e.line is not None else e.path
         raise DataError(source, e.problem, reason="missing_file" if "not found" in e.problem else "bad_header") \

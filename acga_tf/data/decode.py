@@ -105,7 +105,9 @@ def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
             is_png, lambda: tf.reverse(tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.int32, little_endian=False),
                                        [0]),
             lambda: tf.image.extract_jpeg_shape(data)[:2])
-    return tf.cast(tf.reshape(height_width, [2]), tf.int64)
+    height_width = tf.cast(tf.reshape(height_width, [2]), tf.int64)
+    # IHDR's fields are unsigned: a size past 2^31 read as int32 is negative, and was called "at least 1 x 1"
+    return tf.where(height_width < 0, height_width + 2 ** 32, height_width)
 
 
 def decode_images(encoded: tf.Tensor, channels: int) -> tf.Tensor:

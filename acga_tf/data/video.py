@@ -611,27 +611,30 @@ def unreadable_file(path: str, error: av.FFmpegError) -> str:
     return cut_short_mp4(path) or f"not a video FFmpeg can read (FFmpeg: {said})"
 
 
-# What each frame extension must hold: FFmpeg's image2 reader picks its decoder by the folder's extension.
-_FRAME_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+# What each frame extension must hold (Pillow's names: a phone's JPEG with an MPF block is "MPO"): FFmpeg's image2
+# reader picks its decoder by the folder's extension.
+_FRAME_FORMATS = {".png": ("PNG",), ".jpg": ("JPEG", "MPO"), ".jpeg": ("JPEG", "MPO")}
 
 
 def _misnamed_frame(folder: str) -> str | None:
-    """Why FFmpeg could not read a folder's frames, where its first frame that is not what its extension says is the
-    cause (PNGs saved under `.jpg` names, as some exporters write them: "Invalid data found" named no file), or
-    None."""
-    for name in frame_files(folder)[0]:
-        expected = _FRAME_FORMATS[os.path.splitext(name)[1].lower()]
-        try:
-            with Image.open(os.path.join(folder, name)) as image:
-                found = image.format
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-            return f"its frame {name} is not a PNG or JPEG picture Pillow can open"
-        if found != expected:
-            extension = {"PNG": ".png", "JPEG": ".jpg"}.get(found)
-            rename = f"name the frames {extension}" if extension else "save the frames as PNG or JPEG"
-            return (f"its frame {name} is a {found} picture, named as {expected}: FFmpeg reads a folder's frames by "
-                    f"their extension; {rename}")
-    return None
+    """Why FFmpeg could not read a folder's frames, where its first frame is not what its extension says (PNGs saved
+    under `.jpg` names, as some exporters write them: "Invalid data found" named no file), or None. The first frame
+    alone: FFmpeg's reader opens the folder on it (a folder of thousands of frames is not read again)."""
+    names = frame_files(folder)[0]
+    if not names:
+        return None
+    expected = _FRAME_FORMATS[os.path.splitext(names[0])[1].lower()]
+    try:
+        with Image.open(os.path.join(folder, names[0])) as image:
+            found = image.format
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return f"its frame {names[0]} is not a PNG or JPEG picture Pillow can open"
+    if found in expected:
+        return None
+    extension = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg"}.get(found)
+    rename = f"name the frames {extension}" if extension else "save the frames as PNG or JPEG"
+    return (f"its frame {names[0]} is a {found} picture, named as {expected[0]}: FFmpeg reads a folder's frames by "
+            f"their extension; {rename}")
 
 
 def y4m_size(path: str) -> tuple[int, int] | None:

@@ -10,10 +10,14 @@ print one line when done (`keras_verbosity`).
 from __future__ import annotations
 
 import os
+import warnings
 from typing import IO
 
-from tqdm import tqdm
-from tqdm.auto import tqdm as live_tqdm  # a notebook's widget, else tqdm
+from tqdm import TqdmWarning, tqdm
+
+with warnings.catch_warnings():  # a notebook without ipywidgets: tqdm.auto's "IProgress not found. Please update
+    warnings.simplefilter("ignore", TqdmWarning)  # jupyter and ipywidgets" at import, whatever a call would draw
+    from tqdm.auto import tqdm as live_tqdm  # a notebook's widget, else tqdm (a text bar)
 
 TERMINAL_INTERVAL_S = 0.1  # tqdm's default
 LOG_INTERVAL_S = 30.0

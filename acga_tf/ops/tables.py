@@ -28,8 +28,8 @@ class TableError(InputError):
         self.path, self.problem, self.line = path, problem, line
 
 
-def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str = "list", strict: bool = False
-                  ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str = "list", strict: bool = False,
+                  optional: Sequence[str] = ()) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header's column names (stripped, lower case) and the rows of a CSV table.
 
     Args:
@@ -37,17 +37,19 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
         columns: the columns the header must name.
         expected: what the table should be, for messages ("a CSV list with the columns video,query").
         kind: what the file is called in messages ("list file not found").
+        optional: the columns read where the header names them; like `columns`, refused where named twice.
         strict: a row with more cells than the header (empty ones too) is an error naming its line: an unquoted
             comma in a sentence (otherwise the cells past the header are not read, and a sentence cut in two
             before an empty last column moves its end into the next column).
 
     Returns:
         (names, rows): each row as (the line of the file it starts on, {column name: cell}); a row shorter than the
-        header has "" for the columns it lacks; where the name of a column not asked for repeats, its first column
-        is read.
+        header has "" for the columns it lacks; where the name of a column neither asked for nor `optional`
+        repeats, its first column is read.
 
     Raises:
-        TableError: a missing or unreadable file, no header, a column of `columns` missing from it or named twice,
+        TableError: a missing or unreadable file, no header, a column of `columns` missing from it or one of
+            `columns` and `optional` named twice,
             bytes that are not UTF-8, malformed CSV; the message names the file and the line.
     """
     path, ended = os.fspath(path), 1
@@ -62,7 +64,7 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             if missing:
                 raise TableError(path, f"no column {' or '.join(missing)} in the header ({','.join(header)}); "
                                        f"expected {expected}{_separator_hint(header)}", 1)
-            twice = [column for column in columns if names.count(column) > 1]
+            twice = [column for column in (*columns, *optional) if names.count(column) > 1]
             if twice:  # (the first was read, the other ignored without a word: a tester's)
                 places = " and ".join(str(i + 1) for i, name in enumerate(names) if name == twice[0])
                 raise TableError(path, f"the header names the column {twice[0]} more than once (columns {places}); "

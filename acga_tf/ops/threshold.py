@@ -39,7 +39,8 @@ def binarize_with_peak(probability, where=None):
         axes = tuple(range(probability.ndim - 2, probability.ndim)) if probability.ndim in (2, 3) else (1, 2, 3)
         candidates = probability if where is None else np.where(where, probability, 0.0)  # σ ≥ 0: 0 never wins
         peak = candidates.max(axis=axes, keepdims=True)
-        return (probability >= RELATIVE_THRESHOLD * peak) & (peak >= SMALLEST_PEAK), peak
+        # (compared in float32: in float16 SMALLEST_PEAK rounds to 0, and a map of zeros was a full mask)
+        return (probability >= RELATIVE_THRESHOLD * peak) & (peak.astype(np.float32) >= SMALLEST_PEAK), peak
     rank = len(probability.shape)
     axes = tuple(range(rank - 2, rank)) if rank in (2, 3) else (1, 2, 3)
     candidates = probability if where is None else keras.ops.where(where, probability, 0.0)

@@ -197,16 +197,23 @@ class ServingModule(tf.Module):
                                                "got T", tf.size(frames))]):
             sizes = header_sizes(frames, "frames")  # (T, 2)
         pixels = sizes[:, 0] * sizes[:, 1]
-        checks = [  # (a header of 0 x 0 was called "more than 8K"; a size past 2^31 is read as negative)
-            tf.debugging.Assert(tf.reduce_all(sizes > 0), ["frames must each be at least 1 x 1 pixel; their headers "
-                                                           "declare H, W =", sizes], summarize=2 * t),
-            tf.debugging.Assert(tf.reduce_all(pixels <= MAX_ENCODED_PIXELS),
-                                [f"frames must have at most {MAX_ENCODED_PIXELS} pixels each (8K UHD, 7680 x 4320); "
-                                 "their headers declare H, W =", sizes], summarize=2 * t),
-            tf.debugging.Assert(tf.reduce_all(sizes == sizes[0]), [
+        # One after another, so that a request failing two says the first (a header of 0 x 0 was called "more than
+        # 8K"), and nothing is decoded before the headers have passed.
+        checks = [
+            lambda: tf.debugging.Assert(tf.reduce_all(sizes > 0), [
+                "frames must each be at least 1 x 1 pixel; their headers declare H, W =", sizes], summarize=2 * t),
+            lambda: tf.debugging.Assert(tf.reduce_all(sizes <= MAX_ENCODED_PIXELS) & tf.reduce_all(
+                pixels <= MAX_ENCODED_PIXELS), [  # (each side too: 4294967295² is past int64, negative)
+                f"frames must have at most {MAX_ENCODED_PIXELS} pixels each (8K UHD, 7680 x 4320); their headers "
+                "declare H, W =", sizes], summarize=2 * t),
+            lambda: tf.debugging.Assert(tf.reduce_all(sizes == sizes[0]), [
                 "frames must all be the size of the first one; their headers declare H, W =", sizes], summarize=2 * t),
         ]
-        with tf.control_dependencies(checks):  # nothing is decoded before the headers have passed
+        passed = []
+        for check in checks:
+            with tf.control_dependencies(passed):
+                passed = [check()]
+        with tf.control_dependencies(passed):
             return decode_images(frames, channels=3)
 
     def _segment_clip(self, video: tf.Tensor, queries: tf.Tensor, probabilities: bool = True

@@ -202,16 +202,24 @@ def _close_hdf5(identifiers: set[int]) -> None:
 
 
 def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.ndarray, *,
-                 experiment=None) -> str:
+                 experiment=None, overwrite: bool = False) -> str:
     """Writes the whole layout (each file atomically); returns the model path.
 
     Args:
         experiment: the `ExperimentConfig` of the run, written to `experiment.json` when given.
+        overwrite: replace the model, words and config of a trained run already in `directory` (`fit` does, for
+            its own run); else such a folder is refused.
 
     Raises:
         TypeError: `model` is not an `ACGA` (`require_acga`), before anything is written.
+        FileExistsError: `directory` holds a trained run (its `model.keras`) and not `overwrite`, before anything
+            is written: a notebook's cell pointed at a trained run replaced its model with an untrained one, its
+            `experiment.json`, provenance and checkpoints left beside it (a notebook tester's).
     """
     require_acga(model)
+    if not overwrite and "://" not in directory and os.path.exists(os.path.join(directory, MODEL_FILE)):
+        raise FileExistsError(f"{directory}: holds a trained run ({MODEL_FILE}): not replaced; save into another "
+                              "folder, or pass overwrite=True to replace its model, words and config")
     save_vocabulary(directory, vocabulary, embeddings)
     files.write_text(os.path.join(directory, CONFIG_FILE), model.config.to_json() + "\n")
     if experiment is not None:

@@ -55,14 +55,7 @@ from acga_tf.data.vocab import SentenceVectorizer, Vocabulary, check_word_vector
 from acga_tf.models.acga import ACGA, check_feature_cache, check_stage_names, compute_dtype
 from acga_tf.models.video_encoder import i3d_units
 from acga_tf.ops import files, provenance
-from acga_tf.ops.devices import (
-    bfloat16_speedup,
-    data_parallel,
-    gpu_description,
-    onednn_enabled,
-    onednn_hint,
-    require_tensorflow_backend,
-)
+from acga_tf.ops.devices import bfloat16_speedup, data_parallel, gpu_description, onednn_enabled, onednn_hint
 from acga_tf.ops.errors import check_stop, error_message
 from acga_tf.ops.options import option
 from acga_tf.training import artifacts
@@ -509,7 +502,10 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     else:
         finishing = False
     if feature_cache and run.strategy is None:  # before the folder too (it was left empty)
-        require_tensorflow_backend("the feature cache")  # (it said less than the other commands: a tester's)
+        raise ValueError(f"{option('--feature-cache', 'feature_cache')}: the feature cache needs "
+                         f"KERAS_BACKEND=tensorflow (the default), not {keras.backend.backend()}: it reads the frozen "
+                         "blocks' features through tf.data; train under TensorFlow, or without the cache "
+                         "(docs/training.md#backends)")
     if feature_cache:  # nothing frozen to cache: before the folder too (each worker's was left empty)
         check_feature_cache(experiment.model)
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
@@ -581,7 +577,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                            "trained so far; %s trains the rest", history.epoch[-1] + 1, run.epochs,
                            option("--resume", "resume=True"))
         artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
-                               experiment=recorded)
+                               experiment=recorded, overwrite=True)  # (its own run: claim_run_dir checked it)
         logger.info("saved the trained run to %s", run.work_dir)
         # (a run started from trained weights starts from their moving averages, not from a fresh layer's)
         trained = (history.epoch[-1] + 1 if stopped_early else run.epochs) * run.steps_per_epoch
