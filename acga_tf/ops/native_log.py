@@ -16,6 +16,7 @@ This module imports no TensorFlow: the command line calls it before anything loa
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -39,7 +40,8 @@ def import_tensorflow_quietly(warnings: bool = False) -> None:
     for INFO logs (`TF_CPP_MIN_LOG_LEVEL=0`). Where `TF_CPP_MIN_LOG_LEVEL` is unset or not a level from 0 to 3
     (TensorFlow reads `abc` as 0: all its lines), sets it to 2 (errors), or to 1 (warnings too) with `warnings`: the
     command's own message says what failed, and TensorFlow's warnings before it ("Local rendezvous is aborting with
-    status: ...", a temporary file's path on a full disk) only repeated it."""
+    status: ...", a temporary file's path on a full disk) only repeated it. In an interactive session TensorFlow's
+    Python logger, which TensorFlow sets to INFO there, is set to WARNING."""
     if os.environ.get(LEVEL_VARIABLE, "").strip() not in ("0", "1", "2", "3"):  # unset, or not a level:
         os.environ[LEVEL_VARIABLE] = "1" if warnings else "2"  # TensorFlow reads "abc" as 0
     if "tensorflow" in sys.modules or os.environ[LEVEL_VARIABLE].strip() == "0":
@@ -48,6 +50,11 @@ def import_tensorflow_quietly(warnings: bool = False) -> None:
         import tensorflow as tf  # loaded here, filtered; the importers below find it loaded
 
         tf.config.list_physical_devices("GPU")  # CUDA's initialisation, whose failure is one more line
+    # In an interactive session (a notebook's kernel, `python -i`) TensorFlow sets its Python logger to INFO, so
+    # every `fit` printed "INFO:tensorflow:Using MirroredStrategy ..." and every export "INFO:tensorflow:Assets
+    # written to: .../1.partial/assets", twice (a notebook tester's): warnings and errors still pass.
+    if tf.get_logger().level == logging.INFO:  # (elsewhere TensorFlow leaves it unset: the root logger's level)
+        tf.get_logger().setLevel(logging.WARNING)
 
 
 def unfilter_stderr() -> None:
