@@ -47,6 +47,7 @@ from acga_tf.apps.predictors import load_predictor
 from acga_tf.cli import main
 from acga_tf.data.types import DataError
 from acga_tf.data.video import frame_times, iter_video_frames
+from acga_tf.ops.exceptions import InputError
 from acga_tf.serving.client import rest_body
 from acga_tf.training import artifacts
 
@@ -679,10 +680,16 @@ def test_sentences_of_the_wrong_type_are_named(trained):
                                          r"words only\)$"):
         predict(trained, frames, "the red square " * 5000)
     assert predict(trained, frames, ("the red square " * 4369)[:65536]).query.startswith("the red square")
-    # an API reader's: no sentence at all was "give query ... or queries ..., not both"
-    with pytest.raises(ValueError, match=r"^give query \(one sentence\) or queries \(a list of sentences\), not "
-                                         r"neither$"):
+    # an API reader's: no sentence at all was "give query ... or queries ..., not both"; then "..., not neither"
+    with pytest.raises(ValueError, match=r"^no sentence: give query \(one sentence\) or queries \(a list of "
+                                         r"sentences\)$"):
         predict(trained, frames)
+    # a service tester's: frames in memory of 0 pixels a side were TensorFlow's "input image must be of non-zero
+    # size", and over 8K (refused from a file's header) were segmented, 3.5 GB through a SavedModel
+    for shape in ((3, 24, 0, 3), (3, 0, 32, 3), (1, 4321, 7681, 3)):
+        with pytest.raises(InputError, match=rf"^frame 0 has {shape[2]} x {shape[1]} pixels: a frame must have at "
+                                             r"least 1 pixel a side and at most 33,177,600 \(8K UHD, 7680 x 4320\)$"):
+            predict(trained, np.zeros(shape, np.uint8), QUERY)
     with pytest.raises(ValueError, match=r", not both$"):
         predict(trained, frames, QUERY, queries=[QUERY])
 
@@ -2587,3 +2594,21 @@ def test_loading_a_run_leaves_python_s_random_stream_as_it_was(run_dir):
     random.seed(7)
     artifacts.load_trained(run_dir)
     assert [random.random() for _ in range(3)] == expected
+
+
+def test_judge_queries_refuses_what_predict_refuses_in_its_words(trained):
+    """A service tester asked `judge_queries` first, as docs/serving.md says, "the same lines": its empty sentence
+    was "has no known word ... the model knows 16 words" there and "query is empty" from `predict`."""
+    from acga_tf.apps.predict import judge_queries
+
+    frames = moving_frames(3, 24, 32, seed=3)
+    predictor = load_predictor(trained)
+    sentences = ["", QUERY, "?!", 5]
+    judged = judge_queries(predictor, sentences)
+    assert judged[1] == (None, [])
+    for sentence, (refusal, notes) in zip(sentences, judged):
+        if sentence == QUERY:
+            continue
+        with pytest.raises(InputError) as said:
+            predict(predictor, frames, sentence)
+        assert refusal == str(said.value) and notes == [], (refusal, str(said.value))

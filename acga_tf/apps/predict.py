@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import FUNCTION_WORDS, compose, tokenize_py, tokenize_py_many
-from acga_tf.data.types import MAX_SENTENCE_BYTES, DataError
+from acga_tf.data.types import MAX_FRAME_PIXELS, MAX_SENTENCE_BYTES, DataError
 from acga_tf.data.video import (
     FRAME_EXTENSIONS,
     Mp4Writer,
@@ -195,10 +195,25 @@ WORDS_NAMED = 12  # a sentence's words past those the model reads, named in its 
 
 
 def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[str | None, list[str]]]:
-    """What the model makes of each sentence (already `check_query`'d), from one `describe` of them all (one request
-    to a TF Serving model): (why it is refused, or None; its warnings: words the vocabulary lacks, words past the
-    L the model reads). `check_queries` raises the first refusal and logs the warnings; `acga predict --list`
-    fails the refused sentence's row alone."""
+    """What the model makes of each sentence, from one `describe` of them all (one request to a TF Serving model):
+    (why it is refused, or None; its warnings: words the vocabulary lacks, words past the L the model reads). A
+    sentence `check_query` refuses (empty, not text, too long) gets its refusal, as `predict` says it (a service
+    tester's empty sentence was "has no known word" here, "query is empty" from `predict`). `check_queries` raises
+    the first refusal and logs the warnings; `acga predict --list` fails the refused sentence's row alone."""
+    judged: list = [None] * len(queries)
+    sentences = {}
+    for k, query in enumerate(queries):
+        try:
+            sentences[k] = check_query(query)
+        except InputError as e:
+            judged[k] = (str(e), [])
+    for k, verdict in zip(sentences, _judged(predictor, list(sentences.values())) if sentences else ()):
+        judged[k] = verdict
+    return judged
+
+
+def _judged(predictor: Predictor, queries: list[str]) -> list[tuple[str | None, list[str]]]:
+    """`judge_queries` of sentences `check_query` has passed."""
     info = predictor.describe(list(queries))
     length = predictor.sentence_length
     judged = []
@@ -592,6 +607,11 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3 or frame.shape != (shape or frame.shape):
             raise InputError(f"frame {index} has dtype {frame.dtype} and shape {frame.shape}, expected uint8 "
                              f"(H, W, 3) frames of one size{f' {shape}' if shape else ''}")
+        if shape is None and (min(frame.shape[:2]) == 0 or frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS):
+            # frames in memory, as a file's header is (a service tester's 0 x 64 frames were TensorFlow's "input image
+            # must be of non-zero size", and 8000 x 4400 ones took 3.5 GB through a SavedModel)
+            raise InputError(f"frame {index} has {frame.shape[1]} x {frame.shape[0]} pixels: a frame must have at "
+                             f"least 1 pixel a side and at most {MAX_FRAME_PIXELS:,} (8K UHD, 7680 x 4320)")
         if shape is None and min(frame.shape[:2]) < SMALLEST_FRAME:
             logger.warning("frames of %dx%d pixels: the masks of frames under %d pixels a side mean little%s",
                            frame.shape[1], frame.shape[0], SMALLEST_FRAME, _input_size(predictor))
@@ -746,8 +766,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
         FileNotFoundError: the model is missing or incomplete.
     """
     if (query is None) == (queries is None):
-        given = "both" if query is not None else "neither"
-        raise ValueError(f"give query (one sentence) or queries (a list of sentences), not {given}")
+        raise ValueError("give query (one sentence) or queries (a list of sentences), not both" if query is not None
+                         else "no sentence: give query (one sentence) or queries (a list of sentences)")
     sentences = [query] if queries is None else as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
     check_fps(fps)
