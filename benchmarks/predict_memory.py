@@ -72,7 +72,7 @@ def make_run(directory: str, sentences: tuple[str, ...] = (QUERY,)) -> str:
     model = ACGA(ACGAConfig.preset("tiny"))
     vocabulary = Vocabulary.build(list(sentences))
     matrix, _ = vocabulary.embedding_matrix(dim=model.config.word_dim, seed=0)
-    save_trained(directory, model, vocabulary, matrix)
+    save_trained(directory, model, vocabulary, matrix, overwrite=True)  # (--workdir: this script's own run)
     return directory
 
 

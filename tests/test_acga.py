@@ -82,7 +82,8 @@ def test_compile_refuses_what_it_would_ignore_and_names_the_missing_targets():
     for call in (model.fit, model.evaluate):
         with pytest.raises(ValueError, match=r"^y is one array of shape \(2, 64, 64, 1\); the losses compiled take a "
                                              r"target for each of \['logits', 'logits_res1', 'logits_res2'\]: give y "
-                                             r"as that dict \(acga_tf.data.parse.multiscale_targets\(mask\) makes"):
+                                             r"as that dict \(acga_tf.data.parse.multiscale_targets\(mask\) makes the "
+                                             r"model's"):
             call(inputs, mask, verbose=0)
 
 

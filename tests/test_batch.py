@@ -741,22 +741,23 @@ def test_a_list_given_as_a_pipe_takes_relative_paths_from_the_current_folder(tmp
 
 def test_results_csv_keeps_a_spreadsheet_from_running_a_sentence_as_a_formula(tmp_path):
     """A security tester's: a list's sentence `=HYPERLINK(...)` went into results.csv as written, a formula when the
-    file is opened in a spreadsheet. A sentence or message starting as a formula does gets a `'` before it; the
-    rest is kept."""
+    file is opened in a spreadsheet. A cell starting as a formula does gets a `'` before it, but for a path starting
+    with `-`; the rest is kept."""
     rows = [batch.ListRow(2, "-0dqW6Y9tY8.mp4", "/x/-0dqW6Y9tY8.mp4", '=HYPERLINK("http://x.example","click")'),
+            batch.ListRow(7, "=cmd.mp4", "/x/=cmd.mp4", "the man"),
             batch.ListRow(3, "a.mp4", "/x/a.mp4", "+1 the man"), batch.ListRow(4, "b.mp4", "/x/b.mp4", "@here the man"),
             batch.ListRow(5, "c.mp4", "/x/c.mp4", "the man - running"),
             batch.ListRow(6, "d.mp4", "/x/d.mp4", "-2+3")]
     path = tmp_path / "results.csv"
     results = [batch.RowResult(row, "done", masks=row.video[:-4]) for row in rows]
-    results[1].message = "-1 frames?"
+    results[2].message = "-1 frames?"
     batch.write_results(str(path), results)
     with open(path, newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
-    # the paths as they are (a reviewer's: A2D's clips, named by YouTube ids, often start with `-`; a script reads
-    # the masks' folder back), the sentences and messages escaped
+    # a path starting with `-` as it is (a reviewer's: A2D's clips, named by YouTube ids, often do; a script reads
+    # the masks' folder back), any other cell that starts as a formula escaped
     assert [(r["video"], r["query"], r["masks"], r["message"]) for r in table] == [
         ("-0dqW6Y9tY8.mp4", '\'=HYPERLINK("http://x.example","click")', "-0dqW6Y9tY8", ""),
-        ("a.mp4", "'+1 the man", "a", "'-1 frames?"), ("b.mp4", "'@here the man", "b", ""),
-        ("c.mp4", "the man - running", "c", ""), ("d.mp4", "'-2+3", "d", "")]
-    assert [r["line"] for r in table] == ["2", "3", "4", "5", "6"]  # numbers are not text cells
+        ("'=cmd.mp4", "the man", "'=cmd", ""), ("a.mp4", "'+1 the man", "a", "'-1 frames?"),
+        ("b.mp4", "'@here the man", "b", ""), ("c.mp4", "the man - running", "c", ""), ("d.mp4", "'-2+3", "d", "")]
+    assert [r["line"] for r in table] == ["2", "7", "3", "4", "5", "6"]  # numbers are not text cells

@@ -199,12 +199,18 @@ def _a_very_long_sentence(record):  # a sentence of 60 MB was scored, at a peak 
     record.context.feature["sentences"].bytes_list.value[0] = b"the man " * (MAX_SENTENCE_BYTES // 8 + 1)
 
 
+def _sides_past_int32(record):  # a reviewer's: 4294967295² is past int64, negative, and passed the size's bound
+    record.context.feature["height"].int64_list.value[0] = 2 ** 32 - 1
+    record.context.feature["width"].int64_list.value[0] = 2 ** 32 - 1
+
+
 @pytest.mark.parametrize("change, message", [
     (_center_far_away, r"has center\] \[1000000000000"),
     (_fewer_frames_said, r"and num_frames\] \[3\]"),
     (_frames_of_another_size, r"has images of H, W =\] \[\[48 48\]"),
     (_a_very_long_sentence, rf"\(the longest\] \[{MAX_SENTENCE_BYTES + 8}\] \[bytes\)"),
-], ids=["center", "num_frames", "image_size", "sentence"])
+    (_sides_past_int32, r"size\] \[4294967295\] \[4294967295\]"),
+], ids=["center", "num_frames", "image_size", "sentence", "sides"])
 def test_a_record_acga_prepare_did_not_write_is_named_not_read_from_the_wrong_frames(a2d_shards, tmp_path, change,
                                                                                      message):
     """A record that breaks what the converter writes (by hand, or by another tool), in a shard whose manifest agrees

@@ -309,7 +309,7 @@ def test_a_bfloat16_run_exports_in_float32_where_asked(tmp_path, monkeypatch, ca
     trained = artifacts.load_trained(run)
     model = ACGA(trained.config, **PRECISIONS["mixed_bfloat16_head"])
     model.set_weights(trained.model.get_weights())
-    artifacts.save_trained(run, model, trained.vocabulary, trained.embeddings)
+    artifacts.save_trained(run, model, trained.vocabulary, trained.embeddings, overwrite=True)
     assert main(["export", "--model", run, "--output", str(tmp_path / "f32" / "acga" / "1"), "--no-warmup",
                  "--float32"]) == 0
     assert "(computes in float32; signatures: serving_default" in capsys.readouterr().out  # (a newcomer: said nowhere)

@@ -34,6 +34,7 @@ from acga_tf.apps.predict import (
     VideoInfo,
     frames_to_segment,
     iter_masks,
+    judge_queries,
     load_video,
     overlay_frames,
     predict,
@@ -2599,8 +2600,6 @@ def test_loading_a_run_leaves_python_s_random_stream_as_it_was(run_dir):
 def test_judge_queries_refuses_what_predict_refuses_in_its_words(trained):
     """A service tester asked `judge_queries` first, as docs/serving.md says, "the same lines": its empty sentence
     was "has no known word ... the model knows 16 words" there and "query is empty" from `predict`."""
-    from acga_tf.apps.predict import judge_queries
-
     frames = moving_frames(3, 24, 32, seed=3)
     predictor = load_predictor(trained)
     sentences = ["", QUERY, "?!", 5]

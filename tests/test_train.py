@@ -1115,3 +1115,27 @@ def test_save_trained_refuses_a_folder_holding_a_trained_run(finished_run, tmp_p
     assert before == {name: (pathlib.Path(copy) / name).read_bytes() for name in before}
     artifacts.save_trained(copy, untrained, trained.vocabulary, trained.embeddings, overwrite=True)
     assert (pathlib.Path(copy) / artifacts.MODEL_FILE).read_bytes() != before[artifacts.MODEL_FILE]
+
+
+def test_a_fine_tune_whose_shards_share_no_word_with_the_run_says_their_vectors_are_random(finished_run, caplog):
+    """A reviewer's: once a fine-tune stopped saying "no word vectors given: using ... random vectors" (its words
+    keep the run's), shards sharing no word with the run, or new words beside the run's, got random vectors without
+    a word."""
+    from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
+
+    theirs = artifacts.load_trained(finished_run)
+    for words in (["zebra", "xylophone"], [*theirs.vocabulary.words[1:], "zebra"]):
+        vocabulary = Vocabulary.build([" ".join(words)])
+        experiment = ExperimentConfig.preset("tiny", **TINY)
+        matrix, _ = vocabulary.embedding_matrix(dim=theirs.config.word_dim, seed=experiment.data.seed)
+        run = types.SimpleNamespace(vocabulary=vocabulary, experiment=experiment,
+                                    vectorizer=SentenceVectorizer.from_vocabulary(vocabulary, matrix, 8))
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            train_module._inherited_words(run, finished_run, None)
+        if words[0] == "zebra":
+            assert f"word vectors: the shards' 2 words are none of those {finished_run} knows: they get random " \
+                   f"vectors (seed {experiment.data.seed})" in caplog.text, caplog.text
+        else:
+            assert "1 new words get random vectors" in caplog.text or "1 new words keep theirs" in caplog.text, \
+                caplog.text

@@ -475,16 +475,17 @@ def _warnings_into(notes: list[str]) -> Iterator[None]:
 
 def write_results(path: str, results: Sequence[RowResult]) -> None:
     """`results.csv`: per row of the list, in order, its line, video, sentence, status, mask folder (relative to the
-    output folder), frames, mean coverage and message (written whole, then renamed into place; a sentence or
-    message that a spreadsheet would run as a formula starts with `'`, `tables.spreadsheet_text`; the paths are kept
-    as they are, for scripts that read them back: A2D's clips, named by YouTube ids, often start with `-`)."""
+    output folder), frames, mean coverage and message (written whole, then renamed into place; a cell that a
+    spreadsheet would run as a formula starts with `'`, `tables.spreadsheet_text`, except a path starting with `-`,
+    kept for scripts that read the paths back: A2D's clips, named by YouTube ids, often start with `-`)."""
     with files.atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(RESULT_COLUMNS)
+        text, a_path = tables.spreadsheet_text, functools.partial(tables.spreadsheet_text, path=True)
         for r in results:
-            writer.writerow([r.row.line, r.row.video, tables.spreadsheet_text(r.row.query), r.status, r.masks,
+            writer.writerow([r.row.line, a_path(r.row.video), text(r.row.query), r.status, a_path(r.masks),
                              "" if r.frames is None else r.frames, "" if r.coverage is None else f"{r.coverage:.6f}",
-                             tables.spreadsheet_text(r.message)])
+                             text(r.message)])
 
 
 __all__ = ["ListRow", "RowResult", "read_list", "video_folders", "predict_list", "write_results", "SUMMARY_NAME",

@@ -73,7 +73,8 @@ def _checked(context: dict[str, tf.Tensor], frames: tf.Tensor, source) -> dict[s
         tf.equal(tf.shape(context[schema.INSTANCE_IDS_KEY].values, out_type=tf.int64)[0], sentences),
         tf.reduce_any([tf.equal(tf.size(context[schema.CLASS_IDS_KEY].values, out_type=tf.int64), sentences),
                        tf.equal(tf.size(context[schema.CLASS_IDS_KEY].values), 0)]),
-        height > 0, width > 0, height * width <= MAX_FRAME_PIXELS])
+        height > 0, width > 0, height <= MAX_FRAME_PIXELS, width <= MAX_FRAME_PIXELS,  # (each side first: a
+        height * width <= MAX_FRAME_PIXELS])  # product past int64 is negative, and passed)
     check = tf.debugging.Assert(ok, [
         "a record that acga prepare did not write: video", context[schema.VIDEO_ID_KEY], "frame",
         context[schema.FRAME_NUMBER_KEY], "has center", center, "and num_frames", num_frames, "for", stored,

@@ -219,7 +219,7 @@ def _check_arrays(model, x, y=None) -> None:
         # different structures" (a PyTorch user's first try)
         raise ValueError(f"y is one array of shape {tuple(y.shape)}; the losses compiled take a target for each of "
                          f"{sorted(model.loss)}: give y as that dict (acga_tf.data.parse.multiscale_targets(mask) "
-                         "makes the three from (B, S, S, 1) masks; make_dataset's batches have them)")
+                         "makes the model's three from (B, S, S, 1) masks; make_dataset's batches have them)")
     targets = y.items() if isinstance(y, dict) else [("target", y)] if hasattr(y, "shape") else []
     for name, value in targets:
         if not hasattr(value, "shape"):

@@ -41,20 +41,22 @@ def import_tensorflow_quietly(warnings: bool = False) -> None:
     (TensorFlow reads `abc` as 0: all its lines), sets it to 2 (errors), or to 1 (warnings too) with `warnings`: the
     command's own message says what failed, and TensorFlow's warnings before it ("Local rendezvous is aborting with
     status: ...", a temporary file's path on a full disk) only repeated it. In an interactive session TensorFlow's
-    Python logger, which TensorFlow sets to INFO there, is set to WARNING."""
+    Python logger, which TensorFlow sets to INFO there, is set to WARNING (TensorFlow already imported too)."""
     if os.environ.get(LEVEL_VARIABLE, "").strip() not in ("0", "1", "2", "3"):  # unset, or not a level:
         os.environ[LEVEL_VARIABLE] = "1" if warnings else "2"  # TensorFlow reads "abc" as 0
-    if "tensorflow" in sys.modules or os.environ[LEVEL_VARIABLE].strip() == "0":
+    if os.environ[LEVEL_VARIABLE].strip() == "0":
         return
-    with filtered_stderr():
-        import tensorflow as tf  # loaded here, filtered; the importers below find it loaded
+    if "tensorflow" not in sys.modules:
+        with filtered_stderr():
+            import tensorflow  # loaded here, filtered; the importers below find it loaded
 
-        tf.config.list_physical_devices("GPU")  # CUDA's initialisation, whose failure is one more line
+            tensorflow.config.list_physical_devices("GPU")  # CUDA's initialisation, whose failure is one more line
     # In an interactive session (a notebook's kernel, `python -i`) TensorFlow sets its Python logger to INFO, so
     # every `fit` printed "INFO:tensorflow:Using MirroredStrategy ..." and every export "INFO:tensorflow:Assets
     # written to: .../1.partial/assets", twice (a notebook tester's): warnings and errors still pass.
-    if tf.get_logger().level == logging.INFO:  # (elsewhere TensorFlow leaves it unset: the root logger's level)
-        tf.get_logger().setLevel(logging.WARNING)
+    logger = sys.modules["tensorflow"].get_logger()
+    if logger.level == logging.INFO:  # (elsewhere TensorFlow leaves it unset: the root logger's level)
+        logger.setLevel(logging.WARNING)
 
 
 def unfilter_stderr() -> None:

@@ -100,10 +100,13 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def spreadsheet_text(text: str) -> str:
+def spreadsheet_text(text: str, *, path: bool = False) -> str:
     """A text cell for a CSV acga-tf writes: `text`, with a `'` before it where it starts as a formula does
-    (`FORMULA_STARTS`), so a spreadsheet shows it as text instead of running it (docs/serving.md#many-videos)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    (`FORMULA_STARTS`), so a spreadsheet shows it as text instead of running it (docs/serving.md#many-videos). A
+    `path` starting with `-` is kept (A2D's clips, named by YouTube ids, often do, and scripts read the paths back):
+    a spreadsheet shows it as an error, not as what a formula computes."""
+    starts = tuple(start for start in FORMULA_STARTS if start != "-") if path else FORMULA_STARTS
+    return "'" + text if text.startswith(starts) else text
 
 
 def _separator_hint(header: list[str]) -> str:

@@ -925,10 +925,18 @@ def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> 
               if words.index(word)}
     other = [row for row, theirs in shared.items() if not np.array_equal(matrix[row], vectors[theirs])]
     source = os.path.join(parent, artifacts.EMBEDDINGS_FILE)
+    new = len(run.vocabulary.words) - 1 - len(shared)
+    if vectors_path is None and not shared:  # (no word in common: every vector random, which load_vectorizer did
+        logger.warning("word vectors: the shards' %d words are none of those %s knows: they get random vectors (seed "
+                       "%d)", new, parent, run.experiment.data.seed)  # not say for a fine-tune: a reviewer's)
+        return
     if not other:  # (the same seed's random vectors, or the same file: nothing to keep)
         if vectors_path is None:
             logger.info("word vectors: the %d words %s knows read as it was trained to (%s)", len(shared), parent,
                         source)
+            if new:
+                logger.warning("word vectors: %d new words get random vectors (seed %d)", new,
+                               run.experiment.data.seed)
         return
     if vectors_path is not None:
         logger.warning("%s gives %d of the %d words the fine-tuned run knows other vectors than it was trained with "
@@ -937,7 +945,6 @@ def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None) -> 
         return
     for row in other:
         matrix[row] = vectors[shared[row]]
-    new = len(run.vocabulary.words) - 1 - len(shared)
     logger.warning("word vectors: the %d words %s knows keep the vectors it was trained with (%s), not the random "
                    "ones of seed %d%s", len(shared), parent, source, run.experiment.data.seed,
                    f"; {new} new words keep theirs" if new else "")
