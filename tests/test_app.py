@@ -445,3 +445,30 @@ def test_acga_app_stopped_by_sigterm_leaves_nothing_of_its_visitors(run_dir, tmp
     line = r"\d\d:\d\d:\d\d request 1: example\.mp4, 1 sentence, \d+ frames, [\d.]+ s: done\n"
     assert re.search(line, output), output
     assert list(temp.iterdir()) == []
+
+
+def test_every_refused_sentence_is_named_at_once(served):
+    """A web-page tester typed three sentences the model could not read (French, Japanese, one with a balloon): the
+    page named the first alone, then the next after each fix. Now each refusal is in the one message."""
+    app, _ = served
+    with pytest.raises(ValueError) as refused:
+        app.segment(app.example(), f"le cercle rouge\n{QUERY}\nzebra xylophone")
+    message = str(refused.value)
+    assert message.startswith("2 of the 3 sentences cannot be segmented: query 'le cercle rouge' has no known word")
+    assert "; query 'zebra xylophone' has no known word" in message
+
+
+def test_the_page_keeps_its_errors_and_clears_a_videos_results_when_another_comes(served):
+    """A web-page tester: an error's message went after 10 s (the panels kept an "Error" badge without a word), and
+    the last clip's overlay, masks and middle frame stayed beside the next video, ready to be downloaded as its own."""
+    app, _ = served
+    page = build_page(app)
+    config = page.get_config_file()
+    ids = {c["props"]["elem_id"]: c["id"] for c in config["components"] if c.get("props", {}).get("elem_id")}
+    changes = [d for d in config["dependencies"] if [ids["video"], "change"] in [list(t) for t in d["targets"]]]
+    assert len(changes) == 1
+    assert {ids[name] for name in ("overlay", "masks", "frame", "report", "attention")} <= set(changes[0]["outputs"])
+    segment = next(fn for fn in page.fns.values() if fn.name == "segment").fn
+    with pytest.raises(Exception) as shown:
+        segment(None, QUERY)
+    assert getattr(shown.value, "duration", 10) is None and "upload a video first" in str(shown.value)

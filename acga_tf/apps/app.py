@@ -25,7 +25,7 @@ import weakref
 import zipfile
 from collections.abc import Callable
 
-from acga_tf.apps.predict import predict_to_files, quoted, square_pixels, video_info
+from acga_tf.apps.predict import judge_queries, predict_to_files, quoted, square_pixels, video_info
 from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
 from acga_tf.data.synthetic import write_example_video
@@ -215,6 +215,10 @@ class WebApp:
         if not video:
             raise ValueError("upload a video first (or press 'Use the example video')")
         sentences = _sentences(text)
+        refused = [refusal for refusal, _ in judge_queries(self.predictor, sentences) if refusal]
+        if len(refused) > 1:  # each said, not the first alone (a tester fixed three lines in three tries)
+            raise ValueError(f"{len(refused)} of the {len(sentences)} sentences cannot be segmented: "
+                             + "; ".join(refused))
         info = video_info(video)
         if self.max_pixels and info.width and info.height and info.width * info.height > self.max_pixels:
             raise ValueError(f"{os.path.basename(video)}: the video's frames are {info.width} x {info.height} pixels; "
@@ -324,8 +328,10 @@ def build_page(app: WebApp):
 
     def shown(error: ValueError, video: str | None) -> Exception:
         """The user's mistake as the page shows it: Gradio renders the message as HTML (a file name or sentence is
-        escaped), and does not print it as a traceback in the server's log (it did for every such mistake)."""
-        return gr.Error(html.escape(page_message(error, video, app.work_dir)), print_exception=False)
+        escaped), and does not print it as a traceback in the server's log (it did for every such mistake). It stays
+        until the visitor closes it (Gradio's went after 10 s, leaving the panels' "Error" badges without a word: a
+        tester's)."""
+        return gr.Error(html.escape(page_message(error, video, app.work_dir)), print_exception=False, duration=None)
 
     def segment(video, text, progress=gr.Progress()):
         try:
@@ -367,6 +373,9 @@ def build_page(app: WebApp):
             figure = gr.Image(label="attention of the clicked point (first sentence)", interactive=False,
                               elem_id="attention")
         example.click(app.example, outputs=video)
+        # another video clears the last one's results (a tester downloaded a clip's masks beside the next clip)
+        video.change(lambda: (None, None, None, "", None, None), outputs=[overlay, masks, frame, report, session,
+                                                                          figure], show_progress="hidden")
         running = run.click(segment, inputs=[video, text], outputs=[overlay, masks, frame, report, session])
         stop.click(None, cancels=[running])
         frame.select(attention, inputs=session, outputs=figure)
