@@ -775,6 +775,14 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
     assert "; the model knows 14 words: " in str(caught.value)  # (a model of more words: its vocab.txt's path)
     assert caught.value.message == ("query 'zyzzyva quokka' has no known word: none of its words is in the "
                                     "vocabulary of the model, so the mask would ignore the sentence")
+    # several refused: each named in one message, the model's words once at its end (a web-page tester fixed three
+    # sentences in three tries)
+    with pytest.raises(acga_tf.InputError) as caught:
+        predict(load_predictor(run_dir), frames, queries=["zyzzyva quokka", QUERY, "the zebra galloping"])
+    assert caught.value.message.startswith("2 of the 3 sentences cannot be segmented: query 'zyzzyva quokka' has no "
+                                           "known word: none of its words"), caught.value.message
+    assert "; query 'the zebra galloping': the model knows only 'the'" in caught.value.message
+    assert str(caught.value).count("; the model knows 14 words: ") == 1, str(caught.value)
     # a long-video tester's "the zebra galloping": "the" alone known, segmented and "done" at 2% coverage, the only
     # sign a warning in the list's message column; a sentence of words that name nothing is refused as one of none
     for sentence, named, lacks in (("the zebra galloping", "'the'", " (zebra, galloping are not in its vocabulary)"),

@@ -179,15 +179,23 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
     Raises:
         TypeError: a sentence that is not a str.
         ValueError: no sentence, an empty one, or one with no vocabulary word among its first L (its mask would
-            ignore it: a text-blind answer).
+            ignore it: a text-blind answer); where several are refused, each is named in the one message (a web-page
+            tester fixed three sentences in three tries), the model's words said once, at its end.
     """
     queries = [check_query(q) for q in as_sentences(queries)]
+    refused = []
     for refusal, notes in judge_queries(predictor, queries):
         for note in notes:
             logger.warning("%s", note)
-        if refusal is not None:  # `.message` without the hint, which may name the model's vocabulary file
-            hint = predictor.words_hint()  # (asked only here: a SavedModel's reads its file)
-            raise InputError(refusal, message=refusal.removesuffix(f"; {hint}") if hint else refusal)
+        if refusal is not None:
+            refused.append(refusal)
+    if refused:  # `.message` without the hint, which may name the model's vocabulary file
+        hint = predictor.words_hint()  # (asked only here: a SavedModel's reads its file)
+        bare = [refusal.removesuffix(f"; {hint}") if hint else refusal for refusal in refused]
+        message = bare[0] if len(bare) == 1 else (f"{len(bare)} of the {len(queries)} sentences cannot be segmented: "
+                                                   + "; ".join(bare))
+        hinted = hint and bare != refused
+        raise InputError(message + (f"; {hint}" if hinted else ""), message=message)
     return queries
 
 
