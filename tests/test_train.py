@@ -1117,6 +1117,20 @@ def test_save_trained_refuses_a_folder_holding_a_trained_run(finished_run, tmp_p
     assert (pathlib.Path(copy) / artifacts.MODEL_FILE).read_bytes() != before[artifacts.MODEL_FILE]
 
 
+def test_save_trained_refuses_a_stopped_runs_folder(finished_run, tmp_path):
+    """A reviewer's: a run stopped before its end (its backup, checkpoints and `experiment.json`, no `model.keras`
+    yet) was not protected: `save_trained` wrote another model's words and config beside its backup, which
+    `--resume` then read. Refused like a trained run's folder."""
+    copy = tmp_path / "stopped"
+    copy.mkdir()
+    shutil.copy(os.path.join(finished_run, artifacts.EXPERIMENT_FILE), copy)
+    trained = artifacts.load_trained(finished_run)
+    with pytest.raises(FileExistsError, match=rf"^{re.escape(str(copy))}: holds a run whose training began "
+                                              r"\(experiment.json\): not replaced"):
+        artifacts.save_trained(copy, trained.model, trained.vocabulary, trained.embeddings)
+    assert os.listdir(copy) == [artifacts.EXPERIMENT_FILE]
+
+
 def test_a_fine_tune_whose_shards_share_no_word_with_the_run_says_their_vectors_are_random(finished_run, caplog):
     """A reviewer's: once a fine-tune stopped saying "no word vectors given: using ... random vectors" (its words
     keep the run's), shards sharing no word with the run, or new words beside the run's, got random vectors without

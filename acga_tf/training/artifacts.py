@@ -212,15 +212,18 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
 
     Raises:
         TypeError: `model` is not an `ACGA` (`require_acga`), before anything is written.
-        FileExistsError: `directory`, a local folder, holds a trained run (its `model.keras`) and not `overwrite`,
+        FileExistsError: `directory`, a local folder, holds a trained run (its `model.keras`) or one whose
+            training began (its `experiment.json`: a stopped run, resumable from its backup) and not `overwrite`,
             before anything is written: a notebook's cell pointed at a trained run replaced its model with an
             untrained one, its `experiment.json`, provenance and checkpoints left beside it (a notebook tester's).
     """
     require_acga(model)
     directory = os.fspath(directory)
-    if not overwrite and "://" not in directory and os.path.exists(os.path.join(directory, MODEL_FILE)):
-        raise FileExistsError(f"{directory}: holds a trained run ({MODEL_FILE}): not replaced; save into another "
-                              "folder, or pass overwrite=True to replace its model, words and config")
+    if not overwrite and "://" not in directory:
+        for name, what in ((MODEL_FILE, "a trained run"), (EXPERIMENT_FILE, "a run whose training began")):
+            if os.path.exists(os.path.join(directory, name)):
+                raise FileExistsError(f"{directory}: holds {what} ({name}): not replaced; save into another "
+                                      "folder, or pass overwrite=True to replace its model, words and config")
     save_vocabulary(directory, vocabulary, embeddings)
     files.write_text(os.path.join(directory, CONFIG_FILE), model.config.to_json() + "\n")
     if experiment is not None:
