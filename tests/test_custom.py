@@ -297,6 +297,18 @@ def test_masks_that_were_read_wrong_without_a_word(tmp_path):
     two = save("two.png", (shape + 2 * _mask(2, 1)).astype(np.uint8), "P", davis)
     np.testing.assert_array_equal(read_mask_image(two, 2), _mask(2, 1))  # named by the instance column: read
     np.testing.assert_array_equal(read_mask_image(save("one.png", shape, "P", davis)), shape)  # one object: read
+    # A reviewer's: with index 0 transparent (a tRNS chunk, as some tools save DAVIS's masks), the indices were lost
+    # to an RGBA conversion: a frame showing object 2 alone gave its pixels to instance 1, two objects were "colour"
+    clear = Image.fromarray((shape + 2 * _mask(2, 1)).astype(np.uint8), "P")
+    clear.putpalette(davis + [0] * (768 - len(davis)))
+    clear.save(tmp_path / "clear.png", transparency=0)
+    for index, want in ((1, shape), (2, _mask(2, 1))):
+        np.testing.assert_array_equal(read_mask_image(str(tmp_path / "clear.png"), index), want)
+    alone = Image.fromarray((2 * _mask(2, 1)).astype(np.uint8), "P")
+    alone.putpalette(davis + [0] * (768 - len(davis)))
+    alone.save(tmp_path / "alone.png", transparency=0)
+    with pytest.raises(DataError, match="no pixel"):
+        read_mask_image(str(tmp_path / "alone.png"), 1)
     refused = {two: "an index mask of 2 objects (indices 1, 2): give the table's instance column the index of each "
                     "row's actor",
                save("inverted.png", (1 - shape).astype(np.uint8), "P", [200, 30, 30, 0, 0, 0]):

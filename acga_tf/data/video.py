@@ -1110,9 +1110,10 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
 
     A 1-bit image: its set pixels. A palette image whose colours are greys (black and white saved with a palette):
     as the greyscale picture it shows. Another palette image (DAVIS's, one index an object): the pixels of index
-    `value`, or, where it uses one index besides 0, that index's; index 0 is the background (refused where it is
-    not black and another index is: the picture's black would be the actor). A greyscale one (8 or 16 bits, or RGB
-    whose three channels are equal, as editors save black and white): the pixels equal to `value`; else those at
+    `value` (whatever its transparency), or, where it uses one index besides 0, that index's; index 0 is the
+    background (refused where it is not black and another index is: the picture's black would be the actor). A
+    greyscale one (8 or 16 bits, or RGB whose three channels are equal, as editors save black and white): the pixels
+    equal to `value`; else those at
     half the top level or more (128 of 255: a JPEG's or an antialiased edge's in-between greys go to the nearer
     side), and any non-zero pixel where the image's values are 0 and 1 only. With an alpha channel, a pixel less
     than half opaque is background, and where the shown pixels are all of one colour the opaque pixels are the actor
@@ -1140,7 +1141,9 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
                 raise DataError(path, f"an id map saved as JPEG, read for the pixels of value {value}: JPEG's "
                                       "compression changes values near every edge, so the actor would lose or gain "
                                       "pixels there; save it as PNG", reason="bad_mask")
-            if mode == "PA" or (mode == "P" and "transparency" in image.info):  # a palette with transparency
+            # A palette image with transparency, read for an index (DAVIS's masks with index 0 transparent, as some
+            # tools save them) is an index mask; converted to RGBA, one object alone became the alpha's shape
+            if mode == "PA" or (mode == "P" and "transparency" in image.info and value is None):  # a cut-out
                 image, mode = image.convert("RGBA"), "RGBA"
             palette = np.asarray(image.getpalette() or [], np.int64).reshape(-1, 3) if mode == "P" else None
             pixels = np.asarray(image)
