@@ -1113,10 +1113,10 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
     `value` (whatever its transparency), or, where it uses one index besides 0, that index's; index 0 is the
     background (refused where it is not black and another index is: the picture's black would be the actor). A
     greyscale one (8 or 16 bits, or RGB whose three channels are equal, as editors save black and white): the pixels
-    equal to `value`; else those at half the top level or more (128 of 255: a JPEG's or an antialiased edge's in-
-    between greys go to the nearer side), and any non-zero pixel where the image's values are 0 and 1 only. With an
-    alpha channel, a pixel less than half opaque is background, and where the shown pixels are all of one colour the
-    opaque pixels are the actor (a cut-out saved by an editor: white, black or red, the shape in the alpha).
+    equal to `value`; else those at half the top level or more (128 of 255: a JPEG's or an antialiased edge's
+    in-between greys go to the nearer side), and any non-zero pixel where the image's values are 0 and 1 only. With
+    an alpha channel, a pixel less than half opaque is background, and where the shown pixels are all of one colour
+    the opaque pixels are the actor (a cut-out saved by an editor: white, black or red, the shape in the alpha).
 
     Returns:
         uint8 (H, W) {0, 1}.
