@@ -486,3 +486,49 @@ def test_an_actor_absent_from_its_frame_is_kept_as_an_empty_mask_where_asked(tmp
     np.testing.assert_array_equal(masks[6, "the green square"], np.zeros((H, W)))
     np.testing.assert_array_equal(masks[3, "the green square"], _mask(3, 1))
     np.testing.assert_array_equal(masks[6, "the red square"], _mask(6, 0))
+
+
+def test_a_re_run_keeps_train_and_test_apart_and_a_failed_one_keeps_the_last_conversion(own, tmp_path, caplog):
+    """A reviewer's three re-runs into one folder, each read without a word before: (1) a video moved from test to
+    train stayed in the old test shards, beside its new train ones (the leak `split_clash` exists to prevent); (2) a
+    re-run stopped by a bad row had removed the last good conversion's shards first (another shard count), leaving a
+    part-written set the old manifest did not describe, which `make_dataset` read; (3) the train split converted with
+    another --window than a later test split kept its shards, the manifest's window check no longer theirs."""
+    from acga_tf.data.datasets import check_shards
+
+    config = ACGAConfig.preset("tiny", image_size=32, clip_length=4)
+    out = tmp_path / "shards"
+    table = own / "annotations.csv"
+    rows = list(csv.reader(table.open(encoding="utf-8")))
+    prepare = ["prepare", "custom", "--root", str(own), "--output", str(out), "--no-progress", "--shard-size", "1"]
+    assert main(prepare) == 0
+    assert sorted(p.name for p in out.glob("test-*")) == ["test-00000-of-00001.tfrecord"]
+    with open(table, "w", encoding="utf-8", newline="") as f:  # (1) video c moved to train
+        csv.writer(f).writerows([row[:4] + ["train"] + row[5:] if row[0] == "clips/c.mp4" else row for row in rows])
+    assert main(prepare) == 0
+    assert not list(out.glob("test-*"))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["splits"]) == ["train"] and manifest["samples"] == 6
+    assert "no test rows now: removing the test shards" in caplog.text
+    before = sorted(p.name for p in out.glob("train-*"))
+    assert before == [f"train-0000{k}-of-00004.tfrecord" for k in range(4)]
+    Image.fromarray(np.dstack([_mask(4, 0) * 255, _mask(4, 0) * 0, _mask(4, 0) * 0])).save(own / "masks" / "red.png")
+    with open(table, "a", encoding="utf-8", newline="") as f:  # (2) a fifth train frame, its mask refused
+        csv.writer(f).writerow(["clips/a.mp4", 4, "the red one", "masks/red.png", "train", ""])
+    assert main(prepare) == 2
+    assert set(before) <= {p.name for p in out.glob("train-*")}  # the last conversion's shards, kept
+    with pytest.raises(ValueError, match=r"-of-00005.tfrecord: a shard manifest.json does not list \(left by a "
+                                         r"conversion that did not finish"):
+        check_shards(str(out / "train-*.tfrecord"), config)
+    with pytest.raises(ValueError, match="manifest.json does not list"):
+        make_dataset(str(out / "train-*.tfrecord"), config, training=False, batch_size=1)
+    out = tmp_path / "windows"  # (3)
+    _table(table, rows[1:], header=rows[0])
+    assert main([*prepare[:5], str(out), "--no-progress", "--split", "train", "--window", "2"]) == 0
+    caplog.clear()
+    assert main([*prepare[:5], str(out), "--no-progress", "--split", "test", "--window", "4"]) == 0
+    assert "train-00000-of-00001.tfrecord is not in manifest.json (converted with other settings): convert train " \
+           "split again" in caplog.text
+    with pytest.raises(ValueError, match="train-00000-of-00001.tfrecord: a shard manifest.json does not list"):
+        check_shards(str(out / "train-*.tfrecord"), config)
+    check_shards(str(out / "test-*.tfrecord"), config)

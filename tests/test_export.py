@@ -8,6 +8,7 @@ answers are compared here with the Keras model run on the same preprocessed inpu
 
 import base64
 import collections
+import functools
 import importlib.util
 import json
 import os
@@ -194,9 +195,20 @@ def fresh(exported, trained, tmp_path_factory):
                                           "queries": queries}, "segment_encoded"),
         "bad_encoded_sizes": ("rest", {"frames": np.array(list(pngs[:-1]) + [serving.encode_png(
             good["video"][0, 0])], object), "queries": queries}, "segment_encoded"),
+        # A serving reviewer's: a PNG cut within its header was "not PNG or JPEG"; strings nested 33 deep, a
+        # 130-byte body, ended the process (TensorFlow's conversion crashed); ragged strings, a missing input and an
+        # empty video escaped as other errors or were called decimals
+        "bad_encoded_cut_png": ("rest", {"frames": np.array(list(pngs[:-1]) + [pngs[0][:20]], object),
+                                         "queries": queries}, "segment_encoded"),
+        "bad_rest_deep_strings": ("rest", {}, "describe_queries", {"signature_name": "describe_queries", "inputs": {
+            "queries": functools.reduce(lambda inner, _: [inner], range(40), "a man")}}),
+        "bad_rest_ragged_strings": ("rest", {}, "describe_queries", {"signature_name": "describe_queries",
+                                                                     "inputs": {"queries": [["a man"], ["a", "b"]]}}),
+        "bad_rest_empty_video": ("rest", {}, "serving_default", {"inputs": {"video": [], "query": ["a man"]}}),
+        "bad_missing_input": (proto, {"video": good["video"]}, "serving_default"),
     }
-    for id_, (kind, inputs, signature) in bad.items():
-        add(id_, kind, inputs, signature)
+    for id_, (kind, inputs, signature, *body) in bad.items():
+        add(id_, kind, inputs, signature, body=body[0] if body else None)
         add(f"after_{id_}", proto, good)  # the process must answer a good request after each bad one
     (work / "manifest.json").write_text(json.dumps(manifest))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -334,6 +346,12 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     ("bad_encoded_unsigned", r"frames must have at most 33177600 pixels each \(8K UHD, 7680 x 4320\); their "
                              r"headers declare H, W =.*4294967295 4294967295"),
     ("bad_encoded_sizes", r"frames must all be the size of the first one; their headers declare H, W =.*80 48.*48 80"),
+    ("bad_encoded_cut_png", r"frames must be whole images; got a PNG frame cut short, of\] \[20\] \[bytes"),
+    ("bad_rest_deep_strings", r"^input 'queries': strings nested 40 deep; a signature's inputs have at most 5"),
+    ("bad_rest_ragged_strings", r"^input 'queries': not a rectangular array of strings"),
+    ("bad_rest_empty_video", r"video must be uint8 \[B, T, H, W, 3\] \(rank 5\)"),
+    ("bad_missing_input", r"^signature 'serving_default' takes inputs \['query', 'video'\]; unknown \[\], missing "
+                          r"\['query'\]"),
 ])
 def test_bad_requests_fail_clearly_and_the_process_survives(fresh, trained, id_, message):
     import re

@@ -27,7 +27,6 @@ import csv
 import logging
 import multiprocessing
 import os
-import re
 import shutil
 import signal
 import sys
@@ -40,7 +39,7 @@ from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
 from acga_tf.data.beam import run_beam
 from acga_tf.data.custom import read_custom
 from acga_tf.data.jhmdb import read_jhmdb
-from acga_tf.data.manifest import MANIFEST_NAME, VOCAB_NAME, read_manifest
+from acga_tf.data.manifest import MANIFEST_NAME, SHARD_RE, VOCAB_NAME, read_manifest, unlisted_shards
 from acga_tf.data.schema import JPEG_QUALITY, SCHEMA_VERSION
 from acga_tf.data.shards import (
     CONVERTER_VERSION,
@@ -75,7 +74,6 @@ RUNNERS = ("local", "beam")
 # How messages name `prepare`'s settings: the `acga prepare` option, or the Python argument (`ops.options.option`).
 OUTPUT, OVERWRITE = ("--output", "output"), ("--overwrite", "overwrite=True")
 VOCABULARY = ("--vocabulary", "vocabulary")
-SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp)?$")  # what `shards.shard_name` writes
 OUTPUT_FILES = {MANIFEST_NAME, MANIFEST_NAME + ".tmp", VOCAB_NAME, VOCAB_NAME + ".tmp", SKIPPED_NAME,
                 SKIPPED_NAME + ".tmp", MARKER_DIR}
 
@@ -294,14 +292,40 @@ def _update_manifest(output_dir: str, dataset: str, split_name: str, split_summa
         "vocabulary": VOCAB_NAME, "vocabulary_size": vocab_size, "vocabulary_source": vocab_source,
     })
     manifest.setdefault("splits", {})[split_name] = split_summary
-    manifest["samples"] = sum(s["samples"] for s in manifest["splits"].values())
-    manifest["frames"] = sum(s["frames"] for s in manifest["splits"].values())
     # Items the reader left out belong to no shard: listed once, for the whole dataset.
     manifest["reader_skipped_items"] = [[s.source, s.reason, s.message] for s in reader_skipped]
+    skipped_path = _write_manifest(output_dir, manifest)
+    stale = unlisted_shards(sorted(os.listdir(output_dir)), manifest)
+    if stale:  # another split's, of an earlier window or converter version (`make_dataset` refuses them)
+        logger.warning("%s: %s %s not in %s (converted with other settings): convert %s again with these", output_dir,
+                       ", ".join(stale), "are" if len(stale) > 1 else "is", MANIFEST_NAME,
+                       " and ".join(sorted({SHARD_RE.match(name).group(1) for name in stale})) + " split")
+    return skipped_path
+
+
+def _write_manifest(output_dir: str, manifest: dict[str, Any]) -> str | None:
+    """Writes `manifest.json` with its totals over its splits, and `skipped.csv`; returns the latter's path (None
+    when nothing was skipped)."""
+    manifest["samples"] = sum(s["samples"] for s in manifest["splits"].values())
+    manifest["frames"] = sum(s["frames"] for s in manifest["splits"].values())
     all_skipped = [row for s in manifest["splits"].values() for row in s["skipped_items"]]
-    skipped_path = _write_skipped(output_dir, all_skipped + manifest["reader_skipped_items"])
+    skipped_path = _write_skipped(output_dir, all_skipped + manifest.get("reader_skipped_items", []))
     files.write_json(os.path.join(output_dir, MANIFEST_NAME), manifest)
     return skipped_path
+
+
+def _forget_split(output_dir: str, split_name: str) -> None:
+    """Removes the shards and the manifest's entry of a split the dataset no longer has (a conversion of all its
+    splits): a video moved from test to train was in both splits' shards."""
+    names = [entry for entry in os.listdir(output_dir) if (m := SHARD_RE.match(entry)) and m.group(1) == split_name]
+    manifest = read_manifest(output_dir, missing_ok=True) or {}
+    if not names and split_name not in manifest.get("splits", {}):
+        return
+    logger.warning("%s: no %s rows now: removing the %s shards an earlier conversion wrote (%d files)", output_dir,
+                   split_name, split_name, len(names))
+    if manifest.get("splits", {}).pop(split_name, None) is not None:
+        _write_manifest(output_dir, manifest)
+    _remove_stale(output_dir, split_name, set())
 
 
 def _check_counts(window: int, shard_size: int, workers: int) -> None:
@@ -352,9 +376,11 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     os.makedirs(os.path.join(output_dir, MARKER_DIR), exist_ok=True)
 
     tasks = plan_shards(frames, output_dir, split_name, window=window, shard_size=shard_size, skip_bad=skip_bad)
-    _remove_stale(output_dir, split_name, {t.name for t in tasks})
     markers, reused = _write_shards(tasks, runner, beam_options, workers, progress, f"{dataset} {split_name}",
                                     executor)
+    # Once the new shards are all written: a re-run stopped by a bad row removed the last good conversion's first
+    # (another shard count), leaving a part-written set that its manifest did not describe.
+    _remove_stale(output_dir, split_name, {t.name for t in tasks})
     shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "bytes": markers[t.name].get("bytes"),
                "frames": markers[t.name]["frames"], "samples": markers[t.name]["samples"]} for t in tasks]
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
@@ -448,6 +474,9 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
             raise ValueError(f"{root}: no annotated frame of {dataset} to convert"
                              + (f": all {len(reader_skipped)} items read were bad (the warnings above name them; "
                                 "nothing was written)" if reader_skipped else ""))
+        for s in ("train", "test"):
+            if s not in wanted and split == "all" and os.path.isdir(output):
+                _forget_split(output, s)
         for s in wanted:
             if not by_split[s]:
                 raise ValueError(f"{root}: no annotated frame in the {s!r} split of {dataset}"

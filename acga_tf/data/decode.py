@@ -95,13 +95,18 @@ def header_sizes(encoded: tf.Tensor, what: str) -> tf.Tensor:
 
 def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
     """(H, W) int64 of one PNG or JPEG image (a string scalar), read from its header."""
-    is_png = tf.logical_and(tf.strings.substr(data, 0, 8) == PNG_SIGNATURE, tf.strings.length(data) >= 24)
+    signed_png = tf.strings.substr(data, 0, 8) == PNG_SIGNATURE
+    is_png = tf.logical_and(signed_png, tf.strings.length(data) >= 24)
     is_jpeg = tf.strings.substr(data, 0, 3) == JPEG_SIGNATURE
     # The first bytes as text (a GIF's "GIF89a", a WebP's "RIFF"), what is not UTF-8 as U+FFFD: an error message
     # must be text, or the client fails to read it.
     start = tf.strings.unicode_transcode(tf.strings.substr(data, 0, 8), "UTF-8", "UTF-8", errors="replace")
-    with tf.control_dependencies([tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [
-            f"{what} must be PNG or JPEG images; got a {what.rstrip('s')} that starts with", start])]):
+    cut = tf.debugging.Assert(tf.logical_or(is_png, tf.logical_not(signed_png)), [  # (was "not PNG or JPEG")
+        f"{what} must be whole images; got a PNG {what.rstrip('s')} cut short, of", tf.strings.length(data), "bytes"])
+    with tf.control_dependencies([cut]):
+        kind = tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [
+            f"{what} must be PNG or JPEG images; got a {what.rstrip('s')} that starts with", start])
+    with tf.control_dependencies([kind]):
         height_width = tf.cond(  # PNG: IHDR's big-endian width and height; JPEG: its SOF marker
             is_png, lambda: tf.reverse(tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.int32, little_endian=False),
                                        [0]),

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import struct
-from typing import Any
+from typing import Any, Sequence
 
 import tensorflow as tf
 
@@ -18,6 +18,7 @@ from acga_tf.ops import files
 from acga_tf.ops.errors import error_message
 
 MANIFEST_NAME = "manifest.json"
+SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp)?$")  # what `shards.shard_name` writes
 VOCAB_NAME = "vocab.txt"
 
 
@@ -154,6 +155,14 @@ def known_sample_count(file_pattern: str) -> int | None:
         return None
 
 
+def unlisted_shards(paths: Sequence[str], manifest: dict[str, Any]) -> list[str]:
+    """Those of `paths` named as the converter names its shards (`SHARD_RE`) that `manifest` does not list: a
+    conversion's that did not finish, or that an earlier one wrote with other settings (another window) before a
+    later conversion of the other split started the manifest afresh."""
+    listed = {s["file"] for split in manifest.get("splits", {}).values() for s in split.get("shards", ())}
+    return [path for path in paths if SHARD_RE.match(os.path.basename(path)) and os.path.basename(path) not in listed]
+
+
 def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
     """Checks each shard against the size the converter recorded in the manifest (a cheap integrity check, so a
     truncated or replaced shard is named before TensorFlow fails deep inside `tf.data` with a `DataLossError`).
@@ -166,6 +175,10 @@ def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
             message names the file).
     """
     recorded = {s["file"]: s.get("bytes") for split in manifest.get("splits", {}).values() for s in split["shards"]}
+    for path in unlisted_shards(files, manifest)[:1]:  # (read, a re-run's part-written set passed for the whole)
+        raise ValueError(f"{path}: a shard {MANIFEST_NAME} does not list (left by a conversion that did not finish, "
+                         "or by an earlier one with other settings); run `acga prepare` into that folder again for "
+                         "its split, with the settings the manifest records")
     check_tfrecord_files(sorted(path for path in files if os.path.basename(path) not in recorded))
     for path in files:
         expected = recorded.get(os.path.basename(path))

@@ -216,6 +216,28 @@ def _decode_strings(value: Any, name: str) -> Any:
     raise invalid_argument(f"input {name!r}: expected a string, got {type(value).__name__} {value!r}")
 
 
+# The most dimensions of a string input: TensorFlow's conversion of a NumPy string array of more ends the process
+# (a segmentation fault, TF 2.21; a REST body of 130 bytes, lists 33 deep, did so). No signature takes more than 5.
+MAX_STRING_RANK = 32
+
+
+def string_array(value: Any, name: str) -> np.ndarray:
+    """`value` (nested lists of bytes or str, or an array of them) as an object array TensorFlow can convert.
+
+    Raises:
+        tf.errors.InvalidArgumentError: nested lists of different lengths (NumPy made an array of lists of them,
+            which TensorFlow refuses with a message naming no input), or more than `MAX_STRING_RANK` dimensions.
+    """
+    array = np.array(value, dtype=object)
+    if array.ndim > MAX_STRING_RANK:
+        raise invalid_argument(f"input {name!r}: strings nested {array.ndim} deep; a signature's inputs have at most "
+                               "5 dimensions")
+    if any(isinstance(item, (list, tuple, np.ndarray)) for item in array.flat):
+        raise invalid_argument(f"input {name!r}: not a rectangular array of strings: its nested lists differ in "
+                               "length")
+    return array
+
+
 def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
     """Converts one JSON value to an array of the signature's `dtype`, as TF Serving's REST API does.
 
@@ -226,7 +248,7 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
         tf.errors.InvalidArgumentError: the value cannot be read as `dtype` (the message names the input).
     """
     if dtype == tf.string:
-        return np.array(_decode_strings(value, name), dtype=object)
+        return string_array(_decode_strings(value, name), name)
     try:
         array = np.array(value)
     except ValueError as e:  # ragged nested lists
@@ -243,6 +265,8 @@ def json_to_array(value: Any, dtype: tf.dtypes.DType, name: str) -> np.ndarray:
         raise invalid_argument(f"input {name!r}: expected {dtype.name} numbers, got "
                                f"{'text' if array.dtype.kind in 'SU' else 'nulls or objects'}")
     target = dtype.as_numpy_dtype
+    if array.size == 0:  # `[]` is float64 to NumPy: no value to be a decimal (the graph names what is missing)
+        return array.astype(target)
     # As TF Serving's json_tensor.cc reads JSON: an integer input takes only integers (3.0 is a decimal, true a
     # boolean: both refused), a float input numbers but not true/false, a bool input only true/false. NumPy
     # would convert each silently (`true` in a video would be read as 1). A list mixing true/false
@@ -327,11 +351,18 @@ def parse_rest_body(body: str | bytes | Mapping[str, Any],
                 raise invalid_argument(f"every instance must be an object with the inputs {names}")
             columns = {n: [r[n] for r in rows] for n in names}
         fmt = "instances"
-    unknown, missing = sorted(set(columns) - set(names)), sorted(set(names) - set(columns))
+    check_input_names(signature_name, input_specs, columns)
+    return signature_name, {n: json_to_array(columns[n], input_specs[n].dtype, n) for n in names}, fmt
+
+
+def check_input_names(signature_name: str, input_specs: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
+    """Raises `tf.errors.InvalidArgumentError` naming the inputs a request lacks or has in excess, as TF Serving
+    answers INVALID_ARGUMENT for them."""
+    names = sorted(input_specs)
+    unknown, missing = sorted(set(inputs) - set(names)), sorted(set(names) - set(inputs))
     if unknown or missing:
         raise invalid_argument(f"signature {signature_name!r} takes inputs {names}; unknown {unknown}, "
                                f"missing {missing}")
-    return signature_name, {n: json_to_array(columns[n], input_specs[n].dtype, n) for n in names}, fmt
 
 
 def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, Any]:
@@ -602,6 +633,10 @@ class GrpcClient:
         except self._grpc.RpcError as e:
             if e.code() == self._grpc.StatusCode.INVALID_ARGUMENT:
                 raise invalid_argument(f"{self.url}: {e.details()}") from None
+            if e.code() == self._grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (e.details() or ""):
+                # a message past gRPC's bound (this client's 1 GiB, or the server's): sent again, it fails again
+                raise invalid_argument(f"{self.url}: {e.details()}: the request or its answer is larger than gRPC "
+                                       "carries (scale the video down, or use the REST URL: PNG frames)") from None
             kind = ServiceUnavailable if e.code().name in RETRYABLE_GRPC else OSError
             raise kind(f"{self.url}: {e.code().name}: {e.details()}") from None
 
@@ -646,7 +681,7 @@ class LocalServer:
         >>> server = LocalServer("saved_models/acga/1")
         >>> video = np.zeros((1, 8, 64, 64, 3), np.uint8)  # (B, T, H, W, 3): a clip of T frames
         >>> sorted(server.predict_json({"inputs": {"video": video.tolist(), "query": ["the man running"]}})["outputs"])
-        ['empty', 'mask', 'probability']
+        ['empty', 'mask', 'probability', 'score']
     """
 
     def __init__(self, export_dir: str):
@@ -681,8 +716,20 @@ class LocalServer:
             tf.errors.InvalidArgumentError: a bad request (the graph's checks name what is wrong).
         """
         signature = self._signature(signature_name)
+        check_input_names(signature_name, self.input_specs(signature_name), inputs)  # (else Python's TypeError)
+        tensors = {}
+        for name, value in inputs.items():
+            if not isinstance(value, tf.Tensor):
+                try:
+                    value = np.asarray(value)
+                except ValueError:  # NumPy's "inhomogeneous shape"
+                    raise invalid_argument(f"input {name!r}: not a rectangular array: its nested lists differ in "
+                                           "length") from None
+                if value.dtype.kind in "OSU":
+                    value = string_array(value, name)
+            tensors[name] = tf.convert_to_tensor(value)
         try:
-            outputs = signature(**{k: tf.convert_to_tensor(v) for k, v in inputs.items()})
+            outputs = signature(**tensors)
         except tf.errors.InvalidArgumentError as e:
             raise invalid_argument(error_message(e)) from None
         return {k: v.numpy() for k, v in outputs.items()}
