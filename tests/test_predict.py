@@ -1510,6 +1510,13 @@ def test_grpc_client_answers_refusals_and_signatures_as_the_rest_one(exported_ru
         with pytest.raises(OSError, match=r"/zebra: NOT_FOUND: Servable not found") as error:
             GrpcClient(server.url.replace("/acga", "/zebra")).signature_names()
         assert not isinstance(error.value, ServiceUnavailable)  # a model it does not serve: retrying cannot help
+        small = GrpcClient(server.url)  # a serving reviewer's: a clip past gRPC's bound was "retry later" (exit 69)
+        small.channel = client._grpc.insecure_channel(server.url.split("/")[2], options=[
+            ("grpc.max_send_message_length", clip.nbytes // 2)])
+        small.stub = type(client.stub)(small.channel)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"larger than max.*: the request or its answer "
+                                                                 r"is larger than gRPC carries"):
+            small.run({"video": clip, "queries": np.array([QUERY], object)}, "segment_queries")
 
 
 def _stand_in_predictors(exported_run, older_without: str):
