@@ -1467,6 +1467,28 @@ def test_every_artifact_gives_the_same_masks(run_dir, exported_run, tmp_path):
                        "rest": None, "grpc": None}
 
 
+def test_sentences_whose_answer_would_pass_the_clients_bound_go_in_several_requests(exported_run, monkeypatch):
+    """A serving reviewer's: a 4K clip's probabilities are about 200 MB of JSON a sentence, so 11 sentences in one
+    request made an answer past `MAX_ANSWER_BYTES` (refused, on every frame); over gRPC past its message bound.
+    Each request now carries the sentences whose answer fits: the same masks, probabilities and scores."""
+    from tf_serving_stand_in import GrpcStandIn, TFServingStandIn
+
+    from acga_tf.apps import predictors
+
+    frames = moving_frames(4, 40, 56, seed=5)
+    local = predict(load_predictor(exported_run), frames, queries=SENTENCES)
+    monkeypatch.setattr(predictors, "ANSWER_JSON_BYTES", predictors.MAX_ANSWER_BYTES // (40 * 56 * 2))
+    monkeypatch.setattr(predictors, "ANSWER_PROTO_BYTES", predictors.GrpcClient.MESSAGE_BYTES // (40 * 56 * 2))
+    with TFServingStandIn(exported_run, "acga") as server, GrpcStandIn(exported_run, "acga") as grpc_server:
+        for url in (server.url, grpc_server.url):
+            split = predict(load_predictor(url), frames, queries=SENTENCES)
+            for got, want in zip(split, local, strict=True):  # (Q sentences a batch or fewer: float round-off)
+                assert np.mean(got.masks != want.masks) <= 1e-3
+                np.testing.assert_allclose(got.probabilities, want.probabilities, atol=2e-5)
+                np.testing.assert_allclose(got.scores, want.scores, atol=2e-5)
+        assert server.requests == grpc_server.requests == 2 + 2 * len(frames)  # 2 sentences, then 1, a frame
+
+
 def test_a_saved_model_takes_a_batch_of_clips_in_one_request_for_one_sentence(exported_run):
     """An edge deployer's: `--batch-size` changed nothing for a SavedModel, one clip a request (`segment_queries`);
     `serving_default` takes a batch in process: one call for `batch_size` clips where there is one sentence, the same

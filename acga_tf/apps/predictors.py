@@ -36,6 +36,7 @@ from acga_tf.serving.client import (
     DEFAULT_SIGNATURE,
     DESCRIBE_SIGNATURE,
     ENCODED_SIGNATURE,
+    MAX_ANSWER_BYTES,
     MULTI_QUERY_SIGNATURE,
     PNG_SIGNATURE,
     GrpcClient,
@@ -194,6 +195,11 @@ class KerasPredictor(Predictor):
         return {k: np.asarray(v).reshape((b, q) + tuple(np.shape(v)[1:])) for k, v in outputs.items()}
 
 
+# Bytes of a served answer per pixel of the frame and sentence, at most: as JSON, a mask value ("1, ") and a float32
+# probability ("0.12345678901234567, "), 24, and 26.4 measured from tests' stand-in server; as a TensorProto, 1 + 4.
+ANSWER_JSON_BYTES, ANSWER_PROTO_BYTES = 32, 8
+
+
 class ServingPredictor(Predictor):
     """An exported SavedModel, loaded in this process (`LocalServer`) or behind a TF Serving REST URL
     (`RestClient`) or gRPC one (`GrpcClient`): one request per frame (the T frames of its clip and the Q sentences),
@@ -290,16 +296,21 @@ class ServingPredictor(Predictor):
             # 4 clips of the paper's T at 4K are 1.6 GB, past gRPC's bounds, where one clip a request passed)
         png = self.png and not probabilities
         signature = PNG_SIGNATURE if png else ENCODED_SIGNATURE if self.encoded else MULTI_QUERY_SIGNATURE
-        mask = {"mask": (INTEGERS, (q, height, width), (0, 1))}
+        each = self._sentences_per_request(height, width, png)
         answers = []
         for clip in clips:
-            answer = self.server.run({"frames" if self.encoded else "video": clip, "queries": queries}, signature)
-            expected = _segment_outputs(q, height, width, probabilities, "score" in answer, png)
-            answer = _check_answer(answer, expected, signature, self.source)
-            if png:  # the masks decoded, then checked as the numbers' would be
-                answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature, height,
-                                                                     width)}, mask, signature, self.source))
-            answers.append(answer)
+            parts = []
+            for group in (queries[k:k + each] for k in range(0, q, each)):
+                answer = self.server.run({"frames" if self.encoded else "video": clip, "queries": group}, signature)
+                expected = _segment_outputs(len(group), height, width, probabilities, "score" in answer, png)
+                answer = _check_answer(answer, expected, signature, self.source)
+                if png:  # the masks decoded, then checked as the numbers' would be
+                    mask = {"mask": (INTEGERS, (len(group), height, width), (0, 1))}
+                    answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature, height,
+                                                                         width)}, mask, signature, self.source))
+                parts.append(answer)
+            answers.append({name: np.concatenate([np.asarray(part[name]) for part in parts])
+                            for name in ("mask", "empty", "probability", "score") if all(name in p for p in parts)})
         outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
         if probabilities:
@@ -307,6 +318,16 @@ class ServingPredictor(Predictor):
         if answers and all("score" in a for a in answers):
             outputs["score"] = np.stack([np.asarray(a["score"], np.float32) for a in answers])
         return outputs
+
+    def _sentences_per_request(self, height: int, width: int, png: bool) -> int:
+        """The most sentences one request may carry so that its answer stays within what the client reads
+        (`MAX_ANSWER_BYTES` of REST's JSON, gRPC's message bound): a 4K clip's probabilities are about 200 MB of JSON
+        a sentence, so that 11 sentences a request were refused on every frame (a serving reviewer's)."""
+        if png or isinstance(self.server, LocalServer):  # PNG masks: kilobytes; in process: no bound
+            return 1 << 30
+        bound, cost = ((MAX_ANSWER_BYTES, ANSWER_JSON_BYTES) if isinstance(self.server, RestClient) else
+                       (GrpcClient.MESSAGE_BYTES, ANSWER_PROTO_BYTES))
+        return max(1, bound // (height * width * cost))
 
     def _segment_batch(self, clips, query: str, height: int, width: int, probabilities: bool
                        ) -> dict[str, np.ndarray]:

@@ -383,9 +383,9 @@ def rest_response(outputs: Mapping[str, Any], fmt: str = "inputs") -> dict[str, 
 # === HTTP client of a running server ===
 # (a model's name or label may hold spaces and letters outside ASCII: they are percent-encoded when requested)
 REST_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:\x00-\x1f\x7f]+(/versions/\d+|/labels/[^/:\x00-\x1f\x7f]+)?$")
-# The largest predict answer read. The largest we send for: one clip of 4K frames (3840 x 2160) and 10 sentences,
-# with probabilities: a mask value is at most 3 bytes of JSON ("1, "), a float32 probability at most ~21
-# ("0.12345678901234567, "), so 10 x 8.3 M pixels x 24 bytes = 1.99 GB. A larger answer is not one we asked for.
+# The largest predict answer read: a mask value is at most 3 bytes of JSON ("1, "), a float32 probability at most
+# ~21 ("0.12345678901234567, "), so one clip of 4K frames (3840 x 2160) and 10 sentences is 10 x 8.3 M pixels x 24
+# bytes = 1.99 GB. `ServingPredictor` sends no more sentences a request than fit: a larger answer was not asked for.
 MAX_ANSWER_BYTES = 1 << 31
 # Metadata and error answers: TF Serving's are a few kB (signature defs, one error message).
 MAX_SMALL_ANSWER_BYTES = 1 << 24
