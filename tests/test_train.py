@@ -840,6 +840,24 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
     assert not [r for r in caplog.records if "no word vectors given" in r.getMessage()], caplog.text
 
 
+def test_a_fine_tune_on_data_of_fewer_words_keeps_the_runs_other_words(finished_run, prepared_a2d, tmp_path):
+    """An own-data tester fine-tuned the demo's run on shards of 10 of its 16 words: the tuned run knew 10, so 82 of
+    the 109 demo test sentences it had read were then read with unknown words ('yellow', 'triangle'). The run's words
+    are kept, in its order, then the new data's new ones."""
+    theirs = artifacts.load_trained(finished_run)
+    data = tmp_path / "data"
+    shutil.copytree(prepared_a2d["data"], data)
+    kept = theirs.vocabulary.words[1:4]
+    (data / "vocab.txt").write_text("".join(f"{word}\t5\n" for word in (*kept, "zebra")), encoding="utf-8")
+    out = tmp_path / "tuned"
+    fit(ExperimentConfig.preset("tiny", **TINY), str(data / "train-*.tfrecord"), str(out), epochs=1,
+        steps_per_epoch=1, init_weights=finished_run, verbose=0)
+    tuned = artifacts.load_trained(str(out))
+    assert tuned.vocabulary.words == (*theirs.vocabulary.words, "zebra")
+    np.testing.assert_array_equal(tuned.embeddings[:len(theirs.vocabulary.words)], theirs.embeddings)
+    assert tuned.vocabulary.counts[1:4] == tuple(count + 5 for count in theirs.vocabulary.counts[1:4])
+
+
 def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, finished_run,
                                                                                      tmp_path, capsys, caplog):
     """A researcher's: `fit` took no model and no callbacks, so a model with a stage of one's own lost the run's
