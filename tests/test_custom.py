@@ -309,6 +309,18 @@ def test_masks_that_were_read_wrong_without_a_word(tmp_path):
     alone.save(tmp_path / "alone.png", transparency=0)
     with pytest.raises(DataError, match="no pixel"):
         read_mask_image(str(tmp_path / "alone.png"), 1)
+    # An own-data tester's instance 1 on black-and-white masks: "no pixel has the instance value 1 ... an actor
+    # absent from its frame: --keep-absent keeps ...", whose advice stored each present actor as absent
+    for name, array in (("white.png", shape * 255), ("deep_white.png", shape.astype(np.uint16) * 65535)):
+        Image.fromarray(array).save(tmp_path / name)
+        with pytest.raises(DataError, match=r"no pixel has the instance value 1: a mask of one actor \(its pixels "
+                                            r"(255|65535) on 0\): leave the row's instance empty") as error:
+            read_mask_image(str(tmp_path / name), 1)
+        assert error.value.reason == "bad_mask"
+    Image.fromarray((2 * shape).astype(np.uint8)).save(tmp_path / "ids.png")  # an id map, object 1 not in the frame
+    with pytest.raises(DataError, match=r"no pixel has the instance value 1 \(values in the mask: 0, 2\)") as error:
+        read_mask_image(str(tmp_path / "ids.png"), 1)
+    assert error.value.reason == "empty_mask"
     refused = {two: "an index mask of 2 objects (indices 1, 2): give the table's instance column the index of each "
                     "row's actor",
                save("inverted.png", (1 - shape).astype(np.uint8), "P", [200, 30, 30, 0, 0, 0]):
