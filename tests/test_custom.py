@@ -445,6 +445,19 @@ def test_a_folder_of_frames_named_by_other_numbers_takes_a_frames_file_name_only
         assert main(["prepare", "custom", "--root", str(tmp_path), "--output", str(tmp_path / "out"),
                      "--no-progress"]) == 2
         assert "--skip-bad" not in capsys.readouterr().err  # (it left out these rows, and kept the others off)
+    # An own-data tester's CVAT export, frame_000000.png, ...: a number was its place, one frame before CVAT's
+    cvat = tmp_path / "cvat"
+    cvat.mkdir()
+    for k in range(6):
+        Image.fromarray(np.full((H, W, 3), k * 10, np.uint8)).save(cvat / f"frame_{k:06d}.png")
+    _table(tmp_path / "annotations.csv", [("cvat", "3", "the square", "Annotations/v1/00005.png", "train")])
+    with pytest.raises(DataError, match=re.escape(
+            "column 'frame' is '3', but cvat's frames are named by other numbers than their places (frame_000000.png "
+            "is its frame 1): name the frame by its file; frame_000003.png is the file numbered 3, its frame 4")):
+        read_custom(str(tmp_path))
+    _table(tmp_path / "annotations.csv", [("cvat", "frame_000003.png", "the square", "Annotations/v1/00005.png",
+                                           "train")])
+    assert [f.frame_number for f in read_custom(str(tmp_path))] == [4]
     for video_cell, mask, message in (
             ("Annotations/v1", "Annotations/v1/00005.png", r"column 'video': .*Annotations/v1 is the folder of the "
                                                            r"row's mask \(00005\.png\): give the folder of the "

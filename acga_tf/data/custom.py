@@ -128,12 +128,24 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
     return out
 
 
+_NUMBERED = re.compile(r"^(\D*?)(\d+)$")  # a frame's file name without its extension: a prefix, then its number
+
+
+def _numbers(names: list[str]) -> list[int] | None:
+    """The numbers a folder's frames are named by (`00005.jpg`; CVAT's `frame_000005.png`), where every name is one
+    prefix and a number; else None."""
+    matches = [_NUMBERED.match(os.path.splitext(name)[0]) for name in names]
+    if not all(matches) or len({m.group(1) for m in matches}) != 1:
+        return None
+    return [int(m.group(2)) for m in matches]
+
+
 def _renamed(names: list[str]) -> bool:
     """Whether a folder's frames are named by numbers that are not their places from 1 (DAVIS's 00000.jpg, ...;
-    Refer-YouTube-VOS's every fifth frame, 00000.jpg, 00005.jpg, ...): a number in the table's frame column could
-    then mean either, and is refused (`_frame_number`)."""
-    stems = [os.path.splitext(name)[0] for name in names]
-    return all(stem.isdigit() for stem in stems) and any(int(stem) != k for k, stem in enumerate(stems, 1))
+    Refer-YouTube-VOS's every fifth frame, 00000.jpg, 00005.jpg, ...; CVAT's frame_000000.png, ...): a number in
+    the table's frame column could then mean either, and is refused (`_frame_number`)."""
+    numbers = _numbers(names)
+    return numbers is not None and any(number != k for k, number in enumerate(numbers, 1))
 
 
 def _frame_number(given: str, names: list[str], renamed: bool, video: str, src: str) -> str:
@@ -144,8 +156,9 @@ def _frame_number(given: str, names: list[str], renamed: bool, video: str, src: 
     if given in names:
         return str(names.index(given) + 1)
     if _INT_RE.match(given) and renamed:
-        first = next(k for k, name in enumerate(names, 1) if int(os.path.splitext(name)[0]) != k)
-        file = next((name for name in names if int(os.path.splitext(name)[0]) == int(given)), None)
+        numbers = _numbers(names)
+        first = next(k for k, number in enumerate(numbers, 1) if number != k)
+        file = next((name for name, number in zip(names, numbers) if number == int(given)), None)
         which = (f"; {file} is the file numbered {int(given)}, its frame {names.index(file) + 1}" if file else "")
         raise DataError(src, f"column 'frame' is {given!r}, but {os.path.basename(video)}'s frames are named by other "
                              f"numbers than their places ({names[first - 1]} is its frame {first}): name the frame "
