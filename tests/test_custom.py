@@ -317,6 +317,10 @@ def test_masks_that_were_read_wrong_without_a_word(tmp_path):
                                             r"(255|65535) on 0\): leave the row's instance empty") as error:
             read_mask_image(str(tmp_path / name), 1)
         assert error.value.reason == "bad_mask"
+    Image.fromarray(shape).save(tmp_path / "ones.jpg", quality=75)  # 0/1 as JPEG: edge 1s rounded to 0, unsaid
+    with pytest.raises(DataError, match=r"a mask of 0 and 1 saved as JPEG: JPEG's compression rounds the 1s near its "
+                                        r"edges to 0, so the actor loses pixels; save it as PNG"):
+        read_mask_image(str(tmp_path / "ones.jpg"))
     Image.fromarray((2 * shape).astype(np.uint8)).save(tmp_path / "ids.png")  # an id map, object 1 not in the frame
     with pytest.raises(DataError, match=r"no pixel has the instance value 1 \(values in the mask: 0, 2\)") as error:
         read_mask_image(str(tmp_path / "ids.png"), 1)
