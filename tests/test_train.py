@@ -780,6 +780,12 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
                          (str(tmp_path / "nope.ckpt"), "nope.ckpt: not found (--init-weights takes")):
         assert cli.main([*argv, "--output", str(tmp_path / "refused"), "--init-weights", path]) == 2
         assert_one_line_error(capsys.readouterr().err, needle)
+    # a run of another preset's architecture: which one it is (an own-data tester guessed the demo run's)
+    assert cli.main([*argv, "--output", str(tmp_path / "refused"), "--init-weights", first, "--set",
+                     "text_dim=48"]) == 2
+    line = assert_one_line_error(capsys.readouterr().err, "another architecture (another preset")
+    assert line.endswith("; its model has the architecture of preset 'tiny' or 'demo' (--preset; from Python, "
+                         "ExperimentConfig.preset)"), line
 
 
 @pytest.mark.parametrize("change", ["seed", "word_vectors", "weights_file"])

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
+from acga_tf.models.presets import PRESETS
 from acga_tf.models.video_encoder import I3D
 from acga_tf.ops import files
 from acga_tf.ops.extras import install_hint
@@ -349,7 +350,7 @@ def load_initial_weights(model, path: str) -> str:
             raise ValueError(f"{path}: weight {source_variable.path} is {tuple(source_variable.shape)}, this run's "
                              f"model has {tuple(variable.shape)}: another architecture (another preset, or other "
                              "widths: decoder_filters, text_dim, word_dim; the image size and clip length change no "
-                             "weight)")
+                             f"weight){_architecture_hint(source)}")
     for variable, source_variable in pairs:
         variable.assign(keras.ops.convert_to_numpy(source_variable).astype(variable.dtype))
     mine = {id(source_variable) for _, source_variable in pairs}
@@ -358,6 +359,25 @@ def load_initial_weights(model, path: str) -> str:
     return (f"{path}: all {len(model.weights)} weights of the model (fine-tuning it)"
             + (f"; {len(left)} of its weights this model has no place for are left out ({left[0]}, ...)" if left
                else ""))
+
+
+# The config fields that shape a model's weights (the image size, clip and sentence lengths shape none)
+WEIGHT_FIELDS = ("i3d_width_multiplier", "decoder_filters", "text_dim", "word_dim", "attention", "text_encoder",
+                 "fusion_resolutions", "bn_scale", "language_guided_attention", "vision_guided_attention", "modality")
+
+
+def _architecture_hint(source) -> str:
+    """"; its model is the architecture of preset 'demo'" for a model whose weights' shapes are a preset's (the one
+    whose other fields match too, where one does), else "" (an own-data tester guessed the demo run's preset)."""
+    config = getattr(source, "config", None)
+    if not isinstance(config, ACGAConfig):
+        return ""
+    presets = {name: ACGAConfig.preset(name) for name in PRESETS}
+    names = [name for name, preset in presets.items()
+             if all(getattr(preset, field) == getattr(config, field) for field in WEIGHT_FIELDS)]
+    names = [name for name in names if presets[name] == config] or names
+    return (f"; its model has the architecture of preset {' or '.join(map(repr, names))} (--preset; from Python, "
+            "ExperimentConfig.preset)" if names else "")
 
 
 def _keras_reason(error: Exception) -> str:
