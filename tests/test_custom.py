@@ -134,6 +134,7 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
 
 
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",
+                                  "frame_decimal", "windows_path",
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
                                   "semicolons", "long_query", "instance_zero", "id_map_without_instance",
@@ -153,10 +154,14 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         # a labelling team's: masks from `acga predict --output-json` (frames from 0) put back, each one frame late
         "frame_zero": "annotations.csv:2: column 'frame' is '0': the annotated frame's number, 1 for the first frame "
                       "(acga predict's masks JSON and CVAT count frames from 0: add 1 to their numbers)",
+        # an own-data tester's table saved by pandas: "is '10.0': the annotated frame's number", and no more
+        "frame_decimal": "annotations.csv:2: column 'frame' is '3.0': the annotated frame's number, 1 for the first "
+                         "frame (a whole number: a spreadsheet or pandas wrote 10 as 10.0)",
         "split_clash": "annotations.csv:3: column 'split': 'test', but",
         "unknown_column": "annotations.csv:1: unknown column 'instanse'; expected a CSV table with the columns "
                           "video,frame,query,mask,split (and optionally instance)",
         "missing_mask": "annotations.csv:2: column 'mask':",
+        "windows_path": "annotations.csv:2: column 'video': ",  # (an own-data tester's table written on Windows)
         "not_utf8": "annotations.csv:2: not UTF-8 text; save the table as UTF-8 CSV",
         # a tester's: a copied row was scored twice; an unquoted comma read the sentence's end as the mask's path
         "duplicate_row": "annotations.csv:3: repeats",
@@ -208,8 +213,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         header, rows = (*header, "instance"), [["clips/b.mp4", "5", "a square", "masks/b5.png", "train", "7"]]
     elif case == "transposed":
         Image.fromarray(_mask(3, 0).T * 255).save(masks / "x.png")
-    elif case == "frame_zero":
-        row[1], row[3] = "0", "masks/a3.png"
+    elif case == "windows_path":
+        row[0], row[3] = "clips\\a.mp4", "masks/a3.png"
+    elif case in ("frame_zero", "frame_decimal"):
+        row[1], row[3] = "0" if case == "frame_zero" else "3.0", "masks/a3.png"
     elif case == "split_clash":
         Image.fromarray(_mask(3, 0) * 255).save(masks / "x.png")
         rows = [row, ["clips/a.mp4", "9", "a square", "masks/x.png", "test"]]
@@ -251,6 +258,8 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
     assert main(["prepare", "custom", "--root", str(table), "--output", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err, err
+    if case == "windows_path":
+        assert err.endswith("clips\\a.mp4 not found (a Windows path? separate its folders with /)"), err
     if case == "past_end":  # a tester's: the message named the files only, not the table's row
         assert f"(the row {table}:2)" in err, err
     assert not list(out.glob("*.tfrecord"))  # nothing written

@@ -315,7 +315,8 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
      "argument --backup-every: '0' is not a whole number of at least 1"),
     (["train", "--preset", "tiny", "--data", "DATA", "--batch-size", "-2"],
      "argument --batch-size: '-2' is not a whole number of at least 1"),
-    (["train", "--preset", "tiny", "--data", "DATA", "--batch-size", "1000"], "fewer than one global batch"),
+    (["train", "--preset", "tiny", "--data", "DATA", "--batch-size", "1000"], "fewer than one global batch of 1000 "
+     "(batch_size=1000 x 1 replicas): give --batch-size"),
     # a tester's misspelt --output turned a resume into a new run, without a word
     (["train", "--preset", "tiny", "--data", "DATA", "--resume"], "holds no run to resume; check --output"),
     # TensorFlow on a CPU: before, it built the model and stopped at the first step on MaxPool3D's missing kernel

@@ -72,8 +72,8 @@ class _Reporter:
 
     def __call__(self, err: DataError) -> None:
         if not self.skip_bad:  # what the converter's own errors say too, each of them; not of a table's frame
-            if err.reason != "frame_numbering":  # numbering, whose other rows are likely off the same way
-                err.add_note(SKIP_BAD_HINT)
+            if err.reason not in ("frame_numbering", "windows_path"):  # numbering or paths, whose other rows are
+                err.add_note(SKIP_BAD_HINT)  # likely off the same way (--skip-bad left out all 18 of a tester's)
             raise err
         logger.warning("skipped: %s", err)
         if self.skipped is not None:

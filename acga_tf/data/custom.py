@@ -188,14 +188,18 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
         if not given:
             raise DataError(src, f"column {column!r} is empty", reason="bad_row")
         paths[column] = files.as_stored(os.path.normpath(os.path.join(folder, os.path.expanduser(given))))
+    windows = {column: " (a Windows path? separate its folders with /)" if "\\" in cells[column] and os.sep == "/"
+               else "" for column in ("video", "mask")}
     if not os.path.exists(paths["video"]):
-        raise DataError(src, f"column 'video': {paths['video']} not found", reason="missing_video")
+        raise DataError(src, f"column 'video': {paths['video']} not found{windows['video']}",
+                        reason="windows_path" if windows["video"] else "missing_video")
     if paths["video"] not in checked:  # a folder of frames is listed once, not once a row
         checked[paths["video"]] = video_file_problem(paths["video"])
     if checked[paths["video"]] is not None:  # (a folder of frames is not "not found")
         raise DataError(src, f"column 'video': {paths['video']}: {checked[paths['video']]}", reason="missing_video")
     if not os.path.isfile(paths["mask"]):
-        raise DataError(src, f"column 'mask': {paths['mask']} not found", reason="missing_mask")
+        raise DataError(src, f"column 'mask': {paths['mask']} not found{windows['mask']}",
+                        reason="windows_path" if windows["mask"] else "missing_mask")
     number = cells["frame"].strip()
     if os.path.isdir(paths["video"]):
         if os.path.dirname(paths["mask"]) == paths["video"]:  # Refer-YouTube-VOS's Annotations/<id> for JPEGImages/<id>
@@ -214,8 +218,10 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
             f" (a folder's frames count by place, from 1, or by file name: {listed[paths['video']][0][0]})"
             if os.path.isdir(paths["video"]) else
             " (acga predict's masks JSON and CVAT count frames from 0: add 1 to their numbers)")
+        whole = (" (a whole number: a spreadsheet or pandas wrote 10 as 10.0)" if re.fullmatch(r"\d+\.0*", number)
+                 else "")
         raise DataError(src, f"column 'frame' is {number!r}: the annotated frame's number, 1 for the first "
-                             f"frame{zero}", reason="frame_numbering" if zero else "bad_row")
+                             f"frame{zero}{whole}", reason="frame_numbering" if zero else "bad_row")
     sentence = normalize_sentence(cells["query"])
     if len(sentence.encode()) > MAX_SENTENCE_BYTES:
         raise DataError(src, f"column 'query' is {len(sentence.encode()):,} bytes long, more than the "

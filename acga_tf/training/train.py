@@ -869,7 +869,9 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
         steps_per_epoch = samples // global_batch
         if steps_per_epoch < 1:
             raise ValueError(f"{train_pattern}: {samples} training samples, fewer than one global batch of "
-                             f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas)")
+                             f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas): "
+                             f"give {option('--batch-size', 'batch_size')} {max(1, samples // replicas)} or less, or "
+                             "more samples")
     work_dir = run_folder(output_dir)
     logger.info("training with %s: global batch %d (%d per replica x %d)", where, global_batch,
                 experiment.training.batch_size, replicas)
