@@ -258,6 +258,11 @@ def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
     if os.path.exists(output_dir):
         raise ValueError(f"{output_dir}: already exists; export to a new version number (TF Serving serves the "
                          "highest one)")
+    same = sorted(entry for entry in (os.listdir(name_dir) if os.path.isdir(name_dir) else ())
+                  if entry.isdigit() and entry.isascii() and int(entry) == int(version))
+    if same:  # (a serving reviewer's: 01 beside 1, both read as version 1 by TF Serving)
+        raise ValueError(f"{output_dir}: version {int(version)} already exists as {os.path.join(name_dir, same[0])} "
+                         "(TF Serving reads both as one number); export to a new version number")
     return output_dir, name_dir, int(version)
 
 
