@@ -258,9 +258,13 @@ def test_a_video_stopped_mid_way_goes_on_where_it_stopped(run_dir, tmp_path, cap
     assert "going on from frame 11," in said  # (11 kept, the 11th segmented again)
     said = stop_then_spoil(lambda masks: (masks / "notes.txt").write_text("checked up to 8"), 11)
     assert "going on from" not in said and "predict did not write" not in said
+    # (a reviewer's: the user's file was removed with the folder, the warning saying "of another job")
+    assert "masks: held files that are not a run's (notes.txt): the folder is kept as " in said, said
+    assert (out / "long" / "masks.kept-1" / "notes.txt").read_text() == "checked up to 8"
     # a folder of the user's there (a reviewer's: it failed every rerun), or another job's masks written there by hand
     said = stop_then_spoil(lambda masks: (masks / "checked").mkdir(), 11)
     assert "going on from" not in said and "predict did not write" not in said
+    assert (out / "long" / "masks.kept-1" / "checked").is_dir()
     said = stop_then_spoil(lambda masks: (masks / "queries.txt").write_text(f"1\tthe green circle\n2\t{OTHER}\n"), 11)
     assert "going on from" not in said
     # one frame kept: segmented from the start, the folder cleared first (not its masks "replaced" with a warning)
@@ -761,3 +765,44 @@ def test_results_csv_keeps_a_spreadsheet_from_running_a_sentence_as_a_formula(tm
         ("'=cmd.mp4", "the man", "'=cmd", ""), ("a.mp4", "'+1 the man", "a", "'-1 frames?"),
         ("b.mp4", "'@here the man", "b", ""), ("c.mp4", "the man - running", "c", ""), ("d.mp4", "'-2+3", "d", "")]
     assert [r["line"] for r in table] == ["2", "7", "3", "4", "5", "6"]  # numbers are not text cells
+
+
+def test_a_list_never_replaces_another_videos_result_and_says_its_own_options(run_dir, tmp_path, caplog,
+                                                                              monkeypatch):
+    """A batch reviewer's: (1) a list's `a.mp4` into the folder where an earlier list wrote `a/masks.mp4`'s result
+    removed that result without a word (`a`'s masks folder is its folder); (2) results.csv was written after each
+    video only, so a run killed outright in its first video left the last run's "done" of masks it had removed; (3)
+    a stopped run of another job was named by `--masks-json`, not the list's `--json`; (4) a run again with
+    `--no-audio` passed over an overlay made with sound as done earlier."""
+    os.makedirs(tmp_path / "a")
+    for name in ("a/masks.mp4", "a.mp4"):
+        write_video(tmp_path / name, moving_frames(4, 40, 56, seed=1), "libx264", "yuv420p")
+    out = tmp_path / "out"
+    first = _write_list(tmp_path / "first.csv", [("a/masks.mp4", QUERY)])
+    assert [r.status for r in batch.predict_list(run_dir, first, str(out))] == ["done"]
+    before = sorted(p.relative_to(out) for p in (out / "a").rglob("*"))
+    second = _write_list(tmp_path / "second.csv", [("a.mp4", QUERY)])
+    (result,) = batch.predict_list(run_dir, second, str(out))
+    assert result.status == "failed" and f"is in, or holds, the result of another video ({out / 'a' / 'masks'}" \
+        in result.message, result.message
+    assert sorted(p.relative_to(out) for p in (out / "a").rglob("*")) == before
+    # (2) the list's table as each video starts: its rows "not started", not an earlier run's "done"
+    seen = []
+    real = batch._segment_video
+    monkeypatch.setattr(batch, "_segment_video", lambda *args, **kwargs: (
+        seen.append([row["status"] for row in _results(out)]), real(*args, **kwargs))[1])
+    batch.predict_list(run_dir, first, str(out), overlay="mp4")
+    assert seen == [["not started"]]
+    monkeypatch.undo()
+    # (4) an overlay with sound, then asked without: segmented again
+    assert [r.status for r in batch.predict_list(run_dir, first, str(out), overlay="mp4")] == ["done earlier"]
+    assert [r.status for r in batch.predict_list(run_dir, first, str(out), overlay="mp4", audio=False)] == ["done"]
+    assert json.loads((out / "a" / "masks" / batch.SUMMARY_NAME).read_text())["audio"] is False
+    # (3) a stopped masks-alone run, then the same list with --json: the stopped run's options by the list's flags
+    with pytest.raises(KeyboardInterrupt):
+        batch.predict_list(run_dir, second, str(tmp_path / "stopped"), batch_size=1, frames=_stopping_after(2))
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", run_dir, "--list", second, "--output-dir", str(tmp_path / "stopped"),
+                     "--json", "--no-progress"]) == 0
+    assert "of a stopped run of another job (other options (--json: the stopped run's False, this run's True))" \
+        in caplog.text, caplog.text

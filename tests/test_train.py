@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import types
+from unittest import mock
 
 import keras
 import numpy as np
@@ -785,8 +786,8 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
     assert cli.main([*argv, "--output", str(tmp_path / "refused"), "--init-weights", first, "--set",
                      "text_dim=48"]) == 2
     line = assert_one_line_error(capsys.readouterr().err, "another architecture (another preset")
-    assert line.endswith("; its model has the architecture of preset 'tiny' or 'demo' (--preset; from Python, "
-                         "ExperimentConfig.preset)"), line
+    assert line.endswith("; it differs from this run's model in text_dim (its 64, here 48); its architecture is "
+                         "preset 'tiny' or 'demo''s (--preset; from Python, ExperimentConfig.preset)"), line
 
 
 @pytest.mark.parametrize("change", ["seed", "word_vectors", "weights_file"])
@@ -846,6 +847,18 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
     assert history.epoch == [1] and (
         f"init_weights={finished_run}: its weights are not read: the run resumes from its backup (optimizer step "
         "1); the word vectors it was trained with are, as at the run's start") in caplog.text, caplog.text
+    # a fine-tune begun before it kept the run's words (the shards' alone): resumed as it began (a reviewer's: refused,
+    # "resume it with the --word-vectors file it trained with")
+    began = str(tmp_path / "began")
+    with mock.patch.object(train_module, "_fine_tune_vocabulary", lambda shards, parent: shards):
+        fit(experiment, train, began, epochs=1, steps_per_epoch=1, init_weights=finished_run, verbose=0)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        history = fit(experiment, train, began, epochs=2, steps_per_epoch=1, init_weights=finished_run, resume=True,
+                      verbose=0)
+    assert history.epoch == [1] and ("the run began before a fine-tune kept the words of the run it starts from: it "
+                                     "resumes with the 4 words of its shards, as it began") in caplog.text
+    assert len(artifacts.load_trained(began).vocabulary.words) == 5
     # the same run again, the same seed: nothing to keep, nothing said
     caplog.clear()
     with caplog.at_level("WARNING"):

@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -32,8 +33,8 @@ from acga_tf.apps.predict import (
     OVERLAY_FORMATS,
     STARTED_FILE,
     check_query,
+    foreign_files,
     frames_to_segment,
-    holds_run_files_only,
     job_difference,
     job_record,
     judge_queries,
@@ -66,7 +67,9 @@ MASKS_FOLDER = "masks"
 OVERLAY_NAME = "overlay"  # overlay.mp4 or overlay.gif
 MASKS_JSON_NAME = "masks.json"  # every sentence's masks as JSON, where asked for (docs/serving.md#masks-as-json)
 # What a `summary.json` written before a setting existed had: its default, so that such a video is still done.
-SUMMARY_DEFAULTS = {"smooth_edges": False, "masks_json": False, "soft_masks": False}
+SUMMARY_DEFAULTS = {"smooth_edges": False, "masks_json": False, "soft_masks": False, "audio": True}
+# The `acga predict --list` option of a job record's key where it is not `--key` (`job_difference`)
+LIST_FLAGS = {"masks_json": "--json", "overlay": "--overlays"}
 RESULT_COLUMNS = ("line", "video", "query", "status", "masks", "frames", "coverage", "message")
 
 
@@ -260,6 +263,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
                 _fail(group, "no video named in the row")
                 continue
             started = None if frames is None else functools.partial(frames, group[0].row, done + 1)
+            write_results(table, results)  # before the video's earlier outputs go: a kill -9 in it left a results.csv
+            # saying "done" of masks it had removed (a reviewer's)
             _segment_video(predictor, path, group, output_dir, folders[path], overlay=overlay, audio=audio,
                            batch_size=batch_size, model_name=model_name, started=started, smooth_edges=smooth_edges,
                            masks_json=masks_json, soft_masks=soft_masks)
@@ -332,6 +337,13 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     wanted = job_record(path, sentences, model_name, overlay=overlay, smooth_edges=smooth_edges,
                         masks_json=masks_json, soft_masks=soft_masks)
+    if overlay:  # (a run again with --no-audio passed over an overlay with sound as done earlier)
+        wanted["audio"] = audio
+    if (other := _other_result(output_dir, folder)) is not None:
+        _fail([r for r in group if id(r) not in refused], f"{path}: its folder {folder} is in, or holds, the result of "
+              f"another video ({os.path.join(other, SUMMARY_NAME)}): not replaced; give this list another "
+              f"{option('--output-dir', 'output_dir')}")
+        return
     earlier = files.read_record(summary_path)
     if (earlier is not None and wanted["model"] is not None
             and all(earlier.get(key, SUMMARY_DEFAULTS.get(key)) == value for key, value in wanted.items())
@@ -344,13 +356,18 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
     masks = os.path.join(folder, MASKS_FOLDER)  # an earlier run's masks, all of them; a link there: the link only
     job = wanted if masks_alone(wanted) else None
     stopped = files.read_record(os.path.join(masks, STARTED_FILE))  # a stopped run's record
-    if (os.path.islink(masks) or job is None or not same_job(stopped, job)
-            or not holds_run_files_only(masks, path)):  # (a file of the user's there: removed, as the folder is ours)
+    if not os.path.islink(masks) and os.path.isdir(masks) and (foreign := foreign_files(masks, path)):
+        kept = next(f"{masks}.kept-{k}" for k in itertools.count(1) if not os.path.lexists(f"{masks}.kept-{k}"))
+        os.rename(masks, kept)  # (a reviewer's notes.txt was removed with the folder, "a stopped run of another job")
+        logger.warning("%s: held files that are not a run's (%s%s): the folder is kept as %s; the video is segmented "
+                       "from the start", masks, ", ".join(foreign[:3]), ", ..." if len(foreign) > 3 else "", kept,
+                       extra=HOUSEKEEPING)
+    if os.path.islink(masks) or job is None or not same_job(stopped, job):
         if os.path.islink(masks):  # (rmtree refused it, silently, and the masks were written into its target)
             os.remove(masks)
         elif stopped is not None and os.path.isdir(masks) and (count := mask_count(masks, path)):
             logger.warning("%s: removed the %d mask PNGs of a stopped run of another job (%s)", masks, count,
-                           job_difference(stopped, wanted)[0], extra=HOUSEKEEPING)
+                           job_difference(stopped, wanted, LIST_FLAGS)[0], extra=HOUSEKEEPING)
         shutil.rmtree(masks, ignore_errors=True)  # (else a stopped run of this job: gone on from, or cleared, by
         # `predict_to_files`)
     for kind in OVERLAY_FORMATS:  # an overlay of an earlier run that this one does not write
@@ -399,6 +416,19 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         f.write("\n")  # a text file's last line ends (`cat`, `tail`)
     _remove(os.path.join(masks, STARTED_FILE))  # once `summary.json` says it is done (a kill before: gone on from)
     _fill(group, chosen, name, record, "done")
+
+
+def _other_result(output_dir: str, folder: str) -> str | None:
+    """The folder of another video's result (its `SUMMARY_NAME`) that `folder`, a video's, lies in below
+    `output_dir`, or its masks folder is (a list's `a.mp4` beside an earlier list's `a/masks.mp4`: the second's
+    masks folder was the first's result, removed without a word); None."""
+    parent = os.path.dirname(folder)
+    while len(parent) > len(output_dir) and parent.startswith(os.path.join(output_dir, "")):
+        if os.path.isfile(os.path.join(parent, SUMMARY_NAME)):
+            return parent
+        parent = os.path.dirname(parent)
+    masks = os.path.join(folder, MASKS_FOLDER)
+    return masks if os.path.isfile(os.path.join(masks, SUMMARY_NAME)) else None
 
 
 def _fill(group: list[RowResult], chosen: dict, name: str, record: dict, status: str) -> None:

@@ -34,7 +34,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 import av
 import numpy as np
@@ -1874,9 +1874,10 @@ def _same_sentences(written, sentences: list[str]) -> bool:
     return written == sentences or _words(written) == _words(sentences)
 
 
-def job_difference(record: dict, job: dict) -> tuple[str, bool]:
+def job_difference(record: dict, job: dict, flags: Mapping[str, str] | None = None) -> tuple[str, bool]:
     """(What differs between a stopped run's `record` and `job`, in words; whether the stopped run's own command can
-    still go on with its masks: not where its video or model changed in place since)."""
+    still go on with its masks: not where its video or model changed in place since). `flags`: the command's option
+    of a record's key where it is not `--key` (`acga predict --list`'s `--json` for `masks_json`)."""
     if record.get("video") != job["video"]:
         return f"another video ({record.get('video')})", True
     if (record.get("size"), record.get("modified_ns")) != (job["size"], job["modified_ns"]):
@@ -1891,8 +1892,10 @@ def job_difference(record: dict, job: dict) -> tuple[str, bool]:
         return (f"the model has changed since ({where})" if in_place
                 else f"another model ({record.get('model')}; this run's: {job['model']})"), not in_place
     differ = sorted(key for key in {*job, *record} - {"queries"} if record.get(key) != job.get(key))
-    return "other options (" + ", ".join(f"{option('--' + key.replace('_', '-'), key)}: the stopped run's "
-                                        f"{record.get(key)}, this run's {job.get(key)}" for key in differ) + ")", True
+    flags = flags or {}
+    return "other options (" + ", ".join(
+        f"{option(flags.get(key, '--' + key.replace('_', '-')), key)}: the stopped run's {record.get(key)}, this "
+        f"run's {job.get(key)}" for key in differ) + ")", True
 
 
 def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:
@@ -1959,7 +1962,13 @@ def _is_mask(name: str, own: Collection[str]) -> bool:
 def holds_run_files_only(frames_dir: str, video) -> bool:
     """Whether `frames_dir` holds only what runs of `predict_to_files` write there for `video` (`_earlier_masks`),
     which a run replaces, and no file or folder of anyone else's, which it refuses (`check_outputs`)."""
-    return not _earlier_files(frames_dir, set(mask_png_names(video) or ()))[1]
+    return not foreign_files(frames_dir, video)
+
+
+def foreign_files(frames_dir: str, video) -> list[str]:
+    """The files and folders in `frames_dir` (relative to it, sorted) that no run of `predict_to_files` for `video`
+    writes there (`holds_run_files_only`)."""
+    return _earlier_files(frames_dir, set(mask_png_names(video) or ()))[1]
 
 
 def mask_count(frames_dir: str, video) -> int:

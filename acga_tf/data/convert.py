@@ -39,7 +39,14 @@ from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
 from acga_tf.data.beam import run_beam
 from acga_tf.data.custom import read_custom
 from acga_tf.data.jhmdb import read_jhmdb
-from acga_tf.data.manifest import MANIFEST_NAME, SHARD_RE, VOCAB_NAME, read_manifest, unlisted_shards
+from acga_tf.data.manifest import (
+    CONVERTING_KEY,
+    MANIFEST_NAME,
+    SHARD_RE,
+    VOCAB_NAME,
+    read_manifest,
+    unlisted_shards,
+)
 from acga_tf.data.schema import JPEG_QUALITY, SCHEMA_VERSION
 from acga_tf.data.shards import (
     CONVERTER_VERSION,
@@ -292,15 +299,12 @@ def _update_manifest(output_dir: str, dataset: str, split_name: str, split_summa
         "vocabulary": VOCAB_NAME, "vocabulary_size": vocab_size, "vocabulary_source": vocab_source,
     })
     manifest.setdefault("splits", {})[split_name] = split_summary
+    converting = [name for name in manifest.pop(CONVERTING_KEY, []) if name != split_name]
+    if converting:
+        manifest[CONVERTING_KEY] = converting
     # Items the reader left out belong to no shard: listed once, for the whole dataset.
     manifest["reader_skipped_items"] = [[s.source, s.reason, s.message] for s in reader_skipped]
-    skipped_path = _write_manifest(output_dir, manifest)
-    stale = unlisted_shards(sorted(os.listdir(output_dir)), manifest)
-    if stale:  # another split's, of an earlier window or converter version (`make_dataset` refuses them)
-        logger.warning("%s: %s %s not in %s (converted with other settings): convert %s again with these", output_dir,
-                       ", ".join(stale), "are" if len(stale) > 1 else "is", MANIFEST_NAME,
-                       " and ".join(sorted({SHARD_RE.match(name).group(1) for name in stale})) + " split")
-    return skipped_path
+    return _write_manifest(output_dir, manifest)
 
 
 def _write_manifest(output_dir: str, manifest: dict[str, Any]) -> str | None:
@@ -314,12 +318,30 @@ def _write_manifest(output_dir: str, manifest: dict[str, Any]) -> str | None:
     return skipped_path
 
 
-def _forget_split(output_dir: str, split_name: str) -> None:
+def _mark_converting(output_dir: str, split_name: str) -> None:
+    """Records in the manifest, where it lists the split, that the split is being converted again (`CONVERTING_KEY`,
+    removed when its new manifest entry is written): a re-run stopped by a bad row had replaced some shards of the
+    same names, which `make_dataset` read beside the others, two conversions as one (a reviewer's)."""
+    manifest = read_manifest(output_dir, missing_ok=True)
+    if manifest is not None and split_name in manifest.get("splits", {}) and \
+            split_name not in manifest.get(CONVERTING_KEY, []):
+        manifest[CONVERTING_KEY] = [*manifest.get(CONVERTING_KEY, []), split_name]
+        files.write_json(os.path.join(output_dir, MANIFEST_NAME), manifest)
+
+
+def _forget_split(output_dir: str, split_name: str, kept: int = 0) -> None:
     """Removes the shards and the manifest's entry of a split the dataset no longer has (a conversion of all its
-    splits): a video moved from test to train was in both splits' shards."""
+    splits): a video moved from test to train was in both splits' shards. Where the readers left `kept` items out
+    (`--skip-bad`), the split's rows may be among them (a video missing for now): its shards are kept, with a
+    warning."""
     names = [entry for entry in os.listdir(output_dir) if (m := SHARD_RE.match(entry)) and m.group(1) == split_name]
     manifest = read_manifest(output_dir, missing_ok=True) or {}
     if not names and split_name not in manifest.get("splits", {}):
+        return
+    if kept:
+        logger.warning("%s: no %s rows were read, but %d items were left out: the %s shards an earlier conversion "
+                       "wrote are kept (if the dataset has no %s split now, remove them: %s-*.tfrecord)", output_dir,
+                       split_name, kept, split_name, split_name, split_name)
         return
     logger.warning("%s: no %s rows now: removing the %s shards an earlier conversion wrote (%d files)", output_dir,
                    split_name, split_name, len(names))
@@ -376,6 +398,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     os.makedirs(os.path.join(output_dir, MARKER_DIR), exist_ok=True)
 
     tasks = plan_shards(frames, output_dir, split_name, window=window, shard_size=shard_size, skip_bad=skip_bad)
+    _mark_converting(output_dir, split_name)  # (a shard of the same name is replaced as soon as it is written)
     markers, reused = _write_shards(tasks, runner, beam_options, workers, progress, f"{dataset} {split_name}",
                                     executor)
     # Once the new shards are all written: a re-run stopped by a bad row removed the last good conversion's first
@@ -474,9 +497,6 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
             raise ValueError(f"{root}: no annotated frame of {dataset} to convert"
                              + (f": all {len(reader_skipped)} items read were bad (the warnings above name them; "
                                 "nothing was written)" if reader_skipped else ""))
-        for s in ("train", "test"):
-            if s not in wanted and split == "all" and os.path.isdir(output):
-                _forget_split(output, s)
         for s in wanted:
             if not by_split[s]:
                 raise ValueError(f"{root}: no annotated frame in the {s!r} split of {dataset}"
@@ -494,13 +514,22 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         own_pool = executor is None and workers > 1 and runner == "local"
         pool = make_pool(workers) if own_pool else executor  # one pool for every split
         try:
-            return [convert(by_split[s], output, split_name=s, dataset=dataset, window=window, shard_size=shard_size,
-                            workers=workers, skip_bad=skip_bad, vocabulary=vocabulary, reader_skipped=reader_skipped,
-                            runner=runner, beam_options=beam_options, progress=progress, executor=pool)
-                    for s in wanted]
+            summaries = [convert(by_split[s], output, split_name=s, dataset=dataset, window=window,
+                                 shard_size=shard_size, workers=workers, skip_bad=skip_bad, vocabulary=vocabulary,
+                                 reader_skipped=reader_skipped, runner=runner, beam_options=beam_options,
+                                 progress=progress, executor=pool) for s in wanted]
         finally:
             if own_pool:
                 pool.shutdown(wait=True, cancel_futures=True)
+        for s in ("train", "test"):  # once the table's splits are written: a refusal before loses nothing
+            if s not in wanted and split == "all":
+                _forget_split(output, s, kept=len(reader_skipped))
+        stale = unlisted_shards(sorted(os.listdir(output)), read_manifest(output))
+        if stale:  # another split's, of an earlier window or converter version (`make_dataset` refuses them)
+            logger.warning("%s: %s %s not in %s (converted with other settings): convert the %s split again with "
+                           "these", output, ", ".join(stale), "are" if len(stale) > 1 else "is", MANIFEST_NAME,
+                           " and ".join(sorted({SHARD_RE.match(name).group(1) for name in stale})))
+        return summaries
 
 
 # === Command line (shared by `acga prepare` and `python -m pipelines.convert`) ===

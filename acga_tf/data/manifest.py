@@ -18,6 +18,7 @@ from acga_tf.ops import files
 from acga_tf.ops.errors import error_message
 
 MANIFEST_NAME = "manifest.json"
+CONVERTING_KEY = "converting"  # the manifest's list of splits `acga prepare` began converting again, not finished
 SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp)?$")  # what `shards.shard_name` writes
 VOCAB_NAME = "vocab.txt"
 
@@ -175,6 +176,11 @@ def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
             message names the file).
     """
     recorded = {s["file"]: s.get("bytes") for split in manifest.get("splits", {}).values() for s in split["shards"]}
+    for path in files:
+        match = SHARD_RE.match(os.path.basename(path))
+        if match and match.group(1) in manifest.get(CONVERTING_KEY, []):
+            raise ValueError(f"{path}: `acga prepare` began converting the {match.group(1)} split again and did not "
+                             "finish (its shards may be of two conversions); run it again into that folder to finish")
     for path in unlisted_shards(files, manifest)[:1]:  # (read, a re-run's part-written set passed for the whole)
         raise ValueError(f"{path}: a shard {MANIFEST_NAME} does not list (left by a conversion that did not finish, "
                          "or by an earlier one with other settings); run `acga prepare` into that folder again for "

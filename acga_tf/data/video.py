@@ -1136,7 +1136,7 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
             if image.width * image.height > MAX_FRAME_PIXELS:
                 raise DataError(path, f"{image.width}x{image.height} pixels, more than a frame may have",
                                 reason="bad_mask")
-            jpeg = image.format == "JPEG"
+            jpeg = image.format in ("JPEG", "MPO")  # (MPO: a phone's JPEG with a second picture after it)
             if value is not None and jpeg:  # exact values wanted, none kept at the edges
                 raise DataError(path, f"an id map saved as JPEG, read for the pixels of value {value}: JPEG's "
                                       "compression changes values near every edge, so the actor would lose or gain "
@@ -1186,7 +1186,8 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
                                   f"{_values(values)})", reason="empty_mask")
         return mask.astype(np.uint8)
     if mode in ("1", "P") or pixels.dtype == bool or int(pixels.max(initial=0)) <= 1:
-        if jpeg and mode not in ("1", "P"):  # (an own-data tester's lost a tenth of its actor's pixels, unsaid)
+        if jpeg and mode not in ("1", "P") and shown.any():  # (an own-data tester's lost a tenth of its actor's
+            # pixels, unsaid; an all-black JPEG is an empty mask: `--keep-absent` keeps it)
             raise DataError(path, "a mask of 0 and 1 saved as JPEG: JPEG's compression rounds the 1s near its edges "
                                   "to 0, so the actor loses pixels; save it as PNG", reason="bad_mask")
         mask = shown != 0

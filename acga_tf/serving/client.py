@@ -721,12 +721,12 @@ class LocalServer:
         for name, value in inputs.items():
             if not isinstance(value, tf.Tensor):
                 try:
-                    value = np.asarray(value)
+                    array = np.asarray(value)
                 except ValueError:  # NumPy's "inhomogeneous shape"
                     raise invalid_argument(f"input {name!r}: not a rectangular array: its nested lists differ in "
                                            "length") from None
-                if value.dtype.kind in "OSU":
-                    value = string_array(value, name)
+                # (a list of bytes as an object array: NumPy's fixed-width bytes drop each one's trailing NULs)
+                value = string_array(value, name) if array.dtype.kind in "OSU" else array
             tensors[name] = tf.convert_to_tensor(value)
         try:
             outputs = signature(**tensors)

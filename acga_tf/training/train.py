@@ -517,6 +517,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
           seeded(experiment.training.seed), _cluster_losses(run)):
         claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment)
         _load_words(run, vectors_path, init_weights)
+        if (resume or finishing) and _parent_run(init_weights) is not None:
+            _words_as_backed_up(run, vectors_path, init_weights)
         model, task, prefix = _build_model(run, policy, feature_cache, stages)
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
@@ -879,12 +881,14 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
                 epochs)
 
 
-def _load_words(run: _Run, vectors_path: str | None, init_weights: str | None = None) -> None:
+def _load_words(run: _Run, vectors_path: str | None, init_weights: str | None = None, *,
+                parent_words: bool = True) -> None:
     """The vocabulary beside the shards and its word vectors (outside the strategy scope: not mirrored); a trained
-    run given as `init_weights` keeps its own (`_inherited_words`)."""
+    run given as `init_weights` keeps its own (`_inherited_words`) and, where `parent_words`, every word it knows
+    (`_fine_tune_vocabulary`)."""
     data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
     shards = load_vocabulary(data_dir)
-    run.vocabulary = _fine_tune_vocabulary(shards, _parent_run(init_weights))
+    run.vocabulary = _fine_tune_vocabulary(shards, _parent_run(init_weights)) if parent_words else shards
     # (a fine-tune of a run keeps its vectors and says so: "no word vectors given: using random ..." misled a tester)
     run.vectorizer = load_vectorizer(data_dir, run.experiment.data, vectors_path, vocabulary=run.vocabulary,
                                      warn_random=_parent_run(init_weights) is None)
@@ -894,6 +898,27 @@ def _load_words(run: _Run, vectors_path: str | None, init_weights: str | None = 
         logger.warning("%s holds no word vectors: the sentences are read with random ones (seed %d); a model trained "
                        "with a word2vec file (the authors' converted checkpoint) reads them with %s and that file",
                        init_weights, run.experiment.data.seed, option("--word-vectors", "vectors_path"))
+
+
+def _words_as_backed_up(run: _Run, vectors_path: str | None, init_weights: str) -> None:
+    """A fine-tune begun before 2026-12-06 (evening) read the shards' words alone (`_fine_tune_vocabulary` did not
+    exist): where its backup's record of the word vectors is those, its resume reads them so (a reviewer's: refused,
+    "resume it with the --word-vectors file it trained with", of a run that had none)."""
+    metadata = read_backup_metadata(os.path.join(run.work_dir, BACKUP_DIR, BACKUP_METADATA_FILE)) or {}
+    recorded = metadata.get("word_vectors")
+    if recorded is None or recorded == artifacts.arrays_digest([run.vectorizer.matrix]):
+        return
+    merged = run.vocabulary, run.vectorizer
+    logger.disabled = True  # (its notes of the words were given once)
+    try:
+        _load_words(run, vectors_path, init_weights, parent_words=False)
+    finally:
+        logger.disabled = False
+    if artifacts.arrays_digest([run.vectorizer.matrix]) != recorded:  # the backup's refusal says what differs
+        run.vocabulary, run.vectorizer = merged
+    else:
+        logger.warning("word vectors: the run began before a fine-tune kept the words of the run it starts from: it "
+                       "resumes with the %d words of its shards, as it began", len(run.vocabulary.words) - 1)
 
 
 def _is_run(init_weights: str) -> bool:

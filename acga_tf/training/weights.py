@@ -350,7 +350,7 @@ def load_initial_weights(model, path: str) -> str:
             raise ValueError(f"{path}: weight {source_variable.path} is {tuple(source_variable.shape)}, this run's "
                              f"model has {tuple(variable.shape)}: another architecture (another preset, or other "
                              "widths: decoder_filters, text_dim, word_dim; the image size and clip length change no "
-                             f"weight){_architecture_hint(source)}")
+                             f"weight){_architecture_hint(source, model)}")
     for variable, source_variable in pairs:
         variable.assign(keras.ops.convert_to_numpy(source_variable).astype(variable.dtype))
     mine = {id(source_variable) for _, source_variable in pairs}
@@ -366,18 +366,23 @@ WEIGHT_FIELDS = ("i3d_width_multiplier", "decoder_filters", "text_dim", "word_di
                  "fusion_resolutions", "bn_scale", "language_guided_attention", "vision_guided_attention", "modality")
 
 
-def _architecture_hint(source) -> str:
-    """"; its model is the architecture of preset 'demo'" for a model whose weights' shapes are a preset's (the one
-    whose other fields match too, where one does), else "" (an own-data tester guessed the demo run's preset)."""
-    config = getattr(source, "config", None)
+def _architecture_hint(source, model) -> str:
+    """"; it differs from this run's model in text_dim (its 64, here 48); its architecture is preset 'demo''s": the
+    weight-shaping fields where the two configs differ, and the preset whose weights' shapes the source's are (the one
+    whose other fields match too, where one does); "" where a config is not known (an own-data tester guessed the
+    demo run's preset; a reviewer's --set was the cause)."""
+    config, own = getattr(source, "config", None), getattr(model, "config", None)
     if not isinstance(config, ACGAConfig):
         return ""
+    differ = ([f"{field} (its {getattr(config, field)}, here {getattr(own, field)})" for field in WEIGHT_FIELDS
+               if getattr(config, field) != getattr(own, field)] if isinstance(own, ACGAConfig) else [])
     presets = {name: ACGAConfig.preset(name) for name in PRESETS}
     names = [name for name, preset in presets.items()
              if all(getattr(preset, field) == getattr(config, field) for field in WEIGHT_FIELDS)]
     names = [name for name in names if presets[name] == config] or names
-    return (f"; its model has the architecture of preset {' or '.join(map(repr, names))} (--preset; from Python, "
-            "ExperimentConfig.preset)" if names else "")
+    return ((f"; it differs from this run's model in {', '.join(differ)}" if differ else "")
+            + (f"; its architecture is preset {' or '.join(map(repr, names))}'s (--preset; from Python, "
+               "ExperimentConfig.preset)" if names else ""))
 
 
 def _keras_reason(error: Exception) -> str:
