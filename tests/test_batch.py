@@ -783,9 +783,22 @@ def test_a_list_never_replaces_another_videos_result_and_says_its_own_options(ru
     before = sorted(p.relative_to(out) for p in (out / "a").rglob("*"))
     second = _write_list(tmp_path / "second.csv", [("a.mp4", QUERY)])
     (result,) = batch.predict_list(run_dir, second, str(out))
-    assert result.status == "failed" and f"is in, or holds, the result of another video ({out / 'a' / 'masks'}" \
+    assert result.status == "failed" and ("its masks would be written in the folder of another video's result "
+                                          f"({out / 'a' / 'masks' / batch.SUMMARY_NAME}), which it would replace") \
         in result.message, result.message
     assert sorted(p.relative_to(out) for p in (out / "a").rglob("*")) == before
+    # the other way round: a.mp4 done first, then a/masks.mp4 would write into its masks folder; a result beside
+    # (clips/b.mp4's folder holding clips/b/c.mp4's) is left alone, and passed over when done (a reviewer's)
+    (reverse,) = batch.predict_list(run_dir, second, str(tmp_path / "reverse"))
+    assert reverse.status == "done"
+    (result,) = batch.predict_list(run_dir, first, str(tmp_path / "reverse"))
+    assert result.status == "failed" and "its masks would be written in the folder of another video's result" \
+        in result.message
+    os.rename(tmp_path / "a" / "masks.mp4", tmp_path / "a" / "c.mp4")
+    inner = _write_list(tmp_path / "inner.csv", [("a/c.mp4", QUERY)])
+    for listing, status in ((inner, "done"), (second, "done"), (inner, "done earlier")):
+        assert [r.status for r in batch.predict_list(run_dir, listing, str(tmp_path / "beside"))] == [status]
+    os.rename(tmp_path / "a" / "c.mp4", tmp_path / "a" / "masks.mp4")
     # (2) the list's table as each video starts: its rows "not started", not an earlier run's "done"
     seen = []
     real = batch._segment_video
@@ -794,10 +807,17 @@ def test_a_list_never_replaces_another_videos_result_and_says_its_own_options(ru
     batch.predict_list(run_dir, first, str(out), overlay="mp4")
     assert seen == [["not started"]]
     monkeypatch.undo()
-    # (4) an overlay with sound, then asked without: segmented again
+    # (4) an overlay with sound, then asked without: segmented again; a GIF has no sound, and a summary from before
+    # `audio` was recorded is taken as asked (a reviewer's: whole lists segmented again)
     assert [r.status for r in batch.predict_list(run_dir, first, str(out), overlay="mp4")] == ["done earlier"]
     assert [r.status for r in batch.predict_list(run_dir, first, str(out), overlay="mp4", audio=False)] == ["done"]
-    assert json.loads((out / "a" / "masks" / batch.SUMMARY_NAME).read_text())["audio"] is False
+    summary = out / "a" / "masks" / batch.SUMMARY_NAME
+    assert json.loads(summary.read_text())["audio"] is False
+    summary.write_text(json.dumps({k: v for k, v in json.loads(summary.read_text()).items() if k != "audio"}))
+    assert [r.status for r in batch.predict_list(run_dir, first, str(out), overlay="mp4")] == ["done earlier"]
+    assert [r.status for r in batch.predict_list(run_dir, first, str(out), overlay="gif")] == ["done"]
+    assert [r.status for r in batch.predict_list(run_dir, first, str(out), overlay="gif", audio=False)] == [
+        "done earlier"]
     # (3) a stopped masks-alone run, then the same list with --json: the stopped run's options by the list's flags
     with pytest.raises(KeyboardInterrupt):
         batch.predict_list(run_dir, second, str(tmp_path / "stopped"), batch_size=1, frames=_stopping_after(2))

@@ -551,8 +551,8 @@ def test_a_re_run_keeps_train_and_test_apart_and_a_failed_one_keeps_the_last_con
     assert main([*prepare, "--skip-bad"]) == 0
     (own / "c.mp4").rename(own / "clips" / "c.mp4")
     assert sorted(p.name for p in out.glob("test-*")) == ["test-00000-of-00001.tfrecord"]
-    assert "no test rows were read, but 1 items were left out: the test shards an earlier conversion wrote are " \
-           "kept" in caplog.text
+    assert "no test rows were read, but --skip-bad left 1 item out: the test shards an earlier conversion wrote " \
+           "are kept" in caplog.text
     caplog.clear()
     assert main([*prepare, "--window", "6"]) == 0  # every split again, another window: no split named stale
     assert "not in manifest.json" not in caplog.text, caplog.text

@@ -305,3 +305,52 @@ def test_json_files_keep_their_letters_and_escape_what_utf8_cannot_write(tmp_pat
     assert "数据/分片 v1" in path.read_text(encoding="utf-8") and "🟩" in path.read_text(encoding="utf-8")
     files.write_json(str(path), {"name": "caf\udce9"})
     assert json.loads(path.read_text(encoding="utf-8")) == {"name": "caf\udce9"}
+
+
+def test_a_replaced_file_keeps_its_mode_and_is_on_the_disk_before_its_name(tmp_path, monkeypatch):
+    """An ops reviewer's: a private 0600 file (or a group's 0664) became 0644 once replaced; nothing was `fsync`'d
+    before the rename, so a power cut could leave the new name empty, the old file gone (a run's backup, a
+    manifest)."""
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd))[1])
+    for mode in (0o600, 0o664, 0o640):
+        path = tmp_path / f"private-{mode:o}.json"
+        path.write_text("{}")
+        os.chmod(path, mode)
+        files.write_json(str(path), {"new": 1})
+        assert stat.S_IMODE(os.stat(path).st_mode) == mode and json.loads(path.read_text()) == {"new": 1}
+    assert f"{tmp_path}/private-640.json.tmp" in synced and str(tmp_path) in synced  # the file, then its folder
+
+
+def test_json_with_a_byte_order_mark_a_pipe_and_a_record_nested_too_deep(tmp_path):
+    """An ops reviewer's: JSON that Windows' Notepad saved ("UTF-8 with BOM") was refused ("Unexpected UTF-8 BOM") and
+    a run's record read as none; `check_readable` of a FIFO (`--model` given one) hung; a record nested 200,000 deep
+    raised RecursionError where a record that cannot be read is None."""
+    from acga_tf.models.config import ACGAConfig
+
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"a": 1}).encode())
+    assert files.read_json(str(tmp_path / "bom.json")) == {"a": 1} == files.read_record(str(tmp_path / "bom.json"))
+    (tmp_path / "config.json").write_bytes(b"\xef\xbb\xbf" + ACGAConfig.preset("tiny").to_json().encode())
+    assert ACGAConfig.from_json(str(tmp_path / "config.json")) == ACGAConfig.preset("tiny")
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    assert files.read_record(str(tmp_path / "deep.json")) is None
+    os.mkfifo(tmp_path / "model.fifo")
+    with pytest.raises(ValueError, match="model.fifo.*a pipe, not a file"):
+        files.check_readable(str(tmp_path / "model.fifo"))
+
+
+def test_an_overlay_written_from_python_through_a_link_keeps_the_link(tmp_path):
+    """An ops reviewer's: `write_overlay(result, frames, "latest.gif")` where latest.gif is a link replaced the link
+    with a file, the file it named unchanged (the CLI resolved the link first)."""
+    import numpy as np
+
+    from acga_tf.apps.predict import PredictionResult, write_overlay
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "run7.gif").write_bytes(b"old")
+    os.symlink("results/run7.gif", tmp_path / "latest.gif")
+    frames = np.zeros((2, 16, 16, 3), np.uint8)
+    result = PredictionResult(np.ones((2, 16, 16), np.uint8), np.ones((2, 16, 16), np.float32), 24.0, "the square")
+    write_overlay(result, frames, str(tmp_path / "latest.gif"))
+    assert (tmp_path / "latest.gif").is_symlink() and (tmp_path / "results" / "run7.gif").read_bytes()[:3] == b"GIF"

@@ -787,7 +787,7 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
                      "text_dim=48"]) == 2
     line = assert_one_line_error(capsys.readouterr().err, "another architecture (another preset")
     assert line.endswith("; it differs from this run's model in text_dim (its 64, here 48); its architecture is "
-                         "preset 'tiny' or 'demo''s (--preset; from Python, ExperimentConfig.preset)"), line
+                         "that of preset 'tiny' or 'demo' (--preset; from Python, ExperimentConfig.preset)"), line
 
 
 @pytest.mark.parametrize("change", ["seed", "word_vectors", "weights_file"])

@@ -69,7 +69,7 @@ MASKS_JSON_NAME = "masks.json"  # every sentence's masks as JSON, where asked fo
 # What a `summary.json` written before a setting existed had: its default, so that such a video is still done.
 SUMMARY_DEFAULTS = {"smooth_edges": False, "masks_json": False, "soft_masks": False, "audio": True}
 # The `acga predict --list` option of a job record's key where it is not `--key` (`job_difference`)
-LIST_FLAGS = {"masks_json": "--json", "overlay": "--overlays"}
+LIST_FLAGS = {"masks_json": "--json", "overlay": "--overlays", "audio": "--no-audio"}
 RESULT_COLUMNS = ("line", "video", "query", "status", "masks", "frames", "coverage", "message")
 
 
@@ -287,9 +287,10 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
             raise KeyboardInterrupt(kept) from None
         e.add_note(kept)
         raise
+    else:
+        write_results(table, results)  # (under the lock: a second run into the folder is refused until it is done)
     finally:
         lock.release()
-    write_results(table, results)
     return results
 
 
@@ -337,18 +338,19 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
         return
     wanted = job_record(path, sentences, model_name, overlay=overlay, smooth_edges=smooth_edges,
                         masks_json=masks_json, soft_masks=soft_masks)
-    if overlay:  # (a run again with --no-audio passed over an overlay with sound as done earlier)
+    if overlay == "mp4":  # (a run again with --no-audio passed over an overlay with sound as done earlier)
         wanted["audio"] = audio
-    if (other := _other_result(output_dir, folder)) is not None:
-        _fail([r for r in group if id(r) not in refused], f"{path}: its folder {folder} is in, or holds, the result of "
-              f"another video ({os.path.join(other, SUMMARY_NAME)}): not replaced; give this list another "
-              f"{option('--output-dir', 'output_dir')}")
-        return
     earlier = files.read_record(summary_path)
     if (earlier is not None and wanted["model"] is not None
-            and all(earlier.get(key, SUMMARY_DEFAULTS.get(key)) == value for key, value in wanted.items())
+            and all(earlier.get(key, SUMMARY_DEFAULTS.get(key)) == value for key, value in wanted.items()
+                    if key in earlier or key != "audio")  # (not recorded before 2026-12-06, night: as asked)
             and _complete(folder, earlier)):
         _fill(group, chosen, name, earlier, "done earlier")
+        return
+    if (other := _other_result(output_dir, folder)) is not None:  # before anything of the folder is removed
+        _fail([r for r in group if id(r) not in refused], f"{path}: its masks would be written in the folder of "
+              f"another video's result ({os.path.join(other, SUMMARY_NAME)}), which it would replace; give this "
+              f"list another {option('--output-dir', 'output_dir')}")
         return
     if os.path.exists(summary_path):
         os.remove(summary_path)  # first: a run stopped while writing again leaves no marker saying "done"
@@ -419,16 +421,21 @@ def _segment_video(predictor, path: str, group: list[RowResult], output_dir: str
 
 
 def _other_result(output_dir: str, folder: str) -> str | None:
-    """The folder of another video's result (its `SUMMARY_NAME`) that `folder`, a video's, lies in below
-    `output_dir`, or its masks folder is (a list's `a.mp4` beside an earlier list's `a/masks.mp4`: the second's
-    masks folder was the first's result, removed without a word); None."""
+    """The folder of another video's result (its `SUMMARY_NAME`) that segmenting the video of `folder` would replace
+    or write into, or None: one in its masks folder, which is cleared (a list's `a.mp4` after an earlier list's
+    `a/masks.mp4` or `a/masks/1.mp4`: that result was removed, or set aside, without a word), or one whose masks
+    folder holds `folder` (the other way round: written into). A result merely beside or above is left alone."""
+    masks = os.path.join(folder, MASKS_FOLDER)
+    for inner, _, names in os.walk(masks):
+        if SUMMARY_NAME in names:
+            return inner
     parent = os.path.dirname(folder)
     while len(parent) > len(output_dir) and parent.startswith(os.path.join(output_dir, "")):
-        if os.path.isfile(os.path.join(parent, SUMMARY_NAME)):
+        if os.path.isfile(os.path.join(parent, SUMMARY_NAME)) and \
+                os.path.join(folder, "").startswith(os.path.join(parent, MASKS_FOLDER, "")):
             return parent
         parent = os.path.dirname(parent)
-    masks = os.path.join(folder, MASKS_FOLDER)
-    return masks if os.path.isfile(os.path.join(masks, SUMMARY_NAME)) else None
+    return None
 
 
 def _fill(group: list[RowResult], chosen: dict, name: str, record: dict, status: str) -> None:

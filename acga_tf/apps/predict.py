@@ -1068,7 +1068,8 @@ class OverlayWriter:
 
     def __init__(self, path: str, fps: float, sample_aspect: fractions.Fraction | None = None, *,
                  audio: str | None = None, audio_start: float = 0.0, lock: files.WriteLock | None = None):
-        self.path, self.fps, self.count = os.fspath(path), fps, 0
+        self.path, self.fps, self.count = files.output_path(os.fspath(path))[0], fps, 0  # (a link: written through,
+        # kept; a reviewer's link was replaced with a file)
         self.audio, self.times_written = audio, [audio_start, None]
         self.ext = overlay_format(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -1892,10 +1893,13 @@ def job_difference(record: dict, job: dict, flags: Mapping[str, str] | None = No
         return (f"the model has changed since ({where})" if in_place
                 else f"another model ({record.get('model')}; this run's: {job['model']})"), not in_place
     differ = sorted(key for key in {*job, *record} - {"queries"} if record.get(key) != job.get(key))
+    if "overlay" in differ:  # (the overlay's sound goes with it: "--audio: the stopped run's None", a reviewer's)
+        differ = [key for key in differ if key != "audio"]
     flags = flags or {}
     return "other options (" + ", ".join(
-        f"{option(flags.get(key, '--' + key.replace('_', '-')), key)}: the stopped run's {record.get(key)}, this "
-        f"run's {job.get(key)}" for key in differ) + ")", True
+        f"{option(flags.get(key, '--' + key.replace('_', '-')), key)}: the stopped run's "
+        f"{'none' if record.get(key) is None else record.get(key)}, this run's "
+        f"{'none' if job.get(key) is None else job.get(key)}" for key in differ) + ")", True
 
 
 def _count_kept(summary: PredictionSummary, kept: Sequence[Sequence[tuple[float, bool]]]) -> None:

@@ -339,9 +339,11 @@ def _forget_split(output_dir: str, split_name: str, kept: int = 0) -> None:
     if not names and split_name not in manifest.get("splits", {}):
         return
     if kept:
-        logger.warning("%s: no %s rows were read, but %d items were left out: the %s shards an earlier conversion "
-                       "wrote are kept (if the dataset has no %s split now, remove them: %s-*.tfrecord)", output_dir,
-                       split_name, kept, split_name, split_name, split_name)
+        if split_name in manifest.get("splits", {}):  # (else no longer listed: the stale-shard warning names them)
+            logger.warning("%s: no %s rows were read, but --skip-bad left %d item%s out: the %s shards an earlier "
+                           "conversion wrote are kept (if the dataset has no %s split now, remove them: "
+                           "%s-*.tfrecord)", output_dir, split_name, kept, "s" * (kept != 1), split_name, split_name,
+                           split_name)
         return
     logger.warning("%s: no %s rows now: removing the %s shards an earlier conversion wrote (%d files)", output_dir,
                    split_name, split_name, len(names))
@@ -523,7 +525,7 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
                 pool.shutdown(wait=True, cancel_futures=True)
         for s in ("train", "test"):  # once the table's splits are written: a refusal before loses nothing
             if s not in wanted and split == "all":
-                _forget_split(output, s, kept=len(reader_skipped))
+                _forget_split(output, s, kept=len(reader_skipped) if skip_bad else 0)  # (not A2D's no_frame notes)
         stale = unlisted_shards(sorted(os.listdir(output)), read_manifest(output))
         if stale:  # another split's, of an earlier window or converter version (`make_dataset` refuses them)
             logger.warning("%s: %s %s not in %s (converted with other settings): convert the %s split again with "

@@ -180,7 +180,8 @@ def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
         match = SHARD_RE.match(os.path.basename(path))
         if match and match.group(1) in manifest.get(CONVERTING_KEY, []):
             raise ValueError(f"{path}: `acga prepare` began converting the {match.group(1)} split again and did not "
-                             "finish (its shards may be of two conversions); run it again into that folder to finish")
+                             "finish (its shards may be of two conversions); run it again into that folder to finish, "
+                             "once what stopped it is mended (a row its message named; or --skip-bad)")
     for path in unlisted_shards(files, manifest)[:1]:  # (read, a re-run's part-written set passed for the whole)
         raise ValueError(f"{path}: a shard {MANIFEST_NAME} does not list (left by a conversion that did not finish, "
                          "or by an earlier one with other settings); run `acga prepare` into that folder again for "

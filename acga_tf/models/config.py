@@ -196,7 +196,7 @@ def read_json_object(path: str) -> dict[str, Any]:
         except json.JSONDecodeError as e:
             raise ValueError(f"JSON text:{e.lineno}: not valid JSON ({e.msg})") from None
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # (Windows' Notepad saves "UTF-8 with BOM")
             d = json.load(f)
     except FileNotFoundError:
         raise ValueError(f"{path}: config file not found") from None

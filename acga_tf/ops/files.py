@@ -99,11 +99,48 @@ def atomic_path(path: str, *, suffix: str = TEMPORARY_SUFFIX, overwrite: bool = 
         raise
     if not in_place:
         try:
+            if "://" not in target:
+                _settle(temporary, target)
             tf.io.gfile.rename(temporary, target, overwrite=overwrite)
         except (OSError, tf.errors.OpError) as e:  # `path` a folder now: TensorFlow names the temporary file, which
             _remove(temporary)  # would be left (a folder named provenance.json in a run folder, say)
             reason = e.message.rsplit("; ", 1)[-1].strip() if isinstance(e, tf.errors.OpError) else e.strerror
             raise OSError(_ERRNO_OF.get(reason, getattr(e, "errno", None)), reason, path) from None
+        if "://" not in target:
+            _sync(os.path.dirname(os.path.abspath(target)))  # the rename itself, on the disk
+
+
+def _settle(temporary: str, target: str) -> None:
+    """Before a local temporary file (or folder) replaces `target`: its bytes on the disk (`fsync`: else after a power
+    cut or a kernel's crash the new name could hold an empty or partial file, the old one gone: a run's backup, a
+    manifest), and, where it replaces a file, that file's permission bits (a private 0600 or a group's 0664 file
+    became 0644, a reviewer's)."""
+    if os.path.isdir(temporary):
+        for folder, _, names in os.walk(temporary):
+            for name in names:
+                _sync(os.path.join(folder, name))
+            _sync(folder)
+        return
+    _sync(temporary)
+    try:
+        if os.path.isfile(target) and os.path.isfile(temporary):
+            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+    except OSError:  # (a file of another owner's: replaced as the folder allows, with this process' mode)
+        pass
+
+
+def _sync(path: str) -> None:
+    """`fsync` of a local file or folder; nothing where the system cannot (a folder on Windows, a pipe)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def check_writable(path: str, *, folder: bool = False, flag: str | None = None) -> None:
@@ -195,6 +232,8 @@ def unreadable(path: str) -> str | None:
     the caller names that). A file Keras, NumPy or TensorFlow cannot open otherwise reads as a damaged one in
     their messages ("not a zip archive", "export it again")."""
     try:
+        if stat.S_ISFIFO(os.stat(path).st_mode):  # (opened, a pipe waits for a writer: the command hung)
+            return "a pipe, not a file"
         with open(path, "rb"):
             return None
     except PermissionError as e:
@@ -333,21 +372,22 @@ def read_json(path: str) -> Any:
         json.JSONDecodeError: not JSON.
         ValueError: not UTF-8 text (the message names the file).
     """
-    with tf.io.gfile.GFile(path) as f:
-        try:
-            return json.load(f)
-        except UnicodeDecodeError as e:
-            raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    try:
+        return json.loads(data.decode("utf-8-sig"))  # (Windows' Notepad saves "UTF-8 with BOM")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
 
 
 def read_record(path: str) -> dict | None:
     """The JSON object a local file holds, or None where there is none to read (no file, not readable, not JSON, not
     an object): a record a run wrote, which a later run reads to know what was done."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             record = json.load(f)
-    except (OSError, ValueError):  # (a UnicodeDecodeError is a ValueError)
-        return None
+    except (OSError, ValueError, RecursionError):  # (a UnicodeDecodeError is a ValueError; objects nested 200,000
+        return None  # deep: Python's recursion)
     return record if isinstance(record, dict) else None
 
 

@@ -367,10 +367,10 @@ WEIGHT_FIELDS = ("i3d_width_multiplier", "decoder_filters", "text_dim", "word_di
 
 
 def _architecture_hint(source, model) -> str:
-    """"; it differs from this run's model in text_dim (its 64, here 48); its architecture is preset 'demo''s": the
-    weight-shaping fields where the two configs differ, and the preset whose weights' shapes the source's are (the one
-    whose other fields match too, where one does); "" where a config is not known (an own-data tester guessed the
-    demo run's preset; a reviewer's --set was the cause)."""
+    """"; it differs from this run's model in text_dim (its 64, here 48); its architecture is that of preset
+    'demo'": the weight-shaping fields where the two configs differ, and the preset whose weights' shapes the
+    source's are (the one whose other fields match too, where one does); "" where a config is not known (an own-data
+    tester guessed the demo run's preset; a reviewer's --set was the cause)."""
     config, own = getattr(source, "config", None), getattr(model, "config", None)
     if not isinstance(config, ACGAConfig):
         return ""
@@ -381,7 +381,7 @@ def _architecture_hint(source, model) -> str:
              if all(getattr(preset, field) == getattr(config, field) for field in WEIGHT_FIELDS)]
     names = [name for name in names if presets[name] == config] or names
     return ((f"; it differs from this run's model in {', '.join(differ)}" if differ else "")
-            + (f"; its architecture is preset {' or '.join(map(repr, names))}'s (--preset; from Python, "
+            + (f"; its architecture is that of preset {' or '.join(map(repr, names))} (--preset; from Python, "
                "ExperimentConfig.preset)" if names else ""))
 
 
