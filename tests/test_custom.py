@@ -536,6 +536,7 @@ def test_a_re_run_keeps_train_and_test_apart_and_a_failed_one_keeps_the_last_con
     re-run stopped by a bad row had removed the last good conversion's shards first (another shard count), leaving a
     part-written set the old manifest did not describe, which `make_dataset` read; (3) the train split converted with
     another --window than a later test split kept its shards, the manifest's window check no longer theirs."""
+    from acga_tf.data.convert import prepare as prepare_data
     from acga_tf.data.datasets import check_shards
 
     config = ACGAConfig.preset("tiny", image_size=32, clip_length=4)
@@ -556,8 +557,20 @@ def test_a_re_run_keeps_train_and_test_apart_and_a_failed_one_keeps_the_last_con
     caplog.clear()
     assert main([*prepare, "--window", "6"]) == 0  # every split again, another window: no split named stale
     assert "not in manifest.json" not in caplog.text, caplog.text
+    # the test split alone, a train sentence edited: the train shards' vocab.txt is kept (a data engineer's was
+    # rebuilt from the table's train rows, no longer those of the shards beside it)
+    vocab = (out / "vocab.txt").read_text()
+    with open(table, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([[row[0], row[1], "a zebra", *row[3:]] if row[1] == "9" else row for row in rows])
+    assert main([*prepare, "--split", "test"]) == 0
+    assert (out / "vocab.txt").read_text() == vocab and "zebra" not in vocab
     with open(table, "w", encoding="utf-8", newline="") as f:  # (1) video c moved to train
         csv.writer(f).writerows([row[:4] + ["train"] + row[5:] if row[0] == "clips/c.mp4" else row for row in rows])
+    # (the train split alone: c would be in both splits' shards, a data engineer's)
+    with pytest.raises(ValueError, match=r"1 video of the table's train split is in its test shards, converted from "
+                                         r"an earlier table \(clips/c\): a video would be in both splits; convert "
+                                         r"every split \(no --split\)"):
+        prepare_data("custom", str(own), str(out), "train", progress=False, shard_size=1)
     assert main(prepare) == 0
     assert not list(out.glob("test-*"))
     manifest = json.loads((out / "manifest.json").read_text())

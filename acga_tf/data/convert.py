@@ -203,6 +203,10 @@ def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: 
                       ) -> tuple[int, str]:
 
     path = os.path.join(output_dir, VOCAB_NAME)
+    if isinstance(vocabulary, str) and os.path.abspath(vocabulary) == os.path.abspath(path):  # (`prepare` of the
+        vocab = Vocabulary.load(path)  # test split alone: the train shards' own, kept)
+        return len(vocab.words) - 1, (read_manifest(output_dir, missing_ok=True) or {}).get(
+            "vocabulary_source", "kept: the train shards' (not converted by this run)")
     if isinstance(vocabulary, str):
         vocab = Vocabulary.load(vocabulary)
         source = f"copied from {vocabulary}"
@@ -318,6 +322,24 @@ def _write_manifest(output_dir: str, manifest: dict[str, Any]) -> str | None:
     return skipped_path
 
 
+def _check_other_split(output_dir: str, manifest: dict[str, Any], split_name: str,
+                       frames: Sequence[AnnotatedFrame]) -> None:
+    """Refuses to convert one split (`--split`) where the other split's shards hold one of its videos (a video moved
+    in the table from train to test, then the test split converted alone: in both splits' shards, trained on and
+    scored, a data engineer's). Manifests written before 2026-12-06 (night) record no videos: nothing to check.
+
+    Raises:
+        ValueError: naming the first such video.
+    """
+    other = "test" if split_name == "train" else "train"
+    theirs = set(manifest.get("splits", {}).get(other, {}).get("videos", ()))
+    both = sorted(theirs & {f.video_id for f in frames})
+    if both:
+        raise ValueError(f"{output_dir}: {len(both)} video{'s' * (len(both) != 1)} of the table's {split_name} split "
+                         f"{'are' if len(both) != 1 else 'is'} in its {other} shards, converted from an earlier table "
+                         f"({both[0]}): a video would be in both splits; convert every split (no --split)")
+
+
 def _mark_converting(output_dir: str, split_name: str) -> None:
     """Records in the manifest, where it lists the split, that the split is being converted again (`CONVERTING_KEY`,
     removed when its new manifest entry is written): a re-run stopped by a bad row had replaced some shards of the
@@ -421,7 +443,9 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     split_summary = {"frames": sum(s["frames"] for s in shards), "samples": sum(s["samples"] for s in shards),
                      "empty_masks": empty_masks,
                      "num_shards": len(shards), "shard_size": shard_size, "skipped": len(skipped_rows),
-                     "skipped_items": skipped_rows, "shards": shards}
+                     "skipped_items": skipped_rows, "shards": shards,
+                     "videos": sorted({f.video_id for f in frames})}  # (a video then moved to the other split and
+    # converted alone with --split was in both, `_check_other_split`)
 
     skipped_path = _update_manifest(output_dir, dataset, split_name, split_summary, window,
                                     _write_vocabulary(output_dir, vocabulary, frames), reader_skipped)
@@ -506,6 +530,12 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
                                     if dataset == "jhmdb" else ""))
         if vocabulary is not None:  # before any shard is written
             check_vocabulary_covers(vocabulary, [r.sentence for s in wanted for f in by_split[s] for r in f.referrals])
+        earlier = (read_manifest(output, missing_ok=True) or {}) if os.path.isdir(output) else {}
+        if split != "all":
+            _check_other_split(output, earlier, split, by_split[split])
+        if vocabulary is None and split == "test" and "train" in earlier.get("splits", {}) and \
+                os.path.isfile(os.path.join(output, VOCAB_NAME)):  # the train shards' words, kept (a tester's was
+            vocabulary = os.path.join(output, VOCAB_NAME)  # rebuilt from the table's train rows, which had changed)
         if vocabulary is None:
             train_sentences = [r.sentence for f in by_split["train"] for r in f.referrals]
             if not train_sentences:
@@ -529,8 +559,8 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         stale = unlisted_shards(sorted(os.listdir(output)), read_manifest(output))
         if stale:  # another split's, of an earlier window or converter version (`make_dataset` refuses them)
             logger.warning("%s: %s %s not in %s (converted with other settings): convert the %s split again with "
-                           "these", output, ", ".join(stale), "are" if len(stale) > 1 else "is", MANIFEST_NAME,
-                           " and ".join(sorted({SHARD_RE.match(name).group(1) for name in stale})))
+                           "this command's settings", output, ", ".join(stale), "are" if len(stale) > 1 else "is",
+                           MANIFEST_NAME, " and ".join(sorted({SHARD_RE.match(name).group(1) for name in stale})))
         return summaries
 
 
