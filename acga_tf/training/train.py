@@ -901,7 +901,7 @@ def _load_words(run: _Run, vectors_path: str | None, init_weights: str | None = 
 
 
 def _words_as_backed_up(run: _Run, vectors_path: str | None, init_weights: str) -> None:
-    """A fine-tune begun before 2026-12-06 (evening) read the shards' words alone (`_fine_tune_vocabulary` did not
+    """A fine-tune begun before 2026-12-06 (night) read the shards' words alone (`_fine_tune_vocabulary` did not
     exist): where its backup's record of the word vectors is those, its resume reads them so (a reviewer's: refused,
     "resume it with the --word-vectors file it trained with", of a run that had none)."""
     metadata = read_backup_metadata(os.path.join(run.work_dir, BACKUP_DIR, BACKUP_METADATA_FILE)) or {}
