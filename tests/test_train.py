@@ -847,18 +847,6 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
     assert history.epoch == [1] and (
         f"init_weights={finished_run}: its weights are not read: the run resumes from its backup (optimizer step "
         "1); the word vectors it was trained with are, as at the run's start") in caplog.text, caplog.text
-    # a fine-tune begun before it kept the run's words (the shards' alone): resumed as it began (a reviewer's: refused,
-    # "resume it with the --word-vectors file it trained with")
-    began = str(tmp_path / "began")
-    with mock.patch.object(train_module, "_fine_tune_vocabulary", lambda shards, parent: shards):
-        fit(experiment, train, began, epochs=1, steps_per_epoch=1, init_weights=finished_run, verbose=0)
-    caplog.clear()
-    with caplog.at_level("WARNING"):
-        history = fit(experiment, train, began, epochs=2, steps_per_epoch=1, init_weights=finished_run, resume=True,
-                      verbose=0)
-    assert history.epoch == [1] and ("the run began before a fine-tune kept the words of the run it starts from: it "
-                                     "resumes with the 4 words of its shards, as it began") in caplog.text
-    assert len(artifacts.load_trained(began).vocabulary.words) == 5
     # the same run again, the same seed: nothing to keep, nothing said
     caplog.clear()
     with caplog.at_level("WARNING"):
@@ -868,6 +856,28 @@ def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, fi
     # (a PyTorch tester's: "no word vectors given: using deterministic random 32-d vectors" read as if the run's were
     # not used, in every fine-tune of a run)
     assert not [r for r in caplog.records if "no word vectors given" in r.getMessage()], caplog.text
+
+
+@pytest.mark.slow  # (30 s): the default suite resumes a fine-tune begun with this version's words
+def test_a_fine_tune_begun_before_it_kept_the_runs_words_resumes_as_it_began(finished_run, prepared_a2d, tmp_path,
+                                                                           caplog):
+    """A reviewer's: a fine-tune begun before its vocabulary kept the run's words (the shards' alone) was refused on
+    resume, "resume it with the --word-vectors file it trained with", of a run that had none."""
+    theirs = artifacts.load_trained(finished_run)
+    data = tmp_path / "data"
+    shutil.copytree(prepared_a2d["data"], data)
+    (data / "vocab.txt").write_text("".join(f"{word}\t5\n" for word in (*theirs.vocabulary.words[1:4], "zebra")),
+                                    encoding="utf-8")
+    experiment, train, began = ExperimentConfig.preset("tiny", **TINY), str(data / "train-*.tfrecord"), str(
+        tmp_path / "began")
+    with mock.patch.object(train_module, "_fine_tune_vocabulary", lambda shards, parent: shards):
+        fit(experiment, train, began, epochs=1, steps_per_epoch=1, init_weights=finished_run, verbose=0)
+    with caplog.at_level("WARNING"):
+        history = fit(experiment, train, began, epochs=2, steps_per_epoch=1, init_weights=finished_run, resume=True,
+                      verbose=0)
+    assert history.epoch == [1] and ("the run began before a fine-tune kept the words of the run it starts from: it "
+                                     "resumes with the 4 words of its shards, as it began") in caplog.text
+    assert len(artifacts.load_trained(began).vocabulary.words) == 5
 
 
 def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, finished_run,
