@@ -600,3 +600,14 @@ def test_a_re_run_keeps_train_and_test_apart_and_a_failed_one_keeps_the_last_con
     with pytest.raises(ValueError, match="train-00000-of-00001.tfrecord: a shard manifest.json does not list"):
         check_shards(str(out / "train-*.tfrecord"), config)
     check_shards(str(out / "test-*.tfrecord"), config)
+
+
+def test_rows_left_out_of_ones_own_table_are_warned_of_by_its_reader(own, caplog):
+    """A data engineer's: "WARNING acga_tf.data.a2d: skipped: data/annotations.csv:14: ..." for their own table."""
+    with open(own / "annotations.csv", "a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow(["clips/gone.mp4", 3, "the red square", "masks/a3.png", "train", ""])
+    skipped = []
+    with caplog.at_level("WARNING"):
+        read_custom(str(own), skip_bad=True, skipped=skipped)
+    assert [r.reason for r in skipped] == ["missing_video"]
+    assert [record.name for record in caplog.records if "skipped:" in record.getMessage()] == ["acga_tf.data.custom"]

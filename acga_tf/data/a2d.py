@@ -64,18 +64,20 @@ def check_path_component(value: str, source: str, field: str) -> str:
 
 
 class _Reporter:
-    """Raises DataErrors, or records them as `Skipped` when `skip_bad`."""
+    """Raises DataErrors, or records them as `Skipped` when `skip_bad`, with a warning in `log` (the reader's logger:
+    your own table's were named `acga_tf.data.a2d`, a tester's)."""
 
-    def __init__(self, skip_bad: bool, skipped: list[Skipped] | None):
+    def __init__(self, skip_bad: bool, skipped: list[Skipped] | None, log: logging.Logger | None = None):
         self.skip_bad = skip_bad
         self.skipped = skipped
+        self.log = log or logger
 
     def __call__(self, err: DataError) -> None:
         if not self.skip_bad:  # what the converter's own errors say too, each of them; not of a table's frame
             if err.reason not in ("frame_numbering", "windows_path"):  # numbering or paths, whose other rows are
                 err.add_note(SKIP_BAD_HINT)  # likely off the same way (--skip-bad left out all 18 of a tester's)
             raise err
-        logger.warning("skipped: %s", err)
+        self.log.warning("skipped: %s", err)
         if self.skipped is not None:
             self.skipped.append(Skipped(source=err.source, reason=err.reason, message=err.message))
 

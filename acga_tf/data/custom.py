@@ -80,7 +80,7 @@ def read_custom(root: str, *, skip_bad: bool = False, skipped: list[Skipped] | N
                        ", ".join(repr(n) for n in unknown), EXPECTED)
     if not table:
         raise DataError(path, f"has no row under its header; expected {EXPECTED}", reason="bad_header")
-    report = _Reporter(skip_bad, skipped)
+    report = _Reporter(skip_bad, skipped, logger)
     folder = os.path.dirname(os.path.abspath(path))
     frames: dict[tuple[str, int], dict] = {}
     video_of: dict[str, tuple[str, str]] = {}  # video id -> (file, the line that first named it)

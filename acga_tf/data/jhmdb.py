@@ -46,7 +46,7 @@ def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
         DataError: naming `path:lineno` and the field: bad header, wrong column count, empty query, unsafe
             video name, non-UTF-8 bytes (unless `skip_bad`).
     """
-    report = _Reporter(skip_bad, skipped)
+    report = _Reporter(skip_bad, skipped, logger)
     lines = read_text_lines(path, report if skip_bad else None)
     if not lines:
         raise DataError(str(path), "empty annotation file, expected a header 'video_id,query'", reason="bad_header")
@@ -218,7 +218,7 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
     if frames == "metadata" and metadata_path is None:
         raise ValueError('frames="metadata" needs metadata_path (MTTR\'s jhmdb_sentences_samples_metadata.json)')
     root = os.fspath(root)
-    report = _Reporter(skip_bad, skipped)
+    report = _Reporter(skip_bad, skipped, logger)
     png_dirs, mats = _scan(root)
 
     # (video, frame number or None for uniform) -> referrals
