@@ -826,3 +826,22 @@ def test_a_list_never_replaces_another_videos_result_and_says_its_own_options(ru
                      "--json", "--no-progress"]) == 0
     assert "of a stopped run of another job (other options (--json: the stopped run's False, this run's True))" \
         in caplog.text, caplog.text
+
+
+def test_a_list_from_a_pipe_names_its_bad_line_and_a_header_quote_left_open_is_line_1(tmp_path):
+    """An ops reviewer's: a list given through a pipe (`--list -`, `<(...)`) with a byte that is not UTF-8 on line
+    20,002 was "line 1" (the file was read again to find the line, and a pipe cannot be); an unclosed quote in the
+    header was "line 2"."""
+    from acga_tf.ops.tables import TableError, read_csv_rows
+
+    reader, writer = os.pipe()
+    with os.fdopen(writer, "wb") as pipe:
+        pipe.write(b"video,query\n" + b"a.mp4,the red square\n" * 200 + b"b.mp4,caf\xe9\n")
+    try:
+        with pytest.raises(TableError, match=r"line 202: not UTF-8 text"):
+            read_csv_rows(f"/dev/fd/{reader}", ("video", "query"), expected="a list")
+    finally:
+        os.close(reader)
+    (tmp_path / "open.csv").write_text('"video,query\na.mp4,the red square\n')
+    with pytest.raises(TableError, match=r"open.csv: line 1: not CSV"):
+        read_csv_rows(str(tmp_path / "open.csv"), ("video", "query"), expected="a list")

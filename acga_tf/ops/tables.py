@@ -12,6 +12,7 @@ written, except one that a spreadsheet would run as a formula (`spreadsheet_text
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Sequence
 
@@ -52,9 +53,11 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
             `columns` and `optional` named twice,
             bytes that are not UTF-8, malformed CSV; the message names the file and the line.
     """
-    path, ended = os.fspath(path), 1
+    path, ended, data = os.fspath(path), 0, b""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
+        with open(path, "rb") as raw:  # read once: a pipe cannot be read again to name a bad byte's line
+            data = raw.read()
+        with io.StringIO(data.decode("utf-8-sig"), newline="") as f:
             reader = csv.reader(f, strict=True)  # an unclosed quote is an error, not the rest of the file in one cell
             header = next(reader, None)
             if header is None:
@@ -83,8 +86,9 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
     except FileNotFoundError:
         note = files.current_folder_note(path)
         raise TableError(path, f"{kind} file not found" + (f" ({note})" if note else "")) from None
-    except UnicodeDecodeError:
-        raise TableError(path, f"not UTF-8 text; save the {kind} as UTF-8 CSV", _first_bad_line(path)) from None
+    except UnicodeDecodeError as e:
+        raise TableError(path, f"not UTF-8 text; save the {kind} as UTF-8 CSV",
+                         data[:e.start].count(b"\n") + 1) from None
     except IsADirectoryError:
         raise TableError(path, f"is a folder; expected {expected}") from None
     except OSError as e:
@@ -117,14 +121,3 @@ def _separator_hint(header: list[str]) -> str:
             if separator in header[0]:
                 return f": its columns are separated by {name}, not commas"
     return ""
-
-
-def _first_bad_line(path: str) -> int:
-    """The line of a file's first byte that is not UTF-8 (the text reader decodes ahead, by chunks)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        return data[:e.start].count(b"\n") + 1
-    return 1
