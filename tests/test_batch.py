@@ -842,6 +842,11 @@ def test_a_list_from_a_pipe_names_its_bad_line_and_a_header_quote_left_open_is_l
             read_csv_rows(f"/dev/fd/{reader}", ("video", "query"), expected="a list")
     finally:
         os.close(reader)
+    for name, data, line in (("bom.csv", b"\xef\xbb\xbfvideo,query\na.mp4,x\n\xff.mp4,y\n", 3),  # (a reviewer's:
+                             ("mac.csv", b"video,query\ra.mp4,x\rb.mp4,caf\x8e\r", 3)):  # line 2; CR: line 1)
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(TableError, match=rf"{name}: line {line}: not UTF-8 text"):
+            read_csv_rows(str(tmp_path / name), ("video", "query"), expected="a list")
     (tmp_path / "open.csv").write_text('"video,query\na.mp4,the red square\n')
     with pytest.raises(TableError, match=r"open.csv: line 1: not CSV"):
         read_csv_rows(str(tmp_path / "open.csv"), ("video", "query"), expected="a list")

@@ -567,9 +567,9 @@ def test_a_re_run_keeps_train_and_test_apart_and_a_failed_one_keeps_the_last_con
     with open(table, "w", encoding="utf-8", newline="") as f:  # (1) video c moved to train
         csv.writer(f).writerows([row[:4] + ["train"] + row[5:] if row[0] == "clips/c.mp4" else row for row in rows])
     # (the train split alone: c would be in both splits' shards, a data engineer's)
-    with pytest.raises(ValueError, match=r"1 video of the table's train split is in its test shards, converted from "
-                                         r"an earlier table \(clips/c\): a video would be in both splits; convert "
-                                         r"every split \(no --split\)"):
+    with pytest.raises(ValueError, match=r"1 video of the table's train split was in the test split of the table its "
+                                         r"test shards were converted from \(clips/c\): a video would be in both "
+                                         r"splits; convert every split \(no --split\)"):
         prepare_data("custom", str(own), str(out), "train", progress=False, shard_size=1)
     assert main(prepare) == 0
     assert not list(out.glob("test-*"))

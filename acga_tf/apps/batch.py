@@ -426,7 +426,7 @@ def _other_result(output_dir: str, folder: str) -> str | None:
     `a/masks.mp4` or `a/masks/1.mp4`: that result was removed, or set aside, without a word), or one whose masks
     folder holds `folder` (the other way round: written into). A result merely beside or above is left alone."""
     masks = os.path.join(folder, MASKS_FOLDER)
-    for inner, _, names in os.walk(masks):
+    for inner, _, names in () if os.path.islink(masks) else os.walk(masks):  # (a link: removed, not what it names)
         if SUMMARY_NAME in names:
             return inner
     parent = os.path.dirname(folder)

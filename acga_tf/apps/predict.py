@@ -1313,7 +1313,7 @@ def write_mask_png(path: str, mask: np.ndarray, soft: bool = False) -> None:
     written atomically (`files.atomic_path`): a write that fails (a full disk) leaves no file, and its OSError names
     `path`."""
     image = Image.fromarray(np.asarray(mask, np.uint8) if soft else (np.asarray(mask) > 0).astype(np.uint8) * 255)
-    with _naming(path), files.atomic_path(path) as temporary:
+    with _naming(path), files.atomic_path(path, sync=False) as temporary:  # (a run goes on from the last whole one)
         image.save(temporary, format="PNG")
 
 

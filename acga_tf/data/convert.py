@@ -336,8 +336,9 @@ def _check_other_split(output_dir: str, manifest: dict[str, Any], split_name: st
     both = sorted(theirs & {f.video_id for f in frames})
     if both:
         raise ValueError(f"{output_dir}: {len(both)} video{'s' * (len(both) != 1)} of the table's {split_name} split "
-                         f"{'are' if len(both) != 1 else 'is'} in its {other} shards, converted from an earlier table "
-                         f"({both[0]}): a video would be in both splits; convert every split (no --split)")
+                         f"{'were' if len(both) != 1 else 'was'} in the {other} split of the table its {other} shards "
+                         f"were converted from ({both[0]}): a video would be in both splits; convert every split (no "
+                         "--split)")
 
 
 def _mark_converting(output_dir: str, split_name: str) -> None:

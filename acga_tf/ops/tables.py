@@ -57,7 +57,7 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
     try:
         with open(path, "rb") as raw:  # read once: a pipe cannot be read again to name a bad byte's line
             data = raw.read()
-        with io.StringIO(data.decode("utf-8-sig"), newline="") as f:
+        with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="") as f:  # (no second copy)
             reader = csv.reader(f, strict=True)  # an unclosed quote is an error, not the rest of the file in one cell
             header = next(reader, None)
             if header is None:
@@ -86,9 +86,10 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
     except FileNotFoundError:
         note = files.current_folder_note(path)
         raise TableError(path, f"{kind} file not found" + (f" ({note})" if note else "")) from None
-    except UnicodeDecodeError as e:
+    except UnicodeDecodeError:  # (the line of the first bad byte: its own decoder's position, past any BOM)
+        bad = _first_bad_byte(data)
         raise TableError(path, f"not UTF-8 text; save the {kind} as UTF-8 CSV",
-                         data[:e.start].count(b"\n") + 1) from None
+                         len(data[:bad].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"))) from None
     except IsADirectoryError:
         raise TableError(path, f"is a folder; expected {expected}") from None
     except OSError as e:
@@ -121,3 +122,13 @@ def _separator_hint(header: list[str]) -> str:
             if separator in header[0]:
                 return f": its columns are separated by {name}, not commas"
     return ""
+
+
+def _first_bad_byte(data: bytes) -> int:
+    """The offset in `data` of its first byte that is not UTF-8 (a text wrapper decodes by chunks: its error's
+    position is within one)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start
+    return len(data)
