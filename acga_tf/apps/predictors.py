@@ -309,8 +309,9 @@ class ServingPredictor(Predictor):
                     answer.update(_check_answer({"mask": self._png_masks(answer["mask_png_bytes"], signature, height,
                                                                          width)}, mask, signature, self.source))
                 parts.append(answer)
-            answers.append({name: np.concatenate([np.asarray(part[name]) for part in parts])
-                            for name in ("mask", "empty", "probability", "score") if all(name in p for p in parts)})
+            answers.append(parts[0] if len(parts) == 1 else {  # (one request, most often: no copy)
+                name: np.concatenate([np.asarray(part[name]) for part in parts])
+                for name in ("mask", "empty", "probability", "score") if all(name in p for p in parts)})
         outputs = {"mask": np.stack([np.asarray(a["mask"], np.uint8) for a in answers]),
                    "empty": np.stack([np.asarray(a["empty"], bool) for a in answers])}
         if probabilities:

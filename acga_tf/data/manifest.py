@@ -182,10 +182,10 @@ def check_shard_sizes(files: list[str], manifest: dict[str, Any]) -> None:
             raise ValueError(f"{path}: `acga prepare` began converting the {match.group(1)} split again and did not "
                              "finish (its shards may be of two conversions); run it again into that folder to finish, "
                              "once what stopped it is mended (a row its message named; or --skip-bad)")
-    for path in unlisted_shards(files, manifest)[:1]:  # (read, a re-run's part-written set passed for the whole)
-        raise ValueError(f"{path}: a shard {MANIFEST_NAME} does not list (left by a conversion that did not finish, "
-                         "or by an earlier one with other settings); run `acga prepare` into that folder again for "
-                         "its split, with the settings the manifest records")
+    if unlisted := unlisted_shards(files, manifest):  # (read, a re-run's part-written set passed for the whole)
+        raise ValueError(f"{unlisted[0]}: a shard {MANIFEST_NAME} does not list (left by a conversion that did not "
+                         "finish, or by an earlier one with other settings); run `acga prepare` into that folder again "
+                         "for its split, with the settings the manifest records")
     check_tfrecord_files(sorted(path for path in files if os.path.basename(path) not in recorded))
     for path in files:
         expected = recorded.get(os.path.basename(path))

@@ -1175,13 +1175,14 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
     shown = pixels if opaque is None else np.where(opaque, pixels, 0)
     if value is not None:
         mask = shown == value
-        values = np.unique(shown)
-        top = 65535 if pixels.dtype == np.uint16 else 255
-        if not mask.any() and mode != "P" and values.tolist() == [0, top]:  # black and white: one actor's mask
-            raise DataError(path, f"no pixel has the instance value {value}: a mask of one actor (its pixels {top} on "
-                                  "0): leave the row's instance empty (it names an actor's value in an id map or a "
-                                  "palette mask of several)", reason="bad_mask")  # (--keep-absent kept it as absent)
-        if not mask.any():
+        if not mask.any():  # (its values looked at here alone: a sort of every pixel, for every mask read)
+            values = np.unique(shown)
+            top = 65535 if pixels.dtype == np.uint16 else 255
+            if mode != "P" and values.tolist() == [0, top]:  # black and white: one actor's mask
+                raise DataError(path, f"no pixel has the instance value {value}: a mask of one actor (its pixels "
+                                      f"{top} on 0): leave the row's instance empty (it names an actor's value in an "
+                                      "id map or a palette mask of several)", reason="bad_mask")  # (--keep-absent
+                # kept it as absent)
             raise DataError(path, f"no pixel has the instance value {value} (values in the mask: "
                                   f"{_values(values)})", reason="empty_mask")
         return mask.astype(np.uint8)
