@@ -709,8 +709,8 @@ def _add_visualize(sub) -> None:
     p.add_argument("--frame", type=int, help="attention figure: centre frame, counted from 0 (the mask PNG "
                                                   "00001.png is frame 0; default: the middle one)")
     p.add_argument("--data", help="qualitative grid: glob of prepared TFRecord shards")
-    p.add_argument("--samples", type=count_argument, default=4, help="qualitative grid: rows, the shards' first "
-                                                                     "samples (default: 4)")
+    p.add_argument("--samples", type=count_argument, help="qualitative grid: rows, the shards' first samples "
+                                                          "(default: 4)")
     p.add_argument("--sample", action="append", metavar="ID", help="qualitative grid: a row for this sample id "
                                                                     "(VIDEO/FRAME/INSTANCE, as evaluate --output-csv "
                                                                     "lists them); repeat it for more rows, in order")
@@ -724,8 +724,11 @@ def _run_visualize(args) -> int:
     files.check_writable(args.output)
     if args.sample and not args.data:
         raise ValueError("--sample picks a qualitative grid's rows: give --data PATTERN with it")
+    if args.sample and args.samples is not None:  # (--samples was left unused without a word)
+        raise ValueError(f"--samples {args.samples} and --sample: --sample picks the rows (one a sample id); give "
+                         "one of them")
     if args.data:
-        fig = vis.qualitative_grid(args.model, args.data, args.samples, sample_ids=args.sample)
+        fig = vis.qualitative_grid(args.model, args.data, args.samples or 4, sample_ids=args.sample)
     elif args.video and args.query is not None and args.point:
         try:
             point = tuple(float(v) for v in args.point.split(","))
@@ -829,20 +832,21 @@ def _run_train(args) -> int:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     experiment = experiment.override(**overrides)
-    if args.mixed_precision == "auto":
-        policy, reason = mixed_precision_policy()
-        print(f"mixed precision: {policy} ({reason})")
-        args.mixed_precision = policy
-    elif args.mixed_precision is None and args.resume:  # the run's own precision (else refused, naming the flag:
-        # a demo run, say, trained in mixed_bfloat16_head)
+    recorded = None
+    if args.mixed_precision in (None, "auto") and args.resume:  # the run's own precision (else refused, naming the
+        # flag: a demo run, say, trained in mixed_bfloat16_head; `auto` timed the CPU again, and could pick another)
         backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
         recorded = (read_backup_metadata(backup) or {}).get("precision")
         if recorded == "mixed_float16" and gpu_description() is None:  # else each refusal named the other's flag
             raise ValueError(f"{backup}: the run trained in mixed_float16, which TensorFlow runs on a GPU only: "
                              "resume it on a machine with one, or pass --overwrite to start over in another precision")
-        if recorded not in (None, "float32"):
+        if recorded is not None and (recorded != "float32" or args.mixed_precision == "auto"):
             print(f"mixed precision: {recorded} (the run's, which --resume keeps)")
-            args.mixed_precision = recorded
+            args.mixed_precision = None if recorded == "float32" else recorded
+    if args.mixed_precision == "auto":
+        policy, reason = mixed_precision_policy()
+        print(f"mixed precision: {policy} ({reason})")
+        args.mixed_precision = policy
     history = fit(experiment, args.data, args.output, val_pattern=args.val_data, vectors_path=args.word_vectors,
                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                   mixed_precision=args.mixed_precision or False, feature_cache=args.feature_cache,

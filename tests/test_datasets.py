@@ -11,6 +11,7 @@ import tensorflow as tf
 from acga_tf import ACGA
 from acga_tf.data import make_dataset
 from acga_tf.data.a2d import read_a2d
+from acga_tf.data.manifest import count_samples, matching_shards
 from acga_tf.data.types import MAX_SENTENCE_BYTES
 from acga_tf.data.video import load_sample
 from acga_tf.models.config import ACGAConfig
@@ -87,6 +88,24 @@ def test_make_dataset_takes_a_path(a2d_shards):
     from_str = next(iter(make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG, training=False, batch_size=2)))
     from_path = next(iter(make_dataset(a2d_shards / "test-*.tfrecord", CONFIG, training=False, batch_size=2)))
     np.testing.assert_array_equal(from_str[0]["video"], from_path[0]["video"])
+
+
+def test_shards_in_a_folder_whose_name_holds_a_glob_character_are_found(a2d_shards, tmp_path):
+    """A tester's folder "dados ç [teste]": a shard named as it is, and a glob in that folder, matched nothing (`[`
+    is a glob character to TensorFlow's file functions): `acga evaluate` said so, and `acga demo --output
+    "demo [2026]"` stopped after converting its data. A folder (or file) that exists as written is taken literally."""
+    folder = tmp_path / "dados ç [teste]"
+    shutil.copytree(a2d_shards, folder)
+    literal = sorted(folder.glob("test-*.tfrecord"))[0]
+    assert matching_shards(str(literal)) == [str(literal)]
+    assert matching_shards(str(folder / "test-*.tfrecord")) == sorted(str(p) for p in folder.glob("test-*.tfrecord"))
+    batches = make_dataset(folder / "test-*.tfrecord", CONFIG, training=False, batch_size=64)
+    assert sum(len(x["video"]) for x, _ in batches) == count_samples(str(a2d_shards / "test-*.tfrecord"))
+    # a pattern whose folder does not exist as written is still a glob: data[12] matches data1 and data2
+    for digit in "12":
+        shutil.copytree(a2d_shards, tmp_path / f"data{digit}")
+    assert len(matching_shards(str(tmp_path / "data[12]" / "test-*.tfrecord"))) == 2 * len(
+        list(a2d_shards.glob("test-*.tfrecord")))
 
 
 def test_make_dataset_errors(a2d_shards, tmp_path):

@@ -64,6 +64,11 @@ def test_perfect_prediction_scores_one_at_original_resolution(prepared_a2d):
     # An empty prediction scores 0 wherever the mask is not empty.
     empty, _ = score(dataset, lambda inputs, targets: 0.0 * targets["logits"] - 1.0)
     assert empty["P@0.5"] == 0.0
+    # A reviewer's: a model whose output is NaN (weights that diverged) scored as a poor model's, every mask empty.
+    first = next(iter(dataset))[2]["sample_id"][0].numpy().decode()
+    with pytest.raises(ValueError, match=f"^the model's probabilities for sample {first} are not numbers \\(NaN\\): "
+                                         "its weights are not finite"):
+        score(dataset, lambda inputs, targets: targets["logits"] * np.nan)
 
 
 def test_evaluate_writes_table_and_csv(trained_run, prepared_a2d, tmp_path):
@@ -382,9 +387,14 @@ def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_
     (["evaluate", "--model", "/nonexistent/run", "--data", "DATA"], "/nonexistent/run: no such trained run"),
     (["evaluate", "--model", "MODEL", "--data", "DATA", "--batch-size", "0"],
      "argument --batch-size: '0' is not a whole number of at least 1"),
+    # a reviewer's 0-byte shard: "no sample to evaluate: the dataset is empty", naming no file, after the model loaded
+    (["evaluate", "--model", "MODEL", "--data", "EMPTY"], "EMPTY: no sample in the shard (empty file)"),
 ])
-def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a2d, capsys):
-    argv = [{"MODEL": trained_run, "DATA": prepared_a2d["test"]}.get(a, a) for a in argv]
+def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a2d, capsys, tmp_path):
+    empty = tmp_path / "test-00000-of-00001.tfrecord"
+    empty.touch()
+    argv = [{"MODEL": trained_run, "DATA": prepared_a2d["test"], "EMPTY": str(empty)}.get(a, a) for a in argv]
+    message = message.replace("EMPTY", str(empty))
     try:
         status = cli.main(argv)
     except SystemExit as stopped:  # argparse's own errors

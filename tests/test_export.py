@@ -479,6 +479,17 @@ def test_the_export_is_readable_by_other_users(exported):
         assert mode & wanted == wanted, (str(path), oct(mode), oct(umask))
 
 
+def test_a_savedmodel_in_a_folder_whose_name_holds_a_glob_character_loads(exported, tmp_path):
+    """A tester's "exp3 [v2]/acga/1": "cannot load the SavedModel (... Failed to find any matching files for
+    .../variables/variables); export it again", which failed again: TensorFlow's checkpoint reader takes the
+    variables' path as a glob. Loaded through a link without one; the answers are the model's."""
+    copy = tmp_path / "exp3 [v2]" / "acga" / "1"
+    shutil.copytree(exported, copy)
+    clip = {"video": np.zeros((1, 8, 48, 64, 3), np.uint8), "query": np.array(SENTENCES[:1], object)}
+    here = serving.LocalServer(str(copy)).run(clip)
+    np.testing.assert_array_equal(here["mask"], serving.LocalServer(str(exported)).run(clip)["mask"])
+
+
 @needs_serving_api
 @pytest.mark.parametrize("name", ["acga", 'my "acga" model', "back\\slash", "vidéo"])
 def test_models_config_parses_as_model_server_config(name):

@@ -108,6 +108,11 @@ def test_score_is_the_maximum_the_threshold_is_taken_from():
      r"^evaluate_masks: v/1/1's probabilities have the shape \(16, 20\)"),
     (lambda: evaluate_masks([np.zeros((16, 16))], [np.ones((4, 8, 3))]),
      r"^evaluate_masks: sample 0's truth has the shape \(4, 8, 3\); expected the frame's \(H, W\) mask$"),
+    # a reviewer's: TensorFlow's multi-line "Cannot compute the max of an empty tensor", and "unletterbox: height=0"
+    (lambda: evaluate_masks([np.zeros((0, 0))], [np.ones((4, 8))]),
+     r"^evaluate_masks: sample 0's probabilities have the shape \(0, 0\); expected the model's square output"),
+    (lambda: evaluate_masks([np.zeros((16, 16))], [np.ones((0, 4))]),
+     r"^evaluate_masks: sample 0's truth has the shape \(0, 4\), no pixel; expected the frame's \(H, W\) mask$"),
 ])
 def test_impossible_counts_and_unpaired_samples_are_refused(call, match):
     """An evaluation auditor's: `evaluate_masks` with 3 predictions and 2 truths scored 2 samples (zip), and

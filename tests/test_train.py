@@ -550,21 +550,40 @@ def test_a_runs_experiment_json_trains_the_same_steps_per_epoch(finished_run, pr
         np.testing.assert_array_equal(a, b)  # the same run
 
 
-@pytest.mark.parametrize("change", ["precision", "word_vectors"])
+@pytest.mark.parametrize("change", ["precision", "word_vectors", "data", "vocabulary", "feature_cache"])
 def test_resume_in_another_precision_or_with_other_word_vectors_is_refused(change, finished_run, prepared_a2d,
                                                                           tmp_path, capsys):
     """A reproducibility tester resumed a float32 run with `--mixed-precision mixed_bfloat16`, and a run trained on
     random vectors with `--word-vectors`: both went on without a word (the second replaced `embeddings.npy`). The
     backup records both now. `experiment.json` records the epochs trained (it said the preset's 12 after `--epochs
-    2`), so `--config run/experiment.json` trains the same run."""
+    2`), so `--config run/experiment.json` trains the same run. A reviewer's: a resume on other shards (`--data` of the
+    test split) trained on them without a word; a `vocab.txt` changed beside the shards was blamed on word vectors;
+    `--feature-cache` switched on was blamed on "a stage of your own"."""
     out = _copy_run(finished_run, tmp_path)
     metadata = os.path.join(out, "backup", "training_metadata.json")
     assert json.load(open(metadata))["precision"] == "float32"
     assert ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE)).training.epochs == 1
+    argv = _train_argv(prepared_a2d, out, "--epochs", "2", "--resume")
     if change == "precision":
         extra, needle = ["--mixed-precision", "mixed_bfloat16"], (f"{metadata}: the run trained in float32, this "
                                                                    "command in mixed_bfloat16: resume it with no "
                                                                    "--mixed-precision")
+    elif change == "data":
+        argv[argv.index("--data") + 1] = prepared_a2d["test"]
+        extra, needle = [], (f"{metadata}: the run trained on other shards (1 then) than {prepared_a2d['test']} "
+                             "matches (1): resume it on the shards it trained on (provenance.json names them)")
+    elif change == "vocabulary":
+        data = tmp_path / "data"
+        shutil.copytree(os.path.dirname(prepared_a2d["train"]), data)
+        with open(data / "vocab.txt", "a") as f:
+            f.write("zebra\t1\n")
+        argv[argv.index("--data") + 1] = str(data / os.path.basename(prepared_a2d["train"]))
+        words = len(artifacts.load_trained(finished_run).vocabulary.words) - 1
+        extra, needle = [], (f"{metadata}: the run read its sentences with a vocabulary of {words} words, this command "
+                             f"with another of {words + 1} ({data / 'vocab.txt'} changed since the run began?)")
+    elif change == "feature_cache":
+        extra, needle = ["--feature-cache"], (f"{metadata}: the run trained without --feature-cache, this command with:"
+                                              " resume it without --feature-cache")
     else:
         vectors = tmp_path / "vectors.txt"
         words = artifacts.load_trained(finished_run).vocabulary.words[1:]
@@ -572,7 +591,7 @@ def test_resume_in_another_precision_or_with_other_word_vectors_is_refused(chang
         extra, needle = ["--word-vectors", str(vectors)], (f"{metadata}: the run read its sentences with other word "
                                                            "vectors than this command's")
     before = _snapshot(out)
-    _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume", *extra), needle)
+    _refused(capsys, [*argv, *extra], needle)
     assert _snapshot(out) == before
 
 
@@ -593,6 +612,13 @@ def test_resume_without_mixed_precision_keeps_the_runs_precision(finished_run, p
     assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 130
     assert given["mixed_precision"] == "mixed_bfloat16_head"
     assert "mixed precision: mixed_bfloat16_head (the run's, which --resume keeps)" in capsys.readouterr().out
+    # `--mixed-precision` alone (auto) timed the CPU again, which could pick another precision than the run's
+    monkeypatch.setattr(cli, "mixed_precision_policy", mock.Mock(side_effect=AssertionError("timed again")))
+    for recorded, given_flag in (("mixed_bfloat16_head", "mixed_bfloat16_head"), ("float32", False)):
+        files.write_json(metadata, {**json.load(open(metadata)), "precision": recorded})
+        assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume", "--mixed-precision")) == 130
+        assert given["mixed_precision"] == given_flag
+        assert f"mixed precision: {recorded} (the run's, which --resume keeps)" in capsys.readouterr().out
     if gpu_description() is None:  # a GPU's run on a CPU: one refusal saying why (a QA tester's two named each other)
         files.write_json(metadata, {**json.load(open(metadata)), "precision": "mixed_float16"})
         _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
@@ -612,6 +638,73 @@ def test_a_run_stopped_after_an_epochs_last_step_gets_that_epochs_checkpoint_on_
     for a, b in zip(first.get_weights(), artifacts.load_trained(finished_run).model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert os.path.exists(os.path.join(out, "checkpoints", "epoch-02.keras"))
+
+
+class _StopAtTheEnd(keras.callbacks.Callback):
+    """Ctrl-C after the last step, before the run's model is saved."""
+
+    def on_train_end(self, logs=None):
+        raise KeyboardInterrupt
+
+
+class _StopAtTheStart(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_run_trained_further_and_stopped_before_its_save_is_saved_by_the_same_command(finished_run, prepared_a2d,
+                                                                                        tmp_path):
+    """A reviewer's: a finished run trained further (`--resume --epochs 2`) and stopped between its last step and its
+    save said "the same command resumes the run", which then refused it as finished ("pass a larger --epochs"):
+    model.keras kept the first epoch's weights under an experiment.json of 2 epochs. The earlier model keeps its
+    experiment.json until the new one is saved, and the same command saves it."""
+    out = _copy_run(finished_run, tmp_path)
+    experiment = ExperimentConfig.preset("tiny", **TINY)
+    with pytest.raises(KeyboardInterrupt, match=r"no model was saved \(model.keras holds the run as it was before "
+                                                r"this command\); the same command resumes the run from its backup "
+                                                r"\(optimizer step 2\)"):
+        fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, resume=True, verbose=0,
+            callbacks=[_StopAtTheEnd()])
+    assert ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE)).training.epochs == 1
+    _assert_same_weights(out, finished_run)  # the earlier model, as its experiment.json says
+    fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, resume=True, verbose=0)
+    assert ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE)).training.epochs == 2
+    _assert_same_weights(out, os.path.join(out, "checkpoints", "epoch-02.keras"))
+    with pytest.raises(ValueError, match="the run has already made 2 optimizer steps, at or past the 2 of 2 epochs"):
+        fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, resume=True, verbose=0)
+
+
+def _assert_same_weights(run, other):
+    for a, b in zip(artifacts.load_trained(run).model.get_weights(),
+                    (keras.saving.load_model(other) if other.endswith(".keras")
+                     else artifacts.load_trained(other).model).get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("inside", ["", "checkpoints/epoch-01.keras"])
+def test_overwrite_of_the_run_that_init_weights_lies_in_is_refused(inside, finished_run, prepared_a2d, tmp_path,
+                                                                   capsys):
+    """A reviewer's `acga train --output H --init-weights H --overwrite` ("fine-tune this run in place") removed the
+    run's files, then said `H: not a starting point`: the trained run was gone. Refused before anything is removed."""
+    out = _copy_run(finished_run, tmp_path)
+    before = _snapshot(out)
+    start = os.path.join(out, inside) if inside else out
+    _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "1", "--init-weights", start, "--overwrite"),
+             f"--init-weights {start}: lies in the run that --overwrite removes ({out}) before its weights would be "
+             f"read; copy it out of {out} first, or choose another --output")
+    assert _snapshot(out) == before
+
+
+def test_a_resume_of_a_run_stopped_before_its_first_backup_says_it_starts_over(prepared_a2d, tmp_path, caplog):
+    """A reviewer's: `--resume` of a folder holding only the logs of a run killed before its first backup started at
+    step 0 without a word."""
+    out = tmp_path / "run"
+    (out / "logs").mkdir(parents=True)
+    with caplog.at_level("WARNING", logger="acga_tf.training.train"), pytest.raises(KeyboardInterrupt):
+        fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], str(out), epochs=1, steps_per_epoch=1,
+            backup_every=3, resume=True, verbose=0, callbacks=[_StopAtTheStart()])
+    assert (f"resume=True: {out} holds no backup yet (the run stopped before its first, written every 3 optimizer "
+            "steps and at each epoch's end): it starts at step 0") in caplog.text
 
 
 def test_a_backup_from_an_earlier_version_is_resumed_with_a_warning(finished_run, prepared_a2d, tmp_path, capsys,

@@ -217,6 +217,8 @@ def test_a_papers_grid_shows_the_samples_it_names_at_their_stored_size_in_print_
     (["--data", "D", "--output", "O"], r"/fig: the figure's format is its extension, none is not one of .*\.png"),
     (["--data", "D", "--output", "O.jpgx"], r"/fig.jpgx: the figure's format is its extension, .jpgx is not one of"),
     (["--video", "V", "--sample", "a/00001/0"], r"--sample picks a qualitative grid's rows: give --data PATTERN"),
+    # a reviewer's: --samples was left unused without a word
+    (["--data", "D", "--samples", "3", "--sample", "a/00001/0"], r"--samples 3 and --sample: --sample picks the rows"),
 ])
 def test_cli_visualize_user_errors_are_one_line(args, message, run_dir, frames, tmp_path, capsys):
     video = write_video(tmp_path / "v.mp4", frames, "libx264", "yuv420p")

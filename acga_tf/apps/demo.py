@@ -22,6 +22,7 @@ from acga_tf.apps.evaluate import evaluate
 from acga_tf.data.convert import prepare
 from acga_tf.data.datasets import load_vectorizer
 from acga_tf.data.decode import decode
+from acga_tf.data.manifest import matching_shards
 from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.models.metrics import EvaluationAccumulator
 from acga_tf.ops import files
@@ -67,7 +68,7 @@ def all_actors_baseline(test_pattern: str) -> dict:
     scores on the same held-out samples (the referred actor is one of several).
     """
     acc = EvaluationAccumulator()
-    for serialized in tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(test_pattern))):
+    for serialized in tf.data.TFRecordDataset(matching_shards(test_pattern)):
         record = decode(serialized)
         masks = [tf.io.decode_png(m)[..., 0].numpy() > 0 for m in record["masks"].numpy()]
         union = np.any(masks, axis=0)

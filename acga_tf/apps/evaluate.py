@@ -204,6 +204,9 @@ def _check_distinct(shards: list[str]) -> None:
     by_size: dict[int, list[str]] = {}
     for shard in shards:
         by_size.setdefault(tf.io.gfile.stat(shard).length, []).append(shard)
+    if set(by_size) == {0}:  # (said "the dataset is empty", naming no file, once the model had loaded: a reviewer's)
+        raise ValueError(f"{shards[0] if len(shards) == 1 else ', '.join(shards[:3])}: no sample in the "
+                         f"shard{'s' if len(shards) > 1 else ''} (empty file{'s' if len(shards) > 1 else ''})")
     for same_size in (group for group in by_size.values() if len(group) > 1):
         digests: dict[str, str] = {}
         for shard in same_size:
@@ -299,7 +302,7 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
         `(summary, rows)`: the `metrics.summarize` dict and one `CSV_COLUMNS` tuple per sample.
 
     Raises:
-        ValueError: the dataset is empty.
+        ValueError: the dataset is empty, a sample is read twice, or the model's probabilities are not numbers.
     """
     accumulator, rows, seen = EvaluationAccumulator(), [], set()
     bar = keras.utils.Progbar(total, unit_name="sample", verbose=keras_verbosity(sys.stderr)) if progress else None
@@ -307,6 +310,11 @@ def score(dataset: tf.data.Dataset, probability, *, progress: bool = False,
         # `acga evaluate: terminated`, alone)
         for inputs, targets, info in dataset:
             probs = np.asarray(probability(inputs, targets), np.float32)
+            if not np.isfinite(probs).all():  # NaN: every mask empty, scored as a poor model's (a reviewer's)
+                first = int(np.flatnonzero(~np.isfinite(probs).reshape(len(probs), -1).all(axis=1))[0])
+                raise ValueError(f"the model's probabilities for sample {info['sample_id'][first].numpy().decode()} "
+                                 "are not numbers (NaN): its weights are not finite (a run that diverged, saved "
+                                 "outside `acga train`?); no score was written")
             for b in range(probs.shape[0]):
                 height, width = int(info["height"][b]), int(info["width"][b])
                 truth = tf.io.decode_png(info["mask_png"][b], channels=1).numpy()[..., 0] > 0  # (H, W)
@@ -462,7 +470,11 @@ def evaluate_masks(probabilities, truths, sample_ids=None) -> tuple[dict[str, fl
         if truth.ndim != 2:
             raise ValueError(f"evaluate_masks: {name}'s truth has the shape {truth.shape}; expected the frame's (H, W) "
                              "mask")
-        if prob.ndim not in (2, 3) or prob.shape[0] != prob.shape[1] or prob.shape[2:] not in ((), (1,)):
+        if 0 in truth.shape:  # (TensorFlow's "unletterbox: height=0" named an inner function)
+            raise ValueError(f"evaluate_masks: {name}'s truth has the shape {truth.shape}, no pixel; expected the "
+                             "frame's (H, W) mask")
+        if (prob.ndim not in (2, 3) or prob.shape[0] != prob.shape[1] or prob.shape[2:] not in ((), (1,))
+                or prob.size == 0):  # (an empty one: TensorFlow's "Cannot compute the max of an empty tensor")
             # (a batch's (1, S, S, 1) was "cannot reshape array of size 256 into shape (1,1,16,1)", a 16 x 20 map
             # TensorFlow's "height must be >= target + offset": a metrics tester's)
             raise ValueError(f"evaluate_masks: {name}'s probabilities have the shape {prob.shape}; expected the "

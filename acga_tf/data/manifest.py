@@ -6,6 +6,7 @@ the clip policy (`window`), the vocabulary file and the converter version.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -74,10 +75,20 @@ def _splits_problem(splits) -> str | None:
 
 
 def shard_pattern(file_pattern):
-    """A glob of shards (or a list of them) as TensorFlow's file functions take it: `pathlib.Path`s become str."""
+    """A glob of shards (or a list of them) as TensorFlow's file functions take it: `pathlib.Path`s become str; a
+    file that exists as written, or a glob in a folder that does, is taken literally there (`glob.escape`): `[` is a
+    glob character, and a user's folder named "dados [teste]" matched no shard, the demo's own output folder too."""
     if isinstance(file_pattern, (list, tuple)):
-        return [os.fspath(p) for p in file_pattern]
-    return os.fspath(file_pattern)
+        return [shard_pattern(p) for p in file_pattern]
+    pattern = os.fspath(file_pattern)
+    if "://" in pattern or not files.GLOB_CHARACTERS.search(pattern):
+        return pattern
+    if os.path.exists(pattern):
+        return glob.escape(pattern)
+    directory, name = os.path.split(pattern)
+    if files.GLOB_CHARACTERS.search(directory) and os.path.isdir(directory):
+        return os.path.join(glob.escape(directory), name)
+    return pattern
 
 
 def matching_shards(file_pattern, hint: str = "") -> list[str]:

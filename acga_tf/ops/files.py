@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -28,6 +29,9 @@ except ImportError:  # Windows: no advisory locks, nothing is held
     fcntl = None
 
 TEMPORARY_SUFFIX = ".tmp"
+# What `glob` and TensorFlow's file functions match by: a path holding one is a pattern to them (a folder named
+# "dados [teste]" matched no file, and TensorFlow's checkpoint reader found no variables in a SavedModel there).
+GLOB_CHARACTERS = re.compile(r"[*?[]")
 
 
 # errno by its message ("No space left on device": ENOSPC), for TensorFlow's file errors, which give the message alone

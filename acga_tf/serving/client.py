@@ -21,8 +21,10 @@ import base64
 import http.client
 import io
 import json
+import os
 import re
 import socket
+import tempfile
 import threading
 import time
 import urllib.error
@@ -34,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from acga_tf.ops import files
 from acga_tf.ops.errors import error_message
 from acga_tf.ops.extras import install_hint
 
@@ -671,6 +674,19 @@ GRPC_URL = re.compile(r"^grpc://(?P<target>[^/\s]+)/(?P<name>[^/:\s]+)(/versions
 
 
 # === In-process server ===
+def _load_saved_model(export_dir: str):
+    """`tf.saved_model.load`; a local folder whose path holds a glob character (`[`: "modelos [2026]") through a
+    link without one: TensorFlow's checkpoint reader takes the variables' path as a pattern, and found none there
+    ("Failed to find any matching files for .../variables/variables", a tester's)."""
+    path = os.path.abspath(export_dir) if "://" not in export_dir else export_dir
+    if "://" in export_dir or not files.GLOB_CHARACTERS.search(path):
+        return tf.saved_model.load(export_dir)
+    with tempfile.TemporaryDirectory(prefix="acga-model-") as folder:  # (read whole at load: the link can go)
+        link = os.path.join(folder, "saved_model")
+        os.symlink(path, link)
+        return tf.saved_model.load(link)
+
+
 class LocalServer:
     """Answers TF Serving gRPC and REST predict requests from a SavedModel directory, in this process.
 
@@ -687,7 +703,7 @@ class LocalServer:
     def __init__(self, export_dir: str):
         self.export_dir = str(export_dir)
         try:
-            self.saved_model = tf.saved_model.load(self.export_dir)
+            self.saved_model = _load_saved_model(self.export_dir)
         except (tf.errors.OpError, OSError, ValueError, IndexError) as e:  # IndexError: truncated variables
             reason = error_message(e) if isinstance(e, tf.errors.OpError) else str(e)
             reason = reason.strip().splitlines()[0] if reason.strip() else type(e).__name__

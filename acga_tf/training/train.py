@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import hashlib
 import importlib.util
 import inspect
@@ -213,7 +214,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir: str, *, save_freq, steps_per_epoch: int | None = None,
                  global_batch: int | None = None, precision: str | None = None, word_vectors: str | None = None,
-                 stages: dict[str, str] | None = None):
+                 stages: dict[str, str] | None = None, feature_cache: bool | None = None,
+                 data: dict | None = None, vocabulary: dict | None = None):
         super().__init__(backup_dir, save_freq=save_freq)
         # recorded with each backup: a resume must keep the epochs' bounds, and the batch (batch_size x devices) that
         # the steps it skips were made of; and what the run computed in, and the word vectors it read the sentences
@@ -221,6 +223,10 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         self.steps_per_epoch, self.global_batch = steps_per_epoch, global_batch
         self.precision, self.word_vectors = precision, word_vectors
         self.stages = stages or {}  # the classes of the stages of one's own (`fit(stages=)`), by stage name
+        # whether the frozen blocks' features were cached (another model: its weights would not load, the refusal
+        # naming stages), and what the run read: its shards and its words (`_shards_record`, `_words_record`), else a
+        # resume on other shards trained on them without a word, and a changed vocab.txt was blamed on word vectors
+        self.feature_cache, self.data, self.vocabulary = feature_cache, data, vocabulary
 
     def on_train_begin(self, logs=None):
         pass  # `fit` restored the state already (`restore`)
@@ -253,6 +259,8 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                                                         "precision": self.precision,
                                                         "word_vectors": self.word_vectors,
                                                         "stages": self.stages,
+                                                        "feature_cache": self.feature_cache,
+                                                        "data": self.data, "vocabulary": self.vocabulary,
                                                         "sha256": sha256_file(self._weights_path)})
 
     def saved_step(self) -> int | None:
@@ -290,6 +298,27 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                     else option(*_set(("--mixed-precision", "mixed_precision"), f'"{recorded_precision}"')))
             raise ValueError(f"{self._training_metadata_path}: the run trained in {recorded_precision}, this command "
                              f"in {self.precision}: resume it with {flag}, {_start_over()}")
+        recorded_data = (metadata or {}).get("data")
+        if recorded_data is not None and self.data is not None and recorded_data["digest"] != self.data["digest"]:
+            raise ValueError(f"{self._training_metadata_path}: the run trained on other shards "
+                             f"({recorded_data['shards']} then) than {self.data['pattern']} matches "
+                             f"({self.data['shards']}): resume it on the shards it trained on "
+                             f"({artifacts.PROVENANCE_FILE} names them), or fine-tune a new run from it "
+                             f"({option('--init-weights', 'init_weights')}), {_start_over()}")
+        recorded_words = (metadata or {}).get("vocabulary")
+        if (recorded_words is not None and self.vocabulary is not None
+                and recorded_words["digest"] != self.vocabulary["digest"]):
+            raise ValueError(f"{self._training_metadata_path}: the run read its sentences with a vocabulary of "
+                             f"{recorded_words['words']} words, this command with another of "
+                             f"{self.vocabulary['words']} ({self.vocabulary['file']} changed since the run "
+                             f"began?): resume it with the {artifacts.VOCAB_FILE} it trained with, {_start_over()}")
+        recorded_cache = (metadata or {}).get("feature_cache")
+        if recorded_cache is not None and self.feature_cache is not None and recorded_cache != self.feature_cache:
+            flag = option("--feature-cache", "feature_cache=True")
+            said = "with" if recorded_cache else "without"
+            raise ValueError(f"{self._training_metadata_path}: the run trained {said} {flag}, this command "
+                             f"{'with' if self.feature_cache else 'without'}: resume it {said} {flag}, "
+                             f"{_start_over()}")
         recorded_vectors = (metadata or {}).get("word_vectors")
         if recorded_vectors is not None and self.word_vectors is not None and recorded_vectors != self.word_vectors:
             raise ValueError(f"{self._training_metadata_path}: the run read its sentences with other word vectors than "
@@ -486,6 +515,10 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         raise FileNotFoundError(f"{init_weights}: not found ({option('--init-weights', 'init_weights')} takes "
                                 "DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
+    if overwrite and init_weights is not None and _emptied_by_overwrite(init_weights, run.work_dir):
+        raise ValueError(f"{option('--init-weights', 'init_weights')} {init_weights}: lies in the run that "
+                         f"{option(*OVERWRITE)} removes ({run.work_dir}) before its weights would be read; copy it out "
+                         f"of {run.work_dir} first, or choose another {option(*OUTPUT)}")
     stages, callbacks = _checked_stages(stages), _checked_callbacks(callbacks)  # before the folder
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):  # before any worker writes
@@ -520,12 +553,18 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if (resume or finishing) and _parent_run(init_weights) is not None:
             _words_as_backed_up(run, vectors_path, init_weights)
         model, task, prefix = _build_model(run, policy, feature_cache, stages)
+        train_shards = shard_records(sorted(tf.io.gfile.glob(run.train_pattern)))
         backup = _ResumableBackup(os.path.join(run.work_dir, BACKUP_DIR), save_freq=backup_every,
                                   steps_per_epoch=run.steps_per_epoch, global_batch=run.global_batch,
                                   precision=policy or "float32",
                                   word_vectors=artifacts.arrays_digest([run.vectorizer.matrix]),
-                                  stages=_stage_classes(model, stages))
+                                  stages=_stage_classes(model, stages), feature_cache=bool(feature_cache),
+                                  data=_shards_record(run.train_pattern, train_shards), vocabulary=_words_record(run))
         start_step = _resume(run, task, backup, verbose, finishing=finishing)
+        if resume and start_step == 0:  # (it said nothing: a run killed before its first backup starts over)
+            logger.warning("%s: %s holds no backup yet (the run stopped before its first, written every %d optimizer "
+                           "steps and at each epoch's end): it starts at step 0", option(*RESUME), run.work_dir,
+                           backup_every)
         if init_weights is not None and start_step == 0:
             logger.warning("starting weights: %s", load_initial_weights(model, init_weights))
         elif init_weights is not None:  # a resumed run goes on from its backup's weights
@@ -533,14 +572,17 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                            option(*_set(("--init-weights", "init_weights"), init_weights)), start_step,
                            "; the word vectors it was trained with are, as at the run's start"
                            if vectors_path is None and _parent_run(init_weights) is not None else "")
-        artifacts.record_session(run.work_dir, _session(run, model, start_step, val_pattern,
+        artifacts.record_session(run.work_dir, _session(run, model, start_step, (train_shards, val_pattern),
                                                         (vectors_path, backup.word_vectors),
                                                         init_weights if start_step == 0 else None, policy,
                                                         feature_cache, _stage_classes(model, stages)))
         # before the first backup: what a resume is checked against; with the epochs the run trains (--epochs) and
-        # the steps per epoch given (--steps-per-epoch), so that `--config run/experiment.json` trains the same run
+        # the steps per epoch given (--steps-per-epoch), so that `--config run/experiment.json` trains the same run.
+        # A finished run trained further keeps the experiment.json of its model.keras until it saves the new one:
+        # stopped after its last step, `_resume` tells by it that only the save is left (it was refused as finished).
         recorded = experiment.override(epochs=run.epochs, steps_per_epoch=steps_per_epoch or 0)
-        artifacts.save_experiment(run.work_dir, recorded)
+        if not tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)):
+            artifacts.save_experiment(run.work_dir, recorded)
         batches = _build_inputs(run, prefix)
         validation = None if val_pattern is None else _build_validation(run, val_pattern)
         callbacks = [*_build_callbacks(run, model, backup), *callbacks]
@@ -555,8 +597,10 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
         except (KeyboardInterrupt, OSError) as e:  # Ctrl-C, or a full disk: what a second try would do
             saved = backup.saved_step()
-            kept = (f"no model was saved; the same command resumes the run from its backup (optimizer step {saved}) in "
-                    f"{backup.backup_dir}" if saved is not None else
+            earlier = (f" ({artifacts.MODEL_FILE} holds the run as it was before this command)"
+                       if tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)) else "")
+            kept = (f"no model was saved{earlier}; the same command resumes the run from its backup (optimizer step "
+                    f"{saved}) in {backup.backup_dir}" if saved is not None else
                     "no model and no backup were saved; the same command starts the run over")
             if isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt(kept) from None
@@ -763,7 +807,7 @@ def _check_resumable(work_dir: str, finished: bool, experiment: ExperimentConfig
     metadata_path = os.path.join(work_dir, BACKUP_DIR, BACKUP_METADATA_FILE)
     metadata = read_backup_metadata(metadata_path)
     if not tf.io.gfile.exists(weights):
-        checkpoints = sorted(tf.io.gfile.glob(os.path.join(work_dir, CHECKPOINT_DIR, "epoch-*.keras")))
+        checkpoints = sorted(tf.io.gfile.glob(os.path.join(glob.escape(work_dir), CHECKPOINT_DIR, "epoch-*.keras")))
         if metadata is not None and "step" in metadata:
             trained = f"{metadata_path} records optimizer step {metadata['step']}"
         elif finished:
@@ -805,7 +849,8 @@ def experiment_differences(run: ExperimentConfig, new: ExperimentConfig) -> list
     return differences
 
 
-def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vectors: tuple[str | None, str],
+def _session(run: _Run, model: keras.Model, start_step: int, data: tuple[list[dict], str | None],
+             vectors: tuple[str | None, str],
              init_weights: str | None, policy: str | None, feature_cache: bool,
              stages: dict[str, str] | None = None) -> dict:
     """This command's record in the run's `provenance.json` (`artifacts.record_session`): what `experiment.json`
@@ -813,12 +858,11 @@ def _session(run: _Run, model: keras.Model, start_step: int, val_pattern, vector
     backup records it: `vectors`, the precision, the feature cache), the software and the host; the command line as
     the process got it."""
     vectors_path, vectors_digest = vectors
-    def shards(pattern):
-        return None if pattern is None else {"pattern": pattern,
-                                             "shards": shard_records(sorted(tf.io.gfile.glob(pattern)))}
-
+    train_shards, val_pattern = data
+    val_shards = None if val_pattern is None else {"pattern": val_pattern,
+                                                   "shards": shard_records(sorted(tf.io.gfile.glob(val_pattern)))}
     return {"started": provenance.now(), "start_step": start_step, "argv": list(sys.argv), "cwd": os.getcwd(),
-            "data": shards(run.train_pattern), "val_data": shards(val_pattern),
+            "data": {"pattern": run.train_pattern, "shards": train_shards}, "val_data": val_shards,
             "init_weights": None if init_weights is None else {
                 "source": os.path.abspath(init_weights), "digest": artifacts.arrays_digest(model.get_weights())},
             "word_vectors": {"file": None if vectors_path is None else os.path.abspath(vectors_path),
@@ -1092,14 +1136,55 @@ def _resume(run: _Run, task: keras.Model, backup: "_ResumableBackup", verbose: i
             f"{run.steps_per_epoch}); the scores of the epoch it resumes in cover the steps from here"
             if start_step < total_steps else
             f"resuming from {backup.backup_dir} at optimizer step {start_step}, the run's last: only its save is left")
-    finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
-    # A run stopped after its last step but before its model was saved has only the save left.
+    # A run stopped after its last step but before its model was saved has only the save left: also a finished run
+    # trained further, whose model.keras is still the earlier one.
+    finished = _saved_steps(run) == total_steps
     if start_step > total_steps or (start_step == total_steps and finished and not finishing):
         raise ValueError(f"{backup.backup_dir}: the run has already made {start_step} optimizer steps, at or past the "
                          f"{total_steps} of {run.epochs} epochs x {run.steps_per_epoch}; pass a larger "
                          f"{option('--epochs', 'epochs')} to train it further")
     print(line) if verbose else logger.info(line)  # once the resume is not refused
     return start_step
+
+
+def _saved_steps(run: _Run) -> int | None:
+    """The optimizer steps the run's `model.keras` was trained for, by the `experiment.json` saved with it (a finished
+    run trained further keeps it until its new model is saved: `fit`); None where there is no `model.keras`. Where
+    `experiment.json` cannot be read, the model is taken to hold the run's steps (as before it was consulted)."""
+    if not tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)):
+        return None
+    try:
+        saved = ExperimentConfig.from_dict(files.read_json(os.path.join(run.work_dir, artifacts.EXPERIMENT_FILE)))
+    except (OSError, ValueError, TypeError, KeyError):
+        return run.epochs * run.steps_per_epoch
+    return saved.training.epochs * run.steps_per_epoch
+
+
+def _shards_record(pattern: str, shards: list[dict]) -> dict:
+    """What the backup records of the shards a run trains on (`shard_records`): their count and a digest of their
+    contents (each one's sha256 from its manifest, else its name and size), so that moved shards still match."""
+    digest = hashlib.sha256()
+    for shard in sorted(s["sha256"] or f"{os.path.basename(s['file'])}:{s['bytes']}" for s in shards):
+        digest.update(shard.encode() + b"\n")
+    return {"pattern": pattern, "shards": len(shards), "digest": digest.hexdigest()[:16]}
+
+
+def _words_record(run: _Run) -> dict:
+    """What the backup records of the vocabulary the run reads its sentences with: its size, its file and a digest of
+    its words in order."""
+    words = run.vocabulary.words
+    data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
+    return {"words": len(words) - 1, "file": os.path.join(data_dir, artifacts.VOCAB_FILE),
+            "digest": artifacts.arrays_digest([np.asarray(words, dtype=str)])}
+
+
+def _emptied_by_overwrite(path: str, work_dir: str) -> bool:
+    """Whether `--overwrite` of the run in `work_dir` removes `path` (the run folder itself, or what lies in one of
+    the run's own entries: its model.keras, checkpoints/, ...)."""
+    if "://" in path or "://" in work_dir:
+        return False
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(work_dir))
+    return relative == "." or relative.split(os.sep)[0] in RUN_ENTRIES
 
 
 def _build_inputs(run: _Run, prefix: keras.Model | None):
