@@ -1204,6 +1204,9 @@ def _out_of_memory(error: BaseException, args) -> str:
             else f"out of memory{limits.memory_limit_hint()}: ")
 
 
+MESSAGE_CHARACTERS = 2000  # an error line's most (a TensorFlow message can quote a whole tensor)
+
+
 def _one_line(error: BaseException) -> str:
     """The error's message on one line (TensorFlow's op errors carry a multi-line traceback of the graph), followed
     by its notes (`BaseException.add_note`: what the job had done and kept)."""
@@ -1212,7 +1215,15 @@ def _one_line(error: BaseException) -> str:
         message = f"{error.filename}: {message}"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     notes = "".join(f"; {note}" for note in getattr(error, "__notes__", ()))  # e.g. what a job kept
-    return (lines[0] if lines else type(error).__name__)[:2000] + notes
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # a relative path's error named no file: "[Errno 2] No such file or directory"
+        notes += "; the current folder no longer exists (deleted?): cd into one that does, or give absolute paths"
+    line = lines[0] if lines else type(error).__name__
+    if len(line) > MESSAGE_CHARACTERS:  # a path thousands of characters long: its middle goes, not the reason at
+        # the end (a tester's 3,783-byte folder left a line that ended mid-path, saying nothing of what was wrong)
+        line = f"{line[:MESSAGE_CHARACTERS // 4]} [...] {line[-(MESSAGE_CHARACTERS * 3 // 4):]}"
+    return line + notes
 
 
 def run() -> None:

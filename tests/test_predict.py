@@ -25,6 +25,7 @@ from runs import (
     write_video,
     write_video_with_tone,
 )
+from support import assert_one_line_error
 
 import acga_tf
 from acga_tf import cli
@@ -544,6 +545,26 @@ def test_an_overlays_sound_stays_in_step_across_a_gap_and_damage(run_dir, tmp_pa
     assert abs(len(samples) / rate - 4.0) < 0.05, len(samples) / rate  # before: no sound at all
     assert dominant_frequency(samples, rate, 0.2, 1.5) == 440 and dominant_frequency(samples, rate, 2.3, 3.8) == 880
     assert "damaged.mp4: 1 damaged audio packet(s) skipped" in caplog.text
+
+
+def test_a_phone_videos_quarter_turn_turns_its_pixel_aspect_too(run_dir, tmp_path, monkeypatch):
+    """A reviewer's 64 x 32 video of 2:1 pixels turned a quarter by its display matrix: players show it 32 wide and
+    128 high; the model saw its upright 32 x 64 frames stretched to 64 x 64 (the stored aspect, along the wrong
+    side). The aspect as shown is the stored one inverted: the upright frames are narrowed to 16 x 64."""
+    import fractions
+
+    from acga_tf.apps.predict import video_info
+
+    path = write_video(tmp_path / "phone.mp4", moving_frames(4, 32, 64, seed=2), "libx264", "yuv420p",
+                       display=(90, False, False), sample_aspect=fractions.Fraction(2, 1))
+    assert video_info(path).sample_aspect == fractions.Fraction(1, 2)
+    predictor = load_predictor(run_dir)
+    seen = []
+    prepare_many = predictor.prepare_many
+    monkeypatch.setattr(predictor, "prepare_many", lambda frames: seen.extend(f.shape for f in frames) or
+                        prepare_many(frames))
+    result = predict(predictor, path, QUERY, batch_size=4)
+    assert set(seen) == {(64, 16, 3)} and result.masks.shape == (4, 64, 32)  # shown; masks at the upright stored size
 
 
 @pytest.mark.parametrize("kind", ["run", "saved_model"])
@@ -1081,6 +1102,29 @@ def test_an_output_among_the_frames_being_read_is_refused_the_frames_untouched(n
                                        f"({folder}), where it would replace or add a frame; --output must name a path "
                                        "outside it\n")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_an_error_in_a_deleted_folder_or_on_a_very_long_path_still_says_why(run_dir, videos, tmp_path, capsys,
+                                                                             monkeypatch):
+    """A tester's: in a current folder that was deleted, `--frames-dir out` failed with "[Errno 2] No such file or
+    directory", naming nothing; an output name too long in a 3,783-byte folder gave a line cut at 2,000 characters,
+    mid-path, without its reason."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--frames-dir", "out",
+                 "--no-progress"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "; the current folder no longer exists (deleted?): cd into one that "
+                                                   "does, or give absolute paths")
+    monkeypatch.chdir(tmp_path)
+    deep = tmp_path.joinpath(*["pasta_ç" * 25] * 17)  # 17 folders of 200 bytes
+    deep.mkdir(parents=True)
+    assert main(["predict", "--model", run_dir, "--video", videos["mp4"][0], "--query", QUERY, "--output",
+                 str(deep / ("n" * 251 + ".mp4")), "--no-progress"]) == 2
+    line = assert_one_line_error(capsys.readouterr().err, " [...] ", "over the 255 this file system takes: shorten it "
+                                                                     "(--output)")
+    assert len(line) < 2100 and line.startswith(f"acga predict: error: {tmp_path}")
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "empty_query", "bad_output", "missing_model", "video_as_model",

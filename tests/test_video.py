@@ -479,6 +479,34 @@ def test_a_turn_that_is_not_a_quarter_keeps_the_stored_frames_and_says_so(tmp_pa
     assert caplog.text.count(warning) == 1  # once for the video, not once a frame
 
 
+@pytest.mark.parametrize("damaged", ["error", "skip"])
+def test_a_matroska_file_of_a_header_and_no_frame_says_so(tmp_path, damaged):
+    """A reviewer's: "cannot decode the video (EOFError: [Errno 541478725] End of file: 'zero.mkv')", FFmpeg's
+    number and the path twice."""
+    with av.open(str(tmp_path / "zero.mkv"), "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        container.start_encoding()  # the header, then no frame
+    with pytest.raises(DataError, match=r"zero\.mkv: the video has no frame: the file ends after its header$"):
+        list(iter_video_frames(str(tmp_path / "zero.mkv"), damaged=damaged))
+
+
+def test_a_matroska_download_cut_short_says_where_it_ends(tmp_path, caplog):
+    """A reviewer's MKV cut at half its bytes played its 22 frames of 60 without a word: Matroska declares no frame
+    count (the MP4's check), only the duration."""
+    full = write_video(tmp_path / "full.mkv", moving_frames(30, 32, 48, seed=6), "libx264", "yuv420p")
+    data = Path(full).read_bytes()
+    cut = tmp_path / "download.mkv"
+    cut.write_bytes(data[:len(data) // 2])
+    with caplog.at_level("WARNING"):
+        held = list(iter_video_frames(str(cut), damaged="skip"))
+        assert len(list(iter_video_frames(full, damaged="skip"))) == 30
+    assert 0 < len(held) < 27
+    assert [r.getMessage() for r in caplog.records if "the file ends" in r.getMessage()] == [
+        f"{cut}: the file ends at frame {len(held)}, {len(held) / 12:.2f} s, of the 2.50 s its container says it lasts "
+        "(cut short?): segmented up to where it ends"]
+
+
 def test_a_truncated_download_gives_the_frames_it_holds_where_damage_is_skipped(tmp_path, caplog):
     # The index first ("faststart", as served for download), then the file cut: players show the frames up to the cut.
     frames = moving_frames(30, 48, 64, seed=6)

@@ -52,6 +52,7 @@ from acga_tf.data.video import (
     has_sound,
     iter_video_frames,
     open_video,
+    quarter_turned,
     source_stamp,
     times_start_again,
     video_file_problem,
@@ -274,7 +275,8 @@ class VideoInfo:
         fps: the average frame rate, or None.
         frames: the frame count, or None (for progress bars: a damaged file may decode fewer).
         sample_aspect: the aspect ratio of its pixels where it is not 1 (anamorphic video, e.g. 32/27 for DVD's
-            720 × 480 shown 16:9), or None.
+            720 × 480 shown 16:9), or None; of the frames as players show them (a quarter turn inverts the stored
+            one: the frames are read upright).
         width, height: the stored frame size, or None.
         duration: seconds, the stream's or else the container's, or None: where no frame count is declared
             (Matroska, WebM), what a progress bar's total is estimated from (`frames_to_segment`).
@@ -306,6 +308,8 @@ def video_info(path: str) -> VideoInfo:
         return VideoInfo()
     if os.path.isdir(path):  # a folder of frames: FFmpeg's image reader declares no count (a progress bar's "12/?")
         count = len(frame_files(path)[0])
+    if aspect and aspect != 1 and quarter_turned(path):  # the frames are used upright: their pixels' aspect as shown
+        aspect = 1 / aspect  # (a phone's 90-degree matrix and 2:1 pixels were stretched along the wrong side)
     return VideoInfo(float(rate) if rate else None, int(count) or None, aspect if aspect and aspect != 1 else None,
                      int(width) or None, int(height) or None, duration if duration and duration > 0 else None)
 

@@ -93,6 +93,34 @@ def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
 TEXT_AS_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
+def _clockwise_degrees(matrix: np.ndarray | None) -> float | None:
+    """The clockwise angle in [0, 360) a display matrix (9 int32, 16.16 fixed point) turns frames by, as FFmpeg's
+    tool reads it (av_display_rotation_get, then fftools' get_rotation); None for no matrix or a degenerate one."""
+    if matrix is None:
+        return None
+    a, b, c, d = (float(v) / 65536 for v in np.asarray(matrix, np.int64)[[0, 1, 3, 4]])
+    scale_x, scale_y = np.hypot(a, c), np.hypot(b, d)
+    if scale_x == 0 or scale_y == 0:
+        return None
+    theta = -round(-np.degrees(np.arctan2(b / scale_y, a / scale_x)))
+    return theta - 360 * np.floor(theta / 360 + 0.9 / 360)
+
+
+def quarter_turned(path: str) -> bool:
+    """Whether players show a video's frames turned a quarter (its first frame's display matrix turns them 90 or 270
+    degrees, as phones store portrait videos): the aspect of their pixels as shown is then the inverse of the one its
+    stream declares. Decodes its first frame; False where none decodes."""
+    try:
+        with open_video(path) as container:
+            stream = video_stream(container)
+            for frame in (() if stream is None else container.decode(stream)):
+                theta = _clockwise_degrees(_display_matrix(frame, path))
+                return theta is not None and (abs(theta - 90) < 1 or abs(theta - 270) < 1)
+    except av.FFmpegError:
+        pass
+    return False
+
+
 def upright(matrix: np.ndarray | None, source: str = "") -> Callable[[np.ndarray], np.ndarray]:
     """The function that turns decoded frames the way players show them, by their display matrix
     (docs/data.md#videos). Decided once per video; the warning below is logged once.
@@ -115,16 +143,10 @@ def upright(matrix: np.ndarray | None, source: str = "") -> Callable[[np.ndarray
     def stored(image):
         return image
 
-    if matrix is None:
+    theta = _clockwise_degrees(matrix)
+    if theta is None:
         return stored
     m = np.asarray(matrix, np.int64)
-    a, b, c, d = (float(v) / 65536 for v in m[[0, 1, 3, 4]])
-    scale_x, scale_y = np.hypot(a, c), np.hypot(b, d)
-    if scale_x == 0 or scale_y == 0:
-        return stored
-    # av_display_rotation_get, then fftools' get_rotation: the clockwise angle in [0, 360).
-    theta = -round(-np.degrees(np.arctan2(b / scale_y, a / scale_x)))
-    theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
     if abs(theta - 90) < 1:
         turn = (lambda x: x.transpose(1, 0, 2)) if m[3] > 0 else (lambda x: np.rot90(x, -1))  # cclock_flip / clock
     elif abs(theta - 180) < 1:
@@ -469,6 +491,11 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     raise DataError(path, "no video in the file: its only picture is a cover picture attached to "
                                           "its sound (a music or audio file)", reason="corrupt_video")
                 declared = _declared_frames(stream)
+                # Matroska and WebM declare no frame count, only a duration: about as many frames as it lasts (a
+                # download cut short played to its cut without a word, a reviewer's)
+                lasting = ((container.duration / av.time_base, float(stream.average_rate)) if not declared
+                           and container.duration and stream.average_rate and "matroska" in container.format.name
+                           else None)  # (seconds, frames a second)
                 if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
                     raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader "
                                           "would draw its characters as frames)", reason="corrupt_video")
@@ -568,6 +595,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
             _check_size(path, *size, "declares")  # pixels with "[Errno 16] Device or resource busy" (a tester's)
         if count == 0 and (cut := cut_short_mp4(path)):  # its index cut: FFmpeg's words differ by where
             raise DataError(path, cut, reason="corrupt_video") from None
+        if count == 0 and isinstance(e, av.EOFError):  # a header and no frame ("cannot decode the video (EOFError:
+            # [Errno 541478725] End of file: ...)", a reviewer's empty MKV)
+            raise DataError(path, "the video has no frame: the file ends after its header", reason="corrupt_video"
+                            ) from None
         raise DataError(path, f"cannot decode the video ({type(e).__name__}: {e})", reason="corrupt_video") from None
     if skipped and count:
         of = f" of the {declared} its container declares" if declared > index else ""
@@ -577,6 +608,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
           and index < SHORT_OF_DECLARED * declared):  # the file ended: a download cut short, its index whole
         logger.warning("%s: the file ends at frame %d of the %d its container declares (cut short?): segmented up to "
                        "where it ends", path, index, declared)
+    elif (damaged == "skip" and count and index is not None and not (max_frames is not None and index >= max_frames)
+          and lasting and index < SHORT_OF_DECLARED * lasting[0] * lasting[1]):
+        logger.warning("%s: the file ends at frame %d, %.2f s, of the %.2f s its container says it lasts (cut "
+                       "short?): segmented up to where it ends", path, index, index / lasting[1], lasting[0])
     if filled:
         logger.warning("%s: %d frame%s lost to damaged packets (from %s on) filled with the next good frame's "
                        "picture, so that frame numbers stay the container's", path, len(filled),
