@@ -832,7 +832,6 @@ def _run_train(args) -> int:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     experiment = experiment.override(**overrides)
-    recorded = None
     if args.mixed_precision in (None, "auto") and args.resume:  # the run's own precision (else refused, naming the
         # flag: a demo run, say, trained in mixed_bfloat16_head; `auto` timed the CPU again, and could pick another)
         backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)

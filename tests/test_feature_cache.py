@@ -98,6 +98,8 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
     assert not np.allclose(decoder.numpy(), before[decoder.path])
 
 
+@pytest.mark.slow  # (22 s on a 2-core AMD host: two runs) the default suite trains with the cache in float32 and
+# reads a moved run's cache by its fingerprint (the next test but one)
 def test_the_feature_cache_of_a_bfloat16_prefix_is_read_and_known_by_its_dtype(prepared_a2d, tmp_path):
     """A researcher's `fit(feature_cache=True, mixed_precision="mixed_bfloat16")`: the cache held bfloat16 features
     and was read as float32 ("Type mismatch between parsed tensor (bfloat16) and dtype (float)"), and a float32 run

@@ -252,7 +252,8 @@ TINY_RUNS: dict[str, TinyRun] = {
            for form in ("3d", "folded", "space-to-depth", "space-to-depth-pairs")),
          r"fastest form: (3d|folded|space-to-depth|space-to-depth-pairs)",
          r"tensorflow imported: no"),
-        _check_stem_forms, env=NO_TENSORFLOW),
+        # 6 s on a 2-core AMD host: the default suite runs gpu.py's tiny run under JAX (its stem among the rest)
+        _check_stem_forms, env=NO_TENSORFLOW, slow=True),
     # 11 s on a 2-core AVX2 host, importing TensorFlow to print the lines every benchmark's tiny run prints
     # (forward.py's and gpu.py's in the default suite); test_gpu_session_runs_every_step_without_tensorflow (slow)
     # runs it too.
@@ -311,7 +312,9 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"wrote 2 videos of 24 frames \(320 high\), annotated at 6, 12, 18, in {NUMBER} s",
          rf"loading 6 annotated frames of 2 videos, window 4: one at a time {NUMBER} s, a video's frames together "
          rf"{NUMBER} s \({NUMBER}x\); the same samples: True",
-         rf"converting them \(one worker, shards and manifest written\): {NUMBER} s, {NUMBER} ms an annotated frame")),
+         rf"converting them \(one worker, shards and manifest written\): {NUMBER} s, {NUMBER} ms an annotated frame"),
+        # 8 s on a 2-core AMD host: the default suite converts with `acga prepare` and pipelines/convert.py
+        slow=True),
     "benchmarks/predict_many.py": TinyRun(
         ("--videos", "2", "--seconds", "1", "--height", "72", "--fps", "12"),
         (*ENVIRONMENT,
@@ -346,7 +349,10 @@ TINY_RUNS: dict[str, TinyRun] = {
            for name, size in (("720p", "1280x720"), ("36x52", "52x36"))),
          r"the overlay's blend of one mask into a frame \(alpha 0\.45\), median of 1 calls:",
          *(rf"  {name}, the mask {coverage}% of it: every pixel {NUMBER} ms, acga-tf's {NUMBER} ms "
-           rf"\({NUMBER}x\); the same pixels: True" for name in ("720p", "36x52") for coverage in (2, 20, 100)))),
+           rf"\({NUMBER}x\); the same pixels: True" for name in ("720p", "36x52") for coverage in (2, 20, 100))),
+        # 8 s on a 2-core AMD host: the default suite compares the post-processing with TensorFlow's resize
+        # (tests/test_geometry.py) and writes overlays (tests/test_predict.py)
+        slow=True),
     "benchmarks/rest_payload.py": TinyRun(
         ("--height", "24", "--width", "40", "--clip-length", "4", "--repeats", "1"),
         (*ENVIRONMENT,
@@ -356,14 +362,19 @@ TINY_RUNS: dict[str, TinyRun] = {
          rf"  segment_encoded, PNG frames:   {NUMBER} MB a request, built in {NUMBER} s \(\+ {NUMBER} s to encode "
          r"each frame once\)",
          rf"  bytes, numbers / PNG: {NUMBER}x",
-         rf"  gRPC segment_queries, binary tensor: {NUMBER} MB a request")),
+         rf"  gRPC segment_queries, binary tensor: {NUMBER} MB a request"),
+        # 6 s on a 2-core AMD host: the default suite sends PNG frames over REST and gRPC (tests/test_predict.py)
+        slow=True),
     "benchmarks/seek.py": TinyRun(
         ("--seconds", "4", "--height", "48", "--width", "64"),
         (*ENVIRONMENT,
          rf"wrote 4 s of 64x48 H.264 at 30 fps in {NUMBER} s",
          r"video: 120 frames at 30 fps",
          *(rf"frame {k} \({t} s\): seeking {NUMBER} s, decoding from the start {NUMBER} s \({NUMBER}x\); the same "
-           r"frame: True" for k, t in ((12, "0.4"), (60, "2.0"), (117, "3.9"))))),
+           r"frame: True" for k, t in ((12, "0.4"), (60, "2.0"), (117, "3.9")))),
+        # 7 s on a 2-core AMD host: the default suite seeks to frames and compares them with a decode from the start
+        # (tests/test_video.py)
+        slow=True),
     "pipelines/convert.py": TinyRun(("a2d", "--root", "{root}", "--output", "{out}", "--no-progress"), CONVERTED,
                                     _check_converted),
     # 16 s on a 2-core AVX2 host. The default suite runs the same Beam pipeline on the DirectRunner in its own process

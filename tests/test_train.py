@@ -883,7 +883,10 @@ def test_a_run_starts_from_deepmind_i3d_or_fine_tunes_a_trained_run(prepared_a2d
                          "that of preset 'tiny' or 'demo' (--preset; from Python, ExperimentConfig.preset)"), line
 
 
-@pytest.mark.parametrize("change", ["seed", "word_vectors", "weights_file"])
+# "seed" (45 s on a 2-core AMD host: three runs) is slow: the default suite fine-tunes with a word-vectors file and
+# from a weights file, and merges a run's words with new shards'
+# (test_a_fine_tune_whose_shards_share_no_word_with_the_run_says_their_vectors_are_random)
+@pytest.mark.parametrize("change", [pytest.param("seed", marks=pytest.mark.slow), "word_vectors", "weights_file"])
 def test_fine_tuning_a_run_reads_its_words_with_the_vectors_it_learnt(change, finished_run, prepared_a2d, tmp_path,
                                                                       caplog):
     """A researcher fine-tuned the demo's run with `seed=7` (the seed of the shuffle and of random word vectors):
@@ -1025,19 +1028,6 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
     history = fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
                   verbose=0)
     assert history.epoch == [1]
-    # fine-tuned: its GRU's sublayers are unnamed, so Keras numbers them by what the process built before (the new
-    # model's `bidirectional_3`, the loaded run's `bidirectional_4`): matched in the order both built them (a
-    # researcher's: "has no weight gru_text_encoder/bidirectional/forward_gru/gru_cell/kernel")
-    with caplog.at_level("WARNING"):
-        fit(experiment, prepared_a2d["train"], str(tmp_path / "tuned"), epochs=1, steps_per_epoch=1, stages=stages,
-            init_weights=out, verbose=0)
-    assert f"starting weights: {out}: all " in caplog.text and "weights of the model (fine-tuning it)" in caplog.text
-    # fine-tuned without its stages: refused, saying which (a researcher's: "another architecture" and no more)
-    with pytest.raises(ValueError, match=re.escape("another architecture than this run's; it was trained with stages "
-                                                   "of its own (text_encoder: acga_tf_tests>GRUTextEncoder): give "
-                                                   "fit the same stages=")):
-        fit(experiment, prepared_a2d["train"], str(tmp_path / "without"), epochs=1, steps_per_epoch=1,
-            init_weights=out, verbose=0)
     # a layer (built once, in no strategy's scope) in place of what makes it, a callback that is none: before the
     # run's folder
     for given, needle in (({"stages": {"text_encoder": GRUTextEncoder(16)}}, "stages['text_encoder'] is a "
@@ -1053,12 +1043,6 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
         with pytest.raises(TypeError, match=re.escape(needle)):
             fit(experiment, prepared_a2d["train"], str(tmp_path / "refused"), **given)
         assert not (tmp_path / "refused").exists()
-    # the same stage class made otherwise (another width): the backup is whole, the model another (a researcher's
-    # "cannot load the backup ...; restore the file")
-    with pytest.raises(ValueError, match=re.escape("backup/latest.weights.h5: the backup is whole (its SHA-256 is the "
-                                                   "one recorded) but does not fit this model (")):
-        fit(experiment, prepared_a2d["train"], out, epochs=3, steps_per_epoch=1, resume=True, verbose=0,
-            stages={"text_encoder": lambda: GRUTextEncoder(16)})
     # a callback that stops training (EarlyStopping), given alone: the run saved as trained so far, and said so
 
     class StopAfterTheFirstEpoch(keras.callbacks.Callback):
@@ -1073,6 +1057,38 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
             "resume=True trains the rest") in caplog.text
     assert "after 1 optimizer steps, the moving averages" in caplog.text  # (it said 2: the steps planned)
     assert os.path.isfile(tmp_path / "early" / artifacts.MODEL_FILE)
+
+
+@pytest.mark.slow  # (25 s on a 2-core AMD host: two runs) the default suite trains, refuses and resumes a run with
+# a stage of its own (the test before), and fine-tunes runs without one
+def test_a_run_with_a_stage_of_its_own_is_fine_tuned_with_it_and_refused_without_it(prepared_a2d, tmp_path, caplog):
+    import functools
+
+    from own_layers import GRUTextEncoder
+
+    experiment = ExperimentConfig.preset("tiny", **TINY)
+    out = str(tmp_path / "run")
+    stages = {"text_encoder": functools.partial(GRUTextEncoder, experiment.model.text_dim)}
+    fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, stages=stages, verbose=0)
+    # fine-tuned: its GRU's sublayers are unnamed, so Keras numbers them by what the process built before (the new
+    # model's `bidirectional_3`, the loaded run's `bidirectional_4`): matched in the order both built them (a
+    # researcher's: "has no weight gru_text_encoder/bidirectional/forward_gru/gru_cell/kernel")
+    with caplog.at_level("WARNING"):
+        fit(experiment, prepared_a2d["train"], str(tmp_path / "tuned"), epochs=1, steps_per_epoch=1, stages=stages,
+            init_weights=out, verbose=0)
+    assert f"starting weights: {out}: all " in caplog.text and "weights of the model (fine-tuning it)" in caplog.text
+    # fine-tuned without its stages: refused, saying which (a researcher's: "another architecture" and no more)
+    with pytest.raises(ValueError, match=re.escape("another architecture than this run's; it was trained with stages "
+                                                   "of its own (text_encoder: acga_tf_tests>GRUTextEncoder): give "
+                                                   "fit the same stages=")):
+        fit(experiment, prepared_a2d["train"], str(tmp_path / "without"), epochs=1, steps_per_epoch=1,
+            init_weights=out, verbose=0)
+    # the same stage class made otherwise (another width): the backup is whole, the model another (a researcher's
+    # "cannot load the backup ...; restore the file")
+    with pytest.raises(ValueError, match=re.escape("backup/latest.weights.h5: the backup is whole (its SHA-256 is the "
+                                                   "one recorded) but does not fit this model (")):
+        fit(experiment, prepared_a2d["train"], out, epochs=3, steps_per_epoch=1, resume=True, verbose=0,
+            stages={"text_encoder": lambda: GRUTextEncoder(16)})
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the dropped stop, as meant)
@@ -1270,8 +1286,14 @@ def test_a_fine_tune_whose_shards_share_no_word_with_the_run_says_their_vectors_
     a word."""
     from acga_tf.data.vocab import SentenceVectorizer, Vocabulary
 
-    known = Vocabulary.load(os.path.join(finished_run, artifacts.VOCAB_FILE)).words[1:]  # (the model is not loaded)
+    theirs = Vocabulary.load(os.path.join(finished_run, artifacts.VOCAB_FILE))  # (the model is not loaded)
+    known = theirs.words[1:]
     dim = ACGAConfig.from_json(os.path.join(finished_run, artifacts.CONFIG_FILE)).word_dim
+    # a fine-tune's words: the run's, in its order, then the shards' new ones, their counts added (an own-data
+    # tester's fine-tune on shards of fewer words forgot the others)
+    merged = train_module._fine_tune_vocabulary(Vocabulary([*known[:3], "zebra"], [5, 5, 5, 5]), finished_run)
+    assert merged.words == (*theirs.words, "zebra")
+    assert merged.counts == (0, *(c + 5 for c in theirs.counts[1:4]), *theirs.counts[4:], 5)
     for words in (["zebra", "xylophone"], [*known, "zebra"]):
         vocabulary = Vocabulary.build([" ".join(words)])
         experiment = ExperimentConfig.preset("tiny", **TINY)
