@@ -625,21 +625,6 @@ def test_resume_without_mixed_precision_keeps_the_runs_precision(finished_run, p
                  f"{metadata}: the run trained in mixed_float16, which TensorFlow runs on a GPU only")
 
 
-def test_a_run_stopped_after_an_epochs_last_step_gets_that_epochs_checkpoint_on_resume(finished_run, prepared_a2d,
-                                                                                     tmp_path):
-    """A tester's Ctrl-C after the backup of an epoch's last step, before the epoch's end: the resumed run went on
-    to the next epoch and `checkpoints/epoch-01.keras` was never written. Now the resume writes it from the backup
-    (the weights after that epoch)."""
-    out = _copy_run(finished_run, tmp_path)
-    os.remove(os.path.join(out, "checkpoints", "epoch-01.keras"))  # as the stop left it
-    fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, resume=True,
-        verbose=0)
-    first = keras.saving.load_model(os.path.join(out, "checkpoints", "epoch-01.keras"))
-    for a, b in zip(first.get_weights(), artifacts.load_trained(finished_run).model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert os.path.exists(os.path.join(out, "checkpoints", "epoch-02.keras"))
-
-
 class _StopAtTheEnd(keras.callbacks.Callback):
     """Ctrl-C after the last step, before the run's model is saved."""
 
@@ -657,8 +642,12 @@ def test_a_run_trained_further_and_stopped_before_its_save_is_saved_by_the_same_
     """A reviewer's: a finished run trained further (`--resume --epochs 2`) and stopped between its last step and its
     save said "the same command resumes the run", which then refused it as finished ("pass a larger --epochs"):
     model.keras kept the first epoch's weights under an experiment.json of 2 epochs. The earlier model keeps its
-    experiment.json until the new one is saved, and the same command saves it."""
+    experiment.json until the new one is saved, and the same command saves it. A tester's Ctrl-C after the backup of
+    an epoch's last step, before the epoch's end: the resumed run went on to the next epoch and
+    `checkpoints/epoch-01.keras` was never written; the resume writes it from the backup (the weights after that
+    epoch)."""
     out = _copy_run(finished_run, tmp_path)
+    os.remove(os.path.join(out, "checkpoints", "epoch-01.keras"))  # as that stop left it
     experiment = ExperimentConfig.preset("tiny", **TINY)
     with pytest.raises(KeyboardInterrupt, match=r"no model was saved \(model.keras holds the run as it was before "
                                                 r"this command\); the same command resumes the run from its backup "
@@ -667,6 +656,7 @@ def test_a_run_trained_further_and_stopped_before_its_save_is_saved_by_the_same_
             callbacks=[_StopAtTheEnd()])
     assert ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE)).training.epochs == 1
     _assert_same_weights(out, finished_run)  # the earlier model, as its experiment.json says
+    _assert_same_weights(finished_run, os.path.join(out, "checkpoints", "epoch-01.keras"))  # from the backup
     fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, resume=True, verbose=0)
     assert ExperimentConfig.from_json(os.path.join(out, artifacts.EXPERIMENT_FILE)).training.epochs == 2
     _assert_same_weights(out, os.path.join(out, "checkpoints", "epoch-02.keras"))
