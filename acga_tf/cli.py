@@ -151,6 +151,7 @@ native_log.import_tensorflow_quietly(warnings=any(arg in ("-v", "--verbose", "--
                                                   for arg in sys.argv[1:sys.argv.index("--") if "--" in sys.argv
                                                                   else None]))
 
+import keras
 import tensorflow as tf
 from tqdm import tqdm
 
@@ -727,6 +728,8 @@ def _run_visualize(args) -> int:
     if args.sample and args.samples is not None:  # (--samples was left unused without a word)
         raise ValueError(f"--samples {args.samples} and --sample: --sample picks the rows (one a sample id); give "
                          "one of them")
+    if args.samples is not None and not args.data:
+        raise ValueError(f"--samples {args.samples}: the rows of a qualitative grid; give --data PATTERN with it")
     if args.data:
         fig = vis.qualitative_grid(args.model, args.data, args.samples or 4, sample_ids=args.sample)
     elif args.video and args.query is not None and args.point:
@@ -832,11 +835,15 @@ def _run_train(args) -> int:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     experiment = experiment.override(**overrides)
-    if args.mixed_precision in (None, "auto") and args.resume:  # the run's own precision (else refused, naming the
-        # flag: a demo run, say, trained in mixed_bfloat16_head; `auto` timed the CPU again, and could pick another)
-        backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
+    backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
+    if (args.resume and args.mixed_precision is None) or (args.mixed_precision == "auto" and not args.overwrite
+                                                          and os.path.isfile(backup)):
+        # the run's own precision (else refused, naming the flag: a demo run, say, trained in mixed_bfloat16_head);
+        # `auto` timed the CPU again, and could pick another, for --resume and the same command after a stop alike
         recorded = (read_backup_metadata(backup) or {}).get("precision")
-        if recorded == "mixed_float16" and gpu_description() is None:  # else each refusal named the other's flag
+        if (recorded == "mixed_float16" and gpu_description() is None
+                and keras.backend.backend() == "tensorflow"):  # else each refusal named the other's flag (JAX trains
+            # float16 on a CPU)
             raise ValueError(f"{backup}: the run trained in mixed_float16, which TensorFlow runs on a GPU only: "
                              "resume it on a machine with one, or pass --overwrite to start over in another precision")
         if recorded is not None and (recorded != "float32" or args.mixed_precision == "auto"):
@@ -1214,14 +1221,16 @@ def _one_line(error: BaseException) -> str:
         message = f"{error.filename}: {message}"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     notes = "".join(f"; {note}" for note in getattr(error, "__notes__", ()))  # e.g. what a job kept
-    try:
-        os.getcwd()
-    except FileNotFoundError:  # a relative path's error named no file: "[Errno 2] No such file or directory"
-        notes += "; the current folder no longer exists (deleted?): cd into one that does, or give absolute paths"
+    if isinstance(error, OSError):
+        try:
+            os.getcwd()
+        except FileNotFoundError:  # a relative path's error named no file: "[Errno 2] No such file or directory"
+            notes += "; the current folder no longer exists (deleted?): cd into one that does, or give absolute paths"
     line = lines[0] if lines else type(error).__name__
     if len(line) > MESSAGE_CHARACTERS:  # a path thousands of characters long: its middle goes, not the reason at
         # the end (a tester's 3,783-byte folder left a line that ended mid-path, saying nothing of what was wrong)
-        line = f"{line[:MESSAGE_CHARACTERS // 4]} [...] {line[-(MESSAGE_CHARACTERS * 3 // 4):]}"
+        head = MESSAGE_CHARACTERS // 4
+        line = f"{line[:head]} [...] {line[-(MESSAGE_CHARACTERS - head - len(' [...] ')):]}"
     return line + notes
 
 

@@ -388,7 +388,7 @@ def test_cli_evaluate_on_a_full_disk_names_the_csv_and_keeps_the_scores(trained_
     (["evaluate", "--model", "MODEL", "--data", "DATA", "--batch-size", "0"],
      "argument --batch-size: '0' is not a whole number of at least 1"),
     # a reviewer's 0-byte shard: "no sample to evaluate: the dataset is empty", naming no file, after the model loaded
-    (["evaluate", "--model", "MODEL", "--data", "EMPTY"], "EMPTY: no sample in the shard (empty file)"),
+    (["evaluate", "--model", "MODEL", "--data", "EMPTY"], "EMPTY: no sample in the shard (an empty file)"),
 ])
 def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a2d, capsys, tmp_path):
     empty = tmp_path / "test-00000-of-00001.tfrecord"

@@ -16,6 +16,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import keras
 import numpy as np
@@ -479,7 +480,7 @@ def test_the_export_is_readable_by_other_users(exported):
         assert mode & wanted == wanted, (str(path), oct(mode), oct(umask))
 
 
-def test_a_savedmodel_in_a_folder_whose_name_holds_a_glob_character_loads(exported, tmp_path):
+def test_a_savedmodel_in_a_folder_whose_name_holds_a_glob_character_loads(exported, tmp_path, monkeypatch):
     """A tester's "exp3 [v2]/acga/1": "cannot load the SavedModel (... Failed to find any matching files for
     .../variables/variables); export it again", which failed again: TensorFlow's checkpoint reader takes the
     variables' path as a glob. Loaded through a link without one; the answers are the model's."""
@@ -488,6 +489,11 @@ def test_a_savedmodel_in_a_folder_whose_name_holds_a_glob_character_loads(export
     clip = {"video": np.zeros((1, 8, 48, 64, 3), np.uint8), "query": np.array(SENTENCES[:1], object)}
     here = serving.LocalServer(str(copy)).run(clip)
     np.testing.assert_array_equal(here["mask"], serving.LocalServer(str(exported)).run(clip)["mask"])
+    # a temporary folder whose path holds one too (a reviewer's TMPDIR "tmp [t]": the link was a pattern again)
+    temporary = tmp_path / "tmp [t]"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    np.testing.assert_array_equal(serving.LocalServer(str(copy)).run(clip)["mask"], here["mask"])
 
 
 @needs_serving_api

@@ -570,8 +570,10 @@ def test_resume_in_another_precision_or_with_other_word_vectors_is_refused(chang
                                                                    "--mixed-precision")
     elif change == "data":
         argv[argv.index("--data") + 1] = prepared_a2d["test"]
-        extra, needle = [], (f"{metadata}: the run trained on other shards (1 then) than {prepared_a2d['test']} "
-                             "matches (1): resume it on the shards it trained on (provenance.json names them)")
+        extra, needle = [], (f"{metadata}: the run trained on 1 shard(s) of other contents than the 1 "
+                             f"{prepared_a2d['test']} matches: resume it on the shards it trained on "
+                             f"({os.path.join(out, 'provenance.json')} names them), or fine-tune a new run from it "
+                             "(--init-weights RUN --output NEW)")
     elif change == "vocabulary":
         data = tmp_path / "data"
         shutil.copytree(os.path.dirname(prepared_a2d["train"]), data)
@@ -580,7 +582,8 @@ def test_resume_in_another_precision_or_with_other_word_vectors_is_refused(chang
         argv[argv.index("--data") + 1] = str(data / os.path.basename(prepared_a2d["train"]))
         words = len(artifacts.load_trained(finished_run).vocabulary.words) - 1
         extra, needle = [], (f"{metadata}: the run read its sentences with a vocabulary of {words} words, this command "
-                             f"with another of {words + 1} ({data / 'vocab.txt'} changed since the run began?)")
+                             f"with another of {words + 1} ({data / 'vocab.txt'} changed since the run began?): "
+                             "resume it with the words it trained with")
     elif change == "feature_cache":
         extra, needle = ["--feature-cache"], (f"{metadata}: the run trained without --feature-cache, this command with:"
                                               " resume it without --feature-cache")
@@ -619,10 +622,18 @@ def test_resume_without_mixed_precision_keeps_the_runs_precision(finished_run, p
         assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume", "--mixed-precision")) == 130
         assert given["mixed_precision"] == given_flag
         assert f"mixed precision: {recorded} (the run's, which --resume keeps)" in capsys.readouterr().out
+    # a reviewer's: `auto` after a stop, without --resume (the same command), timed the CPU again too
+    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--mixed-precision")) == 130
+    assert given["mixed_precision"] is False  # the run's float32, as recorded last
+    capsys.readouterr()
     if gpu_description() is None:  # a GPU's run on a CPU: one refusal saying why (a QA tester's two named each other)
         files.write_json(metadata, {**json.load(open(metadata)), "precision": "mixed_float16"})
         _refused(capsys, _train_argv(prepared_a2d, out, "--epochs", "2", "--resume"),
                  f"{metadata}: the run trained in mixed_float16, which TensorFlow runs on a GPU only")
+        # under JAX, which trains float16 on a CPU, the run's precision is kept (a reviewer's: refused as TensorFlow)
+        monkeypatch.setattr(cli.keras.backend, "backend", lambda: "jax")
+        assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 130
+        assert given["mixed_precision"] == "mixed_float16"
 
 
 class _StopAtTheEnd(keras.callbacks.Callback):
@@ -662,6 +673,31 @@ def test_a_run_trained_further_and_stopped_before_its_save_is_saved_by_the_same_
     _assert_same_weights(out, os.path.join(out, "checkpoints", "epoch-02.keras"))
     with pytest.raises(ValueError, match="the run has already made 2 optimizer steps, at or past the 2 of 2 epochs"):
         fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, resume=True, verbose=0)
+
+
+def test_a_cluster_worker_whose_run_was_trained_further_is_finished_only_once_its_model_is_saved(finished_run,
+                                                                                                  tmp_path,
+                                                                                                  monkeypatch):
+    """A reviewer's (read): a cluster trained further (`--resume --epochs 2`), stopped while its workers saved: a
+    worker that kept its earlier model.keras counted as finished, so the chief refused the same command ("pass a
+    larger --epochs") and the worker saved alone. A worker is finished when its model.keras holds its backup's step."""
+    out = _copy_run(finished_run, tmp_path)
+    metadata = os.path.join(out, "backup", "training_metadata.json")
+    files.write_json(metadata, {**json.load(open(metadata)), "step": 2})  # trained on to step 2, not yet saved
+    rows = []
+
+    def gathered(strategy, row):  # this worker's state, beside another's (finished at step 2, or stopped there)
+        rows.append(list(row))
+        return [row, other]
+
+    monkeypatch.setattr(train_module, "gather_rows", gathered)
+    run = types.SimpleNamespace(work_dir=out, epochs=2, steps_per_epoch=1, strategy=None)
+    other = [1, 2]
+    assert train_module._finishing_with_the_cluster(run) is False and rows[-1] == [0, 2]  # its model: 1 step
+    files.write_json(os.path.join(out, artifacts.EXPERIMENT_FILE),  # saved at step 2: finished, beside one stopped
+                     ExperimentConfig.preset("tiny", **TINY, epochs=2, steps_per_epoch=1).to_dict())
+    other = [0, 2]
+    assert train_module._finishing_with_the_cluster(run) is True and rows[-1] == [1, 2]
 
 
 def _assert_same_weights(run, other):
@@ -1047,6 +1083,9 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
             "resume=True trains the rest") in caplog.text
     assert "after 1 optimizer steps, the moving averages" in caplog.text  # (it said 2: the steps planned)
     assert os.path.isfile(tmp_path / "early" / artifacts.MODEL_FILE)
+    # the epochs its model holds (a reviewer's: the 2 planned, so a resume stopped before its save was refused as
+    # finished by the same command; `_saved_steps` reads them)
+    assert ExperimentConfig.from_json(str(tmp_path / "early" / artifacts.EXPERIMENT_FILE)).training.epochs == 1
 
 
 @pytest.mark.slow  # (25 s on a 2-core AMD host: two runs) the default suite trains, refuses and resumes a run with

@@ -503,8 +503,18 @@ def test_a_matroska_download_cut_short_says_where_it_ends(tmp_path, caplog):
         assert len(list(iter_video_frames(full, damaged="skip"))) == 30
     assert 0 < len(held) < 27
     assert [r.getMessage() for r in caplog.records if "the file ends" in r.getMessage()] == [
-        f"{cut}: the file ends at frame {len(held)}, {len(held) / 12:.2f} s, of the 2.50 s its container says it lasts "
-        "(cut short?): segmented up to where it ends"]
+        f"{cut}: the file ends at frame {len(held)}, shown at {(len(held) - 1) / 12:.2f} s, of the 2.50 s its "
+        "container says it lasts (cut short?): segmented up to where it ends"]
+    # a reviewer's whole files called cut short: a variable frame rate (the average rate guessed from the first
+    # frames), and sound that runs on past the picture (the container's duration is the longest stream's)
+    caplog.clear()
+    vfr = write_video(tmp_path / "vfr.mkv", moving_frames(15, 32, 48, seed=6), "libx264", "yuv420p",
+                      pts=[*range(10), *range(12, 72, 12)])
+    with_sound = write_video_with_tone(tmp_path / "sound.mkv", moving_frames(12, 32, 48, seed=6))
+    with caplog.at_level("WARNING"):
+        assert len(list(iter_video_frames(vfr, damaged="skip"))) == 15
+        assert len(list(iter_video_frames(with_sound, damaged="skip"))) == 12
+    assert "the file ends" not in caplog.text
 
 
 def test_a_truncated_download_gives_the_frames_it_holds_where_damage_is_skipped(tmp_path, caplog):

@@ -219,6 +219,8 @@ def test_a_papers_grid_shows_the_samples_it_names_at_their_stored_size_in_print_
     (["--video", "V", "--sample", "a/00001/0"], r"--sample picks a qualitative grid's rows: give --data PATTERN"),
     # a reviewer's: --samples was left unused without a word
     (["--data", "D", "--samples", "3", "--sample", "a/00001/0"], r"--samples 3 and --sample: --sample picks the rows"),
+    (["--video", "V", "--query", QUERY, "--point", "1,1", "--samples", "3"],
+     r"--samples 3: the rows of a qualitative grid; give --data PATTERN with it"),
 ])
 def test_cli_visualize_user_errors_are_one_line(args, message, run_dir, frames, tmp_path, capsys):
     video = write_video(tmp_path / "v.mp4", frames, "libx264", "yuv420p")

@@ -145,7 +145,7 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
             f"{100 * summary['overall_iou']:.1f}%, mAP {100 * summary['mAP@0.5:0.95']:.1f}%")  # ("1.0" read as 1)
     _write_outputs(done, ((output_csv, lambda: write_csv(output_csv, rows)),
                           (output_json, lambda: files.write_json(output_json, record))))
-    logger.info("evaluated %d samples of %s: %s", summary["samples"], data_pattern, summary)
+    logger.info("evaluated %d samples of %s: %s", summary["samples"], files.unescaped(data_pattern), summary)
     return {**summary, "by_class": record["by_class"]} if by_class else summary
 
 
@@ -205,9 +205,11 @@ def _check_distinct(shards: list[str]) -> None:
     for shard in shards:
         by_size.setdefault(tf.io.gfile.stat(shard).length, []).append(shard)
     if set(by_size) == {0}:  # (said "the dataset is empty", naming no file, once the model had loaded: a reviewer's)
-        raise ValueError(f"{shards[0] if len(shards) == 1 else ', '.join(shards[:3])}: no sample in the "
-                         f"shard{'s' if len(shards) > 1 else ''} (empty file{'s' if len(shards) > 1 else ''})")
-    for same_size in (group for group in by_size.values() if len(group) > 1):
+        raise ValueError(f"{shards[0]}: no sample in the shard (an empty file)" if len(shards) == 1 else
+                         f"{shards[0]} and the {len(shards) - 1} other shards matched: no sample in them (empty "
+                         "files)")
+    for same_size in (group for size, group in by_size.items() if len(group) > 1 and size):  # (empty files hold no
+        # sample to score twice: they were "the same shard")
         digests: dict[str, str] = {}
         for shard in same_size:
             digest = sha256_file(shard)
@@ -363,7 +365,7 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
             "epoch": int(epoch.group(1)) if epoch else None,
             "config": config.to_dict(),
             "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
-            "data": data_pattern,
+            "data": files.unescaped(data_pattern),  # as given (a folder "[1]" is globbed escaped: shard_pattern)
             "shards": shard_records(shards), "batch_size": batch_size, "precision": precision, "acga_tf": __version__,
             "software": provenance.software(), "host": provenance.host(), "evaluated": provenance.now()}
 

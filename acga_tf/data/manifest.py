@@ -85,9 +85,11 @@ def shard_pattern(file_pattern):
         return pattern
     if os.path.exists(pattern):
         return glob.escape(pattern)
-    directory, name = os.path.split(pattern)
-    if files.GLOB_CHARACTERS.search(directory) and os.path.isdir(directory):
-        return os.path.join(glob.escape(directory), name)
+    parts = pattern.split(os.sep)
+    for end in range(len(parts) - 1, 0, -1):  # the longest leading folder that exists as written ("a [1]/*/x-*")
+        folder = os.sep.join(parts[:end])
+        if folder and files.GLOB_CHARACTERS.search(folder) and os.path.isdir(folder):
+            return os.sep.join([glob.escape(folder), *parts[end:]])
     return pattern
 
 
@@ -102,7 +104,8 @@ def matching_shards(file_pattern, hint: str = "") -> list[str]:
     matched = sorted(tf.io.gfile.glob(file_pattern))
     if not matched:
         note = files.current_folder_note(file_pattern) if isinstance(file_pattern, str) else ""
-        raise FileNotFoundError(f"{file_pattern}: no TFRecord file matches{' ' + note if note else ''}{hint}")
+        shown = files.unescaped(file_pattern) if isinstance(file_pattern, str) else file_pattern
+        raise FileNotFoundError(f"{shown}: no TFRecord file matches{' ' + note if note else ''}{hint}")
     return matched
 
 

@@ -109,7 +109,14 @@ def _clockwise_degrees(matrix: np.ndarray | None) -> float | None:
 def quarter_turned(path: str) -> bool:
     """Whether players show a video's frames turned a quarter (its first frame's display matrix turns them 90 or 270
     degrees, as phones store portrait videos): the aspect of their pixels as shown is then the inverse of the one its
-    stream declares. Decodes its first frame; False where none decodes."""
+    stream declares. Decodes its first frame, once for a file as it is (a 1440 x 1080 frame: 0.3 s); False where
+    none decodes."""
+    return _quarter_turned(os.fspath(path), source_stamp(os.fspath(path)))
+
+
+@functools.lru_cache(maxsize=16)
+def _quarter_turned(path: str, stamp: tuple[int, int]) -> bool:
+    """`quarter_turned` of `path` whose `source_stamp` is `stamp` (a file changed since is read again)."""
     try:
         with open_video(path) as container:
             stream = video_stream(container)
@@ -477,7 +484,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         if (note := files.current_folder_note(path)) and problem.endswith(f" ({note})"):  # the server's folder: for
             error.message = problem.removesuffix(f" ({note})")  # the one at the command, not a service's client
         raise error
-    index, count, shape, skipped, concealed, filled = 0, 0, None, [], [], []
+    index, count, shape, skipped, concealed, filled, last_time = 0, 0, None, [], [], [], None
     # a folder's frames are each turned by their own EXIF orientation, as viewers turn them (a video's by its first
     # frame's display matrix)
     orientations = _folder_orientations(path, source_stamp(path)) if os.path.isdir(path) else None
@@ -491,11 +498,13 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                     raise DataError(path, "no video in the file: its only picture is a cover picture attached to "
                                           "its sound (a music or audio file)", reason="corrupt_video")
                 declared = _declared_frames(stream)
-                # Matroska and WebM declare no frame count, only a duration: about as many frames as it lasts (a
-                # download cut short played to its cut without a word, a reviewer's)
-                lasting = ((container.duration / av.time_base, float(stream.average_rate)) if not declared
-                           and container.duration and stream.average_rate and "matroska" in container.format.name
-                           else None)  # (seconds, frames a second)
+                # Matroska and WebM declare no frame count, only a duration (a download cut short played to its cut
+                # without a word, a reviewer's): its last frame is compared with it where the video is the file's
+                # only stream (else the duration is the longest stream's: sound that runs on past the picture)
+                lasting = ((container.duration / av.time_base,  # (its seconds, a frame's at the average rate)
+                            1 / float(stream.average_rate) if stream.average_rate else 0.0)
+                           if not declared and container.duration and "matroska" in container.format.name
+                           and len(container.streams) == 1 else None)
                 if stream.codec_context.name in TEXT_AS_VIDEO_CODECS:
                     raise DataError(path, f"not a video: a text file (FFmpeg's {container.format.name!r} reader "
                                           "would draw its characters as frames)", reason="corrupt_video")
@@ -525,6 +534,7 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         return time
                     return timeline(raw)
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
+                    last_time = frame.time if frame.time is not None else last_time
                     if turn is None and orientations is None:  # (a folder's frames: each by its own, below)
                         turn = upright(_display_matrix(frame, path), path)
                     if index is None:  # after the seek: frame `start` is the one with its timestamp
@@ -609,9 +619,9 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         logger.warning("%s: the file ends at frame %d of the %d its container declares (cut short?): segmented up to "
                        "where it ends", path, index, declared)
     elif (damaged == "skip" and count and index is not None and not (max_frames is not None and index >= max_frames)
-          and lasting and index < SHORT_OF_DECLARED * lasting[0] * lasting[1]):
-        logger.warning("%s: the file ends at frame %d, %.2f s, of the %.2f s its container says it lasts (cut "
-                       "short?): segmented up to where it ends", path, index, index / lasting[1], lasting[0])
+          and lasting and last_time is not None and last_time + lasting[1] < SHORT_OF_DECLARED * lasting[0]):
+        logger.warning("%s: the file ends at frame %d, shown at %.2f s, of the %.2f s its container says it lasts "
+                       "(cut short?): segmented up to where it ends", path, index, last_time, lasting[0])
     if filled:
         logger.warning("%s: %d frame%s lost to damaged packets (from %s on) filled with the next good frame's "
                        "picture, so that frame numbers stay the container's", path, len(filled),

@@ -681,10 +681,19 @@ def _load_saved_model(export_dir: str):
     path = os.path.abspath(export_dir) if "://" not in export_dir else export_dir
     if "://" in export_dir or not files.GLOB_CHARACTERS.search(path):
         return tf.saved_model.load(export_dir)
-    with tempfile.TemporaryDirectory(prefix="acga-model-") as folder:  # (read whole at load: the link can go)
-        link = os.path.join(folder, "saved_model")
-        os.symlink(path, link)
-        return tf.saved_model.load(link)
+    # in the temporary folder, or /tmp where its path holds one too (a reviewer's TMPDIR "tmp [t]"); where no link
+    # can be made there, loaded as it is (TensorFlow's error then names the folder given)
+    for parent in (tempfile.gettempdir(), "/tmp"):
+        if files.GLOB_CHARACTERS.search(os.path.abspath(parent)) or not os.path.isdir(parent):
+            continue
+        try:
+            with tempfile.TemporaryDirectory(prefix="acga-model-", dir=parent) as folder:  # (read whole at load: the
+                link = os.path.join(folder, "saved_model")  # link can go)
+                os.symlink(path, link)
+                return tf.saved_model.load(link)
+        except PermissionError:  # a folder this user may not write
+            continue
+    return tf.saved_model.load(export_dir)
 
 
 class LocalServer:

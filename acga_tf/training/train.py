@@ -300,18 +300,19 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
                              f"in {self.precision}: resume it with {flag}, {_start_over()}")
         recorded_data = (metadata or {}).get("data")
         if recorded_data is not None and self.data is not None and recorded_data["digest"] != self.data["digest"]:
-            raise ValueError(f"{self._training_metadata_path}: the run trained on other shards "
-                             f"({recorded_data['shards']} then) than {self.data['pattern']} matches "
-                             f"({self.data['shards']}): resume it on the shards it trained on "
-                             f"({artifacts.PROVENANCE_FILE} names them), or fine-tune a new run from it "
-                             f"({option('--init-weights', 'init_weights')}), {_start_over()}")
+            provenance_path = os.path.join(os.path.dirname(self.backup_dir), artifacts.PROVENANCE_FILE)
+            raise ValueError(f"{self._training_metadata_path}: the run trained on {recorded_data['shards']} shard(s) "
+                             f"of other contents than the {self.data['shards']} {self.data['pattern']} matches: "
+                             f"resume it on the shards it trained on ({provenance_path} names them), or fine-tune a "
+                             f"new run from it ({option('--init-weights RUN --output NEW', 'init_weights=RUN')}), "
+                             f"{_start_over()}")
         recorded_words = (metadata or {}).get("vocabulary")
         if (recorded_words is not None and self.vocabulary is not None
                 and recorded_words["digest"] != self.vocabulary["digest"]):
             raise ValueError(f"{self._training_metadata_path}: the run read its sentences with a vocabulary of "
                              f"{recorded_words['words']} words, this command with another of "
                              f"{self.vocabulary['words']} ({self.vocabulary['file']} changed since the run "
-                             f"began?): resume it with the {artifacts.VOCAB_FILE} it trained with, {_start_over()}")
+                             f"began?): resume it with the words it trained with, {_start_over()}")
         recorded_cache = (metadata or {}).get("feature_cache")
         if recorded_cache is not None and self.feature_cache is not None and recorded_cache != self.feature_cache:
             flag = option("--feature-cache", "feature_cache=True")
@@ -515,7 +516,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         raise FileNotFoundError(f"{init_weights}: not found ({option('--init-weights', 'init_weights')} takes "
                                 "DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
-    if overwrite and init_weights is not None and _emptied_by_overwrite(init_weights, run.work_dir):
+    if overwrite and init_weights is not None and any(_emptied_by_overwrite(init_weights, folder)
+                                                      for folder in (run.work_dir, output_dir)):  # (every worker)
         raise ValueError(f"{option('--init-weights', 'init_weights')} {init_weights}: lies in the run that "
                          f"{option(*OVERWRITE)} removes ({run.work_dir}) before its weights would be read; copy it out "
                          f"of {run.work_dir} first, or choose another {option(*OUTPUT)}")
@@ -559,7 +561,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                   precision=policy or "float32",
                                   word_vectors=artifacts.arrays_digest([run.vectorizer.matrix]),
                                   stages=_stage_classes(model, stages), feature_cache=bool(feature_cache),
-                                  data=_shards_record(run.train_pattern, train_shards), vocabulary=_words_record(run))
+                                  data=_shards_record(run.train_pattern, train_shards),
+                                  vocabulary=_words_record(run, init_weights))
         start_step = _resume(run, task, backup, verbose, finishing=finishing)
         if resume and start_step == 0:  # (it said nothing: a run killed before its first backup starts over)
             logger.warning("%s: %s holds no backup yet (the run stopped before its first, written every %d optimizer "
@@ -622,6 +625,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             logger.warning("training stopped after epoch %d of %d (a callback set stop_training): the run is saved as "
                            "trained so far; %s trains the rest", history.epoch[-1] + 1, run.epochs,
                            option("--resume", "resume=True"))
+        if stopped_early:  # the epochs its model holds: `--resume` trains the rest, and one stopped before its
+            recorded = recorded.override(epochs=history.epoch[-1] + 1)  # save is saved by it (`_saved_steps`)
         artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
                                experiment=recorded, overwrite=True)  # (its own run: claim_run_dir checked it)
         logger.info("saved the trained run to %s", run.work_dir)
@@ -664,11 +669,13 @@ def _finishing_with_the_cluster(run: _Run) -> bool:
         ValueError: on every worker, where a finished run and a stopped one are at other steps: they cannot train
             together.
     """
-    finished = tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE))
     try:
         step = _backup_step(os.path.join(run.work_dir, BACKUP_DIR))
     except ValueError:  # a damaged backup: `claim_run_dir` names it
         step = None
+    # finished: its model.keras holds its backup's step (a run trained further keeps its earlier one until it saves)
+    saved = _saved_steps(run)
+    finished = saved is not None and (step is None or saved == step)
     states = gather_rows(run.strategy, [int(finished), -1 if step is None else step])  # (replicas, 2)
     done = sorted({int(s) for d, s in states if d and s >= 0})  # the finished runs' steps
     stopped = sorted({int(s) for d, s in states if not d and s >= 0})  # the stopped runs' backups' steps
@@ -1169,12 +1176,16 @@ def _shards_record(pattern: str, shards: list[dict]) -> dict:
     return {"pattern": pattern, "shards": len(shards), "digest": digest.hexdigest()[:16]}
 
 
-def _words_record(run: _Run) -> dict:
-    """What the backup records of the vocabulary the run reads its sentences with: its size, its file and a digest of
-    its words in order."""
+def _words_record(run: _Run, init_weights: str | None) -> dict:
+    """What the backup records of the vocabulary the run reads its sentences with: its size, where its words come from
+    (the shards' `vocab.txt`, and a fine-tune's parent run's: `_fine_tune_vocabulary`) and a digest of its words in
+    order."""
     words = run.vocabulary.words
     data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
-    return {"words": len(words) - 1, "file": os.path.join(data_dir, artifacts.VOCAB_FILE),
+    sources = [os.path.join(data_dir, artifacts.VOCAB_FILE)]
+    if (parent := _parent_run(init_weights)) is not None:
+        sources.append(os.path.join(parent, artifacts.VOCAB_FILE))
+    return {"words": len(words) - 1, "file": " or ".join(sources),
             "digest": artifacts.arrays_digest([np.asarray(words, dtype=str)])}
 
 
