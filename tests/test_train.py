@@ -62,6 +62,40 @@ def _read_json(path):
         return None
 
 
+class _StopAfterStep(keras.callbacks.Callback):
+    """Ctrl-C once the optimizer has made `step` steps (after the run's own callbacks: its backup of that step)."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            raise KeyboardInterrupt
+
+
+def test_a_run_stopped_mid_epoch_resumes_to_the_uninterrupted_weights(prepared_a2d, tmp_path, capsys):
+    """The default suite's kill-and-resume (the next test kills a process with SIGKILL, in the slow tests): a run
+    stopped one step into its second epoch resumes there, skipping the batches it trained on, and ends at the weights
+    of a run never stopped."""
+    config, steps, epochs = ExperimentConfig.preset("tiny", **TINY), 2, 2
+    stopped, whole = str(tmp_path / "stopped"), str(tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt, match=r"the same command resumes the run from its backup \(optimizer step "
+                                                r"3\)"):
+        fit(config, prepared_a2d["train"], stopped, epochs=epochs, steps_per_epoch=steps, backup_every=1, verbose=0,
+            callbacks=[_StopAfterStep(3)])
+    capsys.readouterr()
+    resumed = fit(config, prepared_a2d["train"], stopped, epochs=epochs, steps_per_epoch=steps, backup_every=1,
+                  verbose=2)
+    assert "resuming from " in capsys.readouterr().out and resumed.epoch == [1]  # only what was left was run
+    fit(config, prepared_a2d["train"], whole, epochs=epochs, steps_per_epoch=steps, verbose=0)
+    for a, b in zip(_weights(os.path.join(stopped, artifacts.MODEL_FILE)),
+                    _weights(os.path.join(whole, artifacts.MODEL_FILE)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow  # (63 s on a 2-core AMD host: a process killed, then two runs) the default suite stops a run one
+# step into an epoch from within and resumes it to the uninterrupted weights (the test before)
 def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path, capsys):
     steps, epochs = 4, 2
     killed = str(tmp_path / "killed")
@@ -1002,7 +1036,7 @@ def test_a_fine_tune_begun_before_it_kept_the_runs_words_resumes_as_it_began(fin
     assert len(artifacts.load_trained(began).vocabulary.words) == 5
 
 
-def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_them(prepared_a2d, finished_run,
+def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_refuses_a_resume_without_them(prepared_a2d, finished_run,
                                                                                      tmp_path, capsys, caplog):
     """A researcher's: `fit` took no model and no callbacks, so a model with a stage of one's own lost the run's
     backup, resume, provenance and precision (plain `model.fit`, then `save_trained` by hand). `stages=` takes what
@@ -1048,12 +1082,6 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
                                                    "resume it without them")):
         fit(experiment, prepared_a2d["train"], plain, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
             verbose=0)
-    # a kill between the backup's two writes (its weights, no metadata yet): nothing to compare, the run resumes (a
-    # reviewer's: refused, "stages of its own (none)")
-    os.remove(os.path.join(out, METADATA))
-    history = fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
-                  verbose=0)
-    assert history.epoch == [1]
     # a layer (built once, in no strategy's scope) in place of what makes it, a callback that is none: before the
     # run's folder
     for given, needle in (({"stages": {"text_encoder": GRUTextEncoder(16)}}, "stages['text_encoder'] is a "
@@ -1088,9 +1116,10 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_resumes_th
     assert ExperimentConfig.from_json(str(tmp_path / "early" / artifacts.EXPERIMENT_FILE)).training.epochs == 1
 
 
-@pytest.mark.slow  # (25 s on a 2-core AMD host: two runs) the default suite trains, refuses and resumes a run with
-# a stage of its own (the test before), and fine-tunes runs without one
-def test_a_run_with_a_stage_of_its_own_is_fine_tuned_with_it_and_refused_without_it(prepared_a2d, tmp_path, caplog):
+@pytest.mark.slow  # (35 s on a 2-core AMD host: three runs) the default suite trains a run with a stage of its own
+# and refuses its resume without it (the test before), and fine-tunes and resumes runs without one
+def test_a_run_with_a_stage_of_its_own_is_resumed_and_fine_tuned_with_it_and_refused_without_it(prepared_a2d,
+                                                                                                 tmp_path, caplog):
     import functools
 
     from own_layers import GRUTextEncoder
@@ -1099,6 +1128,12 @@ def test_a_run_with_a_stage_of_its_own_is_fine_tuned_with_it_and_refused_without
     out = str(tmp_path / "run")
     stages = {"text_encoder": functools.partial(GRUTextEncoder, experiment.model.text_dim)}
     fit(experiment, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, stages=stages, verbose=0)
+    # a kill between the backup's two writes (its weights, no metadata yet): nothing to compare, the run resumes (a
+    # reviewer's: refused, "stages of its own (none)")
+    os.remove(os.path.join(out, METADATA))
+    history = fit(experiment, prepared_a2d["train"], out, epochs=2, steps_per_epoch=1, stages=stages, resume=True,
+                  verbose=0)
+    assert history.epoch == [1]
     # fine-tuned: its GRU's sublayers are unnamed, so Keras numbers them by what the process built before (the new
     # model's `bidirectional_3`, the loaded run's `bidirectional_4`): matched in the order both built them (a
     # researcher's: "has no weight gru_text_encoder/bidirectional/forward_gru/gru_cell/kernel")
