@@ -1036,8 +1036,8 @@ def test_a_fine_tune_begun_before_it_kept_the_runs_words_resumes_as_it_began(fin
     assert len(artifacts.load_trained(began).vocabulary.words) == 5
 
 
-def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_refuses_a_resume_without_them(prepared_a2d, finished_run,
-                                                                                     tmp_path, capsys, caplog):
+def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_refuses_a_resume_without_them(
+        prepared_a2d, finished_run, tmp_path, capsys, caplog):
     """A researcher's: `fit` took no model and no callbacks, so a model with a stage of one's own lost the run's
     backup, resume, provenance and precision (plain `model.fit`, then `save_trained` by hand). `stages=` takes what
     makes each layer (the model is built in the strategy's scope, and again to resume); the backup records their
