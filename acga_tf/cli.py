@@ -190,6 +190,7 @@ from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import PROVENANCE_FILE, export_model
+from acga_tf.training.artifacts import MODEL_FILE
 from acga_tf.training.experiment import EXPERIMENTS, ExperimentConfig
 from acga_tf.training.train import (
     BACKUP_DIR,
@@ -803,7 +804,8 @@ def _add_train(sub) -> None:
                    help="alone or `auto`: mixed_float16 (loss-scaled) on a GPU; on a CPU mixed_bfloat16_head (I3D in "
                         "float32, the rest in mixed_bfloat16) where it convolves faster in bfloat16, else float32 (the "
                         "choice and why are printed); or one of " + ", ".join(POLICIES) + " (default: float32; "
-                        "with --resume: the run's; mixed_float16 needs a GPU under TensorFlow)")
+                        "with --resume, or the same command after a stop: the run's; mixed_float16 needs a GPU "
+                        "under TensorFlow)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (VALUE parsed as JSON, else a string); repeatable")
     p.set_defaults(run=_run_train)
@@ -836,10 +838,12 @@ def _run_train(args) -> int:
         overrides["batch_size"] = args.batch_size
     experiment = experiment.override(**overrides)
     backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
+    stopped = os.path.isfile(backup) and not os.path.exists(os.path.join(run_folder(args.output), MODEL_FILE))
     if (args.resume and args.mixed_precision is None) or (args.mixed_precision == "auto" and not args.overwrite
-                                                          and os.path.isfile(backup)):
+                                                          and (args.resume or stopped)):
         # the run's own precision (else refused, naming the flag: a demo run, say, trained in mixed_bfloat16_head);
         # `auto` timed the CPU again, and could pick another, for --resume and the same command after a stop alike
+        # (a finished run without --resume is refused by `fit`, and said nothing of its precision first)
         recorded = (read_backup_metadata(backup) or {}).get("precision")
         if (recorded == "mixed_float16" and gpu_description() is None
                 and keras.backend.backend() == "tensorflow"):  # else each refusal named the other's flag (JAX trains
@@ -847,7 +851,7 @@ def _run_train(args) -> int:
             raise ValueError(f"{backup}: the run trained in mixed_float16, which TensorFlow runs on a GPU only: "
                              "resume it on a machine with one, or pass --overwrite to start over in another precision")
         if recorded is not None and (recorded != "float32" or args.mixed_precision == "auto"):
-            print(f"mixed precision: {recorded} (the run's, which --resume keeps)")
+            print(f"mixed precision: {recorded} (the run's, which a resume keeps)")
             args.mixed_precision = None if recorded == "float32" else recorded
     if args.mixed_precision == "auto":
         policy, reason = mixed_precision_policy()

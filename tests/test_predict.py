@@ -49,7 +49,7 @@ from acga_tf.apps.predictors import load_predictor
 from acga_tf.cli import main
 from acga_tf.data.types import DataError
 from acga_tf.data.video import frame_times, iter_video_frames
-from acga_tf.ops.exceptions import InputError
+from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.serving.client import rest_body
 from acga_tf.training import artifacts
 
@@ -554,10 +554,12 @@ def test_a_phone_videos_quarter_turn_turns_its_pixel_aspect_too(run_dir, tmp_pat
     import fractions
 
     from acga_tf.apps.predict import video_info
+    from acga_tf.data.video import quarter_turned
 
     path = write_video(tmp_path / "phone.mp4", moving_frames(4, 32, 64, seed=2), "libx264", "yuv420p",
                        display=(90, False, False), sample_aspect=fractions.Fraction(2, 1))
     assert video_info(path).sample_aspect == fractions.Fraction(1, 2)
+    assert quarter_turned(path) and not quarter_turned(str(tmp_path / "nope.mp4"))  # (a missing file: no frame)
     predictor = load_predictor(run_dir)
     seen = []
     prepare_many = predictor.prepare_many
@@ -682,6 +684,28 @@ def test_frames_too_small_to_show_an_actor_are_segmented_with_a_warning(trained,
     with caplog.at_level("WARNING"):
         predict(trained, np.zeros((2, 32, 40, 3), np.uint8), QUERY)
     assert "pixels a side" not in caplog.text
+
+
+def test_a_python_users_frames_and_sentences_are_refused_as_input_errors(trained, run_dir):
+    """A Python-API tester's: `iter_masks` of a sentence with no known word raised TensorFlow's InvalidArgumentError
+    (a service's HTTP 500; `predict` said InputError); frames of two sizes in a list were NumPy's "inhomogeneous
+    shape"; a generator, None or a list of paths was "video array has dtype object and shape ()"; a list of shards to
+    `evaluate` failed inside `re`."""
+    from acga_tf.apps.evaluate import evaluate
+
+    frames = moving_frames(3, 24, 32, seed=3)
+    with pytest.raises(InputError, match=r"^query 'zebra' has no known word"):
+        list(iter_masks(load_predictor(run_dir), iter(frames), ["zebra"]))
+    with pytest.raises(InputError, match=r"^frame 2 has shape \(20, 32, 3\), frame 0 \(24, 32, 3\): frames of one "
+                                         r"size, expected$"):
+        predict(trained, [*frames[:2], frames[2][:20]], QUERY)
+    for video, given in (((f for f in frames), "an iterator of frames"), (None, "None"),
+                         (["a.png", "b.png"], "a list of paths")):
+        with pytest.raises(InputTypeError, match=rf"^video is {given}: give a video file or a folder of frames by its "
+                                                 r"path, or frames as a uint8 \(N, H, W, 3\) array"):
+            predict(trained, video, QUERY)
+    with pytest.raises(TypeError, match=r"^data_pattern is a list: give the shards as one glob, a str"):
+        evaluate(run_dir, ["test-00000-of-00001.tfrecord"])
 
 
 def test_sentences_of_the_wrong_type_are_named(trained):

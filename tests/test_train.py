@@ -648,15 +648,16 @@ def test_resume_without_mixed_precision_keeps_the_runs_precision(finished_run, p
     monkeypatch.setattr(cli, "fit", fit_stopped_at_once)
     assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 130
     assert given["mixed_precision"] == "mixed_bfloat16_head"
-    assert "mixed precision: mixed_bfloat16_head (the run's, which --resume keeps)" in capsys.readouterr().out
+    assert "mixed precision: mixed_bfloat16_head (the run's, which a resume keeps)" in capsys.readouterr().out
     # `--mixed-precision` alone (auto) timed the CPU again, which could pick another precision than the run's
     monkeypatch.setattr(cli, "mixed_precision_policy", mock.Mock(side_effect=AssertionError("timed again")))
     for recorded, given_flag in (("mixed_bfloat16_head", "mixed_bfloat16_head"), ("float32", False)):
         files.write_json(metadata, {**json.load(open(metadata)), "precision": recorded})
         assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume", "--mixed-precision")) == 130
         assert given["mixed_precision"] == given_flag
-        assert f"mixed precision: {recorded} (the run's, which --resume keeps)" in capsys.readouterr().out
+        assert f"mixed precision: {recorded} (the run's, which a resume keeps)" in capsys.readouterr().out
     # a reviewer's: `auto` after a stop, without --resume (the same command), timed the CPU again too
+    os.remove(os.path.join(out, artifacts.MODEL_FILE))  # (stopped before its first save)
     assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--mixed-precision")) == 130
     assert given["mixed_precision"] is False  # the run's float32, as recorded last
     capsys.readouterr()
@@ -1099,20 +1100,21 @@ def test_fit_trains_stages_of_ones_own_with_callbacks_of_ones_own_and_refuses_a_
         assert not (tmp_path / "refused").exists()
     # a callback that stops training (EarlyStopping), given alone: the run saved as trained so far, and said so
 
-    class StopAfterTheFirstEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            self.model.stop_training = True
+    class StopAtStepThree(keras.callbacks.Callback):  # inside the second epoch (a time budget's, say)
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 3:
+                self.model.stop_training = True
 
     caplog.clear()
     with caplog.at_level("WARNING"):
-        fit(experiment, prepared_a2d["train"], str(tmp_path / "early"), epochs=2, steps_per_epoch=1, verbose=0,
-            callbacks=StopAfterTheFirstEpoch())
-    assert ("training stopped after epoch 1 of 2 (a callback set stop_training): the run is saved as trained so far; "
-            "resume=True trains the rest") in caplog.text
-    assert "after 1 optimizer steps, the moving averages" in caplog.text  # (it said 2: the steps planned)
+        fit(experiment, prepared_a2d["train"], str(tmp_path / "early"), epochs=2, steps_per_epoch=2, verbose=0,
+            callbacks=StopAtStepThree())
+    assert ("training stopped at optimizer step 3 (step 1 of epoch 2's 2; of 2 epochs) (a callback set "
+            "stop_training): the run is saved as trained so far; resume=True, epochs=2 trains the rest") in caplog.text
+    assert "after 3 optimizer steps, the moving averages" in caplog.text  # (it said 4: the steps planned)
     assert os.path.isfile(tmp_path / "early" / artifacts.MODEL_FILE)
-    # the epochs its model holds (a reviewer's: the 2 planned, so a resume stopped before its save was refused as
-    # finished by the same command; `_saved_steps` reads them)
+    # the whole epochs its model holds (a reviewer's: the 2 planned, so a resume stopped before its save was refused
+    # as finished by the same command; `_saved_steps` reads them)
     assert ExperimentConfig.from_json(str(tmp_path / "early" / artifacts.EXPERIMENT_FILE)).training.epochs == 1
 
 
@@ -1180,7 +1182,7 @@ def test_a_stop_python_drops_in_a_finalizer_still_stops_the_run(prepared_a2d, tm
     assert not os.path.exists(os.path.join(out, artifacts.MODEL_FILE))
 
 
-@pytest.mark.slow  # (44 s in the suite): the default suite resumes a run killed mid-epoch to the same steps
+@pytest.mark.slow  # (44 s in the suite): the default suite resumes a run stopped mid-epoch to the same steps
 def test_a_run_extended_past_its_first_pass_over_the_data_ends_at_the_uninterrupted_weights(prepared_a2d, tmp_path):
     """A reproducibility tester: 1 epoch then `--resume --epochs 2` ended 0.071 from 2 epochs uninterrupted (every
     array), as did a kill -9 after the first pass. Keras' fit reads a batch from a first iterator to build the model,

@@ -26,6 +26,7 @@ from acga_tf import __version__
 from acga_tf.apps.predictors import own_function
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import (
+    as_given,
     damaged_shard_error,
     known_sample_count,
     matching_shards,
@@ -145,7 +146,7 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
             f"{100 * summary['overall_iou']:.1f}%, mAP {100 * summary['mAP@0.5:0.95']:.1f}%")  # ("1.0" read as 1)
     _write_outputs(done, ((output_csv, lambda: write_csv(output_csv, rows)),
                           (output_json, lambda: files.write_json(output_json, record))))
-    logger.info("evaluated %d samples of %s: %s", summary["samples"], files.unescaped(data_pattern), summary)
+    logger.info("evaluated %d samples of %s: %s", summary["samples"], as_given(data_pattern), summary)
     return {**summary, "by_class": record["by_class"]} if by_class else summary
 
 
@@ -181,6 +182,9 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
     """`evaluate`'s arguments checked before any work: (the shards' pattern, the shards, the batch size)."""
     require_tensorflow_backend("evaluation")
     batch_size = positive_int("batch_size", batch_size)
+    if not isinstance(data_pattern, (str, os.PathLike)):  # (a list failed six calls deep in `re`: a tester's)
+        raise TypeError(f"data_pattern is a {type(data_pattern).__name__}: give the shards as one glob, a str (e.g. "
+                        "'data/test-*.tfrecord')")
     data_pattern = shard_pattern(data_pattern)
     shards = matching_shards(data_pattern)
     for output, flag in ((output_csv, option("--output-csv", "output_csv")),
@@ -365,7 +369,7 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
             "epoch": int(epoch.group(1)) if epoch else None,
             "config": config.to_dict(),
             "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
-            "data": files.unescaped(data_pattern),  # as given (a folder "[1]" is globbed escaped: shard_pattern)
+            "data": as_given(data_pattern),  # as given (a folder "[1]" is globbed escaped: shard_pattern)
             "shards": shard_records(shards), "batch_size": batch_size, "precision": precision, "acga_tf": __version__,
             "software": provenance.software(), "host": provenance.host(), "evaluated": provenance.now()}
 

@@ -38,6 +38,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 
 import av
 import numpy as np
+import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
@@ -60,7 +61,7 @@ from acga_tf.data.video import (
 )
 from acga_tf.ops import files, rle
 from acga_tf.ops.config import positive_int
-from acga_tf.ops.errors import check_stop
+from acga_tf.ops.errors import check_stop, error_message
 from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
 from acga_tf.ops.options import option
@@ -375,6 +376,18 @@ def open_frames(video, fps: float | None = None, times: collections.abc.MutableS
         raise InputTypeError(f"video is {'a file object' if hasattr(video, 'read') else type(video).__name__}, "
                              "not a path or frames: write the upload to a file and give its path, or decode it to a "
                              "uint8 (N, H, W, 3) array")
+    if video is None or isinstance(video, collections.abc.Iterator) or (
+            isinstance(video, (list, tuple)) and video and all(isinstance(v, (str, os.PathLike)) for v in video)):
+        # (said "video array has dtype object and shape ()", of what was no array: a Python-API tester's)
+        given = ("None" if video is None else "an iterator of frames" if isinstance(video, collections.abc.Iterator)
+                 else "a list of paths")
+        raise InputTypeError(f"video is {given}: give a video file or a folder of frames by its path, or frames as a "
+                             "uint8 (N, H, W, 3) array or a list of (H, W, 3) ones (a stream of frames: iter_masks)")
+    if isinstance(video, (list, tuple)):  # frames of several sizes: NumPy's "inhomogeneous shape" named none
+        shapes = [np.shape(frame) for frame in video]
+        if (other := next((k for k, shape in enumerate(shapes) if shape != shapes[0]), None)) is not None:
+            raise InputError(f"frame {other} has shape {shapes[other]}, frame 0 {shapes[0]}: frames of one size, "
+                             "expected")
     array = np.asarray(video)
     if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] <= start or array.dtype != np.uint8:
         raise InputError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
@@ -586,9 +599,9 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
         FramesEnded: the frames ended before `first` (an `InputError`).
         InputError: no queries, or frames that are not uint8 (H, W, 3) of one size (a live camera's resolution
             switch: docs/serving.md#live-video); the frames before it whose masks were not yet yielded get none.
-        tf.errors.InvalidArgumentError: a sentence with no word the model knows, from the model's own check, where
-            `check_queries` (which refuses it in a ValueError, before any frame) was not called first; TensorFlow
-            then also writes a line of its own to stderr ("Local rendezvous is aborting ...").
+        InputError: also a sentence with no word the model knows, from the model's own check, where
+            `check_queries` (which refuses it before any frame, naming every such sentence) was not called first;
+            TensorFlow then also writes a line of its own to stderr ("Local rendezvous is aborting ...").
     """
     batch_size = positive_int("batch_size", batch_size)
     queries = as_sentences(queries)
@@ -669,8 +682,20 @@ def _run_batch(predictor: Predictor, window: FrameWindow, queries: list[str], st
     indices = np.asarray(clip_indices(centres[:, None], total or window.last + 1, predictor.clip_length,
                                       lookahead))  # (b, T)
     h, w = window.raw(start).shape[:2]
-    outputs = predictor.segment(window.prepared(indices), queries, h, display_width(w, sample_aspect),
-                                probabilities or smooth_edges)
+    try:
+        outputs = predictor.segment(window.prepared(indices), queries, h, display_width(w, sample_aspect),
+                                    probabilities or smooth_edges)
+    except tf.errors.InvalidArgumentError as e:  # the model's own check of the sentences (`check_queries` not called
+        # first): the client's mistake, refused as `check_queries` refuses it (a Python-API tester's HTTP 500)
+        refusal = None
+        if "query " in error_message(e):
+            try:
+                check_queries(predictor, queries)
+            except InputError as refused:
+                refusal = refused
+        if refusal is not None:
+            raise refusal from None
+        raise
     outputs = _to_stored_width(outputs, w)
     if smooth_edges:  # from the probabilities at the stored size, which every artifact gives
         outputs["mask"], outputs["empty"] = smooth_masks(outputs["probability"])

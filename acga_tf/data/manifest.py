@@ -74,6 +74,15 @@ def _splits_problem(splits) -> str | None:
     return None
 
 
+_GIVEN: dict[str, str] = {}  # an escaped pattern (`shard_pattern`) -> the pattern as its user wrote it
+
+
+def as_given(pattern: str) -> str:
+    """A pattern as its user wrote it, where `shard_pattern` escaped it (a folder "dados [teste]": "dados [[]teste]"):
+    what messages and records show."""
+    return _GIVEN.get(pattern, pattern)
+
+
 def shard_pattern(file_pattern):
     """A glob of shards (or a list of them) as TensorFlow's file functions take it: `pathlib.Path`s become str; a
     file that exists as written, or a glob in a folder that does, is taken literally there (`glob.escape`): `[` is a
@@ -83,14 +92,15 @@ def shard_pattern(file_pattern):
     pattern = os.fspath(file_pattern)
     if "://" in pattern or not files.GLOB_CHARACTERS.search(pattern):
         return pattern
-    if os.path.exists(pattern):
-        return glob.escape(pattern)
+    escaped = glob.escape(pattern) if os.path.exists(pattern) else None
     parts = pattern.split(os.sep)
     for end in range(len(parts) - 1, 0, -1):  # the longest leading folder that exists as written ("a [1]/*/x-*")
         folder = os.sep.join(parts[:end])
-        if folder and files.GLOB_CHARACTERS.search(folder) and os.path.isdir(folder):
-            return os.sep.join([glob.escape(folder), *parts[end:]])
-    return pattern
+        if escaped is None and folder and files.GLOB_CHARACTERS.search(folder) and os.path.isdir(folder):
+            escaped = os.sep.join([glob.escape(folder), *parts[end:]])
+    if escaped is not None and escaped != pattern:
+        _GIVEN[escaped] = _GIVEN.get(pattern, pattern)
+    return escaped or pattern
 
 
 def matching_shards(file_pattern, hint: str = "") -> list[str]:
@@ -104,7 +114,7 @@ def matching_shards(file_pattern, hint: str = "") -> list[str]:
     matched = sorted(tf.io.gfile.glob(file_pattern))
     if not matched:
         note = files.current_folder_note(file_pattern) if isinstance(file_pattern, str) else ""
-        shown = files.unescaped(file_pattern) if isinstance(file_pattern, str) else file_pattern
+        shown = as_given(file_pattern) if isinstance(file_pattern, str) else file_pattern
         raise FileNotFoundError(f"{shown}: no TFRecord file matches{' ' + note if note else ''}{hint}")
     return matched
 

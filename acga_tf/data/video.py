@@ -111,7 +111,11 @@ def quarter_turned(path: str) -> bool:
     degrees, as phones store portrait videos): the aspect of their pixels as shown is then the inverse of the one its
     stream declares. Decodes its first frame, once for a file as it is (a 1440 x 1080 frame: 0.3 s); False where
     none decodes."""
-    return _quarter_turned(os.fspath(path), source_stamp(os.fspath(path)))
+    try:
+        stamp = source_stamp(os.fspath(path))
+    except OSError:  # no such file: nothing decodes
+        return False
+    return _quarter_turned(os.fspath(path), stamp)
 
 
 @functools.lru_cache(maxsize=16)
@@ -534,7 +538,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         return time
                     return timeline(raw)
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
-                    last_time = frame.time if frame.time is not None else last_time
+                    if frame.time is not None:  # where it ends: its own duration where the container gives one (a
+                        # still ending shown for seconds), else a frame at the average rate
+                        last_time = frame.time + (float(frame.duration * frame.time_base) if frame.duration
+                                                  and frame.time_base else lasting[1] if lasting else 0.0)
                     if turn is None and orientations is None:  # (a folder's frames: each by its own, below)
                         turn = upright(_display_matrix(frame, path), path)
                     if index is None:  # after the seek: frame `start` is the one with its timestamp
@@ -619,8 +626,8 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
         logger.warning("%s: the file ends at frame %d of the %d its container declares (cut short?): segmented up to "
                        "where it ends", path, index, declared)
     elif (damaged == "skip" and count and index is not None and not (max_frames is not None and index >= max_frames)
-          and lasting and last_time is not None and last_time + lasting[1] < SHORT_OF_DECLARED * lasting[0]):
-        logger.warning("%s: the file ends at frame %d, shown at %.2f s, of the %.2f s its container says it lasts "
+          and lasting and last_time is not None and last_time < SHORT_OF_DECLARED * lasting[0]):
+        logger.warning("%s: the file ends at frame %d, shown until %.2f s, of the %.2f s its container says it lasts "
                        "(cut short?): segmented up to where it ends", path, index, last_time, lasting[0])
     if filled:
         logger.warning("%s: %d frame%s lost to damaged packets (from %s on) filled with the next good frame's "

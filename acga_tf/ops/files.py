@@ -31,14 +31,8 @@ except ImportError:  # Windows: no advisory locks, nothing is held
 TEMPORARY_SUFFIX = ".tmp"
 # What `glob` and TensorFlow's file functions match by, and the backslash TensorFlow's take as an escape: a path
 # holding one is a pattern to them (a folder named "dados [teste]" matched no file, and TensorFlow's checkpoint reader
-# found no variables in a SavedModel there). `glob.escape` escapes all but the backslash (`unescaped` undoes it).
+# found no variables in a SavedModel there). `glob.escape` escapes all but the backslash.
 GLOB_CHARACTERS = re.compile(r"[*?[\\]")
-
-
-def unescaped(pattern: str) -> str:
-    """A pattern as its user wrote it, from the `glob.escape`d form the shard functions glob by (`[[]` back to `[`,
-    `[*]` to `*`, `[?]` to `?`): what messages and records show."""
-    return re.sub(r"\[([*?[])\]", r"\1", pattern)
 
 
 # errno by its message ("No space left on device": ENOSPC), for TensorFlow's file errors, which give the message alone

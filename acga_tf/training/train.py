@@ -43,6 +43,7 @@ from keras.src.backend.common import global_state  # Keras' seed state: no publi
 
 from acga_tf.data.datasets import check_shards, load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import (
+    as_given,
     count_samples,
     damaged_shard_error,
     known_sample_count,
@@ -516,11 +517,12 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         raise FileNotFoundError(f"{init_weights}: not found ({option('--init-weights', 'init_weights')} takes "
                                 "DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
-    if overwrite and init_weights is not None and any(_emptied_by_overwrite(init_weights, folder)
-                                                      for folder in (run.work_dir, output_dir)):  # (every worker)
+    emptied = next((folder for folder in (run.work_dir, output_dir)  # (every cluster worker alike)
+                    if overwrite and init_weights is not None and _emptied_by_overwrite(init_weights, folder)), None)
+    if emptied is not None:
         raise ValueError(f"{option('--init-weights', 'init_weights')} {init_weights}: lies in the run that "
-                         f"{option(*OVERWRITE)} removes ({run.work_dir}) before its weights would be read; copy it out "
-                         f"of {run.work_dir} first, or choose another {option(*OUTPUT)}")
+                         f"{option(*OVERWRITE)} removes ({emptied}) before its weights would be read; copy it out "
+                         f"of {emptied} first, or choose another {option(*OUTPUT)}")
     stages, callbacks = _checked_stages(stages), _checked_callbacks(callbacks)  # before the folder
     policy = resolve_policy(mixed_precision)  # a policy this machine cannot train in is refused before the folder
     if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):  # before any worker writes
@@ -618,21 +620,26 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             raise TrainingDiverged(f"the training loss became {loss} at optimizer step {step}: training stopped and no "
                                    f"model was saved; {kept}. Lower the learning rate "
                                    f"({run.experiment.training.learning_rate}) or check the data")
-        stopped_early = bool(getattr(task, "stop_training", False) and history.epoch
-                             and history.epoch[-1] + 1 < run.epochs)
+        made = int(task.optimizer.iterations.numpy())  # the run's optimizer steps, this command's and before
+        stopped_early = bool(getattr(task, "stop_training", False) and made < run.epochs * run.steps_per_epoch)
         if stopped_early:  # a callback of one's own stopped it (EarlyStopping): saved as it is, which said nothing
-            # (a researcher's)
-            logger.warning("training stopped after epoch %d of %d (a callback set stop_training): the run is saved as "
-                           "trained so far; %s trains the rest", history.epoch[-1] + 1, run.epochs,
-                           option("--resume", "resume=True"))
-        if stopped_early:  # the epochs its model holds: `--resume` trains the rest, and one stopped before its
-            recorded = recorded.override(epochs=history.epoch[-1] + 1)  # save is saved by it (`_saved_steps`)
+            # (a researcher's); a callback may stop it inside an epoch (a reviewer's time budget), which Keras'
+            # history counts as a whole epoch
+            epoch, step = divmod(made, run.steps_per_epoch)
+            where = (f"after epoch {epoch} of {run.epochs}" if not step else
+                     f"at optimizer step {made} (step {step} of epoch {epoch + 1}'s {run.steps_per_epoch}; of "
+                     f"{run.epochs} epochs)")
+            logger.warning("training stopped %s (a callback set stop_training): the run is saved as trained so far; "
+                           "%s trains the rest", where,
+                           option(f"--resume --epochs {run.epochs}", f"resume=True, epochs={run.epochs}"))
+            # the whole epochs its model holds: a resume trains the rest, and one stopped before its save is saved
+            # by the same command (`_saved_steps`)
+            recorded = recorded.override(epochs=max(epoch, 1))
         artifacts.save_trained(run.work_dir, _inference_copy(model), run.vocabulary, run.vectorizer.matrix.numpy(),
                                experiment=recorded, overwrite=True)  # (its own run: claim_run_dir checked it)
         logger.info("saved the trained run to %s", run.work_dir)
         # (a run started from trained weights starts from their moving averages, not from a fresh layer's)
-        trained = (history.epoch[-1] + 1 if stopped_early else run.epochs) * run.steps_per_epoch
-        if init_weights is None and (note := moving_statistics_note(model, trained)):
+        if init_weights is None and (note := moving_statistics_note(model, made)):
             logger.warning(note)
         return history
 
@@ -866,10 +873,10 @@ def _session(run: _Run, model: keras.Model, start_step: int, data: tuple[list[di
     the process got it."""
     vectors_path, vectors_digest = vectors
     train_shards, val_pattern = data
-    val_shards = None if val_pattern is None else {"pattern": val_pattern,
+    val_shards = None if val_pattern is None else {"pattern": as_given(val_pattern),
                                                    "shards": shard_records(sorted(tf.io.gfile.glob(val_pattern)))}
     return {"started": provenance.now(), "start_step": start_step, "argv": list(sys.argv), "cwd": os.getcwd(),
-            "data": {"pattern": run.train_pattern, "shards": train_shards}, "val_data": val_shards,
+            "data": {"pattern": as_given(run.train_pattern), "shards": train_shards}, "val_data": val_shards,
             "init_weights": None if init_weights is None else {
                 "source": os.path.abspath(init_weights), "digest": artifacts.arrays_digest(model.get_weights())},
             "word_vectors": {"file": None if vectors_path is None else os.path.abspath(vectors_path),
@@ -1173,7 +1180,7 @@ def _shards_record(pattern: str, shards: list[dict]) -> dict:
     digest = hashlib.sha256()
     for shard in sorted(s["sha256"] or f"{os.path.basename(s['file'])}:{s['bytes']}" for s in shards):
         digest.update(shard.encode() + b"\n")
-    return {"pattern": pattern, "shards": len(shards), "digest": digest.hexdigest()[:16]}
+    return {"pattern": as_given(pattern), "shards": len(shards), "digest": digest.hexdigest()[:16]}
 
 
 def _words_record(run: _Run, init_weights: str | None) -> dict:
