@@ -12,11 +12,10 @@ import tensorflow as tf
 from acga_tf import ACGA
 from acga_tf.data import make_dataset
 from acga_tf.data.a2d import read_a2d
-from acga_tf.data.manifest import count_samples, matching_shards, shard_pattern
+from acga_tf.data.manifest import as_given, count_samples, matching_shards, shard_pattern
 from acga_tf.data.types import MAX_SENTENCE_BYTES
 from acga_tf.data.video import load_sample
 from acga_tf.models.config import ACGAConfig
-from acga_tf.ops import files
 from acga_tf.ops.geometry import letterbox
 
 CONFIG = ACGAConfig.preset("tiny")  # T=8, S=64, L=8, D=32
@@ -109,7 +108,7 @@ def test_shards_in_a_folder_whose_name_holds_a_glob_character_are_found(a2d_shar
         str(p) for p in (folder / "a").glob("test-*.tfrecord"))
     with pytest.raises(FileNotFoundError, match=re.escape(f"{folder}/nothing-*.tfrecord: no TFRecord file matches")):
         matching_shards(str(folder / "nothing-*.tfrecord"))
-    assert files.unescaped(shard_pattern(str(folder / "test-*.tfrecord"))) == str(folder / "test-*.tfrecord")
+    assert as_given(shard_pattern(str(folder / "test-*.tfrecord"))) == str(folder / "test-*.tfrecord")
     # a pattern whose folder does not exist as written is still a glob: data[12] matches data1 and data2
     for digit in "12":
         shutil.copytree(a2d_shards, tmp_path / f"data{digit}")
