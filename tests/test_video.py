@@ -503,7 +503,7 @@ def test_a_matroska_download_cut_short_says_where_it_ends(tmp_path, caplog):
         assert len(list(iter_video_frames(full, damaged="skip"))) == 30
     assert 0 < len(held) < 27
     assert [r.getMessage() for r in caplog.records if "the file ends" in r.getMessage()] == [
-        f"{cut}: the file ends at frame {len(held)}, shown at {(len(held) - 1) / 12:.2f} s, of the 2.50 s its "
+        f"{cut}: the file ends at frame {len(held)}, shown until {len(held) / 12:.2f} s, of the 2.50 s its "
         "container says it lasts (cut short?): segmented up to where it ends"]
     # a reviewer's whole files called cut short: a variable frame rate (the average rate guessed from the first
     # frames), and sound that runs on past the picture (the container's duration is the longest stream's)
