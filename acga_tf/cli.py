@@ -837,8 +837,9 @@ def _run_train(args) -> int:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     experiment = experiment.override(**overrides)
-    backup = os.path.join(run_folder(args.output), BACKUP_DIR, BACKUP_METADATA_FILE)
-    stopped = os.path.isfile(backup) and not os.path.exists(os.path.join(run_folder(args.output), MODEL_FILE))
+    folder = run_folder(args.output)
+    backup = os.path.join(folder, BACKUP_DIR, BACKUP_METADATA_FILE)
+    stopped = os.path.isfile(backup) and not os.path.exists(os.path.join(folder, MODEL_FILE))
     if (args.resume and args.mixed_precision is None) or (args.mixed_precision == "auto" and not args.overwrite
                                                           and (args.resume or stopped)):
         # the run's own precision (else refused, naming the flag: a demo run, say, trained in mixed_bfloat16_head);

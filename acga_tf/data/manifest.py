@@ -94,13 +94,15 @@ def shard_pattern(file_pattern):
         return pattern
     escaped = glob.escape(pattern) if os.path.exists(pattern) else None
     parts = pattern.split(os.sep)
-    for end in range(len(parts) - 1, 0, -1):  # the longest leading folder that exists as written ("a [1]/*/x-*")
-        folder = os.sep.join(parts[:end])
-        if escaped is None and folder and files.GLOB_CHARACTERS.search(folder) and os.path.isdir(folder):
+    for end in range(len(parts) - 1, 0, -1) if escaped is None else ():  # the longest leading folder that exists
+        folder = os.sep.join(parts[:end])  # as written ("a [1]/*/x-*")
+        if folder and files.GLOB_CHARACTERS.search(folder) and os.path.isdir(folder):
             escaped = os.sep.join([glob.escape(folder), *parts[end:]])
-    if escaped is not None and escaped != pattern:
-        _GIVEN[escaped] = _GIVEN.get(pattern, pattern)
-    return escaped or pattern
+            break
+    if escaped is None or escaped == pattern:
+        return pattern
+    _GIVEN[escaped] = _GIVEN.get(pattern, pattern)
+    return escaped
 
 
 def matching_shards(file_pattern, hint: str = "") -> list[str]:

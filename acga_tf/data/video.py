@@ -538,10 +538,10 @@ def iter_video_frames(path: str, max_frames: int | None = None, *, damaged: str 
                         return time
                     return timeline(raw)
                 for frame in _decode(container, stream, skipped if damaged == "skip" else None):
-                    if frame.time is not None:  # where it ends: its own duration where the container gives one (a
-                        # still ending shown for seconds), else a frame at the average rate
+                    if lasting and frame.time is not None:  # where it ends: its own duration where the container
+                        # gives one (a still ending shown for seconds), else a frame at the average rate
                         last_time = frame.time + (float(frame.duration * frame.time_base) if frame.duration
-                                                  and frame.time_base else lasting[1] if lasting else 0.0)
+                                                  and frame.time_base else lasting[1])
                     if turn is None and orientations is None:  # (a folder's frames: each by its own, below)
                         turn = upright(_display_matrix(frame, path), path)
                     if index is None:  # after the seek: frame `start` is the one with its timestamp

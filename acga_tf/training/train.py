@@ -518,7 +518,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                 "DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
     emptied = next((folder for folder in (run.work_dir, output_dir)  # (every cluster worker alike)
-                    if overwrite and init_weights is not None and _emptied_by_overwrite(init_weights, folder)), None)
+                    if _emptied_by_overwrite(init_weights, folder)), None) if overwrite and init_weights else None
     if emptied is not None:
         raise ValueError(f"{option('--init-weights', 'init_weights')} {init_weights}: lies in the run that "
                          f"{option(*OVERWRITE)} removes ({emptied}) before its weights would be read; copy it out "
@@ -564,7 +564,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                                   word_vectors=artifacts.arrays_digest([run.vectorizer.matrix]),
                                   stages=_stage_classes(model, stages), feature_cache=bool(feature_cache),
                                   data=_shards_record(run.train_pattern, train_shards),
-                                  vocabulary=_words_record(run, init_weights))
+                                  vocabulary=_words_record(run, init_weights,
+                                                           os.path.dirname(train_shards[0]["file"])))
         start_step = _resume(run, task, backup, verbose, finishing=finishing)
         if resume and start_step == 0:  # (it said nothing: a run killed before its first backup starts over)
             logger.warning("%s: %s holds no backup yet (the run stopped before its first, written every %d optimizer "
@@ -1168,7 +1169,7 @@ def _saved_steps(run: _Run) -> int | None:
     if not tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)):
         return None
     try:
-        saved = ExperimentConfig.from_dict(files.read_json(os.path.join(run.work_dir, artifacts.EXPERIMENT_FILE)))
+        saved = ExperimentConfig.from_json(os.path.join(run.work_dir, artifacts.EXPERIMENT_FILE))
     except (OSError, ValueError, TypeError, KeyError):
         return run.epochs * run.steps_per_epoch
     return saved.training.epochs * run.steps_per_epoch
@@ -1183,12 +1184,11 @@ def _shards_record(pattern: str, shards: list[dict]) -> dict:
     return {"pattern": as_given(pattern), "shards": len(shards), "digest": digest.hexdigest()[:16]}
 
 
-def _words_record(run: _Run, init_weights: str | None) -> dict:
+def _words_record(run: _Run, init_weights: str | None, data_dir: str) -> dict:
     """What the backup records of the vocabulary the run reads its sentences with: its size, where its words come from
-    (the shards' `vocab.txt`, and a fine-tune's parent run's: `_fine_tune_vocabulary`) and a digest of its words in
-    order."""
+    (the `vocab.txt` of the shards in `data_dir`, and a fine-tune's parent run's: `_fine_tune_vocabulary`) and a
+    digest of its words in order."""
     words = run.vocabulary.words
-    data_dir = os.path.dirname(sorted(tf.io.gfile.glob(run.train_pattern))[0])
     sources = [os.path.join(data_dir, artifacts.VOCAB_FILE)]
     if (parent := _parent_run(init_weights)) is not None:
         sources.append(os.path.join(parent, artifacts.VOCAB_FILE))
