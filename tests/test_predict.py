@@ -629,6 +629,74 @@ def test_write_overlay_mp4_of_odd_sized_video_and_mask_pngs(tmp_path):
         overlay_frames(frames, masks[:5])
 
 
+def test_write_overlay_takes_the_list_predict_gives_names_colours_and_refuses_what_it_cannot_draw(tmp_path):
+    """A Python-API tester's: `write_overlay(predict(..., queries=[a, b]), ...)` was "'list' object has no attribute
+    'masks'"; `color="red"` "could not convert string to float: 'r'"; `alpha=1.5` was taken."""
+    from acga_tf.apps.predict import OVERLAY_ALPHA, legend, overlay_color, overlay_frame, overlay_rgb
+
+    frames = moving_frames(3, 40, 48, seed=5)
+    masks = np.zeros((2, 3, 40, 48), np.uint8)
+    masks[0, :, 5:15, 5:15], masks[1, :, 20:30, 25:40] = 1, 1
+    results = [PredictionResult(masks=m, probabilities=m.astype(np.float32), fps=8.0, query=q)
+               for m, q in zip(masks, ("the man", "the dog"))]
+    path = write_overlay(results, frames, str(tmp_path / "two.gif"))
+    back = np.stack([np.asarray(f.convert("RGB")) for f in _gif_frames(path)])
+    key = legend(["the man", "the dog"], 48, 40)
+    expected = overlay_frame(frames[1], masks[:, 1], key, OVERLAY_ALPHA)
+    assert np.abs(back[1].astype(int) - expected).mean() < 3  # (a GIF's palette)
+    assert np.abs(back[1, 25, 30].astype(int) - expected[25, 30]).max() < 12  # the dog in the palette's second colour
+    assert expected[25, 30, 2] > expected[25, 30, 0] and overlay_color(1)[2] > overlay_color(1)[0]
+    # a colour by name or #rrggbb, as Pillow reads them
+    assert overlay_rgb("red") == (255, 0, 0) and overlay_rgb("#0072b2") == (0, 114, 178)
+    np.testing.assert_array_equal(overlay_frames(frames, masks[0], "red"), overlay_frames(frames, masks[0],
+                                                                                           (255, 0, 0)))
+    for color, message in (("reddish", r"color='reddish': not a colour Pillow knows by name or #rrggbb"),
+                           ((255, 0), r"color=\(255, 0\): an \(r, g, b\) of numbers in 0\.\.255"),
+                           ((300, 0, 0), r"color=\(300, 0, 0\): an \(r, g, b\)")):
+        with pytest.raises(ValueError, match=message):
+            write_overlay(results[0], frames, str(tmp_path / "bad.gif"), color=color)
+    for alpha in (1.5, -0.1, float("nan"), "0.5"):
+        with pytest.raises(ValueError, match=rf"alpha={re.escape(repr(alpha))}: how much of the colour covers a "
+                                             r"masked pixel, a number in \[0, 1\]"):
+            write_overlay(results[0], frames, str(tmp_path / "bad.gif"), alpha=alpha)
+    with pytest.raises(ValueError, match=r"^color= colours one result; several are drawn in the palette's colours"):
+        write_overlay(results, frames, str(tmp_path / "bad.gif"), color="red")
+    with pytest.raises(InputTypeError, match=r"^result is dict: give what predict returns, a PredictionResult or "):
+        write_overlay({"masks": masks[0]}, frames, str(tmp_path / "bad.gif"))
+    other = PredictionResult(masks=masks[1, :2], probabilities=masks[1, :2].astype(np.float32), fps=8.0, query="x")
+    with pytest.raises(ValueError, match=r"^the results' masks differ: \(3, 40, 48\) for 'the man', \(2, 40, 48\) "
+                                         r"for 'x' \(results of one video, expected\)$"):
+        write_overlay([results[0], other], frames, str(tmp_path / "bad.gif"))
+    assert not (tmp_path / "bad.gif").exists()
+
+
+def _gif_frames(path):
+    with Image.open(path) as image:
+        for k in range(image.n_frames):
+            image.seek(k)
+            yield image.copy()
+
+
+def test_refused_frames_and_a_path_less_video_info_say_what_they_look_like(tmp_path):
+    """A Python-API tester's float, greyscale, RGBA and channels-first frames were refused by their shape alone, and
+    `video_info(frames)` said "expected str, bytes or os.PathLike object, not ndarray"."""
+    for array, hint in ((np.zeros((2, 3, 8, 8), np.uint8), r"channels first \(N, 3, H, W\)\? "
+                                                           r"frames\.transpose\(0, 2, 3, 1\)"),
+                        (np.zeros((2, 8, 8, 4), np.uint8), r"RGBA\? frames\[\.\.\., :3\]"),
+                        (np.zeros((2, 8, 8), np.uint8), r"greyscale \(N, H, W\)\? np\.repeat"),
+                        (np.zeros((2, 8, 8, 1), np.uint8), r"greyscale\? np\.repeat\(frames, 3, axis=-1\)"),
+                        (np.zeros((8, 8, 3), np.uint8), r"one frame\? frame\[None\]"),
+                        (np.zeros((2, 8, 8, 3), np.float32), r"floats in \[0, 1\]\? \(frames \* 255\)"),
+                        (np.zeros((2, 8, 8, 3), bool), r"booleans: pictures, not masks, expected"),
+                        (np.zeros((2, 8, 8, 3), np.uint16), r"uint16: 8-bit values\? frames\.astype\(np\.uint8\)")):
+        with pytest.raises(InputError, match=r"^video array has dtype \w+ and shape .* expected uint8 \(N, H, W, 3\) "
+                                             rf"with N >= 1 \({hint}"):
+            load_video(array)
+    with pytest.raises(InputTypeError, match=r"^video_info reads a video file or a folder of frames by its path, not "
+                                             r"ndarray$"):
+        video_info(np.zeros((2, 8, 8, 3), np.uint8))
+
+
 def test_the_overlay_blends_each_mask_in_order_whatever_it_covers():
     """The overlay's colours (`overlay_frame`), pixel for pixel rint((1 - a) x + a c) in each mask, sentence after
     sentence, whether a mask covers a few pixels (only they are looked up: 15x faster for a mask of 2% of a 1080p
@@ -828,6 +896,14 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
                                            "known word: none of its words"), caught.value.message
     assert "; query 'the zebra galloping': the model knows only 'the'" in caught.value.message
     assert str(caught.value).count("; the model knows 14 words: ") == 1, str(caught.value)
+    # an empty sentence beside an unknown one: both named (the empty one was named alone, then the other on the retry)
+    from acga_tf.apps.predict import check_queries
+
+    with pytest.raises(acga_tf.InputError) as caught:
+        check_queries(load_predictor(run_dir), ["  ", "zyzzyva quokka"])
+    assert caught.value.message.startswith("2 of the 2 sentences cannot be segmented: query is empty: '  ' has no word "
+                                           "(letters or digits); query 'zyzzyva quokka' has no known word"), caught.value
+    assert check_queries(load_predictor(run_dir), [f" {QUERY}\t"]) == [QUERY]
     # a long-video tester's "the zebra galloping": "the" alone known, segmented and "done" at 2% coverage, the only
     # sign a warning in the list's message column; a sentence of words that name nothing is refused as one of none
     for sentence, named, lacks in (("the zebra galloping", "'the'", " (zebra, galloping are not in its vocabulary)"),

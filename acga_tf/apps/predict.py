@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 import av
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
 from acga_tf.data.text import FUNCTION_WORDS, compose, tokenize_py, tokenize_py_many
@@ -184,9 +184,12 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
             ignore it: a text-blind answer); where several are refused, each is named in the one message (a web-page
             tester fixed three sentences in three tries), the model's words said once, at its end.
     """
-    queries = [check_query(q) for q in as_sentences(queries)]
-    refused = []
-    for refusal, notes in judge_queries(predictor, queries):
+    given = as_sentences(queries)
+    for query in given:  # (a sentence that is not a str: its own TypeError)
+        if not isinstance(query, str):
+            check_query(query)
+    refused = []  # every sentence refused, an empty one beside an unknown one included (the empty one was named alone)
+    for refusal, notes in judge_queries(predictor, given):
         for note in notes:
             logger.warning("%s", note)
         if refusal is not None:
@@ -198,7 +201,7 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
                                                    + "; ".join(bare))
         hinted = hint and bare != refused
         raise InputError(message + (f"; {hint}" if hinted else ""), message=message)
-    return queries
+    return [check_query(query) for query in given]
 
 
 WORDS_NAMED = 12  # a sentence's words past those the model reads, named in its warning (then "...")
@@ -293,7 +296,14 @@ class VideoInfo:
 
 def video_info(path: str) -> VideoInfo:
     """A video file's `VideoInfo`, from one read of its container; all None where FFmpeg cannot open it or it has no
-    video stream."""
+    video stream.
+
+    Raises:
+        TypeError: `path` is not a path (frames in an array have no container to read: their rate is the one given).
+    """
+    if not isinstance(path, (str, os.PathLike)):  # (said "expected str, bytes or os.PathLike object, not ndarray")
+        raise InputTypeError(f"video_info reads a video file or a folder of frames by its path, not "
+                             f"{type(path).__name__}")
     if video_file_problem(os.fspath(path)) is not None:  # (refused by the frames' reader, which names it)
         return VideoInfo()
     try:
@@ -390,9 +400,39 @@ def open_frames(video, fps: float | None = None, times: collections.abc.MutableS
                              "expected")
     array = np.asarray(video)
     if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] <= start or array.dtype != np.uint8:
+        hint = _frames_hint(array)
         raise InputError(f"video array has dtype {array.dtype} and shape {array.shape}, expected uint8 "
-                         f"(N, H, W, 3) with N >= {start + 1}")
+                         f"(N, H, W, 3) with N >= {start + 1}" + (f" ({hint})" if hint else ""))
     return iter(array[start:]), float(fps) if fps else DEFAULT_FPS
+
+
+def _frames_hint(array: np.ndarray) -> str | None:
+    """What a frames array refused by `open_frames` most likely is, and how to make uint8 (N, H, W, 3) of it (a
+    Python-API tester's float, greyscale, RGBA and channels-first frames got the bare shape)."""
+    shape = array.shape
+    if array.ndim == 4 and shape[1] == 3 and shape[-1] not in (3, 4):
+        form = "channels first (N, 3, H, W)? frames.transpose(0, 2, 3, 1)"
+    elif array.ndim == 4 and shape[-1] == 4:
+        form = "RGBA? frames[..., :3]"
+    elif array.ndim == 4 and shape[-1] == 1:
+        form = "greyscale? np.repeat(frames, 3, axis=-1)"
+    elif array.ndim == 3 and shape[-1] == 3:
+        form = "one frame? frame[None]"
+    elif array.ndim == 3:
+        form = "greyscale (N, H, W)? np.repeat(frames[..., None], 3, axis=-1)"
+    elif array.ndim == 5:
+        form = "a batch of videos? one video a call"
+    else:
+        form = None
+    if array.dtype == np.bool_:
+        kind = "booleans: pictures, not masks, expected"
+    elif np.issubdtype(array.dtype, np.floating):
+        kind = "floats in [0, 1]? (frames * 255).round().astype(np.uint8)"
+    elif np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint8:
+        kind = f"{array.dtype}: 8-bit values? frames.astype(np.uint8); deeper ones scaled to 0..255 first"
+    else:
+        kind = None
+    return "; ".join(part for part in (form, kind) if part) or None
 
 
 def check_fps(fps) -> None:
@@ -875,10 +915,37 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     Raises:
         ValueError: the frames and masks differ in number or size.
     """
+    color, alpha = overlay_rgb(color), _overlay_alpha(alpha)
     frames, masks = np.asarray(frames), np.asarray(masks)
     if frames.shape[:3] != masks.shape:
         raise ValueError(f"frames {frames.shape} and masks {masks.shape} differ in number or size")
     return _blend(frames, [(masks.astype(bool), color)], alpha)
+
+
+def overlay_rgb(color) -> tuple[int, int, int]:
+    """An overlay colour as (r, g, b) in 0..255: given so, or by a name or `#rrggbb` as Pillow reads them
+    (`PIL.ImageColor`: "red", "#d55e00").
+
+    Raises:
+        ValueError: anything else (`color="red"` was read a letter at a time: "could not convert string to float").
+    """
+    if isinstance(color, str):
+        try:
+            return ImageColor.getrgb(color)[:3]
+        except ValueError:
+            raise ValueError(f"color={color!r}: not a colour Pillow knows by name or #rrggbb") from None
+    values = list(color) if isinstance(color, (list, tuple, np.ndarray)) else None
+    if (values is None or len(values) != 3 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                       and 0 <= v <= 255 for v in values)):
+        raise ValueError(f"color={color!r}: an (r, g, b) of numbers in 0..255, a colour name or #rrggbb, expected")
+    return tuple(int(round(v)) for v in values)
+
+
+def _overlay_alpha(alpha) -> float:
+    """`alpha` as a float in [0, 1] (1.5 was taken: the masked pixels pushed past the colour, to its extremes)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha={alpha!r}: how much of the colour covers a masked pixel, a number in [0, 1]")
+    return float(alpha)
 
 
 LEGEND_FONT_SIZE = 11  # pixels: the legend's glyphs, 14 pixels a line with the gap (times `legend_scale`)
@@ -1281,30 +1348,56 @@ class MasksJsonWriter:
             self.lock.release()
 
 
-def write_overlay(result: PredictionResult, frames, path: str, *, color=OVERLAY_COLOR,
+def write_overlay(result: PredictionResult | Sequence[PredictionResult], frames, path: str, *, color=None,
                   alpha: float = OVERLAY_ALPHA, audio: bool = True) -> str:
-    """Writes the frames with one result's masks blended in, as MP4 (PyAV) or GIF (Pillow) by `path`'s extension.
+    """Writes the frames with the masks blended in, as MP4 (PyAV) or GIF (Pillow) by `path`'s extension.
 
     Args:
-        result: from `predict`.
+        result: from `predict`: one result, drawn in `color`; or the list `predict(..., queries=...)` gives, each
+            sentence in its colour of the palette with a legend, as `acga predict --output` draws several.
         frames: the video's uint8 (N, H, W, 3) frames, or its path (decoded again; an MP4 keeps an anamorphic
             video's pixel aspect).
         path: `*.mp4` or `*.gif`; odd-sized MP4s get their last row/column repeated (yuv420p needs even sizes).
+        color: one result's colour (`overlay_rgb`: (r, g, b), a name or #rrggbb); None: the palette's first.
+        alpha: how much of the colour covers a masked pixel, in [0, 1].
         audio: an MP4 of a video file's frames keeps the file's sound (`OverlayWriter`); False: the picture alone.
 
     Returns:
         `path`.
 
     Raises:
-        ValueError: another extension, or frames that do not match the result.
+        ValueError: another extension, frames that do not match the result, results of other videos, a colour or
+            alpha out of range, or `color` with several results.
+        TypeError: `result` is not a result or a list of them.
     """
+    results = ([result] if isinstance(result, PredictionResult) else list(result)
+               if isinstance(result, (list, tuple)) and result and all(isinstance(r, PredictionResult) for r in result)
+               else None)
+    if results is None:  # (a list was "'list' object has no attribute 'masks'")
+        raise InputTypeError(f"result is {type(result).__name__}: give what predict returns, a PredictionResult or "
+                             "the list of them for several queries")
+    if len(results) > 1 and color is not None:
+        raise ValueError("color= colours one result; several are drawn in the palette's colours, one a sentence")
+    if (other := next((r for r in results if r.masks.shape != results[0].masks.shape), None)) is not None:
+        raise ValueError(f"the results' masks differ: {results[0].masks.shape} for {quoted(results[0].query)}, "
+                         f"{other.masks.shape} for {quoted(other.query)} (results of one video, expected)")
+    color = overlay_rgb(OVERLAY_COLOR if color is None else color)
+    alpha = _overlay_alpha(alpha)
     overlay_format(path)
     source = os.fspath(frames) if isinstance(frames, (str, os.PathLike)) else None
     aspect = video_info(source).sample_aspect if source else None
     times = []  # a file's frame times: the overlay keeps them (a variable frame rate), and its sound starts there
     decoded, _ = open_frames(frames, None, times)
-    blended = overlay_frames(np.stack(list(decoded)), result.masks, color, alpha)
-    writer = OverlayWriter(path, result.fps, aspect, audio=source if audio else None)
+    frames = np.stack(list(decoded))
+    if len(results) == 1:
+        blended = overlay_frames(frames, results[0].masks, color, alpha)
+    else:
+        if frames.shape[:3] != results[0].masks.shape:  # (as `overlay_frames` says it of one)
+            raise ValueError(f"frames {frames.shape} and masks {results[0].masks.shape} differ in number or size")
+        key = legend([r.query for r in results], frames.shape[2], frames.shape[1])
+        masks = np.stack([r.masks for r in results], axis=1)  # (N, Q, H, W)
+        blended = (overlay_frame(frame, masks[k], key, alpha) for k, frame in enumerate(frames))
+    writer = OverlayWriter(path, results[0].fps, aspect, audio=source if audio else None)
     try:
         for k, image in enumerate(blended):
             writer.write(image, times[k] if k < len(times) else None)
@@ -2206,7 +2299,7 @@ def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray, names:
 
 __all__ = ["check_query", "quoted", "check_queries", "judge_queries", "as_sentences", "check_fps", "iter_masks",
            "FrameMasks", "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
-           "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "soft_mask", "overlay_frames",
+           "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "soft_mask", "overlay_frames", "overlay_rgb",
            "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo", "video_info",
            "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns", "mask_png_names",
            "warn_empty"]
