@@ -15,6 +15,7 @@ import difflib
 import importlib.util
 import json
 import logging
+import math
 import os
 import re
 import select
@@ -740,6 +741,8 @@ def _run_visualize(args) -> int:
             point = ()
         if len(point) != 2:
             raise ValueError(f"--point {args.point!r}: expected X,Y (two numbers)")
+        if not all(math.isfinite(v) and v >= 0 for v in point):  # before the model loads (the frame's size after)
+            raise ValueError(f"--point {args.point!r}: a pixel of the frame, X,Y from 0 (its top-left corner)")
         maps = vis.compute_attention(args.model, args.video, args.query, frame=args.frame)
         fig = vis.attention_figure(maps, point)
         for line in maps.describe(*point):  # the figure in words (for a screen reader)

@@ -901,8 +901,8 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
 
     with pytest.raises(acga_tf.InputError) as caught:
         check_queries(load_predictor(run_dir), ["  ", "zyzzyva quokka"])
-    assert caught.value.message.startswith("2 of the 2 sentences cannot be segmented: query is empty: '  ' has no word "
-                                           "(letters or digits); query 'zyzzyva quokka' has no known word"), caught.value
+    assert caught.value.message.startswith("2 of the 2 sentences cannot be segmented: query is empty: '  ' has no "
+                                           "word (letters or digits); query 'zyzzyva quokka' has no known word")
     assert check_queries(load_predictor(run_dir), [f" {QUERY}\t"]) == [QUERY]
     # a long-video tester's "the zebra galloping": "the" alone known, segmented and "done" at 2% coverage, the only
     # sign a warning in the list's message column; a sentence of words that name nothing is refused as one of none

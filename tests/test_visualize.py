@@ -210,6 +210,9 @@ def test_a_papers_grid_shows_the_samples_it_names_at_their_stored_size_in_print_
 
 @pytest.mark.parametrize("args, message", [
     (["--video", "V", "--query", QUERY, "--point", "12;4"], "--point '12;4': expected X,Y"),
+    # before the model loads (a typo's minus sign or nan was found out after it)
+    (["--video", "V", "--query", QUERY, "--point=-12,4"], r"--point '-12,4': a pixel of the frame, X,Y from 0"),
+    (["--video", "V", "--query", QUERY, "--point", "nan,4"], r"--point 'nan,4': a pixel of the frame"),
     (["--video", "V", "--query", QUERY], "give --data PATTERN"),
     (["--video", "V", "--query", "", "--point", "1,1"], "query is empty"),
     (["--video", "V", "--query", "zebra xylophone", "--point", "1,1"], "query 'zebra xylophone' has no known word"),

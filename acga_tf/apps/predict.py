@@ -2299,7 +2299,7 @@ def _write_frame_masks(folders: list[str], index: int, masks: np.ndarray, names:
 
 __all__ = ["check_query", "quoted", "check_queries", "judge_queries", "as_sentences", "check_fps", "iter_masks",
            "FrameMasks", "FrameWindow", "open_frames", "load_video", "PredictionResult", "predict", "PredictionSummary",
-           "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "soft_mask", "overlay_frames", "overlay_rgb",
-           "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo", "video_info",
-           "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns", "mask_png_names",
-           "warn_empty"]
+           "predict_to_files", "check_outputs", "write_overlay", "write_mask_frames", "soft_mask", "overlay_frames",
+           "overlay_rgb", "overlay_frame", "overlay_format", "legend", "Predictor", "load_predictor", "VideoInfo",
+           "video_info", "frame_range", "frames_to_segment", "display_width", "square_pixels", "nearest_columns",
+           "mask_png_names", "warn_empty"]
