@@ -734,6 +734,8 @@ def _run_visualize(args) -> int:
         raise ValueError(f"--samples {args.samples}: the rows of a qualitative grid; give --data PATTERN with it")
     if args.data:
         fig = vis.qualitative_grid(args.model, args.data, args.samples or 4, sample_ids=args.sample)
+        for r, (sample_id, sentence, iou) in enumerate(fig.samples):  # the rows in words, by the ids --sample takes
+            print(f"row {r + 1}: {sample_id} {quoted(sentence)}: IoU {iou:.2f}")
     elif args.video and args.query is not None and args.point:
         try:
             point = tuple(float(v) for v in args.point.split(","))

@@ -163,9 +163,16 @@ def test_qualitative_grid_of_prepared_shards(trained, prepared_a2d, tmp_path, ca
         assert truth.any()
         expected = (np.logical_and(truth, ours).sum() + 1e-6) / (np.logical_or(truth, ours).sum() + 1e-6)
         assert iou == pytest.approx(expected)
+    # each row captioned with its sample id (the ids --sample takes), and the CLI lists the rows in words
+    for r, (sample_id, *_) in enumerate(fig.samples):
+        assert sample_id in [text.get_text() for text in fig.axes[3 * r + 1].texts]
     out = tmp_path / "grid.png"
+    capsys.readouterr()
     assert main(["visualize", "--model", trained.directory, "--data", prepared_a2d["test"], "--samples", "2",
                  "--output", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [f"row {r + 1}: {sample_id} '{sentence}': IoU {iou:.2f}"
+                         for r, (sample_id, sentence, iou) in enumerate(fig.samples[:2])], lines
     with Image.open(out) as im:
         assert im.format == "PNG" and im.height > im.width * 0.5 > 100
 

@@ -303,8 +303,9 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
 def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4, *, batch_size: int = 4,
                      sample_ids: Sequence[str] | None = None):
     """Rows of (frame, ground truth, ours) for the first `samples` samples of prepared evaluation shards, or for the
-    samples `sample_ids` names, in that order; each row titled with the sentence and the sample's IoU at the frame's
-    original size (docs/evaluation.md#protocol). The frame is the one stored in the shards, at its original size.
+    samples `sample_ids` names, in that order; each row captioned with the sentence, the sample's id and its IoU at
+    the frame's original size (docs/evaluation.md#protocol). The frame is the one stored in the shards, at its
+    original size.
 
     Args:
         model_path_or_trained: a trained run directory / `model.keras`, or a `TrainedModel`.
@@ -380,6 +381,8 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
                 ax.set_title(GRID_COLUMNS[col], fontweight="bold")
         axes[r, 0].text(0, -0.04, textwrap.shorten(f'"{sentence}"', 60), transform=axes[r, 0].transAxes,
                         va="top", fontsize=8)
+        axes[r, 1].text(0, -0.04, sample_id, transform=axes[r, 1].transAxes, va="top", fontsize=8)  # (a row was
+        # told from another by its sentence alone: the ids `--sample` and evaluate's CSV use)
         axes[r, 2].text(0, -0.04, f"IoU {iou:.2f}", transform=axes[r, 2].transAxes, va="top", fontsize=8)
     with glyphs_noted(fig):
         fig.tight_layout()
