@@ -160,7 +160,7 @@ from acga_tf import __version__
 from acga_tf.apps import app as app_module
 from acga_tf.apps import batch
 from acga_tf.apps import visualize as vis
-from acga_tf.apps.app import MAX_FRAMES, MAX_PIXELS, MAX_UPLOAD_MB, check_address, serve
+from acga_tf.apps.app import MAX_FRAMES, MAX_PIXELS, MAX_SENTENCES, MAX_UPLOAD_MB, check_address, serve
 from acga_tf.apps.demo import (
     DEMO_PRESET,
     DEMO_TEST_FRACTION,
@@ -1023,6 +1023,9 @@ def _add_app(sub) -> None:
                    help=f"the most frames a video may have (default: {MAX_FRAMES}; 0: no limit)")
     p.add_argument("--max-upload-mb", type=int, default=MAX_UPLOAD_MB,
                    help=f"the largest upload, in MB (default: {MAX_UPLOAD_MB})")
+    p.add_argument("--max-sentences", type=int, default=MAX_SENTENCES,
+                   help=f"the most sentences a request may have (default: {MAX_SENTENCES}, one overlay colour each; 0: "
+                        "no limit)")
     p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                    help=f"the most pixels a frame may have, width x height (default: {MAX_PIXELS:,}, 4K UHD; 0: up to "
                         "8K UHD, the reader's bound)")
@@ -1033,7 +1036,7 @@ def _run_app(args) -> int:
     check_address(args.host, args.port)  # before loading the model
     logging.getLogger(app_module.__name__).setLevel(logging.INFO)  # a line per request, as a server's log has
     serve(args.model, host=args.host, port=args.port, max_frames=args.max_frames, max_upload_mb=args.max_upload_mb,
-          max_pixels=args.max_pixels,
+          max_pixels=args.max_pixels, max_sentences=args.max_sentences,
           ready=lambda: print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)",
                               flush=True))
     return 0

@@ -81,16 +81,21 @@ def test_the_page_segments_an_uploaded_video_like_acga_predict(served, browser, 
     page.goto(url)
     page.locator("#video input[type=file]").set_input_files(video)
     page.locator("#video video").wait_for(timeout=60_000)  # the upload finished: the player shows it
-    page.locator("#sentences textarea").fill(QUERY)
+    # the sentence with markup in it: the report shows it as typed (a reviewer's was a link, an image fetched from
+    # elsewhere, bold)
+    typed = QUERY.replace("jumping", "**jumping** <b>[on](#x)</b> $$x$$")
+    page.locator("#sentences textarea").fill(typed)
     page.locator("#segment").click()
     link = page.locator("#masks a[href]").first
     link.wait_for(timeout=180_000)
     page.locator("#overlay video").wait_for(timeout=60_000)
     page.get_by_text("of the pixels on average").first.wait_for(timeout=30_000)  # the per-sentence report
+    assert f"{typed}: covers" in page.locator("#report").inner_text()  # (its "1." an ordered list's)
+    assert page.locator("#report em :is(strong, b, a, img, .katex)").count() == 0
 
     sentence, masks = _read_masks(link.evaluate("a => a.href"))
-    expected = predict(run_dir, video, QUERY).masks > 0
-    assert sentence == QUERY
+    expected = predict(run_dir, video, typed).masks > 0
+    assert sentence == typed
     np.testing.assert_array_equal(masks, expected)
 
     page.locator("#frame img").click(position={"x": 60, "y": 50})  # a point: its attention figure appears
@@ -166,12 +171,15 @@ def test_the_visitors_sentences_stay_out_of_the_servers_log(served, tmp_path, ca
     caplog.set_level("INFO")
     secret = "the red circle zorbling quietly"  # "zorbling", "quietly": not in the run's words
     *_, report, _ = app.segment(str(video), f"{QUERY}\n{secret}")
+    report = re.sub(r"\\(.)", r"\1", report)  # (the page's Markdown escapes: the text as shown)
     assert "Note: query 'the red circle zorbling quietly': words not in the model's vocabulary" in report, report
     assert app.work_dir not in report  # the visitor's notes name no server path (a reviewer's: a damaged upload's did)
     with pytest.raises(ValueError, match="has no known word"):
         app.segment(str(video), "zorbling quietly xyzzy")
     with pytest.raises(ValueError, match="has no known word"):  # accents typed apart (a Mac's): composed, then quoted
         app.segment(str(video), "Ame\u0301lie zorbling")
+    with pytest.raises(ValueError, match=r"knows only 'the' of it.*\(zorbling, xyzzy are not in its vocabulary\)"):
+        app.segment(str(video), "the zorbling xyzzy")  # on the page, the words it lacks; in the log, not (a reviewer's)
     log = "\n".join(r.getMessage() for r in caplog.records)
     assert "zorbling" not in log and "xyzzy" not in log and "\u202e" not in log and "lie" not in log, log
     lines = [r.getMessage() for r in caplog.records if r.name == "acga_tf.apps.app"]
@@ -180,8 +188,10 @@ def test_the_visitors_sentences_stay_out_of_the_servers_log(served, tmp_path, ca
     done = [line for line in lines if "2 sentences, 6 frames" in line]
     assert re.search(r"request \d+: clipU\+202Emp4\.mp4, 2 sentences, 6 frames, [\d.]+ s: done \(\d notes? shown\)$",
                      done[0]), lines
+    assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-3]), lines
     assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-2]), lines
-    assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-1]), lines
+    assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1: the model knows only 'the' of it, a word "
+                     r"naming no actor \(words not in its vocabulary\)", lines[-1]), lines
     caplog.clear()
     predict(app.predictor, moving_frames(6, 32, 48), secret)  # outside a page request: logged as before
     assert "zorbling" in caplog.text
@@ -249,11 +259,11 @@ def test_the_command_line_loads_without_gradio():
     assert proc.stdout.strip() == "False"
 
 
-def test_a_request_naming_a_server_file_does_not_learn_where_gradio_copied_it(served, tmp_path, capfd):
-    """A request may name any server path as its video (Gradio 6.31 copies the file into its cache, reachable at
-    /gradio_api/file=<copy>). The page's error named the copy's full path, so anyone who could reach the page could
-    download any file the server could read (/etc/passwd, the run's files). Now the page names the upload's file name
-    alone."""
+def test_an_uploads_error_does_not_say_where_gradio_keeps_it(served, tmp_path, capfd):
+    """The page's error named the full path of the upload's copy in Gradio's cache (the server's folders). Now the page
+    names the upload's file name alone. (gradio_client uploads a file it is given by path before the request, so
+    this is an upload's error; Gradio refuses a raw request naming a server file that was not uploaded: a
+    reviewer's, by HTTP.)"""
     gradio_client = pytest.importorskip("gradio_client")
     app, url = served
     secret = tmp_path / "secret.txt"
@@ -319,6 +329,44 @@ def test_frames_larger_than_the_page_takes_are_refused_from_the_header(served, m
     assert decoded == []
     assert cli.main(["app", "--model", "no-such-run", "--max-pixels", "-1"]) == 2
     assert "--max-pixels -1: expected 0 or more pixels" in capsys.readouterr().err
+
+
+def test_more_sentences_than_the_page_takes_are_refused_before_the_video_is_read(served, monkeypatch, capsys):
+    """A reviewer's 200 lines of sentences held 4 GB more of the server (about 20 MB each): a request takes at most
+    `--max-sentences` (the overlay's seven colours by default)."""
+    from acga_tf.apps import app as app_module
+
+    app, _ = served
+    assert app.max_sentences == 7
+    read = []
+    monkeypatch.setattr(app_module, "video_info", lambda path: read.append(path))
+    with pytest.raises(ValueError, match=r"^8 sentences: this page segments at most 7 at once, one colour each \(acga "
+                                         r"app --max-sentences\)$"):
+        app.segment(app.example(), "\n".join([QUERY] * 8))
+    assert read == []
+    assert cli.main(["app", "--model", "no-such-run", "--max-sentences", "-1"]) == 2
+    assert "--max-sentences -1: expected 0 or more sentences a request (0: no limit)" in capsys.readouterr().err
+
+
+def test_a_page_over_an_export_says_it_draws_no_attention_without_its_path(exported_run, tmp_path, caplog):
+    """A reviewer's click on the middle frame of a page over a SavedModel showed the model's server path; a server's
+    stop (Ctrl-C) was logged as the visitor's."""
+    pytest.importorskip("gradio", reason="gradio is not installed: the web page's tests need it")
+    from acga_tf.apps.app import RequestCancelled, _Session
+
+    app = WebApp(exported_run, work_dir=str(tmp_path / "page"))
+    with pytest.raises(ValueError) as refused:
+        app.attention(_Session(app.example(), [QUERY], 3), (10.0, 10.0))
+    assert str(refused.value) == ("this page's model is exported or served: attention figures need a Keras model "
+                                  "(acga app --model with a run directory or a .keras file)")
+    config = build_page(app).get_config_file()
+    (frame,) = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "frame"]
+    assert frame["props"]["label"].startswith("middle frame (attention figures need a run's Keras model")
+    caplog.set_level("INFO", logger="acga_tf.apps.app")
+    app.stopping.set()
+    with pytest.raises(RequestCancelled):
+        app.segment(app.example(), QUERY, cancelled=lambda: True)
+    assert caplog.records[-1].getMessage().endswith(": stopped: the server is stopping"), caplog.text
 
 
 def test_outputs_older_than_an_hour_are_removed_when_a_request_comes(served, tmp_path):

@@ -124,6 +124,15 @@ def test_attention_maps_and_figure(trained_twin, frames):
     np.testing.assert_allclose(np.asarray(shown), heat)
     # the map's colours with their scale (a documentation reviewer's: jet without a colour bar)
     assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == ["attention"]
+    # a sentence with dollar signs is drawn as typed (it was Matplotlib's mathtext: "$$x$$" a ParseException, the
+    # web page's click on its frame answered nothing)
+    import dataclasses  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    for query in ("the $$x$$ circle", "the $5 and $6 circles"):
+        fig = attention_figure(dataclasses.replace(maps, query=query), (50, 36))
+        fig.savefig(io.BytesIO(), format="png")
+        assert fig.get_suptitle() == query
     # The clip of frame 0 is centred on it (first frame repeated), unlike the middle frame's.
     middle = compute_attention(trained_twin, frames, QUERY)
     assert middle.frame_index == 6 and np.abs(middle.word_attention - maps.word_attention).max() > 1e-6

@@ -45,6 +45,9 @@ TITLE = "ACGA: segment the actor a sentence describes"
 # kept, in the page's folder and in Gradio's cache (deleted every 10 minutes once they are an hour old).
 MAX_FRAMES = 9000
 MAX_UPLOAD_MB = 1024
+# The most sentences a request may have (`--max-sentences`): the overlay's colours, each told apart (past them they
+# repeat). A reviewer's 200 lines held 4 GB more of the server (about 20 MB a sentence, kept by the allocator).
+MAX_SENTENCES = 7
 # The most pixels a frame may have (`--max-pixels`): 4K UHD. An 8K video (the reader's own bound) held 3.8 GB while a
 # 100 KB upload of one was segmented, at 0.26 s a frame on 2 cores (a security reviewer's measurement).
 MAX_PIXELS = 3840 * 2160
@@ -119,7 +122,8 @@ _NOTES = _VisitorNotes()
 
 def without_sentences(message: str, text: str | None) -> str:
     """`message` with each of the visitor's sentences (each line of `text`, as messages quote it: `quoted`, `repr`)
-    replaced by "sentence k", for the server's log (`request_line`). Quoted forms only: a sentence "e" is not every
+    replaced by "sentence k", and the words of them the model lacks left unnamed, for the server's log
+    (`request_line`). Quoted forms only: a sentence "e" is not every
     letter e of the message."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     forms = []
@@ -129,14 +133,20 @@ def without_sentences(message: str, text: str | None) -> str:
         forms += [(form, f"sentence {k}") for form in {*(f"query {q}" for q in shown), *shown}]
     for form, name in sorted(forms, key=lambda item: -len(item[0])):  # the longest first: a quoted form whole
         message = message.replace(form, name)
-    return message
+    # the words of a sentence the model lacks, named by a refusal of one that knows only words naming no actor (a
+    # reviewer's log held them); each a word of letters and digits (tokens), so no parenthesis is in the list
+    return re.sub(r" \([^()]* (?:is|are) not in its vocabulary\)", " (words not in its vocabulary)", message)
 
 
-def _sentences(text: str | None) -> list[str]:
-    """One sentence per non-empty line (`predict_to_files` checks each before any frame is read)."""
+def _sentences(text: str | None, most: int = 0) -> list[str]:
+    """One sentence per non-empty line (`predict_to_files` checks each before any frame is read), `most` at most (0:
+    no limit)."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     if not lines:
         raise ValueError("type at least one sentence (one per line)")
+    if most and len(lines) > most:
+        raise ValueError(f"{len(lines)} sentences: this page segments at most {most} at once, one colour each (acga "
+                         "app --max-sentences)")
     return lines
 
 
@@ -150,11 +160,13 @@ class WebApp:
         work_dir: where outputs are written (default: a new temporary folder, removed when the app is).
         max_frames: the most frames a video may have (0: no limit).
         max_pixels: the most pixels a frame may have, width × height as stored (0: the reader's bound, 8K UHD).
+        max_sentences: the most sentences a request may have (0: no limit).
         keep_outputs_s: a request's outputs older than this are removed when a new request comes.
     """
 
     def __init__(self, model: str, work_dir: str | None = None, *, max_frames: int = MAX_FRAMES,
-                 keep_outputs_s: float = KEEP_OUTPUTS_S, max_pixels: int = MAX_PIXELS):
+                 keep_outputs_s: float = KEEP_OUTPUTS_S, max_pixels: int = MAX_PIXELS,
+                 max_sentences: int = MAX_SENTENCES):
         self.predictor = load_predictor(model)
         self.trained = None
         if isinstance(self.predictor, KerasPredictor):  # the attention twin, built once
@@ -166,6 +178,9 @@ class WebApp:
         os.makedirs(work_dir, exist_ok=True)
         self.work_dir = work_dir
         self.max_frames, self.keep_outputs_s, self.max_pixels = max_frames, keep_outputs_s, max_pixels
+        self.max_sentences = max_sentences
+        self.stopping = threading.Event()  # set when the server stops (Ctrl-C, SIGTERM): its requests are not stopped
+        # by their visitors
         self.runs = 0
         self._requests = itertools.count(1)
         self.lock = threading.Lock()
@@ -201,9 +216,9 @@ class WebApp:
             model = self.predictor.source  # a path with a folder in it (not "run", which "running" holds)
             shown = [page_message(note, video, self.work_dir).replace(model, "the model") if os.sep in model
                      else page_message(note, video, self.work_dir) for note in notes]  # no server path, as errors
-            return overlay, files, frame, report + "".join(f"\n\nNote: {note}" for note in shown), session
-        except RequestCancelled:
-            outcome = "stopped by the visitor"
+            return overlay, files, frame, report + "".join(f"\n\nNote: {as_text(note)}" for note in shown), session
+        except RequestCancelled:  # (Gradio drops the running jobs when the server stops: not the visitor's doing)
+            outcome = "stopped: the server is stopping" if self.stopping.is_set() else "stopped by the visitor"
             raise
         except ValueError as e:
             outcome = f"refused: {without_sentences(page_message(e, video, self.work_dir), text)}"
@@ -214,7 +229,7 @@ class WebApp:
     def _segment(self, video, text, progress, cancelled, frames: list[int]):
         if not video:
             raise ValueError("upload a video first (or press 'Use the example video')")
-        sentences = _sentences(text)
+        sentences = _sentences(text, self.max_sentences)
         info = video_info(video)
         if self.max_pixels and info.width and info.height and info.width * info.height > self.max_pixels:
             raise ValueError(f"{os.path.basename(video)}: the video's frames are {info.width} x {info.height} pixels; "
@@ -285,8 +300,8 @@ class WebApp:
         if session is None:
             raise ValueError("segment a video first, then click a point on its middle frame")
         if self.trained is None:
-            raise ValueError(f"{self.predictor.source}: attention figures need a Keras model (a run directory or a "
-                             ".keras file), not an exported or served one")
+            raise ValueError("this page's model is exported or served: attention figures need a Keras model (acga "
+                             "app --model with a run directory or a .keras file)")  # (it named the model's path)
         with self.lock, _NOTES.collect():  # (its notes repeat the segmenting's, shown with its report)
             maps = compute_attention(self.trained, session.video, session.sentences[0], frame=session.frame)
             self.runs += 1
@@ -314,8 +329,15 @@ def _report(summary) -> str:
     for k, (query, coverage, empty) in enumerate(zip(summary.queries, summary.coverage, summary.empty_frames)):
         note = (f"**empty in {len(empty)} of {summary.num_frames} frames** (first: frame {empty[0] + 1})" if empty
                 else "found in every frame")
-        lines.append(f"{k + 1}. *{query}*: covers {100 * coverage:.1f}% of the pixels on average; {note}")
+        lines.append(f"{k + 1}. *{as_text(query)}*: covers {100 * coverage:.1f}% of the pixels on average; {note}")
     return "\n".join(lines)
+
+
+def as_text(text: str) -> str:
+    """`text` for the page's Markdown, shown as typed: every ASCII punctuation character escaped with a backslash
+    (CommonMark's escapes), so a visitor's `**word**`, `[link](url)` or `<img src=...>` is neither formatting, a link
+    nor an image fetched from elsewhere (a reviewer's sentence made the browser load an outside URL)."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
 
 
 def build_page(app: WebApp):
@@ -362,10 +384,11 @@ def build_page(app: WebApp):
                 masks = gr.File(label="masks (one zip of PNGs per sentence; masks.json: all, as COCO run-length "
                                 "encoding)", file_count="multiple",
                                 interactive=False, elem_id="masks")
-                report = gr.Markdown(elem_id="report")
+                report = gr.Markdown(elem_id="report", latex_delimiters=[])  # (a sentence's $$...$$ as typed)
         with gr.Row():
-            frame = gr.Image(label="middle frame: click a point for its attention", interactive=False,
-                             elem_id="frame")
+            frame = gr.Image(label="middle frame: click a point for its attention" if app.trained is not None else
+                             "middle frame (attention figures need a run's Keras model: this page's is exported)",
+                             interactive=False, elem_id="frame")
             figure = gr.Image(label="attention of the clicked point (first sentence)", interactive=False,
                               elem_id="attention")
         example.click(app.example, outputs=video)
@@ -402,9 +425,8 @@ def request_gone(gr) -> Callable[[], bool]:
 
 def page_message(error: Exception, video: str | None, work_dir: str) -> str:
     """An error as the page shows it: the upload named by its file name alone, and the page's folder left out. The
-    server's paths are not the visitor's business: Gradio copies a file that a request names by its server path into
-    its cache, and an error naming where the copy lies let anyone who could reach the page download any file the
-    server could read."""
+    server's paths are not the visitor's business (an error named where Gradio keeps the upload: the server's
+    folders)."""
     text = str(error)
     if video:
         text = text.replace(os.fspath(video), os.path.basename(os.fspath(video)))
@@ -432,7 +454,7 @@ def check_address(host: str, port: int) -> None:
 
 def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
           ready: Callable[[], None] | None = None, max_frames: int = MAX_FRAMES, max_upload_mb: int = MAX_UPLOAD_MB,
-          max_pixels: int = MAX_PIXELS):
+          max_pixels: int = MAX_PIXELS, max_sentences: int = MAX_SENTENCES):
     """Loads `model` and serves the page at http://host:port (blocks unless `block=False`; returns the page); calls
     `ready` once the model is loaded, before the page listens (the command says where it serves then, not before a
     model that fails to load). A host other than this machine's loopback is warned about: the page has no login.
@@ -460,10 +482,13 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
         if max_frames < 0 or max_upload_mb < 1:
             raise ValueError(f"--max-frames {max_frames} / --max-upload-mb {max_upload_mb}: expected 0 or more "
                              "frames (0: no limit) and at least 1 MB")
+        if max_sentences < 0:
+            raise ValueError(f"--max-sentences {max_sentences}: expected 0 or more sentences a request (0: no limit)")
         if host not in LOCAL_HOSTS:
             logger.warning("listening on %s: anyone who can reach it can run the model on this machine (the page has "
                            "no login); serve it to a network you trust, or behind a proxy that asks for one", host)
-        app = WebApp(model, os.path.join(root, "outputs"), max_frames=max_frames, max_pixels=max_pixels)
+        app = WebApp(model, os.path.join(root, "outputs"), max_frames=max_frames, max_pixels=max_pixels,
+                     max_sentences=max_sentences)
         page = build_page(app)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
@@ -475,7 +500,7 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
         page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                     allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
         return page
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt() as app.stopping:
         page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir], quiet=True,  # (Gradio's
                     max_file_size=max_upload_mb * 1024 * 1024)  # "set share=True" hint: not this command's option)
     page.close()
@@ -483,5 +508,5 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     return page
 
 
-__all__ = ["RequestCancelled", "WebApp", "build_page", "check_address", "page_message", "request_gone", "serve",
-           "without_sentences"]
+__all__ = ["RequestCancelled", "WebApp", "as_text", "build_page", "check_address", "page_message", "request_gone",
+           "serve", "without_sentences"]

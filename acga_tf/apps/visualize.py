@@ -294,7 +294,8 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
         axes[1].set_title(f"spatial attention of ({x:g}, {y:g})")
     plot_word_attention(axes[-1], weights, maps.words)
     axes[-1].set_title(f"word attention of ({x:g}, {y:g})")
-    fig.suptitle(textwrap.shorten(maps.query, 90))
+    fig.suptitle(textwrap.shorten(maps.query, 90), parse_math=False)  # as typed: "$$x$$" or "$5 and $6" was
+    # Matplotlib's mathtext, and a ParseException for the sentence
     with glyphs_noted(fig):
         fig.tight_layout()
     return fig
@@ -380,9 +381,10 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
             if r == 0:
                 ax.set_title(GRID_COLUMNS[col], fontweight="bold")
         axes[r, 0].text(0, -0.04, textwrap.shorten(f'"{sentence}"', 60), transform=axes[r, 0].transAxes,
-                        va="top", fontsize=8)
-        axes[r, 1].text(0, -0.04, sample_id, transform=axes[r, 1].transAxes, va="top", fontsize=8)  # (a row was
-        # told from another by its sentence alone: the ids `--sample` and evaluate's CSV use)
+                        va="top", fontsize=8, parse_math=False)  # (as typed: not mathtext)
+        axes[r, 1].text(0, -0.04, sample_id, transform=axes[r, 1].transAxes, va="top", fontsize=8,
+                        parse_math=False)  # (a row was told from another by its sentence alone: the ids `--sample`
+        # and evaluate's CSV use)
         axes[r, 2].text(0, -0.04, f"IoU {iou:.2f}", transform=axes[r, 2].transAxes, va="top", fontsize=8)
     with glyphs_noted(fig):
         fig.tight_layout()
