@@ -156,3 +156,49 @@ def test_a_copied_or_moved_run_reads_its_own_cache(tmp_path, monkeypatch, caplog
     with caplog.at_level("WARNING"):
         assert train._feature_cache(None, None, copy, "abc") == [os.path.join(copy, "features-00000.tfrecord")]
     assert written == [first] and "other inputs" not in caplog.text
+
+
+def test_a_damaged_cache_is_written_again_in_an_emptied_folder(tmp_path, monkeypatch, caplog):
+    """A reviewer's copy of a run cut short: a cache shard truncated failed every try with TensorFlow's "truncated
+    record at 92688" (no file named), a half-written `complete.json` with a JSON error naming no file, one without its
+    "shards" with a bare KeyError; a killed write's shards and temporary files stayed beside the next one's."""
+    from acga_tf.training import train
+
+    written = []
+
+    def write_cache(prefix, dataset, directory):
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, "features-00000.tfrecord")
+        with open(path, "wb") as f:
+            f.write(b"x" * 1000)
+        written.append(sorted(os.listdir(directory)))
+        return [path]
+
+    monkeypatch.setattr(train, "write_cache", write_cache)
+    cache = str(tmp_path / "run" / "feature_cache")
+    marker = os.path.join(cache, "complete.json")
+    shard = os.path.join(cache, "features-00000.tfrecord")
+    train._feature_cache(None, None, cache, "abc")
+    assert json.load(open(marker))["sizes"] == [1000]
+    for damage, why in ((lambda: open(shard, "r+b").truncate(100), "has features-00000.tfrecord of 100 bytes, "
+                                                                      "written 1,000"),
+                        (lambda: open(marker, "w").write('{"shards": ["feat'), "has an unreadable complete.json "
+                                                                               "(not whole JSON)"),
+                        (lambda: open(marker, "w").write('{"fingerprint": "abc"}'), "has an unreadable complete.json "
+                                                                                   "(without 'shards')"),
+                        (lambda: os.remove(shard), "lacks features-00000.tfrecord"),
+                        (lambda: None, "was made from other inputs (shards, configs, word vectors, frozen weights or "
+                                       "precision)")):
+        damage()
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert train._feature_cache(None, None, cache, "abc" if why[0] != "w" else "def") == [shard]
+        assert f"the feature cache in {cache} {why}: writing it again" in caplog.text, caplog.text
+        train._feature_cache(None, None, cache, "abc")  # (back to "abc" for the next damage)
+    # a killed write's leftovers are gone before the next write
+    os.remove(marker)
+    for name in ("features-00007.tfrecord", "features-00001.tfrecord.tmp"):
+        open(os.path.join(cache, name), "wb").close()
+    train._feature_cache(None, None, cache, "abc")
+    assert written[-1] == ["features-00000.tfrecord"]
+    assert sorted(os.listdir(cache)) == ["complete.json", "features-00000.tfrecord"]

@@ -135,6 +135,39 @@ def test_vector_file_errors(tmp_path):
         Vocabulary.build(["the dog"]).embedding_matrix(str(p), dim=300)
 
 
+def test_word_vector_files_as_notepad_glove_840b_and_macos_write_them(tmp_path):
+    """A vocabulary reviewer's: a BOM (Notepad's "UTF-8 with BOM") lost a GloVe file's first word and made a word2vec
+    text file's header a one-dimensional vector; GloVe 840B's words with spaces (". . .") refused the whole file; a
+    word with decomposed accents (macOS) matched nothing; NaN values were taken; a vocabulary's BOM made its first
+    word unmatchable, and a count "²" was a bare ValueError."""
+    bom = b"\xef\xbb\xbf"
+    p = tmp_path / "glove.txt"
+    p.write_bytes(bom + b"the 1 2 3\n. . . 4 5 6\nat name@domain.com 7 8 9\ncafe\xcc\x81 1 1 1\ndog 0 0 1\n")
+    loaded = load_word_vectors(str(p))
+    assert set(loaded) == {"the", ". . .", "at name@domain.com", "café", "dog"}
+    np.testing.assert_array_equal(loaded["the"], [1, 2, 3])
+    np.testing.assert_array_equal(loaded[". . ."], [4, 5, 6])
+    assert unicodedata.is_normalized("NFC", next(w for w in loaded if w.startswith("caf")))
+    w2v = tmp_path / "w2v.txt"
+    w2v.write_bytes(bom + b"2 3\nthe 1 2 3\ndog 0 0 1\n")
+    assert detect_vector_format(str(w2v)) == "word2vec_text" and check_word_vectors(str(w2v), 3) == 3
+    vocab = Vocabulary.build(["the café dog"])
+    matrix, unknown = vocab.embedding_matrix(str(p), dim=3)
+    assert unknown == 0 and matrix[vocab.index("café")].tolist() == [1, 1, 1]
+    p.write_bytes(b"the 1 2 3\ndog 1 2 3 4\n")  # a value too many is a malformed line, not a word with a space
+    with pytest.raises(ValueError, match=r"glove\.txt:2: 4 values, expected 3"):
+        load_word_vectors(str(p))
+    p.write_bytes(b"the 1 2 3\ndog nan inf 3\n")
+    with pytest.raises(ValueError, match=r"glove\.txt:2: a value that is not a finite number in b'dog nan inf 3'"):
+        load_word_vectors(str(p))
+    v = tmp_path / "vocab.txt"
+    v.write_bytes(bom + b"man\t5\nred\t2\n")
+    assert Vocabulary.load(str(v)).index("man") == 1
+    v.write_bytes("man\t5\nred\t\u00b2\n".encode())
+    with pytest.raises(ValueError, match=r"vocab\.txt:2: expected 'word<TAB>count', got 'red\\t²'"):
+        Vocabulary.load(str(v))
+
+
 def test_random_vectors_are_deterministic_per_word(tmp_path):
     a = Vocabulary.build(["red dog"])
     b = Vocabulary.build(["the dog dog ran"])

@@ -139,6 +139,8 @@ class Vocabulary:
             raise files.cannot_read(path, e.strerror) from None
         with f:
             for lineno, raw in enumerate(f, start=1):
+                if lineno == 1:  # Windows' Notepad saves "UTF-8 with BOM": the first word was "\ufeffman", which no
+                    raw = raw.removeprefix(BOM)  # sentence matches
                 try:
                     line = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as e:
@@ -146,8 +148,8 @@ class Vocabulary:
                 if not line:
                     continue
                 parts = line.split("\t")
-                if len(parts) != 2 or not parts[1].isdigit() or not parts[0] or parts[0] == PAD \
-                        or any(c.isspace() for c in parts[0]):
+                count_ok = len(parts) == 2 and parts[1].isascii() and parts[1].isdigit()  # ("²" is a digit to str)
+                if not count_ok or not parts[0] or parts[0] == PAD or any(c.isspace() for c in parts[0]):
                     raise ValueError(f"{path}:{lineno}: expected 'word<TAB>count', got {line!r}")
                 if parts[0] in seen:
                     raise ValueError(f"{path}:{lineno}: word {parts[0]!r} already on line {seen[parts[0]]}")
@@ -218,6 +220,9 @@ def random_word_vector(word: str, dim: int, seed: int = 0) -> np.ndarray:
     return (rng.standard_normal(dim) / np.sqrt(dim)).astype(np.float32)
 
 
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark, which Windows' Notepad writes first
+
+
 def _open(path: str):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: word-vector file not found" + (" (a folder)" if os.path.isdir(path) else ""))
@@ -231,7 +236,7 @@ def detect_vector_format(path: str) -> str:
     if name.endswith(".bin") or name.endswith(".bin.gz"):
         return "word2vec_binary"
     with _open(path) as f:
-        first = f.readline().split()
+        first = f.readline().removeprefix(BOM).split()
     if len(first) == 2 and all(x.isdigit() for x in first):
         return "word2vec_text"
     return "glove"
@@ -289,6 +294,8 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
             return
         dim = None
         for lineno, raw in enumerate(f, start=1):
+            if lineno == 1:
+                raw = raw.removeprefix(BOM)  # (the first word's vector was lost, or the header unread)
             parts = raw.rstrip(b"\r\n").split(b" ")
             parts = [p for p in parts if p]
             if lineno == 1 and format == "word2vec_text":
@@ -298,10 +305,16 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
                 continue
             if not parts:
                 continue
+            word = parts[0]
+            if dim is not None and len(parts) > dim + 1 and not _numbers(parts[1:-dim]):  # GloVe 840B's ". . ." and
+                word, parts = b" ".join(parts[:-dim]), [b"", *parts[-dim:]]  # "at name@domain.com": words with spaces
             try:
                 vec = np.array([float(x) for x in parts[1:]], np.float32)
             except ValueError:
                 raise ValueError(f"{path}:{lineno}: non-numeric vector value in {raw[:80]!r}") from None
+            if not np.isfinite(vec).all():  # (a NaN vector trained to NaN, blamed on the training)
+                line = raw.rstrip(b"\r\n")[:80]
+                raise ValueError(f"{path}:{lineno}: a value that is not a finite number in {line!r}")
             if dim is None:
                 dim = vec.shape[0]
             if dim == 0:  # a vocabulary ("word<TAB>count"), say
@@ -310,7 +323,19 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
                                  "'<count> <dim>' line")
             if vec.shape[0] != dim:
                 raise ValueError(f"{path}:{lineno}: {vec.shape[0]} values, expected {dim}")
-            yield parts[0].decode("utf-8", errors="replace"), vec
+            yield word.decode("utf-8", errors="replace"), vec
+
+
+def _numbers(parts: list[bytes]) -> bool:
+    """Whether any of `parts` reads as a number: a line with more values than the vectors' dimension is a malformed
+    line then, not a word with spaces in it."""
+    for part in parts:
+        try:
+            float(part)
+            return True
+        except ValueError:
+            pass
+    return False
 
 
 def load_word_vectors(path: str, format: str | None = None,
@@ -326,6 +351,8 @@ def load_word_vectors(path: str, format: str | None = None,
     exact: dict[str, np.ndarray] = {}
     folded: dict[str, np.ndarray] = {}
     for w, v in iter_word_vectors(path, format=format):
+        if not w.isascii():  # a file's decomposed accents (NFD: macOS) are the vocabulary's composed ones
+            w = compose(w)
         if wanted is None:
             exact.setdefault(w, v)
         elif w in wanted:

@@ -1337,22 +1337,46 @@ def _cache_fingerprint(run: _Run, prefix: keras.Model) -> str:
 
 def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, fingerprint: str) -> list[str]:
     """The cache's shards: reused when a complete cache of the same inputs is there (`complete.json` records their
-    fingerprint), else written again. The shards are recorded by their names in `directory`: recorded as the paths
-    were given (relative to the folder the command ran in), a cache was read from the run it was copied from, or
-    called "made from other inputs" and written again from another folder."""
+    fingerprint, and each shard's size), else written again in an emptied folder (a killed write's shards and
+    temporary files went on taking room). The shards are recorded by their names in `directory`: recorded as the
+    paths were given (relative to the folder the command ran in), a cache was read from the run it was copied from,
+    or called "made from other inputs" and written again from another folder."""
     marker = os.path.join(directory, "complete.json")
     if tf.io.gfile.exists(marker):
-        recorded = files.read_json(marker)
-        paths = [os.path.join(directory, os.path.basename(p)) for p in recorded["shards"]]  # earlier: whole paths
-        if recorded.get("fingerprint") == fingerprint and all(tf.io.gfile.exists(p) for p in paths):
+        why = _cache_not_reusable(directory, marker, fingerprint)
+        if why is None:
+            recorded = files.read_json(marker)
+            paths = [os.path.join(directory, os.path.basename(p)) for p in recorded["shards"]]  # earlier: whole paths
             logger.info("reusing the feature cache in %s (%d shards)", directory, len(paths))
             return paths
-        logger.warning("the feature cache in %s was made from other inputs (shards, configs, word vectors or frozen "
-                       "weights): writing it again", directory)
+        logger.warning("the feature cache in %s %s: writing it again", directory, why)
+    if tf.io.gfile.exists(directory):
         tf.io.gfile.rmtree(directory)
     paths = write_cache(prefix, dataset, directory)
-    files.write_json(marker, {"shards": [os.path.basename(p) for p in paths], "fingerprint": fingerprint})
+    files.write_json(marker, {"shards": [os.path.basename(p) for p in paths], "fingerprint": fingerprint,
+                              "sizes": [tf.io.gfile.stat(p).length for p in paths]})
     return paths
+
+
+def _cache_not_reusable(directory: str, marker: str, fingerprint: str) -> str | None:
+    """Why the feature cache in `directory` cannot be reused (its `complete.json` unreadable, made from other inputs,
+    a shard missing or of another size than written), or None. A damaged shard failed the run at every try with
+    TensorFlow's "truncated record at 92688", naming no file (a copy cut short: a reviewer's)."""
+    try:
+        recorded = files.read_json(marker)
+        shards, sizes = recorded["shards"], recorded.get("sizes")
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        what = "not whole JSON" if isinstance(e, ValueError) else f"without {e}" if isinstance(e, KeyError) else e
+        return f"has an unreadable {os.path.basename(marker)} ({what})"
+    if recorded.get("fingerprint") != fingerprint:
+        return "was made from other inputs (shards, configs, word vectors, frozen weights or precision)"
+    for k, name in enumerate(shards):
+        path = os.path.join(directory, os.path.basename(name))
+        if not tf.io.gfile.exists(path):
+            return f"lacks {os.path.basename(name)}"
+        if sizes is not None and tf.io.gfile.stat(path).length != sizes[k]:  # (caches written before: no sizes)
+            return f"has {os.path.basename(name)} of {tf.io.gfile.stat(path).length:,} bytes, written {sizes[k]:,}"
+    return None
 
 
 class _EpochsOfTheRun(keras.callbacks.ProgbarLogger):
