@@ -154,6 +154,22 @@ def test_word_vector_files_as_notepad_glove_840b_and_macos_write_them(tmp_path):
     vocab = Vocabulary.build(["the café dog"])
     matrix, unknown = vocab.embedding_matrix(str(p), dim=3)
     assert unknown == 0 and matrix[vocab.index("café")].tolist() == [1, 1, 1]
+    # words without a vector are named once (they were counted twice, by the vectorizer's loader too)
+    import logging  # noqa: PLC0415
+
+    from acga_tf.data.config import DataConfig  # noqa: PLC0415
+    from acga_tf.data.datasets import load_vectorizer  # noqa: PLC0415
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("acga_tf").addHandler(handler)
+    try:
+        load_vectorizer(str(tmp_path), DataConfig(word_dim=3, sentence_length=4), str(w2v), vocabulary=vocab)
+    finally:
+        logging.getLogger("acga_tf").removeHandler(handler)
+    assert [r.getMessage() for r in records if "no vector" in r.getMessage()] == [
+        f"1 of 3 vocabulary words have no vector in {w2v} (zero vectors), e.g. ['café']"]
     p.write_bytes(b"the 1 2 3\ndog 1 2 3 4\n")  # a value too many is a malformed line, not a word with a space
     with pytest.raises(ValueError, match=r"glove\.txt:2: 4 values, expected 3"):
         load_word_vectors(str(p))

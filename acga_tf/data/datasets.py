@@ -91,12 +91,10 @@ def load_vectorizer(directory: str, config, vectors_path: str | None = None, voc
     keep_gpus_for_the_backend()
     config = as_data_config(config)
     vocab = vocabulary if vocabulary is not None else load_vocabulary(directory)
-    matrix, n_unknown = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
-    if vectors_path is None and warn_random:
+    matrix, _ = vocab.embedding_matrix(vectors_path, dim=config.word_dim, seed=config.seed)
+    if vectors_path is None and warn_random:  # (words without a vector: `embedding_matrix` names them, once)
         logger.warning("no word vectors given: using deterministic random %d-d vectors for the %d words of %s "
                        "(seed %d)", config.word_dim, len(vocab.words) - 1, directory, config.seed)  # (not PAD)
-    elif n_unknown:
-        logger.warning("%d of %d words have no vector in %s", n_unknown, len(vocab.words) - 1, vectors_path)
     return SentenceVectorizer(vocab.words, matrix, config.sentence_length)
 
 
