@@ -180,3 +180,22 @@ def test_the_keras_metric_weighs_samples_by_their_sample_weight(shape):
     plain = ReferringIoU()
     plain.update_state(truth, logits)
     assert float(doubled.result()["map"]) == pytest.approx(float(plain.result()["map"]))
+
+
+def test_the_keras_metric_scores_nan_logits_nan_and_names_a_mistaken_target():
+    """A models reviewer's: a sample with one NaN logit scored as an empty mask (plausible scores beside a NaN loss);
+    a scalar `sample_weight` and a (B, S, S) target were TensorFlow's raw reshape and broadcast errors."""
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((2, 8, 8, 1)).astype("float32")
+    truth = np.ones((2, 8, 8, 1), "float32")
+    logits[0, 3, 3, 0] = np.nan
+    metric = ReferringIoU()
+    metric.update_state(truth, logits)
+    assert all(np.isnan(float(v)) for v in metric.result().values()), metric.result()
+    scalar, plain = ReferringIoU(), ReferringIoU()
+    scalar.update_state(truth[1:], logits[1:], sample_weight=2.0)
+    plain.update_state(truth[1:], logits[1:])
+    assert {k: float(v) for k, v in scalar.result().items()} == {k: float(v) for k, v in plain.result().items()}
+    with pytest.raises(ValueError, match=r"^referring_iou: the target's shape \(2, 8, 8\) and the output's \(2, 8, 8, "
+                                         r"1\) differ in rank: give targets as \(B, h, w, 1\) masks"):
+        ReferringIoU().update_state(truth[..., 0], logits)

@@ -12,6 +12,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from acga_tf.models.losses import TARGETS
 from acga_tf.ops.threshold import binarize
 
 PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # docs/evaluation.md#protocol: P@k
@@ -46,21 +47,32 @@ class ReferringIoU(keras.metrics.Metric):
         self.hits = self.add_variable((len(MAP_THRESHOLDS),), initializer="zeros", name="hits")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        prediction = keras.ops.cast(binarize(keras.ops.sigmoid(keras.ops.cast(y_pred, "float32"))), "float32")
+        if len(y_true.shape) != len(y_pred.shape):  # (a raw "Incompatible shapes" from the product below)
+            raise ValueError(f"{self.name}: the target's shape {tuple(y_true.shape)} and the output's "
+                             f"{tuple(y_pred.shape)} differ in rank: give targets as {TARGETS}")
+        logits = keras.ops.cast(y_pred, "float32")
+        prediction = keras.ops.cast(binarize(keras.ops.sigmoid(logits)), "float32")
         truth = keras.ops.cast(keras.ops.greater_equal(keras.ops.cast(y_true, "float32"), 0.5), "float32")
         inter = keras.ops.sum(prediction * truth, axis=(1, 2, 3))
         union = keras.ops.sum(keras.ops.maximum(prediction, truth), axis=(1, 2, 3))
+        # a sample with a NaN logit scores NaN, as its loss does (its mask was empty, scored as a poor model's)
+        broken = keras.ops.any(keras.ops.isnan(logits), axis=(1, 2, 3))
+        inter, union = (keras.ops.where(broken, float("nan"), value) for value in (inter, union))
         iou = (inter + IOU_EPSILON) / (union + IOU_EPSILON)
         thresholds = keras.ops.convert_to_tensor(np.array(MAP_THRESHOLDS, "float32"))
         weight = keras.ops.ones_like(iou)
         if sample_weight is not None:  # per sample, not ignored without a word
-            weight = keras.ops.reshape(keras.ops.cast(sample_weight, "float32"), (keras.ops.shape(iou)[0], -1))
+            given = keras.ops.cast(sample_weight, "float32")
+            if len(given.shape) == 0:  # one weight for the batch, as Keras' metrics take it
+                given = given * weight
+            weight = keras.ops.reshape(given, (keras.ops.shape(iou)[0], -1))
             weight = keras.ops.mean(weight, axis=1)  # (B,) or a mask's shape → one weight a sample
         self.intersection.assign_add(keras.ops.sum(inter * weight))
         self.union.assign_add(keras.ops.sum(union * weight))
         self.iou_sum.assign_add(keras.ops.sum(iou * weight))
         self.count.assign_add(keras.ops.sum(weight))
         hits = keras.ops.cast(iou[:, None] >= thresholds[None, :] - 1e-7, "float32")
+        hits = keras.ops.where(broken[:, None], float("nan"), hits)
         self.hits.assign_add(keras.ops.sum(hits * weight[:, None], 0))
 
     def result(self):
