@@ -204,3 +204,90 @@ def test_starting_weights_that_do_not_all_fit_say_what(tmp_path):
     line = load_initial_weights(ACGA(tiny.replace(language_guided_attention=False)), str(tmp_path / "full.keras"))
     assert re.search(r"full.keras: all \d+ weights of the model \(fine-tuning it\); 8 of its weights this model has "
                      r"no place for are left out \(.*txt_increase.*, \.\.\.\)", line), line
+
+
+def _write_checkpoint(prefix: str, values: dict) -> None:
+    names = sorted(values)
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[values[n] for n in names])
+
+
+def test_starting_weights_that_were_never_loaded_are_refused_naming_the_file(shared_dir, tmp_path):
+    """A weights reviewer's: a partial I3D checkpoint or another model's loaded 98 or 0 tensors "keeping their
+    initialisation (a checkpoint without BatchNorm scales)", and a frozen encoder trained random; the flow checkpoint
+    for an RGB model said "stream='flow': this model's streams are ['rgb']"; a `.data` file cut short was a traceback
+    with the model half loaded; a `.weights.h5` with more weights said "all 257 weights", one cut short "does not fit
+    this run's model"; a damaged `.keras` was "File not found"."""
+    rng = np.random.default_rng(0)
+    index = _index(shared_dir, "rgb")
+    values = {n: rng.standard_normal(s).astype(np.float32) for n, s in index.items()}
+    config = ACGAConfig.preset("paper", clip_length=8, image_size=64, bn_scale=False, bn_epsilon=1e-3)
+    model = ACGA(config)
+    kernel = model.stage("video_encoder").blocks["Conv3d_1a_7x7"].conv_3d.kernel
+    before = kernel.numpy()
+    partial = str(tmp_path / "partial" / "model.ckpt")
+    _write_checkpoint(partial, dict(sorted(values.items())[:100]))
+    with pytest.raises(ValueError, match=rf"^{re.escape(partial)}: not DeepMind's I3D of this model: \d+ of the video "
+                                         r"encoder's weights are not in it \(.*, \.\.\.\); \d+ were$"):
+        load_initial_weights(model, partial)
+    other = str(tmp_path / "other" / "model.ckpt")
+    _write_checkpoint(other, {"dense/kernel": np.zeros((3, 3), np.float32)})
+    with pytest.raises(ValueError, match=r"not DeepMind's I3D of this model: 180 of the video encoder's weights are "
+                                         r"not in it .*; 0 were$"):
+        load_initial_weights(ACGA(config), other)
+    flow = str(tmp_path / "flow" / "model.ckpt")
+    _write_checkpoint(flow, {n.replace("RGB/", "Flow/", 1): v for n, v in list(values.items())[:3]})
+    with pytest.raises(ValueError, match=rf"^{re.escape(flow)}: DeepMind's I3D of the flow stream \(its variables are "
+                                         r"under Flow/\); this model reads rgb: give the rgb_imagenet checkpoint$"):
+        load_initial_weights(ACGA(config), flow)
+    whole = str(tmp_path / "whole" / "model.ckpt")
+    _write_checkpoint(whole, values)
+    line = load_initial_weights(ACGA(config.replace(modality="rgb+flow")), whole)  # the other stream said to stay
+    assert line.endswith("; the flow stream's video encoder keeps its initialisation (--init-weights takes one "
+                         "checkpoint, one stream's)"), line
+    data = whole + ".data-00000-of-00001"
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+    with pytest.raises(ValueError, match=r"model\.ckpt: cannot read '.*' \(.*\): its data file is damaged or cut "
+                                         r"short; copy the checkpoint again$"):
+        load_initial_weights(model, whole)
+    np.testing.assert_array_equal(kernel.numpy(), before)  # nothing set from a file that cannot be read whole
+    # the weights files
+    tiny = ACGAConfig.preset("tiny")
+    ACGA(tiny).save_weights(str(tmp_path / "full.weights.h5"))
+    line = load_initial_weights(ACGA(tiny.replace(language_guided_attention=False)),
+                                str(tmp_path / "full.weights.h5"))
+    assert line.endswith("; 8 of its weights this model has no place for are left out"), line
+    cut = tmp_path / "cut.weights.h5"
+    cut.write_bytes((tmp_path / "full.weights.h5").read_bytes()[:50_000])
+    with pytest.raises(ValueError, match=r"cut\.weights\.h5: not a whole HDF5 weights file \(.*\): cut short or "
+                                         r"damaged; copy it again$"):
+        load_initial_weights(ACGA(tiny), str(cut))
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 not all of a zip")
+    with pytest.raises(ValueError, match=r"broken\.keras: not a \.keras file: \d+ bytes that are not a zip archive"):
+        load_initial_weights(ACGA(tiny), str(broken))
+
+
+def test_convert_weights_refuses_a_checkpoint_that_does_not_fill_the_model(shared_dir, tmp_path, monkeypatch,
+                                                                          capsys):
+    """A weights reviewer's: a `.pth` of another architecture was "loaded 0 tensors", exit 0 and a `.weights.h5` of
+    random weights; one whose BatchNorm scales the config has no place for dropped 45 tensors, exit 0. PyTorch's
+    `num_batches_tracked` buffers are not weights: a file with them converts."""
+    import acga_tf.training.weights as weights
+    from acga_tf.cli import main
+
+    spec = json.loads((shared_dir / "fixtures" / "reference" / "acga_parity_t8_s64.json").read_text())
+    state = reference_weights(spec, "module.")
+    config = tmp_path / "c.json"
+    ACGAConfig.preset("paper", clip_length=8, image_size=64).to_json(str(config))
+    out = tmp_path / "acga.weights.h5"
+    argv = ["convert-weights", "--checkpoint", "ref.pth", "--output", str(out), "--config", str(config)]
+    monkeypatch.setattr(weights, "read_torch_checkpoint", lambda path: {f"other.{k}": v for k, v in state.items()})
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "ref.pth: not the reference ACGA of this config: 265 of the model's 265 weights are not in it" in err, err
+    assert "nothing written" in err and not out.exists()
+    with_buffers = dict(state, **{"module.video_model.model.conv3d_1a_7x7.bn.num_batches_tracked": np.array(5)})
+    monkeypatch.setattr(weights, "read_torch_checkpoint", lambda path: with_buffers)
+    assert main(argv) == 0 and out.exists()

@@ -361,6 +361,14 @@ def _python_random_kept():
         random.setstate(state)
 
 
+def check_keras_archive(path: str) -> None:
+    """Raises a ValueError where the `.keras` file at `path` is not a zip archive (Keras says "File not found" of an
+    empty or truncated one)."""
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a .keras file: {os.path.getsize(path)} bytes that are not a zip archive "
+                         "(truncated, or not written by Keras)")
+
+
 def load_model_file(path: str) -> keras.Model:
     """`keras.saving.load_model` with acga_tf's serializable classes registered, not compiled: evaluation, prediction
     and export need no optimizer (a compiled model's `.keras` file would otherwise build its state, two values a
@@ -371,9 +379,7 @@ def load_model_file(path: str) -> keras.Model:
     """
     _require_keras_file(path)
     files.check_readable(path)  # before the zip check, which read it as a damaged file
-    if os.path.isfile(path) and not zipfile.is_zipfile(path):  # Keras says "File not found" of an empty file
-        raise ValueError(f"{path}: not a .keras file: {os.path.getsize(path)} bytes that are not a zip archive "
-                         "(truncated, or not written by Keras)")
+    check_keras_archive(path)
     try:
         with _python_random_kept():
             model = keras.saving.load_model(path, compile=False)

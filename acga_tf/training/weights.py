@@ -15,8 +15,9 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+import h5py
 import keras
 import numpy as np
 import tensorflow as tf
@@ -70,15 +71,23 @@ class LoadReport:
     loaded: list[str]
     unused_checkpoint: list[str]
     unset_model: list[str]
+    stream: str | None = None  # an I3D checkpoint's: the stream whose encoder it was loaded into
 
     def log(self, source: str) -> None:
         logger.info("%s: loaded %d tensors", source, len(self.loaded))
-        if self.unused_checkpoint:
+        if self.unused_checkpoint:  # (DeepMind's Mixed_5b to Logits, each named: 4,000 characters a load)
             logger.warning("%s: %d checkpoint variables not used: %s", source, len(self.unused_checkpoint),
-                           ", ".join(self.unused_checkpoint))
+                           _some(self.unused_checkpoint))
         if self.unset_model:
             logger.warning("%s: %d model weights not set: %s", source, len(self.unset_model),
-                           ", ".join(self.unset_model))
+                           _some(self.unset_model))
+
+
+NAMES_SHOWN = 6  # names a load's messages show of a longer list, then "..."
+
+
+def _some(names: Sequence[str]) -> str:
+    return ", ".join(names[:NAMES_SHOWN]) + (", ..." if len(names) > NAMES_SHOWN else "")
 
 
 def _relative(variable, layer: keras.layers.Layer) -> str:
@@ -117,20 +126,33 @@ def _encoder(model_or_encoder, stream: str | None) -> I3D:
 
 
 def _assign(targets: dict[str, keras.Variable], source: Mapping[str, np.ndarray], transpose,
-            source_name: str) -> LoadReport:
-    """Sets `targets` (checkpoint name → variable) from `source`, checking shapes; reports leftovers."""
-    loaded, unset = [], []
+            source_name: str, refuse: Callable[[list[str], int], None] | None = None) -> LoadReport:
+    """Sets `targets` (checkpoint name → variable) from `source`, checking shapes; reports leftovers. Every value is
+    read and checked before the first is set: a damaged file or a shape mismatch part-way left the model half loaded.
+    `refuse(unset, found)`, given, is called then with the model weights the source lacks and how many it has, and
+    raises where they say the source is not what was asked for."""
+    values, unset = {}, []
     for name, variable in targets.items():
         if name not in source:
             unset.append(variable.path)
             continue
-        value = np.asarray(source[name])
-        value = value.transpose(transpose(value)) if transpose else value
+        try:
+            stored = np.asarray(source[name])
+        except Exception as e:  # TensorFlow's reader: IndexError "Read less bytes than requested", DataLossError, ...
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{source_name}: cannot read {name!r} ({first}): its data file is damaged or cut short; "
+                             "copy the checkpoint again") from None
+        value = stored.transpose(transpose(stored)) if transpose else stored
         if tuple(value.shape) != tuple(variable.shape):
-            raise ValueError(f"{source_name}: shape mismatch: checkpoint {name!r} {tuple(np.shape(source[name]))} "
+            raise ValueError(f"{source_name}: shape mismatch: checkpoint {name!r} {tuple(stored.shape)} "
                              f"(as Keras {tuple(value.shape)}) vs model {variable.path!r} {tuple(variable.shape)}")
-        variable.assign(value.astype(variable.dtype))
-        loaded.append(variable.path)
+        values[name] = value
+    if refuse is not None:
+        refuse(unset, len(values))
+    loaded = []
+    for name, value in values.items():
+        targets[name].assign(value.astype(targets[name].dtype))
+        loaded.append(targets[name].path)
     unused = sorted(set(source) - set(targets))
     report = LoadReport(loaded, unused, unset)
     report.log(source_name)
@@ -162,7 +184,8 @@ class _CheckpointReader(Mapping):
         return len(self._shapes)
 
 
-def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None) -> LoadReport:
+def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, *, whole: bool = False
+                        ) -> LoadReport:
     """Loads a DeepMind Kinetics I3D TF checkpoint (`rgb_imagenet`, `flow_imagenet`, ...) into the encoder.
 
     Args:
@@ -170,6 +193,8 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None) 
         path: checkpoint prefix (`.../rgb_imagenet/model.ckpt`).
         stream: "rgb" or "flow"; default: detected from the checkpoint's scope (`RGB/` or `Flow/`). For a
             two-stream model it also picks which stream's encoder is loaded.
+        whole: refuse, before any weight is set, a checkpoint that lacks an encoder weight other than a BatchNorm
+            scale (a partial one, or another model's: its encoder would train from random weights).
 
     Returns:
         A `LoadReport`; the checkpoint's Mixed_5*/Logits variables and the model's BatchNorm scales (when the
@@ -181,11 +206,26 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None) 
     reader = _CheckpointReader(path)
     if stream is None:
         stream = "flow" if any(n.startswith("Flow/") for n in reader) else "rgb"
+        streams = getattr(model_or_encoder, "streams", None)
+        if streams is not None and stream not in streams:  # (said "stream='flow': this model's streams are ['rgb']",
+            # of a stream nobody gave)
+            other = "flow" if stream == "rgb" else "rgb"
+            raise ValueError(f"{path}: DeepMind's I3D of the {stream} stream (its variables are under "
+                             f"{_DEEPMIND_SCOPES[stream].split('/')[0]}/); this model reads {' and '.join(streams)}: "
+                             f"give the {other}_imagenet checkpoint")
     encoder = _encoder(model_or_encoder, stream)
     if not encoder.built:
         raise ValueError("load_i3d_checkpoint: build the encoder (or the model) before loading weights")
     targets = {deepmind_name(_relative(v, encoder), stream): v for v in encoder.weights}
-    return _assign(targets, reader, None, path)
+
+    def refuse(unset: list[str], found: int) -> None:
+        missing = [name for name in unset if not name.endswith("/gamma")]  # (DeepMind's BatchNorm has no scale)
+        if missing or not found:  # (a partial or another model's checkpoint trained a random video encoder, "a
+            # checkpoint without BatchNorm scales" said of it)
+            raise ValueError(f"{path}: not DeepMind's I3D of this model: {len(missing)} of the video encoder's "
+                             f"weights are not in it ({_some(missing)}); {found} were")
+
+    return dataclasses.replace(_assign(targets, reader, None, path, refuse if whole else None), stream=stream)
 
 
 def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], source: str = "state_dict") -> LoadReport:
@@ -256,9 +296,38 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
     state = read_torch_checkpoint(path)
     model = ACGA(config or ACGAConfig.preset("paper"))
     report = load_reference_state_dict(model, state, source=path)
+    left = [name for name in report.unused_checkpoint if not name.endswith(TORCH_BUFFERS)]
+    if report.unset_model or left:  # (written with exit 0: another architecture's file, random weights in it)
+        raise ValueError(f"{path}: not the reference ACGA of this config: "
+                         + "; ".join(part for part in (
+                             f"{len(report.unset_model)} of the model's {len(model.weights)} weights are not in it "
+                             f"({_some(report.unset_model)})" if report.unset_model else "",
+                             f"{len(left)} of its tensors have no place in the model ({_some(left)})" if left else "")
+                                     if part)
+                         + " (the paper preset follows the reference; --config for another); nothing written")
     artifacts.save_weights(model, output)
     model.config.to_json(output[: -len(".weights.h5")] + ".config.json")
     return report
+
+
+def _h5_weights(path: str) -> int:
+    """How many of a model's weights a Keras `.weights.h5` file holds (its layers', not an optimizer's).
+
+    Raises:
+        ValueError: not a whole HDF5 file (a copy cut short was "does not fit this run's model").
+    """
+    names = []
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+    except OSError as e:
+        reason = str(e).split("(", 1)[-1].split(")")[0] if "(" in str(e) else str(e)  # h5py's "(truncated file: ..."
+        raise ValueError(f"{path}: not a whole HDF5 weights file ({reason}): cut short or damaged; copy it again") \
+            from None
+    return sum(name.startswith("layers/") for name in names)
+
+
+TORCH_BUFFERS = ("num_batches_tracked",)  # state-dict entries that are not weights (PyTorch's BatchNorm counter)
 
 
 def _load_by_structure(model, source) -> bool:
@@ -301,11 +370,15 @@ def load_initial_weights(model, path: str) -> str:
     path = os.fspath(path)
     prefix = path[:-len(".index")] if path.endswith(".index") else path
     if os.path.isfile(prefix + ".index"):
-        report = load_i3d_checkpoint(model, prefix)
+        report = load_i3d_checkpoint(model, prefix, whole=True)
         notes = []
-        if report.unset_model:
-            notes.append(f"{len(report.unset_model)} encoder weights it lacks keep their initialisation (a "
-                         "checkpoint without BatchNorm scales: 1, as DeepMind's)")
+        if report.unset_model:  # (BatchNorm scales alone: `whole`)
+            notes.append(f"{len(report.unset_model)} BatchNorm scales it lacks keep their initialisation (1, as "
+                         "DeepMind's BatchNorm has none)")
+        if len(model.streams) > 1:  # (said nothing of the other stream, left random)
+            others = [stream for stream in model.streams if stream != report.stream]
+            notes.append(f"the {' and '.join(others)} stream's video encoder keeps its initialisation (--init-weights "
+                         "takes one checkpoint, one stream's)")
         epsilon = model.config.bn_epsilon
         if not np.isclose(epsilon, DEEPMIND_BN_EPSILON):
             notes.append(f"its BatchNorms were trained with epsilon {DEEPMIND_BN_EPSILON:g}, the model has "
@@ -317,15 +390,19 @@ def load_initial_weights(model, path: str) -> str:
         raise FileNotFoundError(f"{path}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
     if path.endswith(".weights.h5"):
+        stored = _h5_weights(path)
         try:
             with warnings.catch_warnings():  # a weights file holds no optimizer state: Keras says it skips it
                 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
                 model.load_weights(path)
         except (OSError, ValueError, KeyError) as e:
             raise ValueError(f"{path}: does not fit this run's model ({_keras_reason(e)})") from None
-        return f"{path}: all {len(model.weights)} weights of the model"
+        left = stored - len(model.weights)  # (Keras passes over the layers the model lacks: "all weights" was said)
+        return (f"{path}: all {len(model.weights)} weights of the model"
+                + (f"; {left} of its weights this model has no place for are left out" if left > 0 else ""))
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")) or path.endswith(".keras"):
         file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
+        artifacts.check_keras_archive(file)  # (Keras said "File not found" of a damaged one)
         try:
             source = keras.saving.load_model(file, compile=False)
         except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile, zlib.error) as e:  # (a damaged copy's
