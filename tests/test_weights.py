@@ -291,3 +291,5 @@ def test_convert_weights_refuses_a_checkpoint_that_does_not_fill_the_model(share
     with_buffers = dict(state, **{"module.video_model.model.conv3d_1a_7x7.bn.num_batches_tracked": np.array(5)})
     monkeypatch.setattr(weights, "read_torch_checkpoint", lambda path: with_buffers)
     assert main(argv) == 0 and out.exists()
+    assert capsys.readouterr().out.splitlines()[-1] == (f"loaded 265 tensors from ref.pth -> {out} (1 "
+                                                        "num_batches_tracked counters left out: not weights)")
