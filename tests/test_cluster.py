@@ -33,6 +33,15 @@ TWO = {"worker": ["localhost:23456", "localhost:23457"]}
     (json.dumps({"cluster": {"worker": ["h:1", "h:1"]}, "task": {"type": "worker", "index": 0}}),
      "TF_CONFIG: the address h:1 is given to two tasks (worker 0 and worker 1): each task of the cluster has its own "
      "host:port"),
+    # a cluster reviewer's: a port past 65535 was a traceback (its own) or waited for (another's), "2320²" int()'s
+    # error; one port under two names of this machine waited for itself
+    (json.dumps({"cluster": {"worker": ["localhost:99999"]}, "task": {"type": "worker", "index": 0}}),
+     "TF_CONFIG: cluster.worker: the address localhost:99999: a port is 1 to 65535"),
+    (json.dumps({"cluster": {"worker": ["localhost:2320\u00b2"]}, "task": {"type": "worker", "index": 0}}),
+     "TF_CONFIG: cluster.worker: expected a list of \"host:port\" addresses"),
+    (json.dumps({"cluster": {"worker": ["localhost:23201", "127.0.0.1:23201"]},
+                 "task": {"type": "worker", "index": 0}}),
+     "TF_CONFIG: the address 127.0.0.1:23201 is given to two tasks (worker 0 and worker 1)"),
     (json.dumps({"cluster": TWO, "task": {"type": "Worker", "index": 0}}),
      "TF_CONFIG: task.type 'Worker' is not a job of the cluster (worker; names are lower case)"),
     (json.dumps({"cluster": TWO, "task": {"type": "worker", "index": 2}}),
@@ -103,6 +112,22 @@ def test_a_worker_whose_cluster_does_not_start_says_so_and_stops(case, prepared_
             f"acga train: error: TF_CONFIG: worker 0 cannot listen at 127.0.0.1:{ports[0]} (Address already in use: "
             "its port taken by another process?)"), err[-2000:]
     assert not out.exists()  # nothing written
+
+
+def test_a_one_worker_cluster_trains_and_its_overwrite_leaves_the_workers_folders(prepared_a2d, tmp_path):
+    """A cluster reviewer's: a TF_CONFIG of one worker (a scheduler's `replicas: 1`) failed after its first step with
+    a traceback ("only 0-dimensional arrays can be converted to Python scalars": its logs kept the axis a cluster's
+    reduction takes off); and the chief's --overwrite removed OUTPUT/workers/ as the other workers wrote there (with a
+    shared output, every try failed): each worker starts its own folder over."""
+    out = tmp_path / "run"
+    (out / "workers" / "worker-1").mkdir(parents=True)
+    (out / "workers" / "worker-1" / "provenance.json").write_text("{}")
+    (out / "logs").mkdir()
+    proc = _train(prepared_a2d, out, {"cluster": {"worker": [f"127.0.0.1:{free_ports(1)[0]}"]},
+                                      "task": {"type": "worker", "index": 0}}, extra=("--overwrite",))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert (out / "model.keras").is_file() and (out / "workers" / "worker-1" / "provenance.json").is_file()
 
 
 def test_workers_given_different_settings_are_refused_before_anything_is_written(prepared_a2d, tmp_path):

@@ -80,13 +80,14 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_uninterrupted_weights(prepared_a
     of a run never stopped."""
     config, steps, epochs = ExperimentConfig.preset("tiny", **TINY), 2, 2
     stopped, whole = str(tmp_path / "stopped"), str(tmp_path / "whole")
+    # the stop writes a backup of its step: the one of every 100 steps (the default) was at step 2, the epoch's end,
+    # and the stop lost the steps since (up to 99)
     with pytest.raises(KeyboardInterrupt, match=r"the same command resumes the run from its backup \(optimizer step "
                                                 r"3\)"):
-        fit(config, prepared_a2d["train"], stopped, epochs=epochs, steps_per_epoch=steps, backup_every=1, verbose=0,
+        fit(config, prepared_a2d["train"], stopped, epochs=epochs, steps_per_epoch=steps, verbose=0,
             callbacks=[_StopAfterStep(3)])
     capsys.readouterr()
-    resumed = fit(config, prepared_a2d["train"], stopped, epochs=epochs, steps_per_epoch=steps, backup_every=1,
-                  verbose=2)
+    resumed = fit(config, prepared_a2d["train"], stopped, epochs=epochs, steps_per_epoch=steps, verbose=2)
     assert "resuming from " in capsys.readouterr().out and resumed.epoch == [1]  # only what was left was run
     fit(config, prepared_a2d["train"], whole, epochs=epochs, steps_per_epoch=steps, verbose=0)
     for a, b in zip(_weights(os.path.join(stopped, artifacts.MODEL_FILE)),
@@ -733,6 +734,25 @@ def test_a_cluster_worker_whose_run_was_trained_further_is_finished_only_once_it
                      ExperimentConfig.preset("tiny", **TINY, epochs=2, steps_per_epoch=1).to_dict())
     other = [0, 2]
     assert train_module._finishing_with_the_cluster(run) is True and rows[-1] == [1, 2]
+
+
+def test_cluster_workers_whose_backups_are_at_other_steps_are_refused_saying_how_to_resume(finished_run, tmp_path,
+                                                                                           monkeypatch):
+    """A cluster reviewer's Ctrl-C on one worker between a step and its backup: the workers' backups were at steps 3
+    and 4, and the same command resumed each at its own step, all-reducing gradients of other steps until a collective
+    failed ("expected type 0 and data_type 9"), every retry alike. Refused on every worker, saying what to copy."""
+    out = _copy_run(finished_run, tmp_path)
+    os.remove(os.path.join(out, artifacts.MODEL_FILE))  # stopped, its backup at step 1
+    run = types.SimpleNamespace(work_dir=out, epochs=2, steps_per_epoch=1, strategy=None)
+    for other, at in (([0, 2], "1, 2"), ([0, -1], "none, 1")):
+        monkeypatch.setattr(train_module, "gather_rows", lambda strategy, row: [row, other])
+        with pytest.raises(ValueError, match=rf"^{re.escape(out)}: the cluster's workers hold backups of other "
+                                             rf"optimizer steps \({at}\): they cannot train together; copy the backup "
+                                             r"folder of the latest one \(OUTPUT/backup for the chief, "
+                                             r"OUTPUT/workers/worker-K/backup for the others\) over the others'"):
+            train_module._finishing_with_the_cluster(run)
+    monkeypatch.setattr(train_module, "gather_rows", lambda strategy, row: [row, [0, 1]])
+    assert train_module._finishing_with_the_cluster(run) is False  # the same step: they resume together
 
 
 def _assert_same_weights(run, other):

@@ -62,15 +62,20 @@ def read_tf_config() -> dict[str, Any] | None:
             raise ValueError(f"{where}: cluster job {job!r}: acga train's MultiWorkerMirroredStrategy has "
                              f"{' and '.join(JOBS)} tasks only")
         if (not isinstance(addresses, list) or not addresses
-                or not all(isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in addresses)):
+                or not all(isinstance(a, str) and _port(a) is not None for a in addresses)):
             raise ValueError(f"{where}: cluster.{job}: expected a list of \"host:port\" addresses, got {addresses!r}")
+        if (wrong := next((a for a in addresses if not 0 < _port(a) < 65536), None)) is not None:  # (a traceback of
+            # its own port, "bind(): port must be 0-65535"; another's was waited for to the end)
+            raise ValueError(f"{where}: cluster.{job}: the address {wrong}: a port is 1 to 65535")
     tasks: dict[str, str] = {}
     for job, addresses in cluster.items():
         for i, address in enumerate(addresses):
-            if address in tasks:  # the task waited for itself, for as long as the wait lasts
-                raise ValueError(f"{where}: the address {address} is given to two tasks ({tasks[address]} and {job} "
+            same = _same_place(address)
+            if same in tasks:  # the task waited for itself, for as long as the wait lasts ("localhost:1" and
+                # "127.0.0.1:1" alike)
+                raise ValueError(f"{where}: the address {address} is given to two tasks ({tasks[same]} and {job} "
                                  f"{i}): each task of the cluster has its own host:port")
-            tasks[address] = f"{job} {i}"
+            tasks[same] = f"{job} {i}"
     if not isinstance(task, dict) or "type" not in task or "index" not in task:
         raise ValueError(f"{where}: no \"task\" {{\"type\": ..., \"index\": ...}} saying which of the cluster's tasks "
                          f"this process is (each process has its own): {raw!r}")
@@ -84,6 +89,21 @@ def read_tf_config() -> dict[str, Any] | None:
         raise ValueError(f"{where}: task.index {index!r}: the cluster's {job!r} job has {len(cluster[job])} "
                          f"task(s), numbered from 0")
     return config
+
+
+def _port(address: str) -> int | None:
+    """The port of a "host:port" address, or None where it has none of ASCII digits ("2320²" is a digit to str)."""
+    port = address.rpartition(":")[2]
+    return int(port) if port.isascii() and port.isdigit() else None
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")  # this machine's, under its usual names
+
+
+def _same_place(address: str) -> str:
+    """`address` with this machine's usual names as one, so that two of its tasks at one port are told apart."""
+    host, _, port = address.rpartition(":")
+    return f"localhost:{port}" if host.lower() in LOOPBACK_NAMES else address
 
 
 def worker_role() -> tuple[str, int, bool]:

@@ -34,7 +34,7 @@ import os
 import random
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -267,6 +267,18 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
     def saved_step(self) -> int | None:
         """The optimizer step of the backup on disk, or None when there is none."""
         return _backup_step(self.backup_dir)
+
+    def save_on_stop(self) -> None:
+        """Writes a backup at the step training stopped at (Ctrl-C), where the one on disk is older: a stop lost the
+        steps since the last backup, up to `backup_every` (100 by default). A stop lands between steps (Python raises
+        it after TensorFlow's call returns), so the weights and the optimizer are those of a whole step."""
+        if getattr(self, "model", None) is None or getattr(self.model, "optimizer", None) is None:
+            return
+        try:
+            if self.saved_step() != int(self.model.optimizer.iterations.numpy()):
+                self._save_model()
+        except Exception as e:  # (never hides what stopped the run)
+            logger.warning("no backup written at the stop (%s); the last one is kept", error_message(e))
 
     def restore(self) -> bool:
         """Loads the backup into the model and its optimizer; returns whether there was one.
@@ -552,7 +564,11 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     with (files.locked_folder(run.work_dir, option(*OUTPUT)),
           run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
           seeded(experiment.training.seed), _cluster_losses(run)):
-        claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment)
+        claim_run_dir(run.work_dir, resume=resume or finishing, overwrite=overwrite, experiment=experiment,
+                      # (the chief's --overwrite removed the other workers' folders as they wrote them: with a shared
+                      # output every try failed; each worker starts its own over)
+                      keep=(WORKERS_DIR,) if isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                      else ())
         _load_words(run, vectors_path, init_weights)
         if (resume or finishing) and _parent_run(init_weights) is not None:
             _words_as_backed_up(run, vectors_path, init_weights)
@@ -602,6 +618,11 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
             raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
         except (KeyboardInterrupt, OSError) as e:  # Ctrl-C, or a full disk: what a second try would do
+            # (not in a cluster: the other workers keep their last backup, and a worker's newer one could not
+            # resume with theirs: `_finishing_with_the_cluster`)
+            if isinstance(e, KeyboardInterrupt) and not isinstance(run.strategy,
+                                                                    tf.distribute.MultiWorkerMirroredStrategy):
+                backup.save_on_stop()
             saved = backup.saved_step()
             earlier = (f" ({artifacts.MODEL_FILE} holds the run as it was before this command)"
                        if tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)) else "")
@@ -687,6 +708,15 @@ def _finishing_with_the_cluster(run: _Run) -> bool:
     states = gather_rows(run.strategy, [int(finished), -1 if step is None else step])  # (replicas, 2)
     done = sorted({int(s) for d, s in states if d and s >= 0})  # the finished runs' steps
     stopped = sorted({int(s) for d, s in states if not d and s >= 0})  # the stopped runs' backups' steps
+    unfinished = sorted({int(s) for d, s in states if not d})  # (-1: no backup)
+    if not done and len(unfinished) > 1:  # (they resumed at their own steps, all-reducing each other's gradients of
+        # other steps, until a collective's "expected type 0 and data_type 9": a cluster reviewer's, after a Ctrl-C
+        # between a step and its backup on one worker)
+        at = ", ".join("none" if s < 0 else str(s) for s in unfinished)
+        raise ValueError(f"{run.work_dir}: the cluster's workers hold backups of other optimizer steps ({at}): they "
+                         "cannot train together; copy the backup folder of the latest one (OUTPUT/backup for the "
+                         "chief, OUTPUT/workers/worker-K/backup for the others) over the others' and run the same "
+                         f"command on every worker, or pass {option(*OVERWRITE)} on every worker to start over")
     if not done or not stopped:
         return False
     if len(done) > 1 or stopped != done:  # decided alike on every worker, from the same gathered states
@@ -763,7 +793,7 @@ def moving_statistics_note(model: keras.Model, steps: int) -> str | None:
 
 
 def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = False,
-                  experiment: ExperimentConfig | None = None) -> None:
+                  experiment: ExperimentConfig | None = None, keep: Collection[str] = ()) -> None:
     """The output-folder policy of `fit` (docs/training.md#resume): a new or empty folder is used; an interrupted
     run (a backup, no `model.keras`) is resumed; a finished run is refused unless `resume` (go on from its backup
     to more epochs) or `overwrite` (remove the run's files and start over); a folder holding files that are not a
@@ -771,7 +801,8 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
     that has trained (its backup's metadata records a step, it is finished, or it has checkpoints) but whose backup
     weights are missing is refused, and so, given `experiment`, is a backup of another experiment than the run's
     `experiment.json` (any field but those of `RESUMABLE_CHANGES`): training would start over at step 0, or Keras
-    would skip loading the optimizer state, and replace the run's files.
+    would skip loading the optimizer state, and replace the run's files. `keep`: entries `overwrite` leaves (a
+    cluster chief's: the other workers' folders, which they start over themselves).
 
     Raises:
         ValueError: the folder holds a finished run, files that are not a run's, a run of another experiment, or a
@@ -789,7 +820,7 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
     own = {e for e in entries if e in RUN_ENTRIES or artifacts.DAMAGED_PROVENANCE.fullmatch(e)}
     foreign = sorted(e for e in entries - own if not e.endswith(TEMPORARY_ENDINGS))
     if overwrite:
-        removed = sorted(own)
+        removed = sorted(own - set(keep))
         for entry in removed:
             path = os.path.join(work_dir, entry)
             (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
@@ -1121,7 +1152,11 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool,
                       foreground_weight=experiment.training.foreground_weight)
         model.optimizer.build(model.trainable_variables)
         return model, model, None
-    multi_worker = isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    # Keras reduces a step's logs across workers (`strategy.reduce(..., axis=0)`, see `TrainingTask`) where the
+    # strategy is in multi-worker mode, as its own check reads it: a one-worker TF_CONFIG (a scheduler's replicas: 1)
+    # is not, and its logs kept the axis (a traceback after the first step: a cluster reviewer's)
+    multi_worker = (isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                    and getattr(run.strategy.extended, "_in_multi_worker_mode", lambda: True)())
     with run.strategy.scope():
         model = checked(ACGA(experiment.model, stages=made(), **dtypes))
         if feature_cache:

@@ -207,11 +207,16 @@ def test_the_feature_cache_is_rebuilt_when_its_inputs_change(tmp_path, monkeypat
     from acga_tf.training import train  # noqa: PLC0415
 
     writes = []
-    monkeypatch.setattr(train, "write_cache", lambda prefix, dataset, directory: writes.append(directory) or [
-        pathlib.Path(directory).mkdir(parents=True, exist_ok=True) or str(pathlib.Path(directory, "f.tfrecord"))])
+
+    def write_cache(prefix, dataset, directory):
+        writes.append(directory)
+        pathlib.Path(directory).mkdir(parents=True, exist_ok=True)
+        pathlib.Path(directory, "f.tfrecord").touch()
+        return [str(pathlib.Path(directory, "f.tfrecord"))]
+
+    monkeypatch.setattr(train, "write_cache", write_cache)
     directory = str(tmp_path / "cache")
     first = train._feature_cache(None, None, directory, "fingerprint-a")
-    pathlib.Path(first[0]).touch()
     assert train._feature_cache(None, None, directory, "fingerprint-a") == first and len(writes) == 1  # reused
     train._feature_cache(None, None, directory, "fingerprint-b")  # other shards, configs or weights
     assert len(writes) == 2
