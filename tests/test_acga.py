@@ -240,6 +240,18 @@ def test_stateless_call_checks_its_inputs_as_a_call_does():
     assert tuple(outputs["logits"].shape)[1:] == (64, 64, 1)
 
 
+def test_a_call_with_an_argument_it_does_not_take_is_refused():
+    """A Python-API tester's `model(x, return_attention=True)` answered without maps and without a word (Keras passes
+    over a keyword a model's call does not take): the config's field is the switch, and the message says so."""
+    model = ACGA(TINY)
+    inputs = random_inputs(TINY)
+    with pytest.raises(TypeError, match=r"^ACGA\(\) got the argument\(s\) return_attention, which it does not take "
+                                        r"\(training=, mask=\); the attention maps are the config's "
+                                        r"return_attention=True"):
+        model(inputs, return_attention=True)
+    assert set(model(inputs, training=False)) == {"logits", "logits_res1", "logits_res2"}
+
+
 def test_predict_refuses_raw_pixels():
     """`model.predict` passes its batches through the same check (Keras keeps the arrays' dtype)."""
     with pytest.raises(ValueError, match=r"'video' is uint8: the model reads floats"):

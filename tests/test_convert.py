@@ -335,3 +335,31 @@ def test_a_folder_another_conversion_is_writing_into_is_refused(a2d_world, a2d_s
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
     assert prepare_a2d(root / "nowhere", tmp_path / "new" / "shards") == 2  # refused after the lock: no folder left
     assert not (tmp_path / "new").exists()
+
+
+def test_workers_report_each_shard_as_it_is_written_and_stop_at_the_first_bad_one(monkeypatch):
+    """A reviewer's `acga prepare --workers 2`: the bar stood at 0 frames while 6 of 18 shards were written (the pool
+    was waited on until every shard was done: `write_shard` returns its errors, it raises none), so a bad shard was
+    named only after every other had been written."""
+    import concurrent.futures  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    import types  # noqa: PLC0415
+
+    from acga_tf.data import convert  # noqa: PLC0415
+    from acga_tf.data.types import DataError  # noqa: PLC0415
+
+    written = []
+
+    def write_shard(task):
+        written.append(task.name)
+        if task.name == "bad":
+            return {"name": "bad", "error": ["clip.mp4", "cannot be decoded", "damaged"]}
+        time.sleep(0.3)
+        return {"name": task.name}
+
+    monkeypatch.setattr(convert, "write_shard", write_shard)
+    tasks = [types.SimpleNamespace(name=name, items=[0]) for name in ("bad", "a", "b", "c", "d")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        with pytest.raises(DataError, match=r"clip\.mp4: cannot be decoded"):
+            convert._run_local(tasks, 1, False, "a2d train", pool)
+    assert written[0] == "bad" and len(written) <= 2, written  # the shard running went on; the rest were cancelled

@@ -32,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Sequence
 
 from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
@@ -134,7 +134,8 @@ def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
         try:
             pending = {pool.submit(write_shard, t): t for t in tasks}  # one shard per task
             while pending:
-                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)  # (FIRST_EXCEPTION waited for every shard:
+                # `write_shard` returns its errors, so the bar stood at 0 to the end, a bad shard named after all)
                 for future in done:
                     task = pending.pop(future)
                     result = future.result()

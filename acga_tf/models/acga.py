@@ -242,6 +242,9 @@ def _serialize(policy):
     return keras.dtype_policies.serialize(policy) if policy is not None else None
 
 
+CALL_ARGUMENTS = frozenset({"training", "mask"})  # the keyword arguments a call of `ACGA` takes (Keras' own)
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class ACGA(SegmentationTask, keras.Model):
     """Asymmetric Cross-Guided Attention network (docs/model.md).
@@ -387,6 +390,13 @@ class ACGA(SegmentationTask, keras.Model):
             f"{layers} (video encoder {encoder})"
 
     def __call__(self, inputs, *args, **kwargs):
+        if unknown := sorted(set(kwargs) - CALL_ARGUMENTS):  # (Keras passes over them: `return_attention=True` gave
+            # no map, without a word)
+            raise TypeError(f"ACGA() got the argument(s) {', '.join(unknown)}, which it does not take (training=, "
+                            "mask=)" + ("; the attention maps are the config's return_attention=True "
+                                        "(ACGA(config.replace(return_attention=True)), or "
+                                        "acga_tf.apps.visualize.attention_model(model) for a built one)"
+                                        if "return_attention" in unknown else ""))
         self._check_inputs(inputs)  # before Keras' own input_spec check, to name the config field
         self._check_runs_here(inputs)
         return super().__call__(inputs, *args, **kwargs)
