@@ -161,12 +161,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.batch < 1:
         parser.error(f"--runs {args.runs} and --batch {args.batch} must be positive")
+    given = args.queries
     try:
-        args.queries = () if args.queries == "0" else tuple(int(q) for q in args.queries.split(","))
+        args.queries = () if given == "0" else tuple(int(q) for q in given.split(","))
     except ValueError:
         args.queries = (0,)
-    if any(q < 1 for q in args.queries) or (args.queries and args.queries[0] != 1):
-        parser.error(f"--queries {args.queries}: comma-separated positive counts starting with 1, e.g. 1,4,16")
+    if any(q < 1 for q in args.queries) or (args.queries and args.queries[0] != 1):  # (as typed: it showed "(0,)")
+        parser.error(f"--queries {given!r}: comma-separated positive counts starting with 1, e.g. 1,4,16")
 
     config = ACGAConfig.preset(args.preset)
     device = require_device(args.device)  # without it, TF would run a GPU request on the CPU silently
@@ -192,36 +193,43 @@ def main(argv=None) -> int:
               f"device={device} xla={args.xla} runs={args.runs}")
         for line in environment_lines(device):
             print(line)
-        print(f"FLOPs per clip: {flops / args.batch / 1e9:.4g} GFLOP (convolutions and matrix products, 2 x MACs)")
+        # (`RawACGA` counts a clip's: its shapes without the batch axis; divided by the batch again, a batch of B gave
+        # B times too few FLOPs a clip and GFLOP/s: a benchmark reviewer's)
+        print(f"FLOPs per clip: {flops / 1e9:.4g} GFLOP (convolutions and matrix products, 2 x MACs)")
         print(f"max |keras - raw| on logits: {diff:.2e} ({relative:.1e} of max |logit|)")
         if not relative <= MAX_RELATIVE_DIFFERENCE:
             raise SystemExit(f"error: the Keras model and the raw ops disagree (more than {MAX_RELATIVE_DIFFERENCE:g} "
                              "of max |logit|): their times would not compare the same computation")
         other_fn, folded = _other_batch_norm_form(model, args.xla, video, words)
         other_fn(video, words)  # warm up
-        keras_times, raw_times, other_times = [], [], []
-        for _ in range(args.runs):  # interleaved, so machine noise hits them alike
-            keras_times.append(_median_time(keras_fn, (video, words), 1))
-            raw_times.append(_median_time(raw_fn, (video, words), 1))
-            other_times.append(_median_time(other_fn, (video, words), 1))
-        k_med, r_med = statistics.median(keras_times), statistics.median(raw_times)
-        o_med = statistics.median(other_times)
-        # The Keras decoder skips the resized-text concatenation (decoder.py), so its GFLOP/s is per spec FLOP.
-        print(f"keras model  median {k_med:.4g} s  ({flops / k_med / 1e9:.0f} spec GFLOP/s)  runs: "
-              + ", ".join(f"{t:.4g}" for t in keras_times))
-        print(f"raw TF ops   median {r_med:.4g} s  ({flops / r_med / 1e9:.0f} GFLOP/s)  runs: "
-              + ", ".join(f"{t:.4g}" for t in raw_times))
-        print(f"ratio keras/raw: {k_med / r_med:.3f}")
-        print(f"keras model with the I3D BatchNorms {'separate' if folded else 'folded'}: median {o_med:.4g} s; "
-              f"this device's choice ({'folded into the convs' if folded else 'separate'}) runs at "
-              f"{o_med / k_med:.2f}x its speed")
-        if args.bfloat16:
+        mixed_fn = None
+        if args.bfloat16:  # built and warmed up before the timed runs, which it joins (interleaved, as the others)
             mixed = ACGA(config, dtype="mixed_bfloat16")
             mixed.set_weights(model.get_weights())
             mixed_fn = tf.function(lambda v, w: mixed({"video": v, "words": w}, training=False)["logits"],
                                    jit_compile=args.xla)
             mixed_out = mixed_fn(video, words)
-            b_med = _median_time(mixed_fn, (video, words), args.runs)
+        keras_times, raw_times, other_times, mixed_times = [], [], [], []
+        for _ in range(args.runs):  # interleaved, so machine noise hits them alike
+            keras_times.append(_median_time(keras_fn, (video, words), 1))
+            raw_times.append(_median_time(raw_fn, (video, words), 1))
+            other_times.append(_median_time(other_fn, (video, words), 1))
+            if mixed_fn is not None:
+                mixed_times.append(_median_time(mixed_fn, (video, words), 1))
+        k_med, r_med = statistics.median(keras_times), statistics.median(raw_times)
+        o_med = statistics.median(other_times)
+        clip_flops = flops * args.batch  # a batch's
+        # The Keras decoder skips the resized-text concatenation (decoder.py), so its GFLOP/s is per spec FLOP.
+        print(f"keras model  median {k_med:.4g} s  ({clip_flops / k_med / 1e9:.0f} spec GFLOP/s)  runs: "
+              + ", ".join(f"{t:.4g}" for t in keras_times))
+        print(f"raw TF ops   median {r_med:.4g} s  ({clip_flops / r_med / 1e9:.0f} GFLOP/s)  runs: "
+              + ", ".join(f"{t:.4g}" for t in raw_times))
+        print(f"ratio keras/raw: {k_med / r_med:.3f}")
+        print(f"keras model with the I3D BatchNorms {'separate' if folded else 'folded'}: median {o_med:.4g} s; "
+              f"this device's choice ({'folded into the convs' if folded else 'separate'}) runs at "
+              f"{o_med / k_med:.2f}x its speed")
+        if mixed_fn is not None:
+            b_med = statistics.median(mixed_times)
             agree = float(tf.reduce_mean(tf.cast((mixed_out > 0) == (keras_out > 0), tf.float32)))
             versus = (f"speed-up {k_med / b_med:.2f}x over float32" if b_med < k_med else
                       f"slower than float32 on this host: {k_med / b_med:.2f}x float32's speed")

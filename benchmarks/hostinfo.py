@@ -20,7 +20,7 @@ import sys
 from acga_tf.ops.provenance import cpu_features  # (only the standard library: no backend is chosen)
 
 __all__ = ["cores", "cpu_features", "cpu_model", "device_description", "environment_lines", "jax_device",
-           "require_device", "thread_settings"]
+           "on_the_cpu", "require_device", "thread_settings"]
 
 
 def cores() -> int:
@@ -153,6 +153,30 @@ def _backend() -> str:
     import keras
 
     return keras.backend.backend()
+
+
+def on_the_cpu() -> str:
+    """Keeps this process's work on the host CPU under the running backend, and returns "CPU:0", for a CPU
+    benchmark's `environment_lines`: where a GPU is visible, TensorFlow and JAX place the work on it, and the figures
+    were labelled CPU:0 (a benchmark reviewer's reading of jit.py, precision.py and onednn.py).
+
+    Raises:
+        SystemExit: TensorFlow's devices were set up in this process already with a GPU among them.
+    """
+    if _backend() == "jax":
+        import jax
+
+        jax.config.update("jax_default_device", jax.devices("cpu")[0])
+        return "CPU:0"
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # (TensorFlow's devices are set up once a process)
+        if tf.config.list_logical_devices("GPU"):
+            raise SystemExit("error: TensorFlow uses a GPU in this process already; run this CPU benchmark with "
+                             "CUDA_VISIBLE_DEVICES= set empty") from None
+    return "CPU:0"
 
 
 def device_description(device: str = "CPU:0") -> str:

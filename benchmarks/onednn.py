@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 
-from hostinfo import add_trainable_from, environment_lines, preset_config  # benchmarks/hostinfo.py
+from hostinfo import add_trainable_from, environment_lines, on_the_cpu, preset_config  # benchmarks/hostinfo.py
 
 PRESET_NAMES = ("tiny", "small", "demo", "paper")  # ACGAConfig.preset names
 
@@ -61,15 +61,16 @@ def main(argv=None) -> int:
         return 0
     print(f"preset={args.preset} batch={args.batch} rounds={args.rounds} runs={args.runs} "
           f"trainable_from={config.i3d_trainable_from} float32")
-    for line in environment_lines("CPU:0"):
+    for line in environment_lines(on_the_cpu()):
         print(line)
     command = [sys.executable, os.path.abspath(__file__), "--child", "--preset", args.preset, "--batch",
                str(args.batch), "--runs", str(args.runs), "--trainable-from", config.i3d_trainable_from]
     seen = {"off": [], "on": []}
     for round_ in range(1, args.rounds + 1):
         for side, value in (("off", "0"), ("on", "1")):
-            done = subprocess.run(command, env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS=value), capture_output=True,
-                                  text=True)
+            done = subprocess.run(command, env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS=value,
+                                                    CUDA_VISIBLE_DEVICES=""),  # (the host CPU's kernels, not a GPU's)
+                                  capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"error: the oneDNN-{side} process failed: {done.stderr.strip().splitlines()[-1:]}",
                       file=sys.stderr)

@@ -27,6 +27,7 @@ from hostinfo import environment_lines  # benchmarks/hostinfo.py
 
 from acga_tf.apps.predict import _blend, _blend_table, overlay_color
 from acga_tf.ops import geometry
+from acga_tf.ops.config import count_argument
 from acga_tf.ops.geometry import letterbox_geometry
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
 
@@ -68,9 +69,10 @@ def timed(function, repeats: int) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=128, help="S, the model's output size (default: 128)")
-    parser.add_argument("--batch", type=int, default=4, help="masks at a time (default: 4, acga predict's)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed calls per figure, their median (default: 10)")
+    parser.add_argument("--size", type=count_argument, default=128, help="S, the model's output size (default: 128)")
+    parser.add_argument("--batch", type=count_argument, default=4, help="masks at a time (default: 4, acga predict's)")
+    parser.add_argument("--repeats", type=count_argument, default=10,
+                        help="timed calls per figure, their median (default: 10)")
     parser.add_argument("--frames", default=",".join(FRAME_SIZES),
                         help=f"frame sizes, comma-separated, of {', '.join(FRAME_SIZES)} or HxW (default: all)")
     args = parser.parse_args(argv)
@@ -82,7 +84,9 @@ def main(argv=None) -> int:
             try:
                 height, width = (int(v) for v in name.split("x"))
             except ValueError:
-                parser.error(f"--frames: {name!r} is none of {', '.join(FRAME_SIZES)}, nor HxW")
+                height = width = 0
+            if height < 1 or width < 1:  # ("0x0" was letterbox_geometry's traceback)
+                parser.error(f"--frames: {name!r} is none of {', '.join(FRAME_SIZES)}, nor HxW of positive sizes")
             sizes[name] = (height, width)
     for line in environment_lines():
         print(line)

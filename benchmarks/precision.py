@@ -19,7 +19,7 @@ import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it
 import argparse
 
 import keras
-from hostinfo import add_trainable_from, environment_lines, preset_config  # benchmarks/hostinfo.py
+from hostinfo import add_trainable_from, environment_lines, on_the_cpu, preset_config  # benchmarks/hostinfo.py
 from jit import batch_inputs, interleaved_medians, same_weights  # benchmarks/jit.py
 
 from acga_tf.ops.devices import bfloat16_speedup
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
         parser.error(f"--runs {args.runs} and --batch {args.batch} must be positive")
     config = preset_config(args)
     print(f"preset={args.preset} batch={args.batch} runs={args.runs} trainable_from={config.i3d_trainable_from}")
-    for line in environment_lines("CPU:0"):
+    for line in environment_lines(on_the_cpu()):
         print(line)
     policy, reason = mixed_precision_policy()
     print(f"bfloat16 convolution probe: {bfloat16_speedup():.2f}x float32's speed; --mixed-precision picks "

@@ -52,6 +52,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.videos < 1:
         parser.error(f"--videos {args.videos}: give at least 1")
+    if not (args.seconds > 0 and args.fps > 0 and args.height >= 16):  # (a video of no frame: "video file not found")
+        parser.error(f"--seconds {args.seconds:g} and --fps {args.fps:g} must be > 0, --height {args.height} >= 16")
     with workspace(args.workdir) as (work, run):
         videos = [os.path.join(work, f"video{k:03d}.mp4") for k in range(args.videos)]
         frames = [write_video(video, args.seconds, args.height, args.fps) for video in videos]

@@ -28,6 +28,7 @@ from acga_tf.data.a2d import read_a2d
 from acga_tf.data.convert import convert
 from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.data.video import LoadedSample, load_samples, read_a2d_masks, read_video_frames, window_bounds
+from acga_tf.ops.config import count_argument
 
 
 def one_at_a_time(frames, window):
@@ -55,10 +56,10 @@ def same(a, b) -> bool:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", help="an A2D Sentences tree (default: a synthetic one, written first)")
-    parser.add_argument("--videos", type=int, default=12, help="videos to load (default: 12)")
-    parser.add_argument("--frames", type=int, default=120, help="frames of a written video (default: 120)")
-    parser.add_argument("--window", type=int, default=16, help="clip window (default: 16, the paper's T)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each way; the minimum is printed")
+    parser.add_argument("--videos", type=count_argument, default=12, help="videos to load (default: 12)")
+    parser.add_argument("--frames", type=count_argument, default=120, help="frames of a written video (default: 120)")
+    parser.add_argument("--window", type=count_argument, default=16, help="clip window (default: 16, the paper's T)")
+    parser.add_argument("--repeats", type=count_argument, default=3, help="runs of each way; the minimum is printed")
     args = parser.parse_args(argv)
     for line in environment_lines():
         print(line)

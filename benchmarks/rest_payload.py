@@ -17,6 +17,7 @@ from __future__ import annotations
 import acga_tf  # noqa: F401  # isort: skip  (first, before TensorFlow loads: it turns on oneDNN, docs/training.md#cpu)
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -25,6 +26,7 @@ from hostinfo import environment_lines  # benchmarks/hostinfo.py
 
 from acga_tf.apps.predict import load_video, predict
 from acga_tf.apps.predictors import load_predictor
+from acga_tf.ops.config import count_argument
 from acga_tf.ops.extras import install_hint
 from acga_tf.serving.client import (
     ENCODED_SIGNATURE,
@@ -57,16 +59,18 @@ def synthetic_frames(count: int, height: int, width: int, seed: int = 0) -> np.n
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", help="a video file (its first frames); default: synthetic frames")
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--clip-length", type=int, default=16, help="T (16: the paper preset)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--height", type=count_argument, default=720)
+    parser.add_argument("--width", type=count_argument, default=1280)
+    parser.add_argument("--clip-length", type=count_argument, default=16, help="T (16: the paper preset)")
+    parser.add_argument("--repeats", type=count_argument, default=3)
     parser.add_argument("--url", help="a served model's REST URL, http://HOST:8501/v1/models/NAME: also time "
                         "acga predict through it, JSON numbers against PNG frames")
-    parser.add_argument("--frames", type=int, default=20, help="frames segmented through --url, each way")
+    parser.add_argument("--frames", type=count_argument, default=20, help="frames segmented through --url, each way")
     args = parser.parse_args()
 
     t = args.clip_length
+    if args.video and not os.path.isfile(args.video):  # (was load_video's DataError traceback)
+        parser.error(f"--video {args.video}: no such file")
     if args.video:
         clip = load_video(args.video)[0][:t]
         source = args.video

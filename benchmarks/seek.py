@@ -26,6 +26,7 @@ from hostinfo import environment_lines  # benchmarks/hostinfo.py
 
 from acga_tf.apps.predict import video_info
 from acga_tf.data.video import iter_video_frames
+from acga_tf.ops.config import count_argument
 
 POSITIONS = (0.1, 0.5, 0.98)
 
@@ -67,9 +68,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", help="a video file (default: one written first, see --seconds)")
     parser.add_argument("--seconds", type=float, default=600, help="the written video's length (default: 600)")
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=count_argument, default=720)
+    parser.add_argument("--width", type=count_argument, default=1280)
     args = parser.parse_args(argv)
+    if args.video is None and (args.height % 2 or args.width % 2 or not args.seconds > 0):  # (libx264's own error)
+        parser.error(f"--height {args.height} and --width {args.width} must be even (H.264's 4:2:0), --seconds "
+                     f"{args.seconds:g} > 0")
+    if args.video is not None and not os.path.isfile(args.video):  # (was "its container declares no frame count")
+        parser.error(f"--video {args.video}: no such file")
     for line in environment_lines():
         print(line)
     with tempfile.TemporaryDirectory() as folder:

@@ -137,6 +137,40 @@ def _check_stem_forms(stdout: str, context: dict) -> None:
 def _check_forward(stdout: str, context: dict) -> None:
     diff = float(re.search(r"^max \|keras - raw\| on logits: (\S+)", stdout, re.M).group(1))
     assert diff < 1e-3, stdout
+    # a clip's FLOPs whatever the batch (a benchmark reviewer's: at --batch B they were B times too few, as was
+    # GFLOP/s): the tiny run's batch of 2 against one clip counted here
+    import importlib.util  # noqa: PLC0415
+
+    import tensorflow as tf  # noqa: PLC0415
+
+    from acga_tf import ACGA, ACGAConfig  # noqa: PLC0415
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))  # (forward.py imports hostinfo beside it)
+    try:
+        spec = importlib.util.spec_from_file_location("forward_bench", Path(__file__).parents[1] / "benchmarks" /
+                                                      "forward.py")
+        forward = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(forward)
+    finally:
+        sys.path.pop(0)
+    config = ACGAConfig.preset("tiny")
+    raw = forward.RawACGA(ACGA(config))
+    raw(tf.zeros((1, config.clip_length, config.image_size, config.image_size, 3)),
+        tf.zeros((1, config.sentence_length, config.word_dim)))
+    printed = float(re.search(r"^FLOPs per clip: (\S+) GFLOP", stdout, re.M).group(1))
+    assert printed == pytest.approx(raw.flops / 1e9, rel=1e-3), stdout
+    median = float(re.search(r"^keras model  median (\S+) s  \((\d+) spec GFLOP/s\)", stdout, re.M).group(1))
+    rate = int(re.search(r"^keras model  median \S+ s  \((\d+) spec GFLOP/s\)", stdout, re.M).group(1))
+    assert abs(rate - 2 * raw.flops / median / 1e9) <= 1, stdout
+
+
+def _check_memory_ratio(stdout: str, context: dict) -> None:
+    """The longest video's peak over the shortest's, whatever the order of --seconds (a benchmark reviewer's "2 1"
+    printed the shortest's over the longest's as "longest / shortest")."""
+    peaks = {float(s): float(p) for s, p in re.findall(r"^  \S+ \S+ fps (\S+) s \(\d+ frames\): peak RSS (\S+) MB",
+                                                        stdout, re.M)}
+    ratio = float(re.search(r"^peak RSS, longest / shortest at \d+p: (\S+)", stdout, re.M).group(1))
+    assert ratio == pytest.approx(peaks[max(peaks)] / peaks[min(peaks)], abs=2e-3), stdout
 
 
 def _check_converted(stdout: str, context: dict) -> None:
@@ -174,8 +208,8 @@ TINY_RUNS: dict[str, TinyRun] = {
         # (tests/test_video.py::test_colours_are_decoded_as_players_show_them).
         slow=True),
     "benchmarks/forward.py": TinyRun(
-        ("--preset", "tiny", "--runs", "1", "--bfloat16"),
-        (r"preset=tiny T=8 S=64 batch=1 device=CPU:0 xla=False runs=1", *ENVIRONMENT,
+        ("--preset", "tiny", "--runs", "1", "--bfloat16", "--batch", "2"),
+        (r"preset=tiny T=8 S=64 batch=2 device=CPU:0 xla=False runs=1", *ENVIRONMENT,
          rf"FLOPs per clip: {NUMBER} GFLOP \(.*\)",
          rf"max \|keras - raw\| on logits: {NUMBER} \({NUMBER} of max \|logit\|\)",
          rf"keras model  median {NUMBER} s  \(\d+ spec GFLOP/s\)  runs: {NUMBER}",
@@ -327,16 +361,17 @@ TINY_RUNS: dict[str, TinyRun] = {
         # --list end to end (tests/test_batch.py).
         slow=True),
     "benchmarks/predict_memory.py": TinyRun(
-        ("--seconds", "1", "2", "--height", "72", "--uhd-seconds", "0", "--fps", "12"),
+        ("--seconds", "2", "1", "--height", "72", "--uhd-seconds", "0", "--fps", "12"),  # (the longest first)
         (*ENVIRONMENT,
          r"acga predict, untrained tiny preset \(T=8, S=64\), batch 4, query 'the red square moving left', writing "
          r"overlay\.mp4 and one mask PNG per frame:",
-         rf"  128x72 12 fps 1 s \(12 frames\): peak RSS {NUMBER} MB, {NUMBER} frames/s \({NUMBER} s; video written in "
-         rf"{NUMBER} s\)",
-         rf"  128x72 12 fps 2 s \(24 frames\): peak RSS {NUMBER} MB, {NUMBER} frames/s \({NUMBER} s; video written in "
-         rf"{NUMBER} s\)",
+         rf"  128x72 12 fps 2 s \(24 frames\): peak RSS {NUMBER} MB, {NUMBER} frames/s, start-up included "
+         rf"\({NUMBER} s; video written in {NUMBER} s\)",
+         rf"  128x72 12 fps 1 s \(12 frames\): peak RSS {NUMBER} MB, {NUMBER} frames/s, start-up included "
+         rf"\({NUMBER} s; video written in {NUMBER} s\)",
          rf"peak RSS, longest / shortest at 72p: {NUMBER} \(target <= 1\.10\): (met|NOT met)",
          rf"largest peak RSS: {NUMBER} MB \(target < 2048 MB\): (met|NOT met)"),
+        _check_memory_ratio,
         # 50 s on a 2-core AVX2 host (a process per video). The default suite checks acga predict's bounded frame
         # window (tests/test_predict.py::test_iter_masks_streams_with_a_bounded_frame_window).
         slow=True),
@@ -658,3 +693,34 @@ def test_the_environment_lines_say_the_thread_settings_and_the_cpus_instructions
         assert "(AVX512-BF16" in host, host
     elif " avx2" in flags:
         assert "(AVX2 only)" in host or "(AVX512F)" in host, host
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("postprocess", ["--repeats", "0"], "argument --repeats: '0' is not a whole number of at least 1"),
+    ("postprocess", ["--frames", "0x0"], "--frames: '0x0' is none of 720p, 1080p, 4K UHD, nor HxW of positive sizes"),
+    ("rest_payload", ["--clip-length", "0"], "argument --clip-length: '0' is not a whole number of at least 1"),
+    ("rest_payload", ["--video", "/nonexistent.mp4"], "--video /nonexistent.mp4: no such file"),
+    ("seek", ["--height", "47"], "--height 47 and --width 1280 must be even (H.264's 4:2:0), --seconds 600 > 0"),
+    ("seek", ["--video", "/nonexistent.mp4"], "--video /nonexistent.mp4: no such file"),
+    ("prepare", ["--window", "0"], "argument --window: '0' is not a whole number of at least 1"),
+    ("forward", ["--queries", "2,4"], "--queries '2,4': comma-separated positive counts starting with 1"),
+    ("predict_memory", ["--seconds", "0"], "--seconds and --fps must be > 0, --uhd-seconds >= 0"),
+    ("predict_many", ["--fps", "0"], "--seconds 2 and --fps 0 must be > 0, --height 180 >= 16"),
+])
+def test_a_benchmarks_bad_option_is_one_line(script, argv, message, monkeypatch, capsys):
+    """A benchmark reviewer's: `--repeats 0` was StatisticsError's traceback, `--frames 0x0` letterbox_geometry's,
+    `--height 47` libx264's, a missing `--video` "its container declares no frame count" or load_video's traceback,
+    `--seconds 0` "video file not found", `--queries 2,4` shown as "(2, 4)"."""
+    import importlib.util  # noqa: PLC0415
+
+    folder = Path(__file__).parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", folder / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *argv])
+    with pytest.raises(SystemExit) as stopped:
+        module.main() if script == "rest_payload" else module.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"{script}.py: error: {message}"), err
