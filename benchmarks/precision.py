@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     print(f"preset={args.preset} batch={args.batch} runs={args.runs} trainable_from={config.i3d_trainable_from}")
     for line in environment_lines(on_the_cpu()):
         print(line)
-    policy, reason = mixed_precision_policy()
+    policy, reason = mixed_precision_policy(gpu=None)  # the CPU's choice (`on_the_cpu`: a GPU is listed still)
     print(f"bfloat16 convolution probe: {bfloat16_speedup():.2f}x float32's speed; --mixed-precision picks "
           f"{policy} ({reason})")
 

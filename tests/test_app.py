@@ -369,6 +369,23 @@ def test_a_page_over_an_export_says_it_draws_no_attention_without_its_path(expor
     assert caplog.records[-1].getMessage().endswith(": stopped: the server is stopping"), caplog.text
 
 
+def test_the_page_sees_a_ctrl_c_that_the_commands_handler_takes():
+    """A reviewer's Ctrl-C on `acga app`: the command's own `sigterm_as_interrupt` (cli.main's) takes SIGINT, the
+    page's nested one does not, so the page's running request was logged "stopped by the visitor" (SIGTERM was
+    right). `serve` notes every stop in the page's event before the command's handler takes it."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from acga_tf.ops.errors import noting_stops, sigterm_as_interrupt  # noqa: PLC0415
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        stopping = threading.Event()
+        with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():  # the command's (cli.main)
+            with sigterm_as_interrupt(), noting_stops(stopping):  # serve's
+                signal.raise_signal(signum)
+        assert stopping.is_set(), signum
+
+
 def test_outputs_older_than_an_hour_are_removed_when_a_request_comes(served, tmp_path):
     app, _ = served
     old, new = os.path.join(app.work_dir, "run-9998"), os.path.join(app.work_dir, "run-9999")

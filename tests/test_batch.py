@@ -747,23 +747,23 @@ def test_results_csv_is_written_a_twentieth_of_the_time_at_most(tmp_path, monkey
     """Each write is the whole table, twice a video: a list of 10,000 rows spent 86 ms a write, 29 minutes of a run
     (growing as the square of the rows). It is written as the run starts, then after a video once the time since the
     last write is 20 times what that write took."""
-    import time  # noqa: PLC0415
+    clock, writes = [100.0], []
 
-    writes = []
-
-    def slow_write(path, results):
+    def slow_write(path, results):  # a write of 10 ms, on a clock of the test's own (a loaded host's sleeps vary)
         writes.append([r.status for r in results])
-        time.sleep(0.01)
+        clock[0] += 0.01
 
     monkeypatch.setattr(batch, "write_results", slow_write)
+    monkeypatch.setattr(batch.time, "monotonic", lambda: clock[0])
     results = [batch.RowResult(batch.ListRow(2, "a.mp4", "/x/a.mp4", "the man"))]
     table = batch._TableWrites(str(tmp_path / "results.csv"), results)
     assert writes == [["not started"]]
     results[0].status = "done"
-    for _ in range(5):  # videos done faster than 20 writes' time: the table waits
+    for _ in range(5):  # videos of 30 ms each, done faster than 20 writes' time: the table waits
+        clock[0] += 0.03
         table.after_a_video()
     assert len(writes) == 1
-    time.sleep(20 * 0.01 + 0.05)
+    clock[0] += 0.1  # 0.25 s since the last write, 20 times its 10 ms and more
     table.after_a_video()
     assert writes == [["not started"], ["done"]]
 

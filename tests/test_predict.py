@@ -661,11 +661,24 @@ def test_write_overlay_takes_the_list_predict_gives_names_colours_and_refuses_wh
             write_overlay(results[0], frames, str(tmp_path / "bad.gif"), alpha=alpha)
     with pytest.raises(ValueError, match=r"^color= colours one result; several are drawn in the palette's colours"):
         write_overlay(results, frames, str(tmp_path / "bad.gif"), color="red")
+    # a diff reviewer's: a colour's opacity dropped, Matplotlib's 0..1 taken as nearly black, results of other rates
+    # drawn at the first's, an empty list "result is list"
+    for color, message in (("#ff000080", r"color='#ff000080': a colour without its opacity \(#rrggbb\); alpha= "),
+                           ((1.0, 0.5, 0.2), r"color=\(1\.0, 0\.5, 0\.2\): an \(r, g, b\) in 0\.\.255, not 0\.\.1 as "
+                                             r"Matplotlib's")):
+        with pytest.raises(ValueError, match=message):
+            write_overlay(results[0], frames, str(tmp_path / "bad.gif"), color=color)
+    assert overlay_rgb((1, 0, 0)) == (1, 0, 0) and overlay_rgb(np.array([255, 128, 0])) == (255, 128, 0)
+    faster = PredictionResult(masks=masks[1], probabilities=None, fps=24.0, query="the dog")
+    with pytest.raises(ValueError, match=r"^the results' rates differ: 8\.0 for 'the man', 24\.0 for 'the dog' "):
+        write_overlay([results[0], faster], frames, str(tmp_path / "bad.gif"))
+    with pytest.raises(ValueError, match=r"^result is an empty list"):
+        write_overlay([], frames, str(tmp_path / "bad.gif"))
     with pytest.raises(InputTypeError, match=r"^result is dict: give what predict returns, a PredictionResult or "):
         write_overlay({"masks": masks[0]}, frames, str(tmp_path / "bad.gif"))
     other = PredictionResult(masks=masks[1, :2], probabilities=masks[1, :2].astype(np.float32), fps=8.0, query="x")
     with pytest.raises(ValueError, match=r"^the results' masks differ: \(3, 40, 48\) for 'the man', \(2, 40, 48\) "
-                                         r"for 'x' \(results of one video, expected\)$"):
+                                         r"for 'x' \(results of one video, from one predict, expected\)$"):
         write_overlay([results[0], other], frames, str(tmp_path / "bad.gif"))
     assert not (tmp_path / "bad.gif").exists()
 
@@ -678,6 +691,8 @@ def test_predict_keeps_the_masks_alone_where_asked(trained, tmp_path):
                                                                                                            False))
     for full, lean in zip(both, alone):
         assert lean.probabilities is None and full.probabilities.shape == (5, 40, 56)
+    with pytest.raises(TypeError, match=r"^probabilities='no': True or False$"):
+        predict(trained, frames, QUERY, probabilities="no")
         np.testing.assert_array_equal(lean.masks, full.masks)
         np.testing.assert_array_equal(lean.scores, full.scores)
         assert lean.to_dict() == full.to_dict()
@@ -700,6 +715,8 @@ def test_refused_frames_and_a_path_less_video_info_say_what_they_look_like(tmp_p
                         (np.zeros((2, 8, 8), np.uint8), r"greyscale \(N, H, W\)\? np\.repeat"),
                         (np.zeros((2, 8, 8, 1), np.uint8), r"greyscale\? np\.repeat\(frames, 3, axis=-1\)"),
                         (np.zeros((8, 8, 3), np.uint8), r"one frame\? frame\[None\]"),
+                        (np.zeros((8, 8, 4), np.uint8), r"one RGBA frame\? frame\[None, \.\.\., :3\]"),
+                        (np.full((2, 8, 8, 3), 200.0), r"floats in \[0, 255\]\? frames\.round\(\)\.clip\(0, 255\)"),
                         (np.zeros((2, 8, 8, 3), np.float32), r"floats in \[0, 1\]\? \(frames \* 255\)"),
                         (np.zeros((2, 8, 8, 3), bool), r"booleans: pictures, not masks, expected"),
                         (np.zeros((2, 8, 8, 3), np.uint16), r"uint16: 8-bit values\? frames\.astype\(np\.uint8\)")):
@@ -918,6 +935,8 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
     assert caught.value.message.startswith("2 of the 2 sentences cannot be segmented: query is empty: '  ' has no "
                                            "word (letters or digits); query 'zyzzyva quokka' has no known word")
     assert check_queries(load_predictor(run_dir), [f" {QUERY}\t"]) == [QUERY]
+    with pytest.raises(acga_tf.InputError, match=r"^2 of the 3 sentences cannot be segmented"):  # (of a generator:
+        check_queries(load_predictor(run_dir), (q for q in ("", QUERY, "zyzzyva")))  # "has no len()")
     # a long-video tester's "the zebra galloping": "the" alone known, segmented and "done" at 2% coverage, the only
     # sign a warning in the list's message column; a sentence of words that name nothing is refused as one of none
     for sentence, named, lacks in (("the zebra galloping", "'the'", " (zebra, galloping are not in its vocabulary)"),

@@ -31,7 +31,7 @@ from acga_tf.apps.visualize import attention_figure, attention_model, compute_at
 from acga_tf.data.synthetic import write_example_video
 from acga_tf.data.text import compose
 from acga_tf.data.video import iter_video_frames
-from acga_tf.ops.errors import sigterm_as_interrupt
+from acga_tf.ops.errors import noting_stops, sigterm_as_interrupt
 from acga_tf.ops.extras import install_hint
 
 logger = logging.getLogger(__name__)
@@ -387,8 +387,8 @@ def build_page(app: WebApp):
                 report = gr.Markdown(elem_id="report", latex_delimiters=[])  # (a sentence's $$...$$ as typed)
         with gr.Row():
             frame = gr.Image(label="middle frame: click a point for its attention" if app.trained is not None else
-                             "middle frame (attention figures need a run's Keras model: this page's is exported)",
-                             interactive=False, elem_id="frame")
+                             "middle frame (attention figures need a run's Keras model: this page's is exported or "
+                             "served)", interactive=False, elem_id="frame")
             figure = gr.Image(label="attention of the clicked point (first sentence)", interactive=False,
                               elem_id="attention")
         example.click(app.example, outputs=video)
@@ -500,7 +500,7 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
         page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                     allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
         return page
-    with sigterm_as_interrupt() as app.stopping:
+    with sigterm_as_interrupt(), noting_stops(app.stopping):
         page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir], quiet=True,  # (Gradio's
                     max_file_size=max_upload_mb * 1024 * 1024)  # "set share=True" hint: not this command's option)
     page.close()

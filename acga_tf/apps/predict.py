@@ -197,7 +197,7 @@ def check_queries(predictor: Predictor, queries: Sequence[str]) -> list[str]:
     if refused:  # `.message` without the hint, which may name the model's vocabulary file
         hint = predictor.words_hint()  # (asked only here: a SavedModel's reads its file)
         bare = [refusal.removesuffix(f"; {hint}") if hint else refusal for refusal in refused]
-        message = bare[0] if len(bare) == 1 else (f"{len(bare)} of the {len(queries)} sentences cannot be segmented: "
+        message = bare[0] if len(bare) == 1 else (f"{len(bare)} of the {len(given)} sentences cannot be segmented: "
                                                    + "; ".join(bare))
         hinted = hint and bare != refused
         raise InputError(message + (f"; {hint}" if hinted else ""), message=message)
@@ -418,6 +418,8 @@ def _frames_hint(array: np.ndarray) -> str | None:
         form = "greyscale? np.repeat(frames, 3, axis=-1)"
     elif array.ndim == 3 and shape[-1] == 3:
         form = "one frame? frame[None]"
+    elif array.ndim == 3 and shape[-1] == 4:  # (a PNG's RGBA frame was taken for greyscale frames: a reviewer's)
+        form = "one RGBA frame? frame[None, ..., :3]"
     elif array.ndim == 3:
         form = "greyscale (N, H, W)? np.repeat(frames[..., None], 3, axis=-1)"
     elif array.ndim == 5:
@@ -426,6 +428,8 @@ def _frames_hint(array: np.ndarray) -> str | None:
         form = None
     if array.dtype == np.bool_:
         kind = "booleans: pictures, not masks, expected"
+    elif np.issubdtype(array.dtype, np.floating) and array.size and np.nanmax(array) > 1:  # (0..255 were told to
+        kind = "floats in [0, 255]? frames.round().clip(0, 255).astype(np.uint8)"  # be multiplied by 255)
     elif np.issubdtype(array.dtype, np.floating):
         kind = "floats in [0, 1]? (frames * 255).round().astype(np.uint8)"
     elif np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint8:
@@ -851,6 +855,8 @@ def predict(model, video, query: str | None = None, *, queries: Sequence[str] | 
                          else "no sentence: give query (one sentence) or queries (a list of sentences)")
     sentences = [query] if queries is None else as_sentences(queries)
     batch_size = positive_int("batch_size", batch_size)
+    if not isinstance(probabilities, bool):  # ("no" was taken for True)
+        raise InputTypeError(f"probabilities={probabilities!r}: True or False")
     check_fps(fps)
     info = video_info(video) if isinstance(video, (str, os.PathLike)) else VideoInfo()  # one read of the container
     decoded = []  # a file's frame times, as its frames are decoded (for `to_dict`)
@@ -936,13 +942,20 @@ def overlay_rgb(color) -> tuple[int, int, int]:
     """
     if isinstance(color, str):
         try:
-            return ImageColor.getrgb(color)[:3]
+            rgb = ImageColor.getrgb(color)
         except ValueError:
             raise ValueError(f"color={color!r}: not a colour Pillow knows by name or #rrggbb") from None
+        if len(rgb) != 3:  # ("#ff000080": its opacity was dropped without a word)
+            raise ValueError(f"color={color!r}: a colour without its opacity (#rrggbb); alpha= sets how much of it "
+                             "covers a masked pixel")
+        return rgb
     values = list(color) if isinstance(color, (list, tuple, np.ndarray)) else None
     if (values is None or len(values) != 3 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                                                        and 0 <= v <= 255 for v in values)):
         raise ValueError(f"color={color!r}: an (r, g, b) of numbers in 0..255, a colour name or #rrggbb, expected")
+    if all(v <= 1 for v in values) and any(v != int(v) for v in values):  # (Matplotlib's 0..1: all but black)
+        raise ValueError(f"color={color!r}: an (r, g, b) in 0..255, not 0..1 as Matplotlib's: "
+                         "tuple(round(255 * v) for v in color)")
     return tuple(int(round(v)) for v in values)
 
 
@@ -1375,17 +1388,23 @@ def write_overlay(result: PredictionResult | Sequence[PredictionResult], frames,
             alpha out of range, or `color` with several results.
         TypeError: `result` is not a result or a list of them.
     """
+    if isinstance(result, (list, tuple)) and not result:
+        raise ValueError("result is an empty list: no sentence's result to draw")
     results = ([result] if isinstance(result, PredictionResult) else list(result)
-               if isinstance(result, (list, tuple)) and result and all(isinstance(r, PredictionResult) for r in result)
-               else None)
+               if isinstance(result, (list, tuple)) and all(isinstance(r, PredictionResult) for r in result) else None)
     if results is None:  # (a list was "'list' object has no attribute 'masks'")
         raise InputTypeError(f"result is {type(result).__name__}: give what predict returns, a PredictionResult or "
                              "the list of them for several queries")
     if len(results) > 1 and color is not None:
         raise ValueError("color= colours one result; several are drawn in the palette's colours, one a sentence")
-    if (other := next((r for r in results if r.masks.shape != results[0].masks.shape), None)) is not None:
-        raise ValueError(f"the results' masks differ: {results[0].masks.shape} for {quoted(results[0].query)}, "
-                         f"{other.masks.shape} for {quoted(other.query)} (results of one video, expected)")
+    first = results[0]
+    for other in results[1:]:  # results of one video: the overlay's frames, rate and times are the first one's
+        for what, mine, theirs in (("masks", first.masks.shape, other.masks.shape), ("rates", first.fps, other.fps),
+                                   ("frame times", first.times, other.times)):
+            if mine != theirs:
+                shown = (mine, theirs) if what != "frame times" else ("one", "another")
+                raise ValueError(f"the results' {what} differ: {shown[0]} for {quoted(first.query)}, {shown[1]} for "
+                                 f"{quoted(other.query)} (results of one video, from one predict, expected)")
     color = overlay_rgb(OVERLAY_COLOR if color is None else color)
     alpha = _overlay_alpha(alpha)
     overlay_format(path)
@@ -1402,7 +1421,7 @@ def write_overlay(result: PredictionResult | Sequence[PredictionResult], frames,
         key = legend([r.query for r in results], frames.shape[2], frames.shape[1])
         masks = np.stack([r.masks for r in results], axis=1)  # (N, Q, H, W)
         blended = (overlay_frame(frame, masks[k], key, alpha) for k, frame in enumerate(frames))
-    writer = OverlayWriter(path, results[0].fps, aspect, audio=source if audio else None)
+    writer = OverlayWriter(path, first.fps, aspect, audio=source if audio else None)
     try:
         for k, image in enumerate(blended):
             writer.write(image, times[k] if k < len(times) else None)

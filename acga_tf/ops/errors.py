@@ -83,6 +83,28 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
 
 
 @contextlib.contextmanager
+def noting_stops(event: threading.Event) -> Iterator[threading.Event]:
+    """Within the block, Ctrl-C, SIGTERM and SIGHUP also set `event` before the handler in place takes them (the one
+    of the command's outer `sigterm_as_interrupt`, say: a nested one does not take SIGINT over, so `acga app`'s
+    Ctrl-C went unseen by the page, which logged its running request as "stopped by the visitor"). Yields `event`;
+    off the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        handler = signal.getsignal(signum) if signum is not None else None
+        if callable(handler):  # (not SIG_IGN or SIG_DFL: a signal left to them is not a stop this process takes)
+            previous[signum] = handler
+            signal.signal(signum, lambda signum, frame, handler=handler: (event.set(), handler(signum, frame)))
+    try:
+        yield event
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
     """Within the block, Ctrl-C, SIGTERM and SIGHUP wait: each is recorded, and the first is delivered again (to the
     handler in place before the block) once the block has ended without an error. For work that an interruption
