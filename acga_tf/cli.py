@@ -463,9 +463,10 @@ def _add_convert_weights(sub) -> None:
 def _run_convert_weights(args) -> int:
     config = _model_config(args)
     report = convert_reference_checkpoint(args.checkpoint, args.output, config)
-    left = len(report.unused_checkpoint)  # (PyTorch's BatchNorm counters alone: anything else is refused)
+    left = len(report.unused_checkpoint)  # (those the reference holds beside ACGA's alone: anything else is refused)
     print(f"loaded {len(report.loaded)} tensors from {args.checkpoint} -> {args.output}"
-          + (f" ({left} num_batches_tracked counters left out: not weights)" if left else ""))
+          + (f" ({left} left out: PyTorch's BatchNorm counters and the reference I3D's blocks past Mixed_4f, which "
+             "ACGA does not use)" if left else ""))
     return 0
 
 

@@ -245,11 +245,23 @@ def test_a_call_with_an_argument_it_does_not_take_is_refused():
     over a keyword a model's call does not take): the config's field is the switch, and the message says so."""
     model = ACGA(TINY)
     inputs = random_inputs(TINY)
-    with pytest.raises(TypeError, match=r"^ACGA\(\) got the argument\(s\) return_attention, which it does not take "
-                                        r"\(training=, mask=\); the attention maps are the config's "
+    with pytest.raises(TypeError, match=r"^ACGA\(\) got the argument\(s\) return_attention, which its call does not "
+                                        r"take \(mask=, training=\); the attention maps are the config's "
                                         r"return_attention=True"):
         model(inputs, return_attention=True)
     assert set(model(inputs, training=False)) == {"logits", "logits_res1", "logits_res2"}
+
+    class Scaled(ACGA):  # a subclass's own argument (docs/model.md#extending) is taken (a fixed set refused it)
+        def call(self, inputs, training=None, mask=None, scale=1.0):
+            return {k: v * scale for k, v in super().call(inputs, training=training, mask=mask).items()}
+
+    scaled = Scaled(TINY)
+    scaled.set_weights(model.get_weights())
+    np.testing.assert_allclose(scaled(inputs, scale=2.0)["logits"], 2 * np.asarray(model(inputs)["logits"]),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match=r"^Scaled\(\) got the argument\(s\) scales, which its call does not take "
+                                        r"\(mask=, scale=, training=\)$"):
+        scaled(inputs, scales=2.0)
 
 
 def test_predict_refuses_raw_pixels():

@@ -684,6 +684,25 @@ class _StopAtTheStart(keras.callbacks.Callback):
         raise KeyboardInterrupt
 
 
+class _StopBeforeTheFirstStep(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_stop_before_the_first_step_writes_no_backup_and_the_corrected_command_runs(prepared_a2d, tmp_path):
+    """A diff reviewer's: a Ctrl-C before the first step (a mistyped flag seen at once) wrote a backup of step 0, which
+    tied the folder to the settings of a run that never trained: the corrected command (another batch size) was
+    refused. A stop writes a backup only past the step its command began from."""
+    out = str(tmp_path / "run")
+    config = ExperimentConfig.preset("tiny", **TINY)
+    with pytest.raises(KeyboardInterrupt, match=r"no model and no backup were saved; the same command starts the run "
+                                                r"over"):
+        fit(config, prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, verbose=0,
+            callbacks=[_StopBeforeTheFirstStep()])
+    assert not os.path.exists(os.path.join(out, "backup", "latest.weights.h5"))
+    fit(config.override(batch_size=1), prepared_a2d["train"], out, epochs=1, steps_per_epoch=1, verbose=0)
+
+
 def test_a_run_trained_further_and_stopped_before_its_save_is_saved_by_the_same_command(finished_run, prepared_a2d,
                                                                                         tmp_path):
     """A reviewer's: a finished run trained further (`--resume --epochs 2`) and stopped between its last step and its

@@ -232,9 +232,10 @@ def test_starting_weights_that_were_never_loaded_are_refused_naming_the_file(sha
         load_initial_weights(model, partial)
     other = str(tmp_path / "other" / "model.ckpt")
     _write_checkpoint(other, {"dense/kernel": np.zeros((3, 3), np.float32)})
-    with pytest.raises(ValueError, match=r"not DeepMind's I3D of this model: 180 of the video encoder's weights are "
-                                         r"not in it .*; 0 were$"):
-        load_initial_weights(ACGA(config), other)
+    for modality in ("rgb", "flow"):  # (a flow model was told it got DeepMind's RGB checkpoint)
+        with pytest.raises(ValueError, match=r"not DeepMind's I3D of this model: 180 of the video encoder's weights "
+                                             r"are not in it .*; 0 were$"):
+            load_initial_weights(ACGA(config.replace(modality=modality)), other)
     flow = str(tmp_path / "flow" / "model.ckpt")
     _write_checkpoint(flow, {n.replace("RGB/", "Flow/", 1): v for n, v in list(values.items())[:3]})
     with pytest.raises(ValueError, match=rf"^{re.escape(flow)}: DeepMind's I3D of the flow stream \(its variables are "
@@ -288,8 +289,13 @@ def test_convert_weights_refuses_a_checkpoint_that_does_not_fill_the_model(share
     err = capsys.readouterr().err
     assert "ref.pth: not the reference ACGA of this config: 265 of the model's 265 weights are not in it" in err, err
     assert "nothing written" in err and not out.exists()
-    with_buffers = dict(state, **{"module.video_model.model.conv3d_1a_7x7.bn.num_batches_tracked": np.array(5)})
+    # the reference's whole Kinetics I3D (its forward stops at Mixed_4f: a diff reviewer's reading of the authors'
+    # code) and PyTorch's counters are left out, not refused
+    with_buffers = dict(state, **{"module.video_model.model.conv3d_1a_7x7.bn.num_batches_tracked": np.array(5),
+                                  "module.video_model.model.mixed_5b.b0.conv3d.weight": np.zeros(3, np.float32),
+                                  "module.video_model.model.conv3d_0c_1x1.conv3d.bias": np.zeros(3, np.float32)})
     monkeypatch.setattr(weights, "read_torch_checkpoint", lambda path: with_buffers)
     assert main(argv) == 0 and out.exists()
-    assert capsys.readouterr().out.splitlines()[-1] == (f"loaded 265 tensors from ref.pth -> {out} (1 "
-                                                        "num_batches_tracked counters left out: not weights)")
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"loaded 265 tensors from ref.pth -> {out} (3 left out: PyTorch's BatchNorm counters and the reference I3D's "
+        "blocks past Mixed_4f, which ACGA does not use)")

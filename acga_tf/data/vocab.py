@@ -16,6 +16,7 @@ import collections
 import gzip
 import logging
 import os
+import re
 import unicodedata
 import zlib
 from typing import Iterable, Iterator
@@ -326,16 +327,14 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
             yield word.decode("utf-8", errors="replace"), vec
 
 
+NUMBER = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # a vector value as files write it (not Python's
+# float() "nan", "infinity" or "1_000", which are words: "to infinity" was refused as a value, a reviewer's)
+
+
 def _numbers(parts: list[bytes]) -> bool:
     """Whether any of `parts` reads as a number: a line with more values than the vectors' dimension is a malformed
     line then, not a word with spaces in it."""
-    for part in parts:
-        try:
-            float(part)
-            return True
-        except ValueError:
-            pass
-    return False
+    return any(NUMBER.fullmatch(part) for part in parts)
 
 
 def load_word_vectors(path: str, format: str | None = None,
@@ -349,10 +348,14 @@ def load_word_vectors(path: str, format: str | None = None,
     """
     wanted = None if words is None else set(words)
     exact: dict[str, np.ndarray] = {}
+    composed: dict[str, np.ndarray] = {}  # a file's words of decomposed accents (NFD: macOS), composed as the
+    # vocabulary's are; after the words as written (a decomposed duplicate took a word's own vector: a reviewer's)
     folded: dict[str, np.ndarray] = {}
     for w, v in iter_word_vectors(path, format=format):
-        if not w.isascii():  # a file's decomposed accents (NFD: macOS) are the vocabulary's composed ones
-            w = compose(w)
+        if not w.isascii() and (nfc := compose(w)) != w:
+            if wanted is None or nfc in wanted:
+                composed.setdefault(nfc, v)
+            continue
         if wanted is None:
             exact.setdefault(w, v)
         elif w in wanted:
@@ -361,7 +364,7 @@ def load_word_vectors(path: str, format: str | None = None,
             lw = w.lower()
             if lw in wanted:
                 folded.setdefault(lw, v)
-    for w, v in folded.items():
+    for w, v in (*composed.items(), *folded.items()):
         exact.setdefault(w, v)
     return exact
 

@@ -6,6 +6,8 @@ A keras-hub style "functional subclass": named inputs `video` and `words`, the s
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Mapping
 
 import keras
@@ -245,6 +247,21 @@ def _serialize(policy):
 CALL_ARGUMENTS = frozenset({"training", "mask"})  # the keyword arguments a call of `ACGA` takes (Keras' own)
 
 
+@functools.cache
+def _call_arguments(cls: type) -> frozenset[str] | None:
+    """The keyword arguments a call of `cls` takes: Keras' own and those of its `call` (a subclass's own, as
+    docs/model.md#extending shows: `scale=` was refused by a fixed set, a reviewer's); None where `call` takes
+    **kwargs (any name)."""
+    own = next((c.__dict__["call"] for c in cls.__mro__ if "call" in c.__dict__ and issubclass(c, ACGA)), None)
+    if own is None:  # Keras' functional call (it takes **kwargs, and passes over what it does not know)
+        return CALL_ARGUMENTS
+    parameters = list(inspect.signature(own).parameters.values())[2:]  # (past self and the inputs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return CALL_ARGUMENTS | {p.name for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                                      inspect.Parameter.KEYWORD_ONLY)}
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class ACGA(SegmentationTask, keras.Model):
     """Asymmetric Cross-Guided Attention network (docs/model.md).
@@ -390,13 +407,15 @@ class ACGA(SegmentationTask, keras.Model):
             f"{layers} (video encoder {encoder})"
 
     def __call__(self, inputs, *args, **kwargs):
-        if unknown := sorted(set(kwargs) - CALL_ARGUMENTS):  # (Keras passes over them: `return_attention=True` gave
-            # no map, without a word)
-            raise TypeError(f"ACGA() got the argument(s) {', '.join(unknown)}, which it does not take (training=, "
-                            "mask=)" + ("; the attention maps are the config's return_attention=True "
-                                        "(ACGA(config.replace(return_attention=True)), or "
-                                        "acga_tf.apps.visualize.attention_model(model) for a built one)"
-                                        if "return_attention" in unknown else ""))
+        taken = _call_arguments(type(self))
+        if taken is not None and (unknown := sorted(set(kwargs) - taken)):  # (Keras passes over them:
+            # `return_attention=True` gave no map, without a word)
+            raise TypeError(f"{type(self).__name__}() got the argument(s) {', '.join(unknown)}, which its call does "
+                            f"not take ({', '.join(f'{a}=' for a in sorted(taken))})"
+                            + ("; the attention maps are the config's return_attention=True "
+                               "(ACGA(config.replace(return_attention=True)), or "
+                               "acga_tf.apps.visualize.attention_model(model) for a built one)"
+                               if "return_attention" in unknown else ""))
         self._check_inputs(inputs)  # before Keras' own input_spec check, to name the config field
         self._check_runs_here(inputs)
         return super().__call__(inputs, *args, **kwargs)

@@ -268,17 +268,21 @@ class _ResumableBackup(keras.callbacks.BackupAndRestore):
         """The optimizer step of the backup on disk, or None when there is none."""
         return _backup_step(self.backup_dir)
 
-    def save_on_stop(self) -> None:
-        """Writes a backup at the step training stopped at (Ctrl-C), where the one on disk is older: a stop lost the
-        steps since the last backup, up to `backup_every` (100 by default). A stop lands between steps (Python raises
-        it after TensorFlow's call returns), so the weights and the optimizer are those of a whole step."""
+    def save_on_stop(self, started_at: int) -> None:
+        """Writes a backup at the step training stopped at (Ctrl-C), where this command has trained past
+        `started_at` (the step it began from) and the one on disk is older: a stop lost the steps since the last
+        backup, up to `backup_every` (100 by default). A stop lands between steps (Python raises it after
+        TensorFlow's call returns), so the weights and the optimizer are those of a whole step. Nothing is written
+        for a stop before this command's first step (a backup of step 0 tied the folder to the settings of a run
+        that never trained: a corrected command was refused, a reviewer's)."""
         if getattr(self, "model", None) is None or getattr(self.model, "optimizer", None) is None:
             return
         try:
-            if self.saved_step() != int(self.model.optimizer.iterations.numpy()):
+            step = int(self.model.optimizer.iterations.numpy())
+            if step > started_at and self.saved_step() != step:
                 self._save_model()
-        except Exception as e:  # (never hides what stopped the run)
-            logger.warning("no backup written at the stop (%s); the last one is kept", error_message(e))
+        except Exception as e:  # (never hides what stopped the run; under JAX, its state purged mid-compile)
+            logger.warning("no backup written at the stop (%s)", error_message(e))
 
     def restore(self) -> bool:
         """Loads the backup into the model and its optimizer; returns whether there was one.
@@ -622,7 +626,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
             # resume with theirs: `_finishing_with_the_cluster`)
             if isinstance(e, KeyboardInterrupt) and not isinstance(run.strategy,
                                                                     tf.distribute.MultiWorkerMirroredStrategy):
-                backup.save_on_stop()
+                backup.save_on_stop(start_step)
             saved = backup.saved_step()
             earlier = (f" ({artifacts.MODEL_FILE} holds the run as it was before this command)"
                        if tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)) else "")
@@ -698,20 +702,23 @@ def _finishing_with_the_cluster(run: _Run) -> bool:
         ValueError: on every worker, where a finished run and a stopped one are at other steps: they cannot train
             together.
     """
+    damaged = False
     try:
         step = _backup_step(os.path.join(run.work_dir, BACKUP_DIR))
     except ValueError:  # a damaged backup: `claim_run_dir` names it
-        step = None
+        step, damaged = None, True
     # finished: its model.keras holds its backup's step (a run trained further keeps its earlier one until it saves)
     saved = _saved_steps(run)
     finished = saved is not None and (step is None or saved == step)
-    states = gather_rows(run.strategy, [int(finished), -1 if step is None else step])  # (replicas, 2)
+    states = gather_rows(run.strategy, [int(finished), -2 if damaged else -1 if step is None else step])  # (replicas,
+    # 2): -1 no backup, -2 a damaged one
     done = sorted({int(s) for d, s in states if d and s >= 0})  # the finished runs' steps
     stopped = sorted({int(s) for d, s in states if not d and s >= 0})  # the stopped runs' backups' steps
     unfinished = sorted({int(s) for d, s in states if not d})  # (-1: no backup)
-    if not done and len(unfinished) > 1:  # (they resumed at their own steps, all-reducing each other's gradients of
-        # other steps, until a collective's "expected type 0 and data_type 9": a cluster reviewer's, after a Ctrl-C
-        # between a step and its backup on one worker)
+    # (they resumed at their own steps, all-reducing each other's gradients of other steps until a collective's
+    # "expected type 0 and data_type 9": a cluster reviewer's, after a Ctrl-C between a step and its backup on one
+    # worker; a damaged backup is left to `claim_run_dir`, which names it)
+    if not done and len(unfinished) > 1 and -2 not in unfinished:
         at = ", ".join("none" if s < 0 else str(s) for s in unfinished)
         raise ValueError(f"{run.work_dir}: the cluster's workers hold backups of other optimizer steps ({at}): they "
                          "cannot train together; copy the backup folder of the latest one (OUTPUT/backup for the "
@@ -1409,7 +1416,9 @@ def _cache_not_reusable(directory: str, marker: str, fingerprint: str) -> str | 
         path = os.path.join(directory, os.path.basename(name))
         if not tf.io.gfile.exists(path):
             return f"lacks {os.path.basename(name)}"
-        if sizes is not None and tf.io.gfile.stat(path).length != sizes[k]:  # (caches written before: no sizes)
+        if sizes is not None and k >= len(sizes):  # (caches written before record none)
+            return "has a complete.json that records no size of some shards"
+        if sizes is not None and tf.io.gfile.stat(path).length != sizes[k]:
             return f"has {os.path.basename(name)} of {tf.io.gfile.stat(path).length:,} bytes, written {sizes[k]:,}"
     return None
 

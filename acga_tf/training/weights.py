@@ -204,11 +204,15 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, 
         ValueError: unreadable checkpoint or a shape mismatch (naming both sides).
     """
     reader = _CheckpointReader(path)
+    streams = getattr(model_or_encoder, "streams", None)
     if stream is None:
-        stream = "flow" if any(n.startswith("Flow/") for n in reader) else "rgb"
-        streams = getattr(model_or_encoder, "streams", None)
-        if streams is not None and stream not in streams:  # (said "stream='flow': this model's streams are ['rgb']",
-            # of a stream nobody gave)
+        scopes = {scope for scope, prefix in (("flow", "Flow/"), ("rgb", "RGB/"))
+                  if any(n.startswith(prefix) for n in reader)}
+        # (a checkpoint of neither scope: the model's own stream, and `whole` says what it lacks; it was "DeepMind's
+        # I3D of the rgb stream" for a flow model)
+        stream = "flow" if "flow" in scopes else "rgb" if "rgb" in scopes or not streams else streams[0]
+        if streams is not None and scopes and stream not in streams:  # (said "stream='flow': this model's streams
+            # are ['rgb']", of a stream nobody gave)
             other = "flow" if stream == "rgb" else "rgb"
             raise ValueError(f"{path}: DeepMind's I3D of the {stream} stream (its variables are under "
                              f"{_DEEPMIND_SCOPES[stream].split('/')[0]}/); this model reads {' and '.join(streams)}: "
@@ -296,7 +300,7 @@ def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadRep
     state = read_torch_checkpoint(path)
     model = ACGA(config or ACGAConfig.preset("paper"))
     report = load_reference_state_dict(model, state, source=path)
-    left = [name for name in report.unused_checkpoint if not name.endswith(TORCH_BUFFERS)]
+    left = [name for name in report.unused_checkpoint if not _beside_the_model(name)]
     if report.unset_model or left:  # (written with exit 0: another architecture's file, random weights in it)
         raise ValueError(f"{path}: not the reference ACGA of this config: "
                          + "; ".join(part for part in (
@@ -328,6 +332,17 @@ def _h5_weights(path: str) -> int:
 
 
 TORCH_BUFFERS = ("num_batches_tracked",)  # state-dict entries that are not weights (PyTorch's BatchNorm counter)
+# The reference's video model is a whole Kinetics I3D (its forward stops at Mixed_4f): its state dict also holds the
+# blocks past it and the classifier, which ACGA has no place for (as DeepMind's Mixed_5b to Logits; a reviewer's
+# reading of the authors' code: convert-weights refused their checkpoint for them)
+REFERENCE_UNUSED = tuple(f"video_model.model.{block}." for block in ("mixed_5b", "mixed_5c", "conv3d_0c_1x1",
+                                                                      "logits"))
+
+
+def _beside_the_model(name: str) -> bool:
+    """Whether a reference state-dict entry the model has no place for is one the reference holds beside what
+    ACGA uses (`TORCH_BUFFERS`, `REFERENCE_UNUSED`), not a sign of another architecture."""
+    return name.endswith(TORCH_BUFFERS) or name.startswith(REFERENCE_UNUSED)
 
 
 def _load_by_structure(model, source) -> bool:
