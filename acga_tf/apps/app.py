@@ -123,8 +123,7 @@ _NOTES = _VisitorNotes()
 def without_sentences(message: str, text: str | None) -> str:
     """`message` with each of the visitor's sentences (each line of `text`, as messages quote it: `quoted`, `repr`)
     replaced by "sentence k", and the words of them the model lacks left unnamed, for the server's log
-    (`request_line`). Quoted forms only: a sentence "e" is not every
-    letter e of the message."""
+    (`request_line`). Quoted forms only: a sentence "e" is not every letter e of the message."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     forms = []
     for k, line in enumerate(lines, 1):
