@@ -204,7 +204,7 @@ from acga_tf.training.train import (
     read_backup_metadata,
     run_folder,
 )
-from acga_tf.training.weights import convert_reference_checkpoint
+from acga_tf.training.weights import TORCH_BUFFERS, convert_reference_checkpoint
 
 for _signum, _handler in _STOPS_BEFORE.items():  # (a handler set outside Python reads as None: Python's own for SIGINT)
     signal.signal(_signum, signal.default_int_handler if _handler is None else _handler)
@@ -463,10 +463,14 @@ def _add_convert_weights(sub) -> None:
 def _run_convert_weights(args) -> int:
     config = _model_config(args)
     report = convert_reference_checkpoint(args.checkpoint, args.output, config)
-    left = len(report.unused_checkpoint)  # (those the reference holds beside ACGA's alone: anything else is refused)
+    # (those the reference holds beside ACGA's alone: anything else is refused)
+    counters = sum(name.endswith(TORCH_BUFFERS) for name in report.unused_checkpoint)
+    blocks = len(report.unused_checkpoint) - counters
+    left = [part for part in (f"{counters} PyTorch BatchNorm counters" if counters else "",
+                              f"{blocks} tensors of the reference I3D's blocks past Mixed_4f" if blocks else "")
+            if part]
     print(f"loaded {len(report.loaded)} tensors from {args.checkpoint} -> {args.output}"
-          + (f" ({left} left out: PyTorch's BatchNorm counters and the reference I3D's blocks past Mixed_4f, which "
-             "ACGA does not use)" if left else ""))
+          + (f" (left out, as ACGA does not use them: {' and '.join(left)})" if left else ""))
     return 0
 
 

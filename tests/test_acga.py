@@ -263,6 +263,18 @@ def test_a_call_with_an_argument_it_does_not_take_is_refused():
                                         r"\(mask=, scale=, training=\)$"):
         scaled(inputs, scales=2.0)
 
+    class ScaleMixin:  # a mixin's call, before ACGA's place (a reviewer's: refused)
+        def call(self, inputs, training=None, mask=None, scale=1.0):
+            return {k: v * scale for k, v in super().call(inputs, training=training, mask=mask).items()}
+
+    class Mixed(ScaleMixin, ACGA):
+        pass
+
+    mixed = Mixed(TINY)
+    mixed.set_weights(model.get_weights())
+    np.testing.assert_allclose(mixed(inputs, scale=2.0)["logits"], 2 * np.asarray(model(inputs)["logits"]),
+                               rtol=1e-5, atol=1e-6)
+
 
 def test_predict_refuses_raw_pixels():
     """`model.predict` passes its batches through the same check (Keras keeps the arrays' dtype)."""

@@ -669,6 +669,11 @@ def test_write_overlay_takes_the_list_predict_gives_names_colours_and_refuses_wh
         with pytest.raises(ValueError, match=message):
             write_overlay(results[0], frames, str(tmp_path / "bad.gif"), color=color)
     assert overlay_rgb((1, 0, 0)) == (1, 0, 0) and overlay_rgb(np.array([255, 128, 0])) == (255, 128, 0)
+    with pytest.raises(ValueError, match=r"not 0\.\.1 as Matplotlib's"):  # (its red, all 0.0 and 1.0)
+        overlay_rgb((1.0, 0.0, 0.0))
+    listed = PredictionResult(masks=masks[1], probabilities=None, fps=8.0, query="the dog", times=[0.0, 0.125, 0.25])
+    timed = PredictionResult(masks=masks[0], probabilities=None, fps=8.0, query="the man", times=(0.0, 0.125, 0.25))
+    assert write_overlay([timed, listed], frames, str(tmp_path / "times.gif"))  # (the same times in a list)
     faster = PredictionResult(masks=masks[1], probabilities=None, fps=24.0, query="the dog")
     with pytest.raises(ValueError, match=r"^the results' rates differ: 8\.0 for 'the man', 24\.0 for 'the dog' "):
         write_overlay([results[0], faster], frames, str(tmp_path / "bad.gif"))
@@ -691,12 +696,12 @@ def test_predict_keeps_the_masks_alone_where_asked(trained, tmp_path):
                                                                                                            False))
     for full, lean in zip(both, alone):
         assert lean.probabilities is None and full.probabilities.shape == (5, 40, 56)
-    with pytest.raises(TypeError, match=r"^probabilities='no': True or False$"):
-        predict(trained, frames, QUERY, probabilities="no")
         np.testing.assert_array_equal(lean.masks, full.masks)
         np.testing.assert_array_equal(lean.scores, full.scores)
         assert lean.to_dict() == full.to_dict()
     assert write_overlay(alone, frames, str(tmp_path / "o.gif")) == str(tmp_path / "o.gif")
+    with pytest.raises(TypeError, match=r"^probabilities='no': True or False$"):
+        predict(trained, frames, QUERY, probabilities="no")
 
 
 def _gif_frames(path):

@@ -772,6 +772,11 @@ def test_cluster_workers_whose_backups_are_at_other_steps_are_refused_saying_how
             train_module._finishing_with_the_cluster(run)
     monkeypatch.setattr(train_module, "gather_rows", lambda strategy, row: [row, [0, 1]])
     assert train_module._finishing_with_the_cluster(run) is False  # the same step: they resume together
+    # another worker's damaged backup: named by that worker; the others refuse at once (they waited in collectives)
+    monkeypatch.setattr(train_module, "gather_rows", lambda strategy, row: [row, [0, -2]])
+    with pytest.raises(ValueError, match=r"another worker of the cluster holds a damaged backup \(its own line names "
+                                         r"the file\)"):
+        train_module._finishing_with_the_cluster(run)
 
 
 def _assert_same_weights(run, other):

@@ -174,6 +174,8 @@ def test_word_vector_files_as_notepad_glove_840b_and_macos_write_them(tmp_path):
     p.write_bytes(b"the 1 2 3\ncafe\xcc\x81 9 9 9\ncaf\xc3\xa9 1 1 1\nto infinity 5 5 5\n")
     loaded = load_word_vectors(str(p))
     assert loaded["café"].tolist() == [1, 1, 1] and loaded["to infinity"].tolist() == [5, 5, 5]
+    p.write_bytes(b"the 1 2 3\nCafe\xcc\x81 7 7 7\n")  # a decomposed "Caf\u00e9" is folded for "caf\u00e9" too
+    assert load_word_vectors(str(p), words=["café"])["café"].tolist() == [7, 7, 7]
     p.write_bytes(b"the 1 2 3\ndog 1 2 3 4\n")  # a value too many is a malformed line, not a word with a space
     with pytest.raises(ValueError, match=r"glove\.txt:2: 4 values, expected 3"):
         load_word_vectors(str(p))

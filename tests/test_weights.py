@@ -297,5 +297,5 @@ def test_convert_weights_refuses_a_checkpoint_that_does_not_fill_the_model(share
     monkeypatch.setattr(weights, "read_torch_checkpoint", lambda path: with_buffers)
     assert main(argv) == 0 and out.exists()
     assert capsys.readouterr().out.splitlines()[-1] == (
-        f"loaded 265 tensors from ref.pth -> {out} (3 left out: PyTorch's BatchNorm counters and the reference I3D's "
-        "blocks past Mixed_4f, which ACGA does not use)")
+        f"loaded 265 tensors from ref.pth -> {out} (left out, as ACGA does not use them: 1 PyTorch BatchNorm "
+        "counters and 2 tensors of the reference I3D's blocks past Mixed_4f)")

@@ -428,8 +428,8 @@ def _frames_hint(array: np.ndarray) -> str | None:
         form = None
     if array.dtype == np.bool_:
         kind = "booleans: pictures, not masks, expected"
-    elif np.issubdtype(array.dtype, np.floating) and array.size and np.nanmax(array) > 1:  # (0..255 were told to
-        kind = "floats in [0, 255]? frames.round().clip(0, 255).astype(np.uint8)"  # be multiplied by 255)
+    elif np.issubdtype(array.dtype, np.floating) and np.isfinite(array).any() and np.nanmax(array) > 1:
+        kind = "floats in [0, 255]? frames.round().clip(0, 255).astype(np.uint8)"  # (they were told "* 255")
     elif np.issubdtype(array.dtype, np.floating):
         kind = "floats in [0, 1]? (frames * 255).round().astype(np.uint8)"
     elif np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint8:
@@ -953,7 +953,8 @@ def overlay_rgb(color) -> tuple[int, int, int]:
     if (values is None or len(values) != 3 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                                                        and 0 <= v <= 255 for v in values)):
         raise ValueError(f"color={color!r}: an (r, g, b) of numbers in 0..255, a colour name or #rrggbb, expected")
-    if all(v <= 1 for v in values) and any(v != int(v) for v in values):  # (Matplotlib's 0..1: all but black)
+    if all(v <= 1 for v in values) and any(v > 0 for v in values) and (  # (Matplotlib's 0..1: all but black)
+            any(v != int(v) for v in values) or all(isinstance(v, (float, np.floating)) for v in values)):
         raise ValueError(f"color={color!r}: an (r, g, b) in 0..255, not 0..1 as Matplotlib's: "
                          "tuple(round(255 * v) for v in color)")
     return tuple(int(round(v)) for v in values)
@@ -1400,7 +1401,7 @@ def write_overlay(result: PredictionResult | Sequence[PredictionResult], frames,
     first = results[0]
     for other in results[1:]:  # results of one video: the overlay's frames, rate and times are the first one's
         for what, mine, theirs in (("masks", first.masks.shape, other.masks.shape), ("rates", first.fps, other.fps),
-                                   ("frame times", first.times, other.times)):
+                                   ("frame times", _times_key(first.times), _times_key(other.times))):
             if mine != theirs:
                 shown = (mine, theirs) if what != "frame times" else ("one", "another")
                 raise ValueError(f"the results' {what} differ: {shown[0]} for {quoted(first.query)}, {shown[1]} for "
@@ -1430,6 +1431,11 @@ def write_overlay(result: PredictionResult | Sequence[PredictionResult], frames,
         writer.discard()
         raise
     return os.fspath(path)
+
+
+def _times_key(times) -> tuple[float, ...] | None:
+    """A result's frame times, comparable whatever sequence holds them (a list or an array made by hand)."""
+    return None if times is None else tuple(float(t) for t in times)
 
 
 def mask_png(directory: str, index: int, names: Sequence[str] | None = None) -> str:

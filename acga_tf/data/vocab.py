@@ -355,6 +355,8 @@ def load_word_vectors(path: str, format: str | None = None,
         if not w.isascii() and (nfc := compose(w)) != w:
             if wanted is None or nfc in wanted:
                 composed.setdefault(nfc, v)
+            elif nfc.lower() in wanted:  # (a decomposed "Café" for "café", as a word as written is folded)
+                folded.setdefault(nfc.lower(), v)
             continue
         if wanted is None:
             exact.setdefault(w, v)

@@ -6,7 +6,6 @@ A keras-hub style "functional subclass": named inputs `video` and `words`, the s
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Mapping
 
@@ -247,12 +246,17 @@ def _serialize(policy):
 CALL_ARGUMENTS = frozenset({"training", "mask"})  # the keyword arguments a call of `ACGA` takes (Keras' own)
 
 
-@functools.cache
 def _call_arguments(cls: type) -> frozenset[str] | None:
     """The keyword arguments a call of `cls` takes: Keras' own and those of its `call` (a subclass's own, as
     docs/model.md#extending shows: `scale=` was refused by a fixed set, a reviewer's); None where `call` takes
     **kwargs (any name)."""
-    own = next((c.__dict__["call"] for c in cls.__mro__ if "call" in c.__dict__ and issubclass(c, ACGA)), None)
+    own = None  # the first `call` before ACGA's own place in the order Python looks it up (a mixin's too)
+    for c in cls.__mro__:
+        if c is ACGA:
+            break
+        if "call" in c.__dict__:
+            own = c.__dict__["call"]
+            break
     if own is None:  # Keras' functional call (it takes **kwargs, and passes over what it does not know)
         return CALL_ARGUMENTS
     parameters = list(inspect.signature(own).parameters.values())[2:]  # (past self and the inputs)

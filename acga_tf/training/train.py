@@ -718,6 +718,11 @@ def _finishing_with_the_cluster(run: _Run) -> bool:
     # (they resumed at their own steps, all-reducing each other's gradients of other steps until a collective's
     # "expected type 0 and data_type 9": a cluster reviewer's, after a Ctrl-C between a step and its backup on one
     # worker; a damaged backup is left to `claim_run_dir`, which names it)
+    if -2 in unfinished and not damaged:  # (the damaged worker's `claim_run_dir` names its file; the others
+        # waited for it in their collectives)
+        raise ValueError(f"{run.work_dir}: another worker of the cluster holds a damaged backup (its own line names "
+                         "the file): the workers cannot resume together; mend or remove it there, then run the same "
+                         "command on every worker")
     if not done and len(unfinished) > 1 and -2 not in unfinished:
         at = ", ".join("none" if s < 0 else str(s) for s in unfinished)
         raise ValueError(f"{run.work_dir}: the cluster's workers hold backups of other optimizer steps ({at}): they "
@@ -1416,7 +1421,7 @@ def _cache_not_reusable(directory: str, marker: str, fingerprint: str) -> str | 
         path = os.path.join(directory, os.path.basename(name))
         if not tf.io.gfile.exists(path):
             return f"lacks {os.path.basename(name)}"
-        if sizes is not None and k >= len(sizes):  # (caches written before record none)
+        if sizes is not None and (not isinstance(sizes, list) or k >= len(sizes)):  # (caches written before: None)
             return "has a complete.json that records no size of some shards"
         if sizes is not None and tf.io.gfile.stat(path).length != sizes[k]:
             return f"has {os.path.basename(name)} of {tf.io.gfile.stat(path).length:,} bytes, written {sizes[k]:,}"
