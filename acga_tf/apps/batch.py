@@ -524,7 +524,8 @@ class _TableWrites:
     def write(self) -> None:
         began = time.monotonic()
         write_results(self.table, self.results)
-        self.last, self.took = time.monotonic(), time.monotonic() - began
+        self.last = time.monotonic()
+        self.took = self.last - began
 
     def after_a_video(self) -> None:
         if time.monotonic() - self.last >= TABLE_TIME_SHARE * self.took:

@@ -928,9 +928,14 @@ def overlay_frames(frames: np.ndarray, masks: np.ndarray, color=OVERLAY_COLOR, a
     """
     color, alpha = overlay_rgb(color), _overlay_alpha(alpha)
     frames, masks = np.asarray(frames), np.asarray(masks)
-    if frames.shape[:3] != masks.shape:
-        raise ValueError(f"frames {frames.shape} and masks {masks.shape} differ in number or size")
+    _check_frames_of(frames, masks.shape)
     return _blend(frames, [(masks.astype(bool), color)], alpha)
+
+
+def _check_frames_of(frames: np.ndarray, masks_shape: tuple[int, ...]) -> None:
+    """Raises a ValueError where (N, H, W, 3) frames are not those of (N, H, W) masks."""
+    if frames.shape[:3] != tuple(masks_shape):
+        raise ValueError(f"frames {frames.shape} and masks {tuple(masks_shape)} differ in number or size")
 
 
 def overlay_rgb(color) -> tuple[int, int, int]:
@@ -1417,8 +1422,7 @@ def write_overlay(result: PredictionResult | Sequence[PredictionResult], frames,
     if len(results) == 1:
         blended = overlay_frames(frames, results[0].masks, color, alpha)
     else:
-        if frames.shape[:3] != results[0].masks.shape:  # (as `overlay_frames` says it of one)
-            raise ValueError(f"frames {frames.shape} and masks {results[0].masks.shape} differ in number or size")
+        _check_frames_of(frames, first.masks.shape)
         key = legend([r.query for r in results], frames.shape[2], frames.shape[1])
         masks = np.stack([r.masks for r in results], axis=1)  # (N, Q, H, W)
         blended = (overlay_frame(frame, masks[k], key, alpha) for k, frame in enumerate(frames))

@@ -6,6 +6,7 @@ A keras-hub style "functional subclass": named inputs `video` and `words`, the s
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 
@@ -259,7 +260,14 @@ def _call_arguments(cls: type) -> frozenset[str] | None:
             break
     if own is None:  # Keras' functional call (it takes **kwargs, and passes over what it does not know)
         return CALL_ARGUMENTS
-    parameters = list(inspect.signature(own).parameters.values())[2:]  # (past self and the inputs)
+    return _arguments_of(own)
+
+
+@functools.cache
+def _arguments_of(call) -> frozenset[str] | None:
+    """`_call_arguments` of one `call` function, read from its signature once (a call of the model asks on every
+    call; a class's `call` assigned later is another function, read then)."""
+    parameters = list(inspect.signature(call).parameters.values())[2:]  # (past self and the inputs)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
     return CALL_ARGUMENTS | {p.name for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,

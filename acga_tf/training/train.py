@@ -1390,10 +1390,8 @@ def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str
     or called "made from other inputs" and written again from another folder."""
     marker = os.path.join(directory, "complete.json")
     if tf.io.gfile.exists(marker):
-        why = _cache_not_reusable(directory, marker, fingerprint)
+        paths, why = _recorded_cache(directory, marker, fingerprint)
         if why is None:
-            recorded = files.read_json(marker)
-            paths = [os.path.join(directory, os.path.basename(p)) for p in recorded["shards"]]  # earlier: whole paths
             logger.info("reusing the feature cache in %s (%d shards)", directory, len(paths))
             return paths
         logger.warning("the feature cache in %s %s: writing it again", directory, why)
@@ -1405,27 +1403,28 @@ def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str
     return paths
 
 
-def _cache_not_reusable(directory: str, marker: str, fingerprint: str) -> str | None:
-    """Why the feature cache in `directory` cannot be reused (its `complete.json` unreadable, made from other inputs,
-    a shard missing or of another size than written), or None. A damaged shard failed the run at every try with
-    TensorFlow's "truncated record at 92688", naming no file (a copy cut short: a reviewer's)."""
+def _recorded_cache(directory: str, marker: str, fingerprint: str) -> tuple[list[str], str | None]:
+    """The cache's shard paths as `complete.json` records them (by their names in `directory`; earlier records held
+    whole paths), and why they cannot be reused (the file unreadable, made from other inputs, a shard missing or of
+    another size than written), or None. A damaged shard failed the run at every try with TensorFlow's "truncated
+    record at 92688", naming no file (a copy cut short: a reviewer's). The record is read once."""
     try:
         recorded = files.read_json(marker)
         shards, sizes = recorded["shards"], recorded.get("sizes")
+        paths = [os.path.join(directory, os.path.basename(name)) for name in shards]
     except (ValueError, KeyError, TypeError, OSError) as e:
         what = "not whole JSON" if isinstance(e, ValueError) else f"without {e}" if isinstance(e, KeyError) else e
-        return f"has an unreadable {os.path.basename(marker)} ({what})"
+        return [], f"has an unreadable {os.path.basename(marker)} ({what})"
     if recorded.get("fingerprint") != fingerprint:
-        return "was made from other inputs (shards, configs, word vectors, frozen weights or precision)"
-    for k, name in enumerate(shards):
-        path = os.path.join(directory, os.path.basename(name))
+        return paths, "was made from other inputs (shards, configs, word vectors, frozen weights or precision)"
+    for k, path in enumerate(paths):
         if not tf.io.gfile.exists(path):
-            return f"lacks {os.path.basename(name)}"
+            return paths, f"lacks {os.path.basename(path)}"
         if sizes is not None and (not isinstance(sizes, list) or k >= len(sizes)):  # (caches written before: None)
-            return "has a complete.json that records no size of some shards"
-        if sizes is not None and tf.io.gfile.stat(path).length != sizes[k]:
-            return f"has {os.path.basename(name)} of {tf.io.gfile.stat(path).length:,} bytes, written {sizes[k]:,}"
-    return None
+            return paths, "has a complete.json that records no size of some shards"
+        if sizes is not None and (size := tf.io.gfile.stat(path).length) != sizes[k]:
+            return paths, f"has {os.path.basename(path)} of {size:,} bytes, written {sizes[k]:,}"
+    return paths, None
 
 
 class _EpochsOfTheRun(keras.callbacks.ProgbarLogger):
