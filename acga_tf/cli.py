@@ -160,7 +160,15 @@ from acga_tf import __version__
 from acga_tf.apps import app as app_module
 from acga_tf.apps import batch
 from acga_tf.apps import visualize as vis
-from acga_tf.apps.app import MAX_FRAMES, MAX_PIXELS, MAX_SENTENCES, MAX_UPLOAD_MB, check_address, serve
+from acga_tf.apps.app import (
+    MAX_FRAMES,
+    MAX_PIXELS,
+    MAX_SENTENCES,
+    MAX_UPLOAD_MB,
+    check_address,
+    page_address,
+    serve,
+)
 from acga_tf.apps.demo import (
     DEMO_PRESET,
     DEMO_TEST_FRACTION,
@@ -1040,7 +1048,7 @@ def _run_app(args) -> int:
     logging.getLogger(app_module.__name__).setLevel(logging.INFO)  # a line per request, as a server's log has
     serve(args.model, host=args.host, port=args.port, max_frames=args.max_frames, max_upload_mb=args.max_upload_mb,
           max_pixels=args.max_pixels, max_sentences=args.max_sentences,
-          ready=lambda: print(f"serving {args.model} at http://{args.host}:{args.port}/ (Ctrl+C stops it)",
+          ready=lambda: print(f"serving {args.model} at {page_address(args.host, args.port)} (Ctrl+C stops it)",
                               flush=True))
     return 0
 

@@ -251,6 +251,25 @@ def test_an_address_the_page_cannot_listen_on_is_one_line_before_the_model_loads
             assert (out, err) == ("", f"acga app: error: {expected}\n")
 
 
+def test_the_address_printed_is_one_a_browser_opens(run_dir, monkeypatch, capsys):
+    """`acga app --host 0.0.0.0` printed http://0.0.0.0:7860/, which most browsers do not open: localhost, with the
+    machine's name for other machines; an IPv6 address in brackets."""
+    from acga_tf.apps.app import page_address
+
+    def fake_serve(model, *, ready, **kwargs):
+        ready()
+
+    monkeypatch.setattr(cli, "serve", fake_serve)
+    monkeypatch.setattr(cli, "check_address", lambda host, port: None)
+    assert cli.main(["app", "--model", run_dir, "--host", "0.0.0.0", "--port", "7861"]) == 0
+    out = capsys.readouterr().out
+    assert out == (f"serving {run_dir} at http://localhost:7861/ (from other machines: "
+                   f"http://{socket.gethostname()}:7861/) (Ctrl+C stops it)\n")
+    assert page_address("127.0.0.1", 7860) == "http://127.0.0.1:7860/"
+    assert page_address("::1", 7860) == "http://[::1]:7860/"
+    assert page_address("::", 80).startswith("http://localhost:80/ (from other machines: ")
+
+
 def test_the_command_line_loads_without_gradio():
     # Gradio is imported when the page is built: importing it took 3.8 s that every `acga` command paid
     code = "import sys, acga_tf.cli; print('gradio' in sys.modules)"

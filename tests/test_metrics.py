@@ -192,6 +192,10 @@ def test_the_keras_metric_scores_nan_logits_nan_and_names_a_mistaken_target():
     metric = ReferringIoU()
     metric.update_state(truth, logits)
     assert all(np.isnan(float(v)) for v in metric.result().values()), metric.result()
+    unweighted, second = ReferringIoU(), ReferringIoU()  # the NaN sample weighted 0 adds nothing (it was NaN still)
+    unweighted.update_state(truth, logits, sample_weight=np.array([0.0, 1.0], "float32"))
+    second.update_state(truth[1:], logits[1:])
+    assert {k: float(v) for k, v in unweighted.result().items()} == {k: float(v) for k, v in second.result().items()}
     scalar, plain = ReferringIoU(), ReferringIoU()
     scalar.update_state(truth[1:], logits[1:], sample_weight=2.0)
     plain.update_state(truth[1:], logits[1:])

@@ -2263,6 +2263,21 @@ def test_the_legend_grows_with_the_frame():
         assert tuple(swatch) == (213, 94, 0) and opacity[3 * scale + scale + 1, 3 * scale + 1, 0] == 1.0
 
 
+def test_sentences_past_the_palettes_colours_are_said_to_share_them(caplog):
+    """A ninth sentence's masks were drawn in the first's vermillion, the second's blue, without a word: the legend
+    says which sentences share a colour; seven sentences, one colour each, say nothing."""
+    from acga_tf.apps.predict import OVERLAY_PALETTE, legend
+
+    with caplog.at_level(logging.WARNING, logger="acga_tf"):
+        legend([f"person {k}" for k in range(len(OVERLAY_PALETTE))], 640, 480)
+    assert "share" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="acga_tf"):
+        pixels, _ = legend([f"person {k}" for k in range(9)], 640, 480)
+    assert "9 sentences and 7 colours: sentences share colours (8 with 1, 9 with 2)" in caplog.text
+    assert tuple(pixels[3 + 1 + 14 * 7, 4]) == (213, 94, 0)  # sentence 8's swatch: the first's colour
+
+
 def test_a_legend_sentence_wider_than_the_frame_goes_on_over_more_lines(caplog):
     """A tester's long sentence was cut at the frame's edge without a word: it is broken at spaces (inside a word only
     where the word alone is wider: Chinese has no spaces), each line within the frame; on a frame too narrow for a

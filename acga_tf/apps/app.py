@@ -451,6 +451,18 @@ def check_address(host: str, port: int) -> None:
                          "--host") from None
 
 
+def page_address(host: str, port: int) -> str:
+    """Where a browser opens the page served on `host:port`: a wildcard host (0.0.0.0, ::, every address) as
+    `localhost` with this machine's name for other machines (http://0.0.0.0:7860/ opens nothing in most browsers), an
+    IPv6 address in brackets."""
+    def url(name: str) -> str:
+        return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
+
+    if host in ("0.0.0.0", "::", ""):
+        return f"{url('localhost')} (from other machines: {url(socket.gethostname())})"
+    return url(host)
+
+
 def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
           ready: Callable[[], None] | None = None, max_frames: int = MAX_FRAMES, max_upload_mb: int = MAX_UPLOAD_MB,
           max_pixels: int = MAX_PIXELS, max_sentences: int = MAX_SENTENCES):
@@ -507,5 +519,5 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     return page
 
 
-__all__ = ["RequestCancelled", "WebApp", "as_text", "build_page", "check_address", "page_message", "request_gone",
-           "serve", "without_sentences"]
+__all__ = ["RequestCancelled", "WebApp", "as_text", "build_page", "check_address", "page_address", "page_message",
+           "request_gone", "serve", "without_sentences"]

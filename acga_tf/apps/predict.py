@@ -80,7 +80,8 @@ def output_flags() -> tuple[str, str]:
 
 DEFAULT_FPS = 24.0  # used for arrays given without fps (the A2D clips' rate)
 SMALLEST_FRAME = 32  # pixels a side: smaller frames (a thumbnail, an array of wrong axes) are segmented, warned
-# RGB overlay colours, one per sentence (cycled past six): red first, so one sentence looks as it always did.
+# RGB overlay colours, one per sentence (cycled past seven, with a warning: `legend`): red first, so one sentence looks
+# as it always did.
 # Okabe and Ito's palette, told apart with every common colour blindness (red then green,
 # the second and third sentences' masks, would look alike to one man in twelve): vermillion, blue, bluish green, yellow,
 # reddish purple, sky blue, orange.
@@ -986,13 +987,20 @@ def legend_scale(width: int, height: int | None = None) -> int:
 def legend(queries: Sequence[str], width: int, height: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The overlay's legend: each sentence next to a swatch of its colour, on a dark translucent box no wider than
     `width` pixels. A sentence wider than that goes on over more lines (`_wrapped`); where the frame is too narrow for
-    a line of a few letters, or its `height` holds fewer lines than the sentences need, a warning says what is cut.
+    a line of a few letters, or its `height` holds fewer lines than the sentences need, a warning says what is cut;
+    past the palette's seven colours, a warning says which sentences share one.
     Each sentence is drawn in a font that has its characters (`legend_font`), shaped where Pillow has libraqm (Arabic
     joined, right to left), after its number; a character no font here has is drawn as a box, with a warning.
 
     Returns:
         (uint8 (h, w, 3) pixels, float32 (h, w, 1) opacity).
     """
+    if len(queries) > len(OVERLAY_PALETTE):  # (an eighth sentence's masks were vermillion as the first's, unsaid)
+        shared = ", ".join(f"{k + 1} with {k % len(OVERLAY_PALETTE) + 1}"
+                           for k in range(len(OVERLAY_PALETTE), min(len(queries), 3 * len(OVERLAY_PALETTE))))
+        logger.warning("the overlay has %d sentences and %d colours: sentences share colours (%s%s); the legend's "
+                       "numbers and each sentence's own masks tell them apart", len(queries), len(OVERLAY_PALETTE),
+                       shared, ", ..." if len(queries) > 3 * len(OVERLAY_PALETTE) else "")
     u = legend_scale(width, height)  # pixels a unit: the legend grows with the frame
     line, min_room = (LEGEND_FONT_SIZE + 3) * u, LEGEND_MIN_ROOM * u
     numbers = [f"{k + 1}. " for k in range(len(queries))]  # drawn apart: a right-to-left sentence moved "1." after it

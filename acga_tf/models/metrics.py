@@ -35,7 +35,8 @@ class ReferringIoU(keras.metrics.Metric):
             overwrite each other's values.
 
     `update_state(..., sample_weight=)` weighs each sample (a weight per sample, `(B,)`; one per pixel is averaged
-    over the sample's pixels): its intersection and union in the overall IoU, its IoU and hits in the others.
+    over the sample's pixels): its intersection and union in the overall IoU, its IoU and hits in the others. A
+    sample weighted 0 adds nothing, not even the NaN of a NaN output (which scores NaN otherwise).
     """
 
     def __init__(self, name: str = DEFAULT_NAME, **kwargs):
@@ -67,13 +68,14 @@ class ReferringIoU(keras.metrics.Metric):
                 given = given * weight
             weight = keras.ops.reshape(given, (keras.ops.shape(iou)[0], -1))
             weight = keras.ops.mean(weight, axis=1)  # (B,) or a mask's shape → one weight a sample
-        self.intersection.assign_add(keras.ops.sum(inter * weight))
-        self.union.assign_add(keras.ops.sum(union * weight))
-        self.iou_sum.assign_add(keras.ops.sum(iou * weight))
+        counted = keras.ops.not_equal(weight, 0.0)  # a sample weighted 0 adds nothing, a NaN one's NaN included
+        self.intersection.assign_add(keras.ops.sum(keras.ops.where(counted, inter * weight, 0.0)))
+        self.union.assign_add(keras.ops.sum(keras.ops.where(counted, union * weight, 0.0)))
+        self.iou_sum.assign_add(keras.ops.sum(keras.ops.where(counted, iou * weight, 0.0)))
         self.count.assign_add(keras.ops.sum(weight))
         hits = keras.ops.cast(iou[:, None] >= thresholds[None, :] - 1e-7, "float32")
         hits = keras.ops.where(broken[:, None], float("nan"), hits)
-        self.hits.assign_add(keras.ops.sum(hits * weight[:, None], 0))
+        self.hits.assign_add(keras.ops.sum(keras.ops.where(counted[:, None], hits * weight[:, None], 0.0), 0))
 
     def result(self):
         n = keras.ops.maximum(self.count, 1.0)
