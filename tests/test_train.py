@@ -95,6 +95,22 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_uninterrupted_weights(prepared_a
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_a_one_worker_clusters_stop_writes_its_backup_too(prepared_a2d, tmp_path):
+    """A cluster reviewer's: under a TF_CONFIG of one worker (a scheduler's `replicas: 1`), whose
+    MultiWorkerMirroredStrategy trains as one machine does, a Ctrl-C wrote no backup of its step (the rule of a
+    cluster of several, whose workers must resume at one step), and the steps since the last backup were lost. A
+    MultiWorkerMirroredStrategy without TF_CONFIG is in that one-worker mode."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    assert not strategy.extended._in_multi_worker_mode()
+    out = str(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt, match=r"resumes the run from its backup \(optimizer step 1\)"):
+        fit(ExperimentConfig.preset("tiny", **TINY), prepared_a2d["train"], out, epochs=1, steps_per_epoch=2,
+            verbose=0, strategy=strategy, callbacks=[_StopAfterStep(1)])
+    assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 1
+
+
 @pytest.mark.slow  # (63 s on a 2-core AMD host: a process killed, then two runs) the default suite stops a run one
 # step into an epoch from within and resumes it to the uninterrupted weights (the test before)
 def test_killed_mid_epoch_resumes_with_the_same_steps(prepared_a2d, tmp_path, capsys):

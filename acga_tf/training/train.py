@@ -624,9 +624,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         except (KeyboardInterrupt, OSError) as e:  # Ctrl-C, or a full disk: what a second try would do
             # (not in a cluster: the other workers keep their last backup, and a worker's newer one could not
             # resume with theirs: `_finishing_with_the_cluster`)
-            if isinstance(e, KeyboardInterrupt) and not isinstance(run.strategy,
-                                                                    tf.distribute.MultiWorkerMirroredStrategy):
-                backup.save_on_stop(start_step)
+            if isinstance(e, KeyboardInterrupt) and not _several_workers(run.strategy):  # (a one-worker TF_CONFIG's
+                backup.save_on_stop(start_step)  # stop wrote none: a cluster reviewer's)
             saved = backup.saved_step()
             earlier = (f" ({artifacts.MODEL_FILE} holds the run as it was before this command)"
                        if tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)) else "")
@@ -1143,6 +1142,14 @@ def _checked_callbacks(callbacks) -> list[keras.callbacks.Callback]:
     return callbacks
 
 
+
+def _several_workers(strategy) -> bool:
+    """Whether `strategy` trains over several workers: a MultiWorkerMirroredStrategy in multi-worker mode, as Keras
+    reads it (a one-worker TF_CONFIG, a scheduler's "replicas: 1", is not: it trains as one machine does)."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and getattr(strategy.extended, "_in_multi_worker_mode", lambda: True)())
+
+
 def _build_model(run: _Run, policy: str | None, feature_cache: bool,
                  stages: Mapping[str, Callable[[], keras.layers.Layer]] | None = None):
     """`(model, task, prefix)`: the `ACGA` (with the stages `stages` makes), the `TrainingTask` that trains it (the
@@ -1167,8 +1174,7 @@ def _build_model(run: _Run, policy: str | None, feature_cache: bool,
     # Keras reduces a step's logs across workers (`strategy.reduce(..., axis=0)`, see `TrainingTask`) where the
     # strategy is in multi-worker mode, as its own check reads it: a one-worker TF_CONFIG (a scheduler's replicas: 1)
     # is not, and its logs kept the axis (a traceback after the first step: a cluster reviewer's)
-    multi_worker = (isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                    and getattr(run.strategy.extended, "_in_multi_worker_mode", lambda: True)())
+    multi_worker = _several_workers(run.strategy)
     with run.strategy.scope():
         model = checked(ACGA(experiment.model, stages=made(), **dtypes))
         if feature_cache:
