@@ -191,8 +191,9 @@ def device_description(device: str = "CPU:0") -> str:
     return f"{device} (the host CPU, {cores()} core{'s' * (cores() != 1)})"
 
 
-def environment_lines(device: str = "CPU:0") -> list[str]:
-    """Three lines to print with a benchmark's figures: backend, device, host."""
+def environment_lines(device: str = "CPU:0", onednn: str | None = None) -> list[str]:
+    """Three lines to print with a benchmark's figures: backend, device, host. `onednn` says what the oneDNN setting
+    is where this process's own is not the one timed (onednn.py's processes each set theirs)."""
     import keras
 
     if keras.backend.backend() == "jax":
@@ -206,7 +207,7 @@ def environment_lines(device: str = "CPU:0") -> list[str]:
 
         from acga_tf.ops.devices import onednn_enabled
 
-        onednn = {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
+        onednn = onednn or {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
         backend = (f"backend: Keras {keras.__version__} on {keras.backend.backend()}, TensorFlow {tf.__version__}, "
                    f"Python {platform.python_version()}; threads: {thread_settings()}; oneDNN CPU kernels: {onednn}")
     features = cpu_features()

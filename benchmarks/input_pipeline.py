@@ -116,7 +116,8 @@ def main(argv=None) -> int:
                 rate, n = bench_dataset(os.path.join(steady_out, f"{split}-*.tfrecord"), config, training,
                                         args.batch_size, args.min_seconds)
                 print(f"  {preset:5s} T={config.clip_length:2d} S={config.image_size:3d} {split:5s}: {rate:7.1f} "
-                      f"clips/s total, {rate / n_cores:7.1f} clips/s per core  ({n} samples)")
+                      f"clips/s over the {n_cores} core{'s' * (n_cores != 1)}, {rate / n_cores:7.1f} clips/s a core on "
+                      f"average  ({n} samples)")
     return 0
 
 

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
         return 0
     print(f"preset={args.preset} batch={args.batch} rounds={args.rounds} runs={args.runs} "
           f"trainable_from={config.i3d_trainable_from} float32")
-    for line in environment_lines(on_the_cpu()):
+    for line in environment_lines(on_the_cpu(), onednn="off, then on, in processes of their own"):
         print(line)
     command = [sys.executable, os.path.abspath(__file__), "--child", "--preset", args.preset, "--batch",
                str(args.batch), "--runs", str(args.runs), "--trainable-from", config.i3d_trainable_from]
