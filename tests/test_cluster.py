@@ -5,6 +5,7 @@ TensorFlow's or JSON's messages, naming neither TF_CONFIG nor the field."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -132,10 +133,19 @@ def test_a_one_worker_cluster_trains_and_its_overwrite_leaves_the_workers_folder
 
 def test_workers_given_different_settings_are_refused_before_anything_is_written(prepared_a2d, tmp_path):
     """An operator's: worker 1 given --batch-size 1 and worker 0 --batch-size 2 trained together, each with its own
-    global batch, and ended with exit status 0."""
+    global batch, and ended with exit status 0. A cluster reviewer's: a worker given other shards (here, a copy whose
+    vocabulary has one word more) trained beside the others, reading its sentences with other words: what the data
+    holds is compared too (its paths may differ)."""
+    import shutil
+
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     out = tmp_path / "run"
-    procs = [_train(prepared_a2d, out, {"cluster": cluster, "task": {"type": "worker", "index": i}},
+    other = tmp_path / "other_data"
+    shutil.copytree(prepared_a2d["data"], other)
+    with open(other / "vocab.txt", "a", encoding="utf-8") as f:
+        f.write("zeppelin\t1\n")
+    data = [prepared_a2d, {"train": str(other / "train-*.tfrecord")}]
+    procs = [_train(data[i], out, {"cluster": cluster, "task": {"type": "worker", "index": i}},
                     batch_size=2 - i, ACGA_CLUSTER_WAIT_S="120") for i in range(2)]
     try:
         errors = [p.communicate(timeout=180)[1] for p in procs]
@@ -143,11 +153,35 @@ def test_workers_given_different_settings_are_refused_before_anything_is_written
         for p in procs:
             p.kill()
     for i, (proc, err) in enumerate(zip(procs, errors)):
-        assert proc.returncode == 2 and err.strip().splitlines()[-1] == (
-            "acga train: error: TF_CONFIG: the cluster's workers were given different settings: training.batch_size "
-            f"(here {2 - i}) on worker {i}; start the same command, with the same options and config, on every "
-            "worker"), err[-2000:]
+        assert proc.returncode == 2 and re.fullmatch(
+            r"acga train: error: TF_CONFIG: the cluster's workers were given different settings: data.vocabulary "
+            rf"\(here '{14 + i} words, digest \w+'\), training.batch_size \(here {2 - i}\) on worker {i}; start the "
+            r"same command, with the same options and config, on every worker",
+            err.strip().splitlines()[-1]), err[-2000:]
     assert not out.exists()
+
+
+def test_what_the_workers_compare_of_their_data(prepared_a2d, tmp_path):
+    """The data's part of the settings the workers compare (its paths may differ): the samples of each split and the
+    vocabulary's words; shards that cannot be read are said so, not left out (every worker compares the same
+    fields)."""
+    import shutil
+
+    from acga_tf.data.manifest import count_samples
+    from acga_tf.training.train import _data_settings
+
+    mine = _data_settings(prepared_a2d["train"], prepared_a2d["test"])
+    assert mine["data.training_samples"] == count_samples(prepared_a2d["train"]) > 0
+    assert mine["data.held_out_samples"] == count_samples(prepared_a2d["test"]) > 0
+    assert re.fullmatch(r"14 words, digest \w{16}", mine["data.vocabulary"]), mine
+    copy = tmp_path / "copy"
+    shutil.copytree(prepared_a2d["data"], copy)
+    assert _data_settings(str(copy / "train-*.tfrecord"), None) == {**mine, "data.held_out_samples": None}
+    with open(copy / "vocab.txt", "a", encoding="utf-8") as f:
+        f.write("zeppelin\n")
+    assert _data_settings(str(copy / "train-*.tfrecord"), None)["data.vocabulary"] == (
+        f"unreadable: {copy / 'vocab.txt'}:15: expected 'word<TAB>count', got 'zeppelin'")
+    assert _data_settings(str(tmp_path / "none-*.tfrecord"), None)["data.vocabulary"] == "no shards"
 
 
 # About 60 s: two workers train until the first backup, then one is killed.

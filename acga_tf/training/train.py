@@ -550,7 +550,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                 "mixed_precision": policy, "feature_cache": feature_cache, "resume": resume, "overwrite": overwrite,
                 "init_weights": init_weights is not None, "word_vectors": vectors_path is not None,
                 "stages": sorted(stages),
-                "init_words": _parent_run(init_weights) is not None})
+                "init_words": _parent_run(init_weights) is not None,
+                **_data_settings(train_pattern, val_pattern)})
             finishing = not overwrite and _finishing_with_the_cluster(run)
     else:
         finishing = False
@@ -1235,6 +1236,23 @@ def _shards_record(pattern: str, shards: list[dict]) -> dict:
     for shard in sorted(s["sha256"] or f"{os.path.basename(s['file'])}:{s['bytes']}" for s in shards):
         digest.update(shard.encode() + b"\n")
     return {"pattern": as_given(pattern), "shards": len(shards), "digest": digest.hexdigest()[:16]}
+
+
+def _data_settings(train_pattern: str, val_pattern: str | None) -> dict[str, object]:
+    """What the workers of a cluster compare of their data (`check_same_settings`), whose paths may differ from
+    machine to machine: the samples of each split's shards and the vocabulary's words (a worker given other shards
+    trained beside the others before, its sentences read with other words: a cluster reviewer's). Shards that cannot
+    be read are said so (where every worker's alike, the checks after say why)."""
+    try:
+        words = load_vocabulary(os.path.dirname(sorted(tf.io.gfile.glob(train_pattern))[0])).words
+        vocabulary = f"{len(words) - 1} words, digest {artifacts.arrays_digest([np.asarray(words, dtype=str)])}"
+    except IndexError:
+        vocabulary = "no shards"
+    except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
+        vocabulary = f"unreadable: {error_message(e)}"
+    return {"data.training_samples": known_sample_count(train_pattern),
+            "data.held_out_samples": known_sample_count(val_pattern) if val_pattern is not None else None,
+            "data.vocabulary": vocabulary}
 
 
 def _words_record(run: _Run, init_weights: str | None, data_dir: str) -> dict:
