@@ -180,18 +180,23 @@ def test_the_visitors_sentences_stay_out_of_the_servers_log(served, tmp_path, ca
         app.segment(str(video), "Ame\u0301lie zorbling")
     with pytest.raises(ValueError, match=r"knows only 'the' of it.*\(zorbling, xyzzy are not in its vocabulary\)"):
         app.segment(str(video), "the zorbling xyzzy")  # on the page, the words it lacks; in the log, not (a reviewer's)
+    with pytest.raises(ValueError, match=r"\(circel is not in its vocabulary\), so the mask would ignore the sentence; "
+                                         r"did you mean 'circle' for 'circel'\?"):  # a mistyped word: the known one
+        app.segment(str(video), "the circel")
     log = "\n".join(r.getMessage() for r in caplog.records)
     assert "zorbling" not in log and "xyzzy" not in log and "\u202e" not in log and "lie" not in log, log
+    assert "circel" not in log and "(words not in its vocabulary), so the mask would ignore the sentence; (words " \
+                                   "suggested)" in log, log
     lines = [r.getMessage() for r in caplog.records if r.name == "acga_tf.apps.app"]
     # the operator's notes, those that quote no sentence: the legend cut to a line on a 32-pixel-high frame
     assert any(re.search(r"request \d+: the overlay's legend cuts sentences 1, 2 to a line", line) for line in lines)
     done = [line for line in lines if "2 sentences, 6 frames" in line]
     assert re.search(r"request \d+: clipU\+202Emp4\.mp4, 2 sentences, 6 frames, [\d.]+ s: done \(\d notes? shown\)$",
                      done[0]), lines
+    assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-4]), lines
     assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-3]), lines
-    assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1 has no known word", lines[-2]), lines
     assert re.search(r"1 sentence, 0 frames, [\d.]+ s: refused: sentence 1: the model knows only 'the' of it, a word "
-                     r"naming no actor \(words not in its vocabulary\)", lines[-1]), lines
+                     r"naming no actor \(words not in its vocabulary\)", lines[-2]), lines
     caplog.clear()
     predict(app.predictor, moving_frames(6, 32, 48), secret)  # outside a page request: logged as before
     assert "zorbling" in caplog.text

@@ -961,6 +961,13 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
                                          "sentence"), caught.value.message
     # a word of motion or place tells actors apart ("up": the demo's "moving up"), so it is not one of them
     assert predict(load_predictor(run_dir), frames[:2], "the zebra left").masks.shape[0] == 2
+    # a mistyped word: the known word closest to it suggested, in `.message` too (a web-page tester's misspelt
+    # sentence got a confident mask with a note naming the word only)
+    with pytest.raises(acga_tf.InputError) as caught:
+        predict(load_predictor(run_dir), frames, "the sqare")
+    assert caught.value.message == ("query 'the sqare': the model knows only 'the' of it, a word naming no actor "
+                                    "(sqare is not in its vocabulary), so the mask would ignore the sentence; did you "
+                                    "mean 'square' for 'sqare'?")
     assert acga_tf.InputError("x").message == "x"
     for call in (lambda: predict(trained, frames, QUERY, batch_size=0), lambda: predict(trained, frames)):
         with pytest.raises(ValueError) as caught:  # the service's own call at fault, not the client

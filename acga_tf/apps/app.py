@@ -122,7 +122,7 @@ _NOTES = _VisitorNotes()
 
 def without_sentences(message: str, text: str | None) -> str:
     """`message` with each of the visitor's sentences (each line of `text`, as messages quote it: `quoted`, `repr`)
-    replaced by "sentence k", and the words of them the model lacks left unnamed, for the server's log
+    replaced by "sentence k", and the words of them the model lacks (and those suggested) left unnamed, for the log
     (`request_line`). Quoted forms only: a sentence "e" is not every letter e of the message."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     forms = []
@@ -134,7 +134,9 @@ def without_sentences(message: str, text: str | None) -> str:
         message = message.replace(form, name)
     # the words of a sentence the model lacks, named by a refusal of one that knows only words naming no actor (a
     # reviewer's log held them); each a word of letters and digits (tokens), so no parenthesis is in the list
-    return re.sub(r" \([^()]* (?:is|are) not in its vocabulary\)", " (words not in its vocabulary)", message)
+    message = re.sub(r" \([^()]* (?:is|are) not in its vocabulary\)", " (words not in its vocabulary)", message)
+    # and the known words suggested for them (`suggested_words`: "did you mean 'circle' for 'circel'?"), tokens too
+    return re.sub(r"; did you mean [^?]*\?", "; (words suggested)", message)
 
 
 def _sentences(text: str | None, most: int = 0) -> list[str]:

@@ -24,6 +24,7 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import difflib
 import fractions
 import functools
 import json
@@ -226,14 +227,34 @@ def judge_queries(predictor: Predictor, queries: Sequence[str]) -> list[tuple[st
     return judged
 
 
+SUGGESTION_CUTOFF = 0.75  # difflib's similarity a known word needs to be suggested for an unknown one ("circel" →
+# "circle" 0.83, "sqaure" → "square" 0.83, "zebra" → nothing in the demo's words)
+
+
+def suggested_words(missing: Sequence[str], known: Sequence[str] | None) -> str:
+    """"did you mean circle for circel?": the closest known word to each of `missing` that has one (difflib), or ""
+    (none close, or the model's words cannot be read here: a model behind a server). A mistyped word got zero
+    vectors and the mask ignored it, with a note naming the word only (a web-page tester's)."""
+    if not known or not missing:
+        return ""
+    pairs = [(close[0], word) for word in missing
+             if (close := difflib.get_close_matches(word, known, n=1, cutoff=SUGGESTION_CUTOFF))]
+    return ("did you mean " + ", ".join(f"{quoted(good)} for {quoted(bad)}" for good, bad in pairs) + "?"
+            if pairs else "")
+
+
 def _judged(predictor: Predictor, queries: list[str]) -> list[tuple[str | None, list[str]]]:
     """`judge_queries` of sentences `check_query` has passed."""
     info = predictor.describe(list(queries))
     length = predictor.sentence_length
     judged = []
+    known_words = None
     for query, tokens, words, known, unknown in zip(queries, tokenize_py_many(list(queries)), info["words"],
                                                     info["known_words"], info["unknown_words"]):
         missing = list(dict.fromkeys(str(unknown).split()))  # (of the words the model reads: L at most)
+        if missing and known_words is None:
+            known_words = predictor.known_words() or ()
+        suggestion = suggested_words(missing, known_words)
         read = [t for t in tokens[:length] if t not in missing]  # the words the model knows, in order
         if known and read and all(t in FUNCTION_WORDS for t in read):  # "the zebra galloping": "done", 2% covered
             named = ", ".join(map(repr, dict.fromkeys(read)))
@@ -244,7 +265,7 @@ def _judged(predictor: Predictor, queries: list[str]) -> list[tuple[str | None, 
             hint = predictor.words_hint() if missing else None
             judged.append((f"query {quoted(query)}: the model knows only {named} {of}, "
                            f"{'words' if plural else 'a word'} naming no actor{lacks}, so the mask would ignore the "
-                           "sentence" + (f"; {hint}" if hint else ""), []))
+                           "sentence" + "".join(f"; {part}" for part in (suggestion, hint) if part), []))
             continue
         if known == 0:
             hint = predictor.words_hint()  # French or Chinese sentences for the demo's model, say
@@ -252,7 +273,7 @@ def _judged(predictor: Predictor, queries: list[str]) -> list[tuple[str | None, 
             which = f"its first {length} words" if words > length else "its words"
             judged.append((f"query {quoted(query)} has no known word: none of {which} is in the "
                            "vocabulary of the model, so the mask would ignore the sentence"
-                           + (f"; {hint}" if hint else ""), []))
+                           + "".join(f"; {part}" for part in (suggestion, hint) if part), []))
             continue
         notes = []
         if words > length:  # the words dropped named (they may be the sentence's motion)
@@ -262,7 +283,7 @@ def _judged(predictor: Predictor, queries: list[str]) -> list[tuple[str | None, 
                          f"{words - length} are dropped ({named})")
         if missing:
             notes.append(f"query {quoted(query)}: words not in the model's vocabulary (they get zero vectors): "
-                         + ", ".join(missing))
+                         + ", ".join(missing) + (f"; {suggestion}" if suggestion else ""))
         if symbols := list(dict.fromkeys(c for c in query if unicodedata.category(c) == "So")):
             # else "the 🟢 circle" is read as "the circle" without a word
             notes.append(f"query {quoted(query)}: {' '.join(symbols)} not read (the model reads words of letters "

@@ -102,6 +102,11 @@ class Predictor(abc.ABC):
         said: a model behind a server, or exported before its words were written beside it)."""
         return ""
 
+    def known_words(self) -> Sequence[str] | None:
+        """The words the model knows (its vocabulary, without the padding token), for the words a sentence's message
+        suggests in place of unknown ones; None where they cannot be read here (as `words_hint`)."""
+        return None
+
     def weights(self) -> str | None:
         """The digest of the model's weights (`artifacts.arrays_digest`), as `acga evaluate --output-json` and an
         export's `acga_provenance.json` record it: what the masks JSON names the model by (docs/serving.md#masks-
@@ -158,6 +163,9 @@ class KerasPredictor(Predictor):
     def words_hint(self) -> str:
         """The words themselves where they are few (the demo's 16), else the run's `vocab.txt`."""
         return _words_hint(self.trained.vocabulary, os.path.join(self.source, VOCAB_FILE))
+
+    def known_words(self) -> Sequence[str]:
+        return self.trained.vocabulary.words[1:]
 
     def weights(self) -> str:
         if self._digest is None:  # once (the paper preset's 31 million values: 0.15 s on 2 cores)
@@ -221,6 +229,7 @@ class ServingPredictor(Predictor):
     def __init__(self, server, source: str):
         self.server, self.source = server, source
         self._weights_read, self._digest = False, None  # `weights()`, read once asked for
+        self._words_read: Vocabulary | None | bool = False  # `_vocabulary()`, read once asked for
         try:
             info = server.run({"queries": np.array(["a"], object)}, DESCRIBE_SIGNATURE)
         except tf.errors.InvalidArgumentError as e:
@@ -259,11 +268,22 @@ class ServingPredictor(Predictor):
     def words_hint(self) -> str:
         """As `KerasPredictor.words_hint`, from the export's `assets.extra/vocab.txt` where the SavedModel is a
         folder here that has one (exported since 2026-12-05, evening)."""
-        path = os.path.join(self.source, VOCAB_EXPORT_FILE)
-        try:
-            return _words_hint(Vocabulary.load(path), path) if os.path.isfile(path) else ""
-        except (OSError, ValueError):  # a damaged file: the refusal stands without the hint
-            return ""
+        vocabulary = self._vocabulary()
+        return _words_hint(vocabulary, os.path.join(self.source, VOCAB_EXPORT_FILE)) if vocabulary else ""
+
+    def known_words(self) -> Sequence[str] | None:
+        vocabulary = self._vocabulary()
+        return vocabulary.words[1:] if vocabulary else None
+
+    def _vocabulary(self) -> Vocabulary | None:
+        """The export's `assets.extra/vocab.txt` (read once), or None where there is none here."""
+        if self._words_read is False:
+            path = os.path.join(self.source, VOCAB_EXPORT_FILE)
+            try:
+                self._words_read = Vocabulary.load(path) if os.path.isfile(path) else None
+            except (OSError, ValueError):  # a damaged file: the refusal stands without the hint
+                self._words_read = None
+        return self._words_read
 
     def weights(self) -> str | None:
         """From the export's `assets.extra/acga_provenance.json` where the SavedModel is a folder here (read once:
