@@ -11,6 +11,7 @@ import collections
 import functools
 import importlib.util
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -439,6 +440,19 @@ def test_warmup_file_is_prediction_logs_the_model_answers(exported, fresh, train
         {"signature": "segment_encoded_png", "outputs": {"mask_png_bytes": [1], "empty": [1], "score": [1]}}]
 
 
+def test_the_docs_signature_tables_name_every_output(exported):
+    """An export reviewer's: saved_models/README.md's table and its REST example left out `score`, which
+    docs/serving.md listed: each table's row of a signature names each of its outputs."""
+    loaded = tf.saved_model.load(str(exported))
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    for doc in ("saved_models/README.md", "docs/serving.md"):
+        rows = {line.split("|")[1].strip().strip("`"): line.split("|")[3]
+                for line in (repo / doc).read_text().splitlines() if line.startswith("| `")}
+        for name in ("serving_default", "segment_queries", "segment_encoded_png"):
+            outputs = loaded.signatures[name].structured_outputs
+            assert all(f"`{output}`" in rows[name] for output in outputs), (doc, name, sorted(outputs))
+
+
 def test_export_traces_each_signature_once(exported, export_traces):
     """tf.saved_model.save gets concrete functions: a `tf.function` would be traced again in its save context
     (docs/serving.md#export)."""
@@ -511,6 +525,7 @@ def test_models_config_parses_as_model_server_config(name):
 
 @pytest.mark.parametrize("version, message", [("latest", "must be an integer version"), ("v2", "integer version"),
                                               ("1", "already exists"),
+                                              ("9223372036854775808", "past the largest TF Serving reads"),
                                               ("01", "version 1 already exists as ")])  # (both are TF Serving's 1)
 def test_version_folder_is_validated(run_dir, exported, tmp_path, capsys, version, message):
     parent = exported.parent if version in ("1", "01") else tmp_path / "acga"
@@ -518,6 +533,38 @@ def test_version_folder_is_validated(run_dir, exported, tmp_path, capsys, versio
         export_model(str(run_dir), str(parent / version))
     assert main(["export", "--model", str(run_dir), "--output", str(parent / version)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_version_tf_serving_cannot_read_is_passed_over_as_it_passes_it_over(exported, tmp_path):
+    """An export reviewer's: version 99999999999999999999 (past int64) was exported, TF Serving served version 1
+    beside it, and `acga predict --model saved_models/acga` took the other one."""
+    from acga_tf.training.artifacts import saved_model_version
+
+    name_dir = tmp_path / "acga"
+    shutil.copytree(exported, name_dir / "1")
+    shutil.copytree(exported, name_dir / "99999999999999999999")
+    assert saved_model_version(str(name_dir)) == str(name_dir / "1")
+
+
+def test_a_vocabulary_no_sentence_can_match_is_said_and_gets_no_warmup_that_would_fail(tmp_path, caplog):
+    """An export reviewer's: a vocabulary built by hand (["don't", "Red", ...]) got warmup requests of its first word,
+    which the tokenizer never gives (lower case, split at punctuation): each failed, and TF Serving refuses a version
+    whose warmup fails. The warmup takes the first word a sentence can hold; the words none can are named."""
+    from acga_tf.serving.export import readable_word
+
+    with caplog.at_level(logging.WARNING):
+        assert readable_word(["don't", "Red", "circle", "red"], "run") == "circle"
+    assert "run: 2 of the model's 4 words can never match a sentence's (sentences are read in lower case, split at " \
+           "punctuation): \"don't\", 'Red'" in caplog.text
+    caplog.clear()
+    config = ACGAConfig.preset("tiny")
+    vocab = Vocabulary(["don't", "Red"])
+    matrix, _ = vocab.embedding_matrix(dim=config.word_dim, seed=0)
+    artifacts.save_trained(str(tmp_path / "run"), ACGA(config), vocab, matrix)
+    with caplog.at_level(logging.WARNING):
+        path = export_model(str(tmp_path / "run"), str(tmp_path / "models" / "acga" / "1"))
+    assert "skipping the warmup requests: no word of the model's vocabulary is one a sentence is read as" in caplog.text
+    assert not os.path.exists(os.path.join(path, WARMUP_FILE)) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
 def test_export_refuses_non_rgb_models(tmp_path):

@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.decode import decode_images, header_sizes
+from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import MAX_FRAME_PIXELS
 from acga_tf.data.vocab import check_length, check_sentences
 from acga_tf.models.config import ACGAConfig
@@ -255,6 +256,9 @@ def _check_version_dir(output_dir: str) -> tuple[str, str, int]:
     if not version.isdigit() or not version.isascii():
         raise ValueError(f"{output_dir}: the last folder must be an integer version, as TF Serving expects "
                          f"(e.g. saved_models/acga/1), got {version!r}")
+    if int(version) > artifacts.LARGEST_VERSION:  # (TF Serving reads a version as int64: a larger one is not served)
+        raise ValueError(f"{output_dir}: version {version} is past the largest TF Serving reads "
+                         f"({artifacts.LARGEST_VERSION}, a 64-bit integer); export to a smaller version number")
     if os.path.exists(output_dir):
         raise ValueError(f"{output_dir}: already exists; export to a new version number (TF Serving serves the "
                          "highest one)")
@@ -292,6 +296,21 @@ def _proto_string(value: str) -> str:
         else:
             out.append(f"\\{byte:03o}")
     return '"' + "".join(out) + '"'
+
+
+def readable_word(words, source: str) -> str | None:
+    """The first of the model's `words` that a sentence can hold as written (the tokenizer reads it as itself: lower
+    case, no punctuation), for the warmup requests; warns of those no sentence can match (a vocabulary built by hand,
+    `Vocabulary(["Red", "don't"])`: every sentence's "red" was unknown). None where there is none."""
+    words = list(words)
+    read = tokenize_py_many(words)  # (at once: a call a word took 10,000 TensorFlow calls)
+    readable = [word for word, tokens in zip(words, read) if tokens == [word]]
+    if len(readable) < len(words):
+        never = [word for word, tokens in zip(words, read) if tokens != [word]]
+        logger.warning("%s: %d of the model's %d words can never match a sentence's (sentences are read in lower "
+                       "case, split at punctuation): %s%s", source, len(never), len(words),
+                       ", ".join(map(repr, never[:5])), ", ..." if len(never) > 5 else "")
+    return readable[0] if readable else None
 
 
 def warmup_requests(config: ACGAConfig, query: str, model_name: str) -> list:
@@ -410,11 +429,16 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
                     "AVX512-BF16) that runs far slower than float32 (a training step was 10x slower on an AVX2-only "
                     "CPU); `acga export --float32` exports it in float32 (docs/serving.md#export)", precision)
     module = ServingModule(trained.model, trained.vectorizer())
+    word = readable_word(trained.vocabulary.words[1:], trained.directory)
     records = None
-    if warmup:
+    if warmup and word is None:  # (a warmup request that fails makes TF Serving refuse the version: an export
+        # reviewer's hand-built ["don't", "Red"] wrote four such requests without a word)
+        logger.warning("skipping the warmup requests: no word of the model's vocabulary is one a sentence is read "
+                       "as, so the SavedModel refuses every sentence (and TF Serving would refuse a version whose "
+                       "warmup fails)")
+    elif warmup:
         try:
-            records = warmup_requests(trained.config, trained.vocabulary.words[1] if len(trained.vocabulary) > 1
-                                      else "person", os.path.basename(name_dir))
+            records = warmup_requests(trained.config, word, os.path.basename(name_dir))
         except ImportError as e:
             logger.warning("skipping the warmup requests: %s", e)
 

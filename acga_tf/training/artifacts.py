@@ -272,12 +272,16 @@ def run_directory(path: str) -> str | None:
     return None
 
 
+LARGEST_VERSION = 2**63 - 1  # TF Serving reads a version folder's name as an int64: a larger one is not a version
+
+
 def saved_model_version(path: str) -> str | None:
     """The SavedModel folder `path` names: itself, or the highest integer version inside it (TF Serving's
-    `saved_models/NAME` layout); None when it is neither."""
+    `saved_models/NAME` layout, whose versions are 64-bit integers: a folder of a larger number, which TF Serving does
+    not serve, is passed over as it passes it over); None when it is neither."""
     if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
         return path
-    versions = [int(n) for n in os.listdir(path) if n.isdigit() and n.isascii()
+    versions = [int(n) for n in os.listdir(path) if n.isdigit() and n.isascii() and int(n) <= LARGEST_VERSION
                 and os.path.isfile(os.path.join(path, n, SAVED_MODEL_FILE))]
     return os.path.join(path, str(max(versions))) if versions else None
 
