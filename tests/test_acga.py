@@ -647,3 +647,41 @@ def test_two_referring_iou_metrics_on_two_outputs_log_under_their_own_names():
         alone = ReferringIoU()
         alone.update_state(y[output], logits[output])
         assert results[key] == pytest.approx(float(alone.result()["mean_iou"]), abs=1e-5), key
+
+
+def test_what_a_graph_calls_converts_with_autograph():
+    """A notebook reviewer's: `:=` in `ACGA.__call__` (and in `compute_loss`), which AutoGraph cannot convert, printed
+    "AutoGraph could not transform <ACGA ...> and will run it as-is. Please report this to the TensorFlow team" at
+    every evaluation (`acga demo`, the quickstart notebook): each method of the model code's classes, and each
+    function of the modules a SavedModel's or an evaluation's graph calls, converts."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import tensorflow as tf
+
+    import acga_tf.models
+
+    functions = []
+    for info in pkgutil.iter_modules(acga_tf.models.__path__, "acga_tf.models."):
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if inspect.isclass(obj) and obj.__module__ == module.__name__:  # the layers, `SegmentationTask`, ...
+                functions += [f for f in vars(obj).values() if inspect.isfunction(f)]
+    for name in ("acga_tf.ops.postprocess", "acga_tf.ops.geometry", "acga_tf.ops.threshold", "acga_tf.data.text",
+                 "acga_tf.data.decode", "acga_tf.data.parse", "acga_tf.serving.export"):
+        module = importlib.import_module(name)
+        functions += [f for f in vars(module).values() if inspect.isfunction(f) and f.__module__ == name]
+        functions += [f for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == name
+                      for f in vars(obj).values() if inspect.isfunction(f)]
+    failed = []
+    for function in functions:
+        try:
+            inspect.getsource(function)
+        except OSError:  # a dataclass's generated methods: no graph calls them
+            continue
+        try:
+            tf.autograph.to_graph(function)
+        except Exception as e:  # noqa: BLE001 (AutoGraph's ConversionError and what it wraps)
+            failed.append(f"{function.__qualname__}: {str(e)[-120:]}")
+    assert len(functions) > 100 and not failed, failed

@@ -233,8 +233,10 @@ def _score_model(model_path, data_pattern: str, shards: list[str], batch_size: i
     def probability(inputs, targets):
         return tf.sigmoid(tf.cast(model(inputs, training=False)["logits"], tf.float32))  # (B, S, S, 1)
 
-    # XLA as Keras chooses: on a GPU, not on a CPU (docs/training.md#xla); one trace per checkpoint, counted apart
-    probability = own_function(probability, jit_compile=model.jit_compile)
+    # XLA as Keras chooses: on a GPU, not on a CPU (docs/training.md#xla); one trace per checkpoint, counted apart;
+    # no AutoGraph, as the predictor's (no tensor-dependent Python control flow here: converting the model's call
+    # printed "AutoGraph could not transform <ACGA>" at every evaluation, a notebook reviewer's)
+    probability = own_function(probability, jit_compile=model.jit_compile, autograph=False)
 
     try:
         summary, rows = score(dataset, probability, progress=progress, total=known_sample_count(data_pattern))

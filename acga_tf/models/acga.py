@@ -164,8 +164,10 @@ class SegmentationTask:
         return super().predict(x, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if isinstance(y, dict) and isinstance(self.loss, dict) and (missing := sorted(set(self.loss) - set(y))):
-            # `fit(x, {"logits": mask})`: Keras' KeyError says `logits_res1` is not an output
+        # (no `:=` in what a graph calls: AutoGraph cannot convert it, and printed "AutoGraph could not transform
+        # <ACGA> ... Please report this to the TensorFlow team" at every evaluation: a notebook reviewer's)
+        missing = sorted(set(self.loss) - set(y)) if isinstance(y, dict) and isinstance(self.loss, dict) else []
+        if missing:  # `fit(x, {"logits": mask})`: Keras' KeyError says `logits_res1` is not an output
             raise ValueError(f"the losses compiled take targets for {sorted(self.loss)}; the data gives none for "
                              f"{missing}: give each (acga_tf.data.parse.multiscale_targets(mask) makes the three "
                              "from an S x S mask; make_dataset's batches have them), or compile losses only for "
@@ -420,8 +422,8 @@ class ACGA(SegmentationTask, keras.Model):
 
     def __call__(self, inputs, *args, **kwargs):
         taken = _call_arguments(type(self))
-        if taken is not None and (unknown := sorted(set(kwargs) - taken)):  # (Keras passes over them:
-            # `return_attention=True` gave no map, without a word)
+        unknown = sorted(set(kwargs) - taken) if taken is not None else []  # (no `:=`: see `compute_loss`)
+        if unknown:  # (Keras passes over them: `return_attention=True` gave no map, without a word)
             raise TypeError(f"{type(self).__name__}() got the argument(s) {', '.join(unknown)}, which its call does "
                             f"not take ({', '.join(f'{a}=' for a in sorted(taken))})"
                             + ("; the attention maps are the config's return_attention=True "
