@@ -276,6 +276,26 @@ def test_mask_images_as_editors_save_them(tmp_path):
         np.testing.assert_array_equal(read_mask_image(str(tmp_path / name)), _mask(2, 0), err_msg=name)
 
 
+def test_a_greyscale_id_map_of_a_large_and_a_small_object_is_refused_without_instance(tmp_path):
+    """An own-data reviewer's person (6,300 pixels) and ball (8 x 8) at two grey values, no instance column: a value
+    counted as an object only with a tenth of the foreground, so the ball was taken into the person's mask (128 and
+    255, either way round), or was the mask alone (100 and 200). A region of its own of any size counts; an
+    antialiased edge's ring of greys still does not."""
+    for big, small, values in ((128, 255, "128, 255"), (255, 128, "128, 255"), (100, 200, "100, 200")):
+        pixels = np.zeros((120, 160), np.uint8)
+        pixels[10:100, 10:80] = big  # 6,300 pixels
+        pixels[50:58, 120:128] = small  # 64
+        Image.fromarray(pixels).save(tmp_path / "ids.png")
+        with pytest.raises(DataError, match=rf"a greyscale id map of 2 objects \(values {values}\): give the table's "
+                                            "instance column"):
+            read_mask_image(str(tmp_path / "ids.png"))
+    ring = np.zeros((120, 160), np.uint8)  # an antialiased square: a one-pixel ring of 128 around 255
+    ring[9:101, 9:81] = 128
+    ring[10:100, 10:80] = 255
+    Image.fromarray(ring).save(tmp_path / "ring.png")
+    np.testing.assert_array_equal(read_mask_image(str(tmp_path / "ring.png")), (ring >= 128).astype(np.uint8))
+
+
 def test_masks_that_were_read_wrong_without_a_word(tmp_path):
     """A data engineer's annotation exports, stored wrong before: a cut-out (the actor's shape in the alpha channel,
     the colour flat) was the whole frame; a black-and-white palette PNG with white at index 0 (Pillow's

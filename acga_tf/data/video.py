@@ -1285,18 +1285,26 @@ def _palette_mask(path: str, indices: np.ndarray, palette: np.ndarray, value: in
     return indices, "P"
 
 
+GREY_OBJECT_INTERIOR = 16  # pixels of one grey value whose four neighbours have it too: a region of its own (a 6 x 6
+# block has 16), however small beside the others (an id map's ball of 8 x 8 pixels beside a person of 6,300)
+
+
 def _grey_objects(pixels: np.ndarray) -> np.ndarray:
     """The values of a greyscale mask above its darkest (the background) that each cover a region of their own,
     where the image holds few values (16 or fewer): an id map's objects (128 and 255 on 0). A value is such a region
-    where it has a tenth or more of the pixels above the background and a pixel whose four neighbours have it too; an
-    antialiased edge's greys are a thin ring (none has), and a JPEG-saved mask has many values."""
+    where it has a pixel whose four neighbours have it too and a tenth or more of the pixels above the background, or
+    `GREY_OBJECT_INTERIOR` such pixels (a small object beside a large one: a person and a ball; the ball was taken
+    into the person's mask, or was the mask alone, without a word: an own-data reviewer's); an antialiased edge's
+    greys are a thin ring (none has), and a JPEG-saved mask has many values."""
     values, counts = np.unique(pixels[pixels > pixels.min()], return_counts=True)
     if len(values) < 2 or len(values) > 16:  # (one value above the background: a mask, nothing more to look at)
         return values[:0]
     inner = pixels[1:-1, 1:-1]
     neighbours = (pixels[:-2, 1:-1], pixels[2:, 1:-1], pixels[1:-1, :-2], pixels[1:-1, 2:])
-    interior = np.unique(inner[np.logical_and.reduce([inner == n for n in neighbours])])
-    return values[(counts * 10 >= counts.sum()) & np.isin(values, interior)]
+    held, inside = np.unique(inner[np.logical_and.reduce([inner == n for n in neighbours])], return_counts=True)
+    interior = np.zeros(len(values), np.int64)
+    interior[np.searchsorted(values, held[np.isin(held, values)])] = inside[np.isin(held, values)]
+    return values[(interior > 0) & ((counts * 10 >= counts.sum()) | (interior >= GREY_OBJECT_INTERIOR))]
 
 
 def _values(pixels: np.ndarray) -> str:
