@@ -27,6 +27,7 @@ from acga_tf.data.synthetic import write_a2d_world
 from acga_tf.models.metrics import EvaluationAccumulator
 from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
+from acga_tf.ops.options import option
 from acga_tf.serving.export import export_model
 from acga_tf.training.artifacts import MODEL_FILE, load_trained
 from acga_tf.training.experiment import ExperimentConfig
@@ -169,10 +170,11 @@ def run_demo(output_dir: str, *, n_videos: int | None = None, epochs: int | None
         experiment = experiment.override(epochs=epochs)
     n_videos = DEMO_VIDEOS if n_videos is None else n_videos
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed={seed!r}: must be a whole number in [0, 2**32 - 1]")  # was NumPy's, naming no field
+        raise ValueError(f"{option('--seed ', 'seed=')}{seed!r}: must be a whole number in [0, 2**32 - 1]")  # (was
+        # NumPy's, naming no field; the command's name under it: a notebook reviewer's)
     if n_videos < MIN_DEMO_VIDEOS:  # before any file: with no held-out video the demo trained, then failed
-        raise ValueError(f"n_videos={n_videos}: the demo needs at least {MIN_DEMO_VIDEOS} videos, "
-                         f"{round(100 * DEMO_TEST_FRACTION)}% of them held out for evaluation (at least one)")
+        raise ValueError(f"{option('--videos ', 'n_videos=')}{n_videos}: the demo needs at least {MIN_DEMO_VIDEOS} "
+                         f"videos, {round(100 * DEMO_TEST_FRACTION)}% of them held out for evaluation (at least one)")
     paths = {k: os.path.join(output_dir, v) for k, v in {
         "dataset": "a2d_sentences", "shards": "tfrecords", "run": RUN_FOLDER, "saved_model": "saved_models/acga/1",
         "results_csv": "test_results.csv", "predictions_png": "predictions.png", "attention_png": "attention.png",
