@@ -292,6 +292,19 @@ def test_prepare_jhmdb_test_only(tmp_path, a2d_shards, capsys):
         assert not list(out.glob("*.tfrecord"))
 
 
+def test_a_dataset_without_a_test_split_says_only_train_shards_are_written(tmp_path, caplog):
+    """A notebook reviewer's world of one video: no test video, no test shard, not a word; evaluation then found no
+    shard. J-HMDB Sentences, test-only by design, is not warned of (above)."""
+    from acga_tf.data.convert import prepare
+    from acga_tf.data.synthetic import write_a2d_world
+
+    write_a2d_world(str(tmp_path / "a2d"), n_videos=1, seed=0)
+    with caplog.at_level("WARNING"):
+        (summary,) = prepare("a2d", str(tmp_path / "a2d"), str(tmp_path / "out"), progress=False)
+    assert summary["split"] == "train"
+    assert f"{tmp_path / 'a2d'}: no annotated frame in the 'test' split: only train shards are written" in caplog.text
+
+
 def test_a_dataset_left_with_nothing_to_convert_is_an_error_even_with_skip_bad(a2d_world, tmp_path, capsys):
     """A data engineer's: the clips folder on a mount that was not up, with --skip-bad: every video was skipped as
     bad, and the command ended with status 0, no summary, nothing written (an earlier conversion in the folder left as
