@@ -139,7 +139,7 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
                                   "semicolons", "long_query", "instance_zero", "id_map_without_instance",
                                   "class_map_without_instance", "grey_id_map_without_instance", "jpeg_id_map",
-                                  "query_twice", "instance_twice"])
+                                  "query_twice", "instance_twice", "short_row", "mask_folder"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -200,7 +200,11 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "query_twice": "annotations.csv:1: the header names the column query more than once (columns 3 and 6)",
         # a reviewer's: the optional column (which actor's pixels are the mask) was read from its first copy
         "instance_twice": "annotations.csv:1: the header names the column instance more than once (columns 6 and "
-                          "7)"}[case]
+                          "7)",
+        # an own-data reviewer's row of three cells was "column 'mask' is empty"
+        "short_row": "annotations.csv:2: 3 cells, the header names 5: the row ends before its mask and split "
+                     "columns",
+        "mask_folder": "masks is a folder; the mask is one image file of the annotated frame"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -239,6 +243,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
     elif case == "jpeg_id_map":
         Image.fromarray((_mask(3, 0) + 2 * _mask(3, 1)).astype(np.uint8)).save(masks / "x.jpg", quality=95)
         header, rows = (*header, "instance"), [[*row[:3], "masks/x.jpg", "train", "2"]]
+    elif case == "mask_folder":  # (it was "masks not found", of a folder that exists)
+        row[3] = "masks"
+    elif case == "short_row":
+        rows = [row[:3]]
     elif case == "unquoted_comma":
         rows = [["clips/a.mp4", "3", "the red square", "moving", "masks/a3.png", "train"]]
     elif case == "instance_twice":

@@ -197,6 +197,9 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
         checked[paths["video"]] = video_file_problem(paths["video"])
     if checked[paths["video"]] is not None:  # (a folder of frames is not "not found")
         raise DataError(src, f"column 'video': {paths['video']}: {checked[paths['video']]}", reason="missing_video")
+    if os.path.isdir(paths["mask"]):  # (it was "not found": an own-data reviewer's)
+        raise DataError(src, f"column 'mask': {paths['mask']} is a folder; the mask is one image file of the "
+                             "annotated frame (masks/0005.png)", reason="missing_mask")
     if not os.path.isfile(paths["mask"]):
         raise DataError(src, f"column 'mask': {paths['mask']} not found{windows['mask']}",
                         reason="windows_path" if windows["mask"] else "missing_mask")

@@ -41,7 +41,8 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
         optional: the columns read where the header names them; like `columns`, refused where named twice.
         strict: a row with more cells than the header (empty ones too) is an error naming its line: an unquoted
             comma in a sentence (otherwise the cells past the header are not read, and a sentence cut in two
-            before an empty last column moves its end into the next column).
+            before an empty last column moves its end into the next column); so is a row that ends before one of
+            `columns`.
 
     Returns:
         (names, rows): each row as (the line of the file it starts on, {column name: cell}); a row shorter than the
@@ -81,6 +82,12 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
                     # column would move "big circle" into the mask's column, named as a missing file)
                     raise TableError(path, f"{len(cells)} cells, the header names {len(names)}: a cell with a comma "
                                            "in it (a sentence) must be quoted", line)
+                short = [column for column in columns if at[column] >= len(cells)]
+                if strict and short and any(cell.strip() for cell in cells):  # (was "column 'mask' is empty", of a
+                    # row whose cells ended before it: an own-data reviewer's)
+                    raise TableError(path, f"{len(cells)} cell{'s' * (len(cells) != 1)}, the header names "
+                                           f"{len(names)}: the row ends before its {' and '.join(short)} column"
+                                           f"{'s' * (len(short) > 1)}", line)
                 if any(cell.strip() for cell in cells):
                     rows.append((line, {name: cells[i] if i < len(cells) else "" for name, i in at.items()}))
     except FileNotFoundError:
