@@ -139,7 +139,7 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
                                   "semicolons", "long_query", "instance_zero", "id_map_without_instance",
                                   "class_map_without_instance", "grey_id_map_without_instance", "jpeg_id_map",
-                                  "query_twice", "instance_twice", "short_row", "mask_folder"])
+                                  "query_twice", "instance_twice", "short_row", "mask_folder", "not_a_video"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
     row = ["clips/a.mp4", "3", "the red square", "masks/x.png", "train"]
@@ -204,7 +204,9 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         # an own-data reviewer's row of three cells was "column 'mask' is empty"
         "short_row": "annotations.csv:2: 3 cells, the header names 5: the row ends before its mask and split "
                      "columns",
-        "mask_folder": "masks is a folder; the mask is one image file of the annotated frame"}[case]
+        "mask_folder": "masks is a folder; the mask is one image file of the annotated frame",
+        # an own-data reviewer's: the file alone was named, not the row
+        "not_a_video": "annotations.csv: not a video FFmpeg can read"}[case]
     rows = [row]
     if case == "colour_mask":  # the actor painted green on black
         Image.fromarray(np.stack([np.zeros((H, W), np.uint8), _mask(3, 0) * 255, np.zeros((H, W), np.uint8)],
@@ -243,6 +245,8 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
     elif case == "jpeg_id_map":
         Image.fromarray((_mask(3, 0) + 2 * _mask(3, 1)).astype(np.uint8)).save(masks / "x.jpg", quality=95)
         header, rows = (*header, "instance"), [[*row[:3], "masks/x.jpg", "train", "2"]]
+    elif case == "not_a_video":
+        row[0], row[3] = "annotations.csv", "masks/a3.png"
     elif case == "mask_folder":  # (it was "masks not found", of a folder that exists)
         row[3] = "masks"
     elif case == "short_row":
@@ -266,6 +270,8 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
     assert main(["prepare", "custom", "--root", str(table), "--output", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err, err
+    if case == "not_a_video":
+        assert f"(the row {table}:2) (use --skip-bad" in err, err
     if case == "windows_path":
         assert err.endswith("clips\\a.mp4 not found (a Windows path? separate its folders with /)"), err
     if case == "past_end":  # a tester's: the message named the files only, not the table's row

@@ -1529,8 +1529,11 @@ def _video_samples(group: list[AnnotatedFrame], window: int,
         error = e
     for i in pending:
         frame, c = group[i], centers[i]
-        if stops[i] > decoded and error is not None:
-            results[i] = error
+        if stops[i] > decoded and error is not None:  # your own data's: the table's row too (a video cell naming
+            # the table itself was "not a video FFmpeg can read" of the file alone: an own-data reviewer's)
+            rows = [r.line for r in frame.referrals if r.line]
+            results[i] = (DataError(error.source, f"{error.message} (the row {rows[0]})", error.reason)
+                          if rows and "(the row " not in error.message else error)
             continue
         available = min(stops[i], decoded)  # what decoding up to this frame's window's end gave
         if available <= c:
