@@ -496,6 +496,34 @@ def test_serving_beyond_this_machine_is_warned_about(run_dir, monkeypatch, caplo
     assert "listening on" not in caplog.text
 
 
+def test_a_stop_of_the_page_is_the_commands_stop(run_dir, monkeypatch):
+    """A command-line reviewer's: Gradio takes the KeyboardInterrupt of a stop and returns, so `acga app` stopped by
+    SIGTERM (or Ctrl-C, SIGHUP) ended with status 0 and no line, or as "interrupted" (the command's own handler never
+    saw which signal came). `serve` raises the stop once the page is closed, and the command's block learns the
+    signal."""
+    from acga_tf.apps import app as app_module
+    from acga_tf.ops.errors import sigterm_as_interrupt
+
+    class Page:  # what Gradio's launch does with a stop: closes the server, returns
+        closed = False
+
+        def launch(self, **kwargs):
+            try:
+                signal.raise_signal(signal.SIGTERM)
+                time.sleep(10)
+            except KeyboardInterrupt:
+                pass
+
+        def close(self):
+            Page.closed = True
+
+    monkeypatch.setattr(app_module, "build_page", lambda app: Page())
+    with sigterm_as_interrupt() as command, pytest.raises(KeyboardInterrupt, match="the page is closed and its "
+                                                                                   "visitors' files are removed"):
+        app_module.serve(run_dir, port=_free_port())
+    assert command.signum == signal.SIGTERM and Page.closed
+
+
 @pytest.mark.slow  # (22 s in the suite): the default suite stops `acga predict` by SIGTERM (tests/reliability) and the
 # page's jobs by its Stop
 def test_acga_app_stopped_by_sigterm_leaves_nothing_of_its_visitors(run_dir, tmp_path):
@@ -529,7 +557,9 @@ def test_acga_app_stopped_by_sigterm_leaves_nothing_of_its_visitors(run_dir, tmp
         output = proc.communicate(timeout=60)[0]
     finally:
         proc.kill()
-    assert proc.returncode == 0, output
+    # ended by the signal, as every command (it ended with status 0, without a word: a command-line reviewer's)
+    assert proc.returncode == -signal.SIGTERM, output
+    assert output.endswith("acga app: terminated: the page is closed and its visitors' files are removed\n"), output
     assert "Traceback" not in output, output
     line = r"\d\d:\d\d:\d\d request 1: example\.mp4, 1 sentence, \d+ frames, [\d.]+ s: done\n"
     assert re.search(line, output), output

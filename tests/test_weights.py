@@ -100,10 +100,16 @@ def test_a_checkpoint_with_the_real_names_loads_into_the_right_layers(shared_dir
     assert not any(p.startswith(("attention", "decoder", "text_encoder")) for p in report.loaded)
 
 
-def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path, shared_dir):
     model = ACGA(ACGAConfig.preset("tiny"))
     with pytest.raises(ValueError, match="nope.ckpt: cannot read TF checkpoint"):
         load_i3d_checkpoint(model, str(tmp_path / "nope.ckpt"))
+    # the .index copied without its .data file: "damaged or cut short" (a docs reviewer's), now "missing"
+    model = ACGA(ACGAConfig.preset("paper", clip_length=8, image_size=64, bn_scale=False, bn_epsilon=1e-3))
+    with pytest.raises(ValueError, match=r"model.ckpt: cannot read '.*' \(.*No such file or directory\): its data file "
+                                         r"is missing \(a checkpoint is its .index and its .data-\* files, side by "
+                                         r"side\); copy the checkpoint again"):
+        load_i3d_checkpoint(model, str(shared_dir / "fixtures" / "i3d" / "rgb_imagenet" / "model.ckpt"))
 
 
 def test_convert_weights_command_writes_keras_weights_that_reproduce_the_fixture(shared_dir, tmp_path, monkeypatch):

@@ -472,8 +472,8 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
     `ready` once the model is loaded, before the page listens (the command says where it serves then, not before a
     model that fails to load). A host other than this machine's loopback is warned about: the page has no login.
     The page's folder (its outputs, and Gradio's cache of uploads unless GRADIO_TEMP_DIR names another or Gradio was
-    imported before) is a new temporary one, removed when the page stops: at Ctrl-C or SIGTERM when it blocks, else
-    when Python exits.
+    imported before) is a new temporary one, removed when the page stops: at Ctrl-C, SIGTERM or SIGHUP when it
+    blocks (which then raises KeyboardInterrupt, as any stop of a command does), else when Python exits.
 
     Raises:
         ImportError: Gradio is not installed (the message says how to install it).
@@ -513,11 +513,17 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
         page.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
                     allowed_paths=[app.work_dir], max_file_size=max_upload_mb * 1024 * 1024)
         return page
-    with sigterm_as_interrupt(), noting_stops(app.stopping):
-        page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir], quiet=True,  # (Gradio's
-                    max_file_size=max_upload_mb * 1024 * 1024)  # "set share=True" hint: not this command's option)
-    page.close()
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        with sigterm_as_interrupt() as stopped, noting_stops(app.stopping):
+            page.launch(server_name=host, server_port=port, allowed_paths=[app.work_dir], quiet=True,  # (Gradio's
+                        max_file_size=max_upload_mb * 1024 * 1024)  # "set share=True" hint: not this command's)
+    finally:
+        with contextlib.suppress(Exception):  # (a page stopped before it listened)
+            page.close()
+        shutil.rmtree(root, ignore_errors=True)
+    if stopped.is_set():  # Gradio takes a stop's KeyboardInterrupt and returns: `acga app` ended with status 0,
+        # without a word, where every command ends by the signal (a command-line reviewer's)
+        raise KeyboardInterrupt("the page is closed and its visitors' files are removed")
     return page
 
 

@@ -32,6 +32,7 @@ def error_message(error: tf.errors.OpError) -> str:
 
 # Set by `sigterm_as_interrupt`'s handler: a stop that came, which `check_stop` raises again where it was lost.
 _STOP = threading.Event()
+_OPEN_BLOCKS: list[threading.Event] = []  # the events of the `sigterm_as_interrupt` blocks open now, outermost first
 
 
 def check_stop() -> None:
@@ -51,8 +52,9 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     KeyboardInterrupt in the main thread, as Ctrl-C does, so that a job says what it kept and leaves no partial file
     (their default ends Python at once: `acga predict` left `OUT.mp4.tmp`, `acga app` its visitors' uploads). Yields
     an event set when one of them or Ctrl-C came (its `signum` says which: a KeyboardInterrupt raised inside a C
-    extension can surface as another error, which the event tells for a stop); the previous handlers are put back
-    after the block. Off the main thread (where no handler can be set) it does nothing."""
+    extension can surface as another error, which the event tells for a stop), as are the events of the blocks it is
+    nested in (whose handlers it took over); the previous handlers are put back after the block. Off the main thread
+    (where no handler can be set) it does nothing."""
     terminated = threading.Event()
     terminated.signum = None  # which signal came: SIGINT, SIGTERM or SIGHUP
     if threading.current_thread() is not threading.main_thread():
@@ -60,8 +62,10 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
         return
 
     def stop(signum, frame):
-        terminated.signum = signum
-        terminated.set()
+        for event in (*_OPEN_BLOCKS, terminated):  # the enclosing blocks' too: a command's, around `acga app`'s own
+            # (its SIGTERM was "interrupted", the outer block's guess of Ctrl-C, or no stop at all: a reviewer's)
+            event.signum = signum
+            event.set()
         _STOP.set()
         raise KeyboardInterrupt
 
@@ -74,9 +78,11 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
         handled.append(signal.SIGINT)
     _STOP.clear()
     previous = {signum: signal.signal(signum, stop) for signum in handled}
+    _OPEN_BLOCKS.append(terminated)
     try:
         yield terminated
     finally:
+        _OPEN_BLOCKS.remove(terminated)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _STOP.clear()

@@ -140,8 +140,11 @@ def _assign(targets: dict[str, keras.Variable], source: Mapping[str, np.ndarray]
             stored = np.asarray(source[name])
         except Exception as e:  # TensorFlow's reader: IndexError "Read less bytes than requested", DataLossError, ...
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"{source_name}: cannot read {name!r} ({first}): its data file is damaged or cut short; "
-                             "copy the checkpoint again") from None
+            why = ("its data file is missing (a checkpoint is its .index and its .data-* files, side by side)"
+                   if "No such file" in first else "its data file is damaged or cut short")  # (a docs reviewer's
+            # .index copied alone was "damaged or cut short")
+            raise ValueError(f"{source_name}: cannot read {name!r} ({first}): {why}; copy the checkpoint again") \
+                from None
         value = stored.transpose(transpose(stored)) if transpose else stored
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(f"{source_name}: shape mismatch: checkpoint {name!r} {tuple(stored.shape)} "
