@@ -239,6 +239,14 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
     def error(self, message: str):
+        choosing = {action.dest: list(action.choices) for action in self._actions
+                    if isinstance(action, argparse._SubParsersAction)}  # `acga`'s command, `acga prepare`'s dataset
+        if (missing := re.fullmatch(r"the following arguments are required: (\w+)", message)) and \
+                missing.group(1) in choosing:  # (it named "command" or "dataset", not what to type: a reviewer's)
+            message += f" (one of: {', '.join(choosing[missing.group(1)])})"
+        elif (wrong := re.fullmatch(r"argument (\w+): invalid choice: '-?[\d.]+' .*", message)) and \
+                wrong.group(1) in choosing:  # `acga prepare --workers 2`: the options go after the dataset
+            message += f" ({self.prog} {wrong.group(1).upper()} [options]: the options after the {wrong.group(1)})"
         if message.startswith(("the following arguments are required", "one of the arguments")):  # (the second:
             raise _MissingArguments(self, message)  # a required group's, `acga train --checkpoint X`'s)
         if (typo := re.fullmatch(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)", message)):
@@ -418,9 +426,10 @@ def _build_parser() -> argparse.ArgumentParser:
 # === params (issue: model) ===
 def _add_params(sub) -> None:
     p = sub.add_parser("params", help="print a preset's parameters per component (trainable, frozen, total)")
-    p.add_argument("--preset", default="paper", help=f"{' | '.join(EXPERIMENTS)} (default: paper)")
-    p.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a run's "
-                                    "config.json or experiment.json")
+    source = p.add_mutually_exclusive_group()  # (a --preset beside --config was passed over: a reviewer's)
+    source.add_argument("--preset", help=f"{' | '.join(EXPERIMENTS)} (default: paper)")
+    source.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a "
+                                         "run's config.json or experiment.json")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model config field (VALUE parsed as JSON, e.g. 'fusion_resolutions=[1, 3]'); "
                         "repeatable")
@@ -432,13 +441,18 @@ def _model_config(args) -> ACGAConfig:
     empty), as `acga train --config` reads it: ACGAConfig's fields, a run's experiment.json, or {"preset": NAME,
     <fields>} with training fields too; else of `--preset`."""
     if not args.config:
-        return ACGAConfig.preset(args.preset)
+        return ACGAConfig.preset(args.preset or "paper")
     return ExperimentConfig.from_json(args.config).model
 
 
 def _run_params(args) -> int:
     config = _model_config(args)
     overrides = _config_overrides(args.set)
+    schedule = [key for key in overrides if not hasattr(config, key) and any(
+        hasattr(part, key) for part in (ExperimentConfig().data, ExperimentConfig().training))]
+    if schedule:  # (it was ACGAConfig's message, pointing to a Python function: a command-line reviewer's)
+        raise ValueError(f"--set {schedule[0]}: a field of the data or the schedule, not of the model whose parameters "
+                         f"acga params counts (acga train --set {schedule[0]}=... sets it)")
     print(parameter_table(ACGA(config.replace(**overrides) if overrides else config)))
     return 0
 
@@ -462,9 +476,10 @@ def _add_convert_weights(sub) -> None:
                                                "(needs PyTorch: the [convert] extra, README Install)")
     p.add_argument("--checkpoint", required=True, help="the reference ACGA .pth / .pth.tar file")
     p.add_argument("--output", required=True, help="NAME.weights.h5 (NAME.config.json is written beside it)")
-    p.add_argument("--preset", default="paper", help="model preset matching the checkpoint (default: paper)")
-    p.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a run's "
-                                    "config.json or experiment.json")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="model preset matching the checkpoint (default: paper)")
+    source.add_argument("--config", help="a config JSON file instead of a preset: {\"preset\": NAME, <fields>}, or a "
+                                         "run's config.json or experiment.json")
     p.set_defaults(run=_run_convert_weights)
 
 

@@ -353,6 +353,10 @@ def test_frames_larger_than_the_page_takes_are_refused_from_the_header(served, m
     assert decoded == []
     assert cli.main(["app", "--model", "no-such-run", "--max-pixels", "-1"]) == 2
     assert "--max-pixels -1: expected 0 or more pixels" in capsys.readouterr().err
+    for option, value, expected in (("--max-frames", "-5", "--max-frames -5: expected 0 or more frames (0: no limit)"),
+                                    ("--max-upload-mb", "0", "--max-upload-mb 0: expected at least 1 MB")):
+        assert cli.main(["app", "--model", "no-such-run", option, value]) == 2  # (one line named both limits)
+        assert capsys.readouterr().err == f"acga app: error: {expected}\n"
 
 
 def test_more_sentences_than_the_page_takes_are_refused_before_the_video_is_read(served, monkeypatch, capsys):

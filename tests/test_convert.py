@@ -166,6 +166,21 @@ def test_module_entry_point_and_unknown_split(a2d_world, tmp_path, capsys):
         main(["prepare", "a2d", "--root", str(root), "--output", str(tmp_path), "--split", "val"])
 
 
+@pytest.mark.parametrize("argv, said", [
+    ([], "acga: error: the following arguments are required: command (one of: demo, params, prepare, "
+         "convert-weights, predict, visualize, export, train, evaluate, app)"),
+    (["prepare"], "acga prepare: error: the following arguments are required: dataset (one of: a2d, jhmdb, custom)"),
+    (["prepare", "--workers", "2"], "acga prepare: error: argument dataset: invalid choice: '2' (choose from 'a2d', "
+                                    "'jhmdb', 'custom') (acga prepare DATASET [options]: the options after the "
+                                    "dataset)")])
+def test_a_missing_command_or_dataset_names_the_choices(argv, said, capsys):
+    """A command-line reviewer's: "required: command" and "required: dataset" named nothing one can type, and the
+    options before the dataset blamed their value."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and capsys.readouterr().err.startswith(said + " (`acga")
+
+
 @pytest.mark.parametrize("option", ["--window", "--shard-size", "--workers"])
 def test_a_count_below_one_is_named_alone_before_the_dataset_is_read(tmp_path, capsys, option):
     # a docs tester's `--window 0`: "window=0, shard_size=64, workers=1: must be positive" named three fields, and

@@ -226,7 +226,7 @@ def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):
         evaluate(model, prepared_a2d["test"])
 
 
-def test_scores_by_a2d_actor_and_action(trained_run, prepared_a2d, tmp_path, capsys):
+def test_scores_by_a2d_actor_and_action(trained_run, prepared_a2d, tmp_path, capsys, caplog):
     """`acga evaluate --by-class` (docs/evaluation.md#by-class): each sample's A2D actor-action id, read from its
     frame's `.h5` at conversion, in the CSV's `class_id` column, and the benchmark's table by actor and by action,
     each row the metrics of its samples alone; the JSON holds them too."""
@@ -253,8 +253,11 @@ def test_scores_by_a2d_actor_and_action(trained_run, prepared_a2d, tmp_path, cap
     assert list(by_class["actor"]) == [a for a in evaluate_module.A2D_ACTORS if a in by_class["actor"]]
     assert len(by_class["actor"]) > 1 and len(by_class["action"]) > 1
     assert {k: v for k, v in summary.items() if k != "by_class"} == evaluate(trained_run, prepared_a2d["test"])
-    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--by-class",
-                     "--no-progress"]) == 0
+    with caplog.at_level("WARNING"):  # (the warning named `vectors_path=` under the command: a reviewer's)
+        assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--by-class",
+                         "--no-progress", "--word-vectors", "nope.bin"]) == 0
+    assert f"{trained_run} has its own word vectors (embeddings.npy): --word-vectors nope.bin is ignored" in \
+        caplog.text
     printed = capsys.readouterr().out
     assert "By actor (A2D's actor classes" in printed and "| actor | P@0.5 |" in printed
     assert "By action (A2D's action classes" in printed and "| action | P@0.5 |" in printed

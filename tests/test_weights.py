@@ -174,6 +174,18 @@ def test_params_command_counts_an_ablation_row_and_reads_a_runs_experiment(capsy
     from_run = capsys.readouterr().out
     assert main(["params", "--preset", "tiny", "--set", "attention=key_word_aware"]) == 0
     assert capsys.readouterr().out == from_run
+    # the schedule's field: said so, with the command that takes it (it named a Python function)
+    assert main(["params", "--preset", "tiny", "--set", "epochs=3"]) == 2
+    assert capsys.readouterr().err == ("acga params: error: --set epochs: a field of the data or the schedule, not of "
+                                       "the model whose parameters acga params counts (acga train --set epochs=... "
+                                       "sets it)\n")
+    # both: refused, as `acga train` refuses them (the paper's --preset beside a tiny --config printed the tiny
+    # model's table, and convert-weights converted against it, without a word: a command-line reviewer's)
+    for command in (["params"], ["convert-weights", "--checkpoint", "x.pth", "--output", "x.weights.h5"]):
+        with pytest.raises(SystemExit) as stop:
+            main([*command, "--preset", "paper", "--config", str(experiment)])
+        assert stop.value.code == 2
+        assert "argument --config: not allowed with argument --preset" in capsys.readouterr().err
 
 
 def _experiment_json() -> str:

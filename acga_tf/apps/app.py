@@ -492,9 +492,10 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 7860, block: bool 
         if max_pixels < 0:
             raise ValueError(f"--max-pixels {max_pixels}: expected 0 or more pixels (0: no limit but the reader's, "
                              "8K UHD)")
-        if max_frames < 0 or max_upload_mb < 1:
-            raise ValueError(f"--max-frames {max_frames} / --max-upload-mb {max_upload_mb}: expected 0 or more "
-                             "frames (0: no limit) and at least 1 MB")
+        if max_frames < 0:  # (each named alone: one line named both, the one given and the other's default)
+            raise ValueError(f"--max-frames {max_frames}: expected 0 or more frames (0: no limit)")
+        if max_upload_mb < 1:
+            raise ValueError(f"--max-upload-mb {max_upload_mb}: expected at least 1 MB")
         if max_sentences < 0:
             raise ValueError(f"--max-sentences {max_sentences}: expected 0 or more sentences a request (0: no limit)")
         if host not in LOCAL_HOSTS:

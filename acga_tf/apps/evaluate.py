@@ -75,8 +75,8 @@ def load_for_evaluation(model_path: str | artifacts.TrainedModel, data_dir: str,
     model_path = _checked_model(model_path)
     if os.path.isdir(model_path) or artifacts.run_directory(model_path) is not None:
         if vectors_path is not None:
-            logger.warning("%s has its own word vectors (%s): vectors_path=%s is ignored", model_path,
-                           artifacts.EMBEDDINGS_FILE, vectors_path)
+            logger.warning("%s has its own word vectors (%s): %s%s is ignored", model_path,
+                           artifacts.EMBEDDINGS_FILE, option("--word-vectors ", "vectors_path="), vectors_path)
         trained = artifacts.load_trained(model_path)
         return trained.model, trained.vectorizer()
     model = artifacts.load_model_file(model_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import math
 import numbers
@@ -19,6 +20,14 @@ from typing import Any, TypeVar
 
 T = TypeVar("T", bound="FrozenConfig")
 
+
+
+def closest_fields(unknown, known) -> str:
+    """" (did you mean 'image_size' for 'imagesize'?)" for the unknown field names close to a known one (difflib), or
+    "" (a mistyped `--set imagesize=64` was listed among every known field only: a command-line reviewer's)."""
+    pairs = [(close[0], name) for name in unknown
+             if (close := difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75))]
+    return (" (did you mean " + ", ".join(f"{good!r} for {bad!r}" for good, bad in pairs) + "?)") if pairs else ""
 
 class FrozenConfig:
     """Mixin for `@dataclasses.dataclass(frozen=True)` configs: type checks, `to_dict`, `from_dict`, `replace`."""
@@ -69,8 +78,9 @@ class FrozenConfig:
             raise ValueError(f"{prefix}expected a JSON object of {cls.__name__} fields, got {type(d).__name__}")
         unknown = sorted(set(d) - set(cls.field_names()))
         if unknown:
-            raise ValueError(f"{prefix}unknown {cls.__name__} field(s) {unknown}{cls.unknown_fields_hint(unknown)}; "
-                             f"known fields: {sorted(cls.field_names())}")
+            raise ValueError(f"{prefix}unknown {cls.__name__} field(s) {unknown}{cls.unknown_fields_hint(unknown)}"
+                             f"{closest_fields(unknown, cls.field_names())}; known fields: "
+                             f"{sorted(cls.field_names())}")
         try:
             return cls(**d)
         except (TypeError, ValueError) as e:

@@ -17,7 +17,7 @@ from typing import Any
 
 from acga_tf.data.config import SHAPE_FIELDS, DataConfig
 from acga_tf.models.config import ACGAConfig, json_source, read_json_object
-from acga_tf.ops.config import config_json
+from acga_tf.ops.config import closest_fields, config_json
 from acga_tf.training.config import TrainingConfig
 
 PARTS = {"model": ACGAConfig, "data": DataConfig, "training": TrainingConfig}
@@ -89,7 +89,8 @@ class ExperimentConfig:
         unknown = sorted(k for k in fields if not any(k in kind.field_names() for kind in PARTS.values()))
         if unknown:
             known = sorted({f for kind in PARTS.values() for f in kind.field_names()})
-            raise ValueError(f"unknown config field(s) {unknown}; known fields: {known}")
+            raise ValueError(f"unknown config field(s) {unknown}{closest_fields(unknown, known)}; known fields: "
+                             f"{known}")
         parts = {}
         for name, kind in PARTS.items():
             mine = {k: v for k, v in fields.items() if k in kind.field_names()}
