@@ -303,11 +303,23 @@ def test_a_greyscale_id_map_of_a_large_and_a_small_object_is_refused_without_ins
         with pytest.raises(DataError, match=rf"a greyscale id map of 2 objects \(values {values}\): give the table's "
                                             "instance column"):
             read_mask_image(str(tmp_path / "ids.png"))
-    ring = np.zeros((120, 160), np.uint8)  # an antialiased square: a one-pixel ring of 128 around 255
-    ring[9:101, 9:81] = 128
-    ring[10:100, 10:80] = 255
-    Image.fromarray(ring).save(tmp_path / "ring.png")
-    np.testing.assert_array_equal(read_mask_image(str(tmp_path / "ring.png")), (ring >= 128).astype(np.uint8))
+    # masks of one actor whose greys lie against a brighter value (a diff reviewer's, refused by size alone): an
+    # antialiased one-pixel ring, a 3-pixel outline, a feathered edge of 8 levels, a trimap's band, a patch inside
+    # (a band of a tenth of the foreground or more, with pixels inside it, is an object, as before)
+    actor = np.zeros((120, 160), np.uint8)
+    actor[10:110, 10:150] = 255
+    ring, outline, trimap, patch = actor.copy(), actor.copy(), actor.copy(), actor.copy()
+    ring[9:111, 9:151], outline[7:113, 7:153], trimap[8:112, 8:152] = 128, 128, 128
+    ring[10:110, 10:150] = outline[10:110, 10:150] = trimap[10:110, 10:150] = 255
+    patch[40:48, 40:48] = 250
+    yy, xx = np.mgrid[:120, :160]
+    feathered = (np.round(np.clip((40 - np.hypot(yy - 60, xx - 80)) / 8, 0, 1) * 7) * (255 / 7)).astype(np.uint8)
+    for name, mask in (("ring", ring), ("outline", outline), ("trimap", trimap), ("patch", patch),
+                       ("feathered", feathered)):
+        Image.fromarray(mask).save(tmp_path / f"{name}.png")
+        np.testing.assert_array_equal(read_mask_image(str(tmp_path / f"{name}.png")), (mask >= 128).astype(np.uint8),
+                                      err_msg=name)
+    assert len(np.unique(feathered)) == 8
 
 
 def test_masks_that_were_read_wrong_without_a_word(tmp_path):

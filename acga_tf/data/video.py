@@ -1292,10 +1292,12 @@ GREY_OBJECT_INTERIOR = 16  # pixels of one grey value whose four neighbours have
 def _grey_objects(pixels: np.ndarray) -> np.ndarray:
     """The values of a greyscale mask above its darkest (the background) that each cover a region of their own,
     where the image holds few values (16 or fewer): an id map's objects (128 and 255 on 0). A value is such a region
-    where it has a pixel whose four neighbours have it too and a tenth or more of the pixels above the background, or
-    `GREY_OBJECT_INTERIOR` such pixels (a small object beside a large one: a person and a ball; the ball was taken
-    into the person's mask, or was the mask alone, without a word: an own-data reviewer's); an antialiased edge's
-    greys are a thin ring (none has), and a JPEG-saved mask has many values."""
+    where it has a pixel whose four neighbours have it too and either a tenth or more of the pixels above the
+    background, or `GREY_OBJECT_INTERIOR` such pixels and no brighter neighbour (a small object beside a large one, a
+    person and a ball: the ball was taken into the person's mask, or was the mask alone, without a word: an own-data
+    reviewer's). An antialiased edge's greys are a thin ring (no such pixel); a feathered edge's few levels, an
+    outline, a trimap's band or a patch inside the actor each lie against a brighter value, so they are no object (a
+    diff reviewer's: counted by size alone, such masks of one actor were refused); a JPEG-saved mask has many values."""
     values, counts = np.unique(pixels[pixels > pixels.min()], return_counts=True)
     if len(values) < 2 or len(values) > 16:  # (one value above the background: a mask, nothing more to look at)
         return values[:0]
@@ -1304,7 +1306,11 @@ def _grey_objects(pixels: np.ndarray) -> np.ndarray:
     held, inside = np.unique(inner[np.logical_and.reduce([inner == n for n in neighbours])], return_counts=True)
     interior = np.zeros(len(values), np.int64)
     interior[np.searchsorted(values, held[np.isin(held, values)])] = inside[np.isin(held, values)]
-    return values[(interior > 0) & ((counts * 10 >= counts.sum()) | (interior >= GREY_OBJECT_INTERIOR))]
+    pairs = ((pixels[:-1], pixels[1:]), (pixels[1:], pixels[:-1]), (pixels[:, :-1], pixels[:, 1:]),
+             (pixels[:, 1:], pixels[:, :-1]))
+    below = np.unique(np.concatenate([a[b > a] for a, b in pairs]))  # the values next to a brighter one
+    peak = ~np.isin(values, below)
+    return values[(interior > 0) & ((counts * 10 >= counts.sum()) | ((interior >= GREY_OBJECT_INTERIOR) & peak))]
 
 
 def _values(pixels: np.ndarray) -> str:
