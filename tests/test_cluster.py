@@ -154,9 +154,10 @@ def test_workers_given_different_settings_are_refused_before_anything_is_written
             p.kill()
     for i, (proc, err) in enumerate(zip(procs, errors)):
         assert proc.returncode == 2 and re.fullmatch(
-            r"acga train: error: TF_CONFIG: the cluster's workers were given different settings: data.vocabulary "
+            r"acga train: error: TF_CONFIG: the cluster's workers were given different settings: shards.vocabulary "
             rf"\(here '{14 + i} words, digest \w+'\), training.batch_size \(here {2 - i}\) on worker {i}; start the "
-            r"same command, with the same options and config, on every worker",
+            r"same command, with the same options and config, on every worker; give every worker a copy of the same "
+            r"shards \(--data, --val-data: one conversion's files, vocab.txt with them\)",
             err.strip().splitlines()[-1]), err[-2000:]
     assert not out.exists()
 
@@ -171,17 +172,33 @@ def test_what_the_workers_compare_of_their_data(prepared_a2d, tmp_path):
     from acga_tf.training.train import _data_settings
 
     mine = _data_settings(prepared_a2d["train"], prepared_a2d["test"])
-    assert mine["data.training_samples"] == count_samples(prepared_a2d["train"]) > 0
-    assert mine["data.held_out_samples"] == count_samples(prepared_a2d["test"]) > 0
-    assert re.fullmatch(r"14 words, digest \w{16}", mine["data.vocabulary"]), mine
+    assert mine["shards.training_samples"] == count_samples(prepared_a2d["train"]) > 0
+    assert mine["shards.held_out_samples"] == count_samples(prepared_a2d["test"]) > 0
+    assert re.fullmatch(r"14 words, digest \w{16}", mine["shards.vocabulary"]), mine
     copy = tmp_path / "copy"
     shutil.copytree(prepared_a2d["data"], copy)
-    assert _data_settings(str(copy / "train-*.tfrecord"), None) == {**mine, "data.held_out_samples": None}
+    assert _data_settings(str(copy / "train-*.tfrecord"), None) == {**mine, "shards.held_out_samples": None}
     with open(copy / "vocab.txt", "a", encoding="utf-8") as f:
         f.write("zeppelin\n")
-    assert _data_settings(str(copy / "train-*.tfrecord"), None)["data.vocabulary"] == (
+    assert _data_settings(str(copy / "train-*.tfrecord"), None)["shards.vocabulary"] == (
         f"unreadable: {copy / 'vocab.txt'}:15: expected 'word<TAB>count', got 'zeppelin'")
-    assert _data_settings(str(tmp_path / "none-*.tfrecord"), None)["data.vocabulary"] == "no shards"
+    assert _data_settings(str(tmp_path / "none-*.tfrecord"), None)["shards.vocabulary"] == "no shards"
+    # a manifest whose shards record no sample count: None, not a KeyError's traceback (a diff reviewer's); a glob over
+    # two folders counts each shard by the manifest beside it
+    other = tmp_path / "other"
+    shutil.copytree(prepared_a2d["data"], other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    for split in manifest["splits"].values():
+        for shard in split["shards"]:
+            shard["samples"] = 1
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    both = str(tmp_path / "[co]*" / "train-*.tfrecord")
+    assert count_samples(both) == mine["shards.training_samples"] + len(list(other.glob("train-*.tfrecord")))
+    for split in manifest["splits"].values():
+        for shard in split["shards"]:
+            del shard["samples"]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    assert _data_settings(str(other / "train-*.tfrecord"), None)["shards.training_samples"] is None
 
 
 # About 60 s: two workers train until the first backup, then one is killed.

@@ -130,16 +130,20 @@ def count_samples(file_pattern: str) -> int:
     """
     file_pattern = shard_pattern(file_pattern)
     shards = matching_shards(file_pattern)
-    directory = os.path.dirname(shards[0])
-    manifest = read_manifest(directory)
-    per_file = {s["file"]: s["samples"] for split in manifest.get("splits", {}).values() for s in split["shards"]}
-    total = 0
-    for f in shards:
-        name = os.path.basename(f)
-        if name not in per_file:
+    total, listed = 0, {}
+    for f in shards:  # each shard by the manifest beside it (a glob over two folders read the first one's for both)
+        directory, name = os.path.dirname(f), os.path.basename(f)
+        if directory not in listed:
+            manifest = read_manifest(directory)
+            listed[directory] = {s.get("file"): s.get("samples") for split in manifest.get("splits", {}).values()
+                                 for s in split.get("shards") or ()}
+        if name not in listed[directory]:
             raise ValueError(f"{directory}/{MANIFEST_NAME}: shard {name!r} (matched by {file_pattern!r}) is not "
                              "listed")
-        total += int(per_file[name])
+        samples = listed[directory][name]
+        if isinstance(samples, bool) or not isinstance(samples, int):  # (a KeyError's traceback: a reviewer's)
+            raise ValueError(f"{directory}/{MANIFEST_NAME}: shard {name!r} records no sample count")
+        total += samples
     return total
 
 

@@ -267,5 +267,9 @@ def check_same_settings(strategy: tf.distribute.Strategy, settings: dict[str, An
     if differ:
         job, index, _ = worker_role()
         shown = ", ".join(f"{name} (here {settings[name]!r})" for name in differ)
+        shards = any(name.startswith("shards.") for name in differ)  # (what --data names: the same command on every
+        # worker, with other shards on one machine, was told to start the same command: a diff reviewer's)
         raise ValueError(f"TF_CONFIG: the cluster's workers were given different settings: {shown} on {job} {index}; "
-                         "start the same command, with the same options and config, on every worker")
+                         "start the same command, with the same options and config, on every worker"
+                         + ("; give every worker a copy of the same shards (--data, --val-data: one conversion's "
+                            "files, vocab.txt with them)" if shards else ""))

@@ -1251,9 +1251,9 @@ def _data_settings(train_pattern: str, val_pattern: str | None) -> dict[str, obj
         vocabulary = "no shards"
     except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
         vocabulary = f"unreadable: {error_message(e)}"
-    return {"data.training_samples": known_sample_count(train_pattern),
-            "data.held_out_samples": known_sample_count(val_pattern) if val_pattern is not None else None,
-            "data.vocabulary": vocabulary}
+    return {"shards.training_samples": known_sample_count(train_pattern),
+            "shards.held_out_samples": known_sample_count(val_pattern) if val_pattern is not None else None,
+            "shards.vocabulary": vocabulary}
 
 
 def _words_record(run: _Run, init_weights: str | None, data_dir: str) -> dict:
