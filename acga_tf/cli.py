@@ -192,7 +192,7 @@ from acga_tf.data.video import video_file_problem
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
 from acga_tf.ops import files
-from acga_tf.ops.config import count_argument, time_argument
+from acga_tf.ops.config import closest_fields, count_argument, time_argument
 from acga_tf.ops.devices import gpu_description
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar as progress_bar
@@ -448,11 +448,16 @@ def _model_config(args) -> ACGAConfig:
 def _run_params(args) -> int:
     config = _model_config(args)
     overrides = _config_overrides(args.set)
-    schedule = [key for key in overrides if not hasattr(config, key) and any(
-        hasattr(part, key) for part in (ExperimentConfig().data, ExperimentConfig().training))]
-    if schedule:  # (it was ACGAConfig's message, pointing to a Python function: a command-line reviewer's)
-        raise ValueError(f"--set {schedule[0]}: a field of the data or the schedule, not of the model whose parameters "
-                         f"acga params counts (acga train --set {schedule[0]}=... sets it)")
+    others = sorted({name for part in (ExperimentConfig().data, ExperimentConfig().training)
+                     for name in part.field_names()} - set(config.field_names()))
+    for key in overrides:  # (it was ACGAConfig's message, pointing to a Python function: a command-line reviewer's)
+        if key in others:
+            raise ValueError(f"--set {key}: a field of the data or the schedule, not of the model whose parameters "
+                             f"acga params counts (acga train --set {key}=... sets it)")
+        if not hasattr(config, key) and not closest_fields([key], config.field_names()) and (
+                hint := closest_fields([key], others)):  # `epoch`: the schedule's `epochs` mistyped
+            raise ValueError(f"--set {key}: not a field of the model whose parameters acga params counts{hint}: a "
+                             "field of the data or the schedule, which acga train --set sets")
     print(parameter_table(ACGA(config.replace(**overrides) if overrides else config)))
     return 0
 

@@ -102,6 +102,9 @@ def main() -> None:
         frames = load_video(args.video)[0][:args.frames] if args.video else synthetic_frames(args.frames, h, w)
         predictor = load_predictor(args.url)
         seconds = {False: [], True: []}
+        for use_png in (False, True):  # a frame each way first, untimed: the first calls' costs on neither side
+            predictor.encoded = use_png
+            predict(predictor, frames[:1], QUERY)
         for round_ in range(args.repeats):  # interleaved, in turn first (a server's or a host's drift on both)
             for use_png in ((False, True) if round_ % 2 == 0 else (True, False)):
                 predictor.encoded = use_png

@@ -272,7 +272,8 @@ def test_the_address_printed_is_one_a_browser_opens(run_dir, monkeypatch, capsys
                    f"http://{socket.gethostname()}:7861/) (Ctrl+C stops it)\n")
     assert page_address("127.0.0.1", 7860) == "http://127.0.0.1:7860/"
     assert page_address("::1", 7860) == "http://[::1]:7860/"
-    assert page_address("::", 80).startswith("http://localhost:80/ (from other machines: ")
+    for wildcard in ("::", "::0", "0:0:0:0:0:0:0:0", "0"):  # (every spelling that binds everywhere: a reviewer's)
+        assert page_address(wildcard, 80).startswith("http://localhost:80/ (from other machines: "), wildcard
 
 
 def test_the_command_line_loads_without_gradio():
@@ -498,6 +499,22 @@ def test_serving_beyond_this_machine_is_warned_about(run_dir, monkeypatch, caplo
     with caplog.at_level("WARNING"), pytest.raises(Loaded):
         app_module.serve(run_dir, host="127.0.0.1", port=_free_port())
     assert "listening on" not in caplog.text
+
+
+def test_a_stop_in_a_nested_block_is_the_outer_blocks_too():
+    """A diff reviewer's: a SIGTERM caught inside a nested `sigterm_as_interrupt` set the outer block's event, but the
+    inner block's end cleared the flag `check_stop` reads: the outer loop went on."""
+    from acga_tf.ops.errors import check_stop, sigterm_as_interrupt
+
+    with sigterm_as_interrupt() as outer:
+        with sigterm_as_interrupt() as inner:
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGTERM)
+                time.sleep(10)  # (the handler raises at once: this only waits for it where it would not)
+        assert inner.signum == outer.signum == signal.SIGTERM
+        with pytest.raises(KeyboardInterrupt):
+            check_stop()
+    check_stop()  # (the outermost block's end clears it)
 
 
 def test_a_stop_of_the_page_is_the_commands_stop(run_dir, monkeypatch):

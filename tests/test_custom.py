@@ -272,6 +272,15 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
     assert len(err.splitlines()) == 1 and expected in err, err
     if case == "not_a_video":
         assert f"(the row {table}:2) (use --skip-bad" in err, err
+    if case == "short_row":  # a row of its own: --skip-bad leaves it out, the good row converted (a diff reviewer's:
+        # refused in the table's reading, the whole table stopped)
+        _table(table, [["clips/a.mp4", "3", "the red square", "masks/a3.png", "train"], row[:3]])
+        assert main(["prepare", "custom", "--root", str(table), "--output", str(tmp_path / "skipping"),
+                     "--no-progress", "--skip-bad"]) == 0
+        with open(tmp_path / "skipping" / "skipped.csv", newline="") as f:
+            (skipped,) = list(csv.DictReader(f))
+        assert skipped["source"] == f"{table}:3" and skipped["reason"] == "bad_row", skipped
+        assert skipped["message"] == "3 cells, the header names 5: the row ends before its mask and split columns"
     if case == "windows_path":
         assert err.endswith("clips\\a.mp4 not found (a Windows path? separate its folders with /)"), err
     if case == "past_end":  # a tester's: the message named the files only, not the table's row

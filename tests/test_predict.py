@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+import types
 from unittest import mock
 
 import av
@@ -968,6 +969,11 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
     assert caught.value.message == ("query 'the sqare': the model knows only 'the' of it, a word naming no actor "
                                     "(sqare is not in its vocabulary), so the mask would ignore the sentence; did you "
                                     "mean 'square' for 'sqare'?")
+    # only words a sentence can hold are suggested (a hand-built vocabulary's "Circle" and "don't" are never read)
+    from acga_tf.apps.predict import _typable_words
+
+    stub = types.SimpleNamespace(known_words=lambda: ["Circle", "don't", "circle", "x-ray"])
+    assert _typable_words(stub) == ["circle"] and stub._typable_words == ["circle"]
     assert acga_tf.InputError("x").message == "x"
     for call in (lambda: predict(trained, frames, QUERY, batch_size=0), lambda: predict(trained, frames)):
         with pytest.raises(ValueError) as caught:  # the service's own call at fault, not the client

@@ -179,6 +179,8 @@ def test_params_command_counts_an_ablation_row_and_reads_a_runs_experiment(capsy
     assert capsys.readouterr().err == ("acga params: error: --set epochs: a field of the data or the schedule, not of "
                                        "the model whose parameters acga params counts (acga train --set epochs=... "
                                        "sets it)\n")
+    assert main(["params", "--preset", "tiny", "--set", "epoch=3"]) == 2  # mistyped, too (a diff reviewer's)
+    assert "(did you mean 'epochs' for 'epoch'?): a field of the data or the schedule" in capsys.readouterr().err
     # both: refused, as `acga train` refuses them (the paper's --preset beside a tiny --config printed the tiny
     # model's table, and convert-weights converted against it, without a word: a command-line reviewer's)
     for command in (["params"], ["convert-weights", "--checkpoint", "x.pth", "--output", "x.weights.h5"]):

@@ -11,6 +11,7 @@ Needs the optional [app] extra (Gradio, the toolkit of the field's demo pages; R
 import contextlib
 import dataclasses
 import html
+import ipaddress
 import itertools
 import logging
 import os
@@ -454,13 +455,17 @@ def check_address(host: str, port: int) -> None:
 
 
 def page_address(host: str, port: int) -> str:
-    """Where a browser opens the page served on `host:port`: a wildcard host (0.0.0.0, ::, every address) as
+    """Where a browser opens the page served on `host:port`: a wildcard host (0.0.0.0, ::, 0: every address) as
     `localhost` with this machine's name for other machines (http://0.0.0.0:7860/ opens nothing in most browsers), an
     IPv6 address in brackets."""
     def url(name: str) -> str:
         return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
 
-    if host in ("0.0.0.0", "::", ""):
+    try:
+        everywhere = ipaddress.ip_address(host).is_unspecified  # 0.0.0.0, 0, ::, ::0, 0:0:0:0:0:0:0:0
+    except ValueError:  # a name
+        everywhere = False
+    if everywhere or host == "0":
         return f"{url('localhost')} (from other machines: {url(socket.gethostname())})"
     return url(host)
 

@@ -29,7 +29,7 @@ from acga_tf.ops import files
 from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.options import option
 from acga_tf.serving.export import export_model
-from acga_tf.training.artifacts import MODEL_FILE, load_trained
+from acga_tf.training.artifacts import LARGEST_VERSION, MODEL_FILE, load_trained
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import fit, mixed_precision_policy
 
@@ -228,7 +228,8 @@ def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progr
 
     start = time.perf_counter()
     base = os.path.dirname(paths["saved_model"])  # next free version number when the folder is reused
-    versions = [int(v) for v in os.listdir(base) if v.isdigit()] if os.path.isdir(base) else []
+    versions = ([int(v) for v in os.listdir(base) if v.isdigit() and v.isascii() and int(v) < LARGEST_VERSION]
+                if os.path.isdir(base) else [])  # (a folder past TF Serving's versions is none of them)
     paths["saved_model"] = os.path.join(base, str(max(versions, default=0) + 1))
     # TF Serving's warmup file where its request protos are installed (`.[serving]`); the base install's demo
     # exports without it, and without export's warning about it on a first run

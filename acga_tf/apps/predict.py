@@ -243,6 +243,17 @@ def suggested_words(missing: Sequence[str], known: Sequence[str] | None) -> str:
             if pairs else "")
 
 
+def _typable_words(predictor: Predictor) -> Sequence[str]:
+    """The model's words a sentence can hold as written (the tokenizer reads each as itself: a hand-built vocabulary's
+    "Red" or "don't" is never read, so not suggested: a diff reviewer's), read once a predictor."""
+    if (words := getattr(predictor, "_typable_words", None)) is None:
+        known = list(predictor.known_words() or ())
+        words = [word for word, tokens in zip(known, tokenize_py_many(known)) if tokens == [word]]
+        with contextlib.suppress(AttributeError):  # (a predictor of slots: read again next time)
+            predictor._typable_words = words
+    return words
+
+
 def _judged(predictor: Predictor, queries: list[str]) -> list[tuple[str | None, list[str]]]:
     """`judge_queries` of sentences `check_query` has passed."""
     info = predictor.describe(list(queries))
@@ -253,7 +264,7 @@ def _judged(predictor: Predictor, queries: list[str]) -> list[tuple[str | None, 
                                                     info["known_words"], info["unknown_words"]):
         missing = list(dict.fromkeys(str(unknown).split()))  # (of the words the model reads: L at most)
         if missing and known_words is None:
-            known_words = predictor.known_words() or ()
+            known_words = _typable_words(predictor)
         suggestion = suggested_words(missing, known_words)
         read = [t for t in tokens[:length] if t not in missing]  # the words the model knows, in order
         if known and read and all(t in FUNCTION_WORDS for t in read):  # "the zebra galloping": "done", 2% covered

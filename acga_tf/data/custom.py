@@ -182,6 +182,8 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
     """(video file or folder of frames, frame number, normalised sentence, mask file, split, instance value or None)
     of a row; `checked` holds why each video path seen so far cannot be read (None: it can), `listed` each folder of
     frames' file names (`_frame_number`)."""
+    if getattr(cells, "short", None):  # (a row of the table's, refused or left out as the others are)
+        raise DataError(src, cells.short, reason="bad_row")
     paths = {}
     for column in ("video", "mask"):
         given = cells[column].strip()

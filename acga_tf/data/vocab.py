@@ -521,7 +521,8 @@ def check_nonempty(sentences: tf.Tensor, lengths: tf.Tensor | None = None) -> tf
     check = tf.debugging.Assert(  # which sentences (position, text), not TensorFlow's list of every word count
         tf.logical_not(tf.reduce_any(empty)),
         [EMPTY_QUERY + "; positions (from 0):", tf.where(empty)[:, 0], "sentences:",
-         tf.boolean_mask(tf.where(tf.equal(sentences, ""), "(an empty string)", sentences), empty)],  # (as "[]")
+         tf.strings.join(["<", tf.boolean_mask(sentences, empty), ">"])],  # each between < and >: an empty one
+        # showed as "[]", one of spaces as "[   ]", several ran together (reviewers')
         summarize=8)
     with tf.control_dependencies([check]):
         return tf.identity(sentences)

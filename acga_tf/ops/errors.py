@@ -76,7 +76,8 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
         handled.append(signal.SIGHUP)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored (`cmd &`)
         handled.append(signal.SIGINT)
-    _STOP.clear()
+    if not _OPEN_BLOCKS:  # (a nested block keeps, and leaves, the stop its outer one may still have to raise)
+        _STOP.clear()
     previous = {signum: signal.signal(signum, stop) for signum in handled}
     _OPEN_BLOCKS.append(terminated)
     try:
@@ -85,7 +86,8 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
         _OPEN_BLOCKS.remove(terminated)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        _STOP.clear()
+        if not _OPEN_BLOCKS:
+            _STOP.clear()
 
 
 @contextlib.contextmanager

@@ -20,6 +20,13 @@ from acga_tf.ops import files
 from acga_tf.ops.exceptions import InputError
 
 
+class Row(dict):
+    """A table row's cells by column name; `short` says where the row ended before a column the table needs (its
+    cells past the end read as ""), else None."""
+
+    short: str | None = None
+
+
 class TableError(InputError):
     """A table that cannot be read as such (an `InputError`: a `ValueError`): `path`, the `line` (None for the whole
     file) and the `problem`."""
@@ -41,13 +48,12 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
         optional: the columns read where the header names them; like `columns`, refused where named twice.
         strict: a row with more cells than the header (empty ones too) is an error naming its line: an unquoted
             comma in a sentence (otherwise the cells past the header are not read, and a sentence cut in two
-            before an empty last column moves its end into the next column); so is a row that ends before one of
-            `columns`.
+            before an empty last column moves its end into the next column).
 
     Returns:
-        (names, rows): each row as (the line of the file it starts on, {column name: cell}); a row shorter than the
-        header has "" for the columns it lacks; where the name of a column neither asked for nor `optional`
-        repeats, its first column is read.
+        (names, rows): each row as (the line of the file it starts on, {column name: cell}, a `Row`); a row
+        shorter than the header has "" for the columns it lacks (and its `short` says so where one of `columns`
+        is); where the name of a column neither asked for nor `optional` repeats, its first column is read.
 
     Raises:
         TableError: a missing or unreadable file, no header, a column of `columns` missing from it or one of
@@ -82,14 +88,14 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
                     # column would move "big circle" into the mask's column, named as a missing file)
                     raise TableError(path, f"{len(cells)} cells, the header names {len(names)}: a cell with a comma "
                                            "in it (a sentence) must be quoted", line)
-                short = [column for column in columns if at[column] >= len(cells)]
-                if strict and short and any(cell.strip() for cell in cells):  # (was "column 'mask' is empty", of a
-                    # row whose cells ended before it: an own-data reviewer's)
-                    raise TableError(path, f"{len(cells)} cell{'s' * (len(cells) != 1)}, the header names "
-                                           f"{len(names)}: the row ends before its {' and '.join(short)} column"
-                                           f"{'s' * (len(short) > 1)}", line)
                 if any(cell.strip() for cell in cells):
-                    rows.append((line, {name: cells[i] if i < len(cells) else "" for name, i in at.items()}))
+                    row = Row({name: cells[i] if i < len(cells) else "" for name, i in at.items()})
+                    if (short := [column for column in columns if at[column] >= len(cells)]):  # (its own row's
+                        # problem, for the caller to refuse with the row, or leave out: "column 'mask' is empty"
+                        # before, of a row whose cells ended before it, an own-data reviewer's)
+                        row.short = (f"{len(cells)} cell{'s' * (len(cells) != 1)}, the header names {len(names)}: "
+                                     f"the row ends before its {' and '.join(short)} column{'s' * (len(short) > 1)}")
+                    rows.append((line, row))
     except FileNotFoundError:
         note = files.current_folder_note(path)
         raise TableError(path, f"{kind} file not found" + (f" ({note})" if note else "")) from None

@@ -307,9 +307,10 @@ def readable_word(words, source: str) -> str | None:
     readable = [word for word, tokens in zip(words, read) if tokens == [word]]
     if len(readable) < len(words):
         never = [word for word, tokens in zip(words, read) if tokens != [word]]
-        logger.warning("%s: %d of the model's %d words can never match a sentence's (sentences are read in lower "
-                       "case, split at punctuation): %s%s", source, len(never), len(words),
-                       ", ".join(map(repr, never[:5])), ", ..." if len(never) > 5 else "")
+        logger.warning("%s: %d of the model's %d words can never match a sentence's, which the model reads as "
+                       "acga_tf.data.text.tokenize does (in lower case, in compatibility form, apostrophes and "
+                       "elongations dropped, split at other punctuation and between Han characters): %s%s", source,
+                       len(never), len(words), ", ".join(map(repr, never[:5])), ", ..." if len(never) > 5 else "")
     return readable[0] if readable else None
 
 

@@ -299,7 +299,8 @@ def unfinished_saved_model(path: str) -> str | None:
         return path
     if SAVED_MODEL_FILE in names:
         return None
-    numbered = sorted(int(n) for n in names if n.isdigit() and n.isascii() and os.path.isdir(os.path.join(path, n)))
+    numbered = sorted(int(n) for n in names if n.isdigit() and n.isascii() and int(n) <= LARGEST_VERSION
+                      and os.path.isdir(os.path.join(path, n)))  # (TF Serving's versions, as `saved_model_version`)
     if not numbered:
         return None
     highest = os.path.join(path, str(numbered[-1]))
