@@ -21,13 +21,13 @@ from typing import Any, TypeVar
 T = TypeVar("T", bound="FrozenConfig")
 
 
-
 def closest_fields(unknown, known) -> str:
     """" (did you mean 'image_size' for 'imagesize'?)" for the unknown field names close to a known one (difflib), or
     "" (a mistyped `--set imagesize=64` was listed among every known field only: a command-line reviewer's)."""
     pairs = [(close[0], name) for name in unknown
              if (close := difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75))]
     return (" (did you mean " + ", ".join(f"{good!r} for {bad!r}" for good, bad in pairs) + "?)") if pairs else ""
+
 
 class FrozenConfig:
     """Mixin for `@dataclasses.dataclass(frozen=True)` configs: type checks, `to_dict`, `from_dict`, `replace`."""
