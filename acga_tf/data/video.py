@@ -1292,25 +1292,42 @@ GREY_OBJECT_INTERIOR = 16  # pixels of one grey value whose four neighbours have
 def _grey_objects(pixels: np.ndarray) -> np.ndarray:
     """The values of a greyscale mask above its darkest (the background) that each cover a region of their own,
     where the image holds few values (16 or fewer): an id map's objects (128 and 255 on 0). A value is such a region
-    where it has a pixel whose four neighbours have it too and either a tenth or more of the pixels above the
-    background, or `GREY_OBJECT_INTERIOR` such pixels and no brighter neighbour (a small object beside a large one, a
-    person and a ball: the ball was taken into the person's mask, or was the mask alone, without a word: an own-data
-    reviewer's). An antialiased edge's greys are a thin ring (no such pixel); a feathered edge's few levels, an
-    outline, a trimap's band or a patch inside the actor each lie against a brighter value, so they are no object (a
-    diff reviewer's: counted by size alone, such masks of one actor were refused); a JPEG-saved mask has many values."""
+    where it has pixels whose four neighbours have it too (a tenth or more of the pixels above the background, or
+    `GREY_OBJECT_INTERIOR` of them however small it is: a ball beside a person was taken into the person's mask, or
+    was the mask alone, without a word, an own-data reviewer's), and it does not enclose the brighter regions beside
+    it: a value next to a brighter region is an object only where both meet the background (a ball at 128 held by a
+    person at 255). The greys of an antialiased edge (a
+    thin ring: no such pixels), of a feathered edge's few levels, of an outline or a trimap's band (each enclosing the
+    brighter actor), or a patch inside the actor (no darker value beside it) are no object (diff reviewers': counted
+    by size alone, such masks of one actor were refused); a JPEG-saved mask has many values. A small darker object
+    wholly inside a brighter one, or a bright one wholly inside a darker one, is not seen."""
     values, counts = np.unique(pixels[pixels > pixels.min()], return_counts=True)
     if len(values) < 2 or len(values) > 16:  # (one value above the background: a mask, nothing more to look at)
         return values[:0]
     inner = pixels[1:-1, 1:-1]
     neighbours = (pixels[:-2, 1:-1], pixels[2:, 1:-1], pixels[1:-1, :-2], pixels[1:-1, 2:])
     held, inside = np.unique(inner[np.logical_and.reduce([inner == n for n in neighbours])], return_counts=True)
-    interior = np.zeros(len(values), np.int64)
-    interior[np.searchsorted(values, held[np.isin(held, values)])] = inside[np.isin(held, values)]
-    pairs = ((pixels[:-1], pixels[1:]), (pixels[1:], pixels[:-1]), (pixels[:, :-1], pixels[:, 1:]),
-             (pixels[:, 1:], pixels[:, :-1]))
-    below = np.unique(np.concatenate([a[b > a] for a, b in pairs]))  # the values next to a brighter one
-    peak = ~np.isin(values, below)
-    return values[(interior > 0) & ((counts * 10 >= counts.sum()) | ((interior >= GREY_OBJECT_INTERIOR) & peak))]
+    interior = dict(zip(held.tolist(), inside.tolist()))
+    background = int(pixels.min())
+    sizes = dict(zip(values.tolist(), counts.tolist()))
+    pairs = ((pixels[:-1], pixels[1:]), (pixels[:, :-1], pixels[:, 1:]))
+    touching: dict[int, set[int]] = {}  # each value's neighbouring values
+    for a, b in pairs:
+        differ = a != b
+        for x, y in set(zip(a[differ].tolist(), b[differ].tolist())):
+            touching.setdefault(x, set()).add(y)
+            touching.setdefault(y, set()).add(x)
+    objects = []
+    for value, count in zip(values.tolist(), counts.tolist()):
+        own = interior.get(value, 0)
+        if not own or not (count * 10 >= counts.sum() or own >= GREY_OBJECT_INTERIOR):
+            continue
+        brighter = [u for u in touching.get(value, ()) if u > value and sizes[u] >= GREY_OBJECT_INTERIOR]  # (not
+        # a speck: a stray brighter pixel inside a ball hid it)
+        if not brighter or (background in touching.get(value, ()) and any(background in touching[u]
+                                                                            for u in brighter)):
+            objects.append(value)
+    return np.array(objects, values.dtype)
 
 
 def _values(pixels: np.ndarray) -> str:
