@@ -272,7 +272,8 @@ def test_the_address_printed_is_one_a_browser_opens(run_dir, monkeypatch, capsys
                    f"http://{socket.gethostname()}:7861/) (Ctrl+C stops it)\n")
     assert page_address("127.0.0.1", 7860) == "http://127.0.0.1:7860/"
     assert page_address("::1", 7860) == "http://[::1]:7860/"
-    for wildcard in ("::", "::0", "0:0:0:0:0:0:0:0", "0"):  # (every spelling that binds everywhere: a reviewer's)
+    for wildcard in ("::", "::0", "0:0:0:0:0:0:0:0", "0", "0.0", "0x0", ""):  # (every spelling that binds
+        # everywhere: reviewers')
         assert page_address(wildcard, 80).startswith("http://localhost:80/ (from other machines: "), wildcard
 
 

@@ -114,6 +114,18 @@ def test_a_list_segments_each_video_once_with_its_sentences_and_fails_only_the_b
     assert sorted(os.listdir(out)) == ["a", "clips", "results.csv"]
 
 
+def test_a_row_that_ends_before_its_sentence_fails_alone_saying_so(run_dir, tmp_path, capsys):
+    """A mends reviewer's: a row of one cell (`a.mp4`, its sentence forgotten) failed as "query is empty: '' has no
+    word"; it says where the row ended, and fails alone."""
+    listing = _write_list(tmp_path / "list.csv", [["a.mp4"]])
+    out = tmp_path / "out"
+    assert main(["predict", "--model", run_dir, "--list", listing, "--output-dir", str(out), "--no-progress"]) == 2
+    capsys.readouterr()
+    (row,) = _results(out)
+    assert (row["line"], row["status"], row["message"]) == (
+        "2", "failed", "1 cell, the header names 2: the row ends before its query column")
+
+
 def test_ctrl_c_counts_a_failed_video_as_failed_not_done(run_dir, listed, capsys, monkeypatch):
     # a long-video tester's: "3 of 4 videos done, each with its summary.json", one of the three a missing video
     root, _ = listed

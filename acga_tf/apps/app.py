@@ -455,17 +455,18 @@ def check_address(host: str, port: int) -> None:
 
 
 def page_address(host: str, port: int) -> str:
-    """Where a browser opens the page served on `host:port`: a wildcard host (0.0.0.0, ::, 0: every address) as
+    """Where a browser opens the page served on `host:port`: a wildcard host (0.0.0.0, ::, "": every address) as
     `localhost` with this machine's name for other machines (http://0.0.0.0:7860/ opens nothing in most browsers), an
     IPv6 address in brackets."""
     def url(name: str) -> str:
         return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
 
-    try:
-        everywhere = ipaddress.ip_address(host).is_unspecified  # 0.0.0.0, 0, ::, ::0, 0:0:0:0:0:0:0:0
-    except ValueError:  # a name
+    try:  # as the server binds it: 0.0.0.0, 0, 0.0, 0x0, ::, ::0, "" (reviewers' spellings) are every address
+        bound = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][4][0]
+        everywhere = ipaddress.ip_address(bound.split("%")[0]).is_unspecified
+    except (OSError, ValueError):  # a name that no longer resolves: as given
         everywhere = False
-    if everywhere or host == "0":
+    if everywhere:
         return f"{url('localhost')} (from other machines: {url(socket.gethostname())})"
     return url(host)
 

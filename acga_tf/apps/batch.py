@@ -84,6 +84,7 @@ class ListRow:
     path: str
     query: str
     relative: str = ""  # `path` from the list's folder ("../x.mp4" where it lies outside it)
+    problem: str = ""  # what makes the row fail alone, found as the list is read (a row that ends before a column)
 
 
 @dataclasses.dataclass
@@ -126,7 +127,8 @@ def read_list(path: str) -> list[ListRow]:
     for line, cells in table:
         video = cells["video"].strip()
         where = files.as_stored(os.path.normpath(os.path.join(folder, os.path.expanduser(video)))) if video else ""
-        rows.append(ListRow(line, video, where, cells["query"], os.path.relpath(where, folder) if video else ""))
+        rows.append(ListRow(line, video, where, cells["query"], os.path.relpath(where, folder) if video else "",
+                            cells.short or ""))  # (it failed as "query is empty": a mends reviewer's)
     if not rows:
         raise ValueError(f"{name}: lists no video (a header video,query, then one row per video and sentence)")
     try:
@@ -254,7 +256,10 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     results = [RowResult(row) for row in rows]
     by_video: dict[str, list[RowResult]] = {}
     for result in results:
-        by_video.setdefault(result.row.path, []).append(result)
+        if result.row.problem:  # its own failure, its video's other rows segmented
+            _fail([result], result.row.problem)
+        else:
+            by_video.setdefault(result.row.path, []).append(result)
     done = 0
     try:
         # before any video's earlier outputs go: a kill -9 left an earlier run's results.csv saying "done" of masks it

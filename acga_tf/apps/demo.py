@@ -228,7 +228,7 @@ def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progr
 
     start = time.perf_counter()
     base = os.path.dirname(paths["saved_model"])  # next free version number when the folder is reused
-    versions = ([int(v) for v in os.listdir(base) if v.isdigit() and v.isascii() and int(v) < LARGEST_VERSION]
+    versions = ([int(v) for v in os.listdir(base) if v.isdigit() and v.isascii() and int(v) <= LARGEST_VERSION]
                 if os.path.isdir(base) else [])  # (a folder past TF Serving's versions is none of them)
     paths["saved_model"] = os.path.join(base, str(max(versions, default=0) + 1))
     # TF Serving's warmup file where its request protos are installed (`.[serving]`); the base install's demo
