@@ -846,6 +846,26 @@ def test_a_backup_from_an_earlier_version_is_resumed_with_a_warning(finished_run
             "it with the settings it was trained with") in caplog.text
 
 
+def test_shards_of_two_folders_are_checked_each_by_its_manifest_and_trained_on_one_vocabulary(prepared_a2d,
+                                                                                              a2d_shards, tmp_path):
+    """A mends reviewer's glob over two conversions: the second folder's shards were checked against the first's
+    manifest (and it was blamed: "run `acga prepare` into that folder again"), and a run would have read the second's
+    sentences with the first's words. Each folder is checked by its own manifest; folders of other words are refused
+    before anything is written."""
+    from acga_tf.data.datasets import check_shards
+
+    shutil.copytree(prepared_a2d["data"], tmp_path / "a")
+    shutil.copytree(a2d_shards, tmp_path / "b")
+    pattern = str(tmp_path / "[ab]" / "train-*.tfrecord")
+    assert len(check_shards(pattern, ExperimentConfig.preset("tiny", **TINY).data)) == (
+        len(list((tmp_path / "a").glob("train-*.tfrecord"))) + len(list((tmp_path / "b").glob("train-*.tfrecord"))))
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'b'))}: its shards' vocabulary differs "
+                                         rf"from {re.escape(str(tmp_path / 'a'))}'s, and a run reads its sentences"):
+        fit(ExperimentConfig.preset("tiny", **TINY), pattern, str(out), epochs=1, steps_per_epoch=1, verbose=0)
+    assert not out.exists()
+
+
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
     """experiment.json is written when training starts, so a run killed before its save is checked too. Before: it
     was written with model.keras only, and the run went on from optimizer step 0 over its backup."""

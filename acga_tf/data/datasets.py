@@ -118,21 +118,24 @@ def check_shards(file_pattern: str, config) -> list[str]:
     files = matching_shards(file_pattern)
     for path in files:  # before TensorFlow's "Local rendezvous is aborting with status: PERMISSION_DENIED"
         file_checks.check_readable(path)
-    directory = os.path.dirname(files[0])
-    if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
-        manifest = read_manifest(directory)
-        check_shard_sizes(files, manifest)
-        window = manifest.get("clip", {}).get("window")
-        if window is not None and window < config.clip_length:
-            raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each annotated "
-                             f"frame, fewer than clip_length={config.clip_length}; re-run `acga prepare` with "
-                             f"--window {config.clip_length} or more (from Python: prepare(..., "
-                             f"window={config.clip_length}))")
-    elif tf.io.gfile.isdir(os.path.join(directory, MARKER_DIR)):  # the converter's progress, without its manifest
-        raise ValueError(f"{directory}: `acga prepare` has not finished writing these shards (no {MANIFEST_NAME}; "
-                         f"{MARKER_DIR}/ lists the shards done so far): run the same command again to finish them")
-    else:
-        check_tfrecord_files(files)
+    for directory in dict.fromkeys(os.path.dirname(path) for path in files):  # each folder by its own manifest
+        # (a glob over two folders checked the second's shards against the first's, and blamed the second's)
+        inside = [path for path in files if os.path.dirname(path) == directory]
+        if tf.io.gfile.exists(os.path.join(directory, MANIFEST_NAME)):
+            manifest = read_manifest(directory)
+            check_shard_sizes(inside, manifest)
+            window = manifest.get("clip", {}).get("window")
+            if window is not None and window < config.clip_length:
+                raise ValueError(f"{directory}/{MANIFEST_NAME}: the shards store {window} frames around each "
+                                 f"annotated frame, fewer than clip_length={config.clip_length}; re-run `acga "
+                                 f"prepare` with --window {config.clip_length} or more (from Python: prepare(..., "
+                                 f"window={config.clip_length}))")
+        elif tf.io.gfile.isdir(os.path.join(directory, MARKER_DIR)):  # the converter's progress, without its manifest
+            raise ValueError(f"{directory}: `acga prepare` has not finished writing these shards (no {MANIFEST_NAME}; "
+                             f"{MARKER_DIR}/ lists the shards done so far): run the same command again to finish "
+                             "them")
+        else:
+            check_tfrecord_files(inside)
     return files
 
 

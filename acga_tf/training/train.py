@@ -566,6 +566,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
         if pattern is not None:
             check_shards(pattern, experiment.data)
+    _check_one_vocabulary(train_pattern)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with (files.locked_folder(run.work_dir, option(*OUTPUT)),
           run.distribution.scope() if run.distribution is not None else contextlib.nullcontext(),
@@ -1237,6 +1238,26 @@ def _shards_record(pattern: str, shards: list[dict]) -> dict:
     for shard in sorted(s["sha256"] or f"{os.path.basename(s['file'])}:{s['bytes']}" for s in shards):
         digest.update(shard.encode() + b"\n")
     return {"pattern": as_given(pattern), "shards": len(shards), "digest": digest.hexdigest()[:16]}
+
+
+def _check_one_vocabulary(train_pattern: str) -> None:
+    """Refuses training shards of several folders whose vocabularies differ: a run reads its sentences with one, the
+    first folder's (the other folders' sentences read with words that are not theirs, without a word: a mends
+    reviewer's glob over two conversions). Folders without a manifest are read with the first's, as before.
+
+    Raises:
+        ValueError: naming the two folders.
+    """
+    folders = list(dict.fromkeys(os.path.dirname(path) for path in matching_shards(train_pattern)))
+    if len(folders) < 2:
+        return
+    first = load_vocabulary(folders[0]).words
+    for folder in folders[1:]:
+        if read_manifest(folder, missing_ok=True) is not None and load_vocabulary(folder).words != first:
+            raise ValueError(f"{folder}: its shards' vocabulary differs from {folders[0]}'s, and a run reads its "
+                             f"sentences with one ({option('--data', 'train_pattern')} matches both folders): "
+                             "convert the data into one folder, or each with the same --vocabulary (the first "
+                             "folder's vocab.txt)")
 
 
 def _data_settings(train_pattern: str, val_pattern: str | None) -> dict[str, object]:
