@@ -864,6 +864,16 @@ def test_shards_of_two_folders_are_checked_each_by_its_manifest_and_trained_on_o
                                          rf"from {re.escape(str(tmp_path / 'a'))}'s, and a run reads its sentences"):
         fit(ExperimentConfig.preset("tiny", **TINY), pattern, str(out), epochs=1, steps_per_epoch=1, verbose=0)
     assert not out.exists()
+    # the feature cache's fingerprint holds the second folder's shards' digests too (recorded as None: a change to
+    # them kept the cache)
+    run = types.SimpleNamespace(train_pattern=pattern, experiment=ExperimentConfig.preset("tiny", **TINY),
+                                vectorizer=types.SimpleNamespace(matrix=keras.ops.zeros((2, 2))))
+    prefix = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    before = train_module._cache_fingerprint(run, prefix)
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    manifest["splits"]["train"]["shards"][0]["sha256"] = "0" * 64
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    assert train_module._cache_fingerprint(run, prefix) != before
 
 
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
