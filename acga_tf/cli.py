@@ -448,8 +448,9 @@ def _model_config(args) -> ACGAConfig:
 def _run_params(args) -> int:
     config = _model_config(args)
     overrides = _config_overrides(args.set)
-    others = sorted({name for part in (ExperimentConfig().data, ExperimentConfig().training)
-                     for name in part.field_names()} - set(config.field_names()))
+    default = ExperimentConfig()
+    others = sorted({name for part in (default.data, default.training) for name in part.field_names()}
+                    - set(config.field_names()))
     for key in overrides:  # (it was ACGAConfig's message, pointing to a Python function: a command-line reviewer's)
         if key in others:
             raise ValueError(f"--set {key}: a field of the data or the schedule, not of the model whose parameters "

@@ -24,7 +24,6 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
-import difflib
 import fractions
 import functools
 import json
@@ -43,7 +42,7 @@ import tensorflow as tf
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from acga_tf.apps.predictors import Predictor, load_predictor
-from acga_tf.data.text import FUNCTION_WORDS, compose, tokenize_py, tokenize_py_many
+from acga_tf.data.text import FUNCTION_WORDS, compose, tokenize_py, tokenize_py_many, typable_words
 from acga_tf.data.types import MAX_FRAME_PIXELS, MAX_SENTENCE_BYTES, DataError
 from acga_tf.data.video import (
     FRAME_EXTENSIONS,
@@ -61,7 +60,7 @@ from acga_tf.data.video import (
     video_stream,
 )
 from acga_tf.ops import files, rle
-from acga_tf.ops.config import positive_int
+from acga_tf.ops.config import closest_pairs, positive_int
 from acga_tf.ops.errors import check_stop, error_message
 from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
@@ -235,10 +234,7 @@ def suggested_words(missing: Sequence[str], known: Sequence[str] | None) -> str:
     """"did you mean circle for circel?": the closest known word to each of `missing` that has one (difflib), or ""
     (none close, or the model's words cannot be read here: a model behind a server). A mistyped word got zero
     vectors and the mask ignored it, with a note naming the word only (a web-page tester's)."""
-    if not known or not missing:
-        return ""
-    pairs = [(close[0], word) for word in missing
-             if (close := difflib.get_close_matches(word, known, n=1, cutoff=SUGGESTION_CUTOFF))]
+    pairs = closest_pairs(missing, known or (), SUGGESTION_CUTOFF)
     return ("did you mean " + ", ".join(f"{quoted(good)} for {quoted(bad)}" for good, bad in pairs) + "?"
             if pairs else "")
 
@@ -247,8 +243,7 @@ def _typable_words(predictor: Predictor) -> Sequence[str]:
     """The model's words a sentence can hold as written (the tokenizer reads each as itself: a hand-built vocabulary's
     "Red" or "don't" is never read, so not suggested: a diff reviewer's), read once a predictor."""
     if (words := getattr(predictor, "_typable_words", None)) is None:
-        known = list(predictor.known_words() or ())
-        words = [word for word, tokens in zip(known, tokenize_py_many(known)) if tokens == [word]]
+        words = typable_words(predictor.known_words() or ())
         with contextlib.suppress(AttributeError):  # (a predictor of slots: read again next time)
             predictor._typable_words = words
     return words

@@ -125,6 +125,13 @@ def tokenize_py_many(sentences: list[str]) -> list[list[str]]:
     return [[t.decode("utf-8") for t in row] for row in tokens]
 
 
+def typable_words(words) -> list[str]:
+    """Those of `words` a sentence can hold as written: the tokenizer reads each as itself (lower case, no
+    punctuation); a hand-built vocabulary's "Red" or "don't" is never read. One tokenizer call for them all."""
+    words = list(words)
+    return [word for word, tokens in zip(words, tokenize_py_many(words)) if tokens == [word]]
+
+
 def tokenize_py(sentence: str) -> list[str]:
     """`tokenize` run eagerly on one Python string.
 

@@ -21,11 +21,18 @@ from typing import Any, TypeVar
 T = TypeVar("T", bound="FrozenConfig")
 
 
+def closest_pairs(unknown, known, cutoff: float = 0.75) -> list[tuple[str, str]]:
+    """(the closest of `known`, the name) for each of the `unknown` names that has one at difflib's `cutoff`: what a
+    "did you mean" message names (a mistyped config field, a sentence's mistyped word)."""
+    known = list(known)
+    return [(close[0], name) for name in unknown
+            if known and (close := difflib.get_close_matches(str(name), known, n=1, cutoff=cutoff))]
+
+
 def closest_fields(unknown, known) -> str:
     """" (did you mean 'image_size' for 'imagesize'?)" for the unknown field names close to a known one (difflib), or
     "" (a mistyped `--set imagesize=64` was listed among every known field only: a command-line reviewer's)."""
-    pairs = [(close[0], name) for name in unknown
-             if (close := difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75))]
+    pairs = closest_pairs(unknown, known)
     return (" (did you mean " + ", ".join(f"{good!r} for {bad!r}" for good, bad in pairs) + "?)") if pairs else ""
 
 

@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.data.decode import decode_images, header_sizes
-from acga_tf.data.text import tokenize_py_many
+from acga_tf.data.text import typable_words
 from acga_tf.data.types import MAX_FRAME_PIXELS
 from acga_tf.data.vocab import check_length, check_sentences
 from acga_tf.models.config import ACGAConfig
@@ -303,10 +303,10 @@ def readable_word(words, source: str) -> str | None:
     case, no punctuation), for the warmup requests; warns of those no sentence can match (a vocabulary built by hand,
     `Vocabulary(["Red", "don't"])`: every sentence's "red" was unknown). None where there is none."""
     words = list(words)
-    read = tokenize_py_many(words)  # (at once: a call a word took 10,000 TensorFlow calls)
-    readable = [word for word, tokens in zip(words, read) if tokens == [word]]
+    readable = typable_words(words)
     if len(readable) < len(words):
-        never = [word for word, tokens in zip(words, read) if tokens != [word]]
+        kept = set(readable)
+        never = [word for word in words if word not in kept]
         logger.warning("%s: %d of the model's %d words can never match a sentence's, which the model reads as "
                        "acga_tf.data.text.tokenize does (in lower case, in compatibility form, apostrophes and "
                        "elongations dropped, split at other punctuation and between Han characters): %s%s", source,

@@ -1413,14 +1413,9 @@ def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_s
 def _cache_fingerprint(run: _Run, prefix: keras.Model) -> str:
     """sha256 of everything the cached features depend on: the training shards (names and the manifest's sha256),
     the data and model configs, the word vectors, the frozen prefix's weights and the dtype it computes in."""
-    files_used = sorted(tf.io.gfile.glob(run.train_pattern))
-    digests = {}  # each folder's shards by the manifest beside them (a second folder's were recorded without theirs)
-    for directory in dict.fromkeys(os.path.dirname(f) for f in files_used):
-        manifest = read_manifest(directory)
-        digests[directory] = {s["file"]: s["sha256"] for split in manifest.get("splits", {}).values()
-                              for s in split["shards"]}
-    h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(f), digests[os.path.dirname(f)].get(
-                                                  os.path.basename(f))) for f in files_used],
+    # each shard by the manifest beside it (a second folder's shards were recorded without their digests)
+    shards = shard_records(sorted(tf.io.gfile.glob(run.train_pattern)))
+    h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(s["file"]), s["sha256"]) for s in shards],
                                    "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict(),
                                    # (a cache of bfloat16 features was reused by a float32 run: a researcher's)
                                    "computed_in": compute_dtype(prefix)},
