@@ -18,6 +18,7 @@ from acga_tf.data import make_dataset
 from acga_tf.data.custom import read_custom
 from acga_tf.data.types import DataError
 from acga_tf.data.video import load_samples, read_mask_image
+from acga_tf.data.vocab import Vocabulary
 from acga_tf.models.config import ACGAConfig
 
 H, W = 48, 64
@@ -131,6 +132,30 @@ def test_skip_bad_leaves_out_the_sentence_of_a_bad_mask_not_its_frame(own, tmp_p
                  for b in info["sentence"].numpy()]
     assert sorted(sentences) == sorted(["the red square on the left", "the square, moving", "the first square",
                                         "the second square", "the upper square"])
+    # the vocabulary is the written samples' (a reviewer's held "green", and counted "the" once more)
+    kept = Vocabulary.load(str(out / "vocab.txt"))
+    built = Vocabulary.build(sentences)
+    assert (kept.words, kept.counts) == (built.words, built.counts) and "green" not in kept.words
+
+
+def test_skip_bad_leaves_the_words_of_a_video_it_cannot_read_out_of_the_vocabulary(own, tmp_path, capsys):
+    (own / "clips" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    with open(own / "annotations.csv", "a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow(["clips/broken.mp4", 2, "the zebra galloping", "masks/a3.png", "train", ""])
+    out = tmp_path / "shards"
+    assert main(["prepare", "custom", "--root", str(own), "--output", str(out), "--no-progress", "--skip-bad"]) == 0
+    assert "1 skipped" in capsys.readouterr().out
+    words = Vocabulary.load(str(out / "vocab.txt")).words
+    assert "square" in words and not {"zebra", "galloping"} & set(words), words
+    # a shard whose marker comes from before the markers listed the sentences left out is written again, not reused
+    markers = sorted((out / ".shards").glob("train-*.json"))
+    assert markers
+    for marker in markers:
+        marker.write_text(json.dumps({k: v for k, v in json.loads(marker.read_text()).items()
+                                      if k != "left_out_sentences"}))
+    assert main(["prepare", "custom", "--root", str(own), "--output", str(out), "--no-progress", "--skip-bad"]) == 0
+    assert "zebra" not in Vocabulary.load(str(out / "vocab.txt")).words
+    assert all("left_out_sentences" in json.loads(m.read_text()) for m in markers)
 
 
 @pytest.mark.parametrize("case", ["colour_mask", "empty_mask", "value_absent", "past_end", "transposed", "frame_zero",

@@ -200,8 +200,8 @@ def claim_output_dir(output_dir: str, dataset: str, *, overwrite: bool = False) 
     files.check_writable(output_dir, folder=True, flag=option(*OUTPUT))  # before the work (a read-only folder)
 
 
-def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: Sequence[AnnotatedFrame]
-                      ) -> tuple[int, str]:
+def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str] | None, frames: Sequence[AnnotatedFrame],
+                      left_out: Sequence[str]) -> tuple[int, str]:
 
     path = os.path.join(output_dir, VOCAB_NAME)
     if isinstance(vocabulary, str) and os.path.abspath(vocabulary) == os.path.abspath(path):  # (`prepare` of the
@@ -212,7 +212,11 @@ def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str], frames: 
         vocab = Vocabulary.load(vocabulary)
         source = f"copied from {vocabulary}"
     else:
-        sentences = list(vocabulary) if vocabulary is not None else [r.sentence for f in frames for r in f.referrals]
+        if vocabulary is not None:
+            sentences = list(vocabulary)
+        else:  # the sentences of the samples written: not those `--skip-bad` left out (a reviewer's)
+            sentences = list((collections.Counter(r.sentence for f in frames for r in f.referrals)
+                              - collections.Counter(left_out)).elements())
         vocab = Vocabulary.build(sentences)
         # one sentence for each frame it labels (a sentence on 4 annotated frames counts its words 4 times)
         source = f"built from {len(sentences)} referrals (a sentence once for each annotated frame it labels)"
@@ -399,7 +403,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
         workers: processes (local runner).
         skip_bad: leave out frames whose data is bad and list them in skipped.csv, instead of stopping.
         vocabulary: training sentences to build `vocab.txt` from, or the path of a vocabulary file to copy; None
-            builds it from `frames`' own sentences.
+            builds it from the sentences of the samples written (those `skip_bad` leaves out are not counted).
         reader_skipped: items the dataset reader already left out (listed in skipped.csv).
         runner: "local" (process pool) or "beam" (`acga_tf.data.beam`, DirectRunner unless `beam_options` say).
         beam_options: Beam pipeline arguments, e.g. ["--runner=DirectRunner"].
@@ -433,6 +437,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "bytes": markers[t.name].get("bytes"),
                "frames": markers[t.name]["frames"], "samples": markers[t.name]["samples"]} for t in tasks]
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
+    left_out = [sentence for t in tasks for sentence in markers[t.name]["left_out_sentences"]]
     # One warning per item left out, as the readers give for the rows they leave out (a2d._Reporter): a bad video
     # leaves out each of its annotated frames, one row each in skipped.csv
     for (source, message), count in collections.Counter((row[0], row[2]) for row in skipped_rows).items():
@@ -450,7 +455,7 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     # converted alone with --split was in both, `_check_other_split`)
 
     skipped_path = _update_manifest(output_dir, dataset, split_name, split_summary, window,
-                                    _write_vocabulary(output_dir, vocabulary, frames), reader_skipped)
+                                    _write_vocabulary(output_dir, vocabulary, frames, left_out), reader_skipped)
     summary = {"dataset": dataset, "split": split_name, "frames": split_summary["frames"],
                "samples": split_summary["samples"], "empty_masks": empty_masks, "shards": shards,
                "skipped": len(skipped_rows), "reused": reused,
@@ -543,18 +548,21 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
         if vocabulary is None and split == "test" and "train" in earlier.get("splits", {}) and \
                 os.path.isfile(os.path.join(output, VOCAB_NAME)):  # the train shards' words, kept (a tester's was
             vocabulary = os.path.join(output, VOCAB_NAME)  # rebuilt from the table's train rows, which had changed)
-        if vocabulary is None:
-            train_sentences = [r.sentence for f in by_split["train"] for r in f.referrals]
-            if not train_sentences:
+        built_by = None  # the split whose written samples' sentences build vocab.txt (the later splits keep it)
+        if vocabulary is None and ("train" in wanted or not by_split["train"]):
+            if not by_split["train"]:
                 logger.warning("%s has no training sentences: building the vocabulary from all its sentences (pass "
                                "the A2D vocab.txt to share the trained model's vocabulary)", dataset)
-                train_sentences = [r.sentence for f in items for r in f.referrals]
-            vocabulary = train_sentences
+            built_by = wanted[0]  # (train, or the only split of a table without training rows)
+        elif vocabulary is None:  # the table's train rows, not converted by this command
+            vocabulary = [r.sentence for f in by_split["train"] for r in f.referrals]
         own_pool = executor is None and workers > 1 and runner == "local"
         pool = make_pool(workers) if own_pool else executor  # one pool for every split
         try:
             summaries = [convert(by_split[s], output, split_name=s, dataset=dataset, window=window,
-                                 shard_size=shard_size, workers=workers, skip_bad=skip_bad, vocabulary=vocabulary,
+                                 shard_size=shard_size, workers=workers, skip_bad=skip_bad,
+                                 vocabulary=vocabulary if built_by is None else
+                                 None if s == built_by else os.path.join(output, VOCAB_NAME),
                                  reader_skipped=reader_skipped, runner=runner, beam_options=beam_options,
                                  progress=progress, executor=pool) for s in wanted]
         finally:

@@ -9,6 +9,7 @@ sha256, counts) is written to `.shards/<shard>.json`.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -119,6 +120,8 @@ def completed_marker(task: ShardTask) -> dict[str, Any] | None:
         return None
     if marker.get("fingerprint") != task.fingerprint or marker.get("sha256") != sha256_file(shard):
         return None
+    if "left_out_sentences" not in marker and marker.get("skipped"):  # written before 2026-12-07: the sentences
+        return None  # it left out are not known, and the vocabulary must leave their words out: written again
     return marker
 
 
@@ -127,11 +130,13 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
 
     Returns:
         The marker: name, fingerprint, sha256, frames, samples, empty_masks (samples whose actor has no pixel in
-        the frame: kept, docs/data.md#datasets), skipped (list of [source, reason, message]); or,
+        the frame: kept, docs/data.md#datasets), skipped (list of [source, reason, message]), left_out_sentences
+        (the sentences of the samples left out, once each: the vocabulary leaves their words out); or,
         on a DataError without skip_bad, {"name", "error": [source, message, reason]} and nothing is written.
     """
     frames = samples = empty_masks = 0
     skipped: list[list[str]] = []
+    left_out: list[str] = []
     try:
         with files.atomic_path(os.path.join(task.output_dir, task.name)) as temporary:
             with tf.io.TFRecordWriter(temporary) as writer:
@@ -144,8 +149,11 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
                         if not task.skip_bad:
                             raise
                         # one sentence's bad mask leaves out that sentence, not the frame's others
-                        frame, sample, left_out = without_bad_referrals(frame, e, task.window)
-                        skipped += left_out
+                        before = collections.Counter(r.sentence for r in frame.referrals)
+                        frame, sample, rows = without_bad_referrals(frame, e, task.window)
+                        skipped += rows
+                        left_out += (before - collections.Counter(r.sentence for r in (frame.referrals if frame
+                                                                                         else ()))).elements()
                         if frame is None:
                             continue
                         record = encode_example(frame, sample)
@@ -157,7 +165,7 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
     except DataError as e:  # nothing is written; the driver raises it with the skip-bad hint
         return {"name": task.name, "error": [e.source, e.message, e.reason]}
     marker = {"name": task.name, "fingerprint": task.fingerprint, "sha256": digest, "bytes": size, "frames": frames,
-              "samples": samples, "empty_masks": empty_masks, "skipped": skipped}
+              "samples": samples, "empty_masks": empty_masks, "skipped": skipped, "left_out_sentences": left_out}
     os.makedirs(os.path.join(task.output_dir, MARKER_DIR), exist_ok=True)
     files.write_json(marker_path(task.output_dir, task.name), marker)
     return marker
