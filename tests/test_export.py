@@ -202,6 +202,12 @@ def fresh(exported, trained, tmp_path_factory):
         # empty video escaped as other errors or were called decimals
         "bad_encoded_cut_png": ("rest", {"frames": np.array(list(pngs[:-1]) + [pngs[0][:20]], object),
                                          "queries": queries}, "segment_encoded"),
+        # a reviewer's: a frame cut short after its header failed with TensorFlow's "Invalid PNG data, size N"
+        "bad_encoded_cut_frames": ("rest", {"frames": np.array([p[:len(p) // 2] if k in (2, 5) else p for k, p in
+                                                                enumerate(pngs)], object), "queries": queries},
+                                   "segment_encoded"),
+        "bad_encoded_png_cut_jpeg": ("rest", {"frames": np.array(list(pngs[:-1]) + [tf.io.encode_jpeg(
+            videos["80x48"][1][-1]).numpy()[:-40]], object), "queries": queries}, "segment_encoded_png"),
         "bad_rest_deep_strings": ("rest", {}, "describe_queries", {"signature_name": "describe_queries", "inputs": {
             "queries": functools.reduce(lambda inner, _: [inner], range(40), "a man")}}),
         "bad_rest_ragged_strings": ("rest", {}, "describe_queries", {"signature_name": "describe_queries",
@@ -349,6 +355,9 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
                              r"headers declare H, W =.*4294967295 4294967295"),
     ("bad_encoded_sizes", r"frames must all be the size of the first one; their headers declare H, W =.*80 48.*48 80"),
     ("bad_encoded_cut_png", r"frames must be whole images; got a PNG frame cut short, of\] \[20\] \[bytes"),
+    ("bad_encoded_cut_frames", r"frames must be whole images; these frames \(counted from 0\) end before their PNG "
+                               r"IEND chunk or JPEG end-of-image marker, cut short:\] \[2 5\]$"),
+    ("bad_encoded_png_cut_jpeg", r"cut short:\] \[7\]$"),
     ("bad_rest_deep_strings", r"^input 'queries': strings nested 40 deep; a signature's inputs have at most 5"),
     ("bad_rest_ragged_strings", r"^input 'queries': not a rectangular array of strings"),
     ("bad_rest_empty_video", r"video must be uint8 \[B, T, H, W, 3\] \(rank 5\)"),

@@ -116,6 +116,16 @@ def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
     return tf.where(height_width < 0, height_width + 2 ** 32, height_width)
 
 
+def ended_images(encoded: tf.Tensor) -> tf.Tensor:
+    """Whether each PNG or JPEG image of a string vector (k,) holds its end: a PNG's IEND chunk, a JPEG's
+    end-of-image marker (anywhere: bytes after it are allowed, as the decoders allow them) → bool (k,). A file cut
+    short lacks it, and TensorFlow's decoder would fail with "Invalid PNG data, size N", naming no image."""
+    def ended(data):
+        marker = tf.where(tf.strings.substr(data, 0, 8) == PNG_SIGNATURE, b"IEND", b"\xff\xd9")
+        return tf.size(tf.strings.split(data, sep=marker)) > 1
+    return tf.map_fn(ended, encoded, fn_output_signature=tf.TensorSpec([], tf.bool))
+
+
 def decode_images(encoded: tf.Tensor, channels: int) -> tf.Tensor:
     """Decodes a vector of JPEG/PNG strings of one size.
 

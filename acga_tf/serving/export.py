@@ -46,7 +46,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from acga_tf.data.decode import decode_images, header_sizes
+from acga_tf.data.decode import decode_images, ended_images, header_sizes
 from acga_tf.data.text import typable_words
 from acga_tf.data.types import MAX_FRAME_PIXELS
 from acga_tf.data.vocab import check_length, check_sentences
@@ -209,6 +209,7 @@ class ServingModule(tf.Module):
                 "declare H, W =", sizes], summarize=2 * t),
             lambda: tf.debugging.Assert(tf.reduce_all(sizes == sizes[0]), [
                 "frames must all be the size of the first one; their headers declare H, W =", sizes], summarize=2 * t),
+            lambda: _whole(frames, t),
         ]
         passed = []
         for check in checks:
@@ -241,6 +242,15 @@ class ServingModule(tf.Module):
         return {**self.vectorizer.describe(queries), "clip_length": tf.constant(c.clip_length, tf.int32),
                 "image_size": tf.constant(c.image_size, tf.int32),
                 "sentence_length": tf.constant(c.sentence_length, tf.int32)}
+
+
+def _whole(frames: tf.Tensor, t: int) -> tf.Operation:
+    """Refuses encoded frames cut short (a file copied in part), naming them: TensorFlow's decoder said "Invalid PNG
+    data, size N" of one of them, unnamed."""
+    ended = ended_images(frames)
+    return tf.debugging.Assert(tf.reduce_all(ended), [
+        "frames must be whole images; these frames (counted from 0) end before their PNG IEND chunk or JPEG "
+        "end-of-image marker, cut short:", tf.where(tf.logical_not(ended))[:, 0]], summarize=t)
 
 
 def _require(condition: tf.Tensor, message: str, *values: tf.Tensor) -> tf.Operation:
