@@ -796,11 +796,14 @@ def _add_export(sub) -> None:
     p.add_argument("--no-warmup", action="store_true", help="no assets.extra/tf_serving_warmup_requests")
     p.add_argument("--float32", action="store_true", help="compute in float32 throughout, whatever precision the run "
                    "trained in (for CPUs without bfloat16 units, where bfloat16 runs far slower)")
+    p.add_argument("--no-host-paths", action="store_true", help="cut each path in assets.extra/acga_provenance.json to "
+                   "its last name (the run's folder, its shards, its commands), for a model shipped to others")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args) -> int:
-    path = export_model(args.model, args.output, warmup=not args.no_warmup, float32=args.float32)
+    path = export_model(args.model, args.output, warmup=not args.no_warmup, float32=args.float32,
+                        host_paths=not args.no_host_paths)
     precision = files.read_json(os.path.join(path, PROVENANCE_FILE)).get("precision")
     slower = (" as the run trained; on a CPU without bfloat16 units (AMX or AVX512-BF16) --float32 exports a faster "
               "one" if precision and "bfloat16" in precision else "")

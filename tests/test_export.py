@@ -76,7 +76,7 @@ def exported(run_dir, export_traces, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for name in ("segment", "segment_queries", "segment_encoded", "segment_encoded_png", "describe_queries"):
             patch.setattr(ServingModule, name, _counted(getattr(ServingModule, name), export_traces))
-        assert main(["export", "--model", str(run_dir), "--output", str(base / "acga" / "1")]) == 0
+        assert main(["export", "--model", str(run_dir), "--output", str(base / "acga" / "1"), "--no-host-paths"]) == 0
     return base / "acga" / "1"
 
 
@@ -469,14 +469,15 @@ def test_export_traces_each_signature_once(exported, export_traces):
                              "describe_queries": 1}
 
 
-def test_version_folder_layout(exported):
+def test_version_folder_layout(exported, run_dir):
     name_dir, base = exported.parent, exported.parent.parent
     assert sorted(p.name for p in name_dir.iterdir()) == ["1"], "no staging folder left behind"
     assert (exported / "saved_model.pb").is_file() and (exported / "variables" / "variables.index").is_file()
     assert (exported / WARMUP_FILE).is_file() == HAS_SERVING_API  # skipped (with a warning) without the API
     # where the version came from (a reproducibility auditor's: a served version could not be traced to its run)
     record = json.loads((exported / "assets.extra" / "acga_provenance.json").read_text())
-    source = artifacts.load_trained(record["model"])  # the run's folder
+    assert record["model"] == run_dir.name  # the run's folder, by its name alone (`--no-host-paths`)
+    source = artifacts.load_trained(str(run_dir))
     assert record["config"] == source.config.to_dict()
     assert record["weights"] == artifacts.arrays_digest(source.model.weights)
     assert record["software"]["keras"] == keras.__version__ and record["host"]["cores"] == os.cpu_count()
@@ -720,3 +721,27 @@ def test_the_export_of_a_model_with_a_stage_of_its_own_serves_where_the_class_is
     subprocess.run([sys.executable, "-c", _SERVE, version, str(tmp_path / "clip.npy"), str(tmp_path / "p.npy"),
                     *SENTENCES[:2]], check=True, capture_output=True, timeout=300)
     np.testing.assert_allclose(np.load(tmp_path / "p.npy"), here, atol=1e-6)
+
+
+def test_no_host_paths_cuts_each_path_of_the_record_to_its_name(run_dir, tmp_path):
+    """A reviewer's: a shipped model's acga_provenance.json carried the exporting host's folders (the run's, its
+    shards', its commands'); `--no-host-paths` keeps the names alone, and the rest of the record."""
+    from acga_tf.serving.export import export_record
+
+    copy = tmp_path / "home" / "me" / "runs" / "acga"
+    shutil.copytree(run_dir, copy)
+    (copy / artifacts.PROVENANCE_FILE).write_text(json.dumps({"sessions": [{
+        "argv": ["/home/me/bin/acga", "train", "--data=/data/a2d/train-*.tfrecord", "--output", str(copy), "-e", "3"],
+        "cwd": "/home/me", "data": {"pattern": "/data/a2d/train-*.tfrecord",
+                                    "shards": [{"file": "/data/a2d/train-00000-of-00001.tfrecord", "sha256": "ab"}]},
+        "word_vectors": {"file": "/data/glove.840B.300d.txt", "digest": "cd"}, "val_data": None}]}))
+    record = export_record(artifacts.load_trained(str(copy)), host_paths=False)  # (the command's: `exported`)
+    assert "/home/me" not in json.dumps(record) and "/data/" not in json.dumps(record) and str(tmp_path) not in \
+        json.dumps(record)
+    (session,) = record["training"]["sessions"]
+    assert session == {"argv": ["acga", "train", "--data=train-*.tfrecord", "--output", "acga", "-e", "3"],
+                       "cwd": "me", "data": {"pattern": "train-*.tfrecord",
+                                             "shards": [{"file": "train-00000-of-00001.tfrecord", "sha256": "ab"}]},
+                       "word_vectors": {"file": "glove.840B.300d.txt", "digest": "cd"}, "val_data": None}
+    assert record["model"] == "acga" and record["weights"] == artifacts.arrays_digest(
+        artifacts.load_trained(str(copy)).model.weights)

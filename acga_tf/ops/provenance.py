@@ -88,3 +88,19 @@ def host(**details) -> dict[str, object]:
     caller's: the GPU, whether oneDNN is on, the replicas)."""
     return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu_features() or None,
             "cores": os.cpu_count(), **details}
+
+
+def without_folders(record: object) -> object:
+    """`record` (JSON values) with each absolute path cut to its last name, also after an option's `=`
+    ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "--data=/data/a2d" → "--data=a2d"): a record shipped to
+    others then does not show the folders of the host that made it (`acga export --no-host-paths`)."""
+    if isinstance(record, dict):
+        return {key: without_folders(value) for key, value in record.items()}
+    if isinstance(record, list):
+        return [without_folders(value) for value in record]
+    if not isinstance(record, str):
+        return record
+    flag, equals, value = record.partition("=") if record.startswith("-") else ("", "", record)
+    if not os.path.isabs(value):
+        return record
+    return flag + equals + (os.path.basename(value.rstrip(os.sep)) or os.sep)

@@ -377,12 +377,13 @@ def trace_signatures(module: ServingModule) -> dict[str, tf.types.experimental.C
     }
 
 
-def export_record(trained: TrainedModel, source: str | None = None) -> dict:
+def export_record(trained: TrainedModel, source: str | None = None, *, host_paths: bool = True) -> dict:
     """`assets.extra/acga_provenance.json` (docs/serving.md#layout): where a served version came from, which its
     SavedModel does not say: the model given (`source`: a checkpoint's file; else the run's folder), a digest of the
     weights (as `acga evaluate --output-json` records it), the precision the export computes in, the config, the
     run's `experiment.json` and `provenance.json` where the run has them (one that cannot be read is left out with a
-    warning), and the software and host of the export."""
+    warning), and the software and host of the export; without `host_paths`, each absolute path cut to its last name
+    (`provenance.without_folders`)."""
     source = source or trained.directory  # the file given (a checkpoint), else the run's folder
     run = artifacts.run_directory(trained.directory) if trained.directory else None
 
@@ -396,15 +397,16 @@ def export_record(trained: TrainedModel, source: str | None = None) -> dict:
             logger.warning("%s: not read into the export's record (%s)", path, e)  # would stop the export, unnamed)
             return None
 
-    return {"exported": provenance.now(), "model": os.path.abspath(source) if source else None,
-            "weights": artifacts.arrays_digest(trained.model.weights), "precision": trained.model.precision,
-            "config": trained.config.to_dict(),
-            "experiment": run_file(artifacts.EXPERIMENT_FILE), "training": run_file(artifacts.PROVENANCE_FILE),
-            "software": provenance.software(), "host": provenance.host()}
+    record = {"exported": provenance.now(), "model": os.path.abspath(source) if source else None,
+              "weights": artifacts.arrays_digest(trained.model.weights), "precision": trained.model.precision,
+              "config": trained.config.to_dict(),
+              "experiment": run_file(artifacts.EXPERIMENT_FILE), "training": run_file(artifacts.PROVENANCE_FILE),
+              "software": provenance.software(), "host": provenance.host()}
+    return record if host_paths else provenance.without_folders(record)
 
 
 def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: bool = True,
-                 float32: bool = False) -> str:
+                 float32: bool = False, host_paths: bool = True) -> str:
     """Exports a trained run as a TF Serving SavedModel version folder.
 
     Args:
@@ -418,6 +420,8 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
         float32: export a run trained in a mixed precision computing in float32 throughout (`float32_twin`, the
             same weights): for CPUs without bfloat16 units, where a bfloat16 graph runs far slower. By default the
             export computes as the run trained (docs/serving.md#export).
+        host_paths: keep the absolute paths in `assets.extra/acga_provenance.json` (the run's folder, its shards,
+            the commands that trained it); False cuts each to its last name, for a model shipped to others.
 
     Returns:
         The absolute path of the version folder.
@@ -480,7 +484,8 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
                     os.makedirs(os.path.join(staging, os.path.dirname(PROVENANCE_FILE)), exist_ok=True)
                     trained.vocabulary.save(os.path.join(staging, VOCAB_EXPORT_FILE))
                     files.write_json(os.path.join(staging, PROVENANCE_FILE), export_record(
-                        trained, None if isinstance(model_path, TrainedModel) else os.fspath(model_path)))
+                        trained, None if isinstance(model_path, TrainedModel) else os.fspath(model_path),
+                        host_paths=host_paths))
         except (OSError, tf.errors.OpError) as e:  # a full disk: TensorFlow's error named a temporary file of its own
             reason = e.strerror if isinstance(e, OSError) and e.strerror else error_message(e)
             if output_dir + ".partial" in reason and "; " in reason:  # "<its temporary file>; No space left ..."
