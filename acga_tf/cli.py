@@ -571,6 +571,7 @@ def _run_predict(args) -> int:
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
+    _no_sound_to_leave_out(args.no_audio, args.output and os.path.splitext(args.output)[1].lower(), "--output")
     output_json = _dash_as_stdout(args.output_json)  # (`| jq`, as evaluate's)
     text = sys.stderr if output_json and _is_stdout(output_json) else sys.stdout  # the summary: not into the JSON
     model = args.model
@@ -661,6 +662,14 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def _no_sound_to_leave_out(no_audio: bool, overlay: str | None, flag: str) -> None:
+    """Warns of a `--no-audio` given where no MP4 overlay is written (only an MP4 carries sound): it was taken
+    without a word (a reviewer's)."""
+    if no_audio and overlay != ".mp4":
+        logging.getLogger(__name__).warning("--no-audio: only an MP4 overlay has sound; %s", f"none with a {overlay} "
+                                            f"overlay" if overlay else f"no overlay is written (no {flag})")
+
+
 def _run_predict_list(args) -> int:
     given = [flag for dest, flag, default in args.single_video_options if getattr(args, dest) != default]
     if given:
@@ -670,6 +679,7 @@ def _run_predict_list(args) -> int:
         raise ValueError("--list: give --output-dir, the folder to write")
     if args.timeout is not None and not is_server_url(args.model):
         raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
+    _no_sound_to_leave_out(args.no_audio, args.overlays and "." + args.overlays, "--overlays")
     rows = batch.read_list(args.list)
     model = load_predictor(args.model, timeout=args.timeout) if args.timeout is not None else args.model
     videos = len({row.path for row in rows if row.path})  # a row without a video is no video

@@ -469,6 +469,25 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
     assert video_info(written).sample_aspect == fractions.Fraction(32, 27)
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["--video", "none.mp4", "--query", QUERY, "--output", "o.gif"], "none with a .gif overlay"),
+    (["--video", "none.mp4", "--query", QUERY, "--output", "o.png"], "none with a .png overlay"),
+    (["--video", "none.mp4", "--query", QUERY, "--output-json", "m.json"], "no overlay is written (no --output)"),
+    (["--video", "none.mp4", "--query", QUERY, "--output", "o.mp4"], None),
+    (["--list", "none.csv", "--output-dir", "out", "--overlays", "gif"], "none with a .gif overlay"),
+    (["--list", "none.csv", "--output-dir", "out"], "no overlay is written (no --overlays)"),
+    (["--list", "none.csv", "--output-dir", "out", "--overlays", "mp4"], None),
+])
+def test_no_audio_where_no_mp4_is_written_is_said_to_be_passed_over(tmp_path, caplog, argv, said):
+    """A reviewer's: `--no-audio` with a GIF overlay (or none) was taken without a word."""
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", str(tmp_path / "run"), "--no-audio",
+                     *[str(tmp_path / a) if a.endswith((".mp4", ".gif", ".png", ".json", ".csv", "out")) else a
+                       for a in argv]]) == 2
+    assert (f"--no-audio: only an MP4 overlay has sound; {said}" in caplog.text) if said else \
+        "--no-audio" not in caplog.text, caplog.text
+
+
 def test_an_mp4_overlay_keeps_the_videos_sound_for_the_frames_segmented(run_dir, tmp_path, caplog, monkeypatch):
     """An overlay was the picture alone: a user reviewing a segmented interview or match heard nothing. Now an MP4
     overlay has the video's sound (as AAC) for the frames it shows, from the same instant: the whole video's, or a
