@@ -2,6 +2,7 @@
 serialization, input errors, compile defaults, training, mixed precision (docs/)."""
 
 import functools
+import warnings
 
 import keras
 import numpy as np
@@ -224,6 +225,22 @@ def test_segment_queries_checks_its_inputs_as_the_model_does(video, words, match
         model.segment_queries(np.zeros(video, "float32"), np.zeros(words, "float32"))
     with pytest.raises(ValueError, match=r"'video' is uint8: the model reads floats"):
         model.segment_queries(np.zeros((1, 8, 64, 64, 3), "uint8"), np.zeros((3, 8, 32), "float32"))
+
+
+def test_frames_of_0_to_255_given_as_floats_are_warned_about_where_the_model_is_called():
+    """A Python-API reviewer's float frames of 0..255 gave masks unrelated to the video without a word (the model
+    reads [-1, 1]); scaled frames are taken quietly."""
+    model = ACGA(TINY)
+    video = np.random.default_rng(0).integers(0, 256, (1, 8, 64, 64, 3)).astype("float32")
+    words = np.zeros((1, 8, 32), "float32")
+    for call in (lambda: model({"video": video, "words": words}), lambda: model.segment_queries(video, words)):
+        with pytest.warns(UserWarning, match=r"ACGA input 'video' reaches 255: the model reads frames scaled to "
+                                             r"\[-1, 1\] .*frames of 0..255 give masks unrelated") as caught:
+            call()
+        assert caught[0].filename == __file__  # the user's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model({"video": video / 127.5 - 1, "words": words})
 
 
 def test_stateless_call_checks_its_inputs_as_a_call_does():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Mapping
 
 import keras
@@ -276,6 +277,10 @@ def _arguments_of(call) -> frozenset[str] | None:
                                                                       inspect.Parameter.KEYWORD_ONLY)}
 
 
+# |frames| beyond this in an array given to the model are taken as unscaled (0..255): `preprocess_clip`'s reach 1
+VIDEO_RANGE_SLACK = 1.5
+
+
 @keras.saving.register_keras_serializable(package="acga_tf")
 class ACGA(SegmentationTask, keras.Model):
     """Asymmetric Cross-Guided Attention network (docs/model.md).
@@ -481,6 +486,12 @@ class ACGA(SegmentationTask, keras.Model):
                          else "word vectors (acga_tf.data.vocab.SentenceVectorizer)")
                 raise ValueError(f"ACGA input {key!r} is {dtype}: the model reads floats, {scale}; "
                                  "docs/model.md")
+        video = inputs["video"]
+        if isinstance(video, np.ndarray) and video.size and float(np.max(np.abs(video))) > VIDEO_RANGE_SLACK:
+            warnings.warn(f"ACGA input 'video' reaches {float(np.max(np.abs(video))):g}: the model reads frames scaled "
+                          "to [-1, 1] (x / 127.5 - 1: acga_tf.ops.geometry.preprocess_clip letterboxes and scales "
+                          "uint8 frames); frames of 0..255 give masks unrelated to the video; docs/model.md",
+                          stacklevel=3)  # (a Python-API reviewer's [0, 255] floats were taken without a word)
         shapes = {key: tuple(value.shape) for key, value in inputs.items()}
         expected = {
             "video": ((c.clip_length, "clip_length"), (c.image_size, "image_size"), (c.image_size, "image_size"),
