@@ -299,7 +299,7 @@ def test_prepare_jhmdb_test_only(tmp_path, a2d_shards, capsys):
     # A vocabulary the sentences cannot be read with is refused before any shard is written. Before: an empty file was
     # copied (training then failed inside TensorFlow), and one without their words trained text-blind, silently.
     for name, text, message in (("empty.txt", "", "empty.txt: no word (an empty vocabulary)"),
-                                ("other.txt", "zzz\t3\nqqq\t1\n", "other.txt: none of the 6 sentences has a word")):
+                                ("other.txt", "zzz\t3\nqqq\t1\n", "other.txt: none of the 2 sentences has a word")):
         (tmp_path / name).write_text(text)
         shutil.rmtree(out, ignore_errors=True)
         assert main(args + ["--vocabulary", str(tmp_path / name)]) == 2

@@ -19,7 +19,7 @@ from support import TRAINING_TINY
 
 from acga_tf import cli
 from acga_tf.apps import evaluate as evaluate_module
-from acga_tf.apps.evaluate import CSV_COLUMNS, evaluate, format_table, score
+from acga_tf.apps.evaluate import CSV_COLUMNS, evaluate, format_table, score, summary_record
 from acga_tf.data.convert import prepare
 from acga_tf.data.datasets import load_vectorizer, make_dataset
 from acga_tf.data.manifest import read_manifest
@@ -287,6 +287,10 @@ def test_jhmdb_uses_the_trained_vocabulary(trained_run, tmp_path, capsys):
                      "--by-class", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "No sample records its A2D class" in printed and "By actor" not in printed
+    # which frames were scored (docs/evaluation.md#protocol: say which; a reviewer's record could not tell)
+    assert summary_record(a, trained_run, CONFIG.model, str(tmp_path / "own" / "test-*.tfrecord"),
+                          sorted(glob.glob(str(tmp_path / "own" / "test-*.tfrecord"))), 8)["frame_choice"] == {
+        f"{tmp_path / 'own'}/test": {"rule": "uniform", "frames_per_video": 3, "sentences": "jhmdb_annotation.txt"}}
 
 
 def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, capsys):
@@ -308,7 +312,7 @@ def test_cli_evaluate_prints_the_table(trained_run, prepared_a2d, tmp_path, caps
     assert record["experiment"] == json.load(open(os.path.join(trained_run, artifacts.EXPERIMENT_FILE)))
     assert record["experiment"]["training"]["learning_rate"] == CONFIG.training.learning_rate
     assert record["weights"] == artifacts.arrays_digest(artifacts.load_trained(trained_run).model.weights)
-    assert record["epoch"] is None
+    assert record["epoch"] is None and record["frame_choice"] is None  # (A2D's annotated frames: no choice)
     # a metrics tester's: the word vectors scored with, by the digest the run's provenance records
     provenance = json.load(open(os.path.join(trained_run, "provenance.json")))
     assert record["word_vectors"] == provenance["sessions"][-1]["word_vectors"]["digest"]

@@ -131,3 +131,67 @@ def test_prepare_keeps_an_empty_mask_and_says_so(jhmdb_root, a2d_shards, tmp_pat
         in capsys.readouterr().out
     assert json.loads((out / "manifest.json").read_text())["splits"]["test"]["empty_masks"] == 1
     assert any("jhmdb test: 1 sample has an empty mask" in r.getMessage() for r in caplog.records)
+
+
+def test_the_frames_chosen_are_recorded_and_metadata_alone_chooses_mttrs(jhmdb_root, a2d_shards, tmp_path, capsys):
+    """A reviewer's: `--metadata FILE` without `--frames metadata` was passed over (the uniform frames converted,
+    unsaid), and nothing recorded which frames a conversion took (docs/evaluation.md#protocol: say which)."""
+    import hashlib
+
+    out = tmp_path / "out"
+    argv = ["prepare", "jhmdb", "--root", str(jhmdb_root), "--output", str(out), "--no-progress",
+            "--vocabulary", str(a2d_shards / "vocab.txt")]
+    assert main(argv) == 0
+    split = json.loads((out / "manifest.json").read_text())["splits"]["test"]
+    assert split["frame_choice"] == {"rule": "uniform", "frames_per_video": 3, "sentences": "jhmdb_annotation.txt"}
+    metadata = jhmdb_root / "metadata.json"
+    assert main(argv + ["--metadata", str(metadata)]) == 0
+    split = json.loads((out / "manifest.json").read_text())["splits"]["test"]
+    assert split["frame_choice"] == {"rule": "metadata", "file": "metadata.json",
+                                     "sha256": hashlib.sha256(metadata.read_bytes()).hexdigest()}
+    capsys.readouterr()
+    assert main(argv + ["--metadata", str(metadata), "--frames", "uniform"]) == 2
+    assert capsys.readouterr().err.strip() == ("acga prepare jhmdb: error: --metadata: read only for J-HMDB with "
+                                               "--frames metadata (the uniform frames read the sentences of "
+                                               "jhmdb_annotation.txt)")
+    assert main(argv + ["--frames", "metadata"]) == 2  # the default file, absent: where MTTR's comes from
+    assert (f"{jhmdb_root / 'jhmdb_sentences_samples_metadata.json'}: file not found (MTTR's frozen frames: "
+            "datasets/jhmdb_sentences/jhmdb_sentences_samples_metadata.json in https://github.com/mttr2021/MTTR; or "
+            "the uniform frames, without --frames metadata)") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["cut", "empty", "struct"])
+def test_a_damaged_puppet_mask_is_one_line_and_skip_bad_leaves_its_video_out(jhmdb_root, tmp_path, capsys, case):
+    """A reviewer's: a .mat cut short or empty (SciPy's MatReadError) and a `part_mask` saved as a struct ended
+    `acga prepare jhmdb` with a traceback, `--skip-bad` or not."""
+    import scipy.io
+
+    root = tmp_path / "j"
+    shutil.copytree(jhmdb_root, root)
+    (mat,) = (root / "puppet_mask").glob(f"*/{PULLUP}/puppet_mask.mat")
+    if case == "struct":
+        scipy.io.savemat(mat, {"part_mask": {"frames": np.zeros((4, 4, 2), np.uint8)}})
+    else:
+        mat.write_bytes(mat.read_bytes()[:300] if case == "cut" else b"")
+    argv = ["prepare", "jhmdb", "--root", str(root), "--output", str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    said = ("field 'part_mask' is a MATLAB struct array, expected numbers (H x W x T)" if case == "struct" else
+            "cannot read the .mat file (")
+    assert err.startswith(f"acga prepare jhmdb: error: {mat}: {said}") and "\n" not in err, err
+    assert main(argv + ["--skip-bad"]) == 0
+    assert "jhmdb test: 3 samples (3 annotated frames)" in capsys.readouterr().out
+
+
+def test_a_frame_missing_inside_a_clip_is_warned_of(jhmdb_root, tmp_path, caplog):
+    """A reviewer's: 00005.png lost in copying ended the clip at frame 4 and moved its uniform frames (1, 3, 4 for
+    1, 11, 20), without a word."""
+    root = tmp_path / "j"
+    shutil.copytree(jhmdb_root, root)
+    (png,) = (root / "Rename_Images").glob(f"*/{PULLUP}/00005.png")
+    png.unlink()
+    with caplog.at_level("WARNING"):
+        frames = read_jhmdb(str(root))
+    assert [f.frame_number for f in frames if f.video_id == PULLUP] == [1, 3, 4]
+    assert f"{png.parent}: 00005.png is missing: the 15 frames after it are not used (the video ends at frame 4" \
+        in caplog.text

@@ -28,6 +28,7 @@ from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import (
     as_given,
     damaged_shard_error,
+    frame_choices,
     known_sample_count,
     matching_shards,
     partial_splits,
@@ -358,8 +359,10 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
     word vectors it read the sentences with (`word_vectors`: the digest the run's provenance.json records), the
     checkpoint's epoch where it is one (`epoch-NN.keras`), its `ACGAConfig` (which ablation it is) and, where the
     model is in a run's folder, the run's `experiment.json` (the schedule too: runs of a sweep differ there), the
-    shards (each with its size and the manifest's sha256), the batch size and the precision it computed in (in
-    bfloat16 a sample's score depends on the batch it is in, docs/evaluation.md), the acga-tf version, the software
+    shards (each with its size and the manifest's sha256), how their frames were chosen where the manifest says
+    (`frame_choice`: J-HMDB's uniform or MTTR's frames, docs/evaluation.md#protocol), the batch size and the
+    precision it computed in (in bfloat16 a sample's score depends on the batch it is in, docs/evaluation.md), the
+    acga-tf version, the software
     (`provenance.software`: the source commit too, since every version so far is 0.1.0) and the time; `evaluate`
     adds `by_class` (`class_breakdown`)."""
     where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
@@ -372,7 +375,8 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
             "config": config.to_dict(),
             "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
             "data": as_given(data_pattern),  # as given (a folder "[1]" is globbed escaped: shard_pattern)
-            "shards": shard_records(shards), "batch_size": batch_size, "precision": precision, "acga_tf": __version__,
+            "shards": shard_records(shards), "frame_choice": frame_choices(shards), "batch_size": batch_size,
+            "precision": precision, "acga_tf": __version__,
             "software": provenance.software(), "host": provenance.host(), "evaluated": provenance.now()}
 
 

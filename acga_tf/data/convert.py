@@ -38,7 +38,7 @@ from typing import Any, Iterable, Sequence
 from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
 from acga_tf.data.beam import run_beam
 from acga_tf.data.custom import read_custom
-from acga_tf.data.jhmdb import read_jhmdb
+from acga_tf.data.jhmdb import jhmdb_frame_choice, read_jhmdb
 from acga_tf.data.manifest import (
     CONVERTING_KEY,
     MANIFEST_NAME,
@@ -238,7 +238,8 @@ def check_vocabulary_covers(path: str, sentences: Sequence[str]) -> None:
     if len(vocab.words) <= 1:  # the padding entry only
         raise ValueError(f"{path}: no word (an empty vocabulary); give the vocab.txt of the shards the model was "
                          f"trained on, or leave {option(*VOCABULARY)} out to build one")
-    blind = sum(not any(vocab.index(t) > 0 for t in tokens) for tokens in tokenize_py_many(list(sentences)))
+    sentences = list(dict.fromkeys(sentences))  # each once (they came once a frame: "9 of 15 sentences" for 5)
+    blind = sum(not any(vocab.index(t) > 0 for t in tokens) for tokens in tokenize_py_many(sentences))
     if sentences and blind == len(sentences):
         raise ValueError(f"{path}: none of the {len(sentences)} sentences has a word of this vocabulary (every "
                          "sentence would be read as zero vectors); give the vocab.txt of the shards the model was "
@@ -390,7 +391,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
             window: int = DEFAULT_WINDOW, shard_size: int = DEFAULT_SHARD_SIZE, workers: int = 1,
             skip_bad: bool = False, vocabulary: str | Sequence[str] | None = None,
             reader_skipped: Sequence[Skipped] = (), runner: str = "local", beam_options: Sequence[str] = (),
-            progress: bool = True, executor: ProcessPoolExecutor | None = None) -> dict[str, Any]:
+            progress: bool = True, executor: ProcessPoolExecutor | None = None,
+            frame_choice: dict[str, Any] | None = None) -> dict[str, Any]:
     """Converts the annotated frames of one split to shards, then updates the vocabulary, manifest and skipped.csv.
 
     Args:
@@ -409,6 +411,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
         beam_options: Beam pipeline arguments, e.g. ["--runner=DirectRunner"].
         progress: show a tqdm progress bar on stderr.
         executor: a pool (`make_pool`) to reuse across calls instead of starting one for `workers` > 1.
+        frame_choice: how the annotated frames were chosen (J-HMDB's: `jhmdb_frame_choice`), recorded in the
+            manifest's split as `frame_choice`.
 
     Returns:
         The summary: split, frames, samples, empty_masks (samples whose actor has no pixel in its frame, kept),
@@ -453,6 +457,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
                      "skipped_items": skipped_rows, "shards": shards,
                      "videos": sorted({f.video_id for f in frames})}  # (a video then moved to the other split and
     # converted alone with --split was in both, `_check_other_split`)
+    if frame_choice is not None:
+        split_summary["frame_choice"] = frame_choice
 
     skipped_path = _update_manifest(output_dir, dataset, split_name, split_summary, window,
                                     _write_vocabulary(output_dir, vocabulary, frames, left_out), reader_skipped)
@@ -475,9 +481,14 @@ def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str
     if dataset == "custom":
         return read_custom(root, skip_bad=skip_bad, skipped=skipped, keep_absent=keep_absent)
 
-    if frames == "metadata" and metadata_path is None:
-        metadata_path = os.path.join(root, METADATA_NAME)
-    return read_jhmdb(root, frames=frames, metadata_path=metadata_path, skip_bad=skip_bad, skipped=skipped)
+    return read_jhmdb(root, frames=frames, metadata_path=_metadata_file(root, frames, metadata_path),
+                      skip_bad=skip_bad, skipped=skipped)
+
+
+def _metadata_file(root: str, frames: str, metadata_path: str | None) -> str | None:
+    """MTTR's metadata JSON that J-HMDB's `frames` read: the one given, else `root/METADATA_NAME` (None for the
+    uniform frames)."""
+    return (metadata_path or os.path.join(root, METADATA_NAME)) if frames == "metadata" else None
 
 
 def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers: int = 1,
@@ -511,6 +522,11 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: expected one of {DATASETS}")
+    if metadata_path is not None and (dataset != "jhmdb" or frames != "metadata"):  # (it was passed over: the
+        # uniform frames converted, where the user believed MTTR's were: a reviewer's)
+        raise ValueError(f"{option('--metadata', 'metadata_path')}: read only for J-HMDB with "
+                         f"{option('--frames metadata', repr('frames=metadata'))} (the uniform frames read the "
+                         "sentences of jhmdb_annotation.txt)")
     _check_counts(window, shard_size, workers)  # before the dataset is read
     if vocabulary is not None and not os.path.isfile(vocabulary):
         raise ValueError(f"{vocabulary}: vocabulary file not found ({option(*VOCABULARY)}: the vocab.txt of the "
@@ -564,7 +580,9 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
                                  vocabulary=vocabulary if built_by is None else
                                  None if s == built_by else os.path.join(output, VOCAB_NAME),
                                  reader_skipped=reader_skipped, runner=runner, beam_options=beam_options,
-                                 progress=progress, executor=pool) for s in wanted]
+                                 progress=progress, executor=pool,
+                                 frame_choice=jhmdb_frame_choice(frames, _metadata_file(root, frames, metadata_path))
+                                 if dataset == "jhmdb" else None) for s in wanted]
         finally:
             if own_pool:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -618,8 +636,9 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     custom.add_argument("--keep-absent", action="store_true",
                         help="a row whose mask lacks its actor (empty, or no pixel of its instance value) is the "
                              "actor absent from the frame: kept as an empty mask, as A2D's are (default: refused)")
-    jhmdb.add_argument("--frames", default="uniform", choices=("uniform", "metadata"),
-                       help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform)")
+    jhmdb.add_argument("--frames", choices=("uniform", "metadata"),
+                       help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform; metadata where "
+                            "--metadata is given)")
     jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")
 
 
@@ -632,7 +651,9 @@ def prepare_from_args(args: argparse.Namespace) -> list[str]:
     """Runs `prepare` with parsed `add_prepare_arguments` options; returns one summary line per split."""
     summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
                         shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
-                        frames=getattr(args, "frames", "uniform"), metadata_path=getattr(args, "metadata", None),
+                        frames=getattr(args, "frames", None) or ("metadata" if getattr(args, "metadata", None)
+                                                                   else "uniform"),
+                        metadata_path=getattr(args, "metadata", None),
                         vocabulary=args.vocabulary, beam_options=args.beam_option,
                         progress=not args.no_progress, overwrite=args.overwrite,
                         keep_absent=getattr(args, "keep_absent", False))

@@ -10,6 +10,7 @@ J-HMDB is test-only (docs/evaluation.md#protocol); every referral has instance i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,6 +31,9 @@ from acga_tf.data.video import mat_num_frames
 logger = logging.getLogger(__name__)
 
 FRAME_MODES = ("uniform", "metadata")
+# Where MTTR's metadata JSON is (not in J-HMDB's own download)
+METADATA_SOURCE = ("datasets/jhmdb_sentences/jhmdb_sentences_samples_metadata.json in "
+                   "https://github.com/mttr2021/MTTR")
 ANNOTATION_COLUMNS = ("video_id", "query")  # docs/data.md#datasets
 METADATA_PREFIX = "./jhmdb_sentences/"  # docs/evaluation.md#protocol: paths in MTTR's metadata start with it
 _PNG_RE = re.compile(r"^([0-9]{5})\.png$")
@@ -84,8 +88,9 @@ def read_jhmdb_metadata(path: str) -> list[list]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except FileNotFoundError:
-        raise DataError(str(path), "file not found", reason="missing_file") from None
+    except FileNotFoundError:  # (J-HMDB's download has no such file: where it comes from, a reviewer's wish)
+        raise DataError(str(path), f"file not found (MTTR's frozen frames: {METADATA_SOURCE}; or the uniform "
+                                   "frames, without --frames metadata)", reason="missing_file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(str(path), f"not valid UTF-8 JSON ({e})", reason="bad_row") from None
     if not isinstance(data, list):
@@ -121,12 +126,26 @@ def _scan(root: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _count_pngs(folder: str) -> int:
-    """Number of consecutive `00001.png, 00002.png, ...` frames in a folder."""
+    """Number of consecutive `00001.png, 00002.png, ...` frames in a folder (a frame missing in between ends them,
+    with a warning: the clip and its uniform frames then change)."""
     numbers = {int(m.group(1)) for m in map(_PNG_RE.match, os.listdir(folder)) if m}
     n = 0
     while n + 1 in numbers:
         n += 1
+    if later := sum(k > n for k in numbers):  # (a frame lost in copying moved the benchmark's frames without a
+        logger.warning("%s: %05d.png is missing: the %d frames after it are not used (the video ends at frame %d; "
+                       "docs/data.md#datasets)", folder, n + 1, later, n)  # word: a reviewer's)
     return n
+
+
+def jhmdb_frame_choice(frames: str, metadata_path: str | None, frames_per_video: int = 3) -> dict[str, object]:
+    """How `read_jhmdb` chose the annotated frames, for the manifest (docs/evaluation.md#protocol asks a paper to say
+    which): the uniform frames and their count, or MTTR's metadata file by its name and sha256."""
+    if frames == "uniform":
+        return {"rule": "uniform", "frames_per_video": frames_per_video, "sentences": "jhmdb_annotation.txt"}
+    with open(metadata_path, "rb") as f:
+        return {"rule": "metadata", "file": os.path.basename(metadata_path),
+                "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
 
 
 def uniform_frames(num_frames: int, count: int) -> list[int]:

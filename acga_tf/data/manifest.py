@@ -159,6 +159,19 @@ def shard_records(files: list[str]) -> list[dict[str, Any]]:
              "sha256": listed[os.path.dirname(f)].get(os.path.basename(f))} for f in files]
 
 
+def frame_choices(files: list[str]) -> dict[str, Any] | None:
+    """How the annotated frames of the splits `files` take shards of were chosen, by the manifests beside them
+    (J-HMDB's uniform or metadata frames: `{"<folder>/<split>": choice}`), or None where no manifest says."""
+    choices = {}
+    for directory in sorted({os.path.dirname(f) for f in files}):
+        manifest = read_manifest(directory, missing_ok=True) or {}
+        taken = {os.path.basename(f) for f in files if os.path.dirname(f) == directory}
+        for name, split in manifest.get("splits", {}).items():
+            if "frame_choice" in split and taken & {s["file"] for s in split.get("shards") or ()}:
+                choices[f"{os.path.abspath(directory)}/{name}"] = split["frame_choice"]
+    return choices or None
+
+
 def partial_splits(files: list[str]) -> list[str]:
     """A line for each split of which `files` take some shards but not all, by the manifest beside them (shards
     without one say nothing): an evaluation of part of a split, from a pattern that matched less than its author

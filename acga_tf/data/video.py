@@ -1410,7 +1410,8 @@ def mat_num_frames(path: str) -> tuple[int, int, int]:
         info = scipy.io.whosmat(path)
     except NotImplementedError:  # SciPy's "Please use HDF reader for matlab v7.3 files"
         raise DataError(path, MAT_73, reason="bad_mask") from None
-    except (OSError, ValueError, TypeError) as e:
+    except (OSError, ValueError, TypeError, scipy.io.matlab.MatReadError) as e:  # (the last: a file cut short or
+        # empty, "Mat file appears to be truncated", a traceback even with --skip-bad: a reviewer's)
         raise DataError(path, f"cannot read the .mat file ({e})", reason="bad_mask") from None
     shapes = {name: shape for name, shape, _ in info}
     if "part_mask" not in shapes:
@@ -1437,11 +1438,14 @@ def read_jhmdb_mask(path: str, frame_number: int) -> np.ndarray:
         mat = scipy.io.loadmat(path, variable_names=["part_mask"])
     except NotImplementedError:
         raise DataError(path, MAT_73, reason="bad_mask") from None
-    except (OSError, ValueError, TypeError) as e:
+    except (OSError, ValueError, TypeError, scipy.io.matlab.MatReadError) as e:
         raise DataError(path, f"cannot read the .mat file ({e})", reason="bad_mask") from None
     if "part_mask" not in mat:
         raise DataError(path, "field 'part_mask' is missing", reason="bad_mask")
     m = np.asarray(mat["part_mask"])
+    if m.dtype.kind not in "biufc":  # a struct or cell array: "Cannot compare structured or void to non-void arrays"
+        raise DataError(path, f"field 'part_mask' is a MATLAB {'struct' if m.dtype.names else 'cell or object'} "
+                              "array, expected numbers (H x W x T)", reason="bad_mask")
     if m.ndim == 2:
         m = m[:, :, None]
     if m.ndim != 3:
