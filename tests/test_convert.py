@@ -279,6 +279,87 @@ def test_beam_runner_gives_identical_shards(a2d_world, a2d_shards, tmp_path):
     assert _shard_digests(tmp_path) == _shard_digests(a2d_shards)
 
 
+@pytest.mark.parametrize("extra, said", [
+    (["--runner", "beam", "--beam-option=--runer=FlinkRunner", "--beam-option=--flink_master=host:8081"],
+     "--beam-option: Apache Beam has no option --runer (did you mean --runner for --runer?)"),
+    (["--runner", "beam", "--beam-option=FlinkRunner"],
+     "--beam-option: 'FlinkRunner' is not a Beam option: each is --name=value (e.g. "
+     "--beam-option=--runner=FlinkRunner)"),
+    (["--runner", "beam", "--beam-option=--runner=DataflowRuner"],
+     "--beam-option: --runner=DataflowRuner: Unexpected pipeline runner: DataflowRuner. Valid values are "),
+    (["--beam-option=--direct_num_workers=2"], "--beam-option: read by the Beam runner only (--runner beam)"),
+])
+def test_beam_options_beam_would_pass_over_or_refuse_late_are_refused_first(tmp_path, capsys, extra, said):
+    """A reviewer's: a misspelled --beam-option was dropped with Beam's warnings (the job ran here, status 0), an
+    unknown runner was refused once the dataset was read and marked a complete split as converting; options given to
+    the local runner were passed over. Each is refused before the dataset is read (its root does not exist here)."""
+    pytest.importorskip("apache_beam")
+    out = tmp_path / "out"
+    assert main(["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"acga prepare a2d: error: {said}") and "\n" not in err, err
+    assert not out.exists()
+
+
+def test_an_output_url_is_refused_before_anything_is_written(a2d_world, tmp_path, capsys, monkeypatch):
+    """A reviewer's `--output gs://...`: a libcurl error naming no file, or (a file system TensorFlow reaches) local
+    folders named `ram:/bucket/...` and advice to run the same command, which failed the same way."""
+    monkeypatch.chdir(tmp_path)
+    assert prepare_a2d(a2d_world[0], "ram://bucket/out") == 2
+    assert capsys.readouterr().err.strip() == (
+        "acga prepare a2d: error: ram://bucket/out: --output must be a folder of this machine's file system (for Beam "
+        "workers on other machines, one they all mount: NFS, or a bucket mounted with gcsfuse); the converter writes "
+        "no URL")
+    assert os.listdir(tmp_path) == []
+
+
+def test_beam_says_what_is_kept_at_an_error_or_a_stop_as_the_local_runner(a2d_world, a2d_shards, tmp_path, capsys,
+                                                                         monkeypatch):
+    """A reviewer's: Beam wraps what a step raises in a RuntimeError of its own; an unwritable shard ended `acga
+    prepare --runner beam` with a 157-line traceback (status 1), and a Ctrl-C lost "N of M shards are complete and
+    kept". Both are now said as the local runner says them, and the same command then converts the rest."""
+    pytest.importorskip("apache_beam")
+    from acga_tf.data import beam as beam_module
+    from acga_tf.data.convert import prepare
+
+    root, _ = a2d_world
+    train = sorted(p.name for p in a2d_shards.glob("train-*.tfrecord"))
+    out = tmp_path / "out"
+    (out / train[-1]).mkdir(parents=True)  # a folder where a shard must go
+    assert prepare_a2d(root, out, "--runner", "beam") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("acga prepare a2d: error: [Errno 21] Is a directory: ") and err.endswith(
+        f"; {len(train) - 1} of {len(train)} a2d train shards are complete and kept; the same command converts only "
+        "the rest"), err
+    (out / train[-1]).rmdir()
+    written = beam_module.write_shard
+
+    def stopped(task):
+        if task.name == train[0]:
+            raise KeyboardInterrupt
+        return written(task)
+
+    shutil.rmtree(out)
+    monkeypatch.setattr(beam_module, "write_shard", stopped)
+    with pytest.raises(KeyboardInterrupt, match=rf"^\d+ of {len(train)} a2d train shards are complete and kept; the "
+                                                r"same command converts only the rest$"):
+        prepare("a2d", str(root), str(out), shard_size=SHARD_SIZE, runner="beam", progress=False)
+    monkeypatch.setattr(beam_module, "write_shard", written)
+    assert prepare_a2d(root, out, "--runner", "beam") == 0
+    assert _shard_digests(out) == _shard_digests(a2d_shards)
+    assert not list((out / ".shards").glob("*.error.json"))
+
+
+def test_pipelines_beam_without_arguments_asks_for_the_dataset(capsys):
+    """A reviewer's: `python -m pipelines.beam` alone said "argument dataset: invalid choice: 'beam'" (the runner it
+    adds, taken for the dataset)."""
+    from pipelines.beam import run
+
+    with pytest.raises(SystemExit):
+        run([])
+    assert "the following arguments are required: dataset" in capsys.readouterr().err
+
+
 def test_prepare_jhmdb_test_only(tmp_path, a2d_shards, capsys):
     from acga_tf.data.synthetic import write_jhmdb_world
 

@@ -9,24 +9,95 @@ manifest. Output paths must be visible to the driver and the Beam workers (Direc
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any, Sequence
 
 from acga_tf.data.shards import MARKER_DIR, ShardTask, write_shard
 from acga_tf.ops import files
+from acga_tf.ops.config import closest_pairs
 from acga_tf.ops.extras import install_hint
+from acga_tf.ops.options import option
+
+BEAM_OPTION = ("--beam-option", "beam_options")
 
 
-def _error_path(task: ShardTask) -> str:
+def error_path(task: ShardTask) -> str:
+    """Where a Beam worker records the error that stopped its shard, for the driver to raise."""
     return os.path.join(task.output_dir, MARKER_DIR, task.name + ".error.json")
 
 
 def _write_and_record(task: ShardTask) -> str:
-    """Beam step: writes one shard; a DataError (without skip_bad) is recorded for the driver to raise."""
-    result = write_shard(task)
-    if "error" in result:
-        files.write_json(_error_path(task), result)
+    """Beam step: writes one shard; a DataError (without skip_bad) or an OSError (a full disk, a folder where the
+    shard goes) is recorded for the driver to raise: Beam wraps what a step raises in a RuntimeError of its own
+    (a traceback of 157 lines, where the local runner said what was kept: a reviewer's), and a worker process's
+    reaches the driver as text."""
+    try:
+        result = write_shard(task)
+    except OSError as e:
+        result = {"name": task.name, "os_error": [e.errno, e.strerror, e.filename]}
+    if "error" in result or "os_error" in result:
+        files.write_json(error_path(task), result)
     return task.name
+
+
+def _imported():
+    try:
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+        from apache_beam.runners.runner import create_runner
+    except ImportError:
+        raise ImportError(f"the Beam runner needs Apache Beam: {install_hint('beam')}") from None
+    return beam, PipelineOptions, StandardOptions, create_runner
+
+
+def check_beam_options(beam_options: Sequence[str]) -> None:
+    """Refuses Beam options that Beam would pass over with a warning (a misspelled `--runer=FlinkRunner`: the job
+    ran on this machine, status 0) or refuse only once the dataset is read (an unknown runner), before anything is
+    read or written (a reviewer's: an unknown runner marked a complete split as being converted again).
+
+    Raises:
+        ImportError: Apache Beam is not installed.
+        ValueError: an option that is not `--name[=value]`, one Beam does not know, or an unknown runner.
+    """
+    _, PipelineOptions, StandardOptions, create_runner = _imported()
+    flag = option(*BEAM_OPTION)
+    loose = [o for o in beam_options if not o.startswith("--")]
+    if loose:
+        raise ValueError(f"{flag}: {loose[0]!r} is not a Beam option: each is --name=value (e.g. "
+                         "--beam-option=--runner=FlinkRunner)")
+    options = PipelineOptions(list(beam_options))
+    parsing = logging.getLogger("apache_beam.options.pipeline_options")
+    level, parsing.level = parsing.level, logging.ERROR  # ("Discarding unparseable args": said below, in a line)
+    try:
+        known = options.get_all_options(retain_unknown_options=False)
+        unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
+    finally:
+        parsing.level = level
+    if unknown:
+        hints = closest_pairs(unknown, known)
+        raise ValueError(f"{flag}: Apache Beam has no option {', '.join('--' + name for name in unknown)}"
+                         + (" (did you mean " + ", ".join(f"--{good} for --{bad}" for good, bad in hints) + "?)"
+                            if hints else ""))
+    runner = options.view_as(StandardOptions).runner
+    if runner:
+        try:
+            create_runner(runner)
+        except ValueError as e:  # "Unexpected pipeline runner: X. Valid values are ..."
+            raise ValueError(f"{flag}: --runner={runner}: {e}") from None
+
+
+def _cause(error: BaseException) -> BaseException:
+    """What a step raised, out of the RuntimeError Beam wraps it in (a Ctrl-C in DirectRunner's own process is
+    "RuntimeError: KeyboardInterrupt [while running 'WriteShard']"): a KeyboardInterrupt or OSError in the chain,
+    else `error`."""
+    seen, link = set(), error
+    while link is not None and id(link) not in seen:
+        if isinstance(link, (KeyboardInterrupt, OSError)):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return error
 
 
 def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -41,27 +112,31 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
 
     Raises:
         ImportError: Apache Beam is not installed.
+        KeyboardInterrupt: a Ctrl-C (or SIGTERM, as the command takes it) while the pipeline ran.
+        OSError: a shard could not be written (a full disk), as the local runner raises it.
     """
-    try:
-        import apache_beam as beam
-        from apache_beam.options.pipeline_options import PipelineOptions
-    except ImportError:
-        raise ImportError(f"the Beam runner needs Apache Beam: {install_hint('beam')}") from None
-
+    beam, PipelineOptions, _, _ = _imported()
     for task in tasks:
-        if os.path.exists(_error_path(task)):
-            os.remove(_error_path(task))
+        if os.path.exists(error_path(task)):
+            os.remove(error_path(task))
     options = PipelineOptions(list(beam_options) or ["--runner=DirectRunner"])
-    with beam.Pipeline(options=options) as pipeline:
-        _ = (pipeline
-             | "ShardPlan" >> beam.Create(list(tasks))
-             | "Spread" >> beam.Reshuffle()
-             | "WriteShard" >> beam.Map(_write_and_record))
+    try:
+        with beam.Pipeline(options=options) as pipeline:
+            _ = (pipeline
+                 | "ShardPlan" >> beam.Create(list(tasks))
+                 | "Spread" >> beam.Reshuffle()
+                 | "WriteShard" >> beam.Map(_write_and_record))
+    except Exception as e:
+        if (cause := _cause(e)) is not e:
+            raise cause from None
+        raise
 
     results = []
     for task in tasks:
-        path = _error_path(task) if os.path.exists(_error_path(task)) else os.path.join(
+        path = error_path(task) if os.path.exists(error_path(task)) else os.path.join(
             task.output_dir, MARKER_DIR, task.name + ".json")
         with open(path, encoding="utf-8") as f:
             results.append(json.load(f))
+        if "os_error" in results[-1]:
+            raise OSError(*results[-1]["os_error"])
     return results

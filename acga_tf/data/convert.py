@@ -36,7 +36,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Sequence
 
 from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
-from acga_tf.data.beam import run_beam
+from acga_tf.data.beam import BEAM_OPTION, check_beam_options, error_path, run_beam
 from acga_tf.data.custom import read_custom
 from acga_tf.data.jhmdb import jhmdb_frame_choice, read_jhmdb
 from acga_tf.data.manifest import (
@@ -290,6 +290,9 @@ def _write_shards(tasks: list[ShardTask], runner: str, beam_options: Sequence[st
             if "error" in r:
                 _raise_error(r)
             markers[r["name"]] = r
+    for task in tasks:  # a Beam run's record of an error, of a shard written since (by either runner)
+        if os.path.exists(error_path(task)):
+            os.remove(error_path(task))
     return markers, len(tasks) - len(todo)
 
 
@@ -431,6 +434,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
         raise ValueError(f"runner={runner!r}: expected one of {RUNNERS}")
     os.makedirs(os.path.join(output_dir, MARKER_DIR), exist_ok=True)
 
+    if runner == "beam":  # before the split is marked as being converted (an unknown runner left it so)
+        check_beam_options(beam_options)
     tasks = plan_shards(frames, output_dir, split_name, window=window, shard_size=shard_size, skip_bad=skip_bad)
     _mark_converting(output_dir, split_name)  # (a shard of the same name is replaced as soon as it is written)
     markers, reused = _write_shards(tasks, runner, beam_options, workers, progress, f"{dataset} {split_name}",
@@ -525,9 +530,21 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
     if metadata_path is not None and (dataset != "jhmdb" or frames != "metadata"):  # (it was passed over: the
         # uniform frames converted, where the user believed MTTR's were: a reviewer's)
         raise ValueError(f"{option('--metadata', 'metadata_path')}: read only for J-HMDB with "
-                         f"{option('--frames metadata', repr('frames=metadata'))} (the uniform frames read the "
+                         f"{option('--frames metadata', 'frames=' + repr('metadata'))} (the uniform frames read the "
                          "sentences of jhmdb_annotation.txt)")
     _check_counts(window, shard_size, workers)  # before the dataset is read
+    if runner == "beam":
+        check_beam_options(beam_options)
+        if workers > 1:  # (passed over without a word: a reviewer's)
+            logger.warning("%s: read by the local runner only; Beam's own options set its parallelism (e.g. %s="
+                           "--direct_num_workers=%d)", option("--workers", "workers"), option(*BEAM_OPTION), workers)
+    elif beam_options:
+        raise ValueError(f"{option(*BEAM_OPTION)}: read by the Beam runner only "
+                         f"({option('--runner beam', 'runner=' + repr('beam'))})")
+    if "://" in os.fspath(output):  # (a local folder named "gs:" was made, or a libcurl error naming no file)
+        raise ValueError(f"{output}: {option(*OUTPUT)} must be a folder of this machine's file system (for Beam "
+                         "workers on other machines, one they all mount: NFS, or a bucket mounted with gcsfuse); "
+                         "the converter writes no URL")
     if vocabulary is not None and not os.path.isfile(vocabulary):
         raise ValueError(f"{vocabulary}: vocabulary file not found ({option(*VOCABULARY)}: the vocab.txt of the "
                          "shards the model was trained on)")
