@@ -774,6 +774,11 @@ def _run_visualize(args) -> int:
                          "one of them")
     if args.samples is not None and not args.data:
         raise ValueError(f"--samples {args.samples}: the rows of a qualitative grid; give --data PATTERN with it")
+    if args.data and (given := [flag for flag, value in (("--video", args.video), ("--query", args.query),
+                                                          ("--point", args.point), ("--frame", args.frame))
+                                 if value is not None]):  # (passed over: the grid drawn, a reviewer's)
+        raise ValueError(f"{', '.join(given)}: {'go' if len(given) > 1 else 'goes'} with the attention figure, "
+                         "--data with the qualitative grid; give one figure's options")
     if args.data:
         fig = vis.qualitative_grid(args.model, args.data, args.samples or 4, sample_ids=args.sample)
         for r, (sample_id, sentence, iou) in enumerate(fig.samples):  # the rows in words, by the ids --sample takes

@@ -17,6 +17,7 @@ from acga_tf.apps.visualize import (
     glyphs_noted,
     qualitative_grid,
     save_figure,
+    shortened,
 )
 from acga_tf.cli import main
 
@@ -113,6 +114,11 @@ def test_attention_maps_and_figure(trained_twin, frames):
     np.testing.assert_allclose(maps.spatial_attention.sum(-1), 1.0, atol=1e-5)
     heat = maps.spatial_map(50, 36)
     assert heat.shape == (72, 100) and heat.min() >= 0
+    # 72×100 letterboxed: the frame's rows are 9 to 55 of 64, so grid rows 0 and 3 hold 7/16 of frame, 1 and 2 all
+    row = maps.spatial_attention[maps.point_index(50, 36)].reshape(4, 4)
+    assert maps.frame_share(50, 36) == pytest.approx((row * np.array([7, 16, 16, 7])[:, None] / 16).sum(), abs=1e-6)
+    x, y = maps.inner_point()  # (the demo's point, the mask's mean, lay off the actor: a reviewer's)
+    assert maps.mask[y, x] or not maps.mask.any()
 
     fig = attention_figure(maps, (50, 36))
     bars = _axis(fig, "word_attention")
@@ -154,8 +160,9 @@ def test_cli_visualize_attention_figure(run_dir, frames, tmp_path, capsys):
     assert [word for word, _ in pairs] == QUERY.split()[:len(pairs)]
     total = sum(float(w) for _, w in pairs) + float(words.group(3) or 0)
     assert abs(total - 1) < 0.05, total  # each position's word weights sum to 1
-    assert re.fullmatch(r"spatial attention of the point: highest at \(\d+, \d+\); \d+% of its weight lies inside "
-                        r"the mask", lines[2]), lines[2]
+    assert re.fullmatch(r"spatial attention of the point: highest at \(\d+, \d+\); \d+% of its weight on the frame "
+                        r"lies inside the mask; \d+% of its weight falls on the letterbox padding, outside the "
+                        r"frame \(not drawn\)", lines[2]), lines[2]  # (72 x 100: 18 of 64 rows are padding)
     with Image.open(out) as im:
         assert im.format == "PNG" and im.width > 2 * im.height > 200  # three panels side by side
         pixels = np.asarray(im.convert("RGB"))
@@ -240,6 +247,10 @@ def test_a_papers_grid_shows_the_samples_it_names_at_their_stored_size_in_print_
     (["--data", "D", "--samples", "3", "--sample", "a/00001/0"], r"--samples 3 and --sample: --sample picks the rows"),
     (["--video", "V", "--query", QUERY, "--point", "1,1", "--samples", "3"],
      r"--samples 3: the rows of a qualitative grid; give --data PATTERN with it"),
+    # a reviewer's: the attention figure's options beside --data were passed over, the grid drawn
+    (["--data", "D", "--video", "V", "--query", QUERY, "--point", "1,1"],
+     r"--video, --query, --point: go with the attention figure, --data with the qualitative grid"),
+    (["--data", "D", "--frame", "3"], r"--frame: goes with the attention figure"),
 ])
 def test_cli_visualize_user_errors_are_one_line(args, message, run_dir, frames, tmp_path, capsys):
     video = write_video(tmp_path / "v.mp4", frames, "libx264", "yuv420p")
@@ -260,8 +271,7 @@ def test_a_failed_figure_write_keeps_the_earlier_file(trained_twin, frames, tmp_
     path.write_bytes(b"the earlier figure")
 
     def full_disk(self, fname, **kwargs):
-        with open(fname, "wb") as f:
-            f.write(b"half a PNG")
+        fname.write(b"half a PNG")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Figure, "savefig", full_disk)
@@ -325,3 +335,53 @@ def test_a_sample_id_of_several_sentences_shows_each_of_them(trained, tmp_path):
                                batch_size=batch_size)
         assert [(sample_id, sentence) for sample_id, sentence, _ in fig.samples] == [
             ("a/00004/0", QUERY), ("a/00004/0", "a blue square walking")]
+
+
+def test_a_vector_figure_embeds_its_images_at_their_own_pixels_and_names_no_temporary_file(tmp_path):
+    """A reviewer's: a PDF's 1280 x 720 frames were embedded at 205 x 115 (resampled at the 100 dpi of PNGs), and
+    an EPS's title was its temporary file's name."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.1))
+    frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    fig.add_subplot().imshow(frame)
+    pdf = save_figure(fig, str(tmp_path / "grid.pdf"))
+    sizes = re.findall(rb"/Width (\d+) */Height (\d+)|/Height (\d+) */Width (\d+)", open(pdf, "rb").read())
+    assert (b"1280", b"720", b"", b"") in sizes or (b"", b"", b"720", b"1280") in sizes, sizes
+    assert fig.axes[0].images[0].get_interpolation() == "auto"  # as drawn before: a PNG's is unchanged
+    eps = open(save_figure(fig, str(tmp_path / "grid.eps")), "rb").read(2000)
+    assert eps.startswith(b"%!PS-Adobe-3.0 EPSF") and b".tmp" not in eps
+
+
+def test_save_figure_refuses_what_the_command_refuses_and_a_format_it_cannot_write(tmp_path):
+    """A reviewer's: the Python API replaced a write-protected figure the command refuses; a .pgf figure ran the
+    whole job, then failed with a traceback (it needs LaTeX)."""
+    import shutil
+
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "kept.png"
+    path.write_bytes(b"the earlier figure")
+    path.chmod(0o444)
+    try:
+        with pytest.raises(ValueError, match="write-protected"):
+            save_figure(Figure(), str(path))
+    finally:
+        path.chmod(0o644)
+    assert path.read_bytes() == b"the earlier figure"
+    if shutil.which(matplotlib.rcParams["pgf.texsystem"]) is None:
+        with pytest.raises(ValueError, match=r"fig\.pgf: a \.pgf figure needs LaTeX \(xelatex\), which is not "
+                                             r"installed here; \.pdf and \.svg need nothing"):
+            save_figure(Figure(), str(tmp_path / "fig.pgf"))
+
+
+def test_a_caption_is_cut_by_its_width_on_the_page():
+    """A reviewer's: a grid's caption was cut at 60 characters, and 42 Chinese ones (twice as wide) ran over the
+    sample id beside it; an unspaced sentence longer than that became "[...]" alone."""
+    chinese = "穿红色衣服的男人正在篮球场上投篮而另一个人在旁边看着他然后跑开去追一只狗"
+    cut = shortened(chinese, 60)
+    assert cut.endswith(" [...]") and cut.startswith("穿红色衣服") and len(cut.removesuffix(" [...]")) == 27
+    english = "the man in the blue shirt who is shooting the basketball at the far end of the court"
+    assert shortened(english, 60) == "the man in the blue shirt who is shooting the [...]"  # (as textwrap.shorten)
+    assert shortened("a short one", 60) == "a short one"

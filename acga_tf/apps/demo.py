@@ -242,9 +242,6 @@ def _run_demo(paths, experiment, n_videos, seed, mixed_precision, verbose, progr
     actor = max(world["videos"][test_video]["actors"], key=lambda a: len(a["attributes"]))
     video_path = os.path.join(paths["dataset"], "Release", "clips320H", f"{test_video}.mp4")
     maps = visualize.compute_attention(trained, video_path, actor["sentence"])
-    ys, xs = np.nonzero(maps.mask)  # query point: the centre of the predicted mask (or of the frame)
-    point = ((round(float(xs.mean())), round(float(ys.mean()))) if len(xs)
-             else (maps.frame.shape[1] // 2, maps.frame.shape[0] // 2))
-    visualize.save_figure(visualize.attention_figure(maps, point), paths["attention_png"])
+    visualize.save_figure(visualize.attention_figure(maps, maps.inner_point()), paths["attention_png"])
     timings["figures"] = time.perf_counter() - start
     return DemoResult(summary, baseline, experiment, by_attributes, unlearnt, timings, paths, precision)

@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import os
 import re
-import textwrap
+import shutil
+import unicodedata
 import warnings
 from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
+import scipy.ndimage
 import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from acga_tf.apps.predict import VideoInfo, check_queries, check_query, load_video, square_pixels, video_info
 from acga_tf.apps.predictors import KerasPredictor
@@ -51,11 +55,13 @@ logger = logging.getLogger(__name__)
 PADDING_LABEL = "<0s>"  # padding words, labelled as in the paper's Figure 1
 ATTENTION_STRIDE = 16  # docs/model.md#attention: attention positions are the S/16 × S/16 grid of Mixed_4f
 GRID_COLUMNS = ("frame", "ground truth", "ours")
+CAPTION_COLUMNS = 60  # a grid row's sentence, in columns of display width (`shortened`)
 ATTENTION_COLOURS = "viridis"  # the spatial attention's colour map
 FIGURE_DPI = 100  # a PNG figure's pixels per inch, where not given (`acga visualize --dpi`)
 # Fonts embedded in PDF and PostScript figures as TrueType (Type 42), not Matplotlib's default Type 3, which many
 # publishers' PDF checks refuse
 EMBEDDED_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
+VECTOR_FORMATS = ("pdf", "svg", "svgz", "eps", "ps")  # their images are embedded at their own pixels (`save_figure`)
 
 
 def _figure(**kwargs):
@@ -158,9 +164,40 @@ class AttentionMaps:
             spatial = self.spatial_map(x, y)
             peak_y, peak_x = np.unravel_index(int(np.argmax(spatial)), spatial.shape)
             inside = float((spatial * (self.mask > 0)).sum() / max(float(spatial.sum()), 1e-12))
+            on_frame = self.frame_share(x, y)  # (a 320 x 60 video's point gave 75% of its weight to the padding,
+            # neither drawn nor counted: a reviewer's)
             lines.append(f"spatial attention of the point: highest at ({peak_x}, {peak_y}); {100 * inside:.0f}% of "
-                         "its weight lies inside the mask")
+                         "its weight on the frame lies inside the mask"
+                         + (f"; {100 * (1 - on_frame):.0f}% of its weight falls on the letterbox padding, outside "
+                            "the frame (not drawn)" if on_frame < 0.995 else ""))
         return lines
+
+    def frame_share(self, x: float, y: float) -> float:
+        """The share of the spatial attention of the position under pixel (x, y) that falls on the frame: the rest
+        weighs the letterbox padding (docs/data.md#letterbox), which the figure does not draw.
+
+        Raises:
+            ValueError: the model has no spatial attention (F_VA off).
+        """
+        if self.spatial_attention is None:
+            raise ValueError("the model has no spatial attention (language_guided_attention is off)")
+        h, w = self.frame.shape[:2]
+        new_h, new_w, top, left = (int(v) for v in letterbox_geometry(h, w, self.image_size))
+        edges = np.arange(self.grid + 1) * ATTENTION_STRIDE  # each cell's share of the frame's pixels
+        rows = np.clip(np.minimum(edges[1:], top + new_h) - np.maximum(edges[:-1], top), 0, None) / ATTENTION_STRIDE
+        cols = np.clip(np.minimum(edges[1:], left + new_w) - np.maximum(edges[:-1], left), 0, None) / ATTENTION_STRIDE
+        weights = self.spatial_attention[self.point_index(x, y)].reshape(self.grid, self.grid)
+        return float((weights * np.outer(rows, cols)).sum() / max(float(weights.sum()), 1e-12))
+
+    def inner_point(self) -> tuple[int, int]:
+        """A pixel (x, y) well inside the predicted mask: the one farthest from its edge (the mask's mean can lie
+        outside it, between its parts: the demo's figure asked about a pixel off the actor, a reviewer's); the
+        frame's centre where the mask is empty."""
+        if not self.mask.any():
+            return self.frame.shape[1] // 2, self.frame.shape[0] // 2
+        depth = scipy.ndimage.distance_transform_edt(np.pad(self.mask > 0, 1))[1:-1, 1:-1]
+        y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+        return int(x), int(y)
 
 
 def _attention_output(outputs: dict, key: str):
@@ -294,7 +331,7 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
         axes[1].set_title(f"spatial attention of ({x:g}, {y:g})")
     plot_word_attention(axes[-1], weights, maps.words)
     axes[-1].set_title(f"word attention of ({x:g}, {y:g})")
-    fig.suptitle(textwrap.shorten(maps.query, 90), parse_math=False)  # as typed: "$$x$$" or "$5 and $6" was
+    fig.suptitle(shortened(maps.query, 90), parse_math=False)  # as typed: "$$x$$" or "$5 and $6" was
     # Matplotlib's mathtext, and a ParseException for the sentence
     with glyphs_noted(fig):
         fig.tight_layout()
@@ -380,7 +417,7 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
             ax.set_axis_off()
             if r == 0:
                 ax.set_title(GRID_COLUMNS[col], fontweight="bold")
-        axes[r, 0].text(0, -0.04, textwrap.shorten(f'"{sentence}"', 60), transform=axes[r, 0].transAxes,
+        axes[r, 0].text(0, -0.04, shortened(f'"{sentence}"', CAPTION_COLUMNS), transform=axes[r, 0].transAxes,
                         va="top", fontsize=8, parse_math=False)  # (as typed: not mathtext)
         axes[r, 1].text(0, -0.04, sample_id, transform=axes[r, 1].transAxes, va="top", fontsize=8,
                         parse_math=False)  # (a row was told from another by its sentence alone: the ids `--sample`
@@ -390,6 +427,23 @@ def qualitative_grid(model_path_or_trained, data_pattern: str, samples: int = 4,
         fig.tight_layout()
     fig.samples = [(sample_id, sentence, iou) for sample_id, sentence, *_, iou in rows]
     return fig
+
+
+def shortened(text: str, columns: int) -> str:
+    """`text` cut to `columns` columns of display width (a wide CJK character takes two) with " [...]" where it is
+    cut, at a space where there is one in its last third: a grid's caption had 60 characters, and 42 Chinese ones
+    ran over the sample id beside it (a reviewer's); an unspaced sentence was "[...]" alone."""
+    def width(part):
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in part)
+
+    if width(text) <= columns:
+        return text
+    cut, used = 0, 0
+    while cut < len(text) and used + width(text[cut]) <= columns - len(" [...]"):
+        used += width(text[cut])
+        cut += 1
+    space = text.rfind(" ", 0, cut + 1)
+    return text[:space if space > 2 * cut // 3 else cut].rstrip() + " [...]"
 
 
 def figure_format(path: str) -> str:
@@ -403,6 +457,10 @@ def figure_format(path: str) -> str:
     if ext not in formats:
         raise ValueError(f"{path}: the figure's format is its extension, {'.' + ext if ext else 'none'} is not one of "
                          f"{', '.join('.' + f for f in sorted(formats))}")
+    if ext == "pgf" and shutil.which(tex := matplotlib.rcParams["pgf.texsystem"]) is None:  # (it failed at the
+        # save, after the work, with a traceback: a reviewer's)
+        raise ValueError(f"{path}: a .pgf figure needs LaTeX ({tex}), which is not installed here; .pdf and .svg "
+                         "need nothing")
     return ext
 
 
@@ -444,8 +502,23 @@ def save_figure(fig, path: str, dpi: int = FIGURE_DPI) -> str:
     path = os.fspath(path)
     fmt = figure_format(path)
     dpi = positive_int("dpi", dpi)
+    files.check_writable(path)  # (a write-protected file the command refuses was replaced: a reviewer's)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with files.atomic_path(path) as temporary, glyphs_noted(fig), matplotlib.rc_context(EMBEDDED_FONTS):
-        fig.savefig(temporary, format=fmt, dpi=dpi, bbox_inches="tight")
+    images = [image for image in fig.findobj(AxesImage)] if fmt in VECTOR_FORMATS else []
+    drawn = [image.get_interpolation() for image in images]
+    buffer = io.BytesIO()  # (saved to a file, its temporary name went into an EPS's title and an SVGZ's header)
+    try:
+        for image in images:  # each image embedded as it is, not resampled at `dpi` (a frame of 1280 x 720 was
+            image.set_interpolation("none")  # 205 x 115 in a PDF at the default 100: a reviewer's)
+        with glyphs_noted(fig), matplotlib.rc_context(EMBEDDED_FONTS):
+            fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight",
+                        metadata={"Title": os.path.basename(path)} if fmt in ("pdf", "eps", "ps", "svg") else None)
+    except RuntimeError as e:  # a back end's own failure (a program it needs)
+        raise ValueError(f"{path}: not written ({e})") from None
+    finally:
+        for image, interpolation in zip(images, drawn):
+            image.set_interpolation(interpolation)
+    with files.atomic_path(path) as temporary, open(temporary, "wb") as f:
+        f.write(buffer.getvalue())
     logger.info("wrote %s", path)
     return path
