@@ -494,17 +494,18 @@ def save_figure(fig, path: str, dpi: int = FIGURE_DPI) -> str:
     """Writes a figure (PNG, PDF, SVG, ... by extension, `figure_format`), creating the folder; returns `path`.
     It is written beside `path` and renamed to it, so a failed write (a full disk) leaves an earlier file as it was.
     `dpi`: a raster figure's pixels per inch (300 for print); a PDF's fonts are embedded as TrueType
-    (`EMBEDDED_FONTS`).
+    (`EMBEDDED_FONTS`), and a vector figure's images (`VECTOR_FORMATS`) at their own pixels, whatever `dpi`.
 
     Raises:
-        ValueError: as `figure_format`, or `dpi` not a whole number >= 1.
+        ValueError: as `figure_format`, `dpi` not a whole number >= 1, `path` not writable (`files.check_writable`),
+            or the format's back end failing (a program it needs).
     """
     path = os.fspath(path)
     fmt = figure_format(path)
     dpi = positive_int("dpi", dpi)
     files.check_writable(path)  # (a write-protected file the command refuses was replaced: a reviewer's)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    images = [image for image in fig.findobj(AxesImage)] if fmt in VECTOR_FORMATS else []
+    images = list(fig.findobj(AxesImage)) if fmt in VECTOR_FORMATS else []
     drawn = [image.get_interpolation() for image in images]
     buffer = io.BytesIO()  # (saved to a file, its temporary name went into an EPS's title and an SVGZ's header)
     try:

@@ -131,7 +131,7 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
     Returns:
         The marker: name, fingerprint, sha256, frames, samples, empty_masks (samples whose actor has no pixel in
         the frame: kept, docs/data.md#datasets), skipped (list of [source, reason, message]), left_out_sentences
-        (the sentences of the samples left out, once each: the vocabulary leaves their words out); or,
+        (the sentence of each sample left out: the vocabulary leaves their words out); or,
         on a DataError without skip_bad, {"name", "error": [source, message, reason]} and nothing is written.
     """
     frames = samples = empty_masks = 0
