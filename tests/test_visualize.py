@@ -351,6 +351,12 @@ def test_a_vector_figure_embeds_its_images_at_their_own_pixels_and_names_no_temp
     assert fig.axes[0].images[0].get_interpolation() == "auto"  # as drawn before: a PNG's is unchanged
     eps = open(save_figure(fig, str(tmp_path / "grid.eps")), "rb").read(2000)
     assert eps.startswith(b"%!PS-Adobe-3.0 EPSF") and b".tmp" not in eps
+    # the same figure, the same bytes (a wish: a PDF's and an SVG's changed at every save, by their time and ids)
+    import time
+
+    first = {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read() for ext in ("pdf", "svg")}
+    time.sleep(1.1)  # (a PDF's time is in seconds)
+    assert first == {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read() for ext in ("pdf", "svg")}
 
 
 def test_save_figure_refuses_what_the_command_refuses_and_a_format_it_cannot_write(tmp_path):

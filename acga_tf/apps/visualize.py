@@ -62,6 +62,11 @@ FIGURE_DPI = 100  # a PNG figure's pixels per inch, where not given (`acga visua
 # publishers' PDF checks refuse
 EMBEDDED_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
 VECTOR_FORMATS = ("pdf", "svg", "svgz", "eps", "ps")  # their images are embedded at their own pixels (`save_figure`)
+# A PDF's and an SVG's metadata without the time (and an SVG's element ids from a fixed salt): the same figure gives
+# the same bytes, as a PNG does (a reviewer's wish: figures kept in git changed at every run). EPS takes its time from
+# SOURCE_DATE_EPOCH alone.
+FIXED_METADATA = {"pdf": lambda name: {"Title": name, "CreationDate": None},
+                  "svg": lambda name: {"Title": name, "Date": None}}
 
 
 def _figure(**kwargs):
@@ -511,9 +516,9 @@ def save_figure(fig, path: str, dpi: int = FIGURE_DPI) -> str:
     try:
         for image in images:  # each image embedded as it is, not resampled at `dpi` (a frame of 1280 x 720 was
             image.set_interpolation("none")  # 205 x 115 in a PDF at the default 100: a reviewer's)
-        with glyphs_noted(fig), matplotlib.rc_context(EMBEDDED_FONTS):
+        with glyphs_noted(fig), matplotlib.rc_context({**EMBEDDED_FONTS, "svg.hashsalt": "acga"}):
             fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight",
-                        metadata={"Title": os.path.basename(path)} if fmt in ("pdf", "eps", "ps", "svg") else None)
+                        metadata=FIXED_METADATA[fmt](os.path.basename(path)) if fmt in FIXED_METADATA else None)
     except RuntimeError as e:  # a back end's own failure (a program it needs)
         raise ValueError(f"{path}: not written ({e})") from None
     finally:
