@@ -571,7 +571,8 @@ def _run_predict(args) -> int:
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
-    _no_sound_to_leave_out(args.no_audio, args.output and os.path.splitext(args.output)[1].lower(), "--output")
+    _no_sound_to_leave_out(args.no_audio, os.path.splitext(args.output)[1].lower() if args.output else None,
+                           "--output")
     output_json = _dash_as_stdout(args.output_json)  # (`| jq`, as evaluate's)
     text = sys.stderr if output_json and _is_stdout(output_json) else sys.stdout  # the summary: not into the JSON
     model = args.model
@@ -665,7 +666,7 @@ def _duration(seconds: float) -> str:
 def _no_sound_to_leave_out(no_audio: bool, overlay: str | None, flag: str) -> None:
     """Warns of a `--no-audio` given where no MP4 overlay is written (only an MP4 carries sound): it was taken
     without a word (a reviewer's)."""
-    if no_audio and overlay != ".mp4":
+    if no_audio and overlay in (None, ".gif", ".png"):  # (another is refused as a format: said there alone)
         logging.getLogger(__name__).warning("--no-audio: only an MP4 overlay has sound; %s", f"none with a {overlay} "
                                             f"overlay" if overlay else f"no overlay is written (no {flag})")
 
@@ -759,8 +760,9 @@ def _add_visualize(sub) -> None:
     p.add_argument("--sample", action="append", metavar="ID", help="qualitative grid: a row for this sample id "
                                                                     "(VIDEO/FRAME/INSTANCE, as evaluate --output-csv "
                                                                     "lists them); repeat it for more rows, in order")
-    p.add_argument("--dpi", type=count_argument, default=vis.FIGURE_DPI,
-                   help=f"pixels per inch of a PNG or JPEG figure (default: {vis.FIGURE_DPI}; 300 for print)")
+    p.add_argument("--dpi", type=count_argument,
+                   help=f"pixels per inch of a PNG or JPEG figure, and of the images inside a PDF, SVG or EPS one "
+                        f"(default: {vis.FIGURE_DPI} for a PNG, 300 for print; {vis.VECTOR_IMAGE_DPI} inside a PDF)")
     p.set_defaults(run=_run_visualize)
 
 

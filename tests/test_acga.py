@@ -238,9 +238,14 @@ def test_frames_of_0_to_255_given_as_floats_are_warned_about_where_the_model_is_
                                              r"\[-1, 1\] .*frames of 0..255 give masks unrelated") as caught:
             call()
         assert caught[0].filename == __file__  # the user's line
+    with pytest.warns(UserWarning, match="reaches 255") as caught:  # at the line that called predict (a reviewer's:
+        model.predict({"video": video, "words": words}, verbose=0)  # in the package)
+    assert caught[0].filename == __file__
+    noise = np.random.default_rng(1).standard_normal(video.shape).astype("float32")  # a smoke test's: not 0..255
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model({"video": video / 127.5 - 1, "words": words})
+        model({"video": noise, "words": words})
 
 
 def test_stateless_call_checks_its_inputs_as_a_call_does():

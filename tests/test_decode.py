@@ -30,3 +30,36 @@ def test_class_ids_decode_and_a_record_without_them_reads_zeros(a2d_shards):
     example.context.feature[schema.CLASS_IDS_KEY].int64_list.value.extend([11] * (sentences + 1))
     with pytest.raises(tf.errors.InvalidArgumentError, match="a record that acga prepare did not write"):
         decode(example.SerializeToString())
+
+
+def test_images_cut_short_are_told_from_whole_ones():
+    """What the SavedModel refuses as frames cut short (naming them) before TensorFlow's decoder fails unnamed: a
+    PNG without its IEND chunk and CRC (a reviewer's lacked the CRC alone), a JPEG without its end-of-image marker
+    after its last scan (a camera's EXIF thumbnail has a marker of its own: a reviewer's passed); bytes after the end
+    are allowed, as the decoders allow them."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from acga_tf.data.decode import ended_images
+
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+
+    def encoded(picture, fmt, **options):
+        buffer = io.BytesIO()
+        picture.save(buffer, fmt, **options)
+        return buffer.getvalue()
+
+    png, jpeg, thumb = encoded(image, "PNG"), encoded(image, "JPEG"), encoded(image.resize((16, 16)), "JPEG")
+    exif = jpeg[:2] + b"\xff\xe1" + (len(thumb) + 8).to_bytes(2, "big") + b"Exif\x00\x00" + thumb + jpeg[2:]
+    progressive = encoded(image, "JPEG", progressive=True)
+    cases = {"png": (png, True), "png without its CRC": (png[:-4], False), "png cut": (png[:-20], False),
+             "png and bytes after": (png + b"xyz", True), "jpeg": (jpeg, True),
+             "jpeg cut": (jpeg[:len(jpeg) // 2], False),
+             "exif thumbnail": (exif, True), "exif thumbnail cut": (exif[:-300], False),
+             "progressive": (progressive, True), "progressive cut": (progressive[:-200], False),
+             "jpeg and bytes after": (jpeg + b"zz", True)}
+    got = ended_images(tf.constant([data for data, _ in cases.values()])).numpy().tolist()
+    assert dict(zip(cases, got)) == {name: whole for name, (_, whole) in cases.items()}
+    assert tf.io.decode_image(exif).shape == (64, 64, 3)  # (a whole image: the decoders read it)

@@ -731,15 +731,17 @@ def test_no_host_paths_cuts_each_path_of_the_record_to_its_name(run_dir, tmp_pat
     copy = tmp_path / "home" / "me" / "runs" / "acga"
     shutil.copytree(run_dir, copy)
     (copy / artifacts.PROVENANCE_FILE).write_text(json.dumps({"sessions": [{
-        "argv": ["/home/me/bin/acga", "train", "--data=/data/a2d/train-*.tfrecord", "--output", str(copy), "-e", "3"],
+        "argv": ["/home/me/bin/acga", "train", "--data=/data/a2d/train-*.tfrecord", "--output", str(copy), "-e", "3",
+                 "--val-data", "runs/alice/val-*.tfrecord", "--word-vectors=gs://alice-bucket/glove.txt"],
         "cwd": "/home/me", "data": {"pattern": "/data/a2d/train-*.tfrecord",
                                     "shards": [{"file": "/data/a2d/train-00000-of-00001.tfrecord", "sha256": "ab"}]},
         "word_vectors": {"file": "/data/glove.840B.300d.txt", "digest": "cd"}, "val_data": None}]}))
     record = export_record(artifacts.load_trained(str(copy)), host_paths=False)  # (the command's: `exported`)
-    assert "/home/me" not in json.dumps(record) and "/data/" not in json.dumps(record) and str(tmp_path) not in \
-        json.dumps(record)
+    dumped = json.dumps(record)
+    assert not [part for part in ("/home/me", "/data/", "alice", str(tmp_path)) if part in dumped], dumped
     (session,) = record["training"]["sessions"]
-    assert session == {"argv": ["acga", "train", "--data=train-*.tfrecord", "--output", "acga", "-e", "3"],
+    assert session == {"argv": ["acga", "train", "--data=train-*.tfrecord", "--output", "acga", "-e", "3",
+                                "--val-data", "val-*.tfrecord", "--word-vectors=glove.txt"],  # (relative, a URL too)
                        "cwd": "me", "data": {"pattern": "train-*.tfrecord",
                                              "shards": [{"file": "train-00000-of-00001.tfrecord", "sha256": "ab"}]},
                        "word_vectors": {"file": "glove.840B.300d.txt", "digest": "cd"}, "val_data": None}

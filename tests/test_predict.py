@@ -474,6 +474,8 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
     (["--video", "none.mp4", "--query", QUERY, "--output", "o.png"], "none with a .png overlay"),
     (["--video", "none.mp4", "--query", QUERY, "--output-json", "m.json"], "no overlay is written (no --output)"),
     (["--video", "none.mp4", "--query", QUERY, "--output", "o.mp4"], None),
+    (["--video", "none.mp4", "--query", QUERY, "--output", "o.MP4"], None),
+    (["--video", "none.mp4", "--query", QUERY, "--output", "o"], None),  # (a format refused: said there alone)
     (["--list", "none.csv", "--output-dir", "out", "--overlays", "gif"], "none with a .gif overlay"),
     (["--list", "none.csv", "--output-dir", "out"], "no overlay is written (no --overlays)"),
     (["--list", "none.csv", "--output-dir", "out", "--overlays", "mp4"], None),

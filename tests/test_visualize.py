@@ -99,6 +99,8 @@ def test_attention_twin_has_the_same_weights_and_outputs(trained):
 
 
 def test_attention_maps_and_figure(trained_twin, frames):
+    import dataclasses  # noqa: PLC0415
+
     maps = compute_attention(trained_twin, frames, QUERY, frame=0)
     assert maps.words == ("the", "red", "circle", "jumping", "on", "the", "left", PADDING_LABEL)
     assert maps.frame.shape == (72, 100, 3) and maps.mask.shape == (72, 100) and maps.probability.shape == (72, 100)
@@ -119,6 +121,12 @@ def test_attention_maps_and_figure(trained_twin, frames):
     assert maps.frame_share(50, 36) == pytest.approx((row * np.array([7, 16, 16, 7])[:, None] / 16).sum(), abs=1e-6)
     x, y = maps.inner_point()  # (the demo's point, the mask's mean, lay off the actor: a reviewer's)
     assert maps.mask[y, x] or not maps.mask.any()
+    ring = np.zeros((72, 100), np.uint8)
+    ring[10:60, 10:90], ring[25:45, 30:70] = 1, 0  # a mean inside the hole
+    x, y = dataclasses.replace(maps, mask=ring).inner_point()
+    assert ring[y, x] and not ring[round(np.nonzero(ring)[0].mean()), round(np.nonzero(ring)[1].mean())]
+    assert dataclasses.replace(maps, mask=np.ones((72, 100), np.uint8)).inner_point() in {(49, 35), (50, 36), (49, 36),
+                                                                                           (50, 35)}  # the centre
 
     fig = attention_figure(maps, (50, 36))
     bars = _axis(fig, "word_attention")
@@ -132,7 +140,6 @@ def test_attention_maps_and_figure(trained_twin, frames):
     assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == ["attention"]
     # a sentence with dollar signs is drawn as typed (it was Matplotlib's mathtext: "$$x$$" a ParseException, the
     # web page's click on its frame answered nothing)
-    import dataclasses  # noqa: PLC0415
     import io  # noqa: PLC0415
 
     for query in ("the $$x$$ circle", "the $5 and $6 circles"):
@@ -345,26 +352,27 @@ def test_a_vector_figure_embeds_its_images_at_their_own_pixels_and_names_no_temp
     fig = Figure(figsize=(9, 3.1))
     frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
     fig.add_subplot().imshow(frame)
-    pdf = save_figure(fig, str(tmp_path / "grid.pdf"))
-    sizes = re.findall(rb"/Width (\d+) */Height (\d+)|/Height (\d+) */Width (\d+)", open(pdf, "rb").read())
-    assert (b"1280", b"720", b"", b"") in sizes or (b"", b"", b"720", b"1280") in sizes, sizes
-    assert fig.axes[0].images[0].get_interpolation() == "auto"  # as drawn before: a PNG's is unchanged
+
+    def widths(pdf):
+        return [int(w) for w in re.findall(rb"/Width (\d+)", open(pdf, "rb").read())]
+
+    (default,) = widths(save_figure(fig, str(tmp_path / "grid.pdf")))  # at 300 dpi: a frame of about 900 pixels
+    (screen,) = widths(save_figure(fig, str(tmp_path / "screen.pdf"), dpi=100))  # (the next reviewer's: at its own
+    assert 600 < default < 1280 and abs(default - 3 * screen) <= 3, (default, screen)  # pixels, an EPS of 22 MB)
     eps = open(save_figure(fig, str(tmp_path / "grid.eps")), "rb").read(2000)
     assert eps.startswith(b"%!PS-Adobe-3.0 EPSF") and b".tmp" not in eps
     # the same figure, the same bytes (a wish: a PDF's and an SVG's changed at every save, by their time and ids)
     import time
 
-    first = {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read() for ext in ("pdf", "svg")}
+    first = {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read() for ext in ("pdf", "svg", "svgz")}
     time.sleep(1.1)  # (a PDF's time is in seconds)
-    assert first == {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read() for ext in ("pdf", "svg")}
+    assert first == {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read()
+                     for ext in ("pdf", "svg", "svgz")}
 
 
 def test_save_figure_refuses_what_the_command_refuses_and_a_format_it_cannot_write(tmp_path):
     """A reviewer's: the Python API replaced a write-protected figure the command refuses; a .pgf figure ran the
-    whole job, then failed with a traceback (it needs LaTeX)."""
-    import shutil
-
-    import matplotlib
+    whole job, then failed with a traceback (it needs LaTeX, and keeps each image in a file of its own)."""
     from matplotlib.figure import Figure
 
     path = tmp_path / "kept.png"
@@ -376,10 +384,9 @@ def test_save_figure_refuses_what_the_command_refuses_and_a_format_it_cannot_wri
     finally:
         path.chmod(0o644)
     assert path.read_bytes() == b"the earlier figure"
-    if shutil.which(matplotlib.rcParams["pgf.texsystem"]) is None:
-        with pytest.raises(ValueError, match=r"fig\.pgf: a \.pgf figure needs LaTeX \(xelatex\), which is not "
-                                             r"installed here; \.pdf and \.svg need nothing"):
-            save_figure(Figure(), str(tmp_path / "fig.pgf"))
+    with pytest.raises(ValueError, match=r"fig\.pgf: \.pgf is not written here \(LaTeX's format keeps each image in "
+                                         r"a file of its own\); LaTeX takes a \.pdf figure"):  # (with LaTeX: a
+        save_figure(Figure(), str(tmp_path / "fig.pgf"))  # traceback, the next reviewer's)
 
 
 def test_a_caption_is_cut_by_its_width_on_the_page():
@@ -391,3 +398,5 @@ def test_a_caption_is_cut_by_its_width_on_the_page():
     english = "the man in the blue shirt who is shooting the basketball at the far end of the court"
     assert shortened(english, 60) == "the man in the blue shirt who is shooting the [...]"  # (as textwrap.shorten)
     assert shortened("a short one", 60) == "a short one"
+    accented = shortened("e\u0301" * 70, 60)  # (decomposed: an accent takes no column, and stays on its letter)
+    assert accented == "e\u0301" * 54 + " [...]"

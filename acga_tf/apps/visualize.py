@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import io
 import logging
 import os
 import re
-import shutil
 import unicodedata
 import warnings
 from collections.abc import Sequence
@@ -28,7 +28,6 @@ import scipy.ndimage
 import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
 
 from acga_tf.apps.predict import VideoInfo, check_queries, check_query, load_video, square_pixels, video_info
 from acga_tf.apps.predictors import KerasPredictor
@@ -61,12 +60,17 @@ FIGURE_DPI = 100  # a PNG figure's pixels per inch, where not given (`acga visua
 # Fonts embedded in PDF and PostScript figures as TrueType (Type 42), not Matplotlib's default Type 3, which many
 # publishers' PDF checks refuse
 EMBEDDED_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
-VECTOR_FORMATS = ("pdf", "svg", "svgz", "eps", "ps")  # their images are embedded at their own pixels (`save_figure`)
+VECTOR_FORMATS = ("pdf", "svg", "svgz", "eps", "ps")  # text and lines at any size; images at `save_figure`'s dpi
+# A vector figure's images, in pixels per inch, where not given: a PDF's 1280 x 720 frames were 205 x 115 at the
+# PNG's 100 (a reviewer's), and at their own pixels an EPS attention figure was 22 MB (the next reviewer's); at 300 a
+# grid of 3-inch panels holds frames of about 900 pixels across (`acga visualize --dpi` sets it)
+VECTOR_IMAGE_DPI = 300
 # A PDF's and an SVG's metadata without the time (and an SVG's element ids from a fixed salt): the same figure gives
 # the same bytes, as a PNG does (a reviewer's wish: figures kept in git changed at every run). EPS takes its time from
 # SOURCE_DATE_EPOCH alone.
 FIXED_METADATA = {"pdf": lambda name: {"Title": name, "CreationDate": None},
-                  "svg": lambda name: {"Title": name, "Date": None}}
+                  "svg": lambda name: {"Title": name, "Date": None},
+                  "svgz": lambda name: {"Title": name, "Date": None}}
 
 
 def _figure(**kwargs):
@@ -201,8 +205,9 @@ class AttentionMaps:
         if not self.mask.any():
             return self.frame.shape[1] // 2, self.frame.shape[0] // 2
         depth = scipy.ndimage.distance_transform_edt(np.pad(self.mask > 0, 1))[1:-1, 1:-1]
-        y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
-        return int(x), int(y)
+        ys, xs = np.nonzero(depth == depth.max())  # of the deepest pixels, the one nearest their centre (the first
+        k = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))  # was a whole frame's top-left corner)
+        return int(xs[k]), int(ys[k])
 
 
 def _attention_output(outputs: dict, key: str):
@@ -438,8 +443,9 @@ def shortened(text: str, columns: int) -> str:
     """`text` cut to `columns` columns of display width (a wide CJK character takes two) with " [...]" where it is
     cut, at a space where there is one in its last third: a grid's caption had 60 characters, and 42 Chinese ones
     ran over the sample id beside it (a reviewer's); an unspaced sentence was "[...]" alone."""
-    def width(part):
-        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in part)
+    def width(part):  # (an accent or a joiner takes no column, and stays with the character before it)
+        return sum(0 if unicodedata.category(c) in ("Mn", "Me", "Cf") else
+                   2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in part)
 
     if width(text) <= columns:
         return text
@@ -455,17 +461,17 @@ def figure_format(path: str) -> str:
     """The format of a figure file, from its extension: "png", "pdf", "svg", "jpg", ... (what Matplotlib writes).
 
     Raises:
-        ValueError: no extension, or one Matplotlib cannot write.
+        ValueError: no extension, one Matplotlib cannot write, or .pgf.
     """
     ext = os.path.splitext(os.fspath(path))[1][1:].lower()
     formats = FigureCanvasAgg.get_supported_filetypes()
     if ext not in formats:
         raise ValueError(f"{path}: the figure's format is its extension, {'.' + ext if ext else 'none'} is not one of "
                          f"{', '.join('.' + f for f in sorted(formats))}")
-    if ext == "pgf" and shutil.which(tex := matplotlib.rcParams["pgf.texsystem"]) is None:  # (it failed at the
-        # save, after the work, with a traceback: a reviewer's)
-        raise ValueError(f"{path}: a .pgf figure needs LaTeX ({tex}), which is not installed here; .pdf and .svg "
-                         "need nothing")
+    if ext == "pgf":  # (LaTeX's own format keeps each image in a file of its own beside it: with LaTeX it failed
+        # after the work, without it a traceback; the reviewers')
+        raise ValueError(f"{path}: .pgf is not written here (LaTeX's format keeps each image in a file of its own); "
+                         "LaTeX takes a .pdf figure")
     return ext
 
 
@@ -495,36 +501,31 @@ def glyphs_noted(fig=None):
         logger.warning("the figure's font has no glyph for %s: drawn as a box", " ".join(missing))
 
 
-def save_figure(fig, path: str, dpi: int = FIGURE_DPI) -> str:
+def save_figure(fig, path: str, dpi: int | None = None) -> str:
     """Writes a figure (PNG, PDF, SVG, ... by extension, `figure_format`), creating the folder; returns `path`.
     It is written beside `path` and renamed to it, so a failed write (a full disk) leaves an earlier file as it was.
-    `dpi`: a raster figure's pixels per inch (300 for print); a PDF's fonts are embedded as TrueType
-    (`EMBEDDED_FONTS`), and a vector figure's images (`VECTOR_FORMATS`) at their own pixels, whatever `dpi`.
+    `dpi`: the pixels per inch of a raster figure and of the images inside a vector one (`VECTOR_FORMATS`: its text
+    and lines are drawn at any size); by default `FIGURE_DPI` for a raster figure and `VECTOR_IMAGE_DPI` for a
+    vector one. A PDF's fonts are embedded as TrueType (`EMBEDDED_FONTS`). The same figure gives the same bytes
+    (`FIXED_METADATA`; an EPS holds its time).
 
     Raises:
-        ValueError: as `figure_format`, `dpi` not a whole number >= 1, `path` not writable (`files.check_writable`),
-            or the format's back end failing (a program it needs).
+        ValueError: as `figure_format`, `dpi` not a whole number >= 1, or `path` not writable
+            (`files.check_writable`).
     """
     path = os.fspath(path)
     fmt = figure_format(path)
-    dpi = positive_int("dpi", dpi)
+    vector = fmt in VECTOR_FORMATS
+    dpi = positive_int("dpi", (VECTOR_IMAGE_DPI if vector else FIGURE_DPI) if dpi is None else dpi)
     files.check_writable(path)  # (a write-protected file the command refuses was replaced: a reviewer's)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    images = list(fig.findobj(AxesImage)) if fmt in VECTOR_FORMATS else []
-    drawn = [image.get_interpolation() for image in images]
     buffer = io.BytesIO()  # (saved to a file, its temporary name went into an EPS's title and an SVGZ's header)
-    try:
-        for image in images:  # each image embedded as it is, not resampled at `dpi` (a frame of 1280 x 720 was
-            image.set_interpolation("none")  # 205 x 115 in a PDF at the default 100: a reviewer's)
-        with glyphs_noted(fig), matplotlib.rc_context({**EMBEDDED_FONTS, "svg.hashsalt": "acga"}):
-            fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight",
-                        metadata=FIXED_METADATA[fmt](os.path.basename(path)) if fmt in FIXED_METADATA else None)
-    except RuntimeError as e:  # a back end's own failure (a program it needs)
-        raise ValueError(f"{path}: not written ({e})") from None
-    finally:
-        for image, interpolation in zip(images, drawn):
-            image.set_interpolation(interpolation)
+    with glyphs_noted(fig), matplotlib.rc_context({**EMBEDDED_FONTS, "svg.hashsalt": "acga"}):
+        fig.savefig(buffer, format="svg" if fmt == "svgz" else fmt, dpi=dpi, bbox_inches="tight",
+                    metadata=FIXED_METADATA[fmt](os.path.basename(path)) if fmt in FIXED_METADATA else None)
+    data = gzip.compress(buffer.getvalue(), mtime=0) if fmt == "svgz" else buffer.getvalue()  # (Matplotlib's own
+    # gzip header held the time)
     with files.atomic_path(path) as temporary, open(temporary, "wb") as f:
-        f.write(buffer.getvalue())
+        f.write(data)
     logger.info("wrote %s", path)
     return path

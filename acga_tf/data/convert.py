@@ -446,7 +446,8 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     shards = [{"file": t.name, "sha256": markers[t.name]["sha256"], "bytes": markers[t.name].get("bytes"),
                "frames": markers[t.name]["frames"], "samples": markers[t.name]["samples"]} for t in tasks]
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
-    left_out = [sentence for t in tasks for sentence in markers[t.name]["left_out_sentences"]]
+    left_out = [sentence for t in tasks for sentence in markers[t.name].get("left_out_sentences", ())]  # (a marker
+    # from before 2026-12-07 that skipped nothing left nothing out: `completed_marker` writes the others again)
     # One warning per item left out, as the readers give for the rows they leave out (a2d._Reporter): a bad video
     # leaves out each of its annotated frames, one row each in skipped.csv
     for (source, message), count in collections.Counter((row[0], row[2]) for row in skipped_rows).items():

@@ -117,12 +117,18 @@ def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
 
 
 def ended_images(encoded: tf.Tensor) -> tf.Tensor:
-    """Whether each PNG or JPEG image of a string vector (k,) holds its end: a PNG's IEND chunk, a JPEG's
-    end-of-image marker (anywhere: bytes after it are allowed, as the decoders allow them) → bool (k,). A file cut
-    short lacks it, and TensorFlow's decoder would fail with "Invalid PNG data, size N", naming no image."""
+    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,): a PNG's IEND chunk with its
+    4-byte CRC after the last "IEND"; a JPEG's end-of-image marker after its last start-of-scan (a camera's EXIF
+    thumbnail, inside the header, has an end marker of its own). Bytes after the end are allowed, as the decoders
+    allow them. A file cut short fails here, where TensorFlow's decoder said "Invalid PNG data, size N" of one
+    image, unnamed."""
     def ended(data):
-        marker = tf.where(tf.strings.substr(data, 0, 8) == PNG_SIGNATURE, b"IEND", b"\xff\xd9")
-        return tf.size(tf.strings.split(data, sep=marker)) > 1
+        png = tf.strings.substr(data, 0, 8) == PNG_SIGNATURE
+        parts = tf.strings.split(data, sep=tf.where(png, b"IEND", b"\xff\xda"))
+        after = parts[-1]  # after the last IEND, or the last scan
+        return tf.logical_and(tf.size(parts) > 1, tf.cond(
+            png, lambda: tf.strings.length(after) >= 4,
+            lambda: tf.size(tf.strings.split(after, sep=b"\xff\xd9")) > 1))
     return tf.map_fn(ended, encoded, fn_output_signature=tf.TensorSpec([], tf.bool))
 
 

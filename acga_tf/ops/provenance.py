@@ -91,9 +91,10 @@ def host(**details) -> dict[str, object]:
 
 
 def without_folders(record: object) -> object:
-    """`record` (JSON values) with each absolute path cut to its last name, also after an option's `=`
-    ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "--data=/data/a2d" → "--data=a2d"): a record shipped to
-    others then does not show the folders of the host that made it (`acga export --no-host-paths`)."""
+    """`record` (JSON values) with each path cut to its last name, also after an option's `=`: absolute, relative
+    and URLs ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1", "gs://bucket/a" → "a",
+    "--data=/data/a2d" → "--data=a2d"): a record shipped to others then does not show the folders of the host that
+    made it (`acga export --no-host-paths`). A string holding a "/" (or the system's separator) is taken for a path."""
     if isinstance(record, dict):
         return {key: without_folders(value) for key, value in record.items()}
     if isinstance(record, list):
@@ -101,6 +102,6 @@ def without_folders(record: object) -> object:
     if not isinstance(record, str):
         return record
     flag, equals, value = record.partition("=") if record.startswith("-") else ("", "", record)
-    if not os.path.isabs(value):
+    if "/" not in value and os.sep not in value:
         return record
-    return flag + equals + (os.path.basename(value.rstrip(os.sep)) or os.sep)
+    return flag + equals + (os.path.basename(value.rstrip("/" + os.sep)) or value[:1])

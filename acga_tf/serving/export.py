@@ -382,8 +382,8 @@ def export_record(trained: TrainedModel, source: str | None = None, *, host_path
     SavedModel does not say: the model given (`source`: a checkpoint's file; else the run's folder), a digest of the
     weights (as `acga evaluate --output-json` records it), the precision the export computes in, the config, the
     run's `experiment.json` and `provenance.json` where the run has them (one that cannot be read is left out with a
-    warning), and the software and host of the export; without `host_paths`, each absolute path cut to its last name
-    (`provenance.without_folders`)."""
+    warning), and the software and host of the export; without `host_paths`, each path (absolute, relative or a
+    URL) cut to its last name (`provenance.without_folders`)."""
     source = source or trained.directory  # the file given (a checkpoint), else the run's folder
     run = artifacts.run_directory(trained.directory) if trained.directory else None
 
@@ -420,7 +420,7 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
         float32: export a run trained in a mixed precision computing in float32 throughout (`float32_twin`, the
             same weights): for CPUs without bfloat16 units, where a bfloat16 graph runs far slower. By default the
             export computes as the run trained (docs/serving.md#export).
-        host_paths: keep the absolute paths in `assets.extra/acga_provenance.json` (the run's folder, its shards,
+        host_paths: keep the paths in `assets.extra/acga_provenance.json` (the run's folder, its shards,
             the commands that trained it); False cuts each to its last name, for a model shipped to others.
 
     Returns:
