@@ -10,14 +10,16 @@ folders every Beam worker sees (a shared file system: NFS, a mounted bucket). Th
 
 import sys
 
+from acga_tf.data.convert import DATASETS
 from pipelines.convert import main
 
 
 def run(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     explicit = any(a == "--runner" or a.startswith("--runner=") for a in argv)
-    if not explicit and argv and not argv[0].startswith("-"):  # after the dataset, whose options it is (before
-        argv = [argv[0], "--runner", "beam", *argv[1:]]  # it, with no dataset, it was named as the dataset given)
+    dataset = next((k for k, arg in enumerate(argv) if arg in DATASETS), None)  # after the dataset, whose option
+    if not explicit and dataset is not None:  # it is (with no dataset, it was taken for the dataset given; a `-v`
+        argv = [*argv[:dataset + 1], "--runner", "beam", *argv[dataset + 1:]]  # before it kept the local runner)
     return main(argv)
 
 

@@ -4,6 +4,7 @@ and vocabulary; identical shards with workers, Beam and after an interrupted run
 import csv
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -288,6 +289,14 @@ def test_beam_runner_gives_identical_shards(a2d_world, a2d_shards, tmp_path):
     (["--runner", "beam", "--beam-option=--runner=DataflowRuner"],
      "--beam-option: --runner=DataflowRuner: Unexpected pipeline runner: DataflowRuner. Valid values are "),
     (["--beam-option=--direct_num_workers=2"], "--beam-option: read by the Beam runner only (--runner beam)"),
+    # a diff reviewer's: dashes (passed over by Beam), a bad value (Beam's 138 lines of usage, and an exit), a space
+    (["--runner", "beam", "--beam-option=--direct-num-workers=2", "--beam-option=--flink-master=host:8081"],
+     "--beam-option: Beam's options are written with underscores: --direct_num_workers for --direct-num-workers, "
+     "--flink_master for --flink-master"),
+    (["--runner", "beam", "--beam-option=--direct_num_workers=two"],
+     "--beam-option: argument --direct_num_workers: invalid int value: 'two'"),
+    (["--runner", "beam", "--beam-option=--runner FlinkRunner"], "--beam-option: '--runner FlinkRunner' is not a Beam "
+                                                                 "option: each is --name=value"),
 ])
 def test_beam_options_beam_would_pass_over_or_refuse_late_are_refused_first(tmp_path, capsys, extra, said):
     """A reviewer's: a misspelled --beam-option was dropped with Beam's warnings (the job ran here, status 0), an
@@ -314,7 +323,7 @@ def test_an_output_url_is_refused_before_anything_is_written(a2d_world, tmp_path
 
 
 def test_beam_says_what_is_kept_at_an_error_or_a_stop_as_the_local_runner(a2d_world, a2d_shards, tmp_path, capsys,
-                                                                         monkeypatch):
+                                                                         monkeypatch, caplog):
     """A reviewer's: Beam wraps what a step raises in a RuntimeError of its own; an unwritable shard ended `acga
     prepare --runner beam` with a 157-line traceback (status 1), and a Ctrl-C lost "N of M shards are complete and
     kept". Both are now said as the local runner says them, and the same command then converts the rest."""
@@ -343,7 +352,10 @@ def test_beam_says_what_is_kept_at_an_error_or_a_stop_as_the_local_runner(a2d_wo
     monkeypatch.setattr(beam_module, "write_shard", stopped)
     with pytest.raises(KeyboardInterrupt, match=rf"^\d+ of {len(train)} a2d train shards are complete and kept; the "
                                                 r"same command converts only the rest$"):
-        prepare("a2d", str(root), str(out), shard_size=SHARD_SIZE, runner="beam", progress=False)
+        with caplog.at_level("INFO"):
+            prepare("a2d", str(root), str(out), shard_size=SHARD_SIZE, runner="beam", progress=False)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text  # (Beam logged the stop's
+    # traceback: a diff reviewer's)
     monkeypatch.setattr(beam_module, "write_shard", written)
     assert prepare_a2d(root, out, "--runner", "beam") == 0
     assert _shard_digests(out) == _shard_digests(a2d_shards)
@@ -358,6 +370,9 @@ def test_pipelines_beam_without_arguments_asks_for_the_dataset(capsys):
     with pytest.raises(SystemExit):
         run([])
     assert "the following arguments are required: dataset" in capsys.readouterr().err
+    # an option before the dataset (`-v`) kept the local runner, which then refused the Beam option
+    assert run(["-v", "a2d", "--root", "nowhere", "--output", "out", "--beam-option=--runer=x"]) == 2
+    assert "Apache Beam has no option --runer" in capsys.readouterr().err
 
 
 def test_prepare_jhmdb_test_only(tmp_path, a2d_shards, capsys):

@@ -157,7 +157,7 @@ def test_the_frames_chosen_are_recorded_and_metadata_alone_chooses_mttrs(jhmdb_r
     assert main(argv + ["--frames", "metadata"]) == 2  # the default file, absent: where MTTR's comes from
     assert (f"{jhmdb_root / 'jhmdb_sentences_samples_metadata.json'}: file not found (MTTR's frozen frames: "
             "datasets/jhmdb_sentences/jhmdb_sentences_samples_metadata.json in https://github.com/mttr2021/MTTR; or "
-            "the uniform frames, without --frames metadata)") in capsys.readouterr().err
+            "the uniform frames: leave out --frames metadata and --metadata)") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case", ["cut", "empty", "struct"])

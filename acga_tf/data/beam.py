@@ -8,6 +8,8 @@ manifest. Output paths must be visible to the driver and the Beam workers (Direc
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -62,16 +64,25 @@ def check_beam_options(beam_options: Sequence[str]) -> None:
     """
     _, PipelineOptions, StandardOptions, create_runner = _imported()
     flag = option(*BEAM_OPTION)
-    loose = [o for o in beam_options if not o.startswith("--")]
+    example = option("--beam-option=--runner=FlinkRunner", "beam_options=['--runner=FlinkRunner']")
+    loose = [o for o in beam_options if not o.startswith("--") or (" " in o.split("=")[0])]
     if loose:
-        raise ValueError(f"{flag}: {loose[0]!r} is not a Beam option: each is --name=value (e.g. "
-                         "--beam-option=--runner=FlinkRunner)")
+        raise ValueError(f"{flag}: {loose[0]!r} is not a Beam option: each is --name=value (e.g. {example})")
+    dashed = [o.split("=")[0] for o in beam_options if "-" in o[2:].split("=")[0]]
+    if dashed:  # (Beam reads --direct-num-workers as an unknown option, and passes it over: a diff reviewer's)
+        raise ValueError(f"{flag}: Beam's options are written with underscores: "
+                         + ", ".join(f"--{name[2:].replace('-', '_')} for {name}" for name in dashed))
     options = PipelineOptions(list(beam_options))
     parsing = logging.getLogger("apache_beam.options.pipeline_options")
     level, parsing.level = parsing.level, logging.ERROR  # ("Discarding unparseable args": said below, in a line)
+    usage = io.StringIO()  # (a bad value: argparse printed Beam's whole usage, 138 lines, and exited the process)
     try:
-        known = options.get_all_options(retain_unknown_options=False)
-        unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
+        with contextlib.redirect_stderr(usage):
+            known = options.get_all_options(retain_unknown_options=False)
+            unknown = sorted(set(options.get_all_options(retain_unknown_options=True)) - set(known))
+    except SystemExit:
+        said = usage.getvalue().strip().splitlines()
+        raise ValueError(f"{flag}: {said[-1].split('error: ', 1)[-1] if said else 'refused by Apache Beam'}") from None
     finally:
         parsing.level = level
     if unknown:
@@ -83,8 +94,9 @@ def check_beam_options(beam_options: Sequence[str]) -> None:
     if runner:
         try:
             create_runner(runner)
-        except ValueError as e:  # "Unexpected pipeline runner: X. Valid values are ..."
-            raise ValueError(f"{flag}: --runner={runner}: {e}") from None
+        except Exception as e:  # "Unexpected pipeline runner: X. Valid values are ...", or one this host cannot run
+            raise ValueError(f"{flag}: --runner={runner}: {(str(e).strip().splitlines() or [type(e).__name__])[0]}"
+                             ) from None
 
 
 def _cause(error: BaseException) -> BaseException:
@@ -120,6 +132,8 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
         if os.path.exists(error_path(task)):
             os.remove(error_path(task))
     options = PipelineOptions(list(beam_options) or ["--runner=DirectRunner"])
+    steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
+    level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)
     try:
         with beam.Pipeline(options=options) as pipeline:
             _ = (pipeline
@@ -130,6 +144,8 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
         if (cause := _cause(e)) is not e:
             raise cause from None
         raise
+    finally:
+        steps.level = level
 
     results = []
     for task in tasks:

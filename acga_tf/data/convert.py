@@ -220,6 +220,9 @@ def _write_vocabulary(output_dir: str, vocabulary: str | Sequence[str] | None, f
         vocab = Vocabulary.build(sentences)
         # one sentence for each frame it labels (a sentence on 4 annotated frames counts its words 4 times)
         source = f"built from {len(sentences)} referrals (a sentence once for each annotated frame it labels)"
+        if len(vocab.words) <= 1 and left_out:  # (a diff reviewer's: a vocab.txt of no word, status 0, unsaid)
+            logger.warning("%s holds no word: every sample it is built from was left out as bad (%s)", path,
+                           SKIPPED_NAME)
     with files.atomic_path(path) as temporary:
         vocab.save(temporary)
     return len(vocab.words) - 1, source  # the words of vocab.txt (not the padding entry: 83 for its 82 lines)

@@ -90,7 +90,8 @@ def read_jhmdb_metadata(path: str) -> list[list]:
             data = json.load(f)
     except FileNotFoundError:  # (J-HMDB's download has no such file: where it comes from, a reviewer's wish)
         raise DataError(str(path), f"file not found (MTTR's frozen frames: {METADATA_SOURCE}; or the uniform "
-                                   "frames, without --frames metadata)", reason="missing_file") from None
+                                   "frames: leave out --frames metadata and --metadata)",
+                        reason="missing_file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(str(path), f"not valid UTF-8 JSON ({e})", reason="bad_row") from None
     if not isinstance(data, list):
