@@ -44,12 +44,16 @@ def _write_and_record(task: ShardTask) -> str:
 
 
 def _imported():
+    root = logging.getLogger()  # Beam's import logs "apitools not found, and bigquery client libraries are not
+    level, root.level = root.level, logging.ERROR  # available" on the root logger: nothing this converter uses
     try:
         import apache_beam as beam
         from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
         from apache_beam.runners.runner import create_runner
     except ImportError:
         raise ImportError(f"the Beam runner needs Apache Beam: {install_hint('beam')}") from None
+    finally:
+        root.level = level
     return beam, PipelineOptions, StandardOptions, create_runner
 
 
