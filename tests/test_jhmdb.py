@@ -195,3 +195,23 @@ def test_a_frame_missing_inside_a_clip_is_warned_of(jhmdb_root, tmp_path, caplog
     assert [f.frame_number for f in frames if f.video_id == PULLUP] == [1, 3, 4]
     assert f"{png.parent}: 00005.png is missing: the 15 frames after it are not used (the video ends at frame 4" \
         in caplog.text
+
+
+def test_metadata_of_another_extraction_is_warned_of_and_a_whole_float_count_read(jhmdb_root, tmp_path, caplog):
+    """A reviewer's: MTTR's entries said 40 usable frames for a clip of 20 and were taken without a word (frames are
+    chosen by number: of another extraction of J-HMDB's frames they are other images); `usable_frames` written
+    20.0 was refused, though it is 20."""
+    entries = json.loads((jhmdb_root / "metadata.json").read_text())
+    for entry in entries:
+        entry[3] = float(entry[3]) if entry[0] == BRUSH else entry[3] * 2
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps(entries))
+    with caplog.at_level("WARNING"):
+        frames = read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(meta))
+    assert len(frames) == 6
+    assert (f"{meta}: 1 of 2 videos have another number of usable frames than its entries say ({PULLUP}: 20 here, 40 "
+            "there): its frames, chosen by number, may not be the images MTTR's are") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(jhmdb_root / "metadata.json"))
+    assert "usable frames" not in caplog.text

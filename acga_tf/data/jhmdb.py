@@ -98,7 +98,7 @@ def read_jhmdb_metadata(path: str) -> list[list]:
         raise DataError(str(path), f"expected a JSON list, got {type(data).__name__}", reason="bad_row")
     for i, e in enumerate(data):
         if (not isinstance(e, list) or len(e) != 5 or not all(isinstance(x, str) for x in (e[0], e[1], e[2], e[4]))
-                or not isinstance(e[3], int)):
+                or not isinstance(e[3], (int, float)) or not float(e[3]).is_integer()):  # (20.0 is 20)
             raise DataError(f"{path}[{i}]", f"entry is {str(e)[:200]!r}, expected "
                                             "[video_id, png_path, mat_path, usable_frames, query]", reason="bad_row")
     return data
@@ -168,9 +168,12 @@ def rebase_metadata_path(root: str, rel: str, top: str, src: str, field: str) ->
     return os.path.join(root, *parts)
 
 
-def _wanted_from_metadata(root: str, metadata_path: str, report) -> dict[str, list[tuple[int, str, str]]]:
-    """MTTR's metadata entries as {video: [(frame number, sentence, source)]}; bad entries go to `report`."""
+def _wanted_from_metadata(root: str, metadata_path: str, report
+                          ) -> tuple[dict[str, list[tuple[int, str, str]]], dict[str, int]]:
+    """MTTR's metadata entries as {video: [(frame number, sentence, source)]}, and {video: the usable frames its
+    entries say}; bad entries go to `report`."""
     wanted: dict[str, list[tuple[int, str, str]]] = {}
+    declared: dict[str, int] = {}
     for i, (vid, png, mat, usable, query) in enumerate(read_jhmdb_metadata(metadata_path)):
         src = f"{metadata_path}[{i}]"
         try:
@@ -187,9 +190,10 @@ def _wanted_from_metadata(root: str, metadata_path: str, report) -> dict[str, li
                 raise DataError(src, f"field 'query' has no word (letters or digits): {query!r}",
                                 reason="empty_sentence")
             wanted.setdefault(vid, []).append((int(m.group(1)), sentence, src))
+            declared.setdefault(vid, int(usable))
         except DataError as e:
             report(e)
-    return wanted
+    return wanted, declared
 
 
 def _frame_counts(vid: str, src: str, png_dirs: dict, mats: dict) -> tuple[int, int]:
@@ -243,14 +247,16 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
 
     # (video, frame number or None for uniform) -> referrals
     wanted: dict[str, list[tuple[int | None, str, str]]] = {}
+    declared: dict[str, int] = {}  # the usable frames MTTR's entries say each video has
     if frames == "uniform":
         annotation_path = annotation_path or os.path.join(root, "jhmdb_annotation.txt")
         for vid, sentence, src in read_jhmdb_annotations(annotation_path, skip_bad=skip_bad, skipped=skipped):
             wanted.setdefault(vid, []).append((None, sentence, src))
     else:
-        wanted = _wanted_from_metadata(root, metadata_path, report)
+        wanted, declared = _wanted_from_metadata(root, metadata_path, report)
 
     out: list[AnnotatedFrame] = []
+    mismatched: list[tuple[str, int, int]] = []
     for vid in sorted(wanted):
         try:
             n_png, n_mask = _frame_counts(vid, wanted[vid][0][2], png_dirs, mats)
@@ -258,6 +264,8 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
             report(e)
             continue
         usable = min(n_png, n_mask)
+        if declared.get(vid, usable) != usable:
+            mismatched.append((vid, usable, declared[vid]))
         by_frame: dict[int, list[Referral]] = {}
         for number, sentence, rsrc in wanted[vid]:
             numbers = uniform_frames(usable, frames_per_video) if number is None else [number]
@@ -271,5 +279,11 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
             out.append(AnnotatedFrame(dataset="jhmdb", split="test", video_id=vid, frame_number=k,
                                       frames_path=png_dirs[vid], mask_path=mats[vid], num_frames=usable,
                                       referrals=tuple(by_frame[k])))
+    if mismatched:  # (frames are chosen by number: of another extraction, they are other images; a reviewer's wish)
+        vid, usable, said = mismatched[0]
+        logger.warning("%s: %d of %d videos have another number of usable frames than its entries say (%s: %d here, "
+                       "%d there): its frames, chosen by number, may not be the images MTTR's are (another "
+                       "extraction of J-HMDB's frames?)", metadata_path, len(mismatched), len(wanted), vid, usable,
+                       said)
     logger.info("J-HMDB (%s frames): %d annotated frames, %d videos", frames, len(out), len({f.video_id for f in out}))
     return out
