@@ -362,6 +362,15 @@ def test_beam_says_what_is_kept_at_an_error_or_a_stop_as_the_local_runner(a2d_wo
     assert not list((out / ".shards").glob("*.error.json"))
 
 
+def test_a_runner_that_cannot_run_says_why_in_a_line(a2d_world, tmp_path, capsys):
+    """The mends reviewer's: PortableRunner without its endpoint was a 60-line traceback (status 1)."""
+    pytest.importorskip("apache_beam")
+    assert prepare_a2d(a2d_world[0], tmp_path / "out", "--runner", "beam", "--beam-option=--runner=PortableRunner") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("acga prepare a2d: error: Apache Beam's runner did not run the conversion: You must specify "
+                          "a --job_endpoint when using --runner=PortableRunner") and "\n" not in err, err
+
+
 def test_pipelines_beam_without_arguments_asks_for_the_dataset(capsys):
     """A reviewer's: `python -m pipelines.beam` alone said "argument dataset: invalid choice: 'beam'" (the runner it
     adds, taken for the dataset)."""

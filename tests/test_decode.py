@@ -34,9 +34,9 @@ def test_class_ids_decode_and_a_record_without_them_reads_zeros(a2d_shards):
 
 def test_images_cut_short_are_told_from_whole_ones():
     """What the SavedModel refuses as frames cut short (naming them) before TensorFlow's decoder fails unnamed: a
-    PNG without its IEND chunk and CRC (a reviewer's lacked the CRC alone), a JPEG without its end-of-image marker
-    after its last scan (a camera's EXIF thumbnail has a marker of its own: a reviewer's passed); bytes after the end
-    are allowed, as the decoders allow them."""
+    PNG without its whole IEND chunk (a reviewer's lacked the CRC alone), a JPEG without an end-of-image marker after
+    its first scan (a camera's EXIF thumbnail has a marker of its own: a reviewer's passed); bytes after the end are
+    allowed, as the decoders allow them."""
     import io
 
     import numpy as np
@@ -59,7 +59,12 @@ def test_images_cut_short_are_told_from_whole_ones():
              "jpeg cut": (jpeg[:len(jpeg) // 2], False),
              "exif thumbnail": (exif, True), "exif thumbnail cut": (exif[:-300], False),
              "progressive": (progressive, True), "progressive cut": (progressive[:-200], False),
-             "jpeg and bytes after": (jpeg + b"zz", True)}
+             "jpeg and bytes after": (jpeg + b"zz", True),
+             # the mends reviewer's: a motion photo's video after the end (holding FFDA) was refused, a text "IEND"
+             # after a PNG's too, and a JPEG cut inside its header after an EXIF thumbnail passed
+             "motion photo": (jpeg + b"\x00\x00\x00\x18ftypmp42\xff\xda" + bytes(range(256)) * 64, True),
+             "png and text IEND after": (png + b"xxIEND", True),
+             "exif thumbnail, cut before the scan": (exif[:len(thumb) + 60], False)}
     got = ended_images(tf.constant([data for data, _ in cases.values()])).numpy().tolist()
     assert dict(zip(cases, got)) == {name: whole for name, (_, whole) in cases.items()}
     assert tf.io.decode_image(exif).shape == (64, 64, 3)  # (a whole image: the decoders read it)

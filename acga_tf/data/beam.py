@@ -130,6 +130,7 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
         ImportError: Apache Beam is not installed.
         KeyboardInterrupt: a Ctrl-C (or SIGTERM, as the command takes it) while the pipeline ran.
         OSError: a shard could not be written (a full disk), as the local runner raises it.
+        ValueError: the runner failed (its options: an endpoint or project missing).
     """
     beam, PipelineOptions, _, _ = _imported()
     for task in tasks:
@@ -147,7 +148,13 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     except Exception as e:
         if (cause := _cause(e)) is not e:
             raise cause from None
-        raise
+        if "[while running 'WriteShard']" in str(e):  # a step's own failure: a defect, with its traceback
+            raise
+        # the runner's (PortableRunner without --job_endpoint; Dataflow's "Pipeline has validations errors:" with its
+        # reasons on the lines after: one line named that alone, a diff reviewer's)
+        reasons = "; ".join(line.strip() for line in str(e).splitlines() if line.strip()).replace(":; ", ": ") \
+            or type(e).__name__
+        raise ValueError(f"Apache Beam's runner did not run the conversion: {reasons}") from e
     finally:
         steps.level = level
 

@@ -116,20 +116,54 @@ def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
     return tf.where(height_width < 0, height_width + 2 ** 32, height_width)
 
 
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # a PNG's last chunk, whole: its length (0), type and CRC
+
+
 def ended_images(encoded: tf.Tensor) -> tf.Tensor:
-    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,): a PNG's IEND chunk with its
-    4-byte CRC after the last "IEND"; a JPEG's end-of-image marker after its last start-of-scan (a camera's EXIF
-    thumbnail, inside the header, has an end marker of its own). Bytes after the end are allowed, as the decoders
-    allow them. A file cut short fails here, where TensorFlow's decoder said "Invalid PNG data, size N" of one
-    image, unnamed."""
+    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,): a PNG its whole IEND chunk
+    (`PNG_END`, anywhere: not a text chunk's word "IEND"); a JPEG an end-of-image marker after its first
+    start-of-scan, found by walking its header's segments by their lengths (a camera's EXIF thumbnail, inside the
+    header, has an end marker of its own; a header it cannot walk is left to the decoder). Bytes after the end are
+    allowed, as the decoders allow them (a phone's motion photo appends a video). A file cut short fails here, where
+    TensorFlow's decoder said "Invalid PNG data, size N" of one image, unnamed."""
     def ended(data):
         png = tf.strings.substr(data, 0, 8) == PNG_SIGNATURE
-        parts = tf.strings.split(data, sep=tf.where(png, b"IEND", b"\xff\xda"))
-        after = parts[-1]  # after the last IEND, or the last scan
-        return tf.logical_and(tf.size(parts) > 1, tf.cond(
-            png, lambda: tf.strings.length(after) >= 4,
-            lambda: tf.size(tf.strings.split(after, sep=b"\xff\xd9")) > 1))
+        return tf.cond(png, lambda: _holds_after(data, 0, PNG_END), lambda: _jpeg_ended(data))
     return tf.map_fn(ended, encoded, fn_output_signature=tf.TensorSpec([], tf.bool))
+
+
+def _holds_after(data: tf.Tensor, start: tf.Tensor, marker: bytes) -> tf.Tensor:
+    """Whether `marker` occurs in `data` from byte `start` on: in its last 64 KiB first, where an image's end
+    usually is, then in the rest (the bytes after an end, a motion photo's video, can be megabytes)."""
+    size = tf.strings.length(data)
+    tail = tf.maximum(start, size - 65536)
+
+    def found(begin):
+        return tf.size(tf.strings.split(tf.strings.substr(data, begin, size), sep=marker)) > 1
+
+    return tf.cond(found(tail), lambda: tf.constant(True), lambda: found(start))
+
+
+def _jpeg_ended(data: tf.Tensor) -> tf.Tensor:
+    """Whether a JPEG (a string scalar) holds an end-of-image marker after its first start-of-scan (True for bytes
+    that are not a JPEG header: `_header_size` names those)."""
+    size = tf.strings.length(data)
+
+    def walking(position, scan):
+        return tf.logical_and(tf.equal(scan, -1), position + 4 <= size)
+
+    def step(position, scan):  # one segment: FF, its marker, and (but for the markers without one) its length
+        head = tf.cast(tf.io.decode_raw(tf.strings.substr(data, position, 4), tf.uint8), tf.int32)
+        marker = tf.equal(head[0], 0xFF)
+        alone = tf.logical_or(tf.equal(head[1], 0xFF), tf.logical_or(  # padding, or a marker without a length
+            tf.logical_and(head[1] >= 0xD0, head[1] <= 0xD8), tf.equal(head[1], 0x01)))
+        found = tf.logical_and(marker, tf.equal(head[1], 0xDA))
+        scan = tf.where(found, position, tf.where(marker, -1, -2))  # -2: not a segment where one must be
+        return tf.where(alone, position + tf.where(tf.equal(head[1], 0xFF), 1, 2), position + 2 + head[2] * 256
+                        + head[3]), scan
+
+    _, scan = tf.while_loop(walking, step, (tf.constant(2), tf.constant(-1)))
+    return tf.cond(scan >= 0, lambda: _holds_after(data, scan, b"\xff\xd9"), lambda: tf.equal(scan, -2))
 
 
 def decode_images(encoded: tf.Tensor, channels: int) -> tf.Tensor:
