@@ -761,8 +761,8 @@ def _add_visualize(sub) -> None:
                                                                     "(VIDEO/FRAME/INSTANCE, as evaluate --output-csv "
                                                                     "lists them); repeat it for more rows, in order")
     p.add_argument("--dpi", type=count_argument,
-                   help=f"pixels per inch of a PNG or JPEG figure, and of the images inside a PDF, SVG or EPS one "
-                        f"(default: {vis.FIGURE_DPI} for a PNG, 300 for print; {vis.VECTOR_IMAGE_DPI} inside a PDF)")
+                   help=f"pixels per inch of a PNG or JPEG figure (default: {vis.FIGURE_DPI}; 300 for print), and of "
+                        f"the images inside a PDF, SVG or EPS one (default: {vis.VECTOR_IMAGE_DPI})")
     p.set_defaults(run=_run_visualize)
 
 
