@@ -400,3 +400,15 @@ def test_a_caption_is_cut_by_its_width_on_the_page():
     assert shortened("a short one", 60) == "a short one"
     accented = shortened("e\u0301" * 70, 60)  # (decomposed: an accent takes no column, and stays on its letter)
     assert accented == "e\u0301" * 54 + " [...]"
+
+
+def test_words_the_model_does_not_know_are_marked_in_the_word_attention(trained_twin, frames):
+    """A figures reviewer's wish: a word outside the vocabulary (read as a zero vector, as padding) was drawn as a bar
+    like the words the model read; it is grey and hatched now, its label ends in "?", and the description says so."""
+    maps = compute_attention(trained_twin, frames, "the red zebra circle", frame=0)
+    assert maps.words[:4] == ("the", "red", "zebra", "circle") and maps.unknown[:4] == (False, False, True, False)
+    assert not any(maps.unknown[4:])  # (padding is padding)
+    bars = _axis(attention_figure(maps, (50, 36)), "word_attention")
+    assert [p.get_hatch() for p in bars.patches][:4] == [None, None, "//", None]
+    assert [t.get_text() for t in bars.get_xticklabels()][:4] == ["the", "red", "zebra?", "circle"]
+    assert "zebra (not in the vocabulary) " in maps.describe(50, 36)[1]

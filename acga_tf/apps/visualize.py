@@ -104,6 +104,7 @@ class AttentionMaps:
         mask: uint8 (H, W): the evaluated prediction (docs/evaluation.md#protocol).
         image_size: S; the attention grid is (S/16) × (S/16), N = (S/16)².
         query: the sentence.
+        unknown: for each of `words`, whether the model's vocabulary lacks it (read as a zero vector, as padding).
     """
     frame: np.ndarray
     frame_index: int
@@ -114,6 +115,7 @@ class AttentionMaps:
     mask: np.ndarray
     image_size: int
     query: str
+    unknown: tuple[bool, ...] = ()
 
     @property
     def grid(self) -> int:
@@ -163,7 +165,8 @@ class AttentionMaps:
             ValueError: the point lies outside the frame.
         """
         weights = self.word_weights(x, y)
-        pairs = [(word, w) for word, w in zip(self.words, weights) if word != PADDING_LABEL]
+        pairs = [(f"{word} (not in the vocabulary)" if unknown else word, w) for word, w, unknown in
+                 zip(self.words, weights, self.unknown or (False,) * len(self.words)) if word != PADDING_LABEL]
         padding = float(sum(w for word, w in zip(self.words, weights) if word == PADDING_LABEL))
         lines = [f"frame {self.frame_index}, point ({x:g}, {y:g}): the mask covers {100 * self.mask.mean():.1f}% of "
                  f"the frame, and {'includes' if self.mask[int(y), int(x)] else 'does not include'} the point",
@@ -253,13 +256,14 @@ def compute_attention(model_path_or_trained, video, query: str, *, frame: int | 
         raise ValueError(f"the model has no word attention (vision_guided_attention={c.vision_guided_attention}, "
                          f"attention={c.attention!r})")
     tokens = tokenize_py(query)[: c.sentence_length]
+    unknown = tuple(bool(k < len(tokens) and not words[0, k].any()) for k in range(c.sentence_length))  # a zero row
     words = tuple(tokens) + (PADDING_LABEL,) * (c.sentence_length - len(tokens))
     post = logits_outputs(outputs["logits"], h, w, peak=PEAK_FRAME)  # as predict: the in-frame maximum
     return AttentionMaps(
         frame=clip[c.clip_length // 2], frame_index=frame, words=words, word_attention=word_attention,
         spatial_attention=_attention_output(outputs, "spatial_attention"),
         probability=np.asarray(post["probability"])[0], mask=np.asarray(post["mask"])[0],
-        image_size=c.image_size, query=query)
+        image_size=c.image_size, query=query, unknown=unknown)
 
 
 def _clip_of(video, frame: int | None, clip_length: int) -> tuple[np.ndarray, int]:
@@ -291,11 +295,18 @@ def _clip_of(video, frame: int | None, clip_length: int) -> tuple[np.ndarray, in
 
 
 # === Figures ===
-def plot_word_attention(ax, weights: np.ndarray, words) -> None:
-    """Bars of one pixel's word attention (L,) with the words as tick labels (padding as `PADDING_LABEL`)."""
+def plot_word_attention(ax, weights: np.ndarray, words, unknown=()) -> None:
+    """Bars of one pixel's word attention (L,) with the words as tick labels (padding as `PADDING_LABEL`); the words
+    the vocabulary lacks (`unknown`, read as zero vectors) grey and hatched, their labels ending in "?" (they looked
+    like the words the model read: a reviewer's wish)."""
     positions = np.arange(len(words))
-    ax.bar(positions, np.asarray(weights, np.float64), color="tab:blue")
-    ax.set_xticks(positions, list(words), rotation=45, ha="right")
+    unknown = tuple(unknown) or (False,) * len(words)
+    ax.bar(positions, np.asarray(weights, np.float64), color=["tab:grey" if u else "tab:blue" for u in unknown],
+           hatch=[("//" if u else None) for u in unknown])
+    ax.set_xticks(positions, [f"{word}?" if u else word for word, u in zip(words, unknown)], rotation=45, ha="right")
+    if any(unknown):
+        ax.text(0.99, 0.98, "?: not in the model's vocabulary (a zero vector)", transform=ax.transAxes, ha="right",
+                va="top", fontsize=8)
     ax.set_ylim(0, max(1.0, float(np.max(weights)) * 1.05))
     ax.set_ylabel("attention weight")
     ax.set_gid("word_attention")
@@ -339,7 +350,7 @@ def attention_figure(maps: AttentionMaps, point: tuple[float, float]):
     if maps.spatial_attention is not None:
         plot_spatial_attention(axes[1], maps.frame, maps.spatial_map(x, y), (x, y))
         axes[1].set_title(f"spatial attention of ({x:g}, {y:g})")
-    plot_word_attention(axes[-1], weights, maps.words)
+    plot_word_attention(axes[-1], weights, maps.words, maps.unknown)
     axes[-1].set_title(f"word attention of ({x:g}, {y:g})")
     fig.suptitle(shortened(maps.query, 90), parse_math=False)  # as typed: "$$x$$" or "$5 and $6" was
     # Matplotlib's mathtext, and a ParseException for the sentence
