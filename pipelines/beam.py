@@ -17,6 +17,9 @@ from pipelines.convert import main
 def run(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     explicit = any(a == "--runner" or a.startswith("--runner=") for a in argv)
+    if not explicit and {"-h", "--help"} & set(argv):  # (the help below is `acga prepare`'s: "default: local")
+        print("python -m pipelines.beam runs `acga prepare ... --runner beam`: its options follow, --runner beam "
+              "given", file=sys.stderr)
     dataset = next((k for k, arg in enumerate(argv) if arg in DATASETS), None)  # after the dataset, whose option
     if not explicit and dataset is not None:  # it is (with no dataset, it was taken for the dataset given; a `-v`
         argv = [*argv[:dataset + 1], "--runner", "beam", *argv[dataset + 1:]]  # before it kept the local runner)

@@ -382,6 +382,10 @@ def test_pipelines_beam_without_arguments_asks_for_the_dataset(capsys):
     # an option before the dataset (`-v`) kept the local runner, which then refused the Beam option
     assert run(["-v", "a2d", "--root", "nowhere", "--output", "out", "--beam-option=--runer=x"]) == 2
     assert "Apache Beam has no option --runer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # its help is `acga prepare`'s, whose --runner defaults to local: said first
+        run(["a2d", "--help"])
+    assert capsys.readouterr().err.startswith("python -m pipelines.beam runs `acga prepare ... --runner beam`: its "
+                                              "options follow, --runner beam given")
 
 
 def test_prepare_jhmdb_test_only(tmp_path, a2d_shards, capsys):
