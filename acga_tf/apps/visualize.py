@@ -68,9 +68,7 @@ VECTOR_IMAGE_DPI = 300
 # A PDF's and an SVG's metadata without the time (and an SVG's element ids from a fixed salt): the same figure gives
 # the same bytes, as a PNG does (a reviewer's wish: figures kept in git changed at every run). EPS takes its time from
 # SOURCE_DATE_EPOCH alone.
-FIXED_METADATA = {"pdf": lambda name: {"Title": name, "CreationDate": None},
-                  "svg": lambda name: {"Title": name, "Date": None},
-                  "svgz": lambda name: {"Title": name, "Date": None}}
+FIXED_METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "svgz": {"Date": None}}
 
 
 def _figure(**kwargs):
@@ -533,7 +531,8 @@ def save_figure(fig, path: str, dpi: int | None = None) -> str:
     buffer = io.BytesIO()  # (saved to a file, its temporary name went into an EPS's title and an SVGZ's header)
     with glyphs_noted(fig), matplotlib.rc_context({**EMBEDDED_FONTS, "svg.hashsalt": "acga"}):
         fig.savefig(buffer, format="svg" if fmt == "svgz" else fmt, dpi=dpi, bbox_inches="tight",
-                    metadata=FIXED_METADATA[fmt](os.path.basename(path)) if fmt in FIXED_METADATA else None)
+                    metadata={"Title": os.path.basename(path), **FIXED_METADATA[fmt]} if fmt in FIXED_METADATA
+                    else None)
     data = gzip.compress(buffer.getvalue(), mtime=0) if fmt == "svgz" else buffer.getvalue()  # (Matplotlib's own
     # gzip header held the time)
     with files.atomic_path(path) as temporary, open(temporary, "wb") as f:

@@ -10,7 +10,6 @@ J-HMDB is test-only (docs/evaluation.md#protocol); every referral has instance i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from acga_tf.data.a2d import (
     normalize_sentence,
     read_text_lines,
 )
+from acga_tf.data.shards import sha256_file
 from acga_tf.data.text import has_word
 from acga_tf.data.types import AnnotatedFrame, DataError, Referral, Skipped
 from acga_tf.data.video import mat_num_frames
@@ -144,9 +144,7 @@ def jhmdb_frame_choice(frames: str, metadata_path: str | None, frames_per_video:
     which): the uniform frames and their count, or MTTR's metadata file by its name and sha256."""
     if frames == "uniform":
         return {"rule": "uniform", "frames_per_video": frames_per_video, "sentences": "jhmdb_annotation.txt"}
-    with open(metadata_path, "rb") as f:
-        return {"rule": "metadata", "file": os.path.basename(metadata_path),
-                "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+    return {"rule": "metadata", "file": os.path.basename(metadata_path), "sha256": sha256_file(metadata_path)}
 
 
 def uniform_frames(num_frames: int, count: int) -> list[int]:

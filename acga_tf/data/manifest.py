@@ -147,14 +147,19 @@ def count_samples(file_pattern: str) -> int:
     return total
 
 
+def _by_folder(files: list[str]) -> list[tuple[str, dict[str, Any], set[str]]]:
+    """(folder, the manifest beside it or {}, the names of `files` in it) for each folder of `files`, in order: what
+    the records of the shards read take from the manifest beside each."""
+    return [(directory, read_manifest(directory, missing_ok=True) or {},
+             {os.path.basename(f) for f in files if os.path.dirname(f) == directory})
+            for directory in sorted({os.path.dirname(f) for f in files})]
+
+
 def shard_records(files: list[str]) -> list[dict[str, Any]]:
     """What identifies each shard of `files` in a record of what was read (a run's `provenance.json`, an evaluation's
     JSON): its path, size and the sha256 the converter recorded in the manifest beside it (None where none is)."""
-    listed = {}
-    for directory in sorted({os.path.dirname(f) for f in files}):
-        manifest = read_manifest(directory, missing_ok=True) or {}
-        listed[directory] = {s["file"]: s.get("sha256") for split in manifest.get("splits", {}).values()
-                             for s in split["shards"]}
+    listed = {directory: {s["file"]: s.get("sha256") for split in manifest.get("splits", {}).values()
+                          for s in split["shards"]} for directory, manifest, _ in _by_folder(files)}
     return [{"file": os.path.abspath(f), "bytes": tf.io.gfile.stat(f).length,
              "sha256": listed[os.path.dirname(f)].get(os.path.basename(f))} for f in files]
 
@@ -163,9 +168,7 @@ def frame_choices(files: list[str]) -> dict[str, Any] | None:
     """How the annotated frames of the splits `files` take shards of were chosen, by the manifests beside them
     (J-HMDB's uniform or metadata frames: `{"<folder>/<split>": choice}`), or None where no manifest says."""
     choices = {}
-    for directory in sorted({os.path.dirname(f) for f in files}):
-        manifest = read_manifest(directory, missing_ok=True) or {}
-        taken = {os.path.basename(f) for f in files if os.path.dirname(f) == directory}
+    for directory, manifest, taken in _by_folder(files):
         for name, split in manifest.get("splits", {}).items():
             if "frame_choice" in split and taken & {s["file"] for s in split.get("shards") or ()}:
                 choices[f"{os.path.abspath(directory)}/{name}"] = split["frame_choice"]
@@ -177,9 +180,7 @@ def partial_splits(files: list[str]) -> list[str]:
     without one say nothing): an evaluation of part of a split, from a pattern that matched less than its author
     meant, would print a table of part of the test set as the whole (a metrics auditor's)."""
     lines = []
-    for directory in sorted({os.path.dirname(f) for f in files}):
-        manifest = read_manifest(directory, missing_ok=True) or {}
-        taken = {os.path.basename(f) for f in files if os.path.dirname(f) == directory}
+    for directory, manifest, taken in _by_folder(files):
         for name, split in manifest.get("splits", {}).items():
             listed = {s["file"]: int(s.get("samples") or 0) for s in split.get("shards") or ()}
             if 0 < len(taken & listed.keys()) < len(listed):
