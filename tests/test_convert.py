@@ -362,6 +362,63 @@ def test_beam_says_what_is_kept_at_an_error_or_a_stop_as_the_local_runner(a2d_wo
     assert not list((out / ".shards").glob("*.error.json"))
 
 
+def test_two_beam_executions_of_one_shard_at_once_leave_a_whole_shard_and_its_marker(a2d_world, a2d_shards,
+                                                                                    tmp_path, monkeypatch):
+    """A reviewer's: a cluster may run one shard twice at once (a retried bundle); both executions wrote one
+    temporary name, and two processes left a marker whose sha256 was not its shard's. Here one execution runs
+    whole while the other is writing its first record."""
+    pytest.importorskip("apache_beam")
+    from acga_tf.data import beam as beam_module
+    from acga_tf.data import shards
+    from acga_tf.data.shards import completed_marker, plan_shards
+
+    out = tmp_path / "out"
+    (out / ".shards").mkdir(parents=True)
+    task = plan_shards(read_a2d(str(a2d_world[0]), "train"), str(out), "train", window=8, shard_size=SHARD_SIZE,
+                       skip_bad=False)[0]
+    encode, inside = shards.encode_example, []
+
+    def encode_while_another_runs(*args):
+        if not inside:
+            inside.append(True)
+            beam_module._write_and_record(task)  # the other execution, whole
+        return encode(*args)
+    monkeypatch.setattr(shards, "encode_example", encode_while_another_runs)
+    beam_module._write_and_record(task)
+    assert inside and completed_marker(task) is not None
+    assert sorted(os.listdir(out)) == [".shards", task.name] and os.listdir(out / ".shards") == [task.name + ".json"]
+
+
+def test_beam_removes_what_stopped_executions_left_and_gives_other_runners_absolute_paths(a2d_world, tmp_path,
+                                                                                       monkeypatch):
+    """Temporaries of a stopped execution (each has a name of its own) are removed before the pipeline runs; a
+    runner other than the direct ones gets absolute paths (its workers do not run in this folder; a reviewer's)."""
+    pytest.importorskip("apache_beam")
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from acga_tf.data.beam import worker_tasks
+    from acga_tf.data.shards import plan_shards
+
+    root, out = a2d_world[0], tmp_path / "out"
+    assert prepare_a2d(root, out, "--runner", "beam") == 0
+    shard = sorted(out.glob("train-*.tfrecord"))[0]
+    left = [out / (shard.name + ".0123456789abcdef.tmp"), out / ".shards" / (shard.name + ".json.fedcba9876543210.tmp"),
+            out / ".shards" / (shard.name + ".error.json.00000000ffffffff.tmp")]
+    for path in left:
+        path.write_text("cut short")
+    (out / ".shards" / (shard.name + ".json")).unlink()  # (stopped before its marker)
+    assert prepare_a2d(root, out, "--runner", "beam") == 0
+    assert [path.exists() for path in left] == [False] * 3
+
+    monkeypatch.chdir(root.parent)
+    tasks = plan_shards(read_a2d(root.name, "train"), "out", "train", window=8, shard_size=SHARD_SIZE, skip_bad=False)
+    assert worker_tasks(tasks, PipelineOptions(["--runner=DirectRunner"])) == tasks
+    far = worker_tasks(tasks, PipelineOptions(["--runner=FlinkRunner"]))
+    assert [t.output_dir for t in far] == [str(root.parent / "out")] * len(tasks)
+    assert {f.frames_path.startswith(str(root) + os.sep) for t in far for f in t.items} == {True}
+    assert [t.fingerprint for t in far] == [t.fingerprint for t in tasks]
+
+
 def test_a_runner_that_cannot_run_says_why_in_a_line(a2d_world, tmp_path, capsys):
     """The mends reviewer's: PortableRunner without its endpoint was a 60-line traceback (status 1)."""
     pytest.importorskip("apache_beam")

@@ -2,26 +2,32 @@
 
 The same shards as the local converter (`acga_tf.data.convert`): the shard plan is made on the driver, each shard
 is one Beam element written by `shards.write_shard` (temporary name, rename, completion marker), so the bytes
-do not depend on the runner or its parallelism. The driver then reads the completion markers to write the
-manifest. Output paths must be visible to the driver and the Beam workers (DirectRunner: local disk).
+do not depend on the runner or its parallelism. Each execution of a shard writes under temporary names of its
+own, so a runner that runs one shard twice at once (a retried bundle) leaves one whole shard and its marker. The
+driver then reads the completion markers to write the manifest. Paths reach the workers absolute; the input and
+output folders must be visible to the driver and every Beam worker (DirectRunner: local disk).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
 import os
+import re
 from typing import Any, Sequence
 
-from acga_tf.data.shards import MARKER_DIR, ShardTask, write_shard
+from acga_tf.data.shards import MARKER_DIR, ShardTask, unique_suffix, write_shard
 from acga_tf.ops import files
 from acga_tf.ops.config import closest_pairs
 from acga_tf.ops.extras import install_hint
 from acga_tf.ops.options import option
 
 BEAM_OPTION = ("--beam-option", "beam_options")
+DIRECT_RUNNERS = ("SwitchingDirectRunner", "BundleBasedDirectRunner", "DirectRunner", "FnApiRunner")  # this machine's
+UNIQUE_TEMPORARY = re.compile(r"\.[0-9a-f]{16}" + re.escape(files.TEMPORARY_SUFFIX) + "$")  # `unique_suffix`'s names
 
 
 def error_path(task: ShardTask) -> str:
@@ -34,13 +40,49 @@ def _write_and_record(task: ShardTask) -> str:
     shard goes) is recorded for the driver to raise: Beam wraps what a step raises in a RuntimeError of its own
     (a traceback of 157 lines, where the local runner said what was kept: a reviewer's), and a worker process's
     reaches the driver as text."""
+    suffix = unique_suffix()
     try:
-        result = write_shard(task)
+        result = write_shard(task, suffix=suffix)
     except OSError as e:
         result = {"name": task.name, "os_error": [e.errno, e.strerror, e.filename]}
     if "error" in result or "os_error" in result:
-        files.write_json(error_path(task), result)
+        files.write_json(error_path(task), result, suffix=suffix)
     return task.name
+
+
+def _absolute(task: ShardTask) -> ShardTask:
+    """`task` with its output folder and input files as absolute paths: a cluster's workers do not run in the
+    driver's folder (where a relative `--root` was read)."""
+    def frame(f):
+        return dataclasses.replace(f, frames_path=_path(f.frames_path), mask_path=_path(f.mask_path), referrals=tuple(
+            dataclasses.replace(r, mask=_path(r.mask)) for r in f.referrals))
+    return dataclasses.replace(task, output_dir=os.path.abspath(task.output_dir),
+                               items=tuple(frame(f) for f in task.items))
+
+
+def _path(path: str) -> str:
+    return os.path.abspath(path) if path and "://" not in path else path
+
+
+def worker_tasks(tasks: Sequence[ShardTask], options: Any) -> list[ShardTask]:
+    """The tasks as Beam's workers get them: as given for the direct runners (their workers run in this folder, and
+    the shards' markers and `skipped.csv` name the files as the local runner does); with absolute paths for any
+    other runner (`_absolute`)."""
+    _, _, StandardOptions, create_runner = _imported()
+    runner = type(create_runner(options.view_as(StandardOptions).runner or "DirectRunner")).__name__
+    return list(tasks) if runner in DIRECT_RUNNERS else [_absolute(task) for task in tasks]
+
+
+def _remove_temporaries(tasks: Sequence[ShardTask]) -> None:
+    """Removes the temporary files stopped executions of `tasks` left (named by `unique_suffix`): shards, markers
+    and error records."""
+    names = {os.path.join(task.output_dir, folder, task.name + ending) for task in tasks
+             for folder, ending in (("", ""), (MARKER_DIR, ".json"), (MARKER_DIR, ".error.json"))}
+    for folder in {os.path.dirname(name) for name in names}:
+        for entry in os.listdir(folder) if os.path.isdir(folder) else ():
+            path = os.path.join(folder, entry)
+            if (found := UNIQUE_TEMPORARY.search(path)) and path[:found.start()] in names:
+                os.remove(path)
 
 
 def _imported():
@@ -136,13 +178,14 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     for task in tasks:
         if os.path.exists(error_path(task)):
             os.remove(error_path(task))
+    _remove_temporaries(tasks)
     options = PipelineOptions(list(beam_options) or ["--runner=DirectRunner"])
     steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
     level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)
     try:
         with beam.Pipeline(options=options) as pipeline:
             _ = (pipeline
-                 | "ShardPlan" >> beam.Create(list(tasks))
+                 | "ShardPlan" >> beam.Create(worker_tasks(tasks, options))
                  | "Spread" >> beam.Reshuffle()
                  | "WriteShard" >> beam.Map(_write_and_record))
     except Exception as e:

@@ -20,7 +20,8 @@ from acga_tf.ops.errors import error_message
 
 MANIFEST_NAME = "manifest.json"
 CONVERTING_KEY = "converting"  # the manifest's list of splits `acga prepare` began converting again, not finished
-SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp)?$")  # what `shards.shard_name` writes
+SHARD_RE = re.compile(r"^(train|test)-\d{5}-of-\d{5}\.tfrecord((\.[0-9a-f]{16})?\.tmp)?$")  # what
+# `shards.shard_name` writes, with its temporary names (`shards.unique_suffix`'s too)
 VOCAB_NAME = "vocab.txt"
 
 

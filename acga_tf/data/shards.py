@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import secrets
 from typing import Any, Sequence
 
 import tensorflow as tf
@@ -125,8 +126,14 @@ def completed_marker(task: ShardTask) -> dict[str, Any] | None:
     return marker
 
 
-def write_shard(task: ShardTask) -> dict[str, Any]:
+def write_shard(task: ShardTask, *, suffix: str = files.TEMPORARY_SUFFIX) -> dict[str, Any]:
     """Writes one shard (tmp file, then rename, then marker). Runs in a worker process.
+
+    Args:
+        task: the shard.
+        suffix: the ending of its temporary names (the shard's and its marker's): the Beam runner gives each
+            execution its own (`unique_suffix`), since a cluster may run one shard twice at once (a retried
+            bundle), and one temporary name for both left a marker whose sha256 was not its shard's.
 
     Returns:
         The marker: name, fingerprint, sha256, frames, samples, empty_masks (samples whose actor has no pixel in
@@ -138,7 +145,7 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
     skipped: list[list[str]] = []
     left_out: list[str] = []
     try:
-        with files.atomic_path(os.path.join(task.output_dir, task.name)) as temporary:
+        with files.atomic_path(os.path.join(task.output_dir, task.name), suffix=suffix) as temporary:
             with tf.io.TFRecordWriter(temporary) as writer:
                 for frame, sample in load_samples(task.items, task.window):  # a video decoded once
                     try:
@@ -167,5 +174,10 @@ def write_shard(task: ShardTask) -> dict[str, Any]:
     marker = {"name": task.name, "fingerprint": task.fingerprint, "sha256": digest, "bytes": size, "frames": frames,
               "samples": samples, "empty_masks": empty_masks, "skipped": skipped, "left_out_sentences": left_out}
     os.makedirs(os.path.join(task.output_dir, MARKER_DIR), exist_ok=True)
-    files.write_json(marker_path(task.output_dir, task.name), marker)
+    files.write_json(marker_path(task.output_dir, task.name), marker, suffix=suffix)
     return marker
+
+
+def unique_suffix() -> str:
+    """A temporary-name ending of one's own, ".<16 hex digits>.tmp" (`manifest.SHARD_RE` knows it)."""
+    return f".{secrets.token_hex(8)}{files.TEMPORARY_SUFFIX}"

@@ -364,22 +364,22 @@ def _remove(path: str) -> None:
         (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
 
 
-def write_text(path: str, text: str) -> None:
-    """Writes `text` to `path` atomically (UTF-8)."""
-    with atomic_path(path) as temporary, tf.io.gfile.GFile(temporary, "w") as f:
+def write_text(path: str, text: str, *, suffix: str = TEMPORARY_SUFFIX) -> None:
+    """Writes `text` to `path` atomically (UTF-8), through a temporary name ending in `suffix` (`atomic_path`)."""
+    with atomic_path(path, suffix=suffix) as temporary, tf.io.gfile.GFile(temporary, "w") as f:
         f.write(text)
 
 
-def write_json(path: str, obj: Any) -> None:
-    """Writes `obj` as indented JSON to `path` atomically, in UTF-8 with its letters as they are ("数据/分片", not
-    "\\u6570\\u636e/..."; in manifests and evaluation records), or as escapes where a string holds
-    what UTF-8 cannot write (a lone surrogate: a file name's undecodable bytes)."""
+def write_json(path: str, obj: Any, *, suffix: str = TEMPORARY_SUFFIX) -> None:
+    """Writes `obj` as indented JSON to `path` atomically (`write_text`, `suffix`), in UTF-8 with its letters as
+    they are ("数据/分片", not "\\u6570\\u636e/..."; in manifests and evaluation records), or as escapes where a
+    string holds what UTF-8 cannot write (a lone surrogate: a file name's undecodable bytes)."""
     text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json.dumps(obj, indent=2, sort_keys=True)
-    write_text(path, text + "\n")
+    write_text(path, text + "\n", suffix=suffix)
 
 
 def read_json(path: str) -> Any:
