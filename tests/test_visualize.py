@@ -361,13 +361,16 @@ def test_a_vector_figure_embeds_its_images_at_their_own_pixels_and_names_no_temp
     assert 600 < default < 1280 and abs(default - 3 * screen) <= 3, (default, screen)  # pixels, an EPS of 22 MB)
     eps = open(save_figure(fig, str(tmp_path / "grid.eps")), "rb").read(2000)
     assert eps.startswith(b"%!PS-Adobe-3.0 EPSF") and b".tmp" not in eps
-    # the same figure, the same bytes (a wish: a PDF's and an SVG's changed at every save, by their time and ids)
+    # the same figure, the same bytes (a wish: a PDF's and an SVG's changed at every save, by their time and ids; an
+    # EPS's too, by the time in its header)
     import time
 
-    first = {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read() for ext in ("pdf", "svg", "svgz")}
+    formats, small = ("pdf", "svg", "svgz", "eps", "ps"), Figure(figsize=(2, 1))
+    small.add_subplot().imshow(frame[:90, :160])
+    first = {ext: open(save_figure(small, str(tmp_path / f"a.{ext}"), dpi=50), "rb").read() for ext in formats}
     time.sleep(1.1)  # (a PDF's time is in seconds)
-    assert first == {ext: open(save_figure(fig, str(tmp_path / f"a.{ext}")), "rb").read()
-                     for ext in ("pdf", "svg", "svgz")}
+    assert first == {ext: open(save_figure(small, str(tmp_path / f"a.{ext}"), dpi=50), "rb").read() for ext in formats}
+    assert b"\n%%Title: a.eps\n" in first["eps"][:500] and b"CreationDate" not in first["eps"]
 
 
 def test_save_figure_refuses_what_the_command_refuses_and_a_format_it_cannot_write(tmp_path):

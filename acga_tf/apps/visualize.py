@@ -516,7 +516,7 @@ def save_figure(fig, path: str, dpi: int | None = None) -> str:
     `dpi`: the pixels per inch of a raster figure and of the images inside a vector one (`VECTOR_FORMATS`: its text
     and lines are drawn at any size); by default `FIGURE_DPI` for a raster figure and `VECTOR_IMAGE_DPI` for a
     vector one. A PDF's fonts are embedded as TrueType (`EMBEDDED_FONTS`). The same figure gives the same bytes
-    (`FIXED_METADATA`; an EPS holds its time).
+    (`FIXED_METADATA`; a PostScript header's time is replaced by the title).
 
     Raises:
         ValueError: as `figure_format`, `dpi` not a whole number >= 1, or `path` not writable
@@ -535,6 +535,9 @@ def save_figure(fig, path: str, dpi: int | None = None) -> str:
                     else None)
     data = gzip.compress(buffer.getvalue(), mtime=0) if fmt == "svgz" else buffer.getvalue()  # (Matplotlib's own
     # gzip header held the time)
+    if fmt in ("eps", "ps"):  # Matplotlib's header holds the time, and a title only where it opens the file itself
+        title = b"%%Title: " + os.path.basename(path).encode("ascii", "replace")
+        data = re.sub(rb"^%%CreationDate: [^\n]*$", lambda _: title, data, count=1, flags=re.MULTILINE)
     with files.atomic_path(path) as temporary, open(temporary, "wb") as f:
         f.write(data)
     logger.info("wrote %s", path)
