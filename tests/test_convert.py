@@ -343,10 +343,10 @@ def test_beam_says_what_is_kept_at_an_error_or_a_stop_as_the_local_runner(a2d_wo
     (out / train[-1]).rmdir()
     written = beam_module.write_shard
 
-    def stopped(task):
+    def stopped(task, **kwargs):
         if task.name == train[0]:
             raise KeyboardInterrupt
-        return written(task)
+        return written(task, **kwargs)
 
     shutil.rmtree(out)
     monkeypatch.setattr(beam_module, "write_shard", stopped)
