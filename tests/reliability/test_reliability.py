@@ -934,15 +934,13 @@ def test_prepare_workers_end_when_the_command_is_killed(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_debug_shows_the_traceback(tmp_path, where):
+def test_debug_shows_the_traceback(tmp_path, where, capsys):
     """A CLI reviewer's: `--debug` changed the status (1, where the same error is 2 without it), and after the
     subcommand (`acga predict --debug ...`) it was "unrecognized arguments"."""
     argv = ["convert-weights", "--checkpoint", str(tmp_path / "nope.pth"), "--output", str(tmp_path / "w.weights.h5")]
-    argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
-    proc = subprocess.run([sys.executable, "-m", "acga_tf.cli", *argv], cwd=REPO,
-                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert proc.returncode == 2 and "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr
-    assert proc.stderr.splitlines()[-1].startswith("acga convert-weights: error: "), proc.stderr
+    status, _, err = run_cli(["--debug", *argv] if where == "before" else [*argv, "--debug"], capsys)
+    assert status == 2 and "Traceback" in err and "FileNotFoundError" in err
+    assert err.splitlines()[-1].startswith("acga convert-weights: error: "), err
 
 
 @pytest.mark.parametrize("argv, line", [
