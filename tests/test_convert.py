@@ -419,6 +419,22 @@ def test_beam_removes_what_stopped_executions_left_and_gives_other_runners_absol
     assert [t.fingerprint for t in far] == [t.fingerprint for t in tasks]
 
 
+@pytest.mark.slow  # (about 20 s: two Beam worker processes start, each loading TensorFlow)
+def test_beams_multi_processing_mode_leaves_no_temporary_folder(a2d_world, tmp_path, monkeypatch):
+    """DirectRunner's multi-processing mode left six temporary folders (its job server's, `beam-temp*`, and its
+    workers') in /tmp at every run; they now go in a folder of the run's own, removed after it."""
+    pytest.importorskip("apache_beam")
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert prepare_a2d(a2d_world[0], tmp_path / "out", "--runner", "beam", "--beam-option=--direct_running_mode="
+                       "multi_processing", "--beam-option=--direct_num_workers=2", "--split", "test") == 0
+    assert os.listdir(scratch) == [] and os.environ["TMPDIR"] == str(scratch) and tempfile.tempdir == str(scratch)
+
+
 def test_a_runner_that_cannot_run_says_why_in_a_line(a2d_world, tmp_path, capsys):
     """The mends reviewer's: PortableRunner without its endpoint was a 60-line traceback (status 1)."""
     pytest.importorskip("apache_beam")

@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 from typing import Any, Sequence
 
 from acga_tf.data.shards import MARKER_DIR, ShardTask, unique_suffix, write_shard
@@ -83,6 +85,32 @@ def _remove_temporaries(tasks: Sequence[ShardTask]) -> None:
             path = os.path.join(folder, entry)
             if (found := UNIQUE_TEMPORARY.search(path)) and path[:found.start()] in names:
                 os.remove(path)
+
+
+@contextlib.contextmanager
+def _own_temporary_folder():
+    """The system's temporary folder, for this process and the processes it starts, is a folder of its own until the
+    block ends, then removed with what it holds."""
+    folder = tempfile.mkdtemp(prefix="acga-beam-")
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+    try:
+        yield folder
+    finally:
+        if saved[0] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _scratch_folder(options: Any) -> contextlib.AbstractContextManager:
+    """DirectRunner's multi-processing mode leaves its job server's and workers' temporary folders behind (six a run,
+    in /tmp): there they go in a folder of the run's own (`_own_temporary_folder`); else nothing changes."""
+    from_options = options.get_all_options(retain_unknown_options=True)
+    return _own_temporary_folder() if from_options.get("direct_running_mode") == "multi_processing" \
+        else contextlib.nullcontext()
 
 
 def _imported():
@@ -182,8 +210,9 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     options = PipelineOptions(list(beam_options) or ["--runner=DirectRunner"])
     steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
     level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)
+    scratch = _scratch_folder(options)
     try:
-        with beam.Pipeline(options=options) as pipeline:
+        with scratch, beam.Pipeline(options=options) as pipeline:
             _ = (pipeline
                  | "ShardPlan" >> beam.Create(worker_tasks(tasks, options))
                  | "Spread" >> beam.Reshuffle()
