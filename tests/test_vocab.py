@@ -135,6 +135,55 @@ def test_vector_file_errors(tmp_path):
         Vocabulary.build(["the dog"]).embedding_matrix(str(p), dim=300)
 
 
+def test_word_vector_files_cut_short_damaged_misnamed_or_not_finite_are_named(tmp_path, vectors):
+    """A reviewer's: a word2vec binary holding NaN trained the run to NaN (status 0; text files were refused); a .gz
+    cut short was a traceback (EOFError), a damaged one a line without the file; a text file cut at a line's end
+    gave the words after the cut zero vectors, unsaid; a binary not named .bin was "non-numeric vector value", a
+    text file named .bin read as binary; `<(zcat ...)` was "not found"."""
+    import gzip
+    import os
+
+    nan = tmp_path / "nan.bin"
+    nan.write_bytes(b"2 3\nthe " + np.ones(3, "<f4").tobytes() + b"\ndog " + np.array([1, np.nan, 2], "<f4").tobytes())
+    with pytest.raises(ValueError, match=r"nan\.bin: entry 2 of 2 \('dog'\): a value that is not a finite number$"):
+        load_word_vectors(str(nan))
+    text = tmp_path / "v.txt"
+    save_word_vectors(str(text), vectors, "word2vec_text")
+    data = gzip.compress(text.read_bytes())
+    (tmp_path / "cut.txt.gz").write_bytes(data[:-30])
+    with pytest.raises(ValueError, match=r"cut\.txt\.gz: cut short \(its compressed data ends before their end\): "
+                                         r"download or copy it again$"):
+        load_word_vectors(str(tmp_path / "cut.txt.gz"))
+    damaged = bytearray(data)
+    damaged[-6] ^= 1  # (in the CRC)
+    (tmp_path / "crc.txt.gz").write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"crc\.txt\.gz: damaged compressed data \(CRC check failed .*\): download "):
+        load_word_vectors(str(tmp_path / "crc.txt.gz"))
+    lines = text.read_bytes().splitlines(keepends=True)
+    (tmp_path / "cut.txt").write_bytes(b"".join(lines[:-1]))
+    with pytest.raises(ValueError, match=rf"cut\.txt: {len(lines) - 2} vectors where its header says "
+                                         rf"{len(lines) - 1}: the file is cut short; download or copy it again$"):
+        load_word_vectors(str(tmp_path / "cut.txt"))
+    # the format and the compression are read from the contents, not the name
+    binary = tmp_path / "v.bin"
+    save_word_vectors(str(binary), vectors, "word2vec_binary")
+    misnamed = {"binary.txt": binary.read_bytes(), "text.bin": text.read_bytes(), "text.gz": text.read_bytes(),
+                "gzip.txt": data, "binary.vectors": gzip.compress(binary.read_bytes())}
+    for name, contents in misnamed.items():
+        (tmp_path / name).write_bytes(contents)
+        loaded = load_word_vectors(str(tmp_path / name))
+        assert set(loaded) == set(vectors) and all(np.allclose(loaded[w], vectors[w]) for w in vectors), name
+    assert [detect_vector_format(str(tmp_path / name)) for name in misnamed] == [
+        "word2vec_binary", "word2vec_text", "word2vec_text", "word2vec_text", "word2vec_binary"]
+    read, write = os.pipe()
+    try:
+        with pytest.raises(ValueError, match=rf"^/dev/fd/{read}: a pipe: the word-vector file is read twice"):
+            check_word_vectors(f"/dev/fd/{read}")
+    finally:
+        os.close(read)
+        os.close(write)
+
+
 def test_word_vector_files_as_notepad_glove_840b_and_macos_write_them(tmp_path):
     """A vocabulary reviewer's: a BOM (Notepad's "UTF-8 with BOM") lost a GloVe file's first word and made a word2vec
     text file's header a one-dimensional vector; GloVe 840B's words with spaces (". . .") refused the whole file; a

@@ -52,6 +52,13 @@ def test_reference_shape_mismatch_names_both_sides(shared_dir):
     with pytest.raises(ValueError, match=r"'txt_model.0.weight' \(300, 300, 5\).*'text_encoder/conv1d/kernel' "
                                          r"\(3, 300, 300\)"):
         load_reference_state_dict(model, state)
+    # a tensor of a rank no layout has (a reviewer's: "error: 0", a KeyError)
+    for shape in ((), (1, 1, 1, 1, 1, 300)):
+        state = reference_weights(spec)
+        state["txt_model.0.weight"] = np.zeros(shape, np.float32)
+        with pytest.raises(ValueError, match=rf"'txt_model.0.weight' {re.escape(str(shape))} .*vs model "
+                                             r"'text_encoder/conv1d/kernel' \(3, 300, 300\)"):
+            load_reference_state_dict(model, state)
 
 
 def _index(shared_dir, stream):

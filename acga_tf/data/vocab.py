@@ -13,10 +13,12 @@ vectors, zero-padded).
 from __future__ import annotations
 
 import collections
+import contextlib
 import gzip
 import logging
 import os
 import re
+import stat
 import unicodedata
 import zlib
 from typing import Iterable, Iterator
@@ -224,23 +226,53 @@ def random_word_vector(word: str, dim: int, seed: int = 0) -> np.ndarray:
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark, which Windows' Notepad writes first
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _open(path: str):
+    """`path` opened for reading bytes, through gzip where it starts as gzip data does (whatever its name ends in).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a pipe (`<(zcat ...)`): a word-vector file is read twice, to check it, then to load it.
+    """
     if not os.path.isfile(path):
+        if os.path.exists(path) and stat.S_ISFIFO(os.stat(path).st_mode):
+            raise ValueError(f"{path}: a pipe: the word-vector file is read twice (checked, then loaded); give a file "
+                             "(a .gz file is read as it is)")
         raise FileNotFoundError(f"{path}: word-vector file not found" + (" (a folder)" if os.path.isdir(path) else ""))
-    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+@contextlib.contextmanager
+def _whole_gzip(path: str):
+    """Names `path` in a compressed file's errors (Python's say neither the file nor what to do)."""
+    try:
+        yield
+    except EOFError:  # "Compressed file ended before the end-of-stream marker was reached"
+        raise ValueError(f"{path}: cut short (its compressed data ends before their end): download or copy it "
+                         "again") from None
+    except (gzip.BadGzipFile, zlib.error) as e:  # "CRC check failed ...", "Error -3 while decompressing data: ..."
+        raise ValueError(f"{path}: damaged compressed data ({e}): download or copy it again") from None
 
 
 def detect_vector_format(path: str) -> str:
-    """"word2vec_binary" for `.bin`/`.bin.gz`, else "word2vec_text" if the first line is `<count> <dim>`, else
-    "glove"."""
-    name = os.path.basename(str(path)).lower()
-    if name.endswith(".bin") or name.endswith(".bin.gz"):
-        return "word2vec_binary"
-    with _open(path) as f:
+    """The format of a word-vector file, from its contents: "word2vec_binary" where a `<count> <dim>` first line is
+    followed by binary data (a NUL byte or bytes that are not UTF-8 text), "word2vec_text" where it is followed by
+    text, else "glove" (no header). A file's name does not decide it: a binary not named `.bin` was read as text
+    ("non-numeric vector value"), and a text file named `.bin` as binary."""
+    with _open(path) as f, _whole_gzip(path):
         first = f.readline().removeprefix(BOM).split()
-    if len(first) == 2 and all(x.isdigit() for x in first):
-        return "word2vec_text"
-    return "glove"
+        if not (len(first) == 2 and all(x.isdigit() for x in first)):
+            return "glove"
+        after = f.read(min(4 * int(first[1]) + 64, 4096))
+    try:
+        after.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "word2vec_binary" if e.start < len(after) - 3 else "word2vec_text"  # (a letter cut at the end: text)
+    return "word2vec_binary" if b"\0" in after else "word2vec_text"
 
 
 def check_word_vectors(path: str, dim: int | None = None, format: str | None = None) -> int:
@@ -263,7 +295,7 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
     """Streams (word, float32 vector) pairs from a word2vec binary, word2vec text or GloVe text file.
 
     Args:
-        path: the file (`.gz` accepted).
+        path: the file (gzip data accepted, whatever the name ends in).
         format: one of `VECTOR_FORMATS`, or None to detect it (`detect_vector_format`).
 
     Raises:
@@ -272,7 +304,7 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
     format = format or detect_vector_format(path)
     if format not in VECTOR_FORMATS:
         raise ValueError(f"unknown word-vector format {format!r}, expected one of {VECTOR_FORMATS}")
-    with _open(path) as f:
+    with _open(path) as f, _whole_gzip(path):
         if format == "word2vec_binary":
             header = f.readline().split()
             if len(header) != 2 or not all(x.isdigit() for x in header):
@@ -291,9 +323,14 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
                 data = f.read(4 * dim)
                 if len(data) != 4 * dim:
                     raise ValueError(f"{path}: entry {i + 1} of {count}: truncated vector")
-                yield chars.decode("utf-8", errors="replace"), np.frombuffer(data, "<f4").astype(np.float32)
+                word, vec = chars.decode("utf-8", errors="replace"), np.frombuffer(data, "<f4").astype(np.float32)
+                if not np.isfinite(vec).all():  # (as in a text file: a NaN trained the run to NaN, rc 0)
+                    raise ValueError(f"{path}: entry {i + 1} of {count} ({word[:40]!r}): a value that is not a finite "
+                                     "number")
+                yield word, vec
             return
-        dim = None
+        dim = count = None
+        vectors = 0
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1:
                 raw = raw.removeprefix(BOM)  # (the first word's vector was lost, or the header unread)
@@ -302,7 +339,7 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
             if lineno == 1 and format == "word2vec_text":
                 if len(parts) != 2 or not all(p.isdigit() for p in parts):
                     raise ValueError(f"{path}:1: word2vec header is {raw[:80]!r}, expected '<count> <dim>'")
-                dim = int(parts[1])
+                count, dim = int(parts[0]), int(parts[1])
                 continue
             if not parts:
                 continue
@@ -324,7 +361,12 @@ def iter_word_vectors(path: str, format: str | None = None) -> Iterator[tuple[st
                                  "'<count> <dim>' line")
             if vec.shape[0] != dim:
                 raise ValueError(f"{path}:{lineno}: {vec.shape[0]} values, expected {dim}")
+            vectors += 1
             yield word.decode("utf-8", errors="replace"), vec
+        if count is not None and vectors < count:  # (a copy cut at a line's end: the words after it had zero vectors,
+            # said only as "words without a vector", a reviewer's)
+            raise ValueError(f"{path}: {vectors} vectors where its header says {count}: the file is cut short; "
+                             "download or copy it again")
 
 
 NUMBER = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # a vector value as files write it (not Python's

@@ -255,7 +255,8 @@ def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], sourc
         layer = model.stage(stage)
         for variable in layer.weights:
             targets[reference_name(stage, _relative(variable, layer))] = variable
-    return _assign(targets, source_arrays, lambda v: _TORCH_TO_KERAS[v.ndim], source)
+    return _assign(targets, source_arrays, lambda v: _TORCH_TO_KERAS.get(v.ndim), source)  # (another rank: its
+    # shape named beside the model's, not "error: 0")
 
 
 def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
