@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -19,14 +20,19 @@ from acga_tf.training.feature_cache import cached_dataset, split_model, write_ca
 FROZEN = ACGAConfig.preset("tiny", i3d_trainable_from="Mixed_4e")
 
 
-def test_prefix_then_head_equals_the_model_and_its_loss():
-    model = ACGA(FROZEN)
+@pytest.mark.parametrize("trainable_from", ["Mixed_4e", "none"])
+def test_prefix_then_head_equals_the_model_and_its_loss(trainable_from):
+    """"none" (all of I3D frozen, the most natural cache) was "'none' is not in list" (a reviewer's)."""
+    config = FROZEN.replace(i3d_trainable_from=trainable_from)
+    model = ACGA(config)
     prefix, head = split_model(model)
-    inputs = random_inputs(FROZEN)
+    inputs = random_inputs(config)
     features = prefix({"video": inputs["video"]})["features"]
-    assert tuple(features.shape[1:4]) == (2, 4, 4)  # Mixed_4d: T/4, S/16, S/16
+    # Mixed_4d or Mixed_4f: T/4, S/16, S/16
+    assert tuple(features.shape[1:4]) == (2, 4, 4) and (trainable_from == "none") == (features.shape[-1] == 104)
     split = head({"features": features, "words": tf.constant(inputs["words"])})
     full = model(inputs)
+    assert (trainable_from == "none") == (not head.trainable_weights[0].path.startswith("video_encoder"))
     for key in ("logits_res1", "logits_res2", "logits"):
         np.testing.assert_allclose(split[key], full[key], atol=1e-5)
     # the head trains exactly the model's trainable weights (shared objects)
@@ -77,16 +83,27 @@ def test_cache_round_trip(tmp_path):
     np.testing.assert_array_equal(y["logits_res2"].numpy(), targets["logits_res2"][order])
 
 
-def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, tmp_path):
+def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, tmp_path, capsys):
+    """With `--val-data` too: its batches were the full model's, and the first epoch's end stopped the run
+    ("Missing data for input 'features'"), its checkpoint and backup unwritten (a reviewer's). The validation
+    samples' features are cached as the training samples' are."""
     from acga_tf.cli import main
 
     out = str(tmp_path / "run")
     keras.utils.set_random_seed(ExperimentConfig.preset("tiny").training.seed)
     initial = ACGA(FROZEN)
-    assert main(["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e",
-                 "--set", "horizontal_flip=false", "--data", prepared_a2d["train"], "--output", out,
-                 "--epochs", "1", "--steps-per-epoch", "3", "--feature-cache"]) == 0
+    command = ["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e", "--set", "horizontal_flip=false",
+               "--data", prepared_a2d["train"], "--val-data", prepared_a2d["test"], "--output", out,
+               "--steps-per-epoch", "3", "--feature-cache"]
+    assert main([*command, "--epochs", "1"]) == 0
+    logged = capsys.readouterr().out
+    assert re.search(r" - val_loss: \d+\.\d+", logged) and "nan" not in logged, logged
     assert os.path.exists(os.path.join(out, "feature_cache", "complete.json"))
+    validation = json.load(open(os.path.join(out, "feature_cache", "validation", "complete.json")))
+    samples = sum(1 for _ in tf.data.TFRecordDataset([os.path.join(out, "feature_cache", "validation", name)
+                                                      for name in validation["shards"]]))
+    assert samples == json.load(open(os.path.join(os.path.dirname(prepared_a2d["test"]), "manifest.json"))
+                                )["splits"]["test"]["samples"]
     assert os.path.exists(os.path.join(out, "checkpoints", "epoch-01.keras"))
     trained = keras.saving.load_model(os.path.join(out, "model.keras"))
     before = {w.path: w.numpy() for w in initial.weights}
@@ -96,6 +113,17 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
     assert not np.allclose(mixed_4e.numpy(), before[mixed_4e.path])  # trained
     decoder = trained.stage("decoder").conv_fusion.kernel
     assert not np.allclose(decoder.numpy(), before[decoder.path])
+    # a cache shard damaged in place (its size kept): "corrupted record at N" at every resume, naming no file (a
+    # reviewer's); named now, and its cache written again by the same command
+    shard = os.path.join(out, "feature_cache", "features-00000.tfrecord")
+    data = bytearray(open(shard, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(shard, "wb").write(bytes(data))
+    assert main([*command, "--epochs", "2", "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(rf"acga train: error: {re.escape(shard)}: damaged \(corrupted record at \d+\); the same "
+                        r"command writes the feature cache again", err), err
+    assert not os.path.exists(os.path.join(out, "feature_cache", "complete.json"))
 
 
 @pytest.mark.slow  # (22 s on a 2-core AMD host: two runs) the default suite trains with the cache in float32 and

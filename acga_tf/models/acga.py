@@ -704,7 +704,8 @@ def split_model(model, task_class=keras.Model) -> tuple[keras.Model, keras.Model
     encoder = model.stage("video_encoder")
     names = list(encoder.blocks)
     check_feature_cache(config)
-    start = names.index(encoder.trainable_from)
+    # "none": every block frozen, the head starts at the encoder's output ('none' was "not in list": a reviewer's)
+    start = len(names) if encoder.trainable_from == "none" else names.index(encoder.trainable_from)
 
     video = keras.Input((config.clip_length, config.image_size, config.image_size, config.input_channels),
                         name="video")

@@ -70,8 +70,10 @@ def _examples(prefix: keras.Model, dataset: tf.data.Dataset):
             yield tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString()
 
 
-def cached_dataset(paths: list[str], *, batch_size: int, seed: int, shuffle_buffer: int) -> tf.data.Dataset:
-    """An endless, shuffled dataset of `({"features", "words"}, targets)` batches from `write_cache` shards."""
+def cached_dataset(paths: list[str], *, batch_size: int, seed: int, shuffle_buffer: int, training: bool = True
+                   ) -> tf.data.Dataset:
+    """An endless, shuffled dataset of `({"features", "words"}, targets)` batches from `write_cache` shards; with
+    `training=False` one pass in the order written, its last batch kept whole or not (validation)."""
     spec = {k: tf.io.FixedLenFeature([], tf.string) for k in ("features", "words", *CACHE_TARGETS)}
 
     def parse(serialized):
@@ -84,10 +86,13 @@ def cached_dataset(paths: list[str], *, batch_size: int, seed: int, shuffle_buff
             tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return records.shuffle(shuffle_buffer, seed=pass_seeds(seed, number)[1], reshuffle_each_iteration=False)
 
-    ds = tf.data.Dataset.counter().flat_map(one_pass)
+    if training:
+        ds = tf.data.Dataset.counter().flat_map(one_pass)
+    else:
+        ds = tf.data.TFRecordDataset(sorted(paths))
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     # shapes are fixed per cache: restore them for Keras (parse_tensor gives unknown shapes)
     first = next(iter(tf.data.TFRecordDataset(sorted(paths)[:1]).map(parse)))
     shapes = tf.nest.map_structure(lambda t: t.shape, first)
     ds = ds.map(lambda x, y: tf.nest.map_structure(lambda t, s: tf.ensure_shape(t, s), (x, y), shapes))
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

@@ -103,6 +103,7 @@ CHECKPOINT_PATTERN = "epoch-{epoch:02d}.keras"
 LOG_DIR = "logs"
 WORKERS_DIR = "workers"
 FEATURE_CACHE_DIR = "feature_cache"
+VALIDATION_CACHE_DIR = "validation"  # in FEATURE_CACHE_DIR: the validation samples' features (written again with it)
 DEFAULT_BACKUP_EVERY = 100  # optimizer steps between backups (and at every epoch's end)
 # The backup's files (Keras' `BackupAndRestore` names).
 BACKUP_WEIGHTS_FILE = "latest.weights.h5"
@@ -613,7 +614,7 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         if not tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)):
             artifacts.save_experiment(run.work_dir, recorded)
         batches = _build_inputs(run, prefix)
-        validation = None if val_pattern is None else _build_validation(run, val_pattern)
+        validation = None if val_pattern is None else _build_validation(run, val_pattern, prefix)
         callbacks = [*_build_callbacks(run, model, backup), *callbacks]
         if start_step and start_step % run.steps_per_epoch == 0:  # stopped after an epoch's last step: its end's
             ended, checkpoint = start_step // run.steps_per_epoch, next(  # checkpoint may not have been written
@@ -623,6 +624,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         try:
             history = _train(run, task, batches, validation, callbacks, start_step, verbose)
         except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
+            if prefix is not None and (damaged := _damaged_cache_shard(run.work_dir)) is not None:
+                raise ValueError(f"{damaged}: damaged ({error_message(e).splitlines()[0]}); the same command writes "
+                                 "the feature cache again") from None
             raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
         except (KeyboardInterrupt, OSError) as e:  # Ctrl-C, or a full disk: what a second try would do
             # (not in a cluster: the other workers keep their last backup, and a worker's newer one could not
@@ -1321,7 +1325,7 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
     unflipped = make_dataset(run.train_pattern, experiment.data.replace(horizontal_flip=False), training=False,
                              batch_size=global_batch, vectorizer=run.vectorizer)
     cache_paths = _feature_cache(prefix, unflipped, os.path.join(run.work_dir, FEATURE_CACHE_DIR),
-                                 _cache_fingerprint(run, prefix))
+                                 _cache_fingerprint(run, prefix, run.train_pattern))
 
     def cached(skip: int) -> tf.data.Dataset:
         ds = cached_dataset(cache_paths, batch_size=global_batch, seed=experiment.data.seed,
@@ -1344,14 +1348,23 @@ def _worker_shard(strategy, pattern: str) -> tuple[int, int] | None:
     return len(tasks), tasks.index((resolver.task_type, resolver.task_id))
 
 
-def _build_validation(run: _Run, val_pattern: str) -> tf.data.Dataset:
+def _build_validation(run: _Run, val_pattern: str, prefix: keras.Model | None = None) -> tf.data.Dataset:
     """The validation batches `fit` evaluates after every epoch, of the length `make_dataset` gives them where the
     manifest knows it (Keras warns "Your input ran out of data" after a dataset of unknown length ends; several
     workers' auto-shard drops that length, each reading a part). Under JAX's DataParallel every batch is a whole number
     of slices, one per device (JAX cannot split a batch unevenly): the last `samples % devices` samples are left out,
-    a warning says so, and the length is set again after that trim."""
+    a warning says so, and the length is set again after that trim. With the feature cache (`prefix`), the frozen
+    blocks' features of the validation samples, cached as the training samples' are (`feature_cache/validation/`):
+    the model that trains takes features (the full model's batches stopped the first epoch's end: a reviewer's)."""
     ds = make_dataset(val_pattern, run.experiment.data, training=False, batch_size=run.global_batch,
                       vectorizer=run.vectorizer)
+    if prefix is not None:
+        paths = _feature_cache(prefix, ds, os.path.join(run.work_dir, FEATURE_CACHE_DIR, VALIDATION_CACHE_DIR),
+                               _cache_fingerprint(run, prefix, val_pattern))
+        cached = cached_dataset(paths, batch_size=run.global_batch, seed=run.experiment.data.seed,
+                                shuffle_buffer=1, training=False)
+        length = int(ds.cardinality())  # (unknown: -2)
+        return cached.apply(tf.data.experimental.assert_cardinality(length)) if length >= 0 else cached
     if run.distribution is None:
         return ds
     samples = known_sample_count(val_pattern)  # None: shards without a manifest
@@ -1410,11 +1423,11 @@ def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_s
     return history
 
 
-def _cache_fingerprint(run: _Run, prefix: keras.Model) -> str:
-    """sha256 of everything the cached features depend on: the training shards (names and the manifest's sha256),
-    the data and model configs, the word vectors, the frozen prefix's weights and the dtype it computes in."""
+def _cache_fingerprint(run: _Run, prefix: keras.Model, pattern: str) -> str:
+    """sha256 of everything the cached features depend on: the shards of `pattern` (names and the manifest's
+    sha256), the data and model configs, the word vectors, the frozen prefix's weights and the dtype it computes in."""
     # each shard by the manifest beside it (a second folder's shards were recorded without their digests)
-    shards = shard_records(sorted(tf.io.gfile.glob(run.train_pattern)))
+    shards = shard_records(sorted(tf.io.gfile.glob(pattern)))
     h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(s["file"]), s["sha256"]) for s in shards],
                                    "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict(),
                                    # (a cache of bfloat16 features was reused by a float32 run: a researcher's)
@@ -1445,6 +1458,23 @@ def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str
     files.write_json(marker, {"shards": [os.path.basename(p) for p in paths], "fingerprint": fingerprint,
                               "sizes": [tf.io.gfile.stat(p).length for p in paths]})
     return paths
+
+
+def _damaged_cache_shard(work_dir: str) -> str | None:
+    """The first shard of the run's feature caches (training, validation) that cannot be read through, its cache's
+    `complete.json` removed so that the next run writes that cache again; None where every shard reads. A shard
+    damaged in place (its size kept) failed every resume with "corrupted record at N", naming no file (a
+    reviewer's)."""
+    for folder in (os.path.join(work_dir, FEATURE_CACHE_DIR), os.path.join(work_dir, FEATURE_CACHE_DIR,
+                                                                            VALIDATION_CACHE_DIR)):
+        for path in sorted(tf.io.gfile.glob(os.path.join(folder, "features-*.tfrecord"))):
+            try:
+                tf.data.TFRecordDataset(path).reduce(0, lambda count, _: count + 1)
+            except tf.errors.DataLossError:
+                if tf.io.gfile.exists(marker := os.path.join(folder, "complete.json")):
+                    tf.io.gfile.remove(marker)
+                return path
+    return None
 
 
 def _recorded_cache(directory: str, marker: str, fingerprint: str) -> tuple[list[str], str | None]:
