@@ -83,7 +83,7 @@ def test_cache_round_trip(tmp_path):
     np.testing.assert_array_equal(y["logits_res2"].numpy(), targets["logits_res2"][order])
 
 
-def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, tmp_path, capsys):
+def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, tmp_path, capsys, caplog):
     """With `--val-data` too: its batches were the full model's, and the first epoch's end stopped the run
     ("Missing data for input 'features'"), its checkpoint and backup unwritten (a reviewer's). The validation
     samples' features are cached as the training samples' are."""
@@ -92,12 +92,15 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
     out = str(tmp_path / "run")
     keras.utils.set_random_seed(ExperimentConfig.preset("tiny").training.seed)
     initial = ACGA(FROZEN)
-    command = ["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e", "--set", "horizontal_flip=false",
-               "--data", prepared_a2d["train"], "--val-data", prepared_a2d["test"], "--output", out,
-               "--steps-per-epoch", "3", "--feature-cache"]
-    assert main([*command, "--epochs", "1"]) == 0
+    command = ["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e", "--data", prepared_a2d["train"],
+               "--val-data", prepared_a2d["test"], "--output", out, "--steps-per-epoch", "3", "--feature-cache"]
+    with caplog.at_level("WARNING"):
+        assert main([*command, "--epochs", "1"]) == 0
     logged = capsys.readouterr().out
     assert re.search(r" - val_loss: \d+\.\d+", logged) and "nan" not in logged, logged
+    # the flips the experiment asks for (its default) are said not to apply (experiment.json still records them)
+    assert "--feature-cache: the cached samples are not flipped (horizontal_flip, on in the experiment, is not " \
+           "applied)" in caplog.messages
     assert os.path.exists(os.path.join(out, "feature_cache", "complete.json"))
     validation = json.load(open(os.path.join(out, "feature_cache", "validation", "complete.json")))
     samples = sum(1 for _ in tf.data.TFRecordDataset([os.path.join(out, "feature_cache", "validation", name)

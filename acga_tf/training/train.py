@@ -564,6 +564,9 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
                          "(docs/training.md#backends)")
     if feature_cache:  # nothing frozen to cache: before the folder too (each worker's was left empty)
         check_feature_cache(experiment.model)
+        if experiment.data.horizontal_flip:  # (experiment.json still says it: a reviewer's)
+            logger.warning("%s: the cached samples are not flipped (horizontal_flip, on in the experiment, is not "
+                           "applied)", option("--feature-cache", "feature_cache"))
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
         if pattern is not None:
             check_shards(pattern, experiment.data)
