@@ -175,6 +175,12 @@ def test_word_vector_files_cut_short_damaged_misnamed_or_not_finite_are_named(tm
         assert set(loaded) == set(vectors) and all(np.allclose(loaded[w], vectors[w]) for w in vectors), name
     assert [detect_vector_format(str(tmp_path / name)) for name in misnamed] == [
         "word2vec_binary", "word2vec_text", "word2vec_text", "word2vec_text", "word2vec_binary"]
+    (tmp_path / "huge.bin").write_bytes(b"1 99999999999\nthe " + bytes(12))  # (400 GB a word: "out of memory")
+    with pytest.raises(ValueError, match=r"huge\.bin:1: its word2vec header gives vectors of 99999999999 values: not "
+                                         r"a word-vector file \(1 to 100,000\)$"):
+        load_word_vectors(str(tmp_path / "huge.bin"))
+    (tmp_path / "bom.bin").write_bytes(b"\xef\xbb\xbf" + binary.read_bytes())  # (Notepad's mark on a binary's header)
+    assert set(load_word_vectors(str(tmp_path / "bom.bin"))) == set(vectors)
     read, write = os.pipe()
     try:
         with pytest.raises(ValueError, match=rf"^/dev/fd/{read}: a pipe: the word-vector file is read twice"):

@@ -309,10 +309,10 @@ def iter_word_vectors(path: str, format: str | None = None,
         raise ValueError(f"unknown word-vector format {format!r}, expected one of {VECTOR_FORMATS}")
     with _open(path) as f, _whole_gzip(path):
         if format == "word2vec_binary":
-            header = f.readline().split()
+            header = f.readline().removeprefix(BOM).split()
             if len(header) != 2 or not all(x.isdigit() for x in header):
                 raise ValueError(f"{path}:1: word2vec header is {b' '.join(header)!r}, expected '<count> <dim>'")
-            count, dim = int(header[0]), int(header[1])
+            count, dim = int(header[0]), _dimension(path, int(header[1]))
             for i in range(count):
                 chars = bytearray()
                 while True:
@@ -345,7 +345,7 @@ def iter_word_vectors(path: str, format: str | None = None,
             if lineno == 1 and format == "word2vec_text":
                 if len(parts) != 2 or not all(p.isdigit() for p in parts):
                     raise ValueError(f"{path}:1: word2vec header is {raw[:80]!r}, expected '<count> <dim>'")
-                count, dim = int(parts[0]), int(parts[1])
+                count, dim = int(parts[0]), _dimension(path, int(parts[1]))
                 continue
             if not parts:
                 continue
@@ -376,6 +376,18 @@ def iter_word_vectors(path: str, format: str | None = None,
             # said only as "words without a vector", a reviewer's)
             raise ValueError(f"{path}: {vectors} vectors where its header says {count}: the file is cut short; "
                              "download or copy it again")
+
+
+MAX_VECTOR_DIM = 100_000  # a word2vec header past this is not a word-vector file's (300 in the paper)
+
+
+def _dimension(path: str, dim: int) -> int:
+    """A header's vector size, refused where no word-vector file has it (a binary's `1 99999999999` asked for 400 GB
+    a word: "out of memory", naming no file, a reviewer's)."""
+    if not 0 < dim <= MAX_VECTOR_DIM:
+        raise ValueError(f"{path}:1: its word2vec header gives vectors of {dim} values: not a word-vector file "
+                         f"(1 to {MAX_VECTOR_DIM:,})")
+    return dim
 
 
 NUMBER = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # a vector value as files write it (not Python's

@@ -187,7 +187,7 @@ class _CheckpointReader(Mapping):
         return len(self._shapes)
 
 
-def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, *, whole: bool = False
+def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, *, whole: bool = True
                         ) -> LoadReport:
     """Loads a DeepMind Kinetics I3D TF checkpoint (`rgb_imagenet`, `flow_imagenet`, ...) into the encoder.
 
@@ -197,7 +197,9 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, 
         stream: "rgb" or "flow"; default: detected from the checkpoint's scope (`RGB/` or `Flow/`). For a
             two-stream model it also picks which stream's encoder is loaded.
         whole: refuse, before any weight is set, a checkpoint that lacks an encoder weight other than a BatchNorm
-            scale (a partial one, or another model's: its encoder would train from random weights).
+            scale (a partial one, or another model's: its encoder would train from random weights); the default,
+            as `acga train --init-weights` (it was False here: a partial checkpoint left 24 weights random, with
+            warnings only, a reviewer's). False loads what the checkpoint has.
 
     Returns:
         A `LoadReport`; the checkpoint's Mixed_5*/Logits variables and the model's BatchNorm scales (when the
