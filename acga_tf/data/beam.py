@@ -4,8 +4,9 @@ The same shards as the local converter (`acga_tf.data.convert`): the shard plan 
 is one Beam element written by `shards.write_shard` (temporary name, rename, completion marker), so the bytes
 do not depend on the runner or its parallelism. Each execution of a shard writes under temporary names of its
 own, so a runner that runs one shard twice at once (a retried bundle) leaves one whole shard and its marker. The
-driver then reads the completion markers to write the manifest. Paths reach the workers absolute; the input and
-output folders must be visible to the driver and every Beam worker (DirectRunner: local disk).
+driver then reads the completion markers to write the manifest. Paths reach the workers of a runner other than
+DirectRunner absolute; the input and output folders must be visible to the driver and every Beam worker, at the
+same path (DirectRunner: local disk).
 """
 
 from __future__ import annotations
