@@ -389,10 +389,12 @@ def test_two_beam_executions_of_one_shard_at_once_leave_a_whole_shard_and_its_ma
     assert sorted(os.listdir(out)) == [".shards", task.name] and os.listdir(out / ".shards") == [task.name + ".json"]
 
 
-def test_beam_removes_what_stopped_executions_left_and_gives_other_runners_absolute_paths(a2d_world, tmp_path,
-                                                                                       monkeypatch):
-    """Temporaries of a stopped execution (each has a name of its own) are removed before the pipeline runs; a
-    runner other than the direct ones gets absolute paths (its workers do not run in this folder; a reviewer's)."""
+def test_what_stopped_executions_left_is_removed_and_other_runners_get_absolute_paths(a2d_world, tmp_path,
+                                                                                     monkeypatch):
+    """Temporaries of a stopped execution (Beam's each have a name of their own) are removed when the split is next
+    converted, by either runner, and whatever the shard count then (a diff reviewer's: Beam's markers' were left
+    where the local runner finished the split, and an earlier version's `<shard>.json.tmp` where Beam did); a runner
+    other than the direct ones gets absolute paths (its workers do not run in this folder; a reviewer's)."""
     pytest.importorskip("apache_beam")
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -402,13 +404,20 @@ def test_beam_removes_what_stopped_executions_left_and_gives_other_runners_absol
     root, out = a2d_world[0], tmp_path / "out"
     assert prepare_a2d(root, out, "--runner", "beam") == 0
     shard = sorted(out.glob("train-*.tfrecord"))[0]
-    left = [out / (shard.name + ".0123456789abcdef.tmp"), out / ".shards" / (shard.name + ".json.fedcba9876543210.tmp"),
-            out / ".shards" / (shard.name + ".error.json.00000000ffffffff.tmp")]
-    for path in left:
-        path.write_text("cut short")
-    (out / ".shards" / (shard.name + ".json")).unlink()  # (stopped before its marker)
-    assert prepare_a2d(root, out, "--runner", "beam") == 0
-    assert [path.exists() for path in left] == [False] * 3
+    other = re.sub(r"-of-\d{5}", "-of-00099", shard.name)  # (another shard count's)
+    markers = out / ".shards"
+    left = [out / (shard.name + ".0123456789abcdef.tmp"), markers / (shard.name + ".json.fedcba9876543210.tmp"),
+            markers / (shard.name + ".error.json.00000000ffffffff.tmp"), markers / (shard.name + ".json.tmp"),
+            markers / (other + ".json.0123456789abcdef.tmp")]
+    for runner in ("beam", "local"):
+        for path in left:
+            path.write_text("cut short")
+        (out / ".shards" / (shard.name + ".json")).unlink()  # (stopped before its marker)
+        assert prepare_a2d(root, out, "--runner", runner, "--split", "train") == 0
+        assert [path.exists() for path in left] == [False] * len(left), runner
+    (out / ".shards" / "test-00000-of-00002.tfrecord.json.tmp").write_text("another split's")
+    assert prepare_a2d(root, out, "--split", "train") == 0
+    assert (out / ".shards" / "test-00000-of-00002.tfrecord.json.tmp").exists()
 
     monkeypatch.chdir(root.parent)
     tasks = plan_shards(read_a2d(root.name, "train"), "out", "train", window=8, shard_size=SHARD_SIZE, skip_bad=False)

@@ -175,6 +175,16 @@ def test_word_vector_files_cut_short_damaged_misnamed_or_not_finite_are_named(tm
         assert set(loaded) == set(vectors) and all(np.allclose(loaded[w], vectors[w]) for w in vectors), name
     assert [detect_vector_format(str(tmp_path / name)) for name in misnamed] == [
         "word2vec_binary", "word2vec_text", "word2vec_text", "word2vec_text", "word2vec_binary"]
+    # a diff reviewer's: a text file whose first word is Latin-1 was read as binary (garbage vectors, one warning),
+    # and tiny binaries whose value bytes happened to be UTF-8 as text
+    (tmp_path / "latin1.txt").write_bytes(b"2 3\nm\xfcde 1 2 3\nthe 4 5 6\n")
+    assert detect_vector_format(str(tmp_path / "latin1.txt")) == "word2vec_text"
+    assert load_word_vectors(str(tmp_path / "latin1.txt"), words=["the"])["the"].tolist() == [4, 5, 6]
+    rng, tiny = np.random.default_rng(0), str(tmp_path / "tiny.vectors")
+    for dim in (1, 2, 3):
+        for _ in range(100):
+            save_word_vectors(tiny, {"the": rng.standard_normal(dim).astype("f4")}, "word2vec_binary")
+            assert detect_vector_format(tiny) == "word2vec_binary", open(tiny, "rb").read()
     (tmp_path / "huge.bin").write_bytes(b"1 99999999999\nthe " + bytes(12))  # (400 GB a word: "out of memory")
     with pytest.raises(ValueError, match=r"huge\.bin:1: its word2vec header gives vectors of 99999999999 values: not "
                                          r"a word-vector file \(1 to 100,000\)$"):

@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 from typing import Any, Sequence
@@ -30,7 +29,6 @@ from acga_tf.ops.options import option
 
 BEAM_OPTION = ("--beam-option", "beam_options")
 DIRECT_RUNNERS = ("SwitchingDirectRunner", "BundleBasedDirectRunner", "DirectRunner", "FnApiRunner")  # this machine's
-UNIQUE_TEMPORARY = re.compile(r"\.[0-9a-f]{16}" + re.escape(files.TEMPORARY_SUFFIX) + "$")  # `unique_suffix`'s names
 
 
 def error_path(task: ShardTask) -> str:
@@ -74,18 +72,6 @@ def worker_tasks(tasks: Sequence[ShardTask], options: Any) -> list[ShardTask]:
     _, _, StandardOptions, create_runner = _imported()
     runner = type(create_runner(options.view_as(StandardOptions).runner or "DirectRunner")).__name__
     return list(tasks) if runner in DIRECT_RUNNERS else [_absolute(task) for task in tasks]
-
-
-def _remove_temporaries(tasks: Sequence[ShardTask]) -> None:
-    """Removes the temporary files stopped executions of `tasks` left (named by `unique_suffix`): shards, markers
-    and error records."""
-    names = {os.path.join(task.output_dir, folder, task.name + ending) for task in tasks
-             for folder, ending in (("", ""), (MARKER_DIR, ".json"), (MARKER_DIR, ".error.json"))}
-    for folder in {os.path.dirname(name) for name in names}:
-        for entry in os.listdir(folder) if os.path.isdir(folder) else ():
-            path = os.path.join(folder, entry)
-            if (found := UNIQUE_TEMPORARY.search(path)) and path[:found.start()] in names:
-                os.remove(path)
 
 
 @contextlib.contextmanager
@@ -207,7 +193,6 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     for task in tasks:
         if os.path.exists(error_path(task)):
             os.remove(error_path(task))
-    _remove_temporaries(tasks)
     options = PipelineOptions(list(beam_options) or ["--runner=DirectRunner"])
     steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
     level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)

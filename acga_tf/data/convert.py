@@ -153,9 +153,15 @@ def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
 
 
 def _remove_stale(output_dir: str, split_name: str, keep: set[str]) -> None:
-    """Removes shards of this split not in the current plan (another shard count), and leftover .tmp files; only
-    names the converter writes (`<split>-NNNNN-of-NNNNN.tfrecord`), never another file that happens to share a
-    prefix."""
+    """Removes shards of this split not in the current plan (another shard count), and leftover .tmp files (the
+    shards' and their markers', under either runner's temporary names); only names the converter writes
+    (`<split>-NNNNN-of-NNNNN.tfrecord`), never another file that happens to share a prefix."""
+    markers = os.path.join(output_dir, MARKER_DIR)
+    for entry in os.listdir(markers) if os.path.isdir(markers) else ():  # (`<shard>.json.tmp`, `<shard>.error.json.
+        # <hex>.tmp`: a diff reviewer's, left where the other runner, or another shard count, finished the split)
+        shard = entry[:entry.find(".tfrecord.") + len(".tfrecord")]
+        if entry.endswith(files.TEMPORARY_SUFFIX) and (match := SHARD_RE.match(shard)) and match.group(1) == split_name:
+            os.remove(os.path.join(markers, entry))
     for entry in os.listdir(output_dir):
         path = os.path.join(output_dir, entry)
         match = SHARD_RE.match(entry)

@@ -259,20 +259,20 @@ def _whole_gzip(path: str):
 
 
 def detect_vector_format(path: str) -> str:
-    """The format of a word-vector file, from its contents: "word2vec_binary" where a `<count> <dim>` first line is
-    followed by binary data (a NUL byte or bytes that are not UTF-8 text), "word2vec_text" where it is followed by
-    text, else "glove" (no header). A file's name does not decide it: a binary not named `.bin` was read as text
-    ("non-numeric vector value"), and a text file named `.bin` as binary."""
+    """The format of a word-vector file, from its contents: after a `<count> <dim>` first line, "word2vec_text" where
+    the next line ends in `dim` numbers written as text, else "word2vec_binary"; without that header, "glove". A
+    file's name does not decide it (a binary not named `.bin` was read as text: "non-numeric vector value"; a text
+    file named `.bin` as binary), nor the bytes of a word (a first word in Latin-1 made a text file binary, its
+    vectors garbage: a diff reviewer's)."""
     with _open(path) as f, _whole_gzip(path):
         first = f.readline().removeprefix(BOM).split()
         if not (len(first) == 2 and all(x.isdigit() for x in first)):
             return "glove"
-        after = f.read(min(4 * int(first[1]) + 64, 4096))
-    try:
-        after.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return "word2vec_binary" if e.start < len(after) - 3 else "word2vec_text"  # (a letter cut at the end: text)
-    return "word2vec_binary" if b"\0" in after else "word2vec_text"
+        line = f.readline(1 << 20).rstrip(b"\r\n")  # a binary's bytes up to its first newline byte
+    dim, values = int(first[1]), [part for part in line.split(b" ") if part][1:]
+    numbers = len(values) >= dim and all(NUMBER.fullmatch(value) or value.lower().lstrip(b"+-") in NOT_FINITE
+                                         for value in values[len(values) - dim:])
+    return "word2vec_text" if not line or numbers else "word2vec_binary"
 
 
 def check_word_vectors(path: str, dim: int | None = None, format: str | None = None) -> int:
@@ -390,6 +390,7 @@ def _dimension(path: str, dim: int) -> int:
     return dim
 
 
+NOT_FINITE = (b"nan", b"inf", b"infinity")  # as text files may write them (refused as values, but text: named there)
 NUMBER = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # a vector value as files write it (not Python's
 # float() "nan", "infinity" or "1_000", which are words: "to infinity" was refused as a value, a reviewer's)
 
