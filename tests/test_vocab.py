@@ -151,8 +151,8 @@ def test_word_vector_files_cut_short_damaged_misnamed_or_not_finite_are_named(tm
     save_word_vectors(str(text), vectors, "word2vec_text")
     data = gzip.compress(text.read_bytes())
     (tmp_path / "cut.txt.gz").write_bytes(data[:-30])
-    with pytest.raises(ValueError, match=r"cut\.txt\.gz: cut short \(its compressed data ends before their end\): "
-                                         r"download or copy it again$"):
+    with pytest.raises(ValueError, match=r"cut\.txt\.gz: cut short \(its compressed data stop before their end "
+                                         r"marker\): download or copy it again$"):
         load_word_vectors(str(tmp_path / "cut.txt.gz"))
     damaged = bytearray(data)
     damaged[-6] ^= 1  # (in the CRC)

@@ -252,8 +252,8 @@ def _whole_gzip(path: str):
     try:
         yield
     except EOFError:  # "Compressed file ended before the end-of-stream marker was reached"
-        raise ValueError(f"{path}: cut short (its compressed data ends before their end): download or copy it "
-                         "again") from None
+        raise ValueError(f"{path}: cut short (its compressed data stop before their end marker): download or copy "
+                         "it again") from None
     except (gzip.BadGzipFile, zlib.error) as e:  # "CRC check failed ...", "Error -3 while decompressing data: ..."
         raise ValueError(f"{path}: damaged compressed data ({e}): download or copy it again") from None
 
