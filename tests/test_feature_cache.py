@@ -125,8 +125,74 @@ def test_fit_with_the_feature_cache_trains_only_the_unfrozen_part(prepared_a2d, 
     assert main([*command, "--epochs", "2", "--resume"]) == 2
     err = capsys.readouterr().err.strip()
     assert re.fullmatch(rf"acga train: error: {re.escape(shard)}: damaged \(corrupted record at \d+\); the same "
-                        r"command writes the feature cache again", err), err
+                        r"command writes the feature cache again and resumes the run from its backup \(optimizer "
+                        r"step 3\)", err), err
     assert not os.path.exists(os.path.join(out, "feature_cache", "complete.json"))
+
+
+def test_a_validation_shard_damaged_while_its_features_are_cached_is_named(prepared_a2d, tmp_path, capsys):
+    """A diff reviewer's: the caches are written before training, where a damaged shard's "corrupted record at N"
+    was said without the shard (the run without the cache named it)."""
+    from acga_tf.cli import main
+
+    source = os.path.dirname(prepared_a2d["test"])
+    damaged = tmp_path / "val"
+    damaged.mkdir()
+    for name in os.listdir(source):
+        if name.startswith("test-") or name in ("manifest.json", "vocab.txt"):
+            shutil.copy(os.path.join(source, name), damaged / name)
+    shard = sorted(damaged.glob("test-*.tfrecord"))[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 8] = bytes(b ^ 0xFF for b in data[len(data) // 2: len(data) // 2 + 8])
+    shard.write_bytes(bytes(data))  # (its size kept: the manifest's size check passes)
+    assert main(["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e", "--data", prepared_a2d["train"],
+                 "--val-data", str(damaged / "test-*.tfrecord"), "--output", str(tmp_path / "run"), "--epochs", "1",
+                 "--steps-per-epoch", "1", "--feature-cache"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"acga train: error: {shard}: damaged (corrupted record at ") and "\n" not in err, err
+
+
+@pytest.mark.parametrize("cache", [[], ["--feature-cache"]])
+def test_validation_shards_that_are_all_empty_are_refused_before_the_run(cache, prepared_a2d, tmp_path, capsys):
+    """A diff reviewer's: an empty validation shard (0 bytes, no manifest) ended the first epoch with a StopIteration
+    traceback, the run's folder left."""
+    from acga_tf.cli import main
+
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "test-00000-of-00001.tfrecord").write_bytes(b"")
+    pattern = str(tmp_path / "val" / "test-*.tfrecord")
+    assert main(["train", "--preset", "tiny", "--set", "i3d_trainable_from=Mixed_4e", "--data", prepared_a2d["train"],
+                 "--val-data", pattern, "--output", str(tmp_path / "run"), *cache]) == 2
+    assert capsys.readouterr().err == (f"acga train: error: --val-data {pattern}: no sample to score, every shard it "
+                                       "matches is empty (0 bytes)\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_caches_fingerprint_knows_shards_without_a_manifest_by_their_size(tmp_path):
+    """A diff reviewer's: validation shards without a manifest, swapped on a resume for others of the same name, were
+    scored from the stale cache (only the name counted where no manifest gave a sha256)."""
+    import types
+
+    from acga_tf.training import train
+
+    prefix, _ = split_model(ACGA(FROZEN))
+    experiment = ExperimentConfig.preset("tiny", i3d_trainable_from="Mixed_4e")
+    run = types.SimpleNamespace(experiment=experiment, vectorizer=types.SimpleNamespace(matrix=tf.zeros((3, 4))))
+    prints = []
+    for folder, size in (("a", 10), ("b", 10), ("c", 11)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "test-00000-of-00001.tfrecord").write_bytes(bytes(size))
+        prints.append(train._cache_fingerprint(run, prefix, str(tmp_path / folder / "test-*.tfrecord")))
+    assert prints[0] == prints[1] != prints[2]  # (a copied run's cache stays valid: the folder is not in it)
+    # several workers split the cache's samples, not its files (one file could not be split over two workers)
+    write_cache(prefix, tf.data.Dataset.from_tensors(({"video": tf.zeros((1, 8, 64, 64, 3)),
+                                                       "words": tf.zeros((1, 8, 32))},
+                                                      {k: tf.zeros((1, 1)) for k in ("logits_res1", "logits_res2",
+                                                                                     "logits")})), str(tmp_path / "w"))
+    for training in (True, False):
+        options = cached_dataset([str(tmp_path / "w" / "features-00000.tfrecord")], batch_size=1, seed=0,
+                                 shuffle_buffer=1, training=training).options()
+        assert options.experimental_distribute.auto_shard_policy == tf.data.experimental.AutoShardPolicy.DATA
 
 
 @pytest.mark.slow  # (22 s on a 2-core AMD host: two runs) the default suite trains with the cache in float32 and

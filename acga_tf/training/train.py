@@ -491,9 +491,10 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         mixed_precision: True or "auto": the precision `mixed_precision_policy()` picks (mixed_float16 with loss
             scaling on a GPU; on a CPU mixed_bfloat16_head where it convolves faster in bfloat16, else float32;
             logged with its reason, which on a CPU gives the measured bfloat16 speed); or a key of `PRECISIONS`.
-        feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` and train
-            only the rest (`acga_tf.training.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only
-            training; no flip augmentation).
+        feature_cache: run the frozen I3D blocks once over the training samples into `feature_cache/` (and over
+            `val_pattern`'s into `feature_cache/validation/`) and train only the rest
+            (`acga_tf.training.feature_cache`; needs frozen blocks, e.g. the paper's Mixed_4f-only training; no flip
+            augmentation).
         strategy: a `tf.distribute.Strategy`; default `make_strategy()`. Under JAX training runs on all the
             devices JAX sees, under `keras.distribution.DataParallel` (`data_parallel`), under PyTorch on one
             device; neither takes a strategy (docs/training.md#distribution).
@@ -570,6 +571,10 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     for pattern in (train_pattern, val_pattern):  # shards the model cannot read: before the folder too
         if pattern is not None:
             check_shards(pattern, experiment.data)
+    if val_pattern is not None and all(tf.io.gfile.stat(f).length == 0 for f in tf.io.gfile.glob(val_pattern)):
+        raise ValueError(f"{option('--val-data', 'val_pattern')} {val_pattern}: no sample to score, every shard it "
+                         "matches is empty (0 bytes)")  # (a StopIteration traceback after the first epoch: a diff
+        # reviewer's)
     _check_one_vocabulary(train_pattern)
     # Under JAX on several devices the model, its training and its save run in the DataParallel scope.
     with (files.locked_folder(run.work_dir, option(*OUTPUT)),
@@ -616,8 +621,11 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         recorded = experiment.override(epochs=run.epochs, steps_per_epoch=steps_per_epoch or 0)
         if not tf.io.gfile.exists(os.path.join(run.work_dir, artifacts.MODEL_FILE)):
             artifacts.save_experiment(run.work_dir, recorded)
-        batches = _build_inputs(run, prefix)
-        validation = None if val_pattern is None else _build_validation(run, val_pattern, prefix)
+        try:
+            batches = _build_inputs(run, prefix)  # (with the feature cache, the caches are written here)
+            validation = None if val_pattern is None else _build_validation(run, val_pattern, prefix)
+        except tf.errors.DataLossError as e:  # a shard damaged while the cache read it (named after training only)
+            raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
         callbacks = [*_build_callbacks(run, model, backup), *callbacks]
         if start_step and start_step % run.steps_per_epoch == 0:  # stopped after an epoch's last step: its end's
             ended, checkpoint = start_step // run.steps_per_epoch, next(  # checkpoint may not have been written
@@ -627,9 +635,13 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
         try:
             history = _train(run, task, batches, validation, callbacks, start_step, verbose)
         except tf.errors.DataLossError as e:  # "corrupted record at N", naming no shard: find it
+            if not _several_workers(run.strategy):  # the steps trained so far kept, as at a stop (a damaged
+                backup.save_on_stop(start_step)  # validation cache lost the epoch's steps: a diff reviewer's)
             if prefix is not None and (damaged := _damaged_cache_shard(run.work_dir)) is not None:
+                saved = backup.saved_step()
                 raise ValueError(f"{damaged}: damaged ({error_message(e).splitlines()[0]}); the same command writes "
-                                 "the feature cache again") from None
+                                 "the feature cache again" + (f" and resumes the run from its backup (optimizer step "
+                                                              f"{saved})" if saved is not None else "")) from None
             raise damaged_shard_error([run.train_pattern, val_pattern], e) from None
         except (KeyboardInterrupt, OSError) as e:  # Ctrl-C, or a full disk: what a second try would do
             # (not in a cluster: the other workers keep their last backup, and a worker's newer one could not
@@ -1431,7 +1443,10 @@ def _cache_fingerprint(run: _Run, prefix: keras.Model, pattern: str) -> str:
     sha256), the data and model configs, the word vectors, the frozen prefix's weights and the dtype it computes in."""
     # each shard by the manifest beside it (a second folder's shards were recorded without their digests)
     shards = shard_records(sorted(tf.io.gfile.glob(pattern)))
-    h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(s["file"]), s["sha256"]) for s in shards],
+    # a shard without a manifest by its size (validation shards swapped on a resume, of the converter's names, were
+    # scored from the stale cache: a diff reviewer's); a manifest's sha256 as before (earlier caches stay valid)
+    h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(s["file"]), s["sha256"] or f"{s['bytes']} bytes")
+                                              for s in shards],
                                    "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict(),
                                    # (a cache of bfloat16 features was reused by a float32 run: a researcher's)
                                    "computed_in": compute_dtype(prefix)},
