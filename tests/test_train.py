@@ -869,11 +869,11 @@ def test_shards_of_two_folders_are_checked_each_by_its_manifest_and_trained_on_o
     run = types.SimpleNamespace(train_pattern=pattern, experiment=ExperimentConfig.preset("tiny", **TINY),
                                 vectorizer=types.SimpleNamespace(matrix=keras.ops.zeros((2, 2))))
     prefix = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    before = train_module._cache_fingerprint(run, prefix)
+    before = train_module._cache_fingerprint(run, prefix, pattern)
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     manifest["splits"]["train"]["shards"][0]["sha256"] = "0" * 64
     (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
-    assert train_module._cache_fingerprint(run, prefix) != before
+    assert train_module._cache_fingerprint(run, prefix, pattern) != before
 
 
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
