@@ -268,8 +268,9 @@ def detect_vector_format(path: str) -> str:
         first = f.readline().removeprefix(BOM).split()
         if not (len(first) == 2 and all(x.isdigit() for x in first)):
             return "glove"
-        line = f.readline(1 << 20).rstrip(b"\r\n")  # a binary's bytes up to its first newline byte
-    dim, values = int(first[1]), [part for part in line.split(b" ") if part][1:]
+        dim = int(first[1])  # (a text line's values are at most 32 bytes each; a binary's bytes up to a newline)
+        line = f.readline(32 * min(dim, MAX_VECTOR_DIM) + 4096).rstrip(b"\r\n")
+    values = [part for part in line.split(b" ") if part][1:]
     numbers = len(values) >= dim and all(NUMBER.fullmatch(value) or value.lower().lstrip(b"+-") in NOT_FINITE
                                          for value in values[len(values) - dim:])
     return "word2vec_text" if not line or numbers else "word2vec_binary"
