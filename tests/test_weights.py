@@ -148,6 +148,42 @@ def test_convert_weights_command_writes_keras_weights_that_reproduce_the_fixture
     np.testing.assert_allclose(np.asarray(logits)[..., 0], arrays["logits_res3"], atol=1e-4)
 
 
+def test_a_torch_checkpoint_whose_tensors_lie_under_model_is_read(tmp_path, monkeypatch):
+    """A reviewer's: {"model": state_dict, "optimizer": ...} (a common training script's layout) gave an empty state
+    dict, refused as "265 of the model's 265 weights are not in it", naming no key."""
+    import sys
+    import types
+
+    from acga_tf.training.weights import read_torch_checkpoint
+
+    class Tensor:  # what the reader uses of a torch tensor
+        def __init__(self, value):
+            self.value = np.asarray(value, np.float32)
+
+        def detach(self):
+            return self
+
+        def cpu(self):
+            return self
+
+        def numpy(self):
+            return self.value
+
+    saved = {}
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=lambda path, **kwargs: saved[path]))
+    path = str(tmp_path / "c.pth")
+    open(path, "wb").close()
+    for layout in ({"model": {"w": Tensor([1, 2])}, "optimizer": {"lr": 0.1}, "epoch": 3},
+                   {"model_state_dict": {"w": Tensor([1, 2])}}, {"state_dict": {"w": Tensor([1, 2])}},
+                   {"w": Tensor([1, 2])}):
+        saved[path] = layout
+        assert {k: v.tolist() for k, v in read_torch_checkpoint(path).items()} == {"w": [1, 2]}, layout
+    saved[path] = {"net": {"w": Tensor([1])}, "epoch": 3}
+    with pytest.raises(ValueError, match=r"c\.pth: no state_dict found \(top-level keys: \['net', 'epoch'\]; tensors "
+                                         r"are looked for there and under state_dict, model_state_dict, model\)$"):
+        read_torch_checkpoint(path)
+
+
 def test_convert_weights_without_pytorch_says_how_to_install(tmp_path, monkeypatch, capsys):
     import builtins
 

@@ -285,11 +285,27 @@ def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
         raise ValueError(f"{path}: not a checkpoint of tensors only, refused without unpickling other objects "
                          f"(which could run code): {first_line}. If you trust the file, re-save its state dict "
                          "alone: torch.save(torch.load(PATH, weights_only=False)['state_dict'], 'clean.pth')") from None
-    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state:
+    state = _state_dict(obj)
+    if state is None:
         found = list(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
-        raise ValueError(f"{path}: no state_dict found (top-level keys: {found})")
+        raise ValueError(f"{path}: no state_dict found (top-level keys: {found}; tensors are looked for there and "
+                         f"under {', '.join(STATE_DICT_KEYS)})")
     return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, "detach")}
+
+
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")  # where training scripts put the model's tensors
+
+
+def _state_dict(obj: object) -> dict | None:
+    """The state dict of a loaded checkpoint: its first entry of `STATE_DICT_KEYS` that holds tensors, else the
+    checkpoint itself where it holds tensors, else None ({"model": ..., "optimizer": ...} gave an empty state dict,
+    then "265 of the model's 265 weights are not in it": a reviewer's)."""
+    if not isinstance(obj, dict):
+        return None
+    for candidate in [obj.get(key) for key in STATE_DICT_KEYS] + [obj]:
+        if isinstance(candidate, dict) and any(hasattr(v, "detach") for v in candidate.values()):
+            return candidate
+    return None
 
 
 def convert_reference_checkpoint(path: str, output: str, config=None) -> LoadReport:
