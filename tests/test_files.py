@@ -28,13 +28,16 @@ def test_a_new_path_passes_and_nothing_is_created(tmp_path):
     ("file_as_folder", "is a file; name the folder to write (--output)"),
     ("under_a_file", "is a file, not a folder (--output)"),
     ("proc", "cannot be written: no file can be made in /proc (No such file or directory) (--output)"),
+    # an evaluation reviewer's: a new folder's name was accepted, the evaluation run, then its write failed
+    ("folder_name", "ends in '/', a folder's name: name the file to write (--output)"),
 ])
 def test_what_cannot_be_written_is_named(case, message, tmp_path):
     (tmp_path / "file").write_text("x")
     path, folder = {"empty": ("", False), "folder_as_file": (str(tmp_path), False),
                     "file_as_folder": (str(tmp_path / "file"), True),
                     "under_a_file": (str(tmp_path / "file" / "out.csv"), False),
-                    "proc": ("/proc/acga-results.csv", False)}[case]
+                    "proc": ("/proc/acga-results.csv", False), "folder_name": (str(tmp_path / "scores") + "/", False)
+                    }[case]
     if case == "proc" and not os.path.isdir("/proc/self"):
         pytest.skip("no /proc on this system")
     with pytest.raises(ValueError) as error:

@@ -185,6 +185,9 @@ def check_writable(path: str, *, folder: bool = False, flag: str | None = None) 
             # folders above it made there (a security tester's: folders made outside those given)
             missing = "which does not exist; create that folder" if folder else "whose folder does not exist; create it"
             raise ValueError(f"{path}: a link to {os.readlink(path)}, {missing}, or name another path{where}") from None
+    if not folder and path.endswith(("/", os.sep)) and not os.path.isdir(path):  # a folder's name, not a file's:
+        # accepted, the run failed at its write ("No such file or directory: 'out/'": an evaluation reviewer's)
+        raise ValueError(f"{path}: ends in '/', a folder's name: name the file to write{where}")
     if not folder:
         target, in_place = output_path(path)
         if in_place:  # a pipe, a device, /dev/stdout: written into as it is

@@ -111,10 +111,10 @@ def unletterbox(prob_or_mask: tf.Tensor, height: Any, width: Any, method: str = 
                 antialias: bool = False) -> tf.Tensor:
     """Maps an S × S prediction back to the original height × width: the exact inverse of `letterbox`.
 
-    Scale to cover and centre crop (docs/evaluation.md#protocol), done as: crop the region where `letterbox` put the
-    frame, then resize it to height × width. For nearest-neighbour masks, `unletterbox(letterbox(m)) == m` whenever the
-    frame was not shrunk (S ≥ max(H, W)), and `letterbox(unletterbox(p)) == p` for any S × S mask p that is zero on
-    the padding when the frame was shrunk.
+    The protocol's "scale to cover and centre crop" (docs/evaluation.md#protocol), done as: crop the region where
+    `letterbox` put the frame, then resize it to height × width (docs/data.md#letterbox says why). For
+    nearest-neighbour masks, `unletterbox(letterbox(m)) == m` whenever the frame was not shrunk (S ≥ max(H, W)), and
+    `letterbox(unletterbox(p)) == p` for any S × S mask p that is zero on the padding when the frame was shrunk.
 
     Args:
         prob_or_mask: (..., S, S, C); every leading item shares the same original size.
