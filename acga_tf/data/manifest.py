@@ -11,7 +11,7 @@ import json
 import os
 import re
 import struct
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import tensorflow as tf
 
@@ -247,14 +247,23 @@ def damaged_shard_error(file_patterns, error: tf.errors.DataLossError) -> ValueE
     checked up front (`check_shard_sizes`), their bytes are not."""
     # TensorFlow's "truncated record at 1959529' failed with Read less bytes than requested": its stray quote dropped
     reason = re.sub(r"(record at \d+)' failed with ", r"\1: ", error_message(error).splitlines()[0])
-    for pattern in file_patterns:
-        for path in sorted(tf.io.gfile.glob(shard_pattern(pattern))) if pattern is not None else ():
-            try:
-                tf.data.TFRecordDataset(path).reduce(0, lambda count, _: count + 1)
-            except tf.errors.DataLossError:
-                return ValueError(f"{path}: damaged ({reason}); re-run `acga prepare` into that folder to rewrite it "
-                                  "(its shards' sha256 are checked then)")
+    damaged = first_unreadable(path for pattern in file_patterns if pattern is not None
+                               for path in sorted(tf.io.gfile.glob(shard_pattern(pattern))))
+    if damaged is not None:
+        return ValueError(f"{damaged}: damaged ({reason}); re-run `acga prepare` into that folder to rewrite it (its "
+                          "shards' sha256 are checked then)")
     return ValueError(reason)
+
+
+def first_unreadable(paths: Iterable[str]) -> str | None:
+    """The first of `paths` (TFRecord files) that cannot be read through to its end ("corrupted record at N"), or
+    None. Each is read whole, in order, until one fails: for after a `DataLossError`, which names no file."""
+    for path in paths:
+        try:
+            tf.data.TFRecordDataset(path).reduce(0, lambda count, _: count + 1)
+        except tf.errors.DataLossError:
+            return path
+    return None
 
 
 def check_tfrecord_files(files: list[str]) -> None:

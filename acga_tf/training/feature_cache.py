@@ -29,6 +29,7 @@ from acga_tf.ops import files
 logger = logging.getLogger(__name__)
 
 CACHE_PATTERN = "features-{index:05d}.tfrecord"
+CACHE_GLOB = "features-*.tfrecord"  # `CACHE_PATTERN`'s files
 
 
 def _float_feature(array: np.ndarray) -> tf.train.Feature:

@@ -46,6 +46,7 @@ from acga_tf.data.manifest import (
     as_given,
     count_samples,
     damaged_shard_error,
+    first_unreadable,
     known_sample_count,
     matching_shards,
     read_manifest,
@@ -70,7 +71,7 @@ from acga_tf.training.cluster import (
     worker_role,
 )
 from acga_tf.training.experiment import ExperimentConfig
-from acga_tf.training.feature_cache import cached_dataset, split_model, write_cache
+from acga_tf.training.feature_cache import CACHE_GLOB, cached_dataset, split_model, write_cache
 from acga_tf.training.task import TrainingTask
 from acga_tf.training.weights import load_initial_weights
 
@@ -1485,13 +1486,11 @@ def _damaged_cache_shard(work_dir: str) -> str | None:
     reviewer's)."""
     for folder in (os.path.join(work_dir, FEATURE_CACHE_DIR), os.path.join(work_dir, FEATURE_CACHE_DIR,
                                                                             VALIDATION_CACHE_DIR)):
-        for path in sorted(tf.io.gfile.glob(os.path.join(folder, "features-*.tfrecord"))):
-            try:
-                tf.data.TFRecordDataset(path).reduce(0, lambda count, _: count + 1)
-            except tf.errors.DataLossError:
-                if tf.io.gfile.exists(marker := os.path.join(folder, "complete.json")):
-                    tf.io.gfile.remove(marker)
-                return path
+        damaged = first_unreadable(sorted(tf.io.gfile.glob(os.path.join(folder, CACHE_GLOB))))
+        if damaged is not None:
+            if tf.io.gfile.exists(marker := os.path.join(folder, "complete.json")):
+                tf.io.gfile.remove(marker)
+            return damaged
     return None
 
 
