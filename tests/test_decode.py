@@ -38,6 +38,7 @@ def test_images_cut_short_are_told_from_whole_ones():
     its first scan (a camera's EXIF thumbnail has a marker of its own: a reviewer's passed); bytes after the end are
     allowed, as the decoders allow them."""
     import io
+    import zlib
 
     import numpy as np
     from PIL import Image
@@ -54,6 +55,9 @@ def test_images_cut_short_are_told_from_whole_ones():
     png, jpeg, thumb = encoded(image, "PNG"), encoded(image, "JPEG"), encoded(image.resize((16, 16)), "JPEG")
     exif = jpeg[:2] + b"\xff\xe1" + (len(thumb) + 8).to_bytes(2, "big") + b"Exif\x00\x00" + thumb + jpeg[2:]
     progressive = encoded(image, "JPEG", progressive=True)
+    iend = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    chunk = b"prVt" + iend * 3  # a private chunk after IHDR (8 + 25 bytes), with its CRC
+    held = png[:33] + (len(chunk) - 4).to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big") + png[33:]
     cases = {"png": (png, True), "png without its CRC": (png[:-4], False), "png cut": (png[:-20], False),
              "png and bytes after": (png + b"xyz", True), "jpeg": (jpeg, True),
              "jpeg cut": (jpeg[:len(jpeg) // 2], False),
@@ -64,7 +68,13 @@ def test_images_cut_short_are_told_from_whole_ones():
              # after a PNG's too, and a JPEG cut inside its header after an EXIF thumbnail passed
              "motion photo": (jpeg + b"\x00\x00\x00\x18ftypmp42\xff\xda" + bytes(range(256)) * 64, True),
              "png and text IEND after": (png + b"xxIEND", True),
-             "exif thumbnail, cut before the scan": (exif[:len(thumb) + 60], False)}
+             "exif thumbnail, cut before the scan": (exif[:len(thumb) + 60], False),
+             # an earlier session's: a chunk whose data holds an IEND chunk's 12 bytes, then the file cut: the chunks
+             # are walked now (the bytes were searched for anywhere, and passed)
+             "png cut after a chunk holding IEND's bytes": (held[:len(png) // 2], False),
+             "png with a chunk holding IEND's bytes": (held, True),
+             "png with a chunk length past its end": (png[:33] + b"\xff\xff\xff\xffIDAT" + png[41:], False)}
     got = ended_images(tf.constant([data for data, _ in cases.values()])).numpy().tolist()
     assert dict(zip(cases, got)) == {name: whole for name, (_, whole) in cases.items()}
     assert tf.io.decode_image(exif).shape == (64, 64, 3)  # (a whole image: the decoders read it)
+    assert np.array_equal(tf.io.decode_png(held), np.asarray(image))

@@ -116,20 +116,40 @@ def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
     return tf.where(height_width < 0, height_width + 2 ** 32, height_width)
 
 
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # a PNG's last chunk, whole: its length (0), type and CRC
+PNG_END_TYPE = b"IEND"  # a PNG's last chunk: length 0, this type, its CRC (12 bytes)
 
 
 def ended_images(encoded: tf.Tensor) -> tf.Tensor:
-    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,): a PNG its whole IEND chunk
-    (`PNG_END`, anywhere: not a text chunk's word "IEND"); a JPEG an end-of-image marker after its first
-    start-of-scan, found by walking its header's segments by their lengths (a camera's EXIF thumbnail, inside the
-    header, has an end marker of its own; a header it cannot walk is left to the decoder). Bytes after the end are
-    allowed, as the decoders allow them (a phone's motion photo appends a video). A file cut short fails here, where
-    TensorFlow's decoder said "Invalid PNG data, size N" of one image, unnamed."""
+    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,): a PNG its whole IEND chunk,
+    found by walking its chunks by their lengths (12 bytes of IDAT data that read as an IEND chunk are data, and a
+    text chunk's word "IEND" is text); a JPEG an end-of-image marker after its first start-of-scan, found by walking
+    its header's segments by their lengths (a camera's EXIF thumbnail, inside the header, has an end marker of its
+    own; a header it cannot walk is left to the decoder). Bytes after the end are allowed, as the decoders allow them
+    (a phone's motion photo appends a video). A file cut short fails here, where TensorFlow's decoder said "Invalid
+    PNG data, size N" of one image, unnamed."""
     def ended(data):
         png = tf.strings.substr(data, 0, 8) == PNG_SIGNATURE
-        return tf.cond(png, lambda: _holds_after(data, 0, PNG_END), lambda: _jpeg_ended(data))
+        return tf.cond(png, lambda: _png_ended(data), lambda: _jpeg_ended(data))
     return tf.map_fn(ended, encoded, fn_output_signature=tf.TensorSpec([], tf.bool))
+
+
+def _png_ended(data: tf.Tensor) -> tf.Tensor:
+    """Whether a PNG (a string scalar) holds its whole IEND chunk: its chunks (a 4-byte big-endian length, a 4-byte
+    type, the data, a 4-byte CRC) walked from the signature on, as a decoder reads them."""
+    size = tf.cast(tf.strings.length(data), tf.int64)
+
+    def walking(position, ended):
+        return tf.logical_and(tf.equal(ended, -1), position + 8 <= size)
+
+    def step(position, ended):
+        head = tf.cast(tf.io.decode_raw(tf.strings.substr(data, position, 4), tf.uint8), tf.int64)
+        length = ((head[0] * 256 + head[1]) * 256 + head[2]) * 256 + head[3]  # unsigned: int64 holds it
+        last = tf.strings.substr(data, position + 4, 4) == PNG_END_TYPE
+        whole = tf.cast(position + 12 + length <= size, tf.int64)
+        return position + 12 + length, tf.where(last, whole, -1)
+
+    _, ended = tf.while_loop(walking, step, (tf.constant(8, tf.int64), tf.constant(-1, tf.int64)))
+    return tf.equal(ended, 1)
 
 
 def _holds_after(data: tf.Tensor, start: tf.Tensor, marker: bytes) -> tf.Tensor:
