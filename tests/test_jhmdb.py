@@ -86,6 +86,17 @@ def test_jhmdb_annotation_errors(jhmdb_root, tmp_path):
     assert len(frames) == 6
     assert [s.reason for s in skipped] == ["bad_row", "empty_sentence", "missing_video"]
     assert skipped[2].source.endswith("jhmdb_annotation.txt:4")
+    # A row repeating an earlier one's video and sentence (spaces and case aside) would be scored twice under one
+    # sample id: refused naming both rows, left out with --skip-bad
+    video, sentence = lines[1].split(",")
+    write_lines(ann, lines + [f"{video},  {sentence.upper()} "])
+    with pytest.raises(DataError, match=r"jhmdb_annotation\.txt:4: the same video and sentence as "
+                                        r".*jhmdb_annotation\.txt:2\n") as e:
+        read_jhmdb(str(root))
+    assert e.value.reason == "duplicate_row"
+    skipped = []
+    assert len(read_jhmdb(str(root), skip_bad=True, skipped=skipped)) == 6
+    assert [s.reason for s in skipped] == ["duplicate_row"]
     with pytest.raises(ValueError, match="frames is 'random'"):
         read_jhmdb(str(root), frames="random")
 

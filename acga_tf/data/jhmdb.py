@@ -48,7 +48,7 @@ def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
 
     Raises:
         DataError: naming `path:lineno` and the field: bad header, wrong column count, empty query, unsafe
-            video name, non-UTF-8 bytes (unless `skip_bad`).
+            video name, non-UTF-8 bytes, a row repeating an earlier one's video and sentence (unless `skip_bad`).
     """
     report = _Reporter(skip_bad, skipped, logger)
     lines = read_text_lines(path, report if skip_bad else None)
@@ -59,7 +59,7 @@ def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
     if names != list(ANNOTATION_COLUMNS):
         raise DataError(f"{path}:{header_no}", f"header is {header!r}, expected 'video_id,query'",
                         reason="bad_header")
-    rows = []
+    rows, first_line = [], {}
     for lineno, text in lines[1:]:
         src = f"{path}:{lineno}"
         try:
@@ -72,6 +72,10 @@ def read_jhmdb_annotations(path: str, *, skip_bad: bool = False,
             if not has_word(sentence):
                 raise DataError(src, f"column 'query' has no word (letters or digits): {cols[1]!r}",
                                 reason="empty_sentence")
+            if (vid, sentence) in first_line:  # it would be stored and scored twice under one sample id
+                raise DataError(src, f"the same video and sentence as {first_line[vid, sentence]}",
+                                reason="duplicate_row")
+            first_line[vid, sentence] = src
             rows.append((vid, sentence, src))
         except DataError as e:
             report(e)
