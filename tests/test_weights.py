@@ -409,6 +409,14 @@ def test_a_checkpoint_of_both_streams_loads_the_models_stream(shared_dir, tmp_pa
     # a flow model takes the Flow/ variables of the same file
     flow_model = ACGA(ACGAConfig.preset("paper", modality="flow", **DEEPMIND_CONFIG))
     assert load_i3d_checkpoint(flow_model, joint).stream == "flow"
+    encoder = I3D(bn_scale=False, bn_epsilon=1e-3, name="i3d")  # a bare I3D: by its input channels
+    encoder.build((None, 8, 64, 64, 2))
+    assert load_i3d_checkpoint(encoder, joint).stream == "flow"
+    # a two-stream model starting from it (--init-weights): both streams' encoders
+    both = ACGA(ACGAConfig.preset("paper", modality="rgb+flow", **DEEPMIND_CONFIG))
+    assert load_initial_weights(both, joint) == (f"{joint}: DeepMind I3D, 360 tensors into the rgb and flow streams' "
+                                                 "video encoders; the head starts fresh")
+    assert not both.stage("video_encoder", "flow").blocks["Conv3d_1a_7x7"].conv_3d.kernel.numpy().any()
     only_flow = str(tmp_path / "flow" / "model.ckpt")
     _write_checkpoint(only_flow, flow)
     with pytest.raises(ValueError, match=r"DeepMind's I3D of the flow stream \(its variables are under Flow/\); "

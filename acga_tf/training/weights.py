@@ -483,12 +483,18 @@ def load_initial_weights(model, path: str) -> str:
     prefix = path[:-len(".index")] if path.endswith(".index") else path
     if os.path.isfile(prefix + ".index"):
         report = load_i3d_checkpoint(model, prefix, whole=True)
+        others = [stream for stream in model.streams if stream != report.stream]
+        names = list(_CheckpointReader(prefix)) if others else []
+        held = [other for other in others if any(name.startswith(_scope_prefix(other)) for name in names)]
+        reports = [report] + [load_i3d_checkpoint(model, prefix, other, whole=True) for other in held]  # (a
+        # checkpoint of both streams, RGB/ and Flow/: each stream's encoder)
         notes = []
-        if report.unset_model:  # (BatchNorm scales alone: `whole`)
-            notes.append(f"{len(report.unset_model)} BatchNorm scales it lacks keep their initialisation (1, as "
-                         "DeepMind's BatchNorm has none)")
-        if len(model.streams) > 1:  # (said nothing of the other stream, left random)
-            others = [stream for stream in model.streams if stream != report.stream]
+        unset = sum(len(each.unset_model) for each in reports)
+        if unset:  # (BatchNorm scales alone: `whole`)
+            notes.append(f"{unset} BatchNorm scales it lacks keep their initialisation (1, as DeepMind's BatchNorm "
+                         "has none)")
+        others = [other for other in others if other not in held]
+        if others:  # (said nothing of the other stream, left random)
             notes.append(f"the {' and '.join(others)} stream's video encoder keeps its initialisation (--init-weights "
                          "takes one checkpoint, one stream's)")
         epsilon = model.config.bn_epsilon
@@ -496,8 +502,10 @@ def load_initial_weights(model, path: str) -> str:
             notes.append(f"its BatchNorms were trained with epsilon {DEEPMIND_BN_EPSILON:g}, the model has "
                          f"{epsilon:g}: --set bn_epsilon={DEEPMIND_BN_EPSILON:g} --set bn_scale=false builds it as "
                          "DeepMind's")
-        return (f"{prefix}: DeepMind I3D, {len(report.loaded)} tensors into the video encoder; the head starts fresh"
-                + "".join(f"; {note}" for note in notes))
+        into = ("the video encoder" if len(reports) == 1 else
+                f"the {' and '.join(each.stream for each in reports)} streams' video encoders")
+        return (f"{prefix}: DeepMind I3D, {sum(len(each.loaded) for each in reports)} tensors into {into}; the head "
+                "starts fresh" + "".join(f"; {note}" for note in notes))
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
