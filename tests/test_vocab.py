@@ -384,3 +384,47 @@ def test_full_width_letters_and_both_forms_of_an_accent_read_as_the_same_words()
         assert (ids[0] == ids[1]).all() and ids[0][1] > 0 and ids[2][0] == words.index("bleu") > 0
         unknown = vectorizer.describe(tf.constant([NFD]))["unknown_words"].numpy().tolist()
         assert unknown == ([b""] if words is vocabulary else [b"le"])  # "carré", decomposed, is known to both
+
+
+def test_a_fasttext_model_is_named_as_such(tmp_path):
+    """A word-vector reviewer's: fastText's `.bin` model given as word vectors was "a word without a vector"."""
+    import gzip
+    import re
+    import struct
+
+    model = struct.pack("<ii", 793712314, 12) + bytes(range(256)) * 4  # fastText's magic number, then its version
+    (tmp_path / "cc.en.300.bin").write_bytes(model)
+    (tmp_path / "cc.en.300.bin.gz").write_bytes(gzip.compress(model))
+    for name in ("cc.en.300.bin", "cc.en.300.bin.gz"):
+        message = (rf"^{re.escape(str(tmp_path / name))}: a fastText model \(its binary \.bin file\), not a "
+                   r"word-vector file: give its \.vec file, the same vectors as text \(fastText publishes both\)$")
+        with pytest.raises(ValueError, match=message):
+            load_word_vectors(str(tmp_path / name), words=["the"])
+        with pytest.raises(ValueError, match=message):
+            check_word_vectors(str(tmp_path / name))
+        with pytest.raises(ValueError, match=message):
+            detect_vector_format(str(tmp_path / name))
+
+
+def test_a_glove_files_first_line_outside_the_vocabulary_is_not_read_as_numbers(tmp_path):
+    """A word-vector reviewer's: a GloVe file's first line was read as numbers, to learn the vectors' size, whatever
+    its word: a malformed first line of a word outside the vocabulary refused the whole file."""
+    path = tmp_path / "glove.txt"
+    for first in (b"zebra 1 x 3\n", b"yak nan 1 2\n", b"odd\n", b". . . 4 5 6\n"):
+        path.write_bytes(first + b"the 1 2 3\nzebra 1 x\nDog 4 5 6\n")
+        loaded = load_word_vectors(str(path), words=["the", "dog"])
+        assert {w: v.tolist() for w, v in loaded.items()} == {"the": [1, 2, 3], "dog": [4, 5, 6]}, first
+    # the size is learnt from a line passed over, where it is a word and numbers: a word with spaces after it is one
+    path.write_bytes(b"zebra 1 2 3\nat name@domain.com 7 8 9\nthe 1 2 3\n")
+    assert load_word_vectors(str(path), words=["at", "the"])["the"].tolist() == [1, 2, 3]
+    # a vocabulary word's line is still read and checked, the first line too
+    path.write_bytes(b"the 1 x 3\ndog 4 5 6\n")
+    with pytest.raises(ValueError, match=r"glove\.txt:1: non-numeric vector value"):
+        load_word_vectors(str(path), words=["the", "dog"])
+    # a file of no line of a word and numbers (a vocabulary, say) is still refused
+    path.write_bytes(b"man\t5\nred\t2\n")
+    with pytest.raises(ValueError, match=r"glove\.txt:1: no line is a word and its vector \(b'man\\t5\\n' the first\): "
+                                         r"not a word-vector file"):
+        load_word_vectors(str(path), words=["the"])
+    with pytest.raises(ValueError, match=r"glove\.txt:1: a word without a vector"):
+        load_word_vectors(str(path))

@@ -380,3 +380,93 @@ def test_convert_weights_refuses_a_checkpoint_that_does_not_fill_the_model(share
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"loaded 265 tensors from ref.pth -> {out} (left out, as ACGA does not use them: 1 PyTorch BatchNorm "
         "counters and 2 tensors of the reference I3D's blocks past Mixed_4f)")
+
+
+@pytest.fixture(scope="module")
+def deepmind_rgb(shared_dir):
+    """Random values under the real RGB checkpoint's names and shapes (the whole network, Mixed_5b to Logits too)."""
+    rng = np.random.default_rng(1)
+    return {n: rng.standard_normal(s).astype(np.float32) for n, s in _index(shared_dir, "rgb").items()}
+
+
+DEEPMIND_CONFIG = dict(clip_length=8, image_size=64, bn_scale=False, bn_epsilon=1e-3)
+
+
+def test_a_checkpoint_of_both_streams_loads_the_models_stream(shared_dir, tmp_path, deepmind_rgb, caplog):
+    """A weights reviewer's: a checkpoint holding RGB/ and Flow/ (both streams in one file) was refused for an RGB
+    model as "DeepMind's I3D of the flow stream"; a checkpoint of the flow stream alone still is."""
+    flow = {n: np.zeros(s, np.float32) for n, s in _index(shared_dir, "flow").items()}
+    joint = str(tmp_path / "joint" / "model.ckpt")
+    _write_checkpoint(joint, {**deepmind_rgb, **flow})
+    model = ACGA(ACGAConfig.preset("paper", **DEEPMIND_CONFIG))
+    with caplog.at_level("INFO", logger="acga_tf.training.weights"):
+        report = load_i3d_checkpoint(model, joint)
+    assert report.stream == "rgb" and len(report.loaded) == 180
+    np.testing.assert_array_equal(model.stage("video_encoder").blocks["Conv3d_1a_7x7"].conv_3d.kernel.numpy(),
+                                  deepmind_rgb["RGB/inception_i3d/Conv3d_1a_7x7/conv_3d/w"])
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+    assert "; left out: 230 variables of the flow stream (Flow/), as the rgb stream's encoder was loaded" in caplog.text
+    # a flow model takes the Flow/ variables of the same file
+    flow_model = ACGA(ACGAConfig.preset("paper", modality="flow", **DEEPMIND_CONFIG))
+    assert load_i3d_checkpoint(flow_model, joint).stream == "flow"
+    encoder = I3D(bn_scale=False, bn_epsilon=1e-3, name="i3d")  # a bare I3D: by its input channels
+    encoder.build((None, 8, 64, 64, 2))
+    assert load_i3d_checkpoint(encoder, joint).stream == "flow"
+    # a two-stream model starting from it (--init-weights): both streams' encoders
+    both = ACGA(ACGAConfig.preset("paper", modality="rgb+flow", **DEEPMIND_CONFIG))
+    assert load_initial_weights(both, joint) == (f"{joint}: DeepMind I3D, 360 tensors into the rgb and flow streams' "
+                                                 "video encoders; the head starts fresh")
+    assert not both.stage("video_encoder", "flow").blocks["Conv3d_1a_7x7"].conv_3d.kernel.numpy().any()
+    only_flow = str(tmp_path / "flow" / "model.ckpt")
+    _write_checkpoint(only_flow, flow)
+    with pytest.raises(ValueError, match=r"DeepMind's I3D of the flow stream \(its variables are under Flow/\); "
+                                         r"this model reads rgb: give the rgb_imagenet checkpoint$"):
+        load_i3d_checkpoint(model, only_flow)
+
+
+def test_a_correct_load_of_deepminds_checkpoint_does_not_warn(tmp_path, deepmind_rgb, caplog):
+    """A weights reviewer's: the paper preset's load of DeepMind's RGB checkpoint warned "50 checkpoint variables not
+    used", its blocks after Mixed_4f that ACGA does not use by design; an unknown name in a used block still warns."""
+    prefix = str(tmp_path / "rgb" / "model.ckpt")
+    _write_checkpoint(prefix, deepmind_rgb)
+    model = ACGA(ACGAConfig.preset("paper", **DEEPMIND_CONFIG))
+    with caplog.at_level("INFO", logger="acga_tf.training.weights"):
+        report = load_i3d_checkpoint(model, prefix)
+    assert len(report.unused_checkpoint) == 50 and not report.unexpected_unused
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", f"{prefix}: loaded 180 tensors; left out: 50 variables of blocks after Mixed_4f (Mixed_5b, Mixed_5c, "
+                 "Logits), which ACGA does not use")]
+    odd = str(tmp_path / "odd" / "model.ckpt")
+    _write_checkpoint(odd, {**deepmind_rgb, "RGB/inception_i3d/Mixed_4f/Branch_1/extra/w": np.zeros(3, np.float32)})
+    caplog.clear()
+    with caplog.at_level("INFO", logger="acga_tf.training.weights"):
+        load_i3d_checkpoint(model, odd)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{odd}: 1 checkpoint variables not used: RGB/inception_i3d/Mixed_4f/Branch_1/extra/w"]
+
+
+def test_a_full_width_checkpoint_in_a_narrower_model_names_the_width_multiplier(tmp_path, deepmind_rgb):
+    """A weights reviewer's: DeepMind's checkpoint into the tiny preset (an I3D of 1/8 the width) was a shape mismatch
+    that did not say why."""
+    prefix = str(tmp_path / "rgb" / "model.ckpt")
+    _write_checkpoint(prefix, deepmind_rgb)
+    tiny = ACGA(ACGAConfig.preset("tiny"))
+    message = (r"shape mismatch: checkpoint '.*' \(.*\) vs model '.*' \(.*\): the checkpoint is DeepMind's "
+               r"full-width I3D and this model's i3d_width_multiplier=0\.125 \(so use a preset or config with "
+               r"i3d_width_multiplier=1\.0: the paper preset, or --set i3d_width_multiplier=1\.0\)$")
+    with pytest.raises(ValueError, match=message):
+        load_i3d_checkpoint(tiny, prefix)
+    with pytest.raises(ValueError, match=message):
+        load_initial_weights(tiny, prefix + ".index")
+
+
+def test_a_state_dict_with_a_name_with_and_without_module_is_refused(shared_dir):
+    """A weights reviewer's: `module.X` beside `X` kept the later one, unsaid."""
+    spec = json.loads((shared_dir / "fixtures/reference/acga_parity_t8_s64.json").read_text())
+    state = reference_weights(spec)
+    state["module.txt_model.0.bias"] = state["txt_model.0.bias"] + 1
+    model = ACGA(ACGAConfig.preset("paper", clip_length=8, image_size=64))
+    with pytest.raises(ValueError, match=r"^ref\.pth: holds both 'module\.txt_model\.0\.bias' and 'txt_model\.0\.bias' "
+                                         r"\(with and without DataParallel's prefix\), which may differ: save the "
+                                         r"state dict with one of them$"):
+        load_reference_state_dict(model, state, source="ref.pth")

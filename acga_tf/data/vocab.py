@@ -227,6 +227,7 @@ BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark, which Windows' Notepad writes 
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")  # the int32 a fastText model (`.bin`) begins with
 
 
 def _open(path: str):
@@ -234,7 +235,8 @@ def _open(path: str):
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a pipe (`<(zcat ...)`): a word-vector file is read twice, to check it, then to load it.
+        ValueError: a pipe (`<(zcat ...)`): a word-vector file is read twice, to check it, then to load it; a
+            fastText model (`.bin`), whose vectors its `.vec` file holds as text.
     """
     if not os.path.isfile(path):
         if os.path.exists(path) and stat.S_ISFIFO(os.stat(path).st_mode):
@@ -243,7 +245,16 @@ def _open(path: str):
         raise FileNotFoundError(f"{path}: word-vector file not found" + (" (a folder)" if os.path.isdir(path) else ""))
     with open(path, "rb") as f:
         compressed = f.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else open(path, "rb")
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rb") as f:
+            start = f.read(len(FASTTEXT_MAGIC))
+    except (EOFError, OSError, zlib.error):  # a .gz cut short or damaged: named by the read that follows
+        start = b""
+    if start == FASTTEXT_MAGIC:  # (read as GloVe text: "a word without a vector", a reviewer's)
+        raise ValueError(f"{path}: a fastText model (its binary .bin file), not a word-vector file: give its .vec "
+                         "file, the same vectors as text (fastText publishes both)")
+    return opener(path, "rb")
 
 
 @contextlib.contextmanager
@@ -300,7 +311,9 @@ def iter_word_vectors(path: str, format: str | None = None,
         path: the file (gzip data accepted, whatever the name ends in).
         format: one of `VECTOR_FORMATS`, or None to detect it (`detect_vector_format`).
         keep: where given, only the words it keeps are yielded, and only their values are read as numbers (and
-            checked): a text file of 100,000 words took 7.7 s for a few words, most of it reading the others.
+            checked): a text file of 100,000 words took 7.7 s for a few words, most of it reading the others. A
+            GloVe file's vector size is then that of its first kept line, or of an earlier line of a word and
+            numbers only (other lines are passed over unchecked).
 
     Raises:
         ValueError: unknown format, or a malformed header/line/entry (naming `path:line` or the entry).
@@ -338,6 +351,7 @@ def iter_word_vectors(path: str, format: str | None = None,
             return
         dim = count = None
         vectors = 0
+        passed = None  # the first line passed over before the vectors' size was known: (its number, the line)
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1:
                 raw = raw.removeprefix(BOM)  # (the first word's vector was lost, or the header unread)
@@ -353,8 +367,15 @@ def iter_word_vectors(path: str, format: str | None = None,
             word = parts[0]
             if dim is not None and len(parts) > dim + 1 and not _numbers(parts[1:-dim]):  # GloVe 840B's ". . ." and
                 word, parts = b" ".join(parts[:-dim]), [b"", *parts[-dim:]]  # "at name@domain.com": words with spaces
-            if keep is not None and dim is not None and not keep(word.decode("utf-8", errors="replace")):
+            if keep is not None and not keep(word.decode("utf-8", errors="replace")):
                 vectors += 1  # (a vector all the same, for the header's count)
+                if dim is None:  # a GloVe file's size, from its first line of a word and numbers: the first line
+                    # was read as numbers whatever its word, and a malformed one outside the vocabulary refused
+                    # the whole file (a reviewer's)
+                    if len(parts) > 1 and all(NUMBER.fullmatch(part) for part in parts[1:]):
+                        dim = len(parts) - 1
+                    elif passed is None:
+                        passed = lineno, raw
                 continue
             try:
                 vec = np.array([float(x) for x in parts[1:]], np.float32)
@@ -373,6 +394,11 @@ def iter_word_vectors(path: str, format: str | None = None,
                 raise ValueError(f"{path}:{lineno}: {vec.shape[0]} values, expected {dim}")
             vectors += 1
             yield word.decode("utf-8", errors="replace"), vec
+        if dim is None and passed is not None:  # (every line passed over: not one of them a word and its numbers)
+            lineno, raw = passed
+            raise ValueError(f"{path}:{lineno}: no line is a word and its vector ({raw[:80]!r} the first): not a "
+                             "word-vector file, whose lines are 'WORD V1 V2 ...' (word2vec text, GloVe) after an "
+                             "optional '<count> <dim>' line")
         if count is not None and vectors < count:  # (a copy cut at a line's end: the words after it had zero vectors,
             # said only as "words without a vector", a reviewer's)
             raise ValueError(f"{path}: {vectors} vectors where its header says {count}: the file is cut short; "

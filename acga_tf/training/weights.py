@@ -25,7 +25,7 @@ import tensorflow as tf
 from acga_tf.models.acga import ACGA
 from acga_tf.models.config import ACGAConfig
 from acga_tf.models.presets import PRESETS
-from acga_tf.models.video_encoder import I3D
+from acga_tf.models.video_encoder import I3D, VALID_ENDPOINTS
 from acga_tf.ops import files
 from acga_tf.ops.extras import install_hint
 from acga_tf.training import artifacts
@@ -72,12 +72,23 @@ class LoadReport:
     unused_checkpoint: list[str]
     unset_model: list[str]
     stream: str | None = None  # an I3D checkpoint's: the stream whose encoder it was loaded into
+    # the unused checkpoint names the source holds by design, by why (DeepMind's blocks after Mixed_4f, the other
+    # stream's variables): said at INFO, where the others are a WARNING
+    expected_unused: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def unexpected_unused(self) -> list[str]:
+        """The unused checkpoint names that are not `expected_unused` (an unknown name, another model's)."""
+        expected = {name for names in self.expected_unused.values() for name in names}
+        return [name for name in self.unused_checkpoint if name not in expected]
 
     def log(self, source: str) -> None:
-        logger.info("%s: loaded %d tensors", source, len(self.loaded))
-        if self.unused_checkpoint:  # (DeepMind's Mixed_5b to Logits, each named: 4,000 characters a load)
-            logger.warning("%s: %d checkpoint variables not used: %s", source, len(self.unused_checkpoint),
-                           _some(self.unused_checkpoint))
+        logger.info("%s: loaded %d tensors%s", source, len(self.loaded), "".join(
+            f"; left out: {len(names)} {why}" for why, names in self.expected_unused.items()))  # (a correct load
+        # of DeepMind's RGB checkpoint warned "50 checkpoint variables not used", its blocks past Mixed_4f)
+        unexpected = self.unexpected_unused
+        if unexpected:
+            logger.warning("%s: %d checkpoint variables not used: %s", source, len(unexpected), _some(unexpected))
         if self.unset_model:
             logger.warning("%s: %d model weights not set: %s", source, len(self.unset_model),
                            _some(self.unset_model))
@@ -126,11 +137,14 @@ def _encoder(model_or_encoder, stream: str | None) -> I3D:
 
 
 def _assign(targets: dict[str, keras.Variable], source: Mapping[str, np.ndarray], transpose,
-            source_name: str, refuse: Callable[[list[str], int], None] | None = None) -> LoadReport:
+            source_name: str, refuse: Callable[[list[str], int], None] | None = None, *,
+            expected: Callable[[str], str | None] | None = None, mismatch_hint: str = "") -> LoadReport:
     """Sets `targets` (checkpoint name → variable) from `source`, checking shapes; reports leftovers. Every value is
     read and checked before the first is set: a damaged file or a shape mismatch part-way left the model half loaded.
     `refuse(unset, found)`, given, is called then with the model weights the source lacks and how many it has, and
-    raises where they say the source is not what was asked for."""
+    raises where they say the source is not what was asked for. `expected(name)`, given, says why an unused source
+    name is one the source holds by design (None: it is not), logged at INFO; `mismatch_hint` ends a shape
+    mismatch's message."""
     values, unset = {}, []
     for name, variable in targets.items():
         if name not in source:
@@ -148,7 +162,8 @@ def _assign(targets: dict[str, keras.Variable], source: Mapping[str, np.ndarray]
         value = stored.transpose(transpose(stored)) if transpose else stored
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(f"{source_name}: shape mismatch: checkpoint {name!r} {tuple(stored.shape)} "
-                             f"(as Keras {tuple(value.shape)}) vs model {variable.path!r} {tuple(variable.shape)}")
+                             f"(as Keras {tuple(value.shape)}) vs model {variable.path!r} {tuple(variable.shape)}"
+                             + mismatch_hint)
         values[name] = value
     if refuse is not None:
         refuse(unset, len(values))
@@ -157,7 +172,12 @@ def _assign(targets: dict[str, keras.Variable], source: Mapping[str, np.ndarray]
         targets[name].assign(value.astype(targets[name].dtype))
         loaded.append(targets[name].path)
     unused = sorted(set(source) - set(targets))
-    report = LoadReport(loaded, unused, unset)
+    by_why: dict[str, list[str]] = {}
+    for name in unused:
+        why = expected(name) if expected is not None else None
+        if why is not None:
+            by_why.setdefault(why, []).append(name)
+    report = LoadReport(loaded, unused, unset, expected_unused=by_why)
     report.log(source_name)
     return report
 
@@ -194,33 +214,40 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, 
     Args:
         model_or_encoder: an `ACGA` model or an `I3D` layer.
         path: checkpoint prefix (`.../rgb_imagenet/model.ckpt`).
-        stream: "rgb" or "flow"; default: detected from the checkpoint's scope (`RGB/` or `Flow/`). For a
-            two-stream model it also picks which stream's encoder is loaded.
+        stream: "rgb" or "flow"; default: detected from the checkpoint's scope (`RGB/` or `Flow/`); of a checkpoint
+            holding both, the model's stream (a two-stream model's first; a bare I3D's by its input channels), the
+            other's variables left out. For a two-stream model it also picks which stream's encoder is loaded.
         whole: refuse, before any weight is set, a checkpoint that lacks an encoder weight other than a BatchNorm
             scale (a partial one, or another model's: its encoder would train from random weights); the default,
             as `acga train --init-weights` (it was False here: a partial checkpoint left 24 weights random, with
             warnings only, a reviewer's). False loads what the checkpoint has.
 
     Returns:
-        A `LoadReport`; the checkpoint's Mixed_5*/Logits variables and the model's BatchNorm scales (when the
-        config has `bn_scale=True`; DeepMind's BatchNorm has none, docs/model.md#video-encoder) show up as unused/unset.
+        A `LoadReport`; the checkpoint's Mixed_5*/Logits variables (and another stream's) show up as unused, as
+        `expected_unused` too (logged at INFO; other unused names are a WARNING), and the model's BatchNorm scales
+        (when the config has `bn_scale=True`; DeepMind's BatchNorm has none, docs/model.md#video-encoder) as unset.
 
     Raises:
-        ValueError: unreadable checkpoint or a shape mismatch (naming both sides).
+        ValueError: unreadable checkpoint or a shape mismatch (naming both sides, and the model's
+            `i3d_width_multiplier` where it is not 1: DeepMind's I3D is full-width).
     """
     reader = _CheckpointReader(path)
     streams = getattr(model_or_encoder, "streams", None)
+    scopes = [scope for scope in ("rgb", "flow") if any(n.startswith(_scope_prefix(scope)) for n in reader)]
     if stream is None:
-        scopes = {scope for scope, prefix in (("flow", "Flow/"), ("rgb", "RGB/"))
-                  if any(n.startswith(prefix) for n in reader)}
+        # the streams this model reads (a bare I3D: the one of its first kernel's channels), the first the
+        # checkpoint holds: a checkpoint of both streams (RGB/ and Flow/ in one file) was refused for an RGB model
+        # as "the flow stream's"
+        reads = list(streams) if streams is not None else [s for s in [_input_stream(model_or_encoder)] if s]
+        readable = [scope for scope in reads if scope in scopes]
         # (a checkpoint of neither scope: the model's own stream, and `whole` says what it lacks; it was "DeepMind's
         # I3D of the rgb stream" for a flow model)
-        stream = "flow" if "flow" in scopes else "rgb" if "rgb" in scopes or not streams else streams[0]
-        if streams is not None and scopes and stream not in streams:  # (said "stream='flow': this model's streams
-            # are ['rgb']", of a stream nobody gave)
-            other = "flow" if stream == "rgb" else "rgb"
-            raise ValueError(f"{path}: DeepMind's I3D of the {stream} stream (its variables are under "
-                             f"{_DEEPMIND_SCOPES[stream].split('/')[0]}/); this model reads {' and '.join(streams)}: "
+        stream = readable[0] if readable else scopes[0] if scopes and streams is None else (reads or ["rgb"])[0]
+        if streams is not None and scopes and not readable:  # (said "stream='flow': this model's streams are
+            # ['rgb']", of a stream nobody gave)
+            given, other = scopes[0], "flow" if scopes[0] == "rgb" else "rgb"
+            raise ValueError(f"{path}: DeepMind's I3D of the {given} stream (its variables are under "
+                             f"{_scope_prefix(given)}); this model reads {' and '.join(streams)}: "
                              f"give the {other}_imagenet checkpoint")
     encoder = _encoder(model_or_encoder, stream)
     if not encoder.built:
@@ -234,7 +261,37 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, 
             raise ValueError(f"{path}: not DeepMind's I3D of this model: {len(missing)} of the video encoder's "
                              f"weights are not in it ({_some(missing)}); {found} were")
 
-    return dataclasses.replace(_assign(targets, reader, None, path, refuse if whole else None), stream=stream)
+    final = encoder.final_endpoint
+    after = (*VALID_ENDPOINTS[VALID_ENDPOINTS.index(final) + 1:], "Logits")  # DeepMind's blocks past the encoder's
+    past = (f"variables of blocks after {final} ({', '.join(b for b in after if not b.startswith('MaxPool'))}), "
+            + ("which this I3D does not have" if isinstance(model_or_encoder, I3D) else "which ACGA does not use"))
+
+    def expected(name: str) -> str | None:
+        rest = name.partition("/inception_i3d/")[2]
+        if name.startswith(_scope_prefix(stream)) and rest.split("/")[0] in after:
+            return past
+        others = [other for other in _DEEPMIND_SCOPES if other != stream and name.startswith(_scope_prefix(other))]
+        return (f"variables of the {others[0]} stream ({_scope_prefix(others[0])}), as the {stream} stream's encoder "
+                "was loaded") if others else None
+
+    multiplier = encoder.width_multiplier
+    hint = ("" if multiplier == 1 else  # (a shape mismatch in a narrower model named no cause: a reviewer's)
+            f": the checkpoint is DeepMind's full-width I3D and this model's i3d_width_multiplier={multiplier:g} "
+            "(so use a preset or config with i3d_width_multiplier=1.0: the paper preset, or "
+            "--set i3d_width_multiplier=1.0)")
+    return dataclasses.replace(_assign(targets, reader, None, path, refuse if whole else None, expected=expected,
+                                       mismatch_hint=hint), stream=stream)
+
+
+def _scope_prefix(stream: str) -> str:
+    """The prefix of a DeepMind checkpoint's variables of `stream` ("RGB/", "Flow/")."""
+    return _DEEPMIND_SCOPES[stream].split("/")[0] + "/"
+
+
+def _input_stream(encoder) -> str | None:
+    """The stream an `I3D` layer reads, by its first kernel's input channels (2: flow, else rgb); None unbuilt."""
+    kernels = [v for v in getattr(encoder, "weights", ()) if _relative(v, encoder) == "Conv3d_1a_7x7/conv_3d/kernel"]
+    return None if not kernels else "flow" if kernels[0].shape[-2] == 2 else "rgb"
 
 
 def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], source: str = "state_dict") -> LoadReport:
@@ -246,19 +303,28 @@ def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], sourc
         source: name used in messages.
 
     Raises:
-        ValueError: a shape mismatch, or a two-stream model.
+        ValueError: a shape mismatch, a two-stream model, or a name given both with and without `module.`.
     """
     if len(model.streams) != 1:
         raise ValueError("load_reference_state_dict: the reference checkpoint is single-stream; "
                          f"this model has streams {model.streams}")
-    source_arrays = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+    source_arrays = {}
+    for key, value in state_dict.items():
+        name = key.removeprefix("module.")
+        if name in source_arrays:  # (the later of the two was kept, unsaid: a reviewer's)
+            raise ValueError(f"{source}: holds both 'module.{name}' and '{name}' (with and without DataParallel's "
+                             "prefix), which may differ: save the state dict with one of them")
+        source_arrays[name] = value
     targets = {}
     for stage in ("video_encoder", "text_encoder", "attention", "decoder"):
         layer = model.stage(stage)
         for variable in layer.weights:
             targets[reference_name(stage, _relative(variable, layer))] = variable
-    return _assign(targets, source_arrays, lambda v: _TORCH_TO_KERAS.get(v.ndim), source)  # (another rank: its
-    # shape named beside the model's, not "error: 0")
+    multiplier = model.config.i3d_width_multiplier
+    hint = ("" if multiplier == 1 else f": the checkpoint's I3D is full-width and this model's i3d_width_multiplier="
+            f"{multiplier:g} (so use a preset or config with i3d_width_multiplier=1.0: the paper preset)")
+    return _assign(targets, source_arrays, lambda v: _TORCH_TO_KERAS.get(v.ndim), source,  # (another rank: its
+                   expected=_reference_unused, mismatch_hint=hint)  # shape named beside the model's, not "error: 0")
 
 
 def read_torch_checkpoint(path: str) -> dict[str, np.ndarray]:
@@ -367,6 +433,15 @@ def _beside_the_model(name: str) -> bool:
     return name.endswith(TORCH_BUFFERS) or name.startswith(REFERENCE_UNUSED)
 
 
+def _reference_unused(name: str) -> str | None:
+    """Why the reference holds a tensor ACGA has no place for (`_beside_the_model`); None: no such reason."""
+    if name.endswith(TORCH_BUFFERS):
+        return "PyTorch BatchNorm counters, which are not weights"
+    if name.startswith(REFERENCE_UNUSED):
+        return "tensors of the reference I3D's blocks past Mixed_4f, which ACGA does not use"
+    return None
+
+
 def _load_by_structure(model, source) -> bool:
     """Loads `source`'s weights into `model` as Keras matches a `.weights.h5` file's (by the layers' attributes and
     classes, not their names), where both have the same weights in the same shapes; whether it did. Keras numbers
@@ -408,12 +483,18 @@ def load_initial_weights(model, path: str) -> str:
     prefix = path[:-len(".index")] if path.endswith(".index") else path
     if os.path.isfile(prefix + ".index"):
         report = load_i3d_checkpoint(model, prefix, whole=True)
+        others = [stream for stream in model.streams if stream != report.stream]
+        names = list(_CheckpointReader(prefix)) if others else []
+        held = [other for other in others if any(name.startswith(_scope_prefix(other)) for name in names)]
+        reports = [report] + [load_i3d_checkpoint(model, prefix, other, whole=True) for other in held]  # (a
+        # checkpoint of both streams, RGB/ and Flow/: each stream's encoder)
         notes = []
-        if report.unset_model:  # (BatchNorm scales alone: `whole`)
-            notes.append(f"{len(report.unset_model)} BatchNorm scales it lacks keep their initialisation (1, as "
-                         "DeepMind's BatchNorm has none)")
-        if len(model.streams) > 1:  # (said nothing of the other stream, left random)
-            others = [stream for stream in model.streams if stream != report.stream]
+        unset = sum(len(each.unset_model) for each in reports)
+        if unset:  # (BatchNorm scales alone: `whole`)
+            notes.append(f"{unset} BatchNorm scales it lacks keep their initialisation (1, as DeepMind's BatchNorm "
+                         "has none)")
+        others = [other for other in others if other not in held]
+        if others:  # (said nothing of the other stream, left random)
             notes.append(f"the {' and '.join(others)} stream's video encoder keeps its initialisation (--init-weights "
                          "takes one checkpoint, one stream's)")
         epsilon = model.config.bn_epsilon
@@ -421,8 +502,10 @@ def load_initial_weights(model, path: str) -> str:
             notes.append(f"its BatchNorms were trained with epsilon {DEEPMIND_BN_EPSILON:g}, the model has "
                          f"{epsilon:g}: --set bn_epsilon={DEEPMIND_BN_EPSILON:g} --set bn_scale=false builds it as "
                          "DeepMind's")
-        return (f"{prefix}: DeepMind I3D, {len(report.loaded)} tensors into the video encoder; the head starts fresh"
-                + "".join(f"; {note}" for note in notes))
+        into = ("the video encoder" if len(reports) == 1 else
+                f"the {' and '.join(each.stream for each in reports)} streams' video encoders")
+        return (f"{prefix}: DeepMind I3D, {sum(len(each.loaded) for each in reports)} tensors into {into}; the head "
+                "starts fresh" + "".join(f"; {note}" for note in notes))
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: not found (--init-weights takes DeepMind's I3D checkpoint, e.g. "
                                 "rgb_imagenet/model.ckpt, a .weights.h5 file, or a run directory or .keras file)")
