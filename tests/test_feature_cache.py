@@ -150,6 +150,9 @@ def test_a_validation_shard_damaged_while_its_features_are_cached_is_named(prepa
                  "--steps-per-epoch", "1", "--feature-cache"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"acga train: error: {shard}: damaged (corrupted record at ") and "\n" not in err, err
+    # nothing of the validation cache is left; the training cache, written whole, is kept
+    cache = tmp_path / "run" / "feature_cache"
+    assert not (cache / "validation").exists() and (cache / "complete.json").exists()
 
 
 @pytest.mark.parametrize("cache", [[], ["--feature-cache"]])
@@ -356,3 +359,27 @@ def test_a_cache_written_again_says_which_input_changed(tmp_path, monkeypatch, c
     assert train._changed_inputs(parts, changed) == ("decoder_filters changed: was [64, 32, 16], now [8, 4, 2]; "
                                                      "the frozen blocks' precision changed: was float32, now "
                                                      "bfloat16")
+
+
+@pytest.mark.parametrize("stop", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_cache_write_that_fails_part_way_leaves_none_of_its_shards(stop, tmp_path):
+    """A reviewer's: a write stopped part-way (a damaged data shard, a full disk, Ctrl-C) left the shards it had
+    written until the next run. Only they go: not the folder's other files, and a folder it made goes too."""
+    prefix, _ = split_model(ACGA(FROZEN))
+    batch = ({"video": tf.zeros((1, 8, 64, 64, 3)), "words": tf.zeros((1, 8, 32))},
+             {k: tf.zeros((1, 1)) for k in ("logits_res1", "logits_res2", "logits")})
+
+    def batches():
+        yield batch
+        yield batch
+        raise stop
+
+    for folder in ("made", "there"):
+        directory = tmp_path / "run" / folder
+        if folder == "there":
+            directory.mkdir()
+            (directory / "epoch-01.keras").write_bytes(b"a checkpoint")
+        with pytest.raises(type(stop)) as raised:
+            write_cache(prefix, batches(), str(directory), samples_per_shard=1)
+        assert raised.value is stop
+        assert (sorted(os.listdir(directory)) == ["epoch-01.keras"]) if folder == "there" else not directory.exists()
