@@ -14,6 +14,7 @@ Flip augmentation cannot apply to cached features, so cached training uses none.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -58,11 +59,12 @@ def write_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, *
                     count += 1
             paths.append(path)
     except BaseException:
-        for path in paths:  # (the shard being written: its temporary file removed by `atomic_path`)
-            if tf.io.gfile.exists(path):
-                tf.io.gfile.remove(path)
-        if made and tf.io.gfile.exists(directory) and not tf.io.gfile.listdir(directory):
-            tf.io.gfile.rmtree(directory)
+        with contextlib.suppress(OSError, tf.errors.OpError):  # (the error raised is the write's, not this one's)
+            for path in paths:  # (the shard being written: its temporary file removed by `atomic_path`)
+                if tf.io.gfile.exists(path):
+                    tf.io.gfile.remove(path)
+            if made and tf.io.gfile.exists(directory) and not tf.io.gfile.listdir(directory):
+                tf.io.gfile.rmtree(directory)
         raise
     logger.info("wrote %d cached samples in %d shards to %s", count, len(paths), directory)
     return paths

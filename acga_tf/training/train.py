@@ -1544,21 +1544,20 @@ def _changed_inputs(was: object, now: dict | None) -> str:
         return _ANY_INPUT
     if not isinstance(was, dict):
         return f"{_ANY_INPUT}: written by an earlier version, which did not record which"
-    value = lambda v: v if isinstance(v, str) else json.dumps(v)
+    value = lambda d, k: ("not recorded" if k not in d else d[k] if isinstance(d[k], str) else json.dumps(d[k]))
     changes = {}  # (a dict: a field of both configs said once)
     for part, current in now.items():
         before = was.get(part)
-        if before == current:
+        if part in was and before == current:
             continue
         if part in _CHANGED_PART:
             changes[_CHANGED_PART[part]] = None
         elif part == "computed_in":
-            changes[f"the frozen blocks' precision changed: was {value(before)}, now {value(current)}"] = None
+            changes[f"the frozen blocks' precision changed: was {value(was, part)}, now {current}"] = None
         elif isinstance(current, dict) and isinstance(before, dict):
             for name in [*current, *(k for k in before if k not in current)]:
-                if before.get(name, "?") != current.get(name, "?"):
-                    old, new = (value(d[name]) if name in d else "not recorded" for d in (before, current))
-                    changes[f"{name} changed: was {old}, now {new}"] = None
+                if name not in before or name not in current or before[name] != current[name]:
+                    changes[f"{name} changed: was {value(before, name)}, now {value(current, name)}"] = None
         else:
             changes[f"{part} changed"] = None
     return "; ".join(changes) or f"{_ANY_INPUT}: no recorded part differs"
