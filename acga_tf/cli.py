@@ -571,8 +571,6 @@ def _run_predict(args) -> int:
     missing = [flag for flag, value in (("--video", args.video), ("--query", args.query)) if value is None]
     if missing:
         raise ValueError(f"give {' and '.join(missing)} (or --list FILE.csv for many videos)")
-    _no_sound_to_leave_out(args.no_audio, os.path.splitext(args.output)[1].lower() if args.output else None,
-                           "--output")
     output_json = _dash_as_stdout(args.output_json)  # (`| jq`, as evaluate's)
     text = sys.stderr if output_json and _is_stdout(output_json) else sys.stdout  # the summary: not into the JSON
     model = args.model
@@ -596,6 +594,9 @@ def _run_predict(args) -> int:
             bar.update(frames)
 
         def begin(kept: int) -> None:  # a stopped run's frames gone on from: the bar counts the rest
+            # the inputs and outputs checked: a command refused (a PNG overlay of many frames) says that alone
+            _no_sound_to_leave_out(args.no_audio, os.path.splitext(args.output)[1].lower() if args.output else None,
+                                   "--output")
             if kept and bar.total is not None:
                 bar.total = max(bar.total - kept, 1)
 
@@ -665,7 +666,8 @@ def _duration(seconds: float) -> str:
 
 def _no_sound_to_leave_out(no_audio: bool, overlay: str | None, flag: str) -> None:
     """Warns of a `--no-audio` given where no MP4 overlay is written (only an MP4 carries sound): it was taken
-    without a word (a reviewer's)."""
+    without a word (a reviewer's). Said once the command is checked, so that a refused one (a PNG overlay of many
+    frames) says its refusal alone (the warning came first)."""
     if no_audio and overlay in (None, ".gif", ".png"):  # (another is refused as a format: said there alone)
         logging.getLogger(__name__).warning("--no-audio: only an MP4 overlay has sound; %s", f"none with a {overlay} "
                                             f"overlay" if overlay else f"no overlay is written (no {flag})")
@@ -680,8 +682,9 @@ def _run_predict_list(args) -> int:
         raise ValueError("--list: give --output-dir, the folder to write")
     if args.timeout is not None and not is_server_url(args.model):
         raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
-    _no_sound_to_leave_out(args.no_audio, args.overlays and "." + args.overlays, "--overlays")
     rows = batch.read_list(args.list)
+    _no_sound_to_leave_out(args.no_audio, args.overlays and "." + args.overlays, "--overlays")  # (a list refused:
+    # that alone)
     model = load_predictor(args.model, timeout=args.timeout) if args.timeout is not None else args.model
     videos = len({row.path for row in rows if row.path})  # a row without a video is no video
     # A bar per video, of its frames (a long video's minutes), named by its number in the list; in a terminal it

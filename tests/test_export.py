@@ -747,3 +747,26 @@ def test_no_host_paths_cuts_each_path_of_the_record_to_its_name(run_dir, tmp_pat
                        "word_vectors": {"file": "glove.840B.300d.txt", "digest": "cd"}, "val_data": None}
     assert record["model"] == "acga" and record["weights"] == artifacts.arrays_digest(
         artifacts.load_trained(str(copy)).model.weights)
+
+
+def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
+    """A reviewer's: `--no-host-paths` cut any string holding a "/" to what followed its last one (a precision
+    "mixed_float16/x" became "x", a GPU's "A100 / MIG 3g.40gb" " MIG 3g.40gb", a `--set` value "1/2" "2"). Only the
+    record's paths are cut now: its path fields, absolute paths and URLs, the patterns it records as given (relative),
+    and in a command line the program and the path options' values (an abbreviation too)."""
+    from acga_tf.serving.export import export_record
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / artifacts.PROVENANCE_FILE).write_text(json.dumps({"sessions": [{
+        "argv": ["train.py", "--set", "note=1/2", "--out", "runs/bob/exp2", "data/a2d/train-*.tfrecord",
+                 "--set=ratio=3/4", "and/or"],
+        "cwd": "work/bob", "data": {"pattern": "data/a2d/train-*.tfrecord", "shards": []},
+        "precision": "mixed_float16/x", "stages": {"decoder": "my_pkg/Decoder"},
+        "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "https://example.org/a"}}]}))
+    (session,) = export_record(artifacts.load_trained(str(copy)), host_paths=False)["training"]["sessions"]
+    assert session == {"argv": ["train.py", "--set", "note=1/2", "--out", "exp2", "train-*.tfrecord", "--set=ratio=3/4",
+                                "and/or"],
+                       "cwd": "bob", "data": {"pattern": "train-*.tfrecord", "shards": []},
+                       "precision": "mixed_float16/x", "stages": {"decoder": "my_pkg/Decoder"},
+                       "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "a"}}

@@ -150,6 +150,9 @@ def test_a_validation_shard_damaged_while_its_features_are_cached_is_named(prepa
                  "--steps-per-epoch", "1", "--feature-cache"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"acga train: error: {shard}: damaged (corrupted record at ") and "\n" not in err, err
+    # nothing of the validation cache is left; the training cache, written whole, is kept
+    cache = tmp_path / "run" / "feature_cache"
+    assert not (cache / "validation").exists() and (cache / "complete.json").exists()
 
 
 @pytest.mark.parametrize("cache", [[], ["--feature-cache"]])
@@ -299,3 +302,84 @@ def test_a_damaged_cache_is_written_again_in_an_emptied_folder(tmp_path, monkeyp
     train._feature_cache(None, None, cache, "abc")
     assert written[-1] == ["features-00000.tfrecord"]
     assert sorted(os.listdir(cache)) == ["complete.json", "features-00000.tfrecord"]
+
+
+def test_a_cache_written_again_says_which_input_changed(tmp_path, monkeypatch, caplog):
+    """A reviewer's: a cache written again said "made from other inputs (shards, configs, word vectors, frozen weights
+    or precision)", not which. `complete.json` records the fingerprint's parts now; a cache of an earlier version,
+    which recorded none, is named as such."""
+    import types
+
+    from acga_tf.training import train
+
+    monkeypatch.setattr(train, "write_cache", lambda prefix, dataset, directory: (
+        os.makedirs(directory, exist_ok=True), open(os.path.join(directory, "features-00000.tfrecord"), "wb").close(),
+        [os.path.join(directory, "features-00000.tfrecord")])[-1])
+    prefix, _ = split_model(ACGA(FROZEN))
+    (tmp_path / "data").mkdir()
+    shard = tmp_path / "data" / "train-00000-of-00001.tfrecord"
+    shard.write_bytes(bytes(10))
+    pattern = str(tmp_path / "data" / "train-*.tfrecord")
+
+    def fingerprint(shuffle_buffer, vectors=0.0):
+        experiment = ExperimentConfig.preset("tiny", i3d_trainable_from="Mixed_4e", shuffle_buffer=shuffle_buffer)
+        run = types.SimpleNamespace(experiment=experiment,
+                                    vectorizer=types.SimpleNamespace(matrix=tf.fill((3, 4), vectors)))
+        return train._cache_fingerprint(run, prefix, pattern)
+
+    cache = str(tmp_path / "run" / "feature_cache")
+    train._feature_cache(None, None, cache, *fingerprint(64))
+    assert json.load(open(os.path.join(cache, "complete.json")))["parts"]["data"]["shuffle_buffer"] == 64
+    shard.write_bytes(bytes(11))  # (no manifest: known by its size)
+    for changed, why in (((128,), "the data shards changed; shuffle_buffer changed: was 64, now 128"),
+                         ((128, 1.0), "the word vectors changed")):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            train._feature_cache(None, None, cache, *fingerprint(*changed))
+        assert caplog.messages == [f"the feature cache in {cache} was made from other inputs ({why}): writing it "
+                                   "again"], caplog.messages
+    # a cache written before the parts were recorded (its fingerprint as this version computes it: reused)
+    digest, parts = fingerprint(128, 1.0)
+    with open(os.path.join(cache, "complete.json"), "w") as f:
+        json.dump({"shards": ["features-00000.tfrecord"], "fingerprint": digest, "sizes": [0]}, f)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        train._feature_cache(None, None, cache, digest, parts)
+    assert caplog.messages == [f"reusing the feature cache in {cache} (1 shards)"], caplog.messages
+    with open(os.path.join(cache, "complete.json"), "w") as f:
+        json.dump({"shards": ["features-00000.tfrecord"], "fingerprint": "0" * 64, "sizes": [0]}, f)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        train._feature_cache(None, None, cache, digest, parts)
+    assert caplog.messages == [f"the feature cache in {cache} was made from other inputs (shards, configs, word "
+                               "vectors, frozen weights or precision: written by an earlier version, which did not "
+                               "record which): writing it again"], caplog.messages
+    # the frozen blocks' dtype by its values, a model field by its name
+    changed = {**parts, "computed_in": "bfloat16", "model": {**parts["model"], "decoder_filters": [8, 4, 2]}}
+    assert train._changed_inputs(parts, changed) == ("decoder_filters changed: was [64, 32, 16], now [8, 4, 2]; "
+                                                     "the frozen blocks' precision changed: was float32, now "
+                                                     "bfloat16")
+
+
+@pytest.mark.parametrize("stop", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_cache_write_that_fails_part_way_leaves_none_of_its_shards(stop, tmp_path):
+    """A reviewer's: a write stopped part-way (a damaged data shard, a full disk, Ctrl-C) left the shards it had
+    written until the next run. Only they go: not the folder's other files, and a folder it made goes too."""
+    prefix, _ = split_model(ACGA(FROZEN))
+    batch = ({"video": tf.zeros((1, 8, 64, 64, 3)), "words": tf.zeros((1, 8, 32))},
+             {k: tf.zeros((1, 1)) for k in ("logits_res1", "logits_res2", "logits")})
+
+    def batches():
+        yield batch
+        yield batch
+        raise stop
+
+    for folder in ("made", "there"):
+        directory = tmp_path / "run" / folder
+        if folder == "there":
+            directory.mkdir()
+            (directory / "epoch-01.keras").write_bytes(b"a checkpoint")
+        with pytest.raises(type(stop)) as raised:
+            write_cache(prefix, batches(), str(directory), samples_per_shard=1)
+        assert raised.value is stop
+        assert (sorted(os.listdir(directory)) == ["epoch-01.keras"]) if folder == "there" else not directory.exists()

@@ -470,24 +470,46 @@ def test_an_anamorphic_videos_overlay_keeps_its_pixel_aspect(run_dir, tmp_path):
 
 
 @pytest.mark.parametrize("argv, said", [
-    (["--video", "none.mp4", "--query", QUERY, "--output", "o.gif"], "none with a .gif overlay"),
-    (["--video", "none.mp4", "--query", QUERY, "--output", "o.png"], "none with a .png overlay"),
-    (["--video", "none.mp4", "--query", QUERY, "--output-json", "m.json"], "no overlay is written (no --output)"),
-    (["--video", "none.mp4", "--query", QUERY, "--output", "o.mp4"], None),
-    (["--video", "none.mp4", "--query", QUERY, "--output", "o.MP4"], None),
-    (["--video", "none.mp4", "--query", QUERY, "--output", "o"], None),  # (a format refused: said there alone)
-    (["--list", "none.csv", "--output-dir", "out", "--overlays", "gif"], "none with a .gif overlay"),
-    (["--list", "none.csv", "--output-dir", "out"], "no overlay is written (no --overlays)"),
-    (["--list", "none.csv", "--output-dir", "out", "--overlays", "mp4"], None),
+    (["--output", "o.gif"], "none with a .gif overlay"),
+    (["--output", "o.png"], "none with a .png overlay"),
+    (["--output-json", "m.json"], "no overlay is written (no --output)"),
+    (["--output", "o.mp4"], None),
+    (["--output", "o.MP4"], None),
+    (["--output", "o"], None),  # (a format refused: said there alone)
+    (["--list", "l.csv", "--output-dir", "out", "--overlays", "gif"], "none with a .gif overlay"),
+    (["--list", "l.csv", "--output-dir", "out"], "no overlay is written (no --overlays)"),
+    (["--list", "l.csv", "--output-dir", "out", "--overlays", "mp4"], None),
 ])
-def test_no_audio_where_no_mp4_is_written_is_said_to_be_passed_over(tmp_path, caplog, argv, said):
-    """A reviewer's: `--no-audio` with a GIF overlay (or none) was taken without a word."""
+def test_no_audio_where_no_mp4_is_written_is_said_to_be_passed_over(run_dir, tmp_path, caplog, argv, said):
+    """A reviewer's: `--no-audio` with a GIF overlay (or none) was taken without a word. Said of a command that runs
+    (the next test: a refused one says its refusal alone)."""
+    Image.fromarray(moving_frames(1, 40, 56, seed=5)[0]).save(tmp_path / "photo.jpg", quality=95)
+    (tmp_path / "l.csv").write_text(f"video,query\nphoto.jpg,{QUERY}\n")
+    single = [] if "--list" in argv else ["--video", str(tmp_path / "photo.jpg"), "--query", QUERY]
     with caplog.at_level("WARNING"):
-        assert main(["predict", "--model", str(tmp_path / "run"), "--no-audio",
-                     *[str(tmp_path / a) if a.endswith((".mp4", ".gif", ".png", ".json", ".csv", "out")) else a
-                       for a in argv]]) == 2
+        assert main(["predict", "--model", run_dir, "--no-audio", "--no-progress", *single,
+                     *[str(tmp_path / a) if a.endswith((".mp4", ".MP4", ".gif", ".png", ".json", ".csv", "out"))
+                       or a == "o" else a for a in argv]]) == (2 if argv[-1] == "o" else 0)
     assert (f"--no-audio: only an MP4 overlay has sound; {said}" in caplog.text) if said else \
         "--no-audio" not in caplog.text, caplog.text
+
+
+def test_no_audio_beside_a_refused_output_says_the_refusal_alone(run_dir, tmp_path, capsys, caplog):
+    """A reviewer's: `--no-audio` beside a PNG overlay of many frames warned "only an MP4 overlay has sound" before
+    the refusal of that PNG: the command is checked first, and one refused says that alone."""
+    video = write_video(tmp_path / "clip.mkv", moving_frames(6, 40, 56, seed=5), "ffv1", "bgr0")
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output",
+                     str(tmp_path / "all.png"), "--no-audio", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"acga predict: error: {tmp_path / 'all.png'}: a PNG overlay holds one frame; "
+                                       "6 frames are to be segmented: give --start and --end around one, or write an "
+                                       ".mp4 or .gif\n")
+    assert "--no-audio" not in caplog.text, caplog.text
+    # a list refused (its file missing) says that alone too
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", run_dir, "--list", str(tmp_path / "none.csv"), "--output-dir",
+                     str(tmp_path / "out"), "--overlays", "gif", "--no-audio"]) == 2
+    assert "--no-audio" not in caplog.text and "none.csv" in capsys.readouterr().err, caplog.text
 
 
 def test_an_mp4_overlay_keeps_the_videos_sound_for_the_frames_segmented(run_dir, tmp_path, caplog, monkeypatch):

@@ -14,6 +14,7 @@ Flip augmentation cannot apply to cached features, so cached training uses none.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -41,18 +42,30 @@ def write_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, *
     """Runs `prefix` once over `dataset` (batches of `(inputs, targets)`, un-augmented) and writes one
     `tf.train.Example` per sample (`features`, `words` and the three targets, as serialized tensors).
 
-    Each shard is written through `ops.files.atomic_path` (a temporary name, renamed when complete). Returns the
-    shard paths.
+    Each shard is written through `ops.files.atomic_path` (a temporary name, renamed when complete). A write that
+    fails part-way (a damaged data shard, a full disk, Ctrl-C) removes the shards it wrote, and `directory` where it
+    made it and nothing else is in it, then raises the same exception (they stayed until the next run: a reviewer's;
+    docs/training.md#feature-cache). Returns the shard paths.
     """
+    made = not tf.io.gfile.exists(directory)
     tf.io.gfile.makedirs(directory)
     examples, paths, count = _examples(prefix, dataset), [], 0
-    while (first := next(examples, None)) is not None:
-        path = os.path.join(directory, CACHE_PATTERN.format(index=len(paths)))
-        with files.atomic_path(path) as temporary, tf.io.TFRecordWriter(temporary) as writer:
-            for record in itertools.chain([first], itertools.islice(examples, samples_per_shard - 1)):
-                writer.write(record)
-                count += 1
-        paths.append(path)
+    try:
+        while (first := next(examples, None)) is not None:
+            path = os.path.join(directory, CACHE_PATTERN.format(index=len(paths)))
+            with files.atomic_path(path) as temporary, tf.io.TFRecordWriter(temporary) as writer:
+                for record in itertools.chain([first], itertools.islice(examples, samples_per_shard - 1)):
+                    writer.write(record)
+                    count += 1
+            paths.append(path)
+    except BaseException:
+        with contextlib.suppress(OSError, tf.errors.OpError):  # (the error raised is the write's, not this one's)
+            for path in paths:  # (the shard being written: its temporary file removed by `atomic_path`)
+                if tf.io.gfile.exists(path):
+                    tf.io.gfile.remove(path)
+            if made and tf.io.gfile.exists(directory) and not tf.io.gfile.listdir(directory):
+                tf.io.gfile.rmtree(directory)
+        raise
     logger.info("wrote %d cached samples in %d shards to %s", count, len(paths), directory)
     return paths
 

@@ -1341,7 +1341,7 @@ def _build_inputs(run: _Run, prefix: keras.Model | None):
     unflipped = make_dataset(run.train_pattern, experiment.data.replace(horizontal_flip=False), training=False,
                              batch_size=global_batch, vectorizer=run.vectorizer)
     cache_paths = _feature_cache(prefix, unflipped, os.path.join(run.work_dir, FEATURE_CACHE_DIR),
-                                 _cache_fingerprint(run, prefix, run.train_pattern))
+                                 *_cache_fingerprint(run, prefix, run.train_pattern))
 
     def cached(skip: int) -> tf.data.Dataset:
         ds = cached_dataset(cache_paths, batch_size=global_batch, seed=experiment.data.seed,
@@ -1376,7 +1376,7 @@ def _build_validation(run: _Run, val_pattern: str, prefix: keras.Model | None = 
                       vectorizer=run.vectorizer)
     if prefix is not None:
         paths = _feature_cache(prefix, ds, os.path.join(run.work_dir, FEATURE_CACHE_DIR, VALIDATION_CACHE_DIR),
-                               _cache_fingerprint(run, prefix, val_pattern))
+                               *_cache_fingerprint(run, prefix, val_pattern))
         cached = cached_dataset(paths, batch_size=run.global_batch, seed=run.experiment.data.seed,
                                 shuffle_buffer=1, training=False)
         length = int(ds.cardinality())  # (unknown: -2)
@@ -1439,34 +1439,43 @@ def _train(run: _Run, task: keras.Model, batches, validation, callbacks, start_s
     return history
 
 
-def _cache_fingerprint(run: _Run, prefix: keras.Model, pattern: str) -> str:
+def _cache_fingerprint(run: _Run, prefix: keras.Model, pattern: str) -> tuple[str, dict]:
     """sha256 of everything the cached features depend on: the shards of `pattern` (names and the manifest's
-    sha256), the data and model configs, the word vectors, the frozen prefix's weights and the dtype it computes in."""
+    sha256), the data and model configs, the word vectors, the frozen prefix's weights and the dtype it computes in;
+    and those parts, JSON-able (the configs' fields as they are, the rest by their own sha256), which `complete.json`
+    records so that a cache written again says which of them changed (docs/training.md#feature-cache)."""
     # each shard by the manifest beside it (a second folder's shards were recorded without their digests)
     shards = shard_records(sorted(tf.io.gfile.glob(pattern)))
     # a shard without a manifest by its size (validation shards swapped on a resume, of the converter's names, were
     # scored from the stale cache: a diff reviewer's); a manifest's sha256 as before (earlier caches stay valid)
-    h = hashlib.sha256(json.dumps({"shards": [(os.path.basename(s["file"]), s["sha256"] or f"{s['bytes']} bytes")
-                                              for s in shards],
-                                   "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict(),
-                                   # (a cache of bfloat16 features was reused by a float32 run: a researcher's)
-                                   "computed_in": compute_dtype(prefix)},
-                                  sort_keys=True).encode("utf-8"))
-    h.update(np.ascontiguousarray(run.vectorizer.matrix.numpy()).tobytes())
+    described = {"shards": [(os.path.basename(s["file"]), s["sha256"] or f"{s['bytes']} bytes") for s in shards],
+                 "data": run.experiment.data.to_dict(), "model": run.experiment.model.to_dict(),
+                 # (a cache of bfloat16 features was reused by a float32 run: a researcher's)
+                 "computed_in": compute_dtype(prefix)}
+    h = hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8"))
+    vectors = np.ascontiguousarray(run.vectorizer.matrix.numpy()).tobytes()
+    h.update(vectors)
+    frozen = hashlib.sha256()
     for weight in prefix.get_weights():
         h.update(np.ascontiguousarray(weight).tobytes())
-    return h.hexdigest()
+        frozen.update(np.ascontiguousarray(weight).tobytes())
+    parts = {"shards": hashlib.sha256(json.dumps(described["shards"]).encode("utf-8")).hexdigest(),
+             "data": described["data"], "model": described["model"], "computed_in": described["computed_in"],
+             "word_vectors": hashlib.sha256(vectors).hexdigest(), "frozen_weights": frozen.hexdigest()}
+    return h.hexdigest(), json.loads(json.dumps(parts))  # (as `complete.json` gives them back: tuples as lists)
 
 
-def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, fingerprint: str) -> list[str]:
+def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str, fingerprint: str,
+                   parts: dict | None = None) -> list[str]:
     """The cache's shards: reused when a complete cache of the same inputs is there (`complete.json` records their
-    fingerprint, and each shard's size), else written again in an emptied folder (a killed write's shards and
-    temporary files went on taking room). The shards are recorded by their names in `directory`: recorded as the
-    paths were given (relative to the folder the command ran in), a cache was read from the run it was copied from,
-    or called "made from other inputs" and written again from another folder."""
+    fingerprint, its `parts` from `_cache_fingerprint`, and each shard's size), else written again in an emptied
+    folder (a killed write's shards and temporary files went on taking room), the warning naming what changed. The
+    shards are recorded by their names in `directory`: recorded as the paths were given (relative to the folder the
+    command ran in), a cache was read from the run it was copied from, or called "made from other inputs" and written
+    again from another folder."""
     marker = os.path.join(directory, "complete.json")
     if tf.io.gfile.exists(marker):
-        paths, why = _recorded_cache(directory, marker, fingerprint)
+        paths, why = _recorded_cache(directory, marker, fingerprint, parts)
         if why is None:
             logger.info("reusing the feature cache in %s (%d shards)", directory, len(paths))
             return paths
@@ -1474,8 +1483,9 @@ def _feature_cache(prefix: keras.Model, dataset: tf.data.Dataset, directory: str
     if tf.io.gfile.exists(directory):
         tf.io.gfile.rmtree(directory)
     paths = write_cache(prefix, dataset, directory)
-    files.write_json(marker, {"shards": [os.path.basename(p) for p in paths], "fingerprint": fingerprint,
-                              "sizes": [tf.io.gfile.stat(p).length for p in paths]})
+    record = {"shards": [os.path.basename(p) for p in paths], "fingerprint": fingerprint,
+              "sizes": [tf.io.gfile.stat(p).length for p in paths]}
+    files.write_json(marker, record if parts is None else {**record, "parts": parts})
     return paths
 
 
@@ -1494,11 +1504,13 @@ def _damaged_cache_shard(work_dir: str) -> str | None:
     return None
 
 
-def _recorded_cache(directory: str, marker: str, fingerprint: str) -> tuple[list[str], str | None]:
+def _recorded_cache(directory: str, marker: str, fingerprint: str, parts: dict | None = None
+                    ) -> tuple[list[str], str | None]:
     """The cache's shard paths as `complete.json` records them (by their names in `directory`; earlier records held
-    whole paths), and why they cannot be reused (the file unreadable, made from other inputs, a shard missing or of
-    another size than written), or None. A damaged shard failed the run at every try with TensorFlow's "truncated
-    record at 92688", naming no file (a copy cut short: a reviewer's). The record is read once."""
+    whole paths), and why they cannot be reused (the file unreadable, made from other inputs, named by
+    `_changed_inputs`, a shard missing or of another size than written), or None. A damaged shard failed the run at
+    every try with TensorFlow's "truncated record at 92688", naming no file (a copy cut short: a reviewer's). The
+    record is read once."""
     try:
         recorded = files.read_json(marker)
         shards, sizes = recorded["shards"], recorded.get("sizes")
@@ -1507,7 +1519,7 @@ def _recorded_cache(directory: str, marker: str, fingerprint: str) -> tuple[list
         what = "not whole JSON" if isinstance(e, ValueError) else f"without {e}" if isinstance(e, KeyError) else e
         return [], f"has an unreadable {os.path.basename(marker)} ({what})"
     if recorded.get("fingerprint") != fingerprint:
-        return paths, "was made from other inputs (shards, configs, word vectors, frozen weights or precision)"
+        return paths, f"was made from other inputs ({_changed_inputs(recorded.get('parts'), parts)})"
     for k, path in enumerate(paths):
         if not tf.io.gfile.exists(path):
             return paths, f"lacks {os.path.basename(path)}"
@@ -1516,6 +1528,39 @@ def _recorded_cache(directory: str, marker: str, fingerprint: str) -> tuple[list
         if sizes is not None and (size := tf.io.gfile.stat(path).length) != sizes[k]:
             return paths, f"has {os.path.basename(path)} of {size:,} bytes, written {sizes[k]:,}"
     return paths, None
+
+
+_ANY_INPUT = "shards, configs, word vectors, frozen weights or precision"
+_CHANGED_PART = {"shards": "the data shards changed", "word_vectors": "the word vectors changed",
+                 "frozen_weights": "the frozen blocks' weights changed"}
+
+
+def _changed_inputs(was: object, now: dict | None) -> str:
+    """Which parts of a feature cache's fingerprint differ, `was` as its `complete.json` records them and `now` as
+    `_cache_fingerprint` gives them: "shuffle_buffer changed: was 256, now 64; the data shards changed". A config
+    field by its name (a field of both configs, as `clip_length`, once), the frozen blocks' dtype by its values, the
+    rest by the part's name. A cache written before the parts were recorded says so."""
+    if now is None:
+        return _ANY_INPUT
+    if not isinstance(was, dict):
+        return f"{_ANY_INPUT}: written by an earlier version, which did not record which"
+    value = lambda d, k: ("not recorded" if k not in d else d[k] if isinstance(d[k], str) else json.dumps(d[k]))
+    changes = {}  # (a dict: a field of both configs said once)
+    for part, current in now.items():
+        before = was.get(part)
+        if part in was and before == current:
+            continue
+        if part in _CHANGED_PART:
+            changes[_CHANGED_PART[part]] = None
+        elif part == "computed_in":
+            changes[f"the frozen blocks' precision changed: was {value(was, part)}, now {current}"] = None
+        elif isinstance(current, dict) and isinstance(before, dict):
+            for name in [*current, *(k for k in before if k not in current)]:
+                if name not in before or name not in current or before[name] != current[name]:
+                    changes[f"{name} changed: was {value(before, name)}, now {value(current, name)}"] = None
+        else:
+            changes[f"{part} changed"] = None
+    return "; ".join(changes) or f"{_ANY_INPUT}: no recorded part differs"
 
 
 class _EpochsOfTheRun(keras.callbacks.ProgbarLogger):
