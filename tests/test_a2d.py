@@ -90,14 +90,33 @@ def test_a2d_bad_header_and_videoset(a2d_copy):
     write_lines(ann, ANNOTATION)
     vs = a2d_copy / "Release" / "videoset.csv"
     write_lines(vs, ["video_id,label,a,b,c,d,e,f,usage"] + [f"{v},48,0,4,360,640,24,3,{u}" for v, u in SPLITS.items()])
-    with pytest.raises(DataError, match=r"videoset\.csv:1: column 8 'usage' is 'usage'"):
+    # a header line is named as such (it was "column 8 'usage' is 'usage'", a bad row, a reviewer's)
+    with pytest.raises(DataError, match=r"videoset\.csv:1: a header line \('video_id,label,.*,usage'\): videoset\.csv "
+                                        r"has none, its first line is a video's; remove the header") as e:
         read_a2d(str(a2d_copy))
+    assert e.value.reason == "bad_header"
     write_lines(vs, [f"{v},48,0,4,360,640,24,3,{u}" for v, u in SPLITS.items()] + ["XYZ,1,2"])
     with pytest.raises(DataError, match=r"videoset\.csv:5: expected 9 comma-separated columns"):
         read_a2d(str(a2d_copy))
     skipped = []
     assert summary(read_a2d(str(a2d_copy), skip_bad=True, skipped=skipped)) == expected(set(WIDTHS))
     assert skipped == [Skipped(str(vs) + ":5", "bad_row", skipped[0].message)]
+
+
+def test_a2d_hidden_files_are_passed_over_and_a_frame_number_given_twice_is_refused(a2d_copy):
+    """A copy from a Mac holds "._00008.h5" beside each frame file (AppleDouble): passed over (it stopped the run as
+    "not a frame number"); "8.h5" beside "00008.h5" is the same frame, whose samples were written twice (a
+    reviewer's): refused naming both, left out with --skip-bad."""
+    folder = a2d_copy / "text_annotations" / "a2d_annotation_with_instances" / "EadxBPmQvtg"
+    (folder / "._00008.h5").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    assert summary(read_a2d(str(a2d_copy))) == expected(set(WIDTHS))
+    shutil.copy(folder / "00008.h5", folder / "8.h5")
+    with pytest.raises(DataError, match=r"EadxBPmQvtg/8\.h5: frame 8 again: 00008\.h5 is that frame too") as e:
+        read_a2d(str(a2d_copy))
+    assert e.value.reason == "bad_frame_file"
+    skipped = []
+    assert summary(read_a2d(str(a2d_copy), skip_bad=True, skipped=skipped)) == expected(set(WIDTHS))
+    assert [s.reason for s in skipped] == ["bad_frame_file"]
 
 
 def test_a2d_missing_files(a2d_copy):

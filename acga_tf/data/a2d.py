@@ -157,6 +157,9 @@ def read_videoset(path: str, *, skip_bad: bool = False, skipped: list[Skipped] |
                                      f"{len(cols)}: {text!r}", reason="bad_row")
             vid = check_path_component(cols[0].strip(), src, "video_id")
             usage = cols[8].strip()
+            if (lineno, text) == lines[0] and not usage.isdigit():  # (a header was a bad row, with --skip-bad's hint)
+                raise DataError(src, f"a header line ({text!r}): videoset.csv has none, its first line is a video's; "
+                                     "remove the header", reason="bad_header")
             if usage not in ("0", "1"):
                 raise DataError(src, f"column 8 'usage' is {usage!r}, expected 0 (train) or 1 (test)",
                                 reason="bad_row")
@@ -286,9 +289,12 @@ def _class_ids(h5: h5py.File, count: int) -> list[int]:
 
 
 def _frame_files(folder: str, report: _Reporter) -> list[tuple[int, str]]:
-    """(frame number, path) of the `<fffff>.h5` files of a video folder, sorted by frame number."""
-    out = []
+    """(frame number, path) of the `<fffff>.h5` files of a video folder, sorted by frame number; hidden files
+    (a Mac's `._00012.h5`) passed over, a second file of one frame number a bad item."""
+    out, named = [], {}
     for name in sorted(os.listdir(folder)):
+        if name.startswith("."):  # a copy from a Mac holds "._00012.h5" beside each file (AppleDouble): not a frame
+            continue
         m = _H5_RE.match(name)
         if m is None:
             if name.endswith(".h5"):
@@ -299,6 +305,11 @@ def _frame_files(folder: str, report: _Reporter) -> list[tuple[int, str]]:
         if number < 1:
             report(DataError(os.path.join(folder, name), "frame number must be >= 1", reason="bad_frame_file"))
             continue
+        if number in named:  # "12.h5" beside "00012.h5": its samples were written twice (a reviewer's)
+            report(DataError(os.path.join(folder, name), f"frame {number} again: {named[number]} is that frame too",
+                             reason="bad_frame_file"))
+            continue
+        named[number] = name
         out.append((number, os.path.join(folder, name)))
     return sorted(out)
 
