@@ -693,12 +693,13 @@ def _run_predict_list(args) -> int:
     # Once a video is done, each bar also says how long the whole list has left (a batch tester's overnight list
     # said only the video's): the time a frame has taken so far, times the frames left (this video's, and as many
     # as the videos done had on average for each video after it).
-    done = {"began": None, "frames": 0, "videos": 0}
+    done = {"began": None, "frames": 0, "videos": 0, "after": 0}
 
     def video_started(row, number: int, frames: int | None):
         video_done()
         if done["began"] is None:
             done["began"] = time.monotonic()
+        done["after"] = videos - number  # (the videos after this one)
         bar = progress_bar(total=frames, unit="frame", desc=f"predict video {number} of {videos}",
                            disable=args.no_progress, file=sys.stderr, delay=0.1, leave=not is_live(sys.stderr))
         bars.append(bar)
@@ -721,6 +722,12 @@ def _run_predict_list(args) -> int:
                 # before its first frame keeps its delay: its warning says why, not "0/? frames" after it)
             if any(result.status == "done" for result in group):
                 bar.total = bar.n  # its end at the frames segmented (a total estimated from the duration: predict's)
+                if getattr(bar, "postfix", None) is not None:  # and the time left said again with it (the list's
+                    # last video ended "about 4 s left in all" where its total had been too large: a reviewer's)
+                    left = _time_left(time.monotonic() - done["began"], done["frames"] - bar.n, done["videos"] - 1,
+                                      bar.n, bar.n, done["after"])  # (as `step` said it at its last frame)
+                    bar.set_postfix_str(f"about {_duration(left)} left in all" if left and left >= 0.5 else "",
+                                        refresh=False)
             bar.close()
 
     try:

@@ -458,16 +458,18 @@ def _fill(group: list[RowResult], chosen: dict, name: str, record: dict, status:
 
 
 def _complete(folder: str, record: dict) -> bool:
-    """Whether an earlier run's files are all there: each sentence's folder with its `frames` mask PNGs, and the
-    overlay it wrote (a folder or file removed since is segmented again)."""
+    """Whether an earlier run's files are all there: each sentence's folder with its `frames` mask PNGs, each ending
+    with its IEND chunk, and the overlay it wrote (a folder or file removed since, or a mask emptied or cut short, is
+    segmented again)."""
     try:
         names = mask_png_names(record["video"])  # a folder of frames' masks: its frames' names
         expected = (sorted(names[:record["frames"]]) if names else
                     [f"{i:05d}.png" for i in range(1, record["frames"] + 1)])
         for k in range(len(record["queries"])):
-            names = sorted(n for n in os.listdir(os.path.join(folder, MASKS_FOLDER, str(k + 1)))
+            masks = os.path.join(folder, MASKS_FOLDER, str(k + 1))
+            names = sorted(n for n in os.listdir(masks)
                            if n.endswith(".png") and not system_file(n))  # (not macOS's `._00001.png`)
-            if names != expected:
+            if names != expected or not all(_ends_whole(os.path.join(masks, name)) for name in names):
                 return False
         if record.get("masks_json") and not os.path.isfile(os.path.join(folder, MASKS_JSON_NAME)):
             return False
@@ -475,6 +477,20 @@ def _complete(folder: str, record: dict) -> bool:
         return overlay is None or os.path.isfile(os.path.join(folder, overlay))
     except (OSError, KeyError, TypeError):
         return False
+
+
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last 12 bytes of a PNG the package writes: its IEND chunk
+
+
+def _ends_whole(path: str) -> bool:
+    """Whether a mask PNG ends with its IEND chunk: the masks are written without waiting for the disk, so a power
+    cut can leave one empty or cut short, and the video was "done earlier" with a mask no program can read (a
+    reviewer's)."""
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) < len(PNG_END):
+            return False
+        f.seek(-len(PNG_END), os.SEEK_END)
+        return f.read() == PNG_END
 
 
 def _one_line(error: BaseException) -> str:
