@@ -414,6 +414,10 @@ def test_a_glove_files_first_line_outside_the_vocabulary_is_not_read_as_numbers(
         path.write_bytes(first + b"the 1 2 3\nzebra 1 x\nDog 4 5 6\n")
         loaded = load_word_vectors(str(path), words=["the", "dog"])
         assert {w: v.tolist() for w, v in loaded.items()} == {"the": [1, 2, 3], "dog": [4, 5, 6]}, first
+        # as the check before a run, and the embedding matrix, read it (a diff reviewer's: they still refused it)
+        assert check_word_vectors(str(path), 3) == 3, first
+        matrix, _ = Vocabulary(["the", "dog"]).embedding_matrix(str(path), dim=3)
+        assert matrix[1:].tolist() == [[1, 2, 3], [4, 5, 6]], first
     # the size is learnt from a line passed over, where it is a word and numbers: a word with spaces after it is one
     path.write_bytes(b"zebra 1 2 3\nat name@domain.com 7 8 9\nthe 1 2 3\n")
     assert load_word_vectors(str(path), words=["at", "the"])["the"].tolist() == [1, 2, 3]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import gzip
+import itertools
 import logging
 import os
 import re
@@ -296,11 +297,31 @@ def check_word_vectors(path: str, dim: int | None = None, format: str | None = N
         ValueError: no vector in the file, a malformed start (see `iter_word_vectors`), or vectors of a dimension
             other than `dim`.
     """
-    for _, v in iter_word_vectors(path, format=format):
-        if dim is not None and v.shape[0] != dim:
-            raise ValueError(f"{path}: vectors have {v.shape[0]} dimensions, expected dim={dim}")
-        return int(v.shape[0])
-    raise ValueError(f"{path}: no word vector in the file")
+    format = format or detect_vector_format(path)
+    size = _glove_size(path) if format == "glove" else None  # (as the load learns it: a malformed first line of a
+    # word outside the vocabulary was refused here, and passed over by the load, a diff reviewer's)
+    if size is None:
+        size = next((v.shape[0] for _, v in iter_word_vectors(path, format=format)), None)
+    if size is None:
+        raise ValueError(f"{path}: no word vector in the file")
+    if dim is not None and size != dim:
+        raise ValueError(f"{path}: vectors have {size} dimensions, expected dim={dim}")
+    return int(size)
+
+
+GLOVE_SIZE_LINES = 1000  # the first lines of a GloVe file among which `check_word_vectors` looks for a vector's size
+
+
+def _glove_size(path: str) -> int | None:
+    """The size of a GloVe file's first line of a word and numbers alone among its first `GLOVE_SIZE_LINES` (the
+    vectors' size, as `iter_word_vectors` learns it where it is given the words to keep), or None (the first line
+    read then says what is wrong)."""
+    with _open(path) as f, _whole_gzip(path):
+        for raw in itertools.islice(f, GLOVE_SIZE_LINES):
+            parts = raw.removeprefix(BOM).split()
+            if len(parts) > 1 and all(NUMBER.fullmatch(part) for part in parts[1:]):
+                return len(parts) - 1
+    return None
 
 
 def iter_word_vectors(path: str, format: str | None = None,
