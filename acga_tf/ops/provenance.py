@@ -91,74 +91,40 @@ def host(**details) -> dict[str, object]:
             "cores": os.cpu_count(), **details}
 
 
-# where a record holds paths (docs/serving.md#layout): the keys whose strings are paths (a run's `provenance.json`,
-# docs/training.md#provenance, and the export's record), and the options of a command line that take one (`acga
-# train`'s, or a prefix of them, as argparse reads "--val" for "--val-data")
+# the keys whose strings are paths, whatever they hold (a run's `provenance.json`, docs/training.md#provenance, and
+# the export's record, docs/serving.md#layout)
 PATH_FIELDS = frozenset({"model", "cwd", "file", "pattern", "source"})
-PATH_OPTIONS = ("--data", "--val-data", "--output", "--word-vectors", "--init-weights", "--config", "--model")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_SEPARATORS = re.compile(r"[/\\]")  # a path's separators, POSIX's and Windows'
+# a "/" that no path has: between spaces ("A100 / MIG") or digits (a ratio, "1/2")
+_NOT_A_PATHS = re.compile(r"(?<=\s)/(?=\s)|(?<=\d)/(?=\d)")
+_SETTING = re.compile(r"^(-{0,2}[A-Za-z_][\w.-]*=)(.*)$", re.S)  # "--data=...", "note=..."
 
 
-def without_folders(record: object) -> object:
-    """`record` (JSON values) with each path cut to its last name, also after an option's `=`: absolute, relative
-    and URLs ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1", "gs://bucket/a" → "a",
-    "--data=/data/a2d" → "--data=a2d"): a record shipped to others then does not show the folders of the host that
-    made it (`acga export --no-host-paths`). A path is a string under a key of `PATH_FIELDS`, an absolute path (or
-    one from "~", "./" or "../"), a URL, one of the strings the record holds under those keys (a pattern as given,
-    relative), and in a command line (`argv`) its program and the value of an option of `PATH_OPTIONS`. Any other
-    string is kept, a "/" in it or not (a precision "mixed_float16/...", a GPU's "A100 / MIG 3g.40gb", "1/2": they
-    were cut to what followed their last "/")."""
-    recorded = set(_path_values(record))
-    return _without_folders(record, None, recorded)
-
-
-def _path_values(record: object, key: str | None = None):
+def without_folders(record: object, key: str | None = None) -> object:
+    """`record` (JSON values) with each path cut to its last name, also after a setting's `=`: absolute, relative,
+    Windows' and URLs ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1",
+    "gs://bucket/a" → "a", "--data=/data/a2d" → "--data=a2d", "note=/home/alice/x" → "note=x"): a record shipped to
+    others then does not show the folders of the host that made it (`acga export --no-host-paths`). A string under
+    a key of `PATH_FIELDS` is a path; so is any other holding a separator that is not between spaces or digits
+    (whatever option of a user's own script it follows: a record's `argv` is the command's). "A100 / MIG 3g.40gb"
+    and "1/2" are kept (they were cut to what followed their last "/")."""
     if isinstance(record, dict):
-        for name, value in record.items():
-            yield from _path_values(value, name)
-    elif isinstance(record, list):
-        for value in record:
-            yield from _path_values(value, key)
-    elif isinstance(record, str) and key in PATH_FIELDS:
-        yield record
-
-
-def _without_folders(record: object, key: str | None, recorded: set[str]) -> object:
-    if isinstance(record, dict):
-        return {name: _without_folders(value, name, recorded) for name, value in record.items()}
+        return {name: without_folders(value, name) for name, value in record.items()}
     if isinstance(record, list):
-        if key == "argv" and all(isinstance(arg, str) for arg in record):
-            return _command_line(record, recorded)
-        return [_without_folders(value, key, recorded) for value in record]
+        return [without_folders(value, key) for value in record]
     if not isinstance(record, str):
         return record
-    return _last_name(record) if key in PATH_FIELDS or _is_path(record, recorded) else record
-
-
-def _is_path(text: str, recorded: set[str]) -> bool:
-    return (text in recorded or os.path.isabs(text) or text.startswith(("~", "./", "../", "." + os.sep, ".." + os.sep))
-            or _URL.match(text) is not None)
-
-
-def _command_line(argv: list[str], recorded: set[str]) -> list[str]:
-    """`argv` with its program, the values of `PATH_OPTIONS` and any other path (`_is_path`) cut to their names."""
-    path_option = lambda flag: len(flag) > 2 and flag.startswith("--") and any(o.startswith(flag) for o in PATH_OPTIONS)
-    cut = []
-    for k, arg in enumerate(argv):
-        if k == 0:
-            cut.append(_last_name(arg))
-        elif arg.startswith("-") and "=" in arg:
-            flag, equals, value = arg.partition("=")
-            cut.append(flag + equals + (_last_name(value) if path_option(flag) or _is_path(value, recorded) else value))
-        elif path_option(argv[k - 1]) and "=" not in argv[k - 1] or _is_path(arg, recorded):
-            cut.append(_last_name(arg))
-        else:
-            cut.append(arg)
-    return cut
+    if key in PATH_FIELDS:
+        return _last_name(record)
+    if setting := _SETTING.match(record):
+        return setting[1] + without_folders(setting[2])
+    separators = len(_SEPARATORS.findall(record))
+    return _last_name(record) if separators > len(_NOT_A_PATHS.findall(record)) else record
 
 
 def _last_name(path: str) -> str:
-    """A path's last name ("/data/a2d/" → "a2d"; "/" kept); a string without a separator as it is."""
-    if "/" not in path and os.sep not in path:
+    """A path's last name ("/data/a2d/" → "a2d", "C:\\data\\a2d" → "a2d"; "/" kept); a string without a separator
+    as it is."""
+    if not _SEPARATORS.search(path):
         return path
-    return os.path.basename(path.rstrip("/" + os.sep)) or path[:1]
+    return _SEPARATORS.split(path.rstrip("/\\"))[-1] or path[:1]

@@ -382,8 +382,8 @@ def export_record(trained: TrainedModel, source: str | None = None, *, host_path
     SavedModel does not say: the model given (`source`: a checkpoint's file; else the run's folder), a digest of the
     weights (as `acga evaluate --output-json` records it), the precision the export computes in, the config, the
     run's `experiment.json` and `provenance.json` where the run has them (one that cannot be read is left out with a
-    warning), and the software and host of the export; without `host_paths`, each path (absolute, relative or a
-    URL) cut to its last name, other strings kept (`provenance.without_folders`)."""
+    warning), and the software and host of the export; without `host_paths`, each path (absolute, relative,
+    Windows' or a URL) cut to its last name (`provenance.without_folders`)."""
     source = source or trained.directory  # the file given (a checkpoint), else the run's folder
     run = artifacts.run_directory(trained.directory) if trained.directory else None
 
