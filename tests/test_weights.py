@@ -405,7 +405,8 @@ def test_a_checkpoint_of_both_streams_loads_the_models_stream(shared_dir, tmp_pa
     np.testing.assert_array_equal(model.stage("video_encoder").blocks["Conv3d_1a_7x7"].conv_3d.kernel.numpy(),
                                   deepmind_rgb["RGB/inception_i3d/Conv3d_1a_7x7/conv_3d/w"])
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
-    assert "; left out: 230 variables of the flow stream (Flow/), as the rgb stream's encoder was loaded" in caplog.text
+    assert ("; left out: 230 variables of the flow stream (Flow/), which this load of the rgb stream's encoder does "
+            "not read") in caplog.text
     # a flow model takes the Flow/ variables of the same file
     flow_model = ACGA(ACGAConfig.preset("paper", modality="flow", **DEEPMIND_CONFIG))
     assert load_i3d_checkpoint(flow_model, joint).stream == "flow"
@@ -417,6 +418,14 @@ def test_a_checkpoint_of_both_streams_loads_the_models_stream(shared_dir, tmp_pa
     assert load_initial_weights(both, joint) == (f"{joint}: DeepMind I3D, 360 tensors into the rgb and flow streams' "
                                                  "video encoders; the head starts fresh")
     assert not both.stage("video_encoder", "flow").blocks["Conv3d_1a_7x7"].conv_3d.kernel.numpy().any()
+    # a diff reviewer's: the flow stream's refusal (a weight missing) left the rgb stream's encoder loaded
+    broken = str(tmp_path / "broken" / "model.ckpt")
+    _write_checkpoint(broken, {**{name: value + 1 for name, value in deepmind_rgb.items()},
+                               **{name: value for name, value in list(flow.items())[1:]}})
+    with pytest.raises(ValueError, match="not DeepMind's I3D of this model: 1 of the video encoder's weights"):
+        load_initial_weights(both, broken)
+    np.testing.assert_array_equal(both.stage("video_encoder", "rgb").blocks["Conv3d_1a_7x7"].conv_3d.kernel.numpy(),
+                                  deepmind_rgb["RGB/inception_i3d/Conv3d_1a_7x7/conv_3d/w"])
     only_flow = str(tmp_path / "flow" / "model.ckpt")
     _write_checkpoint(only_flow, flow)
     with pytest.raises(ValueError, match=r"DeepMind's I3D of the flow stream \(its variables are under Flow/\); "
@@ -467,6 +476,8 @@ def test_a_state_dict_with_a_name_with_and_without_module_is_refused(shared_dir)
     state["module.txt_model.0.bias"] = state["txt_model.0.bias"] + 1
     model = ACGA(ACGAConfig.preset("paper", clip_length=8, image_size=64))
     with pytest.raises(ValueError, match=r"^ref\.pth: holds both 'module\.txt_model\.0\.bias' and 'txt_model\.0\.bias' "
-                                         r"\(with and without DataParallel's prefix\), which may differ: save the "
+                                         r"\(with and without DataParallel's prefix\), which differ: save the "
                                          r"state dict with one of them$"):
         load_reference_state_dict(model, state, source="ref.pth")
+    state["module.txt_model.0.bias"] = state["txt_model.0.bias"].copy()  # the same tensor twice (a diff reviewer's)
+    assert "txt_model.0.bias" not in load_reference_state_dict(model, state, source="ref.pth").unused_checkpoint

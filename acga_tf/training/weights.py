@@ -271,8 +271,8 @@ def load_i3d_checkpoint(model_or_encoder, path: str, stream: str | None = None, 
         if name.startswith(_scope_prefix(stream)) and rest.split("/")[0] in after:
             return past
         others = [other for other in _DEEPMIND_SCOPES if other != stream and name.startswith(_scope_prefix(other))]
-        return (f"variables of the {others[0]} stream ({_scope_prefix(others[0])}), as the {stream} stream's encoder "
-                "was loaded") if others else None
+        return (f"variables of the {others[0]} stream ({_scope_prefix(others[0])}), which this load of the {stream} "
+                "stream's encoder does not read") if others else None
 
     multiplier = encoder.width_multiplier
     hint = ("" if multiplier == 1 else  # (a shape mismatch in a narrower model named no cause: a reviewer's)
@@ -311,9 +311,10 @@ def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], sourc
     source_arrays = {}
     for key, value in state_dict.items():
         name = key.removeprefix("module.")
-        if name in source_arrays:  # (the later of the two was kept, unsaid: a reviewer's)
+        if name in source_arrays and not np.array_equal(source_arrays[name], value):  # (the later of the two was
+            # kept, unsaid: a reviewer's; the same tensor twice is one)
             raise ValueError(f"{source}: holds both 'module.{name}' and '{name}' (with and without DataParallel's "
-                             "prefix), which may differ: save the state dict with one of them")
+                             "prefix), which differ: save the state dict with one of them")
         source_arrays[name] = value
     targets = {}
     for stage in ("video_encoder", "text_encoder", "attention", "decoder"):
@@ -482,12 +483,18 @@ def load_initial_weights(model, path: str) -> str:
     path = os.fspath(path)
     prefix = path[:-len(".index")] if path.endswith(".index") else path
     if os.path.isfile(prefix + ".index"):
-        report = load_i3d_checkpoint(model, prefix, whole=True)
-        others = [stream for stream in model.streams if stream != report.stream]
-        names = list(_CheckpointReader(prefix)) if others else []
-        held = [other for other in others if any(name.startswith(_scope_prefix(other)) for name in names)]
-        reports = [report] + [load_i3d_checkpoint(model, prefix, other, whole=True) for other in held]  # (a
-        # checkpoint of both streams, RGB/ and Flow/: each stream's encoder)
+        before = [variable.numpy() for variable in model.weights]
+        try:
+            report = load_i3d_checkpoint(model, prefix, whole=True)
+            others = [stream for stream in model.streams if stream != report.stream]
+            names = list(_CheckpointReader(prefix)) if others else []
+            held = [other for other in others if any(name.startswith(_scope_prefix(other)) for name in names)]
+            reports = [report] + [load_i3d_checkpoint(model, prefix, other, whole=True) for other in held]  # (a
+            # checkpoint of both streams, RGB/ and Flow/: each stream's encoder)
+        except BaseException:  # (the other stream's refusal left the first stream's encoder loaded: a reviewer's)
+            for variable, value in zip(model.weights, before):
+                variable.assign(value)
+            raise
         notes = []
         unset = sum(len(each.unset_model) for each in reports)
         if unset:  # (BatchNorm scales alone: `whole`)
