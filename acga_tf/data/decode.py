@@ -133,23 +133,34 @@ def ended_images(encoded: tf.Tensor) -> tf.Tensor:
     return tf.map_fn(ended, encoded, fn_output_signature=tf.TensorSpec([], tf.bool))
 
 
+PNG_CHUNKS_WALKED = 1024  # a 1080p frame holds about 760 (libpng's 8 KiB IDAT chunks); each costs about 12 us here
+
+
 def _png_ended(data: tf.Tensor) -> tf.Tensor:
     """Whether a PNG (a string scalar) holds its whole IEND chunk: its chunks (a 4-byte big-endian length, a 4-byte
-    type, the data, a 4-byte CRC) walked from the signature on, as a decoder reads them."""
+    type, the data, a 4-byte CRC) walked from the signature on, as a decoder reads them; past `PNG_CHUNKS_WALKED`
+    chunks, IEND's 12 bytes searched for in the rest (a diff reviewer's 2.5 MB PNG of 212,000 chunks took 2.5 s of a
+    server's CPU to walk whole, against 0.01 s to decode)."""
     size = tf.cast(tf.strings.length(data), tf.int64)
 
-    def walking(position, ended):
-        return tf.logical_and(tf.equal(ended, -1), position + 8 <= size)
+    def walking(position, ended, walked):
+        return tf.logical_and(tf.logical_and(tf.equal(ended, -1), position + 8 <= size), walked < PNG_CHUNKS_WALKED)
 
-    def step(position, ended):
+    def step(position, ended, walked):
         head = tf.cast(tf.io.decode_raw(tf.strings.substr(data, position, 4), tf.uint8), tf.int64)
         length = ((head[0] * 256 + head[1]) * 256 + head[2]) * 256 + head[3]  # unsigned: int64 holds it
         last = tf.strings.substr(data, position + 4, 4) == PNG_END_TYPE
         whole = tf.cast(position + 12 + length <= size, tf.int64)
-        return position + 12 + length, tf.where(last, whole, -1)
+        return position + 12 + length, tf.where(last, whole, -1), walked + 1
 
-    _, ended = tf.while_loop(walking, step, (tf.constant(8, tf.int64), tf.constant(-1, tf.int64)))
-    return tf.equal(ended, 1)
+    position, ended, _ = tf.while_loop(walking, step, (tf.constant(8, tf.int64), tf.constant(-1, tf.int64),
+                                                       tf.constant(0)))
+    searched = tf.logical_and(tf.equal(ended, -1), position + 8 <= size)  # (the walk stopped at its bound)
+    return tf.cond(searched, lambda: _holds_after(data, tf.cast(position, tf.int32), PNG_END),
+                   lambda: tf.equal(ended, 1))
+
+
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # a PNG's last chunk, whole: its length (0), type and CRC
 
 
 def _holds_after(data: tf.Tensor, start: tf.Tensor, marker: bytes) -> tf.Tensor:
