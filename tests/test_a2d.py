@@ -95,6 +95,10 @@ def test_a2d_bad_header_and_videoset(a2d_copy):
                                         r"has none, its first line is a video's; remove the header") as e:
         read_a2d(str(a2d_copy))
     assert e.value.reason == "bad_header"
+    # a first row's typo in its usage is no header (a mends reviewer's: "remove the header" of a video's row)
+    write_lines(vs, [f"{v},48,0,4,360,640,24,3,{'O' if v == '--h5fAKYurM' else u}" for v, u in SPLITS.items()])
+    with pytest.raises(DataError, match=r"videoset\.csv:1: column 8 'usage' is 'O', expected 0 \(train\) or 1"):
+        read_a2d(str(a2d_copy))
     write_lines(vs, [f"{v},48,0,4,360,640,24,3,{u}" for v, u in SPLITS.items()] + ["XYZ,1,2"])
     with pytest.raises(DataError, match=r"videoset\.csv:5: expected 9 comma-separated columns"):
         read_a2d(str(a2d_copy))

@@ -683,6 +683,8 @@ def test_a_matroska_video_whose_times_start_late_has_its_frames_as_total_and_the
     root, _ = listed
     write_video(root / "late.mkv", moving_frames(9, 40, 56, seed=4), "libx264", "yuv420p", pts=range(60, 69))
     assert frames_to_segment(str(root / "late.mkv")) == 9
+    write_video(root / "early.mkv", moving_frames(9, 40, 56, seed=4), "libx264", "yuv420p", pts=range(-11, -2))
+    assert frames_to_segment(str(root / "early.mkv")) == 9  # (frames from -0.92 s: counted from the video's start)
     clock = iter(range(1000, 20_000, 2))
     monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(clock)))
     real = batch.frames_to_segment  # (a total still too large, from another cause: the time left is said again)

@@ -763,11 +763,14 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
                  "--set=ratio=3/4", "--dataset-dir", "data/alice/a2d", "--set", "note=/home/alice/x",
                  "--set=log=~/alice/log.txt", "C:\\Users\\alice\\a2d"],
         "cwd": "work/bob", "data": {"pattern": "data/a2d/train-*.tfrecord", "shards": []},
-        "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "https://example.org/a"}}]}))
+        "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "https://example.org/a"},
+        "note": "cannot open /home/alice/x.h5: No such file, 06/12/2026"}]}))
     record = export_record(artifacts.load_trained(str(copy)), host_paths=False)
     assert "alice" not in json.dumps(record) and "runs/bob" not in json.dumps(record)
     (session,) = record["training"]["sessions"]
     assert session == {"argv": ["train.py", "--set", "note=1/2", "--out", "exp2", "train-*.tfrecord", "--set=ratio=3/4",
                                 "--dataset-dir", "a2d", "--set", "note=x", "--set=log=log.txt", "a2d"],
                        "cwd": "bob", "data": {"pattern": "train-*.tfrecord", "shards": []},
-                       "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "a"}}
+                       "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "a"},
+                       "note": "cannot open x.h5: No such file, 06/12/2026"}  # (a mends reviewer's: the text was cut
+    # to "x.h5: No such file, ...")

@@ -425,6 +425,11 @@ def test_a_glove_files_first_line_outside_the_vocabulary_is_not_read_as_numbers(
     path.write_bytes(b"the 1 x 3\ndog 4 5 6\n")
     with pytest.raises(ValueError, match=r"glove\.txt:1: non-numeric vector value"):
         load_word_vectors(str(path), words=["the", "dog"])
+    # a vocabulary ("word<TAB>count") is no word-vector file to the check before a run either (a mends reviewer's: it
+    # was read as vectors of 1, "vectors have 1 dimensions, expected dim=300")
+    path.write_bytes(b"the\t12345\nman\t5\n")
+    with pytest.raises(ValueError, match=r"glove\.txt:1: a word without a vector"):
+        check_word_vectors(str(path), 300)
     # a file of no line of a word and numbers (a vocabulary, say) is still refused
     path.write_bytes(b"man\t5\nred\t2\n")
     with pytest.raises(ValueError, match=r"glove\.txt:1: no line is a word and its vector \(b'man\\t5\\n' the first\): "

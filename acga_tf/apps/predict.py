@@ -342,7 +342,7 @@ def video_info(path: str) -> VideoInfo:
             rate, count, aspect = stream.average_rate, stream.frames, stream.sample_aspect_ratio
             width, height = stream.codec_context.width, stream.codec_context.height
             duration = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
-                        else _container_duration(container))
+                        else _container_duration(container, stream))
     except av.FFmpegError:
         return VideoInfo()
     if os.path.isdir(path):  # a folder of frames: FFmpeg's image reader declares no count (a progress bar's "12/?")
@@ -353,14 +353,15 @@ def video_info(path: str) -> VideoInfo:
                      int(width) or None, int(height) or None, duration if duration and duration > 0 else None)
 
 
-def _container_duration(container) -> float | None:
-    """Seconds from a container's first timestamp to its end (a stream declaring no duration: Matroska, WebM), or
-    None: a Matroska file cut from a stream, whose timestamps start at 5 s, declares 5 s more than its frames last
-    (its bar's total was 165 for 45 frames, and the list's time left with it: a reviewer's)."""
+def _container_duration(container, stream) -> float | None:
+    """Seconds from a video stream's first timestamp to the container's end (a stream declaring no duration:
+    Matroska, WebM), or None: a Matroska file cut from a stream, whose frames start at 5 s, declares 5 s more than
+    they last (its bar's total was 165 for 45 frames, and the list's time left with it: a reviewer's). The video's
+    own start, not the container's: sound from 0 s beside frames from 5 s, or frames from -1 s (a mends reviewer's)."""
     if not container.duration:
         return None
-    start = container.start_time if container.start_time and 0 < container.start_time < container.duration else 0
-    return (container.duration - start) / av.time_base
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
+    return container.duration / av.time_base - start
 
 
 def video_fps(path: str, default: float = DEFAULT_FPS) -> float:

@@ -157,7 +157,9 @@ def read_videoset(path: str, *, skip_bad: bool = False, skipped: list[Skipped] |
                                      f"{len(cols)}: {text!r}", reason="bad_row")
             vid = check_path_component(cols[0].strip(), src, "video_id")
             usage = cols[8].strip()
-            if (lineno, text) == lines[0] and not usage.isdigit():  # (a header was a bad row, with --skip-bad's hint)
+            if (lineno, text) == lines[0] and not any(c.strip().isdigit() for c in cols[1:]):  # (a header was a bad
+                # row, with --skip-bad's hint; a first row's typo in its usage is not one: its other columns are
+                # numbers)
                 raise DataError(src, f"a header line ({text!r}): videoset.csv has none, its first line is a video's; "
                                      "remove the header", reason="bad_header")
             if usage not in ("0", "1"):

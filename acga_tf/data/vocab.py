@@ -318,7 +318,8 @@ def _glove_size(path: str) -> int | None:
     read then says what is wrong)."""
     with _open(path) as f, _whole_gzip(path):
         for raw in itertools.islice(f, GLOVE_SIZE_LINES):
-            parts = raw.removeprefix(BOM).split()
+            parts = [part for part in raw.removeprefix(BOM).rstrip(b"\r\n").split(b" ") if part]  # (as the load:
+            # spaces alone; a vocabulary's "the<TAB>12345" was read as a vector of 1)
             if len(parts) > 1 and all(NUMBER.fullmatch(part) for part in parts[1:]):
                 return len(parts) - 1
     return None

@@ -106,8 +106,9 @@ def without_folders(record: object, key: str | None = None) -> object:
     "gs://bucket/a" → "a", "--data=/data/a2d" → "--data=a2d", "note=/home/alice/x" → "note=x"): a record shipped to
     others then does not show the folders of the host that made it (`acga export --no-host-paths`). A string under
     a key of `PATH_FIELDS` is a path; so is any other holding a separator that is not between spaces or digits
-    (whatever option of a user's own script it follows: a record's `argv` is the command's). "A100 / MIG 3g.40gb"
-    and "1/2" are kept (they were cut to what followed their last "/")."""
+    (whatever option of a user's own script it follows: a record's `argv` is the command's); in a string of words,
+    each such word ("man and/or woman" → "man or woman"). "A100 / MIG 3g.40gb" and "1/2" are kept (they were cut to
+    what followed their last "/")."""
     if isinstance(record, dict):
         return {name: without_folders(value, name) for name, value in record.items()}
     if isinstance(record, list):
@@ -118,8 +119,15 @@ def without_folders(record: object, key: str | None = None) -> object:
         return _last_name(record)
     if setting := _SETTING.match(record):
         return setting[1] + without_folders(setting[2])
-    separators = len(_SEPARATORS.findall(record))
-    return _last_name(record) if separators > len(_NOT_A_PATHS.findall(record)) else record
+    if any(c.isspace() for c in record):  # text: each of its words that is a path cut ("cannot open /home/me/x.h5:
+        # No such file" → "cannot open x.h5: No such file", where the whole was cut to "x.h5: No such file")
+        return "".join(_path_cut(word) for word in re.split(r"(\s+)", record))
+    return _path_cut(record)
+
+
+def _path_cut(text: str) -> str:
+    """`text` (one word) cut to its last name where it holds a separator not between digits."""
+    return _last_name(text) if len(_SEPARATORS.findall(text)) > len(_NOT_A_PATHS.findall(text)) else text
 
 
 def _last_name(path: str) -> str:

@@ -311,8 +311,8 @@ def load_reference_state_dict(model, state_dict: Mapping[str, np.ndarray], sourc
     source_arrays = {}
     for key, value in state_dict.items():
         name = key.removeprefix("module.")
-        if name in source_arrays and not np.array_equal(source_arrays[name], value):  # (the later of the two was
-            # kept, unsaid: a reviewer's; the same tensor twice is one)
+        if name in source_arrays and not np.array_equal(source_arrays[name], value, equal_nan=True):  # (the
+            # later of the two was kept, unsaid: a reviewer's; the same tensor twice is one)
             raise ValueError(f"{source}: holds both 'module.{name}' and '{name}' (with and without DataParallel's "
                              "prefix), which differ: save the state dict with one of them")
         source_arrays[name] = value
