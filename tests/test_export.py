@@ -764,7 +764,7 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
                  "--set=log=~/alice/log.txt", "C:\\Users\\alice\\a2d"],
         "cwd": "work/bob", "data": {"pattern": "data/a2d/train-*.tfrecord", "shards": []},
         "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "https://example.org/a"},
-        "note": "cannot open /home/alice/x.h5: No such file, 06/12/2026"}]}))
+        "note": "cannot open /home/alice/x.h5: No such file, 06/12/2026", "sizes": {"/home/alice/y.tfrecord": 3}}]}))
     record = export_record(artifacts.load_trained(str(copy)), host_paths=False)
     assert "alice" not in json.dumps(record) and "runs/bob" not in json.dumps(record)
     (session,) = record["training"]["sessions"]
@@ -772,5 +772,5 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
                                 "--dataset-dir", "a2d", "--set", "note=x", "--set=log=log.txt", "a2d"],
                        "cwd": "bob", "data": {"pattern": "train-*.tfrecord", "shards": []},
                        "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "a"},
-                       "note": "cannot open x.h5: No such file, 06/12/2026"}  # (a mends reviewer's: the text was cut
-    # to "x.h5: No such file, ...")
+                       "note": "cannot open x.h5: No such file, 06/12/2026", "sizes": {"y.tfrecord": 3}}
+    # (a mends reviewer's: the text was cut to "x.h5: No such file, ...", and a key was kept whole)

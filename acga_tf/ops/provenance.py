@@ -109,8 +109,9 @@ def without_folders(record: object, key: str | None = None) -> object:
     (whatever option of a user's own script it follows: a record's `argv` is the command's); in a string of words,
     each such word ("man and/or woman" → "man or woman"). "A100 / MIG 3g.40gb" and "1/2" are kept (they were cut to
     what followed their last "/")."""
-    if isinstance(record, dict):
-        return {name: without_folders(value, name) for name, value in record.items()}
+    if isinstance(record, dict):  # (a key that is a path too: a mends reviewer's {"/home/me/x.tfrecord": ...})
+        return {without_folders(name) if isinstance(name, str) else name: without_folders(value, name)
+                for name, value in record.items()}
     if isinstance(record, list):
         return [without_folders(value, key) for value in record]
     if not isinstance(record, str):
