@@ -47,6 +47,7 @@ from acga_tf.apps.predict import (
     system_file,
 )
 from acga_tf.apps.predictors import KerasPredictor, ServingPredictor, is_server_url
+from acga_tf.data.decode import PNG_END
 from acga_tf.data.text import tokenize_py_many
 from acga_tf.data.types import DataError
 from acga_tf.data.video import video_file_problem
@@ -479,13 +480,10 @@ def _complete(folder: str, record: dict) -> bool:
         return False
 
 
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last 12 bytes of a PNG the package writes: its IEND chunk
-
-
 def _ends_whole(path: str) -> bool:
-    """Whether a mask PNG ends with its IEND chunk: the masks are written without waiting for the disk, so a power
-    cut can leave one empty or cut short, and the video was "done earlier" with a mask no program can read (a
-    reviewer's)."""
+    """Whether a mask PNG ends with its IEND chunk (`PNG_END`, the last 12 bytes of the PNGs the package writes):
+    the masks are written without waiting for the disk, so a power cut can leave one empty or cut short, and the
+    video was "done earlier" with a mask no program can read (a reviewer's)."""
     with open(path, "rb") as f:
         if f.seek(0, os.SEEK_END) < len(PNG_END):
             return False
