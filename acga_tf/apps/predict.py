@@ -354,14 +354,18 @@ def video_info(path: str) -> VideoInfo:
 
 
 def _container_duration(container, stream) -> float | None:
-    """Seconds from a video stream's first timestamp to the container's end (a stream declaring no duration:
-    Matroska, WebM), or None: a Matroska file cut from a stream, whose frames start at 5 s, declares 5 s more than
-    they last (its bar's total was 165 for 45 frames, and the list's time left with it: a reviewer's). The video's
-    own start, not the container's: sound from 0 s beside frames from 5 s, or frames from -1 s (a mends reviewer's)."""
+    """Seconds a container says its video lasts where the stream declares no duration (Matroska, WebM, FLV), or
+    None. Matroska's (and WebM's) duration runs from time 0 to its end: a file cut from a stream, whose frames start
+    at 5 s, declared 5 s more than they last (its bar's total was 165 for 45 frames, and the list's time left with
+    it: a reviewer's), so the video stream's own start is taken off (not the container's: sound from 0 s beside
+    frames from 5 s, a mends reviewer's); another container's (FLV's) is its length already. Sound that outlasts
+    the frames still counts in it (an estimate, for progress bars)."""
     if not container.duration:
         return None
-    start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
-    return container.duration / av.time_base - start
+    seconds = container.duration / av.time_base
+    if "matroska" in container.format.name and stream.start_time is not None and stream.time_base:
+        seconds -= float(stream.start_time * stream.time_base)
+    return seconds
 
 
 def video_fps(path: str, default: float = DEFAULT_FPS) -> float:
