@@ -761,16 +761,19 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
     (copy / artifacts.PROVENANCE_FILE).write_text(json.dumps({"sessions": [{
         "argv": ["train.py", "--set", "note=1/2", "--out", "runs/bob/exp2", "data/a2d/train-*.tfrecord",
                  "--set=ratio=3/4", "--dataset-dir", "data/alice/a2d", "--set", "note=/home/alice/x",
-                 "--set=log=~/alice/log.txt", "C:\\Users\\alice\\a2d"],
+                 "--set=log=~/alice/log.txt", "C:\\Users\\alice\\a2d", "--in", "/Users/Jane Doe/a2d"],
         "cwd": "work/bob", "data": {"pattern": "data/a2d/train-*.tfrecord", "shards": []},
         "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "https://example.org/a"},
-        "note": "cannot open /home/alice/x.h5: No such file, 06/12/2026", "sizes": {"/home/alice/y.tfrecord": 3}}]}))
+        "note": "cannot open '/home/Jane Doe/x.h5': No such file, 06/12/2026",
+        "sizes": {"/home/alice/y.tfrecord": 3, "/data/y.tfrecord": 4}}]}))
     record = export_record(artifacts.load_trained(str(copy)), host_paths=False)
-    assert "alice" not in json.dumps(record) and "runs/bob" not in json.dumps(record)
+    assert not [part for part in ("alice", "Jane", "runs/bob") if part in json.dumps(record)], record
     (session,) = record["training"]["sessions"]
     assert session == {"argv": ["train.py", "--set", "note=1/2", "--out", "exp2", "train-*.tfrecord", "--set=ratio=3/4",
-                                "--dataset-dir", "a2d", "--set", "note=x", "--set=log=log.txt", "a2d"],
+                                "--dataset-dir", "a2d", "--set", "note=x", "--set=log=log.txt", "a2d", "--in", "a2d"],
                        "cwd": "bob", "data": {"pattern": "train-*.tfrecord", "shards": []},
                        "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "a"},
-                       "note": "cannot open x.h5: No such file, 06/12/2026", "sizes": {"y.tfrecord": 3}}
-    # (a mends reviewer's: the text was cut to "x.h5: No such file, ...", and a key was kept whole)
+                       "note": "cannot open 'x.h5': No such file, 06/12/2026",
+                       "sizes": {"y.tfrecord": 3, "y.tfrecord (2)": 4}}
+    # (mends reviewers': the text was cut to "x.h5: No such file, ...", a key was kept whole, then a path with a
+    # space was cut word by word, "Jane a2d", and two keys of one name were one)

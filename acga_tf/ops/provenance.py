@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.metadata
+import itertools
 import os
 import platform
 import re
@@ -100,18 +101,29 @@ _NOT_A_PATHS = re.compile(r"(?<=\s)/(?=\s)|(?<=\d)/(?=\d)")
 _SETTING = re.compile(r"^(-{0,2}[A-Za-z_][\w.-]*=)(.*)$", re.S)  # "--data=...", "note=..."
 
 
+_PATH_START = re.compile(r"""['"(\[<]*(/|~|[A-Za-z]:[\\/]|\\\\|[A-Za-z][\w+.-]*://)""")  # a word a path begins
+_QUOTES = re.compile(r"""^(['"(\[<]*)(.*)$""", re.S)  # the quotes or bracket before a path, kept
+
+
 def without_folders(record: object, key: str | None = None) -> object:
     """`record` (JSON values) with each path cut to its last name, also after a setting's `=`: absolute, relative,
     Windows' and URLs ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1",
     "gs://bucket/a" → "a", "--data=/data/a2d" → "--data=a2d", "note=/home/alice/x" → "note=x"): a record shipped to
     others then does not show the folders of the host that made it (`acga export --no-host-paths`). A string under
-    a key of `PATH_FIELDS` is a path; so is any other holding a separator that is not between spaces or digits
-    (whatever option of a user's own script it follows: a record's `argv` is the command's); in a string of words,
-    each such word ("man and/or woman" → "man or woman"). "A100 / MIG 3g.40gb" and "1/2" are kept (they were cut to
-    what followed their last "/")."""
+    a key of `PATH_FIELDS` is a path, and so is a command line's argument (`argv`) or a setting's value holding a
+    separator that is not between spaces or digits, spaces and all ("/Users/Jane Doe/a2d" → "a2d"), whatever option
+    of a user's own script it follows. In other text, from the first word that begins a path (`/`, `~`, `C:\\`, a
+    URL) to the last word holding a separator is one path ("cannot open '/home/Jane Doe/x.h5': No such file" →
+    "cannot open 'x.h5': No such file"), and any other word holding one is cut ("and/or" → "or"). "A100 / MIG 3g.40gb"
+    and "1/2" are kept. A key that is a path is cut too ("name (2)" where two keys would read the same)."""
     if isinstance(record, dict):  # (a key that is a path too: a mends reviewer's {"/home/me/x.tfrecord": ...})
-        return {without_folders(name) if isinstance(name, str) else name: without_folders(value, name)
-                for name, value in record.items()}
+        cut = {}
+        for name, value in record.items():
+            short = without_folders(name) if isinstance(name, str) else name
+            if short in cut:  # (two paths of one name, or a path and a key of its name: both kept)
+                short = next(f"{short} ({n})" for n in itertools.count(2) if f"{short} ({n})" not in cut)
+            cut[short] = without_folders(value, name)
+        return cut
     if isinstance(record, list):
         return [without_folders(value, key) for value in record]
     if not isinstance(record, str):
@@ -119,16 +131,27 @@ def without_folders(record: object, key: str | None = None) -> object:
     if key in PATH_FIELDS:
         return _last_name(record)
     if setting := _SETTING.match(record):
-        return setting[1] + without_folders(setting[2])
-    if any(c.isspace() for c in record):  # text: each of its words that is a path cut ("cannot open /home/me/x.h5:
-        # No such file" → "cannot open x.h5: No such file", where the whole was cut to "x.h5: No such file")
-        return "".join(_path_cut(word) for word in re.split(r"(\s+)", record))
-    return _path_cut(record)
+        return setting[1] + (_path_cut(setting[2]) if key == "argv" else without_folders(setting[2]))
+    if key == "argv" or not any(c.isspace() for c in record):  # (one argument: a path with spaces is one path)
+        return _path_cut(record)
+    words = re.split(r"(\s+)", record)  # words at even places, the spaces between at odd ones
+    begins = next((k for k in range(0, len(words), 2) if _PATH_START.match(words[k])), None)
+    if begins is None:
+        return "".join(_path_cut(word) for word in words)
+    ends = max(k for k in range(begins, len(words), 2) if _path_cut(words[k]) != words[k] or k == begins)
+    return "".join([*map(_path_cut, words[:begins]), _path_cut("".join(words[begins:ends + 1])),
+                    *map(_path_cut, words[ends + 1:])])
 
 
 def _path_cut(text: str) -> str:
-    """`text` (one word) cut to its last name where it holds a separator not between digits."""
-    return _last_name(text) if len(_SEPARATORS.findall(text)) > len(_NOT_A_PATHS.findall(text)) else text
+    """`text` (a word, an argument) cut to its last name where it holds a separator not between spaces or digits, the
+    quotes before it kept, a setting's name too ("note=/home/me/x" → "note=x")."""
+    if len(_SEPARATORS.findall(text)) <= len(_NOT_A_PATHS.findall(text)):
+        return text
+    if setting := _SETTING.match(text):
+        return setting[1] + _path_cut(setting[2])
+    quotes, path = _QUOTES.match(text).groups()
+    return quotes + _last_name(path)
 
 
 def _last_name(path: str) -> str:
