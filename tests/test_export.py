@@ -765,7 +765,12 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
         "cwd": "work/bob", "data": {"pattern": "data/a2d/train-*.tfrecord", "shards": []},
         "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "https://example.org/a"},
         "note": "cannot open '/home/Jane Doe/x.h5': No such file, 06/12/2026",
-        "sizes": {"/home/alice/y.tfrecord": 3, "/data/y.tfrecord": 4}}]}))
+        "sizes": {"/home/alice/y.tfrecord": 3, "/data/y.tfrecord": 4},
+        # a fourth reviewer's: paths after a prefix in text, a setting's relative value with a space, a URL's user,
+        # password and query, a folder of digits, a chain of a thousand settings, a path key beside its field
+        "log": "python t.py --data=/Users/Jane Doe/a2d -e 3; open(/home/Jane Doe/x.h5) failed on A100 / MIG",
+        "stages": "note=runs/Jane Doe/x", "urls": ["https://alice:pw@example.org/a?token=alice", "ssh://alice@host"],
+        "digits": "alice2/2024", "chain": "a=" * 1000 + "/home/alice/x", "/home/alice/model": "m", "model": "/x/y"}]}))
     record = export_record(artifacts.load_trained(str(copy)), host_paths=False)
     assert not [part for part in ("alice", "Jane", "runs/bob") if part in json.dumps(record)], record
     (session,) = record["training"]["sessions"]
@@ -774,6 +779,9 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
                        "cwd": "bob", "data": {"pattern": "train-*.tfrecord", "shards": []},
                        "host": {"gpu": "NVIDIA A100 / MIG 3g.40gb", "url": "a"},
                        "note": "cannot open 'x.h5': No such file, 06/12/2026",
-                       "sizes": {"y.tfrecord": 3, "y.tfrecord (2)": 4}}
+                       "sizes": {"y.tfrecord": 3, "y.tfrecord (2)": 4},
+                       "log": "python t.py --data=a2d -e 3; open(x.h5) failed on A100 / MIG", "stages": "note=x",
+                       "urls": ["a", "host"], "digits": "2024", "chain": "a=" * 1000 + "x", "model (2)": "m",
+                       "model": "y"}
     # (mends reviewers': the text was cut to "x.h5: No such file, ...", a key was kept whole, then a path with a
     # space was cut word by word, "Jane a2d", and two keys of one name were one)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.metadata
-import itertools
 import os
 import platform
 import re
 import subprocess
 import sys
+import urllib.parse
 
 from acga_tf import __version__
 
@@ -96,32 +96,40 @@ def host(**details) -> dict[str, object]:
 # the export's record, docs/serving.md#layout)
 PATH_FIELDS = frozenset({"model", "cwd", "file", "pattern", "source"})
 _SEPARATORS = re.compile(r"[/\\]")  # a path's separators, POSIX's and Windows'
-# a "/" that no path has: between spaces ("A100 / MIG") or digits (a ratio, "1/2")
-_NOT_A_PATHS = re.compile(r"(?<=\s)/(?=\s)|(?<=\d)/(?=\d)")
+# "/" that no path has: between spaces ("A100 / MIG") or in a run of digits alone (a ratio or date, "1/2", "06/12/2026")
+_NOT_A_PATHS = re.compile(r"(?<=\s)/(?=\s)|(?<![\w/\\])\d+(?:/\d+)+(?![\w/\\])")
 _SETTING = re.compile(r"^(-{0,2}[A-Za-z_][\w.-]*=)(.*)$", re.S)  # "--data=...", "note=..."
-
-
-_PATH_START = re.compile(r"""['"(\[<]*(/|~|[A-Za-z]:[\\/]|\\\\|[A-Za-z][\w+.-]*://)""")  # a word a path begins
-_QUOTES = re.compile(r"""^(['"(\[<]*)(.*)$""", re.S)  # the quotes or bracket before a path, kept
+# where a path begins in a word of text: at its start or after = ( ' " ` { [ < : (`--data=/x`, `open('/x`, `file:/x`)
+_PATH_START = re.compile(r"""(?:^|(?<=[=('"`{\[<:]))(/|~|[A-Za-z]:[\\/]|\\\\|[A-Za-z][\w+.-]*://)""")
+_URL = re.compile(r"^[A-Za-z][\w+.-]*://")
+PATH_GAP = 2  # words without a separator a path of text may hold between two with one ("/Users/Jane Middle Doe/x")
 
 
 def without_folders(record: object, key: str | None = None) -> object:
-    """`record` (JSON values) with each path cut to its last name, also after a setting's `=`: absolute, relative,
-    Windows' and URLs ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1",
-    "gs://bucket/a" → "a", "--data=/data/a2d" → "--data=a2d", "note=/home/alice/x" → "note=x"): a record shipped to
-    others then does not show the folders of the host that made it (`acga export --no-host-paths`). A string under
-    a key of `PATH_FIELDS` is a path, and so is a command line's argument (`argv`) or a setting's value holding a
-    separator that is not between spaces or digits, spaces and all ("/Users/Jane Doe/a2d" → "a2d"), whatever option
-    of a user's own script it follows. In other text, from the first word that begins a path (`/`, `~`, `C:\\`, a
-    URL) to the last word holding a separator is one path ("cannot open '/home/Jane Doe/x.h5': No such file" →
-    "cannot open 'x.h5': No such file"), and any other word holding one is cut ("and/or" → "or"). "A100 / MIG 3g.40gb"
-    and "1/2" are kept. A key that is a path is cut too ("name (2)" where two keys would read the same)."""
+    """`record` (JSON values) with each path cut to its last name: absolute, relative, Windows' and URLs (their user,
+    password and query left out: "https://alice:pw@host/a?token=..." → "a"), also after a setting's `=`
+    ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1", "--data=/data/a2d" →
+    "--data=a2d", "note=runs/Jane Doe/x" → "note=x"): a record shipped to others then does not show the folders of
+    the host that made it (`acga export --no-host-paths`). A string under a key of `PATH_FIELDS` is a path, and so is
+    a command line's argument (`argv`) or a setting's value holding a separator, spaces and all ("/Users/Jane Doe/a2d"
+    → "a2d"), whatever option of a user's own script it follows. In other text, a path begins at a word's start or
+    after `=`, `(`, a quote, `:` ("cannot open '/home/Jane Doe/x.h5': No such file" → "cannot open 'x.h5': No such
+    file") and runs on over the words holding a separator (but one that begins a path), `PATH_GAP` words without one
+    between them at most; any other word holding a separator is cut too ("and/or" → "or", "runs/exp1" → "exp1": a
+    relative path with a space in free text loses its folders word by word). A "/" between spaces or in a run of
+    digits is no path's ("A100 / MIG 3g.40gb", "1/2" and "06/12/2026" are kept). A key that is a path is cut too;
+    where two keys then read the same, the later one cut is "name (2)", and a key that was not cut keeps its name."""
     if isinstance(record, dict):  # (a key that is a path too: a mends reviewer's {"/home/me/x.tfrecord": ...})
-        cut = {}
+        keys = {name: _text_cut(name) if isinstance(name, str) else name for name in record}
+        taken, counts, cut = {short for name, short in keys.items() if short == name}, {}, {}
         for name, value in record.items():
-            short = without_folders(name) if isinstance(name, str) else name
-            if short in cut:  # (two paths of one name, or a path and a key of its name: both kept)
-                short = next(f"{short} ({n})" for n in itertools.count(2) if f"{short} ({n})" not in cut)
+            short = keys[name]
+            if short != name and short in taken:  # (two paths of one name, or a path and a field of its name)
+                counts[short] = counts.get(short, 2)
+                while f"{short} ({counts[short]})" in taken:
+                    counts[short] += 1
+                short = f"{short} ({counts[short]})"
+            taken.add(short)
             cut[short] = without_folders(value, name)
         return cut
     if isinstance(record, list):
@@ -130,33 +138,78 @@ def without_folders(record: object, key: str | None = None) -> object:
         return record
     if key in PATH_FIELDS:
         return _last_name(record)
-    if setting := _SETTING.match(record):
-        return setting[1] + (_path_cut(setting[2]) if key == "argv" else without_folders(setting[2]))
-    if key == "argv" or not any(c.isspace() for c in record):  # (one argument: a path with spaces is one path)
-        return _path_cut(record)
-    words = re.split(r"(\s+)", record)  # words at even places, the spaces between at odd ones
-    begins = next((k for k in range(0, len(words), 2) if _PATH_START.match(words[k])), None)
-    if begins is None:
-        return "".join(_path_cut(word) for word in words)
-    ends = max(k for k in range(begins, len(words), 2) if _path_cut(words[k]) != words[k] or k == begins)
-    return "".join([*map(_path_cut, words[:begins]), _path_cut("".join(words[begins:ends + 1])),
-                    *map(_path_cut, words[ends + 1:])])
+    prefix, value = _settings(record)
+    if prefix or key == "argv":  # (one argument, one setting's value: a path with spaces is one path)
+        return prefix + _path_cut(value)
+    return _text_cut(record)
+
+
+def _settings(text: str) -> tuple[str, str]:
+    """("--a=b=", value) of a chain of settings ("--a=b=/x"), ("", text) of none (a loop: a chain of a thousand was a
+    RecursionError, a reviewer's)."""
+    prefix = ""
+    while setting := _SETTING.match(text):
+        prefix, text = prefix + setting[1], setting[2]
+    return prefix, text
+
+
+def _holds_path(text: str) -> bool:
+    """Whether `text` holds a separator that is not between spaces or in a run of digits."""
+    return len(_SEPARATORS.findall(text)) > sum(match.group().count("/") for match in _NOT_A_PATHS.finditer(text))
+
+
+def _in_text(word: str) -> bool:
+    """Whether a word of text holds a path's separator (`_holds_path`; a "/" alone, as in "A100 / MIG", is none)."""
+    return _holds_path(word) and word.strip("/\\") != ""
 
 
 def _path_cut(text: str) -> str:
-    """`text` (a word, an argument) cut to its last name where it holds a separator not between spaces or digits, the
-    quotes before it kept, a setting's name too ("note=/home/me/x" → "note=x")."""
-    if len(_SEPARATORS.findall(text)) <= len(_NOT_A_PATHS.findall(text)):
-        return text
-    if setting := _SETTING.match(text):
-        return setting[1] + _path_cut(setting[2])
-    quotes, path = _QUOTES.match(text).groups()
-    return quotes + _last_name(path)
+    """`text` (an argument, a setting's value) cut to its last name where it holds a path's separator."""
+    return _last_name(text) if _holds_path(text) else text
+
+
+def _text_cut(text: str) -> str:
+    """Text with its paths cut (`without_folders`)."""
+    words = re.split(r"(\s+)", text)  # words at even places, the spaces between at odd ones
+    out, k = [], 0
+    while k < len(words):
+        begins = _PATH_START.search(words[k]) if k % 2 == 0 and _in_text(words[k][_start(words[k]):]) else None
+        if begins is None:
+            out.append(_word_cut(words[k]) if k % 2 == 0 else words[k])
+            k += 1
+            continue
+        ends, gap = k, 0
+        for j in range(k + 2, len(words), 2):
+            if gap > PATH_GAP or _PATH_START.search(words[j]):  # (a word that begins a path of its own)
+                break
+            if _in_text(words[j]):
+                ends, gap = j, 0
+            else:
+                gap += 1
+        out.append(words[k][:begins.start()] + _last_name("".join(words[k:ends + 1])[begins.start():]))
+        k = ends + 1
+    return "".join(out)
+
+
+def _start(word: str) -> int:
+    """Where a path begins in `word` (`_PATH_START`), or 0."""
+    begins = _PATH_START.search(word)
+    return begins.start() if begins else 0
+
+
+def _word_cut(word: str) -> str:
+    """A word of text that holds a separator cut to its last name, a setting's name kept."""
+    prefix, value = _settings(word)
+    return prefix + _path_cut(value) if _in_text(value) else word
 
 
 def _last_name(path: str) -> str:
-    """A path's last name ("/data/a2d/" → "a2d", "C:\\data\\a2d" → "a2d"; "/" kept); a string without a separator
-    as it is."""
+    """A path's last name ("/data/a2d/" → "a2d", "C:\\data\\a2d" → "a2d", a URL's path's: its user, password,
+    query and fragment left out; "/" kept); a string without a separator as it is."""
+    if _URL.match(path):
+        parts = urllib.parse.urlsplit(path)
+        tail = parts.path.rstrip("/")
+        return _SEPARATORS.split(tail)[-1] if tail else parts.hostname or ""
     if not _SEPARATORS.search(path):
         return path
     return _SEPARATORS.split(path.rstrip("/\\"))[-1] or path[:1]
