@@ -173,7 +173,9 @@ def _text_cut(text: str) -> str:
     words = re.split(r"(\s+)", text)  # words at even places, the spaces between at odd ones
     out, k = [], 0
     while k < len(words):
-        begins = _PATH_START.search(words[k]) if k % 2 == 0 and _in_text(words[k][_start(words[k]):]) else None
+        begins = _PATH_START.search(words[k]) if k % 2 == 0 else None
+        if begins is not None and not _in_text(words[k][begins.start():]):  # ("~" alone, a "/" alone)
+            begins = None
         if begins is None:
             out.append(_word_cut(words[k]) if k % 2 == 0 else words[k])
             k += 1
@@ -189,12 +191,6 @@ def _text_cut(text: str) -> str:
         out.append(words[k][:begins.start()] + _last_name("".join(words[k:ends + 1])[begins.start():]))
         k = ends + 1
     return "".join(out)
-
-
-def _start(word: str) -> int:
-    """Where a path begins in `word` (`_PATH_START`), or 0."""
-    begins = _PATH_START.search(word)
-    return begins.start() if begins else 0
 
 
 def _word_cut(word: str) -> str:
