@@ -356,8 +356,8 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     ("bad_encoded_sizes", r"frames must all be the size of the first one; their headers declare H, W =.*80 48.*48 80"),
     ("bad_encoded_cut_png", r"frames must be whole images; got a PNG frame cut short, of\] \[20\] \[bytes"),
     ("bad_encoded_cut_frames", r"frames must be whole images; these frames \(counted from 0\) end before their PNG "
-                               r"IEND chunk or JPEG end-of-image marker, cut short:\] \[2 5\]$"),
-    ("bad_encoded_png_cut_jpeg", r"cut short:\] \[7\]$"),
+                               r"IEND chunk or JPEG end-of-image marker, cut short or damaged:\] \[2 5\]$"),
+    ("bad_encoded_png_cut_jpeg", r"cut short or damaged:\] \[7\]$"),
     ("bad_rest_deep_strings", r"^input 'queries': strings nested 40 deep; a signature's inputs have at most 5"),
     ("bad_rest_ragged_strings", r"^input 'queries': not a rectangular array of strings"),
     ("bad_rest_empty_video", r"video must be uint8 \[B, T, H, W, 3\] \(rank 5\)"),

@@ -245,12 +245,12 @@ class ServingModule(tf.Module):
 
 
 def _whole(frames: tf.Tensor, t: int) -> tf.Operation:
-    """Refuses encoded frames cut short (a file copied in part), naming them: TensorFlow's decoder said "Invalid PNG
-    data, size N" of one of them, unnamed."""
+    """Refuses encoded frames cut short (a file copied in part) or damaged (a PNG chunk's length past the file's end),
+    naming them: TensorFlow's decoder said "Invalid PNG data, size N" of one of them, unnamed."""
     ended = ended_images(frames)
     return tf.debugging.Assert(tf.reduce_all(ended), [
         "frames must be whole images; these frames (counted from 0) end before their PNG IEND chunk or JPEG "
-        "end-of-image marker, cut short:", tf.where(tf.logical_not(ended))[:, 0]], summarize=t)
+        "end-of-image marker, cut short or damaged:", tf.where(tf.logical_not(ended))[:, 0]], summarize=t)
 
 
 def _require(condition: tf.Tensor, message: str, *values: tf.Tensor) -> tf.Operation:
