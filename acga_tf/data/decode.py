@@ -117,6 +117,7 @@ def _header_size(data: tf.Tensor, what: str) -> tf.Tensor:
 
 
 PNG_END_TYPE = b"IEND"  # a PNG's last chunk: length 0, this type, its CRC (12 bytes)
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # that chunk, whole: its length (0), type and CRC
 
 
 def ended_images(encoded: tf.Tensor) -> tf.Tensor:
@@ -158,9 +159,6 @@ def _png_ended(data: tf.Tensor) -> tf.Tensor:
     searched = tf.logical_and(tf.equal(ended, -1), position + 8 <= size)  # (the walk stopped at its bound)
     return tf.cond(searched, lambda: _holds_after(data, tf.cast(position, tf.int32), PNG_END),
                    lambda: tf.equal(ended, 1))
-
-
-PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # a PNG's last chunk, whole: its length (0), type and CRC
 
 
 def _holds_after(data: tf.Tensor, start: tf.Tensor, marker: bytes) -> tf.Tensor:

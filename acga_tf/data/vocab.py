@@ -282,7 +282,7 @@ def detect_vector_format(path: str) -> str:
             return "glove"
         dim = int(first[1])  # (a text line's values are at most 32 bytes each; a binary's bytes up to a newline)
         line = f.readline(32 * min(dim, MAX_VECTOR_DIM) + 4096).rstrip(b"\r\n")
-    values = [part for part in line.split(b" ") if part][1:]
+    values = _line_parts(line)[1:]
     numbers = len(values) >= dim and all(NUMBER.fullmatch(value) or value.lower().lstrip(b"+-") in NOT_FINITE
                                          for value in values[len(values) - dim:])
     return "word2vec_text" if not line or numbers else "word2vec_binary"
@@ -318,11 +318,20 @@ def _glove_size(path: str) -> int | None:
     read then says what is wrong)."""
     with _open(path) as f, _whole_gzip(path):
         for raw in itertools.islice(f, GLOVE_SIZE_LINES):
-            parts = [part for part in raw.removeprefix(BOM).rstrip(b"\r\n").split(b" ") if part]  # (as the load:
-            # spaces alone; a vocabulary's "the<TAB>12345" was read as a vector of 1)
-            if len(parts) > 1 and all(NUMBER.fullmatch(part) for part in parts[1:]):
-                return len(parts) - 1
+            # (split as the load splits: on spaces alone; a vocabulary's "the<TAB>12345" was read as a vector of 1)
+            if size := _clean_size(_line_parts(raw.removeprefix(BOM))):
+                return size
     return None
+
+
+def _line_parts(raw: bytes) -> list[bytes]:
+    """A text file's line as its space-separated parts (a word, then its values)."""
+    return [part for part in raw.rstrip(b"\r\n").split(b" ") if part]
+
+
+def _clean_size(parts: list[bytes]) -> int | None:
+    """The vector size of a line that is a word and numbers alone, or None."""
+    return len(parts) - 1 if len(parts) > 1 and all(NUMBER.fullmatch(part) for part in parts[1:]) else None
 
 
 def iter_word_vectors(path: str, format: str | None = None,
@@ -377,8 +386,7 @@ def iter_word_vectors(path: str, format: str | None = None,
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1:
                 raw = raw.removeprefix(BOM)  # (the first word's vector was lost, or the header unread)
-            parts = raw.rstrip(b"\r\n").split(b" ")
-            parts = [p for p in parts if p]
+            parts = _line_parts(raw)
             if lineno == 1 and format == "word2vec_text":
                 if len(parts) != 2 or not all(p.isdigit() for p in parts):
                     raise ValueError(f"{path}:1: word2vec header is {raw[:80]!r}, expected '<count> <dim>'")
@@ -394,9 +402,8 @@ def iter_word_vectors(path: str, format: str | None = None,
                 if dim is None:  # a GloVe file's size, from its first line of a word and numbers: the first line
                     # was read as numbers whatever its word, and a malformed one outside the vocabulary refused
                     # the whole file (a reviewer's)
-                    if len(parts) > 1 and all(NUMBER.fullmatch(part) for part in parts[1:]):
-                        dim = len(parts) - 1
-                    elif passed is None:
+                    dim = _clean_size(parts)
+                    if dim is None and passed is None:
                         passed = lineno, raw
                 continue
             try:

@@ -483,17 +483,20 @@ def load_initial_weights(model, path: str) -> str:
     path = os.fspath(path)
     prefix = path[:-len(".index")] if path.endswith(".index") else path
     if os.path.isfile(prefix + ".index"):
-        before = [variable.numpy() for variable in model.weights]
-        try:
-            report = load_i3d_checkpoint(model, prefix, whole=True)
-            others = [stream for stream in model.streams if stream != report.stream]
-            names = list(_CheckpointReader(prefix)) if others else []
-            held = [other for other in others if any(name.startswith(_scope_prefix(other)) for name in names)]
-            reports = [report] + [load_i3d_checkpoint(model, prefix, other, whole=True) for other in held]  # (a
-            # checkpoint of both streams, RGB/ and Flow/: each stream's encoder)
-        except BaseException:  # (the other stream's refusal left the first stream's encoder loaded: a reviewer's)
-            for variable, value in zip(model.weights, before):
-                variable.assign(value)
+        # a two-stream model's encoders as they were, put back where the second stream's load is refused (it left the
+        # first stream's encoder loaded: a reviewer's); a one-stream model's load is checked whole before it sets any
+        encoders = [_encoder(model, stream).weights for stream in model.streams] if len(model.streams) > 1 else []
+        before = [[variable.numpy() for variable in weights] for weights in encoders]
+        report = load_i3d_checkpoint(model, prefix, whole=True)
+        others = [stream for stream in model.streams if stream != report.stream]
+        held = [other for other in others  # (the other stream's variables: unused by the first load)
+                if any(name.startswith(_scope_prefix(other)) for name in report.unused_checkpoint)]
+        try:  # a checkpoint of both streams, RGB/ and Flow/: each stream's encoder
+            reports = [report] + [load_i3d_checkpoint(model, prefix, other, whole=True) for other in held]
+        except BaseException:
+            for weights, values in zip(encoders, before):
+                for variable, value in zip(weights, values):
+                    variable.assign(value)
             raise
         notes = []
         unset = sum(len(each.unset_model) for each in reports)
