@@ -30,6 +30,7 @@ from acga_tf import ACGAConfig
 from acga_tf.cli import main
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.models.acga import ACGA
+from acga_tf.ops import provenance
 from acga_tf.ops.geometry import letterbox_geometry, preprocess_clip, unletterbox
 from acga_tf.serving import client as serving
 from acga_tf.serving.export import WARMUP_FILE, ServingModule, export_model, warmup_requests
@@ -785,3 +786,39 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
                        "model": "y"}
     # (mends reviewers': the text was cut to "x.h5: No such file, ...", a key was kept whole, then a path with a
     # space was cut word by word, "Jane a2d", and two keys of one name were one)
+
+
+def test_no_host_paths_keeps_prose_with_a_slash_and_cuts_relative_paths():
+    """A fixer's brief: in free text "and/or" became "or" and "I/O" "O". A word of letters on both sides of one "/"
+    is prose there (docs/serving.md#layout); a relative path of free text has another sign of a path (a digit, a dot,
+    a second separator, "~"), and a command line's argument or a setting's value is a path whatever it holds."""
+    record = {"note": "read and/or write: I/O failed (TCP/IP), input/output, \"km/h\" w/o N/A; see data/a2d, "
+                      "runs/demo/model.keras and ~/x.",
+              "argv": ["train.py", "--mode", "and/or", "--data", "data/a2d", "runs/demo/model.keras", "--set=x=I/O"],
+              "log": "python t.py --data=data/train mode=input/output; cd runs/exp1"}
+    assert provenance.without_folders(record) == {
+        "note": "read and/or write: I/O failed (TCP/IP), input/output, \"km/h\" w/o N/A; see a2d, model.keras and x.",
+        "argv": ["train.py", "--mode", "or", "--data", "a2d", "model.keras", "--set=x=O"],
+        "log": "python t.py --data=train mode=output; cd exp1"}
+
+
+def test_no_host_paths_cuts_paths_in_a_home_of_any_user():
+    """A fixer's brief: "~alice/data/a2d" (another user's home) was said to be kept whole; it is cut to its last name
+    as any path is, in text, a command line, a setting's value, a path field and a key, and "~/x" too (this passed
+    before the brief's mends: a pin)."""
+    record = {"note": "copied ~alice/data/a2d and ~/x (from '~bob/My Data/a2d')",
+              "argv": ["acga", "~alice/data/a2d", "--data=~alice/data/a2d", "~/x", "C:~alice"],
+              "cwd": "~alice/data/a2d", "~alice/data/b2d": 1}
+    assert provenance.without_folders(record) == {"note": "copied a2d and x (from 'a2d')",
+                                                  "argv": ["acga", "a2d", "--data=a2d", "x", "C:~alice"],
+                                                  "cwd": "a2d", "b2d": 1}
+
+
+def test_no_host_paths_keeps_a_path_fields_value_that_holds_no_path():
+    """A fixer's brief: a string under a path field (`model`, `source`, ...) was cut at any "/", though one without a
+    path's separator (a served model's name, "ACGA / tiny", "1/2") holds no folder; a URL is still cut to its last
+    name (its host left out), a path to its own."""
+    record = {"model": "acga", "source": "http://alice-host:8501/v1/models/acga", "file": "ACGA / tiny, 1/2",
+              "pattern": "my shards/train-*.tfrecord", "cwd": "/"}
+    assert provenance.without_folders(record) == {"model": "acga", "source": "acga", "file": "ACGA / tiny, 1/2",
+                                                  "pattern": "train-*.tfrecord", "cwd": "/"}
