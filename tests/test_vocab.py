@@ -1,5 +1,6 @@
 """Tests of acga_tf/data/text.py and acga_tf/data/vocab.py."""
 
+import re
 import unicodedata
 
 import numpy as np
@@ -428,12 +429,42 @@ def test_a_glove_files_first_line_outside_the_vocabulary_is_not_read_as_numbers(
     # a vocabulary ("word<TAB>count") is no word-vector file to the check before a run either (a mends reviewer's: it
     # was read as vectors of 1, "vectors have 1 dimensions, expected dim=300")
     path.write_bytes(b"the\t12345\nman\t5\n")
-    with pytest.raises(ValueError, match=r"glove\.txt:1: a word without a vector"):
+    with pytest.raises(ValueError, match=r"glove\.txt:1: no line is a word and its vector \(b'the\\t12345\\n' the "
+                                         r"first\): not a word-vector file"):
         check_word_vectors(str(path), 300)
-    # a file of no line of a word and numbers (a vocabulary, say) is still refused
+    # a file of no line of a word and numbers (a vocabulary, say) is still refused, by every reader alike
     path.write_bytes(b"man\t5\nred\t2\n")
-    with pytest.raises(ValueError, match=r"glove\.txt:1: no line is a word and its vector \(b'man\\t5\\n' the first\): "
-                                         r"not a word-vector file"):
-        load_word_vectors(str(path), words=["the"])
-    with pytest.raises(ValueError, match=r"glove\.txt:1: a word without a vector"):
-        load_word_vectors(str(path))
+    for read in (lambda: load_word_vectors(str(path), words=["the"]), lambda: load_word_vectors(str(path)),
+                 lambda: check_word_vectors(str(path))):
+        with pytest.raises(ValueError, match=r"glove\.txt:1: no line is a word and its vector \(b'man\\t5\\n' the "
+                                             r"first\): not a word-vector file"):
+            read()
+
+
+def test_the_check_and_the_load_learn_a_glove_files_size_alike(tmp_path):
+    """A fixer's brief: a GloVe file whose first 1,000 lines were malformed was refused by the check before a run and
+    loaded (each line passed over, the size learnt further on); a first line of a word with spaces ("new york 0.1
+    ...") whose first word the vocabulary has was read as that word's vector (refused: "non-numeric vector value").
+    Both learn the size before any line is read now, from the first line of a word and numbers among the first
+    1,000 (docs/data.md#pipeline)."""
+    path = tmp_path / "glove.txt"
+    path.write_bytes(b"new york 0.1 0.2 0.3\nthe 1 2 3\nnew 4 5 6\n")
+    assert check_word_vectors(str(path), 3) == 3
+    loaded = load_word_vectors(str(path), words=["new", "the"])
+    assert {w: v.tolist() for w, v in loaded.items()} == {"new": [4, 5, 6], "the": [1, 2, 3]}
+    assert load_word_vectors(str(path), words=["new york"])["new york"].tolist() == np.float32([.1, .2, .3]).tolist()
+    assert sorted(load_word_vectors(str(path))) == ["new", "new york", "the"]
+    # a thousand malformed lines first: no word-vector file, to the check and the load alike, its first line named
+    malformed = b"".join(b"w%d x y\n" % i for i in range(1000))
+    path.write_bytes(b"\n" + malformed + b"the 1 2 3\n")
+    message = (rf"^{re.escape(str(path))}:2: no line among its first 1,000 is a word and its vector \(b'w0 x y\\n' the "
+               r"first\): not a word-vector file, whose lines are 'WORD V1 V2 \.\.\.' \(word2vec text, GloVe\) after "
+               r"an optional '<count> <dim>' line$")
+    for read in (lambda: check_word_vectors(str(path), 3), lambda: load_word_vectors(str(path), words=["the"]),
+                 lambda: load_word_vectors(str(path)), lambda: Vocabulary(["the"]).embedding_matrix(str(path), dim=3)):
+        with pytest.raises(ValueError, match=message):
+            read()
+    # the size on the thousandth line is found by both (blank lines not counted)
+    path.write_bytes(b"\n\n" + malformed[malformed.index(b"\n") + 1:] + b"the 1 2 3\n")
+    assert check_word_vectors(str(path), 3) == 3
+    assert load_word_vectors(str(path), words=["the"])["the"].tolist() == [1, 2, 3]

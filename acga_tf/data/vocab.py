@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import gzip
-import itertools
 import logging
 import os
 import re
@@ -300,7 +299,7 @@ def check_word_vectors(path: str, dim: int | None = None, format: str | None = N
     format = format or detect_vector_format(path)
     size = _glove_size(path) if format == "glove" else None  # (as the load learns it: a malformed first line of a
     # word outside the vocabulary was refused here, and passed over by the load, a diff reviewer's)
-    if size is None:
+    if size is None:  # (word2vec's header and first vector; a GloVe file without a line: no vector)
         size = next((v.shape[0] for _, v in iter_word_vectors(path, format=format)), None)
     if size is None:
         raise ValueError(f"{path}: no word vector in the file")
@@ -309,19 +308,39 @@ def check_word_vectors(path: str, dim: int | None = None, format: str | None = N
     return int(size)
 
 
-GLOVE_SIZE_LINES = 1000  # the first lines of a GloVe file among which `check_word_vectors` looks for a vector's size
+GLOVE_SIZE_LINES = 1000  # the first lines (not blank) of a GloVe file among which a vector's size is looked for
 
 
 def _glove_size(path: str) -> int | None:
-    """The size of a GloVe file's first line of a word and numbers alone among its first `GLOVE_SIZE_LINES` (the
-    vectors' size, as `iter_word_vectors` learns it where it is given the words to keep), or None (the first line
-    read then says what is wrong)."""
+    """The size of a GloVe file's first line of a word and numbers alone among its first `GLOVE_SIZE_LINES`: the
+    vectors' size, learnt before any line is read as a vector, by the check before a run and the load alike (the
+    load learnt it from the first line of a word it kept: "new york 0.1 ..." was "new"'s, refused as "non-numeric",
+    and a file whose first thousand lines were malformed was refused by the check and loaded; docs/data.md#pipeline);
+    None for a file of blank lines alone (of no vector).
+
+    Raises:
+        ValueError: no such line among the first `GLOVE_SIZE_LINES` (or the whole file, where shorter): not a
+            word-vector file, its first line named.
+    """
+    first, read = None, 0  # the first line that is not blank (its number, the line); the lines not blank read
     with _open(path) as f, _whole_gzip(path):
-        for raw in itertools.islice(f, GLOVE_SIZE_LINES):
+        for lineno, raw in enumerate(f, start=1):
             # (split as the load splits: on spaces alone; a vocabulary's "the<TAB>12345" was read as a vector of 1)
-            if size := _clean_size(_line_parts(raw.removeprefix(BOM))):
+            parts = _line_parts(raw.removeprefix(BOM) if lineno == 1 else raw)
+            if not parts:
+                continue
+            if read == GLOVE_SIZE_LINES:
+                break
+            if size := _clean_size(parts):
                 return size
-    return None
+            first, read = first or (lineno, raw), read + 1
+    if first is None:
+        return None
+    lineno, raw = first
+    among = f"among its first {GLOVE_SIZE_LINES:,} " if read == GLOVE_SIZE_LINES else ""
+    raise ValueError(f"{path}:{lineno}: no line {among}is a word and its vector ({raw[:80]!r} the first): not a "
+                     "word-vector file, whose lines are 'WORD V1 V2 ...' (word2vec text, GloVe) after an optional "
+                     "'<count> <dim>' line")
 
 
 def _line_parts(raw: bytes) -> list[bytes]:
@@ -342,9 +361,13 @@ def iter_word_vectors(path: str, format: str | None = None,
         path: the file (gzip data accepted, whatever the name ends in).
         format: one of `VECTOR_FORMATS`, or None to detect it (`detect_vector_format`).
         keep: where given, only the words it keeps are yielded, and only their values are read as numbers (and
-            checked): a text file of 100,000 words took 7.7 s for a few words, most of it reading the others. A
-            GloVe file's vector size is then that of its first kept line, or of an earlier line of a word and
-            numbers only (other lines are passed over unchecked).
+            checked): a text file of 100,000 words took 7.7 s for a few words, most of it reading the others (they
+            are passed over unchecked).
+
+    A GloVe file's vector size is that of its first line of a word and numbers alone among its first
+    `GLOVE_SIZE_LINES` (`_glove_size`, as `check_word_vectors` reads it), learnt before any line is read: a line of
+    more parts than a word and that many numbers is then a word with spaces ("new york 0.1 ...", GloVe 840B's
+    ". . ."), wherever it is.
 
     Raises:
         ValueError: unknown format, or a malformed header/line/entry (naming `path:line` or the entry).
@@ -380,9 +403,9 @@ def iter_word_vectors(path: str, format: str | None = None,
                                      "number")
                 yield word, vec
             return
-        dim = count = None
+        dim = _glove_size(path) if format == "glove" else None  # (word2vec text: its header's)
+        count = None
         vectors = 0
-        passed = None  # the first line passed over before the vectors' size was known: (its number, the line)
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1:
                 raw = raw.removeprefix(BOM)  # (the first word's vector was lost, or the header unread)
@@ -399,12 +422,6 @@ def iter_word_vectors(path: str, format: str | None = None,
                 word, parts = b" ".join(parts[:-dim]), [b"", *parts[-dim:]]  # "at name@domain.com": words with spaces
             if keep is not None and not keep(word.decode("utf-8", errors="replace")):
                 vectors += 1  # (a vector all the same, for the header's count)
-                if dim is None:  # a GloVe file's size, from its first line of a word and numbers: the first line
-                    # was read as numbers whatever its word, and a malformed one outside the vocabulary refused
-                    # the whole file (a reviewer's)
-                    dim = _clean_size(parts)
-                    if dim is None and passed is None:
-                        passed = lineno, raw
                 continue
             try:
                 vec = np.array([float(x) for x in parts[1:]], np.float32)
@@ -413,21 +430,10 @@ def iter_word_vectors(path: str, format: str | None = None,
             if not np.isfinite(vec).all():  # (a NaN vector trained to NaN, blamed on the training)
                 line = raw.rstrip(b"\r\n")[:80]
                 raise ValueError(f"{path}:{lineno}: a value that is not a finite number in {line!r}")
-            if dim is None:
-                dim = vec.shape[0]
-            if dim == 0:  # a vocabulary ("word<TAB>count"), say
-                raise ValueError(f"{path}:{lineno}: a word without a vector ({raw[:80]!r}): not a word-vector file, "
-                                 "whose lines are 'WORD V1 V2 ...' (word2vec text, GloVe) after an optional "
-                                 "'<count> <dim>' line")
             if vec.shape[0] != dim:
                 raise ValueError(f"{path}:{lineno}: {vec.shape[0]} values, expected {dim}")
             vectors += 1
             yield word.decode("utf-8", errors="replace"), vec
-        if dim is None and passed is not None:  # (every line passed over: not one of them a word and its numbers)
-            lineno, raw = passed
-            raise ValueError(f"{path}:{lineno}: no line is a word and its vector ({raw[:80]!r} the first): not a "
-                             "word-vector file, whose lines are 'WORD V1 V2 ...' (word2vec text, GloVe) after an "
-                             "optional '<count> <dim>' line")
         if count is not None and vectors < count:  # (a copy cut at a line's end: the words after it had zero vectors,
             # said only as "words without a vector", a reviewer's)
             raise ValueError(f"{path}: {vectors} vectors where its header says {count}: the file is cut short; "

@@ -481,7 +481,7 @@ def test_convert_weights_on_a_missing_file_says_not_found(tmp_path, monkeypatch,
 
 @pytest.mark.parametrize("vectors, message", [("nope.txt", "nope.txt: word-vector file not found"),
                                              ("v3.txt", "v3.txt: vectors have 3 dimensions, expected dim=32"),
-                                             ("vocab.txt", "vocab.txt:1: a word without a vector ")])
+                                             ("vocab.txt", "vocab.txt:1: no line is a word and its vector ")])
 def test_word_vectors_that_cannot_serve_are_refused_before_the_run_folder(vectors, message, prepared_a2d, tmp_path,
                                                                         capsys):
     """Before: a missing file was `[Errno 2] No such file or directory: 'nope.txt'`, after the run's folder was
