@@ -82,3 +82,44 @@ def test_images_cut_short_are_told_from_whole_ones():
     assert tf.io.decode_image(exif).shape == (64, 64, 3)  # (a whole image: the decoders read it)
     assert np.array_equal(tf.io.decode_png(held), np.asarray(image))
     assert np.array_equal(tf.io.decode_png(many), np.asarray(image))
+
+
+def test_a_png_past_the_walks_bound_cut_after_a_chunk_holding_iends_bytes_is_cut_short():
+    """A fixer's brief: past the 1,024 chunks walked one by one, the rest of a PNG was searched for IEND's 12 bytes,
+    so a file cut short after a chunk whose data held them passed, and TensorFlow's decoder failed unnamed ("Invalid
+    PNG data, size N"). The rest's chunks are followed to the end now, all at once (`_png_chain_ended`)."""
+    import io
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    from acga_tf.data.decode import PNG_CHUNKS_WALKED, PNG_END, ended_images
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    png = buffer.getvalue()
+
+    def chunk(kind, data=b""):
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    many = png[:33] + chunk(b"prVt") * (PNG_CHUNKS_WALKED + 76)  # IHDR, then more chunks than are walked
+    held = many + png[33:-12] + chunk(b"prVt", PNG_END * 3)  # the image's data, then IEND's bytes as data
+    cases = {"cut after a chunk holding IEND's bytes": (held, False), "its IEND after it": (held + PNG_END, True),
+             "cut inside that chunk": (held[:-3], False), "whole": (many + png[33:], True),
+             "whole, text IEND after": (many + png[33:] + b"IEND" * 3, True),
+             "a chunk type of a digit": (many + chunk(b"pr1t") + png[33:], False),  # (no decoder reads it)
+             "a chunk length past the end": (many + b"\xff\xff\xff\xffIDAT" + png[41:], False),
+             "IEND cut": (many + png[33:-4], False)}
+    # chunks of lengths that vary (0, 1, 0, ...: each step of the walk by runs passes one), followed by their links
+    varied = many + (chunk(b"prVt") + chunk(b"prVt", b"x")) * 300
+    cases.update({"varied lengths, cut after a chunk holding IEND's bytes": (varied + held[len(many):], False),
+                  "varied lengths, its IEND after it": (varied + held[len(many):] + PNG_END, True),
+                  "varied lengths, whole": (varied + png[33:], True),
+                  "varied lengths, a chunk type of a digit": (varied + chunk(b"pr1t") + png[33:], False)})
+    got = tf.function(ended_images)(tf.constant([data for data, _ in cases.values()])).numpy().tolist()  # (as served:
+    # eagerly, each of the walk's steps is Python's, 45 s)
+    assert dict(zip(cases, got)) == {name: whole for name, (_, whole) in cases.items()}
+    assert np.array_equal(tf.io.decode_png(held + PNG_END), np.asarray(Image.open(io.BytesIO(png))))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Invalid PNG"):  # (what the check is there for)
+        tf.io.decode_png(held)
