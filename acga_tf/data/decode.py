@@ -217,15 +217,17 @@ def _png_heads(data: tf.Tensor, at: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf
 def _png_linked_ended(data: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
     """Whether the chunks of a PNG (a string scalar) from byte `start` on (int64; a chunk's head there) lead to a
     whole IEND chunk, followed all at once: where a chunk begins, four letters name its type (a decoder refuses any
-    other), so the places whose bytes 4 to 7 are letters are the only ones one can begin at (0.2% of compressed
-    data's); each is linked to the one its length leads to, and the links from the first are followed by doubling
-    them (log2 of the chunks steps)."""
+    other) after a length that ends inside the file, so the places whose bytes 4 to 7 are letters after such a first
+    byte are the only ones one can begin at (one in 150,000 of compressed data's); each is linked to the one its
+    length leads to, and the links from the first are followed by doubling them (log2 of the chunks steps)."""
     rest = tf.io.decode_raw(tf.strings.substr(data, start, tf.cast(tf.strings.length(data), tf.int64)), tf.uint8)
     size = tf.size(rest, out_type=tf.int64)  # (8 at least)
     folded = tf.bitwise.bitwise_or(rest, 32)  # (ASCII's upper case as its lower)
     letter = tf.logical_and(folded >= ord("a"), folded <= ord("z"))
     typed = letter[4:size - 3] & letter[5:size - 2] & letter[6:size - 1] & letter[7:]  # at 0 to size - 8
-    begins = tf.where(typed)[:, 0]  # where a chunk may begin, ascending
+    short = rest[:size - 7] <= tf.cast(tf.minimum(size // 2 ** 24, 255), tf.uint8)  # (a length's first byte, past the
+    # rest's end above: a run of text, letters as the types' are, is no chunk's length)
+    begins = tf.where(typed & short)[:, 0]  # where a chunk may begin, ascending
     count = tf.size(begins, out_type=tf.int64)
     length, last, _ = _png_heads(data, start + begins)
     following = begins + 12 + length  # where the next chunk begins
