@@ -1,10 +1,15 @@
 """acga_tf/data/decode.py: a shard's record decodes to the schema's keys and shapes (acga_tf/data/schema.py)."""
 
+import io
+import zlib
+
+import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from acga_tf.data import schema
-from acga_tf.data.decode import decode, decode_images
+from acga_tf.data.decode import PNG_CHUNKS_WALKED, PNG_END, decode, decode_images, ended_images
 
 
 def test_decode_matches_schema(a2d_shards):
@@ -37,13 +42,6 @@ def test_images_cut_short_are_told_from_whole_ones():
     PNG without its whole IEND chunk (a reviewer's lacked the CRC alone), a JPEG without an end-of-image marker after
     its first scan (a camera's EXIF thumbnail has a marker of its own: a reviewer's passed); bytes after the end are
     allowed, as the decoders allow them."""
-    import io
-    import zlib
-
-    import numpy as np
-    from PIL import Image
-
-    from acga_tf.data.decode import ended_images
 
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
 
@@ -87,15 +85,7 @@ def test_images_cut_short_are_told_from_whole_ones():
 def test_a_png_past_the_walks_bound_cut_after_a_chunk_holding_iends_bytes_is_cut_short():
     """A fixer's brief: past the 1,024 chunks walked one by one, the rest of a PNG was searched for IEND's 12 bytes,
     so a file cut short after a chunk whose data held them passed, and TensorFlow's decoder failed unnamed ("Invalid
-    PNG data, size N"). The rest's chunks are followed to the end now, all at once (`_png_chain_ended`)."""
-    import io
-    import zlib
-
-    import numpy as np
-    from PIL import Image
-
-    from acga_tf.data.decode import PNG_CHUNKS_WALKED, PNG_END, ended_images
-
+    PNG data, size N"). The rest's chunks are followed to its end now (`_png_rest_ended`, then `_png_linked_ended`)."""
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
     png = buffer.getvalue()
