@@ -512,6 +512,23 @@ def test_no_audio_beside_a_refused_output_says_the_refusal_alone(run_dir, tmp_pa
     assert "--no-audio" not in caplog.text and "none.csv" in capsys.readouterr().err, caplog.text
 
 
+@pytest.mark.parametrize("refused", ["model", "output-dir"])
+def test_no_audio_beside_a_list_refused_as_a_whole_says_the_refusal_alone(run_dir, tmp_path, capsys, caplog, refused):
+    """`--list --no-audio` warned "only an MP4 overlay has sound" before the list was refused as a whole (its model
+    not a model, its --output-dir a file): said once nothing can refuse the whole list, as one video's is."""
+    Image.fromarray(moving_frames(1, 40, 56, seed=5)[0]).save(tmp_path / "photo.jpg", quality=95)
+    (tmp_path / "l.csv").write_text(f"video,query\nphoto.jpg,{QUERY}\n")
+    (tmp_path / "not_a_folder").write_text("a file")
+    model, out = (str(tmp_path / "l.csv"), tmp_path / "out") if refused == "model" else \
+        (run_dir, tmp_path / "not_a_folder")
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", model, "--list", str(tmp_path / "l.csv"), "--output-dir", str(out),
+                     "--overlays", "gif", "--no-audio", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acga predict: error: ") and err.count("\n") == 1, err
+    assert "--no-audio" not in caplog.text and "--no-audio" not in err, caplog.text
+
+
 def test_an_mp4_overlay_keeps_the_videos_sound_for_the_frames_segmented(run_dir, tmp_path, caplog, monkeypatch):
     """An overlay was the picture alone: a user reviewing a segmented interview or match heard nothing. Now an MP4
     overlay has the video's sound (as AAC) for the frames it shows, from the same instant: the whole video's, or a
