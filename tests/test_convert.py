@@ -467,10 +467,12 @@ def _group_alive(pgid: int) -> bool:
 @pytest.mark.slow  # (about 40 s: Beam's worker processes start twice, each loading TensorFlow)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_in_beams_multi_processing_mode_is_one_line_and_keeps_the_shards(a2d_world, tmp_path, signum):
-    """A Ctrl-C (SIGINT to every process of the command, as a terminal sends it) or a SIGTERM sent to them all, while
-    DirectRunner's worker processes write shards: each worker printed its Python traceback, and Beam's threads one
-    for each worker ended (with 60 to 170 lines of the workers' logs). Now the one line the other runners say; the
-    shards it counts are on disk, no worker outlives the command, and the same command converts only the rest."""
+    """A Ctrl-C (SIGINT to every process of the command, as a terminal sends it), or a SIGTERM to the command (`kill`,
+    `timeout`), while DirectRunner's worker processes write shards: each worker printed its Python traceback, and
+    Beam's threads one for each worker ended (with 60 to 170 lines of the workers' logs). Now the one line the other
+    runners say; the shards it counts are on disk, no worker outlives the command, and the same command converts only
+    the rest. (A SIGTERM to every process of the command can leave it waiting on a worker that signal ended:
+    docs/data.md#conversion.)"""
     pytest.importorskip("apache_beam")
     root, out, whole = a2d_world[0], tmp_path / "out", tmp_path / "whole"
     command = [sys.executable, "-m", "acga_tf", "prepare", "a2d", "--root", str(root), "--output", str(out),
@@ -483,7 +485,10 @@ def test_a_stop_in_beams_multi_processing_mode_is_one_line_and_keeps_the_shards(
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None and not list(out.glob(".shards/*.tfrecord.json")):
             time.sleep(0.05)
-        os.killpg(proc.pid, signum)  # (the process group: the command and Beam's workers)
+        if signum == signal.SIGINT:  # the process group: the command and Beam's workers
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
