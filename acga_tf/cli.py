@@ -667,7 +667,8 @@ def _duration(seconds: float) -> str:
 def _no_sound_to_leave_out(no_audio: bool, overlay: str | None, flag: str) -> None:
     """Warns of a `--no-audio` given where no MP4 overlay is written (only an MP4 carries sound): it was taken
     without a word (a reviewer's). Said once the command is checked, so that a refused one (a PNG overlay of many
-    frames) says its refusal alone (the warning came first)."""
+    frames; a list whose model or folder is refused, `batch.predict_list`'s on_start) says its refusal alone (the
+    warning came first)."""
     if no_audio and overlay in (None, ".gif", ".png"):  # (another is refused as a format: said there alone)
         logging.getLogger(__name__).warning("--no-audio: only an MP4 overlay has sound; %s", f"none with a {overlay} "
                                             f"overlay" if overlay else f"no overlay is written (no {flag})")
@@ -683,8 +684,6 @@ def _run_predict_list(args) -> int:
     if args.timeout is not None and not is_server_url(args.model):
         raise ValueError(f"--timeout: {args.model} is not a TF Serving URL (http://... or grpc://...)")
     rows = batch.read_list(args.list)
-    _no_sound_to_leave_out(args.no_audio, args.overlays and "." + args.overlays, "--overlays")  # (a list refused:
-    # that alone)
     model = load_predictor(args.model, timeout=args.timeout) if args.timeout is not None else args.model
     videos = len({row.path for row in rows if row.path})  # a row without a video is no video
     # A bar per video, of its frames (a long video's minutes), named by its number in the list; in a terminal it
@@ -735,7 +734,11 @@ def _run_predict_list(args) -> int:
                                      batch_size=args.batch_size,
                                      model_name=args.model if is_server_url(args.model) else None,
                                      smooth_edges=args.smooth_edges, masks_json=args.json, soft_masks=args.soft_masks,
-                                     frames=video_started, progress=video_done)
+                                     frames=video_started, progress=video_done,
+                                     # once nothing can refuse the whole list (its model, its folder): one refused
+                                     # says that alone, as one video's does
+                                     on_start=lambda: _no_sound_to_leave_out(args.no_audio, args.overlays
+                                                                             and "." + args.overlays, "--overlays"))
     finally:
         video_done()
     counts = collections.Counter(r.status for r in results)

@@ -8,11 +8,16 @@ import logging
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import tensorflow as tf
 from dataset_files import SHARD_SIZE, prepare_a2d
 from runs import count_decoded
+from support import REPO
 
 from acga_tf.cli import main
 from acga_tf.data import make_dataset
@@ -429,9 +434,11 @@ def test_what_stopped_executions_left_is_removed_and_other_runners_get_absolute_
 
 
 @pytest.mark.slow  # (about 20 s: two Beam worker processes start, each loading TensorFlow)
-def test_beams_multi_processing_mode_leaves_no_temporary_folder(a2d_world, tmp_path, monkeypatch):
+def test_beams_multi_processing_mode_leaves_no_temporary_folder(a2d_world, tmp_path, monkeypatch, capfd, caplog):
     """DirectRunner's multi-processing mode left six temporary folders (its job server's, `beam-temp*`, and its
-    workers') in /tmp at every run; they now go in a folder of the run's own, removed after it."""
+    workers') in /tmp at every run; they now go in a folder of the run's own, removed after it. Its workers printed
+    their INFO logs, Beam's and TensorFlow's start-up lines on the command's stderr (116 lines for the two splits of
+    a synthetic dataset), and the command logged their warnings again: none now, as the runner in this process."""
     pytest.importorskip("apache_beam")
     import tempfile
 
@@ -439,9 +446,65 @@ def test_beams_multi_processing_mode_leaves_no_temporary_folder(a2d_world, tmp_p
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    tf.config.list_physical_devices("GPU")  # (this process's CUDA start and its line first: the command's is quiet)
+    capfd.readouterr()
+    caplog.clear()  # (Beam's import notice, above: the command imports Beam without it)
     assert prepare_a2d(a2d_world[0], tmp_path / "out", "--runner", "beam", "--beam-option=--direct_running_mode="
                        "multi_processing", "--beam-option=--direct_num_workers=2", "--split", "test") == 0
     assert os.listdir(scratch) == [] and os.environ["TMPDIR"] == str(scratch) and tempfile.tempdir == str(scratch)
+    assert capfd.readouterr().err == ""
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow  # (about 40 s: Beam's worker processes start twice, each loading TensorFlow)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_in_beams_multi_processing_mode_is_one_line_and_keeps_the_shards(a2d_world, tmp_path, signum):
+    """A Ctrl-C (SIGINT to every process of the command, as a terminal sends it), or a SIGTERM to the command (`kill`,
+    `timeout`), while DirectRunner's worker processes write shards: each worker printed its Python traceback, and
+    Beam's threads one for each worker ended (with 60 to 170 lines of the workers' logs). Now the one line the other
+    runners say; the shards it counts are on disk, no worker outlives the command, and the same command converts only
+    the rest. (A SIGTERM to every process of the command can leave it waiting on a worker that signal ended:
+    docs/data.md#conversion.)"""
+    pytest.importorskip("apache_beam")
+    root, out, whole = a2d_world[0], tmp_path / "out", tmp_path / "whole"
+    command = [sys.executable, "-m", "acga_tf", "prepare", "a2d", "--root", str(root), "--output", str(out),
+               "--shard-size", "1", "--split", "train", "--no-progress", "--runner", "beam",
+               "--beam-option=--direct_running_mode=multi_processing", "--beam-option=--direct_num_workers=2"]
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None and not list(out.glob(".shards/*.tfrecord.json")):
+            time.sleep(0.05)
+        if signum == signal.SIGINT:  # the process group: the command and Beam's workers
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}[signum]
+    said = re.fullmatch(rf"acga prepare a2d: {stopped}: (\d+) of 18 a2d train shards are complete and kept; the same "
+                        r"command converts only the rest\n", err)
+    assert proc.returncode == -signum and said, err[-3000:]
+    left = time.monotonic() + 15  # no process of the command is left (a worker that ignored SIGTERM outlived it)
+    while time.monotonic() < left and _group_alive(proc.pid):
+        time.sleep(0.1)
+    assert not _group_alive(proc.pid), subprocess.run(["ps", "-o", "pid,stat,args", "-g", str(proc.pid)],
+                                                      capture_output=True, text=True).stdout
+    assert int(said.group(1)) == len(list(out.glob(".shards/*.tfrecord.json"))) < 18
+    assert prepare_a2d(root, out, "--shard-size", "1", "--split", "train") == 0
+    assert prepare_a2d(root, whole, "--shard-size", "1", "--split", "train") == 0
+    assert _shard_digests(out) == _shard_digests(whole)
 
 
 def test_a_runner_that_cannot_run_says_why_in_a_line(a2d_world, tmp_path, capsys):

@@ -512,6 +512,23 @@ def test_no_audio_beside_a_refused_output_says_the_refusal_alone(run_dir, tmp_pa
     assert "--no-audio" not in caplog.text and "none.csv" in capsys.readouterr().err, caplog.text
 
 
+@pytest.mark.parametrize("refused", ["model", "output-dir"])
+def test_no_audio_beside_a_list_refused_as_a_whole_says_the_refusal_alone(run_dir, tmp_path, capsys, caplog, refused):
+    """`--list --no-audio` warned "only an MP4 overlay has sound" before the list was refused as a whole (its model
+    not a model, its --output-dir a file): said once nothing can refuse the whole list, as one video's is."""
+    Image.fromarray(moving_frames(1, 40, 56, seed=5)[0]).save(tmp_path / "photo.jpg", quality=95)
+    (tmp_path / "l.csv").write_text(f"video,query\nphoto.jpg,{QUERY}\n")
+    (tmp_path / "not_a_folder").write_text("a file")
+    model, out = (str(tmp_path / "l.csv"), tmp_path / "out") if refused == "model" else \
+        (run_dir, tmp_path / "not_a_folder")
+    with caplog.at_level("WARNING"):
+        assert main(["predict", "--model", model, "--list", str(tmp_path / "l.csv"), "--output-dir", str(out),
+                     "--overlays", "gif", "--no-audio", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acga predict: error: ") and err.count("\n") == 1, err
+    assert "--no-audio" not in caplog.text and "--no-audio" not in err, caplog.text
+
+
 def test_an_mp4_overlay_keeps_the_videos_sound_for_the_frames_segmented(run_dir, tmp_path, caplog, monkeypatch):
     """An overlay was the picture alone: a user reviewing a segmented interview or match heard nothing. Now an MP4
     overlay has the video's sound (as AAC) for the frames it shows, from the same instant: the whole video's, or a
@@ -2263,10 +2280,10 @@ def test_the_legend_draws_each_sentence_in_a_font_that_has_its_letters(caplog):
     assert "legend shows 1 of the 3 sentences whole: the frame is 20 pixels high" in caplog.text
 
 
-def test_a_png_overlay_is_one_frames_and_more_frames_are_refused(run_dir, tmp_path, capsys, monkeypatch):
+def test_a_png_overlay_is_one_frames_and_more_frames_are_refused(run_dir, tmp_path, capsys):
     """A figure-making tester had only .mp4 and .gif overlays, even for a photo: `--output x.png` writes one frame's
-    overlay (a photo, or a part of a video of one frame); more frames are refused before any work, or, where the
-    container declares no length, at the second frame with nothing written."""
+    overlay (a photo, or a part of a video of one frame); more frames are refused before any work (a raw stream,
+    which declares no length: the next test)."""
     from acga_tf.apps.predict import legend, overlay_frame
 
     frames = moving_frames(6, 40, 56, seed=5)
@@ -2289,17 +2306,40 @@ def test_a_png_overlay_is_one_frames_and_more_frames_are_refused(run_dir, tmp_pa
     assert capsys.readouterr().err.strip() == (f"acga predict: error: {tmp_path / 'all.png'}: a PNG overlay holds one "
                                                "frame; 6 frames are to be segmented: give --start and --end around "
                                                "one, or write an .mp4 or .gif")
-    # a stream that tells neither its count nor its frames' times (raw H.264): refused at the second frame
+
+
+def test_a_raw_h264_stream_into_a_png_overlay_is_refused_before_any_model_work(run_dir, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """A raw H.264 stream tells neither its frame count nor its frames' times: a PNG overlay (one frame) of more was
+    refused at the second frame, once the model was loaded and had segmented the first. It is now decoded up to its
+    second frame first, and refused before the model is loaded; one frame of it (the stream's only one, or a part)
+    is still written."""
     from acga_tf.apps import predict as module
 
-    monkeypatch.setattr(module, "_times_for", lambda *args, **kwargs: None)
-    assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output",
-                 str(tmp_path / "w.png"), "--no-progress"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"acga predict: error: {tmp_path / 'w.png'}: a PNG overlay holds one frame, and the video "
-                          "has more: segment one frame (--start and --end), or write an .mp4 or .gif; after 1 "
-                          "frames"), err
-    assert not (tmp_path / "w.png").exists() and not (tmp_path / "w.png.tmp").exists()
+    loaded = []
+    load = module.load_predictor
+    monkeypatch.setattr(module, "load_predictor", lambda *args, **kwargs: loaded.append(args) or load(*args, **kwargs))
+    raw = write_video(tmp_path / "clip.h264", moving_frames(6, 40, 56, seed=5), "libx264", "yuv420p")
+    assert module.video_info(raw).frames is None and module.frame_times(raw) is None  # (neither count nor times)
+    out = tmp_path / "w.png"
+    assert main(["predict", "--model", run_dir, "--video", raw, "--query", QUERY, "--output", str(out),
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"acga predict: error: {out}: a PNG overlay holds one frame, and the video has "
+                                       "more: segment one frame (--start and --end), or write an .mp4 or .gif\n")
+    assert loaded == [] and not out.exists() and not (tmp_path / "w.png.tmp").exists()
+    # --start alone: the frames from there are counted (frame 5 on: two)
+    assert main(["predict", "--model", run_dir, "--video", raw, "--query", QUERY, "--output", str(out), "--start",
+                 str(4 / 25), "--no-progress"]) == 2
+    assert "a PNG overlay holds one frame, and the video has more" in capsys.readouterr().err and loaded == []
+    # one frame: a part (raw H.264's frame i is at i / 25 s), the last frame, a stream of one
+    single = write_video(tmp_path / "one.h264", moving_frames(1, 40, 56, seed=6), "libx264", "yuv420p")
+    for video, part in ((raw, ["--start", str(2 / 25), "--end", str(3 / 25)]), (raw, ["--start", str(5 / 25)]),
+                        (single, [])):
+        assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output", str(out), *part,
+                     "--no-progress"]) == 0, capsys.readouterr().err
+        assert capsys.readouterr().out.startswith("1 frames (56x40)") and Image.open(out).size == (56, 40)
+        out.unlink()
+    assert len(loaded) == 3
 
 
 def test_the_legend_grows_with_the_frame():

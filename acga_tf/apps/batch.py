@@ -214,8 +214,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
                  batch_size: int = 4, model_name: str | None = None, smooth_edges: bool = False,
                  masks_json: bool = False, soft_masks: bool = False,
                  progress: Callable[[ListRow, list[RowResult]], None] | None = None,
-                 frames: Callable[[ListRow, int, int | None], Callable[[int], None] | None] | None = None
-                 ) -> list[RowResult]:
+                 frames: Callable[[ListRow, int, int | None], Callable[[int], None] | None] | None = None,
+                 on_start: Callable[[], None] | None = None) -> list[RowResult]:
     """Segments every video of `rows` with its sentences (module docstring): one `predict_to_files` per video.
 
     Args:
@@ -232,6 +232,9 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         frames: called as each video's segmenting starts, with its first row, its number among the list's videos
             (from 1) and the frames it has (None where its container declares no count); what it returns, where not
             None, is called with the number of frames each step segmented (a minutes-long video's progress).
+        on_start: called once, before the first video, when nothing can refuse the list as a whole any more (the model
+            loaded, the folder held, `results.csv` written): what a caller says of a run that goes ahead (`acga
+            predict --no-audio` without an MP4 overlay) is then not said before a refusal.
 
     Returns:
         One `RowResult` per row, in order. A KeyboardInterrupt is raised again once `results.csv` is written, the
@@ -266,6 +269,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         # before any video's earlier outputs go: a kill -9 left an earlier run's results.csv saying "done" of masks it
         # had removed (a reviewer's); from here on a row is "not started" until its video is done or failed
         table_writes = _TableWrites(table, results)
+        if on_start is not None:
+            on_start()
         for path, group in by_video.items():
             check_stop()  # (a stop Python dropped in a finalizer: `errors.check_stop`)
             if not path:

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import fractions
 import functools
+import itertools
 import json
 import logging
 import math
@@ -1223,6 +1224,26 @@ def _naming(path: str) -> Iterator[None]:
         raise OSError(e.errno, e.strerror, path) from e
 
 
+def _one_frame_only(path: str) -> InputError:
+    """The refusal of a PNG overlay (one frame) of a video that has more, where no count says how many."""
+    return InputError(f"{path}: a PNG overlay holds one frame, and the video has more: segment one frame "
+                      f"({option('--start', 'start')} and {option('--end', 'end')}), or write an .mp4 or .gif")
+
+
+def _two_frames_from(path: str, first: int) -> bool:
+    """Whether a video file has two frames from frame `first` on, decoded to tell (not converted to pixels): a stream
+    that declares neither its frame count nor its frames' times (raw H.264) can be counted no other way, and a PNG
+    overlay of more than one frame is refused before any work (docs/serving.md#mattes-and-cut-outs). Its errors are
+    the run's to report (False)."""
+    frames = iter_video_frames(path, damaged="skip", start=first, wanted=lambda _: False)
+    try:
+        return sum(1 for _ in itertools.islice(frames, 2)) == 2
+    except DataError:
+        return False
+    finally:
+        frames.close()
+
+
 class OverlayWriter:
     """Writes overlay frames one at a time: MP4 streams through PyAV; a GIF (Pillow) keeps its frames until
     `close` (GIFs are for short clips). An MP4 keeps an anamorphic source's `sample_aspect` (a GIF cannot store one).
@@ -1264,10 +1285,8 @@ class OverlayWriter:
             if time is not None:  # the first frame's and the last one's, for the audio
                 self.times_written = [time if self.count == 0 else self.times_written[0], time]
         else:
-            if self.ext == OVERLAY_STILL and self.images:  # a video whose container declared no length
-                raise InputError(f"{self.path}: a PNG overlay holds one frame, and the video has more: segment "
-                                 f"one frame ({option('--start', 'start')} and {option('--end', 'end')}), or write "
-                                 "an .mp4 or .gif")
+            if self.ext == OVERLAY_STILL and self.images:  # frames that no count foresaw (`predict_to_files` counts
+                raise _one_frame_only(self.path)  # them before any work)
             self.images.append(Image.fromarray(image))
             self.times.append(time)
         self.count += 1
@@ -1792,6 +1811,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             raise InputError(f"{output}: a PNG overlay holds one frame; {count} frames are to be segmented: give "
                              f"{option('--start', 'start')} and {option('--end', 'end')} around one, or write an "
                              ".mp4 or .gif")
+        if declared is None and is_file and (stop is None or stop - first > 1) and _two_frames_from(video, first):
+            raise _one_frame_only(output)  # (a raw H.264 stream, which declares neither a count nor times: it was
+            # refused at its second frame, once the model had segmented the first)
     predictor = load_predictor(model)
     queries = check_queries(predictor, queries)
     if job is not None and (job.get("queries"), job.get("smooth_edges"), job.get("video")) != (

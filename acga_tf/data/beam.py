@@ -17,18 +17,30 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
+import signal
 import tempfile
-from typing import Any, Sequence
+import threading
+from typing import Any, Iterator, Sequence
 
+from acga_tf.data import beam_worker
 from acga_tf.data.shards import MARKER_DIR, ShardTask, unique_suffix, write_shard
-from acga_tf.ops import files
+from acga_tf.ops import files, native_log
 from acga_tf.ops.config import closest_pairs
 from acga_tf.ops.extras import install_hint
 from acga_tf.ops.options import option
 
 BEAM_OPTION = ("--beam-option", "beam_options")
 DIRECT_RUNNERS = ("SwitchingDirectRunner", "BundleBasedDirectRunner", "DirectRunner", "FnApiRunner")  # this machine's
+# What DirectRunner's multi-processing workers print on the stderr they share with the command before they have read
+# their options (`_quiet_workers`): Beam's notice, at its import, that the BigQuery client is absent (the notice
+# `_imported` keeps off the command's own stderr), and the INFO lines of their start, in Python's default log format
+# ("INFO:__main__:Logging handler created."; the command's own are "INFO name: message")
+BEAM_NOTICE = rb"WARNING:root:apitools not found, "
+WORKER_INFO = rb"(?:INFO|DEBUG):[\w.]+:"
+# Beam's words for a worker whose `sh -c` a stop ended (`_stopped_workers_unsaid`)
+STOPPED_WORKER = re.compile(r"Worker subprocess exited with return code -(\d+)")
 
 
 def error_path(task: ShardTask) -> str:
@@ -92,12 +104,68 @@ def _own_temporary_folder():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _multi_processing(options: Any) -> bool:
+    """Whether `options` run DirectRunner in its multi-processing mode: worker processes of this machine, started by
+    Beam (`python -m apache_beam.runners.worker.sdk_worker_main`), which write on the command's stderr."""
+    return options.get_all_options(retain_unknown_options=True).get("direct_running_mode") == "multi_processing"
+
+
 def _scratch_folder(options: Any) -> contextlib.AbstractContextManager:
     """DirectRunner's multi-processing mode leaves its job server's and workers' temporary folders behind (six a run,
     in /tmp): there they go in a folder of the run's own (`_own_temporary_folder`); else nothing changes."""
-    from_options = options.get_all_options(retain_unknown_options=True)
-    return _own_temporary_folder() if from_options.get("direct_running_mode") == "multi_processing" \
-        else contextlib.nullcontext()
+    return _own_temporary_folder() if _multi_processing(options) else contextlib.nullcontext()
+
+
+def worker_options(beam_options: Sequence[str]) -> list[str]:
+    """The options DirectRunner's multi-processing workers get beside `beam_options`, through the settings Beam
+    offers its workers: `--beam_plugins` with `beam_worker` (which Beam imports in each worker at its start: the
+    worker ignores Ctrl-C, and the command ends it), and `--default_sdk_harness_log_level` (a
+    worker logs at INFO by default: 116 lines of their start and end for a run of two splits, on the command's
+    stderr and again through the command's log) at ERROR, or at INFO where the command logs at INFO (`acga -v`);
+    a level the options give is kept. docs/data.md#conversion."""
+    extra = [f"--beam_plugins={beam_worker.__name__}"]
+    if not any(o.split("=")[0] == "--default_sdk_harness_log_level" for o in beam_options):
+        verbose = logging.getLogger("apache_beam").isEnabledFor(logging.INFO)
+        extra.append(f"--default_sdk_harness_log_level={'INFO' if verbose else 'ERROR'}")
+    return extra
+
+
+@contextlib.contextmanager
+def _stopped_workers_unsaid() -> Iterator[None]:
+    """Within the block, a Beam thread's error saying that a worker's process ended by a signal that stops the command
+    is not printed (the others are): Beam starts each worker through `sh -c`, which a Ctrl-C (the terminal sends it
+    to every process of the command) ends whatever the worker does (it ignores it: `beam_worker`), as a SIGTERM sent
+    to them all ends both; each of Beam's threads then printed "Worker subprocess exited with return code -2" (or
+    -15) and its traceback, where the command says the stop in one line."""
+    stops = {int(getattr(signal, name)) for name in beam_worker.STOPS if hasattr(signal, name)}
+    previous = threading.excepthook
+
+    def hook(args) -> None:
+        said = STOPPED_WORKER.fullmatch(str(args.exc_value)) if args.exc_type is RuntimeError else None
+        if said is None or int(said.group(1)) not in stops:
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+@contextlib.contextmanager
+def _quiet_workers(options: Any) -> Iterator[None]:
+    """DirectRunner's multi-processing workers as quiet as the runner in this process: on top of `worker_options`,
+    what the workers print before they have read their options (Beam's import notice, their first INFO lines, unless
+    the command logs at INFO; TensorFlow's start-up lines, `native_log`) is dropped from the stderr they share with
+    the command (`native_log.filtered_stderr`), and a worker process that a stop ended goes unsaid
+    (`_stopped_workers_unsaid`). Any other runner: nothing changes."""
+    if not _multi_processing(options):
+        yield
+        return
+    verbose = logging.getLogger("apache_beam").isEnabledFor(logging.INFO)
+    drop = re.compile(BEAM_NOTICE if verbose else BEAM_NOTICE + b"|" + WORKER_INFO)
+    with native_log.filtered_stderr(drop=drop), _stopped_workers_unsaid():
+        yield
 
 
 def _imported():
@@ -193,12 +261,15 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     for task in tasks:
         if os.path.exists(error_path(task)):
             os.remove(error_path(task))
-    options = PipelineOptions(list(beam_options) or ["--runner=DirectRunner"])
+    given = list(beam_options) or ["--runner=DirectRunner"]
+    options = PipelineOptions(given)
+    if _multi_processing(options):
+        options = PipelineOptions(given + worker_options(given))
     steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
     level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)
     scratch = _scratch_folder(options)
     try:
-        with scratch, beam.Pipeline(options=options) as pipeline:
+        with scratch, _quiet_workers(options), beam.Pipeline(options=options) as pipeline:
             _ = (pipeline
                  | "ShardPlan" >> beam.Create(worker_tasks(tasks, options))
                  | "Spread" >> beam.Reshuffle()

@@ -74,9 +74,10 @@ def held_lines() -> list[str]:
 
 
 @contextlib.contextmanager
-def filtered_stderr() -> Iterator[None]:
-    """Routes file descriptor 2 through a thread that drops `NOISE` lines and holds `HELD` ones (`held_lines`), for
-    the duration of the block."""
+def filtered_stderr(drop: re.Pattern[bytes] | None = None) -> Iterator[None]:
+    """Routes file descriptor 2 through a thread that drops `NOISE` lines (and those `drop` matches at their start)
+    and holds `HELD` ones (`held_lines`), for the duration of the block. Processes started in the block write
+    through the filter too (Beam's workers: `acga_tf.data.beam`)."""
     if sys.stderr is None:  # Python started with file descriptor 2 closed (`2>&-`): nothing to filter
         yield
         return
@@ -89,7 +90,7 @@ def filtered_stderr() -> Iterator[None]:
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
-    thread = threading.Thread(target=_forward, args=(read_end, saved), daemon=True)
+    thread = threading.Thread(target=_forward, args=(read_end, saved, drop), daemon=True)
     thread.start()
     _unfiltered.append(saved)
     try:
@@ -103,11 +104,11 @@ def filtered_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-def _forward(read_end: int, destination: int) -> None:
+def _forward(read_end: int, destination: int, drop: re.Pattern[bytes] | None = None) -> None:
     with os.fdopen(read_end, "rb") as pipe:
         for line in pipe:
             if HELD.match(line):  # kept without Abseil's prefix ("E0000 00:00:17962... cuda_platform.cc:52] ")
                 _held.append(line.decode("utf-8", errors="replace").split("] ", 1)[-1].strip())
-            elif not NOISE.match(line):
+            elif not NOISE.match(line) and not (drop is not None and drop.match(line)):
                 while line:  # os.write may write part of it
                     line = line[os.write(destination, line):]
