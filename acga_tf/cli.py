@@ -136,6 +136,13 @@ def end_by_signal(signum: int) -> None:
 limits.open_closed_standard_streams()  # (`python -m acga_tf.cli` starts here; `acga`, in acga_tf/__main__.py)
 _check_keras_backend()
 _writable_matplotlib_config()
+# A worker process of `acga prepare --workers N` (multiprocessing's "spawn", `convert.make_pool`) runs this module as
+# "__mp_main__" before its first shard: it leaves Ctrl-C, which a terminal sends to every process of the command, to
+# the command, which says the stop in one line (each worker said "acga: interrupted while starting", or "terminated"
+# when the command ended it, and then TensorFlow's start-up lines); any other stop ends it without a word.
+SPAWNED_WORKER = __name__ == "__mp_main__"
+if SPAWNED_WORKER and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 # Ctrl-C, SIGTERM and SIGHUP until the imports below are done; then the handlers Python had (for SIGINT,
 # KeyboardInterrupt, which `main` reports). Only the main thread may set one (a test may import this module from
 # another). A signal ignored stays ignored: SIGINT of a command a script started in the background (`acga ... &`),
@@ -143,8 +150,8 @@ _writable_matplotlib_config()
 _STOPS_BEFORE = {signum: signal.signal(signum, _interrupted_while_starting)
                  for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
                  if signum is not None and threading.current_thread() is threading.main_thread()
-                 and (signal.getsignal(signum) is not signal.SIG_IGN if signum == signal.SIGINT
-                      else signal.getsignal(signum) is signal.SIG_DFL)}
+                 and not SPAWNED_WORKER and (signal.getsignal(signum) is not signal.SIG_IGN if signum == signal.SIGINT
+                                             else signal.getsignal(signum) is signal.SIG_DFL)}
 
 # First: the imports below load TensorFlow, whose start-up lines would reach stderr; its warnings too, unless the
 # command line asks for detail (`-v`, `--debug`: parsed later, once TensorFlow is loaded).

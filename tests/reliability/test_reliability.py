@@ -889,6 +889,41 @@ def test_ctrl_c_in_prepare_with_workers_reports_what_is_on_disk_and_the_rerun_en
         {name.removesuffix(".json"): t for name, t in kept.items()}  # the complete shards were not written again
 
 
+@pytest.mark.slow  # (about 15 s): the default suite kills prepare's workers' command and checks they end
+def test_ctrl_c_while_prepares_workers_start_is_the_commands_one_line(tmp_path):
+    """Ctrl-C (to every process of the command, as a terminal sends it) while `acga prepare --workers 2`'s workers
+    are still loading TensorFlow: each worker, which runs the command's module to start, said "acga: interrupted while
+    starting" (or "terminated while starting", when the command ended it) and then TensorFlow's start-up lines, a
+    fixer's finding. Now the command's one line alone: the workers leave Ctrl-C to it from their start."""
+    root, out = tmp_path / "a2d", tmp_path / "out"
+    write_a2d_world(str(root), n_videos=6, seed=0)
+    argv = [sys.executable, "-m", "acga_tf.cli", "prepare", "a2d", "--root", str(root), "--output", str(out),
+            "--workers", "2", "--shard-size", "2", "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def loading_tensorflow(pid):  # (a worker maps TensorFlow's library seconds before it has loaded it)
+        try:
+            return "spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_text(errors="replace") and \
+                "libtensorflow" in pathlib.Path(f"/proc/{pid}/maps").read_text(errors="replace")
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < deadline and \
+            sum(loading_tensorflow(p) for p in _children(proc.pid)) < 2:
+        time.sleep(0.02)
+    workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == -signal.SIGINT, err
+    assert len(err.splitlines()) == 1 and err.startswith("acga prepare a2d: interrupted: "), err
+    assert err.strip().endswith("shards are complete and kept; the same command converts only the rest"), err
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "worker processes outlived the command"
+
+
 def _children(pid):
     """The processes whose parent is `pid` (from /proc), alive (not zombies)."""
     out = []
