@@ -278,11 +278,15 @@ def test_bars_redraw_live_on_a_terminal_and_in_a_notebook_and_rarely_into_a_log(
     assert keras_verbosity(terminal) == 2
 
 
-def test_beam_runner_gives_identical_shards(a2d_world, a2d_shards, tmp_path):
+def test_beam_runner_gives_identical_shards(a2d_world, a2d_shards, tmp_path, caplog):
+    """... on this machine, without a try at the network: DirectRunner (the default before) downloaded Beam's Prism
+    runner from github.com at each run, and ran the pipeline there where it could (a fixer's finding)."""
     pytest.importorskip("apache_beam")
     root, _ = a2d_world
-    assert prepare_a2d(root, tmp_path, "--runner", "beam") == 0
+    with caplog.at_level(logging.INFO, logger="apache_beam"):
+        assert prepare_a2d(root, tmp_path, "--runner", "beam") == 0
     assert _shard_digests(tmp_path) == _shard_digests(a2d_shards)
+    assert not [r.getMessage() for r in caplog.records if "prism" in r.getMessage().lower()]
 
 
 @pytest.mark.parametrize("extra, said", [

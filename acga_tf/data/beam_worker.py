@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"  # the module a Beam worker process runs
 STOPS = ("SIGINT", "SIGTERM", "SIGHUP")  # the signals that stop the command (its `cli.STOPPING_SIGNALS`)
@@ -29,5 +30,7 @@ def ignore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-if in_beam_worker():  # (Beam imports this module in the worker's main thread, where signals may be set)
+# Beam imports this module in the worker's main thread, where signals may be set; where a worker first imports it
+# unpickling a step, in one of its threads (a runner that passed the plugin over), it cannot, and leaves Ctrl-C as is
+if in_beam_worker() and threading.current_thread() is threading.main_thread():
     ignore_ctrl_c()
