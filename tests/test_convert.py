@@ -460,6 +460,20 @@ def test_beams_multi_processing_mode_leaves_no_temporary_folder(a2d_world, tmp_p
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
+@pytest.mark.slow  # (about 20 s): the default suite converts with Beam's default runner; this, its FnApiRunner named
+def test_beams_fnapirunner_named_in_multi_processing_mode_converts(a2d_world, a2d_shards, tmp_path):
+    """`--runner=FnApiRunner` in its multi-processing mode: its workers, which do not read `--beam_plugins` at their
+    start, first import `acga_tf.data.beam_worker` in one of their threads, unpickling a step, where it may set no
+    signal: the run failed ("signal only works in main thread of the main interpreter")."""
+    pytest.importorskip("apache_beam")
+    out = tmp_path / "out"
+    assert prepare_a2d(a2d_world[0], out, "--runner", "beam", "--beam-option=--runner=FnApiRunner",
+                       "--beam-option=--direct_running_mode=multi_processing", "--beam-option=--direct_num_workers=2",
+                       "--split", "test") == 0
+    assert _shard_digests(out) == {name: digest for name, digest in _shard_digests(a2d_shards).items()
+                                   if name.startswith("test")}
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
