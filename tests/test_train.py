@@ -878,7 +878,9 @@ def test_shards_of_two_folders_are_checked_each_by_its_manifest_and_trained_on_o
 
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
     """experiment.json is written when training starts, so a run killed before its save is checked too. Before: it
-    was written with model.keras only, and the run went on from optimizer step 0 over its backup."""
+    was written with model.keras only, and the run went on from optimizer step 0 over its backup. The stop is one
+    line (before: a Python traceback from inside Keras' `fit`), and the same command then resumes the run (the
+    default suite's Ctrl-C in `acga train`; tests/reliability stops one mid-epoch, in the slow suite)."""
 
     class CtrlC(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -887,8 +889,12 @@ def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared
     build = train_module._build_callbacks
     monkeypatch.setattr(train_module, "_build_callbacks", lambda *a: [*build(*a), CtrlC()])
     out = str(tmp_path / "run")
-    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--backup-every", "1")) == 130
-    capsys.readouterr()
+    argv = _train_argv(prepared_a2d, out, "--epochs", "2", "--backup-every", "1")
+    assert cli.main(argv) == 130
+    backup = os.path.join(out, "backup")
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "acga train: interrupted: no model was saved; the same command resumes the run from its backup (optimizer "
+        f"step 1) in {backup}")
     assert not os.path.exists(os.path.join(out, artifacts.MODEL_FILE))
     assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 1
     monkeypatch.setattr(train_module, "_build_callbacks", build)
@@ -897,6 +903,10 @@ def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared
     _refused(capsys, other, f"{os.path.join(out, artifacts.EXPERIMENT_FILE)}: the run was trained with another "
                             "experiment (i3d_trainable_from: 'Mixed_4f' -> 'Conv3d_1a_7x7')")
     assert _snapshot(out) == before
+    assert cli.main(argv) == 0  # the same command
+    printed = capsys.readouterr().out
+    assert "trained epoch 2 of 2, final loss " in printed and os.path.exists(os.path.join(out, artifacts.MODEL_FILE))
+    assert f"resuming from {backup} at optimizer step 1 (epoch " in printed
 
 
 def _remove(out, *paths):
