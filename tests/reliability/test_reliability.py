@@ -87,7 +87,7 @@ def test_a_hostile_checkpoint_does_not_run_its_payload_real_torch(tmp_path):
 # === Data lost or overwritten ===
 # (33 s in the suite: three trainings): the default suite checks the refusal, that nothing is changed, and the resume
 # to epoch 2 on a finished run's copy: tests/test_train.py's test_fit_from_python_names_its_arguments_and_the_command_
-# its_options and test_resume_under_another_experiment_is_refused_naming_the_fields.
+# its_options and test_a_run_folder_another_run_is_training_in_or_another_experiment_is_refused.
 @pytest.mark.slow
 def test_train_refuses_a_finished_run_and_resume_or_overwrite_say_what_happens(prepared_a2d, tmp_path, capsys):
     out = str(tmp_path / "run")
