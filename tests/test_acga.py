@@ -338,7 +338,9 @@ def test_tiny_preset_overfits_with_model_fit(monkeypatch):
     train_step = model.train_step
     monkeypatch.setattr(model, "train_step", lambda data: (traced.append(1), train_step(data))[1])
     x, y = _synthetic_batch(config)
-    history = model.fit(x, y, batch_size=4, epochs=60, verbose=0)
+    # 20 steps (60 before): measured 2026-12-07, the loss falls to 1.4% of its first (10 steps: 16%) and the IoU
+    # reaches 0.98 (10 steps: 0.76)
+    history = model.fit(x, y, batch_size=4, epochs=20, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] <= 0.2 * losses[0], (losses[0], losses[-1])
     assert history.history["mean_iou"][-1] > 0.5  # ReferringIoU on the fused logits

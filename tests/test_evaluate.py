@@ -40,6 +40,13 @@ def trained_run(prepared_a2d, tmp_path_factory) -> str:
     return out
 
 
+@pytest.fixture(scope="module")
+def run_scores(trained_run, prepared_a2d) -> dict:
+    """`evaluate(trained_run, prepared_a2d["test"])`, the plain call's summary, computed once for the tests that
+    compare other calls' scores with it."""
+    return evaluate(trained_run, prepared_a2d["test"])
+
+
 def _read_csv(path):
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -94,8 +101,9 @@ def test_evaluate_writes_table_and_csv(trained_run, prepared_a2d, tmp_path):
     assert again == pytest.approx(summary)
 
 
-def test_a_checkpoint_copied_away_from_its_run_is_scored_with_its_own_words_or_refused(trained_run, prepared_a2d,
-                                                                                       tmp_path, caplog):
+def test_a_checkpoint_copied_away_from_its_run_is_scored_with_its_own_words_or_refused(trained_run, run_scores,
+                                                                                       prepared_a2d, tmp_path,
+                                                                                       caplog):
     """A training monitor's: `cp run/checkpoints/epoch-02.keras picked/best.keras`, then `acga evaluate --model
     picked/best.keras` scored it with the vocabulary beside the shards and random word vectors, where the run had
     read word2vec's: mean IoU 3.6 against 4.1, with a warning only. Each `.keras` file a run writes now records its
@@ -112,7 +120,7 @@ def test_a_checkpoint_copied_away_from_its_run_is_scored_with_its_own_words_or_r
     with zipfile.ZipFile(best) as archive:
         assert sorted(archive.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
     with caplog.at_level("WARNING"):  # this run read the random vectors the shards' vocabulary gives: the same words
-        assert evaluate(best, prepared_a2d["test"]) == pytest.approx(evaluate(trained_run, prepared_a2d["test"]))
+        assert evaluate(best, prepared_a2d["test"]) == pytest.approx(run_scores)
     assert "beside it" not in caplog.text
     vectors = str(tmp_path / "vectors.txt")  # other words: vectors the run never read
     save_word_vectors(vectors, {w: np.ones(CONFIG.data.word_dim) for w in run.vocabulary.words[1:]}, "glove")
@@ -226,7 +234,7 @@ def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):
         evaluate(model, prepared_a2d["test"])
 
 
-def test_scores_by_a2d_actor_and_action(trained_run, prepared_a2d, tmp_path, capsys, caplog):
+def test_scores_by_a2d_actor_and_action(trained_run, run_scores, prepared_a2d, tmp_path, capsys, caplog):
     """`acga evaluate --by-class` (docs/evaluation.md#by-class): each sample's A2D actor-action id, read from its
     frame's `.h5` at conversion, in the CSV's `class_id` column, and the benchmark's table by actor and by action,
     each row the metrics of its samples alone; the JSON holds them too."""
@@ -252,7 +260,7 @@ def test_scores_by_a2d_actor_and_action(trained_run, prepared_a2d, tmp_path, cap
                                                           / sum(int(r["union"]) for r in members))
     assert list(by_class["actor"]) == [a for a in evaluate_module.A2D_ACTORS if a in by_class["actor"]]
     assert len(by_class["actor"]) > 1 and len(by_class["action"]) > 1
-    assert {k: v for k, v in summary.items() if k != "by_class"} == evaluate(trained_run, prepared_a2d["test"])
+    assert {k: v for k, v in summary.items() if k != "by_class"} == run_scores
     with caplog.at_level("WARNING"):  # (the warning named `vectors_path=` under the command: a reviewer's)
         assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--by-class",
                          "--no-progress", "--word-vectors", "nope.bin"]) == 0

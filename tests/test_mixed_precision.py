@@ -178,6 +178,7 @@ def test_mixed_bfloat16_head_keeps_i3d_in_float32_in_every_copy_of_the_model(tmp
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     assert model.precision == loaded.precision == "mixed_bfloat16_head"  # as `acga evaluate --output-json` names it
+    model.compile()  # as under JAX, where the model is its own task: `_inference_copy` builds an uncompiled copy
     for copy in (loaded, _inference_copy(model), attention_model(model)):
         assert _stage_dtypes(copy) == _HEAD_IN_BFLOAT16, copy.name
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(copy(inputs)["logits"]), expected)

@@ -495,27 +495,6 @@ def test_fit_from_python_names_its_arguments_and_the_command_its_options(finishe
     assert _snapshot(out) == before
 
 
-def test_resume_under_another_experiment_is_refused_naming_the_fields(finished_run, prepared_a2d, tmp_path, capsys):
-    """Before: Keras warned "Skipping variable loading for optimizer 'adam'" (another i3d_trainable_from trains other
-    variables), the run went on from optimizer step 0 and replaced its checkpoints, backup, model.keras and
-    experiment.json. Only the number of epochs may change (docs/training.md#resume)."""
-    out = _copy_run(finished_run, tmp_path)
-    before = _snapshot(out)
-    stored = os.path.join(out, artifacts.EXPERIMENT_FILE)
-    other = _train_argv(prepared_a2d, out, "--set", "learning_rate=0.01", "--epochs", "2", "--resume",
-                        model_set=OTHER_SET)
-    line = _refused(capsys, other, f"{stored}: the run was trained with another experiment",
-                    "i3d_trainable_from: 'Mixed_4f' -> 'Conv3d_1a_7x7'", "learning_rate: 0.002 -> 0.01",
-                    f"--config {stored}")
-    assert "epochs" not in line.split("(")[1].split(")")[0]  # 12 (the preset's) in both, and --epochs is allowed
-    assert _snapshot(out) == before
-    # The epochs may change, by --epochs or by the config's field: the run goes on from its step 1.
-    assert cli.main(_train_argv(prepared_a2d, out, "--set", "epochs=2", "--resume")) == 0
-    assert "trained epoch 2 of 2, final loss " in capsys.readouterr().out
-    assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 2
-    assert ExperimentConfig.from_json(stored) == ExperimentConfig.preset("tiny", **TINY, epochs=2, steps_per_epoch=1)
-
-
 def test_resume_with_other_steps_per_epoch_is_refused_naming_the_recorded_ones(finished_run, prepared_a2d, tmp_path,
                                                                               capsys):
     """The backup records the steps an epoch had. Before: resumed with other ones, the run's epochs moved and its
@@ -550,11 +529,17 @@ def test_resume_with_another_global_batch_is_refused(finished_run, prepared_a2d,
     assert _snapshot(out) == before
 
 
-def test_a_run_folder_another_run_is_training_in_is_refused(finished_run, prepared_a2d, tmp_path, capsys):
+def test_a_run_folder_another_run_is_training_in_or_another_experiment_is_refused(finished_run, prepared_a2d, tmp_path,
+                                                                                 capsys):
     """A sweep engineer's: two `acga train` with one `--output` at once both trained and exited 0, the folder then
     holding only the later run (and both runs' TensorBoard events); started a second apart, the later failed naming
     `backup/latest.weights.h5.staging.weights.h5`. A run holds a lock on its folder now: here another process's lock
-    (an open file of this one, as `flock` sees it), on a finished run given `--resume` and on a new folder."""
+    (an open file of this one, as `flock` sees it), on a finished run given `--resume` and on a new folder.
+
+    Resumed under another experiment (one run for both tests: a resume's fit is the cost), before: Keras warned
+    "Skipping variable loading for optimizer 'adam'" (another i3d_trainable_from trains other variables), the run went
+    on from optimizer step 0 and replaced its checkpoints, backup, model.keras and experiment.json. Only the number of
+    epochs may change (docs/training.md#resume)."""
     out = _copy_run(finished_run, tmp_path)
     before = _snapshot(out)
     lock = files.WriteLock(out)
@@ -565,8 +550,20 @@ def test_a_run_folder_another_run_is_training_in_is_refused(finished_run, prepar
     finally:
         lock.release()
     assert _snapshot(out) == before
-    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--resume")) == 0  # once the other has ended
-    capsys.readouterr()
+    stored = os.path.join(out, artifacts.EXPERIMENT_FILE)
+    other = _train_argv(prepared_a2d, out, "--set", "learning_rate=0.01", "--epochs", "2", "--resume",
+                        model_set=OTHER_SET)
+    line = _refused(capsys, other, f"{stored}: the run was trained with another experiment",
+                    "i3d_trainable_from: 'Mixed_4f' -> 'Conv3d_1a_7x7'", "learning_rate: 0.002 -> 0.01",
+                    f"--config {stored}")
+    assert "epochs" not in line.split("(")[1].split(")")[0]  # 12 (the preset's) in both, and --epochs is allowed
+    assert _snapshot(out) == before
+    # The epochs may change, by --epochs (test_a_backup_from_an_earlier_version_is_resumed_with_a_warning) or by the
+    # config's field: the run goes on from its step 1, once the other run has ended.
+    assert cli.main(_train_argv(prepared_a2d, out, "--set", "epochs=2", "--resume")) == 0
+    assert "trained epoch 2 of 2, final loss " in capsys.readouterr().out
+    assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 2
+    assert ExperimentConfig.from_json(stored) == ExperimentConfig.preset("tiny", **TINY, epochs=2, steps_per_epoch=1)
     # a refused run leaves no folder it made for its lock (here a --resume of a misspelt folder, two levels down)
     missing = tmp_path / "typo" / "run"
     _refused(capsys, _train_argv(prepared_a2d, str(missing), "--resume"), "holds no run to resume")
@@ -878,7 +875,9 @@ def test_shards_of_two_folders_are_checked_each_by_its_manifest_and_trained_on_o
 
 def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared_a2d, tmp_path, capsys, monkeypatch):
     """experiment.json is written when training starts, so a run killed before its save is checked too. Before: it
-    was written with model.keras only, and the run went on from optimizer step 0 over its backup."""
+    was written with model.keras only, and the run went on from optimizer step 0 over its backup. The stop is one
+    line (before: a Python traceback from inside Keras' `fit`), and the same command then resumes the run (the
+    default suite's Ctrl-C in `acga train`; tests/reliability stops one mid-epoch, in the slow suite)."""
 
     class CtrlC(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -887,8 +886,12 @@ def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared
     build = train_module._build_callbacks
     monkeypatch.setattr(train_module, "_build_callbacks", lambda *a: [*build(*a), CtrlC()])
     out = str(tmp_path / "run")
-    assert cli.main(_train_argv(prepared_a2d, out, "--epochs", "2", "--backup-every", "1")) == 130
-    capsys.readouterr()
+    argv = _train_argv(prepared_a2d, out, "--epochs", "2", "--backup-every", "1")
+    assert cli.main(argv) == 130
+    backup = os.path.join(out, "backup")
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "acga train: interrupted: no model was saved; the same command resumes the run from its backup (optimizer "
+        f"step 1) in {backup}")
     assert not os.path.exists(os.path.join(out, artifacts.MODEL_FILE))
     assert json.load(open(os.path.join(out, "backup", "training_metadata.json")))["step"] == 1
     monkeypatch.setattr(train_module, "_build_callbacks", build)
@@ -897,6 +900,10 @@ def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared
     _refused(capsys, other, f"{os.path.join(out, artifacts.EXPERIMENT_FILE)}: the run was trained with another "
                             "experiment (i3d_trainable_from: 'Mixed_4f' -> 'Conv3d_1a_7x7')")
     assert _snapshot(out) == before
+    assert cli.main(argv) == 0  # the same command
+    printed = capsys.readouterr().out
+    assert "trained epoch 2 of 2, final loss " in printed and os.path.exists(os.path.join(out, artifacts.MODEL_FILE))
+    assert f"resuming from {backup} at optimizer step 1 (epoch " in printed
 
 
 def _remove(out, *paths):

@@ -87,7 +87,7 @@ def test_a_hostile_checkpoint_does_not_run_its_payload_real_torch(tmp_path):
 # === Data lost or overwritten ===
 # (33 s in the suite: three trainings): the default suite checks the refusal, that nothing is changed, and the resume
 # to epoch 2 on a finished run's copy: tests/test_train.py's test_fit_from_python_names_its_arguments_and_the_command_
-# its_options and test_resume_under_another_experiment_is_refused_naming_the_fields.
+# its_options and test_a_run_folder_another_run_is_training_in_or_another_experiment_is_refused.
 @pytest.mark.slow
 def test_train_refuses_a_finished_run_and_resume_or_overwrite_say_what_happens(prepared_a2d, tmp_path, capsys):
     out = str(tmp_path / "run")
@@ -826,10 +826,12 @@ def test_predict_stopped_midway_keeps_the_earlier_overlay_and_says_what_was_writ
     assert sorted(os.listdir(frames)) == ["00001.png", "00002.png", "00003.png"]
 
 
-# Step 3, a stop between the last step and the save, is slow (about 30 s): the default suite stops at step 2 (the same
-# message and resume) and tests/test_train.py resumes a run stopped after an epoch's last step.
-@pytest.mark.parametrize("step, printed", [(2, "trained epoch 1 of 1, final loss "),
-                                           pytest.param(3, "no epoch left to train", marks=pytest.mark.slow)])
+# Slow (about 40 s at step 2, 30 s at step 3): the default suite's Ctrl-C in `acga train`
+# (tests/test_train.py::test_an_interrupted_run_resumed_under_another_experiment_is_refused) stops a run after its first
+# step and checks the same line and the same command's resume, tests/test_train.py stops a run mid-epoch from Python
+# and resumes it to the same weights, and resumes a run stopped after an epoch's last step.
+@pytest.mark.slow
+@pytest.mark.parametrize("step, printed", [(2, "trained epoch 1 of 1, final loss "), (3, "no epoch left to train")])
 def test_ctrl_c_in_train_says_the_same_command_resumes_and_it_does(step, printed, prepared_a2d, tmp_path, capsys,
                                                                   monkeypatch):
     """Before: a Python traceback from inside Keras' `fit`. At step 3 of 3 the run is stopped between its last step
