@@ -822,3 +822,10 @@ def test_no_host_paths_keeps_a_path_fields_value_that_holds_no_path():
               "pattern": "my shards/train-*.tfrecord", "cwd": "/"}
     assert provenance.without_folders(record) == {"model": "acga", "source": "acga", "file": "ACGA / tiny, 1/2",
                                                   "pattern": "train-*.tfrecord", "cwd": "/"}
+
+
+def test_no_host_paths_cuts_a_url_that_python_cannot_split():
+    """A reviewer's: a URL Python's `urlsplit` refuses ("Invalid IPv6 URL") was a traceback of `acga export
+    --no-host-paths`; it is cut as a path now, its host with its folders."""
+    record = {"model": "http://[::1/x", "note": "served from http://[alice-host/models/acga before"}
+    assert provenance.without_folders(record) == {"model": "x", "note": "served from acga before"}

@@ -211,9 +211,14 @@ def _last_name(path: str) -> str:
     """A path's last name ("/data/a2d/" → "a2d", "C:\\data\\a2d" → "a2d", a URL's path's: its user, password,
     query and fragment left out; "/" kept); a string without a separator as it is."""
     if _URL.match(path):
-        parts = urllib.parse.urlsplit(path)
-        tail = parts.path.rstrip("/")
-        return _SEPARATORS.split(tail)[-1] if tail else parts.hostname or ""
+        try:
+            parts = urllib.parse.urlsplit(path)
+            hostname = parts.hostname
+        except ValueError:  # ("http://[::1/x": "Invalid IPv6 URL", a traceback of `acga export`, a reviewer's):
+            parts, hostname = None, None  # cut as a path, user and host with its folders
+        if parts is not None:
+            tail = parts.path.rstrip("/")
+            return _SEPARATORS.split(tail)[-1] if tail else hostname or ""
     if not _SEPARATORS.search(path):
         return path
     return _SEPARATORS.split(path.rstrip("/\\"))[-1] or path[:1]
