@@ -1146,8 +1146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "prepare" and getattr(args, "dataset", None):  # as argparse names it: `acga prepare a2d`
         args.command = f"prepare {args.dataset}"
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format=native_log.LOG_FORMAT)
     tf.get_logger().handlers.clear()  # TensorFlow's own handler printed each of its records a second time
     for line in native_log.held_lines():
         logging.getLogger(__name__).info("no usable GPU, running on the CPU: %s", line)

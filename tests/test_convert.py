@@ -13,10 +13,12 @@ import subprocess
 import sys
 import time
 
+import av
+import numpy as np
 import pytest
 import tensorflow as tf
 from dataset_files import SHARD_SIZE, prepare_a2d
-from runs import count_decoded
+from runs import count_decoded, write_video
 from support import REPO
 
 from acga_tf.cli import main
@@ -472,6 +474,34 @@ def test_beams_fnapirunner_named_in_multi_processing_mode_converts(a2d_world, a2
                        "--split", "test") == 0
     assert _shard_digests(out) == {name: digest for name, digest in _shard_digests(a2d_shards).items()
                                    if name.startswith("test")}
+
+
+@pytest.mark.slow  # (about 25 s): the default suite converts with Beam in its default mode, whose warnings are ours
+def test_beams_multi_processing_mode_says_the_conversions_own_warnings_once(a2d_world, tmp_path, capfd, caplog):
+    """A reviewer's: with its workers at ERROR, a video's warning (a display matrix that turns it 45 degrees) was lost
+    in Beam's multi-processing mode, where the other runners say it; at WARNING each came twice (the worker's line,
+    then Beam's "Worker: severity: WARN ..." copy) beside Beam's own warnings. Now once a time the video is read, as
+    the command writes its own."""
+    pytest.importorskip("apache_beam")
+    root = tmp_path / "a2d"
+    shutil.copytree(a2d_world[0], root)
+    clip = sorted((root / "Release" / "clips320H").glob("*.mp4"))[0]
+    with av.open(str(clip)) as container:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    c, s = round(np.cos(np.pi / 4) * 65536), round(np.sin(np.pi / 4) * 65536)
+    write_video(clip, frames, "libx264", "yuv420p", display=[c, s, 0, -s, c, 0, 0, 0, 1 << 30])
+    warning = f"{clip}: its display matrix turns it 45.0 degrees clockwise"
+    with caplog.at_level(logging.WARNING):  # (in this process the command's log goes to pytest's handler)
+        assert prepare_a2d(root, tmp_path / "local", "--split", "train") == 0
+    said = [f"WARNING {r.name}: {r.getMessage()}" for r in caplog.records if clip.name in r.getMessage()]
+    assert said and all(line.startswith(f"WARNING acga_tf.data.video: {warning}") for line in said), said
+    capfd.readouterr()
+    assert prepare_a2d(root, tmp_path / "out", "--runner", "beam", "--split", "train",
+                       "--beam-option=--direct_running_mode=multi_processing",
+                       "--beam-option=--direct_num_workers=2") == 0
+    err = capfd.readouterr().err.splitlines()
+    assert [line for line in err if clip.name in line] == said, err  # (the local runner's lines, as many)
+    assert [line for line in err if clip.name not in line] == [], err
 
 
 def _group_alive(pgid: int) -> bool:

@@ -106,8 +106,12 @@ def _own_temporary_folder():
 
 def _multi_processing(options: Any) -> bool:
     """Whether `options` run DirectRunner in its multi-processing mode: worker processes of this machine, started by
-    Beam (`python -m apache_beam.runners.worker.sdk_worker_main`), which write on the command's stderr."""
-    return options.get_all_options(retain_unknown_options=True).get("direct_running_mode") == "multi_processing"
+    Beam (`python -m apache_beam.runners.worker.sdk_worker_main`), which write on the command's stderr. Another
+    runner given `--direct_running_mode` (Flink's, Dataflow's) passes it over, and its workers get nothing of ours."""
+    _, _, StandardOptions, create_runner = _imported()
+    runner = type(create_runner(options.view_as(StandardOptions).runner or "DirectRunner")).__name__
+    return runner in DIRECT_RUNNERS and \
+        options.get_all_options(retain_unknown_options=True).get("direct_running_mode") == "multi_processing"
 
 
 def _scratch_folder(options: Any) -> contextlib.AbstractContextManager:
@@ -119,14 +123,20 @@ def _scratch_folder(options: Any) -> contextlib.AbstractContextManager:
 def worker_options(beam_options: Sequence[str]) -> list[str]:
     """The options DirectRunner's multi-processing workers get beside `beam_options`, through the settings Beam
     offers its workers: `--beam_plugins` with `beam_worker` (which Beam imports in each worker at its start: the
-    worker ignores Ctrl-C, and the command ends it), and `--default_sdk_harness_log_level` (a
-    worker logs at INFO by default: 116 lines of their start and end for a run of two splits, on the command's
-    stderr and again through the command's log) at ERROR, or at INFO where the command logs at INFO (`acga -v`);
-    a level the options give is kept. docs/data.md#conversion."""
+    worker ignores Ctrl-C, and the command ends it; its log lines are the command's), and
+    `--default_sdk_harness_log_level` (a worker logs at INFO by default: 116 lines of their start and end for a run
+    of two splits, on the command's stderr and again through the command's log) at WARNING, Beam's own loggers at
+    ERROR (`--sdk_harness_log_level_overrides`), so that the conversion's own warnings (a video's odd display
+    matrix, a damaged packet) are said as the other runners say them (a reviewer's: at ERROR they were lost), or
+    all at INFO where the command logs at INFO (`acga -v`); levels the options give are kept.
+    docs/data.md#conversion."""
     extra = [f"--beam_plugins={beam_worker.__name__}"]
-    if not any(o.split("=")[0] == "--default_sdk_harness_log_level" for o in beam_options):
-        verbose = logging.getLogger("apache_beam").isEnabledFor(logging.INFO)
-        extra.append(f"--default_sdk_harness_log_level={'INFO' if verbose else 'ERROR'}")
+    given = {o.split("=")[0] for o in beam_options}
+    verbose = logging.getLogger("apache_beam").isEnabledFor(logging.INFO)
+    if "--default_sdk_harness_log_level" not in given:
+        extra.append(f"--default_sdk_harness_log_level={'INFO' if verbose else 'WARNING'}")
+    if "--sdk_harness_log_level_overrides" not in given and not verbose:  # (a worker's own module is "__main__")
+        extra.append('--sdk_harness_log_level_overrides={"apache_beam": "ERROR", "__main__": "ERROR"}')
     return extra
 
 
@@ -164,8 +174,15 @@ def _quiet_workers(options: Any) -> Iterator[None]:
         return
     verbose = logging.getLogger("apache_beam").isEnabledFor(logging.INFO)
     drop = re.compile(BEAM_NOTICE if verbose else BEAM_NOTICE + b"|" + WORKER_INFO)
-    with native_log.filtered_stderr(drop=drop), _stopped_workers_unsaid():
-        yield
+    # A worker's log line comes to the command twice: on the stderr they share, and as a record Beam's job service
+    # logs again ("Worker: severity: WARN timestamp {...} message: ..."): its errors alone are said that way
+    relayed = logging.getLogger("apache_beam.runners.portability.local_job_service")
+    level, relayed.level = relayed.level, logging.DEBUG if verbose else logging.ERROR
+    try:
+        with native_log.filtered_stderr(drop=drop), _stopped_workers_unsaid():
+            yield
+    finally:
+        relayed.level = level
 
 
 def _imported():

@@ -12,9 +12,12 @@ Imported anywhere else (the command's own process, a test), it does nothing.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
+
+from acga_tf.ops.native_log import LOG_FORMAT
 
 WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"  # the module a Beam worker process runs
 STOPS = ("SIGINT", "SIGTERM", "SIGHUP")  # the signals that stop the command (its `cli.STOPPING_SIGNALS`)
@@ -25,6 +28,14 @@ def in_beam_worker() -> bool:
     return getattr(getattr(sys.modules.get("__main__"), "__spec__", None), "name", None) == WORKER_MAIN
 
 
+def log_as_the_command() -> None:
+    """Writes this process's log lines on stderr as the command writes its own ("WARNING acga_tf.data.video: ..."):
+    Beam's import gave its root logger Python's default format ("WARNING:acga_tf.data.video:...")."""
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.__stderr__):
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+
+
 def ignore_ctrl_c() -> None:
     """Ignores SIGINT in this process (the command's process ends it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -32,5 +43,7 @@ def ignore_ctrl_c() -> None:
 
 # Beam imports this module in the worker's main thread, where signals may be set; where a worker first imports it
 # unpickling a step, in one of its threads (a runner that passed the plugin over), it cannot, and leaves Ctrl-C as is
-if in_beam_worker() and threading.current_thread() is threading.main_thread():
-    ignore_ctrl_c()
+if in_beam_worker():
+    log_as_the_command()
+    if threading.current_thread() is threading.main_thread():
+        ignore_ctrl_c()

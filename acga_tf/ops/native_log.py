@@ -30,6 +30,7 @@ NOISE = re.compile(rb"I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] "
 # CUDA's error line on a machine without a usable NVIDIA driver (TensorFlow then runs on the CPU).
 HELD = re.compile(rb"E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] failed call to cuInit")
 LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the `acga` command's log lines (and its Beam workers')
 _DRAIN_S = 5.0
 _held: list[str] = []
 _unfiltered: list[int] = []  # stderr's own descriptor while `filtered_stderr` routes it through the filter
