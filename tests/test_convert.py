@@ -693,3 +693,18 @@ def test_workers_report_each_shard_as_it_is_written_and_stop_at_the_first_bad_on
         with pytest.raises(DataError, match=r"clip\.mp4: cannot be decoded"):
             convert._run_local(tasks, 1, False, "a2d train", pool)
     assert written[0] == "bad" and len(written) <= 2, written  # the shard running went on; the rest were cancelled
+
+
+def test_only_a_direct_runner_gets_the_multi_processing_modes_worker_options():
+    """A reviewer's: `--direct_running_mode=multi_processing` beside another runner (Flink's, Dataflow's), which
+    passes it over, gave that runner's remote workers our plugin and ERROR logging."""
+    pytest.importorskip("apache_beam")
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from acga_tf.data import beam
+
+    assert beam._multi_processing(PipelineOptions(["--direct_running_mode=multi_processing"]))
+    assert beam._multi_processing(PipelineOptions(["--runner=DirectRunner", "--direct_running_mode=multi_processing"]))
+    assert not beam._multi_processing(PipelineOptions(["--runner=FlinkRunner",
+                                                       "--direct_running_mode=multi_processing"]))
+    assert not beam._multi_processing(PipelineOptions(["--runner=DirectRunner"]))
