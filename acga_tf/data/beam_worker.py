@@ -1,11 +1,11 @@
 """Imported at the start of each worker process of Beam's DirectRunner in its multi-processing mode, through Beam's
-`--beam_plugins` option (which `acga_tf.data.beam` gives that mode alone): a worker then ignores Ctrl-C (SIGINT,
-which a terminal sends to every process of the command). The command's own process alone stops the conversion: it
-ends its workers through Beam and says what was kept in one line, as the local runner's workers leave it to
-(`convert.make_pool`; docs/data.md#conversion). Where Ctrl-C reached the workers, each printed its Python traceback
-(a KeyboardInterrupt, twice). SIGTERM and SIGHUP sent to every process of the command (a scheduler, a terminal that
-closes) still end a worker at once, its shard being written abandoned: one that ignored them outlived the command
-(Beam's `sh -c` around it ends, and the command with it, before the worker is told).
+`--beam_plugins` option (which `acga_tf.data.beam` gives that mode alone): a worker then writes its log lines as the
+command writes its own, and ignores Ctrl-C (SIGINT, which a terminal sends to every process of the command). The
+command's own process alone stops the conversion: it ends its workers through Beam and says what was kept in one line,
+as the local runner's workers leave it to (`convert.make_pool`; docs/data.md#conversion). Where Ctrl-C reached the
+workers, each printed its Python traceback (a KeyboardInterrupt, twice). SIGTERM and SIGHUP sent to every process of the
+command (a scheduler, a terminal that closes) still end a worker at once, its shard being written abandoned: one that
+ignored them outlived the command (Beam's `sh -c` around it ends, and the command with it, before the worker is told).
 
 Imported anywhere else (the command's own process, a test), it does nothing.
 """
