@@ -114,12 +114,6 @@ def _multi_processing(options: Any) -> bool:
         options.get_all_options(retain_unknown_options=True).get("direct_running_mode") == "multi_processing"
 
 
-def _scratch_folder(options: Any) -> contextlib.AbstractContextManager:
-    """DirectRunner's multi-processing mode leaves its job server's and workers' temporary folders behind (six a run,
-    in /tmp): there they go in a folder of the run's own (`_own_temporary_folder`); else nothing changes."""
-    return _own_temporary_folder() if _multi_processing(options) else contextlib.nullcontext()
-
-
 def worker_options(beam_options: Sequence[str]) -> list[str]:
     """The options DirectRunner's multi-processing workers get beside `beam_options`, through the settings Beam
     offers its workers: `--beam_plugins` with `beam_worker` (which Beam imports in each worker at its start: the
@@ -163,13 +157,13 @@ def _stopped_workers_unsaid() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_workers(options: Any) -> Iterator[None]:
+def _quiet_workers(multi_processing: bool) -> Iterator[None]:
     """DirectRunner's multi-processing workers as quiet as the runner in this process: on top of `worker_options`,
     what the workers print before they have read their options (Beam's import notice, their first INFO lines, unless
     the command logs at INFO; TensorFlow's start-up lines, `native_log`) is dropped from the stderr they share with
     the command (`native_log.filtered_stderr`), and a worker process that a stop ended goes unsaid
-    (`_stopped_workers_unsaid`). Any other runner: nothing changes."""
-    if not _multi_processing(options):
+    (`_stopped_workers_unsaid`). Any other runner (`multi_processing` False, `_multi_processing`): nothing changes."""
+    if not multi_processing:
         yield
         return
     verbose = logging.getLogger("apache_beam").isEnabledFor(logging.INFO)
@@ -294,13 +288,16 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     given = list(beam_options)
     runner = None if any(o.split("=")[0] == "--runner" for o in given) else _direct_runner()
     options = PipelineOptions(given)
-    if _multi_processing(options):
+    multi_processing = _multi_processing(options)
+    if multi_processing:
         options = PipelineOptions(given + worker_options(given))
     steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
     level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)
-    scratch = _scratch_folder(options)
+    # DirectRunner's multi-processing mode leaves its job server's and workers' temporary folders behind (six a run, in
+    # /tmp): there they go in a folder of the run's own
+    scratch = _own_temporary_folder() if multi_processing else contextlib.nullcontext()
     try:
-        with scratch, _quiet_workers(options), beam.Pipeline(runner=runner, options=options) as pipeline:
+        with scratch, _quiet_workers(multi_processing), beam.Pipeline(runner=runner, options=options) as pipeline:
             _ = (pipeline
                  | "ShardPlan" >> beam.Create(worker_tasks(tasks, options))
                  | "Spread" >> beam.Reshuffle()
