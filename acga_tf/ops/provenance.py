@@ -102,28 +102,30 @@ _SETTING = re.compile(r"^(-{0,2}[A-Za-z_][\w.-]*=)(.*)$", re.S)  # "--data=...",
 # where a path begins in a word of text: at its start or after = ( ' " ` { [ < : (`--data=/x`, `open('/x`, `file:/x`)
 _PATH_START = re.compile(r"""(?:^|(?<=[=('"`{\[<:]))(/|~|[A-Za-z]:[\\/]|\\\\|[A-Za-z][\w+.-]*://)""")
 _URL = re.compile(r"^[A-Za-z][\w+.-]*://")
-# a word of prose with one "/" between letters ("and/or", "I/O", "TCP/IP", "input/output"), punctuation around it: no
-# path sign (a folder of digits, a dot, "_", "-", "~", a second separator) is in it, so free text keeps it whole
-_PROSE = re.compile(r"""[(\["'`{<]*[^\W\d_]+/[^\W\d_]+[)\]"'`}>.,;:!?]*""")
+# a word of prose with one "/" between words of letters ("and/or", "I/O", "TCP/IP", "input/output", "I/O-bound",
+# "read/write-heavy", "client's/server's"; a hyphen or apostrophe between letters), punctuation around it: no path sign
+# (a folder of digits, a dot, "_", "~", a second separator) is in it, so free text keeps it whole
+_PROSE_WORD = r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*"
+_PROSE = re.compile(rf"""[(\["'`{{<]*{_PROSE_WORD}/{_PROSE_WORD}[)\]"'`}}>.,;:!?]*""")
 PATH_GAP = 2  # words without a separator a path of text may hold between two with one ("/Users/Jane Middle Doe/x")
 
 
 def without_folders(record: object, key: str | None = None) -> object:
     """`record` (JSON values) with each path cut to its last name: absolute, relative, Windows' and URLs (their user,
     password and query left out: "https://alice:pw@host/a?token=..." → "a"), also after a setting's `=`
-    ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1", "--data=/data/a2d" →
-    "--data=a2d", "note=runs/Jane Doe/x" → "note=x"): a record shipped to others then does not show the folders of
-    the host that made it (`acga export --no-host-paths`). A string under a key of `PATH_FIELDS` is a path, and so is
-    a command line's argument (`argv`) or a setting's value holding a separator, spaces and all ("/Users/Jane Doe/a2d"
-    → "a2d"), whatever option of a user's own script it follows; one without a separator, a served model's name, is
-    kept. In other text, a path begins at a word's start or after `=`, `(`, a quote, `:` ("cannot open '/home/Jane
-    Doe/x.h5': No such file" → "cannot open 'x.h5': No such file"; "~alice/data/a2d", a home's, → "a2d") and runs on
-    over the words holding a separator (but one that begins a path), `PATH_GAP` words without one between them at
-    most; any other word holding a separator is cut too ("runs/exp1" → "exp1": a relative path with a space in free
-    text loses its folders word by word), but for a word of letters on both sides of one "/", which is prose ("and/or",
-    "I/O", "TCP/IP" are kept: docs/serving.md#layout). A "/" between spaces or in a run of digits is no path's ("A100 /
-    MIG 3g.40gb", "1/2" and "06/12/2026" are kept). A key that is a path is cut too; where two keys then read the
-    same, the later one cut is "name (2)", and a key that was not cut keeps its name."""
+    ("/data/a2d/train-*.tfrecord" → "train-*.tfrecord", "runs/alice/exp1" → "exp1", "--data=/data/a2d" → "--data=a2d",
+    "note=runs/Jane Doe/x" → "note=x"): a record shipped to others then does not show the folders of the host that made
+    it (`acga export --no-host-paths`). A string under a key of `PATH_FIELDS` is a path, and so is a command line's
+    argument (`argv`) or a setting's value holding a separator, spaces and all ("/Users/Jane Doe/a2d" → "a2d"), whatever
+    option of a user's own script it follows; one without a separator, a served model's name, is kept. In other text, a
+    path begins at a word's start or after `=`, `(`, a quote, `:` ("cannot open '/home/Jane Doe/x.h5': No such file" →
+    "cannot open 'x.h5': No such file"; "~alice/data/a2d", a home's, → "a2d") and runs on over the words holding a
+    separator (but one that begins a path), `PATH_GAP` words without one between them at most; any other word holding a
+    separator is cut too ("runs/exp1" → "exp1": a relative path with a space in free text loses its folders word by
+    word), but for a word of letters on both sides of one "/", which is prose ("and/or", "I/O", "TCP/IP", "I/O-bound"
+    are kept: docs/serving.md#layout). A "/" between spaces or in a run of digits is no path's ("A100 / MIG 3g.40gb",
+    "1/2" and "06/12/2026" are kept). A key that is a path is cut too; where two keys then read the same, the later one
+    cut is "name (2)", and a key that was not cut keeps its name."""
     if isinstance(record, dict):  # (a key that is a path too: a mends reviewer's {"/home/me/x.tfrecord": ...})
         keys = {name: _text_cut(name) if isinstance(name, str) else name for name in record}
         taken, counts, cut = {short for name, short in keys.items() if short == name}, {}, {}
