@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -83,6 +84,26 @@ def test_a_dataset_has_its_length_and_model_fit_ends_its_epochs_without_running_
     model.compile()
     model.fit(train_ds, epochs=1, validation_data=test_ds, verbose=0)
     assert not [w for w in recwarn if "ran out of data" in str(w.message)]
+
+
+def test_keras_scales_each_outputs_loss_by_n_over_n_plus_1_on_a_set_of_unknown_length(recwarn):
+    """What docs/training.md says of a validation set without a manifest, pinned to the Keras it was measured with
+    (3.15): over 4 batches of unknown count each output's loss tracker counts 5 (the failed fifth step's count does
+    not wait for its batch), the total `loss` (counted by samples) is right. Should a Keras release mend it, this
+    fails: the docs' sentence then goes."""
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, {"a": keras.layers.Dense(1, name="a")(inputs),
+                                 "b": keras.layers.Dense(1, name="b")(inputs)})
+    model.compile(loss={"a": "mse", "b": "mse"}, optimizer="sgd")
+    x = np.arange(120, dtype="float32").reshape(40, 3) / 120
+    known = tf.data.Dataset.from_tensor_slices((x, {"a": x[:, :1], "b": -x[:, 1:2]})).batch(10)
+    unknown = known.filter(lambda *_: True)
+    assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    right = model.evaluate(known, verbose=0, return_dict=True)
+    scaled = model.evaluate(unknown, verbose=0, return_dict=True)
+    np.testing.assert_allclose(scaled["loss"], right["loss"], rtol=1e-6)
+    np.testing.assert_allclose([scaled["a_loss"], scaled["b_loss"]], [right["a_loss"] * 4 / 5, right["b_loss"] * 4 / 5],
+                               rtol=1e-6)
 
 
 def test_make_dataset_takes_a_path(a2d_shards):
