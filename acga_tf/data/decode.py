@@ -121,13 +121,13 @@ PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # that chunk, whole: its length (0)
 
 
 def ended_images(encoded: tf.Tensor) -> tf.Tensor:
-    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,): a PNG its whole IEND chunk,
-    found by walking its chunks by their lengths (12 bytes of IDAT data that read as an IEND chunk are data, and a
-    text chunk's word "IEND" is text); a JPEG an end-of-image marker after its first start-of-scan, found by walking
-    its header's segments by their lengths (a camera's EXIF thumbnail, inside the header, has an end marker of its
-    own; a header it cannot walk is left to the decoder). Bytes after the end are allowed, as the decoders allow them
-    (a phone's motion photo appends a video). A file cut short fails here, where TensorFlow's decoder said "Invalid
-    PNG data, size N" of one image, unnamed."""
+    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,) (docs/serving.md): a PNG its
+    whole IEND chunk, found by walking its chunks by their lengths (12 bytes of IDAT data that read as an IEND chunk
+    are data, a text chunk's word "IEND" is text, a chunk type not of four letters is damage); a JPEG an end-of-image
+    marker after its first start-of-scan, found by walking its header's segments by their lengths (a camera's EXIF
+    thumbnail, inside the header, has an end marker of its own; a header it cannot walk is left to the decoder). Bytes
+    after the end are allowed, as the decoders allow them (a phone's motion photo appends a video). A file cut short
+    fails here, where TensorFlow's decoder said "Invalid PNG data, size N" of one image, unnamed."""
     def ended(data):
         png = tf.strings.substr(data, 0, 8) == PNG_SIGNATURE
         return tf.cond(png, lambda: _png_ended(data), lambda: _jpeg_ended(data))
