@@ -121,60 +121,34 @@ PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # that chunk, whole: its length (0)
 
 
 def ended_images(encoded: tf.Tensor) -> tf.Tensor:
-    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,): a PNG its whole IEND chunk,
-    found by walking its chunks by their lengths (12 bytes of IDAT data that read as an IEND chunk are data, and a
-    text chunk's word "IEND" is text); a JPEG an end-of-image marker after its first start-of-scan, found by walking
-    its header's segments by their lengths (a camera's EXIF thumbnail, inside the header, has an end marker of its
-    own; a header it cannot walk is left to the decoder). Bytes after the end are allowed, as the decoders allow them
-    (a phone's motion photo appends a video). A file cut short fails here, where TensorFlow's decoder said "Invalid
-    PNG data, size N" of one image, unnamed."""
+    """Whether each PNG or JPEG image of a string vector (k,) holds its end → bool (k,) (docs/serving.md): a PNG its
+    whole IEND chunk, found by walking its chunks by their lengths (12 bytes of IDAT data that read as an IEND chunk
+    are data, a text chunk's word "IEND" is text, a chunk type not of four letters is damage); a JPEG an end-of-image
+    marker after its first start-of-scan, found by walking its header's segments by their lengths (a camera's EXIF
+    thumbnail, inside the header, has an end marker of its own; a header it cannot walk is left to the decoder). Bytes
+    after the end are allowed, as the decoders allow them (a phone's motion photo appends a video). A file cut short
+    fails here, where TensorFlow's decoder said "Invalid PNG data, size N" of one image, unnamed."""
     def ended(data):
         png = tf.strings.substr(data, 0, 8) == PNG_SIGNATURE
         return tf.cond(png, lambda: _png_ended(data), lambda: _jpeg_ended(data))
     return tf.map_fn(ended, encoded, fn_output_signature=tf.TensorSpec([], tf.bool))
 
 
-PNG_CHUNKS_WALKED = 1024  # a 1080p frame holds about 760 (libpng's 8 KiB IDAT chunks); each costs about 12 us here
+PNG_RUNS_WALKED = 256  # steps of `_png_ended`'s walk (a libpng 1080p frame takes 9, a 4K frame 11) before the
+# rest's chunks are linked
+PNG_RUN_CHUNKS = 16, 65536  # chunks of one length a step of it checks at first, and at most
 
 
 def _png_ended(data: tf.Tensor) -> tf.Tensor:
     """Whether a PNG (a string scalar) holds its whole IEND chunk: its chunks (a 4-byte big-endian length, a 4-byte
-    type, the data, a 4-byte CRC) walked from the signature on, as a decoder reads them; past `PNG_CHUNKS_WALKED`
-    chunks (a diff reviewer's 2.5 MB PNG of 212,000 chunks took 2.5 s of a server's CPU to walk whole, against 0.01 s
-    to decode), the rest where IEND's 12 bytes are in it at all (`_png_rest_ended`: the search for them alone passed
-    a file cut short after a chunk whose data held them, a fixer's brief)."""
-    size = tf.cast(tf.strings.length(data), tf.int64)
-
-    def walking(position, ended, walked):
-        return tf.logical_and(tf.logical_and(tf.equal(ended, -1), position + 8 <= size), walked < PNG_CHUNKS_WALKED)
-
-    def step(position, ended, walked):
-        head = tf.cast(tf.io.decode_raw(tf.strings.substr(data, position, 4), tf.uint8), tf.int64)
-        length = ((head[0] * 256 + head[1]) * 256 + head[2]) * 256 + head[3]  # unsigned: int64 holds it
-        last = tf.strings.substr(data, position + 4, 4) == PNG_END_TYPE
-        whole = tf.cast(position + 12 + length <= size, tf.int64)
-        return position + 12 + length, tf.where(last, whole, -1), walked + 1
-
-    position, ended, _ = tf.while_loop(walking, step, (tf.constant(8, tf.int64), tf.constant(-1, tf.int64),
-                                                       tf.constant(0)))
-    searched = tf.logical_and(tf.equal(ended, -1), position + 8 <= size)  # (the walk stopped at its bound)
-    start = tf.cast(position, tf.int32)
-    return tf.cond(searched, lambda: tf.cond(_holds_after(data, start, PNG_END), lambda: _png_rest_ended(data, start),
-                                             lambda: tf.constant(False)),
-                   lambda: tf.equal(ended, 1))
-
-
-PNG_RUNS_WALKED = 256  # steps of `_png_rest_ended`'s walk (a 4K frame's rest takes 3), before its chunks are linked
-PNG_RUN_CHUNKS = 16, 65536  # chunks of one length a step of it checks at first, and at most
-
-
-def _png_rest_ended(data: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
-    """Whether the chunks of a PNG (a string scalar) from byte `start` on (a chunk's head there) lead to a whole IEND
-    chunk. Walked by runs: an encoder writes its image data in chunks of one length (libpng's 8 KiB), so a step
-    reads the length of the chunk it is at, checks at once where the chunks that follow would begin were they as
-    long (twice as many as the step before where all of those were, up to `PNG_RUN_CHUNKS`), and goes on at the
-    first that is not (or is IEND); past `PNG_RUNS_WALKED` steps (chunks of lengths that vary, a file made to be
-    slow), `_png_linked_ended` follows the rest at a cost linear in its bytes."""
+    type, the data, a 4-byte CRC) walked from the signature on, as a decoder reads them, by runs: an encoder writes
+    its image data in chunks of one length (libpng's 8 KiB), so a step reads the length of the chunk it is at, checks
+    at once where the chunks that follow would begin were they as long (twice as many as the step before where all
+    of those were, up to `PNG_RUN_CHUNKS`), and goes on at the first that is not (or is IEND). A chunk whose type is
+    not four ASCII letters is damage, as a decoder finds it, from the first chunk on (the first 1,024 chunks were
+    walked one by one before, their types unread). Past `PNG_RUNS_WALKED` steps (chunks of lengths that vary, a file
+    made to be slow: a diff reviewer's 2.5 MB PNG of 212,000 chunks took 2.5 s of a server's CPU walked one by one,
+    against 0.01 s to decode), `_png_linked_ended` follows the rest at a cost linear in its bytes."""
     size = tf.cast(tf.strings.length(data), tf.int64)
     fewest, most = PNG_RUN_CHUNKS
 
@@ -182,11 +156,11 @@ def _png_rest_ended(data: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
         return tf.logical_and(tf.logical_and(tf.equal(ended, -1), position + 8 <= size), steps < PNG_RUNS_WALKED)
 
     def step(position, ended, reach, steps):
-        length, last, typed = (value[0] for value in _png_heads(data, position[None]))
+        length, last, typed = (value[0] for value in _png_heads(data, position[None], size))
         stride = 12 + length
         alike = tf.where(last, tf.constant(0, tf.int64), tf.minimum((size - 8 - position) // stride, reach))
         after = tf.range(1, alike + 1, dtype=tf.int64)  # the chunks after this one, were they as long
-        lengths, lasts, types = _png_heads(data, position + after * stride)
+        lengths, lasts, types = _png_heads(data, position + after * stride, size)
         differs = tf.concat([tf.not_equal(lengths, length) | lasts | tf.logical_not(types), [True]], 0)
         run = tf.argmax(differs) + 1  # this chunk and those after it as long
         whole = tf.cast(tf.logical_and(typed, position + stride <= size), tf.int64)
@@ -194,42 +168,42 @@ def _png_rest_ended(data: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
         reach = tf.where(run > reach, tf.minimum(2 * reach, most), fewest)
         return position + run * stride, ended, reach, steps + 1
 
-    position, ended, _, _ = tf.while_loop(walking, step, (tf.cast(start, tf.int64), tf.constant(-1, tf.int64),
+    position, ended, _, _ = tf.while_loop(walking, step, (tf.constant(8, tf.int64), tf.constant(-1, tf.int64),
                                                           tf.constant(fewest, tf.int64), tf.constant(0)))
     unsettled = tf.logical_and(tf.equal(ended, -1), position + 8 <= size)
-    return tf.cond(unsettled, lambda: _png_linked_ended(data, position), lambda: tf.equal(ended, 1))
+    return tf.cond(unsettled, lambda: _png_linked_ended(data, position, size), lambda: tf.equal(ended, 1))
 
 
-def _png_heads(data: tf.Tensor, at: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """(length, whether IEND, whether a type of four letters) of the chunks of a PNG (a string scalar) whose heads are
-    at `at` (int64 (n,), each 8 bytes inside it; read in place: a copy of a 25 MB frame's bytes cost 3 ms); a length
-    of 2 GiB or more is read as the file's size, past any chunk's end. A type of other bytes is a damaged file's: a
-    decoder refuses it."""
+def _png_heads(data: tf.Tensor, at: tf.Tensor, size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(length, whether IEND, whether a type of four letters) of the chunks of a PNG (a string scalar of `size`
+    bytes, int64) whose heads are at `at` (int64 (n,), each 8 bytes inside it; read in place: a copy of a 25 MB
+    frame's bytes cost 3 ms); a length of 2 GiB or more is read as the file's size, past any chunk's end. A type of
+    other bytes is a damaged file's: a decoder refuses it."""
     bytes_at = tf.strings.substr(data, at, tf.fill(tf.shape(at), tf.constant(8, tf.int64)))
     head = tf.cast(tf.reshape(tf.io.decode_raw(bytes_at, tf.uint8), [-1, 8]), tf.int64)
-    size = tf.cast(tf.strings.length(data), tf.int64)
     length = tf.where(head[:, 0] >= 128, size, ((head[:, 0] * 256 + head[:, 1]) * 256 + head[:, 2]) * 256 + head[:, 3])
     folded = tf.bitwise.bitwise_or(head[:, 4:], 32)  # (ASCII's upper case as its lower)
     typed = tf.reduce_all(tf.logical_and(folded >= ord("a"), folded <= ord("z")), axis=1)
     return length, tf.reduce_all(tf.equal(head[:, 4:], list(PNG_END_TYPE)), axis=1), typed
 
 
-def _png_linked_ended(data: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
-    """Whether the chunks of a PNG (a string scalar) from byte `start` on (int64; a chunk's head there) lead to a
-    whole IEND chunk, followed all at once: where a chunk begins, four letters name its type (a decoder refuses any
-    other) after a length that ends inside the file, so the places whose bytes 4 to 7 are letters after such a first
-    byte are the only ones one can begin at (one in 150,000 of compressed data's); each is linked to the one its
-    length leads to, and the links from the first are followed by doubling them (log2 of the chunks steps)."""
-    rest = tf.io.decode_raw(tf.strings.substr(data, start, tf.cast(tf.strings.length(data), tf.int64)), tf.uint8)
-    size = tf.size(rest, out_type=tf.int64)  # (8 at least)
+def _png_linked_ended(data: tf.Tensor, start: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Whether the chunks of a PNG (a string scalar of `size` bytes, int64) from byte `start` on (int64; a chunk's
+    head there) lead to a whole IEND chunk, followed all at once: where a chunk begins, four letters name its type (a
+    decoder refuses any other) after a length that ends inside the file, so the places whose bytes 4 to 7 are letters
+    after such a first byte are the only ones one can begin at (one in 150,000 of compressed data's); each is linked
+    to the one its length leads to, and the links from the first are followed by doubling them (log2 of the chunks
+    steps)."""
+    rest = tf.io.decode_raw(tf.strings.substr(data, start, size), tf.uint8)
+    span = tf.size(rest, out_type=tf.int64)  # (8 at least)
     folded = tf.bitwise.bitwise_or(rest, 32)  # (ASCII's upper case as its lower)
     letter = tf.logical_and(folded >= ord("a"), folded <= ord("z"))
-    typed = letter[4:size - 3] & letter[5:size - 2] & letter[6:size - 1] & letter[7:]  # at 0 to size - 8
-    short = rest[:size - 7] <= tf.cast(tf.minimum(size // 2 ** 24, 255), tf.uint8)  # (a length's first byte, past the
+    typed = letter[4:span - 3] & letter[5:span - 2] & letter[6:span - 1] & letter[7:]  # at 0 to span - 8
+    short = rest[:span - 7] <= tf.cast(tf.minimum(span // 2 ** 24, 255), tf.uint8)  # (a length's first byte, past the
     # rest's end above: a run of text, letters as the types' are, is no chunk's length)
     begins = tf.where(typed & short)[:, 0]  # where a chunk may begin, ascending
     count = tf.size(begins, out_type=tf.int64)
-    length, last, _ = _png_heads(data, start + begins)
+    length, last, _ = _png_heads(data, start + begins, size)
     following = begins + 12 + length  # where the next chunk begins
     ahead = tf.concat([begins, [-1]], 0)
     found = tf.searchsorted(begins, following, out_type=tf.int64)  # its place among `begins`, `count` where none
@@ -244,7 +218,7 @@ def _png_linked_ended(data: tf.Tensor, start: tf.Tensor) -> tf.Tensor:
 
     first = tf.where(tf.equal(ahead[0], 0), tf.constant(0, tf.int64), count)  # (no chunk at 0: damaged)
     _, at = tf.while_loop(unsettled, double, (links, first))
-    return tf.gather(tf.concat([following, [size + 1]], 0), at) <= size  # (IEND whole; "none" never)
+    return tf.gather(tf.concat([following, [span + 1]], 0), at) <= span  # (IEND whole; "none" never)
 
 
 def _holds_after(data: tf.Tensor, start: tf.Tensor, marker: bytes) -> tf.Tensor:
