@@ -1,7 +1,8 @@
 """The `acga` command and `python -m acga_tf`: `main` runs the command line (`acga_tf.cli`) as a script, since nothing
 imports the command line (docs/architecture.md).
 
-`acga --version` answers here, without loading the command line, which loads TensorFlow (about 7 s on a 2-core CPU).
+`acga --version`, `acga --help` (`-h`) and `acga` alone answer here, without loading the command line, which loads
+TensorFlow (about 7 s on a 2-core CPU): its parser, with each command's options, is `ops/command_line.py`'s.
 A start-up that the process's limits stop (no writable temporary folder, `ulimit -v` too low to load TensorFlow or
 FFmpeg) is one line here too (`ops/limits.py`).
 """
@@ -10,18 +11,20 @@ import runpy
 import sys
 
 from acga_tf import __version__
-from acga_tf.ops import limits
+from acga_tf.ops import command_line, limits
 
 
 def main() -> None:
     """Runs the `acga` command with `sys.argv`; ends the process with its exit status."""
     limits.open_closed_standard_streams()  # first: before any file is opened, which would take a closed one's number
-    if sys.argv[1:2] == ["--version"]:  # argparse's answer (`acga_tf.cli`), without TensorFlow
-        if sys.stdout is None:  # `acga --version >&-` answered nothing, with status 0
+    if sys.argv[1:2] == ["--version"] or sys.argv[1:] in ([], ["-h"], ["--help"]):  # the command line's answers
+        if sys.stdout is None:  # (`acga --version >&-` answered nothing, with status 0)
             print(f"acga: error: {limits.CLOSED_STDOUT}", file=sys.stderr)
             sys.exit(2)
-        print(f"acga-tf {__version__}")
-        sys.exit(0)
+        if sys.argv[1:2] == ["--version"]:  # (argparse's answer, and whatever follows it)
+            print(f"acga-tf {__version__}")
+            sys.exit(0)
+        command_line.top_parser()[0].parse_args(sys.argv[1:])  # the help, or "the following arguments are required"
     if (problem := limits.temporary_folder_problem() or limits.too_little_to_start()) is not None:  # before loading
         print(f"acga: error: {problem}", file=sys.stderr)
         sys.exit(2)

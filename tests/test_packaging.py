@@ -39,16 +39,21 @@ def test_the_wheel_holds_the_package_its_license_and_the_acga_command(tmp_path):
     assert dict(entry_points["console_scripts"]) == {"acga": "acga_tf.__main__:main"}
 
 
-def test_acga_version_answers_without_tensorflow_and_as_the_command_line_does(capsys):
-    # `acga --version` loaded TensorFlow (7 s on 2 cores) to print one line; it must say what argparse says.
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["-h"], []])
+def test_acga_version_and_help_answer_without_tensorflow_and_as_the_command_line_does(argv, capsys):
+    # `acga --version` loaded TensorFlow (7 s on 2 cores) to print one line, and `acga --help` or `acga` alone to
+    # list the commands (6 to 13 s, in a found-not-fixed list for many sessions): each must say what argparse says.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "no_tensorflow"), str(REPO)]))
-    proc = subprocess.run([sys.executable, "-m", "acga_tf", "--version"], capture_output=True, text=True, env=env,
+    proc = subprocess.run([sys.executable, "-m", "acga_tf", *argv], capture_output=True, text=True, env=env,
                           timeout=60)
-    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr[-2000:]
     from acga_tf.cli import _build_parser
     with pytest.raises(SystemExit) as stopped:
-        _build_parser().parse_args(["--version"])
-    assert stopped.value.code == 0 and proc.stdout == capsys.readouterr().out == f"acga-tf {acga_tf.__version__}\n"
+        _build_parser().parse_args(argv)
+    said = capsys.readouterr()
+    assert (proc.returncode, proc.stdout, proc.stderr) == (stopped.value.code, said.out, said.err), proc.stderr[-2000:]
+    assert (proc.returncode, proc.stdout) == ((0, f"acga-tf {acga_tf.__version__}\n") if argv == ["--version"] else
+                                              (2, "") if not argv else (0, proc.stdout))
+    assert argv == ["--version"] or "evaluate" in (proc.stdout if argv else proc.stderr)  # (the commands listed)
 
 
 def test_an_extras_install_hint_names_the_readmes_command_and_its_packages():
