@@ -264,6 +264,24 @@ def _direct_runner() -> Any:
     return runner
 
 
+def _named_fn_api_runner(options: Any) -> Any:
+    """For options that name FnApiRunner (`--beam-option=--runner=FnApiRunner`), that runner with the options its
+    workers are to read, as DirectRunner makes it (Beam 2.78, `DirectRunner.run_pipeline`); else None (the runner
+    the options name). Named, Beam makes it with none: its multi-processing workers, which read their options from
+    it, did not import `beam_worker` (`--beam_plugins`) nor take their log levels (`worker_options`), and each
+    warned "No semi_persistent_directory found" (docs/data.md#conversion)."""
+    _, _, StandardOptions, create_runner = _imported()
+    if type(create_runner(options.view_as(StandardOptions).runner)).__name__ != "FnApiRunner":
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+
+
 def check_beam_options(beam_options: Sequence[str]) -> None:
     """Refuses Beam options that Beam would pass over with a warning (a misspelled `--runer=FlinkRunner`: the job
     ran on this machine, status 0) or refuse only once the dataset is read (an unknown runner), before anything is
@@ -350,6 +368,7 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     multi_processing = _multi_processing(options)
     if multi_processing:
         options = PipelineOptions(given + worker_options(given))
+        runner = runner or _named_fn_api_runner(options)
     steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
     level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)
     # DirectRunner's multi-processing mode leaves its job server's and workers' temporary folders behind (six a run, in
