@@ -157,6 +157,65 @@ def _stopped_workers_unsaid() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _stops_to_the_main_thread() -> Iterator[None]:
+    """Within the block, a stop (Ctrl-C, SIGTERM, SIGHUP: signals this process handles) that one of Beam's threads
+    took is sent on to the main thread, where Python raises it. The kernel gives a signal sent to the process to any
+    of its threads; Python's handler runs in the main thread alone, once it wakes, and there Beam waits on a worker's
+    answer without a time limit: a SIGTERM sent to every process of a multi-processing run (a scheduler's) ended the
+    workers, and the command, whose main thread the signal had missed, waited for them forever (4 runs in 6). Python
+    writes each signal's number to a pipe (`signal.set_wakeup_fd`), whichever thread takes it; a thread of ours reads
+    it and, where the handler has not run yet, signals the main thread at once, which wakes and stops as it would have
+    (docs/data.md#conversion): at once, since Beam's threads that read from the workers print their tracebacks once
+    they find their connections gone (220 lines where it waited 0.2 s). Where the main thread took the signal too, the
+    copy is passed over. Off the main thread, or where the pipe is another's (an event loop's): nothing."""
+    main = threading.current_thread() is threading.main_thread()
+    stops = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+             if main and s is not None and callable(signal.getsignal(s))]
+    if not stops or not hasattr(signal, "pthread_kill"):
+        yield
+        return
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    if (other := signal.set_wakeup_fd(write, warn_on_full_buffer=False)) != -1:
+        signal.set_wakeup_fd(other)
+        os.close(read)
+        os.close(write)
+        yield
+        return
+    handled: set[int] = set()
+    forwarded: set[int] = set()
+    handlers = {s: signal.getsignal(s) for s in stops}
+
+    def handler(signum, frame):
+        if signum in handled and signum in forwarded:  # the copy, where the main thread had taken the stop itself
+            forwarded.discard(signum)
+            return
+        handled.add(signum)
+        handlers[signum](signum, frame)
+
+    def forward() -> None:
+        while taken := os.read(read, 64):
+            for signum in taken:
+                if signum in handlers and signum not in handled:
+                    forwarded.add(signum)
+                    signal.pthread_kill(threading.main_thread().ident, signum)
+
+    for signum in stops:
+        signal.signal(signum, handler)
+    watcher = threading.Thread(target=forward, name="acga-beam-stops", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(-1)
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)
+        os.close(write)  # (the thread reads the end of the pipe, and ends)
+        watcher.join(timeout=1)
+        os.close(read)
+
+
+@contextlib.contextmanager
 def _quiet_workers(multi_processing: bool) -> Iterator[None]:
     """DirectRunner's multi-processing workers as quiet as the runner in this process: on top of `worker_options`,
     what the workers print before they have read their options (Beam's import notice, their first INFO lines, unless
@@ -203,6 +262,24 @@ def _direct_runner() -> Any:
     runner = create_runner("DirectRunner")
     runner.is_interactive()
     return runner
+
+
+def _named_fn_api_runner(options: Any) -> Any:
+    """For options that name FnApiRunner (`--beam-option=--runner=FnApiRunner`), that runner with the options its
+    workers are to read, as DirectRunner makes it (Beam 2.78, `DirectRunner.run_pipeline`); else None (the runner
+    the options name). Named, Beam makes it with none: its multi-processing workers, which read their options from
+    it, did not import `beam_worker` (`--beam_plugins`) nor take their log levels (`worker_options`), and each
+    warned "No semi_persistent_directory found" (docs/data.md#conversion)."""
+    _, _, StandardOptions, create_runner = _imported()
+    if type(create_runner(options.view_as(StandardOptions).runner)).__name__ != "FnApiRunner":
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
 def check_beam_options(beam_options: Sequence[str]) -> None:
@@ -291,13 +368,15 @@ def run_beam(tasks: Sequence[ShardTask], beam_options: Sequence[str] = ()) -> li
     multi_processing = _multi_processing(options)
     if multi_processing:
         options = PipelineOptions(given + worker_options(given))
+        runner = runner or _named_fn_api_runner(options)
     steps = logging.getLogger("apache_beam.runners.common")  # it logged a stop's traceback before raising it
     level, steps.level = steps.level, logging.CRITICAL  # (raised below, and said in a line: a diff reviewer's)
     # DirectRunner's multi-processing mode leaves its job server's and workers' temporary folders behind (six a run, in
     # /tmp): there they go in a folder of the run's own
     scratch = _own_temporary_folder() if multi_processing else contextlib.nullcontext()
     try:
-        with scratch, _quiet_workers(multi_processing), beam.Pipeline(runner=runner, options=options) as pipeline:
+        with scratch, _quiet_workers(multi_processing), _stops_to_the_main_thread(), \
+                beam.Pipeline(runner=runner, options=options) as pipeline:
             _ = (pipeline
                  | "ShardPlan" >> beam.Create(worker_tasks(tasks, options))
                  | "Spread" >> beam.Reshuffle()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import csv
 import logging
 import multiprocessing
@@ -33,7 +34,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
 from acga_tf.data.beam import BEAM_OPTION, check_beam_options, error_path, run_beam
@@ -105,8 +106,12 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 def _start_worker(parent: int) -> None:
     """A pool worker ignores Ctrl-C (`make_pool`) and ends when the command's process is gone (killed with SIGKILL,
     which nothing can catch): else the workers go on writing the shards queued to them, then wait forever.
-    A shard being written is left as its `.tmp` file, which the next run removes."""
+    A shard being written is left as its `.tmp` file, which the next run removes.
+    Ctrl-C is held back in a worker until it ignores it (`_ctrl_c_held`): it is let through here too, for a worker whose
+    start did not (a program of the user's own, run as the worker's main module, not the command's)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -114,6 +119,34 @@ def _start_worker(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="acga-parent-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Within the block, Ctrl-C (SIGINT) is held back in this thread and in the processes it starts, which inherit
+    what a thread holds back (through their `exec` too), until each lets it through: a pool worker (`make_pool`)
+    starts as the pool submits its first shards to it, and from Python's start to the line that ignores Ctrl-C
+    (`acga_tf.cli`, which it runs first, or `_start_worker`) spends about 0.2 s in which a Ctrl-C printed the worker's
+    KeyboardInterrupt traceback (or "Fatal Python error: init_import_site") beside the command's one line
+    (docs/data.md#conversion). A stop of this process (Ctrl-C, SIGTERM, SIGHUP: the command's handlers) is not lost,
+    nor does it cut a worker's start in two (another thread of the process takes the signal, and Python raised it in
+    this one between the worker's start and the data the pool sends it: "EOFError: Ran out of input" in the worker):
+    it is noted, and raised again, to the handler it had, when the block ends."""
+    main = threading.current_thread() is threading.main_thread()
+    stops = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+             if s is not None and main and callable(signal.getsignal(s))]
+    received: list[int] = []
+    handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in stops}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    try:
+        yield
+    finally:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):  # (once each, in the order they came)
+            signal.raise_signal(signum)
 
 
 def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
@@ -132,7 +165,8 @@ def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
             return results
         pool = executor or make_pool(workers)
         try:
-            pending = {pool.submit(write_shard, t): t for t in tasks}  # one shard per task
+            with _ctrl_c_held():  # (a submit starts a worker while the pool has fewer than it may have)
+                pending = {pool.submit(write_shard, t): t for t in tasks}  # one shard per task
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)  # (FIRST_EXCEPTION waited for every shard:
                 # `write_shard` returns its errors, so the bar stood at 0 to the end, a bad shard named after all)

@@ -930,6 +930,44 @@ def test_ctrl_c_while_prepares_workers_start_is_the_commands_one_line(tmp_path):
     assert not [w for w in workers if _alive(w)], "worker processes outlived the command"
 
 
+@pytest.mark.slow  # (about 15 s): the default suite kills prepare's workers' command and checks they end
+@pytest.mark.skipif(not pathlib.Path("/proc/self/status").exists(), reason="reads processes from /proc")
+def test_ctrl_c_in_a_prepare_workers_first_moments_is_the_commands_one_line(tmp_path):
+    """Ctrl-C (to every process of the command) in the first 0.2 s of a worker of `acga prepare --workers 2`: Python
+    had set its Ctrl-C handler, but the worker had not yet reached the line of the command's module that ignores it
+    (its imports before): the worker printed its KeyboardInterrupt traceback (or "Fatal Python error:
+    init_import_site", 10 to 70 lines) beside the command's line, a review's finding (every time in 12 runs). Now the
+    command holds Ctrl-C back in the workers it starts until they ignore it (`convert._ctrl_c_held`), and stops."""
+    root, out = tmp_path / "a2d", tmp_path / "out"
+    write_a2d_world(str(root), n_videos=6, seed=0)
+    argv = [sys.executable, "-m", "acga_tf.cli", "prepare", "a2d", "--root", str(root), "--output", str(out),
+            "--workers", "2", "--shard-size", "2", "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def starting(pid):  # a worker whose Python has set its Ctrl-C handler (which the command's module then ignores)
+        try:
+            status = pathlib.Path(f"/proc/{pid}/status").read_text()
+            caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+            return bool(caught & (1 << (signal.SIGINT - 1))) and \
+                "spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        except (OSError, StopIteration):
+            return False
+
+    deadline, workers = time.monotonic() + 240, []
+    while proc.poll() is None and time.monotonic() < deadline and not any(starting(p) for p in workers):
+        time.sleep(0.002)
+        workers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # at once (the moment lasts about 0.2 s)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == -signal.SIGINT, err
+    assert len(err.splitlines()) == 1 and err.startswith("acga prepare a2d: interrupted: "), err
+    assert err.strip().endswith("shards are complete and kept; the same command converts only the rest"), err
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "worker processes outlived the command"
+
+
 def _children(pid):
     """The processes whose parent is `pid` (from /proc), alive (not zombies)."""
     out = []
