@@ -790,15 +790,17 @@ def test_no_host_paths_keeps_the_strings_that_are_not_paths(run_dir, tmp_path):
 
 def test_no_host_paths_keeps_prose_with_a_slash_and_cuts_relative_paths():
     """A fixer's brief: in free text "and/or" became "or" and "I/O" "O"; then "I/O-bound" "O-bound" (a review). A
-    word of letters (a hyphen or an apostrophe between them) on both sides of one "/" is prose there
-    (docs/serving.md#layout); a relative path of free text has another sign of a path (a digit, a dot, "_", a second
-    separator, "~"), and a command line's argument or a setting's value is a path whatever it holds."""
-    record = {"note": "I/O-bound, read/write-heavy client's/server's, data/train_set; read and/or write: I/O failed "
-                      "(TCP/IP), input/output, \"km/h\" w/o N/A; see data/a2d, runs/demo/model.keras and ~/x.",
+    word of letters on both sides of one "/" (after it, a hyphen or an apostrophe between letters) is prose there
+    (docs/serving.md#layout); a relative path of free text has another sign of a path (a digit, a dot, "_", a hyphen
+    or an apostrophe before the "/", a second separator, "~": a reviewer's "jane-doe/videos" was kept whole), and a
+    command line's argument or a setting's value is a path whatever it holds."""
+    record = {"note": "I/O-bound, read/write-heavy, data/train_set, see jane-doe/videos, D'Angelo/Desktop; read and/or "
+                      "write: I/O failed (TCP/IP), input/output, \"km/h\" w/o N/A; see data/a2d, runs/demo/model.keras "
+                      "and ~/x.",
               "argv": ["train.py", "--mode", "and/or", "--data", "data/a2d", "runs/demo/model.keras", "--set=x=I/O"],
               "log": "python t.py --data=data/train mode=input/output; cd runs/exp1"}
     assert provenance.without_folders(record) == {
-        "note": "I/O-bound, read/write-heavy client's/server's, train_set; read and/or write: I/O failed (TCP/IP), "
+        "note": "I/O-bound, read/write-heavy, train_set, see videos, Desktop; read and/or write: I/O failed (TCP/IP), "
                 "input/output, \"km/h\" w/o N/A; see a2d, model.keras and x.",
         "argv": ["train.py", "--mode", "or", "--data", "a2d", "model.keras", "--set=x=O"],
         "log": "python t.py --data=train mode=output; cd exp1"}

@@ -102,11 +102,11 @@ _SETTING = re.compile(r"^(-{0,2}[A-Za-z_][\w.-]*=)(.*)$", re.S)  # "--data=...",
 # where a path begins in a word of text: at its start or after = ( ' " ` { [ < : (`--data=/x`, `open('/x`, `file:/x`)
 _PATH_START = re.compile(r"""(?:^|(?<=[=('"`{\[<:]))(/|~|[A-Za-z]:[\\/]|\\\\|[A-Za-z][\w+.-]*://)""")
 _URL = re.compile(r"^[A-Za-z][\w+.-]*://")
-# a word of prose with one "/" between words of letters ("and/or", "I/O", "TCP/IP", "input/output", "I/O-bound",
-# "read/write-heavy", "client's/server's"; a hyphen or apostrophe between letters), punctuation around it: no path sign
-# (a folder of digits, a dot, "_", "~", a second separator) is in it, so free text keeps it whole
-_PROSE_WORD = r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*"
-_PROSE = re.compile(rf"""[(\["'`{{<]*{_PROSE_WORD}/{_PROSE_WORD}[)\]"'`}}>.,;:!?]*""")
+# a word of prose with one "/" between letters ("and/or", "I/O", "TCP/IP", "input/output"; after it, a hyphen or an
+# apostrophe between letters: "I/O-bound", "read/write-heavy"), punctuation around it: no path sign (a folder of
+# digits, a dot, "_", "-" or "'" before the "/", "~", a second separator) is in it, so free text keeps it whole (a
+# folder named with a hyphen or an apostrophe, "jane-doe/videos", "D'Angelo/Desktop", is a path's: a reviewer's)
+_PROSE = re.compile(r"""[(\["'`{<]*[^\W\d_]+/[^\W\d_]+(?:['\u2019-][^\W\d_]+)*[)\]"'`}>.,;:!?]*""")
 PATH_GAP = 2  # words without a separator a path of text may hold between two with one ("/Users/Jane Middle Doe/x")
 
 
@@ -123,9 +123,9 @@ def without_folders(record: object, key: str | None = None) -> object:
     separator (but one that begins a path), `PATH_GAP` words without one between them at most; any other word holding a
     separator is cut too ("runs/exp1" → "exp1": a relative path with a space in free text loses its folders word by
     word), but for a word of letters on both sides of one "/", which is prose ("and/or", "I/O", "TCP/IP", "I/O-bound"
-    are kept: docs/serving.md#layout). A "/" between spaces or in a run of digits is no path's ("A100 / MIG 3g.40gb",
-    "1/2" and "06/12/2026" are kept). A key that is a path is cut too; where two keys then read the same, the later one
-    cut is "name (2)", and a key that was not cut keeps its name."""
+    are kept, "jane-doe/videos" is not: docs/serving.md#layout). A "/" between spaces or in a run of digits is no path's
+    ("A100 / MIG 3g.40gb", "1/2" and "06/12/2026" are kept). A key that is a path is cut too; where two keys then read
+    the same, the later one cut is "name (2)", and a key that was not cut keeps its name."""
     if isinstance(record, dict):  # (a key that is a path too: a mends reviewer's {"/home/me/x.tfrecord": ...})
         keys = {name: _text_cut(name) if isinstance(name, str) else name for name in record}
         taken, counts, cut = {short for name, short in keys.items() if short == name}, {}, {}
