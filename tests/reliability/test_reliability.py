@@ -901,12 +901,6 @@ def test_ctrl_c_while_prepares_workers_start_is_the_commands_one_line(tmp_path):
     are still loading TensorFlow: each worker, which runs the command's module to start, said "acga: interrupted while
     starting" (or "terminated while starting", when the command ended it) and then TensorFlow's start-up lines, a
     fixer's finding. Now the command's one line alone: the workers leave Ctrl-C to it from their start."""
-    root, out = tmp_path / "a2d", tmp_path / "out"
-    write_a2d_world(str(root), n_videos=6, seed=0)
-    argv = [sys.executable, "-m", "acga_tf.cli", "prepare", "a2d", "--root", str(root), "--output", str(out),
-            "--workers", "2", "--shard-size", "2", "--no-progress"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-
     def loading_tensorflow(pid):  # (a worker maps TensorFlow's library seconds before it has loaded it)
         try:
             return "spawn_main" in pathlib.Path(f"/proc/{pid}/cmdline").read_text(errors="replace") and \
@@ -914,20 +908,7 @@ def test_ctrl_c_while_prepares_workers_start_is_the_commands_one_line(tmp_path):
         except OSError:
             return False
 
-    deadline = time.monotonic() + 240
-    while proc.poll() is None and time.monotonic() < deadline and \
-            sum(loading_tensorflow(p) for p in _children(proc.pid)) < 2:
-        time.sleep(0.02)
-    workers = _children(proc.pid)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=240)
-    assert proc.returncode == -signal.SIGINT, err
-    assert len(err.splitlines()) == 1 and err.startswith("acga prepare a2d: interrupted: "), err
-    assert err.strip().endswith("shards are complete and kept; the same command converts only the rest"), err
-    deadline = time.monotonic() + 15
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [w for w in workers if _alive(w)], "worker processes outlived the command"
+    _ctrl_c_to_prepare_once(tmp_path, lambda workers: sum(loading_tensorflow(p) for p in workers) >= 2, 0.02)
 
 
 @pytest.mark.slow  # (about 15 s): the default suite kills prepare's workers' command and checks they end
@@ -938,12 +919,6 @@ def test_ctrl_c_in_a_prepare_workers_first_moments_is_the_commands_one_line(tmp_
     (its imports before): the worker printed its KeyboardInterrupt traceback (or "Fatal Python error:
     init_import_site", 10 to 70 lines) beside the command's line, a review's finding (every time in 12 runs). Now the
     command holds Ctrl-C back in the workers it starts until they ignore it (`convert._ctrl_c_held`), and stops."""
-    root, out = tmp_path / "a2d", tmp_path / "out"
-    write_a2d_world(str(root), n_videos=6, seed=0)
-    argv = [sys.executable, "-m", "acga_tf.cli", "prepare", "a2d", "--root", str(root), "--output", str(out),
-            "--workers", "2", "--shard-size", "2", "--no-progress"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-
     def starting(pid):  # a worker whose Python has set its Ctrl-C handler (which the command's module then ignores)
         try:
             status = pathlib.Path(f"/proc/{pid}/status").read_text()
@@ -953,11 +928,23 @@ def test_ctrl_c_in_a_prepare_workers_first_moments_is_the_commands_one_line(tmp_
         except (OSError, StopIteration):
             return False
 
+    _ctrl_c_to_prepare_once(tmp_path, lambda workers: any(starting(p) for p in workers), 0.002)  # (at once: the
+    # moment lasts about 0.2 s)
+
+
+def _ctrl_c_to_prepare_once(tmp_path, ready, poll_s: float) -> None:
+    """Runs `acga prepare a2d --workers 2` on a small world, sends Ctrl-C to every process of it once `ready(its
+    children)`, and checks the command's one line and that its workers end."""
+    root, out = tmp_path / "a2d", tmp_path / "out"
+    write_a2d_world(str(root), n_videos=6, seed=0)
+    argv = [sys.executable, "-m", "acga_tf.cli", "prepare", "a2d", "--root", str(root), "--output", str(out),
+            "--workers", "2", "--shard-size", "2", "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline, workers = time.monotonic() + 240, []
-    while proc.poll() is None and time.monotonic() < deadline and not any(starting(p) for p in workers):
-        time.sleep(0.002)
+    while proc.poll() is None and time.monotonic() < deadline and not ready(workers):
+        time.sleep(poll_s)
         workers = _children(proc.pid)
-    os.killpg(proc.pid, signal.SIGINT)  # at once (the moment lasts about 0.2 s)
+    os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == -signal.SIGINT, err
     assert len(err.splitlines()) == 1 and err.startswith("acga prepare a2d: interrupted: "), err
