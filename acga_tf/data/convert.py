@@ -64,6 +64,7 @@ from acga_tf.data.video import natural_key
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
 from acga_tf.ops.config import count_argument, positive_int
+from acga_tf.ops.errors import deferred_interrupts
 from acga_tf.ops.options import option
 from acga_tf.ops.progress import bar as progress_bar
 
@@ -131,22 +132,14 @@ def _ctrl_c_held() -> Iterator[None]:
     (docs/data.md#conversion). A stop of this process (Ctrl-C, SIGTERM, SIGHUP: the command's handlers) is not lost,
     nor does it cut a worker's start in two (another thread of the process takes the signal, and Python raised it in
     this one between the worker's start and the data the pool sends it: "EOFError: Ran out of input" in the worker):
-    it is noted, and raised again, to the handler it had, when the block ends."""
-    main = threading.current_thread() is threading.main_thread()
-    stops = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-             if s is not None and main and callable(signal.getsignal(s))]
-    received: list[int] = []
-    handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in stops}
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
-    try:
-        yield
-    finally:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        for signum in dict.fromkeys(received):  # (once each, in the order they came)
-            signal.raise_signal(signum)
+    it is noted, and raised again, to the handler it had, when the block ends (`errors.deferred_interrupts`)."""
+    with deferred_interrupts():
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+        try:
+            yield
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _run_local(tasks: list[ShardTask], workers: int, progress: bool, desc: str,
