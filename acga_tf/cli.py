@@ -104,11 +104,16 @@ def _interrupted_while_starting(signum, frame) -> None:
     The line goes to stderr itself, not through the filter that holds back TensorFlow's start-up lines (its thread
     would not pass it on before the process ends: the command ended silently)."""
     native_log.unfilter_stderr()
-    stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
-    print(f"{_after_caret_c() if signum == signal.SIGINT else ''}acga: {stopped} while starting", file=sys.stderr)
+    print(f"{_after_caret_c() if signum == signal.SIGINT else ''}acga: {_stopped_by(signum)} while starting",
+          file=sys.stderr)
     if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "acga":
         end_by_signal(signum)
     raise SystemExit(128 + signum)
+
+
+def _stopped_by(signum: int) -> str:
+    """How a command's one line says the stop `signum` (one of `limits.STOP_SIGNALS`)."""
+    return {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
 
 
 def end_by_signal(signum: int) -> None:
@@ -149,8 +154,7 @@ if SPAWNED_WORKER and threading.current_thread() is threading.main_thread():
 # another). A signal ignored stays ignored: SIGINT of a command a script started in the background (`acga ... &`),
 # SIGHUP under `nohup`; SIGTERM and SIGHUP only where they have their default (which ended the command without a line).
 _STOPS_BEFORE = {signum: signal.signal(signum, _interrupted_while_starting)
-                 for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-                 if signum is not None and threading.current_thread() is threading.main_thread()
+                 for signum in limits.STOP_SIGNALS if threading.current_thread() is threading.main_thread()
                  and not SPAWNED_WORKER and (signal.getsignal(signum) is not signal.SIG_IGN if signum == signal.SIGINT
                                              else signal.getsignal(signum) is signal.SIG_DFL)}
 
@@ -925,8 +929,6 @@ USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, Tr
 EXIT_UNAVAILABLE = 69
 # EX_TEMPFAIL: another run is writing the output now; the same command may succeed once it has ended.
 EXIT_TEMPFAIL = 75
-# The signals that stop a command, which it then ends by (`run`).
-STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -982,10 +984,10 @@ def main(argv: list[str] | None = None) -> int:
 def _stopped(args, terminated, kept: str) -> int:
     """Reports a command stopped by Ctrl-C, SIGTERM or SIGHUP in one line with what was `kept`; its exit status."""
     signum = terminated.signum or signal.SIGINT
-    stopped = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
     with contextlib.suppress(OSError):
         if sys.stderr is not None:
-            print(f"{_after_caret_c()}acga {args.command}: {stopped}" + (f": {kept}" if kept else ""), file=sys.stderr)
+            print(f"{_after_caret_c()}acga {args.command}: {_stopped_by(signum)}" + (f": {kept}" if kept else ""),
+                  file=sys.stderr)
     return 128 + signum
 
 
@@ -1122,7 +1124,7 @@ def run() -> None:
     """The `acga` command (and `python -m acga_tf`): `main`, then its exit status; a command stopped by Ctrl-C or
     SIGTERM ends by that signal (`end_by_signal`), so that a shell loop of commands stops too."""
     code = main()
-    if code - 128 in STOPPING_SIGNALS:
+    if code - 128 in limits.STOP_SIGNALS:
         end_by_signal(code - 128)
     sys.exit(code)
 

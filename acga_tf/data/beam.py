@@ -29,6 +29,7 @@ from acga_tf.data.shards import MARKER_DIR, ShardTask, unique_suffix, write_shar
 from acga_tf.ops import files, native_log
 from acga_tf.ops.config import closest_pairs
 from acga_tf.ops.extras import install_hint
+from acga_tf.ops.limits import STOP_SIGNALS
 from acga_tf.ops.options import option
 
 BEAM_OPTION = ("--beam-option", "beam_options")
@@ -141,7 +142,7 @@ def _stopped_workers_unsaid() -> Iterator[None]:
     to every process of the command) ends whatever the worker does (it ignores it: `beam_worker`), as a SIGTERM sent
     to them all ends both; each of Beam's threads then printed "Worker subprocess exited with return code -2" (or
     -15) and its traceback, where the command says the stop in one line."""
-    stops = {int(getattr(signal, name)) for name in beam_worker.STOPS if hasattr(signal, name)}
+    stops = {int(signum) for signum in STOP_SIGNALS}
     previous = threading.excepthook
 
     def hook(args) -> None:
@@ -169,8 +170,7 @@ def _stops_to_the_main_thread() -> Iterator[None]:
     they find their connections gone (220 lines where it waited 0.2 s). Where the main thread took the signal too, the
     copy is passed over. Off the main thread, or where the pipe is another's (an event loop's): nothing."""
     main = threading.current_thread() is threading.main_thread()
-    stops = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-             if main and s is not None and callable(signal.getsignal(s))]
+    stops = [s for s in STOP_SIGNALS if main and callable(signal.getsignal(s))]
     if not stops or not hasattr(signal, "pthread_kill"):
         yield
         return

@@ -20,7 +20,6 @@ import threading
 from acga_tf.ops.native_log import LOG_FORMAT
 
 WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"  # the module a Beam worker process runs
-STOPS = ("SIGINT", "SIGTERM", "SIGHUP")  # the signals that stop the command (its `cli.STOPPING_SIGNALS`)
 
 
 def in_beam_worker() -> bool:

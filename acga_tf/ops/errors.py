@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
+from acga_tf.ops.limits import STOP_SIGNALS
+
 
 def error_message(error: tf.errors.OpError) -> str:
     """The part of a TF runtime error a client needs, as TF Serving reports it: the failed check's message,
@@ -100,8 +102,8 @@ def noting_stops(event: threading.Event) -> Iterator[threading.Event]:
         yield event
         return
     previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        handler = signal.getsignal(signum) if signum is not None else None
+    for signum in STOP_SIGNALS:
+        handler = signal.getsignal(signum)
         if callable(handler):  # (not SIG_IGN or SIG_DFL: a signal left to them is not a stop this process takes)
             previous[signum] = handler
             signal.signal(signum, lambda signum, frame, handler=handler: (event.set(), handler(signum, frame)))
@@ -123,8 +125,7 @@ def deferred_interrupts() -> Iterator[None]:
         yield
         return
     came: list[int] = []
-    handled = [signum for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-               if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN]
+    handled = [signum for signum in STOP_SIGNALS if signal.getsignal(signum) is not signal.SIG_IGN]
     previous = {signum: signal.signal(signum, lambda signum, frame: came.append(signum)) for signum in handled}
     try:
         yield

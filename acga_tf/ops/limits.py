@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import resource
+import signal
 import sys
 import tempfile
 
@@ -23,6 +24,10 @@ TOO_LITTLE = 3 * 2 ** 30
 # The errors a library's loading ends in where the address space ran out (ImportError: "failed to map segment from
 # shared object"; SystemError: "error return without exception set"; RuntimeError: a module's own import check).
 LOADING_ERRORS = (ImportError, MemoryError, OSError, RuntimeError, SystemError)
+# The signals that stop a command: Ctrl-C, SIGTERM (`kill`, `timeout`, a scheduler) and SIGHUP (a terminal that
+# closes) where the platform has it. A command stopped by one says so in one line and ends by it
+# (docs/reliability.md).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def address_space_limit() -> int | None:
