@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -55,8 +56,11 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     (their default ends Python at once: `acga predict` left `OUT.mp4.tmp`, `acga app` its visitors' uploads). Yields
     an event set when one of them or Ctrl-C came (its `signum` says which: a KeyboardInterrupt raised inside a C
     extension can surface as another error, which the event tells for a stop), as are the events of the blocks it is
-    nested in (whose handlers it took over); the previous handlers are put back after the block. Off the main thread
-    (where no handler can be set) it does nothing."""
+    nested in (whose handlers it took over); the previous handlers are put back after the block. Once a stop came, an
+    error that C code reports itself (`PyErr_Print`, through `sys.excepthook`) is not printed: the stop, raised inside
+    an import TensorFlow's C code made, was its "SystemError: <built-in function __import__> returned a result with an
+    exception set" traceback, before the command's one line (`acga predict`, once in two runs of the test suite). Off
+    the main thread (where no handler can be set) it does nothing."""
     terminated = threading.Event()
     terminated.signum = None  # which signal came: SIGINT, SIGTERM or SIGHUP
     if threading.current_thread() is not threading.main_thread():
@@ -81,11 +85,19 @@ def sigterm_as_interrupt() -> Iterator[threading.Event]:
     if not _OPEN_BLOCKS:  # (a nested block keeps, and leaves, the stop its outer one may still have to raise)
         _STOP.clear()
     previous = {signum: signal.signal(signum, stop) for signum in handled}
+    previous_hook = sys.excepthook
+
+    def unless_stopping(*error) -> None:  # (what the block raises itself is its caller's to report)
+        if not terminated.is_set():
+            previous_hook(*error)
+
+    sys.excepthook = unless_stopping
     _OPEN_BLOCKS.append(terminated)
     try:
         yield terminated
     finally:
         _OPEN_BLOCKS.remove(terminated)
+        sys.excepthook = previous_hook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         if not _OPEN_BLOCKS:

@@ -679,6 +679,36 @@ def test_a_ctrl_c_that_surfaces_as_another_error_is_still_a_stop(monkeypatch, ca
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
+def test_an_error_c_code_prints_once_a_stop_came_is_not_printed(monkeypatch, capsys):
+    """The SIGTERM test above failed once in two runs of the suite: the stop struck inside an import that TensorFlow's
+    C code made (`nest`'s Flatten), and "SystemError: <built-in function __import__> returned a result with an
+    exception set" was printed with its traceback before the command's one line. C code prints an error through
+    `sys.excepthook` (PyErr_Print, as `PyRun_SimpleString` does here): once a stop came, the command's own line alone;
+    before it, the error as it was."""
+    import ctypes
+
+    from acga_tf import cli
+
+    def run(args):
+        ctypes.pythonapi.PyRun_SimpleString(b"raise SystemError('printed by C code before the stop')")
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            ctypes.pythonapi.PyRun_SimpleString(b"raise SystemError('printed by C code after the stop')")
+            raise KeyboardInterrupt("after 0 frames; o.mp4 was not written") from None
+
+    monkeypatch.setattr(cli, "_run_params", run)
+    hook, handler = sys.excepthook, signal.getsignal(signal.SIGTERM)
+    assert cli.main(["params"]) == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):\n") and "SystemError: printed by C code before the " \
+        "stop\n" in err, err
+    assert err.endswith("SystemError: printed by C code before the stop\nacga params: terminated: after 0 frames; "
+                        "o.mp4 was not written\n"), err
+    assert sys.excepthook is hook and signal.getsignal(signal.SIGTERM) is handler  # put back
+
+
 def test_ctrl_c_stops_a_shell_loop_of_commands(run_dir, tmp_path):
     """A batch tester's loop `for v in *.mp4; do acga predict ...; done` went on to the next video after Ctrl-C: the
     command said it was interrupted and exited with status 130, which bash takes as a child that handled Ctrl-C
