@@ -82,9 +82,14 @@ def worker_tasks(tasks: Sequence[ShardTask], options: Any) -> list[ShardTask]:
     """The tasks as Beam's workers get them: as given for the direct runners (their workers run in this folder, and
     the shards' markers and `skipped.csv` name the files as the local runner does); with absolute paths for any
     other runner (`_absolute`)."""
+    return list(tasks) if _runner_name(options) in DIRECT_RUNNERS else [_absolute(task) for task in tasks]
+
+
+def _runner_name(options: Any) -> str:
+    """The class of the runner `options` name (Beam's name for it, or a runner class's path), DirectRunner where
+    they name none."""
     _, _, StandardOptions, create_runner = _imported()
-    runner = type(create_runner(options.view_as(StandardOptions).runner or "DirectRunner")).__name__
-    return list(tasks) if runner in DIRECT_RUNNERS else [_absolute(task) for task in tasks]
+    return type(create_runner(options.view_as(StandardOptions).runner or "DirectRunner")).__name__
 
 
 @contextlib.contextmanager
@@ -109,9 +114,7 @@ def _multi_processing(options: Any) -> bool:
     """Whether `options` run DirectRunner in its multi-processing mode: worker processes of this machine, started by
     Beam (`python -m apache_beam.runners.worker.sdk_worker_main`), which write on the command's stderr. Another
     runner given `--direct_running_mode` (Flink's, Dataflow's) passes it over, and its workers get nothing of ours."""
-    _, _, StandardOptions, create_runner = _imported()
-    runner = type(create_runner(options.view_as(StandardOptions).runner or "DirectRunner")).__name__
-    return runner in DIRECT_RUNNERS and \
+    return _runner_name(options) in DIRECT_RUNNERS and \
         options.get_all_options(retain_unknown_options=True).get("direct_running_mode") == "multi_processing"
 
 
@@ -270,8 +273,7 @@ def _named_fn_api_runner(options: Any) -> Any:
     the options name). Named, Beam makes it with none: its multi-processing workers, which read their options from
     it, did not import `beam_worker` (`--beam_plugins`) nor take their log levels (`worker_options`), and each
     warned "No semi_persistent_directory found" (docs/data.md#conversion)."""
-    _, _, StandardOptions, create_runner = _imported()
-    if type(create_runner(options.view_as(StandardOptions).runner)).__name__ != "FnApiRunner":
+    if _runner_name(options) != "FnApiRunner":
         return None
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
