@@ -437,8 +437,9 @@ def test_a_videos_folder_too_deep_to_write_names_output_dir(run_dir, tmp_path):
 
 def test_every_option_of_one_video_is_refused_with_a_list(run_dir, tmp_path, capsys):
     """A contributor's new `acga predict` option (`--legend`) was ignored under `--list` without a word: the
-    options `predict_list` does not take are now every option but those it names (`cli.PREDICT_LIST_OPTIONS`,
-    `cli.PREDICT_SHARED_OPTIONS`), so a new one is refused until it is wired in and listed there."""
+    options `predict_list` does not take are now every option but those it names
+    (`command_options.PREDICT_LIST_OPTIONS`, `PREDICT_SHARED_OPTIONS`), so a new one is refused until it is wired in
+    and listed there."""
     from acga_tf import cli  # noqa: PLC0415
 
     args = cli._build_parser().parse_args(["predict", "--model", "m", "--list", "l.csv"])

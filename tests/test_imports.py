@@ -13,6 +13,8 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "acga_tf"
 LAYERS = ("ops", "models", "data", "training", "serving", "apps", "cli")
+# The modules beside cli.py, of its layer: each command's options (free of TensorFlow) and `python -m acga_tf`.
+CLI_MODULES = ("acga_tf.command_options", "acga_tf.__main__")
 # The Keras core: these modules, and every package module they import (transitively), import no TensorFlow.
 BACKEND_FREE = ("acga_tf.models",)
 # Package `__init__` files may re-export lazily through a module `__getattr__` (PEP 562): `acga_tf.serving`'s
@@ -29,6 +31,8 @@ def _layer(module: str) -> int | None:
     parts = module.split(".")
     if len(parts) < 2:
         return None  # the package itself
+    if ".".join(parts[:2]) in CLI_MODULES:
+        return LAYERS.index("cli")
     return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
 
 

@@ -26,6 +26,7 @@ import weakref
 import zipfile
 from collections.abc import Callable
 
+from acga_tf.apps.defaults import MAX_FRAMES, MAX_PIXELS, MAX_SENTENCES, MAX_UPLOAD_MB
 from acga_tf.apps.predict import predict_to_files, quoted, square_pixels, video_info
 from acga_tf.apps.predictors import KerasPredictor, load_predictor
 from acga_tf.apps.visualize import attention_figure, attention_model, compute_attention, save_figure
@@ -41,17 +42,9 @@ logger = logging.getLogger(__name__)
 # development host: "When localhost is not accessible, a shareable link must be created" (measured 2026-12-03).
 GRADIO_MIN = (5, 50)
 TITLE = "ACGA: segment the actor a sentence describes"
-# What one visitor may ask of the page (it serves one request at a time): the most frames a video may have (5 minutes
-# at 30 frames a second; `acga app --max-frames`), the largest upload (`--max-upload-mb`), and how long outputs are
-# kept, in the page's folder and in Gradio's cache (deleted every 10 minutes once they are an hour old).
-MAX_FRAMES = 9000
-MAX_UPLOAD_MB = 1024
-# The most sentences a request may have (`--max-sentences`): the overlay's colours, each told apart (past them they
-# repeat). A reviewer's 200 lines held 4 GB more of the server (about 20 MB a sentence, kept by the allocator).
-MAX_SENTENCES = 7
-# The most pixels a frame may have (`--max-pixels`): 4K UHD. An 8K video (the reader's own bound) held 3.8 GB while a
-# 100 KB upload of one was segmented, at 0.26 s a frame on 2 cores (a security reviewer's measurement).
-MAX_PIXELS = 3840 * 2160
+# What one visitor may ask of the page (it serves one request at a time) is bounded by `MAX_FRAMES`, `MAX_UPLOAD_MB`,
+# `MAX_SENTENCES` and `MAX_PIXELS` (apps/defaults.py); outputs are kept an hour, in the page's folder and in Gradio's
+# cache (deleted every 10 minutes once they are an hour old).
 KEEP_OUTPUTS_S = 3600
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 

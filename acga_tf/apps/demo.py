@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from acga_tf.apps import visualize
+from acga_tf.apps.defaults import DEMO_PRESET, DEMO_TEST_FRACTION, DEMO_VIDEOS
 from acga_tf.apps.evaluate import evaluate
 from acga_tf.data.convert import prepare
 from acga_tf.data.datasets import load_vectorizer
@@ -35,14 +36,7 @@ from acga_tf.training.train import fit, mixed_precision_policy
 
 logger = logging.getLogger(__name__)
 
-DEMO_VIDEOS = 480  # synthetic videos: 80% train (about 4,100 samples), 20% held out (about 1,000)
-DEMO_TEST_FRACTION = 0.2
 MIN_DEMO_VIDEOS = 3  # the fewest with a held-out video: round(3 x 0.2) = 1 (and 2 to train on)
-# The "demo" experiment (`acga_tf.training.experiment`): the tiny topology at S=128 (an 8x8 attention grid, so that
-# actors span a few cells), 5 epochs of about 515 steps, the learning rate x0.1 for the last, attention init std
-# 0.2 (docs/model.md#initialisation). Measured on 2 cores: with 72 training videos the model learnt the training
-# clips but not the task (train mean IoU 0.54, held out 0.28); more videos seen fewer times generalise.
-DEMO_PRESET = "demo"
 RUN_FOLDER = "run"  # the trained run, in the demo's folder
 UNLEARNT_MARGIN = 0.05  # `unlearnt_attributes`: at most this far above the text-blind reference's mean IoU
 

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
+from acga_tf.apps.defaults import SERVER_TIMEOUT_S
 from acga_tf.data.vocab import Vocabulary, check_sentences
 from acga_tf.models.config import LIMITS
 from acga_tf.ops import files
@@ -64,7 +65,6 @@ logger = logging.getLogger(__name__)
 URL_SCHEMES = ("http://", "https://")
 GRPC_SCHEME = "grpc://"
 WORDS_LISTED = 40  # a refused sentence's message lists the model's words where it knows no more (the demo's 16)
-SERVER_TIMEOUT_S = 600.0  # a TF Serving server's time for one whole answer (`acga predict --timeout`)
 
 
 def own_function(function: Callable, **options) -> tf.types.experimental.PolymorphicFunction:

@@ -29,6 +29,7 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from acga_tf.apps.defaults import FIGURE_DPI, VECTOR_IMAGE_DPI
 from acga_tf.apps.predict import VideoInfo, check_queries, check_query, load_video, square_pixels, video_info
 from acga_tf.apps.predictors import KerasPredictor
 from acga_tf.data.datasets import make_dataset
@@ -56,15 +57,10 @@ ATTENTION_STRIDE = 16  # docs/model.md#attention: attention positions are the S/
 GRID_COLUMNS = ("frame", "ground truth", "ours")
 CAPTION_COLUMNS = 60  # a grid row's sentence, in columns of display width (`shortened`)
 ATTENTION_COLOURS = "viridis"  # the spatial attention's colour map
-FIGURE_DPI = 100  # a PNG figure's pixels per inch, where not given (`acga visualize --dpi`)
 # Fonts embedded in PDF and PostScript figures as TrueType (Type 42), not Matplotlib's default Type 3, which many
 # publishers' PDF checks refuse
 EMBEDDED_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
 VECTOR_FORMATS = ("pdf", "svg", "svgz", "eps", "ps")  # text and lines at any size; images at `save_figure`'s dpi
-# A vector figure's images, in pixels per inch, where not given: a PDF's 1280 x 720 frames were 205 x 115 at the
-# PNG's 100 (a reviewer's), and at their own pixels an EPS attention figure was 22 MB (the next reviewer's); at 300 a
-# grid of 3-inch panels holds frames of about 900 pixels across (`acga visualize --dpi` sets it)
-VECTOR_IMAGE_DPI = 300
 # A PDF's and an SVG's metadata without the time (and an SVG's element ids from a fixed salt): the same figure gives
 # the same bytes, as a PNG does (a reviewer's wish: figures kept in git changed at every run). EPS takes its time from
 # SOURCE_DATE_EPOCH alone.

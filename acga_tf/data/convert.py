@@ -63,7 +63,8 @@ from acga_tf.data.types import AnnotatedFrame, DataError, Skipped
 from acga_tf.data.video import natural_key
 from acga_tf.data.vocab import Vocabulary
 from acga_tf.ops import files
-from acga_tf.ops.config import count_argument, positive_int
+from acga_tf.ops.config import positive_int
+from acga_tf.ops.defaults import DEFAULT_SHARD_SIZE, DEFAULT_WINDOW, METADATA_NAME, RUNNERS
 from acga_tf.ops.errors import deferred_interrupts
 from acga_tf.ops.options import option
 from acga_tf.ops.progress import bar as progress_bar
@@ -71,15 +72,12 @@ from acga_tf.ops.progress import bar as progress_bar
 logger = logging.getLogger(__name__)
 
 WORKER_WATCH_S = 1.0  # how often a pool worker checks that the command's process is still there
-DEFAULT_SHARD_SIZE = 64  # annotated frames per shard
-DEFAULT_WINDOW = 24  # stored frames around the annotated frame: covers T = 8, 16, 24 (docs/model.md#presets, Table 2)
 SKIPPED_NAME = "skipped.csv"
 CLIP_RULE = ("stored frames = distinct frames of zero-based indices k - window//2 ... k + (window+1)//2 - 1 "
              "clamped to [0, video frames - 1] (k = annotated frame); a T-frame clip (T <= window) is indices "
              "center - T//2 ... center + (T+1)//2 - 1 clamped to [0, num_frames - 1] (docs/data.md#clips)")
 DATASETS = ("a2d", "jhmdb", "custom")
 SPLITS = ("train", "test", "all")
-RUNNERS = ("local", "beam")
 # How messages name `prepare`'s settings: the `acga prepare` option, or the Python argument (`ops.options.option`).
 OUTPUT, OVERWRITE = ("--output", "output"), ("--overwrite", "overwrite=True")
 VOCABULARY = ("--vocabulary", "vocabulary")
@@ -513,9 +511,6 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     return summary
 
 
-METADATA_NAME = "jhmdb_sentences_samples_metadata.json"  # MTTR's frozen J-HMDB frames (docs/evaluation.md#protocol)
-
-
 def _read(dataset: str, root: str, *, skip_bad: bool, skipped: list, frames: str,
           metadata_path: str | None, keep_absent: bool = False) -> list[AnnotatedFrame]:
     if dataset == "a2d":
@@ -652,57 +647,14 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
 
 
 # === Command line (shared by `acga prepare` and `python -m pipelines.convert`) ===
-def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the `a2d` / `jhmdb` sub-commands and their options to `parser`."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--output", required=True, help="output directory of shards, manifest.json, vocab.txt")
-    common.add_argument("--split", default="all", choices=("train", "test", "all"),
-                        help="which split's shards to write: train, test or all (default: all; J-HMDB Sentences has "
-                             "a test split only)")
-    common.add_argument("--workers", type=count_argument, default=1, help="parallel processes (default: 1)")
-    common.add_argument("--shard-size", type=count_argument, default=DEFAULT_SHARD_SIZE,
-                        help=f"annotated frames per shard (default: {DEFAULT_SHARD_SIZE})")
-    common.add_argument("--skip-bad", action="store_true", help="leave bad items out, listed in skipped.csv")
-    common.add_argument("--runner", default="local", choices=RUNNERS, help="local pool or Apache Beam (default: local)")
-    common.add_argument("--window", type=count_argument, default=DEFAULT_WINDOW,
-                        help=f"frames stored around each annotated frame (default: {DEFAULT_WINDOW})")
-    common.add_argument("--vocabulary", help="copy this vocab.txt instead of building one from training sentences")
-    common.add_argument("--no-progress", action="store_true", help="no progress bar")
-    common.add_argument("--overwrite", action="store_true",
-                        help="write into a folder of other files or another dataset's shards (removes the latter)")
-    common.add_argument("--beam-option", action="append", default=[], metavar="OPT",
-                        help="a Beam PipelineOptions flag for --runner beam, e.g. --beam-option=--runner=FlinkRunner "
-                             "(repeatable; default: DirectRunner)")
-    datasets = parser.add_subparsers(dest="dataset", required=True)
-
-    def dataset(name: str, help: str, root: str) -> argparse.ArgumentParser:
-        first = argparse.ArgumentParser(add_help=False)  # --root first in the usage, described for this dataset
-        first.add_argument("--root", required=True, help=root)
-        return datasets.add_parser(name, parents=[first, common], help=help)
-
-    dataset("a2d", "convert A2D Sentences (docs/data.md#datasets) to TFRecord shards",
-            "the dataset's folder: a2d_sentences/ (docs/data.md#datasets)")
-    jhmdb = dataset("jhmdb", "convert J-HMDB Sentences (a test split only) to TFRecord shards",
-                    "the dataset's folder: jhmdb_sentences/ (docs/data.md#datasets)")
-    custom = dataset("custom", "convert your own videos, sentences and mask images, listed in a CSV table "
-                     "(docs/data.md#your-own-data), to TFRecord shards",
-                     "the folder of annotations.csv, or the table itself")
-    custom.add_argument("--keep-absent", action="store_true",
-                        help="a row whose mask lacks its actor (empty, or no pixel of its instance value) is the "
-                             "actor absent from the frame: kept as an empty mask, as A2D's are (default: refused)")
-    jhmdb.add_argument("--frames", choices=("uniform", "metadata"),
-                       help="3 uniform frames per video, or MTTR's metadata JSON (default: uniform; metadata where "
-                            "--metadata is given)")
-    jhmdb.add_argument("--metadata", help=f"MTTR's metadata JSON (default: ROOT/{METADATA_NAME})")
-
-
 def counted(n: int, noun: str) -> str:
     """"1 shard", "2 shards"."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def prepare_from_args(args: argparse.Namespace) -> list[str]:
-    """Runs `prepare` with parsed `add_prepare_arguments` options; returns one summary line per split."""
+    """Runs `prepare` with `acga prepare`'s parsed options (`acga_tf/command_options.py`); returns one summary line per
+    split."""
     summaries = prepare(args.dataset, args.root, args.output, args.split, workers=args.workers,
                         shard_size=args.shard_size, skip_bad=args.skip_bad, runner=args.runner, window=args.window,
                         frames=getattr(args, "frames", None) or ("metadata" if getattr(args, "metadata", None)

@@ -166,7 +166,7 @@ class ACGAConfig(FrozenConfig):
             ValueError: unknown preset or field.
         """
         if not isinstance(name, str) or name not in PRESETS:  # (each preset is in models/presets.py's PRESETS and
-            # training/experiment.py's EXPERIMENTS: tests/test_config.py checks they name the same)
+            # training/defaults.py's EXPERIMENTS: tests/test_config.py checks they name the same)
             raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
         return cls.from_dict({**PRESETS[name]["config"], **overrides}, source=f"preset {name!r}")
 

@@ -1,7 +1,7 @@
 """Named architectures (keras-hub style: a config plus metadata), docs/model.md#presets.
 
 Each entry's `config` holds the `ACGAConfig` fields that differ from the paper's defaults; `ACGAConfig.preset(name)`
-builds it. Training schedules of the same names live with the experiment presets (`acga_tf.training.experiment`).
+builds it. Training schedules of the same names live with the experiment presets (`acga_tf.training.defaults`).
 """
 
 _TINY = {"clip_length": 8, "image_size": 64, "sentence_length": 8, "word_dim": 32, "text_dim": 64,

@@ -1,7 +1,7 @@
 """The `acga` command line's parser: argparse's, whose mistakes are one line and whose hints name the option meant
-(docs/architecture.md, the layers' table). Free of TensorFlow, so that `acga`, `acga -h` and `acga --help` answer at
-once (`acga_tf/__main__.py`): the command line (`acga_tf/cli.py`) adds each command's options to the parsers
-`top_parser` makes, and loads TensorFlow to do so.
+(docs/architecture.md, the layers' table). Free of TensorFlow, so that `acga`, `acga -h` and `acga <command> --help`
+answer at once (`acga_tf/__main__.py`): `acga_tf/command_options.py` adds each command's options to the parsers
+`top_parser` makes, free of TensorFlow too, and the command line (`acga_tf/cli.py`) what each command runs.
 """
 
 import argparse
@@ -223,8 +223,8 @@ def add_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
-    """`acga`'s parser with its own options and a parser for each of `COMMANDS` (their options left to the command
-    line, `acga_tf/cli.py`), and the subcommands' action (`.choices`: their parsers by name)."""
+    """`acga`'s parser with its own options and a parser for each of `COMMANDS` (their options added by
+    `acga_tf/command_options.py`), and the subcommands' action (`.choices`: their parsers by name)."""
     parser = _Parser(prog="acga", description="ACGA: segment the actor a sentence describes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")

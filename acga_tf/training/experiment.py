@@ -19,23 +19,9 @@ from acga_tf.data.config import SHAPE_FIELDS, DataConfig
 from acga_tf.models.config import ACGAConfig, json_source, read_json_object
 from acga_tf.ops.config import closest_fields, config_json
 from acga_tf.training.config import TrainingConfig
+from acga_tf.training.defaults import EXPERIMENTS
 
 PARTS = {"model": ACGAConfig, "data": DataConfig, "training": TrainingConfig}
-
-# Schedules and data settings of the named experiments; the architectures are `ACGAConfig.preset(name)`.
-EXPERIMENTS: dict[str, dict[str, Any]] = {
-    "paper": {"data": {}, "training": {},
-              "description": "The paper: A2D Sentences, Adam 5e-4 (x0.1 for the 9th epoch), batch 4 per replica."},
-    "small": {"data": {}, "training": {},
-              "description": "The small architecture with the paper's schedule: CPU experiments."},
-    "tiny": {"data": {}, "training": {"learning_rate": 2e-3, "epochs": 12, "lr_decay_epoch": 10, "batch_size": 8},
-             "description": "The tiny architecture trained from scratch: the tests."},
-    "demo": {"data": {}, "training": {"learning_rate": 2e-3, "epochs": 5, "lr_decay_epoch": 4, "batch_size": 8},
-             "description": "`acga demo`: the demo architecture (tiny at S=128) for 5 epochs on the synthetic "
-                            "world (measured on a 2-core AVX512-BF16 host on 2026-12-01: 7 min 02 s for the whole "
-                            "`acga demo`, held-out mean IoU 56.0, in mixed_bfloat16_head; 10 to 12 min on slower "
-                            "days' hosts of that type; README Status)."},
-}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,6 +70,7 @@ from acga_tf.training.cluster import (
     read_tf_config,
     worker_role,
 )
+from acga_tf.training.defaults import DEFAULT_BACKUP_EVERY, POLICIES, PRECISIONS
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.feature_cache import CACHE_GLOB, cached_dataset, split_model, write_cache
 from acga_tf.training.task import TrainingTask
@@ -105,7 +106,6 @@ LOG_DIR = "logs"
 WORKERS_DIR = "workers"
 FEATURE_CACHE_DIR = "feature_cache"
 VALIDATION_CACHE_DIR = "validation"  # in FEATURE_CACHE_DIR: the validation samples' features (written again with it)
-DEFAULT_BACKUP_EVERY = 100  # optimizer steps between backups (and at every epoch's end)
 # The backup's files (Keras' `BackupAndRestore` names).
 BACKUP_WEIGHTS_FILE = "latest.weights.h5"
 BACKUP_METADATA_FILE = "training_metadata.json"
@@ -143,15 +143,6 @@ def run_folder(output_dir: str) -> str:
     return output_dir if is_chief else os.path.join(output_dir, WORKERS_DIR, f"{task_type}-{task_index}")
 
 
-# The precisions `fit` trains under: name -> `ACGA` dtype arguments (docs/training.md#mixed-precision).
-# mixed_bfloat16_head: the head (text encoder, attention, decoder) in mixed_bfloat16, the I3D video encoder in float32.
-PRECISIONS = {
-    "float32": {"dtype": "float32"},
-    "mixed_bfloat16": {"dtype": "mixed_bfloat16"},
-    "mixed_float16": {"dtype": "mixed_float16"},
-    "mixed_bfloat16_head": {"dtype": "mixed_bfloat16", "encoder_dtype": "float32"},
-}
-POLICIES = tuple(PRECISIONS)
 _DETECT = "detect"
 
 

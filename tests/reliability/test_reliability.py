@@ -782,15 +782,17 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, when, stop, said)
 ])
 def test_a_keras_backend_that_cannot_load_is_one_line(backend, message):
     """Before: Keras' import failed with a traceback, even for `acga --help`. (`python -m acga_tf` is the command
-    too: before, "No module named acga_tf.__main__".) `acga --help` loads no Keras now, and lists the commands."""
+    too: before, "No module named acga_tf.__main__".) `acga --help` and `acga params --help` load no Keras now, and
+    answer; `acga params` says why it cannot run."""
     if backend != "nonsense" and __import__("importlib").util.find_spec(backend) is not None:
         pytest.skip(f"{backend} is installed here")
     module = "acga_tf" if backend == "nonsense" else "acga_tf.cli"
-    for argv in (["--help"], ["params", "--help"]):
+    for argv in (["--help"], ["params", "--help"], ["params"]):
         proc = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True,
                               timeout=300, env={**os.environ, "KERAS_BACKEND": backend})
-        if argv == ["--help"] and module == "acga_tf":
-            assert proc.returncode == 0 and proc.stdout.startswith("usage: acga ") and proc.stderr == "", proc.stderr
+        if "--help" in argv and module == "acga_tf":
+            assert proc.returncode == 0 and proc.stdout.startswith(f"usage: acga {' '.join(argv[:-1])}") and \
+                proc.stderr == "", proc.stderr
         else:
             assert proc.returncode == 2 and proc.stderr == message + "\n", proc.stderr[-2000:]
 
