@@ -216,7 +216,10 @@ for _signum, _handler in _STOPS_BEFORE.items():  # (a handler set outside Python
 def _build_parser() -> argparse.ArgumentParser:
     """`acga`'s parser with every command's options (`command_options.build_parser`), each command's run attached."""
     parser, sub = command_options.build_parser()
-    for name, run in _RUNS.items():
+    runs = {"demo": _run_demo, "params": _run_params, "prepare": _run_prepare, "convert-weights": _run_convert_weights,
+            "predict": _run_predict, "visualize": _run_visualize, "export": _run_export, "train": _run_train,
+            "evaluate": _run_evaluate, "app": _run_app}  # (read at each build: a test replaces one)
+    for name, run in runs.items():
         sub.choices[name].set_defaults(run=run)
     return parser
 
@@ -684,11 +687,6 @@ def _run_app(args) -> int:
 
 
 # What each command runs, given its parsed options (`args.run`).
-_RUNS = {"demo": _run_demo, "params": _run_params, "prepare": _run_prepare, "convert-weights": _run_convert_weights,
-         "predict": _run_predict, "visualize": _run_visualize, "export": _run_export, "train": _run_train,
-         "evaluate": _run_evaluate, "app": _run_app}
-
-
 # Errors a user can cause (bad arguments, files, data): one line and exit status 2. `--debug` shows the traceback.
 USER_ERRORS = (ValueError, OSError, ImportError, KeyError, tf.errors.OpError, TrainingDiverged, MemoryError)
 # A model server that failed for now (unreachable, too slow, HTTP 5xx): one line and status 69, sysexits'
