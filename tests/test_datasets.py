@@ -152,6 +152,15 @@ def test_make_dataset_errors(a2d_shards, tmp_path):
     with pytest.raises(ValueError, match="fewer than clip_length=32.*--window 32"):
         make_dataset(str(a2d_shards / "test-*.tfrecord"), CONFIG.replace(clip_length=32), training=False,
                      batch_size=2)
+    # a tester's `acga train --steps-per-epoch 1` on a set smaller than its batch: each pass of the endless stream
+    # dropped its only, partial batch, and the stream spun without end in TensorFlow, deaf to Ctrl-C
+    samples = count_samples(str(a2d_shards / "train-*.tfrecord"))
+    with pytest.raises(ValueError, match=rf"train-\*\.tfrecord: {samples} samples, fewer than one batch of "
+                                         rf"{samples + 1}: the endless training stream"):
+        make_dataset(str(a2d_shards / "train-*.tfrecord"), CONFIG, training=True, batch_size=samples + 1,
+                     endless=True)
+    one_pass = make_dataset(str(a2d_shards / "train-*.tfrecord"), CONFIG, training=True, batch_size=samples + 1)
+    assert one_pass.cardinality() == 0  # (a pass of no batch: Keras' fit ends its epoch at once)
 
 
 def test_a_pattern_that_also_matches_the_manifest_names_it(a2d_shards, tmp_path):

@@ -371,6 +371,10 @@ def test_cli_train_writes_a_loadable_run(prepared_a2d, tmp_path, capsys, caplog,
      "argument --batch-size: '-2' is not a whole number of at least 1"),
     (["train", "--preset", "tiny", "--data", "DATA", "--batch-size", "1000"], "fewer than one global batch of 1000 "
      "(batch_size=1000 x 1 replicas): give --batch-size"),
+    # a tester's: with the steps given, the stream of a set smaller than one batch never yielded one (each pass drops
+    # its last partial batch), and the command spun, deaf to Ctrl-C and SIGTERM
+    (["train", "--preset", "tiny", "--data", "DATA", "--batch-size", "1000", "--steps-per-epoch", "1"],
+     "fewer than one global batch of 1000 (batch_size=1000 x 1 replicas): give --batch-size"),
     # a tester's misspelt --output turned a resume into a new run, without a word
     (["train", "--preset", "tiny", "--data", "DATA", "--resume"], "holds no run to resume; check --output"),
     # TensorFlow on a CPU: before, it built the model and stopped at the first step on MaxPool3D's missing kernel

@@ -171,7 +171,8 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
 
     Raises:
         FileNotFoundError: no file matches `file_pattern`.
-        ValueError: batch_size is not positive, with_info with training, the shards' window (manifest) is
+        ValueError: batch_size is not positive (or, `endless`, more than the samples the manifest counts),
+            with_info with training, the shards' window (manifest) is
             shorter than `config.clip_length`, a shard's size differs from its manifest's (with no manifest: a
             file is not a TFRecord file), a `shard` index outside its workers, fewer shard files than workers, or a
             `vectorizer` of another sentence length or word dimension than the config's.
@@ -204,6 +205,10 @@ def make_dataset(file_pattern: str, config, *, training: bool, batch_size: int,
                          "run's vectorizer, or build the vectorizer for this config")
     det = config.deterministic
     samples = None if shard is not None else known_sample_count(file_pattern)
+    if endless and samples is not None and samples < batch_size:  # (each pass drops its last partial batch: a stream
+        # that never yields one, spinning in TensorFlow's C++ where Ctrl-C cannot reach it)
+        raise ValueError(f"{file_pattern}: {samples} samples, fewer than one batch of {batch_size}: the endless "
+                         "training stream drops each pass's last partial batch, so it would never yield one")
 
     def one_pass(pass_number) -> tf.data.Dataset:
         """The pipeline: one pass, in an order fixed by `pass_number` (a tf.int64 scalar), or None: a new order on

@@ -981,14 +981,17 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
         raise ValueError(f"{val_pattern}: {held_out} validation sample(s), fewer than the {replicas} devices JAX "
                          f"splits each batch over; give more, or leave {option('--val-data', 'val_pattern')} out "
                          "and run acga evaluate")
+    # (with the steps given too: each pass of the training stream drops its last partial batch, so a set smaller than
+    # one batch made a stream that never yielded one, and `acga train --steps-per-epoch 1` spun in TensorFlow, deaf to
+    # Ctrl-C and SIGTERM: a tester's)
+    samples = count_samples(train_pattern) if steps_per_epoch is None else known_sample_count(train_pattern)
+    if samples is not None and samples < global_batch:
+        raise ValueError(f"{train_pattern}: {samples} training samples, fewer than one global batch of "
+                         f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas): "
+                         f"give {option('--batch-size', 'batch_size')} {max(1, samples // replicas)} or less, or "
+                         "more samples")
     if steps_per_epoch is None:
-        samples = count_samples(train_pattern)
         steps_per_epoch = samples // global_batch
-        if steps_per_epoch < 1:
-            raise ValueError(f"{train_pattern}: {samples} training samples, fewer than one global batch of "
-                             f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas): "
-                             f"give {option('--batch-size', 'batch_size')} {max(1, samples // replicas)} or less, or "
-                             "more samples")
     work_dir = run_folder(output_dir)
     logger.info("training with %s: global batch %d (%d per replica x %d)", where, global_batch,
                 experiment.training.batch_size, replicas)
