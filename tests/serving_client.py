@@ -90,8 +90,9 @@ def main(export_dir: str, work_dir: str) -> None:
                   for name, fn in server.signatures.items()}
     model_modules = sorted(m for m in sys.modules if m.startswith("acga_tf")
                            and m not in ("acga_tf.serving.client", "acga_tf.ops.errors", "acga_tf.ops.extras",
-                                         "acga_tf.ops.files")
-                           # the client, its errors, its install hint, its file helpers (a path's glob characters)
+                                         "acga_tf.ops.files", "acga_tf.ops.limits")
+                           # the client, its errors, its install hint, its file helpers (a path's glob characters),
+                           # the signals that stop a command (which its errors' stop handling reads)
                            and m not in ("acga_tf", "acga_tf.serving", "acga_tf.ops"))  # the packages themselves
     # these light modules (no layers); no model, layer or data code may be loaded
     with open(os.path.join(work_dir, "results.json"), "w") as f:
