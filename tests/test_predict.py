@@ -254,7 +254,7 @@ def test_a_part_that_ends_before_a_pause_says_the_end_asked_for(run_dir, tmp_pat
     assert "4 frames (48x32), frames 7 to 10 of the video (0.50 s to 0.83 s)" in capsys.readouterr().out
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "0.7", "--end", "0.8",
                  "--frames-dir", str(tmp_path / "one"), "--no-progress"]) == 0  # one frame (a reviewer's: 5.83 s)
-    assert "1 frames (48x32), frames 10 to 10 of the video (0.75 s to 0.83 s)" in capsys.readouterr().out
+    assert "1 frame (48x32), frames 10 to 10 of the video (0.75 s to 0.83 s)" in capsys.readouterr().out
 
 
 def test_a_linked_sentence_folder_in_frames_dir_is_refused_its_target_untouched(run_dir, videos, tmp_path, capsys):
@@ -2332,7 +2332,7 @@ def test_a_png_overlay_is_one_frames_and_more_frames_are_refused(run_dir, tmp_pa
     assert main(["predict", "--model", run_dir, "--video", video, *queries, "--start", str(2 / 12), "--end",
                  str(2.5 / 12), "--output", str(tmp_path / "still.png"), "--frames-dir", str(tmp_path / "m"),
                  "--no-progress"]) == 0
-    assert "1 frames (56x40), frames 3 to 3 of the video" in capsys.readouterr().out
+    assert "1 frame (56x40), frames 3 to 3 of the video" in capsys.readouterr().out
     masks = np.stack([np.asarray(Image.open(tmp_path / "m" / str(k) / "00003.png")) // 255 for k in (1, 2)])
     expected = overlay_frame(frames[2], masks, legend([QUERY, "a blue square walking"], 56, 40))
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "still.png")), expected)
@@ -2377,7 +2377,7 @@ def test_a_raw_h264_stream_into_a_png_overlay_is_refused_before_any_model_work(r
                         (single, [])):
         assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output", str(out), *part,
                      "--no-progress"]) == 0, capsys.readouterr().err
-        assert capsys.readouterr().out.startswith("1 frames (56x40)") and Image.open(out).size == (56, 40)
+        assert capsys.readouterr().out.startswith("1 frame (56x40)") and Image.open(out).size == (56, 40)
         out.unlink()
     assert len(loaded) == 3
 
