@@ -196,7 +196,7 @@ from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import PROVENANCE_FILE, export_model
-from acga_tf.training.artifacts import MODEL_FILE
+from acga_tf.training.artifacts import MODEL_FILE, model_inputs
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import (
     BACKUP_DIR,
@@ -332,14 +332,14 @@ def _run_predict(args) -> int:
                 + (f"; masks {' to '.join(summary.mask_names)}" if summary.mask_names else "") + ")")
     elif summary.mask_names:  # a folder of frames: its masks' names (a phone's photos: IMG_2041.png, ...)
         part = f", masks {' to '.join(summary.mask_names)}"
-    print(f"{summary.num_frames} frames ({summary.width}x{summary.height}){part}{written}", file=text)
+    print(f"{counted(summary.num_frames, 'frame')} ({summary.width}x{summary.height}){part}{written}", file=text)
     several = len(summary.queries) > 1
     for k, (query, coverage, empty) in enumerate(zip(summary.queries, summary.coverage, summary.empty_frames)):
         # numbered as the legend and DIR/<k>/, the colour named (else a screen reader cannot pair them)
         number = f"{k + 1}. " if several else ""
         colour = f" ({overlay_color_name(k)} in the overlay)" if args.output and several else ""
         print(f"  {number}{quoted(query)}{colour}: mask covers {100 * coverage:.1f}% of pixels, empty in "
-              f"{len(empty)} frames", file=text)
+              f"{counted(len(empty), 'frame')}", file=text)
     return 0
 
 
@@ -471,6 +471,12 @@ def _run_predict_list(args) -> int:
 # === visualize (issue: predict) ===
 def _run_visualize(args) -> int:
     vis.figure_format(args.output)  # before the work
+    # nothing read may be replaced by the figure: the model's files, the video or a frame of a folder of frames
+    frames = sorted(os.listdir(args.video)) if args.video and os.path.isdir(args.video) else []
+    files.check_not_input(args.output, [*model_inputs(args.model), *([(args.video, "the input video")] if args.video
+                                                                     else []),
+                                        *((os.path.join(args.video, name), f"a frame of the input video ({args.video})")
+                                          for name in frames)], "--output")
     files.check_writable(args.output)
     if args.sample and not args.data:
         raise ValueError("--sample picks a qualitative grid's rows: give --data PATTERN with it")
@@ -609,8 +615,9 @@ def _run_evaluate(args) -> int:
     for flag, given, what in (("--output-csv", args.output_csv, "rows, sample by sample"),
                               ("--by-class", args.by_class, "scores by class")):
         if given:
-            raise ValueError(f"{flag}: one model's {what}; {args.model} holds {len(checkpoints)} checkpoints: give one "
-                             f"of them (epoch-NN.keras) for its {what.split(',')[0]}")
+            raise ValueError(f"{flag}: one model's {what}; {args.model} holds "
+                             f"{counted(len(checkpoints), 'checkpoint')}: give one of them (epoch-NN.keras) for its "
+                             f"{what.split(',')[0]}")
     summaries = evaluate_checkpoints(args.model, args.data, batch_size=args.batch_size, vectors_path=args.word_vectors,
                                      progress=not args.no_progress, output_json=output_json)
     print(format_table(summaries), file=table)

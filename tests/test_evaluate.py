@@ -419,6 +419,81 @@ def test_cli_evaluate_errors_are_one_line(argv, message, trained_run, prepared_a
     assert message in err and len(err.splitlines()) == 1 and err.startswith("acga evaluate: error:")
 
 
+@pytest.mark.parametrize("flag, target, message", [
+    ("--output-csv", "data/SHARD", "data/SHARD: is one of the shards read (--data); --output-csv must name another "
+                                   "path"),
+    ("--output-json", "run/embeddings.npy", "run/embeddings.npy: is a file of the model (run); --output-json must name "
+                                           "another path"),
+    ("--output-json", "run/experiment.json", "is a file of the model (run)"),
+    ("--output-json", "run/checkpoints/epoch-01.keras", "is a file of the model (run/checkpoints)"),
+    ("--output-json", "data/manifest.json", "data/manifest.json: is the shards' manifest.json; --output-json"),
+    ("--output-csv", "data/vocab.txt", "data/vocab.txt: is the shards' vocab.txt; --output-csv"),
+    ("--output-json", "link.json", "link.json: is a file of the model (run)"),  # a link to run/model.keras
+    ("--output-json", "run/../run/config.json", "run/../run/config.json: is a file of the model (run)"),
+])
+def test_an_output_naming_what_evaluate_reads_is_refused_before_the_work(flag, target, message, trained_run,
+                                                                         prepared_a2d, tmp_path, monkeypatch, capsys):
+    """A tester's: `--output-csv shards/test-00000-of-00001.tfrecord` replaced the shard with the CSV, and
+    `--output-json RUN/embeddings.npy` destroyed the run, both exit 0. Refused in one line, as predict refuses its
+    input video (`files.check_not_input`), before the model is loaded; nothing changed."""
+    shutil.copytree(trained_run, tmp_path / "run")
+    shutil.copytree(prepared_a2d["data"], tmp_path / "data")
+    shard = os.path.basename(sorted(glob.glob(prepared_a2d["test"]))[0])
+    (tmp_path / "link.json").symlink_to(tmp_path / "run" / "model.keras")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(evaluate_module, "load_for_evaluation", lambda *a: pytest.fail("the model was loaded"))
+    before = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    target, message = target.replace("SHARD", shard), message.replace("SHARD", shard)
+    model = "run/checkpoints" if "checkpoints" in target else "run"
+    argv = ["evaluate", "--model", model, "--data", "data/test-*.tfrecord", flag, target, "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acga evaluate: error: ") and message in err and len(err.splitlines()) == 1, err
+    assert {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_the_csv_and_the_json_named_the_same_path_are_refused(trained_run, prepared_a2d, tmp_path, monkeypatch,
+                                                               capsys):
+    """A tester's: `--output-csv F --output-json F` was accepted and the CSV silently lost under the JSON."""
+    monkeypatch.setattr(evaluate_module, "load_for_evaluation", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["evaluate", "--model", trained_run, "--data", prepared_a2d["test"], "--output-csv", "scores",
+                     "--output-json", "./scores", "--no-progress"]) == 2
+    assert capsys.readouterr().err == ("acga evaluate: error: ./scores: --output-csv and --output-json name the same "
+                                       "path\n")
+    assert not os.path.exists(tmp_path / "scores")
+
+
+def test_a_run_with_a_damaged_experiment_record_is_scored_with_a_warning(trained_run, prepared_a2d, tmp_path,
+                                                                        capsys, caplog):
+    """A tester's `echo nope > RUN/experiment.json`: the whole evaluation ran, then failed with "Expecting value: line
+    1 column 1 (char 0)", naming no file, and wrote nothing. The record is informational (predict and export do not
+    read it): a warning naming it, before the work, and the scores written with no experiment recorded."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / artifacts.EXPERIMENT_FILE).write_text("nope\n")
+    out_json, out_csv = tmp_path / "scores.json", tmp_path / "rows.csv"
+    with caplog.at_level("WARNING"):
+        assert cli.main(["evaluate", "--model", str(run), "--data", prepared_a2d["test"], "--output-json",
+                         str(out_json), "--output-csv", str(out_csv), "--no-progress"]) == 0
+    warned = [m for m in caplog.messages if artifacts.EXPERIMENT_FILE in m]
+    assert warned == [f"{run / artifacts.EXPERIMENT_FILE}: not JSON (Expecting value: line 1 column 1 (char 0)); the "
+                      "scores are written with no experiment recorded"], caplog.messages
+    record = json.loads(out_json.read_text())
+    assert record["experiment"] is None and record["scores"]["samples"] > 0 and len(_read_csv(out_csv)) > 0
+    assert "| Mean IoU |" in capsys.readouterr().out
+
+
+def test_one_checkpoint_is_counted_in_the_singular(trained_run, prepared_a2d, tmp_path, capsys):
+    """"RUN/checkpoints holds 1 checkpoints": the count's noun agrees with it (`counted`)."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy(os.path.join(trained_run, "checkpoints", "epoch-01.keras"), folder)
+    assert cli.main(["evaluate", "--model", str(folder), "--data", prepared_a2d["test"], "--output-csv",
+                     str(tmp_path / "rows.csv"), "--no-progress"]) == 2
+    assert f"{folder} holds 1 checkpoint: give one of them" in capsys.readouterr().err
+
+
 def test_a_folder_above_the_run_is_refused_before_the_shards_are_looked_at(trained_run, prepared_a2d, tmp_path,
                                                                           monkeypatch, capsys, caplog):
     """A QA tester's `acga evaluate --model demo_output --data 'demo_output/tfrecords/*'`: the warning that training

@@ -254,7 +254,7 @@ def test_a_part_that_ends_before_a_pause_says_the_end_asked_for(run_dir, tmp_pat
     assert "4 frames (48x32), frames 7 to 10 of the video (0.50 s to 0.83 s)" in capsys.readouterr().out
     assert main(["predict", "--model", run_dir, "--video", path, "--query", QUERY, "--start", "0.7", "--end", "0.8",
                  "--frames-dir", str(tmp_path / "one"), "--no-progress"]) == 0  # one frame (a reviewer's: 5.83 s)
-    assert "1 frames (48x32), frames 10 to 10 of the video (0.75 s to 0.83 s)" in capsys.readouterr().out
+    assert "1 frame (48x32), frames 10 to 10 of the video (0.75 s to 0.83 s)" in capsys.readouterr().out
 
 
 def test_a_linked_sentence_folder_in_frames_dir_is_refused_its_target_untouched(run_dir, videos, tmp_path, capsys):
@@ -1314,6 +1314,46 @@ def test_an_output_among_the_frames_being_read_is_refused_the_frames_untouched(n
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
+@pytest.mark.parametrize("flag, target", [("--output-json", "run/model.keras"), ("--output-json", "run/vocab.txt"),
+                                          ("--output", "link.mp4"), ("--output-json", "run/checkpoints/epoch-01.keras"),
+                                          ("--output-json", "run/config.json")])
+def test_an_output_naming_a_file_of_the_model_is_refused_before_the_work(flag, target, run_dir, videos, tmp_path,
+                                                                         monkeypatch, capsys):
+    """A tester's `acga predict --model RUN --output-json RUN/model.keras` replaced the model with the masks, exit 0.
+    Refused as the input video is (`check_outputs`' `inputs`, `files.check_not_input`), an output that is a link
+    to one of the model's files too, before the video or the model is read; nothing changed."""
+    from acga_tf.apps import predict as module
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    (run / "checkpoints").mkdir(exist_ok=True)
+    shutil.copy(run / "model.keras", run / "checkpoints" / "epoch-01.keras")
+    (tmp_path / "link.mp4").symlink_to(run / "model.keras")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(module, "open_frames", lambda *a: pytest.fail("the video was read"))
+    monkeypatch.setattr(module, "load_predictor", lambda *a: pytest.fail("the model was loaded"))
+    before = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert main(["predict", "--model", "run", "--video", videos["mp4"][0], "--query", QUERY, flag, target,
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"acga predict: error: {target}: is a file of the model (run); {flag} must "
+                                       "name another path\n")
+    assert {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_loaded_predictor_keeps_its_files_and_one_frame_is_counted_in_the_singular(run_dir, videos, tmp_path,
+                                                                                     capsys):
+    """`predict_to_files` given a loaded predictor checks the outputs against the files it was loaded from (its
+    `source`); the summary of one frame says "1 frame" (a tester's "1 frames (64x48)")."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    predictor = load_predictor(str(run))
+    with pytest.raises(ValueError, match=f"^{re.escape(str(run / 'embeddings.npy'))}: is a file of the model "):
+        predict_to_files(predictor, videos["mp4"][0], [QUERY], output_json=str(run / "embeddings.npy"))
+    assert main(["predict", "--model", str(run), "--video", videos["mp4"][0], "--query", QUERY, "--end", "0.04",
+                 "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("1 frame (100x72), frames 1 to 1 of the video")
+
+
 def test_an_error_in_a_deleted_folder_or_on_a_very_long_path_still_says_why(run_dir, videos, tmp_path, capsys,
                                                                              monkeypatch):
     """A tester's: in a current folder that was deleted, `--frames-dir out` failed with "[Errno 2] No such file or
@@ -2292,7 +2332,7 @@ def test_a_png_overlay_is_one_frames_and_more_frames_are_refused(run_dir, tmp_pa
     assert main(["predict", "--model", run_dir, "--video", video, *queries, "--start", str(2 / 12), "--end",
                  str(2.5 / 12), "--output", str(tmp_path / "still.png"), "--frames-dir", str(tmp_path / "m"),
                  "--no-progress"]) == 0
-    assert "1 frames (56x40), frames 3 to 3 of the video" in capsys.readouterr().out
+    assert "1 frame (56x40), frames 3 to 3 of the video" in capsys.readouterr().out
     masks = np.stack([np.asarray(Image.open(tmp_path / "m" / str(k) / "00003.png")) // 255 for k in (1, 2)])
     expected = overlay_frame(frames[2], masks, legend([QUERY, "a blue square walking"], 56, 40))
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "still.png")), expected)
@@ -2337,7 +2377,7 @@ def test_a_raw_h264_stream_into_a_png_overlay_is_refused_before_any_model_work(r
                         (single, [])):
         assert main(["predict", "--model", run_dir, "--video", video, "--query", QUERY, "--output", str(out), *part,
                      "--no-progress"]) == 0, capsys.readouterr().err
-        assert capsys.readouterr().out.startswith("1 frames (56x40)") and Image.open(out).size == (56, 40)
+        assert capsys.readouterr().out.startswith("1 frame (56x40)") and Image.open(out).size == (56, 40)
         out.unlink()
     assert len(loaded) == 3
 

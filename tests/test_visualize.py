@@ -271,6 +271,24 @@ def test_cli_visualize_user_errors_are_one_line(args, message, run_dir, frames, 
     assert __import__("re").search(message, err[0]), err[0]
 
 
+@pytest.mark.parametrize("name", ["frames/00003.png", "link.png"])
+def test_a_figure_naming_a_frame_being_read_is_refused(name, run_dir, frames, tmp_path, monkeypatch, capsys):
+    """`--output` naming one of a folder of frames' PNGs (or a link to one) replaced that frame with the figure:
+    refused before the model is read, as `acga predict` refuses its input (`files.check_not_input`)."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(frames[:4], start=1):
+        Image.fromarray(frame).save(folder / f"{k:05d}.png")
+    (tmp_path / "link.png").symlink_to(folder / "00003.png")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    monkeypatch.chdir(tmp_path)
+    assert main(["visualize", "--model", run_dir, "--video", "frames", "--query", QUERY, "--point", "1,1",
+                 "--output", name]) == 2
+    assert capsys.readouterr().err == (f"acga visualize: error: {name}: is a frame of the input video (frames); "
+                                       "--output must name another path\n")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
 def test_a_failed_figure_write_keeps_the_earlier_file(trained_twin, frames, tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 

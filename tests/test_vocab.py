@@ -1,6 +1,7 @@
 """Tests of acga_tf/data/text.py and acga_tf/data/vocab.py."""
 
 import re
+import shutil
 import unicodedata
 
 import numpy as np
@@ -21,6 +22,7 @@ from acga_tf.data.vocab import (
     save_embedding_matrix,
     save_word_vectors,
 )
+from acga_tf.training import artifacts
 
 SENTENCES = ["The red square moving LEFT", "  a man's  dog, running!  ", "the blue-circle", "dog dog dog"]
 
@@ -283,10 +285,28 @@ def test_random_vectors_are_deterministic_per_word(tmp_path):
     p = tmp_path / "emb.npy"
     save_embedding_matrix(str(p), ma)
     np.testing.assert_array_equal(load_embedding_matrix(str(p), a), ma)
-    with pytest.raises(ValueError, match="rows, the vocabulary has"):
+    with pytest.raises(ValueError, match=r"rows \(one per word and the padding row\), but the vocabulary holds \d+ "
+                                         "words: they were not saved"):
         load_embedding_matrix(str(p), b)
     with pytest.raises(ValueError, match="dim must be"):
         a.embedding_matrix()
+
+
+def test_word_vectors_with_an_emptied_vocabulary_name_it(run_dir, tmp_path):
+    """A tester's run with an empty vocab.txt said "embeddings.npy: 17 rows, the vocabulary has 1 words": the file
+    likely damaged is named (`load_embedding_matrix`'s `vocabulary_path`, as `artifacts.load_trained` passes it)."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    rows = np.load(run / "embeddings.npy").shape[0]
+    (run / "vocab.txt").write_text("")
+    with pytest.raises(ValueError) as raised:
+        artifacts.load_trained(str(run))
+    assert str(raised.value) == (f"{run / 'embeddings.npy'}: {rows} rows (one per word and the padding row), but "
+                                 f"{run / 'vocab.txt'} holds no word (empty or damaged); put back the vocab.txt saved "
+                                 "with it")
+    (run / "vocab.txt").write_text("dog\t3\n")
+    with pytest.raises(ValueError, match=f": {rows} rows .*, but {re.escape(str(run / 'vocab.txt'))} holds 1 word: "):
+        artifacts.load_trained(str(run))
 
 
 def test_sentence_vectorizer_matches_numpy():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import glob
+import json
 import logging
 import os
 import re
@@ -26,6 +27,8 @@ from acga_tf import __version__
 from acga_tf.apps.predictors import own_function
 from acga_tf.data.datasets import load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import (
+    MANIFEST_NAME,
+    VOCAB_NAME,
     as_given,
     damaged_shard_error,
     frame_choices,
@@ -141,7 +144,7 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
             gives the scores.
     """
     model_path = _checked_model(model_path)
-    data_pattern, shards, batch_size = _checked(data_pattern, batch_size, output_csv, output_json)
+    data_pattern, shards, batch_size = _checked(data_pattern, batch_size, output_csv, output_json, model_path)
     summary, rows, record = _score_model(model_path, data_pattern, shards, batch_size, vectors_path, progress)
     done = (f"{summary['samples']} samples: mean IoU {100 * summary['mean_iou']:.1f}%, overall IoU "
             f"{100 * summary['overall_iou']:.1f}%, mAP {100 * summary['mAP@0.5:0.95']:.1f}%")  # ("1.0" read as 1)
@@ -166,7 +169,7 @@ def evaluate_checkpoints(folder: str, data_pattern: str, *, batch_size: int = 8,
     checkpoints = run_checkpoints(folder)
     if not checkpoints:
         raise ValueError(f"{folder}: holds no checkpoint (epoch-NN.keras) of a run")
-    data_pattern, shards, batch_size = _checked(data_pattern, batch_size, None, output_json)
+    data_pattern, shards, batch_size = _checked(data_pattern, batch_size, None, output_json, folder)
     summaries, records = {}, []
     for number, checkpoint in enumerate(checkpoints, 1):
         if progress:  # which checkpoint the bar below counts (else five alike "235/235" lines)
@@ -179,8 +182,9 @@ def evaluate_checkpoints(folder: str, data_pattern: str, *, batch_size: int = 8,
     return summaries
 
 
-def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_json: str | None):
-    """`evaluate`'s arguments checked before any work: (the shards' pattern, the shards, the batch size)."""
+def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_json: str | None, model=None):
+    """`evaluate`'s arguments checked before any work: (the shards' pattern, the shards, the batch size). An output
+    may name none of what is read (`_inputs`), nor the other output (the CSV was lost under the JSON)."""
     require_tensorflow_backend("evaluation")
     batch_size = positive_int("batch_size", batch_size)
     if not isinstance(data_pattern, (str, os.PathLike)):  # (a list failed six calls deep in `re`: a tester's)
@@ -188,11 +192,18 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
                         "'data/test-*.tfrecord')")
     data_pattern = shard_pattern(data_pattern)
     shards = matching_shards(data_pattern)
-    for output, flag in ((output_csv, option("--output-csv", "output_csv")),
-                         (output_json, option("--output-json", "output_json"))):
+    csv_flag, json_flag = option("--output-csv", "output_csv"), option("--output-json", "output_json")
+    if (output_csv is not None and output_json is not None and files.same_file(output_csv, output_json)
+            and not files.output_path(output_csv)[1]):  # (both to /dev/null, a pipe: as predict's)
+        raise ValueError(f"{output_json}: {csv_flag} and {json_flag} name the same path")
+    inputs = _inputs(shards, model) if output_csv is not None or output_json is not None else []
+    for output, flag in ((output_csv, csv_flag), (output_json, json_flag)):
         if output is not None:
+            files.check_not_input(output, inputs, flag)
             files.check_writable(output, flag=flag)  # before the evaluation, not after it
     _check_distinct(shards)
+    if isinstance(model, (str, os.PathLike)) and (problem := run_experiment(artifacts.run_directory(model))[1]):
+        logger.warning(problem)
     for line in partial_splits(shards):
         logger.warning(line)
     if trained := [os.path.basename(s) for s in shards if os.path.basename(s).startswith("train-")]:
@@ -201,6 +212,17 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
                        trained[0] if len(trained) == 1 else f"{len(trained)} of the shards, {trained[0]} first,",
                        "is" if len(trained) == 1 else "are each")
     return data_pattern, shards, batch_size
+
+
+def _inputs(shards: list[str], model) -> list[tuple[str, str]]:
+    """What an evaluation reads, as `files.check_not_input` takes it: the shards, the manifest and vocabulary beside
+    them, and the model's files (`artifacts.model_files`), which an output written over them would have destroyed
+    (`--output-csv` naming the shard scored, `--output-json RUN/embeddings.npy`; docs/reliability.md)."""
+    data = option("--data", "data_pattern")
+    inputs = [(shard, f"one of the shards read ({data})") for shard in shards]
+    for folder in dict.fromkeys(os.path.dirname(shard) for shard in shards):
+        inputs += [(os.path.join(folder, name), f"the shards' {name}") for name in (MANIFEST_NAME, VOCAB_NAME)]
+    return inputs + artifacts.model_inputs(model)
 
 
 def _check_distinct(shards: list[str]) -> None:
@@ -367,17 +389,31 @@ def summary_record(summary: dict, model, config, data_pattern: str, shards: list
     adds `by_class` (`class_breakdown`)."""
     where = model.directory if isinstance(model, artifacts.TrainedModel) else os.fspath(model)
     run = artifacts.run_directory(where) if where else None
-    experiment = None if run is None else os.path.join(run, artifacts.EXPERIMENT_FILE)
     epoch = re.fullmatch(r"epoch-(\d+)\.keras", os.path.basename(where or ""))
     return {"scores": {key: summary[key] for key in summary},
             "model": os.path.abspath(where), "weights": weights, "word_vectors": word_vectors,
             "epoch": int(epoch.group(1)) if epoch else None,
             "config": config.to_dict(),
-            "experiment": files.read_json(experiment) if experiment and os.path.isfile(experiment) else None,
+            "experiment": run_experiment(run)[0],
             "data": as_given(data_pattern),  # as given (a folder "[1]" is globbed escaped: shard_pattern)
             "shards": shard_records(shards), "frame_choice": frame_choices(shards), "batch_size": batch_size,
             "precision": precision, "acga_tf": __version__,
             "software": provenance.software(), "host": provenance.host(), "evaluated": provenance.now()}
+
+
+def run_experiment(run: str | None) -> tuple[object, str | None]:
+    """(the run's `experiment.json` as read, or None; why it could not be read, or None): the record is
+    informational, as to `predict` and `export`, which do not read it, so an unreadable one is recorded as None with a
+    warning (`_checked`, before the work) rather than refused (it failed the finished evaluation, naming no file)."""
+    path = None if run is None else os.path.join(run, artifacts.EXPERIMENT_FILE)
+    if path is None or not os.path.isfile(path):
+        return None, None
+    try:
+        return files.read_json(path), None
+    except (OSError, ValueError, tf.errors.OpError) as e:  # (JSONDecodeError: a ValueError)
+        reason = (f"not JSON ({e})" if isinstance(e, json.JSONDecodeError) else
+                  f"not read ({getattr(e, 'message', None) or getattr(e, 'strerror', None) or e})")
+        return None, f"{path}: {reason}; the scores are written with no experiment recorded"
 
 
 def write_csv(path: str, rows) -> None:

@@ -67,6 +67,7 @@ from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
 from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import smooth_masks
+from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -1566,7 +1567,7 @@ def write_mask_frames(result: PredictionResult, directory: str) -> list[str]:
 # === acga predict: streaming to files ===
 def check_outputs(video, output: str | None, frames_dir: str | None, queries: int = 1,
                   flags: tuple[str, str] | None = None, own: Collection[str] | None = None,
-                  output_json: str | None = None) -> None:
+                  output_json: str | None = None, inputs: Sequence[tuple[str, str]] = ()) -> None:
     """Checks the output paths before any work (docs/serving.md#predict).
 
     A frames folder may hold what an earlier run wrote there, for any number of sentences (mask PNGs, or numbered
@@ -1575,10 +1576,12 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     `flags`: the settings that named the overlay and the frames folder, as messages name them (default: `output` and
     `frames_dir`, the command's `--output` and `--frames-dir`: `options.option`; `--list`'s are both under
     `--output-dir`). `own`: the names of a frames folder's masks (`mask_png_names`), where the caller has them.
-    `output_json`: the masks' JSON file (`predict_to_files`).
+    `output_json`: the masks' JSON file (`predict_to_files`). `inputs`: what else is read, (path, what it is), as
+    `files.check_not_input` takes them: the model's files (`artifacts.model_inputs`), which no output may replace.
 
     Raises:
-        ValueError: an overlay that is not .mp4/.gif, is an existing folder, is the input video, or is a
+        ValueError: an output that is the input video or one of `inputs`; an overlay that is not .mp4/.gif, is an
+            existing folder, or is a
             write-protected file; a frames folder that is a file, holds other files (a numbered folder's included) or
             write-protected mask PNGs of an earlier run; a JSON file that is a folder or write-protected; a path
             under a file; two paths the same.
@@ -1594,6 +1597,7 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
             continue
         if os.path.realpath(path) == video_path:
             raise ValueError(f"{path}: is the input video; {flag} must name another path")
+        files.check_not_input(path, inputs, flag)
         if (video_path is not None and os.path.isdir(video_path) and flag != frames_flag
                 and os.path.splitext(os.path.realpath(path))[1].lower() in FRAME_EXTENSIONS
                 and os.path.dirname(os.path.realpath(path)) == video_path):  # a security tester's `--output
@@ -1784,7 +1788,9 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
     if soft_masks and not frames_dir:
         raise ValueError(f"{option('--soft-masks', 'soft_masks')}: goes with {flags[1]}, the folder of the PNGs it "
                          "makes soft")
-    check_outputs(video, output, frames_dir, len(queries), flags, own, output_json)
+    # the model's files by what it was loaded from (a predictor's `source`: its run, SavedModel or URL)
+    check_outputs(video, output, frames_dir, len(queries), flags, own, output_json,
+                  artifacts.model_inputs(getattr(model, "source", model)))
     target = None if output is None else files.output_path(output)[0]  # through a link: the file it names
     earlier_overlay = target is not None and os.path.isfile(target)  # kept as it is where the run fails
     earlier_json = output_json is not None and os.path.isfile(files.output_path(output_json)[0])

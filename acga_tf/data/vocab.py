@@ -523,8 +523,11 @@ def save_embedding_matrix(path: str, matrix: np.ndarray) -> None:
     np.save(path, np.asarray(matrix, np.float32), allow_pickle=False)
 
 
-def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None) -> np.ndarray:
-    """Loads a `.npy` matrix written by `save_embedding_matrix`.
+def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None,
+                          vocabulary_path: str | None = None) -> np.ndarray:
+    """Loads a `.npy` matrix written by `save_embedding_matrix`; `vocabulary_path`: the file `vocabulary` was read
+    from, which a message about their row counts names (an emptied vocab.txt is the likelier damage: it read as
+    "the vocabulary has 1 words").
 
     Raises:
         ValueError: not a 2-D float matrix, row 0 not zero, or its row count differs from `len(vocabulary)`.
@@ -543,7 +546,13 @@ def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None) -> np
     if np.any(m[0] != 0):
         raise ValueError(f"{path}: row 0 (padding/unknown) must be zero")
     if vocabulary is not None and m.shape[0] != len(vocabulary):
-        raise ValueError(f"{path}: {m.shape[0]} rows, the vocabulary has {len(vocabulary)} words")
+        rows, words, named = m.shape[0], len(vocabulary) - 1, vocabulary_path or "the vocabulary"
+        held = (f"holds no word (empty or damaged); put back the {os.path.basename(vocabulary_path or 'vocab.txt')} "
+                f"saved with it" if not words else
+                f"holds {words} word{'' if words == 1 else 's'}: they were not saved together; put back the pair "
+                "saved together")
+        raise ValueError(f"{path}: {rows} row{'' if rows == 1 else 's'} (one per word and the padding row), but "
+                         f"{named} {held}")
     return m.astype(np.float32)
 
 

@@ -156,6 +156,30 @@ def _sync(path: str) -> None:
         os.close(descriptor)
 
 
+def same_file(path: str, other: str) -> bool:
+    """Whether `path` names the file (or folder) `other` names: by the file itself where both exist (another
+    spelling of the path, a link to it, a hard link), else by the paths made absolute through links."""
+    with contextlib.suppress(OSError, ValueError):
+        return os.path.samefile(path, other)
+    return os.path.realpath(path) == os.path.realpath(other)
+
+
+def check_not_input(path: str, inputs, flag: str) -> None:
+    """Refuses, before the work, an output `path` that names one of the command's inputs: `inputs` are (path, what
+    it is: "the input video", "a file of the model (RUN)"), each compared by the file it names (`same_file`: an
+    output that is a link is written through, `output_path`), so that the output would not replace what is read
+    (`acga evaluate --output-csv` replaced the shard it scored; docs/reliability.md).
+
+    Raises:
+        ValueError: "`path`: is <what>; `flag` must name another path".
+    """
+    if "://" in path:
+        return
+    for given, what in inputs:
+        if same_file(path, given):
+            raise ValueError(f"{path}: is {what}; {flag} must name another path")
+
+
 def check_writable(path: str, *, folder: bool = False, flag: str | None = None) -> None:
     """Checks, before a long job, that the local file (or `folder`) `path` can be written at its end, creating nothing:
     a temporary file is made and removed in `path` if it is an existing folder, else in the nearest existing folder

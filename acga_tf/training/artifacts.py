@@ -53,6 +53,10 @@ DAMAGED_PROVENANCE = re.compile(r"provenance\.json\.damaged(\.\d+)?")  # a damag
 SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel (`saved_model_version`)
 VOCAB_FILE = "vocab.txt"
 EMBEDDINGS_FILE = "embeddings.npy"
+CHECKPOINT_DIR = "checkpoints"  # <run>/checkpoints/epoch-NN.keras (`train`)
+BACKUP_DIR = "backup"  # <run>/backup: what a stopped run resumes from (`train`)
+# A run's own files (with its checkpoints and backup): what no command's output may replace (`model_files`)
+RUN_FILES = (MODEL_FILE, CONFIG_FILE, EXPERIMENT_FILE, PROVENANCE_FILE, VOCAB_FILE, EMBEDDINGS_FILE)
 # In each `.keras` file a run writes (`model.keras`, its checkpoints): the digest of the words it was trained with
 # (`words_digest`), so that a copy without its run's word files beside it is not scored with other words. It is the
 # zip archive's comment, `WORDS_KEY` in JSON; files of 2026-12-05 hold it as an entry, `WORDS_ENTRY`, which made
@@ -492,6 +496,40 @@ def trained_files(path: str) -> tuple[str, str]:
     return model_path, directory
 
 
+def model_files(model) -> list[str]:
+    """The existing files of the model artifact `model` names, which a command reading it must not write over (its
+    outputs are refused where they name one: `files.check_not_input`, docs/reliability.md): a run's own files
+    (`RUN_FILES`), checkpoints and backup, for a run's folder, its `model.keras` or a checkpoint (also for its
+    `checkpoints/` folder); a `.keras` file with the vocabulary files beside it; every file of a SavedModel folder
+    (or of TF Serving's folder of its versions); a loaded `TrainedModel` by its run's folder. Nothing for a server's
+    URL, or for what is not there (the command says so)."""
+    if isinstance(model, TrainedModel):
+        model = model.directory
+    if not isinstance(model, (str, os.PathLike)) or "://" in os.fspath(model) or not os.path.exists(model):
+        return []
+    path = os.fspath(model)
+    found = [path] if os.path.isfile(path) else []
+    if os.path.isfile(path):
+        found += [os.path.join(os.path.dirname(path), name) for name in (VOCAB_FILE, EMBEDDINGS_FILE)]
+    run = run_directory(path)
+    if run is None and os.path.isdir(path) and os.path.basename(os.path.normpath(path)) == CHECKPOINT_DIR:
+        run = os.path.dirname(os.path.abspath(path))  # `acga evaluate --model RUN/checkpoints`
+    if run is not None:
+        found += [os.path.join(run, name) for name in RUN_FILES]
+        for folder in (CHECKPOINT_DIR, BACKUP_DIR):
+            found += [os.path.join(root, name) for root, _, names in os.walk(os.path.join(run, folder))
+                      for name in names]
+    elif os.path.isdir(path) and saved_model_version(path) is not None:  # a SavedModel, or its versions' folder
+        found += [os.path.join(root, name) for root, _, names in os.walk(path) for name in names]
+    return [name for name in dict.fromkeys(found) if os.path.isfile(name)]
+
+
+def model_inputs(model) -> list[tuple[str, str]]:
+    """`model_files` as `files.check_not_input` takes them: (path, "a file of the model (MODEL)")."""
+    name = model.directory if isinstance(model, TrainedModel) else model
+    return [(path, f"a file of the model ({name})") for path in model_files(model)]
+
+
 def load_trained(path: str) -> TrainedModel:
     """Loads a run written by `save_trained`: the directory, its `model.keras`, or one of its checkpoints.
 
@@ -503,7 +541,8 @@ def load_trained(path: str) -> TrainedModel:
     model_path, directory = trained_files(path)
     model = load_model_file(model_path)
     vocabulary = Vocabulary.load(os.path.join(directory, VOCAB_FILE))
-    embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary)
+    embeddings = load_embedding_matrix(os.path.join(directory, EMBEDDINGS_FILE), vocabulary,
+                                       os.path.join(directory, VOCAB_FILE))
     if embeddings.shape[1] != model.config.word_dim:  # else the first prediction fails in tf.function's binding,
         # kilobytes of tensor values long (an embeddings.npy of another run)
         raise ValueError(f"{os.path.join(directory, EMBEDDINGS_FILE)}: word vectors of {embeddings.shape[1]} "

@@ -99,8 +99,8 @@ def _start_over() -> str:
     """The end of a refused resume's message: "--overwrite to start over, or choose another --output"."""
     return f"{option(*OVERWRITE)} to start over, or choose another {option(*OUTPUT)}"
 
-BACKUP_DIR = "backup"
-CHECKPOINT_DIR = "checkpoints"
+BACKUP_DIR = artifacts.BACKUP_DIR
+CHECKPOINT_DIR = artifacts.CHECKPOINT_DIR
 CHECKPOINT_PATTERN = "epoch-{epoch:02d}.keras"
 LOG_DIR = "logs"
 WORKERS_DIR = "workers"
@@ -1079,7 +1079,8 @@ def _inherited_words(run: _Run, init_weights: str, vectors_path: str | None, sha
                        artifacts.EMBEDDINGS_FILE, vectors_path or f"random, seed {run.experiment.data.seed}")
         return
     words = Vocabulary.load(os.path.join(parent, artifacts.VOCAB_FILE))
-    vectors = load_embedding_matrix(os.path.join(parent, artifacts.EMBEDDINGS_FILE), words)
+    vectors = load_embedding_matrix(os.path.join(parent, artifacts.EMBEDDINGS_FILE), words,
+                                    os.path.join(parent, artifacts.VOCAB_FILE))
     matrix = run.vectorizer.matrix.numpy()
     if vectors.shape[1] != matrix.shape[1]:  # another word_dim: the weights' shapes refuse it (`load_initial_weights`)
         return
