@@ -196,7 +196,7 @@ from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import PROVENANCE_FILE, export_model
-from acga_tf.training.artifacts import MODEL_FILE, model_inputs
+from acga_tf.training.artifacts import MODEL_FILE
 from acga_tf.training.experiment import ExperimentConfig
 from acga_tf.training.train import (
     BACKUP_DIR,
@@ -471,12 +471,7 @@ def _run_predict_list(args) -> int:
 # === visualize (issue: predict) ===
 def _run_visualize(args) -> int:
     vis.figure_format(args.output)  # before the work
-    # nothing read may be replaced by the figure: the model's files, the video or a frame of a folder of frames
-    frames = sorted(os.listdir(args.video)) if args.video and os.path.isdir(args.video) else []
-    files.check_not_input(args.output, [*model_inputs(args.model), *([(args.video, "the input video")] if args.video
-                                                                     else []),
-                                        *((os.path.join(args.video, name), f"a frame of the input video ({args.video})")
-                                          for name in frames)], "--output")
+    files.check_not_input(args.output, vis.figure_inputs(args.model, args.video), "--output")
     files.check_writable(args.output)
     if args.sample and not args.data:
         raise ValueError("--sample picks a qualitative grid's rows: give --data PATTERN with it")

@@ -3,6 +3,7 @@
 
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -287,6 +288,24 @@ def test_a_figure_naming_a_frame_being_read_is_refused(name, run_dir, frames, tm
     assert capsys.readouterr().err == (f"acga visualize: error: {name}: is a frame of the input video (frames); "
                                        "--output must name another path\n")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_figure_naming_a_file_of_the_model_is_refused(run_dir, frames, tmp_path, capsys):
+    """As `acga predict`'s outputs (a tester's `--output-json RUN/model.keras` replaced the model): the figure may
+    name none of the model's files (`visualize.figure_inputs`), here through a link (a figure is written through it,
+    `files.output_path`), since a figure's extension is none of theirs."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    video = tmp_path / "v.mp4"
+    write_video(str(video), frames[:4], "libx264", "yuv420p")
+    output = tmp_path / "figure.png"
+    output.symlink_to(run / "model.keras")
+    assert main(["visualize", "--model", str(run), "--video", str(video), "--query", QUERY, "--point", "1,1",
+                 "--output", str(output)]) == 2
+    assert capsys.readouterr().err == (f"acga visualize: error: {output}: is a file of the model ({run}); --output "
+                                       "must name another path\n")
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
 
 def test_a_failed_figure_write_keeps_the_earlier_file(trained_twin, frames, tmp_path, monkeypatch):

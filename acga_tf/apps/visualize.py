@@ -48,7 +48,7 @@ from acga_tf.ops.geometry import (
     unletterbox,
 )
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs, mask_at_original_size
-from acga_tf.training.artifacts import as_trained
+from acga_tf.training.artifacts import as_trained, model_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -478,6 +478,16 @@ def figure_format(path: str) -> str:
         raise ValueError(f"{path}: .pgf is not written here (LaTeX's format keeps each image in a file of its own); "
                          "LaTeX takes a .pdf figure")
     return ext
+
+
+
+def figure_inputs(model, video: str | None) -> list[tuple[str, str]]:
+    """What a figure of `model` on `video` reads, as `files.check_not_input` takes it: the model's files
+    (`artifacts.model_files`), the video, or each frame of a folder of frames, which the figure written over one of
+    them replaced (`--output frames/00003.png`; docs/reliability.md)."""
+    frames = sorted(os.listdir(video)) if video and os.path.isdir(video) else []
+    return [*model_inputs(model), *([(video, "the input video")] if video else []),
+            *((os.path.join(video, name), f"a frame of the input video ({video})") for name in frames)]
 
 
 MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")  # Matplotlib's warning, one per character and drawing
