@@ -2023,6 +2023,23 @@ def test_a_folder_above_models_names_the_models_in_it(tmp_path, capsys):
                                        f"{demo / 'run'}: give one of them\n")
 
 
+def test_a_runs_checkpoints_folder_is_named_as_such(tmp_path, capsys):
+    """A tester's `acga export --model RUN/checkpoints` was told to put vocab.txt and embeddings.npy beside the
+    folder's model.keras, which a checkpoints folder never holds (`acga evaluate` scores it checkpoint by
+    checkpoint)."""
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    for name in ("epoch-01.keras", "epoch-02.keras"):
+        (checkpoints / name).write_bytes(b"")
+    video = write_video(tmp_path / "v.mp4", moving_frames(3, 24, 32), "libx264", "yuv420p")
+    for command in (["export", "--output", str(tmp_path / "out" / "1")], ["predict", "--video", video, "--query",
+                                                                          QUERY]):
+        assert main([command[0], "--model", str(checkpoints), *command[1:]]) == 2
+        assert capsys.readouterr().err == (f"acga {command[0]}: error: {checkpoints}: a run's checkpoints folder "
+                                           "(epoch-01.keras, epoch-02.keras): give one of its checkpoints, or the "
+                                           f"run's folder {tmp_path / 'run'} for its final model\n")
+
+
 def test_a_keras_file_without_its_vocabulary_is_a_clear_error(run_dir, tmp_path, capsys):
     import shutil
 

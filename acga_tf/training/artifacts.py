@@ -482,6 +482,14 @@ def trained_files(path: str) -> tuple[str, str]:
     if os.path.isdir(path) and not os.path.exists(model_path) and saved_model_version(path) is not None:
         raise FileNotFoundError(f"{path}: a SavedModel, which serves (TF Serving, `acga predict`, `acga app`); this "
                                 f"reads a trained run: its folder (holding {MODEL_FILE}), {MODEL_FILE} or a checkpoint")
+    if (os.path.isdir(path) and not os.path.exists(model_path)
+            and os.path.basename(os.path.normpath(path)) == CHECKPOINT_DIR
+            and (kept := sorted(name for name in os.listdir(path) if name.endswith(".keras")))):
+        # (`acga export --model RUN/checkpoints` was told to put vocabulary files beside a model.keras it lacks: a
+        # tester's; `acga evaluate` scores such a folder checkpoint by checkpoint)
+        raise FileNotFoundError(f"{path}: a run's checkpoints folder ({', '.join(kept[:3])}"
+                                f"{', ...' if len(kept) > 3 else ''}): give one of its checkpoints, or the run's "
+                                f"folder {os.path.dirname(os.path.abspath(path))} for its final model")
     if not os.path.exists(model_path) or directory is None:
         folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         absent = [os.path.join(folder, f) for f in (VOCAB_FILE, EMBEDDINGS_FILE)
