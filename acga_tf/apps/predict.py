@@ -1592,12 +1592,11 @@ def check_outputs(video, output: str | None, frames_dir: str | None, queries: in
     output_flag, frames_flag = flags or output_flags()
     json_flag = option("--output-json", "output_json")
     named = {}  # each output's file: two the same are refused
+    read = [*([(video_path, "the input video")] if video_path is not None else []), *inputs]
     for flag, path in ((output_flag, output), (frames_flag, frames_dir), (json_flag, output_json)):
         if path is None:
             continue
-        if os.path.realpath(path) == video_path:
-            raise ValueError(f"{path}: is the input video; {flag} must name another path")
-        files.check_not_input(path, inputs, flag)
+        files.check_not_input(path, read, flag)
         if (video_path is not None and os.path.isdir(video_path) and flag != frames_flag
                 and os.path.splitext(os.path.realpath(path))[1].lower() in FRAME_EXTENSIONS
                 and os.path.dirname(os.path.realpath(path)) == video_path):  # a security tester's `--output

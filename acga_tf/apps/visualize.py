@@ -480,7 +480,6 @@ def figure_format(path: str) -> str:
     return ext
 
 
-
 def figure_inputs(model, video: str | None) -> list[tuple[str, str]]:
     """What a figure of `model` on `video` reads, as `files.check_not_input` takes it: the model's files
     (`artifacts.model_files`), the video, or each frame of a folder of frames, which the figure written over one of

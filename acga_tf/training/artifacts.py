@@ -482,14 +482,13 @@ def trained_files(path: str) -> tuple[str, str]:
     if os.path.isdir(path) and not os.path.exists(model_path) and saved_model_version(path) is not None:
         raise FileNotFoundError(f"{path}: a SavedModel, which serves (TF Serving, `acga predict`, `acga app`); this "
                                 f"reads a trained run: its folder (holding {MODEL_FILE}), {MODEL_FILE} or a checkpoint")
-    if (os.path.isdir(path) and not os.path.exists(model_path)
-            and os.path.basename(os.path.normpath(path)) == CHECKPOINT_DIR
+    if (not os.path.exists(model_path) and _checkpoints_folder_run(path) is not None
             and (kept := sorted(name for name in os.listdir(path) if name.endswith(".keras")))):
         # (`acga export --model RUN/checkpoints` was told to put vocabulary files beside a model.keras it lacks: a
         # tester's; `acga evaluate` scores such a folder checkpoint by checkpoint)
         raise FileNotFoundError(f"{path}: a run's checkpoints folder ({', '.join(kept[:3])}"
                                 f"{', ...' if len(kept) > 3 else ''}): give one of its checkpoints, or the run's "
-                                f"folder {os.path.dirname(os.path.abspath(path))} for its final model")
+                                f"folder {_checkpoints_folder_run(path)} for its final model")
     if not os.path.exists(model_path) or directory is None:
         folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         absent = [os.path.join(folder, f) for f in (VOCAB_FILE, EMBEDDINGS_FILE)
@@ -502,6 +501,12 @@ def trained_files(path: str) -> tuple[str, str]:
                                 f"{EMBEDDINGS_FILE}: give the run's folder, or put its {VOCAB_FILE} and "
                                 f"{EMBEDDINGS_FILE} beside the .keras file)")
     return model_path, directory
+
+
+def _checkpoints_folder_run(path: str) -> str | None:
+    """The run whose `checkpoints/` folder `path` is (by its name), or None."""
+    is_it = os.path.isdir(path) and os.path.basename(os.path.normpath(path)) == CHECKPOINT_DIR
+    return os.path.dirname(os.path.abspath(path)) if is_it else None
 
 
 def model_files(model) -> list[str]:
@@ -519,9 +524,7 @@ def model_files(model) -> list[str]:
     found = [path] if os.path.isfile(path) else []
     if os.path.isfile(path):
         found += [os.path.join(os.path.dirname(path), name) for name in (VOCAB_FILE, EMBEDDINGS_FILE)]
-    run = run_directory(path)
-    if run is None and os.path.isdir(path) and os.path.basename(os.path.normpath(path)) == CHECKPOINT_DIR:
-        run = os.path.dirname(os.path.abspath(path))  # `acga evaluate --model RUN/checkpoints`
+    run = run_directory(path) or _checkpoints_folder_run(path)  # (`acga evaluate --model RUN/checkpoints`)
     if run is not None:
         found += [os.path.join(run, name) for name in RUN_FILES]
         for folder in (CHECKPOINT_DIR, BACKUP_DIR):
