@@ -117,6 +117,27 @@ def test_overrides_and_file_round_trip(tmp_path):
         ACGAConfig.from_json(str(path / "x.json"))
 
 
+def test_a_field_given_twice_is_refused_naming_it(tmp_path, capsys):
+    """A config file holding a field twice ran with the last value, unseen (an edit that added `"text_dim": 16`
+    below the old `8`): JSON allows it, `json.load` keeps the last one. Refused in one line naming the file and the
+    field, for the model's config, the experiment's, the command line's `--config`, and an object inside one."""
+    from acga_tf import cli  # noqa: PLC0415
+
+    path = tmp_path / "c.json"
+    path.write_text('{"preset": "tiny",\n  "text_dim": 8,\n  "text_dim": 16}')
+    with pytest.raises(ValueError, match=r"c.json: field 'text_dim' is given twice \(8 and then 16\); keep one$"):
+        ACGAConfig.from_json(str(path))
+    with pytest.raises(ValueError, match=r"c.json: field 'text_dim' is given twice"):
+        ExperimentConfig.from_json(str(path))
+    with pytest.raises(ValueError, match=r"^JSON text: field 'epochs' is given twice \(1 and then 2\); keep one$"):
+        ExperimentConfig.from_json('{"preset": "tiny", "model": {}, "epochs": 1, "epochs": 2}')
+    with pytest.raises(ValueError, match=r"^JSON text: field 'image_size' is given twice"):
+        ExperimentConfig.from_json('{"model": {"image_size": 32, "image_size": 64}}')
+    assert cli.main(["params", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c.json: field 'text_dim' is given twice (8 and then 16); keep one" in err
+
+
 @pytest.mark.parametrize("overrides, match", [
     ({"image_size": 500}, "image_size=500.*multiple of 16"),
     ({"clip_length": 6}, "clip_length=6"),

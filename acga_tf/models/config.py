@@ -8,6 +8,7 @@ not a class. Data, training and experiment settings live in their own configs (`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from typing import Any
@@ -188,16 +189,18 @@ def read_json_object(path: str) -> dict[str, Any]:
     `to_json()` returns).
 
     Raises:
-        ValueError: missing or unreadable file, invalid JSON or not an object (the message names the file and line).
+        ValueError: missing or unreadable file, invalid JSON, a field given twice in one object (JSON takes the last
+            silently: an edit that added `"batch_size": 16` below the old `8` ran at 16 unseen) or not an object (the
+            message names the file, and the line or the field).
     """
     if is_json_text(path):
         try:
-            return json.loads(path)
+            return json.loads(path, object_pairs_hook=functools.partial(_fields_once, "JSON text"))
         except json.JSONDecodeError as e:
             raise ValueError(f"JSON text:{e.lineno}: not valid JSON ({e.msg})") from None
     try:
         with open(path, encoding="utf-8-sig") as f:  # (Windows' Notepad saves "UTF-8 with BOM")
-            d = json.load(f)
+            d = json.load(f, object_pairs_hook=functools.partial(_fields_once, path))
     except FileNotFoundError:
         raise ValueError(f"{path}: config file not found") from None
     except json.JSONDecodeError as e:
@@ -208,4 +211,15 @@ def read_json_object(path: str) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
     if not isinstance(d, dict):
         raise ValueError(f"{path}: expected a JSON object of config fields")
+    return d
+
+
+def _fields_once(source: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's fields as a dict, refusing a field named twice (`json`'s `object_pairs_hook`)."""
+    d = {}
+    for key, value in pairs:
+        if key in d:
+            raise ValueError(f"{source}: field {key!r} is given twice ({json.dumps(d[key])} and then "
+                             f"{json.dumps(value)}); keep one")
+        d[key] = value
     return d
