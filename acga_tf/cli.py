@@ -184,7 +184,7 @@ from acga_tf.apps.predict import (
     quoted,
 )
 from acga_tf.apps.predictors import is_server_url, load_predictor
-from acga_tf.data.convert import counted, prepare_from_args
+from acga_tf.data.convert import prepare_from_args
 from acga_tf.data.video import video_file_problem
 from acga_tf.models.acga import ACGA, parameter_table
 from acga_tf.models.config import ACGAConfig
@@ -194,6 +194,7 @@ from acga_tf.ops.devices import gpu_description
 from acga_tf.ops.errors import error_message, sigterm_as_interrupt
 from acga_tf.ops.progress import bar as progress_bar
 from acga_tf.ops.progress import is_live, keras_verbosity
+from acga_tf.ops.wording import counted
 from acga_tf.serving.client import SIGNATURES, ServiceUnavailable
 from acga_tf.serving.export import PROVENANCE_FILE, export_model
 from acga_tf.training.artifacts import MODEL_FILE
@@ -631,7 +632,9 @@ def _print_by_class(by_class: dict, table) -> None:
         print(f"\nBy {kind} (A2D's {kind} classes; docs/evaluation.md#by-class):", file=table)
         print(format_table(by_class[kind], first=kind), file=table)
     if by_class["unknown"]:
-        print(f"\n{by_class['unknown']} samples record no class and are in neither table (J-HMDB or your own data, A2D "
+        one = by_class["unknown"] == 1
+        print(f"\n{counted(by_class['unknown'], 'sample')} {'records' if one else 'record'} no class and "
+              f"{'is' if one else 'are'} in neither table (J-HMDB or your own data, A2D "
               "frames whose .h5 has no usable id, or shards converted before 2026-12-06, late morning)", file=table)
 
 
@@ -648,7 +651,7 @@ def _run_demo(args) -> int:
                                     f"--overwrite starts the demo over in {args.output}") from None
         raise KeyboardInterrupt(f"the same command starts the demo over in {args.output}") from None
     c, n = result.experiment.model, result.experiment.training.epochs
-    print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {n} epoch{'s' * (n != 1)}, "
+    print(f"\nACGA ({DEMO_PRESET} preset, T={c.clip_length}, S={c.image_size}, {counted(n, 'epoch')}, "
           f"{result.precision[0]}) on the held-out synthetic clips, the paper's evaluation protocol:")
     print(format_table(result.summary))
     print("\nText-blind reference (every actor of the frame predicted perfectly) on the same samples:")

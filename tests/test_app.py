@@ -23,7 +23,7 @@ from PIL import Image
 from runs import QUERY, moving_frames, write_video
 
 from acga_tf import cli
-from acga_tf.apps.app import WebApp, build_page
+from acga_tf.apps.app import WebApp, build_page, request_line
 from acga_tf.apps.predict import predict
 from acga_tf.data.synthetic import write_example_video
 
@@ -613,3 +613,14 @@ def test_the_page_keeps_its_errors_and_clears_a_videos_results_when_another_come
     with pytest.raises(Exception) as shown:
         segment(None, QUERY)
     assert getattr(shown.value, "duration", 10) is None and "upload a video first" in str(shown.value)
+
+
+def test_the_log_counts_one_frame_in_the_singular():
+    """A tester's: a one-frame video's request was logged "1 frames" (and the model's one word "1 words")."""
+    from acga_tf.data.video import window_bounds  # noqa: PLC0415
+
+    assert re.fullmatch(r"\S+ \S+ request 3: v\.mp4, 1 sentence, 1 frame, 0\.5 s: done",
+                        request_line(3, "v.mp4", "the dog", 1, 0.5, "done"))
+    assert ", 2 sentences, 2 frames, " in request_line(3, "v.mp4", "a\nb", 2, 0.5, "done")
+    with pytest.raises(ValueError, match=r"^center 1 is outside the video's 1 frame$"):
+        window_bounds(1, 16, 1)

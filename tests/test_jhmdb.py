@@ -220,8 +220,14 @@ def test_metadata_of_another_extraction_is_warned_of_and_a_whole_float_count_rea
     with caplog.at_level("WARNING"):
         frames = read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(meta))
     assert len(frames) == 6
-    assert (f"{meta}: 1 of 2 videos have another number of usable frames than its entries say ({PULLUP}: 20 here, 40 "
+    assert (f"{meta}: 1 of 2 videos has another number of usable frames than its entries say ({PULLUP}: 20 here, 40 "
             "there): its frames, chosen by number, may not be the images MTTR's are") in caplog.text
+    caplog.clear()
+    meta.write_text(json.dumps([[*entry[:3], int(entry[3]) * 2, *entry[4:]] for entry in entries]))
+    with caplog.at_level("WARNING"):
+        read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(meta))
+    assert (f"{meta}: 2 of 2 videos have another number of usable frames than their entries say (") in caplog.text
+    assert "there): their frames, chosen by number" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING"):
         read_jhmdb(str(jhmdb_root), frames="metadata", metadata_path=str(jhmdb_root / "metadata.json"))

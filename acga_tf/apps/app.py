@@ -35,6 +35,7 @@ from acga_tf.data.text import compose
 from acga_tf.data.video import iter_video_frames
 from acga_tf.ops.errors import noting_stops, sigterm_as_interrupt
 from acga_tf.ops.extras import install_hint
+from acga_tf.ops.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class WebApp:
             for note in notes:  # the operator's too, those that quote no sentence (a damaged upload, a missing font)
                 if without_sentences(note, text) == note:
                     logger.warning("request %d: %s", number, note)
-            outcome = "done" + (f" ({len(notes)} note{'s' * (len(notes) != 1)} shown)" if notes else "")
+            outcome = "done" + (f" ({counted(len(notes), 'note')} shown)" if notes else "")
             model = self.predictor.source  # a path with a folder in it (not "run", which "running" holds)
             shown = [page_message(note, video, self.work_dir).replace(model, "the model") if os.sep in model
                      else page_message(note, video, self.work_dir) for note in notes]  # no server path, as errors
@@ -241,7 +242,7 @@ class WebApp:
             done += count
             frames[0] = done
             if cancelled is not None and cancelled():  # the frames' window is written; the next is not begun
-                raise RequestCancelled(f"stopped after {done} frames")
+                raise RequestCancelled(f"stopped after {counted(done, 'frame')}")
             if limit and done > limit:  # a container that declared no count, or fewer frames than it holds
                 raise ValueError(f"{os.path.basename(video)}: stopped after {limit} frames, the most this page "
                                  "segments (acga app --max-frames)")
@@ -314,7 +315,7 @@ def request_line(number: int, video: str | None, text: str | None, frames: int, 
     name = "".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in name)
     count = sum(bool(line.strip()) for line in (text or "").splitlines())
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    return (f"{stamp} request {number}: {name}, {count} sentence{'s' * (count != 1)}, {frames} frames, "
+    return (f"{stamp} request {number}: {name}, {counted(count, 'sentence')}, {counted(frames, 'frame')}, "
             f"{seconds:.1f} s: {outcome}")
 
 

@@ -51,6 +51,7 @@ from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import mask_at_original_size
 from acga_tf.ops.progress import keras_verbosity
+from acga_tf.ops.wording import counted
 from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def evaluate(model_path: str | artifacts.TrainedModel, data_pattern: str, *, bat
     model_path = _checked_model(model_path)
     data_pattern, shards, batch_size = _checked(data_pattern, batch_size, output_csv, output_json, model_path)
     summary, rows, record = _score_model(model_path, data_pattern, shards, batch_size, vectors_path, progress)
-    done = (f"{summary['samples']} samples: mean IoU {100 * summary['mean_iou']:.1f}%, overall IoU "
+    done = (f"{counted(summary['samples'], 'sample')}: mean IoU {100 * summary['mean_iou']:.1f}%, overall IoU "
             f"{100 * summary['overall_iou']:.1f}%, mAP {100 * summary['mAP@0.5:0.95']:.1f}%")  # ("1.0" read as 1)
     _write_outputs(done, ((output_csv, lambda: write_csv(output_csv, rows)),
                           (output_json, lambda: files.write_json(output_json, record))))
@@ -316,7 +317,9 @@ def unknown_words_note(vectorizer, sentences: list[str]) -> str | None:
     words = sorted({word for words in unknown for word in words})
     count = sum(sentence in hit for sentence in sentences)
     shown = ", ".join(repr(w) for w in words[:8]) + (f" and {len(words) - 8} more" if len(words) > 8 else "")
-    return (f"{count} of the {len(sentences)} samples have words this model does not know, read as zero vectors: "
+    have = "has" if count == 1 else "have"
+    return (f"{count} of the {counted(len(sentences), 'sample')} {have} words this model does not know, read as zero "
+            "vectors: "
             f"{shown} (a vocabulary or word vectors that lack them; docs/data.md#pipeline)")
 
 

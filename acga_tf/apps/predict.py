@@ -67,6 +67,7 @@ from acga_tf.ops.exceptions import InputError, InputTypeError
 from acga_tf.ops.geometry import clip_indices
 from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import smooth_masks
+from acga_tf.ops.wording import counted
 from acga_tf.training import artifacts
 
 logger = logging.getLogger(__name__)
@@ -1928,11 +1929,11 @@ def predict_to_files(model, video, queries: Sequence[str], *, output: str | None
             elif frames_dir and first and not resume_from:  # a part (--start): frames first + 1 on, not "the first"
                 kept += [f"{frames_dir} holds the masks of frames {first + 1} to {first + done}"]
             elif frames_dir:  # (a stopped run's frames kept too, where this one went on from them)
-                kept += [f"{frames_dir} holds the masks of the first {done + resume_from} frames"]
+                kept += [f"{frames_dir} holds the masks of the first {counted(done + resume_from, 'frame')}"]
             if started and done + resume_from > 1:  # (`_go_on_from` keeps all but the last: none of one)
                 kept += ["the same command goes on from there"]
-            kept = "; ".join([f"after {done} frames" + (f" (from frame {resume_from + 1})" if resume_from else ""),
-                              *kept])
+            kept = "; ".join([f"after {counted(done, 'frame')}" + (f" (from frame {resume_from + 1})"
+                                                                  if resume_from else ""), *kept])
             if isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt(kept) from None
             e.add_note(kept)  # what was kept, which the CLI's one-line error ends with
@@ -2178,9 +2179,9 @@ def _past_the_end_message(start: float | None, first: int, frames: int | None, f
     variable = times and any(abs(t - times[0] - k / fps) > 0.5 / fps for k, t in enumerate(times))
     if variable and first >= len(times):  # the frames' own times: no number or length from the mean rate (8 frames
         count = len(times)  # over 3.03 s would read "--start 5.0 is frame 15 ... 3.05 s at 2.62 fps")
-        return (f"{given} is past the video's end ({count} frame{'' if count == 1 else 's'}, the last shown "
+        return (f"{given} is past the video's end ({counted(count, 'frame')}, the last shown "
                 f"from {times[-1]:.2f} s)")
-    length = (f"{frames} frame{'' if frames == 1 else 's'}, {frames / fps:.2f} s at {fps:g} fps" if frames
+    length = (f"{counted(frames, 'frame')}, {frames / fps:.2f} s at {fps:g} fps" if frames
               else f"{fps:g} fps")
     if frames and start is not None and start < frames / fps:  # within the video, after its last frame is shown
         return (f"no frame is shown from {given} on: the last, frame {frames}, is shown from "

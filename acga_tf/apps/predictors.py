@@ -33,6 +33,7 @@ from acga_tf.ops.devices import require_tensorflow_backend
 from acga_tf.ops.geometry import preprocess_clip
 from acga_tf.ops.options import option
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs
+from acga_tf.ops.wording import counted
 from acga_tf.serving.client import (
     DEFAULT_SIGNATURE,
     DESCRIBE_SIGNATURE,
@@ -546,8 +547,8 @@ def _words_hint(vocabulary: Vocabulary, path: str) -> str:
     `path` that lists them."""
     words = vocabulary.words[1:]  # (the padding token first)
     if len(words) <= WORDS_LISTED:
-        return f"the model knows {len(words)} words: {' '.join(words)}"
-    return f"the model's {len(words)} words are listed in {path}"
+        return f"the model knows {counted(len(words), 'word')}: {' '.join(words)}"
+    return f"the model's {counted(len(words), 'word')} {'is' if len(words) == 1 else 'are'} listed in {path}"
 
 
 def _last_loaded(key: tuple, load: Callable[[], Predictor]) -> Predictor:

@@ -48,6 +48,7 @@ from acga_tf.ops.geometry import (
     unletterbox,
 )
 from acga_tf.ops.postprocess import PEAK_FRAME, logits_outputs, mask_at_original_size
+from acga_tf.ops.wording import counted
 from acga_tf.training.artifacts import as_trained, model_inputs
 
 logger = logging.getLogger(__name__)
@@ -283,7 +284,7 @@ def _clip_of(video, frame: int | None, clip_length: int) -> tuple[np.ndarray, in
                 else list(video[first:stop]))
         n = first + len(read)  # the frames read end at the clip's last one, or at the video's end
     if not 0 <= frame < n:
-        raise ValueError(f"frame {frame} is outside the video's {n} frames")
+        raise ValueError(f"frame {frame} is outside the video's {counted(n, 'frame')}")
     clip = np.stack([square_pixels(f, info.sample_aspect) for f in read])
     return clip[np.asarray(clip_indices(frame, n, clip_length)) - first], frame
 

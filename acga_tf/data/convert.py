@@ -68,6 +68,7 @@ from acga_tf.ops.defaults import DEFAULT_SHARD_SIZE, DEFAULT_WINDOW, METADATA_NA
 from acga_tf.ops.errors import deferred_interrupts
 from acga_tf.ops.options import option
 from acga_tf.ops.progress import bar as progress_bar
+from acga_tf.ops.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -378,7 +379,7 @@ def _check_other_split(output_dir: str, manifest: dict[str, Any], split_name: st
     theirs = set(manifest.get("splits", {}).get(other, {}).get("videos", ()))
     both = sorted(theirs & {f.video_id for f in frames})
     if both:
-        raise ValueError(f"{output_dir}: {len(both)} video{'s' * (len(both) != 1)} of the table's {split_name} split "
+        raise ValueError(f"{output_dir}: {counted(len(both), 'video')} of the table's {split_name} split "
                          f"{'were' if len(both) != 1 else 'was'} in the {other} split of the table its {other} shards "
                          f"were converted from ({both[0]}): a video would be in both splits; convert every split (no "
                          "--split)")
@@ -647,11 +648,6 @@ def prepare(dataset: str, root: str, output: str, split: str = "all", *, workers
 
 
 # === Command line (shared by `acga prepare` and `python -m pipelines.convert`) ===
-def counted(n: int, noun: str) -> str:
-    """"1 shard", "2 shards"."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def prepare_from_args(args: argparse.Namespace) -> list[str]:
     """Runs `prepare` with `acga prepare`'s parsed options (`acga_tf/command_options.py`); returns one summary line per
     split."""

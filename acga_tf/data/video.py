@@ -36,6 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from acga_tf.data.colour import BT709, HDR_TRANSFERS, sdr_from_hdr
 from acga_tf.data.types import MAX_FRAME_PIXELS, AnnotatedFrame, DataError
 from acga_tf.ops import files
+from acga_tf.ops.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def window_bounds(center: int, window: int, num_frames: int) -> tuple[int, int]:
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     if not 0 <= center < num_frames:
-        raise ValueError(f"center {center} is outside the video's {num_frames} frames")
+        raise ValueError(f"center {center} is outside the video's {counted(num_frames, 'frame')}")
     first = max(0, center - window // 2)
     last = min(num_frames - 1, center + (window + 1) // 2 - 1)
     return first, last
@@ -1564,8 +1565,8 @@ def _video_samples(group: list[AnnotatedFrame], window: int,
             continue
         available = min(stops[i], decoded)  # what decoding up to this frame's window's end gave
         if available <= c:
-            results[i] = DataError(frame.frames_path, f"the video has {available} frames, fewer than annotated frame "
-                                                      f"{frame.frame_number} ({_annotated_in(frame)})",
+            results[i] = DataError(frame.frames_path, f"the video has {counted(available, 'frame')}, fewer than "
+                                                      f"annotated frame {frame.frame_number} ({_annotated_in(frame)})",
                                    reason="short_video")
             continue
         first, last = window_bounds(c, window, available)

@@ -29,6 +29,7 @@ import tensorflow as tf
 from acga_tf.data.text import compose, tokenize, tokenize_py_many
 from acga_tf.data.types import MAX_SENTENCE_BYTES
 from acga_tf.ops import files
+from acga_tf.ops.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -549,9 +550,9 @@ def load_embedding_matrix(path: str, vocabulary: Vocabulary | None = None,
         rows, words, named = m.shape[0], len(vocabulary) - 1, vocabulary_path or "the vocabulary"
         held = (f"holds no word (empty or damaged); put back the {os.path.basename(vocabulary_path or 'vocab.txt')} "
                 f"saved with it" if not words else
-                f"holds {words} word{'' if words == 1 else 's'}: they were not saved together; put back the pair "
+                f"holds {counted(words, 'word')}: they were not saved together; put back the pair "
                 "saved together")
-        raise ValueError(f"{path}: {rows} row{'' if rows == 1 else 's'} (one per word and the padding row), but "
+        raise ValueError(f"{path}: {counted(rows, 'row')} (one per word and the padding row), but "
                          f"{named} {held}")
     return m.astype(np.float32)
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from acga_tf.ops import files
 from acga_tf.ops.exceptions import InputError
+from acga_tf.ops.wording import counted
 
 
 class Row(dict):
@@ -93,7 +94,7 @@ def read_csv_rows(path: str, columns: Sequence[str], *, expected: str, kind: str
                     if (short := [column for column in columns if at[column] >= len(cells)]):  # (its own row's
                         # problem, for the caller to refuse with the row, or leave out: "column 'mask' is empty"
                         # before, of a row whose cells ended before it, an own-data reviewer's)
-                        row.short = (f"{len(cells)} cell{'s' * (len(cells) != 1)}, the header names {len(names)}: "
+                        row.short = (f"{counted(len(cells), 'cell')}, the header names {len(names)}: "
                                      f"the row ends before its {' and '.join(short)} column{'s' * (len(short) > 1)}")
                     rows.append((line, row))
     except FileNotFoundError:
