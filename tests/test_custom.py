@@ -694,3 +694,21 @@ def test_rows_left_out_of_ones_own_table_are_warned_of_by_its_reader(own, caplog
         read_custom(str(own), skip_bad=True, skipped=skipped)
     assert [r.reason for r in skipped] == ["missing_video"]
     assert [record.name for record in caplog.records if "skipped:" in record.getMessage()] == ["acga_tf.data.custom"]
+
+
+def test_many_rows_left_out_for_one_reason_are_warned_of_ten_by_ten(own, caplog):
+    """A tester's: `acga prepare a2d --skip-bad` on a partial A2D printed one warning per item left out (3,747
+    lines). The first ten of a reason one by one, then one line that more follow; the list holds every one."""
+    with open(own / "annotations.csv", "a", encoding="utf-8", newline="") as f:
+        for k in range(25):
+            csv.writer(f).writerow([f"clips/gone{k}.mp4", 3, "the red square", "masks/a3.png", "train", ""])
+        csv.writer(f).writerow(["clips/a.mp4", 3, "", "masks/a3.png", "train", ""])  # another reason: shown
+    skipped = []
+    with caplog.at_level("WARNING"):
+        read_custom(str(own), skip_bad=True, skipped=skipped)
+    assert [r.reason for r in skipped].count("missing_video") == 25
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped: ")]
+    assert sum("gone" in line for line in warned) == 10, warned
+    assert warned.count("skipped: more items for the same reason (missing_video), not shown one by one: the list of "
+                        "items left out holds every one (acga prepare's skipped.csv)") == 1
+    assert len(warned) == 12, warned

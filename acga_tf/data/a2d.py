@@ -30,6 +30,7 @@ COPY_QUIRK = "1 (copy)"  # docs/data.md#datasets: official quirk row, dropped
 _INT_RE = re.compile(r"^[0-9]+$")
 # What a bad item's error adds, for `acga prepare`
 SKIP_BAD_HINT = "use --skip-bad to leave such items out and list them in skipped.csv"
+SHOWN_SKIPS = 10  # items left out that are warned of one by one, per reason; the list of skipped items holds every one
 # The longest annotation line read (its sentence is shorter: the records' limit, `MAX_SENTENCE_BYTES`).
 MAX_LINE_BYTES = MAX_SENTENCE_BYTES
 _H5_RE = re.compile(r"^([0-9]+)\.h5$")
@@ -70,16 +71,33 @@ class _Reporter:
     def __init__(self, skip_bad: bool, skipped: list[Skipped] | None, log: logging.Logger | None = None):
         self.skip_bad = skip_bad
         self.skipped = skipped
-        self.log = log or logger
+        self.warn = SkipWarnings(log or logger)
 
     def __call__(self, err: DataError) -> None:
         if not self.skip_bad:  # what the converter's own errors say too, each of them; not of a table's frame
             if err.reason not in ("frame_numbering", "windows_path"):  # numbering or paths, whose other rows are
                 err.add_note(SKIP_BAD_HINT)  # likely off the same way (--skip-bad left out all 18 of a tester's)
             raise err
-        self.log.warning("skipped: %s", err)
+        self.warn(err.reason, str(err))
         if self.skipped is not None:
             self.skipped.append(Skipped(source=err.source, reason=err.reason, message=err.message))
+
+
+class SkipWarnings:
+    """Warns "skipped: ..." of each item left out, the first `SHOWN_SKIPS` of a reason one by one and then once that
+    more follow: a partial A2D (its videos half copied) left out 3,747 items, one warning each."""
+
+    def __init__(self, log: logging.Logger):
+        self.log = log
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, reason: str, text: str) -> None:
+        count = self.counts[reason] = self.counts.get(reason, 0) + 1
+        if count <= SHOWN_SKIPS:
+            self.log.warning("skipped: %s", text)
+        elif count == SHOWN_SKIPS + 1:
+            self.log.warning("skipped: more items for the same reason (%s), not shown one by one: the list of items "
+                             "left out holds every one (acga prepare's skipped.csv)", reason)
 
 
 def read_text_lines(path: str, report=None) -> list[tuple[int, str]]:

@@ -36,7 +36,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Iterable, Iterator, Sequence
 
-from acga_tf.data.a2d import SKIP_BAD_HINT, read_a2d
+from acga_tf.data.a2d import SKIP_BAD_HINT, SkipWarnings, read_a2d
 from acga_tf.data.beam import BEAM_OPTION, check_beam_options, error_path, run_beam
 from acga_tf.data.custom import read_custom
 from acga_tf.data.jhmdb import jhmdb_frame_choice, read_jhmdb
@@ -483,10 +483,12 @@ def convert(frames: Sequence[AnnotatedFrame], output_dir: str, *, split_name: st
     skipped_rows = [row for t in tasks for row in markers[t.name]["skipped"]]
     left_out = [sentence for t in tasks for sentence in markers[t.name].get("left_out_sentences", ())]  # (a marker
     # from before 2026-12-07 that skipped nothing left nothing out: `completed_marker` writes the others again)
-    # One warning per item left out, as the readers give for the rows they leave out (a2d._Reporter): a bad video
-    # leaves out each of its annotated frames, one row each in skipped.csv
-    for (source, message), count in collections.Counter((row[0], row[2]) for row in skipped_rows).items():
-        logger.warning("skipped: %s: %s%s", source, message, f" ({count} annotated frames)" if count > 1 else "")
+    # One warning per item left out, as the readers give for the rows they leave out (a2d._Reporter; the first
+    # SHOWN_SKIPS of a reason): a bad video leaves out each of its annotated frames, one row each in skipped.csv
+    warn = SkipWarnings(logger)
+    for (source, reason, message), count in collections.Counter((row[0], row[1], row[2])
+                                                                for row in skipped_rows).items():
+        warn(reason, f"{source}: {message}" + (f" ({count} annotated frames)" if count > 1 else ""))
     empty_masks = sum(markers[t.name].get("empty_masks", 0) for t in tasks)  # 0 in a marker from before 2026-12-04
     if empty_masks:
         logger.warning("%s %s: %d %s an empty mask (the actor has no pixel in the frame); kept, as the benchmarks' "
