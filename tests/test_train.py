@@ -300,7 +300,8 @@ def test_validation_batches_have_a_known_length_and_split_evenly_over_jax_device
     monkeypatch.setattr(keras.distribution, "list_devices", lambda: [f"gpu:{i}" for i in range(64)])
     with pytest.raises(ValueError, match=r"test-\*\.tfrecord: 24 validation sample\(s\), fewer than the 64 "
                                          "devices JAX splits each batch over"):
-        train_module._plan(experiment, prepared_a2d["train"], "unused", prepared_a2d["test"], 1, 1, 1, None)
+        train_module._plan(experiment, prepared_a2d["train"], "unused", prepared_a2d["test"], 1, 1, 1, None,
+                           (False, False))
 
 
 def test_paper_learning_rate_schedule():
@@ -903,6 +904,12 @@ def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared
     other = _train_argv(prepared_a2d, out, "--epochs", "2", "--backup-every", "1", model_set=OTHER_SET)
     _refused(capsys, other, f"{os.path.join(out, artifacts.EXPERIMENT_FILE)}: the run was trained with another "
                             "experiment (i3d_trainable_from: 'Mixed_4f' -> 'Conv3d_1a_7x7')")
+    assert _snapshot(out) == before
+    # a tester's: a batch larger than the set, the run's other experiment, was "fewer than one global batch"
+    large = [*argv, "--batch-size", "100000"]
+    _refused(capsys, large, "the run was trained with another experiment (batch_size: 2 -> 100000)")
+    _refused(capsys, [*large, "--overwrite", "--resume"], "--resume and --overwrite exclude each other")
+    _refused(capsys, [*large, "--overwrite"], "training samples, fewer than one global batch of 100000")
     assert _snapshot(out) == before
     assert cli.main(argv) == 0  # the same command
     printed = capsys.readouterr().out

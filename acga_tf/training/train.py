@@ -519,7 +519,8 @@ def fit(experiment: ExperimentConfig, train_pattern: str, output_dir: str, *, va
     val_pattern = None if val_pattern is None else shard_pattern(val_pattern)
     if steps_per_epoch is None and experiment.training.steps_per_epoch:  # --set steps_per_epoch=N, or a run's config
         steps_per_epoch = experiment.training.steps_per_epoch
-    run = _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every, strategy)
+    run = _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every, strategy,
+                (resume, overwrite))
     if (hint := onednn_hint()) is not None:
         logger.warning(hint)
     if vectors_path is not None:  # a missing or mismatched file is named before the run's folder is created
@@ -834,8 +835,7 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
             damaged backup metadata file (the message says what to pass, or names the file).
         FileNotFoundError: the backup weights of a run that has trained are missing (the message names the file).
     """
-    if resume and overwrite:
-        raise ValueError(f"{option(*RESUME)} and {option(*OVERWRITE)} exclude each other")
+    _check_exclusive(resume, overwrite)
     entries = set(tf.io.gfile.listdir(work_dir)) if tf.io.gfile.isdir(work_dir) else set()
     entries = {e.rstrip("/") for e in entries}
     if resume and not entries & set(RUN_ENTRIES):  # a misspelt --output made a resume a new run, without a word
@@ -872,6 +872,11 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
     tf.io.gfile.makedirs(work_dir)
 
 
+def _check_exclusive(resume: bool, overwrite: bool) -> None:
+    if resume and overwrite:
+        raise ValueError(f"{option(*RESUME)} and {option(*OVERWRITE)} exclude each other")
+
+
 def _check_resumable(work_dir: str, finished: bool, experiment: ExperimentConfig | None) -> None:
     """Refuses a run whose backup cannot be resumed from, or whose experiment is not `experiment` (`claim_run_dir`)."""
     weights = os.path.join(work_dir, BACKUP_DIR, BACKUP_WEIGHTS_FILE)
@@ -904,6 +909,15 @@ def _check_resumable(work_dir: str, finished: bool, experiment: ExperimentConfig
                          "its experiment, only its epochs may change: pass the run's settings (e.g. "
                          f"{option(f'--config {stored_path}', f'ExperimentConfig.from_json({stored_path!r})')}), "
                          f"{_start_over()}")
+
+
+def _run_refused_first(work_dir: str, experiment: ExperimentConfig, resume: bool, overwrite: bool) -> None:
+    """Where `claim_run_dir` would refuse the folder's run (another experiment than the run's, `resume` with
+    `overwrite`), says so: a set too small for this command's batch is then the run's other batch, which a tester
+    was told of ("fewer than one global batch of 8") for a run trained at batch 1, resumed without its settings."""
+    _check_exclusive(resume, overwrite)
+    if not overwrite and tf.io.gfile.isdir(work_dir):
+        _check_resumable(work_dir, tf.io.gfile.exists(os.path.join(work_dir, artifacts.MODEL_FILE)), experiment)
 
 
 def experiment_differences(run: ExperimentConfig, new: ExperimentConfig) -> list[str]:
@@ -944,8 +958,9 @@ def _session(run: _Run, model: keras.Model, start_step: int, data: tuple[list[di
 
 
 def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_epoch, backup_every,
-          strategy) -> _Run:
-    """Checks the arguments and the shards, picks the strategy and the work folder."""
+          strategy, folder_policy: tuple[bool, bool]) -> _Run:
+    """Checks the arguments and the shards, picks the strategy and the work folder. `folder_policy`: (resume,
+    overwrite), for a set too small for the batch where the folder's run is refused anyway (`_run_refused_first`)."""
     if not isinstance(experiment, ExperimentConfig):
         raise ValueError(f"fit needs an ExperimentConfig (e.g. ExperimentConfig.preset('paper')), got "
                          f"{type(experiment).__name__}")
@@ -985,14 +1000,15 @@ def _plan(experiment, train_pattern, output_dir, val_pattern, epochs, steps_per_
     # one batch made a stream that never yielded one, and `acga train --steps-per-epoch 1` spun in TensorFlow, deaf to
     # Ctrl-C and SIGTERM: a tester's)
     samples = count_samples(train_pattern) if steps_per_epoch is None else known_sample_count(train_pattern)
+    work_dir = run_folder(output_dir)
     if samples is not None and samples < global_batch:
+        _run_refused_first(work_dir, experiment, *folder_policy)
         raise ValueError(f"{train_pattern}: {samples} training samples, fewer than one global batch of "
                          f"{global_batch} (batch_size={experiment.training.batch_size} x {replicas} replicas): "
                          f"give {option('--batch-size', 'batch_size')} {max(1, samples // replicas)} or less, or "
                          "more samples")
     if steps_per_epoch is None:
         steps_per_epoch = samples // global_batch
-    work_dir = run_folder(output_dir)
     logger.info("training with %s: global batch %d (%d per replica x %d)", where, global_batch,
                 experiment.training.batch_size, replicas)
     return _Run(experiment, train_pattern, work_dir, strategy, distribution, replicas, global_batch, steps_per_epoch,
