@@ -226,6 +226,38 @@ def test_shards_given_twice_are_refused_and_training_shards_named(trained_run, p
         f"{part['samples']} of its {total} samples"]
 
 
+def test_shards_of_several_conversions_pooled_are_warned_of(tmp_path, caplog):
+    """A tester's: one pattern (`data/*/test-*.tfrecord`) matched J-HMDB's uniform-frame and metadata-frame
+    conversions, and one score counted their videos twice, without a word (the same frames twice are refused as the
+    same samples read twice; other frames of the same videos were not). And A2D pooled with J-HMDB."""
+    from acga_tf.apps import evaluate as evaluate_module  # noqa: PLC0415
+
+    for name, dataset, videos in (("uniform", "jhmdb", ["a", "b", "c"]), ("metadata", "jhmdb", ["b", "c", "d"]),
+                                  ("other", "jhmdb", ["e"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "test-00000-of-00001.tfrecord").write_bytes(name.encode())
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"dataset": dataset, "splits": {"test": {
+            "shards": [{"file": "test-00000-of-00001.tfrecord"}], "videos": videos}}}))
+    with caplog.at_level("WARNING"):
+        evaluate_module._checked(str(tmp_path / "*" / "test-*.tfrecord"), 1, None, None)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'metadata'} and {tmp_path / 'uniform'} hold the same videos (2 of them, b first): one score "
+        "counts those videos once for each folder; give one folder's shards"]
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps({"dataset": "a2d", "splits": {"test": {
+        "shards": [{"file": "test-00000-of-00001.tfrecord"}], "videos": ["b"]}}}))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        evaluate_module._checked(str(tmp_path / "*" / "test-*.tfrecord"), 1, None, None)
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned[0] == (f"the shards are of 3 conversions of a2d and jhmdb ({tmp_path / 'metadata'}, "
+                         f"{tmp_path / 'other'}, {tmp_path / 'uniform'}): one score pools them, where the published "
+                         "tables score each dataset alone") and len(warned) == 2, warned
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        evaluate_module._checked(str(tmp_path / "uniform" / "test-*.tfrecord"), 1, None, None)
+    assert not caplog.records
+
+
 def test_a_model_in_memory_is_named_as_what_it_is(prepared_a2d):
     # a notebook tester's `evaluate(model, ...)` with the ACGA model in hand: "stat: path should be string, bytes,
     # os.PathLike or integer, not ACGA" (tests/test_predict.py: predict, the attention, the export)

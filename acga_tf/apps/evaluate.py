@@ -35,6 +35,7 @@ from acga_tf.data.manifest import (
     known_sample_count,
     matching_shards,
     partial_splits,
+    pooled_conversions,
     shard_pattern,
     shard_records,
 )
@@ -205,7 +206,7 @@ def _checked(data_pattern: str, batch_size: int, output_csv: str | None, output_
     _check_distinct(shards)
     if isinstance(model, (str, os.PathLike)) and (problem := run_experiment(artifacts.run_directory(model))[1]):
         logger.warning(problem)
-    for line in partial_splits(shards):
+    for line in [*partial_splits(shards), *pooled_conversions(shards)]:
         logger.warning(line)
     if trained := [os.path.basename(s) for s in shards if os.path.basename(s).startswith("train-")]:
         logger.warning("%s %s a training split's shard (train-*): a score on what the model may have trained on; the "

@@ -192,6 +192,32 @@ def partial_splits(files: list[str]) -> list[str]:
     return lines
 
 
+def pooled_conversions(files: list[str]) -> list[str]:
+    """A line for each pair of folders of `files` whose manifests' splits (those `files` take shards of) hold the
+    same videos, whose samples a score would then count once per folder, and one where the folders hold conversions
+    of different datasets: a pattern matching the shards of several conversions (`data/*/test-*.tfrecord`) scored
+    J-HMDB's videos twice, without a word (a tester's)."""
+    folders = []
+    for directory, manifest, taken in _by_folder(files):
+        splits = [split for split in manifest.get("splits", {}).values()
+                  if taken & {s["file"] for s in split.get("shards") or ()}]
+        if splits:
+            folders.append((os.path.abspath(directory), manifest.get("dataset"),
+                            {video for split in splits for video in split.get("videos") or ()}))
+    lines = []
+    datasets = sorted({str(dataset) for _, dataset, _ in folders if dataset})
+    if len(datasets) > 1:
+        lines.append(f"the shards are of {len(folders)} conversions of {' and '.join(datasets)} "
+                     f"({', '.join(directory for directory, _, _ in folders)}): one score pools them, where the "
+                     "published tables score each dataset alone")
+    for k, (directory, dataset, videos) in enumerate(folders):
+        for other, other_dataset, other_videos in folders[k + 1:]:
+            if dataset == other_dataset and (both := sorted(videos & other_videos)):
+                lines.append(f"{directory} and {other} hold the same videos ({len(both)} of them, {both[0]} "
+                             "first): one score counts those videos once for each folder; give one folder's shards")
+    return lines
+
+
 def known_sample_count(file_pattern: str) -> int | None:
     """`count_samples`, or None where the shards have no manifest that lists them (`make_dataset` reads such shards
     too): for progress totals and dataset lengths, which can do without it."""
