@@ -132,6 +132,19 @@ def test_several_sentences_give_one_zip_each_and_the_json_equal_to_predict(serve
     assert report.count("of the pixels on average") == 2 and frame.shape == expected[0].masks.shape[1:] + (3,)
 
 
+def test_the_pages_api_segments_a_still_image_as_acga_predict_does(served, run_dir, tmp_path):
+    """A tester's: the page's upload takes videos alone, but a `gradio_client` call sends any file: a still PNG is
+    segmented, one frame, as `acga predict` segments it (docs/serving.md says so)."""
+    app, _ = served
+    still = tmp_path / "still.png"
+    Image.fromarray(moving_frames(1, 48, 64)[0]).save(still)
+    overlay, files, frame, report, session = app.segment(str(still), QUERY)
+    (expected,) = predict(run_dir, str(still), queries=[QUERY])
+    assert expected.masks.shape[0] == 1 and frame.shape == expected.masks.shape[1:] + (3,)
+    document = json.loads(open(files[-1]).read())
+    assert len(document["frames"]) == 1 and os.path.getsize(overlay) > 0
+
+
 def test_an_anamorphic_videos_middle_frame_is_shown_as_players_show_it(served, tmp_path):
     # 4:3 pixels, 48 x 60 stored and shown 48 x 80: the page's frame and its clicks are in square pixels, as the
     # attention figure is; the masks keep the stored size, as `acga predict` writes them.
