@@ -452,7 +452,8 @@ def _run_predict_list(args) -> int:
                                      # once nothing can refuse the whole list (its model, its folder): one refused
                                      # says that alone, as one video's does
                                      on_start=lambda: _no_sound_to_leave_out(args.no_audio, args.overlays
-                                                                             and "." + args.overlays, "--overlays"))
+                                                                             and "." + args.overlays, "--overlays"),
+                                     list_path=args.list)
     finally:
         video_done()
     counts = collections.Counter(r.status for r in results)

@@ -517,6 +517,33 @@ def test_a_list_that_cannot_run_is_one_line_before_anything_is_written(case, run
     assert not (tmp_path / "out").exists()
 
 
+def test_a_list_whose_run_would_replace_the_list_or_a_video_is_refused(run_dir, tmp_path, capsys):
+    """A tester's: `--list OUT/results.csv --output-dir OUT` replaced the list with the run's table (status 0); an
+    earlier run's overlay listed again in a folder the run writes was removed. Refused before the model loads."""
+    out = tmp_path / "out"
+    out.mkdir()
+    write_video(out / "a.mp4", moving_frames(4, 24, 32), "libx264", "yuv420p")
+    listing = out / "results.csv"
+    _write_list(listing, [("a.mp4", QUERY)])
+    before = listing.read_bytes()
+    argv = ["predict", "--model", run_dir, "--list", str(listing), "--output-dir", str(out), "--no-progress"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (f"acga predict: error: {listing}: is the list (--list), which the run would "
+                                       "replace or remove; give another --output-dir\n")
+    assert listing.read_bytes() == before and sorted(os.listdir(out)) == ["a.mp4", "results.csv"]
+    # a video of the list in a folder of the run's: a.mp4's earlier overlay, listed again from another folder
+    (out / "a").mkdir()
+    shutil.copy(out / "a.mp4", out / "a" / "overlay.mp4")
+    other = tmp_path / "other"
+    other.mkdir()
+    _write_list(other / "list.csv", [(str(out / "a.mp4"), QUERY), (str(out / "a" / "overlay.mp4"), QUERY)])
+    assert main(["predict", "--model", run_dir, "--list", str(other / "list.csv"), "--output-dir", str(out),
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"acga predict: error: {out / 'a' / 'overlay.mp4'}: is the video of line 3 of "
+                                       "the list, which the run would replace or remove; give another --output-dir\n")
+    assert sorted(os.listdir(out / "a")) == ["overlay.mp4"]
+
+
 def test_sighup_stops_a_job_as_ctrl_c_does_unless_ignored():
     """An SSH session that drops sends SIGHUP: before, a list of videos ended at once, without its results.csv. It now
     stops the job as SIGTERM does (what was kept said, the shell's status 129); `nohup` (SIGHUP ignored) still

@@ -139,6 +139,29 @@ def read_list(path: str) -> list[ListRow]:
     return rows
 
 
+def _check_not_read(output_dir: str, folders: dict[str, str], rows: Sequence[ListRow], list_path: str | None,
+                    flag: str) -> None:
+    """Refuses, before the model loads, a list whose run would write or remove what it reads: the list itself
+    (`--list OUT/results.csv --output-dir OUT` replaced the list with the run's table) or a video of it (an earlier
+    run's `overlay.mp4` listed again, in the folder of a video it lists). Files are compared by their identity
+    (device, inode), only those that exist: a list of 10,000 rows is checked in one pass."""
+    read = {}
+    for path, what in [*(() if list_path in (None, "-") else [(list_path, f"the list ({option('--list', 'rows')})")]),
+                       *((row.path, f"the video of line {row.line} of the list") for row in rows if row.path)]:
+        with contextlib.suppress(OSError):
+            stat = os.stat(path)
+            read.setdefault((stat.st_dev, stat.st_ino), what)
+    written = [os.path.join(output_dir, RESULTS_NAME), *(
+        os.path.join(output_dir, folder, name) for folder in folders.values()
+        for name in (SUMMARY_NAME, MASKS_JSON_NAME, FORMER_STARTED_NAME, *(OVERLAY_NAME + kind
+                                                                           for kind in OVERLAY_FORMATS)))]
+    for path in written:
+        with contextlib.suppress(OSError):
+            stat = os.stat(path)
+            if (what := read.get((stat.st_dev, stat.st_ino))) is not None:
+                raise ValueError(f"{path}: is {what}, which the run would replace or remove; give another {flag}")
+
+
 def video_folders(rows: Sequence[ListRow]) -> dict[str, str]:
     """Each video's folder name under the output folder, by its path: its path from the list's folder, without its
     extension, where it lies under that folder (`clips/a.mp4` → `clips/a`), else its file name's stem.
@@ -215,7 +238,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
                  masks_json: bool = False, soft_masks: bool = False,
                  progress: Callable[[ListRow, list[RowResult]], None] | None = None,
                  frames: Callable[[ListRow, int, int | None], Callable[[int], None] | None] | None = None,
-                 on_start: Callable[[], None] | None = None) -> list[RowResult]:
+                 on_start: Callable[[], None] | None = None, list_path: str | None = None) -> list[RowResult]:
     """Segments every video of `rows` with its sentences (module docstring): one `predict_to_files` per video.
 
     Args:
@@ -235,6 +258,8 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         on_start: called once, before the first video, when nothing can refuse the list as a whole any more (the model
             loaded, the folder held, `results.csv` written): what a caller says of a run that goes ahead (`acga
             predict --no-audio` without an MP4 overlay) is then not said before a refusal.
+        list_path: the list's file, where `rows` were read from one (`acga predict --list`): refused, as each video
+            is, where a file the run writes or removes is it (`--list OUT/results.csv --output-dir OUT`).
 
     Returns:
         One `RowResult` per row, in order. A KeyboardInterrupt is raised again once `results.csv` is written, the
@@ -245,7 +270,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
         ValueError: two videos would share a folder; `overlay` not "mp4", "gif" or None.
     """
     if isinstance(rows, (str, os.PathLike)):  # the list's path
-        rows = read_list(rows)
+        rows, list_path = read_list(rows), os.fspath(rows)
     if overlay is not None and "." + str(overlay) not in OVERLAY_FORMATS:
         raise ValueError(f"overlay={overlay!r}: expected one of {', '.join(f[1:] for f in OVERLAY_FORMATS)}, or None")
     folders = video_folders(rows)
@@ -253,6 +278,7 @@ def predict_list(model, rows: Sequence[ListRow], output_dir: str, *, overlay: st
     files.check_writable(output_dir, folder=True, flag=flag)
     if os.path.isfile(table := os.path.join(output_dir, RESULTS_NAME)):  # an earlier run's: not a write-protected one
         files.check_writable(table, flag=flag)
+    _check_not_read(output_dir, folders, rows, list_path, flag)
     predictor = load_predictor(model)
     os.makedirs(output_dir, exist_ok=True)
     lock = files.WriteLock(output_dir, f"{output_dir} ({flag})")  # a second run into it now is refused
