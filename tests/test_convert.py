@@ -231,6 +231,26 @@ def test_prepare_from_python_names_its_arguments_and_the_command_its_options(tmp
     assert "choose an empty or new --output, or pass --overwrite to " in capsys.readouterr().err
 
 
+def test_a_trained_runs_folder_is_refused_as_the_output_even_with_overwrite(tmp_path, capsys):
+    """`acga prepare ... --output RUN --overwrite` ("files the converter did not write are never
+    touched") wrote the shards' vocab.txt over the run's (status 0), and the run would read its sentences with
+    other words."""
+    from acga_tf.data.convert import MODEL_FILES
+    from acga_tf.training import artifacts
+
+    assert set(MODEL_FILES) == {artifacts.MODEL_FILE, artifacts.EXPERIMENT_FILE, "saved_model.pb"}
+    for name in MODEL_FILES:
+        run = tmp_path / name.replace(".", "_")
+        run.mkdir()
+        (run / name).write_text("a model")
+        (run / "vocab.txt").write_text("<pad>\nthe\n")
+        argv = ["prepare", "a2d", "--root", str(tmp_path / "nowhere"), "--output", str(run), "--overwrite"]
+        assert main(argv) == 2
+        assert capsys.readouterr().err == (f"acga prepare a2d: error: {run}: holds a trained model ({name}), whose "
+                                           "vocab.txt the shards' vocabulary would replace; choose another --output\n")
+        assert (run / "vocab.txt").read_text() == "<pad>\nthe\n"
+
+
 def test_a_missing_vocabulary_file_is_named_before_the_dataset_is_read(tmp_path, capsys):
     # a docs tester's: "[Errno 2] No such file or directory: 'nope.txt'", after the dataset had been read
     missing = tmp_path / "nope.txt"

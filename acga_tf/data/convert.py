@@ -82,6 +82,9 @@ SPLITS = ("train", "test", "all")
 # How messages name `prepare`'s settings: the `acga prepare` option, or the Python argument (`ops.options.option`).
 OUTPUT, OVERWRITE = ("--output", "output"), ("--overwrite", "overwrite=True")
 VOCABULARY = ("--vocabulary", "vocabulary")
+# A trained run's or an export's files (training.artifacts' MODEL_FILE, EXPERIMENT_FILE; a SavedModel's graph): a
+# folder holding one is refused as the output even with --overwrite, whose shards' vocab.txt would replace the run's
+MODEL_FILES = ("model.keras", "experiment.json", "saved_model.pb")
 OUTPUT_FILES = {MANIFEST_NAME, MANIFEST_NAME + ".tmp", VOCAB_NAME, VOCAB_NAME + ".tmp", SKIPPED_NAME,
                 SKIPPED_NAME + ".tmp", MARKER_DIR}
 
@@ -205,7 +208,8 @@ def claim_output_dir(output_dir: str, dataset: str, *, overwrite: bool = False) 
     """The converter's output-folder policy, checked before any work: a new or empty folder, or one holding this
     dataset's shards (re-run, resume), is used; a folder holding another dataset's shards or files the converter
     did not write is refused unless `overwrite` (which removes another dataset's shards, manifest and vocabulary
-    first; files the converter did not write are never touched).
+    first; files the converter did not write are never touched); a folder holding a trained run or an export
+    (`MODEL_FILES`) is refused even then: the shards' `vocab.txt` would have replaced the run's.
 
     Raises:
         ValueError: the folder is someone else's or another dataset's (the message says what to pass).
@@ -217,6 +221,9 @@ def claim_output_dir(output_dir: str, dataset: str, *, overwrite: bool = False) 
     foreign = sorted(entries - ours)
     manifest = read_manifest(output_dir, missing_ok=True) or {}
     other_dataset = manifest.get("dataset") not in (None, dataset)
+    if (model := next((name for name in MODEL_FILES if name in entries), None)) is not None:
+        raise ValueError(f"{output_dir}: holds a trained model ({model}), whose {VOCAB_NAME} the shards' vocabulary "
+                         f"would replace; choose another {option(*OUTPUT)}")
     if not overwrite and foreign:
         raise ValueError(f"{output_dir}: holds files the converter did not write ({', '.join(foreign[:5])}); choose "
                          f"an empty or new {option(*OUTPUT)}, or pass {option(*OVERWRITE)} to write the shards there "
