@@ -917,6 +917,21 @@ def test_an_interrupted_run_resumed_under_another_experiment_is_refused(prepared
     assert f"resuming from {backup} at optimizer step 1 (epoch " in printed
 
 
+def test_the_shards_folder_is_refused_as_the_runs_even_with_overwrite(prepared_a2d, tmp_path, capsys):
+    """`acga train --data data/train-*.tfrecord --output data --overwrite` removed the shards' vocab.txt as the
+    run's own, then failed on "[Errno 2] No such file or directory: 'data/vocab.txt'" (measured on the old code):
+    refused before anything is removed."""
+    data = tmp_path / "data"
+    shutil.copytree(os.path.dirname(prepared_a2d["train"]), data)
+    before = _snapshot(str(data))
+    for extra in ([], ["--overwrite"]):
+        argv = ["train", "--preset", "tiny", "--data", str(data / "train-*.tfrecord"), "--output", str(data),
+                "--steps-per-epoch", "1", "--batch-size", "2", *extra]
+        _refused(capsys, argv, f"{data}: holds shards that acga prepare wrote (manifest.json), whose vocab.txt a "
+                               "run's would replace; choose another --output for the run")
+        assert _snapshot(str(data)) == before
+
+
 def _remove(out, *paths):
     for path in paths:
         os.remove(os.path.join(out, path))

@@ -43,6 +43,7 @@ from keras.src.backend.common import global_state  # Keras' seed state: no publi
 
 from acga_tf.data.datasets import check_shards, load_vectorizer, load_vocabulary, make_dataset
 from acga_tf.data.manifest import (
+    MANIFEST_NAME,
     as_given,
     count_samples,
     damaged_shard_error,
@@ -841,6 +842,10 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
     if resume and not entries & set(RUN_ENTRIES):  # a misspelt --output made a resume a new run, without a word
         raise ValueError(f"{option(*RESUME)}: {work_dir} holds no run to resume; check {option(*OUTPUT)}, or drop "
                          f"{option(*RESUME)} to start a run there")
+    if MANIFEST_NAME in entries:  # even with --overwrite, which removed the shards' vocab.txt as the run's own (and
+        # the run then failed on "No such file or directory: 'data/vocab.txt'")
+        raise ValueError(f"{work_dir}: holds shards that acga prepare wrote ({MANIFEST_NAME}), whose "
+                         f"{artifacts.VOCAB_FILE} a run's would replace; choose another {option(*OUTPUT)} for the run")
     finished = artifacts.MODEL_FILE in entries
     own = {e for e in entries if e in RUN_ENTRIES or artifacts.DAMAGED_PROVENANCE.fullmatch(e)}
     foreign = sorted(e for e in entries - own if not e.endswith(TEMPORARY_ENDINGS))
