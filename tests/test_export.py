@@ -207,6 +207,10 @@ def fresh(exported, trained, tmp_path_factory):
         "bad_encoded_cut_frames": ("rest", {"frames": np.array([p[:len(p) // 2] if k in (2, 5) else p for k, p in
                                                                 enumerate(pngs)], object), "queries": queries},
                                    "segment_encoded"),
+        # a tester's: damage inside a whole PNG's pixels (IEND intact) is the decoder's, named by the frame's length
+        "bad_encoded_damaged_inside": ("rest", {"frames": np.array([_damaged_inside(p) if k == 3 else p for k, p in
+                                                                    enumerate(pngs)], object), "queries": queries},
+                                       "segment_encoded"),
         "bad_encoded_png_cut_jpeg": ("rest", {"frames": np.array(list(pngs[:-1]) + [tf.io.encode_jpeg(
             videos["80x48"][1][-1]).numpy()[:-40]], object), "queries": queries}, "segment_encoded_png"),
         "bad_rest_deep_strings": ("rest", {}, "describe_queries", {"signature_name": "describe_queries", "inputs": {
@@ -226,6 +230,13 @@ def fresh(exported, trained, tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((work / "results.json").read_text())
     return results, work, requests
+
+
+def _damaged_inside(png: bytes) -> bytes:
+    """`png` with a byte of its first IDAT chunk's compressed pixels changed: whole to its end, damaged inside."""
+    damaged = bytearray(png)
+    damaged[png.index(b"IDAT") + 12] ^= 0xFF
+    return bytes(damaged)
 
 
 def _answer(work, id_):
@@ -359,6 +370,7 @@ def test_jpeg_frames_are_decoded_in_the_graph(fresh, trained):
     ("bad_encoded_cut_frames", r"frames must be whole images; these frames \(counted from 0\) end before their PNG "
                                r"IEND chunk or JPEG end-of-image marker, cut short or damaged:\] \[2 5\]$"),
     ("bad_encoded_png_cut_jpeg", r"cut short or damaged:\] \[7\]$"),
+    ("bad_encoded_damaged_inside", r"^Invalid PNG data, size \d+$"),
     ("bad_rest_deep_strings", r"^input 'queries': strings nested 40 deep; a signature's inputs have at most 5"),
     ("bad_rest_ragged_strings", r"^input 'queries': not a rectangular array of strings"),
     ("bad_rest_empty_video", r"video must be uint8 \[B, T, H, W, 3\] \(rank 5\)"),
@@ -377,6 +389,8 @@ def test_bad_requests_fail_clearly_and_the_process_survives(fresh, trained, id_,
     # a notebook tester's: the rank check answered "... [Condition x == y did not hold element-wise:] [x (Rank_1:0) =
     # ] [0] [y (assert_equal_7/y:0) = ] [1]", the graph's tensor names in a client's error
     assert "did not hold" not in outcome["message"] and ":0) = ]" not in outcome["message"], outcome["message"]
+    if id_ == "bad_encoded_damaged_inside":  # the frame is named by its length alone (docs/serving.md)
+        assert outcome["message"] == f"Invalid PNG data, size {len(requests[id_][1]['frames'][3])}"
     after = f"after_{id_}"
     assert results["outcomes"][after] == {"ok": True}
     _, inputs = requests[after]
