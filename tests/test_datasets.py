@@ -351,3 +351,17 @@ def test_a_vectorizer_of_another_sentence_length_or_word_dimension_than_the_conf
         f"vectorizer: reads sentences of 8 words into 32-d vectors; the config's sentence_length and word_dim are "
         f"{config.sentence_length} and {config.word_dim}: give the model's config with its own run's vectorizer, or "
         "build the vectorizer for this config")
+
+
+def test_shards_whose_vocabulary_is_missing_name_it(a2d_shards, tmp_path):
+    """`acga train` on shards whose vocab.txt was gone said "[Errno 2] No such file or directory: 'data/vocab.txt'";
+    now what the file is and what to do."""
+    from acga_tf.data.datasets import load_vocabulary  # noqa: PLC0415
+
+    data = tmp_path / "data"
+    shutil.copytree(a2d_shards, data)
+    (data / "vocab.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=rf"^{re.escape(str(data / 'vocab.txt'))}: missing: the shards' "
+                                                r"vocabulary, which acga prepare writes beside them and manifest.json "
+                                                r"names; put it back, or convert the data again$"):
+        load_vocabulary(str(data))

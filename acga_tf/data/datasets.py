@@ -74,8 +74,18 @@ def as_data_config(config) -> DataConfig:
 
 
 def load_vocabulary(directory: str) -> Vocabulary:
-    """The vocabulary saved next to the shards (the manifest names its file)."""
-    return Vocabulary.load(os.path.join(directory, read_manifest(directory)["vocabulary"]))
+    """The vocabulary saved next to the shards (the manifest names its file).
+
+    Raises:
+        FileNotFoundError: the file is not there (the message names it and says what it is: before, "[Errno 2] No
+            such file or directory", of a vocab.txt a command had removed).
+    """
+    path = os.path.join(directory, read_manifest(directory)["vocabulary"])
+    try:
+        return Vocabulary.load(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing: the shards' vocabulary, which acga prepare writes beside them "
+                                f"and {MANIFEST_NAME} names; put it back, or convert the data again") from None
 
 
 def load_vectorizer(directory: str, config, vectors_path: str | None = None, vocabulary: Vocabulary | None = None,
