@@ -233,3 +233,18 @@ def test_docs_pre_annotation_recipe_puts_the_json_masks_back_on_their_frames(run
             np.testing.assert_array_equal(sample.frames[sample.center], frames[frame.frame_number - 1])
             np.testing.assert_array_equal(sample.masks[0], rle.decode(document["frames"][frame.frame_number - 1]
                                                                       ["masks"][0]["rle"]))
+
+
+def test_the_reliability_counts_are_the_tables():
+    """docs/reliability.md and the README say how many cases in how many rows its table holds: said "469 cases in 122
+    rows" where the table held 484 in 124 (rows added, the sentence left). The count is each row's cases cell."""
+    with open(os.path.join(REPO, "docs", "reliability.md"), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    start = lines.index("| --- | ---: | --- |") + 1
+    rows = [line for line in lines[start:] if line.startswith("| ")]
+    cases = sum(int(re.match(r"(\d+)", line[2:].split(" | ")[1]).group(1)) for line in rows)
+    said = f"{cases} cases in {len(rows)} rows"
+    for path in ("README.md", os.path.join("docs", "reliability.md")):
+        with open(os.path.join(REPO, path), encoding="utf-8") as f:
+            text = " ".join(f.read().split())
+        assert said in text, (path, said)
