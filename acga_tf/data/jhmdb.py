@@ -283,10 +283,10 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
                                       referrals=tuple(by_frame[k])))
     if mismatched:  # (frames are chosen by number: of another extraction, they are other images; a reviewer's wish)
         vid, usable, said = mismatched[0]
+        (has, its) = ("has", "its") if len(mismatched) == 1 else ("have", "their")
         logger.warning("%s: %d of %d videos %s another number of usable frames than %s entries say (%s: %d here, "
                        "%d there): %s frames, chosen by number, may not be the images MTTR's are (another "
-                       "extraction of J-HMDB's frames?)", metadata_path, len(mismatched), len(wanted),
-                       "has" if len(mismatched) == 1 else "have", "its" if len(mismatched) == 1 else "their", vid,
-                       usable, said, "its" if len(mismatched) == 1 else "their")
+                       "extraction of J-HMDB's frames?)", metadata_path, len(mismatched), len(wanted), has, its, vid,
+                       usable, said, its)
     logger.info("J-HMDB (%s frames): %d annotated frames, %d videos", frames, len(out), len({f.video_id for f in out}))
     return out

@@ -832,8 +832,9 @@ def claim_run_dir(work_dir: str, *, resume: bool = False, overwrite: bool = Fals
     cluster chief's: the other workers' folders, which they start over themselves).
 
     Raises:
-        ValueError: the folder holds a finished run, files that are not a run's, a run of another experiment, or a
-            damaged backup metadata file (the message says what to pass, or names the file).
+        ValueError: the folder holds a finished run, files that are not a run's, a run of another experiment, a
+            damaged backup metadata file (the message says what to pass, or names the file), or shards (their
+            `manifest.json`: `overwrite` removed their `vocab.txt` as the run's own), with `overwrite` too.
         FileNotFoundError: the backup weights of a run that has trained are missing (the message names the file).
     """
     _check_exclusive(resume, overwrite)
