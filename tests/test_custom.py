@@ -163,8 +163,9 @@ def test_skip_bad_leaves_the_words_of_a_video_it_cannot_read_out_of_the_vocabula
                                   "frame_decimal", "windows_path",
                                   "split_clash", "unknown_column", "missing_mask", "not_utf8", "duplicate_row",
                                   "duplicate_decomposed", "unquoted_comma", "unquoted_comma_before_empty_instance",
-                                  "semicolons", "long_query", "instance_zero", "id_map_without_instance",
-                                  "class_map_without_instance", "grey_id_map_without_instance", "jpeg_id_map",
+                                  "semicolons", "long_query", "instance_zero", "instance_float",
+                                  "id_map_without_instance", "class_map_without_instance",
+                                  "grey_id_map_without_instance", "jpeg_id_map",
                                   "query_twice", "instance_twice", "short_row", "mask_folder", "not_a_video"])
 def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, capsys, case):
     table, masks = own / "annotations.csv", own / "masks"
@@ -209,6 +210,10 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         "instance_zero": "annotations.csv:2: column 'instance' is '0': the actor's pixel value in its mask (1 to "
                          "65535), or empty for the mask's whole foreground (0 is the background of index masks: "
                          "objects count from 1)",
+        # an own-data tester's: as a float frame's, the cause said (pandas wrote the column as floats)
+        "instance_float": "annotations.csv:2: column 'instance' is '1.0': the actor's pixel value in its mask (1 to "
+                          "65535), or empty for the mask's whole foreground (a whole number: a spreadsheet or pandas "
+                          "wrote 1 as 1.0)",
         # an id map 0/1/2 without the instance column was "the mask is empty"
         "id_map_without_instance": "x.png: a greyscale id map of 2 objects (values 1, 2): give the table's instance "
                                    "column the value of each row's actor",
@@ -260,8 +265,9 @@ def test_own_data_mistakes_are_one_line_naming_the_file_and_row(own, tmp_path, c
         rows = [[*row[:2], sentence, "masks/a3.png", "train"] for sentence in ("le carr\u00e9", "le carre\u0301")]
     elif case == "long_query":
         row[2], row[3] = "the man " * 8192 + "wave", "masks/a3.png"
-    elif case == "instance_zero":
-        header, rows = (*header, "instance"), [["clips/b.mp4", "5", "a square", "masks/b5.png", "train", "0"]]
+    elif case in ("instance_zero", "instance_float"):
+        header, rows = (*header, "instance"), [["clips/b.mp4", "5", "a square", "masks/b5.png", "train",
+                                                "0" if case == "instance_zero" else "1.0"]]
     elif case == "id_map_without_instance":
         Image.fromarray(_mask(3, 0) + 2 * _mask(3, 1)).save(masks / "x.png")
     elif case == "class_map_without_instance":
@@ -712,3 +718,24 @@ def test_many_rows_left_out_for_one_reason_are_warned_of_ten_by_ten(own, caplog)
     assert warned.count("skipped: more items for the same reason (missing_video), not shown one by one: the list of "
                         "items left out holds every one (acga prepare's skipped.csv)") == 1
     assert len(warned) == 12, warned
+
+
+def test_a_mask_drawn_black_on_white_is_refused(tmp_path):
+    """An own-data tester's: a mask saved the wrong way round (the actor black on white) was stored as an actor of
+    94% of the frame, the background, without a word. An actor over 90% of the frame and all of its border, around
+    pixels that are not, is refused; the same mask the right way round, and a frame-filling actor, are read."""
+    mask = np.zeros((48, 64), np.uint8)
+    mask[20:34, 10:24] = 255  # 196 pixels
+    Image.fromarray(255 - mask).save(tmp_path / "inverted.png")
+    with pytest.raises(DataError, match=r"inverted.png: the actor covers 94% of the frame and all of its border, "
+                                        r"around 196 pixels that are not: a mask drawn black on white\? The actor is "
+                                        r"white \(255\), or 1, on black \(0\): invert the mask"):
+        read_mask_image(str(tmp_path / "inverted.png"))
+    Image.fromarray(mask).save(tmp_path / "right.png")
+    np.testing.assert_array_equal(read_mask_image(str(tmp_path / "right.png")), mask // 255)
+    full = np.full((48, 64), 255, np.uint8)
+    full[:, :3] = 0  # a close-up, the actor up to three borders: read
+    Image.fromarray(full).save(tmp_path / "close.png")
+    assert read_mask_image(str(tmp_path / "close.png")).sum() == 48 * 61
+    Image.fromarray(np.full((48, 64), 255, np.uint8)).save(tmp_path / "all.png")  # the whole frame: read
+    assert read_mask_image(str(tmp_path / "all.png")).all()

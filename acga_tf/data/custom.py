@@ -239,7 +239,9 @@ def _row(cells: dict[str, str], src: str, folder: str, checked: dict[str, str | 
         raise DataError(src, f"column 'split' is {cells['split']!r}, expected train or test", reason="bad_row")
     value = cells.get("instance", "").strip()
     if value and not (_INT_RE.match(value) and 1 <= int(value) <= 65535):
-        zero = " (0 is the background of index masks: objects count from 1)" if value.strip("0") == "" else ""
+        zero = (" (0 is the background of index masks: objects count from 1)" if value.strip("0") == "" else
+                " (a whole number: a spreadsheet or pandas wrote 1 as 1.0)" if re.fullmatch(r"\d+\.0*", value)
+                else "")
         raise DataError(src, f"column 'instance' is {value!r}: the actor's pixel value in its mask (1 to 65535), "
                              f"or empty for the mask's whole foreground{zero}", reason="bad_row")
     return paths["video"], int(number), sentence, paths["mask"], split, int(value) if value else None

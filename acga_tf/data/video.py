@@ -1260,7 +1260,16 @@ def read_mask_image(path: str, value: int | None = None) -> np.ndarray:
     if not mask.any():
         raise DataError(path, "the mask is empty (no pixel of the actor); a sentence needs its actor in the frame",
                         reason="empty_mask")
+    border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+    if mask.mean() >= INVERTED_COVERAGE and border.all() and not mask.all():  # (an own-data tester's: stored as an
+        # actor of 94% of the frame, the background, without a word)
+        raise DataError(path, f"the actor covers {100 * mask.mean():.0f}% of the frame and all of its border, around "
+                              f"{int(mask.size - mask.sum())} pixels that are not: a mask drawn black on white? The "
+                              "actor is white (255), or 1, on black (0): invert the mask", reason="bad_mask")
     return mask.astype(np.uint8)
+
+
+INVERTED_COVERAGE = 0.9  # an actor over this share of the frame and all of its border is taken for an inverted mask
 
 
 def _palette_mask(path: str, indices: np.ndarray, palette: np.ndarray, value: int | None
