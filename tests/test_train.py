@@ -1457,6 +1457,34 @@ def test_save_trained_refuses_a_folder_holding_a_trained_run(finished_run, tmp_p
     assert (pathlib.Path(copy) / artifacts.MODEL_FILE).read_bytes() != before[artifacts.MODEL_FILE]
 
 
+def test_save_trained_refuses_words_that_do_not_fit_the_model_before_writing(finished_run, tmp_path):
+    """A library tester's: word vectors 300 wide for a model of word_dim 32, `overwrite=True`, replaced the run's
+    own and the run no longer loaded; a list of words or of vectors was an AttributeError, an empty folder left."""
+    copy = str(tmp_path / "run")
+    shutil.copytree(finished_run, copy)
+    before = {name: (pathlib.Path(copy) / name).read_bytes() for name in sorted(os.listdir(copy))
+              if os.path.isfile(os.path.join(copy, name))}
+    trained = artifacts.load_trained(copy)
+    words, dim = len(trained.vocabulary.words), trained.config.word_dim
+    cases = [
+        (trained.vocabulary, np.zeros((words, 300), "float32"), ValueError,
+         rf"^embeddings has the shape \({words}, 300\); the vocabulary's {words} words \(the padding row first\) by "
+         rf"the model's word_dim {dim} is \({words}, {dim}\)$"),
+        (trained.vocabulary, np.zeros(words, "float32"), ValueError, r"^embeddings has the shape"),
+        (trained.vocabulary, np.zeros((3, dim), "float32"), ValueError, r"^embeddings has the shape \(3, "),
+        (trained.vocabulary, trained.embeddings.tolist(), TypeError, r"^embeddings is a list, not a NumPy float"),
+        (list(trained.vocabulary.words), trained.embeddings, TypeError,
+         r"^vocabulary is a list, not an acga_tf.data.vocab.Vocabulary"),
+    ]
+    for vocabulary, embeddings, error, message in cases:
+        for folder in (copy, str(tmp_path / "new")):
+            with pytest.raises(error, match=message):
+                artifacts.save_trained(folder, trained.model, vocabulary, embeddings, overwrite=True)
+    assert before == {name: (pathlib.Path(copy) / name).read_bytes() for name in before}
+    assert not os.path.exists(tmp_path / "new")
+    artifacts.load_trained(copy)
+
+
 def test_save_trained_refuses_a_stopped_runs_folder(finished_run, tmp_path):
     """A reviewer's: a run stopped before its end (its backup, checkpoints and `experiment.json`, no `model.keras`
     yet) was not protected: `save_trained` wrote another model's words and config beside its backup, which

@@ -135,9 +135,7 @@ def recorded_words(keras_path: str) -> str | None:
 
 def save_vocabulary(directory: str, vocabulary, embeddings: np.ndarray) -> None:
     """Writes `vocab.txt` and `embeddings.npy` into `directory`."""
-    os.makedirs(directory, exist_ok=True)
-    if embeddings.shape[0] != len(vocabulary.words):
-        raise ValueError(f"embeddings have {embeddings.shape[0]} rows for {len(vocabulary.words)} words")
+    os.makedirs(directory, exist_ok=True)  # (their shapes checked by `save_trained`, the caller)
     with files.atomic_path(os.path.join(directory, VOCAB_FILE)) as temporary:
         vocabulary.save(temporary)
     with files.atomic_path(os.path.join(directory, EMBEDDINGS_FILE), suffix=".partial.npy") as temporary:
@@ -215,13 +213,17 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
             its own run); else such a folder is refused.
 
     Raises:
-        TypeError: `model` is not an `ACGA` (`require_acga`), before anything is written.
+        TypeError: `model` is not an `ACGA` (`require_acga`), `vocabulary` not a `Vocabulary`, `embeddings` not a
+            float array, before anything is written.
+        ValueError: `embeddings` is not (the vocabulary's words, the model's word_dim), before anything is
+            written (word vectors of another width replaced a run's own, and the run no longer loaded).
         FileExistsError: `directory`, a local folder, holds a trained run (its `model.keras`) or one whose
             training began (its `experiment.json`: a stopped run, resumable from its backup) and not `overwrite`,
             before anything is written: a notebook's cell pointed at a trained run replaced its model with an
             untrained one, its `experiment.json`, provenance and checkpoints left beside it (a notebook tester's).
     """
     require_acga(model)
+    _check_words(model, vocabulary, embeddings)
     directory = os.fspath(directory)
     if not overwrite and "://" not in directory:
         for name, what in ((MODEL_FILE, "a trained run"), (EXPERIMENT_FILE, "a run whose training began")):
@@ -237,6 +239,23 @@ def save_trained(directory: str, model: keras.Model, vocabulary, embeddings: np.
         model.save(temporary)
         record_words(temporary, words_digest(vocabulary.words, embeddings))
     return path
+
+
+def _check_words(model: keras.Model, vocabulary, embeddings) -> None:
+    """`save_trained`'s words checked before anything is written: a `Vocabulary`, and a (words, word_dim) float
+    matrix. Before, word vectors of another width replaced a run's own (`overwrite=True`) and the run no longer
+    loaded; a list of words or of vectors was an AttributeError, an empty folder left (a library tester's)."""
+    if not isinstance(vocabulary, Vocabulary):
+        raise TypeError(f"vocabulary is a {type(vocabulary).__name__}, not an acga_tf.data.vocab.Vocabulary: give "
+                        "the run's (load_trained(run).vocabulary) or Vocabulary.load('vocab.txt')")
+    if not isinstance(embeddings, np.ndarray) or embeddings.dtype.kind != "f":
+        raise TypeError(f"embeddings is a {type(embeddings).__name__}"
+                        f"{f' of {embeddings.dtype}' if isinstance(embeddings, np.ndarray) else ''}, not a NumPy "
+                        "float matrix (words, word_dim)")
+    expected = (len(vocabulary.words), model.config.word_dim)
+    if embeddings.shape != expected:
+        raise ValueError(f"embeddings has the shape {embeddings.shape}; the vocabulary's {expected[0]} words (the "
+                         f"padding row first) by the model's word_dim {expected[1]} is {expected}")
 
 
 def save_experiment(directory: str, experiment) -> None:
