@@ -847,3 +847,12 @@ def test_no_host_paths_cuts_a_url_that_python_cannot_split():
     --no-host-paths`; it is cut as a path now, its host with its folders."""
     record = {"model": "http://[::1/x", "note": "served from http://[alice-host/models/acga before"}
     assert provenance.without_folders(record) == {"model": "x", "note": "served from acga before"}
+
+
+def test_export_switches_take_true_or_false_alone(tmp_path):
+    """A library tester's: `export_model(run, out, float32="no")` exported in float32 (any truthy value was taken);
+    `predict(probabilities="no")` was refused. Refused the same, before anything is read or written."""
+    for keyword in ("float32", "host_paths"):
+        with pytest.raises(TypeError, match=rf"^{keyword}='no': True or False$"):
+            export_model(str(tmp_path / "no_run"), str(tmp_path / "acga" / "1"), **{keyword: "no"})
+    assert not (tmp_path / "acga").exists()

@@ -429,9 +429,13 @@ def export_model(model_path: str | TrainedModel, output_dir: str, *, warmup: boo
     Raises:
         ValueError: the version folder is not an integer, already exists or cannot be written, the model is not an
             RGB model, or Keras runs another backend than TensorFlow.
+        TypeError: `float32` or `host_paths` is not True or False (`float32="no"` exported in float32).
         FileNotFoundError: the run is incomplete (see `acga_tf.training.artifacts.load_trained`).
     """
     require_tensorflow_backend("the export")
+    for name, value in (("float32", float32), ("host_paths", host_paths)):  # ("no" was taken as yes: a tester's)
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name}={value!r}: True or False")
     output_dir, name_dir, version = _check_version_dir(output_dir)
     files.check_writable(output_dir, folder=True)  # before the model is loaded and traced
     trained = as_trained(model_path)
