@@ -955,12 +955,20 @@ def test_a_service_tells_its_clients_mistakes_from_its_own(trained, run_dir, tmp
         # a live camera that switches resolution mid-stream (docs/serving.md#live-video)
         "a frame of another size": lambda: list(iter_masks(load_predictor(trained), [*frames, frames[0][::2]],
                                                            [QUERY])),
+        # a library tester's: a path as the frames, read a character a frame (and as the predictor, below)
+        "a path as the frames": lambda: list(iter_masks(load_predictor(trained), str(damaged), [QUERY])),
     }
     for name, call in clients.items():
         with pytest.raises(acga_tf.InputError) as caught:
             call()
         assert isinstance(caught.value, ValueError), name  # as before
         assert "--" not in str(caught.value), (name, str(caught.value))
+    with pytest.raises(TypeError, match=r"^frames is a str, not frames: give open_frames\(path\) for a video's"):
+        list(iter_masks(load_predictor(trained), str(damaged), [QUERY]))
+    with pytest.raises(TypeError, match=r"^predictor is a str, not a loaded predictor: give load_predictor\(model\)"
+                       ) as caught:  # (was "'str' object has no attribute 'prepare_many'")
+        list(iter_masks(str(trained), frames, [QUERY]))
+    assert not isinstance(caught.value, acga_tf.InputError)  # the service's own code at fault, not its client's
     with pytest.raises(acga_tf.InputError) as caught:
         predict(trained, str(tmp_path / "nope.mp4"), QUERY)
     assert caught.value.message == "video file not found" and str(tmp_path) not in caught.value.message

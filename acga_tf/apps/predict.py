@@ -693,6 +693,13 @@ def iter_masks(predictor: Predictor, frames: Iterable[np.ndarray], queries: Sequ
             `check_queries` (which refuses it before any frame, naming every such sentence) was not called first;
             TensorFlow then also writes a line of its own to stderr ("Local rendezvous is aborting ...").
     """
+    if not isinstance(predictor, Predictor):  # (a path: "'str' object has no attribute 'prepare_many'", a tester's;
+        # the caller's code at fault, not its client's input)
+        raise TypeError(f"predictor is a {type(predictor).__name__}, not a loaded predictor: give "
+                        "load_predictor(model) (a run's folder, a .keras file, a SavedModel or a server's URL)")
+    if isinstance(frames, (str, bytes, os.PathLike)):  # (a path was read as frames, one a character)
+        raise InputTypeError(f"frames is a {type(frames).__name__}, not frames: give open_frames(path) for a video's "
+                             "or a folder's frames, or an iterable of uint8 (H, W, 3) arrays")
     batch_size = positive_int("batch_size", batch_size)
     queries = as_sentences(queries)
     if first < 0 or (stop is not None and stop <= first):
