@@ -283,7 +283,7 @@ def read_jhmdb(root: str, *, frames: str = "uniform", metadata_path: str | None 
                                       referrals=tuple(by_frame[k])))
     if mismatched:  # (frames are chosen by number: of another extraction, they are other images; a reviewer's wish)
         vid, usable, said = mismatched[0]
-        (has, its) = ("has", "its") if len(mismatched) == 1 else ("have", "their")
+        has, its = ("has", "its") if len(mismatched) == 1 else ("have", "their")
         logger.warning("%s: %d of %d videos %s another number of usable frames than %s entries say (%s: %d here, "
                        "%d there): %s frames, chosen by number, may not be the images MTTR's are (another "
                        "extraction of J-HMDB's frames?)", metadata_path, len(mismatched), len(wanted), has, its, vid,
